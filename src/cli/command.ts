@@ -1,0 +1,21 @@
+/** One CLI command: its name, a one-line summary for `bowline --help`, and what it does. */
+export interface Command {
+  /** The word after `bowline`, e.g. `validate`. */
+  name: string;
+  /** Other words that run the same command (e.g. `control` for `up`). */
+  aliases?: string[];
+  /** One line shown by `bowline --help`. */
+  summary: string;
+  /** Runs the command with the arguments after its name; resolves to the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+/** Exit codes shared by every command: 0 ok, 1 the input was wrong (violations, failed checks), 2 usage error. */
+export const EXIT_OK = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_USAGE = 2;
+
+/** A usage error: printed as `bowline CMD: message` and exits 2, without a stack trace. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,9 @@
+import type { Command } from './command.js';
+
+/**
+ * Every CLI command, loaded lazily so `bowline version` does not pay for the proxy or the
+ * control plane. To add a command: one file in commands/ exporting `command`, one line here.
+ */
+export const commands: Array<{ name: string; aliases?: string[]; summary: string; load: () => Promise<Command> }> = [
+  { name: 'version', summary: 'Print the Bowline version', load: async () => (await import('./commands/version.js')).command },
+];

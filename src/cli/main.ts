@@ -1,0 +1,43 @@
+import { commands } from './commands.js';
+import { EXIT_USAGE, UsageError } from './command.js';
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`);
+  return [
+    'bowline: a service mesh that speaks Istio\'s YAML and runs anywhere',
+    '',
+    'Usage: bowline COMMAND [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `bowline COMMAND --help` for the options of one command.',
+    '',
+  ].join('\n');
+}
+
+/** Entry point of the CLI: dispatches to one command and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? 0 : EXIT_USAGE;
+  }
+  if (name === '--version' || name === '-v') return main(['version']);
+  const entry = commands.find((c) => c.name === name || c.aliases?.includes(name));
+  if (!entry) {
+    process.stderr.write(`bowline: unknown command "${name}"\n\n${help()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    const command = await entry.load();
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`bowline ${entry.name}: ${(err as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,515 @@
+/**
+ * The Bowline proxy configuration: what a proxy runs from. Bowline's own schema, never Istio
+ * kinds -- the control plane translates VirtualService, DestinationRule, Gateway, ... into
+ * this (src/push/), and a proxy can also start from it in a file (`bowline proxy --config`).
+ *
+ * Shape follows Envoy's proven split, simplified: listeners (with filter chains) hold
+ * HTTP connection managers or TCP proxies; HTTP listeners name a route table; routes name
+ * clusters; clusters get endpoints; TLS material lives in secrets referenced by name.
+ * Every resource is plain JSON data, so it can be diffed, golden-tested and pushed by type.
+ *
+ * Conventions: durations are milliseconds (`...Ms`), percentages are 0..100 floats,
+ * names are unique within their resource type. Documented in docs/proxy-config.md.
+ */
+
+/** The whole configuration of one proxy. */
+export interface ProxyConfig {
+  /** An opaque version label for logs and /config_dump (the push stream versions each type). */
+  version?: string;
+  node: NodeInfo;
+  mesh: MeshSettings;
+  listeners: Listener[];
+  routes: RouteConfig[];
+  clusters: Cluster[];
+  endpoints: ClusterLoadAssignment[];
+  secrets: Secret[];
+  /** Authorization policies that apply to this proxy's inbound traffic (security issue). */
+  authorization?: AuthorizationConfig;
+}
+
+/** Resource types carried by the push stream, one per field of ProxyConfig that holds a list. */
+export type ResourceType = 'listeners' | 'routes' | 'clusters' | 'endpoints' | 'secrets' | 'mesh' | 'authorization';
+
+// ---------------------------------------------------------------------------------------
+// The proxy itself
+
+/** Who this proxy is: used for sourceLabels matching, telemetry labels and its certificate. */
+export interface NodeInfo {
+  /** Unique proxy id, e.g. `reviews-v1-1.default` (Istio: `sidecar~IP~POD.NS~NS.svc.cluster.local`). */
+  id: string;
+  /** `sidecar` beside a workload, `gateway` for ingress/egress/east-west gateways. */
+  role: 'sidecar' | 'gateway';
+  /** Workload name (telemetry's `*_workload`). */
+  workload: string;
+  namespace: string;
+  serviceAccount: string;
+  /** The workload's labels, including `app` and `version` (matched by VirtualService sourceLabels). */
+  labels: Record<string, string>;
+  /** The cluster (network) this proxy runs in, telemetry's `*_cluster`. Default `Kubernetes` as in Istio. */
+  cluster?: string;
+  /** Trust domain of this proxy's SPIFFE id. */
+  trustDomain?: string;
+  /** The workload's services as `host:port` (e.g. `reviews.default.svc.cluster.local:9080`), for telemetry. */
+  services?: string[];
+}
+
+/** Mesh-wide settings a proxy needs (from Istio's MeshConfig). */
+export interface MeshSettings {
+  /** Percentage of requests traced, 0..100 (Istio default 1). */
+  tracingSampling: number;
+  tracing?: {
+    zipkin?: { url: string };
+    otlp?: { url: string };
+    /** Span export batching: max spans queued before new ones are dropped (counted). */
+    maxQueue?: number;
+  };
+  accessLog: {
+    enabled: boolean;
+    /** Istio's accessLogEncoding. */
+    encoding: 'TEXT' | 'JSON';
+    /** `/dev/stdout` (default when enabled) or a file path. */
+    path?: string;
+  };
+  /** Istio's enableAutoMtls: outbound uses ISTIO_MUTUAL when no DestinationRule decides and the endpoint has a proxy. */
+  autoMtls: boolean;
+  /** Istio's outboundTrafficPolicy.mode: unknown hosts pass through (ALLOW_ANY) or get 502 NR (REGISTRY_ONLY). */
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Seconds a draining proxy waits for in-flight requests (Istio's drainDuration). */
+  drainDurationMs?: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Listeners
+
+/** A socket the proxy listens on, and what it does with each accepted connection. */
+export interface Listener {
+  name: string;
+  /** Bind address, e.g. `127.0.0.1`, `0.0.0.0`, `::`. */
+  address: string;
+  /** Bind port; 0 means ephemeral (the chosen port is reported in the ports file and /config_dump). */
+  port: number;
+  /** What traffic this listener carries. `outbound`: from the local app to the mesh (HTTP_PROXY or capture);
+   *  `inbound`: from the mesh to the local app; `gateway`: a Gateway's server port. */
+  direction: 'inbound' | 'outbound' | 'gateway';
+  /** The port the listener stands for when it differs from the bind port (a Gateway's port 80 bound on 8080,
+   *  the service port behind a capture port). Routing by `port` matches against this. Default: `port`. */
+  logicalPort?: number;
+  /** Filter chains tried in order; the first whose match fits the connection handles it. */
+  filterChains: FilterChain[];
+  /** How long to wait for the first bytes when a chain needs protocol detection (default 100 ms, then TCP). */
+  detectTimeoutMs?: number;
+  /** Use the original destination of a captured connection (SO_ORIGINAL_DST) to pick a chain or cluster. */
+  useOriginalDst?: boolean;
+}
+
+/** Chooses a filter chain by what the connection's first bytes say (Envoy's filter chain match). */
+export interface FilterChainMatch {
+  /** `tls` when the first bytes are a TLS ClientHello, `raw` otherwise. Absent: either. */
+  transportProtocol?: 'tls' | 'raw';
+  /** SNI names from the ClientHello (`*.example.com` wildcards allowed). Absent: any. */
+  serverNames?: string[];
+  /** ALPN protocols offered in the ClientHello (e.g. `istio-peer-exchange`, `h2`). Absent: any. */
+  applicationProtocols?: string[];
+  /** Detected application protocol on a raw connection. Absent: any. */
+  protocol?: 'http1' | 'http2' | 'tcp';
+  /** Original destination port (captured traffic) or the listener's logical port. */
+  destinationPort?: number;
+  /** CIDRs of the original destination address. */
+  prefixRanges?: string[];
+  /** CIDRs of the connection's source address. */
+  sourcePrefixRanges?: string[];
+}
+
+/** One way to handle a connection: optional TLS termination, then HTTP or TCP. */
+export interface FilterChain {
+  name: string;
+  match?: FilterChainMatch;
+  /** Terminate TLS with these settings (gateway SIMPLE/MUTUAL, sidecar inbound mTLS). Absent: plaintext or passthrough. */
+  tls?: DownstreamTls;
+  /** Exactly one of http / tcp. */
+  http?: HttpConnectionManager;
+  tcp?: TcpProxy;
+}
+
+/** Server-side TLS on a filter chain. */
+export interface DownstreamTls {
+  /** Secret (kind `tls-certificate`) holding this server's certificate chain and key. */
+  certificateSecret: string;
+  /** Secret (kind `validation`) with the roots that client certificates must chain to. Set => client certs verified. */
+  validationSecret?: string;
+  /** Require a client certificate (MUTUAL / ISTIO_MUTUAL). */
+  requireClientCertificate?: boolean;
+  /** Accept only peers whose SPIFFE id / SAN is in this list (empty: any verified peer). */
+  subjectAltNames?: string[];
+  /** ALPN protocols to offer, in order (e.g. ['h2', 'http/1.1']). */
+  alpn?: string[];
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Istio's connection_security_policy for telemetry: `mutual_tls` for mTLS chains. */
+  securityPolicy?: 'mutual_tls' | 'none';
+}
+
+/** HTTP handling on a connection (Envoy's HTTP connection manager). */
+export interface HttpConnectionManager {
+  /** Name of the RouteConfig that routes this listener's requests. */
+  routeConfig: string;
+  /** Accept absolute-form request targets (`GET http://host/path`), i.e. act as HTTP_PROXY. Outbound only. */
+  acceptAbsoluteForm?: boolean;
+  /** Protocols the codec accepts: `auto` sniffs HTTP/1.1 vs the HTTP/2 preface. Default `auto`. */
+  codec?: 'http1' | 'http2' | 'auto';
+  /** Maximum bytes of a request head (request line plus headers). Default 60 KiB. */
+  maxRequestHeadersBytes?: number;
+  /** Close idle downstream keep-alive connections after this long. Default 1 h. */
+  idleTimeoutMs?: number;
+  /** HTTP/2 limits. */
+  http2?: { maxConcurrentStreams?: number; initialWindowSize?: number };
+  /** Number of trusted proxies in front (x-forwarded-for handling). Default 0. */
+  xffNumTrustedHops?: number;
+  /** Redirect every request to https (Gateway `httpsRedirect`). */
+  httpsRedirect?: boolean;
+  /** Generate `x-request-id` when absent. Default true. */
+  generateRequestId?: boolean;
+  /** What to do with `x-forwarded-client-cert` (Envoy's forward_client_cert_details). Default `sanitize_set` inbound. */
+  forwardClientCertDetails?: 'sanitize' | 'append_forward' | 'sanitize_set';
+}
+
+/** Raw TCP handling on a connection: pick a cluster, splice bytes. */
+export interface TcpProxy {
+  /** Routes tried in order (VirtualService `tcp` / `tls` rules); the first match picks the destinations. */
+  routes: TcpRoute[];
+  /** Close the connection after this long with no bytes either way. Default 1 h. */
+  idleTimeoutMs?: number;
+  /** Name for stats (`stat_prefix`). */
+  statPrefix?: string;
+}
+
+/** A TCP/TLS route: match the connection, then weighted destinations. */
+export interface TcpRoute {
+  match?: {
+    /** Original destination port / logical listener port. */
+    port?: number;
+    destinationSubnets?: string[];
+    /** This proxy's own labels must include these (Istio's sourceLabels). */
+    sourceLabels?: Record<string, string>;
+    /** SNI names (TLS passthrough). */
+    sniHosts?: string[];
+    sourceNamespace?: string;
+  };
+  destinations: WeightedCluster[];
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP routes (VirtualService semantics)
+
+/** A route table, referenced by listeners (Envoy's RouteConfiguration). */
+export interface RouteConfig {
+  name: string;
+  virtualHosts: VirtualHost[];
+  /** Validate that the clusters routes name exist; unknown cluster -> 503 NC at request time otherwise. */
+  validateClusters?: boolean;
+}
+
+/** A set of domains and their ordered routes. */
+export interface VirtualHost {
+  name: string;
+  /** Host header values this vhost serves: `reviews`, `reviews:9080`, `*.example.com`, `*`. Port suffix optional. */
+  domains: string[];
+  /** Ordered: the first route whose match fits wins (Istio semantics). */
+  routes: Route[];
+  /** CORS applied to all routes of this host unless a route overrides. */
+  cors?: CorsPolicy;
+  /** Retry policy for routes that have none. */
+  retries?: RetryPolicy;
+}
+
+/** One HTTP route: Istio's HTTPRoute, resolved to cluster names. */
+export interface Route {
+  /** Name for stats and debugging (Istio's HTTPRoute.name). */
+  name?: string;
+  /** Any one of these matches selects the route (OR); an empty or absent list matches everything. */
+  match?: HttpMatch[];
+  /** Exactly one of route / redirect / directResponse. */
+  route?: RouteAction;
+  redirect?: RedirectAction;
+  directResponse?: { status: number; body?: string; contentType?: string };
+  /** Header manipulation for requests and responses of this route. */
+  headers?: HeaderOperations;
+  fault?: FaultPolicy;
+  cors?: CorsPolicy;
+}
+
+/** Exact / prefix / regex (RE2 syntax, full-string match as in Istio). */
+export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+/** Istio's HTTPMatchRequest (all present conditions must hold). */
+export interface HttpMatch {
+  name?: string;
+  uri?: StringMatch;
+  scheme?: StringMatch;
+  method?: StringMatch;
+  authority?: StringMatch;
+  /** Header name (lowercase) -> match. `{ present: true }` only checks presence. */
+  headers?: Record<string, StringMatch | { present: boolean }>;
+  /** Header names that must NOT match (Istio withoutHeaders): name -> match. */
+  withoutHeaders?: Record<string, StringMatch | { present: boolean }>;
+  queryParams?: Record<string, StringMatch | { present: boolean }>;
+  /** Case-insensitive uri matching. */
+  ignoreUriCase?: boolean;
+  /** The listener's logical port. */
+  port?: number;
+  /** This proxy's own labels must include these. */
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
+  /** Gateway names this match applies to (only meaningful on gateways). */
+  gateways?: string[];
+}
+
+/** A cluster with a relative weight. Weights need not total 100; they are normalised. */
+export interface WeightedCluster {
+  cluster: string;
+  weight: number;
+  /** Header operations applied only when this destination is picked (Istio's HTTPRouteDestination.headers). */
+  headers?: HeaderOperations;
+}
+
+/** Forward the request to one of several clusters. */
+export interface RouteAction {
+  destinations: WeightedCluster[];
+  /** Whole-request timeout including retries; absent or 0: none (Istio default for HTTP). */
+  timeoutMs?: number;
+  retries?: RetryPolicy;
+  rewrite?: {
+    /** Replace the matched prefix (or the whole path for exact matches) with this. */
+    uri?: string;
+    /** RE2 regex rewrite of the path. */
+    uriRegex?: { match: string; rewrite: string };
+    authority?: string;
+  };
+  /** Mirror copies of requests (fire and forget, response discarded). */
+  mirrors?: Array<{ cluster: string; percentage: number }>;
+  /** Allow protocol upgrades such as WebSocket (Istio allows them by default). */
+  allowUpgrade?: boolean;
+  /** Cookie / header / source IP / query hash inputs for consistent-hash clusters are on the cluster. */
+}
+
+/** Istio's HTTPRedirect. */
+export interface RedirectAction {
+  uri?: string;
+  authority?: string;
+  port?: number;
+  /** `http` or `https`. */
+  scheme?: string;
+  /** 301 by default. */
+  redirectCode?: number;
+}
+
+/** Istio's HTTPRetry. */
+export interface RetryPolicy {
+  /** Retries after the first try (Istio's attempts). 0 disables retries. */
+  attempts: number;
+  perTryTimeoutMs?: number;
+  /** Envoy retry-on conditions: 5xx, gateway-error, reset, connect-failure, refused-stream, retriable-4xx,
+   *  retriable-status-codes, and gRPC: cancelled, deadline-exceeded, internal, resource-exhausted, unavailable. */
+  retryOn: string[];
+  /** Status codes for `retriable-status-codes` (Istio writes them as numbers inside retryOn). */
+  retriableStatusCodes?: number[];
+  /** Retry on a different host than the one that failed (Istio default true). */
+  retryRemoteLocalities?: boolean;
+}
+
+/** Istio's HTTPFaultInjection. */
+export interface FaultPolicy {
+  delay?: { fixedDelayMs: number; percentage: number };
+  abort?: { httpStatus?: number; grpcStatus?: string; percentage: number };
+}
+
+/** Set / add / remove for request and response headers. */
+export interface HeaderOperations {
+  request?: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
+  response?: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
+}
+
+/** Istio's CorsPolicy. */
+export interface CorsPolicy {
+  allowOrigins: StringMatch[];
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  maxAgeMs?: number;
+  allowCredentials?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------
+// Clusters and endpoints (DestinationRule semantics)
+
+/** A named group of upstream endpoints with its policies (one per service port and subset). */
+export interface Cluster {
+  /** Istio-style name: `outbound|9080|v1|reviews.default.svc.cluster.local`, `inbound|9080||`. */
+  name: string;
+  /** `eds`: endpoints come from ClusterLoadAssignment; `dns`: resolve `dnsHosts` (ServiceEntry DNS);
+   *  `original_dst`: the captured connection's original destination (passthrough). */
+  discovery: 'eds' | 'dns' | 'original_dst';
+  /** For `dns` clusters: host:port pairs the proxy resolves itself. */
+  dnsHosts?: Array<{ host: string; port: number }>;
+  /** Upstream protocol. `auto` follows the downstream (useClientProtocol). */
+  protocol: 'http1' | 'http2' | 'tcp' | 'auto';
+  /** The service this cluster stands for, for telemetry's destination_service labels. */
+  service?: { host: string; name: string; namespace: string; port: number };
+  /** The DestinationRule subset name, if any. */
+  subset?: string;
+  loadBalancer?: LoadBalancer;
+  connectionPool?: ConnectionPool;
+  outlierDetection?: OutlierDetection;
+  tls?: UpstreamTls;
+  /** Upgrade HTTP/1.1 requests to HTTP/2 toward this cluster (Istio h2UpgradePolicy UPGRADE). */
+  h2Upgrade?: boolean;
+}
+
+/** Istio's LoadBalancerSettings. */
+export interface LoadBalancer {
+  policy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
+  consistentHash?: {
+    httpHeaderName?: string;
+    httpCookie?: { name: string; path?: string; ttlMs?: number };
+    useSourceIp?: boolean;
+    httpQueryParameterName?: string;
+    /** Ring size / table size hint. */
+    minimumRingSize?: number;
+  };
+}
+
+/** Istio's ConnectionPoolSettings (TCP and HTTP halves flattened). */
+export interface ConnectionPool {
+  /** Max upstream connections to the cluster (all endpoints). Default 2^32-1. */
+  maxConnections?: number;
+  connectTimeoutMs?: number;
+  tcpKeepalive?: { timeMs?: number; intervalMs?: number; probes?: number };
+  /** Max requests waiting for a connection (HTTP/1.1). Overflow -> 503 UO. */
+  http1MaxPendingRequests?: number;
+  /** Max concurrent requests to the cluster (HTTP/2 streams). Overflow -> 503 UO. */
+  http2MaxRequests?: number;
+  /** Requests per upstream connection before it is closed; 0 or absent: unlimited. */
+  maxRequestsPerConnection?: number;
+  /** Max retries outstanding to the cluster at once. */
+  maxRetries?: number;
+  /** Close idle upstream connections after this long. */
+  idleTimeoutMs?: number;
+  /** Max concurrent streams per HTTP/2 connection. */
+  maxConcurrentStreams?: number;
+}
+
+/** Istio's OutlierDetection. */
+export interface OutlierDetection {
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  consecutiveLocalOriginFailures?: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+  minHealthPercent?: number;
+}
+
+/** Client-side TLS toward upstream endpoints (DestinationRule `tls`). */
+export interface UpstreamTls {
+  /** ISTIO_MUTUAL uses this proxy's workload certificate and the mesh roots. */
+  mode: 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  /** Secret (kind `tls-certificate`) with the client certificate (MUTUAL, ISTIO_MUTUAL). */
+  certificateSecret?: string;
+  /** Secret (kind `validation`) with the roots to verify the server against. Absent with SIMPLE: system roots. */
+  validationSecret?: string;
+  sni?: string;
+  /** Accept the server only if one of its SANs (DNS, URI/SPIFFE) is listed. */
+  subjectAltNames?: string[];
+  insecureSkipVerify?: boolean;
+  alpn?: string[];
+}
+
+/** Endpoints of one cluster (Envoy's ClusterLoadAssignment). */
+export interface ClusterLoadAssignment {
+  cluster: string;
+  endpoints: Endpoint[];
+}
+
+/** One upstream address with what the mesh knows about it. */
+export interface Endpoint {
+  address: string;
+  port: number;
+  /** Relative weight for load balancing (default 1). */
+  weight?: number;
+  /** The workload's labels (subset selection already applied by the control plane; kept for telemetry). */
+  labels?: Record<string, string>;
+  /** SPIFFE id the endpoint presents, e.g. `spiffe://cluster.local/ns/default/sa/reviews`. */
+  identity?: string;
+  /** `istio`: the endpoint has a Bowline proxy and speaks mTLS (auto-mTLS uses it). */
+  tlsMode?: 'istio' | 'disabled';
+  /** Workload name and namespace, for telemetry's destination_* labels. */
+  workload?: string;
+  namespace?: string;
+  /** Health as reported by the registry; `unhealthy` endpoints get no traffic. */
+  health?: 'healthy' | 'unhealthy' | 'draining';
+  locality?: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets
+
+/** TLS material referenced by name from listeners and clusters (Envoy's SDS). PEM strings or file paths. */
+export interface Secret {
+  name: string;
+  kind: 'tls-certificate' | 'validation';
+  /** PEM text; or `file:` + path, read by the proxy (user-provided certificates). */
+  certificateChain?: string;
+  privateKey?: string;
+  /** Trusted roots (kind `validation`). */
+  trustedCa?: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Authorization (AuthorizationPolicy, compiled per proxy)
+
+/** Policies that apply to this proxy's inbound traffic, evaluated DENY first, then ALLOW. */
+export interface AuthorizationConfig {
+  policies: AuthorizationPolicy[];
+}
+
+/** One AuthorizationPolicy, already selected for this workload. */
+export interface AuthorizationPolicy {
+  /** `namespace/name` of the source policy, for logs. */
+  name: string;
+  action: 'ALLOW' | 'DENY' | 'AUDIT';
+  /** The policy matches a request when any rule matches. As in Istio, an ALLOW policy with no rules
+   *  matches nothing (so it allows nothing), and a rule `{}` matches every request. */
+  rules: AuthorizationRule[];
+}
+
+/** Istio's Rule: from AND to AND when; within each list, any item (OR). */
+export interface AuthorizationRule {
+  from?: Array<{ source: AuthorizationSource }>;
+  to?: Array<{ operation: AuthorizationOperation }>;
+  when?: Array<{ key: string; values?: string[]; notValues?: string[] }>;
+}
+
+/** Istio's Source, field names as in Istio. */
+export interface AuthorizationSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+}
+
+/** Istio's Operation, field names as in Istio. */
+export interface AuthorizationOperation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
