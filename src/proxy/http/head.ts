@@ -1,0 +1,168 @@
+/**
+ * Shared pieces of the HTTP/1.1 head codec (RFC 9112): byte classes, the parsed header list,
+ * and the header-block scanner that both the request and the response parser use.
+ *
+ * Headers are kept as two parallel arrays (lowercase names, values as latin1 strings, so
+ * obs-text bytes round-trip unchanged). No object per header, no Map: a head has ~10 headers
+ * and a linear scan beats hashing at that size.
+ */
+
+/** RFC 9110 token characters (method, header name). */
+export const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
+
+/** Header field-value characters: HTAB, SP, VCHAR, obs-text. No CTLs (NUL, CR, LF, DEL). */
+export const FIELD_VCHAR = new Uint8Array(256);
+FIELD_VCHAR[0x09] = 1;
+for (let c = 0x20; c <= 0x7e; c++) FIELD_VCHAR[c] = 1;
+for (let c = 0x80; c <= 0xff; c++) FIELD_VCHAR[c] = 1;
+
+/** Request-target characters: visible ASCII only (no spaces, controls or raw non-ASCII). */
+export const TARGET = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
+
+/** `buf` bytes [start, end) as a latin1 string (Buffer's fast internal slice; not in @types/node). */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+}
+
+/** A list of header fields in arrival order: lowercase names and their values. */
+export class Headers {
+  /** Lowercase field names. */
+  names: string[] = [];
+  /** Field values (OWS trimmed), latin1. */
+  values: string[] = [];
+
+  /** The first value of `name` (lowercase), or undefined. */
+  get(name: string): string | undefined {
+    const n = this.names;
+    for (let i = 0; i < n.length; i++) if (n[i] === name) return this.values[i];
+    return undefined;
+  }
+
+  /** How many fields are named `name`. */
+  count(name: string): number {
+    let k = 0;
+    for (const n of this.names) if (n === name) k++;
+    return k;
+  }
+
+  /** Removes every field named `name`. */
+  remove(name: string): void {
+    const n = this.names;
+    for (let i = n.length - 1; i >= 0; i--) {
+      if (n[i] === name) {
+        n.splice(i, 1);
+        this.values.splice(i, 1);
+      }
+    }
+  }
+
+  /** Replaces every field named `name` with one field. */
+  set(name: string, value: string): void {
+    const n = this.names;
+    const i = n.indexOf(name);
+    if (i < 0) {
+      n.push(name);
+      this.values.push(value);
+      return;
+    }
+    this.values[i] = value;
+    for (let j = n.length - 1; j > i; j--) {
+      if (n[j] === name) {
+        n.splice(j, 1);
+        this.values.splice(j, 1);
+      }
+    }
+  }
+
+  /** Appends a field. */
+  add(name: string, value: string): void {
+    this.names.push(name);
+    this.values.push(value);
+  }
+}
+
+/** Why a head was rejected (stable codes, see docs/errors.md, BOWLINE_E_HTTP_*). */
+export class HeadError {
+  constructor(
+    /** Stable code, e.g. `BOWLINE_E_HTTP_BARE_LF`. */
+    readonly code: string,
+    /** Human-readable reason. */
+    readonly message: string,
+    /** Status to answer with (400, or 431 is never used: the issue asks 400 for oversize heads). */
+    readonly status = 400,
+  ) {}
+}
+
+/** Result of scanning a header block: the index just past the blank line, or an error, or -1 (need more). */
+export type ScanResult = number | HeadError;
+
+const CR = 13;
+const LF = 10;
+
+/**
+ * Parses header lines from `buf[pos..end)` into `out` until the empty line. Returns the offset
+ * after the terminating CRLF, -1 when more bytes are needed, or a HeadError. Strict: CRLF only
+ * (bare LF rejected), no obs-fold, no whitespace before the colon, token names, no CTLs in values.
+ */
+export function scanHeaders(buf: Buffer, pos: number, end: number, out: Headers): ScanResult {
+  for (;;) {
+    if (pos >= end) return -1;
+    const first = buf[pos];
+    if (first === CR) {
+      if (pos + 1 >= end) return -1;
+      if (buf[pos + 1] !== LF) return new HeadError('BOWLINE_E_HTTP_BARE_CR', 'CR not followed by LF in the header block');
+      return pos + 2;
+    }
+    if (first === LF) return new HeadError('BOWLINE_E_HTTP_BARE_LF', 'bare LF line ending in the header block');
+    if (first === 0x20 || first === 0x09) return new HeadError('BOWLINE_E_HTTP_OBS_FOLD', 'obsolete line folding (obs-fold) is not accepted');
+    // name
+    let i = pos;
+    while (i < end && TOKEN[buf[i]!] === 1) i++;
+    if (i >= end) return -1;
+    if (buf[i] !== 0x3a /* : */) {
+      return new HeadError('BOWLINE_E_HTTP_HEADER_NAME', 'invalid character in a header name, or whitespace before the colon');
+    }
+    if (i === pos) return new HeadError('BOWLINE_E_HTTP_HEADER_NAME', 'empty header name');
+    const nameEnd = i;
+    i++;
+    // value: skip leading OWS, find CR, validate bytes, trim trailing OWS
+    while (i < end && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+    const vStart = i;
+    while (i < end && FIELD_VCHAR[buf[i]!] === 1) i++;
+    if (i >= end) return -1;
+    const c = buf[i];
+    if (c === LF) return new HeadError('BOWLINE_E_HTTP_BARE_LF', 'bare LF line ending in the header block');
+    if (c !== CR) return new HeadError('BOWLINE_E_HTTP_HEADER_VALUE', 'control character in a header value');
+    if (i + 1 >= end) return -1;
+    if (buf[i + 1] !== LF) return new HeadError('BOWLINE_E_HTTP_BARE_CR', 'CR not followed by LF in the header block');
+    let vEnd = i;
+    while (vEnd > vStart && (buf[vEnd - 1] === 0x20 || buf[vEnd - 1] === 0x09)) vEnd--;
+    out.names.push(lowerName(buf, pos, nameEnd));
+    out.values.push(latin1(buf, vStart, vEnd));
+    pos = i + 2;
+  }
+}
+
+/** The header name as a lowercase string; no second string when it is lowercase already. */
+function lowerName(buf: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c >= 0x41 && c <= 0x5a) return latin1(buf, start, end).toLowerCase();
+  }
+  return latin1(buf, start, end);
+}
+
+/** Splits a comma-separated header value into lowercase trimmed tokens (Connection, Transfer-Encoding). */
+export function tokens(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t) out.push(t);
+  }
+  return out;
+}

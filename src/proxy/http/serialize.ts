@@ -1,0 +1,57 @@
+/**
+ * Writing HTTP/1.1 heads toward the other side: hop-by-hop fields are dropped (RFC 9110 7.6.1:
+ * Connection and every field it lists, Keep-Alive, Proxy-Connection, TE, Trailer,
+ * Transfer-Encoding, Upgrade) and framing (Content-Length / Transfer-Encoding / Host /
+ * Connection) is written by the proxy itself, never copied.
+ */
+import type { Headers } from './head.js';
+
+/** Fields never forwarded as received; the proxy writes its own framing instead. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'content-length', 'host', 'expect', 'http2-settings',
+]);
+
+/** Body framing the proxy writes: none, a length, chunked, or close-delimited. */
+export type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
+
+/** `name: value\r\n` for every end-to-end field (skipping hop-by-hop and Connection-listed ones). */
+export function endToEndFields(h: Headers, connectionTokens: string[] | null, keep?: string): string {
+  let s = '';
+  const names = h.names;
+  const values = h.values;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    if (HOP_BY_HOP.has(n) && n !== keep) continue;
+    if (connectionTokens !== null && connectionTokens.includes(n)) continue;
+    s += n + ': ' + values[i] + '\r\n';
+  }
+  return s;
+}
+
+/** The request head sent upstream (origin-form, HTTP/1.1, keep-alive). */
+export function requestHead(method: string, path: string, authority: string, fields: string, framing: Framing, upgrade: string | undefined): string {
+  let s = method + ' ' + path + ' HTTP/1.1\r\nhost: ' + authority + '\r\n' + fields;
+  if (framing.kind === 'length') s += 'content-length: ' + framing.length + '\r\n';
+  else if (framing.kind === 'chunked') s += 'transfer-encoding: chunked\r\n';
+  if (upgrade !== undefined) s += 'connection: upgrade\r\nupgrade: ' + upgrade + '\r\n';
+  return s + '\r\n';
+}
+
+/** The response head sent downstream. `keepAlive` false adds `connection: close`. */
+export function responseHead(status: number, reason: string, fields: string, framing: Framing, keepAlive: boolean, http10: boolean): string {
+  let s = 'HTTP/1.1 ' + status + ' ' + reason + '\r\n' + fields;
+  if (framing.kind === 'length') s += 'content-length: ' + framing.length + '\r\n';
+  else if (framing.kind === 'chunked') s += 'transfer-encoding: chunked\r\n';
+  if (!keepAlive) s += 'connection: close\r\n';
+  else if (http10) s += 'connection: keep-alive\r\n';
+  return s + '\r\n';
+}
+
+/** Standard reason phrases for the statuses the proxy answers itself. */
+export const REASONS: Record<number, string> = {
+  100: 'Continue', 101: 'Switching Protocols', 200: 'OK', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found',
+  303: 'See Other', 307: 'Temporary Redirect', 308: 'Permanent Redirect', 400: 'Bad Request', 403: 'Forbidden',
+  404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};

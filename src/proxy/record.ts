@@ -1,0 +1,86 @@
+/**
+ * What the proxy knows about each request when it completes: response flags in Envoy's
+ * vocabulary and a per-request record handed to hooks (telemetry consumes them). Flags are a
+ * bitmask and the record holds raw values, so nothing is formatted unless a hook asks.
+ */
+
+/** Response flags (Envoy's short names), as bits. */
+export const Flag = {
+  /** NR: no route matched. */
+  NR: 1 << 0,
+  /** UH: no healthy upstream endpoint. */
+  UH: 1 << 1,
+  /** UF: upstream connection failure. */
+  UF: 1 << 2,
+  /** UO: upstream overflow (connection pool limits). */
+  UO: 1 << 3,
+  /** URX: retry limit reached. */
+  URX: 1 << 4,
+  /** UT: upstream request timeout. */
+  UT: 1 << 5,
+  /** DI: delay injected by a fault. */
+  DI: 1 << 6,
+  /** FI: abort injected by a fault. */
+  FI: 1 << 7,
+  /** UC: upstream connection terminated (reset mid-request or mid-response). */
+  UC: 1 << 8,
+  /** DC: downstream connection terminated before the response completed. */
+  DC: 1 << 9,
+  /** NC: the route named a cluster that does not exist. */
+  NC: 1 << 10,
+  /** UPE: upstream protocol error (unparseable response). */
+  UPE: 1 << 11,
+  /** DPE: downstream protocol error (malformed request, answered 400). */
+  DPE: 1 << 12,
+} as const;
+
+/** The name of one flag bit. */
+export type FlagName = keyof typeof Flag;
+
+const NAMES = Object.keys(Flag) as FlagName[];
+
+/** Envoy's `%RESPONSE_FLAGS%` text for a bitmask: `-` when none, else names joined by commas. */
+export function flagsText(mask: number): string {
+  if (mask === 0) return '-';
+  let s = '';
+  for (const n of NAMES) if ((mask & Flag[n]) !== 0) s += (s ? ',' : '') + n;
+  return s;
+}
+
+/** One completed request, as hooks see it. Times in ms; `startTime` is epoch ms. */
+export interface RequestRecord {
+  startTime: number;
+  durationMs: number;
+  method: string;
+  authority: string;
+  path: string;
+  /** Status sent downstream (0 when none was sent). */
+  status: number;
+  /** Bitmask of Flag values; `flagsText` formats it. */
+  flags: number;
+  /** Request body bytes received from downstream. */
+  bytesIn: number;
+  /** Response body bytes sent downstream. */
+  bytesOut: number;
+  /** `address:port` of the last upstream endpoint tried, or ''. */
+  upstreamHost: string;
+  cluster: string;
+  routeName: string;
+  requestId: string;
+  /** Downstream peer `address:port`. */
+  downstreamRemote: string;
+  /** The downstream peer's verified identity (SPIFFE id) once mTLS exists; '' for now. */
+  peerIdentity: string;
+  /** Name of the listener that accepted the request. */
+  listener: string;
+  /** Attempts made upstream (0 when the request was answered locally). */
+  attempts: number;
+  /** The request's `user-agent`, `x-b3-*`/`traceparent` are read by hooks from `header`. */
+  header(name: string): string | undefined;
+}
+
+/** Observers of the data plane. Every hook is optional and must not throw (errors are swallowed). */
+export interface ProxyHooks {
+  /** Called once per request after the response completed (or failed). */
+  onRequestComplete?(record: RequestRecord): void;
+}
