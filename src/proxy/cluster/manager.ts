@@ -1,0 +1,162 @@
+/**
+ * The ClusterManager: every cluster of the running config with its endpoints, balancer and
+ * outlier detector. `update` swaps in a new config atomically, keeping endpoint objects (and
+ * so their outlier and counter state) for endpoints that persist. `pick` answers one attempt
+ * (undefined means 503 UH); every pick must be followed by exactly one `report`.
+ */
+import type { Cluster, ClusterLoadAssignment, Endpoint } from '../../proxy-config/types.js';
+import { leastRequest, randomBalancer, roundRobin, type Balancer, type Usable } from './balancer.js';
+import { UpstreamEndpoint, endpointKey } from './endpoint.js';
+import { OutlierDetector } from './outlier.js';
+import { ringHash } from './ring-hash.js';
+import type { ClusterSnapshot, PickContext, PickResult, UpstreamOutcome } from './types.js';
+
+/** Clock and randomness, injectable for tests. */
+export interface ClusterManagerOptions {
+  now?: () => number;
+  random?: () => number;
+}
+
+/** One cluster as the manager holds it. */
+export interface ClusterState {
+  readonly config: Cluster;
+  readonly endpoints: readonly UpstreamEndpoint[];
+  readonly balancer: Balancer;
+  readonly outlier?: OutlierDetector;
+  noHealthyUpstream: number;
+  panicPicks: number;
+}
+
+function buildBalancer(c: Cluster, eps: UpstreamEndpoint[], random: () => number): Balancer {
+  const lb = c.loadBalancer;
+  if (lb?.consistentHash) return ringHash(eps, lb.consistentHash, random);
+  switch (lb?.policy) {
+    case 'LEAST_REQUEST': return leastRequest(eps, random);
+    case 'RANDOM': return randomBalancer(eps, random);
+    default: return roundRobin(eps);
+  }
+}
+
+function endpointsOf(c: Cluster, cla: ClusterLoadAssignment | undefined): Endpoint[] {
+  if (cla) return cla.endpoints;
+  if (c.discovery === 'dns') return (c.dnsHosts ?? []).map((h) => ({ address: h.host, port: h.port }));
+  return [];
+}
+
+/** Holds the clusters of the running config and answers endpoint picks. */
+export class ClusterManager {
+  private clusters = new Map<string, ClusterState>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(opts: ClusterManagerOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Replaces all clusters and endpoints at once; state of endpoints that persist (same cluster and address) is kept. */
+  update(clusters: readonly Cluster[], assignments: readonly ClusterLoadAssignment[]): void {
+    const claByName = new Map(assignments.map((a) => [a.cluster, a]));
+    const next = new Map<string, ClusterState>();
+    for (const c of clusters) {
+      const old = this.clusters.get(c.name);
+      const oldByKey = new Map((old?.endpoints ?? []).map((e) => [e.key, e]));
+      const eps: UpstreamEndpoint[] = [];
+      const seen = new Set<string>();
+      for (const cfg of endpointsOf(c, claByName.get(c.name))) {
+        const key = endpointKey(cfg.address, cfg.port);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const kept = oldByKey.get(key);
+        if (kept) { kept.config = cfg; eps.push(kept); } else eps.push(new UpstreamEndpoint(c.name, cfg));
+      }
+      const sameOutlier = old?.outlier && JSON.stringify(old.outlier.config) === JSON.stringify(c.outlierDetection);
+      const outlier = c.outlierDetection ? (sameOutlier ? old!.outlier : new OutlierDetector(c.outlierDetection, this.now)) : undefined;
+      const state: ClusterState = {
+        config: c,
+        endpoints: eps,
+        balancer: buildBalancer(c, eps, this.random),
+        noHealthyUpstream: old?.noHealthyUpstream ?? 0,
+        panicPicks: old?.panicPicks ?? 0,
+      };
+      if (outlier) (state as { outlier?: OutlierDetector }).outlier = outlier;
+      next.set(c.name, state);
+    }
+    this.clusters = next;
+  }
+
+  /** Whether a cluster of this name exists (unknown cluster: the pipeline answers 503 NC). */
+  has(name: string): boolean {
+    return this.clusters.has(name);
+  }
+
+  /** A cluster's state (config, endpoints), for the pipeline (connection pool settings, TLS) and admin. */
+  get(name: string): ClusterState | undefined {
+    return this.clusters.get(name);
+  }
+
+  /** Picks an endpoint for one attempt, counting it active; undefined: no usable endpoint (503 UH). */
+  pick(name: string, ctx: PickContext = {}): PickResult | undefined {
+    const c = this.clusters.get(name);
+    if (!c || c.endpoints.length === 0) {
+      if (c) c.noHealthyUpstream++;
+      return undefined;
+    }
+    const outlier = c.outlier;
+    const panic = outlier !== undefined && outlier.panics(c.endpoints);
+    if (panic) c.panicPicks++;
+    const exclude = ctx.exclude;
+    const base: Usable = panic ? () => true : outlier ? (ep) => ep.healthy && !outlier.isEjected(ep) : (ep) => ep.healthy;
+    let r: PickResult | undefined;
+    if (exclude && exclude.size > 0) r = c.balancer.pick(ctx, (ep) => !exclude.has(ep) && base(ep));
+    r ??= c.balancer.pick(ctx, base);
+    if (!r) {
+      c.noHealthyUpstream++;
+      return undefined;
+    }
+    r.endpoint.active++;
+    r.endpoint.requests++;
+    return r;
+  }
+
+  /** Ends an attempt started by `pick`: updates active counts, error counters and outlier detection. */
+  report(ep: UpstreamEndpoint, outcome: UpstreamOutcome): void {
+    if (ep.active > 0) ep.active--;
+    if (outcome.connectFailure || outcome.reset || outcome.timeout || (outcome.status !== undefined && outcome.status >= 500)) ep.errors++;
+    const c = this.clusters.get(ep.cluster);
+    if (!c?.outlier || !c.endpoints.includes(ep)) return;
+    c.outlier.record(ep, outcome, c.endpoints);
+  }
+
+  /** Clusters with endpoint health, ejection state and counters, for /clusters. */
+  snapshot(): ClusterSnapshot[] {
+    const out: ClusterSnapshot[] = [];
+    for (const c of this.clusters.values()) {
+      const lb = c.config.loadBalancer;
+      out.push({
+        name: c.config.name,
+        policy: lb?.consistentHash ? 'CONSISTENT_HASH' : (lb?.policy ?? 'ROUND_ROBIN'),
+        noHealthyUpstream: c.noHealthyUpstream,
+        panicPicks: c.panicPicks,
+        endpoints: c.endpoints.map((ep) => {
+          const ejected = c.outlier?.isEjected(ep) ?? false;
+          return {
+            address: ep.address,
+            port: ep.port,
+            weight: ep.weight,
+            health: ep.config.health ?? 'healthy',
+            ejected,
+            ...(ejected ? { ejectedUntil: ep.outlier.ejectedUntil } : {}),
+            ejections: ep.outlier.ejections,
+            active: ep.active,
+            requests: ep.requests,
+            errors: ep.errors,
+            consecutive5xx: ep.outlier.consecutive5xx,
+            consecutiveGatewayErrors: ep.outlier.consecutiveGateway,
+          };
+        }),
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Istio StringMatch compiled to a closure: exact, prefix, or regex with RE2 semantics
+ * (linear time, full-string match) through re2js. Regexes compile once, here, never per request.
+ */
+import { RE2JS } from 're2js';
+import type { StringMatch } from '../../proxy-config/types.js';
+
+/** A compiled string condition. */
+export type StringMatcher = (s: string) => boolean;
+
+/** Compiles an RE2 pattern (throws RE2JS syntax errors; validation reports them earlier). */
+export function compileRegex(pattern: string, ignoreCase = false): RE2JS {
+  return RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+}
+
+/** Compiles one StringMatch. With `ignoreCase`, exact and prefix compare lowercased and regexes are case-insensitive. */
+export function compileStringMatch(m: StringMatch, ignoreCase = false): StringMatcher {
+  if ('exact' in m) {
+    if (!ignoreCase) { const v = m.exact; return (s) => s === v; }
+    const v = m.exact.toLowerCase();
+    return (s) => s.length === v.length && s.toLowerCase() === v;
+  }
+  if ('prefix' in m) {
+    if (!ignoreCase) { const v = m.prefix; return (s) => s.startsWith(v); }
+    const v = m.prefix.toLowerCase();
+    return (s) => s.length >= v.length && s.slice(0, v.length).toLowerCase() === v;
+  }
+  const re = compileRegex(m.regex, ignoreCase);
+  return (s) => re.matches(s);
+}
