@@ -19,11 +19,15 @@ const RING_SIZE_MAX = 1 << 16;
 
 /** Builds a ring-hash balancer. */
 export function ringHash(eps: readonly UpstreamEndpoint[], policy: HashPolicy, random: () => number): Balancer {
-  const size = Math.min(Math.max(policy.minimumRingSize ?? RING_SIZE_DEFAULT, eps.length), RING_SIZE_MAX);
-  const totalWeight = eps.reduce((a, e) => a + e.weight, 0);
+  // Points per unit of (normalised) weight, rounded up to a power of two so that adding or
+  // removing an endpoint rarely changes the other endpoints' points: only their share moves.
+  const minWeight = Math.min(...eps.map((e) => e.weight));
+  const units = eps.reduce((a, e) => a + e.weight / minWeight, 0);
+  const wanted = Math.max(policy.minimumRingSize ?? RING_SIZE_DEFAULT, 1) / Math.max(units, 1);
+  const perUnit = Math.max(1, Math.min(2 ** Math.ceil(Math.log2(wanted)), Math.floor(RING_SIZE_MAX / Math.max(units, 1))));
   const points: Array<{ h: number; ep: UpstreamEndpoint }> = [];
   for (const ep of eps) {
-    const n = Math.max(1, Math.round((size * ep.weight) / totalWeight));
+    const n = Math.max(1, Math.round((perUnit * ep.weight) / minWeight));
     for (let i = 0; i < n; i++) points.push({ h: hash32(`${ep.key}_${i}`), ep });
   }
   points.sort((a, b) => a.h - b.h || (a.ep.key < b.ep.key ? -1 : 1));
