@@ -1,0 +1,173 @@
+import { LineCounter, parseDocument } from 'yaml';
+import { any, arr, bool, dur, en, int, map, num, obj, str, type Finding } from './schema/dsl.js';
+import { walk, isObj } from './schema/walk.js';
+import { toViolation, locator, type Locator } from './locate.js';
+import type { MeshConfig } from './types/mesh.js';
+import type { Violation } from './types/meta.js';
+
+const tracing = obj('Tracing', {
+  sampling: num(0, 100),
+  zipkin: obj('Zipkin', { address: str() }),
+  custom_tags: any(),
+  customTags: any(),
+  maxPathTagLength: int(0),
+  tlsSettings: any(),
+  datadog: any(),
+  lightstep: any(),
+  stackdriver: any(),
+  openCensusAgent: any(),
+}, { open: false });
+
+const proxyConfig = obj('ProxyConfig', {
+  tracing,
+  discoveryAddress: str(),
+  proxyMetadata: map(str()),
+  holdApplicationUntilProxyStarts: bool(),
+  concurrency: int(0),
+  drainDuration: dur(),
+  terminationDrainDuration: dur(),
+  statusPort: int(0, 65535),
+  proxyStatsMatcher: any(),
+  extraStatTags: arr(str()),
+  gatewayTopology: any(),
+  meshId: str(),
+  image: any(),
+  envoyAccessLogService: any(),
+  envoyMetricsService: any(),
+  readinessProbe: any(),
+  serviceCluster: str(),
+  tracingServiceName: str(),
+  configPath: str(),
+  binaryPath: str(),
+  controlPlaneAuthPolicy: str(),
+}, { open: true });
+
+const meshSchema = obj('MeshConfig', {
+  trustDomain: str(),
+  trustDomainAliases: arr(str()),
+  rootNamespace: str(),
+  enableAutoMtls: bool(),
+  outboundTrafficPolicy: obj('OutboundTrafficPolicy', { mode: en('REGISTRY_ONLY', 'ALLOW_ANY') }),
+  accessLogFile: str(),
+  accessLogEncoding: en('TEXT', 'JSON'),
+  accessLogFormat: str(),
+  defaultConfig: proxyConfig,
+  enableTracing: bool(),
+  enablePrometheusMerge: bool(),
+  ingressClass: str(),
+  ingressService: str(),
+  ingressControllerMode: str(),
+  ingressSelector: str(),
+  connectTimeout: dur(),
+  protocolDetectionTimeout: dur(),
+  dnsRefreshRate: dur(),
+  defaultServiceExportTo: arr(str()),
+  defaultVirtualServiceExportTo: arr(str()),
+  defaultDestinationRuleExportTo: arr(str()),
+  localityLbSetting: any(),
+  extensionProviders: any(),
+  defaultProviders: any(),
+  discoverySelectors: any(),
+  meshNetworks: any(),
+  caCertificates: any(),
+  certificates: any(),
+  serviceSettings: any(),
+  h2UpgradePolicy: en('DO_NOT_UPGRADE', 'UPGRADE'),
+  inboundClusterStatName: str(),
+  outboundClusterStatName: str(),
+  pathNormalization: any(),
+  proxyHttpPort: int(0, 65535),
+  proxyListenPort: int(0, 65535),
+  proxyInboundListenPort: int(0, 65535),
+  tcpKeepalive: any(),
+  thriftConfig: any(),
+  verifyCertificateAtClient: bool(),
+  enableEnvoyAccessLogService: bool(),
+  disableEnvoyListenerLog: bool(),
+  mixerCheckServer: any(),
+  mixerReportServer: any(),
+  disablePolicyChecks: any(),
+  policyCheckFailOpen: any(),
+  sdsUdsPath: any(),
+  sdsRefreshDelay: any(),
+  configSources: any(),
+  serviceScopeConfigs: any(),
+}, { open: false });
+
+/** Istio's defaults for the fields Bowline reads. */
+export function defaultMeshConfig(): MeshConfig {
+  return {
+    trustDomain: 'cluster.local',
+    rootNamespace: 'istio-system',
+    enableAutoMtls: true,
+    outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+    accessLogFile: '',
+    accessLogEncoding: 'TEXT',
+    defaultConfig: { tracing: { sampling: 1 } },
+  };
+}
+
+function merge(defaults: MeshConfig, user: Record<string, unknown>): MeshConfig {
+  const out: MeshConfig = { ...defaults, ...user } as MeshConfig;
+  const dc = isObj(user.defaultConfig) ? user.defaultConfig : {};
+  const tr = isObj(dc.tracing) ? dc.tracing : {};
+  out.defaultConfig = { ...defaults.defaultConfig, ...dc, tracing: { ...defaults.defaultConfig.tracing, ...tr } } as MeshConfig['defaultConfig'];
+  out.outboundTrafficPolicy = { ...defaults.outboundTrafficPolicy, ...(isObj(user.outboundTrafficPolicy) ? user.outboundTrafficPolicy : {}) } as MeshConfig['outboundTrafficPolicy'];
+  if (typeof out.defaultConfig.tracing.sampling === 'string') out.defaultConfig.tracing.sampling = Number(out.defaultConfig.tracing.sampling);
+  return out;
+}
+
+function check(value: unknown): Finding[] {
+  const findings: Finding[] = [];
+  walk(value, meshSchema, [], {
+    kind: 'MeshConfig',
+    add: (f) => findings.push(f.code === 'BOWLINE_E_API_UNKNOWN_FIELD' ? { ...f, severity: 'warning', code: 'BOWLINE_W_API_MESH_UNKNOWN_FIELD', message: f.message.replace(/: expected one of .*$/, ': Bowline ignores it') } : f),
+  });
+  return findings;
+}
+
+/** Istio MeshConfig (the `istio` ConfigMap's data.mesh YAML, or a --mesh-config file): parse + validate + defaults. Never throws. */
+export function parseMeshConfig(text: string, opts: { file?: string } = {}): { mesh: MeshConfig; violations: Violation[] } {
+  const mesh = defaultMeshConfig();
+  try {
+    const lc = new LineCounter();
+    const doc = parseDocument(typeof text === 'string' ? text : '', { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    const violations: Violation[] = doc.errors.map((e) => {
+      const p = lc.linePos(e.pos[0]);
+      return { severity: 'error' as const, code: 'BOWLINE_E_API_YAML', path: '', message: `YAML: ${e.message.split('\n')[0]}`, ...(opts.file ? { file: opts.file } : {}), line: p.line, column: p.col };
+    });
+    if (violations.length) return { mesh, violations };
+    const js = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+    if (js === null || js === undefined) return { mesh, violations };
+    if (!isObj(js)) return { mesh, violations: [{ severity: 'error', code: 'BOWLINE_E_API_MESH_CONFIG', path: '', message: 'mesh config must be a map of MeshConfig fields', line: 1, column: 1, ...(opts.file ? { file: opts.file } : {}) }] };
+    const loc = locator(doc, lc, 0);
+    const found = check(js).map((f) => toViolation(f, loc, opts.file, 0));
+    for (const v of found) delete v.docIndex;
+    return { mesh: found.some((v) => v.severity === 'error') ? mesh : merge(mesh, js), violations: found };
+  } catch (err) {
+    return { mesh, violations: [{ severity: 'error', code: 'BOWLINE_E_API_MESH_CONFIG', path: '', message: `cannot read mesh config: ${(err as Error).message}` }] };
+  }
+}
+
+/** Reads data.mesh of the `istio` ConfigMap, reporting positions relative to the enclosing file. */
+export function meshConfigFromConfigMap(cm: Record<string, unknown>, loc: Locator, file: string | undefined): { mesh?: MeshConfig; violations: Violation[] } {
+  const data = isObj(cm.data) ? cm.data : undefined;
+  const text = data?.mesh;
+  if (typeof text !== 'string') {
+    if (data && data.mesh !== undefined) {
+      const p = loc(['data', 'mesh']);
+      return { violations: [{ severity: 'error', code: 'BOWLINE_E_API_MESH_CONFIG', path: 'data.mesh', message: 'data.mesh must be a string holding MeshConfig YAML', ...(file ? { file } : {}), line: p.line, column: p.column }] };
+    }
+    return { mesh: defaultMeshConfig(), violations: [] };
+  }
+  const base = loc(['data', 'mesh']);
+  const res = parseMeshConfig(text);
+  const violations = res.violations.map((v) => ({
+    ...v,
+    path: v.path ? `data.mesh: ${v.path}` : 'data.mesh',
+    ...(file ? { file } : {}),
+    line: base.line + (v.line ?? 1),
+    column: (v.column ?? 1) + 2,
+  }));
+  return { mesh: res.mesh, violations };
+}
