@@ -1,0 +1,116 @@
+/**
+ * Label resolution: maps a finished request's config facts (direction, cluster, peer object,
+ * verified principal, gRPC, mTLS) to a cached HttpSeries. Keys are objects and interned config
+ * strings, so the per-request path is a few Map lookups with no string building. Caches are
+ * bounded; the registry keeps counter values across config changes (children are keyed by
+ * label values), so a new ConfigView simply starts with empty caches.
+ */
+import type { ConfigView } from './config-view.js';
+import { type HttpSeries, type IstioMetrics, type SeriesKey, sideOf, type TcpSeries, type WorkloadSide } from './metrics/istio.js';
+import type { PeerMetadata } from './peer.js';
+import type { Direction } from './record.js';
+
+const NO_PEER = {};
+const MAX_ENTRIES = 4096;
+
+/** Facts that select a series. */
+export interface SeriesFacts {
+  direction: Direction;
+  cluster?: string;
+  upstreamHost?: string;
+  peer?: PeerMetadata;
+  peerPrincipal?: string;
+  mtls?: boolean;
+  grpc?: boolean;
+}
+
+/** Resolves and caches series per (direction, cluster, peer, principal, variant). */
+export class LabelResolver {
+  private readonly http = new Map<string, Map<object, Map<string, Array<HttpSeries | undefined>>>>();
+  private readonly tcp = new Map<string, Map<object, Map<string, Array<TcpSeries | undefined>>>>();
+  private entries = 0;
+
+  constructor(
+    private readonly metrics: IstioMetrics,
+    private readonly view: ConfigView,
+  ) {}
+
+  /** The HTTP series for these facts. */
+  httpSeries(f: SeriesFacts): HttpSeries {
+    const variant = (f.grpc ? 1 : 0) + (f.mtls ? 2 : 0) + (f.direction === 'inbound' ? 4 : 0);
+    const slot = this.slot(this.http, f);
+    let s = slot[variant];
+    if (s === undefined) {
+      s = this.metrics.httpSeries(this.key(f, f.grpc ? 'grpc' : 'http'));
+      slot[variant] = s;
+    }
+    return s;
+  }
+
+  /** The TCP series for these facts. */
+  tcpSeries(f: SeriesFacts): TcpSeries {
+    const variant = (f.mtls ? 2 : 0) + (f.direction === 'inbound' ? 4 : 0);
+    const slot = this.slot(this.tcp, f);
+    let s = slot[variant];
+    if (s === undefined) {
+      s = this.metrics.tcpSeries(this.key(f, 'tcp'));
+      slot[variant] = s;
+    }
+    return s;
+  }
+
+  private slot<T>(root: Map<string, Map<object, Map<string, T[]>>>, f: SeriesFacts): T[] {
+    const cluster = f.cluster ?? '';
+    let byPeer = root.get(cluster);
+    if (!byPeer) {
+      byPeer = new Map();
+      if (this.entries++ < MAX_ENTRIES) root.set(cluster, byPeer);
+    }
+    const peerKey = f.peer ?? (f.direction !== 'inbound' && f.upstreamHost !== undefined ? this.endpointPeer(f) : undefined) ?? NO_PEER;
+    let byPrincipal = byPeer.get(peerKey);
+    if (!byPrincipal) {
+      byPrincipal = new Map();
+      if (this.entries++ < MAX_ENTRIES) byPeer.set(peerKey, byPrincipal);
+    }
+    const principal = f.peerPrincipal ?? '';
+    let slot = byPrincipal.get(principal);
+    if (!slot) {
+      slot = [];
+      if (this.entries++ < MAX_ENTRIES) byPrincipal.set(principal, slot);
+    }
+    return slot;
+  }
+
+  private endpointPeer(f: SeriesFacts): PeerMetadata | undefined {
+    return this.view.cluster(f.cluster).endpoints.get(f.upstreamHost!);
+  }
+
+  /** Builds the label key (cold path, once per series). */
+  key(f: SeriesFacts, protocol: SeriesKey['protocol']): SeriesKey {
+    const self = this.view.self;
+    if (f.direction === 'inbound') {
+      const ci = f.cluster !== undefined ? this.view.cluster(f.cluster) : undefined;
+      const service = ci && ci.serviceNamespace !== 'unknown' ? { host: ci.serviceHost, name: ci.serviceName, namespace: ci.serviceNamespace } : this.view.selfService;
+      const destination: WorkloadSide = { ...sideOf(self), principal: f.mtls ? self.principal ?? 'unknown' : 'unknown' };
+      return {
+        reporter: 'destination',
+        source: sideOf(f.peer, f.mtls ? f.peerPrincipal ?? f.peer?.principal ?? 'unknown' : 'unknown'),
+        destination,
+        service,
+        protocol,
+        securityPolicy: f.mtls ? 'mutual_tls' : 'none',
+      };
+    }
+    const ci = this.view.cluster(f.cluster);
+    const peer = f.peer ?? (f.upstreamHost !== undefined ? ci.endpoints.get(f.upstreamHost) : undefined);
+    const mtls = f.mtls ?? ci.mtls;
+    return {
+      reporter: 'source',
+      source: { ...sideOf(self), principal: mtls ? self.principal ?? 'unknown' : 'unknown' },
+      destination: sideOf(peer, mtls ? peer?.principal ?? 'unknown' : 'unknown'),
+      service: { host: ci.serviceHost, name: ci.serviceName, namespace: ci.serviceNamespace },
+      protocol,
+      securityPolicy: 'unknown',
+    };
+  }
+}

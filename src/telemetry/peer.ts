@@ -1,0 +1,121 @@
+/**
+ * Peer metadata exchange (Istio's `x-envoy-peer-metadata`, Bowline's own header): each proxy
+ * sends its workload's identity as base64 JSON on requests it forwards, and on responses it
+ * returns, so both reporters can fill source_* and destination_* labels.
+ *
+ * The value is encoded once per proxy, decoded once per distinct header value (cached and
+ * interned, so a connection's requests all share one PeerMetadata object), and stripped before
+ * it reaches an application. Invalid or oversized values are ignored (treated as no peer), and
+ * the cache is bounded so a client inventing identities cannot grow memory or label sets.
+ */
+import type { NodeInfo } from '../proxy-config/index.js';
+
+/** Header carrying the sender's workload metadata (base64 of JSON PeerMetadata). */
+export const PEER_METADATA_HEADER = 'x-bowline-peer-metadata';
+/** Header carrying the sender's proxy id (informational, like `x-envoy-peer-metadata-id`). */
+export const PEER_METADATA_ID_HEADER = 'x-bowline-peer-metadata-id';
+
+/** The workload facts one proxy tells its peer. Every field is a short printable string. */
+export interface PeerMetadata {
+  workload: string;
+  namespace: string;
+  app: string;
+  version: string;
+  cluster: string;
+  serviceAccount: string;
+  /** SPIFFE id, when the sender has one. */
+  principal?: string;
+}
+
+/** Largest header value accepted (bytes of base64). */
+const MAX_HEADER = 2048;
+/** Largest field value accepted. */
+const MAX_FIELD = 253;
+/** Printable ASCII without quotes and backslashes keeps labels and logs clean. */
+const FIELD = /^[\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** The metadata a proxy announces about its own workload, from its NodeInfo. */
+export function nodePeerMetadata(node: NodeInfo): PeerMetadata {
+  const labels = node.labels ?? {};
+  return {
+    workload: node.workload,
+    namespace: node.namespace,
+    app: labels['app'] ?? labels['app.kubernetes.io/name'] ?? node.workload,
+    version: labels['version'] ?? labels['app.kubernetes.io/version'] ?? 'unknown',
+    cluster: node.cluster ?? 'Kubernetes',
+    serviceAccount: node.serviceAccount,
+    principal: spiffeId(node),
+  };
+}
+
+/** This node's SPIFFE id: `spiffe://TRUST_DOMAIN/ns/NS/sa/SA`. */
+export function spiffeId(node: NodeInfo): string {
+  return `spiffe://${node.trustDomain ?? 'cluster.local'}/ns/${node.namespace}/sa/${node.serviceAccount}`;
+}
+
+/** Encodes metadata as the header value (do it once per proxy and keep the string). */
+export function encodePeerMetadata(m: PeerMetadata): string {
+  return Buffer.from(JSON.stringify(m), 'utf8').toString('base64');
+}
+
+/** Decodes a header value; undefined when it is not valid base64 JSON of the expected shape. */
+export function decodePeerMetadata(value: string): PeerMetadata | undefined {
+  if (value.length === 0 || value.length > MAX_HEADER) return undefined;
+  let obj: unknown;
+  try {
+    obj = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
+  const o = obj as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  for (const k of ['workload', 'namespace', 'app', 'version', 'cluster', 'serviceAccount'] as const) {
+    const v = o[k] ?? 'unknown';
+    if (!validField(v)) return undefined;
+    out[k] = v;
+  }
+  if (o['principal'] !== undefined) {
+    if (!validField(o['principal'])) return undefined;
+    out['principal'] = o['principal'];
+  }
+  return out as unknown as PeerMetadata;
+}
+
+function validField(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_FIELD && FIELD.test(v);
+}
+
+/**
+ * Decoded peers by header value, bounded: once `max` distinct values are cached, new values
+ * decode to undefined (unknown peer) rather than growing memory and metric series.
+ */
+export class PeerCache {
+  private readonly map = new Map<string, PeerMetadata | null>();
+  /** Values refused because the cache was full. */
+  overflowed = 0;
+  /** Values that failed to decode. */
+  invalid = 0;
+
+  constructor(private readonly max = 1024) {}
+
+  /** The interned metadata for a header value (same object for the same value), or undefined. */
+  get(value: string | undefined): PeerMetadata | undefined {
+    if (value === undefined) return undefined;
+    const hit = this.map.get(value);
+    if (hit !== undefined) return hit ?? undefined;
+    if (this.map.size >= this.max) {
+      this.overflowed++;
+      return undefined;
+    }
+    const m = decodePeerMetadata(value);
+    if (!m) this.invalid++;
+    this.map.set(value, m ?? null);
+    return m;
+  }
+
+  /** Number of cached values. */
+  get size(): number {
+    return this.map.size;
+  }
+}

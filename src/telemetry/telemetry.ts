@@ -1,0 +1,218 @@
+/**
+ * The proxy's telemetry in one object: Istio metrics, tracing and access logs, configured from
+ * a ProxyConfig. The proxy calls, per request:
+ *   1. `startRequest(headers, direction)` when the request head is ready to go upstream
+ *      (fixes x-request-id and trace headers, strips and returns nothing else);
+ *   2. `finishRequest(record)` once the response is done (metrics, span, access log).
+ * and per connection `peerFromHeader(value)` (inbound: request header; outbound: response
+ * header), with `peerHeaderValue` added to outgoing requests and responses.
+ * Nothing here throws or waits on the request path.
+ */
+import type { ProxyConfig } from '../proxy-config/index.js';
+import { type LogIdentities, formatJson, formatText } from './accesslog/format.js';
+import { fileSink, type LogSink } from './accesslog/sink.js';
+import { ConfigView } from './config-view.js';
+import { LabelResolver } from './labels.js';
+import { IstioMetrics } from './metrics/istio.js';
+import { Registry } from './metrics/registry.js';
+import { encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, PeerCache, type PeerMetadata } from './peer.js';
+import type { Direction, RequestRecord, TcpRecord } from './record.js';
+import type { HeaderAccess } from './tracing/context.js';
+import { BatchExporter } from './tracing/exporter.js';
+import type { IdSource } from './tracing/ids.js';
+import { type RequestTrace, type SpanSink, Tracer } from './tracing/tracer.js';
+
+/** Options of createProxyTelemetry. Everything but `config` has a sensible default. */
+export interface ProxyTelemetryOptions {
+  config: Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints'>;
+  /** Registry to record into (default: a new one, served by startMetricsServer). */
+  registry?: Registry;
+  /** Turn istio_* metrics off (the benchmark's "telemetry off"). Default on. */
+  metrics?: boolean;
+  /** Turn tracing off entirely (no header rewriting, no spans). Default on. */
+  tracing?: boolean;
+  /** Extra span sinks (tests). Exporters from mesh.tracing are added automatically. */
+  sinks?: SpanSink[];
+  /** Access log sink override (tests); default: file sink on mesh.accessLog.path or /dev/stdout. */
+  accessLogSink?: LogSink;
+  ids?: IdSource;
+  random?: () => number;
+  meshId?: string;
+}
+
+/** The per-proxy telemetry facade the proxy pipeline calls. */
+export class ProxyTelemetry {
+  /** The registry (serve it with startMetricsServer). */
+  readonly registry: Registry;
+  /** Value of PEER_METADATA_HEADER this proxy sends (computed once). */
+  peerHeaderValue: string;
+  /** Value of PEER_METADATA_ID_HEADER this proxy sends. */
+  peerIdHeaderValue: string;
+  /** Decoded peers, bounded. */
+  readonly peers = new PeerCache();
+  /** Span exporters created from mesh.tracing. */
+  readonly exporters: BatchExporter[] = [];
+  private view: ConfigView;
+  private labels: LabelResolver | undefined;
+  private tracer: Tracer | undefined;
+  private accessLog: { sink: LogSink; json: boolean } | undefined;
+  private readonly istio: IstioMetrics | undefined;
+
+  constructor(private readonly o: ProxyTelemetryOptions) {
+    this.registry = o.registry ?? new Registry();
+    this.istio = o.metrics === false ? undefined : new IstioMetrics(this.registry);
+    this.view = new ConfigView(o.config.node, o.config);
+    this.peerHeaderValue = encodePeerMetadata(this.view.self);
+    this.peerIdHeaderValue = o.config.node.id;
+    this.setup(o.config);
+    this.registerSelfMetrics();
+  }
+
+  /** Applies a new config (clusters, endpoints, mesh settings). Counters keep their values. */
+  reconfigure(config: Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints'>): void {
+    this.view = new ConfigView(config.node, config);
+    this.peerHeaderValue = encodePeerMetadata(this.view.self);
+    this.peerIdHeaderValue = config.node.id;
+    const oldTracing = JSON.stringify(this.o.config.mesh.tracing ?? {});
+    const oldLog = JSON.stringify(this.o.config.mesh.accessLog ?? {});
+    const tracingChanged = JSON.stringify(config.mesh.tracing ?? {}) !== oldTracing;
+    const logChanged = JSON.stringify(config.mesh.accessLog ?? {}) !== oldLog;
+    if (tracingChanged) for (const e of this.exporters.splice(0)) void e.close();
+    if (logChanged && this.accessLog && !this.o.accessLogSink) void this.accessLog.sink.close();
+    this.o.config = config;
+    this.setup(config, tracingChanged, logChanged);
+  }
+
+  private setup(config: ProxyTelemetryOptions['config'], newExporters = true, newLog = true): void {
+    const mesh = config.mesh;
+    this.labels = this.istio ? new LabelResolver(this.istio, this.view) : undefined;
+    if (newExporters && this.o.tracing !== false) {
+      const t = mesh.tracing;
+      if (t?.zipkin?.url) this.exporters.push(new BatchExporter({ url: t.zipkin.url, format: 'zipkin', maxQueue: t.maxQueue }));
+      if (t?.otlp?.url) this.exporters.push(new BatchExporter({ url: t.otlp.url, format: 'otlp', maxQueue: t.maxQueue }));
+    }
+    this.tracer =
+      this.o.tracing === false
+        ? undefined
+        : new Tracer({
+            view: this.view,
+            samplingPercent: mesh.tracingSampling ?? 1,
+            sinks: [...this.exporters, ...(this.o.sinks ?? [])],
+            meshId: this.o.meshId,
+            ids: this.o.ids,
+            random: this.o.random,
+          });
+    if (newLog) {
+      const al = mesh.accessLog;
+      this.accessLog = al?.enabled
+        ? { sink: this.o.accessLogSink ?? fileSink(al.path ?? '/dev/stdout'), json: al.encoding === 'JSON' }
+        : undefined;
+    }
+  }
+
+  /** The interned peer for a PEER_METADATA_HEADER value (cache it on the connection). */
+  peerFromHeader(value: string | undefined): PeerMetadata | undefined {
+    return this.peers.get(value);
+  }
+
+  /**
+   * Reads and removes the peer metadata headers from a request or response head, so the
+   * application never sees them; returns the decoded peer.
+   */
+  takePeer(h: HeaderAccess): PeerMetadata | undefined {
+    const v = h.get(PEER_METADATA_HEADER);
+    if (v === undefined) return undefined;
+    h.remove(PEER_METADATA_HEADER);
+    h.remove(PEER_METADATA_ID_HEADER);
+    return this.peers.get(v);
+  }
+
+  /** Adds this proxy's metadata headers to a head going to another proxy. */
+  addPeerHeaders(h: HeaderAccess): void {
+    h.set(PEER_METADATA_HEADER, this.peerHeaderValue);
+    h.set(PEER_METADATA_ID_HEADER, this.peerIdHeaderValue);
+  }
+
+  /** Fixes x-request-id and trace headers before the request goes upstream; keep the result for finishRequest. */
+  startRequest(h: HeaderAccess, _direction: Direction, generateRequestId = true): RequestTrace | undefined {
+    if (!this.tracer) {
+      if (generateRequestId && h.get('x-request-id') === undefined) h.set('x-request-id', crypto.randomUUID());
+      return undefined;
+    }
+    return this.tracer.start(h, generateRequestId);
+  }
+
+  /** Records a finished request: metrics, span (if sampled), access log line. Never throws. */
+  finishRequest(r: RequestRecord): void {
+    try {
+      if (this.labels) this.labels.httpSeries(r).record(r.status, r.responseFlags || '-', r.grpcStatus ?? '', r.durationMs, r.bytesReceived, r.bytesSent);
+      if (r.trace && this.tracer) this.tracer.finish(r.trace, r);
+      if (this.accessLog) {
+        const line = this.accessLog.json ? formatJson(r, this.identities(r)) : formatText(r, this.identities(r));
+        this.accessLog.sink.write(line);
+      }
+    } catch {
+      this.internalErrors++;
+    }
+  }
+
+  /** Counts a TCP connection opening. */
+  tcpOpened(r: TcpRecord): void {
+    this.labels?.tcpSeries(r).opened();
+  }
+
+  /** Adds TCP bytes (call periodically and at close). */
+  tcpBytes(r: TcpRecord): void {
+    this.labels?.tcpSeries(r).bytes(r.sentBytes, r.receivedBytes, r.responseFlags);
+  }
+
+  /** Counts a TCP connection closing (and its last bytes). */
+  tcpClosed(r: TcpRecord): void {
+    const s = this.labels?.tcpSeries(r);
+    if (!s) return;
+    if (r.sentBytes || r.receivedBytes) s.bytes(r.sentBytes, r.receivedBytes, r.responseFlags);
+    s.closed(r.responseFlags);
+  }
+
+  /** Errors swallowed on the request path (should stay 0). */
+  internalErrors = 0;
+
+  private identities(r: RequestRecord): LogIdentities {
+    const self = this.view.self;
+    const peer = r.peer ?? (r.upstreamHost !== undefined && r.direction !== 'inbound' ? this.view.cluster(r.cluster).endpoints.get(r.upstreamHost) : undefined);
+    const peerPrincipal = r.peerPrincipal ?? peer?.principal ?? '-';
+    const selfPrincipal = r.mtls ? self.principal ?? '-' : '-';
+    if (r.direction === 'inbound') {
+      return { sourcePrincipal: peerPrincipal, destinationPrincipal: selfPrincipal, sourceWorkload: peer?.workload ?? '-', sourceNamespace: peer?.namespace ?? '-', destinationWorkload: self.workload, destinationNamespace: self.namespace };
+    }
+    return { sourcePrincipal: selfPrincipal, destinationPrincipal: peerPrincipal, sourceWorkload: self.workload, sourceNamespace: self.namespace, destinationWorkload: peer?.workload ?? '-', destinationNamespace: peer?.namespace ?? '-' };
+  }
+
+  private registerSelfMetrics(): void {
+    const exported = this.registry.counter({ name: 'bowline_tracing_spans_exported_total', help: 'Spans accepted by trace collectors.', labelNames: ['format'] });
+    const dropped = this.registry.counter({ name: 'bowline_tracing_spans_dropped_total', help: 'Spans lost: queue full or collector failed.', labelNames: ['format', 'reason'] });
+    const logDropped = this.registry.gauge({ name: 'bowline_access_log_dropped_lines', help: 'Access log lines dropped because the sink was slow, full or gone.' });
+    const peerInvalid = this.registry.gauge({ name: 'bowline_peer_metadata_rejected', help: 'Peer metadata header values ignored (invalid or over the cache bound).' });
+    this.registry.onCollect(() => {
+      for (const e of this.exporters) {
+        const f = e.options.format;
+        exported.labels(f).value = e.stats.exported;
+        dropped.labels(f, 'queue_full').value = e.stats.dropped;
+        dropped.labels(f, 'export_failed').value = e.stats.failed;
+      }
+      logDropped.labels().set(this.accessLog?.sink.stats.dropped ?? 0);
+      peerInvalid.labels().set(this.peers.invalid + this.peers.overflowed);
+    });
+  }
+
+  /** Flushes exporters and the access log (best effort) and stops timers. */
+  async close(): Promise<void> {
+    await Promise.all(this.exporters.map((e) => e.close()));
+    await this.accessLog?.sink.close();
+  }
+}
+
+/** Creates the proxy's telemetry from its configuration. */
+export function createProxyTelemetry(o: ProxyTelemetryOptions): ProxyTelemetry {
+  return new ProxyTelemetry(o);
+}
