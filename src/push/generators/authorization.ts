@@ -1,0 +1,37 @@
+/**
+ * Authorization: the AuthorizationPolicies that select this proxy's workload (mesh-wide in the
+ * root namespace, namespace-wide, or by selector), passed through in Istio's field names. The
+ * security work (issue 6) owns enforcement; this generator only selects and carries them.
+ */
+import type { MeshSnapshot } from '../../model/snapshot.js';
+import type { AuthorizationConfig, AuthorizationPolicy, AuthorizationRule } from '../../proxy-config/types.js';
+import type { Generator, ProxyInfo } from './generator.js';
+import { labelsMatch } from './scope.js';
+
+interface ApSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  action?: string;
+  rules?: AuthorizationRule[];
+}
+
+/** The policies that apply to a proxy, DENY before ALLOW as evaluated, each in namespace/name order. */
+export function authorizationFor(snap: MeshSnapshot, proxy: ProxyInfo): AuthorizationConfig | undefined {
+  const policies: AuthorizationPolicy[] = [];
+  for (const r of snap.configs('AuthorizationPolicy')) {
+    const spec = r.spec as ApSpec;
+    const ns = r.metadata.namespace ?? 'default';
+    if (ns !== snap.mesh.rootNamespace && ns !== proxy.node.namespace) continue;
+    if (!labelsMatch(spec.selector?.matchLabels, proxy.node.labels)) continue;
+    const action = spec.action ?? 'ALLOW';
+    if (action !== 'ALLOW' && action !== 'DENY' && action !== 'AUDIT') continue;
+    policies.push({ name: `${ns}/${r.metadata.name}`, action, rules: spec.rules ?? [] });
+  }
+  return policies.length ? { policies } : undefined;
+}
+
+/** Generates the authorization resource (absent when no policy applies). */
+export const authorizationGenerator: Generator = {
+  type: 'authorization',
+  kinds: ['AuthorizationPolicy', 'mesh'],
+  parts: (snap, proxy) => [{ scope: `own:${proxy.node.id}`, build: () => { const a = authorizationFor(snap, proxy); return a ? [a] : []; } }],
+};

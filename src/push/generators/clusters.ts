@@ -1,0 +1,78 @@
+/**
+ * Clusters: per visible service port `outbound|PORT||HOST`, one more per DestinationRule subset
+ * `outbound|PORT|SUBSET|HOST`, with the merged traffic policy; per inbound port `inbound|PORT||`.
+ */
+import type { DestinationRuleSpec } from '../../api/types/networking.js';
+import type { Service, ServicePort } from '../../model/service.js';
+import type { MeshSnapshot } from '../../model/snapshot.js';
+import type { Cluster } from '../../proxy-config/types.js';
+import type { Generator, OutputPart, ProxyInfo } from './generator.js';
+import { outboundCluster } from './http-route.js';
+import { PASSTHROUGH_CLUSTER } from './routes.js';
+import { destinationRuleFor, outboundScope, visibleServices } from './scope.js';
+import { applyPolicy, effectivePolicy } from './traffic-policy.js';
+import { gatewayScope, inboundPorts } from './workload.js';
+
+/** Upstream protocol of a service port. */
+export function clusterProtocol(p: ServicePort['protocol']): Cluster['protocol'] {
+  if (p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB') return 'http2';
+  if (p === 'HTTP') return 'http1';
+  return 'tcp';
+}
+
+function baseCluster(snap: MeshSnapshot, svc: Service, port: ServicePort, subset: string | undefined): Cluster {
+  const c: Cluster = {
+    name: outboundCluster(port.port, subset, svc.hostname),
+    discovery: svc.resolution === 'DNS' ? 'dns' : svc.resolution === 'NONE' ? 'original_dst' : 'eds',
+    protocol: clusterProtocol(port.protocol),
+    service: { host: svc.hostname, name: svc.name, namespace: svc.namespace, port: port.port },
+  };
+  if (subset) c.subset = subset;
+  if (c.discovery === 'dns') {
+    const eps = (snap.endpointsByService.get(svc.hostname) ?? []).filter((e) => e.servicePort === port.port);
+    c.dnsHosts = eps.length ? eps.map((e) => ({ host: e.address, port: e.port })) : [{ host: svc.hostname, port: port.port }];
+  }
+  if (c.discovery === 'original_dst') c.loadBalancer = { policy: 'PASSTHROUGH' };
+  return c;
+}
+
+/** The outbound clusters of one service as seen from namespace `ns`. */
+export function serviceClusters(snap: MeshSnapshot, svc: Service, ns: string): Cluster[] {
+  const dr = destinationRuleFor(snap, svc, ns)?.spec as DestinationRuleSpec | undefined;
+  const out: Cluster[] = [];
+  for (const port of svc.ports) {
+    const c = baseCluster(snap, svc, port, undefined);
+    applyPolicy(c, effectivePolicy(dr, port.port));
+    out.push(c);
+    for (const subset of dr?.subsets ?? []) {
+      const s = baseCluster(snap, svc, port, subset.name);
+      applyPolicy(s, effectivePolicy(dr, port.port, subset));
+      out.push(s);
+    }
+  }
+  return out;
+}
+
+/** Generates clusters. */
+export const clustersGenerator: Generator = {
+  type: 'clusters',
+  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'workloads', 'mesh'],
+  parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
+    const scope = proxy.node.role === 'gateway' ? gatewayScope(proxy) : outboundScope(snap, proxy);
+    const parts: OutputPart[] = [{
+      scope: `outbound:${scope}`,
+      build: () => {
+        const out = visibleServices(snap, proxy).flatMap((s) => serviceClusters(snap, s, proxy.node.namespace));
+        if (snap.mesh.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') out.push({ name: PASSTHROUGH_CLUSTER, discovery: 'original_dst', protocol: 'auto', loadBalancer: { policy: 'PASSTHROUGH' } });
+        return out;
+      },
+    }];
+    if (proxy.node.role === 'sidecar') {
+      parts.push({
+        scope: `own:${proxy.node.id}`,
+        build: () => inboundPorts(proxy).map((p): Cluster => ({ name: `inbound|${p.port}||`, discovery: 'eds', protocol: clusterProtocol(p.protocol) })),
+      });
+    }
+    return parts;
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * Listeners. Sidecar: `outbound` (127.0.0.1, HTTP_PROXY with absolute-form requests) and one
+ * `inbound|PORT` per service port of its workload; with transparent capture, a `virtualOutbound`
+ * listener with a TCP chain per TCP/TLS service port. Gateway: one listener per Gateway server port.
+ */
+import type { Resource } from '../../api/types/meta.js';
+import type { VirtualServiceSpec } from '../../api/types/networking.js';
+import { isHttpProtocol } from '../../model/service.js';
+import type { MeshSnapshot } from '../../model/snapshot.js';
+import type { FilterChain, Listener, TcpRoute } from '../../proxy-config/types.js';
+import type { Generator, OutputPart, ProxyInfo } from './generator.js';
+import { isHttpServer, serversByPort, terminatesTls, type BoundServer } from './gateways.js';
+import { outboundCluster } from './http-route.js';
+import { gatewayVirtualServices, OUTBOUND_ROUTE_CONFIG } from './routes.js';
+import { meshVirtualServicesFor, visibleServices } from './scope.js';
+import { gatewaySecretNames } from './secrets.js';
+import { tcpRoutes } from './tcp-routes.js';
+import { inboundPorts } from './workload.js';
+
+/** Default port of the sidecar's outbound listener (Istio's outbound capture port). */
+export const DEFAULT_OUTBOUND_PORT = 15001;
+
+function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
+  const w = proxy.workload;
+  const out: Listener[] = [];
+  const outboundPort = w?.outboundPort ?? DEFAULT_OUTBOUND_PORT;
+  if (outboundPort !== 0) {
+    const http: FilterChain = { name: 'http', http: { routeConfig: OUTBOUND_ROUTE_CONFIG, acceptAbsoluteForm: true } };
+    if (w?.captureMode === 'iptables') {
+      out.push({ name: 'virtualOutbound', address: '0.0.0.0', port: outboundPort, direction: 'outbound', useOriginalDst: true, filterChains: [...tcpChains(snap, proxy), { ...http, match: { protocol: 'http1' } }] });
+    } else out.push({ name: 'outbound', address: '127.0.0.1', port: outboundPort, direction: 'outbound', filterChains: [http] });
+  }
+  const bind = w?.bindAddress ?? w?.address ?? '0.0.0.0';
+  for (const p of inboundPorts(proxy)) {
+    const chain: FilterChain = isHttpProtocol(p.protocol)
+      ? { name: 'http', http: { routeConfig: `inbound|${p.port}` } }
+      : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: `inbound|${p.port}||`, weight: 100 }] }], statPrefix: `inbound|${p.port}||` } };
+    out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: [chain] });
+  }
+  return out;
+}
+
+/** One chain per TCP/TLS service port (captured traffic, matched by original destination port). */
+function tcpChains(snap: MeshSnapshot, proxy: ProxyInfo): FilterChain[] {
+  const chains: FilterChain[] = [];
+  for (const svc of visibleServices(snap, proxy)) {
+    for (const port of svc.ports) {
+      if (isHttpProtocol(port.protocol)) continue;
+      const vs = meshVirtualServicesFor(snap, svc, proxy.node.namespace)[0];
+      const ctx = { snap, vsNamespace: vs?.metadata.namespace ?? svc.namespace, port: port.port, servicePort: port.port, gateways: ['mesh'] };
+      const tls = port.protocol === 'TLS' || port.protocol === 'HTTPS';
+      let routes: TcpRoute[] = vs ? tcpRoutes(ctx, vs, tls) : [];
+      if (!routes.length) routes = [{ destinations: [{ cluster: outboundCluster(port.port, undefined, svc.hostname), weight: 100 }] }];
+      const match: FilterChain['match'] = { destinationPort: port.port };
+      if (svc.addresses?.length) match.prefixRanges = svc.addresses.map((a) => (a.includes('/') ? a : `${a}/32`));
+      if (tls) match.serverNames = svc.aliases;
+      chains.push({ name: `outbound|${port.port}||${svc.hostname}`, match, tcp: { routes, statPrefix: outboundCluster(port.port, undefined, svc.hostname) } });
+    }
+  }
+  return chains;
+}
+
+function gatewayChain(snap: MeshSnapshot, b: BoundServer, vss: Resource<VirtualServiceSpec>[]): FilterChain | null {
+  const sni = b.hosts.includes('*') ? undefined : b.hosts;
+  if (terminatesTls(b)) {
+    const names = gatewaySecretNames(b.server);
+    if (!names) return null;
+    const chain: FilterChain = { name: b.routeConfig, match: { transportProtocol: 'tls' }, tls: { certificateSecret: names.certificate, alpn: ['h2', 'http/1.1'] }, http: { routeConfig: b.routeConfig } };
+    if (sni) chain.match!.serverNames = sni;
+    if (names.validation) {
+      chain.tls!.validationSecret = names.validation;
+      chain.tls!.requireClientCertificate = true;
+    }
+    return chain;
+  }
+  if (isHttpServer(b)) return { name: b.routeConfig, http: { routeConfig: b.routeConfig } };
+  const ctx = { snap, vsNamespace: '', port: b.server.port.number, gateways: [b.gateway] };
+  const tls = b.protocol === 'TLS' || b.protocol === 'HTTPS';
+  const routes = vss.flatMap((vs) => tcpRoutes({ ...ctx, vsNamespace: vs.metadata.namespace ?? 'default' }, vs, tls));
+  const chain: FilterChain = { name: `${tls ? 'tls' : 'tcp'}.${b.server.port.number}.${b.index}.${b.gateway}`, tcp: { routes } };
+  if (tls) chain.match = sni ? { transportProtocol: 'tls', serverNames: sni } : { transportProtocol: 'tls' };
+  return chain;
+}
+
+function gatewayListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
+  const out: Listener[] = [];
+  const bind = proxy.workload?.bindAddress ?? '0.0.0.0';
+  for (const [port, servers] of serversByPort(snap, proxy)) {
+    const chains: FilterChain[] = [];
+    const seen = new Set<string>();
+    for (const b of servers) {
+      const chain = gatewayChain(snap, b, gatewayVirtualServices(snap, [b.gateway]));
+      if (!chain || seen.has(chain.name)) continue;
+      seen.add(chain.name);
+      chains.push(chain);
+    }
+    // Plain chains go last: TLS chains match on the ClientHello first.
+    chains.sort((a, b) => Number(!a.match) - Number(!b.match));
+    out.push({ name: `gateway|${port}`, address: bind, port: proxy.workload?.portMap?.[String(port)] ?? port, logicalPort: port, direction: 'gateway', filterChains: chains });
+  }
+  return out;
+}
+
+/** Generates listeners. */
+export const listenersGenerator: Generator = {
+  type: 'listeners',
+  kinds: ['services', 'VirtualService', 'Gateway', 'Sidecar'],
+  parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
+    return [{ scope: `own:${proxy.node.id}`, build: () => (proxy.node.role === 'gateway' ? gatewayListeners(snap, proxy) : sidecarListeners(snap, proxy)) }];
+  },
+};

@@ -1,0 +1,118 @@
+/**
+ * DestinationRule traffic policy as Istio merges it: the rule's policy, overridden field by field
+ * by its portLevelSettings for the port, then by the subset's policy (and the subset's port level),
+ * converted to the proxy's load balancer, connection pool, outlier detection and TLS.
+ */
+import { parseDuration } from '../../api/duration.js';
+import type * as api from '../../api/types/networking.js';
+import type { Cluster } from '../../proxy-config/types.js';
+
+type Fields = Pick<api.TrafficPolicy, 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>;
+
+function overlay(base: Fields, top: Fields | undefined): Fields {
+  if (!top) return base;
+  const out: Fields = { ...base };
+  if (top.loadBalancer) out.loadBalancer = top.loadBalancer;
+  if (top.connectionPool) out.connectionPool = top.connectionPool;
+  if (top.outlierDetection) out.outlierDetection = top.outlierDetection;
+  if (top.tls) out.tls = top.tls;
+  return out;
+}
+
+function atPort(tp: api.TrafficPolicy | undefined, port: number): Fields {
+  if (!tp) return {};
+  const base: Fields = { loadBalancer: tp.loadBalancer, connectionPool: tp.connectionPool, outlierDetection: tp.outlierDetection, tls: tp.tls };
+  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
+  return overlay(base, pl);
+}
+
+/** The effective policy for `port` and `subset` of a DestinationRule. */
+export function effectivePolicy(dr: api.DestinationRuleSpec | undefined, port: number, subset?: api.Subset): Fields {
+  const top = atPort(dr?.trafficPolicy, port);
+  return subset?.trafficPolicy ? overlay(top, atPort(subset.trafficPolicy, port)) : top;
+}
+
+const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
+
+/** Applies an effective policy to a cluster (mutates the cluster being built). */
+export function applyPolicy(c: Cluster, p: Fields): void {
+  const lb = p.loadBalancer;
+  if (lb) {
+    const simple = lb.simple === 'LEAST_CONN' ? 'LEAST_REQUEST' : lb.simple === 'UNSPECIFIED' || !lb.simple ? 'ROUND_ROBIN' : lb.simple;
+    c.loadBalancer = { policy: simple };
+    const h = lb.consistentHash;
+    if (h) {
+      const ch: NonNullable<NonNullable<Cluster['loadBalancer']>['consistentHash']> = {};
+      if (h.httpHeaderName) ch.httpHeaderName = h.httpHeaderName.toLowerCase();
+      if (h.httpCookie) {
+        const ck: { name: string; path?: string; ttlMs?: number } = { name: h.httpCookie.name };
+        if (h.httpCookie.path) ck.path = h.httpCookie.path;
+        const ttl = ms(h.httpCookie.ttl);
+        if (ttl !== undefined) ck.ttlMs = ttl;
+        ch.httpCookie = ck;
+      }
+      if (h.useSourceIp) ch.useSourceIp = true;
+      if (h.httpQueryParameterName) ch.httpQueryParameterName = h.httpQueryParameterName;
+      const ring = h.ringHash?.minimumRingSize ?? h.minimumRingSize;
+      if (ring) ch.minimumRingSize = ring;
+      c.loadBalancer.consistentHash = ch;
+    }
+  }
+  const cp = p.connectionPool;
+  if (cp) {
+    const pool: NonNullable<Cluster['connectionPool']> = {};
+    const t = cp.tcp;
+    const h = cp.http;
+    if (t?.maxConnections !== undefined) pool.maxConnections = t.maxConnections;
+    const ct = ms(t?.connectTimeout);
+    if (ct !== undefined) pool.connectTimeoutMs = ct;
+    if (t?.tcpKeepalive) {
+      const ka: { timeMs?: number; intervalMs?: number; probes?: number } = {};
+      const tm = ms(t.tcpKeepalive.time);
+      const iv = ms(t.tcpKeepalive.interval);
+      if (tm !== undefined) ka.timeMs = tm;
+      if (iv !== undefined) ka.intervalMs = iv;
+      if (t.tcpKeepalive.probes !== undefined) ka.probes = t.tcpKeepalive.probes;
+      pool.tcpKeepalive = ka;
+    }
+    if (h?.http1MaxPendingRequests !== undefined) pool.http1MaxPendingRequests = h.http1MaxPendingRequests;
+    if (h?.http2MaxRequests !== undefined) pool.http2MaxRequests = h.http2MaxRequests;
+    if (h?.maxRequestsPerConnection !== undefined) pool.maxRequestsPerConnection = h.maxRequestsPerConnection;
+    if (h?.maxRetries !== undefined) pool.maxRetries = h.maxRetries;
+    const idle = ms(h?.idleTimeout ?? t?.idleTimeout);
+    if (idle !== undefined) pool.idleTimeoutMs = idle;
+    if (h?.maxConcurrentStreams !== undefined) pool.maxConcurrentStreams = h.maxConcurrentStreams;
+    if (h?.h2UpgradePolicy === 'UPGRADE') c.h2Upgrade = true;
+    if (h?.useClientProtocol) c.protocol = 'auto';
+    c.connectionPool = pool;
+  }
+  const od = p.outlierDetection;
+  if (od) {
+    const o: NonNullable<Cluster['outlierDetection']> = {
+      intervalMs: ms(od.interval) ?? 10_000,
+      baseEjectionTimeMs: ms(od.baseEjectionTime) ?? 30_000,
+      maxEjectionPercent: od.maxEjectionPercent ?? 10,
+    };
+    const c5 = od.consecutive5xxErrors ?? od.consecutiveErrors;
+    if (c5 !== undefined) o.consecutive5xxErrors = c5;
+    if (od.consecutiveGatewayErrors !== undefined) o.consecutiveGatewayErrors = od.consecutiveGatewayErrors;
+    if (od.consecutiveLocalOriginFailures !== undefined) o.consecutiveLocalOriginFailures = od.consecutiveLocalOriginFailures;
+    if (od.minHealthPercent !== undefined) o.minHealthPercent = od.minHealthPercent;
+    c.outlierDetection = o;
+  }
+  const tls = p.tls;
+  if (tls && tls.mode && tls.mode !== 'DISABLE') {
+    const u: NonNullable<Cluster['tls']> = { mode: tls.mode };
+    if (tls.mode === 'ISTIO_MUTUAL') {
+      u.certificateSecret = 'default';
+      u.validationSecret = 'ROOTCA';
+    } else {
+      if (tls.clientCertificate) u.certificateSecret = `file-cert:${tls.clientCertificate}~${tls.privateKey ?? ''}`;
+      if (tls.caCertificates) u.validationSecret = `file-root:${tls.caCertificates}`;
+    }
+    if (tls.sni) u.sni = tls.sni;
+    if (tls.subjectAltNames) u.subjectAltNames = tls.subjectAltNames;
+    if (tls.insecureSkipVerify) u.insecureSkipVerify = true;
+    c.tls = u;
+  }
+}
