@@ -1,0 +1,39 @@
+/**
+ * Why the proxy refused a peer or could not renew its identity: stable codes for logs,
+ * the access log flag and metrics (docs/errors.md, "Identity and the CA").
+ */
+export const IDENTITY_ERRORS = {
+  /** The peer's certificate does not chain to a trusted root (another CA, self-signed). */
+  PEER_UNTRUSTED: 'BOWLINE_E_TLS_PEER_UNTRUSTED',
+  /** The peer's certificate has expired. */
+  PEER_EXPIRED: 'BOWLINE_E_TLS_PEER_EXPIRED',
+  /** The peer's certificate is not valid yet (its clock or ours is wrong). */
+  PEER_NOT_YET_VALID: 'BOWLINE_E_TLS_PEER_NOT_YET_VALID',
+  /** The peer sent no certificate where one is required. */
+  PEER_NO_CERTIFICATE: 'BOWLINE_E_TLS_PEER_NO_CERTIFICATE',
+  /** The peer's certificate carries no SPIFFE id. */
+  PEER_NO_SPIFFE_ID: 'BOWLINE_E_TLS_PEER_NO_SPIFFE_ID',
+  /** The peer's SPIFFE id is in another trust domain. */
+  PEER_TRUST_DOMAIN: 'BOWLINE_E_TLS_PEER_TRUST_DOMAIN',
+  /** The peer's SPIFFE id is not one the destination is expected to run as. */
+  PEER_IDENTITY: 'BOWLINE_E_TLS_PEER_IDENTITY',
+  /** The TLS handshake failed for another reason (garbage bytes, protocol or cipher mismatch). */
+  HANDSHAKE: 'BOWLINE_E_TLS_HANDSHAKE',
+  /** The control plane's root does not match the hash in the bootstrap token (or --ca-cert-file). */
+  ROOT_PIN_MISMATCH: 'BOWLINE_E_ROOT_PIN_MISMATCH',
+  /** A bootstrap token that the proxy cannot read. */
+  TOKEN_MALFORMED: 'BOWLINE_E_TOKEN_MALFORMED',
+  /** Renewing the workload certificate failed (retried with backoff until expiry). */
+  RENEWAL_FAILED: 'BOWLINE_E_IDENTITY_RENEWAL_FAILED',
+} as const;
+
+/** One of the identity error codes. */
+export type IdentityErrorCode = (typeof IDENTITY_ERRORS)[keyof typeof IDENTITY_ERRORS];
+
+/** An identity failure with a stable code. */
+export class IdentityError extends Error {
+  override name = 'IdentityError';
+  constructor(readonly code: IdentityErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+  }
+}
