@@ -1,0 +1,310 @@
+/**
+ * Validation of a whole proxy configuration, used by the proxy before it accepts a config
+ * (file or push) and by the control plane's tests. Checks types, required fields, enums,
+ * ranges, RE2 regexes, weights and references (listener -> route table, route -> cluster,
+ * TLS -> secret, endpoints -> cluster). Never throws; reports every violation with its path.
+ * A config with errors must be refused (the running one stays).
+ */
+import type { ProxyConfig } from './types.js';
+import { Checker, type ValidationError } from './validate-kit.js';
+import { routeConfig } from './validate-routes.js';
+
+export type { ValidationError } from './validate-kit.js';
+
+/** The error code of a refused proxy configuration (docs/errors.md). */
+export const PROXY_CONFIG_INVALID = 'BOWLINE_E_PROXY_CONFIG_INVALID';
+
+/** The warning code of a route naming an undefined cluster without validateClusters (docs/errors.md). */
+export const PROXY_CONFIG_UNKNOWN_CLUSTER = 'BOWLINE_W_PROXY_CONFIG_UNKNOWN_CLUSTER';
+
+/** The result of validation: `config` is set only when there are no errors. */
+export interface ProxyConfigValidation {
+  config?: ProxyConfig;
+  errors: ValidationError[];
+  /** Accepted but suspicious (e.g. a route naming an unknown cluster without validateClusters). */
+  warnings: ValidationError[];
+}
+
+function node(c: Checker, v: unknown): void {
+  const n = c.obj(v, 'node');
+  if (!n) return;
+  for (const k of ['id', 'workload', 'namespace', 'serviceAccount'] as const) c.str(n[k], `node.${k}`);
+  c.oneOf(n.role, 'node.role', ['sidecar', 'gateway']);
+  c.labels(n.labels, 'node.labels', true);
+  if (n.cluster !== undefined) c.str(n.cluster, 'node.cluster');
+  if (n.trustDomain !== undefined) c.str(n.trustDomain, 'node.trustDomain');
+  c.strings(n.services, 'node.services');
+}
+
+function mesh(c: Checker, v: unknown): void {
+  const m = c.obj(v, 'mesh');
+  if (!m) return;
+  c.num(m.tracingSampling, 'mesh.tracingSampling', { required: true, min: 0, max: 100 });
+  const al = c.obj(m.accessLog, 'mesh.accessLog');
+  if (al) {
+    c.bool(al.enabled, 'mesh.accessLog.enabled', true);
+    c.oneOf(al.encoding, 'mesh.accessLog.encoding', ['TEXT', 'JSON']);
+    if (al.path !== undefined) c.str(al.path, 'mesh.accessLog.path');
+  }
+  c.bool(m.autoMtls, 'mesh.autoMtls', true);
+  c.oneOf(m.outboundTrafficPolicy, 'mesh.outboundTrafficPolicy', ['ALLOW_ANY', 'REGISTRY_ONLY']);
+  c.num(m.drainDurationMs, 'mesh.drainDurationMs', { min: 0 });
+  const t = c.obj(m.tracing, 'mesh.tracing', false);
+  if (t) {
+    for (const k of ['zipkin', 'otlp'] as const) {
+      const e = c.obj(t[k], `mesh.tracing.${k}`, false);
+      if (e) c.str(e.url, `mesh.tracing.${k}.url`);
+    }
+    c.num(t.maxQueue, 'mesh.tracing.maxQueue', { min: 0, int: true });
+  }
+}
+
+interface Refs {
+  routes: Set<string>;
+  clusters: Set<string>;
+  secrets: Map<string, string>;
+}
+
+function secretRef(c: Checker, name: unknown, path: string, kind: string, refs: Refs, required = false): void {
+  if (name === undefined && !required) return;
+  if (!c.str(name, path)) return;
+  const k = refs.secrets.get(name);
+  if (k === undefined) c.error(path, `names unknown secret "${name}"`);
+  else if (k !== kind) c.error(path, `secret "${name}" is of kind ${k}, expected ${kind}`);
+}
+
+function listener(c: Checker, v: unknown, p: string, refs: Refs): void {
+  const l = c.obj(v, p);
+  if (!l) return;
+  c.str(l.name, `${p}.name`);
+  c.str(l.address, `${p}.address`);
+  c.num(l.port, `${p}.port`, { required: true, min: 0, max: 65535, int: true });
+  c.oneOf(l.direction, `${p}.direction`, ['inbound', 'outbound', 'gateway']);
+  c.num(l.logicalPort, `${p}.logicalPort`, { min: 1, max: 65535, int: true });
+  c.num(l.detectTimeoutMs, `${p}.detectTimeoutMs`, { min: 0 });
+  c.bool(l.useOriginalDst, `${p}.useOriginalDst`);
+  const chains = c.arr(l.filterChains, `${p}.filterChains`);
+  if (Array.isArray(l.filterChains) && chains.length === 0) c.error(`${p}.filterChains`, 'must have at least one filter chain');
+  chains.forEach((fcv, i) => {
+    const fp = `${p}.filterChains[${i}]`;
+    const fc = c.obj(fcv, fp);
+    if (!fc) return;
+    c.str(fc.name, `${fp}.name`);
+    const m = c.obj(fc.match, `${fp}.match`, false);
+    if (m) {
+      c.oneOf(m.transportProtocol, `${fp}.match.transportProtocol`, ['tls', 'raw'], false);
+      c.strings(m.serverNames, `${fp}.match.serverNames`);
+      c.strings(m.applicationProtocols, `${fp}.match.applicationProtocols`);
+      c.oneOf(m.protocol, `${fp}.match.protocol`, ['http1', 'http2', 'tcp'], false);
+      c.num(m.destinationPort, `${fp}.match.destinationPort`, { min: 1, max: 65535, int: true });
+      c.strings(m.prefixRanges, `${fp}.match.prefixRanges`);
+      c.strings(m.sourcePrefixRanges, `${fp}.match.sourcePrefixRanges`);
+    }
+    const tls = c.obj(fc.tls, `${fp}.tls`, false);
+    if (tls) {
+      secretRef(c, tls.certificateSecret, `${fp}.tls.certificateSecret`, 'tls-certificate', refs, true);
+      secretRef(c, tls.validationSecret, `${fp}.tls.validationSecret`, 'validation', refs);
+      c.bool(tls.requireClientCertificate, `${fp}.tls.requireClientCertificate`);
+      if (tls.requireClientCertificate === true && tls.validationSecret === undefined) c.error(`${fp}.tls.validationSecret`, 'is required when requireClientCertificate is true');
+      c.strings(tls.subjectAltNames, `${fp}.tls.subjectAltNames`);
+      c.strings(tls.alpn, `${fp}.tls.alpn`);
+      c.oneOf(tls.minVersion, `${fp}.tls.minVersion`, ['TLSv1.2', 'TLSv1.3'], false);
+      c.oneOf(tls.securityPolicy, `${fp}.tls.securityPolicy`, ['mutual_tls', 'none'], false);
+    }
+    if ((fc.http === undefined) === (fc.tcp === undefined)) c.error(fp, 'must have exactly one of http, tcp');
+    const h = c.obj(fc.http, `${fp}.http`, false);
+    if (h) {
+      if (c.str(h.routeConfig, `${fp}.http.routeConfig`) && !refs.routes.has(h.routeConfig)) c.error(`${fp}.http.routeConfig`, `names unknown route table "${h.routeConfig}"`);
+      c.bool(h.acceptAbsoluteForm, `${fp}.http.acceptAbsoluteForm`);
+      c.oneOf(h.codec, `${fp}.http.codec`, ['http1', 'http2', 'auto'], false);
+      c.num(h.maxRequestHeadersBytes, `${fp}.http.maxRequestHeadersBytes`, { min: 1024, int: true });
+      c.num(h.idleTimeoutMs, `${fp}.http.idleTimeoutMs`, { min: 0 });
+      c.num(h.xffNumTrustedHops, `${fp}.http.xffNumTrustedHops`, { min: 0, int: true });
+      c.bool(h.httpsRedirect, `${fp}.http.httpsRedirect`);
+      c.bool(h.generateRequestId, `${fp}.http.generateRequestId`);
+      c.oneOf(h.forwardClientCertDetails, `${fp}.http.forwardClientCertDetails`, ['sanitize', 'append_forward', 'sanitize_set'], false);
+    }
+    const t = c.obj(fc.tcp, `${fp}.tcp`, false);
+    if (t) {
+      c.num(t.idleTimeoutMs, `${fp}.tcp.idleTimeoutMs`, { min: 0 });
+      c.arr(t.routes, `${fp}.tcp.routes`).forEach((rv, j) => {
+        const rp = `${fp}.tcp.routes[${j}]`;
+        const r = c.obj(rv, rp);
+        if (!r) return;
+        const m2 = c.obj(r.match, `${rp}.match`, false);
+        if (m2) {
+          c.num(m2.port, `${rp}.match.port`, { min: 1, max: 65535, int: true });
+          c.labels(m2.sourceLabels, `${rp}.match.sourceLabels`);
+          c.strings(m2.sniHosts, `${rp}.match.sniHosts`);
+          c.strings(m2.destinationSubnets, `${rp}.match.destinationSubnets`);
+        }
+        c.arr(r.destinations, `${rp}.destinations`).forEach((d, k) => {
+          const o = c.obj(d, `${rp}.destinations[${k}]`);
+          if (!o) return;
+          if (c.str(o.cluster, `${rp}.destinations[${k}].cluster`) && !refs.clusters.has(o.cluster)) c.error(`${rp}.destinations[${k}].cluster`, `names unknown cluster "${o.cluster}"`);
+          c.num(o.weight, `${rp}.destinations[${k}].weight`, { required: true, min: 0 });
+        });
+      });
+    }
+  });
+}
+
+function cluster(c: Checker, v: unknown, p: string, refs: Refs): void {
+  const cl = c.obj(v, p);
+  if (!cl) return;
+  c.str(cl.name, `${p}.name`);
+  c.oneOf(cl.discovery, `${p}.discovery`, ['eds', 'dns', 'original_dst']);
+  c.oneOf(cl.protocol, `${p}.protocol`, ['http1', 'http2', 'tcp', 'auto']);
+  if (cl.discovery === 'dns') {
+    const hosts = c.arr(cl.dnsHosts, `${p}.dnsHosts`);
+    hosts.forEach((h, i) => {
+      const o = c.obj(h, `${p}.dnsHosts[${i}]`);
+      if (!o) return;
+      c.str(o.host, `${p}.dnsHosts[${i}].host`);
+      c.num(o.port, `${p}.dnsHosts[${i}].port`, { required: true, min: 1, max: 65535, int: true });
+    });
+  }
+  if (cl.subset !== undefined) c.str(cl.subset, `${p}.subset`);
+  const lb = c.obj(cl.loadBalancer, `${p}.loadBalancer`, false);
+  if (lb) {
+    c.oneOf(lb.policy, `${p}.loadBalancer.policy`, ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'PASSTHROUGH']);
+    const ch = c.obj(lb.consistentHash, `${p}.loadBalancer.consistentHash`, false);
+    if (ch) {
+      const keys = ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'].filter((k) => ch[k] !== undefined && ch[k] !== false);
+      if (keys.length !== 1) c.error(`${p}.loadBalancer.consistentHash`, 'must have exactly one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName');
+      if (ch.httpHeaderName !== undefined) c.str(ch.httpHeaderName, `${p}.loadBalancer.consistentHash.httpHeaderName`);
+      if (ch.httpQueryParameterName !== undefined) c.str(ch.httpQueryParameterName, `${p}.loadBalancer.consistentHash.httpQueryParameterName`);
+      c.bool(ch.useSourceIp, `${p}.loadBalancer.consistentHash.useSourceIp`);
+      const ck = c.obj(ch.httpCookie, `${p}.loadBalancer.consistentHash.httpCookie`, false);
+      if (ck) {
+        c.str(ck.name, `${p}.loadBalancer.consistentHash.httpCookie.name`);
+        if (ck.path !== undefined) c.str(ck.path, `${p}.loadBalancer.consistentHash.httpCookie.path`);
+        c.num(ck.ttlMs, `${p}.loadBalancer.consistentHash.httpCookie.ttlMs`, { min: 0 });
+      }
+      c.num(ch.minimumRingSize, `${p}.loadBalancer.consistentHash.minimumRingSize`, { min: 1, int: true });
+    }
+  }
+  const cp = c.obj(cl.connectionPool, `${p}.connectionPool`, false);
+  if (cp) {
+    for (const k of ['maxConnections', 'http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'maxConcurrentStreams']) c.num(cp[k], `${p}.connectionPool.${k}`, { min: 0, int: true });
+    for (const k of ['connectTimeoutMs', 'idleTimeoutMs']) c.num(cp[k], `${p}.connectionPool.${k}`, { min: 0 });
+  }
+  const od = c.obj(cl.outlierDetection, `${p}.outlierDetection`, false);
+  if (od) {
+    for (const k of ['consecutive5xxErrors', 'consecutiveGatewayErrors', 'consecutiveLocalOriginFailures']) c.num(od[k], `${p}.outlierDetection.${k}`, { min: 0, int: true });
+    c.num(od.intervalMs, `${p}.outlierDetection.intervalMs`, { required: true, min: 1 });
+    c.num(od.baseEjectionTimeMs, `${p}.outlierDetection.baseEjectionTimeMs`, { required: true, min: 1 });
+    c.num(od.maxEjectionPercent, `${p}.outlierDetection.maxEjectionPercent`, { required: true, min: 0, max: 100 });
+    c.num(od.minHealthPercent, `${p}.outlierDetection.minHealthPercent`, { min: 0, max: 100 });
+  }
+  const tls = c.obj(cl.tls, `${p}.tls`, false);
+  if (tls) {
+    c.oneOf(tls.mode, `${p}.tls.mode`, ['SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']);
+    secretRef(c, tls.certificateSecret, `${p}.tls.certificateSecret`, 'tls-certificate', refs, tls.mode === 'MUTUAL');
+    secretRef(c, tls.validationSecret, `${p}.tls.validationSecret`, 'validation', refs);
+    if (tls.sni !== undefined) c.str(tls.sni, `${p}.tls.sni`);
+    c.strings(tls.subjectAltNames, `${p}.tls.subjectAltNames`);
+    c.bool(tls.insecureSkipVerify, `${p}.tls.insecureSkipVerify`);
+    c.strings(tls.alpn, `${p}.tls.alpn`);
+  }
+  c.bool(cl.h2Upgrade, `${p}.h2Upgrade`);
+}
+
+function assignment(c: Checker, v: unknown, p: string, refs: Refs): void {
+  const a = c.obj(v, p);
+  if (!a) return;
+  if (c.str(a.cluster, `${p}.cluster`) && !refs.clusters.has(a.cluster)) c.error(`${p}.cluster`, `names unknown cluster "${a.cluster}"`);
+  c.arr(a.endpoints, `${p}.endpoints`).forEach((ev, i) => {
+    const ep = `${p}.endpoints[${i}]`;
+    const e = c.obj(ev, ep);
+    if (!e) return;
+    c.str(e.address, `${ep}.address`);
+    c.num(e.port, `${ep}.port`, { required: true, min: 1, max: 65535, int: true });
+    c.num(e.weight, `${ep}.weight`, { min: 1, int: true });
+    c.labels(e.labels, `${ep}.labels`);
+    if (e.identity !== undefined) c.str(e.identity, `${ep}.identity`);
+    c.oneOf(e.tlsMode, `${ep}.tlsMode`, ['istio', 'disabled'], false);
+    c.oneOf(e.health, `${ep}.health`, ['healthy', 'unhealthy', 'draining'], false);
+  });
+}
+
+function secret(c: Checker, v: unknown, p: string): void {
+  const s = c.obj(v, p);
+  if (!s) return;
+  c.str(s.name, `${p}.name`);
+  c.oneOf(s.kind, `${p}.kind`, ['tls-certificate', 'validation']);
+  if (s.kind === 'tls-certificate') {
+    c.str(s.certificateChain, `${p}.certificateChain`);
+    c.str(s.privateKey, `${p}.privateKey`);
+  }
+  if (s.kind === 'validation') c.str(s.trustedCa, `${p}.trustedCa`);
+}
+
+function authorization(c: Checker, v: unknown): void {
+  const a = c.obj(v, 'authorization', false);
+  if (!a) return;
+  c.arr(a.policies, 'authorization.policies').forEach((pv, i) => {
+    const p = `authorization.policies[${i}]`;
+    const pol = c.obj(pv, p);
+    if (!pol) return;
+    c.str(pol.name, `${p}.name`);
+    c.oneOf(pol.action, `${p}.action`, ['ALLOW', 'DENY', 'AUDIT']);
+    c.arr(pol.rules, `${p}.rules`).forEach((r, j) => c.obj(r, `${p}.rules[${j}]`));
+  });
+}
+
+/** Collects the names of a resource list, reporting duplicates. */
+function names(c: Checker, list: unknown[], path: string, what: string): Set<string> {
+  const seen = new Set<string>();
+  list.forEach((item, i) => {
+    if (typeof item === 'object' && item !== null) c.unique(seen, (item as { name?: unknown }).name, `${path}[${i}].name`, what);
+  });
+  return seen;
+}
+
+/** Validates a proxy configuration. Never throws; `config` is returned only when there are no errors. */
+export function validateProxyConfig(obj: unknown): ProxyConfigValidation {
+  const c = new Checker();
+  try {
+    const root = c.obj(obj, '(root)');
+    if (!root) return { errors: c.errors, warnings: c.warnings };
+    if (root.version !== undefined) c.str(root.version, 'version', { empty: true });
+    node(c, root.node);
+    mesh(c, root.mesh);
+    const listeners = c.arr(root.listeners, 'listeners');
+    const routes = c.arr(root.routes, 'routes');
+    const clusters = c.arr(root.clusters, 'clusters');
+    const endpoints = c.arr(root.endpoints, 'endpoints');
+    const secrets = c.arr(root.secrets, 'secrets');
+    names(c, listeners, 'listeners', 'listener');
+    const refs: Refs = { routes: names(c, routes, 'routes', 'route table'), clusters: names(c, clusters, 'clusters', 'cluster'), secrets: new Map() };
+    names(c, secrets, 'secrets', 'secret');
+    for (const s of secrets) {
+      const o = s as { name?: unknown; kind?: unknown };
+      if (o && typeof o.name === 'string' && typeof o.kind === 'string') refs.secrets.set(o.name, o.kind);
+    }
+    secrets.forEach((s, i) => secret(c, s, `secrets[${i}]`));
+    listeners.forEach((l, i) => listener(c, l, `listeners[${i}]`, refs));
+    routes.forEach((r, i) => routeConfig(c, r, `routes[${i}]`, { clusters: refs.clusters }));
+    clusters.forEach((cl, i) => cluster(c, cl, `clusters[${i}]`, refs));
+    const assigned = new Set<string>();
+    endpoints.forEach((e, i) => {
+      assignment(c, e, `endpoints[${i}]`, refs);
+      const name = (e as { cluster?: unknown } | null)?.cluster;
+      if (typeof name === 'string') {
+        if (assigned.has(name)) c.error(`endpoints[${i}].cluster`, `cluster "${name}" already has an endpoint list`);
+        assigned.add(name);
+      }
+    });
+    authorization(c, root.authorization);
+  } catch (err) {
+    c.error('(root)', `could not be validated: ${(err as Error).message}`);
+  }
+  if (c.errors.length > 0) return { errors: c.errors, warnings: c.warnings };
+  return { config: obj as ProxyConfig, errors: [], warnings: c.warnings };
+}
+
+/** One line per error, `path: message`, for logs and the CLI. */
+export function formatValidationErrors(errors: readonly ValidationError[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('\n');
+}
