@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { decodePeerMetadata, encodePeerMetadata, nodePeerMetadata, PeerCache } from './peer.js';
+
+const node = { id: 'reviews-v2-1.default', role: 'sidecar' as const, workload: 'reviews-v2', namespace: 'default', serviceAccount: 'bookinfo-reviews', labels: { app: 'reviews', version: 'v2' } };
+
+describe('peer metadata', () => {
+  it('round-trips the node metadata through the header value', () => {
+    const m = nodePeerMetadata(node);
+    expect(m).toEqual({ workload: 'reviews-v2', namespace: 'default', app: 'reviews', version: 'v2', cluster: 'Kubernetes', serviceAccount: 'bookinfo-reviews', principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews' });
+    expect(decodePeerMetadata(encodePeerMetadata(m))).toEqual(m);
+  });
+
+  it('ignores garbage, wrong shapes, oversize values and values with quotes or controls', () => {
+    for (const bad of ['', '%%%', Buffer.from('[1]').toString('base64'), Buffer.from('{"workload":5}').toString('base64'), 'A'.repeat(5000), encodePeerMetadata({ ...nodePeerMetadata(node), app: 'a"b' }), encodePeerMetadata({ ...nodePeerMetadata(node), version: 'v\n1' })]) {
+      expect(decodePeerMetadata(bad)).toBeUndefined();
+    }
+  });
+
+  it('interns decoded peers and stops growing at its bound', () => {
+    const c = new PeerCache(2);
+    const v = encodePeerMetadata(nodePeerMetadata(node));
+    expect(c.get(v)).toBe(c.get(v));
+    c.get('junk');
+    expect(c.invalid).toBe(1);
+    const other = encodePeerMetadata({ ...nodePeerMetadata(node), workload: 'other' });
+    expect(c.get(other)).toBeUndefined();
+    expect(c.overflowed).toBe(1);
+    expect(c.size).toBe(2);
+  });
+});
