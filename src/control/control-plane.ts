@@ -1,0 +1,207 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { MeshConfig } from '../api/index.js';
+import { openStore, type Clock, type Store } from '../store/index.js';
+import { bearerMatches, ensureAdminToken, isLoopback } from './auth.js';
+import { ConfigApi, parseResourcePath } from './config-api.js';
+import { discovery } from './discovery.js';
+import { instrumentStore } from './instrumented-store.js';
+import { MeshConfigSource } from './mesh.js';
+import { Metrics } from './metrics.js';
+import type { ControlPlanePlugin } from './plugins.js';
+import { ApiError, noSuchPath, sendError, sendJson } from './status.js';
+import { bowlineVersion } from './version.js';
+
+/** A handler mounted under a path prefix (e.g. `/debug/`); it owns the whole response. */
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
+/** How to start the control plane; every field has the default `bowline up` uses. */
+export interface ControlPlaneOptions {
+  /** Bowline home: the embedded store, the admin token, the CLI context (default $BOWLINE_HOME or ~/.bowline). */
+  home: string;
+  /** HOST:PORT of the config API, /debug and /metrics (default 127.0.0.1:15014; port 0 picks one). */
+  listenApi?: string;
+  /** HOST:PORT of the push stream, for the push plugin (default 127.0.0.1:15010). */
+  listenPush?: string;
+  /** `embedded`, `etcd://HOST:PORT[,...]`, or an already opened Store (default embedded). */
+  store?: string | Store;
+  meshConfigFile?: string;
+  /** Cluster domain for host names `name.ns.svc.DOMAIN` (default cluster.local). */
+  clusterDomain?: string;
+  /** Extra DNS domains services are also known by (e.g. marathon.slave.mesos). */
+  domains?: string[];
+  /** Mesh root namespace (default: the mesh config's, istio-system). */
+  rootNamespace?: string;
+  /** Overrides the mesh config's trustDomain. */
+  trustDomain?: string;
+  /** Plugins started in order after the API is up (default none; `bowline up` passes the built-in ones). */
+  plugins?: ControlPlanePlugin[];
+  clock?: Clock;
+  /** Where log lines go (default stderr). */
+  log?: (line: string) => void;
+}
+
+/**
+ * A running control plane. Plugins (push, registry, CA) receive it in `start(cp)`:
+ * - `cp.store`: the store (instrumented), `cp.meshConfig` / `cp.onMeshConfig(fn)`: the mesh config;
+ * - `cp.addHandler('/debug/syncz', h)`: serve a path prefix on the API listener (auth applies);
+ * - `cp.metrics.addCollector(() => text)`: append Prometheus text to /metrics;
+ * - `cp.ports.push = n`: report a bound port (written to `--ports-file`);
+ * - `cp.onShutdown(fn)`: cleanup, run in reverse order by `close()`.
+ */
+export interface ControlPlane {
+  readonly store: Store;
+  /** The current mesh config. */
+  readonly meshConfig: MeshConfig;
+  /** Calls `fn` whenever the mesh config changes; returns an unsubscribe function. */
+  onMeshConfig(fn: (m: MeshConfig) => void): () => void;
+  /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
+  readonly apiUrl: string;
+  /** Resolved options (defaults applied). */
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log'>> & { meshConfigFile?: string; trustDomain?: string };
+  /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
+  readonly ports: Record<string, number>;
+  readonly metrics: Metrics;
+  /** The admin token the API requires when not bound to loopback. */
+  readonly adminToken: string;
+  /** Serves requests whose path starts with `prefix` (longest prefix wins). */
+  addHandler(prefix: string, handler: Handler): void;
+  onShutdown(fn: () => void | Promise<void>): void;
+  /** Logs one line the way the control plane does. */
+  log(line: string): void;
+  /** Stops plugins (reverse order), the listener and the store. */
+  close(): Promise<void>;
+}
+
+/** Parses HOST:PORT (or [V6]:PORT). */
+export function parseListen(spec: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(spec.trim());
+  if (!m || Number(m[3]) > 65535) throw new Error(`listen address "${spec}" is not HOST:PORT`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/livez']);
+
+/** Starts the store, the mesh config, the config API listener and the plugins. */
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  const listen = parseListen(opts.listenApi ?? '127.0.0.1:15014');
+  const metrics = new Metrics();
+  const mesh = new MeshConfigSource({
+    ...(opts.meshConfigFile ? { file: opts.meshConfigFile } : {}),
+    ...(opts.rootNamespace ? { rootNamespace: opts.rootNamespace } : {}),
+    ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
+    log,
+  });
+  const rawStore = typeof opts.store === 'object' ? opts.store : await openStore(opts.store ?? 'embedded', { home: opts.home, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const store = instrumentStore(rawStore, metrics);
+  const shutdown: Array<() => void | Promise<void>> = [];
+  const handlers: Array<{ prefix: string; handler: Handler }> = [];
+  const adminToken = ensureAdminToken(opts.home);
+  const needAuth = !isLoopback(listen.host);
+  const api = new ConfigApi(store, metrics, log);
+
+  try {
+    await mesh.start(store);
+  } catch (err) {
+    await rawStore.close();
+    throw err;
+  }
+
+  const server: Server = createServer((req, res) => {
+    void serve(req, res).catch((err) => {
+      if (err instanceof ApiError) return sendError(res, err);
+      log(`api: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+      if (!res.headersSent) sendError(res, new ApiError(500, 'InternalError', `internal error: ${(err as Error)?.message ?? String(err)}`));
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://bowline.invalid');
+    } catch {
+      throw new ApiError(400, 'BadRequest', 'malformed request URL');
+    }
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    metrics.inc('bowline_api_requests_total', 'Config API requests by method', { method: req.method ?? 'GET' });
+    if (needAuth && !OPEN_PATHS.has(path) && !bearerMatches(req.headers.authorization, adminToken)) {
+      res.setHeader('www-authenticate', 'Bearer realm="bowline"');
+      throw new ApiError(401, 'Unauthorized', `the API is bound to ${listen.host} and needs "Authorization: Bearer <token>": the token is in ${opts.home}/admin-token (the bowline CLI sends it when it can read that file)`);
+    }
+    const mounted = handlers.filter((h) => url.pathname.startsWith(h.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
+    if (mounted) return await mounted.handler(req, res, url);
+    if (path === '/healthz' || path === '/livez') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    if (path === '/readyz') {
+      const ok = await store.healthy();
+      return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : `store (${store.backend}) unavailable`);
+    }
+    if (path === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+    if (path === '/version') return sendJson(res, 200, { major: '1', minor: '0', gitVersion: `v${bowlineVersion()}-bowline`, platform: `${process.platform}/${process.arch}`, goVersion: `node ${process.version}` });
+    const rp = parseResourcePath(path);
+    if (rp) return await api.handle(req, res, rp, url.searchParams);
+    if (req.method === 'GET') {
+      const doc = discovery(path);
+      if (doc !== undefined) return sendJson(res, 200, doc);
+    }
+    throw noSuchPath();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '[::1]' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const apiUrl = `http://${urlHost}:${port}`;
+  log(`control plane: config API on ${apiUrl} (store ${store.backend}${needAuth ? ', admin token required' : ''})`);
+
+  let closed = false;
+  const cp: ControlPlane = {
+    store,
+    get meshConfig() { return mesh.get(); },
+    onMeshConfig: (fn) => mesh.subscribe(fn),
+    apiUrl,
+    options: {
+      home: opts.home,
+      listenApi: opts.listenApi ?? '127.0.0.1:15014',
+      listenPush: opts.listenPush ?? '127.0.0.1:15010',
+      clusterDomain: opts.clusterDomain ?? 'cluster.local',
+      domains: opts.domains ?? [],
+      rootNamespace: mesh.rootNamespace,
+      ...(opts.meshConfigFile ? { meshConfigFile: opts.meshConfigFile } : {}),
+      ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
+    },
+    ports: { api: port },
+    metrics,
+    adminToken,
+    addHandler(prefix, handler) { handlers.push({ prefix, handler }); },
+    onShutdown(fn) { shutdown.push(fn); },
+    log,
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const fn of shutdown.reverse()) {
+        try { await fn(); } catch (err) { log(`control plane: shutdown step failed: ${String(err)}`); }
+      }
+      mesh.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await rawStore.close();
+    },
+  };
+  for (const plugin of opts.plugins ?? []) {
+    try {
+      await plugin.start(cp);
+    } catch (err) {
+      log(`control plane: plugin ${plugin.name} failed to start: ${(err as Error)?.message ?? String(err)}`);
+      await cp.close();
+      throw err;
+    }
+  }
+  return cp;
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
+import { parseMeshConfig, type MeshConfig, type Violation } from '../api/index.js';
+import type { Store, StoredObject, Watch } from '../store/index.js';
+import { mergePatch } from './merge-patch.js';
+
+/** Thrown when `--mesh-config FILE` cannot be used; carries the violations. */
+export class MeshConfigError extends Error {
+  override name = 'MeshConfigError';
+  readonly code = 'BOWLINE_E_CONTROL_MESH_CONFIG';
+  constructor(message: string, readonly violations: Violation[] = []) {
+    super(message);
+  }
+}
+
+/** Where the mesh config comes from: defaults < --mesh-config file < the `istio` ConfigMap < explicit flags. */
+export interface MeshSourceOptions {
+  file?: string;
+  rootNamespace?: string;
+  trustDomain?: string;
+  log?: (line: string) => void;
+}
+
+function plain(text: string): Record<string, unknown> {
+  try {
+    const v = parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The current mesh config, kept in step with the `istio` ConfigMap in the root namespace. */
+export class MeshConfigSource {
+  private fileText = '';
+  private current: MeshConfig;
+  private watch: Watch | undefined;
+  private listeners = new Set<(m: MeshConfig) => void>();
+
+  constructor(private readonly opts: MeshSourceOptions) {
+    if (opts.file) {
+      try {
+        this.fileText = readFileSync(opts.file, 'utf8');
+      } catch (err) {
+        throw new MeshConfigError(`cannot read --mesh-config ${opts.file}: ${(err as Error).message}`);
+      }
+      const errors = parseMeshConfig(this.fileText, { file: opts.file }).violations.filter((v) => v.severity === 'error');
+      if (errors.length) {
+        throw new MeshConfigError(`--mesh-config ${opts.file} is invalid:\n${errors.map((v) => `  ${v.file ?? opts.file}:${v.line ?? 1}:${v.column ?? 1} ${v.code} ${v.path}: ${v.message}`).join('\n')}`, errors);
+      }
+    }
+    this.current = this.compute(undefined);
+  }
+
+  /** The namespace holding the `istio` ConfigMap and mesh-wide policy. */
+  get rootNamespace(): string {
+    return this.opts.rootNamespace ?? this.compute(undefined).rootNamespace;
+  }
+
+  /** The mesh config now. */
+  get(): MeshConfig {
+    return this.current;
+  }
+
+  /** Calls `fn` after every change; returns a function that stops it. */
+  subscribe(fn: (m: MeshConfig) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Loads the ConfigMap and follows its changes. */
+  async start(store: Store): Promise<void> {
+    const ns = this.rootNamespace;
+    const load = (cm: StoredObject | undefined) => {
+      const next = this.compute(cm);
+      if (JSON.stringify(next) === JSON.stringify(this.current)) return;
+      this.current = next;
+      this.opts.log?.(`mesh config: updated from ${cm ? `ConfigMap ${ns}/istio` : 'defaults and --mesh-config'}`);
+      for (const fn of this.listeners) fn(next);
+    };
+    const { items, revision } = await store.list('ConfigMap', ns);
+    load(items.find((o) => o.metadata.name === 'istio'));
+    this.watch = store.watch({ kind: 'ConfigMap', namespace: ns }, (ev) => {
+      if (ev.object.metadata.name === 'istio') load(ev.type === 'DELETED' ? undefined : ev.object);
+    }, { fromRevision: revision });
+  }
+
+  stop(): void {
+    this.watch?.close();
+  }
+
+  private compute(cm: StoredObject | undefined): MeshConfig {
+    let merged = plain(this.fileText);
+    const text = (cm?.data as Record<string, unknown> | undefined)?.mesh;
+    if (typeof text === 'string') merged = mergePatch(merged, plain(text)) as Record<string, unknown>;
+    const mesh = parseMeshConfig(Object.keys(merged).length ? stringify(merged) : '').mesh;
+    if (this.opts.trustDomain) mesh.trustDomain = this.opts.trustDomain;
+    if (this.opts.rootNamespace) mesh.rootNamespace = this.opts.rootNamespace;
+    return mesh;
+  }
+}
