@@ -1,0 +1,124 @@
+// `bowline demo [--port 8080] [--home DIR] [--scenario NAME] [--no-mesh]`: Bookinfo on this machine in one command.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { commands } from '../commands.js';
+import { Progress, seconds } from '../demo/progress.js';
+import { portProblem } from '../demo/ports.js';
+import { startDemo, demoLogDir, type DemoRunning } from '../demo/run.js';
+import { Supervisor } from '../demo/supervisor.js';
+import { packageRoot, sampleScript } from '../demo/workloads.js';
+import { scenarioFiles, SCENARIOS } from '../demo/scenarios.js';
+
+const USAGE = `Usage: bowline demo [--port 8080] [--home DIR] [--scenario NAME] [--no-mesh]
+
+Starts the control plane, Bookinfo (productpage, details, reviews v1/v2/v3, ratings), httpbin
+and sleep, each with its sidecar, and an ingress gateway serving http://localhost:PORT/productpage.
+Ctrl-C stops everything (a second Ctrl-C forces) and removes the temporary home.
+
+  --port N         port of the product page (the Gateway's port 80), default 8080
+  --home DIR       keep the store and logs in DIR (kept after exit); default a temporary directory
+  --scenario NAME  apply one walkthrough once up: ${Object.keys(SCENARIOS).join(', ')}
+  --no-mesh        run the apps wired directly, without control plane or proxies
+`;
+
+/** The `demo` command. */
+export const command: Command = {
+  name: 'demo',
+  summary: 'Run Bookinfo, httpbin and sleep with sidecars and a gateway on localhost:8080',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) { process.stdout.write(USAGE); return EXIT_OK; }
+    const port = Number(values.port ?? 8080);
+    if (!/^\d+$/.test(values.port ?? '8080') || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got "${values.port}"`);
+    const mesh = !values['no-mesh'];
+    let files: string[] | undefined;
+    if (values.scenario !== undefined) {
+      if (!mesh) throw new UsageError('--scenario needs the mesh (drop --no-mesh)');
+      files = scenarioFiles(values.scenario);
+      if (!files) throw new UsageError(`unknown scenario "${values.scenario}"; choose one of: ${Object.keys(SCENARIOS).join(', ')}`);
+    }
+    const err = (s: string) => process.stderr.write(s + '\n');
+
+    const problem = (await portProblem(port, '127.0.0.1')) ?? (await portProblem(port, '0.0.0.0'));
+    if (problem) {
+      err(`bowline demo: port ${port} is not available (${problem === 'EADDRINUSE' ? 'another program is listening on it' : problem}) [BOWLINE_E_DEMO_PORT_TAKEN]`);
+      err(`  choose another port with --port, e.g.: bowline demo --port ${port === 8080 ? 8081 : port + 1}`);
+      return EXIT_INVALID;
+    }
+    if (!existsSync(sampleScript('bookinfo/productpage.js'))) {
+      err(`bowline demo: the sample apps are not built (${sampleScript('bookinfo/productpage.js')} is missing); run \`npm run build\` in ${packageRoot} [BOWLINE_E_DEMO_NOT_BUILT]`);
+      return EXIT_INVALID;
+    }
+    const missing = ['up', 'proxy', 'apply'].filter((n) => !commands.some((c) => c.name === n || c.aliases?.includes(n)));
+    if (mesh && missing.length) {
+      err(`bowline demo: this build has no \`bowline ${missing.join('`, `bowline ')}\`, which the mesh demo needs [BOWLINE_E_DEMO_MESH_MISSING]`);
+      err('  run the apps without the mesh with: bowline demo --no-mesh');
+      return EXIT_INVALID;
+    }
+
+    const temporary = values.home === undefined;
+    const home = temporary ? mkdtempSync(path.join(os.tmpdir(), 'bowline-demo-')) : path.resolve(values.home!);
+    const progress = new Progress();
+    const t0 = performance.now();
+    progress.line(`Starting the Bookinfo demo${mesh ? '' : ' without the mesh'} (home ${home}${temporary ? ', removed on exit' : ''})`);
+
+    mkdirSync(demoLogDir(home), { recursive: true });
+    const supervisor = new Supervisor(demoLogDir(home), (m, code, signal) => err(
+      `\n  \u2718 ${m.spec.name} exited (${signal ?? `code ${code}`}) [BOWLINE_E_DEMO_WORKLOAD_DIED]; its log: ${m.logPath}\n    the other processes keep running; Ctrl-C stops the demo`));
+    let interrupts = 0;
+    let resolveDone!: (code: number) => void;
+    const done = new Promise<number>((r) => { resolveDone = r; });
+    const cleanup = () => { if (temporary) rmSync(home, { recursive: true, force: true }); };
+    const onSignal = () => {
+      interrupts++;
+      if (interrupts === 1) {
+        process.stdout.write('\nStopping the demo (Ctrl-C again to force)...\n');
+        void supervisor.stopAll().then(() => { cleanup(); process.stdout.write('Stopped.\n'); resolveDone(EXIT_OK); });
+      } else {
+        supervisor.forceAll();
+        cleanup();
+        process.stdout.write('Forced stop.\n');
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    let running: DemoRunning;
+    try {
+      running = await startDemo({ port, home, mesh, scenarioFiles: files, progress, supervisor });
+    } catch (e) {
+      if (interrupts > 0) return done;
+      err(`\nbowline demo: could not start: ${(e as Error).message} [BOWLINE_E_DEMO_START_FAILED]`);
+      await supervisor.stopAll();
+      err(`  logs kept in ${demoLogDir(home)}`);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      return EXIT_INVALID;
+    }
+    if (interrupts > 0) return done;
+
+    progress.line('');
+    progress.line(`Bookinfo is up in ${seconds(performance.now() - t0)}: open ${running.productPageUrl}`);
+    progress.line(`Logs: ${running.logDir}`);
+    if (mesh) {
+      const server = `--server ${running.apiUrl}`;
+      const net = path.join(packageRoot, 'samples', 'networking');
+      progress.line('');
+      progress.line('Try next (in another terminal):');
+      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-all-v1.yaml')}            # every user sees reviews v1 (no stars)`);
+      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-reviews-test-v2.yaml')}    # sign in as jason: black stars`);
+      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-ratings-test-delay.yaml')} # 7 s delay for jason: reviews unavailable after ~6 s`);
+      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-reviews-50-v3.yaml')}      # half the users see red stars`);
+      progress.line(`  or restart with: bowline demo --scenario NAME  (${Object.keys(SCENARIOS).join(', ')})`);
+    }
+    progress.line('Ctrl-C stops everything.');
+    return done;
+  },
+};

@@ -1,0 +1,165 @@
+// `bowline demo`: brings up the control plane, every Bookinfo workload with its sidecar
+// (or, with --no-mesh, the apps wired directly), and the ingress gateway on --port.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Progress } from './progress.js';
+import { Supervisor, type Managed } from './supervisor.js';
+import { freePorts } from './ports.js';
+import { logLine, httpReady, httpGet, StartError } from './readiness.js';
+import { DEMO_WORKLOADS, packageRoot, sampleScript, type DemoWorkload } from './workloads.js';
+
+/** How the demo runs. */
+export interface DemoOptions {
+  /** Port the gateway (or, with mesh off, productpage) serves on. */
+  port: number;
+  /** The demo's home (store, logs, ports files). */
+  home: string;
+  /** Run sidecars, control plane and gateway (true), or wire the apps directly (false). */
+  mesh: boolean;
+  /** Scenario YAML files to apply once everything is up. */
+  scenarioFiles?: string[];
+  progress?: Progress;
+  /** Starts the processes; the caller owns it, so it can stop them whatever happens. Its log dir is HOME/logs. */
+  supervisor: Supervisor;
+}
+
+/** What the demo brought up. */
+export interface DemoRunning {
+  productPageUrl: string;
+  /** The control plane's config API, when the mesh runs. */
+  apiUrl?: string;
+  logDir: string;
+  supervisor: Supervisor;
+  /** Each workload's sidecar outbound (HTTP_PROXY) URL, when the mesh runs. */
+  outbound: Record<string, string>;
+}
+
+const bowlineBin = path.join(packageRoot, 'bin', 'bowline');
+
+/** The `bowline proxy` flags of one sidecar (the documented bootstrap of the control-plane issue). */
+export function sidecarArgs(w: DemoWorkload, p: { push: string; appPort: number; inbound: number; outbound: number; portsFile: string }): string[] {
+  return [
+    'proxy', '--server', p.push, '--name', w.name, '--namespace', 'default', '--service-account', w.serviceAccount,
+    '--labels', `app=${w.service},version=${w.version}`, '--service', `${w.service}:${w.servicePort}/HTTP`,
+    '--app-port', String(p.appPort), '--bind-port', `${w.servicePort}=${p.inbound}`, '--outbound-port', String(p.outbound),
+    '--admin-port', '0', '--metrics-port', '0', '--ports-file', p.portsFile,
+  ];
+}
+
+/** The `bowline proxy` flags of the ingress gateway: Gateway port 80 served on `port`. */
+export function gatewayArgs(p: { push: string; port: number; portsFile: string }): string[] {
+  return [
+    'proxy', '--gateway', '--server', p.push, '--name', 'istio-ingressgateway', '--namespace', 'istio-system',
+    '--service-account', 'istio-ingressgateway', '--labels', 'istio=ingressgateway,app=istio-ingressgateway',
+    '--bind-port', `80=${p.port}`, '--admin-port', '0', '--metrics-port', '0', '--ports-file', p.portsFile,
+  ];
+}
+
+/** Starts one sample app on an ephemeral loopback port and resolves once it listens. */
+async function startApp(sup: Supervisor, w: DemoWorkload, env: Record<string, string>): Promise<{ m: Managed; port: number }> {
+  const m = sup.start({ name: w.name, command: process.execPath, args: [sampleScript(w.script), '--port', '0', '--host', '127.0.0.1', ...(w.args ?? [])], env: { ...w.env, ...env } });
+  const match = await logLine(m, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 'listening line');
+  return { m, port: Number(match[1]) };
+}
+
+/** Runs `bowline ARGS` to completion (apply, ...); rejects with its output when it fails. */
+async function bowline(sup: Supervisor, name: string, args: string[], env: Record<string, string>): Promise<void> {
+  const m = sup.start({ name, command: process.execPath, args: [bowlineBin, ...args], env });
+  const { code } = await m.exited;
+  if (code !== 0) throw new StartError(m, `bowline ${args[0]} failed (exit ${code})`);
+}
+
+/** Where the demo's process logs go under its home. */
+export function demoLogDir(home: string): string {
+  return path.join(home, 'logs');
+}
+
+/** Brings the demo up; on failure the processes already started keep running until the caller stops them. */
+export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
+  const progress = opts.progress ?? new Progress();
+  const logDir = demoLogDir(opts.home);
+  mkdirSync(logDir, { recursive: true });
+  const sup = opts.supervisor;
+  const running: DemoRunning = { productPageUrl: `http://localhost:${opts.port}/productpage`, logDir, supervisor: sup, outbound: {} };
+  const byName = (n: string) => DEMO_WORKLOADS.find((w) => w.name === n)!;
+
+  if (!opts.mesh) {
+    const url = (p: number) => `http://127.0.0.1:${p}`;
+    const started: Record<string, number> = {};
+    for (const w of DEMO_WORKLOADS.filter((x) => x.service !== 'productpage')) {
+      const env: Record<string, string> = { HTTP_PROXY: '', http_proxy: '' };
+      if (w.service === 'reviews') env.RATINGS_URL = url(started['ratings-v1']!);
+      started[w.name] = (await progress.step(`${w.name} (no sidecar)`, () => startApp(sup, w, env))).port;
+    }
+    await progress.step(`productpage-v1 on :${opts.port} (calls reviews-v2 directly)`, async () => {
+      const w = byName('productpage-v1');
+      const m = sup.start({
+        name: w.name, command: process.execPath, args: [sampleScript(w.script), '--port', String(opts.port), '--host', '127.0.0.1'],
+        env: { HTTP_PROXY: '', http_proxy: '', DETAILS_URL: url(started['details-v1']!), REVIEWS_URL: url(started['reviews-v2']!), RATINGS_URL: url(started['ratings-v1']!) },
+      });
+      await httpReady(m, `http://127.0.0.1:${opts.port}/productpage`, 'product page', (r) => r.status === 200 && r.body.includes('The Comedy of Errors'));
+    });
+    return running;
+  }
+
+  const [apiPort, pushPort] = await freePorts(2);
+  const api = `http://127.0.0.1:${apiPort}`;
+  const push = `127.0.0.1:${pushPort}`;
+  running.apiUrl = api;
+  const env = { BOWLINE_HOME: opts.home, BOWLINE_SERVER: api };
+  await progress.step(`control plane (config API ${api})`, async () => {
+    const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--listen-api', `127.0.0.1:${apiPort}`, '--listen-push', push], env });
+    await httpReady(m, `${api}/apis/networking.istio.io/v1beta1/virtualservices`, 'config API answer', (r) => r.status < 500);
+  });
+  const networking = path.join(packageRoot, 'samples', 'networking');
+  await progress.step('Bookinfo gateway, virtual service and destination rules applied', () =>
+    bowline(sup, 'apply-bookinfo', ['apply', '-f', path.join(networking, 'bookinfo-gateway.yaml'), '-f', path.join(networking, 'destination-rule-all.yaml'), '--server', api], env));
+
+  for (const w of DEMO_WORKLOADS) {
+    await progress.step(`${w.name} with its sidecar`, async () => {
+      const [inbound, outbound] = await freePorts(2);
+      const proxyUrl = `http://127.0.0.1:${outbound}`;
+      running.outbound[w.name] = proxyUrl;
+      const app = await startApp(sup, w, { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: '', no_proxy: '' });
+      const portsFile = path.join(opts.home, `${w.name}.ports.json`);
+      const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push, appPort: app.port, inbound, outbound, portsFile })], env });
+      await proxyReady(side, portsFile);
+    });
+  }
+  await progress.step(`ingress gateway on :${opts.port}`, async () => {
+    const portsFile = path.join(opts.home, 'istio-ingressgateway.ports.json');
+    const gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile })], env });
+    await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, 'product page through the gateway', (r) => r.status === 200 && r.body.includes('The Comedy of Errors'), 20_000);
+  });
+  for (const file of opts.scenarioFiles ?? []) {
+    await progress.step(`scenario ${path.basename(file)} applied`, () => bowline(sup, `apply-${path.basename(file, '.yaml')}`, ['apply', '-f', file, '--server', api], env));
+  }
+  return running;
+}
+
+/** Waits for a proxy's ports file and its admin `/ready`. */
+async function proxyReady(m: Managed, portsFile: string): Promise<void> {
+  const admin = await logOrFile(m, portsFile);
+  await httpReady(m, `http://127.0.0.1:${admin}/ready`, 'admin /ready');
+}
+
+async function logOrFile(m: Managed, portsFile: string): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (existsSync(portsFile)) {
+      try {
+        const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { admin?: number };
+        if (typeof ports.admin === 'number') return ports.admin;
+      } catch {}
+    }
+    if (!Supervisor.alive(m)) throw new StartError(m, `${m.spec.name} exited before writing ${portsFile}`);
+    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: no ports file after 15 s`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** True when the product page answers through `url` (used by tests and the final check). */
+export async function productPageUp(url: string): Promise<boolean> {
+  const r = await httpGet(url);
+  return !!r && r.status === 200 && r.body.includes('The Comedy of Errors');
+}
