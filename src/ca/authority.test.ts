@@ -34,7 +34,7 @@ describe('CertificateAuthority', () => {
   it('stops start-up with a clear message when the key-encryption key cannot decrypt the CA key', async () => {
     const { storage } = await newCa();
     const wrong = parseKek(Buffer.alloc(32, 9), 'file /etc/bowline/other-kek');
-    const err = await CertificateAuthority.open({ storage, kek: wrong }).catch((e: unknown) => e as Error & { code: string });
+    const err = (await CertificateAuthority.open({ storage, kek: wrong }).then(() => undefined, (e: unknown) => e)) as Error & { code: string };
     expect(err.code).toBe(CA_ERRORS.KEK_MISMATCH);
     expect(err.message).toContain('file /etc/bowline/other-kek');
     expect(err.message).toMatch(/--ca-kek-file or BOWLINE_CA_KEK/);

@@ -29,6 +29,8 @@ export const CA_ERRORS = {
   TOKEN_REPLAYED: 'BOWLINE_E_TOKEN_REPLAYED',
   /** A certificate request with no usable credential (no token, no client certificate). */
   UNAUTHENTICATED: 'BOWLINE_E_CA_UNAUTHENTICATED',
+  /** A CA API request whose body is not the JSON the endpoint expects. */
+  BAD_REQUEST: 'BOWLINE_E_CA_BAD_REQUEST',
   /** An admin-only CA operation from a caller that is not an admin. */
   FORBIDDEN: 'BOWLINE_E_CA_FORBIDDEN',
 } as const;

@@ -1,0 +1,148 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { parseDuration } from '../api/duration.js';
+import type { CertificateAuthority } from './authority.js';
+import { derToPem } from './der.js';
+import { CA_ERRORS, CaError, type CaErrorCode } from './errors.js';
+import { spiffeId } from './spiffe.js';
+import { rootCertificateHash } from './token.js';
+
+/**
+ * The CA's HTTP API, for the control plane to mount on its API server (and on the TLS port 15012):
+ *   POST /v1/tokens              admin: mint a bootstrap token       {namespace, serviceAccount, workload?, ttl? | ttlMs?}
+ *   GET  /v1/ca/trust-bundle     anyone: the roots to pin and trust   -> {trustDomain, trustBundle, rootHash}
+ *   POST /v1/ca/certificates     a proxy: sign its CSR                {csr, token?} -> {certificateChain, trustBundle, ...}
+ * Certificate requests are authenticated by the client certificate of a TLS connection (renewal) or,
+ * on first contact, by a bootstrap token in the body; the CA signs only the identity that proves.
+ */
+
+/** How the mounting server decides who is an admin and how big bodies may be. */
+export interface CaHttpOptions {
+  /** Whether the caller may mint tokens. Default: connections from loopback only. */
+  isAdmin?: (req: IncomingMessage) => boolean;
+  /** Largest request body accepted, default 64 KiB. */
+  maxBodyBytes?: number;
+}
+
+/** One mounted endpoint. */
+export interface CaRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+const STATUS: Partial<Record<CaErrorCode, number>> = {
+  [CA_ERRORS.BAD_REQUEST]: 400, [CA_ERRORS.CSR_INVALID]: 400, [CA_ERRORS.CSR_KEY]: 400,
+  [CA_ERRORS.CSR_IDENTITY]: 403, [CA_ERRORS.FORBIDDEN]: 403,
+  [CA_ERRORS.TOKEN_INVALID]: 401, [CA_ERRORS.TOKEN_EXPIRED]: 401, [CA_ERRORS.TOKEN_REPLAYED]: 401, [CA_ERRORS.UNAUTHENTICATED]: 401,
+};
+
+/** True for a request from 127.0.0.0/8 or ::1. */
+export function isLoopback(req: IncomingMessage): boolean {
+  const a = req.socket.remoteAddress ?? '';
+  return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage, max: number): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new CaError(CA_ERRORS.BAD_REQUEST, `request body larger than ${max} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new CaError(CA_ERRORS.BAD_REQUEST, `request body is not a JSON object (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/** The PEM chain a TLS client presented (leaf first), or undefined on plaintext / no certificate. */
+function presentedChain(req: IncomingMessage): string | undefined {
+  const sock = req.socket as Partial<TLSSocket>;
+  if (typeof sock.getPeerCertificate !== 'function') return undefined;
+  let cert = sock.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+  if (!cert?.raw) return undefined;
+  const out: string[] = [];
+  for (let i = 0; cert?.raw && i < 5; i++) {
+    out.push(derToPem(cert.raw, 'CERTIFICATE'));
+    if (cert.issuerCertificate === cert) break;
+    cert = cert.issuerCertificate;
+  }
+  return out.join('');
+}
+
+function str(body: Record<string, unknown>, field: string, required = true): string | undefined {
+  const v = body[field];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw new CaError(CA_ERRORS.BAD_REQUEST, `field "${field}" must be a non-empty string`);
+  return v;
+}
+
+/** Builds the CA's routes and a dispatcher that answers them (resolves false for any other path). */
+export function caHttpHandlers(ca: CertificateAuthority, opts: CaHttpOptions = {}): { routes: CaRoute[]; handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> } {
+  const isAdmin = opts.isAdmin ?? isLoopback;
+  const max = opts.maxBodyBytes ?? 64 * 1024;
+  const guard = (fn: (req: IncomingMessage, res: ServerResponse) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      await fn(req, res);
+    } catch (err) {
+      if (!(err instanceof CaError)) throw err;
+      send(res, STATUS[err.code] ?? 500, { error: { code: err.code, message: err.message } });
+    }
+  };
+  const routes: CaRoute[] = [
+    {
+      method: 'POST', path: '/v1/tokens',
+      handle: guard(async (req, res) => {
+        if (!isAdmin(req)) throw new CaError(CA_ERRORS.FORBIDDEN, 'creating bootstrap tokens is an admin operation (loopback or the admin token)');
+        const body = await readJson(req, max);
+        const ttl = typeof body.ttlMs === 'number' ? body.ttlMs : parseDuration(str(body, 'ttl', false) ?? '1h');
+        if (ttl === undefined) throw new CaError(CA_ERRORS.BAD_REQUEST, `"ttl" must be a duration such as 1h or 30m (got ${JSON.stringify(body.ttl)})`);
+        const req2 = { ns: str(body, 'namespace')!, sa: str(body, 'serviceAccount')!, ttlMs: ttl, ...(body.workload ? { workload: str(body, 'workload')! } : {}) };
+        const { token, claims } = ca.createToken(req2);
+        send(res, 201, { token, expiresAt: new Date(claims.exp * 1000).toISOString(), spiffeId: spiffeId(ca.trustDomain, { namespace: claims.ns, serviceAccount: claims.sa }), rootHash: claims.root });
+      }),
+    },
+    {
+      method: 'GET', path: '/v1/ca/trust-bundle',
+      handle: guard(async (_req, res) => {
+        send(res, 200, { trustDomain: ca.trustDomain, trustBundle: ca.trustBundlePem(), rootHash: rootCertificateHash(ca.signingRootPem()) });
+      }),
+    },
+    {
+      method: 'POST', path: '/v1/ca/certificates',
+      handle: guard(async (req, res) => {
+        const body = await readJson(req, max);
+        const csr = str(body, 'csr')!;
+        const chain = presentedChain(req);
+        const fromCert = chain ? ca.identityFromCertificate(chain) : undefined;
+        let allowed: string;
+        if (fromCert) allowed = fromCert;
+        else if (typeof body.token === 'string') allowed = spiffeId(ca.trustDomain, await ca.redeemToken(body.token));
+        else throw new CaError(CA_ERRORS.UNAUTHENTICATED, 'a certificate request needs a bootstrap token (first contact) or a current workload certificate (renewal over TLS)');
+        const out = ca.signCsr(csr, allowed, typeof body.lifetimeMs === 'number' ? { lifetimeMs: body.lifetimeMs } : {});
+        send(res, 200, { certificateChain: out.chainPem, trustBundle: out.trustBundlePem, spiffeId: out.spiffeId, notBefore: out.notBefore, notAfter: out.notAfter, serial: out.serial });
+      }),
+    },
+  ];
+  return {
+    routes,
+    async handle(req, res) {
+      const path = (req.url ?? '').split('?')[0];
+      const route = routes.find((r) => r.path === path && r.method === req.method);
+      if (!route) return false;
+      await route.handle(req, res);
+      return true;
+    },
+  };
+}
