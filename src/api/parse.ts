@@ -81,6 +81,7 @@ function parseDocuments(text: string, file: string | undefined, ignoreUnknownKin
       pd.violations.push({ severity: 'error', code: 'BOWLINE_E_API_ALIAS_BOMB', path: '', message: `aliases expand too far (${(err as Error).message}): refusing to expand more than ${MAX_ALIAS_COUNT}`, ...(file !== undefined ? { file } : {}), line, column: 1, docIndex });
       return;
     }
+    if (js === null || js === undefined) return; // a document with only comments or a bare ---
     const loc = locator(doc, lc, start);
     const check = checkDocument(js, { ignoreUnknownKinds });
     if (check.kind !== undefined) pd.kind = check.kind;
