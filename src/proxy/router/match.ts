@@ -40,8 +40,16 @@ export function parseQuery(path: string): Map<string, string> {
   return out;
 }
 
+const NO_QUERY: Map<string, string> = new Map();
+
 function query(ctx: MatchContext): Map<string, string> {
-  return (ctx.query ??= parseQuery(ctx.input.path));
+  if (ctx.query === undefined) ctx.query = ctx.pathOnly.length === ctx.input.path.length ? NO_QUERY : parseQuery(ctx.input.path);
+  return ctx.query;
+}
+
+/** Rough relative cost of a condition, so cheap ones run first and can fail fast. */
+function cost(m: ValueMatch): number {
+  return 'regex' in m ? 10 : 1;
 }
 
 function valueCond(get: (ctx: MatchContext) => string | undefined, m: ValueMatch): Cond {
@@ -65,29 +73,35 @@ function includesLabels(have: Record<string, string>, want: Record<string, strin
 export function compileHttpMatch(m: HttpMatch, node: NodeInfo): CompiledMatch | null {
   if (m.sourceLabels && !includesLabels(node.labels, m.sourceLabels)) return null;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== node.namespace) return null;
-  const conds: Cond[] = [];
+  const costed: Array<{ c: Cond; cost: number }> = [];
+  const conds = { push: (c: Cond, k = 0) => costed.push({ c, cost: k }) };
   if (m.port !== undefined) { const p = m.port; conds.push((ctx) => ctx.input.port === p); }
-  if (m.method) { const f = compileStringMatch(m.method); conds.push((ctx) => f(ctx.input.method)); }
-  if (m.scheme) { const f = compileStringMatch(m.scheme); conds.push((ctx) => f(ctx.input.scheme)); }
-  if (m.authority) { const f = compileStringMatch(m.authority); conds.push((ctx) => f(ctx.input.authority)); }
+  if (m.method) { const f = compileStringMatch(m.method); conds.push((ctx) => f(ctx.input.method), cost(m.method)); }
+  if (m.scheme) { const f = compileStringMatch(m.scheme); conds.push((ctx) => f(ctx.input.scheme), cost(m.scheme)); }
+  if (m.authority) { const f = compileStringMatch(m.authority); conds.push((ctx) => f(ctx.input.authority), cost(m.authority)); }
   for (const [name, vm] of Object.entries(m.headers ?? {})) {
     const n = name.toLowerCase();
-    conds.push(valueCond((ctx) => ctx.input.header(n), vm));
+    conds.push(valueCond((ctx) => ctx.input.header(n), vm), 1 + cost(vm));
   }
   for (const [name, vm] of Object.entries(m.withoutHeaders ?? {})) {
     const n = name.toLowerCase();
     const c = valueCond((ctx) => ctx.input.header(n), vm);
-    conds.push((ctx) => !c(ctx));
+    conds.push((ctx) => !c(ctx), 1 + cost(vm));
   }
   for (const [name, vm] of Object.entries(m.queryParams ?? {})) {
-    conds.push(valueCond((ctx) => query(ctx).get(name), vm));
+    conds.push(valueCond((ctx) => query(ctx).get(name), vm), 4 + cost(vm));
   }
+  // A uri condition other than a regex is cheap: run it first; a regex one runs last.
   const uri = uriCondition(m.uri, m.ignoreUriCase === true);
-  const n = conds.length;
+  const uriIsRegex = m.uri !== undefined && 'regex' in m.uri;
+  if (m.uri && !uriIsRegex) conds.push((ctx) => uri(ctx) >= 0, -1);
+  costed.sort((a, b) => a.cost - b.cost);
+  const list: Cond[] = costed.map((x) => x.c);
+  const n = list.length;
   if (n === 0) return uri;
-  if (n === 1) { const c0 = conds[0]!; return (ctx) => (c0(ctx) ? uri(ctx) : -1); }
+  if (n === 1) { const c0 = list[0]!; return (ctx) => (c0(ctx) ? uri(ctx) : -1); }
   return (ctx) => {
-    for (let i = 0; i < n; i++) if (!conds[i]!(ctx)) return -1;
+    for (let i = 0; i < n; i++) if (!list[i]!(ctx)) return -1;
     return uri(ctx);
   };
 }

@@ -26,5 +26,24 @@ export function compileStringMatch(m: StringMatch, ignoreCase = false): StringMa
     return (s) => s.length >= v.length && s.slice(0, v.length).toLowerCase() === v;
   }
   const re = compileRegex(m.regex, ignoreCase);
+  const lit = ignoreCase ? '' : literalPrefix(m.regex);
+  if (lit) return (s) => s.startsWith(lit) && re.matches(s);
   return (s) => re.matches(s);
+}
+
+const META = new Set(['\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$']);
+
+/**
+ * The literal text every full match of `pattern` must start with ('' when unsure), so most
+ * non-matching inputs are rejected by a startsWith before the regex engine runs. Conservative:
+ * any alternation gives '', and a literal followed by a quantifier loses its last character.
+ */
+export function literalPrefix(pattern: string): string {
+  if (pattern.includes('|')) return '';
+  let i = 0;
+  while (i < pattern.length && !META.has(pattern[i]!)) i++;
+  let lit = pattern.slice(0, i);
+  const next = pattern[i];
+  if (next === '*' || next === '?' || next === '{' || next === '+') lit = lit.slice(0, -1);
+  return lit;
 }
