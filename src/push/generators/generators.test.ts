@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+// eslint-disable-next-line no-restricted-imports -- a simulation test runs generated config through the real proxy router
 import { compileRouteConfig } from '../../proxy/router/compile.js';
 import { validateProxyConfig } from '../../proxy-config/validate.js';
 import type { ProxyConfig, RouteConfig } from '../../proxy-config/types.js';
