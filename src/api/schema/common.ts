@@ -10,7 +10,7 @@ export const stringMatch = obj('StringMatch', { exact: str(), prefix: str(), reg
 export const labels: Schema = map(str(f.labelValue), f.labelKey, 'label keys to values');
 
 /** A map of header names to StringMatch. */
-export const headerMatches: Schema = map(stringMatch, (k) => (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(k) ? undefined : `header name "${k}" is not a valid HTTP header name`), 'header names to StringMatch');
+export const headerMatches: Schema = map(stringMatch, (k) => (/^:?[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(k) ? undefined : `header name "${k}" is not a valid HTTP header name`), 'header names to StringMatch');
 
 /** A Percent message (0..100). */
 export const percent = obj('Percent', { value: num(0, 100) });
