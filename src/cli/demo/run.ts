@@ -1,6 +1,6 @@
 // `bowline demo`: brings up the control plane, every Bookinfo workload with its sidecar
 // (or, with --no-mesh, the apps wired directly), and the ingress gateway on --port.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Progress } from './progress.js';
 import { Supervisor, type Managed } from './supervisor.js';
@@ -69,6 +69,22 @@ async function bowline(sup: Supervisor, name: string, args: string[], env: Recor
   if (code !== 0) throw new StartError(m, `bowline ${args[0]} failed (exit ${code})`);
 }
 
+/** The demo's state file (HOME/demo.json): URLs, and each process's pid and log, for tools and tests. */
+export interface DemoState {
+  productPageUrl: string;
+  apiUrl?: string;
+  outbound: Record<string, string>;
+  processes: Array<{ name: string; pid: number | undefined; log: string }>;
+}
+
+function writeState(home: string, r: DemoRunning): void {
+  const state: DemoState = {
+    productPageUrl: r.productPageUrl, apiUrl: r.apiUrl, outbound: r.outbound,
+    processes: r.supervisor.processes.map((m) => ({ name: m.spec.name, pid: m.proc.pid, log: m.logPath })),
+  };
+  writeFileSync(path.join(home, 'demo.json'), JSON.stringify(state, null, 2) + '\n');
+}
+
 /** Where the demo's process logs go under its home. */
 export function demoLogDir(home: string): string {
   return path.join(home, 'logs');
@@ -99,6 +115,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
       });
       await httpReady(m, `http://127.0.0.1:${opts.port}/productpage`, 'product page', (r) => r.status === 200 && r.body.includes('The Comedy of Errors'));
     });
+    writeState(opts.home, running);
     return running;
   }
 
@@ -134,6 +151,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
   for (const file of opts.scenarioFiles ?? []) {
     await progress.step(`scenario ${path.basename(file)} applied`, () => bowline(sup, `apply-${path.basename(file, '.yaml')}`, ['apply', '-f', file, '--server', api], env));
   }
+  writeState(opts.home, running);
   return running;
 }
 
