@@ -21,18 +21,18 @@ function ours(input: Buffer): Outcome {
   let end = r.headEnd;
   if (r.bodyKind === BODY_LENGTH) {
     if (input.length - r.headEnd < r.contentLength) return { ok: false, why: 'incomplete body' };
-    body = input.latin1Slice(r.headEnd, r.headEnd + r.contentLength);
+    body = input.toString('latin1', r.headEnd, r.headEnd + r.contentLength);
     end += r.contentLength;
   } else if (r.bodyKind === BODY_CHUNKED) {
     const d = new ChunkedDecoder();
-    end = d.push(input, r.headEnd, input.length, (b, s, e) => { body += b.latin1Slice(s, e); });
+    end = d.push(input, r.headEnd, input.length, (b, s, e) => { body += b.toString('latin1', s, e); });
     if (end < 0) return { ok: false, why: 'chunked: ' + d.error };
     if (!d.done) return { ok: false, why: 'incomplete chunked' };
   }
   // Bytes after the request are the next pipelined request: not comparable one-to-one.
   if (end !== input.length) return { ok: false, why: 'trailing' };
   const headers: Array<[string, string]> = r.headers.names.map((n, i) => [n, r.headers.values[i]!]);
-  const target = input.latin1Slice(0, input.indexOf(' HTTP/')).replace(/^(\r\n)*/, '').split(' ')[1]!;
+  const target = input.toString('latin1', 0, input.indexOf(' HTTP/')).replace(/^(\r\n)*/, '').split(' ')[1]!;
   return { ok: true, req: { method: r.method, url: target, headers, body } };
 }
 

@@ -1,0 +1,76 @@
+/**
+ * The admin listener (Envoy's admin interface, default 127.0.0.1:15000): /ready,
+ * /config_dump, /clusters, /stats, POST /quitquitquit. Not on the data path, so it uses
+ * node:http for clarity; everything it serves is JSON.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { RunningProxy } from './proxy.js';
+import type { ClusterPool } from './upstream/pool.js';
+
+/** The running admin server. */
+export interface AdminServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** What the admin server reads from. */
+export interface AdminOptions {
+  port: number;
+  address: string;
+  proxy: RunningProxy;
+  pools(): Map<string, ClusterPool>;
+  /** POST /quitquitquit: drain, then stop. */
+  onQuit(): void;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Starts the admin listener. */
+export function startAdmin(o: AdminOptions): Promise<AdminServer> {
+  let quitting = false;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    const p = o.proxy;
+    switch (path) {
+      case '/ready':
+        if (quitting) { res.writeHead(503).end('DRAINING\n'); return; }
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('LIVE\n');
+        return;
+      case '/config_dump':
+        json(res, 200, { version: p.current.version, appliedAt: new Date(p.current.appliedAt).toISOString(), ports: p.ports, config: p.current.config });
+        return;
+      case '/clusters': {
+        const pools = o.pools();
+        json(res, 200, p.clusters.snapshot().map((c) => ({ ...c, upstreamConnections: pools.get(c.name)?.open ?? 0 })));
+        return;
+      }
+      case '/stats':
+        json(res, 200, p.stats.toJSON());
+        return;
+      case '/quitquitquit':
+        if (req.method !== 'POST') { res.writeHead(405, { allow: 'POST' }).end('use POST\n'); return; }
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
+        if (!quitting) { quitting = true; setImmediate(() => o.onQuit()); }
+        return;
+      default:
+        json(res, 404, { error: 'not found', endpoints: ['/ready', '/config_dump', '/clusters', '/stats', 'POST /quitquitquit'] });
+    }
+  };
+  const server = createServer((req, res) => {
+    try { handle(req, res); } catch (err) { json(res, 500, { error: String(err) }); }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.address, () => {
+      server.off('error', reject);
+      resolve({
+        port: (server.address() as { port: number }).port,
+        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+      });
+    });
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * What every connection and request of one proxy shares: the current compiled listener
+ * settings (swapped atomically on config change), cluster state, pools, counters and hooks.
+ */
+import type { CompiledRouteConfig } from './router/index.js';
+import type { ProxyHooks } from './record.js';
+import type { ProxyStats } from './stats.js';
+import type { ClusterManager } from './cluster/index.js';
+import type { ClusterPool } from './upstream/pool.js';
+
+/** One HTTP listener's settings, compiled from a config version. Immutable once built. */
+export interface HttpListenerRuntime {
+  name: string;
+  direction: 'inbound' | 'outbound' | 'gateway';
+  /** The port routing sees (Listener.logicalPort, else the bound port). */
+  logicalPort: number;
+  /** Compiled route table, or undefined when the named RouteConfig is missing (every request 404 NR). */
+  routes: CompiledRouteConfig | undefined;
+  maxRequestHeadersBytes: number;
+  acceptAbsoluteForm: boolean;
+  generateRequestId: boolean;
+  idleTimeoutMs: number;
+  /** `http` (TLS listeners come later). */
+  scheme: string;
+  /** The config version this was compiled from. */
+  version: string;
+}
+
+/** A listener's current runtime; requests read `current` once at their start. */
+export interface ListenerSlot {
+  current: HttpListenerRuntime;
+}
+
+/** Shared state of one proxy instance. */
+export interface ProxyContext {
+  stats: ProxyStats;
+  hooks: ProxyHooks;
+  clusters: ClusterManager;
+  /** The connection pool of a cluster (created on first use). */
+  pool(cluster: string): ClusterPool;
+  /** Randomness for retries' back-off (injectable in tests). */
+  random: () => number;
+  /** Logs a data-plane event at most once per `key` per 10 s (never throws). */
+  log(key: string, message: string): void;
+  /** True once draining started: responses carry `connection: close`. */
+  draining: boolean;
+}

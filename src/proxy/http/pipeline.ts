@@ -1,0 +1,180 @@
+/**
+ * The request pipeline of an HTTP listener, one named step a line, read top to bottom.
+ * Each step returns CONTINUE, STOP (it answered or failed the request) or PAUSE (it resumes
+ * the pipeline later, e.g. a fault delay). A step that throws is turned into a local 500 by
+ * `run`: no exception crosses a step boundary.
+ *
+ *   head       -> request id, x-forwarded-*, target form, Expect   (this file)
+ *   authorize  -> placeholder for AuthorizationPolicy (security issue)
+ *   route      -> router/ select: forward | redirect | direct | none (404 NR)
+ *   fault      -> filters/fault: delay (DI), abort (FI)
+ *   cors       -> filters/cors: preflight answered here, response headers remembered
+ *   headers    -> filters/headers: route then destination request header operations
+ *   cluster    -> the route's cluster must exist (503 NC)
+ *   mirror     -> upstream/mirror: fire-and-forget copies
+ *   forward    -> exchange.ts: pool, attempts, retries, timeouts, response (+ response header ops)
+ */
+import { randomUUID } from 'node:crypto';
+import { Flag } from '../record.js';
+import { applyHeaderMutation, isPreflight } from '../filters/index.js';
+import { mirrorRequest } from '../upstream/mirror.js';
+import type { Exchange } from './exchange.js';
+import { endToEndFields, requestHead, type Framing } from './serialize.js';
+import { BODY_CHUNKED, BODY_LENGTH } from './request-head.js';
+
+/** What a step tells the pipeline. */
+export const CONTINUE = 0;
+/** The step answered (or failed) the request; nothing more runs. */
+export const STOP = 1;
+/** The step will call `run(x, x.resumeAt)` itself later. */
+export const PAUSE = 2;
+
+type Step = (x: Exchange) => number;
+
+/** The steps in order (see the header comment). */
+const STEPS: readonly Step[] = [head, authorize, route, fault, cors, requestHeaders, cluster, mirror, forward];
+
+/** Runs the pipeline from step `from`. */
+export function run(x: Exchange, from = 0): void {
+  for (let i = from; i < STEPS.length; i++) {
+    let r: number;
+    try {
+      r = STEPS[i]!(x);
+    } catch (err) {
+      x.ctx.log('pipeline', `request pipeline step ${STEPS[i]!.name} failed: ${String(err)}`);
+      x.localReply(500, 'internal error\n', 0);
+      return;
+    }
+    if (r === STOP) return;
+    if (r === PAUSE) { x.resumeAt = i + 1; return; }
+  }
+}
+
+/** HTTP connection manager duties: request id, x-forwarded-for/-proto, target form, 100-continue. */
+function head(x: Exchange): number {
+  const h = x.head;
+  if (h.method === 'CONNECT') { x.localReply(405, 'CONNECT is not supported\n', 0); return STOP; }
+  if (h.absolute && !x.lst.acceptAbsoluteForm) {
+    x.localReply(400, 'absolute-form request targets are accepted only on outbound listeners with acceptAbsoluteForm\n', Flag.DPE);
+    return STOP;
+  }
+  const hs = h.headers;
+  let id = hs.get('x-request-id');
+  if (id === undefined && x.lst.generateRequestId) { id = randomUUID(); hs.add('x-request-id', id); }
+  x.requestId = id ?? '';
+  const xff = hs.get('x-forwarded-for');
+  hs.set('x-forwarded-for', xff === undefined ? x.ds.remoteAddress : xff + ', ' + x.ds.remoteAddress);
+  if (hs.get('x-forwarded-proto') === undefined) hs.add('x-forwarded-proto', h.scheme ?? x.lst.scheme);
+  if (h.expectContinue && h.version === 11 && !x.bodyDone) x.ds.write('HTTP/1.1 100 Continue\r\n\r\n');
+  return CONTINUE;
+}
+
+/** Placeholder for AuthorizationPolicy enforcement (security issue): allows everything. */
+function authorize(_x: Exchange): number {
+  return CONTINUE;
+}
+
+/** Route selection (router/): decides forward, redirect, direct response or 404 NR. */
+function route(x: Exchange): number {
+  const table = x.lst.routes;
+  const h = x.head;
+  const d = table === undefined ? { kind: 'none' as const } : table.select({
+    method: h.method, path: h.path, authority: h.authority, scheme: h.scheme ?? x.lst.scheme, port: x.lst.logicalPort,
+    header: (n) => h.headers.get(n),
+  });
+  switch (d.kind) {
+    case 'none':
+      x.localReply(404, '', Flag.NR);
+      return STOP;
+    case 'redirect':
+      x.route = d.route;
+      x.routeName = d.route.name;
+      x.localReply(d.status, '', 0, [['location', d.location]]);
+      return STOP;
+    case 'direct':
+      x.route = d.route;
+      x.routeName = d.route.name;
+      x.localReply(d.status, d.body, 0, undefined, d.contentType);
+      return STOP;
+    case 'forward':
+      x.route = d.route;
+      x.forward = d;
+      x.routeName = d.route.name;
+      x.cluster = d.cluster;
+      return CONTINUE;
+  }
+}
+
+/** Fault injection: a delay (DI) pauses the pipeline; an abort (FI) answers with its status. */
+function fault(x: Exchange): number {
+  const f = x.route!.fault;
+  if (f === undefined) return CONTINUE;
+  const d = f.decide();
+  if (d === undefined) return CONTINUE;
+  const abort = (): void => {
+    if (d.abortStatus !== undefined) x.localReply(d.abortStatus, 'fault filter abort', Flag.FI);
+  };
+  if (d.delayMs > 0) {
+    x.flags |= Flag.DI;
+    setTimeout(() => {
+      if (x.done) return;
+      if (d.abortStatus !== undefined) return abort();
+      run(x, x.resumeAt);
+    }, d.delayMs);
+    return PAUSE;
+  }
+  abort();
+  return d.abortStatus !== undefined ? STOP : CONTINUE;
+}
+
+/** CORS: preflights from allowed origins are answered here; other requests remember their response headers. */
+function cors(x: Exchange): number {
+  const c = x.route!.cors;
+  if (c === undefined) return CONTINUE;
+  const hs = x.head.headers;
+  const origin = hs.get('origin');
+  if (isPreflight(x.method, origin, hs.get('access-control-request-method'))) {
+    const pre = c.preflight(origin);
+    if (pre !== undefined) { x.localReply(200, '', 0, pre); return STOP; }
+    return CONTINUE;
+  }
+  x.corsHeaders = c.responseHeaders(origin);
+  return CONTINUE;
+}
+
+/** Request header operations: the route's, then the picked destination's. */
+function requestHeaders(x: Exchange): number {
+  const hs = x.head.headers;
+  applyHeaderMutation(x.route!.headers?.request, hs);
+  applyHeaderMutation(x.forward!.destinationHeaders?.request, hs);
+  return CONTINUE;
+}
+
+/** The route's cluster must exist in this config version (else 503 NC). */
+function cluster(x: Exchange): number {
+  if (x.ctx.clusters.has(x.cluster)) return CONTINUE;
+  x.localReply(503, `no cluster ${x.cluster}`, Flag.NC);
+  return STOP;
+}
+
+/** Mirrors: fire-and-forget copies to other clusters (bodiless requests; see upstream/mirror.ts). */
+function mirror(x: Exchange): number {
+  const ms = x.route!.mirrors;
+  for (let i = 0; i < ms.length; i++) if (ms[i]!.take()) mirrorRequest(x, ms[i]!.cluster);
+  return CONTINUE;
+}
+
+/** Builds the upstream request head and starts the upstream exchange (exchange.ts). */
+function forward(x: Exchange): number {
+  const h = x.head;
+  const d = x.forward!;
+  let framing: Framing = NO_BODY;
+  if (h.bodyKind === BODY_LENGTH) framing = { kind: 'length', length: h.contentLength };
+  else if (h.bodyKind === BODY_CHUNKED) framing = CHUNKED;
+  const upgrade = h.upgrade !== undefined && x.route!.allowUpgrade ? h.upgrade : undefined;
+  x.startForward(requestHead(h.method, d.path, d.authority, endToEndFields(h.headers, h.connectionTokens), framing, upgrade));
+  return STOP;
+}
+
+const NO_BODY: Framing = { kind: 'none' };
+const CHUNKED: Framing = { kind: 'chunked' };

@@ -1,0 +1,141 @@
+/**
+ * The proxy's listening sockets: one raw `net` server per configured HTTP listener. On a
+ * config change, listeners that keep their address and port keep their socket and get the new
+ * compiled settings (atomically: a request reads its listener's settings once, at its start);
+ * new ones are bound; removed ones stop accepting and drain their connections.
+ */
+import { createServer, type Server } from 'node:net';
+import type { Listener, ProxyConfig } from '../proxy-config/types.js';
+import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from './context.js';
+import { Downstream } from './http/downstream.js';
+import { compileRouteConfig, type CompiledRouteConfig } from './router/index.js';
+
+/** Default request head limit (60 KiB) and downstream idle timeout (1 h). */
+const DEFAULT_MAX_HEAD = 60 * 1024;
+const DEFAULT_IDLE_MS = 3_600_000;
+
+interface Bound {
+  server: Server;
+  slot: ListenerSlot;
+  /** `address:port` as configured (port 0 stays 0: an ephemeral listener keeps its port across updates). */
+  key: string;
+  port: number;
+  conns: Set<Downstream>;
+}
+
+/** Compiles the HTTP listeners of a config; throws when a route table cannot be compiled. */
+export function compileListeners(cfg: ProxyConfig, random?: () => number): Map<string, { listener: Listener; runtime: HttpListenerRuntime }> {
+  const tables = new Map<string, CompiledRouteConfig>();
+  for (const rc of cfg.routes) tables.set(rc.name, compileRouteConfig(rc, cfg.node, random ? { random } : {}));
+  const out = new Map<string, { listener: Listener; runtime: HttpListenerRuntime }>();
+  for (const l of cfg.listeners) {
+    const chain = l.filterChains.find((c) => c.http !== undefined);
+    if (chain === undefined) continue; // TCP listeners: later issue
+    const hcm = chain.http!;
+    out.set(l.name, {
+      listener: l,
+      runtime: {
+        name: l.name,
+        direction: l.direction,
+        logicalPort: l.logicalPort ?? l.port,
+        routes: tables.get(hcm.routeConfig),
+        maxRequestHeadersBytes: hcm.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD,
+        acceptAbsoluteForm: hcm.acceptAbsoluteForm === true,
+        generateRequestId: hcm.generateRequestId !== false,
+        idleTimeoutMs: hcm.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+        scheme: 'http',
+        version: cfg.version ?? '',
+      },
+    });
+  }
+  return out;
+}
+
+/** The set of bound listeners of one proxy. */
+export class ListenerSet {
+  private bound = new Map<string, Bound>();
+
+  constructor(private readonly ctx: ProxyContext) {}
+
+  /** Bound ports by listener name. */
+  ports(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, b] of this.bound) out[name] = b.port;
+    return out;
+  }
+
+  /** Brings the bound listeners in line with `compiled`; rejects if a new socket cannot be bound. */
+  async apply(compiled: Map<string, { listener: Listener; runtime: HttpListenerRuntime }>): Promise<void> {
+    const added: Array<[string, Bound]> = [];
+    try {
+      for (const [name, { listener, runtime }] of compiled) {
+        const key = listener.address + ':' + listener.port;
+        const old = this.bound.get(name);
+        if (old !== undefined && old.key === key) continue;
+        added.push([name, await this.bind(listener, runtime, key)]);
+      }
+    } catch (err) {
+      for (const [, b] of added) b.server.close();
+      throw err;
+    }
+    // Commit: new settings for kept listeners, swap in new sockets, retire the rest.
+    for (const [name, { runtime }] of compiled) {
+      const b = this.bound.get(name);
+      if (b !== undefined) b.slot.current = runtime.logicalPort === 0 ? { ...runtime, logicalPort: b.port } : runtime;
+    }
+    for (const [name, b] of added) {
+      const old = this.bound.get(name);
+      if (old !== undefined) this.retire(old);
+      this.bound.set(name, b);
+    }
+    for (const [name, b] of [...this.bound]) {
+      if (!compiled.has(name)) { this.retire(b); this.bound.delete(name); }
+    }
+  }
+
+  /** Stops accepting everywhere and asks every connection to close after its current response. */
+  drain(): void {
+    for (const b of this.bound.values()) this.retire(b);
+  }
+
+  /** Open downstream connections across listeners. */
+  connections(): number {
+    let n = 0;
+    for (const b of this.bound.values()) n += b.conns.size;
+    return n;
+  }
+
+  /** Destroys every remaining connection (end of a drain). */
+  destroyAll(): void {
+    for (const b of this.bound.values()) {
+      b.server.close();
+      for (const d of b.conns) d.socket.destroy();
+    }
+    this.bound.clear();
+  }
+
+  private retire(b: Bound): void {
+    b.server.close();
+    for (const d of b.conns) d.drain();
+  }
+
+  private bind(l: Listener, runtime: HttpListenerRuntime, key: string): Promise<Bound> {
+    const slot: ListenerSlot = { current: runtime };
+    const conns = new Set<Downstream>();
+    const server = createServer({ noDelay: true }, (socket) => {
+      const d = new Downstream(socket, slot, this.ctx, (gone) => conns.delete(gone));
+      conns.add(d);
+      if (this.ctx.draining) d.drain();
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(l.port, l.address, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.ctx.log('listener:' + l.name, `listener ${l.name} error: ${err.message}`));
+        const port = (server.address() as { port: number }).port;
+        if (l.logicalPort === undefined && l.port === 0) slot.current = { ...runtime, logicalPort: port };
+        resolve({ server, slot, key, port, conns });
+      });
+    });
+  }
+}

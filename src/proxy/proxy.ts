@@ -1,0 +1,164 @@
+/**
+ * The Bowline proxy as a library: `startProxy` binds the admin listener and the configured
+ * listeners and returns a handle to apply new configs, read ports and close. The CLI
+ * (`bowline proxy`) and tests use this; the control-plane client calls `applyConfig`.
+ *
+ * A config is validated (src/proxy-config/validate.ts), compiled (route tables, listener
+ * settings) and only then committed, all at once: a refused config leaves the running one.
+ */
+import { validateProxyConfig, formatValidationErrors, PROXY_CONFIG_INVALID } from '../proxy-config/validate.js';
+import type { ProxyConfig } from '../proxy-config/types.js';
+import { startAdmin, type AdminServer } from './admin.js';
+import { ClusterManager } from './cluster/index.js';
+import type { ProxyContext } from './context.js';
+import { ListenerSet, compileListeners } from './listeners.js';
+import type { ProxyHooks } from './record.js';
+import { ProxyStats } from './stats.js';
+import { ClusterPool } from './upstream/pool.js';
+
+/** Options of `startProxy`. Every port may be 0 (ephemeral); the chosen ones are in `ports`. */
+export interface ProxyOptions {
+  config: ProxyConfig;
+  /** Admin listener port (default 15000; 0: ephemeral). */
+  adminPort?: number;
+  /** Admin bind address (default 127.0.0.1: loopback only). */
+  adminAddress?: string;
+  /** Set false to run without an admin listener. */
+  admin?: boolean;
+  hooks?: ProxyHooks;
+  /** How long a drain waits for in-flight requests before closing connections (default mesh.drainDurationMs or 5 s). */
+  drainMs?: number;
+  /** Randomness (retry back-off, fault percentages, load balancing), injectable in tests. */
+  random?: () => number;
+  /** Clock for outlier detection, injectable in tests. */
+  now?: () => number;
+  /** Where data-plane log lines go (default stderr). */
+  log?: (line: string) => void;
+  /** Called when POST /quitquitquit finished draining (the CLI exits the process). */
+  onQuit?: () => void;
+}
+
+/** The ports a proxy is listening on. */
+export interface ProxyPorts {
+  admin: number;
+  /** Bound port per listener name. */
+  listeners: Record<string, number>;
+}
+
+/** A running proxy. */
+export interface RunningProxy {
+  readonly ports: ProxyPorts;
+  /** The config in force and when it was applied. */
+  readonly current: { config: ProxyConfig; version: string; appliedAt: number };
+  readonly stats: ProxyStats;
+  readonly clusters: ClusterManager;
+  /** Validates and applies a config atomically; rejects (running config kept) with the reasons. */
+  applyConfig(cfg: unknown): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes everything. */
+  drain(drainMs?: number): Promise<void>;
+  /** Closes at once. */
+  close(): Promise<void>;
+}
+
+/** A refused configuration: `code` is BOWLINE_E_PROXY_CONFIG_INVALID, `message` lists every violation. */
+export class ConfigRejectedError extends Error {
+  readonly code = PROXY_CONFIG_INVALID;
+  override name = 'ConfigRejectedError';
+}
+
+/** Starts a proxy with an initial config (which must be valid). */
+export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  const stats = new ProxyStats();
+  const random = opts.random ?? Math.random;
+  const write = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const lastLogged = new Map<string, number>();
+  const clusters = new ClusterManager({ random, ...(opts.now ? { now: opts.now } : {}) });
+  const pools = new Map<string, ClusterPool>();
+  const ctx: ProxyContext = {
+    stats,
+    hooks: opts.hooks ?? {},
+    clusters,
+    random,
+    draining: false,
+    pool(name) {
+      let p = pools.get(name);
+      if (p === undefined) pools.set(name, (p = new ClusterPool(name, clusters.get(name)?.config.connectionPool, stats)));
+      return p;
+    },
+    log(key, message) {
+      const now = Date.now();
+      const last = lastLogged.get(key);
+      if (last !== undefined && now - last < 10_000) return;
+      lastLogged.set(key, now);
+      try { write(`bowline proxy: ${message}`); } catch {}
+    },
+  };
+  const listeners = new ListenerSet(ctx);
+  let current = { config: opts.config, version: opts.config.version ?? '', appliedAt: 0 };
+  let admin: AdminServer | undefined;
+  let queue: Promise<void> = Promise.resolve();
+
+  async function apply(obj: unknown): Promise<void> {
+    const v = validateProxyConfig(obj);
+    if (v.config === undefined) {
+      stats.configRejected++;
+      throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}):\n${formatValidationErrors(v.errors)}`);
+    }
+    const cfg = v.config;
+    let compiled;
+    try {
+      compiled = compileListeners(cfg, opts.random);
+    } catch (err) {
+      stats.configRejected++;
+      throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}): ${(err as Error).message}`);
+    }
+    await listeners.apply(compiled);
+    clusters.update(cfg.clusters, cfg.endpoints);
+    const names = new Set(cfg.clusters.map((c) => c.name));
+    for (const [name, p] of pools) {
+      if (!names.has(name)) { p.close(); pools.delete(name); } else p.setLimits(clusters.get(name)?.config.connectionPool);
+    }
+    current = { config: cfg, version: cfg.version ?? '', appliedAt: Date.now() };
+    stats.configReloads++;
+  }
+
+  await apply(opts.config);
+  const handle: RunningProxy = {
+    get ports() { return { admin: admin?.port ?? 0, listeners: listeners.ports() }; },
+    get current() { return current; },
+    stats,
+    clusters,
+    applyConfig(cfg) {
+      const run = queue.then(() => apply(cfg));
+      queue = run.catch(() => {});
+      return run;
+    },
+    async drain(drainMs) {
+      const limit = drainMs ?? opts.drainMs ?? current.config.mesh.drainDurationMs ?? 5000;
+      ctx.draining = true;
+      listeners.drain();
+      const deadline = Date.now() + limit;
+      while (listeners.connections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await handle.close();
+    },
+    async close() {
+      ctx.draining = true;
+      listeners.destroyAll();
+      for (const p of pools.values()) p.close();
+      await admin?.close();
+    },
+  };
+  if (opts.admin !== false) {
+    admin = await startAdmin({
+      port: opts.adminPort ?? 15000,
+      address: opts.adminAddress ?? '127.0.0.1',
+      proxy: handle,
+      pools: () => pools,
+      onQuit: async () => {
+        await handle.drain();
+        opts.onQuit?.();
+      },
+    });
+  }
+  return handle;
+}

@@ -1,0 +1,205 @@
+/**
+ * Upstream connection pools: per cluster, keep-alive HTTP/1.1 sockets per endpoint, with
+ * Istio's ConnectionPool limits (maxConnections across the cluster, connectTimeout,
+ * http1MaxPendingRequests waiting for a connection, maxRequestsPerConnection, idleTimeout).
+ * A request that finds no idle socket, no room for a new one and a full queue is refused:
+ * the caller answers 503 with flag UO.
+ */
+import { connect, type Socket } from 'node:net';
+import type { ConnectionPool } from '../../proxy-config/types.js';
+import type { ProxyStats } from '../stats.js';
+
+/** Where a pool connects: an endpoint's address, port and `address:port` key. */
+export interface Dialable {
+  readonly address: string;
+  readonly port: number;
+  readonly key: string;
+}
+
+/** Who uses an upstream connection: gets its bytes and hears when it dies. */
+export interface ConnOwner {
+  onUpstreamData(chunk: Buffer): void;
+  /** The connection closed or failed while owned; `err` when it was an error. */
+  onUpstreamClose(err: Error | undefined): void;
+}
+
+/** Receives the result of `acquire`. */
+export interface Waiter {
+  /** A connected socket is ready for this request. */
+  onConnection(conn: UpstreamConn): void;
+  /** The connection could not be made (`timeout` when connectTimeout fired). */
+  onConnectFailure(reason: 'refused' | 'timeout', message: string): void;
+}
+
+/** One upstream keep-alive socket. */
+export class UpstreamConn {
+  owner: ConnOwner | null = null;
+  /** Requests sent on this connection so far. */
+  requests = 0;
+  connected = false;
+  dead = false;
+  /** Bytes received while no one owned the connection (protocol violation). */
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool) {
+    socket.on('data', (chunk: Buffer) => {
+      const o = this.owner;
+      if (o !== null) o.onUpstreamData(chunk);
+      else this.destroy(); // unsolicited bytes on an idle connection: never reuse it
+    });
+    socket.on('error', () => {});
+    socket.on('close', (hadError) => this.closed(hadError ? new Error('upstream connection error') : undefined));
+  }
+
+  /** True when this connection was used before (a stale keep-alive socket may fail on reuse). */
+  get reused(): boolean {
+    return this.requests > 1;
+  }
+
+  /** Closes the connection; the pool forgets it. */
+  destroy(): void {
+    if (!this.dead) this.socket.destroy();
+  }
+
+  private closed(err: Error | undefined): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.stopIdle();
+    this.pool.forget(this);
+    const o = this.owner;
+    this.owner = null;
+    if (o !== null) o.onUpstreamClose(err ?? new Error('upstream connection closed'));
+  }
+
+  /** Starts the idle timer (idleTimeout). */
+  startIdle(ms: number): void {
+    if (ms > 0) this.idleTimer = setTimeout(() => this.destroy(), ms).unref();
+  }
+
+  /** Stops the idle timer when the connection is taken again. */
+  stopIdle(): void {
+    if (this.idleTimer !== null) { clearTimeout(this.idleTimer); this.idleTimer = null; }
+  }
+}
+
+interface Pending { endpoint: Dialable; waiter: Waiter }
+
+const UNLIMITED = 0xffffffff;
+
+/** The connection pool of one cluster. */
+export class ClusterPool {
+  private idle = new Map<string, UpstreamConn[]>();
+  private pending: Pending[] = [];
+  /** Open or opening connections of this cluster. */
+  open = 0;
+  private closing = false;
+
+  constructor(readonly name: string, private limits: ConnectionPool | undefined, private readonly stats: ProxyStats) {}
+
+  /** Applies new limits (config update); existing connections stay. */
+  setLimits(limits: ConnectionPool | undefined): void {
+    this.limits = limits;
+  }
+
+  /**
+   * Asks for a connection to `endpoint`. Returns an idle connection at once, or 'wait' (the
+   * waiter is called later), or 'overflow' when the pending queue is full (503 UO).
+   */
+  acquire(endpoint: Dialable, waiter: Waiter): UpstreamConn | 'wait' | 'overflow' {
+    const list = this.idle.get(endpoint.key);
+    if (list !== undefined) {
+      while (list.length > 0) {
+        const c = list.pop()!;
+        if (c.dead) continue;
+        c.stopIdle();
+        c.requests++;
+        return c;
+      }
+    }
+    if (this.open < (this.limits?.maxConnections ?? UNLIMITED)) {
+      this.dial(endpoint, waiter);
+      return 'wait';
+    }
+    if (this.pending.length >= (this.limits?.http1MaxPendingRequests ?? UNLIMITED)) return 'overflow';
+    this.pending.push({ endpoint, waiter });
+    return 'wait';
+  }
+
+  /** Withdraws a waiter that no longer wants a connection (timeout, downstream gone). */
+  cancel(waiter: Waiter): void {
+    const i = this.pending.findIndex((p) => p.waiter === waiter);
+    if (i >= 0) this.pending.splice(i, 1);
+  }
+
+  /** Returns a connection after a complete exchange; `reusable` false closes it. */
+  release(conn: UpstreamConn, reusable: boolean): void {
+    conn.owner = null;
+    const max = this.limits?.maxRequestsPerConnection ?? 0;
+    if (!reusable || conn.dead || this.closing || (max > 0 && conn.requests >= max)) {
+      conn.destroy();
+      return;
+    }
+    const i = this.pending.findIndex((p) => p.endpoint.key === conn.endpoint.key);
+    if (i >= 0) {
+      const p = this.pending.splice(i, 1)[0]!;
+      conn.requests++;
+      p.waiter.onConnection(conn);
+      return;
+    }
+    if (this.pending.length > 0) {
+      // Waiters want other endpoints: trade this connection's slot for one of theirs.
+      conn.destroy();
+      return;
+    }
+    let list = this.idle.get(conn.endpoint.key);
+    if (list === undefined) this.idle.set(conn.endpoint.key, (list = []));
+    list.push(conn);
+    conn.startIdle(this.limits?.idleTimeoutMs ?? 0);
+  }
+
+  /** Called by a connection when it closed: frees its slot for a waiter. */
+  forget(conn: UpstreamConn): void {
+    this.open--;
+    this.stats.upstreamConnectionsActive--;
+    const list = this.idle.get(conn.endpoint.key);
+    if (list !== undefined) {
+      const i = list.indexOf(conn);
+      if (i >= 0) list.splice(i, 1);
+    }
+    const p = this.pending.shift();
+    if (p !== undefined && !this.closing) this.dial(p.endpoint, p.waiter);
+  }
+
+  /** Closes idle connections and refuses reuse from now on (cluster removed or proxy closing). */
+  close(): void {
+    this.closing = true;
+    for (const list of this.idle.values()) for (const c of list.splice(0)) c.destroy();
+    for (const p of this.pending.splice(0)) p.waiter.onConnectFailure('refused', 'connection pool closed');
+  }
+
+  private dial(endpoint: Dialable, waiter: Waiter): void {
+    this.open++;
+    this.stats.upstreamConnectionsTotal++;
+    this.stats.upstreamConnectionsActive++;
+    const socket = connect({ host: endpoint.address, port: endpoint.port, noDelay: true });
+    const conn = new UpstreamConn(socket, endpoint, this);
+    const timeoutMs = this.limits?.connectTimeoutMs ?? 10_000;
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; socket.destroy(); }, timeoutMs);
+    const failed = (err?: Error): void => {
+      clearTimeout(timer);
+      this.stats.upstreamConnectFailures++;
+      waiter.onConnectFailure(timedOut ? 'timeout' : 'refused', timedOut ? `connect timeout after ${timeoutMs} ms` : (err?.message ?? 'connection closed'));
+    };
+    // Until connected, failures are connect failures, not owner resets.
+    conn.owner = { onUpstreamData: () => conn.destroy(), onUpstreamClose: failed };
+    socket.once('error', (err) => { if (!conn.connected) { conn.owner = null; failed(err); } });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      conn.connected = true;
+      conn.owner = null;
+      conn.requests = 1;
+      waiter.onConnection(conn);
+    });
+  }
+}
