@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProxyConfig } from '../proxy-config/index.js';
+import type { NodeInfo, ProxyConfig } from '../proxy-config/index.js';
 import { BufferedSink } from './accesslog/sink.js';
 import { encodePeerMetadata, nodePeerMetadata, PEER_METADATA_HEADER } from './peer.js';
 import type { RequestRecord } from './record.js';
@@ -11,7 +11,7 @@ import type { IdSource } from './tracing/ids.js';
 const productpage = { id: 'productpage-v1-1.default', role: 'sidecar' as const, workload: 'productpage-v1', namespace: 'default', serviceAccount: 'bookinfo-productpage', labels: { app: 'productpage', version: 'v1' }, services: ['productpage.default.svc.cluster.local:9080'] };
 const reviewsV2 = { id: 'reviews-v2-1.default', role: 'sidecar' as const, workload: 'reviews-v2', namespace: 'default', serviceAccount: 'bookinfo-reviews', labels: { app: 'reviews', version: 'v2' } };
 
-function config(node = productpage, accessLog: ProxyConfig['mesh']['accessLog'] = { enabled: false, encoding: 'TEXT' }): Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints'> {
+function config(node: NodeInfo = productpage, accessLog: ProxyConfig['mesh']['accessLog'] = { enabled: false, encoding: 'TEXT' }): Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints'> {
   return {
     node,
     mesh: { tracingSampling: 100, accessLog, autoMtls: true, outboundTrafficPolicy: 'ALLOW_ANY' },
