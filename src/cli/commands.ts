@@ -8,4 +8,9 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'demo', summary: 'Run Bookinfo, httpbin and sleep with sidecars and a gateway on localhost:8080', load: async () => (await import('./commands/demo.js')).command },
   { name: 'validate', summary: 'Check Istio YAML/JSON files: every violation with file:line:col, code and field path', load: async () => (await import('./commands/validate.js')).command },
   { name: 'version', summary: 'Print the Bowline version', load: async () => (await import('./commands/version.js')).command },
+  { name: 'up', aliases: ['control'], summary: 'Run the control plane (config API, store, push stream)', load: async () => (await import('./commands/up.js')).command },
+  { name: 'apply', summary: 'Create or update resources from YAML/JSON files (like kubectl apply)', load: async () => (await import('./commands/apply.js')).command },
+  { name: 'get', summary: 'List resources as a table, or show them as YAML/JSON (like kubectl get)', load: async () => (await import('./commands/get.js')).command },
+  { name: 'delete', summary: 'Delete resources by KIND NAME or from files (like kubectl delete)', load: async () => (await import('./commands/delete.js')).command },
+  { name: 'describe', summary: 'Show one resource in detail (like kubectl describe)', load: async () => (await import('./commands/describe.js')).command },
 ];

@@ -1,0 +1,125 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+
+/** The Bowline home: `--home`, else $BOWLINE_HOME, else ~/.bowline. */
+export function bowlineHome(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env.BOWLINE_HOME || join(homedir(), '.bowline');
+}
+
+/** The CLI context file (`$BOWLINE_HOME/config`), written by `bowline up`: `{"server": URL}`. */
+export function contextPath(home: string): string {
+  return join(home, 'config');
+}
+
+/** Records the API URL so later CLI commands find the control plane without flags. */
+export function writeContext(home: string, server: string): void {
+  mkdirSync(home, { recursive: true });
+  writeFileSync(contextPath(home), JSON.stringify({ server }, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** Where the CLI talks to, and with which token. */
+export interface Target {
+  server: string;
+  token?: string;
+  /** Where the server URL came from (flag, env, context file, default). */
+  source: string;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves the server: `--server`, then $BOWLINE_SERVER, then the context file, then http://127.0.0.1:15014. */
+export function resolveTarget(flags: { server?: string; home?: string }, env: NodeJS.ProcessEnv = process.env): Target {
+  const home = bowlineHome(flags.home, env);
+  let server = flags.server;
+  let source = '--server';
+  if (!server && env.BOWLINE_SERVER) [server, source] = [env.BOWLINE_SERVER, 'BOWLINE_SERVER'];
+  if (!server) {
+    const ctx = readText(contextPath(home));
+    if (ctx) {
+      try {
+        const s = (JSON.parse(ctx) as { server?: unknown }).server;
+        if (typeof s === 'string' && s) [server, source] = [s, contextPath(home)];
+      } catch {}
+    }
+  }
+  if (!server) [server, source] = ['http://127.0.0.1:15014', 'default'];
+  if (!/^https?:\/\//.test(server)) server = `http://${server}`;
+  const token = env.BOWLINE_TOKEN || readText(join(home, 'admin-token'))?.trim();
+  return { server: server.replace(/\/+$/, ''), source, ...(token ? { token } : {}) };
+}
+
+/** The control plane could not be reached (code BOWLINE_E_CLI_UNREACHABLE). */
+export class UnreachableError extends Error {
+  override name = 'UnreachableError';
+  readonly code = 'BOWLINE_E_CLI_UNREACHABLE';
+}
+
+/** One answer of the config API: status and parsed JSON body (or text). */
+export interface ApiResponse {
+  status: number;
+  body: any;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** A small client of the config API, as the CLI uses it. */
+export class ApiClient {
+  constructor(readonly target: Target, private readonly timeoutMs = 15_000) {}
+
+  /** Sends one request; throws UnreachableError when nothing answers. */
+  async call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiResponse> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      headers['content-type'] = contentType;
+    }
+    let res;
+    try {
+      res = await request(this.target.server + path, {
+        method: method as 'GET', headers, ...(payload !== undefined ? { body: payload } : {}),
+        headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs,
+      });
+    } catch (err) {
+      const why = (err as { code?: string }).code ?? (err as Error).message;
+      throw new UnreachableError(`cannot reach the control plane at ${this.target.server} (${why}): is \`bowline up\` running? (server from ${this.target.source}; set --server or BOWLINE_SERVER)`);
+    }
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch {}
+    return { status: res.statusCode, body: parsed, headers: res.headers };
+  }
+}
+
+/** A Status error body as one line, like kubectl: `Error from server (NotFound): message`. */
+export function describeFailure(res: ApiResponse): string {
+  const b = res.body as { reason?: string; message?: string } | string;
+  if (typeof b === 'object' && b && b.message) return `Error from server (${b.reason ?? res.status}): ${b.message}`;
+  return `Error from server (${res.status}): ${typeof b === 'string' ? b.slice(0, 500) : JSON.stringify(b)}`;
+}
+
+/** Where a command writes and reads; tests pass their own. */
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  readStdin: () => Promise<string>;
+}
+
+/** The process's own stdout, stderr and stdin. */
+export const processIO: CliIO = {
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};

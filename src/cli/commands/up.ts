@@ -1,0 +1,105 @@
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
+import { MeshConfigError } from '../../control/mesh.js';
+import { builtinPlugins } from '../../control/plugins.js';
+import { isStoreError, openStore, type Store } from '../../store/index.js';
+import { bowlineHome, writeContext } from '../client.js';
+import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+
+const usage = `Usage: bowline up [options]      (alias: bowline control)
+
+Runs the control plane: config API, /debug and /metrics, the push stream, the store.
+
+  --listen-api HOST:PORT     config API, /debug/*, /metrics (default 127.0.0.1:15014; port 0 picks one)
+  --listen-push HOST:PORT    push stream to proxies (default 127.0.0.1:15010)
+  --home DIR                 state: embedded store, admin token, CLI context (default $BOWLINE_HOME or ~/.bowline)
+  --store embedded|etcd://HOST:PORT[,HOST:PORT...]   where config lives (default embedded)
+  --mesh-config FILE         Istio MeshConfig YAML (the istio ConfigMap in the root namespace overrides it)
+  --cluster-domain DOMAIN    service host suffix name.ns.svc.DOMAIN (default cluster.local)
+  --domain DOMAIN            an extra domain services are known by (repeatable)
+  --root-namespace NS        mesh root namespace (default istio-system)
+  --trust-domain DOMAIN      SPIFFE trust domain (default: the mesh config's, cluster.local)
+  --ports-file FILE          write the bound ports as JSON {"api":N,"push":N,...}
+
+Bound to a non-loopback address, the API requires the admin token in HOME/admin-token.
+`;
+
+async function openWithRetry(spec: string, home: string, log: (l: string) => void): Promise<Store> {
+  let delay = 200;
+  for (;;) {
+    try {
+      return await openStore(spec, { home });
+    } catch (err) {
+      if (!isStoreError(err, 'Unavailable') || !spec.startsWith('etcd://')) throw err;
+      log(`store: ${err.message}; retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+/** `bowline up`: start the control plane and run until SIGINT/SIGTERM. */
+export const command: Command = {
+  name: 'up',
+  aliases: ['control'],
+  summary: 'Run the control plane (config API, store, push stream)',
+  async run(args) {
+    let values;
+    try {
+      ({ values } = parseArgs({ args, options: {
+        'listen-api': { type: 'string', default: '127.0.0.1:15014' },
+        'listen-push': { type: 'string', default: '127.0.0.1:15010' },
+        home: { type: 'string' },
+        store: { type: 'string', default: 'embedded' },
+        'mesh-config': { type: 'string' },
+        'cluster-domain': { type: 'string', default: 'cluster.local' },
+        domain: { type: 'string', multiple: true },
+        'root-namespace': { type: 'string' },
+        'trust-domain': { type: 'string' },
+        'ports-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      } }));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (values.help) { process.stdout.write(usage); return EXIT_OK; }
+    const store = values.store!;
+    if (store !== 'embedded' && !store.startsWith('etcd://')) throw new UsageError(`--store must be embedded or etcd://HOST:PORT[,...], got "${store}"`);
+    const home = bowlineHome(values.home);
+    const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    let cp: ControlPlane;
+    try {
+      const plugins = await Promise.all(builtinPlugins.map((p) => p.load()));
+      cp = await startControlPlane({
+        home,
+        listenApi: values['listen-api']!,
+        listenPush: values['listen-push']!,
+        store: await openWithRetry(store, home, log),
+        ...(values['mesh-config'] ? { meshConfigFile: values['mesh-config'] } : {}),
+        clusterDomain: values['cluster-domain']!,
+        domains: values.domain ?? [],
+        ...(values['root-namespace'] ? { rootNamespace: values['root-namespace'] } : {}),
+        ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+        plugins,
+        log,
+      });
+    } catch (err) {
+      if (err instanceof MeshConfigError) { process.stderr.write(`bowline up: ${err.code}: ${err.message}\n`); return EXIT_INVALID; }
+      const code = (err as { code?: string }).code;
+      process.stderr.write(`bowline up: ${code ? code + ': ' : ''}${(err as Error).message}\n`);
+      return EXIT_INVALID;
+    }
+    writeContext(home, cp.apiUrl);
+    if (values['ports-file']) writeFileSync(values['ports-file'], JSON.stringify(cp.ports) + '\n');
+    log(`bowline control plane ready: API ${cp.apiUrl}${cp.ports.push ? `, push port ${cp.ports.push}` : ''}, home ${home}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    log('bowline control plane: shutting down');
+    await cp.close();
+    return EXIT_OK;
+  },
+};

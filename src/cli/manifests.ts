@@ -1,0 +1,85 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { parseAndValidate, type Violation } from '../api/index.js';
+
+/** One object read from `-f`: where it came from and its JSON form. */
+export interface Manifest {
+  file: string;
+  /** 1-based line where its document starts. */
+  line: number;
+  obj: Record<string, any>;
+}
+
+/** Everything read from `-f` inputs: the objects, and every violation found (errors stop apply). */
+export interface ReadResult {
+  manifests: Manifest[];
+  violations: Violation[];
+}
+
+function listDir(dir: string, out: string[], depth = 0): void {
+  if (depth > 32) return;
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) listDir(p, out, depth + 1);
+    else if (e.isFile() && ['.yaml', '.yml', '.json'].includes(extname(e.name).toLowerCase())) out.push(p);
+  }
+}
+
+/** Reads files, directories (recursively: .yaml/.yml/.json) and `-` (stdin), validating every document with src/api. */
+export async function readManifests(paths: string[], readStdin: () => Promise<string>): Promise<ReadResult> {
+  const manifests: Manifest[] = [];
+  const violations: Violation[] = [];
+  for (const p of paths) {
+    const files: Array<{ file: string; text?: string }> = [];
+    if (p === '-') {
+      files.push({ file: '<stdin>', text: await readStdin() });
+    } else {
+      let isDir: boolean;
+      try {
+        isDir = statSync(p).isDirectory();
+      } catch (err) {
+        violations.push({ severity: 'error', code: 'BOWLINE_E_CLI_READ', path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file: p, line: 1, column: 1 });
+        continue;
+      }
+      if (isDir) {
+        const found: string[] = [];
+        listDir(p, found);
+        files.push(...found.map((file) => ({ file })));
+      } else {
+        files.push({ file: p });
+      }
+    }
+    for (const f of files) {
+      let text = f.text;
+      if (text === undefined) {
+        try {
+          text = readFileSync(f.file, 'utf8');
+        } catch (err) {
+          violations.push({ severity: 'error', code: 'BOWLINE_E_CLI_READ', path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file: f.file, line: 1, column: 1 });
+          continue;
+        }
+      }
+      const checked = parseAndValidate(text, { file: f.file });
+      violations.push(...checked.violations.map((v) => ({ ...v, file: v.file ?? f.file })));
+      if (checked.violations.some((v) => v.severity === 'error')) continue;
+      const docs = parseAllDocuments(text);
+      const list = Array.isArray(docs) ? docs : [];
+      list.forEach((doc, i) => {
+        const obj = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+        if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return;
+        const line = checked.documents.find((d) => d.docIndex === i)?.line ?? 1;
+        manifests.push({ file: f.file, line, obj: obj as Record<string, any> });
+      });
+    }
+  }
+  return { manifests, violations };
+}
+
+/** A violation the way `bowline validate` prints it: `file:line:col CODE path: message`. */
+export function formatViolation(v: Violation): string {
+  const where = `${v.file ?? '<input>'}:${v.line ?? 1}:${v.column ?? 1}`;
+  const head = `${where} ${v.code}${v.path ? ` ${v.path}` : ''}: ${v.message}`;
+  return v.hint ? `${head}\n    hint: ${v.hint}` : head;
+}
