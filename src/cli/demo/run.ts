@@ -119,14 +119,18 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
     return running;
   }
 
-  const [apiPort, pushPort] = await freePorts(2);
-  const api = `http://127.0.0.1:${apiPort}`;
-  const push = `127.0.0.1:${pushPort}`;
-  running.apiUrl = api;
-  const env = { BOWLINE_HOME: opts.home, BOWLINE_SERVER: api };
-  await progress.step(`control plane (config API ${api})`, async () => {
-    const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--listen-api', `127.0.0.1:${apiPort}`, '--listen-push', push], env });
-    await httpReady(m, `${api}/apis/networking.istio.io/v1beta1/virtualservices`, 'config API answer', (r) => r.status < 500);
+  let api = '';
+  let push = '';
+  const env: Record<string, string> = { BOWLINE_HOME: opts.home };
+  await progress.step('control plane', async () => {
+    const portsFile = path.join(opts.home, 'control-plane.ports.json');
+    const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--home', opts.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile], env });
+    const ports = await portsFromFile(m, portsFile, ['api', 'push']);
+    api = `http://127.0.0.1:${ports.api}`;
+    push = `127.0.0.1:${ports.push}`;
+    running.apiUrl = api;
+    env.BOWLINE_SERVER = api;
+    await httpReady(m, `${api}/apis/networking.istio.io/v1/namespaces/default/virtualservices`, 'config API answer', (r) => r.status < 500);
   });
   const networking = path.join(packageRoot, 'samples', 'networking');
   await progress.step('Bookinfo gateway, virtual service and destination rules applied', () =>
@@ -157,21 +161,22 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
 
 /** Waits for a proxy's ports file and its admin `/ready`. */
 async function proxyReady(m: Managed, portsFile: string): Promise<void> {
-  const admin = await logOrFile(m, portsFile);
+  const { admin } = await portsFromFile(m, portsFile, ['admin']);
   await httpReady(m, `http://127.0.0.1:${admin}/ready`, 'admin /ready');
 }
 
-async function logOrFile(m: Managed, portsFile: string): Promise<number> {
+/** Waits until `portsFile` (JSON written by `--ports-file`) names every port in `keys`. */
+async function portsFromFile(m: Managed, portsFile: string, keys: string[]): Promise<Record<string, number>> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (existsSync(portsFile)) {
       try {
-        const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { admin?: number };
-        if (typeof ports.admin === 'number') return ports.admin;
+        const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as Record<string, number>;
+        if (keys.every((k) => typeof ports[k] === 'number')) return ports;
       } catch {}
     }
     if (!Supervisor.alive(m)) throw new StartError(m, `${m.spec.name} exited before writing ${portsFile}`);
-    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: no ports file after 15 s`);
+    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: ${portsFile} has no ${keys.join('/')} port after 15 s`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
