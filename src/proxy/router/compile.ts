@@ -115,7 +115,7 @@ export function compileRouteConfig(rc: RouteConfig, node: NodeInfo, opts: Compil
     });
     hosts.add(vh.domains, entries);
   }
-  const ctx: MatchContext = { input: undefined as unknown as RouteInput, pathOnly: '', query: undefined };
+  const ctx: MatchContext = { input: undefined as unknown as RouteInput, pathOnly: '' };
   const none: RouteDecision = { kind: 'none' };
   return {
     name: rc.name,
@@ -125,7 +125,6 @@ export function compileRouteConfig(rc: RouteConfig, node: NodeInfo, opts: Compil
       const q = input.path.indexOf('?');
       ctx.input = input;
       ctx.pathOnly = q < 0 ? input.path : input.path.slice(0, q);
-      ctx.query = undefined;
       try {
         for (const e of entries) {
           if (e.matches === null) return e.decide(ctx, ctx.pathOnly.charCodeAt(0) === 47 ? 1 : 0);
@@ -139,7 +138,6 @@ export function compileRouteConfig(rc: RouteConfig, node: NodeInfo, opts: Compil
         return none;
       } finally {
         ctx.input = undefined as unknown as RouteInput;
-        ctx.query = undefined;
       }
     },
   };

@@ -12,8 +12,6 @@ export interface MatchContext {
   input: RouteInput;
   /** The path without its query string. */
   pathOnly: string;
-  /** Query parameters, parsed on first use (undefined until then). */
-  query: Map<string, string> | undefined;
 }
 
 /**
@@ -40,11 +38,26 @@ export function parseQuery(path: string): Map<string, string> {
   return out;
 }
 
-const NO_QUERY: Map<string, string> = new Map();
-
-function query(ctx: MatchContext): Map<string, string> {
-  if (ctx.query === undefined) ctx.query = ctx.pathOnly.length === ctx.input.path.length ? NO_QUERY : parseQuery(ctx.input.path);
-  return ctx.query;
+/**
+ * The raw value of query parameter `name` in `path` (first occurrence; '' for a bare `name`),
+ * found by scanning, without building a map; undefined when absent.
+ */
+export function queryValue(path: string, name: string): string | undefined {
+  let i = path.indexOf('?');
+  if (i < 0) return undefined;
+  i++;
+  const n = name.length;
+  while (i <= path.length) {
+    let end = path.indexOf('&', i);
+    if (end < 0) end = path.length;
+    if (path.startsWith(name, i)) {
+      const after = i + n;
+      if (after === end) return '';
+      if (path.charCodeAt(after) === 61) return path.slice(after + 1, end); // '='
+    }
+    i = end + 1;
+  }
+  return undefined;
 }
 
 /** Rough relative cost of a condition, so cheap ones run first and can fail fast. */
@@ -89,7 +102,7 @@ export function compileHttpMatch(m: HttpMatch, node: NodeInfo): CompiledMatch | 
     conds.push((ctx) => !c(ctx), 1 + cost(vm));
   }
   for (const [name, vm] of Object.entries(m.queryParams ?? {})) {
-    conds.push(valueCond((ctx) => query(ctx).get(name), vm), 4 + cost(vm));
+    conds.push(valueCond((ctx) => queryValue(ctx.input.path, name), vm), 4 + cost(vm));
   }
   // A uri condition other than a regex is cheap: run it first; a regex one runs last.
   const uri = uriCondition(m.uri, m.ignoreUriCase === true);

@@ -20,3 +20,11 @@ describe('string matches', () => {
     for (const [re, s, want] of cases) expect([re, s, compileStringMatch({ regex: re })(s)]).toEqual([re, s, want]);
   });
 });
+
+describe('query values', async () => {
+  const { queryValue, parseQuery } = await import('./match.js');
+  it('finds raw first values without a map, like parseQuery', () => {
+    const paths = ['/p', '/p?', '/p?a=1&b=2', '/p?ab=1&a=2', '/p?a&b=', '/p?b=1&a=x=y&a=3', '/p?=1&a=', '/p?aa'];
+    for (const p of paths) for (const k of ['a', 'b', 'ab']) expect([p, k, queryValue(p, k)]).toEqual([p, k, parseQuery(p).get(k)]);
+  });
+});
