@@ -51,9 +51,12 @@ class EtcdKv implements Kv {
   private connected = false;
   private closed = false;
   private readonly hosts: string[];
+  /** The endpoints as users wrote them (HOST:PORT,...), for messages. */
+  private readonly where: string;
 
   constructor(private readonly opts: EtcdOptions) {
     this.hosts = typeof opts.endpoints === 'string' ? parseEtcdUrl(opts.endpoints) : opts.endpoints;
+    this.where = this.hosts.map((h) => h.replace(/^https?:\/\//, '')).join(',');
     const timeout = opts.callTimeoutMs ?? 2000;
     this.client = new Etcd3({
       hosts: this.hosts,
@@ -71,7 +74,7 @@ class EtcdKv implements Kv {
 
   private unavailable(err: unknown): StoreError {
     if (err instanceof StoreError) return err;
-    return new StoreError('Unavailable', `etcd at ${this.hosts.join(',')} is unreachable: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    return new StoreError('Unavailable', `etcd at ${this.where} is unreachable: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
 
   /** Loads the key space and starts the watch that keeps the cache current. */
@@ -122,7 +125,7 @@ class EtcdKv implements Kv {
 
   private checkUp(): void {
     if (this.closed) throw new StoreError('Unavailable', 'the store is closed');
-    if (!this.connected) throw new StoreError('Unavailable', `etcd at ${this.hosts.join(',')} is unreachable (watch disconnected); retrying in the background`);
+    if (!this.connected) throw new StoreError('Unavailable', `etcd at ${this.where} is unreachable (watch disconnected); retrying in the background`);
   }
 
   /** Waits (bounded) until the cache has seen revision `rev`, so a caller reads its own write. */
