@@ -28,7 +28,7 @@ export function renewalDelay(validity: { notBefore: number; notAfter: number }, 
 /** Options of a CertificateRotator. */
 export interface RotatorOptions {
   /** Where new credentials go. */
-  live: LiveCredentials;
+  live: Pick<LiveCredentials, 'current' | 'update'>;
   /** Obtains fresh credentials: new key + CSR, sent to the CA (over the push stream). */
   renew: () => Promise<WorkloadCredentials>;
   clock?: RotationClock;
