@@ -9,6 +9,8 @@ import type { Endpoint } from '../../proxy-config/types.js';
 export interface OutlierState {
   consecutive5xx: number;
   consecutiveGateway: number;
+  /** Consecutive connect failures / resets / timeouts (only counted with consecutiveLocalOriginFailures). */
+  consecutiveLocal?: number;
   /** Ejected until this time (injected clock); 0 when not ejected. */
   ejectedUntil: number;
   /** Current ejection multiplier (grows with each ejection, decays while healthy). */

@@ -196,6 +196,18 @@ describe('outlier detection', () => {
     expect(cm.snapshot()[0]!.endpoints[0]!.ejected).toBe(true);
   });
 
+  it('consecutiveLocalOriginFailures counts connect failures apart from 5xx responses', () => {
+    const cm = setup({ outlierDetection: { ...od, consecutive5xxErrors: 2, consecutiveLocalOriginFailures: 3 } }, eps(2), { now: clock().now });
+    const ep = cm.get('c')!.endpoints[0]!;
+    cm.report(ep, { connectFailure: true });
+    cm.report(ep, { status: 503 });
+    cm.report(ep, { connectFailure: true });
+    cm.report(ep, { reset: true });
+    expect(cm.snapshot()[0]!.endpoints[0]!.ejected).toBe(false); // a response came between: local count restarted
+    cm.report(ep, { timeout: true });
+    expect(cm.snapshot()[0]!.endpoints[0]!.ejected).toBe(true);
+  });
+
   it('consecutive5xxErrors defaults to 5; neutral outcomes change nothing', () => {
     const cm = setup({ outlierDetection: { intervalMs: 1000, baseEjectionTimeMs: 1000, maxEjectionPercent: 100 } }, eps(2), { now: clock().now });
     const ep = cm.get('c')!.endpoints[0]!;

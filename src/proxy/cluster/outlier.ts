@@ -1,7 +1,7 @@
 /**
  * Outlier detection (Istio OutlierDetection, Envoy's consecutive-errors detectors):
  * consecutive 5xx and consecutive gateway errors (502/503/504, connect failures, resets,
- * timeouts) eject an endpoint for baseEjectionTime x its ejection multiplier (which grows with
+ * timeouts) and, when configured, consecutive local-origin failures eject an endpoint for baseEjectionTime x its ejection multiplier (which grows with
  * each ejection and decays by one per interval spent healthy), capped by maxEjectionPercent
  * (at least one endpoint may always be ejected). Unejection happens when the time is up,
  * checked lazily against an injected clock, so there are no timers to leak.
@@ -17,11 +17,15 @@ export const MAX_EJECTION_TIME_MS = 300_000;
 export class OutlierDetector {
   private readonly threshold5xx: number;
   private readonly thresholdGateway: number;
+  /** Istio's consecutiveLocalOriginFailures: when set, local failures (connect, reset, timeout) are counted apart
+   *  (Envoy's split_external_local_origin_errors) and no longer count as 5xx / gateway errors. */
+  private readonly thresholdLocal: number;
   private readonly intervalMs: number;
 
   constructor(readonly config: OutlierDetection, private readonly now: () => number) {
     this.threshold5xx = config.consecutive5xxErrors ?? 5;
     this.thresholdGateway = config.consecutiveGatewayErrors ?? 0;
+    this.thresholdLocal = config.consecutiveLocalOriginFailures ?? 0;
     this.intervalMs = config.intervalMs > 0 ? config.intervalMs : 10_000;
   }
 
@@ -33,6 +37,7 @@ export class OutlierDetector {
     o.ejectedUntil = 0;
     o.consecutive5xx = 0;
     o.consecutiveGateway = 0;
+    o.consecutiveLocal = 0;
     return false;
   }
 
@@ -49,6 +54,15 @@ export class OutlierDetector {
     const local = o.connectFailure === true || o.reset === true || o.timeout === true;
     if (!local && o.status === undefined) return false;
     if (this.isEjected(ep)) return false;
+    if (this.thresholdLocal > 0) {
+      if (local) {
+        s.consecutiveLocal = (s.consecutiveLocal ?? 0) + 1;
+        if (s.consecutiveLocal < this.thresholdLocal || !this.mayEject(all)) return false;
+        this.eject(ep);
+        return true;
+      }
+      s.consecutiveLocal = 0;
+    }
     const status = local ? 503 : o.status!;
     if (status >= 500) {
       s.consecutive5xx++;
@@ -87,6 +101,7 @@ export class OutlierDetector {
     s.lastUneject = s.ejectedUntil;
     s.consecutive5xx = 0;
     s.consecutiveGateway = 0;
+    s.consecutiveLocal = 0;
   }
 
   /**
