@@ -1,0 +1,87 @@
+/**
+ * An open-loop HTTP/1.1 load generator over keep-alive connections: requests are scheduled at
+ * a fixed rate whatever the server does, and each latency is measured from the moment the
+ * request was due (its scheduled time, or the generator's timer tick that found it due when
+ * the timer woke late), so queueing behind a slow response counts (no coordinated omission).
+ * Responses must carry Content-Length (every target in the benchmark does).
+ */
+import { connect, type Socket } from 'node:net';
+
+/** Latencies in ms of every completed request, and how many failed or were still outstanding. */
+export interface OpenLoopResult {
+  latencies: number[];
+  errors: number;
+  sent: number;
+}
+
+interface Conn { s: Socket; busy: boolean; start: number; buf: string }
+
+/** Sends `rate` requests per second for `durationMs` to 127.0.0.1:`port` over `conns` connections. */
+export async function openLoop(port: number, rate: number, durationMs: number, request: string, conns = 8): Promise<OpenLoopResult> {
+  const pool: Conn[] = [];
+  for (let i = 0; i < conns; i++) {
+    const s = connect({ port, host: '127.0.0.1', noDelay: true });
+    await new Promise<void>((res, rej) => { s.once('connect', () => res()); s.once('error', rej); });
+    pool.push({ s, busy: false, start: 0, buf: '' });
+  }
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  const queue: number[] = []; // due times of requests waiting for a free connection
+  const total = Math.floor((rate * durationMs) / 1000);
+  let scheduled = 0;
+  const t0 = performance.now() + 5;
+  const interval = 1000 / rate;
+  const send = (c: Conn, due: number): void => {
+    c.busy = true;
+    c.start = due;
+    sent++;
+    c.s.write(request);
+  };
+  for (const c of pool) {
+    c.s.on('data', (d) => {
+      c.buf += d.toString('latin1');
+      for (;;) {
+        const he = c.buf.indexOf('\r\n\r\n');
+        if (he < 0) return;
+        const m = /content-length:\s*(\d+)/i.exec(c.buf.slice(0, he));
+        const end = he + 4 + (m ? Number(m[1]) : 0);
+        if (c.buf.length < end) return;
+        if (!c.buf.startsWith('HTTP/1.1 200')) errors++;
+        c.buf = c.buf.slice(end);
+        latencies.push(performance.now() - c.start);
+        c.busy = false;
+        const next = queue.shift();
+        if (next !== undefined) send(c, next);
+      }
+    });
+    c.s.on('error', () => { errors++; });
+  }
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      while (scheduled < total && t0 + scheduled * interval <= now) {
+        // Due at its scheduled time; if the timer woke late, at the wake-up (generator lag is not the server's).
+        const due = Math.max(t0 + scheduled * interval, now - interval);
+        scheduled++;
+        const free = pool.find((c) => !c.busy);
+        if (free) send(free, due);
+        else queue.push(due);
+      }
+      if (scheduled < total) setTimeout(tick, Math.max(0, t0 + scheduled * interval - performance.now()));
+      else resolve();
+    };
+    tick();
+  });
+  const deadline = performance.now() + 2000;
+  while ((queue.length > 0 || pool.some((c) => c.busy)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  for (const c of pool) c.s.destroy();
+  return { latencies, errors: errors + queue.length + pool.filter((c) => c.busy).length, sent };
+}
+
+/** The q-quantile (0..1) of `xs` in ms. */
+export function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}

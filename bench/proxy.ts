@@ -1,0 +1,209 @@
+/**
+ * `npm run bench -- proxy [--quick] [--json]`: the data plane measured against the references.
+ * An upstream (nginx `return 200`, else a small raw Node server) and, for each path -- direct,
+ * one Bowline proxy with a 10-rule route table (the hot rule matches a header), two Bowline
+ * proxies chained, nginx and haproxy as proxies -- max throughput with wrk, then latency at a
+ * fixed 1000 rps with the open-loop generator (loadgen.ts), CPU us per request from
+ * /proc/PID/stat and RSS from /proc/PID/status. Bowline runs as its own process from dist/.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openLoop, quantile } from './loadgen.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const RATE = 1000;
+const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
+
+interface Opts { quick: boolean; json: boolean }
+interface Target { name: string; port: number; pids: number[] }
+interface Row { name: string; rps: number; p50: number; p90: number; p99: number; p999: number; cpuUsPerReq: number; rssMb: number; errors: number }
+
+function which(bin: string): string | undefined {
+  for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) if (existsSync(join(d, bin))) return join(d, bin);
+  return undefined;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+/** utime+stime of a process in microseconds (from /proc/PID/stat, clock ticks of 10 ms). */
+function cpuUs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function waitPort(port: number, what: string): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1'); s.once('connect', () => { s.destroy(); r(true); }); s.once('error', () => r(false)); });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const children: ChildProcess[] = [];
+function run(cmd: string, args: string[]): ChildProcess {
+  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  c.stderr!.on('data', (d) => { err += d; if (err.length > 4000) err = err.slice(-4000); });
+  c.on('exit', (code) => { if (code && code !== 0 && !stopping) process.stderr.write(`bench: ${cmd} exited ${code}: ${err}\n`); });
+  children.push(c);
+  return c;
+}
+let stopping = false;
+
+function nginxConf(dir: string, port: number, body: string): string {
+  const f = join(dir, `nginx-${port}.conf`);
+  writeFileSync(f, `master_process off; daemon off; worker_processes 1; pid ${dir}/nginx-${port}.pid; error_log ${dir}/nginx-${port}.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  ${body.replace(/PORT/g, String(port))} }\n`);
+  return f;
+}
+
+/** A 10-rule route table: nine rules that do not match the benchmark traffic, the hot one last with a header match. */
+function bowlineConfig(listenPort: number, upstreamPort: number): unknown {
+  const miss = (i: number): unknown => ({ name: `r${i}`, match: [{ uri: { prefix: `/api/v${i}/` }, headers: { 'end-user': { exact: `user${i}` } } }], route: { destinations: [{ cluster: 'reviews-v2', weight: 100 }] } });
+  const routes = [...Array.from({ length: 9 }, (_, i) => miss(i)), { name: 'hot', match: [{ uri: { prefix: '/' }, headers: { 'x-bench': { exact: 'hot' } } }], route: { destinations: [{ cluster: 'reviews-v1', weight: 100 }] } }];
+  const ep = [{ address: '127.0.0.1', port: upstreamPort }];
+  return {
+    version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
+    mesh: { tracingSampling: 0, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
+    listeners: [{ name: 'outbound', address: '127.0.0.1', port: listenPort, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
+    routes: [{ name: 'reviews', virtualHosts: [{ name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes }] }],
+    clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }, { name: 'reviews-v2', discovery: 'eds', protocol: 'http1' }],
+    endpoints: [{ cluster: 'reviews-v1', endpoints: ep }, { cluster: 'reviews-v2', endpoints: ep }],
+    secrets: [],
+  };
+}
+
+async function startBowline(dir: string, upstreamPort: number, name: string): Promise<Target> {
+  const port = await freePort();
+  const cfg = join(dir, `${name}.json`);
+  writeFileSync(cfg, JSON.stringify(bowlineConfig(port, upstreamPort)));
+  const c = run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0']);
+  await waitPort(port, name);
+  return { name, port, pids: [c.pid!] };
+}
+
+/** wrk's Requests/sec over `secs` with 32 connections on one thread. */
+function wrk(port: number, secs: number): number {
+  const r = spawnSync('wrk', ['-t1', '-c32', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
+  return m ? Number(m[1]) : NaN;
+}
+
+async function measure(t: Target, o: Opts, reps: number): Promise<Row> {
+  const wrkSecs = o.quick ? 2 : 4;
+  const rps = which('wrk') ? wrk(t.port, wrkSecs) : NaN;
+  const durMs = o.quick ? 2500 : 8000;
+  await openLoop(t.port, RATE, 300, HOT); // warm-up
+  const runs: Array<{ p50: number; p90: number; p99: number; p999: number; cpu: number; errors: number }> = [];
+  for (let i = 0; i < reps; i++) {
+    const c0 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
+    const r = await openLoop(t.port, RATE, durMs, HOT);
+    const c1 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
+    const l = r.latencies;
+    runs.push({ p50: quantile(l, 0.5), p90: quantile(l, 0.9), p99: quantile(l, 0.99), p999: quantile(l, 0.999), cpu: t.pids.length ? (c1 - c0) / Math.max(1, l.length) : NaN, errors: r.errors });
+  }
+  const med = (k: keyof (typeof runs)[0]): number => quantile(runs.map((x) => x[k]), 0.5);
+  return { name: t.name, rps, p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'), rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: runs.reduce((a, x) => a + x.errors, 0) };
+}
+
+/** Runs the proxy benchmark; prints a table, or one JSON object with --json. */
+export async function benchProxy(o: Opts): Promise<void> {
+  const log = (s: string): void => { process.stderr.write(s + '\n'); };
+  if (!existsSync(join(root, 'dist/cli/main.js')) || process.env.BOWLINE_BENCH_BUILD === '1') {
+    log('bench: building dist/ (npm run build)');
+    spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'ignore' });
+  }
+  const missing = ['nginx', 'haproxy', 'wrk'].filter((b) => !which(b));
+  if (missing.length) log(`bench: ${missing.join(', ')} not installed; install with: apt-get install -y ${missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)).join(' ')} (skipping what needs them)`);
+  const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-'));
+  const reps = o.quick ? 1 : 2;
+  const rows: Row[] = [];
+  try {
+    // upstream
+    const upPort = await freePort();
+    if (which('nginx')) {
+      run(which('nginx')!, ['-p', dir, '-c', nginxConf(dir, upPort, 'server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { return 200 "ok"; } }')]);
+    } else {
+      const { createServer } = await import('node:net');
+      const s = createServer((c) => c.on('data', () => c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')));
+      s.listen(upPort, '127.0.0.1');
+    }
+    await waitPort(upPort, 'upstream');
+    const targets: Target[] = [{ name: 'direct', port: upPort, pids: [] }];
+    const one = await startBowline(dir, upPort, 'bowline');
+    targets.push(one);
+    const b2 = await startBowline(dir, upPort, 'hop-inner');
+    const b1 = await startBowline(dir, b2.port, 'hop-outer');
+    targets.push({ name: 'hop', port: b1.port, pids: [b1.pids[0]!, b2.pids[0]!] });
+    if (which('nginx')) {
+      const p = await freePort();
+      const c = run(which('nginx')!, ['-p', dir, '-c', nginxConf(dir, p, `upstream u { server 127.0.0.1:${upPort}; keepalive 64; } server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }`)]);
+      await waitPort(p, 'nginx');
+      targets.push({ name: 'nginx', port: p, pids: [c.pid!] });
+    }
+    if (which('haproxy')) {
+      const p = await freePort();
+      const f = join(dir, 'haproxy.cfg');
+      writeFileSync(f, `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${p}\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${upPort}\n`);
+      const c = run(which('haproxy')!, ['-f', f, '-db']);
+      await waitPort(p, 'haproxy');
+      targets.push({ name: 'haproxy', port: p, pids: [c.pid!] });
+    }
+    for (const t of targets) {
+      log(`bench: measuring ${t.name}`);
+      rows.push(await measure(t, o, reps));
+    }
+  } finally {
+    stopping = true;
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const get = (n: string): Row | undefined => rows.find((r) => r.name === n);
+  const num = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
+  const result = {
+    rate_rps: RATE,
+    quick: o.quick,
+    bowline_cpu_us_per_req: num(get('bowline')?.cpuUsPerReq),
+    haproxy_cpu_us_per_req: num(get('haproxy')?.cpuUsPerReq),
+    nginx_cpu_us_per_req: num(get('nginx')?.cpuUsPerReq),
+    hop_cpu_us_per_req: num(get('hop')?.cpuUsPerReq),
+    direct_p99_ms: num(get('direct')?.p99),
+    proxy_p99_ms: num(get('bowline')?.p99),
+    hop_p99_ms: num(get('hop')?.p99),
+    nginx_p99_ms: num(get('nginx')?.p99),
+    haproxy_p99_ms: num(get('haproxy')?.p99),
+    bowline_rss_mb: num(get('bowline')?.rssMb),
+    bowline_max_rps: num(get('bowline')?.rps),
+    haproxy_max_rps: num(get('haproxy')?.rps),
+    rows,
+  };
+  if (o.json) { process.stdout.write(JSON.stringify(result) + '\n'); return; }
+  const f = (v: number, d = 2): string => (Number.isNaN(v) ? '-' : v.toFixed(d));
+  const lines = [
+    `path       max rps   p50 ms  p90 ms  p99 ms  p99.9 ms  CPU us/req  RSS MB  errors   (latency/CPU at ${RATE} rps, open loop)`,
+    ...rows.map((r) => `${r.name.padEnd(10)} ${f(r.rps, 0).padStart(7)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# CI check of the benchmarks' output shape: runs each quick mode and checks the JSON fields exist.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(npm run --silent bench -- proxy --quick --json)
+node -e '
+const r = JSON.parse(process.argv[1]);
+const need = ["bowline_cpu_us_per_req", "haproxy_cpu_us_per_req", "nginx_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "bowline_rss_mb"];
+const missing = need.filter((k) => !(k in r));
+if (missing.length) { console.error("bench smoke: missing fields: " + missing.join(", ")); process.exit(1); }
+for (const k of ["bowline_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "bowline_rss_mb"]) {
+  if (typeof r[k] !== "number") { console.error("bench smoke: " + k + " is not a number: " + r[k]); process.exit(1); }
+}
+console.error("bench smoke: proxy JSON ok");
+' "$(printf '%s' "$out" | tail -1)"
