@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../test/support/wait.js';
 import { isStoreError, type RawEntry, type Store, type StoredObject, type WatchEvent } from './store.js';
 
 /** What a backend gives the shared suite: a fresh, empty store, plus how to let TTL time pass. */
@@ -10,6 +9,17 @@ export interface StoreFixture {
   /** How long to wait for a TTL key to expire in real time (etcd's leases have 1 s granularity). */
   expiryWaitMs: number;
   cleanup(): Promise<void>;
+}
+
+// The suite ships in src/ (compiled with the package), so it cannot import test/support: a local waitFor.
+async function waitFor<T>(check: () => T | Promise<T>, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function vs(name: string, namespace = 'default', hosts = ['reviews']): StoredObject {
