@@ -147,6 +147,15 @@ describe('Bookinfo request routing', () => {
     expect(lastRecord().routeName).toBe('reviews/1');
   });
 
+  it('sourceLabels: rules for other workloads do not apply to this proxy', async () => {
+    await apply([
+      { match: [{ sourceLabels: { app: 'reviews' } }], route: to('reviews-v2') },
+      { match: [{ sourceLabels: { app: 'productpage', version: 'v1' } }], route: to('reviews-v3') },
+      { route: to('reviews-v1') },
+    ]);
+    expect(await names(5)).toEqual({ 'reviews-v3': 5 });
+  });
+
   it('unknown host: 404 with flag NR', async () => {
     const r = await send('details:9080', '/details/0');
     expect(r.status).toBe(404);
@@ -222,6 +231,25 @@ describe('DestinationRule behaviour', () => {
     } finally {
       upstreams.get('ratings-b')!.status = 200;
     }
+  });
+
+  it('connect failures are retried on another endpoint (UF hidden); all unhealthy is 503 UH', async () => {
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const deadPort = (dead.address() as { port: number }).port;
+    await new Promise((r) => dead.close(r));
+    const cfg = config([{ route: { ...to('reviews-v1')!, retries: { attempts: 2, retryOn: ['connect-failure'] } } }]);
+    cfg.endpoints.find((e) => e.cluster === 'reviews-v1')!.endpoints.unshift({ address: '127.0.0.1', port: deadPort });
+    await proxy.applyConfig(cfg);
+    for (let i = 0; i < 6; i++) {
+      const r = await send('reviews', '/reviews/0', { method: 'POST' });
+      expect([r.status, r.json?.name]).toEqual([200, 'reviews-v1']);
+    }
+    const unhealthy = config([{ route: to('reviews-v1') }]);
+    unhealthy.endpoints.find((e) => e.cluster === 'reviews-v1')!.endpoints[0]!.health = 'unhealthy';
+    await proxy.applyConfig(unhealthy);
+    expect((await send('reviews', '/reviews/0')).status).toBe(503);
+    expect(flagsText(lastRecord().flags)).toBe('UH');
   });
 
   it('outlier detection ejects an endpoint that answers 503s, and /clusters shows it', async () => {
