@@ -5,25 +5,10 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../proxy-config/types.js';
+import { oneRouteConfig } from './sample-config.js';
 import { startProxy, type RunningProxy } from './proxy.js';
 import { flagsText, type RequestRecord } from './record.js';
 import { waitFor } from '../../test/support/wait.js';
-
-/** A proxy config with one outbound listener routing everything to cluster `up`. */
-export function oneRouteConfig(upPort: number, patch: (c: ProxyConfig) => void = () => {}): ProxyConfig {
-  const c: ProxyConfig = {
-    version: 'v1',
-    node: { id: 'test', role: 'sidecar', workload: 'test', namespace: 'default', serviceAccount: 'test', labels: { app: 'test' } },
-    mesh: { tracingSampling: 0, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
-    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'r', acceptAbsoluteForm: true } }] }],
-    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'default', route: { destinations: [{ cluster: 'up', weight: 100 }] } }] }] }],
-    clusters: [{ name: 'up', discovery: 'eds', protocol: 'http1' }],
-    endpoints: [{ cluster: 'up', endpoints: [{ address: '127.0.0.1', port: upPort }] }],
-    secrets: [],
-  };
-  patch(c);
-  return c;
-}
 
 let upstream: Server;
 let upPort = 0;
