@@ -15,6 +15,8 @@ export interface ClusterInfo {
   port: number | undefined;
   /** Upstream speaks mutual TLS. */
   mtls: boolean;
+  /** Endpoints are mesh workloads (EDS), so peer metadata may be sent to them. */
+  mesh: boolean;
   /** Endpoint workloads by `address:port`, for destinations that send no peer metadata. */
   endpoints: Map<string, PeerMetadata>;
 }
@@ -26,8 +28,11 @@ export class ConfigView {
   /** The service this proxy's workload serves (first of node.services), for inbound destination_service. */
   readonly selfService: { host: string; name: string; namespace: string };
   private readonly clusters = new Map<string, ClusterInfo>();
+  /** Listener name -> direction. */
+  private readonly directions = new Map<string, 'inbound' | 'outbound' | 'gateway'>();
 
-  constructor(readonly node: NodeInfo, config?: Pick<ProxyConfig, 'clusters' | 'endpoints'>) {
+  constructor(readonly node: NodeInfo, config?: Pick<ProxyConfig, 'clusters' | 'endpoints'> & { listeners?: ProxyConfig['listeners'] }) {
+    for (const l of config?.listeners ?? []) this.directions.set(l.name, l.direction);
     this.self = nodePeerMetadata(node);
     const svc = node.services?.[0];
     const host = svc ? svc.replace(/:\d+$/, '') : `${this.self.app}.${node.namespace}.svc.cluster.local`;
@@ -52,12 +57,17 @@ export class ConfigView {
     }
   }
 
+  /** The direction of a listener by name (gateway proxies default to `gateway`, sidecars to `outbound`). */
+  direction(listener: string): 'inbound' | 'outbound' | 'gateway' {
+    return this.directions.get(listener) ?? (this.node.role === 'gateway' ? 'gateway' : 'outbound');
+  }
+
   /** Info for a cluster name; unknown clusters get a stand-in named after the cluster. */
   cluster(name: string | undefined): ClusterInfo {
     const key = name ?? 'unknown';
     let ci = this.clusters.get(key);
     if (!ci) {
-      ci = { name: key, serviceHost: key, serviceName: key, serviceNamespace: 'unknown', port: undefined, mtls: false, endpoints: new Map() };
+      ci = { name: key, serviceHost: key, serviceName: key, serviceNamespace: 'unknown', port: undefined, mtls: false, mesh: false, endpoints: new Map() };
       if (this.clusters.size < 10_000) this.clusters.set(key, ci);
     }
     return ci;
@@ -67,13 +77,14 @@ export class ConfigView {
 function clusterInfo(c: Cluster): ClusterInfo {
   const s = c.service;
   const mtls = c.tls?.mode === 'ISTIO_MUTUAL' || c.tls?.mode === 'MUTUAL';
-  if (s) return { name: c.name, serviceHost: s.host, serviceName: s.name, serviceNamespace: s.namespace, port: s.port, mtls, endpoints: new Map() };
+  const mesh = c.discovery === 'eds';
+  if (s) return { name: c.name, serviceHost: s.host, serviceName: s.name, serviceNamespace: s.namespace, port: s.port, mtls, mesh, endpoints: new Map() };
   // Istio-style names carry the host: outbound|9080|v1|reviews.default.svc.cluster.local
   const parts = c.name.split('|');
   if (parts.length === 4 && parts[3]) {
     const host = parts[3];
     const port = Number(parts[1]) || undefined;
-    return { name: c.name, serviceHost: host, serviceName: host.split('.')[0]!, serviceNamespace: host.split('.')[1] ?? 'unknown', port, mtls, endpoints: new Map() };
+    return { name: c.name, serviceHost: host, serviceName: host.split('.')[0]!, serviceNamespace: host.split('.')[1] ?? 'unknown', port, mtls, mesh, endpoints: new Map() };
   }
-  return { name: c.name, serviceHost: c.name, serviceName: c.name, serviceNamespace: 'unknown', port: undefined, mtls, endpoints: new Map() };
+  return { name: c.name, serviceHost: c.name, serviceName: c.name, serviceNamespace: 'unknown', port: undefined, mtls, mesh, endpoints: new Map() };
 }

@@ -22,9 +22,12 @@ import { BatchExporter } from './tracing/exporter.js';
 import type { IdSource } from './tracing/ids.js';
 import { type RequestTrace, type SpanSink, Tracer } from './tracing/tracer.js';
 
+/** The parts of a ProxyConfig telemetry reads (listeners optional: they give listener directions). */
+export type TelemetryConfig = Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints'> & { listeners?: ProxyConfig['listeners'] };
+
 /** Options of createProxyTelemetry. Everything but `config` has a sensible default. */
 export interface ProxyTelemetryOptions {
-  config: Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints'>;
+  config: TelemetryConfig;
   /** Registry to record into (default: a new one, served by startMetricsServer). */
   registry?: Registry;
   /** Turn istio_* metrics off (the benchmark's "telemetry off"). Default on. */
@@ -52,7 +55,8 @@ export class ProxyTelemetry {
   readonly peers = new PeerCache();
   /** Span exporters created from mesh.tracing. */
   readonly exporters: BatchExporter[] = [];
-  private view: ConfigView;
+  /** The indexed config in force (cluster and listener lookups). */
+  view: ConfigView;
   private labels: LabelResolver | undefined;
   private tracer: Tracer | undefined;
   private accessLog: { sink: LogSink; json: boolean } | undefined;
@@ -69,7 +73,7 @@ export class ProxyTelemetry {
   }
 
   /** Applies a new config (clusters, endpoints, mesh settings). Counters keep their values. */
-  reconfigure(config: Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints'>): void {
+  reconfigure(config: TelemetryConfig): void {
     this.view = new ConfigView(config.node, config);
     this.peerHeaderValue = encodePeerMetadata(this.view.self);
     this.peerIdHeaderValue = config.node.id;

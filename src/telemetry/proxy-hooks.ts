@@ -1,0 +1,127 @@
+/**
+ * The bridge from the proxy's hooks to ProxyTelemetry, typed structurally so telemetry does
+ * not import the proxy (the proxy imports telemetry). The proxy calls:
+ *   - onRequestHeaders(x, headers)  once the request is routed, before its head goes upstream:
+ *       strips incoming peer metadata (keeping it for inbound labels), adds this proxy's toward
+ *       mesh clusters on outbound, fixes x-request-id and rewrites trace headers;
+ *   - onResponseHeaders(x, headers) on the upstream response head before it goes downstream:
+ *       outbound takes the callee's metadata; inbound adds this proxy's;
+ *   - onRequestComplete(x)          when the request is done (metrics, span, access log).
+ * Per-request state lives in the record's `telemetry` slot; one reused RequestRecord is
+ * filled per completion, so a request allocates nothing here beyond its trace handle.
+ */
+import { PEER_METADATA_HEADER, type PeerMetadata } from './peer.js';
+import type { Direction, RequestRecord } from './record.js';
+import type { ProxyTelemetry } from './telemetry.js';
+import type { HeaderAccess } from './tracing/context.js';
+import type { RequestTrace } from './tracing/tracer.js';
+
+/** What telemetry reads from the proxy's per-request record (src/proxy/record.ts RequestRecord). */
+export interface ProxyRecordView {
+  startTime: number;
+  durationMs: number;
+  method: string;
+  authority: string;
+  path: string;
+  status: number;
+  /** Response flag bitmask (formatted by the `flagsText` the proxy passes in). */
+  flags: number;
+  bytesIn: number;
+  bytesOut: number;
+  upstreamHost: string;
+  cluster: string;
+  routeName: string;
+  requestId: string;
+  downstreamRemote: string;
+  /** Verified SPIFFE id of the downstream client ('' when not mTLS). */
+  peerIdentity: string;
+  listener: string;
+  header(name: string): string | undefined;
+  /** A slot the proxy reserves for telemetry's per-request state (initialised to undefined). */
+  telemetry?: unknown;
+}
+
+/** Per-request state kept in the record's `telemetry` slot. */
+class RequestState {
+  constructor(
+    readonly direction: Direction,
+    readonly trace: RequestTrace | undefined,
+    public peer: PeerMetadata | undefined,
+    readonly userAgent: string | undefined,
+    readonly xff: string | undefined,
+  ) {}
+}
+
+/** Hooks the proxy calls; structurally compatible with src/proxy's ProxyHooks. */
+export interface TelemetryHooks {
+  onRequestHeaders(x: ProxyRecordView, headers: HeaderAccess): void;
+  onResponseHeaders(x: ProxyRecordView, headers: HeaderAccess): void;
+  onRequestComplete(x: ProxyRecordView): void;
+}
+
+/** Builds the proxy hooks for a ProxyTelemetry. `flagsText` formats the proxy's flag bitmask. */
+export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number): string; protocol?: string }): TelemetryHooks {
+  const rec: RequestRecord = {
+    direction: 'outbound', startTime: 0, durationMs: 0, method: '', authority: '', path: '', protocol: opts.protocol ?? 'HTTP/1.1',
+    status: 0, responseFlags: '-', bytesReceived: 0, bytesSent: 0, cluster: undefined, route: undefined, upstreamHost: undefined,
+    requestId: undefined, downstreamRemoteAddress: undefined, userAgent: undefined, xForwardedFor: undefined, peer: undefined,
+    peerPrincipal: undefined, mtls: undefined, trace: undefined,
+  };
+  return {
+    onRequestHeaders(x, h) {
+      const direction = t.view.direction(x.listener);
+      const incoming = t.takePeer(h);
+      const xff = h.get('x-forwarded-for');
+      const ua = h.get('user-agent');
+      if (direction !== 'inbound' && t.view.cluster(x.cluster).mesh) t.addPeerHeaders(h);
+      // x-request-id is the proxy's (its head step honours generateRequestId); only trace headers change here.
+      const trace = t.startRequest(h, direction, false);
+      x.telemetry = new RequestState(direction, trace, direction === 'inbound' ? incoming : undefined, ua, xff);
+    },
+    onResponseHeaders(x, h) {
+      const s = x.telemetry as RequestState | undefined;
+      const direction = s?.direction ?? t.view.direction(x.listener);
+      if (direction === 'inbound') {
+        h.remove(PEER_METADATA_HEADER);
+        t.addPeerHeaders(h);
+      } else {
+        const callee = t.takePeer(h);
+        if (s !== undefined) s.peer = callee;
+      }
+    },
+    onRequestComplete(x) {
+      const s = x.telemetry as RequestState | undefined;
+      const direction = s?.direction ?? t.view.direction(x.listener);
+      rec.direction = direction;
+      rec.startTime = x.startTime;
+      rec.durationMs = x.durationMs;
+      rec.method = x.method;
+      rec.authority = x.authority;
+      rec.path = x.path;
+      rec.status = x.status;
+      rec.responseFlags = x.flags === 0 ? '-' : opts.flagsText(x.flags);
+      rec.bytesReceived = x.bytesIn;
+      rec.bytesSent = x.bytesOut;
+      rec.cluster = x.cluster === '' ? undefined : x.cluster;
+      rec.route = x.routeName === '' ? undefined : x.routeName;
+      rec.upstreamHost = x.upstreamHost === '' ? undefined : x.upstreamHost;
+      rec.requestId = x.requestId === '' ? undefined : x.requestId;
+      rec.downstreamRemoteAddress = x.downstreamRemote;
+      rec.peerPrincipal = x.peerIdentity === '' ? undefined : x.peerIdentity;
+      rec.mtls = direction === 'inbound' ? x.peerIdentity !== '' : undefined;
+      if (s !== undefined) {
+        rec.trace = s.trace;
+        rec.peer = s.peer;
+        rec.userAgent = s.userAgent;
+        rec.xForwardedFor = s.xff;
+      } else {
+        // The proxy did not call onRequestHeaders (e.g. a local reply before routing): read what we can.
+        rec.trace = undefined;
+        rec.peer = direction === 'inbound' ? t.peerFromHeader(x.header(PEER_METADATA_HEADER)) : undefined;
+        rec.userAgent = x.header('user-agent');
+        rec.xForwardedFor = x.header('x-forwarded-for');
+      }
+      t.finishRequest(rec);
+    },
+  };
+}
