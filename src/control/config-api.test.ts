@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
@@ -140,6 +141,50 @@ describe('config API (Kubernetes REST conventions)', () => {
     });
     expect(raw).toMatch(/^(400|404) /);
     expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('never answers 5xx to random bodies, content types and paths', async () => {
+    const paths = [VS_PATH, `${VS_PATH}/dup`, '/api/v1/namespaces/istio-system/configmaps', '/apis/security.istio.io/v1/namespaces/x/authorizationpolicies'];
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom('POST', 'PUT', 'PATCH', 'DELETE', 'GET'),
+      fc.constantFrom(...paths),
+      fc.oneof(fc.string(), fc.json(), fc.constant('{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"dup","labels":[1]},"spec":{"hosts":{}}}')),
+      fc.constantFrom('application/json', 'application/yaml', 'application/merge-patch+json', 'text/plain'),
+      async (method, path, body, type) => {
+        const r = await call(method, path + (method === 'GET' ? '' : '?dryRun=All'), method === 'GET' ? undefined : body, { 'content-type': type });
+        expect(r.status, `${method} ${path} ${type} ${body}`).toBeLessThan(500);
+      },
+    ), { numRuns: 150 });
+    const randomPaths = await fc.sample(fc.webPath(), 50);
+    for (const p of randomPaths) expect((await call('GET', p)).status).toBeLessThan(500);
+  });
+
+  it('deletes conditionally and refuses multi-document YAML bodies', async () => {
+    const c = await call('POST', VS_PATH, vs('cond'));
+    const stale = await call('DELETE', `${VS_PATH}/cond`, { preconditions: { resourceVersion: '1' } });
+    expect(stale.status).toBe(409);
+    const ok = await call('DELETE', `${VS_PATH}/cond`, { preconditions: { resourceVersion: c.body.metadata.resourceVersion } });
+    expect(ok.status).toBe(200);
+    const two = await call('POST', VS_PATH, 'kind: VirtualService\n---\nkind: VirtualService\n', { 'content-type': 'application/yaml' });
+    expect(two.status).toBe(400);
+    expect(two.body.message).toMatch(/2 documents/);
+  });
+
+  it('ends a watch from a revision the history no longer holds with an ERROR 410', async () => {
+    const h = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
+    const first = await startControlPlane({ home: h, listenApi: '127.0.0.1:0', log: () => {} });
+    await fetch(`${first.apiUrl}${VS_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(vs('a')) });
+    await fetch(`${first.apiUrl}${VS_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(vs('b')) });
+    await first.close();
+    const again = await startControlPlane({ home: h, listenApi: '127.0.0.1:0', log: () => {} });
+    try {
+      const text = await (await fetch(`${again.apiUrl}${VS_PATH}?watch=1&resourceVersion=1`)).text();
+      const ev = JSON.parse(text.trim().split('\n')[0]!);
+      expect(ev).toMatchObject({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } });
+    } finally {
+      await again.close();
+      rmSync(h, { recursive: true, force: true });
+    }
   });
 
   it('streams a watch from a resourceVersion as {type, object} lines', async () => {
