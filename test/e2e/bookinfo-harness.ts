@@ -5,7 +5,7 @@ import http from 'node:http';
 import { startBowline, repoRoot, type Child } from '../support/process.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
-import { commands } from '../../src/cli/commands.js';
+import { meshGaps } from '../../src/cli/demo/capabilities.js';
 
 /** The demo's state file as `bowline demo` writes it. */
 export interface DemoState {
@@ -26,10 +26,12 @@ export interface Demo {
   interrupt(): Promise<number | null>;
 }
 
-/** Why the mesh demo cannot run in this build (missing CLI commands), or undefined when it can. */
+let gaps: string[] | undefined;
+/** Why the mesh demo cannot run in this build (missing commands or proxy flags), or undefined when it can. */
 export function meshMissing(): string | undefined {
-  const missing = ['up', 'proxy', 'apply'].filter((n) => !commands.some((c) => c.name === n || c.aliases?.includes(n)));
-  return missing.length ? `this build has no bowline ${missing.join(', ')} (control plane / proxy not merged yet)` : undefined;
+  if (!built) return 'not built (npm run build)';
+  gaps ??= meshGaps();
+  return gaps.length ? `this build lacks ${gaps.join(', ')}` : undefined;
 }
 
 /** True when the compiled CLI and samples exist (the e2e project runs after `npm run build`). */

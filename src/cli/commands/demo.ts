@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
-import { commands } from '../commands.js';
+import { meshGaps } from '../demo/capabilities.js';
 import { Progress, seconds } from '../demo/progress.js';
 import { portProblem } from '../demo/ports.js';
 import { startDemo, demoLogDir, type DemoRunning } from '../demo/run.js';
@@ -55,9 +55,9 @@ export const command: Command = {
       err(`bowline demo: the sample apps are not built (${sampleScript('bookinfo/productpage.js')} is missing); run \`npm run build\` in ${packageRoot} [BOWLINE_E_DEMO_NOT_BUILT]`);
       return EXIT_INVALID;
     }
-    const missing = ['up', 'proxy', 'apply'].filter((n) => !commands.some((c) => c.name === n || c.aliases?.includes(n)));
-    if (mesh && missing.length) {
-      err(`bowline demo: this build has no \`bowline ${missing.join('`, `bowline ')}\`, which the mesh demo needs [BOWLINE_E_DEMO_MESH_MISSING]`);
+    const gaps = mesh ? meshGaps() : [];
+    if (gaps.length) {
+      err(`bowline demo: this build lacks what the mesh demo needs: ${gaps.join(', ')} [BOWLINE_E_DEMO_MESH_MISSING]`);
       err('  run the apps without the mesh with: bowline demo --no-mesh');
       return EXIT_INVALID;
     }
