@@ -14,6 +14,8 @@ import type { ProxyContext } from './context.js';
 import { ListenerSet, compileListeners } from './listeners.js';
 import type { ProxyHooks } from './record.js';
 import { ProxyStats } from './stats.js';
+import type { ProxyTelemetry } from '../telemetry/index.js';
+import { withTelemetry } from './telemetry.js';
 import { ClusterPool } from './upstream/pool.js';
 
 /** Options of `startProxy`. Every port may be 0 (ephemeral); the chosen ones are in `ports`. */
@@ -26,6 +28,8 @@ export interface ProxyOptions {
   /** Set false to run without an admin listener. */
   admin?: boolean;
   hooks?: ProxyHooks;
+  /** Istio metrics, tracing and access logs (src/telemetry); reconfigured with every applied config. */
+  telemetry?: ProxyTelemetry;
   /** How long a drain waits for in-flight requests before closing connections (default mesh.drainDurationMs or 5 s). */
   drainMs?: number;
   /** Randomness (retry back-off, fault percentages, load balancing), injectable in tests. */
@@ -76,7 +80,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const pools = new Map<string, ClusterPool>();
   const ctx: ProxyContext = {
     stats,
-    hooks: opts.hooks ?? {},
+    hooks: opts.telemetry ? withTelemetry(opts.hooks ?? {}, opts.telemetry) : opts.hooks ?? {},
     clusters,
     random,
     draining: false,
@@ -119,6 +123,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (!names.has(name)) { p.close(); pools.delete(name); } else p.setLimits(clusters.get(name)?.config.connectionPool);
     }
     current = { config: cfg, version: cfg.version ?? '', appliedAt: Date.now() };
+    opts.telemetry?.reconfigure(cfg);
     stats.configReloads++;
   }
 

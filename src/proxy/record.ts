@@ -3,6 +3,7 @@
  * vocabulary and a per-request record handed to hooks (telemetry consumes them). Flags are a
  * bitmask and the record holds raw values, so nothing is formatted unless a hook asks.
  */
+import type { Headers } from './http/head.js';
 
 /** Response flags (Envoy's short names), as bits. */
 export const Flag = {
@@ -75,6 +76,8 @@ export interface RequestRecord {
   listener: string;
   /** Attempts made upstream (0 when the request was answered locally). */
   attempts: number;
+  /** Per-request state a hook keeps between its calls (telemetry's trace handle and peer). */
+  telemetry?: unknown;
   /** The request's `user-agent`, `x-b3-*`/`traceparent` are read by hooks from `header`. */
   header(name: string): string | undefined;
 }
@@ -83,4 +86,8 @@ export interface RequestRecord {
 export interface ProxyHooks {
   /** Called once per request after the response completed (or failed). */
   onRequestComplete?(record: RequestRecord): void;
+  /** Called once a routed request's head is about to go upstream; may rewrite its headers (trace context, peer metadata). */
+  onRequestHeaders?(record: RequestRecord, headers: Headers): void;
+  /** Called with an upstream response head before it goes downstream; may rewrite its headers (peer metadata). */
+  onResponseHeaders?(record: RequestRecord, headers: Headers): void;
 }

@@ -6,8 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cluster, ClusterLoadAssignment, MeshSettings, NodeInfo, ProxyConfig } from '../../src/proxy-config/index.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
-import { flagsText } from '../../src/proxy/record.js';
-import { createProxyTelemetry, startMetricsServer, telemetryHooks, type MetricsServer, type ProxyTelemetry } from '../../src/telemetry/index.js';
+import { createProxyTelemetry, startMetricsServer, type MetricsServer, type ProxyTelemetry } from '../../src/telemetry/index.js';
 
 /** A node for workload `app-version` in namespace default. */
 export function node(app: string, version: string, role: NodeInfo['role'] = 'sidecar'): NodeInfo {
@@ -55,7 +54,7 @@ export interface MeshProxy {
 /** Starts a proxy from `config` with telemetry hooks and a metrics server on an ephemeral port. */
 export async function startMeshProxy(config: ProxyConfig): Promise<MeshProxy> {
   const telemetry = createProxyTelemetry({ config });
-  const proxy = await startProxy({ config, admin: false, hooks: telemetryHooks(telemetry, { flagsText }), log: () => {} });
+  const proxy = await startProxy({ config, admin: false, telemetry, log: () => {} });
   const metrics = await startMetricsServer({ registry: telemetry.registry, port: 0 });
   return {
     proxy,

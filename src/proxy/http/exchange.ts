@@ -69,6 +69,7 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
   peerIdentity = '';
   listener: string;
   attempts = 0;
+  telemetry: unknown = undefined;
   // --- routing state set by the pipeline
   route: CompiledRoute | undefined;
   forward: ForwardDecision | undefined;
@@ -382,6 +383,10 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
     if (dh !== undefined) applyHeaderMutation(dh, h);
     if (this.corsHeaders !== undefined) for (const [n, v] of this.corsHeaders) h.set(n, v);
     if (this.setCookie !== undefined) h.add('set-cookie', this.setCookie);
+    const onHeaders = this.ctx.hooks.onResponseHeaders;
+    if (onHeaders !== undefined) {
+      try { onHeaders(this, h); } catch (err) { this.ctx.log('hook', `onResponseHeaders hook threw: ${String(err)}`); }
+    }
     let framing: Framing;
     const http10 = this.head.version === 10;
     if (r.bodyKind === RBODY_LENGTH) framing = { kind: 'length', length: r.contentLength };

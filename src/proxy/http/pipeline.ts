@@ -172,6 +172,10 @@ function forward(x: Exchange): number {
   if (h.bodyKind === BODY_LENGTH) framing = { kind: 'length', length: h.contentLength };
   else if (h.bodyKind === BODY_CHUNKED) framing = CHUNKED;
   const upgrade = h.upgrade !== undefined && x.route!.allowUpgrade ? h.upgrade : undefined;
+  const onHeaders = x.ctx.hooks.onRequestHeaders;
+  if (onHeaders !== undefined) {
+    try { onHeaders(x, h.headers); } catch (err) { x.ctx.log('hook', `onRequestHeaders hook threw: ${String(err)}`); }
+  }
   x.startForward(requestHead(h.method, d.path, d.authority, endToEndFields(h.headers, h.connectionTokens), framing, upgrade));
   return STOP;
 }

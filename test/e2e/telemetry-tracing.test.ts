@@ -1,0 +1,124 @@
+// A request through gateway -> service A -> service B, each hop a real Bowline proxy, yields
+// one trace: four spans (gateway CLIENT, A SERVER, A CLIENT, B SERVER) with one trace id and
+// parent/child links, received by a collector that checks the Zipkin v2 / OTLP JSON schema.
+// The apps forward trace headers the way Bookinfo's do.
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProxyConfig } from '../../src/proxy-config/index.js';
+import { startCollector, type CollectedSpan, type Collector } from '../../src/telemetry/index.js';
+import { waitFor } from '../support/wait.js';
+import { get, inboundConfig, mesh, node, outboundCluster, startApp, startMeshProxy, type MeshProxy } from './telemetry-mesh.js';
+
+const FORWARDED = ['x-request-id', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'traceparent', 'tracestate'];
+
+describe('tracing across gateway -> A -> B', () => {
+  const closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  });
+
+  async function meshWith(tracing: NonNullable<ProxyConfig['mesh']['tracing']>): Promise<{ gateway: MeshProxy; seenByB: http.IncomingHttpHeaders[] }> {
+    const m = mesh(100, tracing);
+    const seenByB: http.IncomingHttpHeaders[] = [];
+    const appB = await startApp((req, res) => {
+      seenByB.push(req.headers);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('B');
+    });
+    closers.push(appB.close);
+    const proxyB = await startMeshProxy(inboundConfig(node('b', 'v1'), m, appB.port));
+    closers.push(() => proxyB.close());
+
+    // A's sidecar: inbound to app A, outbound to B's sidecar.
+    const toB = outboundCluster('b', '', [{ port: proxyB.port('inbound'), version: 'v1' }]);
+    let outboundPort = 0;
+    const agent = new http.Agent({ keepAlive: true });
+    const appA = await startApp((req, res) => {
+      const fwd: Record<string, string> = { host: 'b:9080' };
+      for (const h of FORWARDED) if (typeof req.headers[h] === 'string') fwd[h] = req.headers[h] as string;
+      get(outboundPort, '/b', fwd, agent).then(
+        (r) => res.writeHead(200).end(`A+${r.body}`),
+        () => res.writeHead(502).end(),
+      );
+    });
+    closers.push(async () => { agent.destroy(); await appA.close(); });
+    const cfgA = inboundConfig(node('a', 'v1'), m, appA.port);
+    cfgA.listeners.push({ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'outbound' } }] });
+    cfgA.routes.push({ name: 'outbound', virtualHosts: [{ name: 'b', domains: ['b', 'b:9080'], routes: [{ name: 'b', route: { destinations: [{ cluster: toB.cluster.name, weight: 1 }] } }] }] });
+    cfgA.clusters.push(toB.cluster);
+    cfgA.endpoints.push(toB.cla);
+    const proxyA = await startMeshProxy(cfgA);
+    closers.push(() => proxyA.close());
+    outboundPort = proxyA.port('outbound');
+
+    // The ingress gateway routes to A's sidecar.
+    const toA = outboundCluster('a', '', [{ port: proxyA.port('inbound'), version: 'v1' }]);
+    const gateway = await startMeshProxy({
+      node: node('istio-ingressgateway', 'v1', 'gateway'),
+      mesh: m,
+      listeners: [{ name: 'http-80', address: '127.0.0.1', port: 0, direction: 'gateway', filterChains: [{ name: 'http', http: { routeConfig: 'gw' } }] }],
+      routes: [{ name: 'gw', virtualHosts: [{ name: 'a', domains: ['*'], routes: [{ name: 'a', route: { destinations: [{ cluster: toA.cluster.name, weight: 1 }] } }] }] }],
+      clusters: [toA.cluster],
+      endpoints: [toA.cla],
+      secrets: [],
+    });
+    closers.push(() => gateway.close());
+    return { gateway, seenByB };
+  }
+
+  function checkTrace(spans: CollectedSpan[]): void {
+    expect(spans).toHaveLength(4);
+    const traceIds = new Set(spans.map((s) => s.traceId.padStart(32, '0')));
+    expect(traceIds.size).toBe(1);
+    const byService = (svc: string, kind: string): CollectedSpan => {
+      const s = spans.find((x) => x.service === svc && x.kind === kind);
+      expect(s, `${kind} span of ${svc}`).toBeDefined();
+      return s!;
+    };
+    const gw = byService('istio-ingressgateway.default', 'CLIENT');
+    const aIn = byService('a.default', 'SERVER');
+    const aOut = byService('a.default', 'CLIENT');
+    const bIn = byService('b.default', 'SERVER');
+    expect(gw.parentId).toBeUndefined();
+    expect(aIn.parentId).toBe(gw.id);
+    expect(aOut.parentId).toBe(aIn.id);
+    expect(bIn.parentId).toBe(aOut.id);
+    expect(new Set(spans.map((s) => s.id)).size).toBe(4);
+    // Istio's tag names on every span; one x-request-id across the hops.
+    for (const s of spans) {
+      expect(s.tags).toMatchObject({ component: 'proxy', 'http.method': 'GET', 'http.status_code': '200', 'istio.namespace': 'default', 'istio.mesh_id': 'cluster.local' });
+      for (const k of ['http.url', 'http.protocol', 'upstream_cluster', 'upstream_cluster.name', 'node_id', 'response_flags', 'guid:x-request-id', 'user_agent', 'downstream_cluster', 'peer.address', 'istio.canonical_service']) expect(s.tags, k).toHaveProperty([k]);
+    }
+    expect(new Set(spans.map((s) => s.tags['guid:x-request-id'])).size).toBe(1);
+    expect(aOut.name).toBe('b.default.svc.cluster.local:9080/*');
+    expect(aOut.tags['upstream_cluster']).toBe('outbound|9080||b.default.svc.cluster.local');
+  }
+
+  async function runThrough(col: Collector, tracing: NonNullable<ProxyConfig['mesh']['tracing']>, format: 'zipkin' | 'otlp'): Promise<void> {
+    const { gateway, seenByB } = await meshWith(tracing);
+    const agent = new http.Agent({ keepAlive: false });
+    const r = await get(gateway.port('http-80'), '/a', { host: 'a.example.com', 'user-agent': 'e2e' }, agent);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('A+B');
+    // The app behind B got propagated context but never the peer metadata header.
+    expect(seenByB[0]!['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(seenByB[0]!['x-b3-sampled']).toBe('1');
+    expect(seenByB[0]!['x-bowline-peer-metadata']).toBeUndefined();
+    // Spans are batched: flush by closing exporters is not needed, the interval sends them.
+    await waitFor(() => col.spans.length >= 4, { timeoutMs: 10_000, what: '4 spans at the collector' });
+    expect(col.errors).toEqual([]);
+    expect(col.spans.every((s) => s.format === format)).toBe(true);
+    checkTrace(col.spans);
+  }
+
+  it('exports one linked trace to a Zipkin v2 receiver', async () => {
+    const col = await startCollector();
+    closers.unshift(() => col.close());
+    await runThrough(col, { zipkin: { url: `${col.url}/api/v2/spans` } }, 'zipkin');
+  });
+
+  it('exports the same trace over OTLP/HTTP JSON', async () => {
+    const col = await startCollector();
+    closers.unshift(() => col.close());
+    await runThrough(col, { otlp: { url: `${col.url}/v1/traces` } }, 'otlp');
+  });
+});
