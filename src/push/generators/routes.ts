@@ -54,6 +54,8 @@ export function outboundRouteConfig(snap: MeshSnapshot, proxy: ProxyInfo): Route
   if (snap.mesh.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
     virtualHosts.push({ name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', route: { destinations: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }], allowUpgrade: true } }] });
   }
+  // Sorted by name, as the wire carries them (one resource per virtual host); lookup is by domain, not order.
+  virtualHosts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { name: OUTBOUND_ROUTE_CONFIG, virtualHosts };
 }
 

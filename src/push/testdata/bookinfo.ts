@@ -36,7 +36,7 @@ export const bookinfoWorkloads: Announcement[] = [
 /** A snapshot of Bookinfo with the given config resources. */
 export function bookinfoSnapshot(configs: Resource[], previous?: MeshSnapshot): MeshSnapshot {
   const view = announcementsView(bookinfoWorkloads.map((a) => ({ proxyId: `${a.name}.default`, announcement: a })));
-  return buildSnapshot({ configs, ...view, mesh: defaultMeshConfig() }, previous, 0);
+  return buildSnapshot({ configs, ...view, mesh: defaultMeshConfig() }, previous, Date.now());
 }
 
 /** productpage's sidecar. */

@@ -1,0 +1,177 @@
+/**
+ * The proxy's end of the push stream: connects to the control plane, announces its workload,
+ * applies each push atomically through `apply` (proxy-core's applyConfig), ACKs or NACKs, keeps
+ * its last good config while disconnected, and reconnects with exponential backoff and jitter.
+ * Imports only proxy-config (the wire types), as the proxy must.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import type { NodeInfo, ProxyConfig, ResourceType } from '../../proxy-config/types.js';
+import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
+
+/** Options of the control client. */
+export interface ControlClientOptions {
+  /** Control plane push address: `host:port`, `tcp://host:port` or `http://host:port`. */
+  server: string;
+  node: NodeInfo;
+  workload?: WorkloadAnnouncement;
+  /** Applies a whole config atomically; rejects with the reason when the config is refused. */
+  apply(cfg: ProxyConfig): Promise<void>;
+  /** First reconnect delay (default 250 ms), doubled per failure up to `maxBackoffMs` (default 10 s), with jitter. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  random?: () => number;
+  /** Opens the stream (the TLS seam: issue 6 swaps in a tls.connect with the workload certificate). */
+  connect?: (host: string, port: number) => Socket;
+  log?: (line: string) => void;
+  /** Observes stream events (tests, the proxy's admin page). */
+  onEvent?: (ev: ControlClientEvent) => void;
+}
+
+/** What happened on the stream. */
+export type ControlClientEvent =
+  | { type: 'connected' }
+  | { type: 'applied'; nonce: string; versions: Partial<Record<ResourceType, string>> }
+  | { type: 'rejected'; nonce: string; error: string }
+  | { type: 'disconnected'; reason: string; retryInMs: number };
+
+/** Parses the `--server` value into host and port. */
+export function parseServerAddress(s: string): { host: string; port: number } {
+  const m = /^(?:[a-z]+:\/\/)?(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(s.trim());
+  if (!m) throw new Error(`control plane address "${s}" must be HOST:PORT (e.g. 127.0.0.1:15010)`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** The client; `start()` connects and keeps reconnecting until `stop()`. */
+export class ControlClient {
+  /** Last good resources per type (what the proxy runs). */
+  private state = new Map<ResourceType, Map<string, unknown>>();
+  private versions: Partial<Record<ResourceType, string>> = {};
+  private socket?: Socket;
+  private stopped = false;
+  private failures = 0;
+  private timer?: NodeJS.Timeout;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly addr: { host: string; port: number };
+  /** True while a stream is open and the hello was sent. */
+  connected = false;
+  /** When the last push was applied (ms since epoch). */
+  lastAppliedAt?: number;
+  lastError?: string;
+
+  constructor(private readonly opts: ControlClientOptions) {
+    this.addr = parseServerAddress(opts.server);
+  }
+
+  /** Connects (and reconnects on loss) until stopped. */
+  start(): void {
+    this.stopped = false;
+    this.open();
+  }
+
+  /** Closes the stream and stops reconnecting; the proxy keeps running its config. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.socket?.destroy();
+  }
+
+  /** Versions of the config the proxy runs, per type. */
+  runningVersions(): Partial<Record<ResourceType, string>> {
+    return { ...this.versions };
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l: string) => process.stderr.write(`bowline proxy: ${l}\n`)))(line);
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    const sock = (this.opts.connect ?? ((h, p) => netConnect({ host: h, port: p })))(this.addr.host, this.addr.port);
+    this.socket = sock;
+    let reason = 'connection closed';
+    sock.setNoDelay(true);
+    sock.setKeepAlive(true, 10_000);
+    const framer = new LineFramer((line) => this.onLine(sock, line, (r) => (reason = r)), (r) => {
+      reason = `bad frame from control plane: ${r}`;
+      sock.destroy();
+    });
+    sock.on('connect', () => {
+      this.connected = true;
+      const hello = { type: 'hello', protocol: PUSH_PROTOCOL_VERSION, node: this.opts.node, workload: this.opts.workload, versions: this.versions };
+      sock.write(JSON.stringify(hello) + '\n');
+      this.opts.onEvent?.({ type: 'connected' });
+      this.log(`connected to control plane ${this.opts.server}`);
+    });
+    sock.on('data', (d) => framer.push(d));
+    sock.on('error', (err) => (reason = err.message));
+    sock.on('close', () => {
+      this.connected = false;
+      if (this.socket === sock) this.socket = undefined;
+      if (this.stopped) return;
+      const base = Math.min(this.opts.maxBackoffMs ?? 10_000, (this.opts.initialBackoffMs ?? 250) * 2 ** Math.min(this.failures, 16));
+      const wait = Math.round(base * (0.5 + 0.5 * (this.opts.random ?? Math.random)()));
+      this.failures++;
+      this.lastError = reason;
+      this.log(`control plane stream lost (${reason}); keeping the last good config; retrying in ${wait} ms`);
+      this.opts.onEvent?.({ type: 'disconnected', reason, retryInMs: wait });
+      this.timer = setTimeout(() => this.open(), wait);
+      this.timer.unref?.();
+    });
+  }
+
+  private onLine(sock: Socket, line: string, setReason: (r: string) => void): void {
+    const d = decodeMessage(line);
+    if (!d.ok) {
+      setReason(`bad message from control plane: ${d.error}`);
+      sock.destroy();
+      return;
+    }
+    const msg = d.msg;
+    if (msg.type === 'push') {
+      const push = msg as unknown as PushMessage;
+      this.queue = this.queue.then(() => this.onPush(sock, push));
+    } else if (msg.type === 'error') {
+      setReason(`control plane closed the stream: ${String(msg.code)} ${String(msg.message)}`);
+    } else if (msg.type === 'ping') sock.write('{"type":"pong"}\n');
+  }
+
+  private async onPush(sock: Socket, push: PushMessage): Promise<void> {
+    const next = new Map(this.state);
+    const versions = { ...this.versions };
+    try {
+      for (const u of push.updates) {
+        if (!RESOURCE_TYPES.includes(u.resourceType)) throw new Error(`unknown resource type "${u.resourceType}"`);
+        const m = u.full ? new Map<string, unknown>() : new Map(next.get(u.resourceType) ?? []);
+        for (const name of u.removed ?? []) m.delete(name);
+        for (const r of u.resources) m.set(r.name, r.body);
+        next.set(u.resourceType, m);
+        versions[u.resourceType] = u.version;
+      }
+    } catch (err) {
+      return this.respond(sock, push.nonce, (err as Error).message);
+    }
+    const label = RESOURCE_TYPES.map((t) => (versions[t] ?? '-').slice(0, 6)).join('.');
+    const cfg = assembleConfig(this.opts.node, next, label);
+    try {
+      await this.opts.apply(cfg);
+    } catch (err) {
+      return this.respond(sock, push.nonce, (err as Error).message || String(err));
+    }
+    this.state = next;
+    this.versions = versions;
+    this.failures = 0;
+    this.lastAppliedAt = Date.now();
+    this.respond(sock, push.nonce);
+    this.opts.onEvent?.({ type: 'applied', nonce: push.nonce, versions });
+  }
+
+  private respond(sock: Socket, nonce: string, error?: string): void {
+    if (error !== undefined) {
+      this.lastError = error;
+      this.log(`config from control plane refused, running config kept: ${error.split('\n')[0]}`);
+      this.opts.onEvent?.({ type: 'rejected', nonce, error });
+    }
+    if (sock.destroyed) return;
+    sock.write(JSON.stringify(error === undefined ? { type: 'ack', nonce, versions: this.versions } : { type: 'nack', nonce, error: error.slice(0, 4000), versions: this.versions }) + '\n');
+  }
+}

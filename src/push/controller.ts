@@ -1,0 +1,137 @@
+/**
+ * The mesh controller: keeps the current MeshSnapshot, built from the store's config resources
+ * (normalised; legacy MeshPolicy/Policy mapped to PeerAuthentication; the `istio` ConfigMap's
+ * mesh config) and the registries. Changes are debounced (quiet period) with a maximum delay,
+ * so a burst of writes produces one snapshot.
+ */
+import { isKind, legacyToPeerAuthentication, normalize, parseMeshConfig } from '../api/index.js';
+import type { MeshConfig } from '../api/types/mesh.js';
+import type { Resource } from '../api/types/meta.js';
+import { buildSnapshot, type MeshSnapshot } from '../model/snapshot.js';
+import { DEFAULT_DOMAINS, type DomainSettings } from '../model/service.js';
+import type { Registry } from '../registry/registry.js';
+import type { Store, StoredObject, Watch } from '../store/store.js';
+
+/** Options of the controller. */
+export interface ControllerOptions {
+  store: Store;
+  registry: Registry;
+  /** Mesh config from `--mesh-config` (the `istio` ConfigMap in the root namespace overrides it when present). */
+  mesh: MeshConfig;
+  domains?: DomainSettings;
+  /** Quiet period before rebuilding (default 20 ms). */
+  debounceMs?: number;
+  /** Longest a change waits while changes keep coming (default 100 ms). */
+  maxDelayMs?: number;
+  now?: () => number;
+}
+
+/** Builds snapshots from the store and the registries. */
+export class MeshController {
+  private objects = new Map<string, StoredObject>();
+  private watch?: Watch;
+  private unsub?: () => void;
+  private snap?: MeshSnapshot;
+  private listeners = new Set<(s: MeshSnapshot) => void>();
+  private timer?: NodeJS.Timeout;
+  private firstPendingAt = 0;
+  private readonly now: () => number;
+  /** Number of snapshots built. */
+  builds = 0;
+  /** Milliseconds the last build took. */
+  lastBuildMs = 0;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Loads everything, builds the first snapshot and starts watching. */
+  async start(): Promise<MeshSnapshot> {
+    await this.opts.registry.start();
+    const rev = await this.opts.store.revision();
+    for (const kind of ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'MeshPolicy', 'Policy', 'ConfigMap']) {
+      const { items } = await this.opts.store.list(kind);
+      for (const o of items) this.objects.set(key(o), o);
+    }
+    this.watch = this.opts.store.watch({}, (ev) => {
+      if (ev.type === 'DELETED') this.objects.delete(key(ev.object));
+      else this.objects.set(key(ev.object), ev.object);
+      this.schedule();
+    }, { fromRevision: rev });
+    this.unsub = this.opts.registry.onChange(() => this.schedule());
+    this.rebuild();
+    return this.snap!;
+  }
+
+  /** The current snapshot. */
+  current(): MeshSnapshot {
+    return this.snap!;
+  }
+
+  /** Calls `fn` with every new snapshot; returns the unsubscribe function. */
+  onSnapshot(fn: (s: MeshSnapshot) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Stops watching. */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.watch?.close();
+    this.unsub?.();
+    await this.opts.registry.stop();
+  }
+
+  /** Notes a change now; the snapshot is rebuilt after the quiet period, or at the max delay. */
+  schedule(): void {
+    const now = this.now();
+    if (!this.firstPendingAt) this.firstPendingAt = now;
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Math.min(this.opts.debounceMs ?? 20, Math.max(0, this.firstPendingAt + (this.opts.maxDelayMs ?? 100) - now));
+    this.timer = setTimeout(() => this.rebuild(), wait);
+  }
+
+  private meshConfig(): MeshConfig {
+    const root = (this.opts.mesh.rootNamespace as string) ?? 'istio-system';
+    const cm = this.objects.get(`ConfigMap/${root}/istio`) as { data?: { mesh?: unknown } } | undefined;
+    if (cm && typeof cm.data?.mesh === 'string') {
+      const { mesh, violations } = parseMeshConfig(cm.data.mesh);
+      if (!violations.some((v) => v.severity === 'error')) return mesh;
+    }
+    return this.opts.mesh;
+  }
+
+  private rebuild(): void {
+    this.timer = undefined;
+    const changedAt = this.firstPendingAt || this.now();
+    this.firstPendingAt = 0;
+    const t0 = performance.now();
+    const mesh = this.meshConfig();
+    const configs: Resource[] = [];
+    for (const o of this.objects.values()) {
+      if (!isKind(o.kind)) continue;
+      let r = normalized.get(o);
+      if (!r) {
+        try {
+          r = normalize(o as unknown as Resource);
+        } catch {
+          continue;
+        }
+        normalized.set(o, r);
+      }
+      if (r.kind === 'MeshPolicy' || r.kind === 'Policy') configs.push(...legacyToPeerAuthentication(r, { rootNamespace: mesh.rootNamespace }).resources);
+      configs.push(r);
+    }
+    const view = this.opts.registry.view();
+    this.snap = buildSnapshot({ configs, ...view, mesh, domains: this.opts.domains ?? DEFAULT_DOMAINS }, this.snap, changedAt);
+    this.builds++;
+    this.lastBuildMs = performance.now() - t0;
+    if (this.snap.changed.size) for (const l of this.listeners) l(this.snap);
+  }
+}
+
+const normalized = new WeakMap<StoredObject, Resource>();
+
+function key(o: StoredObject): string {
+  return `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+}

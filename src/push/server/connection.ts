@@ -1,0 +1,94 @@
+/** One proxy's stream as the push server tracks it: identity, what it runs, what is in flight, its status. */
+import type { Socket } from 'node:net';
+import type { Registration } from '../../registry/universal/universal.js';
+import type { ResourceType } from '../../proxy-config/types.js';
+import type { TypeSet } from '../cache.js';
+import type { ProxyInfo } from '../generators/index.js';
+
+/** Sync state of one resource type of one proxy, as `bowline proxy-status` shows it. */
+export type SyncState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
+
+/** One proxy's status (proxy-status, /debug/syncz). */
+export interface ProxyStatus {
+  id: string;
+  role: string;
+  namespace: string;
+  workload: string;
+  address: string;
+  connectedAt: number;
+  /** Per type: state, version the proxy runs, last NACK error. */
+  types: Partial<Record<ResourceType, { state: SyncState; version?: string; sentVersion?: string; error?: string }>>;
+  lastAckAt?: number;
+  /** Milliseconds from the last change the proxy received to its ACK. */
+  lastConvergenceMs?: number;
+  pushes: number;
+  acks: number;
+  nacks: number;
+}
+
+/** The push in flight to a proxy (at most one). */
+export interface PendingPush {
+  nonce: string;
+  sets: Map<ResourceType, TypeSet>;
+  sentAt: number;
+  /** When the oldest change this push carries was seen (0: none tracked). */
+  changedAt: number;
+}
+
+/** Server-side state of one stream. */
+export class Connection {
+  id = '';
+  info?: ProxyInfo;
+  /** What the proxy runs (its last ACKed sets). */
+  readonly acked = new Map<ResourceType, TypeSet>();
+  pending?: PendingPush;
+  /** A change arrived while a push was in flight: push again after the ACK. */
+  dirty = false;
+  /** When the oldest change not yet sent was seen (0: none). */
+  unsentSince = 0;
+  readonly nacked = new Map<ResourceType, { version: string; error: string; at: number }>();
+  registration?: Registration;
+  connectedAt: number;
+  lastAckAt?: number;
+  lastConvergenceMs?: number;
+  pushes = 0;
+  acks = 0;
+  nacks = 0;
+  closed = false;
+
+  constructor(readonly socket: Socket, now: number, readonly remote: string) {
+    this.connectedAt = now;
+  }
+
+  /** This proxy's status for debugging. */
+  status(types: readonly ResourceType[]): ProxyStatus {
+    const out: ProxyStatus = {
+      id: this.id,
+      role: this.info?.node.role ?? '',
+      namespace: this.info?.node.namespace ?? '',
+      workload: this.info?.node.workload ?? '',
+      address: this.info?.workload?.address ?? this.remote,
+      connectedAt: this.connectedAt,
+      types: {},
+      pushes: this.pushes,
+      acks: this.acks,
+      nacks: this.nacks,
+    };
+    if (this.lastAckAt !== undefined) out.lastAckAt = this.lastAckAt;
+    if (this.lastConvergenceMs !== undefined) out.lastConvergenceMs = this.lastConvergenceMs;
+    for (const t of types) {
+      const acked = this.acked.get(t)?.version;
+      const sent = this.pending?.sets.get(t)?.version;
+      const nack = this.nacked.get(t);
+      let state: SyncState = acked ? 'SYNCED' : 'NOT_SENT';
+      if (sent || (this.dirty && acked)) state = 'STALE';
+      if (nack && !sent) state = 'NACKED';
+      const e: { state: SyncState; version?: string; sentVersion?: string; error?: string } = { state };
+      if (acked) e.version = acked;
+      if (sent) e.sentVersion = sent;
+      if (nack && state === 'NACKED') e.error = nack.error;
+      out.types[t] = e;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,172 @@
+import { connect, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/wait.js';
+import type { MeshSnapshot } from '../../model/snapshot.js';
+import type { ProxyConfig } from '../../proxy-config/types.js';
+import { ControlClient, type ControlClientEvent } from '../../proxy/control-client/client.js';
+import { generateProxyConfig } from '../generators/index.js';
+import { bookinfoSnapshot, ingressProxy, productpageProxy, sampleResources } from '../testdata/bookinfo.js';
+import { PushServer, type SnapshotSource } from './server.js';
+
+/** A snapshot source the test moves by hand. */
+class Source implements SnapshotSource {
+  private fns = new Set<(s: MeshSnapshot) => void>();
+  constructor(public snap: MeshSnapshot) {}
+  current() { return this.snap; }
+  onSnapshot(fn: (s: MeshSnapshot) => void) { this.fns.add(fn); return () => this.fns.delete(fn); }
+  set(configs: string[]) {
+    this.snap = bookinfoSnapshot(sampleResources('destination-rule-all', ...configs), this.snap);
+    for (const f of this.fns) f(this.snap);
+  }
+}
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function setup(configs: string[] = []) {
+  const source = new Source(bookinfoSnapshot(sampleResources('destination-rule-all', ...configs)));
+  const logs: Array<Record<string, unknown>> = [];
+  const server = new PushServer({ source, log: (level, msg, f) => logs.push({ level, msg, ...f }) });
+  const addr = await server.listen(0);
+  cleanup.push(() => server.close());
+  return { source, server, addr, logs };
+}
+
+function client(addr: AddressInfo, proxy = productpageProxy, apply?: (cfg: ProxyConfig) => Promise<void>) {
+  const applied: ProxyConfig[] = [];
+  const events: ControlClientEvent[] = [];
+  const c = new ControlClient({
+    server: `127.0.0.1:${addr.port}`, node: proxy.node, ...(proxy.workload ? { workload: proxy.workload } : {}),
+    apply: apply ?? (async (cfg) => { applied.push(cfg); }),
+    initialBackoffMs: 20, maxBackoffMs: 100, log: () => {}, onEvent: (e) => events.push(e),
+  });
+  c.start();
+  cleanup.push(() => c.stop());
+  return { c, applied, events };
+}
+
+const byName = (l: Array<{ name?: string; cluster?: string }>) => [...l].sort((a, b) => ((a.name ?? a.cluster)! < (b.name ?? b.cluster)! ? -1 : 1));
+const strip = (cfg: ProxyConfig) => ({ ...cfg, version: undefined, listeners: byName(cfg.listeners), routes: byName(cfg.routes), clusters: byName(cfg.clusters), endpoints: byName(cfg.endpoints), secrets: byName(cfg.secrets) });
+const reviewsRoute = (cfg: ProxyConfig) => cfg.routes.find((r) => r.name === 'outbound')!.virtualHosts.find((v) => v.name.startsWith('reviews.'))!.routes[0]!.route!.destinations[0]!.cluster;
+
+describe('push stream', () => {
+  it('gives a new proxy its whole config, which it ACKs (SYNCED per type)', async () => {
+    const { server, addr, source } = await setup(['virtual-service-all-v1']);
+    const { applied } = client(addr);
+    await waitFor(() => server.status()[0]?.types.routes?.state === 'SYNCED', { what: 'SYNCED' });
+    const want = generateProxyConfig(source.snap, productpageProxy);
+    expect(JSON.parse(JSON.stringify(strip(applied.at(-1)!)))).toEqual(JSON.parse(JSON.stringify({ ...strip(want), authorization: undefined })));
+    const st = server.status()[0]!;
+    expect(Object.values(st.types).every((t) => t.state === 'SYNCED')).toBe(true);
+  });
+
+  it('pushes only the changed types and resources, and records convergence', async () => {
+    const { server, addr, source } = await setup(['virtual-service-all-v1']);
+    const { applied } = client(addr);
+    await waitFor(() => applied.length === 1);
+    const bytesBefore = server.metrics.bytes;
+    const routesBefore = server.metrics.typePushes.routes;
+    source.set(['virtual-service-all-v1', 'virtual-service-reviews-jason-v2-v3']);
+    await waitFor(() => applied.length === 2, { what: 'second push' });
+    expect(reviewsRoute(applied[1]!)).toBe('outbound|9080|v2|reviews.default.svc.cluster.local');
+    expect(server.metrics.typePushes.routes).toBe(routesBefore! + 1);
+    expect(server.metrics.typePushes.clusters).toBe(1);
+    // One virtual host changed: far fewer bytes than the whole route table.
+    expect(server.metrics.bytes - bytesBefore).toBeLessThan(2000);
+    await waitFor(() => server.status()[0]!.lastConvergenceMs !== undefined);
+  });
+
+  it('a NACK is recorded (NACKED with the error) and the proxy keeps its last good config', async () => {
+    const { server, addr, source } = await setup(['virtual-service-all-v1']);
+    let refuse = false;
+    const applied: ProxyConfig[] = [];
+    client(addr, productpageProxy, async (cfg) => {
+      if (refuse) throw new Error('BOWLINE_E_PROXY_CONFIG_INVALID: routes[0] is wrong');
+      applied.push(cfg);
+    });
+    await waitFor(() => applied.length === 1);
+    refuse = true;
+    source.set(['virtual-service-reviews-v3']);
+    await waitFor(() => server.status()[0]!.types.routes!.state === 'NACKED', { what: 'NACKED' });
+    expect(server.status()[0]!.types.routes!.error).toMatch(/routes\[0\] is wrong/);
+    expect(server.status()[0]!.types.clusters!.state).toBe('SYNCED');
+    refuse = false;
+    // Back to what the proxy runs: nothing to push, and the stale NACK no longer counts.
+    source.set(['virtual-service-reviews-v3', 'virtual-service-all-v1']);
+    await waitFor(() => server.status()[0]!.types.routes!.state === 'SYNCED', { what: 'SYNCED after revert' });
+    expect(applied).toHaveLength(1);
+    source.set(['virtual-service-all-v1', 'virtual-service-reviews-jason-v2-v3']);
+    await waitFor(() => applied.length === 2, { what: 'next good push applied' });
+  });
+
+  it('a client that sends garbage is disconnected with a logged reason; other proxies do not notice', async () => {
+    const { server, addr, source, logs } = await setup();
+    const good = client(addr);
+    await waitFor(() => good.applied.length === 1);
+    const bad = connect(addr.port, '127.0.0.1');
+    let got = '';
+    bad.on('data', (d) => (got += d));
+    const closed = new Promise((r) => bad.on('close', r));
+    bad.write('{"type":"hello","protocol":1,"node":{"id":"x"}}\nnot json\n');
+    await closed;
+    expect(got).toMatch(/BOWLINE_E_PUSH_BAD_HELLO/);
+    expect(logs.some((l) => l.code === 'BOWLINE_E_PUSH_BAD_HELLO' && typeof l.reason === 'string')).toBe(true);
+    const bad2 = connect(addr.port, '127.0.0.1');
+    bad2.resume();
+    bad2.write('\u0000\u0001garbage{{{\n');
+    await new Promise((r) => bad2.on('close', r));
+    expect(logs.some((l) => l.code === 'BOWLINE_E_PUSH_BAD_FRAME')).toBe(true);
+    source.set(['virtual-service-reviews-v3']);
+    await waitFor(() => good.applied.length === 2);
+    expect(good.events.filter((e) => e.type === 'disconnected')).toHaveLength(0);
+    expect(server.connected).toBe(1);
+  });
+
+  it('reconnects with backoff after the control plane restarts and is not resent unchanged types', async () => {
+    const source = new Source(bookinfoSnapshot(sampleResources('destination-rule-all', 'virtual-service-all-v1')));
+    let server = new PushServer({ source, log: () => {} });
+    const addr = await server.listen(0);
+    const { applied, events } = client(addr);
+    await waitFor(() => applied.length === 1);
+    await server.close();
+    await waitFor(() => events.some((e) => e.type === 'disconnected'));
+    server = new PushServer({ source, log: () => {} });
+    await server.listen(addr.port);
+    cleanup.push(() => server.close());
+    await waitFor(() => server.status()[0]?.types.routes?.state === 'SYNCED', { what: 'resync' });
+    expect(server.metrics.pushes).toBe(0);
+    expect(applied).toHaveLength(1);
+  });
+
+  it('coalesces changes arriving while a push is in flight into one more push', async () => {
+    const { server, addr, source } = await setup();
+    let release!: () => void;
+    let hold = false;
+    const applied: ProxyConfig[] = [];
+    client(addr, productpageProxy, async (cfg) => {
+      if (hold) await new Promise<void>((r) => (release = r));
+      applied.push(cfg);
+    });
+    await waitFor(() => applied.length === 1);
+    hold = true;
+    source.set(['virtual-service-reviews-v3']);
+    await waitFor(() => release !== undefined);
+    hold = false;
+    source.set(['virtual-service-reviews-50-v3']);
+    source.set(['virtual-service-reviews-jason-v2-v3']);
+    release();
+    await waitFor(() => applied.length === 3);
+    expect(reviewsRoute(applied[2]!)).toBe('outbound|9080|v2|reviews.default.svc.cluster.local');
+    expect(server.status()[0]!.pushes).toBe(3);
+  });
+
+  it('serves a gateway its Gateway listeners', async () => {
+    const { server, addr } = await setup(['bookinfo-gateway']);
+    const { applied } = client(addr, ingressProxy);
+    await waitFor(() => applied.length === 1);
+    expect(applied[0]!.listeners.map((l) => l.port)).toEqual([8080]);
+    expect(server.status()[0]!.role).toBe('gateway');
+  });
+});

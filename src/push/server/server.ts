@@ -1,0 +1,333 @@
+/**
+ * The push server: accepts proxy streams (newline-delimited JSON over TCP; see
+ * docs/push-protocol.md), registers each proxy's workload in the universal registry, and keeps
+ * every proxy in sync with the current snapshot: per-type versions, a nonce per push, ACK/NACK,
+ * incremental deltas, at most one push in flight per proxy (later changes coalesce into the next).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { MeshSnapshot } from '../../model/snapshot.js';
+import type { NodeInfo, ResourceType } from '../../proxy-config/types.js';
+import { decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type HelloMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import type { UniversalRegistry } from '../../registry/universal/universal.js';
+import { GenerationCache, type TypeSet } from '../cache.js';
+import { generateProxyConfig } from '../generators/index.js';
+import { Connection, type ProxyStatus } from './connection.js';
+import { PushMetrics } from './metrics.js';
+
+/** Where snapshots come from (the MeshController, or a test's fixed source). */
+export interface SnapshotSource {
+  current(): MeshSnapshot;
+  onSnapshot(fn: (s: MeshSnapshot) => void): () => void;
+}
+
+/** A log line: level, message, structured fields. */
+export type PushLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+/** Options of the push server. */
+export interface PushServerOptions {
+  source: SnapshotSource;
+  /** Registers announced workloads (absent: announcements are ignored). */
+  universal?: UniversalRegistry;
+  log?: PushLogger;
+  now?: () => number;
+  /** Close a stream that sends no hello within this long (default 10 s). */
+  helloTimeoutMs?: number;
+  /** Proxies pushed per event-loop turn after a snapshot change (default 64). */
+  batchSize?: number;
+}
+
+/** Stable codes of stream errors (docs/errors.md). */
+export const PUSH_ERRORS = {
+  badFrame: 'BOWLINE_E_PUSH_BAD_FRAME',
+  badHello: 'BOWLINE_E_PUSH_BAD_HELLO',
+  unexpected: 'BOWLINE_E_PUSH_UNEXPECTED_MESSAGE',
+  helloTimeout: 'BOWLINE_E_PUSH_HELLO_TIMEOUT',
+  replaced: 'BOWLINE_E_PUSH_REPLACED',
+  protocol: 'BOWLINE_E_PUSH_PROTOCOL_VERSION',
+} as const;
+
+const defaultLog: PushLogger = (level, msg, fields) => process.stderr.write(`${JSON.stringify({ level, component: 'push', msg, ...fields })}\n`);
+
+/** The control plane's end of every proxy stream. */
+export class PushServer {
+  readonly cache = new GenerationCache();
+  readonly metrics = new PushMetrics();
+  private readonly conns = new Map<string, Connection>();
+  private readonly all = new Set<Connection>();
+  private server?: Server;
+  private queue: Connection[] = [];
+  private queued = new Set<Connection>();
+  private draining = false;
+  private unsub: () => void;
+  private readonly log: PushLogger;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PushServerOptions) {
+    this.log = opts.log ?? defaultLog;
+    this.now = opts.now ?? Date.now;
+    this.cache.advance(opts.source.current());
+    this.unsub = opts.source.onSnapshot((s) => this.onSnapshot(s));
+  }
+
+  /** Listens for proxy streams; resolves with the bound address. */
+  async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    const server = createServer((s) => this.attach(s));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /** Serves one already-connected stream (plain TCP here; a TLS server hands its sockets over the same way). */
+  attach(socket: Socket): void {
+    const conn = new Connection(socket, this.now(), `${socket.remoteAddress}:${socket.remotePort}`);
+    this.all.add(conn);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    const helloTimer = setTimeout(() => this.drop(conn, PUSH_ERRORS.helloTimeout, 'no hello received'), this.opts.helloTimeoutMs ?? 10_000);
+    helloTimer.unref();
+    const framer = new LineFramer((line) => this.onLine(conn, line, helloTimer), (reason) => this.drop(conn, PUSH_ERRORS.badFrame, reason));
+    socket.on('data', (d) => {
+      if (!conn.closed) framer.push(d);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(helloTimer);
+      this.onClose(conn);
+    });
+  }
+
+  private onLine(conn: Connection, line: string, helloTimer: NodeJS.Timeout): void {
+    if (conn.closed) return;
+    const d = decodeMessage(line);
+    if (!d.ok) return this.drop(conn, PUSH_ERRORS.badFrame, d.error);
+    const msg = d.msg;
+    if (!conn.id) {
+      if (msg.type !== 'hello') return this.drop(conn, PUSH_ERRORS.unexpected, `expected hello, got "${msg.type}"`);
+      clearTimeout(helloTimer);
+      return this.onHello(conn, msg as unknown as HelloMessage);
+    }
+    switch (msg.type) {
+      case 'ack':
+      case 'nack':
+        return this.onResponse(conn, msg.type, String(msg.nonce), typeof msg.error === 'string' ? msg.error : '');
+      case 'ping':
+        conn.socket.write('{"type":"pong"}\n');
+        return;
+      case 'pong':
+        return;
+      case 'csr':
+        // Reserved for the CA (issue 6): answered once a signer is plugged in.
+        conn.socket.write(`${JSON.stringify({ type: 'certificate', requestId: String(msg.requestId ?? ''), error: 'certificate signing is not enabled on this control plane' })}\n`);
+        return;
+      default:
+        return this.drop(conn, PUSH_ERRORS.unexpected, `unknown message type "${msg.type}"`);
+    }
+  }
+
+  private onHello(conn: Connection, hello: HelloMessage): void {
+    if (hello.protocol !== PUSH_PROTOCOL_VERSION) return this.drop(conn, PUSH_ERRORS.protocol, `protocol ${String(hello.protocol)} not supported (this control plane speaks ${PUSH_PROTOCOL_VERSION})`);
+    const problem = checkNode(hello.node) ?? (hello.workload ? checkWorkload(hello.workload) : undefined);
+    if (problem) return this.drop(conn, PUSH_ERRORS.badHello, problem);
+    conn.id = hello.node.id;
+    conn.info = hello.workload ? { node: hello.node, workload: hello.workload } : { node: hello.node };
+    const old = this.conns.get(conn.id);
+    if (old) this.drop(old, PUSH_ERRORS.replaced, 'a new stream with the same proxy id connected');
+    this.conns.set(conn.id, conn);
+    this.metrics.connects++;
+    this.log('info', 'proxy connected', { proxy: conn.id, remote: conn.remote });
+    if (this.opts.universal && hello.workload) {
+      this.opts.universal.register(conn.id, hello.workload).then((r) => {
+        if (conn.closed) r.close();
+        else conn.registration = r;
+      }, (err) => this.log('warn', 'workload registration failed', { proxy: conn.id, error: String(err) }));
+    }
+    // After a reconnect the proxy says what it runs: unchanged types are not resent.
+    for (const t of RESOURCE_TYPES) {
+      const v = hello.versions?.[t];
+      if (!v) continue;
+      const set = this.cache.typeSet(t, conn.info);
+      if (set.version === v) conn.acked.set(t, set);
+    }
+    this.push(conn);
+  }
+
+  private onResponse(conn: Connection, kind: 'ack' | 'nack', nonce: string, error: string): void {
+    const p = conn.pending;
+    if (!p || p.nonce !== nonce) return; // stale response to an older push: ignored, as in xDS
+    conn.pending = undefined;
+    const now = this.now();
+    if (kind === 'ack') {
+      conn.acks++;
+      this.metrics.acks++;
+      for (const [t, set] of p.sets) {
+        conn.acked.set(t, set);
+        conn.nacked.delete(t);
+      }
+      conn.lastAckAt = now;
+      if (p.changedAt) {
+        conn.lastConvergenceMs = now - p.changedAt;
+        this.metrics.observeConvergence(conn.lastConvergenceMs);
+      }
+    } else {
+      conn.nacks++;
+      this.metrics.nacks++;
+      for (const [t, set] of p.sets) conn.nacked.set(t, { version: set.version, error, at: now });
+      this.log('warn', 'proxy rejected config (NACK); it keeps its last good config', { proxy: conn.id, nonce, error: error.slice(0, 500) });
+    }
+    if (conn.dirty) {
+      conn.dirty = false;
+      this.push(conn);
+    }
+  }
+
+  private onSnapshot(snap: MeshSnapshot): void {
+    this.cache.advance(snap);
+    for (const conn of this.conns.values()) {
+      if (!conn.unsentSince) conn.unsentSince = snap.changedAt;
+      this.enqueue(conn);
+    }
+  }
+
+  private enqueue(conn: Connection): void {
+    if (this.queued.has(conn)) return;
+    this.queued.add(conn);
+    this.queue.push(conn);
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    const batch = this.queue.splice(0, this.opts.batchSize ?? 64);
+    for (const c of batch) {
+      this.queued.delete(c);
+      if (!c.closed) this.push(c);
+    }
+    if (this.queue.length) setImmediate(() => this.drain());
+    else this.draining = false;
+  }
+
+  /** Sends the proxy whatever differs from what it runs (or marks it dirty if a push is in flight). */
+  private push(conn: Connection): void {
+    if (conn.closed || !conn.info) return;
+    if (conn.pending) {
+      conn.dirty = true;
+      return;
+    }
+    const sets = new Map<ResourceType, TypeSet>();
+    const parts: Array<string | Buffer> = [];
+    for (const t of RESOURCE_TYPES) {
+      const set = this.cache.typeSet(t, conn.info);
+      const have = conn.acked.get(t);
+      if (have && have.version === set.version) {
+        conn.nacked.delete(t); // the proxy already runs what it should: an older NACK no longer matters
+        continue;
+      }
+      if (!have && set.parts.every((p) => p.items.size === 0) && t === 'authorization') {
+        // Nothing to say about an empty optional type on first contact: record it as in sync.
+        conn.acked.set(t, set);
+        continue;
+      }
+      const d = this.cache.delta(have, set);
+      sets.set(t, set);
+      if (parts.length) parts.push(',');
+      parts.push(`{"resourceType":"${t}","version":"${set.version}","full":${d.full},"removed":${JSON.stringify(d.removed)},"resources":[`);
+      d.chunks.forEach((c, i) => {
+        if (i) parts.push(',');
+        parts.push(c);
+      });
+      parts.push(']}');
+    }
+    const changedAt = conn.unsentSince;
+    conn.unsentSince = 0;
+    if (sets.size === 0) return;
+    const nonce = randomBytes(6).toString('base64url');
+    conn.pending = { nonce, sets, sentAt: this.now(), changedAt };
+    conn.pushes++;
+    this.metrics.pushes++;
+    const sock = conn.socket;
+    sock.cork();
+    sock.write(`{"type":"push","nonce":"${nonce}","updates":[`);
+    let bytes = 0;
+    for (const p of parts) {
+      bytes += p.length;
+      sock.write(p);
+    }
+    sock.write(']}\n');
+    sock.uncork();
+    this.metrics.bytes += bytes;
+    for (const t of sets.keys()) this.metrics.typePushes[t] = (this.metrics.typePushes[t] ?? 0) + 1;
+  }
+
+  private drop(conn: Connection, code: string, reason: string): void {
+    if (conn.closed) return;
+    this.log('warn', 'closing proxy stream', { proxy: conn.id || undefined, remote: conn.remote, code, reason });
+    this.metrics.drops[code] = (this.metrics.drops[code] ?? 0) + 1;
+    if (!conn.socket.destroyed) conn.socket.end(`${JSON.stringify({ type: 'error', code, message: reason })}\n`);
+    setTimeout(() => conn.socket.destroy(), 1000).unref();
+    this.onClose(conn);
+  }
+
+  private onClose(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.all.delete(conn);
+    conn.registration?.close();
+    if (conn.id && this.conns.get(conn.id) === conn) {
+      this.conns.delete(conn.id);
+      this.cache.forget(conn.id);
+      this.log('info', 'proxy disconnected', { proxy: conn.id });
+    }
+  }
+
+  /** Every connected proxy's sync status, sorted by id. */
+  status(): ProxyStatus[] {
+    return [...this.conns.values()].map((c) => c.status(RESOURCE_TYPES)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** The full config the control plane would give a connected proxy now (config_dump). */
+  configDump(id: string): ReturnType<typeof generateProxyConfig> | undefined {
+    const c = this.conns.get(id);
+    return c?.info ? generateProxyConfig(this.cache.snapshot(), c.info) : undefined;
+  }
+
+  /** Number of connected proxies. */
+  get connected(): number {
+    return this.conns.size;
+  }
+
+  /** Stops accepting, closes every stream (proxies keep their config and reconnect elsewhere). */
+  async close(): Promise<void> {
+    this.unsub();
+    for (const c of [...this.all]) {
+      c.socket.destroy();
+      this.onClose(c);
+    }
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+function checkNode(n: NodeInfo | undefined): string | undefined {
+  if (!n || typeof n !== 'object') return 'hello.node is required';
+  if (typeof n.id !== 'string' || !n.id || n.id.length > 253) return 'hello.node.id must be a non-empty string (at most 253 characters)';
+  if (n.role !== 'sidecar' && n.role !== 'gateway') return 'hello.node.role must be "sidecar" or "gateway"';
+  for (const k of ['namespace', 'workload', 'serviceAccount'] as const) if (typeof n[k] !== 'string' || !n[k]) return `hello.node.${k} must be a non-empty string`;
+  if (!n.labels || typeof n.labels !== 'object' || Object.values(n.labels).some((v) => typeof v !== 'string')) return 'hello.node.labels must map strings to strings';
+  return undefined;
+}
+
+function checkWorkload(w: WorkloadAnnouncement): string | undefined {
+  if (typeof w !== 'object' || w === null) return 'hello.workload must be an object';
+  if (typeof w.name !== 'string' || typeof w.namespace !== 'string' || typeof w.address !== 'string') return 'hello.workload needs name, namespace and address strings';
+  if (!Array.isArray(w.services)) return 'hello.workload.services must be a list';
+  for (const [i, s] of w.services.entries()) {
+    if (typeof s?.service !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s.service)) return `hello.workload.services[${i}].service must be a DNS label`;
+    if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) return `hello.workload.services[${i}].port must be 1-65535`;
+  }
+  return undefined;
+}
