@@ -136,17 +136,19 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
   await progress.step('Bookinfo gateway, virtual service and destination rules applied', () =>
     bowline(sup, 'apply-bookinfo', ['apply', '-f', path.join(networking, 'bookinfo-gateway.yaml'), '-f', path.join(networking, 'destination-rule-all.yaml'), '--server', api], env));
 
-  for (const w of DEMO_WORKLOADS) {
-    await progress.step(`${w.name} with its sidecar`, async () => {
-      const [inbound, outbound] = await freePorts(2);
+  // Workloads start side by side (each app, then its sidecar); each prints its line when ready.
+  // All sidecar ports are picked in one go so no two sidecars get the same one.
+  const ports = await freePorts(2 * DEMO_WORKLOADS.length);
+  await Promise.all(DEMO_WORKLOADS.map((w, i) =>
+    progress.step(`${w.name} with its sidecar`, async () => {
+      const [inbound, outbound] = [ports[2 * i]!, ports[2 * i + 1]!];
       const proxyUrl = `http://127.0.0.1:${outbound}`;
       running.outbound[w.name] = proxyUrl;
       const app = await startApp(sup, w, { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: '', no_proxy: '' });
       const portsFile = path.join(opts.home, `${w.name}.ports.json`);
       const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push, appPort: app.port, inbound, outbound, portsFile })], env });
       await proxyReady(side, portsFile);
-    });
-  }
+    })));
   await progress.step(`ingress gateway on :${opts.port}`, async () => {
     const portsFile = path.join(opts.home, 'istio-ingressgateway.ports.json');
     const gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile })], env });
