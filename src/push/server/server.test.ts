@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { ProxyConfig } from '../../proxy-config/types.js';
+// eslint-disable-next-line no-restricted-imports -- the stream test runs the real proxy-side client against the server
 import { ControlClient, type ControlClientEvent } from '../../proxy/control-client/client.js';
 import { generateProxyConfig } from '../generators/index.js';
 import { bookinfoSnapshot, ingressProxy, productpageProxy, sampleResources } from '../testdata/bookinfo.js';
