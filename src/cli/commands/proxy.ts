@@ -3,8 +3,10 @@ import { parseArgs } from 'node:util';
 import { EXIT_INVALID, UsageError, type Command } from '../command.js';
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
+import { createProxyTelemetry, startMetricsServer } from '../../telemetry/index.js';
 
 const USAGE = `Usage: bowline proxy --config FILE [--admin-port N] [--admin-address A] [--ports-file F] [--drain-ms N]
+                     [--metrics-port N] [--metrics-address A] [--telemetry on|off] [--app-metrics-url URL] [--merged-metrics-port N]
 
 Runs the Bowline proxy from a proxy configuration file (JSON or YAML, docs/proxy-config.md).
 The file is re-read when it changes and on SIGHUP; an invalid file is refused and the running
@@ -15,6 +17,11 @@ config stays. SIGTERM/SIGINT or POST /quitquitquit on the admin port drain and e
   --admin-address A     admin bind address (default 127.0.0.1)
   --ports-file F        write the chosen ports as JSON {"admin":N,"listeners":{"name":N}}
   --drain-ms N          how long a drain waits for in-flight requests (default 5000)
+  --metrics-port N      Prometheus endpoint /stats/prometheus (default 15090; 0 = ephemeral)
+  --metrics-address A   metrics bind address (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)
+  --telemetry on|off    Istio metrics, tracing and access logs (default on; docs/telemetry.md)
+  --app-metrics-url URL the app's own metrics, merged into --merged-metrics-port (Istio's 15020)
+  --merged-metrics-port N  port of the merged endpoint (default 15020 when --app-metrics-url is set)
 `;
 
 /** Flag definitions, kept apart so bootstrap flags (--server, --name, --service) can be added beside them. */
@@ -24,6 +31,11 @@ export const proxyFlags = {
   'admin-address': { type: 'string' },
   'ports-file': { type: 'string' },
   'drain-ms': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-address': { type: 'string' },
+  telemetry: { type: 'string' },
+  'app-metrics-url': { type: 'string' },
+  'merged-metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -44,22 +56,37 @@ export const command: Command = {
     if (!values.config) throw new UsageError('--config FILE is required\n' + USAGE);
     const file = values.config;
     const drainMs = intFlag(values['drain-ms'], 'drain-ms', 5000);
+    const telemetryOn = values.telemetry === undefined || values.telemetry === 'on';
+    if (!telemetryOn && values.telemetry !== 'off') throw new UsageError(`--telemetry must be on or off, got ${JSON.stringify(values.telemetry)}`);
     let proxy: RunningProxy;
+    let metrics: Array<{ port: number; close(): Promise<void> }> = [];
     try {
       const config = readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
+      const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
       proxy = await startProxy({
         config,
+        telemetry,
         adminPort: intFlag(values['admin-port'], 'admin-port', 15000),
         adminAddress: values['admin-address'] ?? '127.0.0.1',
         drainMs,
         onQuit: () => process.exit(0),
       });
+      if (telemetry) {
+        const host = values['metrics-address'] ?? '127.0.0.1';
+        metrics.push(await startMetricsServer({ registry: telemetry.registry, host, port: intFlag(values['metrics-port'], 'metrics-port', 15090) }));
+        if (values['app-metrics-url']) {
+          metrics.push(await startMetricsServer({ registry: telemetry.registry, host, port: intFlag(values['merged-metrics-port'], 'merged-metrics-port', 15020), appMetricsUrl: values['app-metrics-url'] }));
+        }
+      }
     } catch (err) {
+      for (const m of metrics) await m.close();
+      metrics = [];
       process.stderr.write(`bowline proxy: ${(err as Error).message}\n`);
       return EXIT_INVALID;
     }
     const writePorts = (): void => {
-      if (values['ports-file']) writeFileSync(values['ports-file'], JSON.stringify(proxy.ports) + '\n');
+      const ports = { ...proxy.ports, ...(metrics[0] ? { metrics: metrics[0].port } : {}), ...(metrics[1] ? { mergedMetrics: metrics[1].port } : {}) };
+      if (values['ports-file']) writeFileSync(values['ports-file'], JSON.stringify(ports) + '\n');
     };
     writePorts();
     process.stderr.write(`bowline proxy: running config ${proxy.current.version || '(unversioned)'}; admin 127.0.0.1:${proxy.ports.admin}; listeners ${JSON.stringify(proxy.ports.listeners)}\n`);
