@@ -284,7 +284,7 @@ describe('config API auth', () => {
       const url = `http://127.0.0.1:${open.ports.api}`;
       const no = await fetch(`${url}${VS_PATH}`);
       expect(no.status).toBe(401);
-      expect((await no.json()).reason).toBe('Unauthorized');
+      expect(((await no.json()) as { reason: string }).reason).toBe('Unauthorized');
       const wrong = await fetch(`${url}${VS_PATH}`, { headers: { authorization: 'Bearer nope' } });
       expect(wrong.status).toBe(401);
       const ok = await fetch(`${url}${VS_PATH}`, { headers: { authorization: `Bearer ${open.adminToken}` } });

@@ -4,7 +4,7 @@ import { admit, decodeBody, isYaml, readBody, warningHeaders } from './admission
 import { CLUSTER_SCOPE_NAMESPACE, kindByPath, type ServedKind } from './kinds.js';
 import type { Metrics } from './metrics.js';
 import { mergePatch } from './merge-patch.js';
-import { ApiError, badRequest, noSuchPath, sendJson } from './status.js';
+import { ApiError, badRequest, sendJson } from './status.js';
 import { serveWatch } from './watch.js';
 
 /** A request path resolved to a kind, namespace and (optionally) name. */
@@ -220,4 +220,3 @@ export class ConfigApi {
   }
 }
 
-export { noSuchPath };

@@ -35,9 +35,9 @@ describe('etcd store on a three-member cluster', () => {
       }, { timeoutMs: 30_000, what: 'five writes after the kill' });
       await waitFor(() => seen.length === 10, { timeoutMs: 30_000, what: 'replica b sees the writes made after the kill' });
       const listed = await waitFor(async () => (await b.list('VirtualService', 'default').catch(() => undefined)), { timeoutMs: 30_000, what: 'list on replica b' });
-      expect(listed.items).toHaveLength(10);
+      expect(listed!.items).toHaveLength(10);
       const got = await waitFor(() => a.get('VirtualService', 'default', 'after-4').catch(() => undefined), { timeoutMs: 30_000, what: 'read on replica a' });
-      expect(got.spec).toEqual({ hosts: ['after-4'] });
+      expect(got!.spec).toEqual({ hosts: ['after-4'] });
       expect(seen.map((e) => e.type).every((t) => t === 'ADDED')).toBe(true);
       expect(seen.map((e) => e.revision)).toEqual([...seen.map((e) => e.revision)].sort((x, y) => x - y));
 

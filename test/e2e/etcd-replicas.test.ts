@@ -32,17 +32,17 @@ describe('two control planes on one etcd', () => {
     const [a, b] = cps as [ControlPlane, ControlPlane];
     const watched: string[] = [];
     b.store.watch({ kind: 'DestinationRule' }, (e) => watched.push(`${e.type} ${e.object.metadata.name} ${e.object.metadata.resourceVersion}`));
-    const created = await (await fetch(a.apiUrl + PATH, json('POST', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'reviews' }, spec: { host: 'reviews' } }))).json();
+    const created: any = await (await fetch(a.apiUrl + PATH, json('POST', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'reviews' }, spec: { host: 'reviews' } }))).json();
     const rv = created.metadata.resourceVersion;
     await waitFor(() => watched.length === 1, { what: 'replica b sees the create' });
     expect(watched[0]).toBe(`ADDED reviews ${rv}`);
-    const fromB = await (await fetch(`${b.apiUrl}${PATH}/reviews`)).json();
+    const fromB: any = await (await fetch(`${b.apiUrl}${PATH}/reviews`)).json();
     expect(fromB).toEqual(created);
 
     const viaB = await fetch(`${b.apiUrl}${PATH}/reviews`, json('PUT', { ...fromB, spec: { host: 'reviews.default.svc.cluster.local' } }));
     expect(viaB.status).toBe(200);
     const staleViaA = await fetch(`${a.apiUrl}${PATH}/reviews`, json('PUT', { ...created, spec: { host: 'x' } }));
     expect(staleViaA.status).toBe(409);
-    await waitFor(async () => (await (await fetch(`${a.apiUrl}${PATH}/reviews`)).json()).spec.host === 'reviews.default.svc.cluster.local', { what: 'replica a sees b\'s update' });
+    await waitFor(async () => ((await (await fetch(`${a.apiUrl}${PATH}/reviews`)).json()) as any).spec.host === 'reviews.default.svc.cluster.local', { what: 'replica a sees b\'s update' });
   });
 });

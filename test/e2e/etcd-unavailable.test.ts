@@ -38,7 +38,7 @@ describe('control plane with etcd unreachable', () => {
       const r = await post('two');
       return r.status === 503 ? r : undefined;
     }, { timeoutMs: 15_000, what: '503 while etcd is down' });
-    const body = await down.json();
+    const body: any = await down!.json();
     expect(body).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable', code: 503 });
     expect(body.message).toMatch(/config store is unavailable.*etcd at 127\.0\.0\.1:\d+.* unreachable/);
     const t1 = Date.now();
@@ -52,7 +52,7 @@ describe('control plane with etcd unreachable', () => {
     await etcd.restart(0);
     await waitFor(async () => (await post('three')).status === 201, { timeoutMs: 20_000, what: 'writes succeed after etcd returns' });
     await waitFor(() => events.includes('ADDED three'), { timeoutMs: 10_000, what: 'watch resumes' });
-    const list = await (await fetch(cp.apiUrl + PATH)).json();
+    const list: any = await (await fetch(cp.apiUrl + PATH)).json();
     expect(list.items.map((o: any) => o.metadata.name)).toEqual(expect.arrayContaining(['one', 'three']));
     expect((await fetch(cp.apiUrl + '/readyz')).status).toBe(200);
   });
