@@ -11,6 +11,7 @@ export const SCENARIOS: Readonly<Record<string, readonly string[]>> = {
   'ratings-delay': ['virtual-service-all-v1.yaml', 'virtual-service-reviews-test-v2.yaml', 'virtual-service-ratings-test-delay.yaml'],
   'ratings-abort': ['virtual-service-all-v1.yaml', 'virtual-service-reviews-test-v2.yaml', 'virtual-service-ratings-test-abort.yaml'],
   'reviews-50-v3': ['virtual-service-all-v1.yaml', 'virtual-service-reviews-50-v3.yaml'],
+  'details-abort': ['virtual-service-all-v1.yaml', 'virtual-service-details-abort-555.yaml'],
 };
 
 /** The absolute paths of a scenario's files, or undefined for an unknown name. */
