@@ -27,28 +27,33 @@ describe('embedded store durability', () => {
     expect(await s.get('Gateway', 'istio-system', 'gw')).toEqual(obj);
     expect(Number(await s.putRaw('k/new', 'x'))).toBe(rev + 1);
     await s.close();
+    // A clean close leaves a snapshot and an empty log.
+    expect(statSync(join(dir, 'wal.log')).size).toBe(0);
+    s = await openEmbeddedStore({ dir });
+    expect((await s.getRaw('k/new'))?.value).toBe('x');
+    await s.close();
   });
 
   it('tolerates a torn last record and keeps everything before it', async () => {
-    let s = await openEmbeddedStore({ dir });
+    let s = await openEmbeddedStore({ dir, snapshotOnClose: false });
     await s.putRaw('a', '1');
     await s.putRaw('b', '2');
     await s.close();
     const wal = join(dir, 'wal.log');
     const size = statSync(wal).size;
     appendFileSync(wal, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 123, 34])); // header promising 200 bytes, then a crash
-    s = await openEmbeddedStore({ dir });
+    s = await openEmbeddedStore({ dir, snapshotOnClose: false });
     expect((await s.getRaw('b'))?.value).toBe('2');
     await s.putRaw('c', '3');
     await s.close();
     expect(statSync(wal).size).toBeGreaterThan(size);
-    s = await openEmbeddedStore({ dir });
+    s = await openEmbeddedStore({ dir, snapshotOnClose: false });
     expect((await s.listRaw('')).entries.map((e) => e.value)).toEqual(['1', '2', '3']);
     await s.close();
   });
 
   it('stops at a record whose checksum does not match', async () => {
-    let s = await openEmbeddedStore({ dir });
+    let s = await openEmbeddedStore({ dir, snapshotOnClose: false });
     await s.putRaw('a', 'first');
     await s.putRaw('b', 'second');
     await s.close();
@@ -56,7 +61,7 @@ describe('embedded store durability', () => {
     const data = readFileSync(wal);
     data[data.length - 3] ^= 0xff; // flip a byte in the last record's payload
     writeFileSync(wal, data);
-    s = await openEmbeddedStore({ dir });
+    s = await openEmbeddedStore({ dir, snapshotOnClose: false });
     expect((await s.getRaw('a'))?.value).toBe('first');
     expect(await s.getRaw('b')).toBeUndefined();
     await s.close();

@@ -18,6 +18,8 @@ export interface EmbeddedOptions extends ResourceLayerOptions {
   snapshotEvery?: number;
   /** How often TTL keys are checked for expiry (default 250 ms). */
   sweepMs?: number;
+  /** Snapshot on close so the next start replays nothing (default true). */
+  snapshotOnClose?: boolean;
 }
 
 /**
@@ -209,6 +211,15 @@ class EmbeddedKv implements Kv {
     if (this.closed) return;
     this.closed = true;
     this.clock.clearTimeout(this.sweepTimer);
+    await this.log.drain();
+    // A clean shutdown leaves a snapshot and an empty log, so the next start replays nothing.
+    if (this.log.records > 0 && this.opts.snapshotOnClose !== false) {
+      try {
+        await this.maybeSnapshot(true);
+      } catch (err) {
+        process.emitWarning(`store snapshot at close failed (the log still has every write): ${String(err)}`);
+      }
+    }
     await this.log.close();
     try { unlinkSync(this.lockPath); } catch {}
   }

@@ -102,9 +102,14 @@ export class AppendLog {
     this.records = 0;
   }
 
+  /** Resolves once every appended record is on disk. */
+  async drain(): Promise<void> {
+    while (this.flushing) await new Promise((r) => setImmediate(r));
+  }
+
   /** Waits for pending records, then closes the file. */
   async close(): Promise<void> {
-    while (this.flushing) await new Promise((r) => setImmediate(r));
+    await this.drain();
     await this.fh.close();
   }
 
