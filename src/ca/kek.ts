@@ -50,12 +50,12 @@ export function parseKek(raw: Buffer | string, source: string): Kek {
 }
 
 /** Where the generated KEK lives when none is configured. */
-export function defaultKekPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.BOWLINE_HOME || join(homedir(), '.bowline'), 'ca-kek');
+export function defaultKekPath(env: NodeJS.ProcessEnv = process.env, home?: string): string {
+  return join(home || env.BOWLINE_HOME || join(homedir(), '.bowline'), 'ca-kek');
 }
 
-/** Resolves the KEK: `kekFile`, else env BOWLINE_CA_KEK, else `$BOWLINE_HOME/ca-kek` (created 0600 when absent). */
-export function loadKek(opts: { kekFile?: string; env?: NodeJS.ProcessEnv } = {}): Kek {
+/** Resolves the KEK: `kekFile`, else env BOWLINE_CA_KEK, else `HOME/ca-kek` (home: `opts.home`, $BOWLINE_HOME, ~/.bowline; created 0600 when absent). */
+export function loadKek(opts: { kekFile?: string; env?: NodeJS.ProcessEnv; home?: string } = {}): Kek {
   const env = opts.env ?? process.env;
   if (opts.kekFile) {
     let raw: Buffer;
@@ -67,7 +67,7 @@ export function loadKek(opts: { kekFile?: string; env?: NodeJS.ProcessEnv } = {}
     return parseKek(raw, `file ${opts.kekFile}`);
   }
   if (env.BOWLINE_CA_KEK) return parseKek(env.BOWLINE_CA_KEK, 'env BOWLINE_CA_KEK');
-  const path = defaultKekPath(env);
+  const path = defaultKekPath(env, opts.home);
   if (existsSync(path)) return parseKek(readFileSync(path), `file ${path}`);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });

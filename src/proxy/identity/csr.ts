@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto as any); // node's webcrypto is the Crypto the library expects
 
 /** A fresh private key and the CSR that asks the CA to certify it for one SPIFFE id. */
 export interface KeyAndCsr {

@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { CertificateAuthority } from './authority.js';
+import { caHttpHandlers } from './http.js';
+import { loadKek } from './kek.js';
+import type { CaStorage } from './storage.js';
+
+/**
+ * The CA as a control-plane plugin (src/control/plugins.ts `ControlPlanePlugin`, typed here by
+ * shape because src/ca does not import src/control). Started by `bowline up` once listed in
+ * `builtinPlugins`: opens the CA at start (a wrong KEK stops start-up), mounts the CA API on the
+ * API listener, and exports counters. Other plugins (push) get the instance with `caOf(cp)`.
+ *
+ * Configuration, in order: `cp.options.caKekFile` / env BOWLINE_CA_KEK_FILE / env BOWLINE_CA_KEK /
+ * HOME/ca-kek (generated); `cp.options.caCertsDir` / env BOWLINE_CA_CERTS_DIR / HOME/cacerts when it
+ * holds ca-cert.pem; trust domain from `cp.options.trustDomain`, the mesh config, or cluster.local;
+ * workload lifetime from env BOWLINE_CA_WORKLOAD_TTL_MS (default 24 h).
+ */
+
+/** The parts of the control plane the CA plugin uses. */
+export interface CaHost {
+  store: CaStorage;
+  meshConfig?: { trustDomain?: string };
+  options: { home: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string };
+  addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
+  metrics?: { addCollector?(fn: () => string): void };
+  log(line: string): void;
+}
+
+const instances = new WeakMap<object, CertificateAuthority>();
+
+/** The CA a control plane started (for the push plugin: CSRs over the stream, the 15012 serving certificate). */
+export function caOf(cp: object): CertificateAuthority | undefined {
+  return instances.get(cp);
+}
+
+/** Prometheus text for the CA's counters. */
+export function caMetricsText(ca: CertificateAuthority): string {
+  const lines = [
+    '# HELP bowline_ca_certificates_issued_total Workload certificates signed.',
+    '# TYPE bowline_ca_certificates_issued_total counter',
+    `bowline_ca_certificates_issued_total ${ca.counters.issued}`,
+    '# HELP bowline_ca_requests_refused_total Certificate and token requests refused, by error code.',
+    '# TYPE bowline_ca_requests_refused_total counter',
+    ...[...ca.counters.refused].map(([code, n]) => `bowline_ca_requests_refused_total{code="${code}"} ${n}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** The plugin object; `start` rejects (stopping `bowline up`) when the CA cannot be opened. */
+export const plugin = {
+  name: 'ca',
+  async start(cp: CaHost): Promise<void> {
+    const env = process.env;
+    const kekFile = cp.options.caKekFile ?? env.BOWLINE_CA_KEK_FILE;
+    const kek = loadKek({ ...(kekFile ? { kekFile } : {}), env, home: cp.options.home });
+    const homeCacerts = join(cp.options.home, 'cacerts');
+    const cacertsDir = cp.options.caCertsDir ?? env.BOWLINE_CA_CERTS_DIR ?? (existsSync(join(homeCacerts, 'ca-cert.pem')) ? homeCacerts : undefined);
+    const ttl = Number(env.BOWLINE_CA_WORKLOAD_TTL_MS);
+    const ca = await CertificateAuthority.open({
+      storage: cp.store, kek,
+      trustDomain: cp.options.trustDomain ?? cp.meshConfig?.trustDomain ?? 'cluster.local',
+      ...(cacertsDir ? { cacertsDir } : {}),
+      ...(ttl > 0 ? { workloadLifetimeMs: ttl } : {}),
+    });
+    instances.set(cp, ca);
+    // The API listener's own auth (loopback, else the admin token) already guards every path here.
+    const api = caHttpHandlers(ca, { isAdmin: () => true });
+    const handler = async (req: IncomingMessage, res: ServerResponse) => {
+      if (!(await api.handle(req, res))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'BOWLINE_E_CA_BAD_REQUEST', message: `no CA endpoint ${req.method} ${req.url}` } }));
+    };
+    cp.addHandler('/v1/tokens', handler);
+    cp.addHandler('/v1/ca/', handler);
+    cp.metrics?.addCollector?.(() => caMetricsText(ca));
+    cp.log(`ca: ${ca.mode === 'cacerts' ? `signing with ${cacertsDir}` : 'root in the store'}, trust domain ${ca.trustDomain}, key-encryption key from ${kek.source}`);
+  },
+};
