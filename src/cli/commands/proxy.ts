@@ -60,6 +60,7 @@ export const command: Command = {
     if (!telemetryOn && values.telemetry !== 'off') throw new UsageError(`--telemetry must be on or off, got ${JSON.stringify(values.telemetry)}`);
     let proxy: RunningProxy;
     let metrics: Array<{ port: number; close(): Promise<void> }> = [];
+    const metricsPorts: { metrics?: number; mergedMetrics?: number } = {};
     try {
       const config = readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
       const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
@@ -72,11 +73,20 @@ export const command: Command = {
         onQuit: () => process.exit(0),
       });
       if (telemetry) {
+        // A busy metrics port (another proxy on this host) costs the metrics endpoint, not the proxy.
         const host = values['metrics-address'] ?? '127.0.0.1';
-        metrics.push(await startMetricsServer({ registry: telemetry.registry, host, port: intFlag(values['metrics-port'], 'metrics-port', 15090) }));
-        if (values['app-metrics-url']) {
-          metrics.push(await startMetricsServer({ registry: telemetry.registry, host, port: intFlag(values['merged-metrics-port'], 'merged-metrics-port', 15020), appMetricsUrl: values['app-metrics-url'] }));
-        }
+        const serve = async (port: number, appMetricsUrl?: string): Promise<number | undefined> => {
+          try {
+            const m = await startMetricsServer({ registry: telemetry.registry, host, port, appMetricsUrl });
+            metrics.push(m);
+            return m.port;
+          } catch (err) {
+            process.stderr.write(`bowline proxy: metrics not served: ${(err as Error).message}; pass --metrics-port 0 for an ephemeral port\n`);
+            return undefined;
+          }
+        };
+        metricsPorts.metrics = await serve(intFlag(values['metrics-port'], 'metrics-port', 15090));
+        if (values['app-metrics-url']) metricsPorts.mergedMetrics = await serve(intFlag(values['merged-metrics-port'], 'merged-metrics-port', 15020), values['app-metrics-url']);
       }
     } catch (err) {
       for (const m of metrics) await m.close();
@@ -85,7 +95,7 @@ export const command: Command = {
       return EXIT_INVALID;
     }
     const writePorts = (): void => {
-      const ports = { ...proxy.ports, ...(metrics[0] ? { metrics: metrics[0].port } : {}), ...(metrics[1] ? { mergedMetrics: metrics[1].port } : {}) };
+      const ports = { ...proxy.ports, ...metricsPorts };
       if (values['ports-file']) writeFileSync(values['ports-file'], JSON.stringify(ports) + '\n');
     };
     writePorts();
