@@ -158,7 +158,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const port = (server.address() as AddressInfo).port;
   const urlHost = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '[::1]' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const apiUrl = `http://${urlHost}:${port}`;
-  log(`control plane: config API on ${apiUrl} (store ${store.backend}${needAuth ? ', admin token required' : ''})`);
+  log(`control plane: config API on ${apiUrl} (store ${store.backend}${needAuth ? `; not loopback, so requests need the admin token in ${opts.home}/admin-token` : ''})`);
 
   let closed = false;
   const cp: ControlPlane = {
