@@ -14,4 +14,5 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'get', summary: 'List resources as a table, or show them as YAML/JSON (like kubectl get)', load: async () => (await import('./commands/get.js')).command },
   { name: 'delete', summary: 'Delete resources by KIND NAME or from files (like kubectl delete)', load: async () => (await import('./commands/delete.js')).command },
   { name: 'describe', summary: 'Show one resource in detail (like kubectl describe)', load: async () => (await import('./commands/describe.js')).command },
+  { name: 'token', summary: 'Create a bootstrap token that lets one workload identity get its first certificate', load: async () => (await import('./commands/token.js')).command },
 ];
