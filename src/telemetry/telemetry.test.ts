@@ -143,6 +143,24 @@ describe('ProxyTelemetry tracing', () => {
   });
 });
 
+describe('ProxyTelemetry with a dead collector', () => {
+  it('counts failed exports in its own metrics and keeps recording', async () => {
+    const cfg = config();
+    cfg.mesh.tracing = { zipkin: { url: 'http://127.0.0.1:9/api/v2/spans' }, maxQueue: 10 };
+    const t = createProxyTelemetry({ config: cfg });
+    for (let i = 0; i < 25; i++) {
+      const tr = t.startRequest(new TestHeaders(), 'outbound');
+      t.finishRequest(rec({ trace: tr, cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local' }));
+    }
+    await t.exporters[0]!.flush();
+    const page = t.registry.expose();
+    expect(sample(page, 'bowline_tracing_spans_dropped_total', { format: 'zipkin', reason: 'queue_full' })).toBe(15);
+    expect(sample(page, 'bowline_tracing_spans_dropped_total', { format: 'zipkin', reason: 'export_failed' })).toBe(10);
+    expect(sample(page, 'istio_requests_total', { response_code: '200' })).toBe(25);
+    await t.close();
+  });
+});
+
 describe('access logs', () => {
   function logged(encoding: 'TEXT' | 'JSON'): { t: ReturnType<typeof createProxyTelemetry>; lines: string[] } {
     const lines: string[] = [];
