@@ -67,7 +67,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('bowline proxy 
       const l = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [];
       return l.length >= 5 ? l : undefined;
     }, { what: 'access log lines' });
-    const first = JSON.parse(lines[0]!);
+    const first = JSON.parse(lines![0]!);
     expect(first).toMatchObject({ method: 'GET', path: '/details/0', response_code: 200, authority: 'details:9080', user_agent: 'cli-test', upstream_cluster: 'outbound|9080||details.default.svc.cluster.local', source_workload: 'productpage-v1', destination_workload: 'details-v1' });
     expect(first.x_request_id).toMatch(/^[0-9a-f-]{36}$/);
   });
