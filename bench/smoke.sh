@@ -13,3 +13,12 @@ for (const k of ["bowline_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop
 }
 console.error("bench smoke: proxy JSON ok");
 ' "$(printf '%s' "$out" | tail -1)"
+
+ca_out=$(npm run --silent bench -- ca --quick --json)
+node -e '
+const r = JSON.parse(process.argv[1]);
+for (const k of ["csr_per_s", "proxy_key_and_csr_ms", "token_create_per_s", "token_verify_per_s"]) {
+  if (typeof r[k] !== "number" || !(r[k] > 0)) { console.error("bench smoke: ca " + k + " is not a positive number: " + r[k]); process.exit(1); }
+}
+console.error("bench smoke: ca JSON ok (csr_per_s " + r.csr_per_s + ")");
+' "$(printf '%s' "$ca_out" | tail -1)"
