@@ -84,7 +84,7 @@ function bowlineConfig(listenPort: number, upstreamPort: number): unknown {
   const ep = [{ address: '127.0.0.1', port: upstreamPort }];
   return {
     version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
-    mesh: { tracingSampling: 0, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
+    mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
     listeners: [{ name: 'outbound', address: '127.0.0.1', port: listenPort, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
     routes: [{ name: 'reviews', virtualHosts: [{ name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes }] }],
     clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }, { name: 'reviews-v2', discovery: 'eds', protocol: 'http1' }],
@@ -93,11 +93,12 @@ function bowlineConfig(listenPort: number, upstreamPort: number): unknown {
   };
 }
 
-async function startBowline(dir: string, upstreamPort: number, name: string): Promise<Target> {
+/** Starts `bowline proxy` (telemetry on, Istio's default 1 % sampling, unless `extra` says `--telemetry off`). */
+async function startBowline(dir: string, upstreamPort: number, name: string, extra: string[] = []): Promise<Target> {
   const port = await freePort();
   const cfg = join(dir, `${name}.json`);
   writeFileSync(cfg, JSON.stringify(bowlineConfig(port, upstreamPort)));
-  const c = run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0']);
+  const c = run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0', '--metrics-port', '0', ...extra]);
   await waitPort(port, name);
   return { name, port, pids: [c.pid!] };
 }
@@ -126,6 +127,11 @@ async function measure(t: Target, o: Opts, reps: number): Promise<Row> {
   return { name: t.name, rps, p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'), rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: runs.reduce((a, x) => a + x.errors, 0) };
 }
 
+/** Telemetry's share of the proxy's CPU per request: (on - off) / off, in percent. */
+function overheadPct(on: number | undefined, off: number | undefined): number | undefined {
+  return on === undefined || off === undefined || !(off > 0) ? undefined : ((on - off) / off) * 100;
+}
+
 /** Runs the proxy benchmark; prints a table, or one JSON object with --json. */
 export async function benchProxy(o: Opts): Promise<void> {
   const log = (s: string): void => { process.stderr.write(s + '\n'); };
@@ -152,6 +158,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     const targets: Target[] = [{ name: 'direct', port: upPort, pids: [] }];
     const one = await startBowline(dir, upPort, 'bowline');
     targets.push(one);
+    targets.push(await startBowline(dir, upPort, 'bowline-telemetry-off', ['--telemetry', 'off']));
     const b2 = await startBowline(dir, upPort, 'hop-inner');
     const b1 = await startBowline(dir, b2.port, 'hop-outer');
     targets.push({ name: 'hop', port: b1.port, pids: [b1.pids[0]!, b2.pids[0]!] });
@@ -186,6 +193,8 @@ export async function benchProxy(o: Opts): Promise<void> {
     rate_rps: RATE,
     quick: o.quick,
     bowline_cpu_us_per_req: num(get('bowline')?.cpuUsPerReq),
+    bowline_cpu_us_per_req_telemetry_off: num(get('bowline-telemetry-off')?.cpuUsPerReq),
+    telemetry_cpu_overhead_pct: num(overheadPct(get('bowline')?.cpuUsPerReq, get('bowline-telemetry-off')?.cpuUsPerReq)),
     haproxy_cpu_us_per_req: num(get('haproxy')?.cpuUsPerReq),
     nginx_cpu_us_per_req: num(get('nginx')?.cpuUsPerReq),
     hop_cpu_us_per_req: num(get('hop')?.cpuUsPerReq),
@@ -202,8 +211,8 @@ export async function benchProxy(o: Opts): Promise<void> {
   if (o.json) { process.stdout.write(JSON.stringify(result) + '\n'); return; }
   const f = (v: number, d = 2): string => (Number.isNaN(v) ? '-' : v.toFixed(d));
   const lines = [
-    `path       max rps   p50 ms  p90 ms  p99 ms  p99.9 ms  CPU us/req  RSS MB  errors   (latency/CPU at ${RATE} rps, open loop)`,
-    ...rows.map((r) => `${r.name.padEnd(10)} ${f(r.rps, 0).padStart(7)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
+    `${'path'.padEnd(21)} max rps   p50 ms  p90 ms  p99 ms  p99.9 ms  CPU us/req  RSS MB  errors   (latency/CPU at ${RATE} rps, open loop)`,
+    ...rows.map((r) => `${r.name.padEnd(21)} ${f(r.rps, 0).padStart(7)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
