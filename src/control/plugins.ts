@@ -16,4 +16,5 @@ export interface ControlPlanePlugin {
  * `{ name: 'push', load: async () => (await import('../push/plugin.js')).plugin }`.
  */
 export const builtinPlugins: Array<{ name: string; load: () => Promise<ControlPlanePlugin> }> = [
+  { name: 'push', load: async () => (await import('../push/plugin.js')).plugin },
 ];

@@ -16,8 +16,10 @@ import type { Store, StoredObject, Watch } from '../store/store.js';
 export interface ControllerOptions {
   store: Store;
   registry: Registry;
-  /** Mesh config from `--mesh-config` (the `istio` ConfigMap in the root namespace overrides it when present). */
+  /** The mesh config (the control plane's MeshConfigSource feeds updates through `setMesh`). */
   mesh: MeshConfig;
+  /** Also read the `istio` ConfigMap of the root namespace from the store (standalone use, e.g. the benchmark). Default false. */
+  readConfigMap?: boolean;
   domains?: DomainSettings;
   /** Quiet period before rebuilding (default 20 ms). */
   debounceMs?: number;
@@ -91,7 +93,14 @@ export class MeshController {
     this.timer = setTimeout(() => this.rebuild(), wait);
   }
 
+  /** Replaces the mesh config (from the control plane's mesh config source) and rebuilds. */
+  setMesh(m: MeshConfig): void {
+    this.opts.mesh = m;
+    this.schedule();
+  }
+
   private meshConfig(): MeshConfig {
+    if (!this.opts.readConfigMap) return this.opts.mesh;
     const root = (this.opts.mesh.rootNamespace as string) ?? 'istio-system';
     const cm = this.objects.get(`ConfigMap/${root}/istio`) as { data?: { mesh?: unknown } } | undefined;
     if (cm && typeof cm.data?.mesh === 'string') {

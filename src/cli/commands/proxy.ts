@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EXIT_INVALID, UsageError, type Command } from '../command.js';
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
+import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { createProxyTelemetry, startMetricsServer } from '../../telemetry/index.js';
 
@@ -22,6 +23,18 @@ config stays. SIGTERM/SIGINT or POST /quitquitquit on the admin port drain and e
   --telemetry on|off    Istio metrics, tracing and access logs (default on; docs/telemetry.md)
   --app-metrics-url URL the app's own metrics, merged into --merged-metrics-port (Istio's 15020)
   --merged-metrics-port N  port of the merged endpoint (default 15020 when --app-metrics-url is set)
+
+With a control plane instead of --config (docs/push-protocol.md):
+  --server HOST:PORT    control plane push address (bowline up's --listen-push, default 127.0.0.1:15010)
+  --bootstrap FILE      the values below from a JSON/YAML file (flags win)
+  --name NAME --namespace NS --service-account SA --labels k=v,...   the workload (namespace default "default")
+  --service NAME:PORT[/PROTOCOL][@APPPORT]   a service port this workload serves (repeatable)
+  --app-port N          where the app listens (default: the service port)
+  --gateway             an ingress/egress gateway (serves Gateway servers selected by --labels)
+  --bind-port P=B       bind logical port P (a Gateway or service port) on B (repeatable; e.g. 80=8080)
+  --outbound-port N     the HTTP_PROXY listener for the app (default 15001; 0 = none)
+  --address A           address other proxies reach this one on (default 127.0.0.1)
+  --id ID               proxy id (default NAME.NAMESPACE)
 `;
 
 /** Flag definitions, kept apart so bootstrap flags (--server, --name, --service) can be added beside them. */
@@ -37,6 +50,7 @@ export const proxyFlags = {
   'app-metrics-url': { type: 'string' },
   'merged-metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...bootstrapFlagDefs,
 } as const;
 
 function intFlag(v: string | undefined, name: string, dflt: number): number {
@@ -53,8 +67,12 @@ export const command: Command = {
   async run(args) {
     const { values } = parseArgs({ args, options: proxyFlags, strict: true });
     if (values.help) { process.stdout.write(USAGE); return 0; }
-    if (!values.config) throw new UsageError('--config FILE is required\n' + USAGE);
-    const file = values.config;
+    if (!values.config && !values.server && !values.bootstrap) throw new UsageError('--config FILE or --server HOST:PORT is required\n' + USAGE);
+    let boot: Bootstrap | undefined;
+    if (!values.config) {
+      try { boot = parseBootstrap(values); } catch (err) { throw new UsageError((err as Error).message); }
+    }
+    const file = values.config ?? '';
     const drainMs = intFlag(values['drain-ms'], 'drain-ms', 5000);
     const telemetryOn = values.telemetry === undefined || values.telemetry === 'on';
     if (!telemetryOn && values.telemetry !== 'off') throw new UsageError(`--telemetry must be on or off, got ${JSON.stringify(values.telemetry)}`);
@@ -62,7 +80,7 @@ export const command: Command = {
     let metrics: Array<{ port: number; close(): Promise<void> }> = [];
     const metricsPorts: { metrics?: number; mergedMetrics?: number } = {};
     try {
-      const config = readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
+      const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
       const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
       proxy = await startProxy({
         config,
@@ -111,9 +129,12 @@ export const command: Command = {
         process.stderr.write(`bowline proxy: config ${proxy.current.version || '(unversioned)'} applied (${why})\n`);
       }, (err: Error) => process.stderr.write(`bowline proxy: config not applied (${why}), running config kept: ${err.message}\n`));
     };
-    watchConfigFile(file, () => reload('file changed'));
-    process.on('SIGHUP', () => reload('SIGHUP'));
-    const stop = (): void => { proxy.drain(drainMs).then(() => process.exit(0), () => process.exit(0)); };
+    const client = boot ? connectControlPlane(boot, proxy, writePorts) : undefined;
+    if (!boot) {
+      watchConfigFile(file, () => reload('file changed'));
+      process.on('SIGHUP', () => reload('SIGHUP'));
+    }
+    const stop = (): void => { client?.stop(); proxy.drain(drainMs).then(() => process.exit(0), () => process.exit(0)); };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     return new Promise<number>(() => {}); // runs until drained

@@ -1,0 +1,169 @@
+/**
+ * Bootstrap of a proxy that takes its config from the control plane: who it is (node), what its
+ * workload serves (announced to the universal registry), where the control plane is. From flags
+ * (`bowline proxy --server URL --name N --namespace NS --service-account SA --labels k=v,...
+ * --service NAME:PORT[/PROTOCOL][@APPPORT] ... --app-port N --gateway --bind-port 80=8080`) or a
+ * bootstrap file (JSON or YAML, same fields in camelCase); flags win over the file.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { NodeInfo, ProxyConfig } from '../proxy-config/types.js';
+import { DEFAULT_MESH_SETTINGS, type AnnouncedPort, type WorkloadAnnouncement } from '../proxy-config/wire.js';
+import { ControlClient, parseServerAddress } from './control-client/client.js';
+import type { RunningProxy } from './proxy.js';
+
+/** Everything a proxy needs to join the mesh. */
+export interface Bootstrap {
+  /** Control plane push address HOST:PORT. */
+  server: string;
+  node: NodeInfo;
+  workload: WorkloadAnnouncement;
+}
+
+/** The bootstrap flags as parsed by util.parseArgs (all optional strings). */
+export interface BootstrapFlags {
+  server?: string;
+  bootstrap?: string;
+  id?: string;
+  name?: string;
+  namespace?: string;
+  'service-account'?: string;
+  labels?: string;
+  service?: string[];
+  'app-port'?: string;
+  gateway?: boolean;
+  'bind-port'?: string[];
+  'outbound-port'?: string;
+  address?: string;
+  'bind-address'?: string;
+}
+
+/** A bootstrap that cannot be used; the message says which value and why. */
+export class BootstrapError extends Error {
+  readonly code = 'BOWLINE_E_PROXY_BOOTSTRAP';
+  override name = 'BootstrapError';
+}
+
+/** The flags `bowline proxy` accepts for bootstrap (parseArgs option definitions). */
+export const bootstrapFlagDefs = {
+  server: { type: 'string' },
+  bootstrap: { type: 'string' },
+  id: { type: 'string' },
+  name: { type: 'string' },
+  namespace: { type: 'string' },
+  'service-account': { type: 'string' },
+  labels: { type: 'string' },
+  service: { type: 'string', multiple: true },
+  'app-port': { type: 'string' },
+  gateway: { type: 'boolean' },
+  'bind-port': { type: 'string', multiple: true },
+  'outbound-port': { type: 'string' },
+  address: { type: 'string' },
+  'bind-address': { type: 'string' },
+} as const;
+
+function port(v: unknown, what: string, allowZero = false): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) throw new BootstrapError(`${what} must be a port number ${allowZero ? '0' : '1'}-65535, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Parses `k=v,k2=v2`. */
+export function parseLabels(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new BootstrapError(`--labels: "${part}" is not key=value`);
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
+/** Parses `NAME:PORT[/PROTOCOL][@APPPORT]`. */
+export function parseService(s: string, appPort?: number): AnnouncedPort {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?):(\d+)(?:\/([A-Za-z0-9-]+))?(?:@(\d+))?$/.exec(s.trim());
+  if (!m) throw new BootstrapError(`--service "${s}" must be NAME:PORT[/PROTOCOL][@APPPORT] (NAME a DNS label)`);
+  const out: AnnouncedPort = { service: m[1]!, port: port(m[3], `--service ${s}`), protocol: (m[4] ?? 'HTTP').toUpperCase() };
+  const target = m[5] !== undefined ? port(m[5], `--service ${s} app port`) : appPort;
+  if (target !== undefined) out.targetPort = target;
+  return out;
+}
+
+/** Parses `LOGICAL=BOUND` port mappings. */
+export function parseBindPorts(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of list) {
+    const m = /^(\d+)=(\d+)$/.exec(s.trim());
+    if (!m) throw new BootstrapError(`--bind-port "${s}" must be PORT=BINDPORT (e.g. 80=8080)`);
+    out[String(port(m[1], '--bind-port'))] = port(m[2], '--bind-port', true);
+  }
+  return out;
+}
+
+/** Builds the bootstrap from flags and an optional bootstrap file. Throws BootstrapError. */
+export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): Bootstrap {
+  let file: Record<string, unknown> = {};
+  if (flags.bootstrap) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(read(flags.bootstrap));
+    } catch (err) {
+      throw new BootstrapError(`bootstrap file ${flags.bootstrap}: ${(err as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new BootstrapError(`bootstrap file ${flags.bootstrap} must hold a mapping`);
+    file = parsed as Record<string, unknown>;
+  }
+  const str = (flag: string | undefined, key: string): string | undefined => flag ?? (typeof file[key] === 'string' ? (file[key] as string) : undefined);
+  const server = str(flags.server, 'server');
+  if (!server) throw new BootstrapError('--server HOST:PORT (the control plane push address) is required');
+  try {
+    parseServerAddress(server);
+  } catch (err) {
+    throw new BootstrapError(`--server: ${(err as Error).message}`);
+  }
+  const gateway = flags.gateway ?? file.gateway === true;
+  const name = str(flags.name, 'name');
+  if (!name) throw new BootstrapError('--name NAME (the workload name) is required');
+  const namespace = str(flags.namespace, 'namespace') ?? 'default';
+  const serviceAccount = str(flags['service-account'], 'serviceAccount') ?? (gateway ? name : 'default');
+  const labels = flags.labels !== undefined ? parseLabels(flags.labels) : ((file.labels as Record<string, string>) ?? {});
+  const appPortRaw = flags['app-port'] ?? file.appPort;
+  const appPort = appPortRaw === undefined ? undefined : port(appPortRaw, '--app-port');
+  const serviceSpecs = flags.service ?? ((file.services as string[] | undefined) ?? []);
+  const services = serviceSpecs.map((s) => parseService(String(s), appPort));
+  if (gateway && services.length) throw new BootstrapError('--gateway proxies serve Gateway servers, not --service ports');
+  const portMap = flags['bind-port'] ? parseBindPorts(flags['bind-port']) : ((file.bindPorts as Record<string, number>) ?? undefined);
+  const address = str(flags.address, 'address') ?? '127.0.0.1';
+  const id = str(flags.id, 'id') ?? `${name}.${namespace}`;
+  const node: NodeInfo = { id, role: gateway ? 'gateway' : 'sidecar', workload: name, namespace, serviceAccount, labels };
+  const workload: WorkloadAnnouncement = { name, namespace, serviceAccount, labels, address, services, role: node.role };
+  if (portMap && Object.keys(portMap).length) workload.portMap = portMap;
+  const outbound = flags['outbound-port'] ?? file.outboundPort;
+  if (outbound !== undefined) workload.outboundPort = port(outbound, '--outbound-port', true);
+  else if (gateway) workload.outboundPort = 0;
+  const bindAddress = str(flags['bind-address'], 'bindAddress');
+  if (bindAddress) workload.bindAddress = bindAddress;
+  else if (gateway) workload.bindAddress = address;
+  return { server, node, workload };
+}
+
+/** The config a bootstrapped proxy starts with: its identity and nothing to serve until the first push. */
+export function initialConfig(b: Bootstrap): ProxyConfig {
+  return { node: b.node, mesh: DEFAULT_MESH_SETTINGS, listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
+}
+
+/** Connects a running proxy to the control plane: pushes are applied with `applyConfig`; `onApplied` runs after each. */
+export function connectControlPlane(b: Bootstrap, proxy: Pick<RunningProxy, 'applyConfig'>, onApplied?: () => void, log?: (line: string) => void): ControlClient {
+  const client = new ControlClient({
+    server: b.server,
+    node: b.node,
+    workload: b.workload,
+    apply: (cfg) => proxy.applyConfig(cfg),
+    onEvent: (ev) => {
+      if (ev.type === 'applied') onApplied?.();
+    },
+    ...(log ? { log } : {}),
+  });
+  client.start();
+  return client;
+}

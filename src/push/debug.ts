@@ -1,0 +1,102 @@
+/**
+ * Debug endpoints of the push side, mounted on the control plane's API listener:
+ * /debug/syncz (every proxy's sync state), /debug/config_dump?proxy=ID (the config it gets),
+ * /debug/registryz (services, endpoints, workloads), /debug/configz (config by kind, mesh config),
+ * and /registry/v1/manual (POST / DELETE: what `bowline register` calls).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Kind } from '../api/types/meta.js';
+import { parsePorts, registerManual, unregisterManual, type ManualRegistration } from '../registry/manual/manual.js';
+import type { Store } from '../store/store.js';
+import type { MeshController } from './controller.js';
+import type { PushServer } from './server/server.js';
+
+/** What the debug handlers read. */
+export interface DebugDeps {
+  server: PushServer;
+  controller: MeshController;
+  store?: Store;
+  now?: () => number;
+}
+
+const KINDS: Kind[] = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'];
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n');
+}
+
+function fail(res: ServerResponse, status: number, code: string, message: string): void {
+  json(res, status, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: status, reason: code, message });
+}
+
+async function body(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > 1 << 20) throw new Error('body larger than 1 MiB');
+    chunks.push(c as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+}
+
+/** Finds a proxy by exact id, or by a unique prefix (`productpage` matches `productpage-v1.default`). */
+export function findProxy(ids: string[], q: string): string | undefined {
+  if (ids.includes(q)) return q;
+  const hits = ids.filter((id) => id.startsWith(q));
+  return hits.length === 1 ? hits[0] : undefined;
+}
+
+/** Returns a handler answering the debug paths; it returns false for paths it does not own. */
+export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> {
+  const now = deps.now ?? Date.now;
+  return async (req, res, url) => {
+    const path = url.pathname.replace(/\/+$/, '');
+    const snap = deps.controller.current();
+    switch (path) {
+      case '/debug/syncz':
+        json(res, 200, { now: now(), snapshotVersion: snap.version, proxies: deps.server.status() });
+        return true;
+      case '/debug/config_dump': {
+        const q = url.searchParams.get('proxy') ?? '';
+        const id = findProxy(deps.server.status().map((s) => s.id), q);
+        if (!id) {
+          fail(res, 404, 'BOWLINE_E_PUSH_UNKNOWN_PROXY', `no connected proxy "${q}" (or the prefix is ambiguous): see /debug/syncz`);
+          return true;
+        }
+        json(res, 200, { proxy: id, status: deps.server.status().find((s) => s.id === id), config: deps.server.configDump(id) });
+        return true;
+      }
+      case '/debug/registryz':
+        json(res, 200, { services: snap.services, endpoints: Object.fromEntries(snap.endpointsByService), workloads: snap.workloads });
+        return true;
+      case '/debug/configz':
+        json(res, 200, { snapshotVersion: snap.version, mesh: snap.mesh, domains: snap.domains, configs: Object.fromEntries(KINDS.map((k) => [k, snap.configs(k)])), lastBuildMs: deps.controller.lastBuildMs, builds: deps.controller.builds });
+        return true;
+      case '/registry/v1/manual': {
+        if (!deps.store) return false;
+        try {
+          if (req.method === 'POST') {
+            const r = (await body(req)) as ManualRegistration;
+            if (typeof r.service !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(r.service)) throw new Error('service must be a DNS label');
+            if (typeof r.address !== 'string' || !r.address) throw new Error('address is required');
+            const ports = Array.isArray(r.ports) ? r.ports : [];
+            parsePorts(ports.map((p) => `${p.name}:${p.port}`));
+            const reg: ManualRegistration = { service: r.service, namespace: r.namespace || 'default', address: r.address, ports, ...(r.labels ? { labels: r.labels } : {}) };
+            await registerManual(deps.store, reg);
+            json(res, 201, reg);
+          } else if (req.method === 'DELETE') {
+            const ok = await unregisterManual(deps.store, { namespace: url.searchParams.get('namespace') || 'default', service: url.searchParams.get('service') ?? '', address: url.searchParams.get('address') ?? '' });
+            if (ok) json(res, 200, { deleted: true });
+            else fail(res, 404, 'BOWLINE_E_REGISTRY_NOT_FOUND', 'no such manual registration');
+          } else fail(res, 405, 'MethodNotAllowed', 'use POST or DELETE');
+        } catch (err) {
+          fail(res, 400, 'BOWLINE_E_REGISTRY_INVALID', (err as Error).message);
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The push plugin of `bowline up`: registries (universal, ServiceEntry, manual), the mesh
+ * controller, the push server on `--listen-push`, the /debug handlers and push metrics.
+ * The control plane is described structurally here (push must not import control/).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MeshConfig } from '../api/types/mesh.js';
+import { AggregateRegistry } from '../registry/registry.js';
+import { ManualRegistry } from '../registry/manual/manual.js';
+import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
+import { UniversalRegistry } from '../registry/universal/universal.js';
+import type { Store } from '../store/store.js';
+import { MeshController } from './controller.js';
+import { pushDebugHandlers } from './debug.js';
+import { PushServer } from './server/server.js';
+
+/** What the push plugin uses of the running control plane (src/control's ControlPlane satisfies it). */
+export interface PushHost {
+  readonly store: Store;
+  readonly meshConfig: MeshConfig;
+  onMeshConfig(fn: (m: MeshConfig) => void): () => void;
+  readonly options: { listenPush: string; clusterDomain: string; domains: string[] };
+  readonly ports: Record<string, number>;
+  readonly metrics: { addCollector(fn: () => string): void };
+  addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
+  onShutdown(fn: () => void | Promise<void>): void;
+  log(line: string): void;
+}
+
+/** Lease of a universal registration: how long a workload outlives its stream (env BOWLINE_REGISTRATION_TTL_MS). */
+function registrationTtl(): number {
+  const v = Number(process.env.BOWLINE_REGISTRATION_TTL_MS);
+  return Number.isFinite(v) && v > 0 ? v : 30_000;
+}
+
+function parseListen(spec: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(spec.trim());
+  if (!m) throw new Error(`--listen-push "${spec}" is not HOST:PORT`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+/** Starts push for a control plane. */
+export async function startPush(cp: PushHost): Promise<{ server: PushServer; controller: MeshController }> {
+  const domains = { clusterDomain: cp.options.clusterDomain, extraDomains: cp.options.domains };
+  const universal = new UniversalRegistry(cp.store, { domains, ttlMs: registrationTtl() });
+  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains)]);
+  const controller = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains });
+  const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));
+  await controller.start();
+  const server = new PushServer({
+    source: controller,
+    universal,
+    log: (level, msg, fields) => cp.log(`push ${level}: ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`),
+  });
+  const { host, port } = parseListen(cp.options.listenPush);
+  const addr = await server.listen(port, host);
+  cp.ports.push = addr.port;
+  cp.log(`push: proxy stream on ${host}:${addr.port}`);
+  const debug = pushDebugHandlers({ server, controller, store: cp.store });
+  const handle = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    if (!(await debug(req, res, url))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: `no such path ${url.pathname}` }) + '\n');
+  };
+  for (const p of ['/debug/syncz', '/debug/config_dump', '/debug/registryz', '/debug/configz', '/registry/v1/manual']) cp.addHandler(p, handle);
+  cp.metrics.addCollector(() => server.metrics.render(server.connected) + `# HELP bowline_push_snapshot_builds_total Mesh snapshots built.\n# TYPE bowline_push_snapshot_builds_total counter\nbowline_push_snapshot_builds_total ${controller.builds}\n`);
+  cp.onShutdown(async () => {
+    unsubMesh();
+    await server.close();
+    await controller.stop();
+  });
+  return { server, controller };
+}
+
+/** The plugin object `bowline up` loads (src/control/plugins.ts). */
+export const plugin = { name: 'push', start: async (cp: PushHost): Promise<void> => void (await startPush(cp)) };
