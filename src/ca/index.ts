@@ -7,3 +7,5 @@ export { loadCacerts, createRootCa } from './root.js';
 export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeId, type WorkloadIdentity } from './spiffe.js';
 export { MemoryCaStorage, type CaStorage } from './storage.js';
 export { createBootstrapToken, rootCertificateHash, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
+export { answerCsr, createTlsStreamServer, peerChainPem, type CertificateReply } from './stream.js';
+export { caMetricsText, caOf, plugin, type CaHost } from './plugin.js';
