@@ -44,9 +44,14 @@ function b64url(b: Buffer): string {
   return b.toString('base64url');
 }
 
-/** `sha256:HEX` over the DER of the first certificate in `rootPem`. */
+let lastHash: { pem: string; hash: string } | undefined;
+
+/** `sha256:HEX` over the DER of the first certificate in `rootPem` (the last answer is remembered). */
 export function rootCertificateHash(rootPem: string): string {
-  return 'sha256:' + createHash('sha256').update(new X509Certificate(rootPem).raw).digest('hex');
+  if (lastHash?.pem === rootPem) return lastHash.hash;
+  const hash = 'sha256:' + createHash('sha256').update(new X509Certificate(rootPem).raw).digest('hex');
+  lastHash = { pem: rootPem, hash };
+  return hash;
 }
 
 /** Mints a signed token for `(ns, sa)` that expires after `ttlMs` and pins `rootCertPem`. */
