@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 const benches: Record<string, (o: { quick: boolean; json: boolean }) => Promise<void>> = {
   proxy: async (o) => (await import('./proxy.js')).benchProxy(o),
   ca: async (o) => (await import('./ca.js')).benchCa(o),
+  push: async (o) => (await import('./push.js')).benchPush(o),
 };
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'boolean' } }, allowPositionals: true });

@@ -22,3 +22,12 @@ for (const k of ["csr_per_s", "proxy_key_and_csr_ms", "token_create_per_s", "tok
 }
 console.error("bench smoke: ca JSON ok (csr_per_s " + r.csr_per_s + ")");
 ' "$(printf '%s' "$ca_out" | tail -1)"
+
+push_out=$(npm run --silent bench -- push --quick --json)
+node -e '
+const r = JSON.parse(process.argv[1]);
+for (const k of ["proxies", "services", "convergence_p50_ms", "convergence_p99_ms", "cp_rss_mb"]) {
+  if (typeof r[k] !== "number" || !(r[k] >= 0)) { console.error("bench smoke: push " + k + " is not a number: " + r[k]); process.exit(1); }
+}
+console.error("bench smoke: push JSON ok (p99 " + r.convergence_p99_ms + " ms at " + r.proxies + " proxies)");
+' "$(printf '%s' "$push_out" | tail -1)"

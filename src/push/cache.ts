@@ -69,12 +69,17 @@ export class GenerationCache {
   private snap?: MeshSnapshot;
   /** Types whose output may differ from the previous snapshot's. */
   private affected = new Set<ResourceType>();
+  /** Per type, the snapshot version at which its output last may have changed. */
+  private readonly changedAtVersion = new Map<ResourceType, number>();
 
   /** Moves to a new snapshot: drops parts of the types its changes can affect. */
   advance(snap: MeshSnapshot): ReadonlySet<ResourceType> {
     this.affected = new Set();
     for (const [type, gen] of Object.entries(generators) as Array<[ResourceType, (typeof generators)[ResourceType]]>) {
-      if (!this.snap || gen.kinds.some((k) => snap.changed.has(k))) this.affected.add(type);
+      if (!this.snap || gen.kinds.some((k) => snap.changed.has(k))) {
+        this.affected.add(type);
+        this.changedAtVersion.set(type, snap.version);
+      }
     }
     this.previous = this.parts;
     const kept = new Map<string, Part>();
@@ -88,6 +93,11 @@ export class GenerationCache {
   /** The current snapshot. */
   snapshot(): MeshSnapshot {
     return this.snap!;
+  }
+
+  /** The snapshot version at which `type`'s output last may have changed (a proxy checked at or after it needs no recheck). */
+  typeChangedAt(type: ResourceType): number {
+    return this.changedAtVersion.get(type) ?? 0;
   }
 
   /** True when `type`'s output may have changed with the last `advance`. */

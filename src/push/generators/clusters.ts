@@ -56,7 +56,7 @@ export function serviceClusters(snap: MeshSnapshot, svc: Service, ns: string): C
 /** Generates clusters. */
 export const clustersGenerator: Generator = {
   type: 'clusters',
-  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'workloads', 'mesh'],
+  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'mesh'],
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
     const scope = proxy.node.role === 'gateway' ? gatewayScope(proxy) : outboundScope(snap, proxy);
     const parts: OutputPart[] = [{

@@ -47,6 +47,8 @@ export class Connection {
   /** When the oldest change not yet sent was seen (0: none). */
   unsentSince = 0;
   readonly nacked = new Map<ResourceType, { version: string; error: string; at: number }>();
+  /** Per type, the snapshot version at which this proxy's output was last computed and found sent or in sync. */
+  readonly checkedAt = new Map<ResourceType, number>();
   registration?: Registration;
   connectedAt: number;
   lastAckAt?: number;

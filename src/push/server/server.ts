@@ -35,6 +35,8 @@ export interface PushServerOptions {
   helloTimeoutMs?: number;
   /** Proxies pushed per event-loop turn after a snapshot change (default 64). */
   batchSize?: number;
+  /** Called on every ACK (benchmarks, tests). */
+  onAck?: (proxyId: string, at: number) => void;
 }
 
 /** Stable codes of stream errors (docs/errors.md). */
@@ -168,6 +170,7 @@ export class PushServer {
         conn.nacked.delete(t);
       }
       conn.lastAckAt = now;
+      this.opts.onAck?.(conn.id, now);
       if (p.changedAt) {
         conn.lastConvergenceMs = now - p.changedAt;
         this.metrics.observeConvergence(conn.lastConvergenceMs);
@@ -175,7 +178,10 @@ export class PushServer {
     } else {
       conn.nacks++;
       this.metrics.nacks++;
-      for (const [t, set] of p.sets) conn.nacked.set(t, { version: set.version, error, at: now });
+      for (const [t, set] of p.sets) {
+        conn.nacked.set(t, { version: set.version, error, at: now });
+        conn.checkedAt.delete(t); // the proxy still runs the older set: recompute next time
+      }
       this.log('warn', 'proxy rejected config (NACK); it keeps its last good config', { proxy: conn.id, nonce, error: error.slice(0, 500) });
     }
     if (conn.dirty) {
@@ -185,7 +191,8 @@ export class PushServer {
   }
 
   private onSnapshot(snap: MeshSnapshot): void {
-    this.cache.advance(snap);
+    const affected = this.cache.advance(snap);
+    if (affected.size === 0) return; // e.g. only workload labels changed: nothing any proxy receives differs
     for (const conn of this.conns.values()) {
       if (!conn.unsentSince) conn.unsentSince = snap.changedAt;
       this.enqueue(conn);
@@ -221,9 +228,13 @@ export class PushServer {
     }
     const sets = new Map<ResourceType, TypeSet>();
     const parts: Array<string | Buffer> = [];
+    const snapVersion = this.cache.snapshot().version;
     for (const t of RESOURCE_TYPES) {
-      const set = this.cache.typeSet(t, conn.info);
       const have = conn.acked.get(t);
+      // Nothing that could change this type happened since the proxy's output was last computed.
+      if (have && (conn.checkedAt.get(t) ?? -1) >= this.cache.typeChangedAt(t)) continue;
+      conn.checkedAt.set(t, snapVersion);
+      const set = this.cache.typeSet(t, conn.info);
       if (have && have.version === set.version) {
         conn.nacked.delete(t); // the proxy already runs what it should: an older NACK no longer matters
         continue;
