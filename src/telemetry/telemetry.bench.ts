@@ -57,9 +57,10 @@ function measure(name: string, sampling: number, tracing: boolean, n: number): n
   const run = (count: number): void => {
     for (let i = 0; i < count; i++) {
       const h = new ArrayHeaders();
-      h.names.push('host', 'user-agent', 'accept');
-      h.values.push('reviews:9080', 'bench', '*/*');
-      rec.trace = t.startRequest(h, 'outbound');
+      h.names.push('host', 'user-agent', 'accept', 'x-request-id');
+      h.values.push('reviews:9080', 'bench', '*/*', 'f0e1d2c3-b4a5-4697-8a7b-6c5d4e3f2a1b');
+      // As wired in the proxy: the proxy made x-request-id already; telemetry rewrites trace headers.
+      rec.trace = t.startRequest(h, 'outbound', false);
       rec.requestId = rec.trace?.requestId;
       rec.durationMs = (i % 50) * 0.1;
       t.finishRequest(rec);
@@ -80,8 +81,8 @@ function baseline(n: number): number {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     const h = new ArrayHeaders();
-    h.names.push('host', 'user-agent', 'accept');
-    h.values.push('reviews:9080', 'bench', '*/*');
+    h.names.push('host', 'user-agent', 'accept', 'x-request-id');
+    h.values.push('reviews:9080', 'bench', '*/*', 'f0e1d2c3-b4a5-4697-8a7b-6c5d4e3f2a1b');
     sink += h.names.length;
   }
   const ns = Number(process.hrtime.bigint() - t0) / n;
@@ -103,9 +104,15 @@ function encodeCost(): { zipkin: number; otlp: number } {
 
 const N = 300_000;
 const base = baseline(N);
-const metricsOnly = measure('metrics only (tracing off)', 0, false, N) - base;
-const s1 = measure('metrics + tracing, 1 % sampled', 1, true, N) - base;
-const s100 = measure('metrics + tracing, 100 % sampled', 100, true, N) - base;
+// Two passes over the configurations, best of both: the first pass also pays for JIT warm-up
+// shared between configurations (the same functions see all three).
+const best = [Infinity, Infinity, Infinity];
+for (let pass = 0; pass < 2; pass++) {
+  best[0] = Math.min(best[0]!, measure('metrics only (tracing off)', 0, false, N) - base);
+  best[1] = Math.min(best[1]!, measure('metrics + tracing, 1 % sampled', 1, true, N) - base);
+  best[2] = Math.min(best[2]!, measure('metrics + tracing, 100 % sampled', 100, true, N) - base);
+}
+const [metricsOnly, s1, s100] = best as [number, number, number];
 const enc = encodeCost();
 const result = {
   telemetry_ns_per_req_metrics_only: Math.round(metricsOnly),

@@ -140,6 +140,10 @@ export function injectContext(h: HeaderAccess, c: OutgoingContext, b3Single: boo
 export function sampleByTraceId(traceId: string, percent: number): boolean {
   if (percent >= 100) return true;
   if (percent <= 0) return false;
-  const x = parseInt(traceId.slice(-8), 16);
+  let x = 0;
+  for (let i = traceId.length - 8; i < traceId.length; i++) {
+    const c = traceId.charCodeAt(i);
+    x = x * 16 + (c <= 57 ? c - 48 : (c | 32) - 87);
+  }
   return (x / 4294967296) * 100 < percent;
 }
