@@ -27,7 +27,7 @@ export { encodeOtlp } from './tracing/otlp.js';
 export { BufferedSink, fileSink, type LogSink } from './accesslog/sink.js';
 export { formatJson, formatText } from './accesslog/format.js';
 export { ProxyTelemetry, createProxyTelemetry, type ProxyTelemetryOptions, type TelemetryConfig } from './telemetry.js';
-export { telemetryHooks, type ProxyRecordView, type TelemetryHooks } from './proxy-hooks.js';
+export { telemetryHooks, type ProxyRecordView, type ProxyTcpView, type TelemetryHooks } from './proxy-hooks.js';
 export { startCollector, validateOtlp, validateZipkinV2, type Collector, type CollectedSpan } from './tracing/collector.js';
 export { RandomIds, type IdSource } from './tracing/ids.js';
 export type { Direction, RequestRecord, TcpRecord } from './record.js';

@@ -11,7 +11,7 @@
  * filled per completion, so a request allocates nothing here beyond its trace handle.
  */
 import { PEER_METADATA_HEADER, type PeerMetadata } from './peer.js';
-import type { Direction, RequestRecord } from './record.js';
+import type { Direction, RequestRecord, TcpRecord } from './record.js';
 import type { ProxyTelemetry } from './telemetry.js';
 import type { HeaderAccess } from './tracing/context.js';
 import type { RequestTrace } from './tracing/tracer.js';
@@ -49,14 +49,33 @@ class RequestState {
     public peer: PeerMetadata | undefined,
     readonly userAgent: string | undefined,
     readonly xff: string | undefined,
+    readonly grpc: boolean,
   ) {}
+  /** grpc-status of a trailers-only (or header-carried) gRPC response. */
+  grpcStatus: string | undefined = undefined;
 }
 
-/** Hooks the proxy calls; structurally compatible with src/proxy's ProxyHooks. */
+/** What telemetry reads from the proxy's TCP connection record (src/proxy/tcp/record.ts). */
+export interface ProxyTcpView {
+  listener: string;
+  direction: Direction;
+  cluster: string;
+  upstreamHost: string;
+  peerIdentity: string;
+  mtls: boolean;
+  /** Totals so far. */
+  sentBytes: number;
+  receivedBytes: number;
+  flags: number;
+}
+
+/** Hooks the proxy calls; structurally compatible with src/proxy's ProxyHooks (and its TCP hooks). */
 export interface TelemetryHooks {
   onRequestHeaders(x: ProxyRecordView, headers: HeaderAccess): void;
   onResponseHeaders(x: ProxyRecordView, headers: HeaderAccess): void;
   onRequestComplete(x: ProxyRecordView): void;
+  onTcpOpened(r: ProxyTcpView): void;
+  onTcpClosed(r: ProxyTcpView): void;
 }
 
 /** Builds the proxy hooks for a ProxyTelemetry. `flagsText` formats the proxy's flag bitmask. */
@@ -65,22 +84,42 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
     direction: 'outbound', startTime: 0, durationMs: 0, method: '', authority: '', path: '', protocol: opts.protocol ?? 'HTTP/1.1',
     status: 0, responseFlags: '-', bytesReceived: 0, bytesSent: 0, cluster: undefined, route: undefined, upstreamHost: undefined,
     requestId: undefined, downstreamRemoteAddress: undefined, userAgent: undefined, xForwardedFor: undefined, peer: undefined,
-    peerPrincipal: undefined, mtls: undefined, trace: undefined,
+    peerPrincipal: undefined, mtls: undefined, trace: undefined, grpc: false, grpcStatus: undefined,
+  };
+  const tcp: TcpRecord = { direction: 'outbound', cluster: undefined, upstreamHost: undefined, peer: undefined, peerPrincipal: undefined, mtls: undefined, sentBytes: 0, receivedBytes: 0, responseFlags: '-' };
+  const fillTcp = (r: ProxyTcpView, final: boolean): TcpRecord => {
+    tcp.direction = r.direction;
+    tcp.cluster = r.cluster === '' ? undefined : r.cluster;
+    tcp.upstreamHost = r.upstreamHost === '' ? undefined : r.upstreamHost;
+    tcp.peerPrincipal = r.peerIdentity === '' ? undefined : r.peerIdentity;
+    tcp.mtls = r.direction === 'inbound' ? r.mtls : undefined;
+    tcp.sentBytes = final ? r.sentBytes : 0;
+    tcp.receivedBytes = final ? r.receivedBytes : 0;
+    tcp.responseFlags = r.flags === 0 ? '-' : opts.flagsText(r.flags);
+    return tcp;
   };
   return {
+    onTcpOpened(r) {
+      t.tcpOpened(fillTcp(r, false));
+    },
+    onTcpClosed(r) {
+      t.tcpClosed(fillTcp(r, true));
+    },
     onRequestHeaders(x, h) {
       const direction = t.view.direction(x.listener);
       const incoming = t.takePeer(h);
       const xff = h.get('x-forwarded-for');
       const ua = h.get('user-agent');
+      const ct = h.get('content-type');
       if (direction !== 'inbound' && t.view.cluster(x.cluster).mesh) t.addPeerHeaders(h);
       // x-request-id is the proxy's (its head step honours generateRequestId); only trace headers change here.
       const trace = t.startRequest(h, direction, false);
-      x.telemetry = new RequestState(direction, trace, direction === 'inbound' ? incoming : undefined, ua, xff);
+      x.telemetry = new RequestState(direction, trace, direction === 'inbound' ? incoming : undefined, ua, xff, ct !== undefined && ct.startsWith('application/grpc'));
     },
     onResponseHeaders(x, h) {
       const s = x.telemetry as RequestState | undefined;
       const direction = s?.direction ?? t.view.direction(x.listener);
+      if (s?.grpc) s.grpcStatus = h.get('grpc-status');
       if (direction === 'inbound') {
         h.remove(PEER_METADATA_HEADER);
         t.addPeerHeaders(h);
@@ -114,7 +153,11 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
         rec.peer = s.peer;
         rec.userAgent = s.userAgent;
         rec.xForwardedFor = s.xff;
+        rec.grpc = s.grpc;
+        rec.grpcStatus = s.grpcStatus;
       } else {
+        rec.grpc = false;
+        rec.grpcStatus = undefined;
         // The proxy did not call onRequestHeaders (e.g. a local reply before routing): read what we can.
         rec.trace = undefined;
         rec.peer = direction === 'inbound' ? t.peerFromHeader(x.header(PEER_METADATA_HEADER)) : undefined;

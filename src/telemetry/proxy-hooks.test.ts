@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeInfo, ProxyConfig } from '../proxy-config/index.js';
+import { PEER_METADATA_HEADER } from './peer.js';
+import { telemetryHooks, type ProxyRecordView } from './proxy-hooks.js';
+import { TestHeaders } from './test-headers.js';
+import { createProxyTelemetry } from './telemetry.js';
+
+const flagsText = (m: number): string => (m === 4 ? 'UF' : `F${m}`);
+const n = (app: string): NodeInfo => ({ id: `${app}-1`, role: 'sidecar', workload: `${app}-v1`, namespace: 'default', serviceAccount: app, labels: { app, version: 'v1' } });
+const cluster = 'outbound|9080||ratings.default.svc.cluster.local';
+
+function config(node: NodeInfo, direction: 'inbound' | 'outbound'): Pick<ProxyConfig, 'node' | 'mesh' | 'clusters' | 'endpoints' | 'listeners'> {
+  return {
+    node,
+    mesh: { tracingSampling: 0, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
+    listeners: [{ name: 'l', address: '127.0.0.1', port: 0, direction, filterChains: [] }],
+    clusters: [{ name: cluster, discovery: 'eds', protocol: 'http1' }, { name: 'inbound|9080||', discovery: 'eds', protocol: 'http1' }],
+    endpoints: [],
+  };
+}
+
+function record(over: Partial<ProxyRecordView>): ProxyRecordView {
+  const base = { startTime: 0, durationMs: 2, method: 'POST', authority: 'ratings:9080', path: '/x', status: 200, flags: 0, bytesIn: 1, bytesOut: 2, upstreamHost: '127.0.0.1:1', cluster, routeName: 'r', requestId: 'id', downstreamRemote: '127.0.0.1:2', peerIdentity: '', listener: 'l', telemetry: undefined as unknown, header: () => undefined };
+  return { ...base, ...over };
+}
+
+describe('telemetryHooks (proxy bridge)', () => {
+  it('carries peer metadata both ways, strips it from what apps see, and labels gRPC status', () => {
+    const client = createProxyTelemetry({ config: config(n('reviews'), 'outbound') });
+    const server = createProxyTelemetry({ config: config(n('ratings'), 'inbound') });
+    const ch = telemetryHooks(client, { flagsText });
+    const sh = telemetryHooks(server, { flagsText });
+
+    const out = record({});
+    const reqHeaders = new TestHeaders({ 'content-type': 'application/grpc', 'x-request-id': 'id' });
+    ch.onRequestHeaders(out, reqHeaders);
+    expect(reqHeaders.get(PEER_METADATA_HEADER)).toBe(client.peerHeaderValue);
+
+    // the request arrives at the server's inbound listener
+    const inb = record({ cluster: 'inbound|9080||' });
+    sh.onRequestHeaders(inb, reqHeaders);
+    expect(reqHeaders.get(PEER_METADATA_HEADER)).toBeUndefined(); // the app never sees it
+    const resHeaders = new TestHeaders({ 'grpc-status': '14' });
+    sh.onResponseHeaders(inb, resHeaders);
+    expect(resHeaders.get(PEER_METADATA_HEADER)).toBe(server.peerHeaderValue);
+    sh.onRequestComplete(inb);
+
+    // the response comes back through the client's outbound side
+    ch.onResponseHeaders(out, resHeaders);
+    expect(resHeaders.get(PEER_METADATA_HEADER)).toBeUndefined();
+    ch.onRequestComplete({ ...out, flags: 4 });
+
+    const s = server.registry.expose();
+    expect(s).toMatch(/istio_requests_total\{reporter="destination",source_workload="reviews-v1",[^}]*destination_workload="ratings-v1",[^}]*request_protocol="grpc",response_code="200",grpc_response_status="14",response_flags="-",connection_security_policy="none"\} 1/);
+    const c = client.registry.expose();
+    expect(c).toMatch(/istio_requests_total\{reporter="source",source_workload="reviews-v1",[^}]*destination_workload="ratings-v1",[^}]*destination_service_name="ratings",[^}]*grpc_response_status="14",response_flags="UF"/);
+  });
+
+  it('counts TCP connections with final byte totals', () => {
+    const t = createProxyTelemetry({ config: config(n('reviews'), 'outbound') });
+    const h = telemetryHooks(t, { flagsText });
+    const r = { listener: 'l', direction: 'outbound' as const, cluster, upstreamHost: '127.0.0.1:1', peerIdentity: '', mtls: false, sentBytes: 0, receivedBytes: 0, flags: 0 };
+    h.onTcpOpened(r);
+    h.onTcpClosed({ ...r, sentBytes: 300, receivedBytes: 20 });
+    const page = t.registry.expose();
+    expect(page).toMatch(/istio_tcp_connections_opened_total\{reporter="source",[^}]*request_protocol="tcp",response_flags="-",connection_security_policy="unknown"\} 1/);
+    expect(page).toMatch(/istio_tcp_sent_bytes_total\{[^}]*\} 300/);
+    expect(page).toMatch(/istio_tcp_received_bytes_total\{[^}]*\} 20/);
+    expect(page).toMatch(/istio_tcp_connections_closed_total\{[^}]*\} 1/);
+  });
+
+  it('records requests answered before routing (no header hook) from the record alone', () => {
+    const t = createProxyTelemetry({ config: config(n('ratings'), 'inbound') });
+    const h = telemetryHooks(t, { flagsText });
+    h.onRequestComplete(record({ status: 404, flags: 1, cluster: '', header: (name) => (name === 'user-agent' ? 'x' : undefined) }));
+    expect(t.registry.expose()).toMatch(/istio_requests_total\{reporter="destination",source_workload="unknown",[^}]*response_code="404",grpc_response_status="",response_flags="F1"/);
+  });
+});
