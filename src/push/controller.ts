@@ -123,6 +123,11 @@ export class MeshController {
       if (!r) {
         try {
           r = normalize(o as unknown as Resource);
+          // Cluster-scoped kinds (MeshPolicy) are stored under a placeholder namespace by the config API.
+          if (r.metadata.namespace === CLUSTER_SCOPE_NAMESPACE) {
+            const { namespace: _ns, ...metadata } = r.metadata;
+            r = { ...r, metadata };
+          }
         } catch {
           continue;
         }
@@ -138,6 +143,9 @@ export class MeshController {
     if (this.snap.changed.size) for (const l of this.listeners) l(this.snap);
   }
 }
+
+/** The namespace the config API stores cluster-scoped kinds under (src/control/kinds.ts). */
+const CLUSTER_SCOPE_NAMESPACE = '_cluster';
 
 const normalized = new WeakMap<StoredObject, Resource>();
 

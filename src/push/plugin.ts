@@ -9,6 +9,7 @@ import { AggregateRegistry } from '../registry/registry.js';
 import { ManualRegistry } from '../registry/manual/manual.js';
 import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
+import { answerCsr, caOf } from '../ca/index.js';
 import type { Store } from '../store/store.js';
 import { MeshController } from './controller.js';
 import { pushDebugHandlers } from './debug.js';
@@ -51,6 +52,11 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     source: controller,
     universal,
     log: (level, msg, fields) => cp.log(`push ${level}: ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`),
+    // CSRs over the stream go to the CA plugin's instance when `bowline up` runs one (looked up per request: plugin order does not matter).
+    onCsr: async (msg, socket) => {
+      const ca = caOf(cp);
+      return ca ? answerCsr(ca, msg, socket) : undefined;
+    },
   });
   const { host, port } = parseListen(cp.options.listenPush);
   const addr = await server.listen(port, host);

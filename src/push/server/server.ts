@@ -37,6 +37,8 @@ export interface PushServerOptions {
   batchSize?: number;
   /** Called on every ACK (benchmarks, tests). */
   onAck?: (proxyId: string, at: number) => void;
+  /** Answers a `csr` message (the CA's answerCsr); absent: CSRs are refused. Must not throw. */
+  onCsr?: (msg: Record<string, unknown>, socket: Socket) => Promise<object | undefined>;
 }
 
 /** Stable codes of stream errors (docs/errors.md). */
@@ -121,10 +123,14 @@ export class PushServer {
         return;
       case 'pong':
         return;
-      case 'csr':
-        // Reserved for the CA (issue 6): answered once a signer is plugged in.
-        conn.socket.write(`${JSON.stringify({ type: 'certificate', requestId: String(msg.requestId ?? ''), error: 'certificate signing is not enabled on this control plane' })}\n`);
+      case 'csr': {
+        const refuse = { type: 'certificate', requestId: String(msg.requestId ?? ''), code: 'BOWLINE_E_PUSH_NO_CA', error: 'certificate signing is not enabled on this control plane' };
+        const answer = this.opts.onCsr ? this.opts.onCsr(msg, conn.socket).catch(() => refuse) : Promise.resolve(refuse);
+        void answer.then((reply) => {
+          if (!conn.closed) conn.socket.write(`${JSON.stringify(reply ?? refuse)}\n`);
+        });
         return;
+      }
       default:
         return this.drop(conn, PUSH_ERRORS.unexpected, `unknown message type "${msg.type}"`);
     }

@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/support/wait.js';
+import { defaultMeshConfig } from '../api/index.js';
+import type { MeshSnapshot } from '../model/snapshot.js';
+import { AggregateRegistry } from '../registry/registry.js';
+import { ManualRegistry } from '../registry/manual/manual.js';
+import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
+import { UniversalRegistry } from '../registry/universal/universal.js';
+import { openEmbeddedStore, type Store } from '../store/index.js';
+import { MeshController } from './controller.js';
+import { pushDebugHandlers } from './debug.js';
+import { PushServer } from './server/server.js';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'bowline-ctl-'));
+  const store: Store = await openEmbeddedStore({ dir });
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
+  const universal = new UniversalRegistry(store);
+  const controller = new MeshController({ store, registry: new AggregateRegistry([universal, new ServiceEntryRegistry(store), new ManualRegistry(store)]), mesh: defaultMeshConfig(), debounceMs: 10, maxDelayMs: 50 });
+  await controller.start();
+  cleanup.push(() => controller.stop());
+  return { store, controller, universal };
+}
+
+describe('mesh controller', () => {
+  it('builds one snapshot per burst of writes, with config from the store and services from the registries', async () => {
+    const { store, controller } = await setup();
+    const seen: MeshSnapshot[] = [];
+    controller.onSnapshot((s) => seen.push(s));
+    const vs = (name: string) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: 'default' }, spec: { hosts: [name], http: [{ route: [{ destination: { host: name } }] }] } });
+    await Promise.all([store.create(vs('a')), store.create(vs('b')), store.create(vs('c'))]);
+    await store.create({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'ext', namespace: 'default' }, spec: { hosts: ['api.example.com'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'DNS' } });
+    await waitFor(() => controller.current().configs('VirtualService').length === 3 && controller.current().serviceByHost.has('api.example.com'));
+    expect(seen.length).toBeLessThanOrEqual(3);
+    expect(seen.at(-1)!.changed.has('services')).toBe(true);
+  });
+
+  it('maps a legacy MeshPolicy to a mesh-wide PeerAuthentication in the snapshot', async () => {
+    const { store, controller } = await setup();
+    await store.create({ apiVersion: 'authentication.istio.io/v1alpha1', kind: 'MeshPolicy', metadata: { name: 'default', namespace: '_cluster' }, spec: { peers: [{ mtls: {} }] } });
+    await waitFor(() => controller.current().configs('PeerAuthentication').length === 1);
+    expect(controller.current().configs('PeerAuthentication')[0]).toMatchObject({ metadata: { namespace: 'istio-system' }, spec: { mtls: { mode: 'STRICT' } } });
+  });
+});
+
+describe('debug handlers', () => {
+  it('serve syncz, registryz, configz, config_dump and manual registration', async () => {
+    const { store, controller } = await setup();
+    const push = new PushServer({ source: controller, log: () => {} });
+    cleanup.push(() => push.close());
+    const h = pushDebugHandlers({ server: push, controller, store });
+    const http = createServer((req, res) => void h(req, res, new URL(req.url!, 'http://x')).then((ok) => ok || res.writeHead(404).end()));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => http.close(r)));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const reg = await fetch(`${base}/registry/v1/manual`, { method: 'POST', body: JSON.stringify({ service: 'mysql', address: '10.0.0.9', ports: [{ name: 'tcp', port: 3306 }] }) });
+    expect(reg.status).toBe(201);
+    const bad = await fetch(`${base}/registry/v1/manual`, { method: 'POST', body: JSON.stringify({ service: 'Bad Name', address: 'x', ports: [] }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { reason: string }).reason).toBe('BOWLINE_E_REGISTRY_INVALID');
+    await waitFor(async () => JSON.stringify(await (await fetch(`${base}/debug/registryz`)).json()).includes('mysql.default.svc.cluster.local'));
+    expect(await (await fetch(`${base}/debug/syncz`)).json()).toMatchObject({ proxies: [] });
+    expect(await (await fetch(`${base}/debug/configz`)).json()).toHaveProperty('mesh.trustDomain', 'cluster.local');
+    expect((await fetch(`${base}/debug/config_dump?proxy=nope`)).status).toBe(404);
+    const del = await fetch(`${base}/registry/v1/manual?service=mysql&address=10.0.0.9`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * Client-side TLS toward a service port: the DestinationRule's `tls.mode` (port-level settings
+ * override the rule's policy), else auto-mTLS (ISTIO_MUTUAL when mesh config enableAutoMtls is on,
+ * the default, and every endpoint of the port runs a Bowline proxy), else plaintext.
+ */
+import type { Resource } from '../../api/types/meta.js';
+import type { DestinationRuleSpec } from '../../api/types/networking.js';
+import type { Endpoint, Service } from '../../model/service.js';
+import type { MeshSnapshot } from '../../model/snapshot.js';
+import { destinationRuleFor } from '../generators/scope.js';
+import { effectivePolicy } from '../generators/traffic-policy.js';
+
+/** What a client sends: ISTIO_MUTUAL / MUTUAL / SIMPLE (TLS), or DISABLE (plaintext). */
+export type ClientTlsMode = 'ISTIO_MUTUAL' | 'MUTUAL' | 'SIMPLE' | 'DISABLE';
+
+/** The client mode toward one service port and what set it. */
+export interface ClientTls {
+  mode: ClientTlsMode;
+  /** `DestinationRule ns/name`, `auto-mTLS`, or `(no DestinationRule)`. */
+  source: string;
+  /** True when auto-mTLS chose ISTIO_MUTUAL (a proxy without a certificate then sends plaintext). */
+  auto: boolean;
+  /** The DestinationRule consulted, if any (it may decide other things than TLS). */
+  rule?: Resource<DestinationRuleSpec>;
+}
+
+/** True when auto-mTLS may use ISTIO_MUTUAL toward these endpoints: at least one, all with a proxy. */
+export function endpointsSpeakMtls(eps: readonly Endpoint[]): boolean {
+  return eps.length > 0 && eps.every((e) => e.tlsMode === 'istio');
+}
+
+/** The client mode from namespace `fromNs` toward `svc` port `port` (the subset's policy when `subset` is named). */
+export function clientTls(snap: MeshSnapshot, fromNs: string, svc: Service, port: number, subset?: string): ClientTls {
+  const rule = destinationRuleFor(snap, svc, fromNs);
+  const spec = rule?.spec;
+  const ss = subset ? spec?.subsets?.find((s) => s.name === subset) : undefined;
+  const tls = effectivePolicy(spec, port, ss).tls;
+  const name = rule ? `DestinationRule ${rule.metadata.namespace ?? 'default'}/${rule.metadata.name}` : '';
+  if (tls?.mode) {
+    const out: ClientTls = { mode: tls.mode, source: name, auto: false };
+    if (rule) out.rule = rule;
+    return out;
+  }
+  const eps = (snap.endpointsByService.get(svc.hostname) ?? []).filter((e) => e.servicePort === port);
+  if (snap.mesh.enableAutoMtls !== false && svc.location !== 'MESH_EXTERNAL' && endpointsSpeakMtls(eps)) {
+    const out: ClientTls = { mode: 'ISTIO_MUTUAL', source: 'auto-mTLS', auto: true };
+    if (rule) out.rule = rule;
+    return out;
+  }
+  const out: ClientTls = { mode: 'DISABLE', source: rule ? `${name} (no tls settings)` : '(no DestinationRule)', auto: false };
+  if (rule) out.rule = rule;
+  return out;
+}
+
+/** The SPIFFE ids the workloads behind a service port run as, sorted (ISTIO_MUTUAL's subjectAltNames). */
+export function serviceIdentities(snap: MeshSnapshot, svc: Service, port: number): string[] {
+  const ids = new Set<string>();
+  for (const e of snap.endpointsByService.get(svc.hostname) ?? []) {
+    if (e.servicePort === port && e.serviceAccount) ids.add(`spiffe://${snap.mesh.trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}`);
+  }
+  return [...ids].sort();
+}
