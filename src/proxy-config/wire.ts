@@ -107,6 +107,8 @@ export interface CsrMessage {
   type: 'csr';
   requestId: string;
   csr: string;
+  /** Bootstrap token on first contact (no workload certificate yet). */
+  token?: string;
 }
 
 /** control plane -> proxy: a signed certificate for a CSR (reserved for the CA). */
@@ -117,6 +119,8 @@ export interface CertificateMessage {
   rootCerts?: string;
   /** Set when the CSR was refused. */
   error?: string;
+  /** BOWLINE_E_* code when refused. */
+  code?: string;
 }
 
 /** Keepalive either way; answered with `pong`. */

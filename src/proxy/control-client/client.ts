@@ -6,7 +6,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { NodeInfo, ProxyConfig, ResourceType } from '../../proxy-config/types.js';
-import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
 
 /** Options of the control client. */
 export interface ControlClientOptions {
@@ -52,6 +52,8 @@ export class ControlClient {
   private timer?: NodeJS.Timeout;
   private queue: Promise<void> = Promise.resolve();
   private readonly addr: { host: string; port: number };
+  private readonly csrWaiters = new Map<string, { resolve: (m: CertificateMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private csrSeq = 0;
   /** True while a stream is open and the hello was sent. */
   connected = false;
   /** When the last push was applied (ms since epoch). */
@@ -73,6 +75,25 @@ export class ControlClient {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.socket?.destroy();
+  }
+
+  /**
+   * Sends a CSR over the stream (after the hello) and resolves with the control plane's
+   * `certificate` reply (which carries `error` when refused). `token` is the bootstrap token on
+   * first contact. Rejects when not connected or after `timeoutMs`.
+   */
+  requestCertificate(csr: string, opts: { token?: string; timeoutMs?: number } = {}): Promise<CertificateMessage> {
+    const sock = this.socket;
+    if (!sock || !this.connected) return Promise.reject(new Error('not connected to the control plane'));
+    const requestId = `csr-${++this.csrSeq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.csrWaiters.delete(requestId);
+        reject(new Error(`no certificate for ${requestId} within ${opts.timeoutMs ?? 10_000} ms`));
+      }, opts.timeoutMs ?? 10_000);
+      this.csrWaiters.set(requestId, { resolve, reject, timer });
+      sock.write(JSON.stringify({ type: 'csr', requestId, csr, ...(opts.token ? { token: opts.token } : {}) }) + '\n');
+    });
   }
 
   /** Versions of the config the proxy runs, per type. */
@@ -106,6 +127,11 @@ export class ControlClient {
     sock.on('error', (err) => (reason = err.message));
     sock.on('close', () => {
       this.connected = false;
+      for (const [id, w] of this.csrWaiters) {
+        clearTimeout(w.timer);
+        w.reject(new Error('control plane stream closed before the certificate arrived'));
+        this.csrWaiters.delete(id);
+      }
       if (this.socket === sock) this.socket = undefined;
       if (this.stopped) return;
       const base = Math.min(this.opts.maxBackoffMs ?? 10_000, (this.opts.initialBackoffMs ?? 250) * 2 ** Math.min(this.failures, 16));
@@ -132,6 +158,13 @@ export class ControlClient {
       this.queue = this.queue.then(() => this.onPush(sock, push));
     } else if (msg.type === 'error') {
       setReason(`control plane closed the stream: ${String(msg.code)} ${String(msg.message)}`);
+    } else if (msg.type === 'certificate') {
+      const w = this.csrWaiters.get(String(msg.requestId));
+      if (w) {
+        this.csrWaiters.delete(String(msg.requestId));
+        clearTimeout(w.timer);
+        w.resolve(msg as unknown as CertificateMessage);
+      }
     } else if (msg.type === 'ping') sock.write('{"type":"pong"}\n');
   }
 

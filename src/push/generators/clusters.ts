@@ -11,6 +11,7 @@ import { outboundCluster } from './http-route.js';
 import { PASSTHROUGH_CLUSTER } from './routes.js';
 import { destinationRuleFor, outboundScope, visibleServices } from './scope.js';
 import { applyPolicy, effectivePolicy } from './traffic-policy.js';
+import { applyClientMtls } from '../security/mtls.js';
 import { gatewayScope, inboundPorts } from './workload.js';
 
 /** Upstream protocol of a service port. */
@@ -43,10 +44,12 @@ export function serviceClusters(snap: MeshSnapshot, svc: Service, ns: string): C
   for (const port of svc.ports) {
     const c = baseCluster(snap, svc, port, undefined);
     applyPolicy(c, effectivePolicy(dr, port.port));
+    applyClientMtls(c, snap, svc, port.port, ns);
     out.push(c);
     for (const subset of dr?.subsets ?? []) {
       const s = baseCluster(snap, svc, port, subset.name);
       applyPolicy(s, effectivePolicy(dr, port.port, subset));
+      applyClientMtls(s, snap, svc, port.port, ns, subset.name);
       out.push(s);
     }
   }

@@ -15,6 +15,7 @@ import { gatewayVirtualServices, OUTBOUND_ROUTE_CONFIG } from './routes.js';
 import { meshVirtualServicesFor, visibleServices } from './scope.js';
 import { gatewaySecretNames } from './secrets.js';
 import { tcpRoutes } from './tcp-routes.js';
+import { inboundChains, inboundMode } from '../security/mtls.js';
 import { inboundPorts } from './workload.js';
 
 /** Default port of the sidecar's outbound listener (Istio's outbound capture port). */
@@ -35,7 +36,8 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
     const chain: FilterChain = isHttpProtocol(p.protocol)
       ? { name: 'http', http: { routeConfig: `inbound|${p.port}` } }
       : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: `inbound|${p.port}||`, weight: 100 }] }], statPrefix: `inbound|${p.port}||` } };
-    out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: [chain] });
+    const mode = inboundMode(snap, { namespace: proxy.node.namespace, labels: proxy.node.labels }, p.port, p.appPort).mode;
+    out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: inboundChains(mode, chain) });
   }
   return out;
 }
@@ -104,7 +106,7 @@ function gatewayListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
 /** Generates listeners. */
 export const listenersGenerator: Generator = {
   type: 'listeners',
-  kinds: ['services', 'VirtualService', 'Gateway', 'Sidecar'],
+  kinds: ['services', 'VirtualService', 'Gateway', 'Sidecar', 'PeerAuthentication', 'mesh'],
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
     return [{ scope: `own:${proxy.node.id}`, build: () => (proxy.node.role === 'gateway' ? gatewayListeners(snap, proxy) : sidecarListeners(snap, proxy)) }];
   },

@@ -6,6 +6,7 @@
 import type { DestinationRuleSpec, Server, TrafficPolicy } from '../../api/types/networking.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { Secret } from '../../proxy-config/types.js';
+import { workloadSecretPlaceholders } from '../../proxy-config/workload-secrets.js';
 import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { serversByPort, terminatesTls } from './gateways.js';
 
@@ -48,7 +49,7 @@ export const secretsGenerator: Generator = {
     return [{
       scope: `own:${proxy.node.id}`,
       build: () => {
-        const out = new Map<string, Secret>();
+        const out = new Map<string, Secret>(workloadSecretPlaceholders().map((s) => [s.name, s]));
         for (const dr of snap.configs('DestinationRule')) {
           const spec = dr.spec as DestinationRuleSpec;
           policySecrets(spec.trafficPolicy, out);

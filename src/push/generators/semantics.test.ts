@@ -75,7 +75,7 @@ describe('gateway TLS', () => {
       ] }),
       r('VirtualService', 'bookinfo', 'default', { hosts: ['bookinfo.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'productpage', port: { number: 9080 } } }] }] }),
     ]), ingressProxy);
-    expect(cfg.secrets).toEqual([{ name: 'file-cert:/etc/certs/tls.crt~/etc/certs/tls.key', kind: 'tls-certificate', certificateChain: 'file:/etc/certs/tls.crt', privateKey: 'file:/etc/certs/tls.key' }]);
+    expect(cfg.secrets.filter((s) => s.name !== 'default' && s.name !== 'ROOTCA')).toEqual([{ name: 'file-cert:/etc/certs/tls.crt~/etc/certs/tls.key', kind: 'tls-certificate', certificateChain: 'file:/etc/certs/tls.crt', privateKey: 'file:/etc/certs/tls.key' }]);
     const l443 = cfg.listeners.find((l) => l.logicalPort === 443)!;
     expect(l443.filterChains[0]).toMatchObject({ match: { transportProtocol: 'tls', serverNames: ['bookinfo.example.com'] }, tls: { certificateSecret: 'file-cert:/etc/certs/tls.crt~/etc/certs/tls.key' }, http: { routeConfig: 'https.443.https.gw.default' } });
     const https = cfg.routes.find((x) => x.name === 'https.443.https.gw.default')!;

@@ -171,3 +171,19 @@ describe('push stream', () => {
     expect(server.status()[0]!.role).toBe('gateway');
   });
 });
+
+describe('CSR seam', () => {
+  it('forwards a csr to onCsr and returns the certificate to the proxy; refuses without a CA', async () => {
+    const source = new Source(bookinfoSnapshot(sampleResources('destination-rule-all')));
+    const server = new PushServer({ source, log: () => {}, onCsr: async (msg) => ({ type: 'certificate', requestId: msg.requestId, certificateChain: `signed(${String(msg.csr)})` }) });
+    const addr = await server.listen(0);
+    cleanup.push(() => server.close());
+    const { c, applied } = client(addr);
+    await waitFor(() => applied.length === 1);
+    expect(await c.requestCertificate('CSR-PEM')).toMatchObject({ certificateChain: 'signed(CSR-PEM)' });
+    const { addr: addr2 } = await setup();
+    const other = client(addr2);
+    await waitFor(() => other.applied.length === 1);
+    expect(await other.c.requestCertificate('x')).toMatchObject({ code: 'BOWLINE_E_PUSH_NO_CA' });
+  });
+});
