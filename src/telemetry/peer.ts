@@ -99,11 +99,21 @@ export class PeerCache {
 
   constructor(private readonly max = 1024) {}
 
+  /** The last few values seen: comparing a fresh header string to them is cheaper than hashing it. */
+  private readonly recentValues: string[] = ['', '', '', ''];
+  private readonly recentPeers: Array<PeerMetadata | undefined> = [undefined, undefined, undefined, undefined];
+  private next = 0;
+
   /** The interned metadata for a header value (same object for the same value), or undefined. */
   get(value: string | undefined): PeerMetadata | undefined {
     if (value === undefined) return undefined;
+    const rv = this.recentValues;
+    for (let i = 0; i < 4; i++) if (rv[i] === value) return this.recentPeers[i];
     const hit = this.map.get(value);
-    if (hit !== undefined) return hit ?? undefined;
+    if (hit !== undefined) {
+      this.remember(value, hit ?? undefined);
+      return hit ?? undefined;
+    }
     if (this.map.size >= this.max) {
       this.overflowed++;
       return undefined;
@@ -111,7 +121,14 @@ export class PeerCache {
     const m = decodePeerMetadata(value);
     if (!m) this.invalid++;
     this.map.set(value, m ?? null);
+    this.remember(value, m);
     return m;
+  }
+
+  private remember(value: string, m: PeerMetadata | undefined): void {
+    this.recentValues[this.next] = value;
+    this.recentPeers[this.next] = m;
+    this.next = (this.next + 1) & 3;
   }
 
   /** Number of cached values. */
