@@ -180,6 +180,9 @@ export interface TcpProxy {
   idleTimeoutMs?: number;
   /** Name for stats (`stat_prefix`). */
   statPrefix?: string;
+  /** Gateway AUTO_PASSTHROUGH: an SNI `outbound_.PORT_.SUBSET_.HOST` picks the cluster `outbound|PORT|SUBSET|HOST`
+   *  directly (Istio's east-west gateway); routes are tried when the SNI has another form. */
+  autoPassthrough?: boolean;
 }
 
 /** A TCP/TLS route: match the connection, then weighted destinations. */
@@ -421,6 +424,8 @@ export interface UpstreamTls {
   subjectAltNames?: string[];
   insecureSkipVerify?: boolean;
   alpn?: string[];
+  /** Set by auto-mTLS (no DestinationRule decided): a proxy without a workload certificate connects in plaintext instead. */
+  auto?: boolean;
 }
 
 /** Endpoints of one cluster (Envoy's ClusterLoadAssignment). */

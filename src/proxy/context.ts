@@ -3,6 +3,7 @@
  * settings (swapped atomically on config change), cluster state, pools, counters and hooks.
  */
 import type { CompiledRouteConfig } from './router/index.js';
+import type { ListenerChains } from './detect/chains.js';
 import type { ProxyHooks } from './record.js';
 import type { ProxyStats } from './stats.js';
 import type { ClusterManager } from './cluster/index.js';
@@ -24,6 +25,8 @@ export interface HttpListenerRuntime {
   scheme: string;
   /** The config version this was compiled from. */
   version: string;
+  /** Filter chains compiled for dispatch (TLS, HTTP/2, TCP, detection: detect/dispatch.ts); absent for a plain HTTP/1.1 listener. */
+  chains?: ListenerChains;
 }
 
 /** A listener's current runtime; requests read `current` once at their start. */

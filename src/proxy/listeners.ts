@@ -9,6 +9,8 @@ import type { Listener, ProxyConfig } from '../proxy-config/types.js';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from './context.js';
 import { Downstream } from './http/downstream.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router/index.js';
+import { compileListenerChains, compileProtocols, needsDispatch } from './detect/chains.js';
+import { dispatchConnection, type TrackedConnection } from './detect/dispatch.js';
 
 /** Default request head limit (60 KiB) and downstream idle timeout (1 h). */
 const DEFAULT_MAX_HEAD = 60 * 1024;
@@ -20,33 +22,33 @@ interface Bound {
   /** `address:port` as configured (port 0 stays 0: an ephemeral listener keeps its port across updates). */
   key: string;
   port: number;
-  conns: Set<Downstream>;
+  conns: Set<TrackedConnection>;
 }
 
 /** Compiles the HTTP listeners of a config; throws when a route table cannot be compiled. */
-export function compileListeners(cfg: ProxyConfig, random?: () => number): Map<string, { listener: Listener; runtime: HttpListenerRuntime }> {
+export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (line: string) => void = (line) => process.stderr.write(line + '\n')): Map<string, { listener: Listener; runtime: HttpListenerRuntime }> {
   const tables = new Map<string, CompiledRouteConfig>();
   for (const rc of cfg.routes) tables.set(rc.name, compileRouteConfig(rc, cfg.node, random ? { random } : {}));
   const out = new Map<string, { listener: Listener; runtime: HttpListenerRuntime }>();
+  const protocols = compileProtocols(cfg, log);
   for (const l of cfg.listeners) {
     const chain = l.filterChains.find((c) => c.http !== undefined);
-    if (chain === undefined) continue; // TCP listeners: later issue
-    const hcm = chain.http!;
-    out.set(l.name, {
-      listener: l,
-      runtime: {
-        name: l.name,
-        direction: l.direction,
-        logicalPort: l.logicalPort ?? l.port,
-        routes: tables.get(hcm.routeConfig),
-        maxRequestHeadersBytes: hcm.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD,
-        acceptAbsoluteForm: hcm.acceptAbsoluteForm === true,
-        generateRequestId: hcm.generateRequestId !== false,
-        idleTimeoutMs: hcm.idleTimeoutMs ?? DEFAULT_IDLE_MS,
-        scheme: 'http',
-        version: cfg.version ?? '',
-      },
-    });
+    const hcm = chain?.http ?? { routeConfig: '' };
+    const runtime: HttpListenerRuntime = {
+      name: l.name,
+      direction: l.direction,
+      logicalPort: l.logicalPort ?? l.port,
+      routes: tables.get(hcm.routeConfig),
+      maxRequestHeadersBytes: hcm.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD,
+      acceptAbsoluteForm: hcm.acceptAbsoluteForm === true,
+      generateRequestId: hcm.generateRequestId !== false,
+      idleTimeoutMs: hcm.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      scheme: 'http',
+      version: cfg.version ?? '',
+    };
+    // TLS, HTTP/2, TCP and detecting listeners go through detect/dispatch.ts.
+    if (needsDispatch(l)) runtime.chains = compileListenerChains(l, cfg, tables, runtime, protocols.secrets, protocols.shared);
+    out.set(l.name, { listener: l, runtime });
   }
   return out;
 }
@@ -121,8 +123,9 @@ export class ListenerSet {
 
   private bind(l: Listener, runtime: HttpListenerRuntime, key: string): Promise<Bound> {
     const slot: ListenerSlot = { current: runtime };
-    const conns = new Set<Downstream>();
+    const conns = new Set<TrackedConnection>();
     const server = createServer({ noDelay: true }, (socket) => {
+      if (slot.current.chains !== undefined) return dispatchConnection(socket, slot, this.ctx, conns);
       const d = new Downstream(socket, slot, this.ctx, (gone) => conns.delete(gone));
       conns.add(d);
       if (this.ctx.draining) d.drain();

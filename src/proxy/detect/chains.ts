@@ -1,0 +1,138 @@
+/**
+ * A listener's filter chains compiled for connection dispatch (Envoy's filter chain match):
+ * what must be read from a new connection before a chain can be chosen (nothing, the
+ * protocol, or the ClientHello), and the first chain whose match fits. Per-chain HTTP
+ * settings are the listener's, overridden by the chain's own HttpConnectionManager.
+ */
+import type { Cluster, FilterChain, FilterChainMatch, HttpConnectionManager, Listener, ProxyConfig } from '../../proxy-config/types.js';
+import { ipBlocks } from '../authz/values.js';
+import type { HttpListenerRuntime } from '../context.js';
+import type { CompiledRouteConfig } from '../router/index.js';
+import { compileTcpProxy, type CompiledTcpProxy } from '../tcp/route.js';
+import { serverNameMatches } from '../tcp/names.js';
+import { compileDownstreamTls, type CompiledDownstreamTls } from '../tls/downstream.js';
+import { SecretResolver } from '../tls/secrets.js';
+import { compileUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
+import type { Sniffed } from './sniff.js';
+
+/** Default time to wait for a client's first bytes before treating the connection as TCP. */
+export const DEFAULT_DETECT_TIMEOUT_MS = 100;
+
+/** Connection facts a chain matches on. */
+export interface ChainInput {
+  transport: 'tls' | 'raw';
+  /** Detected protocol of a raw connection (undefined when not sniffed). */
+  protocol: Sniffed | undefined;
+  serverName: string | undefined;
+  alpn: readonly string[];
+  destinationPort: number;
+  destination: string;
+  source: string;
+}
+
+/** One compiled filter chain. */
+export interface CompiledChain {
+  readonly name: string;
+  matches(i: ChainInput): boolean;
+  readonly tls: CompiledDownstreamTls | undefined;
+  /** HTTP settings (the listener's runtime with this chain's overrides). */
+  readonly http: HttpListenerRuntime | undefined;
+  readonly codec: 'http1' | 'http2' | 'auto';
+  /** HTTP/2 limits of this chain. */
+  readonly h2: { maxConcurrentStreams?: number; initialWindowSize?: number } | undefined;
+  readonly tcp: CompiledTcpProxy | undefined;
+  readonly securityPolicy: 'mutual_tls' | 'none';
+}
+
+/** Per-config settings every listener shares: upstream TLS per cluster. */
+export interface ProtocolShared {
+  upstreamTls: Map<string, CompiledUpstreamTls>;
+}
+
+/** A listener's chains ready for the accept path. */
+export interface ListenerChains {
+  readonly listener: Listener;
+  readonly chains: readonly CompiledChain[];
+  /** What to read before choosing: 'none' (one chain, no match on bytes), 'sniff' (protocol), 'hello' (TLS ClientHello too). */
+  readonly inspect: 'none' | 'sniff';
+  readonly detectTimeoutMs: number;
+  readonly shared: ProtocolShared;
+}
+
+/** Compiles the per-config parts every listener shares (upstream TLS contexts); throws on missing secrets. */
+export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void): { secrets: SecretResolver; shared: ProtocolShared } {
+  const secrets = new SecretResolver(cfg.secrets);
+  const upstreamTls = new Map<string, CompiledUpstreamTls>();
+  for (const c of cfg.clusters) {
+    if (c.tls === undefined) continue;
+    const t = compileUpstreamTls(c.name, c.tls, secrets, log);
+    upstreamTls.set(c.name, t);
+    clusterTls.set(c, t);
+  }
+  return { secrets, shared: { upstreamTls } };
+}
+
+const clusterTls = new WeakMap<Cluster, CompiledUpstreamTls>();
+
+/** The compiled upstream TLS of a cluster config object (for connection pools), undefined: plaintext. */
+export function upstreamTlsOf(c: Cluster | undefined): CompiledUpstreamTls | undefined {
+  return c === undefined ? undefined : clusterTls.get(c);
+}
+
+/** True when a listener needs this dispatcher (anything but a single plaintext HTTP/1.1 chain). */
+export function needsDispatch(l: Listener): boolean {
+  if (l.filterChains.length !== 1) return true;
+  const c = l.filterChains[0]!;
+  return c.tcp !== undefined || c.tls !== undefined || (c.http?.codec ?? 'auto') !== 'http1' || c.match !== undefined;
+}
+
+/** Compiles a listener's chains. `base` is the listener's HTTP runtime (first HTTP chain's settings). */
+export function compileListenerChains(
+  l: Listener, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, secrets: SecretResolver, shared: ProtocolShared,
+): ListenerChains {
+  const chains = l.filterChains.map((fc, i) => compileChain(fc, i, cfg, tables, base, secrets));
+  const inspect = l.filterChains.length === 1 && l.filterChains[0]!.match === undefined && l.filterChains[0]!.tcp !== undefined && l.filterChains[0]!.tls === undefined ? 'none' : 'sniff';
+  return { listener: l, chains, inspect, detectTimeoutMs: l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, shared };
+}
+
+function httpRuntime(h: HttpConnectionManager, base: HttpListenerRuntime, tables: Map<string, CompiledRouteConfig>, tls: boolean): HttpListenerRuntime {
+  return {
+    ...base,
+    routes: tables.get(h.routeConfig),
+    maxRequestHeadersBytes: h.maxRequestHeadersBytes ?? base.maxRequestHeadersBytes,
+    acceptAbsoluteForm: h.acceptAbsoluteForm === true,
+    generateRequestId: h.generateRequestId !== false,
+    idleTimeoutMs: h.idleTimeoutMs ?? base.idleTimeoutMs,
+    scheme: tls ? 'https' : 'http',
+  };
+}
+
+function compileChain(fc: FilterChain, i: number, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, secrets: SecretResolver): CompiledChain {
+  return {
+    name: fc.name || `chain-${i}`,
+    matches: compileMatch(fc.match),
+    tls: fc.tls !== undefined ? compileDownstreamTls(fc.tls, secrets) : undefined,
+    http: fc.http !== undefined ? httpRuntime(fc.http, base, tables, fc.tls !== undefined) : undefined,
+    codec: fc.http?.codec ?? 'auto',
+    h2: fc.http?.http2,
+    tcp: fc.tcp !== undefined ? compileTcpProxy(fc.tcp, cfg.node) : undefined,
+    securityPolicy: fc.tls?.securityPolicy ?? (fc.tls?.requireClientCertificate ? 'mutual_tls' : 'none'),
+  };
+}
+
+function compileMatch(m: FilterChainMatch | undefined): (i: ChainInput) => boolean {
+  if (m === undefined) return () => true;
+  const names = m.serverNames?.map((n) => n.toLowerCase());
+  const dst = m.prefixRanges !== undefined && m.prefixRanges.length > 0 ? ipBlocks(m.prefixRanges) : undefined;
+  const src = m.sourcePrefixRanges !== undefined && m.sourcePrefixRanges.length > 0 ? ipBlocks(m.sourcePrefixRanges) : undefined;
+  return (i) => {
+    if (m.transportProtocol !== undefined && m.transportProtocol !== i.transport) return false;
+    if (names !== undefined && names.length > 0 && (i.serverName === undefined || !serverNameMatches(i.serverName, names))) return false;
+    if (m.applicationProtocols !== undefined && m.applicationProtocols.length > 0 && !m.applicationProtocols.some((p) => i.alpn.includes(p))) return false;
+    if (m.protocol !== undefined && (i.transport !== 'raw' || (i.protocol ?? 'tcp') !== m.protocol)) return false;
+    if (m.destinationPort !== undefined && m.destinationPort !== i.destinationPort) return false;
+    if (dst !== undefined && !dst(i.destination)) return false;
+    if (src !== undefined && !src(i.source)) return false;
+    return true;
+  };
+}

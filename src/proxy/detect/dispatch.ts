@@ -1,0 +1,174 @@
+/**
+ * The accept path of listeners that need more than plaintext HTTP/1.1: read the first bytes
+ * (protocol sniffing, the TLS ClientHello's SNI and ALPN) when a chain's match or codec needs
+ * them, pick the first matching filter chain, optionally terminate TLS, and hand the socket
+ * to the HTTP/1.1 codec (http/downstream.ts), the HTTP/2 codec (h2/downstream.ts) or the
+ * TCP proxy (tcp/session.ts). Called from listeners.ts for every accepted connection.
+ */
+import type { Socket } from 'node:net';
+import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
+import { Downstream } from '../http/downstream.js';
+import { serveHttp2 } from '../h2/downstream.js';
+import { protocolStats } from '../tcp/record.js';
+import { TcpSession, type TcpConnectionFacts } from '../tcp/session.js';
+import { parseClientHello, MAX_CLIENT_HELLO_BYTES } from '../tls/client-hello.js';
+import { terminate } from '../tls/downstream.js';
+import type { ChainInput, CompiledChain, ListenerChains } from './chains.js';
+import { sniff, type Sniffed } from './sniff.js';
+
+/** A connection the listener tracks for drain and shutdown. */
+export interface TrackedConnection {
+  readonly socket: Socket;
+  /** Asks the connection to finish what is in flight and close. */
+  drain(): void;
+}
+
+/** Where the dispatcher registers connections (the listener's set). */
+export interface ConnectionTracker {
+  add(c: TrackedConnection): void;
+  delete(c: TrackedConnection): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Dispatches one accepted socket of a listener whose runtime carries compiled chains. */
+export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: ProxyContext, conns: ConnectionTracker): void {
+  const lc = slot.current.chains!;
+  socket.on('error', () => {});
+  const pending: TrackedConnection = { socket, drain: () => {} };
+  conns.add(pending);
+  const decide = (input: ChainInput, first: Buffer): void => {
+    conns.delete(pending);
+    const chain = lc.chains.find((c) => c.matches(input));
+    if (chain === undefined) {
+      protocolStats(ctx).noFilterChainMatch++;
+      if (input.transport === 'tls' && input.serverName === undefined) protocolStats(ctx).tlsInspectorNoSni++;
+      ctx.log('nochain:' + lc.listener.name, `listener ${lc.listener.name}: no filter chain matches a ${input.transport} connection${input.serverName ? ` for ${input.serverName}` : ''} from ${input.source}; closed`);
+      socket.destroy();
+      return;
+    }
+    start(socket, first, input, chain, slot, lc, ctx, conns);
+  };
+  const base = (): ChainInput => ({
+    transport: 'raw', protocol: undefined, serverName: undefined, alpn: [],
+    destinationPort: slot.current.logicalPort, destination: socket.localAddress ?? '', source: socket.remoteAddress ?? '',
+  });
+  if (lc.inspect === 'none') { decide(base(), EMPTY); return; }
+  let buf: Buffer = EMPTY;
+  const finish = (): void => {
+    clearTimeout(timer);
+    socket.removeListener('data', onData);
+    socket.removeListener('close', onClose);
+    socket.pause();
+  };
+  const onClose = (): void => { clearTimeout(timer); conns.delete(pending); };
+  const onData = (chunk: Buffer): void => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    const p = sniff(buf);
+    if (p === undefined) return;
+    const input = base();
+    if (p === 'tls') {
+      const h = parseClientHello(buf);
+      if (h.kind === 'need-more') {
+        if (buf.length > MAX_CLIENT_HELLO_BYTES + 5 * 8) { finish(); invalidHello('ClientHello too large'); }
+        return;
+      }
+      finish();
+      if (h.kind !== 'hello') return invalidHello(h.kind === 'invalid' ? h.reason : 'not TLS');
+      input.transport = 'tls';
+      input.serverName = h.serverName;
+      input.alpn = h.alpn;
+    } else {
+      finish();
+      input.protocol = p;
+    }
+    decide(input, buf);
+  };
+  const invalidHello = (reason: string): void => {
+    conns.delete(pending);
+    protocolStats(ctx).tlsInspectorInvalid++;
+    ctx.log('badhello:' + lc.listener.name, `listener ${lc.listener.name}: malformed TLS ClientHello from ${socket.remoteAddress}: ${reason}; closed (BOWLINE_E_TLS_CLIENT_HELLO)`);
+    socket.destroy();
+  };
+  const timer = setTimeout(() => {
+    finish();
+    protocolStats(ctx).detectTimeouts++;
+    const input = base();
+    input.protocol = buf.length === 0 ? 'tcp' : (sniff(buf) ?? 'tcp');
+    if (input.protocol === 'tls') input.protocol = 'tcp';
+    decide(input, buf);
+  }, lc.detectTimeoutMs);
+  socket.on('data', onData);
+  socket.once('close', onClose);
+}
+
+function start(socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains, ctx: ProxyContext, conns: ConnectionTracker): void {
+  if (chain.tls !== undefined) {
+    if (input.transport !== 'tls') {
+      protocolStats(ctx).tlsHandshakeFailures++;
+      socket.destroy();
+      return;
+    }
+    terminate(socket, first, chain.tls, (err, t) => {
+      if (err !== null || t === undefined) {
+        protocolStats(ctx).tlsHandshakeFailures++;
+        ctx.log('tls:' + lc.listener.name, `listener ${lc.listener.name}: TLS handshake failed from ${socket.remoteAddress}: ${err?.message} (BOWLINE_E_TLS_HANDSHAKE)`);
+        return;
+      }
+      const inner: ChainInput = { ...input, transport: 'raw', protocol: t.alpn === 'h2' ? 'http2' : t.alpn === 'http/1.1' ? 'http1' : undefined };
+      handOff(t.socket, EMPTY, inner, chain, slot, lc, ctx, conns, t.peerIdentity, true);
+    });
+    return;
+  }
+  handOff(socket, first, input, chain, slot, lc, ctx, conns, '', false);
+}
+
+function handOff(
+  socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains,
+  ctx: ProxyContext, conns: ConnectionTracker, peerIdentity: string, secure: boolean,
+): void {
+  if (chain.tcp !== undefined) {
+    const facts: TcpConnectionFacts = {
+      listener: lc.listener.name, direction: lc.listener.direction, port: input.destinationPort, destination: input.destination,
+      serverName: input.serverName, peerIdentity, mtls: chain.securityPolicy === 'mutual_tls',
+    };
+    const s = new TcpSession(socket, first, chain.tcp, facts, ctx, (c) => lc.shared.upstreamTls.get(c), (gone) => conns.delete(gone));
+    conns.add(s);
+    if (socket.destroyed) conns.delete(s);
+    return;
+  }
+  const cs = chainSlot(slot, chain.name);
+  const proto: Sniffed | undefined = input.protocol;
+  if (first.length > 0) socket.unshift(first);
+  if (chain.codec === 'http2' || proto === 'http2') {
+    const h = serveHttp2(socket, cs, chain, ctx, secure, peerIdentity, (gone) => conns.delete(gone));
+    conns.add(h);
+    return;
+  }
+  const d = new Downstream(socket, cs, ctx, (gone) => conns.delete(gone));
+  if (peerIdentity !== '') (d as unknown as { peerIdentity: string }).peerIdentity = peerIdentity;
+  conns.add(d);
+  if (ctx.draining) d.drain();
+  socket.resume();
+}
+
+const fixed = new WeakMap<HttpListenerRuntime, HttpListenerRuntime>();
+
+/**
+ * A slot that follows config updates: each request reads the chain's current settings (by
+ * chain name) from the listener's slot, with the listener's resolved logical port.
+ */
+function chainSlot(slot: ListenerSlot, name: string): ListenerSlot {
+  let last: HttpListenerRuntime = slot.current;
+  return {
+    get current(): HttpListenerRuntime {
+      const lst = slot.current;
+      const c = lst.chains?.chains.find((x) => x.name === name)?.http;
+      if (c === undefined) return last;
+      if (c.logicalPort === lst.logicalPort) return (last = c);
+      let f = fixed.get(c);
+      if (f === undefined || f.logicalPort !== lst.logicalPort) fixed.set(c, (f = { ...c, logicalPort: lst.logicalPort }));
+      return (last = f);
+    },
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * One proxied TCP connection (TCP routes, TLS passthrough, MESH_EXTERNAL TCP egress): pick
+ * the cluster and an endpoint, connect (with the cluster's connect timeout, connection limit
+ * and upstream TLS), then splice bytes both ways. Half-close is kept: a FIN from one side
+ * ends the write side toward the other while the reverse direction keeps flowing. Each
+ * direction is a `pipe`, so a peer that never reads stops the other side's reading (memory
+ * stays at the socket buffers). An idle timeout closes both sides.
+ */
+import { connect, type Socket } from 'node:net';
+import type { ProxyContext } from '../context.js';
+import { Flag } from '../record.js';
+import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
+import { callHook, protocolStats, type TcpConnectionRecord } from './record.js';
+import type { CompiledTcpProxy } from './route.js';
+
+/** Default upstream connect timeout (Envoy's 10 s). */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Facts about the accepted connection that TCP routing and telemetry need. */
+export interface TcpConnectionFacts {
+  listener: string;
+  direction: 'inbound' | 'outbound' | 'gateway';
+  /** The port routes match (original destination / logical port). */
+  port: number;
+  /** The destination address the client reached. */
+  destination: string;
+  serverName: string | undefined;
+  peerIdentity: string;
+  mtls: boolean;
+}
+
+/** Looks up a cluster's compiled upstream TLS (undefined: plaintext). */
+export type UpstreamTlsLookup = (cluster: string) => CompiledUpstreamTls | undefined;
+
+const openByCluster = new WeakMap<ProxyContext, Map<string, number>>();
+
+/** A running TCP proxy connection, as the listener tracks it for drain and shutdown. */
+export class TcpSession {
+  private up: Socket | null = null;
+  private closed = false;
+  private readonly record: TcpConnectionRecord;
+  private readonly t0 = performance.now();
+  private counted = '';
+
+  constructor(
+    readonly socket: Socket,
+    first: Buffer,
+    tcp: CompiledTcpProxy,
+    facts: TcpConnectionFacts,
+    private readonly ctx: ProxyContext,
+    tlsFor: UpstreamTlsLookup,
+    private readonly onGone: (s: TcpSession) => void,
+  ) {
+    const stats = protocolStats(ctx);
+    stats.tcpConnectionsTotal++;
+    stats.tcpConnectionsActive++;
+    this.record = {
+      listener: facts.listener, direction: facts.direction, startTime: Date.now(), durationMs: 0, cluster: '', upstreamHost: '',
+      downstreamRemote: (socket.remoteAddress ?? '') + ':' + (socket.remotePort ?? 0), serverName: facts.serverName ?? '',
+      peerIdentity: facts.peerIdentity, mtls: facts.mtls, sentBytes: 0, receivedBytes: 0, flags: 0,
+    };
+    socket.allowHalfOpen = true;
+    socket.on('error', () => {});
+    socket.once('close', () => this.finish());
+    socket.pause();
+    const cluster = tcp.select({ port: facts.port, destination: facts.destination, serverName: facts.serverName });
+    if (cluster === undefined) {
+      stats.tcpNoRoute++;
+      this.refuse(Flag.NR, `no TCP route for ${facts.serverName ?? facts.destination + ':' + facts.port} on listener ${facts.listener}`);
+      return;
+    }
+    this.record.cluster = cluster;
+    const state = ctx.clusters.get(cluster);
+    if (state === undefined) { this.refuse(Flag.NC, `TCP route names unknown cluster ${cluster}`); return; }
+    const pool = state.config.connectionPool;
+    const open = this.openCounts();
+    if ((open.get(cluster) ?? 0) >= (pool?.maxConnections ?? Infinity)) {
+      stats.tcpOverflow++;
+      this.refuse(Flag.UO, `cluster ${cluster} is at maxConnections ${pool!.maxConnections}`);
+      return;
+    }
+    open.set(cluster, (open.get(cluster) ?? 0) + 1);
+    this.counted = cluster;
+    const picked = ctx.clusters.pick(cluster, { sourceIp: socket.remoteAddress ?? '' });
+    if (picked === undefined) { this.refuse(Flag.UH, `no healthy upstream in cluster ${cluster}`); return; }
+    const ep = picked.endpoint;
+    this.record.upstreamHost = ep.key;
+    const tls = tlsFor(cluster);
+    const up = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity) : connect({ host: ep.address, port: ep.port, noDelay: true });
+    this.up = up;
+    up.allowHalfOpen = true;
+    const timeoutMs = pool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(() => up.destroy(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
+    let connected = false;
+    up.once('error', (err) => {
+      if (connected) return;
+      clearTimeout(timer);
+      ctx.clusters.report(ep, { connectFailure: true });
+      stats.tcpConnectFailures++;
+      this.refuse(Flag.UF, `TCP connect to ${ep.key} (cluster ${cluster}) failed: ${err.message}`);
+    });
+    up.on('error', () => {});
+    up.once(tls !== undefined ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      ctx.clusters.report(ep, {});
+      if (this.closed) { up.destroy(); return; }
+      callHook(ctx, 'onTcpOpened', this.record);
+      if (first.length > 0) up.write(first);
+      this.splice(up, tcp.idleTimeoutMs);
+    });
+  }
+
+  /** Graceful drain: TCP has no way to ask a client to leave, so it runs until the drain time ends. */
+  drain(): void {}
+
+  private openCounts(): Map<string, number> {
+    let m = openByCluster.get(this.ctx);
+    if (m === undefined) openByCluster.set(this.ctx, (m = new Map()));
+    return m;
+  }
+
+  private splice(up: Socket, idleMs: number): void {
+    const ds = this.socket;
+    ds.pipe(up);
+    up.pipe(ds);
+    ds.resume();
+    // A side that closed cleanly ends the other's write half (pipe did); an error resets both.
+    up.once('close', (hadError) => { if (hadError) ds.destroy(); else if (!ds.writableEnded) ds.end(); });
+    ds.once('close', (hadError) => { if (hadError) up.destroy(); else if (!up.writableEnded) up.end(); });
+    if (idleMs > 0) {
+      const idle = (): void => {
+        protocolStats(this.ctx).tcpIdleTimeouts++;
+        ds.destroy();
+        up.destroy();
+      };
+      ds.setTimeout(idleMs, idle);
+      up.setTimeout(idleMs, idle);
+    }
+  }
+
+  private refuse(flag: number, message: string): void {
+    this.record.flags |= flag;
+    this.ctx.log('tcp:' + message.slice(0, 40), message);
+    this.socket.destroy();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const up = this.up;
+    if (up !== null && !up.destroyed) {
+      // The client went away: let queued bytes toward the upstream go, then close.
+      if (!up.writableEnded) up.end();
+      up.setTimeout(5_000, () => up.destroy());
+    }
+    if (this.counted !== '') {
+      const open = this.openCounts();
+      open.set(this.counted, (open.get(this.counted) ?? 1) - 1);
+    }
+    const stats = protocolStats(this.ctx);
+    stats.tcpConnectionsActive--;
+    const r = this.record;
+    r.receivedBytes = this.socket.bytesRead;
+    r.sentBytes = this.socket.bytesWritten;
+    r.durationMs = performance.now() - this.t0;
+    stats.tcpBytesReceived += r.receivedBytes;
+    stats.tcpBytesSent += r.sentBytes;
+    if (r.flags !== 0) this.ctx.stats.complete(0, r.flags);
+    callHook(this.ctx, 'onTcpClosed', r);
+    this.onGone(this);
+  }
+}

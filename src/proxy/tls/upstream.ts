@@ -1,0 +1,78 @@
+/**
+ * Client-side TLS toward upstream endpoints (DestinationRule `tls`): SIMPLE, MUTUAL with
+ * certificate files, and ISTIO_MUTUAL (the workload certificate secret; same code path).
+ * Server verification: the chain against `caCertificates` (or the system roots for SIMPLE
+ * without them), then the server's SANs against `subjectAltNames` (DNS and SPIFFE URI SANs),
+ * else the endpoint's SPIFFE identity for ISTIO_MUTUAL, else the host name in `sni`.
+ * `insecureSkipVerify` turns verification off and logs a warning once per cluster.
+ */
+import { checkServerIdentity, connect, createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import type { UpstreamTls } from '../../proxy-config/types.js';
+import { sanAllowed } from './san.js';
+import type { SecretResolver } from './secrets.js';
+
+/** A cluster's upstream TLS, compiled once per config. */
+export interface CompiledUpstreamTls {
+  readonly mode: UpstreamTls['mode'];
+  readonly context: SecureContext;
+  readonly sni: string | undefined;
+  readonly subjectAltNames: readonly string[];
+  readonly insecure: boolean;
+  readonly alpn: string[] | undefined;
+}
+
+/** Clusters already warned about for insecureSkipVerify (the warning is loud, once). */
+const warned = new Set<string>();
+
+/** Compiles a cluster's UpstreamTls; throws TlsSecretError on missing material. */
+export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: SecretResolver, log: (line: string) => void): CompiledUpstreamTls {
+  const own = t.certificateSecret !== undefined ? secrets.get(t.certificateSecret) : {};
+  const ca = t.validationSecret !== undefined ? secrets.get(t.validationSecret).ca : undefined;
+  if ((t.mode === 'MUTUAL' || t.mode === 'ISTIO_MUTUAL') && (own.cert === undefined || own.key === undefined)) {
+    throw new Error(`cluster ${cluster}: tls mode ${t.mode} needs a certificateSecret with a certificate chain and key (BOWLINE_E_TLS_SECRET)`);
+  }
+  const context = createSecureContext({
+    ...(own.cert !== undefined ? { cert: own.cert } : {}),
+    ...(own.key !== undefined ? { key: own.key } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+  });
+  if (t.insecureSkipVerify === true && !warned.has(cluster)) {
+    warned.add(cluster);
+    log(`WARNING: cluster ${cluster} has tls.insecureSkipVerify: upstream server certificates are NOT verified; anyone on the path can impersonate the upstream (BOWLINE_E_TLS_INSECURE)`);
+  }
+  return {
+    mode: t.mode,
+    context,
+    sni: t.sni,
+    subjectAltNames: t.subjectAltNames ?? [],
+    insecure: t.insecureSkipVerify === true,
+    alpn: t.alpn,
+  };
+}
+
+/** The options for `tls.connect` toward one endpoint; `identity` is the endpoint's SPIFFE id, if known. */
+export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[]): ConnectionOptions {
+  const sans = t.subjectAltNames.length > 0 ? t.subjectAltNames : t.mode === 'ISTIO_MUTUAL' && identity ? [identity] : [];
+  const protocols = alpn ?? t.alpn;
+  return {
+    host,
+    port,
+    secureContext: t.context,
+    ...(t.sni !== undefined ? { servername: t.sni } : {}),
+    ...(protocols !== undefined && protocols.length > 0 ? { ALPNProtocols: protocols } : {}),
+    rejectUnauthorized: !t.insecure,
+    checkServerIdentity: (_name: string, cert: PeerCertificate): Error | undefined => {
+      if (t.insecure) return undefined;
+      if (sans.length > 0) {
+        return sanAllowed(cert, sans) ? undefined : new Error(`upstream certificate SANs (${cert.subjectaltname ?? 'none'}) match none of ${sans.join(', ')} (BOWLINE_E_TLS_SAN_MISMATCH)`);
+      }
+      if (t.sni !== undefined) return checkServerIdentity(t.sni, cert);
+      return undefined;
+    },
+  };
+}
+
+/** Opens a TLS connection to an endpoint; `secureConnect` fires when verified. */
+export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[]): TLSSocket {
+  return connect(upstreamTlsOptions(t, host, port, identity, alpn));
+}
