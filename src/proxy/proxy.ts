@@ -16,6 +16,8 @@ import type { ProxyHooks } from './record.js';
 import { ProxyStats } from './stats.js';
 import type { ProxyTelemetry } from '../telemetry/index.js';
 import { withTelemetry } from './telemetry.js';
+import { installAuthorization } from './authz/slot.js';
+import { resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
 import { ClusterPool } from './upstream/pool.js';
 
 /** Options of `startProxy`. Every port may be 0 (ephemeral); the chosen ones are in `ports`. */
@@ -40,6 +42,9 @@ export interface ProxyOptions {
   log?: (line: string) => void;
   /** Called when POST /quitquitquit finished draining (the CLI exits the process). */
   onQuit?: () => void;
+  /** The workload certificate and mesh roots (LiveCredentials) that fill the `default` / `ROOTCA` secrets;
+   *  every update re-applies the running config so new handshakes use the new certificate. */
+  identity?: WorkloadIdentitySource;
 }
 
 /** The ports a proxy is listening on. */
@@ -109,25 +114,31 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}):\n${formatValidationErrors(v.errors)}`);
     }
     const cfg = v.config;
+    // The running form: workload secrets filled from the live credentials (the pushed form keeps placeholders).
+    const run = resolveWorkloadSecrets(cfg, opts.identity?.current(), ctx.log.bind(ctx));
     let compiled;
     try {
-      compiled = compileListeners(cfg, opts.random);
+      compiled = compileListeners(run, opts.random);
     } catch (err) {
       stats.configRejected++;
       throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}): ${(err as Error).message}`);
     }
     await listeners.apply(compiled);
-    clusters.update(cfg.clusters, cfg.endpoints);
-    const names = new Set(cfg.clusters.map((c) => c.name));
+    clusters.update(run.clusters, run.endpoints);
+    for (const w of installAuthorization(ctx, run)) ctx.log(`authz-warning:${w}`, `authorization: ${w}`);
+    const names = new Set(run.clusters.map((c) => c.name));
     for (const [name, p] of pools) {
       if (!names.has(name)) { p.close(); pools.delete(name); } else p.setLimits(clusters.get(name)?.config.connectionPool);
     }
     current = { config: cfg, version: cfg.version ?? '', appliedAt: Date.now() };
-    opts.telemetry?.reconfigure(cfg);
+    opts.telemetry?.reconfigure(run);
     stats.configReloads++;
   }
 
   await apply(opts.config);
+  const stopIdentity = opts.identity?.onUpdate(() => {
+    handle.applyConfig(current.config).catch((err: Error) => ctx.log('identity-apply', `new workload certificate not applied: ${err.message}`));
+  });
   const handle: RunningProxy = {
     get ports() { return { admin: admin?.port ?? 0, listeners: listeners.ports() }; },
     get current() { return current; },
@@ -147,6 +158,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       await handle.close();
     },
     async close() {
+      stopIdentity?.();
       ctx.draining = true;
       listeners.destroyAll();
       for (const p of pools.values()) p.close();

@@ -33,6 +33,8 @@ export const Flag = {
   UPE: 1 << 11,
   /** DPE: downstream protocol error (malformed request, answered 400). */
   DPE: 1 << 12,
+  /** RBAC: refused by AuthorizationPolicy (403 `RBAC: access denied`, or a closed TCP connection). */
+  RBAC: 1 << 13,
 } as const;
 
 /** The name of one flag bit. */

@@ -5,7 +5,7 @@
  * `run`: no exception crosses a step boundary.
  *
  *   head       -> request id, x-forwarded-*, target form, Expect   (this file)
- *   authorize  -> placeholder for AuthorizationPolicy (security issue)
+ *   authorize  -> authz/: AuthorizationPolicy on inbound listeners (403 RBAC: access denied)
  *   route      -> router/ select: forward | redirect | direct | none (404 NR)
  *   fault      -> filters/fault: delay (DI), abort (FI)
  *   cors       -> filters/cors: preflight answered here, response headers remembered
@@ -18,6 +18,8 @@ import { randomUUID } from 'node:crypto';
 import { Flag } from '../record.js';
 import { applyHeaderMutation, isPreflight } from '../filters/index.js';
 import { mirrorRequest } from '../upstream/mirror.js';
+import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzRequest } from '../authz/index.js';
+import { authorizationOf, deniedLine, principalOfPeer } from '../authz/slot.js';
 import type { Exchange } from './exchange.js';
 import { endToEndFields, requestHead, type Framing } from './serialize.js';
 import { BODY_CHUNKED, BODY_LENGTH } from './request-head.js';
@@ -69,9 +71,24 @@ function head(x: Exchange): number {
   return CONTINUE;
 }
 
-/** Placeholder for AuthorizationPolicy enforcement (security issue): allows everything. */
-function authorize(_x: Exchange): number {
-  return CONTINUE;
+/** AuthorizationPolicy on inbound listeners (authz/): a refused request gets 403 `RBAC: access denied`. */
+function authorize(x: Exchange): number {
+  if (x.lst.direction !== 'inbound') return CONTINUE;
+  const engine = authorizationOf(x.ctx);
+  if (!engine.enabled) return CONTINUE;
+  const h = x.head;
+  if (x.peerIdentity === '') x.peerIdentity = (x.ds as { peerIdentity?: string }).peerIdentity ?? '';
+  const principal = principalOfPeer(x.peerIdentity);
+  const r: AuthzRequest = {
+    sourceIp: x.ds.remoteAddress, port: x.lst.logicalPort, host: h.authority, method: h.method, path: h.path,
+    header: (n) => h.headers.get(n),
+    ...(principal !== undefined ? { principal } : {}),
+  };
+  const d = engine.evaluate(r);
+  if (d.allowed) return CONTINUE;
+  x.ctx.log(`authz:${x.lst.name}:${d.policy ?? ''}`, deniedLine(`${h.method} ${h.path}`, r, d));
+  x.localReply(AUTHZ_DENIED_STATUS, AUTHZ_DENIED_BODY, Flag.RBAC);
+  return STOP;
 }
 
 /** Route selection (router/): decides forward, redirect, direct response or 404 NR. */

@@ -1,0 +1,33 @@
+/**
+ * The authorization engine of a running proxy, swapped with each applied config. Kept beside
+ * the proxy context (by identity) so the pipeline and the TCP path read the current engine
+ * without widening the context's type.
+ */
+import type { ProxyConfig } from '../../proxy-config/types.js';
+import type { AuthzDecision, AuthzRequest } from './request.js';
+import { AUTHZ_DENIED_CODE, compileAuthorization, NO_AUTHORIZATION, type AuthzEngine } from './engine.js';
+
+const engines = new WeakMap<object, AuthzEngine>();
+
+/** Compiles and installs the engine of `cfg` for the proxy whose context is `ctx`; returns its warnings. */
+export function installAuthorization(ctx: object, cfg: ProxyConfig): readonly string[] {
+  const e = compileAuthorization(cfg.authorization);
+  engines.set(ctx, e);
+  return e.warnings;
+}
+
+/** The proxy's current engine (NO_AUTHORIZATION before any config). */
+export function authorizationOf(ctx: object): AuthzEngine {
+  return engines.get(ctx) ?? NO_AUTHORIZATION;
+}
+
+/** The principal authorization sees for a SPIFFE id: `TD/ns/NS/sa/SA` without `spiffe://`; undefined for ''. */
+export function principalOfPeer(peerIdentity: string): string | undefined {
+  if (peerIdentity === '') return undefined;
+  return peerIdentity.startsWith('spiffe://') ? peerIdentity.slice(9) : peerIdentity;
+}
+
+/** One log line for a refusal, with the stable code. */
+export function deniedLine(what: string, r: AuthzRequest, d: AuthzDecision): string {
+  return `authorization denied ${what} from ${r.principal ? `spiffe://${r.principal}` : 'a plaintext peer'} (${r.sourceIp}) to port ${r.port}: ${d.reason}${d.policy ? ` [${d.policy}]` : ''} (${AUTHZ_DENIED_CODE})`;
+}

@@ -1,0 +1,55 @@
+/**
+ * Fills the workload secrets of a pushed config (`default`, `ROOTCA`: placeholders from the
+ * control plane, src/proxy-config/workload-secrets.ts) from the proxy's live credentials, before
+ * the config is compiled. Without credentials (a proxy started without a token) mTLS cannot
+ * work, and the config is narrowed so it still applies and fails closed:
+ *  - inbound TLS chains that need the workload certificate are dropped (a PERMISSIVE port serves
+ *    plaintext only; a STRICT port refuses every connection, logged);
+ *  - auto-mTLS clusters (`tls.auto`) connect in plaintext, as auto-mTLS would toward a peer without a proxy;
+ *  - clusters a DestinationRule set to ISTIO_MUTUAL lose their endpoints (503 UH), never a silent downgrade.
+ */
+import type { ProxyConfig, Secret } from '../../proxy-config/types.js';
+import { isWorkloadSecret, ROOT_CA_SECRET, WORKLOAD_CERT_SECRET } from '../../proxy-config/workload-secrets.js';
+import type { WorkloadCredentials } from './credentials.js';
+
+/** Where a proxy's workload credentials come from (LiveCredentials satisfies it). */
+export interface WorkloadIdentitySource {
+  current(): WorkloadCredentials | undefined;
+  onUpdate(fn: (c: WorkloadCredentials) => void): () => void;
+}
+
+function fill(s: Secret, c: WorkloadCredentials): Secret {
+  if (!isWorkloadSecret(s)) return s;
+  if (s.kind === 'validation') return { name: s.name, kind: s.kind, trustedCa: c.trustBundlePem };
+  return { name: s.name, kind: s.kind, certificateChain: c.chainPem, privateKey: c.keyPem };
+}
+
+/** The config the proxy compiles: workload secrets filled, or mTLS parts narrowed when there are no credentials. */
+export function resolveWorkloadSecrets(cfg: ProxyConfig, creds: WorkloadCredentials | undefined, log?: (key: string, msg: string) => void): ProxyConfig {
+  if (!cfg.secrets.some(isWorkloadSecret)) return cfg;
+  if (creds) return { ...cfg, secrets: cfg.secrets.map((s) => fill(s, creds)) };
+  const workload = new Set(cfg.secrets.filter(isWorkloadSecret).map((s) => s.name));
+  const uses = (name: string | undefined) => name !== undefined && workload.has(name);
+  const listeners = cfg.listeners.map((l) => {
+    const chains = l.filterChains.filter((fc) => !(fc.tls && (uses(fc.tls.certificateSecret) || uses(fc.tls.validationSecret))));
+    if (chains.length === l.filterChains.length) return l;
+    if (chains.length === 0) log?.(`no-identity:${l.name}`, `listener ${l.name} requires mTLS (STRICT) but this proxy has no workload certificate (start it with --token-file): every connection is refused (BOWLINE_E_IDENTITY_NO_CERTIFICATE)`);
+    return { ...l, filterChains: chains };
+  });
+  const emptied = new Set<string>();
+  const clusters = cfg.clusters.map((c) => {
+    const t = c.tls;
+    if (!t || !(uses(t.certificateSecret) || uses(t.validationSecret))) return c;
+    const { tls: _t, ...rest } = c;
+    if (!t.auto) {
+      emptied.add(c.name);
+      log?.(`no-identity:${c.name}`, `cluster ${c.name} requires ${t.mode} but this proxy has no workload certificate (start it with --token-file): requests get 503 UH (BOWLINE_E_IDENTITY_NO_CERTIFICATE)`);
+    }
+    return rest;
+  });
+  const endpoints = emptied.size ? cfg.endpoints.map((e) => (emptied.has(e.cluster) ? { cluster: e.cluster, endpoints: [] } : e)) : cfg.endpoints;
+  return { ...cfg, listeners, clusters, endpoints, secrets: cfg.secrets.filter((s) => !workload.has(s.name)) };
+}
+
+/** The names of the workload secrets, for callers that report them. */
+export const WORKLOAD_SECRET_NAMES: readonly string[] = [WORKLOAD_CERT_SECRET, ROOT_CA_SECRET];
