@@ -43,7 +43,7 @@ const started: Array<{ close(): Promise<void> }> = [];
 
 /** Starts a proxy without an admin listener; `stopAll` closes it. */
 export async function proxy(cfg: ProxyConfig, opts: { log?: (l: string) => void; hooks?: object; admin?: boolean } = {}): Promise<RunningProxy> {
-  const p = await startProxy({ config: cfg, admin: opts.admin ?? false, adminPort: 0, log: opts.log ?? (() => {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  const p = await startProxy({ config: cfg, admin: opts.admin ?? false, adminPort: 0, log: opts.log ?? (process.env.PROTO_LOG ? (l) => console.log(l) : () => {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   started.push(p);
   return p;
 }

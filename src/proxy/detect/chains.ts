@@ -91,7 +91,9 @@ export function compileListenerChains(
   l: Listener, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, secrets: SecretResolver, shared: ProtocolShared,
 ): ListenerChains {
   const chains = l.filterChains.map((fc, i) => compileChain(fc, i, cfg, tables, base, secrets));
-  const inspect = l.filterChains.length === 1 && l.filterChains[0]!.match === undefined && l.filterChains[0]!.tcp !== undefined && l.filterChains[0]!.tls === undefined ? 'none' : 'sniff';
+  // A lone plain TCP chain that does not route by SNI reads nothing first: server-first protocols never wait.
+  const only = chains.length === 1 ? chains[0]! : undefined;
+  const inspect = only !== undefined && l.filterChains[0]!.match === undefined && only.tcp !== undefined && !only.tcp.needsServerName && only.tls === undefined ? 'none' : 'sniff';
   return { listener: l, chains, inspect, detectTimeoutMs: l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, shared };
 }
 

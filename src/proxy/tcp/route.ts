@@ -34,6 +34,8 @@ export interface CompiledTcpProxy {
   readonly idleTimeoutMs: number;
   readonly statPrefix: string;
   readonly autoPassthrough: boolean;
+  /** True when routing reads the SNI (sniHosts or AUTO_PASSTHROUGH), so the ClientHello must be inspected. */
+  readonly needsServerName: boolean;
   /** The cluster for a connection, or undefined (no route: the connection is closed). */
   select(input: TcpRouteInput): string | undefined;
 }
@@ -49,6 +51,7 @@ export function compileTcpProxy(t: TcpProxy, node: NodeInfo): CompiledTcpProxy {
     idleTimeoutMs: t.idleTimeoutMs ?? DEFAULT_TCP_IDLE_MS,
     statPrefix: t.statPrefix ?? '',
     autoPassthrough: auto,
+    needsServerName: auto || routes.some((r) => r.sni !== undefined),
     select(input) {
       if (auto && input.serverName !== undefined) {
         const c = autoPassthroughCluster(input.serverName);

@@ -81,8 +81,10 @@ export function terminate(raw: Socket, first: Buffer, tls: CompiledDownstreamTls
   s.once('secure', () => {
     if (settled) return;
     const cert = s.getPeerCertificate();
-    const verified = s.authorized;
-    if (tls.requireClientCertificate && !verified) return fail(new Error(`client certificate not verified: ${String(s.authorizationError)}`));
+    // A TLSSocket made by hand gets no `authorized` (tls.Server sets it): ask the handle, as tls.Server does.
+    const verifyError = (s as unknown as { _handle?: { verifyError?(): Error | null } })._handle?.verifyError?.() ?? null;
+    const verified = tls.requestCert && verifyError === null && cert !== undefined && Object.keys(cert).length > 0;
+    if (tls.requireClientCertificate && !verified) return fail(new Error(`client certificate not verified: ${verifyError?.message ?? 'no certificate'}`));
     if (tls.subjectAltNames.length > 0 && (!verified || !sanAllowed(cert, tls.subjectAltNames))) {
       return fail(new Error('client certificate SAN not allowed'));
     }
