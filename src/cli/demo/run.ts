@@ -64,7 +64,7 @@ async function startApp(sup: Supervisor, w: DemoWorkload, env: Record<string, st
 
 /** Runs `bowline ARGS` to completion (apply, ...); rejects with its output when it fails. */
 async function bowline(sup: Supervisor, name: string, args: string[], env: Record<string, string>): Promise<void> {
-  const m = sup.start({ name, command: process.execPath, args: [bowlineBin, ...args], env });
+  const m = sup.start({ name, command: process.execPath, args: [bowlineBin, ...args], env, oneShot: true });
   const { code } = await m.exited;
   if (code !== 0) throw new StartError(m, `bowline ${args[0]} failed (exit ${code})`);
 }

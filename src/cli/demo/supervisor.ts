@@ -11,6 +11,8 @@ export interface ProcessSpec {
   command: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
+  /** A command that runs to completion (`bowline apply`): its exit is not a death. */
+  oneShot?: boolean;
 }
 
 /** A started process. */
@@ -54,7 +56,7 @@ export class Supervisor {
     });
     const m: Managed = { spec, proc, logPath, exited };
     this.managed.push(m);
-    void exited.then(({ code, signal }) => { if (!this.stopping) this.onDeath(m, code, signal); });
+    void exited.then(({ code, signal }) => { if (!this.stopping && !spec.oneShot) this.onDeath(m, code, signal); });
     return m;
   }
 
