@@ -23,6 +23,12 @@ export interface ControlPlaneOptions {
   listenApi?: string;
   /** HOST:PORT of the push stream, for the push plugin (default 127.0.0.1:15010). */
   listenPush?: string;
+  /** HOST:PORT of the TLS push stream served when the CA runs (default 127.0.0.1:15012; port 0 picks one). */
+  listenPushTls?: string;
+  /** Key-encryption key file of the CA (default env BOWLINE_CA_KEK_FILE / BOWLINE_CA_KEK / HOME/ca-kek). */
+  caKekFile?: string;
+  /** Istio-style cacerts directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) for a shared root. */
+  caCertsDir?: string;
   /** `embedded`, `etcd://HOST:PORT[,...]`, or an already opened Store (default embedded). */
   store?: string | Store;
   meshConfigFile?: string;
@@ -58,7 +64,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log'>> & { meshConfigFile?: string; trustDomain?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir'>> & { meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string };
   /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -170,6 +176,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       home: opts.home,
       listenApi: opts.listenApi ?? '127.0.0.1:15014',
       listenPush: opts.listenPush ?? '127.0.0.1:15010',
+      listenPushTls: opts.listenPushTls ?? '127.0.0.1:15012',
+      ...(opts.caKekFile ? { caKekFile: opts.caKekFile } : {}),
+      ...(opts.caCertsDir ? { caCertsDir: opts.caCertsDir } : {}),
       clusterDomain: opts.clusterDomain ?? 'cluster.local',
       domains: opts.domains ?? [],
       rootNamespace: mesh.rootNamespace,

@@ -16,5 +16,6 @@ export interface ControlPlanePlugin {
  * `{ name: 'push', load: async () => (await import('../push/plugin.js')).plugin }`.
  */
 export const builtinPlugins: Array<{ name: string; load: () => Promise<ControlPlanePlugin> }> = [
+  { name: 'ca', load: async () => (await import('../ca/plugin.js')).plugin },
   { name: 'push', load: async () => (await import('../push/plugin.js')).plugin },
 ];

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { NodeInfo, ProxyConfig } from '../proxy-config/types.js';
 import { DEFAULT_MESH_SETTINGS, type AnnouncedPort, type WorkloadAnnouncement } from '../proxy-config/wire.js';
-import { ControlClient, parseServerAddress } from './control-client/client.js';
+import { ControlClient, parseServerAddress, type ControlClientOptions } from './control-client/client.js';
 import type { RunningProxy } from './proxy.js';
 
 /** Everything a proxy needs to join the mesh. */
@@ -152,8 +152,9 @@ export function initialConfig(b: Bootstrap): ProxyConfig {
   return { node: b.node, mesh: DEFAULT_MESH_SETTINGS, listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
 }
 
-/** Connects a running proxy to the control plane: pushes are applied with `applyConfig`; `onApplied` runs after each. */
-export function connectControlPlane(b: Bootstrap, proxy: Pick<RunningProxy, 'applyConfig'>, onApplied?: () => void, log?: (line: string) => void): ControlClient {
+/** Connects a running proxy to the control plane: pushes are applied with `applyConfig`; `onApplied` runs after each.
+ *  `extra.connect` opens the stream (TLS with an identity: src/proxy/identity/join.ts); `extra.onConnected` runs on each connect. */
+export function connectControlPlane(b: Bootstrap, proxy: Pick<RunningProxy, 'applyConfig'>, onApplied?: () => void, log?: (line: string) => void, extra: { connect?: ControlClientOptions['connect']; onConnected?: () => void } = {}): ControlClient {
   const client = new ControlClient({
     server: b.server,
     node: b.node,
@@ -161,8 +162,10 @@ export function connectControlPlane(b: Bootstrap, proxy: Pick<RunningProxy, 'app
     apply: (cfg) => proxy.applyConfig(cfg),
     onEvent: (ev) => {
       if (ev.type === 'applied') onApplied?.();
+      if (ev.type === 'connected') extra.onConnected?.();
     },
     ...(log ? { log } : {}),
+    ...(extra.connect ? { connect: extra.connect } : {}),
   });
   client.start();
   return client;

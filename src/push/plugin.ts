@@ -9,7 +9,7 @@ import { AggregateRegistry } from '../registry/registry.js';
 import { ManualRegistry } from '../registry/manual/manual.js';
 import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
-import { answerCsr, caOf } from '../ca/index.js';
+import { answerCsr, caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store } from '../store/store.js';
 import { MeshController } from './controller.js';
 import { pushDebugHandlers } from './debug.js';
@@ -20,7 +20,7 @@ export interface PushHost {
   readonly store: Store;
   readonly meshConfig: MeshConfig;
   onMeshConfig(fn: (m: MeshConfig) => void): () => void;
-  readonly options: { listenPush: string; clusterDomain: string; domains: string[] };
+  readonly options: { listenPush: string; listenPushTls?: string; clusterDomain: string; domains: string[] };
   readonly ports: Record<string, number>;
   readonly metrics: { addCollector(fn: () => string): void };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
@@ -62,6 +62,23 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
   const addr = await server.listen(port, host);
   cp.ports.push = addr.port;
   cp.log(`push: proxy stream on ${host}:${addr.port}`);
+  // With a CA: the TLS stream (Istio's 15012), serving certificate from the mesh root, CSRs over it.
+  const ca = caOf(cp);
+  if (ca && cp.options.listenPushTls) {
+    const t = parseListen(cp.options.listenPushTls);
+    const tlsServer = createTlsStreamServer(ca, (s) => server.attach(s), { ips: ['127.0.0.1', '::1', ...(/^[\d.]+$|:/.test(t.host) && t.host !== '0.0.0.0' && t.host !== '::' ? [t.host] : [])] });
+    tlsServer.on('tlsClientError', () => {});
+    try {
+      await new Promise<void>((resolve, reject) => { tlsServer.once('error', reject); tlsServer.listen(t.port, t.host, () => resolve()); });
+      cp.ports.pushTls = (tlsServer.address() as { port: number }).port;
+      cp.log(`push: TLS proxy stream on ${t.host}:${cp.ports.pushTls} (certificates for proxies with --token-file)`);
+    } catch (err) {
+      // A busy 15012 (another control plane on this host) costs the TLS stream, not the control plane.
+      tlsServer.stopRenewal();
+      cp.log(`push warn: TLS proxy stream not served on ${cp.options.listenPushTls}: ${(err as Error).message}; pass --listen-push-tls 127.0.0.1:0 for an ephemeral port`);
+    }
+    cp.onShutdown(() => { tlsServer.stopRenewal(); tlsServer.close(); }); // streams are closed by server.close()
+  }
   const debug = pushDebugHandlers({ server, controller, store: cp.store });
   const handle = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (!(await debug(req, res, url))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: `no such path ${url.pathname}` }) + '\n');

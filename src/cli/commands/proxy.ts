@@ -1,10 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EXIT_INVALID, UsageError, type Command } from '../command.js';
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { createProxyTelemetry, startMetricsServer } from '../../telemetry/index.js';
+import { prepareIdentity, type PreparedIdentity } from '../../proxy/identity/join.js';
+import { parseServerAddress, type ControlClient } from '../../proxy/control-client/client.js';
 
 const USAGE = `Usage: bowline proxy --config FILE [--admin-port N] [--admin-address A] [--ports-file F] [--drain-ms N]
                      [--metrics-port N] [--metrics-address A] [--telemetry on|off] [--app-metrics-url URL] [--merged-metrics-port N]
@@ -35,6 +37,11 @@ With a control plane instead of --config (docs/push-protocol.md):
   --outbound-port N     the HTTP_PROXY listener for the app (default 15001; 0 = none)
   --address A           address other proxies reach this one on (default 127.0.0.1)
   --id ID               proxy id (default NAME.NAMESPACE)
+  --token-file F        bootstrap token (\`bowline token create\`): the stream becomes TLS (--server is the
+                        control plane's 15012), the root is pinned by the token, and the proxy gets a
+                        workload certificate for mTLS (namespace and service account come from the token)
+  --ca-cert-file F      pin this root instead of the token's hash
+  --trust-domain TD     trust domain of the workload's SPIFFE id (default cluster.local)
 `;
 
 /** Flag definitions, kept apart so bootstrap flags (--server, --name, --service) can be added beside them. */
@@ -50,6 +57,9 @@ export const proxyFlags = {
   'app-metrics-url': { type: 'string' },
   'merged-metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  'token-file': { type: 'string' },
+  'ca-cert-file': { type: 'string' },
+  'trust-domain': { type: 'string' },
   ...bootstrapFlagDefs,
 } as const;
 
@@ -79,7 +89,22 @@ export const command: Command = {
     let proxy: RunningProxy;
     let metrics: Array<{ port: number; close(): Promise<void> }> = [];
     const metricsPorts: { metrics?: number; mergedMetrics?: number } = {};
+    let joined: PreparedIdentity | undefined;
+    const clientRef: { c?: ControlClient } = {};
     try {
+      if (boot && values['token-file']) {
+        joined = await prepareIdentity({
+          server: parseServerAddress(boot.server),
+          token: readFileSync(values['token-file'], 'utf8').trim(),
+          ...(values['ca-cert-file'] ? { caCertPem: readFileSync(values['ca-cert-file'], 'utf8') } : {}),
+          ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+          request: (csr, o) => (clientRef.c ? clientRef.c.requestCertificate(csr, o) : Promise.reject(new Error('not connected'))),
+        });
+        boot.node.namespace = boot.workload.namespace = joined.namespace;
+        boot.node.serviceAccount = boot.workload.serviceAccount = joined.serviceAccount;
+        if (!values.id) boot.node.id = `${boot.node.workload}.${joined.namespace}`;
+        if (values['trust-domain']) boot.node.trustDomain = values['trust-domain'];
+      }
       const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
       const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
       proxy = await startProxy({
@@ -89,6 +114,7 @@ export const command: Command = {
         adminAddress: values['admin-address'] ?? '127.0.0.1',
         drainMs,
         onQuit: () => process.exit(0),
+        ...(joined ? { identity: joined.identity.live } : {}),
       });
       if (telemetry) {
         // A busy metrics port (another proxy on this host) costs the metrics endpoint, not the proxy.
@@ -129,7 +155,8 @@ export const command: Command = {
         process.stderr.write(`bowline proxy: config ${proxy.current.version || '(unversioned)'} applied (${why})\n`);
       }, (err: Error) => process.stderr.write(`bowline proxy: config not applied (${why}), running config kept: ${err.message}\n`));
     };
-    const client = boot ? connectControlPlane(boot, proxy, writePorts) : undefined;
+    const client = boot ? connectControlPlane(boot, proxy, writePorts, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected() } : {}) : undefined;
+    clientRef.c = client;
     if (!boot) {
       watchConfigFile(file, () => reload('file changed'));
       process.on('SIGHUP', () => reload('SIGHUP'));

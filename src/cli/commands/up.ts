@@ -13,6 +13,9 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
 
   --listen-api HOST:PORT     config API, /debug/*, /metrics (default 127.0.0.1:15014; port 0 picks one)
   --listen-push HOST:PORT    push stream to proxies (default 127.0.0.1:15010)
+  --listen-push-tls HOST:PORT  TLS push stream with certificates for proxies started with --token-file (default 127.0.0.1:15012)
+  --ca-kek-file FILE         key-encryption key of the CA's stored key (docs/security.md)
+  --ca-certs-dir DIR         Istio-style cacerts (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem): a shared root
   --home DIR                 state: embedded store, admin token, CLI context (default $BOWLINE_HOME or ~/.bowline)
   --store embedded|etcd://HOST:PORT[,HOST:PORT...]   where config lives (default embedded)
   --mesh-config FILE         Istio MeshConfig YAML (the istio ConfigMap in the root namespace overrides it)
@@ -50,6 +53,9 @@ export const command: Command = {
       ({ values } = parseArgs({ args, options: {
         'listen-api': { type: 'string', default: '127.0.0.1:15014' },
         'listen-push': { type: 'string', default: '127.0.0.1:15010' },
+        'listen-push-tls': { type: 'string', default: '127.0.0.1:15012' },
+        'ca-kek-file': { type: 'string' },
+        'ca-certs-dir': { type: 'string' },
         home: { type: 'string' },
         store: { type: 'string', default: 'embedded' },
         'mesh-config': { type: 'string' },
@@ -75,6 +81,9 @@ export const command: Command = {
         home,
         listenApi: values['listen-api']!,
         listenPush: values['listen-push']!,
+        listenPushTls: values['listen-push-tls']!,
+        ...(values['ca-kek-file'] ? { caKekFile: values['ca-kek-file'] } : {}),
+        ...(values['ca-certs-dir'] ? { caCertsDir: values['ca-certs-dir'] } : {}),
         store: await openWithRetry(store, home, log),
         ...(values['mesh-config'] ? { meshConfigFile: values['mesh-config'] } : {}),
         clusterDomain: values['cluster-domain']!,

@@ -1,0 +1,102 @@
+/**
+ * A proxy joining the mesh with an identity: its first certificate comes from a CSR sent on the
+ * push stream with the bootstrap token, later ones from CSRs authenticated by the current
+ * certificate (the TLS stream's client certificate). The key is generated here and never sent.
+ * Certificates land in LiveCredentials, which the proxy's listeners and clusters read.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { CertificateMessage } from '../../proxy-config/wire.js';
+import { certificateValidity, LiveCredentials, type WorkloadCredentials } from './credentials.js';
+import { createKeyAndCsr } from './csr.js';
+import { IDENTITY_ERRORS, IdentityError } from './errors.js';
+import { fetchPinnedRoot, tlsStreamConnector } from './first-contact.js';
+import { CertificateRotator, type RotationClock } from './rotation.js';
+import { readBootstrapToken } from './token.js';
+
+/** Options of a WorkloadIdentity. */
+export interface WorkloadIdentityOptions {
+  /** The SPIFFE id to ask for (`spiffe://TD/ns/NS/sa/SA`); the CA signs only what the credential allows. */
+  spiffeId: string;
+  /** The bootstrap token for the first CSR (single use). */
+  token?: string;
+  /** Sends a CSR on the stream and resolves with the reply (ControlClient.requestCertificate). */
+  request(csr: string, opts: { token?: string }): Promise<CertificateMessage>;
+  live?: LiveCredentials;
+  clock?: RotationClock;
+  random?: () => number;
+  log?: (line: string) => void;
+}
+
+/** Obtains and renews a proxy's workload certificate over the push stream. */
+export class WorkloadIdentity {
+  readonly live: LiveCredentials;
+  readonly rotator: CertificateRotator;
+  private started = false;
+  /** Renewals that succeeded / failed (for the admin page and tests). */
+  issued = 0;
+  failures = 0;
+
+  constructor(private readonly opts: WorkloadIdentityOptions) {
+    this.live = opts.live ?? new LiveCredentials();
+    const log = opts.log ?? ((l: string) => process.stderr.write(`bowline proxy: ${l}\n`));
+    this.rotator = new CertificateRotator({
+      live: this.live,
+      renew: () => this.renew(),
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.random ? { random: opts.random } : {}),
+      onError: (err, attempt) => {
+        this.failures++;
+        log(`${err.message} (attempt ${attempt}; ${err.code})`);
+      },
+      onRotated: (c) => {
+        this.issued++;
+        log(`workload certificate for ${c.spiffeId} installed, valid until ${new Date(c.notAfter).toISOString()}`);
+      },
+    });
+  }
+
+  /** Call once the stream is up: the first certificate is requested at once, renewals follow at about half-life. */
+  onConnected(): void {
+    if (this.started) return;
+    this.started = true;
+    this.rotator.start();
+  }
+
+  /** Stops renewing. */
+  stop(): void {
+    this.rotator.stop();
+  }
+
+  private async renew(): Promise<WorkloadCredentials> {
+    const { keyPem, csrPem } = await createKeyAndCsr(this.opts.spiffeId);
+    const first = this.live.current() === undefined;
+    const reply = await this.opts.request(csrPem, first && this.opts.token ? { token: this.opts.token } : {});
+    if (reply.error || !reply.certificateChain) {
+      throw new IdentityError(IDENTITY_ERRORS.RENEWAL_FAILED, `the control plane refused the CSR for ${this.opts.spiffeId}: ${reply.error ?? 'no certificate in the reply'}${reply.code ? ` (${reply.code})` : ''}`);
+    }
+    const roots = reply.rootCerts ?? this.live.current()?.trustBundlePem ?? '';
+    return { keyPem, chainPem: reply.certificateChain, trustBundlePem: roots, spiffeId: this.opts.spiffeId, ...certificateValidity(reply.certificateChain) };
+  }
+}
+
+/** What `bowline proxy --token-file` sets up before it connects. */
+export interface PreparedIdentity {
+  identity: WorkloadIdentity;
+  /** The push stream's TLS connect (pinned root, then the workload certificate). */
+  connect: (host: string, port: number) => TLSSocket;
+  namespace: string;
+  serviceAccount: string;
+}
+
+/**
+ * Reads the bootstrap token, pins the control plane's root (the token's hash, or `caCertFile`),
+ * and returns the identity and stream connector; `request` is bound later to the control client.
+ */
+export async function prepareIdentity(o: { server: { host: string; port: number }; token: string; caCertPem?: string; trustDomain?: string; request: WorkloadIdentityOptions['request']; log?: (line: string) => void }): Promise<PreparedIdentity> {
+  const info = readBootstrapToken(o.token);
+  if (info.expiresAt < Date.now()) throw new IdentityError(IDENTITY_ERRORS.TOKEN_MALFORMED, `the bootstrap token expired at ${new Date(info.expiresAt).toISOString()}; create a new one with \`bowline token create\``);
+  const root = o.caCertPem ?? (await fetchPinnedRoot(o.server.host, o.server.port, info.rootHash));
+  const spiffeId = `spiffe://${o.trustDomain ?? 'cluster.local'}/ns/${info.namespace}/sa/${info.serviceAccount}`;
+  const identity = new WorkloadIdentity({ spiffeId, token: o.token, request: o.request, ...(o.log ? { log: o.log } : {}) });
+  return { identity, connect: tlsStreamConnector({ root, live: identity.live }), namespace: info.namespace, serviceAccount: info.serviceAccount };
+}
