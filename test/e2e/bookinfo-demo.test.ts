@@ -1,7 +1,8 @@
 // `bowline demo` as a user runs it: bad port, start, a workload dying, Ctrl-C.
 import { afterEach, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import net from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { startBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { startDemo, alive, request, built, type Demo } from './bookinfo-harness.js';
@@ -49,6 +50,26 @@ describe.skipIf(!built)('bowline demo', () => {
     expect(await demo.interrupt()).toBe(0);
     demo = undefined;
     expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(home)).toBe(false);
+  });
+
+  it('a second Ctrl-C forces the stop (exit 130) and still removes the home', async () => {
+    demo = await startDemo(['--no-mesh']);
+    const { child, home, state } = demo;
+    // An in-flight /delay/10 keeps httpbin draining (2 s grace), so the first stop is still under way.
+    const httpbin = state.processes.find((p) => p.name === 'httpbin-v1')!;
+    const url = /listening on (http:\S+)/.exec(readFileSync(httpbin.log, 'utf8'))![1]!;
+    const slow = http.get(`${url}/delay/10`, { agent: false });
+    slow.on('error', () => {});
+    await new Promise((r) => slow.once('finish', r));
+    const exited = new Promise<number | null>((r) => child.proc.once('exit', (c) => r(c)));
+    child.proc.kill('SIGINT');
+    await waitFor(() => child.output().includes('Ctrl-C again to force'), { what: 'the first stop message' });
+    child.proc.kill('SIGINT');
+    expect(await exited).toBe(130);
+    demo = undefined;
+    expect(child.output()).toContain('Forced stop.');
+    await waitFor(() => state.processes.every((p) => !alive(p.pid)), { what: 'every demo process gone' });
     expect(existsSync(home)).toBe(false);
   });
 });
