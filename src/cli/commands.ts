@@ -17,5 +17,6 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'token', summary: 'Create a bootstrap token that lets one workload identity get its first certificate', load: async () => (await import('./commands/token.js')).command },
   { name: 'proxy-status', summary: 'Show each proxy\'s sync state per resource type (SYNCED/STALE/NACKED), last ACK and convergence', load: async () => (await import('./commands/proxy-status.js')).command },
   { name: 'proxy-config', summary: 'Show the listeners, routes, clusters or endpoints the control plane gives one proxy', load: async () => (await import('./commands/proxy-config.js')).command },
+  { name: 'authn', summary: 'Check mTLS settings: server mode vs client TLS per host and port, conflicts explained', load: async () => (await import('./commands/authn.js')).command },
   { name: 'register', summary: 'Register a service instance at an address, for machines without a proxy (istioctl register)', load: async () => (await import('./commands/register.js')).command },
 ];

@@ -13,6 +13,7 @@ import { answerCsr, caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store } from '../store/store.js';
 import { MeshController } from './controller.js';
 import { pushDebugHandlers } from './debug.js';
+import { authnHandler } from './security/authn-check.js';
 import { PushServer } from './server/server.js';
 
 /** What the push plugin uses of the running control plane (src/control's ControlPlane satisfies it). */
@@ -84,6 +85,7 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     if (!(await debug(req, res, url))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: `no such path ${url.pathname}` }) + '\n');
   };
   for (const p of ['/debug/syncz', '/debug/config_dump', '/debug/registryz', '/debug/configz', '/registry/v1/manual']) cp.addHandler(p, handle);
+  cp.addHandler('/debug/authenticationz', authnHandler(controller));
   cp.metrics.addCollector(() => server.metrics.render(server.connected) + `# HELP bowline_push_snapshot_builds_total Mesh snapshots built.\n# TYPE bowline_push_snapshot_builds_total counter\nbowline_push_snapshot_builds_total ${controller.builds}\n`);
   cp.onShutdown(async () => {
     unsubMesh();

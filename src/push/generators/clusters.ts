@@ -59,7 +59,7 @@ export function serviceClusters(snap: MeshSnapshot, svc: Service, ns: string): C
 /** Generates clusters. */
 export const clustersGenerator: Generator = {
   type: 'clusters',
-  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'mesh'],
+  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'mesh', 'PeerAuthentication'],
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
     const scope = proxy.node.role === 'gateway' ? gatewayScope(proxy) : outboundScope(snap, proxy);
     const parts: OutputPart[] = [{

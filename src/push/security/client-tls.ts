@@ -9,6 +9,7 @@ import type { Endpoint, Service } from '../../model/service.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import { destinationRuleFor } from '../generators/scope.js';
 import { effectivePolicy } from '../generators/traffic-policy.js';
+import { serverMtls } from './peer-authentication.js';
 
 /** What a client sends: ISTIO_MUTUAL / MUTUAL / SIMPLE (TLS), or DISABLE (plaintext). */
 export type ClientTlsMode = 'ISTIO_MUTUAL' | 'MUTUAL' | 'SIMPLE' | 'DISABLE';
@@ -18,7 +19,7 @@ export interface ClientTls {
   mode: ClientTlsMode;
   /** `DestinationRule ns/name`, `auto-mTLS`, or `(no DestinationRule)`. */
   source: string;
-  /** True when auto-mTLS chose ISTIO_MUTUAL (a proxy without a certificate then sends plaintext). */
+  /** True when auto-mTLS decided (ISTIO_MUTUAL: a proxy without a certificate then sends plaintext). */
   auto: boolean;
   /** The DestinationRule consulted, if any (it may decide other things than TLS). */
   rule?: Resource<DestinationRuleSpec>;
@@ -43,7 +44,9 @@ export function clientTls(snap: MeshSnapshot, fromNs: string, svc: Service, port
   }
   const eps = (snap.endpointsByService.get(svc.hostname) ?? []).filter((e) => e.servicePort === port);
   if (snap.mesh.enableAutoMtls !== false && svc.location !== 'MESH_EXTERNAL' && endpointsSpeakMtls(eps)) {
-    const out: ClientTls = { mode: 'ISTIO_MUTUAL', source: 'auto-mTLS', auto: true };
+    // As Istio: auto-mTLS sends plaintext when the destination's workloads disable mTLS.
+    const disabled = eps.every((e) => serverMtls(snap, { namespace: e.namespace, labels: e.labels }, [port, e.port]).mode === 'DISABLE');
+    const out: ClientTls = disabled ? { mode: 'DISABLE', source: 'auto-mTLS (the server disables mTLS)', auto: true } : { mode: 'ISTIO_MUTUAL', source: 'auto-mTLS', auto: true };
     if (rule) out.rule = rule;
     return out;
   }

@@ -45,7 +45,7 @@ export function inboundMode(snap: MeshSnapshot, w: ServerWorkload, port: number,
  */
 export function applyClientMtls(c: Cluster, snap: MeshSnapshot, svc: Service, port: number, fromNs: string, subset?: string): void {
   const ct = clientTls(snap, fromNs, svc, port, subset);
-  if (ct.auto) c.tls = { mode: 'ISTIO_MUTUAL', certificateSecret: WORKLOAD_CERT_SECRET, validationSecret: ROOT_CA_SECRET, auto: true };
+  if (ct.auto && ct.mode === 'ISTIO_MUTUAL') c.tls = { mode: 'ISTIO_MUTUAL', certificateSecret: WORKLOAD_CERT_SECRET, validationSecret: ROOT_CA_SECRET, auto: true };
   if (c.tls?.mode === 'ISTIO_MUTUAL' && !c.tls.subjectAltNames?.length) {
     const ids = serviceIdentities(snap, svc, port);
     if (ids.length) c.tls.subjectAltNames = ids;

@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util';
+import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+
+const usage = `Usage: bowline authn check [SERVICE[.NAMESPACE]] [--namespace CLIENT_NS] [-o table|json] [--server URL]
+
+For each service host and port: the server's mTLS mode and the policy that set it
+(PeerAuthentication, MeshPolicy, Policy, or the PERMISSIVE default), the client's TLS mode and
+the DestinationRule (or auto-mTLS) that set it, and OK or CONFLICT with what to change.
+Exits 1 when any row is a CONFLICT (docs/security.md).
+
+  --namespace NS   only clients in namespace NS (default: every namespace with a proxy)
+`;
+
+/** One row of GET /debug/authenticationz. */
+interface Row {
+  host: string;
+  port: number;
+  clientNamespace: string;
+  server: { mode: string; source: string };
+  client: { mode: string; source: string };
+  status: string;
+  message: string;
+}
+
+/** Formats the report as a table followed by one sentence per conflict. */
+export function formatAuthn(rows: Row[]): string {
+  const table = [['HOST:PORT', 'CLIENTS IN', 'SERVER', 'SET BY', 'CLIENT', 'SET BY', 'STATUS']];
+  for (const r of rows) table.push([`${r.host}:${r.port}`, r.clientNamespace, r.server.mode, r.server.source, r.client.mode, r.client.source, r.status]);
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  let out = table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  for (const r of rows) if (r.status === 'CONFLICT') out += `\nCONFLICT ${r.host}:${r.port}: ${r.message}\n`;
+  return out;
+}
+
+/** `bowline authn check`: mTLS server/client modes per host and port, with conflicts explained. */
+export const command: Command = {
+  name: 'authn',
+  summary: 'Check mTLS settings: server mode vs client TLS per host and port, conflicts explained',
+  async run(args) {
+    let parsed;
+    try {
+      parsed = parseArgs({ args, allowPositionals: true, options: { namespace: { type: 'string' }, output: { type: 'string', short: 'o', default: 'table' }, server: { type: 'string' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (values.help) { process.stdout.write(usage); return EXIT_OK; }
+    if (positionals[0] !== 'check' || positionals.length > 2) throw new UsageError(usage);
+    if (values.output !== 'table' && values.output !== 'json') throw new UsageError('-o must be table or json');
+    const q = new URLSearchParams();
+    if (positionals[1]) q.set('service', positionals[1]);
+    if (values.namespace) q.set('namespace', values.namespace);
+    const api = new ApiClient(resolveTarget(values));
+    const res = await api.call('GET', `/debug/authenticationz${q.size ? `?${q}` : ''}`);
+    if (res.status !== 200) { process.stderr.write(describeFailure(res) + '\n'); return EXIT_INVALID; }
+    const body = res.body as { rows: Row[]; conflicts: number };
+    if (positionals[1] && body.rows.length === 0) { process.stderr.write(`bowline authn check: no service matches "${positionals[1]}"\n`); return EXIT_INVALID; }
+    process.stdout.write(values.output === 'json' ? JSON.stringify(body, null, 2) + '\n' : formatAuthn(body.rows));
+    return body.conflicts > 0 ? EXIT_INVALID : EXIT_OK;
+  },
+};
