@@ -29,6 +29,7 @@ export const command: Command = {
   name: 'demo',
   summary: 'Run Bookinfo, httpbin and sleep with sidecars and a gateway on localhost:8080',
   async run(args) {
+    const t0 = performance.now();
     const { values } = parseArgs({
       args,
       options: { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
@@ -65,7 +66,6 @@ export const command: Command = {
     const temporary = values.home === undefined;
     const home = temporary ? mkdtempSync(path.join(os.tmpdir(), 'bowline-demo-')) : path.resolve(values.home!);
     const progress = new Progress();
-    const t0 = performance.now();
     progress.line(`Starting the Bookinfo demo${mesh ? '' : ' without the mesh'} (home ${home}${temporary ? ', removed on exit' : ''})`);
 
     mkdirSync(demoLogDir(home), { recursive: true });

@@ -1,6 +1,6 @@
 // `bowline demo`: brings up the control plane, every Bookinfo workload with its sidecar
 // (or, with --no-mesh, the apps wired directly), and the ingress gateway on --port.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Progress } from './progress.js';
 import { Supervisor, type Managed } from './supervisor.js';
@@ -123,7 +123,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
   let push = '';
   const env: Record<string, string> = { BOWLINE_HOME: opts.home };
   await progress.step('control plane', async () => {
-    const portsFile = path.join(opts.home, 'control-plane.ports.json');
+    const portsFile = freshFile(path.join(opts.home, 'control-plane.ports.json'));
     const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--home', opts.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile], env });
     const ports = await portsFromFile(m, portsFile, ['api', 'push']);
     api = `http://127.0.0.1:${ports.api}`;
@@ -145,12 +145,12 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
       const proxyUrl = `http://127.0.0.1:${outbound}`;
       running.outbound[w.name] = proxyUrl;
       const app = await startApp(sup, w, { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: '', no_proxy: '' });
-      const portsFile = path.join(opts.home, `${w.name}.ports.json`);
+      const portsFile = freshFile(path.join(opts.home, `${w.name}.ports.json`));
       const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push, appPort: app.port, inbound, outbound, portsFile })], env });
       await proxyReady(side, portsFile);
     })));
   await progress.step(`ingress gateway on :${opts.port}`, async () => {
-    const portsFile = path.join(opts.home, 'istio-ingressgateway.ports.json');
+    const portsFile = freshFile(path.join(opts.home, 'istio-ingressgateway.ports.json'));
     const gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile })], env });
     await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, 'product page through the gateway', (r) => r.status === 200 && r.body.includes('The Comedy of Errors'), 20_000);
   });
@@ -159,6 +159,12 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
   }
   writeState(opts.home, running);
   return running;
+}
+
+/** Removes a ports file left by an earlier run in the same --home, so only this run's ports are read. */
+function freshFile(file: string): string {
+  rmSync(file, { force: true });
+  return file;
 }
 
 /** Waits for a proxy's ports file and its admin `/ready`. */

@@ -40,10 +40,10 @@ export class Supervisor {
     return this.managed;
   }
 
-  /** Starts `spec` with stdout and stderr appended to LOGDIR/NAME.log. */
+  /** Starts `spec` with stdout and stderr in LOGDIR/NAME.log (a new log each run, so no stale line is read as fresh). */
   start(spec: ProcessSpec): Managed {
     const logPath = path.join(this.logDir, `${spec.name}.log`);
-    const fd = openSync(logPath, 'a');
+    const fd = openSync(logPath, 'w');
     let proc: ChildProcess;
     try {
       proc = spawn(spec.command, spec.args, { env: { ...process.env, ...spec.env }, stdio: ['ignore', fd, fd], detached: false });
