@@ -141,6 +141,8 @@ export interface DownstreamTls {
   requireClientCertificate?: boolean;
   /** Accept only peers whose SPIFFE id / SAN is in this list (empty: any verified peer). */
   subjectAltNames?: string[];
+  /** Accept only client certificates whose SPIFFE id is in one of these trust domains (mesh mTLS chains). */
+  trustDomains?: string[];
   /** ALPN protocols to offer, in order (e.g. ['h2', 'http/1.1']). */
   alpn?: string[];
   minVersion?: 'TLSv1.2' | 'TLSv1.3';

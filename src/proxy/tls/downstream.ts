@@ -20,6 +20,7 @@ export interface CompiledDownstreamTls {
   readonly requestCert: boolean;
   readonly requireClientCertificate: boolean;
   readonly subjectAltNames: readonly string[];
+  readonly trustDomains: readonly string[];
   readonly mutual: boolean;
 }
 
@@ -39,6 +40,7 @@ export function compileDownstreamTls(t: DownstreamTls, secrets: SecretResolver):
     requestCert: t.validationSecret !== undefined,
     requireClientCertificate: t.requireClientCertificate === true,
     subjectAltNames: t.subjectAltNames ?? [],
+    trustDomains: t.trustDomains ?? [],
     mutual: t.securityPolicy === 'mutual_tls' || t.requireClientCertificate === true,
   };
 }
@@ -87,6 +89,11 @@ export function terminate(raw: Socket, first: Buffer, tls: CompiledDownstreamTls
     if (tls.requireClientCertificate && !verified) return fail(new Error(`client certificate not verified: ${verifyError?.message ?? 'no certificate'}`));
     if (tls.subjectAltNames.length > 0 && (!verified || !sanAllowed(cert, tls.subjectAltNames))) {
       return fail(new Error('client certificate SAN not allowed'));
+    }
+    if (tls.trustDomains.length > 0 && verified) {
+      const id = spiffeId(cert);
+      const td = id.startsWith('spiffe://') ? id.slice(9).split('/')[0]! : '';
+      if (!tls.trustDomains.includes(td)) return fail(new Error(`client certificate ${id ? `SPIFFE id ${id} is in trust domain "${td}"` : 'has no SPIFFE id'}, not in ${tls.trustDomains.join(', ')} (BOWLINE_E_TLS_PEER_TRUST_DOMAIN)`));
     }
     settled = true;
     clearTimeout(timer);

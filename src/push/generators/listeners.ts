@@ -37,7 +37,7 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
       ? { name: 'http', http: { routeConfig: `inbound|${p.port}` } }
       : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: `inbound|${p.port}||`, weight: 100 }] }], statPrefix: `inbound|${p.port}||` } };
     const mode = inboundMode(snap, { namespace: proxy.node.namespace, labels: proxy.node.labels }, p.port, p.appPort).mode;
-    out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: inboundChains(mode, chain) });
+    out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: inboundChains(mode, chain, snap.mesh.trustDomain) });
   }
   return out;
 }

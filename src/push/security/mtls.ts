@@ -13,11 +13,12 @@ import { clientTls, serviceIdentities } from './client-tls.js';
 import { serverMtls, type ServerMtls, type ServerWorkload } from './peer-authentication.js';
 
 /** The DownstreamTls of a sidecar's mTLS chain. */
-export function meshServerTls(http: boolean): DownstreamTls {
+export function meshServerTls(http: boolean, trustDomain: string): DownstreamTls {
   const t: DownstreamTls = {
     certificateSecret: WORKLOAD_CERT_SECRET,
     validationSecret: ROOT_CA_SECRET,
     requireClientCertificate: true,
+    trustDomains: [trustDomain],
     minVersion: 'TLSv1.2',
     securityPolicy: 'mutual_tls',
   };
@@ -26,10 +27,10 @@ export function meshServerTls(http: boolean): DownstreamTls {
 }
 
 /** The filter chains of one inbound port for its server mode; `plain` is the plaintext chain. */
-export function inboundChains(mode: ServerMtls['mode'], plain: FilterChain): FilterChain[] {
+export function inboundChains(mode: ServerMtls['mode'], plain: FilterChain, trustDomain = 'cluster.local'): FilterChain[] {
   if (mode === 'DISABLE') return [plain];
   const { match: _m, ...rest } = plain;
-  const mtls: FilterChain = { ...rest, name: `${plain.name}-mtls`, match: { transportProtocol: 'tls' }, tls: meshServerTls(plain.http !== undefined) };
+  const mtls: FilterChain = { ...rest, name: `${plain.name}-mtls`, match: { transportProtocol: 'tls' }, tls: meshServerTls(plain.http !== undefined, trustDomain) };
   if (mode === 'STRICT') return [mtls];
   return [mtls, { ...plain, match: { ...(plain.match ?? {}), transportProtocol: 'raw' } }];
 }
