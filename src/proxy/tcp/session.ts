@@ -9,6 +9,8 @@
 import { connect, type Socket } from 'node:net';
 import type { ProxyContext } from '../context.js';
 import { Flag } from '../record.js';
+import type { AuthzRequest } from '../authz/index.js';
+import { authorizationOf, deniedLine, principalOfPeer } from '../authz/slot.js';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { callHook, protocolStats, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
@@ -63,6 +65,7 @@ export class TcpSession {
     socket.on('error', () => {});
     socket.once('close', () => this.finish());
     socket.pause();
+    if (facts.direction === 'inbound' && !this.authorized(facts)) return;
     const cluster = tcp.select({ port: facts.port, destination: facts.destination, serverName: facts.serverName });
     if (cluster === undefined) {
       stats.tcpNoRoute++;
@@ -137,6 +140,18 @@ export class TcpSession {
       ds.setTimeout(idleMs, idle);
       up.setTimeout(idleMs, idle);
     }
+  }
+
+  /** AuthorizationPolicy on an inbound TCP connection: a denied one is closed (flag RBAC). */
+  private authorized(facts: TcpConnectionFacts): boolean {
+    const engine = authorizationOf(this.ctx);
+    if (!engine.enabled) return true;
+    const principal = principalOfPeer(facts.peerIdentity);
+    const r: AuthzRequest = { sourceIp: this.socket.remoteAddress ?? '', port: facts.port, destinationIp: facts.destination, ...(principal !== undefined ? { principal } : {}), ...(facts.serverName !== undefined ? { sni: facts.serverName } : {}) };
+    const d = engine.evaluate(r);
+    if (d.allowed) return true;
+    this.refuse(Flag.RBAC, deniedLine('a TCP connection', r, d));
+    return false;
   }
 
   private refuse(flag: number, message: string): void {

@@ -1,0 +1,209 @@
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CertificateAuthority, MemoryCaStorage, parseKek } from '../../src/ca/index.js';
+import type { AuthorizationPolicy, Listener, ProxyConfig } from '../../src/proxy-config/types.js';
+import { DEFAULT_MESH_SETTINGS } from '../../src/proxy-config/wire.js';
+import { workloadSecretPlaceholders } from '../../src/proxy-config/workload-secrets.js';
+import { LiveCredentials } from '../../src/proxy/identity/credentials.js';
+import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
+import { inboundChains } from '../../src/push/security/mtls.js';
+import { waitFor } from '../support/wait.js';
+import { issue } from './identity-harness.js';
+
+// Real TLS between real Bowline proxies, configured the way the control plane configures
+// sidecars (inbound chains from src/push/security, `default`/`ROOTCA` filled from live
+// credentials): client app -> client proxy (outbound, ISTIO_MUTUAL) -> server proxy (inbound
+// mTLS, authorization) -> app. Certificates come from Bowline's CA.
+
+const kek = parseKek(Buffer.alloc(32, 9), 'test');
+const HTTPBIN = 'spiffe://cluster.local/ns/foo/sa/httpbin';
+let ca: CertificateAuthority;
+let otherCa: CertificateAuthority;
+let evilCa: CertificateAuthority;
+let app: Server;
+let appPort = 0;
+const proxies: RunningProxy[] = [];
+
+beforeAll(async () => {
+  ca = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek });
+  otherCa = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek });
+  evilCa = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek, trustDomain: 'evil.local' });
+  app = createServer((req, res) => res.end(`app ${req.method} ${req.url}`));
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  appPort = (app.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  for (const p of proxies) await p.close();
+  app.close();
+});
+
+const node = (name: string, ns: string): ProxyConfig['node'] => ({ id: `${name}.${ns}`, role: 'sidecar', workload: name, namespace: ns, serviceAccount: name, labels: { app: name } });
+
+/** The httpbin sidecar: inbound port 8000 per `mode`, optional authorization. */
+async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', policies?: AuthorizationPolicy[], log?: string[]): Promise<{ proxy: RunningProxy; port: number }> {
+  const listener: Listener = { name: 'inbound|8000', address: '127.0.0.1', port: 0, logicalPort: 8000, direction: 'inbound', filterChains: inboundChains(mode, { name: 'http', http: { routeConfig: 'inbound|8000' } }) };
+  const config: ProxyConfig = {
+    node: node('httpbin', 'foo'), mesh: DEFAULT_MESH_SETTINGS, listeners: [listener],
+    routes: [{ name: 'inbound|8000', virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'inbound|8000||', weight: 100 }] } }] }] }],
+    clusters: [{ name: 'inbound|8000||', discovery: 'eds', protocol: 'http1' }],
+    endpoints: [{ cluster: 'inbound|8000||', endpoints: [{ address: '127.0.0.1', port: appPort }] }],
+    secrets: workloadSecretPlaceholders(),
+    ...(policies ? { authorization: { policies } } : {}),
+  };
+  const proxy = await startProxy({ config, identity: live, admin: false, ...(log ? { log: (l: string) => log.push(l) } : {}) });
+  proxies.push(proxy);
+  return { proxy, port: proxy.ports.listeners['inbound|8000']! };
+}
+
+/** A client sidecar (app -> this proxy's port -> ISTIO_MUTUAL -> httpbin's sidecar); `tls: false` sends plaintext. */
+async function clientProxy(name: string, ns: string, live: LiveCredentials | undefined, serverPort: number, tls = true): Promise<{ proxy: RunningProxy; port: number }> {
+  const cluster = 'outbound|8000||httpbin.foo.svc.cluster.local';
+  const config: ProxyConfig = {
+    node: node(name, ns), mesh: DEFAULT_MESH_SETTINGS,
+    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'tcp', tcp: { routes: [{ destinations: [{ cluster, weight: 100 }] }], statPrefix: cluster } }] }],
+    routes: [],
+    clusters: [{ name: cluster, discovery: 'eds', protocol: 'tcp', ...(tls ? { tls: { mode: 'ISTIO_MUTUAL' as const, certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [HTTPBIN] } } : {}) }],
+    endpoints: [{ cluster, endpoints: [{ address: '127.0.0.1', port: serverPort, identity: HTTPBIN, tlsMode: 'istio' }] }],
+    secrets: workloadSecretPlaceholders(),
+  };
+  const proxy = await startProxy({ config, admin: false, log: () => {}, ...(live ? { identity: live } : {}) });
+  proxies.push(proxy);
+  return { proxy, port: proxy.ports.listeners.outbound! };
+}
+
+/** One HTTP request on a fresh connection: status and body, or the error text. */
+function call(port: number, path = '/get', opts: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host: 'httpbin.foo:8000', ...opts.headers }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('error', (e) => resolve({ error: e.message }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ error: e.message }));
+    req.end();
+  });
+}
+const statusOf = (r: { status: number } | { error: string }) => ('status' in r ? r.status : 'refused');
+
+const creds = async (c: CertificateAuthority, ns: string, sa: string) => new LiveCredentials(await issue(c, ns, sa));
+
+describe('mTLS modes between real proxies', () => {
+  it('STRICT refuses plaintext (logged) and serves the mesh client', async () => {
+    const log: string[] = [];
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'STRICT', undefined, log);
+    expect(statusOf(await call(server.port))).toBe('refused');
+    await waitFor(() => log.some((l) => l.includes('no filter chain matches a raw connection')));
+    const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
+    expect(await call(client.port)).toEqual({ status: 200, body: 'app GET /get' });
+  });
+
+  it('PERMISSIVE accepts plaintext and mTLS on the same port', async () => {
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'PERMISSIVE');
+    const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
+    expect(await call(server.port)).toEqual({ status: 200, body: 'app GET /get' });
+    expect(await call(client.port)).toEqual({ status: 200, body: 'app GET /get' });
+  });
+
+  it('refuses a certificate from another CA and a SPIFFE id of another trust domain, with the reason in the log', async () => {
+    const log: string[] = [];
+    const serverLive = await creds(ca, 'foo', 'httpbin');
+    // The server also trusts the evil root, so only the trust-domain check can refuse that client.
+    serverLive.update({ ...serverLive.current()!, trustBundlePem: ca.trustBundlePem() + evilCa.trustBundlePem() });
+    const server = await serverProxy(serverLive, 'STRICT', undefined, log);
+    const foreign = await creds(otherCa, 'foo', 'sleep');
+    foreign.update({ ...foreign.current()!, trustBundlePem: otherCa.trustBundlePem() + ca.trustBundlePem() });
+    const c1 = await clientProxy('sleep', 'foo', foreign, server.port);
+    expect(statusOf(await call(c1.port))).toBe('refused');
+    await waitFor(() => log.some((l) => /TLS handshake failed/.test(l)));
+    const evil = await creds(evilCa, 'foo', 'sleep');
+    evil.update({ ...evil.current()!, trustBundlePem: evilCa.trustBundlePem() + ca.trustBundlePem() });
+    const c2 = await clientProxy('sleep', 'foo', evil, server.port);
+    expect(statusOf(await call(c2.port))).toBe('refused');
+    await waitFor(() => log.some((l) => l.includes('BOWLINE_E_TLS_PEER_TRUST_DOMAIN') && l.includes('evil.local')));
+    // A good client still gets through: nothing else was affected.
+    const good = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
+    expect(statusOf(await call(good.port))).toBe(200);
+  });
+
+  it('a client proxy whose server identity does not match the DestinationRule SANs fails (server impersonation)', async () => {
+    const server = await serverProxy(await creds(ca, 'foo', 'impostor'), 'PERMISSIVE');
+    const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
+    expect(statusOf(await call(client.port))).toBe('refused');
+  });
+
+  it('renews both sides under a steady request loop with zero failed requests', async () => {
+    const serverLive = await creds(ca, 'foo', 'httpbin');
+    const clientLive = await creds(ca, 'foo', 'sleep');
+    const server = await serverProxy(serverLive, 'STRICT');
+    const client = await clientProxy('sleep', 'foo', clientLive, server.port);
+    const serials = new Set<string>();
+    let failures = 0;
+    let ok = 0;
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        const r = await call(client.port);
+        if ('status' in r && r.status === 200) ok++;
+        else failures++;
+      }
+    })();
+    for (let i = 0; i < 4; i++) {
+      const before = ok;
+      await waitFor(() => ok >= before + 15);
+      serverLive.update(await issue(ca, 'foo', 'httpbin'));
+      clientLive.update(await issue(ca, 'foo', 'sleep'));
+      serials.add(serverLive.current()!.chainPem);
+    }
+    const before = ok;
+    await waitFor(() => ok >= before + 15);
+    stop = true;
+    await loop;
+    expect(serials.size).toBe(4);
+    expect(failures).toBe(0);
+    expect(ok).toBeGreaterThanOrEqual(75);
+  });
+});
+
+describe('authorization with real peer identities (three proxies)', () => {
+  const policies: AuthorizationPolicy[] = [
+    { name: 'foo/deny-other-admin', action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }], to: [{ operation: { paths: ['/admin/*'] } }] }] },
+    { name: 'foo/allow-foo', action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['foo'] } }], to: [{ operation: { methods: ['GET', 'POST'], paths: ['/foo/*', '/admin/*'] } }] }] },
+    { name: 'foo/allow-other-get', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }], to: [{ operation: { methods: ['GET'], paths: ['/public/*', '/admin/*'] } }] }] },
+    { name: 'foo/allow-plaintext-health', action: 'ALLOW', rules: [{ from: [{ source: { notPrincipals: ['*'] } }], to: [{ operation: { paths: ['/health'] } }] }] },
+    { name: 'foo/allow-token', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['*'] } }], to: [{ operation: { paths: ['/secret'] } }], when: [{ key: 'request.headers[x-token]', values: ['letmein'] }] }] },
+  ];
+  let ports: { sleep: number; other: number; plain: number };
+  let log: string[];
+
+  beforeAll(async () => {
+    log = [];
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'PERMISSIVE', policies, log);
+    const sleep = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
+    const other = await clientProxy('other', 'bar', await creds(ca, 'bar', 'other'), server.port);
+    ports = { sleep: sleep.port, other: other.port, plain: server.port };
+  });
+
+  const cases: Array<[from: 'sleep' | 'other' | 'plain', method: string, path: string, status: number, headers?: Record<string, string>]> = [
+    ['sleep', 'GET', '/foo/a', 200], ['sleep', 'POST', '/foo/a', 200], ['sleep', 'DELETE', '/foo/a', 403],
+    ['sleep', 'GET', '/admin/x', 200], ['sleep', 'GET', '/public/x', 403], ['sleep', 'GET', '/health', 403],
+    ['sleep', 'GET', '/secret', 403], ['sleep', 'GET', '/secret', 200, { 'x-token': 'letmein' }], ['sleep', 'GET', '/secret', 403, { 'x-token': 'nope' }],
+    ['other', 'GET', '/public/x', 200], ['other', 'POST', '/public/x', 403], ['other', 'GET', '/admin/x', 403],
+    ['other', 'GET', '/foo/a', 403], ['other', 'GET', '/health', 403], ['other', 'GET', '/secret', 200, { 'x-token': 'letmein' }],
+    ['other', 'GET', '/public/a?x=1', 200],
+    ['plain', 'GET', '/health', 200], ['plain', 'GET', '/foo/a', 403], ['plain', 'GET', '/public/x', 403],
+    ['plain', 'GET', '/secret', 403, { 'x-token': 'letmein' }], ['plain', 'GET', '/admin/x', 403], ['plain', 'POST', '/health', 200],
+  ];
+  it.each(cases)('%s %s %s -> %i', async (from, method, path, status, headers) => {
+    const r = await call(ports[from], path, { method, ...(headers ? { headers } : {}) });
+    expect(r).toMatchObject({ status, body: status === 403 ? 'RBAC: access denied' : `app ${method} ${path}` });
+  });
+  it('logs the denial with the deciding policy and the peer identity', async () => {
+    await call(ports.other, '/admin/x');
+    await waitFor(() => log.some((l) => l.includes('spiffe://cluster.local/ns/bar/sa/other') && l.includes('foo/deny-other-admin') && l.includes('BOWLINE_E_AUTHZ_DENIED')));
+  });
+});
