@@ -19,6 +19,7 @@ import { withTelemetry } from './telemetry.js';
 import { installAuthorization } from './authz/slot.js';
 import { resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
 import { ClusterPool } from './upstream/pool.js';
+import { upstreamTlsOf } from './detect/chains.js';
 
 /** Options of `startProxy`. Every port may be 0 (ephemeral); the chosen ones are in `ports`. */
 export interface ProxyOptions {
@@ -91,7 +92,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     draining: false,
     pool(name) {
       let p = pools.get(name);
-      if (p === undefined) pools.set(name, (p = new ClusterPool(name, clusters.get(name)?.config.connectionPool, stats)));
+      if (p === undefined) pools.set(name, (p = new ClusterPool(name, clusters.get(name)?.config.connectionPool, stats, () => upstreamTlsOf(clusters.get(name)?.config))));
       return p;
     },
     log(key, message) {

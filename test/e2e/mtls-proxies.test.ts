@@ -59,13 +59,13 @@ async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' 
 }
 
 /** A client sidecar (app -> this proxy's port -> ISTIO_MUTUAL -> httpbin's sidecar); `tls: false` sends plaintext. */
-async function clientProxy(name: string, ns: string, live: LiveCredentials | undefined, serverPort: number, tls = true): Promise<{ proxy: RunningProxy; port: number }> {
+async function clientProxy(name: string, ns: string, live: LiveCredentials | undefined, serverPort: number, tls = true, http = false): Promise<{ proxy: RunningProxy; port: number }> {
   const cluster = 'outbound|8000||httpbin.foo.svc.cluster.local';
   const config: ProxyConfig = {
     node: node(name, ns), mesh: DEFAULT_MESH_SETTINGS,
-    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'tcp', tcp: { routes: [{ destinations: [{ cluster, weight: 100 }] }], statPrefix: cluster } }] }],
-    routes: [],
-    clusters: [{ name: cluster, discovery: 'eds', protocol: 'tcp', ...(tls ? { tls: { mode: 'ISTIO_MUTUAL' as const, certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [HTTPBIN] } } : {}) }],
+    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [http ? { name: 'http', http: { routeConfig: 'outbound' } } : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster, weight: 100 }] }], statPrefix: cluster } }] }],
+    routes: http ? [{ name: 'outbound', virtualHosts: [{ name: 'httpbin', domains: ['*'], routes: [{ route: { destinations: [{ cluster, weight: 100 }] } }] }] }] : [],
+    clusters: [{ name: cluster, discovery: 'eds', protocol: http ? 'http1' : 'tcp', ...(tls ? { tls: { mode: 'ISTIO_MUTUAL' as const, certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [HTTPBIN] } } : {}) }],
     endpoints: [{ cluster, endpoints: [{ address: '127.0.0.1', port: serverPort, identity: HTTPBIN, tlsMode: 'istio' }] }],
     secrets: workloadSecretPlaceholders(),
   };
@@ -100,6 +100,14 @@ describe('mTLS modes between real proxies', () => {
     await waitFor(() => log.some((l) => l.includes('no filter chain matches a raw connection')));
     const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     expect(await call(client.port)).toEqual({ status: 200, body: 'app GET /get' });
+  });
+
+  it('HTTP sidecars: keep-alive mTLS from the connection pool; a plaintext HTTP client toward STRICT gets 503', async () => {
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'STRICT');
+    const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port, true, true);
+    for (let i = 0; i < 3; i++) expect(await call(client.port, `/h/${i}`)).toEqual({ status: 200, body: `app GET /h/${i}` });
+    const plain = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port, false, true);
+    expect(statusOf(await call(plain.port))).toBe(503);
   });
 
   it('PERMISSIVE accepts plaintext and mTLS on the same port', async () => {

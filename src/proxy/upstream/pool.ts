@@ -6,6 +6,7 @@
  * the caller answers 503 with flag UO.
  */
 import { connect, type Socket } from 'node:net';
+import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import type { ConnectionPool } from '../../proxy-config/types.js';
 import type { ProxyStats } from '../stats.js';
 
@@ -14,6 +15,8 @@ export interface Dialable {
   readonly address: string;
   readonly port: number;
   readonly key: string;
+  /** The endpoint's config: its SPIFFE identity is what an ISTIO_MUTUAL connection expects of the server. */
+  readonly config?: { readonly identity?: string };
 }
 
 /** Who uses an upstream connection: gets its bytes and hears when it dies. */
@@ -94,7 +97,11 @@ export class ClusterPool {
   open = 0;
   private closing = false;
 
-  constructor(readonly name: string, private limits: ConnectionPool | undefined, private readonly stats: ProxyStats) {}
+  /** What the idle connections were made with (`plain` or the TLS settings): a change retires them. */
+  private tlsKey = 'plain';
+
+  /** `tlsOf` gives the cluster's current upstream TLS (tls/upstream.ts), undefined for plaintext. */
+  constructor(readonly name: string, private limits: ConnectionPool | undefined, private readonly stats: ProxyStats, private readonly tlsOf: () => CompiledUpstreamTls | undefined = () => undefined) {}
 
   /** Applies new limits (config update); existing connections stay. */
   setLimits(limits: ConnectionPool | undefined): void {
@@ -106,6 +113,13 @@ export class ClusterPool {
    * waiter is called later), or 'overflow' when the pending queue is full (503 UO).
    */
   acquire(endpoint: Dialable, waiter: Waiter): UpstreamConn | 'wait' | 'overflow' {
+    const tls = this.tlsOf();
+    // Plaintext <-> TLS or other TLS settings: idle connections no longer fit (a renewed certificate alone keeps them).
+    const key = tls === undefined ? 'plain' : `${tls.mode}|${tls.sni ?? ''}|${tls.subjectAltNames.join(',')}|${tls.insecure}`;
+    if (key !== this.tlsKey) {
+      this.tlsKey = key;
+      for (const l of this.idle.values()) for (const c of l.splice(0)) c.destroy();
+    }
     const list = this.idle.get(endpoint.key);
     if (list !== undefined) {
       while (list.length > 0) {
@@ -181,7 +195,9 @@ export class ClusterPool {
     this.open++;
     this.stats.upstreamConnectionsTotal++;
     this.stats.upstreamConnectionsActive++;
-    const socket = connect({ host: endpoint.address, port: endpoint.port, noDelay: true });
+    const tls = this.tlsOf();
+    const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity) : connect({ host: endpoint.address, port: endpoint.port, noDelay: true });
+    if (tls !== undefined) socket.setNoDelay(true);
     const conn = new UpstreamConn(socket, endpoint, this);
     const timeoutMs = this.limits?.connectTimeoutMs ?? 10_000;
     let timedOut = false;
@@ -194,7 +210,7 @@ export class ClusterPool {
     // Until connected, failures are connect failures, not owner resets.
     conn.owner = { onUpstreamData: () => conn.destroy(), onUpstreamClose: failed };
     socket.once('error', (err) => { if (!conn.connected) { conn.owner = null; failed(err); } });
-    socket.once('connect', () => {
+    socket.once(tls !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       conn.connected = true;
       conn.owner = null;
