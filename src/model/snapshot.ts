@@ -31,6 +31,8 @@ export interface MeshSnapshot {
   readonly serviceByHost: ReadonlyMap<string, Service>;
   /** Every global alias (FQDN, `name.ns`, extra domains) -> service. */
   readonly serviceByAlias: ReadonlyMap<string, Service>;
+  /** Increases whenever the set of services (or any service) changes; stable otherwise (per-service caches key on it). */
+  readonly servicesVersion: number;
   /** hostname -> endpoints (identity kept while unchanged). */
   readonly endpointsByService: ReadonlyMap<string, readonly Endpoint[]>;
   readonly workloads: readonly Workload[];
@@ -108,6 +110,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot, cha
   const empty: readonly Resource[] = Object.freeze([]);
   const snap: MeshSnapshot = {
     version: (previous?.version ?? 0) + 1,
+    servicesVersion: (previous?.servicesVersion ?? 0) + (changed.has('services') || !previous ? 1 : 0),
     mesh: deepFreeze(mesh),
     domains,
     services: Object.freeze(services),
@@ -126,8 +129,16 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Deep equality by JSON, with fast paths: identity, and arrays whose elements are identical. */
 function same(a: unknown, b: unknown): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    let identical = true;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { identical = false; break; }
+    if (identical) return true;
+  }
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function deepFreeze<T>(v: T): T {

@@ -48,12 +48,34 @@ export interface Delta {
 const hash = (s: string) => createHash('sha1').update(s).digest('base64url').slice(0, 16);
 let nextPartId = 1;
 
+/** One empty part per type, shared by every proxy whose own output for the type is empty (most simulated and many real ones). */
+const EMPTY_VERSION = hash('');
+const emptyParts = new Map<ResourceType, Part>();
+function emptyPart(type: ResourceType): Part {
+  let p = emptyParts.get(type);
+  if (!p) {
+    const bytes = Buffer.alloc(0);
+    emptyParts.set(type, (p = { id: nextPartId++, type, scope: 'own:', items: new Map(), version: EMPTY_VERSION, fullBytes: () => bytes }));
+  }
+  return p;
+}
+
+/** Serialized items by the resource object they came from (a resource object reused by a generator is not serialized again). */
+const itemCache = new WeakMap<object, Item>();
+
 function makePart(type: ResourceType, scope: string, value: unknown[]): Part {
   const wire = type === 'mesh' || type === 'authorization' ? splitResources(type, value[0]) : splitResources(type, value);
   const items = new Map<string, Item>();
   for (const w of wire) {
-    const json = JSON.stringify(w);
-    items.set(w.name, { name: w.name, hash: hash(json), json });
+    const body = w.body as { virtualHost?: object } | null;
+    const source = (type === 'routes' ? body?.virtualHost : undefined) ?? (typeof body === 'object' && body !== null ? body : undefined);
+    let item = source ? itemCache.get(source) : undefined;
+    if (!item || item.name !== w.name) {
+      const json = JSON.stringify(w);
+      item = { name: w.name, hash: hash(json), json };
+      if (source && Object.isFrozen(source)) itemCache.set(source, item);
+    }
+    items.set(w.name, item);
   }
   const names = [...items.keys()].sort();
   const version = hash(names.map((n) => items.get(n)!.hash).join(','));
@@ -66,21 +88,21 @@ export class GenerationCache {
   private parts = new Map<string, Part>();
   private previous = new Map<string, Part>();
   private deltas = new Map<string, { chunks: Buffer[]; removed: string[] }>();
+  /** Keys of each proxy's own parts, so `forget` does not scan every part. */
+  private ownKeys = new Map<string, Set<string>>();
   private snap?: MeshSnapshot;
   /** Types whose output may differ from the previous snapshot's. */
   private affected = new Set<ResourceType>();
-  /** Per type, the snapshot version at which its output last may have changed. */
-  private readonly changedAtVersion = new Map<ResourceType, number>();
+  /** Per change kind, the snapshot version that last changed it. */
+  private readonly kindChangedAt = new Map<string, number>();
 
   /** Moves to a new snapshot: drops parts of the types its changes can affect. */
   advance(snap: MeshSnapshot): ReadonlySet<ResourceType> {
     this.affected = new Set();
     for (const [type, gen] of Object.entries(generators) as Array<[ResourceType, (typeof generators)[ResourceType]]>) {
-      if (!this.snap || gen.kinds.some((k) => snap.changed.has(k))) {
-        this.affected.add(type);
-        this.changedAtVersion.set(type, snap.version);
-      }
+      if (!this.snap || gen.kinds.some((k) => snap.changed.has(k))) this.affected.add(type);
     }
+    for (const k of snap.changed) this.kindChangedAt.set(k, snap.version);
     this.previous = this.parts;
     const kept = new Map<string, Part>();
     for (const [k, p] of this.parts) if (!this.affected.has(p.type)) kept.set(k, p);
@@ -95,9 +117,11 @@ export class GenerationCache {
     return this.snap!;
   }
 
-  /** The snapshot version at which `type`'s output last may have changed (a proxy checked at or after it needs no recheck). */
-  typeChangedAt(type: ResourceType): number {
-    return this.changedAtVersion.get(type) ?? 0;
+  /** True when a change after snapshot version `since` may have changed this proxy's output of `type`. */
+  needsCheck(type: ResourceType, proxy: ProxyInfo, since: number): boolean {
+    const gen = generators[type];
+    const kinds = gen.kindsFor ? gen.kindsFor(proxy) : gen.kinds;
+    return kinds.some((k) => (this.kindChangedAt.get(k) ?? 0) > since);
   }
 
   /** True when `type`'s output may have changed with the last `advance`. */
@@ -112,21 +136,34 @@ export class GenerationCache {
       const key = `${type}|${spec.scope}`;
       let part = this.parts.get(key);
       if (!part) {
-        part = makePart(type, spec.scope, spec.build());
+        const value = spec.build();
+        if (value.length === 0 && spec.scope.startsWith('own:')) return emptyPart(type);
+        part = makePart(type, spec.scope, value);
         const prev = this.previous.get(key);
         if (prev && prev.version === part.version) part = prev;
         // Own (per-proxy) parts are cheap and numerous: memoize them too, they are dropped on the next change of their type.
         this.parts.set(key, part);
+        if (spec.scope.startsWith('own:')) {
+          const id = spec.scope.slice(4);
+          let keys = this.ownKeys.get(id);
+          if (!keys) this.ownKeys.set(id, (keys = new Set()));
+          keys.add(key);
+        }
       }
       return part;
     });
-    const version = parts.length === 1 ? parts[0]!.version : hash(parts.map((p) => p.version).join(','));
+    const nonEmpty = parts.filter((p) => p.items.size > 0);
+    const version = nonEmpty.length === 0 ? EMPTY_VERSION : nonEmpty.length === 1 ? nonEmpty[0]!.version : hash(nonEmpty.map((p) => p.version).join(','));
     return { type, parts, version };
   }
 
   /** Forgets a proxy's own parts (its stream closed). */
   forget(proxyId: string): void {
-    for (const k of [...this.parts.keys()]) if (k.endsWith(`|own:${proxyId}`)) this.parts.delete(k);
+    for (const k of this.ownKeys.get(proxyId) ?? []) {
+      this.parts.delete(k);
+      this.previous.delete(k);
+    }
+    this.ownKeys.delete(proxyId);
   }
 
   /** The delta from `from` (what the proxy runs; undefined: nothing known) to `to`. */

@@ -23,8 +23,10 @@ export interface OutputPart {
 /** A generator of one resource type. */
 export interface Generator {
   type: ResourceType;
-  /** The snapshot changes that can change this generator's output. */
+  /** The snapshot changes that can change this generator's output (for any proxy). */
   kinds: readonly ChangeKind[];
+  /** The subset of `kinds` that can change one proxy's output (default `kinds`): lets the push skip proxies a change cannot affect. */
+  kindsFor?(proxy: ProxyInfo): readonly ChangeKind[];
   /** The parts of a proxy's output for this type (names never repeat across parts). */
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[];
 }

@@ -107,6 +107,12 @@ function gatewayListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
 export const listenersGenerator: Generator = {
   type: 'listeners',
   kinds: ['services', 'VirtualService', 'Gateway', 'Sidecar', 'PeerAuthentication', 'mesh'],
+  // A sidecar without transparent capture has only `outbound` and its inbound listeners: services,
+  // VirtualServices and Gateways (used by capture chains and gateway servers) cannot change them.
+  kindsFor(proxy) {
+    if (proxy.node.role === 'gateway' || proxy.workload?.captureMode === 'iptables') return this.kinds;
+    return this.kinds.filter((k) => k !== 'services' && k !== 'VirtualService' && k !== 'Gateway');
+  },
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
     return [{ scope: `own:${proxy.node.id}`, build: () => (proxy.node.role === 'gateway' ? gatewayListeners(snap, proxy) : sidecarListeners(snap, proxy)) }];
   },

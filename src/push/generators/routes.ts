@@ -44,12 +44,40 @@ export function serviceVirtualHost(snap: MeshSnapshot, svc: Service, port: Servi
   return { name: `${svc.hostname}:${port.port}`, domains, routes: serviceRoutes(snap, svc, port, ns) };
 }
 
+/**
+ * Virtual hosts reused across snapshots: per service object, keyed by the viewing namespace, the
+ * port, the services version (destinations resolve against all services) and the identity of the
+ * VirtualServices that apply. An unchanged service keeps its (already serialized) virtual host.
+ */
+const vhostCache = new WeakMap<Service, Map<string, VirtualHost>>();
+const resourceIds = new WeakMap<object, number>();
+let nextResourceId = 1;
+function resourceId(r: object): number {
+  let id = resourceIds.get(r);
+  if (id === undefined) resourceIds.set(r, (id = nextResourceId++));
+  return id;
+}
+
+function cachedVirtualHost(snap: MeshSnapshot, svc: Service, port: ServicePort, ns: string): VirtualHost {
+  const vss = meshVirtualServicesFor(snap, svc, ns);
+  const key = `${ns}|${port.port}|${snap.servicesVersion}|${vss.map(resourceId).join(',')}`;
+  let m = vhostCache.get(svc);
+  if (!m) vhostCache.set(svc, (m = new Map()));
+  let vh = m.get(key);
+  if (!vh) {
+    vh = Object.freeze(serviceVirtualHost(snap, svc, port, ns)); // frozen: shared across snapshots, serialized once
+    if (m.size > 8) m.clear();
+    m.set(key, vh);
+  }
+  return vh;
+}
+
 /** The `outbound` route table of a sidecar. */
 export function outboundRouteConfig(snap: MeshSnapshot, proxy: ProxyInfo): RouteConfig {
   const ns = proxy.node.namespace;
   const virtualHosts: VirtualHost[] = [];
   for (const svc of visibleServices(snap, proxy)) {
-    for (const port of svc.ports) if (isHttpProtocol(port.protocol) && svc.resolution !== 'NONE') virtualHosts.push(serviceVirtualHost(snap, svc, port, ns));
+    for (const port of svc.ports) if (isHttpProtocol(port.protocol) && svc.resolution !== 'NONE') virtualHosts.push(cachedVirtualHost(snap, svc, port, ns));
   }
   if (snap.mesh.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
     virtualHosts.push({ name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', route: { destinations: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }], allowUpgrade: true } }] });

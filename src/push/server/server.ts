@@ -238,7 +238,8 @@ export class PushServer {
     for (const t of RESOURCE_TYPES) {
       const have = conn.acked.get(t);
       // Nothing that could change this type happened since the proxy's output was last computed.
-      if (have && (conn.checkedAt.get(t) ?? -1) >= this.cache.typeChangedAt(t)) continue;
+      const checked = conn.checkedAt.get(t);
+      if (have && checked !== undefined && !this.cache.needsCheck(t, conn.info, checked)) continue;
       conn.checkedAt.set(t, snapVersion);
       const set = this.cache.typeSet(t, conn.info);
       if (have && have.version === set.version) {
