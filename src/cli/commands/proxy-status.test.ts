@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { formatProxyStatus } from './proxy-status.js';
+import { formatSection } from './proxy-config.js';
+
+describe('proxy-status / proxy-config output', () => {
+  it('shows per-type state, last ACK age, convergence, and NACK reasons', () => {
+    const out = formatProxyStatus({ now: 10_000, proxies: [
+      { id: 'reviews-v1.default', role: 'sidecar', types: { listeners: { state: 'SYNCED' }, routes: { state: 'NACKED', error: 'routes[0] bad' }, clusters: { state: 'SYNCED' }, endpoints: { state: 'STALE' }, secrets: { state: 'SYNCED' } }, lastAckAt: 7_000, lastConvergenceMs: 42 },
+    ] });
+    expect(out).toMatch(/^NAME\s+ROLE\s+LDS\s+RDS\s+CDS\s+EDS\s+SDS\s+LAST ACK\s+CONVERGENCE/);
+    expect(out).toMatch(/reviews-v1\.default\s+sidecar\s+SYNCED\s+NACKED\s+SYNCED\s+STALE\s+SYNCED\s+3s ago\s+42ms/);
+    expect(out).toContain('reviews-v1.default routes: NACK: routes[0] bad');
+  });
+
+  it('tabulates routes with weighted destinations', () => {
+    const out = formatSection('routes', { routes: [{ name: 'outbound', virtualHosts: [{ name: 'reviews:9080', domains: ['reviews'], routes: [{ route: { destinations: [{ cluster: 'a', weight: 50 }, { cluster: 'b', weight: 50 }] } }] }] }] });
+    expect(out).toMatch(/outbound\s+reviews:9080\s+reviews\s+a@50\+b@50/);
+  });
+});
