@@ -23,6 +23,8 @@ interface Bound {
   key: string;
   port: number;
   conns: Set<TrackedConnection>;
+  /** The filter chains the socket's connections were accepted under (JSON), to drain them when the chains change. */
+  chains: string;
 }
 
 /** Compiles the HTTP listeners of a config; throws when a route table cannot be compiled. */
@@ -83,7 +85,14 @@ export class ListenerSet {
     // Commit: new settings for kept listeners, swap in new sockets, retire the rest.
     for (const [name, { runtime }] of compiled) {
       const b = this.bound.get(name);
-      if (b !== undefined) b.slot.current = runtime.logicalPort === 0 ? { ...runtime, logicalPort: b.port } : runtime;
+      if (b === undefined) continue;
+      b.slot.current = runtime.logicalPort === 0 ? { ...runtime, logicalPort: b.port } : runtime;
+      // As Envoy: connections accepted under filter chains that changed (e.g. PERMISSIVE -> STRICT) drain.
+      const chains = JSON.stringify(compiled.get(name)!.listener.filterChains);
+      if (chains !== b.chains) {
+        b.chains = chains;
+        for (const d of b.conns) d.drain();
+      }
     }
     for (const [name, b] of added) {
       const old = this.bound.get(name);
@@ -137,7 +146,7 @@ export class ListenerSet {
         server.on('error', (err) => this.ctx.log('listener:' + l.name, `listener ${l.name} error: ${err.message}`));
         const port = (server.address() as { port: number }).port;
         if (l.logicalPort === undefined && l.port === 0) slot.current = { ...runtime, logicalPort: port };
-        resolve({ server, slot, key, port, conns });
+        resolve({ server, slot, key, port, conns, chains: JSON.stringify(l.filterChains) });
       });
     });
   }

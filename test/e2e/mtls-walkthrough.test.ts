@@ -1,0 +1,205 @@
+// Istio 1.0's mTLS walkthrough, end to end with real processes: `bowline up` (CA, TLS push
+// stream), the httpbin and sleep sample apps with sidecars started from bootstrap tokens
+// (`bowline proxy --token-file`), a second service (hello) as the bystander. Auto-mTLS off
+// (--mesh-config): a mesh-wide MeshPolicy alone gives 503s and `authn check` names the
+// conflict; a DestinationRule ISTIO_MUTUAL fixes it; then the same per service with a Policy.
+// Auto-mTLS on (the istio ConfigMap): MeshPolicy alone works; a DestinationRule DISABLE toward
+// the STRICT service is the conflict.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.js';
+import { repoRoot, start, startBowline, type Child } from '../support/process.js';
+import { waitFor } from '../support/wait.js';
+
+const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-mtls-'));
+const children: Child[] = [];
+let api = '';
+let sleepOutbound = 0;
+
+/** Runs a one-shot CLI command; resolves with its exit code and output. */
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  const c = startBowline(args, { env: { BOWLINE_HOME: home } });
+  const code = await new Promise<number>((r) => c.proc.once('exit', (n) => r(n ?? -1)));
+  return { code, out: c.output() };
+}
+
+async function apply(name: string, yaml: string): Promise<void> {
+  const file = join(home, `${name}.yaml`);
+  writeFileSync(file, yaml);
+  const r = await cli(['apply', '-f', file, '--server', api]);
+  expect(r.code, r.out).toBe(0);
+}
+async function del(kind: string, name: string, ns?: string): Promise<void> {
+  const r = await cli(['delete', kind, name, ...(ns ? ['-n', ns] : []), '--server', api]);
+  expect(r.code, r.out).toBe(0);
+}
+
+/** What sleep's app sees when it calls through its sidecar (HTTP_PROXY, absolute-form). */
+function viaSleep(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port: sleepOutbound, path: url, headers: { host: new URL(url).host }, agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+const HTTPBIN = 'http://httpbin.foo:8000/headers';
+const HELLO = 'http://hello.foo:5000/get';
+const settle = (url: string, status: number) => waitFor(async () => (await viaSleep(url)) === status, { timeoutMs: 10_000, what: `${url} -> ${status}` });
+
+const authn = (svc: string) => cli(['authn', 'check', svc, '--namespace', 'foo', '--server', api]);
+
+async function sidecar(name: string, sa: string, args: string[], tlsPort: number): Promise<Child> {
+  const t = await cli(['token', 'create', '--namespace', 'foo', '--service-account', sa, '--ttl', '10m', '--server', api]);
+  expect(t.code, t.out).toBe(0);
+  const tokenFile = join(home, `${name}.token`);
+  writeFileSync(tokenFile, t.out.split('\n').find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()))!.trim() + '\n');
+  const c = startBowline(['proxy', '--server', `127.0.0.1:${tlsPort}`, '--token-file', tokenFile, '--name', name, '--labels', `app=${name}`, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', ...args]);
+  children.push(c);
+  await waitFor(() => c.output().includes('workload certificate for spiffe://cluster.local/ns/foo/sa/'), { timeoutMs: 15_000, what: `${name} certificate:\n${c.output()}` });
+  return c;
+}
+
+function sample(script: string, port: number): Child {
+  const c = start(process.execPath, [`${repoRoot}dist/samples/${script}`, '--port', String(port)]);
+  children.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  const meshFile = join(home, 'mesh.yaml');
+  writeFileSync(meshFile, 'enableAutoMtls: false\n');
+  const portsFile = join(home, 'ports.json');
+  const cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--mesh-config', meshFile, '--ports-file', portsFile], { env: { BOWLINE_HOME: home } });
+  children.push(cp);
+  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
+  const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
+  api = `http://127.0.0.1:${ports.api}`;
+  const [httpbinApp, httpbinBind, helloApp, helloBind, sleepApp] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  sleepOutbound = await freePort();
+  sample('httpbin/httpbin.js', httpbinApp);
+  sample('httpbin/httpbin.js', helloApp);
+  sample('sleep/sleep.js', sleepApp);
+  await Promise.all([
+    sidecar('httpbin', 'httpbin', ['--service', `httpbin:8000@${httpbinApp}`, '--bind-port', `8000=${httpbinBind}`, '--outbound-port', '0'], ports.pushTls),
+    sidecar('hello', 'hello', ['--service', `hello:5000@${helloApp}`, '--bind-port', `5000=${helloBind}`, '--outbound-port', '0'], ports.pushTls),
+    sidecar('sleep', 'sleep', ['--service', `sleep:80@${sleepApp}`, '--bind-port', `80=${await freePort()}`, '--outbound-port', String(sleepOutbound)], ports.pushTls),
+  ]);
+  await settle(HTTPBIN, 200);
+  await settle(HELLO, 200);
+}, 90_000);
+
+afterAll(async () => {
+  for (const c of children.reverse()) await c.stop();
+});
+
+const MESH_POLICY = `apiVersion: authentication.istio.io/v1alpha1
+kind: MeshPolicy
+metadata: {name: default}
+spec:
+  peers:
+  - mtls: {}
+`;
+const DR_ALL = `apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: {name: default, namespace: istio-system}
+spec:
+  host: "*.local"
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+`;
+
+describe('mTLS walkthrough with auto-mTLS off (Istio 1.0)', () => {
+  it('a mesh-wide MeshPolicy alone: 503 for the client, authn check CONFLICT naming both sides', async () => {
+    await apply('meshpolicy', MESH_POLICY);
+    await settle(HTTPBIN, 503);
+    await settle(HELLO, 503);
+    const r = await authn('httpbin.foo');
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('CONFLICT httpbin.foo.svc.cluster.local:8000');
+    expect(r.out).toContain('STRICT, set by MeshPolicy default');
+    expect(r.out).toContain('send plaintext ((no DestinationRule))');
+  });
+
+  it('adding a DestinationRule with ISTIO_MUTUAL for the hosts: OK and the calls succeed', async () => {
+    await apply('dr-all', DR_ALL);
+    await settle(HTTPBIN, 200);
+    await settle(HELLO, 200);
+    const r = await authn('httpbin.foo');
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/httpbin\.foo\.svc\.cluster\.local:8000\s+foo\s+STRICT\s+MeshPolicy default\s+ISTIO_MUTUAL\s+DestinationRule istio-system\/default\s+OK/);
+  });
+
+  it('per service: a Policy for httpbin alone, then its DestinationRule; hello is unaffected', async () => {
+    await del('destinationrule', 'default', 'istio-system');
+    await del('meshpolicy', 'default');
+    await settle(HTTPBIN, 200);
+    await apply('policy', `apiVersion: authentication.istio.io/v1alpha1
+kind: Policy
+metadata: {name: httpbin-mtls, namespace: foo}
+spec:
+  targets:
+  - name: httpbin
+  peers:
+  - mtls: {}
+`);
+    await settle(HTTPBIN, 503);
+    expect(await viaSleep(HELLO)).toBe(200);
+    const bad = await authn('httpbin.foo');
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('STRICT, set by Policy foo/httpbin-mtls-httpbin');
+    expect((await authn('hello.foo')).code).toBe(0);
+    await apply('dr-httpbin', `apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: {name: httpbin, namespace: foo}
+spec:
+  host: httpbin.foo.svc.cluster.local
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+`);
+    await settle(HTTPBIN, 200);
+    expect(await viaSleep(HELLO)).toBe(200);
+    const ok = await authn('httpbin.foo');
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain('DestinationRule foo/httpbin');
+    await del('destinationrule', 'httpbin', 'foo');
+    await del('policy', 'httpbin-mtls', 'foo');
+  });
+});
+
+describe('mTLS walkthrough with auto-mTLS on (the default)', () => {
+  it('the MeshPolicy alone just works; a DestinationRule DISABLE toward the STRICT service is the conflict', async () => {
+    await apply('mesh-cm', `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    enableAutoMtls: true
+`);
+    await apply('meshpolicy', MESH_POLICY);
+    await waitFor(async () => (await authn('httpbin.foo')).out.includes('auto-mTLS'), { timeoutMs: 10_000, what: 'auto-mTLS in effect' });
+    await settle(HTTPBIN, 200);
+    expect(await viaSleep(HELLO)).toBe(200);
+    expect((await authn('httpbin.foo')).code).toBe(0);
+    await apply('dr-disable', `apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: {name: httpbin, namespace: foo}
+spec:
+  host: httpbin
+  trafficPolicy:
+    tls: {mode: DISABLE}
+`);
+    await settle(HTTPBIN, 503);
+    expect(await viaSleep(HELLO)).toBe(200);
+    const r = await authn('httpbin.foo');
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('send plaintext (DestinationRule foo/httpbin)');
+    expect(r.out).toContain('STRICT, set by MeshPolicy default');
+  });
+});
