@@ -163,7 +163,16 @@ export interface HttpConnectionManager {
   /** Close idle downstream keep-alive connections after this long. Default 1 h. */
   idleTimeoutMs?: number;
   /** HTTP/2 limits. */
-  http2?: { maxConcurrentStreams?: number; initialWindowSize?: number };
+  http2?: {
+    maxConcurrentStreams?: number;
+    initialWindowSize?: number;
+    /** Memory (MB) a session may hold in buffers (pending bytes) before new streams are refused. Default 16. */
+    maxSessionMemoryMb?: number;
+    /** Invalid frames tolerated per session before it is closed. Default 100. */
+    maxInvalidFrames?: number;
+    /** Streams refused (e.g. over maxConcurrentStreams, RST floods) per session before it is closed. Default 100. */
+    maxRejectedStreams?: number;
+  };
   /** Number of trusted proxies in front (x-forwarded-for handling). Default 0. */
   xffNumTrustedHops?: number;
   /** Redirect every request to https (Gateway `httpsRedirect`). */

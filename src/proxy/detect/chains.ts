@@ -39,7 +39,7 @@ export interface CompiledChain {
   readonly http: HttpListenerRuntime | undefined;
   readonly codec: 'http1' | 'http2' | 'auto';
   /** HTTP/2 limits of this chain. */
-  readonly h2: { maxConcurrentStreams?: number; initialWindowSize?: number } | undefined;
+  readonly h2: HttpConnectionManager['http2'] | undefined;
   readonly tcp: CompiledTcpProxy | undefined;
   readonly securityPolicy: 'mutual_tls' | 'none';
 }

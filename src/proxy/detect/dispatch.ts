@@ -8,11 +8,11 @@
 import type { Socket } from 'node:net';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
 import { Downstream } from '../http/downstream.js';
-import { serveHttp2 } from '../h2/downstream.js';
+import { serveHttp2, serveHttp2Tls } from '../h2/downstream.js';
 import { protocolStats } from '../tcp/record.js';
 import { TcpSession, type TcpConnectionFacts } from '../tcp/session.js';
 import { parseClientHello, MAX_CLIENT_HELLO_BYTES } from '../tls/client-hello.js';
-import { terminate } from '../tls/downstream.js';
+import { predictAlpn, terminate } from '../tls/downstream.js';
 import type { ChainInput, CompiledChain, ListenerChains } from './chains.js';
 import { sniff, type Sniffed } from './sniff.js';
 
@@ -109,6 +109,13 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
       socket.destroy();
       return;
     }
+    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2')) {
+      // HTTP/2 over TLS: node:http2's secure server runs this handshake itself.
+      if (first.length > 0) socket.unshift(first);
+      const h = serveHttp2Tls(socket, chainSlot(slot, chain.name), chain, ctx, (gone) => conns.delete(gone));
+      conns.add(h);
+      return;
+    }
     terminate(socket, first, chain.tls, (err, t) => {
       if (err !== null || t === undefined) {
         protocolStats(ctx).tlsHandshakeFailures++;
@@ -116,16 +123,16 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
         return;
       }
       const inner: ChainInput = { ...input, transport: 'raw', protocol: t.alpn === 'h2' ? 'http2' : t.alpn === 'http/1.1' ? 'http1' : undefined };
-      handOff(t.socket, EMPTY, inner, chain, slot, lc, ctx, conns, t.peerIdentity, true);
+      handOff(t.socket, EMPTY, inner, chain, slot, lc, ctx, conns, t.peerIdentity);
     });
     return;
   }
-  handOff(socket, first, input, chain, slot, lc, ctx, conns, '', false);
+  handOff(socket, first, input, chain, slot, lc, ctx, conns, '');
 }
 
 function handOff(
   socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains,
-  ctx: ProxyContext, conns: ConnectionTracker, peerIdentity: string, secure: boolean,
+  ctx: ProxyContext, conns: ConnectionTracker, peerIdentity: string,
 ): void {
   if (chain.tcp !== undefined) {
     const facts: TcpConnectionFacts = {
@@ -141,7 +148,7 @@ function handOff(
   const proto: Sniffed | undefined = input.protocol;
   if (first.length > 0) socket.unshift(first);
   if (chain.codec === 'http2' || proto === 'http2') {
-    const h = serveHttp2(socket, cs, chain, ctx, secure, peerIdentity, (gone) => conns.delete(gone));
+    const h = serveHttp2(socket, cs, chain, ctx, (gone) => conns.delete(gone));
     conns.add(h);
     return;
   }

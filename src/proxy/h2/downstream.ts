@@ -1,9 +1,243 @@
-/** Placeholder replaced below. */
+/**
+ * HTTP/2 toward clients: h2c with prior knowledge (the preface was sniffed) and h2 over TLS
+ * (ALPN). node:http2 does the framing, HPACK and flow control; each stream becomes an
+ * H2Exchange on the shared pipeline. Limits are explicit, with safe defaults: concurrent
+ * streams, header list size, session memory (bounds pending bytes), invalid frames and
+ * rejected streams (floods of RST_STREAM or bad frames end the session), outstanding
+ * SETTINGS and PINGs. A drain sends GOAWAY and lets streams in flight finish.
+ */
+import { createSecureServer, createServer, type Http2Server, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream, constants } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ListenerSlot, ProxyContext } from '../context.js';
 import type { CompiledChain } from '../detect/chains.js';
-/** Serves HTTP/2 on a socket. */
-export function serveHttp2(socket: Socket, _slot: ListenerSlot, _chain: CompiledChain, _ctx: ProxyContext, _secure: boolean, _peer: string, _onGone: (c: { socket: Socket; drain(): void }) => void): { socket: Socket; drain(): void } {
-  socket.destroy();
-  return { socket, drain() {} };
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type RequestHead } from '../http/request-head.js';
+import { run } from '../http/pipeline.js';
+import { Flag } from '../record.js';
+import { protocolStats } from '../tcp/record.js';
+import { checkPeer } from '../tls/downstream.js';
+import { H2Exchange } from './exchange.js';
+import { fromNode, headerListSize } from './headers.js';
+
+/** Defaults for a chain's HTTP/2 limits. */
+export const H2_DEFAULTS = {
+  maxConcurrentStreams: 100,
+  initialWindowSize: 1024 * 1024,
+  /** MB of memory a session may hold in nghttp2 buffers before new streams are refused. */
+  maxSessionMemoryMb: 16,
+  maxSessionInvalidFrames: 100,
+  maxSessionRejectedStreams: 100,
+  maxOutstandingSettings: 10,
+  maxOutstandingPings: 10,
+  maxHeaderListPairs: 256,
+} as const;
+
+interface Servers { plain: Http2Server; secure: Http2SecureServer | undefined }
+const servers = new WeakMap<CompiledChain, Servers>();
+let captured: ServerHttp2Session | undefined;
+/** TLS connections handed to a chain's secure server, by `address:port`, until their session appears. */
+const pendingTls = new Map<string, (session: ServerHttp2Session) => void>();
+
+function serversFor(chain: CompiledChain, ctx: ProxyContext): Servers {
+  let s = servers.get(chain);
+  if (s !== undefined) return s;
+  const maxHeader = chain.http?.maxRequestHeadersBytes ?? 60 * 1024;
+  const h2 = chain.h2;
+  const settings = {
+    maxConcurrentStreams: h2?.maxConcurrentStreams ?? H2_DEFAULTS.maxConcurrentStreams,
+    initialWindowSize: h2?.initialWindowSize ?? H2_DEFAULTS.initialWindowSize,
+    maxHeaderListSize: maxHeader,
+    enablePush: false,
+  };
+  const opts = {
+    settings,
+    maxSessionMemory: h2?.maxSessionMemoryMb ?? H2_DEFAULTS.maxSessionMemoryMb,
+    maxSessionInvalidFrames: h2?.maxInvalidFrames ?? H2_DEFAULTS.maxSessionInvalidFrames,
+    maxSessionRejectedStreams: h2?.maxRejectedStreams ?? H2_DEFAULTS.maxSessionRejectedStreams,
+    maxOutstandingSettings: H2_DEFAULTS.maxOutstandingSettings,
+    maxOutstandingPings: H2_DEFAULTS.maxOutstandingPings,
+    maxHeaderListPairs: H2_DEFAULTS.maxHeaderListPairs,
+    maxSettings: 32,
+  };
+  const plain = createServer(opts);
+  plain.on('session', (session: ServerHttp2Session) => { captured = session; });
+  plain.setTimeout(0);
+  let secure: Http2SecureServer | undefined;
+  const t = chain.tls;
+  if (t !== undefined) {
+    // HTTP/2 over TLS: this server runs the handshake itself (node:http2 cannot take over a TLS socket made elsewhere).
+    secure = createSecureServer({
+      ...opts, ...t.material, ALPNProtocols: ['h2'], requestCert: t.requestCert, rejectUnauthorized: t.requireClientCertificate,
+    });
+    secure.setTimeout(0);
+    secure.on('tlsClientError', (err) => { protocolStats(ctx).tlsHandshakeFailures++; ctx.log('tls-h2', `HTTP/2 TLS handshake failed: ${err.message} (BOWLINE_E_TLS_HANDSHAKE)`); });
+    secure.on('session', (session: ServerHttp2Session) => {
+      const sock = session.socket;
+      const key = (sock.remoteAddress ?? '') + ':' + (sock.remotePort ?? 0);
+      const cb = pendingTls.get(key);
+      pendingTls.delete(key);
+      if (cb === undefined) session.destroy();
+      else cb(session);
+    });
+  }
+  s = { plain, secure };
+  servers.set(chain, s);
+  return s;
+}
+
+/** One client HTTP/2 connection, tracked by its listener. */
+export class H2Connection {
+  private streams = 0;
+  private draining = false;
+
+  /** The HTTP/2 session, once it exists (after the TLS handshake for h2 over TLS). */
+  session: ServerHttp2Session | undefined;
+
+  constructor(readonly socket: Socket, private readonly onGone: (c: H2Connection) => void) {}
+
+  /** A stream started / finished. */
+  opened(): void { this.streams++; }
+  closed(): void { this.streams--; }
+
+  /** Sends GOAWAY; streams in flight finish, then the session closes. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const s = this.session;
+    if (s === undefined) this.socket.destroy();
+    else if (!s.destroyed && !s.closed) s.close();
+  }
+
+  /** Connection gone. */
+  gone(): void { this.onGone(this); }
+
+  /** Streams in flight. */
+  get active(): number { return this.streams; }
+}
+
+/** Serves h2c (prior knowledge) on an accepted plaintext socket whose first bytes were put back. */
+export function serveHttp2(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Connection) => void): H2Connection {
+  const conn = new H2Connection(socket, onGone);
+  const srv = serversFor(chain, ctx).plain;
+  captured = undefined;
+  srv.emit('connection', socket);
+  const session = captured as ServerHttp2Session | undefined;
+  captured = undefined;
+  if (session === undefined) {
+    socket.destroy();
+    queueMicrotask(() => conn.gone());
+    return conn;
+  }
+  attach(conn, session, slot, ctx, false, '');
+  return conn;
+}
+
+/** Serves h2 over TLS: the chain's secure server runs the handshake on `socket` (ClientHello bytes put back). */
+export function serveHttp2Tls(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Connection) => void): H2Connection {
+  const conn = new H2Connection(socket, onGone);
+  const srv = serversFor(chain, ctx).secure!;
+  const key = (socket.remoteAddress ?? '') + ':' + (socket.remotePort ?? 0);
+  const tls = chain.tls!;
+  pendingTls.set(key, (session) => {
+    const s = session.socket as TLSSocket;
+    const peer = checkPeer(s, tls, s.authorized ? null : new Error(String(s.authorizationError ?? 'no certificate')));
+    if (peer instanceof Error) {
+      protocolStats(ctx).tlsHandshakeFailures++;
+      ctx.log('tls:' + slot.current.name, `listener ${slot.current.name}: ${peer.message} (BOWLINE_E_TLS_HANDSHAKE)`);
+      session.destroy();
+      conn.gone();
+      return;
+    }
+    attach(conn, session, slot, ctx, true, peer);
+  });
+  socket.once('close', () => { if (pendingTls.delete(key)) conn.gone(); });
+  srv.emit('connection', socket);
+  return conn;
+}
+
+/** Wires a new session: counters, errors, idle handling, and one H2Exchange per stream. */
+function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerSlot, ctx: ProxyContext, secure: boolean, peerIdentity: string): void {
+  const stats = protocolStats(ctx);
+  const socket = conn.socket;
+  conn.session = session;
+  stats.h2SessionsTotal++;
+  stats.h2SessionsActive++;
+  ctx.stats.downstreamConnectionsTotal++;
+  ctx.stats.downstreamConnectionsActive++;
+  const remoteAddress = socket.remoteAddress ?? '';
+  const remote = remoteAddress + ':' + (socket.remotePort ?? 0);
+  session.on('error', (err) => {
+    stats.h2ProtocolErrors++;
+    ctx.log('h2err:' + slot.current.name, `HTTP/2 session from ${remote} ended: ${err.message}`);
+  });
+  session.on('frameError', () => { stats.h2ProtocolErrors++; });
+  session.once('close', () => {
+    stats.h2SessionsActive--;
+    ctx.stats.downstreamConnectionsActive--;
+    conn.gone();
+  });
+  watchIdle(conn, session, slot.current.idleTimeoutMs);
+  session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
+    stats.h2StreamsTotal++;
+    stream.on('error', () => {});
+    stream.once('close', () => { if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) stats.h2StreamsReset++; });
+    const lst = slot.current;
+    if (headerListSize(headers) > lst.maxRequestHeadersBytes) {
+      stats.h2ProtocolErrors++;
+      ctx.stats.downstreamProtocolErrors++;
+      ctx.stats.complete(431, Flag.DPE);
+      try { stream.respond({ ':status': 431 }, { endStream: true }); } catch { stream.close(constants.NGHTTP2_PROTOCOL_ERROR); }
+      return;
+    }
+    const endStream = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    const hs = fromNode(headers);
+    const cl = headers['content-length'];
+    const scheme = headers[':scheme'];
+    const head: RequestHead = {
+      method: String(headers[':method'] ?? 'GET'),
+      path: String(headers[':path'] ?? '/'),
+      authority: String(headers[':authority'] ?? headers.host ?? ''),
+      absolute: false,
+      scheme: typeof scheme === 'string' ? scheme : secure ? 'https' : 'http',
+      version: 11,
+      headers: hs,
+      bodyKind: endStream ? BODY_NONE : cl !== undefined ? BODY_LENGTH : BODY_CHUNKED,
+      contentLength: cl !== undefined ? Number(cl) || 0 : 0,
+      keepAlive: true,
+      connectionTokens: null,
+      expectContinue: false,
+      upgrade: undefined,
+      headEnd: 0,
+    };
+    ctx.stats.requestsTotal++;
+    ctx.stats.requestsActive++;
+    conn.opened();
+    const x = new H2Exchange(head, lst, ctx, stream, remoteAddress, remote, () => conn.closed());
+    if (peerIdentity !== '') x.peerIdentity = peerIdentity;
+    x.bodyDone = endStream;
+    run(x);
+  });
+  if (ctx.draining) conn.drain();
+}
+
+/** How often an idle session (no streams) is probed with a PING. */
+export const H2_PROBE_MS = { value: 30_000 };
+
+/**
+ * Idle handling. A session with no streams for the idle timeout is closed with GOAWAY. Every
+ * probe interval without traffic it is also PINGed: a session that stopped answering (node
+ * stops reading after it sent GOAWAY for a protocol error, and would never notice the peer
+ * leaving) is destroyed instead of held forever.
+ */
+function watchIdle(conn: H2Connection, session: ServerHttp2Session, idleMs: number): void {
+  let idleFor = 0;
+  const every = idleMs > 0 ? Math.min(idleMs, H2_PROBE_MS.value) : H2_PROBE_MS.value;
+  session.setTimeout(every, () => {
+    if (conn.active > 0) { idleFor = 0; return; }
+    idleFor += every;
+    if (idleMs > 0 && idleFor >= idleMs) { session.close(); return; }
+    let answered = false;
+    try { session.ping(() => { answered = true; }); } catch { session.destroy(); return; }
+    setTimeout(() => { if (!answered && !session.destroyed) session.destroy(); }, Math.min(every, 5000)).unref();
+  });
 }

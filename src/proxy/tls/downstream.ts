@@ -16,6 +16,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A chain's TLS settings, ready for connections. */
 export interface CompiledDownstreamTls {
   readonly context: SecureContext;
+  /** The PEM material and version floor, for servers that build their own context (HTTP/2 over TLS). */
+  readonly material: { cert?: string; key?: string; ca?: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   readonly alpn: string[];
   readonly requestCert: boolean;
   readonly requireClientCertificate: boolean;
@@ -36,6 +38,7 @@ export function compileDownstreamTls(t: DownstreamTls, secrets: SecretResolver):
   });
   return {
     context,
+    material: { ...(own.cert !== undefined ? { cert: own.cert } : {}), ...(own.key !== undefined ? { key: own.key } : {}), ...(ca !== undefined ? { ca } : {}), minVersion: t.minVersion ?? 'TLSv1.2' },
     alpn: t.alpn ?? [],
     requestCert: t.validationSecret !== undefined,
     requireClientCertificate: t.requireClientCertificate === true,
@@ -43,6 +46,21 @@ export function compileDownstreamTls(t: DownstreamTls, secrets: SecretResolver):
     trustDomains: t.trustDomains ?? [],
     mutual: t.securityPolicy === 'mutual_tls' || t.requireClientCertificate === true,
   };
+}
+
+/** Whether a completed handshake's peer passes the chain's client-certificate rules; returns the SPIFFE id ('' if none) or an Error. */
+export function checkPeer(s: TLSSocket, tls: CompiledDownstreamTls, verifyError: Error | null): string | Error {
+  const cert = s.getPeerCertificate();
+  const verified = tls.requestCert && verifyError === null && cert !== undefined && Object.keys(cert).length > 0;
+  if (tls.requireClientCertificate && !verified) return new Error(`client certificate not verified: ${verifyError?.message ?? 'no certificate'}`);
+  if (tls.subjectAltNames.length > 0 && (!verified || !sanAllowed(cert, tls.subjectAltNames))) return new Error('client certificate SAN not allowed');
+  return verified ? spiffeId(cert) : '';
+}
+
+/** The ALPN protocol the handshake will pick for a client offering `offered` (server preference order), '' for none. */
+export function predictAlpn(tls: CompiledDownstreamTls, offered: readonly string[]): string {
+  for (const p of tls.alpn) if (offered.includes(p)) return p;
+  return '';
 }
 
 /** The result of a completed server handshake. */
@@ -82,24 +100,15 @@ export function terminate(raw: Socket, first: Buffer, tls: CompiledDownstreamTls
   s.once('close', () => fail(new Error('connection closed during the TLS handshake')));
   s.once('secure', () => {
     if (settled) return;
-    const cert = s.getPeerCertificate();
     // A TLSSocket made by hand gets no `authorized` (tls.Server sets it): ask the handle, as tls.Server does.
     const verifyError = (s as unknown as { _handle?: { verifyError?(): Error | null } })._handle?.verifyError?.() ?? null;
-    const verified = tls.requestCert && verifyError === null && cert !== undefined && Object.keys(cert).length > 0;
-    if (tls.requireClientCertificate && !verified) return fail(new Error(`client certificate not verified: ${verifyError?.message ?? 'no certificate'}`));
-    if (tls.subjectAltNames.length > 0 && (!verified || !sanAllowed(cert, tls.subjectAltNames))) {
-      return fail(new Error('client certificate SAN not allowed'));
-    }
-    if (tls.trustDomains.length > 0 && verified) {
-      const id = spiffeId(cert);
-      const td = id.startsWith('spiffe://') ? id.slice(9).split('/')[0]! : '';
-      if (!tls.trustDomains.includes(td)) return fail(new Error(`client certificate ${id ? `SPIFFE id ${id} is in trust domain "${td}"` : 'has no SPIFFE id'}, not in ${tls.trustDomains.join(', ')} (BOWLINE_E_TLS_PEER_TRUST_DOMAIN)`));
-    }
+    const peer = checkPeer(s, tls, verifyError);
+    if (peer instanceof Error) return fail(peer);
     settled = true;
     clearTimeout(timer);
     s.removeListener('error', fail);
     s.on('error', () => {});
     raw.resume();
-    done(null, { socket: s, alpn: typeof s.alpnProtocol === 'string' ? s.alpnProtocol : '', peerIdentity: verified ? spiffeId(cert) : '' });
+    done(null, { socket: s, alpn: typeof s.alpnProtocol === 'string' ? s.alpnProtocol : '', peerIdentity: peer });
   });
 }
