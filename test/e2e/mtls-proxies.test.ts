@@ -9,6 +9,7 @@ import { workloadSecretPlaceholders } from '../../src/proxy-config/workload-secr
 import { LiveCredentials } from '../../src/proxy/identity/credentials.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import { inboundChains } from '../../src/push/security/mtls.js';
+import { createProxyTelemetry, type ProxyTelemetry } from '../../src/telemetry/index.js';
 import { waitFor } from '../support/wait.js';
 import { issue } from './identity-harness.js';
 
@@ -43,7 +44,7 @@ afterAll(async () => {
 const node = (name: string, ns: string): ProxyConfig['node'] => ({ id: `${name}.${ns}`, role: 'sidecar', workload: name, namespace: ns, serviceAccount: name, labels: { app: name } });
 
 /** The httpbin sidecar: inbound port 8000 per `mode`, optional authorization. */
-async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', policies?: AuthorizationPolicy[], log?: string[]): Promise<{ proxy: RunningProxy; port: number }> {
+async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', policies?: AuthorizationPolicy[], log?: string[], telemetry?: ProxyTelemetry): Promise<{ proxy: RunningProxy; port: number }> {
   const listener: Listener = { name: 'inbound|8000', address: '127.0.0.1', port: 0, logicalPort: 8000, direction: 'inbound', filterChains: inboundChains(mode, { name: 'http', http: { routeConfig: 'inbound|8000' } }) };
   const config: ProxyConfig = {
     node: node('httpbin', 'foo'), mesh: DEFAULT_MESH_SETTINGS, listeners: [listener],
@@ -53,7 +54,7 @@ async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' 
     secrets: workloadSecretPlaceholders(),
     ...(policies ? { authorization: { policies } } : {}),
   };
-  const proxy = await startProxy({ config, identity: live, admin: false, ...(log ? { log: (l: string) => log.push(l) } : {}) });
+  const proxy = await startProxy({ config, identity: live, admin: false, ...(log ? { log: (l: string) => log.push(l) } : {}), ...(telemetry ? { telemetry } : {}) });
   proxies.push(proxy);
   return { proxy, port: proxy.ports.listeners['inbound|8000']! };
 }
@@ -110,11 +111,16 @@ describe('mTLS modes between real proxies', () => {
     expect(statusOf(await call(plain.port))).toBe(503);
   });
 
-  it('PERMISSIVE accepts plaintext and mTLS on the same port', async () => {
-    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'PERMISSIVE');
+  it('PERMISSIVE accepts plaintext and mTLS on the same port; telemetry tells them apart (source_principal, connection_security_policy)', async () => {
+    const config = { node: node('httpbin', 'foo'), mesh: DEFAULT_MESH_SETTINGS, listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
+    const telemetry = createProxyTelemetry({ config, tracing: false, accessLogSink: { write: () => {} } as never });
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'PERMISSIVE', undefined, undefined, telemetry);
     const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     expect(await call(server.port)).toEqual({ status: 200, body: 'app GET /get' });
     expect(await call(client.port)).toEqual({ status: 200, body: 'app GET /get' });
+    const text = telemetry.registry.expose().split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+    expect(text.some((l) => l.includes('source_principal="spiffe://cluster.local/ns/foo/sa/sleep"') && l.includes('connection_security_policy="mutual_tls"'))).toBe(true);
+    expect(text.some((l) => l.includes('source_principal="unknown"') && l.includes('connection_security_policy="none"'))).toBe(true);
   });
 
   it('refuses a certificate from another CA and a SPIFFE id of another trust domain, with the reason in the log', async () => {

@@ -18,6 +18,8 @@ const MAX_BUFFERED = 64 * 1024;
 export class Downstream implements DownstreamSide {
   readonly remoteAddress: string;
   readonly remote: string;
+  /** The client's verified SPIFFE id when the connection came over mTLS (set by detect/dispatch.ts), else ''. */
+  peerIdentity = '';
   private buf: Buffer | null = null;
   private x: Exchange | null = null;
   private closed = false;
@@ -71,6 +73,7 @@ export class Downstream implements DownstreamSide {
         this.ctx.stats.requestsTotal++;
         this.ctx.stats.requestsActive++;
         const x = new Exchange(this, r, lst, this.ctx);
+        x.peerIdentity = this.peerIdentity;
         this.x = x;
         // Body bytes that came with the head go first, so the upstream gets head and body in one write.
         const rest = this.buf as Buffer | null;

@@ -77,7 +77,6 @@ function authorize(x: Exchange): number {
   const engine = authorizationOf(x.ctx);
   if (!engine.enabled) return CONTINUE;
   const h = x.head;
-  if (x.peerIdentity === '') x.peerIdentity = (x.ds as { peerIdentity?: string }).peerIdentity ?? '';
   const principal = principalOfPeer(x.peerIdentity);
   const r: AuthzRequest = {
     sourceIp: x.ds.remoteAddress, port: x.lst.logicalPort, host: h.authority, method: h.method, path: h.path,
