@@ -98,7 +98,7 @@ describe('mTLS modes between real proxies', () => {
     const log: string[] = [];
     const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'STRICT', undefined, log);
     expect(statusOf(await call(server.port))).toBe('refused');
-    await waitFor(() => log.some((l) => l.includes('no filter chain matches a raw connection')));
+    await waitFor(() => log.some((l) => l.includes('requires mTLS (STRICT)') && l.includes('BOWLINE_E_TLS_PLAINTEXT_REFUSED')));
     const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     expect(await call(client.port)).toEqual({ status: 200, body: 'app GET /get' });
   });
@@ -133,7 +133,7 @@ describe('mTLS modes between real proxies', () => {
     foreign.update({ ...foreign.current()!, trustBundlePem: otherCa.trustBundlePem() + ca.trustBundlePem() });
     const c1 = await clientProxy('sleep', 'foo', foreign, server.port);
     expect(statusOf(await call(c1.port))).toBe('refused');
-    await waitFor(() => log.some((l) => /TLS handshake failed/.test(l)));
+    await waitFor(() => log.some((l) => /TLS handshake failed.*BOWLINE_E_TLS_PEER_UNTRUSTED/.test(l)), { what: `untrusted peer logged:\n${log.join('\n')}` });
     const evil = await creds(evilCa, 'foo', 'sleep');
     evil.update({ ...evil.current()!, trustBundlePem: evilCa.trustBundlePem() + ca.trustBundlePem() });
     const c2 = await clientProxy('sleep', 'foo', evil, server.port);

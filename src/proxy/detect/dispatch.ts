@@ -43,7 +43,9 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     if (chain === undefined) {
       protocolStats(ctx).noFilterChainMatch++;
       if (input.transport === 'tls' && input.serverName === undefined) protocolStats(ctx).tlsInspectorNoSni++;
-      ctx.log('nochain:' + lc.listener.name, `listener ${lc.listener.name}: no filter chain matches a ${input.transport} connection${input.serverName ? ` for ${input.serverName}` : ''} from ${input.source}; closed`);
+      const mtlsOnly = input.transport === 'raw' && lc.chains.length > 0 && lc.chains.every((c) => c.securityPolicy === 'mutual_tls');
+      if (mtlsOnly) ctx.log('plaintext:' + lc.listener.name, `listener ${lc.listener.name}: plaintext connection from ${input.source} refused: this port requires mTLS (STRICT); the client needs a sidecar with ISTIO_MUTUAL toward it (BOWLINE_E_TLS_PLAINTEXT_REFUSED)`);
+      else ctx.log('nochain:' + lc.listener.name, `listener ${lc.listener.name}: no filter chain matches a ${input.transport} connection${input.serverName ? ` for ${input.serverName}` : ''} from ${input.source}; closed`);
       socket.destroy();
       return;
     }
@@ -119,7 +121,8 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
     terminate(socket, first, chain.tls, (err, t) => {
       if (err !== null || t === undefined) {
         protocolStats(ctx).tlsHandshakeFailures++;
-        ctx.log('tls:' + lc.listener.name, `listener ${lc.listener.name}: TLS handshake failed from ${socket.remoteAddress}: ${err?.message} (BOWLINE_E_TLS_HANDSHAKE)`);
+        // One line per reason per 10 s: an untrusted peer does not hide a wrong trust domain.
+        ctx.log('tls:' + lc.listener.name + ':' + (/BOWLINE_E_[A-Z_]+/.exec(err?.message ?? '')?.[0] ?? ''), `listener ${lc.listener.name}: TLS handshake failed from ${socket.remoteAddress}: ${err?.message} (BOWLINE_E_TLS_HANDSHAKE)`);
         return;
       }
       const inner: ChainInput = { ...input, transport: 'raw', protocol: t.alpn === 'h2' ? 'http2' : t.alpn === 'http/1.1' ? 'http1' : undefined };

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { DownstreamTls } from '../../proxy-config/types.js';
+import { classifyTlsError } from '../identity/verify.js';
 import { sanAllowed, spiffeId } from './san.js';
 import type { SecretResolver } from './secrets.js';
 
@@ -52,9 +53,18 @@ export function compileDownstreamTls(t: DownstreamTls, secrets: SecretResolver):
 export function checkPeer(s: TLSSocket, tls: CompiledDownstreamTls, verifyError: Error | null): string | Error {
   const cert = s.getPeerCertificate();
   const verified = tls.requestCert && verifyError === null && cert !== undefined && Object.keys(cert).length > 0;
-  if (tls.requireClientCertificate && !verified) return new Error(`client certificate not verified: ${verifyError?.message ?? 'no certificate'}`);
+  if (tls.requireClientCertificate && !verified) {
+    const noCert = cert === undefined || Object.keys(cert).length === 0;
+    const why = noCert ? classifyTlsError('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') : classifyTlsError((verifyError as { code?: string } | null)?.code, verifyError?.message ?? '');
+    return new Error(`client certificate refused: ${why.reason} (${why.code})`);
+  }
   if (tls.subjectAltNames.length > 0 && (!verified || !sanAllowed(cert, tls.subjectAltNames))) return new Error('client certificate SAN not allowed');
-  return verified ? spiffeId(cert) : '';
+  const id = verified ? spiffeId(cert) : '';
+  if (tls.trustDomains.length > 0 && verified) {
+    const td = id.startsWith('spiffe://') ? id.slice(9).split('/')[0]! : '';
+    if (!tls.trustDomains.includes(td)) return new Error(`client certificate ${id ? `SPIFFE id ${id} is in trust domain "${td}"` : 'has no SPIFFE id'}, not in ${tls.trustDomains.join(', ')} (BOWLINE_E_TLS_PEER_TRUST_DOMAIN)`);
+  }
+  return id;
 }
 
 /** The ALPN protocol the handshake will pick for a client offering `offered` (server preference order), '' for none. */
@@ -84,7 +94,8 @@ export function terminate(raw: Socket, first: Buffer, tls: CompiledDownstreamTls
     secureContext: tls.context,
     ALPNProtocols: tls.alpn.length > 0 ? tls.alpn : undefined,
     requestCert: tls.requestCert,
-    rejectUnauthorized: tls.requireClientCertificate,
+    // Verification failures are named by checkPeer after the handshake instead of a silent close.
+    rejectUnauthorized: false,
   } as ConstructorParameters<typeof TLSSocket>[1]);
   let settled = false;
   const timer = setTimeout(() => fail(new Error('TLS handshake timeout')), HANDSHAKE_TIMEOUT_MS);
