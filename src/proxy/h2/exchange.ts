@@ -176,7 +176,9 @@ export class H2Exchange extends Exchange implements CallSink {
   private again(o: AttemptOutcome): boolean {
     const policy = this.route?.retries;
     if (policy === undefined || this.done || this.started || !this.canReplay()) return false;
-    if (!shouldRetry(policy, o, this.attempts, this.method)) {
+    // A gRPC status is the server's own word that the call failed: retried whatever the method (all gRPC calls are POST), as Envoy does.
+    const method = this.grpc && o.grpcStatus !== undefined ? 'GET' : this.method;
+    if (!shouldRetry(policy, o, this.attempts, method)) {
       if (isRetriable(policy, o) && this.attempts > policy.attempts) this.flags |= Flag.URX;
       return false;
     }
@@ -208,7 +210,7 @@ export class H2Exchange extends Exchange implements CallSink {
   // ------------------------------------------------------------------ CallSink: the upstream response
 
   /** Upstream response head. */
-  onResponse(status: number, h: Headers): void {
+  onResponse(status: number, h: Headers, endStream: boolean): void {
     if (this.done) return;
     this.clearAttemptTimer();
     const gs = h.get('grpc-status');
@@ -231,6 +233,13 @@ export class H2Exchange extends Exchange implements CallSink {
     }
     if (this.stream.destroyed) return;
     try {
+      if (endStream) {
+        // Trailers-only (gRPC errors) or an empty response: one HEADERS frame that ends the stream.
+        this.stream.respond(toNode(h, { ':status': status }, true), { endStream: true });
+        this.call = null;
+        this.end();
+        return;
+      }
       this.stream.respond(toNode(h, { ':status': status }, true), { waitForTrailers: true });
     } catch (err) {
       this.ctx.log('h2respond', `cannot send response head: ${String(err)}`);

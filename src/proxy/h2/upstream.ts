@@ -20,7 +20,8 @@ import { fromNode } from './headers.js';
 
 /** What an upstream call reports back. */
 export interface CallSink {
-  onResponse(status: number, headers: Headers): void;
+  /** `endStream`: the head ended the response (a gRPC trailers-only response, or no body). */
+  onResponse(status: number, headers: Headers, endStream: boolean): void;
   /** Body bytes; return false to ask for a pause (call `resume()` later). */
   onData(chunk: Buffer): boolean;
   onTrailers(trailers: Headers): void;
@@ -97,11 +98,11 @@ class ClusterCalls {
       release();
       sink.onFailure(kind, message);
     };
-    stream.on('response', (h: IncomingHttpHeaders) => {
+    stream.on('response', (h: IncomingHttpHeaders, flags: number) => {
       const status = Number(h[':status']);
       if (status >= 100 && status < 200) return;
       responded = true;
-      sink.onResponse(status, fromNode(h));
+      sink.onResponse(status, fromNode(h), (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0);
     });
     stream.on('data', (chunk: Buffer) => { if (!sink.onData(chunk)) stream.pause(); });
     stream.on('trailers', (h: IncomingHttpHeaders) => sink.onTrailers(fromNode(h)));
@@ -148,7 +149,7 @@ class ClusterCalls {
       clearTimeout(timer);
       res = r;
       const h = fromNode(r.headers);
-      sink.onResponse(r.statusCode ?? 502, h);
+      sink.onResponse(r.statusCode ?? 502, h, false);
       r.on('data', (chunk: Buffer) => { if (!sink.onData(chunk)) r.pause(); });
       r.on('end', () => {
         if (done) return;

@@ -153,7 +153,12 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
   /** Body bytes from the client; returns the offset after the bytes that belonged to this body, -1 on error. */
   onBody(buf: Buffer, start: number, end: number): number {
     if (this.tunneling) {
-      if (this.up !== null) this.up.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      const up = this.up;
+      // Backpressure both ways (a peer that never reads holds the other side): pause the client until the upstream drains.
+      if (up !== null && !up.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))) {
+        this.ds.pause();
+        up.socket.once('drain', () => this.ds.resume());
+      }
       return end;
     }
     if (this.decoder === null) {
@@ -345,7 +350,15 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
 
   /** Bytes from the upstream connection. */
   onUpstreamData(chunk: Buffer): void {
-    if (this.tunneling) { this.ds.write(chunk); return; }
+    if (this.tunneling) {
+      if (!this.ds.write(chunk) && this.up !== null && !this.upPaused) {
+        const us = this.up.socket;
+        this.upPaused = true;
+        us.pause();
+        this.ds.onDrain(() => { this.upPaused = false; us.resume(); });
+      }
+      return;
+    }
     if (this.res === null) this.responseHead(chunk);
     else this.responseBody(chunk, 0);
   }
@@ -518,6 +531,9 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
     this.ds.write('HTTP/1.1 101 ' + (r.reason || 'Switching Protocols') + '\r\n' + fields + 'connection: upgrade\r\nupgrade: ' + (r.headers.get('upgrade') ?? this.head.upgrade) + '\r\n\r\n');
     if (r.headEnd < buf.length) this.ds.write(buf.subarray(r.headEnd));
     this.bodyDone = false; // downstream bytes now flow to the upstream through onBody
+    // Idle tunnels close after the listener's idle timeout: the upstream socket sees every byte either way.
+    const idle = this.lst.idleTimeoutMs;
+    if (idle > 0 && this.up !== null) this.up.socket.setTimeout(idle, () => this.fail());
   }
 
   // ------------------------------------------------------------------ endings

@@ -58,14 +58,13 @@ export interface ProtocolCounters {
   h2ProtocolErrors: number;
   h2UpstreamSessionsTotal: number;
   h2UpstreamRefusedStreams: number;
-  websocketUpgrades: number;
 }
 
 const KEYS: Array<keyof ProtocolCounters> = [
   'tcpConnectionsTotal', 'tcpConnectionsActive', 'tcpBytesReceived', 'tcpBytesSent', 'tcpNoRoute', 'tcpConnectFailures',
   'tcpOverflow', 'tcpIdleTimeouts', 'tlsInspectorInvalid', 'tlsInspectorNoSni', 'tlsHandshakeFailures', 'detectTimeouts',
   'noFilterChainMatch', 'h2SessionsTotal', 'h2SessionsActive', 'h2StreamsTotal', 'h2StreamsReset', 'h2ProtocolErrors',
-  'h2UpstreamSessionsTotal', 'h2UpstreamRefusedStreams', 'websocketUpgrades',
+  'h2UpstreamSessionsTotal', 'h2UpstreamRefusedStreams'
 ];
 
 const seen = new WeakSet<object>();
