@@ -1,0 +1,104 @@
+// Graceful drain under load: requests and streams in flight when the drain starts all finish
+// (zero failures), HTTP/2 clients get GOAWAY, HTTP/1.1 responses carry `connection: close`,
+// new connections are refused; and replacing a listener's config drains the old socket
+// without dropping its established connections.
+import { Agent, request, createServer as httpServer } from 'node:http';
+import { connect as h2connect, createServer as h2server } from 'node:http2';
+import { connect as netConnect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProxyConfig } from '../../src/proxy-config/types.js';
+import { freePort } from '../support/ports.js';
+import { cluster, config, listener, onStop, proxy, stopAll } from './protocols-harness.js';
+
+let h1Port = 0;
+let h2Port = 0;
+
+beforeAll(async () => {
+  const h1 = httpServer((req, res) => { req.resume(); setTimeout(() => res.end('ok ' + req.url), 300); });
+  await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
+  h1Port = (h1.address() as { port: number }).port;
+  onStop({ close: () => new Promise<void>((r) => { h1.closeAllConnections(); h1.close(() => r()); }) });
+  const h2 = h2server();
+  h2.on('stream', (s, h) => { s.on('error', () => {}); setTimeout(() => { s.respond({ ':status': 200 }); s.end('ok ' + h[':path']); }, 300); });
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  h2Port = (h2.address() as { port: number }).port;
+  onStop({ close: () => new Promise<void>((r) => h2.close(() => r())) });
+});
+afterAll(stopAll);
+
+function cfg(listenPort = 0): ProxyConfig {
+  const rt = (c: string) => ({ name: 'rt-' + c, virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: { destinations: [{ cluster: c, weight: 1 }] } }] }] });
+  return config([
+    listener('h1', [{ name: 'h', http: { routeConfig: 'rt-h1app', codec: 'http1' } }], { port: listenPort }),
+    listener('h2', [{ name: 'h', http: { routeConfig: 'rt-h2app' } }]),
+  ], [cluster('h1app', [h1Port], { protocol: 'http1' }), cluster('h2app', [h2Port], { protocol: 'http2' })], { routes: [rt('h1app'), rt('h2app')] });
+}
+
+function h1get(port: number, path: string, agent: Agent): Promise<{ status: number; body: string; connection: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => resolve({ status: res.statusCode!, body: b, connection: res.headers.connection }));
+    }).on('error', reject).end();
+  });
+}
+
+describe('graceful drain', () => {
+  it('finishes every in-flight HTTP/1.1 request and HTTP/2 stream, sends GOAWAY, then refuses', async () => {
+    const p = await proxy(cfg());
+    // Every request is in flight at the proxy when the drain starts (none queued inside the client).
+    const agent = new Agent({ keepAlive: true, maxSockets: 20 });
+    onStop({ close: () => agent.destroy() });
+    const session = h2connect(`http://127.0.0.1:${p.ports.listeners.h2!}`);
+    onStop({ close: () => session.close() });
+    let goaway = false;
+    session.on('goaway', () => { goaway = true; });
+    const h2get = (path: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      const r = session.request({ ':path': path });
+      let status = 0;
+      let b = '';
+      r.on('response', (h) => { status = Number(h[':status']); });
+      r.on('data', (d) => { b += d; });
+      r.on('end', () => resolve({ status, body: b }));
+      r.on('error', reject);
+    });
+    const h1Port_ = p.ports.listeners.h1!;
+    const inflight = [
+      ...Array.from({ length: 20 }, (_, i) => h1get(h1Port_, `/a${i}`, agent)),
+      ...Array.from({ length: 20 }, (_, i) => h2get(`/b${i}`)),
+    ];
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const drained = p.drain(5000);
+    const results = await Promise.all(inflight);
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results.every((r) => r.body.startsWith('ok /'))).toBe(true);
+    expect(results.slice(0, 20).every((r) => (r as { connection?: string }).connection === 'close')).toBe(true);
+    expect(goaway).toBe(true);
+    await drained;
+    expect(Date.now() - t0).toBeLessThan(3000); // finished with the last response, not at the drain deadline
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = netConnect({ host: '127.0.0.1', port: h1Port_ });
+      s.on('connect', () => { s.destroy(); resolve(false); });
+      s.on('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+  });
+
+  it('replacing a listener drains the old socket without dropping its connections', async () => {
+    const p = await proxy(cfg());
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    onStop({ close: () => agent.destroy() });
+    const oldPort = p.ports.listeners.h1!;
+    const pending = h1get(oldPort, '/during-swap', agent);
+    await new Promise((r) => setTimeout(r, 50));
+    const fresh = await freePort();
+    await p.applyConfig(cfg(fresh));
+    expect(p.ports.listeners.h1).toBe(fresh);
+    const r = await pending;
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ok /during-swap');
+    expect((await h1get(fresh, '/new', new Agent())).body).toBe('ok /new');
+  });
+});
