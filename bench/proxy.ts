@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLoop, quantile } from './loadgen.js';
+import { mtlsHopConfigs } from './mtls-hop.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const RATE = 1000;
@@ -103,6 +104,20 @@ async function startBowline(dir: string, upstreamPort: number, name: string, ext
   return { name, port, pids: [c.pid!] };
 }
 
+/** Two proxies with mTLS between them (bench/mtls-hop.ts): the client talks plaintext to the outer one. */
+async function startMtlsHop(dir: string, upstreamPort: number): Promise<Target> {
+  const [outerPort, innerPort] = [await freePort(), await freePort()];
+  const { outer, inner } = await mtlsHopConfigs(outerPort, innerPort, upstreamPort);
+  const pids: number[] = [];
+  for (const [name, cfg, port] of [['mtls-inner', inner, innerPort], ['mtls-outer', outer, outerPort]] as const) {
+    const f = join(dir, `${name}.json`);
+    writeFileSync(f, JSON.stringify(cfg));
+    pids.push(run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0']).pid!);
+    await waitPort(port, name);
+  }
+  return { name: 'mtls-hop', port: outerPort, pids };
+}
+
 /** wrk's Requests/sec over `secs` with 32 connections on one thread. */
 function wrk(port: number, secs: number): number {
   const r = spawnSync('wrk', ['-t1', '-c32', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
@@ -162,6 +177,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     const b2 = await startBowline(dir, upPort, 'hop-inner');
     const b1 = await startBowline(dir, b2.port, 'hop-outer');
     targets.push({ name: 'hop', port: b1.port, pids: [b1.pids[0]!, b2.pids[0]!] });
+    targets.push(await startMtlsHop(dir, upPort));
     if (which('nginx')) {
       const p = await freePort();
       const c = run(which('nginx')!, ['-p', dir, '-c', nginxConf(dir, p, `upstream u { server 127.0.0.1:${upPort}; keepalive 64; } server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }`)]);
@@ -201,6 +217,8 @@ export async function benchProxy(o: Opts): Promise<void> {
     direct_p99_ms: num(get('direct')?.p99),
     proxy_p99_ms: num(get('bowline')?.p99),
     hop_p99_ms: num(get('hop')?.p99),
+    mtls_hop_p99_ms: num(get('mtls-hop')?.p99),
+    mtls_hop_cpu_us_per_req: num(get('mtls-hop')?.cpuUsPerReq),
     nginx_p99_ms: num(get('nginx')?.p99),
     haproxy_p99_ms: num(get('haproxy')?.p99),
     bowline_rss_mb: num(get('bowline')?.rssMb),

@@ -5,10 +5,10 @@ cd "$(dirname "$0")/.."
 out=$(npm run --silent bench -- proxy --quick --json)
 node -e '
 const r = JSON.parse(process.argv[1]);
-const need = ["bowline_cpu_us_per_req", "bowline_cpu_us_per_req_telemetry_off", "telemetry_cpu_overhead_pct", "haproxy_cpu_us_per_req", "nginx_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "bowline_rss_mb"];
+const need = ["bowline_cpu_us_per_req", "bowline_cpu_us_per_req_telemetry_off", "telemetry_cpu_overhead_pct", "haproxy_cpu_us_per_req", "nginx_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "mtls_hop_p99_ms", "bowline_rss_mb"];
 const missing = need.filter((k) => !(k in r));
 if (missing.length) { console.error("bench smoke: missing fields: " + missing.join(", ")); process.exit(1); }
-for (const k of ["bowline_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "bowline_rss_mb"]) {
+for (const k of ["bowline_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "mtls_hop_p99_ms", "bowline_rss_mb"]) {
   if (typeof r[k] !== "number") { console.error("bench smoke: " + k + " is not a number: " + r[k]); process.exit(1); }
 }
 console.error("bench smoke: proxy JSON ok");
