@@ -3,6 +3,7 @@
 // parent/child links, received by a collector that checks the Zipkin v2 / OTLP JSON schema.
 // The apps forward trace headers the way Bookinfo's do.
 import http from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy-config/index.js';
 import { startCollector, type CollectedSpan, type Collector } from '../../src/telemetry/index.js';
@@ -114,6 +115,42 @@ describe('tracing across gateway -> A -> B', () => {
     const col = await startCollector();
     closers.unshift(() => col.close());
     await runThrough(col, { zipkin: { url: `${col.url}/api/v2/spans` } }, 'zipkin');
+  });
+
+  it('keeps serving at full speed when the collectors hang or answer garbage, and counts the lost spans', async () => {
+    const held: net.Socket[] = [];
+    const hang = net.createServer((c) => void held.push(c)); // accepts, never answers
+    const garbage = net.createServer((c) => {
+      held.push(c);
+      c.on('error', () => {});
+      c.end('\x00\x01 not http at all\r\n\r\n');
+    });
+    for (const srv of [hang, garbage]) await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    closers.unshift(async () => {
+      const closed = Promise.all([hang, garbage].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+      for (const c of held) c.destroy();
+      await closed;
+    });
+    const hp = (hang.address() as net.AddressInfo).port;
+    const gp = (garbage.address() as net.AddressInfo).port;
+    const { gateway } = await meshWith({ zipkin: { url: `http://127.0.0.1:${hp}/api/v2/spans` }, otlp: { url: `http://127.0.0.1:${gp}/v1/traces` } });
+    const agent = new http.Agent({ keepAlive: true });
+    closers.unshift(async () => agent.destroy());
+    let slowest = 0;
+    for (let i = 0; i < 60; i++) {
+      const t0 = performance.now();
+      const r = await get(gateway.port('http-80'), '/a', { host: 'a.example.com' }, agent);
+      slowest = Math.max(slowest, performance.now() - t0);
+      expect(r.status).toBe(200);
+    }
+    // An exporter POST times out after 2 s; a request that waited for one would take that long.
+    expect(slowest).toBeLessThan(1000);
+    await Promise.all(gateway.telemetry.exporters.map((e) => e.flush()));
+    const page = await (await fetch(`http://127.0.0.1:${gateway.metrics.port}/stats/prometheus`)).text();
+    const lost = (format: string): number => Number(new RegExp(`bowline_tracing_spans_dropped_total\\{format="${format}",reason="export_failed"\\} (\\d+)`).exec(page)?.[1] ?? -1);
+    expect(lost('zipkin')).toBe(60);
+    expect(lost('otlp')).toBe(60);
+    expect(page).toMatch(/bowline_tracing_spans_exported_total\{format="zipkin"\} 0/);
   });
 
   it('exports the same trace over OTLP/HTTP JSON', async () => {

@@ -115,9 +115,16 @@ export class BatchExporter {
     const mod = this.url.protocol === 'https:' ? https : http;
     return new Promise<boolean>((resolve) => {
       let settled = false;
+      // The deadline settles every POST, whatever the socket does (hang, half-close, reset).
+      const deadline = setTimeout(() => {
+        req.destroy();
+        done(false);
+      }, this.timeoutMs);
+      deadline.unref();
       const done = (ok: boolean): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         if (ok) this.stats.exported += batch.length;
         else {
           this.stats.failed += batch.length;
@@ -131,21 +138,14 @@ export class BatchExporter {
           method: 'POST',
           agent: this.agent,
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          timeout: this.timeoutMs,
         },
         (res) => {
           res.on('error', () => done(false));
+          res.on('aborted', () => done(false));
           res.on('end', () => done(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
           res.resume();
         },
       );
-      const deadline = setTimeout(() => {
-        req.destroy();
-        done(false);
-      }, this.timeoutMs);
-      deadline.unref();
-      req.on('close', () => clearTimeout(deadline));
-      req.on('timeout', () => req.destroy());
       req.on('error', () => done(false));
       req.end(body);
     });
