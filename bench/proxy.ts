@@ -203,6 +203,8 @@ export async function benchProxy(o: Opts): Promise<void> {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+  // HTTP/2 and TCP runs (bench/proxy-protocols.ts): h2_cpu_us_per_req, haproxy_h2_cpu_us_per_req, tcp_hop_gbps, haproxy_tcp_gbps.
+  const protocols = await (await import('./proxy-protocols.js')).benchProtocols(o, log).catch((err: unknown) => { log(`bench: protocols run failed: ${String(err)}`); return {}; });
   const get = (n: string): Row | undefined => rows.find((r) => r.name === n);
   const num = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
   const result = {
@@ -224,6 +226,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     bowline_rss_mb: num(get('bowline')?.rssMb),
     bowline_max_rps: num(get('bowline')?.rps),
     haproxy_max_rps: num(get('haproxy')?.rps),
+    ...protocols,
     rows,
   };
   if (o.json) { process.stdout.write(JSON.stringify(result) + '\n'); return; }
@@ -232,5 +235,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     `${'path'.padEnd(21)} max rps   p50 ms  p90 ms  p99 ms  p99.9 ms  CPU us/req  RSS MB  errors   (latency/CPU at ${RATE} rps, open loop)`,
     ...rows.map((r) => `${r.name.padEnd(21)} ${f(r.rps, 0).padStart(7)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
   ];
+  const pr = protocols as Partial<Record<string, number | null>>;
+  lines.push(`h2 (h2load, 4 conns x 10 streams): bowline ${pr.h2_cpu_us_per_req ?? '-'} CPU us/req, haproxy ${pr.haproxy_h2_cpu_us_per_req ?? '-'}; tcp: bowline ${pr.tcp_hop_gbps ?? '-'} Gbit/s, haproxy ${pr.haproxy_tcp_gbps ?? '-'}`);
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -1,0 +1,175 @@
+/**
+ * The protocols part of `npm run bench -- proxy`: HTTP/2 and TCP through one Bowline proxy,
+ * against haproxy doing the same job (h2 in and out; TCP mode).
+ *   h2:  h2load (nghttp2-client) -> proxy (h2c) -> nginx h2c `return 200` upstream; the
+ *        proxy's CPU microseconds per request from /proc over a fixed request count.
+ *   tcp: this process writes N MB through the proxy to a sink that discards; Gbit/s moved.
+ * Fields: h2_cpu_us_per_req, haproxy_h2_cpu_us_per_req, tcp_hop_gbps, haproxy_tcp_gbps
+ * (null when a tool is missing; the reason goes to stderr).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+/** The fields this module adds to the proxy benchmark's JSON. */
+export interface ProtocolBenchResult {
+  h2_cpu_us_per_req: number | null;
+  haproxy_h2_cpu_us_per_req: number | null;
+  h2_rps: number | null;
+  haproxy_h2_rps: number | null;
+  tcp_hop_gbps: number | null;
+  haproxy_tcp_gbps: number | null;
+}
+
+function which(bin: string): string | undefined {
+  for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) if (existsSync(join(d, bin))) return join(d, bin);
+  return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+function cpuUs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+async function waitPort(port: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1'); s.once('connect', () => { s.destroy(); r(true); }); s.once('error', () => r(false)); });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listened on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function proxyConfig(listenPort: number, upstreamPort: number, kind: 'h2' | 'tcp'): unknown {
+  const chain = kind === 'h2'
+    ? { name: 'http', http: { routeConfig: 'rt' } }
+    : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: 'up', weight: 1 }] }] } };
+  return {
+    version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
+    mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
+    listeners: [{ name: 'l', address: '127.0.0.1', port: listenPort, direction: 'outbound', filterChains: [chain] }],
+    routes: [{ name: 'rt', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'up', weight: 1 }] } }] }] }],
+    clusters: [{ name: 'up', discovery: 'eds', protocol: kind === 'h2' ? 'http2' : 'tcp' }],
+    endpoints: [{ cluster: 'up', endpoints: [{ address: '127.0.0.1', port: upstreamPort }] }],
+    secrets: [],
+  };
+}
+
+/** h2load's requests and its req/s, or NaN. */
+function h2load(port: number, n: number): { done: number; rps: number } {
+  const r = spawnSync('h2load', ['-n', String(n), '-c', '4', '-m', '10', '-t', '1', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 120_000 });
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded/.exec(r.stdout ?? '');
+  const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(r.stdout ?? '');
+  return { done: done ? Number(done[2]) : NaN, rps: rps ? Number(rps[1]) : NaN };
+}
+
+/** Moves `mb` MiB through `port` to the sink; Gbit/s. */
+async function pushBytes(port: number, mb: number, sink: { received: number }): Promise<number> {
+  const before = sink.received;
+  const total = mb * 1024 * 1024;
+  const block = Buffer.alloc(256 * 1024, 0x78);
+  const s = connect({ host: '127.0.0.1', port, noDelay: true });
+  await new Promise<void>((r, j) => { s.once('connect', () => r()); s.once('error', j); });
+  const t0 = performance.now();
+  for (let sent = 0; sent < total; sent += block.length) {
+    if (!s.write(block)) await new Promise((r) => s.once('drain', r));
+  }
+  while (sink.received - before < total) await new Promise((r) => setTimeout(r, 2));
+  const secs = (performance.now() - t0) / 1000;
+  s.destroy();
+  return (total * 8) / secs / 1e9;
+}
+
+/** Runs the h2 and TCP measurements; `log` gets progress lines. */
+export async function benchProtocols(o: { quick: boolean }, log: (s: string) => void): Promise<ProtocolBenchResult> {
+  const out: ProtocolBenchResult = { h2_cpu_us_per_req: null, haproxy_h2_cpu_us_per_req: null, h2_rps: null, haproxy_h2_rps: null, tcp_hop_gbps: null, haproxy_tcp_gbps: null };
+  const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-proto-'));
+  const kids: ChildProcess[] = [];
+  const start = (cmd: string, args: string[]): ChildProcess => { const c = spawn(cmd, args, { stdio: 'ignore' }); kids.push(c); return c; };
+  let sinkServer: Server | undefined;
+  const round = (v: number): number | null => (Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null);
+  try {
+    const bowline = async (kind: 'h2' | 'tcp', up: number): Promise<{ port: number; pid: number }> => {
+      const port = await freePort();
+      const f = join(dir, `bowline-${kind}.json`);
+      writeFileSync(f, JSON.stringify(proxyConfig(port, up, kind)));
+      const c = start(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off']);
+      await waitPort(port);
+      return { port, pid: c.pid! };
+    };
+    const haproxy = async (kind: 'h2' | 'tcp', up: number): Promise<{ port: number; pid: number }> => {
+      const port = await freePort();
+      const f = join(dir, `haproxy-${kind}.cfg`);
+      const mode = kind === 'h2'
+        ? `defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind 127.0.0.1:${port} proto h2\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${up} proto h2\n`
+        : `defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${up}\n`;
+      writeFileSync(f, `global\n  nbthread 1\n  maxconn 4096\n${mode}`);
+      const c = start(which('haproxy')!, ['-f', f, '-db']);
+      await waitPort(port);
+      return { port, pid: c.pid! };
+    };
+    // --- HTTP/2
+    if (!which('h2load') || !which('nginx')) {
+      log('bench: h2 run skipped (needs h2load from nghttp2-client and nginx-light: apt-get install -y nghttp2-client nginx-light)');
+    } else {
+      const up = await freePort();
+      const conf = join(dir, 'nginx-h2.conf');
+      writeFileSync(conf, `master_process off; daemon off; worker_processes 1; pid ${dir}/nginx-h2.pid; error_log ${dir}/nginx-h2.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${up} http2; http2_max_requests 10000000; keepalive_requests 10000000; location / { return 200 "ok"; } } }\n`);
+      start(which('nginx')!, ['-p', dir, '-c', conf]);
+      await waitPort(up);
+      const n = o.quick ? 10_000 : 100_000;
+      const targets: Array<['bowline' | 'haproxy', { port: number; pid: number }]> = [['bowline', await bowline('h2', up)]];
+      if (which('haproxy')) targets.push(['haproxy', await haproxy('h2', up)]);
+      for (const [name, t] of targets) {
+        log(`bench: h2 through ${name}`);
+        h2load(t.port, Math.min(5000, n)); // warm-up
+        const c0 = cpuUs(t.pid);
+        const r = h2load(t.port, n);
+        const cpu = (cpuUs(t.pid) - c0) / r.done;
+        if (name === 'bowline') { out.h2_cpu_us_per_req = round(cpu); out.h2_rps = round(r.rps); } else { out.haproxy_h2_cpu_us_per_req = round(cpu); out.haproxy_h2_rps = round(r.rps); }
+      }
+    }
+    // --- TCP
+    const sink = { received: 0 };
+    sinkServer = createServer((s) => { s.on('data', (d: Buffer) => { sink.received += d.length; }); s.on('error', () => {}); });
+    await new Promise<void>((r) => sinkServer!.listen(0, '127.0.0.1', r));
+    const sinkPort = (sinkServer.address() as { port: number }).port;
+    const mb = o.quick ? 256 : 1024;
+    const tb = await bowline('tcp', sinkPort);
+    log('bench: tcp through bowline');
+    await pushBytes(tb.port, 32, sink);
+    out.tcp_hop_gbps = round(await pushBytes(tb.port, mb, sink));
+    if (which('haproxy')) {
+      const th = await haproxy('tcp', sinkPort);
+      log('bench: tcp through haproxy');
+      await pushBytes(th.port, 32, sink);
+      out.haproxy_tcp_gbps = round(await pushBytes(th.port, mb, sink));
+    } else {
+      log('bench: haproxy not installed (apt-get install -y haproxy): haproxy_* fields are null');
+    }
+  } finally {
+    sinkServer?.close();
+    for (const c of kids) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    for (const c of kids) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
