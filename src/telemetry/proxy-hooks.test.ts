@@ -56,6 +56,16 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(c).toMatch(/istio_requests_total\{reporter="source",source_workload="reviews-v1",[^}]*destination_workload="ratings-v1",[^}]*destination_service_name="ratings",[^}]*grpc_response_status="14",response_flags="UF"/);
   });
 
+  it('takes protocol and gRPC status from an HTTP/2 exchange record', () => {
+    const t = createProxyTelemetry({ config: config(n('ratings'), 'inbound') });
+    const h = telemetryHooks(t, { flagsText });
+    const x = { ...record({ cluster: 'inbound|9080||' }), protocol: 'HTTP/2', grpc: true, grpcStatus: '' };
+    h.onRequestHeaders(x, new TestHeaders({ 'content-type': 'application/grpc+proto' }));
+    x.grpcStatus = '5'; // arrives in trailers
+    h.onRequestComplete(x);
+    expect(t.registry.expose()).toMatch(/istio_requests_total\{[^}]*request_protocol="grpc",response_code="200",grpc_response_status="5"/);
+  });
+
   it('counts TCP connections with final byte totals', () => {
     const t = createProxyTelemetry({ config: config(n('reviews'), 'outbound') });
     const h = telemetryHooks(t, { flagsText });

@@ -39,6 +39,12 @@ export interface ProxyRecordView {
   header(name: string): string | undefined;
   /** A slot the proxy reserves for telemetry's per-request state (initialised to undefined). */
   telemetry?: unknown;
+  /** `HTTP/2` on HTTP/2 exchanges; absent means the bridge's default (`HTTP/1.1`). */
+  protocol?: string;
+  /** The request is gRPC (set by the HTTP/2 exchange). */
+  grpc?: boolean;
+  /** grpc-status from the response trailers ('' until known; HTTP/2 exchange). */
+  grpcStatus?: string;
 }
 
 /** Per-request state kept in the record's `telemetry` slot. */
@@ -80,8 +86,9 @@ export interface TelemetryHooks {
 
 /** Builds the proxy hooks for a ProxyTelemetry. `flagsText` formats the proxy's flag bitmask. */
 export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number): string; protocol?: string }): TelemetryHooks {
+  const defaultProtocol = opts.protocol ?? 'HTTP/1.1';
   const rec: RequestRecord = {
-    direction: 'outbound', startTime: 0, durationMs: 0, method: '', authority: '', path: '', protocol: opts.protocol ?? 'HTTP/1.1',
+    direction: 'outbound', startTime: 0, durationMs: 0, method: '', authority: '', path: '', protocol: defaultProtocol,
     status: 0, responseFlags: '-', bytesReceived: 0, bytesSent: 0, cluster: undefined, route: undefined, upstreamHost: undefined,
     requestId: undefined, downstreamRemoteAddress: undefined, userAgent: undefined, xForwardedFor: undefined, peer: undefined,
     peerPrincipal: undefined, mtls: undefined, trace: undefined, grpc: false, grpcStatus: undefined,
@@ -132,6 +139,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       const s = x.telemetry as RequestState | undefined;
       const direction = s?.direction ?? t.view.direction(x.listener);
       rec.direction = direction;
+      rec.protocol = x.protocol ?? defaultProtocol;
       rec.startTime = x.startTime;
       rec.durationMs = x.durationMs;
       rec.method = x.method;
@@ -153,11 +161,11 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
         rec.peer = s.peer;
         rec.userAgent = s.userAgent;
         rec.xForwardedFor = s.xff;
-        rec.grpc = s.grpc;
-        rec.grpcStatus = s.grpcStatus;
+        rec.grpc = x.grpc ?? s.grpc;
+        rec.grpcStatus = x.grpcStatus || s.grpcStatus;
       } else {
-        rec.grpc = false;
-        rec.grpcStatus = undefined;
+        rec.grpc = x.grpc ?? false;
+        rec.grpcStatus = x.grpcStatus || undefined;
         // The proxy did not call onRequestHeaders (e.g. a local reply before routing): read what we can.
         rec.trace = undefined;
         rec.peer = direction === 'inbound' ? t.peerFromHeader(x.header(PEER_METADATA_HEADER)) : undefined;
