@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 /** One CLI command: its name, a one-line summary for `bowline --help`, and what it does. */
 export interface Command {
   /** The word after `bowline`, e.g. `validate`. */
@@ -19,3 +21,22 @@ export const EXIT_USAGE = 2;
 export class UsageError extends Error {
   override name = 'UsageError';
 }
+
+/**
+ * `util.parseArgs` for a command: positionals allowed unless `allowPositionals: false`, and every
+ * parse failure (unknown option, missing value) turned into a UsageError (exit 2, no stack trace).
+ */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, opts: { allowPositionals?: boolean } = {}) {
+  try {
+    return parseArgs({ args, options, allowPositionals: opts.allowPositionals ?? true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The flags every command that talks to the control plane takes: `--server URL`, `--home DIR`, `-h`. */
+export const clientFlags = {
+  server: { type: 'string' },
+  home: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;

@@ -1,5 +1,5 @@
 import { commands } from './commands.js';
-import { EXIT_USAGE, UsageError } from './command.js';
+import { EXIT_INVALID, EXIT_USAGE, UsageError } from './command.js';
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
@@ -34,9 +34,14 @@ export async function main(argv: string[]): Promise<number> {
     const command = await entry.load();
     return await command.run(rest);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const code = (err as { code?: string }).code ?? '';
+    if (err instanceof UsageError || code.startsWith('ERR_PARSE_ARGS_')) {
       process.stderr.write(`bowline ${entry.name}: ${(err as Error).message}\n`);
       return EXIT_USAGE;
+    }
+    if (code === 'BOWLINE_E_CLI_UNREACHABLE') { // client.ts's UnreachableError, not imported: it loads undici
+      process.stderr.write(`bowline ${entry.name}: ${code}: ${(err as Error).message}\n`);
+      return EXIT_INVALID;
     }
     throw err;
   }

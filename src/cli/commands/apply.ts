@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { collectionPath, qualifiedName, resolveKind, type ServedKind } from '../../control/kinds.js';
 import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { formatViolation, readManifests, type Manifest } from '../manifests.js';
 
 const usage = `Usage: bowline apply -f FILE|DIR|- [-f ...] [-n NAMESPACE] [--dry-run] [--server URL]
@@ -38,19 +37,12 @@ export function placeManifest(m: Manifest, nsFlag: string | undefined): { kind: 
 
 /** Runs `bowline apply` with injectable I/O; resolves to the exit code. */
 export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: {
-      filename: { type: 'string', short: 'f', multiple: true },
-      namespace: { type: 'string', short: 'n' },
-      'dry-run': { type: 'boolean', default: false },
-      server: { type: 'string' },
-      home: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    } }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(args, {
+    ...clientFlags,
+    filename: { type: 'string', short: 'f', multiple: true },
+    namespace: { type: 'string', short: 'n' },
+    'dry-run': { type: 'boolean', default: false },
+  }, { allowPositionals: false });
   if (values.help) { io.stdout(usage); return EXIT_OK; }
   if (!values.filename?.length) throw new UsageError('missing -f FILE|DIR|- (see bowline apply --help)');
   const { manifests, violations } = await readManifests(values.filename, io.readStdin);
@@ -60,7 +52,7 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
     return EXIT_INVALID;
   }
   if (manifests.length === 0) { io.stderr('apply: no resources found in the input\n'); return EXIT_INVALID; }
-  const client = new ApiClient(resolveTarget({ ...(values.server ? { server: values.server } : {}), ...(values.home ? { home: values.home } : {}) }, env));
+  const client = new ApiClient(resolveTarget(values, env));
   const dry = values['dry-run'] ? '?dryRun=All' : '';
   const suffix = values['dry-run'] ? ' (dry run)' : '';
   let failed = 0;
@@ -104,12 +96,12 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
   return failed ? EXIT_INVALID : EXIT_OK;
 }
 
+/** A server error with its validation causes, one per line. */
 function serverError(r: { status: number; body: any }): string {
   const causes = (r.body?.details?.causes ?? []) as Array<{ reason: string; field?: string; message: string }>;
   const head = describeFailure(r as never);
   return causes.length ? `${head}\n${causes.map((c) => `    ${c.reason} ${c.field ?? ''}: ${c.message}`).join('\n')}` : head;
 }
-
 
 /** `bowline apply`: create or update resources from files. */
 export const command: Command = {

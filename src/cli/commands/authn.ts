@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline authn check [SERVICE[.NAMESPACE]] [--namespace CLIENT_NS] [-o table|json] [--server URL]
 
@@ -38,13 +37,7 @@ export const command: Command = {
   name: 'authn',
   summary: 'Check mTLS settings: server mode vs client TLS per host and port, conflicts explained',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { namespace: { type: 'string' }, output: { type: 'string', short: 'o', default: 'table' }, server: { type: 'string' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseFlags(args, { ...clientFlags, namespace: { type: 'string' }, output: { type: 'string', short: 'o', default: 'table' } });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     if (positionals[0] !== 'check' || positionals.length > 2) throw new UsageError(usage);
     if (values.output !== 'table' && values.output !== 'json') throw new UsageError('-o must be table or json');

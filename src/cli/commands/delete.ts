@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { collectionPath, qualifiedName } from '../../control/kinds.js';
 import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { formatViolation, readManifests } from '../manifests.js';
 import { placeManifest } from './apply.js';
 import { kindArg } from './get.js';
@@ -11,20 +10,12 @@ const usage = `Usage: bowline delete -f FILE|DIR|- | KIND NAME... [-n NAMESPACE]
 
 /** Runs `bowline delete` with injectable I/O; resolves to the exit code. */
 export async function runDelete(args: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: {
-      filename: { type: 'string', short: 'f', multiple: true },
-      namespace: { type: 'string', short: 'n' },
-      'ignore-not-found': { type: 'boolean', default: false },
-      server: { type: 'string' },
-      home: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    } });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(args, {
+    ...clientFlags,
+    filename: { type: 'string', short: 'f', multiple: true },
+    namespace: { type: 'string', short: 'n' },
+    'ignore-not-found': { type: 'boolean', default: false },
+  });
   if (values.help) { io.stdout(usage); return EXIT_OK; }
   const targets: Array<{ label: string; path: string }> = [];
   if (values.filename?.length) {
@@ -48,7 +39,7 @@ export async function runDelete(args: string[], io: CliIO, env: NodeJS.ProcessEn
     if (!names.length) throw new UsageError('missing NAME: bowline delete KIND NAME (or -f FILE)');
     for (const n of names) targets.push({ label: `${qualifiedName(kind)} "${n}"`, path: `${collectionPath(kind, values.namespace ?? 'default')}/${encodeURIComponent(n)}` });
   }
-  const client = new ApiClient(resolveTarget({ ...(values.server ? { server: values.server } : {}), ...(values.home ? { home: values.home } : {}) }, env));
+  const client = new ApiClient(resolveTarget(values, env));
   let failed = 0;
   try {
     for (const t of targets) {

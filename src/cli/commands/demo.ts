@@ -2,8 +2,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { meshGaps } from '../demo/capabilities.js';
 import { Progress, seconds } from '../demo/progress.js';
 import { portProblem } from '../demo/ports.js';
@@ -30,10 +29,7 @@ export const command: Command = {
   summary: 'Run Bookinfo, httpbin and sleep with sidecars and a gateway on localhost:8080',
   async run(args) {
     const t0 = performance.now();
-    const { values } = parseArgs({
-      args,
-      options: { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
+    const { values } = parseFlags(args, { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return EXIT_OK; }
     const port = Number(values.port ?? 8080);
     if (!/^\d+$/.test(values.port ?? '8080') || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got "${values.port}"`);

@@ -1,29 +1,17 @@
-import { parseArgs } from 'node:util';
 import { collectionPath } from '../../control/kinds.js';
 import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { describe } from '../printers.js';
 import { kindArg } from './get.js';
 
 /** Runs `bowline describe KIND NAME [-n NS]` with injectable I/O. */
 export async function runDescribe(args: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: {
-      namespace: { type: 'string', short: 'n' },
-      server: { type: 'string' },
-      home: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    } });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(args, { ...clientFlags, namespace: { type: 'string', short: 'n' } });
   if (values.help) { io.stdout('Usage: bowline describe KIND NAME [-n NAMESPACE] [--server URL]\n'); return EXIT_OK; }
   const kind = kindArg(positionals[0]);
   const name = positionals[1];
   if (!name || positionals.length > 2) throw new UsageError('usage: bowline describe KIND NAME');
-  const client = new ApiClient(resolveTarget({ ...(values.server ? { server: values.server } : {}), ...(values.home ? { home: values.home } : {}) }, env));
+  const client = new ApiClient(resolveTarget(values, env));
   try {
     const r = await client.call('GET', `${collectionPath(kind, values.namespace ?? 'default')}/${encodeURIComponent(name)}`);
     if (r.status !== 200) { io.stderr(describeFailure(r) + '\n'); return EXIT_INVALID; }

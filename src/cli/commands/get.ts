@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { collectionPath, resolveKind, servedKinds } from '../../control/kinds.js';
 import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { table } from '../printers.js';
 
 const usage = `Usage: bowline get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json|wide] [--server URL]
@@ -21,20 +20,12 @@ export function kindArg(word: string | undefined) {
 
 /** Runs `bowline get` with injectable I/O; resolves to the exit code. */
 export async function runGet(args: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: {
-      namespace: { type: 'string', short: 'n' },
-      'all-namespaces': { type: 'boolean', short: 'A', default: false },
-      output: { type: 'string', short: 'o' },
-      server: { type: 'string' },
-      home: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    } });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(args, {
+    ...clientFlags,
+    namespace: { type: 'string', short: 'n' },
+    'all-namespaces': { type: 'boolean', short: 'A', default: false },
+    output: { type: 'string', short: 'o' },
+  });
   if (values.help) { io.stdout(usage); return EXIT_OK; }
   const kind = kindArg(positionals[0]);
   const name = positionals[1];
@@ -44,7 +35,7 @@ export async function runGet(args: string[], io: CliIO, env: NodeJS.ProcessEnv =
   if (values['all-namespaces'] && values.namespace) throw new UsageError('use either -n NAMESPACE or -A, not both');
   const all = values['all-namespaces'] && !name;
   const ns = values.namespace ?? 'default';
-  const client = new ApiClient(resolveTarget({ ...(values.server ? { server: values.server } : {}), ...(values.home ? { home: values.home } : {}) }, env));
+  const client = new ApiClient(resolveTarget(values, env));
   const base = collectionPath(kind, all ? undefined : ns);
   try {
     const r = await client.call('GET', name ? `${base}/${encodeURIComponent(name)}` : base);
@@ -63,7 +54,6 @@ export async function runGet(args: string[], io: CliIO, env: NodeJS.ProcessEnv =
     throw err;
   }
 }
-
 
 /** `bowline get`: list or show resources. */
 export const command: Command = {

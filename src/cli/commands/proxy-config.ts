@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline proxy-config PROXY listeners|routes|clusters|endpoints|secrets|all [-o table|json] [--server URL]
 
@@ -43,13 +42,7 @@ export const command: Command = {
   name: 'proxy-config',
   summary: 'Show the listeners, routes, clusters or endpoints the control plane gives one proxy',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { output: { type: 'string', short: 'o', default: 'table' }, server: { type: 'string' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseFlags(args, { ...clientFlags, output: { type: 'string', short: 'o', default: 'table' } });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     const [proxy, section = 'all'] = positionals;
     if (!proxy) throw new UsageError('PROXY is required\n' + usage);

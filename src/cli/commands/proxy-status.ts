@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline proxy-status [PROXY] [-o table|json] [--server URL]
 
@@ -44,13 +43,7 @@ export const command: Command = {
   name: 'proxy-status',
   summary: 'Show each proxy\'s sync state per resource type (SYNCED/STALE/NACKED), last ACK and convergence',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { output: { type: 'string', short: 'o', default: 'table' }, server: { type: 'string' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseFlags(args, { ...clientFlags, output: { type: 'string', short: 'o', default: 'table' } });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     if (values.output !== 'table' && values.output !== 'json') throw new UsageError('-o must be table or json');
     const api = new ApiClient(resolveTarget(values));

@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { EXIT_INVALID, UsageError, type Command } from '../command.js';
+import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.js';
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
@@ -75,7 +74,7 @@ export const command: Command = {
   name: 'proxy',
   summary: 'Run the Bowline proxy (data plane) from a proxy config file',
   async run(args) {
-    const { values } = parseArgs({ args, options: proxyFlags, strict: true });
+    const { values } = parseFlags(args, proxyFlags, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return 0; }
     if (!values.config && !values.server && !values.bootstrap) throw new UsageError('--config FILE or --server HOST:PORT is required\n' + USAGE);
     let boot: Bootstrap | undefined;
@@ -155,7 +154,7 @@ export const command: Command = {
         process.stderr.write(`bowline proxy: config ${proxy.current.version || '(unversioned)'} applied (${why})\n`);
       }, (err: Error) => process.stderr.write(`bowline proxy: config not applied (${why}), running config kept: ${err.message}\n`));
     };
-    const client = boot ? connectControlPlane(boot, proxy, writePorts, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected() } : {}) : undefined;
+    const client = boot ? connectControlPlane(boot, proxy, writePorts, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected(), onTrustBundle: (pem) => joined!.identity.updateTrustBundle(pem) } : {}) : undefined;
     clientRef.c = client;
     if (!boot) {
       watchConfigFile(file, () => reload('file changed'));

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { parsePorts } from '../../registry/manual/manual.js';
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline register SERVICE ADDRESS [PORTNAME:]PORT... [-n NS] [--labels k=v,...] [--server URL]
        bowline register --remove SERVICE ADDRESS [-n NS]
@@ -16,13 +15,7 @@ export const command: Command = {
   name: 'register',
   summary: 'Register a service instance at an address, for machines without a proxy (istioctl register)',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { namespace: { type: 'string', short: 'n', default: 'default' }, labels: { type: 'string' }, remove: { type: 'boolean' }, server: { type: 'string' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseFlags(args, { ...clientFlags, namespace: { type: 'string', short: 'n', default: 'default' }, labels: { type: 'string' }, remove: { type: 'boolean' } });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     const [service, address, ...ports] = positionals;
     if (!service || !address) throw new UsageError('SERVICE and ADDRESS are required\n' + usage);

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { parseDuration } from '../../api/duration.js';
 import { ApiClient, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline token create --namespace NS --service-account SA [--workload NAME] [--ttl 1h]
                              [-o token|json] [--server URL] [--home DIR]
@@ -15,22 +14,14 @@ The token alone goes to stdout (bowline token create ... > token), details to st
 
 /** Runs `bowline token create` with injectable I/O; resolves to the exit code. */
 export async function runToken(args: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: {
-      namespace: { type: 'string', short: 'n' },
-      'service-account': { type: 'string' },
-      workload: { type: 'string' },
-      ttl: { type: 'string', default: '1h' },
-      output: { type: 'string', short: 'o', default: 'token' },
-      server: { type: 'string' },
-      home: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    } });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(args, {
+    ...clientFlags,
+    namespace: { type: 'string', short: 'n' },
+    'service-account': { type: 'string' },
+    workload: { type: 'string' },
+    ttl: { type: 'string', default: '1h' },
+    output: { type: 'string', short: 'o', default: 'token' },
+  });
   if (values.help) { io.stdout(usage); return EXIT_OK; }
   if (positionals[0] !== 'create' || positionals.length > 1) throw new UsageError(positionals[0] ? `unknown subcommand "${positionals.join(' ')}": use \`bowline token create\`` : 'missing subcommand: bowline token create ...');
   if (!values.namespace) throw new UsageError('--namespace is required');
@@ -38,7 +29,7 @@ export async function runToken(args: string[], io: CliIO, env: NodeJS.ProcessEnv
   const ttlMs = parseDuration(values.ttl!);
   if (!ttlMs) throw new UsageError(`--ttl must be a positive duration such as 1h, 30m or 24h (got "${values.ttl}")`);
   if (!['token', 'json'].includes(values.output!)) throw new UsageError(`-o must be token or json, got "${values.output}"`);
-  const client = new ApiClient(resolveTarget({ ...(values.server ? { server: values.server } : {}), ...(values.home ? { home: values.home } : {}) }, env));
+  const client = new ApiClient(resolveTarget(values, env));
   const body = { namespace: values.namespace, serviceAccount: values['service-account'], ttlMs, ...(values.workload ? { workload: values.workload } : {}) };
   let r;
   try {

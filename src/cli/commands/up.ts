@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import { MeshConfigError } from '../../control/mesh.js';
 import { builtinPlugins } from '../../control/plugins.js';
 import { isStoreError, openStore, type Store } from '../../store/index.js';
 import { bowlineHome, writeContext } from '../client.js';
-import { EXIT_INVALID, EXIT_OK, UsageError, type Command } from '../command.js';
+import { EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline up [options]      (alias: bowline control)
 
@@ -48,27 +47,22 @@ export const command: Command = {
   aliases: ['control'],
   summary: 'Run the control plane (config API, store, push stream)',
   async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({ args, options: {
-        'listen-api': { type: 'string', default: '127.0.0.1:15014' },
-        'listen-push': { type: 'string', default: '127.0.0.1:15010' },
-        'listen-push-tls': { type: 'string', default: '127.0.0.1:15012' },
-        'ca-kek-file': { type: 'string' },
-        'ca-certs-dir': { type: 'string' },
-        home: { type: 'string' },
-        store: { type: 'string', default: 'embedded' },
-        'mesh-config': { type: 'string' },
-        'cluster-domain': { type: 'string', default: 'cluster.local' },
-        domain: { type: 'string', multiple: true },
-        'root-namespace': { type: 'string' },
-        'trust-domain': { type: 'string' },
-        'ports-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      } }));
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const { values } = parseFlags(args, {
+      'listen-api': { type: 'string', default: '127.0.0.1:15014' },
+      'listen-push': { type: 'string', default: '127.0.0.1:15010' },
+      'listen-push-tls': { type: 'string', default: '127.0.0.1:15012' },
+      'ca-kek-file': { type: 'string' },
+      'ca-certs-dir': { type: 'string' },
+      home: { type: 'string' },
+      store: { type: 'string', default: 'embedded' },
+      'mesh-config': { type: 'string' },
+      'cluster-domain': { type: 'string', default: 'cluster.local' },
+      domain: { type: 'string', multiple: true },
+      'root-namespace': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'ports-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    }, { allowPositionals: false });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     const store = values.store!;
     if (store !== 'embedded' && !store.startsWith('etcd://')) throw new UsageError(`--store must be embedded or etcd://HOST:PORT[,...], got "${store}"`);

@@ -1,8 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, extname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { analyzeDocuments, MAX_INPUT_CHARS, parseAndValidate, type ParsedDocument, type Violation } from '../../api/index.js';
-import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError, type Command } from '../command.js';
+import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, parseFlags, UsageError, type Command } from '../command.js';
 
 /** Where validate writes and reads; tests pass their own. */
 export interface ValidateIO {
@@ -76,22 +75,12 @@ function line(v: Violation): string {
 
 /** Runs `bowline validate` with injectable I/O; resolves to the exit code. */
 export async function runValidate(args: string[], io: ValidateIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-    args,
-    options: {
-      filename: { type: 'string', short: 'f', multiple: true },
-      output: { type: 'string', short: 'o', default: 'text' },
-      'ignore-unknown-kinds': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: false,
-  });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values } = parsed;
+  const { values } = parseFlags(args, {
+    filename: { type: 'string', short: 'f', multiple: true },
+    output: { type: 'string', short: 'o', default: 'text' },
+    'ignore-unknown-kinds': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  }, { allowPositionals: false });
   if (values.help) {
     io.stdout(usage);
     return EXIT_OK;
