@@ -37,17 +37,19 @@ export function peerChainPem(socket: Socket | undefined): string | undefined {
 }
 
 /**
- * Answers one `csr` message. The identity comes from the stream's client certificate (renewal)
- * or, on first contact, from `msg.token` (a bootstrap token, redeemed once). Never throws:
+ * Answers one `csr` message. The identity comes from the stream's client certificate (renewal),
+ * the identity a token already proved on this connection, or, on first contact, from `msg.token`
+ * (a bootstrap token, redeemed once). Never throws:
  * refusals become `{error, code}`.
  */
-export async function answerCsr(ca: CertificateAuthority, msg: { requestId?: unknown; csr?: unknown; token?: unknown }, socket?: Socket): Promise<CertificateReply> {
+export async function answerCsr(ca: CertificateAuthority, msg: { requestId?: unknown; csr?: unknown; token?: unknown }, socket?: Socket, sessionIdentity?: string): Promise<CertificateReply> {
   const requestId = String(msg.requestId ?? '');
   try {
     if (typeof msg.csr !== 'string') throw new Error('csr message has no "csr" string');
     const chain = peerChainPem(socket);
     const fromCert = chain ? ca.identityFromCertificate(chain) : undefined;
-    let allowed = fromCert;
+    // `sessionIdentity`: what an earlier token CSR on this same TLS connection proved (renewal before a reconnect).
+    let allowed = fromCert ?? sessionIdentity;
     if (!allowed && typeof msg.token === 'string') allowed = spiffeId(ca.trustDomain, await ca.redeemToken(msg.token));
     if (!allowed) return { type: 'certificate', requestId, code: 'BOWLINE_E_CA_UNAUTHENTICATED', error: 'a CSR needs a bootstrap token (first contact) or the current workload certificate on the TLS stream' };
     const out = ca.signCsr(msg.csr, allowed);

@@ -154,7 +154,7 @@ export function initialConfig(b: Bootstrap): ProxyConfig {
 
 /** Connects a running proxy to the control plane: pushes are applied with `applyConfig`; `onApplied` runs after each.
  *  `extra.connect` opens the stream (TLS with an identity: src/proxy/identity/join.ts); `extra.onConnected` runs on each connect. */
-export function connectControlPlane(b: Bootstrap, proxy: Pick<RunningProxy, 'applyConfig'>, onApplied?: () => void, log?: (line: string) => void, extra: { connect?: ControlClientOptions['connect']; onConnected?: () => void } = {}): ControlClient {
+export function connectControlPlane(b: Bootstrap, proxy: Pick<RunningProxy, 'applyConfig'>, onApplied?: () => void, log?: (line: string) => void, extra: { connect?: ControlClientOptions['connect']; onConnected?: () => void; onTrustBundle?: (pem: string) => void } = {}): ControlClient {
   const client = new ControlClient({
     server: b.server,
     node: b.node,
@@ -166,6 +166,7 @@ export function connectControlPlane(b: Bootstrap, proxy: Pick<RunningProxy, 'app
     },
     ...(log ? { log } : {}),
     ...(extra.connect ? { connect: extra.connect } : {}),
+    ...(extra.onTrustBundle ? { onTrustBundle: extra.onTrustBundle } : {}),
   });
   client.start();
   return client;

@@ -9,11 +9,12 @@ import { AggregateRegistry } from '../registry/registry.js';
 import { ManualRegistry } from '../registry/manual/manual.js';
 import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
-import { answerCsr, caOf, createTlsStreamServer } from '../ca/index.js';
+import { caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store } from '../store/store.js';
 import { MeshController } from './controller.js';
 import { pushDebugHandlers } from './debug.js';
 import { authnHandler } from './security/authn-check.js';
+import { caCsrAnswer, caStreamAuth } from './security/stream-auth.js';
 import { PushServer } from './server/server.js';
 
 /** What the push plugin uses of the running control plane (src/control's ControlPlane satisfies it). */
@@ -54,10 +55,9 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     universal,
     log: (level, msg, fields) => cp.log(`push ${level}: ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`),
     // CSRs over the stream go to the CA plugin's instance when `bowline up` runs one (looked up per request: plugin order does not matter).
-    onCsr: async (msg, socket) => {
-      const ca = caOf(cp);
-      return ca ? answerCsr(ca, msg, socket) : undefined;
-    },
+    // On the TLS stream, a proxy presenting a workload certificate may only speak for that identity.
+    authenticate: caStreamAuth(() => caOf(cp)),
+    onCsr: caCsrAnswer(() => caOf(cp)),
   });
   const { host, port } = parseListen(cp.options.listenPush);
   const addr = await server.listen(port, host);
@@ -78,7 +78,9 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
       tlsServer.stopRenewal();
       cp.log(`push warn: TLS proxy stream not served on ${cp.options.listenPushTls}: ${(err as Error).message}; pass --listen-push-tls 127.0.0.1:0 for an ephemeral port`);
     }
-    cp.onShutdown(() => { tlsServer.stopRenewal(); tlsServer.close(); }); // streams are closed by server.close()
+    // Root rotation steps change the trust bundle: every proxy gets it at once (not only at its next renewal).
+    const unsubCa = ca.onChange(() => server.broadcast({ type: 'certificate', requestId: '', rootCerts: ca.trustBundlePem() }));
+    cp.onShutdown(() => { unsubCa(); tlsServer.stopRenewal(); tlsServer.close(); }); // streams are closed by server.close()
   }
   const debug = pushDebugHandlers({ server, controller, store: cp.store });
   const handle = async (req: IncomingMessage, res: ServerResponse, url: URL) => {

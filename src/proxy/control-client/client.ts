@@ -23,6 +23,8 @@ export interface ControlClientOptions {
   /** Opens the stream (the TLS seam: issue 6 swaps in a tls.connect with the workload certificate). */
   connect?: (host: string, port: number) => Socket;
   log?: (line: string) => void;
+  /** A new trust bundle sent by the control plane on its own (a root rotation step): PEM roots. */
+  onTrustBundle?: (rootsPem: string) => void;
   /** Observes stream events (tests, the proxy's admin page). */
   onEvent?: (ev: ControlClientEvent) => void;
 }
@@ -164,7 +166,7 @@ export class ControlClient {
         this.csrWaiters.delete(String(msg.requestId));
         clearTimeout(w.timer);
         w.resolve(msg as unknown as CertificateMessage);
-      }
+      } else if (typeof msg.rootCerts === 'string' && msg.rootCerts) this.opts.onTrustBundle?.(msg.rootCerts);
     } else if (msg.type === 'ping') sock.write('{"type":"pong"}\n');
   }
 

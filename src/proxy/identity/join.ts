@@ -62,6 +62,12 @@ export class WorkloadIdentity {
     this.rotator.start();
   }
 
+  /** Installs a new trust bundle (root rotation) with the current certificate; ignored before the first certificate. */
+  updateTrustBundle(rootsPem: string): void {
+    const c = this.live.current();
+    if (c && c.trustBundlePem !== rootsPem) this.live.update({ ...c, trustBundlePem: rootsPem });
+  }
+
   /** Stops renewing. */
   stop(): void {
     this.rotator.stop();

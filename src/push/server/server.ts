@@ -37,6 +37,9 @@ export interface PushServerOptions {
   batchSize?: number;
   /** Called on every ACK (benchmarks, tests). */
   onAck?: (proxyId: string, at: number) => void;
+  /** Checks a hello against the stream's credentials (the CA: a workload certificate's identity must be the node's);
+   *  returns why it is refused, or undefined. Must not throw. */
+  authenticate?: (socket: Socket, hello: HelloMessage) => string | undefined;
   /** Answers a `csr` message (the CA's answerCsr); absent: CSRs are refused. Must not throw. */
   onCsr?: (msg: Record<string, unknown>, socket: Socket) => Promise<object | undefined>;
 }
@@ -48,6 +51,7 @@ export const PUSH_ERRORS = {
   unexpected: 'BOWLINE_E_PUSH_UNEXPECTED_MESSAGE',
   helloTimeout: 'BOWLINE_E_PUSH_HELLO_TIMEOUT',
   replaced: 'BOWLINE_E_PUSH_REPLACED',
+  identity: 'BOWLINE_E_PUSH_IDENTITY',
   protocol: 'BOWLINE_E_PUSH_PROTOCOL_VERSION',
 } as const;
 
@@ -140,6 +144,8 @@ export class PushServer {
     if (hello.protocol !== PUSH_PROTOCOL_VERSION) return this.drop(conn, PUSH_ERRORS.protocol, `protocol ${String(hello.protocol)} not supported (this control plane speaks ${PUSH_PROTOCOL_VERSION})`);
     const problem = checkNode(hello.node) ?? (hello.workload ? checkWorkload(hello.workload) : undefined);
     if (problem) return this.drop(conn, PUSH_ERRORS.badHello, problem);
+    const refused = this.opts.authenticate?.(conn.socket, hello);
+    if (refused) return this.drop(conn, PUSH_ERRORS.identity, refused);
     conn.id = hello.node.id;
     conn.info = hello.workload ? { node: hello.node, workload: hello.workload } : { node: hello.node };
     const old = this.conns.get(conn.id);
@@ -312,6 +318,12 @@ export class PushServer {
   configDump(id: string): ReturnType<typeof generateProxyConfig> | undefined {
     const c = this.conns.get(id);
     return c?.info ? generateProxyConfig(this.cache.snapshot(), c.info) : undefined;
+  }
+
+  /** Sends one message to every connected proxy (e.g. a new trust bundle after a root rotation step). */
+  broadcast(msg: object): void {
+    const line = `${JSON.stringify(msg)}\n`;
+    for (const c of this.conns.values()) if (!c.closed && !c.socket.destroyed) c.socket.write(line);
   }
 
   /** Number of connected proxies. */
