@@ -60,11 +60,6 @@ export class Tracer {
     };
   }
 
-  /** Sampling percentage in effect. */
-  get samplingPercent(): number {
-    return this.o.samplingPercent;
-  }
-
   /** Handles x-request-id and trace headers of a request about to go upstream. */
   start(h: HeaderAccess, generateRequestId = true): RequestTrace {
     let requestId = h.get('x-request-id');
