@@ -295,4 +295,20 @@ describe('config API auth', () => {
       rmSync(h, { recursive: true, force: true });
     }
   });
+
+  it('leaves the CA trust bundle and certificate requests open to proxies off loopback; tokens stay admin-only', async () => {
+    const h = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
+    const { plugin: caPlugin } = await import('../ca/plugin.js');
+    const open = await startControlPlane({ home: h, listenApi: '0.0.0.0:0', log: () => {}, plugins: [caPlugin as never] });
+    try {
+      const url = `http://127.0.0.1:${open.ports.api}`;
+      expect((await fetch(`${url}/v1/ca/trust-bundle`)).status).toBe(200);
+      const noCredential = await fetch(`${url}/v1/ca/certificates`, { method: 'POST', body: JSON.stringify({ csr: 'x' }) });
+      expect(await noCredential.text()).toContain('BOWLINE_E_CA_'); // answered by the CA (no token in the request), not by the admin-token guard
+      expect((await fetch(`${url}/v1/tokens`, { method: 'POST', body: '{}' })).status).toBe(401);
+    } finally {
+      await open.close();
+      rmSync(h, { recursive: true, force: true });
+    }
+  });
 });

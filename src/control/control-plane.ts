@@ -86,7 +86,9 @@ export function parseListen(spec: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
-const OPEN_PATHS = new Set(['/healthz', '/readyz', '/livez']);
+/** Paths without the admin token: health, and the CA's two proxy-facing endpoints (the trust bundle is public and
+ *  pinned by the proxy; a certificate request carries its own credential, a bootstrap token or a workload certificate). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/livez', '/v1/ca/trust-bundle', '/v1/ca/certificates']);
 
 /** Starts the store, the mesh config, the config API listener and the plugins. */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
