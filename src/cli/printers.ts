@@ -13,6 +13,12 @@ export function age(creationTimestamp: string | undefined, now = Date.now()): st
 }
 
 type Obj = Record<string, any>;
+
+/** Rows (the first is the header) as left-aligned columns two spaces apart, like istioctl's tables. */
+export function alignColumns(rows: Array<Array<string | undefined>>): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
 const list = (v: unknown): string => (Array.isArray(v) && v.length ? v.map(String).join(',') : '');
 
 /** The kind-specific columns `bowline get` shows between NAME and AGE (the same as Istio's CRDs in kubectl). */

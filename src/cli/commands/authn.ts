@@ -1,4 +1,5 @@
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { alignColumns } from '../printers.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline authn check [SERVICE[.NAMESPACE]] [--namespace CLIENT_NS] [-o table|json] [--server URL]
@@ -26,8 +27,7 @@ interface Row {
 export function formatAuthn(rows: Row[]): string {
   const table = [['HOST:PORT', 'CLIENTS IN', 'SERVER', 'SET BY', 'CLIENT', 'SET BY', 'STATUS']];
   for (const r of rows) table.push([`${r.host}:${r.port}`, r.clientNamespace, r.server.mode, r.server.source, r.client.mode, r.client.source, r.status]);
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  let out = table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  let out = alignColumns(table);
   for (const r of rows) if (r.status === 'CONFLICT') out += `\nCONFLICT ${r.host}:${r.port}: ${r.message}\n`;
   return out;
 }

@@ -1,4 +1,5 @@
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { alignColumns as table } from '../printers.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline proxy-config PROXY listeners|routes|clusters|endpoints|secrets|all [-o table|json] [--server URL]
@@ -7,11 +8,6 @@ Shows the configuration the control plane gives PROXY (an id from proxy-status, 
 `;
 
 const SECTIONS = ['listeners', 'routes', 'clusters', 'endpoints', 'secrets', 'all'] as const;
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
-}
 
 /** Formats one section of a proxy config as a table (like `istioctl proxy-config`). */
 export function formatSection(section: string, cfg: any): string {

@@ -17,3 +17,15 @@ describe('proxy-status / proxy-config output', () => {
     expect(out).toMatch(/outbound\s+reviews:9080\s+reviews\s+a@50\+b@50/);
   });
 });
+
+describe('bowline authn check table', () => {
+  it('aligns columns and explains each conflict below the table', async () => {
+    const { formatAuthn } = await import('./authn.js');
+    const out = formatAuthn([
+      { host: 'reviews.default.svc.cluster.local', port: 9080, clientNamespace: 'default', server: { mode: 'STRICT', source: 'PeerAuthentication default/default' }, client: { mode: 'DISABLE', source: 'DestinationRule default/reviews' }, status: 'CONFLICT', message: 'set ISTIO_MUTUAL' },
+    ]);
+    const [head, row] = out.split('\n');
+    expect(head!.indexOf('STATUS')).toBe(row!.indexOf('CONFLICT'));
+    expect(out).toMatch(/\nCONFLICT reviews\.default\.svc\.cluster\.local:9080: set ISTIO_MUTUAL\n$/);
+  });
+});

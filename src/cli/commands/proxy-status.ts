@@ -1,4 +1,5 @@
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { alignColumns } from '../printers.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline proxy-status [PROXY] [-o table|json] [--server URL]
@@ -32,8 +33,7 @@ export function formatProxyStatus(body: { now: number; proxies: Status[] }): str
   for (const p of body.proxies) {
     rows.push([p.id, p.role, ...TYPES.map((t) => p.types[t]?.state ?? '-'), p.lastAckAt ? `${age(body.now - p.lastAckAt)} ago` : 'never', p.lastConvergenceMs !== undefined ? `${p.lastConvergenceMs}ms` : '-']);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  let out = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  let out = alignColumns(rows);
   for (const p of body.proxies) for (const t of TYPES) if (p.types[t]?.state === 'NACKED') out += `${p.id} ${t}: NACK: ${p.types[t]!.error ?? ''}\n`;
   return out;
 }
