@@ -51,6 +51,9 @@ export interface WorkloadAnnouncement {
   role?: 'sidecar' | 'gateway';
   /** Extra platform facts, kept but not interpreted (locality, network). */
   locality?: string;
+  /** `disabled` when the proxy runs without a workload certificate (no `--token-file`): peers' auto-mTLS
+   *  then sends it plaintext (Istio's `security.istio.io/tlsMode` label). Default `istio`. */
+  tlsMode?: 'istio' | 'disabled';
 }
 
 /** A resource as carried on the wire: its unique name within its type and its JSON body. */

@@ -104,6 +104,8 @@ export const command: Command = {
         if (!values.id) boot.node.id = `${boot.node.workload}.${joined.namespace}`;
         if (values['trust-domain']) boot.node.trustDomain = values['trust-domain'];
       }
+      // Peers' auto-mTLS sends mTLS only to proxies that will hold a workload certificate.
+      if (boot && boot.node.role === 'sidecar') boot.workload.tlsMode = joined ? 'istio' : 'disabled';
       const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
       const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
       proxy = await startProxy({

@@ -61,6 +61,11 @@ describe('client TLS and auto-mTLS', () => {
     const pl = snap([r('DestinationRule', 'hb', 'foo', { host: 'httpbin', trafficPolicy: { tls: { mode: 'DISABLE' }, portLevelSettings: [{ port: { number: 8000 }, tls: { mode: 'ISTIO_MUTUAL' } }] } })], { enableAutoMtls: false });
     expect(clientTls(pl, 'foo', httpbin(pl), 8000)).toMatchObject({ mode: 'ISTIO_MUTUAL' });
   });
+  it('auto-mTLS sends plaintext to a proxy that announced it has no certificate (tlsMode disabled)', () => {
+    const view = announcementsView([{ proxyId: 'hb', announcement: { ...WORKLOADS[0]!, tlsMode: 'disabled' } }]);
+    const s = buildSnapshot({ configs: [], ...view, mesh: defaultMeshConfig() });
+    expect(clientTls(s, 'foo', httpbin(s), 8000)).toMatchObject({ mode: 'DISABLE', source: '(no DestinationRule)' });
+  });
   it('auto-mTLS sends plaintext to a server that disables mTLS', () => {
     const s = snap([pa('default', 'foo', { mtls: { mode: 'DISABLE' } })]);
     expect(clientTls(s, 'foo', httpbin(s), 8000)).toMatchObject({ mode: 'DISABLE', auto: true });

@@ -22,6 +22,8 @@ export interface Announcement {
   portMap?: Record<string, number>;
   role?: 'sidecar' | 'gateway';
   locality?: string;
+  /** `disabled`: the proxy has no workload certificate, so auto-mTLS must not pick ISTIO_MUTUAL toward it. Default `istio`. */
+  tlsMode?: 'istio' | 'disabled';
 }
 
 interface Stored {
@@ -70,7 +72,7 @@ export function announcementsView(entries: Iterable<Stored>, domains: DomainSett
         svc.ports.push({ name: p.name ?? `${protocol.toLowerCase()}-${p.port}`, port: p.port, protocol });
         svc.ports.sort((x, y) => x.port - y.port);
       }
-      const ep: Endpoint = { service: host, servicePort: p.port, address: a.address, port: a.portMap?.[String(p.port)] ?? p.port, labels: a.labels, workload: a.name, namespace: a.namespace, serviceAccount: a.serviceAccount, tlsMode: 'istio' };
+      const ep: Endpoint = { service: host, servicePort: p.port, address: a.address, port: a.portMap?.[String(p.port)] ?? p.port, labels: a.labels, workload: a.name, namespace: a.namespace, serviceAccount: a.serviceAccount, tlsMode: a.tlsMode === 'disabled' ? 'disabled' : 'istio' };
       if (a.locality) ep.locality = a.locality;
       endpoints.push(ep);
     }
