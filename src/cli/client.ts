@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { UsageError } from './command.js';
 
 /** The Bowline home: `--home`, else $BOWLINE_HOME, else ~/.bowline. */
 export function bowlineHome(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -113,13 +114,19 @@ export interface CliIO {
   readStdin: () => Promise<string>;
 }
 
-/** The process's own stdout, stderr and stdin. */
+/** The process's own stdout, stderr and stdin (`-f -`; refused past the API's input limit, not buffered without end). */
 export const processIO: CliIO = {
   stdout: (s) => void process.stdout.write(s),
   stderr: (s) => void process.stderr.write(s),
   readStdin: async () => {
+    const { MAX_INPUT_CHARS } = await import('../api/parse.js'); // only `-f -` pays for loading the api
     const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
+    let size = 0;
+    for await (const c of process.stdin) {
+      size += (c as Buffer).length;
+      if (size > MAX_INPUT_CHARS) throw new UsageError(`stdin is larger than ${MAX_INPUT_CHARS / 1048576} MB`);
+      chunks.push(c as Buffer);
+    }
     return Buffer.concat(chunks).toString('utf8');
   },
 };

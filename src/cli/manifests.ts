@@ -17,14 +17,19 @@ export interface ReadResult {
   violations: Violation[];
 }
 
-function listDir(dir: string, out: string[], depth = 0): void {
-  if (depth > 32) return;
+/**
+ * The .yaml/.yml/.json files under `dir`, sorted, recursively (32 levels at most); hidden
+ * entries, node_modules and dist are skipped. Used by `-f DIR` in validate, apply and delete.
+ */
+export function listConfigFiles(dir: string, out: string[] = [], depth = 0): string[] {
+  if (depth > 32) return out;
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (e.name.startsWith('.')) continue;
+    if (e.name.startsWith('.') || e.name === 'node_modules' || e.name === 'dist') continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) listDir(p, out, depth + 1);
+    if (e.isDirectory()) listConfigFiles(p, out, depth + 1);
     else if (e.isFile() && ['.yaml', '.yml', '.json'].includes(extname(e.name).toLowerCase())) out.push(p);
   }
+  return out;
 }
 
 /** Reads files, directories (recursively: .yaml/.yml/.json) and `-` (stdin), validating every document with src/api. */
@@ -44,9 +49,7 @@ export async function readManifests(paths: string[], readStdin: () => Promise<st
         continue;
       }
       if (isDir) {
-        const found: string[] = [];
-        listDir(p, found);
-        files.push(...found.map((file) => ({ file })));
+        files.push(...listConfigFiles(p).map((file) => ({ file })));
       } else {
         files.push({ file: p });
       }

@@ -1,14 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, extname } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { analyzeDocuments, MAX_INPUT_CHARS, parseAndValidate, type ParsedDocument, type Violation } from '../../api/index.js';
+import { processIO, type CliIO } from '../client.js';
+import { formatViolation, listConfigFiles } from '../manifests.js';
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, parseFlags, UsageError, type Command } from '../command.js';
-
-/** Where validate writes and reads; tests pass their own. */
-export interface ValidateIO {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-  readStdin: () => Promise<string>;
-}
 
 const usage = `Usage: bowline validate -f FILE|DIR|- [-f ...] [-o text|json] [--ignore-unknown-kinds]
 
@@ -27,17 +22,6 @@ Codes are explained in docs/errors.md.
 
 interface Input { file: string; text: string }
 interface ReadError { file: string; message: string; code: string }
-
-function collect(dir: string, out: string[], depth = 0): void {
-  if (depth > 32) return;
-  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
-  for (const e of entries) {
-    if (e.name.startsWith('.') || e.name === 'node_modules' || e.name === 'dist') continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory()) collect(p, out, depth + 1);
-    else if (e.isFile() && ['.yaml', '.yml', '.json'].includes(extname(e.name).toLowerCase())) out.push(p);
-  }
-}
 
 /** In a directory, a file counts as Kubernetes-style config only if it looks like one (see usage). */
 function looksLikeResource(file: string, text: string): boolean {
@@ -67,14 +51,8 @@ function readOne(file: string, fromDir: boolean, inputs: Input[], errors: ReadEr
   }
 }
 
-function line(v: Violation): string {
-  const where = `${v.file ?? '<input>'}:${v.line ?? 1}:${v.column ?? 1}`;
-  const head = `${where} ${v.code}${v.path ? ` ${v.path}` : ''}: ${v.message}`;
-  return v.hint ? `${head}\n    hint: ${v.hint}\n` : `${head}\n`;
-}
-
 /** Runs `bowline validate` with injectable I/O; resolves to the exit code. */
-export async function runValidate(args: string[], io: ValidateIO): Promise<number> {
+export async function runValidate(args: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(args, {
     filename: { type: 'string', short: 'f', multiple: true },
     output: { type: 'string', short: 'o', default: 'text' },
@@ -104,9 +82,9 @@ export async function runValidate(args: string[], io: ValidateIO): Promise<numbe
       continue;
     }
     if (isDir) {
-      const files: string[] = [];
+      let files: string[] = [];
       try {
-        collect(p, files);
+        files = listConfigFiles(p);
       } catch (err) {
         readErrors.push({ file: p, code: 'BOWLINE_E_API_READ', message: `cannot list directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
       }
@@ -142,26 +120,15 @@ export async function runValidate(args: string[], io: ValidateIO): Promise<numbe
     return code;
   }
   for (const e of readErrors) io.stderr(`${e.file}: ${e.code}: ${e.message}\n`);
-  for (const v of violations) io.stderr(line(v));
+  for (const v of violations) io.stderr(formatViolation(v) + '\n');
   const skippedNote = skipped.length ? `, ${skipped.length} non-resource file(s) skipped` : '';
   io.stdout(`${inputs.length} file(s), ${resources} resource(s): ${errors} error(s), ${warnings} warning(s)${skippedNote}\n`);
   return code;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of process.stdin) {
-    size += (c as Buffer).length;
-    if (size > MAX_INPUT_CHARS) throw new UsageError(`stdin is larger than ${MAX_INPUT_CHARS / 1048576} MB`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `bowline validate`: checks Istio YAML/JSON files and prints every violation with file:line:col. */
 export const command: Command = {
   name: 'validate',
   summary: 'Check Istio YAML/JSON files: every violation with file:line:col, code and field path',
-  run: (args) => runValidate(args, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), readStdin }),
+  run: (args) => runValidate(args, processIO),
 };
