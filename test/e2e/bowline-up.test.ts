@@ -1,11 +1,12 @@
 // `bowline up` as users run it: a real child process with the embedded store; the CLI finds it
 // through the context file; kill -9 and restart keep every applied resource.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readPortsFile } from '../../src/cli/ports-file.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 
@@ -32,8 +33,8 @@ async function up(): Promise<{ child: Child; api: number }> {
   rmSync(portsFile, { force: true });
   const child = startBowline(['up', '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--home', home, '--ports-file', portsFile]);
   children.push(child);
-  await waitFor(() => existsSync(portsFile) && readFileSync(portsFile, 'utf8').endsWith('\n'), { timeoutMs: 20_000, what: `ports file (${child.output()})` });
-  return { child, api: (JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number }).api };
+  const ports = (await waitFor(() => readPortsFile(portsFile, ['api']), { timeoutMs: 20_000, what: `ports file (${child.output()})` }))!;
+  return { child, api: ports.api! };
 }
 
 const VS = `apiVersion: networking.istio.io/v1

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writePortsFile } from '../ports-file.js';
 import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.js';
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
@@ -139,9 +140,11 @@ export const command: Command = {
       process.stderr.write(`bowline proxy: ${(err as Error).message}\n`);
       return EXIT_INVALID;
     }
+    // Called after every applied config (listeners may have moved); rewritten only when changed.
+    let portsWritten = '';
     const writePorts = (): void => {
       const ports = { ...proxy.ports, ...metricsPorts };
-      if (values['ports-file']) writeFileSync(values['ports-file'], JSON.stringify(ports) + '\n');
+      if (values['ports-file'] && JSON.stringify(ports) + '\n' !== portsWritten) portsWritten = writePortsFile(values['ports-file'], ports);
     };
     writePorts();
     process.stderr.write(`bowline proxy: running config ${proxy.current.version || '(unversioned)'}; admin 127.0.0.1:${proxy.ports.admin}; listeners ${JSON.stringify(proxy.ports.listeners)}\n`);

@@ -1,9 +1,9 @@
-import { writeFileSync } from 'node:fs';
 import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import { MeshConfigError } from '../../control/mesh.js';
 import { builtinPlugins } from '../../control/plugins.js';
 import { isStoreError, openStore, type Store } from '../../store/index.js';
 import { bowlineHome, writeContext } from '../client.js';
+import { writePortsFile } from '../ports-file.js';
 import { EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline up [options]      (alias: bowline control)
@@ -94,7 +94,7 @@ export const command: Command = {
       return EXIT_INVALID;
     }
     writeContext(home, cp.apiUrl);
-    if (values['ports-file']) writeFileSync(values['ports-file'], JSON.stringify(cp.ports) + '\n');
+    if (values['ports-file']) writePortsFile(values['ports-file'], cp.ports);
     log(`bowline control plane ready: API ${cp.apiUrl}${cp.ports.push ? `, push port ${cp.ports.push}` : ''}, home ${home}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

@@ -1,6 +1,7 @@
 // `bowline demo`: brings up the control plane, every Bookinfo workload with its sidecar
 // (or, with --no-mesh, the apps wired directly), and the ingress gateway on --port.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readPortsFile } from '../ports-file.js';
 import path from 'node:path';
 import { Progress } from './progress.js';
 import { Supervisor, type Managed } from './supervisor.js';
@@ -177,12 +178,8 @@ async function proxyReady(m: Managed, portsFile: string): Promise<void> {
 async function portsFromFile(m: Managed, portsFile: string, keys: string[]): Promise<Record<string, number>> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (existsSync(portsFile)) {
-      try {
-        const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as Record<string, number>;
-        if (keys.every((k) => typeof ports[k] === 'number')) return ports;
-      } catch {}
-    }
+    const ports = readPortsFile(portsFile, keys);
+    if (ports) return ports;
     if (!Supervisor.alive(m)) throw new StartError(m, `${m.spec.name} exited before writing ${portsFile}`);
     if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: ${portsFile} has no ${keys.join('/')} port after 15 s`);
     await new Promise((r) => setTimeout(r, 25));
