@@ -1,3 +1,4 @@
+import { parseLabels } from '../../proxy/bootstrap.js';
 import { parsePorts } from '../../registry/manual/manual.js';
 import { ApiClient, describeFailure, resolveTarget } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
@@ -29,12 +30,8 @@ export const command: Command = {
     }
     let parsedPorts;
     try { parsedPorts = parsePorts(ports); } catch (err) { throw new UsageError((err as Error).message); }
-    const labels: Record<string, string> = {};
-    for (const kv of (values.labels ?? '').split(',').filter(Boolean)) {
-      const i = kv.indexOf('=');
-      if (i <= 0) throw new UsageError(`--labels: "${kv}" is not key=value`);
-      labels[kv.slice(0, i)] = kv.slice(i + 1);
-    }
+    let labels: Record<string, string>;
+    try { labels = parseLabels(values.labels ?? ''); } catch (err) { throw new UsageError((err as Error).message); }
     const res = await api.call('POST', '/registry/v1/manual', { service, namespace: ns, address, ports: parsedPorts, labels });
     if (res.status !== 201) { process.stderr.write(describeFailure(res) + '\n'); return EXIT_INVALID; }
     process.stdout.write(`${service}.${ns} registered at ${address} ports ${parsedPorts.map((p) => `${p.name}:${p.port}`).join(' ')}\n`);
