@@ -4,8 +4,9 @@
  * under `registry/manual/NS/SERVICE/ADDRESS`, removed by `bowline register --remove`.
  */
 import { DEFAULT_DOMAINS, parseProtocol, serviceAliases, serviceHostname, type DomainSettings, type Endpoint, type Service, type Workload } from '../../model/service.js';
-import type { Store, Watch } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import { ChangeNotifier, type Registry, type RegistryView } from '../registry.js';
+import { StoredPrefix } from '../stored-prefix.js';
 
 /** Key prefix of manual registrations. */
 export const MANUAL_PREFIX = 'registry/manual/';
@@ -72,32 +73,23 @@ export async function unregisterManual(store: Store, r: Pick<ManualRegistration,
 /** The manual registry over a store. */
 export class ManualRegistry implements Registry {
   readonly name = 'manual';
-  private regs = new Map<string, ManualRegistration>();
   private notifier = new ChangeNotifier();
-  private watch?: Watch;
-  constructor(private readonly store: Store, private readonly domains: DomainSettings = DEFAULT_DOMAINS) {}
+  private readonly regs: StoredPrefix<ManualRegistration>;
+  constructor(store: Store, private readonly domains: DomainSettings = DEFAULT_DOMAINS) {
+    this.regs = new StoredPrefix(store, MANUAL_PREFIX, (value) => {
+      const r = JSON.parse(value) as ManualRegistration;
+      return r && typeof r.service === 'string' && Array.isArray(r.ports) ? r : undefined;
+    }, () => this.notifier.emit());
+  }
 
   /** Lists registrations and watches for more. */
   async start(): Promise<void> {
-    const { entries, revision } = await this.store.listRaw(MANUAL_PREFIX);
-    for (const e of entries) this.accept(e.key, e.value);
-    this.watch = this.store.watchRaw(MANUAL_PREFIX, (ev) => {
-      if (ev.type === 'DELETED') this.regs.delete(ev.object.key);
-      else this.accept(ev.object.key, ev.object.value);
-      this.notifier.emit();
-    }, { fromRevision: revision });
-  }
-
-  private accept(key: string, value: string): void {
-    try {
-      const r = JSON.parse(value) as ManualRegistration;
-      if (r && typeof r.service === 'string' && Array.isArray(r.ports)) this.regs.set(key, r);
-    } catch {}
+    await this.regs.start();
   }
 
   /** The current services and endpoints. */
   view(): RegistryView {
-    return manualView(this.regs.values(), this.domains);
+    return manualView(this.regs.entries.values(), this.domains);
   }
 
   /** Subscribes to changes. */
@@ -107,6 +99,6 @@ export class ManualRegistry implements Registry {
 
   /** Stops watching. */
   async stop(): Promise<void> {
-    this.watch?.close();
+    this.regs.stop();
   }
 }

@@ -4,9 +4,10 @@
  * while the stream lives, so every control-plane replica sees every workload and a restarted
  * control plane keeps endpoints until the lease runs out instead of pushing empty lists.
  */
-import type { Store, Watch } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import { DEFAULT_DOMAINS, parseProtocol, serviceAliases, serviceHostname, type DomainSettings, type Endpoint, type Service, type Workload } from '../../model/service.js';
 import { ChangeNotifier, type Registry, type RegistryView } from '../registry.js';
+import { StoredPrefix } from '../stored-prefix.js';
 
 /** Key prefix of universal announcements. */
 export const UNIVERSAL_PREFIX = 'registry/universal/';
@@ -83,38 +84,28 @@ export function announcementsView(entries: Iterable<Stored>, domains: DomainSett
 /** The universal registry over a store. */
 export class UniversalRegistry implements Registry {
   readonly name = 'universal';
-  private entries = new Map<string, Stored>();
   private notifier = new ChangeNotifier();
-  private watch?: Watch;
+  private readonly announcements: StoredPrefix<Stored>;
   private readonly ttlMs: number;
   private readonly domains: DomainSettings;
 
   constructor(private readonly store: Store, private readonly opts: UniversalOptions = {}) {
     this.ttlMs = opts.ttlMs ?? 30_000;
     this.domains = opts.domains ?? DEFAULT_DOMAINS;
+    this.announcements = new StoredPrefix(store, UNIVERSAL_PREFIX, (value) => {
+      const v = JSON.parse(value) as Stored;
+      return v && v.announcement && typeof v.proxyId === 'string' ? v : undefined;
+    }, () => this.notifier.emit());
   }
 
   /** Lists current announcements and watches for more. */
   async start(): Promise<void> {
-    const { entries, revision } = await this.store.listRaw(UNIVERSAL_PREFIX);
-    for (const e of entries) this.accept(e.key, e.value);
-    this.watch = this.store.watchRaw(UNIVERSAL_PREFIX, (ev) => {
-      if (ev.type === 'DELETED') this.entries.delete(ev.object.key);
-      else this.accept(ev.object.key, ev.object.value);
-      this.notifier.emit();
-    }, { fromRevision: revision });
-  }
-
-  private accept(key: string, value: string): void {
-    try {
-      const v = JSON.parse(value) as Stored;
-      if (v && v.announcement && typeof v.proxyId === 'string') this.entries.set(key, v);
-    } catch {}
+    await this.announcements.start();
   }
 
   /** Services, endpoints and workloads of every live announcement. */
   view(): RegistryView {
-    return announcementsView(this.entries.values(), this.domains);
+    return announcementsView(this.announcements.entries.values(), this.domains);
   }
 
   /** Subscribes to changes. */
@@ -124,7 +115,7 @@ export class UniversalRegistry implements Registry {
 
   /** Stops watching (announcements stay in the store until their leases run out). */
   async stop(): Promise<void> {
-    this.watch?.close();
+    this.announcements.stop();
   }
 
   /** Registers a proxy's workload with a lease renewed every TTL/3 until `close()`. */
