@@ -485,6 +485,28 @@ export interface Secret {
 /** Policies that apply to this proxy's inbound traffic, evaluated DENY first, then ALLOW. */
 export interface AuthorizationConfig {
   policies: AuthorizationPolicy[];
+  /** RequestAuthentication: JWTs validated on inbound HTTP requests before authorization (a request with an
+   *  invalid token gets 401; one without a token passes with no request.auth.* for the policies). */
+  jwtRules?: JwtRule[];
+}
+
+/** One issuer's JWT validation (Istio's JWTRule, resolved for this proxy). */
+export interface JwtRule {
+  /** `namespace/name` of the RequestAuthentication, for logs. */
+  policy: string;
+  issuer: string;
+  /** Accepted `aud` values; empty: any. */
+  audiences?: string[];
+  /** JWKS JSON inline, or fetched from `jwksUri` (http(s) URL or `file:` path) by the proxy. */
+  jwks?: string;
+  jwksUri?: string;
+  /** Where the token is: headers (default `Authorization: Bearer `) and query parameters. */
+  fromHeaders?: Array<{ name: string; prefix?: string }>;
+  fromParams?: string[];
+  /** Keep the token on the request sent to the app (default: removed). */
+  forwardOriginalToken?: boolean;
+  /** Put the verified payload (base64url JSON) in this request header. */
+  outputPayloadToHeader?: string;
 }
 
 /** One AuthorizationPolicy, already selected for this workload. */

@@ -126,7 +126,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     }
     await listeners.apply(compiled);
     clusters.update(run.clusters, run.endpoints);
-    for (const w of installAuthorization(ctx, run)) ctx.log(`authz-warning:${w}`, `authorization: ${w}`);
+    for (const w of installAuthorization(ctx, run, (m) => ctx.log(`jwt:${m}`, m))) ctx.log(`authz-warning:${w}`, `authorization: ${w}`);
     const names = new Set(run.clusters.map((c) => c.name));
     for (const [name, p] of pools) {
       if (!names.has(name)) { p.close(); pools.delete(name); } else p.setLimits(clusters.get(name)?.config.connectionPool);

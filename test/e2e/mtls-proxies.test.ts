@@ -3,7 +3,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, MemoryCaStorage, parseKek } from '../../src/ca/index.js';
-import type { AuthorizationPolicy, Listener, ProxyConfig } from '../../src/proxy-config/types.js';
+import type { AuthorizationPolicy, JwtRule, Listener, ProxyConfig } from '../../src/proxy-config/types.js';
 import { DEFAULT_MESH_SETTINGS } from '../../src/proxy-config/wire.js';
 import { workloadSecretPlaceholders } from '../../src/proxy-config/workload-secrets.js';
 import { LiveCredentials } from '../../src/proxy/identity/credentials.js';
@@ -31,7 +31,7 @@ beforeAll(async () => {
   ca = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek });
   otherCa = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek });
   evilCa = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek, trustDomain: 'evil.local' });
-  app = createServer((req, res) => res.end(`app ${req.method} ${req.url}`));
+  app = createServer((req, res) => res.end(`app ${req.method} ${req.url}${req.headers.authorization ? ' (authorization header reached the app)' : ''}`));
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   appPort = (app.address() as AddressInfo).port;
@@ -44,7 +44,7 @@ afterAll(async () => {
 const node = (name: string, ns: string): ProxyConfig['node'] => ({ id: `${name}.${ns}`, role: 'sidecar', workload: name, namespace: ns, serviceAccount: name, labels: { app: name } });
 
 /** The httpbin sidecar: inbound port 8000 per `mode`, optional authorization. */
-async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', policies?: AuthorizationPolicy[], log?: string[], telemetry?: ProxyTelemetry): Promise<{ proxy: RunningProxy; port: number }> {
+async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', policies?: AuthorizationPolicy[], log?: string[], telemetry?: ProxyTelemetry, jwtRules?: JwtRule[]): Promise<{ proxy: RunningProxy; port: number }> {
   const listener: Listener = { name: 'inbound|8000', address: '127.0.0.1', port: 0, logicalPort: 8000, direction: 'inbound', filterChains: inboundChains(mode, { name: 'http', http: { routeConfig: 'inbound|8000' } }) };
   const config: ProxyConfig = {
     node: node('httpbin', 'foo'), mesh: DEFAULT_MESH_SETTINGS, listeners: [listener],
@@ -52,7 +52,7 @@ async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' 
     clusters: [{ name: 'inbound|8000||', discovery: 'eds', protocol: 'http1' }],
     endpoints: [{ cluster: 'inbound|8000||', endpoints: [{ address: '127.0.0.1', port: appPort }] }],
     secrets: workloadSecretPlaceholders(),
-    ...(policies ? { authorization: { policies } } : {}),
+    ...(policies ? { authorization: { policies, ...(jwtRules ? { jwtRules } : {}) } } : {}),
   };
   const proxy = await startProxy({ config, identity: live, admin: false, ...(log ? { log: (l: string) => log.push(l) } : {}), ...(telemetry ? { telemetry } : {}) });
   proxies.push(proxy);
@@ -219,5 +219,27 @@ describe('authorization with real peer identities (three proxies)', () => {
   it('logs the denial with the deciding policy and the peer identity', async () => {
     await call(ports.other, '/admin/x');
     await waitFor(() => log.some((l) => l.includes('spiffe://cluster.local/ns/bar/sa/other') && l.includes('foo/deny-other-admin') && l.includes('BOWLINE_E_AUTHZ_DENIED')));
+  });
+});
+
+describe('RequestAuthentication with real proxies', () => {
+  it('valid JWT + mTLS peer allowed; no token 403; bad token 401; the token does not reach the app', async () => {
+    const { generateKeyPairSync, sign } = await import('node:crypto');
+    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwks = JSON.stringify({ keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1' }] });
+    const b = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const tok = (sub: string) => {
+      const data = `${b({ alg: 'ES256', kid: 'k1' })}.${b({ iss: 'https://issuer.test', sub, exp: Math.floor(Date.now() / 1000) + 600 })}`;
+      return `${data}.${sign('sha256', Buffer.from(data), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+    };
+    const policies: AuthorizationPolicy[] = [{ name: 'foo/jwt-from-sleep', action: 'ALLOW', rules: [{ from: [{ source: { requestPrincipals: ['https://issuer.test/alice'], namespaces: ['foo'] } }] }] }];
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'PERMISSIVE', policies, undefined, undefined, [{ policy: 'foo/jwt', issuer: 'https://issuer.test', jwks }]);
+    const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
+    expect(await call(client.port, '/x', { headers: { authorization: `Bearer ${tok('alice')}` } })).toEqual({ status: 200, body: 'app GET /x' });
+    expect(await call(client.port, '/x')).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+    expect(await call(client.port, '/x', { headers: { authorization: `Bearer ${tok('bob')}` } })).toMatchObject({ status: 403 });
+    expect(await call(client.port, '/x', { headers: { authorization: `Bearer ${tok('alice')}x` } })).toMatchObject({ status: 401, body: 'Jwt verification fails' });
+    // The right token over plaintext: no mTLS peer, so namespaces [foo] cannot match.
+    expect(await call(server.port, '/x', { headers: { authorization: `Bearer ${tok('alice')}` } })).toMatchObject({ status: 403 });
   });
 });

@@ -6,14 +6,22 @@
 import type { ProxyConfig } from '../../proxy-config/types.js';
 import type { AuthzDecision, AuthzRequest } from './request.js';
 import { AUTHZ_DENIED_CODE, compileAuthorization, NO_AUTHORIZATION, type AuthzEngine } from './engine.js';
+import { compileJwt, NO_JWT, type JwtAuthenticator } from './jwt.js';
 
 const engines = new WeakMap<object, AuthzEngine>();
+const jwts = new WeakMap<object, JwtAuthenticator>();
 
-/** Compiles and installs the engine of `cfg` for the proxy whose context is `ctx`; returns its warnings. */
-export function installAuthorization(ctx: object, cfg: ProxyConfig): readonly string[] {
+/** Compiles and installs the engine (and RequestAuthentication) of `cfg` for the proxy whose context is `ctx`; returns warnings. */
+export function installAuthorization(ctx: object, cfg: ProxyConfig, log?: (msg: string) => void): readonly string[] {
   const e = compileAuthorization(cfg.authorization);
   engines.set(ctx, e);
+  jwts.set(ctx, compileJwt(cfg.authorization?.jwtRules, log));
   return e.warnings;
+}
+
+/** The proxy's current RequestAuthentication (NO_JWT before any config). */
+export function jwtOf(ctx: object): JwtAuthenticator {
+  return jwts.get(ctx) ?? NO_JWT;
 }
 
 /** The proxy's current engine (NO_AUTHORIZATION before any config). */

@@ -19,7 +19,8 @@ import { Flag } from '../record.js';
 import { applyHeaderMutation, isPreflight } from '../filters/index.js';
 import { mirrorRequest } from '../upstream/mirror.js';
 import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzRequest } from '../authz/index.js';
-import { authorizationOf, deniedLine, principalOfPeer } from '../authz/slot.js';
+import { authorizationOf, deniedLine, jwtOf, principalOfPeer } from '../authz/slot.js';
+import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import type { Exchange } from './exchange.js';
 import { endToEndFields, requestHead, type Framing } from './serialize.js';
 import { BODY_CHUNKED, BODY_LENGTH } from './request-head.js';
@@ -75,13 +76,28 @@ function head(x: Exchange): number {
 function authorize(x: Exchange): number {
   if (x.lst.direction !== 'inbound') return CONTINUE;
   const engine = authorizationOf(x.ctx);
-  if (!engine.enabled) return CONTINUE;
+  const jwt = jwtOf(x.ctx);
+  if (!engine.enabled && !jwt.enabled) return CONTINUE;
   const h = x.head;
+  let requestAuth: AuthzRequest['requestAuth'];
+  if (jwt.enabled) {
+    const a = jwt.authenticate((n) => h.headers.get(n), h.path);
+    if (!a.ok) {
+      x.ctx.log(`jwt:${x.lst.name}`, `request ${h.method} ${h.path} refused: JWT verification failed: ${a.reason} (BOWLINE_E_JWT_INVALID)`);
+      x.localReply(JWT_FAILED_STATUS, JWT_FAILED_BODY, Flag.RBAC);
+      return STOP;
+    }
+    requestAuth = a.auth;
+    if (a.rule && !a.rule.forwardOriginalToken) for (const f of a.rule.fromHeaders?.length ? a.rule.fromHeaders : [{ name: 'authorization' }]) h.headers.remove(f.name.toLowerCase());
+    if (a.rule?.outputPayloadToHeader && a.auth) h.headers.set(a.rule.outputPayloadToHeader.toLowerCase(), Buffer.from(JSON.stringify(a.auth.claims)).toString('base64url'));
+  }
+  if (!engine.enabled) return CONTINUE;
   const principal = principalOfPeer(x.peerIdentity);
   const r: AuthzRequest = {
     sourceIp: x.ds.remoteAddress, port: x.lst.logicalPort, host: h.authority, method: h.method, path: h.path,
     header: (n) => h.headers.get(n),
     ...(principal !== undefined ? { principal } : {}),
+    ...(requestAuth !== undefined ? { requestAuth } : {}),
   };
   const d = engine.evaluate(r);
   if (d.allowed) return CONTINUE;

@@ -7,6 +7,7 @@ import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { AuthorizationConfig, AuthorizationPolicy, AuthorizationRule } from '../../proxy-config/types.js';
 import type { Generator, ProxyInfo } from './generator.js';
 import { labelsMatch } from './scope.js';
+import { jwtRulesFor } from '../security/request-authentication.js';
 
 interface ApSpec {
   selector?: { matchLabels?: Record<string, string> };
@@ -26,12 +27,14 @@ export function authorizationFor(snap: MeshSnapshot, proxy: ProxyInfo): Authoriz
     if (action !== 'ALLOW' && action !== 'DENY' && action !== 'AUDIT') continue;
     policies.push({ name: `${ns}/${r.metadata.name}`, action, rules: spec.rules ?? [] });
   }
-  return policies.length ? { policies } : undefined;
+  const jwtRules = jwtRulesFor(snap, proxy);
+  if (!policies.length && !jwtRules.length) return undefined;
+  return jwtRules.length ? { policies, jwtRules } : { policies };
 }
 
 /** Generates the authorization resource (absent when no policy applies). */
 export const authorizationGenerator: Generator = {
   type: 'authorization',
-  kinds: ['AuthorizationPolicy', 'mesh'],
+  kinds: ['AuthorizationPolicy', 'RequestAuthentication', 'mesh'],
   parts: (snap, proxy) => [{ scope: `own:${proxy.node.id}`, build: () => { const a = authorizationFor(snap, proxy); return a ? [a] : []; } }],
 };

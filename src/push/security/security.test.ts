@@ -88,6 +88,22 @@ describe('generated config', () => {
   });
 });
 
+describe('RequestAuthentication selection', () => {
+  it('mesh-wide, namespace and selector policies reach the proxy as jwtRules with the authorization config', () => {
+    const httpbinProxy: ProxyInfo = { node: { id: 'httpbin.foo', role: 'sidecar', workload: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } }, workload: WORKLOADS[0]! };
+    const s = snap([
+      r('RequestAuthentication', 'mesh', 'istio-system', { jwtRules: [{ issuer: 'https://a', jwksUri: 'https://a/jwks' }] }),
+      r('RequestAuthentication', 'hb', 'foo', { selector: { matchLabels: { app: 'httpbin' } }, jwtRules: [{ issuer: 'https://b', jwks: '{"keys":[]}', audiences: ['x'], forwardOriginalToken: true }] }),
+      r('RequestAuthentication', 'other', 'foo', { selector: { matchLabels: { app: 'sleep' } }, jwtRules: [{ issuer: 'https://c', jwks: '{}' }] }),
+      r('RequestAuthentication', 'bar', 'bar', { jwtRules: [{ issuer: 'https://d', jwks: '{}' }] }),
+    ]);
+    expect(generateProxyConfig(s, httpbinProxy).authorization).toEqual({ policies: [], jwtRules: [
+      { policy: 'foo/hb', issuer: 'https://b', jwks: '{"keys":[]}', audiences: ['x'], forwardOriginalToken: true },
+      { policy: 'istio-system/mesh', issuer: 'https://a', jwksUri: 'https://a/jwks' },
+    ] });
+  });
+});
+
 describe('authn check', () => {
   const row = (s: MeshSnapshot) => authnReport(s, 'httpbin.foo', 'foo')[0]!;
   it('MeshPolicy alone with auto-mTLS off: CONFLICT naming both sides; a DestinationRule ISTIO_MUTUAL makes it OK', () => {

@@ -1,0 +1,73 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { compileAuthorization } from './engine.js';
+import { compileJwt } from './jwt.js';
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = (k: KeyObject, kid: string) => ({ ...k.export({ format: 'jwk' }), kid });
+const JWKS = JSON.stringify({ keys: [jwk(rsa.publicKey, 'r1'), jwk(ec.publicKey, 'e1')] });
+const ISS = 'https://issuer.example.com';
+const now = 1_700_000_000;
+
+function token(claims: Record<string, unknown>, o: { alg?: string; kid?: string; key?: KeyObject } = {}): string {
+  const alg = o.alg ?? 'RS256';
+  const b = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const data = `${b({ alg, kid: o.kid ?? (alg === 'ES256' ? 'e1' : 'r1'), typ: 'JWT' })}.${b(claims)}`;
+  const key = o.key ?? (alg === 'ES256' ? ec.privateKey : rsa.privateKey);
+  const sig = alg === 'ES256' ? sign('sha256', Buffer.from(data), { key, dsaEncoding: 'ieee-p1363' }) : sign('sha256', Buffer.from(data), key);
+  return `${data}.${sig.toString('base64url')}`;
+}
+const claims = { iss: ISS, sub: 'alice', aud: 'bookstore', exp: now + 600, groups: ['admins', 'dev'] };
+const auth = compileJwt([{ policy: 'foo/jwt', issuer: ISS, audiences: ['bookstore'], jwks: JWKS }], () => {}, () => now * 1000);
+const bearer = (t: string) => (n: string) => (n === 'authorization' ? `Bearer ${t}` : undefined);
+
+describe('RequestAuthentication (JWT)', () => {
+  it('no token passes with no request.auth; a valid RS256 or ES256 token yields principal, audiences and claims', () => {
+    expect(auth.authenticate(() => undefined, '/')).toEqual({ ok: true });
+    for (const alg of ['RS256', 'ES256']) {
+      const r = auth.authenticate(bearer(token(claims, { alg })), '/');
+      expect(r).toMatchObject({ ok: true, auth: { principal: `${ISS}/alice`, audiences: ['bookstore'], claims: { groups: ['admins', 'dev'] } } });
+    }
+  });
+  it('refuses a wrong signature, an expired token, a wrong audience, an unknown issuer and garbage, each with a reason', () => {
+    const cases: Array<[string, RegExp]> = [
+      [token(claims, { key: other.privateKey }), /signature/],
+      [token({ ...claims, exp: now - 120 }), /expired/],
+      [token({ ...claims, aud: 'other' }), /audiences/],
+      [token({ ...claims, iss: 'https://evil' }), /issuer/],
+      ['not.a-jwt', /base64url JSON|JWS/],
+      [token(claims, { alg: 'none' as never }).replace(/\.[^.]+$/, '.'), /algorithm|signature/],
+    ];
+    for (const [t, why] of cases) expect(auth.authenticate(bearer(t), '/')).toMatchObject({ ok: false, reason: expect.stringMatching(why) });
+  });
+  it('reads tokens from configured headers and query parameters', () => {
+    const a = compileJwt([{ policy: 'p', issuer: ISS, jwks: JWKS, fromHeaders: [{ name: 'x-jwt' }], fromParams: ['access_token'] }], () => {}, () => now * 1000);
+    const t = token(claims);
+    expect(a.authenticate((n) => (n === 'x-jwt' ? t : undefined), '/')).toMatchObject({ ok: true, auth: { principal: `${ISS}/alice` } });
+    expect(a.authenticate(() => undefined, `/p?access_token=${t}`)).toMatchObject({ ok: true, auth: { principal: `${ISS}/alice` } });
+  });
+  it('fetches the JWKS from jwksUri', async () => {
+    const server = createServer((_q, s) => s.end(JWKS));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const a = compileJwt([{ policy: 'p', issuer: ISS, jwksUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks` }], () => {}, () => now * 1000);
+    const t = token(claims);
+    for (let i = 0; i < 100 && !a.authenticate(bearer(t), '/').ok; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(a.authenticate(bearer(t), '/')).toMatchObject({ ok: true });
+    server.close();
+  });
+  it('feeds requestPrincipals and request.auth.claims[...] in AuthorizationPolicy', () => {
+    const engine = compileAuthorization({ policies: [{ name: 'foo/need-admin', action: 'ALLOW', rules: [{ from: [{ source: { requestPrincipals: [`${ISS}/*`] } }], when: [{ key: 'request.auth.claims[groups]', values: ['admins'] }] }] }] });
+    const r = auth.authenticate(bearer(token(claims)), '/');
+    const base = { sourceIp: '10.0.0.1', port: 8000, method: 'GET', path: '/' };
+    expect(engine.evaluate({ ...base, requestAuth: r.ok ? r.auth! : {} }).allowed).toBe(true);
+    const dev = auth.authenticate(bearer(token({ ...claims, groups: ['dev'] })), '/');
+    expect(engine.evaluate({ ...base, requestAuth: dev.ok ? dev.auth! : {} }).allowed).toBe(false);
+    expect(engine.evaluate(base).allowed).toBe(false);
+  });
+});
