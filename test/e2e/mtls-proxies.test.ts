@@ -44,12 +44,13 @@ afterAll(async () => {
 const node = (name: string, ns: string): ProxyConfig['node'] => ({ id: `${name}.${ns}`, role: 'sidecar', workload: name, namespace: ns, serviceAccount: name, labels: { app: name } });
 
 /** The httpbin sidecar: inbound port 8000 per `mode`, optional authorization. */
-async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', policies?: AuthorizationPolicy[], log?: string[], telemetry?: ProxyTelemetry, jwtRules?: JwtRule[]): Promise<{ proxy: RunningProxy; port: number }> {
-  const listener: Listener = { name: 'inbound|8000', address: '127.0.0.1', port: 0, logicalPort: 8000, direction: 'inbound', filterChains: inboundChains(mode, { name: 'http', http: { routeConfig: 'inbound|8000' } }) };
+async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', policies?: AuthorizationPolicy[], log?: string[], telemetry?: ProxyTelemetry, jwtRules?: JwtRule[], tcp = false): Promise<{ proxy: RunningProxy; port: number }> {
+  const plain = tcp ? { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: 'inbound|8000||', weight: 100 }] }] } } : { name: 'http', http: { routeConfig: 'inbound|8000' } };
+  const listener: Listener = { name: 'inbound|8000', address: '127.0.0.1', port: 0, logicalPort: 8000, direction: 'inbound', filterChains: inboundChains(mode, plain) };
   const config: ProxyConfig = {
     node: node('httpbin', 'foo'), mesh: DEFAULT_MESH_SETTINGS, listeners: [listener],
     routes: [{ name: 'inbound|8000', virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'inbound|8000||', weight: 100 }] } }] }] }],
-    clusters: [{ name: 'inbound|8000||', discovery: 'eds', protocol: 'http1' }],
+    clusters: [{ name: 'inbound|8000||', discovery: 'eds', protocol: tcp ? 'tcp' : 'http1' }],
     endpoints: [{ cluster: 'inbound|8000||', endpoints: [{ address: '127.0.0.1', port: appPort }] }],
     secrets: workloadSecretPlaceholders(),
     ...(policies ? { authorization: { policies, ...(jwtRules ? { jwtRules } : {}) } } : {}),
@@ -241,5 +242,18 @@ describe('RequestAuthentication with real proxies', () => {
     expect(await call(client.port, '/x', { headers: { authorization: `Bearer ${tok('alice')}x` } })).toMatchObject({ status: 401, body: 'Jwt verification fails' });
     // The right token over plaintext: no mTLS peer, so namespaces [foo] cannot match.
     expect(await call(server.port, '/x', { headers: { authorization: `Bearer ${tok('alice')}` } })).toMatchObject({ status: 403 });
+  });
+});
+
+describe('authorization on TCP with real peer identities', () => {
+  it('a DENY by principal closes the connection; other peers pass; the refusal is logged with flag RBAC', async () => {
+    const log: string[] = [];
+    const policies: AuthorizationPolicy[] = [{ name: 'foo/deny-other', action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }] }] }];
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'STRICT', policies, log, undefined, undefined, true);
+    const sleep = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
+    const other = await clientProxy('other', 'bar', await creds(ca, 'bar', 'other'), server.port);
+    expect(await call(sleep.port, '/tcp')).toEqual({ status: 200, body: 'app GET /tcp' });
+    expect(statusOf(await call(other.port, '/tcp'))).toBe('refused');
+    await waitFor(() => log.some((l) => l.includes('authorization denied a TCP connection from spiffe://cluster.local/ns/bar/sa/other') && l.includes('foo/deny-other')));
   });
 });
