@@ -4,7 +4,7 @@
 // frames, RST_STREAM and SETTINGS floods, a header list over the limit).
 import { execFile } from 'node:child_process';
 import { connect as h2connect, createServer as h2server, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
-import { createServer as httpServer } from 'node:http';
+import { createServer as httpServer, request } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +167,39 @@ describe('HTTP/2 through two proxies', () => {
     expect(JSON.parse(r.body).path).toBe('/tls');
     const last = seen[seen.length - 1]!;
     expect(last.headers['x-forwarded-proto']).toBe('https');
+  });
+});
+
+describe('HTTP/1.1 clients toward HTTP/2 upstreams', () => {
+  it('bridges to an HTTP/2-only upstream (protocol http2, and h2Upgrade), bodies both ways', async () => {
+    const p = await proxy(config([listener('out', [{ name: 'h', http: { routeConfig: 'rt', codec: 'http1' } }])], [
+      cluster('h2only', [h2Port], { protocol: 'http2' }),
+      cluster('upgraded', [h2Port], { protocol: 'http1', h2Upgrade: true }),
+    ], { routes: routeTable([
+      { match: [{ uri: { prefix: '/up/' } }], route: to('upgraded') },
+      { route: to('h2only') },
+    ]) }));
+    const port = p.ports.listeners.out!;
+    const send = (path: string, body?: Buffer, chunked = false): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      const req = (request as typeof import('node:http').request)({ host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', headers: chunked ? { 'transfer-encoding': 'chunked' } : {} }, (res) => {
+        let b = '';
+        res.on('data', (d) => { b += d; });
+        res.on('end', () => resolve({ status: res.statusCode!, body: b }));
+      });
+      req.on('error', reject);
+      if (body) { if (chunked) { req.write(body.subarray(0, 1000)); req.end(body.subarray(1000)); } else req.end(body); } else req.end();
+    });
+    const r = await send('/plain');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ path: '/plain', proto: 'h2' });
+    expect(JSON.parse((await send('/up/x')).body)).toMatchObject({ path: '/up/x', proto: 'h2' });
+    const body = Buffer.alloc(300_000, 0x7a);
+    const echoes = seen.filter((x) => x.path === '/echo').length;
+    expect((await send('/echo', body)).body).toBe('ok');
+    expect((await send('/echo', body, true)).body).toBe('ok');
+    expect(seen.filter((x) => x.path === '/echo').length).toBe(echoes + 2);
+    expect((await send('/big')).body.length).toBe(160 * 64 * 1024);
+    expect((p.stats as unknown as Record<string, number>).h2UpstreamSessionsTotal).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -68,6 +68,11 @@ class ClusterCalls {
     this.tls = tls;
   }
 
+  /** False when the cluster is at http2MaxRequests (a new call would be refused, 503 UO). */
+  hasRoom(): boolean {
+    return this.active < (this.config.connectionPool?.http2MaxRequests ?? DEFAULT_MAX_REQUESTS);
+  }
+
   /** Starts an HTTP/2 call; undefined when the cluster is at http2MaxRequests (503 UO). */
   h2(ep: UpstreamEndpoint, headers: OutgoingHttpHeaders, endStream: boolean, sink: CallSink): UpstreamCall | undefined {
     const pool = this.config.connectionPool;
@@ -173,6 +178,25 @@ class ClusterCalls {
       resume: () => res?.resume(),
       onDrain: (fn) => req.once('drain', fn),
     };
+  }
+
+  /** Calls `cb` once a session to `ep` is connected, or with the reason it could not connect. */
+  ready(ep: UpstreamEndpoint, cb: (err?: Error) => void): void {
+    const s = this.session(ep);
+    if (s.connected) { cb(); return; }
+    let last: Error | undefined;
+    const onError = (err: Error): void => { last = err; };
+    const done = (err?: Error): void => {
+      s.session.off('connect', onConnect);
+      s.session.off('close', onClose);
+      s.session.off('error', onError);
+      cb(err);
+    };
+    const onConnect = (): void => done();
+    const onClose = (): void => done(last ?? new Error('upstream HTTP/2 connection closed before it was ready'));
+    s.session.once('connect', onConnect);
+    s.session.once('close', onClose);
+    s.session.on('error', onError);
   }
 
   private session(ep: UpstreamEndpoint): Session {

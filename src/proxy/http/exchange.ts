@@ -17,6 +17,7 @@ import { parseQuery, type CompiledRoute, type ForwardDecision } from '../router/
 import { applyHeaderMutation, isRetriable, retryBackoffMs, shouldRetry, type AttemptOutcome, type HeaderPair } from '../filters/index.js';
 import type { ClusterPool, ConnOwner, UpstreamConn, Waiter } from '../upstream/pool.js';
 import { ChunkedDecoder } from './chunked.js';
+import { h2UpstreamFor } from '../h2/bridge.js';
 import { HeadError } from './head.js';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type RequestHead } from './request-head.js';
 import { parseResponseHead, RBODY_CHUNKED, RBODY_CLOSE, RBODY_LENGTH, RBODY_NONE, type ResponseHead } from './response-head.js';
@@ -105,6 +106,8 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
   private tryTimer: NodeJS.Timeout | null = null;
   private routeTimer: NodeJS.Timeout | null = null;
   private upPaused = false;
+  /** Reading the client is paused until the upstream socket drains (request body backpressure). */
+  private bodyPaused = false;
   private tunneling = false;
   // --- response
   private resBuf: Buffer | null = null;
@@ -194,7 +197,12 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
     const up = this.up;
     if (up !== null && !this.waiting) {
       this.sentAny = true;
-      if (!this.writeBody(up, b)) this.ds.pause();
+      if (!this.writeBody(up, b) && !this.bodyPaused) {
+        // The upstream pushes back: stop reading the client until it drained.
+        this.bodyPaused = true;
+        this.ds.pause();
+        up.socket.once('drain', () => { this.bodyPaused = false; this.ds.resume(); });
+      }
       return;
     }
     this.unsent.push(b);
@@ -242,7 +250,8 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
     this.picked = ep;
     if (this.route!.retries !== undefined) (this.exclude ??= new Set()).add(ep);
     this.upstreamHost = ep.key;
-    const pool = (this.pool = this.ctx.pool(this.cluster));
+    // HTTP/2 clusters (protocol http2, h2Upgrade) get a bridge onto a multiplexed HTTP/2 session (h2/bridge.ts).
+    const pool = (this.pool = h2UpstreamFor(this) ?? this.ctx.pool(this.cluster));
     const got = pool.acquire(ep, this);
     if (got === 'overflow') {
       return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', Flag.UO);
