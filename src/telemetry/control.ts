@@ -11,6 +11,8 @@ import { type CounterChild, type Family, type GaugeChild, type HistogramChild, R
 
 /** Seconds buckets for fast operations (push generation, store calls). */
 export const FAST_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Seconds buckets of bowline_push_duration_seconds, as src/push/server/metrics.ts uses. */
+export const PUSH_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 /** Millisecond buckets for convergence (config change to proxy ACK), as src/push/server/metrics.ts uses. */
 export const CONVERGENCE_MS_BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
@@ -23,7 +25,7 @@ export interface ControlPlaneMetrics {
   registry: Registry;
   /** Pushes sent to proxies, by resource type (`listeners`, `routes`, ...). */
   pushes: Family<CounterChild>;
-  /** Time to generate and send one push, seconds, by resource type. */
+  /** Time to generate one resource type of a push for one proxy, seconds, by resource type. */
   pushDuration: Family<HistogramChild>;
   /** Config change seen to proxy ACK, milliseconds (the convergence histogram). */
   convergence: Family<HistogramChild>;
@@ -44,7 +46,7 @@ export function createControlPlaneMetrics(registry: Registry = new Registry()): 
   return {
     registry,
     pushes: registry.counter({ name: 'bowline_push_pushes_total', help: 'Pushes sent, by resource type.', labelNames: ['type'] }),
-    pushDuration: registry.histogram({ name: 'bowline_push_duration_seconds', help: 'Time to generate and send a push, by resource type.', labelNames: ['type'], buckets: FAST_SECONDS_BUCKETS }),
+    pushDuration: registry.histogram({ name: 'bowline_push_duration_seconds', help: 'Time to generate one resource type of a push for one proxy.', labelNames: ['type'], buckets: PUSH_SECONDS_BUCKETS }),
     convergence: registry.histogram({ name: 'bowline_push_convergence_milliseconds', help: 'Time from a config change to the proxy ACK.', buckets: CONVERGENCE_MS_BUCKETS }),
     connectedProxies: registry.gauge({ name: 'bowline_push_proxies', help: 'Proxies connected to the push stream.' }),
     nacks: registry.counter({ name: 'bowline_push_nacks_total', help: 'NACKs received (proxy kept its last good config).' }),

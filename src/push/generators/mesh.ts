@@ -2,18 +2,18 @@
 import type { MeshConfig } from '../../api/types/mesh.js';
 import type { MeshSettings } from '../../proxy-config/types.js';
 import type { Generator } from './generator.js';
+import { accessLogSettings, tracingSampling, tracingSettings } from './mesh-telemetry.js';
 
 /** Converts MeshConfig to the proxy's MeshSettings. */
 export function meshSettings(m: MeshConfig): MeshSettings {
-  const file = m.accessLogFile ?? '';
   const out: MeshSettings = {
-    tracingSampling: m.defaultConfig?.tracing?.sampling ?? 1,
-    accessLog: file ? { enabled: true, encoding: m.accessLogEncoding ?? 'TEXT', path: file } : { enabled: false, encoding: m.accessLogEncoding ?? 'TEXT' },
+    tracingSampling: tracingSampling(m),
+    accessLog: accessLogSettings(m),
     autoMtls: m.enableAutoMtls ?? true,
     outboundTrafficPolicy: m.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
   };
-  const zipkin = m.defaultConfig?.tracing?.zipkin?.address;
-  if (zipkin) out.tracing = { zipkin: { url: `http://${zipkin}/api/v2/spans` } };
+  const tracing = tracingSettings(m);
+  if (tracing) out.tracing = tracing;
   return out;
 }
 

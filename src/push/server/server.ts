@@ -247,6 +247,7 @@ export class PushServer {
       const checked = conn.checkedAt.get(t);
       if (have && checked !== undefined && !this.cache.needsCheck(t, conn.info, checked)) continue;
       conn.checkedAt.set(t, snapVersion);
+      const t0 = performance.now();
       const set = this.cache.typeSet(t, conn.info);
       if (have && have.version === set.version) {
         conn.nacked.delete(t); // the proxy already runs what it should: an older NACK no longer matters
@@ -258,6 +259,7 @@ export class PushServer {
         continue;
       }
       const d = this.cache.delta(have, set);
+      this.metrics.observePushDuration(t, (performance.now() - t0) / 1000);
       sets.set(t, set);
       if (parts.length) parts.push(',');
       parts.push(`{"resourceType":"${t}","version":"${set.version}","full":${d.full},"removed":${JSON.stringify(d.removed)},"resources":[`);

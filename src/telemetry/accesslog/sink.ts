@@ -93,8 +93,23 @@ export class BufferedSink implements LogSink {
   }
 }
 
-/** A sink appending to a file path (`/dev/stdout` works: writes run on libuv's thread pool). */
+/** Writes chunks to the process's stdout/stderr stream, one at a time (the callback is the backpressure). */
+function streamWriter(stream: NodeJS.WriteStream): ChunkWriter {
+  return {
+    write: (chunk) => new Promise<void>((resolve, reject) => stream.write(chunk, (err) => (err ? reject(err) : resolve()))),
+  };
+}
+
+/**
+ * A sink appending to a file path. `/dev/stdout` and `/dev/stderr` write to the process's own
+ * streams: opening `/dev/stdout` fails when stdout is a socket (a supervisor, a container
+ * runtime, node's child_process pipes).
+ */
 export function fileSink(path: string, maxBufferBytes?: number): LogSink {
+  if (path === '/dev/stdout' || path === '/dev/stderr') {
+    const stream = path === '/dev/stdout' ? process.stdout : process.stderr;
+    return new BufferedSink(async () => streamWriter(stream), maxBufferBytes);
+  }
   return new BufferedSink(async () => {
     const fh: FileHandle = await open(path, 'a');
     return {
