@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { repoRoot } from '../support/process.js';
+import { repoRoot, runBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { startDemo, request, signIn, built, meshMissing, type Demo } from './bookinfo-harness.js';
 
@@ -19,13 +19,8 @@ let jason: string;
 const applied: string[] = [];
 
 async function bowline(args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const r = await run(process.execPath, [`${repoRoot}bin/bowline`, ...args, '--server', demo.state.apiUrl!], { timeout: 20_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
+  const r = await runBowline([...args, '--server', demo.state.apiUrl!]);
+  return { code: r.code, out: r.out + r.err };
 }
 async function apply(...files: string[]): Promise<void> {
   for (const f of files) {

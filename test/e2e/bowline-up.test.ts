@@ -1,16 +1,13 @@
 // `bowline up` as users run it: a real child process with the embedded store; the CLI finds it
 // through the context file; kill -9 and restart keep every applied resource.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
-import { repoRoot, startBowline, type Child } from '../support/process.js';
+import { runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 
-const run = promisify(execFile);
 const home = mkdtempSync(join(tmpdir(), 'bowline-up-'));
 const children: Child[] = [];
 afterAll(async () => {
@@ -18,15 +15,7 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-async function bowline(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const r = await run(process.execPath, [join(repoRoot, 'bin/bowline'), ...args], { env: { ...process.env, BOWLINE_HOME: home, BOWLINE_SERVER: '' } });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout, err: e.stderr };
-  }
-}
+const bowline = (args: string[]) => runBowline(args, { env: { BOWLINE_HOME: home, BOWLINE_SERVER: '' } });
 
 async function up(): Promise<{ child: Child; api: number }> {
   const portsFile = join(home, 'ports.json');

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root, for locating bin/bowline and samples from tests. */
@@ -35,4 +35,21 @@ export function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessE
 /** Starts `bin/bowline ARGS` (the built CLI, as a user runs it). */
 export function startBowline(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Child {
   return start(process.execPath, [repoRoot + 'bin/bowline', ...args], opts);
+}
+
+/** What a finished `bin/bowline` run printed, and its exit code. */
+export interface BowlineRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs `bin/bowline ARGS` to the end (killed after `timeoutMs`); a non-zero exit is a result, not a throw. */
+export function runBowline(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<BowlineRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [repoRoot + 'bin/bowline', ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 20_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : 1) : 0;
+      resolve({ code, out: String(stdout), err: String(stderr) });
+    });
+  });
 }
