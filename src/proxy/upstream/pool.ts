@@ -99,6 +99,8 @@ export class ClusterPool {
 
   /** What the idle connections were made with (`plain` or the TLS settings): a change retires them. */
   private tlsKey = 'plain';
+  /** The compiled TLS settings `tlsKey` was last computed from (recomputed only when the object changes). */
+  private tlsSeen: CompiledUpstreamTls | undefined = undefined;
 
   /** `tlsOf` gives the cluster's current upstream TLS (tls/upstream.ts), undefined for plaintext. */
   constructor(readonly name: string, private limits: ConnectionPool | undefined, private readonly stats: ProxyStats, private readonly tlsOf: () => CompiledUpstreamTls | undefined = () => undefined) {}
@@ -114,12 +116,7 @@ export class ClusterPool {
    */
   acquire(endpoint: Dialable, waiter: Waiter): UpstreamConn | 'wait' | 'overflow' {
     const tls = this.tlsOf();
-    // Plaintext <-> TLS or other TLS settings: idle connections no longer fit (a renewed certificate alone keeps them).
-    const key = tls === undefined ? 'plain' : `${tls.mode}|${tls.sni ?? ''}|${tls.subjectAltNames.join(',')}|${tls.insecure}`;
-    if (key !== this.tlsKey) {
-      this.tlsKey = key;
-      for (const l of this.idle.values()) for (const c of l.splice(0)) c.destroy();
-    }
+    if (tls !== this.tlsSeen) this.retireOnTlsChange(tls);
     const list = this.idle.get(endpoint.key);
     if (list !== undefined) {
       while (list.length > 0) {
@@ -137,6 +134,18 @@ export class ClusterPool {
     if (this.pending.length >= (this.limits?.http1MaxPendingRequests ?? UNLIMITED)) return 'overflow';
     this.pending.push({ endpoint, waiter });
     return 'wait';
+  }
+
+  /**
+   * Plaintext <-> TLS or other TLS settings: idle connections no longer fit (a renewed certificate
+   * alone keeps them). Runs when the compiled settings object changes, not on every request.
+   */
+  private retireOnTlsChange(tls: CompiledUpstreamTls | undefined): void {
+    this.tlsSeen = tls;
+    const key = tls === undefined ? 'plain' : `${tls.mode}|${tls.sni ?? ''}|${tls.subjectAltNames.join(',')}|${tls.insecure}`;
+    if (key === this.tlsKey) return;
+    this.tlsKey = key;
+    for (const l of this.idle.values()) for (const c of l.splice(0)) c.destroy();
   }
 
   /** Withdraws a waiter that no longer wants a connection (timeout, downstream gone). */
