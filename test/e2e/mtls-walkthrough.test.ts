@@ -49,6 +49,12 @@ function viaSleep(url: string): Promise<number> {
     req.end();
   });
 }
+/** `sleep fetch URL`: the sleep sample app's curl, through its sidecar (HTTP_PROXY); resolves with its output. */
+async function sleepFetch(url: string): Promise<string> {
+  const c = start(process.execPath, [`${repoRoot}dist/samples/sleep/sleep.js`, 'fetch', url], { env: { HTTP_PROXY: `http://127.0.0.1:${sleepOutbound}` } });
+  await new Promise((r) => c.proc.once('exit', r));
+  return c.output();
+}
 const HTTPBIN = 'http://httpbin.foo:8000/headers';
 const HELLO = 'http://hello.foo:5000/get';
 const settle = (url: string, status: number) => waitFor(async () => (await viaSleep(url)) === status, { timeoutMs: 10_000, what: `${url} -> ${status}` });
@@ -134,6 +140,8 @@ describe('mTLS walkthrough with auto-mTLS off (Istio 1.0)', () => {
     const r = await authn('httpbin.foo');
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/httpbin\.foo\.svc\.cluster\.local:8000\s+foo\s+STRICT\s+MeshPolicy default\s+ISTIO_MUTUAL\s+DestinationRule istio-system\/default\s+OK/);
+    // As in Istio's walkthrough: httpbin sees who called, from its sidecar's mTLS.
+    expect(await sleepFetch(HTTPBIN)).toContain('"X-Forwarded-Client-Cert":"By=spiffe://cluster.local/ns/foo/sa/httpbin;URI=spiffe://cluster.local/ns/foo/sa/sleep"');
   });
 
   it('per service: a Policy for httpbin alone, then its DestinationRule; hello is unaffected', async () => {

@@ -10,12 +10,19 @@ import { compileJwt, NO_JWT, type JwtAuthenticator } from './jwt.js';
 
 const engines = new WeakMap<object, AuthzEngine>();
 const jwts = new WeakMap<object, JwtAuthenticator>();
+const selves = new WeakMap<object, string>();
+
+/** The proxy's own SPIFFE id (from its node), for x-forwarded-client-cert's `By=`. */
+export function ownIdentityOf(ctx: object): string {
+  return selves.get(ctx) ?? '';
+}
 
 /** Compiles and installs the engine (and RequestAuthentication) of `cfg` for the proxy whose context is `ctx`; returns warnings. */
 export function installAuthorization(ctx: object, cfg: ProxyConfig, log?: (msg: string) => void): readonly string[] {
   const e = compileAuthorization(cfg.authorization);
   engines.set(ctx, e);
   jwts.set(ctx, compileJwt(cfg.authorization?.jwtRules, log));
+  selves.set(ctx, `spiffe://${cfg.node.trustDomain ?? 'cluster.local'}/ns/${cfg.node.namespace}/sa/${cfg.node.serviceAccount}`);
   return e.warnings;
 }
 

@@ -5,7 +5,8 @@
  * `run`: no exception crosses a step boundary.
  *
  *   head       -> request id, x-forwarded-*, target form, Expect   (this file)
- *   authorize  -> authz/: AuthorizationPolicy on inbound listeners (403 RBAC: access denied)
+ *   authorize  -> authz/, inbound only: x-forwarded-client-cert, RequestAuthentication (401),
+ *                 AuthorizationPolicy (403 RBAC: access denied)
  *   route      -> router/ select: forward | redirect | direct | none (404 NR)
  *   fault      -> filters/fault: delay (DI), abort (FI)
  *   cors       -> filters/cors: preflight answered here, response headers remembered
@@ -19,7 +20,7 @@ import { Flag } from '../record.js';
 import { applyHeaderMutation, isPreflight } from '../filters/index.js';
 import { mirrorRequest } from '../upstream/mirror.js';
 import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzRequest } from '../authz/index.js';
-import { authorizationOf, deniedLine, jwtOf, principalOfPeer } from '../authz/slot.js';
+import { authorizationOf, deniedLine, jwtOf, ownIdentityOf, principalOfPeer } from '../authz/slot.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import type { Exchange } from './exchange.js';
 import { endToEndFields, requestHead, type Framing } from './serialize.js';
@@ -75,10 +76,13 @@ function head(x: Exchange): number {
 /** AuthorizationPolicy on inbound listeners (authz/): a refused request gets 403 `RBAC: access denied`. */
 function authorize(x: Exchange): number {
   if (x.lst.direction !== 'inbound') return CONTINUE;
+  const h = x.head;
+  // x-forwarded-client-cert, sanitize-and-set (Envoy): never trust the client's; say who called over mTLS.
+  if (h.headers.get('x-forwarded-client-cert') !== undefined) h.headers.remove('x-forwarded-client-cert');
+  if (x.peerIdentity !== '') h.headers.set('x-forwarded-client-cert', `By=${ownIdentityOf(x.ctx)};URI=${x.peerIdentity}`);
   const engine = authorizationOf(x.ctx);
   const jwt = jwtOf(x.ctx);
   if (!engine.enabled && !jwt.enabled) return CONTINUE;
-  const h = x.head;
   let requestAuth: AuthzRequest['requestAuth'];
   if (jwt.enabled) {
     const a = jwt.authenticate((n) => h.headers.get(n), h.path);
