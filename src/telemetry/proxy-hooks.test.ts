@@ -4,6 +4,7 @@ import { PEER_METADATA_HEADER } from './peer.js';
 import { telemetryHooks, type ProxyRecordView } from './proxy-hooks.js';
 import { TestHeaders } from './test-headers.js';
 import { createProxyTelemetry } from './telemetry.js';
+import type { SpanData } from './tracing/span.js';
 
 const flagsText = (m: number): string => (m === 4 ? 'UF' : `F${m}`);
 const n = (app: string): NodeInfo => ({ id: `${app}-1`, role: 'sidecar', workload: `${app}-v1`, namespace: 'default', serviceAccount: app, labels: { app, version: 'v1' } });
@@ -84,5 +85,31 @@ describe('telemetryHooks (proxy bridge)', () => {
     const h = telemetryHooks(t, { flagsText });
     h.onRequestComplete(record({ status: 404, flags: 1, cluster: '', header: (name) => (name === 'user-agent' ? 'x' : undefined) }));
     expect(t.registry.expose()).toMatch(/istio_requests_total\{reporter="destination",source_workload="unknown",[^}]*response_code="404",grpc_response_status="",response_flags="F1"/);
+  });
+
+  it('gives a sampled local reply (404 NR, fault abort, redirect) its own span; unsampled ones none', () => {
+    const spans: SpanData[] = [];
+    const cfg = config(n('productpage'), 'outbound');
+    cfg.mesh = { ...cfg.mesh, tracingSampling: 0 };
+    const t = createProxyTelemetry({ config: cfg, sinks: [{ add: (s) => spans.push(s) }] });
+    const h = telemetryHooks(t, { flagsText: (m) => (m === 1 ? 'NR' : 'FI') });
+    const parent = '00f067aa0ba902b7';
+    const traceparent = `00-4bf92f3577b34da6a3ce929d0e0e4736-${parent}-01`;
+    const hdr = (sampled: boolean) => (name: string) => (name === 'traceparent' ? traceparent.replace(/01$/, sampled ? '01' : '00') : undefined);
+    h.onRequestComplete(record({ status: 404, flags: 1, cluster: '', upstreamHost: '', authority: 'nowhere:9080', path: '/a', header: hdr(true) }));
+    h.onRequestComplete(record({ status: 503, flags: 2, header: hdr(false) }));
+    h.onRequestComplete(record({ status: 301, flags: 0, cluster: '' })); // no context, sampling 0
+    expect(spans).toHaveLength(1);
+    const s = spans[0]!;
+    expect(s).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentId: parent, kind: 'CLIENT', name: 'nowhere:9080/*' });
+    expect(s.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(s.tags).toMatchObject({ 'http.status_code': '404', response_flags: 'NR', 'http.url': 'http://nowhere:9080/a', 'guid:x-request-id': 'id' });
+
+    // 100 % sampling: a redirect with no incoming context starts a trace of its own.
+    t.reconfigure({ ...cfg, mesh: { ...cfg.mesh, tracingSampling: 100 } });
+    h.onRequestComplete(record({ status: 301, flags: 0, cluster: '' }));
+    expect(spans).toHaveLength(2);
+    expect(spans[1]!.parentId).toBeUndefined();
+    expect(spans[1]!.tags['http.status_code']).toBe('301');
   });
 });

@@ -84,6 +84,13 @@ export interface TelemetryHooks {
   onTcpClosed(r: ProxyTcpView): void;
 }
 
+const noop = (): void => {};
+
+/** The record's request headers as a HeaderAccess that only reads (a local reply sends nothing upstream). */
+function readOnly(x: ProxyRecordView): HeaderAccess {
+  return { get: (name) => x.header(name), set: noop, remove: noop };
+}
+
 /** Builds the proxy hooks for a ProxyTelemetry. `flagsText` formats the proxy's flag bitmask. */
 export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number): string; protocol?: string }): TelemetryHooks {
   const defaultProtocol = opts.protocol ?? 'HTTP/1.1';
@@ -166,8 +173,10 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       } else {
         rec.grpc = x.grpc ?? false;
         rec.grpcStatus = x.grpcStatus || undefined;
-        // The proxy did not call onRequestHeaders (e.g. a local reply before routing): read what we can.
-        rec.trace = undefined;
+        // The proxy did not call onRequestHeaders: it answered itself (404 NR, fault abort, direct
+        // response, redirect, denial). Read what we can; a sampled request gets a span of its own,
+        // so its trace shows the hop where it stopped.
+        rec.trace = t.localReplyTrace(readOnly(x), rec.requestId);
         rec.peer = direction === 'inbound' ? t.peerFromHeader(x.header(PEER_METADATA_HEADER)) : undefined;
         rec.userAgent = x.header('user-agent');
         rec.xForwardedFor = x.header('x-forwarded-for');

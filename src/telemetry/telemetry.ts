@@ -146,6 +146,11 @@ export class ProxyTelemetry {
     return this.tracer.start(h, generateRequestId);
   }
 
+  /** The trace of a request answered locally (nothing went upstream), if sampled; `h` is only read. */
+  localReplyTrace(h: HeaderAccess, requestId: string | undefined): RequestTrace | undefined {
+    return this.tracer?.startLocal(h, requestId);
+  }
+
   /** Records a finished request: metrics, span (if sampled), access log line. Never throws. */
   finishRequest(r: RequestRecord): void {
     try {

@@ -158,4 +158,52 @@ describe('tracing across gateway -> A -> B', () => {
     closers.unshift(() => col.close());
     await runThrough(col, { otlp: { url: `${col.url}/v1/traces` } }, 'otlp');
   });
+
+  it('a request the proxy answers itself (404 NR, fault abort, direct response, redirect) still leaves a span', async () => {
+    const col = await startCollector();
+    closers.unshift(() => col.close());
+    const toA = outboundCluster('a', '', [{ port: 1, version: 'v1' }]);
+    const gw = await startMeshProxy({
+      node: node('istio-ingressgateway', 'v1', 'gateway'),
+      mesh: mesh(0, { zipkin: { url: `${col.url}/api/v2/spans` } }), // only the caller's decision samples
+      listeners: [{ name: 'http-80', address: '127.0.0.1', port: 0, direction: 'gateway', filterChains: [{ name: 'http', http: { routeConfig: 'gw' } }] }],
+      routes: [{ name: 'gw', virtualHosts: [{ name: 'a', domains: ['a.example.com'], routes: [
+        { name: 'abort', match: [{ uri: { prefix: '/abort' } }], route: { destinations: [{ cluster: toA.cluster.name, weight: 1 }] }, fault: { abort: { httpStatus: 503, percentage: 100 } } },
+        { name: 'direct', match: [{ uri: { prefix: '/direct' } }], directResponse: { status: 200, body: 'here' } },
+        { name: 'moved', match: [{ uri: { prefix: '/moved' } }], redirect: { uri: '/new' } },
+      ] }] }],
+      clusters: [toA.cluster],
+      endpoints: [toA.cla],
+      secrets: [],
+    });
+    closers.push(() => gw.close());
+    const agent = new http.Agent({ keepAlive: true });
+    closers.unshift(async () => agent.destroy());
+    const cases = [
+      { host: 'nowhere.example.com', path: '/x', status: 404, flags: 'NR' },
+      { host: 'a.example.com', path: '/abort', status: 503, flags: 'FI' },
+      { host: 'a.example.com', path: '/direct', status: 200, flags: '-' },
+      { host: 'a.example.com', path: '/moved', status: 301, flags: '-' },
+    ];
+    const parents: string[] = [];
+    for (const [i, c] of cases.entries()) {
+      const parent = `00f067aa0ba902b${i}`;
+      parents.push(parent);
+      const r = await get(gw.port('http-80'), c.path, { host: c.host, traceparent: `00-4bf92f3577b34da6a3ce929d0e0e473${i}-${parent}-01` }, agent);
+      expect(r.status).toBe(c.status);
+    }
+    // An unsampled local reply leaves no span.
+    expect((await get(gw.port('http-80'), '/x', { host: 'nowhere.example.com' }, agent)).status).toBe(404);
+    await waitFor(() => col.spans.length >= 4, { timeoutMs: 10_000, what: '4 local-reply spans' });
+    expect(col.errors).toEqual([]);
+    for (const [i, c] of cases.entries()) {
+      const span = col.spans.find((s) => s.parentId === parents[i]);
+      expect(span, c.path).toBeDefined();
+      expect(span!.traceId).toBe(`4bf92f3577b34da6a3ce929d0e0e473${i}`);
+      expect(span!.tags).toMatchObject({ 'http.status_code': String(c.status), response_flags: c.flags, 'http.url': `http://${c.host}${c.path}` });
+    }
+    await Promise.all(gw.telemetry.exporters.map((e) => e.flush()));
+    expect(col.spans).toHaveLength(4);
+  });
 });
+

@@ -87,6 +87,25 @@ export class Tracer {
     return t;
   }
 
+  /**
+   * The hop's trace for a request the proxy answered itself (404 NR, fault abort, direct
+   * response, redirect, authz denial): reads the incoming context, writes nothing (no request
+   * goes upstream). Undefined when not sampled, so an unsampled local reply costs one header scan.
+   */
+  startLocal(h: HeaderAccess, requestId: string | undefined): RequestTrace | undefined {
+    const inc = extractContext(h);
+    if (inc?.sampled === false) return undefined;
+    if (inc?.sampled === undefined && this.o.samplingPercent <= 0 && !this.o.random) return undefined;
+    const traceId = inc?.traceId ?? this.ids.traceId();
+    let sampled = inc?.sampled;
+    if (sampled === undefined) {
+      const p = this.o.samplingPercent;
+      sampled = this.o.random ? this.o.random() * 100 < p : sampleByTraceId(traceId, p);
+    }
+    if (!sampled) return undefined;
+    return { requestId, traceId, spanId: this.ids.spanId(), parentId: inc?.spanId, sampled, debug: inc?.debug === true, tracestate: inc?.tracestate };
+  }
+
   /** Emits the hop's span if sampled. Only copies facts: tags are built when the batch is encoded. */
   finish(t: RequestTrace, r: RequestRecord): void {
     if (!t.sampled) return;
