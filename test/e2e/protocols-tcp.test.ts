@@ -151,6 +151,19 @@ describe('TCP proxy', () => {
     expect(p.stats.flagCounts[2]).toBe(1); // UF
   });
 
+  it('reaches a MESH_EXTERNAL TCP service through a dns cluster', async () => {
+    const up = await echo();
+    const p = await proxy(config([listener('egress', [tcpChain('outbound|3306||db.example.com')])], [
+      { name: 'outbound|3306||db.example.com', discovery: 'dns', protocol: 'tcp', dnsHosts: [{ host: 'localhost', port: up }] },
+    ]));
+    const s = await open(p.ports.listeners.egress!);
+    let text = '';
+    s.on('data', (d: Buffer) => { text += d.toString(); });
+    s.end('SELECT 1');
+    await new Promise((r) => s.once('end', r));
+    expect(text).toBe('SELECT 1');
+  });
+
   it('closes idle connections after idleTimeoutMs', async () => {
     const { port } = await twoHops(await echo(), { idleTimeoutMs: 200 });
     const s = await open(port);
