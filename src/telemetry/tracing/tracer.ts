@@ -97,7 +97,7 @@ export class Tracer {
     if (inc?.sampled === false) return undefined;
     if (inc?.sampled === undefined && this.o.samplingPercent <= 0 && !this.o.random) return undefined;
     const traceId = inc?.traceId ?? this.ids.traceId();
-    let sampled = inc?.sampled;
+    let sampled: boolean | undefined = inc?.sampled;
     if (sampled === undefined) {
       const p = this.o.samplingPercent;
       sampled = this.o.random ? this.o.random() * 100 < p : sampleByTraceId(traceId, p);
