@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kind } from '../api/types/meta.js';
 import { parsePorts, registerManual, unregisterManual, type ManualRegistration } from '../registry/manual/manual.js';
-import type { Store } from '../store/store.js';
+import { isStoreError, type Store } from '../store/store.js';
 import type { MeshController } from './controller.js';
 import type { PushServer } from './server/server.js';
 
@@ -80,6 +80,8 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
             const r = (await body(req)) as ManualRegistration;
             if (typeof r.service !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(r.service)) throw new Error('service must be a DNS label');
             if (typeof r.address !== 'string' || !r.address) throw new Error('address is required');
+            if (r.namespace !== undefined && (typeof r.namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(r.namespace))) throw new Error('namespace must be a DNS label');
+            if (r.labels !== undefined && (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels) || Object.values(r.labels).some((v) => typeof v !== 'string'))) throw new Error('labels must be a map of strings');
             const ports = Array.isArray(r.ports) ? r.ports : [];
             parsePorts(ports.map((p) => `${p.name}:${p.port}`));
             const reg: ManualRegistration = { service: r.service, namespace: r.namespace || 'default', address: r.address, ports, ...(r.labels ? { labels: r.labels } : {}) };
@@ -91,7 +93,9 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
             else fail(res, 404, 'BOWLINE_E_REGISTRY_NOT_FOUND', 'no such manual registration');
           } else fail(res, 405, 'MethodNotAllowed', 'use POST or DELETE');
         } catch (err) {
-          fail(res, 400, 'BOWLINE_E_REGISTRY_INVALID', (err as Error).message);
+          // The store's own failures (etcd down ...) are not the caller's mistake: 503 with the store's code.
+          if (isStoreError(err)) fail(res, isStoreError(err, 'Unavailable') ? 503 : 500, err.code, `registration not stored: ${err.message}`);
+          else fail(res, 400, 'BOWLINE_E_REGISTRY_INVALID', (err as Error).message);
         }
         return true;
       }
