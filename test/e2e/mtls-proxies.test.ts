@@ -91,6 +91,8 @@ function call(port: number, path = '/get', opts: { method?: string; headers?: Re
   });
 }
 const statusOf = (r: { status: number } | { error: string }) => ('status' in r ? r.status : 'refused');
+/** The proxy's /stats counters (security ones: src/proxy/authz/stats.ts). */
+const counters = (p: RunningProxy) => JSON.parse(JSON.stringify(p.stats)) as Record<string, number>;
 
 const creds = async (c: CertificateAuthority, ns: string, sa: string) => new LiveCredentials(await issue(c, ns, sa));
 
@@ -100,6 +102,7 @@ describe('mTLS modes between real proxies', () => {
     const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'STRICT', undefined, log);
     expect(statusOf(await call(server.port))).toBe('refused');
     await waitFor(() => log.some((l) => l.includes('requires mTLS (STRICT)') && l.includes('BOWLINE_E_TLS_PLAINTEXT_REFUSED')));
+    expect(counters(server.proxy).mtlsPlaintextRefused).toBe(1);
     const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     expect(await call(client.port)).toEqual({ status: 200, body: 'app GET /get' });
   });
@@ -140,6 +143,7 @@ describe('mTLS modes between real proxies', () => {
     const c2 = await clientProxy('sleep', 'foo', evil, server.port);
     expect(statusOf(await call(c2.port))).toBe('refused');
     await waitFor(() => log.some((l) => l.includes('BOWLINE_E_TLS_PEER_TRUST_DOMAIN') && l.includes('evil.local')));
+    expect(counters(server.proxy)).toMatchObject({ mtlsPeerUntrusted: 1, mtlsPeerTrustDomain: 1 });
     // A good client still gets through: nothing else was affected.
     const good = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     expect(statusOf(await call(good.port))).toBe(200);

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
 import { Downstream } from '../http/downstream.js';
 import { serveHttp2, serveHttp2Tls } from '../h2/downstream.js';
+import { countRefusal, securityStats } from '../authz/stats.js';
 import { protocolStats } from '../tcp/record.js';
 import { TcpSession, type TcpConnectionFacts } from '../tcp/session.js';
 import { parseClientHello, MAX_CLIENT_HELLO_BYTES } from '../tls/client-hello.js';
@@ -44,6 +45,7 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
       protocolStats(ctx).noFilterChainMatch++;
       if (input.transport === 'tls' && input.serverName === undefined) protocolStats(ctx).tlsInspectorNoSni++;
       const mtlsOnly = input.transport === 'raw' && lc.chains.length > 0 && lc.chains.every((c) => c.securityPolicy === 'mutual_tls');
+      if (mtlsOnly) securityStats(ctx).mtlsPlaintextRefused++;
       if (mtlsOnly) ctx.log('plaintext:' + lc.listener.name, `listener ${lc.listener.name}: plaintext connection from ${input.source} refused: this port requires mTLS (STRICT); the client needs a sidecar with ISTIO_MUTUAL toward it (BOWLINE_E_TLS_PLAINTEXT_REFUSED)`);
       else ctx.log('nochain:' + lc.listener.name, `listener ${lc.listener.name}: no filter chain matches a ${input.transport} connection${input.serverName ? ` for ${input.serverName}` : ''} from ${input.source}; closed`);
       socket.destroy();
@@ -121,6 +123,7 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
     terminate(socket, first, chain.tls, (err, t) => {
       if (err !== null || t === undefined) {
         protocolStats(ctx).tlsHandshakeFailures++;
+        countRefusal(ctx, err?.message ?? '');
         // One line per reason per 10 s: an untrusted peer does not hide a wrong trust domain.
         ctx.log('tls:' + lc.listener.name + ':' + (/BOWLINE_E_[A-Z_]+/.exec(err?.message ?? '')?.[0] ?? ''), `listener ${lc.listener.name}: TLS handshake failed from ${socket.remoteAddress}: ${err?.message} (BOWLINE_E_TLS_HANDSHAKE)`);
         return;

@@ -22,6 +22,7 @@ import { mirrorRequest } from '../upstream/mirror.js';
 import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzRequest } from '../authz/index.js';
 import { authorizationOf, deniedLine, jwtOf, ownIdentityOf, principalOfPeer } from '../authz/slot.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
+import { securityStats } from '../authz/stats.js';
 import type { Exchange } from './exchange.js';
 import { endToEndFields, requestHead, type Framing } from './serialize.js';
 import { BODY_CHUNKED, BODY_LENGTH } from './request-head.js';
@@ -88,6 +89,7 @@ function authorize(x: Exchange): number {
     const a = jwt.authenticate((n) => h.headers.get(n), h.path);
     if (!a.ok) {
       x.ctx.log(`jwt:${x.lst.name}`, `request ${h.method} ${h.path} refused: JWT verification failed: ${a.reason} (BOWLINE_E_JWT_INVALID)`);
+      securityStats(x.ctx).jwtRejected++;
       x.localReply(JWT_FAILED_STATUS, JWT_FAILED_BODY, Flag.RBAC);
       return STOP;
     }
@@ -106,6 +108,7 @@ function authorize(x: Exchange): number {
   const d = engine.evaluate(r);
   if (d.allowed) return CONTINUE;
   x.ctx.log(`authz:${x.lst.name}:${d.policy ?? ''}`, deniedLine(`${h.method} ${h.path}`, r, d));
+  securityStats(x.ctx).authzDenied++;
   x.localReply(AUTHZ_DENIED_STATUS, AUTHZ_DENIED_BODY, Flag.RBAC);
   return STOP;
 }

@@ -11,6 +11,7 @@ import type { ProxyContext } from '../context.js';
 import { Flag } from '../record.js';
 import type { AuthzRequest } from '../authz/index.js';
 import { authorizationOf, deniedLine, principalOfPeer } from '../authz/slot.js';
+import { securityStats } from '../authz/stats.js';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { callHook, protocolStats, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
@@ -150,6 +151,7 @@ export class TcpSession {
     const r: AuthzRequest = { sourceIp: this.socket.remoteAddress ?? '', port: facts.port, destinationIp: facts.destination, ...(principal !== undefined ? { principal } : {}), ...(facts.serverName !== undefined ? { sni: facts.serverName } : {}) };
     const d = engine.evaluate(r);
     if (d.allowed) return true;
+    securityStats(this.ctx).authzDenied++;
     this.refuse(Flag.RBAC, deniedLine('a TCP connection', r, d));
     return false;
   }
