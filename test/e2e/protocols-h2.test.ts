@@ -21,7 +21,7 @@ const seen: Array<{ path: string; headers: IncomingHttpHeaders }> = [];
 let failNext = 0;
 
 beforeAll(async () => {
-  pki = makePki({ gateway: 'DNS:gw.test' });
+  pki = makePki({ gateway: 'DNS:gw.test', client: 'URI:spiffe://cluster.local/ns/default/sa/client' });
   const srv = h2server();
   srv.on('stream', (stream, headers) => {
     stream.on('error', () => {});
@@ -42,6 +42,7 @@ beforeAll(async () => {
       let n = 0;
       stream.on('data', (d: Buffer) => { h.update(d); n += d.length; });
       stream.on('end', () => {
+        if (stream.destroyed) return;
         stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'x-digest': h.digest('hex'), 'x-bytes': String(n) }));
         stream.end('ok');
@@ -167,6 +168,27 @@ describe('HTTP/2 through two proxies', () => {
     expect(JSON.parse(r.body).path).toBe('/tls');
     const last = seen[seen.length - 1]!;
     expect(last.headers['x-forwarded-proto']).toBe('https');
+  });
+});
+
+describe('HTTP/2 over mutual TLS', () => {
+  it('requires a verified client certificate and reaches the pipeline with the peer identity', async () => {
+    const seenPeers: string[] = [];
+    const gw = await proxy(config([listener('gw', [{ name: 'mtls', tls: { certificateSecret: 'gateway', validationSecret: 'ca', requireClientCertificate: true, alpn: ['h2'] }, http: { routeConfig: 'rt' } }], { direction: 'gateway' })],
+      [cluster('app', [h2Port], { protocol: 'http2' })], { routes: routeTable([{ route: to('app') }]), secrets: secretsFor(pki, 'gateway') }),
+    { hooks: { onRequestComplete: (r: { peerIdentity: string }) => seenPeers.push(r.peerIdentity) } });
+    const url = `https://127.0.0.1:${gw.ports.listeners.gw!}`;
+    const c = pki.leaf('client');
+    const s = h2connect(url, { ca: pki.caPem, servername: 'gw.test', cert: c.certPem, key: c.keyPem });
+    onStop({ close: () => s.close() });
+    expect((await get(s, '/mtls')).status).toBe(200);
+    expect(seenPeers).toEqual(['spiffe://cluster.local/ns/default/sa/client']);
+    const anon = h2connect(url, { ca: pki.caPem, servername: 'gw.test' });
+    anon.on('error', () => {});
+    const r = await get(anon, '/anon').catch(() => ({ status: -1 }));
+    expect(r.status).not.toBe(200);
+    anon.destroy();
+    expect((gw.stats as unknown as Record<string, number>).tlsHandshakeFailures).toBe(1);
   });
 });
 

@@ -67,7 +67,8 @@ function serversFor(chain: CompiledChain, ctx: ProxyContext): Servers {
   if (t !== undefined) {
     // HTTP/2 over TLS: this server runs the handshake itself (node:http2 cannot take over a TLS socket made elsewhere).
     secure = createSecureServer({
-      ...opts, ...t.material, ALPNProtocols: ['h2'], requestCert: t.requestCert, rejectUnauthorized: t.requireClientCertificate,
+      // Client certificates are judged by checkPeer after the handshake, so a refusal names its reason (as tls/downstream.ts does).
+      ...opts, ...t.material, ALPNProtocols: ['h2'], requestCert: t.requestCert, rejectUnauthorized: false,
     });
     secure.setTimeout(0);
     secure.on('tlsClientError', (err) => { protocolStats(ctx).tlsHandshakeFailures++; ctx.log('tls-h2', `HTTP/2 TLS handshake failed: ${err.message} (BOWLINE_E_TLS_HANDSHAKE)`); });
@@ -140,7 +141,8 @@ export function serveHttp2Tls(socket: Socket, slot: ListenerSlot, chain: Compile
   const tls = chain.tls!;
   pendingTls.set(key, (session) => {
     const s = session.socket as TLSSocket;
-    const peer = checkPeer(s, tls, s.authorized ? null : new Error(String(s.authorizationError ?? 'no certificate')));
+    const why = s.authorizationError;
+    const peer = checkPeer(s, tls, s.authorized ? null : Object.assign(new Error(String(why ?? 'no certificate')), { code: typeof why === 'string' ? why : String(why ?? '') }));
     if (peer instanceof Error) {
       protocolStats(ctx).tlsHandshakeFailures++;
       ctx.log('tls:' + slot.current.name, `listener ${slot.current.name}: ${peer.message} (BOWLINE_E_TLS_HANDSHAKE)`);
