@@ -7,7 +7,7 @@ import type { ProxyConfig } from '../../proxy-config/types.js';
 import { ControlClient, type ControlClientEvent } from '../../proxy/control-client/client.js';
 import { generateProxyConfig } from '../generators/index.js';
 import { bookinfoSnapshot, ingressProxy, productpageProxy, sampleResources } from '../testdata/bookinfo.js';
-import { PushServer, type SnapshotSource } from './server.js';
+import { MAX_INBOUND_FRAME_BYTES, PushServer, type SnapshotSource } from './server.js';
 
 /** A snapshot source the test moves by hand. */
 class Source implements SnapshotSource {
@@ -119,6 +119,14 @@ describe('push stream', () => {
     bad2.write('\u0000\u0001garbage{{{\n');
     await new Promise((r) => bad2.on('close', r));
     expect(logs.some((l) => l.code === 'BOWLINE_E_PUSH_BAD_FRAME')).toBe(true);
+    // A line that never ends is cut off at MAX_INBOUND_FRAME_BYTES, not buffered up to the push-sized limit.
+    const bad3 = connect(addr.port, '127.0.0.1');
+    bad3.resume();
+    bad3.on('error', () => {});
+    const closed3 = new Promise((r) => bad3.on('close', r));
+    bad3.write('{"type":"hello","x":"' + 'a'.repeat(MAX_INBOUND_FRAME_BYTES + 1024));
+    await closed3;
+    expect(logs.some((l) => l.code === 'BOWLINE_E_PUSH_BAD_FRAME' && String(l.reason).includes(`${MAX_INBOUND_FRAME_BYTES} bytes`))).toBe(true);
     source.set(['virtual-service-reviews-v3']);
     await waitFor(() => good.applied.length === 2);
     expect(good.events.filter((e) => e.type === 'disconnected')).toHaveLength(0);

@@ -44,6 +44,13 @@ export interface PushServerOptions {
   onCsr?: (msg: Record<string, unknown>, socket: Socket) => Promise<object | undefined>;
 }
 
+/**
+ * Longest line a proxy may send (hello, ack/nack, csr are a few KiB). The default LineFramer limit
+ * (64 MiB) is sized for pushes toward the proxy; on this unauthenticated port it would let each
+ * connection make the control plane buffer 64 MiB before anything is checked.
+ */
+export const MAX_INBOUND_FRAME_BYTES = 1 << 20;
+
 /** Stable codes of stream errors (docs/errors.md). */
 export const PUSH_ERRORS = {
   badFrame: 'BOWLINE_E_PUSH_BAD_FRAME',
@@ -97,7 +104,7 @@ export class PushServer {
     socket.setKeepAlive(true, 10_000);
     const helloTimer = setTimeout(() => this.drop(conn, PUSH_ERRORS.helloTimeout, 'no hello received'), this.opts.helloTimeoutMs ?? 10_000);
     helloTimer.unref();
-    const framer = new LineFramer((line) => this.onLine(conn, line, helloTimer), (reason) => this.drop(conn, PUSH_ERRORS.badFrame, reason));
+    const framer = new LineFramer((line) => this.onLine(conn, line, helloTimer), (reason) => this.drop(conn, PUSH_ERRORS.badFrame, reason), MAX_INBOUND_FRAME_BYTES);
     socket.on('data', (d) => {
       if (!conn.closed) framer.push(d);
     });
