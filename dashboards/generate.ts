@@ -157,10 +157,19 @@ export function render(d: Dash): unknown {
     refresh: '10s',
     time: { from: 'now-15m', to: 'now' },
     timezone: 'browser',
-    __inputs: [{ name: 'DS_PROMETHEUS', label: 'Prometheus', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus' }],
+    // Grafana's import dialog asks for DS_PROMETHEUS and replaces `${DS_PROMETHEUS}` with the chosen
+    // data source: it becomes the `datasource` variable's current value, which every panel uses.
+    // Provisioned from files (no import step), the variable falls back to the default Prometheus.
+    __inputs: [{ name: 'DS_PROMETHEUS', label: 'Prometheus', description: 'Prometheus that scrapes the proxies', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus' }],
+    __requires: [
+      { type: 'grafana', id: 'grafana', name: 'Grafana', version: '9.0.0' },
+      { type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' },
+      { type: 'panel', id: 'stat', name: 'Stat', version: '' },
+      { type: 'panel', id: 'timeseries', name: 'Time series', version: '' },
+    ],
     templating: {
       list: [
-        { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0 },
+        { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: { selected: true, text: 'Prometheus', value: '${DS_PROMETHEUS}' }, hide: 0 },
         ...d.vars.map((v) => ({
           name: v.name,
           label: v.label,
