@@ -150,7 +150,7 @@ describe('HTTP/2 through two proxies', () => {
     const s = h2connect(url);
     onStop({ close: () => s.close() });
     const body = Buffer.alloc(10 * 1024 * 1024, 0x61);
-    const r = await get(s, '/echo', {}, body);
+    const r = await get(s, '/echo', { te: 'trailers' }, body);
     expect(r.status).toBe(200);
     expect(r.trailers['x-bytes']).toBe(String(body.length));
     expect(r.trailers['x-digest']).toBe(createHash('sha256').update(body).digest('hex'));

@@ -40,6 +40,8 @@ export class H2Exchange extends Exchange implements CallSink {
   readonly protocol = 'HTTP/2';
   /** The request is gRPC (content-type application/grpc*). */
   readonly grpc: boolean;
+  /** The client takes trailers (gRPC, or it sent `te: trailers`): responses wait for the upstream's. */
+  private readonly wantsTrailers: boolean;
   /** grpc-status of the response ('' until known), for telemetry's grpc_response_status. */
   grpcStatus = '';
   private call: UpstreamCall | null = null;
@@ -63,6 +65,7 @@ export class H2Exchange extends Exchange implements CallSink {
   ) {
     super(new H2StreamSide(remoteAddress, remote, stream), head, lst, ctx);
     this.grpc = isGrpc(head.headers.get('content-type'));
+    this.wantsTrailers = this.grpc || head.headers.get('te')?.toLowerCase() === 'trailers';
     stream.on('data', (chunk: Buffer) => this.requestData(chunk));
     stream.on('end', () => this.requestEnd());
     stream.on('error', () => {});
@@ -238,6 +241,12 @@ export class H2Exchange extends Exchange implements CallSink {
         this.stream.respond(toNode(h, { ':status': status }, true), { endStream: true });
         this.call = null;
         this.end();
+        return;
+      }
+      // Trailers are relayed to clients that can take them (gRPC, or `te: trailers`); waiting for
+      // them costs an extra HEADERS frame per response, so other responses end with their last DATA.
+      if (!this.wantsTrailers) {
+        this.stream.respond(toNode(h, { ':status': status }, true));
         return;
       }
       this.stream.respond(toNode(h, { ':status': status }, true), { waitForTrailers: true });
