@@ -117,6 +117,18 @@ describe('HTTP/2 through two proxies', () => {
     expect(a.stats.responses2xx).toBe(20);
   });
 
+  it('waits for a late HTTP/2 preface on an HTTP-only port (no fall back to HTTP/1.1)', async () => {
+    const { url } = await twoProxies([{ route: to('b') }]);
+    const port = Number(new URL(url).port);
+    const { connect: rawConnect } = await import('node:net');
+    const sock = rawConnect({ host: '127.0.0.1', port });
+    await new Promise((r) => sock.once('connect', r));
+    await new Promise((r) => setTimeout(r, 300)); // longer than the detection timeout
+    const s = h2connect(url, { createConnection: () => sock });
+    onStop({ close: () => s.close() });
+    expect((await get(s, '/late')).status).toBe(200);
+  });
+
   it('works with curl --http2-prior-knowledge', async () => {
     const { url } = await twoProxies([{ route: to('b') }]);
     const out = await new Promise<string>((resolve, reject) => execFile('curl', ['-sS', '--http2-prior-knowledge', '-o', '-', '-w', '\n%{http_version} %{http_code}', url + '/curl'], (err, stdout) => (err ? reject(err) : resolve(stdout))));

@@ -94,7 +94,10 @@ export function compileListenerChains(
   // A lone plain TCP chain that does not route by SNI reads nothing first: server-first protocols never wait.
   const only = chains.length === 1 ? chains[0]! : undefined;
   const inspect = only !== undefined && l.filterChains[0]!.match === undefined && only.tcp !== undefined && !only.tcp.needsServerName && only.tls === undefined ? 'none' : 'sniff';
-  return { listener: l, chains, inspect, detectTimeoutMs: l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS, shared };
+  // Without a TCP chain nothing is gained by deciding early: wait for the client's first bytes up to the idle timeout
+  // (an HTTP/2 client that sends its preface late must not land in the HTTP/1.1 codec).
+  const detectTimeoutMs = chains.some((c) => c.tcp !== undefined) ? l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS : base.idleTimeoutMs || 3_600_000;
+  return { listener: l, chains, inspect, detectTimeoutMs, shared };
 }
 
 function httpRuntime(h: HttpConnectionManager, base: HttpListenerRuntime, tables: Map<string, CompiledRouteConfig>, tls: boolean): HttpListenerRuntime {
