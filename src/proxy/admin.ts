@@ -21,6 +21,8 @@ export interface AdminOptions {
   pools(): Map<string, ClusterPool>;
   /** POST /quitquitquit: drain, then stop. */
   onQuit(): void;
+  /** GET /certs: the workload certificate in use (never the key), or undefined without an identity. */
+  certs?: () => unknown;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -51,13 +53,16 @@ export function startAdmin(o: AdminOptions): Promise<AdminServer> {
       case '/stats':
         json(res, 200, p.stats.toJSON());
         return;
+      case '/certs':
+        json(res, 200, o.certs?.() ?? { certificate: null, reason: 'no workload certificate: the proxy was started without --token-file' });
+        return;
       case '/quitquitquit':
         if (req.method !== 'POST') { res.writeHead(405, { allow: 'POST' }).end('use POST\n'); return; }
         res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
         if (!quitting) { quitting = true; setImmediate(() => o.onQuit()); }
         return;
       default:
-        json(res, 404, { error: 'not found', endpoints: ['/ready', '/config_dump', '/clusters', '/stats', 'POST /quitquitquit'] });
+        json(res, 404, { error: 'not found', endpoints: ['/ready', '/config_dump', '/clusters', '/stats', '/certs', 'POST /quitquitquit'] });
     }
   };
   const server = createServer((req, res) => {

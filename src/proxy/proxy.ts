@@ -17,7 +17,7 @@ import { ProxyStats } from './stats.js';
 import type { ProxyTelemetry } from '../telemetry/index.js';
 import { withTelemetry } from './telemetry.js';
 import { installAuthorization } from './authz/slot.js';
-import { resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
+import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
 import { ClusterPool } from './upstream/pool.js';
 import { upstreamTlsOf } from './detect/chains.js';
 
@@ -172,6 +172,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       address: opts.adminAddress ?? '127.0.0.1',
       proxy: handle,
       pools: () => pools,
+      ...(opts.identity ? { certs: () => describeCredentials(opts.identity!.current()) } : {}),
       onQuit: async () => {
         await handle.drain();
         opts.onQuit?.();

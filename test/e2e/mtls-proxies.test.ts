@@ -55,7 +55,7 @@ async function serverProxy(live: LiveCredentials, mode: 'STRICT' | 'PERMISSIVE' 
     secrets: workloadSecretPlaceholders(),
     ...(policies ? { authorization: { policies, ...(jwtRules ? { jwtRules } : {}) } } : {}),
   };
-  const proxy = await startProxy({ config, identity: live, admin: false, ...(log ? { log: (l: string) => log.push(l) } : {}), ...(telemetry ? { telemetry } : {}) });
+  const proxy = await startProxy({ config, identity: live, adminPort: 0, ...(log ? { log: (l: string) => log.push(l) } : {}), ...(telemetry ? { telemetry } : {}) });
   proxies.push(proxy);
   return { proxy, port: proxy.ports.listeners['inbound|8000']! };
 }
@@ -103,6 +103,10 @@ describe('mTLS modes between real proxies', () => {
     expect(statusOf(await call(server.port))).toBe('refused');
     await waitFor(() => log.some((l) => l.includes('requires mTLS (STRICT)') && l.includes('BOWLINE_E_TLS_PLAINTEXT_REFUSED')));
     expect(counters(server.proxy).mtlsPlaintextRefused).toBe(1);
+    // The admin page shows the certificate in use, never its key.
+    const certs = await new Promise<string>((resolve) => request({ host: '127.0.0.1', port: server.proxy.ports.admin, path: '/certs' }, (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b)); }).end());
+    expect(JSON.parse(certs)).toMatchObject({ spiffeId: HTTPBIN, trustedRoots: 1 });
+    expect(certs).not.toContain('PRIVATE KEY');
     const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     expect(await call(client.port)).toEqual({ status: 200, body: 'app GET /get' });
   });

@@ -51,5 +51,12 @@ export function resolveWorkloadSecrets(cfg: ProxyConfig, creds: WorkloadCredenti
   return { ...cfg, listeners, clusters, endpoints, secrets: cfg.secrets.filter((s) => !workload.has(s.name)) };
 }
 
+/** What the admin page shows of the credentials in use: identity, validity, roots; never the key. */
+export function describeCredentials(c: WorkloadCredentials | undefined): unknown {
+  if (!c) return { certificate: null, reason: 'no workload certificate yet (waiting for the control plane)' };
+  const roots = c.trustBundlePem.split('-----BEGIN CERTIFICATE-----').length - 1;
+  return { spiffeId: c.spiffeId, notBefore: new Date(c.notBefore).toISOString(), notAfter: new Date(c.notAfter).toISOString(), trustedRoots: roots, certificateChain: c.chainPem };
+}
+
 /** The names of the workload secrets, for callers that report them. */
 export const WORKLOAD_SECRET_NAMES: readonly string[] = [WORKLOAD_CERT_SECRET, ROOT_CA_SECRET];
