@@ -57,7 +57,7 @@ async function sleepFetch(url: string): Promise<string> {
 }
 const HTTPBIN = 'http://httpbin.foo:8000/headers';
 const HELLO = 'http://hello.foo:5000/get';
-const settle = (url: string, status: number) => waitFor(async () => (await viaSleep(url)) === status, { timeoutMs: 10_000, what: `${url} -> ${status}` });
+const settle = (url: string, status: number) => waitFor(async () => (await viaSleep(url)) === status, { timeoutMs: 20_000, what: `${url} -> ${status}` });
 
 const authn = (svc: string) => cli(['authn', 'check', svc, '--namespace', 'foo', '--server', api]);
 
@@ -191,7 +191,7 @@ data:
     enableAutoMtls: true
 `);
     await apply('meshpolicy', MESH_POLICY);
-    await waitFor(async () => (await authn('httpbin.foo')).out.includes('auto-mTLS'), { timeoutMs: 10_000, what: 'auto-mTLS in effect' });
+    await waitFor(async () => (await authn('httpbin.foo')).out.includes('auto-mTLS'), { timeoutMs: 20_000, what: 'auto-mTLS in effect' });
     await settle(HTTPBIN, 200);
     expect(await viaSleep(HELLO)).toBe(200);
     expect((await authn('httpbin.foo')).code).toBe(0);
