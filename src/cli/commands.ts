@@ -8,7 +8,7 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'demo', summary: 'Run Bookinfo, httpbin and sleep with sidecars and a gateway on localhost:8080', load: async () => (await import('./commands/demo.js')).command },
   { name: 'validate', summary: 'Check Istio YAML/JSON files: every violation with file:line:col, code and field path', load: async () => (await import('./commands/validate.js')).command },
   { name: 'version', summary: 'Print the Bowline version', load: async () => (await import('./commands/version.js')).command },
-  { name: 'proxy', summary: 'Run the Bowline proxy (data plane) from a proxy config file', load: async () => (await import('./commands/proxy.js')).command },
+  { name: 'proxy', summary: 'Run the Bowline proxy (data plane), a sidecar or gateway, from a config file or the control plane', load: async () => (await import('./commands/proxy.js')).command },
   { name: 'up', aliases: ['control'], summary: 'Run the control plane (config API, store, push stream)', load: async () => (await import('./commands/up.js')).command },
   { name: 'apply', summary: 'Create or update resources from YAML/JSON files (like kubectl apply)', load: async () => (await import('./commands/apply.js')).command },
   { name: 'get', summary: 'List resources as a table, or show them as YAML/JSON (like kubectl get)', load: async () => (await import('./commands/get.js')).command },

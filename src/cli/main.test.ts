@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { commands } from './commands.js';
 import { main } from './main.js';
 
 /** Runs main() in process and returns its exit code and what it wrote to stderr. */
@@ -34,6 +35,13 @@ describe('bowline main', () => {
       expect(r.code, argv.join(' ')).toBe(1);
       expect(r.err).toMatch(/BOWLINE_E_CLI_UNREACHABLE: cannot reach the control plane at http:\/\/127\.0\.0\.1:1 .*bowline up/);
       expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('each command file agrees with its one-line registration (name, aliases, summary shown by --help)', async () => {
+    for (const entry of commands) {
+      const c = await entry.load();
+      expect({ name: c.name, aliases: c.aliases ?? [], summary: c.summary }).toEqual({ name: entry.name, aliases: entry.aliases ?? [], summary: entry.summary });
     }
   });
 });

@@ -73,7 +73,7 @@ function intFlag(v: string | undefined, name: string, dflt: number): number {
 /** `bowline proxy`: the data plane from a config file, with reload, ports file and graceful drain. */
 export const command: Command = {
   name: 'proxy',
-  summary: 'Run the Bowline proxy (data plane) from a proxy config file',
+  summary: 'Run the Bowline proxy (data plane), a sidecar or gateway, from a config file or the control plane',
   async run(args) {
     const { values } = parseFlags(args, proxyFlags, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return 0; }
