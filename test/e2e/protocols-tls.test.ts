@@ -102,6 +102,27 @@ describe('TLS termination and origination', () => {
     expect(await tlsGet(gw.ports.listeners.gw!, 'gw.test')).toBe('a.test sni=a.test client=');
   });
 
+  it('terminates TLS for HTTP/1.1 (ALPN http/1.1 or none) on the same chain that serves h2', async () => {
+    const { createServer: httpServer } = await import('node:http');
+    const web = httpServer((req, res) => res.end(`proto=${req.headers['x-forwarded-proto']} path=${req.url}`));
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    onStop({ close: () => new Promise<void>((r) => { web.closeAllConnections(); web.close(() => r()); }) });
+    const gw = await proxy(config([listener('gw', [{ name: 'https', tls: { certificateSecret: 'gateway', alpn: ['h2', 'http/1.1'] }, http: { routeConfig: 'rt' } }], { direction: 'gateway' })],
+      [cluster('web', [(web.address() as { port: number }).port], { protocol: 'http1' })],
+      { secrets: secretsFor(pki, 'gateway'), routes: [{ name: 'rt', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'web', weight: 1 }] } }] }] }] }));
+    const { get: httpsGet } = await import('node:https');
+    for (const alpn of [undefined, ['http/1.1']]) {
+      const text = await new Promise<string>((resolve, reject) => {
+        httpsGet({ host: '127.0.0.1', port: gw.ports.listeners.gw!, path: '/secure', servername: 'gw.test', ca: pki.caPem, ...(alpn ? { ALPNProtocols: alpn } : {}) }, (res) => {
+          let b = '';
+          res.on('data', (d) => { b += d; });
+          res.on('end', () => resolve(b));
+        }).on('error', reject);
+      });
+      expect(text).toBe('proto=https path=/secure');
+    }
+  });
+
   it('requires and verifies client certificates on a MUTUAL chain', async () => {
     const gw = await proxy(config([listener('gw', [{ name: 'mutual', tls: { certificateSecret: 'gateway', validationSecret: 'ca', requireClientCertificate: true, subjectAltNames: ['spiffe://cluster.local/ns/default/sa/client'] }, tcp: { routes: [{ destinations: [{ cluster: 'a', weight: 1 }] }] } }], { direction: 'gateway' })],
       [cluster('a', [backends.a!], { tls: { mode: 'SIMPLE', validationSecret: 'ca', sni: 'a.test' } })], { secrets: secretsFor(pki, 'gateway') }));
