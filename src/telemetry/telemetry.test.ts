@@ -215,3 +215,29 @@ describe('access log sink', () => {
     expect(sink.stats).toEqual({ written: 0, dropped: 2, errors: 1 });
   });
 });
+
+describe('ProxyTelemetry reconfiguration of tracing', () => {
+  it('a collector URL it cannot use is counted, never thrown; replaced exporters keep their counts', async () => {
+    const { startCollector } = await import('./tracing/collector.js');
+    const col = await startCollector();
+    try {
+      const base = config();
+      const t = createProxyTelemetry({ config: { ...base, mesh: { ...base.mesh, tracing: { zipkin: { url: `${col.url}/api/v2/spans` } } } } });
+      const h = new TestHeaders();
+      t.finishRequest(rec({ trace: t.startRequest(h, 'outbound') }));
+      await Promise.all(t.exporters.map((e) => e.flush()));
+      expect(sample(t.registry.expose(), 'bowline_tracing_spans_exported_total', { format: 'zipkin' })).toBe(1);
+
+      // A bad URL (e.g. from a hand-written config) leaves tracing off, and the config applies.
+      expect(() => t.reconfigure({ ...base, mesh: { ...base.mesh, tracing: { zipkin: { url: 'http://a b:9411/api/v2/spans' }, otlp: { url: 'ftp://x/v1/traces' } } } })).not.toThrow();
+      expect(t.exporters).toHaveLength(0);
+      const page = await (async () => { await new Promise((r) => setImmediate(r)); return t.registry.expose(); })();
+      expect(page).toMatch(/bowline_tracing_collectors_refused 2\n/);
+      // The replaced exporter's count stays: counters never go backwards.
+      expect(sample(page, 'bowline_tracing_spans_exported_total', { format: 'zipkin' })).toBe(1);
+      await t.close();
+    } finally {
+      await col.close();
+    }
+  });
+});

@@ -81,7 +81,7 @@ export class ProxyTelemetry {
     const oldLog = JSON.stringify(this.o.config.mesh.accessLog ?? {});
     const tracingChanged = JSON.stringify(config.mesh.tracing ?? {}) !== oldTracing;
     const logChanged = JSON.stringify(config.mesh.accessLog ?? {}) !== oldLog;
-    if (tracingChanged) for (const e of this.exporters.splice(0)) void e.close();
+    if (tracingChanged) for (const e of this.exporters.splice(0)) this.retire(e);
     if (logChanged && this.accessLog && !this.o.accessLogSink) void this.accessLog.sink.close();
     this.o.config = config;
     this.setup(config, tracingChanged, logChanged);
@@ -92,8 +92,9 @@ export class ProxyTelemetry {
     this.labels = this.istio ? new LabelResolver(this.istio, this.view) : undefined;
     if (newExporters && this.o.tracing !== false) {
       const t = mesh.tracing;
-      if (t?.zipkin?.url) this.exporters.push(new BatchExporter({ url: t.zipkin.url, format: 'zipkin', maxQueue: t.maxQueue }));
-      if (t?.otlp?.url) this.exporters.push(new BatchExporter({ url: t.otlp.url, format: 'otlp', maxQueue: t.maxQueue }));
+      this.collectorsRefused = 0;
+      if (t?.zipkin?.url) this.addExporter(t.zipkin.url, 'zipkin', t.maxQueue);
+      if (t?.otlp?.url) this.addExporter(t.otlp.url, 'otlp', t.maxQueue);
     }
     this.tracer =
       this.o.tracing === false
@@ -112,6 +113,34 @@ export class ProxyTelemetry {
         ? { sink: this.o.accessLogSink ?? fileSink(al.path ?? '/dev/stdout'), json: al.encoding === 'JSON' }
         : undefined;
     }
+  }
+
+  /** Collector URLs in mesh.tracing that cannot be used (not http/https): counted, never thrown, so a config still applies. */
+  collectorsRefused = 0;
+  /** Exporters replaced by a tracing change, still flushing; their counts stay on the page. */
+  private readonly retiring = new Set<BatchExporter>();
+  /** Final counts of exporters that were replaced, per format, so counters never go backwards. */
+  private readonly retired = new Map<string, { exported: number; dropped: number; failed: number }>();
+
+  private addExporter(url: string, format: 'zipkin' | 'otlp', maxQueue: number | undefined): void {
+    try {
+      this.exporters.push(new BatchExporter({ url, format, maxQueue }));
+    } catch {
+      this.collectorsRefused++;
+    }
+  }
+
+  private retire(e: BatchExporter): void {
+    this.retiring.add(e);
+    void e.close().finally(() => {
+      this.retiring.delete(e);
+      const f = e.options.format;
+      const r = this.retired.get(f) ?? { exported: 0, dropped: 0, failed: 0 };
+      r.exported += e.stats.exported;
+      r.dropped += e.stats.dropped;
+      r.failed += e.stats.failed;
+      this.retired.set(f, r);
+    });
   }
 
   /** The interned peer for a PEER_METADATA_HEADER value (cache it on the connection). */
@@ -202,13 +231,24 @@ export class ProxyTelemetry {
     const dropped = this.registry.counter({ name: 'bowline_tracing_spans_dropped_total', help: 'Spans lost: queue full or collector failed.', labelNames: ['format', 'reason'] });
     const logDropped = this.registry.gauge({ name: 'bowline_access_log_dropped_lines', help: 'Access log lines dropped because the sink was slow, full or gone.' });
     const peerInvalid = this.registry.gauge({ name: 'bowline_peer_metadata_rejected', help: 'Peer metadata header values ignored (invalid or over the cache bound).' });
+    const refused = this.registry.gauge({ name: 'bowline_tracing_collectors_refused', help: 'Trace collector URLs in the mesh config that cannot be used (not http/https).' });
     this.registry.onCollect(() => {
-      for (const e of this.exporters) {
+      const sums = new Map<string, { exported: number; dropped: number; failed: number }>();
+      for (const [f, r] of this.retired) sums.set(f, { ...r });
+      for (const e of [...this.exporters, ...this.retiring]) {
         const f = e.options.format;
-        exported.labels(f).value = e.stats.exported;
-        dropped.labels(f, 'queue_full').value = e.stats.dropped;
-        dropped.labels(f, 'export_failed').value = e.stats.failed;
+        const sum = sums.get(f) ?? { exported: 0, dropped: 0, failed: 0 };
+        sum.exported += e.stats.exported;
+        sum.dropped += e.stats.dropped;
+        sum.failed += e.stats.failed;
+        sums.set(f, sum);
       }
+      for (const [f, sum] of sums) {
+        exported.labels(f).value = sum.exported;
+        dropped.labels(f, 'queue_full').value = sum.dropped;
+        dropped.labels(f, 'export_failed').value = sum.failed;
+      }
+      refused.labels().set(this.collectorsRefused);
       logDropped.labels().set(this.accessLog?.sink.stats.dropped ?? 0);
       peerInvalid.labels().set(this.peers.invalid + this.peers.overflowed);
     });

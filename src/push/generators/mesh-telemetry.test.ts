@@ -81,6 +81,7 @@ extensionProviders: [{name: o, opentelemetry: {service: "::1", port: 4318, http:
 defaultProviders: {tracing: [o]}
 `);
     expect(http.tracing).toEqual({ otlp: { url: 'http://[::1]:4318/v1/traces' } });
+    expect(settings('defaultConfig: {tracing: {zipkin: {address: "Zipkin.Tracing:80"}}}').tracing).toEqual({ zipkin: { url: 'http://Zipkin.Tracing:80/api/v2/spans' } });
   });
 
   it('defaultProviders.accessLogging: built-in envoy (stdout TEXT) and envoyFileAccessLog with labels (JSON)', () => {
@@ -97,7 +98,7 @@ defaultProviders: {accessLogging: [json-log]}
   });
 
   it('free-form provider values of the wrong shape are ignored, never thrown on', () => {
-    for (const doc of ['extensionProviders: 5\ndefaultProviders: {tracing: [a]}', 'extensionProviders: [{name: a, zipkin: {service: z, port: 99999}}]\ndefaultProviders: {tracing: [a]}', 'defaultProviders: {tracing: a, accessLogging: [{}]}']) {
+    for (const doc of ['defaultConfig: {tracing: {zipkin: {address: "a b:9411"}}}', 'extensionProviders: [{name: a, zipkin: {service: "x/y z", port: 9411}}]\ndefaultProviders: {tracing: [a]}', 'extensionProviders: 5\ndefaultProviders: {tracing: [a]}', 'extensionProviders: [{name: a, zipkin: {service: z, port: 99999}}]\ndefaultProviders: {tracing: [a]}', 'defaultProviders: {tracing: a, accessLogging: [{}]}']) {
       const s = settings(doc);
       expect(s.tracing).toBeUndefined();
       expect(s.accessLog.enabled).toBe(false);

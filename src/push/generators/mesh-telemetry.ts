@@ -19,6 +19,19 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** `http://HOSTPORT/PATH` when it parses with exactly that host (`a b:9411`, port 99999 do not): proxies never get a URL they must refuse. */
+function httpUrl(hostPort: string, path: string): string | undefined {
+  const url = `http://${hostPort}${path}`;
+  try {
+    const u = new URL(url);
+    // The host must be exactly what was given: `x/y z` or `a@b` would land somewhere else.
+    const want = hostPort.toLowerCase();
+    return u.hostname !== '' && (u.host === want || `${u.host}:80` === want) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `http://HOST:PORT/PATH` from a provider's service and port; undefined when either is missing. */
 function providerUrl(p: Obj, defaultPath: string, path: unknown): string | undefined {
   const service = str(p.service);
@@ -26,7 +39,7 @@ function providerUrl(p: Obj, defaultPath: string, path: unknown): string | undef
   if (!service || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
   const host = service.includes(':') && !service.startsWith('[') ? `[${service}]` : service;
   const pth = str(path) ?? defaultPath;
-  return `http://${host}:${port}${pth.startsWith('/') ? pth : `/${pth}`}`;
+  return httpUrl(`${host}:${port}`, pth.startsWith('/') ? pth : `/${pth}`);
 }
 
 /** The extension providers named by `defaultProviders[kind]`, in order. */
@@ -44,7 +57,8 @@ export function tracingSettings(m: MeshConfig): MeshSettings['tracing'] {
   const providers = defaultProviders(m, 'tracing');
   if (!providers) {
     const address = str(m.defaultConfig?.tracing?.zipkin?.address);
-    return address ? { zipkin: { url: `http://${address}/api/v2/spans` } } : undefined;
+    const url = address ? httpUrl(address, '/api/v2/spans') : undefined;
+    return url ? { zipkin: { url } } : undefined;
   }
   const out: NonNullable<MeshSettings['tracing']> = {};
   for (const { provider } of providers) {
