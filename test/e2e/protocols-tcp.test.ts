@@ -164,6 +164,16 @@ describe('TCP proxy', () => {
     expect(text).toBe('SELECT 1');
   });
 
+  it('never loops a passthrough (original_dst) cluster back into an uncaptured listener', async () => {
+    const p = await proxy(config([listener('out', [tcpChain('PassthroughCluster')], { useOriginalDst: true })],
+      [{ name: 'PassthroughCluster', discovery: 'original_dst', protocol: 'tcp', loadBalancer: { policy: 'PASSTHROUGH' } }]));
+    const s = connect({ host: '127.0.0.1', port: p.ports.listeners.out! });
+    s.on('error', () => {});
+    await new Promise((r) => s.once('close', r));
+    expect(p.stats.flagCounts[1]).toBe(1); // UH
+    expect((p.stats as unknown as Record<string, number>).tcpConnectionsTotal).toBe(1);
+  });
+
   it('closes idle connections after idleTimeoutMs', async () => {
     const { port } = await twoHops(await echo(), { idleTimeoutMs: 200 });
     const s = await open(port);

@@ -20,6 +20,8 @@ export const DEFAULT_DETECT_TIMEOUT_MS = 100;
 
 /** Connection facts a chain matches on. */
 export interface ChainInput {
+  /** The connection came by capture (its local address is the original destination). */
+  captured: boolean;
   transport: 'tls' | 'raw';
   /** Detected protocol of a raw connection (undefined when not sniffed). */
   protocol: Sniffed | undefined;

@@ -53,7 +53,11 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     }
     start(socket, first, input, chain, slot, lc, ctx, conns);
   };
+  // Captured (TPROXY-style) when the connection's local address is not the listener's own socket address.
+  const own = (socket as Socket & { server?: { address(): unknown } }).server?.address() as { port?: number } | null | undefined;
+  const captured = lc.listener.useOriginalDst === true && own?.port !== undefined && own.port !== socket.localPort;
   const base = (): ChainInput => ({
+    captured,
     transport: 'raw', protocol: undefined, serverName: undefined, alpn: [],
     destinationPort: slot.current.logicalPort, destination: socket.localAddress ?? '', source: socket.remoteAddress ?? '',
   });
@@ -144,6 +148,7 @@ function handOff(
     const facts: TcpConnectionFacts = {
       listener: lc.listener.name, direction: lc.listener.direction, port: input.destinationPort, destination: input.destination,
       serverName: input.serverName, peerIdentity, mtls: chain.securityPolicy === 'mutual_tls',
+      captured: input.captured,
     };
     const s = new TcpSession(socket, first, chain.tcp, facts, ctx, (c) => lc.shared.upstreamTls.get(c), (gone) => conns.delete(gone));
     conns.add(s);

@@ -7,6 +7,7 @@
  * stays at the socket buffers). An idle timeout closes both sides.
  */
 import { connect, type Socket } from 'node:net';
+import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
 import { Flag } from '../record.js';
 import type { AuthzRequest } from '../authz/index.js';
@@ -30,6 +31,8 @@ export interface TcpConnectionFacts {
   serverName: string | undefined;
   peerIdentity: string;
   mtls: boolean;
+  /** The connection reached the listener by capture (its local address is the original destination, as with TPROXY). */
+  captured: boolean;
 }
 
 /** Looks up a cluster's compiled upstream TLS (undefined: plaintext). */
@@ -85,12 +88,24 @@ export class TcpSession {
     }
     open.set(cluster, (open.get(cluster) ?? 0) + 1);
     this.counted = cluster;
-    const picked = ctx.clusters.pick(cluster, { sourceIp: socket.remoteAddress ?? '' });
-    if (picked === undefined) { this.refuse(Flag.UH, `no healthy upstream in cluster ${cluster}`); return; }
-    const ep = picked.endpoint;
-    this.record.upstreamHost = ep.key;
+    let ep: UpstreamEndpoint | undefined;
+    let target: { address: string; port: number; key: string; identity: string | undefined };
+    if (state.config.discovery === 'original_dst') {
+      // Passthrough: where the client was going. Only a captured connection (TPROXY: the local address is the
+      // original destination) has one; a connection made to the listener itself would loop back to it.
+      const address = socket.localAddress ?? '';
+      const port = socket.localPort ?? 0;
+      if (!facts.captured) { this.refuse(Flag.UH, `cluster ${cluster} passes through to the original destination, but the connection to listener ${facts.listener} was not captured`); return; }
+      target = { address, port, key: address + ':' + port, identity: undefined };
+    } else {
+      const picked = ctx.clusters.pick(cluster, { sourceIp: socket.remoteAddress ?? '' });
+      if (picked === undefined) { this.refuse(Flag.UH, `no healthy upstream in cluster ${cluster}`); return; }
+      ep = picked.endpoint;
+      target = { address: ep.address, port: ep.port, key: ep.key, identity: ep.config.identity };
+    }
+    this.record.upstreamHost = target.key;
     const tls = tlsFor(cluster);
-    const up = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity) : connect({ host: ep.address, port: ep.port, noDelay: true });
+    const up = tls !== undefined ? connectUpstreamTls(tls, target.address, target.port, target.identity) : connect({ host: target.address, port: target.port, noDelay: true });
     this.up = up;
     up.allowHalfOpen = true;
     const timeoutMs = pool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -99,15 +114,15 @@ export class TcpSession {
     up.once('error', (err) => {
       if (connected) return;
       clearTimeout(timer);
-      ctx.clusters.report(ep, { connectFailure: true });
+      if (ep !== undefined) ctx.clusters.report(ep, { connectFailure: true });
       stats.tcpConnectFailures++;
-      this.refuse(Flag.UF, `TCP connect to ${ep.key} (cluster ${cluster}) failed: ${err.message}`);
+      this.refuse(Flag.UF, `TCP connect to ${target.key} (cluster ${cluster}) failed: ${err.message}`);
     });
     up.on('error', () => {});
     up.once(tls !== undefined ? 'secureConnect' : 'connect', () => {
       connected = true;
       clearTimeout(timer);
-      ctx.clusters.report(ep, {});
+      if (ep !== undefined) ctx.clusters.report(ep, {});
       if (this.closed) { up.destroy(); return; }
       callHook(ctx, 'onTcpOpened', this.record);
       if (first.length > 0) up.write(first);
