@@ -4,11 +4,21 @@ import type { ResourcePath } from './config-api.js';
 import { ApiError, badRequest } from './status.js';
 
 /**
+ * Most response bytes a watch may have waiting for a client that does not read. Past it the watch
+ * ends (as Kubernetes drops a watcher that falls behind); the client lists and watches again.
+ * Without it, one stalled client would hold every later event of its kind in memory.
+ */
+export const MAX_WATCH_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** Longest `timeoutSeconds` honoured (setTimeout's limit is about 24.8 days). */
+const MAX_TIMEOUT_SECONDS = 2_147_483;
+
+/**
  * Serves `?watch=1`: a chunked stream of `{type, object}` JSON lines. Without a resourceVersion
  * (or with "0") it first sends ADDED for every current object, like Kubernetes; with one, it
  * replays changes after it. Ends after `timeoutSeconds`, or with an ERROR event if history is gone.
  */
-export async function serveWatch(store: Store, req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, present: (o: StoredObject) => StoredObject): Promise<void> {
+export async function serveWatch(store: Store, req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, present: (o: StoredObject) => StoredObject, maxBufferedBytes = MAX_WATCH_BUFFER_BYTES): Promise<void> {
   const rvParam = query.get('resourceVersion');
   if (rvParam !== null && rvParam !== '' && !/^\d+$/.test(rvParam)) throw badRequest(`resourceVersion "${rvParam}" is not a number`);
   const timeout = query.get('timeoutSeconds');
@@ -24,11 +34,19 @@ export async function serveWatch(store: Store, req: IncomingMessage, res: Server
   }
   res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
   res.flushHeaders();
-  const send = (type: string, object: unknown) => res.write(JSON.stringify({ type, object }) + '\n');
+  let behind = false;
+  const send = (type: string, object: unknown) => {
+    if (behind) return;
+    res.write(JSON.stringify({ type, object }) + '\n');
+    if (res.writableLength > maxBufferedBytes) behind = true;
+  };
   for (const o of initial) send('ADDED', present(o));
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
+    let done = false;
     const finish = () => {
+      if (done) return;
+      done = true;
       w.close();
       clearTimeout(timer);
       res.end();
@@ -36,6 +54,7 @@ export async function serveWatch(store: Store, req: IncomingMessage, res: Server
     };
     const w = store.watch({ kind: path.kind.kind, ...(path.namespace !== undefined ? { namespace: path.namespace } : {}) }, (ev: WatchEvent) => {
       send(ev.type, present(ev.object));
+      if (behind) finish();
     }, {
       fromRevision: from,
       onError: (err) => {
@@ -46,7 +65,8 @@ export async function serveWatch(store: Store, req: IncomingMessage, res: Server
         finish();
       },
     });
-    if (timeout) timer = setTimeout(finish, Number(timeout) * 1000);
+    if (behind) return finish(); // the initial list alone outgrew the buffer
+    if (timeout) timer = setTimeout(finish, Math.min(Number(timeout), MAX_TIMEOUT_SECONDS) * 1000);
     req.socket.once('close', finish);
     res.once('close', finish);
   });
