@@ -181,10 +181,9 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
   watchIdle(conn, session, slot.current.idleTimeoutMs);
   session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
     stats.h2StreamsTotal++;
-    stream.on('error', () => {});
-    stream.once('close', () => { if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) stats.h2StreamsReset++; });
     const lst = slot.current;
     if (headerListSize(headers) > lst.maxRequestHeadersBytes) {
+      stream.on('error', noop);
       stats.h2ProtocolErrors++;
       ctx.stats.downstreamProtocolErrors++;
       ctx.stats.complete(431, Flag.DPE);
@@ -243,3 +242,5 @@ function watchIdle(conn: H2Connection, session: ServerHttp2Session, idleMs: numb
     setTimeout(() => { if (!answered && !session.destroyed) session.destroy(); }, Math.min(every, 5000)).unref();
   });
 }
+
+function noop(): void {}

@@ -19,6 +19,7 @@ import type { RequestHead } from '../http/request-head.js';
 import { Flag } from '../record.js';
 import { grpcCode, grpcFromHttp, grpcMessage, grpcTimeoutMs, isGrpc } from './grpc.js';
 import { toNode } from './headers.js';
+import { protocolStats } from '../tcp/record.js';
 import { clusterCalls, type CallSink, type UpstreamCall } from './upstream.js';
 
 /** The downstream HTTP/2 stream as the base Exchange sees it (only addresses and flow control are used). */
@@ -68,8 +69,9 @@ export class H2Exchange extends Exchange implements CallSink {
     this.wantsTrailers = this.grpc || head.headers.get('te')?.toLowerCase() === 'trailers';
     stream.on('data', (chunk: Buffer) => this.requestData(chunk));
     stream.on('end', () => this.requestEnd());
-    stream.on('error', () => {});
+    stream.on('error', noop);
     stream.on('close', () => {
+      if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) protocolStats(this.ctx).h2StreamsReset++;
       if (this.done) return;
       this.flags |= Flag.DC;
       this.abortCall();
@@ -385,3 +387,5 @@ export class H2Exchange extends Exchange implements CallSink {
     this.onDone();
   }
 }
+
+function noop(): void {}

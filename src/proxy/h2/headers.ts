@@ -27,11 +27,14 @@ export function fromNode(h: IncomingHttpHeaders): Headers {
 
 /** A node header object from a Headers list (repeated names become arrays), plus `extra` (pseudo-headers). */
 export function toNode(h: Headers, extra?: OutgoingHttpHeaders, skipTe = false): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ...extra };
+  const out: OutgoingHttpHeaders = {};
+  if (extra !== undefined) for (const k in extra) out[k] = extra[k];
   const names = h.names;
   for (let i = 0; i < names.length; i++) {
     const n = names[i]!;
-    if (CONNECTION_SPECIFIC.has(n)) continue;
+    // Connection-specific names all start with c, k, p, t, u, h or are `te`: test the set only for those.
+    const c = n.charCodeAt(0);
+    if ((c === 0x63 || c === 0x6b || c === 0x70 || c === 0x74 || c === 0x75 || c === 0x68) && CONNECTION_SPECIFIC.has(n)) continue;
     if (n === 'te' && (skipTe || h.values[i]!.toLowerCase() !== 'trailers')) continue;
     const prev = out[n];
     if (prev === undefined) out[n] = h.values[i]!;
