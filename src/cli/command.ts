@@ -12,9 +12,11 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-/** Exit codes shared by every command: 0 ok, 1 the input was wrong (violations, failed checks), 2 usage error. */
+/** Exit code: the command did what was asked. */
 export const EXIT_OK = 0;
+/** Exit code: the input was wrong or a check failed (violations, conflicts, an unreachable server). */
 export const EXIT_INVALID = 1;
+/** Exit code: the command line itself was wrong (unknown flag, missing argument). */
 export const EXIT_USAGE = 2;
 
 /** A usage error: printed as `bowline CMD: message` and exits 2, without a stack trace. */

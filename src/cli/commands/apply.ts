@@ -86,6 +86,7 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
           outcome = 'failed';
         }
       }
+      if (!outcome) io.stderr(`${m.file}:${m.line}: ${label}: changed by another writer during each of 3 attempts (409 Conflict); nothing applied for it, run apply again\n`);
       if (outcome === 'failed' || !outcome) failed++;
       else io.stdout(`${label} ${outcome}${suffix}\n`);
     }

@@ -1,4 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +181,28 @@ describe('bowline apply/get/describe/delete against a real control plane', () =>
     } finally {
       await open.close();
       rmSync(h, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bowline apply under write races', () => {
+  it('says why when every attempt meets a 409 Conflict, instead of exiting 1 silently', async () => {
+    let puts = 0;
+    const racing = createServer((req, res) => {
+      req.resume();
+      if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'reviews', namespace: 'default', resourceVersion: String(++puts) }, spec: {} }));
+      res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Conflict', code: 409, message: 'changed' }));
+    });
+    await new Promise<void>((r) => racing.listen(0, '127.0.0.1', r));
+    try {
+      const f = join(dir, 'race.yaml');
+      writeFileSync(f, ALL_V1.split('---')[0]!);
+      const x = io();
+      const code = await runApply(['-f', f], x, { BOWLINE_SERVER: `http://127.0.0.1:${(racing.address() as AddressInfo).port}`, BOWLINE_HOME: join(home, 'race-home') });
+      expect(code).toBe(1);
+      expect(x.err).toMatch(/race\.yaml:1: virtualservice\.networking\.istio\.io\/reviews: changed by another writer during each of 3 attempts \(409 Conflict\)/);
+    } finally {
+      await new Promise((r) => racing.close(r));
     }
   });
 });
