@@ -130,7 +130,7 @@ describe('mTLS walkthrough with auto-mTLS off (Istio 1.0)', () => {
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain('CONFLICT httpbin.foo.svc.cluster.local:8000');
     expect(r.out).toContain('STRICT, set by MeshPolicy default');
-    expect(r.out).toContain('send plaintext ((no DestinationRule))');
+    expect(r.out).toContain('send plaintext (no DestinationRule)');
   });
 
   it('adding a DestinationRule with ISTIO_MUTUAL for the hosts: OK and the calls succeed', async () => {

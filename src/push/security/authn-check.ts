@@ -40,7 +40,7 @@ function serverSide(snap: MeshSnapshot, svc: Service, port: number): { mode: str
 }
 
 function verdict(host: string, port: number, ns: string, server: { mode: string; source: string; noProxy: boolean }, client: ClientTls): Pick<AuthnRow, 'status' | 'message'> {
-  const by = client.source;
+  const by = client.source.startsWith('(') ? client.source.slice(1, -1) : client.source;
   if (server.mode === 'STRICT' && client.mode !== 'ISTIO_MUTUAL') {
     const what = client.mode === 'DISABLE' ? 'plaintext' : `${client.mode} TLS with their own certificates`;
     return { status: 'CONFLICT', message: `${host}:${port} requires mTLS (STRICT, set by ${server.source}) but clients in namespace ${ns} send ${what} (${by}): set trafficPolicy.tls.mode ISTIO_MUTUAL in a DestinationRule for ${host}${client.rule ? ` (${by})` : ''}, or relax the server to PERMISSIVE` };
