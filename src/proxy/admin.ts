@@ -1,6 +1,6 @@
 /**
  * The admin listener (Envoy's admin interface, default 127.0.0.1:15000): /ready,
- * /config_dump, /clusters, /stats, POST /quitquitquit. Not on the data path, so it uses
+ * /config_dump, /clusters, /stats, /certs, POST /quitquitquit. Not on the data path, so it uses
  * node:http for clarity; everything it serves is JSON.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
