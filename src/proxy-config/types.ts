@@ -162,6 +162,9 @@ export interface HttpConnectionManager {
   maxRequestHeadersBytes?: number;
   /** Close idle downstream keep-alive connections after this long. Default 1 h. */
   idleTimeoutMs?: number;
+  /** Time from the first byte of an HTTP/1.1 request head to its end (Envoy's request_headers_timeout);
+   *  a slower head gets 408 and the connection closes. 0 disables. Default 10 s. */
+  requestHeadersTimeoutMs?: number;
   /** HTTP/2 limits. */
   http2?: {
     maxConcurrentStreams?: number;

@@ -119,6 +119,7 @@ function listener(c: Checker, v: unknown, p: string, refs: Refs): void {
       c.oneOf(h.codec, `${fp}.http.codec`, ['http1', 'http2', 'auto'], false);
       c.num(h.maxRequestHeadersBytes, `${fp}.http.maxRequestHeadersBytes`, { min: 1024, int: true });
       c.num(h.idleTimeoutMs, `${fp}.http.idleTimeoutMs`, { min: 0 });
+      c.num(h.requestHeadersTimeoutMs, `${fp}.http.requestHeadersTimeoutMs`, { min: 0 });
       c.num(h.xffNumTrustedHops, `${fp}.http.xffNumTrustedHops`, { min: 0, int: true });
       c.bool(h.httpsRedirect, `${fp}.http.httpsRedirect`);
       c.bool(h.generateRequestId, `${fp}.http.generateRequestId`);

@@ -21,6 +21,8 @@ export interface HttpListenerRuntime {
   acceptAbsoluteForm: boolean;
   generateRequestId: boolean;
   idleTimeoutMs: number;
+  /** Time allowed from the first byte of a request head to its end (0: no limit); then 408 and close. */
+  requestHeadersTimeoutMs: number;
   /** `http` (TLS listeners come later). */
   scheme: string;
   /** The config version this was compiled from. */

@@ -16,6 +16,8 @@ import { closeClusterCalls } from './h2/upstream.js';
 /** Default request head limit (60 KiB) and downstream idle timeout (1 h). */
 const DEFAULT_MAX_HEAD = 60 * 1024;
 const DEFAULT_IDLE_MS = 3_600_000;
+/** Default time allowed for a request head to arrive once it started (10 s). */
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 
 interface Bound {
   server: Server;
@@ -46,6 +48,7 @@ export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (
       acceptAbsoluteForm: hcm.acceptAbsoluteForm === true,
       generateRequestId: hcm.generateRequestId !== false,
       idleTimeoutMs: hcm.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      requestHeadersTimeoutMs: hcm.requestHeadersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
       scheme: 'http',
       version: cfg.version ?? '',
     };

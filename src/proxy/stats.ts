@@ -17,6 +17,8 @@ export class ProxyStats {
   responses5xx = 0;
   /** Requests refused as malformed (400 and close). */
   downstreamProtocolErrors = 0;
+  /** Connections closed with 408 because a request head did not complete within requestHeadersTimeoutMs. */
+  downstreamHeadersTimeouts = 0;
   upstreamConnectionsTotal = 0;
   upstreamConnectionsActive = 0;
   upstreamConnectFailures = 0;

@@ -110,6 +110,7 @@ function httpRuntime(h: HttpConnectionManager, base: HttpListenerRuntime, tables
     acceptAbsoluteForm: h.acceptAbsoluteForm === true,
     generateRequestId: h.generateRequestId !== false,
     idleTimeoutMs: h.idleTimeoutMs ?? base.idleTimeoutMs,
+    requestHeadersTimeoutMs: h.requestHeadersTimeoutMs ?? base.requestHeadersTimeoutMs,
     scheme: tls ? 'https' : 'http',
   };
 }

@@ -9,6 +9,7 @@ import { Flag } from '../record.js';
 import { Exchange, type DownstreamSide } from './exchange.js';
 import { HeadError } from './head.js';
 import { run } from './pipeline.js';
+import { EOH_FOUND, headEndState, scanHeadEnd } from './head-end.js';
 import { parseRequestHead } from './request-head.js';
 
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
@@ -21,6 +22,13 @@ export class Downstream implements DownstreamSide {
   /** The client's verified SPIFFE id when the connection came over mTLS (set by detect/dispatch.ts), else ''. */
   peerIdentity = '';
   private buf: Buffer | null = null;
+  /** Chunks that arrived after `buf`, joined only when they can complete a head (or a request is in flight). */
+  private more: Buffer[] | null = null;
+  private moreBytes = 0;
+  /** -1: parse the next bytes from their start; else the end-of-head scan state of an incomplete head (head-end.ts). */
+  private eoh = -1;
+  /** Runs from the first bytes of an incomplete head until the head is complete (requestHeadersTimeoutMs). */
+  private headTimer: NodeJS.Timeout | null = null;
   private x: Exchange | null = null;
   private closed = false;
   private paused = false;
@@ -53,9 +61,15 @@ export class Downstream implements DownstreamSide {
       if (at < 0 || at === chunk.length) return;
       chunk = chunk.subarray(at);
     }
-    this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
-    if (this.x === null) this.next();
-    else if (this.buf.length > MAX_BUFFERED) this.pause();
+    if (this.closed) return;
+    if (this.buf === null) this.buf = chunk;
+    else { (this.more ??= []).push(chunk); this.moreBytes += chunk.length; }
+    if (this.x === null) {
+      // An incomplete head is parsed again only when its end (or its size limit) may have arrived.
+      if (this.eoh >= 0 && (this.eoh = scanHeadEnd(chunk, this.eoh)) !== EOH_FOUND
+        && this.buf.length + this.moreBytes < this.slot.current.maxRequestHeadersBytes) return;
+      this.next();
+    } else if (this.buf.length + this.moreBytes > MAX_BUFFERED) this.pause();
   }
 
   /** Parses and starts requests from the buffer while no request is in flight. */
@@ -64,11 +78,13 @@ export class Downstream implements DownstreamSide {
     this.parsing = true;
     try {
       while (this.buf !== null && this.x === null && !this.closed) {
+        if (this.more !== null) this.join();
         const buf = this.buf;
         const lst = this.slot.current;
         const r = parseRequestHead(buf, 0, buf.length, lst.maxRequestHeadersBytes);
-        if (r === null) return;
+        if (r === null) return this.awaitHead(buf, lst.requestHeadersTimeoutMs);
         if (r instanceof HeadError) return this.reject(r);
+        if (this.eoh >= 0 || this.headTimer !== null) this.headComplete();
         this.buf = r.headEnd < buf.length ? buf.subarray(r.headEnd) : null;
         this.ctx.stats.requestsTotal++;
         this.ctx.stats.requestsActive++;
@@ -89,13 +105,48 @@ export class Downstream implements DownstreamSide {
     }
   }
 
+  private join(): void {
+    this.buf = Buffer.concat([this.buf!, ...this.more!], this.buf!.length + this.moreBytes);
+    this.more = null;
+    this.moreBytes = 0;
+  }
+
+  /** `buf` starts an incomplete head: drop leading empty lines (RFC 9112 2.2), note where the end-of-head scan stands, start the headers timer. */
+  private awaitHead(buf: Buffer, timeoutMs: number): void {
+    if (this.headTimer === null && timeoutMs > 0) this.headTimer = setTimeout(() => this.onHeadTimeout(timeoutMs), timeoutMs);
+    let p = 0;
+    while (p + 1 < buf.length && buf[p] === 13 && buf[p + 1] === 10) p += 2;
+    this.buf = p === buf.length ? null : p > 0 ? buf.subarray(p) : buf;
+    this.eoh = this.buf === null ? -1 : headEndState(this.buf);
+  }
+
+  private headComplete(): void {
+    this.eoh = -1;
+    if (this.headTimer !== null) { clearTimeout(this.headTimer); this.headTimer = null; }
+  }
+
+  /** The head did not complete within requestHeadersTimeoutMs (Envoy's request_headers_timeout): 408 and close. */
+  private onHeadTimeout(ms: number): void {
+    this.headTimer = null;
+    if (this.x !== null || this.closed) return;
+    this.ctx.stats.downstreamHeadersTimeouts++;
+    this.ctx.stats.complete(408, 0);
+    this.answerAndClose(408, 'Request Timeout', `request headers not complete within ${ms} ms (BOWLINE_E_HTTP_HEADERS_TIMEOUT)\n`);
+  }
+
   private reject(e: HeadError): void {
     this.ctx.stats.downstreamProtocolErrors++;
     this.ctx.stats.complete(400, Flag.DPE);
-    const body = `${e.message} (${e.code})\n`;
-    this.socket.end(`HTTP/1.1 ${e.status} Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    this.answerAndClose(e.status, 'Bad Request', `${e.message} (${e.code})\n`);
+  }
+
+  private answerAndClose(status: number, reason: string, body: string): void {
+    this.headComplete();
+    this.socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     this.closed = true;
     this.buf = null;
+    this.more = null;
+    this.moreBytes = 0;
   }
 
   write(data: string | Buffer): boolean {
@@ -124,6 +175,7 @@ export class Downstream implements DownstreamSide {
     if (!keepAlive || this.closed) {
       this.closed = true;
       this.buf = null;
+      this.more = null;
       this.socket.end();
       return;
     }
@@ -151,6 +203,7 @@ export class Downstream implements DownstreamSide {
 
   private onClose(): void {
     this.closed = true;
+    this.headComplete();
     this.ctx.stats.downstreamConnectionsActive--;
     const x = this.x;
     this.x = null;

@@ -1,0 +1,170 @@
+// Request heads that arrive slowly: a head trickled in tiny chunks is parsed a bounded number of
+// times (not once per chunk: that was O(n^2) for a 60 KiB head), and a head that does not complete
+// within requestHeadersTimeoutMs gets 408 and a close even when bytes keep arriving (slowloris).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ProxyConfig } from '../../proxy-config/types.js';
+import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
+import { oneRouteConfig } from '../sample-config.js';
+import { startProxy, type RunningProxy } from '../proxy.js';
+import { compileListeners } from '../listeners.js';
+import { waitFor } from '../../../test/support/wait.js';
+import { ProxyStats } from '../stats.js';
+import { Downstream } from './downstream.js';
+import { EOH_FOUND, EOH_NONE, scanHeadEnd } from './head-end.js';
+
+const parses = vi.hoisted(() => ({ n: 0 }));
+vi.mock('./request-head.js', async (importOriginal) => {
+  const m = await importOriginal<typeof import('./request-head.js')>();
+  return { ...m, parseRequestHead: (...a: Parameters<typeof m.parseRequestHead>) => { parses.n++; return m.parseRequestHead(...a); } };
+});
+
+/** A request head of about `size` bytes: many short headers, ending with the empty line. */
+function bigHead(size: number): Buffer {
+  let s = 'GET /slow HTTP/1.1\r\nhost: example\r\n';
+  for (let i = 0; s.length < size - 40; i++) s += `x-h${i}: ${'v'.repeat(20)}\r\n`;
+  return Buffer.from(s + 'connection: close\r\n\r\n', 'latin1');
+}
+
+describe('end-of-head scanner', () => {
+  it('finds CRLF CRLF, LF LF and LF CR LF across chunk boundaries, one byte at a time', () => {
+    for (const text of ['GET / HTTP/1.1\r\nhost: a\r\n\r\n', 'GET / HTTP/1.1\nhost: a\n\n', 'a\n\r\n']) {
+      const b = Buffer.from(text, 'latin1');
+      let s = EOH_NONE;
+      let at = -1;
+      for (let i = 0; i < b.length && at < 0; i++) if ((s = scanHeadEnd(b.subarray(i, i + 1), s)) === EOH_FOUND) at = i + 1;
+      expect(at).toBe(b.length);
+      expect(scanHeadEnd(b, EOH_NONE)).toBe(EOH_FOUND);
+    }
+    expect(scanHeadEnd(Buffer.from('GET / HTTP/1.1\r\nhost: a\r\n\r', 'latin1'), EOH_NONE)).not.toBe(EOH_FOUND);
+    expect(scanHeadEnd(Buffer.from('\r\nx\r\ny\r\n', 'latin1'), EOH_NONE)).not.toBe(EOH_FOUND);
+  });
+});
+
+describe('a head trickled one byte at a time', () => {
+  let server: ReturnType<typeof createNetServer>;
+  let port = 0;
+  const accepted: Socket[] = [];
+  beforeAll(async () => {
+    server = createNetServer((s) => accepted.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((r) => { for (const s of accepted) s.destroy(); server.close(() => r()); }));
+
+  /** Feeds `head` to a Downstream on a real accepted socket, one byte per 'data' event; returns the client's bytes and the parse count. */
+  async function trickle(head: Buffer): Promise<{ reply: string; parses: number; cpuMs: number }> {
+    const client = connect(port, '127.0.0.1');
+    let reply = '';
+    client.on('data', (d) => { reply += d.toString('latin1'); });
+    const closed = new Promise<void>((r) => client.on('close', () => r()));
+    while (accepted.length === 0) await new Promise((r) => setImmediate(r));
+    const sock = accepted.shift()!;
+    const stats = new ProxyStats();
+    const lst: HttpListenerRuntime = {
+      name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, maxRequestHeadersBytes: 64 * 1024,
+      acceptAbsoluteForm: false, generateRequestId: false, idleTimeoutMs: 0, requestHeadersTimeoutMs: 60_000, scheme: 'http', version: 'v',
+    };
+    const slot: ListenerSlot = { current: lst };
+    const ctx = { stats, hooks: {}, random: Math.random, log: () => {}, draining: false } as unknown as ProxyContext;
+    sock.removeAllListeners('data');
+    const d = new Downstream(sock, slot, ctx, () => {});
+    parses.n = 0;
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < head.length; i++) sock.emit('data', head.subarray(i, i + 1));
+    const cpu = process.cpuUsage(t0);
+    const n = parses.n;
+    await closed;
+    expect(d.busy).toBe(false);
+    return { reply, parses: n, cpuMs: (cpu.user + cpu.system) / 1000 };
+  }
+
+  it('parses a 60 KiB head a bounded number of times and answers it', async () => {
+    const small = await trickle(bigHead(10 * 1024));
+    const large = await trickle(bigHead(60 * 1024));
+    // Routed nowhere (no route table): 404 NR proves the whole head was parsed.
+    expect(large.reply).toMatch(/^HTTP\/1\.1 404 /);
+    expect(small.parses).toBeLessThanOrEqual(3);
+    expect(large.parses).toBeLessThanOrEqual(3);
+    // Linear, not quadratic: 6x the bytes may cost at most a generous multiple of 6x the time.
+    expect(large.cpuMs).toBeLessThan(Math.max(small.cpuMs, 5) * 20);
+  });
+
+  it('still refuses a malformed head that arrived in pieces (400 at its end)', async () => {
+    const r = await trickle(Buffer.from('GET / HTTP/1.1\r\nhost: a\n\n', 'latin1'));
+    expect(r.reply).toMatch(/^HTTP\/1\.1 400 [\s\S]*BOWLINE_E_HTTP_BARE_LF/);
+  });
+
+  it('refuses a trickled head over the size limit without waiting for its end', async () => {
+    const r = await trickle(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nhost: a\r\nx: '), Buffer.alloc(70 * 1024, 97)]));
+    expect(r.reply).toMatch(/^HTTP\/1\.1 400 [\s\S]*BOWLINE_E_HTTP_HEAD_TOO_LARGE/);
+    expect(r.parses).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('request headers timeout', () => {
+  let upstream: Server;
+  let upPort = 0;
+  beforeAll(async () => {
+    upstream = createServer((req: IncomingMessage, res: ServerResponse) => { req.resume(); req.on('end', () => res.end('ok:' + req.url)); });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    upPort = (upstream.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((r) => { upstream.closeAllConnections(); upstream.close(() => r()); }));
+  const proxies: RunningProxy[] = [];
+  afterEach(async () => { for (const p of proxies.splice(0)) await p.close(); });
+
+  async function proxy(timeoutMs: number | undefined): Promise<{ p: RunningProxy; port: number }> {
+    const patch = (c: ProxyConfig): void => { if (timeoutMs !== undefined) c.listeners[0]!.filterChains[0]!.http!.requestHeadersTimeoutMs = timeoutMs; };
+    const p = await startProxy({ config: oneRouteConfig(upPort, patch), adminPort: 0, log: () => {} });
+    proxies.push(p);
+    return { p, port: p.ports.listeners.outbound! };
+  }
+
+  it('answers 408 and closes when a head trickles in slower than the timeout, though bytes keep coming', async () => {
+    const { p, port } = await proxy(300);
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => { out += d.toString('latin1'); });
+    s.on('error', () => {});
+    const closed = new Promise<number>((r) => s.on('close', () => r(Date.now())));
+    const t0 = Date.now();
+    s.write('GET /slow HTTP/1.1\r\nhost: a\r\n');
+    // One header byte every 20 ms: the connection is never idle, the head never completes in time.
+    const tick = setInterval(() => { if (!s.destroyed) s.write('x'); }, 20);
+    const at = await closed;
+    clearInterval(tick);
+    expect(out).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*connection: close[\s\S]*BOWLINE_E_HTTP_HEADERS_TIMEOUT/);
+    expect(at - t0).toBeGreaterThanOrEqual(290);
+    expect(at - t0).toBeLessThan(5_000);
+    expect(p.stats.downstreamHeadersTimeouts).toBe(1);
+  });
+
+  it('does not touch a keep-alive connection that is idle between requests, nor a head that completes in time', async () => {
+    const { p, port } = await proxy(200);
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => { out += d.toString('latin1'); });
+    // A head in two pieces (starts the timer), completed in time.
+    s.write('GET /one HTTP/1.1\r\nhost: a\r\n');
+    await new Promise((r) => setImmediate(r));
+    s.write('\r\n');
+    await waitFor(() => out.includes('ok:/one'), { what: 'first response' });
+    // Idle for longer than the headers timeout: still open, the next request is served.
+    await new Promise((r) => setTimeout(r, 400)); // the elapsed time is what is tested
+    expect(s.destroyed).toBe(false);
+    s.write('GET /two HTTP/1.1\r\nhost: a\r\n\r\n');
+    await waitFor(() => out.includes('ok:/two'), { what: 'second response' });
+    expect(out).not.toContain('408');
+    expect(p.stats.downstreamHeadersTimeouts).toBe(0);
+    s.destroy();
+  });
+
+  it('is 10 s by default and refused when negative', async () => {
+    const { p } = await proxy(undefined);
+    expect(compileListeners(oneRouteConfig(upPort)).get('outbound')!.runtime.requestHeadersTimeoutMs).toBe(10_000);
+    await expect(p.applyConfig(oneRouteConfig(upPort, (c) => { c.listeners[0]!.filterChains[0]!.http!.requestHeadersTimeoutMs = -1; }))).rejects.toThrow(/requestHeadersTimeoutMs/);
+  });
+});
+
