@@ -3,7 +3,10 @@
  * the field path, and checks for the shapes the schema uses. Validation never throws and
  * collects every violation (it does not stop at the first).
  */
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+
+// re2js loads with the first regex to check, so a proxy whose config has none never loads it.
+const load = createRequire(import.meta.url);
 
 /** One violation: where (a field path such as `routes[0].virtualHosts[1].domains[0]`) and what. */
 export interface ValidationError {
@@ -100,7 +103,7 @@ export class Checker {
   regex(v: unknown, path: string): void {
     if (!this.str(v, path, { empty: true })) return;
     try {
-      RE2JS.compile(v);
+      (load('re2js') as typeof import('re2js')).RE2JS.compile(v);
     } catch (err) {
       this.error(path, `is not a valid RE2 regex: ${(err as Error).message}`);
     }

@@ -6,11 +6,15 @@
  * bootstrap file (JSON or YAML, same fields in camelCase); flags win over the file.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import type { NodeInfo, ProxyConfig } from '../proxy-config/types.js';
 import { DEFAULT_MESH_SETTINGS, type AnnouncedPort, type WorkloadAnnouncement } from '../proxy-config/wire.js';
 import { ControlClient, parseServerAddress, type ControlClientOptions } from './control-client/client.js';
 import type { RunningProxy } from './proxy.js';
+
+// yaml loads only for a YAML bootstrap file (it costs a proxy ~5 MB of RSS otherwise).
+const load = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (load('yaml') as typeof import('yaml')).parse(text);
 
 /** Everything a proxy needs to join the mesh. */
 export interface Bootstrap {

@@ -5,8 +5,12 @@
  * a file that fails validation is refused with its reasons and the running config stays.
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+
+// yaml loads on the first YAML file only: a JSON-configured proxy never pays its ~5 MB of RSS.
+const load = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (load('yaml') as typeof import('yaml')).parse(text);
 
 /** Reads and parses a config file (JSON when it starts with `{`, else YAML). Throws with the file name on syntax errors. */
 export function readConfigFile(path: string): unknown {

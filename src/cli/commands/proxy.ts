@@ -5,7 +5,7 @@ import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { createProxyTelemetry, startMetricsServer } from '../../telemetry/index.js';
-import { prepareIdentity, type PreparedIdentity } from '../../proxy/identity/join.js';
+import type { PreparedIdentity } from '../../proxy/identity/join.js'; // loaded with --token-file only (x509 costs ~15 MB RSS)
 import { parseServerAddress, type ControlClient } from '../../proxy/control-client/client.js';
 
 const USAGE = `Usage: bowline proxy --config FILE [--admin-port N] [--admin-address A] [--ports-file F] [--drain-ms N]
@@ -93,6 +93,7 @@ export const command: Command = {
     const clientRef: { c?: ControlClient } = {};
     try {
       if (boot && values['token-file']) {
+        const { prepareIdentity } = await import('../../proxy/identity/join.js');
         joined = await prepareIdentity({
           server: parseServerAddress(boot.server),
           token: readFileSync(values['token-file'], 'utf8').trim(),

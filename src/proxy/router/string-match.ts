@@ -2,7 +2,8 @@
  * Istio StringMatch compiled to a closure: exact, prefix, or regex with RE2 semantics
  * (linear time, full-string match) through re2js. Regexes compile once, here, never per request.
  */
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import type { StringMatch } from '../../proxy-config/types.js';
 
 /** A compiled string condition. */
@@ -10,7 +11,15 @@ export type StringMatcher = (s: string) => boolean;
 
 /** Compiles an RE2 pattern (throws RE2JS syntax errors; validation reports them earlier). */
 export function compileRegex(pattern: string, ignoreCase = false): RE2JS {
-  return RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+  const re2 = re2js();
+  return re2.compile(pattern, ignoreCase ? re2.CASE_INSENSITIVE : 0);
+}
+
+// re2js loads with the first regex: a route table without regexes never pays its memory.
+const load = createRequire(import.meta.url);
+let engine: typeof RE2JS | undefined;
+function re2js(): typeof RE2JS {
+  return (engine ??= (load('re2js') as typeof import('re2js')).RE2JS);
 }
 
 /** Compiles one StringMatch. With `ignoreCase`, exact and prefix compare lowercased and regexes are case-insensitive. */
