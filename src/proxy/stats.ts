@@ -19,6 +19,8 @@ export class ProxyStats {
   downstreamProtocolErrors = 0;
   /** Connections closed with 408 because a request head did not complete within requestHeadersTimeoutMs. */
   downstreamHeadersTimeouts = 0;
+  /** Unexpected throws caught at a socket or stream callback (BOWLINE_E_PROXY_INTERNAL); each cost one connection or request. */
+  internalErrors = 0;
   upstreamConnectionsTotal = 0;
   upstreamConnectionsActive = 0;
   upstreamConnectFailures = 0;

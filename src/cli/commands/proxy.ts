@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { writePortsFile } from '../ports-file.js';
+import { exitOnUncaught } from '../fatal.js';
 import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.js';
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
@@ -77,6 +78,7 @@ export const command: Command = {
   async run(args) {
     const { values } = parseFlags(args, proxyFlags, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return 0; }
+    exitOnUncaught('proxy', 'BOWLINE_E_PROXY_UNCAUGHT');
     if (!values.config && !values.server && !values.bootstrap) throw new UsageError('--config FILE or --server HOST:PORT is required\n' + USAGE);
     let boot: Bootstrap | undefined;
     if (!values.config) {

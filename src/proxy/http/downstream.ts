@@ -10,6 +10,7 @@ import { Exchange, type DownstreamSide } from './exchange.js';
 import { HeadError } from './head.js';
 import { run } from './pipeline.js';
 import { EOH_FOUND, headEndState, scanHeadEnd } from './head-end.js';
+import { reportInternalError } from '../internal-error.js';
 import { parseRequestHead } from './request-head.js';
 
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
@@ -41,10 +42,11 @@ export class Downstream implements DownstreamSide {
     socket.setNoDelay(true);
     ctx.stats.downstreamConnectionsTotal++;
     ctx.stats.downstreamConnectionsActive++;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // No throw crosses these callbacks (a try costs nothing until something throws): internal-error.ts.
+    socket.on('data', (chunk: Buffer) => { try { this.onData(chunk); } catch (err) { this.internalError(err); } });
     socket.on('error', () => {});
     socket.on('close', () => this.onClose());
-    socket.on('drain', () => this.onSocketDrain());
+    socket.on('drain', () => { try { this.onSocketDrain(); } catch (err) { this.internalError(err); } });
     const idle = slot.current.idleTimeoutMs;
     if (idle > 0) socket.setTimeout(idle, () => { if (this.x === null) socket.destroy(); });
   }
@@ -207,7 +209,15 @@ export class Downstream implements DownstreamSide {
     this.ctx.stats.downstreamConnectionsActive--;
     const x = this.x;
     this.x = null;
-    if (x !== null) x.onDownstreamClose();
+    if (x !== null) {
+      try { x.onDownstreamClose(); } catch (err) { reportInternalError(this.ctx, 'http1 downstream close', err); }
+    }
     this.onGone(this);
+  }
+
+  /** Something threw while handling this connection's bytes: count and log it, then reset the connection (its request, if any, ends DC). */
+  private internalError(err: unknown): void {
+    reportInternalError(this.ctx, 'http1 downstream', err);
+    this.abort();
   }
 }

@@ -13,6 +13,7 @@
 import { cookieFromHeader, type PickContext, type UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext, HttpListenerRuntime } from '../context.js';
 import { Flag, type RequestRecord } from '../record.js';
+import { reportInternalError } from '../internal-error.js';
 import { parseQuery, type CompiledRoute, type ForwardDecision } from '../router/index.js';
 import { applyHeaderMutation, isRetriable, retryBackoffMs, shouldRetry, type AttemptOutcome, type HeaderPair } from '../filters/index.js';
 import type { ClusterPool, ConnOwner, UpstreamConn, Waiter } from '../upstream/pool.js';
@@ -357,8 +358,27 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
 
   // ------------------------------------------------------------------ upstream response
 
-  /** Bytes from the upstream connection. */
+  /** Bytes from the upstream connection (the pool's socket callback: nothing thrown gets past here). */
   onUpstreamData(chunk: Buffer): void {
+    try { this.upstreamData(chunk); } catch (err) { this.internalError('http1 upstream response', err); }
+  }
+
+  /**
+   * A throw escaped the handling of an upstream event: counted and logged (BOWLINE_E_PROXY_INTERNAL);
+   * the client gets a 500 with `connection: close`, or a reset once its response started or when
+   * even that fails.
+   */
+  private internalError(where: string, err: unknown): void {
+    reportInternalError(this.ctx, where, err);
+    try {
+      this.dropUpstream();
+      this.keepDownstream = false;
+      if (!this.done) { this.localReply(500, 'internal error\n', 0); return; }
+    } catch { /* reset below */ }
+    this.ds.abort();
+  }
+
+  private upstreamData(chunk: Buffer): void {
     if (this.tunneling) {
       if (!this.ds.write(chunk) && this.up !== null && !this.upPaused) {
         const us = this.up.socket;
@@ -384,7 +404,7 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
       return this.localReply(502, 'upstream protocol error', Flag.UPE);
     }
     if (r.status < 200 && !(r.status === 101 && this.head.upgrade !== undefined)) {
-      if (r.headEnd < buf.length) this.onUpstreamData(buf.subarray(r.headEnd));
+      if (r.headEnd < buf.length) this.upstreamData(buf.subarray(r.headEnd));
       return; // interim responses (100, 103) are not forwarded
     }
     this.clearTryTimer();
@@ -493,7 +513,11 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
   }
 
   /** Pool callback: the upstream connection closed while this request owned it. */
-  onUpstreamClose(_err: Error | undefined): void {
+  onUpstreamClose(err: Error | undefined): void {
+    try { this.upstreamClosed(err); } catch (e) { this.internalError('http1 upstream close', e); }
+  }
+
+  private upstreamClosed(_err: Error | undefined): void {
     const up = this.up;
     this.up = null;
     if (this.done) return;
