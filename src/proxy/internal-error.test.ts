@@ -3,6 +3,7 @@
 // and never reaches the event loop: the proxy keeps serving other requests.
 import { createServer, request, type Server } from 'node:http';
 import { connect } from 'node:net';
+import { connect as h2connect } from 'node:http2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyHooks } from './record.js';
 import { oneRouteConfig } from './sample-config.js';
@@ -88,5 +89,38 @@ describe('data-plane callbacks never throw into the event loop', () => {
     expect(good).toMatchObject({ status: 200, body: 'ok:/after' });
     expect(p.stats.internalErrors).toBe(1);
     expect(logs.join('\n')).toMatch(/internal error in http1 downstream: Error: injected downstream fault.*BOWLINE_E_PROXY_INTERNAL/);
+  });
+
+  it('over HTTP/2, a throw while handling the upstream response resets that stream only', async () => {
+    let armed = false;
+    const hooks = {
+      get onResponseHeaders() {
+        if (armed) { armed = false; throw new Error('injected h2 response fault'); }
+        return undefined;
+      },
+    } as ProxyHooks;
+    const { p, port, logs } = await proxy(hooks);
+    const session = h2connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const h2get = (path: string): Promise<{ status: number; body: string } | { error: string }> => new Promise((resolve) => {
+      const st = session.request({ ':path': path, ':authority': 'a' });
+      let status = 0;
+      let body = '';
+      st.on('response', (h) => { status = Number(h[':status']); });
+      st.on('data', (d: Buffer) => { body += d; });
+      st.on('end', () => resolve({ status, body }));
+      st.on('error', (e: Error) => resolve({ error: e.message }));
+      st.end();
+    });
+    try {
+      armed = true;
+      const bad = await h2get('/one');
+      expect(bad).toHaveProperty('error');
+      expect(await h2get('/two')).toEqual({ status: 200, body: 'ok:/two' });
+      expect(p.stats.internalErrors).toBe(1);
+      expect(logs.join('\n')).toMatch(/internal error in h1 upstream response: Error: injected h2 response fault.*BOWLINE_E_PROXY_INTERNAL/);
+    } finally {
+      session.close();
+    }
   });
 });

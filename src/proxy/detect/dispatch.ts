@@ -16,6 +16,7 @@ import { parseClientHello, MAX_CLIENT_HELLO_BYTES } from '../tls/client-hello.js
 import { predictAlpn, terminate } from '../tls/downstream.js';
 import type { ChainInput, CompiledChain, ListenerChains } from './chains.js';
 import { sniff, type Sniffed } from './sniff.js';
+import { reportInternalError } from '../internal-error.js';
 
 /** A connection the listener tracks for drain and shutdown. */
 export interface TrackedConnection {
@@ -70,7 +71,11 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     socket.pause();
   };
   const onClose = (): void => { clearTimeout(timer); conns.delete(pending); };
+  // No throw crosses the data callback (internal-error.ts): the connection is closed instead.
   const onData = (chunk: Buffer): void => {
+    try { sniffData(chunk); } catch (err) { finish(); conns.delete(pending); reportInternalError(ctx, 'listener dispatch', err); socket.destroy(); }
+  };
+  const sniffData = (chunk: Buffer): void => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     const p = sniff(buf);
     if (p === undefined) return;

@@ -14,6 +14,7 @@ import type { CompiledChain } from '../detect/chains.js';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type RequestHead } from '../http/request-head.js';
 import { run } from '../http/pipeline.js';
 import { Flag } from '../record.js';
+import { reportInternalError } from '../internal-error.js';
 import { protocolStats } from '../tcp/record.js';
 import { checkPeer } from '../tls/downstream.js';
 import { H2Exchange } from './exchange.js';
@@ -179,7 +180,14 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
     conn.gone();
   });
   watchIdle(conn, session, slot.current.idleTimeoutMs);
+  // A throw while starting a request resets that stream only (internal-error.ts).
   session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
+    try { onStream(stream, headers, flags); } catch (err) {
+      reportInternalError(ctx, 'h2 downstream request', err);
+      if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  });
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void => {
     stats.h2StreamsTotal++;
     const lst = slot.current;
     if (headerListSize(headers) > lst.maxRequestHeadersBytes) {
@@ -217,7 +225,7 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
     if (peerIdentity !== '') x.peerIdentity = peerIdentity;
     x.bodyDone = endStream;
     run(x);
-  });
+  };
   if (ctx.draining) conn.drain();
 }
 

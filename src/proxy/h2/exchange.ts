@@ -17,6 +17,7 @@ import { Exchange, MAX_REPLAY_BYTES, type DownstreamSide } from '../http/exchang
 import type { Headers } from '../http/head.js';
 import type { RequestHead } from '../http/request-head.js';
 import { Flag } from '../record.js';
+import { reportInternalError } from '../internal-error.js';
 import { grpcCode, grpcFromHttp, grpcMessage, grpcTimeoutMs, isGrpc } from './grpc.js';
 import { toNode } from './headers.js';
 import { protocolStats } from '../tcp/record.js';
@@ -67,16 +68,22 @@ export class H2Exchange extends Exchange implements CallSink {
     super(new H2StreamSide(remoteAddress, remote, stream), head, lst, ctx);
     this.grpc = isGrpc(head.headers.get('content-type'));
     this.wantsTrailers = this.grpc || head.headers.get('te')?.toLowerCase() === 'trailers';
-    stream.on('data', (chunk: Buffer) => this.requestData(chunk));
-    stream.on('end', () => this.requestEnd());
+    // No throw crosses these stream callbacks (internal-error.ts): the stream is reset instead.
+    stream.on('data', (chunk: Buffer) => { try { this.requestData(chunk); } catch (err) { this.streamFailed(err); } });
+    stream.on('end', () => { try { this.requestEnd(); } catch (err) { this.streamFailed(err); } });
     stream.on('error', noop);
     stream.on('close', () => {
       if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) protocolStats(this.ctx).h2StreamsReset++;
       if (this.done) return;
       this.flags |= Flag.DC;
-      this.abortCall();
-      this.end();
+      try { this.abortCall(); this.end(); } catch (err) { reportInternalError(this.ctx, 'h2 downstream stream close', err); }
     });
+  }
+
+  /** A throw while handling the client's stream: reported, the upstream call aborted, the stream reset. */
+  private streamFailed(err: unknown): void {
+    reportInternalError(this.ctx, 'h2 downstream stream', err);
+    try { this.abortCall(); this.resetDownstream(); } catch { if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR); }
   }
 
   // ------------------------------------------------------------------ request body

@@ -17,6 +17,7 @@ import type { Headers } from '../http/head.js';
 import { protocolStats } from '../tcp/record.js';
 import { connectUpstreamTls, upstreamTlsOptions, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { fromNode } from './headers.js';
+import { guardSink } from './guarded-sink.js';
 
 /** What an upstream call reports back. */
 export interface CallSink {
@@ -77,6 +78,7 @@ class ClusterCalls {
   h2(ep: UpstreamEndpoint, headers: OutgoingHttpHeaders, endStream: boolean, sink: CallSink): UpstreamCall | undefined {
     const pool = this.config.connectionPool;
     if (this.active >= (pool?.http2MaxRequests ?? DEFAULT_MAX_REQUESTS)) return undefined;
+    sink = guardSink(sink, this.ctx, 'h2 upstream response');
     const s = this.session(ep);
     s.active++;
     this.active++;
@@ -136,6 +138,7 @@ class ClusterCalls {
 
   /** Starts an HTTP/1.1 call through a keep-alive agent. */
   h1(ep: UpstreamEndpoint, method: string, path: string, headers: OutgoingHttpHeaders, sink: CallSink): UpstreamCall {
+    sink = guardSink(sink, this.ctx, 'h1 upstream response');
     let agent = this.agents.get(ep.key);
     const pool = this.config.connectionPool;
     if (agent === undefined) {

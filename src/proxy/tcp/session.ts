@@ -16,6 +16,7 @@ import { securityStats } from '../authz/stats.js';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { callHook, protocolStats, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
+import { reportInternalError } from '../internal-error.js';
 
 /** Default upstream connect timeout (Envoy's 10 s). */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -122,11 +123,17 @@ export class TcpSession {
     up.once(tls !== undefined ? 'secureConnect' : 'connect', () => {
       connected = true;
       clearTimeout(timer);
-      if (ep !== undefined) ctx.clusters.report(ep, {});
-      if (this.closed) { up.destroy(); return; }
-      callHook(ctx, 'onTcpOpened', this.record);
-      if (first.length > 0) up.write(first);
-      this.splice(up, tcp.idleTimeoutMs);
+      try {
+        if (ep !== undefined) ctx.clusters.report(ep, {});
+        if (this.closed) { up.destroy(); return; }
+        callHook(ctx, 'onTcpOpened', this.record);
+        if (first.length > 0) up.write(first);
+        this.splice(up, tcp.idleTimeoutMs);
+      } catch (err) { // no throw crosses a socket callback (internal-error.ts)
+        reportInternalError(ctx, 'tcp proxy connect', err);
+        up.destroy();
+        this.socket.destroy();
+      }
     });
   }
 
