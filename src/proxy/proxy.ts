@@ -20,6 +20,7 @@ import { installAuthorization } from './authz/slot.js';
 import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
 import { ClusterPool } from './upstream/pool.js';
 import { upstreamTlsOf } from './detect/chains.js';
+import { rateLimitedLog } from './log-limit.js';
 
 /** Options of `startProxy`. Every port may be 0 (ephemeral); the chosen ones are in `ports`. */
 export interface ProxyOptions {
@@ -81,7 +82,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const stats = new ProxyStats();
   const random = opts.random ?? Math.random;
   const write = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const lastLogged = new Map<string, number>();
+  const limited = rateLimitedLog(write);
   const clusters = new ClusterManager({ random, ...(opts.now ? { now: opts.now } : {}) });
   const pools = new Map<string, ClusterPool>();
   const ctx: ProxyContext = {
@@ -95,13 +96,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (p === undefined) pools.set(name, (p = new ClusterPool(name, clusters.get(name)?.config.connectionPool, stats, () => upstreamTlsOf(clusters.get(name)?.config))));
       return p;
     },
-    log(key, message) {
-      const now = Date.now();
-      const last = lastLogged.get(key);
-      if (last !== undefined && now - last < 10_000) return;
-      lastLogged.set(key, now);
-      try { write(`bowline proxy: ${message}`); } catch {}
-    },
+    log: limited.log,
   };
   const listeners = new ListenerSet(ctx);
   let current = { config: opts.config, version: opts.config.version ?? '', appliedAt: 0 };
@@ -126,7 +121,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     }
     await listeners.apply(compiled);
     clusters.update(run.clusters, run.endpoints);
-    for (const w of installAuthorization(ctx, run, (m) => ctx.log(`jwt:${m}`, m))) ctx.log(`authz-warning:${w}`, `authorization: ${w}`);
+    // Keys name the kind of line (a code, a position), never the text: see log-limit.ts.
+    installAuthorization(ctx, run, (m) => ctx.log(`jwt:${/BOWLINE_E_[A-Z_]+/.exec(m)?.[0] ?? ''}`, m)).forEach((w, i) => ctx.log(`authz-warning:${i}`, `authorization: ${w}`));
     const names = new Set(run.clusters.map((c) => c.name));
     for (const [name, p] of pools) {
       if (!names.has(name)) { p.close(); pools.delete(name); } else p.setLimits(clusters.get(name)?.config.connectionPool);

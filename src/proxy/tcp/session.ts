@@ -180,7 +180,7 @@ export class TcpSession {
 
   private refuse(flag: number, message: string): void {
     this.record.flags |= flag;
-    this.ctx.log('tcp:' + message.slice(0, 40), message);
+    this.ctx.log('tcp:' + this.record.listener + ':' + flag, message);
     this.socket.destroy();
   }
 
