@@ -39,10 +39,17 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`bowline ${entry.name}: ${(err as Error).message}\n`);
       return EXIT_USAGE;
     }
-    if (code === 'BOWLINE_E_CLI_UNREACHABLE') { // client.ts's UnreachableError, not imported: it loads undici
-      process.stderr.write(`bowline ${entry.name}: ${code}: ${(err as Error).message}\n`);
-      return EXIT_INVALID;
-    }
-    throw err;
+    // Anything else (BOWLINE_E_CLI_UNREACHABLE, a file that cannot be written, a bug): one line with
+    // the code when there is one; the stack trace only with BOWLINE_DEBUG=1.
+    process.stderr.write(`bowline ${entry.name}: ${errorLine(err)}\n`);
+    if (process.env.BOWLINE_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return EXIT_INVALID;
   }
+}
+
+/** `CODE: message` (the code once, not when the message already names it), or the message alone. */
+function errorLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== '' && !message.includes(code) ? `${code}: ${message}` : message;
 }
