@@ -8,6 +8,8 @@ export interface Manifest {
   file: string;
   /** 1-based line where its document starts. */
   line: number;
+  /** 0-based index of its document in the file (as Violation.docIndex). */
+  docIndex: number;
   obj: Record<string, any>;
 }
 
@@ -73,7 +75,7 @@ export async function readManifests(paths: string[], readStdin: () => Promise<st
         const obj = doc.toJS({ maxAliasCount: 1000 }) as unknown;
         if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return;
         const line = checked.documents.find((d) => d.docIndex === i)?.line ?? 1;
-        manifests.push({ file: f.file, line, obj: obj as Record<string, any> });
+        manifests.push({ file: f.file, line, docIndex: i, obj: obj as Record<string, any> });
       });
     }
   }

@@ -2,6 +2,7 @@ import { collectionPath, qualifiedName, resolveKind, type ServedKind } from '../
 import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { formatViolation, readManifests, type Manifest } from '../manifests.js';
+import { confirmSubsetWarnings, UNKNOWN_SUBSET } from '../apply-analysis.js';
 
 const usage = `Usage: bowline apply -f FILE|DIR|- [-f ...] [-n NAMESPACE] [--dry-run] [--server URL]
 
@@ -46,7 +47,9 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
   if (values.help) { io.stdout(usage); return EXIT_OK; }
   if (!values.filename?.length) throw new UsageError('missing -f FILE|DIR|- (see bowline apply --help)');
   const { manifests, violations } = await readManifests(values.filename, io.readStdin);
-  for (const v of violations) io.stderr(formatViolation(v) + '\n');
+  // Unknown-subset warnings wait until the server's DestinationRules are known (apply-analysis.ts).
+  const subsetWarnings = violations.some((v) => v.severity === 'error') ? [] : violations.filter((v) => v.code === UNKNOWN_SUBSET);
+  for (const v of violations) if (!subsetWarnings.includes(v)) io.stderr(formatViolation(v) + '\n');
   if (violations.some((v) => v.severity === 'error')) {
     io.stderr(`apply: nothing applied: fix the ${violations.filter((v) => v.severity === 'error').length} error(s) above\n`);
     return EXIT_INVALID;
@@ -57,6 +60,7 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
   const suffix = values['dry-run'] ? ' (dry run)' : '';
   let failed = 0;
   try {
+    for (const w of await confirmSubsetWarnings(subsetWarnings, manifests, values.namespace, client)) io.stderr(formatViolation(w) + '\n');
     for (const m of manifests) {
       let place;
       try {
