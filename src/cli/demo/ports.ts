@@ -26,3 +26,24 @@ export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }
+
+/** A port held by this process until its real owner is about to bind it. */
+export interface HeldPort {
+  /** Stops listening, so the real owner can bind the port (call right before starting it). */
+  release(): Promise<void>;
+}
+
+/**
+ * Listens on `port` (refusing every connection) so that no kernel-chosen port of the processes
+ * the demo starts meanwhile can be it. Rejects with the error code (EADDRINUSE, EACCES).
+ */
+export function holdPort(port: number, host = '127.0.0.1'): Promise<HeldPort> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer((s) => s.destroy());
+    srv.once('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code ?? err.message)));
+    srv.listen({ port, host, exclusive: true }, () => {
+      let released: Promise<void> | undefined;
+      resolve({ release: () => (released ??= new Promise<void>((r) => srv.close(() => r()))) });
+    });
+  });
+}

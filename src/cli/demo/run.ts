@@ -5,7 +5,7 @@ import { readPortsFile } from '../ports-file.js';
 import path from 'node:path';
 import { Progress } from './progress.js';
 import { Supervisor, type Managed } from './supervisor.js';
-import { freePorts } from './ports.js';
+import { freePorts, holdPort, type HeldPort } from './ports.js';
 import { logLine, httpReady, httpGet, StartError } from './readiness.js';
 import { DEMO_WORKLOADS, packageRoot, sampleScript, type DemoWorkload } from './workloads.js';
 
@@ -93,6 +93,17 @@ export function demoLogDir(home: string): string {
 
 /** Brings the demo up; on failure the processes already started keep running until the caller stops them. */
 export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
+  // --port is held from here until its server starts: the ~20 processes started before it take
+  // kernel-chosen ports, and one of them could otherwise land on --port.
+  const held = await holdUserPort(opts.port);
+  try {
+    return await bringUp(opts, held);
+  } finally {
+    await held.release();
+  }
+}
+
+async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> {
   const progress = opts.progress ?? new Progress();
   const logDir = demoLogDir(opts.home);
   mkdirSync(logDir, { recursive: true });
@@ -110,6 +121,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
     }
     await progress.step(`productpage-v1 on :${opts.port} (calls reviews-v2 directly)`, async () => {
       const w = byName('productpage-v1');
+      await held.release();
       const m = sup.start({
         name: w.name, command: process.execPath, args: [sampleScript(w.script), '--port', String(opts.port), '--host', '127.0.0.1'],
         env: { HTTP_PROXY: '', http_proxy: '', DETAILS_URL: url(started['details-v1']!), REVIEWS_URL: url(started['reviews-v2']!), RATINGS_URL: url(started['ratings-v1']!) },
@@ -137,6 +149,15 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
   await progress.step('Bookinfo gateway, virtual service and destination rules applied', () =>
     bowline(sup, 'apply-bookinfo', ['apply', '-f', path.join(networking, 'bookinfo-gateway.yaml'), '-f', path.join(networking, 'destination-rule-all.yaml'), '--server', api], env));
 
+  // The gateway binds --port as soon as its config arrives (Gateway and routes are applied): before
+  // the workloads pick ports. It answers 503 until the workloads are up (checked at the end).
+  let gw: Managed | undefined;
+  await progress.step(`ingress gateway listening on :${opts.port}`, async () => {
+    const portsFile = freshFile(path.join(opts.home, 'istio-ingressgateway.ports.json'));
+    await held.release();
+    gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile })], env });
+    await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, `an answer on :${opts.port}`, () => true, 20_000);
+  });
   // Workloads start side by side (each app, then its sidecar); each prints its line when ready.
   // All sidecar ports are picked in one go so no two sidecars get the same one.
   const ports = await freePorts(2 * DEMO_WORKLOADS.length);
@@ -150,16 +171,24 @@ export async function startDemo(opts: DemoOptions): Promise<DemoRunning> {
       const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push, appPort: app.port, inbound, outbound, portsFile })], env });
       await proxyReady(side, portsFile);
     })));
-  await progress.step(`ingress gateway on :${opts.port}`, async () => {
-    const portsFile = freshFile(path.join(opts.home, 'istio-ingressgateway.ports.json'));
-    const gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile })], env });
-    await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, 'product page through the gateway', (r) => r.status === 200 && r.body.includes('The Comedy of Errors'), 20_000);
+  await progress.step(`product page through the ingress gateway on :${opts.port}`, async () => {
+    await httpReady(gw!, `http://127.0.0.1:${opts.port}/productpage`, 'product page through the gateway', (r) => r.status === 200 && r.body.includes('The Comedy of Errors'), 20_000);
   });
   for (const file of opts.scenarioFiles ?? []) {
     await progress.step(`scenario ${path.basename(file)} applied`, () => bowline(sup, `apply-${path.basename(file, '.yaml')}`, ['apply', '-f', file, '--server', api], env));
   }
   writeState(opts.home, running);
   return running;
+}
+
+/** Holds --port until its server starts (ports.ts holdPort); taken meanwhile: the demo's port-taken error. */
+async function holdUserPort(port: number): Promise<HeldPort> {
+  try {
+    return await holdPort(port);
+  } catch (err) {
+    const code = (err as Error).message;
+    throw new Error(`port ${port} is not available (${code === 'EADDRINUSE' ? 'another program is listening on it' : code}) [BOWLINE_E_DEMO_PORT_TAKEN]; choose another port with --port`);
+  }
 }
 
 /** Removes a ports file left by an earlier run in the same --home, so only this run's ports are read. */
