@@ -37,6 +37,6 @@ export default tseslint.config(
   only('model', ['api', 'proxy-config']),
   only('store', ['api']),
   only('registry', ['api', 'model', 'store']),
-  only('ca', ['api', 'store']),
+  only('ca', ['api', 'store', 'proxy-config']),
   only('push', ['api', 'model', 'proxy-config', 'store', 'registry', 'ca']),
 );

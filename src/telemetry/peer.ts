@@ -9,6 +9,7 @@
  * the cache is bounded so a client inventing identities cannot grow memory or label sets.
  */
 import type { NodeInfo } from '../proxy-config/index.js';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../proxy-config/spiffe.js';
 
 /** Header carrying the sender's workload metadata (base64 of JSON PeerMetadata). */
 export const PEER_METADATA_HEADER = 'x-bowline-peer-metadata';
@@ -50,7 +51,7 @@ export function nodePeerMetadata(node: NodeInfo): PeerMetadata {
 
 /** This node's SPIFFE id: `spiffe://TRUST_DOMAIN/ns/NS/sa/SA`. */
 export function spiffeId(node: NodeInfo): string {
-  return `spiffe://${node.trustDomain ?? 'cluster.local'}/ns/${node.namespace}/sa/${node.serviceAccount}`;
+  return formatSpiffeId({ trustDomain: node.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: node.namespace, serviceAccount: node.serviceAccount });
 }
 
 /** Encodes metadata as the header value (do it once per proxy and keep the string). */

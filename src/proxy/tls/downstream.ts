@@ -10,6 +10,7 @@ import type { DownstreamTls } from '../../proxy-config/types.js';
 import { classifyTlsError } from '../identity/verify.js';
 import { sanAllowed, spiffeId } from './san.js';
 import type { SecretResolver } from './secrets.js';
+import { parseSpiffeId } from '../../proxy-config/spiffe.js';
 
 /** Handshake must complete within this long. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -61,7 +62,7 @@ export function checkPeer(s: TLSSocket, tls: CompiledDownstreamTls, verifyError:
   if (tls.subjectAltNames.length > 0 && (!verified || !sanAllowed(cert, tls.subjectAltNames))) return new Error('client certificate SAN not allowed');
   const id = verified ? spiffeId(cert) : '';
   if (tls.trustDomains.length > 0 && verified) {
-    const td = id.startsWith('spiffe://') ? id.slice(9).split('/')[0]! : '';
+    const td = parseSpiffeId(id)?.trustDomain ?? '';
     if (!tls.trustDomains.includes(td)) return new Error(`client certificate ${id ? `SPIFFE id ${id} is in trust domain "${td}"` : 'has no SPIFFE id'}, not in ${tls.trustDomains.join(', ')} (BOWLINE_E_TLS_PEER_TRUST_DOMAIN)`);
   }
   return id;
