@@ -1,11 +1,15 @@
 /**
  * The protocols part of `npm run bench -- proxy`: HTTP/2 and TCP through one Bowline proxy,
  * against haproxy doing the same job (h2 in and out; TCP mode).
- *   h2:  h2load (nghttp2-client) -> proxy (h2c) -> nginx h2c `return 200` upstream; the
- *        proxy's CPU microseconds per request from /proc over a fixed request count.
+ *   h2:  h2load (nghttp2-client, the same connections x streams for every target) -> proxy
+ *        (h2c) -> nginx h2c `return 200` upstream; the proxy's CPU microseconds per request
+ *        from /proc over a fixed request count. Targets: Bowline in its default configuration
+ *        (telemetry on), Bowline with --telemetry off, haproxy (proto h2 both sides), and the
+ *        floor of node:http2 itself (bench/h2-floor.ts: a relay with no features).
  *   tcp: this process writes N MB through the proxy to a sink that discards; Gbit/s moved.
- * Fields: h2_cpu_us_per_req, haproxy_h2_cpu_us_per_req, tcp_hop_gbps, haproxy_tcp_gbps
- * (null when a tool is missing; the reason goes to stderr).
+ * Fields: h2_cpu_us_per_req, h2_cpu_us_per_req_telemetry_off, haproxy_h2_cpu_us_per_req,
+ * node_h2_floor_cpu_us_per_req, h2_rps, haproxy_h2_rps, tcp_hop_gbps, haproxy_tcp_gbps (null when
+ * a tool is missing; the reason goes to stderr).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,8 +22,12 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 
 /** The fields this module adds to the proxy benchmark's JSON. */
 export interface ProtocolBenchResult {
+  /** Bowline, default configuration (telemetry on). */
   h2_cpu_us_per_req: number | null;
+  h2_cpu_us_per_req_telemetry_off: number | null;
   haproxy_h2_cpu_us_per_req: number | null;
+  /** A bare node:http2 relay (bench/h2-floor.ts): what any proxy on node:http2 costs at least. */
+  node_h2_floor_cpu_us_per_req: number | null;
   h2_rps: number | null;
   haproxy_h2_rps: number | null;
   tcp_hop_gbps: number | null;
@@ -69,9 +77,12 @@ function proxyConfig(listenPort: number, upstreamPort: number, kind: 'h2' | 'tcp
   };
 }
 
+/** h2load's shape for every target: connections x concurrent streams per connection, one thread. */
+export const H2LOAD = { connections: 4, streams: 10 } as const;
+
 /** h2load's requests and its req/s, or NaN. */
 function h2load(port: number, n: number): { done: number; rps: number } {
-  const r = spawnSync('h2load', ['-n', String(n), '-c', '4', '-m', '10', '-t', '1', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('h2load', ['-n', String(n), '-c', String(H2LOAD.connections), '-m', String(H2LOAD.streams), '-t', '1', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 120_000 });
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded/.exec(r.stdout ?? '');
   const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(r.stdout ?? '');
   return { done: done ? Number(done[2]) : NaN, rps: rps ? Number(rps[1]) : NaN };
@@ -96,18 +107,18 @@ async function pushBytes(port: number, mb: number, sink: { received: number }): 
 
 /** Runs the h2 and TCP measurements; `log` gets progress lines. */
 export async function benchProtocols(o: { quick: boolean }, log: (s: string) => void): Promise<ProtocolBenchResult> {
-  const out: ProtocolBenchResult = { h2_cpu_us_per_req: null, haproxy_h2_cpu_us_per_req: null, h2_rps: null, haproxy_h2_rps: null, tcp_hop_gbps: null, haproxy_tcp_gbps: null };
+  const out: ProtocolBenchResult = { h2_cpu_us_per_req: null, h2_cpu_us_per_req_telemetry_off: null, haproxy_h2_cpu_us_per_req: null, node_h2_floor_cpu_us_per_req: null, h2_rps: null, haproxy_h2_rps: null, tcp_hop_gbps: null, haproxy_tcp_gbps: null };
   const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-proto-'));
   const kids: ChildProcess[] = [];
   const start = (cmd: string, args: string[]): ChildProcess => { const c = spawn(cmd, args, { stdio: 'ignore' }); kids.push(c); return c; };
   let sinkServer: Server | undefined;
   const round = (v: number): number | null => (Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null);
   try {
-    const bowline = async (kind: 'h2' | 'tcp', up: number): Promise<{ port: number; pid: number }> => {
+    const bowline = async (kind: 'h2' | 'tcp', up: number, telemetry: 'on' | 'off'): Promise<{ port: number; pid: number }> => {
       const port = await freePort();
-      const f = join(dir, `bowline-${kind}.json`);
+      const f = join(dir, `bowline-${kind}-${telemetry}.json`);
       writeFileSync(f, JSON.stringify(proxyConfig(port, up, kind)));
-      const c = start(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off']);
+      const c = start(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--telemetry', telemetry]);
       await waitPort(port);
       return { port, pid: c.pid! };
     };
@@ -135,15 +146,23 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
       start(which('nginx')!, ['-p', dir, '-c', conf]);
       await waitPort(up);
       const n = o.quick ? 10_000 : 100_000;
-      const targets: Array<['bowline' | 'haproxy', { port: number; pid: number }]> = [['bowline', await bowline('h2', up)]];
+      type H2Target = 'bowline' | 'bowline-telemetry-off' | 'haproxy' | 'node-floor';
+      const targets: Array<[H2Target, { port: number; pid: number }]> = [['bowline', await bowline('h2', up, 'on')], ['bowline-telemetry-off', await bowline('h2', up, 'off')]];
       if (which('haproxy')) targets.push(['haproxy', await haproxy('h2', up)]);
+      const floorPort = await freePort();
+      const floor = start(process.execPath, ['--import', 'tsx', join(root, 'bench/h2-floor.ts'), String(floorPort), String(up)]);
+      await waitPort(floorPort);
+      targets.push(['node-floor', { port: floorPort, pid: floor.pid! }]);
       for (const [name, t] of targets) {
         log(`bench: h2 through ${name}`);
         h2load(t.port, Math.min(5000, n)); // warm-up
         const c0 = cpuUs(t.pid);
         const r = h2load(t.port, n);
-        const cpu = (cpuUs(t.pid) - c0) / r.done;
-        if (name === 'bowline') { out.h2_cpu_us_per_req = round(cpu); out.h2_rps = round(r.rps); } else { out.haproxy_h2_cpu_us_per_req = round(cpu); out.haproxy_h2_rps = round(r.rps); }
+        const cpu = round((cpuUs(t.pid) - c0) / r.done);
+        if (name === 'bowline') { out.h2_cpu_us_per_req = cpu; out.h2_rps = round(r.rps); }
+        else if (name === 'bowline-telemetry-off') out.h2_cpu_us_per_req_telemetry_off = cpu;
+        else if (name === 'haproxy') { out.haproxy_h2_cpu_us_per_req = cpu; out.haproxy_h2_rps = round(r.rps); }
+        else out.node_h2_floor_cpu_us_per_req = cpu;
       }
     }
     // --- TCP
@@ -152,7 +171,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
     await new Promise<void>((r) => sinkServer!.listen(0, '127.0.0.1', r));
     const sinkPort = (sinkServer.address() as { port: number }).port;
     const mb = o.quick ? 256 : 1024;
-    const tb = await bowline('tcp', sinkPort);
+    const tb = await bowline('tcp', sinkPort, 'on');
     log('bench: tcp through bowline');
     await pushBytes(tb.port, 32, sink);
     out.tcp_hop_gbps = round(await pushBytes(tb.port, mb, sink));

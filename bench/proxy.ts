@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLoop, quantile } from './loadgen.js';
 import { mtlsHopConfigs } from './mtls-hop.js';
+import { H2LOAD } from './proxy-protocols.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const RATE = 1000;
@@ -206,7 +207,9 @@ export async function benchProxy(o: Opts): Promise<void> {
   // HTTP/2 and TCP runs (bench/proxy-protocols.ts): h2_cpu_us_per_req, haproxy_h2_cpu_us_per_req, tcp_hop_gbps, haproxy_tcp_gbps.
   const protocols = await (await import('./proxy-protocols.js')).benchProtocols(o, log).catch((err: unknown) => { log(`bench: protocols run failed: ${String(err)}`); return {}; });
   const get = (n: string): Row | undefined => rows.find((r) => r.name === n);
-  const num = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
+  const num = (v: number | undefined | null): number | null => (v === undefined || v === null || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
+  const ratio = (a: number | undefined | null, b: number | undefined | null): number | null => (a == null || b == null || !(b > 0) ? null : num(a / b));
+  const pr = protocols as Partial<Record<string, number | null>>;
   const result = {
     rate_rps: RATE,
     quick: o.quick,
@@ -219,6 +222,11 @@ export async function benchProxy(o: Opts): Promise<void> {
     direct_p99_ms: num(get('direct')?.p99),
     proxy_p99_ms: num(get('bowline')?.p99),
     hop_p99_ms: num(get('hop')?.p99),
+    /** What the two-proxy hop adds at p99 over direct (target <= 0.5 ms). */
+    hop_added_p99_ms: num(get('hop') && get('direct') ? get('hop')!.p99 - get('direct')!.p99 : undefined),
+    /** Bowline's CPU per request over haproxy's (target <= 2, the mesh's goal 1.5). */
+    bowline_vs_haproxy_cpu_ratio: ratio(get('bowline')?.cpuUsPerReq, get('haproxy')?.cpuUsPerReq),
+    h2_vs_haproxy_cpu_ratio: ratio(pr.h2_cpu_us_per_req, pr.haproxy_h2_cpu_us_per_req),
     mtls_hop_p99_ms: num(get('mtls-hop')?.p99),
     mtls_hop_cpu_us_per_req: num(get('mtls-hop')?.cpuUsPerReq),
     nginx_p99_ms: num(get('nginx')?.p99),
@@ -235,7 +243,8 @@ export async function benchProxy(o: Opts): Promise<void> {
     `${'path'.padEnd(21)} max rps   p50 ms  p90 ms  p99 ms  p99.9 ms  CPU us/req  RSS MB  errors   (latency/CPU at ${RATE} rps, open loop)`,
     ...rows.map((r) => `${r.name.padEnd(21)} ${f(r.rps, 0).padStart(7)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
   ];
-  const pr = protocols as Partial<Record<string, number | null>>;
-  lines.push(`h2 (h2load, 4 conns x 10 streams): bowline ${pr.h2_cpu_us_per_req ?? '-'} CPU us/req, haproxy ${pr.haproxy_h2_cpu_us_per_req ?? '-'}; tcp: bowline ${pr.tcp_hop_gbps ?? '-'} Gbit/s, haproxy ${pr.haproxy_tcp_gbps ?? '-'}`);
+  lines.push(`hop adds ${result.hop_added_p99_ms ?? '-'} ms at p99 over direct; bowline/haproxy CPU per request ${result.bowline_vs_haproxy_cpu_ratio ?? '-'}x`);
+  lines.push(`h2 (h2load, ${H2LOAD.connections} conns x ${H2LOAD.streams} streams), CPU us/req: bowline ${pr.h2_cpu_us_per_req ?? '-'} (telemetry off ${pr.h2_cpu_us_per_req_telemetry_off ?? '-'}), bare node:http2 relay ${pr.node_h2_floor_cpu_us_per_req ?? '-'}, haproxy ${pr.haproxy_h2_cpu_us_per_req ?? '-'}`);
+  lines.push(`tcp through one proxy: bowline ${pr.tcp_hop_gbps ?? '-'} Gbit/s, haproxy ${pr.haproxy_tcp_gbps ?? '-'}`);
   process.stdout.write(lines.join('\n') + '\n');
 }

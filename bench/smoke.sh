@@ -2,16 +2,26 @@
 # CI check of the benchmarks' output shape: runs each quick mode and checks the JSON fields exist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$SECONDS
 out=$(npm run --silent bench -- proxy --quick --json)
-node -e '
+elapsed=$((SECONDS - t0))
+have() { command -v "$1" >/dev/null 2>&1 && echo 1 || echo 0; }
+HAVE_HAPROXY=$(have haproxy) HAVE_NGINX=$(have nginx) HAVE_H2LOAD=$(have h2load) ELAPSED=$elapsed node -e '
 const r = JSON.parse(process.argv[1]);
-const need = ["bowline_cpu_us_per_req", "bowline_cpu_us_per_req_telemetry_off", "telemetry_cpu_overhead_pct", "haproxy_cpu_us_per_req", "nginx_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "mtls_hop_p99_ms", "bowline_rss_mb"];
-const missing = need.filter((k) => !(k in r));
+const env = process.env;
+// Every field the proxy issues name (3: HTTP/1.1, 4: protocols, 6: mTLS hop, 7: telemetry cost).
+const bowline = ["bowline_cpu_us_per_req", "bowline_cpu_us_per_req_telemetry_off", "telemetry_cpu_overhead_pct", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "hop_added_p99_ms", "mtls_hop_p99_ms", "bowline_rss_mb", "tcp_hop_gbps"];
+const needs = { haproxy_cpu_us_per_req: ["haproxy"], nginx_cpu_us_per_req: ["nginx"], haproxy_tcp_gbps: ["haproxy"], bowline_vs_haproxy_cpu_ratio: ["haproxy"],
+  h2_cpu_us_per_req: ["h2load", "nginx"], h2_cpu_us_per_req_telemetry_off: ["h2load", "nginx"], node_h2_floor_cpu_us_per_req: ["h2load", "nginx"],
+  haproxy_h2_cpu_us_per_req: ["h2load", "nginx", "haproxy"], h2_vs_haproxy_cpu_ratio: ["h2load", "nginx", "haproxy"] };
+const missing = [...bowline, ...Object.keys(needs)].filter((k) => !(k in r));
 if (missing.length) { console.error("bench smoke: missing fields: " + missing.join(", ")); process.exit(1); }
-for (const k of ["bowline_cpu_us_per_req", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "mtls_hop_p99_ms", "bowline_rss_mb"]) {
-  if (typeof r[k] !== "number") { console.error("bench smoke: " + k + " is not a number: " + r[k]); process.exit(1); }
-}
-console.error("bench smoke: proxy JSON ok");
+const installed = (t) => env["HAVE_" + t.toUpperCase()] === "1";
+const mustBeNumbers = [...bowline, ...Object.keys(needs).filter((k) => needs[k].every(installed))];
+const bad = mustBeNumbers.filter((k) => typeof r[k] !== "number");
+if (bad.length) { console.error("bench smoke: not numbers: " + bad.map((k) => k + "=" + r[k]).join(", ")); process.exit(1); }
+if (Number(env.ELAPSED) > 60) { console.error("bench smoke: proxy --quick took " + env.ELAPSED + " s (at most 60)"); process.exit(1); }
+console.error("bench smoke: proxy JSON ok (" + mustBeNumbers.length + " numeric fields, quick run " + env.ELAPSED + " s)");
 ' "$(printf '%s' "$out" | tail -1)"
 
 ca_out=$(npm run --silent bench -- ca --quick --json)
