@@ -11,6 +11,8 @@ import type { NodeInfo, ProxyConfig } from '../proxy-config/types.js';
 import { DEFAULT_MESH_SETTINGS, type AnnouncedPort, type WorkloadAnnouncement } from '../proxy-config/wire.js';
 import { ControlClient, parseServerAddress, type ControlClientOptions } from './control-client/client.js';
 import type { RunningProxy } from './proxy.js';
+import { reservePort } from './listeners.js';
+import type { Server } from 'node:net';
 
 // yaml loads only for a YAML bootstrap file (it costs a proxy ~5 MB of RSS otherwise).
 const load = createRequire(import.meta.url);
@@ -22,6 +24,8 @@ export interface Bootstrap {
   server: string;
   node: NodeInfo;
   workload: WorkloadAnnouncement;
+  /** `--outbound-port auto`: the outbound listener takes a kernel-chosen port (`reserveEphemeralPorts`). */
+  ephemeralOutbound?: boolean;
 }
 
 /** The bootstrap flags as parsed by util.parseArgs (all optional strings). */
@@ -143,12 +147,44 @@ export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => st
   const workload: WorkloadAnnouncement = { name, namespace, serviceAccount, labels, address, services, role: node.role };
   if (portMap && Object.keys(portMap).length) workload.portMap = portMap;
   const outbound = flags['outbound-port'] ?? file.outboundPort;
-  if (outbound !== undefined) workload.outboundPort = port(outbound, '--outbound-port', true);
+  const ephemeralOutbound = outbound === 'auto';
+  if (ephemeralOutbound && gateway) throw new BootstrapError('--outbound-port auto: gateways have no outbound listener');
+  if (outbound !== undefined && !ephemeralOutbound) workload.outboundPort = port(outbound, '--outbound-port', true);
   else if (gateway) workload.outboundPort = 0;
   const bindAddress = str(flags['bind-address'], 'bindAddress');
   if (bindAddress) workload.bindAddress = bindAddress;
   else if (gateway) workload.bindAddress = address;
-  return { server, node, workload };
+  return ephemeralOutbound ? { server, node, workload, ephemeralOutbound } : { server, node, workload };
+}
+
+/**
+ * Binds, before the proxy announces itself, every port it was told to pick (`--bind-port P=0`,
+ * `--outbound-port auto`) and writes the bound ports into the announcement, so the registry gets
+ * the real inbound address. The sockets are held until their listener adopts them (no other
+ * process can take the port in between). Returns them by `address:port` for `startProxy`.
+ */
+export async function reserveEphemeralPorts(b: Bootstrap, reserve: (address: string) => Promise<{ server: Server; port: number }> = reservePort): Promise<Map<string, Server>> {
+  const out = new Map<string, Server>();
+  const w = b.workload;
+  try {
+    // The inbound and gateway listeners bind here (src/push/generators/listeners.ts).
+    const inboundAddress = w.bindAddress ?? w.address;
+    for (const [logical, bound] of Object.entries(w.portMap ?? {})) {
+      if (bound !== 0) continue;
+      const r = await reserve(inboundAddress);
+      out.set(`${inboundAddress}:${r.port}`, r.server);
+      w.portMap![logical] = r.port;
+    }
+    if (b.ephemeralOutbound) {
+      const r = await reserve('127.0.0.1');
+      out.set(`127.0.0.1:${r.port}`, r.server);
+      w.outboundPort = r.port;
+    }
+  } catch (err) {
+    for (const s of out.values()) s.close();
+    throw err;
+  }
+  return out;
 }
 
 /** The config a bootstrapped proxy starts with: its identity and nothing to serve until the first push. */

@@ -2,9 +2,11 @@
  * The proxy's listening sockets: one raw `net` server per configured HTTP listener. On a
  * config change, listeners that keep their address and port keep their socket and get the new
  * compiled settings (atomically: a request reads its listener's settings once, at its start);
- * new ones are bound; removed ones stop accepting and drain their connections.
+ * new ones are bound; removed ones stop accepting and drain their connections. A socket bound
+ * before the config arrived (`reservePort`: `--bind-port P=0`, `--outbound-port auto`) is adopted by
+ * the listener with its address and port, so that port is never free for another process to take.
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Listener, ProxyConfig } from '../proxy-config/types.js';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from './context.js';
 import { Downstream } from './http/downstream.js';
@@ -28,6 +30,23 @@ interface Bound {
   conns: Set<TrackedConnection>;
   /** The filter chains the socket's connections were accepted under (JSON), to drain them when the chains change. */
   chains: string;
+  /** Taken from the reserved sockets (given back, not closed, when the config that adopted it is refused). */
+  adopted?: boolean;
+}
+
+/**
+ * Binds `address` on a kernel-chosen port before any config names it (connections are dropped
+ * until a listener adopts the socket). Pass the result to `ListenerSet` keyed `address:port`.
+ */
+export function reservePort(address: string): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.destroy());
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, address, () => {
+      server.off('error', reject);
+      resolve({ server, port: (server.address() as { port: number }).port });
+    });
+  });
 }
 
 /** Compiles the HTTP listeners of a config; throws when a route table cannot be compiled. */
@@ -63,7 +82,8 @@ export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (
 export class ListenerSet {
   private bound = new Map<string, Bound>();
 
-  constructor(private readonly ctx: ProxyContext) {}
+  /** `reserved`: sockets bound ahead (`reservePort`) by `address:port`, adopted by the listener configured there. */
+  constructor(private readonly ctx: ProxyContext, private readonly reserved = new Map<string, Server>()) {}
 
   /** Bound ports by listener name. */
   ports(): Record<string, number> {
@@ -83,7 +103,7 @@ export class ListenerSet {
         added.push([name, await this.bind(listener, runtime, key)]);
       }
     } catch (err) {
-      for (const [, b] of added) b.server.close();
+      for (const [, b] of added) this.release(b);
       throw err;
     }
     // Commit: new settings for kept listeners, swap in new sockets, retire the rest.
@@ -130,6 +150,14 @@ export class ListenerSet {
     this.bound.clear();
   }
 
+  /** Undoes a bind of a refused config: closes the socket, or returns an adopted one to the reserved set. */
+  private release(b: Bound): void {
+    if (!b.adopted) { b.server.close(); return; }
+    b.server.removeAllListeners('connection');
+    b.server.on('connection', (s) => s.destroy());
+    this.reserved.set(b.key, b.server);
+  }
+
   private retire(b: Bound): void {
     b.server.close();
     for (const d of b.conns) d.drain();
@@ -138,12 +166,21 @@ export class ListenerSet {
   private bind(l: Listener, runtime: HttpListenerRuntime, key: string): Promise<Bound> {
     const slot: ListenerSlot = { current: runtime };
     const conns = new Set<TrackedConnection>();
-    const server = createServer({ noDelay: true }, (socket) => {
+    const onConnection = (socket: Socket): void => {
       if (slot.current.chains !== undefined) return dispatchConnection(socket, slot, this.ctx, conns);
       const d = new Downstream(socket, slot, this.ctx, (gone) => conns.delete(gone));
       conns.add(d);
       if (this.ctx.draining) d.drain();
-    });
+    };
+    const reserved = this.reserved.get(key);
+    if (reserved !== undefined) {
+      this.reserved.delete(key);
+      reserved.removeAllListeners('connection');
+      reserved.on('connection', (socket: Socket) => { socket.setNoDelay(true); onConnection(socket); });
+      reserved.on('error', (err) => this.ctx.log('listener:' + l.name, `listener ${l.name} error: ${err.message}`));
+      return Promise.resolve({ server: reserved, slot, key, port: l.port, conns, chains: JSON.stringify(l.filterChains), adopted: true });
+    }
+    const server = createServer({ noDelay: true }, onConnection);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(l.port, l.address, () => {

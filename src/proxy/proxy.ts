@@ -7,6 +7,7 @@
  * settings) and only then committed, all at once: a refused config leaves the running one.
  */
 import { validateProxyConfig, formatValidationErrors, PROXY_CONFIG_INVALID } from '../proxy-config/validate.js';
+import type { Server } from 'node:net';
 import type { ProxyConfig } from '../proxy-config/types.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import { ClusterManager } from './cluster/index.js';
@@ -47,6 +48,8 @@ export interface ProxyOptions {
   /** The workload certificate and mesh roots (LiveCredentials) that fill the `default` / `ROOTCA` secrets;
    *  every update re-applies the running config so new handshakes use the new certificate. */
   identity?: WorkloadIdentitySource;
+  /** Sockets bound before the first config (`reservePort`), by `address:port`: the listener configured there adopts its socket. */
+  reservedListeners?: Map<string, Server>;
 }
 
 /** The ports a proxy is listening on. */
@@ -98,7 +101,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     },
     log: limited.log,
   };
-  const listeners = new ListenerSet(ctx);
+  const listeners = new ListenerSet(ctx, opts.reservedListeners);
   let current = { config: opts.config, version: opts.config.version ?? '', appliedAt: 0 };
   let admin: AdminServer | undefined;
   let queue: Promise<void> = Promise.resolve();

@@ -3,7 +3,7 @@ import { writePortsFile } from '../ports-file.js';
 import { exitOnUncaught } from '../fatal.js';
 import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.js';
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
-import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
+import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, reserveEphemeralPorts, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { holdYoungGeneration } from '../../proxy/young-generation.js';
 import { createProxyTelemetry, startMetricsServer } from '../../telemetry/index.js';
@@ -35,8 +35,9 @@ With a control plane instead of --config (docs/push-protocol.md):
   --service NAME:PORT[/PROTOCOL][@APPPORT]   a service port this workload serves (repeatable)
   --app-port N          where the app listens (default: the service port)
   --gateway             an ingress/egress gateway (serves Gateway servers selected by --labels)
-  --bind-port P=B       bind logical port P (a Gateway or service port) on B (repeatable; e.g. 80=8080)
-  --outbound-port N     the HTTP_PROXY listener for the app (default 15001; 0 = none)
+  --bind-port P=B       bind logical port P (a Gateway or service port) on B (repeatable; e.g. 80=8080);
+                        B 0 = a free port, bound at start and announced (other proxies dial it; see --ports-file)
+  --outbound-port N     the HTTP_PROXY listener for the app (default 15001; 0 = none; auto = a free port)
   --address A           address other proxies reach this one on (default 127.0.0.1)
   --id ID               proxy id (default NAME.NAMESPACE)
   --token-file F        bootstrap token (\`bowline token create\`): the stream becomes TLS (--server is the
@@ -111,6 +112,8 @@ export const command: Command = {
       }
       // Peers' auto-mTLS sends mTLS only to proxies that will hold a workload certificate.
       if (boot && boot.node.role === 'sidecar') boot.workload.tlsMode = joined ? 'istio' : 'disabled';
+      // Ports to pick (--bind-port P=0, --outbound-port auto) are bound now, so the hello announces the real ones.
+      const reserved = boot ? await reserveEphemeralPorts(boot) : undefined;
       const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
       const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
       proxy = await startProxy({
@@ -121,6 +124,7 @@ export const command: Command = {
         drainMs,
         onQuit: () => process.exit(0),
         ...(joined ? { identity: joined.identity.live } : {}),
+        ...(reserved ? { reservedListeners: reserved } : {}),
       });
       if (telemetry) {
         // A busy metrics port (another proxy on this host) costs the metrics endpoint, not the proxy.
