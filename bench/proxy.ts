@@ -129,7 +129,7 @@ function wrk(port: number, secs: number): number {
 async function measure(t: Target, o: Opts, reps: number): Promise<Row> {
   const wrkSecs = o.quick ? 2 : 4;
   const rps = which('wrk') ? wrk(t.port, wrkSecs) : NaN;
-  const durMs = o.quick ? 2500 : 8000;
+  const durMs = o.quick ? 2500 : 6000;
   await openLoop(t.port, RATE, 300, HOT); // warm-up
   const runs: Array<{ p50: number; p90: number; p99: number; p999: number; cpu: number; errors: number }> = [];
   for (let i = 0; i < reps; i++) {
@@ -158,7 +158,8 @@ export async function benchProxy(o: Opts): Promise<void> {
   const missing = ['nginx', 'haproxy', 'wrk'].filter((b) => !which(b));
   if (missing.length) log(`bench: ${missing.join(', ')} not installed; install with: apt-get install -y ${missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)).join(' ')} (skipping what needs them)`);
   const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-'));
-  const reps = o.quick ? 1 : 2;
+  // An odd count: quantile(.., 0.5) of two runs is the worse one, not a median.
+  const reps = o.quick ? 1 : 3;
   const rows: Row[] = [];
   try {
     // upstream
