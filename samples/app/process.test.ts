@@ -1,6 +1,7 @@
 // The sample apps as processes: flags, one log line per request, 400 on malformed HTTP, clean SIGTERM.
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { start, repoRoot, type Child } from '../../test/support/process.js';
 import { waitFor } from '../../test/support/wait.js';
 import { get } from './testing.js';
@@ -50,5 +51,21 @@ describe('sample app processes', () => {
     const body = JSON.parse((await get(`${url}/reviews/0`)).text);
     expect(body.podname).toBe('reviews-v3-test');
     expect(body.reviews[0].rating).toEqual({ stars: 5, color: 'red' });
+  });
+
+  it('--socket-from-parent: listens on the socket its parent bound and sent over IPC (the port is never free in between)', async () => {
+    const held = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', () => r()));
+    const port = (held.address() as net.AddressInfo).port;
+    const child = spawn(process.execPath, ['--import', 'tsx', `${repoRoot}samples/bookinfo/details.ts`, '--socket-from-parent'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    children.push({ proc: child, output: () => out, stop: async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } } });
+    await new Promise<void>((resolve) => child.once('message', () => resolve())); // {type: 'send-sockets'}
+    await new Promise<void>((resolve, reject) => child.send({ type: 'listen' }, held, (err) => (err ? reject(err) : resolve())));
+    child.send({ type: 'listen-end' });
+    held.close();
+    await waitFor(() => out.includes(`details listening on http://127.0.0.1:${port}`), { what: 'the listening line', timeoutMs: 15_000 });
+    expect((await get(`http://127.0.0.1:${port}/details/0`)).status).toBe(200);
   });
 });

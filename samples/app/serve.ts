@@ -85,6 +85,32 @@ export function listen(server: http.Server, port: number, host: string): Promise
   });
 }
 
+/**
+ * Listens on the socket the parent process sends over IPC: this process asks with
+ * `{type: 'send-sockets'}`, the parent answers `{type: 'listen'}` with the socket, then
+ * `{type: 'listen-end'}` (`bowline demo` does this). The parent bound the port and held it until
+ * now, so no other process could take it. Resolves to the port; the IPC channel closes at the end.
+ */
+export function listenOnParentSocket(server: http.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (!process.send) return reject(new Error('--socket-from-parent needs an IPC channel to the parent process'));
+    const onMessage = (msg: { type?: string }, handle: unknown): void => {
+      if (msg?.type === 'listen' && handle) {
+        server.once('error', reject);
+        server.listen(handle as Parameters<http.Server['listen']>[0], () => {
+          server.off('error', reject);
+          resolve((server.address() as { port: number }).port);
+        });
+      } else if (msg?.type === 'listen-end') {
+        process.off('message', onMessage);
+        setImmediate(() => process.disconnect?.()); // not inside the delivery of queued messages (Node 20 throws there)
+      }
+    };
+    process.on('message', onMessage);
+    process.send({ type: 'send-sockets' });
+  });
+}
+
 /** Closes a server: stops accepting, ends idle keep-alive connections, then all after `graceMs`. */
 export function shutdown(server: http.Server, graceMs = 2000): Promise<void> {
   return new Promise((resolve) => {
@@ -120,7 +146,7 @@ export async function runApp<O extends NonNullable<ParseArgsConfig['options']>>(
   try {
     values = parseArgs({
       args: argv,
-      options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...spec.options },
+      options: { port: { type: 'string' }, host: { type: 'string' }, 'socket-from-parent': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...spec.options },
       allowPositionals: false,
     }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
@@ -128,7 +154,7 @@ export async function runApp<O extends NonNullable<ParseArgsConfig['options']>>(
     process.exit(2);
   }
   if (values.help) {
-    process.stdout.write(`Usage: ${spec.name} [--port N] [--host ADDR]${spec.usage ? ' ' + spec.usage : ''}\n`);
+    process.stdout.write(`Usage: ${spec.name} [--port N] [--host ADDR] [--socket-from-parent]${spec.usage ? ' ' + spec.usage : ''}\n`);
     process.exit(0);
   }
   const portText = (values.port as string | undefined) ?? process.env.PORT ?? String(spec.defaultPort);
@@ -149,7 +175,7 @@ export async function runApp<O extends NonNullable<ParseArgsConfig['options']>>(
   process.on('uncaughtException', (err) => process.stderr.write(`${spec.name}: uncaught: ${err.stack ?? err}\n`));
   let bound: number;
   try {
-    bound = await listen(server, port, host);
+    bound = values['socket-from-parent'] ? await listenOnParentSocket(server) : await listen(server, port, host);
   } catch (err) {
     process.stderr.write(`${spec.name}: cannot listen on ${host}:${port}: ${(err as Error).message}\n`);
     process.exit(1);

@@ -80,7 +80,7 @@ if (isMain(import.meta.url)) {
   const argv = process.argv.slice(2);
   if (argv[0] === 'fetch') {
     void fetchCommand(argv.slice(1)).then((code) => { process.exitCode = code; });
-  } else if (argv.some((a) => a === '--port' || a.startsWith('--port=')) || process.env.PORT) {
+  } else if (argv.some((a) => a === '--port' || a.startsWith('--port=') || a === '--socket-from-parent') || process.env.PORT) {
     void runApp({ name: 'sleep', defaultPort: 0, create: () => sleepHandler() }, argv);
   } else {
     process.stdout.write('sleep: idle; stop with SIGTERM\n');

@@ -1,6 +1,6 @@
 // Runs `bowline demo` as a user does, for the Bookinfo end-to-end tests: waits for it to be up,
 // reads its state file (HOME/demo.json), and stops it with Ctrl-C (SIGINT).
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { startBowline, repoRoot, type Child } from '../support/process.js';
 import { freePort } from '../support/ports.js';
@@ -49,7 +49,8 @@ export async function startDemo(args: string[] = [], timeoutMs = 60_000): Promis
     }, { timeoutMs, intervalMs: 100, what: `bowline demo up; output so far:\n${child.output()}` });
   } catch (err) {
     await child.stop();
-    throw new Error(`${(err as Error).message}\n--- demo output ---\n${child.output()}`);
+    const home = /\(home (\S+?)[,)]/.exec(child.output())?.[1];
+    throw new Error(`${(err as Error).message}\n--- demo output ---\n${child.output()}${home ? `\n${logDiagnostics(home)}` : ''}`);
   }
   const home = /\(home (\S+?)[,)]/.exec(child.output())![1]!;
   const state = JSON.parse(readFileSync(`${home}/demo.json`, 'utf8')) as DemoState;
@@ -96,4 +97,36 @@ export async function signIn(base: string, user: string): Promise<string> {
   const r = await request(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${encodeURIComponent(user)}&passwd=anything` });
   if (r.status !== 302) throw new Error(`sign in answered ${r.status}: ${r.text}`);
   return String(r.headers['set-cookie']).split(';')[0]!;
+}
+
+/** The last `n` lines of a file ('' when unreadable). */
+function tail(file: string, n: number): string {
+  try { return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n'); } catch { return ''; }
+}
+
+/**
+ * What to read when a walkthrough fails: every demo process that is no longer running, with the
+ * tail of its log, and each process's lines about refused configs or failed binds (a sidecar that
+ * NACKs its config, e.g. EADDRINUSE, stays alive but serves nothing).
+ */
+export function demoDiagnostics(demo: Pick<Demo, 'home' | 'state'>): string {
+  const out: string[] = ['--- demo diagnostics ---'];
+  for (const p of demo.state.processes) {
+    if (p.pid && !alive(p.pid)) out.push(`${p.name} (pid ${p.pid}) is not running; ${p.log}:\n${tail(p.log, 20)}`);
+  }
+  out.push(logDiagnostics(demo.home));
+  return out.join('\n');
+}
+
+/** Lines about refused configs, failed binds and errors in every log under HOME/logs, per file (at most 5 each). */
+function logDiagnostics(home: string): string {
+  const dir = `${home}/logs`;
+  const out: string[] = [];
+  let files: string[] = [];
+  try { files = readdirSync(dir); } catch { return `(no logs in ${dir})`; }
+  for (const f of files) {
+    const bad = tail(`${dir}/${f}`, 2000).split('\n').filter((l) => /NACK|refused|EADDRINUSE|exited|uncaught|BOWLINE_E_/i.test(l));
+    if (bad.length) out.push(`${dir}/${f}:\n  ${bad.slice(-5).join('\n  ')}`);
+  }
+  return out.length ? out.join('\n') : `(no refused configs or errors in ${dir})`;
 }

@@ -1,13 +1,15 @@
 // Istio's Bookinfo walkthroughs, each a test against one `bowline demo` (real processes on
 // loopback: control plane, every workload with its sidecar, the ingress gateway).
 // (a) no rules (b) all-v1 (c) v3 (d) jason -> v2, others v3 (e) 7 s delay for jason: the timeout bug
-// (f) 50/50 then 100 % v3 (g) sleep -> httpbin /headers shows trace headers (h) aborts.
+// (f) 50/50 then 100 % v3 (g) sleep -> httpbin /headers shows trace headers (h) aborts
+// (i) mTLS between every pair of proxies, with the identities the demo gave them.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { repoRoot, runBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { startDemo, request, signIn, built, meshMissing, type Demo } from './bookinfo-harness.js';
+import { startDemo, request, signIn, built, meshMissing, demoDiagnostics, alive, type Demo } from './bookinfo-harness.js';
 
 const run = promisify(execFile);
 const net = (f: string) => `${repoRoot}samples/networking/${f}.yaml`;
@@ -50,9 +52,11 @@ beforeAll(async () => {
   demo = await startDemo([], 90_000);
   jason = await signIn(demo.base, 'jason');
 }, 120_000);
-afterAll(async () => { if (!skip) await demo.interrupt(); });
-afterEach(async () => {
+afterAll(async () => { if (!skip && demo.child.proc.exitCode === null) await demo.interrupt(); });
+afterEach(async (ctx) => {
   if (skip) return;
+  // A failed walkthrough says which demo process died or refused its config, and where its log is.
+  if (ctx.task.result?.state === 'fail') process.stderr.write(`${demoDiagnostics(demo)}\n`);
   for (const f of applied.splice(0).reverse()) await bowline(['delete', '-f', net(f)]);
 });
 
@@ -134,6 +138,32 @@ describe.skipIf(skip)(`Bookinfo walkthroughs through bowline demo${skip ? ` (ski
     expect(headers['x-b3-traceid']).toMatch(/^[0-9a-f]{16,32}$/);
   });
 
+  it('(i) mTLS on every hop (auto-mTLS with the tokens the demo minted): reviews saw productpage\'s SPIFFE id, authn check is all OK', async () => {
+    for (let i = 0; i < 5; i++) expect((await request(`${demo.base}/productpage`)).status).toBe(200);
+    // Every reviews sidecar's destination-side metrics: the caller's certificate identity, over mutual TLS.
+    const reviewsMetrics = await Promise.all(['reviews-v1', 'reviews-v2', 'reviews-v3'].map(async (name) => {
+      const ports = JSON.parse(readFileSync(`${demo.home}/${name}.ports.json`, 'utf8')) as { metrics: number };
+      return (await request(`http://127.0.0.1:${ports.metrics}/stats/prometheus`)).text;
+    }));
+    const inbound = reviewsMetrics.join('\n').split('\n').filter((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="destination"') && l.includes('source_workload="productpage-v1"'));
+    expect(inbound.length).toBeGreaterThan(0);
+    for (const l of inbound) {
+      expect(l).toContain('source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage"');
+      expect(l).toContain('destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-reviews"');
+      expect(l).toContain('connection_security_policy="mutual_tls"');
+    }
+    // The gateway -> productpage hop too.
+    const pp = JSON.parse(readFileSync(`${demo.home}/productpage-v1.ports.json`, 'utf8')) as { metrics: number };
+    const fromGateway = (await request(`http://127.0.0.1:${pp.metrics}/stats/prometheus`)).text.split('\n').filter((l) => l.includes('reporter="destination"') && l.includes('source_workload="istio-ingressgateway"') && l.startsWith('istio_requests_total{'));
+    expect(fromGateway.length).toBeGreaterThan(0);
+    for (const l of fromGateway) expect(l).toContain('connection_security_policy="mutual_tls"');
+    const check = await bowline(['authn', 'check']);
+    expect(check.code, check.out).toBe(0);
+    const rows = check.out.split('\n').filter((l) => /\.svc\.cluster\.local:\d+/.test(l));
+    expect(rows.length).toBeGreaterThanOrEqual(6);
+    for (const r of rows) expect(r, check.out).toMatch(/ISTIO_MUTUAL\s+auto-mTLS\s+OK\s*$/);
+  });
+
   it('(h) abort 500 on ratings for jason, then abort 555 on details', async () => {
     await apply('virtual-service-all-v1', 'virtual-service-reviews-test-v2');
     await until('v2', jason);
@@ -148,5 +178,19 @@ describe.skipIf(skip)(`Bookinfo walkthroughs through bowline demo${skip ? ` (ski
     }, { timeoutMs: 15_000, what: 'details 555' }))!;
     expect(JSON.parse(api.text).error).toBe('Sorry, product details are currently unavailable for this book.');
     expect((await request(`${demo.base}/productpage`)).text).toContain('Sorry, product details are currently unavailable for this book.');
+  });
+
+  // Last: it stops the demo.
+  it('(z) a dying sidecar is reported with its log while the rest keeps serving; Ctrl-C stops every process and removes the home', async () => {
+    const sidecar = demo.state.processes.find((p) => p.name === 'httpbin-v1-sidecar')!;
+    process.kill(sidecar.pid, 'SIGKILL');
+    await waitFor(() => demo.child.output().includes('httpbin-v1-sidecar exited'), { what: 'the death report' });
+    expect(demo.child.output()).toContain(`[BOWLINE_E_DEMO_WORKLOAD_DIED]; its log: ${sidecar.log}`);
+    expect((await request(`${demo.base}/productpage`)).text).toContain('The Comedy of Errors');
+    const pids = demo.state.processes.map((p) => p.pid);
+    expect(pids.length).toBeGreaterThanOrEqual(18); // control plane, gateway, 8 apps, 8 sidecars
+    expect(await demo.interrupt()).toBe(0);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(demo.home)).toBe(false);
   });
 });

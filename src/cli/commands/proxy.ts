@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Server, type AddressInfo } from 'node:net';
 import { writePortsFile } from '../ports-file.js';
 import { exitOnUncaught } from '../fatal.js';
 import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.js';
@@ -45,6 +46,10 @@ With a control plane instead of --config (docs/push-protocol.md):
                         workload certificate for mTLS (namespace and service account come from the token)
   --ca-cert-file F      pin this root instead of the token's hash
   --trust-domain TD     trust domain of the workload's SPIFFE id (default cluster.local)
+  --sockets-from-parent listening sockets come from the parent process over IPC (asks with {type:'send-sockets'};
+                        gets {type:'listen'} + socket, ..., {type:'listen-end'}); the listener configured on a
+                        socket's address:port adopts it
+                        (bowline demo hands the gateway its --port this way, so the port is never free meanwhile)
 `;
 
 /** Flag definitions, kept apart so bootstrap flags (--server, --name, --service) can be added beside them. */
@@ -63,8 +68,33 @@ export const proxyFlags = {
   'token-file': { type: 'string' },
   'ca-cert-file': { type: 'string' },
   'trust-domain': { type: 'string' },
+  'sockets-from-parent': { type: 'boolean' },
   ...bootstrapFlagDefs,
 } as const;
+
+/** Asks the parent for its listening sockets over IPC and receives them until `{type: 'listen-end'}`; keyed `address:port`. */
+function socketsFromParent(timeoutMs = 10_000): Promise<Map<string, Server>> {
+  const out = new Map<string, Server>();
+  return new Promise((resolve, reject) => {
+    if (!process.send) return reject(new Error('--sockets-from-parent needs an IPC channel to the parent process'));
+    const timer = setTimeout(() => reject(new Error(`--sockets-from-parent: no {type: 'listen-end'} from the parent within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (msg: { type?: string }, handle: unknown): void => {
+      if (msg?.type === 'listen' && handle instanceof Server) {
+        const a = handle.address() as AddressInfo;
+        handle.on('connection', (s) => s.destroy()); // until its listener adopts it
+        out.set(`${a.address}:${a.port}`, handle);
+      } else if (msg?.type === 'listen-end') {
+        clearTimeout(timer);
+        process.off('message', onMessage);
+        setImmediate(() => process.disconnect?.()); // not inside the delivery of queued messages (Node 20 throws there)
+        resolve(out);
+      }
+    };
+    process.on('message', onMessage);
+    // Asked for only now: a socket received earlier would accept connections no one answers.
+    process.send({ type: 'send-sockets' });
+  });
+}
 
 function intFlag(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -113,7 +143,8 @@ export const command: Command = {
       // Peers' auto-mTLS sends mTLS only to proxies that will hold a workload certificate.
       if (boot && boot.node.role === 'sidecar') boot.workload.tlsMode = joined ? 'istio' : 'disabled';
       // Ports to pick (--bind-port P=0, --outbound-port auto) are bound now, so the hello announces the real ones.
-      const reserved = boot ? await reserveEphemeralPorts(boot) : undefined;
+      const reserved = boot ? await reserveEphemeralPorts(boot) : new Map<string, Server>();
+      if (values['sockets-from-parent']) for (const [k, srv] of await socketsFromParent()) reserved.set(k, srv);
       const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
       const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
       proxy = await startProxy({
@@ -124,7 +155,7 @@ export const command: Command = {
         drainMs,
         onQuit: () => process.exit(0),
         ...(joined ? { identity: joined.identity.live } : {}),
-        ...(reserved ? { reservedListeners: reserved } : {}),
+        reservedListeners: reserved,
       });
       if (telemetry) {
         // A busy metrics port (another proxy on this host) costs the metrics endpoint, not the proxy.

@@ -5,7 +5,7 @@ import { commands } from '../commands.js';
 import { packageRoot } from './workloads.js';
 
 /** The `bowline proxy` flags the demo passes to sidecars and the gateway. */
-export const PROXY_FLAGS_USED = ['--server', '--name', '--namespace', '--service-account', '--labels', '--service', '--app-port', '--bind-port', '--outbound-port', '--gateway', '--admin-port', '--ports-file'];
+export const PROXY_FLAGS_USED = ['--server', '--name', '--namespace', '--service-account', '--labels', '--service', '--app-port', '--bind-port', '--outbound-port', '--gateway', '--admin-port', '--ports-file', '--token-file'];
 
 /** What the mesh demo needs and this build lacks (empty when it can run); asks the built CLI. */
 export function meshGaps(): string[] {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Progress, seconds } from './progress.js';
 import { Supervisor, type Managed } from './supervisor.js';
-import { freePorts, portProblem } from './ports.js';
+import { bindForChild, portProblem } from './ports.js';
 import { logLine, StartError } from './readiness.js';
 import { sidecarArgs, gatewayArgs } from './run.js';
 import { DEMO_WORKLOADS } from './workloads.js';
@@ -77,26 +77,27 @@ describe('demo supervisor', () => {
 });
 
 describe('demo ports', () => {
-  it('finds a taken port and distinct free ones', async () => {
+  it('finds a taken port; a port bound for a child stays taken until handed over', async () => {
     const srv = net.createServer();
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as net.AddressInfo).port;
     expect(await portProblem(port)).toBe('EADDRINUSE');
     srv.close();
-    const ports = await freePorts(5);
-    expect(new Set(ports).size).toBe(5);
-    expect(await portProblem(ports[0]!)).toBeUndefined();
+    const held = await bindForChild();
+    expect(await portProblem(held.port)).toBe('EADDRINUSE');
+    held.server.close();
   });
 });
 
 describe('demo plan', () => {
-  it('gives every sidecar its service, labels, app port, inbound mapping and outbound port, and the gateway 80=PORT', () => {
+  it('gives every sidecar its service, labels, app port, token, and ports it picks itself (9080=0, outbound auto), and the gateway 80=PORT', () => {
     const reviews = DEMO_WORKLOADS.find((w) => w.name === 'reviews-v2')!;
-    const args = sidecarArgs(reviews, { push: '127.0.0.1:1', appPort: 2, inbound: 3, outbound: 4, portsFile: '/f' });
+    const args = sidecarArgs(reviews, { push: '127.0.0.1:1', appPort: 2, portsFile: '/f', tokenFile: '/t' });
     const flag = (a: string[], f: string) => a[a.indexOf(f) + 1];
-    expect([flag(args, '--service'), flag(args, '--labels'), flag(args, '--app-port'), flag(args, '--bind-port'), flag(args, '--outbound-port'), flag(args, '--admin-port')])
-      .toEqual(['reviews:9080/HTTP', 'app=reviews,version=v2', '2', '9080=3', '4', '0']);
-    expect(flag(gatewayArgs({ push: 'x', port: 8080, portsFile: '/g' }), '--bind-port')).toBe('80=8080');
+    expect([flag(args, '--service'), flag(args, '--labels'), flag(args, '--app-port'), flag(args, '--bind-port'), flag(args, '--outbound-port'), flag(args, '--admin-port'), flag(args, '--token-file'), flag(args, '--service-account')])
+      .toEqual(['reviews:9080/HTTP', 'app=reviews,version=v2', '2', '9080=0', 'auto', '0', '/t', 'bookinfo-reviews']);
+    const gw = gatewayArgs({ push: 'x', port: 8080, portsFile: '/g', tokenFile: '/gt' });
+    expect([flag(gw, '--bind-port'), flag(gw, '--token-file')]).toEqual(['80=8080', '/gt']);
     expect(new Set(DEMO_WORKLOADS.map((w) => w.name)).size).toBe(DEMO_WORKLOADS.length);
   });
 

@@ -2,6 +2,7 @@
 // processes the demo starts first (all on kernel-chosen ports) can take it; a port taken
 // before the demo starts is refused with BOWLINE_E_DEMO_PORT_TAKEN before any process starts.
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +38,33 @@ describe('holdPort', () => {
     const other = await listening();
     cleanups.push(() => other.close());
     await expect(holdPort(other.port)).rejects.toThrow('EADDRINUSE');
+  });
+});
+
+describe('handing a held port to its owner', () => {
+  it('the child asks, gets the still-bound socket and serves on it; the port is never free in between', async () => {
+    const probe = await listening();
+    await probe.close();
+    const held = await holdPort(probe.port);
+    cleanups.push(() => held.release());
+    // A child speaking the protocol of `bowline proxy --sockets-from-parent` and the apps' --socket-from-parent.
+    const child = spawn(process.execPath, ['-e', `
+      process.on('message', (m, h) => {
+        if (m.type === 'listen') h.on('connection', (s) => s.end('owner'));
+        if (m.type === 'listen-end') setImmediate(() => process.disconnect());
+      });
+      process.send({ type: 'send-sockets' });`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    cleanups.push(() => { child.kill(); });
+    await held.handTo(child);
+    expect(await portProblem(probe.port)).toBe('EADDRINUSE'); // the child holds it now
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(probe.port, '127.0.0.1');
+      let text = '';
+      c.on('data', (d) => { text += d; });
+      c.on('end', () => resolve(text));
+      c.on('error', reject);
+    });
+    expect(answer).toBe('owner');
   });
 });
 

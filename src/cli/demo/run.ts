@@ -5,7 +5,9 @@ import { readPortsFile } from '../ports-file.js';
 import path from 'node:path';
 import { Progress } from './progress.js';
 import { Supervisor, type Managed } from './supervisor.js';
-import { freePorts, holdPort, type HeldPort } from './ports.js';
+import type { Server } from 'node:net';
+import { bindForChild, handOver, holdPort, type HeldPort } from './ports.js';
+import { tokenFile as mintTokenFile } from './tokens.js';
 import { logLine, httpReady, httpGet, StartError } from './readiness.js';
 import { DEMO_WORKLOADS, packageRoot, sampleScript, type DemoWorkload } from './workloads.js';
 
@@ -37,30 +39,47 @@ export interface DemoRunning {
 
 const bowlineBin = path.join(packageRoot, 'bin', 'bowline');
 
-/** The `bowline proxy` flags of one sidecar (the documented bootstrap of the control-plane issue). */
-export function sidecarArgs(w: DemoWorkload, p: { push: string; appPort: number; inbound: number; outbound: number; portsFile: string }): string[] {
+/**
+ * The `bowline proxy` flags of one sidecar. Its inbound (`--bind-port 9080=0`) and outbound
+ * (`--outbound-port auto`) ports are picked and bound by the proxy at start, which announces the
+ * real inbound port to the control plane; the demo reads both from the ports file. The token
+ * gives it its SPIFFE identity (namespace default, service account bookinfo-APP) and the TLS stream.
+ */
+export function sidecarArgs(w: DemoWorkload, p: { push: string; appPort: number; portsFile: string; tokenFile: string }): string[] {
   return [
-    'proxy', '--server', p.push, '--name', w.name, '--namespace', 'default', '--service-account', w.serviceAccount,
+    'proxy', '--server', p.push, '--token-file', p.tokenFile, '--name', w.name, '--namespace', 'default', '--service-account', w.serviceAccount,
     '--labels', `app=${w.service},version=${w.version}`, '--service', `${w.service}:${w.servicePort}/HTTP`,
-    '--app-port', String(p.appPort), '--bind-port', `${w.servicePort}=${p.inbound}`, '--outbound-port', String(p.outbound),
+    '--app-port', String(p.appPort), '--bind-port', `${w.servicePort}=0`, '--outbound-port', 'auto',
     '--admin-port', '0', '--metrics-port', '0', '--ports-file', p.portsFile,
   ];
 }
 
-/** The `bowline proxy` flags of the ingress gateway: Gateway port 80 served on `port`. */
-export function gatewayArgs(p: { push: string; port: number; portsFile: string }): string[] {
+/** The `bowline proxy` flags of the ingress gateway: Gateway port 80 served on `port`, with its own identity. */
+export function gatewayArgs(p: { push: string; port: number; portsFile: string; tokenFile: string }): string[] {
   return [
-    'proxy', '--gateway', '--server', p.push, '--name', 'istio-ingressgateway', '--namespace', 'istio-system',
+    'proxy', '--gateway', '--server', p.push, '--token-file', p.tokenFile, '--name', 'istio-ingressgateway', '--namespace', 'istio-system',
     '--service-account', 'istio-ingressgateway', '--labels', 'istio=ingressgateway,app=istio-ingressgateway',
     '--bind-port', `80=${p.port}`, '--admin-port', '0', '--metrics-port', '0', '--ports-file', p.portsFile,
   ];
 }
 
-/** Starts one sample app on an ephemeral loopback port and resolves once it listens. */
+/** Starts one sample app on an ephemeral loopback port (no mesh) and resolves once it listens. */
 async function startApp(sup: Supervisor, w: DemoWorkload, env: Record<string, string>): Promise<{ m: Managed; port: number }> {
   const m = sup.start({ name: w.name, command: process.execPath, args: [sampleScript(w.script), '--port', '0', '--host', '127.0.0.1', ...(w.args ?? [])], env: { ...w.env, ...env } });
   const match = await logLine(m, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 'listening line');
   return { m, port: Number(match[1]) };
+}
+
+/** Starts one sample app on `held`, the socket the demo bound for it (handed over by IPC), and resolves once it listens. */
+async function startAppOn(sup: Supervisor, w: DemoWorkload, held: { server: Server; port: number }, env: Record<string, string>): Promise<Managed> {
+  const m = sup.start({ name: w.name, command: process.execPath, args: [sampleScript(w.script), '--socket-from-parent', '--host', '127.0.0.1', ...(w.args ?? [])], env: { ...w.env, ...env }, ipc: true });
+  try {
+    await handOver(m.proc, held.server);
+    await logLine(m, new RegExp(`listening on http://127\\.0\\.0\\.1:${held.port}\\b`), 'listening line');
+  } finally {
+    held.server.close();
+  }
+  return m;
 }
 
 /** Runs `bowline ARGS` to completion (apply, ...); rejects with its output when it fails. */
@@ -137,10 +156,10 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
   const env: Record<string, string> = { BOWLINE_HOME: opts.home };
   await progress.step('control plane', async () => {
     const portsFile = freshFile(path.join(opts.home, 'control-plane.ports.json'));
-    const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--home', opts.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile], env });
-    const ports = await portsFromFile(m, portsFile, ['api', 'push']);
+    const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--home', opts.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--ports-file', portsFile], env });
+    const ports = await portsFromFile(m, portsFile, ['api', 'pushTls']);
     api = `http://127.0.0.1:${ports.api}`;
-    push = `127.0.0.1:${ports.push}`;
+    push = `127.0.0.1:${ports.pushTls}`; // the TLS stream: proxies with a token get certificates, auto-mTLS does the rest
     running.apiUrl = api;
     env.BOWLINE_SERVER = api;
     await httpReady(m, `${api}/apis/networking.istio.io/v1/namespaces/default/virtualservices`, 'config API answer', (r) => r.status < 500);
@@ -149,27 +168,34 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
   await progress.step('Bookinfo gateway, virtual service and destination rules applied', () =>
     bowline(sup, 'apply-bookinfo', ['apply', '-f', path.join(networking, 'bookinfo-gateway.yaml'), '-f', path.join(networking, 'destination-rule-all.yaml'), '--server', api], env));
 
-  // The gateway binds --port as soon as its config arrives (Gateway and routes are applied): before
-  // the workloads pick ports. It answers 503 until the workloads are up (checked at the end).
+  // The gateway binds --port as soon as its config arrives (Gateway and routes are applied).
+  // It answers 503 until the workloads are up (checked at the end).
   let gw: Managed | undefined;
   await progress.step(`ingress gateway listening on :${opts.port}`, async () => {
     const portsFile = freshFile(path.join(opts.home, 'istio-ingressgateway.ports.json'));
-    await held.release();
-    gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile })], env });
+    const tokenFile = await mintTokenFile(opts.home, api, { namespace: 'istio-system', serviceAccount: 'istio-ingressgateway', workload: 'istio-ingressgateway' });
+    // --port goes to the gateway still bound (over IPC): it is never free for another process to take.
+    gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile, tokenFile }), '--sockets-from-parent'], env, ipc: true });
+    await held.handTo(gw.proc);
     await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, `an answer on :${opts.port}`, () => true, 20_000);
   });
-  // Workloads start side by side (each app, then its sidecar); each prints its line when ready.
-  // All sidecar ports are picked in one go so no two sidecars get the same one.
-  const ports = await freePorts(2 * DEMO_WORKLOADS.length);
-  await Promise.all(DEMO_WORKLOADS.map((w, i) =>
-    progress.step(`${w.name} with its sidecar`, async () => {
-      const [inbound, outbound] = [ports[2 * i]!, ports[2 * i + 1]!];
-      const proxyUrl = `http://127.0.0.1:${outbound}`;
-      running.outbound[w.name] = proxyUrl;
-      const app = await startApp(sup, w, { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: '', no_proxy: '' });
-      const portsFile = freshFile(path.join(opts.home, `${w.name}.ports.json`));
-      const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push, appPort: app.port, inbound, outbound, portsFile })], env });
-      await proxyReady(side, portsFile);
+  // Workloads start side by side. Every port is bound by its owner or handed to it still bound:
+  // the demo binds the app's port, the sidecar (told that app port) binds its inbound and outbound
+  // ports itself and announces them, then the app starts on its socket with HTTP_PROXY = the outbound.
+  await Promise.all(DEMO_WORKLOADS.map((w) =>
+    progress.step(`${w.name} with its sidecar (mTLS identity default/${w.serviceAccount})`, async () => {
+      const tokenFile = await mintTokenFile(opts.home, api, { namespace: 'default', serviceAccount: w.serviceAccount, workload: w.name });
+      const appSocket = await bindForChild();
+      try {
+        const portsFile = freshFile(path.join(opts.home, `${w.name}.ports.json`));
+        const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push, appPort: appSocket.port, portsFile, tokenFile })], env });
+        const listeners = await proxyListeners(side, portsFile, ['outbound', `inbound|${w.servicePort}`]);
+        const proxyUrl = `http://127.0.0.1:${listeners.outbound}`;
+        running.outbound[w.name] = proxyUrl;
+        await startAppOn(sup, w, appSocket, { HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: '', no_proxy: '' });
+      } finally {
+        appSocket.server.close();
+      }
     })));
   await progress.step(`product page through the ingress gateway on :${opts.port}`, async () => {
     await httpReady(gw!, `http://127.0.0.1:${opts.port}/productpage`, 'product page through the gateway', (r) => r.status === 200 && r.body.includes('The Comedy of Errors'), 20_000);
@@ -197,10 +223,23 @@ function freshFile(file: string): string {
   return file;
 }
 
-/** Waits for a proxy's ports file and its admin `/ready`. */
-async function proxyReady(m: Managed, portsFile: string): Promise<void> {
-  const { admin } = await portsFromFile(m, portsFile, ['admin']);
-  await httpReady(m, `http://127.0.0.1:${admin}/ready`, 'admin /ready');
+/**
+ * Waits until a proxy's ports file names every listener in `names` (written once a config from the
+ * control plane is applied: a refused config, e.g. a port it cannot bind, never gets there) and its
+ * admin `/ready` answers; resolves to the listeners' ports.
+ */
+async function proxyListeners(m: Managed, portsFile: string, names: string[]): Promise<Record<string, number>> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ports = readPortsFile(portsFile, ['admin']) as { admin: number; listeners?: Record<string, number> } | undefined;
+    if (ports && names.every((n) => typeof ports.listeners?.[n] === 'number')) {
+      await httpReady(m, `http://127.0.0.1:${ports.admin}/ready`, 'admin /ready');
+      return ports.listeners!;
+    }
+    if (!Supervisor.alive(m)) throw new StartError(m, `${m.spec.name} exited before its listeners were up`);
+    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: no ${names.join(', ')} listener in ${portsFile} after 15 s (config from the control plane not applied?)`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Waits until `portsFile` (JSON written by `--ports-file`) names every port in `keys`. */

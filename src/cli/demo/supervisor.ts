@@ -13,6 +13,8 @@ export interface ProcessSpec {
   env?: NodeJS.ProcessEnv;
   /** A command that runs to completion (`bowline apply`): its exit is not a death. */
   oneShot?: boolean;
+  /** Opens an IPC channel (`proc.send`), e.g. to hand the app its listening socket. */
+  ipc?: boolean;
 }
 
 /** A started process. */
@@ -46,7 +48,7 @@ export class Supervisor {
     const fd = openSync(logPath, 'w');
     let proc: ChildProcess;
     try {
-      proc = spawn(spec.command, spec.args, { env: { ...process.env, ...spec.env }, stdio: ['ignore', fd, fd], detached: false });
+      proc = spawn(spec.command, spec.args, { env: { ...process.env, ...spec.env }, stdio: spec.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd], detached: false });
     } finally {
       closeSync(fd);
     }
