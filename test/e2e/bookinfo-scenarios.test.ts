@@ -180,6 +180,23 @@ describe.skipIf(skip)(`Bookinfo walkthroughs through bowline demo${skip ? ` (ski
     expect((await request(`${demo.base}/productpage`)).text).toContain('Sorry, product details are currently unavailable for this book.');
   });
 
+  it('(t) every command of the README tour works as written (URL = the demo\'s API)', async () => {
+    const readme = readFileSync(`${repoRoot}README.md`, 'utf8');
+    const block = /## A tour[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+    const commands = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+    expect(commands.length).toBeGreaterThanOrEqual(8);
+    for (const c of commands) {
+      expect(c).toMatch(/^npx bowline /);
+      const args = c.replace(/^npx bowline /, '').replace('URL', demo.state.apiUrl!).split(/\s+/);
+      const r = await runBowline(args);
+      expect(r.code, `${c}\n${r.out}${r.err}`).toBe(0);
+      if (args[0] === 'apply') applied.push(/samples\/networking\/(\S+)\.yaml/.exec(c)![1]!);
+      if (args[0] === 'delete') applied.splice(applied.indexOf(/samples\/networking\/(\S+)\.yaml/.exec(c)![1]!), 1);
+    }
+    // With STRICT applied last, the page still works through the gateway (every hop has certificates).
+    await waitFor(async () => (await request(`${demo.base}/productpage`)).status === 200, { timeoutMs: 15_000, what: 'the page under STRICT mTLS' });
+  });
+
   // Last: it stops the demo.
   it('(z) a dying sidecar is reported with its log while the rest keeps serving; Ctrl-C stops every process and removes the home', async () => {
     const sidecar = demo.state.processes.find((p) => p.name === 'httpbin-v1-sidecar')!;

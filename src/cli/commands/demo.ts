@@ -106,13 +106,17 @@ export const command: Command = {
     if (mesh) {
       const server = `--server ${running.apiUrl}`;
       const net = path.join(packageRoot, 'samples', 'networking');
+      // `bowline` is on PATH only when installed globally: name a command that works from here.
+      const cli = path.resolve(process.cwd()) === path.resolve(packageRoot) ? 'npx bowline' : path.join(packageRoot, 'bin', 'bowline');
       progress.line('');
       progress.line('Try next (in another terminal):');
-      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-all-v1.yaml')}            # every user sees reviews v1 (no stars)`);
-      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-reviews-test-v2.yaml')}    # sign in as jason: black stars`);
-      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-ratings-test-delay.yaml')} # 7 s delay for jason: reviews unavailable after ~6 s`);
-      progress.line(`  bowline apply ${server} -f ${path.join(net, 'virtual-service-reviews-50-v3.yaml')}      # half the users see red stars`);
-      progress.line(`  or restart with: bowline demo --scenario NAME  (${Object.keys(SCENARIOS).join(', ')})`);
+      progress.line(`  ${cli} apply ${server} -f ${path.join(net, 'virtual-service-all-v1.yaml')}            # every user sees reviews v1 (no stars)`);
+      progress.line(`  ${cli} apply ${server} -f ${path.join(net, 'virtual-service-reviews-test-v2.yaml')}    # sign in as jason: black stars`);
+      progress.line(`  ${cli} apply ${server} -f ${path.join(net, 'virtual-service-ratings-test-delay.yaml')} # 7 s delay for jason: reviews unavailable after ~6 s`);
+      progress.line(`  ${cli} apply ${server} -f ${path.join(net, 'virtual-service-reviews-50-v3.yaml')}      # half the users see red stars`);
+      progress.line(`  ${cli} authn check ${server}    # every hop is mutual TLS (auto-mTLS; each proxy has its SPIFFE certificate)`);
+      progress.line(`  ${cli} proxy-status ${server}   # every sidecar and the gateway: config SYNCED`);
+      progress.line(`  or restart with: ${cli} demo --scenario NAME  (${Object.keys(SCENARIOS).join(', ')})`);
     }
     progress.line('Ctrl-C stops everything.');
     return done;
