@@ -37,8 +37,22 @@ export function meshMissing(): string | undefined {
 /** True when the compiled CLI and samples exist (the e2e project runs after `npm run build`). */
 export const built = existsSync(`${repoRoot}dist/cli/main.js`) && existsSync(`${repoRoot}dist/samples/bookinfo/productpage.js`);
 
-/** Starts `bowline demo ARGS --port FREE` and resolves once the product page is up. */
+/**
+ * Starts `bowline demo ARGS --port FREE` and resolves once the product page is up. The port is
+ * free when picked but released until the demo holds it (~0.3 s): taken meanwhile by another
+ * process on the machine, the demo refuses it (BOWLINE_E_DEMO_PORT_TAKEN) and another is tried.
+ */
 export async function startDemo(args: string[] = [], timeoutMs = 60_000): Promise<Demo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDemoOnce(args, timeoutMs);
+    } catch (err) {
+      if (attempt >= 3 || !(err as Error).message.includes('BOWLINE_E_DEMO_PORT_TAKEN')) throw err;
+    }
+  }
+}
+
+async function startDemoOnce(args: string[], timeoutMs: number): Promise<Demo> {
   const port = await freePort();
   const child = startBowline(['demo', '--port', String(port), ...args]);
   const exited = new Promise<number | null>((r) => child.proc.once('exit', (code) => r(code)));
