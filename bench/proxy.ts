@@ -126,21 +126,38 @@ function wrk(port: number, secs: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-async function measure(t: Target, o: Opts, reps: number): Promise<Row> {
+type Run = { p50: number; p90: number; p99: number; p999: number; cpu: number; errors: number };
+
+/**
+ * Max throughput of every target, then `reps` rounds at 1000 rps in which every target gets one
+ * run in turn: targets are compared side by side, so a burst of other work on the machine lands
+ * on all of them instead of biasing the ratios (telemetry on/off, Bowline/haproxy).
+ */
+async function measureAll(targets: Target[], o: Opts, reps: number, log: (s: string) => void): Promise<Row[]> {
   const wrkSecs = o.quick ? 2 : 4;
-  const rps = which('wrk') ? wrk(t.port, wrkSecs) : NaN;
   const durMs = o.quick ? 2500 : 6000;
-  await openLoop(t.port, RATE, 300, HOT); // warm-up
-  const runs: Array<{ p50: number; p90: number; p99: number; p999: number; cpu: number; errors: number }> = [];
-  for (let i = 0; i < reps; i++) {
-    const c0 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
-    const r = await openLoop(t.port, RATE, durMs, HOT);
-    const c1 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
-    const l = r.latencies;
-    runs.push({ p50: quantile(l, 0.5), p90: quantile(l, 0.9), p99: quantile(l, 0.99), p999: quantile(l, 0.999), cpu: t.pids.length ? (c1 - c0) / Math.max(1, l.length) : NaN, errors: r.errors });
+  const maxRps = new Map<Target, number>();
+  const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
+  for (const t of targets) {
+    log(`bench: ${t.name}: max throughput (wrk ${wrkSecs} s)`);
+    maxRps.set(t, which('wrk') ? wrk(t.port, wrkSecs) : NaN);
+    await openLoop(t.port, RATE, 300, HOT); // warm-up
   }
-  const med = (k: keyof (typeof runs)[0]): number => quantile(runs.map((x) => x[k]), 0.5);
-  return { name: t.name, rps, p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'), rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: runs.reduce((a, x) => a + x.errors, 0) };
+  for (let i = 0; i < reps; i++) {
+    log(`bench: round ${i + 1}/${reps} at ${RATE} rps: ${targets.map((t) => t.name).join(', ')}`);
+    for (const t of targets) {
+      const c0 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
+      const r = await openLoop(t.port, RATE, durMs, HOT);
+      const c1 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
+      const l = r.latencies;
+      runs.get(t)!.push({ p50: quantile(l, 0.5), p90: quantile(l, 0.9), p99: quantile(l, 0.99), p999: quantile(l, 0.999), cpu: t.pids.length ? (c1 - c0) / Math.max(1, l.length) : NaN, errors: r.errors });
+    }
+  }
+  return targets.map((t) => {
+    const rs = runs.get(t)!;
+    const med = (k: keyof Run): number => quantile(rs.map((x) => x[k]), 0.5);
+    return { name: t.name, rps: maxRps.get(t)!, p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'), rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: rs.reduce((a, x) => a + x.errors, 0) };
+  });
 }
 
 /** Telemetry's share of the proxy's CPU per request: (on - off) / off, in percent. */
@@ -194,10 +211,7 @@ export async function benchProxy(o: Opts): Promise<void> {
       await waitPort(p, 'haproxy');
       targets.push({ name: 'haproxy', port: p, pids: [c.pid!] });
     }
-    for (const t of targets) {
-      log(`bench: measuring ${t.name}`);
-      rows.push(await measure(t, o, reps));
-    }
+    rows.push(...await measureAll(targets, o, reps, log));
   } finally {
     stopping = true;
     for (const c of children) c.kill('SIGTERM');
