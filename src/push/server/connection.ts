@@ -49,6 +49,12 @@ export class Connection {
   readonly nacked = new Map<ResourceType, { version: string; error: string; at: number }>();
   /** Per type, the snapshot version at which this proxy's output was last computed and found sent or in sync. */
   readonly checkedAt = new Map<ResourceType, number>();
+  /** NACKs in a row since the last ACK (sets the backoff before a NACKed version is retried). */
+  nackStreak = 0;
+  /** Pending retry of the NACKed versions. */
+  retryTimer?: NodeJS.Timeout;
+  /** The next push may resend NACKed, unchanged versions (the backoff elapsed). */
+  retryNacked = false;
   registration?: Registration;
   connectedAt: number;
   lastAckAt?: number;
@@ -60,6 +66,12 @@ export class Connection {
 
   constructor(readonly socket: Socket, now: number, readonly remote: string) {
     this.connectedAt = now;
+  }
+
+  /** Cancels a pending retry of NACKed versions. */
+  clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   /** This proxy's status for debugging. */

@@ -7,7 +7,7 @@ import type { ProxyConfig } from '../../proxy-config/types.js';
 import { ControlClient, type ControlClientEvent } from '../../proxy/control-client/client.js';
 import { generateProxyConfig } from '../generators/index.js';
 import { bookinfoSnapshot, ingressProxy, productpageProxy, sampleResources } from '../testdata/bookinfo.js';
-import { MAX_INBOUND_FRAME_BYTES, PushServer, type SnapshotSource } from './server.js';
+import { MAX_INBOUND_FRAME_BYTES, PushServer, type PushServerOptions, type SnapshotSource } from './server.js';
 
 /** A snapshot source the test moves by hand. */
 class Source implements SnapshotSource {
@@ -19,6 +19,11 @@ class Source implements SnapshotSource {
     this.snap = bookinfoSnapshot(sampleResources('destination-rule-all', ...configs), this.snap);
     for (const f of this.fns) f(this.snap);
   }
+  /** A new snapshot with the same content that says the mesh changed (registry or lease churn): every type is rechecked. */
+  touch() {
+    this.snap = Object.create(this.snap, { version: { value: this.snap.version + 1 }, changed: { value: new Set(['mesh']) } }) as MeshSnapshot;
+    for (const f of this.fns) f(this.snap);
+  }
 }
 
 const cleanup: Array<() => unknown> = [];
@@ -26,10 +31,10 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function setup(configs: string[] = []) {
+async function setup(configs: string[] = [], opts: Partial<PushServerOptions> = {}) {
   const source = new Source(bookinfoSnapshot(sampleResources('destination-rule-all', ...configs)));
   const logs: Array<Record<string, unknown>> = [];
-  const server = new PushServer({ source, log: (level, msg, f) => logs.push({ level, msg, ...f }) });
+  const server = new PushServer({ source, log: (level, msg, f) => logs.push({ level, msg, ...f }), ...opts });
   const addr = await server.listen(0);
   cleanup.push(() => server.close());
   return { source, server, addr, logs };
@@ -100,6 +105,62 @@ describe('push stream', () => {
     expect(applied).toHaveLength(1);
     source.set(['virtual-service-all-v1', 'virtual-service-reviews-jason-v2-v3']);
     await waitFor(() => applied.length === 2, { what: 'next good push applied' });
+  });
+
+  it('a NACKed version is not resent on unrelated snapshots; a new version goes out at once; NACKED until an ACK', async () => {
+    const { server, addr, source } = await setup(['virtual-service-all-v1'], { nackRetryMs: 5000 });
+    let refuse = false;
+    const applied: ProxyConfig[] = [];
+    client(addr, productpageProxy, async (cfg) => {
+      if (!refuse) return void applied.push(cfg);
+      // Each refusal is followed by a rebuilt snapshot with the same content (what made the old server loop every ~35 ms).
+      setTimeout(() => source.touch(), 5);
+      throw new Error('listen EADDRINUSE: address already in use 127.0.0.1:9080');
+    });
+    await waitFor(() => applied.length === 1);
+    refuse = true;
+    source.set(['virtual-service-reviews-v3']);
+    await waitFor(() => server.status()[0]!.nacks >= 1, { what: 'first NACK' });
+    const pushes = server.status()[0]!.pushes;
+    // A time window is what is asserted here: for 1 s of snapshot churn nothing may be sent.
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      source.touch();
+    }
+    const st = server.status()[0]!;
+    expect(st.pushes).toBe(pushes);
+    expect(st.nacks).toBe(1);
+    expect(st.types.routes).toMatchObject({ state: 'NACKED', error: expect.stringMatching(/EADDRINUSE/) });
+    expect(st.types.clusters!.state).toBe('SYNCED');
+    // A new version is pushed at once (not after the 5 s backoff), and its ACK clears the NACK.
+    refuse = false;
+    const t0 = Date.now();
+    source.set(['virtual-service-all-v1', 'virtual-service-reviews-jason-v2-v3']);
+    await waitFor(() => applied.length === 2, { what: 'new version applied' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(reviewsRoute(applied[1]!)).toBe('outbound|9080|v2|reviews.default.svc.cluster.local');
+    await waitFor(() => server.status()[0]!.types.routes!.state === 'SYNCED', { what: 'SYNCED after ACK' });
+    expect(server.status()[0]!.pushes).toBe(pushes + 1);
+  });
+
+  it('retries a NACKed, unchanged version with exponential backoff', async () => {
+    const { server, addr, source, logs } = await setup(['virtual-service-all-v1'], { nackRetryMs: 50, nackRetryMaxMs: 200 });
+    let refuse = false;
+    const applied: ProxyConfig[] = [];
+    client(addr, productpageProxy, async (cfg) => {
+      if (refuse) throw new Error('listen EADDRINUSE: port briefly in use');
+      applied.push(cfg);
+    });
+    await waitFor(() => applied.length === 1);
+    refuse = true;
+    source.set(['virtual-service-reviews-v3']);
+    await waitFor(() => server.status()[0]!.nacks >= 4, { what: '4 NACKs' });
+    expect(logs.filter((l) => l.msg?.toString().includes('NACK')).slice(0, 4).map((l) => l.retryInMs)).toEqual([50, 100, 200, 200]);
+    expect(server.status()[0]!.types.routes!.state).toMatch(/NACKED|STALE/);
+    // The cause goes away: the next retry is applied and ACKed.
+    refuse = false;
+    await waitFor(() => applied.length === 2, { what: 'retry applied' });
+    await waitFor(() => server.status()[0]!.types.routes!.state === 'SYNCED', { what: 'SYNCED' });
   });
 
   it('a client that sends garbage is disconnected with a logged reason; other proxies do not notice', async () => {

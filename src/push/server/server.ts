@@ -35,6 +35,10 @@ export interface PushServerOptions {
   helloTimeoutMs?: number;
   /** Proxies pushed per event-loop turn after a snapshot change (default 64). */
   batchSize?: number;
+  /** First retry of a NACKed version, unchanged, after this long (default 1 s); doubles per NACK in a row up to `nackRetryMaxMs` (default 60 s). */
+  nackRetryMs?: number;
+  /** Longest wait between retries of a NACKed, unchanged version (default 60 s). */
+  nackRetryMaxMs?: number;
   /** Called on every ACK (benchmarks, tests). */
   onAck?: (proxyId: string, at: number) => void;
   /** Checks a hello against the stream's credentials (the CA: a workload certificate's identity must be the node's);
@@ -189,6 +193,8 @@ export class PushServer {
         conn.nacked.delete(t);
       }
       conn.lastAckAt = now;
+      conn.nackStreak = 0;
+      conn.clearRetry();
       this.opts.onAck?.(conn.id, now);
       if (p.changedAt) {
         conn.lastConvergenceMs = now - p.changedAt;
@@ -201,7 +207,18 @@ export class PushServer {
         conn.nacked.set(t, { version: set.version, error, at: now });
         conn.checkedAt.delete(t); // the proxy still runs the older set: recompute next time
       }
-      this.log('warn', 'proxy rejected config (NACK); it keeps its last good config', { proxy: conn.id, nonce, error: error.slice(0, 500) });
+      // The same versions are not resent on the next change elsewhere (the proxy would refuse them again,
+      // in a loop): only a new version is pushed, or these once more after a backoff (a port briefly in use).
+      const wait = Math.min(this.opts.nackRetryMaxMs ?? 60_000, (this.opts.nackRetryMs ?? 1000) * 2 ** Math.min(conn.nackStreak, 16));
+      conn.nackStreak++;
+      conn.clearRetry();
+      conn.retryTimer = setTimeout(() => {
+        conn.retryTimer = undefined;
+        conn.retryNacked = true;
+        this.push(conn);
+      }, wait);
+      conn.retryTimer.unref();
+      this.log('warn', 'proxy rejected config (NACK); it keeps its last good config', { proxy: conn.id, nonce, error: error.slice(0, 500), retryInMs: wait });
     }
     if (conn.dirty) {
       conn.dirty = false;
@@ -248,6 +265,8 @@ export class PushServer {
     const sets = new Map<ResourceType, TypeSet>();
     const parts: Array<string | Buffer> = [];
     const snapVersion = this.cache.snapshot().version;
+    const retryNacked = conn.retryNacked;
+    conn.retryNacked = false;
     for (const t of RESOURCE_TYPES) {
       const have = conn.acked.get(t);
       // Nothing that could change this type happened since the proxy's output was last computed.
@@ -260,6 +279,8 @@ export class PushServer {
         conn.nacked.delete(t); // the proxy already runs what it should: an older NACK no longer matters
         continue;
       }
+      // Refused before and unchanged since: wait for a new version (or the backoff retry).
+      if (!retryNacked && conn.nacked.get(t)?.version === set.version) continue;
       if (!have && set.parts.every((p) => p.items.size === 0) && t === 'authorization') {
         // Nothing to say about an empty optional type on first contact: record it as in sync.
         conn.acked.set(t, set);
@@ -309,6 +330,7 @@ export class PushServer {
   private onClose(conn: Connection): void {
     if (conn.closed) return;
     conn.closed = true;
+    conn.clearRetry();
     this.all.delete(conn);
     conn.registration?.close();
     if (conn.id && this.conns.get(conn.id) === conn) {
