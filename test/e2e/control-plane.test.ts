@@ -2,7 +2,7 @@
 // two reviews versions each with a sidecar (`bowline proxy --server`), an ingress gateway. Applying
 // Bookinfo-style YAML changes routing within 1 s; killing the control plane leaves traffic flowing;
 // restarting it resyncs every proxy.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,20 @@ function proxy(args: string[]): Child {
   const c = startBowline(['proxy', '--server', `127.0.0.1:${pushPort}`, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', ...args]);
   children.push(c);
   return c;
+}
+
+/** The port of listener `name` in a proxy's `--ports-file` (written once the control plane's config is applied). */
+async function listenerPort(file: string, name: string): Promise<number> {
+  let port = 0;
+  await waitFor(() => {
+    try {
+      port = (JSON.parse(readFileSync(file, 'utf8')) as { listeners?: Record<string, number> }).listeners?.[name] ?? 0;
+    } catch {
+      port = 0;
+    }
+    return port > 0;
+  }, { timeoutMs: 15_000, what: `listener ${name} in ${file}` });
+  return port;
 }
 
 async function apply(name: string, yaml: string): Promise<void> {
@@ -124,8 +138,10 @@ spec:
 
 describe('control plane end to end', () => {
   beforeAll(async () => {
-    [apiPort, pushPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const [ppIn, r1In, r2In, ppOut] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    // The control plane is restarted on the same ports below, so those two are picked here; every
+    // proxy port is bound by the proxy itself at start (`=0`, `auto`) and read from its ports file.
+    [apiPort, pushPort] = await Promise.all([freePort(), freePort()]);
+    let ppOut = 0;
     const reviews = (v: string) => app((req, res) => res.end(`reviews-${v}`));
     const [r1App, r2App] = await Promise.all([reviews('v1'), reviews('v2')]);
     // productpage calls reviews through its sidecar, as an HTTP_PROXY client, forwarding end-user.
@@ -141,11 +157,12 @@ describe('control plane end to end', () => {
       up.end();
     });
     cp = await startCp();
-    proxy(['--name', 'productpage-v1', '--labels', 'app=productpage,version=v1', '--service', 'productpage:9080', '--app-port', String(ppApp), '--bind-port', `9080=${ppIn}`, '--outbound-port', String(ppOut)]);
-    proxy(['--name', 'reviews-v1', '--labels', 'app=reviews,version=v1', '--service', 'reviews:9080', '--app-port', String(r1App), '--bind-port', `9080=${r1In}`, '--outbound-port', '0']);
-    proxy(['--name', 'reviews-v2', '--labels', 'app=reviews,version=v2', '--service', 'reviews:9080', '--app-port', String(r2App), '--bind-port', `9080=${r2In}`, '--outbound-port', '0']);
-    proxy(['--gateway', '--name', 'ingressgateway', '--namespace', 'istio-system', '--labels', 'istio=ingressgateway', '--bind-port', `80=${gatewayPort}`]);
+    proxy(['--name', 'productpage-v1', '--labels', 'app=productpage,version=v1', '--service', 'productpage:9080', '--app-port', String(ppApp), '--bind-port', '9080=0', '--outbound-port', 'auto', '--ports-file', join(home, 'productpage.ports.json')]);
+    proxy(['--name', 'reviews-v1', '--labels', 'app=reviews,version=v1', '--service', 'reviews:9080', '--app-port', String(r1App), '--bind-port', '9080=0', '--outbound-port', '0']);
+    proxy(['--name', 'reviews-v2', '--labels', 'app=reviews,version=v2', '--service', 'reviews:9080', '--app-port', String(r2App), '--bind-port', '9080=0', '--outbound-port', '0']);
+    proxy(['--gateway', '--name', 'ingressgateway', '--namespace', 'istio-system', '--labels', 'istio=ingressgateway', '--bind-port', '80=0', '--ports-file', join(home, 'gateway.ports.json')]);
     await waitFor(() => allSynced(4), { timeoutMs: 30_000, what: 'four proxies SYNCED' });
+    ppOut = await listenerPort(join(home, 'productpage.ports.json'), 'outbound');
   }, 90_000);
 
   afterAll(async () => {
@@ -156,6 +173,8 @@ describe('control plane end to end', () => {
 
   it('routes through the gateway; all-v1 then jason -> v2 takes effect within 1 s', async () => {
     await apply('gateway', GATEWAY);
+    // The gateway's port 80 listener exists once a Gateway selects it; it serves the port the proxy bound at start.
+    gatewayPort = await listenerPort(join(home, 'gateway.ports.json'), 'gateway|80');
     await apply('all-v1', ALL_V1);
     await waitFor(async () => (await page('jason')).body === 'productpage -> reviews-v1', { timeoutMs: 10_000, what: 'all-v1 in force' });
     for (let i = 0; i < 10; i++) expect((await page(i % 2 ? 'jason' : undefined)).body).toBe('productpage -> reviews-v1');
