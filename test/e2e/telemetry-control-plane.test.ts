@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../src/telemetry/index.js';
-import { freePort } from '../support/ports.js';
+import { readPortsFile } from '../../src/cli/ports-file.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 
@@ -109,9 +109,8 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
     ({ api, push } = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number });
     await apply('mesh-text', istioConfigMap(Number(new URL(collector.url).port), 'TEXT'));
 
-    const ppOut = await freePort();
-    ppIn = await freePort();
-    const reviewsIn = await freePort();
+    // Proxy ports are bound by the proxies at start (`=0`, `auto`) and read from productpage's ports file.
+    let ppOut = 0;
     const reviewsApp = await app((_q, res) => res.end('reviews-v1'));
     // productpage calls reviews through its sidecar and forwards the trace headers, as Bookinfo does.
     const ppApp = await app((req, res) => {
@@ -125,12 +124,18 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
       up.on('error', (e) => res.writeHead(502).end(`productpage -> error ${e.message}`));
       up.end();
     });
-    pp = proxy(['--name', 'productpage-v1', '--labels', 'app=productpage,version=v1', '--service', 'productpage:9080', '--app-port', String(ppApp), '--bind-port', `9080=${ppIn}`, '--outbound-port', String(ppOut)]);
-    reviews = proxy(['--name', 'reviews-v1', '--labels', 'app=reviews,version=v1', '--service', 'reviews:9080', '--app-port', String(reviewsApp), '--bind-port', `9080=${reviewsIn}`, '--outbound-port', '0']);
+    pp = proxy(['--name', 'productpage-v1', '--labels', 'app=productpage,version=v1', '--service', 'productpage:9080', '--app-port', String(ppApp), '--bind-port', '9080=0', '--outbound-port', 'auto', '--ports-file', join(home, 'productpage.ports.json')]);
+    reviews = proxy(['--name', 'reviews-v1', '--labels', 'app=reviews,version=v1', '--service', 'reviews:9080', '--app-port', String(reviewsApp), '--bind-port', '9080=0', '--outbound-port', '0']);
     await waitFor(async () => {
       const p = await syncz();
       return p.length === 2 && p.every((x) => Object.values(x.types).every((t) => t.state === 'SYNCED'));
     }, { timeoutMs: 30_000, what: 'two proxies SYNCED' });
+    await waitFor(() => {
+      const l = (readPortsFile(join(home, 'productpage.ports.json'), ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners;
+      ppOut = l?.outbound ?? 0;
+      ppIn = l?.['inbound|9080'] ?? 0;
+      return ppOut > 0 && ppIn > 0;
+    }, { timeoutMs: 15_000, what: 'productpage listeners in its ports file' });
   }, 90_000);
 
   afterAll(async () => {
