@@ -10,6 +10,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPortsFile } from '../../src/cli/ports-file.js';
 import { freePort } from '../support/ports.js';
 import { repoRoot, start, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
@@ -87,16 +88,21 @@ beforeAll(async () => {
   await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
   const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
   api = `http://127.0.0.1:${ports.api}`;
-  const [httpbinApp, httpbinBind, helloApp, helloBind, sleepApp] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  sleepOutbound = await freePort();
+  const [httpbinApp, helloApp, sleepApp] = await Promise.all([freePort(), freePort(), freePort()]);
   sample('httpbin/httpbin.js', httpbinApp);
   sample('httpbin/httpbin.js', helloApp);
   sample('sleep/sleep.js', sleepApp);
   await Promise.all([
-    sidecar('httpbin', 'httpbin', ['--service', `httpbin:8000@${httpbinApp}`, '--bind-port', `8000=${httpbinBind}`, '--outbound-port', '0'], ports.pushTls),
-    sidecar('hello', 'hello', ['--service', `hello:5000@${helloApp}`, '--bind-port', `5000=${helloBind}`, '--outbound-port', '0'], ports.pushTls),
-    sidecar('sleep', 'sleep', ['--service', `sleep:80@${sleepApp}`, '--bind-port', `80=${await freePort()}`, '--outbound-port', String(sleepOutbound)], ports.pushTls),
+    sidecar('httpbin', 'httpbin', ['--service', `httpbin:8000@${httpbinApp}`, '--bind-port', '8000=0', '--outbound-port', '0'], ports.pushTls),
+    sidecar('hello', 'hello', ['--service', `hello:5000@${helloApp}`, '--bind-port', '5000=0', '--outbound-port', '0'], ports.pushTls),
+    sidecar('sleep', 'sleep', ['--service', `sleep:80@${sleepApp}`, '--bind-port', '80=0', '--outbound-port', 'auto', '--ports-file', join(home, 'sleep.ports.json')], ports.pushTls),
   ]);
+  // Proxy ports are bound by the proxies at start (`=0`, `auto`); sleep's outbound is read from its ports file.
+  await waitFor(() => {
+    const l = (readPortsFile(join(home, 'sleep.ports.json'), ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners;
+    sleepOutbound = l?.outbound ?? 0;
+    return sleepOutbound > 0;
+  }, { timeoutMs: 15_000, what: 'sleep outbound listener in its ports file' });
   await settle(HTTPBIN, 200);
   await settle(HELLO, 200);
 }, 90_000);
