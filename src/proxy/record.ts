@@ -4,6 +4,7 @@
  * bitmask and the record holds raw values, so nothing is formatted unless a hook asks.
  */
 import type { Headers } from './http/head.js';
+import type { ProxyRecordView } from '../telemetry/proxy-hooks.js';
 
 /** Response flags (Envoy's short names), as bits. */
 export const Flag = {
@@ -50,38 +51,14 @@ export function flagsText(mask: number): string {
   return s;
 }
 
-/** One completed request, as hooks see it. Times in ms; `startTime` is epoch ms. */
-export interface RequestRecord {
-  startTime: number;
-  durationMs: number;
-  method: string;
-  authority: string;
-  path: string;
-  /** Status sent downstream (0 when none was sent). */
-  status: number;
-  /** Bitmask of Flag values; `flagsText` formats it. */
-  flags: number;
-  /** Request body bytes received from downstream. */
-  bytesIn: number;
-  /** Response body bytes sent downstream. */
-  bytesOut: number;
-  /** `address:port` of the last upstream endpoint tried, or ''. */
-  upstreamHost: string;
-  cluster: string;
-  routeName: string;
-  requestId: string;
-  /** Downstream peer `address:port`. */
-  downstreamRemote: string;
-  /** The downstream peer's verified identity (SPIFFE id) once mTLS exists; '' for now. */
-  peerIdentity: string;
-  /** Name of the listener that accepted the request. */
-  listener: string;
+/**
+ * One completed request, as hooks see it. Times in ms; `startTime` is epoch ms. The fields
+ * telemetry reads are declared once, by telemetry (`ProxyRecordView`), since the proxy may import
+ * telemetry but not the other way round; the proxy adds what only it uses.
+ */
+export interface RequestRecord extends ProxyRecordView {
   /** Attempts made upstream (0 when the request was answered locally). */
   attempts: number;
-  /** Per-request state a hook keeps between its calls (telemetry's trace handle and peer). */
-  telemetry?: unknown;
-  /** The request's `user-agent`, `x-b3-*`/`traceparent` are read by hooks from `header`. */
-  header(name: string): string | undefined;
 }
 
 /** Observers of the data plane. Every hook is optional and must not throw (errors are swallowed). */

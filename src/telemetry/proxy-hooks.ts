@@ -16,26 +16,33 @@ import type { ProxyTelemetry } from './telemetry.js';
 import type { HeaderAccess } from './tracing/context.js';
 import type { RequestTrace } from './tracing/tracer.js';
 
-/** What telemetry reads from the proxy's per-request record (src/proxy/record.ts RequestRecord). */
+/** The proxy's per-request record as telemetry reads it; src/proxy/record.ts RequestRecord extends it. Times in ms, `startTime` epoch ms. */
 export interface ProxyRecordView {
   startTime: number;
   durationMs: number;
   method: string;
   authority: string;
   path: string;
+  /** Status sent downstream (0 when none was sent). */
   status: number;
   /** Response flag bitmask (formatted by the `flagsText` the proxy passes in). */
   flags: number;
+  /** Request body bytes received from downstream. */
   bytesIn: number;
+  /** Response body bytes sent downstream. */
   bytesOut: number;
+  /** `address:port` of the last upstream endpoint tried, or ''. */
   upstreamHost: string;
   cluster: string;
   routeName: string;
   requestId: string;
+  /** Downstream peer `address:port`. */
   downstreamRemote: string;
   /** Verified SPIFFE id of the downstream client ('' when not mTLS). */
   peerIdentity: string;
+  /** Name of the listener that accepted the request. */
   listener: string;
+  /** A request header by lowercase name (user-agent, trace context...). */
   header(name: string): string | undefined;
   /** A slot the proxy reserves for telemetry's per-request state (initialised to undefined). */
   telemetry?: unknown;
