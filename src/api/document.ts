@@ -3,6 +3,7 @@ import { resourceSchema } from './schema/resource.js';
 import { walk, isObj } from './schema/walk.js';
 import { installHints } from './schema/hints.js';
 import { didYouMean } from './schema/suggest.js';
+import { notEnforced } from './not-enforced.js';
 import type { CheckContext, Finding } from './schema/dsl.js';
 import type { Kind, Resource } from './types/meta.js';
 
@@ -80,6 +81,7 @@ export function checkDocument(doc: unknown, opts: { ignoreUnknownKinds?: boolean
     });
   }
   const ok = !findings.some((f) => (f.severity ?? 'error') === 'error');
+  if (ok) findings.push(...notEnforced(kind, doc.spec));
   return { findings, kind, apiVersion, resource: ok ? (doc as unknown as Resource) : undefined };
 }
 
