@@ -9,3 +9,4 @@ export { MemoryCaStorage, type CaStorage } from './storage.js';
 export { createBootstrapToken, rootCertificateHash, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
 export { answerCsr, createTlsStreamServer, peerChainPem, type CertificateReply } from './stream.js';
 export { caMetricsText, caOf, plugin, type CaHost } from './plugin.js';
+export { SEALED_FIELD, openSecretData, sealSecretData, secretValue, type StoredSecretShape } from './secrets.js';

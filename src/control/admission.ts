@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { parseAndValidate, parseMeshConfig, validateObject, type Violation } from '../api/index.js';
-import { ApiError, badRequest, type StatusCause } from './status.js';
+import { checkNamespace, checkSecret } from './core-kinds.js';
 import type { ServedKind } from './kinds.js';
+import { checkDepth } from './merge-patch.js';
+import { ApiError, badRequest, type StatusCause } from './status.js';
 
 /** Largest request body accepted (Kubernetes' own limit is about 3 MB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -69,6 +71,7 @@ export function decodeBody(text: string, contentType: string | undefined): Decod
     throw badRequest(`the body is not valid JSON: ${(err as Error).message}`);
   }
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw badRequest('the body must be one JSON object (with apiVersion, kind, metadata)');
+  checkDepth(obj);
   return { obj: obj as Record<string, unknown>, violations: [] };
 }
 
@@ -78,6 +81,10 @@ export function admit(kind: ServedKind, obj: Record<string, unknown>, fromYaml: 
   if (kind.kind === 'ConfigMap') {
     const isMesh = (obj.metadata as { name?: unknown } | undefined)?.name === 'istio';
     violations = isMesh && fromYaml ? fromYaml.filter((v) => v.code !== 'BOWLINE_E_API_UNKNOWN_KIND') : checkConfigMap(obj);
+  } else if (kind.kind === 'Secret') {
+    violations = checkSecret(obj);
+  } else if (kind.kind === 'Namespace') {
+    violations = checkNamespace(obj);
   } else {
     violations = fromYaml ?? validateObject(obj);
   }

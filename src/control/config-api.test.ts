@@ -71,7 +71,7 @@ describe('config API (Kubernetes REST conventions)', () => {
     expect(p.body.spec.http).toHaveLength(1);
     expect(p.body.metadata.generation).toBe(3);
 
-    const wrongPatch = await call('PATCH', `${VS_PATH}/reviews`, JSON.stringify({ spec: {} }), { 'content-type': 'application/json-patch+json' });
+    const wrongPatch = await call('PATCH', `${VS_PATH}/reviews`, JSON.stringify({ spec: {} }), { 'content-type': 'text/plain' });
     expect(wrongPatch.status).toBe(415);
 
     const d = await call('DELETE', `${VS_PATH}/reviews`);
@@ -255,7 +255,7 @@ describe('config API (Kubernetes REST conventions)', () => {
     expect(apis.body.groups.map((g: any) => g.name)).toEqual(expect.arrayContaining(['networking.istio.io', 'security.istio.io']));
     const gv = await call('GET', '/apis/networking.istio.io/v1beta1');
     expect(gv.body.resources.find((r: any) => r.kind === 'VirtualService')).toMatchObject({ name: 'virtualservices', namespaced: true, shortNames: ['vs'] });
-    expect((await call('GET', '/api/v1')).body.resources[0].name).toBe('configmaps');
+    expect((await call('GET', '/api/v1')).body.resources.map((r: any) => r.name)).toContain('configmaps');
     expect((await call('GET', '/version')).body.gitVersion).toMatch(/^v/);
     expect((await call('GET', '/readyz')).status).toBe(200);
     const m = await call('GET', '/metrics');

@@ -1,24 +1,29 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Kek } from '../ca/index.js';
 import { isStoreError, type Store, type StoredObject } from '../store/index.js';
 import { admit, decodeBody, isYaml, readBody, warningHeaders } from './admission.js';
-import { CLUSTER_SCOPE_NAMESPACE, kindByPath, type ServedKind } from './kinds.js';
+import { CoreKinds, type Viewer } from './core-kinds.js';
+import { apiVersionOf, CLUSTER_SCOPE_NAMESPACE, kindByPath, type ServedKind } from './kinds.js';
 import type { Metrics } from './metrics.js';
-import { mergePatch } from './merge-patch.js';
+import { applyPatch } from './patch.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiError, badRequest, sendJson } from './status.js';
 import { serveWatch } from './watch.js';
 
-/** A request path resolved to a kind, namespace and (optionally) name. */
+/** A request path resolved to a kind, namespace and (optionally) name and subresource. */
 export interface ResourcePath {
   kind: ServedKind;
   version: string;
   /** Undefined for the all-namespaces collection and for cluster-scoped kinds. */
   namespace?: string;
   name?: string;
+  /** `status` for `.../NAME/status`. */
+  subresource?: string;
 }
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
-/** Parses `/apis/G/V/[namespaces/NS/]PLURAL[/NAME]` and `/api/v1/...`; undefined when not a resource path. */
+/** Parses `/apis/G/V/[namespaces/NS/]PLURAL[/NAME[/status]]` and `/api/v1/...`; undefined when not a resource path. */
 export function parseResourcePath(pathname: string): ResourcePath | undefined {
   const segs = pathname.split('/').filter(Boolean).map((s) => { try { return decodeURIComponent(s); } catch { return '\u0000'; } });
   let group: string, version: string, rest: string[];
@@ -26,74 +31,80 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
   else if (segs[0] === 'api' && segs.length >= 3) [group, version, rest] = ['', segs[1]!, segs.slice(2)];
   else return undefined;
   let namespace: string | undefined;
-  if (rest[0] === 'namespaces' && rest.length >= 3) {
+  // `/api/v1/namespaces/NAME[/status]` is the Namespace object itself; `/api/v1/namespaces/NS/PLURAL...` is inside it.
+  if (rest[0] === 'namespaces' && rest.length >= 3 && !(group === '' && rest.length === 3 && rest[2] === 'status')) {
     namespace = rest[1];
     rest = rest.slice(2);
   }
-  if (rest.length < 1 || rest.length > 2) return undefined;
+  if (rest.length < 1 || rest.length > 3) return undefined;
+  if (rest.length === 3 && rest[2] !== 'status') return undefined;
   const kind = kindByPath(group, version, rest[0]!);
   if (!kind) return undefined;
   if (!kind.namespaced && namespace !== undefined) return undefined;
-  if (kind.namespaced && namespace === undefined && rest.length === 2) return undefined;
+  if (kind.namespaced && namespace === undefined && rest.length >= 2) return undefined;
   const out: ResourcePath = { kind, version };
   if (kind.namespaced) { if (namespace !== undefined) out.namespace = namespace; } else out.namespace = CLUSTER_SCOPE_NAMESPACE;
   if (rest[1] !== undefined) out.name = rest[1];
+  if (rest[2] !== undefined) out.subresource = rest[2];
   return out;
 }
 
-/** The object as the API shows it: cluster-scoped kinds carry no namespace. */
-export function present(kind: ServedKind, obj: StoredObject): StoredObject {
-  if (kind.namespaced) return obj;
-  const { namespace: _ns, ...metadata } = obj.metadata;
-  return { ...obj, metadata: metadata as StoredObject['metadata'] };
+/** The Kubernetes "resource.group" spelling used in messages, e.g. `virtualservices.networking.istio.io`. */
+function resourceName(kind: ServedKind): string {
+  return `${kind.plural}${kind.group ? '.' + kind.group : ''}`;
 }
 
-/** Maps a store error to the Status the API answers with. */
+/** Maps a store error to the Status the API answers with (details name the object, group and resource). */
 export function storeErrorToApi(err: unknown, kind: ServedKind, name?: string): unknown {
   if (!isStoreError(err)) return err;
   const details = { ...(name ? { name } : {}), group: kind.group, kind: kind.plural };
   switch (err.reason) {
-    case 'NotFound': return new ApiError(404, 'NotFound', `${kind.plural}${kind.group ? '.' + kind.group : ''} "${name ?? ''}" not found`, details);
-    case 'AlreadyExists': return new ApiError(409, 'AlreadyExists', `${kind.plural}${kind.group ? '.' + kind.group : ''} "${name ?? ''}" already exists`, details);
-    case 'Conflict': return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${kind.plural}${kind.group ? '.' + kind.group : ''} "${name ?? ''}": ${err.message}`, details);
+    case 'NotFound': return new ApiError(404, 'NotFound', `${resourceName(kind)} "${name ?? ''}" not found`, details);
+    case 'AlreadyExists': return new ApiError(409, 'AlreadyExists', `${resourceName(kind)} "${name ?? ''}" already exists`, details);
+    case 'Conflict': return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resourceName(kind)} "${name ?? ''}": the object has been modified; please apply your changes to the latest version and try again (${err.message})`, details);
     case 'Expired': return new ApiError(410, 'Expired', err.message);
     case 'Invalid': return new ApiError(422, 'Invalid', err.message, details);
     case 'Unavailable': return new ApiError(503, 'ServiceUnavailable', `the config store is unavailable (${err.code}): ${err.message}`);
   }
 }
 
-function parseSelector(sel: string | null): Array<(labels: Record<string, string>) => boolean> {
-  if (!sel) return [];
-  return sel.split(',').filter(Boolean).map((term) => {
-    const m = /^\s*([^!=\s]+)\s*(==|=|!=)?\s*([^\s]*)\s*$/.exec(term);
-    if (!m) throw badRequest(`labelSelector term "${term}" is not key, key=value or key!=value`);
-    const [, k, op, v] = m;
-    if (!op) return (l) => k! in l;
-    return op === '!=' ? (l) => l[k!] !== v : (l) => l[k!] === v;
-  });
+/** The name a write body carries, for error details when the path has none (POST). */
+function bodyName(text: string | undefined): string | undefined {
+  const m = text ? /"name"\s*:\s*"([^"]{1,253})"|^\s*name:\s*(\S{1,253})\s*$/m.exec(text) : null;
+  return m ? (m[1] ?? m[2]) : undefined;
 }
 
 /** Serves every verb on resource paths, over the store, with src/api validation. */
 export class ConfigApi {
-  constructor(private readonly store: Store, private readonly metrics: Metrics, private readonly log: (line: string) => void) {}
+  readonly core: CoreKinds;
+
+  constructor(private readonly store: Store, private readonly metrics: Metrics, private readonly log: (line: string) => void, opts: { kek: () => Kek; rootNamespace: string }) {
+    this.core = new CoreKinds(store, opts.kek, opts.rootNamespace);
+  }
 
   /** Handles one request on a resource path. */
-  async handle(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer = { admin: false }): Promise<void> {
     const method = req.method ?? 'GET';
     const { kind, name } = path;
+    let errorName = name;
     try {
-      if (method === 'GET' && !name) {
-        if (query.get('watch') === '1' || query.get('watch') === 'true') return await serveWatch(this.store, req, res, path, query, (o) => present(kind, o));
-        return await this.list(res, path, query);
+      const verb = method === 'GET' ? (name ? 'get' : query.get('watch') === '1' || query.get('watch') === 'true' ? 'watch' : 'list')
+        : method === 'POST' && !name ? 'create' : method === 'PUT' && name ? 'update' : method === 'PATCH' && name ? 'patch'
+          : method === 'DELETE' ? (name ? 'delete' : 'deletecollection') : undefined;
+      if (!verb || !kind.verbs.includes(verb)) throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported on ${name ? 'a single' : 'a collection of'} ${kind.plural}`, { ...(name ? { name } : {}), group: kind.group, kind: kind.plural });
+      if (verb === 'watch') return await serveWatch(this.store, req, res, path, query, (o) => this.core.present(kind, o, viewer, false), parseLabelSelector(query.get('labelSelector')), parseFieldSelector(query.get('fieldSelector'), kind.kind));
+      if (verb === 'list') return await this.list(res, path, query, viewer);
+      if (verb === 'get') {
+        this.core.guardSecretRead(kind, viewer, name);
+        return sendJson(res, 200, this.core.present(kind, await this.core.get(kind, path.namespace!, name!), viewer, true));
       }
-      if (method === 'GET') return sendJson(res, 200, present(kind, await this.store.get(kind.kind, path.namespace!, name!)));
-      if (method === 'POST' && !name) return await this.write(req, res, path, query, 'create');
-      if (method === 'PUT' && name) return await this.write(req, res, path, query, 'update');
-      if (method === 'PATCH' && name) return await this.write(req, res, path, query, 'patch');
-      if (method === 'DELETE' && name) return await this.remove(req, res, path, query);
-      throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported on ${name ? 'a single' : 'a collection of'} ${kind.plural}`);
+      if (verb === 'delete') return await this.remove(req, res, path, query, viewer);
+      if (verb === 'deletecollection') return await this.removeCollection(res, path, query, viewer);
+      const text = await readBody(req);
+      errorName ??= bodyName(text);
+      return await this.write(req, res, path, query, verb, text, viewer);
     } catch (err) {
-      const mapped = storeErrorToApi(err, kind, name);
+      const mapped = storeErrorToApi(err, kind, errorName);
       if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) {
         this.metrics.inc('bowline_config_writes_total', 'Config API writes by kind, verb and result', { kind: kind.kind, verb: method.toLowerCase(), result: mapped instanceof ApiError ? mapped.reason : 'error' });
       }
@@ -101,38 +112,69 @@ export class ConfigApi {
     }
   }
 
-  private async list(res: ServerResponse, path: ResourcePath, query: URLSearchParams): Promise<void> {
+  private async selected(path: ResourcePath, query: URLSearchParams): Promise<{ items: StoredObject[]; revision: number }> {
+    const labels = parseLabelSelector(query.get('labelSelector'));
+    const fields = parseFieldSelector(query.get('fieldSelector'), path.kind.kind);
+    const { items, revision } = await this.core.list(path.kind, path.namespace);
+    return { items: items.filter((o) => labels(o) && fields(o)), revision };
+  }
+
+  private async list(res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer): Promise<void> {
     const { kind } = path;
-    const selectors = parseSelector(query.get('labelSelector'));
-    const { items, revision } = await this.store.list(kind.kind, path.namespace);
-    const shown = items.filter((o) => selectors.every((s) => s(o.metadata.labels ?? {}))).map((o) => present(kind, o));
+    const limitText = query.get('limit');
+    if (limitText !== null && !/^\d+$/.test(limitText)) throw badRequest(`limit "${limitText}" is not a number`);
+    const limit = Number(limitText ?? 0);
+    let { items, revision } = await this.selected(path, query);
+    const cont = query.get('continue');
+    if (cont) {
+      let token: { rv: number; after: string };
+      try {
+        token = JSON.parse(Buffer.from(cont, 'base64url').toString('utf8')) as { rv: number; after: string };
+        if (typeof token.after !== 'string' || typeof token.rv !== 'number') throw new Error('shape');
+      } catch {
+        throw badRequest('continue token is malformed: start the list again without it');
+      }
+      items = items.filter((o) => `${o.metadata.namespace}/${o.metadata.name}` > token.after);
+    }
+    let next: string | undefined;
+    let remaining: number | undefined;
+    if (limit > 0 && items.length > limit) {
+      remaining = items.length - limit;
+      items = items.slice(0, limit);
+      const last = items[items.length - 1]!;
+      next = Buffer.from(JSON.stringify({ rv: revision, after: `${last.metadata.namespace}/${last.metadata.name}` })).toString('base64url');
+    }
     sendJson(res, 200, {
-      apiVersion: kind.group ? `${kind.group}/${path.version}` : path.version,
+      apiVersion: apiVersionOf(kind, path.version),
       kind: `${kind.kind}List`,
-      metadata: { resourceVersion: String(revision) },
-      items: shown,
+      metadata: { resourceVersion: String(revision), ...(next ? { continue: next, remainingItemCount: remaining } : {}) },
+      items: items.map((o) => this.core.present(kind, o, viewer, false)),
     });
   }
 
-  private async write(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, verb: 'create' | 'update' | 'patch'): Promise<void> {
+  private async write(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, verb: 'create' | 'update' | 'patch', text: string, viewer: Viewer): Promise<void> {
     const { kind } = path;
     if (kind.namespaced && path.namespace === undefined) throw new ApiError(405, 'MethodNotAllowed', `${kind.plural} are created in a namespace: POST to .../namespaces/NS/${kind.plural}`);
+    if (kind.kind === 'Secret' && verb !== 'create') this.core.guardSecretRead(kind, viewer, path.name);
     const dryRun = query.get('dryRun') === 'All';
-    const text = await readBody(req);
     const contentType = req.headers['content-type'];
     let obj: Record<string, unknown>;
     let yamlViolations: ReturnType<typeof decodeBody>['violations'] | undefined;
+    let exists = verb !== 'create';
     if (verb === 'patch') {
-      if (!/^application\/merge-patch\+json\b/i.test(contentType ?? '')) {
-        throw new ApiError(415, 'UnsupportedMediaType', `PATCH needs Content-Type application/merge-patch+json (got ${contentType ?? 'none'})`);
+      let current: StoredObject;
+      try {
+        current = await this.store.get(kind.kind, path.namespace!, path.name!);
+      } catch (e) {
+        if (kind.kind !== 'Namespace' || !isStoreError(e, 'NotFound')) throw e;
+        current = this.core.implicitNamespace(path.name!);
+        exists = false;
       }
-      const patch = decodeBody(text, 'application/json').obj;
-      const current = await this.store.get(kind.kind, path.namespace!, path.name!);
-      obj = mergePatch(present(kind, current), patch) as Record<string, unknown>;
-      const patchRv = (patch.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+      obj = applyPatch(kind, this.core.present(kind, current, { admin: true }, true), text, contentType);
       const meta = (obj.metadata ?? {}) as Record<string, unknown>;
-      meta.resourceVersion = typeof patchRv === 'string' ? patchRv : current.metadata.resourceVersion;
+      if (meta.resourceVersion === undefined && current.metadata.resourceVersion) meta.resourceVersion = current.metadata.resourceVersion;
       obj.metadata = meta;
+      if (!exists) delete meta.resourceVersion;
     } else {
       const d = decodeBody(text, contentType);
       obj = d.obj;
@@ -141,16 +183,21 @@ export class ConfigApi {
     const stored = this.normalizeIdentity(obj, path, verb);
     const warnings = admit(kind, obj, yamlViolations);
     if (!kind.namespaced) stored.metadata.namespace = CLUSTER_SCOPE_NAMESPACE;
+    if (verb === 'update' && kind.kind === 'Namespace') {
+      try { await this.store.get(kind.kind, CLUSTER_SCOPE_NAMESPACE, stored.metadata.name); } catch (e) { if (isStoreError(e, 'NotFound')) exists = false; else throw e; }
+      if (!exists) delete stored.metadata.resourceVersion;
+    }
+    const toStore = this.core.toStore(kind, stored);
     const headers = warningHeaders(warnings);
     let out: StoredObject;
     if (dryRun) {
-      out = verb === 'create' ? stored : { ...stored, metadata: { ...(await this.store.get(kind.kind, stored.metadata.namespace, stored.metadata.name)).metadata, ...stored.metadata } };
+      out = !exists ? toStore : { ...toStore, metadata: { ...(await this.store.get(kind.kind, toStore.metadata.namespace, toStore.metadata.name)).metadata, ...toStore.metadata } };
     } else {
-      out = verb === 'create' ? await this.store.create(stored) : await this.store.update(stored);
+      out = !exists ? await this.store.create(toStore) : await this.store.update(toStore);
       this.metrics.inc('bowline_config_writes_total', 'Config API writes by kind, verb and result', { kind: kind.kind, verb: verb === 'create' ? 'post' : verb === 'update' ? 'put' : 'patch', result: 'ok' });
-      this.log(`config: ${verb} ${kind.kind} ${stored.metadata.namespace}/${stored.metadata.name} rv=${out.metadata.resourceVersion}`);
+      this.log(`config: ${verb} ${kind.kind} ${toStore.metadata.namespace}/${toStore.metadata.name} rv=${out.metadata.resourceVersion}`);
     }
-    sendJson(res, verb === 'create' ? 201 : 200, present(kind, out), headers);
+    sendJson(res, verb === 'create' ? 201 : 200, this.core.present(kind, out, viewer, true), headers);
   }
 
   /** Checks kind, apiVersion, name and namespace against the path, and fills what the path implies. */
@@ -159,7 +206,7 @@ export class ConfigApi {
     if (obj.kind === undefined) obj.kind = kind.kind;
     if (obj.kind !== kind.kind) throw badRequest(`the body's kind "${String(obj.kind)}" does not match the path's kind ${kind.kind}`);
     const expectedApi = kind.group ? `${kind.group}/` : '';
-    if (obj.apiVersion === undefined) obj.apiVersion = kind.group ? `${kind.group}/${path.version}` : path.version;
+    if (obj.apiVersion === undefined) obj.apiVersion = apiVersionOf(kind, path.version);
     if (typeof obj.apiVersion !== 'string' || (kind.group ? !obj.apiVersion.startsWith(expectedApi) : obj.apiVersion !== 'v1')) {
       throw badRequest(`the body's apiVersion "${String(obj.apiVersion)}" does not belong to group ${kind.group || 'core'}`);
     }
@@ -168,11 +215,11 @@ export class ConfigApi {
     const m = meta as Record<string, unknown>;
     if (typeof m.name !== 'string' || m.name === '') {
       if (verb !== 'create' && path.name) m.name = path.name;
-      else throw new ApiError(422, 'Invalid', `${kind.kind} is invalid: metadata.name: Required value`, { kind: kind.kind, causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'metadata.name' }] });
+      else throw new ApiError(422, 'Invalid', `${kind.kind} is invalid: metadata.name: Required value`, { group: kind.group, kind: kind.kind, causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'metadata.name' }] });
     }
     const name = m.name as string;
     if (!NAME_RE.test(name)) {
-      throw new ApiError(422, 'Invalid', `${kind.kind} "${name}" is invalid: metadata.name: must be a lowercase RFC 1123 subdomain`, { name, kind: kind.kind, causes: [{ reason: 'FieldValueInvalid', message: 'must consist of lower case alphanumeric characters, "-" or ".", and start and end with an alphanumeric character', field: 'metadata.name' }] });
+      throw new ApiError(422, 'Invalid', `${kind.kind} "${name}" is invalid: metadata.name: must be a lowercase RFC 1123 subdomain`, { name, group: kind.group, kind: kind.kind, causes: [{ reason: 'FieldValueInvalid', message: 'must consist of lower case alphanumeric characters, "-" or ".", and start and end with an alphanumeric character', field: 'metadata.name' }] });
     }
     if (path.name !== undefined && name !== path.name) throw badRequest(`the body's metadata.name "${name}" does not match the name in the path "${path.name}"`);
     if (kind.namespaced) {
@@ -180,7 +227,7 @@ export class ConfigApi {
         throw badRequest(`the namespace of the object (${String(m.namespace)}) does not match the namespace on the request (${path.namespace})`);
       }
       m.namespace = path.namespace;
-    } else if (m.namespace !== undefined) {
+    } else if (m.namespace !== undefined && m.namespace !== '') {
       throw badRequest(`${kind.kind} is cluster-scoped: remove metadata.namespace`);
     }
     if (m.resourceVersion !== undefined && typeof m.resourceVersion !== 'string') throw badRequest('metadata.resourceVersion must be a string');
@@ -191,7 +238,7 @@ export class ConfigApi {
     for (const f of ['labels', 'annotations'] as const) {
       const v = m[f];
       if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string'))) {
-        throw new ApiError(422, 'Invalid', `metadata.${f} must be a map of strings`, { name, kind: kind.kind, causes: [{ reason: 'FieldValueInvalid', message: 'must be a map of strings', field: `metadata.${f}` }] });
+        throw new ApiError(422, 'Invalid', `metadata.${f} must be a map of strings`, { name, group: kind.group, kind: kind.kind, causes: [{ reason: 'FieldValueInvalid', message: 'must be a map of strings', field: `metadata.${f}` }] });
       }
     }
     delete m.uid;
@@ -200,23 +247,40 @@ export class ConfigApi {
     return obj as StoredObject;
   }
 
-  private async remove(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams): Promise<void> {
+  private async remove(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer): Promise<void> {
     const { kind } = path;
     let expected: string | undefined;
     const text = await readBody(req);
     if (text.trim()) {
-      const opts = decodeBody(text, 'application/json').obj as { preconditions?: { resourceVersion?: unknown } };
+      const opts = decodeBody(text, 'application/json').obj as { preconditions?: { resourceVersion?: unknown }; dryRun?: unknown };
       const rv = opts.preconditions?.resourceVersion;
       if (rv !== undefined && typeof rv !== 'string') throw badRequest('preconditions.resourceVersion must be a string');
       expected = rv;
+      if (Array.isArray(opts.dryRun) && opts.dryRun.includes('All')) query.set('dryRun', 'All');
     }
     if (query.get('dryRun') === 'All') {
-      return sendJson(res, 200, present(kind, await this.store.get(kind.kind, path.namespace!, path.name!)));
+      return sendJson(res, 200, this.core.present(kind, await this.store.get(kind.kind, path.namespace!, path.name!), viewer, false));
     }
     const gone = await this.store.delete(kind.kind, path.namespace!, path.name!, expected);
     this.metrics.inc('bowline_config_writes_total', 'Config API writes by kind, verb and result', { kind: kind.kind, verb: 'delete', result: 'ok' });
     this.log(`config: delete ${kind.kind} ${path.namespace}/${path.name}`);
-    sendJson(res, 200, present(kind, gone));
+    sendJson(res, 200, this.core.present(kind, gone, viewer, false));
+  }
+
+  private async removeCollection(res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer): Promise<void> {
+    const { kind } = path;
+    const { items, revision } = await this.selected(path, query);
+    const gone: StoredObject[] = [];
+    if (query.get('dryRun') !== 'All') {
+      for (const o of items) {
+        try {
+          gone.push(await this.store.delete(kind.kind, o.metadata.namespace, o.metadata.name));
+        } catch (e) {
+          if (!isStoreError(e, 'NotFound')) throw e;
+        }
+      }
+      this.log(`config: deletecollection ${kind.kind} ${path.namespace ?? '(all)'}: ${gone.length} deleted`);
+    } else gone.push(...items);
+    sendJson(res, 200, { apiVersion: apiVersionOf(kind, path.version), kind: `${kind.kind}List`, metadata: { resourceVersion: String(revision) }, items: gone.map((o) => this.core.present(kind, o, viewer, false)) });
   }
 }
-

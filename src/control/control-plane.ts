@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MeshConfig } from '../api/index.js';
+import { loadKek, type Kek } from '../ca/index.js';
 import { openStore, type Clock, type Store } from '../store/index.js';
 import { bearerMatches, ensureAdminToken, isLoopback } from './auth.js';
 import { ConfigApi, parseResourcePath } from './config-api.js';
@@ -107,7 +108,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const handlers: Array<{ prefix: string; handler: Handler }> = [];
   const adminToken = ensureAdminToken(opts.home);
   const needAuth = !isLoopback(listen.host);
-  const api = new ConfigApi(store, metrics, log);
+  let kek: Kek | undefined;
+  const secretsKek = () => {
+    const kekFile = opts.caKekFile ?? process.env.BOWLINE_CA_KEK_FILE;
+    kek ??= loadKek({ ...(kekFile ? { kekFile } : {}), home: opts.home });
+    return kek;
+  };
+  const api = new ConfigApi(store, metrics, log, { kek: secretsKek, rootNamespace: mesh.rootNamespace });
 
   try {
     await mesh.start(store);
@@ -137,7 +144,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     }
     const path = url.pathname.replace(/\/+$/, '') || '/';
     metrics.inc('bowline_api_requests_total', 'Config API requests by method', { method: req.method ?? 'GET' });
-    if (needAuth && !OPEN_PATHS.has(path) && !bearerMatches(req.headers.authorization, adminToken)) {
+    const admin = bearerMatches(req.headers.authorization, adminToken);
+    if (needAuth && !OPEN_PATHS.has(path) && !admin) {
       res.setHeader('www-authenticate', 'Bearer realm="bowline"');
       throw new ApiError(401, 'Unauthorized', `the API is bound to ${listen.host} and needs "Authorization: Bearer <token>": the token is in ${opts.home}/admin-token (the bowline CLI sends it when it can read that file)`);
     }
@@ -151,7 +159,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
     if (path === '/version') return sendJson(res, 200, { major: '1', minor: '0', gitVersion: `v${bowlineVersion()}-bowline`, platform: `${process.platform}/${process.arch}`, goVersion: `node ${process.version}` });
     const rp = parseResourcePath(path);
-    if (rp) return await api.handle(req, res, rp, url.searchParams);
+    if (rp) return await api.handle(req, res, rp, url.searchParams, { admin });
     if (req.method === 'GET') {
       const doc = discovery(path);
       if (doc !== undefined) return sendJson(res, 200, doc);

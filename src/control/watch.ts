@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Store, StoredObject, WatchEvent } from '../store/index.js';
 import type { ResourcePath } from './config-api.js';
+import type { Matcher } from './selectors.js';
 import { ApiError, badRequest } from './status.js';
 
 /**
@@ -18,7 +19,8 @@ const MAX_TIMEOUT_SECONDS = 2_147_483;
  * (or with "0") it first sends ADDED for every current object, like Kubernetes; with one, it
  * replays changes after it. Ends after `timeoutSeconds`, or with an ERROR event if history is gone.
  */
-export async function serveWatch(store: Store, req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, present: (o: StoredObject) => StoredObject, maxBufferedBytes = MAX_WATCH_BUFFER_BYTES): Promise<void> {
+export async function serveWatch(store: Store, req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, present: (o: StoredObject) => StoredObject, labels: Matcher = () => true, fields: Matcher = () => true, maxBufferedBytes = MAX_WATCH_BUFFER_BYTES): Promise<void> {
+  const selected = (o: StoredObject) => labels(o) && fields(o);
   const rvParam = query.get('resourceVersion');
   if (rvParam !== null && rvParam !== '' && !/^\d+$/.test(rvParam)) throw badRequest(`resourceVersion "${rvParam}" is not a number`);
   const timeout = query.get('timeoutSeconds');
@@ -40,7 +42,7 @@ export async function serveWatch(store: Store, req: IncomingMessage, res: Server
     res.write(JSON.stringify({ type, object }) + '\n');
     if (res.writableLength > maxBufferedBytes) behind = true;
   };
-  for (const o of initial) send('ADDED', present(o));
+  for (const o of initial) if (selected(o)) send('ADDED', present(o));
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     let done = false;
@@ -53,6 +55,7 @@ export async function serveWatch(store: Store, req: IncomingMessage, res: Server
       resolve();
     };
     const w = store.watch({ kind: path.kind.kind, ...(path.namespace !== undefined ? { namespace: path.namespace } : {}) }, (ev: WatchEvent) => {
+      if (!selected(ev.object)) return;
       send(ev.type, present(ev.object));
       if (behind) finish();
     }, {
