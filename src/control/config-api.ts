@@ -124,7 +124,9 @@ export class ConfigApi {
     const limitText = query.get('limit');
     if (limitText !== null && !/^\d+$/.test(limitText)) throw badRequest(`limit "${limitText}" is not a number`);
     const limit = Number(limitText ?? 0);
-    let { items, revision } = await this.selected(path, query);
+    const selected = await this.selected(path, query);
+    const revision = selected.revision;
+    let items = selected.items;
     const cont = query.get('continue');
     if (cont) {
       let token: { rv: number; after: string };
