@@ -5,6 +5,7 @@ import { CertificateAuthority } from './authority.js';
 import { caHttpHandlers } from './http.js';
 import { loadKek } from './kek.js';
 import type { CaStorage } from './storage.js';
+import { Registry } from '../telemetry/metrics/registry.js';
 
 /**
  * The CA as a control-plane plugin (src/control/plugins.ts `ControlPlanePlugin`, typed here by
@@ -24,7 +25,7 @@ export interface CaHost {
   meshConfig?: { trustDomain?: string };
   options: { home: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
-  metrics?: { addCollector?(fn: () => string): void };
+  metrics?: { addRegistry?(r: Registry): void };
   log(line: string): void;
 }
 
@@ -35,17 +36,16 @@ export function caOf(cp: object): CertificateAuthority | undefined {
   return instances.get(cp);
 }
 
-/** Prometheus text for the CA's counters. */
-export function caMetricsText(ca: CertificateAuthority): string {
-  const lines = [
-    '# HELP bowline_ca_certificates_issued_total Workload certificates signed.',
-    '# TYPE bowline_ca_certificates_issued_total counter',
-    `bowline_ca_certificates_issued_total ${ca.counters.issued}`,
-    '# HELP bowline_ca_requests_refused_total Certificate and token requests refused, by error code.',
-    '# TYPE bowline_ca_requests_refused_total counter',
-    ...[...ca.counters.refused].map(([code, n]) => `bowline_ca_requests_refused_total{code="${code}"} ${n}`),
-  ];
-  return lines.join('\n') + '\n';
+/** The CA's counters as families on a telemetry Registry (the project's one Prometheus renderer), refreshed per scrape. */
+export function caMetrics(ca: CertificateAuthority): Registry {
+  const r = new Registry();
+  const issued = r.counter({ name: 'bowline_ca_certificates_issued_total', help: 'Workload certificates signed.' }).labels();
+  const refused = r.counter({ name: 'bowline_ca_requests_refused_total', help: 'Certificate and token requests refused, by error code.', labelNames: ['code'] });
+  r.onCollect(() => {
+    issued.value = ca.counters.issued;
+    for (const [code, n] of ca.counters.refused) refused.labels(code).value = n;
+  });
+  return r;
 }
 
 /** The plugin object; `start` rejects (stopping `bowline up`) when the CA cannot be opened. */
@@ -72,7 +72,7 @@ export const plugin = {
     };
     cp.addHandler('/v1/tokens', handler);
     cp.addHandler('/v1/ca/', handler);
-    cp.metrics?.addCollector?.(() => caMetricsText(ca));
+    cp.metrics?.addRegistry?.(caMetrics(ca));
     cp.log(`ca: ${ca.mode === 'cacerts' ? `signing with ${cacertsDir}` : 'root in the store'}, trust domain ${ca.trustDomain}, key-encryption key from ${kek.source}`);
   },
 };

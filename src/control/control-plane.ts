@@ -9,6 +9,7 @@ import { discovery } from './discovery.js';
 import { instrumentStore } from './instrumented-store.js';
 import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
+import { EXPOSITION_CONTENT_TYPE } from '../telemetry/metrics/exposition.js';
 import type { ControlPlanePlugin } from './plugins.js';
 import { ApiError, noSuchPath, sendError, sendJson } from './status.js';
 import { bowlineVersion } from './version.js';
@@ -52,7 +53,7 @@ export interface ControlPlaneOptions {
  * A running control plane. Plugins (push, registry, CA) receive it in `start(cp)`:
  * - `cp.store`: the store (instrumented), `cp.meshConfig` / `cp.onMeshConfig(fn)`: the mesh config;
  * - `cp.addHandler('/debug/syncz', h)`: serve a path prefix on the API listener (auth applies);
- * - `cp.metrics.addCollector(() => text)`: append Prometheus text to /metrics;
+ * - `cp.metrics.addRegistry(registry)`: add a telemetry Registry's families to /metrics;
  * - `cp.ports.push = n`: report a bound port (written to `--ports-file`);
  * - `cp.onShutdown(fn)`: cleanup, run in reverse order by `close()`.
  */
@@ -156,7 +157,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       const ok = await store.healthy();
       return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : `store (${store.backend}) unavailable`);
     }
-    if (path === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+    if (path === '/metrics') return void res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE }).end(metrics.render());
     if (path === '/version') return sendJson(res, 200, { major: '1', minor: '0', gitVersion: `v${bowlineVersion()}-bowline`, platform: `${process.platform}/${process.arch}`, goVersion: `node ${process.version}` });
     const rp = parseResourcePath(path);
     if (rp) return await api.handle(req, res, rp, url.searchParams, { admin });

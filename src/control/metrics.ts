@@ -1,61 +1,42 @@
-/** A minimal Prometheus text registry for the control plane; plugins add their own text with `addCollector`. */
-export class Metrics {
-  private counters = new Map<string, { help: string; values: Map<string, number> }>();
-  private histograms = new Map<string, { help: string; buckets: number[]; series: Map<string, { counts: number[]; sum: number; count: number }> }>();
-  private collectors: Array<() => string> = [];
+/**
+ * The control plane's /metrics page. Every metric is a family on a telemetry Registry (the one
+ * Prometheus text renderer of the project, src/telemetry/metrics); plugins that keep their own
+ * registry (push, CA) attach it with `addRegistry`, and a scrape renders them one after another.
+ */
+import { FAST_SECONDS_BUCKETS } from '../telemetry/control.js';
+import { type CounterChild, type Family, type HistogramChild, Registry } from '../telemetry/metrics/registry.js';
 
-  /** Adds `by` to counter `name` with `labels`. */
+/** The control plane's metrics: its own registry plus the registries plugins attach. */
+export class Metrics {
+  /** The control plane's own families (API requests, config writes, store calls). */
+  readonly registry = new Registry();
+  private readonly attached: Registry[] = [];
+  private readonly counters = new Map<string, Family<CounterChild>>();
+  private readonly histograms = new Map<string, Family<HistogramChild>>();
+
+  /** Adds `by` to counter `name` with `labels` (label names are fixed by the first call). */
   inc(name: string, help: string, labels: Record<string, string> = {}, by = 1): void {
-    let c = this.counters.get(name);
-    if (!c) this.counters.set(name, (c = { help, values: new Map() }));
-    const key = labelText(labels);
-    c.values.set(key, (c.values.get(key) ?? 0) + by);
+    let f = this.counters.get(name);
+    if (!f) this.counters.set(name, (f = this.registry.counter({ name, help, labelNames: Object.keys(labels) })));
+    f.labels(...f.labelNames.map((l) => labels[l] ?? '')).inc(by);
   }
 
   /** Records one observation (seconds) in histogram `name`. */
-  observe(name: string, help: string, labels: Record<string, string>, value: number, buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]): void {
-    let h = this.histograms.get(name);
-    if (!h) this.histograms.set(name, (h = { help, buckets, series: new Map() }));
-    const key = labelText(labels);
-    let s = h.series.get(key);
-    if (!s) h.series.set(key, (s = { counts: h.buckets.map(() => 0), sum: 0, count: 0 }));
-    h.buckets.forEach((b, i) => { if (value <= b) s!.counts[i]!++; });
-    s.sum += value;
-    s.count++;
+  observe(name: string, help: string, labels: Record<string, string>, value: number, buckets: readonly number[] = FAST_SECONDS_BUCKETS): void {
+    let f = this.histograms.get(name);
+    if (!f) this.histograms.set(name, (f = this.registry.histogram({ name, help, labelNames: Object.keys(labels), buckets })));
+    f.labels(...f.labelNames.map((l) => labels[l] ?? '')).observe(value);
   }
 
-  /** Adds a function whose Prometheus text is appended to every scrape. */
-  addCollector(fn: () => string): void {
-    this.collectors.push(fn);
+  /** Appends another registry's families to every scrape (a plugin's metrics). */
+  addRegistry(r: Registry): void {
+    if (r !== this.registry && !this.attached.includes(r)) this.attached.push(r);
   }
 
-  /** The whole registry in Prometheus text format 0.0.4. */
+  /** The whole page in Prometheus text format 0.0.4. */
   render(): string {
-    const out: string[] = [];
-    for (const [name, c] of this.counters) {
-      out.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`);
-      for (const [l, v] of c.values) out.push(`${name}${l} ${v}`);
-    }
-    for (const [name, h] of this.histograms) {
-      out.push(`# HELP ${name} ${h.help}`, `# TYPE ${name} histogram`);
-      for (const [l, s] of h.series) {
-        const inner = l.slice(1, -1);
-        h.buckets.forEach((b, i) => out.push(`${name}_bucket{${inner ? inner + ',' : ''}le="${b}"} ${s.counts[i]}`));
-        out.push(`${name}_bucket{${inner ? inner + ',' : ''}le="+Inf"} ${s.count}`, `${name}_sum${l} ${s.sum}`, `${name}_count${l} ${s.count}`);
-      }
-    }
-    let text = out.join('\n') + '\n';
-    for (const fn of this.collectors) {
-      try {
-        const t = fn();
-        if (t) text += t.endsWith('\n') ? t : t + '\n';
-      } catch {}
-    }
+    let text = this.registry.expose();
+    for (const r of this.attached) text += r.expose();
     return text;
   }
-}
-
-function labelText(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
 }

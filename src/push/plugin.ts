@@ -11,6 +11,7 @@ import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
 import { caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store } from '../store/store.js';
+import type { Registry } from '../telemetry/metrics/registry.js';
 import { MeshController } from './controller.js';
 import { pushDebugHandlers } from './debug.js';
 import { authnHandler } from './security/authn-check.js';
@@ -24,7 +25,7 @@ export interface PushHost {
   onMeshConfig(fn: (m: MeshConfig) => void): () => void;
   readonly options: { listenPush: string; listenPushTls?: string; clusterDomain: string; domains: string[] };
   readonly ports: Record<string, number>;
-  readonly metrics: { addCollector(fn: () => string): void };
+  readonly metrics: { addRegistry(r: Registry): void };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   onShutdown(fn: () => void | Promise<void>): void;
   log(line: string): void;
@@ -88,7 +89,9 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
   };
   for (const p of ['/debug/syncz', '/debug/config_dump', '/debug/registryz', '/debug/configz', '/registry/v1/manual']) cp.addHandler(p, handle);
   cp.addHandler('/debug/authenticationz', authnHandler(controller));
-  cp.metrics.addCollector(() => server.metrics.render(server.connected) + `# HELP bowline_push_snapshot_builds_total Mesh snapshots built.\n# TYPE bowline_push_snapshot_builds_total counter\nbowline_push_snapshot_builds_total ${controller.builds}\n`);
+  const builds = server.metrics.registry.counter({ name: 'bowline_push_snapshot_builds_total', help: 'Mesh snapshots built.' }).labels();
+  server.metrics.registry.onCollect(() => { builds.value = controller.builds; });
+  cp.metrics.addRegistry(server.metrics.registry);
   cp.onShutdown(async () => {
     unsubMesh();
     await server.close();

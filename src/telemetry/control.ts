@@ -5,7 +5,7 @@
  *   const cp = createControlPlaneMetrics(registry);
  *   cp.pushes.labels('routes').inc(); cp.pushDuration.labels('routes').observe(0.012);
  *   cp.connectedProxies.labels().set(n); cp.convergence.labels().observe(ms);
- *   controlPlane.metrics.addCollector(() => registry.expose());   // onto the existing /metrics
+ *   controlPlane.metrics.addRegistry(registry);   // onto the existing /metrics
  */
 import { type CounterChild, type Family, type GaugeChild, type HistogramChild, Registry } from './metrics/registry.js';
 

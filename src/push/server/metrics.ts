@@ -1,10 +1,8 @@
-/** Push metrics, rendered in Prometheus text format for the control plane's /metrics. */
+/** Push metrics: plain counters the server bumps, exposed as families on a telemetry Registry (the project's one renderer). */
+import { CONVERGENCE_MS_BUCKETS, PUSH_SECONDS_BUCKETS } from '../../telemetry/control.js';
+import { type HistogramChild, Registry } from '../../telemetry/metrics/registry.js';
 
-const BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
-/** Seconds buckets of bowline_push_duration_seconds (generation is usually well under 1 ms). */
-const SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
-
-/** Counters and the convergence histogram of the push server. */
+/** Counters and histograms of the push server; `registry` renders them (attach it to the control plane's /metrics). */
 export class PushMetrics {
   connects = 0;
   pushes = 0;
@@ -13,48 +11,50 @@ export class PushMetrics {
   bytes = 0;
   typePushes: Record<string, number> = {};
   drops: Record<string, number> = {};
-  /** Per resource type: generation time histogram of the pushes sent (counts per bucket, sum, n). */
-  private durations = new Map<string, { counts: number[]; sum: number; n: number }>();
-  private counts = new Array<number>(BUCKETS.length).fill(0);
-  private sum = 0;
-  private n = 0;
+  /** Stats reports received from proxies (the dashboard's request counts). */
+  statsReports = 0;
+  /** The families, refreshed from the fields above on every scrape. */
+  readonly registry = new Registry();
+  private readonly convergence: HistogramChild;
+  private readonly durations;
+
+  /** `connected` gives the current number of streams when scraped. */
+  constructor(connected: () => number = () => 0) {
+    const r = this.registry;
+    const proxies = r.gauge({ name: 'bowline_push_proxies', help: 'Proxies connected to the push stream.' }).labels();
+    const connects = r.counter({ name: 'bowline_push_connects_total', help: 'Streams that completed their hello.' }).labels();
+    const pushes = r.counter({ name: 'bowline_push_pushes_total', help: 'Pushes sent, by resource type.', labelNames: ['type'] });
+    const acks = r.counter({ name: 'bowline_push_acks_total', help: 'ACKs received.' }).labels();
+    const nacks = r.counter({ name: 'bowline_push_nacks_total', help: 'NACKs received (proxy kept its last good config).' }).labels();
+    const bytes = r.counter({ name: 'bowline_push_bytes_total', help: 'Bytes of config written to streams.' }).labels();
+    const drops = r.counter({ name: 'bowline_push_disconnects_total', help: 'Streams closed by the control plane, by error code.', labelNames: ['code'] });
+    const stats = r.counter({ name: 'bowline_push_stats_reports_total', help: 'Request statistics reports received from proxies.' }).labels();
+    this.convergence = r.histogram({ name: 'bowline_push_convergence_milliseconds', help: 'Time from a config change to the proxy ACK.', buckets: CONVERGENCE_MS_BUCKETS }).labels();
+    this.durations = r.histogram({ name: 'bowline_push_duration_seconds', help: 'Time to generate one resource type of a push for one proxy.', labelNames: ['type'], buckets: PUSH_SECONDS_BUCKETS });
+    r.onCollect(() => {
+      proxies.set(connected());
+      connects.value = this.connects;
+      acks.value = this.acks;
+      nacks.value = this.nacks;
+      bytes.value = this.bytes;
+      stats.value = this.statsReports;
+      for (const [t, v] of Object.entries(this.typePushes)) pushes.labels(t).value = v;
+      for (const [c, v] of Object.entries(this.drops)) drops.labels(c).value = v;
+    });
+  }
 
   /** Records one proxy's convergence time (change seen -> ACK). */
   observeConvergence(ms: number): void {
-    this.sum += ms;
-    this.n++;
-    for (let i = 0; i < BUCKETS.length; i++) if (ms <= BUCKETS[i]!) this.counts[i]!++;
+    this.convergence.observe(ms);
   }
 
   /** Records the time (seconds) spent generating one resource type of one push to one proxy. */
   observePushDuration(type: string, seconds: number): void {
-    let d = this.durations.get(type);
-    if (!d) this.durations.set(type, (d = { counts: new Array<number>(SECONDS.length).fill(0), sum: 0, n: 0 }));
-    d.sum += seconds;
-    d.n++;
-    for (let i = 0; i < SECONDS.length; i++) if (seconds <= SECONDS[i]!) d.counts[i]!++;
+    this.durations.labels(type).observe(seconds);
   }
 
-  /** Prometheus exposition text; `connected` is the current number of streams. */
-  render(connected: number): string {
-    const l: string[] = [];
-    l.push('# HELP bowline_push_proxies Proxies connected to the push stream.', '# TYPE bowline_push_proxies gauge', `bowline_push_proxies ${connected}`);
-    l.push('# HELP bowline_push_connects_total Streams that completed their hello.', '# TYPE bowline_push_connects_total counter', `bowline_push_connects_total ${this.connects}`);
-    l.push('# HELP bowline_push_pushes_total Pushes sent, by resource type.', '# TYPE bowline_push_pushes_total counter');
-    for (const [t, v] of Object.entries(this.typePushes)) l.push(`bowline_push_pushes_total{type="${t}"} ${v}`);
-    l.push('# HELP bowline_push_acks_total ACKs received.', '# TYPE bowline_push_acks_total counter', `bowline_push_acks_total ${this.acks}`);
-    l.push('# HELP bowline_push_nacks_total NACKs received (proxy kept its last good config).', '# TYPE bowline_push_nacks_total counter', `bowline_push_nacks_total ${this.nacks}`);
-    l.push('# HELP bowline_push_bytes_total Bytes of config written to streams.', '# TYPE bowline_push_bytes_total counter', `bowline_push_bytes_total ${this.bytes}`);
-    l.push('# HELP bowline_push_disconnects_total Streams closed by the control plane, by error code.', '# TYPE bowline_push_disconnects_total counter');
-    for (const [c, v] of Object.entries(this.drops)) l.push(`bowline_push_disconnects_total{code="${c}"} ${v}`);
-    l.push('# HELP bowline_push_convergence_milliseconds Time from a config change to the proxy ACK.', '# TYPE bowline_push_convergence_milliseconds histogram');
-    BUCKETS.forEach((b, i) => l.push(`bowline_push_convergence_milliseconds_bucket{le="${b}"} ${this.counts[i]}`));
-    l.push(`bowline_push_convergence_milliseconds_bucket{le="+Inf"} ${this.n}`, `bowline_push_convergence_milliseconds_sum ${this.sum}`, `bowline_push_convergence_milliseconds_count ${this.n}`);
-    l.push('# HELP bowline_push_duration_seconds Time to generate one resource type of a push for one proxy.', '# TYPE bowline_push_duration_seconds histogram');
-    for (const [t, d] of this.durations) {
-      SECONDS.forEach((b, i) => l.push(`bowline_push_duration_seconds_bucket{type="${t}",le="${b}"} ${d.counts[i]}`));
-      l.push(`bowline_push_duration_seconds_bucket{type="${t}",le="+Inf"} ${d.n}`, `bowline_push_duration_seconds_sum{type="${t}"} ${d.sum}`, `bowline_push_duration_seconds_count{type="${t}"} ${d.n}`);
-    }
-    return l.join('\n') + '\n';
+  /** Prometheus exposition text of these metrics alone. */
+  render(): string {
+    return this.registry.expose();
   }
 }

@@ -71,7 +71,7 @@ const defaultLog: PushLogger = (level, msg, fields) => process.stderr.write(`${J
 /** The control plane's end of every proxy stream. */
 export class PushServer {
   readonly cache = new GenerationCache();
-  readonly metrics = new PushMetrics();
+  readonly metrics = new PushMetrics(() => this.connected);
   private readonly conns = new Map<string, Connection>();
   private readonly all = new Set<Connection>();
   private server?: Server;
