@@ -6,6 +6,7 @@
  * argv: PORT FIRST COUNT
  */
 import { connect, type Socket } from 'node:net';
+import { PUSH_PROTOCOL_VERSION } from '../src/proxy-config/wire.js';
 
 const [port, first, count] = process.argv.slice(2).map(Number) as [number, number, number];
 let acks = 0;
@@ -22,7 +23,7 @@ function open(i: number): Promise<void> {
     sock.on('connect', () => {
       const node = { id, role: 'sidecar', workload: `sim-${i}`, namespace: 'bench', serviceAccount: 'sim', labels: { app: `sim-${i % 50}` } };
       const workload = { name: `sim-${i}`, namespace: 'bench', serviceAccount: 'sim', labels: node.labels, address: '127.0.0.1', services: [] };
-      sock.write(JSON.stringify({ type: 'hello', protocol: 1, node, workload }) + '\n');
+      sock.write(JSON.stringify({ type: 'hello', protocol: PUSH_PROTOCOL_VERSION, node, workload }) + '\n');
     });
     sock.on('data', (chunk: Buffer) => {
       bytes += chunk.length;

@@ -5,10 +5,11 @@
  * ACK/NACK per nonce, incremental updates (changed resources + removed names) and full
  * replacement on (re)connect. See docs/push-protocol.md.
  */
+import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
 /** Protocol revision spoken by this build; a server refuses a hello with another major. */
-export const PUSH_PROTOCOL_VERSION = 1;
+export const PUSH_PROTOCOL_VERSION = 2;
 /** Longest line (one message) either side accepts; longer is garbage and closes the stream. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Every resource type the stream carries, in the order a proxy should apply them (xDS: CDS, EDS, LDS, RDS). */
@@ -139,7 +140,7 @@ export interface ErrorMessage {
 }
 
 /** Any message a proxy sends. */
-export type ClientMessage = HelloMessage | AckMessage | NackMessage | CsrMessage | PingMessage;
+export type ClientMessage = HelloMessage | AckMessage | NackMessage | CsrMessage | PingMessage | StatsMessage;
 /** Any message the control plane sends. */
 export type ServerMessage = PushMessage | CertificateMessage | PingMessage | ErrorMessage;
 

@@ -61,6 +61,10 @@ export class ProxyTelemetry {
   private tracer: Tracer | undefined;
   private accessLog: { sink: LogSink; json: boolean } | undefined;
   private readonly istio: IstioMetrics | undefined;
+  /** The istio_* families (undefined with metrics off): the push stream's stats report reads them. */
+  get istioMetrics(): IstioMetrics | undefined {
+    return this.istio;
+  }
 
   constructor(private readonly o: ProxyTelemetryOptions) {
     this.registry = o.registry ?? new Registry();

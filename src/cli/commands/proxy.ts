@@ -7,7 +7,8 @@ import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, reserveEphemeralPorts, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { holdYoungGeneration } from '../../proxy/young-generation.js';
-import { createProxyTelemetry, startMetricsServer } from '../../telemetry/index.js';
+import { createProxyTelemetry, startMetricsServer, type ProxyTelemetry } from '../../telemetry/index.js';
+import { StatsReporter } from '../../telemetry/stats-report.js';
 import type { PreparedIdentity } from '../../proxy/identity/join.js'; // loaded with --token-file only (x509 costs ~15 MB RSS)
 import { parseServerAddress, type ControlClient } from '../../proxy/control-client/client.js';
 
@@ -46,6 +47,8 @@ With a control plane instead of --config (docs/push-protocol.md):
                         workload certificate for mTLS (namespace and service account come from the token)
   --ca-cert-file F      pin this root instead of the token's hash
   --trust-domain TD     trust domain of the workload's SPIFFE id (default cluster.local)
+  --stats-interval-ms N how often request counts go to the control plane for its dashboard
+                        (default env BOWLINE_STATS_INTERVAL_MS or 5000; 0 = never)
   --sockets-from-parent listening sockets come from the parent process over IPC (asks with {type:'send-sockets'};
                         gets {type:'listen'} + socket, ..., {type:'listen-end'}); the listener configured on a
                         socket's address:port adopts it
@@ -68,6 +71,7 @@ export const proxyFlags = {
   'token-file': { type: 'string' },
   'ca-cert-file': { type: 'string' },
   'trust-domain': { type: 'string' },
+  'stats-interval-ms': { type: 'string' },
   'sockets-from-parent': { type: 'boolean' },
   ...bootstrapFlagDefs,
 } as const;
@@ -125,6 +129,7 @@ export const command: Command = {
     const metricsPorts: { metrics?: number; mergedMetrics?: number } = {};
     let joined: PreparedIdentity | undefined;
     const clientRef: { c?: ControlClient } = {};
+    let proxyTelemetry: ProxyTelemetry | undefined;
     try {
       if (boot && values['token-file']) {
         const { prepareIdentity } = await import('../../proxy/identity/join.js');
@@ -147,6 +152,7 @@ export const command: Command = {
       if (values['sockets-from-parent']) for (const [k, srv] of await socketsFromParent()) reserved.set(k, srv);
       const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
       const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
+      proxyTelemetry = telemetry;
       proxy = await startProxy({
         config,
         telemetry,
@@ -201,6 +207,17 @@ export const command: Command = {
     };
     const client = boot ? connectControlPlane(boot, proxy, writePorts, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected(), onTrustBundle: (pem) => joined!.identity.updateTrustBundle(pem) } : {}) : undefined;
     clientRef.c = client;
+    const statsMs = intFlag(values['stats-interval-ms'] ?? process.env.BOWLINE_STATS_INTERVAL_MS, 'stats-interval-ms', 5000);
+    const istio = telemetryOn ? proxyTelemetry?.istioMetrics : undefined;
+    if (client && istio && statsMs > 0) {
+      // Counts come from the istio_* series the request path already records; while disconnected
+      // nothing is collected, so the next report carries the whole gap.
+      const reporter = new StatsReporter(istio);
+      const timer = setInterval(() => {
+        if (client.connected) for (const m of reporter.collect()) client.sendStats(m);
+      }, statsMs);
+      timer.unref();
+    }
     if (!boot) {
       watchConfigFile(file, () => reload('file changed'));
       process.on('SIGHUP', () => reload('SIGHUP'));

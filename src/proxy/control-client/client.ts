@@ -6,6 +6,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { NodeInfo, ProxyConfig, ResourceType } from '../../proxy-config/types.js';
+import type { StatsMessage } from '../../proxy-config/stats.js';
 import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
 
 /** Options of the control client. */
@@ -96,6 +97,14 @@ export class ControlClient {
       this.csrWaiters.set(requestId, { resolve, reject, timer });
       sock.write(JSON.stringify({ type: 'csr', requestId, csr, ...(opts.token ? { token: opts.token } : {}) }) + '\n');
     });
+  }
+
+  /** Sends a stats report (docs/push-protocol.md); false when not connected (the caller keeps the counts for the next report). */
+  sendStats(msg: StatsMessage): boolean {
+    const sock = this.socket;
+    if (!sock || !this.connected || sock.destroyed) return false;
+    sock.write(JSON.stringify(msg) + '\n');
+    return true;
   }
 
   /** Versions of the config the proxy runs, per type. */

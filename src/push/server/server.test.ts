@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { ProxyConfig } from '../../proxy-config/types.js';
+import { PUSH_PROTOCOL_VERSION } from '../../proxy-config/wire.js';
 // eslint-disable-next-line no-restricted-imports -- the stream test runs the real proxy-side client against the server
 import { ControlClient, type ControlClientEvent } from '../../proxy/control-client/client.js';
 import { generateProxyConfig } from '../generators/index.js';
@@ -171,7 +172,7 @@ describe('push stream', () => {
     let got = '';
     bad.on('data', (d) => (got += d));
     const closed = new Promise((r) => bad.on('close', r));
-    bad.write('{"type":"hello","protocol":1,"node":{"id":"x"}}\nnot json\n');
+    bad.write(`{"type":"hello","protocol":${PUSH_PROTOCOL_VERSION},"node":{"id":"x"}}\nnot json\n`);
     await closed;
     expect(got).toMatch(/BOWLINE_E_PUSH_BAD_HELLO/);
     expect(logs.some((l) => l.code === 'BOWLINE_E_PUSH_BAD_HELLO' && typeof l.reason === 'string')).toBe(true);
@@ -254,5 +255,23 @@ describe('CSR seam', () => {
     const other = client(addr2);
     await waitFor(() => other.applied.length === 1);
     expect(await other.c.requestCertificate('x')).toMatchObject({ code: 'BOWLINE_E_PUSH_NO_CA' });
+  });
+});
+
+describe('stats over the push stream', () => {
+  it('keeps the traffic a proxy reports; a malformed row is skipped and the stream stays up', async () => {
+    const { server, addr } = await setup(['virtual-service-all-v1']);
+    const { c, applied } = client(addr);
+    await waitFor(() => applied.length === 1);
+    const row = { r: 'd' as const, sw: 'productpage-v1', sn: 'default', sa: 'productpage', sv: 'v1', dw: 'reviews-v2', dn: 'default', da: 'reviews', dv: 'v2', ds: 'reviews.default.svc.cluster.local', p: 'http' as const, m: 1 as const, c: '2xx', n: 10, e: 0, s: 30, b: [2, 10] };
+    expect(c.sendStats({ type: 'stats', intervalMs: 5000, bounds: [0.5, 1, 5], rows: [row, { ...row, n: -5 } as never] })).toBe(true);
+    await waitFor(() => server.stats.reports === 1, { what: 'stats report' });
+    expect(server.stats.refused).toBe(1);
+    const [edge] = server.stats.graphEdges();
+    expect(edge).toMatchObject({ reporter: 'destination', mtls: true, requests: 10, errors: 0, source: { workload: 'productpage-v1' }, destination: { service: 'reviews.default.svc.cluster.local', version: 'v2' } });
+    expect(edge!.p99).toBeGreaterThan(1);
+    expect(edge!.p99).toBeLessThanOrEqual(5);
+    expect(c.connected).toBe(true);
+    expect(server.metrics.render()).toMatch(/^bowline_push_stats_reports_total 1$/m);
   });
 });

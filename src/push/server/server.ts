@@ -14,6 +14,8 @@ import { GenerationCache, type TypeSet } from '../cache.js';
 import { generateProxyConfig } from '../generators/index.js';
 import { Connection, type ProxyStatus } from './connection.js';
 import { PushMetrics } from './metrics.js';
+import { StatsWindow, type StatsWindowOptions } from './stats-window.js';
+import type { StatsMessage } from '../../proxy-config/stats.js';
 
 /** Where snapshots come from (the MeshController, or a test's fixed source). */
 export interface SnapshotSource {
@@ -46,6 +48,8 @@ export interface PushServerOptions {
   authenticate?: (socket: Socket, hello: HelloMessage) => string | undefined;
   /** Answers a `csr` message (the CA's answerCsr); absent: CSRs are refused. Must not throw. */
   onCsr?: (msg: Record<string, unknown>, socket: Socket) => Promise<object | undefined>;
+  /** Slot length and window of the traffic statistics proxies report (default 10 s slots, 15 min). */
+  stats?: StatsWindowOptions;
 }
 
 /**
@@ -72,6 +76,8 @@ const defaultLog: PushLogger = (level, msg, fields) => process.stderr.write(`${J
 export class PushServer {
   readonly cache = new GenerationCache();
   readonly metrics = new PushMetrics(() => this.connected);
+  /** Traffic the proxies report (`stats` messages), kept for the dashboard. */
+  readonly stats: StatsWindow;
   private readonly conns = new Map<string, Connection>();
   private readonly all = new Set<Connection>();
   private server?: Server;
@@ -85,6 +91,7 @@ export class PushServer {
   constructor(private readonly opts: PushServerOptions) {
     this.log = opts.log ?? defaultLog;
     this.now = opts.now ?? Date.now;
+    this.stats = new StatsWindow({ now: this.now, ...opts.stats });
     this.cache.advance(opts.source.current());
     this.unsub = opts.source.onSnapshot((s) => this.onSnapshot(s));
   }
@@ -137,6 +144,11 @@ export class PushServer {
         conn.socket.write('{"type":"pong"}\n');
         return;
       case 'pong':
+        return;
+      case 'stats':
+        // Request counts for the dashboard: malformed rows are counted and skipped, never fatal to the stream.
+        this.metrics.statsReports++;
+        this.stats.add(msg as unknown as StatsMessage);
         return;
       case 'csr': {
         const refuse = { type: 'certificate', requestId: String(msg.requestId ?? ''), code: 'BOWLINE_E_PUSH_NO_CA', error: 'certificate signing is not enabled on this control plane' };

@@ -119,6 +119,12 @@ export class Family<C extends Child> {
     return c;
   }
 
+  /** Calls `fn` with each label set's values and child (the overflow child included). Cold path only. */
+  forEachSeries(fn: (values: readonly string[], child: C) => void): void {
+    for (const [key, c] of this.children) fn(key.split('\u0000'), c);
+    if (this.overflow) fn(this.labelNames.map(() => 'overflow'), this.overflow);
+  }
+
   /** Number of distinct label sets (without the overflow child). */
   get size(): number {
     return this.children.size;
