@@ -317,6 +317,9 @@ export interface RedirectAction {
   scheme?: string;
   /** 301 by default. */
   redirectCode?: number;
+  /** Istio's derivePort when `port` is absent: `FROM_PROTOCOL_DEFAULT` leaves the port out (the scheme's default),
+   *  `FROM_REQUEST_PORT` uses the port of the listener the request came in on. */
+  derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
 }
 
 /** Istio's HTTPRetry. */
@@ -331,12 +334,19 @@ export interface RetryPolicy {
   retriableStatusCodes?: number[];
   /** Retry on a different host than the one that failed (Istio default true). */
   retryRemoteLocalities?: boolean;
+  /** Base interval of the jittered exponential back-off between retries (Istio's retries.backoff, Envoy's
+   *  retry_back_off.base_interval): retry N waits a random time in [0, base * (2^N - 1)), capped at 10 * base.
+   *  Default 25 ms. */
+  backoffBaseMs?: number;
 }
 
 /** Istio's HTTPFaultInjection. */
 export interface FaultPolicy {
-  delay?: { fixedDelayMs: number; percentage: number };
-  abort?: { httpStatus?: number; grpcStatus?: string; percentage: number };
+  /** Exactly one of fixedDelayMs / exponentialDelayMs (a delay drawn from an exponential distribution with this mean). */
+  delay?: { fixedDelayMs?: number; exponentialDelayMs?: number; percentage: number };
+  /** Exactly one of httpStatus / grpcStatus / http2Error (an HTTP/2 error code name such as `REFUSED_STREAM`: the
+   *  stream is reset with it; an HTTP/1.1 request's connection is closed without a response). */
+  abort?: { httpStatus?: number; grpcStatus?: string; http2Error?: string; percentage: number };
 }
 
 /** Set / add / remove for request and response headers. */
@@ -399,6 +409,8 @@ export interface ConnectionPool {
   /** Max upstream connections to the cluster (all endpoints). Default 2^32-1. */
   maxConnections?: number;
   connectTimeoutMs?: number;
+  /** TCP keepalive on upstream sockets: probes start after `timeMs` idle (SO_KEEPALIVE + TCP_KEEPIDLE). Node sets
+   *  neither TCP_KEEPINTVL nor TCP_KEEPCNT: the kernel's interval and probe count apply (see docs/proxy-config.md). */
   tcpKeepalive?: { timeMs?: number; intervalMs?: number; probes?: number };
   /** Max requests waiting for a connection (HTTP/1.1). Overflow -> 503 UO. */
   http1MaxPendingRequests?: number;
@@ -406,7 +418,8 @@ export interface ConnectionPool {
   http2MaxRequests?: number;
   /** Requests per upstream connection before it is closed; 0 or absent: unlimited. */
   maxRequestsPerConnection?: number;
-  /** Max retries outstanding to the cluster at once. */
+  /** Max requests retrying to the cluster at once (Envoy's max_retries circuit breaker): a request that would
+   *  retry while this many others are retrying gets its failed attempt's answer instead (counted as retry overflow). */
   maxRetries?: number;
   /** Close idle upstream connections after this long. */
   idleTimeoutMs?: number;

@@ -7,6 +7,8 @@ import type { Checker } from './validate-kit.js';
 /** Envoy retry-on conditions the proxy understands (plus status codes written as numbers). */
 const RETRY_ON = ['5xx', 'gateway-error', 'connect-failure', 'refused-stream', 'reset', 'retriable-4xx', 'retriable-status-codes', 'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'];
 const REDIRECT_CODES = [301, 302, 303, 307, 308];
+/** HTTP/2 error code names (RFC 9113 section 7) a fault abort may reset a stream with. */
+export const HTTP2_ERROR_CODES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
 
 /** What route validation needs to know about the rest of the config. */
 export interface RouteRefs {
@@ -36,6 +38,7 @@ export function retryPolicy(c: Checker, v: unknown, path: string): void {
   });
   c.arr(o.retriableStatusCodes, `${path}.retriableStatusCodes`, false).forEach((s, i) => c.num(s, `${path}.retriableStatusCodes[${i}]`, { min: 100, max: 599, int: true }));
   c.bool(o.retryRemoteLocalities, `${path}.retryRemoteLocalities`);
+  c.num(o.backoffBaseMs, `${path}.backoffBaseMs`, { min: 1 });
 }
 
 /** Validates a CORS policy. */
@@ -117,14 +120,18 @@ function fault(c: Checker, v: unknown, path: string): void {
   if (!f) return;
   const d = c.obj(f.delay, `${path}.delay`, false);
   if (d) {
-    c.num(d.fixedDelayMs, `${path}.delay.fixedDelayMs`, { required: true, min: 0 });
+    if ((d.fixedDelayMs === undefined) === (d.exponentialDelayMs === undefined)) c.error(`${path}.delay`, 'needs exactly one of fixedDelayMs, exponentialDelayMs');
+    c.num(d.fixedDelayMs, `${path}.delay.fixedDelayMs`, { min: 0 });
+    c.num(d.exponentialDelayMs, `${path}.delay.exponentialDelayMs`, { min: 0 });
     c.num(d.percentage, `${path}.delay.percentage`, { required: true, min: 0, max: 100 });
   }
   const a = c.obj(f.abort, `${path}.abort`, false);
   if (a) {
-    if (a.httpStatus === undefined && a.grpcStatus === undefined) c.error(`${path}.abort`, 'needs httpStatus or grpcStatus');
+    const kinds = [a.httpStatus, a.grpcStatus, a.http2Error].filter((k) => k !== undefined).length;
+    if (kinds !== 1) c.error(`${path}.abort`, 'needs exactly one of httpStatus, grpcStatus, http2Error');
     c.num(a.httpStatus, `${path}.abort.httpStatus`, { min: 200, max: 599, int: true });
     if (a.grpcStatus !== undefined) c.str(a.grpcStatus, `${path}.abort.grpcStatus`);
+    c.oneOf(a.http2Error, `${path}.abort.http2Error`, HTTP2_ERROR_CODES, false);
     c.num(a.percentage, `${path}.abort.percentage`, { required: true, min: 0, max: 100 });
   }
 }
@@ -144,6 +151,8 @@ function route(c: Checker, v: unknown, path: string, refs: RouteRefs, strict: bo
     if (red.authority !== undefined) c.str(red.authority, `${path}.redirect.authority`);
     c.num(red.port, `${path}.redirect.port`, { min: 1, max: 65535, int: true });
     c.oneOf(red.scheme, `${path}.redirect.scheme`, ['http', 'https'], false);
+    c.oneOf(red.derivePort, `${path}.redirect.derivePort`, ['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'], false);
+    if (red.port !== undefined && red.derivePort !== undefined) c.error(`${path}.redirect`, 'port and derivePort cannot both be set');
     if (red.redirectCode !== undefined && !REDIRECT_CODES.includes(red.redirectCode as number)) c.error(`${path}.redirect.redirectCode`, `must be one of ${REDIRECT_CODES.join(', ')}`);
   }
   const dr = c.obj(r.directResponse, `${path}.directResponse`, false);

@@ -189,6 +189,11 @@ function cluster(c: Checker, v: unknown, p: string, refs: Refs): void {
   if (cp) {
     for (const k of ['maxConnections', 'http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'maxConcurrentStreams']) c.num(cp[k], `${p}.connectionPool.${k}`, { min: 0, int: true });
     for (const k of ['connectTimeoutMs', 'idleTimeoutMs']) c.num(cp[k], `${p}.connectionPool.${k}`, { min: 0 });
+    const ka = c.obj(cp.tcpKeepalive, `${p}.connectionPool.tcpKeepalive`, false);
+    if (ka) {
+      for (const k of ['timeMs', 'intervalMs']) c.num(ka[k], `${p}.connectionPool.tcpKeepalive.${k}`, { min: 0 });
+      c.num(ka.probes, `${p}.connectionPool.tcpKeepalive.probes`, { min: 0, int: true });
+    }
   }
   const od = c.obj(cl.outlierDetection, `${p}.outlierDetection`, false);
   if (od) {

@@ -26,6 +26,8 @@ export class ProxyStats {
   upstreamConnectFailures = 0;
   upstreamRequestsTotal = 0;
   upstreamRetries = 0;
+  /** Retries not made because the cluster's maxRetries requests were already retrying (Envoy's upstream_rq_retry_overflow). */
+  upstreamRetryOverflow = 0;
   upstreamResets = 0;
   mirrorRequests = 0;
   configReloads = 0;

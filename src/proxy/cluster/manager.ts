@@ -25,6 +25,10 @@ export interface ClusterState {
   readonly outlier?: OutlierDetector;
   noHealthyUpstream: number;
   panicPicks: number;
+  /** Requests retrying to this cluster right now (each holds one slot from its first retry until it ends). */
+  retriesActive: number;
+  /** Retries refused because `connectionPool.maxRetries` requests were already retrying. */
+  retryOverflow: number;
 }
 
 function buildBalancer(c: Cluster, eps: UpstreamEndpoint[], random: () => number): Balancer {
@@ -78,6 +82,8 @@ export class ClusterManager {
         balancer: buildBalancer(c, eps, this.random),
         noHealthyUpstream: old?.noHealthyUpstream ?? 0,
         panicPicks: old?.panicPicks ?? 0,
+        retriesActive: old?.retriesActive ?? 0,
+        retryOverflow: old?.retryOverflow ?? 0,
       };
       if (outlier) (state as { outlier?: OutlierDetector }).outlier = outlier;
       next.set(c.name, state);
@@ -119,6 +125,28 @@ export class ClusterManager {
     return r;
   }
 
+  /**
+   * Takes a retry slot of a cluster (Envoy's max_retries circuit breaker, Istio's connectionPool.http.maxRetries):
+   * false, counted as overflow, when `maxRetries` requests are already retrying. Pair with `releaseRetry`.
+   */
+  acquireRetry(name: string): boolean {
+    const c = this.clusters.get(name);
+    if (!c) return true;
+    const max = c.config.connectionPool?.maxRetries;
+    if (max !== undefined && max > 0 && c.retriesActive >= max) {
+      c.retryOverflow++;
+      return false;
+    }
+    c.retriesActive++;
+    return true;
+  }
+
+  /** Gives back a slot taken by `acquireRetry` (the retrying request ended). */
+  releaseRetry(name: string): void {
+    const c = this.clusters.get(name);
+    if (c && c.retriesActive > 0) c.retriesActive--;
+  }
+
   /** Ends an attempt started by `pick`: updates active counts, error counters and outlier detection. */
   report(ep: UpstreamEndpoint, outcome: UpstreamOutcome): void {
     if (ep.active > 0) ep.active--;
@@ -138,6 +166,7 @@ export class ClusterManager {
         policy: lb?.consistentHash ? 'CONSISTENT_HASH' : (lb?.policy ?? 'ROUND_ROBIN'),
         noHealthyUpstream: c.noHealthyUpstream,
         panicPicks: c.panicPicks,
+        retryOverflow: c.retryOverflow,
         endpoints: c.endpoints.map((ep) => {
           const ejected = c.outlier?.isEjected(ep) ?? false;
           return {

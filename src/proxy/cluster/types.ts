@@ -68,4 +68,6 @@ export interface ClusterSnapshot {
   noHealthyUpstream: number;
   /** Picks made in panic mode (healthy share under minHealthPercent). */
   panicPicks: number;
+  /** Retries refused by the cluster's maxRetries circuit breaker. */
+  retryOverflow: number;
 }

@@ -41,6 +41,8 @@ export interface CompiledRetryPolicy {
   grpcStatuses: ReadonlySet<number>;
   /** Prefer a different endpoint than the ones already tried. */
   avoidPreviousHosts: boolean;
+  /** Base interval of the back-off between retries (ms). */
+  backoffBaseMs: number;
 }
 
 /** Envoy's header carrying the attempt number (1 for the first try), set on each upstream request. */
@@ -77,6 +79,7 @@ export function compileRetryPolicy(p: RetryPolicy | undefined): CompiledRetryPol
     retriableStatusCodes: (on.has('retriable-status-codes') || codes.size > 0) ? codes : new Set(),
     grpcStatuses: grpc,
     avoidPreviousHosts: p.retryRemoteLocalities !== false,
+    backoffBaseMs: p.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
   };
 }
 
@@ -110,8 +113,11 @@ export function shouldRetry(policy: CompiledRetryPolicy | undefined, o: AttemptO
   return neverSent(o) || IDEMPOTENT.has(method);
 }
 
-/** Envoy's default back-off before retry number `retry` (1-based): random in [0, min(25 * 2^retry - 25, 250)) ms. */
-export function retryBackoffMs(retry: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(25 * ((1 << Math.min(retry, 10)) - 1), 250);
+/** Envoy's default base interval of the retry back-off. */
+export const DEFAULT_BACKOFF_BASE_MS = 25;
+
+/** Envoy's jittered exponential back-off before retry number `retry` (1-based): random in [0, min(base * (2^retry - 1), 10 * base)) ms. */
+export function retryBackoffMs(retry: number, random: () => number = Math.random, baseMs = DEFAULT_BACKOFF_BASE_MS): number {
+  const ceiling = Math.min(baseMs * ((1 << Math.min(retry, 10)) - 1), 10 * baseMs);
   return Math.floor(random() * ceiling);
 }

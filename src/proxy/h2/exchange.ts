@@ -194,10 +194,14 @@ export class H2Exchange extends Exchange implements CallSink {
       if (isRetriable(policy, o) && this.attempts > policy.attempts) this.flags |= Flag.URX;
       return false;
     }
+    if (this.retrySlot === null) {
+      if (!this.ctx.clusters.acquireRetry(this.cluster)) { this.ctx.stats.upstreamRetryOverflow++; return false; }
+      this.retrySlot = this.cluster;
+    }
     this.ctx.stats.upstreamRetries++;
     this.abortCall();
     this.clearAttemptTimer();
-    setTimeout(() => this.tryOnce(), retryBackoffMs(this.attempts, this.ctx.random));
+    setTimeout(() => this.tryOnce(), retryBackoffMs(this.attempts, this.ctx.random, policy.backoffBaseMs));
     return true;
   }
 
@@ -364,6 +368,15 @@ export class H2Exchange extends Exchange implements CallSink {
     return grpcFromHttp(status);
   }
 
+  /** A fault abort with an HTTP/2 error code: the stream is reset with it (flag FI), nothing is answered. */
+  override faultReset(code: number): void {
+    if (this.done) return;
+    this.flags |= Flag.FI;
+    this.abortCall();
+    if (!this.stream.destroyed) this.stream.close(code);
+    this.end();
+  }
+
   /** The client went away (the stream's close handler covers it); kept for the base contract. */
   override onDownstreamClose(): void {
     if (this.done) return;
@@ -381,6 +394,7 @@ export class H2Exchange extends Exchange implements CallSink {
     if (this.done) return;
     this.done = true;
     this.reportOutcome({});
+    if (this.retrySlot !== null) { this.ctx.clusters.releaseRetry(this.retrySlot); this.retrySlot = null; }
     this.clearAttemptTimer();
     if (this.deadlineTimer !== null) { clearTimeout(this.deadlineTimer); this.deadlineTimer = null; }
     this.durationMs = performance.now() - this.begin;

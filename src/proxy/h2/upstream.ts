@@ -17,6 +17,7 @@ import type { Headers } from '../http/head.js';
 import { protocolStats } from '../tcp/record.js';
 import { connectUpstreamTls, upstreamTlsOptions, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { fromNode } from './headers.js';
+import { applyKeepalive } from '../upstream/keepalive.js';
 import { guardSink } from './guarded-sink.js';
 
 /** What an upstream call reports back. */
@@ -229,7 +230,11 @@ class ClusterCalls {
     protocolStats(this.ctx).h2UpstreamSessionsTotal++;
     const authority = (tls !== undefined ? 'https://' : 'http://') + ep.key;
     const session = h2connect(authority, {
-      createConnection: () => (tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : netConnect({ host: ep.address, port: ep.port, noDelay: true })),
+      createConnection: () => {
+        const socket = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : netConnect({ host: ep.address, port: ep.port, noDelay: true });
+        applyKeepalive(socket, this.config.connectionPool);
+        return socket;
+      },
       settings: { enablePush: false },
       maxSessionMemory: 64,
     });

@@ -80,6 +80,8 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
   /** Where the pipeline resumes after an asynchronous step (fault delay). */
   resumeAt = 0;
   done = false;
+  /** The cluster whose retry slot (maxRetries circuit breaker) this request holds, from its first retry to its end. */
+  retrySlot: string | null = null;
   /** Endpoints tried by earlier attempts (load balancers avoid them on retries). */
   exclude: Set<UpstreamEndpoint> | undefined;
   // --- request body
@@ -307,10 +309,14 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
       if (isRetriable(policy, o) && this.attempts > policy.attempts) this.flags |= Flag.URX;
       return false;
     }
+    if (this.retrySlot === null) {
+      if (!this.ctx.clusters.acquireRetry(this.cluster)) { this.ctx.stats.upstreamRetryOverflow++; return false; }
+      this.retrySlot = this.cluster;
+    }
     this.ctx.stats.upstreamRetries++;
     this.dropUpstream();
     this.clearTryTimer();
-    setTimeout(() => this.attempt(), retryBackoffMs(this.attempts, this.ctx.random));
+    setTimeout(() => this.attempt(), retryBackoffMs(this.attempts, this.ctx.random, policy.backoffBaseMs));
     return true;
   }
 
@@ -590,6 +596,14 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
     this.complete(keep);
   }
 
+  /** A fault abort with an HTTP/2 error code (flag FI): no response; an HTTP/1.1 connection is closed (H2Exchange resets the stream with `code`). */
+  faultReset(_code: number): void {
+    if (this.done) return;
+    this.flags |= Flag.FI;
+    this.keepDownstream = false;
+    this.fail();
+  }
+
   /** The client went away before the response completed (DC). */
   onDownstreamClose(): void {
     if (this.done) return;
@@ -619,6 +633,7 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
   private finish(): void {
     this.done = true;
     this.report({});
+    if (this.retrySlot !== null) { this.ctx.clusters.releaseRetry(this.retrySlot); this.retrySlot = null; }
     this.clearTryTimer();
     this.clearRouteTimer();
     this.durationMs = performance.now() - this.t0;

@@ -8,7 +8,7 @@
  *   authorize  -> authz/, inbound only: x-forwarded-client-cert, RequestAuthentication (401),
  *                 AuthorizationPolicy (403 RBAC: access denied)
  *   route      -> router/ select: forward | redirect | direct | none (404 NR)
- *   fault      -> filters/fault: delay (DI), abort (FI)
+ *   fault      -> filters/fault: delay (DI), abort (FI: a status, or a reset with an HTTP/2 error code)
  *   cors       -> filters/cors: preflight answered here, response headers remembered
  *   headers    -> filters/headers: route then destination request header operations
  *   cluster    -> the route's cluster must exist (503 NC)
@@ -150,20 +150,22 @@ function fault(x: Exchange): number {
   if (f === undefined) return CONTINUE;
   const d = f.decide();
   if (d === undefined) return CONTINUE;
+  const aborts = d.abortStatus !== undefined || d.resetCode !== undefined;
   const abort = (): void => {
-    if (d.abortStatus !== undefined) x.localReply(d.abortStatus, 'fault filter abort', Flag.FI);
+    if (d.resetCode !== undefined) x.faultReset(d.resetCode);
+    else if (d.abortStatus !== undefined) x.localReply(d.abortStatus, 'fault filter abort', Flag.FI);
   };
   if (d.delayMs > 0) {
     x.flags |= Flag.DI;
     setTimeout(() => {
       if (x.done) return;
-      if (d.abortStatus !== undefined) return abort();
+      if (aborts) return abort();
       run(x, x.resumeAt);
     }, d.delayMs);
     return PAUSE;
   }
   abort();
-  return d.abortStatus !== undefined ? STOP : CONTINUE;
+  return aborts ? STOP : CONTINUE;
 }
 
 /** CORS: preflights from allowed origins are answered here; other requests remember their response headers. */

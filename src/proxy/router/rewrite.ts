@@ -32,11 +32,14 @@ export function compilePathRewrite(rw: RouteAction['rewrite']): PathRewriter | u
 }
 
 /** Builds a redirect's Location from the request. */
-export function redirectLocation(r: RedirectAction, req: { path: string; authority: string; scheme: string }): string {
+export function redirectLocation(r: RedirectAction, req: { path: string; authority: string; scheme: string; port?: number }): string {
   const scheme = r.scheme ?? req.scheme;
   const host = r.authority !== undefined ? stripPort(r.authority) : stripPort(req.authority);
   let port: number | undefined = r.port ?? (r.authority !== undefined ? authorityPort(r.authority) : authorityPort(req.authority));
   if (r.port === undefined && r.scheme !== undefined && r.scheme !== req.scheme && (port === 80 || port === 443)) port = undefined;
+  // derivePort (Istio): the scheme's default port (none written), or the port the request came in on.
+  if (r.port === undefined && r.derivePort === 'FROM_PROTOCOL_DEFAULT') port = undefined;
+  if (r.port === undefined && r.derivePort === 'FROM_REQUEST_PORT' && req.port !== undefined && req.port > 0) port = req.port;
   if ((scheme === 'http' && port === 80) || (scheme === 'https' && port === 443)) port = undefined;
   let path = req.path;
   if (r.uri !== undefined) {

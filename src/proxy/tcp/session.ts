@@ -14,6 +14,7 @@ import type { AuthzRequest } from '../authz/index.js';
 import { authorizationOf, deniedLine, principalOfPeer } from '../authz/slot.js';
 import { securityStats } from '../authz/stats.js';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
+import { applyKeepalive } from '../upstream/keepalive.js';
 import { callHook, protocolStats, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
 import { reportInternalError } from '../internal-error.js';
@@ -109,6 +110,7 @@ export class TcpSession {
     const up = tls !== undefined ? connectUpstreamTls(tls, target.address, target.port, target.identity) : connect({ host: target.address, port: target.port, noDelay: true });
     this.up = up;
     up.allowHalfOpen = true;
+    applyKeepalive(up, pool);
     const timeoutMs = pool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const timer = setTimeout(() => up.destroy(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
     let connected = false;

@@ -8,6 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import type { ConnectionPool } from '../../proxy-config/types.js';
+import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
 
 /** Where a pool connects: an endpoint's address, port and `address:port` key. */
@@ -207,6 +208,7 @@ export class ClusterPool {
     const tls = this.tlsOf();
     const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity) : connect({ host: endpoint.address, port: endpoint.port, noDelay: true });
     if (tls !== undefined) socket.setNoDelay(true);
+    applyKeepalive(socket, this.limits);
     const conn = new UpstreamConn(socket, endpoint, this);
     const timeoutMs = this.limits?.connectTimeoutMs ?? 10_000;
     let timedOut = false;

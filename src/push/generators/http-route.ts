@@ -7,6 +7,7 @@ import { parseDuration } from '../../api/duration.js';
 import type * as api from '../../api/types/networking.js';
 import { findService } from '../../model/hosts.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
+import { HTTP2_ERROR_CODES } from '../../proxy-config/validate-routes.js';
 import type { CorsPolicy, HttpMatch, RetryPolicy, Route, RouteAction, StringMatch, WeightedCluster } from '../../proxy-config/types.js';
 
 /** Istio's retry policy for routes that set none: 2 attempts on connect and stream failures and 503. */
@@ -76,7 +77,9 @@ export function httpMatch(ctx: RouteContext, m: api.HTTPMatchRequest): HttpMatch
   set('withoutHeaders', headerMap(m.withoutHeaders));
   set('queryParams', m.queryParams ? Object.fromEntries(Object.entries(m.queryParams).map(([k, v]) => [k, stringMatch(v) ?? { present: true }])) : undefined);
   if (m.ignoreUriCase) out.ignoreUriCase = true;
-  set('port', m.port);
+  // A context with a port (a sidecar's service port, a gateway's server port) already kept only the
+  // matches for that port; the proxy matches `port` only where the context does not say it.
+  if (ctx.port === undefined) set('port', m.port);
   set('sourceLabels', m.sourceLabels);
   set('sourceNamespace', m.sourceNamespace);
   return out;
@@ -113,8 +116,19 @@ export function retryPolicy(r: api.HTTPRetry | undefined): RetryPolicy {
   else if (!r.retryOn) out.retriableStatusCodes = [503];
   const per = ms(r.perTryTimeout);
   if (per !== undefined) out.perTryTimeoutMs = per;
+  const backoff = ms(r.backoff);
+  if (backoff !== undefined && backoff > 0) out.backoffBaseMs = backoff;
   out.retryRemoteLocalities = r.retryRemoteLocalities ?? true;
   return out;
+}
+
+/** An abort's http2Error as the proxy takes it: a code name (`refused_stream` -> `REFUSED_STREAM`), a code number
+ *  as its name; anything else (Istio does not check it) resets with INTERNAL_ERROR. */
+export function http2ErrorName(e: string): string {
+  const up = e.trim().toUpperCase();
+  if (HTTP2_ERROR_CODES.includes(up)) return up;
+  const n = /^0X[0-9A-F]+$/.test(up) ? parseInt(up.slice(2), 16) : /^\d+$/.test(up) ? parseInt(up, 10) : NaN;
+  return HTTP2_ERROR_CODES[n] ?? 'INTERNAL_ERROR';
 }
 
 /** Converts Istio's CorsPolicy. */
@@ -143,6 +157,9 @@ export function httpRoute(ctx: RouteContext, r: api.HTTPRoute, index: number, vs
     if (r.redirect.uri !== undefined) red.uri = r.redirect.uri;
     if (r.redirect.authority !== undefined) red.authority = r.redirect.authority;
     if (r.redirect.port !== undefined) red.port = r.redirect.port;
+    // derivePort: the port the request came in on (the context's port, as Istio does) or the scheme's default.
+    if (r.redirect.derivePort === 'FROM_REQUEST_PORT' && ctx.port !== undefined) red.port = ctx.port;
+    if (r.redirect.derivePort === 'FROM_PROTOCOL_DEFAULT' || (r.redirect.derivePort === 'FROM_REQUEST_PORT' && ctx.port === undefined)) red.derivePort = r.redirect.derivePort;
     if (r.redirect.scheme !== undefined) red.scheme = r.redirect.scheme;
     red.redirectCode = r.redirect.redirectCode ?? 301;
     route.redirect = red;
@@ -179,11 +196,14 @@ export function httpRoute(ctx: RouteContext, r: api.HTTPRoute, index: number, vs
   if (r.fault) {
     const f: NonNullable<Route['fault']> = {};
     const delay = r.fault.delay && ms(r.fault.delay.fixedDelay);
+    const mean = r.fault.delay && ms(r.fault.delay.exponentialDelay);
     if (r.fault.delay && delay !== undefined) f.delay = { fixedDelayMs: delay, percentage: percentOf(r.fault.delay) };
+    else if (r.fault.delay && mean !== undefined) f.delay = { exponentialDelayMs: mean, percentage: percentOf(r.fault.delay) };
     if (r.fault.abort) {
       const a: NonNullable<NonNullable<Route['fault']>['abort']> = { percentage: percentOf(r.fault.abort) };
       if (r.fault.abort.httpStatus !== undefined) a.httpStatus = r.fault.abort.httpStatus;
       if (r.fault.abort.grpcStatus !== undefined) a.grpcStatus = r.fault.abort.grpcStatus;
+      if (r.fault.abort.http2Error !== undefined) a.http2Error = http2ErrorName(r.fault.abort.http2Error);
       f.abort = a;
     }
     if (f.delay || f.abort) route.fault = f;

@@ -114,3 +114,21 @@ describe('headers, mirror, cors, redirect, direct response, tcp', () => {
     expect(vo.filterChains[0]).toMatchObject({ match: { destinationPort: 5432 }, tcp: { routes: [{ match: { port: 5432 }, destinations: [{ cluster: 'outbound|5432||db.internal', weight: 100 }] }] } });
   });
 });
+
+describe('Istio fields translated for the proxy', () => {
+  it('match.port is decided per service port in a sidecar; derivePort, backoff, exponentialDelay and http2Error reach the route', () => {
+    const cfg = generateProxyConfig(snap([r('VirtualService', 'reviews', 'default', { hosts: ['reviews'], http: [
+      { match: [{ port: 9080, uri: { prefix: '/a' } }], redirect: { uri: '/b', derivePort: 'FROM_REQUEST_PORT' } },
+      { match: [{ port: 9081 }], route: [{ destination: { host: 'reviews' } }] },
+      { match: [{ uri: { prefix: '/p' } }], redirect: { scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT' } },
+      { route: [{ destination: { host: 'reviews' } }], retries: { attempts: 2, backoff: '250ms' }, fault: { delay: { exponentialDelay: '2s', percentage: { value: 10 } }, abort: { http2Error: '7', percentage: { value: 1 } } } },
+    ] })]), productpageProxy);
+    const routes = cfg.routes[0]!.virtualHosts.find((v) => v.name === 'reviews.default.svc.cluster.local:9080')!.routes;
+    expect(routes).toHaveLength(3);
+    expect(routes[0]).toMatchObject({ match: [{ uri: { prefix: '/a' } }], redirect: { uri: '/b', port: 9080 } });
+    expect(routes[0]!.match![0]!.port).toBeUndefined();
+    expect(routes[1]!.redirect).toEqual({ scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT', redirectCode: 301 });
+    expect(routes[2]!.route!.retries!.backoffBaseMs).toBe(250);
+    expect(routes[2]!.fault).toEqual({ delay: { exponentialDelayMs: 2000, percentage: 10 }, abort: { http2Error: 'REFUSED_STREAM', percentage: 1 } });
+  });
+});
