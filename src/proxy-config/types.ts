@@ -525,45 +525,42 @@ export interface JwtRule {
   outputPayloadToHeader?: string;
 }
 
-/** One AuthorizationPolicy, already selected for this workload. */
+/** One AuthorizationPolicy, selected for this workload and translated by the control plane into conditions. */
 export interface AuthorizationPolicy {
   /** `namespace/name` of the source policy, for logs. */
   name: string;
   action: 'ALLOW' | 'DENY' | 'AUDIT';
-  /** The policy matches a request when any rule matches. As in Istio, an ALLOW policy with no rules
-   *  matches nothing (so it allows nothing), and a rule `{}` matches every request. */
-  rules: AuthorizationRule[];
+  /** The policy matches a request when any rule matches. An ALLOW policy with no rules matches nothing
+   *  (so it allows nothing), and a rule `{}` matches every request. */
+  rules: AuthzRule[];
 }
 
-/** Istio's Rule: from AND to AND when; within each list, any item (OR). */
-export interface AuthorizationRule {
-  from?: Array<{ source: AuthorizationSource }>;
-  to?: Array<{ operation: AuthorizationOperation }>;
-  when?: Array<{ key: string; values?: string[]; notValues?: string[] }>;
+/** A rule: `from` AND `to` AND `when`. `from` and `to` list alternatives (any one must hold), each
+ *  alternative a list of conditions that must all hold; absent: no constraint. */
+export interface AuthzRule {
+  from?: AuthzCondition[][];
+  to?: AuthzCondition[][];
+  when?: AuthzCondition[];
 }
 
-/** Istio's Source, field names as in Istio. */
-export interface AuthorizationSource {
-  principals?: string[];
-  notPrincipals?: string[];
-  requestPrincipals?: string[];
-  notRequestPrincipals?: string[];
-  namespaces?: string[];
-  notNamespaces?: string[];
-  ipBlocks?: string[];
-  notIpBlocks?: string[];
-  remoteIpBlocks?: string[];
-  notRemoteIpBlocks?: string[];
-}
+/**
+ * What a condition tests. `source.*` come from the mTLS peer's SPIFFE id (absent on plaintext);
+ * `*.ip` compare CIDR blocks; `destination.port` exact numbers; `source.serviceAccount` exact
+ * `NAMESPACE/SA`; `request.host` ignores case and a port; `request.path` ignores the query; the
+ * rest compare Istio string patterns (`exact`, `prefix*`, `*suffix`, `*`). `request.*` exist only
+ * on HTTP requests.
+ */
+export type AuthzAttribute =
+  | 'source.principal' | 'source.namespace' | 'source.serviceAccount' | 'source.trustDomain'
+  | 'source.ip' | 'remote.ip' | 'destination.ip' | 'destination.port' | 'connection.sni'
+  | 'request.host' | 'request.method' | 'request.path' | 'request.header'
+  | 'request.auth.principal' | 'request.auth.audiences' | 'request.auth.presenter' | 'request.auth.claims';
 
-/** Istio's Operation, field names as in Istio. */
-export interface AuthorizationOperation {
-  hosts?: string[];
-  notHosts?: string[];
-  ports?: string[];
-  notPorts?: string[];
-  methods?: string[];
-  notMethods?: string[];
-  paths?: string[];
-  notPaths?: string[];
+/** One condition: the attribute matches one of `values` (when given) and none of `notValues` (when given). */
+export interface AuthzCondition {
+  attribute: AuthzAttribute;
+  /** `request.header`: one lowercase header name; `request.auth.claims`: the claim path (nested names). Absent otherwise. */
+  key?: string[];
+  values?: string[];
+  notValues?: string[];
 }

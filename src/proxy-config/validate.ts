@@ -8,6 +8,7 @@
 import type { ProxyConfig } from './types.js';
 import { Checker, type ValidationError } from './validate-kit.js';
 import { routeConfig } from './validate-routes.js';
+import { authorizationPolicies } from './validate-authz.js';
 
 export type { ValidationError } from './validate-kit.js';
 
@@ -249,14 +250,7 @@ function secret(c: Checker, v: unknown, p: string): void {
 function authorization(c: Checker, v: unknown): void {
   const a = c.obj(v, 'authorization', false);
   if (!a) return;
-  c.arr(a.policies, 'authorization.policies').forEach((pv, i) => {
-    const p = `authorization.policies[${i}]`;
-    const pol = c.obj(pv, p);
-    if (!pol) return;
-    c.str(pol.name, `${p}.name`);
-    c.oneOf(pol.action, `${p}.action`, ['ALLOW', 'DENY', 'AUDIT']);
-    c.arr(pol.rules, `${p}.rules`).forEach((r, j) => c.obj(r, `${p}.rules[${j}]`));
-  });
+  authorizationPolicies(c, a.policies, 'authorization.policies');
 }
 
 /** Collects the names of a resource list, reporting duplicates. */

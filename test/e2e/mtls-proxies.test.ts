@@ -4,6 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, MemoryCaStorage, parseKek } from '../../src/ca/index.js';
 import type { AuthorizationPolicy, JwtRule, Listener, ProxyConfig } from '../../src/proxy-config/types.js';
+import { translatePolicy } from '../../src/push/generators/authorization-translate.js';
+
+/** A policy written as Istio's AuthorizationPolicy rules, translated the way the control plane does. */
+function istio(name: string, action: 'ALLOW' | 'DENY', rules: unknown[]): AuthorizationPolicy {
+  const t = translatePolicy(name, action, rules);
+  if (t.problems.length) throw new Error(JSON.stringify(t.problems));
+  return t.policy;
+}
 import { DEFAULT_MESH_SETTINGS } from '../../src/proxy-config/wire.js';
 import { workloadSecretPlaceholders } from '../../src/proxy-config/workload-secrets.js';
 import { LiveCredentials } from '../../src/proxy/identity/credentials.js';
@@ -194,11 +202,11 @@ describe('mTLS modes between real proxies', () => {
 
 describe('authorization with real peer identities (three proxies)', () => {
   const policies: AuthorizationPolicy[] = [
-    { name: 'foo/deny-other-admin', action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }], to: [{ operation: { paths: ['/admin/*'] } }] }] },
-    { name: 'foo/allow-foo', action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['foo'] } }], to: [{ operation: { methods: ['GET', 'POST'], paths: ['/foo/*', '/admin/*'] } }] }] },
-    { name: 'foo/allow-other-get', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }], to: [{ operation: { methods: ['GET'], paths: ['/public/*', '/admin/*'] } }] }] },
-    { name: 'foo/allow-plaintext-health', action: 'ALLOW', rules: [{ from: [{ source: { notPrincipals: ['*'] } }], to: [{ operation: { paths: ['/health'] } }] }] },
-    { name: 'foo/allow-token', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['*'] } }], to: [{ operation: { paths: ['/secret'] } }], when: [{ key: 'request.headers[x-token]', values: ['letmein'] }] }] },
+    istio('foo/deny-other-admin', 'DENY', [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }], to: [{ operation: { paths: ['/admin/*'] } }] }]),
+    istio('foo/allow-foo', 'ALLOW', [{ from: [{ source: { namespaces: ['foo'] } }], to: [{ operation: { methods: ['GET', 'POST'], paths: ['/foo/*', '/admin/*'] } }] }]),
+    istio('foo/allow-other-get', 'ALLOW', [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }], to: [{ operation: { methods: ['GET'], paths: ['/public/*', '/admin/*'] } }] }]),
+    istio('foo/allow-plaintext-health', 'ALLOW', [{ from: [{ source: { notPrincipals: ['*'] } }], to: [{ operation: { paths: ['/health'] } }] }]),
+    istio('foo/allow-token', 'ALLOW', [{ from: [{ source: { principals: ['*'] } }], to: [{ operation: { paths: ['/secret'] } }], when: [{ key: 'request.headers[x-token]', values: ['letmein'] }] }]),
   ];
   let ports: { sleep: number; other: number; plain: number };
   let log: string[];
@@ -241,7 +249,7 @@ describe('RequestAuthentication with real proxies', () => {
       const data = `${b({ alg: 'ES256', kid: 'k1' })}.${b({ iss: 'https://issuer.test', sub, exp: Math.floor(Date.now() / 1000) + 600 })}`;
       return `${data}.${sign('sha256', Buffer.from(data), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
     };
-    const policies: AuthorizationPolicy[] = [{ name: 'foo/jwt-from-sleep', action: 'ALLOW', rules: [{ from: [{ source: { requestPrincipals: ['https://issuer.test/alice'], namespaces: ['foo'] } }] }] }];
+    const policies: AuthorizationPolicy[] = [istio('foo/jwt-from-sleep', 'ALLOW', [{ from: [{ source: { requestPrincipals: ['https://issuer.test/alice'], namespaces: ['foo'] } }] }])];
     const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'PERMISSIVE', policies, undefined, undefined, [{ policy: 'foo/jwt', issuer: 'https://issuer.test', jwks }]);
     const client = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     expect(await call(client.port, '/x', { headers: { authorization: `Bearer ${tok('alice')}` } })).toEqual({ status: 200, body: 'app GET /x' });
@@ -256,7 +264,7 @@ describe('RequestAuthentication with real proxies', () => {
 describe('authorization on TCP with real peer identities', () => {
   it('a DENY by principal closes the connection; other peers pass; the refusal is logged with flag RBAC', async () => {
     const log: string[] = [];
-    const policies: AuthorizationPolicy[] = [{ name: 'foo/deny-other', action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }] }] }];
+    const policies: AuthorizationPolicy[] = [istio('foo/deny-other', 'DENY', [{ from: [{ source: { principals: ['cluster.local/ns/bar/sa/other'] } }] }])];
     const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'STRICT', policies, log, undefined, undefined, true);
     const sleep = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port);
     const other = await clientProxy('other', 'bar', await creds(ca, 'bar', 'other'), server.port);

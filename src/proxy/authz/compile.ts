@@ -1,14 +1,15 @@
-import type { AuthorizationOperation, AuthorizationPolicy, AuthorizationRule, AuthorizationSource } from '../../proxy-config/types.js';
+import type { AuthorizationPolicy, AuthzCondition, AuthzRule } from '../../proxy-config/types.js';
+import { parseSpiffeId } from '../../proxy-config/spiffe.js';
 import type { AuthzRequest } from './request.js';
-import { anyPattern, ipBlocks, namespaceOf, type ValueTest } from './values.js';
+import { anyPattern, ipBlocks, type ValueTest } from './values.js';
 
 /**
- * Compiles one AuthorizationPolicy into a function (request, isHttp) -> matches, once per config.
- * Istio's rules for fields HTTP cannot give on a TCP connection (hosts, methods, paths, request
- * headers, request principals, request.auth.*): in ALLOW and AUDIT rules they never match; in DENY
- * rules they are ignored, so the rest of the rule decides (the stricter reading). Conditions the
- * proxy cannot evaluate (an unknown `when` key, a malformed IP block) fail closed: never match in
- * ALLOW, always match in DENY; each is reported in `warnings`.
+ * Compiles one policy (already translated by the control plane into conditions) into a function
+ * (request, isHttp) -> matches, once per config. Istio's rules for attributes HTTP cannot give on a
+ * TCP connection (`request.*`): in ALLOW and AUDIT rules they never match; in DENY rules they are
+ * ignored, so the rest of the rule decides (the stricter reading). A condition the proxy cannot
+ * evaluate (an unknown attribute, a malformed block: validation refuses both, this is the second
+ * line) fails closed: never matches in ALLOW, always matches in DENY; each is reported in `warnings`.
  */
 
 /** One compiled condition. */
@@ -34,28 +35,24 @@ function pathOnly(path: string | undefined): string | undefined {
   return q < 0 ? path : path.slice(0, q);
 }
 
-/** Adds a condition for `values` (positive) and `notValues` (negated) over one extracted value. */
-function field(conds: Cond[], get: (r: AuthzRequest) => string | undefined, values: string[] | undefined, notValues: string[] | undefined, opts: { httpOnly?: boolean; test?: (v: string[]) => ValueTest } = {}): void {
-  const make = opts.test ?? ((v: string[]) => anyPattern(v));
-  const httpOnly = opts.httpOnly ?? false;
-  if (values?.length) {
-    const t = make(values);
-    conds.push({ test: (r) => t(get(r)), httpOnly });
-  }
-  if (notValues?.length) {
-    const t = make(notValues);
-    conds.push({ test: (r) => !t(get(r)), httpOnly });
-  }
+/** The peer's SPIFFE id, parsed by the one parser both planes share; undefined on plaintext or a non-workload id. */
+function peer(r: AuthzRequest) {
+  return r.principal === undefined ? undefined : parseSpiffeId(`spiffe://${r.principal}`);
 }
 
-function sourceConds(s: AuthorizationSource): Cond[] {
-  const c: Cond[] = [];
-  field(c, (r) => r.principal, s.principals, s.notPrincipals);
-  field(c, (r) => r.requestAuth?.principal, s.requestPrincipals, s.notRequestPrincipals, { httpOnly: true });
-  field(c, (r) => namespaceOf(r.principal), s.namespaces, s.notNamespaces);
-  field(c, (r) => r.sourceIp, s.ipBlocks, s.notIpBlocks, { test: ipBlocks });
-  field(c, (r) => r.remoteIp ?? r.sourceIp, s.remoteIpBlocks, s.notRemoteIpBlocks, { test: ipBlocks });
-  return c;
+/** A JWT claim by path (`[groups]`, nested `[a][b]`), as strings. */
+function claimValues(claims: Record<string, unknown> | undefined, path: readonly string[]): string[] {
+  let v: unknown = claims;
+  for (const p of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[p] : undefined;
+  if (typeof v === 'string') return [v];
+  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
+  if (Array.isArray(v)) return v.filter((x) => typeof x === 'string' || typeof x === 'number').map(String);
+  return [];
+}
+
+function exact(values: string[]): ValueTest {
+  const set = new Set(values);
+  return (v) => v !== undefined && set.has(v);
 }
 
 function hostTest(values: string[]): ValueTest {
@@ -63,48 +60,51 @@ function hostTest(values: string[]): ValueTest {
   return (h) => h !== undefined && (t(h) || t(hostWithoutPort(h)));
 }
 
-function operationConds(o: AuthorizationOperation): Cond[] {
-  const c: Cond[] = [];
-  field(c, (r) => r.host, o.hosts, o.notHosts, { httpOnly: true, test: hostTest });
-  field(c, (r) => String(r.port), o.ports, o.notPorts, { test: (v) => { const set = new Set(v); return (p) => p !== undefined && set.has(p); } });
-  field(c, (r) => r.method, o.methods, o.notMethods, { httpOnly: true });
-  field(c, (r) => pathOnly(r.path), o.paths, o.notPaths, { httpOnly: true });
-  return c;
-}
+type Getter = (r: AuthzRequest) => string | undefined;
 
-/** A JWT claim by path (`request.auth.claims[groups]`, nested `[a][b]`), as strings. */
-function claimValues(claims: Record<string, unknown> | undefined, path: string[]): string[] {
-  let v: unknown = claims;
-  for (const p of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
-  if (typeof v === 'string') return [v];
-  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
-  if (Array.isArray(v)) return v.filter((x) => typeof x === 'string' || typeof x === 'number').map(String);
-  return [];
-}
+/** How each attribute is read and compared; `multi` attributes carry several values (any may match). */
+const ATTRIBUTES: Record<string, { get?: Getter; multi?: (r: AuthzRequest, key: readonly string[]) => string[]; test: (v: string[]) => ValueTest; httpOnly: boolean; keyed?: boolean }> = {
+  'source.principal': { get: (r) => r.principal, test: anyPattern, httpOnly: false },
+  'source.namespace': { get: (r) => peer(r)?.namespace, test: anyPattern, httpOnly: false },
+  'source.serviceAccount': { get: (r) => { const p = peer(r); return p ? `${p.namespace}/${p.serviceAccount}` : undefined; }, test: exact, httpOnly: false },
+  'source.trustDomain': { get: (r) => peer(r)?.trustDomain, test: anyPattern, httpOnly: false },
+  'source.ip': { get: (r) => r.sourceIp, test: ipBlocks, httpOnly: false },
+  'remote.ip': { get: (r) => r.remoteIp ?? r.sourceIp, test: ipBlocks, httpOnly: false },
+  'destination.ip': { get: (r) => r.destinationIp, test: ipBlocks, httpOnly: false },
+  'destination.port': { get: (r) => String(r.port), test: exact, httpOnly: false },
+  'connection.sni': { get: (r) => r.sni, test: anyPattern, httpOnly: false },
+  'request.host': { get: (r) => r.host, test: hostTest, httpOnly: true },
+  'request.method': { get: (r) => r.method, test: anyPattern, httpOnly: true },
+  'request.path': { get: (r) => pathOnly(r.path), test: anyPattern, httpOnly: true },
+  'request.header': { multi: (r, k) => { const v = r.header?.(k[0]!); return v === undefined ? [] : [v]; }, test: anyPattern, httpOnly: true, keyed: true },
+  'request.auth.principal': { get: (r) => r.requestAuth?.principal, test: anyPattern, httpOnly: true },
+  'request.auth.presenter': { get: (r) => r.requestAuth?.presenter, test: anyPattern, httpOnly: true },
+  'request.auth.audiences': { multi: (r) => r.requestAuth?.audiences ?? [], test: anyPattern, httpOnly: true },
+  'request.auth.claims': { multi: (r, k) => claimValues(r.requestAuth?.claims, k), test: anyPattern, httpOnly: true, keyed: true },
+};
 
-/** Compiles one `when` condition; undefined when its key is not one the proxy knows. */
-function whenCond(w: { key: string; values?: string[]; notValues?: string[] }): Cond[] | undefined {
-  const c: Cond[] = [];
-  const key = w.key;
-  const header = /^request\.headers\[(.+)\]$/.exec(key);
-  const claim = /^request\.auth\.claims((?:\[[^\]]+\])+)$/.exec(key);
-  if (header) field(c, (r) => r.header?.(header[1]!.toLowerCase()), w.values, w.notValues, { httpOnly: true });
-  else if (key === 'source.ip') field(c, (r) => r.sourceIp, w.values, w.notValues, { test: ipBlocks });
-  else if (key === 'remote.ip') field(c, (r) => r.remoteIp ?? r.sourceIp, w.values, w.notValues, { test: ipBlocks });
-  else if (key === 'destination.ip') field(c, (r) => r.destinationIp, w.values, w.notValues, { test: ipBlocks });
-  else if (key === 'source.namespace') field(c, (r) => namespaceOf(r.principal), w.values, w.notValues);
-  else if (key === 'source.principal') field(c, (r) => r.principal, w.values, w.notValues);
-  else if (key === 'destination.port') field(c, (r) => String(r.port), w.values, w.notValues);
-  else if (key === 'connection.sni') field(c, (r) => r.sni, w.values, w.notValues);
-  else if (key === 'request.auth.principal') field(c, (r) => r.requestAuth?.principal, w.values, w.notValues, { httpOnly: true });
-  else if (key === 'request.auth.presenter') field(c, (r) => r.requestAuth?.presenter, w.values, w.notValues, { httpOnly: true });
-  else if (key === 'request.auth.audiences' || claim) {
-    const path = claim ? [...claim[1]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!) : [];
-    const get = (r: AuthzRequest) => (claim ? claimValues(r.requestAuth?.claims, path) : r.requestAuth?.audiences ?? []);
-    if (w.values?.length) { const t = anyPattern(w.values); c.push({ test: (r) => get(r).some((v) => t(v)), httpOnly: true }); }
-    if (w.notValues?.length) { const t = anyPattern(w.notValues); c.push({ test: (r) => !get(r).some((v) => t(v)), httpOnly: true }); }
-  } else return undefined;
-  return c;
+/** Compiles one condition into one or two tests (values, notValues); throws what it cannot evaluate. */
+function conditionConds(c: AuthzCondition): Cond[] {
+  const a = Object.prototype.hasOwnProperty.call(ATTRIBUTES, c.attribute) ? ATTRIBUTES[c.attribute] : undefined;
+  if (!a) throw new Error(`unknown attribute "${String(c.attribute)}"`);
+  const key = c.key ?? [];
+  if (a.keyed && key.length === 0) throw new Error(`${c.attribute} needs a key`);
+  if (!c.values?.length && !c.notValues?.length) throw new Error('a condition needs values or notValues');
+  const values = (r: AuthzRequest): string[] => {
+    if (a.multi) return a.multi(r, key);
+    const v = a.get!(r);
+    return v === undefined ? [] : [v];
+  };
+  const out: Cond[] = [];
+  if (c.values?.length) {
+    const t = a.test(c.values);
+    out.push({ test: (r) => { const vs = values(r); return vs.length === 0 ? t(undefined) : vs.some((v) => t(v)); }, httpOnly: a.httpOnly });
+  }
+  if (c.notValues?.length) {
+    const t = a.test(c.notValues);
+    out.push({ test: (r) => !values(r).some((v) => t(v)), httpOnly: a.httpOnly });
+  }
+  return out;
 }
 
 function allPass(conds: Cond[], r: AuthzRequest, isHttp: boolean, action: Action): boolean {
@@ -118,23 +118,19 @@ function allPass(conds: Cond[], r: AuthzRequest, isHttp: boolean, action: Action
   return true;
 }
 
-function compileRule(rule: AuthorizationRule, action: Action, where: string, warnings: string[]): PolicyMatcher {
+function compileRule(rule: AuthzRule, action: Action, where: string, warnings: string[]): PolicyMatcher {
   const failClosed: Cond = { test: () => action === 'DENY', httpOnly: false };
-  const guarded = (build: () => Cond[], what: string): Cond[] => {
+  const group = (conds: AuthzCondition[] | undefined, what: string): Cond[] => (conds ?? []).flatMap((c, i) => {
     try {
-      return build();
+      return conditionConds(c);
     } catch (err) {
-      warnings.push(`${where}: ${what}: ${(err as Error).message}; ${action === 'DENY' ? 'it matches every request' : 'it matches no request'}`);
+      warnings.push(`${where}: ${what}[${i}]: ${(err as Error).message}; ${action === 'DENY' ? 'it matches every request' : 'it matches no request'}`);
       return [failClosed];
     }
-  };
-  const froms = (rule.from ?? []).map((f, i) => guarded(() => sourceConds(f.source ?? {}), `from[${i}]`));
-  const tos = (rule.to ?? []).map((t, i) => guarded(() => operationConds(t.operation ?? {}), `to[${i}]`));
-  const whens = (rule.when ?? []).flatMap((w, i) => guarded(() => {
-    const c = whenCond(w);
-    if (!c) throw new Error(`unsupported condition key "${w.key}"`);
-    return c;
-  }, `when[${i}]`));
+  });
+  const froms = (rule.from ?? []).map((alt, i) => group(alt, `from[${i}]`));
+  const tos = (rule.to ?? []).map((alt, i) => group(alt, `to[${i}]`));
+  const whens = group(rule.when, 'when');
   return (r, isHttp) =>
     (froms.length === 0 || froms.some((c) => allPass(c, r, isHttp, action))) &&
     (tos.length === 0 || tos.some((c) => allPass(c, r, isHttp, action))) &&

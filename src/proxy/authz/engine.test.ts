@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AuthorizationPolicy } from '../../proxy-config/types.js';
+import type { AuthorizationPolicy, AuthzAttribute, AuthzCondition } from '../../proxy-config/types.js';
 import { compileAuthorization, NO_AUTHORIZATION } from './engine.js';
 import type { AuthzRequest } from './request.js';
 
@@ -8,17 +8,22 @@ const OPS = 'cluster.local/ns/ops/sa/oncall';
 const OTHER = 'cluster.local/ns/default/sa/other';
 const PARTNER = 'cluster.local/ns/partner/sa/gw';
 
+/** Test shorthand for one condition. */
+function c(attribute: AuthzAttribute, values?: string[], notValues?: string[], key?: string[]): AuthzCondition {
+  return { attribute, ...(key ? { key } : {}), ...(values ? { values } : {}), ...(notValues ? { notValues } : {}) };
+}
+
 const policies: AuthorizationPolicy[] = [
-  { name: 'ns/deny-admin', action: 'DENY', rules: [{ from: [{ source: { notNamespaces: ['ops'] } }], to: [{ operation: { paths: ['/admin/*'] } }] }] },
-  { name: 'ns/frontend-get', action: 'ALLOW', rules: [{ from: [{ source: { principals: [FRONTEND] } }], to: [{ operation: { methods: ['GET', 'HEAD'], paths: ['/api/*', '/healthz'] } }] }] },
-  { name: 'ns/ops-all', action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['ops'] } }] }] },
-  { name: 'ns/internal-ip', action: 'ALLOW', rules: [{ from: [{ source: { ipBlocks: ['10.0.0.0/8'], notIpBlocks: ['10.9.0.0/16'] } }], to: [{ operation: { ports: ['9080'] } }] }] },
-  { name: 'ns/canary', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['*'] } }], to: [{ operation: { paths: ['*/status'] } }], when: [{ key: 'request.headers[X-Canary]', values: ['true'] }] }] },
-  { name: 'ns/block-remote', action: 'DENY', rules: [{ from: [{ source: { remoteIpBlocks: ['203.0.113.0/24'] } }] }] },
-  { name: 'ns/audit-post', action: 'AUDIT', rules: [{ to: [{ operation: { methods: ['POST'] } }] }] },
-  { name: 'ns/db-sni', action: 'ALLOW', rules: [{ when: [{ key: 'connection.sni', values: ['db.internal'] }, { key: 'destination.port', values: ['5432'] }] }] },
-  { name: 'ns/partner-hosts', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/partner/*'] } }], to: [{ operation: { hosts: ['*.example.com'] } }] }] },
-  { name: 'ns/secure-needs-mtls', action: 'DENY', rules: [{ from: [{ source: { notPrincipals: ['*'] } }], to: [{ operation: { paths: ['/secure*'] } }] }] },
+  { name: 'ns/deny-admin', action: 'DENY', rules: [{ from: [[c('source.namespace', undefined, ['ops'])]], to: [[c('request.path', ['/admin/*'])]] }] },
+  { name: 'ns/frontend-get', action: 'ALLOW', rules: [{ from: [[c('source.principal', [FRONTEND])]], to: [[c('request.method', ['GET', 'HEAD']), c('request.path', ['/api/*', '/healthz'])]] }] },
+  { name: 'ns/ops-all', action: 'ALLOW', rules: [{ from: [[c('source.namespace', ['ops'])]] }] },
+  { name: 'ns/internal-ip', action: 'ALLOW', rules: [{ from: [[c('source.ip', ['10.0.0.0/8'], ['10.9.0.0/16'])]], to: [[c('destination.port', ['9080'])]] }] },
+  { name: 'ns/canary', action: 'ALLOW', rules: [{ from: [[c('source.principal', ['*'])]], to: [[c('request.path', ['*/status'])]], when: [c('request.header', ['true'], undefined, ['x-canary'])] }] },
+  { name: 'ns/block-remote', action: 'DENY', rules: [{ from: [[c('remote.ip', ['203.0.113.0/24'])]] }] },
+  { name: 'ns/audit-post', action: 'AUDIT', rules: [{ to: [[c('request.method', ['POST'])]] }] },
+  { name: 'ns/db-sni', action: 'ALLOW', rules: [{ when: [c('connection.sni', ['db.internal']), c('destination.port', ['5432'])] }] },
+  { name: 'ns/partner-hosts', action: 'ALLOW', rules: [{ from: [[c('source.principal', ['cluster.local/ns/partner/*'])]], to: [[c('request.host', ['*.example.com'])]] }] },
+  { name: 'ns/secure-needs-mtls', action: 'DENY', rules: [{ from: [[c('source.principal', undefined, ['*'])]], to: [[c('request.path', ['/secure*'])]] }] },
 ];
 
 function http(over: Partial<AuthzRequest> & { headers?: Record<string, string> } = {}): AuthzRequest {
@@ -83,24 +88,35 @@ describe('authorization semantics', () => {
     expect(compileAuthorization({ policies: [{ name: 'a/deny-all', action: 'DENY', rules: [{}] }, { name: 'a/all', action: 'ALLOW', rules: [{}] }] }).evaluate(http())).toMatchObject({ allowed: false, policy: 'a/deny-all' });
   });
   it('DENY-only configurations allow what they do not deny', () => {
-    const e = compileAuthorization({ policies: [{ name: 'a/no-delete', action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] }] });
+    const e = compileAuthorization({ policies: [{ name: 'a/no-delete', action: 'DENY', rules: [{ to: [[c('request.method', ['DELETE'])]] }] }] });
     expect(e.evaluate(http({ method: 'GET' })).allowed).toBe(true);
     expect(e.evaluate(http({ method: 'DELETE' })).allowed).toBe(false);
   });
   it('matches JWT claims and request principals once RequestAuthentication provides them', () => {
-    const e = compileAuthorization({ policies: [{ name: 'a/jwt', action: 'ALLOW', rules: [{ from: [{ source: { requestPrincipals: ['https://issuer.example/*'] } }], when: [{ key: 'request.auth.claims[groups]', values: ['admins'] }] }] }] });
+    const e = compileAuthorization({ policies: [{ name: 'a/jwt', action: 'ALLOW', rules: [{ from: [[c('request.auth.principal', ['https://issuer.example/*'])]], when: [c('request.auth.claims', ['admins'], undefined, ['groups'])] }] }] });
     expect(e.evaluate(http({ requestAuth: { principal: 'https://issuer.example/alice', claims: { groups: ['dev', 'admins'] } } })).allowed).toBe(true);
     expect(e.evaluate(http({ requestAuth: { principal: 'https://issuer.example/bob', claims: { groups: ['dev'] } } })).allowed).toBe(false);
     expect(e.evaluate(http()).allowed).toBe(false);
   });
   it('fails closed on conditions it cannot evaluate, and says so', () => {
-    const bad = { key: 'experimental.envoy.filters.foo', values: ['x'] };
+    const bad = { attribute: 'experimental.envoy.filters.foo', values: ['x'] } as unknown as AuthzCondition;
     const allow = compileAuthorization({ policies: [{ name: 'a/odd', action: 'ALLOW', rules: [{ when: [bad] }] }] });
-    expect(allow.warnings[0]).toMatch(/a\/odd rules\[0\]: when\[0\]: unsupported condition key/);
+    expect(allow.warnings[0]).toMatch(/a\/odd rules\[0\]: when\[0\]: unknown attribute/);
     expect(allow.evaluate(http()).allowed).toBe(false);
-    const deny = compileAuthorization({ policies: [{ name: 'a/odd-deny', action: 'DENY', rules: [{ from: [{ source: { ipBlocks: ['10.0.0.0/99'] } }] }] }] });
+    const deny = compileAuthorization({ policies: [{ name: 'a/odd-deny', action: 'DENY', rules: [{ from: [[c('source.ip', ['10.0.0.0/99'])]] }] }] });
     expect(deny.warnings).toHaveLength(1);
     expect(deny.evaluate(http()).allowed).toBe(false);
+  });
+  it('matches service accounts and trust domains from the parsed SPIFFE id, exactly', () => {
+    const e = compileAuthorization({ policies: [{ name: 'a/sa', action: 'ALLOW', rules: [{ from: [[c('source.serviceAccount', ['default/frontend']), c('source.trustDomain', ['cluster.local'])]] }] }] });
+    expect(e.evaluate(http({ principal: FRONTEND })).allowed).toBe(true);
+    expect(e.evaluate(http({ principal: OTHER })).allowed).toBe(false);
+    expect(e.evaluate(http({ principal: 'other.domain/ns/default/sa/frontend' })).allowed).toBe(false);
+    expect(e.evaluate(http({ principal: 'cluster.local/ns/default/sa/frontend/extra' })).allowed).toBe(false);
+    expect(e.evaluate(http()).allowed).toBe(false);
+    const not = compileAuthorization({ policies: [{ name: 'a/not-sa', action: 'ALLOW', rules: [{ from: [[c('source.serviceAccount', undefined, ['default/frontend'])]] }] }] });
+    expect(not.evaluate(http({ principal: FRONTEND })).allowed).toBe(false);
+    expect(not.evaluate(http({ principal: OTHER })).allowed).toBe(true);
   });
   it('matches connection.sni and destination.port on TCP connections', () => {
     const e = compileAuthorization({ policies: policies.filter((p) => p.name === 'ns/db-sni') });
@@ -110,8 +126,8 @@ describe('authorization semantics', () => {
   });
   it('checks source.ip, destination.port, source.namespace and source.principal in when', () => {
     const e = compileAuthorization({ policies: [{ name: 'a/when', action: 'ALLOW', rules: [{ when: [
-      { key: 'source.ip', values: ['10.0.0.0/8'] }, { key: 'destination.port', notValues: ['15000'] },
-      { key: 'source.namespace', values: ['default'] }, { key: 'source.principal', notValues: ['*/sa/banned'] },
+      c('source.ip', ['10.0.0.0/8']), c('destination.port', undefined, ['15000']),
+      c('source.namespace', ['default']), c('source.principal', undefined, ['*/sa/banned']),
     ] }] }] });
     expect(e.evaluate(http({ sourceIp: '10.0.0.1', principal: OTHER })).allowed).toBe(true);
     expect(e.evaluate(http({ sourceIp: '10.0.0.1', principal: 'cluster.local/ns/default/sa/banned' })).allowed).toBe(false);

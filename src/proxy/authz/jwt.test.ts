@@ -62,7 +62,7 @@ describe('RequestAuthentication (JWT)', () => {
     server.close();
   });
   it('feeds requestPrincipals and request.auth.claims[...] in AuthorizationPolicy', () => {
-    const engine = compileAuthorization({ policies: [{ name: 'foo/need-admin', action: 'ALLOW', rules: [{ from: [{ source: { requestPrincipals: [`${ISS}/*`] } }], when: [{ key: 'request.auth.claims[groups]', values: ['admins'] }] }] }] });
+    const engine = compileAuthorization({ policies: [{ name: 'foo/need-admin', action: 'ALLOW', rules: [{ from: [[{ attribute: 'request.auth.principal', values: [`${ISS}/*`] }]], when: [{ attribute: 'request.auth.claims', key: ['groups'], values: ['admins'] }] }] }] });
     const r = auth.authenticate(bearer(token(claims)), '/');
     const base = { sourceIp: '10.0.0.1', port: 8000, method: 'GET', path: '/' };
     expect(engine.evaluate({ ...base, requestAuth: r.ok ? r.auth! : {} }).allowed).toBe(true);

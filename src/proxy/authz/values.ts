@@ -58,10 +58,3 @@ export function ipBlocks(blocks: string[]): ValueTest {
     return family !== 0 && list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
   };
 }
-
-/** The namespace inside a principal `TD/ns/NS/sa/SA`, or undefined. */
-export function namespaceOf(principal: string | undefined): string | undefined {
-  if (!principal) return undefined;
-  const m = /\/ns\/([^/]+)\/sa\//.exec(principal);
-  return m ? m[1] : undefined;
-}

@@ -1,18 +1,19 @@
 /**
  * Authorization: the AuthorizationPolicies that select this proxy's workload (mesh-wide in the
- * root namespace, namespace-wide, or by selector), passed through in Istio's field names. The
- * security work (issue 6) owns enforcement; this generator only selects and carries them.
+ * root namespace, namespace-wide, or by selector), each translated (authorization-translate.ts)
+ * into the conditions the proxy owns. Nothing of Istio's shape reaches the proxy.
  */
 import type { MeshSnapshot } from '../../model/snapshot.js';
-import type { AuthorizationConfig, AuthorizationPolicy, AuthorizationRule } from '../../proxy-config/types.js';
+import type { AuthorizationConfig, AuthorizationPolicy } from '../../proxy-config/types.js';
 import type { Generator, ProxyInfo } from './generator.js';
 import { labelsMatch } from './scope.js';
 import { jwtRulesFor } from '../security/request-authentication.js';
+import { translatePolicy } from './authorization-translate.js';
 
 interface ApSpec {
   selector?: { matchLabels?: Record<string, string> };
   action?: string;
-  rules?: AuthorizationRule[];
+  rules?: unknown;
 }
 
 /** The policies that apply to a proxy, DENY before ALLOW as evaluated, each in namespace/name order. */
@@ -25,7 +26,7 @@ export function authorizationFor(snap: MeshSnapshot, proxy: ProxyInfo): Authoriz
     if (!labelsMatch(spec.selector?.matchLabels, proxy.node.labels)) continue;
     const action = spec.action ?? 'ALLOW';
     if (action !== 'ALLOW' && action !== 'DENY' && action !== 'AUDIT') continue;
-    policies.push({ name: `${ns}/${r.metadata.name}`, action, rules: spec.rules ?? [] });
+    policies.push(translatePolicy(`${ns}/${r.metadata.name}`, action, spec.rules).policy);
   }
   const jwtRules = jwtRulesFor(snap, proxy);
   if (!policies.length && !jwtRules.length) return undefined;

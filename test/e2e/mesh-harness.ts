@@ -1,0 +1,112 @@
+// A small mesh for end-to-end tests of Istio semantics: `bowline up` (CA, TLS push stream),
+// in-test apps on port 0, sidecars started from bootstrap tokens with their ports read from
+// --ports-file, `bowline apply` for YAML, and calls through a client sidecar's outbound listener.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPortsFile } from '../../src/cli/ports-file.js';
+import { startBowline, type Child } from '../support/process.js';
+import { waitFor } from '../support/wait.js';
+
+/** A sidecar of the test mesh and the ports it bound. */
+export interface Sidecar {
+  child: Child;
+  outbound: number;
+  inbound: number;
+  admin: number;
+}
+
+/** One running test mesh. */
+export class TestMesh {
+  readonly home = mkdtempSync(join(tmpdir(), 'bowline-e2e-mesh-'));
+  api = '';
+  private pushTls = 0;
+  private readonly children: Child[] = [];
+  private readonly servers: http.Server[] = [];
+  /** The control plane process (its output holds the control plane's log). */
+  cp?: Child;
+
+  /** Starts the control plane. */
+  async up(extra: string[] = []): Promise<void> {
+    const portsFile = join(this.home, 'cp.ports.json');
+    const cp = startBowline(['up', '--home', this.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--ports-file', portsFile, ...extra], { env: { BOWLINE_HOME: this.home } });
+    this.children.push(cp);
+    this.cp = cp;
+    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
+    const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
+    this.api = `http://127.0.0.1:${ports.api}`;
+    this.pushTls = ports.pushTls;
+  }
+
+  /** Runs a one-shot CLI command against this mesh; resolves with its exit code and output. */
+  async cli(args: string[]): Promise<{ code: number; out: string }> {
+    const c = startBowline([...args, '--server', this.api], { env: { BOWLINE_HOME: this.home } });
+    const code = await new Promise<number>((r) => c.proc.once('exit', (n) => r(n ?? -1)));
+    return { code, out: c.output() };
+  }
+
+  /** `bowline apply -f` of `yaml`; resolves with the CLI's exit code and output. */
+  async apply(name: string, yaml: string): Promise<{ code: number; out: string }> {
+    const file = join(this.home, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    return this.cli(['apply', '-f', file]);
+  }
+
+  /** An app on a kernel-chosen port answering `NAME METHOD PATH`. */
+  async app(name: string): Promise<number> {
+    const s = http.createServer((req, res) => res.end(`${name} ${req.method} ${req.url}`));
+    this.servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return (s.address() as AddressInfo).port;
+  }
+
+  /** A sidecar for service `svc` (port `svcPort`) of namespace `ns`, service account `sa`, in front of a new app. */
+  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`): Promise<Sidecar> {
+    const appPort = await this.app(name);
+    const t = await this.cli(['token', 'create', '--namespace', ns, '--service-account', sa, '--ttl', '10m']);
+    if (t.code !== 0) throw new Error(t.out);
+    const tokenFile = join(this.home, `${name}.token`);
+    writeFileSync(tokenFile, t.out.split('\n').find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()))!.trim() + '\n');
+    const portsFile = join(this.home, `${name}.ports.json`);
+    const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', tokenFile, '--name', name, '--labels', labels, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off',
+      '--service', `${name}:${svcPort}@${appPort}`, '--bind-port', `${svcPort}=0`, '--outbound-port', 'auto', '--ports-file', portsFile]);
+    this.children.push(c);
+    await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/${ns}/sa/${sa}`), { timeoutMs: 15_000, what: `${name} certificate:\n${c.output()}` });
+    const ports = await waitFor(() => {
+      const p = readPortsFile(portsFile, ['admin']) as unknown as { admin?: number; listeners?: Record<string, number> } | undefined;
+      const l = p?.listeners ?? {};
+      const inbound = Object.entries(l).find(([k]) => k.startsWith('inbound'))?.[1];
+      const outbound = l.outbound;
+      return outbound && inbound ? { outbound, inbound, admin: p!.admin ?? 0 } : undefined;
+    }, { timeoutMs: 15_000, what: `${name} ports file` });
+    return { child: c, outbound: ports!.outbound!, inbound: ports!.inbound!, admin: ports!.admin ?? 0 };
+  }
+
+  /** Stops everything this mesh started. */
+  async down(): Promise<void> {
+    for (const c of this.children.reverse()) await c.stop();
+    for (const s of this.servers) s.close();
+  }
+}
+
+/** One HTTP request to 127.0.0.1:`port` (absolute-form `url` for an outbound listener, a path for an inbound one). */
+export function call(port: number, url: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const host = url.startsWith('http') ? new URL(url).host : 'localhost';
+    const req = http.request({ host: '127.0.0.1', port, path: url, method: opts.method ?? 'GET', headers: { host, ...opts.headers }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end();
+  });
+}
+
+/** Waits until `url` through `port` answers `status` (20 s at most). */
+export function settle(port: number, url: string, status: number, headers?: Record<string, string>): Promise<unknown> {
+  return waitFor(async () => (await call(port, url, headers ? { headers } : {})).status === status, { timeoutMs: 20_000, what: `${url} via ${port} -> ${status}` });
+}
