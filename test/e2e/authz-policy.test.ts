@@ -70,6 +70,51 @@ describe('AuthorizationPolicy from YAML, enforced by real proxies', () => {
     expect((await call(other.outbound, 'http://httpbin.foo:8000/post', { headers: { 'x-ok': 'yes' } })).status).toBe(403);
   });
 
+  it('every other Source and Operation field, with a DENY beside the ALLOW', async () => {
+    const r = await mesh.apply('allow-sa', policy('allow-sleep', `  action: ALLOW
+  rules:
+  - from:
+    - source:
+        ipBlocks: ["127.0.0.0/8"]
+        notIpBlocks: ["10.0.0.0/8"]
+        remoteIpBlocks: ["127.0.0.1/32"]
+        notRemoteIpBlocks: ["192.0.2.0/24"]
+        notNamespaces: ["bar"]
+        notPrincipals: ["cluster.local/ns/foo/sa/nobody"]
+    to:
+    - operation:
+        hosts: ["httpbin.foo*"]
+        notHosts: ["evil.*"]
+        ports: ["8000"]
+        notPorts: ["9999"]
+        notMethods: ["DELETE"]
+        notPaths: ["/private"]
+    when:
+    - key: source.ip
+      values: ["127.0.0.1"]
+    - key: destination.port
+      notValues: ["15000"]
+    - key: source.namespace
+      values: ["foo"]
+    - key: source.principal
+      notValues: ["*/sa/nobody"]
+---
+${policy('deny-some', `  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/denied"]}
+`)}`));
+    expect(r.code, r.out).toBe(0);
+    await settle(other.outbound, URL_, 403);
+    expect(await call(sleep.outbound, URL_)).toEqual({ status: 200, body: 'httpbin GET /get' });
+    expect((await call(sleep.outbound, URL_, { method: 'DELETE' })).status).toBe(403);
+    expect((await call(sleep.outbound, 'http://httpbin.foo:8000/private')).status).toBe(403);
+    expect((await call(sleep.outbound, 'http://httpbin.foo:8000/denied')).status).toBe(403);
+    expect((await call(sleep.outbound, 'http://httpbin.foo:8000/anything')).status).toBe(200);
+    expect((await call(httpbin.inbound, '/get')).status).toBe(403);
+    await mesh.cli(['delete', 'authorizationpolicy', 'deny-some', '-n', 'foo']);
+  });
+
   it('an ALLOW whose only rule cannot be evaluated allows nothing; a DENY that cannot be evaluated denies all', async () => {
     await mesh.cli(['delete', 'authorizationpolicy', 'allow-sleep', '-n', 'foo']);
     await settle(sleep.outbound, URL_, 200, { 'x-ok': 'no' });
