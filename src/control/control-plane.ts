@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   domains?: string[];
   /** Mesh root namespace (default: the mesh config's, istio-system). */
   rootNamespace?: string;
+  /** Marathons whose apps and pods are registries (`bowline up --marathon URL`, docs/platforms/marathon.md). */
+  marathon?: Array<{ url: string; tokenFile?: string; serviceLabel?: string; mesosDomains?: string[] }>;
   /** Overrides the mesh config's trustDomain. */
   trustDomain?: string;
   /** Plugins started in order after the API is up (default none; `bowline up` passes the built-in ones). */
@@ -66,7 +68,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir'>> & { meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon'>> & { marathon?: ControlPlaneOptions['marathon'] } & { meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string };
   /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -192,6 +194,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ...(opts.caCertsDir ? { caCertsDir: opts.caCertsDir } : {}),
       clusterDomain: opts.clusterDomain ?? 'cluster.local',
       domains: opts.domains ?? [],
+      ...(opts.marathon && opts.marathon.length > 0 ? { marathon: opts.marathon } : {}),
       rootNamespace: mesh.rootNamespace,
       ...(opts.meshConfigFile ? { meshConfigFile: opts.meshConfigFile } : {}),
       ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),

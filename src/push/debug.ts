@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kind } from '../api/types/meta.js';
+import type { RegistryStatus } from '../registry/registry.js';
 import { parsePorts, registerManual, unregisterManual, type ManualRegistration } from '../registry/manual/manual.js';
 import { isStoreError, type Store } from '../store/store.js';
 import type { MeshController } from './controller.js';
@@ -16,6 +17,8 @@ export interface DebugDeps {
   server: PushServer;
   controller: MeshController;
   store?: Store;
+  /** Health of registries that read remote systems (Marathon ...), shown by /debug/registryz. */
+  registries?: () => RegistryStatus[];
   now?: () => number;
 }
 
@@ -70,7 +73,7 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
         return true;
       }
       case '/debug/registryz':
-        json(res, 200, { services: snap.services, endpoints: Object.fromEntries(snap.endpointsByService), workloads: snap.workloads });
+        json(res, 200, { registries: deps.registries?.() ?? [], services: snap.services, endpoints: Object.fromEntries(snap.endpointsByService), workloads: snap.workloads });
         return true;
       case '/debug/configz':
         json(res, 200, { snapshotVersion: snap.version, mesh: snap.mesh, domains: snap.domains, configs: Object.fromEntries(KINDS.map((k) => [k, snap.configs(k)])), lastBuildMs: deps.controller.lastBuildMs, builds: deps.controller.builds });

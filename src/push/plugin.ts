@@ -5,10 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MeshConfig } from '../api/types/mesh.js';
-import { AggregateRegistry } from '../registry/registry.js';
+import { AggregateRegistry, type RegistryStatus } from '../registry/registry.js';
 import { ManualRegistry } from '../registry/manual/manual.js';
 import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
+import { MarathonRegistry } from '../registry/marathon/marathon.js';
 import { caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store } from '../store/store.js';
 import type { Registry } from '../telemetry/metrics/registry.js';
@@ -23,12 +24,22 @@ export interface PushHost {
   readonly store: Store;
   readonly meshConfig: MeshConfig;
   onMeshConfig(fn: (m: MeshConfig) => void): () => void;
-  readonly options: { listenPush: string; listenPushTls?: string; clusterDomain: string; domains: string[] };
+  readonly options: { listenPush: string; listenPushTls?: string; clusterDomain: string; domains: string[]; marathon?: MarathonSource[] };
   readonly ports: Record<string, number>;
   readonly metrics: { addRegistry(r: Registry): void };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   onShutdown(fn: () => void | Promise<void>): void;
   log(line: string): void;
+}
+
+/** One Marathon to discover services from (`bowline up --marathon URL`). */
+export interface MarathonSource {
+  url: string;
+  tokenFile?: string;
+  /** Label holding the service name (default `istio`; `''`: the app id's last segment). */
+  serviceLabel?: string;
+  /** Mesos-DNS domains (default marathon.mesos, marathon.slave.mesos). */
+  mesosDomains?: string[];
 }
 
 /** Lease of a universal registration: how long a workload outlives its stream (env BOWLINE_REGISTRATION_TTL_MS). */
@@ -43,11 +54,33 @@ function parseListen(spec: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
+/** `bowline_registry_up` and `bowline_registry_errors_total` for registries that read remote systems (Marathon ...). */
+function registryHealthMetrics(metrics: Registry, statuses: () => RegistryStatus[]): void {
+  const up = metrics.gauge({ name: 'bowline_registry_up', help: "1 when the registry's source answered its last call.", labelNames: ['registry'] });
+  const errors = metrics.counter({ name: 'bowline_registry_errors_total', help: "Failed calls to a registry's source.", labelNames: ['registry'] });
+  metrics.onCollect(() => {
+    for (const st of statuses()) {
+      up.labels(st.registry).set(st.healthy ? 1 : 0);
+      errors.labels(st.registry).value = st.errors ?? 0;
+    }
+  });
+}
+
 /** Starts push for a control plane. */
 export async function startPush(cp: PushHost): Promise<{ server: PushServer; controller: MeshController }> {
   const domains = { clusterDomain: cp.options.clusterDomain, extraDomains: cp.options.domains };
   const universal = new UniversalRegistry(cp.store, { domains, ttlMs: registrationTtl() });
-  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains)]);
+  const sources = cp.options.marathon ?? [];
+  const marathons = sources.map((m, i) => new MarathonRegistry({
+    url: m.url,
+    name: sources.length > 1 ? `marathon-${i + 1}` : 'marathon',
+    domains,
+    ...(m.tokenFile ? { tokenFile: m.tokenFile } : {}),
+    ...(m.serviceLabel !== undefined ? { serviceLabel: m.serviceLabel } : {}),
+    ...(m.mesosDomains ? { mesosDomains: m.mesosDomains } : {}),
+    log: (level, line) => { if (level !== 'debug' || process.env.BOWLINE_DEBUG) cp.log(line); },
+  }));
+  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons]);
   const controller = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains });
   const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));
   await controller.start();
@@ -83,7 +116,7 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     const unsubCa = ca.onChange(() => server.broadcast({ type: 'certificate', requestId: '', rootCerts: ca.trustBundlePem() }));
     cp.onShutdown(() => { unsubCa(); tlsServer.stopRenewal(); tlsServer.close(); }); // streams are closed by server.close()
   }
-  const debug = pushDebugHandlers({ server, controller, store: cp.store });
+  const debug = pushDebugHandlers({ server, controller, store: cp.store, registries: () => registry.statuses() });
   const handle = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (!(await debug(req, res, url))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: `no such path ${url.pathname}` }) + '\n');
   };
@@ -91,6 +124,7 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
   cp.addHandler('/debug/authenticationz', authnHandler(controller));
   const builds = server.metrics.registry.counter({ name: 'bowline_push_snapshot_builds_total', help: 'Mesh snapshots built.' }).labels();
   server.metrics.registry.onCollect(() => { builds.value = controller.builds; });
+  registryHealthMetrics(server.metrics.registry, () => registry.statuses());
   cp.metrics.addRegistry(server.metrics.registry);
   cp.onShutdown(async () => {
     unsubMesh();

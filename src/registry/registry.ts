@@ -12,6 +12,21 @@ export interface RegistryView {
   workloads: Workload[];
 }
 
+/** How a registry's source answers: reported by /debug/registryz and `bowline_registry_up`. */
+export interface RegistryStatus {
+  registry: string;
+  /** What it reads (a URL, a store prefix). */
+  target: string;
+  /** The last call to the source worked. */
+  healthy: boolean;
+  /** Why the last call failed (the last known state is kept meanwhile). */
+  error?: string;
+  /** Failed calls so far. */
+  errors?: number;
+  /** When the state was last read in full or in part (ISO time). */
+  lastSync?: string;
+}
+
 /** One source of services and workloads. */
 export interface Registry {
   /** Short source name: `universal`, `serviceentry`, `manual`. */
@@ -23,6 +38,8 @@ export interface Registry {
   /** Calls `listener` after every change; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
   stop(): Promise<void>;
+  /** Whether the source answers (registries that read a remote system). */
+  status?(): RegistryStatus;
 }
 
 /** Merges several registries' views: services with the same hostname get the union of their ports. */
@@ -78,6 +95,10 @@ export class AggregateRegistry implements Registry {
   /** Subscribes to any registry's changes. */
   onChange(listener: () => void): () => void {
     return this.notifier.on(listener);
+  }
+  /** The status of every registry that reports one. */
+  statuses(): RegistryStatus[] {
+    return this.registries.flatMap((r) => (r.status ? [r.status()] : []));
   }
   /** Stops every registry. */
   async stop(): Promise<void> {

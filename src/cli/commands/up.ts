@@ -23,6 +23,11 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --root-namespace NS        mesh root namespace (default istio-system)
   --trust-domain DOMAIN      SPIFFE trust domain (default: the mesh config's, cluster.local)
   --ports-file FILE          write the bound ports as JSON {"api":N,"push":N,...}
+  --marathon URL             discover apps and pods of this Marathon (repeatable; docs/platforms/marathon.md)
+  --marathon-token-file F    DC/OS token for every --marathon (re-read when it changes)
+  --marathon-service-label L label holding the service name (default istio; "" = the app id's last segment)
+  --marathon-domain D        a Mesos-DNS domain services are known by (repeatable; default marathon.mesos
+                             and marathon.slave.mesos)
 
 Bound to a non-loopback address, the API requires the admin token in HOME/admin-token.
 `;
@@ -61,12 +66,25 @@ export const command: Command = {
       'root-namespace': { type: 'string' },
       'trust-domain': { type: 'string' },
       'ports-file': { type: 'string' },
+      marathon: { type: 'string', multiple: true },
+      'marathon-token-file': { type: 'string' },
+      'marathon-service-label': { type: 'string' },
+      'marathon-domain': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     }, { allowPositionals: false });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     const store = values.store!;
     if (store !== 'embedded' && !store.startsWith('etcd://')) throw new UsageError(`--store must be embedded or etcd://HOST:PORT[,...], got "${store}"`);
     const home = bowlineHome(values.home);
+    const marathon = (values.marathon ?? []).map((url) => {
+      if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--marathon must be an http(s) URL, got "${url}"`);
+      return {
+        url,
+        ...(values['marathon-token-file'] ? { tokenFile: values['marathon-token-file'] } : {}),
+        ...(values['marathon-service-label'] !== undefined ? { serviceLabel: values['marathon-service-label'] } : {}),
+        ...(values['marathon-domain'] ? { mesosDomains: values['marathon-domain'] } : {}),
+      };
+    });
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     let cp: ControlPlane;
     try {
@@ -82,6 +100,7 @@ export const command: Command = {
         ...(values['mesh-config'] ? { meshConfigFile: values['mesh-config'] } : {}),
         clusterDomain: values['cluster-domain']!,
         domains: values.domain ?? [],
+        ...(marathon.length > 0 ? { marathon } : {}),
         ...(values['root-namespace'] ? { rootNamespace: values['root-namespace'] } : {}),
         ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
         plugins,
