@@ -55,6 +55,10 @@ export interface WorkloadAnnouncement {
   /** `disabled` when the proxy runs without a workload certificate (no `--token-file`): peers' auto-mTLS
    *  then sends it plaintext (Istio's `security.istio.io/tlsMode` label). Default `istio`. */
   tlsMode?: 'istio' | 'disabled';
+  /** `platform`: a platform registry (Marathon, Kubernetes) reports this workload's endpoints; `services`
+   *  only shape the proxy's own inbound listeners and the universal registry adds no endpoints for them.
+   *  Default `hello`: the announced services are the workload's endpoints. */
+  endpointsFrom?: 'hello' | 'platform';
 }
 
 /** A resource as carried on the wire: its unique name within its type and its JSON body. */

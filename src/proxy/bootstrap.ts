@@ -44,6 +44,7 @@ export interface BootstrapFlags {
   'outbound-port'?: string;
   address?: string;
   'bind-address'?: string;
+  'endpoints-from'?: string;
 }
 
 /** A bootstrap that cannot be used; the message says which value and why. */
@@ -68,6 +69,7 @@ export const bootstrapFlagDefs = {
   'outbound-port': { type: 'string' },
   address: { type: 'string' },
   'bind-address': { type: 'string' },
+  'endpoints-from': { type: 'string' },
 } as const;
 
 function port(v: unknown, what: string, allowZero = false): number {
@@ -151,6 +153,9 @@ export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => st
   if (ephemeralOutbound && gateway) throw new BootstrapError('--outbound-port auto: gateways have no outbound listener');
   if (outbound !== undefined && !ephemeralOutbound) workload.outboundPort = port(outbound, '--outbound-port', true);
   else if (gateway) workload.outboundPort = 0;
+  const endpointsFrom = str(flags['endpoints-from'], 'endpointsFrom');
+  if (endpointsFrom !== undefined && endpointsFrom !== 'hello' && endpointsFrom !== 'platform') throw new BootstrapError(`--endpoints-from must be hello or platform, got "${endpointsFrom}"`);
+  if (endpointsFrom === 'platform') workload.endpointsFrom = 'platform';
   const bindAddress = str(flags['bind-address'], 'bindAddress');
   if (bindAddress) workload.bindAddress = bindAddress;
   else if (gateway) workload.bindAddress = address;

@@ -42,6 +42,8 @@ With a control plane instead of --config (docs/push-protocol.md):
   --outbound-port N     the HTTP_PROXY listener for the app (default 15001; 0 = none; auto = a free port)
   --address A           address other proxies reach this one on (default 127.0.0.1)
   --id ID               proxy id (default NAME.NAMESPACE)
+  --endpoints-from hello|platform   platform: a platform registry (bowline up --marathon) reports this
+                        workload's endpoints; --service ports only shape its own inbound listeners
   --token-file F        bootstrap token (\`bowline token create\`): the stream becomes TLS (--server is the
                         control plane's 15012), the root is pinned by the token, and the proxy gets a
                         workload certificate for mTLS (namespace and service account come from the token)

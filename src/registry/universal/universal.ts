@@ -25,6 +25,8 @@ export interface Announcement {
   locality?: string;
   /** `disabled`: the proxy has no workload certificate, so auto-mTLS must not pick ISTIO_MUTUAL toward it. Default `istio`. */
   tlsMode?: 'istio' | 'disabled';
+  /** `platform`: a platform registry reports the endpoints; this announcement adds only its workload. */
+  endpointsFrom?: 'hello' | 'platform';
 }
 
 interface Stored {
@@ -61,6 +63,7 @@ export function announcementsView(entries: Iterable<Stored>, domains: DomainSett
   const workloads: Workload[] = [];
   for (const { proxyId, announcement: a } of entries) {
     workloads.push({ id: `universal/${a.namespace}/${a.name}/${proxyId}`, name: a.name, namespace: a.namespace, labels: a.labels, address: a.address, serviceAccount: a.serviceAccount, hasProxy: true, source: 'universal' });
+    if (a.endpointsFrom === 'platform') continue; // the platform's registry (Marathon, ...) reports its service and endpoints
     for (const p of a.services ?? []) {
       const host = serviceHostname(p.service, a.namespace, domains);
       const protocol = parseProtocol(p.protocol);
