@@ -184,6 +184,7 @@ describe.skipIf(skip)('the DC/OS Bookinfo walkthrough through the Marathon regis
     expect(reviews.source).toBe('marathon');
     expect(reviews.aliases).toContain('reviews.marathon.slave.mesos');
     expect(z.endpoints['reviews.default.svc.cluster.local']).toHaveLength(3);
+    expect(await (await fetch(`${api}/metrics`)).text()).toMatch(/^bowline_registry_up\{registry="marathon"\} 1$/m);
     await waitFor(async () => new Set(await versions(30)).size === 3, { timeoutMs: 15_000, what: 'all three versions' });
   });
 
