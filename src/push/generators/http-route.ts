@@ -171,6 +171,8 @@ export function httpRoute(ctx: RouteContext, r: api.HTTPRoute, index: number, vs
     route.directResponse = dr;
   } else {
     const dests = r.route ?? [];
+    // A rule that says nowhere to go (an unresolved delegate) is left out: a route without destinations would be refused.
+    if (dests.length === 0) return null;
     const destinations: WeightedCluster[] = dests.map((d) => {
       const w: WeightedCluster = { cluster: destinationCluster(ctx, d.destination), weight: d.weight ?? (dests.length === 1 ? 100 : Math.floor(100 / dests.length)) };
       if (d.headers) w.headers = d.headers;

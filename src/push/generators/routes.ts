@@ -14,6 +14,7 @@ import { isHttpServer, serversByPort, type BoundServer } from './gateways.js';
 import { DEFAULT_RETRY, httpRoute, outboundCluster, qualifyGateway, type RouteContext } from './http-route.js';
 import { byAge, meshVirtualServicesFor, outboundScope, visibleServices } from './scope.js';
 import { inboundPorts } from './workload.js';
+import { delegatesOf, expandHttpRules } from './delegate.js';
 
 /** The name of the route table of a sidecar's outbound (HTTP_PROXY) listener. */
 export const OUTBOUND_ROUTE_CONFIG = 'outbound';
@@ -24,8 +25,10 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 export function serviceRoutes(snap: MeshSnapshot, svc: Service, port: ServicePort, ns: string): Route[] {
   const vs = meshVirtualServicesFor(snap, svc, ns)[0];
   if (vs) {
-    const ctx: RouteContext = { snap, vsNamespace: vs.metadata.namespace ?? 'default', port: port.port, servicePort: port.port, gateways: ['mesh'] };
-    const routes = (vs.spec.http ?? []).map((r, i) => httpRoute(ctx, r, i, `${vs.metadata.namespace}/${vs.metadata.name}`)).filter((r): r is Route => r !== null);
+    const routes = expandHttpRules(snap, vs).map((e) => {
+      const ctx: RouteContext = { snap, vsNamespace: e.namespace, port: port.port, servicePort: port.port, gateways: ['mesh'] };
+      return httpRoute(ctx, e.rule, e.index, e.source);
+    }).filter((r): r is Route => r !== null);
     if (routes.length) return routes;
   }
   return [{ name: 'default', route: { destinations: [{ cluster: outboundCluster(port.port, undefined, svc.hostname), weight: 100 }], retries: DEFAULT_RETRY, allowUpgrade: true } }];
@@ -60,7 +63,8 @@ function resourceId(r: object): number {
 
 function cachedVirtualHost(snap: MeshSnapshot, svc: Service, port: ServicePort, ns: string): VirtualHost {
   const vss = meshVirtualServicesFor(snap, svc, ns);
-  const key = `${ns}|${port.port}|${snap.servicesVersion}|${vss.map(resourceId).join(',')}`;
+  const ids = vss.map((vs) => [resourceId(vs), ...delegatesOf(snap, vs).map((d) => (d ? resourceId(d) : 0))].join('+'));
+  const key = `${ns}|${port.port}|${snap.servicesVersion}|${ids.join(',')}`;
   let m = vhostCache.get(svc);
   if (!m) vhostCache.set(svc, (m = new Map()));
   let vh = m.get(key);
@@ -101,8 +105,7 @@ export function gatewayRouteConfig(snap: MeshSnapshot, name: string, servers: Bo
   const hosts = new Map<string, VirtualHost>();
   const redirect = servers.every((s) => s.server.tls?.httpsRedirect);
   for (const vs of gatewayVirtualServices(snap, gateways)) {
-    const vsNs = vs.metadata.namespace ?? 'default';
-    const ctx: RouteContext = { snap, vsNamespace: vsNs, port, gateways };
+    const rules = expandHttpRules(snap, vs);
     for (const h of (vs.spec.hosts ?? []).map((x) => x.toLowerCase())) {
       const server = servers.find((s) => s.hosts.some((sh) => hostMatches(sh, h) || hostMatches(h, sh)));
       if (!server) continue;
@@ -115,10 +118,10 @@ export function gatewayRouteConfig(snap: MeshSnapshot, name: string, servers: Bo
         vh.routes = [{ name: 'https_redirect', redirect: { scheme: 'https', redirectCode: 301 } }];
         continue;
       }
-      (vs.spec.http ?? []).forEach((r, i) => {
-        const route = httpRoute(ctx, r, i, `${vsNs}/${vs.metadata.name}`);
-        if (route) vh!.routes.push(route);
-      });
+      for (const e of rules) {
+        const route = httpRoute({ snap, vsNamespace: e.namespace, port, gateways }, e.rule, e.index, e.source);
+        if (route) vh.routes.push(route);
+      }
     }
   }
   return { name, virtualHosts: [...hosts.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
