@@ -8,6 +8,8 @@ import type { ProxyHooks } from './record.js';
 import type { ProxyStats } from './stats.js';
 import type { ClusterManager } from './cluster/index.js';
 import type { ClusterPool } from './upstream/pool.js';
+import type { Socket } from 'node:net';
+import type { OwnFacts } from './passthrough/guard.js';
 
 /** One HTTP listener's settings, compiled from a config version. Immutable once built. */
 export interface HttpListenerRuntime {
@@ -49,4 +51,9 @@ export interface ProxyContext {
   log(key: string, message: string): void;
   /** True once draining started: responses carry `connection: close`. */
   draining: boolean;
+  /** This proxy's role and the local ports it owns: passthrough never reaches them (passthrough/guard.ts). */
+  own: OwnFacts;
+  /** The original destination of a connection redirected by capture (SO_ORIGINAL_DST; capture/original-dst.ts),
+   *  undefined when the connection was not redirected or the lookup is not available. */
+  originalDst?: (socket: Socket) => { address: string; port: number } | undefined;
 }

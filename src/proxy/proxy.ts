@@ -50,6 +50,8 @@ export interface ProxyOptions {
   identity?: WorkloadIdentitySource;
   /** Sockets bound before the first config (`reservePort`), by `address:port`: the listener configured there adopts its socket. */
   reservedListeners?: Map<string, Server>;
+  /** Reads a captured connection's original destination (SO_ORIGINAL_DST: capture/original-dst.ts). */
+  originalDst?: ProxyContext['originalDst'];
 }
 
 /** The ports a proxy is listening on. */
@@ -72,6 +74,8 @@ export interface RunningProxy {
   drain(drainMs?: number): Promise<void>;
   /** Closes at once. */
   close(): Promise<void>;
+  /** Adds local ports this proxy owns beyond admin and listeners (metrics, push client): passthrough never reaches them. */
+  protectPorts(ports: Iterable<number>): void;
 }
 
 /** A refused configuration: `code` is BOWLINE_E_PROXY_CONFIG_INVALID, `message` lists every violation. */
@@ -100,6 +104,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       return p;
     },
     log: limited.log,
+    own: { role: opts.config.node.role, ports: new Set() },
+    ...(opts.originalDst ? { originalDst: opts.originalDst } : {}),
+  };
+  const extraPorts = new Set<number>();
+  const refreshOwnPorts = (): void => {
+    const ports = new Set(extraPorts);
+    if (admin !== undefined) ports.add(admin.port);
+    for (const p of Object.values(listeners.ports())) ports.add(p);
+    ctx.own.ports = ports;
   };
   const listeners = new ListenerSet(ctx, opts.reservedListeners);
   let current = { config: opts.config, version: opts.config.version ?? '', appliedAt: 0 };
@@ -131,6 +144,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (!names.has(name)) { p.close(); pools.delete(name); } else p.setLimits(clusters.get(name)?.config.connectionPool);
     }
     current = { config: cfg, version: cfg.version ?? '', appliedAt: Date.now() };
+    ctx.own.role = cfg.node.role;
+    refreshOwnPorts();
     opts.telemetry?.reconfigure(run);
     stats.configReloads++;
   }
@@ -157,6 +172,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       while (listeners.connections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await handle.close();
     },
+    protectPorts(ports) {
+      for (const p of ports) extraPorts.add(p);
+      refreshOwnPorts();
+    },
     async close() {
       stopIdentity?.();
       ctx.draining = true;
@@ -177,6 +196,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         opts.onQuit?.();
       },
     });
+    refreshOwnPorts();
   }
   return handle;
 }

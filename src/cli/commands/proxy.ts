@@ -190,6 +190,8 @@ export const command: Command = {
     // Called after every applied config (listeners may have moved); rewritten only when changed.
     let portsWritten = '';
     const writePorts = (): void => {
+      // Passthrough never reaches the proxy's own metrics endpoints or its push client (proxy/passthrough/guard.ts).
+      proxy.protectPorts([metricsPorts.metrics, metricsPorts.mergedMetrics, clientRef.c?.localPort].filter((p): p is number => p !== undefined));
       const ports = { ...proxy.ports, ...metricsPorts };
       if (values['ports-file'] && JSON.stringify(ports) + '\n' !== portsWritten) portsWritten = writePortsFile(values['ports-file'], ports);
     };

@@ -50,6 +50,8 @@ function endpointsOf(c: Cluster, cla: ClusterLoadAssignment | undefined): Endpoi
 /** Holds the clusters of the running config and answers endpoint picks. */
 export class ClusterManager {
   private clusters = new Map<string, ClusterState>();
+  /** Endpoints of `original_dst` clusters, made on first use per destination (kept so pools can reuse connections). */
+  private passthrough = new Map<string, UpstreamEndpoint>();
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -104,6 +106,7 @@ export class ClusterManager {
   /** Picks an endpoint for one attempt, counting it active; undefined: no usable endpoint (503 UH). */
   pick(name: string, ctx: PickContext = {}): PickResult | undefined {
     const c = this.clusters.get(name);
+    if (c !== undefined && c.config.discovery === 'original_dst') return this.pickOriginal(c, ctx.originalDst);
     if (!c || c.endpoints.length === 0) {
       if (c) c.noHealthyUpstream++;
       return undefined;
@@ -145,6 +148,20 @@ export class ClusterManager {
   releaseRetry(name: string): void {
     const c = this.clusters.get(name);
     if (c && c.retriesActive > 0) c.retriesActive--;
+  }
+
+  /** The endpoint of a passthrough destination (undefined: no destination known, 503 UH). */
+  private pickOriginal(c: ClusterState, dst: { address: string; port: number } | undefined): PickResult | undefined {
+    if (dst === undefined) { c.noHealthyUpstream++; return undefined; }
+    const key = c.config.name + '|' + endpointKey(dst.address, dst.port);
+    let ep = this.passthrough.get(key);
+    if (ep === undefined) {
+      if (this.passthrough.size >= 1000) this.passthrough.clear();
+      this.passthrough.set(key, (ep = new UpstreamEndpoint(c.config.name, { address: dst.address, port: dst.port })));
+    }
+    ep.active++;
+    ep.requests++;
+    return { endpoint: ep };
   }
 
   /** Ends an attempt started by `pick`: updates active counts, error counters and outlier detection. */

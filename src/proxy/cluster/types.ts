@@ -17,6 +17,8 @@ export interface PickContext {
   query?(name: string): string | undefined;
   /** Endpoints to avoid (already tried by earlier attempts); ignored if nothing else is left. */
   exclude?: ReadonlySet<UpstreamEndpoint>;
+  /** The destination of an `original_dst` (passthrough) cluster: resolved and checked by passthrough/guard.ts. */
+  originalDst?: { address: string; port: number };
 }
 
 /** The endpoint chosen for one attempt. */

@@ -107,6 +107,11 @@ export class ControlClient {
     return true;
   }
 
+  /** The local port of the open stream (the proxy's push client), undefined when not connected. */
+  get localPort(): number | undefined {
+    return this.socket?.localPort;
+  }
+
   /** Versions of the config the proxy runs, per type. */
   runningVersions(): Partial<Record<ResourceType, string>> {
     return { ...this.versions };

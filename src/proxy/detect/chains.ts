@@ -30,6 +30,8 @@ export interface ChainInput {
   destinationPort: number;
   destination: string;
   source: string;
+  /** Where the client was going (captured: the original destination; CONNECT: its target host). */
+  originalDst?: { host: string; port: number };
 }
 
 /** One compiled filter chain. */

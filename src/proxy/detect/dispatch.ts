@@ -5,7 +5,7 @@
  * to the HTTP/1.1 codec (http/downstream.ts), the HTTP/2 codec (h2/downstream.ts) or the
  * TCP proxy (tcp/session.ts). Called from listeners.ts for every accepted connection.
  */
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
 import { Downstream } from '../http/downstream.js';
 import { serveHttp2, serveHttp2Tls } from '../h2/downstream.js';
@@ -33,8 +33,15 @@ export interface ConnectionTracker {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Dispatches one accepted socket of a listener whose runtime carries compiled chains. */
-export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: ProxyContext, conns: ConnectionTracker): void {
+/** Where a connection was going when it is not the listener itself: a CONNECT tunnel's target, with bytes already read. */
+export interface DispatchOrigin {
+  host: string;
+  port: number;
+  initial: Buffer;
+}
+
+/** Dispatches one accepted socket of a listener whose runtime carries compiled chains (or a CONNECT tunnel: `origin`). */
+export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: ProxyContext, conns: ConnectionTracker, origin?: DispatchOrigin): void {
   const lc = slot.current.chains!;
   socket.on('error', () => {});
   const pending: TrackedConnection = { socket, drain: () => {} };
@@ -54,15 +61,14 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     }
     start(socket, first, input, chain, slot, lc, ctx, conns);
   };
-  // Captured (TPROXY-style) when the connection's local address is not the listener's own socket address.
-  const own = (socket as Socket & { server?: { address(): unknown } }).server?.address() as { port?: number } | null | undefined;
-  const captured = lc.listener.useOriginalDst === true && own?.port !== undefined && own.port !== socket.localPort;
+  const dst = origin !== undefined ? { host: origin.host, port: origin.port } : originalDestination(socket, lc, ctx);
   const base = (): ChainInput => ({
-    captured,
+    captured: dst !== undefined,
     transport: 'raw', protocol: undefined, serverName: undefined, alpn: [],
-    destinationPort: slot.current.logicalPort, destination: socket.localAddress ?? '', source: socket.remoteAddress ?? '',
+    destinationPort: dst?.port ?? slot.current.logicalPort, destination: dst?.host ?? socket.localAddress ?? '', source: socket.remoteAddress ?? '',
+    ...(dst !== undefined ? { originalDst: dst } : {}),
   });
-  if (lc.inspect === 'none') { decide(base(), EMPTY); return; }
+  if (lc.inspect === 'none') { decide(base(), origin?.initial ?? EMPTY); return; }
   let buf: Buffer = EMPTY;
   const finish = (): void => {
     clearTimeout(timer);
@@ -113,6 +119,24 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
   }, lc.detectTimeoutMs);
   socket.on('data', onData);
   socket.once('close', onClose);
+  if (origin !== undefined) {
+    socket.resume(); // a tunnel's socket was paused by the HTTP codec it leaves
+    if (origin.initial.length > 0) onData(origin.initial);
+  }
+}
+
+/**
+ * Where a connection accepted on a `useOriginalDst` listener was going: SO_ORIGINAL_DST of a
+ * REDIRECTed connection, or the local address of a TPROXY one (not the listener's own socket
+ * address). Undefined: the client connected to the listener itself (explicit HTTP_PROXY use).
+ */
+function originalDestination(socket: Socket, lc: ListenerChains, ctx: ProxyContext): { host: string; port: number } | undefined {
+  if (lc.listener.useOriginalDst !== true) return undefined;
+  const o = ctx.originalDst?.(socket);
+  if (o !== undefined && !(o.port === socket.localPort && o.address === socket.localAddress)) return { host: o.address, port: o.port };
+  const own = (socket as Socket & { server?: { address(): unknown } }).server?.address() as { port?: number } | null | undefined;
+  if (own?.port !== undefined && own.port !== socket.localPort) return { host: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+  return undefined;
 }
 
 function start(socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains, ctx: ProxyContext, conns: ConnectionTracker): void {
@@ -154,6 +178,7 @@ function handOff(
       listener: lc.listener.name, direction: lc.listener.direction, port: input.destinationPort, destination: input.destination,
       serverName: input.serverName, peerIdentity, mtls: chain.securityPolicy === 'mutual_tls',
       captured: input.captured,
+      ...(input.originalDst !== undefined ? { originalDst: input.originalDst } : {}),
     };
     const s = new TcpSession(socket, first, chain.tcp, facts, ctx, (c) => lc.shared.upstreamTls.get(c), (gone) => conns.delete(gone));
     conns.add(s);
@@ -170,6 +195,8 @@ function handOff(
   }
   const d = new Downstream(socket, cs, ctx, (gone) => conns.delete(gone));
   if (peerIdentity !== '') (d as unknown as { peerIdentity: string }).peerIdentity = peerIdentity;
+  if (input.originalDst !== undefined && isIP(input.originalDst.host) !== 0) d.capturedDst = { address: input.originalDst.host, port: input.originalDst.port };
+  if (lc.listener.direction === 'outbound') d.tunnelTo = (s, initial, host, port) => dispatchConnection(s, slot, ctx, conns, { host, port, initial });
   conns.add(d);
   if (ctx.draining) d.drain();
   socket.resume();

@@ -22,6 +22,10 @@ export class Downstream implements DownstreamSide {
   readonly remote: string;
   /** The client's verified SPIFFE id when the connection came over mTLS (set by detect/dispatch.ts), else ''. */
   peerIdentity = '';
+  /** A captured connection's original destination (set by detect/dispatch.ts), for passthrough. */
+  capturedDst: { address: string; port: number } | undefined;
+  /** Continues a CONNECT tunnel as a new connection to host:port (set on outbound listeners by detect/dispatch.ts). */
+  tunnelTo: ((socket: Socket, initial: Buffer, host: string, port: number) => void) | undefined;
   private buf: Buffer | null = null;
   /** Chunks that arrived after `buf`, joined only when they can complete a head (or a request is in flight). */
   private more: Buffer[] | null = null;
@@ -92,6 +96,7 @@ export class Downstream implements DownstreamSide {
         this.ctx.stats.requestsActive++;
         const x = new Exchange(this, r, lst, this.ctx);
         x.peerIdentity = this.peerIdentity;
+        x.capturedDst = this.capturedDst;
         this.x = x;
         // Body bytes that came with the head go first, so the upstream gets head and body in one write.
         const rest = this.buf as Buffer | null;
@@ -196,6 +201,30 @@ export class Downstream implements DownstreamSide {
 
   resume(): void {
     if (this.paused) { this.paused = false; this.socket.resume(); }
+  }
+
+  /**
+   * `CONNECT host:port` on an outbound listener: answers 200 and hands the socket, with any bytes
+   * that followed the head, to the listener's chains as a connection to host:port. Without
+   * chains to route it (a plain HTTP listener from a config file), 405.
+   */
+  tunnel(x: Exchange, host: string, port: number): void {
+    const to = this.tunnelTo;
+    if (to === undefined) { x.localReply(405, 'CONNECT needs a listener with filter chains (docs/proxy-config.md)\n', 0); return; }
+    if (this.more !== null) this.join();
+    const initial = this.buf ?? Buffer.alloc(0);
+    this.buf = null;
+    x.handedOff();
+    this.x = null;
+    this.closed = true;
+    this.headComplete();
+    const s = this.socket;
+    for (const ev of ['data', 'close', 'drain', 'timeout']) s.removeAllListeners(ev);
+    s.setTimeout(0);
+    this.ctx.stats.downstreamConnectionsActive--;
+    this.onGone(this);
+    s.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    to(s, initial, host, port);
   }
 
   /** Graceful drain: close now when idle, else after the response in flight. */

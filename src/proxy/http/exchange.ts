@@ -49,6 +49,8 @@ export interface DownstreamSide {
   abort(): void;
   pause(): void;
   resume(): void;
+  /** Turns the connection into a TCP tunnel to host:port after `CONNECT` (detect/tunnel.ts); absent: not supported. */
+  tunnel?(x: Exchange, host: string, port: number): void;
 }
 
 /** A request in flight. Fields are public for the pipeline steps (pipeline.ts). */
@@ -84,6 +86,10 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
   retrySlot: string | null = null;
   /** Endpoints tried by earlier attempts (load balancers avoid them on retries). */
   exclude: Set<UpstreamEndpoint> | undefined;
+  /** The original destination of a captured connection (set by the downstream), for passthrough clusters. */
+  capturedDst: { address: string; port: number } | undefined;
+  /** The checked passthrough destination (pipeline `cluster` step) an `original_dst` cluster connects to. */
+  originalDst: { address: string; port: number } | undefined;
   // --- request body
   private bodyRemaining: number;
   private decoder: ChunkedDecoder | null = null;
@@ -602,6 +608,17 @@ export class Exchange implements ConnOwner, Waiter, RequestRecord, PickContext {
     this.flags |= Flag.FI;
     this.keepDownstream = false;
     this.fail();
+  }
+
+  /** The connection became a CONNECT tunnel (detect/tunnel): the request ends here, 200, with no response of its own
+   *  (the tunnel's TCP connection is what telemetry records). */
+  handedOff(): void {
+    if (this.done) return;
+    this.done = true;
+    this.status = 200;
+    this.clearRouteTimer();
+    this.ctx.stats.requestsActive--;
+    this.ctx.stats.complete(200, 0);
   }
 
   /** The client went away before the response completed (DC). */

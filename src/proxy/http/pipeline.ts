@@ -11,7 +11,9 @@
  *   fault      -> filters/fault: delay (DI), abort (FI: a status, or a reset with an HTTP/2 error code)
  *   cors       -> filters/cors: preflight answered here, response headers remembered
  *   headers    -> filters/headers: route then destination request header operations
- *   cluster    -> the route's cluster must exist (503 NC)
+ *   cluster    -> the route's cluster must exist (503 NC); a passthrough (original_dst) cluster
+ *                 resolves its destination: the captured original destination, else the authority
+ *                 (passthrough/guard.ts; a refused destination gets 502)
  *   mirror     -> upstream/mirror: fire-and-forget copies
  *   forward    -> exchange.ts: pool, attempts, retries, timeouts, response (+ response header ops)
  */
@@ -26,6 +28,7 @@ import { securityStats } from '../authz/stats.js';
 import type { Exchange } from './exchange.js';
 import { endToEndFields, requestHead, type Framing } from './serialize.js';
 import { BODY_CHUNKED, BODY_LENGTH } from './request-head.js';
+import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
 
 /** What a step tells the pipeline. */
 export const CONTINUE = 0;
@@ -58,7 +61,17 @@ export function run(x: Exchange, from = 0): void {
 /** HTTP connection manager duties: request id, x-forwarded-for/-proto, target form, 100-continue. */
 function head(x: Exchange): number {
   const h = x.head;
-  if (h.method === 'CONNECT') { x.localReply(405, 'CONNECT is not supported\n', 0); return STOP; }
+  if (h.method === 'CONNECT') {
+    // HTTP_PROXY tunnels (curl and every client send CONNECT for https://): TCP to host:port (detect/tunnel.ts).
+    if (x.lst.acceptAbsoluteForm && x.lst.direction === 'outbound' && x.ds.tunnel !== undefined) {
+      const t = splitHostPort(h.authority, 443);
+      if (t === undefined) { x.localReply(400, `CONNECT target ${JSON.stringify(h.authority)} is not host:port\n`, Flag.DPE); return STOP; }
+      x.ds.tunnel(x, t.host, t.port);
+      return STOP;
+    }
+    x.localReply(405, 'CONNECT is accepted only on a sidecar\'s outbound listener\n', 0);
+    return STOP;
+  }
   if (h.absolute && !x.lst.acceptAbsoluteForm) {
     x.localReply(400, 'absolute-form request targets are accepted only on outbound listeners with acceptAbsoluteForm\n', Flag.DPE);
     return STOP;
@@ -133,6 +146,8 @@ function route(x: Exchange): number {
     case 'direct':
       x.route = d.route;
       x.routeName = d.route.name;
+      // Istio's REGISTRY_ONLY catch-all: telemetry names it as Envoy's stats do.
+      if (d.route.name === 'block_all') x.cluster = BLACKHOLE_CLUSTER;
       x.localReply(d.status, d.body, 0, undefined, d.contentType);
       return STOP;
     case 'forward':
@@ -193,9 +208,27 @@ function requestHeaders(x: Exchange): number {
 
 /** The route's cluster must exist in this config version (else 503 NC). */
 function cluster(x: Exchange): number {
-  if (x.ctx.clusters.has(x.cluster)) return CONTINUE;
-  x.localReply(503, `no cluster ${x.cluster}`, Flag.NC);
-  return STOP;
+  const c = x.ctx.clusters.get(x.cluster);
+  if (c === undefined) {
+    x.localReply(503, `no cluster ${x.cluster}`, Flag.NC);
+    return STOP;
+  }
+  if (c.config.discovery !== 'original_dst') return CONTINUE;
+  const dst = x.capturedDst ?? splitHostPort(x.head.authority, x.lst.scheme === 'https' ? 443 : 80);
+  if (dst === undefined) { x.localReply(400, 'passthrough needs a host in the request\n', Flag.DPE); return STOP; }
+  const host = 'host' in dst ? dst.host : dst.address;
+  const at = x.resumeAt = STEPS.indexOf(cluster) + 1;
+  passthroughTarget(x.ctx.own, host, dst.port).then((t) => {
+    if (x.done) return;
+    if ('refused' in t) {
+      x.ctx.log('passthrough:' + x.lst.name, `passthrough refused on listener ${x.lst.name}: ${t.refused} (BOWLINE_E_PASSTHROUGH_REFUSED)`);
+      x.localReply(502, `passthrough refused: ${t.refused}\n`, Flag.NR);
+      return;
+    }
+    x.originalDst = t;
+    run(x, at);
+  }, (err) => { if (!x.done) x.localReply(500, `internal error: ${String(err)}\n`, 0); });
+  return PAUSE;
 }
 
 /** Mirrors: fire-and-forget copies to other clusters (bodiless requests; see upstream/mirror.ts). */

@@ -7,7 +7,8 @@
  * stays at the socket buffers). An idle timeout closes both sides.
  */
 import { connect, type Socket } from 'node:net';
-import type { UpstreamEndpoint } from '../cluster/index.js';
+import { endpointKey, type UpstreamEndpoint } from '../cluster/index.js';
+import { passthroughTarget } from '../passthrough/guard.js';
 import type { ProxyContext } from '../context.js';
 import { Flag } from '../record.js';
 import type { AuthzRequest } from '../authz/index.js';
@@ -35,6 +36,8 @@ export interface TcpConnectionFacts {
   mtls: boolean;
   /** The connection reached the listener by capture (its local address is the original destination, as with TPROXY). */
   captured: boolean;
+  /** Where the client was going: a redirected connection's SO_ORIGINAL_DST or a CONNECT tunnel's target (host or address). */
+  originalDst?: { host: string; port: number };
 }
 
 /** Looks up a cluster's compiled upstream TLS (undefined: plaintext). */
@@ -90,21 +93,31 @@ export class TcpSession {
     }
     open.set(cluster, (open.get(cluster) ?? 0) + 1);
     this.counted = cluster;
-    let ep: UpstreamEndpoint | undefined;
-    let target: { address: string; port: number; key: string; identity: string | undefined };
     if (state.config.discovery === 'original_dst') {
-      // Passthrough: where the client was going. Only a captured connection (TPROXY: the local address is the
-      // original destination) has one; a connection made to the listener itself would loop back to it.
-      const address = socket.localAddress ?? '';
-      const port = socket.localPort ?? 0;
-      if (!facts.captured) { this.refuse(Flag.UH, `cluster ${cluster} passes through to the original destination, but the connection to listener ${facts.listener} was not captured`); return; }
-      target = { address, port, key: address + ':' + port, identity: undefined };
-    } else {
-      const picked = ctx.clusters.pick(cluster, { sourceIp: socket.remoteAddress ?? '' });
-      if (picked === undefined) { this.refuse(Flag.UH, `no healthy upstream in cluster ${cluster}`); return; }
-      ep = picked.endpoint;
-      target = { address: ep.address, port: ep.port, key: ep.key, identity: ep.config.identity };
+      // Passthrough: where the client was going -- a captured connection's original destination, or a CONNECT
+      // target. A connection made to the listener itself has none (it would loop back to the proxy).
+      const dst = facts.originalDst ?? (facts.captured ? { host: socket.localAddress ?? '', port: socket.localPort ?? 0 } : undefined);
+      if (dst === undefined) { this.refuse(Flag.UH, `cluster ${cluster} passes through to the original destination, but the connection to listener ${facts.listener} was not captured`); return; }
+      passthroughTarget(ctx.own, dst.host, dst.port).then((t) => {
+        if (this.closed) return;
+        if ('refused' in t) { this.refuse(Flag.NR, `passthrough refused on listener ${facts.listener}: ${t.refused} (BOWLINE_E_PASSTHROUGH_REFUSED)`); return; }
+        this.connect(cluster, tcp, first, tlsFor, undefined, { address: t.address, port: t.port, key: endpointKey(t.address, t.port), identity: undefined });
+      }, (err) => { reportInternalError(ctx, 'tcp passthrough', err); socket.destroy(); });
+      return;
     }
+    const picked = ctx.clusters.pick(cluster, { sourceIp: socket.remoteAddress ?? '' });
+    if (picked === undefined) { this.refuse(Flag.UH, `no healthy upstream in cluster ${cluster}`); return; }
+    const ep = picked.endpoint;
+    this.connect(cluster, tcp, first, tlsFor, ep, { address: ep.address, port: ep.port, key: ep.key, identity: ep.config.identity });
+  }
+
+  private connect(
+    cluster: string, tcp: CompiledTcpProxy, first: Buffer, tlsFor: UpstreamTlsLookup, ep: UpstreamEndpoint | undefined,
+    target: { address: string; port: number; key: string; identity: string | undefined },
+  ): void {
+    const ctx = this.ctx;
+    const stats = protocolStats(ctx);
+    const pool = ctx.clusters.get(cluster)?.config.connectionPool;
     this.record.upstreamHost = target.key;
     const tls = tlsFor(cluster);
     const up = tls !== undefined ? connectUpstreamTls(tls, target.address, target.port, target.identity) : connect({ host: target.address, port: target.port, noDelay: true });

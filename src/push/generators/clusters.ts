@@ -8,7 +8,7 @@ import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { Cluster } from '../../proxy-config/types.js';
 import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { outboundCluster } from './http-route.js';
-import { PASSTHROUGH_CLUSTER } from './routes.js';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from './routes.js';
 import { destinationRuleFor, outboundScope, visibleServices } from './scope.js';
 import { applyPolicy, effectivePolicy } from './traffic-policy.js';
 import { applyClientMtls } from '../security/mtls.js';
@@ -66,7 +66,9 @@ export const clustersGenerator: Generator = {
       scope: `outbound:${scope}`,
       build: () => {
         const out = visibleServices(snap, proxy).flatMap((s) => serviceClusters(snap, s, proxy.node.namespace));
+        if (proxy.node.role === 'gateway') return out; // gateways never pass traffic through
         if (snap.mesh.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') out.push({ name: PASSTHROUGH_CLUSTER, discovery: 'original_dst', protocol: 'auto', loadBalancer: { policy: 'PASSTHROUGH' } });
+        else out.push({ name: BLACKHOLE_CLUSTER, discovery: 'eds', protocol: 'tcp' });
         return out;
       },
     }];

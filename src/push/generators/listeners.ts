@@ -1,7 +1,8 @@
 /**
- * Listeners. Sidecar: `outbound` (127.0.0.1, HTTP_PROXY with absolute-form requests) and one
- * `inbound|PORT` per service port of its workload; with transparent capture, a `virtualOutbound`
- * listener with a TCP chain per TCP/TLS service port. Gateway: one listener per Gateway server port.
+ * Listeners. Sidecar: `outbound` (127.0.0.1: HTTP_PROXY with absolute-form requests and CONNECT;
+ * with transparent capture `virtualOutbound` on 0.0.0.0, the same chains) with a TCP chain per
+ * TCP/TLS service port, HTTP chains and the passthrough chain, and one `inbound|PORT` per service
+ * port of its workload. Gateway: one listener per Gateway server port.
  */
 import type { Resource } from '../../api/types/meta.js';
 import type { VirtualServiceSpec } from '../../api/types/networking.js';
@@ -11,7 +12,7 @@ import type { FilterChain, Listener, TcpRoute } from '../../proxy-config/types.j
 import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { isHttpServer, serversByPort, terminatesTls, type BoundServer } from './gateways.js';
 import { outboundCluster } from './http-route.js';
-import { gatewayVirtualServices, OUTBOUND_ROUTE_CONFIG } from './routes.js';
+import { BLACKHOLE_CLUSTER, gatewayVirtualServices, OUTBOUND_ROUTE_CONFIG, PASSTHROUGH_CLUSTER } from './routes.js';
 import { meshVirtualServicesFor, visibleServices } from './scope.js';
 import { gatewaySecretNames } from './secrets.js';
 import { tcpRoutes } from './tcp-routes.js';
@@ -26,10 +27,18 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
   const out: Listener[] = [];
   const outboundPort = w?.outboundPort ?? DEFAULT_OUTBOUND_PORT;
   if (outboundPort !== 0) {
-    const http: FilterChain = { name: 'http', http: { routeConfig: OUTBOUND_ROUTE_CONFIG, acceptAbsoluteForm: true } };
+    // One listener for explicit HTTP_PROXY requests (absolute form, CONNECT tunnels) and captured connections:
+    // TCP/TLS service ports by original destination (or CONNECT target), HTTP by Host, the rest by outboundTrafficPolicy.
+    const http = { routeConfig: OUTBOUND_ROUTE_CONFIG, acceptAbsoluteForm: true };
+    const chains: FilterChain[] = [
+      ...tcpChains(snap, proxy),
+      { name: 'http', match: { protocol: 'http1' }, http },
+      { name: 'http2', match: { protocol: 'http2' }, http },
+      passthroughChain(snap),
+    ];
     if (w?.captureMode === 'iptables') {
-      out.push({ name: 'virtualOutbound', address: '0.0.0.0', port: outboundPort, direction: 'outbound', useOriginalDst: true, filterChains: [...tcpChains(snap, proxy), { ...http, match: { protocol: 'http1' } }] });
-    } else out.push({ name: 'outbound', address: '127.0.0.1', port: outboundPort, direction: 'outbound', filterChains: [http] });
+      out.push({ name: 'virtualOutbound', address: '0.0.0.0', port: outboundPort, direction: 'outbound', useOriginalDst: true, filterChains: chains });
+    } else out.push({ name: 'outbound', address: '127.0.0.1', port: outboundPort, direction: 'outbound', filterChains: chains });
   }
   const bind = w?.bindAddress ?? w?.address ?? '0.0.0.0';
   for (const p of inboundPorts(proxy)) {
@@ -40,6 +49,12 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
     out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: inboundChains(mode, chain, snap.mesh.trustDomain) });
   }
   return out;
+}
+
+/** The last outbound chain (Istio's PassthroughFilterChain): unknown TCP destinations pass through, or nowhere (REGISTRY_ONLY). */
+function passthroughChain(snap: MeshSnapshot): FilterChain {
+  const cluster = snap.mesh.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  return { name: 'PassthroughFilterChain', tcp: { routes: [{ destinations: [{ cluster, weight: 100 }] }], statPrefix: cluster } };
 }
 
 /** One chain per TCP/TLS service port (captured traffic, matched by original destination port). */
@@ -107,11 +122,10 @@ function gatewayListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
 export const listenersGenerator: Generator = {
   type: 'listeners',
   kinds: ['services', 'VirtualService', 'Gateway', 'Sidecar', 'PeerAuthentication', 'mesh'],
-  // A sidecar without transparent capture has only `outbound` and its inbound listeners: services,
-  // VirtualServices and Gateways (used by capture chains and gateway servers) cannot change them.
+  // A sidecar's listeners do not depend on Gateways (only gateway servers do).
   kindsFor(proxy) {
-    if (proxy.node.role === 'gateway' || proxy.workload?.captureMode === 'iptables') return this.kinds;
-    return this.kinds.filter((k) => k !== 'services' && k !== 'VirtualService' && k !== 'Gateway');
+    if (proxy.node.role === 'gateway') return this.kinds;
+    return this.kinds.filter((k) => k !== 'Gateway');
   },
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
     return [{ scope: `own:${proxy.node.id}`, build: () => (proxy.node.role === 'gateway' ? gatewayListeners(snap, proxy) : sidecarListeners(snap, proxy)) }];

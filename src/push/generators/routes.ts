@@ -20,6 +20,8 @@ import { delegatesOf, expandHttpRules } from './delegate.js';
 export const OUTBOUND_ROUTE_CONFIG = 'outbound';
 /** Cluster for requests to hosts outside the registry when the mesh allows them (ALLOW_ANY). */
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+/** Cluster for connections to hosts outside the registry when the mesh forbids them (REGISTRY_ONLY): nothing answers. */
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
 /** The rules of the first VirtualService for a service port, or the default route. */
 export function serviceRoutes(snap: MeshSnapshot, svc: Service, port: ServicePort, ns: string): Route[] {
@@ -81,10 +83,13 @@ export function outboundRouteConfig(snap: MeshSnapshot, proxy: ProxyInfo): Route
   const ns = proxy.node.namespace;
   const virtualHosts: VirtualHost[] = [];
   for (const svc of visibleServices(snap, proxy)) {
-    for (const port of svc.ports) if (isHttpProtocol(port.protocol) && svc.resolution !== 'NONE') virtualHosts.push(cachedVirtualHost(snap, svc, port, ns));
+    for (const port of svc.ports) if (isHttpProtocol(port.protocol)) virtualHosts.push(cachedVirtualHost(snap, svc, port, ns));
   }
   if (snap.mesh.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
     virtualHosts.push({ name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', route: { destinations: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }], allowUpgrade: true } }] });
+  } else {
+    // As Istio's `block_all` virtual host: 502, counted as BlackHoleCluster.
+    virtualHosts.push({ name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', directResponse: { status: 502 } }] });
   }
   // Sorted by name, as the wire carries them (one resource per virtual host); lookup is by domain, not order.
   virtualHosts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -1,0 +1,79 @@
+/**
+ * Where a passthrough connection may go (Envoy's PassthroughCluster / original_dst cluster):
+ * the host the client asked for (explicit HTTP_PROXY mode: the request's authority or the
+ * CONNECT target) or the original destination of a captured connection, resolved by DNS.
+ * Never a port this proxy itself listens on on a local address (admin, metrics, its own
+ * listeners, its push client), which would let an app reach the proxy's controls through it
+ * or loop a connection back into the proxy; gateways never pass through.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+
+/** What the guard knows about the proxy it protects. */
+export interface OwnFacts {
+  role: 'sidecar' | 'gateway';
+  /** Local ports this proxy listens on or owns (admin, metrics, listeners, push client). */
+  ports: Set<number>;
+}
+
+/** A destination a passthrough may use, or why it may not. */
+export type PassthroughTarget = { address: string; port: number } | { refused: string };
+
+/** Cluster names with Istio's meaning, used in telemetry (`destination_service_name`). */
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+/** The cluster REGISTRY_ONLY sends unknown destinations to (nothing answers). */
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+
+let localCache: { at: number; set: Set<string> } | undefined;
+
+/** This host's own addresses (refreshed at most every 5 s). */
+function localAddresses(now = Date.now()): Set<string> {
+  if (localCache !== undefined && now - localCache.at < 5000) return localCache.set;
+  const set = new Set<string>(['0.0.0.0', '::']);
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) set.add(a.address);
+  localCache = { at: now, set };
+  return set;
+}
+
+/** True for an address of this host (loopback range, unspecified, or an interface's address). */
+export function isLocalAddress(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (a.startsWith('127.') || a === '::1') return true;
+  return localAddresses().has(a);
+}
+
+/** Splits `host[:port]` (IPv6 in brackets) with a default port. */
+export function splitHostPort(authority: string, defaultPort: number): { host: string; port: number } | undefined {
+  let host = authority;
+  let port = defaultPort;
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(authority) ?? /^([^:]+)(?::(\d+))?$/.exec(authority);
+  if (m === null) return undefined;
+  host = m[1]!;
+  if (m[2] !== undefined) port = Number(m[2]);
+  if (host === '' || !(port > 0 && port < 65536)) return undefined;
+  return { host, port };
+}
+
+const cache = new Map<string, { address: string; until: number }>();
+
+/** Resolves `host` (cached 5 s, at most 1000 names) and checks the result against `own`. */
+export async function passthroughTarget(own: OwnFacts, host: string, port: number): Promise<PassthroughTarget> {
+  if (own.role === 'gateway') return { refused: 'gateways never pass traffic through to destinations outside the mesh' };
+  let address = isIP(host) !== 0 ? host : undefined;
+  if (address === undefined) {
+    const c = cache.get(host);
+    if (c !== undefined && c.until > Date.now()) address = c.address;
+    else {
+      try {
+        address = (await lookup(host)).address;
+      } catch (err) {
+        return { refused: `cannot resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      }
+      if (cache.size >= 1000) cache.clear();
+      cache.set(host, { address, until: Date.now() + 5000 });
+    }
+  }
+  if (own.ports.has(port) && isLocalAddress(address)) return { refused: `${host}:${port} is this proxy's own port` };
+  return { address, port };
+}
