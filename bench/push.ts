@@ -60,6 +60,7 @@ export async function benchPush(o: { quick: boolean; json: boolean }): Promise<v
     source: controller,
     universal,
     log: () => {},
+    allowPlaintext: true, // simulated proxies without identities, on loopback
     onAck: (id, at) => {
       acks.set(id, at);
       if (pending.delete(id) && pending.size === 0) roundDone?.();

@@ -295,6 +295,28 @@ export class CertificateAuthority {
     }
   }
 
+  /**
+   * First contact: signs `csr` for the identity `token` allows, and spends the token only once the
+   * certificate is signed. A CSR refused for its identity (or a token for another identity than
+   * `opts.expect`, the SPIFFE id the stream's hello speaks for) leaves the token unspent, so the
+   * proxy can retry with a correct CSR. Throws CaError TOKEN_*, CSR_* or UNAUTHENTICATED.
+   */
+  async signWithToken(csr: string | Uint8Array, token: string, opts: { expect?: string; lifetimeMs?: number } = {}): Promise<IssuedCertificate> {
+    let claims: BootstrapClaims;
+    try {
+      claims = verifyBootstrapToken(token, this.tokenKey, this.now());
+      if (await this.opts.storage.getRaw(USED_TOKEN_PREFIX + claims.jti)) throw new CaError(CA_ERRORS.TOKEN_REPLAYED, `bootstrap token ${claims.jti} was already used; tokens are single-use for first contact, create a new one`);
+    } catch (err) {
+      if (err instanceof CaError) this.refuse(err);
+      throw err;
+    }
+    const id = spiffeId(this.trustDomain, { namespace: claims.ns, serviceAccount: claims.sa });
+    if (opts.expect !== undefined && opts.expect !== id) this.refuse(new CaError(CA_ERRORS.UNAUTHENTICATED, `the bootstrap token is for ${id}, but the stream speaks for ${opts.expect}; the token was not spent`));
+    const out = this.signCsr(csr, id, opts.lifetimeMs !== undefined ? { lifetimeMs: opts.lifetimeMs } : {});
+    await this.redeemToken(token);
+    return out;
+  }
+
   /** Where a root rotation stands. */
   rotationPhase(): RotationPhase {
     if (!this.state || this.state.roots.length === 1) return 'steady';

@@ -126,11 +126,11 @@ export function caHttpHandlers(ca: CertificateAuthority, opts: CaHttpOptions = {
         const csr = str(body, 'csr')!;
         const chain = presentedChain(req);
         const fromCert = chain ? ca.identityFromCertificate(chain) : undefined;
-        let allowed: string;
-        if (fromCert) allowed = fromCert;
-        else if (typeof body.token === 'string') allowed = spiffeId(ca.trustDomain, await ca.redeemToken(body.token));
+        const life = typeof body.lifetimeMs === 'number' ? { lifetimeMs: body.lifetimeMs } : {};
+        let out;
+        if (fromCert) out = ca.signCsr(csr, fromCert, life);
+        else if (typeof body.token === 'string') out = await ca.signWithToken(csr, body.token, life); // the token is spent only when the CSR is signed
         else throw new CaError(CA_ERRORS.UNAUTHENTICATED, 'a certificate request needs a bootstrap token (first contact) or a current workload certificate (renewal over TLS)');
-        const out = ca.signCsr(csr, allowed, typeof body.lifetimeMs === 'number' ? { lifetimeMs: body.lifetimeMs } : {});
         send(res, 200, { certificateChain: out.chainPem, trustBundle: out.trustBundlePem, spiffeId: out.spiffeId, notBefore: out.notBefore, notAfter: out.notAfter, serial: out.serial });
       }),
     },

@@ -3,7 +3,6 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { CertificateAuthority } from './authority.js';
 import { derToPem } from './der.js';
 import { CaError } from './errors.js';
-import { spiffeId } from './spiffe.js';
 
 /**
  * The CA on the push stream (integration seams for src/push): answering a `csr` message, and
@@ -42,17 +41,19 @@ export function peerChainPem(socket: Socket | undefined): string | undefined {
  * (a bootstrap token, redeemed once). Never throws:
  * refusals become `{error, code}`.
  */
-export async function answerCsr(ca: CertificateAuthority, msg: { requestId?: unknown; csr?: unknown; token?: unknown }, socket?: Socket, sessionIdentity?: string): Promise<CertificateReply> {
+export async function answerCsr(ca: CertificateAuthority, msg: { requestId?: unknown; csr?: unknown; token?: unknown }, socket?: Socket, sessionIdentity?: string, opts: { expect?: string } = {}): Promise<CertificateReply> {
   const requestId = String(msg.requestId ?? '');
   try {
     if (typeof msg.csr !== 'string') throw new Error('csr message has no "csr" string');
     const chain = peerChainPem(socket);
     const fromCert = chain ? ca.identityFromCertificate(chain) : undefined;
     // `sessionIdentity`: what an earlier token CSR on this same TLS connection proved (renewal before a reconnect).
-    let allowed = fromCert ?? sessionIdentity;
-    if (!allowed && typeof msg.token === 'string') allowed = spiffeId(ca.trustDomain, await ca.redeemToken(msg.token));
-    if (!allowed) return { type: 'certificate', requestId, code: 'BOWLINE_E_CA_UNAUTHENTICATED', error: 'a CSR needs a bootstrap token (first contact) or the current workload certificate on the TLS stream' };
-    const out = ca.signCsr(msg.csr, allowed);
+    const allowed = fromCert ?? sessionIdentity;
+    let out;
+    if (allowed) out = ca.signCsr(msg.csr, allowed);
+    // First contact: the token is spent only once the CSR is signed (and only for the identity the stream's hello named).
+    else if (typeof msg.token === 'string') out = await ca.signWithToken(msg.csr, msg.token, opts.expect !== undefined ? { expect: opts.expect } : {});
+    else return { type: 'certificate', requestId, code: 'BOWLINE_E_CA_UNAUTHENTICATED', error: 'a CSR needs a bootstrap token (first contact) or the current workload certificate on the TLS stream' };
     return { type: 'certificate', requestId, certificateChain: out.chainPem, rootCerts: out.trustBundlePem };
   } catch (err) {
     if (err instanceof CaError) return { type: 'certificate', requestId, code: err.code, error: err.message };

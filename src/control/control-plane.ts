@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   listenPush?: string;
   /** HOST:PORT of the TLS push stream served when the CA runs (default 127.0.0.1:15012; port 0 picks one). */
   listenPushTls?: string;
+  /** Accept proxy streams without a credential on the plaintext push port (`--push-plaintext`; loopback only). Default false. */
+  pushPlaintext?: boolean;
   /** Key-encryption key file of the CA (default env BOWLINE_CA_KEK_FILE / BOWLINE_CA_KEK / HOME/ca-kek). */
   caKekFile?: string;
   /** Istio-style cacerts directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) for a shared root. */
@@ -190,6 +192,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       listenApi: opts.listenApi ?? '127.0.0.1:15014',
       listenPush: opts.listenPush ?? '127.0.0.1:15010',
       listenPushTls: opts.listenPushTls ?? '127.0.0.1:15012',
+      pushPlaintext: opts.pushPlaintext ?? false,
       ...(opts.caKekFile ? { caKekFile: opts.caKekFile } : {}),
       ...(opts.caCertsDir ? { caCertsDir: opts.caCertsDir } : {}),
       clusterDomain: opts.clusterDomain ?? 'cluster.local',

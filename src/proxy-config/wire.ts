@@ -9,7 +9,7 @@ import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
 /** Protocol revision spoken by this build; a server refuses a hello with another major. */
-export const PUSH_PROTOCOL_VERSION = 2;
+export const PUSH_PROTOCOL_VERSION = 3;
 /** Longest line (one message) either side accepts; longer is garbage and closes the stream. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Every resource type the stream carries, in the order a proxy should apply them (xDS: CDS, EDS, LDS, RDS). */

@@ -57,7 +57,7 @@ describe('mesh controller', () => {
 describe('debug handlers', () => {
   it('serve syncz, registryz, configz, config_dump and manual registration', async () => {
     const { store, controller } = await setup();
-    const push = new PushServer({ source: controller, log: () => {} });
+    const push = new PushServer({ source: controller, log: () => {}, allowPlaintext: true });
     cleanup.push(() => push.close());
     const h = pushDebugHandlers({ server: push, controller, store });
     const http = createServer((req, res) => void h(req, res, new URL(req.url!, 'http://x')).then((ok) => ok || res.writeHead(404).end()));
@@ -83,7 +83,7 @@ describe('debug handlers', () => {
 
   it('a registration the store cannot take is a 503 with the store code, not a 400 blaming the caller', async () => {
     const { store, controller } = await setup();
-    const push = new PushServer({ source: controller, log: () => {} });
+    const push = new PushServer({ source: controller, log: () => {}, allowPlaintext: true });
     cleanup.push(() => push.close());
     const down = Object.create(store) as Store;
     down.putRaw = async () => { throw new StoreError('Unavailable', 'etcd is not answering'); };

@@ -24,7 +24,7 @@ export interface PushHost {
   readonly store: Store;
   readonly meshConfig: MeshConfig;
   onMeshConfig(fn: (m: MeshConfig) => void): () => void;
-  readonly options: { listenPush: string; listenPushTls?: string; clusterDomain: string; domains: string[]; marathon?: MarathonSource[] };
+  readonly options: { listenPush: string; listenPushTls?: string; pushPlaintext?: boolean; clusterDomain: string; domains: string[]; marathon?: MarathonSource[] };
   readonly ports: Record<string, number>;
   readonly metrics: { addRegistry(r: Registry): void };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
@@ -68,6 +68,10 @@ function registryHealthMetrics(metrics: Registry, statuses: () => RegistryStatus
 
 /** Starts push for a control plane. */
 export async function startPush(cp: PushHost): Promise<{ server: PushServer; controller: MeshController }> {
+  const listen = parseListen(cp.options.listenPush);
+  if (cp.options.pushPlaintext && !/^(127\.|::1$|::ffff:127\.|localhost$)/.test(listen.host)) {
+    throw new Error(`push: plaintext proxy streams (--push-plaintext) are allowed on a loopback address only, not ${listen.host}`);
+  }
   const domains = { clusterDomain: cp.options.clusterDomain, extraDomains: cp.options.domains };
   const universal = new UniversalRegistry(cp.store, { domains, ttlMs: registrationTtl() });
   const sources = cp.options.marathon ?? [];
@@ -92,11 +96,13 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     // On the TLS stream, a proxy presenting a workload certificate may only speak for that identity.
     authenticate: caStreamAuth(() => caOf(cp)),
     onCsr: caCsrAnswer(() => caOf(cp)),
+    allowPlaintext: cp.options.pushPlaintext === true,
   });
-  const { host, port } = parseListen(cp.options.listenPush);
+  const { host, port } = listen;
+
   const addr = await server.listen(port, host);
   cp.ports.push = addr.port;
-  cp.log(`push: proxy stream on ${host}:${addr.port}`);
+  cp.log(`push: proxy stream on ${host}:${addr.port}${cp.options.pushPlaintext ? ' (plaintext proxies accepted: --push-plaintext)' : ' (every proxy proves its identity: certificate or bootstrap token)'}`);
   // With a CA: the TLS stream (Istio's 15012), serving certificate from the mesh root, CSRs over it.
   const ca = caOf(cp);
   if (ca && cp.options.listenPushTls) {

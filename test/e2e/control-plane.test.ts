@@ -43,7 +43,7 @@ async function app(handler: http.RequestListener): Promise<number> {
 }
 
 async function startCp(): Promise<Child> {
-  const c = startBowline(['up', '--home', home, '--listen-api', `127.0.0.1:${apiPort}`, '--listen-push', `127.0.0.1:${pushPort}`], { env: { BOWLINE_REGISTRATION_TTL_MS: '60000' } });
+  const c = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', `127.0.0.1:${apiPort}`, '--listen-push', `127.0.0.1:${pushPort}`], { env: { BOWLINE_REGISTRATION_TTL_MS: '60000' } });
   children.push(c);
   await waitFor(() => c.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up ready:\n${c.output()}` });
   return c;

@@ -103,7 +103,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
   beforeAll(async () => {
     collector = await startCollector();
     const portsFile = join(home, 'ports.json');
-    const cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile]);
+    const cp = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile]);
     children.push(cp);
     await waitFor(() => existsSync(portsFile) && readFileSync(portsFile, 'utf8').endsWith('\n'), { timeoutMs: 20_000, what: `bowline up ports (${cp.output()})` });
     ({ api, push } = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number });

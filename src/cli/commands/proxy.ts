@@ -31,7 +31,8 @@ config stays. SIGTERM/SIGINT or POST /quitquitquit on the admin port drain and e
   --merged-metrics-port N  port of the merged endpoint (default 15020 when --app-metrics-url is set)
 
 With a control plane instead of --config (docs/push-protocol.md):
-  --server HOST:PORT    control plane push address (bowline up's --listen-push, default 127.0.0.1:15010)
+  --server HOST:PORT    control plane push address (bowline up's --listen-push, default 127.0.0.1:15010;
+                        without --token-file only a control plane started with --push-plaintext accepts it)
   --bootstrap FILE      the values below from a JSON/YAML file (flags win)
   --name NAME --namespace NS --service-account SA --labels k=v,...   the workload (namespace default "default")
   --service NAME:PORT[/PROTOCOL][@APPPORT]   a service port this workload serves (repeatable)

@@ -1,4 +1,5 @@
-import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
+import { isLoopback } from '../../control/auth.js';
+import { parseListen, startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import { MeshConfigError } from '../../control/mesh.js';
 import { builtinPlugins } from '../../control/plugins.js';
 import { isStoreError, openStore, type Store } from '../../store/index.js';
@@ -13,6 +14,9 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --listen-api HOST:PORT     config API, /debug/*, /metrics (default 127.0.0.1:15014; port 0 picks one)
   --listen-push HOST:PORT    push stream to proxies (default 127.0.0.1:15010)
   --listen-push-tls HOST:PORT  TLS push stream with certificates for proxies started with --token-file (default 127.0.0.1:15012)
+  --push-plaintext           accept proxies without a credential on the plaintext push port (loopback tests and
+                             demos only; refused unless --listen-push is a loopback address). Without it every
+                             proxy proves its identity: workload certificate or bootstrap token (docs/security.md)
   --ca-kek-file FILE         key-encryption key of the CA's stored key (docs/security.md)
   --ca-certs-dir DIR         Istio-style cacerts (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem): a shared root
   --home DIR                 state: embedded store, admin token, CLI context (default $BOWLINE_HOME or ~/.bowline)
@@ -56,6 +60,7 @@ export const command: Command = {
       'listen-api': { type: 'string', default: '127.0.0.1:15014' },
       'listen-push': { type: 'string', default: '127.0.0.1:15010' },
       'listen-push-tls': { type: 'string', default: '127.0.0.1:15012' },
+      'push-plaintext': { type: 'boolean', default: false },
       'ca-kek-file': { type: 'string' },
       'ca-certs-dir': { type: 'string' },
       home: { type: 'string' },
@@ -75,6 +80,9 @@ export const command: Command = {
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     const store = values.store!;
     if (store !== 'embedded' && !store.startsWith('etcd://')) throw new UsageError(`--store must be embedded or etcd://HOST:PORT[,...], got "${store}"`);
+    if (values['push-plaintext'] && !isLoopback(parseListen(values['listen-push']!).host)) {
+      throw new UsageError(`--push-plaintext is refused with --listen-push ${values['listen-push']}: unauthenticated proxy streams are allowed on a loopback address only`);
+    }
     const home = bowlineHome(values.home);
     const marathon = (values.marathon ?? []).map((url) => {
       if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--marathon must be an http(s) URL, got "${url}"`);
@@ -94,6 +102,7 @@ export const command: Command = {
         listenApi: values['listen-api']!,
         listenPush: values['listen-push']!,
         listenPushTls: values['listen-push-tls']!,
+        pushPlaintext: values['push-plaintext']!,
         ...(values['ca-kek-file'] ? { caKekFile: values['ca-kek-file'] } : {}),
         ...(values['ca-certs-dir'] ? { caCertsDir: values['ca-certs-dir'] } : {}),
         store: await openWithRetry(store, home, log),

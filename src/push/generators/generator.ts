@@ -11,6 +11,8 @@ import type { WorkloadAnnouncement } from '../../proxy-config/wire.js';
 export interface ProxyInfo {
   node: NodeInfo;
   workload?: WorkloadAnnouncement;
+  /** How the proxy's stream proved its identity (absent: not known, e.g. a config dump or a test); see secretsAllowed. */
+  credential?: 'plaintext' | 'token' | 'certificate';
 }
 
 /** One part of a generator's output. */

@@ -4,6 +4,8 @@ import type { Registration } from '../../registry/universal/universal.js';
 import type { ResourceType } from '../../proxy-config/types.js';
 import type { TypeSet } from '../cache.js';
 import type { ProxyInfo } from '../generators/index.js';
+import type { HelloMessage } from '../../proxy-config/wire.js';
+import type { StreamCredential } from './credential.js';
 
 /** Sync state of one resource type of one proxy, as `bowline proxy-status` shows it. */
 export type SyncState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
@@ -39,6 +41,10 @@ export interface PendingPush {
 export class Connection {
   id = '';
   info?: ProxyInfo;
+  /** How the stream proved its identity (set with `id`). */
+  credential: StreamCredential = 'plaintext';
+  /** A hello without a certificate, waiting for a CSR with a bootstrap token to prove `identity`. */
+  awaitingToken?: { hello: HelloMessage; identity: string; timer: NodeJS.Timeout };
   /** What the proxy runs (its last ACKed sets). */
   readonly acked = new Map<ResourceType, TypeSet>();
   pending?: PendingPush;

@@ -35,7 +35,7 @@ afterEach(async () => {
 async function setup(configs: string[] = [], opts: Partial<PushServerOptions> = {}) {
   const source = new Source(bookinfoSnapshot(sampleResources('destination-rule-all', ...configs)));
   const logs: Array<Record<string, unknown>> = [];
-  const server = new PushServer({ source, log: (level, msg, f) => logs.push({ level, msg, ...f }), ...opts });
+  const server = new PushServer({ source, log: (level, msg, f) => logs.push({ level, msg, ...f }), allowPlaintext: true, ...opts });
   const addr = await server.listen(0);
   cleanup.push(() => server.close());
   return { source, server, addr, logs };
@@ -197,13 +197,13 @@ describe('push stream', () => {
 
   it('reconnects with backoff after the control plane restarts and is not resent unchanged types', async () => {
     const source = new Source(bookinfoSnapshot(sampleResources('destination-rule-all', 'virtual-service-all-v1')));
-    let server = new PushServer({ source, log: () => {} });
+    let server = new PushServer({ source, log: () => {}, allowPlaintext: true });
     const addr = await server.listen(0);
     const { applied, events } = client(addr);
     await waitFor(() => applied.length === 1);
     await server.close();
     await waitFor(() => events.some((e) => e.type === 'disconnected'));
-    server = new PushServer({ source, log: () => {} });
+    server = new PushServer({ source, log: () => {}, allowPlaintext: true });
     await server.listen(addr.port);
     cleanup.push(() => server.close());
     await waitFor(() => server.status()[0]?.types.routes?.state === 'SYNCED', { what: 'resync' });
@@ -245,7 +245,7 @@ describe('push stream', () => {
 describe('CSR seam', () => {
   it('forwards a csr to onCsr and returns the certificate to the proxy; refuses without a CA', async () => {
     const source = new Source(bookinfoSnapshot(sampleResources('destination-rule-all')));
-    const server = new PushServer({ source, log: () => {}, onCsr: async (msg) => ({ type: 'certificate', requestId: msg.requestId, certificateChain: `signed(${String(msg.csr)})` }) });
+    const server = new PushServer({ source, log: () => {}, allowPlaintext: true, onCsr: async (msg) => ({ type: 'certificate', requestId: msg.requestId, certificateChain: `signed(${String(msg.csr)})` }) });
     const addr = await server.listen(0);
     cleanup.push(() => server.close());
     const { c, applied } = client(addr);

@@ -13,6 +13,7 @@ import type { UniversalRegistry } from '../../registry/universal/universal.js';
 import { GenerationCache, type TypeSet } from '../cache.js';
 import { generateProxyConfig } from '../generators/index.js';
 import { Connection, type ProxyStatus } from './connection.js';
+import { CREDENTIAL_STRENGTH, type CsrContext, type StreamAuthenticator, type StreamCredential } from './credential.js';
 import { PushMetrics } from './metrics.js';
 import { StatsWindow, type StatsWindowOptions } from './stats-window.js';
 import type { StatsMessage } from '../../proxy-config/stats.js';
@@ -43,11 +44,14 @@ export interface PushServerOptions {
   nackRetryMaxMs?: number;
   /** Called on every ACK (benchmarks, tests). */
   onAck?: (proxyId: string, at: number) => void;
-  /** Checks a hello against the stream's credentials (the CA: a workload certificate's identity must be the node's);
-   *  returns why it is refused, or undefined. Must not throw. */
-  authenticate?: (socket: Socket, hello: HelloMessage) => string | undefined;
-  /** Answers a `csr` message (the CA's answerCsr); absent: CSRs are refused. Must not throw. */
-  onCsr?: (msg: Record<string, unknown>, socket: Socket) => Promise<object | undefined>;
+  /** Checks the credential a stream presents for its hello (the CA: a workload certificate whose identity is the node's,
+   *  or a bootstrap token in the first CSR). Absent: every stream counts as presenting none. Must not throw. */
+  authenticate?: StreamAuthenticator;
+  /** Accept hellos that present no credential (`bowline up --push-plaintext`, loopback tests). Default false: refused. */
+  allowPlaintext?: boolean;
+  /** Answers a `csr` message (the CA's answerCsr); absent: CSRs are refused. Calls `ctx.onProven` when a bootstrap token
+   *  on this connection proved an identity. Must not throw. */
+  onCsr?: (msg: Record<string, unknown>, socket: Socket, ctx: CsrContext) => Promise<object | undefined>;
   /** Slot length and window of the traffic statistics proxies report (default 10 s slots, 15 min). */
   stats?: StatsWindowOptions;
 }
@@ -68,6 +72,8 @@ export const PUSH_ERRORS = {
   replaced: 'BOWLINE_E_PUSH_REPLACED',
   identity: 'BOWLINE_E_PUSH_IDENTITY',
   protocol: 'BOWLINE_E_PUSH_PROTOCOL_VERSION',
+  unauthenticated: 'BOWLINE_E_PUSH_UNAUTHENTICATED',
+  weaker: 'BOWLINE_E_PUSH_WEAKER_CREDENTIAL',
 } as const;
 
 const defaultLog: PushLogger = (level, msg, fields) => process.stderr.write(`${JSON.stringify({ level, component: 'push', msg, ...fields })}\n`);
@@ -131,6 +137,13 @@ export class PushServer {
     const d = decodeMessage(line);
     if (!d.ok) return this.drop(conn, PUSH_ERRORS.badFrame, d.error);
     const msg = d.msg;
+    if (!conn.id && conn.awaitingToken) {
+      // Said hello without a certificate: only a CSR with a bootstrap token (or a keepalive) may follow.
+      if (msg.type === 'csr') return this.onCsr(conn, msg);
+      if (msg.type === 'ping') return void conn.socket.write('{"type":"pong"}\n');
+      if (msg.type === 'pong') return;
+      return this.drop(conn, PUSH_ERRORS.unauthenticated, `"${msg.type}" before the stream proved its identity (a CSR with the bootstrap token comes first)`);
+    }
     if (!conn.id) {
       if (msg.type !== 'hello') return this.drop(conn, PUSH_ERRORS.unexpected, `expected hello, got "${msg.type}"`);
       clearTimeout(helloTimer);
@@ -150,32 +163,67 @@ export class PushServer {
         this.metrics.statsReports++;
         this.stats.add(msg as unknown as StatsMessage);
         return;
-      case 'csr': {
-        const refuse = { type: 'certificate', requestId: String(msg.requestId ?? ''), code: 'BOWLINE_E_PUSH_NO_CA', error: 'certificate signing is not enabled on this control plane' };
-        const answer = this.opts.onCsr ? this.opts.onCsr(msg, conn.socket).catch(() => refuse) : Promise.resolve(refuse);
-        void answer.then((reply) => {
-          if (!conn.closed) conn.socket.write(`${JSON.stringify(reply ?? refuse)}\n`);
-        });
-        return;
-      }
+      case 'csr':
+        return this.onCsr(conn, msg);
       default:
         return this.drop(conn, PUSH_ERRORS.unexpected, `unknown message type "${msg.type}"`);
     }
+  }
+
+  private onCsr(conn: Connection, msg: Record<string, unknown>): void {
+    const refuse = { type: 'certificate', requestId: String(msg.requestId ?? ''), code: 'BOWLINE_E_PUSH_NO_CA', error: 'certificate signing is not enabled on this control plane' };
+    let proven: string | undefined;
+    const ctx: CsrContext = { onProven: (id) => (proven = id), ...(conn.awaitingToken ? { expect: conn.awaitingToken.identity } : {}) };
+    const answer = this.opts.onCsr ? this.opts.onCsr(msg, conn.socket, ctx).catch(() => refuse) : Promise.resolve(refuse);
+    void answer.then((reply) => {
+      if (conn.closed) return;
+      const out = (reply ?? refuse) as { error?: unknown; code?: unknown };
+      conn.socket.write(`${JSON.stringify(out)}\n`);
+      const waiting = conn.awaitingToken;
+      if (!waiting || conn.id) return;
+      if (proven === waiting.identity) return this.activate(conn, waiting.hello, 'token');
+      this.drop(conn, PUSH_ERRORS.unauthenticated, `the first CSR did not prove ${waiting.identity}: ${typeof out.code === 'string' ? out.code + ': ' : ''}${typeof out.error === 'string' ? out.error : 'no certificate issued'}`);
+    });
   }
 
   private onHello(conn: Connection, hello: HelloMessage): void {
     if (hello.protocol !== PUSH_PROTOCOL_VERSION) return this.drop(conn, PUSH_ERRORS.protocol, `protocol ${String(hello.protocol)} not supported (this control plane speaks ${PUSH_PROTOCOL_VERSION})`);
     const problem = checkNode(hello.node) ?? (hello.workload ? checkWorkload(hello.workload) : undefined);
     if (problem) return this.drop(conn, PUSH_ERRORS.badHello, problem);
-    const refused = this.opts.authenticate?.(conn.socket, hello);
-    if (refused) return this.drop(conn, PUSH_ERRORS.identity, refused);
+    const verdict = this.opts.authenticate?.(conn.socket, hello) ?? { kind: 'none' as const };
+    switch (verdict.kind) {
+      case 'refused':
+        return this.drop(conn, PUSH_ERRORS.identity, verdict.reason);
+      case 'certificate':
+        return this.activate(conn, hello, 'certificate');
+      case 'token': {
+        // No certificate yet: nothing is sent and nothing registered until a CSR with a bootstrap token proves the identity.
+        const timer = setTimeout(() => this.drop(conn, PUSH_ERRORS.unauthenticated, `no CSR with a bootstrap token for ${verdict.identity} within ${this.opts.helloTimeoutMs ?? 10_000} ms`), this.opts.helloTimeoutMs ?? 10_000);
+        timer.unref();
+        conn.awaitingToken = { hello, identity: verdict.identity, timer };
+        return;
+      }
+      case 'none':
+        if (this.opts.allowPlaintext) return this.activate(conn, hello, 'plaintext');
+        return this.drop(conn, PUSH_ERRORS.unauthenticated, `proxy ${hello.node.id} presented no credential: connect to the TLS push port with a bootstrap token (\`bowline proxy --token-file\`), or start the control plane with --push-plaintext (loopback only)`);
+    }
+  }
+
+  /** Binds the proxy id to a stream that proved its identity with `credential`, then serves it. */
+  private activate(conn: Connection, hello: HelloMessage, credential: StreamCredential): void {
+    if (conn.awaitingToken) clearTimeout(conn.awaitingToken.timer);
+    conn.awaitingToken = undefined;
+    const old = this.conns.get(hello.node.id);
+    if (old && CREDENTIAL_STRENGTH[old.credential] > CREDENTIAL_STRENGTH[credential]) {
+      return this.drop(conn, PUSH_ERRORS.weaker, `proxy ${hello.node.id} is connected with a ${old.credential} credential; a ${credential} stream cannot replace it`);
+    }
     conn.id = hello.node.id;
-    conn.info = hello.workload ? { node: hello.node, workload: hello.workload } : { node: hello.node };
-    const old = this.conns.get(conn.id);
+    conn.credential = credential;
+    conn.info = hello.workload ? { node: hello.node, workload: hello.workload, credential } : { node: hello.node, credential };
     if (old) this.drop(old, PUSH_ERRORS.replaced, 'a new stream with the same proxy id connected');
     this.conns.set(conn.id, conn);
     this.metrics.connects++;
-    this.log('info', 'proxy connected', { proxy: conn.id, remote: conn.remote });
+    this.log('info', 'proxy connected', { proxy: conn.id, remote: conn.remote, credential });
     if (this.opts.universal && hello.workload) {
       this.opts.universal.register(conn.id, hello.workload).then((r) => {
         if (conn.closed) r.close();
@@ -343,6 +391,7 @@ export class PushServer {
     if (conn.closed) return;
     conn.closed = true;
     conn.clearRetry();
+    if (conn.awaitingToken) clearTimeout(conn.awaitingToken.timer);
     this.all.delete(conn);
     conn.registration?.close();
     if (conn.id && this.conns.get(conn.id) === conn) {
