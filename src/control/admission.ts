@@ -75,8 +75,45 @@ export function decodeBody(text: string, contentType: string | undefined): Decod
   return { obj: obj as Record<string, unknown>, violations: [] };
 }
 
-/** Validates a decoded object as `kind`; throws 422 Invalid with every violation as a cause. Returns warnings. */
-export function admit(kind: ServedKind, obj: Record<string, unknown>, fromYaml: Violation[] | undefined): Violation[] {
+/** Kubernetes' `fieldValidation` query parameter; undefined keeps Bowline's default (unknown fields are violations). */
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore' | undefined;
+
+/** Reads `fieldValidation` from the query; other values are 400. */
+export function fieldValidationOf(query: URLSearchParams): FieldValidation {
+  const v = query.get('fieldValidation');
+  if (v === null || v === '') return undefined;
+  if (v === 'Strict' || v === 'Warn' || v === 'Ignore') return v;
+  throw badRequest(`fieldValidation "${v}" is not one of Ignore, Warn, Strict`);
+}
+
+const FIELD_CODES = new Set(['BOWLINE_E_API_UNKNOWN_FIELD', 'BOWLINE_E_API_DUPLICATE_KEY']);
+
+/** Splits a formatted path (`spec.http[0].foo`, `a["b c"]`) back into keys and indexes. */
+function pathTokens(path: string): Array<string | number> {
+  const out: Array<string | number> = [];
+  const re = /([^.[\]]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g;
+  for (let m = re.exec(path); m; m = re.exec(path)) out.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : JSON.parse(m[3]!) as string));
+  return out;
+}
+
+function dropField(obj: Record<string, unknown>, path: string): void {
+  const t = pathTokens(path);
+  let cur: unknown = obj;
+  for (const k of t.slice(0, -1)) cur = cur && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[k] : undefined;
+  if (cur && typeof cur === 'object' && !Array.isArray(cur)) delete (cur as Record<string, unknown>)[t[t.length - 1] as string];
+}
+
+/** Kubernetes' text for an unknown or duplicate field. */
+function strictText(v: Violation): string {
+  return v.code === 'BOWLINE_E_API_DUPLICATE_KEY' ? `duplicate field ${v.message.replace(/^YAML: /, '')}` : `unknown field "${v.path}"`;
+}
+
+/**
+ * Validates a decoded object as `kind`; throws 422 Invalid with every violation as a cause. Returns warnings.
+ * With `fieldValidation`, unknown and duplicate fields follow Kubernetes: Strict refuses them (400,
+ * "strict decoding error"), Warn drops them with a warning, Ignore drops them.
+ */
+export function admit(kind: ServedKind, obj: Record<string, unknown>, fromYaml: Violation[] | undefined, fieldValidation?: FieldValidation, version = kind.versions[0]): Violation[] {
   let violations: Violation[];
   if (kind.kind === 'ConfigMap') {
     const isMesh = (obj.metadata as { name?: unknown } | undefined)?.name === 'istio';
@@ -87,6 +124,18 @@ export function admit(kind: ServedKind, obj: Record<string, unknown>, fromYaml: 
     violations = checkNamespace(obj);
   } else {
     violations = fromYaml ?? validateObject(obj);
+  }
+  const fieldErrors = fieldValidation ? violations.filter((v) => v.severity === 'error' && FIELD_CODES.has(v.code)) : [];
+  if (fieldErrors.length > 0) {
+    if (fieldValidation === 'Strict') {
+      const name = (obj.metadata as { name?: string } | undefined)?.name;
+      throw new ApiError(400, 'BadRequest', `${kind.kind} in version "${version}" cannot be handled as a ${kind.kind}: strict decoding error: ${fieldErrors.map(strictText).join(', ')}`, {
+        ...(name ? { name } : {}), group: kind.group, kind: kind.kind, causes: fieldErrors.map(causeOf),
+      });
+    }
+    for (const v of fieldErrors) if (v.code === 'BOWLINE_E_API_UNKNOWN_FIELD') dropField(obj, v.path);
+    violations = violations.filter((v) => !fieldErrors.includes(v));
+    if (fieldValidation === 'Warn') violations.push(...fieldErrors.map((v) => ({ ...v, severity: 'warning' as const, code: '', message: strictText(v), path: '' })));
   }
   const errors = violations.filter((v) => v.severity === 'error');
   if (errors.length > 0) {
@@ -117,6 +166,6 @@ function checkConfigMap(obj: Record<string, unknown>): Violation[] {
 /** Warnings as HTTP `Warning` headers (Kubernetes sends admission warnings the same way). */
 export function warningHeaders(warnings: Violation[]): Record<string, string> {
   if (warnings.length === 0) return {};
-  const text = warnings.slice(0, 20).map((w) => `299 - "${`${w.code} ${w.path ? w.path + ': ' : ''}${w.message}`.replace(/["\\\r\n]/g, ' ').replace(/[^\x20-\x7e]/g, '?')}"`);
+  const text = warnings.slice(0, 20).map((w) => `299 - "${[w.code, `${w.path ? w.path + ': ' : ''}${w.message}`].filter(Boolean).join(' ').replace(/[\r\n]/g, ' ').replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, (c) => `\\${c}`)}"`);
   return { warning: text.join(', ') };
 }

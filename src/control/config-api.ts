@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kek } from '../ca/index.js';
 import { isStoreError, type Store, type StoredObject } from '../store/index.js';
-import { admit, decodeBody, isYaml, readBody, warningHeaders } from './admission.js';
+import { admit, decodeBody, fieldValidationOf, isYaml, readBody, warningHeaders } from './admission.js';
 import { CoreKinds, type Viewer } from './core-kinds.js';
 import { apiVersionOf, CLUSTER_SCOPE_NAMESPACE, kindByPath, type ServedKind } from './kinds.js';
 import type { Metrics } from './metrics.js';
 import { applyPatch } from './patch.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiError, badRequest, sendJson } from './status.js';
+import { table, wantsTable, type TableContext } from './tables.js';
 import { serveWatch } from './watch.js';
 
 /** A request path resolved to a kind, namespace and (optionally) name and subresource. */
@@ -47,6 +48,21 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
   if (rest[1] !== undefined) out.name = rest[1];
   if (rest[2] !== undefined) out.subresource = rest[2];
   return out;
+}
+
+/** Content-Type of a Table answer. */
+const TABLE_HEADERS = { 'content-type': 'application/json;as=Table;v=v1;g=meta.k8s.io' };
+
+/** Checks `resourceVersion`/`resourceVersionMatch` of a list against the current revision (only the current state is kept). */
+function checkResourceVersion(query: URLSearchParams, current: number): void {
+  const rv = query.get('resourceVersion');
+  const match = query.get('resourceVersionMatch');
+  if (rv !== null && rv !== '' && !/^\d+$/.test(rv)) throw badRequest(`resourceVersion "${rv}" is not a number`);
+  if (match === null || match === '') return;
+  if (match !== 'Exact' && match !== 'NotOlderThan') throw badRequest(`resourceVersionMatch "${match}" is not Exact or NotOlderThan`);
+  if (rv === null || rv === '') throw badRequest('resourceVersionMatch needs resourceVersion');
+  if (match === 'Exact' && Number(rv) !== current) throw new ApiError(410, 'Expired', `too old resource version: ${rv} (${current}): this server lists only its current state`);
+  if (match === 'NotOlderThan' && Number(rv) > current) throw new ApiError(504, 'Timeout', `Too large resource version: ${rv}, current: ${current}`);
 }
 
 /** The Kubernetes "resource.group" spelling used in messages, e.g. `virtualservices.networking.istio.io`. */
@@ -92,9 +108,27 @@ export class ConfigApi {
         : method === 'POST' && !name ? 'create' : method === 'PUT' && name ? 'update' : method === 'PATCH' && name ? 'patch'
           : method === 'DELETE' ? (name ? 'delete' : 'deletecollection') : undefined;
       if (!verb || !kind.verbs.includes(verb)) throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported on ${name ? 'a single' : 'a collection of'} ${kind.plural}`, { ...(name ? { name } : {}), group: kind.group, kind: kind.plural });
-      if (verb === 'watch') return await serveWatch(this.store, req, res, path, query, (o) => this.core.present(kind, o, viewer, false), parseLabelSelector(query.get('labelSelector')), parseFieldSelector(query.get('fieldSelector'), kind.kind));
-      if (verb === 'list') return await this.list(res, path, query, viewer);
+      const asTable = wantsTable(req.headers.accept);
+      if (verb === 'watch') {
+        let first = true;
+        const show = (o: StoredObject) => this.core.present(kind, o, viewer, false);
+        const present = asTable ? (o: StoredObject) => {
+          const t = table(kind, [show(o)], { resourceVersion: o.metadata.resourceVersion }, this.tableContext([o]), query.get('includeObject') ?? undefined, first);
+          first = false;
+          return t as unknown as StoredObject;
+        } : show;
+        return await serveWatch(this.store, req, res, path, query, present, {
+          labels: parseLabelSelector(query.get('labelSelector')), fields: parseFieldSelector(query.get('fieldSelector'), kind.kind), list: (ns) => this.core.list(kind, ns),
+          bookmarks: query.get('allowWatchBookmarks') === 'true' || query.get('allowWatchBookmarks') === '1',
+        });
+      }
+      if (verb === 'list') return await this.list(res, path, query, viewer, asTable);
       if (verb === 'get') {
+        if (asTable) {
+          const stored = await this.core.get(kind, path.namespace!, name!);
+          const o = this.core.present(kind, stored, viewer, false);
+          return sendJson(res, 200, table(kind, [o], { resourceVersion: o.metadata.resourceVersion ?? '' }, this.tableContext([stored]), query.get('includeObject') ?? undefined), TABLE_HEADERS);
+        }
         this.core.guardSecretRead(kind, viewer, name);
         return sendJson(res, 200, this.core.present(kind, await this.core.get(kind, path.namespace!, name!), viewer, true));
       }
@@ -119,8 +153,21 @@ export class ConfigApi {
     return { items: items.filter((o) => labels(o) && fields(o)), revision };
   }
 
-  private async list(res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer): Promise<void> {
+  /** What tables need besides the objects: the clock and a Secret's key count. */
+  private tableContext(stored: StoredObject[] = []): TableContext {
+    const byKey = new Map(stored.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]));
+    return {
+      now: Date.now(),
+      secretKeys: (o) => {
+        const s = byKey.get(`${o.metadata.namespace}/${o.metadata.name}`) ?? o;
+        try { return Object.keys(this.core.secretData(s)).length; } catch { return 0; }
+      },
+    };
+  }
+
+  private async list(res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer, asTable: boolean): Promise<void> {
     const { kind } = path;
+    checkResourceVersion(query, await this.store.revision());
     const limitText = query.get('limit');
     if (limitText !== null && !/^\d+$/.test(limitText)) throw badRequest(`limit "${limitText}" is not a number`);
     const limit = Number(limitText ?? 0);
@@ -146,12 +193,10 @@ export class ConfigApi {
       const last = items[items.length - 1]!;
       next = Buffer.from(JSON.stringify({ rv: revision, after: `${last.metadata.namespace}/${last.metadata.name}` })).toString('base64url');
     }
-    sendJson(res, 200, {
-      apiVersion: apiVersionOf(kind, path.version),
-      kind: `${kind.kind}List`,
-      metadata: { resourceVersion: String(revision), ...(next ? { continue: next, remainingItemCount: remaining } : {}) },
-      items: items.map((o) => this.core.present(kind, o, viewer, false)),
-    });
+    const metadata = { resourceVersion: String(revision), ...(next ? { continue: next, remainingItemCount: remaining } : {}) };
+    const shown = items.map((o) => this.core.present(kind, o, viewer, false));
+    if (asTable) return sendJson(res, 200, table(kind, shown, metadata, this.tableContext(items), query.get('includeObject') ?? undefined), TABLE_HEADERS);
+    sendJson(res, 200, { apiVersion: apiVersionOf(kind, path.version), kind: `${kind.kind}List`, metadata, items: shown });
   }
 
   private async write(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, verb: 'create' | 'update' | 'patch', text: string, viewer: Viewer): Promise<void> {
@@ -183,7 +228,7 @@ export class ConfigApi {
       if (isYaml(contentType)) yamlViolations = d.violations;
     }
     const stored = this.normalizeIdentity(obj, path, verb);
-    const warnings = admit(kind, obj, yamlViolations);
+    const warnings = admit(kind, obj, yamlViolations, fieldValidationOf(query), path.version);
     if (!kind.namespaced) stored.metadata.namespace = CLUSTER_SCOPE_NAMESPACE;
     if (verb === 'update' && kind.kind === 'Namespace') {
       try { await this.store.get(kind.kind, CLUSTER_SCOPE_NAMESPACE, stored.metadata.name); } catch (e) { if (isStoreError(e, 'NotFound')) exists = false; else throw e; }

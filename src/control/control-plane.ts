@@ -5,14 +5,16 @@ import { loadKek, type Kek } from '../ca/index.js';
 import { openStore, type Clock, type Store } from '../store/index.js';
 import { bearerMatches, ensureAdminToken, isLoopback } from './auth.js';
 import { ConfigApi, parseResourcePath } from './config-api.js';
-import { discovery } from './discovery.js';
+import { serveDiscovery } from './discovery.js';
+import { serveOpenApiV3 } from './openapi.js';
+import { serveOpenApiV2 } from './openapi-v2.js';
 import { instrumentStore } from './instrumented-store.js';
 import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
 import { EXPOSITION_CONTENT_TYPE } from '../telemetry/metrics/exposition.js';
 import type { ControlPlanePlugin } from './plugins.js';
 import { ApiError, noSuchPath, sendError, sendJson } from './status.js';
-import { bowlineVersion } from './version.js';
+import { kubernetesVersion } from './version.js';
 
 /** A handler mounted under a path prefix (e.g. `/debug/`); it owns the whole response. */
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
@@ -162,13 +164,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : `store (${store.backend}) unavailable`);
     }
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE }).end(metrics.render());
-    if (path === '/version') return sendJson(res, 200, { major: '1', minor: '0', gitVersion: `v${bowlineVersion()}-bowline`, platform: `${process.platform}/${process.arch}`, goVersion: `node ${process.version}` });
+    if (path === '/version') return sendJson(res, 200, kubernetesVersion());
     const rp = parseResourcePath(path);
     if (rp) return await api.handle(req, res, rp, url.searchParams, { admin });
-    if (req.method === 'GET') {
-      const doc = discovery(path);
-      if (doc !== undefined) return sendJson(res, 200, doc);
-    }
+    if (req.method === 'GET' && (serveDiscovery(req, res, path) || serveOpenApiV3(req, res, path, url.searchParams) || serveOpenApiV2(req, res, path))) return;
     throw noSuchPath();
   }
 

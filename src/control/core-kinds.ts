@@ -1,6 +1,7 @@
 import { openSecretData, SEALED_FIELD, sealSecretData, type Kek } from '../ca/index.js';
 import type { Violation } from '../api/index.js';
 import { isStoreError, type Store, type StoredObject } from '../store/index.js';
+import { allCrds } from './crds.js';
 import { CLUSTER_SCOPE_NAMESPACE, servedKinds, type ServedKind } from './kinds.js';
 import { ApiError } from './status.js';
 
@@ -13,12 +14,16 @@ import { ApiError } from './status.js';
  *   key before it reaches the store; only an admin-token request sees the values of one Secret;
  *   lists and watches never carry them.
  * - Event: always empty (so `kubectl describe` is quiet).
+ * - CustomResourceDefinition: read-only, one per Istio kind (crds.ts).
  */
 
 /** Who is asking: `admin` when the request carried the admin token. */
 export interface Viewer {
   admin: boolean;
 }
+
+/** Creation time shown for namespaces that were never stored: when this control plane started. */
+const STARTED = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -110,11 +115,16 @@ export class CoreKinds {
 
   /** A Namespace that exists without a stored object (every namespace does). */
   implicitNamespace(name: string): StoredObject {
-    return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, namespace: CLUSTER_SCOPE_NAMESPACE } };
+    return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, namespace: CLUSTER_SCOPE_NAMESPACE, creationTimestamp: STARTED } };
   }
 
   /** Gets one object; a Namespace that was never stored is implied. */
   async get(kind: ServedKind, namespace: string, name: string): Promise<StoredObject> {
+    if (kind.kind === 'CustomResourceDefinition') {
+      const crd = allCrds().find((c) => c.metadata.name === name);
+      if (!crd) throw new ApiError(404, 'NotFound', `customresourcedefinitions.apiextensions.k8s.io "${name}" not found`, { name, group: 'apiextensions.k8s.io', kind: 'customresourcedefinitions' });
+      return crd;
+    }
     try {
       return await this.store.get(kind.kind, namespace, name);
     } catch (e) {
@@ -126,12 +136,13 @@ export class CoreKinds {
   /** Lists a kind; Namespaces add every namespace in use, `default` and the root namespace; Events are empty. */
   async list(kind: ServedKind, namespace?: string): Promise<{ items: StoredObject[]; revision: number }> {
     if (kind.kind === 'Event') return { items: [], revision: await this.store.revision() };
+    if (kind.kind === 'CustomResourceDefinition') return { items: allCrds(), revision: await this.store.revision() };
     const listed = await this.store.list(kind.kind, namespace);
     if (kind.kind !== 'Namespace') return listed;
     const names = new Map(listed.items.map((o) => [o.metadata.name, o]));
     const used = new Set(['default', this.rootNamespace]);
     for (const k of servedKinds) {
-      if (!k.namespaced || k.kind === 'Event') continue;
+      if (!k.namespaced || !k.verbs.includes('create')) continue;
       for (const o of (await this.store.list(k.kind)).items) used.add(o.metadata.namespace);
     }
     for (const n of used) if (!names.has(n) && DNS_LABEL.test(n)) names.set(n, this.implicitNamespace(n));

@@ -35,6 +35,10 @@ const core: ServedKind[] = [
   { kind: 'ConfigMap', group: '', versions: ['v1'], plural: 'configmaps', shortNames: ['cm'], namespaced: true, singular: 'configmap', categories: [], verbs: ALL_VERBS, custom: false },
   { kind: 'Secret', group: '', versions: ['v1'], plural: 'secrets', shortNames: [], namespaced: true, singular: 'secret', categories: [], verbs: ALL_VERBS, custom: false },
   { kind: 'Event', group: '', versions: ['v1'], plural: 'events', shortNames: ['ev'], namespaced: true, singular: 'event', categories: [], verbs: ['get', 'list', 'watch'], custom: false },
+  {
+    kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', versions: ['v1'], plural: 'customresourcedefinitions', shortNames: ['crd', 'crds'],
+    namespaced: false, singular: 'customresourcedefinition', categories: ['api-extensions'], verbs: ['get', 'list', 'watch'], custom: false,
+  },
 ];
 
 /** Every kind served, in a stable order. */

@@ -19,7 +19,7 @@ describe('watch', () => {
     const path = parseResourcePath('/apis/networking.istio.io/v1/namespaces/default/virtualservices')!;
     let ended!: () => void;
     const watchEnded = new Promise<void>((r) => (ended = r));
-    const http = createServer((req, res) => void serveWatch(store, req, res, path, new URLSearchParams('watch=1'), (o) => o, undefined, undefined, 64 * 1024).then(ended));
+    const http = createServer((req, res) => void serveWatch(store, req, res, path, new URLSearchParams('watch=1'), (o) => o, { maxBufferedBytes: 64 * 1024 }).then(ended));
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     cleanup.push(() => new Promise((r) => { http.closeAllConnections(); http.close(r); }));
     const client = connect((http.address() as AddressInfo).port, '127.0.0.1');

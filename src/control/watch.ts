@@ -11,6 +11,21 @@ import { ApiError, badRequest } from './status.js';
  */
 export const MAX_WATCH_BUFFER_BYTES = 16 * 1024 * 1024;
 
+/** How a watch selects, lists and buffers. */
+export interface WatchServeOptions {
+  labels?: Matcher;
+  fields?: Matcher;
+  /** The initial list (default: the store's list of the kind). */
+  list?: (namespace?: string) => Promise<{ items: StoredObject[]; revision: number }>;
+  maxBufferedBytes?: number;
+  /** Send BOOKMARK events (`allowWatchBookmarks`): after the initial events, then every `bookmarkEveryMs`. */
+  bookmarks?: boolean;
+  bookmarkEveryMs?: number;
+}
+
+/** How often a watch that allows bookmarks gets one (Kubernetes sends them about once a minute). */
+export const BOOKMARK_EVERY_MS = 30_000;
+
 /** Longest `timeoutSeconds` honoured (setTimeout's limit is about 24.8 days). */
 const MAX_TIMEOUT_SECONDS = 2_147_483;
 
@@ -19,7 +34,9 @@ const MAX_TIMEOUT_SECONDS = 2_147_483;
  * (or with "0") it first sends ADDED for every current object, like Kubernetes; with one, it
  * replays changes after it. Ends after `timeoutSeconds`, or with an ERROR event if history is gone.
  */
-export async function serveWatch(store: Store, req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, present: (o: StoredObject) => StoredObject, labels: Matcher = () => true, fields: Matcher = () => true, maxBufferedBytes = MAX_WATCH_BUFFER_BYTES): Promise<void> {
+export async function serveWatch(store: Store, req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, present: (o: StoredObject) => StoredObject, opts: WatchServeOptions = {}): Promise<void> {
+  const { labels = () => true, fields = () => true, maxBufferedBytes = MAX_WATCH_BUFFER_BYTES } = opts;
+  const list = opts.list ?? ((ns?: string) => store.list(path.kind.kind, ns));
   const selected = (o: StoredObject) => labels(o) && fields(o);
   const rvParam = query.get('resourceVersion');
   if (rvParam !== null && rvParam !== '' && !/^\d+$/.test(rvParam)) throw badRequest(`resourceVersion "${rvParam}" is not a number`);
@@ -27,8 +44,9 @@ export async function serveWatch(store: Store, req: IncomingMessage, res: Server
   if (timeout !== null && !/^\d+$/.test(timeout)) throw badRequest(`timeoutSeconds "${timeout}" is not a number`);
   let from: number;
   const initial: StoredObject[] = [];
-  if (!rvParam || rvParam === '0') {
-    const listed = await store.list(path.kind.kind, path.namespace);
+  const sendInitial = query.get('sendInitialEvents') === 'true';
+  if (!rvParam || rvParam === '0' || sendInitial) {
+    const listed = await list(path.namespace);
     initial.push(...listed.items);
     from = listed.revision;
   } else {
@@ -43,18 +61,28 @@ export async function serveWatch(store: Store, req: IncomingMessage, res: Server
     if (res.writableLength > maxBufferedBytes) behind = true;
   };
   for (const o of initial) if (selected(o)) send('ADDED', present(o));
+  let lastRev = from;
+  const { kind, version } = path;
+  const bookmark = (initialEnd: boolean) => send('BOOKMARK', {
+    kind: kind.kind, apiVersion: kind.group ? `${kind.group}/${version}` : version,
+    metadata: { resourceVersion: String(lastRev), ...(initialEnd ? { annotations: { 'k8s.io/initial-events-end': 'true' } } : {}) },
+  });
+  if (opts.bookmarks) bookmark(sendInitial);
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
+    const ticker = opts.bookmarks ? setInterval(() => bookmark(false), opts.bookmarkEveryMs ?? BOOKMARK_EVERY_MS) : undefined;
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       w.close();
       clearTimeout(timer);
+      clearInterval(ticker);
       res.end();
       resolve();
     };
     const w = store.watch({ kind: path.kind.kind, ...(path.namespace !== undefined ? { namespace: path.namespace } : {}) }, (ev: WatchEvent) => {
+      lastRev = Math.max(lastRev, ev.revision);
       if (!selected(ev.object)) return;
       send(ev.type, present(ev.object));
       if (behind) finish();
