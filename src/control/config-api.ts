@@ -218,6 +218,7 @@ export class ConfigApi {
         exists = false;
       }
       obj = applyPatch(kind, this.core.present(kind, current, { admin: true }, true), text, contentType);
+      if (obj.metadata !== undefined && (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata))) throw badRequest('the patched metadata is not an object');
       const meta = (obj.metadata ?? {}) as Record<string, unknown>;
       if (meta.resourceVersion === undefined && current.metadata.resourceVersion) meta.resourceVersion = current.metadata.resourceVersion;
       obj.metadata = meta;

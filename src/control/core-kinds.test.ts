@@ -124,3 +124,15 @@ describe('core kinds: Namespace, Secret, Event', () => {
     expect(s.body.data).toEqual({ b: '2', c: '3' });
   });
 });
+
+describe('patch edge cases', () => {
+  it('answers 400 when a patch turns metadata into a non-object', async () => {
+    await call('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'meta' }, data: {} });
+    for (const body of ['{"metadata":1}', '{"metadata":[1]}']) {
+      const r = await call('PATCH', '/api/v1/namespaces/default/configmaps/meta?dryRun=All', body, { 'content-type': 'application/merge-patch+json' });
+      expect(r.status, body).toBe(400);
+    }
+    const jp = await call('PATCH', '/api/v1/namespaces/default/configmaps/meta', '[{"op":"replace","path":"/metadata","value":"x"}]', { 'content-type': 'application/json-patch+json' });
+    expect(jp.status).toBe(400);
+  });
+});
