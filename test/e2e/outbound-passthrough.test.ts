@@ -61,7 +61,7 @@ beforeAll(async () => {
   backendPort = await listen(http.createServer((req, res) => res.end(`backend saw ${req.headers.host} ${req.url}`)));
   tlsPort = await listen(https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => res.end(`tls backend saw ${req.headers.host}`)));
   const portsFile = join(home, 'ports.json');
-  const cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile], { env: { BOWLINE_HOME: home } });
+  const cp = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile], { env: { BOWLINE_HOME: home } });
   children.push(cp);
   await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
   const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number };
