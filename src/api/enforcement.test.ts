@@ -46,16 +46,16 @@ metadata: {name: reviews}
 spec:
   host: reviews
   trafficPolicy:
-    loadBalancer:
-      localityLbSetting:
-        enabled: true
+    connectionPool:
+      tcp:
+        maxConnectionDuration: 1h
   subsets:
   - {name: v1, labels: {version: v1}}
 `;
     const { violations } = parseAndValidate(text, { file: 'dr.yaml' });
     const w = violations.filter((v) => v.code === 'BOWLINE_W_API_NOT_ENFORCED');
-    expect(w.map((v) => [v.path, v.line, v.column, v.severity])).toEqual([['spec.trafficPolicy.loadBalancer.localityLbSetting.enabled', 9, 9, 'warning']]);
-    expect(w[0]!.message).toContain('localityLbSetting.enabled');
+    expect(w.map((v) => [v.path, v.line, v.column, v.severity])).toEqual([['spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration', 9, 9, 'warning']]);
+    expect(w[0]!.message).toContain('tcp.maxConnectionDuration');
     expect(violations.filter((v) => v.severity === 'error')).toEqual([]);
   });
 });

@@ -51,6 +51,9 @@ export interface NodeInfo {
   trustDomain?: string;
   /** The workload's services as `host:port` (e.g. `reviews.default.svc.cluster.local:9080`), for telemetry. */
   services?: string[];
+  /** Where this proxy runs, `REGION/ZONE/SUBZONE` (`bowline proxy --locality`): locality load balancing prefers
+   *  endpoints near it (clusters' `localityLb`). Absent: locality load balancing is off for this proxy. */
+  locality?: string;
 }
 
 /** Mesh-wide settings a proxy needs (from Istio's MeshConfig). */
@@ -389,11 +392,34 @@ export interface Cluster {
   tls?: UpstreamTls;
   /** Upgrade HTTP/1.1 requests to HTTP/2 toward this cluster (Istio h2UpgradePolicy UPGRADE). */
   h2Upgrade?: boolean;
+  /** Istio's localityLbSetting, applied by the proxy against its own `node.locality` (see docs/proxy-config.md). */
+  localityLb?: LocalityLb;
+}
+
+/** Locality-aware load balancing: exactly one of `distribute` (locality weights) or priorities (failover). */
+export interface LocalityLb {
+  /** For a proxy whose locality matches `from` (the first rule that does), each endpoint locality matching a `to`
+   *  pattern gets that share (split evenly among the localities the pattern matches); other localities get none.
+   *  Patterns are `REGION/ZONE/SUBZONE` with `*` for "any from here on". */
+  distribute?: Array<{ from: string; to: Record<string, number> }>;
+  /** Priorities by locality: same subzone, same zone, same region, a region named by `failover` for this proxy's
+   *  region, then the rest. Traffic moves to the next priority as endpoints of one become unhealthy or ejected
+   *  (Envoy's 1.4 overprovisioning), and back as they recover. Set only with outlier detection (as Istio). */
+  priorities?: {
+    failover?: Array<{ from: string; to: string }>;
+    /** Istio's failoverPriority: label keys; an endpoint's priority is how many of them, in order, fail to match
+     *  this proxy's values (topology.kubernetes.io/region|zone and topology.istio.io/subzone come from localities). */
+    failoverPriority?: string[];
+  };
 }
 
 /** Istio's LoadBalancerSettings. */
 export interface LoadBalancer {
   policy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
+  /** Slow start (Istio's warmup / warmupDurationSecs, Envoy's slow_start_config) for ROUND_ROBIN and LEAST_REQUEST:
+   *  an endpoint that joins a running cluster has its weight scaled by max(minimumPercent / 100,
+   *  (age / durationMs) ^ (1 / aggression)) until it is `durationMs` old. */
+  warmup?: { durationMs: number; minimumPercent?: number; aggression?: number };
   consistentHash?: {
     httpHeaderName?: string;
     httpCookie?: { name: string; path?: string; ttlMs?: number };

@@ -26,6 +26,37 @@ export interface ProxyConfigValidation {
   warnings: ValidationError[];
 }
 
+/** `REGION[/ZONE[/SUBZONE]]`, no empty segment. */
+const LOCALITY = /^[^/\s]+(\/[^/\s]+){0,2}$/;
+/** A locality pattern: segments or `*` (anything from there on). */
+const LOCALITY_PATTERN = /^([^/\s]+)(\/[^/\s]+){0,2}$/;
+
+function localityLb(c: Checker, v: unknown, p: string): void {
+  const o = c.obj(v, p, false);
+  if (!o) return;
+  if ((o.distribute === undefined) === (o.priorities === undefined)) c.error(p, 'needs exactly one of distribute, priorities');
+  c.arr(o.distribute, `${p}.distribute`, false).forEach((d, i) => {
+    const r = c.obj(d, `${p}.distribute[${i}]`);
+    if (!r) return;
+    if (c.str(r.from, `${p}.distribute[${i}].from`) && !LOCALITY_PATTERN.test(r.from)) c.error(`${p}.distribute[${i}].from`, `"${r.from}" is not a locality pattern`);
+    const to = c.obj(r.to, `${p}.distribute[${i}].to`);
+    for (const [k, w] of Object.entries(to ?? {})) {
+      if (!LOCALITY_PATTERN.test(k)) c.error(`${p}.distribute[${i}].to`, `"${k}" is not a locality pattern`);
+      c.num(w, `${p}.distribute[${i}].to.${k}`, { min: 0, max: 100 });
+    }
+  });
+  const pr = c.obj(o.priorities, `${p}.priorities`, false);
+  if (pr) {
+    c.arr(pr.failover, `${p}.priorities.failover`, false).forEach((f, i) => {
+      const r = c.obj(f, `${p}.priorities.failover[${i}]`);
+      if (!r) return;
+      c.str(r.from, `${p}.priorities.failover[${i}].from`);
+      c.str(r.to, `${p}.priorities.failover[${i}].to`);
+    });
+    c.strings(pr.failoverPriority, `${p}.priorities.failoverPriority`);
+  }
+}
+
 function node(c: Checker, v: unknown): void {
   const n = c.obj(v, 'node');
   if (!n) return;
@@ -35,6 +66,7 @@ function node(c: Checker, v: unknown): void {
   if (n.cluster !== undefined) c.str(n.cluster, 'node.cluster');
   if (n.trustDomain !== undefined) c.str(n.trustDomain, 'node.trustDomain');
   c.strings(n.services, 'node.services');
+  if (n.locality !== undefined && c.str(n.locality, 'node.locality') && !LOCALITY.test(n.locality)) c.error('node.locality', `"${n.locality}" is not REGION[/ZONE[/SUBZONE]]`);
 }
 
 function mesh(c: Checker, v: unknown): void {
@@ -185,7 +217,14 @@ function cluster(c: Checker, v: unknown, p: string, refs: Refs): void {
       }
       c.num(ch.minimumRingSize, `${p}.loadBalancer.consistentHash.minimumRingSize`, { min: 1, int: true });
     }
+    const wu = c.obj(lb.warmup, `${p}.loadBalancer.warmup`, false);
+    if (wu) {
+      c.num(wu.durationMs, `${p}.loadBalancer.warmup.durationMs`, { required: true, min: 1 });
+      c.num(wu.minimumPercent, `${p}.loadBalancer.warmup.minimumPercent`, { min: 0, max: 100 });
+      c.num(wu.aggression, `${p}.loadBalancer.warmup.aggression`, { min: 1 });
+    }
   }
+  localityLb(c, cl.localityLb, `${p}.localityLb`);
   const cp = c.obj(cl.connectionPool, `${p}.connectionPool`, false);
   if (cp) {
     for (const k of ['maxConnections', 'http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'maxConcurrentStreams']) c.num(cp[k], `${p}.connectionPool.${k}`, { min: 0, int: true });

@@ -2,7 +2,8 @@
  * Bootstrap of a proxy that takes its config from the control plane: who it is (node), what its
  * workload serves (announced to the universal registry), where the control plane is. From flags
  * (`bowline proxy --server URL --name N --namespace NS --service-account SA --labels k=v,...
- * --service NAME:PORT[/PROTOCOL][@APPPORT] ... --app-port N --gateway --bind-port 80=8080`) or a
+ * --service NAME:PORT[/PROTOCOL][@APPPORT] ... --app-port N --gateway --bind-port 80=8080
+ * --locality REGION/ZONE/SUBZONE`) or a
  * bootstrap file (JSON or YAML, same fields in camelCase); flags win over the file.
  */
 import { readFileSync } from 'node:fs';
@@ -45,6 +46,7 @@ export interface BootstrapFlags {
   address?: string;
   'bind-address'?: string;
   'endpoints-from'?: string;
+  locality?: string;
 }
 
 /** A bootstrap that cannot be used; the message says which value and why. */
@@ -70,6 +72,7 @@ export const bootstrapFlagDefs = {
   address: { type: 'string' },
   'bind-address': { type: 'string' },
   'endpoints-from': { type: 'string' },
+  locality: { type: 'string' },
 } as const;
 
 function port(v: unknown, what: string, allowZero = false): number {
@@ -156,6 +159,12 @@ export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => st
   const endpointsFrom = str(flags['endpoints-from'], 'endpointsFrom');
   if (endpointsFrom !== undefined && endpointsFrom !== 'hello' && endpointsFrom !== 'platform') throw new BootstrapError(`--endpoints-from must be hello or platform, got "${endpointsFrom}"`);
   if (endpointsFrom === 'platform') workload.endpointsFrom = 'platform';
+  const locality = str(flags.locality, 'locality');
+  if (locality !== undefined) {
+    if (!/^[^/\s]+(\/[^/\s]+){0,2}$/.test(locality)) throw new BootstrapError(`--locality "${locality}" must be REGION[/ZONE[/SUBZONE]] (e.g. us-east1/us-east1-b/rack7)`);
+    node.locality = locality;
+    workload.locality = locality;
+  }
   const bindAddress = str(flags['bind-address'], 'bindAddress');
   if (bindAddress) workload.bindAddress = bindAddress;
   else if (gateway) workload.bindAddress = address;

@@ -136,7 +136,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}): ${(err as Error).message}`);
     }
     await listeners.apply(compiled);
-    clusters.update(run.clusters, run.endpoints);
+    clusters.update(run.clusters, run.endpoints, run.node);
     // Keys name the kind of line (a code, a position), never the text: see log-limit.ts.
     installAuthorization(ctx, run, (m) => ctx.log(`jwt:${/BOWLINE_E_[A-Z_]+/.exec(m)?.[0] ?? ''}`, m)).forEach((w, i) => ctx.log(`authz-warning:${i}`, `authorization: ${w}`));
     const names = new Set(run.clusters.map((c) => c.name));

@@ -87,6 +87,11 @@ export const SLEEP: ProxyInfo = {
   workload: { name: 'sleep', namespace: 'default', serviceAccount: 'sleep', labels: { app: 'sleep', version: 'v1' }, address: '127.0.0.1', services: [], outboundPort: 15001, tlsMode: 'disabled' },
 };
 
+/** A sidecar like SLEEP that runs in `locality` (`bowline proxy --locality`). */
+export function sleepAt(locality: string): ProxyInfo {
+  return { node: { ...SLEEP.node, locality }, workload: { ...SLEEP.workload!, locality } };
+}
+
 /** The mesh as the generators see it. */
 export function snapshot(instances: Instance[], configs: Resource[], mesh: MeshConfig = defaultMeshConfig()): MeshSnapshot {
   const view = announcementsView(instances.map((i, n) => ({ proxyId: `${i.w.name}-${n}`, announcement: announce(i) })));
@@ -106,9 +111,12 @@ export class Sidecar {
   proxy!: RunningProxy;
 
   /** Starts the proxy on the config generated from `instances` and `yaml`. */
-  async start(instances: Instance[], yaml: string, opts: { proxy?: ProxyInfo; random?: () => number; mesh?: MeshConfig } = {}): Promise<ProxyConfig> {
+  async start(instances: Instance[], yaml: string, opts: { proxy?: ProxyInfo; random?: () => number; now?: () => number; mesh?: MeshConfig } = {}): Promise<ProxyConfig> {
     const cfg = generated(snapshot(instances, yamlResources(yaml), opts.mesh), opts.proxy);
-    this.proxy = await startProxy({ config: cfg, admin: false, log: () => {}, hooks: { onRequestComplete: (r) => { this.records.push({ ...r }); } }, ...(opts.random ? { random: opts.random } : {}) });
+    this.proxy = await startProxy({
+      config: cfg, admin: false, log: () => {}, hooks: { onRequestComplete: (r) => { this.records.push({ ...r }); } },
+      ...(opts.random ? { random: opts.random } : {}), ...(opts.now ? { now: opts.now } : {}),
+    });
     return cfg;
   }
 

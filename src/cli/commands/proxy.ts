@@ -42,6 +42,8 @@ With a control plane instead of --config (docs/push-protocol.md):
                         B 0 = a free port, bound at start and announced (other proxies dial it; see --ports-file)
   --outbound-port N     the HTTP_PROXY listener for the app (default 15001; 0 = none; auto = a free port)
   --address A           address other proxies reach this one on (default 127.0.0.1)
+  --locality R/Z/S      where this proxy runs (REGION[/ZONE[/SUBZONE]]): its endpoints' locality in the
+                        registry, and what DestinationRule localityLbSetting prefers near it
   --id ID               proxy id (default NAME.NAMESPACE)
   --endpoints-from hello|platform   platform: a platform registry (bowline up --marathon) reports this
                         workload's endpoints; --service ports only shape its own inbound listeners

@@ -29,9 +29,12 @@ function uniformWeights(eps: readonly UpstreamEndpoint[]): boolean {
   return eps.every((e) => e.weight === eps[0]!.weight);
 }
 
-/** ROUND_ROBIN: plain rotation when weights are equal, smooth weighted rotation otherwise. */
-export function roundRobin(eps: readonly UpstreamEndpoint[]): Balancer {
-  if (uniformWeights(eps)) {
+/** An endpoint's weight at pick time (slow start scales new endpoints' weights down). */
+export type WeightOf = (ep: UpstreamEndpoint) => number;
+
+/** ROUND_ROBIN: plain rotation when weights are equal, smooth weighted rotation otherwise (or with `weightOf`). */
+export function roundRobin(eps: readonly UpstreamEndpoint[], weightOf?: WeightOf): Balancer {
+  if (weightOf === undefined && uniformWeights(eps)) {
     let cursor = 0;
     return {
       pick(_ctx, usable) {
@@ -53,8 +56,9 @@ export function roundRobin(eps: readonly UpstreamEndpoint[]): Balancer {
       for (let i = 0; i < eps.length; i++) {
         const ep = eps[i]!;
         if (!usable(ep)) continue;
-        current[i]! += ep.weight;
-        total += ep.weight;
+        const w = weightOf === undefined ? ep.weight : weightOf(ep);
+        current[i]! += w;
+        total += w;
         if (best < 0 || current[i]! > current[best]!) best = i;
       }
       if (best < 0) return undefined;
@@ -65,7 +69,7 @@ export function roundRobin(eps: readonly UpstreamEndpoint[]): Balancer {
 }
 
 /** LEAST_REQUEST: two random usable candidates, the one with fewer active requests per weight wins. */
-export function leastRequest(eps: readonly UpstreamEndpoint[], random: () => number): Balancer {
+export function leastRequest(eps: readonly UpstreamEndpoint[], random: () => number, weightOf: WeightOf = (ep) => ep.weight): Balancer {
   return {
     pick(_ctx, usable) {
       const n = eps.length;
@@ -73,7 +77,7 @@ export function leastRequest(eps: readonly UpstreamEndpoint[], random: () => num
       const a = probe(eps, Math.floor(random() * n), usable);
       if (!a) return undefined;
       const b = probe(eps, Math.floor(random() * n), usable)!;
-      return { endpoint: b.active * a.weight < a.active * b.weight ? b : a };
+      return { endpoint: b.active * weightOf(a) < a.active * weightOf(b) ? b : a };
     },
   };
 }

@@ -38,6 +38,8 @@ export class UpstreamEndpoint {
   requests = 0;
   /** Attempts reported as failures. */
   errors = 0;
+  /** When the endpoint joined a running cluster (injected clock), for slow start; undefined: there from the cluster's start. */
+  addedAt: number | undefined = undefined;
   readonly outlier: OutlierState = { consecutive5xx: 0, consecutiveGateway: 0, ejectedUntil: 0, multiplier: 0, ejections: 0 };
 
   constructor(readonly cluster: string, config: Endpoint) {

@@ -4,8 +4,9 @@
  * so their outlier and counter state) for endpoints that persist. `pick` answers one attempt
  * (undefined means 503 UH); every pick must be followed by exactly one `report`.
  */
-import type { Cluster, ClusterLoadAssignment, Endpoint } from '../../proxy-config/types.js';
-import { leastRequest, randomBalancer, roundRobin, type Balancer, type Usable } from './balancer.js';
+import type { Cluster, ClusterLoadAssignment, Endpoint, NodeInfo } from '../../proxy-config/types.js';
+import { leastRequest, randomBalancer, roundRobin, type Balancer, type Usable, type WeightOf } from './balancer.js';
+import { distributeBalancer, distributeWeights, priorityBalancer, priorityOf, type LocalityGroup } from './locality.js';
 import { UpstreamEndpoint, endpointKey } from './endpoint.js';
 import { OutlierDetector } from './outlier.js';
 import { ringHash } from './ring-hash.js';
@@ -31,14 +32,55 @@ export interface ClusterState {
   retryOverflow: number;
 }
 
-function buildBalancer(c: Cluster, eps: UpstreamEndpoint[], random: () => number): Balancer {
+/** Slow start: an endpoint's weight scaled by max(minimumPercent, (age / duration) ^ (1 / aggression)) while it is young. */
+export function warmupWeight(w: NonNullable<NonNullable<Cluster['loadBalancer']>['warmup']>, now: () => number): WeightOf {
+  const min = (w.minimumPercent ?? 10) / 100;
+  const exp = 1 / (w.aggression && w.aggression > 0 ? w.aggression : 1);
+  return (ep) => {
+    if (ep.addedAt === undefined) return ep.weight;
+    const age = now() - ep.addedAt;
+    if (age >= w.durationMs) return ep.weight;
+    return ep.weight * Math.max(min, Math.pow(Math.max(0, age) / w.durationMs, exp));
+  };
+}
+
+function simpleBalancer(c: Cluster, eps: readonly UpstreamEndpoint[], random: () => number, now: () => number): Balancer {
+  const lb = c.loadBalancer;
+  const weightOf = lb?.warmup ? warmupWeight(lb.warmup, now) : undefined;
+  switch (lb?.policy) {
+    case 'LEAST_REQUEST': return leastRequest(eps, random, weightOf);
+    case 'RANDOM': return randomBalancer(eps, random);
+    default: return roundRobin(eps, weightOf);
+  }
+}
+
+function groupBy(eps: readonly UpstreamEndpoint[], key: (ep: UpstreamEndpoint) => string | number): Map<string | number, UpstreamEndpoint[]> {
+  const out = new Map<string | number, UpstreamEndpoint[]>();
+  for (const ep of eps) {
+    const k = key(ep);
+    const l = out.get(k);
+    if (l) l.push(ep); else out.set(k, [ep]);
+  }
+  return out;
+}
+
+function buildBalancer(c: Cluster, eps: UpstreamEndpoint[], random: () => number, now: () => number, node: NodeInfo | undefined): Balancer {
   const lb = c.loadBalancer;
   if (lb?.consistentHash) return ringHash(eps, lb.consistentHash, random);
-  switch (lb?.policy) {
-    case 'LEAST_REQUEST': return leastRequest(eps, random);
-    case 'RANDOM': return randomBalancer(eps, random);
-    default: return roundRobin(eps);
+  const loc = c.localityLb;
+  if (loc && node?.locality) {
+    const group = (list: UpstreamEndpoint[], weight: number): LocalityGroup => ({ eps: list, balancer: simpleBalancer(c, list, random, now), weight });
+    if (loc.distribute) {
+      const byLocality = groupBy(eps, (ep) => ep.config.locality ?? '');
+      const weights = distributeWeights(loc.distribute, node.locality, [...byLocality.keys()] as string[]);
+      if (weights) return distributeBalancer([...byLocality].map(([l, list]) => group(list, weights.get(l as string) ?? 0)));
+    } else if (loc.priorities) {
+      const p = loc.priorities;
+      const byPriority = groupBy(eps, (ep) => priorityOf(p, node, ep.config));
+      return priorityBalancer([...byPriority].sort((a, b) => (a[0] as number) - (b[0] as number)).map(([, list]) => group(list, 1)), random);
+    }
   }
+  return simpleBalancer(c, eps, random, now);
 }
 
 function endpointsOf(c: Cluster, cla: ClusterLoadAssignment | undefined): Endpoint[] {
@@ -60,8 +102,9 @@ export class ClusterManager {
     this.random = opts.random ?? Math.random;
   }
 
-  /** Replaces all clusters and endpoints at once; state of endpoints that persist (same cluster and address) is kept. */
-  update(clusters: readonly Cluster[], assignments: readonly ClusterLoadAssignment[]): void {
+  /** Replaces all clusters and endpoints at once; state of endpoints that persist (same cluster and address) is kept.
+   *  `node` (this proxy: its locality and labels) is what locality load balancing compares endpoints with. */
+  update(clusters: readonly Cluster[], assignments: readonly ClusterLoadAssignment[], node?: NodeInfo): void {
     const claByName = new Map(assignments.map((a) => [a.cluster, a]));
     const next = new Map<string, ClusterState>();
     for (const c of clusters) {
@@ -74,14 +117,18 @@ export class ClusterManager {
         if (seen.has(key)) continue;
         seen.add(key);
         const kept = oldByKey.get(key);
-        if (kept) { kept.config = cfg; eps.push(kept); } else eps.push(new UpstreamEndpoint(c.name, cfg));
+        if (kept) { kept.config = cfg; eps.push(kept); } else {
+          const ep = new UpstreamEndpoint(c.name, cfg);
+          if (old) ep.addedAt = this.now(); // joined a running cluster: slow start applies
+          eps.push(ep);
+        }
       }
       const sameOutlier = old?.outlier && JSON.stringify(old.outlier.config) === JSON.stringify(c.outlierDetection);
       const outlier = c.outlierDetection ? (sameOutlier ? old!.outlier : new OutlierDetector(c.outlierDetection, this.now)) : undefined;
       const state: ClusterState = {
         config: c,
         endpoints: eps,
-        balancer: buildBalancer(c, eps, this.random),
+        balancer: buildBalancer(c, eps, this.random, this.now, node),
         noHealthyUpstream: old?.noHealthyUpstream ?? 0,
         panicPicks: old?.panicPicks ?? 0,
         retriesActive: old?.retriesActive ?? 0,

@@ -34,6 +34,22 @@ export function effectivePolicy(dr: api.DestinationRuleSpec | undefined, port: n
 
 const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
 
+/**
+ * Istio's localityLbSetting (enabled unless it says `enabled: false`, as the mesh default is): `distribute`
+ * weights apply as they are; failover priorities (`failover`, `failoverPriority`, or the default same
+ * subzone/zone/region order) only with outlier detection, which is what moves traffic off a failing locality.
+ */
+export function localityLb(s: api.LocalityLoadBalancerSetting | undefined, outlierDetection: boolean): Cluster['localityLb'] {
+  if (s?.enabled === false) return undefined;
+  if (s?.distribute?.length) return { distribute: s.distribute.map((d) => ({ from: d.from ?? '*', to: { ...(d.to ?? {}) } })) };
+  if (!outlierDetection) return undefined;
+  const priorities: NonNullable<NonNullable<Cluster['localityLb']>['priorities']> = {};
+  const failover = (s?.failover ?? []).filter((f) => f.from && f.to).map((f) => ({ from: f.from!, to: f.to! }));
+  if (failover.length) priorities.failover = failover;
+  if (s?.failoverPriority?.length) priorities.failoverPriority = [...s.failoverPriority];
+  return { priorities };
+}
+
 /** Applies an effective policy to a cluster (mutates the cluster being built). */
 export function applyPolicy(c: Cluster, p: Fields): void {
   const lb = p.loadBalancer;
@@ -57,7 +73,17 @@ export function applyPolicy(c: Cluster, p: Fields): void {
       if (ring) ch.minimumRingSize = ring;
       c.loadBalancer.consistentHash = ch;
     }
+    // Slow start: Istio's warmup, or the older warmupDurationSecs (minimumPercent 10, aggression 1 by default).
+    const warm = lb.warmup ? ms(lb.warmup.duration) : ms(lb.warmupDurationSecs);
+    if (warm !== undefined && warm > 0 && c.loadBalancer.policy !== 'RANDOM' && !c.loadBalancer.consistentHash) {
+      const w: NonNullable<NonNullable<Cluster['loadBalancer']>['warmup']> = { durationMs: warm };
+      if (lb.warmup?.minimumPercent !== undefined) w.minimumPercent = lb.warmup.minimumPercent;
+      if (lb.warmup?.aggression !== undefined) w.aggression = lb.warmup.aggression;
+      c.loadBalancer.warmup = w;
+    }
   }
+  const locality = localityLb(lb?.localityLbSetting, p.outlierDetection !== undefined);
+  if (locality) c.localityLb = locality;
   const cp = p.connectionPool;
   if (cp) {
     const pool: NonNullable<Cluster['connectionPool']> = {};
