@@ -98,25 +98,25 @@ metadata:
 spec:
   host: warm
   trafficPolicy:
-    loadBalancer:
-      warmup: {duration: 10s}
+    connectionPool:
+      tcp: {maxConnectionDuration: 10s}
 `;
   it('apply applies the resource and names the field with file:line:col; validate says the same', async () => {
     const f = file('warm.yaml', warm);
     const x = io();
     expect(await runApply(['-f', f], x, env)).toBe(0);
     expect(x.out).toBe('destinationrule.networking.istio.io/warm created\n');
-    expect(x.err).toMatch(new RegExp(`^${f.replace(/[/.]/g, '\\$&')}:9:\\d+ BOWLINE_W_API_NOT_ENFORCED spec\\.trafficPolicy\\.loadBalancer\\.warmup\\.duration: `));
+    expect(x.err).toMatch(new RegExp(`^${f.replace(/[/.]/g, '\\$&')}:9:\\d+ BOWLINE_W_API_NOT_ENFORCED spec\\.trafficPolicy\\.connectionPool\\.tcp\\.maxConnectionDuration: `));
     const v = io();
     expect(await runValidate(['-f', f], v)).toBe(0);
     expect(v.err).toContain(`${f}:9:`);
-    expect(v.err).toContain('BOWLINE_W_API_NOT_ENFORCED spec.trafficPolicy.loadBalancer.warmup.duration');
+    expect(v.err).toContain('BOWLINE_W_API_NOT_ENFORCED spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration');
   });
 
   it('the config API answers the write with the warning (Warning header)', async () => {
-    const body = JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'warm2' }, spec: { host: 'warm', trafficPolicy: { loadBalancer: { warmup: { duration: '10s' } } } } });
+    const body = JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'warm2' }, spec: { host: 'warm', trafficPolicy: { connectionPool: { tcp: { maxConnectionDuration: '10s' } } } } });
     const r = await fetch(`${cp.apiUrl}/apis/networking.istio.io/v1/namespaces/default/destinationrules`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(r.status).toBe(201);
-    expect(r.headers.get('warning')).toContain('BOWLINE_W_API_NOT_ENFORCED spec.trafficPolicy.loadBalancer.warmup.duration');
+    expect(r.headers.get('warning')).toContain('BOWLINE_W_API_NOT_ENFORCED spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration');
   });
 });
