@@ -122,7 +122,8 @@ describe('validateObject, kinds and mesh config', () => {
   it('has REST metadata for every kind', () => {
     expect(kinds.VirtualService).toMatchObject({ group: 'networking.istio.io', plural: 'virtualservices', shortNames: ['vs'] });
     expect(kinds.AuthorizationPolicy.shortNames).toEqual(['ap']);
-    expect(Object.keys(kinds)).toHaveLength(11);
+    expect(Object.keys(kinds)).toHaveLength(14);
+    expect(kinds.Telemetry).toMatchObject({ group: 'telemetry.istio.io', versions: ['v1', 'v1alpha1'], plural: 'telemetries' });
   });
   it('mesh config defaults and errors', () => {
     expect(parseMeshConfig('').mesh).toMatchObject({ trustDomain: 'cluster.local', rootNamespace: 'istio-system', outboundTrafficPolicy: { mode: 'ALLOW_ANY' } });

@@ -4,13 +4,14 @@ import { walk, isObj } from './schema/walk.js';
 import { installHints } from './schema/hints.js';
 import { didYouMean } from './schema/suggest.js';
 import { notEnforced } from './not-enforced.js';
+import { refusedKinds } from './refused-kinds.js';
 import type { CheckContext, Finding } from './schema/dsl.js';
 import type { Kind, Resource } from './types/meta.js';
 
 installHints();
 
 /** Groups whose documents are always ours, even with --ignore-unknown-kinds. */
-const istioGroups = ['networking.istio.io', 'security.istio.io', 'authentication.istio.io'];
+const istioGroups = ['networking.istio.io', 'security.istio.io', 'authentication.istio.io', 'telemetry.istio.io', 'extensions.istio.io'];
 
 /** The outcome of checking one document object (paths not yet located in source text). */
 export interface DocumentCheck {
@@ -50,6 +51,11 @@ export function checkDocument(doc: unknown, opts: { ignoreUnknownKinds?: boolean
     return { findings, apiVersion };
   }
   if (isMeshConfigMap(doc)) return { findings, kind, apiVersion, meshConfigMap: true };
+  const refused = Object.prototype.hasOwnProperty.call(refusedKinds, kind) ? refusedKinds[kind] : undefined;
+  if (refused) {
+    findings.push({ code: 'BOWLINE_E_API_ENVOY_KIND', path: ['kind'], message: `${kind}: ${refused.message}`, hint: refused.hint });
+    return { findings, kind, apiVersion };
+  }
   if (!isKind(kind)) {
     const near = didYouMean(kind, kindNames);
     const ours = group !== undefined && istioGroups.includes(group);

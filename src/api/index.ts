@@ -5,6 +5,7 @@
 export type { Kind, ObjectMeta, Resource, Violation, ParsedDocument } from './types/meta.js';
 export type * from './types/networking.js';
 export type * from './types/security.js';
+export type * from './types/extensions.js';
 export type { MeshConfig } from './types/mesh.js';
 export { parseAndValidate, MAX_INPUT_CHARS, MAX_ALIAS_COUNT } from './parse.js';
 export { validateObject } from './validate-object.js';

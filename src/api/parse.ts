@@ -1,6 +1,8 @@
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { checkDocument } from './document.js';
-import { locator, toViolation } from './locate.js';
+import { locator, toViolation, type Locator } from './locate.js';
+import { isObj } from './schema/walk.js';
+import type { Path } from './schema/dsl.js';
 import { meshConfigFromConfigMap } from './mesh-config.js';
 import { registerLocator, analyzeDocuments } from './analyze.js';
 import type { ParsedDocument, Violation } from './types/meta.js';
@@ -54,6 +56,30 @@ export function parseAndValidate(text: string, opts: { file?: string; ignoreUnkn
   }
 }
 
+/** The items of a v1 List (`kind: List`, or `KINDList` as the config API lists), a message when it is malformed, or undefined. */
+function listItems(js: unknown): unknown[] | string | undefined {
+  if (!isObj(js) || typeof js.kind !== 'string' || !/^[A-Za-z]*List$/.test(js.kind) || (js.kind === 'List' && js.apiVersion !== undefined && js.apiVersion !== 'v1')) return undefined;
+  if (!Array.isArray(js.items)) return `a ${js.kind} needs items: a list of resources`;
+  return js.items;
+}
+
+/** Checks one object (a document, or an item of a List at `prefix`) into `pd`. */
+function checkInto(pd: ParsedDocument, js: unknown, loc: Locator, file: string | undefined, ignoreUnknownKinds: boolean, prefix: Path = []): void {
+  const check = checkDocument(js, { ignoreUnknownKinds });
+  if (check.kind !== undefined) pd.kind = check.kind;
+  if (check.apiVersion !== undefined) pd.apiVersion = check.apiVersion;
+  for (const f of check.findings) pd.violations.push(toViolation({ ...f, path: [...prefix, ...f.path] }, (path, atKey) => loc(path.slice(prefix.length), atKey), file, pd.docIndex));
+  if (check.meshConfigMap) {
+    const mc = meshConfigFromConfigMap(js as Record<string, unknown>, loc, file);
+    pd.violations.push(...mc.violations.map((v) => ({ ...v, docIndex: pd.docIndex })));
+    if (mc.mesh) pd.meshConfig = mc.mesh;
+  }
+  if (check.resource) {
+    pd.resource = check.resource;
+    registerLocator(pd, loc, file);
+  }
+}
+
 function parseDocuments(text: string, file: string | undefined, ignoreUnknownKinds: boolean): ParsedDocument[] {
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true }) as unknown as Document[];
@@ -83,19 +109,21 @@ function parseDocuments(text: string, file: string | undefined, ignoreUnknownKin
     }
     if (js === null || js === undefined) return; // a document with only comments or a bare ---
     const loc = locator(doc, lc, start);
-    const check = checkDocument(js, { ignoreUnknownKinds });
-    if (check.kind !== undefined) pd.kind = check.kind;
-    if (check.apiVersion !== undefined) pd.apiVersion = check.apiVersion;
-    for (const f of check.findings) pd.violations.push(toViolation(f, loc, file, docIndex));
-    if (check.meshConfigMap) {
-      const mc = meshConfigFromConfigMap(js as Record<string, unknown>, loc, file);
-      pd.violations.push(...mc.violations.map((v) => ({ ...v, docIndex })));
-      if (mc.mesh) pd.meshConfig = mc.mesh;
+    const items = listItems(js);
+    if (!items) return checkInto(pd, js, loc, file, ignoreUnknownKinds);
+    if (typeof items === 'string') {
+      pd.kind = 'List';
+      pd.violations.push({ severity: 'error', code: 'BOWLINE_E_API_LIST', path: 'items', message: items, ...(file !== undefined ? { file } : {}), ...loc(['items']), docIndex });
+      return;
     }
-    if (check.resource) {
-      pd.resource = check.resource;
-      registerLocator(pd, loc, file);
-    }
+    out.pop();
+    if (items.length === 0) out.push({ ...pd, kind: 'List' });
+    items.forEach((item, i) => {
+      const itemLoc: Locator = (path, atKey) => loc(['items', i, ...path], atKey);
+      const ipd: ParsedDocument = { docIndex, item: i, line: itemLoc([]).line, violations: [] };
+      out.push(ipd);
+      checkInto(ipd, item, itemLoc, file, ignoreUnknownKinds, ['items', i]);
+    });
   });
   return out;
 }

@@ -74,8 +74,17 @@ export async function readManifests(paths: string[], readStdin: () => Promise<st
       list.forEach((doc, i) => {
         const obj = doc.toJS({ maxAliasCount: 1000 }) as unknown;
         if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return;
-        const line = checked.documents.find((d) => d.docIndex === i)?.line ?? 1;
-        manifests.push({ file: f.file, line, docIndex: i, obj: obj as Record<string, any> });
+        const parsed = checked.documents.filter((d) => d.docIndex === i);
+        const items = (obj as { items?: unknown }).items;
+        if (parsed.some((d) => d.item !== undefined) && Array.isArray(items)) {
+          // A v1 List (as `bowline get -o yaml` writes it): one manifest per item.
+          items.forEach((item, j) => {
+            if (item && typeof item === 'object' && !Array.isArray(item)) manifests.push({ file: f.file, line: parsed.find((d) => d.item === j)?.line ?? 1, docIndex: i, obj: item as Record<string, any> });
+          });
+          return;
+        }
+        if (parsed.some((d) => d.kind === 'List')) return;
+        manifests.push({ file: f.file, line: parsed[0]?.line ?? 1, docIndex: i, obj: obj as Record<string, any> });
       });
     }
   }

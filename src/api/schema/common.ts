@@ -39,7 +39,12 @@ export const labelsSelector = obj('WorkloadSelector', { labels });
 export const exportTo: Schema = arr(str((v) => (v === '.' || v === '*' || f.dnsLabel(v) === undefined ? undefined : { code: 'BOWLINE_E_API_EXPORT_TO', message: `exportTo entry "${v}" must be ".", "*" or a namespace name` })));
 
 /** A Gateway API style target reference. */
-export const targetRef = obj('PolicyTargetReference', { group: str(), kind: req(str()), name: req(str()), namespace: str() });
+export const targetRef = obj('PolicyTargetReference', {
+  group: str((v) => (v === '' || (v.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(v)) ? undefined : { code: 'BOWLINE_E_API_TARGET_REF', message: `targetRef group "${v}" must be empty (core) or a DNS name such as gateway.networking.k8s.io` })),
+  kind: req(str((v) => (/^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(v) && v.length <= 63 ? undefined : { code: 'BOWLINE_E_API_TARGET_REF', message: `targetRef kind "${v}" must be a kind name such as Service or Gateway` }))),
+  name: req(str()),
+  namespace: str((v) => (v === '' ? undefined : { code: 'BOWLINE_E_API_TARGET_REF', message: `targetRef namespace "${v}": a policy can only target resources in its own namespace`, hint: 'remove namespace' })),
+});
 
 /** A check that warns when a list of strings repeats a value. */
 export function uniqueStrings(field: string, code: string): Check {

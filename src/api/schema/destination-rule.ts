@@ -1,5 +1,5 @@
 import { arr, bool, dep, dur, en, int, map, num, obj, req, str, type Schema } from './dsl.js';
-import { exportTo, labels, matchLabelsSelector, percent, portNumber } from './common.js';
+import { exportTo, labels, matchLabelsSelector, portNumber } from './common.js';
 import * as f from './formats.js';
 import { isObj } from './walk.js';
 
@@ -20,32 +20,42 @@ const localityLb = obj('LocalityLoadBalancerSetting', {
   enabled: bool(),
 });
 
+const zoneAwareLb = obj('ZoneAwareLoadBalancerSetting', {
+  enabled: bool(),
+  failover: arr(obj('Failover', { from: str(), to: str() })),
+  failoverPriority: arr(str()),
+  minClusterSize: int(1),
+});
+
 const loadBalancer = obj('LoadBalancerSettings', {
   simple: en('UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST'),
   consistentHash,
   localityLbSetting: localityLb,
-  warmupDurationSecs: dur(),
-  warmup: obj('WarmupConfiguration', { duration: req(dur()), minimumPercent: num(0, 100), aggression: num(1) }),
-}, { oneOf: [['simple', 'consistentHash']] });
+  zoneAwareLbSetting: zoneAwareLb,
+  backendUtilization: obj('BackendUtilizationLoadBalancing', { errorUtilizationPenaltyPercent: int(0), metricNamesForComputingUtilization: arr(str()), weightExpirationPeriod: dur(), weightStabilizationPeriod: dur(), weightUpdatePeriod: dur() }),
+  warmupDurationSecs: dur(1),
+  warmup: obj('WarmupConfiguration', { duration: req(dur(1)), minimumPercent: num(0, 100), aggression: num(1) }),
+}, { oneOf: [['simple', 'consistentHash', 'backendUtilization']] });
 
 /** Connection pool settings (also used by Sidecar). */
 export const connectionPool = obj('ConnectionPoolSettings', {
   tcp: obj('TCPSettings', {
     maxConnections: int(0),
     connectTimeout: dur(1),
-    tcpKeepalive: obj('TcpKeepalive', { probes: int(0), time: dur(), interval: dur() }),
+    tcpKeepalive: obj('TcpKeepalive', { probes: int(0), time: dur(1), interval: dur(1) }),
     maxConnectionDuration: dur(1),
-    idleTimeout: dur(),
+    idleTimeout: dur(1),
   }),
   http: obj('HTTPSettings', {
     http1MaxPendingRequests: int(0),
     http2MaxRequests: int(0),
     maxRequestsPerConnection: int(0),
     maxRetries: int(0),
-    idleTimeout: dur(),
+    idleTimeout: dur(1),
     h2UpgradePolicy: en('DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'),
     useClientProtocol: bool(),
     maxConcurrentStreams: int(0),
+    http2KeepAlive: obj('Http2KeepAlive', { interval: dur(1), timeout: dur(1) }),
   }),
 });
 
@@ -59,6 +69,7 @@ const outlier = obj('OutlierDetection', {
   baseEjectionTime: dur(1),
   maxEjectionPercent: int(0, 100),
   minHealthPercent: int(0, 100),
+  outlierDetectionHttpErrorCodes: arr(int(100, 599)),
 });
 
 /** Client-side TLS settings. */
@@ -102,7 +113,7 @@ export const trafficPolicy: Schema = obj('TrafficPolicy', {
   portLevelSettings: arr(portPolicy),
   tunnel: obj('TunnelSettings', { protocol: en('CONNECT', 'POST'), targetHost: req(str()), targetPort: req(portNumber()) }),
   proxyProtocol: obj('ProxyProtocol', { version: en('V1', 'V2') }),
-  retryBudget: obj('RetryBudget', { percent, minRetryConcurrency: int(0) }),
+  retryBudget: obj('RetryBudget', { percent: num(0, 100), minRetryConcurrency: int(0), budgetInterval: dur(1) }),
 });
 
 /** spec of a DestinationRule. */

@@ -14,6 +14,8 @@ export const serverTls = obj('ServerTLSSettings', {
   caCrl: str(),
   credentialName: str(),
   credentialNames: arr(str()),
+  caCertCredentialName: str(),
+  insecureSkipVerify: bool(),
   tlsCertificates: arr(obj('TLSCertificate', { serverCertificate: str(), privateKey: str(), caCertificates: str() })),
   subjectAltNames: arr(str()),
   verifyCertificateSpki: arr(str()),
@@ -21,9 +23,14 @@ export const serverTls = obj('ServerTLSSettings', {
   minProtocolVersion: tlsVersion,
   maxProtocolVersion: tlsVersion,
   cipherSuites: arr(str()),
+  ecdhCurves: arr(str()),
 }, {
   check: (o, path, ctx) => {
     const mode = o.mode ?? 'PASSTHROUGH';
+    const set = (k: string) => o[k] !== undefined && o[k] !== null;
+    const creds = ['credentialName', 'credentialNames', 'tlsCertificates'].filter(set);
+    if (creds.length > 1) ctx.add({ code: 'BOWLINE_E_API_ONEOF', path: [...path, creds[1]!], atKey: true, message: `only one of credentialName, credentialNames and tlsCertificates may be set, got ${creds.join(' and ')}` });
+    if (Array.isArray(o.credentialNames) && (o.credentialNames.length < 1 || o.credentialNames.length > 2)) ctx.add({ code: 'BOWLINE_E_API_RANGE', path: [...path, 'credentialNames'], atKey: true, message: `credentialNames holds ${o.credentialNames.length} names: expected 1 or 2 (e.g. an RSA and an ECDSA certificate)` });
     const hasCreds = o.credentialName || (Array.isArray(o.credentialNames) && o.credentialNames.length) || (Array.isArray(o.tlsCertificates) && o.tlsCertificates.length);
     if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && !hasCreds && (!o.serverCertificate || !o.privateKey)) {
       ctx.add({ code: 'BOWLINE_E_API_TLS', path, message: `tls mode ${String(mode)} needs credentialName, or serverCertificate and privateKey` });

@@ -5,6 +5,8 @@ import { gatewaySpec } from './gateway.js';
 import { serviceEntrySpec, sidecarSpec, workloadEntrySpec } from './service-entry.js';
 import { authorizationPolicySpec, legacyPolicySpec, peerAuthenticationSpec, requestAuthenticationSpec } from './security.js';
 import { labels } from './common.js';
+import { workloadGroupSpec } from './workload-group.js';
+import { proxyConfigSpec, telemetrySpec } from './telemetry.js';
 import * as f from './formats.js';
 import type { Kind } from '../types/meta.js';
 
@@ -16,6 +18,9 @@ export const specSchemas: Record<Kind, ObjectSchema> = {
   ServiceEntry: serviceEntrySpec,
   WorkloadEntry: workloadEntrySpec as ObjectSchema,
   Sidecar: sidecarSpec,
+  WorkloadGroup: workloadGroupSpec,
+  ProxyConfig: proxyConfigSpec,
+  Telemetry: telemetrySpec,
   PeerAuthentication: peerAuthenticationSpec,
   AuthorizationPolicy: authorizationPolicySpec,
   RequestAuthentication: requestAuthenticationSpec,

@@ -55,6 +55,7 @@ const redirect = obj('HTTPRedirect', {
   derivePort: en('FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'),
   scheme: str(),
   redirectCode: int(300, 399),
+  prefixRewrite: str(),
 }, { oneOf: [['port', 'derivePort']] });
 
 const rewrite = obj('HTTPRewrite', {
@@ -160,6 +161,7 @@ const tlsMatch = obj('TLSMatchAttributes', {
 });
 const l4Match = obj('L4MatchAttributes', {
   destinationSubnets: arr(str(f.cidr)),
+  sourceSubnet: dep(str(f.cidr), 'not supported by Istio any more; match the source with an AuthorizationPolicy or sourceLabels'),
   port: portNumber(),
   sourceLabels: labels,
   gateways: arr(str()),
@@ -177,6 +179,12 @@ export const virtualServiceSpec = obj('VirtualServiceSpec', {
 }, {
   check: (o, path, ctx) => {
     const hosts = o.hosts;
+    const gateways = Array.isArray(o.gateways) ? o.gateways : [];
+    if (Array.isArray(hosts) && (gateways.length === 0 || gateways.includes('mesh'))) {
+      hosts.forEach((h, i) => {
+        if (h === '*') ctx.add({ code: 'BOWLINE_E_API_HOST', path: [...path, 'hosts', i], message: 'host "*" is not allowed for a VirtualService that applies to sidecars (the mesh gateway): it would capture all outbound traffic', hint: 'name the hosts, or bind the VirtualService only to gateways (gateways: [NAME] without mesh)' });
+      });
+    }
     if (!Array.isArray(hosts) || hosts.length === 0) {
       ctx.add({ severity: 'warning', code: 'BOWLINE_W_API_NO_HOSTS', path, message: 'this VirtualService has no hosts: it is only usable as a delegate of another VirtualService' });
     }

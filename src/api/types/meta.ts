@@ -6,6 +6,9 @@ export type Kind =
   | 'ServiceEntry'
   | 'WorkloadEntry'
   | 'Sidecar'
+  | 'WorkloadGroup'
+  | 'ProxyConfig'
+  | 'Telemetry'
   | 'PeerAuthentication'
   | 'AuthorizationPolicy'
   | 'RequestAuthentication'
@@ -55,7 +58,9 @@ export interface Violation {
 /** One document of a multi-document file after parsing and validation. */
 export interface ParsedDocument {
   docIndex: number;
-  /** 1-based line where the document starts. */
+  /** For an item of a v1 List document: its 0-based index in `items`. */
+  item?: number;
+  /** 1-based line where the document (or List item) starts. */
   line: number;
   /** The resource, when the document is a valid Bowline resource (not normalised; see normalize()). */
   resource?: Resource;

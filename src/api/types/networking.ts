@@ -168,7 +168,7 @@ export interface TrafficPolicy {
   portLevelSettings?: PortTrafficPolicy[];
   tunnel?: { protocol?: string; targetHost: string; targetPort: number };
   proxyProtocol?: { version?: 'V1' | 'V2' };
-  retryBudget?: { percent?: Percent; minRetryConcurrency?: number };
+  retryBudget?: { percent?: number; minRetryConcurrency?: number; budgetInterval?: string };
 }
 /** Traffic policy of one port. */
 export interface PortTrafficPolicy {

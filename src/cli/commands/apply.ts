@@ -71,7 +71,10 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
         continue;
       }
       const label = `${qualifiedName(place.kind)}/${place.name}`;
-      const body = { ...m.obj, metadata: { ...m.obj.metadata, ...(place.namespace !== undefined ? { namespace: place.namespace } : {}) } };
+      // What the server sets (as `bowline get -o yaml` shows it) is not the user's to write.
+      const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, selfLink: _sl, ...ownMeta } = m.obj.metadata ?? {};
+      const { status: _status, ...own } = m.obj;
+      const body = { ...own, metadata: { ...ownMeta, ...(place.namespace !== undefined ? { namespace: place.namespace } : {}) } };
       if (!place.kind.namespaced) delete body.metadata.namespace;
       let outcome = '';
       for (let attempt = 0; attempt < 3 && !outcome; attempt++) {

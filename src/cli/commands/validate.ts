@@ -8,8 +8,9 @@ import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, parseFlags, UsageError, type Command
 const usage = `Usage: bowline validate -f FILE|DIR|- [-f ...] [-o text|json] [--ignore-unknown-kinds]
 
 Checks Istio resources (VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, Sidecar,
-PeerAuthentication, AuthorizationPolicy, RequestAuthentication, MeshPolicy, Policy) and the istio
-ConfigMap (mesh config). A directory is read recursively: every .yaml/.yml file with a top-level
+WorkloadGroup, ProxyConfig, Telemetry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication,
+MeshPolicy, Policy), v1 Lists of them (as \`bowline get -o yaml\` writes) and the istio ConfigMap (mesh
+config). EnvoyFilter is refused: Bowline runs no Envoy (the error names the built-in feature to use). A directory is read recursively: every .yaml/.yml file with a top-level
 apiVersion or kind, and every .json file holding an object with apiVersion and kind.
 
   -f, --filename PATH        file, directory or - for stdin (repeatable)
