@@ -9,7 +9,7 @@ import type { Cluster } from '../../proxy-config/types.js';
 import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { outboundCluster } from './http-route.js';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from './routes.js';
-import { destinationRuleFor, outboundScope, visibleServices } from './scope.js';
+import { destinationRuleFor, outboundMode, outboundScope, visibleServices } from './scope.js';
 import { applyPolicy, effectivePolicy } from './traffic-policy.js';
 import { applyClientMtls } from '../security/mtls.js';
 import { gatewayScope, inboundPorts } from './workload.js';
@@ -67,7 +67,7 @@ export const clustersGenerator: Generator = {
       build: () => {
         const out = visibleServices(snap, proxy).flatMap((s) => serviceClusters(snap, s, proxy.node.namespace));
         if (proxy.node.role === 'gateway') return out; // gateways never pass traffic through
-        if (snap.mesh.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') out.push({ name: PASSTHROUGH_CLUSTER, discovery: 'original_dst', protocol: 'auto', loadBalancer: { policy: 'PASSTHROUGH' } });
+        if (outboundMode(snap, proxy) !== 'REGISTRY_ONLY') out.push({ name: PASSTHROUGH_CLUSTER, discovery: 'original_dst', protocol: 'auto', loadBalancer: { policy: 'PASSTHROUGH' } });
         else out.push({ name: BLACKHOLE_CLUSTER, discovery: 'eds', protocol: 'tcp' });
         return out;
       },

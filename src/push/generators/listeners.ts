@@ -13,7 +13,7 @@ import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { isHttpServer, serversByPort, terminatesTls, type BoundServer } from './gateways.js';
 import { outboundCluster } from './http-route.js';
 import { BLACKHOLE_CLUSTER, gatewayVirtualServices, OUTBOUND_ROUTE_CONFIG, PASSTHROUGH_CLUSTER } from './routes.js';
-import { meshVirtualServicesFor, visibleServices } from './scope.js';
+import { meshVirtualServicesFor, outboundMode, visibleServices } from './scope.js';
 import { gatewaySecretNames } from './secrets.js';
 import { tcpRoutes } from './tcp-routes.js';
 import { inboundChains, inboundMode } from '../security/mtls.js';
@@ -34,7 +34,7 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
       ...tcpChains(snap, proxy),
       { name: 'http', match: { protocol: 'http1' }, http },
       { name: 'http2', match: { protocol: 'http2' }, http },
-      passthroughChain(snap),
+      passthroughChain(snap, proxy),
     ];
     if (w?.captureMode === 'iptables') {
       out.push({ name: 'virtualOutbound', address: '0.0.0.0', port: outboundPort, direction: 'outbound', useOriginalDst: true, filterChains: chains });
@@ -52,8 +52,8 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
 }
 
 /** The last outbound chain (Istio's PassthroughFilterChain): unknown TCP destinations pass through, or nowhere (REGISTRY_ONLY). */
-function passthroughChain(snap: MeshSnapshot): FilterChain {
-  const cluster = snap.mesh.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+function passthroughChain(snap: MeshSnapshot, proxy: ProxyInfo): FilterChain {
+  const cluster = outboundMode(snap, proxy) === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
   return { name: 'PassthroughFilterChain', tcp: { routes: [{ destinations: [{ cluster, weight: 100 }] }], statPrefix: cluster } };
 }
 

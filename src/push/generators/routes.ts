@@ -12,7 +12,7 @@ import type { Route, RouteConfig, VirtualHost } from '../../proxy-config/types.j
 import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { isHttpServer, serversByPort, type BoundServer } from './gateways.js';
 import { DEFAULT_RETRY, httpRoute, outboundCluster, qualifyGateway, type RouteContext } from './http-route.js';
-import { byAge, meshVirtualServicesFor, outboundScope, visibleServices } from './scope.js';
+import { byAge, meshVirtualServicesFor, outboundMode, outboundScope, visibleServices } from './scope.js';
 import { inboundPorts } from './workload.js';
 import { delegatesOf, expandHttpRules } from './delegate.js';
 
@@ -85,7 +85,7 @@ export function outboundRouteConfig(snap: MeshSnapshot, proxy: ProxyInfo): Route
   for (const svc of visibleServices(snap, proxy)) {
     for (const port of svc.ports) if (isHttpProtocol(port.protocol)) virtualHosts.push(cachedVirtualHost(snap, svc, port, ns));
   }
-  if (snap.mesh.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
+  if (outboundMode(snap, proxy) !== 'REGISTRY_ONLY') {
     virtualHosts.push({ name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', route: { destinations: [{ cluster: PASSTHROUGH_CLUSTER, weight: 100 }], allowUpgrade: true } }] });
   } else {
     // As Istio's `block_all` virtual host: 502, counted as BlackHoleCluster.

@@ -39,6 +39,13 @@ export function outboundScope(snap: MeshSnapshot, proxy: ProxyInfo): string {
   return `${proxy.node.namespace}|${sc ? `${sc.metadata.namespace}/${sc.metadata.name}` : ''}`;
 }
 
+/** Istio's outboundTrafficPolicy mode for this proxy: its Sidecar resource's, else the mesh's (default ALLOW_ANY).
+ *  Gateways never pass through, so for them it is always REGISTRY_ONLY's answer where it matters. */
+export function outboundMode(snap: MeshSnapshot, proxy: ProxyInfo): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
+  const sc = proxy.node.role === 'gateway' ? undefined : sidecarFor(snap, proxy);
+  return sc?.spec.outboundTrafficPolicy?.mode ?? snap.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
+}
+
 /** Services the proxy may call: exported to its namespace and allowed by the Sidecar's egress hosts. */
 export function visibleServices(snap: MeshSnapshot, proxy: ProxyInfo): Service[] {
   const ns = proxy.node.namespace;
