@@ -59,6 +59,8 @@ interface StoredState {
 const STATE_KEY = 'ca/state';
 const TOKEN_KEY = 'ca/token-key';
 const USED_TOKEN_PREFIX = 'ca/tokens/used/';
+/** Use counters of reusable tokens (`bowline token create --max-uses N`). */
+const TOKEN_USES_PREFIX = 'ca/tokens/uses/';
 
 /** The purpose string a root's sealed key is bound to. */
 function rootPurpose(certPem: string): string {
@@ -282,6 +284,10 @@ export class CertificateAuthority {
     try {
       const now = this.now();
       const c = verifyBootstrapToken(token, this.tokenKey, now);
+      if ((c.max ?? 1) > 1) {
+        await this.spendReusable(c, now);
+        return { namespace: c.ns, serviceAccount: c.sa, ...(c.wl ? { workload: c.wl } : {}) };
+      }
       try {
         await this.opts.storage.putRaw(USED_TOKEN_PREFIX + c.jti, String(c.exp), { expectedModRevision: 0, ttlMs: Math.max(1000, c.exp * 1000 - now + 60_000) });
       } catch (err) {
@@ -305,7 +311,10 @@ export class CertificateAuthority {
     let claims: BootstrapClaims;
     try {
       claims = verifyBootstrapToken(token, this.tokenKey, this.now());
-      if (await this.opts.storage.getRaw(USED_TOKEN_PREFIX + claims.jti)) throw new CaError(CA_ERRORS.TOKEN_REPLAYED, `bootstrap token ${claims.jti} was already used; tokens are single-use for first contact, create a new one`);
+      if ((claims.max ?? 1) > 1) {
+        const used = Number((await this.opts.storage.getRaw(TOKEN_USES_PREFIX + claims.jti))?.value ?? 0);
+        if (used >= claims.max!) throw new CaError(CA_ERRORS.TOKEN_EXHAUSTED, `bootstrap token ${claims.jti} for ${claims.ns}/${claims.sa} has bootstrapped its ${claims.max} workloads; create a new one with \`bowline token create --max-uses N\``);
+      } else if (await this.opts.storage.getRaw(USED_TOKEN_PREFIX + claims.jti)) throw new CaError(CA_ERRORS.TOKEN_REPLAYED, `bootstrap token ${claims.jti} was already used; tokens are single-use for first contact, create a new one`);
     } catch (err) {
       if (err instanceof CaError) this.refuse(err);
       throw err;
@@ -315,6 +324,25 @@ export class CertificateAuthority {
     const out = this.signCsr(csr, id, opts.lifetimeMs !== undefined ? { lifetimeMs: opts.lifetimeMs } : {});
     await this.redeemToken(token);
     return out;
+  }
+
+  /** Counts one use of a reusable token (compare-and-swap on its use counter); throws TOKEN_EXHAUSTED past its limit. */
+  private async spendReusable(c: BootstrapClaims, now: number): Promise<void> {
+    const key = TOKEN_USES_PREFIX + c.jti;
+    const ttlMs = Math.max(1000, c.exp * 1000 - now + 60_000);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const cur = await this.opts.storage.getRaw(key);
+      const used = cur ? Number(cur.value) : 0;
+      if (!Number.isInteger(used) || used < 0) throw new CaError(CA_ERRORS.TOKEN_INVALID, `the use counter of bootstrap token ${c.jti} is damaged ("${cur?.value}"); create a new token`);
+      if (used >= c.max!) throw new CaError(CA_ERRORS.TOKEN_EXHAUSTED, `bootstrap token ${c.jti} for ${c.ns}/${c.sa} has bootstrapped its ${c.max} workloads; create a new one with \`bowline token create --max-uses N\``);
+      try {
+        await this.opts.storage.putRaw(key, String(used + 1), { expectedModRevision: cur?.modRevision ?? 0, ttlMs });
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err; // another instance used it at the same moment: read again
+      }
+    }
+    throw new CaError(CA_ERRORS.TOKEN_EXHAUSTED, `bootstrap token ${c.jti}: too many concurrent uses; retry`);
   }
 
   /** Where a root rotation stands. */

@@ -27,6 +27,8 @@ export const CA_ERRORS = {
   TOKEN_EXPIRED: 'BOWLINE_E_TOKEN_EXPIRED',
   /** A bootstrap token already used for a first certificate. */
   TOKEN_REPLAYED: 'BOWLINE_E_TOKEN_REPLAYED',
+  /** A reusable bootstrap token whose uses are all spent. */
+  TOKEN_EXHAUSTED: 'BOWLINE_E_TOKEN_EXHAUSTED',
   /** A certificate request with no usable credential (no token, no client certificate). */
   UNAUTHENTICATED: 'BOWLINE_E_CA_UNAUTHENTICATED',
   /** A CA API request whose body is not the JSON the endpoint expects. */

@@ -9,7 +9,7 @@ import { rootCertificateHash } from './token.js';
 
 /**
  * The CA's HTTP API, for the control plane to mount on its API server (and on the TLS port 15012):
- *   POST /v1/tokens              admin: mint a bootstrap token       {namespace, serviceAccount, workload?, ttl? | ttlMs?}
+ *   POST /v1/tokens              admin: mint a bootstrap token       {namespace, serviceAccount, workload?, ttl? | ttlMs?, maxUses?}
  *   GET  /v1/ca/trust-bundle     anyone: the roots to pin and trust   -> {trustDomain, trustBundle, rootHash}
  *   POST /v1/ca/certificates     a proxy: sign its CSR                {csr, token?} -> {certificateChain, trustBundle, ...}
  * Certificate requests are authenticated by the client certificate of a TLS connection (renewal) or,
@@ -34,7 +34,7 @@ export interface CaRoute {
 const STATUS: Partial<Record<CaErrorCode, number>> = {
   [CA_ERRORS.BAD_REQUEST]: 400, [CA_ERRORS.CSR_INVALID]: 400, [CA_ERRORS.CSR_KEY]: 400,
   [CA_ERRORS.CSR_IDENTITY]: 403, [CA_ERRORS.FORBIDDEN]: 403,
-  [CA_ERRORS.TOKEN_INVALID]: 401, [CA_ERRORS.TOKEN_EXPIRED]: 401, [CA_ERRORS.TOKEN_REPLAYED]: 401, [CA_ERRORS.UNAUTHENTICATED]: 401,
+  [CA_ERRORS.TOKEN_INVALID]: 401, [CA_ERRORS.TOKEN_EXPIRED]: 401, [CA_ERRORS.TOKEN_REPLAYED]: 401, [CA_ERRORS.TOKEN_EXHAUSTED]: 401, [CA_ERRORS.UNAUTHENTICATED]: 401,
 };
 
 /** True for a request from 127.0.0.0/8 or ::1. */
@@ -108,9 +108,10 @@ export function caHttpHandlers(ca: CertificateAuthority, opts: CaHttpOptions = {
         const body = await readJson(req, max);
         const ttl = typeof body.ttlMs === 'number' ? body.ttlMs : parseDuration(str(body, 'ttl', false) ?? '1h');
         if (ttl === undefined) throw new CaError(CA_ERRORS.BAD_REQUEST, `"ttl" must be a duration such as 1h or 30m (got ${JSON.stringify(body.ttl)})`);
-        const req2 = { ns: str(body, 'namespace')!, sa: str(body, 'serviceAccount')!, ttlMs: ttl, ...(body.workload ? { workload: str(body, 'workload')! } : {}) };
+        if (body.maxUses !== undefined && typeof body.maxUses !== 'number') throw new CaError(CA_ERRORS.BAD_REQUEST, `"maxUses" must be a number (got ${JSON.stringify(body.maxUses)})`);
+        const req2 = { ns: str(body, 'namespace')!, sa: str(body, 'serviceAccount')!, ttlMs: ttl, ...(body.workload ? { workload: str(body, 'workload')! } : {}), ...(typeof body.maxUses === 'number' ? { maxUses: body.maxUses } : {}) };
         const { token, claims } = ca.createToken(req2);
-        send(res, 201, { token, expiresAt: new Date(claims.exp * 1000).toISOString(), spiffeId: spiffeId(ca.trustDomain, { namespace: claims.ns, serviceAccount: claims.sa }), rootHash: claims.root });
+        send(res, 201, { token, expiresAt: new Date(claims.exp * 1000).toISOString(), spiffeId: spiffeId(ca.trustDomain, { namespace: claims.ns, serviceAccount: claims.sa }), rootHash: claims.root, maxUses: claims.max ?? 1 });
       }),
     },
     {

@@ -30,6 +30,11 @@ export class MemoryCaStorage implements CaStorage {
 
   /** See CaStorage.getRaw. */
   async getRaw(key: string): Promise<{ value: string; modRevision: number } | undefined> {
+    return this.peek(key);
+  }
+
+  /** The live entry, read synchronously so a compare-and-swap is atomic (as in the real stores). */
+  private peek(key: string): { value: string; modRevision: number } | undefined {
     const e = this.data.get(key);
     if (e?.expiresAt !== undefined && e.expiresAt <= this.now()) this.data.delete(key);
     const live = this.data.get(key);
@@ -38,7 +43,7 @@ export class MemoryCaStorage implements CaStorage {
 
   /** See CaStorage.putRaw. */
   async putRaw(key: string, value: string, opts: { ttlMs?: number; expectedModRevision?: number } = {}): Promise<number> {
-    const cur = await this.getRaw(key);
+    const cur = this.peek(key);
     if (opts.expectedModRevision !== undefined && (cur?.modRevision ?? 0) !== opts.expectedModRevision) {
       throw Object.assign(new Error(`conflict writing ${key}`), { reason: 'Conflict' });
     }

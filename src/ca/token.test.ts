@@ -56,4 +56,24 @@ describe('bootstrap tokens', () => {
     await expect(ca.redeemToken(late)).rejects.toMatchObject({ code: CA_ERRORS.TOKEN_EXPIRED });
     expect(ca.counters.refused.get(CA_ERRORS.TOKEN_REPLAYED)).toBe(1);
   });
+
+  it('a join token with --max-uses N bootstraps N workloads, even when they arrive at once, and refuses the next', async () => {
+    let now = Date.now();
+    const storage = new MemoryCaStorage(() => now);
+    const ca = await CertificateAuthority.open({ storage, kek: parseKek(Buffer.alloc(32, 1), 't'), now: () => now });
+    const { token, claims } = ca.createToken({ ns: 'bookinfo', sa: 'reviews', ttlMs: 3600_000, maxUses: 3 });
+    expect(claims.max).toBe(3);
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map(() => ca.redeemToken(token)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as { code: string }).code);
+    expect(refused).toEqual([CA_ERRORS.TOKEN_EXHAUSTED, CA_ERRORS.TOKEN_EXHAUSTED]);
+    // A restarted control plane on the same store keeps the count.
+    const again = await CertificateAuthority.open({ storage, kek: parseKek(Buffer.alloc(32, 1), 't'), now: () => now });
+    await expect(again.redeemToken(token)).rejects.toMatchObject({ code: CA_ERRORS.TOKEN_EXHAUSTED, message: expect.stringContaining('--max-uses') });
+    expect(() => ca.createToken({ ns: 'bookinfo', sa: 'reviews', ttlMs: 1000, maxUses: 0 })).toThrow(expect.objectContaining({ code: CA_ERRORS.TOKEN_INVALID }));
+    // Still bounded in time.
+    const late = ca.createToken({ ns: 'bookinfo', sa: 'reviews', ttlMs: 1000, maxUses: 5 }).token;
+    now += 2000;
+    await expect(ca.redeemToken(late)).rejects.toMatchObject({ code: CA_ERRORS.TOKEN_EXPIRED });
+  });
 });

@@ -28,6 +28,9 @@ export interface BootstrapClaims {
   exp: number;
   /** `sha256:HEX` of the root certificate (DER) the proxy must find at the control plane. */
   root: string;
+  /** How many first certificates the token may bootstrap (a reusable join token for the instances of
+   *  one service, e.g. a Marathon app's tasks); absent: 1 (single use). */
+  max?: number;
 }
 
 /** What to mint a token for. */
@@ -36,7 +39,12 @@ export interface TokenRequest {
   sa: string;
   workload?: string;
   ttlMs: number;
+  /** Uses allowed (default 1; at most MAX_TOKEN_USES). */
+  maxUses?: number;
 }
+
+/** The most first certificates one reusable token may bootstrap. */
+export const MAX_TOKEN_USES = 10_000;
 
 const HEADER = b64url(Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'bowline-bootstrap+jwt' })));
 
@@ -58,6 +66,7 @@ export function rootCertificateHash(rootPem: string): string {
 export function createBootstrapToken(req: TokenRequest, signingKey: Buffer, rootCertPem: string, now = Date.now()): { token: string; claims: BootstrapClaims } {
   if (!isIdentitySegment(req.ns) || !isIdentitySegment(req.sa)) throw new CaError(CA_ERRORS.TOKEN_INVALID, `invalid identity namespace="${req.ns}" serviceAccount="${req.sa}"`);
   if (!(req.ttlMs > 0) || req.ttlMs > 366 * 24 * 3600_000) throw new CaError(CA_ERRORS.TOKEN_INVALID, `token lifetime must be between 1 ms and one year (got ${req.ttlMs} ms)`);
+  if (req.maxUses !== undefined && (!Number.isInteger(req.maxUses) || req.maxUses < 1 || req.maxUses > MAX_TOKEN_USES)) throw new CaError(CA_ERRORS.TOKEN_INVALID, `maxUses must be an integer from 1 to ${MAX_TOKEN_USES} (got ${req.maxUses})`);
   const claims: BootstrapClaims = {
     ns: req.ns,
     sa: req.sa,
@@ -66,6 +75,7 @@ export function createBootstrapToken(req: TokenRequest, signingKey: Buffer, root
     iat: Math.floor(now / 1000),
     exp: Math.floor((now + req.ttlMs) / 1000),
     root: rootCertificateHash(rootCertPem),
+    ...(req.maxUses !== undefined && req.maxUses > 1 ? { max: req.maxUses } : {}),
   };
   const body = `${HEADER}.${b64url(Buffer.from(JSON.stringify(claims)))}`;
   const sig = createHmac('sha256', signingKey).update(body).digest();
@@ -91,7 +101,7 @@ export function verifyBootstrapToken(token: string, signingKey: Buffer, now = Da
   } catch (err) {
     throw new CaError(CA_ERRORS.TOKEN_INVALID, 'bootstrap token payload is not JSON', { cause: err });
   }
-  if (typeof c.ns !== 'string' || typeof c.sa !== 'string' || typeof c.jti !== 'string' || typeof c.exp !== 'number' || typeof c.root !== 'string') {
+  if (typeof c.ns !== 'string' || typeof c.sa !== 'string' || typeof c.jti !== 'string' || typeof c.exp !== 'number' || typeof c.root !== 'string' || (c.max !== undefined && (!Number.isInteger(c.max) || c.max < 1))) {
     throw new CaError(CA_ERRORS.TOKEN_INVALID, 'bootstrap token payload lacks ns, sa, jti, exp or root');
   }
   if (c.exp * 1000 <= now) {

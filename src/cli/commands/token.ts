@@ -3,12 +3,15 @@ import { ApiClient, processIO, resolveTarget, UnreachableError, type CliIO } fro
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline token create --namespace NS --service-account SA [--workload NAME] [--ttl 1h]
-                             [-o token|json] [--server URL] [--home DIR]
+                             [--max-uses N] [-o token|json] [--server URL] [--home DIR]
 
 Mints a bootstrap token at the control plane (an admin operation: loopback or the admin token).
 The token lets exactly spiffe://TRUST_DOMAIN/ns/NS/sa/SA get its first certificate, once, before
 it expires, and carries the control plane's root certificate hash so the proxy can verify the
 control plane on first contact. Give it to the proxy: bowline proxy --token-file FILE.
+With --max-uses N the token is a join token for up to N instances of that identity (for example
+the tasks of a Marathon app, docs/platforms/marathon.md): each instance gets its own certificate,
+and the N+1st use is refused (BOWLINE_E_TOKEN_EXHAUSTED).
 The token alone goes to stdout (bowline token create ... > token), details to stderr.
 `;
 
@@ -20,6 +23,7 @@ export async function runToken(args: string[], io: CliIO, env: NodeJS.ProcessEnv
     'service-account': { type: 'string' },
     workload: { type: 'string' },
     ttl: { type: 'string', default: '1h' },
+    'max-uses': { type: 'string' },
     output: { type: 'string', short: 'o', default: 'token' },
   });
   if (values.help) { io.stdout(usage); return EXIT_OK; }
@@ -29,8 +33,13 @@ export async function runToken(args: string[], io: CliIO, env: NodeJS.ProcessEnv
   const ttlMs = parseDuration(values.ttl!);
   if (!ttlMs) throw new UsageError(`--ttl must be a positive duration such as 1h, 30m or 24h (got "${values.ttl}")`);
   if (!['token', 'json'].includes(values.output!)) throw new UsageError(`-o must be token or json, got "${values.output}"`);
+  let maxUses: number | undefined;
+  if (values['max-uses'] !== undefined) {
+    maxUses = Number(values['max-uses']);
+    if (!Number.isInteger(maxUses) || maxUses < 1) throw new UsageError(`--max-uses must be a positive integer, got "${values['max-uses']}"`);
+  }
   const client = new ApiClient(resolveTarget(values, env));
-  const body = { namespace: values.namespace, serviceAccount: values['service-account'], ttlMs, ...(values.workload ? { workload: values.workload } : {}) };
+  const body = { namespace: values.namespace, serviceAccount: values['service-account'], ttlMs, ...(values.workload ? { workload: values.workload } : {}), ...(maxUses !== undefined ? { maxUses } : {}) };
   let r;
   try {
     r = await client.call('POST', '/v1/tokens', body);
@@ -47,11 +56,11 @@ export async function runToken(args: string[], io: CliIO, env: NodeJS.ProcessEnv
     io.stderr(`bowline token: ${e.error?.message ?? e.message ?? `HTTP ${r.status}`}\n`);
     return EXIT_INVALID;
   }
-  const out = r.body as { token: string; expiresAt: string; spiffeId: string; rootHash: string };
+  const out = r.body as { token: string; expiresAt: string; spiffeId: string; rootHash: string; maxUses?: number };
   if (values.output === 'json') io.stdout(JSON.stringify(out, null, 2) + '\n');
   else {
     io.stdout(out.token + '\n');
-    io.stderr(`token for ${out.spiffeId}, single use, expires ${out.expiresAt}; pins root ${out.rootHash}\n`);
+    io.stderr(`token for ${out.spiffeId}, ${(out.maxUses ?? 1) > 1 ? `up to ${out.maxUses} uses` : 'single use'}, expires ${out.expiresAt}; pins root ${out.rootHash}\n`);
   }
   return EXIT_OK;
 }

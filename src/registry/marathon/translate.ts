@@ -34,6 +34,8 @@ export const DEFAULT_MESOS_DOMAINS = ['marathon.mesos', 'marathon.slave.mesos'];
 export const PROXY_LABEL = 'bowline.io/proxy';
 /** Label naming the service account of an injected definition's workload identity. */
 export const SERVICE_ACCOUNT_LABEL = 'bowline.io/service-account';
+/** Label on a proxy's inbound port (`bowline marathon inject --explicit`) naming the app port it stands for. */
+export const INBOUND_FOR_LABEL = 'bowline.io/inbound-for';
 /** Name of the proxy container `bowline marathon inject` adds to a pod. */
 export const PROXY_CONTAINER = 'bowline-proxy';
 
@@ -101,10 +103,16 @@ function networkMode(app: MarathonApp): 'host' | 'container' | 'container/bridge
 function appPorts(app: MarathonApp, hostAddress: (host: string | undefined) => string | undefined): PortPlan[] {
   const mode = networkMode(app);
   if (mode === 'host') {
-    return (app.portDefinitions ?? []).flatMap((pd, i) => {
-      if (!pd.port) return [];
+    const defs = app.portDefinitions ?? [];
+    // An injected app (--explicit) serves each mesh port on its proxy's inbound port, labelled with the port it stands for.
+    const injected = app.labels?.[PROXY_LABEL] === 'sidecar';
+    const inboundIndex = (name: string | undefined) => (injected && name ? defs.findIndex((d) => d.labels?.[INBOUND_FOR_LABEL] === name) : -1);
+    return defs.flatMap((pd, i) => {
+      if (!pd.port || pd.labels?.[INBOUND_FOR_LABEL] !== undefined || (injected && pd.name?.startsWith('bowline-'))) return [];
+      const j = inboundIndex(pd.name);
+      const at = j >= 0 ? j : i;
       return [{ name: pd.name ?? `tcp-${pd.port}`, servicePort: pd.port, protocol: portProtocol(pd.name, pd.labels), ...(pd.labels ? { labels: pd.labels } : {}),
-        endpointOf: (t: MarathonTask) => { const a = hostAddress(t.host); const p = t.ports?.[i]; return a && p ? { address: a, port: p } : undefined; } }];
+        endpointOf: (t: MarathonTask) => { const a = hostAddress(t.host); const p = t.ports?.[at]; return a && p ? { address: a, port: p } : undefined; } }];
     });
   }
   const mappings = app.container?.portMappings ?? app.container?.docker?.portMappings ?? [];
