@@ -1,3 +1,4 @@
+import type { StoredObject } from '../store/store.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MeshConfig } from '../api/index.js';
@@ -81,6 +82,8 @@ export interface ControlPlane {
   /** Serves requests whose path starts with `prefix` (longest prefix wins). */
   addHandler(prefix: string, handler: Handler): void;
   onShutdown(fn: () => void | Promise<void>): void;
+  /** Adds a mesh `status` to VirtualServices, AuthorizationPolicies ... the config API returns (the push plugin sets it). */
+  setStatusProvider(fn: (obj: StoredObject) => Record<string, unknown> | undefined): void;
   /** Logs one line the way the control plane does. */
   log(line: string): void;
   /** Stops plugins (reverse order), the listener and the store. */
@@ -206,6 +209,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     adminToken,
     addHandler(prefix, handler) { handlers.push({ prefix, handler }); },
     onShutdown(fn) { shutdown.push(fn); },
+    setStatusProvider(fn) { api.core.statusOf = fn; },
     log,
     async close() {
       if (closed) return;

@@ -65,6 +65,9 @@ export function checkNamespace(obj: Record<string, unknown>): Violation[] {
 
 /** The core kinds' behaviour, over the store and the secrets key. */
 export class CoreKinds {
+  /** The mesh's status of an object (set by the push plugin): shown by get, describe and watch. */
+  statusOf?: (obj: StoredObject) => Record<string, unknown> | undefined;
+
   constructor(private readonly store: Store, private readonly kek: () => Kek, private readonly rootNamespace: string) {}
 
   /** Transforms a validated object into its stored form (Secrets: data sealed, stringData folded in). */
@@ -94,6 +97,8 @@ export class CoreKinds {
       }
     }
     if (kind.kind === 'Namespace') out = { ...out, spec: { finalizers: ['kubernetes'], ...(out.spec as object | undefined) }, status: { phase: 'Active' } };
+    const status = this.statusOf?.(out);
+    if (status) out = { ...out, status };
     if (!kind.namespaced) {
       const { namespace: _ns, ...metadata } = out.metadata;
       out = { ...out, metadata: metadata as StoredObject['metadata'] };

@@ -18,6 +18,7 @@ import { pushDebugHandlers } from './debug.js';
 import { authnHandler } from './security/authn-check.js';
 import { caCsrAnswer, caStreamAuth } from './security/stream-auth.js';
 import { PushServer } from './server/server.js';
+import { ConfigStatusTracker } from './config-status.js';
 
 /** What the push plugin uses of the running control plane (src/control's ControlPlane satisfies it). */
 export interface PushHost {
@@ -30,6 +31,8 @@ export interface PushHost {
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   onShutdown(fn: () => void | Promise<void>): void;
   log(line: string): void;
+  /** Adds a `status` to the objects the config API returns (Istio-style, from the mesh's view of them). */
+  setStatusProvider?(fn: (obj: { kind?: unknown; metadata: { name: string; namespace?: string; generation?: number } }) => Record<string, unknown> | undefined): void;
 }
 
 /** One Marathon to discover services from (`bowline up --marathon URL`). */
@@ -131,9 +134,15 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
   const builds = server.metrics.registry.counter({ name: 'bowline_push_snapshot_builds_total', help: 'Mesh snapshots built.' }).labels();
   server.metrics.registry.onCollect(() => { builds.value = controller.builds; });
   registryHealthMetrics(server.metrics.registry, () => registry.statuses());
+  // Resources the generators leave out in whole or in part: logged once, counted, shown in their status.
+  const status = new ConfigStatusTracker((line) => cp.log(`config warn: ${line}`), server.metrics.registry);
+  status.update(controller.current());
+  const unsubStatus = controller.onSnapshot((s) => status.update(s));
+  cp.setStatusProvider?.((o) => status.statusOf(o));
   cp.metrics.addRegistry(server.metrics.registry);
   cp.onShutdown(async () => {
     unsubMesh();
+    unsubStatus();
     await server.close();
     await controller.stop();
   });

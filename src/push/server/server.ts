@@ -327,6 +327,21 @@ export class PushServer {
     const snapVersion = this.cache.snapshot().version;
     const retryNacked = conn.retryNacked;
     conn.retryNacked = false;
+    // A NACK refuses a push as a whole: its unchanged types wait, but go out again with anything new
+    // (or when a refused type is back to what the proxy runs), so the proxy never gets half of a combination.
+    const deferred: Array<[ResourceType, TypeSet, TypeSet | undefined]> = [];
+    let combinationChanged = false;
+    const emit = (t: ResourceType, set: TypeSet, have: TypeSet | undefined) => {
+      const d = this.cache.delta(have, set);
+      sets.set(t, set);
+      if (parts.length) parts.push(',');
+      parts.push(`{"resourceType":"${t}","version":"${set.version}","full":${d.full},"removed":${JSON.stringify(d.removed)},"resources":[`);
+      d.chunks.forEach((c, i) => {
+        if (i) parts.push(',');
+        parts.push(c);
+      });
+      parts.push(']}');
+    };
     for (const t of RESOURCE_TYPES) {
       const have = conn.acked.get(t);
       // Nothing that could change this type happened since the proxy's output was last computed.
@@ -336,27 +351,23 @@ export class PushServer {
       const t0 = performance.now();
       const set = this.cache.typeSet(t, conn.info);
       if (have && have.version === set.version) {
-        conn.nacked.delete(t); // the proxy already runs what it should: an older NACK no longer matters
+        if (conn.nacked.delete(t)) combinationChanged = true; // the proxy already runs what it should: an older NACK no longer matters
         continue;
       }
       // Refused before and unchanged since: wait for a new version (or the backoff retry).
-      if (!retryNacked && conn.nacked.get(t)?.version === set.version) continue;
+      if (!retryNacked && conn.nacked.get(t)?.version === set.version) {
+        deferred.push([t, set, have]);
+        continue;
+      }
       if (!have && set.parts.every((p) => p.items.size === 0) && t === 'authorization') {
         // Nothing to say about an empty optional type on first contact: record it as in sync.
         conn.acked.set(t, set);
         continue;
       }
-      const d = this.cache.delta(have, set);
+      emit(t, set, have);
       this.metrics.observePushDuration(t, (performance.now() - t0) / 1000);
-      sets.set(t, set);
-      if (parts.length) parts.push(',');
-      parts.push(`{"resourceType":"${t}","version":"${set.version}","full":${d.full},"removed":${JSON.stringify(d.removed)},"resources":[`);
-      d.chunks.forEach((c, i) => {
-        if (i) parts.push(',');
-        parts.push(c);
-      });
-      parts.push(']}');
     }
+    if (sets.size > 0 || combinationChanged) for (const [t, set, have] of deferred) emit(t, set, have);
     const changedAt = conn.unsentSince;
     conn.unsentSince = 0;
     if (sets.size === 0) return;
