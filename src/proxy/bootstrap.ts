@@ -47,6 +47,7 @@ export interface BootstrapFlags {
   'bind-address'?: string;
   'endpoints-from'?: string;
   locality?: string;
+  capture?: string;
 }
 
 /** A bootstrap that cannot be used; the message says which value and why. */
@@ -73,6 +74,7 @@ export const bootstrapFlagDefs = {
   'bind-address': { type: 'string' },
   'endpoints-from': { type: 'string' },
   locality: { type: 'string' },
+  capture: { type: 'string' },
 } as const;
 
 function port(v: unknown, what: string, allowZero = false): number {
@@ -168,6 +170,13 @@ export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => st
   const bindAddress = str(flags['bind-address'], 'bindAddress');
   if (bindAddress) workload.bindAddress = bindAddress;
   else if (gateway) workload.bindAddress = address;
+  const capture = flags.capture ?? (typeof file.capture === 'string' ? file.capture : undefined);
+  if (capture !== undefined && capture !== 'iptables' && capture !== 'none') throw new BootstrapError(`--capture must be iptables or none, got "${capture}"`);
+  if (capture === 'iptables') {
+    if (gateway) throw new BootstrapError('--capture iptables: gateways are not captured (they listen on their Gateway ports)');
+    if (ephemeralOutbound || workload.outboundPort === 0) throw new BootstrapError('--capture iptables: the outbound listener is the redirect target; give it a fixed port (default 15001)');
+    workload.captureMode = 'iptables';
+  }
   return ephemeralOutbound ? { server, node, workload, ephemeralOutbound } : { server, node, workload };
 }
 

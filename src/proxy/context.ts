@@ -29,6 +29,8 @@ export interface HttpListenerRuntime {
   scheme: string;
   /** The config version this was compiled from. */
   version: string;
+  /** The chain's logicalPort is its own (a captured listener's chain for one destination port), not the listener's. */
+  ownPort?: boolean;
   /** Filter chains compiled for dispatch (TLS, HTTP/2, TCP, detection: detect/dispatch.ts); absent for a plain HTTP/1.1 listener. */
   chains?: ListenerChains;
 }

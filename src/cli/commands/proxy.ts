@@ -11,6 +11,7 @@ import { createProxyTelemetry, startMetricsServer, type ProxyTelemetry } from '.
 import { StatsReporter } from '../../telemetry/stats-report.js';
 import type { PreparedIdentity } from '../../proxy/identity/join.js'; // loaded with --token-file only (x509 costs ~15 MB RSS)
 import { parseServerAddress, type ControlClient } from '../../proxy/control-client/client.js';
+import type { OriginalDstLookup } from '../../proxy/capture/original-dst.js';
 
 const USAGE = `Usage: bowline proxy --config FILE [--admin-port N] [--admin-address A] [--ports-file F] [--drain-ms N]
                      [--metrics-port N] [--metrics-address A] [--telemetry on|off] [--app-metrics-url URL] [--merged-metrics-port N]
@@ -41,6 +42,9 @@ With a control plane instead of --config (docs/push-protocol.md):
   --bind-port P=B       bind logical port P (a Gateway or service port) on B (repeatable; e.g. 80=8080);
                         B 0 = a free port, bound at start and announced (other proxies dial it; see --ports-file)
   --outbound-port N     the HTTP_PROXY listener for the app (default 15001; 0 = none; auto = a free port)
+  --capture iptables    the app's traffic is captured (\`bowline capture install\`, docs/capture.md): the outbound
+                        listener binds 0.0.0.0 and routes by each connection's original destination, inbound
+                        connections arrive on 15006; needs the SO_ORIGINAL_DST addon built at npm install
   --address A           address other proxies reach this one on (default 127.0.0.1)
   --locality R/Z/S      where this proxy runs (REGION[/ZONE[/SUBZONE]]): its endpoints' locality in the
                         registry, and what DestinationRule localityLbSetting prefers near it
@@ -153,6 +157,13 @@ export const command: Command = {
       // Peers' auto-mTLS sends mTLS only to proxies that will hold a workload certificate.
       if (boot && boot.node.role === 'sidecar') boot.workload.tlsMode = joined ? 'istio' : 'disabled';
       // Ports to pick (--bind-port P=0, --outbound-port auto) are bound now, so the hello announces the real ones.
+      let originalDst: OriginalDstLookup | undefined;
+      if (boot?.workload.captureMode === 'iptables') {
+        const { loadOriginalDst } = await import('../../proxy/capture/original-dst.js');
+        const a = loadOriginalDst();
+        if ('missing' in a) throw new Error(`--capture iptables cannot work: ${a.missing} (BOWLINE_E_CAPTURE_PREREQ); explicit HTTP_PROXY mode (no --capture) needs none of this`);
+        originalDst = a.lookup;
+      }
       const reserved = boot ? await reserveEphemeralPorts(boot) : new Map<string, Server>();
       if (values['sockets-from-parent']) for (const [k, srv] of await socketsFromParent()) reserved.set(k, srv);
       const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
@@ -167,6 +178,7 @@ export const command: Command = {
         onQuit: () => process.exit(0),
         ...(joined ? { identity: joined.identity.live } : {}),
         reservedListeners: reserved,
+        ...(originalDst ? { originalDst } : {}),
       });
       if (telemetry) {
         // A busy metrics port (another proxy on this host) costs the metrics endpoint, not the proxy.

@@ -94,7 +94,7 @@ export function needsDispatch(l: Listener): boolean {
 export function compileListenerChains(
   l: Listener, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, secrets: SecretResolver, shared: ProtocolShared,
 ): ListenerChains {
-  const chains = l.filterChains.map((fc, i) => compileChain(fc, i, cfg, tables, base, secrets));
+  const chains = l.filterChains.map((fc, i) => compileChain(fc, i, cfg, tables, base, secrets, l.useOriginalDst === true));
   // A lone plain TCP chain that does not route by SNI reads nothing first: server-first protocols never wait.
   const only = chains.length === 1 ? chains[0]! : undefined;
   const inspect = only !== undefined && l.filterChains[0]!.match === undefined && only.tcp !== undefined && !only.tcp.needsServerName && only.tls === undefined ? 'none' : 'sniff';
@@ -117,12 +117,16 @@ function httpRuntime(h: HttpConnectionManager, base: HttpListenerRuntime, tables
   };
 }
 
-function compileChain(fc: FilterChain, i: number, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, secrets: SecretResolver): CompiledChain {
+function compileChain(fc: FilterChain, i: number, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, secrets: SecretResolver, originalDst: boolean): CompiledChain {
+  let http = fc.http !== undefined ? httpRuntime(fc.http, base, tables, fc.tls !== undefined) : undefined;
+  // A captured listener's chain for one destination port stands for that port (routing, authorization `ports`).
+  const port = fc.match?.destinationPort;
+  if (http !== undefined && originalDst && port !== undefined) http = { ...http, logicalPort: port, ownPort: true };
   return {
     name: fc.name || `chain-${i}`,
     matches: compileMatch(fc.match),
     tls: fc.tls !== undefined ? compileDownstreamTls(fc.tls, secrets) : undefined,
-    http: fc.http !== undefined ? httpRuntime(fc.http, base, tables, fc.tls !== undefined) : undefined,
+    http,
     codec: fc.http?.codec ?? 'auto',
     h2: fc.http?.http2,
     tcp: fc.tcp !== undefined ? compileTcpProxy(fc.tcp, cfg.node) : undefined,

@@ -215,7 +215,7 @@ function chainSlot(slot: ListenerSlot, name: string): ListenerSlot {
       const lst = slot.current;
       const c = lst.chains?.chains.find((x) => x.name === name)?.http;
       if (c === undefined) return last;
-      if (c.logicalPort === lst.logicalPort) return (last = c);
+      if (c.ownPort === true || c.logicalPort === lst.logicalPort) return (last = c);
       let f = fixed.get(c);
       if (f === undefined || f.logicalPort !== lst.logicalPort) fixed.set(c, (f = { ...c, logicalPort: lst.logicalPort }));
       return (last = f);

@@ -21,6 +21,8 @@ import { inboundPorts } from './workload.js';
 
 /** Default port of the sidecar's outbound listener (Istio's outbound capture port). */
 export const DEFAULT_OUTBOUND_PORT = 15001;
+/** Port of a captured sidecar's inbound listener (Istio's inbound capture port). */
+export const DEFAULT_INBOUND_CAPTURE_PORT = 15006;
 
 function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
   const w = proxy.workload;
@@ -41,13 +43,19 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
     } else out.push({ name: 'outbound', address: '127.0.0.1', port: outboundPort, direction: 'outbound', filterChains: chains });
   }
   const bind = w?.bindAddress ?? w?.address ?? '0.0.0.0';
+  const captured: FilterChain[] = [];
   for (const p of inboundPorts(proxy)) {
     const chain: FilterChain = isHttpProtocol(p.protocol)
       ? { name: 'http', http: { routeConfig: `inbound|${p.port}` } }
       : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: `inbound|${p.port}||`, weight: 100 }] }], statPrefix: `inbound|${p.port}||` } };
     const mode = inboundMode(snap, { namespace: proxy.node.namespace, labels: proxy.node.labels }, p.port, p.appPort).mode;
-    out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: inboundChains(mode, chain, snap.mesh.trustDomain) });
+    const chains = inboundChains(mode, chain, snap.mesh.trustDomain);
+    // With capture the app keeps its port: inbound connections are redirected to one listener (15006), chosen by original destination port.
+    if (w?.captureMode === 'iptables') captured.push(...chains.map((c) => ({ ...c, name: `${p.port}|${c.name}`, match: { ...(c.match ?? {}), destinationPort: p.port } })));
+    else out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: chains });
   }
+  // Captured inbound connections to undeclared ports match no chain and are closed (fail closed: nothing bypasses mTLS or authorization).
+  if (w?.captureMode === 'iptables') out.push({ name: 'virtualInbound', address: '0.0.0.0', port: DEFAULT_INBOUND_CAPTURE_PORT, direction: 'inbound', useOriginalDst: true, filterChains: captured });
   return out;
 }
 
