@@ -16,6 +16,21 @@ async function newCa(over: Partial<Parameters<typeof CertificateAuthority.open>[
 }
 
 describe('CertificateAuthority', () => {
+  it('never mints a new root silently when the store lost the CA state but holds data (issue 12 item 4)', async () => {
+    // The root's record is gone, the token key (written with it) is still there: the state was lost.
+    const { storage } = await newCa();
+    const lost = new MemoryCaStorage();
+    await lost.putRaw('ca/token-key', (await storage.getRaw('ca/token-key'))!.value);
+    await expect(CertificateAuthority.open({ storage: lost, kek })).rejects.toMatchObject({ code: CA_ERRORS.STATE_MISSING, message: expect.stringMatching(/--new-root/) });
+    // Any other object in the store counts too.
+    await expect(CertificateAuthority.open({ storage: new MemoryCaStorage(), kek, storeHasData: async () => true })).rejects.toMatchObject({ code: CA_ERRORS.STATE_MISSING });
+    // The operator's explicit choice: a new root.
+    const fresh = await CertificateAuthority.open({ storage: lost, kek, allowNewRoot: true });
+    expect(fresh.trustBundlePem()).toContain('BEGIN CERTIFICATE');
+    // An empty store (first start) needs no flag.
+    await expect(CertificateAuthority.open({ storage: new MemoryCaStorage(), kek, storeHasData: async () => false })).resolves.toBeDefined();
+  });
+
   it('creates a P-256 CA root with pathlen and a ten-year life on first start, and reuses it after a restart', async () => {
     const { storage, ca } = await newCa();
     const root = new X509Certificate(ca.trustBundlePem());

@@ -28,6 +28,10 @@ export interface CaOptions {
   rootLifetimeMs?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
+  /** Generate a root although the store holds data but no CA state (`bowline up --new-root`). Default false: CaError STATE_MISSING. */
+  allowNewRoot?: boolean;
+  /** Whether the store holds anything at all (a store with data but no CA state lost it: refuse rather than mint a new root). */
+  storeHasData?: () => Promise<boolean>;
 }
 
 /** A signed workload or server certificate and what a TLS endpoint needs with it. */
@@ -116,6 +120,9 @@ export class CertificateAuthority {
     for (let attempt = 0; attempt < 3; attempt++) {
       const entry = await this.opts.storage.getRaw(STATE_KEY);
       if (entry) return this.applyState(parseState(entry.value), entry.modRevision);
+      if (!this.opts.allowNewRoot && ((await this.opts.storage.getRaw(TOKEN_KEY)) || (await this.opts.storeHasData?.()))) {
+        throw new CaError(CA_ERRORS.STATE_MISSING, `the store holds data but no CA state (${STATE_KEY}): a new root would make every workload certificate untrusted. Restore the store (\`bowline store restore FILE\`, \`bowline store check\`), plug in the root with --ca-certs-dir, or start once with \`bowline up --new-root\` to accept a new root`);
+      }
       const root = await createRootCa({ trustDomain: this.trustDomain, now: this.now(), lifetimeMs: this.opts.rootLifetimeMs ?? ROOT_LIFETIME_MS });
       const state: StoredState = { version: 1, roots: [this.sealRoot(root)], signing: 0 };
       try {

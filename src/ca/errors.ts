@@ -13,6 +13,8 @@ export const CA_ERRORS = {
   CACERTS_INVALID: 'BOWLINE_E_CA_CACERTS_INVALID',
   /** The CA state in the store cannot be read. */
   STATE_CORRUPT: 'BOWLINE_E_CA_STATE_CORRUPT',
+  /** The store holds data but no CA state: the root was lost; a new one is generated only with --new-root. */
+  STATE_MISSING: 'BOWLINE_E_CA_STATE_MISSING',
   /** A CSR that cannot be parsed or whose signature does not verify. */
   CSR_INVALID: 'BOWLINE_E_CA_CSR_INVALID',
   /** A CSR asking for an identity its credential does not allow. */

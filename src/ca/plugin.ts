@@ -21,9 +21,9 @@ import { Registry } from '../telemetry/metrics/registry.js';
 
 /** The parts of the control plane the CA plugin uses. */
 export interface CaHost {
-  store: CaStorage;
+  store: CaStorage & { countKeys?(): Promise<number> };
   meshConfig?: { trustDomain?: string };
-  options: { home: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string };
+  options: { home: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; caNewRoot?: boolean };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   metrics?: { addRegistry?(r: Registry): void };
   log(line: string): void;
@@ -63,6 +63,8 @@ export const plugin = {
       trustDomain: cp.options.trustDomain ?? cp.meshConfig?.trustDomain ?? 'cluster.local',
       ...(cacertsDir ? { cacertsDir } : {}),
       ...(ttl > 0 ? { workloadLifetimeMs: ttl } : {}),
+      allowNewRoot: cp.options.caNewRoot === true,
+      ...(cp.store.countKeys ? { storeHasData: async () => (await cp.store.countKeys!()) > 0 } : {}),
     });
     instances.set(cp, ca);
     // The API listener's own auth (loopback, else the admin token) already guards every path here.

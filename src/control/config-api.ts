@@ -80,7 +80,8 @@ export function storeErrorToApi(err: unknown, kind: ServedKind, name?: string): 
     case 'Conflict': return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resourceName(kind)} "${name ?? ''}": the object has been modified; please apply your changes to the latest version and try again (${err.message})`, details);
     case 'Expired': return new ApiError(410, 'Expired', err.message);
     case 'Invalid': return new ApiError(422, 'Invalid', err.message, details);
-    case 'Unavailable': return new ApiError(503, 'ServiceUnavailable', `the config store is unavailable (${err.code}): ${err.message}`);
+    case 'Unavailable':
+    case 'Corrupt': return new ApiError(503, 'ServiceUnavailable', `the config store is unavailable (${err.code}): ${err.message}`);
   }
 }
 

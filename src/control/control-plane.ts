@@ -32,6 +32,8 @@ export interface ControlPlaneOptions {
   listenPushTls?: string;
   /** Accept proxy streams without a credential on the plaintext push port (`--push-plaintext`; loopback only). Default false. */
   pushPlaintext?: boolean;
+  /** Let the CA generate a new root although the store already holds data but no CA state (`--new-root`). Default false: refused. */
+  caNewRoot?: boolean;
   /** Key-encryption key file of the CA (default env BOWLINE_CA_KEK_FILE / BOWLINE_CA_KEK / HOME/ca-kek). */
   caKekFile?: string;
   /** Istio-style cacerts directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) for a shared root. */
@@ -166,6 +168,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       const ok = await store.healthy();
       return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : `store (${store.backend}) unavailable`);
     }
+    if (path === '/v1/store/backup') {
+      // A consistent copy of the whole store at one revision (`bowline store backup FILE`); admin only (auth above).
+      if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'GET /v1/store/backup');
+      if (!store.backup) throw new ApiError(400, 'BadRequest', `the ${store.backend} store has no built-in backup; use its own snapshots (etcd: etcdctl snapshot save)`);
+      try {
+        return sendJson(res, 200, await store.backup());
+      } catch (err) {
+        throw new ApiError(400, 'BadRequest', (err as Error).message);
+      }
+    }
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE }).end(metrics.render());
     if (path === '/version') return sendJson(res, 200, kubernetesVersion());
     const rp = parseResourcePath(path);
@@ -195,6 +207,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       listenPush: opts.listenPush ?? '127.0.0.1:15010',
       listenPushTls: opts.listenPushTls ?? '127.0.0.1:15012',
       pushPlaintext: opts.pushPlaintext ?? false,
+      caNewRoot: opts.caNewRoot ?? false,
       ...(opts.caKekFile ? { caKekFile: opts.caKekFile } : {}),
       ...(opts.caCertsDir ? { caCertsDir: opts.caCertsDir } : {}),
       clusterDomain: opts.clusterDomain ?? 'cluster.local',

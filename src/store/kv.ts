@@ -34,5 +34,7 @@ export interface Kv {
   /** Delivers events for keys under `prefix` with revision > fromRevision (default: now), in order, in batches. */
   watch(prefix: string, fromRevision: number | undefined, onEvents: (events: KvEvent[]) => void, onError: (err: Error) => void): Watch;
   healthy(): Promise<boolean>;
+  /** Every key with its lease expiry, captured at one revision (the embedded store; absent elsewhere). */
+  dump?(): { revision: number; entries: Array<{ k: string; v: string; r: number; c: number; ttl?: number; exp?: number }> };
   close(): Promise<void>;
 }

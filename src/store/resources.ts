@@ -179,5 +179,17 @@ export class KvStore implements Store {
   }
 
   healthy(): Promise<boolean> { return this.kv.healthy(); }
+
+  /** See Store.backup: the embedded store's whole key space at one revision. */
+  async backup(): Promise<{ format: 'bowline-store-backup'; version: 1; revision: number; createdAt: string; entries: Array<{ k: string; v: string; r: number; c: number; ttl?: number; exp?: number }> }> {
+    if (!this.kv.dump) throw new StoreError('Invalid', `the ${this.kv.backend} store has no built-in backup; use its own snapshots (etcd: etcdctl snapshot save)`);
+    const d = this.kv.dump();
+    return { format: 'bowline-store-backup', version: 1, revision: d.revision, createdAt: new Date().toISOString(), entries: d.entries };
+  }
+
+  /** See Store.countKeys. */
+  async countKeys(): Promise<number> {
+    return (await this.kv.range('')).entries.length;
+  }
   close(): Promise<void> { return this.kv.close(); }
 }

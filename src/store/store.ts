@@ -16,7 +16,8 @@
  */
 
 /** Stable reasons a store call fails; the API maps them to HTTP codes (404, 409, 409, 503, 410). */
-export type StoreErrorReason = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Unavailable' | 'Expired' | 'Invalid';
+/** `Corrupt`: the store's files are damaged in a way that would lose acknowledged data; it refuses to start (docs/store.md). */
+export type StoreErrorReason = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Unavailable' | 'Expired' | 'Invalid' | 'Corrupt';
 
 const CODES: Record<StoreErrorReason, string> = {
   NotFound: 'BOWLINE_E_STORE_NOT_FOUND',
@@ -25,6 +26,7 @@ const CODES: Record<StoreErrorReason, string> = {
   Unavailable: 'BOWLINE_E_STORE_UNAVAILABLE',
   Expired: 'BOWLINE_E_STORE_EXPIRED',
   Invalid: 'BOWLINE_E_STORE_INVALID',
+  Corrupt: 'BOWLINE_E_STORE_CORRUPT',
 };
 
 /** A failed store call: `reason` says what kind of failure, `code` is the documented BOWLINE_E_STORE_* code. */
@@ -130,6 +132,10 @@ export interface Store {
 
   /** Resolves true when the backend is reachable (used by /readyz). */
   healthy(): Promise<boolean>;
+  /** A consistent copy of every key at one revision (embedded store; `bowline store backup`). Absent or throwing Invalid: not supported (etcd: use etcd's snapshots). */
+  backup?(): Promise<{ format: 'bowline-store-backup'; version: 1; revision: number; createdAt: string; entries: Array<{ k: string; v: string; r: number; c: number; ttl?: number; exp?: number }> }>;
+  /** How many keys the store holds (resources and raw keys). */
+  countKeys?(): Promise<number>;
   /** Flushes and releases files and connections. */
   close(): Promise<void>;
 }

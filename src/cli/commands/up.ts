@@ -18,6 +18,8 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
                              demos only; refused unless --listen-push is a loopback address). Without it every
                              proxy proves its identity: workload certificate or bootstrap token (docs/security.md)
   --ca-kek-file FILE         key-encryption key of the CA's stored key (docs/security.md)
+  --new-root                 let the CA generate a new root although the store holds data but no CA state
+                             (every workload certificate stops being trusted; without it, start-up is refused)
   --ca-certs-dir DIR         Istio-style cacerts (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem): a shared root
   --home DIR                 state: embedded store, admin token, CLI context (default $BOWLINE_HOME or ~/.bowline)
   --store embedded|etcd://HOST:PORT[,HOST:PORT...]   where config lives (default embedded)
@@ -61,6 +63,7 @@ export const command: Command = {
       'listen-push': { type: 'string', default: '127.0.0.1:15010' },
       'listen-push-tls': { type: 'string', default: '127.0.0.1:15012' },
       'push-plaintext': { type: 'boolean', default: false },
+      'new-root': { type: 'boolean', default: false },
       'ca-kek-file': { type: 'string' },
       'ca-certs-dir': { type: 'string' },
       home: { type: 'string' },
@@ -103,6 +106,7 @@ export const command: Command = {
         listenPush: values['listen-push']!,
         listenPushTls: values['listen-push-tls']!,
         pushPlaintext: values['push-plaintext']!,
+        caNewRoot: values['new-root']!,
         ...(values['ca-kek-file'] ? { caKekFile: values['ca-kek-file'] } : {}),
         ...(values['ca-certs-dir'] ? { caCertsDir: values['ca-certs-dir'] } : {}),
         store: await openWithRetry(store, home, log),

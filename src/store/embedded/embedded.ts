@@ -5,7 +5,7 @@ import type { Kv, KvEvent, KvWriteResult } from '../kv.js';
 import { Mirror } from '../mirror.js';
 import { KvStore, type ResourceLayerOptions } from '../resources.js';
 import { StoreError, type Clock, type RawEntry, type Store, type Watch } from '../store.js';
-import { AppendLog, readLog, type LogOp } from './log.js';
+import { AppendLog, readLog, recoveryHint, type LogOp } from './log.js';
 import { readSnapshot, writeSnapshot, type Snapshot } from './snapshot.js';
 
 /** Options of the embedded store. */
@@ -20,6 +20,8 @@ export interface EmbeddedOptions extends ResourceLayerOptions {
   sweepMs?: number;
   /** Snapshot on close so the next start replays nothing (default true). */
   snapshotOnClose?: boolean;
+  /** Where a repaired torn tail is reported (default stderr). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -47,13 +49,26 @@ class EmbeddedKv implements Kv {
   async open(): Promise<void> {
     mkdirSync(this.opts.dir, { recursive: true });
     this.lock();
+    try {
+      await this.replay();
+    } catch (err) {
+      try { unlinkSync(this.lockPath); } catch {}
+      throw err;
+    }
+  }
+
+  /** Loads the snapshot and the log (refusing damage that would lose acknowledged writes), then opens the log for appends. */
+  private async replay(): Promise<void> {
+    const walPath = join(this.opts.dir, 'wal.log');
+    const { ops, marker } = readLog(walPath, this.opts.log ?? ((l) => process.stderr.write(`${l}\n`)));
     const snap = readSnapshot(this.snapPath);
+    if (marker !== undefined && marker > 0 && (!snap || snap.revision < marker)) {
+      throw new StoreError('Corrupt', `store ${this.opts.dir}: the log follows a snapshot at revision ${marker}, but ${snap ? `${this.snapPath} is at revision ${snap.revision}` : `${this.snapPath} is missing`}: refusing to start with ${snap ? 'older' : 'no'} data. ${recoveryHint(this.opts.dir)}`);
+    }
     if (snap) {
       for (const e of snap.entries) this.load({ t: 'p', k: e.k, v: e.v, r: e.r, c: e.c, ...(e.ttl ? { ttl: e.ttl, exp: e.exp } : {}) });
       this.rev = snap.revision;
     }
-    const walPath = join(this.opts.dir, 'wal.log');
-    const { ops } = readLog(walPath);
     for (const op of ops) {
       if (op.t === 'k') {
         if (this.mirror.entries.has(op.k)) this.expires.set(op.k, op.exp);
@@ -193,18 +208,23 @@ class EmbeddedKv implements Kv {
     }
   }
 
-  private async maybeSnapshot(force = false): Promise<void> {
-    if (!force && this.log.records < (this.opts.snapshotEvery ?? 10_000)) return;
-    // Captured synchronously: exactly the state of every record logged so far.
-    const snap: Snapshot = {
+  /** Every key at the current revision, captured synchronously (a consistent copy; snapshots and backups). */
+  dump(): Snapshot {
+    return {
       revision: this.rev,
       entries: [...this.mirror.entries.values()].map((e) => {
         const exp = this.expires.get(e.key);
         return { k: e.key, v: e.value, r: e.modRevision, c: e.createRevision, ...(e.ttlMs !== undefined && exp !== undefined ? { ttl: e.ttlMs, exp } : {}) };
       }),
     };
+  }
+
+  private async maybeSnapshot(force = false): Promise<void> {
+    if (!force && this.log.records < (this.opts.snapshotEvery ?? 10_000)) return;
+    // Captured synchronously: exactly the state of every record logged so far.
+    const snap = this.dump();
     await writeSnapshot(this.snapPath, snap);
-    await this.log.reset();
+    await this.log.reset(snap.revision);
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { StoreError } from '../store.js';
+import { recoveryHint } from './log.js';
 
 /** One key in a snapshot, with its lease expiry (wall-clock ms) when it has a TTL. */
 export interface SnapshotEntry {
@@ -47,7 +49,11 @@ export function readSnapshot(path: string): Snapshot | undefined {
   const nl = data.indexOf(10);
   const body = data.subarray(nl + 1);
   if (nl < 0 || Number(data.subarray(0, nl).toString()) !== crc32(body)) {
-    throw new Error(`store snapshot ${path} is corrupt (checksum mismatch)`);
+    throw new StoreError('Corrupt', `store snapshot ${path} is damaged (checksum mismatch over ${data.length} bytes): refusing to start rather than lose acknowledged data. ${recoveryHint(dirname(path))}`);
   }
-  return JSON.parse(body.toString('utf8')) as Snapshot;
+  try {
+    return JSON.parse(body.toString('utf8')) as Snapshot;
+  } catch (err) {
+    throw new StoreError('Corrupt', `store snapshot ${path} is not JSON although its checksum matches: ${(err as Error).message}. ${recoveryHint(dirname(path))}`);
+  }
 }
