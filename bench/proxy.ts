@@ -221,6 +221,8 @@ export async function benchProxy(o: Opts): Promise<void> {
   }
   // HTTP/2 and TCP runs (bench/proxy-protocols.ts): h2_cpu_us_per_req, haproxy_h2_cpu_us_per_req, tcp_hop_gbps, haproxy_tcp_gbps.
   const protocols = await (await import('./proxy-protocols.js')).benchProtocols(o, log).catch((err: unknown) => { log(`bench: protocols run failed: ${String(err)}`); return {}; });
+  // Captured vs explicit (bench/capture.ts; root only): capture_cpu_us_per_req, capture_vs_explicit_cpu_ratio.
+  const capture = await (await import('./capture.js')).benchCapture(o, log);
   const get = (n: string): Row | undefined => rows.find((r) => r.name === n);
   const num = (v: number | undefined | null): number | null => (v === undefined || v === null || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
   const ratio = (a: number | undefined | null, b: number | undefined | null): number | null => (a == null || b == null || !(b > 0) ? null : num(a / b));
@@ -250,6 +252,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     bowline_max_rps: num(get('bowline')?.rps),
     haproxy_max_rps: num(get('haproxy')?.rps),
     ...protocols,
+    ...capture,
     rows,
   };
   if (o.json) { process.stdout.write(JSON.stringify(result) + '\n'); return; }
