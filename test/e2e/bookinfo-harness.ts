@@ -113,6 +113,25 @@ export async function signIn(base: string, user: string): Promise<string> {
   return String(r.headers['set-cookie']).split(';')[0]!;
 }
 
+/** The reviews version that served one request through `base`, read from the podname (`reviews-v2-...`). */
+export async function reviewsVersion(base: string, cookie?: string): Promise<string> {
+  const r = await request(`${base}/api/v1/products/0/reviews`, { headers: cookie ? { cookie } : {} });
+  if (r.status !== 200) return `status ${r.status}`;
+  return /reviews-(v\d)/.exec(JSON.parse(r.text).podname)?.[1] ?? 'unknown';
+}
+
+/** The reviews versions of `n` requests in a row. */
+export async function reviewsVersions(base: string, n: number, cookie?: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(await reviewsVersion(base, cookie));
+  return out;
+}
+
+/** Waits until `n` requests in a row are all served by `version` (the config has reached the proxies). */
+export async function untilReviews(base: string, version: string, cookie?: string, n = 10): Promise<void> {
+  await waitFor(async () => (await reviewsVersions(base, n, cookie)).every((v) => v === version), { timeoutMs: 15_000, intervalMs: 100, what: `every request to reviews ${version}` });
+}
+
 /** The last `n` lines of a file ('' when unreadable). */
 function tail(file: string, n: number): string {
   try { return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n'); } catch { return ''; }

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { repoRoot, runBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { startDemo, request, signIn, built, meshMissing, demoDiagnostics, alive, type Demo } from './bookinfo-harness.js';
+import { startDemo, request, signIn, built, meshMissing, demoDiagnostics, alive, reviewsVersions, untilReviews, type Demo } from './bookinfo-harness.js';
 
 const run = promisify(execFile);
 const net = (f: string) => `${repoRoot}samples/networking/${f}.yaml`;
@@ -31,21 +31,8 @@ async function apply(...files: string[]): Promise<void> {
     applied.push(f);
   }
 }
-/** The reviews version that served one request, read from the podname (`reviews-v2-demo`). */
-async function reviewsVersion(cookie?: string): Promise<string> {
-  const r = await request(`${demo.base}/api/v1/products/0/reviews`, { headers: cookie ? { cookie } : {} });
-  if (r.status !== 200) return `status ${r.status}`;
-  return /reviews-(v\d)/.exec(JSON.parse(r.text).podname)?.[1] ?? 'unknown';
-}
-async function versions(n: number, cookie?: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(await reviewsVersion(cookie));
-  return out;
-}
-/** Waits until `n` requests in a row are all served by `version` (the config has reached the proxies). */
-async function until(version: string, cookie?: string, n = 10): Promise<void> {
-  await waitFor(async () => (await versions(n, cookie)).every((v) => v === version), { timeoutMs: 15_000, intervalMs: 100, what: `every request to reviews ${version}` });
-}
+const versions = (n: number, cookie?: string) => reviewsVersions(demo.base, n, cookie);
+const until = (version: string, cookie?: string, n = 10) => untilReviews(demo.base, version, cookie, n);
 
 beforeAll(async () => {
   if (skip) return;

@@ -16,7 +16,7 @@ import type { MarathonApp, MarathonTask } from '../../src/registry/marathon/type
 import { FakeMarathon } from '../support/marathon.js';
 import { repoRoot, runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { built, request, signIn } from './bookinfo-harness.js';
+import { built, request, reviewsVersions, signIn, untilReviews } from './bookinfo-harness.js';
 
 const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-marathon-'));
 const sample = (f: string) => `${repoRoot}samples/marathon/${f}.yaml`;
@@ -98,19 +98,8 @@ async function apply(...files: string[]): Promise<void> {
     applied.push(f);
   }
 }
-async function reviewsVersion(cookie?: string): Promise<string> {
-  const r = await request(`${base}/api/v1/products/0/reviews`, { headers: cookie ? { cookie } : {} });
-  if (r.status !== 200) return `status ${r.status}`;
-  return /reviews-(v\d)/.exec(JSON.parse(r.text).podname)?.[1] ?? 'unknown';
-}
-async function versions(n: number, cookie?: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(await reviewsVersion(cookie));
-  return out;
-}
-async function until(version: string, cookie?: string, n = 10): Promise<void> {
-  await waitFor(async () => (await versions(n, cookie)).every((v) => v === version), { timeoutMs: 15_000, intervalMs: 100, what: `every request to reviews ${version}` });
-}
+const versions = (n: number, cookie?: string) => reviewsVersions(base, n, cookie);
+const until = (version: string, cookie?: string, n = 10) => untilReviews(base, version, cookie, n);
 /** Endpoints a proxy holds for the reviews service (its admin /clusters). */
 async function reviewsEndpoints(admin: number): Promise<string[]> {
   const clusters = await new Promise<Array<{ name: string; endpoints?: Array<{ address: string; port: number }> }>>((resolve, reject) => {
