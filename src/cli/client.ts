@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { UsageError } from './command.js';
+import { writeStderr, writeStdout } from './pipes.js';
 
 /** The Bowline home: `--home`, else $BOWLINE_HOME, else ~/.bowline. */
 export function bowlineHome(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -116,8 +117,8 @@ export interface CliIO {
 
 /** The process's own stdout, stderr and stdin (`-f -`; refused past the API's input limit, not buffered without end). */
 export const processIO: CliIO = {
-  stdout: (s) => void process.stdout.write(s),
-  stderr: (s) => void process.stderr.write(s),
+  stdout: writeStdout,
+  stderr: writeStderr,
   readStdin: async () => {
     const { MAX_INPUT_CHARS } = await import('../api/parse.js'); // only `-f -` pays for loading the api
     const chunks: Buffer[] = [];

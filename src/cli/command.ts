@@ -42,3 +42,10 @@ export const clientFlags = {
   home: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
+
+/** `CODE: message` with the code printed once (not when the message already names it), or the message alone. */
+export function errorLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== '' && !message.includes(code) ? `${code}: ${message}` : message;
+}

@@ -42,3 +42,11 @@ describe('bowline main: errors from commands', () => {
     expect(r.err).toMatch(/^bowline boom: disk on fire\nError: disk on fire\n\s+at /);
   });
 });
+
+describe('errorLine (shared by main and bowline up)', () => {
+  it('prints a code once even when the message already starts with it', async () => {
+    const { errorLine } = await import('./command.js');
+    expect(errorLine(Object.assign(new Error('BOWLINE_E_STORE_CORRUPT: bad record'), { code: 'BOWLINE_E_STORE_CORRUPT' }))).toBe('BOWLINE_E_STORE_CORRUPT: bad record');
+    expect(errorLine(Object.assign(new Error('cannot read --mesh-config x'), { code: 'BOWLINE_E_CONTROL_MESH_CONFIG' }))).toBe('BOWLINE_E_CONTROL_MESH_CONFIG: cannot read --mesh-config x');
+  });
+});

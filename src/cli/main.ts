@@ -1,5 +1,6 @@
 import { commands } from './commands.js';
-import { EXIT_INVALID, EXIT_USAGE, UsageError } from './command.js';
+import { errorLine, EXIT_INVALID, EXIT_USAGE, UsageError } from './command.js';
+import { guardPipes } from './pipes.js';
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
@@ -19,6 +20,7 @@ function help(): string {
 
 /** Entry point of the CLI: dispatches to one command and resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  guardPipes();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
@@ -45,11 +47,4 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.BOWLINE_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     return EXIT_INVALID;
   }
-}
-
-/** `CODE: message` (the code once, not when the message already names it), or the message alone. */
-function errorLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code !== '' && !message.includes(code) ? `${code}: ${message}` : message;
 }

@@ -1,11 +1,10 @@
 import { isLoopback } from '../../control/auth.js';
 import { parseListen, startControlPlane, type ControlPlane } from '../../control/control-plane.js';
-import { MeshConfigError } from '../../control/mesh.js';
 import { builtinPlugins } from '../../control/plugins.js';
 import { isStoreError, openStore, type Store } from '../../store/index.js';
 import { bowlineHome, writeContext } from '../client.js';
 import { writePortsFile } from '../ports-file.js';
-import { EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
+import { errorLine, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline up [options]      (alias: bowline control)
 
@@ -120,9 +119,7 @@ export const command: Command = {
         log,
       });
     } catch (err) {
-      if (err instanceof MeshConfigError) { process.stderr.write(`bowline up: ${err.code}: ${err.message}\n`); return EXIT_INVALID; }
-      const code = (err as { code?: string }).code;
-      process.stderr.write(`bowline up: ${code ? code + ': ' : ''}${(err as Error).message}\n`);
+      process.stderr.write(`bowline up: ${errorLine(err)}\n`);
       return EXIT_INVALID;
     }
     writeContext(home, cp.apiUrl);
