@@ -41,4 +41,6 @@ export default tseslint.config(
   // (telemetry imports only proxy-config, so this adds no cycle).
   only('ca', ['api', 'store', 'proxy-config', 'telemetry']),
   only('push', ['api', 'model', 'proxy-config', 'store', 'registry', 'ca', 'telemetry']),
+  // The dashboard reads the running control plane's parts (CONVENTIONS.md); api and proxy-config for their types and the analyzer.
+  only('dashboard', ['push', 'registry', 'store', 'ca', 'model', 'api', 'proxy-config']),
 );

@@ -46,3 +46,21 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** Name of the cookie that carries the dashboard's token (set by POST /ui/login, sent only to /ui/). */
+export const UI_TOKEN_COOKIE = 'bowline_ui_token';
+
+/** The dashboard token from a Cookie header, if any. */
+export function uiTokenCookie(header: string | undefined): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === UI_TOKEN_COOKIE) {
+      try {
+        return decodeURIComponent(v.join('='));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { MeshConfig } from '../api/index.js';
 import { loadKek, type Kek } from '../ca/index.js';
 import { openStore, type Clock, type Store } from '../store/index.js';
-import { bearerMatches, ensureAdminToken, isLoopback } from './auth.js';
+import { bearerMatches, ensureAdminToken, isLoopback, uiTokenCookie } from './auth.js';
 import { ConfigApi, parseResourcePath } from './config-api.js';
 import { serveDiscovery } from './discovery.js';
 import { serveOpenApiV3 } from './openapi.js';
@@ -51,6 +51,8 @@ export interface ControlPlaneOptions {
   marathon?: Array<{ url: string; tokenFile?: string; serviceLabel?: string; mesosDomains?: string[] }>;
   /** Overrides the mesh config's trustDomain. */
   trustDomain?: string;
+  /** Prometheus base URL the dashboard reads traffic from instead of the proxies' push streams (`bowline up --prometheus`). */
+  prometheus?: string;
   /** Plugins started in order after the API is up (default none; `bowline up` passes the built-in ones). */
   plugins?: ControlPlanePlugin[];
   clock?: Clock;
@@ -75,7 +77,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon'>> & { marathon?: ControlPlaneOptions['marathon'] } & { meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'prometheus'>> & { marathon?: ControlPlaneOptions['marathon'] } & { meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -157,7 +159,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const path = url.pathname.replace(/\/+$/, '') || '/';
     metrics.inc('bowline_api_requests_total', 'Config API requests by method', { method: req.method ?? 'GET' });
     const admin = bearerMatches(req.headers.authorization, adminToken);
-    if (needAuth && !OPEN_PATHS.has(path) && !admin) {
+    // The dashboard's page and bundle hold no data (its /ui/api/ does); a browser sends the token in the cookie POST /ui/login set.
+    const uiAsset = path === '/ui' || path === '/ui/login' || (path.startsWith('/ui/') && !path.startsWith('/ui/api/'));
+    const uiCookie = path.startsWith('/ui/') ? uiTokenCookie(req.headers.cookie) : undefined;
+    const uiViewer = uiCookie !== undefined && bearerMatches(`Bearer ${uiCookie}`, adminToken);
+    if (needAuth && !OPEN_PATHS.has(path) && !admin && !uiAsset && !uiViewer) {
       res.setHeader('www-authenticate', 'Bearer realm="bowline"');
       throw new ApiError(401, 'Unauthorized', `the API is bound to ${listen.host} and needs "Authorization: Bearer <token>": the token is in ${opts.home}/admin-token (the bowline CLI sends it when it can read that file)`);
     }
@@ -216,6 +222,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       rootNamespace: mesh.rootNamespace,
       ...(opts.meshConfigFile ? { meshConfigFile: opts.meshConfigFile } : {}),
       ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
+      ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
     },
     ports: { api: port },
     metrics,

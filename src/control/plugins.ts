@@ -18,4 +18,5 @@ export interface ControlPlanePlugin {
 export const builtinPlugins: Array<{ name: string; load: () => Promise<ControlPlanePlugin> }> = [
   { name: 'ca', load: async () => (await import('../ca/plugin.js')).plugin },
   { name: 'push', load: async () => (await import('../push/plugin.js')).plugin },
+  { name: 'dashboard', load: async () => (await import('../dashboard/plugin.js')).plugin },
 ];

@@ -69,6 +69,13 @@ function registryHealthMetrics(metrics: Registry, statuses: () => RegistryStatus
   });
 }
 
+const instances = new WeakMap<object, { server: PushServer; controller: MeshController }>();
+
+/** The push server and mesh controller a control plane started (for the dashboard plugin), if any. */
+export function pushOf(cp: object): { server: PushServer; controller: MeshController } | undefined {
+  return instances.get(cp);
+}
+
 /** Starts push for a control plane. */
 export async function startPush(cp: PushHost): Promise<{ server: PushServer; controller: MeshController }> {
   const listen = parseListen(cp.options.listenPush);
@@ -146,6 +153,7 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     await server.close();
     await controller.stop();
   });
+  instances.set(cp, { server, controller });
   return { server, controller };
 }
 

@@ -108,6 +108,7 @@ export const command: Command = {
       const net = path.join(packageRoot, 'samples', 'networking');
       // `bowline` is on PATH only when installed globally: name a command that works from here.
       const cli = path.resolve(process.cwd()) === path.resolve(packageRoot) ? 'npx bowline' : path.join(packageRoot, 'bin', 'bowline');
+      progress.line(`Dashboard: ${running.apiUrl}/ui/   (live service graph, traffic per version, config, mTLS check, proxies)`);
       progress.line('');
       progress.line('Try next (in another terminal):');
       progress.line(`  ${cli} apply ${server} -f ${path.join(net, 'virtual-service-all-v1.yaml')}            # every user sees reviews v1 (no stars)`);

@@ -33,6 +33,7 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --marathon-service-label L label holding the service name (default istio; "" = the app id's last segment)
   --marathon-domain D        a Mesos-DNS domain services are known by (repeatable; default marathon.mesos
                              and marathon.slave.mesos)
+  --prometheus URL           the dashboard (/ui/) reads traffic from this Prometheus instead of the proxies' reports
 
 Bound to a non-loopback address, the API requires the admin token in HOME/admin-token.
 `;
@@ -77,6 +78,7 @@ export const command: Command = {
       'marathon-token-file': { type: 'string' },
       'marathon-service-label': { type: 'string' },
       'marathon-domain': { type: 'string', multiple: true },
+      prometheus: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     }, { allowPositionals: false });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
@@ -85,6 +87,7 @@ export const command: Command = {
     if (values['push-plaintext'] && !isLoopback(parseListen(values['listen-push']!).host)) {
       throw new UsageError(`--push-plaintext is refused with --listen-push ${values['listen-push']}: unauthenticated proxy streams are allowed on a loopback address only`);
     }
+    if (values.prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(values.prometheus)) throw new UsageError(`--prometheus must be an http(s) URL such as http://127.0.0.1:9090, got "${values.prometheus}"`);
     const home = bowlineHome(values.home);
     const marathon = (values.marathon ?? []).map((url) => {
       if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--marathon must be an http(s) URL, got "${url}"`);
@@ -115,6 +118,7 @@ export const command: Command = {
         ...(marathon.length > 0 ? { marathon } : {}),
         ...(values['root-namespace'] ? { rootNamespace: values['root-namespace'] } : {}),
         ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+        ...(values.prometheus ? { prometheus: values.prometheus } : {}),
         plugins,
         log,
       });
@@ -124,7 +128,7 @@ export const command: Command = {
     }
     writeContext(home, cp.apiUrl);
     if (values['ports-file']) writePortsFile(values['ports-file'], cp.ports);
-    log(`bowline control plane ready: API ${cp.apiUrl}${cp.ports.push ? `, push port ${cp.ports.push}` : ''}, home ${home}`);
+    log(`bowline control plane ready: API ${cp.apiUrl}${cp.ports.push ? `, push port ${cp.ports.push}` : ''}, dashboard ${cp.apiUrl}/ui/, home ${home}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);

@@ -1,5 +1,7 @@
 /** One proxy's stream as the push server tracks it: identity, what it runs, what is in flight, its status. */
+import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Registration } from '../../registry/universal/universal.js';
 import type { ResourceType } from '../../proxy-config/types.js';
 import type { TypeSet } from '../cache.js';
@@ -28,6 +30,17 @@ export interface ProxyStatus {
   nacks: number;
 }
 
+/** A proxy's workload certificate as the control plane last saw it (issued over the stream, or presented on the TLS stream). */
+export interface CertificateFacts {
+  spiffeId?: string;
+  notBefore?: string;
+  notAfter?: string;
+  /** When the control plane last issued one to this stream (epoch ms). */
+  issuedAt?: number;
+  /** Certificates issued over this stream (1 = the first, more = rotations). */
+  rotations: number;
+}
+
 /** The push in flight to a proxy (at most one). */
 export interface PendingPush {
   nonce: string;
@@ -40,6 +53,25 @@ export interface PendingPush {
 /** Server-side state of one stream. */
 export class Connection {
   id = '';
+  private cert: CertificateFacts = { rotations: 0 };
+
+  /** Records a certificate chain issued to this proxy (leaf first). */
+  noteCertificate(chainPem: string, at: number): void {
+    try {
+      const leaf = new X509Certificate(chainPem);
+      const uri = /URI:(spiffe:\/\/[^,\s]+)/.exec(leaf.subjectAltName ?? '')?.[1];
+      this.cert = { ...(uri ? { spiffeId: uri } : {}), notBefore: new Date(leaf.validFrom).toISOString(), notAfter: new Date(leaf.validTo).toISOString(), issuedAt: at, rotations: this.cert.rotations + 1 };
+    } catch {}
+  }
+
+  /** The certificate facts: the one issued over this stream, else the one the TLS stream's client presented. */
+  certificateFacts(): CertificateFacts {
+    if (this.cert.notAfter) return this.cert;
+    const peer = (this.socket as Partial<TLSSocket>).getPeerX509Certificate?.();
+    if (!peer) return this.cert;
+    const uri = /URI:(spiffe:\/\/[^,\s]+)/.exec(peer.subjectAltName ?? '')?.[1];
+    return { ...(uri ? { spiffeId: uri } : {}), notBefore: new Date(peer.validFrom).toISOString(), notAfter: new Date(peer.validTo).toISOString(), rotations: 0 };
+  }
   info?: ProxyInfo;
   /** How the stream proved its identity (set with `id`). */
   credential: StreamCredential = 'plaintext';

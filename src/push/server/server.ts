@@ -12,7 +12,7 @@ import { decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type 
 import type { UniversalRegistry } from '../../registry/universal/universal.js';
 import { GenerationCache, type TypeSet } from '../cache.js';
 import { generateProxyConfig } from '../generators/index.js';
-import { Connection, type ProxyStatus } from './connection.js';
+import { Connection, type CertificateFacts, type ProxyStatus } from './connection.js';
 import { CREDENTIAL_STRENGTH, type CsrContext, type StreamAuthenticator, type StreamCredential } from './credential.js';
 import { PushMetrics } from './metrics.js';
 import { StatsWindow, type StatsWindowOptions } from './stats-window.js';
@@ -177,7 +177,8 @@ export class PushServer {
     const answer = this.opts.onCsr ? this.opts.onCsr(msg, conn.socket, ctx).catch(() => refuse) : Promise.resolve(refuse);
     void answer.then((reply) => {
       if (conn.closed) return;
-      const out = (reply ?? refuse) as { error?: unknown; code?: unknown };
+      const out = (reply ?? refuse) as { error?: unknown; code?: unknown; certificateChain?: unknown };
+      if (typeof out.certificateChain === 'string') conn.noteCertificate(out.certificateChain, this.now());
       conn.socket.write(`${JSON.stringify(out)}\n`);
       const waiting = conn.awaitingToken;
       if (!waiting || conn.id) return;
@@ -415,6 +416,12 @@ export class PushServer {
   /** Every connected proxy's sync status, sorted by id. */
   status(): ProxyStatus[] {
     return [...this.conns.values()].map((c) => c.status(RESOURCE_TYPES)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** What is known of a connected proxy's workload certificate (the dashboard's Security page). */
+  identityOf(id: string): CertificateFacts {
+    const c = this.conns.get(id);
+    return c ? c.certificateFacts() : { rotations: 0 };
   }
 
   /** The full config the control plane would give a connected proxy now (config_dump). */

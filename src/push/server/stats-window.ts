@@ -132,6 +132,9 @@ export class StatsWindow {
     for (const row of Array.isArray(msg.rows) ? msg.rows : []) {
       if (statsRowProblem(row, bounds.length) !== undefined) { bad++; continue; }
       const r = row as StatsRow;
+      // A request that failed before its cluster was known names the cluster (`outbound|9080||HOST`): count it for HOST.
+      const cluster = /^(?:outbound|inbound)\|\d*\|[^|]*\|(.+)$/.exec(r.ds);
+      if (cluster) r.ds = cluster[1]!;
       const k = [r.r, r.sw, r.sn, r.sv, r.dw, r.dn, r.dv, r.ds, r.p, r.m].join('\u0000');
       let a = slot.aggs.get(k);
       if (!a) {

@@ -1,0 +1,90 @@
+/**
+ * The dashboard plugin of `bowline up`: serves the web UI at /ui/ on the API listener (the
+ * bundle `npm run build` puts in dist/ui/) and its JSON API at /ui/api/. Traffic comes from the
+ * push stream's window, or from Prometheus with `bowline up --prometheus URL`.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pushOf } from '../push/plugin.js';
+import type { Store } from '../store/index.js';
+import { handleApi, type TrafficSource } from './api.js';
+import { prometheusTraffic } from './prometheus.js';
+
+/** The bundle's folder: dist/ui at the package root (this file is src/dashboard/ or dist/dashboard/, two levels down). */
+export const UI_DIR = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
+
+/** The cookie the control plane accepts for /ui/ paths (src/control/auth.ts UI_TOKEN_COOKIE). */
+const UI_TOKEN_COOKIE = 'bowline_ui_token';
+
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.map': 'application/json' };
+
+/** What the dashboard uses of the running control plane. */
+export interface DashboardHost {
+  readonly store: Store;
+  readonly options: { prometheus?: string };
+  /** The token that opens the dashboard off loopback (today the admin token; a scoped viewer token once the API has them). */
+  readonly adminToken: string;
+  addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
+  log(line: string): void;
+}
+
+/** Serves one file of the bundle; the SPA's index for `/ui/`. */
+async function serveStatic(res: ServerResponse, rel: string, dir: string): Promise<void> {
+  const file = normalize(join(dir, rel || 'index.html'));
+  if (!file.startsWith(dir)) return void res.writeHead(404).end();
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': rel ? 'no-cache' : 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:" }).end(body);
+  } catch {
+    if (!rel || rel === 'index.html') {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end(`The dashboard is not built: run \`npm run build\` in the bowline package (expected ${dir}index.html).\n`);
+    } else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+}
+
+/** POST /ui/login (form field `token`): a right token becomes an HttpOnly cookie for /ui/ only; then back to the page. */
+async function login(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
+  let body = '';
+  for await (const c of req) {
+    body += String(c);
+    if (body.length > 4096) return void res.writeHead(413).end();
+  }
+  const given = Buffer.from(new URLSearchParams(body).get('token')?.trim() ?? '');
+  const want = Buffer.from(token);
+  if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    return void res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' }).end('That token is not right. Go back and paste the token again (on the control plane host: cat ~/.bowline/admin-token).\n');
+  }
+  res.writeHead(303, { location: '/ui/', 'set-cookie': `${UI_TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/ui/; HttpOnly; SameSite=Strict; Max-Age=2592000` }).end();
+}
+
+/** Mounts /ui/ on a control plane. */
+export function startDashboard(cp: DashboardHost, dir = UI_DIR): void {
+  const prom = cp.options.prometheus ? prometheusTraffic(cp.options.prometheus) : undefined;
+  const traffic = (): TrafficSource | undefined => {
+    if (prom) return prom;
+    const p = pushOf(cp);
+    if (!p) return undefined;
+    const w = p.server.stats;
+    return { name: 'push', graphEdges: async (ms) => w.graphEdges(ms), series: async (f, ms) => w.series(f, ms) };
+  };
+  const deps = { store: cp.store, push: () => pushOf(cp), traffic };
+  cp.addHandler('/ui', async (req, res, url) => {
+    if (url.pathname === '/ui') return void res.writeHead(301, { location: '/ui/' }).end();
+    const rel = url.pathname.slice('/ui/'.length);
+    if (rel === 'login' && req.method === 'POST') return login(req, res, cp.adminToken);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    if (rel.startsWith('api/')) {
+      if (!(await handleApi(deps, rel.slice(4), url.searchParams, res))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no dashboard view ${rel.slice(4)}` }));
+      return;
+    }
+    // Client-side routes (#/graph ...) all load the same page.
+    await serveStatic(res, rel.includes('.') ? rel : '', dir);
+  });
+  cp.log(`dashboard: /ui/ on the API listener (traffic from ${prom ? `Prometheus ${cp.options.prometheus}` : 'the proxies\' push streams'})`);
+}
+
+/** The plugin object `bowline up` loads (src/control/plugins.ts). */
+export const plugin = { name: 'dashboard', start: (cp: DashboardHost): void => startDashboard(cp) };
