@@ -39,14 +39,16 @@ function Login() {
 
 function App() {
   const hash = useHash();
-  const [page = 'graph', ...rest] = hash.replace(/^#\/?/, '').split('/');
+  const [route = '', query = ''] = hash.replace(/^#\/?/, '').split('?');
+  const [page = 'graph', ...rest] = route.split('/');
+  const params = new URLSearchParams(query);
   const health = usePolled<unknown>('services', 4000);
   const arg = decodeURIComponent(rest.join('/'));
   const current = PAGES.find((p) => p.path === page) ?? PAGES[0]!;
   useEffect(() => { document.title = `${current.title}${arg ? ` ${arg}` : ''} · Bowline`; }, [current.title, arg]);
   if (health.unauthorized) return html`<${Login} />`;
   let body;
-  if (current.path === 'service') body = arg ? html`<${ServicePage} name=${arg} />` : html`<${ServiceList} />`;
+  if (current.path === 'service') body = arg ? html`<${ServicePage} name=${arg} period=${Number(params.get('period')) || 60} />` : html`<${ServiceList} />`;
   else if (current.path === 'config') body = html`<${ConfigPage} />`;
   else if (current.path === 'security') body = html`<${SecurityPage} />`;
   else if (current.path === 'proxies') body = html`<${ProxiesPage} />`;

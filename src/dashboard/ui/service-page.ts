@@ -27,8 +27,8 @@ export function ServiceList() {
 }
 
 /** One service. */
-export function ServicePage({ name }: { name: string }) {
-  const { data: s } = usePolled<ServiceAnswer>(`service?name=${encodeURIComponent(name)}`, 5000);
+export function ServicePage({ name, period }: { name: string; period: number }) {
+  const { data: s } = usePolled<ServiceAnswer>(`service?name=${encodeURIComponent(name)}&period=${period}`, 3000);
   if (!s) return html`<p class="muted">Loading ${name}…</p>`;
   if (s.error) return html`<p class="empty">${s.error}. Known services: ${(s.known ?? []).join(', ') || 'none'}.</p>`;
   const x = s.series.map((p) => p.t / 1000);
@@ -37,7 +37,10 @@ export function ServicePage({ name }: { name: string }) {
   return html`
     <h2>${s.name} <span class="muted">${s.namespace} · ${s.host}</span></h2>
     <p class="muted">Ports: ${s.ports.map((p) => `${p.name} ${p.port}/${p.protocol}`).join(', ')}</p>
-    <h3>Traffic split per version (last ${s.periodMs / 1000} s)</h3>
+    <h3>Traffic split per version over the last
+      <select aria-label="Period of the split" value=${period} onChange=${(e: Event) => { location.hash = `#/service/${encodeURIComponent(name)}?period=${(e.target as HTMLSelectElement).value}`; }}>
+        ${[20, 60, 300, 900].map((p) => html`<option value=${p}>${p < 60 ? `${p} s` : `${p / 60} min`}</option>`)}
+      </select></h3>
     ${s.split.length
       ? html`<div class="split" role="list" aria-label="Traffic split">${s.split.map((v) => html`<div class="v" role="listitem" data-version=${v.version} data-percent=${v.percent.toFixed(1)}><strong>${v.version}</strong> ${fmt(v.percent)} % <span class="muted">(${v.requests} requests)</span></div>`)}</div>`
       : html`<p class="empty">No requests to ${s.name} in the last ${s.periodMs / 1000} s. Send some traffic; the split appears within a few seconds.</p>`}
