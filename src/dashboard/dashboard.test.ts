@@ -25,7 +25,7 @@ async function controlPlane(listenApi = '127.0.0.1:0'): Promise<{ cp: ControlPla
   writeFileSync(join(ui, 'index.html'), '<!doctype html><title>Bowline dashboard</title>');
   writeFileSync(join(ui, 'app.js'), 'export {};');
   const cp = await startControlPlane({
-    home, listenApi, listenPush: '127.0.0.1:0', log: () => {},
+    home, listenApi, listenPush: '127.0.0.1:0', pushPlaintext: true, log: () => {},
     plugins: [pushPlugin, { name: 'dashboard', start: (c) => startDashboard(c, ui + '/') }],
   });
   cleanup.push(() => cp.close());
