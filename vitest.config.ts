@@ -15,6 +15,18 @@ export default defineConfig({
         },
       },
       {
+        // The fault suite (issue 12): real processes under load with faults injected; each case bounded
+        // in time and printing a FIGURE line. One file at a time, like e2e.
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

@@ -26,5 +26,7 @@ npm run --silent lint
 npx tsc --noEmit -p tsconfig.json
 npx vitest run --project unit
 npx vitest run --project e2e
+# The fault suite (test/faults): each case prints a FIGURE line (requests, failures, objects lost).
+npx vitest run --project faults
 # Benchmarks are not tests; CI only checks that their quick mode still produces its JSON.
 if [ -f bench/smoke.sh ]; then bash bench/smoke.sh; fi
