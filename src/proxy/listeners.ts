@@ -49,10 +49,25 @@ export function reservePort(address: string): Promise<{ server: Server; port: nu
   });
 }
 
-/** Compiles the HTTP listeners of a config; throws when a route table cannot be compiled. */
-export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (line: string) => void = (line) => process.stderr.write(line + '\n')): Map<string, { listener: Listener; runtime: HttpListenerRuntime }> {
+/** Compiled route tables of the running config by content (JSON of node and table), reused by the next compile. */
+export type RouteTableCache = Map<string, CompiledRouteConfig>;
+
+/** Compiles the HTTP listeners of a config (reusing unchanged tables from `tableCache`); throws when a route table cannot be compiled. */
+export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (line: string) => void = (line) => process.stderr.write(line + '\n'), tableCache?: RouteTableCache): Map<string, { listener: Listener; runtime: HttpListenerRuntime }> {
   const tables = new Map<string, CompiledRouteConfig>();
-  for (const rc of cfg.routes) tables.set(rc.name, compileRouteConfig(rc, cfg.node, random ? { random } : {}));
+  const kept: RouteTableCache = new Map();
+  const node = tableCache ? JSON.stringify(cfg.node) : '';
+  for (const rc of cfg.routes) {
+    // Keyed by content: a table whose inputs did not change keeps its weighted pickers' positions across pushes.
+    const key = tableCache ? `${node}\n${JSON.stringify(rc)}` : '';
+    const table = tableCache?.get(key) ?? compileRouteConfig(rc, cfg.node, random ? { random } : {});
+    if (tableCache) kept.set(key, table);
+    tables.set(rc.name, table);
+  }
+  if (tableCache) {
+    tableCache.clear();
+    for (const [k, t] of kept) tableCache.set(k, t);
+  }
   const out = new Map<string, { listener: Listener; runtime: HttpListenerRuntime }>();
   const protocols = compileProtocols(cfg, log);
   for (const l of cfg.listeners) {

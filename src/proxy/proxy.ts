@@ -12,7 +12,7 @@ import type { ProxyConfig } from '../proxy-config/types.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import { ClusterManager } from './cluster/index.js';
 import type { ProxyContext } from './context.js';
-import { ListenerSet, compileListeners } from './listeners.js';
+import { ListenerSet, compileListeners, type RouteTableCache } from './listeners.js';
 import type { ProxyHooks } from './record.js';
 import { ProxyStats } from './stats.js';
 import type { ProxyTelemetry } from '../telemetry/index.js';
@@ -118,6 +118,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let current = { config: opts.config, version: opts.config.version ?? '', appliedAt: 0 };
   let admin: AdminServer | undefined;
   let queue: Promise<void> = Promise.resolve();
+  const routeTables: RouteTableCache = new Map();
 
   async function apply(obj: unknown): Promise<void> {
     const v = validateProxyConfig(obj);
@@ -130,7 +131,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const run = resolveWorkloadSecrets(cfg, opts.identity?.current(), ctx.log.bind(ctx));
     let compiled;
     try {
-      compiled = compileListeners(run, opts.random);
+      compiled = compileListeners(run, opts.random, undefined, routeTables);
     } catch (err) {
       stats.configRejected++;
       throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}): ${(err as Error).message}`);

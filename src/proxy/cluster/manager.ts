@@ -30,6 +30,8 @@ export interface ClusterState {
   retriesActive: number;
   /** Retries refused because `connectionPool.maxRetries` requests were already retrying. */
   retryOverflow: number;
+  /** The balancer's inputs (cluster and endpoint configs) as text: an update with the same inputs keeps the balancer and its position. */
+  readonly inputs?: string;
 }
 
 /** Slow start: an endpoint's weight scaled by max(minimumPercent, (age / duration) ^ (1 / aggression)) while it is young. */
@@ -125,10 +127,13 @@ export class ClusterManager {
       }
       const sameOutlier = old?.outlier && JSON.stringify(old.outlier.config) === JSON.stringify(c.outlierDetection);
       const outlier = c.outlierDetection ? (sameOutlier ? old!.outlier : new OutlierDetector(c.outlierDetection, this.now)) : undefined;
+      const inputs = `${JSON.stringify(c)}|${JSON.stringify(node ?? null)}|${eps.map((e) => JSON.stringify(e.config)).join(',')}`;
+      const sameInputs = old?.inputs === inputs && old.endpoints.length === eps.length && old.endpoints.every((e, i) => e === eps[i]);
       const state: ClusterState = {
         config: c,
         endpoints: eps,
-        balancer: buildBalancer(c, eps, this.random, this.now, node),
+        inputs,
+        balancer: sameInputs ? old!.balancer : buildBalancer(c, eps, this.random, this.now, node),
         noHealthyUpstream: old?.noHealthyUpstream ?? 0,
         panicPicks: old?.panicPicks ?? 0,
         retriesActive: old?.retriesActive ?? 0,

@@ -55,3 +55,13 @@ describe('VirtualService delegate', () => {
     expect(reviewsRoutes([root, child]).map((r) => r.match)).toEqual([[{ uri: { exact: '/a/x' } }]]);
   });
 });
+
+describe('weights', () => {
+  it('a destination without a weight gets none beside weighted ones; a single destination gets all', () => {
+    const routes = reviewsRoutes([vs('reviews', 'default', { hosts: ['reviews'], http: [
+      { match: [{ uri: { prefix: '/a' } }], route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 100 }, { destination: { host: 'reviews', subset: 'v2' } }] },
+      { route: [{ destination: { host: 'reviews', subset: 'v3' } }] },
+    ] })]);
+    expect(routes.map((r) => r.route!.destinations.map((d) => d.weight))).toEqual([[100, 0], [100]]);
+  });
+});

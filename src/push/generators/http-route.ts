@@ -174,7 +174,8 @@ export function httpRoute(ctx: RouteContext, r: api.HTTPRoute, index: number, vs
     // A rule that says nowhere to go (an unresolved delegate) is left out: a route without destinations would be refused.
     if (dests.length === 0) return null;
     const destinations: WeightedCluster[] = dests.map((d) => {
-      const w: WeightedCluster = { cluster: destinationCluster(ctx, d.destination), weight: d.weight ?? (dests.length === 1 ? 100 : Math.floor(100 / dests.length)) };
+      // As Istio: a destination without a weight gets none, unless it is the only one (bowline validate warns the same).
+      const w: WeightedCluster = { cluster: destinationCluster(ctx, d.destination), weight: d.weight ?? (dests.length === 1 ? 100 : 0) };
       if (d.headers) w.headers = d.headers;
       return w;
     });

@@ -6,7 +6,7 @@ import { destinationCluster, qualifyGateway, type RouteContext } from './http-ro
 
 function destinations(ctx: RouteContext, route: RouteDestination[] | undefined): TcpRoute['destinations'] {
   const list = route ?? [];
-  return list.map((d) => ({ cluster: destinationCluster(ctx, d.destination), weight: d.weight ?? (list.length === 1 ? 100 : Math.floor(100 / list.length)) }));
+  return list.map((d) => ({ cluster: destinationCluster(ctx, d.destination), weight: d.weight ?? (list.length === 1 ? 100 : 0) }));
 }
 
 function l4Match(ctx: RouteContext, m: L4MatchAttributes | TLSMatchAttributes): TcpRoute['match'] | null {
