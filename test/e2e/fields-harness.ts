@@ -140,11 +140,14 @@ export class Sidecar {
 /** A response as a client sees it. */
 export interface Reply { status: number; headers: IncomingHttpHeaders; body: string; json: any }
 
-/** Sends an HTTP/1.1 request through the sidecar as an app using HTTP_PROXY would (absolute-form target). */
+/** Sends an HTTP/1.1 request through the sidecar as an app using HTTP_PROXY would (absolute-form target), or,
+ *  for `inbound:HOST/PATH`, as a peer sends to an inbound listener (origin-form, Host HOST). */
 export function send(port: number, url: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const u = new URL(url);
+  const inbound = url.startsWith('inbound:');
+  const u = new URL(inbound ? `http://${url.slice('inbound:'.length)}` : url);
+  const path = inbound ? u.pathname + u.search : url;
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: url, method: opts.method ?? 'GET', headers: { host: u.host, ...opts.headers }, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host: u.host, ...opts.headers }, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });

@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshConfig } from '../../src/api/index.js';
 import { defaultMeshConfig } from '../../src/api/index.js';
+import type { ProxyInfo } from '../../src/push/generators/index.js';
 import { send, Sidecar, stopWorkloads, workload, type Instance, type Workload } from './fields-harness.js';
 
 let reviews: Workload;
@@ -63,5 +64,44 @@ describe('Sidecar egress and outboundTrafficPolicy', () => {
     expect(r.status).toBe(200);
     expect(r.json.name).toBe('not-in-the-mesh');
     expect((await send(s.port, 'http://reviews:9080/reviews/0')).json.name).toBe('reviews-v1');
+  });
+});
+
+describe('Sidecar ingress', () => {
+  const reviewsProxy = (appPort: number): ProxyInfo => ({
+    node: { id: 'reviews-v1.default', role: 'sidecar', workload: 'reviews-v1', namespace: 'default', serviceAccount: 'reviews', labels: { app: 'reviews', version: 'v1' } },
+    workload: { name: 'reviews-v1', namespace: 'default', serviceAccount: 'reviews', labels: { app: 'reviews', version: 'v1' }, address: '127.0.0.1', services: [{ service: 'reviews', port: 9080, protocol: 'HTTP', targetPort: appPort }], outboundPort: 0, tlsMode: 'disabled' },
+  });
+  const PLAINTEXT = `
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: default}
+spec: {mtls: {mode: DISABLE}}
+`;
+
+  it('ingress listeners replace the announced ports: each forwards to its defaultEndpoint', async () => {
+    const s = new Sidecar();
+    sidecars.push(s);
+    // The workload announces 9080 -> the reviews app; its Sidecar says 9080 goes to details' socket, and adds 9443.
+    const cfg = await s.start(mesh, `${PLAINTEXT}---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: reviews, namespace: default}
+spec:
+  workloadSelector: {labels: {app: reviews}}
+  ingress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    defaultEndpoint: 127.0.0.1:${details.port}
+  - port: {number: 9443, protocol: HTTP, name: http-extra}
+    defaultEndpoint: 0.0.0.0:${outside.port}
+`, { proxy: reviewsProxy(reviews.port) });
+    expect(cfg.listeners.map((l) => l.name).filter((n) => n.startsWith('inbound')).sort()).toEqual(['inbound|9080', 'inbound|9443']);
+    const a = await send(s.proxy.ports.listeners['inbound|9080']!, 'inbound:reviews:9080/r');
+    expect(a.json.name).toBe('details-v1');
+    const b = await send(s.proxy.ports.listeners['inbound|9443']!, 'inbound:reviews:9443/r');
+    expect(b.json.name).toBe('not-in-the-mesh');
+    // Without the Sidecar, the announced app port answers.
+    await s.apply(mesh, PLAINTEXT, { proxy: reviewsProxy(reviews.port) });
+    expect((await send(s.proxy.ports.listeners['inbound|9080']!, 'inbound:reviews:9080/r')).json.name).toBe('reviews-v1');
   });
 });

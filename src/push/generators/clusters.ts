@@ -75,7 +75,7 @@ export const clustersGenerator: Generator = {
     if (proxy.node.role === 'sidecar') {
       parts.push({
         scope: `own:${proxy.node.id}`,
-        build: () => inboundPorts(proxy).map((p): Cluster => ({ name: `inbound|${p.port}||`, discovery: 'eds', protocol: clusterProtocol(p.protocol) })),
+        build: () => inboundPorts(proxy, snap).map((p): Cluster => ({ name: `inbound|${p.port}||`, discovery: 'eds', protocol: clusterProtocol(p.protocol) })),
       });
     }
     return parts;

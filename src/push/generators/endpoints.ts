@@ -48,7 +48,7 @@ export const endpointsGenerator: Generator = {
       const appHost = '127.0.0.1';
       parts.push({
         scope: `own:${proxy.node.id}`,
-        build: () => inboundPorts(proxy).map((p) => ({ cluster: `inbound|${p.port}||`, endpoints: [{ address: appHost, port: p.appPort }] })),
+        build: () => inboundPorts(proxy, snap).map((p) => ({ cluster: `inbound|${p.port}||`, endpoints: [{ address: p.appHost ?? appHost, port: p.appPort }] })),
       });
     }
     return parts;

@@ -44,7 +44,7 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
   }
   const bind = w?.bindAddress ?? w?.address ?? '0.0.0.0';
   const captured: FilterChain[] = [];
-  for (const p of inboundPorts(proxy)) {
+  for (const p of inboundPorts(proxy, snap)) {
     const chain: FilterChain = isHttpProtocol(p.protocol)
       ? { name: 'http', http: { routeConfig: `inbound|${p.port}` } }
       : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: `inbound|${p.port}||`, weight: 100 }] }], statPrefix: `inbound|${p.port}||` } };
@@ -52,7 +52,7 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
     const chains = inboundChains(mode, chain, snap.mesh.trustDomain);
     // With capture the app keeps its port: inbound connections are redirected to one listener (15006), chosen by original destination port.
     if (w?.captureMode === 'iptables') captured.push(...chains.map((c) => ({ ...c, name: `${p.port}|${c.name}`, match: { ...(c.match ?? {}), destinationPort: p.port } })));
-    else out.push({ name: `inbound|${p.port}`, address: bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: chains });
+    else out.push({ name: `inbound|${p.port}`, address: p.bind ?? bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: chains });
   }
   // Captured inbound connections to undeclared ports match no chain and are closed (fail closed: nothing bypasses mTLS or authorization).
   if (w?.captureMode === 'iptables') out.push({ name: 'virtualInbound', address: '0.0.0.0', port: DEFAULT_INBOUND_CAPTURE_PORT, direction: 'inbound', useOriginalDst: true, filterChains: captured });

@@ -153,7 +153,7 @@ export const routesGenerator: Generator = {
       { scope: `outbound:${outboundScope(snap, proxy)}`, build: () => [outboundRouteConfig(snap, proxy)] },
       {
         scope: `own:${proxy.node.id}`,
-        build: () => inboundPorts(proxy).filter((p) => isHttpProtocol(p.protocol)).map((p): RouteConfig => ({
+        build: () => inboundPorts(proxy, snap).filter((p) => isHttpProtocol(p.protocol)).map((p): RouteConfig => ({
           name: `inbound|${p.port}`,
           virtualHosts: [{ name: `inbound|http|${p.port}`, domains: ['*'], routes: [{ name: 'default', route: { destinations: [{ cluster: `inbound|${p.port}||`, weight: 100 }], retries: { attempts: 0, retryOn: [] }, allowUpgrade: true } }] }],
         })),
