@@ -128,6 +128,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     kek ??= loadKek({ ...(kekFile ? { kekFile } : {}), home: opts.home });
     return kek;
   };
+  let pluginsStarted = false;
   const api = new ConfigApi(store, metrics, log, { kek: secretsKek, rootNamespace: mesh.rootNamespace });
 
   try {
@@ -171,6 +172,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (mounted) return await mounted.handler(req, res, url);
     if (path === '/healthz' || path === '/livez') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     if (path === '/readyz') {
+      // Ready only once every plugin (CA endpoints, push) is mounted: a 200 before that let clients hit 404 on /v1/ca/*.
+      if (!pluginsStarted) return void res.writeHead(503, { 'content-type': 'text/plain' }).end('starting: not every endpoint is mounted yet');
       const ok = await store.healthy();
       return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : `store (${store.backend}) unavailable`);
     }
@@ -252,5 +255,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       throw err;
     }
   }
+  pluginsStarted = true;
   return cp;
 }
