@@ -23,4 +23,5 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'marathon', summary: 'Add the Bowline proxy to Marathon app, pod or group JSON (offline)', load: async () => (await import('./commands/marathon.js')).command },
   { name: 'install', summary: 'Print what runs Bowline on a platform (marathon: the control plane app and the gateway pod)', load: async () => (await import('./commands/install.js')).command },
   { name: 'store', summary: 'Check, repair, back up and restore the embedded store', load: async () => (await import('./commands/store.js')).command },
+  { name: 'dashboard', summary: 'Print the URL of the web dashboard (service graph, traffic, config, security, proxies) and open it', load: async () => (await import('./commands/dashboard.js')).command },
 ];
