@@ -5,7 +5,9 @@ import { admit, decodeBody, fieldValidationOf, isYaml, readBody, warningHeaders 
 import { CoreKinds, type Viewer } from './core-kinds.js';
 import { apiVersionOf, CLUSTER_SCOPE_NAMESPACE, kindByPath, type ServedKind } from './kinds.js';
 import type { Metrics } from './metrics.js';
-import { applyPatch } from './patch.js';
+import { parseApplyBody, serverSideApply, updateManager } from './apply.js';
+import { trackUpdate } from './managed-fields.js';
+import { applyPatch, mediaType, PATCH_TYPES } from './patch.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiError, badRequest, sendJson } from './status.js';
 import { table, wantsTable, type TableContext } from './tables.js';
@@ -63,6 +65,12 @@ function checkResourceVersion(query: URLSearchParams, current: number): void {
   if (rv === null || rv === '') throw badRequest('resourceVersionMatch needs resourceVersion');
   if (match === 'Exact' && Number(rv) !== current) throw new ApiError(410, 'Expired', `too old resource version: ${rv} (${current}): this server lists only its current state`);
   if (match === 'NotOlderThan' && Number(rv) > current) throw new ApiError(504, 'Timeout', `Too large resource version: ${rv}, current: ${current}`);
+}
+
+/** Checks DELETE's `propagationPolicy` and `gracePeriodSeconds` (accepted: Bowline objects have no dependents and delete at once). */
+function checkDeleteOptions(policy: unknown, grace: unknown): void {
+  if (policy !== null && policy !== '' && !['Orphan', 'Background', 'Foreground'].includes(String(policy))) throw badRequest(`propagationPolicy "${String(policy)}" is not Orphan, Background or Foreground`);
+  if (grace !== null && grace !== '' && !(typeof grace === 'number' ? Number.isInteger(grace) && grace >= 0 : /^\d+$/.test(String(grace)))) throw badRequest(`gracePeriodSeconds "${String(grace)}" is not a non-negative integer`);
 }
 
 /** The Kubernetes "resource.group" spelling used in messages, e.g. `virtualservices.networking.istio.io`. */
@@ -209,25 +217,64 @@ export class ConfigApi {
     let obj: Record<string, unknown>;
     let yamlViolations: ReturnType<typeof decodeBody>['violations'] | undefined;
     let exists = verb !== 'create';
+    let before: Record<string, unknown> | undefined;
+    let ownershipDone = false;
     if (verb === 'patch') {
-      let current: StoredObject;
+      let current: StoredObject | undefined;
+      let missing: unknown;
       try {
         current = await this.store.get(kind.kind, path.namespace!, path.name!);
       } catch (e) {
-        if (kind.kind !== 'Namespace' || !isStoreError(e, 'NotFound')) throw e;
-        current = this.core.implicitNamespace(path.name!);
+        if (!isStoreError(e, 'NotFound')) throw e;
+        missing = e;
+        if (kind.kind === 'Namespace') current = this.core.implicitNamespace(path.name!);
         exists = false;
       }
-      obj = applyPatch(kind, this.core.present(kind, current, { admin: true }, true), text, contentType);
+      before = current && exists ? this.core.present(kind, current, { admin: true }, true) : undefined;
+      if (mediaType(contentType) === PATCH_TYPES.apply) {
+        const manager = query.get('fieldManager');
+        if (!manager) throw badRequest('PATCH with application/apply-patch+yaml needs the fieldManager query parameter');
+        const force = query.get('force') === 'true' || query.get('force') === '1';
+        obj = serverSideApply(kind, before, parseApplyBody(text), manager, force).obj;
+        ownershipDone = true;
+      } else {
+        if (!current) throw missing;
+        obj = applyPatch(kind, this.core.present(kind, current, { admin: true }, true), text, contentType);
+      }
       if (obj.metadata !== undefined && (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata))) throw badRequest('the patched metadata is not an object');
       const meta = (obj.metadata ?? {}) as Record<string, unknown>;
-      if (meta.resourceVersion === undefined && current.metadata.resourceVersion) meta.resourceVersion = current.metadata.resourceVersion;
+      if (meta.resourceVersion === undefined && current?.metadata.resourceVersion) meta.resourceVersion = current.metadata.resourceVersion;
       obj.metadata = meta;
       if (!exists) delete meta.resourceVersion;
     } else {
       const d = decodeBody(text, contentType);
       obj = d.obj;
       if (isYaml(contentType)) yamlViolations = d.violations;
+      if (verb === 'update') {
+        try {
+          before = this.core.present(kind, await this.store.get(kind.kind, path.namespace!, path.name!), { admin: true }, true);
+        } catch (e) {
+          if (!isStoreError(e, 'NotFound')) throw e;
+        }
+      }
+    }
+    if (kind.custom) {
+      // The status subresource changes only status; the main resource never does (as with CRDs that declare /status).
+      if (path.subresource === 'status') {
+        if (!before) throw new ApiError(404, 'NotFound', `${resourceName(kind)} "${path.name}" not found`, { name: path.name!, group: kind.group, kind: kind.plural });
+        obj = { ...structuredClone(before), status: obj.status, metadata: { ...(before.metadata as object), resourceVersion: (obj.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion ?? (before.metadata as { resourceVersion?: unknown }).resourceVersion } };
+      } else if (before && before.status !== undefined) obj.status = before.status;
+      else delete obj.status;
+    }
+    if (!ownershipDone && obj.metadata && typeof obj.metadata === 'object') {
+      const sent = (obj.metadata as Record<string, unknown>).managedFields;
+      const had = (before?.metadata as Record<string, unknown> | undefined)?.managedFields;
+      // A client that rewrites managedFields itself (kubectl's client-side to server-side apply upgrade) keeps what it sent.
+      if (sent === undefined || JSON.stringify(sent) === JSON.stringify(had)) {
+        const manager = updateManager(query, req.headers['user-agent']);
+        const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : apiVersionOf(kind, path.version);
+        (obj.metadata as Record<string, unknown>).managedFields = trackUpdate(before, obj, manager, apiVersion);
+      }
     }
     const stored = this.normalizeIdentity(obj, path, verb);
     const warnings = admit(kind, obj, yamlViolations, fieldValidationOf(query), path.version);
@@ -246,7 +293,7 @@ export class ConfigApi {
       this.metrics.inc('bowline_config_writes_total', 'Config API writes by kind, verb and result', { kind: kind.kind, verb: verb === 'create' ? 'post' : verb === 'update' ? 'put' : 'patch', result: 'ok' });
       this.log(`config: ${verb} ${kind.kind} ${toStore.metadata.namespace}/${toStore.metadata.name} rv=${out.metadata.resourceVersion}`);
     }
-    sendJson(res, verb === 'create' ? 201 : 200, this.core.present(kind, out, viewer, true), headers);
+    sendJson(res, !exists ? 201 : 200, this.core.present(kind, out, viewer, true), headers);
   }
 
   /** Checks kind, apiVersion, name and namespace against the path, and fills what the path implies. */
@@ -298,10 +345,12 @@ export class ConfigApi {
 
   private async remove(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer): Promise<void> {
     const { kind } = path;
+    checkDeleteOptions(query.get('propagationPolicy'), query.get('gracePeriodSeconds'));
     let expected: string | undefined;
     const text = await readBody(req);
     if (text.trim()) {
-      const opts = decodeBody(text, 'application/json').obj as { preconditions?: { resourceVersion?: unknown }; dryRun?: unknown };
+      const opts = decodeBody(text, 'application/json').obj as { preconditions?: { resourceVersion?: unknown }; dryRun?: unknown; propagationPolicy?: unknown; gracePeriodSeconds?: unknown };
+      checkDeleteOptions(opts.propagationPolicy ?? null, opts.gracePeriodSeconds ?? null);
       const rv = opts.preconditions?.resourceVersion;
       if (rv !== undefined && typeof rv !== 'string') throw badRequest('preconditions.resourceVersion must be a string');
       expected = rv;
@@ -318,6 +367,7 @@ export class ConfigApi {
 
   private async removeCollection(res: ServerResponse, path: ResourcePath, query: URLSearchParams, viewer: Viewer): Promise<void> {
     const { kind } = path;
+    checkDeleteOptions(query.get('propagationPolicy'), query.get('gracePeriodSeconds'));
     const { items, revision } = await this.selected(path, query);
     const gone: StoredObject[] = [];
     if (query.get('dryRun') !== 'All') {

@@ -36,7 +36,7 @@ function parseJson(text: string): unknown {
 /** Applies a json, merge or strategic-merge PATCH body to `current` (as the API shows it); returns the new object. */
 export function applyPatch(kind: ServedKind, current: Record<string, unknown>, text: string, contentType: string | undefined): Record<string, unknown> {
   const type = mediaType(contentType);
-  if (!patchTypesOf(kind).includes(type) || type === PATCH_TYPES.apply) {
+  if (!patchTypesOf(kind).includes(type) || type === PATCH_TYPES.apply) { // apply patches go to apply.ts
     throw new ApiError(415, 'UnsupportedMediaType', `${type || 'no content type'} is not supported by ${kind.group ? kind.group + '/' : ''}${kind.versions[0]}, Kind=${kind.kind}: the body of the request was in an unknown format - accepted media types include: ${patchTypesOf(kind).join(', ')}`);
   }
   const patch = parseJson(text);
