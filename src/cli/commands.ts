@@ -19,6 +19,7 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'proxy-config', summary: 'Show the listeners, routes, clusters or endpoints the control plane gives one proxy', load: async () => (await import('./commands/proxy-config.js')).command },
   { name: 'authn', summary: 'Check mTLS settings: server mode vs client TLS per host and port, conflicts explained', load: async () => (await import('./commands/authn.js')).command },
   { name: 'capture', summary: 'Install, remove or print the transparent capture rules (iptables) of a workload\'s network namespace', load: async () => (await import('./commands/capture.js')).command },
+  { name: 'kubeconfig', summary: 'Write a kubeconfig (server, CA data, admin token) so kubectl drives Bowline without flags', load: async () => (await import('./commands/kubeconfig.js')).command },
   { name: 'register', summary: 'Register a service instance at an address, for machines without a proxy (istioctl register)', load: async () => (await import('./commands/register.js')).command },
   { name: 'marathon', summary: 'Add the Bowline proxy to Marathon app, pod or group JSON (offline)', load: async () => (await import('./commands/marathon.js')).command },
   { name: 'install', summary: 'Print what runs Bowline on a platform (marathon: the control plane app and the gateway pod)', load: async () => (await import('./commands/install.js')).command },
