@@ -9,8 +9,8 @@ import { ApiError, badRequest, type StatusCause } from './status.js';
 /** Largest request body accepted (Kubernetes' own limit is about 3 MB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
-/** Reads a request body as text, refusing more than MAX_BODY_BYTES with 413. */
-export async function readBody(req: IncomingMessage): Promise<string> {
+/** Reads a request body as bytes, refusing more than MAX_BODY_BYTES with 413. */
+export async function readBodyBytes(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -18,7 +18,12 @@ export async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new ApiError(413, 'RequestEntityTooLarge', `request body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** Reads a request body as text, refusing more than MAX_BODY_BYTES with 413. */
+export async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBodyBytes(req)).toString('utf8');
 }
 
 /** True when the Content-Type says YAML. */

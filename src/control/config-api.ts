@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kek } from '../ca/index.js';
 import { isStoreError, type Store, type StoredObject } from '../store/index.js';
-import { admit, decodeBody, fieldValidationOf, isYaml, readBody, warningHeaders } from './admission.js';
+import { admit, decodeBody, fieldValidationOf, isYaml, readBody, readBodyBytes, warningHeaders } from './admission.js';
+import { decodeK8sProtobuf, K8S_PROTOBUF } from './k8s-protobuf.js';
 import { CoreKinds, type Viewer } from './core-kinds.js';
 import { apiVersionOf, CLUSTER_SCOPE_NAMESPACE, kindByPath, type ServedKind } from './kinds.js';
 import type { Metrics } from './metrics.js';
@@ -143,9 +144,14 @@ export class ConfigApi {
       }
       if (verb === 'delete') return await this.remove(req, res, path, query, viewer);
       if (verb === 'deletecollection') return await this.removeCollection(res, path, query, viewer);
-      const text = await readBody(req);
+      let contentType = req.headers['content-type'];
+      let text: string;
+      if (mediaType(contentType) === K8S_PROTOBUF) {
+        text = JSON.stringify(decodeK8sProtobuf(await readBodyBytes(req), kind.kind));
+        contentType = 'application/json';
+      } else text = await readBody(req);
       errorName ??= bodyName(text);
-      return await this.write(req, res, path, query, verb, text, viewer);
+      return await this.write(req, res, path, query, verb, text, viewer, contentType);
     } catch (err) {
       const mapped = storeErrorToApi(err, kind, errorName);
       if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) {
@@ -208,12 +214,11 @@ export class ConfigApi {
     sendJson(res, 200, { apiVersion: apiVersionOf(kind, path.version), kind: `${kind.kind}List`, metadata, items: shown });
   }
 
-  private async write(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, verb: 'create' | 'update' | 'patch', text: string, viewer: Viewer): Promise<void> {
+  private async write(req: IncomingMessage, res: ServerResponse, path: ResourcePath, query: URLSearchParams, verb: 'create' | 'update' | 'patch', text: string, viewer: Viewer, contentType: string | undefined): Promise<void> {
     const { kind } = path;
     if (kind.namespaced && path.namespace === undefined) throw new ApiError(405, 'MethodNotAllowed', `${kind.plural} are created in a namespace: POST to .../namespaces/NS/${kind.plural}`);
     if (kind.kind === 'Secret' && verb !== 'create') this.core.guardSecretRead(kind, viewer, path.name);
     const dryRun = query.get('dryRun') === 'All';
-    const contentType = req.headers['content-type'];
     let obj: Record<string, unknown>;
     let yamlViolations: ReturnType<typeof decodeBody>['violations'] | undefined;
     let exists = verb !== 'create';
