@@ -298,7 +298,9 @@ export class ConfigApi {
       this.metrics.inc('bowline_config_writes_total', 'Config API writes by kind, verb and result', { kind: kind.kind, verb: verb === 'create' ? 'post' : verb === 'update' ? 'put' : 'patch', result: 'ok' });
       this.log(`config: ${verb} ${kind.kind} ${toStore.metadata.namespace}/${toStore.metadata.name} rv=${out.metadata.resourceVersion}`);
     }
-    sendJson(res, !exists ? 201 : 200, this.core.present(kind, out, viewer, true), headers);
+    // 201 for a create, and for an apply that created the object (an implied Namespace already "exists": 200).
+    const created = verb === 'create' || (ownershipDone && !exists && kind.kind !== 'Namespace');
+    sendJson(res, created ? 201 : 200, this.core.present(kind, out, viewer, true), headers);
   }
 
   /** Checks kind, apiVersion, name and namespace against the path, and fills what the path implies. */

@@ -136,3 +136,28 @@ describe('patch edge cases', () => {
     expect(jp.status).toBe(400);
   });
 });
+
+describe('server-side apply', () => {
+  it('creates, reports a conflict naming manager and field (409), and takes the field over with force', async () => {
+    const path = '/apis/networking.istio.io/v1/namespaces/ssa/virtualservices/s';
+    const body = (subset: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: s\nspec:\n  hosts: [s]\n  http:\n  - route:\n    - destination: {host: s, subset: ${subset}}\n`;
+    const ct = { 'content-type': 'application/apply-patch+yaml' };
+    const a = await call('PATCH', `${path}?fieldManager=alice`, body('v1'), ct);
+    expect(a.status).toBe(201);
+    expect(a.body.metadata.managedFields).toEqual([expect.objectContaining({ manager: 'alice', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:hosts': {}, 'f:http': {} } } })]);
+    const same = await call('PATCH', `${path}?fieldManager=bob`, body('v1'), ct);
+    expect(same.status).toBe(200);
+    const c = await call('PATCH', `${path}?fieldManager=carol`, body('v2'), ct);
+    expect(c.status).toBe(409);
+    expect(c.body.message).toContain('conflict with "alice" using networking.istio.io/v1: .spec.http');
+    expect(c.body.details).toMatchObject({ name: 's', group: 'networking.istio.io', kind: 'virtualservices', causes: expect.arrayContaining([{ reason: 'FieldManagerConflict', message: 'conflict with "alice" using networking.istio.io/v1', field: '.spec.http' }]) });
+    const f = await call('PATCH', `${path}?fieldManager=carol&force=true`, body('v2'), ct);
+    expect(f.status).toBe(200);
+    expect(f.body.spec.http[0].route[0].destination.subset).toBe('v2');
+    const owners = f.body.metadata.managedFields.filter((e: any) => e.fieldsV1['f:spec']?.['f:http']).map((e: any) => e.manager);
+    expect(owners).toEqual(['carol']);
+    expect((await call('PATCH', path, body('v3'), ct)).status).toBe(400);
+    const upd = await call('PATCH', `${path}?fieldManager=kubectl-label`, JSON.stringify({ metadata: { labels: { x: 'y' } } }), { 'content-type': 'application/merge-patch+json' });
+    expect(upd.body.metadata.managedFields.find((e: any) => e.manager === 'kubectl-label')).toMatchObject({ operation: 'Update', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:x': {} } } } });
+  });
+});
