@@ -45,15 +45,17 @@ describe('AuthorizationPolicy from YAML, enforced by real proxies', () => {
     expect((await call(httpbin.inbound, '/get')).status).toBe(403);
   });
 
-  it('notServiceAccounts, principals, namespaces, methods, paths and when keys', async () => {
+  it('notServiceAccounts, source.principal, namespaces, methods, paths and when keys (serviceAccounts never beside principals in one source, as Istio validates)', async () => {
     const r = await mesh.apply('allow-sa', policy('allow-sleep', `  action: ALLOW
   rules:
   - from:
     - source:
         notServiceAccounts: ["foo/sleep"]
-        principals: ["cluster.local/*"]
     to:
     - operation: {methods: ["GET"], paths: ["/get", "/anything/*"]}
+    when:
+    - key: source.principal
+      values: ["cluster.local/*"]
   - from:
     - source: {namespaces: ["foo"]}
     when:
