@@ -154,9 +154,9 @@ describe('config API (Kubernetes REST conventions)', () => {
         const r = await call(method, path + (method === 'GET' ? '' : '?dryRun=All'), method === 'GET' ? undefined : body, { 'content-type': type });
         expect(r.status, `${method} ${path} ${type} ${body}`).toBeLessThan(500);
       },
-    ), { numRuns: 150 });
-    const randomPaths = await fc.sample(fc.webPath(), 50);
-    for (const p of randomPaths) expect((await call('GET', p)).status).toBeLessThan(500);
+    ), { numRuns: 150, seed: 20261201 }); // fixed seeds: a failure reproduces (and is printed with its input)
+    const randomPaths = fc.sample(fc.webPath(), { numRuns: 50, seed: 1201 });
+    for (const p of randomPaths) expect((await call('GET', p)).status, `GET ${p}`).toBeLessThan(500);
   });
 
   it('deletes conditionally and refuses multi-document YAML bodies', async () => {
