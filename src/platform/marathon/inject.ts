@@ -168,7 +168,9 @@ function injectPod(pod: Json, opts: InjectOptions): Json {
     // Explicit pods: the proxy listens on its own endpoints; app containers get HTTP_PROXY.
     shell = `printf %s "$BOWLINE_JOIN_TOKEN" > "$MESOS_SANDBOX/bowline.token" && exec ${proxyCommand([...proxyArgs, '--outbound-port', '15001'])} ${tail}`;
   } else {
-    const capture = ['bowline', 'capture', 'install', '--proxy-uid', String(uid), '--include-inbound-ports', ports.length ? ports.join(',') : '*', '--dns'];
+    // No --dns: names resolve through Mesos-DNS as before (the proxy's DNS proxy is not built yet); captured
+    // connections to the addresses it returns are routed by Host / original destination.
+    const capture = ['bowline', 'capture', 'install', '--proxy-uid', String(uid), '--include-inbound-ports', ports.length ? ports.join(',') : '*'];
     shell = `${proxyCommand(capture)} && printf %s "$BOWLINE_JOIN_TOKEN" > "$MESOS_SANDBOX/bowline.token" && chown ${uid} "$MESOS_SANDBOX/bowline.token" && exec setpriv --reuid=${uid} --regid=${uid} --clear-groups ${proxyCommand([...proxyArgs, '--capture', 'iptables'])} ${tail}`;
   }
   const proxy: Json = {
