@@ -75,7 +75,7 @@ const meshSchema = obj('MeshConfig', {
   h2UpgradePolicy: en('DO_NOT_UPGRADE', 'UPGRADE'),
   inboundClusterStatName: str(),
   outboundClusterStatName: str(),
-  pathNormalization: any(),
+  pathNormalization: obj('ProxyPathNormalization', { normalization: en('DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES') }, { open: false }),
   proxyHttpPort: int(0, 65535),
   proxyListenPort: int(0, 65535),
   proxyInboundListenPort: int(0, 65535),

@@ -79,6 +79,8 @@ export interface MeshSettings {
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Seconds a draining proxy waits for in-flight requests (Istio's drainDuration). */
   drainDurationMs?: number;
+  /** Istio's pathNormalization.normalization, applied before authorization and routing (absent: BASE). */
+  pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 }
 
 // ---------------------------------------------------------------------------------------

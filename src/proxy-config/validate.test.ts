@@ -45,8 +45,9 @@ describe('validateProxyConfig', () => {
       c.mesh.tracingSampling = 150;
       c.listeners[0].port = 'x';
       c.clusters[0].discovery = 'magic';
+      c.mesh.pathNormalization = 'SOMETIMES';
     }));
-    expect(p).toEqual(expect.arrayContaining(['node.namespace', 'mesh.tracingSampling', 'listeners[0].port', 'clusters[0].discovery']));
+    expect(p).toEqual(expect.arrayContaining(['node.namespace', 'mesh.tracingSampling', 'listeners[0].port', 'clusters[0].discovery', 'mesh.pathNormalization']));
   });
 
   it('checks references: route tables, clusters, secrets, endpoints', () => {

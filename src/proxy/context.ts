@@ -10,6 +10,7 @@ import type { ClusterManager } from './cluster/index.js';
 import type { ClusterPool } from './upstream/pool.js';
 import type { Socket } from 'node:net';
 import type { OwnFacts } from './passthrough/guard.js';
+import type { PathNormalization } from './http/path-normalize.js';
 
 /** One HTTP listener's settings, compiled from a config version. Immutable once built. */
 export interface HttpListenerRuntime {
@@ -25,6 +26,8 @@ export interface HttpListenerRuntime {
   idleTimeoutMs: number;
   /** Time allowed from the first byte of a request head to its end (0: no limit); then 408 and close. */
   requestHeadersTimeoutMs: number;
+  /** MeshConfig pathNormalization: how request paths are normalised before authorization and routing (http/path-normalize.ts). */
+  pathNormalization: PathNormalization;
   /** `http` (TLS listeners come later). */
   scheme: string;
   /** The config version this was compiled from. */

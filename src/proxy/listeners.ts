@@ -83,6 +83,7 @@ export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (
       generateRequestId: hcm.generateRequestId !== false,
       idleTimeoutMs: hcm.idleTimeoutMs ?? DEFAULT_IDLE_MS,
       requestHeadersTimeoutMs: hcm.requestHeadersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+      pathNormalization: cfg.mesh.pathNormalization ?? 'BASE',
       scheme: 'http',
       version: cfg.version ?? '',
     };

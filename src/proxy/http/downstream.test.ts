@@ -64,7 +64,7 @@ describe('a head trickled one byte at a time', () => {
     const stats = new ProxyStats();
     const lst: HttpListenerRuntime = {
       name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, maxRequestHeadersBytes: 64 * 1024,
-      acceptAbsoluteForm: false, generateRequestId: false, idleTimeoutMs: 0, requestHeadersTimeoutMs: 60_000, scheme: 'http', version: 'v',
+      acceptAbsoluteForm: false, generateRequestId: false, idleTimeoutMs: 0, requestHeadersTimeoutMs: 60_000, pathNormalization: 'BASE', scheme: 'http', version: 'v',
     };
     const slot: ListenerSlot = { current: lst };
     const ctx = { stats, hooks: {}, random: Math.random, log: () => {}, draining: false } as unknown as ProxyContext;

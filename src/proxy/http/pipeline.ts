@@ -5,6 +5,8 @@
  * `run`: no exception crosses a step boundary.
  *
  *   head       -> request id, x-forwarded-*, target form, Expect   (this file)
+ *   path       -> path-normalize.ts: mesh pathNormalization, once (400 when it cannot be normalised);
+ *                 authorization, routing and the upstream all see the normalised path
  *   authorize  -> authz/, inbound only: x-forwarded-client-cert, RequestAuthentication (401),
  *                 AuthorizationPolicy (403 RBAC: access denied)
  *   route      -> router/ select: forward | redirect | direct | none (404 NR)
@@ -29,6 +31,7 @@ import type { Exchange } from './exchange.js';
 import { endToEndFields, requestHead, type Framing } from './serialize.js';
 import { BODY_CHUNKED, BODY_LENGTH } from './request-head.js';
 import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
+import { normalizePath, PathError } from './path-normalize.js';
 
 /** What a step tells the pipeline. */
 export const CONTINUE = 0;
@@ -40,7 +43,7 @@ export const PAUSE = 2;
 type Step = (x: Exchange) => number;
 
 /** The steps in order (see the header comment). */
-const STEPS: readonly Step[] = [head, authorize, route, fault, cors, requestHeaders, cluster, mirror, forward];
+const STEPS: readonly Step[] = [head, path, authorize, route, fault, cors, requestHeaders, cluster, mirror, forward];
 
 /** Runs the pipeline from step `from`. */
 export function run(x: Exchange, from = 0): void {
@@ -84,6 +87,20 @@ function head(x: Exchange): number {
   hs.set('x-forwarded-for', xff === undefined ? x.ds.remoteAddress : xff + ', ' + x.ds.remoteAddress);
   if (hs.get('x-forwarded-proto') === undefined) hs.add('x-forwarded-proto', h.scheme ?? x.lst.scheme);
   if (h.expectContinue && h.version === 11 && !x.bodyDone) x.ds.write('HTTP/1.1 100 Continue\r\n\r\n');
+  return CONTINUE;
+}
+
+/** Path normalisation (mesh pathNormalization, default BASE): the one place the request's path changes form. */
+function path(x: Exchange): number {
+  const h = x.head;
+  const n = normalizePath(h.path, x.lst.pathNormalization);
+  if (n instanceof PathError) {
+    x.ctx.stats.downstreamProtocolErrors++;
+    x.ctx.log(`path:${x.lst.name}`, `request ${h.method} ${JSON.stringify(h.path.slice(0, 200))} refused: ${n.message} (${n.code})`);
+    x.localReply(400, `${n.message} (${n.code})\n`, Flag.DPE);
+    return STOP;
+  }
+  if (n !== h.path) { h.path = n; x.path = n; }
   return CONTINUE;
 }
 

@@ -198,3 +198,22 @@ describe('request parser: differential against llhttp', () => {
     }), { numRuns: 2000, seed: 7 });
   });
 });
+
+describe('upgrades by allowlist', () => {
+  const head = (extra: string) => {
+    const b = Buffer.from(`GET /ws HTTP/1.1\r\nhost: a\r\n${extra}\r\n`, 'latin1');
+    const r = parseRequestHead(b, 0, b.length, 60 * 1024);
+    if (r === null || r instanceof HeadError) throw new Error('not parsed');
+    return r;
+  };
+  it('keeps a WebSocket upgrade (any case)', () => {
+    expect(head('connection: Upgrade\r\nupgrade: websocket\r\n').upgrade).toBe('websocket');
+    expect(head('connection: keep-alive, upgrade\r\nupgrade: WebSocket\r\n').upgrade).toBe('WebSocket');
+  });
+  it('drops h2c and every other token: the request is plain HTTP/1.1', () => {
+    expect(head('connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n').upgrade).toBeUndefined();
+    expect(head('connection: upgrade\r\nupgrade: TLS/1.2\r\n').upgrade).toBeUndefined();
+    expect(head('connection: upgrade\r\nupgrade: websocket, h2c\r\n').upgrade).toBeUndefined();
+    expect(head('upgrade: websocket\r\n').upgrade).toBeUndefined();
+  });
+});

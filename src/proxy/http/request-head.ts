@@ -36,7 +36,11 @@ export interface RequestHead {
   connectionTokens: string[] | null;
   /** `Expect: 100-continue` was sent. */
   expectContinue: boolean;
-  /** The Upgrade header value when Connection lists `upgrade`. */
+  /**
+   * The Upgrade header value when Connection lists `upgrade` and the value is `websocket`, the one
+   * upgrade forwarded (Envoy's upgrade_configs); any other token (h2c, ...) is dropped with the
+   * Upgrade, Connection and HTTP2-Settings fields and the request goes on as plain HTTP/1.1.
+   */
   upgrade: string | undefined;
   /** Offset just past the head in the buffer it was parsed from. */
   headEnd: number;
@@ -155,7 +159,7 @@ function interpret(buf: Buffer, method: string, tStart: number, tEnd: number, ve
     for (const t of conn) {
       if (t === 'close') keepAlive = false;
       else if (t === 'keep-alive') { if (version === 10) keepAlive = true; }
-      else if (t === 'upgrade') upgrade = upgradeValue;
+      else if (t === 'upgrade' && upgradeValue !== undefined && isWebSocket(upgradeValue)) upgrade = upgradeValue;
     }
   }
   // request target forms
@@ -186,6 +190,11 @@ function interpret(buf: Buffer, method: string, tStart: number, tEnd: number, ve
     expectContinue: expect !== undefined && expect.toLowerCase() === '100-continue',
     upgrade, headEnd,
   };
+}
+
+/** The upgrades forwarded: WebSocket only (smuggling h2c past routes and authorization is the risk otherwise). */
+function isWebSocket(v: string): boolean {
+  return v.trim().toLowerCase() === 'websocket';
 }
 
 function bad(code: string, message: string): HeadError {

@@ -104,4 +104,13 @@ defaultProviders: {accessLogging: [json-log]}
       expect(s.accessLog.enabled).toBe(false);
     }
   });
+
+  it('pathNormalization.normalization reaches the proxy; DEFAULT and absent mean BASE; other values are refused', () => {
+    expect(settings('pathNormalization: {normalization: MERGE_SLASHES}').pathNormalization).toBe('MERGE_SLASHES');
+    expect(settings('pathNormalization: {normalization: NONE}').pathNormalization).toBe('NONE');
+    expect(settings('pathNormalization: {normalization: DEFAULT}').pathNormalization).toBeUndefined();
+    expect(settings('').pathNormalization).toBeUndefined();
+    const bad = parseMeshConfig('pathNormalization: {normalization: SOMETIMES}').violations.filter((v) => v.severity === 'error');
+    expect(bad.map((v) => v.path)).toEqual(['pathNormalization.normalization']);
+  });
 });

@@ -12,6 +12,8 @@ export function meshSettings(m: MeshConfig): MeshSettings {
     autoMtls: m.enableAutoMtls ?? true,
     outboundTrafficPolicy: m.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
   };
+  const pn = (m.pathNormalization as { normalization?: string } | undefined)?.normalization;
+  if (pn !== undefined && pn !== 'DEFAULT') out.pathNormalization = pn as NonNullable<MeshSettings['pathNormalization']>;
   const tracing = tracingSettings(m);
   if (tracing) out.tracing = tracing;
   return out;
