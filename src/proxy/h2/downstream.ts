@@ -4,7 +4,9 @@
  * H2Exchange on the shared pipeline. Limits are explicit, with safe defaults: concurrent
  * streams, header list size, session memory (bounds pending bytes), invalid frames and
  * rejected streams (floods of RST_STREAM or bad frames end the session), outstanding
- * SETTINGS and PINGs. A drain sends GOAWAY and lets streams in flight finish.
+ * SETTINGS and PINGs; rapid reset and error codes in abuse.ts. A drain sends GOAWAY and lets
+ * streams in flight finish. A request starts on the next turn of the event loop (setImmediate), so
+ * a stream the client resets in the same read never reaches the pipeline or an upstream.
  */
 import { createSecureServer, createServer, type Http2Server, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream, constants } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -19,6 +21,7 @@ import { protocolStats } from '../tcp/record.js';
 import { checkPeer } from '../tls/downstream.js';
 import { H2Exchange } from './exchange.js';
 import { fromNode, headerListSize } from './headers.js';
+import { ResetGuard, resetByUs, resetOurStream, withRightGoawayCodes } from './abuse.js';
 
 /** Defaults for a chain's HTTP/2 limits. */
 export const H2_DEFAULTS = {
@@ -91,6 +94,8 @@ function serversFor(chain: CompiledChain, ctx: ProxyContext): Servers {
 export class H2Connection {
   private streams = 0;
   private draining = false;
+  /** Set once the connection was found abusive (GOAWAY ENHANCE_YOUR_CALM sent): new streams are refused. */
+  calm = false;
 
   /** The HTTP/2 session, once it exists (after the TLS handshake for h2 over TLS). */
   session: ServerHttp2Session | undefined;
@@ -174,6 +179,18 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
     ctx.log('h2err:' + slot.current.name, `HTTP/2 session from ${remote} ended: ${err.message}`);
   });
   session.on('frameError', () => { stats.h2ProtocolErrors++; });
+  withRightGoawayCodes(session);
+  const guard = new ResetGuard();
+  /** Too many premature resets: GOAWAY ENHANCE_YOUR_CALM, then the connection closes (once the GOAWAY is flushed). */
+  const calmDown = (): void => {
+    if (conn.calm) return;
+    conn.calm = true;
+    stats.h2ResetFloods++;
+    ctx.log('h2flood:' + slot.current.name, `HTTP/2 connection from ${remote} reset more than ${guard.limit} streams early: GOAWAY ENHANCE_YOUR_CALM and close (BOWLINE_E_H2_RESET_FLOOD)`);
+    try { session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM); } catch { /* already closing */ }
+    closeSoon(socket);
+  };
+  session.once('error', () => closeSoon(socket));
   session.once('close', () => {
     stats.h2SessionsActive--;
     ctx.stats.downstreamConnectionsActive--;
@@ -184,18 +201,29 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
   session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
     try { onStream(stream, headers, flags); } catch (err) {
       reportInternalError(ctx, 'h2 downstream request', err);
-      if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      resetOurStream(stream, constants.NGHTTP2_INTERNAL_ERROR);
     }
   });
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void => {
     stats.h2StreamsTotal++;
+    if (conn.calm) { stream.on('error', noop); resetOurStream(stream, constants.NGHTTP2_REFUSED_STREAM); return; }
+    guard.opened();
+    // Already reset by the client when node delivers it (a read that held both frames): never a request.
+    if (stream.aborted || stream.closed) {
+      stream.on('error', noop);
+      stats.h2StreamsReset++;
+      if (!resetByUs(stream) && guard.reset()) calmDown();
+      return;
+    }
+    // A reset before the response completed ('aborted': the response side was still open) that we did not send.
+    stream.once('aborted', () => { if (!resetByUs(stream) && guard.reset()) calmDown(); });
     const lst = slot.current;
     if (headerListSize(headers) > lst.maxRequestHeadersBytes) {
       stream.on('error', noop);
       stats.h2ProtocolErrors++;
       ctx.stats.downstreamProtocolErrors++;
       ctx.stats.complete(431, Flag.DPE);
-      try { stream.respond({ ':status': 431 }, { endStream: true }); } catch { stream.close(constants.NGHTTP2_PROTOCOL_ERROR); }
+      try { stream.respond({ ':status': 431 }, { endStream: true }); } catch { resetOurStream(stream, constants.NGHTTP2_PROTOCOL_ERROR); }
       return;
     }
     const endStream = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
@@ -224,7 +252,7 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
     const x = new H2Exchange(head, lst, ctx, stream, remoteAddress, remote, () => conn.closed());
     if (peerIdentity !== '') x.peerIdentity = peerIdentity;
     x.bodyDone = endStream;
-    run(x);
+    setImmediate(start, x);
   };
   if (ctx.draining) conn.drain();
 }
@@ -252,3 +280,17 @@ function watchIdle(conn: H2Connection, session: ServerHttp2Session, idleMs: numb
 }
 
 function noop(): void {}
+
+/** How long a connection may stay open after its session ended with GOAWAY (the GOAWAY flushes first). */
+export const H2_CLOSE_GRACE_MS = { value: 1000 };
+
+/** Closes the TCP connection after the grace, whatever the peer does (it may never read or close). */
+function closeSoon(socket: Socket): void {
+  setTimeout(() => { if (!socket.destroyed) socket.destroy(); }, H2_CLOSE_GRACE_MS.value).unref();
+}
+
+/** Starts a request's pipeline, unless the client already reset the stream (then the exchange has ended). */
+function start(x: H2Exchange): void {
+  if (x.done) return;
+  try { run(x); } catch (err) { reportInternalError(x.ctx, 'h2 downstream request', err); resetOurStream(x.stream, constants.NGHTTP2_INTERNAL_ERROR); }
+}

@@ -22,6 +22,7 @@ import { grpcCode, grpcFromHttp, grpcMessage, grpcTimeoutMs, isGrpc } from './gr
 import { toNode } from './headers.js';
 import { protocolStats } from '../tcp/record.js';
 import { clusterCalls, type CallSink, type UpstreamCall } from './upstream.js';
+import { resetOurStream } from './abuse.js';
 
 /** The downstream HTTP/2 stream as the base Exchange sees it (only addresses and flow control are used). */
 export class H2StreamSide implements DownstreamSide {
@@ -31,7 +32,7 @@ export class H2StreamSide implements DownstreamSide {
   uncork(): void {}
   onDrain(fn: () => void): void { this.stream.once('drain', fn); }
   finished(): void {}
-  abort(): void { if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR); }
+  abort(): void { resetOurStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR); }
   pause(): void { this.stream.pause(); }
   resume(): void { this.stream.resume(); }
 }
@@ -83,7 +84,7 @@ export class H2Exchange extends Exchange implements CallSink {
   /** A throw while handling the client's stream: reported, the upstream call aborted, the stream reset. */
   private streamFailed(err: unknown): void {
     reportInternalError(this.ctx, 'h2 downstream stream', err);
-    try { this.abortCall(); this.resetDownstream(); } catch { if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR); }
+    try { this.abortCall(); this.resetDownstream(); } catch { resetOurStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR); }
   }
 
   // ------------------------------------------------------------------ request body
@@ -373,7 +374,7 @@ export class H2Exchange extends Exchange implements CallSink {
     if (this.done) return;
     this.flags |= Flag.FI;
     this.abortCall();
-    if (!this.stream.destroyed) this.stream.close(code);
+    resetOurStream(this.stream, code);
     this.end();
   }
 
@@ -386,7 +387,7 @@ export class H2Exchange extends Exchange implements CallSink {
   }
 
   private resetDownstream(): void {
-    if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    resetOurStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR);
     this.end();
   }
 

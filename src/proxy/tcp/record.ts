@@ -56,6 +56,8 @@ export interface ProtocolCounters {
   h2StreamsTotal: number;
   h2StreamsReset: number;
   h2ProtocolErrors: number;
+  /** HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for resetting too many streams early (h2/abuse.ts). */
+  h2ResetFloods: number;
   h2UpstreamSessionsTotal: number;
   h2UpstreamRefusedStreams: number;
 }
@@ -64,7 +66,7 @@ const KEYS: Array<keyof ProtocolCounters> = [
   'tcpConnectionsTotal', 'tcpConnectionsActive', 'tcpBytesReceived', 'tcpBytesSent', 'tcpNoRoute', 'tcpConnectFailures',
   'tcpOverflow', 'tcpIdleTimeouts', 'tlsInspectorInvalid', 'tlsInspectorNoSni', 'tlsHandshakeFailures', 'detectTimeouts',
   'noFilterChainMatch', 'h2SessionsTotal', 'h2SessionsActive', 'h2StreamsTotal', 'h2StreamsReset', 'h2ProtocolErrors',
-  'h2UpstreamSessionsTotal', 'h2UpstreamRefusedStreams'
+  'h2ResetFloods', 'h2UpstreamSessionsTotal', 'h2UpstreamRefusedStreams'
 ];
 
 const seen = new WeakSet<object>();
