@@ -45,6 +45,8 @@ export interface ControlPlaneOptions {
   clusterDomain?: string;
   /** Extra DNS domains services are also known by (e.g. marathon.slave.mesos). */
   domains?: string[];
+  /** Range of the virtual IPs allocated for services without addresses (default 240.240.0.0/16; src/push/vips.ts). */
+  vipCidr?: string;
   /** Mesh root namespace (default: the mesh config's, istio-system). */
   rootNamespace?: string;
   /** Marathons whose apps and pods are registries (`bowline up --marathon URL`, docs/platforms/marathon.md). */
@@ -77,7 +79,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'prometheus'>> & { marathon?: ControlPlaneOptions['marathon'] } & { meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'prometheus' | 'vipCidr'>> & { marathon?: ControlPlaneOptions['marathon'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -221,6 +223,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ...(opts.caCertsDir ? { caCertsDir: opts.caCertsDir } : {}),
       clusterDomain: opts.clusterDomain ?? 'cluster.local',
       domains: opts.domains ?? [],
+      ...(opts.vipCidr ? { vipCidr: opts.vipCidr } : {}),
       ...(opts.marathon && opts.marathon.length > 0 ? { marathon: opts.marathon } : {}),
       rootNamespace: mesh.rootNamespace,
       ...(opts.meshConfigFile ? { meshConfigFile: opts.meshConfigFile } : {}),

@@ -36,6 +36,8 @@ export interface Service {
   exportTo?: string[];
   /** Virtual IPs / CIDRs (ServiceEntry addresses). */
   addresses?: string[];
+  /** The virtual IP the control plane allocated for a service without `addresses` (Istio's auto-allocation; src/push/vips.ts). */
+  vip?: string;
 }
 
 /** One endpoint of one service port. */

@@ -25,10 +25,22 @@ export interface ProxyConfig {
   secrets: Secret[];
   /** Authorization policies that apply to this proxy's inbound traffic (security issue). */
   authorization?: AuthorizationConfig;
+  /** The mesh's name table for the proxy's DNS proxy (docs/capture.md "DNS"): absent or empty, every query is forwarded. */
+  names?: NameEntry[];
+}
+
+/** One host of the name table: the addresses the DNS proxy answers for `name` and its aliases. */
+export interface NameEntry {
+  /** The host (FQDN, or a wildcard `*.example.com`); unique in the table. */
+  name: string;
+  /** Other names of the same host this proxy may use (`reviews.default`, `reviews` in its own namespace). */
+  aliases?: string[];
+  /** IPv4 and IPv6 addresses: A queries get the IPv4 ones, AAAA the IPv6 ones. */
+  addresses: string[];
 }
 
 /** Resource types carried by the push stream, one per field of ProxyConfig that holds a list. */
-export type ResourceType = 'listeners' | 'routes' | 'clusters' | 'endpoints' | 'secrets' | 'mesh' | 'authorization';
+export type ResourceType = 'listeners' | 'routes' | 'clusters' | 'endpoints' | 'secrets' | 'mesh' | 'authorization' | 'names';
 
 // ---------------------------------------------------------------------------------------
 // The proxy itself

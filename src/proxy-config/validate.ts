@@ -5,6 +5,7 @@
  * TLS -> secret, endpoints -> cluster). Never throws; reports every violation with its path.
  * A config with errors must be refused (the running one stays).
  */
+import { isIP } from 'node:net';
 import type { ProxyConfig } from './types.js';
 import { Checker, type ValidationError } from './validate-kit.js';
 import { routeConfig } from './validate-routes.js';
@@ -293,6 +294,26 @@ function authorization(c: Checker, v: unknown): void {
   authorizationPolicies(c, a.policies, 'authorization.policies');
 }
 
+const DNS_NAME = /^(\*\.)?([a-z0-9_]([-a-z0-9_]*[a-z0-9_])?\.)*[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?$/i;
+
+/** The DNS proxy's name table: unique host names, valid DNS names, IP addresses. */
+function nameTable(c: Checker, v: unknown): void {
+  const list = c.arr(v, 'names', false);
+  names(c, list, 'names', 'name table');
+  list.forEach((e, i) => {
+    const p = `names[${i}]`;
+    const o = c.obj(e, p);
+    if (!o) return;
+    for (const [j, n] of [o.name, ...c.strings(o.aliases, `${p}.aliases`)].entries()) {
+      const at = j === 0 ? `${p}.name` : `${p}.aliases[${j - 1}]`;
+      if (c.str(n, at) && (n.length > 253 || !DNS_NAME.test(n))) c.error(at, `"${n}" is not a DNS name`);
+    }
+    const addrs = c.strings(o.addresses, `${p}.addresses`, true);
+    if (addrs.length === 0 && Array.isArray(o.addresses)) c.error(`${p}.addresses`, 'must not be empty');
+    addrs.forEach((a, j) => { if (isIP(a) === 0) c.error(`${p}.addresses[${j}]`, `"${a}" is not an IP address`); });
+  });
+}
+
 /** Collects the names of a resource list, reporting duplicates. */
 function names(c: Checker, list: unknown[], path: string, what: string): Set<string> {
   const seen = new Set<string>();
@@ -337,6 +358,7 @@ export function validateProxyConfig(obj: unknown): ProxyConfigValidation {
       }
     });
     authorization(c, root.authorization);
+    nameTable(c, root.names);
   } catch (err) {
     c.error('(root)', `could not be validated: ${(err as Error).message}`);
   }

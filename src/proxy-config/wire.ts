@@ -9,11 +9,11 @@ import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
 /** Protocol revision spoken by this build; a server refuses a hello with another major. */
-export const PUSH_PROTOCOL_VERSION = 3;
+export const PUSH_PROTOCOL_VERSION = 4;
 /** Longest line (one message) either side accepts; longer is garbage and closes the stream. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Every resource type the stream carries, in the order a proxy should apply them (xDS: CDS, EDS, LDS, RDS). */
-export const RESOURCE_TYPES: readonly ResourceType[] = ['mesh', 'secrets', 'clusters', 'endpoints', 'listeners', 'routes', 'authorization'];
+export const RESOURCE_TYPES: readonly ResourceType[] = ['mesh', 'secrets', 'clusters', 'endpoints', 'listeners', 'routes', 'authorization', 'names'];
 
 /** One service port a workload serves, as announced by its proxy. */
 export interface AnnouncedPort {
@@ -241,6 +241,8 @@ export function assembleConfig(node: NodeInfo, state: ReadonlyMap<ResourceType, 
   };
   const authz = get('authorization');
   if (authz !== undefined) cfg.authorization = authz as ProxyConfig['authorization'];
+  const names = get('names') as NonNullable<ProxyConfig['names']>;
+  if (names.length > 0) cfg.names = names;
   if (version !== undefined) cfg.version = version;
   return cfg;
 }

@@ -11,6 +11,7 @@ import { buildSnapshot, type MeshSnapshot } from '../model/snapshot.js';
 import { DEFAULT_DOMAINS, type DomainSettings } from '../model/service.js';
 import type { Registry } from '../registry/registry.js';
 import type { Store, StoredObject, Watch } from '../store/store.js';
+import type { VipAllocator } from './vips.js';
 
 /** Options of the controller. */
 export interface ControllerOptions {
@@ -26,6 +27,8 @@ export interface ControllerOptions {
   /** Longest a change waits while changes keep coming (default 100 ms). */
   maxDelayMs?: number;
   now?: () => number;
+  /** Allocates virtual IPs for services without addresses (bowline up always passes one; tests may not). */
+  vips?: VipAllocator;
 }
 
 /** Builds snapshots from the store and the registries. */
@@ -50,6 +53,7 @@ export class MeshController {
   /** Loads everything, builds the first snapshot and starts watching. */
   async start(): Promise<MeshSnapshot> {
     await this.opts.registry.start();
+    await this.opts.vips?.start();
     const rev = await this.opts.store.revision();
     for (const kind of ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'MeshPolicy', 'Policy', 'ConfigMap']) {
       const { items } = await this.opts.store.list(kind);
@@ -81,6 +85,7 @@ export class MeshController {
     if (this.timer) clearTimeout(this.timer);
     this.watch?.close();
     this.unsub?.();
+    this.opts.vips?.stop();
     await this.opts.registry.stop();
   }
 
@@ -137,6 +142,7 @@ export class MeshController {
       configs.push(r);
     }
     const view = this.opts.registry.view();
+    if (this.opts.vips) view.services = this.opts.vips.assign(view.services);
     this.snap = buildSnapshot({ configs, ...view, mesh, domains: this.opts.domains ?? DEFAULT_DOMAINS }, this.snap, changedAt);
     this.builds++;
     this.lastBuildMs = performance.now() - t0;

@@ -19,13 +19,14 @@ import { authnHandler } from './security/authn-check.js';
 import { caCsrAnswer, caStreamAuth } from './security/stream-auth.js';
 import { PushServer } from './server/server.js';
 import { ConfigStatusTracker } from './config-status.js';
+import { VipAllocator } from './vips.js';
 
 /** What the push plugin uses of the running control plane (src/control's ControlPlane satisfies it). */
 export interface PushHost {
   readonly store: Store;
   readonly meshConfig: MeshConfig;
   onMeshConfig(fn: (m: MeshConfig) => void): () => void;
-  readonly options: { listenPush: string; listenPushTls?: string; pushPlaintext?: boolean; clusterDomain: string; domains: string[]; marathon?: MarathonSource[] };
+  readonly options: { listenPush: string; listenPushTls?: string; pushPlaintext?: boolean; clusterDomain: string; domains: string[]; marathon?: MarathonSource[]; vipCidr?: string };
   readonly ports: Record<string, number>;
   readonly metrics: { addRegistry(r: Registry): void };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
@@ -95,7 +96,8 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     log: (level, line) => { if (level !== 'debug' || process.env.BOWLINE_DEBUG) cp.log(line); },
   }));
   const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons]);
-  const controller = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains });
+  const vips = new VipAllocator({ store: cp.store, ...(cp.options.vipCidr ? { cidr: cp.options.vipCidr } : {}), onChange: () => controller.schedule(), log: (l) => cp.log(l) });
+  const controller: MeshController = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains, vips });
   const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));
   await controller.start();
   const server = new PushServer({

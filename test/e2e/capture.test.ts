@@ -5,9 +5,12 @@
 // use no proxy settings: HTTP is routed by Host, TCP by original destination, unknown
 // destinations pass through, inbound connections reach the app through the proxy. With the
 // proxy stopped, captured connections are refused (fail closed); install is idempotent;
-// `rules` applies nothing; `clean` leaves no rule.
+// `rules` applies nothing; `clean` leaves no rule. DNS (`capture install --dns`): the app's lookups go
+// to the proxy's DNS proxy, which answers mesh names (ServiceEntry addresses, and virtual IPs the
+// control plane allocated for hosts without addresses) and forwards the rest to the namespace's
+// resolv.conf nameserver (a resolver in the peer namespace).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +75,14 @@ async function apply(name: string, yaml: string): Promise<void> {
   expect(r.status, r.out).toBe(0);
 }
 
+/** A resolver for the peer namespace (10.77.0.2:53, UDP): every A query gets 10.77.0.99. */
+const RESOLVER = `const p = require(${JSON.stringify(join(repoRoot, 'node_modules/dns-packet'))}); const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => { const q = p.decode(m); s.send(p.encode({ id: q.id, type: 'response', flags: p.RECURSION_AVAILABLE, questions: q.questions,
+  answers: q.questions[0].type === 'A' ? [{ type: 'A', name: q.questions[0].name, ttl: 5, data: '10.77.0.99' }] : [] }), r.port, r.address); });
+s.bind(53, '10.77.0.2', () => console.log('resolver ready'));`;
+
+const dig = (args: string[]) => ns(VM, ['dig', '+short', '+time=3', '+tries=1', ...args]);
+
 const ruleCount = (name = VM): number => cli(['capture', 'list'], name).out.split('\n').filter((l) => l.includes('BOWLINE_')).length;
 
 describe.skipIf(!canRun)('transparent capture in network namespaces', () => {
@@ -89,6 +100,15 @@ describe.skipIf(!canRun)('transparent capture in network namespaces', () => {
     expect(sh(['-n', VM, 'route', 'get', '10.77.5.5'])).toContain(`dev cap-v${process.pid % 10000}`);
     expect(sh(['-n', PEER, 'route', 'get', '10.77.0.1'])).toContain(`dev cap-p${process.pid % 10000}`);
     expect(sh(['-n', VM, 'route', 'show', 'default'])).toBe('');
+    // Virtual IPs need a route for connect() to start (a host's default route; here the veth): capture takes them before they leave.
+    sh(['-n', VM, 'route', 'add', '240.240.0.0/16', 'dev', `cap-v${process.pid % 10000}`]);
+    expect(sh(['-n', VM, 'route', 'get', '240.240.1.1'])).toContain(`dev cap-v${process.pid % 10000}`);
+    // The vm namespace's resolv.conf (ip netns exec mounts /etc/netns/NAME/ over /etc) names a resolver in the peer namespace.
+    mkdirSync(`/etc/netns/${VM}`, { recursive: true });
+    writeFileSync(`/etc/netns/${VM}/resolv.conf`, 'nameserver 10.77.0.2\n');
+    const resolver = start('ip', ['netns', 'exec', PEER, process.execPath, '-e', RESOLVER]);
+    children.push(resolver);
+    await waitFor(() => resolver.output().includes('resolver ready'), { timeoutMs: 10_000, what: `resolver: ${resolver.output()}` });
     chmodSync(home, 0o711); // the proxy's user writes its ports file in run/
     const run = join(home, 'run');
     execFileSync('mkdir', ['-p', run]);
@@ -120,8 +140,26 @@ spec:
   ports: [{number: 3306, name: tcp, protocol: TCP}]
   resolution: STATIC
   endpoints: [{address: 10.77.0.1, ports: {tcp: ${echo}}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: web-auto, namespace: default}
+spec:
+  hosts: [web-auto.example.mesh]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 10.77.0.1, ports: {http: ${backend}}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: db-auto, namespace: default}
+spec:
+  hosts: [db-auto.example.mesh]
+  ports: [{number: 3306, name: tcp, protocol: TCP}]
+  resolution: STATIC
+  endpoints: [{address: 10.77.0.1, ports: {tcp: ${echo}}}]
 `);
-    const inst = cli(['capture', 'install', '--proxy-uid', '65534', '--proxy-gid', '65534', '--include-inbound-ports', '8080']);
+    const inst = cli(['capture', 'install', '--proxy-uid', '65534', '--proxy-gid', '65534', '--include-inbound-ports', '8080', '--dns']);
     expect(inst.status, inst.out).toBe(0);
     proxy = startProxy();
     await waitFor(() => existsSync(join(run, 'proxy.ports.json')) && readFileSync(join(run, 'proxy.ports.json'), 'utf8').includes('virtualInbound'), { timeoutMs: 30_000, what: 'captured proxy listeners' })
@@ -132,6 +170,7 @@ spec:
     for (const c of children.reverse()) await c.stop();
     spawnSync('ip', ['netns', 'del', VM]);
     spawnSync('ip', ['netns', 'del', PEER]);
+    rmSync(`/etc/netns/${VM}`, { recursive: true, force: true });
     for (const { dir, mode } of opened.splice(0).reverse()) chmodSync(dir, mode);
   });
 
@@ -167,6 +206,26 @@ spec:
     expect(JSON.parse(r.out).rid).toMatch(/./);
   });
 
+  it('DNS: mesh names resolve from the name table (virtual IPs for hosts without addresses), others through the host resolver', async () => {
+    const vip = await waitFor(() => { const r = dig(['web-auto.example.mesh']); return /^240\.240\.\d+\.\d+$/.test(r.out.trim()) ? r.out.trim() : undefined; }, { timeoutMs: 20_000, what: 'web-auto.example.mesh via the DNS proxy' });
+    expect(dig(['web.example.mesh']).out.trim()).toBe('10.77.5.5');
+    expect(dig(['+tcp', 'web-auto.example.mesh']).out.trim()).toBe(vip);
+    expect(dig(['db-auto.example.mesh']).out.trim()).toMatch(/^240\.240\./);
+    expect(dig(['db-auto.example.mesh']).out.trim()).not.toBe(vip);
+    expect(dig(['outside.example.org']).out.trim()).toBe('10.77.0.99');
+    // The proxy's own lookups are not captured: it reached the real resolver above (a loop would time out).
+    const r = curl(['http://web-auto.example.mesh/by-name']);
+    expect(r.status, r.out).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ host: 'web-auto.example.mesh' });
+    expect(JSON.parse(r.out).rid).toMatch(/./);
+  });
+
+  it('DNS: a plain TCP client reaches a mesh TCP service without addresses by its name (virtual IP + original destination)', () => {
+    const r = ns(VM, [process.execPath, '-e', "const s = require('net').connect(3306, 'db-auto.example.mesh', () => s.end('tcp-by-name')); s.pipe(process.stdout); s.on('error', (e) => { console.error(e.message); process.exit(1); })"]);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toBe('tcp-by-name');
+  });
+
   it('fails closed while the proxy is down, and install stays idempotent', async () => {
     const before = ruleCount();
     expect(before).toBeGreaterThan(10);
@@ -174,7 +233,7 @@ spec:
     const r = curl([`http://10.77.0.1:${backend}/bypass`]);
     expect(r.status).not.toBe(0);
     expect(curl(['http://10.77.0.1:8080/in'], PEER).status).not.toBe(0);
-    const again = cli(['capture', 'install', '--proxy-uid', '65534', '--proxy-gid', '65534', '--include-inbound-ports', '8080']);
+    const again = cli(['capture', 'install', '--proxy-uid', '65534', '--proxy-gid', '65534', '--include-inbound-ports', '8080', '--dns']);
     expect(again.status, again.out).toBe(0);
     expect(ruleCount()).toBe(before);
     proxy = startProxy();

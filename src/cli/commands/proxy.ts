@@ -12,6 +12,8 @@ import { StatsReporter } from '../../telemetry/stats-report.js';
 import type { PreparedIdentity } from '../../proxy/identity/join.js'; // loaded with --token-file only (x509 costs ~15 MB RSS)
 import { parseServerAddress, type ControlClient } from '../../proxy/control-client/client.js';
 import type { OriginalDstLookup } from '../../proxy/capture/original-dst.js';
+import { compileNameTable, DEFAULT_DNS_PORT, startDnsProxy, type DnsProxy, type NameTable } from '../../proxy/dns/index.js';
+import type { ProxyConfig } from '../../proxy-config/types.js';
 
 const USAGE = `Usage: bowline proxy --config FILE [--admin-port N] [--admin-address A] [--ports-file F] [--drain-ms N]
                      [--metrics-port N] [--metrics-address A] [--telemetry on|off] [--app-metrics-url URL] [--merged-metrics-port N]
@@ -45,6 +47,11 @@ With a control plane instead of --config (docs/push-protocol.md):
   --capture iptables    the app's traffic is captured (\`bowline capture install\`, docs/capture.md): the outbound
                         listener binds 0.0.0.0 and routes by each connection's original destination, inbound
                         connections arrive on 15006; needs the SO_ORIGINAL_DST addon built at npm install
+  --dns                 serve the DNS proxy (on by default with --capture): mesh names from the control
+                        plane's name table, other names forwarded to /etc/resolv.conf's resolvers
+  --dns-port N          its UDP and TCP port on 127.0.0.1 (default 15053; 0 = a free one, see --ports-file);
+                        \`bowline capture install --dns\` redirects the app's DNS there
+  --no-dns              no DNS proxy, even with --capture
   --address A           address other proxies reach this one on (default 127.0.0.1)
   --locality R/Z/S      where this proxy runs (REGION[/ZONE[/SUBZONE]]): its endpoints' locality in the
                         registry, and what DestinationRule localityLbSetting prefers near it
@@ -82,6 +89,9 @@ export const proxyFlags = {
   'trust-domain': { type: 'string' },
   'stats-interval-ms': { type: 'string' },
   'sockets-from-parent': { type: 'boolean' },
+  dns: { type: 'boolean' },
+  'no-dns': { type: 'boolean' },
+  'dns-port': { type: 'string' },
   ...bootstrapFlagDefs,
 } as const;
 
@@ -107,6 +117,24 @@ function socketsFromParent(timeoutMs = 10_000): Promise<Map<string, Server>> {
     // Asked for only now: a socket received earlier would accept connections no one answers.
     process.send({ type: 'send-sockets' });
   });
+}
+
+/** Starts the DNS proxy on the running config's name table (compiled again only when a new config is applied). */
+async function startProxyDns(config: () => ProxyConfig, port: number): Promise<DnsProxy> {
+  let compiledFor: ProxyConfig | undefined;
+  let table: NameTable = compileNameTable(undefined);
+  const dns = await startDnsProxy({
+    port,
+    table() {
+      const c = config();
+      if (c !== compiledFor) { compiledFor = c; table = compileNameTable(c.names); }
+      return table;
+    },
+    log: (line) => process.stderr.write(`bowline proxy: ${line}\n`),
+  });
+  const ups = dns.upstreams.map((u) => u.host).join(', ') || 'none (/etc/resolv.conf has no nameserver: other names get SERVFAIL)';
+  process.stderr.write(`bowline proxy: DNS proxy on ${dns.address}:${dns.port} (udp, tcp); other names go to ${ups}\n`);
+  return dns;
 }
 
 function intFlag(v: string | undefined, name: string, dflt: number): number {
@@ -135,7 +163,8 @@ export const command: Command = {
     if (!telemetryOn && values.telemetry !== 'off') throw new UsageError(`--telemetry must be on or off, got ${JSON.stringify(values.telemetry)}`);
     let proxy: RunningProxy;
     let metrics: Array<{ port: number; close(): Promise<void> }> = [];
-    const metricsPorts: { metrics?: number; mergedMetrics?: number } = {};
+    const metricsPorts: { metrics?: number; mergedMetrics?: number; dns?: number } = {};
+    let dns: DnsProxy | undefined;
     let joined: PreparedIdentity | undefined;
     const clientRef: { c?: ControlClient } = {};
     let proxyTelemetry: ProxyTelemetry | undefined;
@@ -196,7 +225,12 @@ export const command: Command = {
         metricsPorts.metrics = await serve(intFlag(values['metrics-port'], 'metrics-port', 15090));
         if (values['app-metrics-url']) metricsPorts.mergedMetrics = await serve(intFlag(values['merged-metrics-port'], 'merged-metrics-port', 15020), values['app-metrics-url']);
       }
+      if (values['no-dns'] !== true && (values.dns === true || values['dns-port'] !== undefined || boot?.workload.captureMode === 'iptables')) {
+        dns = await startProxyDns(() => proxy.current.config, intFlag(values['dns-port'], 'dns-port', DEFAULT_DNS_PORT));
+        metricsPorts.dns = dns.port;
+      }
     } catch (err) {
+      await dns?.close();
       for (const m of metrics) await m.close();
       metrics = [];
       process.stderr.write(`bowline proxy: ${(err as Error).message}\n`);
@@ -206,7 +240,7 @@ export const command: Command = {
     let portsWritten = '';
     const writePorts = (): void => {
       // Passthrough never reaches the proxy's own metrics endpoints or its push client (proxy/passthrough/guard.ts).
-      proxy.protectPorts([metricsPorts.metrics, metricsPorts.mergedMetrics, clientRef.c?.localPort].filter((p): p is number => p !== undefined));
+      proxy.protectPorts([metricsPorts.metrics, metricsPorts.mergedMetrics, metricsPorts.dns, clientRef.c?.localPort].filter((p): p is number => p !== undefined));
       const ports = { ...proxy.ports, ...metricsPorts };
       if (values['ports-file'] && JSON.stringify(ports) + '\n' !== portsWritten) portsWritten = writePortsFile(values['ports-file'], ports);
     };

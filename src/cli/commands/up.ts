@@ -25,6 +25,8 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --mesh-config FILE         Istio MeshConfig YAML (the istio ConfigMap in the root namespace overrides it)
   --cluster-domain DOMAIN    service host suffix name.ns.svc.DOMAIN (default cluster.local)
   --domain DOMAIN            an extra domain services are known by (repeatable)
+  --vip-cidr CIDR            virtual IPs for services without addresses, answered by proxies' DNS
+                             (default 240.240.0.0/16; allocations are kept in the store)
   --root-namespace NS        mesh root namespace (default istio-system)
   --trust-domain DOMAIN      SPIFFE trust domain (default: the mesh config's, cluster.local)
   --ports-file FILE          write the bound ports as JSON {"api":N,"push":N,...}
@@ -71,6 +73,7 @@ export const command: Command = {
       'mesh-config': { type: 'string' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       domain: { type: 'string', multiple: true },
+      'vip-cidr': { type: 'string' },
       'root-namespace': { type: 'string' },
       'trust-domain': { type: 'string' },
       'ports-file': { type: 'string' },
@@ -115,6 +118,7 @@ export const command: Command = {
         ...(values['mesh-config'] ? { meshConfigFile: values['mesh-config'] } : {}),
         clusterDomain: values['cluster-domain']!,
         domains: values.domain ?? [],
+        ...(values['vip-cidr'] ? { vipCidr: values['vip-cidr'] } : {}),
         ...(marathon.length > 0 ? { marathon } : {}),
         ...(values['root-namespace'] ? { rootNamespace: values['root-namespace'] } : {}),
         ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),

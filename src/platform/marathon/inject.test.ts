@@ -28,7 +28,7 @@ describe('bowline marathon inject', () => {
     const containers = reviews['containers'] as Json[];
     expect(containers.map((c) => c['name'])).toEqual(['reviews', 'bowline-proxy']);
     const shell = ((containers[1]!['exec'] as Json)['command'] as Json)['shell'] as string;
-    expect(shell).toContain('bowline capture install --proxy-uid 1337 --include-inbound-ports 9080 && ');
+    expect(shell).toContain('bowline capture install --proxy-uid 1337 --include-inbound-ports 9080 --dns && ');
     expect(shell).toContain('exec setpriv --reuid=1337 --regid=1337 --clear-groups bowline proxy --server cp.example:15012 --name reviews-v2 --namespace default --service-account reviews --labels app=reviews,version=v2 --service reviews:9080/HTTP --endpoints-from platform --capture iptables --token-file "$MESOS_SANDBOX/bowline.token" --id "$MESOS_TASK_ID"');
     expect(reviews['secrets']).toEqual({ 'bowline-join': { source: 'bowline/join/default-reviews' } });
     expect(containers[1]!['environment']).toEqual({ BOWLINE_JOIN_TOKEN: { secret: 'bowline-join' } });

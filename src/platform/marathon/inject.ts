@@ -168,9 +168,9 @@ function injectPod(pod: Json, opts: InjectOptions): Json {
     // Explicit pods: the proxy listens on its own endpoints; app containers get HTTP_PROXY.
     shell = `printf %s "$BOWLINE_JOIN_TOKEN" > "$MESOS_SANDBOX/bowline.token" && exec ${proxyCommand([...proxyArgs, '--outbound-port', '15001'])} ${tail}`;
   } else {
-    // No --dns: names resolve through Mesos-DNS as before (the proxy's DNS proxy is not built yet); captured
-    // connections to the addresses it returns are routed by Host / original destination.
-    const capture = ['bowline', 'capture', 'install', '--proxy-uid', String(uid), '--include-inbound-ports', ports.length ? ports.join(',') : '*'];
+    // --dns: the app's lookups go to the proxy's DNS proxy (mesh names from the name table; everything else,
+    // Mesos-DNS names included, forwarded to the container's resolv.conf resolvers). The proxy's DNS is on with --capture.
+    const capture = ['bowline', 'capture', 'install', '--proxy-uid', String(uid), '--include-inbound-ports', ports.length ? ports.join(',') : '*', '--dns'];
     shell = `${proxyCommand(capture)} && printf %s "$BOWLINE_JOIN_TOKEN" > "$MESOS_SANDBOX/bowline.token" && chown ${uid} "$MESOS_SANDBOX/bowline.token" && exec setpriv --reuid=${uid} --regid=${uid} --clear-groups ${proxyCommand([...proxyArgs, '--capture', 'iptables'])} ${tail}`;
   }
   const proxy: Json = {

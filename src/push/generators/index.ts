@@ -7,6 +7,7 @@ import { endpointsGenerator } from './endpoints.js';
 import { generateAll, type Generator, type ProxyInfo } from './generator.js';
 import { listenersGenerator } from './listeners.js';
 import { meshGenerator } from './mesh.js';
+import { namesGenerator } from './names.js';
 import { routesGenerator } from './routes.js';
 import { secretsGenerator } from './secrets.js';
 
@@ -21,6 +22,7 @@ export const generators: Readonly<Record<ResourceType, Generator>> = {
   listeners: listenersGenerator,
   routes: routesGenerator,
   authorization: authorizationGenerator,
+  names: namesGenerator,
 };
 
 /** The complete configuration of one proxy for a snapshot (uncached; the push server caches per part). */
@@ -37,5 +39,7 @@ export function generateProxyConfig(snap: MeshSnapshot, proxy: ProxyInfo): Proxy
   };
   const authz = all('authorization')[0];
   if (authz) cfg.authorization = authz as ProxyConfig['authorization'];
+  const names = all('names') as NonNullable<ProxyConfig['names']>;
+  if (names.length > 0) cfg.names = names;
   return cfg;
 }

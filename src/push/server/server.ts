@@ -360,7 +360,7 @@ export class PushServer {
         deferred.push([t, set, have]);
         continue;
       }
-      if (!have && set.parts.every((p) => p.items.size === 0) && t === 'authorization') {
+      if (!have && set.parts.every((p) => p.items.size === 0) && (t === 'authorization' || t === 'names')) {
         // Nothing to say about an empty optional type on first contact: record it as in sync.
         conn.acked.set(t, set);
         continue;
