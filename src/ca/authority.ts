@@ -3,7 +3,7 @@ import { CA_ERRORS, CaError } from './errors.js';
 import { issueCertificate, makeSigner, type Signer } from './issue.js';
 import { open, seal, type Kek, type SealedBox } from './kek.js';
 import { verifyCsr } from './csr.js';
-import { createRootCa, loadCacerts, ROOT_LIFETIME_MS, splitPemCertificates, type CaKeyPair } from './root.js';
+import { createRootCa, loadCacerts, ROOT_LIFETIME_MS, splitPemCertificates, type CaKeyPair, type Cacerts } from './root.js';
 import { checkTrustDomain, DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeId, type WorkloadIdentity } from './spiffe.js';
 import { isConflict, type CaStorage } from './storage.js';
 import { createBootstrapToken, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
@@ -86,6 +86,13 @@ export class CertificateAuthority {
   private roots: string[] = [];
   private state: StoredState | undefined;
   private stateRevision = 0;
+  /** The signing CA before a `cacerts` Secret was plugged in (restored when the Secret goes away). */
+  private unplugged: { signer: Signer; intermediates: string[]; roots: string[] } | undefined;
+  /** Where the signing CA comes from now: `generated`, `cacerts-dir` or `cacerts-secret`. */
+  private currentSource: 'generated' | 'cacerts-dir' | 'cacerts-secret' = 'generated';
+  /** Roots no longer signing but still trusted until `until` (ms): workloads hold certificates they signed. */
+  private retiring: Array<{ pem: string; until: number }> = [];
+  private retireTimer: NodeJS.Timeout | undefined;
   private tokenKey!: Buffer;
   private readonly listeners = new Set<() => void>();
   private readonly now: () => number;
@@ -109,6 +116,7 @@ export class CertificateAuthority {
       ca.signer = makeSigner(c.signing.certPem, c.signing.keyPem);
       ca.intermediates = c.intermediatesPem;
       ca.roots = c.rootsPem;
+      ca.currentSource = 'cacerts-dir';
     } else {
       await ca.loadOrCreateState();
     }
@@ -142,9 +150,9 @@ export class CertificateAuthority {
   private applyState(state: StoredState, revision: number): void {
     const keys = state.roots.map((r) => open(this.opts.kek, r.key, rootPurpose(r.certPem)).toString('utf8'));
     const i = state.signing;
-    this.signer = makeSigner(state.roots[i]!.certPem, keys[i]!);
-    this.roots = state.roots.map((r) => r.certPem);
-    this.intermediates = [];
+    const own = { signer: makeSigner(state.roots[i]!.certPem, keys[i]!), roots: state.roots.map((r) => r.certPem), intermediates: [] as string[] };
+    if (this.unplugged) this.unplugged = own; // a plugged-in cacerts Secret keeps signing
+    else ({ signer: this.signer, roots: this.roots, intermediates: this.intermediates } = own);
     this.state = state;
     this.stateRevision = revision;
     for (const l of this.listeners) l();
@@ -180,12 +188,63 @@ export class CertificateAuthority {
 
   /** Every trusted root, PEM, concatenated: what proxies put in their TLS `ca`. */
   trustBundlePem(): string {
-    return this.roots.join('');
+    return this.trustedRoots().join('');
+  }
+
+  /** The signing roots, then roots still trusted during a switch of the signing CA. */
+  private trustedRoots(): string[] {
+    const now = this.now();
+    return [...this.roots, ...this.retiring.filter((r) => r.until > now && !this.roots.includes(r.pem)).map((r) => r.pem)];
+  }
+
+  /** Where the signing CA comes from: `generated` (root in the store), `cacerts-dir` (--ca-certs-dir) or `cacerts-secret` (the `cacerts` Secret). */
+  get source(): 'generated' | 'cacerts-dir' | 'cacerts-secret' {
+    return this.currentSource;
+  }
+
+  /**
+   * Signs with `cacerts` from now on (the `cacerts` Secret in the root namespace, which wins over
+   * --ca-certs-dir and the generated root), or, with undefined, returns to the CA used before.
+   * Roots that stop signing stay in the trust bundle for one default workload lifetime, so every
+   * workload holds a certificate from the new CA before the old root is dropped (no restart).
+   */
+  plugIn(cacerts: Cacerts | undefined): void {
+    const before = { signer: this.signer, intermediates: this.intermediates, roots: this.roots };
+    if (cacerts) {
+      this.unplugged ??= before;
+      this.signer = makeSigner(cacerts.signing.certPem, cacerts.signing.keyPem);
+      this.intermediates = cacerts.intermediatesPem;
+      this.roots = cacerts.rootsPem;
+      this.currentSource = 'cacerts-secret';
+    } else {
+      if (!this.unplugged) return;
+      ({ signer: this.signer, intermediates: this.intermediates, roots: this.roots } = this.unplugged);
+      this.unplugged = undefined;
+      this.currentSource = this.opts.cacertsDir ? 'cacerts-dir' : 'generated';
+    }
+    const until = this.now() + this.lifetime(undefined) + (this.opts.skewMs ?? 5 * 60_000);
+    for (const pem of before.roots) if (!this.roots.includes(pem)) this.retiring.push({ pem, until });
+    this.retiring = this.retiring.filter((r) => r.until > this.now() && !this.roots.includes(r.pem));
+    this.scheduleRetirement();
+    for (const l of this.listeners) l();
+  }
+
+  /** Tells listeners when the next retiring root leaves the bundle (timer unref'd; trustBundlePem reads the clock anyway). */
+  private scheduleRetirement(): void {
+    if (this.retireTimer) clearTimeout(this.retireTimer);
+    this.retireTimer = undefined;
+    const next = Math.min(...this.retiring.map((r) => r.until));
+    if (!Number.isFinite(next)) return;
+    this.retireTimer = setTimeout(() => {
+      this.retiring = this.retiring.filter((r) => r.until > this.now());
+      this.scheduleRetirement();
+      for (const l of this.listeners) l();
+    }, Math.min(2 ** 31 - 1, Math.max(1000, next - this.now()))).unref();
   }
 
   /** The root that anchors the current signing certificate (bootstrap tokens pin it). */
   signingRootPem(): string {
-    if (this.mode === 'generated') return this.signer.certPem;
+    if (this.currentSource === 'generated') return this.signer.certPem;
     const top = new X509Certificate(this.intermediates[this.intermediates.length - 1] ?? this.signer.certPem);
     return this.roots.find((r) => top.checkIssued(new X509Certificate(r)) || new X509Certificate(r).fingerprint256 === top.fingerprint256) ?? this.roots[0]!;
   }
@@ -263,12 +322,13 @@ export class CertificateAuthority {
     const leaf = certs[0];
     if (!leaf) return undefined;
     const now = this.now();
-    const anchors = [...this.roots, ...this.intermediates].map((p) => new X509Certificate(p));
+    const trusted = this.trustedRoots();
+    const anchors = [...trusted, ...this.intermediates].map((p) => new X509Certificate(p));
     const pool = [...certs.slice(1), ...anchors];
     let cur = leaf;
     for (let depth = 0; depth < 5; depth++) {
       if (Date.parse(cur.validFrom) > now || Date.parse(cur.validTo) < now) return undefined;
-      if (this.roots.some((r) => new X509Certificate(r).fingerprint256 === cur.fingerprint256)) break;
+      if (trusted.some((r) => new X509Certificate(r).fingerprint256 === cur.fingerprint256)) break;
       const issuer = pool.find((c) => cur.checkIssued(c) && cur.verify(c.publicKey));
       if (!issuer) return undefined;
       cur = issuer;
@@ -382,7 +442,7 @@ export class CertificateAuthority {
   }
 
   private requirePhase(phase: RotationPhase, step: string): StoredState {
-    if (this.mode !== 'generated' || !this.state) {
+    if (this.currentSource !== 'generated' || !this.state) {
       throw new CaError(CA_ERRORS.ROTATION_STATE, `${step}: a CA loaded from cacerts files is rotated by replacing the files (put old and new roots in root-cert.pem during the overlap)`);
     }
     const now = this.rotationPhase();

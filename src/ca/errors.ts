@@ -11,6 +11,8 @@ export const CA_ERRORS = {
   KEK_INVALID: 'BOWLINE_E_CA_KEK_INVALID',
   /** The `cacerts` files are missing, unreadable or do not fit together. */
   CACERTS_INVALID: 'BOWLINE_E_CA_CACERTS_INVALID',
+  /** Two roots that must be one: cacerts files or a remote cluster under another root than this mesh's (the message names both). */
+  ROOT_MISMATCH: 'BOWLINE_E_CA_ROOT_MISMATCH',
   /** The CA state in the store cannot be read. */
   STATE_CORRUPT: 'BOWLINE_E_CA_STATE_CORRUPT',
   /** The store holds data but no CA state: the root was lost; a new one is generated only with --new-root. */

@@ -6,6 +6,8 @@ import { caHttpHandlers } from './http.js';
 import { loadKek } from './kek.js';
 import type { CaStorage } from './storage.js';
 import { Registry } from '../telemetry/metrics/registry.js';
+import type { Store } from '../store/index.js';
+import { followCacertsSecret } from './cacerts-secret.js';
 
 /**
  * The CA as a control-plane plugin (src/control/plugins.ts `ControlPlanePlugin`, typed here by
@@ -14,16 +16,17 @@ import { Registry } from '../telemetry/metrics/registry.js';
  * API listener, and exports counters. Other plugins (push) get the instance with `caOf(cp)`.
  *
  * Configuration, in order: `cp.options.caKekFile` / env BOWLINE_CA_KEK_FILE / env BOWLINE_CA_KEK /
- * HOME/ca-kek (generated); `cp.options.caCertsDir` / env BOWLINE_CA_CERTS_DIR / HOME/cacerts when it
- * holds ca-cert.pem; trust domain from `cp.options.trustDomain`, the mesh config, or cluster.local;
+ * HOME/ca-kek (generated); the `cacerts` Secret in the root namespace (wins, followed live), else
+ * `cp.options.caCertsDir` / env BOWLINE_CA_CERTS_DIR / HOME/cacerts when it holds ca-cert.pem; trust domain from `cp.options.trustDomain`, the mesh config, or cluster.local;
  * workload lifetime from env BOWLINE_CA_WORKLOAD_TTL_MS (default 24 h).
  */
 
 /** The parts of the control plane the CA plugin uses. */
 export interface CaHost {
-  store: CaStorage & { countKeys?(): Promise<number> };
+  store: CaStorage & { countKeys?(): Promise<number> } & Partial<Pick<Store, 'get' | 'watch'>>;
   meshConfig?: { trustDomain?: string };
-  options: { home: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; caNewRoot?: boolean };
+  options: { home: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; caNewRoot?: boolean; rootNamespace?: string };
+  onShutdown?(fn: () => void): void;
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   metrics?: { addRegistry?(r: Registry): void };
   log(line: string): void;
@@ -67,6 +70,10 @@ export const plugin = {
       ...(cp.store.countKeys ? { storeHasData: async () => (await cp.store.countKeys!()) > 0 } : {}),
     });
     instances.set(cp, ca);
+    if (cp.store.get && cp.store.watch) {
+      const follow = await followCacertsSecret({ store: { get: cp.store.get.bind(cp.store), watch: cp.store.watch.bind(cp.store) }, kek, namespace: cp.options.rootNamespace ?? 'istio-system', ca, log: (l) => cp.log(l) });
+      cp.onShutdown?.(() => follow.close());
+    }
     // The API listener's own auth (loopback, else the admin token) already guards every path here.
     const api = caHttpHandlers(ca, { isAdmin: () => true });
     const handler = async (req: IncomingMessage, res: ServerResponse) => {
@@ -75,6 +82,6 @@ export const plugin = {
     cp.addHandler('/v1/tokens', handler);
     cp.addHandler('/v1/ca/', handler);
     cp.metrics?.addRegistry?.(caMetrics(ca));
-    cp.log(`ca: ${ca.mode === 'cacerts' ? `signing with ${cacertsDir}` : 'root in the store'}, trust domain ${ca.trustDomain}, key-encryption key from ${kek.source}`);
+    cp.log(`ca: ${ca.source === 'cacerts-secret' ? `signing with Secret ${cp.options.rootNamespace ?? 'istio-system'}/cacerts` : ca.mode === 'cacerts' ? `signing with ${cacertsDir}` : 'root in the store'}, trust domain ${ca.trustDomain}, key-encryption key from ${kek.source}`);
   },
 };

@@ -69,7 +69,7 @@ describe('cacerts (user-supplied CA)', () => {
     const ic = await intermediate(root);
     const openDir = (files: Record<string, string>) => CertificateAuthority.open({ storage: new MemoryCaStorage(), kek, cacertsDir: cacertsDir(files) });
     await expect(openDir({ 'ca-cert.pem': ic.certPem, 'ca-key.pem': other.keyPem, 'root-cert.pem': root.certPem })).rejects.toMatchObject({ code: CA_ERRORS.CACERTS_INVALID, message: expect.stringContaining('does not belong') });
-    await expect(openDir({ 'ca-cert.pem': ic.certPem, 'ca-key.pem': ic.keyPem, 'root-cert.pem': other.certPem })).rejects.toMatchObject({ code: CA_ERRORS.CACERTS_INVALID, message: expect.stringContaining('does not chain') });
+    await expect(openDir({ 'ca-cert.pem': ic.certPem, 'ca-key.pem': ic.keyPem, 'root-cert.pem': other.certPem })).rejects.toMatchObject({ code: CA_ERRORS.ROOT_MISMATCH, message: expect.stringContaining('does not chain') });
     await expect(openDir({ 'ca-cert.pem': ic.certPem, 'ca-key.pem': ic.keyPem })).rejects.toMatchObject({ code: CA_ERRORS.CACERTS_INVALID, message: expect.stringContaining('root-cert.pem') });
   });
 });

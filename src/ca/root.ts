@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { derToPem } from './der.js';
 import { CA_ERRORS, CaError } from './errors.js';
+import { describeRoot } from './intermediate.js';
 import { keyMatchesCertificate } from './issue.js';
 import { x509 } from './x509-provider.js';
 
@@ -58,10 +59,17 @@ function bad(msg: string, cause?: unknown): CaError {
   return new CaError(CA_ERRORS.CACERTS_INVALID, msg, { cause });
 }
 
+/** The text of Istio's `cacerts` files (`cert-chain.pem` optional), e.g. from a directory or the `cacerts` Secret. */
+export interface CacertsText {
+  'ca-cert.pem'?: string | undefined;
+  'ca-key.pem'?: string | undefined;
+  'root-cert.pem'?: string | undefined;
+  'cert-chain.pem'?: string | undefined;
+}
+
 /**
  * Loads `ca-cert.pem`, `ca-key.pem`, `root-cert.pem` and optional `cert-chain.pem` from `dir`
- * (the layout of Istio's `cacerts` secret) and checks they fit together: the key matches the
- * certificate, the certificate is a CA, and the chain leads to the root.
+ * (the layout of Istio's `cacerts` secret) and checks they fit together (see parseCacerts).
  */
 export function loadCacerts(dir: string): Cacerts {
   const read = (name: string, optional = false): string | undefined => {
@@ -72,11 +80,21 @@ export function loadCacerts(dir: string): Cacerts {
       throw bad(`cannot read ${join(dir, name)}: ${(err as Error).message}`, err);
     }
   };
-  const certPem = read('ca-cert.pem')!;
-  const keyPem = read('ca-key.pem')!;
-  const rootsPem = splitPemCertificates(read('root-cert.pem')!);
-  const chainPem = splitPemCertificates(read('cert-chain.pem', true) ?? '');
-  if (rootsPem.length === 0) throw bad(`${join(dir, 'root-cert.pem')} holds no certificate`);
+  return parseCacerts({ 'ca-cert.pem': read('ca-cert.pem'), 'ca-key.pem': read('ca-key.pem'), 'root-cert.pem': read('root-cert.pem'), 'cert-chain.pem': read('cert-chain.pem', true) }, dir);
+}
+
+/**
+ * Checks `cacerts` files fit together: the key matches the certificate, the certificate is a CA,
+ * and the chain leads to the root (else CaError ROOT_MISMATCH naming both roots). `dir` names
+ * where they came from in messages (a directory, or `Secret istio-system/cacerts`).
+ */
+export function parseCacerts(files: CacertsText, dir: string): Cacerts {
+  for (const name of ['ca-cert.pem', 'ca-key.pem', 'root-cert.pem'] as const) if (files[name] === undefined) throw bad(`${name} is missing in ${dir}`);
+  const certPem = files['ca-cert.pem']!;
+  const keyPem = files['ca-key.pem']!;
+  const rootsPem = splitPemCertificates(files['root-cert.pem']!);
+  const chainPem = splitPemCertificates(files['cert-chain.pem'] ?? '');
+  if (rootsPem.length === 0) throw bad(`root-cert.pem in ${dir} holds no certificate`);
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
@@ -101,7 +119,9 @@ export function loadCacerts(dir: string): Cacerts {
   }
   const top = chain[chain.length - 1]!;
   const anchored = roots.some((r) => r.fingerprint256 === top.fingerprint256 || (top.checkIssued(r) && top.verify(r.publicKey)));
-  if (!anchored) throw bad(`ca-cert.pem in ${dir} does not chain to root-cert.pem ("${top.issuer}" is not among the roots)`);
+  if (!anchored) {
+    throw new CaError(CA_ERRORS.ROOT_MISMATCH, `ca-cert.pem in ${dir} does not chain to root-cert.pem: it was issued under the root "${top.issuer.replace(/\n/g, ', ')}", but root-cert.pem holds ${rootsPem.map(describeRoot).join(', ')}; every cluster of one mesh needs an intermediate from the same root (bowline ca intermediate --root DIR)`);
+  }
   const isRoot = (c: X509Certificate) => roots.some((r) => r.fingerprint256 === c.fingerprint256);
   return {
     signing: { certPem, keyPem },

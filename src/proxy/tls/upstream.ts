@@ -66,7 +66,8 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
       if (sans.length > 0) {
         return sanAllowed(cert, sans) ? undefined : new Error(`upstream certificate SANs (${cert.subjectaltname ?? 'none'}) match none of ${sans.join(', ')} (BOWLINE_E_TLS_SAN_MISMATCH)`);
       }
-      if (t.sni !== undefined) return checkServerIdentity(t.sni, cert);
+      // ISTIO_MUTUAL's SNI (`outbound_.PORT_.SUBSET_.HOST`) is for routing, not a name in the certificate: the mesh root decides.
+      if (t.sni !== undefined && t.mode !== 'ISTIO_MUTUAL') return checkServerIdentity(t.sni, cert);
       return undefined;
     },
   };

@@ -142,10 +142,33 @@ function rule(r: unknown, path: string, deny: boolean, problems: TranslationProb
   return mine.length && !deny ? undefined : out;
 }
 
-/** Translates one AuthorizationPolicy's `rules` for action ALLOW, DENY or AUDIT. */
-export function translatePolicy(name: string, action: 'ALLOW' | 'DENY' | 'AUDIT', rules: unknown): PolicyTranslation {
+/**
+ * Istio's trustDomainAliases: a principal `TD/ns/NS/sa/SA` whose TD is the mesh's trust domain or
+ * one of its aliases also stands for the same workload in each of the others.
+ */
+export function expandPrincipals(values: string[], trustDomains: readonly string[]): string[] {
+  if (trustDomains.length < 2) return values;
+  const out = new Set<string>();
+  for (const v of values) {
+    out.add(v);
+    const slash = v.indexOf('/');
+    if (slash > 0 && trustDomains.includes(v.slice(0, slash))) for (const td of trustDomains) out.add(td + v.slice(slash));
+  }
+  return [...out];
+}
+
+function withAliases(c: AuthzCondition, trustDomains: readonly string[]): AuthzCondition {
+  if (c.attribute !== 'source.principal') return c;
+  return { ...c, ...(c.values ? { values: expandPrincipals(c.values, trustDomains) } : {}), ...(c.notValues ? { notValues: expandPrincipals(c.notValues, trustDomains) } : {}) };
+}
+
+/** Translates one AuthorizationPolicy's `rules` for action ALLOW, DENY or AUDIT; `trustDomains` (the mesh's, then its aliases) expand principals. */
+export function translatePolicy(name: string, action: 'ALLOW' | 'DENY' | 'AUDIT', rules: unknown, trustDomains: readonly string[] = []): PolicyTranslation {
   const problems: TranslationProblem[] = [];
   const list = Array.isArray(rules) ? rules : [];
-  const out = list.map((r, i) => rule(r, `spec.rules[${i}]`, action === 'DENY', problems)).filter((r): r is AuthzRule => r !== undefined);
+  let out = list.map((r, i) => rule(r, `spec.rules[${i}]`, action === 'DENY', problems)).filter((r): r is AuthzRule => r !== undefined);
+  if (trustDomains.length > 1) {
+    out = out.map((r) => ({ ...r, ...(r.from ? { from: r.from.map((cs) => cs.map((c) => withAliases(c, trustDomains))) } : {}), ...(r.when ? { when: r.when.map((c) => withAliases(c, trustDomains)) } : {}) }));
+  }
   return { policy: { name, action, rules: out }, problems };
 }

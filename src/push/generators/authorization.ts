@@ -9,6 +9,7 @@ import type { Generator, ProxyInfo } from './generator.js';
 import { labelsMatch } from './scope.js';
 import { jwtRulesFor } from '../security/request-authentication.js';
 import { translatePolicy } from './authorization-translate.js';
+import { meshTrustDomains } from '../security/mtls.js';
 
 interface ApSpec {
   selector?: { matchLabels?: Record<string, string> };
@@ -26,7 +27,7 @@ export function authorizationFor(snap: MeshSnapshot, proxy: ProxyInfo): Authoriz
     if (!labelsMatch(spec.selector?.matchLabels, proxy.node.labels)) continue;
     const action = spec.action ?? 'ALLOW';
     if (action !== 'ALLOW' && action !== 'DENY' && action !== 'AUDIT') continue;
-    policies.push(translatePolicy(`${ns}/${r.metadata.name}`, action, spec.rules).policy);
+    policies.push(translatePolicy(`${ns}/${r.metadata.name}`, action, spec.rules, meshTrustDomains(snap)).policy);
   }
   const jwtRules = jwtRulesFor(snap, proxy);
   if (!policies.length && !jwtRules.length) return undefined;

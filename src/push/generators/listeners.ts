@@ -16,7 +16,7 @@ import { BLACKHOLE_CLUSTER, gatewayVirtualServices, OUTBOUND_ROUTE_CONFIG, PASST
 import { meshVirtualServicesFor, outboundMode, visibleServices } from './scope.js';
 import { gatewaySecretNames } from './secrets.js';
 import { tcpRoutes } from './tcp-routes.js';
-import { inboundChains, inboundMode } from '../security/mtls.js';
+import { inboundChains, inboundMode, meshTrustDomains } from '../security/mtls.js';
 import { inboundPorts } from './workload.js';
 
 /** Default port of the sidecar's outbound listener (Istio's outbound capture port). */
@@ -49,7 +49,7 @@ function sidecarListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
       ? { name: 'http', http: { routeConfig: `inbound|${p.port}` } }
       : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: `inbound|${p.port}||`, weight: 100 }] }], statPrefix: `inbound|${p.port}||` } };
     const mode = inboundMode(snap, { namespace: proxy.node.namespace, labels: proxy.node.labels }, p.port, p.appPort).mode;
-    const chains = inboundChains(mode, chain, snap.mesh.trustDomain);
+    const chains = inboundChains(mode, chain, meshTrustDomains(snap));
     // With capture the app keeps its port: inbound connections are redirected to one listener (15006), chosen by original destination port.
     if (w?.captureMode === 'iptables') captured.push(...chains.map((c) => ({ ...c, name: `${p.port}|${c.name}`, match: { ...(c.match ?? {}), destinationPort: p.port } })));
     else out.push({ name: `inbound|${p.port}`, address: p.bind ?? bind, port: p.bindPort, logicalPort: p.port, direction: 'inbound', filterChains: chains });

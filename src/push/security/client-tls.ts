@@ -43,6 +43,13 @@ export function clientTls(snap: MeshSnapshot, fromNs: string, svc: Service, port
     return out;
   }
   const eps = (snap.endpointsByService.get(svc.hostname) ?? []).filter((e) => e.servicePort === port);
+  if (snap.mesh.enableAutoMtls !== false && isLegacyGlobalHost(svc)) {
+    // The multicluster install of Istio's `.global` model shipped a `*.global` DestinationRule with ISTIO_MUTUAL: the seed's
+    // ServiceEntry (endpoint = the remote east-west gateway on 15443) works as written, mTLS end to end.
+    const out: ClientTls = { mode: 'ISTIO_MUTUAL', source: 'multicluster: a MESH_INTERNAL *.global host', auto: true };
+    if (rule) out.rule = rule;
+    return out;
+  }
   if (snap.mesh.enableAutoMtls !== false && svc.location !== 'MESH_EXTERNAL' && endpointsSpeakMtls(eps)) {
     // As Istio: auto-mTLS sends plaintext when the destination's workloads disable mTLS.
     const disabled = eps.every((e) => serverMtls(snap, { namespace: e.namespace, labels: e.labels }, [port, e.port]).mode === 'DISABLE');
@@ -53,6 +60,11 @@ export function clientTls(snap: MeshSnapshot, fromNs: string, svc: Service, port
   const out: ClientTls = { mode: 'DISABLE', source: rule ? `${name} (no tls settings)` : '(no DestinationRule)', auto: false };
   if (rule) out.rule = rule;
   return out;
+}
+
+/** True for Istio's legacy multicluster hosts: `NAME.NAMESPACE.global`, MESH_INTERNAL (a ServiceEntry toward a remote cluster's gateway). */
+export function isLegacyGlobalHost(svc: Service): boolean {
+  return svc.location === 'MESH_INTERNAL' && svc.hostname.endsWith('.global');
 }
 
 /** The SPIFFE ids the workloads behind a service port run as, sorted (ISTIO_MUTUAL's subjectAltNames). */

@@ -12,13 +12,18 @@ import { ROOT_CA_SECRET, WORKLOAD_CERT_SECRET } from '../../proxy-config/workloa
 import { clientTls, serviceIdentities } from './client-tls.js';
 import { serverMtls, type ServerMtls, type ServerWorkload } from './peer-authentication.js';
 
-/** The DownstreamTls of a sidecar's mTLS chain. */
-export function meshServerTls(http: boolean, trustDomain: string): DownstreamTls {
+/** The mesh's trust domain, then its `trustDomainAliases` (peers from any of them are the mesh's own). */
+export function meshTrustDomains(snap: MeshSnapshot): string[] {
+  return [...new Set([snap.mesh.trustDomain, ...(snap.mesh.trustDomainAliases ?? [])])];
+}
+
+/** The DownstreamTls of a sidecar's mTLS chain; `trustDomain` may list the aliases after the mesh's own. */
+export function meshServerTls(http: boolean, trustDomain: string | string[]): DownstreamTls {
   const t: DownstreamTls = {
     certificateSecret: WORKLOAD_CERT_SECRET,
     validationSecret: ROOT_CA_SECRET,
     requireClientCertificate: true,
-    trustDomains: [trustDomain],
+    trustDomains: Array.isArray(trustDomain) ? trustDomain : [trustDomain],
     minVersion: 'TLSv1.2',
     securityPolicy: 'mutual_tls',
   };
@@ -27,7 +32,7 @@ export function meshServerTls(http: boolean, trustDomain: string): DownstreamTls
 }
 
 /** The filter chains of one inbound port for its server mode; `plain` is the plaintext chain. */
-export function inboundChains(mode: ServerMtls['mode'], plain: FilterChain, trustDomain = 'cluster.local'): FilterChain[] {
+export function inboundChains(mode: ServerMtls['mode'], plain: FilterChain, trustDomain: string | string[] = 'cluster.local'): FilterChain[] {
   if (mode === 'DISABLE') return [plain];
   const { match: _m, ...rest } = plain;
   const mtls: FilterChain = { ...rest, name: `${plain.name}-mtls`, match: { transportProtocol: 'tls' }, tls: meshServerTls(plain.http !== undefined, trustDomain) };
@@ -51,4 +56,11 @@ export function applyClientMtls(c: Cluster, snap: MeshSnapshot, svc: Service, po
     const ids = serviceIdentities(snap, svc, port);
     if (ids.length) c.tls.subjectAltNames = ids;
   }
+  // Istio's mTLS SNI: an east-west gateway routes the still-encrypted connection by it (AUTO_PASSTHROUGH).
+  if (c.tls?.mode === 'ISTIO_MUTUAL' && c.tls.sni === undefined) c.tls.sni = istioMtlsSni(port, subset, svc.hostname);
+}
+
+/** Istio's SNI on mTLS connections to a service port: `outbound_.PORT_.SUBSET_.HOST` (empty subset for the whole service). */
+export function istioMtlsSni(port: number, subset: string | undefined, host: string): string {
+  return `outbound_.${port}_.${subset ?? ''}_.${host}`;
 }

@@ -83,7 +83,7 @@ describe('generated config', () => {
   });
   it('outbound ISTIO_MUTUAL checks the destination identities; workload secrets are placeholders', () => {
     const cfg = generateProxyConfig(snap([]), sleepProxy);
-    expect(cfg.clusters.find((c) => c.name === 'outbound|8000||httpbin.foo.svc.cluster.local')!.tls).toEqual({ mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', auto: true, subjectAltNames: ['spiffe://cluster.local/ns/foo/sa/httpbin'] });
+    expect(cfg.clusters.find((c) => c.name === 'outbound|8000||httpbin.foo.svc.cluster.local')!.tls).toEqual({ mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', auto: true, subjectAltNames: ['spiffe://cluster.local/ns/foo/sa/httpbin'], sni: 'outbound_.8000_._.httpbin.foo.svc.cluster.local' });
     expect(cfg.secrets.map((s) => s.name)).toEqual(['ROOTCA', 'default']);
   });
 });
