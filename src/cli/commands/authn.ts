@@ -7,6 +7,8 @@ const usage = `Usage: bowline authn check [SERVICE[.NAMESPACE]] [--namespace CLI
 For each service host and port: the server's mTLS mode and the policy that set it
 (PeerAuthentication, MeshPolicy, Policy, or the PERMISSIVE default), the client's TLS mode and
 the DestinationRule (or auto-mTLS) that set it, and OK or CONFLICT with what to change.
+Clients without a sidecar have no workload certificate and get a row of their own (plaintext);
+when a DestinationRule's subsets set TLS differently, each such subset gets a row.
 Exits 1 when any row is a CONFLICT (docs/security.md).
 
   --namespace NS   only clients in namespace NS (default: every namespace with a proxy)
@@ -17,6 +19,10 @@ interface Row {
   host: string;
   port: number;
   clientNamespace: string;
+  /** `no-sidecar`: clients without a proxy (plaintext only). */
+  clients?: 'sidecar' | 'no-sidecar';
+  /** The DestinationRule subset the row is about, when subsets set TLS differently. */
+  subset?: string;
   server: { mode: string; source: string };
   client: { mode: string; source: string };
   status: string;
@@ -26,9 +32,10 @@ interface Row {
 /** Formats the report as a table followed by one sentence per conflict. */
 export function formatAuthn(rows: Row[]): string {
   const table = [['HOST:PORT', 'CLIENTS IN', 'SERVER', 'SET BY', 'CLIENT', 'SET BY', 'STATUS']];
-  for (const r of rows) table.push([`${r.host}:${r.port}`, r.clientNamespace, r.server.mode, r.server.source, r.client.mode, r.client.source, r.status]);
+  const where = (r: Row) => `${r.host}:${r.port}${r.subset ? ` (subset ${r.subset})` : ''}`;
+  for (const r of rows) table.push([where(r), r.clients === 'no-sidecar' ? `${r.clientNamespace} (no sidecar)` : r.clientNamespace, r.server.mode, r.server.source, r.client.mode, r.client.source, r.status]);
   let out = alignColumns(table);
-  for (const r of rows) if (r.status === 'CONFLICT') out += `\nCONFLICT ${r.host}:${r.port}: ${r.message}\n`;
+  for (const r of rows) if (r.status === 'CONFLICT') out += `\nCONFLICT ${where(r)}: ${r.message}\n`;
   return out;
 }
 

@@ -28,4 +28,13 @@ describe('bowline authn check table', () => {
     expect(head!.indexOf('STATUS')).toBe(row!.indexOf('CONFLICT'));
     expect(out).toMatch(/\nCONFLICT reviews\.default\.svc\.cluster\.local:9080: set ISTIO_MUTUAL\n$/);
   });
+  it('names clients without a sidecar and DestinationRule subsets in their rows and conflict lines', async () => {
+    const { formatAuthn } = await import('./authn.js');
+    const out = formatAuthn([
+      { host: 'reviews.default.svc.cluster.local', port: 9080, clientNamespace: 'legacy', clients: 'no-sidecar', server: { mode: 'STRICT', source: 'mesh' }, client: { mode: 'DISABLE', source: '(no sidecar: no workload certificate)' }, status: 'CONFLICT', message: 'give it a sidecar' },
+      { host: 'reviews.default.svc.cluster.local', port: 9080, clientNamespace: 'default', clients: 'sidecar', subset: 'v3', server: { mode: 'STRICT', source: 'mesh' }, client: { mode: 'DISABLE', source: 'DestinationRule default/reviews' }, status: 'CONFLICT', message: 'set ISTIO_MUTUAL' },
+    ]);
+    expect(out).toMatch(/reviews\.default\.svc\.cluster\.local:9080\s+legacy \(no sidecar\)\s+STRICT/);
+    expect(out).toContain('\nCONFLICT reviews.default.svc.cluster.local:9080 (subset v3): set ISTIO_MUTUAL\n');
+  });
 });

@@ -4,6 +4,7 @@
  * without widening the context's type.
  */
 import type { ProxyConfig } from '../../proxy-config/types.js';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../../proxy-config/spiffe.js';
 import type { AuthzDecision, AuthzRequest } from './request.js';
 import { AUTHZ_DENIED_CODE, compileAuthorization, NO_AUTHORIZATION, type AuthzEngine } from './engine.js';
 import { compileJwt, NO_JWT, type JwtAuthenticator } from './jwt.js';
@@ -22,7 +23,7 @@ export function installAuthorization(ctx: object, cfg: ProxyConfig, log?: (msg: 
   const e = compileAuthorization(cfg.authorization);
   engines.set(ctx, e);
   jwts.set(ctx, compileJwt(cfg.authorization?.jwtRules, log));
-  selves.set(ctx, `spiffe://${cfg.node.trustDomain ?? 'cluster.local'}/ns/${cfg.node.namespace}/sa/${cfg.node.serviceAccount}`);
+  selves.set(ctx, formatSpiffeId({ trustDomain: cfg.node.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: cfg.node.namespace, serviceAccount: cfg.node.serviceAccount }));
   return e.warnings;
 }
 

@@ -12,6 +12,7 @@ import { IDENTITY_ERRORS, IdentityError } from './errors.js';
 import { fetchPinnedRoot, tlsStreamConnector } from './first-contact.js';
 import { CertificateRotator, type RotationClock } from './rotation.js';
 import { readBootstrapToken } from './token.js';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../../proxy-config/spiffe.js';
 
 /** Options of a WorkloadIdentity. */
 export interface WorkloadIdentityOptions {
@@ -102,7 +103,7 @@ export async function prepareIdentity(o: { server: { host: string; port: number 
   const info = readBootstrapToken(o.token);
   if (info.expiresAt < Date.now()) throw new IdentityError(IDENTITY_ERRORS.TOKEN_MALFORMED, `the bootstrap token expired at ${new Date(info.expiresAt).toISOString()}; create a new one with \`bowline token create\``);
   const root = o.caCertPem ?? (await fetchPinnedRoot(o.server.host, o.server.port, info.rootHash));
-  const spiffeId = `spiffe://${o.trustDomain ?? 'cluster.local'}/ns/${info.namespace}/sa/${info.serviceAccount}`;
+  const spiffeId = formatSpiffeId({ trustDomain: o.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: info.namespace, serviceAccount: info.serviceAccount });
   const identity = new WorkloadIdentity({ spiffeId, token: o.token, request: o.request, ...(o.log ? { log: o.log } : {}) });
   return { identity, connect: tlsStreamConnector({ root, live: identity.live }), namespace: info.namespace, serviceAccount: info.serviceAccount };
 }

@@ -6,6 +6,7 @@ import type { DestinationRuleSpec } from '../../api/types/networking.js';
 import type { Endpoint as ModelEndpoint, Service } from '../../model/service.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { ClusterLoadAssignment, Endpoint } from '../../proxy-config/types.js';
+import { formatSpiffeId } from '../../proxy-config/spiffe.js';
 import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { outboundCluster } from './http-route.js';
 import { destinationRuleFor, labelsMatch, outboundScope, visibleServices } from './scope.js';
@@ -14,7 +15,7 @@ import { gatewayScope, inboundPorts } from './workload.js';
 function toEndpoint(e: ModelEndpoint, trustDomain: string): Endpoint {
   const out: Endpoint = { address: e.address, port: e.port, labels: e.labels, tlsMode: e.tlsMode, workload: e.workload, namespace: e.namespace };
   if (e.weight !== undefined) out.weight = e.weight;
-  if (e.serviceAccount) out.identity = `spiffe://${trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}`;
+  if (e.serviceAccount) out.identity = formatSpiffeId({ trustDomain, namespace: e.namespace, serviceAccount: e.serviceAccount });
   if (e.health) out.health = e.health;
   if (e.locality) out.locality = e.locality;
   return out;

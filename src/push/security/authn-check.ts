@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Service } from '../../model/service.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
+import { labelsMatch, destinationRuleFor } from '../generators/scope.js';
 import { clientTls, type ClientTls } from './client-tls.js';
 import { serverMtls } from './peer-authentication.js';
 
@@ -16,6 +17,10 @@ export interface AuthnRow {
   port: number;
   /** Namespace of the clients this row is about (DestinationRule lookup depends on it). */
   clientNamespace: string;
+  /** `sidecar` (clients with a Bowline proxy and a workload certificate) or `no-sidecar` (plaintext only). */
+  clients: 'sidecar' | 'no-sidecar';
+  /** The DestinationRule subset this row is about, when the rule's subsets set TLS differently. */
+  subset?: string;
   server: { mode: string; source: string };
   client: { mode: string; source: string };
   status: 'OK' | 'CONFLICT';
@@ -23,8 +28,8 @@ export interface AuthnRow {
   message: string;
 }
 
-function serverSide(snap: MeshSnapshot, svc: Service, port: number): { mode: string; source: string; noProxy: boolean } {
-  const eps = (snap.endpointsByService.get(svc.hostname) ?? []).filter((e) => e.servicePort === port);
+function serverSide(snap: MeshSnapshot, svc: Service, port: number, subsetLabels?: Record<string, string>): { mode: string; source: string; noProxy: boolean } {
+  const eps = (snap.endpointsByService.get(svc.hostname) ?? []).filter((e) => e.servicePort === port && (!subsetLabels || labelsMatch(subsetLabels, e.labels)));
   if (eps.length === 0) return { mode: 'UNKNOWN', source: '(no endpoints)', noProxy: false };
   if (eps.every((e) => e.tlsMode !== 'istio')) return { mode: 'NONE', source: '(no sidecar: plaintext only)', noProxy: true };
   const seen = new Map<string, { mode: string; source: string }>();
@@ -39,8 +44,11 @@ function serverSide(snap: MeshSnapshot, svc: Service, port: number): { mode: str
   return { mode: strict ? 'STRICT' : all[0]!.mode, source: all.map((m) => `${m.mode} by ${m.source}`).join('; '), noProxy: false };
 }
 
-function verdict(host: string, port: number, ns: string, server: { mode: string; source: string; noProxy: boolean }, client: ClientTls): Pick<AuthnRow, 'status' | 'message'> {
+function verdict(host: string, port: number, ns: string, server: { mode: string; source: string; noProxy: boolean }, client: ClientTls, clients: AuthnRow['clients']): Pick<AuthnRow, 'status' | 'message'> {
   const by = client.source.startsWith('(') ? client.source.slice(1, -1) : client.source;
+  if (clients === 'no-sidecar' && server.mode === 'STRICT') {
+    return { status: 'CONFLICT', message: `${host}:${port} requires mTLS (STRICT, set by ${server.source}) but workloads in namespace ${ns} without a sidecar have no workload certificate and send plaintext: run them with a sidecar, or set the server's mode to PERMISSIVE (a PeerAuthentication for ${host}'s workloads)` };
+  }
   if (server.mode === 'STRICT' && client.mode !== 'ISTIO_MUTUAL') {
     const what = client.mode === 'DISABLE' ? 'plaintext' : `${client.mode} TLS with their own certificates`;
     return { status: 'CONFLICT', message: `${host}:${port} requires mTLS (STRICT, set by ${server.source}) but clients in namespace ${ns} send ${what} (${by}): set trafficPolicy.tls.mode ISTIO_MUTUAL in a DestinationRule for ${host}${client.rule ? ` (${by})` : ''}, or relax the server to PERMISSIVE` };
@@ -55,11 +63,34 @@ function verdict(host: string, port: number, ns: string, server: { mode: string;
   return { status: 'OK', message: `clients send ${client.mode === 'DISABLE' ? 'plaintext' : client.mode}, which a ${server.mode === 'NONE' ? 'workload without a sidecar' : `${server.mode} server`} accepts` };
 }
 
-/** Namespaces with at least one proxy (where clients can be), plus the service's own. */
-function clientNamespaces(snap: MeshSnapshot, svc: Service): string[] {
-  const out = new Set<string>([svc.namespace]);
-  for (const w of snap.workloads) if (w.hasProxy) out.add(w.namespace);
-  return [...out].sort();
+/** A client with no sidecar has no workload certificate: whatever the DestinationRule says, it sends plaintext. */
+const NO_SIDECAR: ClientTls = { mode: 'DISABLE', source: '(no sidecar: no workload certificate)', auto: false };
+
+/**
+ * Who can call: for each namespace, clients with a proxy (every namespace with one, plus the
+ * service's own) and clients without one (namespaces holding a workload without a proxy).
+ */
+function clientGroups(snap: MeshSnapshot, svc: Service, only?: string): Array<{ ns: string; clients: AuthnRow['clients'] }> {
+  const withProxy = new Set<string>([svc.namespace]);
+  const without = new Set<string>();
+  for (const w of snap.workloads) (w.hasProxy ? withProxy : without).add(w.namespace);
+  const out: Array<{ ns: string; clients: AuthnRow['clients'] }> = [];
+  for (const ns of [...new Set([...withProxy, ...without])].sort()) {
+    if (only !== undefined && ns !== only) continue;
+    if (withProxy.has(ns) || (only !== undefined && !without.has(ns))) out.push({ ns, clients: 'sidecar' });
+    if (without.has(ns)) out.push({ ns, clients: 'no-sidecar' });
+  }
+  if (only !== undefined && out.length === 0) out.push({ ns: only, clients: 'sidecar' });
+  return out;
+}
+
+/** Subsets of the rule clients in `ns` use whose TLS differs from the rule's own for `port` (one row each). */
+function tlsSubsets(snap: MeshSnapshot, svc: Service, ns: string, port: number): Array<{ name: string; labels: Record<string, string> }> {
+  const subsets = destinationRuleFor(snap, svc, ns)?.spec.subsets ?? [];
+  const base = clientTls(snap, ns, svc, port);
+  return subsets
+    .filter((ss) => ss.name && clientTls(snap, ns, svc, port, ss.name).mode !== base.mode)
+    .map((ss) => ({ name: ss.name!, labels: ss.labels ?? {} }));
 }
 
 /**
@@ -74,9 +105,15 @@ export function authnReport(snap: MeshSnapshot, filter?: string, clientNamespace
     if (f && !(svc.hostname === f || svc.aliases.includes(f) || svc.name === f || `${svc.name}.${svc.namespace}` === f)) continue;
     for (const p of svc.ports) {
       const server = serverSide(snap, svc, p.port);
-      for (const ns of clientNamespace ? [clientNamespace] : clientNamespaces(snap, svc)) {
-        const client = clientTls(snap, ns, svc, p.port);
-        rows.push({ host: svc.hostname, port: p.port, clientNamespace: ns, server: { mode: server.mode, source: server.source }, client: { mode: client.mode, source: client.source }, ...verdict(svc.hostname, p.port, ns, server, client) });
+      for (const { ns, clients } of clientGroups(snap, svc, clientNamespace)) {
+        const push = (client: ClientTls, srv: typeof server, subset?: { name: string }) => {
+          const row: AuthnRow = { host: svc.hostname, port: p.port, clientNamespace: ns, clients, server: { mode: srv.mode, source: srv.source }, client: { mode: client.mode, source: client.source }, ...verdict(svc.hostname, p.port, ns, srv, client, clients) };
+          if (subset) row.subset = subset.name;
+          rows.push(row);
+        };
+        if (clients === 'no-sidecar') { push(NO_SIDECAR, server); continue; }
+        push(clientTls(snap, ns, svc, p.port), server);
+        for (const ss of tlsSubsets(snap, svc, ns, p.port)) push(clientTls(snap, ns, svc, p.port, ss.name), serverSide(snap, svc, p.port, ss.labels), ss);
       }
     }
   }

@@ -7,6 +7,7 @@ import type { Resource } from '../../api/types/meta.js';
 import type { DestinationRuleSpec } from '../../api/types/networking.js';
 import type { Endpoint, Service } from '../../model/service.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
+import { formatSpiffeId } from '../../proxy-config/spiffe.js';
 import { destinationRuleFor } from '../generators/scope.js';
 import { effectivePolicy } from '../generators/traffic-policy.js';
 import { serverMtls } from './peer-authentication.js';
@@ -71,7 +72,7 @@ export function isLegacyGlobalHost(svc: Service): boolean {
 export function serviceIdentities(snap: MeshSnapshot, svc: Service, port: number): string[] {
   const ids = new Set<string>();
   for (const e of snap.endpointsByService.get(svc.hostname) ?? []) {
-    if (e.servicePort === port && e.serviceAccount) ids.add(`spiffe://${snap.mesh.trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}`);
+    if (e.servicePort === port && e.serviceAccount) ids.add(formatSpiffeId({ trustDomain: snap.mesh.trustDomain, namespace: e.namespace, serviceAccount: e.serviceAccount }));
   }
   return [...ids].sort();
 }

@@ -126,3 +126,28 @@ describe('authn check', () => {
     expect(row(s)).toMatchObject({ status: 'CONFLICT', server: { mode: 'DISABLE' }, client: { mode: 'ISTIO_MUTUAL' } });
   });
 });
+
+describe('authn check: clients without a certificate, subsets', () => {
+  const mesh = () => pa('default', 'istio-system', { mtls: { mode: 'STRICT' } });
+  /** WORKLOADS plus a manually registered workload without a proxy in namespace legacy. */
+  function withLegacy(configs: Resource[]): MeshSnapshot {
+    const view = announcementsView(WORKLOADS.map((a) => ({ proxyId: `${a.name}.${a.namespace}`, announcement: a })));
+    const legacy = { id: 'manual/legacy/sleep/10.0.0.9', name: 'sleep-legacy', namespace: 'legacy', labels: { app: 'sleep' }, address: '10.0.0.9', hasProxy: false, source: 'manual' };
+    return buildSnapshot({ configs, ...view, workloads: [...view.workloads, legacy], mesh: defaultMeshConfig() });
+  }
+  it('a client with no sidecar is judged plaintext: CONFLICT against STRICT, OK against PERMISSIVE', () => {
+    const strict = authnReport(withLegacy([mesh()]), 'httpbin.foo');
+    const legacy = strict.find((row) => row.clientNamespace === 'legacy')!;
+    expect(legacy).toMatchObject({ clients: 'no-sidecar', status: 'CONFLICT', client: { mode: 'DISABLE', source: '(no sidecar: no workload certificate)' } });
+    expect(legacy.message).toContain('without a sidecar have no workload certificate');
+    expect(strict.find((row) => row.clientNamespace === 'foo')).toMatchObject({ clients: 'sidecar', status: 'OK', client: { mode: 'ISTIO_MUTUAL' } });
+    expect(authnReport(withLegacy([]), 'httpbin.foo').find((row) => row.clientNamespace === 'legacy')).toMatchObject({ status: 'OK', server: { mode: 'PERMISSIVE' } });
+    expect(authnReport(withLegacy([mesh()]), 'httpbin.foo', 'legacy').map((row) => row.clients)).toEqual(['no-sidecar']);
+  });
+  it('a subset whose TLS differs from the rule gets its own row (and its own verdict)', () => {
+    const dr = r('DestinationRule', 'hb', 'foo', { host: 'httpbin', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } }, subsets: [{ name: 'v1', labels: { app: 'httpbin' } }, { name: 'old', labels: { app: 'httpbin' }, trafficPolicy: { tls: { mode: 'DISABLE' } } }] });
+    const rows = authnReport(snap([mesh(), dr]), 'httpbin.foo', 'foo');
+    expect(rows.map((row) => [row.subset ?? '-', row.status])).toEqual([['-', 'OK'], ['old', 'CONFLICT']]);
+    expect(rows[1]!.client).toMatchObject({ mode: 'DISABLE', source: 'DestinationRule foo/hb' });
+  });
+});

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { answerCsr, peerChainPem, type CertificateAuthority, type CertificateReply } from '../../ca/index.js';
 import type { HelloMessage } from '../../proxy-config/wire.js';
+import { formatSpiffeId } from '../../proxy-config/spiffe.js';
 import type { CsrContext, HelloVerdict } from '../server/credential.js';
 
 /** True for a socket that ran a TLS handshake (the 15012 listener). */
@@ -20,7 +21,7 @@ export function caStreamAuth(ca: () => CertificateAuthority | undefined): (socke
     if (!isTls(socket)) return { kind: 'none' };
     const authority = ca();
     if (!authority) return { kind: 'refused', reason: 'this control plane runs no CA: TLS streams cannot be authenticated' };
-    const want = `spiffe://${authority.trustDomain}/ns/${hello.node?.namespace}/sa/${hello.node?.serviceAccount}`;
+    const want = formatSpiffeId({ trustDomain: authority.trustDomain, namespace: String(hello.node?.namespace), serviceAccount: String(hello.node?.serviceAccount) });
     const chain = peerChainPem(socket);
     if (!chain) return { kind: 'token', identity: want };
     let id: string | undefined;
