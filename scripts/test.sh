@@ -25,6 +25,9 @@ npm run --silent build
 npm run --silent lint
 npx tsc --noEmit -p tsconfig.json
 npx vitest run --project unit
+# The Kubernetes e2e files run a real kube-apiserver and kube-controller-manager: built from Go modules into
+# ~/.cache/bowline/kube/VERSION only when missing (the first cold build takes 15-25 min; later runs print the path).
+bash test/kube/build.sh
 npx vitest run --project e2e
 # The fault suite (test/faults): each case prints a FIGURE line (requests, failures, objects lost).
 npx vitest run --project faults

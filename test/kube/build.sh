@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control-plane binaries the Kubernetes e2e tests run
-# (kube-apiserver, kube-controller-manager) and helm, from their published Go
+# (kube-apiserver, kube-controller-manager), kubectl (the tests apply YAML as a user does) and helm, from their published Go
 # modules, into a cache outside the clone. Only what is missing is built.
 #
 #   bash test/kube/build.sh            # prints the cache directory on the last line
@@ -15,8 +15,11 @@ KUBE_VERSION="$(awk '/^kube_version=/{sub(/^kube_version=/,"");print}' "$here/ve
 HELM_VERSION="$(awk '/^helm_version=/{sub(/^helm_version=/,"");print}' "$here/versions")"
 cache="${BOWLINE_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bowline/kube}/$KUBE_VERSION"
 mkdir -p "$cache"
+# One build at a time per cache (a second run waits, then finds the binaries there).
+exec 9>"$cache/.lock"
+flock 9
 need=()
-for b in kube-apiserver kube-controller-manager helm; do
+for b in kube-apiserver kube-controller-manager kubectl helm; do
   [ -x "$cache/$b" ] || need+=("$b")
 done
 if [ ${#need[@]} -eq 0 ]; then echo "$cache"; exit 0; fi
@@ -24,6 +27,7 @@ if [ ${#need[@]} -eq 0 ]; then echo "$cache"; exit 0; fi
 work="$cache/.build"
 rm -rf "$work"; mkdir -p "$work"
 staging="v0.${KUBE_VERSION#v1.}"
+minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
 export CGO_ENABLED=0
 
@@ -41,10 +45,10 @@ GOMOD
     grep -E '^\s*k8s.io/[a-z-]+ v0\.0\.0(\s|$)' "$mod" | awk -v v="$staging" '{print "\t" $1 " => " $1 " " v}' | sort -u
     echo ")"
   } >> go.mod
-  printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"\n)\n' > tools.go
+  printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"\n\t_ "k8s.io/kubectl/pkg/cmd"\n)\n' > tools.go
   go mod tidy >/dev/null
   for b in "$@"; do
-    go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#v1.}" -o "$cache/$b.tmp" "k8s.io/kubernetes/cmd/$b"
+    go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" -o "$cache/$b.tmp" "k8s.io/kubernetes/cmd/$b"
     mv "$cache/$b.tmp" "$cache/$b"
   done
 }
