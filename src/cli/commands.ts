@@ -26,4 +26,6 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'install', summary: 'Print what runs Bowline on a platform (marathon: the control plane app and the gateway pod)', load: async () => (await import('./commands/install.js')).command },
   { name: 'store', summary: 'Check, repair, back up and restore the embedded store', load: async () => (await import('./commands/store.js')).command },
   { name: 'dashboard', summary: 'Print the URL of the web dashboard (service graph, traffic, config, security, proxies) and open it', load: async () => (await import('./commands/dashboard.js')).command },
+  { name: 'explain', summary: 'Explain a request from a workload: listener, route (VirtualService rule and file:line), fault, timeout, cluster, endpoints, mTLS, authorization', load: async () => (await import('./commands/explain.js')).command },
+  { name: 'analyze', summary: 'Find configuration problems (Istio IST codes and Bowline\'s own) in files, the live mesh or both; exit 79 on errors', load: async () => (await import('./commands/analyze.js')).command },
 ];

@@ -18,5 +18,6 @@ export interface ControlPlanePlugin {
 export const builtinPlugins: Array<{ name: string; load: () => Promise<ControlPlanePlugin> }> = [
   { name: 'ca', load: async () => (await import('../ca/plugin.js')).plugin },
   { name: 'push', load: async () => (await import('../push/plugin.js')).plugin },
+  { name: 'explain', load: async () => (await import('./explain/plugin.js')).plugin },
   { name: 'dashboard', load: async () => (await import('../dashboard/plugin.js')).plugin },
 ];

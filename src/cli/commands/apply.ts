@@ -3,6 +3,8 @@ import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError,
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { formatViolation, readManifests, type Manifest } from '../manifests.js';
 import { confirmSubsetWarnings, UNKNOWN_SUBSET } from '../apply-analysis.js';
+import { SOURCE_ANNOTATION } from '../../control/explain/types.js';
+
 
 const usage = `Usage: bowline apply -f FILE|DIR|- [-f ...] [-n NAMESPACE] [--dry-run] [--server URL]
 
@@ -18,10 +20,12 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** The fields apply owns: everything but server-set metadata. */
+/** The fields apply owns: everything but server-set metadata and the source annotation. */
 function desiredView(o: Record<string, any>): string {
   const { metadata = {}, status: _s, ...rest } = o;
-  return canonical({ ...rest, labels: metadata.labels ?? {}, annotations: metadata.annotations ?? {} });
+  // The source annotation alone is no change: the same resource applied from another file stays unchanged.
+  const { [SOURCE_ANNOTATION]: _src, ...annotations } = metadata.annotations ?? {};
+  return canonical({ ...rest, labels: metadata.labels ?? {}, annotations });
 }
 
 /** Where a manifest goes: its kind, namespace and URL. */
@@ -75,6 +79,8 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
       const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, selfLink: _sl, ...ownMeta } = m.obj.metadata ?? {};
       const { status: _status, ...own } = m.obj;
       const body = { ...own, metadata: { ...ownMeta, ...(place.namespace !== undefined ? { namespace: place.namespace } : {}) } };
+      // Where it came from, for `bowline explain` and the dashboard (stdin has no file to name).
+      if (m.file !== '<stdin>') body.metadata.annotations = { ...(ownMeta.annotations ?? {}), [SOURCE_ANNOTATION]: `${m.file}:${m.line}` };
       if (!place.kind.namespaced) delete body.metadata.namespace;
       let outcome = '';
       for (let attempt = 0; attempt < 3 && !outcome; attempt++) {

@@ -124,7 +124,7 @@ function compileChain(fc: FilterChain, i: number, cfg: ProxyConfig, tables: Map<
   if (http !== undefined && originalDst && port !== undefined) http = { ...http, logicalPort: port, ownPort: true };
   return {
     name: fc.name || `chain-${i}`,
-    matches: compileMatch(fc.match),
+    matches: compileChainMatch(fc.match),
     tls: fc.tls !== undefined ? compileDownstreamTls(fc.tls, secrets) : undefined,
     http,
     codec: fc.http?.codec ?? 'auto',
@@ -134,7 +134,8 @@ function compileChain(fc: FilterChain, i: number, cfg: ProxyConfig, tables: Map<
   };
 }
 
-function compileMatch(m: FilterChainMatch | undefined): (i: ChainInput) => boolean {
+/** A filter chain's match as the accept path runs it (also used by `bowline explain`); absent: matches everything. */
+export function compileChainMatch(m: FilterChainMatch | undefined): (i: ChainInput) => boolean {
   if (m === undefined) return () => true;
   const names = m.serverNames?.map((n) => n.toLowerCase());
   const dst = m.prefixRanges !== undefined && m.prefixRanges.length > 0 ? ipBlocks(m.prefixRanges) : undefined;

@@ -1,0 +1,163 @@
+/**
+ * One destination of an explained request: the cluster (subset, load balancing, endpoints), the
+ * client's TLS, then at each destination workload the proxy's inbound filter chain (the server's
+ * mTLS mode, with the proxy's chain match) and its authorization engine's decision.
+ */
+import type { Endpoint as ModelEndpoint } from '../../model/service.js';
+import type { Cluster } from '../../proxy-config/types.js';
+import { compileAuthorization } from '../../proxy/authz/engine.js';
+import { compileChainMatch, type ChainInput } from '../../proxy/detect/chains.js';
+import { authnReport } from '../../push/security/authn-check.js';
+import { clientTls } from '../../push/security/client-tls.js';
+import { serverMtls } from '../../push/security/peer-authentication.js';
+import { formatSpiffeId } from '../../proxy-config/spiffe.js';
+import type { ExplainTraffic } from './explain.js';
+import { withSource } from './origin.js';
+import type { ExplainDestination, ExplainStep } from './types.js';
+import { workloadConfig, type ExplainSources, type ResolvedWorkload } from './workloads.js';
+
+/** The destination to follow and the request as it leaves the route. */
+export interface DestinationInput {
+  cluster: string;
+  weight: number;
+  percent: number;
+  authority: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  port: number;
+}
+
+const MAX_WORKLOADS = 8;
+
+/** A source sentence that names a resource (not `(default)` or `auto-mTLS`). */
+const NAMES_RESOURCE = /^(DestinationRule|PeerAuthentication|MeshPolicy|Policy) /;
+
+function lbOf(c: Cluster): string {
+  const lb = c.loadBalancer;
+  if (lb?.consistentHash) {
+    const h = lb.consistentHash;
+    return `consistent hash on ${h.httpHeaderName ? `header ${h.httpHeaderName}` : h.httpCookie ? `cookie ${h.httpCookie.name}` : h.useSourceIp ? 'source IP' : `query ${h.httpQueryParameterName}`}`;
+  }
+  return `${lb?.policy ?? 'ROUND_ROBIN'}${lb?.policy ? '' : ' (default)'}`;
+}
+
+/** Follows one weighted destination to its workloads. */
+export function explainDestination(src: ExplainSources, from: ResolvedWorkload, d: DestinationInput, traffic?: ExplainTraffic): ExplainDestination {
+  const snap = src.snapshot;
+  const steps: ExplainStep[] = [];
+  const out: ExplainDestination = { cluster: d.cluster, weight: d.weight, percent: d.percent, steps, outcome: { ok: true, summary: '' } };
+  const done = (ok: boolean, summary: string, status?: number): ExplainDestination => {
+    out.outcome = { ok, summary, ...(status !== undefined ? { status } : {}) };
+    return out;
+  };
+  if (d.cluster === 'PassthroughCluster') {
+    steps.push({ step: 'cluster', decision: 'PassthroughCluster', reason: `${d.authority} is not a mesh service and outbound traffic is ALLOW_ANY: the request goes where the client addressed it, without mTLS or mesh policy`, ok: true });
+    return done(true, `passed through to ${d.authority} (outside the mesh)`);
+  }
+  if (d.cluster === 'BlackHoleCluster') {
+    steps.push({ step: 'cluster', decision: 'BlackHoleCluster', reason: 'outbound traffic is REGISTRY_ONLY and the destination is not in the registry', ok: false });
+    return done(false, '502: blocked (REGISTRY_ONLY)', 502);
+  }
+  const cfg = from.config;
+  const cluster = cfg.clusters.find((c) => c.name === d.cluster);
+  if (!cluster) {
+    steps.push({ step: 'cluster', decision: d.cluster, reason: 'the route names a cluster the proxy does not have (no such service or subset port)', ok: false });
+    return done(false, `503 NC: cluster ${d.cluster} not found`, 503);
+  }
+  const svc = cluster.service ? snap.serviceByHost.get(cluster.service.host) : undefined;
+  const subsetWhy = cluster.subset ? `subset ${cluster.subset}` : 'the whole service (no subset)';
+  steps.push({ step: 'cluster', decision: d.cluster, reason: `${d.percent === 100 ? 'every request goes' : `${round(d.percent)}% of requests (weight ${d.weight}) go`} to ${subsetWhy}; load balancing ${lbOf(cluster)}${cluster.outlierDetection ? ', with outlier detection' : ''}`, ok: true });
+  const eps = cfg.endpoints.find((e) => e.cluster === d.cluster)?.endpoints ?? [];
+  const healthy = eps.filter((e) => (e.health ?? 'healthy') === 'healthy');
+  const listed = healthy.map((e) => `${e.address}:${e.port}${e.workload ? ` ${e.workload}` : ''}${e.labels?.version ? ` (${e.labels.version})` : ''}`).join(', ');
+  if (healthy.length === 0) {
+    const why = eps.length ? `${eps.length} endpoint(s), none healthy` : cluster.subset ? `no workload has the labels of subset ${cluster.subset}` : 'the service has no endpoints';
+    steps.push({ step: 'endpoints', decision: '0 healthy', reason: why, ok: false });
+    return done(false, `503 UH: no healthy upstream in ${d.cluster}`, 503);
+  }
+  steps.push({ step: 'endpoints', decision: `${healthy.length} healthy`, reason: `chosen from: ${listed}${eps.length > healthy.length ? ` (${eps.length - healthy.length} unhealthy or draining left out)` : ''}`, ok: true });
+  const ct = svc ? clientTls(snap, from.namespace, svc, cluster.service!.port, cluster.subset) : undefined;
+  const tlsMode = cluster.tls?.mode ?? 'DISABLE';
+  steps.push({ step: 'client TLS', decision: cluster.tls ? `${tlsMode}${cluster.tls.auto ? ' (auto)' : ''}` : 'plaintext', reason: ct ? `set by ${ct.source}` : 'the cluster\'s TLS settings', ...(ct && NAMES_RESOURCE.test(ct.source) ? { origin: withSource(snap, ct.source) } : {}), ok: true });
+  const models = svc ? (snap.endpointsByService.get(svc.hostname) ?? []) : [];
+  const groups = new Map<string, { ep: ModelEndpoint | undefined; name: string; namespace: string }>();
+  for (const e of healthy) {
+    const m = models.find((x) => x.address === e.address && x.port === e.port && (e.workload === undefined || x.workload === e.workload));
+    const key = `${m?.workload ?? e.workload ?? e.address}.${m?.namespace ?? e.namespace ?? ''}`;
+    if (!groups.has(key)) groups.set(key, { ep: m, name: m?.workload ?? e.workload ?? e.address, namespace: m?.namespace ?? e.namespace ?? '' });
+  }
+  let failure: { status?: number; summary: string } | undefined;
+  for (const g of [...groups.values()].slice(0, MAX_WORKLOADS)) {
+    const r = serverSide(src, from, d, cluster, g, svc?.hostname);
+    steps.push(...r.steps);
+    if (r.failure && !failure) failure = r.failure;
+  }
+  if (traffic && svc) {
+    const seen = traffic.edges.filter((e) => e.source.workload === from.name && e.source.namespace === from.namespace && e.destination.service === svc.hostname);
+    const n = seen.reduce((a, e) => a + e.requests, 0);
+    if (n > 0) {
+      const errors = seen.reduce((a, e) => a + e.errors, 0);
+      const classes: Record<string, number> = {};
+      for (const e of seen) for (const [k, v] of Object.entries(e.classes)) classes[k] = (classes[k] ?? 0) + v;
+      const p99 = Math.max(...seen.map((e) => e.p99 ?? 0));
+      steps.push({ step: 'traffic', decision: `${n} requests, ${round((100 * errors) / n)}% errors`, reason: `seen in the last ${Math.round(traffic.periodMs / 1000)} s from ${from.name} to ${svc.name}: ${Object.entries(classes).map(([k, v]) => `${k} ${v}`).join(', ')}${p99 ? `, p99 ${round(p99)} ms` : ''}`, ok: errors === 0 });
+    }
+  }
+  if (failure) return done(false, failure.summary, failure.status);
+  return done(true, `forwarded to ${svc?.name ?? d.cluster}${cluster.subset ? ` ${cluster.subset}` : ''}: the app answers`);
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/** The destination workload's inbound side: its chain for this connection, then authorization. */
+function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationInput, cluster: Cluster, g: { ep: ModelEndpoint | undefined; name: string; namespace: string }, host: string | undefined): { steps: ExplainStep[]; failure?: { status?: number; summary: string } } {
+  const snap = src.snapshot;
+  const steps: ExplainStep[] = [];
+  const who = `${g.name}.${g.namespace}`;
+  const tls = cluster.tls !== undefined;
+  const servicePort = g.ep?.servicePort ?? cluster.service?.port ?? d.port;
+  if (g.ep && g.ep.tlsMode !== 'istio') {
+    if (tls && cluster.tls!.mode === 'ISTIO_MUTUAL') {
+      steps.push({ step: 'server mTLS', decision: `${who}: no sidecar`, reason: 'the client sends mTLS but the workload has no Bowline sidecar to terminate it: the TLS handshake fails', ok: false });
+      return { steps, failure: { status: 503, summary: `503: ${who} has no sidecar to terminate mTLS (set the DestinationRule's tls.mode to DISABLE, or run the workload with a sidecar)` } };
+    }
+    steps.push({ step: 'server mTLS', decision: `${who}: no sidecar`, reason: 'the app receives the request directly: no mTLS, no authorization policy applies', ok: true });
+    return { steps };
+  }
+  const dest = workloadConfig(src, g.name, g.namespace);
+  if (!dest) {
+    steps.push({ step: 'server mTLS', decision: `${who}: unknown`, reason: 'the mesh knows this endpoint but not its workload: its inbound side cannot be evaluated', ok: true });
+    return { steps };
+  }
+  const mode = serverMtls(snap, { namespace: g.namespace, labels: dest.labels }, g.ep && g.ep.port !== servicePort ? [servicePort, g.ep.port] : [servicePort]);
+  const listener = dest.config.listeners.find((l) => l.direction === 'inbound' && (l.useOriginalDst ? l.filterChains.some((c) => c.match?.destinationPort === servicePort) : (l.logicalPort ?? l.port) === servicePort));
+  if (!listener) {
+    steps.push({ step: 'server mTLS', decision: `${who}: no inbound listener`, reason: `the proxy of ${who} has no inbound listener for port ${servicePort}`, ok: false });
+    return { steps, failure: { status: 503, summary: `503: ${who} does not listen on port ${servicePort}` } };
+  }
+  const input: ChainInput = { captured: listener.useOriginalDst === true, transport: tls ? 'tls' : 'raw', protocol: tls ? undefined : 'http1', serverName: cluster.tls?.sni, alpn: tls ? ['istio-http/1.1', 'istio', 'http/1.1'] : [], destinationPort: listener.useOriginalDst ? servicePort : listener.logicalPort ?? listener.port, destination: g.ep?.address ?? '', source: from.address };
+  const chain = listener.filterChains.find((c) => compileChainMatch(c.match)(input));
+  const modeText = `${mode.mode}, set by ${mode.source}`;
+  const origin = NAMES_RESOURCE.test(mode.source) ? withSource(snap, mode.source) : undefined;
+  if (!chain || (tls && !chain.tls)) {
+    const row = host ? authnReport(snap, host, from.namespace).find((x) => x.port === servicePort && x.status === 'CONFLICT') : undefined;
+    const sent = tls ? `TLS (${cluster.tls!.mode})` : 'plaintext';
+    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}`, reason: `${modeText}: no filter chain of ${listener.name} accepts a ${sent} connection, so the proxy closes it${row ? `. Fix: ${row.message}` : ''}`, ...(origin ? { origin } : {}), ok: false });
+    return { steps, failure: { status: 503, summary: `503 (upstream connection reset, flag UC/URX): ${who} requires ${mode.mode === 'DISABLE' ? 'plaintext' : 'mTLS'} (${mode.source}) but the client sends ${sent}` } };
+  }
+  steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} accepts the ${tls ? 'mTLS' : 'plaintext'} connection`, ...(origin ? { origin } : {}), ok: true });
+  const engine = compileAuthorization(dest.config.authorization);
+  const principal = chain.tls && tls ? formatSpiffeId({ trustDomain: snap.mesh.trustDomain ?? 'cluster.local', namespace: from.namespace, serviceAccount: from.serviceAccount }).slice('spiffe://'.length) : undefined;
+  const decision = engine.evaluate({
+    sourceIp: from.address, port: input.destinationPort, host: d.authority, method: d.method, path: d.path,
+    header: (n) => d.headers[n], ...(principal ? { principal } : {}),
+  });
+  const by = decision.policy ? withSource(snap, `AuthorizationPolicy ${decision.policy}`) : undefined;
+  steps.push({ step: 'authorization', decision: `${who}: ${decision.allowed ? 'allowed' : 'denied'}`, reason: `${decision.reason}${principal ? `; the peer is ${principal}` : '; the peer is plaintext (no principal)'}`, ...(by ? { origin: by } : {}), ok: decision.allowed });
+  for (const w of engine.warnings) steps.push({ step: 'authorization', decision: `${who}: warning`, reason: w, ok: true });
+  if (!decision.allowed) return { steps, failure: { status: 403, summary: `403 RBAC: access denied by ${who}'s authorization (${decision.reason})` } };
+  return { steps };
+}

@@ -1,0 +1,58 @@
+/**
+ * GET /debug/explain?from=WORKLOAD[.NS]&url=URL[&method=M][&header=NAME:%20VALUE]...: what
+ * `bowline explain` prints, as JSON (src/control/explain/explain.ts). 404 with the known
+ * workloads for an unknown `from`, 400 for a bad URL or missing parameter.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pushOf } from '../../push/plugin.js';
+import type { ControlPlane } from '../control-plane.js';
+import { BadRequestUrlError, explain } from './explain.js';
+import { UnknownWorkloadError } from './workloads.js';
+
+/** Window of recent traffic explain quotes. */
+const TRAFFIC_PERIOD_MS = 5 * 60_000;
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body, null, 2) + '\n');
+}
+
+function failure(res: ServerResponse, status: number, reason: string, message: string, extra: Record<string, unknown> = {}): void {
+  send(res, status, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: status, reason, message, ...extra });
+}
+
+/** Parses `name: value` header arguments. */
+export function parseHeaders(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of list) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) throw new BadRequestUrlError(`header "${h}" is not "name: value"`);
+    out[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+/** The handler of /debug/explain for a control plane with push. */
+export function explainHandler(cp: object): (req: IncomingMessage, res: ServerResponse, url: URL) => void {
+  return (req, res, url) => {
+    if (req.method !== 'GET') return failure(res, 405, 'MethodNotAllowed', 'use GET');
+    const push = pushOf(cp);
+    if (!push) return failure(res, 503, 'BOWLINE_E_EXPLAIN_NO_PUSH', 'this control plane runs no push server: nothing to explain');
+    const q = url.searchParams;
+    const from = q.get('from') ?? '';
+    const target = q.get('url') ?? '';
+    if (!from || !target) return failure(res, 400, 'BOWLINE_E_EXPLAIN_URL', 'from and url are required');
+    try {
+      const server = push.server;
+      const src = { snapshot: push.controller.current(), proxies: server.status(), configOf: (id: string) => server.configDump(id) };
+      const out = explain(src, { from, url: target, method: q.get('method') ?? 'GET', headers: parseHeaders(q.getAll('header')) }, { edges: server.stats.graphEdges(TRAFFIC_PERIOD_MS), periodMs: TRAFFIC_PERIOD_MS });
+      send(res, 200, out);
+    } catch (err) {
+      if (err instanceof UnknownWorkloadError) return failure(res, 404, err.code, err.message, { known: err.known });
+      if (err instanceof BadRequestUrlError) return failure(res, 400, err.code, err.message);
+      throw err;
+    }
+  };
+}
+
+/** The plugin object `bowline up` loads (src/control/plugins.ts): mounts /debug/explain. */
+export const plugin = { name: 'explain', start: (cp: ControlPlane): void => cp.addHandler('/debug/explain', explainHandler(cp)) };

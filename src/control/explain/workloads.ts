@@ -1,0 +1,107 @@
+/**
+ * Finding the workload `bowline explain --from WORKLOAD[.NS]` names, and the proxy configuration
+ * to evaluate for it: the connected proxy's (what the push server gives it now), else the one the
+ * generators would give a sidecar of that workload.
+ */
+import type { MeshSnapshot } from '../../model/snapshot.js';
+import type { ProxyConfig } from '../../proxy-config/types.js';
+import type { WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import { generateProxyConfig } from '../../push/generators/index.js';
+import type { ProxyStatus } from '../../push/server/connection.js';
+
+/** The running mesh as explain reads it. */
+export interface ExplainSources {
+  snapshot: MeshSnapshot;
+  /** Connected proxies (push server status). */
+  proxies: readonly ProxyStatus[];
+  /** The configuration the control plane gives a connected proxy now. */
+  configOf(proxyId: string): ProxyConfig | undefined;
+}
+
+/** A workload explain can start from or arrive at. */
+export interface ResolvedWorkload {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  address: string;
+  /** The connected proxy, when there is one. */
+  proxy?: ProxyStatus;
+  config: ProxyConfig;
+  /** Where `config` came from, for the output. */
+  configSource: string;
+}
+
+/** `--from` names no workload (or several): the message lists the known ones. */
+export class UnknownWorkloadError extends Error {
+  override name = 'UnknownWorkloadError';
+  /** Stable code (docs/errors.md). */
+  readonly code = 'BOWLINE_E_EXPLAIN_UNKNOWN_WORKLOAD';
+  constructor(message: string, readonly known: string[]) {
+    super(message);
+  }
+}
+
+interface Candidate { name: string; namespace: string; proxy?: ProxyStatus }
+
+function candidates(src: ExplainSources): Candidate[] {
+  const out = new Map<string, Candidate>();
+  for (const w of src.snapshot.workloads) out.set(`${w.name}.${w.namespace}`, { name: w.name, namespace: w.namespace });
+  for (const p of src.proxies) {
+    const key = `${p.workload}.${p.namespace}`;
+    out.set(key, { ...(out.get(key) ?? { name: p.workload, namespace: p.namespace }), proxy: p });
+  }
+  return [...out.values()].sort((a, b) => (`${a.name}.${a.namespace}` < `${b.name}.${b.namespace}` ? -1 : 1));
+}
+
+/** Every workload explain knows, as `name.namespace`. */
+export function knownWorkloads(src: ExplainSources): string[] {
+  return candidates(src).map((c) => `${c.name}.${c.namespace}`);
+}
+
+/**
+ * The workload `spec` (`NAME`, `NAME.NS`, a unique prefix such as `productpage`, or a proxy id)
+ * names, with its proxy configuration; throws UnknownWorkloadError.
+ */
+export function resolveWorkload(src: ExplainSources, spec: string): ResolvedWorkload {
+  const all = candidates(src);
+  const dot = spec.indexOf('.');
+  const name = dot < 0 ? spec : spec.slice(0, dot);
+  const ns = dot < 0 ? undefined : spec.slice(dot + 1);
+  const inNs = all.filter((c) => ns === undefined || c.namespace === ns);
+  let hits = inNs.filter((c) => c.name === name);
+  if (hits.length === 0) hits = all.filter((c) => c.proxy?.id === spec);
+  if (hits.length === 0) hits = inNs.filter((c) => c.name.startsWith(name));
+  const known = all.map((c) => `${c.name}.${c.namespace}`);
+  if (hits.length !== 1) {
+    const why = hits.length === 0 ? `no workload "${spec}"` : `"${spec}" is ambiguous (${hits.map((c) => `${c.name}.${c.namespace}`).join(', ')})`;
+    throw new UnknownWorkloadError(`${why}; known workloads: ${known.join(', ') || 'none (no proxy has connected and no workload is registered)'}`, known);
+  }
+  return workloadConfig(src, hits[0]!.name, hits[0]!.namespace)!;
+}
+
+/** The workload `name.namespace` with its configuration, or undefined when the mesh does not know it. */
+export function workloadConfig(src: ExplainSources, name: string, namespace: string): ResolvedWorkload | undefined {
+  const w = src.snapshot.workloads.find((x) => x.name === name && x.namespace === namespace);
+  const proxy = src.proxies.find((p) => p.workload === name && p.namespace === namespace);
+  const dumped = proxy ? src.configOf(proxy.id) : undefined;
+  if (proxy && dumped) {
+    return { name, namespace, labels: dumped.node.labels, serviceAccount: dumped.node.serviceAccount, address: proxy.address || w?.address || '127.0.0.1', proxy, config: dumped, configSource: `the configuration of connected proxy ${proxy.id}` };
+  }
+  if (!w) return undefined;
+  const node = { id: `${w.name}.${w.namespace}`, role: 'sidecar' as const, workload: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount ?? 'default', labels: { ...w.labels } };
+  // The announcement such a sidecar would send: its endpoints' service ports.
+  const services: WorkloadAnnouncement['services'] = [];
+  for (const svc of src.snapshot.services) {
+    for (const e of src.snapshot.endpointsByService.get(svc.hostname) ?? []) {
+      if (e.workload !== name || e.namespace !== namespace) continue;
+      services.push({ service: svc.name, port: e.servicePort, protocol: svc.ports.find((p) => p.port === e.servicePort)?.protocol ?? 'HTTP', targetPort: e.port });
+    }
+  }
+  const workload: WorkloadAnnouncement = { name, namespace, serviceAccount: node.serviceAccount, labels: node.labels, address: w.address, services };
+  return {
+    name, namespace, labels: node.labels, serviceAccount: node.serviceAccount, address: w.address,
+    config: generateProxyConfig(src.snapshot, { node, workload }),
+    configSource: `no proxy of ${name}.${namespace} is connected: the configuration a sidecar of it would get`,
+  };
+}
