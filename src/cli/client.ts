@@ -101,6 +101,34 @@ export class ApiClient {
   }
 }
 
+/** An error answer of the control plane, as the CLI reports it: `code` is the Bowline code the answer names, else BOWLINE_E_CLI_API. */
+export class ApiFailure extends Error {
+  override name = 'ApiFailure';
+  constructor(readonly code: string, message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+/** The Bowline code an error answer carries (`error.code`, a cause's reason, or a message starting with it), if any. */
+export function failureCode(res: ApiResponse): string | undefined {
+  const b = res.body as { error?: { code?: unknown }; message?: unknown; details?: { causes?: Array<{ reason?: unknown }> } } | string | undefined;
+  if (!b || typeof b !== 'object') return undefined;
+  if (typeof b.error?.code === 'string' && b.error.code.startsWith('BOWLINE_')) return b.error.code;
+  const m = typeof b.message === 'string' ? /^(BOWLINE_[EW]_[A-Z0-9_]+)\b/.exec(b.message) : null;
+  if (m) return m[1];
+  const cause = b.details?.causes?.find((c) => typeof c.reason === 'string' && c.reason.startsWith('BOWLINE_'));
+  return cause ? (cause.reason as string) : undefined;
+}
+
+/** An error answer as an ApiFailure: the server's code (or BOWLINE_E_CLI_API) and kubectl's one-line form. */
+export function apiFailure(res: ApiResponse): ApiFailure {
+  const b = res.body as { error?: { message?: string } } | undefined;
+  const code = failureCode(res) ?? 'BOWLINE_E_CLI_API';
+  const line = typeof b === 'object' && b?.error?.message ? `Error from server (${res.status}): ${b.error.message}` : describeFailure(res);
+  // `CODE: ` once, in front (bowline CMD: CODE: message), not again inside the server's message.
+  return new ApiFailure(code, line.replace(`: ${code}: `, ': '), res.status);
+}
+
 /** A Status error body as one line, like kubectl: `Error from server (NotFound): message`. */
 export function describeFailure(res: ApiResponse): string {
   const b = res.body as { reason?: string; message?: string } | string;

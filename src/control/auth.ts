@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
@@ -26,6 +26,18 @@ export function ensureAdminToken(home: string): string {
     writeFileSync(path, token + '\n', { mode: 0o600 });
   }
   chmodSync(path, 0o600);
+  return token;
+}
+
+/** Replaces the admin token with a new random one (written beside the old file, then renamed over it: never half a token). */
+export function rotateAdminToken(home: string): string {
+  const path = adminTokenPath(home);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, token + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
   return token;
 }
 

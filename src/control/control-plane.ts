@@ -4,7 +4,12 @@ import type { AddressInfo } from 'node:net';
 import type { MeshConfig } from '../api/index.js';
 import { loadKek, type Kek } from '../ca/index.js';
 import { openStore, type Clock, type Store } from '../store/index.js';
-import { bearerMatches, ensureAdminToken, isLoopback, uiTokenCookie } from './auth.js';
+import { join } from 'node:path';
+import { scopeAllows, scopeNeeded, type Caller } from './access.js';
+import { ApiTokens, looksLikeApiToken } from './api-tokens.js';
+import { AuditLog } from './audit.js';
+import { adminTokenPath, bearerMatches, ensureAdminToken, isLoopback, rotateAdminToken, uiTokenCookie } from './auth.js';
+import { handleAuthApi } from './auth-api.js';
 import { ConfigApi, parseResourcePath } from './config-api.js';
 import { serveDiscovery } from './discovery.js';
 import { serveOpenApiV3 } from './openapi.js';
@@ -30,6 +35,10 @@ export interface ControlPlaneOptions {
   listenPush?: string;
   /** HOST:PORT of the TLS push stream served when the CA runs (default 127.0.0.1:15012; port 0 picks one). */
   listenPushTls?: string;
+  /** Require a token for every API call, also on loopback (`bowline up --require-token`; a shared host's other users reach loopback too). Default false. */
+  requireToken?: boolean;
+  /** Where the audit log of mutating API calls goes: a file (default HOME/audit.log), `-` for the control plane's log, or a function. */
+  auditLog?: string | ((line: string) => void);
   /** Accept proxy streams without a credential on the plaintext push port (`--push-plaintext`; loopback only). Default false. */
   pushPlaintext?: boolean;
   /** Let the CA generate a new root although the store already holds data but no CA state (`--new-root`). Default false: refused. */
@@ -79,12 +88,16 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'prometheus' | 'vipCidr'>> & { marathon?: ControlPlaneOptions['marathon'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken'>> & { marathon?: ControlPlaneOptions['marathon'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
-  /** The admin token the API requires when not bound to loopback. */
+  /** The admin token the API requires when not bound to loopback (the current one: `POST /v1/auth/admin-token/rotate` replaces it). */
   readonly adminToken: string;
+  /** The scoped API tokens kept in the store. */
+  readonly apiTokens: ApiTokens;
+  /** Who a bearer token is (admin token or a live API token), or undefined (the dashboard's login asks this). */
+  authenticate(token: string): Promise<Caller | undefined>;
   /** Serves requests whose path starts with `prefix` (longest prefix wins). */
   addHandler(prefix: string, handler: Handler): void;
   onShutdown(fn: () => void | Promise<void>): void;
@@ -122,8 +135,37 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const store = instrumentStore(rawStore, metrics);
   const shutdown: Array<() => void | Promise<void>> = [];
   const handlers: Array<{ prefix: string; handler: Handler }> = [];
-  const adminToken = ensureAdminToken(opts.home);
-  const needAuth = !isLoopback(listen.host);
+  let adminToken = ensureAdminToken(opts.home);
+  let previousAdmin: { token: string; until: number } | undefined;
+  const now = () => opts.clock?.now() ?? Date.now();
+  const needAuth = opts.requireToken === true || !isLoopback(listen.host);
+  const apiTokens = new ApiTokens(store, now);
+  let audit: AuditLog;
+  try {
+    const target = opts.auditLog ?? join(opts.home, 'audit.log');
+    audit = new AuditLog(target === '-' ? (line) => log(`audit ${line.trimEnd()}`) : target, log, now);
+  } catch (err) {
+    await rawStore.close();
+    throw Object.assign(new Error(`cannot open the audit log ${String(opts.auditLog ?? join(opts.home, 'audit.log'))}: ${(err as Error).message}`), { code: 'BOWLINE_E_AUDIT_WRITE' });
+  }
+  /** The caller a bearer token names: the admin token (or the previous one in its grace), a live API token, or nobody. */
+  async function authenticate(token: string): Promise<Caller | undefined> {
+    if (bearerMatches(`Bearer ${token}`, adminToken)) return { kind: 'admin-token', scope: 'admin' };
+    if (previousAdmin && now() < previousAdmin.until && bearerMatches(`Bearer ${token}`, previousAdmin.token)) return { kind: 'admin-token', scope: 'admin', name: 'previous' };
+    if (!looksLikeApiToken(token)) return undefined;
+    const r = await apiTokens.verify(token);
+    return r ? { kind: 'api-token', scope: r.scope, tokenId: r.id, name: r.name } : undefined;
+  }
+  const authApi = {
+    tokens: apiTokens,
+    rotateAdmin(graceMs: number) {
+      const old = adminToken;
+      adminToken = rotateAdminToken(opts.home);
+      previousAdmin = graceMs > 0 ? { token: old, until: now() + graceMs } : undefined;
+      log(`control plane: admin token rotated (${adminTokenPath(opts.home)})${graceMs > 0 ? `; the previous one works for ${graceMs} ms more` : '; the previous one no longer works'}`);
+      return { token: adminToken, file: adminTokenPath(opts.home) };
+    },
+  };
   let kek: Kek | undefined;
   const secretsKek = () => {
     const kekFile = opts.caKekFile ?? process.env.BOWLINE_CA_KEK_FILE;
@@ -136,6 +178,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   try {
     await mesh.start(store);
   } catch (err) {
+    await audit.close();
     await rawStore.close();
     throw err;
   }
@@ -161,15 +204,28 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     }
     const path = url.pathname.replace(/\/+$/, '') || '/';
     metrics.inc('bowline_api_requests_total', 'Config API requests by method', { method: req.method ?? 'GET' });
-    const admin = bearerMatches(req.headers.authorization, adminToken);
-    // The dashboard's page and bundle hold no data (its /ui/api/ does); a browser sends the token in the cookie POST /ui/login set.
+    let caller: Caller = needAuth ? { kind: 'anonymous', scope: 'none' } : { kind: 'local', scope: 'admin' };
+    audit.track(req, res, path, () => caller);
+    // A bearer token, or on /ui/ paths the cookie POST /ui/login set (a browser cannot send a header).
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? (path.startsWith('/ui/') ? uiTokenCookie(req.headers.cookie) : undefined);
+    const known = bearer !== undefined ? await authenticate(bearer) : undefined;
+    if (known) caller = known;
+    // Secret values only for an admin credential (a loopback caller without one does not see them).
+    const admin = known?.scope === 'admin';
+    // The dashboard's page and bundle hold no data (its /ui/api/ does).
     const uiAsset = path === '/ui' || path === '/ui/login' || (path.startsWith('/ui/') && !path.startsWith('/ui/api/'));
-    const uiCookie = path.startsWith('/ui/') ? uiTokenCookie(req.headers.cookie) : undefined;
-    const uiViewer = uiCookie !== undefined && bearerMatches(`Bearer ${uiCookie}`, adminToken);
-    if (needAuth && !OPEN_PATHS.has(path) && !admin && !uiAsset && !uiViewer) {
-      res.setHeader('www-authenticate', 'Bearer realm="bowline"');
-      throw new ApiError(401, 'Unauthorized', `the API is bound to ${listen.host} and needs "Authorization: Bearer <token>": the token is in ${opts.home}/admin-token (the bowline CLI sends it when it can read that file)`);
+    if (!OPEN_PATHS.has(path) && !uiAsset) {
+      if (caller.scope === 'none') {
+        res.setHeader('www-authenticate', 'Bearer realm="bowline"');
+        if (bearer !== undefined) throw new ApiError(401, 'Unauthorized', `BOWLINE_E_API_TOKEN_INVALID: the token sent is not the admin token nor a live API token (revoked, expired or mistyped; the admin token may have been rotated: it is in ${opts.home}/admin-token)`);
+        throw new ApiError(401, 'Unauthorized', `BOWLINE_E_API_UNAUTHENTICATED: the API ${opts.requireToken ? 'requires a token (--require-token)' : `is bound to ${listen.host}`} and needs "Authorization: Bearer <token>": the admin token is in ${opts.home}/admin-token (the bowline CLI sends it when it can read that file), or use an API token (bowline api-token create)`);
+      }
+      const method = req.method ?? 'GET';
+      if (!scopeAllows(caller.scope, method, path)) {
+        throw new ApiError(403, 'Forbidden', `BOWLINE_E_API_FORBIDDEN: ${caller.kind === 'api-token' ? `API token "${caller.name}" (${caller.tokenId})` : caller.kind} has scope ${caller.scope}, which does not allow ${method} ${path} (needs ${scopeNeeded(method, path)})`);
+      }
     }
+    if (path.startsWith('/v1/auth/') && (await handleAuthApi(authApi, req, res, path, caller))) return;
     const mounted = handlers.filter((h) => url.pathname.startsWith(h.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
     if (mounted) return await mounted.handler(req, res, url);
     if (path === '/healthz' || path === '/livez') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
@@ -232,7 +288,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     },
     ports: { api: port },
     metrics,
-    adminToken,
+    get adminToken() { return adminToken; },
+    apiTokens,
+    authenticate,
     addHandler(prefix, handler) { handlers.push({ prefix, handler }); },
     onShutdown(fn) { shutdown.push(fn); },
     setStatusProvider(fn) { api.core.statusOf = fn; },
@@ -246,6 +304,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       mesh.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await audit.close();
       await rawStore.close();
     },
   };

@@ -18,14 +18,14 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function controlPlane(listenApi = '127.0.0.1:0'): Promise<{ cp: ControlPlane; ui: string }> {
+async function controlPlane(listenApi = '127.0.0.1:0', extra: { requireToken?: boolean } = {}): Promise<{ cp: ControlPlane; ui: string }> {
   const home = mkdtempSync(join(tmpdir(), 'bowline-dash-'));
   const ui = join(home, 'ui');
   mkdirSync(ui);
   writeFileSync(join(ui, 'index.html'), '<!doctype html><title>Bowline dashboard</title>');
   writeFileSync(join(ui, 'app.js'), 'export {};');
   const cp = await startControlPlane({
-    home, listenApi, listenPush: '127.0.0.1:0', pushPlaintext: true, log: () => {},
+    home, listenApi, listenPush: '127.0.0.1:0', pushPlaintext: true, log: () => {}, ...extra,
     plugins: [pushPlugin, { name: 'dashboard', start: (c) => startDashboard(c, ui + '/') }],
   });
   cleanup.push(() => cp.close());
@@ -102,5 +102,24 @@ describe('dashboard', () => {
     const jar = cookie.split(';')[0]!;
     expect((await fetch(`${base}/ui/api/graph`, { headers: { cookie: jar } })).status).toBe(200);
     expect((await fetch(`${base}/apis/networking.istio.io/v1/virtualservices`, { headers: { cookie: jar } })).status).toBe(401);
+  });
+
+  it('a viewer API token opens the dashboard (login form or bearer) and nothing else; a registry-read token does not', async () => {
+    const { cp } = await controlPlane('127.0.0.1:0', { requireToken: true });
+    const base = cp.apiUrl;
+    const mint = async (scope: string, name: string) => ((await (await fetch(`${base}/v1/auth/tokens`, { method: 'POST', headers: { authorization: `Bearer ${cp.adminToken}` }, body: JSON.stringify({ name, scope }) })).json()) as { token: string }).token;
+    const viewer = await mint('viewer', 'wallboard');
+    const login = (token: string) => fetch(`${base}/ui/login`, { method: 'POST', body: `token=${encodeURIComponent(token)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    const ok = await login(viewer);
+    expect(ok.status).toBe(303);
+    const jar = ok.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await fetch(`${base}/ui/api/graph`, { headers: { cookie: jar } })).status).toBe(200);
+    expect((await fetch(`${base}/ui/api/graph`, { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(200);
+    expect((await fetch(`${base}/apis/networking.istio.io/v1/virtualservices`, { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(403);
+    const other = await login(await mint('registry-read', 'east'));
+    expect(other.status).toBe(401);
+    expect(await other.text()).toContain('scope registry-read');
+    await fetch(`${base}/v1/auth/tokens/wallboard`, { method: 'DELETE', headers: { authorization: `Bearer ${cp.adminToken}` } });
+    expect((await fetch(`${base}/ui/api/graph`, { headers: { cookie: jar } })).status).toBe(401);
   });
 });

@@ -3,7 +3,6 @@
  * bundle `npm run build` puts in dist/ui/) and its JSON API at /ui/api/. Traffic comes from the
  * push stream's window, or from Prometheus with `bowline up --prometheus URL`.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize } from 'node:path';
@@ -25,8 +24,8 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 export interface DashboardHost {
   readonly store: Store;
   readonly options: { prometheus?: string };
-  /** The token that opens the dashboard off loopback (today the admin token; a scoped viewer token once the API has them). */
-  readonly adminToken: string;
+  /** Who a token is: the admin token or a live API token with its scope (src/control/access.ts), or undefined. */
+  authenticate(token: string): Promise<{ scope: string } | undefined>;
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   log(line: string): void;
 }
@@ -45,17 +44,21 @@ async function serveStatic(res: ServerResponse, rel: string, dir: string): Promi
   }
 }
 
-/** POST /ui/login (form field `token`): a right token becomes an HttpOnly cookie for /ui/ only; then back to the page. */
-async function login(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
+/** Scopes that may read the dashboard's data (/ui/api/). */
+const DASHBOARD_SCOPES = new Set(['admin', 'read-only', 'viewer']);
+
+/** POST /ui/login (form field `token`): the admin token or an API token of scope viewer (or read-only) becomes an HttpOnly cookie for /ui/ only; then back to the page. */
+async function login(req: IncomingMessage, res: ServerResponse, authenticate: DashboardHost['authenticate']): Promise<void> {
   let body = '';
   for await (const c of req) {
     body += String(c);
     if (body.length > 4096) return void res.writeHead(413).end();
   }
-  const given = Buffer.from(new URLSearchParams(body).get('token')?.trim() ?? '');
-  const want = Buffer.from(token);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) {
-    return void res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' }).end('That token is not right. Go back and paste the token again (on the control plane host: cat ~/.bowline/admin-token).\n');
+  const token = new URLSearchParams(body).get('token')?.trim() ?? '';
+  const who = token ? await authenticate(token) : undefined;
+  if (!who || !DASHBOARD_SCOPES.has(who.scope)) {
+    const why = who ? `That token has scope ${who.scope}, which cannot open the dashboard; use a viewer token (bowline api-token create --scope viewer NAME).` : 'That token is not right (or was revoked or rotated). Go back and paste the token again: a viewer token (bowline api-token create --scope viewer NAME) or, on the control plane host, the admin token (cat ~/.bowline/admin-token).';
+    return void res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' }).end(why + '\n');
   }
   res.writeHead(303, { location: '/ui/', 'set-cookie': `${UI_TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/ui/; HttpOnly; SameSite=Strict; Max-Age=2592000` }).end();
 }
@@ -74,7 +77,7 @@ export function startDashboard(cp: DashboardHost, dir = UI_DIR): void {
   cp.addHandler('/ui', async (req, res, url) => {
     if (url.pathname === '/ui') return void res.writeHead(301, { location: '/ui/' }).end();
     const rel = url.pathname.slice('/ui/'.length);
-    if (rel === 'login' && req.method === 'POST') return login(req, res, cp.adminToken);
+    if (rel === 'login' && req.method === 'POST') return login(req, res, (t) => cp.authenticate(t));
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     if (rel.startsWith('api/')) {
       if (!(await handleApi(deps, rel.slice(4), url.searchParams, res))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no dashboard view ${rel.slice(4)}` }));

@@ -36,8 +36,11 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --marathon-domain D        a Mesos-DNS domain services are known by (repeatable; default marathon.mesos
                              and marathon.slave.mesos)
   --prometheus URL           the dashboard (/ui/) reads traffic from this Prometheus instead of the proxies' reports
+  --require-token            every API call needs a token, also on loopback (other users of this host reach loopback)
+  --audit-log FILE|-         audit log of every mutating API call (default HOME/audit.log; - = this log)
 
-Bound to a non-loopback address, the API requires the admin token in HOME/admin-token.
+Bound to a non-loopback address (or with --require-token), the API requires a token: the admin
+token in HOME/admin-token, or a scoped API token (bowline api-token create --scope viewer NAME).
 `;
 
 async function openWithRetry(spec: string, home: string, log: (l: string) => void): Promise<Store> {
@@ -82,6 +85,8 @@ export const command: Command = {
       'marathon-service-label': { type: 'string' },
       'marathon-domain': { type: 'string', multiple: true },
       prometheus: { type: 'string' },
+      'require-token': { type: 'boolean', default: false },
+      'audit-log': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     }, { allowPositionals: false });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
@@ -123,6 +128,8 @@ export const command: Command = {
         ...(values['root-namespace'] ? { rootNamespace: values['root-namespace'] } : {}),
         ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
         ...(values.prometheus ? { prometheus: values.prometheus } : {}),
+        requireToken: values['require-token']!,
+        ...(values['audit-log'] ? { auditLog: values['audit-log'] } : {}),
         plugins,
         log,
       });

@@ -33,7 +33,7 @@ function Login() {
       <label for="token">Viewer token (the dashboard keeps it in a cookie for this site)</label>
       <input id="token" name="token" type="password" autocomplete="off" required />
       <button type="submit">Open the dashboard</button>
-      <p class="muted">On the control plane's host: <code>cat ~/.bowline/admin-token</code>. On loopback no token is needed.</p>
+      <p class="muted">A viewer token: <code>bowline api-token create --scope viewer NAME</code> (or, on the control plane's host, the admin token: <code>cat ~/.bowline/admin-token</code>). On loopback no token is needed.</p>
     </form></main>`;
 }
 
