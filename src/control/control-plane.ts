@@ -2,7 +2,7 @@ import type { StoredObject } from '../store/store.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MeshConfig } from '../api/index.js';
-import { loadKek, type Kek } from '../ca/index.js';
+import { loadKek, openSecretData, type Kek, type StoredSecretShape } from '../ca/index.js';
 import { openStore, type Clock, type Store } from '../store/index.js';
 import { join } from 'node:path';
 import { scopeAllows, scopeNeeded, type Caller } from './access.js';
@@ -98,6 +98,8 @@ export interface ControlPlane {
   readonly apiTokens: ApiTokens;
   /** Who a bearer token is (admin token or a live API token), or undefined (the dashboard's login asks this). */
   authenticate(token: string): Promise<Caller | undefined>;
+  /** The `data` (base64 values) of a stored Secret, unsealed with the key-encryption key; throws on a wrong key. */
+  openSecret(obj: StoredObject): Record<string, string>;
   /** Serves requests whose path starts with `prefix` (longest prefix wins). */
   addHandler(prefix: string, handler: Handler): void;
   onShutdown(fn: () => void | Promise<void>): void;
@@ -291,6 +293,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     get adminToken() { return adminToken; },
     apiTokens,
     authenticate,
+    openSecret: (obj) => openSecretData(secretsKek(), obj as unknown as StoredSecretShape),
     addHandler(prefix, handler) { handlers.push({ prefix, handler }); },
     onShutdown(fn) { shutdown.push(fn); },
     setStatusProvider(fn) { api.core.statusOf = fn; },

@@ -5,10 +5,12 @@
  */
 import type { MeshConfig } from '../api/types/mesh.js';
 import type { Kind, Resource } from '../api/types/meta.js';
+import { kindNames } from '../api/kinds.js';
+import { credentialKey, type Credential } from './credential.js';
 import { DEFAULT_DOMAINS, type DomainSettings, type Endpoint, type Service, type Workload } from './service.js';
 
 /** What changed between two snapshots: a config kind, or one of the registry facts. */
-export type ChangeKind = Kind | 'services' | 'endpoints' | 'workloads' | 'mesh';
+export type ChangeKind = Kind | 'services' | 'endpoints' | 'workloads' | 'mesh' | 'credentials';
 
 /** Everything a snapshot is built from. */
 export interface SnapshotInput {
@@ -18,6 +20,8 @@ export interface SnapshotInput {
   workloads: readonly Workload[];
   mesh: MeshConfig;
   domains?: DomainSettings;
+  /** TLS credentials from Secrets by `NAMESPACE/NAME` (credentialName); the control plane decodes them. */
+  credentials?: ReadonlyMap<string, Credential>;
 }
 
 /** The mesh as generators see it. Never mutated after build. */
@@ -36,6 +40,10 @@ export interface MeshSnapshot {
   /** hostname -> endpoints (identity kept while unchanged). */
   readonly endpointsByService: ReadonlyMap<string, readonly Endpoint[]>;
   readonly workloads: readonly Workload[];
+  /** The TLS credential of Secret `namespace/name` (Gateway and DestinationRule `credentialName`), if any. */
+  credential(namespace: string, name: string): Credential | undefined;
+  /** Every credential by `NAMESPACE/NAME` (identity kept while unchanged). */
+  readonly credentialMap: ReadonlyMap<string, Credential>;
   /** Config resources of one kind, sorted by namespace/name. */
   configs(kind: Kind): readonly Resource[];
   /** What differs from the previous snapshot (everything for the first). */
@@ -44,7 +52,7 @@ export interface MeshSnapshot {
   readonly changedAt: number;
 }
 
-const ALL: ChangeKind[] = ['services', 'endpoints', 'workloads', 'mesh'];
+const ALL: ChangeKind[] = ['services', 'endpoints', 'workloads', 'mesh', 'credentials'];
 
 /** Builds a frozen snapshot; with `previous`, reuses unchanged objects and records what changed. */
 export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot, changedAt = Date.now()): MeshSnapshot {
@@ -96,7 +104,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot, cha
       configs.set(kind, deepFreeze(list));
     }
   }
-  if (previous) for (const k of ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'MeshPolicy', 'Policy'] as Kind[]) {
+  if (previous) for (const k of kindNames) {
     if (previous.configs(k).length && !configs.has(k)) changed.add(k);
   }
 
@@ -105,6 +113,9 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot, cha
   let mesh = input.mesh;
   if (previous && same(previous.mesh, mesh)) mesh = previous.mesh;
   else changed.add('mesh');
+  let credentials = input.credentials ?? EMPTY_CREDENTIALS;
+  if (previous && sameCredentials(previous.credentialMap, credentials)) credentials = previous.credentialMap;
+  else changed.add('credentials');
   if (!previous) for (const k of ALL) changed.add(k);
 
   const empty: readonly Resource[] = Object.freeze([]);
@@ -119,6 +130,8 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot, cha
     endpointsByService,
     workloads: deepFreeze(workloads),
     configs: (k) => configs.get(k) ?? empty,
+    credentialMap: credentials,
+    credential: (ns, name) => credentials.get(credentialKey(ns, name)),
     changed,
     changedAt,
   };
@@ -147,4 +160,14 @@ function deepFreeze<T>(v: T): T {
     for (const x of Object.values(v as object)) deepFreeze(x);
   }
   return v;
+}
+
+const EMPTY_CREDENTIALS: ReadonlyMap<string, Credential> = new Map();
+
+/** Same keys with the same decoded objects (the controller keeps a Secret's decoding while it is unchanged). */
+function sameCredentials(a: ReadonlyMap<string, Credential>, b: ReadonlyMap<string, Credential>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
 }

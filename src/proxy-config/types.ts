@@ -493,6 +493,8 @@ export interface UpstreamTls {
   alpn?: string[];
   /** Set by auto-mTLS (no DestinationRule decided): a proxy without a workload certificate connects in plaintext instead. */
   auto?: boolean;
+  /** The credential this cluster needs cannot be had (why): every connection is refused (fail closed), never sent without it. */
+  unavailable?: string;
 }
 
 /** Endpoints of one cluster (Envoy's ClusterLoadAssignment). */

@@ -254,6 +254,7 @@ function cluster(c: Checker, v: unknown, p: string, refs: Refs): void {
     c.strings(tls.subjectAltNames, `${p}.tls.subjectAltNames`);
     c.bool(tls.insecureSkipVerify, `${p}.tls.insecureSkipVerify`);
     c.strings(tls.alpn, `${p}.tls.alpn`);
+    if (tls.unavailable !== undefined) c.str(tls.unavailable, `${p}.tls.unavailable`);
   }
   c.bool(cl.h2Upgrade, `${p}.h2Upgrade`);
 }

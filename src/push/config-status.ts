@@ -6,14 +6,17 @@
  * and answers the config API's reads with the status of one object.
  */
 import type { Resource } from '../api/types/meta.js';
-import type { VirtualServiceSpec } from '../api/types/networking.js';
+import type { DestinationRuleSpec, GatewaySpec, TrafficPolicy, VirtualServiceSpec } from '../api/types/networking.js';
 import type { MeshSnapshot } from '../model/snapshot.js';
 import type { Registry } from '../telemetry/metrics/registry.js';
 import { translatePolicy } from './generators/authorization-translate.js';
 import { expandHttpRules, type DelegateProblem } from './generators/delegate.js';
+import { labelsMatch } from './generators/scope.js';
 
 /** A VirtualService rule delegates to a VirtualService that is missing or not a valid delegate (docs/errors.md). */
 export const CONFIG_UNRESOLVED_DELEGATE = 'BOWLINE_E_CONFIG_UNRESOLVED_DELEGATE';
+/** A Gateway server or DestinationRule names a `credentialName` Secret its proxies cannot use (docs/errors.md). */
+export const CONFIG_CREDENTIAL_UNAVAILABLE = 'BOWLINE_E_CONFIG_CREDENTIAL_UNAVAILABLE';
 /** Part of an AuthorizationPolicy cannot be enforced as written; it fails closed (docs/errors.md). */
 export const CONFIG_AUTHZ_UNTRANSLATABLE = 'BOWLINE_E_CONFIG_AUTHZ_UNTRANSLATABLE';
 
@@ -60,7 +63,53 @@ export function configProblems(snap: MeshSnapshot): Map<string, ResourceProblems
       add(out, ap, { type: { code: CONFIG_AUTHZ_UNTRANSLATABLE }, level: 'ERROR', description: `${p.path}: ${p.message}` });
     }
   }
+  credentialProblems(snap, out);
   return out;
+}
+
+/** Why Secret `name` in `namespace` cannot serve, or undefined when it can. */
+function credentialTrouble(snap: MeshSnapshot, namespace: string, name: string, needCert: boolean): string | undefined {
+  const slash = name.indexOf('/');
+  if (slash > 0 && name.slice(0, slash) !== namespace) return `Secret ${name} is not in the namespace ${namespace} of the proxies that use it`;
+  if (slash > 0) name = name.slice(slash + 1);
+  const c = snap.credential(namespace, name);
+  if (c?.problem) return `Secret ${namespace}/${name} cannot serve: ${c.problem}`;
+  if (!c && !snap.credential(namespace, `${name}-cacert`)) return `Secret ${namespace}/${name} does not exist in the namespace of the proxies that use it`;
+  if (needCert && !c?.cert) return `Secret ${namespace}/${name} has no certificate and key (tls.crt/tls.key or cert/key)`;
+  return undefined;
+}
+
+/** Gateway servers and DestinationRule TLS whose `credentialName` the proxies using them cannot use (they leave it out / refuse connections). */
+function credentialProblems(snap: MeshSnapshot, out: Map<string, ResourceProblems>): void {
+  const proxied = snap.workloads.filter((w) => w.hasProxy);
+  for (const gw of snap.configs('Gateway') as Resource<GatewaySpec>[]) {
+    const sel = gw.spec.selector;
+    if (!sel || !Object.keys(sel).length) continue;
+    const namespaces = [...new Set(proxied.filter((w) => labelsMatch(sel, w.labels)).map((w) => w.namespace))].sort();
+    (gw.spec.servers ?? []).forEach((server, i) => {
+      const name = server.tls?.credentialName;
+      if (!name || server.tls?.mode === 'PASSTHROUGH' || server.tls?.mode === 'AUTO_PASSTHROUGH') return;
+      for (const ns of namespaces) {
+        const why = credentialTrouble(snap, ns, name, true);
+        if (why) add(out, gw, { type: { code: CONFIG_CREDENTIAL_UNAVAILABLE }, level: 'ERROR', description: `spec.servers[${i}].tls.credentialName: ${why}; the server is left out of the gateway, its other servers keep serving` });
+      }
+    });
+  }
+  const clientNamespaces = [...new Set(proxied.map((w) => w.namespace))].sort();
+  for (const dr of snap.configs('DestinationRule') as Resource<DestinationRuleSpec>[]) {
+    const policies: Array<[string, TrafficPolicy | undefined]> = [['spec.trafficPolicy', dr.spec.trafficPolicy], ...(dr.spec.subsets ?? []).map((ss, i): [string, TrafficPolicy | undefined] => [`spec.subsets[${i}].trafficPolicy`, ss.trafficPolicy])];
+    const visible = dr.spec.exportTo?.includes('.') && dr.spec.exportTo.length === 1 ? [dr.metadata.namespace ?? 'default'] : clientNamespaces;
+    for (const [path, tp] of policies) {
+      const tlss: Array<[string, NonNullable<TrafficPolicy['tls']> | undefined]> = [[`${path}.tls`, tp?.tls], ...(tp?.portLevelSettings ?? []).map((pl, i): [string, NonNullable<TrafficPolicy['tls']> | undefined] => [`${path}.portLevelSettings[${i}].tls`, pl.tls])];
+      for (const [where, tls] of tlss) {
+        if (!tls?.credentialName || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL')) continue;
+        for (const ns of visible) {
+          const why = credentialTrouble(snap, ns, tls.credentialName, tls.mode === 'MUTUAL');
+          if (why) add(out, dr, { type: { code: CONFIG_CREDENTIAL_UNAVAILABLE }, level: 'ERROR', description: `${where}.credentialName: ${why}; proxies in namespace ${ns} refuse these connections (fail closed)` });
+        }
+      }
+    }
+  }
 }
 
 /** Istio's status block for a resource: Reconciled True, or False with the messages. */

@@ -14,6 +14,9 @@ import { UniversalRegistry } from '../registry/universal/universal.js';
 import { openEmbeddedStore, type Store } from '../store/index.js';
 import { StoreError } from '../store/store.js';
 import { MeshController } from './controller.js';
+import { openSecretData, parseKek, sealSecretData } from '../ca/index.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { pushDebugHandlers } from './debug.js';
 import { PushServer } from './server/server.js';
 
@@ -94,5 +97,30 @@ describe('debug handlers', () => {
     const r = await fetch(`http://127.0.0.1:${(http.address() as AddressInfo).port}/registry/v1/manual`, { method: 'POST', body: JSON.stringify({ service: 'mysql', address: '10.0.0.9', ports: [{ name: 'tcp', port: 3306 }] }) });
     expect(r.status).toBe(503);
     expect(await r.json()).toMatchObject({ reason: 'BOWLINE_E_STORE_UNAVAILABLE', message: expect.stringContaining('etcd is not answering') });
+  });
+
+  it('decodes sealed Secrets into credentials (credentialName): kept while unchanged, gone when deleted, a wrong key reported', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bowline-ctl-cred-'));
+    const store: Store = await openEmbeddedStore({ dir: join(dir, 'store') });
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=gw', '-days', '1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    const kek = parseKek('a'.repeat(64), 'test');
+    const other = parseKek('b'.repeat(64), 'test');
+    const secret = (name: string, k = kek) => sealSecretData(k, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'istio-system' }, type: 'kubernetes.io/tls' }, { 'tls.crt': readFileSync(join(dir, 'c.pem')).toString('base64'), 'tls.key': readFileSync(join(dir, 'k.pem')).toString('base64') });
+    const logs: string[] = [];
+    const controller = new MeshController({ store, registry: new AggregateRegistry([new ManualRegistry(store)]), mesh: defaultMeshConfig(), debounceMs: 10, maxDelayMs: 50, openSecret: (o) => openSecretData(kek, o as never), log: (l) => logs.push(l) });
+    await store.create(secret('gw-cred'));
+    await controller.start();
+    cleanup.push(() => controller.stop());
+    const first = controller.current().credential('istio-system', 'gw-cred');
+    expect(first?.cert).toContain('BEGIN CERTIFICATE');
+    await store.create(secret('sealed-elsewhere', other));
+    await waitFor(() => controller.current().credential('istio-system', 'sealed-elsewhere') !== undefined);
+    expect(controller.current().credential('istio-system', 'sealed-elsewhere')?.problem).toMatch(/cannot be opened/);
+    expect(controller.current().credential('istio-system', 'gw-cred')).toBe(first);
+    expect(logs.some((l) => l.includes('Secret istio-system/sealed-elsewhere cannot be opened'))).toBe(true);
+    await store.delete('Secret', 'istio-system', 'gw-cred');
+    await waitFor(() => controller.current().credential('istio-system', 'gw-cred') === undefined);
+    expect(controller.current().changed.has('credentials')).toBe(true);
   });
 });

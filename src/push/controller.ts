@@ -5,6 +5,8 @@
  * so a burst of writes produces one snapshot.
  */
 import { isKind, legacyToPeerAuthentication, normalize, parseMeshConfig } from '../api/index.js';
+import { kindNames } from '../api/kinds.js';
+import { credentialKey, decodeCredential, type Credential } from '../model/credential.js';
 import type { MeshConfig } from '../api/types/mesh.js';
 import type { Resource } from '../api/types/meta.js';
 import { buildSnapshot, type MeshSnapshot } from '../model/snapshot.js';
@@ -29,6 +31,10 @@ export interface ControllerOptions {
   now?: () => number;
   /** Allocates virtual IPs for services without addresses (bowline up always passes one; tests may not). */
   vips?: VipAllocator;
+  /** Opens a stored Secret's sealed `data` (base64 values); without it Secrets give no credentials. */
+  openSecret?: (obj: StoredObject) => Record<string, string>;
+  /** Where a Secret that cannot be opened is reported (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 /** Builds snapshots from the store and the registries. */
@@ -55,7 +61,7 @@ export class MeshController {
     await this.opts.registry.start();
     await this.opts.vips?.start();
     const rev = await this.opts.store.revision();
-    for (const kind of ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'MeshPolicy', 'Policy', 'ConfigMap']) {
+    for (const kind of [...kindNames, 'ConfigMap', 'Secret']) {
       const { items } = await this.opts.store.list(kind);
       for (const o of items) this.objects.set(key(o), o);
     }
@@ -115,6 +121,28 @@ export class MeshController {
     return this.opts.mesh;
   }
 
+  /** TLS credentials of the stored Secrets (decoded once per stored version). */
+  private credentials(): Map<string, Credential> {
+    const out = new Map<string, Credential>();
+    const open = this.opts.openSecret;
+    if (!open) return out;
+    for (const o of this.objects.values()) {
+      if (o.kind !== 'Secret') continue;
+      let c = decoded.get(o);
+      if (c === undefined) {
+        try {
+          c = decodeCredential(open(o)) ?? null;
+        } catch (err) {
+          this.opts.log?.(`Secret ${o.metadata.namespace}/${o.metadata.name} cannot be opened: ${(err as Error).message}`);
+          c = { problem: `it cannot be opened: ${(err as Error).message}` };
+        }
+        decoded.set(o, c);
+      }
+      if (c) out.set(credentialKey(o.metadata.namespace ?? 'default', o.metadata.name), c);
+    }
+    return out;
+  }
+
   private rebuild(): void {
     this.timer = undefined;
     const changedAt = this.firstPendingAt || this.now();
@@ -141,9 +169,10 @@ export class MeshController {
       if (r.kind === 'MeshPolicy' || r.kind === 'Policy') configs.push(...legacyToPeerAuthentication(r, { rootNamespace: mesh.rootNamespace }).resources);
       configs.push(r);
     }
+    const credentials = this.credentials();
     const view = this.opts.registry.view();
     if (this.opts.vips) view.services = this.opts.vips.assign(view.services);
-    this.snap = buildSnapshot({ configs, ...view, mesh, domains: this.opts.domains ?? DEFAULT_DOMAINS }, this.snap, changedAt);
+    this.snap = buildSnapshot({ configs, ...view, mesh, domains: this.opts.domains ?? DEFAULT_DOMAINS, credentials }, this.snap, changedAt);
     this.builds++;
     this.lastBuildMs = performance.now() - t0;
     if (this.snap.changed.size) for (const l of this.listeners) l(this.snap);
@@ -154,6 +183,8 @@ export class MeshController {
 const CLUSTER_SCOPE_NAMESPACE = '_cluster';
 
 const normalized = new WeakMap<StoredObject, Resource>();
+/** A stored Secret's credential (null: not a TLS Secret), per stored version. */
+const decoded = new WeakMap<StoredObject, Credential | null>();
 
 function key(o: StoredObject): string {
   return `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;

@@ -11,7 +11,7 @@ import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
 import { MarathonRegistry } from '../registry/marathon/marathon.js';
 import { caOf, createTlsStreamServer } from '../ca/index.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredObject } from '../store/store.js';
 import type { Registry } from '../telemetry/metrics/registry.js';
 import { MeshController } from './controller.js';
 import { pushDebugHandlers } from './debug.js';
@@ -32,6 +32,8 @@ export interface PushHost {
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   onShutdown(fn: () => void | Promise<void>): void;
   log(line: string): void;
+  /** Unseals a stored Secret's data (credentialName); absent: Secrets give no credentials. */
+  openSecret?(obj: StoredObject): Record<string, string>;
   /** Adds a `status` to the objects the config API returns (Istio-style, from the mesh's view of them). */
   setStatusProvider?(fn: (obj: { kind?: unknown; metadata: { name: string; namespace?: string; generation?: number } }) => Record<string, unknown> | undefined): void;
 }
@@ -97,7 +99,7 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
   }));
   const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons]);
   const vips = new VipAllocator({ store: cp.store, ...(cp.options.vipCidr ? { cidr: cp.options.vipCidr } : {}), onChange: () => controller.schedule(), log: (l) => cp.log(l) });
-  const controller: MeshController = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains, vips });
+  const controller: MeshController = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains, vips, ...(cp.openSecret ? { openSecret: (o: StoredObject) => cp.openSecret!(o) } : {}), log: (l) => cp.log(`push: ${l}`) });
   const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));
   await controller.start();
   const server = new PushServer({

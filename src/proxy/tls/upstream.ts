@@ -19,6 +19,8 @@ export interface CompiledUpstreamTls {
   readonly subjectAltNames: readonly string[];
   readonly insecure: boolean;
   readonly alpn: string[] | undefined;
+  /** Why every connection is refused (the cluster's credential cannot be had), if so. */
+  readonly refused?: string;
 }
 
 /** Clusters already warned about for insecureSkipVerify (the warning is loud, once). */
@@ -26,6 +28,11 @@ const warned = new Set<string>();
 
 /** Compiles a cluster's UpstreamTls; throws TlsSecretError on missing material. */
 export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: SecretResolver, log: (line: string) => void): CompiledUpstreamTls {
+  if (t.unavailable !== undefined) {
+    log(`cluster ${cluster}: ${t.unavailable}; its connections are refused until the control plane sends a usable credential (BOWLINE_E_TLS_SECRET)`);
+    // No trusted roots and an identity check that always fails: nothing is ever sent on such a connection.
+    return { mode: t.mode, context: createSecureContext({ ca: [] }), sni: t.sni, subjectAltNames: [], insecure: false, alpn: t.alpn, refused: t.unavailable };
+  }
   const own = t.certificateSecret !== undefined ? secrets.get(t.certificateSecret) : {};
   const ca = t.validationSecret !== undefined ? secrets.get(t.validationSecret).ca : undefined;
   if ((t.mode === 'MUTUAL' || t.mode === 'ISTIO_MUTUAL') && (own.cert === undefined || own.key === undefined)) {
@@ -62,6 +69,7 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
     ...(protocols !== undefined && protocols.length > 0 ? { ALPNProtocols: protocols } : {}),
     rejectUnauthorized: !t.insecure,
     checkServerIdentity: (_name: string, cert: PeerCertificate): Error | undefined => {
+      if (t.refused !== undefined) return new Error(`${t.refused} (BOWLINE_E_TLS_SECRET)`);
       if (t.insecure) return undefined;
       if (sans.length > 0) {
         return sanAllowed(cert, sans) ? undefined : new Error(`upstream certificate SANs (${cert.subjectaltname ?? 'none'}) match none of ${sans.join(', ')} (BOWLINE_E_TLS_SAN_MISMATCH)`);

@@ -12,6 +12,8 @@ import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from './routes.js';
 import { destinationRuleFor, outboundMode, outboundScope, visibleServices } from './scope.js';
 import { applyPolicy, effectivePolicy } from './traffic-policy.js';
 import { applyClientMtls } from '../security/mtls.js';
+import { usableCredential } from './secrets.js';
+import { secretsAllowed } from '../security/secret-access.js';
 import { gatewayScope, inboundPorts } from './workload.js';
 
 /** Upstream protocol of a service port. */
@@ -38,17 +40,18 @@ function baseCluster(snap: MeshSnapshot, svc: Service, port: ServicePort, subset
 }
 
 /** The outbound clusters of one service as seen from namespace `ns`. */
-export function serviceClusters(snap: MeshSnapshot, svc: Service, ns: string): Cluster[] {
+export function serviceClusters(snap: MeshSnapshot, svc: Service, ns: string, proxy?: ProxyInfo): Cluster[] {
   const dr = destinationRuleFor(snap, svc, ns)?.spec as DestinationRuleSpec | undefined;
+  const credential = proxy ? (name: string) => usableCredential(snap, proxy, name) : undefined;
   const out: Cluster[] = [];
   for (const port of svc.ports) {
     const c = baseCluster(snap, svc, port, undefined);
-    applyPolicy(c, effectivePolicy(dr, port.port));
+    applyPolicy(c, effectivePolicy(dr, port.port), credential);
     applyClientMtls(c, snap, svc, port.port, ns);
     out.push(c);
     for (const subset of dr?.subsets ?? []) {
       const s = baseCluster(snap, svc, port, subset.name);
-      applyPolicy(s, effectivePolicy(dr, port.port, subset));
+      applyPolicy(s, effectivePolicy(dr, port.port, subset), credential);
       applyClientMtls(s, snap, svc, port.port, ns, subset.name);
       out.push(s);
     }
@@ -59,13 +62,14 @@ export function serviceClusters(snap: MeshSnapshot, svc: Service, ns: string): C
 /** Generates clusters. */
 export const clustersGenerator: Generator = {
   type: 'clusters',
-  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'mesh', 'PeerAuthentication'],
+  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'mesh', 'PeerAuthentication', 'credentials'],
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
-    const scope = proxy.node.role === 'gateway' ? gatewayScope(proxy) : outboundScope(snap, proxy);
+    // credentialName material goes only to proxies that proved their identity: they get clusters of their own scope.
+    const scope = (proxy.node.role === 'gateway' ? gatewayScope(proxy) : outboundScope(snap, proxy)) + (secretsAllowed(proxy, true) ? '' : '|unproven');
     const parts: OutputPart[] = [{
       scope: `outbound:${scope}`,
       build: () => {
-        const out = visibleServices(snap, proxy).flatMap((s) => serviceClusters(snap, s, proxy.node.namespace));
+        const out = visibleServices(snap, proxy).flatMap((s) => serviceClusters(snap, s, proxy.node.namespace, proxy));
         if (proxy.node.role === 'gateway') return out; // gateways never pass traffic through
         if (outboundMode(snap, proxy) !== 'REGISTRY_ONLY') out.push({ name: PASSTHROUGH_CLUSTER, discovery: 'original_dst', protocol: 'auto', loadBalancer: { policy: 'PASSTHROUGH' } });
         else out.push({ name: BLACKHOLE_CLUSTER, discovery: 'eds', protocol: 'tcp' });

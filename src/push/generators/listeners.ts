@@ -87,10 +87,10 @@ function tcpChains(snap: MeshSnapshot, proxy: ProxyInfo): FilterChain[] {
   return chains;
 }
 
-function gatewayChain(snap: MeshSnapshot, b: BoundServer, vss: Resource<VirtualServiceSpec>[]): FilterChain | null {
+function gatewayChain(snap: MeshSnapshot, proxy: ProxyInfo, b: BoundServer, vss: Resource<VirtualServiceSpec>[]): FilterChain | null {
   const sni = b.hosts.includes('*') ? undefined : b.hosts;
   if (terminatesTls(b)) {
-    const names = gatewaySecretNames(b.server);
+    const names = gatewaySecretNames(snap, proxy, b.server);
     if (!names) return null;
     const chain: FilterChain = { name: b.routeConfig, match: { transportProtocol: 'tls' }, tls: { certificateSecret: names.certificate, alpn: ['h2', 'http/1.1'] }, http: { routeConfig: b.routeConfig } };
     if (sni) chain.match!.serverNames = sni;
@@ -116,7 +116,7 @@ function gatewayListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
     const chains: FilterChain[] = [];
     const seen = new Set<string>();
     for (const b of servers) {
-      const chain = gatewayChain(snap, b, gatewayVirtualServices(snap, [b.gateway]));
+      const chain = gatewayChain(snap, proxy, b, gatewayVirtualServices(snap, [b.gateway]));
       if (!chain || seen.has(chain.name)) continue;
       seen.add(chain.name);
       chains.push(chain);
@@ -131,11 +131,11 @@ function gatewayListeners(snap: MeshSnapshot, proxy: ProxyInfo): Listener[] {
 /** Generates listeners. */
 export const listenersGenerator: Generator = {
   type: 'listeners',
-  kinds: ['services', 'VirtualService', 'Gateway', 'Sidecar', 'PeerAuthentication', 'mesh'],
+  kinds: ['services', 'VirtualService', 'Gateway', 'Sidecar', 'PeerAuthentication', 'mesh', 'credentials'],
   // A sidecar's listeners do not depend on Gateways (only gateway servers do).
   kindsFor(proxy) {
     if (proxy.node.role === 'gateway') return this.kinds;
-    return this.kinds.filter((k) => k !== 'Gateway');
+    return this.kinds.filter((k) => k !== 'Gateway' && k !== 'credentials');
   },
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
     return [{ scope: `own:${proxy.node.id}`, build: () => (proxy.node.role === 'gateway' ? gatewayListeners(snap, proxy) : sidecarListeners(snap, proxy)) }];

@@ -5,6 +5,7 @@
  */
 import { parseDuration } from '../../api/duration.js';
 import type * as api from '../../api/types/networking.js';
+import { credentialCaName, credentialCertName, type UsableCredential } from './secrets.js';
 import type { Cluster } from '../../proxy-config/types.js';
 
 type Fields = Pick<api.TrafficPolicy, 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>;
@@ -51,7 +52,7 @@ export function localityLb(s: api.LocalityLoadBalancerSetting | undefined, outli
 }
 
 /** Applies an effective policy to a cluster (mutates the cluster being built). */
-export function applyPolicy(c: Cluster, p: Fields): void {
+export function applyPolicy(c: Cluster, p: Fields, credential?: (name: string) => UsableCredential): void {
   const lb = p.loadBalancer;
   if (lb) {
     const simple = lb.simple === 'LEAST_CONN' ? 'LEAST_REQUEST' : lb.simple === 'UNSPECIFIED' || !lb.simple ? 'ROUND_ROBIN' : lb.simple;
@@ -132,6 +133,13 @@ export function applyPolicy(c: Cluster, p: Fields): void {
     if (tls.mode === 'ISTIO_MUTUAL') {
       u.certificateSecret = 'default';
       u.validationSecret = 'ROOTCA';
+    } else if (tls.credentialName) {
+      const cr = credential?.(tls.credentialName) ?? { ok: false as const, reason: 'no proxy to read it for' };
+      if (cr.ok && cr.cert) u.certificateSecret = credentialCertName(cr);
+      if (cr.ok && cr.ca) u.validationSecret = credentialCaName(cr);
+      if (!cr.ok) u.unavailable = `credentialName ${tls.credentialName}: ${cr.reason}`;
+      else if (tls.mode === 'MUTUAL' && !cr.cert) u.unavailable = `credentialName ${tls.credentialName}: MUTUAL needs a certificate and key in Secret ${cr.namespace}/${cr.name}`;
+      if (u.unavailable) { u.mode = 'SIMPLE'; delete u.certificateSecret; delete u.validationSecret; }
     } else {
       if (tls.clientCertificate) u.certificateSecret = `file-cert:${tls.clientCertificate}~${tls.privateKey ?? ''}`;
       if (tls.caCertificates) u.validationSecret = `file-root:${tls.caCertificates}`;

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { defaultMeshConfig } from '../api/index.js';
+import type { Resource } from '../api/types/meta.js';
+import { buildSnapshot } from '../model/snapshot.js';
+import { announcementsView } from '../registry/universal/universal.js';
+import { configProblems, CONFIG_CREDENTIAL_UNAVAILABLE } from './config-status.js';
+
+const gateway = (credentialName: string): Resource => ({
+  apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'default' },
+  spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['a.example.com'], tls: { mode: 'SIMPLE', credentialName } }] },
+} as Resource);
+
+function snap(configs: Resource[], credentials: Map<string, { cert?: string; key?: string; problem?: string }>) {
+  const view = announcementsView([{ proxyId: 'gw-1', announcement: { name: 'ingress', namespace: 'istio-system', serviceAccount: 'ingress', labels: { istio: 'ingressgateway' }, address: '127.0.0.1', services: [] } }]);
+  return buildSnapshot({ configs, ...view, mesh: defaultMeshConfig(), credentials });
+}
+
+describe('credentialName in resource status', () => {
+  it('names the server and the gateway namespace whose Secret is missing or unusable; quiet when it serves', () => {
+    const missing = configProblems(snap([gateway('gw-cred')], new Map())).get('Gateway/default/gw');
+    expect(missing?.messages).toEqual([{ type: { code: CONFIG_CREDENTIAL_UNAVAILABLE }, level: 'ERROR', description: expect.stringMatching(/^spec\.servers\[0\]\.tls\.credentialName: Secret istio-system\/gw-cred does not exist/) }]);
+    const bad = configProblems(snap([gateway('gw-cred')], new Map([['istio-system/gw-cred', { problem: 'its key does not belong to its certificate' }]]))).get('Gateway/default/gw');
+    expect(bad?.messages[0]?.description).toContain('its key does not belong to its certificate');
+    expect(configProblems(snap([gateway('gw-cred')], new Map([['istio-system/gw-cred', { cert: 'C', key: 'K' }]]))).get('Gateway/default/gw')).toBeUndefined();
+    expect(configProblems(snap([gateway('default/gw-cred')], new Map())).get('Gateway/default/gw')?.messages[0]?.description).toContain('is not in the namespace istio-system');
+  });
+});
