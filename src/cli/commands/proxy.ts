@@ -6,6 +6,7 @@ import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.j
 import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, reserveEphemeralPorts, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
+import { parseAppProbers, startHealthServer } from '../../proxy/health.js';
 import { holdYoungGeneration } from '../../proxy/young-generation.js';
 import { createProxyTelemetry, startMetricsServer, type ProxyTelemetry } from '../../telemetry/index.js';
 import { StatsReporter } from '../../telemetry/stats-report.js';
@@ -65,6 +66,10 @@ With a control plane instead of --config (docs/push-protocol.md):
   --trust-domain TD     trust domain of the workload's SPIFFE id (default cluster.local)
   --stats-interval-ms N how often request counts go to the control plane for its dashboard
                         (default env BOWLINE_STATS_INTERVAL_MS or 5000; 0 = never)
+  --health-port N       Istio's 15021 for the kubelet: /healthz/ready (200 once a config from the control plane runs)
+                        and /app-health/C/readyz|livez|startupz (the app's probes, moved there by the injector)
+  --health-address A    health bind address (default 0.0.0.0: the kubelet probes the pod's address)
+  --app-probers JSON    the moved probes: {"/app-health/C/readyz": {"httpGet": {"path": "/", "port": 8080}}, ...}
   --sockets-from-parent listening sockets come from the parent process over IPC (asks with {type:'send-sockets'};
                         gets {type:'listen'} + socket, ..., {type:'listen-end'}); the listener configured on a
                         socket's address:port adopts it
@@ -92,6 +97,9 @@ export const proxyFlags = {
   dns: { type: 'boolean' },
   'no-dns': { type: 'boolean' },
   'dns-port': { type: 'string' },
+  'health-port': { type: 'string' },
+  'health-address': { type: 'string' },
+  'app-probers': { type: 'string' },
   ...bootstrapFlagDefs,
 } as const;
 
@@ -163,7 +171,7 @@ export const command: Command = {
     if (!telemetryOn && values.telemetry !== 'off') throw new UsageError(`--telemetry must be on or off, got ${JSON.stringify(values.telemetry)}`);
     let proxy: RunningProxy;
     let metrics: Array<{ port: number; close(): Promise<void> }> = [];
-    const metricsPorts: { metrics?: number; mergedMetrics?: number; dns?: number } = {};
+    const metricsPorts: { metrics?: number; mergedMetrics?: number; dns?: number; health?: number } = {};
     let dns: DnsProxy | undefined;
     let joined: PreparedIdentity | undefined;
     const clientRef: { c?: ControlClient } = {};
@@ -240,7 +248,7 @@ export const command: Command = {
     let portsWritten = '';
     const writePorts = (): void => {
       // Passthrough never reaches the proxy's own metrics endpoints or its push client (proxy/passthrough/guard.ts).
-      proxy.protectPorts([metricsPorts.metrics, metricsPorts.mergedMetrics, metricsPorts.dns, clientRef.c?.localPort].filter((p): p is number => p !== undefined));
+      proxy.protectPorts([metricsPorts.metrics, metricsPorts.mergedMetrics, metricsPorts.dns, metricsPorts.health, clientRef.c?.localPort].filter((p): p is number => p !== undefined));
       const ports = { ...proxy.ports, ...metricsPorts };
       if (values['ports-file'] && JSON.stringify(ports) + '\n' !== portsWritten) portsWritten = writePortsFile(values['ports-file'], ports);
     };
@@ -258,7 +266,24 @@ export const command: Command = {
         process.stderr.write(`bowline proxy: config ${proxy.current.version || '(unversioned)'} applied (${why})\n`);
       }, (err: Error) => process.stderr.write(`bowline proxy: config not applied (${why}), running config kept: ${err.message}\n`));
     };
-    const client = boot ? connectControlPlane(boot, proxy, writePorts, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected(), onTrustBundle: (pem) => joined!.identity.updateTrustBundle(pem) } : {}) : undefined;
+    let configured = !boot; // a file config runs from the start; a control plane's once the first one is applied
+    let draining = false;
+    if (values['health-port'] !== undefined) {
+      try {
+        const probers = values['app-probers'] ? parseAppProbers(values['app-probers']) : {};
+        const h = await startHealthServer({
+          port: intFlag(values['health-port'], 'health-port', 15021), address: values['health-address'] ?? '0.0.0.0', probers,
+          ready: () => (draining ? 'draining' : configured ? undefined : 'no configuration from the control plane yet'),
+        });
+        metricsPorts.health = h.port;
+        writePorts();
+      } catch (err) {
+        process.stderr.write(`bowline proxy: health port not served: ${(err as Error).message}\n`);
+        return EXIT_INVALID;
+      }
+    }
+    const onApplied = (): void => { configured = true; writePorts(); };
+    const client = boot ? connectControlPlane(boot, proxy, onApplied, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected(), onTrustBundle: (pem) => joined!.identity.updateTrustBundle(pem) } : {}) : undefined;
     clientRef.c = client;
     const statsMs = intFlag(values['stats-interval-ms'] ?? process.env.BOWLINE_STATS_INTERVAL_MS, 'stats-interval-ms', 5000);
     const istio = telemetryOn ? proxyTelemetry?.istioMetrics : undefined;
@@ -275,7 +300,7 @@ export const command: Command = {
       watchConfigFile(file, () => reload('file changed'));
       process.on('SIGHUP', () => reload('SIGHUP'));
     }
-    const stop = (): void => { client?.stop(); proxy.drain(drainMs).then(() => process.exit(0), () => process.exit(0)); };
+    const stop = (): void => { draining = true; client?.stop(); proxy.drain(drainMs).then(() => process.exit(0), () => process.exit(0)); };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     return new Promise<number>(() => {}); // runs until drained

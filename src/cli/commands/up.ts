@@ -35,6 +35,16 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --marathon-service-label L label holding the service name (default istio; "" = the app id's last segment)
   --marathon-domain D        a Mesos-DNS domain services are known by (repeatable; default marathon.mesos
                              and marathon.slave.mesos)
+  --listen-webhook HOST:PORT Kubernetes admission webhooks over TLS with a certificate from the CA (in a cluster
+                             0.0.0.0:15017; docs/platforms/kubernetes.md): /validate checks Istio resources, /inject
+                             adds sidecars to pods
+  --webhooks validate,inject which webhooks to serve (default both)
+  --inject-image IMAGE       image of injected containers (default bowline/bowline:VERSION)
+  --inject-server HOST:PORT  the push address injected proxies dial (default bowline.istio-system.svc:15012)
+  --inject-native-sidecar    inject the proxy as a native sidecar (init container, restartPolicy Always; Kubernetes 1.29+)
+  --inject-failure-policy Fail|Ignore  what a failed injection does to the pod: refused (default) or admitted without a sidecar
+  --kubeconfig FILE          the apiserver whose webhook configurations' caBundle the control plane keeps patched
+                             (default inside a cluster: the pod's service account)
   --prometheus URL           the dashboard (/ui/) reads traffic from this Prometheus instead of the proxies' reports
   --require-token            every API call needs a token, also on loopback (other users of this host reach loopback)
   --audit-log FILE|-         audit log of every mutating API call (default HOME/audit.log; - = this log)
@@ -87,6 +97,13 @@ export const command: Command = {
       prometheus: { type: 'string' },
       'require-token': { type: 'boolean', default: false },
       'audit-log': { type: 'string' },
+      'listen-webhook': { type: 'string' },
+      webhooks: { type: 'string', default: 'validate,inject' },
+      'inject-image': { type: 'string' },
+      'inject-server': { type: 'string' },
+      'inject-native-sidecar': { type: 'boolean', default: false },
+      'inject-failure-policy': { type: 'string', default: 'Fail' },
+      kubeconfig: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     }, { allowPositionals: false });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
@@ -97,6 +114,11 @@ export const command: Command = {
     }
     if (values.prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(values.prometheus)) throw new UsageError(`--prometheus must be an http(s) URL such as http://127.0.0.1:9090, got "${values.prometheus}"`);
     const home = bowlineHome(values.home);
+    const hooks = values.webhooks!.split(',').map((w) => w.trim()).filter(Boolean);
+    const badHook = hooks.find((w) => w !== 'validate' && w !== 'inject');
+    if (badHook) throw new UsageError(`--webhooks takes validate and/or inject, got "${badHook}"`);
+    const failurePolicy = values['inject-failure-policy'];
+    if (failurePolicy !== 'Fail' && failurePolicy !== 'Ignore') throw new UsageError(`--inject-failure-policy must be Fail or Ignore, got "${failurePolicy}"`);
     const marathon = (values.marathon ?? []).map((url) => {
       if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--marathon must be an http(s) URL, got "${url}"`);
       return {
@@ -136,6 +158,29 @@ export const command: Command = {
     } catch (err) {
       process.stderr.write(`bowline up: ${errorLine(err)}\n`);
       return EXIT_INVALID;
+    }
+    if (values['listen-webhook']) {
+      try {
+        const { startKubeWebhooks } = await import('../../platform/kubernetes/webhooks.js');
+        const { caOf } = await import('../../ca/index.js');
+        const { bowlineVersion } = await import('../../control/version.js');
+        const ca = caOf(cp);
+        if (!ca) throw new Error('the webhooks need the CA (its serving certificate and per-pod tokens), which did not start');
+        const wh = await startKubeWebhooks(ca, {
+          listen: values['listen-webhook'], validate: hooks.includes('validate'), log, namespace: cp.options.rootNamespace,
+          ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+          ...(hooks.includes('inject') ? { inject: {
+            image: values['inject-image'] ?? `bowline/bowline:${bowlineVersion()}`, failurePolicy,
+            nativeSidecar: values['inject-native-sidecar']!, ...(values['inject-server'] ? { server: values['inject-server'] } : {}),
+          } } : {}),
+        });
+        cp.ports.webhook = wh.server.port;
+        cp.onShutdown(() => wh.close());
+      } catch (err) {
+        process.stderr.write(`bowline up: webhooks: ${errorLine(err)}\n`);
+        await cp.close();
+        return EXIT_INVALID;
+      }
     }
     writeContext(home, cp.apiUrl);
     if (values['ports-file']) writePortsFile(values['ports-file'], cp.ports);
