@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { UsageError } from './command.js';
+import { errorLine, UsageError } from './command.js';
 import { writeStderr, writeStdout } from './pipes.js';
 
 /** The Bowline home: `--home`, else $BOWLINE_HOME, else ~/.bowline. */
@@ -127,6 +127,11 @@ export function apiFailure(res: ApiResponse): ApiFailure {
   const line = typeof b === 'object' && b?.error?.message ? `Error from server (${res.status}): ${b.error.message}` : describeFailure(res);
   // `CODE: ` once, in front (bowline CMD: CODE: message), not again inside the server's message.
   return new ApiFailure(code, line.replace(`: ${code}: `, ': '), res.status);
+}
+
+/** One failure line of a client command, `bowline CMD: CODE: message\n`, for an error or an error answer of the control plane. */
+export function failureLine(cmd: string, what: Error | ApiResponse): string {
+  return `bowline ${cmd}: ${errorLine(what instanceof Error ? what : apiFailure(what))}\n`;
 }
 
 /** A Status error body as one line, like kubectl: `Error from server (NotFound): message`. */

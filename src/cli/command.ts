@@ -43,9 +43,16 @@ export const clientFlags = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/** `CODE: message` with the code printed once (not when the message already names it), or the message alone. */
+/** The code of a failure that carries none of its own (usually a bug: BOWLINE_DEBUG=1 prints the stack). */
+export const UNEXPECTED_CODE = 'BOWLINE_E_CLI_UNEXPECTED';
+
+/** The code of a usage error (exit 2). */
+export const USAGE_CODE = 'BOWLINE_E_CLI_USAGE';
+
+/** `CODE: message` with the code printed once (not again when the message starts with it); UNEXPECTED_CODE when the error has none. */
 export function errorLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code !== '' && !message.includes(code) ? `${code}: ${message}` : message;
+  const own = (err as { code?: unknown } | null)?.code;
+  const code = typeof own === 'string' && own !== '' ? own : err instanceof UsageError ? USAGE_CODE : UNEXPECTED_CODE;
+  return message.startsWith(`${code}: `) || message.startsWith(`${code} `) ? message : `${code}: ${message}`;
 }

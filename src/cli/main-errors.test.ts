@@ -1,4 +1,4 @@
-// Every error a command throws ends as one line `bowline CMD: [CODE: ]message` and exit 1 (2 for
+// Every error a command throws ends as one line `bowline CMD: CODE: message` and exit 1 (2 for
 // usage errors), never a stack trace unless BOWLINE_DEBUG=1 (it used to escape to bin/bowline,
 // which printed the whole stack for e.g. an unwritable ports file).
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -22,9 +22,9 @@ async function run(value: unknown, env: Record<string, string> = {}): Promise<{ 
 afterEach(() => { vi.restoreAllMocks(); vi.unstubAllEnvs(); });
 
 describe('bowline main: errors from commands', () => {
-  it('an error without a code is one line and exit 1', async () => {
+  it('an error without a code is one line with BOWLINE_E_CLI_UNEXPECTED and exit 1', async () => {
     vi.stubEnv('BOWLINE_DEBUG', '');
-    expect(await run(new Error('ports file /ro/ports.json not written: read-only file system'))).toEqual({ code: 1, err: 'bowline boom: ports file /ro/ports.json not written: read-only file system\n' });
+    expect(await run(new Error('ports file /ro/ports.json not written: read-only file system'))).toEqual({ code: 1, err: 'bowline boom: BOWLINE_E_CLI_UNEXPECTED: ports file /ro/ports.json not written: read-only file system\n' });
   });
 
   it('a code is shown once: prefixed when the message does not name it', async () => {
@@ -33,13 +33,13 @@ describe('bowline main: errors from commands', () => {
     expect((await run(coded)).err).toBe('bowline boom: BOWLINE_E_STORE_UNAVAILABLE: store unavailable\n');
     const sys = Object.assign(new Error("EACCES: permission denied, open '/x'"), { code: 'EACCES' });
     expect((await run(sys)).err).toBe("bowline boom: EACCES: permission denied, open '/x'\n");
-    expect(await run('a thrown string')).toEqual({ code: 1, err: 'bowline boom: a thrown string\n' });
+    expect(await run('a thrown string')).toEqual({ code: 1, err: 'bowline boom: BOWLINE_E_CLI_UNEXPECTED: a thrown string\n' });
   });
 
   it('prints the stack only with BOWLINE_DEBUG=1', async () => {
     const r = await run(new Error('disk on fire'), { BOWLINE_DEBUG: '1' });
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^bowline boom: disk on fire\nError: disk on fire\n\s+at /);
+    expect(r.err).toMatch(/^bowline boom: BOWLINE_E_CLI_UNEXPECTED: disk on fire\nError: disk on fire\n\s+at /);
   });
 });
 

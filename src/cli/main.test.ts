@@ -26,7 +26,7 @@ describe('bowline main', () => {
 
   it('register refuses a label that is not key=value before calling the control plane', async () => {
     const r = await run(['register', 'db', '10.0.0.1', '3306', '--labels', 'app=db,bad', '--server', 'http://127.0.0.1:1']);
-    expect(r).toEqual({ code: 2, err: 'bowline register: --labels: "bad" is not key=value\n' });
+    expect(r).toEqual({ code: 2, err: 'bowline register: BOWLINE_E_CLI_USAGE: --labels: "bad" is not key=value\n' });
   });
 
   it('an unreachable control plane is exit 1 with the code and what to do, for every client command', async () => {

@@ -1,5 +1,5 @@
 import { commands } from './commands.js';
-import { errorLine, EXIT_INVALID, EXIT_USAGE, UsageError } from './command.js';
+import { errorLine, EXIT_INVALID, EXIT_USAGE, USAGE_CODE, UsageError } from './command.js';
 import { guardPipes } from './pipes.js';
 
 function help(): string {
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   if (name === '--version' || name === '-v') return main(['version']);
   const entry = commands.find((c) => c.name === name || c.aliases?.includes(name));
   if (!entry) {
-    process.stderr.write(`bowline: unknown command "${name}"\n\n${help()}`);
+    process.stderr.write(`bowline: ${USAGE_CODE}: unknown command "${name}"\n\n${help()}`);
     return EXIT_USAGE;
   }
   try {
@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
     if (err instanceof UsageError || code.startsWith('ERR_PARSE_ARGS_')) {
-      process.stderr.write(`bowline ${entry.name}: ${(err as Error).message}\n`);
+      process.stderr.write(`bowline ${entry.name}: ${USAGE_CODE}: ${(err as Error).message}\n`);
       return EXIT_USAGE;
     }
     // Anything else (BOWLINE_E_CLI_UNREACHABLE, a file that cannot be written, a bug): one line with

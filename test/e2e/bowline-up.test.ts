@@ -54,7 +54,7 @@ describe('bowline up', () => {
     await waitFor(() => first.child.proc.exitCode !== null || first.child.proc.signalCode !== null, { what: 'up to die' });
     const down = await bowline(['get', 'vs']);
     expect(down.code).toBe(1);
-    expect(down.err).toContain('is `bowline up` running?');
+    expect(down.err).toMatch(/^bowline get: BOWLINE_E_CLI_UNREACHABLE: cannot reach the control plane at .*is `bowline up` running\?/);
 
     const second = await up();
     const after = JSON.parse((await bowline(['get', 'vs', 'reviews', '-o', 'json'])).out);

@@ -4,7 +4,7 @@ import type { Resource } from '../../api/types/meta.js';
 import { SOURCE_ANNOTATION } from '../../control/explain/types.js';
 import type { Endpoint } from '../../model/service.js';
 import { analysisSnapshot, analyzeMesh, type AnalysisFinding, type LiveMesh } from '../../push/analysis/index.js';
-import { ApiClient, describeFailure, processIO, resolveTarget, type CliIO } from '../client.js';
+import { ApiClient, apiFailure, processIO, resolveTarget, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { formatViolation, readManifests, type Manifest } from '../manifests.js';
 
@@ -45,7 +45,7 @@ const key = (kind: string, ns: string | undefined, name: string) => `${kind}/${n
 
 async function liveMesh(client: ApiClient): Promise<LiveMesh> {
   const [cfg, reg] = await Promise.all([client.call('GET', '/debug/configz'), client.call('GET', '/debug/registryz')]);
-  for (const r of [cfg, reg]) if (r.status !== 200) throw new Error(describeFailure(r));
+  for (const r of [cfg, reg]) if (r.status !== 200) throw apiFailure(r);
   const c = cfg.body as { configs: Record<string, Resource[]>; mesh?: LiveMesh['mesh']; domains?: LiveMesh['domains'] };
   const g = reg.body as { services: LiveMesh['services']; endpoints: Record<string, Endpoint[]>; workloads: LiveMesh['workloads'] };
   return { configs: Object.values(c.configs).flat(), services: g.services, endpoints: Object.values(g.endpoints).flat(), workloads: g.workloads, ...(c.mesh ? { mesh: c.mesh } : {}), ...(c.domains ? { domains: c.domains } : {}) };
@@ -103,7 +103,8 @@ export async function runAnalyze(args: string[], io: CliIO, env: NodeJS.ProcessE
     try {
       mesh = await liveMesh(client);
     } catch (err) {
-      io.stderr(`bowline analyze: cannot read the live mesh: ${(err as Error).message}\n`);
+      const code = (err as { code?: unknown }).code;
+      io.stderr(`bowline analyze: ${typeof code === 'string' ? code : 'BOWLINE_E_CLI_API'}: cannot read the live mesh: ${(err as Error).message}\n`);
       return EXIT_INVALID;
     }
   }

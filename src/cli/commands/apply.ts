@@ -1,5 +1,5 @@
 import { collectionPath, qualifiedName, resolveKind, type ServedKind } from '../../control/kinds.js';
-import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
+import { ApiClient, apiFailure, failureLine, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { formatViolation, readManifests, type Manifest } from '../manifests.js';
 import { confirmSubsetWarnings, UNKNOWN_SUBSET } from '../apply-analysis.js';
@@ -104,7 +104,7 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
       else io.stdout(`${label} ${outcome}${suffix}\n`);
     }
   } catch (err) {
-    if (err instanceof UnreachableError) { io.stderr(`error: ${err.message}\n`); return EXIT_INVALID; }
+    if (err instanceof UnreachableError) { io.stderr(failureLine('apply', err)); return EXIT_INVALID; }
     throw err;
   }
   return failed ? EXIT_INVALID : EXIT_OK;
@@ -113,7 +113,8 @@ export async function runApply(args: string[], io: CliIO, env: NodeJS.ProcessEnv
 /** A server error with its validation causes, one per line. */
 function serverError(r: { status: number; body: any }): string {
   const causes = (r.body?.details?.causes ?? []) as Array<{ reason: string; field?: string; message: string }>;
-  const head = describeFailure(r as never);
+  const f = apiFailure(r as never);
+  const head = `${f.code}: ${f.message}`;
   return causes.length ? `${head}\n${causes.map((c) => `    ${c.reason} ${c.field ?? ''}: ${c.message}`).join('\n')}` : head;
 }
 

@@ -1,4 +1,4 @@
-import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { ApiClient, failureLine, resolveTarget } from '../client.js';
 import { alignColumns } from '../printers.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
@@ -53,7 +53,7 @@ export const command: Command = {
     if (values.namespace) q.set('namespace', values.namespace);
     const api = new ApiClient(resolveTarget(values));
     const res = await api.call('GET', `/debug/authenticationz${q.size ? `?${q}` : ''}`);
-    if (res.status !== 200) { process.stderr.write(describeFailure(res) + '\n'); return EXIT_INVALID; }
+    if (res.status !== 200) { process.stderr.write(failureLine('authn check', res)); return EXIT_INVALID; }
     const body = res.body as { rows: Row[]; conflicts: number };
     if (positionals[1] && body.rows.length === 0) { process.stderr.write(`bowline authn check: no service matches "${positionals[1]}"\n`); return EXIT_INVALID; }
     process.stdout.write(values.output === 'json' ? JSON.stringify(body, null, 2) + '\n' : formatAuthn(body.rows));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../../api/duration.js';
 import { createRootCa, isCaError } from '../../ca/index.js';
 import { createIntermediateCa } from '../../ca/intermediate.js';
-import { EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
+import { errorLine, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline ca root -o DIR [--trust-domain TD] [--ttl 87600h]
        bowline ca intermediate --root DIR --cluster NAME -o DIR [--trust-domain TD] [--ttl 8760h]
@@ -70,7 +70,7 @@ export async function runCa(args: string[], io: { stdout(s: string): void; stder
     return EXIT_OK;
   } catch (err) {
     if (!isCaError(err)) throw err;
-    io.stderr(`bowline ca: ${err.message}\n`);
+    io.stderr(`bowline ca: ${errorLine(err)}\n`);
     return EXIT_INVALID;
   }
 }

@@ -121,7 +121,7 @@ export const command: Command = {
       }
     } catch (err) {
       if (!(err instanceof CaptureError)) throw err;
-      process.stderr.write(`bowline capture: ${err.message}\n`);
+      process.stderr.write(`bowline capture: ${err.code}: ${err.message.replace(` (${err.code})`, '')}\n`);
       return EXIT_INVALID;
     }
   },

@@ -135,7 +135,7 @@ describe('bowline apply/get/describe/delete against a real control plane', () =>
     expect(x.err).toBe('No resources found in default namespace.\n');
     x = io();
     expect(await runGet(['vs', 'missing'], x, env)).toBe(1);
-    expect(x.err).toMatch(/^Error from server \(NotFound\): virtualservices.networking.istio.io "missing" not found/);
+    expect(x.err).toMatch(/^bowline get: BOWLINE_E_CLI_API: Error from server \(NotFound\): virtualservices.networking.istio.io "missing" not found/);
     await expect(runGet(['widgets'], io(), env)).rejects.toThrow(/unknown kind "widgets"/);
   });
 
@@ -163,8 +163,16 @@ describe('bowline apply/get/describe/delete against a real control plane', () =>
     const port = await freePort();
     const x = io();
     expect(await runGet(['vs'], x, { BOWLINE_SERVER: `http://127.0.0.1:${port}`, BOWLINE_HOME: env.BOWLINE_HOME })).toBe(1);
-    expect(x.err).toContain(`cannot reach the control plane at http://127.0.0.1:${port}`);
+    expect(x.err).toMatch(new RegExp(`^bowline get: BOWLINE_E_CLI_UNREACHABLE: cannot reach the control plane at http://127.0.0.1:${port}`));
     expect(x.err).toContain('is `bowline up` running?');
+    // Every client command says it the same way: `bowline CMD: BOWLINE_E_CLI_UNREACHABLE: ...`, exit 1.
+    const far = { BOWLINE_SERVER: `http://127.0.0.1:${port}`, BOWLINE_HOME: env.BOWLINE_HOME };
+    const runs: Array<[string, (o: CliIO) => Promise<number>]> = [['apply', (o) => runApply(['-f', join(dir, 'all-v1.yaml')], o, far)], ['delete', (o) => runDelete(['vs', 'reviews'], o, far)], ['describe', (o) => runDescribe(['vs', 'reviews'], o, far)]];
+    for (const [cmd, run] of runs) {
+      const y = io();
+      expect(await run(y)).toBe(1);
+      expect(y.err).toMatch(new RegExp(`^bowline ${cmd}: BOWLINE_E_CLI_UNREACHABLE: cannot reach the control plane`));
+    }
   });
 
   it('finds the server in the context file and sends the admin token', async () => {
@@ -177,7 +185,7 @@ describe('bowline apply/get/describe/delete against a real control plane', () =>
       expect(x.out).toContain('created');
       const y = io();
       expect(await runGet(['vs'], y, { BOWLINE_SERVER: open.apiUrl, BOWLINE_HOME: join(h, 'nothing') })).toBe(1);
-      expect(y.err).toMatch(/Unauthorized/);
+      expect(y.err).toMatch(/^bowline get: BOWLINE_E_API_UNAUTHENTICATED: Error from server \(Unauthorized\): /);
     } finally {
       await open.close();
       rmSync(h, { recursive: true, force: true });

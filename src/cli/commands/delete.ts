@@ -1,5 +1,5 @@
 import { collectionPath, qualifiedName } from '../../control/kinds.js';
-import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
+import { ApiClient, failureLine, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { formatViolation, readManifests } from '../manifests.js';
 import { placeManifest } from './apply.js';
@@ -46,10 +46,10 @@ export async function runDelete(args: string[], io: CliIO, env: NodeJS.ProcessEn
       const r = await client.call('DELETE', t.path);
       if (r.status === 200) io.stdout(`${t.label} deleted\n`);
       else if (r.status === 404 && values['ignore-not-found']) continue;
-      else { io.stderr(describeFailure(r) + '\n'); failed++; }
+      else { io.stderr(failureLine('delete', r)); failed++; }
     }
   } catch (err) {
-    if (err instanceof UnreachableError) { io.stderr(`error: ${err.message}\n`); return EXIT_INVALID; }
+    if (err instanceof UnreachableError) { io.stderr(failureLine('delete', err)); return EXIT_INVALID; }
     throw err;
   }
   return failed ? EXIT_INVALID : EXIT_OK;

@@ -1,5 +1,5 @@
 import { collectionPath } from '../../control/kinds.js';
-import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
+import { ApiClient, failureLine, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { describe } from '../printers.js';
 import { kindArg } from './get.js';
@@ -14,11 +14,11 @@ export async function runDescribe(args: string[], io: CliIO, env: NodeJS.Process
   const client = new ApiClient(resolveTarget(values, env));
   try {
     const r = await client.call('GET', `${collectionPath(kind, values.namespace ?? 'default')}/${encodeURIComponent(name)}`);
-    if (r.status !== 200) { io.stderr(describeFailure(r) + '\n'); return EXIT_INVALID; }
+    if (r.status !== 200) { io.stderr(failureLine('describe', r)); return EXIT_INVALID; }
     io.stdout(describe(kind, r.body));
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof UnreachableError) { io.stderr(`error: ${err.message}\n`); return EXIT_INVALID; }
+    if (err instanceof UnreachableError) { io.stderr(failureLine('describe', err)); return EXIT_INVALID; }
     throw err;
   }
 }

@@ -1,5 +1,5 @@
 import type { ExplainStep, Explanation } from '../../control/explain/types.js';
-import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { ApiClient, failureLine, resolveTarget } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline explain --from WORKLOAD[.NS] [-X METHOD] [-H 'name: value']... URL [-o text|json] [--server URL]
@@ -65,7 +65,7 @@ export const command: Command = {
     for (const h of values.header ?? []) q.append('header', h);
     const res = await new ApiClient(resolveTarget(values)).call('GET', `/debug/explain?${q}`);
     if (res.status !== 200) {
-      process.stderr.write(`bowline explain: ${describeFailure(res)}\n`);
+      process.stderr.write(failureLine('explain', res));
       return EXIT_INVALID;
     }
     const e = res.body as Explanation;

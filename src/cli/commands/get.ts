@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { collectionPath, resolveKind, servedKinds } from '../../control/kinds.js';
-import { ApiClient, describeFailure, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
+import { ApiClient, failureLine, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { table } from '../printers.js';
 
@@ -39,7 +39,7 @@ export async function runGet(args: string[], io: CliIO, env: NodeJS.ProcessEnv =
   const base = collectionPath(kind, all ? undefined : ns);
   try {
     const r = await client.call('GET', name ? `${base}/${encodeURIComponent(name)}` : base);
-    if (r.status !== 200) { io.stderr(describeFailure(r) + '\n'); return EXIT_INVALID; }
+    if (r.status !== 200) { io.stderr(failureLine('get', r)); return EXIT_INVALID; }
     const items: any[] = name ? [r.body] : r.body.items;
     if (out === 'json') { io.stdout(JSON.stringify(name ? r.body : { apiVersion: 'v1', kind: 'List', items }, null, 2) + '\n'); return EXIT_OK; }
     if (out === 'yaml') { io.stdout(stringify(name ? r.body : { apiVersion: 'v1', kind: 'List', items })); return EXIT_OK; }
@@ -50,7 +50,7 @@ export async function runGet(args: string[], io: CliIO, env: NodeJS.ProcessEnv =
     io.stdout(table(kind, items, { allNamespaces: all, wide: out === 'wide' }));
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof UnreachableError) { io.stderr(`error: ${err.message}\n`); return EXIT_INVALID; }
+    if (err instanceof UnreachableError) { io.stderr(failureLine('get', err)); return EXIT_INVALID; }
     throw err;
   }
 }

@@ -34,7 +34,7 @@ export async function runKubeconfig(args: string[], io: CliIO, env: NodeJS.Proce
     try {
       ca = readFileSync(join(bowlineHome(values.home, env), 'api-ca.pem'), 'utf8');
     } catch (err) {
-      io.stderr(`bowline kubeconfig: the API serves HTTPS but its CA bundle is unreadable: ${(err as Error).message}\n`);
+      io.stderr(`bowline kubeconfig: BOWLINE_E_CLI_READ: the API serves HTTPS but its CA bundle is unreadable: ${(err as Error).message}\n`);
       return EXIT_INVALID;
     }
   }

@@ -1,4 +1,4 @@
-import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { ApiClient, failureLine, resolveTarget } from '../client.js';
 import { alignColumns as table } from '../printers.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
@@ -46,7 +46,7 @@ export const command: Command = {
     if (values.output !== 'table' && values.output !== 'json') throw new UsageError('-o must be table or json');
     const api = new ApiClient(resolveTarget(values));
     const res = await api.call('GET', `/debug/config_dump?proxy=${encodeURIComponent(proxy)}`);
-    if (res.status !== 200) { process.stderr.write(describeFailure(res) + '\n'); return EXIT_INVALID; }
+    if (res.status !== 200) { process.stderr.write(failureLine('proxy-config', res)); return EXIT_INVALID; }
     const cfg = (res.body as { config: any }).config;
     if (values.output === 'json') process.stdout.write(JSON.stringify(section === 'all' ? cfg : cfg[section], null, 2) + '\n');
     else process.stdout.write(formatSection(section, cfg));

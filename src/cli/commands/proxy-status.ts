@@ -1,4 +1,4 @@
-import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { ApiClient, failureLine, resolveTarget } from '../client.js';
 import { alignColumns } from '../printers.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
@@ -48,7 +48,7 @@ export const command: Command = {
     if (values.output !== 'table' && values.output !== 'json') throw new UsageError('-o must be table or json');
     const api = new ApiClient(resolveTarget(values));
     const res = await api.call('GET', '/debug/syncz');
-    if (res.status !== 200) { process.stderr.write(describeFailure(res) + '\n'); return EXIT_INVALID; }
+    if (res.status !== 200) { process.stderr.write(failureLine('proxy-status', res)); return EXIT_INVALID; }
     const body = res.body as { now: number; proxies: Status[] };
     if (positionals[0]) body.proxies = body.proxies.filter((p) => p.id.startsWith(positionals[0]!));
     process.stdout.write(values.output === 'json' ? JSON.stringify(body, null, 2) + '\n' : formatProxyStatus(body));

@@ -1,6 +1,6 @@
 import { parseLabels } from '../../proxy/bootstrap.js';
 import { parsePorts } from '../../registry/manual/manual.js';
-import { ApiClient, describeFailure, resolveTarget } from '../client.js';
+import { ApiClient, failureLine, resolveTarget } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline register SERVICE ADDRESS [PORTNAME:]PORT... [-n NS] [--labels k=v,...] [--server URL]
@@ -24,7 +24,7 @@ export const command: Command = {
     const ns = values.namespace!;
     if (values.remove) {
       const res = await api.call('DELETE', `/registry/v1/manual?namespace=${encodeURIComponent(ns)}&service=${encodeURIComponent(service)}&address=${encodeURIComponent(address)}`);
-      if (res.status !== 200) { process.stderr.write(describeFailure(res) + '\n'); return EXIT_INVALID; }
+      if (res.status !== 200) { process.stderr.write(failureLine('register', res)); return EXIT_INVALID; }
       process.stdout.write(`${service}.${ns} ${address} unregistered\n`);
       return EXIT_OK;
     }
@@ -33,7 +33,7 @@ export const command: Command = {
     let labels: Record<string, string>;
     try { labels = parseLabels(values.labels ?? ''); } catch (err) { throw new UsageError((err as Error).message); }
     const res = await api.call('POST', '/registry/v1/manual', { service, namespace: ns, address, ports: parsedPorts, labels });
-    if (res.status !== 201) { process.stderr.write(describeFailure(res) + '\n'); return EXIT_INVALID; }
+    if (res.status !== 201) { process.stderr.write(failureLine('register', res)); return EXIT_INVALID; }
     process.stdout.write(`${service}.${ns} registered at ${address} ports ${parsedPorts.map((p) => `${p.name}:${p.port}`).join(' ')}\n`);
     return EXIT_OK;
   },

@@ -43,6 +43,6 @@ describe('bowline token create', () => {
     await expect(runToken(['create', '-n', 'a', '--service-account', 'b', '--ttl', 'soon'], cli, {})).rejects.toThrow(/--ttl/);
     await expect(runToken([], cli, {})).rejects.toThrow(/missing subcommand/);
     expect(await runToken(['create', '-n', 'a', '--service-account', 'b', '--server', 'http://127.0.0.1:1'], cli, {})).toBe(1);
-    expect(out.stderr).toContain('cannot reach the control plane');
+    expect(out.stderr).toMatch(/^bowline token: BOWLINE_E_CLI_UNREACHABLE: cannot reach the control plane/);
   });
 });

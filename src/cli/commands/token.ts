@@ -1,5 +1,5 @@
 import { parseDuration } from '../../api/duration.js';
-import { ApiClient, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
+import { ApiClient, failureLine, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline token create --namespace NS --service-account SA [--workload NAME] [--ttl 1h]
@@ -44,16 +44,15 @@ export async function runToken(args: string[], io: CliIO, env: NodeJS.ProcessEnv
   try {
     r = await client.call('POST', '/v1/tokens', body);
   } catch (err) {
-    if (err instanceof UnreachableError) { io.stderr(`bowline token: ${err.message}\n`); return EXIT_INVALID; }
+    if (err instanceof UnreachableError) { io.stderr(failureLine('token', err)); return EXIT_INVALID; }
     throw err;
   }
   if (r.status === 404) {
-    io.stderr(`bowline token: the control plane at ${client.target.server} does not serve /v1/tokens (is the CA plugin enabled?)\n`);
+    io.stderr(`bowline token: BOWLINE_E_CLI_API: the control plane at ${client.target.server} does not serve /v1/tokens (is the CA plugin enabled?)\n`);
     return EXIT_INVALID;
   }
   if (r.status !== 201) {
-    const e = (r.body as { error?: { code?: string; message?: string }; message?: string }) ?? {};
-    io.stderr(`bowline token: ${e.error?.message ?? e.message ?? `HTTP ${r.status}`}\n`);
+    io.stderr(failureLine('token', r));
     return EXIT_INVALID;
   }
   const out = r.body as { token: string; expiresAt: string; spiffeId: string; rootHash: string; maxUses?: number };
