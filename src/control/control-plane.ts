@@ -60,6 +60,8 @@ export interface ControlPlaneOptions {
   rootNamespace?: string;
   /** Marathons whose apps and pods are registries (`bowline up --marathon URL`, docs/platforms/marathon.md). */
   marathon?: Array<{ url: string; tokenFile?: string; serviceLabel?: string; mesosDomains?: string[] }>;
+  /** Kubernetes clusters whose Services, EndpointSlices, Pods and Nodes are registries (`bowline up --kubeconfig FILE`, docs/platforms/kubernetes.md). */
+  kubernetes?: Array<{ kubeconfig?: string; namespaces?: string[]; clusterDomain?: string }>;
   /** Overrides the mesh config's trustDomain. */
   trustDomain?: string;
   /** Prometheus base URL the dashboard reads traffic from instead of the proxies' push streams (`bowline up --prometheus`). */
@@ -88,7 +90,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken'>> & { marathon?: ControlPlaneOptions['marathon'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken'>> & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -283,6 +285,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       domains: opts.domains ?? [],
       ...(opts.vipCidr ? { vipCidr: opts.vipCidr } : {}),
       ...(opts.marathon && opts.marathon.length > 0 ? { marathon: opts.marathon } : {}),
+      ...(opts.kubernetes && opts.kubernetes.length > 0 ? { kubernetes: opts.kubernetes } : {}),
       rootNamespace: mesh.rootNamespace,
       ...(opts.meshConfigFile ? { meshConfigFile: opts.meshConfigFile } : {}),
       ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),

@@ -10,6 +10,7 @@ import { ManualRegistry } from '../registry/manual/manual.js';
 import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
 import { MarathonRegistry } from '../registry/marathon/marathon.js';
+import { KubernetesRegistry } from '../registry/kubernetes/kubernetes.js';
 import { caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store, StoredObject } from '../store/store.js';
 import type { Registry } from '../telemetry/metrics/registry.js';
@@ -26,7 +27,7 @@ export interface PushHost {
   readonly store: Store;
   readonly meshConfig: MeshConfig;
   onMeshConfig(fn: (m: MeshConfig) => void): () => void;
-  readonly options: { listenPush: string; listenPushTls?: string; pushPlaintext?: boolean; clusterDomain: string; domains: string[]; marathon?: MarathonSource[]; vipCidr?: string };
+  readonly options: { listenPush: string; listenPushTls?: string; pushPlaintext?: boolean; clusterDomain: string; domains: string[]; marathon?: MarathonSource[]; kubernetes?: KubernetesSource[]; vipCidr?: string };
   readonly ports: Record<string, number>;
   readonly metrics: { addRegistry(r: Registry): void };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
@@ -46,6 +47,16 @@ export interface MarathonSource {
   serviceLabel?: string;
   /** Mesos-DNS domains (default marathon.mesos, marathon.slave.mesos). */
   mesosDomains?: string[];
+}
+
+/** One Kubernetes cluster to discover services from (`bowline up --kubeconfig FILE`, or its in-cluster account). */
+export interface KubernetesSource {
+  /** Kubeconfig file; absent: the in-cluster service account. */
+  kubeconfig?: string;
+  /** Only these namespaces (default all). */
+  namespaces?: string[];
+  /** The cluster's DNS domain for its hosts `name.ns.svc.DOMAIN` (default the control plane's cluster domain). */
+  clusterDomain?: string;
 }
 
 /** Lease of a universal registration: how long a workload outlives its stream (env BOWLINE_REGISTRATION_TTL_MS). */
@@ -97,7 +108,15 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     ...(m.mesosDomains ? { mesosDomains: m.mesosDomains } : {}),
     log: (level, line) => { if (level !== 'debug' || process.env.BOWLINE_DEBUG) cp.log(line); },
   }));
-  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons]);
+  const kubes = cp.options.kubernetes ?? [];
+  const kubernetes = kubes.map((k, i) => new KubernetesRegistry({
+    name: kubes.length > 1 ? `kubernetes-${i + 1}` : 'kubernetes',
+    ...(k.kubeconfig ? { kubeconfig: k.kubeconfig } : {}),
+    ...(k.namespaces && k.namespaces.length > 0 ? { namespaces: k.namespaces } : {}),
+    domains: k.clusterDomain ? { ...domains, clusterDomain: k.clusterDomain } : domains,
+    log: (level, line) => { if (level !== 'debug' || process.env.BOWLINE_DEBUG) cp.log(line); },
+  }));
+  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons, ...kubernetes]);
   const vips = new VipAllocator({ store: cp.store, ...(cp.options.vipCidr ? { cidr: cp.options.vipCidr } : {}), onChange: () => controller.schedule(), log: (l) => cp.log(l) });
   const controller: MeshController = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains, vips, ...(cp.openSecret ? { openSecret: (o: StoredObject) => cp.openSecret!(o) } : {}), log: (l) => cp.log(`push: ${l}`) });
   const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));

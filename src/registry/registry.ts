@@ -25,6 +25,19 @@ export interface RegistryStatus {
   errors?: number;
   /** When the state was last read in full or in part (ISO time). */
   lastSync?: string;
+  /** Each part of the source that cannot be read right now (a Kubernetes resource RBAC forbids ...). */
+  failures?: RegistryFailure[];
+}
+
+/** One part of a registry's source that cannot be read, by name. */
+export interface RegistryFailure {
+  /** What could not be read (`pods`, `endpointslices.discovery.k8s.io`). */
+  resource: string;
+  /** Its namespace (`*` for all); absent for cluster-wide resources. */
+  namespace?: string;
+  /** The source's short reason (`Forbidden`, `ECONNREFUSED`). */
+  reason: string;
+  message: string;
 }
 
 /** One source of services and workloads. */

@@ -43,8 +43,13 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --inject-server HOST:PORT  the push address injected proxies dial (default bowline.istio-system.svc:15012)
   --inject-native-sidecar    inject the proxy as a native sidecar (init container, restartPolicy Always; Kubernetes 1.29+)
   --inject-failure-policy Fail|Ignore  what a failed injection does to the pod: refused (default) or admitted without a sidecar
-  --kubeconfig FILE          the apiserver whose webhook configurations' caBundle the control plane keeps patched
-                             (default inside a cluster: the pod's service account)
+  --kubeconfig FILE          discover Services, EndpointSlices, Pods and Nodes of the cluster this kubeconfig
+                             reaches (repeatable: one registry per cluster); the first one's apiserver also gets
+                             the webhook configurations' caBundle patched (default inside a cluster: the pod's
+                             service account)
+  --kube-in-cluster          also discover the cluster this runs in, with the Pod's service account
+  --kube-domain DOMAIN       the clusters' DNS domain: hosts name.ns.svc.DOMAIN (default --cluster-domain)
+  --kube-namespace NS        read only these namespaces (repeatable; default all)
   --prometheus URL           the dashboard (/ui/) reads traffic from this Prometheus instead of the proxies' reports
   --require-token            every API call needs a token, also on loopback (other users of this host reach loopback)
   --audit-log FILE|-         audit log of every mutating API call (default HOME/audit.log; - = this log)
@@ -94,6 +99,10 @@ export const command: Command = {
       'marathon-token-file': { type: 'string' },
       'marathon-service-label': { type: 'string' },
       'marathon-domain': { type: 'string', multiple: true },
+      kubeconfig: { type: 'string', multiple: true },
+      'kube-in-cluster': { type: 'boolean', default: false },
+      'kube-domain': { type: 'string' },
+      'kube-namespace': { type: 'string', multiple: true },
       prometheus: { type: 'string' },
       'require-token': { type: 'boolean', default: false },
       'audit-log': { type: 'string' },
@@ -103,7 +112,6 @@ export const command: Command = {
       'inject-server': { type: 'string' },
       'inject-native-sidecar': { type: 'boolean', default: false },
       'inject-failure-policy': { type: 'string', default: 'Fail' },
-      kubeconfig: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     }, { allowPositionals: false });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
@@ -128,6 +136,12 @@ export const command: Command = {
         ...(values['marathon-domain'] ? { mesosDomains: values['marathon-domain'] } : {}),
       };
     });
+    const kubeDomain = values['kube-domain'];
+    if (kubeDomain !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(kubeDomain)) throw new UsageError(`--kube-domain must be a DNS domain such as cluster.local, got "${kubeDomain}"`);
+    for (const ns of values['kube-namespace'] ?? []) if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)) throw new UsageError(`--kube-namespace must be a namespace name, got "${ns}"`);
+    const kubeShared = { ...(kubeDomain ? { clusterDomain: kubeDomain } : {}), ...(values['kube-namespace'] ? { namespaces: values['kube-namespace'] } : {}) };
+    const kubernetes = [...(values.kubeconfig ?? []).map((kubeconfig) => ({ kubeconfig, ...kubeShared })), ...(values['kube-in-cluster'] ? [kubeShared] : [])];
+    if (kubernetes.length === 0 && (kubeDomain || values['kube-namespace'])) throw new UsageError('--kube-domain and --kube-namespace need --kubeconfig FILE or --kube-in-cluster');
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     let cp: ControlPlane;
     try {
@@ -147,6 +161,7 @@ export const command: Command = {
         domains: values.domain ?? [],
         ...(values['vip-cidr'] ? { vipCidr: values['vip-cidr'] } : {}),
         ...(marathon.length > 0 ? { marathon } : {}),
+        ...(kubernetes.length > 0 ? { kubernetes } : {}),
         ...(values['root-namespace'] ? { rootNamespace: values['root-namespace'] } : {}),
         ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
         ...(values.prometheus ? { prometheus: values.prometheus } : {}),
@@ -168,7 +183,7 @@ export const command: Command = {
         if (!ca) throw new Error('the webhooks need the CA (its serving certificate and per-pod tokens), which did not start');
         const wh = await startKubeWebhooks(ca, {
           listen: values['listen-webhook'], validate: hooks.includes('validate'), log, namespace: cp.options.rootNamespace,
-          ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+          ...(values.kubeconfig?.[0] ? { kubeconfig: values.kubeconfig[0] } : {}),
           ...(hooks.includes('inject') ? { inject: {
             image: values['inject-image'] ?? `bowline/bowline:${bowlineVersion()}`, failurePolicy,
             nativeSidecar: values['inject-native-sidecar']!, ...(values['inject-server'] ? { server: values['inject-server'] } : {}),
