@@ -261,7 +261,10 @@ export class CertificateAuthority {
 
   private validity(lifetimeMs: number): { notBefore: number; notAfter: number } {
     const now = this.now();
-    return { notBefore: Math.max(now - (this.opts.skewMs ?? 5 * 60_000), this.signer.notBefore), notAfter: Math.min(now + lifetimeMs, this.signer.notAfter) };
+    // Backdated for clock skew by at most a tenth of the lifetime: proxies renew at half-life counted from notBefore,
+    // so a 5 min backdate on a 1 min certificate made them renew again at once, forever.
+    const skew = Math.min(this.opts.skewMs ?? 5 * 60_000, Math.floor(lifetimeMs / 10));
+    return { notBefore: Math.max(now - skew, this.signer.notBefore), notAfter: Math.min(now + lifetimeMs, this.signer.notAfter) };
   }
 
   /**

@@ -59,6 +59,9 @@ export interface WorkloadAnnouncement {
    *  only shape the proxy's own inbound listeners and the universal registry adds no endpoints for them.
    *  Default `hello`: the announced services are the workload's endpoints. */
   endpointsFrom?: 'hello' | 'platform';
+  /** The WorkloadGroup (in `namespace`) this workload joins: the control plane registers it as a WorkloadEntry created from the
+   *  group's template (Istio's auto-registration) instead of a universal registration. Protocol 4. */
+  workloadGroup?: string;
 }
 
 /** A resource as carried on the wire: its unique name within its type and its JSON body. */

@@ -48,6 +48,7 @@ export interface BootstrapFlags {
   'endpoints-from'?: string;
   locality?: string;
   capture?: string;
+  'workload-group'?: string;
 }
 
 /** A bootstrap that cannot be used; the message says which value and why. */
@@ -75,6 +76,7 @@ export const bootstrapFlagDefs = {
   'endpoints-from': { type: 'string' },
   locality: { type: 'string' },
   capture: { type: 'string' },
+  'workload-group': { type: 'string' },
 } as const;
 
 function port(v: unknown, what: string, allowZero = false): number {
@@ -166,6 +168,12 @@ export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => st
     if (!/^[^/\s]+(\/[^/\s]+){0,2}$/.test(locality)) throw new BootstrapError(`--locality "${locality}" must be REGION[/ZONE[/SUBZONE]] (e.g. us-east1/us-east1-b/rack7)`);
     node.locality = locality;
     workload.locality = locality;
+  }
+  const group = str(flags['workload-group'], 'workloadGroup');
+  if (group !== undefined) {
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(group)) throw new BootstrapError(`--workload-group "${group}" is not a resource name`);
+    if (gateway) throw new BootstrapError('--workload-group: gateways are not auto-registered');
+    workload.workloadGroup = group;
   }
   const bindAddress = str(flags['bind-address'], 'bindAddress');
   if (bindAddress) workload.bindAddress = bindAddress;

@@ -21,6 +21,7 @@ import { caCsrAnswer, caStreamAuth } from './security/stream-auth.js';
 import { PushServer } from './server/server.js';
 import { ConfigStatusTracker } from './config-status.js';
 import { VipAllocator } from './vips.js';
+import { AutoRegistrar } from './autoregister.js';
 
 /** What the push plugin uses of the running control plane (src/control's ControlPlane satisfies it). */
 export interface PushHost {
@@ -121,9 +122,12 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
   const controller: MeshController = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains, vips, ...(cp.openSecret ? { openSecret: (o: StoredObject) => cp.openSecret!(o) } : {}), log: (l) => cp.log(`push: ${l}`) });
   const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));
   await controller.start();
+  const autoRegister = new AutoRegistrar(cp.store, { ttlMs: registrationTtl(), log: (l) => cp.log(l) });
+  await autoRegister.start();
   const server = new PushServer({
     source: controller,
     universal,
+    autoRegister,
     log: (level, msg, fields) => cp.log(`push ${level}: ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`),
     // CSRs over the stream go to the CA plugin's instance when `bowline up` runs one (looked up per request: plugin order does not matter).
     // On the TLS stream, a proxy presenting a workload certificate may only speak for that identity.
@@ -174,6 +178,7 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     unsubMesh();
     unsubStatus();
     await server.close();
+    autoRegister.stop();
     await controller.stop();
   });
   instances.set(cp, { server, controller });

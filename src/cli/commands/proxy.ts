@@ -63,6 +63,10 @@ With a control plane instead of --config (docs/push-protocol.md):
                         control plane's 15012), the root is pinned by the token, and the proxy gets a
                         workload certificate for mTLS (namespace and service account come from the token)
   --ca-cert-file F      pin this root instead of the token's hash
+  --identity-dir DIR    keep the workload key and certificate in DIR (0600) and start from them: a restart
+                        needs no new token (the VM unit uses /etc/bowline/identity)
+  --workload-group NAME this workload joins WorkloadGroup NAME (in --namespace): the control plane registers
+                        it as a WorkloadEntry from the group's template (Istio's auto-registration)
   --trust-domain TD     trust domain of the workload's SPIFFE id (default cluster.local)
   --stats-interval-ms N how often request counts go to the control plane for its dashboard
                         (default env BOWLINE_STATS_INTERVAL_MS or 5000; 0 = never)
@@ -91,6 +95,7 @@ export const proxyFlags = {
   help: { type: 'boolean', short: 'h' },
   'token-file': { type: 'string' },
   'ca-cert-file': { type: 'string' },
+  'identity-dir': { type: 'string' },
   'trust-domain': { type: 'string' },
   'stats-interval-ms': { type: 'string' },
   'sockets-from-parent': { type: 'boolean' },
@@ -184,6 +189,7 @@ export const command: Command = {
           token: readFileSync(values['token-file'], 'utf8').trim(),
           ...(values['ca-cert-file'] ? { caCertPem: readFileSync(values['ca-cert-file'], 'utf8') } : {}),
           ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+          ...(values['identity-dir'] ? { identityDir: values['identity-dir'] } : {}),
           request: (csr, o) => (clientRef.c ? clientRef.c.requestCertificate(csr, o) : Promise.reject(new Error('not connected'))),
         });
         boot.node.namespace = boot.workload.namespace = joined.namespace;

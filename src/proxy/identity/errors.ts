@@ -25,6 +25,8 @@ export const IDENTITY_ERRORS = {
   TOKEN_MALFORMED: 'BOWLINE_E_TOKEN_MALFORMED',
   /** Renewing the workload certificate failed (retried with backoff until expiry). */
   RENEWAL_FAILED: 'BOWLINE_E_IDENTITY_RENEWAL_FAILED',
+  /** The saved workload certificate (`--identity-dir`) expired while the proxy was down; a new bootstrap token is needed. */
+  EXPIRED: 'BOWLINE_E_IDENTITY_EXPIRED',
 } as const;
 
 /** One of the identity error codes. */

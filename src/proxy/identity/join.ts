@@ -13,6 +13,7 @@ import { fetchPinnedRoot, tlsStreamConnector } from './first-contact.js';
 import { CertificateRotator, type RotationClock } from './rotation.js';
 import { readBootstrapToken } from './token.js';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../../proxy-config/spiffe.js';
+import { loadPersistedIdentity, persistIdentity } from './persisted.js';
 
 /** Options of a WorkloadIdentity. */
 export interface WorkloadIdentityOptions {
@@ -26,6 +27,8 @@ export interface WorkloadIdentityOptions {
   clock?: RotationClock;
   random?: () => number;
   log?: (line: string) => void;
+  /** Told of every new certificate (after it is installed): `--identity-dir` saves it. */
+  onRotated?: (c: WorkloadCredentials) => void;
 }
 
 /** Obtains and renews a proxy's workload certificate over the push stream. */
@@ -51,6 +54,7 @@ export class WorkloadIdentity {
       },
       onRotated: (c) => {
         this.issued++;
+        opts.onRotated?.(c);
         log(`workload certificate for ${c.spiffeId} installed, valid until ${new Date(c.notAfter).toISOString()}`);
       },
     });
@@ -99,11 +103,26 @@ export interface PreparedIdentity {
  * Reads the bootstrap token, pins the control plane's root (the token's hash, or `caCertFile`),
  * and returns the identity and stream connector; `request` is bound later to the control client.
  */
-export async function prepareIdentity(o: { server: { host: string; port: number }; token: string; caCertPem?: string; trustDomain?: string; request: WorkloadIdentityOptions['request']; log?: (line: string) => void }): Promise<PreparedIdentity> {
+export async function prepareIdentity(o: { server: { host: string; port: number }; token: string; caCertPem?: string; trustDomain?: string; request: WorkloadIdentityOptions['request']; log?: (line: string) => void; identityDir?: string }): Promise<PreparedIdentity> {
   const info = readBootstrapToken(o.token);
-  if (info.expiresAt < Date.now()) throw new IdentityError(IDENTITY_ERRORS.TOKEN_MALFORMED, `the bootstrap token expired at ${new Date(info.expiresAt).toISOString()}; create a new one with \`bowline token create\``);
-  const root = o.caCertPem ?? (await fetchPinnedRoot(o.server.host, o.server.port, info.rootHash));
   const spiffeId = formatSpiffeId({ trustDomain: o.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: info.namespace, serviceAccount: info.serviceAccount });
-  const identity = new WorkloadIdentity({ spiffeId, token: o.token, request: o.request, ...(o.log ? { log: o.log } : {}) });
+  const log = o.log ?? ((l: string) => process.stderr.write(`bowline proxy: ${l}\n`));
+  // A saved, valid certificate authenticates the stream: the (single-use, probably spent) token is not needed.
+  const saved = o.identityDir ? loadPersistedIdentity(o.identityDir, spiffeId) : {};
+  if (saved.expiredAt !== undefined) {
+    log(`${IDENTITY_ERRORS.EXPIRED}: the workload certificate in ${o.identityDir} expired at ${new Date(saved.expiredAt).toISOString()} (the host was down longer than its lifetime) and cannot renew itself; trying the bootstrap token. If that is spent or expired, make a new bundle (\`bowline vm bundle\`) and run \`bowline join\` again`);
+  }
+  if (!saved.credentials && info.expiresAt < Date.now()) {
+    const how = o.identityDir ? 'make a new bundle with `bowline vm bundle` and run `bowline join` again' : 'create a new one with `bowline token create`';
+    throw new IdentityError(IDENTITY_ERRORS.TOKEN_MALFORMED, `the bootstrap token expired at ${new Date(info.expiresAt).toISOString()}; ${how}`);
+  }
+  const root = o.caCertPem ?? (await fetchPinnedRoot(o.server.host, o.server.port, info.rootHash));
+  const live = new LiveCredentials(saved.credentials);
+  const dir = o.identityDir;
+  const identity = new WorkloadIdentity({
+    spiffeId, token: o.token, request: o.request, live, log,
+    ...(dir ? { onRotated: (c: WorkloadCredentials) => { try { persistIdentity(dir, c); } catch (err) { log(`cannot save the workload certificate in ${dir}: ${(err as Error).message}`); } } } : {}),
+  });
+  if (saved.credentials) log(`workload certificate for ${spiffeId} loaded from ${dir}, valid until ${new Date(saved.credentials.notAfter).toISOString()}`);
   return { identity, connect: tlsStreamConnector({ root, live: identity.live }), namespace: info.namespace, serviceAccount: info.serviceAccount };
 }

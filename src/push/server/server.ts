@@ -9,7 +9,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { NodeInfo, ResourceType } from '../../proxy-config/types.js';
 import { decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type HelloMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
-import type { UniversalRegistry } from '../../registry/universal/universal.js';
+import type { Registration, UniversalRegistry } from '../../registry/universal/universal.js';
+import { AutoRegistrationError, type AutoRegistrar } from '../autoregister.js';
 import { GenerationCache, type TypeSet } from '../cache.js';
 import { generateProxyConfig } from '../generators/index.js';
 import { Connection, type CertificateFacts, type ProxyStatus } from './connection.js';
@@ -32,6 +33,8 @@ export interface PushServerOptions {
   source: SnapshotSource;
   /** Registers announced workloads (absent: announcements are ignored). */
   universal?: UniversalRegistry;
+  /** Registers proxies that name a WorkloadGroup as WorkloadEntries (absent: they register like any other). */
+  autoRegister?: AutoRegistrar;
   log?: PushLogger;
   now?: () => number;
   /** Close a stream that sends no hello within this long (default 10 s). */
@@ -74,6 +77,7 @@ export const PUSH_ERRORS = {
   protocol: 'BOWLINE_E_PUSH_PROTOCOL_VERSION',
   unauthenticated: 'BOWLINE_E_PUSH_UNAUTHENTICATED',
   weaker: 'BOWLINE_E_PUSH_WEAKER_CREDENTIAL',
+  workloadGroup: 'BOWLINE_E_PUSH_WORKLOAD_GROUP',
 } as const;
 
 const defaultLog: PushLogger = (level, msg, fields) => process.stderr.write(`${JSON.stringify({ level, component: 'push', msg, ...fields })}\n`);
@@ -225,12 +229,18 @@ export class PushServer {
     this.conns.set(conn.id, conn);
     this.metrics.connects++;
     this.log('info', 'proxy connected', { proxy: conn.id, remote: conn.remote, credential });
-    if (this.opts.universal && hello.workload) {
-      this.opts.universal.register(conn.id, hello.workload).then((r) => {
-        if (conn.closed) r.close();
-        else conn.registration = r;
-      }, (err) => this.log('warn', 'workload registration failed', { proxy: conn.id, error: String(err) }));
-    }
+    const w = hello.workload;
+    const group = w?.workloadGroup;
+    // One registration per proxy: a WorkloadEntry from its WorkloadGroup, or the universal one.
+    const registering: Promise<Registration> | undefined = w && group && this.opts.autoRegister ? this.opts.autoRegister.register(conn.id, { ...w, workloadGroup: group })
+      : w && this.opts.universal ? this.opts.universal.register(conn.id, w) : undefined;
+    registering?.then((r) => {
+      if (conn.closed) r.close();
+      else conn.registration = r;
+    }, (err) => {
+      if (err instanceof AutoRegistrationError) this.drop(conn, PUSH_ERRORS.workloadGroup, err.message);
+      else this.log('warn', 'workload registration failed', { proxy: conn.id, error: String(err) });
+    });
     // After a reconnect the proxy says what it runs: unchanged types are not resent.
     for (const t of RESOURCE_TYPES) {
       const v = hello.versions?.[t];
@@ -469,5 +479,6 @@ function checkWorkload(w: WorkloadAnnouncement): string | undefined {
     if (typeof s?.service !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s.service)) return `hello.workload.services[${i}].service must be a DNS label`;
     if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) return `hello.workload.services[${i}].port must be 1-65535`;
   }
+  if (w.workloadGroup !== undefined && (typeof w.workloadGroup !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(w.workloadGroup))) return 'hello.workload.workloadGroup must be a resource name';
   return undefined;
 }
