@@ -9,7 +9,7 @@ import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
 /** Protocol revision spoken by this build; a server refuses a hello with another major. */
-export const PUSH_PROTOCOL_VERSION = 4;
+export const PUSH_PROTOCOL_VERSION = 5;
 /** Longest line (one message) either side accepts; longer is garbage and closes the stream. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Every resource type the stream carries, in the order a proxy should apply them (xDS: CDS, EDS, LDS, RDS). */
@@ -60,7 +60,7 @@ export interface WorkloadAnnouncement {
    *  Default `hello`: the announced services are the workload's endpoints. */
   endpointsFrom?: 'hello' | 'platform';
   /** The WorkloadGroup (in `namespace`) this workload joins: the control plane registers it as a WorkloadEntry created from the
-   *  group's template (Istio's auto-registration) instead of a universal registration. Protocol 4. */
+   *  group's template (Istio's auto-registration) instead of a universal registration. Protocol 5. */
   workloadGroup?: string;
 }
 

@@ -10,6 +10,7 @@ import { DEFAULT_USER, ETC_DIR, joinPlan, leavePlan, UNIT_PATH, type ReadBundle 
 import { executePlan, renderPlan } from '../../platform/vm/plan.js';
 import { readBootstrapToken } from '../../proxy/identity/token.js';
 import { parseLabels } from '../../proxy/bootstrap.js';
+import { formatSpiffeId } from '../../proxy-config/spiffe.js';
 import { ApiClient, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { runApply } from './apply.js';
@@ -127,7 +128,7 @@ export async function runBundle(args: string[], io: CliIO, env: NodeJS.ProcessEn
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const f of files) writeFileSync(join(dir, f.name), f.content, { mode: f.mode });
     io.stdout(`${dir}\n`);
-    io.stderr(`bundle for WorkloadGroup ${g.namespace}/${g.name} (spiffe://${tb.trustDomain}/ns/${g.namespace}/sa/${g.serviceAccount}) in ${dir}; token single use, expires ${t.expiresAt}; control plane ${discovery}\n  on the host: sudo bowline join ${dir}\n`);
+    io.stderr(`bundle for WorkloadGroup ${g.namespace}/${g.name} (${formatSpiffeId({ trustDomain: tb.trustDomain, namespace: g.namespace, serviceAccount: g.serviceAccount })}) in ${dir}; token single use, expires ${t.expiresAt}; control plane ${discovery}\n  on the host: sudo bowline join ${dir}\n`);
     return EXIT_OK;
   } catch (err) {
     if (err instanceof UnreachableError) { io.stderr(`bowline vm bundle: ${err.message}\n`); return EXIT_INVALID; }
