@@ -23,8 +23,10 @@ const partOf = { 'app.kubernetes.io/part-of': 'bowline' };
 /** The CRD of every Istio kind, as installed in a cluster (no server-set fields). */
 export function installCrds(): Json[] {
   return servedKinds.filter((k) => k.custom).map((k) => {
-    const c = crdOf(k) as unknown as Json;
+    const c = structuredClone(crdOf(k)) as unknown as Json;
     const spec = c['spec'] as Json;
+    // A cluster's apiserver owns metadata's schema (a CRD may only constrain name and generateName).
+    for (const v of spec['versions'] as Json[]) delete ((((v['schema'] as Json)['openAPIV3Schema'] as Json)['properties'] ?? {}) as Json)['metadata'];
     return { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: (c['metadata'] as Json)['name'], labels: { ...partOf } }, spec };
   }).sort((a, b) => String((a['metadata'] as Json)['name']).localeCompare(String((b['metadata'] as Json)['name'])));
 }
