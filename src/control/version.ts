@@ -1,17 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { bowlineVersion } from '../proxy-config/version.js';
 
-/** The package version (package.json next to src/ or dist/). */
-export function bowlineVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    try {
-      return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      return '0.0.0';
-    }
-  }
-}
+export { bowlineVersion };
 
 /** The Kubernetes API level the config API follows (what `/version` reports as major.minor, so kubectl's skew checks pass). */
 export const KUBERNETES_API_LEVEL = { major: '1', minor: '31' };

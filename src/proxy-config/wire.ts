@@ -8,8 +8,14 @@
 import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
-/** Protocol revision spoken by this build; a server refuses a hello with another major. */
-export const PUSH_PROTOCOL_VERSION = 5;
+/** Protocol revision spoken by this build (docs/push-protocol.md lists what each one added). */
+export const PUSH_PROTOCOL_VERSION = 6;
+/**
+ * The oldest proxy protocol this control plane serves. A revision that only adds a resource type
+ * keeps it (older proxies are not sent that type); one that adds a field to an existing type, which
+ * an older proxy would refuse or, worse, ignore, raises it to itself. 6 added UpstreamTls.unavailable.
+ */
+export const MIN_PUSH_PROTOCOL_VERSION = 6;
 /** Longest line (one message) either side accepts; longer is garbage and closes the stream. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Every resource type the stream carries, in the order a proxy should apply them (xDS: CDS, EDS, LDS, RDS). */
@@ -89,6 +95,10 @@ export interface HelloMessage {
   workload?: WorkloadAnnouncement;
   /** Versions of the config the proxy runs now (after a reconnect): unchanged types are not resent. */
   versions?: Partial<Record<ResourceType, string>>;
+  /** The proxy's Bowline version (protocol 6), named in refusals. */
+  proxyVersion?: string;
+  /** The resource types the proxy understands (protocol 6); the control plane sends no other. */
+  types?: ResourceType[];
 }
 
 /** control plane -> proxy: a set of type updates to apply atomically. */

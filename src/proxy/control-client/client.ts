@@ -7,6 +7,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { NodeInfo, ProxyConfig, ResourceType } from '../../proxy-config/types.js';
 import type { StatsMessage } from '../../proxy-config/stats.js';
+import { bowlineVersion } from '../../proxy-config/version.js';
 import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
 
 /** Options of the control client. */
@@ -134,7 +135,7 @@ export class ControlClient {
     });
     sock.on('connect', () => {
       this.connected = true;
-      const hello = { type: 'hello', protocol: PUSH_PROTOCOL_VERSION, node: this.opts.node, workload: this.opts.workload, versions: this.versions };
+      const hello = { type: 'hello', protocol: PUSH_PROTOCOL_VERSION, proxyVersion: bowlineVersion(), types: RESOURCE_TYPES, node: this.opts.node, workload: this.opts.workload, versions: this.versions };
       sock.write(JSON.stringify(hello) + '\n');
       this.opts.onEvent?.({ type: 'connected' });
       this.log(`connected to control plane ${this.opts.server}`);
@@ -142,13 +143,16 @@ export class ControlClient {
     sock.on('data', (d) => framer.push(d));
     sock.on('error', (err) => (reason = err.message));
     sock.on('close', () => {
+      // A socket that stop() left behind closes after start() opened the next one: it must neither
+      // mark the new stream disconnected nor schedule another connection (two streams, one replacing the other).
+      if (this.socket !== sock) return;
+      this.socket = undefined;
       this.connected = false;
       for (const [id, w] of this.csrWaiters) {
         clearTimeout(w.timer);
         w.reject(new Error('control plane stream closed before the certificate arrived'));
         this.csrWaiters.delete(id);
       }
-      if (this.socket === sock) this.socket = undefined;
       if (this.stopped) return;
       const base = Math.min(this.opts.maxBackoffMs ?? 10_000, (this.opts.initialBackoffMs ?? 250) * 2 ** Math.min(this.failures, 16));
       const wait = Math.round(base * (0.5 + 0.5 * (this.opts.random ?? Math.random)()));

@@ -78,6 +78,8 @@ export class Connection {
   /** A hello without a certificate, waiting for a CSR with a bootstrap token to prove `identity`. */
   awaitingToken?: { hello: HelloMessage; identity: string; timer: NodeJS.Timeout };
   /** What the proxy runs (its last ACKed sets). */
+  /** The resource types the proxy said it understands (all of them for a hello without `types`). */
+  types: ReadonlySet<ResourceType> = new Set();
   readonly acked = new Map<ResourceType, TypeSet>();
   pending?: PendingPush;
   /** A change arrived while a push was in flight: push again after the ACK. */

@@ -3,12 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { ProxyConfig } from '../../proxy-config/types.js';
-import { PUSH_PROTOCOL_VERSION } from '../../proxy-config/wire.js';
+import { MIN_PUSH_PROTOCOL_VERSION, PUSH_PROTOCOL_VERSION } from '../../proxy-config/wire.js';
 // eslint-disable-next-line no-restricted-imports -- the stream test runs the real proxy-side client against the server
 import { ControlClient, type ControlClientEvent } from '../../proxy/control-client/client.js';
 import { generateProxyConfig } from '../generators/index.js';
 import { bookinfoSnapshot, ingressProxy, productpageProxy, sampleResources } from '../testdata/bookinfo.js';
-import { MAX_INBOUND_FRAME_BYTES, PushServer, type PushServerOptions, type SnapshotSource } from './server.js';
+import { MAX_INBOUND_FRAME_BYTES, protocolSkew, PushServer, type PushServerOptions, type SnapshotSource } from './server.js';
 
 /** A snapshot source the test moves by hand. */
 class Source implements SnapshotSource {
@@ -162,6 +162,31 @@ describe('push stream', () => {
     refuse = false;
     await waitFor(() => applied.length === 2, { what: 'retry applied' });
     await waitFor(() => server.status()[0]!.types.routes!.state === 'SYNCED', { what: 'SYNCED' });
+  });
+
+  it('versions on the stream: an older or newer protocol is refused naming both versions; types a proxy does not list are never sent', async () => {
+    expect(protocolSkew({ protocol: PUSH_PROTOCOL_VERSION })).toBeUndefined();
+    expect(protocolSkew({ protocol: MIN_PUSH_PROTOCOL_VERSION - 1, proxyVersion: '0.0.9' })).toMatch(new RegExp(`^proxy \\(bowline 0\\.0\\.9\\) speaks push protocol ${MIN_PUSH_PROTOCOL_VERSION - 1}; this control plane \\(bowline \\d+\\.\\d+\\.\\d+\\) serves protocols ${MIN_PUSH_PROTOCOL_VERSION}-${PUSH_PROTOCOL_VERSION}: upgrade the proxy`));
+    expect(protocolSkew({ protocol: PUSH_PROTOCOL_VERSION + 1, proxyVersion: '9.0.0' })).toMatch(/upgrade the control plane first/);
+    const { addr, logs } = await setup();
+    const old = connect(addr.port, '127.0.0.1');
+    let got = '';
+    old.on('data', (d) => (got += d));
+    const closed = new Promise((r) => old.on('close', r));
+    old.write(`{"type":"hello","protocol":${MIN_PUSH_PROTOCOL_VERSION - 1},"proxyVersion":"0.0.9","node":${JSON.stringify(productpageProxy.node)}}\n`);
+    await closed;
+    expect(got).toMatch(/BOWLINE_E_PUSH_PROTOCOL_VERSION/);
+    expect(logs.some((l) => l.code === 'BOWLINE_E_PUSH_PROTOCOL_VERSION' && String(l.reason).includes('bowline 0.0.9'))).toBe(true);
+    // A proxy that lists only some types gets only those.
+    const partial = connect(addr.port, '127.0.0.1');
+    let lines = '';
+    partial.on('data', (d) => (lines += d));
+    partial.write(`{"type":"hello","protocol":${PUSH_PROTOCOL_VERSION},"types":["clusters","endpoints","listeners","routes"],"node":${JSON.stringify(productpageProxy.node)},"workload":${JSON.stringify(productpageProxy.workload)}}\n`);
+    await waitFor(() => lines.includes('\n'), { what: 'first push' });
+    const push = JSON.parse(lines.slice(0, lines.indexOf('\n'))) as { type: string; updates: Array<{ resourceType: string }> };
+    expect(push.type).toBe('push');
+    expect(push.updates.map((u) => u.resourceType).sort()).toEqual(['clusters', 'endpoints', 'listeners', 'routes']);
+    partial.destroy();
   });
 
   it('a client that sends garbage is disconnected with a logged reason; other proxies do not notice', async () => {

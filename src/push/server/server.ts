@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { NodeInfo, ResourceType } from '../../proxy-config/types.js';
-import { decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type HelloMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import { decodeMessage, LineFramer, MIN_PUSH_PROTOCOL_VERSION, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type HelloMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import { bowlineVersion } from '../../proxy-config/version.js';
 import type { Registration, UniversalRegistry } from '../../registry/universal/universal.js';
 import { AutoRegistrationError, type AutoRegistrar } from '../autoregister.js';
 import { GenerationCache, type TypeSet } from '../cache.js';
@@ -192,7 +193,9 @@ export class PushServer {
   }
 
   private onHello(conn: Connection, hello: HelloMessage): void {
-    if (hello.protocol !== PUSH_PROTOCOL_VERSION) return this.drop(conn, PUSH_ERRORS.protocol, `protocol ${String(hello.protocol)} not supported (this control plane speaks ${PUSH_PROTOCOL_VERSION})`);
+    const skew = protocolSkew(hello);
+    if (skew) return this.drop(conn, PUSH_ERRORS.protocol, skew);
+    conn.types = new Set(Array.isArray(hello.types) ? hello.types.filter((t) => RESOURCE_TYPES.includes(t)) : RESOURCE_TYPES);
     const problem = checkNode(hello.node) ?? (hello.workload ? checkWorkload(hello.workload) : undefined);
     if (problem) return this.drop(conn, PUSH_ERRORS.badHello, problem);
     const verdict = this.opts.authenticate?.(conn.socket, hello) ?? { kind: 'none' as const };
@@ -354,6 +357,7 @@ export class PushServer {
       parts.push(']}');
     };
     for (const t of RESOURCE_TYPES) {
+      if (!conn.types.has(t)) continue; // a type the proxy does not understand is never sent
       const have = conn.acked.get(t);
       // Nothing that could change this type happened since the proxy's output was last computed.
       const checked = conn.checkedAt.get(t);
@@ -481,4 +485,17 @@ function checkWorkload(w: WorkloadAnnouncement): string | undefined {
   }
   if (w.workloadGroup !== undefined && (typeof w.workloadGroup !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(w.workloadGroup))) return 'hello.workload.workloadGroup must be a resource name';
   return undefined;
+}
+
+/**
+ * Why a hello's protocol cannot be served, naming both sides' protocol and Bowline versions, or
+ * undefined. Protocols MIN_PUSH_PROTOCOL_VERSION..PUSH_PROTOCOL_VERSION are served (docs/push-protocol.md).
+ */
+export function protocolSkew(hello: Pick<HelloMessage, 'protocol' | 'proxyVersion'>): string | undefined {
+  const p = hello.protocol;
+  if (typeof p === 'number' && Number.isInteger(p) && p >= MIN_PUSH_PROTOCOL_VERSION && p <= PUSH_PROTOCOL_VERSION) return undefined;
+  const proxy = `proxy (bowline ${typeof hello.proxyVersion === 'string' ? hello.proxyVersion : 'before 0.1 protocol 5'}) speaks push protocol ${String(p)}`;
+  const cp = `this control plane (bowline ${bowlineVersion()}) serves protocols ${MIN_PUSH_PROTOCOL_VERSION}-${PUSH_PROTOCOL_VERSION}`;
+  const fix = typeof p === 'number' && p > PUSH_PROTOCOL_VERSION ? 'upgrade the control plane first (control planes go first in an upgrade)' : 'upgrade the proxy to the control plane\'s version';
+  return `${proxy}; ${cp}: ${fix}`;
 }
