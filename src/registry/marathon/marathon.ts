@@ -220,14 +220,14 @@ export class MarathonRegistry implements Registry {
     const { min, max } = this.opts.backoffMs ?? { min: 200, max: 10_000 };
     const sleep = this.opts.sleep ?? ((ms: number, signal: AbortSignal) => new Promise<void>((r) => { const t = setTimeout(r, ms); signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true }); }));
     let delay = min;
-    let first = true;
     while (!this.abort.signal.aborted) {
       try {
         await this.client.events(this.abort.signal, () => {
           delay = min;
-          // Anything that changed between the last read and this stream is caught by one full read.
-          if (!first || !this.state.healthy) { this.dirty.all = true; this.scheduleFlush(); }
-          first = false;
+          // Anything that changed between the last read and this stream (also the first one: start() read before
+          // the stream was open, and an event in between is lost) is caught by one full read.
+          this.dirty.all = true;
+          this.scheduleFlush();
         }, (e) => this.invalidate(e));
         if (this.abort.signal.aborted) return;
         this.log('warn', `registry ${this.name}: the event stream from ${this.client.url} ended; reconnecting`);
@@ -235,7 +235,6 @@ export class MarathonRegistry implements Registry {
         if (this.abort.signal.aborted) return;
         this.failed(err);
       }
-      first = false;
       await sleep(delay, this.abort.signal);
       delay = Math.min(delay * 2, max);
     }
