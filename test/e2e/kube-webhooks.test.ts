@@ -80,6 +80,11 @@ describe('webhooks called by a real kube-apiserver', () => {
     }, { timeoutMs: 20_000, what: `caBundle patched (${cp.output().slice(-2000)})` });
     expect(new Set(bundles).size).toBe(1);
     expect(Buffer.from(bundles![0]!, 'base64').toString()).toContain('-----BEGIN CERTIFICATE-----');
+    // The ingress gateway's join token: written by the control plane into the Secret its Deployment mounts.
+    const secret = await waitFor(async () => (await kube.api.raw('GET', '/api/v1/namespaces/istio-system/secrets/bowline-join-istio-ingressgateway')).status === 200
+      ? await get<{ data: { token: string } }>('/api/v1/namespaces/istio-system/secrets/bowline-join-istio-ingressgateway') : undefined, { timeoutMs: 25_000, what: `gateway join Secret (${cp.output().slice(-1500)})` });
+    const token = Buffer.from(secret!.data.token, 'base64').toString();
+    expect(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())).toMatchObject({ ns: 'istio-system', sa: 'istio-ingressgateway', max: 10_000 });
     // The CRDs were established by the apiserver (Bowline's schemas are structural).
     await waitFor(async () => (await get<KubeObject>('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/virtualservices.networking.istio.io')).status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True'), { timeoutMs: 20_000, what: 'CRD established' });
   }, 60_000);

@@ -197,6 +197,21 @@ export const command: Command = {
         return EXIT_INVALID;
       }
     }
+    if (values.kubeconfig?.[0] || values['kube-in-cluster']) {
+      // The ingress gateway's join token, kept in its Secret in the cluster (docs/platforms/kubernetes.md).
+      const { caOf } = await import('../../ca/index.js');
+      const ca = caOf(cp);
+      if (ca) {
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const { startGatewayJoinSecret } = await import('../../platform/kubernetes/join-secret.js');
+        const kc = new KubeConfig();
+        if (values.kubeconfig?.[0]) kc.loadFromFile(values.kubeconfig[0]);
+        else kc.loadFromCluster();
+        const keeper = startGatewayJoinSecret(kc, ca, cp.options.rootNamespace, { log });
+        void keeper.sync();
+        cp.onShutdown(() => keeper.stop());
+      }
+    }
     writeContext(home, cp.apiUrl);
     if (values['ports-file']) writePortsFile(values['ports-file'], cp.ports);
     log(`bowline control plane ready: API ${cp.apiUrl}${cp.ports.push ? `, push port ${cp.ports.push}` : ''}, dashboard ${cp.apiUrl}/ui/, home ${home}`);
