@@ -116,6 +116,11 @@ describe('dashboard', () => {
     expect((await fetch(`${base}/ui/api/graph`, { headers: { cookie: jar } })).status).toBe(200);
     expect((await fetch(`${base}/ui/api/graph`, { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(200);
     expect((await fetch(`${base}/apis/networking.istio.io/v1/virtualservices`, { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(403);
+    // No mutation with a viewer token: not through the config API, not through the dashboard.
+    const vsBody = JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x', namespace: 'default' }, spec: { hosts: ['x'] } });
+    expect((await fetch(`${base}/apis/networking.istio.io/v1/namespaces/default/virtualservices`, { method: 'POST', headers: { authorization: `Bearer ${viewer}`, 'content-type': 'application/json' }, body: vsBody })).status).toBe(403);
+    expect((await fetch(`${base}/ui/api/config`, { method: 'POST', headers: { cookie: jar, 'content-type': 'application/json' }, body: vsBody })).status).toBe(403);
+    expect((await fetch(`${base}/apis/networking.istio.io/v1/namespaces/default/virtualservices/x`, { headers: { authorization: `Bearer ${cp.adminToken}` } })).status).toBe(404);
     const other = await login(await mint('registry-read', 'east'));
     expect(other.status).toBe(401);
     expect(await other.text()).toContain('scope registry-read');

@@ -62,8 +62,8 @@ export class TestMesh {
     return (s.address() as AddressInfo).port;
   }
 
-  /** A sidecar `name` for service `service` (default `name`, port `svcPort`) of namespace `ns`, service account `sa`, in front of a new app. */
-  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name): Promise<Sidecar> {
+  /** A sidecar `name` for service `service` (default `name`, port `svcPort`) of namespace `ns`, service account `sa`, in front of a new app; `extra` proxy flags win over the defaults. */
+  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name, extra: string[] = []): Promise<Sidecar> {
     const appPort = await this.app(name);
     const t = await this.cli(['token', 'create', '--namespace', ns, '--service-account', sa, '--ttl', '10m']);
     if (t.code !== 0) throw new Error(t.out);
@@ -71,7 +71,7 @@ export class TestMesh {
     writeFileSync(tokenFile, t.out.split('\n').find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()))!.trim() + '\n');
     const portsFile = join(this.home, `${name}.ports.json`);
     const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', tokenFile, '--name', name, '--labels', labels, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off',
-      '--service', `${service}:${svcPort}@${appPort}`, '--bind-port', `${svcPort}=0`, '--outbound-port', 'auto', '--ports-file', portsFile]);
+      '--service', `${service}:${svcPort}@${appPort}`, '--bind-port', `${svcPort}=0`, '--outbound-port', 'auto', '--ports-file', portsFile, ...extra]);
     this.children.push(c);
     await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/${ns}/sa/${sa}`), { timeoutMs: 15_000, what: `${name} certificate:\n${c.output()}` });
     const ports = await waitFor(() => {
