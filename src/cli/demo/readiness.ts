@@ -10,6 +10,13 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * How long the demo waits for one process to come up (a log line, an answer, a ports file). Each
+ * wait ends at once when the process exits, so a generous bound costs nothing when things go well;
+ * on a busy 2-core machine sidecars took 17 s. BOWLINE_DEMO_START_TIMEOUT_MS overrides it.
+ */
+export const START_TIMEOUT_MS = Number(process.env.BOWLINE_DEMO_START_TIMEOUT_MS) > 0 ? Number(process.env.BOWLINE_DEMO_START_TIMEOUT_MS) : 60_000;
+
 async function poll<T>(m: Managed, what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -22,7 +29,7 @@ async function poll<T>(m: Managed, what: string, timeoutMs: number, check: () =>
 }
 
 /** Waits until `m`'s log has a line matching `re`; resolves to the match. */
-export function logLine(m: Managed, re: RegExp, what: string, timeoutMs = 15_000): Promise<RegExpExecArray> {
+export function logLine(m: Managed, re: RegExp, what: string, timeoutMs = START_TIMEOUT_MS): Promise<RegExpExecArray> {
   return poll(m, what, timeoutMs, () => {
     let text = '';
     try { text = readFileSync(m.logPath, 'utf8'); } catch {}
@@ -46,7 +53,7 @@ export function httpGet(url: string, timeoutMs = 2000, headers: Record<string, s
 }
 
 /** Waits until GET `url` answers and `ok` accepts the answer. */
-export function httpReady(m: Managed, url: string, what: string, ok: (r: { status: number; body: string }) => boolean = (r) => r.status === 200, timeoutMs = 15_000): Promise<{ status: number; body: string }> {
+export function httpReady(m: Managed, url: string, what: string, ok: (r: { status: number; body: string }) => boolean = (r) => r.status === 200, timeoutMs = START_TIMEOUT_MS): Promise<{ status: number; body: string }> {
   return poll(m, what, timeoutMs, async () => {
     const r = await httpGet(url);
     return r && ok(r) ? r : undefined;

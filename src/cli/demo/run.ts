@@ -8,7 +8,7 @@ import { Supervisor, type Managed } from './supervisor.js';
 import type { Server } from 'node:net';
 import { bindForChild, handOver, holdPort, type HeldPort } from './ports.js';
 import { tokenFile as mintTokenFile } from './tokens.js';
-import { logLine, httpReady, httpGet, StartError } from './readiness.js';
+import { logLine, httpReady, httpGet, START_TIMEOUT_MS, StartError } from './readiness.js';
 import { DEMO_WORKLOADS, packageRoot, sampleScript, type DemoWorkload } from './workloads.js';
 
 /** How the demo runs. */
@@ -177,7 +177,7 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
     // --port goes to the gateway still bound (over IPC): it is never free for another process to take.
     gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile, tokenFile }), '--sockets-from-parent'], env, ipc: true });
     await held.handTo(gw.proc);
-    await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, `an answer on :${opts.port}`, () => true, 20_000);
+    await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, `an answer on :${opts.port}`, () => true);
   });
   // Workloads start side by side. Every port is bound by its owner or handed to it still bound:
   // the demo binds the app's port, the sidecar (told that app port) binds its inbound and outbound
@@ -229,7 +229,7 @@ function freshFile(file: string): string {
  * admin `/ready` answers; resolves to the listeners' ports.
  */
 async function proxyListeners(m: Managed, portsFile: string, names: string[]): Promise<Record<string, number>> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const ports = readPortsFile(portsFile, ['admin']) as { admin: number; listeners?: Record<string, number> } | undefined;
     if (ports && names.every((n) => typeof ports.listeners?.[n] === 'number')) {
@@ -237,19 +237,19 @@ async function proxyListeners(m: Managed, portsFile: string, names: string[]): P
       return ports.listeners!;
     }
     if (!Supervisor.alive(m)) throw new StartError(m, `${m.spec.name} exited before its listeners were up`);
-    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: no ${names.join(', ')} listener in ${portsFile} after 15 s (config from the control plane not applied?)`);
+    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: no ${names.join(', ')} listener in ${portsFile} after ${START_TIMEOUT_MS / 1000} s (config from the control plane not applied?)`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
 /** Waits until `portsFile` (JSON written by `--ports-file`) names every port in `keys`. */
 async function portsFromFile(m: Managed, portsFile: string, keys: string[]): Promise<Record<string, number>> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const ports = readPortsFile(portsFile, keys);
     if (ports) return ports;
     if (!Supervisor.alive(m)) throw new StartError(m, `${m.spec.name} exited before writing ${portsFile}`);
-    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: ${portsFile} has no ${keys.join('/')} port after 15 s`);
+    if (Date.now() > deadline) throw new StartError(m, `${m.spec.name}: ${portsFile} has no ${keys.join('/')} port after ${START_TIMEOUT_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
