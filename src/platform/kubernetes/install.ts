@@ -76,7 +76,7 @@ function controlPlane(v: Values): Json[] {
   const inject = v.sidecarInjectorWebhook.enabled;
   const hooks = [...(v.global.configValidation ? ['validate'] : []), ...(inject ? ['inject'] : [])];
   const args = ['up', '--home', '/var/lib/bowline', '--listen-api', '0.0.0.0:15014', '--listen-push-tls', '0.0.0.0:15012',
-    '--trust-domain', v.meshConfig.trustDomain,
+    '--trust-domain', v.meshConfig.trustDomain, '--kube-in-cluster',
     ...(hooks.length ? ['--listen-webhook', `0.0.0.0:${WEBHOOK_PORT}`, '--webhooks', hooks.join(',')] : []),
     ...(inject ? ['--inject-image', image(v), '--inject-failure-policy', v.sidecarInjectorWebhook.failurePolicy] : []),
     ...(inject && v.sidecarInjectorWebhook.nativeSidecar ? ['--inject-native-sidecar'] : [])];
