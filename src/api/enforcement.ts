@@ -445,7 +445,7 @@ export const enforcement: Record<string, Enforcement> = {
   'Gateway spec.servers[].bind': warned(),
   'Gateway spec.servers[].hosts': proven('src/push/generators/generators.test.ts', 'bookinfo-gateway: port 80 bound on 8080, /productpage to productpage'),
   'Gateway spec.servers[].tls.httpsRedirect': warned(),
-  'Gateway spec.servers[].tls.mode': warned(),
+  'Gateway spec.servers[].tls.mode': proven('test/e2e/multicluster-eastwest.test.ts', '*.local: the SNI outbound_.8080_._.messenger.default.svc.cluster.local reaches the local messenger'),
   'Gateway spec.servers[].tls.serverCertificate': warned(),
   'Gateway spec.servers[].tls.privateKey': warned(),
   'Gateway spec.servers[].tls.caCertificates': warned(),

@@ -64,6 +64,12 @@ export interface ControlPlaneOptions {
   kubernetes?: Array<{ kubeconfig?: string; namespaces?: string[]; clusterDomain?: string }>;
   /** Overrides the mesh config's trustDomain. */
   trustDomain?: string;
+  /** This control plane's cluster id (`--cluster`, Istio's `multiCluster.clusterName`; default `Kubernetes`). */
+  cluster?: string;
+  /** The default network of this cluster's workloads (`--network`, Istio's `global.network`; default none: one flat network). */
+  network?: string;
+  /** The mesh id (`--mesh-id`, Istio's `global.meshID`; default the mesh config's meshId, else the trust domain). */
+  meshId?: string;
   /** Prometheus base URL the dashboard reads traffic from instead of the proxies' push streams (`bowline up --prometheus`). */
   prometheus?: string;
   /** Plugins started in order after the API is up (default none; `bowline up` passes the built-in ones). */
@@ -90,7 +96,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken'>> & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId'>> & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -133,6 +139,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.meshConfigFile ? { file: opts.meshConfigFile } : {}),
     ...(opts.rootNamespace ? { rootNamespace: opts.rootNamespace } : {}),
     ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
+    ...(opts.meshId ? { meshId: opts.meshId } : {}),
     log,
   });
   const rawStore = typeof opts.store === 'object' ? opts.store : await openStore(opts.store ?? 'embedded', { home: opts.home, ...(opts.clock ? { clock: opts.clock } : {}) });
@@ -282,6 +289,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ...(opts.caKekFile ? { caKekFile: opts.caKekFile } : {}),
       ...(opts.caCertsDir ? { caCertsDir: opts.caCertsDir } : {}),
       clusterDomain: opts.clusterDomain ?? 'cluster.local',
+      cluster: opts.cluster ?? 'Kubernetes',
+      network: opts.network ?? '',
       domains: opts.domains ?? [],
       ...(opts.vipCidr ? { vipCidr: opts.vipCidr } : {}),
       ...(opts.marathon && opts.marathon.length > 0 ? { marathon: opts.marathon } : {}),

@@ -18,6 +18,8 @@ export interface MeshSourceOptions {
   file?: string;
   rootNamespace?: string;
   trustDomain?: string;
+  /** `bowline up --mesh-id`: Istio's meshId (install value `global.meshID`); default the mesh config's, else the trust domain. */
+  meshId?: string;
   log?: (line: string) => void;
 }
 
@@ -96,6 +98,8 @@ export class MeshConfigSource {
     const mesh = parseMeshConfig(Object.keys(merged).length ? stringify(merged) : '').mesh;
     if (this.opts.trustDomain) mesh.trustDomain = this.opts.trustDomain;
     if (this.opts.rootNamespace) mesh.rootNamespace = this.opts.rootNamespace;
+    if (this.opts.meshId) mesh.meshId = this.opts.meshId;
+    else if (typeof mesh.meshId !== 'string' || mesh.meshId === '') mesh.meshId = mesh.trustDomain; // Istio's default
     return mesh;
   }
 }

@@ -60,6 +60,10 @@ export interface Endpoint {
   weight?: number;
   locality?: string;
   health?: 'healthy' | 'unhealthy' | 'draining';
+  /** The cluster that reported the endpoint (`bowline up --cluster`, or a remote cluster's name). */
+  cluster?: string;
+  /** The network the endpoint's address is reachable on (`topology.istio.io/network`); absent: every network. */
+  network?: string;
 }
 
 /** A workload (a proxy's app, a WorkloadEntry, a manual registration). */

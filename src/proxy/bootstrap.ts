@@ -47,6 +47,8 @@ export interface BootstrapFlags {
   'bind-address'?: string;
   'endpoints-from'?: string;
   locality?: string;
+  cluster?: string;
+  network?: string;
   capture?: string;
   'workload-group'?: string;
 }
@@ -75,6 +77,8 @@ export const bootstrapFlagDefs = {
   'bind-address': { type: 'string' },
   'endpoints-from': { type: 'string' },
   locality: { type: 'string' },
+  cluster: { type: 'string' },
+  network: { type: 'string' },
   capture: { type: 'string' },
   'workload-group': { type: 'string' },
 } as const;
@@ -144,6 +148,12 @@ export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => st
   const namespace = str(flags.namespace, 'namespace') ?? 'default';
   const serviceAccount = str(flags['service-account'], 'serviceAccount') ?? (gateway ? name : 'default');
   const labels = flags.labels !== undefined ? parseLabels(flags.labels) : ((file.labels as Record<string, string>) ?? {});
+  // --network is the label Istio's injector sets: the registry reads a workload's network from it.
+  const network = str(flags.network, 'network');
+  if (network !== undefined) {
+    if (labels['topology.istio.io/network'] !== undefined && labels['topology.istio.io/network'] !== network) throw new BootstrapError(`--network ${network} contradicts the label topology.istio.io/network=${labels['topology.istio.io/network']}`);
+    labels['topology.istio.io/network'] = network;
+  }
   const appPortRaw = flags['app-port'] ?? file.appPort;
   const appPort = appPortRaw === undefined ? undefined : port(appPortRaw, '--app-port');
   const serviceSpecs = flags.service ?? ((file.services as string[] | undefined) ?? []);
@@ -153,6 +163,8 @@ export function parseBootstrap(flags: BootstrapFlags, read: (path: string) => st
   const address = str(flags.address, 'address') ?? '127.0.0.1';
   const id = str(flags.id, 'id') ?? `${name}.${namespace}`;
   const node: NodeInfo = { id, role: gateway ? 'gateway' : 'sidecar', workload: name, namespace, serviceAccount, labels };
+  const cluster = str(flags.cluster, 'cluster');
+  if (cluster !== undefined) node.cluster = cluster;
   const workload: WorkloadAnnouncement = { name, namespace, serviceAccount, labels, address, services, role: node.role };
   if (portMap && Object.keys(portMap).length) workload.portMap = portMap;
   const outbound = flags['outbound-port'] ?? file.outboundPort;

@@ -11,6 +11,7 @@ import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
 import { MarathonRegistry } from '../registry/marathon/marathon.js';
 import { KubernetesRegistry } from '../registry/kubernetes/kubernetes.js';
+import { DEFAULT_CLUSTER } from '../registry/topology.js';
 import { caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store, StoredObject } from '../store/store.js';
 import type { Registry } from '../telemetry/metrics/registry.js';
@@ -28,7 +29,7 @@ export interface PushHost {
   readonly store: Store;
   readonly meshConfig: MeshConfig;
   onMeshConfig(fn: (m: MeshConfig) => void): () => void;
-  readonly options: { listenPush: string; listenPushTls?: string; pushPlaintext?: boolean; clusterDomain: string; domains: string[]; marathon?: MarathonSource[]; kubernetes?: KubernetesSource[]; vipCidr?: string };
+  readonly options: { listenPush: string; listenPushTls?: string; pushPlaintext?: boolean; clusterDomain: string; domains: string[]; marathon?: MarathonSource[]; kubernetes?: KubernetesSource[]; vipCidr?: string; cluster?: string; network?: string };
   readonly ports: Record<string, number>;
   readonly metrics: { addRegistry(r: Registry): void };
   addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
@@ -117,7 +118,8 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     domains: k.clusterDomain ? { ...domains, clusterDomain: k.clusterDomain } : domains,
     log: (level, line) => { if (level !== 'debug' || process.env.BOWLINE_DEBUG) cp.log(line); },
   }));
-  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons, ...kubernetes]);
+  const topology = { cluster: cp.options.cluster || DEFAULT_CLUSTER, network: cp.options.network ?? '' };
+  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons, ...kubernetes], topology);
   const vips = new VipAllocator({ store: cp.store, ...(cp.options.vipCidr ? { cidr: cp.options.vipCidr } : {}), onChange: () => controller.schedule(), log: (l) => cp.log(l) });
   const controller: MeshController = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains, vips, ...(cp.openSecret ? { openSecret: (o: StoredObject) => cp.openSecret!(o) } : {}), log: (l) => cp.log(`push: ${l}`) });
   const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));

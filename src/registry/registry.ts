@@ -4,6 +4,7 @@
  * Marathon). It never decides routing: that is the generators' job.
  */
 import type { Endpoint, Service, Workload } from '../model/service.js';
+import { withTopology, type Topology } from './topology.js';
 
 /** What one registry knows right now. */
 export interface RegistryView {
@@ -95,7 +96,8 @@ export class AggregateRegistry implements Registry {
   readonly name = 'aggregate';
   private notifier = new ChangeNotifier();
   private unsubs: Array<() => void> = [];
-  constructor(readonly registries: Registry[]) {}
+  /** `topology`: this control plane's cluster and network, stamped on endpoints that do not say theirs (topology.ts). */
+  constructor(readonly registries: Registry[], private readonly topology?: Topology) {}
   /** Starts every registry. */
   async start(): Promise<void> {
     await Promise.all(this.registries.map((r) => r.start()));
@@ -103,7 +105,8 @@ export class AggregateRegistry implements Registry {
   }
   /** The merged view. */
   view(): RegistryView {
-    return mergeViews(this.registries.map((r) => r.view()));
+    const merged = mergeViews(this.registries.map((r) => r.view()));
+    return this.topology ? withTopology(merged, this.topology) : merged;
   }
   /** Subscribes to any registry's changes. */
   onChange(listener: () => void): () => void {

@@ -1,10 +1,13 @@
 // Several Bowline control planes on one machine, each a "cluster" of the test: a shared root from
 // `bowline ca root`, per-cluster intermediates from `bowline ca intermediate`, apps that answer with
 // the client identity their sidecar saw (the x-forwarded-client-cert URI), and calls through sidecars.
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { runBowline } from '../support/process.js';
+import { readPortsFile } from '../../src/cli/ports-file.js';
+import { runBowline, startBowline, type Child } from '../support/process.js';
+import { waitFor } from '../support/wait.js';
 import { TestMesh } from './mesh-harness.js';
 
 /** A TestMesh whose apps answer `NAME saw PEER` (PEER: the SPIFFE id in x-forwarded-client-cert, or `-`). */
@@ -23,8 +26,29 @@ export class ClusterMesh extends TestMesh {
     return (s.address() as AddressInfo).port;
   }
 
+  private readonly gateways: Child[] = [];
+
+  /**
+   * An east-west gateway (istio-system/istio-eastwestgateway, labels istio=eastwestgateway and the
+   * network) with its 15443 bound on a kernel port; resolves with that port and the process.
+   */
+  async eastWestGateway(network: string, extra: string[] = []): Promise<{ port: number; child: Child }> {
+    const t = await this.cli(['token', 'create', '--namespace', 'istio-system', '--service-account', 'istio-eastwestgateway', '--ttl', '10m']);
+    if (t.code !== 0) throw new Error(t.out);
+    const tokenFile = join(this.home, 'eastwest.token');
+    writeFileSync(tokenFile, t.out.split('\n').find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()))!.trim() + '\n');
+    const portsFile = join(this.home, 'eastwest.ports.json');
+    const pushTls = (JSON.parse(readFileSync(join(this.home, 'cp.ports.json'), 'utf8')) as { pushTls: number }).pushTls;
+    const c = startBowline(['proxy', '--gateway', '--server', `127.0.0.1:${pushTls}`, '--token-file', tokenFile, '--name', 'istio-eastwestgateway', '--namespace', 'istio-system',
+      '--labels', `istio=eastwestgateway,topology.istio.io/network=${network}`, '--bind-port', '15443=0', '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--ports-file', portsFile, ...extra]);
+    this.gateways.push(c);
+    const port = await waitFor(() => (readPortsFile(portsFile, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners?.['gateway|15443'], { timeoutMs: 20_000, what: `east-west gateway listener:\n${c.output()}` });
+    return { port: port!, child: c };
+  }
+
   /** Stops the control plane, proxies and apps. */
   override async down(): Promise<void> {
+    for (const g of this.gateways) await g.stop();
     await super.down();
     for (const s of this.apps) s.close();
   }

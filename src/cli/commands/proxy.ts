@@ -56,6 +56,9 @@ With a control plane instead of --config (docs/push-protocol.md):
   --address A           address other proxies reach this one on (default 127.0.0.1)
   --locality R/Z/S      where this proxy runs (REGION[/ZONE[/SUBZONE]]): its endpoints' locality in the
                         registry, and what DestinationRule localityLbSetting prefers near it
+  --cluster NAME        the cluster this proxy runs in (telemetry's *_cluster; default Kubernetes)
+  --network NET         the network this proxy's workload is on (sets the label topology.istio.io/network; an
+                        east-west gateway's label says which network it serves)
   --id ID               proxy id (default NAME.NAMESPACE)
   --endpoints-from hello|platform   platform: a platform registry (bowline up --marathon) reports this
                         workload's endpoints; --service ports only shape its own inbound listeners

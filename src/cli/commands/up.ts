@@ -29,6 +29,10 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
                              (default 240.240.0.0/16; allocations are kept in the store)
   --root-namespace NS        mesh root namespace (default istio-system)
   --trust-domain DOMAIN      SPIFFE trust domain (default: the mesh config's, cluster.local)
+  --cluster NAME             this cluster's id in a multi-cluster mesh (Istio's multiCluster.clusterName; default Kubernetes)
+  --network NET              the network this cluster's workloads are on unless their topology.istio.io/network label
+                             says otherwise (Istio's global.network; default none: every endpoint directly reachable)
+  --mesh-id ID               the mesh id (Istio's global.meshID / MeshConfig meshId; default the trust domain)
   --ports-file FILE          write the bound ports as JSON {"api":N,"push":N,...}
   --marathon URL             discover apps and pods of this Marathon (repeatable; docs/platforms/marathon.md)
   --marathon-token-file F    DC/OS token for every --marathon (re-read when it changes)
@@ -94,6 +98,9 @@ export const command: Command = {
       'vip-cidr': { type: 'string' },
       'root-namespace': { type: 'string' },
       'trust-domain': { type: 'string' },
+      cluster: { type: 'string' },
+      network: { type: 'string' },
+      'mesh-id': { type: 'string' },
       'ports-file': { type: 'string' },
       marathon: { type: 'string', multiple: true },
       'marathon-token-file': { type: 'string' },
@@ -164,6 +171,9 @@ export const command: Command = {
         ...(kubernetes.length > 0 ? { kubernetes } : {}),
         ...(values['root-namespace'] ? { rootNamespace: values['root-namespace'] } : {}),
         ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+        ...(values.cluster ? { cluster: values.cluster } : {}),
+        ...(values.network ? { network: values.network } : {}),
+        ...(values['mesh-id'] ? { meshId: values['mesh-id'] } : {}),
         ...(values.prometheus ? { prometheus: values.prometheus } : {}),
         requireToken: values['require-token']!,
         ...(values['audit-log'] ? { auditLog: values['audit-log'] } : {}),

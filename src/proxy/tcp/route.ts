@@ -18,6 +18,8 @@ export interface TcpRouteInput {
   destination: string;
   /** SNI from the ClientHello, when the connection is TLS. */
   serverName: string | undefined;
+  /** Whether the proxy has this cluster (AUTO_PASSTHROUGH: an SNI naming no cluster the proxy has falls to the routes). */
+  hasCluster?: (name: string) => boolean;
 }
 
 interface CompiledTcpRoute {
@@ -55,7 +57,7 @@ export function compileTcpProxy(t: TcpProxy, node: NodeInfo): CompiledTcpProxy {
     select(input) {
       if (auto && input.serverName !== undefined) {
         const c = autoPassthroughCluster(input.serverName);
-        if (c !== undefined) return c;
+        if (c !== undefined && (input.hasCluster === undefined || input.hasCluster(c))) return c;
       }
       for (const r of routes) {
         if (!r.sourceOk) continue;

@@ -20,6 +20,9 @@ import { callHook, protocolStats, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
 import { reportInternalError } from '../internal-error.js';
 
+/** A fatal TLS alert record `unrecognized_name` (112): how a gateway refuses a ClientHello it has no route for. */
+const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
+
 /** Default upstream connect timeout (Envoy's 10 s). */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -75,10 +78,20 @@ export class TcpSession {
     socket.once('close', () => this.finish());
     socket.pause();
     if (facts.direction === 'inbound' && !this.authorized(facts)) return;
-    const cluster = tcp.select({ port: facts.port, destination: facts.destination, serverName: facts.serverName });
+    const cluster = tcp.select({ port: facts.port, destination: facts.destination, serverName: facts.serverName, hasCluster: (c) => ctx.clusters.get(c) !== undefined });
     if (cluster === undefined) {
       stats.tcpNoRoute++;
-      this.refuse(Flag.NR, `no TCP route for ${facts.serverName ?? facts.destination + ':' + facts.port} on listener ${facts.listener}`);
+      // AUTO_PASSTHROUGH (east-west gateway): an SNI naming no service here ends the client's handshake with
+      // unrecognized_name; nothing is forwarded and there is no plaintext fallback.
+      const why = `no TCP route for ${facts.serverName ?? facts.destination + ':' + facts.port} on listener ${facts.listener}`;
+      if (tcp.autoPassthrough && facts.serverName !== undefined) {
+        this.record.flags |= Flag.NR;
+        ctx.log('tcp:' + facts.listener + ':' + Flag.NR, `${why}: the SNI names no service this gateway exposes (TLS alert unrecognized_name)`);
+        socket.end(UNRECOGNIZED_NAME_ALERT);
+        socket.setTimeout(5_000, () => socket.destroy());
+        return;
+      }
+      this.refuse(Flag.NR, why);
       return;
     }
     this.record.cluster = cluster;
@@ -119,7 +132,8 @@ export class TcpSession {
     const stats = protocolStats(ctx);
     const pool = ctx.clusters.get(cluster)?.config.connectionPool;
     this.record.upstreamHost = target.key;
-    const tls = tlsFor(cluster);
+    // AUTO_PASSTHROUGH forwards the client's own mTLS untouched: no TLS is originated toward the endpoint.
+    const tls = tcp.autoPassthrough ? undefined : tlsFor(cluster);
     const up = tls !== undefined ? connectUpstreamTls(tls, target.address, target.port, target.identity) : connect({ host: target.address, port: target.port, noDelay: true });
     this.up = up;
     up.allowHalfOpen = true;

@@ -10,6 +10,7 @@ import { isHttpProtocol } from '../../model/service.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { FilterChain, Listener, TcpRoute } from '../../proxy-config/types.js';
 import type { Generator, OutputPart, ProxyInfo } from './generator.js';
+import { autoPassthroughChain, isAutoPassthrough } from './east-west.js';
 import { isHttpServer, serversByPort, terminatesTls, type BoundServer } from './gateways.js';
 import { outboundCluster } from './http-route.js';
 import { BLACKHOLE_CLUSTER, gatewayVirtualServices, OUTBOUND_ROUTE_CONFIG, PASSTHROUGH_CLUSTER } from './routes.js';
@@ -88,6 +89,7 @@ function tcpChains(snap: MeshSnapshot, proxy: ProxyInfo): FilterChain[] {
 }
 
 function gatewayChain(snap: MeshSnapshot, proxy: ProxyInfo, b: BoundServer, vss: Resource<VirtualServiceSpec>[]): FilterChain | null {
+  if (isAutoPassthrough(b)) return autoPassthroughChain(snap, proxy, b);
   const sni = b.hosts.includes('*') ? undefined : b.hosts;
   if (terminatesTls(b)) {
     const names = gatewaySecretNames(snap, proxy, b.server);

@@ -60,6 +60,7 @@ export function serviceEntryView(serviceEntries: Resource[], workloadEntries: Re
           if (spec.serviceAccount) ep.serviceAccount = spec.serviceAccount;
           if (spec.weight !== undefined) ep.weight = spec.weight;
           if (spec.locality) ep.locality = spec.locality;
+          if (spec.network) ep.network = spec.network;
           endpoints.push(ep);
         }
       }
