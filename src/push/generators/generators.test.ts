@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { expectGolden } from '../../../test/support/golden.js';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // eslint-disable-next-line no-restricted-imports -- a simulation test runs generated config through the real proxy router
@@ -10,19 +10,13 @@ import { generateProxyConfig, type ProxyInfo } from './index.js';
 
 const testdata = fileURLToPath(new URL('../testdata/', import.meta.url));
 
-/** Compares with src/push/testdata/NAME.golden.json; BOWLINE_UPDATE_GOLDEN=1 rewrites it. */
+/** Compares with src/push/testdata/NAME.golden.json; a missing file fails, BOWLINE_UPDATE_GOLDEN=1 writes it (test/support/golden.ts). */
 function golden(name: string, value: unknown): void {
   if ((value as ProxyConfig).node) {
     const v = validateProxyConfig(value);
     expect(v.errors, JSON.stringify(v.errors)).toEqual([]);
   }
-  const file = `${testdata}${name}.golden.json`;
-  const text = JSON.stringify(value, null, 2) + '\n';
-  if (process.env.BOWLINE_UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    mkdirSync(testdata, { recursive: true });
-    writeFileSync(file, text);
-  }
-  expect(text).toBe(readFileSync(file, 'utf8'));
+  expectGolden(`${testdata}${name}.golden.json`, JSON.stringify(value, null, 2) + '\n');
 }
 
 /** Simulation: which cluster a request lands on through the proxy's generated route table. */
