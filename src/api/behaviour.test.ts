@@ -94,9 +94,8 @@ describe('bad input', () => {
   it('an alias bomb is refused without expanding it', () => {
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill('*' + String.fromCharCode(96 + i)).join(', ')}]`);
-    const t0 = Date.now();
+    // Expanded, the bomb is 10^9 nodes: the parse would never return (the test's timeout) or run out of memory.
     expect(codes(lines.join('\n'))).toContain('error:BOWLINE_E_API_ALIAS_BOMB');
-    expect(Date.now() - t0).toBeLessThan(5000);
   });
   it('anchors and aliases in moderation work, with positions', () => {
     const text = vsHead + '  hosts: [r]\n  http:\n  - route: &rt\n    - destination: {host: r}\n  - match: [{uri: {prefix: /a}}]\n    route: *rt\n';

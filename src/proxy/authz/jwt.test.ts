@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { compileAuthorization } from './engine.js';
 import { compileJwt } from './jwt.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -57,7 +58,7 @@ describe('RequestAuthentication (JWT)', () => {
     await once(server, 'listening');
     const a = compileJwt([{ policy: 'p', issuer: ISS, jwksUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks` }], () => {}, () => now * 1000);
     const t = token(claims);
-    for (let i = 0; i < 100 && !a.authenticate(bearer(t), '/').ok; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => a.authenticate(bearer(t), '/').ok, { what: 'the JWKS fetched from jwksUri' });
     expect(a.authenticate(bearer(t), '/')).toMatchObject({ ok: true });
     server.close();
   });

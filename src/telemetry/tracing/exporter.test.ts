@@ -1,6 +1,7 @@
 import net from 'node:net';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/wait.js';
 import { BatchExporter } from './exporter.js';
 import { startCollector, type Collector } from './collector.js';
 import type { SpanData } from './span.js';
@@ -58,9 +59,8 @@ describe('BatchExporter', () => {
 
   it('counts spans over the queue bound as dropped without blocking add()', async () => {
     const e = new BatchExporter({ url: 'http://127.0.0.1:9/api/v2/spans', format: 'zipkin', maxQueue: 5, maxBatch: 100, intervalMs: 60_000 });
-    const t0 = performance.now();
-    for (let i = 0; i < 1000; i++) e.add(span(i));
-    expect(performance.now() - t0).toBeLessThan(50);
+    // add() is synchronous and returns nothing to await: the 1000 calls finish before any I/O could happen.
+    for (let i = 0; i < 1000; i++) expect(e.add(span(i))).toBeUndefined();
     expect(e.stats.dropped).toBe(995);
     expect(e.queued).toBe(5);
     await e.close();
@@ -102,9 +102,8 @@ describe('BatchExporter', () => {
     cleanups.unshift(() => sockets.forEach((s) => s.destroy()));
     const e = new BatchExporter({ url: `http://127.0.0.1:${port}/api/v2/spans`, format: 'zipkin', intervalMs: 60_000, timeoutMs: 200 });
     e.add(span(0));
-    const t0 = performance.now();
+    // flush() resolving at all is the give-up (the collector never answers); no elapsed time is asserted.
     await e.flush();
-    expect(performance.now() - t0).toBeLessThan(2000);
     expect(e.stats).toMatchObject({ failed: 1, failedRequests: 1 });
     await e.close();
   });
@@ -114,8 +113,8 @@ describe('BatchExporter', () => {
     cleanups.push(() => col.close());
     const e = new BatchExporter({ url: col.url + '/api/v2/spans', format: 'zipkin', maxBatch: 3, intervalMs: 60_000 });
     for (let i = 0; i < 3; i++) e.add(span(i));
-    const deadline = Date.now() + 5000;
-    while (col.spans.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // The interval is a minute: the batch arriving at all proves it went out when full.
+    await waitFor(() => col.spans.length >= 3, { what: 'the full batch at the collector' });
     expect(col.spans.length).toBe(3);
     await e.close();
   });
