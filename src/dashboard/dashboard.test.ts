@@ -46,7 +46,12 @@ describe('dashboard', () => {
     client.start();
     cleanup.push(() => client.stop());
     await waitFor(() => client.connected && client.lastAppliedAt !== undefined, { what: 'proxy synced' });
-    const empty = await (await fetch(`${cp.apiUrl}/ui/api/graph`)).json();
+    // The proxy's registration reaches the mesh snapshot a moment after its first push: until then the
+    // graph knows reviews-v2 only from traffic (a node without a proxy, labelled by its workload name).
+    const empty = await waitFor(async () => {
+      const r = await (await fetch(`${cp.apiUrl}/ui/api/graph`)).json();
+      return r.nodes.some((n: { label: string }) => n.label === 'reviews v2') ? r : undefined;
+    }, { what: 'the registered workload in the graph' });
     expect(empty.edges).toEqual([]);
     expect(empty.empty).toMatch(/No traffic in the last minute/);
     client.sendStats({ type: 'stats', intervalMs: 5000, bounds: [0.5, 1, 5], rows: [row({}), row({ dw: 'reviews-v1', dv: 'v1', n: 10, b: [2, 10] }), row({ c: '5xx', n: 1, e: 1, b: [3, 1] })] });
