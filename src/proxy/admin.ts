@@ -6,12 +6,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { RunningProxy } from './proxy.js';
 import type { ClusterPool } from './upstream/pool.js';
+import { listenLocalHttp, type LocalHttpServer } from './local-http.js';
 
 /** The running admin server. */
-export interface AdminServer {
-  port: number;
-  close(): Promise<void>;
-}
+export type AdminServer = LocalHttpServer;
 
 /** What the admin server reads from. */
 export interface AdminOptions {
@@ -68,14 +66,5 @@ export function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const server = createServer((req, res) => {
     try { handle(req, res); } catch (err) { json(res, 500, { error: String(err) }); }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.address, () => {
-      server.off('error', reject);
-      resolve({
-        port: (server.address() as { port: number }).port,
-        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-      });
-    });
-  });
+  return listenLocalHttp(server, o.port, o.address);
 }

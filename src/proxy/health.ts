@@ -13,6 +13,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { listenLocalHttp, type LocalHttpServer } from './local-http.js';
 
 /** One moved probe, as the injector wrote it. */
 export interface AppProber {
@@ -63,10 +64,7 @@ export function runProber(p: AppProber): Promise<string | undefined> {
 }
 
 /** The running health listener. */
-export interface HealthServer {
-  port: number;
-  close(): Promise<void>;
-}
+export type HealthServer = LocalHttpServer;
 
 /** Starts the health listener on `address:port` (port 0: the kernel picks). */
 export function startHealthServer(o: { port: number; address: string; ready: () => string | undefined; probers: Record<string, AppProber> }): Promise<HealthServer> {
@@ -84,14 +82,5 @@ export function startHealthServer(o: { port: number; address: string; ready: () 
     res.writeHead(failed ? 503 : 200, { 'content-type': 'text/plain' }).end(failed ? `${failed}\n` : 'ok\n');
   };
   const server = createServer((req, res) => { void handle(req, res).catch((err) => { if (!res.headersSent) res.writeHead(500).end(String(err)); }); });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.address, () => {
-      server.off('error', reject);
-      resolve({
-        port: (server.address() as { port: number }).port,
-        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-      });
-    });
-  });
+  return listenLocalHttp(server, o.port, o.address);
 }

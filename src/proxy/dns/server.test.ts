@@ -29,14 +29,24 @@ async function upstream(): Promise<{ port: number; names: string[] }> {
     names.push(p.questions![0]!.name);
     return dnsPacket.encode({ id: p.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE, questions: p.questions, answers: [{ type: 'A', name: p.questions![0]!.name, ttl: 5, data: '192.0.2.1' }] });
   };
-  const udp: UdpSocket = createSocket('udp4');
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
-  udp.on('message', (m, ri) => udp.send(answer(m), ri.port, ri.address));
-  const port = udp.address().port;
-  const tcp: Server = createServer((s) => s.on('data', (d) => { const r = answer(d.subarray(2)); const l = Buffer.alloc(2); l.writeUInt16BE(r.length); s.end(Buffer.concat([l, r])); }));
-  await new Promise<void>((r, j) => { tcp.once('error', j); tcp.listen(port, '127.0.0.1', () => r()); });
-  closers.push(() => udp.close(), () => new Promise((r) => tcp.close(r)));
-  return { port, names };
+  // The kernel picks the UDP port; TCP needs the same number, which another process may hold for
+  // TCP: take a new UDP port and try again then (as startDnsProxy does).
+  for (let attempt = 0; ; attempt++) {
+    const udp: UdpSocket = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    udp.on('message', (m, ri) => udp.send(answer(m), ri.port, ri.address));
+    const port = udp.address().port;
+    const tcp: Server = createServer((s) => s.on('data', (d) => { const r = answer(d.subarray(2)); const l = Buffer.alloc(2); l.writeUInt16BE(r.length); s.end(Buffer.concat([l, r])); }));
+    try {
+      await new Promise<void>((r, j) => { tcp.once('error', j); tcp.listen(port, '127.0.0.1', () => r()); });
+    } catch (err) {
+      udp.close();
+      if (attempt >= 10) throw err;
+      continue;
+    }
+    closers.push(() => udp.close(), () => new Promise((r) => tcp.close(r)));
+    return { port, names };
+  }
 }
 
 async function proxy(upstreams: Array<{ host: string; port: number }>): Promise<DnsProxy> {
