@@ -3,11 +3,12 @@
  * a node:http2 server whose every stream becomes one request on a single multiplexed
  * node:http2 client session, response head and body relayed, nothing else (no routing, no
  * limits, no telemetry). Whatever Bowline's h2 path costs above this is Bowline's; the rest is
- * node:http2's. Usage: node --import tsx bench/h2-floor.ts LISTEN_PORT UPSTREAM_PORT
+ * node:http2's. Usage: node --import tsx bench/h2-floor.ts UPSTREAM_PORT, with the listening
+ * socket as fd 3 (bench/ports.ts: the port comes from the kernel).
  */
 import { connect, createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 
-const [listen, upstream] = process.argv.slice(2).map(Number);
+const upstream = Number(process.argv[2]);
 const up = connect(`http://127.0.0.1:${upstream}`);
 up.on('error', (err) => { process.stderr.write(`h2-floor: upstream: ${err.message}\n`); process.exit(1); });
 const server = createServer({ settings: { maxConcurrentStreams: 100 } });
@@ -24,5 +25,5 @@ server.on('stream', (down: ServerHttp2Stream, h: IncomingHttpHeaders) => {
   req.on('error', () => down.close());
   down.on('error', () => req.close());
 });
-server.listen(listen, '127.0.0.1');
+server.listen({ fd: 3 });
 process.on('SIGTERM', () => process.exit(0));

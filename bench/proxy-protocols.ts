@@ -7,6 +7,8 @@
  *        (telemetry on), Bowline with --telemetry off, haproxy (proto h2 both sides), and the
  *        floor of node:http2 itself (bench/h2-floor.ts: a relay with no features).
  *   tcp: this process writes N MB through the proxy to a sink that discards; Gbit/s moved.
+ * Every port comes from the kernel (bench/ports.ts). prepareProtocols() starts the processes
+ * (so their start-up overlaps the HTTP/1.1 part); run() measures and stops them.
  * Fields: h2_cpu_us_per_req, h2_cpu_us_per_req_telemetry_off, haproxy_h2_cpu_us_per_req,
  * node_h2_floor_cpu_us_per_req, h2_rps, haproxy_h2_rps, tcp_hop_gbps, haproxy_tcp_gbps (null when
  * a tool is missing; the reason goes to stderr).
@@ -17,6 +19,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -37,13 +40,6 @@ export interface ProtocolBenchResult {
 function which(bin: string): string | undefined {
   for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) if (existsSync(join(d, bin))) return join(d, bin);
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-  });
 }
 
 function cpuUs(pid: number): number {
@@ -105,57 +101,81 @@ async function pushBytes(port: number, mb: number, sink: { received: number }): 
   return (total * 8) / secs / 1e9;
 }
 
-/** Runs the h2 and TCP measurements; `log` gets progress lines. */
-export async function benchProtocols(o: { quick: boolean }, log: (s: string) => void): Promise<ProtocolBenchResult> {
+/** The started processes of the protocols part; run() measures and stops them (never rejects: errors go to `log`). */
+export interface PreparedProtocols { run(): Promise<ProtocolBenchResult> }
+
+type H2Target = 'bowline' | 'bowline-telemetry-off' | 'haproxy' | 'node-floor';
+
+/** Starts the h2 upstream, the h2 targets and the TCP sink and targets; measurement waits for run(). */
+export async function prepareProtocols(o: { quick: boolean }, log: (s: string) => void): Promise<PreparedProtocols> {
   const out: ProtocolBenchResult = { h2_cpu_us_per_req: null, h2_cpu_us_per_req_telemetry_off: null, haproxy_h2_cpu_us_per_req: null, node_h2_floor_cpu_us_per_req: null, h2_rps: null, haproxy_h2_rps: null, tcp_hop_gbps: null, haproxy_tcp_gbps: null };
   const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-proto-'));
   const kids: ChildProcess[] = [];
+  const killAll = (): void => { for (const c of kids) if (c.exitCode === null) c.kill('SIGKILL'); };
+  process.once('exit', killAll); // a failing bench leaves nothing running
   const start = (cmd: string, args: string[]): ChildProcess => { const c = spawn(cmd, args, { stdio: 'ignore' }); kids.push(c); return c; };
-  let sinkServer: Server | undefined;
+  const sink = { received: 0 };
+  const sinkServer: Server = createServer((s) => { s.on('data', (d: Buffer) => { sink.received += d.length; }); s.on('error', () => {}); });
   const round = (v: number): number | null => (Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null);
+  const bowline = async (kind: 'h2' | 'tcp', up: number, telemetry: 'on' | 'off'): Promise<{ port: number; pid: number }> => {
+    const f = join(dir, `bowline-${kind}-${telemetry}.json`);
+    const pf = join(dir, `bowline-${kind}-${telemetry}.ports.json`);
+    writeFileSync(f, JSON.stringify(proxyConfig(0, up, kind)));
+    const c = start(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, '--telemetry', telemetry]);
+    return { port: await listenerPort(pf, 'l', c), pid: c.pid! };
+  };
+  const haproxy = async (kind: 'h2' | 'tcp', up: number): Promise<{ port: number; pid: number }> => {
+    const held = await holdSocket();
+    const f = join(dir, `haproxy-${kind}.cfg`);
+    const mode = kind === 'h2'
+      ? `defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind fd@3 proto h2\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${up} proto h2\n`
+      : `defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${up}\n`;
+    writeFileSync(f, `global\n  nbthread 1\n  maxconn 4096\n${mode}`);
+    const c = spawnWithSocket(which('haproxy')!, ['-f', f, '-db'], held);
+    kids.push(c);
+    await waitPort(held.port);
+    return { port: held.port, pid: c.pid! };
+  };
+  const h2targets: Array<[H2Target, { port: number; pid: number }]> = [];
+  const tcpTargets: { bowline?: { port: number; pid: number }; haproxy?: { port: number; pid: number } } = {};
+  let sinkPort = 0;
+  let failed: unknown;
   try {
-    const bowline = async (kind: 'h2' | 'tcp', up: number, telemetry: 'on' | 'off'): Promise<{ port: number; pid: number }> => {
-      const port = await freePort();
-      const f = join(dir, `bowline-${kind}-${telemetry}.json`);
-      writeFileSync(f, JSON.stringify(proxyConfig(port, up, kind)));
-      const c = start(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--telemetry', telemetry]);
-      await waitPort(port);
-      return { port, pid: c.pid! };
-    };
-    const haproxy = async (kind: 'h2' | 'tcp', up: number): Promise<{ port: number; pid: number }> => {
-      const port = await freePort();
-      const f = join(dir, `haproxy-${kind}.cfg`);
-      const mode = kind === 'h2'
-        ? `defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind 127.0.0.1:${port} proto h2\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${up} proto h2\n`
-        : `defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${up}\n`;
-      writeFileSync(f, `global\n  nbthread 1\n  maxconn 4096\n${mode}`);
-      const c = start(which('haproxy')!, ['-f', f, '-db']);
-      await waitPort(port);
-      return { port, pid: c.pid! };
-    };
-    // --- HTTP/2
+    await new Promise<void>((r) => sinkServer.listen(0, '127.0.0.1', r));
+    sinkPort = (sinkServer.address() as { port: number }).port;
+    const tcp = Promise.all([bowline('tcp', sinkPort, 'on'), which('haproxy') ? haproxy('tcp', sinkPort) : undefined]);
     if (!which('h2load') || !which('nginx')) {
       log('bench: h2 run skipped (needs h2load from nghttp2-client and nginx-light: apt-get install -y nghttp2-client nginx-light)');
     } else {
-      const up = await freePort();
+      const held = await holdSocket();
+      const up = held.port;
       const conf = join(dir, 'nginx-h2.conf');
-      writeFileSync(conf, `master_process off; daemon off; worker_processes 1; pid ${dir}/nginx-h2.pid; error_log ${dir}/nginx-h2.err;
+      writeFileSync(conf, `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx-h2.pid; error_log ${dir}/nginx-h2.err;
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   server { listen 127.0.0.1:${up} http2; http2_max_requests 10000000; keepalive_requests 10000000; location / { return 200 "ok"; } } }\n`);
-      start(which('nginx')!, ['-p', dir, '-c', conf]);
+      kids.push(spawnWithSocket(which('nginx')!, ['-p', dir, '-c', conf], held, { ...process.env, NGINX: '3;' }));
       await waitPort(up);
-      const n = o.quick ? 10_000 : 100_000;
-      type H2Target = 'bowline' | 'bowline-telemetry-off' | 'haproxy' | 'node-floor';
-      const targets: Array<[H2Target, { port: number; pid: number }]> = [['bowline', await bowline('h2', up, 'on')], ['bowline-telemetry-off', await bowline('h2', up, 'off')]];
-      if (which('haproxy')) targets.push(['haproxy', await haproxy('h2', up)]);
-      const floorPort = await freePort();
-      const floor = start(process.execPath, ['--import', 'tsx', join(root, 'bench/h2-floor.ts'), String(floorPort), String(up)]);
-      await waitPort(floorPort);
-      targets.push(['node-floor', { port: floorPort, pid: floor.pid! }]);
-      for (const [name, t] of targets) {
+      const floorHeld = await holdSocket();
+      const floor = spawnWithSocket(process.execPath, ['--import', 'tsx', join(root, 'bench/h2-floor.ts'), String(up)], floorHeld);
+      kids.push(floor);
+      const [on, off, hap] = await Promise.all([bowline('h2', up, 'on'), bowline('h2', up, 'off'), which('haproxy') ? haproxy('h2', up) : undefined]);
+      h2targets.push(['bowline', on], ['bowline-telemetry-off', off]);
+      if (hap) h2targets.push(['haproxy', hap]);
+      await waitPort(floorHeld.port);
+      h2targets.push(['node-floor', { port: floorHeld.port, pid: floor.pid! }]);
+    }
+    [tcpTargets.bowline, tcpTargets.haproxy] = await tcp;
+  } catch (err) {
+    failed = err;
+  }
+  const run = async (): Promise<ProtocolBenchResult> => {
+    try {
+      if (failed) throw failed;
+      const n = o.quick ? 2000 : 100_000;
+      for (const [name, t] of h2targets) {
         log(`bench: h2 through ${name}`);
-        h2load(t.port, Math.min(5000, n)); // warm-up
+        h2load(t.port, o.quick ? 500 : 5000); // warm-up
         const c0 = cpuUs(t.pid);
         const r = h2load(t.port, n);
         const cpu = round((cpuUs(t.pid) - c0) / r.done);
@@ -164,31 +184,29 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
         else if (name === 'haproxy') { out.haproxy_h2_cpu_us_per_req = cpu; out.haproxy_h2_rps = round(r.rps); }
         else out.node_h2_floor_cpu_us_per_req = cpu;
       }
+      const mb = o.quick ? 128 : 1024;
+      if (tcpTargets.bowline) {
+        log('bench: tcp through bowline');
+        await pushBytes(tcpTargets.bowline.port, 32, sink);
+        out.tcp_hop_gbps = round(await pushBytes(tcpTargets.bowline.port, mb, sink));
+      }
+      if (tcpTargets.haproxy) {
+        log('bench: tcp through haproxy');
+        await pushBytes(tcpTargets.haproxy.port, 32, sink);
+        out.haproxy_tcp_gbps = round(await pushBytes(tcpTargets.haproxy.port, mb, sink));
+      } else {
+        log('bench: haproxy not installed (apt-get install -y haproxy): haproxy_* fields are null');
+      }
+    } catch (err) {
+      log(`bench: protocols run failed: ${String(err)}`);
+    } finally {
+      sinkServer.close();
+      for (const c of kids) c.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      killAll();
+      rmSync(dir, { recursive: true, force: true });
     }
-    // --- TCP
-    const sink = { received: 0 };
-    sinkServer = createServer((s) => { s.on('data', (d: Buffer) => { sink.received += d.length; }); s.on('error', () => {}); });
-    await new Promise<void>((r) => sinkServer!.listen(0, '127.0.0.1', r));
-    const sinkPort = (sinkServer.address() as { port: number }).port;
-    const mb = o.quick ? 256 : 1024;
-    const tb = await bowline('tcp', sinkPort, 'on');
-    log('bench: tcp through bowline');
-    await pushBytes(tb.port, 32, sink);
-    out.tcp_hop_gbps = round(await pushBytes(tb.port, mb, sink));
-    if (which('haproxy')) {
-      const th = await haproxy('tcp', sinkPort);
-      log('bench: tcp through haproxy');
-      await pushBytes(th.port, 32, sink);
-      out.haproxy_tcp_gbps = round(await pushBytes(th.port, mb, sink));
-    } else {
-      log('bench: haproxy not installed (apt-get install -y haproxy): haproxy_* fields are null');
-    }
-  } finally {
-    sinkServer?.close();
-    for (const c of kids) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
-    for (const c of kids) if (c.exitCode === null) c.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return out;
+    return out;
+  };
+  return { run };
 }

@@ -2,18 +2,22 @@
  * `npm run bench -- proxy [--quick] [--json]`: the data plane measured against the references.
  * An upstream (nginx `return 200`, else a small raw Node server) and, for each path -- direct,
  * one Bowline proxy with a 10-rule route table (the hot rule matches a header), two Bowline
- * proxies chained, nginx and haproxy as proxies -- max throughput with wrk, then latency at a
+ * proxies chained, nginx and haproxy as proxies, two haproxies chained -- CPU per request while
+ * wrk saturates a pool of 50 connections (and the throughput it reached), then latency at a
  * fixed 1000 rps with the open-loop generator (loadgen.ts), CPU us per request from
- * /proc/PID/stat and RSS from /proc/PID/status. Bowline runs as its own process from dist/.
+ * /proc/PID/stat and RSS from /proc/PID/status, then memory per idle keep-alive connection
+ * (idle-conns.ts). Bowline runs as its own process from dist/. Every port comes from the
+ * kernel (bench/ports.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { idleConnKb } from './idle-conns.js';
 import { openLoop, quantile } from './loadgen.js';
 import { mtlsHopConfigs } from './mtls-hop.js';
+import { childPid, holdSocket, listenerPort, spawnWithSocket, type HeldSocket } from './ports.js';
 import { H2LOAD } from './proxy-protocols.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -22,18 +26,11 @@ const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-benc
 
 interface Opts { quick: boolean; json: boolean }
 interface Target { name: string; port: number; pids: number[] }
-interface Row { name: string; rps: number; p50: number; p90: number; p99: number; p999: number; cpuUsPerReq: number; rssMb: number; errors: number }
+interface Row { name: string; rps: number; satCpuUsPerReq: number; p50: number; p90: number; p99: number; p999: number; cpuUsPerReq: number; rssMb: number; errors: number }
 
 function which(bin: string): string | undefined {
   for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) if (existsSync(join(d, bin))) return join(d, bin);
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-  });
 }
 
 /** utime+stime of a process in microseconds (from /proc/PID/stat, clock ticks of 10 ms). */
@@ -60,8 +57,9 @@ async function waitPort(port: number, what: string): Promise<void> {
 }
 
 const children: ChildProcess[] = [];
-function run(cmd: string, args: string[]): ChildProcess {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Starts `cmd`; with `held`, that listening socket becomes the child's fd 3 (bench/ports.ts). */
+function run(cmd: string, args: string[], held?: HeldSocket, env?: NodeJS.ProcessEnv): ChildProcess {
+  const c = held ? spawnWithSocket(cmd, args, held, env) : spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   c.stderr!.on('data', (d) => { err += d; if (err.length > 4000) err = err.slice(-4000); });
   c.on('exit', (code) => { if (code && code !== 0 && !stopping) process.stderr.write(`bench: ${cmd} exited ${code}: ${err}\n`); });
@@ -70,13 +68,22 @@ function run(cmd: string, args: string[]): ChildProcess {
 }
 let stopping = false;
 
-function nginxConf(dir: string, port: number, body: string): string {
+/** nginx with one worker listening on `held` (inherited as fd 3: `master_process on` is what makes nginx accept it). */
+function nginx(dir: string, held: HeldSocket, body: string): ChildProcess {
+  const port = held.port;
   const f = join(dir, `nginx-${port}.conf`);
-  writeFileSync(f, `master_process off; daemon off; worker_processes 1; pid ${dir}/nginx-${port}.pid; error_log ${dir}/nginx-${port}.err;
+  writeFileSync(f, `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx-${port}.pid; error_log ${dir}/nginx-${port}.err;
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   ${body.replace(/PORT/g, String(port))} }\n`);
-  return f;
+  return run(which('nginx')!, ['-p', dir, '-c', f], held, { ...process.env, NGINX: '3;' });
+}
+
+/** haproxy (one thread) in HTTP mode listening on `held` (fd 3), forwarding to 127.0.0.1:`upstream`. */
+function haproxy(dir: string, held: HeldSocket, upstream: number): ChildProcess {
+  const f = join(dir, `haproxy-${held.port}.cfg`);
+  writeFileSync(f, `global\n  nbthread 1\n  maxconn 10500\n  ulimit-n 20000\n  no strict-limits\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${upstream}\n`);
+  return run(which('haproxy')!, ['-f', f, '-db'], held);
 }
 
 /** A 10-rule route table: nine rules that do not match the benchmark traffic, the hot one last with a header match. */
@@ -95,53 +102,59 @@ function bowlineConfig(listenPort: number, upstreamPort: number): unknown {
   };
 }
 
-/** Starts `bowline proxy` (telemetry on, Istio's default 1 % sampling, unless `extra` says `--telemetry off`). */
+/** Starts `bowline proxy` (telemetry on, Istio's default 1 % sampling, unless `extra` says `--telemetry off`); its listener binds port 0. */
 async function startBowline(dir: string, upstreamPort: number, name: string, extra: string[] = []): Promise<Target> {
-  const port = await freePort();
   const cfg = join(dir, `${name}.json`);
-  writeFileSync(cfg, JSON.stringify(bowlineConfig(port, upstreamPort)));
-  const c = run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0', '--metrics-port', '0', ...extra]);
-  await waitPort(port, name);
-  return { name, port, pids: [c.pid!] };
+  writeFileSync(cfg, JSON.stringify(bowlineConfig(0, upstreamPort)));
+  const c = bowlineProc(dir, name, cfg, extra);
+  return { name, port: await listenerPort(join(dir, `${name}.ports.json`), 'outbound', c), pids: [c.pid!] };
+}
+
+function bowlineProc(dir: string, name: string, cfg: string, extra: string[] = []): ChildProcess {
+  return run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`), ...extra]);
 }
 
 /** Two proxies with mTLS between them (bench/mtls-hop.ts): the client talks plaintext to the outer one. */
 async function startMtlsHop(dir: string, upstreamPort: number): Promise<Target> {
-  const [outerPort, innerPort] = [await freePort(), await freePort()];
-  const { outer, inner } = await mtlsHopConfigs(outerPort, innerPort, upstreamPort);
-  const pids: number[] = [];
-  for (const [name, cfg, port] of [['mtls-inner', inner, innerPort], ['mtls-outer', outer, outerPort]] as const) {
-    const f = join(dir, `${name}.json`);
-    writeFileSync(f, JSON.stringify(cfg));
-    pids.push(run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0']).pid!);
-    await waitPort(port, name);
-  }
-  return { name: 'mtls-hop', port: outerPort, pids };
+  const { outer, inner } = await mtlsHopConfigs(upstreamPort);
+  writeFileSync(join(dir, 'mtls-inner.json'), JSON.stringify(inner));
+  const ci = bowlineProc(dir, 'mtls-inner', join(dir, 'mtls-inner.json'));
+  const innerPort = await listenerPort(join(dir, 'mtls-inner.ports.json'), 'inbound|9080', ci);
+  writeFileSync(join(dir, 'mtls-outer.json'), JSON.stringify(outer(innerPort)));
+  const co = bowlineProc(dir, 'mtls-outer', join(dir, 'mtls-outer.json'));
+  const outerPort = await listenerPort(join(dir, 'mtls-outer.ports.json'), 'outbound', co);
+  return { name: 'mtls-hop', port: outerPort, pids: [co.pid!, ci.pid!] };
 }
 
-/** wrk's Requests/sec over `secs` with 32 connections on one thread. */
-function wrk(port: number, secs: number): number {
-  const r = spawnSync('wrk', ['-t1', '-c32', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
-  return m ? Number(m[1]) : NaN;
+/** wrk's shape at saturation: one thread, a pool of 50 keep-alive connections. */
+const WRK_CONNS = 50;
+
+/** wrk over `secs`: its requests/s, and the targets' CPU us per request meanwhile (NaN without pids). */
+function wrk(port: number, secs: number, pids: number[]): { rps: number; cpu: number } {
+  const c0 = pids.reduce((a, p) => a + cpuUs(p), 0);
+  const r = spawnSync('wrk', ['-t1', `-c${WRK_CONNS}`, `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
+  const c1 = pids.reduce((a, p) => a + cpuUs(p), 0);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
+  const n = /(\d+) requests in/.exec(r.stdout ?? '');
+  return { rps: rps ? Number(rps[1]) : NaN, cpu: pids.length && n && Number(n[1]) > 0 ? (c1 - c0) / Number(n[1]) : NaN };
 }
 
 type Run = { p50: number; p90: number; p99: number; p999: number; cpu: number; errors: number };
 
 /**
- * Max throughput of every target, then `reps` rounds at 1000 rps in which every target gets one
+ * Saturation (wrk) of every target, then `reps` rounds at 1000 rps in which every target gets one
  * run in turn: targets are compared side by side, so a burst of other work on the machine lands
  * on all of them instead of biasing the ratios (telemetry on/off, Bowline/haproxy).
  */
 async function measureAll(targets: Target[], o: Opts, reps: number, log: (s: string) => void): Promise<Row[]> {
-  const wrkSecs = o.quick ? 2 : 4;
-  const durMs = o.quick ? 2500 : 6000;
-  const maxRps = new Map<Target, number>();
+  const wrkSecs = o.quick ? 1 : 4;
+  const durMs = o.quick ? 1000 : 6000;
+  const sat = new Map<Target, { rps: number; cpu: number }>();
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   for (const t of targets) {
-    log(`bench: ${t.name}: max throughput (wrk ${wrkSecs} s)`);
-    maxRps.set(t, which('wrk') ? wrk(t.port, wrkSecs) : NaN);
-    await openLoop(t.port, RATE, 300, HOT); // warm-up
+    log(`bench: ${t.name}: saturation (wrk ${WRK_CONNS} connections, ${wrkSecs} s)`);
+    sat.set(t, which('wrk') ? wrk(t.port, wrkSecs, t.pids) : { rps: NaN, cpu: NaN });
+    if (!o.quick) await openLoop(t.port, RATE, 300, HOT); // warm-up (wrk already warmed the quick run)
   }
   for (let i = 0; i < reps; i++) {
     log(`bench: round ${i + 1}/${reps} at ${RATE} rps: ${targets.map((t) => t.name).join(', ')}`);
@@ -156,7 +169,7 @@ async function measureAll(targets: Target[], o: Opts, reps: number, log: (s: str
   return targets.map((t) => {
     const rs = runs.get(t)!;
     const med = (k: keyof Run): number => quantile(rs.map((x) => x[k]), 0.5);
-    return { name: t.name, rps: maxRps.get(t)!, p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'), rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: rs.reduce((a, x) => a + x.errors, 0) };
+    return { name: t.name, rps: sat.get(t)!.rps, satCpuUsPerReq: sat.get(t)!.cpu, p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'), rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: rs.reduce((a, x) => a + x.errors, 0) };
   });
 }
 
@@ -167,7 +180,8 @@ function overheadPct(on: number | undefined, off: number | undefined): number | 
 
 /** Runs the proxy benchmark; prints a table, or one JSON object with --json. */
 export async function benchProxy(o: Opts): Promise<void> {
-  const log = (s: string): void => { process.stderr.write(s + '\n'); };
+  // Each progress line says when it happened (seconds since the bench process started): where a run's time goes.
+  const log = (s: string): void => { process.stderr.write(`[${(performance.now() / 1000).toFixed(1).padStart(5)} s] ${s}\n`); };
   if (!existsSync(join(root, 'dist/cli/main.js')) || process.env.BOWLINE_BENCH_BUILD === '1') {
     log('bench: building dist/ (npm run build)');
     spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'ignore' });
@@ -178,40 +192,55 @@ export async function benchProxy(o: Opts): Promise<void> {
   // An odd count: quantile(.., 0.5) of two runs is the worse one, not a median.
   const reps = o.quick ? 1 : 3;
   const rows: Row[] = [];
+  const idleConns = o.quick ? 1000 : 10_000;
+  const idle: { bowline?: number; haproxy?: number } = {};
+  // HTTP/2 and TCP (bench/proxy-protocols.ts) start their processes now, so start-up overlaps this part.
+  const protocolsReady = (await import('./proxy-protocols.js')).prepareProtocols(o, log);
   try {
     // upstream
-    const upPort = await freePort();
+    let upPort: number;
     if (which('nginx')) {
-      run(which('nginx')!, ['-p', dir, '-c', nginxConf(dir, upPort, 'server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { return 200 "ok"; } }')]);
+      const held = await holdSocket();
+      upPort = held.port;
+      nginx(dir, held, 'server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { return 200 "ok"; } }');
     } else {
       const { createServer } = await import('node:net');
       const s = createServer((c) => c.on('data', () => c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')));
-      s.listen(upPort, '127.0.0.1');
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      upPort = (s.address() as { port: number }).port;
     }
     await waitPort(upPort, 'upstream');
-    const targets: Target[] = [{ name: 'direct', port: upPort, pids: [] }];
-    const one = await startBowline(dir, upPort, 'bowline');
-    targets.push(one);
-    targets.push(await startBowline(dir, upPort, 'bowline-telemetry-off', ['--telemetry', 'off']));
-    const b2 = await startBowline(dir, upPort, 'hop-inner');
-    const b1 = await startBowline(dir, b2.port, 'hop-outer');
-    targets.push({ name: 'hop', port: b1.port, pids: [b1.pids[0]!, b2.pids[0]!] });
-    targets.push(await startMtlsHop(dir, upPort));
+    log('bench: starting the proxies');
+    // Independent processes start together; the hops' outer halves need their inner halves' ports.
+    const [one, off, hopInner, mtls] = await Promise.all([
+      startBowline(dir, upPort, 'bowline'),
+      startBowline(dir, upPort, 'bowline-telemetry-off', ['--telemetry', 'off']),
+      startBowline(dir, upPort, 'hop-inner'),
+      startMtlsHop(dir, upPort),
+    ]);
+    const hopOuter = await startBowline(dir, hopInner.port, 'hop-outer');
+    const targets: Target[] = [{ name: 'direct', port: upPort, pids: [] }, one, off, { name: 'hop', port: hopOuter.port, pids: [hopOuter.pids[0]!, hopInner.pids[0]!] }, mtls];
     if (which('nginx')) {
-      const p = await freePort();
-      const c = run(which('nginx')!, ['-p', dir, '-c', nginxConf(dir, p, `upstream u { server 127.0.0.1:${upPort}; keepalive 64; } server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }`)]);
-      await waitPort(p, 'nginx');
-      targets.push({ name: 'nginx', port: p, pids: [c.pid!] });
+      const held = await holdSocket();
+      const c = nginx(dir, held, `upstream u { server 127.0.0.1:${upPort}; keepalive 64; } server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }`);
+      await waitPort(held.port, 'nginx');
+      targets.push({ name: 'nginx', port: held.port, pids: [await childPid(c.pid!)] });
     }
     if (which('haproxy')) {
-      const p = await freePort();
-      const f = join(dir, 'haproxy.cfg');
-      writeFileSync(f, `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${p}\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${upPort}\n`);
-      const c = run(which('haproxy')!, ['-f', f, '-db']);
-      await waitPort(p, 'haproxy');
-      targets.push({ name: 'haproxy', port: p, pids: [c.pid!] });
+      const [h1, h2, h3] = [await holdSocket(), await holdSocket(), await holdSocket()];
+      const c = haproxy(dir, h1, upPort);
+      const inner = haproxy(dir, h2, upPort);
+      const outer = haproxy(dir, h3, h2.port);
+      for (const h of [h1, h2, h3]) await waitPort(h.port, 'haproxy');
+      targets.push({ name: 'haproxy', port: h1.port, pids: [c.pid!] }, { name: 'haproxy-hop', port: h3.port, pids: [outer.pid!, inner.pid!] });
     }
     rows.push(...await measureAll(targets, o, reps, log));
+    for (const [key, name] of [['bowline', 'bowline'], ['haproxy', 'haproxy']] as const) {
+      const t = targets.find((x) => x.name === name);
+      if (!t) continue;
+      log(`bench: ${name}: memory of ${idleConns} idle keep-alive connections`);
+      idle[key] = await idleConnKb(t.port, t.pids, idleConns, HOT).catch((err: unknown) => { log(`bench: idle connections through ${name}: ${String(err)}`); return NaN; });
+    }
   } finally {
     stopping = true;
     for (const c of children) c.kill('SIGTERM');
@@ -220,7 +249,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   // HTTP/2 and TCP runs (bench/proxy-protocols.ts): h2_cpu_us_per_req, haproxy_h2_cpu_us_per_req, tcp_hop_gbps, haproxy_tcp_gbps.
-  const protocols = await (await import('./proxy-protocols.js')).benchProtocols(o, log).catch((err: unknown) => { log(`bench: protocols run failed: ${String(err)}`); return {}; });
+  const protocols = await protocolsReady.then((p) => p.run()).catch((err: unknown) => { log(`bench: protocols run failed: ${String(err)}`); return {}; });
   // Captured vs explicit (bench/capture.ts; root only): capture_cpu_us_per_req, capture_vs_explicit_cpu_ratio.
   const capture = await (await import('./capture.js')).benchCapture(o, log);
   const get = (n: string): Row | undefined => rows.find((r) => r.name === n);
@@ -239,8 +268,18 @@ export async function benchProxy(o: Opts): Promise<void> {
     direct_p99_ms: num(get('direct')?.p99),
     proxy_p99_ms: num(get('bowline')?.p99),
     hop_p99_ms: num(get('hop')?.p99),
-    /** What the two-proxy hop adds at p99 over direct (target <= 0.5 ms). */
+    haproxy_hop_p99_ms: num(get('haproxy-hop')?.p99),
+    /** What the two-proxy hop adds at p99 over direct (target <= max(0.5 ms, 2 x haproxy_hop_added_p99_ms)). */
     hop_added_p99_ms: num(get('hop') && get('direct') ? get('hop')!.p99 - get('direct')!.p99 : undefined),
+    haproxy_hop_added_p99_ms: num(get('haproxy-hop') && get('direct') ? get('haproxy-hop')!.p99 - get('direct')!.p99 : undefined),
+    /** CPU per request while wrk saturates 50 connections (target: Bowline <= 2 x haproxy). */
+    bowline_sat_cpu_us_per_req: num(get('bowline')?.satCpuUsPerReq),
+    haproxy_sat_cpu_us_per_req: num(get('haproxy')?.satCpuUsPerReq),
+    bowline_vs_haproxy_sat_cpu_ratio: ratio(get('bowline')?.satCpuUsPerReq, get('haproxy')?.satCpuUsPerReq),
+    /** RSS KiB per idle keep-alive downstream connection, over `idle_conns` connections (10,000; 1,000 with --quick). */
+    bowline_idle_conn_kb: num(idle.bowline),
+    haproxy_idle_conn_kb: num(idle.haproxy),
+    idle_conns: idleConns,
     /** Bowline's CPU per request over haproxy's (target <= 2, the mesh's goal 1.5). */
     bowline_vs_haproxy_cpu_ratio: ratio(get('bowline')?.cpuUsPerReq, get('haproxy')?.cpuUsPerReq),
     h2_vs_haproxy_cpu_ratio: ratio(pr.h2_cpu_us_per_req, pr.haproxy_h2_cpu_us_per_req),
@@ -258,10 +297,11 @@ export async function benchProxy(o: Opts): Promise<void> {
   if (o.json) { process.stdout.write(JSON.stringify(result) + '\n'); return; }
   const f = (v: number, d = 2): string => (Number.isNaN(v) ? '-' : v.toFixed(d));
   const lines = [
-    `${'path'.padEnd(21)} max rps   p50 ms  p90 ms  p99 ms  p99.9 ms  CPU us/req  RSS MB  errors   (latency/CPU at ${RATE} rps, open loop)`,
-    ...rows.map((r) => `${r.name.padEnd(21)} ${f(r.rps, 0).padStart(7)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
+    `${'path'.padEnd(21)} sat rps  sat us/req   p50 ms  p90 ms  p99 ms  p99.9 ms  CPU us/req  RSS MB  errors   (latency/CPU at ${RATE} rps, open loop)`,
+    ...rows.map((r) => `${r.name.padEnd(21)} ${f(r.rps, 0).padStart(7)}  ${f(r.satCpuUsPerReq, 1).padStart(10)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
   ];
-  lines.push(`hop adds ${result.hop_added_p99_ms ?? '-'} ms at p99 over direct; bowline/haproxy CPU per request ${result.bowline_vs_haproxy_cpu_ratio ?? '-'}x`);
+  lines.push(`hop adds ${result.hop_added_p99_ms ?? '-'} ms at p99 over direct (two haproxies ${result.haproxy_hop_added_p99_ms ?? '-'}); bowline/haproxy CPU per request ${result.bowline_vs_haproxy_cpu_ratio ?? '-'}x at ${RATE} rps, ${result.bowline_vs_haproxy_sat_cpu_ratio ?? '-'}x at saturation`);
+  lines.push(`idle keep-alive connections (${idleConns}): bowline ${result.bowline_idle_conn_kb ?? '-'} KiB each, haproxy ${result.haproxy_idle_conn_kb ?? '-'}`);
   lines.push(`h2 (h2load, ${H2LOAD.connections} conns x ${H2LOAD.streams} streams), CPU us/req: bowline ${pr.h2_cpu_us_per_req ?? '-'} (telemetry off ${pr.h2_cpu_us_per_req_telemetry_off ?? '-'}), bare node:http2 relay ${pr.node_h2_floor_cpu_us_per_req ?? '-'}, haproxy ${pr.haproxy_h2_cpu_us_per_req ?? '-'}`);
   lines.push(`tcp through one proxy: bowline ${pr.tcp_hop_gbps ?? '-'} Gbit/s, haproxy ${pr.haproxy_tcp_gbps ?? '-'}`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -1,0 +1,63 @@
+/**
+ * Ports for the benchmark's processes, always from the kernel and never picked then released:
+ * - nginx, haproxy and other non-Node programs get a socket this process bound to port 0 and
+ *   still holds, as file descriptor 3 (haproxy `bind fd@3`; nginx through its `NGINX=3;`
+ *   inherited-sockets variable, which needs `master_process on`). This process closes its copy
+ *   only after the child has its own, so the port is never free in between.
+ * - `bowline proxy` binds port 0 itself and says which port in its `--ports-file`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** A listening socket on 127.0.0.1 with a kernel-chosen port, to hand to a child as fd 3. */
+export interface HeldSocket {
+  port: number;
+  fd: number;
+  /** Closes this process's copy (the child keeps listening on its own). */
+  release(): void;
+}
+
+/** Binds 127.0.0.1:0 and keeps it open; the caller passes `fd` to a child and then calls release(). */
+export async function holdSocket(): Promise<HeldSocket> {
+  const s = createServer();
+  s.on('connection', (c) => c.destroy()); // nobody connects before release(); belt and braces
+  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve); });
+  const port = (s.address() as { port: number }).port;
+  const fd = (s as unknown as { _handle: { fd: number } })._handle.fd;
+  return { port, fd, release: () => { s.close(); } };
+}
+
+/** Spawns `cmd` with `held` as its fd 3 (stderr piped for errors), then releases this process's copy. */
+export function spawnWithSocket(cmd: string, args: string[], held: HeldSocket, env?: NodeJS.ProcessEnv): ChildProcess {
+  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', held.fd], env: env ?? process.env });
+  held.release();
+  return c;
+}
+
+/** Waits (bounded) until `file`, a `bowline proxy --ports-file`, names listener `name`; its port. */
+export async function listenerPort(file: string, name: string, child: ChildProcess, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const p = (JSON.parse(readFileSync(file, 'utf8')) as { listeners?: Record<string, number> }).listeners?.[name];
+      if (typeof p === 'number' && p > 0) return p;
+    } catch { /* not written yet */ }
+    if (child.exitCode !== null) throw new Error(`bowline proxy exited (${child.exitCode}) before writing ${file}`);
+    if (Date.now() > deadline) throw new Error(`${file} did not name listener ${name} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The pid of `pid`'s first child (nginx's worker under its master), waiting for it to exist. */
+export async function childPid(pid: number, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      if (kids.length) return kids[0]!;
+    } catch { /* not there yet */ }
+    if (Date.now() > deadline) throw new Error(`process ${pid} started no child within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
