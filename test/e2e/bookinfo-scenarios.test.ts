@@ -3,118 +3,31 @@
 // (a) no rules (b) all-v1 (c) v3 (d) jason -> v2, others v3 (e) 7 s delay for jason: the timeout bug
 // (f) 50/50 then 100 % v3 (g) sleep -> httpbin /headers shows trace headers (h) aborts
 // (i) mTLS between every pair of proxies, with the identities the demo gave them.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { repoRoot, runBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { startDemo, request, signIn, built, meshMissing, demoDiagnostics, alive, reviewsVersions, untilReviews, type Demo } from './bookinfo-harness.js';
+import { startDemo, request, signIn, built, meshMissing, alive, type Demo } from './bookinfo-harness.js';
+import { useWalkthroughs, type WalkthroughState } from './bookinfo-walkthroughs.js';
 
 const run = promisify(execFile);
-const net = (f: string) => `${repoRoot}samples/networking/${f}.yaml`;
-const REVIEWS_UNAVAILABLE = 'Sorry, product reviews are currently unavailable for this book.';
 const skip = !built || !!meshMissing();
 
+const state: WalkthroughState = {};
+const { bowline, applied, cases } = useWalkthroughs(state, skip);
 let demo: Demo;
-let jason: string;
-const applied: string[] = [];
-
-async function bowline(args: string[]): Promise<{ code: number; out: string }> {
-  const r = await runBowline([...args, '--server', demo.state.apiUrl!]);
-  return { code: r.code, out: r.out + r.err };
-}
-async function apply(...files: string[]): Promise<void> {
-  for (const f of files) {
-    const r = await bowline(['apply', '-f', net(f)]);
-    expect(r.code, r.out).toBe(0);
-    applied.push(f);
-  }
-}
-const versions = (n: number, cookie?: string) => reviewsVersions(demo.base, n, cookie);
-const until = (version: string, cookie?: string, n = 10) => untilReviews(demo.base, version, cookie, n);
 
 beforeAll(async () => {
   if (skip) return;
-  demo = await startDemo([], 90_000);
-  jason = await signIn(demo.base, 'jason');
+  demo = state.demo = await startDemo([], 90_000);
+  state.jason = await signIn(demo.base, 'jason');
 }, 120_000);
 afterAll(async () => { if (!skip && demo.child.proc.exitCode === null) await demo.interrupt(); });
-afterEach(async (ctx) => {
-  if (skip) return;
-  // A failed walkthrough says which demo process died or refused its config, and where its log is.
-  if (ctx.task.result?.state === 'fail') process.stderr.write(`${demoDiagnostics(demo)}\n`);
-  for (const f of applied.splice(0).reverse()) await bowline(['delete', '-f', net(f)]);
-});
 
 describe.skipIf(skip)(`Bookinfo walkthroughs through bowline demo${skip ? ` (skipped: ${meshMissing() ?? 'not built'})` : ''}`, () => {
-  it('(a) without rules, reviews v1, v2 and v3 all answer', async () => {
-    await waitFor(async () => new Set(await versions(30)).size === 3, { timeoutMs: 15_000, what: 'all three versions' });
-    expect(new Set(await versions(30))).toEqual(new Set(['v1', 'v2', 'v3']));
-    const page = await request(`${demo.base}/productpage`);
-    expect(page.status).toBe(200);
-    expect(page.text).toContain('The Comedy of Errors');
-    expect(page.text).toContain('William Shakespeare');
-  });
-
-  it('(b) all-v1 sends everyone to reviews v1 (no stars)', async () => {
-    await apply('virtual-service-all-v1');
-    await until('v1');
-    expect(await versions(20, jason)).toEqual(Array(20).fill('v1'));
-    expect((await request(`${demo.base}/productpage`)).text).not.toContain('class="stars');
-  });
-
-  it('(c) reviews-v3 sends everyone to v3 (red stars)', async () => {
-    await apply('virtual-service-all-v1', 'virtual-service-reviews-v3');
-    await until('v3');
-    expect((await request(`${demo.base}/productpage`)).text).toContain('stars-red');
-  });
-
-  it('(d) jason -> v2 (signed in through the form), everyone else -> v3', async () => {
-    await apply('virtual-service-all-v1', 'virtual-service-reviews-jason-v2-v3');
-    await until('v2', jason);
-    await until('v3');
-    const page = await request(`${demo.base}/productpage`, { headers: { cookie: jason } });
-    expect(page.text).toContain('<strong id="signed-in-user">jason</strong>');
-    expect(page.text).toContain('stars-black');
-  });
-
-  it('(e) a 7 s ratings delay for jason: productpage gives up after ~6 s (the timeout bug), and recovers when the rule is deleted', async () => {
-    await apply('virtual-service-all-v1', 'virtual-service-reviews-test-v2');
-    await until('v2', jason);
-    await apply('virtual-service-ratings-test-delay');
-    const slow = (await waitFor(async () => {
-      const r = await request(`${demo.base}/productpage`, { headers: { cookie: jason } });
-      return r.text.includes(REVIEWS_UNAVAILABLE) ? r : undefined;
-    }, { timeoutMs: 40_000, intervalMs: 100, what: 'the reviews-unavailable message for jason' }))!;
-    expect(slow.ms).toBeGreaterThan(5500);
-    expect(slow.ms).toBeLessThan(9000);
-    const anonymous = await request(`${demo.base}/productpage`);
-    expect(anonymous.ms).toBeLessThan(3000);
-    expect(anonymous.text).not.toContain(REVIEWS_UNAVAILABLE);
-
-    expect((await bowline(['delete', '-f', net('virtual-service-ratings-test-delay')])).code).toBe(0);
-    applied.splice(applied.indexOf('virtual-service-ratings-test-delay'), 1);
-    const fast = (await waitFor(async () => {
-      const r = await request(`${demo.base}/productpage`, { headers: { cookie: jason } });
-      return r.text.includes('stars-black') ? r : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 100, what: 'black stars again' }))!;
-    expect(fast.ms).toBeLessThan(3000);
-  });
-
-  it('(f) 50/50 v1/v3 over 400 requests within +-5 %, then 100 % v3', async () => {
-    await apply('virtual-service-all-v1');
-    await until('v1');
-    await apply('virtual-service-reviews-50-v3');
-    await waitFor(async () => (await versions(10)).includes('v3'), { timeoutMs: 15_000, what: 'v3 in the split' });
-    const seen = await versions(400);
-    const v1 = seen.filter((v) => v === 'v1').length / seen.length;
-    const v3 = seen.filter((v) => v === 'v3').length / seen.length;
-    expect(v1 + v3).toBe(1);
-    expect(Math.abs(v1 - 0.5)).toBeLessThanOrEqual(0.05);
-    await apply('virtual-service-reviews-v3');
-    await until('v3', undefined, 20);
-  }, 120_000);
+  for (const c of Object.values(cases)) it(c.name, c.run, c.timeoutMs);
 
   it('(g) sleep calls httpbin /headers through its sidecar: x-request-id and x-b3-traceid are there', async () => {
     const r = await run(process.execPath, [`${repoRoot}dist/samples/sleep/sleep.js`, 'fetch', 'http://httpbin:8000/headers'], {
@@ -149,22 +62,6 @@ describe.skipIf(skip)(`Bookinfo walkthroughs through bowline demo${skip ? ` (ski
     const rows = check.out.split('\n').filter((l) => /\.svc\.cluster\.local:\d+/.test(l));
     expect(rows.length).toBeGreaterThanOrEqual(6);
     for (const r of rows) expect(r, check.out).toMatch(/ISTIO_MUTUAL\s+auto-mTLS\s+OK\s*$/);
-  });
-
-  it('(h) abort 500 on ratings for jason, then abort 555 on details', async () => {
-    await apply('virtual-service-all-v1', 'virtual-service-reviews-test-v2');
-    await until('v2', jason);
-    await apply('virtual-service-ratings-test-abort');
-    await waitFor(async () => (await request(`${demo.base}/productpage`, { headers: { cookie: jason } })).text.includes('Ratings service is currently unavailable'), { timeoutMs: 15_000, what: 'ratings unavailable for jason' });
-    expect((await request(`${demo.base}/productpage`)).text).not.toContain('Ratings service is currently unavailable');
-
-    await apply('virtual-service-details-abort-555');
-    const api = (await waitFor(async () => {
-      const r = await request(`${demo.base}/api/v1/products/0`);
-      return r.status === 555 ? r : undefined;
-    }, { timeoutMs: 15_000, what: 'details 555' }))!;
-    expect(JSON.parse(api.text).error).toBe('Sorry, product details are currently unavailable for this book.');
-    expect((await request(`${demo.base}/productpage`)).text).toContain('Sorry, product details are currently unavailable for this book.');
   });
 
   it('(t) every command of the README tour works as written (URL = the demo\'s API)', async () => {

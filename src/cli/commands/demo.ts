@@ -8,10 +8,12 @@ import { Progress, seconds } from '../demo/progress.js';
 import { portProblem } from '../demo/ports.js';
 import { startDemo, demoLogDir, type DemoRunning } from '../demo/run.js';
 import { Supervisor } from '../demo/supervisor.js';
-import { packageRoot, sampleScript } from '../demo/workloads.js';
+import { DEMO_WORKLOADS, packageRoot, sampleScript } from '../demo/workloads.js';
+import { captureGaps, createDemoNetwork, defaultPrefix, removeDemoNetwork, validPrefix, verifyDemoNetwork, type DemoNetwork } from '../demo/netns.js';
+import { loadOriginalDst } from '../../proxy/capture/original-dst.js';
 import { scenarioFiles, SCENARIOS } from '../demo/scenarios.js';
 
-const USAGE = `Usage: bowline demo [--port 8080] [--home DIR] [--scenario NAME] [--no-mesh]
+const USAGE = `Usage: bowline demo [--port 8080] [--home DIR] [--scenario NAME] [--no-mesh] [--capture [--netns-prefix P]]
 
 Starts the control plane, Bookinfo (productpage, details, reviews v1/v2/v3, ratings), httpbin
 and sleep, each with its sidecar, and an ingress gateway serving http://localhost:PORT/productpage.
@@ -21,6 +23,12 @@ Ctrl-C stops everything (a second Ctrl-C forces) and removes the temporary home.
   --home DIR       keep the store and logs in DIR (kept after exit); default a temporary directory
   --scenario NAME  apply one walkthrough once up: ${Object.keys(SCENARIOS).join(', ')}
   --no-mesh        run the apps wired directly, without control plane or proxies
+  --capture        (Linux, root) each workload in its own network namespace on a bridge the demo
+                   creates, like pods: transparent capture installed in each, apps call plain service
+                   names (the sidecar's DNS proxy answers) with no proxy settings. Namespaces, bridge
+                   and rules are removed on exit (docs/demo.md)
+  --netns-prefix P prefix of the namespaces (P-WORKLOAD), bridge (Pbr) and veths (PhN); default bl + the
+                   pid in base 36, so parallel demos do not collide
 `;
 
 /** The `demo` command. */
@@ -29,7 +37,7 @@ export const command: Command = {
   summary: 'Run Bookinfo, httpbin and sleep with sidecars and a gateway on localhost:8080',
   async run(args) {
     const t0 = performance.now();
-    const { values } = parseFlags(args, { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, { allowPositionals: false });
+    const { values } = parseFlags(args, { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, capture: { type: 'boolean' }, 'netns-prefix': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return EXIT_OK; }
     const port = Number(values.port ?? 8080);
     if (!/^\d+$/.test(values.port ?? '8080') || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got "${values.port}"`);
@@ -41,6 +49,20 @@ export const command: Command = {
       if (!files) throw new UsageError(`unknown scenario "${values.scenario}"; choose one of: ${Object.keys(SCENARIOS).join(', ')}`);
     }
     const err = (s: string) => process.stderr.write(s + '\n');
+    const capture = values.capture === true;
+    const prefix = values['netns-prefix'] ?? defaultPrefix();
+    if (capture && !mesh) throw new UsageError('--capture needs the mesh (drop --no-mesh)');
+    if (values['netns-prefix'] !== undefined && !capture) throw new UsageError('--netns-prefix goes with --capture');
+    if (!validPrefix(prefix)) throw new UsageError(`--netns-prefix must be 1-8 lowercase letters or digits starting with a letter (interface names are at most 15 bytes), got "${prefix}"`);
+    if (capture) {
+      const addon = loadOriginalDst();
+      const missing = [...captureGaps(), ...('missing' in addon ? [addon.missing] : [])];
+      if (missing.length) {
+        err(`bowline demo --capture: this host lacks ${missing.join('; ')} [BOWLINE_E_DEMO_CAPTURE_PREREQ]; nothing was changed`);
+        err('  the demo without capture (apps use their sidecar as HTTP_PROXY) needs none of this: bowline demo');
+        return EXIT_INVALID;
+      }
+    }
 
     const problem = (await portProblem(port, '127.0.0.1')) ?? (await portProblem(port, '0.0.0.0'));
     if (problem) {
@@ -70,7 +92,16 @@ export const command: Command = {
     let interrupts = 0;
     let resolveDone!: (code: number) => void;
     const done = new Promise<number>((r) => { resolveDone = r; });
-    const cleanup = () => { if (temporary) rmSync(home, { recursive: true, force: true }); };
+    let network: DemoNetwork | undefined;
+    const removeNetwork = () => {
+      if (!network) return;
+      const left = removeDemoNetwork(network);
+      network = undefined;
+      for (const l of left) err(`bowline demo: could not remove ${l} [BOWLINE_E_DEMO_CAPTURE_CLEANUP]`);
+    };
+    // A crash still removes the namespaces, bridge and rules (processes are gone or going with the demo).
+    process.once('exit', removeNetwork);
+    const cleanup = () => { removeNetwork(); if (temporary) rmSync(home, { recursive: true, force: true }); };
     const onSignal = () => {
       interrupts++;
       if (interrupts === 1) {
@@ -88,11 +119,18 @@ export const command: Command = {
 
     let running: DemoRunning;
     try {
-      running = await startDemo({ port, home, mesh, scenarioFiles: files, progress, supervisor });
+      if (capture) {
+        await progress.step(`network namespaces ${prefix}-* on bridge ${prefix}br, every address checked to route over it`, async () => {
+          network = createDemoNetwork(prefix, DEMO_WORKLOADS.map((w) => w.name));
+          verifyDemoNetwork(network);
+        });
+      }
+      running = await startDemo({ port, home, mesh, scenarioFiles: files, progress, supervisor, ...(network ? { network } : {}) });
     } catch (e) {
       if (interrupts > 0) return done;
       err(`\nbowline demo: could not start: ${(e as Error).message} [BOWLINE_E_DEMO_START_FAILED]`);
       await supervisor.stopAll();
+      removeNetwork();
       err(`  logs kept in ${demoLogDir(home)}`);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -110,6 +148,11 @@ export const command: Command = {
       const cli = path.resolve(process.cwd()) === path.resolve(packageRoot) ? 'npx bowline' : path.join(packageRoot, 'bin', 'bowline');
       progress.line(`Dashboard: ${running.apiUrl}/ui/   (live service graph, traffic per version, config, mTLS check, proxies)`);
       progress.line('');
+      if (running.network) {
+        const sleepNs = running.network.namespaces['sleep']!.name;
+        progress.line(`Network: bridge ${running.network.bridge} ${running.network.subnet}; each workload in namespace ${running.network.prefix}-NAME, captured, no proxy settings`);
+        progress.line(`  ip netns exec ${sleepNs} curl -s http://httpbin:8000/headers     # a plain name, resolved by the sidecar's DNS proxy`);
+      }
       progress.line('Try next (in another terminal):');
       progress.line(`  ${cli} apply ${server} -f ${path.join(net, 'virtual-service-all-v1.yaml')}            # every user sees reviews v1 (no stars)`);
       progress.line(`  ${cli} apply ${server} -f ${path.join(net, 'virtual-service-reviews-test-v2.yaml')}    # sign in as jason: black stars`);

@@ -10,6 +10,8 @@ import { bindForChild, handOver, holdPort, type HeldPort } from './ports.js';
 import { tokenFile as mintTokenFile } from './tokens.js';
 import { logLine, httpReady, httpGet, START_TIMEOUT_MS, StartError } from './readiness.js';
 import { DEMO_WORKLOADS, packageRoot, sampleScript, type DemoWorkload } from './workloads.js';
+import { startCapturedWorkload } from './captured.js';
+import type { DemoNetwork } from './netns.js';
 
 /** How the demo runs. */
 export interface DemoOptions {
@@ -24,6 +26,8 @@ export interface DemoOptions {
   progress?: Progress;
   /** Starts the processes; the caller owns it, so it can stop them whatever happens. Its log dir is HOME/logs. */
   supervisor: Supervisor;
+  /** `--capture`: each workload in its namespace of this network (netns.ts, created and checked by the caller), traffic captured. */
+  network?: DemoNetwork;
 }
 
 /** What the demo brought up. */
@@ -33,8 +37,10 @@ export interface DemoRunning {
   apiUrl?: string;
   logDir: string;
   supervisor: Supervisor;
-  /** Each workload's sidecar outbound (HTTP_PROXY) URL, when the mesh runs. */
+  /** Each workload's sidecar outbound (HTTP_PROXY) URL, when the mesh runs without capture. */
   outbound: Record<string, string>;
+  /** With `--capture`: the bridge and namespaces. */
+  network?: DemoNetwork;
 }
 
 const bowlineBin = path.join(packageRoot, 'bin', 'bowline');
@@ -94,12 +100,13 @@ export interface DemoState {
   productPageUrl: string;
   apiUrl?: string;
   outbound: Record<string, string>;
+  network?: DemoNetwork;
   processes: Array<{ name: string; pid: number | undefined; log: string }>;
 }
 
 function writeState(home: string, r: DemoRunning): void {
   const state: DemoState = {
-    productPageUrl: r.productPageUrl, apiUrl: r.apiUrl, outbound: r.outbound,
+    productPageUrl: r.productPageUrl, apiUrl: r.apiUrl, outbound: r.outbound, ...(r.network ? { network: r.network } : {}),
     processes: r.supervisor.processes.map((m) => ({ name: m.spec.name, pid: m.proc.pid, log: m.logPath })),
   };
   writeFileSync(path.join(home, 'demo.json'), JSON.stringify(state, null, 2) + '\n');
@@ -127,7 +134,7 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
   const logDir = demoLogDir(opts.home);
   mkdirSync(logDir, { recursive: true });
   const sup = opts.supervisor;
-  const running: DemoRunning = { productPageUrl: `http://localhost:${opts.port}/productpage`, logDir, supervisor: sup, outbound: {} };
+  const running: DemoRunning = { productPageUrl: `http://localhost:${opts.port}/productpage`, logDir, supervisor: sup, outbound: {}, ...(opts.network ? { network: opts.network } : {}) };
   const byName = (n: string) => DEMO_WORKLOADS.find((w) => w.name === n)!;
 
   if (!opts.mesh) {
@@ -156,10 +163,12 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
   const env: Record<string, string> = { BOWLINE_HOME: opts.home };
   await progress.step('control plane', async () => {
     const portsFile = freshFile(path.join(opts.home, 'control-plane.ports.json'));
-    const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--home', opts.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--ports-file', portsFile], env });
+    // With --capture the proxies dial the TLS stream from their namespaces, over the bridge.
+    const pushHost = opts.network?.hostAddress ?? '127.0.0.1';
+    const m = sup.start({ name: 'control-plane', command: process.execPath, args: [bowlineBin, 'up', '--home', opts.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', `${pushHost}:0`, '--ports-file', portsFile], env });
     const ports = await portsFromFile(m, portsFile, ['api', 'pushTls']);
     api = `http://127.0.0.1:${ports.api}`;
-    push = `127.0.0.1:${ports.pushTls}`; // the TLS stream: proxies with a token get certificates, auto-mTLS does the rest
+    push = `${pushHost}:${ports.pushTls}`; // the TLS stream: proxies with a token get certificates, auto-mTLS does the rest
     running.apiUrl = api;
     env.BOWLINE_SERVER = api;
     await httpReady(m, `${api}/apis/networking.istio.io/v1/namespaces/default/virtualservices`, 'config API answer', (r) => r.status < 500);
@@ -182,9 +191,14 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
   // Workloads start side by side. Every port is bound by its owner or handed to it still bound:
   // the demo binds the app's port, the sidecar (told that app port) binds its inbound and outbound
   // ports itself and announces them, then the app starts on its socket with HTTP_PROXY = the outbound.
+  const network = opts.network;
   await Promise.all(DEMO_WORKLOADS.map((w) =>
-    progress.step(`${w.name} with its sidecar (mTLS identity default/${w.serviceAccount})`, async () => {
+    progress.step(`${w.name} with its sidecar (mTLS identity default/${w.serviceAccount})${network ? ` in namespace ${network.namespaces[w.name]!.name}, captured` : ''}`, async () => {
       const tokenFile = await mintTokenFile(opts.home, api, { namespace: 'default', serviceAccount: w.serviceAccount, workload: w.name });
+      if (network) {
+        await startCapturedWorkload(sup, w, network.namespaces[w.name]!, { push, home: opts.home, tokenFile, env });
+        return;
+      }
       const appSocket = await bindForChild();
       try {
         const portsFile = freshFile(path.join(opts.home, `${w.name}.ports.json`));

@@ -15,6 +15,8 @@ export interface ProcessSpec {
   oneShot?: boolean;
   /** Opens an IPC channel (`proc.send`), e.g. to hand the app its listening socket. */
   ipc?: boolean;
+  /** Runs it with this group id (uid unchanged, supplementary groups cleared): the captured demo's proxies, exempt from capture by gid. */
+  gid?: number;
 }
 
 /** A started process. */
@@ -48,7 +50,7 @@ export class Supervisor {
     const fd = openSync(logPath, 'w');
     let proc: ChildProcess;
     try {
-      proc = spawn(spec.command, spec.args, { env: { ...process.env, ...spec.env }, stdio: spec.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd], detached: false });
+      proc = spawn(spec.command, spec.args, { env: { ...process.env, ...spec.env }, stdio: spec.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd], detached: false, ...(spec.gid !== undefined ? { gid: spec.gid } : {}) });
     } finally {
       closeSync(fd);
     }
