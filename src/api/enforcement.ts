@@ -674,7 +674,7 @@ export const enforcement: Record<string, Enforcement> = {
   'AuthorizationPolicy spec.rules[].when[].values': proven('test/e2e/authz-policy.test.ts', 'notServiceAccounts, principals, namespaces, methods, paths and when keys'),
   'AuthorizationPolicy spec.rules[].when[].notValues': proven('test/e2e/authz-policy.test.ts', 'every other Source and Operation field, with a DENY beside the ALLOW'),
   'AuthorizationPolicy spec.action': proven('test/e2e/authz-policy.test.ts', 'ALLOW with only serviceAccounts admits that service account and denies every other caller'),
-  'AuthorizationPolicy spec.provider.name': warned('CUSTOM has no external authorizer call yet'),
+  'AuthorizationPolicy spec.provider.name': proven('test/e2e/authz-custom.test.ts', 'asks the external authorizer per request: its 200 allows with headersToUpstreamOnAllow, its denial reaches the client'),
   // RequestAuthentication
   'RequestAuthentication spec.selector.matchLabels': warned(),
   'RequestAuthentication spec.targetRef.group': warned(),

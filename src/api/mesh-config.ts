@@ -117,12 +117,38 @@ function merge(defaults: MeshConfig, user: Record<string, unknown>): MeshConfig 
   return out;
 }
 
+/** The `envoyExtAuthzHttp` fields the proxies enforce (AuthorizationPolicy CUSTOM, src/push/generators/ext-authz.ts). */
+export const EXT_AUTHZ_HTTP_FIELDS: readonly string[] = ['service', 'port', 'timeout', 'pathPrefix', 'failOpen', 'statusOnError', 'includeRequestHeadersInCheck', 'includeHeadersInCheck', 'includeAdditionalHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny'];
+
+const notEnforced = (path: Array<string | number>, what: string): Finding => ({
+  severity: 'warning', code: 'BOWLINE_W_API_NOT_ENFORCED', path, atKey: true,
+  message: `${what} is accepted but not enforced by Bowline's proxies`, hint: 'see docs/istio-coverage.md for what is enforced',
+});
+
+/** Warnings for extension providers (or their fields) the proxies do not act on, by name. */
+function providerFindings(value: Record<string, unknown>): Finding[] {
+  const out: Finding[] = [];
+  const list = Array.isArray(value.extensionProviders) ? value.extensionProviders : [];
+  list.forEach((p, i) => {
+    if (!isObj(p)) return;
+    const at = ['extensionProviders', i];
+    if (isObj(p.envoyExtAuthzGrpc)) out.push(notEnforced([...at, 'envoyExtAuthzGrpc'], `extensionProviders[${i}].envoyExtAuthzGrpc (${String(p.name)}): a CUSTOM AuthorizationPolicy naming it denies every request it selects; use envoyExtAuthzHttp`));
+    if (isObj(p.envoyExtAuthzHttp)) {
+      for (const k of Object.keys(p.envoyExtAuthzHttp)) {
+        if (!EXT_AUTHZ_HTTP_FIELDS.includes(k)) out.push(notEnforced([...at, 'envoyExtAuthzHttp', k], `extensionProviders[${i}].envoyExtAuthzHttp.${k}`));
+      }
+    }
+  });
+  return out;
+}
+
 function check(value: unknown): Finding[] {
   const findings: Finding[] = [];
   walk(value, meshSchema, [], {
     kind: 'MeshConfig',
     add: (f) => findings.push(f.code === 'BOWLINE_E_API_UNKNOWN_FIELD' ? { ...f, severity: 'warning', code: 'BOWLINE_W_API_MESH_UNKNOWN_FIELD', message: f.message.replace(/: expected one of .*$/, ': Bowline ignores it') } : f),
   });
+  if (isObj(value)) findings.push(...providerFindings(value));
   return findings;
 }
 

@@ -546,6 +546,45 @@ export interface AuthorizationConfig {
   /** RequestAuthentication: JWTs validated on inbound HTTP requests before authorization (a request with an
    *  invalid token gets 401; one without a token passes with no request.auth.* for the policies). */
   jwtRules?: JwtRule[];
+  /** AuthorizationPolicy action CUSTOM: requests matching a policy's rules are checked by its external
+   *  authorizer before DENY and ALLOW (Istio's order); absent: none. */
+  custom?: CustomAuthorization[];
+}
+
+/** One CUSTOM policy: which requests go to which external authorizer (Envoy's ext_authz, HTTP service). */
+export interface CustomAuthorization {
+  /** `namespace/name` of the source policy, for logs. */
+  name: string;
+  /** Requests matching any rule are checked (a rule `{}` matches every request); conditions as in AuthzRule. */
+  rules: AuthzRule[];
+  provider: ExtAuthzHttp;
+}
+
+/** MeshConfig extensionProviders `envoyExtAuthzHttp`, resolved by the control plane to a cluster of this proxy. */
+export interface ExtAuthzHttp {
+  /** The provider's name in the mesh config, for logs. */
+  name: string;
+  /** The cluster (`outbound|PORT||HOST`) the check requests go to, with its endpoints and TLS. */
+  cluster: string;
+  /** Host header of a check request (`HOST:PORT`). */
+  authority: string;
+  /** Give up after this long (Istio default 600 s); then the request fails closed unless `failOpen`. */
+  timeoutMs: number;
+  /** Prepended to the request's path in the check request. */
+  pathPrefix?: string;
+  /** Request headers copied into the check request besides Host, method, path and Content-Length (0);
+   *  lowercase names or patterns `prefix*` / `*suffix`. */
+  includeRequestHeaders?: string[];
+  /** Headers set on every check request. */
+  includeAdditionalHeaders?: Record<string, string>;
+  /** Response headers of an allowing check copied onto the request sent upstream (patterns as above); absent: none. */
+  headersToUpstreamOnAllow?: string[];
+  /** Response headers of a denying check sent to the client (patterns as above); absent: all but hop-by-hop and Host. */
+  headersToDownstreamOnDeny?: string[];
+  /** When the authorizer cannot be reached, times out or answers 5xx: allow instead of refusing. */
+  failOpen?: boolean;
+  /** The status sent to the client in that case when not `failOpen` (default 403). */
+  statusOnError?: number;
 }
 
 /** One issuer's JWT validation (Istio's JWTRule, resolved for this proxy). */

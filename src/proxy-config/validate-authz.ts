@@ -60,6 +60,54 @@ function alternatives(c: Checker, v: unknown, path: string): void {
   c.arr(v, path, false).forEach((alt, i) => c.arr(alt, `${path}[${i}]`).forEach((cond, j) => condition(c, cond, `${path}[${i}][${j}]`)));
 }
 
+function rules(c: Checker, v: unknown, path: string): void {
+  c.arr(v, path).forEach((r, j) => {
+    const rp = `${path}[${j}]`;
+    const rule = c.obj(r, rp);
+    if (!rule) return;
+    only(c, rule, rp, ['from', 'to', 'when']);
+    alternatives(c, rule.from, `${rp}.from`);
+    alternatives(c, rule.to, `${rp}.to`);
+    c.arr(rule.when, `${rp}.when`, false).forEach((cond, k) => condition(c, cond, `${rp}.when[${k}]`));
+  });
+}
+
+/** A header name pattern: lowercase name, `prefix*` or `*suffix`. */
+export const HEADER_PATTERN = /^(\*?[a-z0-9!#$%&'+.^_`|~-]+|[a-z0-9!#$%&'+.^_`|~-]+\*)$/;
+
+function patterns(c: Checker, v: unknown, path: string): void {
+  c.strings(v, path).forEach((s, i) => { if (!HEADER_PATTERN.test(s)) c.error(`${path}[${i}]`, `"${s}" is not a lowercase header name, prefix* or *suffix`); });
+}
+
+/** Checks `authorization.custom` (CUSTOM policies and their external authorizers). */
+export function customAuthorization(c: Checker, v: unknown, path: string): void {
+  c.arr(v, path, false).forEach((pv, i) => {
+    const p = `${path}[${i}]`;
+    const pol = c.obj(pv, p);
+    if (!pol) return;
+    only(c, pol, p, ['name', 'rules', 'provider']);
+    c.str(pol.name, `${p}.name`);
+    rules(c, pol.rules, `${p}.rules`);
+    const pp = `${p}.provider`;
+    const pr = c.obj(pol.provider, pp);
+    if (!pr) return;
+    only(c, pr, pp, ['name', 'cluster', 'authority', 'timeoutMs', 'pathPrefix', 'includeRequestHeaders', 'includeAdditionalHeaders', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'failOpen', 'statusOnError']);
+    c.str(pr.name, `${pp}.name`);
+    c.str(pr.cluster, `${pp}.cluster`);
+    c.str(pr.authority, `${pp}.authority`);
+    c.num(pr.timeoutMs, `${pp}.timeoutMs`, { required: true, min: 1, int: true });
+    if (pr.pathPrefix !== undefined && c.str(pr.pathPrefix, `${pp}.pathPrefix`, { required: false, empty: true }) && pr.pathPrefix !== '' && !pr.pathPrefix.startsWith('/')) c.error(`${pp}.pathPrefix`, 'must start with /');
+    for (const f of ['includeRequestHeaders', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny'] as const) if (pr[f] !== undefined) patterns(c, pr[f], `${pp}.${f}`);
+    const add = c.obj(pr.includeAdditionalHeaders, `${pp}.includeAdditionalHeaders`, false);
+    for (const [k, val] of Object.entries(add ?? {})) {
+      if (!HEADER_PATTERN.test(k) || k.includes('*')) c.error(`${pp}.includeAdditionalHeaders.${k}`, 'must be a lowercase header name');
+      c.str(val, `${pp}.includeAdditionalHeaders.${k}`, { empty: true });
+    }
+    c.bool(pr.failOpen, `${pp}.failOpen`);
+    c.num(pr.statusOnError, `${pp}.statusOnError`, { required: false, min: 200, max: 599, int: true });
+  });
+}
+
 /** Checks `authorization` (policies and their conditions; jwtRules stay with RequestAuthentication). */
 export function authorizationPolicies(c: Checker, policies: unknown, path: string): void {
   c.arr(policies, path).forEach((pv, i) => {
@@ -69,14 +117,6 @@ export function authorizationPolicies(c: Checker, policies: unknown, path: strin
     only(c, pol, p, ['name', 'action', 'rules']);
     c.str(pol.name, `${p}.name`);
     c.oneOf(pol.action, `${p}.action`, ['ALLOW', 'DENY', 'AUDIT']);
-    c.arr(pol.rules, `${p}.rules`).forEach((r, j) => {
-      const rp = `${p}.rules[${j}]`;
-      const rule = c.obj(r, rp);
-      if (!rule) return;
-      only(c, rule, rp, ['from', 'to', 'when']);
-      alternatives(c, rule.from, `${rp}.from`);
-      alternatives(c, rule.to, `${rp}.to`);
-      c.arr(rule.when, `${rp}.when`, false).forEach((cond, k) => condition(c, cond, `${rp}.when[${k}]`));
-    });
+    rules(c, pol.rules, `${p}.rules`);
   });
 }

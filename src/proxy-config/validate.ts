@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import type { ProxyConfig } from './types.js';
 import { Checker, type ValidationError } from './validate-kit.js';
 import { routeConfig } from './validate-routes.js';
-import { authorizationPolicies } from './validate-authz.js';
+import { authorizationPolicies, customAuthorization } from './validate-authz.js';
 
 export type { ValidationError } from './validate-kit.js';
 
@@ -293,6 +293,7 @@ function authorization(c: Checker, v: unknown): void {
   const a = c.obj(v, 'authorization', false);
   if (!a) return;
   authorizationPolicies(c, a.policies, 'authorization.policies');
+  customAuthorization(c, a.custom, 'authorization.custom');
 }
 
 const DNS_NAME = /^(\*\.)?([a-z0-9_]([-a-z0-9_]*[a-z0-9_])?\.)*[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?$/i;

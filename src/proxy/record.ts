@@ -36,6 +36,8 @@ export const Flag = {
   DPE: 1 << 12,
   /** RBAC: refused by AuthorizationPolicy (403 `RBAC: access denied`, or a closed TCP connection). */
   RBAC: 1 << 13,
+  /** UAEX: refused by an external authorizer (AuthorizationPolicy CUSTOM), or it could not be asked. */
+  UAEX: 1 << 14,
 } as const;
 
 /** The name of one flag bit. */

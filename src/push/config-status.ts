@@ -10,6 +10,7 @@ import type { DestinationRuleSpec, GatewaySpec, TrafficPolicy, VirtualServiceSpe
 import type { MeshSnapshot } from '../model/snapshot.js';
 import type { Registry } from '../telemetry/metrics/registry.js';
 import { translatePolicy } from './generators/authorization-translate.js';
+import { resolveExtAuthz } from './generators/ext-authz.js';
 import { expandHttpRules, type DelegateProblem } from './generators/delegate.js';
 import { labelsMatch } from './generators/scope.js';
 
@@ -19,6 +20,9 @@ export const CONFIG_UNRESOLVED_DELEGATE = 'BOWLINE_E_CONFIG_UNRESOLVED_DELEGATE'
 export const CONFIG_CREDENTIAL_UNAVAILABLE = 'BOWLINE_E_CONFIG_CREDENTIAL_UNAVAILABLE';
 /** Part of an AuthorizationPolicy cannot be enforced as written; it fails closed (docs/errors.md). */
 export const CONFIG_AUTHZ_UNTRANSLATABLE = 'BOWLINE_E_CONFIG_AUTHZ_UNTRANSLATABLE';
+
+/** An AuthorizationPolicy CUSTOM names a provider the proxies cannot ask; what it selects is denied (docs/errors.md). */
+export const CONFIG_AUTHZ_PROVIDER = 'BOWLINE_E_CONFIG_AUTHZ_PROVIDER';
 
 /** One of Istio's validationMessages. */
 export interface ValidationMessage {
@@ -58,8 +62,12 @@ export function configProblems(snap: MeshSnapshot): Map<string, ResourceProblems
   for (const ap of snap.configs('AuthorizationPolicy')) {
     const spec = ap.spec as { action?: string; rules?: unknown };
     const action = spec.action ?? 'ALLOW';
-    if (action !== 'ALLOW' && action !== 'DENY' && action !== 'AUDIT') continue;
-    for (const p of translatePolicy(ap.metadata.name, action, spec.rules).problems) {
+    if (action === 'CUSTOM') {
+      const resolved = resolveExtAuthz(snap, (spec as { provider?: { name?: string } }).provider?.name ?? '');
+      if ('problem' in resolved) add(out, ap, { type: { code: CONFIG_AUTHZ_PROVIDER }, level: 'ERROR', description: `spec.provider.name: ${resolved.problem} (fail closed)` });
+    }
+    if (action !== 'ALLOW' && action !== 'DENY' && action !== 'AUDIT' && action !== 'CUSTOM') continue;
+    for (const p of translatePolicy(ap.metadata.name, action === 'CUSTOM' ? 'DENY' : action, spec.rules).problems) {
       add(out, ap, { type: { code: CONFIG_AUTHZ_UNTRANSLATABLE }, level: 'ERROR', description: `${p.path}: ${p.message}` });
     }
   }

@@ -54,17 +54,17 @@ export class TestMesh {
     return this.cli(['apply', '-f', file]);
   }
 
-  /** An app on a kernel-chosen port answering `NAME METHOD PATH`. */
-  async app(name: string): Promise<number> {
-    const s = http.createServer((req, res) => res.end(`${name} ${req.method} ${req.url}`));
+  /** An app on a kernel-chosen port answering `NAME METHOD PATH` (or as `handler` says). */
+  async app(name: string, handler?: http.RequestListener): Promise<number> {
+    const s = http.createServer(handler ?? ((req, res) => res.end(`${name} ${req.method} ${req.url}`)));
     this.servers.push(s);
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     return (s.address() as AddressInfo).port;
   }
 
   /** A sidecar `name` for service `service` (default `name`, port `svcPort`) of namespace `ns`, service account `sa`, in front of a new app; `extra` proxy flags win over the defaults. */
-  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name, extra: string[] = []): Promise<Sidecar> {
-    const appPort = await this.app(name);
+  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name, extra: string[] = [], handler?: http.RequestListener): Promise<Sidecar> {
+    const appPort = await this.app(name, handler);
     const t = await this.cli(['token', 'create', '--namespace', ns, '--service-account', sa, '--ttl', '10m']);
     if (t.code !== 0) throw new Error(t.out);
     const tokenFile = join(this.home, `${name}.token`);

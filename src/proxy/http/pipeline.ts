@@ -8,7 +8,8 @@
  *   path       -> path-normalize.ts: mesh pathNormalization, once (400 when it cannot be normalised);
  *                 authorization, routing and the upstream all see the normalised path
  *   authorize  -> authz/, inbound only: x-forwarded-client-cert, RequestAuthentication (401),
- *                 AuthorizationPolicy (403 RBAC: access denied)
+ *                 AuthorizationPolicy CUSTOM (authz/ext-authz.ts: pauses for the external
+ *                 authorizer; its status on a denial), then DENY/ALLOW (403 RBAC: access denied)
  *   route      -> router/ select: forward | redirect | direct | none (404 NR)
  *   fault      -> filters/fault: delay (DI), abort (FI: a status, or a reset with an HTTP/2 error code)
  *   cors       -> filters/cors: preflight answered here, response headers remembered
@@ -23,7 +24,8 @@ import { randomUUID } from 'node:crypto';
 import { Flag } from '../record.js';
 import { applyHeaderMutation, isPreflight } from '../filters/index.js';
 import { mirrorRequest } from '../upstream/mirror.js';
-import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzRequest } from '../authz/index.js';
+import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzEngine, type AuthzRequest } from '../authz/index.js';
+import { checkExternal, EXT_AUTHZ_ERROR_CODE } from '../authz/ext-authz.js';
 import { authorizationOf, deniedLine, jwtOf, ownIdentityOf, principalOfPeer } from '../authz/slot.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import { securityStats } from '../authz/stats.js';
@@ -135,12 +137,48 @@ function authorize(x: Exchange): number {
     ...(principal !== undefined ? { principal } : {}),
     ...(requestAuth !== undefined ? { requestAuth } : {}),
   };
+  const checks = engine.customFor(r);
+  if (checks.length === 0) return decide(x, engine, r) ? CONTINUE : STOP;
+  // CUSTOM first (Istio's order): every matching policy's external authorizer must allow.
+  const at = x.resumeAt = STEPS.indexOf(authorize) + 1;
+  askExternal(x, checks, r, 0, () => { if (decide(x, engine, r)) run(x, at); });
+  return PAUSE;
+}
+
+/** DENY then ALLOW; on a refusal answers 403 and returns false. */
+function decide(x: Exchange, engine: AuthzEngine, r: AuthzRequest): boolean {
   const d = engine.evaluate(r);
-  if (d.allowed) return CONTINUE;
-  x.ctx.log(`authz:${x.lst.name}:${d.policy ?? ''}`, deniedLine(`${h.method} ${h.path}`, r, d));
+  if (d.allowed) return true;
+  x.ctx.log(`authz:${x.lst.name}:${d.policy ?? ''}`, deniedLine(`${x.head.method} ${x.head.path}`, r, d));
   securityStats(x.ctx).authzDenied++;
   x.localReply(AUTHZ_DENIED_STATUS, AUTHZ_DENIED_BODY, Flag.RBAC);
-  return STOP;
+  return false;
+}
+
+/** Asks the external authorizers of `checks` in turn (authz/ext-authz.ts); `next` runs when all allowed. */
+function askExternal(x: Exchange, checks: ReturnType<AuthzEngine['customFor']>, r: AuthzRequest, i: number, next: () => void): void {
+  if (i >= checks.length) return next();
+  const { policy, provider } = checks[i]!;
+  const h = x.head;
+  checkExternal(x.ctx.clusters, provider, { method: h.method, path: h.path, names: h.headers.names, values: h.headers.values }).then((o) => {
+    if (x.done) return;
+    if (o.kind === 'allow') {
+      for (const [k, v] of o.upstreamHeaders) h.headers.set(k, v);
+      return askExternal(x, checks, r, i + 1, next);
+    }
+    const what = `${h.method} ${h.path}`;
+    if (o.kind === 'error') {
+      x.ctx.log(`ext-authz:${policy}`, `external authorization of ${what} failed: ${o.reason}; ${provider.config.failOpen ? 'allowed (failOpen)' : 'refused (fail closed)'} [${policy}] (${EXT_AUTHZ_ERROR_CODE})`);
+      if (provider.config.failOpen) return askExternal(x, checks, r, i + 1, next);
+      securityStats(x.ctx).authzDenied++;
+      x.localReply(provider.config.statusOnError ?? AUTHZ_DENIED_STATUS, '', Flag.UAEX);
+      return;
+    }
+    x.ctx.log(`authz:${x.lst.name}:${policy}`, deniedLine(what, r, { allowed: false, policy, reason: o.reason }));
+    securityStats(x.ctx).authzDenied++;
+    const ct = o.headers.find(([k]) => k === 'content-type')?.[1];
+    x.localReply(o.status, o.body, Flag.UAEX, o.headers.filter(([k]) => k !== 'content-type'), ct);
+  }, (err) => { if (!x.done) x.localReply(500, `internal error: ${String(err)}\n`, 0); });
 }
 
 /** Route selection (router/): decides forward, redirect, direct response or 404 NR. */
