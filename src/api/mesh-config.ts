@@ -1,5 +1,5 @@
 import { LineCounter, parseDocument } from 'yaml';
-import { any, arr, bool, dur, en, int, map, num, obj, str, type Finding } from './schema/dsl.js';
+import { any, arr, bool, dur, en, int, map, num, obj, req, str, type Finding } from './schema/dsl.js';
 import { walk, isObj } from './schema/walk.js';
 import { toViolation, locator, type Locator } from './locate.js';
 import type { MeshConfig } from './types/mesh.js';
@@ -67,7 +67,10 @@ const meshSchema = obj('MeshConfig', {
   localityLbSetting: any(),
   extensionProviders: any(),
   defaultProviders: any(),
-  discoverySelectors: any(),
+  discoverySelectors: arr(obj('LabelSelector', {
+    matchLabels: map(str()),
+    matchExpressions: arr(obj('LabelSelectorRequirement', { key: req(str()), operator: req(en('In', 'NotIn', 'Exists', 'DoesNotExist')), values: arr(str()) }, { open: false })),
+  }, { open: false })),
   meshNetworks: any(),
   caCertificates: any(),
   certificates: any(),

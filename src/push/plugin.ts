@@ -11,6 +11,7 @@ import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
 import { MarathonRegistry } from '../registry/marathon/marathon.js';
 import { KubernetesRegistry } from '../registry/kubernetes/kubernetes.js';
+import type { LabelSelector } from '../registry/kubernetes/label-selector.js';
 import { DEFAULT_CLUSTER } from '../registry/topology.js';
 import { caOf, createTlsStreamServer } from '../ca/index.js';
 import type { Store, StoredObject } from '../store/store.js';
@@ -92,6 +93,11 @@ export function pushOf(cp: object): { server: PushServer; controller: MeshContro
   return instances.get(cp);
 }
 
+/** MeshConfig `discoverySelectors` (validated by the mesh config's schema), or undefined. */
+function discoverySelectorsOf(m: MeshConfig): LabelSelector[] | undefined {
+  return Array.isArray(m['discoverySelectors']) ? (m['discoverySelectors'] as LabelSelector[]) : undefined;
+}
+
 /** Starts push for a control plane. */
 export async function startPush(cp: PushHost): Promise<{ server: PushServer; controller: MeshController }> {
   const listen = parseListen(cp.options.listenPush);
@@ -116,13 +122,18 @@ export async function startPush(cp: PushHost): Promise<{ server: PushServer; con
     ...(k.kubeconfig ? { kubeconfig: k.kubeconfig } : {}),
     ...(k.namespaces && k.namespaces.length > 0 ? { namespaces: k.namespaces } : {}),
     domains: k.clusterDomain ? { ...domains, clusterDomain: k.clusterDomain } : domains,
+    rootNamespace: cp.meshConfig.rootNamespace,
+    ...(discoverySelectorsOf(cp.meshConfig) ? { discoverySelectors: discoverySelectorsOf(cp.meshConfig)! } : {}),
     log: (level, line) => { if (level !== 'debug' || process.env.BOWLINE_DEBUG) cp.log(line); },
   }));
   const topology = { cluster: cp.options.cluster || DEFAULT_CLUSTER, network: cp.options.network ?? '' };
   const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(cp.store), new ManualRegistry(cp.store, domains), ...marathons, ...kubernetes], topology);
   const vips = new VipAllocator({ store: cp.store, ...(cp.options.vipCidr ? { cidr: cp.options.vipCidr } : {}), onChange: () => controller.schedule(), log: (l) => cp.log(l) });
   const controller: MeshController = new MeshController({ store: cp.store, registry, mesh: cp.meshConfig, domains, vips, ...(cp.openSecret ? { openSecret: (o: StoredObject) => cp.openSecret!(o) } : {}), log: (l) => cp.log(`push: ${l}`) });
-  const unsubMesh = cp.onMeshConfig((m) => controller.setMesh(m));
+  const unsubMesh = cp.onMeshConfig((m) => {
+    for (const k of kubernetes) k.setDiscoverySelectors(discoverySelectorsOf(m));
+    controller.setMesh(m);
+  });
   await controller.start();
   const autoRegister = new AutoRegistrar(cp.store, { ttlMs: registrationTtl(), log: (l) => cp.log(l) });
   await autoRegister.start();

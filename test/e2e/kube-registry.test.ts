@@ -7,8 +7,13 @@
 // - a Service scaled from 1 to 3 ready Pods reaches every proxy's endpoints within 1 s of the
 //   apiserver holding the EndpointSlice with 3 ready endpoints (what the controller writes when
 //   the last Pod turns Ready);
+// - MeshConfig discoverySelectors limit discovery to the namespaces they select (the root namespace
+//   always in), following namespace label changes; the root namespace's network label is the
+//   network of the cluster's endpoints;
+// - a control plane whose role cannot read EndpointSlices (written for an older cluster) reads
+//   core/v1 Endpoints instead, says so, and stays healthy;
 // - with the apiserver stopped, the registry says so and the proxies keep the last endpoints.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +22,7 @@ import { readPortsFile } from '../../src/cli/ports-file.js';
 import type { KubeObject } from '../support/kube-api.js';
 import { kubeBinariesBuilt, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { canRunKubelet } from '../support/kubelet.js';
-import { startBowline, type Child } from '../support/process.js';
+import { runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { built } from './bookinfo-harness.js';
 
@@ -33,16 +38,16 @@ let api = '';
 const proxies: number[] = [];
 
 const READ_RULES = [
-  { apiGroups: [''], resources: ['services', 'nodes'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['services', 'nodes', 'namespaces'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
 ];
 
 interface Registryz {
   registries: Array<{ registry: string; healthy: boolean; error?: string; errors?: number; failures?: Array<{ resource: string; namespace?: string; reason: string; message: string }> }>;
   services: Array<{ hostname: string; addresses?: string[]; source: string; ports: Array<{ port: number; protocol: string }> }>;
-  endpoints: Record<string, Array<{ address: string; port: number; health?: string; serviceAccount?: string }>>;
+  endpoints: Record<string, Array<{ address: string; port: number; health?: string; serviceAccount?: string; network?: string }>>;
 }
-const registryz = async () => (await (await fetch(`${api}/debug/registryz`)).json()) as Registryz;
+const registryz = async (at = api) => (await (await fetch(`${at}/debug/registryz`)).json()) as Registryz;
 const metrics = async () => (await fetch(`${api}/metrics`)).text();
 
 /** Healthy endpoints a proxy holds for hello:80 (its admin /clusters). */
@@ -164,8 +169,65 @@ describe.skipIf(!canRun)('the Kubernetes registry against a real kube-apiserver 
     expect(await metrics()).toMatch(/^bowline_registry_up\{registry="kubernetes"\} 0$/m);
 
     await kube.restartApiserver();
-    await waitFor(async () => (await registryz()).registries[0]?.healthy, { timeoutMs: 30_000, what: 'healthy again' });
+    await waitFor(async () => {
+      const r = await registryz();
+      if (!r.registries[0]?.healthy) throw new Error(JSON.stringify(r.registries)); // shown if it never turns healthy
+      return true;
+    }, { timeoutMs: 30_000, what: 'healthy again' });
     await kube.api.mergePatch('/apis/apps/v1/namespaces/default/deployments/hello/scale', { spec: { replicas: 2 } });
     for (const admin of proxies) await waitFor(async () => (await endpointsOf(admin)).length === 2, { timeoutMs: 30_000, what: 'scaled down to 2 after the apiserver came back' });
+  });
+
+  it('discoverySelectors keep only the namespaces they select (the root namespace always), following label changes', async () => {
+    const apply = async (name: string, yaml: string) => {
+      const file = join(home, `${name}.yaml`);
+      writeFileSync(file, yaml);
+      const r = await runBowline(['apply', '-f', file, '--server', api], { env: { BOWLINE_HOME: home } });
+      expect(r.code, r.out + r.err).toBe(0);
+    };
+    await kube.api.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system', labels: { 'topology.istio.io/network': 'net-k' } } });
+    await kube.api.create('/api/v1/namespaces/istio-system/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' }, spec: { selector: { istio: 'ingressgateway' }, ports: [{ name: 'http2', port: 80 }] } });
+    const GW = 'istio-ingressgateway.istio-system.svc.cluster.local';
+    // The root namespace's network label is the network of the cluster's endpoints.
+    await waitFor(async () => (await registryz()).endpoints[HOST]?.every((e) => e.network === 'net-k'), { timeoutMs: 20_000, what: 'endpoints on network net-k' });
+
+    await apply('mesh-selectors', `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    discoverySelectors:
+    - matchLabels: {mesh: "on"}
+`);
+    await waitFor(async () => { const z = await registryz(); return !z.services.some((x) => x.hostname === HOST) && z.services.some((x) => x.hostname === GW); }, { timeoutMs: 20_000, what: 'hello (namespace default, unselected) gone, the root namespace kept' });
+    for (const admin of proxies) await waitFor(async () => (await endpointsOf(admin)).length === 0, { timeoutMs: 20_000, what: `no hello endpoints in proxy ${admin}` });
+
+    await kube.api.mergePatch('/api/v1/namespaces/default', { metadata: { labels: { mesh: 'on' } } });
+    await waitFor(async () => (await registryz()).endpoints[HOST]?.length === 2, { timeoutMs: 20_000, what: 'hello back (2 endpoints) once namespace default is labelled mesh=on' });
+    for (const admin of proxies) await waitFor(async () => (await endpointsOf(admin)).length === 2, { timeoutMs: 20_000, what: `hello endpoints back in proxy ${admin}` });
+  });
+
+  it('reads core/v1 Endpoints where its role cannot read EndpointSlices, says so, and stays healthy', async () => {
+    const oldRules = [
+      { apiGroups: [''], resources: ['services', 'nodes', 'namespaces', 'pods', 'endpoints'], verbs: ['get', 'list', 'watch'] },
+    ];
+    await kube.api.create('/apis/rbac.authorization.k8s.io/v1/clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bowline-old' }, rules: oldRules });
+    await kube.api.create('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bowline-old' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bowline-old' }, subjects: [{ kind: 'ServiceAccount', name: 'bowline-old', namespace: 'default' }] });
+    const kubeconfig = kube.writeKubeconfig('bowline-old', await kube.serviceAccountToken('default', 'bowline-old'));
+    const home2 = mkdtempSync(join(tmpdir(), 'bowline-e2e-kube-registry-old-'));
+    const portsFile = join(home2, 'cp.ports.json');
+    const old = startBowline(['up', '--home', home2, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--push-plaintext', '--ports-file', portsFile, '--kubeconfig', kubeconfig], { env: { BOWLINE_HOME: home2 } });
+    children.push(old);
+    await waitFor(() => old.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up (old role):\n${old.output()}` });
+    const api2 = `http://127.0.0.1:${(JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number }).api}`;
+    const z = await waitFor(async () => { const r = await registryz(api2); return r.endpoints[HOST]?.length === 2 && r.registries[0]?.healthy ? r : undefined; }, { timeoutMs: 30_000, what: `hello's endpoints from core/v1 Endpoints:\n${old.output()}` });
+    const pods = (await kube.api.call<{ items: KubeObject[] }>('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).items;
+    expect(z!.endpoints[HOST]!.map((e) => e.address).sort()).toEqual(pods.map((p) => p.status.podIP as string).sort());
+    expect(z!.endpoints[HOST]!.every((e) => e.health === 'healthy' && e.serviceAccount === 'default')).toBe(true);
+    expect(old.output()).toMatch(/registry kubernetes: cannot list endpointslices\.discovery\.k8s\.io in all namespaces at \S+: Forbidden \(HTTP 403\); reading endpoints in all namespaces instead/);
+    // Scaling is followed through the Endpoints too.
+    await kube.api.mergePatch('/apis/apps/v1/namespaces/default/deployments/hello/scale', { spec: { replicas: 1 } });
+    await waitFor(async () => (await registryz(api2)).endpoints[HOST]?.filter((e) => e.health === 'healthy').length === 1, { timeoutMs: 30_000, what: 'scaled to 1 through core/v1 Endpoints' });
   });
 });

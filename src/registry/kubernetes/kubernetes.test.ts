@@ -19,12 +19,12 @@ describe('KubernetesRegistry set-up', () => {
     writeFileSync(join(dir, 'k'), 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
     const st = new KubernetesRegistry({ kubeconfig: join(dir, 'k'), namespaces: ['shop'] }).status();
     expect(st).toMatchObject({ registry: 'kubernetes', target: 'https://127.0.0.1:1', healthy: false, errors: 0 });
-    expect(st.error).toBe('not read yet: services in namespace shop, endpointslices.discovery.k8s.io in namespace shop, pods in namespace shop, nodes (cluster-wide)');
+    expect(st.error).toBe('not read yet: services in namespace shop, endpointslices.discovery.k8s.io in namespace shop, pods in namespace shop, nodes (cluster-wide), namespaces (cluster-wide)');
   });
 
   it('describes failures in the apiserver\'s words, or by the network error', () => {
-    expect(describeError(new KubeRequestError(403, 'Forbidden', 'pods is forbidden'))).toEqual({ reason: 'Forbidden', message: 'pods is forbidden' });
-    expect(describeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toEqual({ reason: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' });
-    expect(describeError(Object.assign(new Error('Forbidden'), { statusCode: 403 }))).toEqual({ reason: 'Forbidden', message: 'HTTP 403' });
+    expect(describeError(new KubeRequestError(403, 'Forbidden', 'pods is forbidden'))).toEqual({ reason: 'Forbidden', message: 'pods is forbidden', status: 403 });
+    expect(describeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toEqual({ reason: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1', status: 0 });
+    expect(describeError(Object.assign(new Error('Forbidden'), { statusCode: 403 }))).toEqual({ reason: 'Forbidden', message: 'HTTP 403', status: 403 });
   });
 });

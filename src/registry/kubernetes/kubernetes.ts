@@ -1,5 +1,5 @@
 /**
- * The Kubernetes registry: Services, EndpointSlices, Pods and Nodes of one cluster, read with
+ * The Kubernetes registry: Services, EndpointSlices, Pods, Nodes and Namespaces of one cluster, read with
  * @kubernetes/client-node informers (list, then watch from the list's resourceVersion with
  * bookmarks; a 410 relists), as services, endpoints and workloads (translate.ts).
  *
@@ -9,6 +9,12 @@
  * unreachable or RBAC forbids a list or watch, that resource is reported by name (resource,
  * namespace, reason) in the log, `status()` (/debug/registryz, `bowline_registry_up`), the last
  * known objects are kept, and it is retried with backoff.
+ *
+ * Where EndpointSlices cannot be read (the API is not served: 404, or RBAC forbids them: 403, as
+ * with roles written for older clusters), the registry reads core/v1 Endpoints in their place and
+ * says so once; the slices are still retried and win again once readable. Namespaces give
+ * MeshConfig `discoverySelectors` their labels (`setDiscoverySelectors`) and the root namespace's
+ * network label.
  */
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -16,7 +22,8 @@ import { ADD, DELETE, ERROR, KubeConfig, ListWatch, UPDATE, Watch, type Kubernet
 import { DEFAULT_DOMAINS, type DomainSettings } from '../../model/service.js';
 import { ChangeNotifier, type Registry, type RegistryFailure, type RegistryStatus, type RegistryView } from '../registry.js';
 import { kubernetesView, type KubeObjects } from './translate.js';
-import type { KubeEndpointSlice, KubeNode, KubePod, KubeService } from './types.js';
+import type { LabelSelector } from './label-selector.js';
+import type { KubeEndpoints, KubeEndpointSlice, KubeNamespace, KubeNode, KubePod, KubeService } from './types.js';
 
 /** How to reach one cluster and name what it runs. */
 export interface KubernetesRegistryOptions {
@@ -36,6 +43,10 @@ export interface KubernetesRegistryOptions {
   backoffMs?: { min: number; max: number };
   /** How long `start()` waits for the first lists before returning with what it has (default 10 s). */
   startTimeoutMs?: number;
+  /** The mesh's root namespace (default istio-system): always discovered; its network label is the cluster's network. */
+  rootNamespace?: string;
+  /** MeshConfig `discoverySelectors` at start (later: `setDiscoverySelectors`). */
+  discoverySelectors?: LabelSelector[];
 }
 
 /** A resource the registry reads. */
@@ -46,6 +57,8 @@ interface Resource {
   prefix: string;
   plural: string;
   namespaced: boolean;
+  /** Read only while the EndpointSlice feed of its namespace cannot be (the Endpoints fallback). */
+  fallback?: boolean;
 }
 
 const RESOURCES: Resource[] = [
@@ -53,6 +66,8 @@ const RESOURCES: Resource[] = [
   { name: 'endpointslices.discovery.k8s.io', key: 'slices', prefix: '/apis/discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true },
   { name: 'pods', key: 'pods', prefix: '/api/v1', plural: 'pods', namespaced: true },
   { name: 'nodes', key: 'nodes', prefix: '/api/v1', plural: 'nodes', namespaced: false },
+  { name: 'namespaces', key: 'namespaces', prefix: '/api/v1', plural: 'namespaces', namespaced: false },
+  { name: 'endpoints', key: 'endpoints', prefix: '/api/v1', plural: 'endpoints', namespaced: true, fallback: true },
 ];
 
 /** A failed call to the apiserver: its HTTP status (0 when unreachable) and the Status it answered. */
@@ -63,13 +78,13 @@ export class KubeRequestError extends Error {
   }
 }
 
-/** Why a call failed, in the apiserver's words where it gave some. */
-export function describeError(err: unknown): { reason: string; message: string } {
-  if (err instanceof KubeRequestError) return { reason: err.reason, message: err.message };
+/** Why a call failed, in the apiserver's words where it gave some (status 0: no HTTP answer). */
+export function describeError(err: unknown): { reason: string; message: string; status: number } {
+  if (err instanceof KubeRequestError) return { reason: err.reason, message: err.message, status: err.status };
   const e = err as { statusCode?: number; code?: unknown; message?: string; cause?: { code?: string } };
-  if (typeof e?.statusCode === 'number') return { reason: e.message || `HTTP ${e.statusCode}`, message: `HTTP ${e.statusCode}` };
+  if (typeof e?.statusCode === 'number') return { reason: e.message || `HTTP ${e.statusCode}`, message: `HTTP ${e.statusCode}`, status: e.statusCode };
   const code = typeof e?.code === 'string' ? e.code : e?.cause?.code;
-  return { reason: code ?? 'Error', message: e?.message ?? String(err) };
+  return { reason: code ?? 'Error', message: e?.message ?? String(err), status: 0 };
 }
 
 /** GETs a list as raw JSON (every page), with the kubeconfig's credentials. */
@@ -114,7 +129,7 @@ async function getJson(kc: KubeConfig, path: string): Promise<unknown> {
 class Feed {
   readonly lw: ListWatch<KubernetesObject>;
   ok = false;
-  error: { reason: string; message: string; verb: 'list' | 'watch' } | undefined;
+  error: { reason: string; message: string; status: number; verb: 'list' | 'watch' } | undefined;
   failures = 0;
   private delay: number;
   private timer: NodeJS.Timeout | undefined;
@@ -165,6 +180,11 @@ class Feed {
     void this.lw.start().catch(() => this.retry());
   }
 
+  /** Whether the apiserver says this resource cannot be had (not served, or forbidden), not merely unreachable. */
+  refused(): boolean {
+    return this.error !== undefined && (this.error.status === 403 || this.error.status === 404);
+  }
+
   private retry(): void {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
@@ -208,12 +228,15 @@ export class KubernetesRegistry implements Registry {
   private readonly log: NonNullable<KubernetesRegistryOptions['log']>;
   private readonly server: string;
   private current: RegistryView = { services: [], endpoints: [], workloads: [] };
+  private discoverySelectors: LabelSelector[] | undefined;
+  private readonly backoff: { min: number; max: number };
   private pending: NodeJS.Timeout | undefined;
   private lastSync: string | undefined;
 
   constructor(private readonly opts: KubernetesRegistryOptions = {}) {
     this.name = opts.name ?? 'kubernetes';
     this.log = opts.log ?? (() => {});
+    this.discoverySelectors = opts.discoverySelectors;
     try {
       if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
       else this.kc.loadFromCluster();
@@ -224,10 +247,11 @@ export class KubernetesRegistry implements Registry {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster?.server) throw new Error(opts.kubeconfig ? `registry ${this.name}: kubeconfig ${opts.kubeconfig} names no cluster server${opts.context ? ` for context ${opts.context}` : ''}` : `registry ${this.name}: no in-cluster service account (KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig FILE`);
     this.server = cluster.server;
-    const backoff = opts.backoffMs ?? { min: 200, max: 10_000 };
+    this.backoff = opts.backoffMs ?? { min: 200, max: 10_000 };
     for (const r of RESOURCES) {
+      if (r.fallback) continue; // made when needed (reportFailure)
       const namespaces = r.namespaced && opts.namespaces && opts.namespaces.length > 0 ? opts.namespaces : [undefined];
-      for (const ns of namespaces) this.feeds.push(new Feed(r, ns, this.kc, this, backoff));
+      for (const ns of namespaces) this.feeds.push(new Feed(r, ns, this.kc, this, this.backoff));
     }
   }
 
@@ -236,7 +260,8 @@ export class KubernetesRegistry implements Registry {
     for (const f of this.feeds) f.start();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(this.feeds.map((f) => f.settled)),
+      // The first lists, then the first list of any Endpoints fallback they started.
+      Promise.all(this.feeds.map((f) => f.settled)).then(() => Promise.all(this.feeds.filter((f) => f.resource.fallback).map((f) => f.settled))),
       new Promise<void>((r) => { timer = setTimeout(r, this.opts.startTimeoutMs ?? 10_000); }),
     ]);
     clearTimeout(timer);
@@ -253,9 +278,26 @@ export class KubernetesRegistry implements Registry {
     return this.notifier.on(listener);
   }
 
+  /** MeshConfig `discoverySelectors` changed: the view is rebuilt with the namespaces they select. */
+  setDiscoverySelectors(selectors: LabelSelector[] | undefined): void {
+    if (JSON.stringify(selectors ?? []) === JSON.stringify(this.discoverySelectors ?? [])) return;
+    this.discoverySelectors = selectors;
+    this.changed();
+  }
+
+  /** The Endpoints feed standing in for a slice feed (same namespace), when there is one. */
+  private fallbackOf(f: Feed): Feed | undefined {
+    return this.feeds.find((x) => x.resource.fallback && x.namespace === f.namespace);
+  }
+
+  /** A slice feed the apiserver refuses, whose Endpoints fallback is read: not a failure (it is said once in the log). */
+  private coveredByFallback(f: Feed): boolean {
+    return f.resource.key === 'slices' && f.refused() && this.fallbackOf(f)?.ok === true;
+  }
+
   /** Whether every resource is read and watched; the ones that are not, by name. */
   status(): RegistryStatus {
-    const failures: RegistryFailure[] = this.feeds.filter((f) => f.error).map((f) => ({
+    const failures: RegistryFailure[] = this.feeds.filter((f) => f.error && !this.coveredByFallback(f)).map((f) => ({
       resource: f.resource.name, ...(f.resource.namespaced ? { namespace: f.namespace ?? '*' } : {}), reason: f.error!.reason, message: `cannot ${f.error!.verb} ${f.what()}: ${f.error!.message}`,
     }));
     const pending = this.feeds.filter((f) => !f.ok && !f.error);
@@ -280,22 +322,41 @@ export class KubernetesRegistry implements Registry {
     this.pending ??= setTimeout(() => { this.pending = undefined; this.rebuild(); }, 0);
   }
 
-  /** A resource could not be read (new reason): one warning line naming it. */
+  /** A resource could not be read (new reason): one warning line naming it; refused slices start the Endpoints fallback. */
   reportFailure(f: Feed): void {
     const e = f.error!;
+    if (f.resource.key === 'slices' && f.refused() && !this.fallbackOf(f)) {
+      const fb = new Feed(RESOURCES.find((r) => r.fallback)!, f.namespace, this.kc, this, this.backoff);
+      this.feeds.push(fb);
+      this.log('warn', `registry ${this.name}: cannot ${e.verb} ${f.what()} at ${this.server}: ${e.reason} (HTTP ${e.status}); reading ${fb.what()} instead (core/v1 Endpoints), and trying the slices again`);
+      fb.start();
+      return;
+    }
     this.log('warn', `registry ${this.name}: cannot ${e.verb} ${f.what()} at ${this.server}: ${e.reason}: ${e.message}; keeping the last known endpoints (${this.current.endpoints.length})`);
   }
 
-  /** A resource that failed is read again. */
+  /** A resource that failed is read again; EndpointSlices read again end their Endpoints fallback. */
   recovered(f: Feed): void {
     this.lastSync = new Date().toISOString();
     this.log('info', `registry ${this.name}: ${f.what()} read again at ${this.server}`);
+    const fb = f.resource.key === 'slices' ? this.fallbackOf(f) : undefined;
+    if (fb) {
+      this.feeds.splice(this.feeds.indexOf(fb), 1);
+      void fb.stop();
+      this.log('info', `registry ${this.name}: stopped reading ${fb.what()} (the EndpointSlices stand for them again)`);
+      this.changed();
+    }
   }
 
   private rebuild(): void {
-    const objs: KubeObjects = { services: [], slices: [], pods: [], nodes: [] };
+    const objs: Required<KubeObjects> = { services: [], slices: [], pods: [], nodes: [], namespaces: [], endpoints: [] };
     for (const f of this.feeds) (objs[f.resource.key] as KubernetesObject[]).push(...f.lw.list());
-    const next = kubernetesView(objs as { services: KubeService[]; slices: KubeEndpointSlice[]; pods: KubePod[]; nodes: KubeNode[] }, { domains: this.opts.domains ?? DEFAULT_DOMAINS, source: this.name });
+    const namespacesRead = this.feeds.some((f) => f.resource.key === 'namespaces' && (f.ok || f.lw.list().length > 0));
+    const typed = objs as { services: KubeService[]; slices: KubeEndpointSlice[]; pods: KubePod[]; nodes: KubeNode[]; namespaces: KubeNamespace[]; endpoints: KubeEndpoints[] };
+    const next = kubernetesView({ ...typed, namespaces: namespacesRead ? typed.namespaces : undefined }, {
+      domains: this.opts.domains ?? DEFAULT_DOMAINS, source: this.name, rootNamespace: this.opts.rootNamespace ?? 'istio-system',
+      ...(this.discoverySelectors ? { discoverySelectors: this.discoverySelectors } : {}),
+    });
     if (JSON.stringify(next) === JSON.stringify(this.current)) return;
     this.current = next;
     this.notifier.emit();

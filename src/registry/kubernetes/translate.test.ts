@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DOMAINS } from '../../model/service.js';
 import { kubernetesView, localityOf, portProtocol, workloadName } from './translate.js';
-import type { KubeEndpointSlice, KubeNode, KubePod, KubeService } from './types.js';
+import type { KubeEndpoints, KubeEndpointSlice, KubeNamespace, KubeNode, KubePod, KubeService } from './types.js';
 
 const naming = { domains: DEFAULT_DOMAINS, source: 'kubernetes' };
 
@@ -107,5 +107,54 @@ describe('Kubernetes objects as mesh services, endpoints and workloads', () => {
     const v = kubernetesView({ services: [s], slices: [], pods: [], nodes: [] }, { domains: { clusterDomain: 'corp.internal', extraDomains: [] }, source: 'kubernetes' });
     expect(v.services[0]!.hostname).toBe('reviews.bookinfo.svc.corp.internal');
     expect(v.services[0]!.exportTo).toEqual(['.', 'istio-system']);
+  });
+
+  describe('namespaces: discoverySelectors and the cluster network', () => {
+    const ns = (name: string, labels: Record<string, string> = {}): KubeNamespace => ({ metadata: { name, labels } });
+    const svc = (name: string, namespace: string): KubeService => ({ metadata: { name, namespace }, spec: { clusterIP: '10.96.1.1', ports: [{ name: 'http', port: 80 }] } });
+    const both = { services: [svc('a', 'team-a'), svc('b', 'team-b'), svc('gw', 'istio-system')], slices: [], pods: [], nodes: [] };
+
+    it('keeps the namespaces any selector selects (OR of selectors, AND within one), plus the root namespace', () => {
+      const namespaces = [ns('team-a', { mesh: 'on', env: 'prod' }), ns('team-b', { mesh: 'on', env: 'dev' }), ns('istio-system')];
+      const names = (sel: Parameters<typeof kubernetesView>[1]['discoverySelectors']) =>
+        kubernetesView({ ...both, namespaces }, { ...naming, rootNamespace: 'istio-system', ...(sel ? { discoverySelectors: sel } : {}) }).services.map((x) => x.name);
+      expect(names(undefined)).toEqual(['gw', 'a', 'b']);
+      expect(names([{ matchLabels: { mesh: 'on', env: 'prod' } }])).toEqual(['gw', 'a']);
+      expect(names([{ matchLabels: { env: 'prod' } }, { matchExpressions: [{ key: 'env', operator: 'In', values: ['dev'] }] }])).toEqual(['gw', 'a', 'b']);
+      expect(names([{ matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }, { key: 'mesh', operator: 'Exists' }] }])).toEqual(['gw', 'b']);
+      expect(names([{ matchExpressions: [{ key: 'mesh', operator: 'DoesNotExist' }] }])).toEqual(['gw']);
+    });
+
+    it('filters nothing until Namespaces have been read (a selector never empties the mesh by a failed list)', () => {
+      const v = kubernetesView(both, { ...naming, rootNamespace: 'istio-system', discoverySelectors: [{ matchLabels: { mesh: 'on' } }] });
+      expect(v.services.map((x) => x.name)).toEqual(['gw', 'a', 'b']);
+    });
+
+    it('the root namespace\'s topology.istio.io/network label is the network of endpoints whose Pod names none', () => {
+      const labelled = pod('reviews-v1-7d8f9-b', '10.244.0.6', { labels: { app: 'reviews', 'topology.istio.io/network': 'net-pod' } });
+      const v = kubernetesView({ services: [reviews], slices: [slice([ep('10.244.0.5', 'reviews-v1-7d8f9-a'), ep('10.244.0.6', 'reviews-v1-7d8f9-b')])], pods: [pod('reviews-v1-7d8f9-a', '10.244.0.5'), labelled], nodes: [node], namespaces: [ns('istio-system', { 'topology.istio.io/network': 'net-east' }), ns('bookinfo')] },
+        { ...naming, rootNamespace: 'istio-system' });
+      expect(v.endpoints.map((e) => [e.address, e.network])).toEqual([['10.244.0.5', 'net-east'], ['10.244.0.6', undefined]]);
+    });
+  });
+
+  describe('core/v1 Endpoints as the fallback', () => {
+    const endpoints = (name: string): KubeEndpoints => ({
+      metadata: { name, namespace: 'bookinfo' },
+      subsets: [{ addresses: [{ ip: '10.244.0.5', nodeName: 'node-a', targetRef: { kind: 'Pod', name: 'reviews-v1-7d8f9-a', namespace: 'bookinfo' } }], notReadyAddresses: [{ ip: '10.244.0.9' }], ports: [{ name: 'http', port: 9080 }] }],
+    });
+
+    it('a Service no EndpointSlice names takes its Endpoints: ready addresses healthy, not-ready ones unhealthy, with the Pod\'s identity', () => {
+      const v = kubernetesView({ services: [reviews], slices: [], pods: [pod('reviews-v1-7d8f9-a', '10.244.0.5')], nodes: [node], endpoints: [endpoints('reviews')] }, naming);
+      expect(v.endpoints.map((e) => ({ address: e.address, port: e.port, health: e.health, sa: e.serviceAccount, locality: e.locality }))).toEqual([
+        { address: '10.244.0.5', port: 9080, health: 'healthy', sa: 'bookinfo-reviews', locality: 'eu-west1/eu-west1-b/rack7' },
+        { address: '10.244.0.9', port: 9080, health: 'unhealthy', sa: undefined, locality: undefined },
+      ]);
+    });
+
+    it('a Service an EndpointSlice names ignores its Endpoints (the slices win)', () => {
+      const v = kubernetesView({ services: [reviews], slices: [slice([ep('10.244.0.7', 'reviews-v1-7d8f9-c')])], pods: [], nodes: [node], endpoints: [endpoints('reviews')] }, naming);
+      expect(v.endpoints.map((e) => e.address)).toEqual(['10.244.0.7']);
+    });
   });
 });

@@ -7,7 +7,14 @@
  * - A port's protocol is its `appProtocol`, else Istio's port-name convention (`http`,
  *   `grpc-web-x`, `tcp-db` ...), else UDP for UDP ports, else TCP.
  * - Endpoints come from EndpointSlices (labelled with their Service): ready ones are healthy,
- *   terminating-but-serving ones draining, the others unhealthy. The Pod an endpoint points to
+ *   terminating-but-serving ones draining, the others unhealthy. A Service no EndpointSlice names
+ *   takes its core/v1 Endpoints instead, when the registry reads them (the fallback where slices
+ *   cannot be read): addresses healthy, notReadyAddresses unhealthy.
+ * - MeshConfig `discoverySelectors` (any one selecting a namespace's labels) limit the Services,
+ *   endpoints and Pods to the namespaces they select; the root namespace (gateways, the control
+ *   plane) is always in. Until Namespaces have been read, nothing is filtered.
+ * - The root namespace's `topology.istio.io/network` label is the network of every endpoint whose
+ *   Pod names none (Istio's way to set a cluster's network). The Pod an endpoint points to
  *   gives labels, service account, workload name and whether a sidecar runs (Istio's
  *   `security.istio.io/tlsMode` label or `sidecar.istio.io/status` annotation); its Node's
  *   topology labels give the locality (region/zone/subzone; the slice's zone wins for the zone).
@@ -15,7 +22,9 @@
 import { isIP } from 'node:net';
 import { serviceAliases, serviceHostname, type DomainSettings, type Endpoint, type Protocol, type Service, type Workload } from '../../model/service.js';
 import type { RegistryView } from '../registry.js';
-import type { KubeEndpointSlice, KubeNode, KubePod, KubeService, KubeServicePort } from './types.js';
+import { NETWORK_LABEL } from '../topology.js';
+import { anySelectorMatches, type LabelSelector } from './label-selector.js';
+import type { KubeEndpoints, KubeEndpointSlice, KubeNamespace, KubeNode, KubePod, KubeService, KubeServicePort } from './types.js';
 
 /** What the translation reads. */
 export interface KubeObjects {
@@ -23,6 +32,10 @@ export interface KubeObjects {
   slices: KubeEndpointSlice[];
   pods: KubePod[];
   nodes: KubeNode[];
+  /** Namespaces; undefined while they have not been read (nothing is filtered then). */
+  namespaces?: KubeNamespace[];
+  /** core/v1 Endpoints, for Services no EndpointSlice names (read only as a fallback). */
+  endpoints?: KubeEndpoints[];
 }
 
 /** How objects become mesh names. */
@@ -30,6 +43,10 @@ export interface KubeNaming {
   domains: DomainSettings;
   /** The registry's name (`kubernetes`, `kubernetes-2` ...), the `source` of what it reports. */
   source: string;
+  /** MeshConfig `discoverySelectors`: namespaces any of them selects are discovered; none: all. */
+  discoverySelectors?: readonly LabelSelector[];
+  /** The mesh's root namespace (always discovered; its network label is the cluster's network). */
+  rootNamespace?: string;
 }
 
 /** Label EndpointSlices carry naming their Service. */
@@ -89,9 +106,33 @@ function hasSidecar(pod: KubePod | undefined): boolean {
   return pod?.metadata.labels?.[TLS_MODE_LABEL] === 'istio' || pod?.metadata.annotations?.[SIDECAR_STATUS_ANNOTATION] !== undefined;
 }
 
+/** A core/v1 Endpoints object in the EndpointSlice shape (one slice per subset), for the fallback. */
+export function slicesOfEndpoints(e: KubeEndpoints): KubeEndpointSlice[] {
+  return (e.subsets ?? []).map((sub, i) => ({
+    metadata: { name: `${e.metadata.name}-endpoints-${i}`, ...(e.metadata.namespace ? { namespace: e.metadata.namespace } : {}), labels: { [SERVICE_NAME_LABEL]: e.metadata.name } },
+    addressType: 'IPv4',
+    ports: (sub.ports ?? []).map((p) => ({ ...(p.name !== undefined ? { name: p.name } : {}), port: p.port })),
+    endpoints: [
+      ...(sub.addresses ?? []).map((a) => ({ addresses: [a.ip], conditions: { ready: true }, ...(a.nodeName ? { nodeName: a.nodeName } : {}), ...(a.targetRef ? { targetRef: a.targetRef } : {}) })),
+      ...(sub.notReadyAddresses ?? []).map((a) => ({ addresses: [a.ip], conditions: { ready: false }, ...(a.nodeName ? { nodeName: a.nodeName } : {}), ...(a.targetRef ? { targetRef: a.targetRef } : {}) })),
+    ],
+  }));
+}
+
 /** Builds the mesh view of the objects. */
-export function kubernetesView(objs: KubeObjects, naming: KubeNaming): RegistryView {
+export function kubernetesView(all: KubeObjects, naming: KubeNaming): RegistryView {
   const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
+  const nsLabels = all.namespaces ? new Map(all.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])) : undefined;
+  const discovered = (ns: string | undefined): boolean => !nsLabels || !naming.discoverySelectors?.length || (ns ?? 'default') === naming.rootNamespace
+    || anySelectorMatches(naming.discoverySelectors, nsLabels.get(ns ?? 'default'));
+  const objs = {
+    services: all.services.filter((o) => discovered(o.metadata.namespace)),
+    slices: all.slices.filter((o) => discovered(o.metadata.namespace)),
+    pods: all.pods.filter((o) => discovered(o.metadata.namespace)),
+    endpoints: (all.endpoints ?? []).filter((o) => discovered(o.metadata.namespace)),
+    nodes: all.nodes,
+  };
+  const clusterNetwork = naming.rootNamespace ? nsLabels?.get(naming.rootNamespace)?.[NETWORK_LABEL] : undefined;
   const pods = new Map(objs.pods.map((p) => [key(p.metadata.namespace, p.metadata.name), p]));
   const nodes = new Map(objs.nodes.map((n) => [n.metadata.name, n]));
   const services: Service[] = [];
@@ -125,7 +166,10 @@ export function kubernetesView(objs: KubeObjects, naming: KubeNaming): RegistryV
       endpoints.push({ service: svc.hostname, servicePort: p.port, address: spec.spec.externalName, port: p.port, labels: {}, workload: svc.name, namespace: svc.namespace, tlsMode: 'disabled', health: 'healthy' });
     }
   }
-  const slices = [...objs.slices].sort((a, b) => key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)));
+  // Services no EndpointSlice names take their Endpoints (when the registry reads them).
+  const sliced = new Set(objs.slices.map((sl) => key(sl.metadata.namespace, sl.metadata.labels?.[SERVICE_NAME_LABEL] ?? '')));
+  const fallback = objs.endpoints.filter((e) => !sliced.has(key(e.metadata.namespace, e.metadata.name))).flatMap(slicesOfEndpoints);
+  const slices = [...objs.slices, ...fallback].sort((a, b) => key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)));
   for (const slice of slices) {
     const svcName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
     const owner = svcName ? byKey.get(key(slice.metadata.namespace, svcName)) : undefined;
@@ -152,6 +196,7 @@ export function kubernetesView(objs: KubeObjects, naming: KubeNaming): RegistryV
           health: c.ready !== false ? 'healthy' : c.terminating && c.serving ? 'draining' : 'unhealthy',
         };
         if (pod) ep.serviceAccount = pod.spec?.serviceAccountName || 'default';
+        if (clusterNetwork && !ep.labels[NETWORK_LABEL]) ep.network = clusterNetwork;
         const loc = localityOf(nodes.get(e.nodeName ?? pod?.spec?.nodeName ?? ''), e.zone);
         if (loc) ep.locality = loc;
         endpoints.push(ep);

@@ -1,5 +1,5 @@
 /**
- * The parts of Kubernetes objects the registry reads (core/v1 Service, Pod, Node, Endpoints;
+ * The parts of Kubernetes objects the registry reads (core/v1 Service, Pod, Node, Namespace, Endpoints;
  * discovery.k8s.io/v1 EndpointSlice), as the apiserver's JSON spells them. Every field the
  * apiserver may leave out is optional, so a partial object never throws.
  */
@@ -68,4 +68,26 @@ export interface KubeNode {
 }
 
 /** Anything listed and watched. */
-export type KubeObject = KubeService | KubeEndpointSlice | KubePod | KubeNode;
+export type KubeObject = KubeService | KubeEndpointSlice | KubePod | KubeNode | KubeNamespace | KubeEndpoints;
+
+/** core/v1 Namespace (its labels select it for discovery and may name the cluster's network). */
+export interface KubeNamespace {
+  metadata: KubeMeta;
+}
+
+/** One address of a core/v1 Endpoints subset. */
+export interface KubeEndpointAddress {
+  ip: string;
+  nodeName?: string;
+  targetRef?: { kind?: string; name?: string; namespace?: string };
+}
+
+/** core/v1 Endpoints: read only where EndpointSlices cannot be (the fallback). */
+export interface KubeEndpoints {
+  metadata: KubeMeta;
+  subsets?: Array<{
+    addresses?: KubeEndpointAddress[];
+    notReadyAddresses?: KubeEndpointAddress[];
+    ports?: Array<{ name?: string; port: number; protocol?: string; appProtocol?: string }>;
+  }>;
+}
