@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { parseDuration } from '../api/duration.js';
 import type { CertificateAuthority } from './authority.js';
-import { derToPem } from './der.js';
+import { peerChainPem } from './stream.js';
 import { CA_ERRORS, CaError, type CaErrorCode } from './errors.js';
 import { spiffeId } from './spiffe.js';
 import { rootCertificateHash } from './token.js';
@@ -66,21 +65,6 @@ async function readJson(req: IncomingMessage, max: number): Promise<Record<strin
   }
 }
 
-/** The PEM chain a TLS client presented (leaf first), or undefined on plaintext / no certificate. */
-function presentedChain(req: IncomingMessage): string | undefined {
-  const sock = req.socket as Partial<TLSSocket>;
-  if (typeof sock.getPeerCertificate !== 'function') return undefined;
-  let cert = sock.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-  if (!cert?.raw) return undefined;
-  const out: string[] = [];
-  for (let i = 0; cert?.raw && i < 5; i++) {
-    out.push(derToPem(cert.raw, 'CERTIFICATE'));
-    if (cert.issuerCertificate === cert) break;
-    cert = cert.issuerCertificate;
-  }
-  return out.join('');
-}
-
 function str(body: Record<string, unknown>, field: string, required = true): string | undefined {
   const v = body[field];
   if (v === undefined && !required) return undefined;
@@ -125,7 +109,7 @@ export function caHttpHandlers(ca: CertificateAuthority, opts: CaHttpOptions = {
       handle: guard(async (req, res) => {
         const body = await readJson(req, max);
         const csr = str(body, 'csr')!;
-        const chain = presentedChain(req);
+        const chain = peerChainPem(req.socket);
         const fromCert = chain ? ca.identityFromCertificate(chain) : undefined;
         const life = typeof body.lifetimeMs === 'number' ? { lifetimeMs: body.lifetimeMs } : {};
         let out;
