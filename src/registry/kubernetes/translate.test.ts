@@ -157,4 +157,10 @@ describe('Kubernetes objects as mesh services, endpoints and workloads', () => {
       expect(v.endpoints.map((e) => e.address)).toEqual(['10.244.0.7']);
     });
   });
+
+  it('a Pod\'s istio-locality label (region.zone.subzone) overrides its Node\'s topology', () => {
+    const own = pod('reviews-v1-7d8f9-a', '10.244.0.5', { labels: { app: 'reviews', 'istio-locality': 'us-east1.us-east1-c.rack2' } });
+    const v = kubernetesView({ services: [reviews], slices: [slice([ep('10.244.0.5', 'reviews-v1-7d8f9-a'), ep('10.244.0.6', 'reviews-v1-7d8f9-b')])], pods: [own, pod('reviews-v1-7d8f9-b', '10.244.0.6')], nodes: [node] }, naming);
+    expect(v.endpoints.map((e) => e.locality)).toEqual(['us-east1/us-east1-c/rack2', 'eu-west1/eu-west1-c/rack7']);
+  });
 });

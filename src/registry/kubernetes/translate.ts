@@ -17,7 +17,8 @@
  *   Pod names none (Istio's way to set a cluster's network). The Pod an endpoint points to
  *   gives labels, service account, workload name and whether a sidecar runs (Istio's
  *   `security.istio.io/tlsMode` label or `sidecar.istio.io/status` annotation); its Node's
- *   topology labels give the locality (region/zone/subzone; the slice's zone wins for the zone).
+ *   topology labels give the locality (region/zone/subzone; the slice's zone wins for the zone),
+ *   unless the Pod's `istio-locality` label (`region.zone.subzone`) names it.
  */
 import { isIP } from 'node:net';
 import { serviceAliases, serviceHostname, type DomainSettings, type Endpoint, type Protocol, type Service, type Workload } from '../../model/service.js';
@@ -57,6 +58,8 @@ const EXPORT_TO_ANNOTATION = 'networking.istio.io/exportTo';
 const REGION_LABELS = ['topology.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/region'];
 const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
 const SUBZONE_LABEL = 'topology.istio.io/subzone';
+/** A Pod's own locality, `region.zone.subzone` (labels cannot hold `/`), overriding its Node's. */
+const POD_LOCALITY_LABEL = 'istio-locality';
 
 /** Istio's port-name prefixes, longest first (`grpc-web` before `grpc`). */
 const NAME_PREFIXES: Array<[string, Protocol]> = [
@@ -197,7 +200,8 @@ export function kubernetesView(all: KubeObjects, naming: KubeNaming): RegistryVi
         };
         if (pod) ep.serviceAccount = pod.spec?.serviceAccountName || 'default';
         if (clusterNetwork && !ep.labels[NETWORK_LABEL]) ep.network = clusterNetwork;
-        const loc = localityOf(nodes.get(e.nodeName ?? pod?.spec?.nodeName ?? ''), e.zone);
+        const own = pod?.metadata.labels?.[POD_LOCALITY_LABEL];
+        const loc = own ? own.split('.').filter((x) => x !== '').join('/') || undefined : localityOf(nodes.get(e.nodeName ?? pod?.spec?.nodeName ?? ''), e.zone);
         if (loc) ep.locality = loc;
         endpoints.push(ep);
       }
