@@ -11,6 +11,7 @@ import type { ClusterPool } from './upstream/pool.js';
 import type { Socket } from 'node:net';
 import type { OwnFacts } from './passthrough/guard.js';
 import type { PathNormalization } from './http/path-normalize.js';
+import type { ProxyTimers } from './timers.js';
 
 /** One HTTP listener's settings, compiled from a config version. Immutable once built. */
 export interface HttpListenerRuntime {
@@ -61,4 +62,6 @@ export interface ProxyContext {
   /** The original destination of a connection redirected by capture (SO_ORIGINAL_DST; capture/original-dst.ts),
    *  undefined when the connection was not redirected or the lookup is not available. */
   originalDst?: (socket: Socket) => { address: string; port: number } | undefined;
+  /** Timers for connection deadlines (the request-headers timeout); Node's when absent (timers.ts). */
+  timers?: ProxyTimers;
 }

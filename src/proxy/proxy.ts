@@ -41,6 +41,8 @@ export interface ProxyOptions {
   random?: () => number;
   /** Clock for outlier detection, injectable in tests. */
   now?: () => number;
+  /** Timers for connection deadlines (request-headers timeout), injectable in tests. */
+  timers?: ProxyContext['timers'];
   /** Where data-plane log lines go (default stderr). */
   log?: (line: string) => void;
   /** Called when POST /quitquitquit finished draining (the CLI exits the process). */
@@ -106,6 +108,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     log: limited.log,
     own: { role: opts.config.node.role, ports: new Set() },
     ...(opts.originalDst ? { originalDst: opts.originalDst } : {}),
+    ...(opts.timers ? { timers: opts.timers } : {}),
   };
   const extraPorts = new Set<number>();
   const refreshOwnPorts = (): void => {

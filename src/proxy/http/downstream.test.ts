@@ -11,6 +11,7 @@ import { startProxy, type RunningProxy } from '../proxy.js';
 import { compileListeners } from '../listeners.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { ProxyStats } from '../stats.js';
+import type { ProxyTimers } from '../timers.js';
 import { Downstream } from './downstream.js';
 import { EOH_FOUND, EOH_NONE, scanHeadEnd } from './head-end.js';
 
@@ -103,6 +104,51 @@ describe('a head trickled one byte at a time', () => {
   });
 });
 
+/** Timers that fire only when the test calls `advance` (in due order). */
+class ManualTimers implements ProxyTimers {
+  private t = 0;
+  private seq = 0;
+  private readonly due = new Map<number, { at: number; fn: () => void }>();
+  /** Timers set and not yet fired or cleared. */
+  get pending(): number { return this.due.size; }
+  setTimeout(fn: () => void, ms: number): unknown { this.due.set(++this.seq, { at: this.t + ms, fn }); return this.seq; }
+  clearTimeout(h: unknown): void { this.due.delete(h as number); }
+  /** Moves time forward by `ms`, running every timer that falls due. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = [...this.due].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!next) break;
+      this.due.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = end;
+  }
+}
+
+/** A Downstream (no route table) on a real accepted loopback socket, its timers `timers`; the test feeds it by emitting 'data'. */
+async function downstreamOn(requestHeadersTimeoutMs: number, timers: ProxyTimers): Promise<{ sock: Socket; stats: ProxyStats; reply: () => string; closed: Promise<void> }> {
+  const server = createNetServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+  let reply = '';
+  client.on('data', (d) => { reply += d.toString('latin1'); });
+  client.on('error', () => {});
+  const closed = new Promise<void>((r) => client.on('close', () => { server.close(); r(); }));
+  const sock = await accepted;
+  const stats = new ProxyStats();
+  const lst: HttpListenerRuntime = {
+    name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, maxRequestHeadersBytes: 64 * 1024,
+    acceptAbsoluteForm: false, generateRequestId: false, idleTimeoutMs: 0, requestHeadersTimeoutMs, pathNormalization: 'BASE', scheme: 'http', version: 'v',
+  };
+  const ctx = { stats, hooks: {}, random: Math.random, log: () => {}, draining: false, timers } as unknown as ProxyContext;
+  sock.removeAllListeners('data');
+  new Downstream(sock, { current: lst }, ctx, () => {});
+  return { sock, stats, reply: () => reply, closed };
+}
+
 describe('request headers timeout', () => {
   let upstream: Server;
   let upPort = 0;
@@ -115,44 +161,44 @@ describe('request headers timeout', () => {
   const proxies: RunningProxy[] = [];
   afterEach(async () => { for (const p of proxies.splice(0)) await p.close(); });
 
-  async function proxy(timeoutMs: number | undefined): Promise<{ p: RunningProxy; port: number }> {
+  async function proxy(timeoutMs: number | undefined, timers?: ProxyTimers): Promise<{ p: RunningProxy; port: number }> {
     const patch = (c: ProxyConfig): void => { if (timeoutMs !== undefined) c.listeners[0]!.filterChains[0]!.http!.requestHeadersTimeoutMs = timeoutMs; };
-    const p = await startProxy({ config: oneRouteConfig(upPort, patch), adminPort: 0, log: () => {} });
+    const p = await startProxy({ config: oneRouteConfig(upPort, patch), adminPort: 0, log: () => {}, ...(timers ? { timers } : {}) });
     proxies.push(p);
     return { p, port: p.ports.listeners.outbound! };
   }
 
   it('answers 408 and closes when a head trickles in slower than the timeout, though bytes keep coming', async () => {
-    const { p, port } = await proxy(300);
-    const s = connect(port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => { out += d.toString('latin1'); });
-    s.on('error', () => {});
-    const closed = new Promise<number>((r) => s.on('close', () => r(Date.now())));
-    const t0 = Date.now();
-    s.write('GET /slow HTTP/1.1\r\nhost: a\r\n');
-    // One header byte every 20 ms: the connection is never idle, the head never completes in time.
-    const tick = setInterval(() => { if (!s.destroyed) s.write('x'); }, 20);
-    const at = await closed;
-    clearInterval(tick);
-    expect(out).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*connection: close[\s\S]*BOWLINE_E_HTTP_HEADERS_TIMEOUT/);
-    expect(at - t0).toBeGreaterThanOrEqual(290);
-    expect(at - t0).toBeLessThan(5_000);
-    expect(p.stats.downstreamHeadersTimeouts).toBe(1);
+    // A Downstream on a real accepted socket, fed synchronously, with timers only the test moves: no wall clock involved.
+    const timers = new ManualTimers();
+    const { sock, stats, reply, closed } = await downstreamOn(300, timers);
+    sock.emit('data', Buffer.from('GET /slow HTTP/1.1\r\nhost: a\r\n', 'latin1'));
+    expect(timers.pending).toBe(1);
+    // One header byte every 20 ms for 280 ms: the connection is never idle, and the deadline does not move.
+    for (let i = 0; i < 14; i++) { timers.advance(20); sock.emit('data', Buffer.from('x')); }
+    timers.advance(19);
+    expect(stats.downstreamHeadersTimeouts).toBe(0);
+    expect(sock.destroyed || sock.writableEnded).toBe(false);
+    timers.advance(1);
+    expect(stats.downstreamHeadersTimeouts).toBe(1);
+    await closed;
+    expect(reply()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*connection: close[\s\S]*BOWLINE_E_HTTP_HEADERS_TIMEOUT/);
   });
 
   it('does not touch a keep-alive connection that is idle between requests, nor a head that completes in time', async () => {
-    const { p, port } = await proxy(200);
+    const timers = new ManualTimers();
+    const { p, port } = await proxy(200, timers);
     const s = connect(port, '127.0.0.1');
     let out = '';
     s.on('data', (d) => { out += d.toString('latin1'); });
-    // A head in two pieces (starts the timer), completed in time.
+    // A head in two pieces: the first starts the headers timer, the second completes the head and stops it.
     s.write('GET /one HTTP/1.1\r\nhost: a\r\n');
-    await new Promise((r) => setImmediate(r));
+    await waitFor(() => timers.pending === 1, { what: 'headers timer started' });
     s.write('\r\n');
     await waitFor(() => out.includes('ok:/one'), { what: 'first response' });
-    // Idle for longer than the headers timeout: still open, the next request is served.
-    await new Promise((r) => setTimeout(r, 400)); // the elapsed time is what is tested
+    expect(timers.pending).toBe(0);
+    // Idle for twice the headers timeout: nothing is due, the connection stays open and serves the next request.
+    timers.advance(400);
     expect(s.destroyed).toBe(false);
     s.write('GET /two HTTP/1.1\r\nhost: a\r\n\r\n');
     await waitFor(() => out.includes('ok:/two'), { what: 'second response' });

@@ -12,6 +12,7 @@ import { run } from './pipeline.js';
 import { EOH_FOUND, headEndState, scanHeadEnd } from './head-end.js';
 import { reportInternalError } from '../internal-error.js';
 import { parseRequestHead } from './request-head.js';
+import { realTimers, type ProxyTimers } from '../timers.js';
 
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
 const MAX_BUFFERED = 64 * 1024;
@@ -33,7 +34,8 @@ export class Downstream implements DownstreamSide {
   /** -1: parse the next bytes from their start; else the end-of-head scan state of an incomplete head (head-end.ts). */
   private eoh = -1;
   /** Runs from the first bytes of an incomplete head until the head is complete (requestHeadersTimeoutMs). */
-  private headTimer: NodeJS.Timeout | null = null;
+  private headTimer: unknown = null;
+  private readonly timers: ProxyTimers;
   private x: Exchange | null = null;
   private closed = false;
   private paused = false;
@@ -41,6 +43,7 @@ export class Downstream implements DownstreamSide {
   private drainWaiters: Array<() => void> | null = null;
 
   constructor(readonly socket: Socket, private readonly slot: ListenerSlot, private readonly ctx: ProxyContext, private readonly onGone: (d: Downstream) => void) {
+    this.timers = ctx.timers ?? realTimers;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remote = this.remoteAddress + ':' + (socket.remotePort ?? 0);
     socket.setNoDelay(true);
@@ -120,7 +123,7 @@ export class Downstream implements DownstreamSide {
 
   /** `buf` starts an incomplete head: drop leading empty lines (RFC 9112 2.2), note where the end-of-head scan stands, start the headers timer. */
   private awaitHead(buf: Buffer, timeoutMs: number): void {
-    if (this.headTimer === null && timeoutMs > 0) this.headTimer = setTimeout(() => this.onHeadTimeout(timeoutMs), timeoutMs);
+    if (this.headTimer === null && timeoutMs > 0) this.headTimer = this.timers.setTimeout(() => this.onHeadTimeout(timeoutMs), timeoutMs);
     let p = 0;
     while (p + 1 < buf.length && buf[p] === 13 && buf[p + 1] === 10) p += 2;
     this.buf = p === buf.length ? null : p > 0 ? buf.subarray(p) : buf;
@@ -129,7 +132,7 @@ export class Downstream implements DownstreamSide {
 
   private headComplete(): void {
     this.eoh = -1;
-    if (this.headTimer !== null) { clearTimeout(this.headTimer); this.headTimer = null; }
+    if (this.headTimer !== null) { this.timers.clearTimeout(this.headTimer); this.headTimer = null; }
   }
 
   /** The head did not complete within requestHeadersTimeoutMs (Envoy's request_headers_timeout): 408 and close. */
