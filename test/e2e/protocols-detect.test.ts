@@ -95,6 +95,24 @@ describe('protocol detection on an unnamed port', () => {
     expect(st().detectTimeouts).toBe(before + 1);
   });
 
+  it('takes a request for HTTP when it arrived in time but the event loop was busy past the detection timeout', async () => {
+    // The proxy runs in this process: block its event loop for 3x the timeout right after the client wrote a request.
+    // The timer is due before the bytes are read (timers run before I/O); they decide, not the timeout. Before the fix
+    // this connection went to the TCP chain (the banner server): on a loaded machine 1 in ~500 requests reset.
+    const before = st().detectTimeouts!;
+    const s = netConnect({ host: '127.0.0.1', port });
+    await new Promise((r) => s.once('connect', r));
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // the proxy accepted: its detection timer runs
+    let text = '';
+    const done = new Promise<void>((r) => { s.on('data', (d: Buffer) => { text += d.toString(); if (/\r\n\r\n[\s\S]*lag/.test(text) || text.includes('220')) r(); }); s.on('close', () => r()); });
+    s.write('GET /lag HTTP/1.1\r\nhost: x\r\n\r\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    await done;
+    s.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 200[\s\S]*http 1\.1 \/lag$/);
+    expect(st().detectTimeouts).toBe(before);
+  });
+
   it('never waits on a port declared TCP', async () => {
     const before = st().detectTimeouts!;
     const r = await firstBytes(tcpOnly);

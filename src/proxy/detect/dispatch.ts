@@ -70,13 +70,15 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
   });
   if (lc.inspect === 'none') { decide(base(), origin?.initial ?? EMPTY); return; }
   let buf: Buffer = EMPTY;
+  let decided = false;
   const finish = (): void => {
+    decided = true;
     clearTimeout(timer);
     socket.removeListener('data', onData);
     socket.removeListener('close', onClose);
     socket.pause();
   };
-  const onClose = (): void => { clearTimeout(timer); conns.delete(pending); };
+  const onClose = (): void => { decided = true; clearTimeout(timer); conns.delete(pending); };
   // No throw crosses the data callback (internal-error.ts): the connection is closed instead.
   const onData = (chunk: Buffer): void => {
     try { sniffData(chunk); } catch (err) { finish(); conns.delete(pending); reportInternalError(ctx, 'listener dispatch', err); socket.destroy(); }
@@ -109,14 +111,17 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     ctx.log('badhello:' + lc.listener.name, `listener ${lc.listener.name}: malformed TLS ClientHello from ${socket.remoteAddress}: ${reason}; closed (BOWLINE_E_TLS_CLIENT_HELLO)`);
     socket.destroy();
   };
-  const timer = setTimeout(() => {
+  // The timeout decides in the check phase, after this loop turn's poll phase: bytes the client sent in time but
+  // a busy event loop had not read yet (timers run before I/O) are read first and decide instead.
+  const timer = setTimeout(() => setImmediate(() => {
+    if (decided || socket.destroyed) return;
     finish();
     protocolStats(ctx).detectTimeouts++;
     const input = base();
     input.protocol = buf.length === 0 ? 'tcp' : (sniff(buf) ?? 'tcp');
     if (input.protocol === 'tls') input.protocol = 'tcp';
     decide(input, buf);
-  }, lc.detectTimeoutMs);
+  }), lc.detectTimeoutMs);
   socket.on('data', onData);
   socket.once('close', onClose);
   if (origin !== undefined) {
