@@ -62,9 +62,11 @@ export class TestMesh {
     return (s.address() as AddressInfo).port;
   }
 
-  /** A sidecar `name` for service `service` (default `name`, port `svcPort`) of namespace `ns`, service account `sa`, in front of a new app; `extra` proxy flags win over the defaults. */
-  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name, extra: string[] = [], handler?: http.RequestListener): Promise<Sidecar> {
-    const appPort = await this.app(name, handler);
+  /** A sidecar `name` for service `service` (default `name`, port `svcPort`) of namespace `ns`, service account `sa`, in front of
+   *  a new in-test app (answering as `app` says when it is a handler), or of the app already listening on port `app`;
+   *  `extra` proxy flags win over the defaults. */
+  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name, extra: string[] = [], app?: http.RequestListener | number): Promise<Sidecar> {
+    const appPort = typeof app === 'number' ? app : await this.app(name, app);
     const t = await this.cli(['token', 'create', '--namespace', ns, '--service-account', sa, '--ttl', '10m']);
     if (t.code !== 0) throw new Error(t.out);
     const tokenFile = join(this.home, `${name}.token`);

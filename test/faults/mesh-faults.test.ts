@@ -3,7 +3,6 @@
 // and a client flooding hellos for the real proxies' identities (they stay SYNCED). Each case
 // prints a FIGURE line so the suite is also a report.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUSH_PROTOCOL_VERSION } from '../../src/proxy-config/wire.js';
 import { settle, TestMesh, type Sidecar } from '../e2e/mesh-harness.js';
 import { waitFor } from '../support/wait.js';
+import { figure, LoadClient } from './load.js';
 
 const mesh = new TestMesh();
 let client: Sidecar;
@@ -21,52 +21,13 @@ beforeAll(async () => {
   await mesh.sidecar('hello', 'default', 'hello', 8000);
   client = await mesh.sidecar('sleep', 'default', 'sleep', 9000);
   await settle(client.outbound, URL_, 200);
+  lc = new LoadClient(client.outbound, URL_);
 }, 90_000);
-afterAll(async () => { agent.destroy(); await mesh.down(); if (Object.keys(errors).length) console.log('transport errors', errors); }, 30_000);
+afterAll(async () => { lc?.close(); await mesh.down(); }, 30_000);
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16, scheduling: 'fifo' });
-let staleRetries = 0;
-const errors: Record<string, number> = {};
-
-/** One GET through the client sidecar on a keep-alive connection (a client's usual shape); 0 on a transport error. */
-function get(port: number, url: string, retry = true): Promise<{ status: number }> {
-  return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: url, headers: { host: new URL(url).host }, agent, timeout: 10_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => {
-      // A keep-alive socket the server closed as it was reused: HTTP clients resend an idempotent GET once (Node's documented pattern).
-      if (retry && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') { staleRetries++; return void get(port, url, false).then(resolve); }
-      errors[e.message] = (errors[e.message] ?? 0) + 1;
-      resolve({ status: 0 });
-    });
-    req.end();
-  });
-}
-
-/** Sends `rps` requests per second for `ms` through the client sidecar; resolves with the counts. */
-async function load(rps: number, ms: number, during?: (elapsed: number) => void): Promise<{ sent: number; failed: number; statuses: Record<string, number>; failedAt: number[] }> {
-  const out = { sent: 0, failed: 0, statuses: {} as Record<string, number>, failedAt: [] as number[] };
-  const inflight: Promise<void>[] = [];
-  const t0 = Date.now();
-  let n = 0;
-  while (Date.now() - t0 < ms) {
-    const due = Math.floor(((Date.now() - t0) * rps) / 1000);
-    for (; n < due; n++) {
-      out.sent++;
-      inflight.push(get(client.outbound, URL_).then((r) => {
-        out.statuses[r.status] = (out.statuses[r.status] ?? 0) + 1;
-        if (r.status !== 200) { out.failed++; out.failedAt.push(Date.now() - t0); }
-      }));
-    }
-    during?.(Date.now() - t0);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await Promise.all(inflight);
-  return out;
-}
+let lc: LoadClient;
+/** Sends `rps` GETs per second for `ms` through the client sidecar (load.ts). */
+const load = (rps: number, ms: number, during?: (elapsed: number) => void) => lc.load(rps, ms, during);
 
 async function syncz(): Promise<Array<{ id: string; types: Record<string, { state: string }> }>> {
   const r = await fetch(`${mesh.api}/debug/syncz`).catch(() => undefined);
@@ -94,7 +55,7 @@ describe('fault: control plane', () => {
     await restart;
     const t1 = Date.now();
     await waitFor(allSynced, { timeoutMs: 30_000, what: 'both proxies SYNCED after the restart' });
-    console.log(`FIGURE control plane kill+restart: ${r.sent} requests at 200 rps over 6 s, ${r.failed} failed ${JSON.stringify(r.statuses)} (${staleRetries} stale keep-alive resends so far); proxies resynced ${Date.now() - t1} ms after the restart was up; killed at ${killedAt} ms, failures at ${r.failedAt.join(',') || '-'} ms; warm-up before: ${warm.sent} requests, ${warm.failed} failed`);
+    console.log(figure('control plane kill+restart (200 rps, 6 s)', r, `${lc.staleRetries} stale keep-alive resends so far; proxies resynced ${Date.now() - t1} ms after the restart was up; killed at ${killedAt} ms, failures at ${r.failedAt.join(',') || '-'} ms; warm-up before: ${warm.sent} requests, ${warm.failed} failed`));
     expect(r.failed).toBe(0);
     expect(r.sent).toBeGreaterThanOrEqual(1100);
   }, 90_000);
@@ -133,7 +94,7 @@ describe('fault: hello flood', () => {
     }
     const traffic = await r;
     const synced = await allSynced();
-    console.log(`FIGURE hello flood: 300 impostor hellos in ${Date.now() - t0} ms, ${refused} refused with a code, ${pushes} got config; traffic meanwhile ${traffic.sent} requests, ${traffic.failed} failed; real proxies SYNCED: ${synced}`);
+    console.log(figure('hello flood (traffic at 100 rps meanwhile)', traffic, `300 impostor hellos in ${Date.now() - t0} ms, ${refused} refused with a code, ${pushes} got config; real proxies SYNCED: ${synced}`));
     expect(pushes).toBe(0);
     expect(synced).toBe(true);
     expect(traffic.failed).toBe(0);
