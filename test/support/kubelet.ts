@@ -6,9 +6,13 @@
  * subresource. Deleted Pods are stopped, their namespace removed, and the Pod finally deleted.
  *
  * Names: the bridge is `bk-brN` (N picks the /24: creating the link is the lock between test
- * processes), namespaces are `bk-N-NS-NAME`. Everything is deleted by `stop()`.
+ * processes), namespaces are `PREFIX-N-NS-NAME` (PREFIX `bk` unless the test names its own). A
+ * Pod with dnsPolicy ClusterFirst gets a resolv.conf as a kubelet writes it (the cluster DNS
+ * address, the Pod's search domains) in /etc/netns/NETNS/, which `ip netns exec` mounts over
+ * /etc. Everything is deleted by `stop()`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { start, type Child } from './process.js';
@@ -56,6 +60,12 @@ export interface KubeletOptions {
   onStatus?: (pod: KubeObject, ready: boolean) => void;
   /** Log lines (default: kept, see `output()`). */
   log?: (line: string) => void;
+  /** Prefix of the network namespaces' names (default `bk`): tests name theirs after their owner. */
+  netnsPrefix?: string;
+  /** The cluster DNS address written into Pods' resolv.conf (default 10.96.0.10, kube-dns's usual ClusterIP). */
+  clusterDns?: string;
+  /** The cluster's DNS domain for the search list (default cluster.local). */
+  clusterDomain?: string;
 }
 
 /** The running node. */
@@ -176,6 +186,7 @@ export async function startKubelet(api: KubeApi, opts: KubeletOptions = {}): Pro
     r.gone = true;
     await Promise.all(r.children.map((c) => c.stop(3000)));
     spawnSync('ip', ['netns', 'del', r.sandbox.netns]);
+    rmSync(`/etc/netns/${r.sandbox.netns}`, { recursive: true, force: true });
     spawnSync('ip', ['link', 'del', r.veth]); // normally gone with the namespace's end of the pair
     used.delete(Number(r.sandbox.ip.split('.')[3]));
     running.delete(r.sandbox.uid);
@@ -193,7 +204,7 @@ export async function startKubelet(api: KubeApi, opts: KubeletOptions = {}): Pro
     cursor = octet + 1;
     used.add(octet);
     const podIp = `10.244.${n}.${octet}`;
-    const netns = `bk-${n}-${pod.metadata.namespace}-${pod.metadata.name}`.slice(0, 200);
+    const netns = `${opts.netnsPrefix ?? 'bk'}-${n}-${pod.metadata.namespace}-${pod.metadata.name}`.slice(0, 200);
     const veth = `bk${n}v${++vethSeq}`;
     ip(['netns', 'add', netns]);
     ip(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
@@ -202,6 +213,17 @@ export async function startKubelet(api: KubeApi, opts: KubeletOptions = {}): Pro
     ip(['-n', netns, 'addr', 'add', `${podIp}/24`, 'dev', 'eth0']);
     ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
     ip(['-n', netns, 'route', 'add', 'default', 'via', hostIP, 'dev', 'eth0']);
+    const dnsPolicy = (pod.spec?.dnsPolicy as string | undefined) ?? 'ClusterFirst';
+    if (dnsPolicy === 'ClusterFirst' || dnsPolicy === 'None') {
+      // As the kubelet writes it: the cluster DNS service and the Pod's search domains (dnsConfig appended).
+      const domain = opts.clusterDomain ?? 'cluster.local';
+      const cfg = (pod.spec?.dnsConfig ?? {}) as { nameservers?: string[]; searches?: string[]; options?: Array<{ name: string; value?: string }> };
+      const servers = [...(dnsPolicy === 'ClusterFirst' ? [opts.clusterDns ?? '10.96.0.10'] : []), ...(cfg.nameservers ?? [])];
+      const search = [...(dnsPolicy === 'ClusterFirst' ? [`${pod.metadata.namespace}.svc.${domain}`, `svc.${domain}`, domain] : []), ...(cfg.searches ?? [])];
+      const options = [...(dnsPolicy === 'ClusterFirst' ? ['ndots:5'] : []), ...(cfg.options ?? []).map((o) => (o.value ? `${o.name}:${o.value}` : o.name))];
+      mkdirSync(`/etc/netns/${netns}`, { recursive: true });
+      writeFileSync(`/etc/netns/${netns}/resolv.conf`, [...servers.map((x) => `nameserver ${x}`), ...(search.length ? [`search ${search.join(' ')}`] : []), ...(options.length ? [`options ${options.join(' ')}`] : [])].join('\n') + '\n');
+    }
     const children: Child[] = [];
     const r: Running = { sandbox: undefined as unknown as PodSandbox, children, veth, pod, ready: false, gone: false };
     const sandbox: PodSandbox = {
@@ -243,6 +265,7 @@ export async function startKubelet(api: KubeApi, opts: KubeletOptions = {}): Pro
   };
 
   const handle = async (type: string, pod: KubeObject) => {
+    if (abort.signal.aborted) return; // stopping: events still queued must not start a Pod again
     const uid = pod.metadata.uid!;
     const r = running.get(uid);
     if (r) r.pod = pod;

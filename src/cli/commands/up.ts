@@ -44,7 +44,8 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
                              adds sidecars to pods
   --webhooks validate,inject which webhooks to serve (default both)
   --inject-image IMAGE       image of injected containers (default bowline/bowline:VERSION)
-  --inject-server HOST:PORT  the push address injected proxies dial (default bowline.istio-system.svc:15012)
+  --inject-server HOST:PORT  the push address injected proxies dial (default bowline.istio-system.svc:15012;
+                             port 0 = the port --listen-push-tls bound)
   --inject-native-sidecar    inject the proxy as a native sidecar (init container, restartPolicy Always; Kubernetes 1.29+)
   --inject-failure-policy Fail|Ignore  what a failed injection does to the pod: refused (default) or admitted without a sidecar
   --kubeconfig FILE          discover Services, EndpointSlices, Pods and Nodes of the cluster this kubeconfig
@@ -196,7 +197,7 @@ export const command: Command = {
           ...(values.kubeconfig?.[0] ? { kubeconfig: values.kubeconfig[0] } : {}),
           ...(hooks.includes('inject') ? { inject: {
             image: values['inject-image'] ?? `bowline/bowline:${bowlineVersion()}`, failurePolicy,
-            nativeSidecar: values['inject-native-sidecar']!, ...(values['inject-server'] ? { server: values['inject-server'] } : {}),
+            nativeSidecar: values['inject-native-sidecar']!, ...(values['inject-server'] ? { server: values['inject-server'].replace(/:0$/, `:${cp.ports.pushTls ?? 0}`) } : {}),
           } } : {}),
         });
         cp.ports.webhook = wh.server.port;

@@ -1,0 +1,78 @@
+// Issue 15's acceptance, the EKS seed before admission webhooks were allowed, against a real
+// kube-apiserver (test/e2e/kube-mesh-harness.ts): `bowline install kubernetes --set
+// global.configValidation=false --set sidecarInjectorWebhook.enabled=false | kubectl apply -f -`
+// (no webhook configuration exists, the control plane serves none), one join Secret per service
+// account as docs/platforms/kubernetes.md says, then `bowline kube-inject -f bookinfo.yaml |
+// kubectl apply -f -`; the test's node runs each Pod as the apiserver stored it (capture, DNS proxy,
+// the proxy with the Secret's join token); then destination-rule-all + virtual-service-all-v1 and
+// the jason rule: the product page behaves as in the demo's scenario tests. The control plane runs
+// as a host process pointed at the apiserver by kubeconfig (no kubelet here runs its image).
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kubeBinariesBuilt } from '../support/kube-cluster.js';
+import { canRunKubelet } from '../support/kubelet.js';
+import { repoRoot } from '../support/process.js';
+import { request, reviewsVersions, signIn, untilReviews } from './bookinfo-harness.js';
+import { startKubeMesh, type KubeMesh } from './kube-mesh-harness.js';
+
+const canRun = canRunKubelet() && kubeBinariesBuilt();
+let mesh: KubeMesh;
+let base = '';
+
+beforeAll(async () => {
+  if (!canRun) return;
+  mesh = await startKubeMesh({ webhooks: false });
+}, 120_000);
+afterAll(async () => { await mesh?.stop(); });
+afterEach((ctx) => { if (ctx.task.result?.state === 'fail') process.stderr.write(`${mesh.diagnostics()}\n`); });
+
+const net = (f: string) => join(repoRoot, 'samples/networking', `${f}.yaml`);
+
+describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with webhooks off and bowline kube-inject', () => {
+  it('bowline install kubernetes (webhooks off) | kubectl apply, join Secrets, bowline kube-inject | kubectl apply: every pod runs its sidecar and turns Ready', async () => {
+    const manifests = await mesh.bowline(['install', 'kubernetes', '--set', 'global.configValidation=false', '--set', 'sidecarInjectorWebhook.enabled=false']);
+    expect(manifests.code, manifests.err).toBe(0);
+    const installed = await mesh.kubectl(['apply', '-f', '-'], manifests.out);
+    expect(installed.code, installed.err).toBe(0);
+    expect(installed.out).toContain('deployment.apps/bowline created');
+    expect(installed.out).not.toContain('webhookconfiguration');
+    expect((await mesh.kubectl(['get', 'mutatingwebhookconfigurations,validatingwebhookconfigurations', '-o', 'name'])).out).toBe('');
+
+    for (const sa of ['details', 'ratings', 'reviews', 'productpage']) {
+      const token = await mesh.bowline(['token', 'create', '--namespace', 'default', '--service-account', `bookinfo-${sa}`, '--max-uses', '100', '--ttl', '720h', '--server', `http://127.0.0.1:${mesh.ports['api']}`]);
+      expect(token.code, token.err).toBe(0);
+      const secret = await mesh.kubectl(['create', 'secret', 'generic', `bowline-join-bookinfo-${sa}`, `--from-literal=token=${token.out.trim()}`]);
+      expect(secret.code, secret.err).toBe(0);
+    }
+    const injected = await mesh.bowline(['kube-inject', '-f', 'samples/kubernetes/bookinfo.yaml', '--image', 'bowline/bowline:e2e', '--server', `${mesh.kube.kubelet!.hostIP}:${mesh.ports['pushTls']}`]);
+    expect(injected.code, injected.err).toBe(0);
+    const applied = await mesh.kubectl(['apply', '-f', '-'], injected.out);
+    expect(applied.code, applied.err).toBe(0);
+    const pods = await mesh.readyPods('default', 'app', 6, 90_000);
+    for (const p of pods) {
+      expect(p.spec.containers[0].name, p.metadata.name).toBe('istio-proxy');
+      expect(p.metadata.annotations?.['bowline.io/bootstrap-token']).toBeUndefined(); // no webhook touched it
+    }
+    base = `http://${pods.find((p) => p.metadata.labels?.['app'] === 'productpage')!.status.podIP}:9080`;
+    const page = await request(`${base}/productpage`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('The Comedy of Errors');
+  }, 120_000);
+
+  it('destination-rule-all and virtual-service-all-v1: reviews v1 only, no stars', async () => {
+    await mesh.applyIstio(net('destination-rule-all'), net('virtual-service-all-v1'));
+    await untilReviews(base, 'v1');
+    expect(await reviewsVersions(base, 20)).toEqual(Array(20).fill('v1'));
+    expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
+  }, 60_000);
+
+  it('the jason rule: jason sees v2\'s black stars, everyone else v1', async () => {
+    await mesh.applyIstio(net('virtual-service-reviews-test-v2'));
+    const jason = await signIn(base, 'jason');
+    await untilReviews(base, 'v2', jason);
+    const page = await request(`${base}/productpage`, { headers: { cookie: jason } });
+    expect(page.text).toContain('<strong id="signed-in-user">jason</strong>');
+    expect(page.text).toContain('stars-black');
+    expect(await reviewsVersions(base, 10)).toEqual(Array(10).fill('v1'));
+  }, 60_000);
+});

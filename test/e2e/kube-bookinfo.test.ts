@@ -1,0 +1,120 @@
+// Issue 15's acceptance, the EKS seed's steps against a real kube-apiserver (test/e2e/kube-mesh-harness.ts):
+// `helm install` of charts/bowline, `kubectl label namespace default istio-injection=enabled`,
+// `kubectl apply -f samples/kubernetes/bookinfo.yaml`; the real apiserver calls Bowline's injection
+// webhook for every Pod the ReplicaSets create, the test's node runs each Pod as stored (istio-init's
+// `bowline capture install` in the Pod's network namespace, the proxy as uid 1337 with its minted
+// token, the app as uid 1000 reaching `http://reviews:9080` through the DNS proxy and capture);
+// then destination-rule-all + virtual-service-all-v1 and the jason rule: the product page behaves as
+// in the demo's scenario tests (v1 only without stars; jason sees v2's black stars).
+// The control plane runs as a host process pointed at the apiserver by kubeconfig (no kubelet here
+// runs its image).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kubeBinariesBuilt } from '../support/kube-cluster.js';
+import { canRunKubelet } from '../support/kubelet.js';
+import { repoRoot } from '../support/process.js';
+import { waitFor } from '../support/wait.js';
+import { request, reviewsVersions, signIn, untilReviews } from './bookinfo-harness.js';
+import { startKubeMesh, type KubeMesh } from './kube-mesh-harness.js';
+
+const canRun = canRunKubelet() && kubeBinariesBuilt();
+let mesh: KubeMesh;
+let base = '';
+
+beforeAll(async () => {
+  if (!canRun) return;
+  mesh = await startKubeMesh({ webhooks: true });
+}, 120_000);
+afterAll(async () => { await mesh?.stop(); });
+afterEach((ctx) => { if (ctx.task.result?.state === 'fail') process.stderr.write(`${mesh.diagnostics()}\n`); });
+
+const net = (f: string) => join(repoRoot, 'samples/networking', `${f}.yaml`);
+
+describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline installed by helm', () => {
+  it('helm install, label the namespace, kubectl apply bookinfo.yaml: every pod is injected and turns Ready', async () => {
+    const urls = ['--set', `base.validationURL=https://127.0.0.1:${mesh.ports['webhook']}/validate`, '--set', `istiodRemote.injectionURL=https://127.0.0.1:${mesh.ports['webhook']}/inject`];
+    const installed = await mesh.helm(['install', 'bowline', 'charts/bowline', '--namespace', 'default', ...urls]);
+    expect(installed.code, installed.err + installed.out).toBe(0);
+    expect((await mesh.kubectl(['label', 'namespace', 'default', 'istio-injection=enabled'])).code).toBe(0);
+    // Until the control plane has written its CA into the webhook configurations, the apiserver cannot call them.
+    await waitFor(async () => (await mesh.kubectl(['get', 'mutatingwebhookconfiguration', 'bowline-sidecar-injector', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'])).out !== '', { timeoutMs: 20_000, what: 'caBundle patched' });
+    const applied = await mesh.kubectl(['apply', '-f', join(repoRoot, 'samples/kubernetes/bookinfo.yaml')]);
+    expect(applied.code, applied.err).toBe(0);
+    const pods = await mesh.readyPods('default', 'app', 6, 90_000);
+    for (const p of pods) {
+      expect(p.spec.containers[0].name, p.metadata.name).toBe('istio-proxy');
+      expect(p.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['istio-init']);
+    }
+    base = `http://${pods.find((p) => p.metadata.labels?.['app'] === 'productpage')!.status.podIP}:9080`;
+    const page = await request(`${base}/productpage`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('The Comedy of Errors');
+  }, 120_000);
+
+  it('destination-rule-all and virtual-service-all-v1 applied with kubectl: reviews v1 only, no stars', async () => {
+    await mesh.applyIstio(net('destination-rule-all'), net('virtual-service-all-v1'));
+    await untilReviews(base, 'v1');
+    expect(await reviewsVersions(base, 20)).toEqual(Array(20).fill('v1'));
+    expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
+  }, 60_000);
+
+  it('the jason rule: jason (signed in through the form) sees v2\'s black stars, everyone else v1', async () => {
+    await mesh.applyIstio(net('virtual-service-reviews-test-v2'));
+    const jason = await signIn(base, 'jason');
+    await untilReviews(base, 'v2', jason);
+    const page = await request(`${base}/productpage`, { headers: { cookie: jason } });
+    expect(page.text).toContain('<strong id="signed-in-user">jason</strong>');
+    expect(page.text).toContain('stars-black');
+    expect(await reviewsVersions(base, 10)).toEqual(Array(10).fill('v1'));
+    expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
+  }, 60_000);
+
+  it('invalid Istio YAML through kubectl apply is refused by the validating webhook with Bowline\'s text', async () => {
+    const bad = join(mesh.tmp, 'bad-dr.yaml');
+    writeFileSync(bad, 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: default}\nspec:\n  host: ratings\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 5 minutes}}}\n');
+    const r = await mesh.kubectl(['apply', '-f', bad]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/admission webhook "validation\.istio\.io" denied the request: DestinationRule default\/ratings is invalid: BOWLINE_E_API_DURATION spec\.trafficPolicy\.connectionPool\.tcp\.connectTimeout: /);
+    expect((await mesh.kubectl(['get', 'destinationrules', '-o', 'name'])).out).not.toContain('ratings');
+  });
+
+  it('details scaled from 1 to 3 ready pods: every proxy\'s endpoints follow within 1 s of the last pod turning Ready', async () => {
+    const proxies = await mesh.readyPods('default', 'app', 6);
+    // A watcher in each Pod's namespace reads its proxy's admin /config_dump (127.0.0.1:15000) five times a second and
+    // prints each change of details' healthy endpoints with the time the proxy applied that config (the proxy's own
+    // record; endpoints of Pods not yet Ready are pushed too, as unhealthy: not routed to). Slow polling keeps the
+    // watchers from taking the CPU the proxies need.
+    const cluster = 'outbound|9080||details.default.svc.cluster.local';
+    const watcher = `const http = require('http'); let last = -1;
+      const tick = () => http.get({ host: '127.0.0.1', port: 15000, path: '/config_dump', agent: false }, (res) => { let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => {
+        const d = JSON.parse(b); const c = d.config.endpoints.find((x) => x.cluster === ${JSON.stringify(cluster)});
+        const n = c ? c.endpoints.filter((e) => (e.health ?? 'healthy') === 'healthy').length : 0;
+        if (n !== last) { last = n; console.log(JSON.stringify({ t: Date.parse(d.appliedAt), n })); } setTimeout(tick, 200); }); }).on('error', () => setTimeout(tick, 200));
+      tick();`;
+    const watchers = proxies.map((p) => ({ pod: p.metadata.name, child: mesh.kube.kubelet!.sandbox('default', p.metadata.name)!.spawn(process.execPath, ['-e', watcher]) }));
+    const seen = (w: (typeof watchers)[number]) => w.child.output().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number; n: number });
+    await waitFor(() => watchers.every((w) => seen(w).at(-1)?.n === 1), { timeoutMs: 10_000, what: `every proxy with one details endpoint: ${watchers.map((w) => `${w.pod} ${w.child.output()}`).join('; ')}` });
+    const before = new Set((await mesh.pods('default', 'app=details')).map((p) => p.metadata.name));
+    // When the EndpointSlice controller (kube-controller-manager) lists all three as ready: Kubernetes' share of the time.
+    let sliceAt = 0;
+    const slicePoll = (async () => {
+      while (!sliceAt) {
+        const slices = (await mesh.kube.api.call<{ items: Array<{ endpoints?: Array<{ conditions?: { ready?: boolean } }> }> }>('GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Ddetails')).items;
+        if (slices.flatMap((x) => x.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length === 3) sliceAt = Date.now();
+        else await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    expect((await mesh.kubectl(['scale', 'deployment', 'details-v1', '--replicas', '3'])).code).toBe(0);
+    const ready = await mesh.readyPods('default', 'app=details', 3);
+    const fresh = ready.filter((p) => !before.has(p.metadata.name)).map((p) => p.metadata.name);
+    expect(fresh.length).toBe(2);
+    await waitFor(() => watchers.every((w) => seen(w).at(-1)?.n === 3), { timeoutMs: 15_000, what: `every proxy with three details endpoints: ${watchers.map((w) => `${w.pod} ${w.child.output()}`).join('; ')}` });
+    await slicePoll;
+    const lastReady = Math.max(...fresh.map((n) => mesh.readyAt.get(n)!));
+    const lags = watchers.map((w) => ({ pod: w.pod, ms: seen(w).find((s) => s.n === 3)!.t - lastReady }));
+    process.stdout.write(`figures: details 1 -> 3 ready pods, each proxy's healthy endpoints after the last pod's Ready status write (ms): ${lags.map((l) => `${l.pod.replace(/-[a-z0-9]+-[a-z0-9]+$/, '')} ${l.ms}`).join(', ')}; max ${Math.max(...lags.map((l) => l.ms))}; of which the EndpointSlice controller ${sliceAt - lastReady}\n`);
+    for (const l of lags) expect(l.ms, l.pod).toBeLessThanOrEqual(1000);
+    for (const w of watchers) await w.child.stop();
+  }, 60_000);
+});
