@@ -1,9 +1,12 @@
 // HTTP/2 abuse against a real `bowline proxy` process (issue 12 item 5), with frames written by
 // hand (test/support/h2-frames.ts): rapid reset at scale (10 connections x 3000 HEADERS+RST_STREAM
-// pairs, repeated for a few seconds) while a normal client keeps measuring its latency, and the
-// proxy's RSS is read from /proc; then CONTINUATION without END_HEADERS, a 1 MB header block,
-// window overflow, a bad preface and frames on closed streams, each while another connection
-// keeps being served.
+// pairs, repeated for a few seconds), then CONTINUATION without END_HEADERS, a SETTINGS flood, a
+// 1 MB header block, window overflow, a bad preface and frames on closed streams, each repeated on
+// several connections for about a second. During every attack a normal client on its own
+// connection keeps measuring its latency (p99 bounded at 1 s: generous for a loaded 2-core
+// machine, but a stall of the proxy's event loop shows), the proxy's RSS is read from /proc, and
+// every attacking connection must end in GOAWAY or RST_STREAM with the code RFC 9113 names.
+// Each attack prints one `FIGURE h2 ...` line.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
@@ -20,6 +23,10 @@ let upstream: Server;
 let proxyChild: Child;
 let port = 0;
 let client: ClientHttp2Session;
+/** The normal client's latencies before any attack. */
+let baseline: number[] = [];
+/** The normal client's p99 during an attack may not exceed this: a stall of the proxy shows, a loaded machine passes. */
+const P99_BOUND_MS = 1000;
 
 /** The proxy's resident set size in MB, from /proc. */
 function rssMb(): number {
@@ -72,6 +79,7 @@ beforeAll(async () => {
   client = h2connect(`http://127.0.0.1:${port}`);
   client.on('error', () => {});
   for (let i = 0; i < 200; i++) await timedGet(); // warm up (JIT, pools)
+  baseline = await sample(() => false, 300);
 }, 60_000);
 
 afterAll(async () => {
@@ -112,26 +120,56 @@ describe('rapid reset at scale', () => {
       maxCloseAfterGoawayMs: Math.max(...all.map((o) => o.closeAfterGoawayMs ?? Infinity)),
       responsesPerConnMax: Math.max(...all.map((o) => o.responses)),
     };
-    console.log('rapid reset figures', JSON.stringify(report));
+    console.log('FIGURE h2 rapid reset', JSON.stringify({ ...report, p99Ratio: +(report.p99DuringMs / report.p99BeforeMs).toFixed(1) }));
     expect(proxyChild.output()).toContain('BOWLINE_E_H2_RESET_FLOOD');
     expect(report.goaways).toBe(all.length);
     // ENHANCE_YOUR_CALM from the proxy's own accounting; INTERNAL_ERROR when nghttp2's built-in reset limiter
     // (burst 1000, not configurable from node 20) tripped first inside one large read. Either way the proxy closes.
     for (const c of report.goawayCodes) expect([ERR.ENHANCE_YOUR_CALM, ERR.INTERNAL_ERROR]).toContain(c);
-    expect(report.maxCloseAfterGoawayMs).toBeLessThan(2000);
+    // Closed within a grace, not left open (the issue measured ~35 s). The rest of a burst already read is still
+    // processed before the close: 1.6 s was measured on the loaded 2-core machine, hence 5 s.
+    expect(report.maxCloseAfterGoawayMs).toBeLessThan(5000);
     // Bounded, not small: node:http2 builds every stream of one large read (thousands of HEADERS+RST pairs)
     // in C++ and JS before the first 'stream' event lets the guard act. Measured peaks: +42 MB on a loaded
     // machine, +154 MB on a quiet one (faster reads, bigger bursts). Issue 18's own HTTP/2 codec, which
     // counts resets while decoding, is the fix; until then this bound catches a leak, not the burst cost.
     expect(report.rssPeakMb).toBeLessThan(rssBefore + 200);
-    // Not yet asserted: the normal client's p99 during the attack (printed above). node:http2 builds
-    // every stream of a large read before the first 'stream' event, so one burst still stalls the
-    // event loop for a moment; the 2x target needs stream accounting inside the codec.
+    // The normal client on its own connection stays served. The issue's target (within 2x of its p99 before) is
+    // printed, not asserted: node:http2 builds every stream of a large read before the first 'stream' event, so
+    // one burst still stalls the event loop for a moment; issue 18's codec counts resets while decoding.
+    // Bound: 3x the other attacks' (p99 0.8-1.7 s measured here under a load average of 20; the issue measured a
+    // 5.9 s request before the limits).
     expect(report.samplesDuring).toBeGreaterThan(0);
+    expect(report.p99DuringMs).toBeLessThan(3 * P99_BOUND_MS);
   });
 });
 
-describe('malformed and abusive frames: each ends in GOAWAY or RST_STREAM with the right code; others keep being served', () => {
+/** What one attack did to the proxy and to the normal client. */
+interface AttackRun { all: Observed[]; during: number[]; rssBefore: number; rssPeak: number }
+
+/**
+ * Sends `bytes()` on `conns` connections at once, wave after wave for about `ms` (at most `maxWaves`), each connection
+ * watched for up to `watchMs`, while the normal client sends sequential requests on its own connection.
+ */
+async function underAttack(bytes: () => Buffer | Buffer[], o: { conns: number; ms: number; maxWaves: number; watchMs: number }): Promise<AttackRun> {
+  const rssBefore = rssMb();
+  let rssPeak = rssBefore;
+  const rssTimer = setInterval(() => { rssPeak = Math.max(rssPeak, rssMb()); }, 50);
+  const all: Observed[] = [];
+  let attacking = true;
+  const t0 = performance.now();
+  const attacker = (async () => {
+    try {
+      for (let w = 0; w < o.maxWaves && (w === 0 || performance.now() - t0 < o.ms); w++) all.push(...await Promise.all(Array.from({ length: o.conns }, () => attack(port, bytes(), o.watchMs))));
+    } finally { attacking = false; }
+  })();
+  const during = await sample(() => !attacking, 100_000);
+  await attacker;
+  clearInterval(rssTimer);
+  return { all, during, rssBefore, rssPeak: Math.max(rssPeak, rssMb()) };
+}
+
+describe('malformed and abusive frames: each ends in GOAWAY or RST_STREAM with the right code; a normal client meanwhile stays served', () => {
   /** A connection error: GOAWAY with `code` (one of `codes`), then the proxy closes the connection promptly. */
   const goawayWith = (...codes: number[]) => (o: Observed): void => {
     expect(codes).toContain(o.goaway);
@@ -139,12 +177,17 @@ describe('malformed and abusive frames: each ends in GOAWAY or RST_STREAM with t
     expect(o.closeAfterGoawayMs!).toBeLessThan(1000);
   };
   const inc = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
-  const cases: Array<[string, () => Buffer | Buffer[], (o: Observed) => void]> = [
+  /** [name, bytes of one attacking connection, check of what it saw, how long a connection is watched (a stream error leaves it open), connections per wave (default 10)]. */
+  const cases: Array<[string, () => Buffer | Buffer[], (o: Observed) => void, number, number?]> = [
     ['CONTINUATION frames without END_HEADERS', () => {
       const pieces = [opening(), frame(T.HEADERS, END_STREAM, 1, requestBlock('svc'))];
       for (let i = 0; i < 2000; i++) pieces.push(frame(T.CONTINUATION, 0, 1, Buffer.from([0x10, 1, 0x61, 1, 0x62])));
       return Buffer.concat(pieces);
-    }, goawayWith(ERR.ENHANCE_YOUR_CALM, ERR.COMPRESSION_ERROR)],
+    }, goawayWith(ERR.ENHANCE_YOUR_CALM, ERR.COMPRESSION_ERROR), 2000],
+    ['a SETTINGS flood (20,000 SETTINGS frames, each needing an ACK)', () => {
+      const one = frame(T.SETTINGS, 0, 0, Buffer.from([0, 4, 0, 0, 0xff, 0xff])); // INITIAL_WINDOW_SIZE 65535
+      return Buffer.concat([opening(), ...Array.from({ length: 20_000 }, () => one)]);
+    }, goawayWith(ERR.ENHANCE_YOUR_CALM), 2000],
     ['a 1 MB header block (HEADERS + CONTINUATIONs)', () => {
       const block = bigBlock('svc', 1024 * 1024);
       const pieces = [opening()];
@@ -157,22 +200,37 @@ describe('malformed and abusive frames: each ends in GOAWAY or RST_STREAM with t
       expect(o.responses).toBe(0);
       if (o.goaway === undefined) expect(o.resets.get(1)).toBe(ERR.ENHANCE_YOUR_CALM);
       else goawayWith(ERR.ENHANCE_YOUR_CALM, ERR.COMPRESSION_ERROR)(o);
-    }],
+    }, 2000, 4], // 4 MB per wave: ten at once measured the machine's copying more than the proxy
     ['a WINDOW_UPDATE that overflows the connection window', () => Buffer.concat([opening(), frame(T.WINDOW_UPDATE, 0, 0, inc(0x7fffffff)), frame(T.WINDOW_UPDATE, 0, 0, inc(0x7fffffff))]),
-      goawayWith(ERR.FLOW_CONTROL_ERROR)],
+      goawayWith(ERR.FLOW_CONTROL_ERROR), 2000],
     ['a WINDOW_UPDATE that overflows a stream window', () => Buffer.concat([opening(), frame(T.HEADERS, END_HEADERS, 1, requestBlock('svc')), frame(T.WINDOW_UPDATE, 0, 1, inc(0x7fffffff)), frame(T.WINDOW_UPDATE, 0, 1, inc(0x7fffffff))]),
-      (o) => { expect(o.resets.get(1) ?? o.goaway).toBe(ERR.FLOW_CONTROL_ERROR); }],
+      (o) => { expect(o.resets.get(1) ?? o.goaway).toBe(ERR.FLOW_CONTROL_ERROR); }, 500],
+    // RFC 9113 3.4: the GOAWAY may be omitted for a bad preface (the peer is not speaking HTTP/2); the close is what counts.
     ['an invalid preface', () => Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n' + 'x'.repeat(100), 'latin1'),
-      (o) => { expect(o.closedMs, 'closed by the proxy').toBeDefined(); expect(o.responses).toBe(0); }],
+      (o) => { expect(o.closedMs, 'closed by the proxy').toBeDefined(); expect(o.responses).toBe(0); }, 2000],
+    // A connection error nghttp2 raises by itself: it sends GOAWAY STREAM_CLOSED but node:http2 reports nothing and the
+    // TCP connection stays open (RFC 9113 5.4.1 wants it closed; the figure's closedByProxy shows it): issue 18's codec.
     ['DATA on a stream the client already closed (END_STREAM)', () => Buffer.concat([opening(), frame(T.HEADERS, END_STREAM | END_HEADERS, 1, requestBlock('svc')), frame(T.DATA, END_STREAM, 1, Buffer.from('late'))]),
-      (o) => { expect(o.resets.get(1) ?? o.goaway).toBe(ERR.STREAM_CLOSED); }],
+      (o) => { expect(o.resets.get(1) ?? o.goaway).toBe(ERR.STREAM_CLOSED); }, 500],
   ];
 
-  it.each(cases)('%s', async (name, bytes, check) => {
-    const o = await attack(port, bytes(), 2000);
-    console.log(name, JSON.stringify({ ...o, resets: [...o.resets] }));
-    check(o);
-    expect(await timedGet()).toBeLessThan(1000);
+  it.each(cases)('%s', async (name, bytes, check, watchMs, conns = 10) => {
+    // `conns` connections at once, waves for about a second (at most 10 waves).
+    const r = await underAttack(bytes, { conns, ms: 1000, maxWaves: 10, watchMs });
+    const codes = (f: (o: Observed) => number[]) => [...new Set(r.all.flatMap(f))];
+    const fig = {
+      connections: r.all.length, samplesBefore: baseline.length, samplesDuring: r.during.length,
+      p99BeforeMs: +p99(baseline).toFixed(2), p99DuringMs: +p99(r.during).toFixed(2), maxDuringMs: +Math.max(...r.during).toFixed(2),
+      rssBeforeMb: +r.rssBefore.toFixed(1), rssPeakMb: +r.rssPeak.toFixed(1),
+      goawayCodes: codes((o) => (o.goaway === undefined ? [] : [o.goaway])), resetCodes: codes((o) => [...o.resets.values()]),
+      closedByProxy: r.all.filter((o) => o.closedMs !== undefined).length,
+      maxCloseAfterGoawayMs: +Math.max(0, ...r.all.map((o) => o.closeAfterGoawayMs ?? 0)).toFixed(1),
+    };
+    console.log(`FIGURE h2 ${name}`, JSON.stringify({ ...fig, p99Ratio: +(fig.p99DuringMs / fig.p99BeforeMs).toFixed(1) }));
+    for (const o of r.all) check(o);
+    expect(r.during.length).toBeGreaterThan(0);
+    expect(fig.p99DuringMs).toBeLessThan(P99_BOUND_MS);
+    expect(fig.rssPeakMb).toBeLessThan(fig.rssBeforeMb + 100);
+    expect(await timedGet()).toBeLessThan(P99_BOUND_MS);
   });
-
 });

@@ -94,7 +94,8 @@ export function attack(port: number, bytes: Buffer | Buffer[], maxMs: number): P
     const o: Observed = { goaway: undefined, goawayMs: undefined, resets: new Map(), responses: 0, closedMs: undefined, closeAfterGoawayMs: undefined };
     let t0 = 0;
     let buf: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => { s.destroy(); }, maxMs);
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; s.destroy(); }, maxMs);
     s.on('connect', () => {
       t0 = performance.now();
       const pieces = Array.isArray(bytes) ? [...bytes] : [bytes];
@@ -123,8 +124,8 @@ export function attack(port: number, bytes: Buffer | Buffer[], maxMs: number): P
     s.on('close', () => {
       clearTimeout(timer);
       const now = performance.now() - t0;
-      // Closed by the server only when our own timer did not fire first.
-      if (now < maxMs) {
+      // Closed by the server only when our own timer did not fire first (it runs from before the connect, so `now` alone cannot tell).
+      if (!timedOut && now < maxMs) {
         o.closedMs = now;
         if (o.goawayMs !== undefined) o.closeAfterGoawayMs = now - o.goawayMs;
       }
