@@ -3,7 +3,8 @@
 // global.configValidation=false --set sidecarInjectorWebhook.enabled=false | kubectl apply -f -`
 // (no webhook configuration exists, the control plane serves none), one join Secret per service
 // account as docs/platforms/kubernetes.md says, then `bowline kube-inject -f bookinfo.yaml |
-// kubectl apply -f -`; the test's node runs each Pod as the apiserver stored it (capture, DNS proxy,
+// kubectl apply -f -` (with --native-sidecar when the cluster has native sidecars, 1.29+: the proxy
+// is an init container with restartPolicy Always); the test's node runs each Pod as the apiserver stored it (capture, DNS proxy,
 // the proxy with the Secret's join token); then destination-rule-all + virtual-service-all-v1 and
 // the jason rule: the product page behaves as in the demo's scenario tests. The control plane runs
 // as a host process pointed at the apiserver by kubeconfig (no kubelet here runs its image).
@@ -18,6 +19,7 @@ import { startKubeMesh, type KubeMesh } from './kube-mesh-harness.js';
 const canRun = canRunKubelet() && kubeBinariesBuilt();
 let mesh: KubeMesh;
 let base = '';
+let native = false;
 
 beforeAll(async () => {
   if (!canRun) return;
@@ -29,7 +31,7 @@ afterEach((ctx) => { if (ctx.task.result?.state === 'fail') process.stderr.write
 const net = (f: string) => join(repoRoot, 'samples/networking', `${f}.yaml`);
 
 describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with webhooks off and bowline kube-inject', () => {
-  it('bowline install kubernetes (webhooks off) | kubectl apply, join Secrets, bowline kube-inject | kubectl apply: every pod runs its sidecar and turns Ready', async () => {
+  it('bowline install kubernetes (webhooks off) | kubectl apply, join Secrets, bowline kube-inject (native sidecar) | kubectl apply: every pod runs its sidecar and turns Ready', async () => {
     const manifests = await mesh.bowline(['install', 'kubernetes', '--set', 'global.configValidation=false', '--set', 'sidecarInjectorWebhook.enabled=false']);
     expect(manifests.code, manifests.err).toBe(0);
     const installed = await mesh.kubectl(['apply', '-f', '-'], manifests.out);
@@ -44,13 +46,25 @@ describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with webhooks off an
       const secret = await mesh.kubectl(['create', 'secret', 'generic', `bowline-join-bookinfo-${sa}`, `--from-literal=token=${token.out.trim()}`]);
       expect(secret.code, secret.err).toBe(0);
     }
-    const injected = await mesh.bowline(['kube-inject', '-f', 'samples/kubernetes/bookinfo.yaml', '--image', 'bowline/bowline:e2e', '--server', `${mesh.kube.kubelet!.hostIP}:${mesh.ports['pushTls']}`]);
+    // The proxy as a native sidecar (an init container with restartPolicy Always) when the cluster has them (Kubernetes 1.29+).
+    const version = JSON.parse((await mesh.kubectl(['version', '-o', 'json'])).out) as { serverVersion: { major: string; minor: string } };
+    native = Number(version.serverVersion.major) > 1 || Number.parseInt(version.serverVersion.minor, 10) >= 29;
+    const injected = await mesh.bowline(['kube-inject', '-f', 'samples/kubernetes/bookinfo.yaml', '--image', 'bowline/bowline:e2e', '--server', `${mesh.kube.kubelet!.hostIP}:${mesh.ports['pushTls']}`, ...(native ? ['--native-sidecar'] : [])]);
     expect(injected.code, injected.err).toBe(0);
     const applied = await mesh.kubectl(['apply', '-f', '-'], injected.out);
     expect(applied.code, applied.err).toBe(0);
     const pods = await mesh.readyPods('default', 'app', 6, 90_000);
     for (const p of pods) {
-      expect(p.spec.containers[0].name, p.metadata.name).toBe('istio-proxy');
+      const inits = p.spec.initContainers as Array<{ name: string; restartPolicy?: string }>;
+      if (native) {
+        expect(inits.map((c) => [c.name, c.restartPolicy]), p.metadata.name).toEqual([['istio-init', undefined], ['istio-proxy', 'Always']]);
+        expect(p.spec.containers.map((c: { name: string }) => c.name)).not.toContain('istio-proxy');
+        // The node ran istio-init to completion, then started the proxy before the app, as a kubelet does.
+        expect(p.status.initContainerStatuses.find((c: { name: string }) => c.name === 'istio-proxy')).toMatchObject({ started: true, ready: true });
+      } else {
+        expect(p.spec.containers[0].name, p.metadata.name).toBe('istio-proxy');
+      }
+      expect(mesh.procs.output('default', p.metadata.name, 'istio-init')).toContain('bowline capture: installed');
       expect(p.metadata.annotations?.['bowline.io/bootstrap-token']).toBeUndefined(); // no webhook touched it
     }
     base = `http://${pods.find((p) => p.metadata.labels?.['app'] === 'productpage')!.status.podIP}:9080`;
