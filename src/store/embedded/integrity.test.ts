@@ -78,6 +78,25 @@ describe('embedded store integrity', () => {
     }
   });
 
+  it('a damaged first record (where the CA keeps its root: ca/state) refuses to start, so no new root is minted over it', async () => {
+    // Before the fix the reader stopped at the first bad record: an empty store, and the CA generated a new root silently.
+    const s = await openEmbeddedStore({ dir, snapshotOnClose: false });
+    await s.putRaw('ca/state', JSON.stringify({ version: 1, roots: ['sealed-root'], signing: 0 }));
+    for (let i = 0; i < 10; i++) await s.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'default' }, data: { i: String(i) } });
+    await s.close();
+    for (const at of [2, 8 + 3]) { // the first record's length field; a byte of its payload
+      const data = readFileSync(wal());
+      const copy = Buffer.from(data);
+      copy[at] ^= 0x10;
+      writeFileSync(wal(), copy);
+      await expect(openEmbeddedStore({ dir }), `byte ${at}`).rejects.toMatchObject({ code: 'BOWLINE_E_STORE_CORRUPT', message: expect.stringContaining('bowline store check') });
+      writeFileSync(wal(), data);
+    }
+    const ok = await openEmbeddedStore({ dir });
+    expect(await ok.getRaw('ca/state')).toBeDefined();
+    await ok.close();
+  });
+
   it('a damaged used-token record refuses to start (a spent token is never accepted again)', async () => {
     const s = await openEmbeddedStore({ dir, snapshotOnClose: false });
     await s.putRaw('ca/tokens/used/abc123', '1999999999');
