@@ -5,7 +5,8 @@
 // `bowline capture install` in the Pod's network namespace, the proxy as uid 1337 with its minted
 // token, the app as uid 1000 reaching `http://reviews:9080` through the DNS proxy and capture);
 // then destination-rule-all + virtual-service-all-v1 and the jason rule: the product page behaves as
-// in the demo's scenario tests (v1 only without stars; jason sees v2's black stars).
+// in the demo's scenario tests (v1 only without stars; jason sees v2's black stars; mTLS on each hop with
+// the identities of the pods' service accounts).
 // The control plane runs as a host process pointed at the apiserver by kubeconfig (no kubelet here
 // runs its image).
 import { writeFileSync } from 'node:fs';
@@ -70,6 +71,20 @@ describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline install
     expect(await reviewsVersions(base, 10)).toEqual(Array(10).fill('v1'));
     expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
   }, 60_000);
+
+  it('every hop productpage -> reviews is mutual TLS with the SPIFFE ids of the pods\' service accounts', async () => {
+    for (let i = 0; i < 5; i++) expect((await request(`${base}/productpage`)).status).toBe(200);
+    const reviews = await mesh.readyPods('default', 'app=reviews', 3);
+    // Each reviews sidecar's destination-side metrics (15090 on the Pod's address: the proxy's own port, never captured).
+    const lines = (await Promise.all(reviews.map(async (p) => (await request(`http://${p.status.podIP}:15090/stats/prometheus`)).text))).join('\n')
+      .split('\n').filter((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="destination"') && l.includes('sa/bookinfo-productpage"'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      expect(l).toContain('source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage"');
+      expect(l).toContain('destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-reviews"');
+      expect(l).toContain('connection_security_policy="mutual_tls"');
+    }
+  });
 
   it('invalid Istio YAML through kubectl apply is refused by the validating webhook with Bowline\'s text', async () => {
     const bad = join(mesh.tmp, 'bad-dr.yaml');
