@@ -1,7 +1,7 @@
 // Lint: TypeScript sanity plus the import direction of ARCHITECTURE.md, enforced per folder.
 import tseslint from 'typescript-eslint';
 
-const units = ['api', 'store', 'registry', 'model', 'push', 'proxy-config', 'ca', 'proxy', 'telemetry', 'control', 'cli', 'dashboard', 'platform'];
+const units = ['api', 'store', 'registry', 'model', 'mesh', 'push', 'proxy-config', 'ca', 'proxy', 'telemetry', 'control', 'cli', 'dashboard', 'platform'];
 
 /** Forbids importing any unit not listed in `allowed` from files under src/<unit>/. */
 function only(unit, allowed) {
@@ -37,10 +37,12 @@ export default tseslint.config(
   only('model', ['api', 'proxy-config']),
   only('store', ['api']),
   only('registry', ['api', 'model', 'store']),
+  // The mesh controller: store + registries -> one MeshSnapshot (ca only for its tests' sealed Secrets).
+  only('mesh', ['api', 'model', 'store', 'registry', 'ca']),
   // ca and push may import telemetry for its Registry, the project's one Prometheus text renderer
   // (telemetry imports only proxy-config, so this adds no cycle).
   only('ca', ['api', 'store', 'proxy-config', 'telemetry']),
-  only('push', ['api', 'model', 'proxy-config', 'store', 'registry', 'ca', 'telemetry']),
+  only('push', ['api', 'model', 'mesh', 'proxy-config', 'store', 'registry', 'ca', 'telemetry']),
   // The dashboard reads the running control plane's parts (CONVENTIONS.md); api and proxy-config for their types and the analyzer.
-  only('dashboard', ['push', 'registry', 'store', 'ca', 'model', 'api', 'proxy-config']),
+  only('dashboard', ['push', 'mesh', 'registry', 'store', 'ca', 'model', 'api', 'proxy-config']),
 );

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultMeshConfig } from '../src/api/index.js';
 import { serviceAliases, serviceHostname, type Endpoint, type Service } from '../src/model/service.js';
-import { MeshController } from '../src/push/controller.js';
+import { MeshController } from '../src/mesh/controller.js';
 import { PushServer } from '../src/push/server/server.js';
 import { AggregateRegistry, ChangeNotifier, type Registry, type RegistryView } from '../src/registry/registry.js';
 import { UniversalRegistry } from '../src/registry/universal/universal.js';

@@ -8,5 +8,5 @@ export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeId, type WorkloadIdentity } 
 export { MemoryCaStorage, type CaStorage } from './storage.js';
 export { createBootstrapToken, rootCertificateHash, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
 export { answerCsr, createTlsStreamServer, peerChainPem, type CertificateReply } from './stream.js';
-export { caMetrics, caOf, plugin, type CaHost } from './plugin.js';
+export { caApiHandler, caMetrics, startCa, type CaSettings, type RunningCa } from './start.js';
 export { SEALED_FIELD, openSecretData, sealSecretData, secretValue, type StoredSecretShape } from './secrets.js';

@@ -263,12 +263,6 @@ describe('config API (Kubernetes REST conventions)', () => {
     expect(m.body).toMatch(/bowline_store_request_duration_seconds_bucket\{op="create",backend="embedded",le="0.001"\}/);
   });
 
-  it('lets plugins mount handlers', async () => {
-    cp.addHandler('/debug/echo', (_req, res, url) => { res.end(`echo ${url.searchParams.get('x')}`); });
-    const r = await call('GET', '/debug/echo?x=1');
-    expect(r.body).toBe('echo 1');
-  });
-
   it('writes the admin token with mode 0600', () => {
     const st = statSync(join(home, 'admin-token'));
     expect(st.mode & 0o777).toBe(0o600);
@@ -298,8 +292,7 @@ describe('config API auth', () => {
 
   it('leaves the CA trust bundle and certificate requests open to proxies off loopback; tokens stay admin-only', async () => {
     const h = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
-    const { plugin: caPlugin } = await import('../ca/plugin.js');
-    const open = await startControlPlane({ home: h, listenApi: '0.0.0.0:0', log: () => {}, plugins: [caPlugin as never] });
+    const open = await startControlPlane({ home: h, listenApi: '0.0.0.0:0', log: () => {}, ca: true });
     try {
       const url = `http://127.0.0.1:${open.ports.api}`;
       expect((await fetch(`${url}/v1/ca/trust-bundle`)).status).toBe(200);

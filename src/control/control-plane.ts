@@ -1,29 +1,31 @@
-import type { StoredObject } from '../store/store.js';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MeshConfig } from '../api/index.js';
-import { loadKek, openSecretData, type Kek, type StoredSecretShape } from '../ca/index.js';
-import { openStore, type Clock, type Store } from '../store/index.js';
 import { join } from 'node:path';
-import { scopeAllows, scopeNeeded, type Caller } from './access.js';
+import type { MeshConfig } from '../api/index.js';
+import { caMetrics, loadKek, openSecretData, startCa, type CertificateAuthority, type Kek, type StoredSecretShape } from '../ca/index.js';
+import { MeshController } from '../mesh/controller.js';
+import { VipAllocator } from '../mesh/vips.js';
+import type { KubeWebhookOptions } from '../platform/kubernetes/webhooks.js';
+import { parseListen } from '../proxy-config/host-port.js';
+import { ConfigStatusTracker } from '../push/config-status.js';
+import type { PushServer } from '../push/server/server.js';
+import { startPushServer } from '../push/start.js';
+import type { RegistryStatus } from '../registry/registry.js';
+import { openStore, type Clock, type Store, type StoredObject } from '../store/index.js';
+import type { Caller } from './access.js';
 import { ApiTokens, looksLikeApiToken } from './api-tokens.js';
 import { AuditLog } from './audit.js';
-import { adminTokenPath, bearerMatches, ensureAdminToken, isLoopback, rotateAdminToken, uiTokenCookie } from './auth.js';
-import { handleAuthApi } from './auth-api.js';
-import { ConfigApi, parseResourcePath } from './config-api.js';
-import { serveDiscovery } from './discovery.js';
-import { serveOpenApiV3 } from './openapi.js';
-import { serveOpenApiV2 } from './openapi-v2.js';
+import { adminTokenPath, bearerMatches, ensureAdminToken, isLoopback, rotateAdminToken } from './auth.js';
+import { ConfigApi } from './config-api.js';
 import { instrumentStore } from './instrumented-store.js';
+import { startKubeParts } from './kube-parts.js';
 import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
-import { EXPOSITION_CONTENT_TYPE } from '../telemetry/metrics/exposition.js';
-import type { ControlPlanePlugin } from './plugins.js';
-import { ApiError, noSuchPath, sendError, sendJson } from './status.js';
-import { kubernetesVersion } from './version.js';
+import { buildRegistries, registrationTtl, registryHealthMetrics, type KubernetesSource, type MarathonSource } from './registries.js';
+import { apiRequestListener, partMounts } from './routes.js';
 
-/** A handler mounted under a path prefix (e.g. `/debug/`); it owns the whole response. */
-export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+export { parseListen } from '../proxy-config/host-port.js';
+export type { Handler } from './routes.js';
 
 /** How to start the control plane; every field has the default `bowline up` uses. */
 export interface ControlPlaneOptions {
@@ -31,7 +33,7 @@ export interface ControlPlaneOptions {
   home: string;
   /** HOST:PORT of the config API, /debug and /metrics (default 127.0.0.1:15014; port 0 picks one). */
   listenApi?: string;
-  /** HOST:PORT of the push stream, for the push plugin (default 127.0.0.1:15010). */
+  /** HOST:PORT of the push stream (default 127.0.0.1:15010). */
   listenPush?: string;
   /** HOST:PORT of the TLS push stream served when the CA runs (default 127.0.0.1:15012; port 0 picks one). */
   listenPushTls?: string;
@@ -54,14 +56,14 @@ export interface ControlPlaneOptions {
   clusterDomain?: string;
   /** Extra DNS domains services are also known by (e.g. marathon.slave.mesos). */
   domains?: string[];
-  /** Range of the virtual IPs allocated for services without addresses (default 240.240.0.0/16; src/push/vips.ts). */
+  /** Range of the virtual IPs allocated for services without addresses (default 240.240.0.0/16; src/mesh/vips.ts). */
   vipCidr?: string;
   /** Mesh root namespace (default: the mesh config's, istio-system). */
   rootNamespace?: string;
   /** Marathons whose apps and pods are registries (`bowline up --marathon URL`, docs/platforms/marathon.md). */
-  marathon?: Array<{ url: string; tokenFile?: string; serviceLabel?: string; mesosDomains?: string[] }>;
+  marathon?: MarathonSource[];
   /** Kubernetes clusters whose Services, EndpointSlices, Pods and Nodes are registries (`bowline up --kubeconfig FILE`, docs/platforms/kubernetes.md). */
-  kubernetes?: Array<{ kubeconfig?: string; namespaces?: string[]; clusterDomain?: string }>;
+  kubernetes?: KubernetesSource[];
   /** Overrides the mesh config's trustDomain. */
   trustDomain?: string;
   /** This control plane's cluster id (`--cluster`, Istio's `multiCluster.clusterName`; default `Kubernetes`). */
@@ -72,21 +74,20 @@ export interface ControlPlaneOptions {
   meshId?: string;
   /** Prometheus base URL the dashboard reads traffic from instead of the proxies' push streams (`bowline up --prometheus`). */
   prometheus?: string;
-  /** Plugins started in order after the API is up (default none; `bowline up` passes the built-in ones). */
-  plugins?: ControlPlanePlugin[];
+  /** Run the CA: /v1/ca/, /v1/tokens, the TLS push stream, CSRs over the stream (`bowline up`: true; default false: an API-only control plane). */
+  ca?: boolean;
+  /** Run the registries, the mesh controller and the push server with its /debug paths (`bowline up`: true; default false). */
+  push?: boolean;
+  /** Serve the dashboard at /ui/ (`bowline up`: true; default false); `uiDir` replaces the built bundle's folder. */
+  dashboard?: boolean | { uiDir: string };
+  /** Kubernetes admission webhooks (`bowline up --listen-webhook`; needs the CA); default none. */
+  webhooks?: Omit<KubeWebhookOptions, 'log' | 'namespace' | 'kubeconfig'>;
   clock?: Clock;
   /** Where log lines go (default stderr). */
   log?: (line: string) => void;
 }
 
-/**
- * A running control plane. Plugins (push, registry, CA) receive it in `start(cp)`:
- * - `cp.store`: the store (instrumented), `cp.meshConfig` / `cp.onMeshConfig(fn)`: the mesh config;
- * - `cp.addHandler('/debug/syncz', h)`: serve a path prefix on the API listener (auth applies);
- * - `cp.metrics.addRegistry(registry)`: add a telemetry Registry's families to /metrics;
- * - `cp.ports.push = n`: report a bound port (written to `--ports-file`);
- * - `cp.onShutdown(fn)`: cleanup, run in reverse order by `close()`.
- */
+/** A running control plane: its parts, bound ports, and `close()`. */
 export interface ControlPlane {
   readonly store: Store;
   /** The current mesh config. */
@@ -96,8 +97,8 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'plugins' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId'>> & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
-  /** Bound ports by listener name (`api`, and what plugins add, e.g. `push`). */
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId'>> & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  /** Bound ports by listener name: `api`, `push`, `pushTls`, `webhook` (written to `--ports-file`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
   /** The admin token the API requires when not bound to loopback (the current one: `POST /v1/auth/admin-token/rotate` replaces it). */
@@ -108,33 +109,44 @@ export interface ControlPlane {
   authenticate(token: string): Promise<Caller | undefined>;
   /** The `data` (base64 values) of a stored Secret, unsealed with the key-encryption key; throws on a wrong key. */
   openSecret(obj: StoredObject): Record<string, string>;
-  /** Serves requests whose path starts with `prefix` (longest prefix wins). */
-  addHandler(prefix: string, handler: Handler): void;
-  onShutdown(fn: () => void | Promise<void>): void;
-  /** Adds a mesh `status` to VirtualServices, AuthorizationPolicies ... the config API returns (the push plugin sets it). */
-  setStatusProvider(fn: (obj: StoredObject) => Record<string, unknown> | undefined): void;
+  /** The CA, when it runs. */
+  readonly ca?: CertificateAuthority;
+  /** The push server and the mesh controller, when they run. */
+  readonly push?: { server: PushServer; controller: MeshController };
   /** Logs one line the way the control plane does. */
   log(line: string): void;
-  /** Stops plugins (reverse order), the listener and the store. */
+  /** Stops every part in reverse order of start, then the listener and the store. */
   close(): Promise<void>;
 }
 
-/** Parses HOST:PORT (or [V6]:PORT). */
-export function parseListen(spec: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(spec.trim());
-  if (!m || Number(m[3]) > 65535) throw new Error(`listen address "${spec}" is not HOST:PORT`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
-}
-
-/** Paths without the admin token: health, and the CA's two proxy-facing endpoints (the trust bundle is public and
- *  pinned by the proxy; a certificate request carries its own credential, a bootstrap token or a workload certificate). */
-const OPEN_PATHS = new Set(['/healthz', '/readyz', '/livez', '/v1/ca/trust-bundle', '/v1/ca/certificates']);
-
-/** Starts the store, the mesh config, the config API listener and the plugins. */
+/**
+ * Starts the control plane, top to bottom: the store and the mesh config in it -> the registries
+ * -> the mesh controller -> the CA -> the push server (and the Kubernetes parts that need the CA)
+ * -> the HTTP routes on the API listener, opened last so that it serves only a complete control
+ * plane. A step that fails stops the ones before it, in reverse order.
+ */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
-  const listen = parseListen(opts.listenApi ?? '127.0.0.1:15014');
+  const listen = parseListen(opts.listenApi ?? '127.0.0.1:15014', '--listen-api');
+  const now = () => opts.clock?.now() ?? Date.now();
   const metrics = new Metrics();
+  const stops: Array<() => void | Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      try { await stop(); } catch (err) { log(`control plane: shutdown step failed: ${String(err)}`); }
+    }
+  };
+  let kek: Kek | undefined;
+  const secretsKek = () => {
+    const kekFile = opts.caKekFile ?? process.env.BOWLINE_CA_KEK_FILE;
+    kek ??= loadKek({ ...(kekFile ? { kekFile } : {}), home: opts.home });
+    return kek;
+  };
+
+  // 1. The store (or config source) and the mesh config kept in it; the audit log of writes to it.
+  const rawStore = typeof opts.store === 'object' ? opts.store : await openStore(opts.store ?? 'embedded', { home: opts.home, ...(opts.clock ? { clock: opts.clock } : {}) });
+  stops.push(() => rawStore.close());
+  const store = instrumentStore(rawStore, metrics);
   const mesh = new MeshConfigSource({
     ...(opts.meshConfigFile ? { file: opts.meshConfigFile } : {}),
     ...(opts.rootNamespace ? { rootNamespace: opts.rootNamespace } : {}),
@@ -142,23 +154,103 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.meshId ? { meshId: opts.meshId } : {}),
     log,
   });
-  const rawStore = typeof opts.store === 'object' ? opts.store : await openStore(opts.store ?? 'embedded', { home: opts.home, ...(opts.clock ? { clock: opts.clock } : {}) });
-  const store = instrumentStore(rawStore, metrics);
-  const shutdown: Array<() => void | Promise<void>> = [];
-  const handlers: Array<{ prefix: string; handler: Handler }> = [];
-  let adminToken = ensureAdminToken(opts.home);
-  let previousAdmin: { token: string; until: number } | undefined;
-  const now = () => opts.clock?.now() ?? Date.now();
-  const needAuth = opts.requireToken === true || !isLoopback(listen.host);
-  const apiTokens = new ApiTokens(store, now);
   let audit: AuditLog;
   try {
     const target = opts.auditLog ?? join(opts.home, 'audit.log');
     audit = new AuditLog(target === '-' ? (line) => log(`audit ${line.trimEnd()}`) : target, log, now);
   } catch (err) {
-    await rawStore.close();
+    await stopAll();
     throw Object.assign(new Error(`cannot open the audit log ${String(opts.auditLog ?? join(opts.home, 'audit.log'))}: ${(err as Error).message}`), { code: 'BOWLINE_E_AUDIT_WRITE' });
   }
+  stops.push(() => audit.close());
+  const api = new ConfigApi(store, metrics, log, { kek: secretsKek, rootNamespace: mesh.rootNamespace });
+  let ca: CertificateAuthority | undefined;
+  let push: { server: PushServer; controller: MeshController; registries(): RegistryStatus[] } | undefined;
+  const ports: Record<string, number> = {};
+  try {
+    await mesh.start(store);
+    stops.push(() => mesh.stop());
+    const domains = { clusterDomain: opts.clusterDomain ?? 'cluster.local', extraDomains: opts.domains ?? [] };
+    const registrationTtlMs = registrationTtl();
+    let controller: MeshController | undefined;
+    let registries: ReturnType<typeof buildRegistries> | undefined;
+    if (opts.push) {
+      // 2. The registries: where services and workloads come from.
+      registries = buildRegistries({
+        store, domains, mesh: mesh.get(), registrationTtlMs, log,
+        ...(opts.cluster ? { cluster: opts.cluster } : {}),
+        ...(opts.network ? { network: opts.network } : {}),
+        ...(opts.marathon ? { marathon: opts.marathon } : {}),
+        ...(opts.kubernetes ? { kubernetes: opts.kubernetes } : {}),
+      });
+      // 3. The mesh controller: store + registries -> one MeshSnapshot, with virtual IPs for services without addresses.
+      const vips = new VipAllocator({ store, ...(opts.vipCidr ? { cidr: opts.vipCidr } : {}), onChange: () => controller?.schedule(), log });
+      const c = new MeshController({ store, registry: registries.registry, mesh: mesh.get(), domains, vips, openSecret: (o: StoredObject) => openSecretData(secretsKek(), o as unknown as StoredSecretShape), log: (l) => log(`push: ${l}`) });
+      controller = c;
+      const r = registries;
+      const unsubMesh = mesh.subscribe((m) => { r.meshChanged(m); c.setMesh(m); });
+      await c.start();
+      stops.push(async () => { unsubMesh(); await c.stop(); });
+    }
+
+    // 4. The CA: workload certificates, bootstrap tokens, the serving certificates of the TLS listeners.
+    if (opts.ca) {
+      const running = await startCa({
+        store, kek: secretsKek(), home: opts.home,
+        trustDomain: opts.trustDomain ?? mesh.get().trustDomain ?? 'cluster.local',
+        ...(opts.caCertsDir ? { cacertsDir: opts.caCertsDir } : {}),
+        newRoot: opts.caNewRoot === true, rootNamespace: mesh.rootNamespace, log,
+      });
+      ca = running.ca;
+      stops.push(() => running.stop());
+      metrics.addRegistry(caMetrics(running.ca));
+    }
+
+    // 5. The push server: proxies' streams, fed by the controller; CSRs to the CA.
+    if (controller && registries) {
+      const running = await startPushServer({
+        store, controller, universal: registries.universal, ...(ca ? { ca } : {}),
+        listen: opts.listenPush ?? '127.0.0.1:15010', listenTls: opts.listenPushTls ?? '127.0.0.1:15012',
+        plaintext: opts.pushPlaintext === true, registrationTtlMs, log,
+      });
+      stops.push(() => running.close());
+      Object.assign(ports, running.ports);
+      const { server } = running;
+      const c = controller;
+      const builds = server.metrics.registry.counter({ name: 'bowline_push_snapshot_builds_total', help: 'Mesh snapshots built.' }).labels();
+      server.metrics.registry.onCollect(() => { builds.value = c.builds; });
+      const aggregate = registries.registry;
+      registryHealthMetrics(server.metrics.registry, () => aggregate.statuses());
+      // Resources the generators leave out in whole or in part: logged once, counted, shown in their status.
+      const status = new ConfigStatusTracker((line) => log(`config warn: ${line}`), server.metrics.registry);
+      status.update(c.current());
+      stops.push(c.onSnapshot((s) => status.update(s)));
+      api.core.statusOf = (o) => status.statusOf(o);
+      metrics.addRegistry(server.metrics.registry);
+      push = { server, controller: c, registries: () => aggregate.statuses() };
+    }
+
+    // The Kubernetes parts that need the CA: admission webhooks, the gateway's join-token Secret.
+    if (ca) {
+      // `--inject-server HOST:0`: the port the TLS push stream bound (a control plane on port 0 tells pods where it is).
+      const webhooks = opts.webhooks?.inject?.server ? { ...opts.webhooks, inject: { ...opts.webhooks.inject, server: opts.webhooks.inject.server.replace(/:0$/, `:${ports.pushTls ?? 0}`) } } : opts.webhooks;
+      const kube = await startKubeParts({ ca, rootNamespace: mesh.rootNamespace, ...(webhooks ? { webhooks } : {}), ...(opts.kubernetes?.[0] ? { cluster: opts.kubernetes[0] } : {}), log });
+      stops.push(() => kube.close());
+      if (kube.webhookPort !== undefined) ports.webhook = kube.webhookPort;
+    } else if (opts.webhooks) {
+      throw new Error('webhooks: the webhooks need the CA (its serving certificate and per-pod tokens), which did not start');
+    }
+  } catch (err) {
+    log(`control plane: start-up failed: ${(err as Error)?.message ?? String(err)}`);
+    await stopAll();
+    throw err;
+  }
+
+  // 6. The HTTP routes on the API listener: auth, the parts' paths, the config API.
+  let adminToken = ensureAdminToken(opts.home);
+  let previousAdmin: { token: string; until: number } | undefined;
+  const needAuth = opts.requireToken === true || !isLoopback(listen.host);
+  const apiTokens = new ApiTokens(store, now);
   /** The caller a bearer token names: the admin token (or the previous one in its grace), a live API token, or nobody. */
   async function authenticate(token: string): Promise<Caller | undefined> {
     if (bearerMatches(`Bearer ${token}`, adminToken)) return { kind: 'admin-token', scope: 'admin' };
@@ -177,104 +269,28 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return { token: adminToken, file: adminTokenPath(opts.home) };
     },
   };
-  let kek: Kek | undefined;
-  const secretsKek = () => {
-    const kekFile = opts.caKekFile ?? process.env.BOWLINE_CA_KEK_FILE;
-    kek ??= loadKek({ ...(kekFile ? { kekFile } : {}), home: opts.home });
-    return kek;
-  };
-  let pluginsStarted = false;
-  const api = new ConfigApi(store, metrics, log, { kek: secretsKek, rootNamespace: mesh.rootNamespace });
-
-  try {
-    await mesh.start(store);
-  } catch (err) {
-    await audit.close();
-    await rawStore.close();
-    throw err;
-  }
-
-  const server: Server = createServer((req, res) => {
-    void serve(req, res).catch((err) => {
-      if (err instanceof ApiError) return sendError(res, err);
-      log(`api: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
-      if (!res.headersSent) sendError(res, new ApiError(500, 'InternalError', `internal error: ${(err as Error)?.message ?? String(err)}`));
-      else res.destroy();
-    });
-  });
+  const dashboard = opts.dashboard ? { ...(typeof opts.dashboard === 'object' ? { uiDir: opts.dashboard.uiDir } : {}), ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), authenticate } : undefined;
+  const mounts = partMounts({ store, ...(ca ? { ca } : {}), ...(push ? { push } : {}), ...(dashboard ? { dashboard } : {}), log });
+  const server: Server = createServer(apiRequestListener({ home: opts.home, needAuth, requireToken: opts.requireToken === true, listenHost: listen.host, store, metrics, api, audit, authApi, authenticate, mounts, log }));
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
-
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://bowline.invalid');
-    } catch {
-      throw new ApiError(400, 'BadRequest', 'malformed request URL');
-    }
-    const path = url.pathname.replace(/\/+$/, '') || '/';
-    metrics.inc('bowline_api_requests_total', 'Config API requests by method', { method: req.method ?? 'GET' });
-    let caller: Caller = needAuth ? { kind: 'anonymous', scope: 'none' } : { kind: 'local', scope: 'admin' };
-    audit.track(req, res, path, () => caller);
-    // A bearer token, or on /ui/ paths the cookie POST /ui/login set (a browser cannot send a header).
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? (path.startsWith('/ui/') ? uiTokenCookie(req.headers.cookie) : undefined);
-    const known = bearer !== undefined ? await authenticate(bearer) : undefined;
-    if (known) caller = known;
-    // Secret values only for an admin credential (a loopback caller without one does not see them).
-    const admin = known?.scope === 'admin';
-    // The dashboard's page and bundle hold no data (its /ui/api/ does).
-    const uiAsset = path === '/ui' || path === '/ui/login' || (path.startsWith('/ui/') && !path.startsWith('/ui/api/'));
-    if (!OPEN_PATHS.has(path) && !uiAsset) {
-      if (caller.scope === 'none') {
-        res.setHeader('www-authenticate', 'Bearer realm="bowline"');
-        if (bearer !== undefined) throw new ApiError(401, 'Unauthorized', `BOWLINE_E_API_TOKEN_INVALID: the token sent is not the admin token nor a live API token (revoked, expired or mistyped; the admin token may have been rotated: it is in ${opts.home}/admin-token)`);
-        throw new ApiError(401, 'Unauthorized', `BOWLINE_E_API_UNAUTHENTICATED: the API ${opts.requireToken ? 'requires a token (--require-token)' : `is bound to ${listen.host}`} and needs "Authorization: Bearer <token>": the admin token is in ${opts.home}/admin-token (the bowline CLI sends it when it can read that file), or use an API token (bowline api-token create)`);
-      }
-      const method = req.method ?? 'GET';
-      if (!scopeAllows(caller.scope, method, path)) {
-        throw new ApiError(403, 'Forbidden', `BOWLINE_E_API_FORBIDDEN: ${caller.kind === 'api-token' ? `API token "${caller.name}" (${caller.tokenId})` : caller.kind} has scope ${caller.scope}, which does not allow ${method} ${path} (needs ${scopeNeeded(method, path)})`);
-      }
-    }
-    if (path.startsWith('/v1/auth/') && (await handleAuthApi(authApi, req, res, path, caller))) return;
-    const mounted = handlers.filter((h) => url.pathname.startsWith(h.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
-    if (mounted) return await mounted.handler(req, res, url);
-    if (path === '/healthz' || path === '/livez') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    if (path === '/readyz') {
-      // Ready only once every plugin (CA endpoints, push) is mounted: a 200 before that let clients hit 404 on /v1/ca/*.
-      if (!pluginsStarted) return void res.writeHead(503, { 'content-type': 'text/plain' }).end('starting: not every endpoint is mounted yet');
-      const ok = await store.healthy();
-      return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : `store (${store.backend}) unavailable`);
-    }
-    if (path === '/v1/store/backup') {
-      // A consistent copy of the whole store at one revision (`bowline store backup FILE`); admin only (auth above).
-      if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'GET /v1/store/backup');
-      if (!store.backup) throw new ApiError(400, 'BadRequest', `the ${store.backend} store has no built-in backup; use its own snapshots (etcd: etcdctl snapshot save)`);
-      try {
-        return sendJson(res, 200, await store.backup());
-      } catch (err) {
-        throw new ApiError(400, 'BadRequest', (err as Error).message);
-      }
-    }
-    if (path === '/metrics') return void res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE }).end(metrics.render());
-    if (path === '/version') return sendJson(res, 200, kubernetesVersion());
-    const rp = parseResourcePath(path);
-    if (rp) return await api.handle(req, res, rp, url.searchParams, { admin });
-    if (req.method === 'GET' && (serveDiscovery(req, res, path) || serveOpenApiV3(req, res, path, url.searchParams) || serveOpenApiV2(req, res, path))) return;
-    throw noSuchPath();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => { server.off('error', reject); resolve(); });
+    });
+  } catch (err) {
+    await stopAll();
+    throw err;
   }
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => { server.off('error', reject); resolve(); });
-  });
   const port = (server.address() as AddressInfo).port;
   const urlHost = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '[::1]' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const apiUrl = `http://${urlHost}:${port}`;
   log(`control plane: config API on ${apiUrl} (store ${store.backend}${needAuth ? `; not loopback, so requests need the admin token in ${opts.home}/admin-token` : ''})`);
 
   let closed = false;
-  const cp: ControlPlane = {
+  return {
     store,
     get meshConfig() { return mesh.get(); },
     onMeshConfig: (fn) => mesh.subscribe(fn),
@@ -300,38 +316,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
       ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
     },
-    ports: { api: port },
+    ports: { api: port, ...ports },
     metrics,
     get adminToken() { return adminToken; },
     apiTokens,
     authenticate,
     openSecret: (obj) => openSecretData(secretsKek(), obj as unknown as StoredSecretShape),
-    addHandler(prefix, handler) { handlers.push({ prefix, handler }); },
-    onShutdown(fn) { shutdown.push(fn); },
-    setStatusProvider(fn) { api.core.statusOf = fn; },
+    ...(ca ? { ca } : {}),
+    ...(push ? { push: { server: push.server, controller: push.controller } } : {}),
     log,
     async close() {
       if (closed) return;
       closed = true;
-      for (const fn of shutdown.reverse()) {
-        try { await fn(); } catch (err) { log(`control plane: shutdown step failed: ${String(err)}`); }
-      }
-      mesh.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await audit.close();
-      await rawStore.close();
+      await stopAll();
     },
   };
-  for (const plugin of opts.plugins ?? []) {
-    try {
-      await plugin.start(cp);
-    } catch (err) {
-      log(`control plane: plugin ${plugin.name} failed to start: ${(err as Error)?.message ?? String(err)}`);
-      await cp.close();
-      throw err;
-    }
-  }
-  pluginsStarted = true;
-  return cp;
 }

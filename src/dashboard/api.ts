@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
 import { analyzeResources, validateObject, type Resource } from '../api/index.js';
-import type { MeshController } from '../push/controller.js';
+import type { MeshController } from '../mesh/controller.js';
 import { authnReport } from '../push/security/authn-check.js';
 import type { PushServer } from '../push/server/server.js';
 import type { EdgeFilter, EdgeStats, SeriesPoint } from '../push/server/stats-window.js';

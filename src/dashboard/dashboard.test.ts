@@ -1,4 +1,4 @@
-// The dashboard plugin on a real control plane: a proxy stream reports traffic, /ui/api/ shows it,
+// The dashboard on a real control plane: a proxy stream reports traffic, /ui/api/ shows it,
 // /ui/ serves the page, and off loopback the token form opens the dashboard (and only the dashboard).
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,6 @@ import { startControlPlane, type ControlPlane } from '../control/control-plane.j
 // eslint-disable-next-line no-restricted-imports -- the test runs the real proxy-side client against the control plane
 import { ControlClient } from '../proxy/control-client/client.js';
 import type { StatsRow } from '../proxy-config/stats.js';
-import { plugin as pushPlugin } from '../push/plugin.js';
-import { startDashboard } from './plugin.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -26,7 +24,7 @@ async function controlPlane(listenApi = '127.0.0.1:0', extra: { requireToken?: b
   writeFileSync(join(ui, 'app.js'), 'export {};');
   const cp = await startControlPlane({
     home, listenApi, listenPush: '127.0.0.1:0', pushPlaintext: true, log: () => {}, ...extra,
-    plugins: [pushPlugin, { name: 'dashboard', start: (c) => startDashboard(c, ui + '/') }],
+    push: true, dashboard: { uiDir: ui + '/' },
   });
   cleanup.push(() => cp.close());
   return { cp, ui };

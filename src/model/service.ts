@@ -36,7 +36,7 @@ export interface Service {
   exportTo?: string[];
   /** Virtual IPs / CIDRs (ServiceEntry addresses). */
   addresses?: string[];
-  /** The virtual IP the control plane allocated for a service without `addresses` (Istio's auto-allocation; src/push/vips.ts). */
+  /** The virtual IP the control plane allocated for a service without `addresses` (Istio's auto-allocation; src/mesh/vips.ts). */
   vip?: string;
 }
 

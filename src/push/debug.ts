@@ -9,7 +9,7 @@ import type { Kind } from '../api/types/meta.js';
 import type { RegistryStatus } from '../registry/registry.js';
 import { parsePorts, registerManual, unregisterManual, type ManualRegistration } from '../registry/manual/manual.js';
 import { isStoreError, type Store } from '../store/store.js';
-import type { MeshController } from './controller.js';
+import type { MeshController } from '../mesh/controller.js';
 import type { PushServer } from './server/server.js';
 
 /** What the debug handlers read. */

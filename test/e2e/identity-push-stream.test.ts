@@ -28,8 +28,8 @@ async function controlPlane(opts: { allowPlaintext?: boolean; helloTimeoutMs?: n
   const server = new PushServer({
     source: { current: () => snap, onSnapshot: () => () => {} },
     log: (_l, msg, f) => logs.push(`${msg} ${JSON.stringify(f)}`),
-    authenticate: caStreamAuth(() => ca),
-    onCsr: caCsrAnswer(() => ca),
+    authenticate: caStreamAuth(ca),
+    onCsr: caCsrAnswer(ca),
     ...opts,
   });
   const tls = createTlsStreamServer(ca, (s) => server.attach(s));

@@ -1,6 +1,6 @@
 import { isLoopback } from '../../control/auth.js';
 import { parseListen, startControlPlane, type ControlPlane } from '../../control/control-plane.js';
-import { builtinPlugins } from '../../control/plugins.js';
+import { bowlineVersion } from '../../control/version.js';
 import { isStoreError, openStore, type Store } from '../../store/index.js';
 import { bowlineHome, writeContext } from '../client.js';
 import { writePortsFile } from '../ports-file.js';
@@ -125,7 +125,7 @@ export const command: Command = {
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
     const store = values.store!;
     if (store !== 'embedded' && !store.startsWith('etcd://')) throw new UsageError(`--store must be embedded or etcd://HOST:PORT[,...], got "${store}"`);
-    if (values['push-plaintext'] && !isLoopback(parseListen(values['listen-push']!).host)) {
+    if (values['push-plaintext'] && !isLoopback(parseListen(values['listen-push']!, '--listen-push').host)) {
       throw new UsageError(`--push-plaintext is refused with --listen-push ${values['listen-push']}: unauthenticated proxy streams are allowed on a loopback address only`);
     }
     if (values.prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(values.prometheus)) throw new UsageError(`--prometheus must be an http(s) URL such as http://127.0.0.1:9090, got "${values.prometheus}"`);
@@ -153,7 +153,6 @@ export const command: Command = {
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     let cp: ControlPlane;
     try {
-      const plugins = await Promise.all(builtinPlugins.map((p) => p.load()));
       cp = await startControlPlane({
         home,
         listenApi: values['listen-api']!,
@@ -178,50 +177,21 @@ export const command: Command = {
         ...(values.prometheus ? { prometheus: values.prometheus } : {}),
         requireToken: values['require-token']!,
         ...(values['audit-log'] ? { auditLog: values['audit-log'] } : {}),
-        plugins,
+        ca: true,
+        push: true,
+        dashboard: true,
+        ...(values['listen-webhook'] ? { webhooks: {
+          listen: values['listen-webhook'], validate: hooks.includes('validate'),
+          ...(hooks.includes('inject') ? { inject: {
+            image: values['inject-image'] ?? `bowline/bowline:${bowlineVersion()}`, failurePolicy,
+            nativeSidecar: values['inject-native-sidecar']!, ...(values['inject-server'] ? { server: values['inject-server'] } : {}),
+          } } : {}),
+        } } : {}),
         log,
       });
     } catch (err) {
       process.stderr.write(`bowline up: ${errorLine(err)}\n`);
       return EXIT_INVALID;
-    }
-    if (values['listen-webhook']) {
-      try {
-        const { startKubeWebhooks } = await import('../../platform/kubernetes/webhooks.js');
-        const { caOf } = await import('../../ca/index.js');
-        const { bowlineVersion } = await import('../../control/version.js');
-        const ca = caOf(cp);
-        if (!ca) throw new Error('the webhooks need the CA (its serving certificate and per-pod tokens), which did not start');
-        const wh = await startKubeWebhooks(ca, {
-          listen: values['listen-webhook'], validate: hooks.includes('validate'), log, namespace: cp.options.rootNamespace,
-          ...(values.kubeconfig?.[0] ? { kubeconfig: values.kubeconfig[0] } : {}),
-          ...(hooks.includes('inject') ? { inject: {
-            image: values['inject-image'] ?? `bowline/bowline:${bowlineVersion()}`, failurePolicy,
-            nativeSidecar: values['inject-native-sidecar']!, ...(values['inject-server'] ? { server: values['inject-server'].replace(/:0$/, `:${cp.ports.pushTls ?? 0}`) } : {}),
-          } } : {}),
-        });
-        cp.ports.webhook = wh.server.port;
-        cp.onShutdown(() => wh.close());
-      } catch (err) {
-        process.stderr.write(`bowline up: webhooks: ${errorLine(err)}\n`);
-        await cp.close();
-        return EXIT_INVALID;
-      }
-    }
-    if (values.kubeconfig?.[0] || values['kube-in-cluster']) {
-      // The ingress gateway's join token, kept in its Secret in the cluster (docs/platforms/kubernetes.md).
-      const { caOf } = await import('../../ca/index.js');
-      const ca = caOf(cp);
-      if (ca) {
-        const { KubeConfig } = await import('@kubernetes/client-node');
-        const { startGatewayJoinSecret } = await import('../../platform/kubernetes/join-secret.js');
-        const kc = new KubeConfig();
-        if (values.kubeconfig?.[0]) kc.loadFromFile(values.kubeconfig[0]);
-        else kc.loadFromCluster();
-        const keeper = startGatewayJoinSecret(kc, ca, cp.options.rootNamespace, { log });
-        void keeper.sync();
-        cp.onShutdown(() => keeper.stop());
-      }
     }
     writeContext(home, cp.apiUrl);
     if (values['ports-file']) writePortsFile(values['ports-file'], cp.ports);

@@ -11,6 +11,7 @@ import { executePlan, renderPlan } from '../../platform/vm/plan.js';
 import { readBootstrapToken } from '../../proxy/identity/token.js';
 import { parseLabels } from '../../proxy/bootstrap.js';
 import { formatSpiffeId } from '../../proxy-config/spiffe.js';
+import { tryParseHostPort } from '../../proxy-config/host-port.js';
 import { ApiClient, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
 import { clientFlags, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { runApply } from './apply.js';
@@ -159,11 +160,11 @@ function readBundle(dir: string): ReadBundle {
 
 /** The address this host reaches `hostPort` from (the source address its route picks). */
 function localAddressToward(hostPort: string): Promise<string> {
-  const m = /^(.*):(\d+)$/.exec(hostPort);
+  const hp = tryParseHostPort(hostPort);
   return new Promise((resolveAddr, reject) => {
-    const s = createSocket(m?.[1]?.includes(':') ? 'udp6' : 'udp4');
+    const s = createSocket(hp?.host.includes(':') ? 'udp6' : 'udp4');
     s.on('error', (err) => { s.close(); reject(err); });
-    s.connect(Number(m?.[2] ?? 15012), m?.[1]?.replace(/^\[|\]$/g, '') ?? hostPort, () => {
+    s.connect(hp?.port ?? 15012, hp?.host || hostPort, () => {
       const a = s.address().address;
       s.close();
       resolveAddr(a);

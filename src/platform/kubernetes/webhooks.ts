@@ -3,7 +3,7 @@
  * validation and injection, plus the caBundle patcher (ca-bundle.ts) when an apiserver is
  * reachable (a kubeconfig, or the pod's service account inside a cluster).
  */
-import { parseListen } from '../../control/control-plane.js';
+import { parseListen } from '../../proxy-config/host-port.js';
 import { CONTROL_PLANE_NAME, CONTROL_PLANE_PUSH_ADDRESS, MUTATING_WEBHOOK, SYSTEM_NAMESPACE, VALIDATING_WEBHOOK } from './names.js';
 import { startWebhookServer, type WebhookCa, type WebhookServer } from './webhook.js';
 import type { CaBundlePatcher } from './ca-bundle.js';
@@ -41,7 +41,7 @@ export interface KubeWebhooks {
 
 /** Starts the webhook server and, with apiserver credentials, the caBundle patcher. */
 export async function startKubeWebhooks(ca: WebhooksCa, o: KubeWebhookOptions): Promise<KubeWebhooks> {
-  const { host, port } = parseListen(o.listen);
+  const { host, port } = parseListen(o.listen, '--listen-webhook');
   const ns = o.namespace ?? SYSTEM_NAMESPACE;
   const svc = `${CONTROL_PLANE_NAME}.${ns}`;
   const server = await startWebhookServer({

@@ -8,6 +8,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { NodeInfo, ProxyConfig, ResourceType } from '../../proxy-config/types.js';
 import type { StatsMessage } from '../../proxy-config/stats.js';
 import { bowlineVersion } from '../../proxy-config/version.js';
+import { tryParseHostPort } from '../../proxy-config/host-port.js';
 import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
 
 /** Options of the control client. */
@@ -40,9 +41,9 @@ export type ControlClientEvent =
 
 /** Parses the `--server` value into host and port. */
 export function parseServerAddress(s: string): { host: string; port: number } {
-  const m = /^(?:[a-z]+:\/\/)?(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(s.trim());
-  if (!m) throw new Error(`control plane address "${s}" must be HOST:PORT (e.g. 127.0.0.1:15010)`);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  const hp = tryParseHostPort(s.trim().replace(/^[a-z]+:\/\//, '').replace(/\/$/, ''));
+  if (!hp?.host) throw new Error(`control plane address "${s}" must be HOST:PORT (e.g. 127.0.0.1:15010)`);
+  return hp;
 }
 
 /** The client; `start()` connects and keeps reconnecting until `stop()`. */

@@ -79,7 +79,7 @@ function tcpChains(snap: MeshSnapshot, proxy: ProxyInfo): FilterChain[] {
       if (!routes.length) routes = [{ destinations: [{ cluster: outboundCluster(port.port, undefined, svc.hostname), weight: 100 }] }];
       const match: FilterChain['match'] = { destinationPort: port.port };
       if (svc.addresses?.length) match.prefixRanges = svc.addresses.map((a) => (a.includes('/') ? a : `${a}/32`));
-      // A captured app reaches a service without addresses at the virtual IP its DNS proxy answered (src/push/vips.ts).
+      // A captured app reaches a service without addresses at the virtual IP its DNS proxy answered (src/mesh/vips.ts).
       else if (svc.vip && proxy.workload?.captureMode === 'iptables') match.prefixRanges = [`${svc.vip}/32`];
       if (tls) match.serverNames = svc.aliases;
       chains.push({ name: `outbound|${port.port}||${svc.hostname}`, match, tcp: { routes, statPrefix: outboundCluster(port.port, undefined, svc.hostname) } });

@@ -16,7 +16,7 @@ function snap(configs: Resource[], vip = (h: string) => `240.240.0.${h.length}`)
   const universal = announcementsView(bookinfoWorkloads.map((a) => ({ proxyId: a.name, announcement: a })), domains);
   const se = serviceEntryView(configs.filter((c) => c.kind === 'ServiceEntry'), []);
   const view = mergeViews([universal, se]);
-  // What VipAllocator.assign does (src/push/vips.ts), with a fixed address per host.
+  // What VipAllocator.assign does (src/mesh/vips.ts), with a fixed address per host.
   view.services = view.services.map((s) => (s.addresses?.length || s.resolution === 'NONE' || s.hostname.startsWith('*') ? s : { ...s, vip: vip(s.hostname) }));
   return buildSnapshot({ configs, ...view, mesh: defaultMeshConfig(), domains });
 }

@@ -2,7 +2,7 @@
  * The name table of a sidecar's DNS proxy (Istio's NameTable for DNS capture): every service the
  * proxy may call, by its host, its global aliases (`name.ns`, `name.ns.svc`, extra domains) and,
  * for services of the proxy's own namespace, its short name; answered with the service's
- * addresses, or the virtual IP the control plane allocated (src/push/vips.ts). Services with
+ * addresses, or the virtual IP the control plane allocated (src/mesh/vips.ts). Services with
  * neither (CIDR-only addresses, pass-through ServiceEntries) are left out: their queries are
  * forwarded to the host's resolvers.
  */

@@ -1,5 +1,6 @@
 /** The proxy's own workload as generators need it: inbound service ports and where the app listens. */
 import type { IstioIngressListener } from '../../api/types/networking.js';
+import { tryParseHostPort } from '../../proxy-config/host-port.js';
 import { parseProtocol, type Protocol } from '../../model/service.js';
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { ProxyInfo } from './generator.js';
@@ -22,10 +23,9 @@ export interface InboundPort {
 
 /** Istio's defaultEndpoint `HOST:PORT` (`0.0.0.0` = the workload's own address); undefined for forms the proxy cannot dial (unix sockets). */
 export function parseDefaultEndpoint(e: string, workloadAddress: string): { host: string; port: number } | undefined {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):(\d+)$/.exec(e.trim());
-  if (!m) return undefined;
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  return { host: host === '0.0.0.0' || host === '::' ? workloadAddress : host, port: Number(m[2]) };
+  const hp = tryParseHostPort(e);
+  if (!hp?.host) return undefined;
+  return { host: hp.host === '0.0.0.0' || hp.host === '::' ? workloadAddress : hp.host, port: hp.port };
 }
 
 function fromIngress(proxy: ProxyInfo, ingress: readonly IstioIngressListener[]): InboundPort[] {

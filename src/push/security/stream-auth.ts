@@ -16,10 +16,10 @@ function isTls(socket: Socket): boolean {
 }
 
 /** PushServerOptions.authenticate for a control plane with a CA. */
-export function caStreamAuth(ca: () => CertificateAuthority | undefined): (socket: Socket, hello: HelloMessage) => HelloVerdict {
+export function caStreamAuth(ca: CertificateAuthority | undefined): (socket: Socket, hello: HelloMessage) => HelloVerdict {
   return (socket, hello) => {
     if (!isTls(socket)) return { kind: 'none' };
-    const authority = ca();
+    const authority = ca;
     if (!authority) return { kind: 'refused', reason: 'this control plane runs no CA: TLS streams cannot be authenticated' };
     const want = formatSpiffeId({ trustDomain: authority.trustDomain, namespace: String(hello.node?.namespace), serviceAccount: String(hello.node?.serviceAccount) });
     const chain = peerChainPem(socket);
@@ -40,10 +40,10 @@ export function caStreamAuth(ca: () => CertificateAuthority | undefined): (socke
  * that identity for later CSRs on the same connection (the proxy renews before it reconnects with
  * its certificate); a new connection must present the certificate.
  */
-export function caCsrAnswer(ca: () => CertificateAuthority | undefined): (msg: Record<string, unknown>, socket: Socket, ctx?: CsrContext) => Promise<CertificateReply | undefined> {
+export function caCsrAnswer(ca: CertificateAuthority | undefined): (msg: Record<string, unknown>, socket: Socket, ctx?: CsrContext) => Promise<CertificateReply | undefined> {
   const proven = new WeakMap<Socket, string>();
   return async (msg, socket, ctx) => {
-    const authority = ca();
+    const authority = ca;
     if (!authority) return undefined;
     const reply = await answerCsr(authority, msg, socket, proven.get(socket), ctx?.expect !== undefined ? { expect: ctx.expect } : {});
     if (reply.certificateChain && typeof msg.token === 'string' && !proven.has(socket)) {

@@ -1,5 +1,5 @@
 /**
- * The dashboard plugin of `bowline up`: serves the web UI at /ui/ on the API listener (the
+ * The dashboard of `bowline up`: serves the web UI at /ui/ on the API listener (the
  * bundle `npm run build` puts in dist/ui/) and its JSON API at /ui/api/. Traffic comes from the
  * push stream's window, or from Prometheus with `bowline up --prometheus URL`.
  */
@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pushOf } from '../push/plugin.js';
+import type { MeshController } from '../mesh/controller.js';
+import type { PushServer } from '../push/server/server.js';
 import type { Store } from '../store/index.js';
 import { handleApi, type TrafficSource } from './api.js';
 import { prometheusTraffic } from './prometheus.js';
@@ -20,13 +21,15 @@ const UI_TOKEN_COOKIE = 'bowline_ui_token';
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.map': 'application/json' };
 
-/** What the dashboard uses of the running control plane. */
-export interface DashboardHost {
+/** What the dashboard reads of the running control plane. */
+export interface DashboardDeps {
   readonly store: Store;
-  readonly options: { prometheus?: string };
+  /** The push server and mesh controller, when the control plane runs them. */
+  readonly push?: { server: PushServer; controller: MeshController };
+  /** Prometheus base URL to read traffic from instead of the push streams (`bowline up --prometheus`). */
+  readonly prometheus?: string;
   /** Who a token is: the admin token or a live API token with its scope (src/control/access.ts), or undefined. */
   authenticate(token: string): Promise<{ scope: string } | undefined>;
-  addHandler(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>): void;
   log(line: string): void;
 }
 
@@ -48,7 +51,7 @@ async function serveStatic(res: ServerResponse, rel: string, dir: string): Promi
 const DASHBOARD_SCOPES = new Set(['admin', 'read-only', 'viewer']);
 
 /** POST /ui/login (form field `token`): the admin token or an API token of scope viewer (or read-only) becomes an HttpOnly cookie for /ui/ only; then back to the page. */
-async function login(req: IncomingMessage, res: ServerResponse, authenticate: DashboardHost['authenticate']): Promise<void> {
+async function login(req: IncomingMessage, res: ServerResponse, authenticate: DashboardDeps['authenticate']): Promise<void> {
   let body = '';
   for await (const c of req) {
     body += String(c);
@@ -63,18 +66,18 @@ async function login(req: IncomingMessage, res: ServerResponse, authenticate: Da
   res.writeHead(303, { location: '/ui/', 'set-cookie': `${UI_TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/ui/; HttpOnly; SameSite=Strict; Max-Age=2592000` }).end();
 }
 
-/** Mounts /ui/ on a control plane. */
-export function startDashboard(cp: DashboardHost, dir = UI_DIR): void {
-  const prom = cp.options.prometheus ? prometheusTraffic(cp.options.prometheus) : undefined;
+/** The handler of /ui (the page, its bundle, /ui/login and /ui/api/) on the API listener. */
+export function dashboardHandler(cp: DashboardDeps, dir = UI_DIR): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
+  const prom = cp.prometheus ? prometheusTraffic(cp.prometheus) : undefined;
   const traffic = (): TrafficSource | undefined => {
     if (prom) return prom;
-    const p = pushOf(cp);
-    if (!p) return undefined;
-    const w = p.server.stats;
+    if (!cp.push) return undefined;
+    const w = cp.push.server.stats;
     return { name: 'push', graphEdges: async (ms) => w.graphEdges(ms), series: async (f, ms) => w.series(f, ms) };
   };
-  const deps = { store: cp.store, push: () => pushOf(cp), traffic };
-  cp.addHandler('/ui', async (req, res, url) => {
+  const deps = { store: cp.store, push: () => cp.push, traffic };
+  cp.log(`dashboard: /ui/ on the API listener (traffic from ${prom ? `Prometheus ${cp.prometheus}` : 'the proxies\' push streams'})`);
+  return async (req, res, url) => {
     if (url.pathname === '/ui') return void res.writeHead(301, { location: '/ui/' }).end();
     const rel = url.pathname.slice('/ui/'.length);
     if (rel === 'login' && req.method === 'POST') return login(req, res, (t) => cp.authenticate(t));
@@ -85,9 +88,5 @@ export function startDashboard(cp: DashboardHost, dir = UI_DIR): void {
     }
     // Client-side routes (#/graph ...) all load the same page.
     await serveStatic(res, rel.includes('.') ? rel : '', dir);
-  });
-  cp.log(`dashboard: /ui/ on the API listener (traffic from ${prom ? `Prometheus ${cp.options.prometheus}` : 'the proxies\' push streams'})`);
+  };
 }
-
-/** The plugin object `bowline up` loads (src/control/plugins.ts). */
-export const plugin = { name: 'dashboard', start: (cp: DashboardHost): void => startDashboard(cp) };

@@ -4,8 +4,8 @@
  * workloads for an unknown `from`, 400 for a bad URL or missing parameter.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pushOf } from '../../push/plugin.js';
-import type { ControlPlane } from '../control-plane.js';
+import type { MeshController } from '../../mesh/controller.js';
+import type { PushServer } from '../../push/server/server.js';
 import { BadRequestUrlError, explain } from './explain.js';
 import { UnknownWorkloadError } from './workloads.js';
 
@@ -31,11 +31,10 @@ export function parseHeaders(list: string[]): Record<string, string> {
   return out;
 }
 
-/** The handler of /debug/explain for a control plane with push. */
-export function explainHandler(cp: object): (req: IncomingMessage, res: ServerResponse, url: URL) => void {
+/** The handler of /debug/explain; without a push server (an API-only control plane) it answers 503. */
+export function explainHandler(push: { server: PushServer; controller: MeshController } | undefined): (req: IncomingMessage, res: ServerResponse, url: URL) => void {
   return (req, res, url) => {
     if (req.method !== 'GET') return failure(res, 405, 'MethodNotAllowed', 'use GET');
-    const push = pushOf(cp);
     if (!push) return failure(res, 503, 'BOWLINE_E_EXPLAIN_NO_PUSH', 'this control plane runs no push server: nothing to explain');
     const q = url.searchParams;
     const from = q.get('from') ?? '';
@@ -53,6 +52,3 @@ export function explainHandler(cp: object): (req: IncomingMessage, res: ServerRe
     }
   };
 }
-
-/** The plugin object `bowline up` loads (src/control/plugins.ts): mounts /debug/explain. */
-export const plugin = { name: 'explain', start: (cp: ControlPlane): void => cp.addHandler('/debug/explain', explainHandler(cp)) };
