@@ -7,29 +7,31 @@ import { connect as h2connect, createServer as h2server } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy-config/types.js';
-import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 import { cluster, config, listener, onStop, proxy, stopAll } from './protocols-harness.js';
 
 let h1Port = 0;
 let h2Port = 0;
+/** Requests the upstreams have received (so a test knows they are in flight at the proxy). */
+const seen = { h1: 0, h2: 0 };
 
 beforeAll(async () => {
-  const h1 = httpServer((req, res) => { req.resume(); setTimeout(() => res.end('ok ' + req.url), 300); });
+  const h1 = httpServer((req, res) => { seen.h1++; req.resume(); setTimeout(() => res.end('ok ' + req.url), 300); });
   await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
   h1Port = (h1.address() as { port: number }).port;
   onStop({ close: () => new Promise<void>((r) => { h1.closeAllConnections(); h1.close(() => r()); }) });
   const h2 = h2server();
-  h2.on('stream', (s, h) => { s.on('error', () => {}); setTimeout(() => { s.respond({ ':status': 200 }); s.end('ok ' + h[':path']); }, 300); });
+  h2.on('stream', (s, h) => { seen.h2++; s.on('error', () => {}); setTimeout(() => { s.respond({ ':status': 200 }); s.end('ok ' + h[':path']); }, 300); });
   await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
   h2Port = (h2.address() as { port: number }).port;
   onStop({ close: () => new Promise<void>((r) => h2.close(() => r())) });
 });
 afterAll(stopAll);
 
-function cfg(listenPort = 0): ProxyConfig {
+function cfg(listenAddress = '127.0.0.1'): ProxyConfig {
   const rt = (c: string) => ({ name: 'rt-' + c, virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: { destinations: [{ cluster: c, weight: 1 }] } }] }] });
   return config([
-    listener('h1', [{ name: 'h', http: { routeConfig: 'rt-h1app', codec: 'http1' } }], { port: listenPort }),
+    listener('h1', [{ name: 'h', http: { routeConfig: 'rt-h1app', codec: 'http1' } }], { address: listenAddress }),
     listener('h2', [{ name: 'h', http: { routeConfig: 'rt-h2app' } }]),
   ], [cluster('h1app', [h1Port], { protocol: 'http1' }), cluster('h2app', [h2Port], { protocol: 'http2' })], { routes: [rt('h1app'), rt('h2app')] });
 }
@@ -40,6 +42,16 @@ function h1get(port: number, path: string, agent: Agent): Promise<{ status: numb
       let b = '';
       res.on('data', (d) => { b += d; });
       res.on('end', () => resolve({ status: res.statusCode!, body: b, connection: res.headers.connection }));
+    }).on('error', reject).end();
+  });
+}
+
+function h1getAt(host: string, port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host, port, path, agent: false }, (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => resolve({ status: res.statusCode!, body: b }));
     }).on('error', reject).end();
   });
 }
@@ -64,11 +76,13 @@ describe('graceful drain', () => {
       r.on('error', reject);
     });
     const h1Port_ = p.ports.listeners.h1!;
+    const before = { ...seen };
     const inflight = [
       ...Array.from({ length: 20 }, (_, i) => h1get(h1Port_, `/a${i}`, agent)),
       ...Array.from({ length: 20 }, (_, i) => h2get(`/b${i}`)),
     ];
-    await new Promise((r) => setTimeout(r, 100));
+    // Upstreams answer 300 ms after a request arrives: once all 40 arrived, all are in flight at the proxy.
+    await waitFor(() => seen.h1 - before.h1 === 20 && seen.h2 - before.h2 === 20, { timeoutMs: 10_000, what: 'all 40 requests in flight' });
     const t0 = Date.now();
     const drained = p.drain(5000);
     const results = await Promise.all(inflight);
@@ -91,14 +105,16 @@ describe('graceful drain', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     onStop({ close: () => agent.destroy() });
     const oldPort = p.ports.listeners.h1!;
+    const before = seen.h1;
     const pending = h1get(oldPort, '/during-swap', agent);
-    await new Promise((r) => setTimeout(r, 50));
-    const fresh = await freePort();
-    await p.applyConfig(cfg(fresh));
-    expect(p.ports.listeners.h1).toBe(fresh);
+    await waitFor(() => seen.h1 > before, { timeoutMs: 10_000, what: 'the request in flight' });
+    // A new address (port 0: the kernel picks) replaces the listener's socket.
+    await p.applyConfig(cfg('127.0.0.2'));
+    const fresh = p.ports.listeners.h1!;
+    expect(fresh).not.toBe(oldPort);
     const r = await pending;
     expect(r.status).toBe(200);
     expect(r.body).toBe('ok /during-swap');
-    expect((await h1get(fresh, '/new', new Agent())).body).toBe('ok /new');
+    expect((await h1getAt('127.0.0.2', fresh, '/new')).body).toBe('ok /new');
   });
 });
