@@ -38,7 +38,7 @@ async function signInAsJason(base: string, screenshot: string) {
 
 describe.skipIf(!built || !existsSync(CHROMIUM))('browser', () => {
   it.skipIf(!!meshMissing())(`through the gateway with the jason rule: anonymous users see no stars, jason black stars (${meshMissing() ?? 'mesh present'})`, async () => {
-    demo = await startDemo(['--scenario', 'test-v2'], 60_000);
+    demo = await startDemo(['--scenario', 'test-v2'], 120_000); // a loaded machine starts the demo slowly (test bound: 180 s)
     const r = await signInAsJason(demo.base, 'bookinfo-jason-gateway.png');
     expect(r.anonymousBlack).toBe(0);
     expect(r.color).toBe('rgb(0, 0, 0)');
@@ -46,7 +46,7 @@ describe.skipIf(!built || !existsSync(CHROMIUM))('browser', () => {
     expect(existsSync(`${artifacts}/bookinfo-jason-gateway.png`)).toBe(true);
     await r.page.click('#sign-out');
     await r.page.locator('#login-form').waitFor();
-  });
+  }, 180_000);
 
   it('--no-mesh: the page signs jason in through the form and shows black stars (reviews v2 wired directly)', async () => {
     demo = await startDemo(['--no-mesh']);
