@@ -3,6 +3,7 @@ import { any, arr, bool, dur, en, int, map, num, obj, req, str, type Finding } f
 import { walk, isObj } from './schema/walk.js';
 import { toViolation, locator, type Locator } from './locate.js';
 import type { MeshConfig } from './types/mesh.js';
+import { parseAccessLogFormat } from './access-log-format.js';
 import type { Violation } from './types/meta.js';
 
 const tracing = obj('Tracing', {
@@ -152,6 +153,10 @@ function check(value: unknown): Finding[] {
     add: (f) => findings.push(f.code === 'BOWLINE_E_API_UNKNOWN_FIELD' ? { ...f, severity: 'warning', code: 'BOWLINE_W_API_MESH_UNKNOWN_FIELD', message: f.message.replace(/: expected one of .*$/, ': Bowline ignores it') } : f),
   });
   if (isObj(value)) findings.push(...providerFindings(value));
+  if (isObj(value) && typeof value.accessLogFormat === 'string' && value.accessLogFormat !== '') {
+    const parsed = parseAccessLogFormat(value.accessLogFormat, value.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT');
+    if ('problems' in parsed) for (const p of parsed.problems) findings.push({ severity: 'warning', code: 'BOWLINE_W_API_ACCESS_LOG_FORMAT', path: ['accessLogFormat'], message: `${p}; the proxies keep their default access log format`, hint: 'see docs/telemetry.md for the operators Bowline fills' });
+  }
   return findings;
 }
 

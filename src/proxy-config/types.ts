@@ -68,6 +68,17 @@ export interface NodeInfo {
   locality?: string;
 }
 
+/** The Envoy command operators the proxy's access log fills (docs/telemetry.md). */
+export const ACCESS_LOG_OPERATORS = [
+  'START_TIME', 'REQ', 'PROTOCOL', 'RESPONSE_CODE', 'RESPONSE_FLAGS', 'BYTES_RECEIVED', 'BYTES_SENT', 'DURATION',
+  'UPSTREAM_HOST', 'UPSTREAM_CLUSTER', 'ROUTE_NAME', 'DOWNSTREAM_REMOTE_ADDRESS',
+  'DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT', 'DOWNSTREAM_PEER_URI_SAN', 'TRACE_ID', 'HOSTNAME', 'RESP',
+] as const;
+
+/** One piece of an access-log line: literal text, or a command operator (`REQ`/`RESP` name a lowercase header,
+ *  `altHeader` the one read when it is absent; `maxLength` truncates). */
+export type AccessLogPart = string | { op: (typeof ACCESS_LOG_OPERATORS)[number]; header?: string; altHeader?: string; maxLength?: number };
+
 /** Mesh-wide settings a proxy needs (from Istio's MeshConfig). */
 export interface MeshSettings {
   /** Percentage of requests traced, 0..100 (Istio default 1). */
@@ -84,6 +95,10 @@ export interface MeshSettings {
     encoding: 'TEXT' | 'JSON';
     /** `/dev/stdout` (default when enabled) or a file path. */
     path?: string;
+    /** Istio's accessLogFormat, parsed: TEXT lines from these parts (absent: the default format). */
+    format?: AccessLogPart[];
+    /** Istio's accessLogFormat with JSON encoding: one field per key (absent: the default fields). */
+    jsonFormat?: Array<{ key: string; parts: AccessLogPart[] }>;
   };
   /** Istio's enableAutoMtls: outbound uses ISTIO_MUTUAL when no DestinationRule decides and the endpoint has a proxy. */
   autoMtls: boolean;

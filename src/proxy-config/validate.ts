@@ -6,7 +6,7 @@
  * A config with errors must be refused (the running one stays).
  */
 import { isIP } from 'node:net';
-import type { ProxyConfig } from './types.js';
+import { ACCESS_LOG_OPERATORS, type ProxyConfig } from './types.js';
 import { Checker, type ValidationError } from './validate-kit.js';
 import { routeConfig } from './validate-routes.js';
 import { authorizationPolicies, customAuthorization } from './validate-authz.js';
@@ -70,6 +70,22 @@ function node(c: Checker, v: unknown): void {
   if (n.locality !== undefined && c.str(n.locality, 'node.locality') && !LOCALITY.test(n.locality)) c.error('node.locality', `"${n.locality}" is not REGION[/ZONE[/SUBZONE]]`);
 }
 
+/** Access-log format parts: strings, or known operators with a lowercase header for REQ/RESP. */
+function accessLogParts(c: Checker, v: unknown, path: string): void {
+  c.arr(v, path).forEach((p, i) => {
+    if (typeof p === 'string') return;
+    const o = c.obj(p, `${path}[${i}]`);
+    if (!o) return;
+    for (const k of Object.keys(o)) if (!['op', 'header', 'altHeader', 'maxLength'].includes(k)) c.error(`${path}[${i}].${k}`, 'unknown field');
+    c.oneOf(o.op, `${path}[${i}].op`, ACCESS_LOG_OPERATORS);
+    const headed = o.op === 'REQ' || o.op === 'RESP';
+    if (headed) { if (c.str(o.header, `${path}[${i}].header`) && o.header !== o.header.toLowerCase()) c.error(`${path}[${i}].header`, 'must be lowercase'); }
+    else if (o.header !== undefined || o.altHeader !== undefined) c.error(`${path}[${i}]`, 'header is only allowed with REQ and RESP');
+    if (o.altHeader !== undefined) c.str(o.altHeader, `${path}[${i}].altHeader`);
+    c.num(o.maxLength, `${path}[${i}].maxLength`, { min: 0, int: true });
+  });
+}
+
 function mesh(c: Checker, v: unknown): void {
   const m = c.obj(v, 'mesh');
   if (!m) return;
@@ -79,6 +95,13 @@ function mesh(c: Checker, v: unknown): void {
     c.bool(al.enabled, 'mesh.accessLog.enabled', true);
     c.oneOf(al.encoding, 'mesh.accessLog.encoding', ['TEXT', 'JSON']);
     if (al.path !== undefined) c.str(al.path, 'mesh.accessLog.path');
+    if (al.format !== undefined) accessLogParts(c, al.format, 'mesh.accessLog.format');
+    c.arr(al.jsonFormat, 'mesh.accessLog.jsonFormat', false).forEach((f, i) => {
+      const o = c.obj(f, `mesh.accessLog.jsonFormat[${i}]`);
+      if (!o) return;
+      c.str(o.key, `mesh.accessLog.jsonFormat[${i}].key`);
+      accessLogParts(c, o.parts, `mesh.accessLog.jsonFormat[${i}].parts`);
+    });
   }
   c.bool(m.autoMtls, 'mesh.autoMtls', true);
   c.oneOf(m.outboundTrafficPolicy, 'mesh.outboundTrafficPolicy', ['ALLOW_ANY', 'REGISTRY_ONLY']);

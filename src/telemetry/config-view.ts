@@ -3,7 +3,7 @@
  * identity, and per cluster its service and its endpoints' workload facts.
  */
 import type { Cluster, NodeInfo, ProxyConfig } from '../proxy-config/index.js';
-import { nodePeerMetadata, type PeerMetadata } from './peer.js';
+import { canonicalOf, nodePeerMetadata, type PeerMetadata } from './peer.js';
 
 /** What a cluster contributes to labels and span names. */
 export interface ClusterInfo {
@@ -49,6 +49,7 @@ export class ConfigView {
           namespace: e.namespace ?? ci.serviceNamespace,
           app: labels['app'] ?? 'unknown',
           version: labels['version'] ?? 'unknown',
+          ...canonicalOf(labels, e.workload ?? 'unknown'),
           cluster: 'unknown',
           serviceAccount: 'unknown',
           principal: e.identity,

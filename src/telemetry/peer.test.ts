@@ -6,8 +6,19 @@ const node = { id: 'reviews-v2-1.default', role: 'sidecar' as const, workload: '
 describe('peer metadata', () => {
   it('round-trips the node metadata through the header value', () => {
     const m = nodePeerMetadata(node);
-    expect(m).toEqual({ workload: 'reviews-v2', namespace: 'default', app: 'reviews', version: 'v2', cluster: 'Kubernetes', serviceAccount: 'bookinfo-reviews', principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews' });
+    expect(m).toEqual({ workload: 'reviews-v2', namespace: 'default', app: 'reviews', version: 'v2', canonicalService: 'reviews', canonicalRevision: 'v2', cluster: 'Kubernetes', serviceAccount: 'bookinfo-reviews', principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews' });
     expect(decodePeerMetadata(encodePeerMetadata(m))).toEqual(m);
+  });
+
+  it('canonical service and revision: Istio labels first, then app.kubernetes.io/*, app/version, the workload and latest', () => {
+    const canon = (labels: Record<string, string>) => { const m = nodePeerMetadata({ ...node, labels }); return [m.canonicalService, m.canonicalRevision]; };
+    expect(canon({ 'service.istio.io/canonical-name': 'ratings-svc', 'service.istio.io/canonical-revision': 'r7', app: 'ratings', version: 'v1' })).toEqual(['ratings-svc', 'r7']);
+    expect(canon({ 'app.kubernetes.io/name': 'k8s-name', 'app.kubernetes.io/version': '1.2', app: 'ratings', version: 'v1' })).toEqual(['k8s-name', '1.2']);
+    expect(canon({ app: 'ratings', version: 'v1' })).toEqual(['ratings', 'v1']);
+    expect(canon({})).toEqual(['reviews-v2', 'latest']);
+    // A header without the canonical fields (an older sender) defaults them to its app and version.
+    const { canonicalService: _s, canonicalRevision: _r, ...old } = nodePeerMetadata(node);
+    expect(decodePeerMetadata(Buffer.from(JSON.stringify(old)).toString('base64'))).toMatchObject({ canonicalService: 'reviews', canonicalRevision: 'v2' });
   });
 
   it('ignores garbage, wrong shapes, oversize values and values with quotes or controls', () => {

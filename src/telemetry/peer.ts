@@ -22,10 +22,25 @@ export interface PeerMetadata {
   namespace: string;
   app: string;
   version: string;
+  /** Istio's canonical service and revision (labels `service.istio.io/canonical-name` / `-revision`, see canonicalOf). */
+  canonicalService: string;
+  canonicalRevision: string;
   cluster: string;
   serviceAccount: string;
   /** SPIFFE id, when the sender has one. */
   principal?: string;
+}
+
+/**
+ * Istio's canonical service and revision of a workload from its labels: `service.istio.io/canonical-name`,
+ * else `app.kubernetes.io/name`, else `app`, else `fallback` (the workload name); and
+ * `service.istio.io/canonical-revision`, else `app.kubernetes.io/version`, else `version`, else `latest`.
+ */
+export function canonicalOf(labels: Readonly<Record<string, string>>, fallback: string): { canonicalService: string; canonicalRevision: string } {
+  return {
+    canonicalService: labels['service.istio.io/canonical-name'] || labels['app.kubernetes.io/name'] || labels['app'] || fallback,
+    canonicalRevision: labels['service.istio.io/canonical-revision'] || labels['app.kubernetes.io/version'] || labels['version'] || 'latest',
+  };
 }
 
 /** Largest header value accepted (bytes of base64). */
@@ -43,6 +58,7 @@ export function nodePeerMetadata(node: NodeInfo): PeerMetadata {
     namespace: node.namespace,
     app: labels['app'] ?? labels['app.kubernetes.io/name'] ?? node.workload,
     version: labels['version'] ?? labels['app.kubernetes.io/version'] ?? 'unknown',
+    ...canonicalOf(labels, node.workload),
     cluster: node.cluster ?? 'Kubernetes',
     serviceAccount: node.serviceAccount,
     principal: spiffeId(node),
@@ -73,6 +89,12 @@ export function decodePeerMetadata(value: string): PeerMetadata | undefined {
   const out: Record<string, string> = {};
   for (const k of ['workload', 'namespace', 'app', 'version', 'cluster', 'serviceAccount'] as const) {
     const v = o[k] ?? 'unknown';
+    if (!validField(v)) return undefined;
+    out[k] = v;
+  }
+  // Canonical labels: absent from an older sender's header, they default to its app and version.
+  for (const [k, dflt] of [['canonicalService', out['app']!], ['canonicalRevision', out['version']!]] as const) {
+    const v = o[k] ?? dflt;
     if (!validField(v)) return undefined;
     out[k] = v;
   }

@@ -170,6 +170,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       rec.downstreamRemoteAddress = x.downstreamRemote;
       rec.peerPrincipal = x.peerIdentity === '' ? undefined : x.peerIdentity;
       rec.mtls = direction === 'inbound' ? x.peerIdentity !== '' : undefined;
+      rec.requestHeaders = x;
       if (s !== undefined) {
         rec.trace = s.trace;
         rec.peer = s.peer;

@@ -60,6 +60,8 @@ export interface RequestRecord {
   trace?: RequestTrace;
   /** Milliseconds the upstream took (x-envoy-upstream-service-time). */
   upstreamServiceTimeMs?: number;
+  /** The request's headers, read synchronously while the record is handed over (access-log %REQ(...)%). */
+  requestHeaders?: { header(name: string): string | undefined };
 }
 
 /** One TCP connection's counters (opened: bytes 0; closed: final totals). */

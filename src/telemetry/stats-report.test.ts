@@ -4,7 +4,7 @@ import { IstioMetrics, type SeriesKey } from './metrics/istio.js';
 import { Registry } from './metrics/registry.js';
 import { StatsReporter } from './stats-report.js';
 
-const side = (workload: string, version: string) => ({ workload, namespace: 'default', principal: 'unknown', app: workload.replace(/-v\d$/, ''), version, cluster: 'Kubernetes' });
+const side = (workload: string, version: string) => ({ workload, namespace: 'default', principal: 'unknown', app: workload.replace(/-v\d$/, ''), version, canonicalService: workload.replace(/-v\d$/, ''), canonicalRevision: version, cluster: 'Kubernetes' });
 const key = (reporter: 'source' | 'destination', dst: string, version: string, mtls: boolean): SeriesKey => ({
   reporter, source: side('productpage-v1', 'v1'), destination: side(`${dst}-${version}`, version),
   service: { host: `${dst}.default.svc.cluster.local`, name: dst, namespace: 'default' }, protocol: 'http', securityPolicy: mtls ? 'mutual_tls' : 'unknown',

@@ -8,9 +8,10 @@
  * header), with `peerHeaderValue` added to outgoing requests and responses.
  * Nothing here throws or waits on the request path.
  */
-import type { ProxyConfig } from '../proxy-config/index.js';
+import type { MeshSettings, ProxyConfig } from '../proxy-config/index.js';
 import { type LogIdentities, formatJson, formatText } from './accesslog/format.js';
 import { fileSink, type LogSink } from './accesslog/sink.js';
+import { compileJsonFormat, compileTextFormat, type CompiledFormat } from './accesslog/custom-format.js';
 import { ConfigView } from './config-view.js';
 import { LabelResolver } from './labels.js';
 import { IstioMetrics } from './metrics/istio.js';
@@ -59,7 +60,7 @@ export class ProxyTelemetry {
   view: ConfigView;
   private labels: LabelResolver | undefined;
   private tracer: Tracer | undefined;
-  private accessLog: { sink: LogSink; json: boolean } | undefined;
+  private accessLog: { sink: LogSink; json: boolean; format: CompiledFormat | undefined } | undefined;
   private readonly istio: IstioMetrics | undefined;
   /** The istio_* families (undefined with metrics off): the push stream's stats report reads them. */
   get istioMetrics(): IstioMetrics | undefined {
@@ -114,7 +115,7 @@ export class ProxyTelemetry {
     if (newLog) {
       const al = mesh.accessLog;
       this.accessLog = al?.enabled
-        ? { sink: this.o.accessLogSink ?? fileSink(al.path ?? '/dev/stdout'), json: al.encoding === 'JSON' }
+        ? { sink: this.o.accessLogSink ?? fileSink(al.path ?? '/dev/stdout'), json: al.encoding === 'JSON', format: customFormat(al) }
         : undefined;
     }
   }
@@ -190,7 +191,8 @@ export class ProxyTelemetry {
       if (this.labels) this.labels.httpSeries(r).record(r.status, r.responseFlags || '-', r.grpcStatus ?? '', r.durationMs, r.bytesReceived, r.bytesSent);
       if (r.trace && this.tracer) this.tracer.finish(r.trace, r);
       if (this.accessLog) {
-        const line = this.accessLog.json ? formatJson(r, this.identities(r)) : formatText(r, this.identities(r));
+        const al = this.accessLog;
+        const line = al.format ? al.format(r, this.identities(r)) : al.json ? formatJson(r, this.identities(r)) : formatText(r, this.identities(r));
         this.accessLog.sink.write(line);
       }
     } catch {
@@ -268,4 +270,10 @@ export class ProxyTelemetry {
 /** Creates the proxy's telemetry from its configuration. */
 export function createProxyTelemetry(o: ProxyTelemetryOptions): ProxyTelemetry {
   return new ProxyTelemetry(o);
+}
+
+/** The mesh config's access-log format for the encoding in use, compiled; undefined: the default format. */
+function customFormat(al: MeshSettings['accessLog']): CompiledFormat | undefined {
+  if (al.encoding === 'JSON') return al.jsonFormat ? compileJsonFormat(al.jsonFormat) : undefined;
+  return al.format ? compileTextFormat(al.format) : undefined;
 }

@@ -13,7 +13,8 @@
  * The MeshConfig schema leaves providers free-form, so every field is read defensively.
  */
 import type { MeshConfig } from '../../api/types/mesh.js';
-import type { MeshSettings } from '../../proxy-config/types.js';
+import type { AccessLogPart, MeshSettings } from '../../proxy-config/types.js';
+import { parseAccessLogFormat } from '../../api/access-log-format.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -83,18 +84,35 @@ export function tracingSampling(m: MeshConfig): number {
   return Number.isFinite(s) ? Math.min(100, Math.max(0, s)) : 1;
 }
 
+/** `accessLogFormat` as parts for the proxies; nothing (the default format) when absent or refused (validation warns). */
+function accessLogFormat(m: MeshConfig, encoding: 'TEXT' | 'JSON'): Pick<MeshSettings['accessLog'], 'format' | 'jsonFormat'> {
+  const f = str(m.accessLogFormat);
+  return f ? accessLogFormatText(f, encoding) : {};
+}
+
+/** A format string (or JSON object of them) as parts; nothing when refused. */
+function accessLogFormatText(f: string, encoding: 'TEXT' | 'JSON'): Pick<MeshSettings['accessLog'], 'format' | 'jsonFormat'> {
+  const parsed = parseAccessLogFormat(f, encoding);
+  if ('text' in parsed) return { format: parsed.text as AccessLogPart[] };
+  if ('json' in parsed) return { jsonFormat: parsed.json as Array<{ key: string; parts: AccessLogPart[] }> };
+  return {};
+}
+
 /** The proxy's access-log settings. */
 export function accessLogSettings(m: MeshConfig): MeshSettings['accessLog'] {
   const encoding = m.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT';
   const file = str(m.accessLogFile);
-  if (file) return { enabled: true, encoding, path: file };
+  if (file) return { enabled: true, encoding, path: file, ...accessLogFormat(m, encoding) };
   for (const { name, provider } of defaultProviders(m, 'accessLogging') ?? []) {
     // Istio's built-in provider `envoy` logs to stdout in the default text format.
     if (!provider && name === 'envoy') return { enabled: true, encoding: 'TEXT', path: '/dev/stdout' };
     const f = isObj(provider?.envoyFileAccessLog) ? provider.envoyFileAccessLog : undefined;
     if (!f) continue;
     const json = isObj(f.logFormat) && isObj(f.logFormat.labels);
-    return { enabled: true, encoding: json ? 'JSON' : 'TEXT', path: str(f.path) ?? '/dev/stdout' };
+    const lf = isObj(f.logFormat) ? f.logFormat : {};
+    const text = str(lf.text);
+    const fmt = json ? accessLogFormatText(JSON.stringify(lf.labels), 'JSON') : text ? accessLogFormatText(text, 'TEXT') : {};
+    return { enabled: true, encoding: json ? 'JSON' : 'TEXT', path: str(f.path) ?? '/dev/stdout', ...fmt };
   }
   return { enabled: false, encoding };
 }

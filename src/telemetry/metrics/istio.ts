@@ -16,6 +16,8 @@ export const BYTE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1e6, 1e7, 1e8, 1e9
 export const PEER_LABELS = [
   'reporter',
   'source_workload',
+  'source_canonical_service',
+  'source_canonical_revision',
   'source_workload_namespace',
   'source_principal',
   'source_app',
@@ -27,6 +29,8 @@ export const PEER_LABELS = [
   'destination_app',
   'destination_version',
   'destination_service',
+  'destination_canonical_service',
+  'destination_canonical_revision',
   'destination_service_name',
   'destination_service_namespace',
   'destination_cluster',
@@ -45,6 +49,8 @@ export interface WorkloadSide {
   principal: string;
   app: string;
   version: string;
+  canonicalService: string;
+  canonicalRevision: string;
   cluster: string;
 }
 
@@ -59,20 +65,20 @@ export interface SeriesKey {
 }
 
 /** The `unknown` workload side (peer without a proxy). */
-export const UNKNOWN_SIDE: WorkloadSide = { workload: 'unknown', namespace: 'unknown', principal: 'unknown', app: 'unknown', version: 'unknown', cluster: 'unknown' };
+export const UNKNOWN_SIDE: WorkloadSide = { workload: 'unknown', namespace: 'unknown', principal: 'unknown', app: 'unknown', version: 'unknown', canonicalService: 'unknown', canonicalRevision: 'unknown', cluster: 'unknown' };
 
 /** A workload side from peer metadata; `principal` overrides the metadata's own (a verified cert wins). */
 export function sideOf(m: PeerMetadata | undefined, principal?: string): WorkloadSide {
   if (!m) return principal ? { ...UNKNOWN_SIDE, principal } : UNKNOWN_SIDE;
-  return { workload: m.workload, namespace: m.namespace, principal: principal ?? m.principal ?? 'unknown', app: m.app, version: m.version, cluster: m.cluster };
+  return { workload: m.workload, namespace: m.namespace, principal: principal ?? m.principal ?? 'unknown', app: m.app, version: m.version, canonicalService: m.canonicalService, canonicalRevision: m.canonicalRevision, cluster: m.cluster };
 }
 
 function peerValues(k: SeriesKey): string[] {
   const s = k.source;
   const d = k.destination;
   return [
-    k.reporter, s.workload, s.namespace, s.principal, s.app, s.version, s.cluster,
-    d.workload, d.namespace, d.principal, d.app, d.version, k.service.host, k.service.name, k.service.namespace, d.cluster,
+    k.reporter, s.workload, s.canonicalService, s.canonicalRevision, s.namespace, s.principal, s.app, s.version, s.cluster,
+    d.workload, d.namespace, d.principal, d.app, d.version, k.service.host, d.canonicalService, d.canonicalRevision, k.service.name, k.service.namespace, d.cluster,
     k.protocol,
   ];
 }

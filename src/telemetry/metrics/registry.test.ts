@@ -79,7 +79,7 @@ describe('exposition', () => {
   it.skipIf(!existsSync('/usr/bin/promtool'))('produces a page promtool accepts (istio metrics with hostile label values)', () => {
     const r = new Registry();
     const m = new IstioMetrics(r);
-    const side = { workload: 'w"\\\n', namespace: 'ns', principal: 'spiffe://x/ns/a/sa/b', app: 'a', version: 'v1', cluster: 'c' };
+    const side = { workload: 'w"\\\n', namespace: 'ns', principal: 'spiffe://x/ns/a/sa/b', app: 'a', version: 'v1', canonicalService: 'a', canonicalRevision: 'v1', cluster: 'c' };
     const s = m.httpSeries({ reporter: 'destination', source: side, destination: side, service: { host: 'h', name: 'n', namespace: 'ns' }, protocol: 'http', securityPolicy: 'mutual_tls' });
     s.record(200, '-', '', 3, 10, 100);
     s.record(503, 'UF', '', 1, 0, 0);

@@ -51,8 +51,8 @@ export class Tracer {
     this.localService = `${self.app}.${self.namespace}`;
     this.staticTags = {
       node_id: o.view.node.id,
-      'istio.canonical_service': self.app,
-      'istio.canonical_revision': self.version,
+      'istio.canonical_service': self.canonicalService,
+      'istio.canonical_revision': self.canonicalRevision,
       'istio.mesh_id': o.meshId ?? 'cluster.local',
       'istio.namespace': self.namespace,
       component: 'proxy',
