@@ -84,7 +84,7 @@ defaultProviders: {tracing: [o]}
     expect(settings('defaultConfig: {tracing: {zipkin: {address: "Zipkin.Tracing:80"}}}').tracing).toEqual({ zipkin: { url: 'http://Zipkin.Tracing:80/api/v2/spans' } });
   });
 
-  it('defaultProviders.accessLogging: built-in envoy (stdout TEXT) and envoyFileAccessLog with labels (JSON)', () => {
+  it('defaultProviders.accessLogging: built-in envoy (stdout TEXT) and envoyFileAccessLog with labels (JSON, its fields)', () => {
     expect(settings('defaultProviders: {accessLogging: [envoy]}').accessLog).toEqual({ enabled: true, encoding: 'TEXT', path: '/dev/stdout' });
     const s = settings(`
 extensionProviders:
@@ -94,7 +94,7 @@ extensionProviders:
     logFormat: {labels: {method: "%REQ(:METHOD)%"}}
 defaultProviders: {accessLogging: [json-log]}
 `);
-    expect(s.accessLog).toEqual({ enabled: true, encoding: 'JSON', path: '/var/log/bowline/access.log' });
+    expect(s.accessLog).toEqual({ enabled: true, encoding: 'JSON', path: '/var/log/bowline/access.log', jsonFormat: [{ key: 'method', parts: [{ op: 'REQ', header: ':method' }] }] });
   });
 
   it('free-form provider values of the wrong shape are ignored, never thrown on', () => {
