@@ -13,7 +13,7 @@ export type ApiScope = 'admin' | 'read-only' | 'registry-read' | 'viewer';
 export const API_SCOPES: Record<ApiScope, string> = {
   admin: 'everything the admin token can do (config writes, token minting, backups, Secret values)',
   'read-only': 'GET/watch of the config API, /debug views and /metrics; no Secret values, no config_dump (may hold keys), no backup',
-  'registry-read': "the registry view a remote cluster's control plane reads: /debug/registryz and ServiceEntry, WorkloadEntry, WorkloadGroup, Namespace reads",
+  'registry-read': "the registry view a remote cluster's control plane reads: /v1/registry, /debug/registryz and ServiceEntry, WorkloadEntry, WorkloadGroup, Namespace reads",
   viewer: "the web dashboard's data (/ui/api/), for people who look but do not change",
 };
 
@@ -63,7 +63,7 @@ export function scopeAllows(scope: ApiScope | 'none', method: string, path: stri
     case 'viewer':
       return path.startsWith('/ui/api/');
     case 'registry-read': {
-      if (path === '/debug/registryz' || isDiscovery(path)) return true;
+      if (path === '/debug/registryz' || path === '/v1/registry' || isDiscovery(path)) return true;
       const rp = parseResourcePath(path);
       return rp !== undefined && rp.subresource === undefined && REGISTRY_KINDS.has(rp.kind.kind);
     }

@@ -21,11 +21,13 @@ import { instrumentStore } from './instrumented-store.js';
 import { startKubeParts } from './kube-parts.js';
 import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
+import { registryApiHandler } from '../push/registry-api.js';
 import { buildRegistries, registrationTtl, registryHealthMetrics, type KubernetesSource, type MarathonSource } from './registries.js';
 import { apiRequestListener, partMounts } from './routes.js';
 
 export { parseListen } from '../proxy-config/host-port.js';
 export type { Handler } from './routes.js';
+import type { Handler } from './routes.js';
 
 /** How to start the control plane; every field has the default `bowline up` uses. */
 export interface ControlPlaneOptions {
@@ -70,6 +72,8 @@ export interface ControlPlaneOptions {
   cluster?: string;
   /** The default network of this cluster's workloads (`--network`, Istio's `global.network`; default none: one flat network). */
   network?: string;
+  /** How long a remote cluster that stopped answering keeps its endpoints (`--remote-endpoint-grace`; default 5 minutes). */
+  remoteEndpointGraceMs?: number;
   /** The mesh id (`--mesh-id`, Istio's `global.meshID`; default the mesh config's meshId, else the trust domain). */
   meshId?: string;
   /** Prometheus base URL the dashboard reads traffic from instead of the proxies' push streams (`bowline up --prometheus`). */
@@ -97,7 +101,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId'>> & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId' | 'remoteEndpointGraceMs'>> & { remoteEndpointGraceMs?: number } & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name: `api`, `push`, `pushTls`, `webhook` (written to `--ports-file`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -165,7 +169,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   stops.push(() => audit.close());
   const api = new ConfigApi(store, metrics, log, { kek: secretsKek, rootNamespace: mesh.rootNamespace });
   let ca: CertificateAuthority | undefined;
-  let push: { server: PushServer; controller: MeshController; registries(): RegistryStatus[] } | undefined;
+  let push: { server: PushServer; controller: MeshController; registries(): RegistryStatus[]; multiCluster?: Handler } | undefined;
   const ports: Record<string, number> = {};
   try {
     await mesh.start(store);
@@ -182,10 +186,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         ...(opts.network ? { network: opts.network } : {}),
         ...(opts.marathon ? { marathon: opts.marathon } : {}),
         ...(opts.kubernetes ? { kubernetes: opts.kubernetes } : {}),
+        openSecret: (o: StoredObject) => openSecretData(secretsKek(), o as unknown as StoredSecretShape),
+        localRoots: () => ca?.trustBundlePem() ?? '',
+        ...(opts.remoteEndpointGraceMs !== undefined ? { remoteEndpointGraceMs: opts.remoteEndpointGraceMs } : {}),
       });
       // 3. The mesh controller: store + registries -> one MeshSnapshot, with virtual IPs for services without addresses.
       const vips = new VipAllocator({ store, ...(opts.vipCidr ? { cidr: opts.vipCidr } : {}), onChange: () => controller?.schedule(), log });
-      const c = new MeshController({ store, registry: registries.registry, mesh: mesh.get(), domains, vips, openSecret: (o: StoredObject) => openSecretData(secretsKek(), o as unknown as StoredSecretShape), log: (l) => log(`push: ${l}`) });
+      const c = new MeshController({ store, registry: registries.registry, mesh: mesh.get(), domains, vips, network: registries.topology.network, openSecret: (o: StoredObject) => openSecretData(secretsKek(), o as unknown as StoredSecretShape), log: (l) => log(`push: ${l}`) });
       controller = c;
       const r = registries;
       const unsubMesh = mesh.subscribe((m) => { r.meshChanged(m); c.setMesh(m); });
@@ -227,7 +234,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stops.push(c.onSnapshot((s) => status.update(s)));
       api.core.statusOf = (o) => status.statusOf(o);
       metrics.addRegistry(server.metrics.registry);
-      push = { server, controller: c, registries: () => aggregate.statuses() };
+      push = { server, controller: c, registries: () => aggregate.statuses(), multiCluster: registryApiHandler({ local: registries.served, topology: registries.topology, roots: () => ca?.trustBundlePem() ?? '', clusters: registries.clusters }) };
     }
 
     // The Kubernetes parts that need the CA: admission webhooks, the gateway's join-token Secret.
@@ -315,6 +322,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ...(opts.meshConfigFile ? { meshConfigFile: opts.meshConfigFile } : {}),
       ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
       ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
+      ...(opts.remoteEndpointGraceMs !== undefined ? { remoteEndpointGraceMs: opts.remoteEndpointGraceMs } : {}),
     },
     ports: { api: port, ...ports },
     metrics,

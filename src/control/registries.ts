@@ -9,11 +9,12 @@ import { KubernetesRegistry } from '../registry/kubernetes/kubernetes.js';
 import type { LabelSelector } from '../registry/kubernetes/label-selector.js';
 import { ManualRegistry } from '../registry/manual/manual.js';
 import { MarathonRegistry } from '../registry/marathon/marathon.js';
-import { AggregateRegistry, type RegistryStatus } from '../registry/registry.js';
+import { AggregateRegistry, mergeViews, type Registry, type RegistryStatus } from '../registry/registry.js';
+import { RemoteClusters } from '../registry/remote/clusters.js';
 import { ServiceEntryRegistry } from '../registry/serviceentry/serviceentry.js';
-import { DEFAULT_CLUSTER } from '../registry/topology.js';
+import { DEFAULT_CLUSTER, withTopology } from '../registry/topology.js';
 import { UniversalRegistry } from '../registry/universal/universal.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredObject } from '../store/store.js';
 import type { Registry as MetricsRegistry } from '../telemetry/metrics/registry.js';
 
 /** One Marathon to discover services from (`bowline up --marathon URL`). */
@@ -48,6 +49,12 @@ export interface RegistrySettings {
   network?: string;
   marathon?: MarathonSource[];
   kubernetes?: KubernetesSource[];
+  /** Unseals a stored Secret's data (remote cluster Secrets). */
+  openSecret(obj: StoredObject): Record<string, string>;
+  /** The roots this mesh trusts (PEM; empty without a CA): a remote cluster under another root is refused. */
+  localRoots(): string;
+  /** How long a remote cluster that stopped answering keeps its endpoints (default 5 minutes). */
+  remoteEndpointGraceMs?: number;
   log(line: string): void;
 }
 
@@ -57,6 +64,11 @@ export interface Registries {
   universal: UniversalRegistry;
   /** Passes a new mesh config's `discoverySelectors` to the Kubernetes registries. */
   meshChanged(m: MeshConfig): void;
+  /** This cluster's own view, what GET /v1/registry serves: no remote clusters, no ServiceEntries (config stays per cluster, as in Istio). */
+  served: Pick<Registry, 'view' | 'onChange'>;
+  /** The remote clusters (remote cluster Secrets, `bowline cluster add`). */
+  clusters: RemoteClusters;
+  topology: { cluster: string; network: string };
 }
 
 /** MeshConfig `discoverySelectors` (validated by the mesh config's schema), or undefined. */
@@ -94,8 +106,13 @@ export function buildRegistries(s: RegistrySettings): Registries {
     log: sourceLog,
   }));
   const topology = { cluster: s.cluster || DEFAULT_CLUSTER, network: s.network ?? '' };
-  const registry = new AggregateRegistry([universal, new ServiceEntryRegistry(s.store), new ManualRegistry(s.store, domains), ...marathons, ...kubernetes], topology);
-  return { registry, universal, meshChanged: (m) => { for (const k of kubernetes) k.setDiscoverySelectors(discoverySelectorsOf(m)); } };
+  const own = [universal, new ManualRegistry(s.store, domains), ...marathons, ...kubernetes];
+  const local = new AggregateRegistry([...own, new ServiceEntryRegistry(s.store)], topology);
+  const served = { view: () => withTopology(mergeViews(own.map((r) => r.view())), topology), onChange: (fn: () => void) => local.onChange(fn) };
+  const clusters = new RemoteClusters({ store: s.store, namespace: s.mesh.rootNamespace, ownCluster: topology.cluster, openSecret: s.openSecret, localRoots: s.localRoots, domains,
+    ...(s.remoteEndpointGraceMs !== undefined ? { graceMs: s.remoteEndpointGraceMs } : {}), log: s.log });
+  const registry = new AggregateRegistry([local, clusters]);
+  return { registry, universal, served, clusters, topology, meshChanged: (m) => { for (const k of kubernetes) k.setDiscoverySelectors(discoverySelectorsOf(m)); } };
 }
 
 /** `bowline_registry_up` and `bowline_registry_errors_total` for registries that read remote systems (Marathon ...). */

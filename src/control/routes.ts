@@ -44,7 +44,7 @@ const OPEN_PATHS = new Set(['/healthz', '/readyz', '/livez', '/v1/ca/trust-bundl
 export interface MountedParts {
   store: Store;
   ca?: CertificateAuthority;
-  push?: { server: PushServer; controller: MeshController; registries(): RegistryStatus[] };
+  push?: { server: PushServer; controller: MeshController; registries(): RegistryStatus[]; multiCluster?: Handler };
   dashboard?: { uiDir?: string; prometheus?: string; authenticate(token: string): Promise<{ scope: string } | undefined> };
   log(line: string): void;
 }
@@ -65,6 +65,7 @@ export function partMounts(p: MountedParts): Mount[] {
     for (const prefix of ['/debug/syncz', '/debug/config_dump', '/debug/registryz', '/debug/configz', '/registry/v1/manual']) mounts.push({ prefix, handler });
     mounts.push({ prefix: '/debug/authenticationz', handler: authnHandler(controller) });
     mounts.push({ prefix: '/debug/explain', handler: explainHandler({ server, controller }) });
+    if (p.push.multiCluster) for (const prefix of ['/v1/registry', '/v1/clusters']) mounts.push({ prefix, handler: p.push.multiCluster });
   }
   if (p.dashboard) {
     const d = p.dashboard;

@@ -35,6 +35,8 @@ export interface ControllerOptions {
   openSecret?: (obj: StoredObject) => Record<string, string>;
   /** Where a Secret that cannot be opened is reported (default: nowhere). */
   log?: (line: string) => void;
+  /** This control plane's network (`bowline up --network`), for proxies that do not name theirs. */
+  network?: string;
 }
 
 /** Builds snapshots from the store and the registries. */
@@ -172,7 +174,7 @@ export class MeshController {
     const credentials = this.credentials();
     const view = this.opts.registry.view();
     if (this.opts.vips) view.services = this.opts.vips.assign(view.services);
-    this.snap = buildSnapshot({ configs, ...view, mesh, domains: this.opts.domains ?? DEFAULT_DOMAINS, credentials }, this.snap, changedAt);
+    this.snap = buildSnapshot({ configs, ...view, mesh, domains: this.opts.domains ?? DEFAULT_DOMAINS, credentials, ...(this.opts.network ? { network: this.opts.network } : {}) }, this.snap, changedAt);
     this.builds++;
     this.lastBuildMs = performance.now() - t0;
     if (this.snap.changed.size) for (const l of this.listeners) l(this.snap);

@@ -78,6 +78,10 @@ export interface Workload {
   /** Has a Bowline proxy (sidecar or gateway). */
   hasProxy: boolean;
   source: string;
+  /** Logical port -> port bound where it differs (a gateway's `--bind-port 15443=0`): where peers dial it. */
+  ports?: Record<string, number>;
+  /** The cluster that reported the workload (remote clusters' east-west gateways). */
+  cluster?: string;
 }
 
 /** Host-name domains: the cluster domain (default cluster.local) and any extra ones (e.g. marathon.slave.mesos). */

@@ -22,6 +22,8 @@ export interface SnapshotInput {
   domains?: DomainSettings;
   /** TLS credentials from Secrets by `NAMESPACE/NAME` (credentialName); the control plane decodes them. */
   credentials?: ReadonlyMap<string, Credential>;
+  /** This control plane's network (`bowline up --network`): the network of proxies that do not name theirs. */
+  network?: string;
 }
 
 /** The mesh as generators see it. Never mutated after build. */
@@ -50,6 +52,8 @@ export interface MeshSnapshot {
   readonly changed: ReadonlySet<ChangeKind>;
   /** When the change that produced this snapshot was first seen (ms since epoch), for convergence times. */
   readonly changedAt: number;
+  /** This control plane's network (empty: one flat network); proxies without a network label are on it. */
+  readonly network: string;
 }
 
 const ALL: ChangeKind[] = ['services', 'endpoints', 'workloads', 'mesh', 'credentials'];
@@ -134,6 +138,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot, cha
     credential: (ns, name) => credentials.get(credentialKey(ns, name)),
     changed,
     changedAt,
+    network: input.network ?? '',
   };
   return Object.freeze(snap);
 }

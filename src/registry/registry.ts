@@ -54,6 +54,8 @@ export interface Registry {
   stop(): Promise<void>;
   /** Whether the source answers (registries that read a remote system). */
   status?(): RegistryStatus;
+  /** One status per source, for a registry made of several (remote clusters); wins over `status`. */
+  statuses?(): RegistryStatus[];
 }
 
 /** Merges several registries' views: services with the same hostname get the union of their ports. */
@@ -114,7 +116,7 @@ export class AggregateRegistry implements Registry {
   }
   /** The status of every registry that reports one. */
   statuses(): RegistryStatus[] {
-    return this.registries.flatMap((r) => (r.status ? [r.status()] : []));
+    return this.registries.flatMap((r) => (r.statuses ? r.statuses() : r.status ? [r.status()] : []));
   }
   /** Stops every registry. */
   async stop(): Promise<void> {

@@ -7,7 +7,7 @@
  * `topology.kubernetes.io/region`, `topology.kubernetes.io/zone` and `topology.istio.io/subzone`.
  * Endpoints a remote cluster reports keep the cluster and network they came with.
  */
-import type { Endpoint } from '../model/service.js';
+import type { Endpoint, Workload } from '../model/service.js';
 import type { RegistryView } from './registry.js';
 
 /** The label naming a workload's (or a gateway's) network. */
@@ -56,4 +56,35 @@ export function withTopology(view: RegistryView, topology: Topology): RegistryVi
     return out;
   });
   return { ...view, endpoints };
+}
+
+/** Istio's east-west gateway port: cross-network mTLS enters a network here (AUTO_PASSTHROUGH by SNI). */
+export const EAST_WEST_PORT = 15443;
+
+/** Where traffic for endpoints on `network` enters it: an east-west gateway's address and its 15443. */
+export interface NetworkGateway {
+  network: string;
+  address: string;
+  port: number;
+  /** The cluster that reported the gateway (absent: this control plane's own). */
+  cluster?: string;
+}
+
+/** True for a workload that is its network's east-west gateway: labels `istio=eastwestgateway` and `topology.istio.io/network`. */
+export function isNetworkGateway(w: Workload): boolean {
+  return w.labels.istio === 'eastwestgateway' && !!w.labels[NETWORK_LABEL] && w.hasProxy;
+}
+
+/** The east-west gateways among `workloads`, by network (15443, or the port a gateway bound for it). */
+export function networkGateways(workloads: readonly Workload[]): Map<string, NetworkGateway[]> {
+  const out = new Map<string, NetworkGateway[]>();
+  for (const w of workloads) {
+    if (!isNetworkGateway(w)) continue;
+    const network = w.labels[NETWORK_LABEL]!;
+    const gw: NetworkGateway = { network, address: w.address, port: w.ports?.[String(EAST_WEST_PORT)] ?? EAST_WEST_PORT, ...(w.cluster ? { cluster: w.cluster } : {}) };
+    const list = out.get(network) ?? [];
+    if (!list.some((g) => g.address === gw.address && g.port === gw.port)) list.push(gw);
+    out.set(network, list);
+  }
+  return out;
 }

@@ -90,8 +90,10 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{name: http, number: 8080, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${gatewayPort}}, labels: {security.istio.io/tlsMode: istio}, network: network-2}]
+  endpoints: [{address: 127.0.0.1, ports: {http: ${gatewayPort}}, labels: {security.istio.io/tlsMode: istio}}]
 `;
+    // The endpoint is the remote gateway itself, reachable from here: it names no network (an endpoint on
+    // network-2 would be reached through network-2's gateway, which cluster-1 learns only from bowline cluster add).
     const r = await one.apply('local', se);
     expect(r.code, r.out).toBe(0);
     await settle(greeter.outbound, 'http://messenger.default.svc.cluster.local:8080/hi', 200);

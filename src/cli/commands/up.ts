@@ -1,3 +1,4 @@
+import { parseDuration } from '../../api/duration.js';
 import { isLoopback } from '../../control/auth.js';
 import { parseListen, startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import { bowlineVersion } from '../../control/version.js';
@@ -33,6 +34,8 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --network NET              the network this cluster's workloads are on unless their topology.istio.io/network label
                              says otherwise (Istio's global.network; default none: every endpoint directly reachable)
   --mesh-id ID               the mesh id (Istio's global.meshID / MeshConfig meshId; default the trust domain)
+  --remote-endpoint-grace D  how long a remote cluster (bowline cluster add) that stopped answering keeps its last
+                             endpoints (default 5m; docs/multicluster.md)
   --ports-file FILE          write the bound ports as JSON {"api":N,"push":N,...}
   --marathon URL             discover apps and pods of this Marathon (repeatable; docs/platforms/marathon.md)
   --marathon-token-file F    DC/OS token for every --marathon (re-read when it changes)
@@ -102,6 +105,7 @@ export const command: Command = {
       cluster: { type: 'string' },
       network: { type: 'string' },
       'mesh-id': { type: 'string' },
+      'remote-endpoint-grace': { type: 'string' },
       'ports-file': { type: 'string' },
       marathon: { type: 'string', multiple: true },
       'marathon-token-file': { type: 'string' },
@@ -150,6 +154,9 @@ export const command: Command = {
     const kubeShared = { ...(kubeDomain ? { clusterDomain: kubeDomain } : {}), ...(values['kube-namespace'] ? { namespaces: values['kube-namespace'] } : {}) };
     const kubernetes = [...(values.kubeconfig ?? []).map((kubeconfig) => ({ kubeconfig, ...kubeShared })), ...(values['kube-in-cluster'] ? [kubeShared] : [])];
     if (kubernetes.length === 0 && (kubeDomain || values['kube-namespace'])) throw new UsageError('--kube-domain and --kube-namespace need --kubeconfig FILE or --kube-in-cluster');
+    const grace = values['remote-endpoint-grace'];
+    const remoteEndpointGraceMs = grace === undefined ? undefined : parseDuration(grace);
+    if (grace !== undefined && remoteEndpointGraceMs === undefined) throw new UsageError(`--remote-endpoint-grace must be a duration such as 5m or 30s, got "${grace}"`);
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     let cp: ControlPlane;
     try {
@@ -174,6 +181,7 @@ export const command: Command = {
         ...(values.cluster ? { cluster: values.cluster } : {}),
         ...(values.network ? { network: values.network } : {}),
         ...(values['mesh-id'] ? { meshId: values['mesh-id'] } : {}),
+        ...(remoteEndpointGraceMs !== undefined ? { remoteEndpointGraceMs } : {}),
         ...(values.prometheus ? { prometheus: values.prometheus } : {}),
         requireToken: values['require-token']!,
         ...(values['audit-log'] ? { auditLog: values['audit-log'] } : {}),

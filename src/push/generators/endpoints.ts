@@ -11,6 +11,7 @@ import type { Generator, OutputPart, ProxyInfo } from './generator.js';
 import { outboundCluster } from './http-route.js';
 import { destinationRuleFor, labelsMatch, outboundScope, visibleServices } from './scope.js';
 import { gatewayScope, inboundPorts } from './workload.js';
+import { gatewaysOf, isEastWest, proxyNetwork, splitHorizon } from './networks.js';
 
 function toEndpoint(e: ModelEndpoint, trustDomain: string): Endpoint {
   const out: Endpoint = { address: e.address, port: e.port, labels: e.labels, tlsMode: e.tlsMode, workload: e.workload, namespace: e.namespace };
@@ -21,11 +22,12 @@ function toEndpoint(e: ModelEndpoint, trustDomain: string): Endpoint {
   return out;
 }
 
-/** The load assignments of one service's EDS clusters as seen from namespace `ns`. */
-export function serviceEndpoints(snap: MeshSnapshot, svc: Service, ns: string): ClusterLoadAssignment[] {
+/** The load assignments of one service's EDS clusters as seen from namespace `ns` (by `proxy`: endpoints on other networks through their gateways). */
+export function serviceEndpoints(snap: MeshSnapshot, svc: Service, ns: string, proxy?: ProxyInfo): ClusterLoadAssignment[] {
   if (svc.resolution !== 'STATIC') return [];
   const dr = destinationRuleFor(snap, svc, ns)?.spec as DestinationRuleSpec | undefined;
-  const all = snap.endpointsByService.get(svc.hostname) ?? [];
+  const listed = snap.endpointsByService.get(svc.hostname) ?? [];
+  const all = proxy ? splitHorizon(listed, proxyNetwork(snap, proxy), gatewaysOf(snap), proxy) : listed;
   const td = snap.mesh.trustDomain;
   const out: ClusterLoadAssignment[] = [];
   for (const port of svc.ports) {
@@ -41,10 +43,12 @@ export function serviceEndpoints(snap: MeshSnapshot, svc: Service, ns: string): 
 /** Generates endpoints. */
 export const endpointsGenerator: Generator = {
   type: 'endpoints',
-  kinds: ['services', 'endpoints', 'DestinationRule', 'Sidecar', 'mesh'],
+  // workloads: east-west gateways (where other networks' endpoints are reached) are workloads.
+  kinds: ['services', 'endpoints', 'workloads', 'DestinationRule', 'Sidecar', 'mesh'],
   parts(snap: MeshSnapshot, proxy: ProxyInfo): OutputPart[] {
     const scope = proxy.node.role === 'gateway' ? gatewayScope(proxy) : outboundScope(snap, proxy);
-    const parts: OutputPart[] = [{ scope: `outbound:${scope}`, build: () => visibleServices(snap, proxy).flatMap((s) => serviceEndpoints(snap, s, proxy.node.namespace)) }];
+    const network = proxyNetwork(snap, proxy);
+    const parts: OutputPart[] = [{ scope: `outbound:${scope}|net:${network}${isEastWest(proxy) ? '|ew' : ''}`, build: () => visibleServices(snap, proxy).flatMap((s) => serviceEndpoints(snap, s, proxy.node.namespace, proxy)) }];
     if (proxy.node.role === 'sidecar') {
       const appHost = '127.0.0.1';
       parts.push({

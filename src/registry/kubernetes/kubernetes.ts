@@ -29,6 +29,8 @@ import type { KubeEndpoints, KubeEndpointSlice, KubeNamespace, KubeNode, KubePod
 export interface KubernetesRegistryOptions {
   /** A kubeconfig file; without it the in-cluster service account is used. */
   kubeconfig?: string;
+  /** A kubeconfig's text instead of a file (a remote cluster Secret's value). */
+  kubeconfigText?: string;
   /** The kubeconfig context (default its current context). */
   context?: string;
   /** Registry name (default `kubernetes`; give each cluster its own when there are several). */
@@ -238,14 +240,15 @@ export class KubernetesRegistry implements Registry {
     this.log = opts.log ?? (() => {});
     this.discoverySelectors = opts.discoverySelectors;
     try {
-      if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
+      if (opts.kubeconfigText !== undefined) this.kc.loadFromString(opts.kubeconfigText);
+      else if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
       else this.kc.loadFromCluster();
     } catch (err) {
       throw new Error(`registry ${this.name}: cannot read ${opts.kubeconfig ? `kubeconfig ${opts.kubeconfig}` : 'the in-cluster service account'}: ${(err as Error).message}`);
     }
     if (opts.context) this.kc.setCurrentContext(opts.context);
     const cluster = this.kc.getCurrentCluster();
-    if (!cluster?.server) throw new Error(opts.kubeconfig ? `registry ${this.name}: kubeconfig ${opts.kubeconfig} names no cluster server${opts.context ? ` for context ${opts.context}` : ''}` : `registry ${this.name}: no in-cluster service account (KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig FILE`);
+    if (!cluster?.server) throw new Error(opts.kubeconfigText !== undefined ? `registry ${this.name}: the kubeconfig names no cluster server` : opts.kubeconfig ? `registry ${this.name}: kubeconfig ${opts.kubeconfig} names no cluster server${opts.context ? ` for context ${opts.context}` : ''}` : `registry ${this.name}: no in-cluster service account (KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig FILE`);
     this.server = cluster.server;
     this.backoff = opts.backoffMs ?? { min: 200, max: 10_000 };
     for (const r of RESOURCES) {

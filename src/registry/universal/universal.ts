@@ -62,7 +62,7 @@ export function announcementsView(entries: Iterable<Stored>, domains: DomainSett
   const endpoints: Endpoint[] = [];
   const workloads: Workload[] = [];
   for (const { proxyId, announcement: a } of entries) {
-    workloads.push({ id: `universal/${a.namespace}/${a.name}/${proxyId}`, name: a.name, namespace: a.namespace, labels: a.labels, address: a.address, serviceAccount: a.serviceAccount, hasProxy: true, source: 'universal' });
+    workloads.push({ id: `universal/${a.namespace}/${a.name}/${proxyId}`, name: a.name, namespace: a.namespace, labels: a.labels, address: a.address, serviceAccount: a.serviceAccount, hasProxy: true, source: 'universal', ...(a.portMap ? { ports: a.portMap } : {}) });
     if (a.endpointsFrom === 'platform') continue; // the platform's registry (Marathon, ...) reports its service and endpoints
     for (const p of a.services ?? []) {
       const host = serviceHostname(p.service, a.namespace, domains);
