@@ -104,7 +104,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       await store.create(vs('b', 'ns2'));
       await store.create(vs('a', 'ns2'));
       await store.create(vs('c', 'ns1'));
-      await store.create({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'd', namespace: 'ns1' }, spec: {} });
+      await store.create({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'd', namespace: 'ns1' }, spec: { host: 'reviews' } });
       const ns2 = await store.list('VirtualService', 'ns2');
       expect(ns2.items.map((o) => o.metadata.name)).toEqual(['a', 'b']);
       const all = await store.list('VirtualService');
@@ -119,7 +119,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       const w = store.watch({ kind: 'VirtualService', namespace: 'default' }, (ev) => seen.push(ev));
       const a = await store.create(vs('a'));
       await store.create(vs('other', 'elsewhere'));
-      await store.create({ ...vs('dr'), kind: 'DestinationRule' });
+      await store.create({ ...vs('dr'), kind: 'DestinationRule', spec: { host: 'reviews' } });
       const a2 = await store.update({ ...a, spec: { hosts: ['z'] } });
       await store.delete('VirtualService', 'default', 'a');
       await waitFor(() => seen.length >= 3, { what: 'three watch events' });
