@@ -154,4 +154,34 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('Istio telemetr
     // The default text format again: `[START] "GET /reviews/0 HTTP/1.1" 200 ...`.
     await waitFor(async () => { await request('d'); return linesAfter(reviews, mark).some((l) => l.startsWith('[') && l.includes('"GET /reviews/0 HTTP/1.1" 200')); }, { timeoutMs: 20_000, what: 'default format back' });
   });
+
+  it('Telemetry: a workload selector overrides the mesh-wide accessLogging, and randomSamplingPercentage sets sampling', async () => {
+    await apply('mesh-tracing', meshConfig(`accessLogFile: /dev/stdout\ndefaultConfig:\n  tracing:\n    sampling: 0\n    zipkin: {address: "127.0.0.1:${new URL(collector.url).port}"}`));
+    await apply('telemetry', `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  accessLogging:
+  - disabled: true
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  accessLogging:
+  - disabled: false
+  tracing:
+  - randomSamplingPercentage: 100
+`);
+    // reviews (selected) logs and samples every request; productpage (mesh-wide: disabled, sampling 0) does neither.
+    const spansBefore = collector.spans.length;
+    await waitFor(async () => { const m = reviews.output().length; await request('t'); return linesAfter(reviews, m).some((l) => l.includes('"GET /reviews/0 HTTP/1.1" 200')); }, { timeoutMs: 20_000, what: 'reviews logs by its Telemetry' });
+    // A request that reaches reviews without a trace decision (productpage's sampling 0 would propagate "not sampled").
+    await waitFor(async () => { await get(ports.reviews!.inbound, '/reviews/1'); return collector.spans.slice(spansBefore).some((sp) => sp.service.startsWith('reviews')); }, { timeoutMs: 20_000, what: `reviews samples at 100 % (${collector.spans.length} spans)` });
+    const mark = pp.output().length;
+    for (let i = 0; i < 3; i++) expect((await request('t')).status).toBe(200);
+    expect(linesAfter(pp, mark).filter((l) => l.includes('/productpage'))).toEqual([]);
+    expect(collector.spans.slice(spansBefore).map((sp) => sp.service).filter((n) => n.startsWith('productpage'))).toEqual([]);
+  });
 });

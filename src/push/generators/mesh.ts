@@ -2,6 +2,7 @@
 import type { MeshConfig } from '../../api/types/mesh.js';
 import type { MeshSettings } from '../../proxy-config/types.js';
 import type { Generator } from './generator.js';
+import { applyTelemetry, telemetryOverrides } from './telemetry-kind.js';
 import { accessLogSettings, tracingSampling, tracingSettings } from './mesh-telemetry.js';
 
 /** Converts MeshConfig to the proxy's MeshSettings. */
@@ -19,9 +20,13 @@ export function meshSettings(m: MeshConfig): MeshSettings {
   return out;
 }
 
-/** Generates the mesh settings (one resource, the same for every proxy). */
+/** Generates the mesh settings: the same for every proxy, unless Telemetry resources select it (telemetry-kind.ts). */
 export const meshGenerator: Generator = {
   type: 'mesh',
-  kinds: ['mesh'],
-  parts: (snap) => [{ scope: 'mesh', build: () => [meshSettings(snap.mesh)] }],
+  kinds: ['mesh', 'Telemetry'],
+  parts: (snap, proxy) => {
+    const o = telemetryOverrides(snap, proxy);
+    if (!o) return [{ scope: 'mesh', build: () => [meshSettings(snap.mesh)] }];
+    return [{ scope: `mesh|${JSON.stringify(o)}`, build: () => [applyTelemetry(meshSettings(snap.mesh), o, snap.mesh, { accessLog: accessLogSettings, tracing: tracingSettings })] }];
+  },
 };
