@@ -1,6 +1,7 @@
 /**
  * Upstream calls for requests that arrived over HTTP/2: multiplexed HTTP/2 sessions per
- * endpoint (h2c or h2 over TLS with ALPN), bounded per cluster by `http2MaxRequests`
+ * endpoint (h2c or h2 over TLS with ALPN) on our own codec (wire-session.ts, h2/wire/),
+ * bounded per cluster by `http2MaxRequests`
  * (concurrent streams; overflow is 503 UO) and per session by `maxConcurrentStreams` (and the
  * peer's SETTINGS); or HTTP/1.1 through a keep-alive agent when the cluster speaks HTTP/1.1.
  * GOAWAY retires a session (new streams go elsewhere); REFUSED_STREAM and streams cut by a
@@ -8,7 +9,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
@@ -19,6 +20,7 @@ import { connectUpstreamTls, upstreamTlsOptions, type CompiledUpstreamTls } from
 import { fromNode } from './headers.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
 import { guardSink } from './guarded-sink.js';
+import { WireSession } from './wire-session.js';
 
 /** What an upstream call reports back. */
 export interface CallSink {
@@ -49,16 +51,10 @@ const DEFAULT_STREAMS_PER_SESSION = 100;
 const DEFAULT_MAX_REQUESTS = 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-interface Session {
-  session: ClientHttp2Session;
-  active: number;
-  connected: boolean;
-  retired: boolean;
-}
 
 /** HTTP/2 sessions and HTTP/1.1 agents of one cluster. */
 class ClusterCalls {
-  private sessions = new Map<string, Session[]>();
+  private sessions = new Map<string, WireSession[]>();
   private agents = new Map<string, HttpAgent>();
   /** Streams in flight across the cluster. */
   active = 0;
@@ -83,7 +79,6 @@ class ClusterCalls {
     const s = this.session(ep);
     s.active++;
     this.active++;
-    let stream: ClientHttp2Stream;
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -91,50 +86,7 @@ class ClusterCalls {
       s.active--;
       this.active--;
     };
-    try {
-      stream = s.session.request({ ...headers, ':scheme': this.tls !== undefined ? 'https' : 'http' }, { endStream });
-    } catch (err) {
-      release();
-      queueMicrotask(() => sink.onFailure(s.connected ? 'refused' : 'connect', (err as Error).message));
-      return { write: () => true, end() {}, abort() {}, pause() {}, resume() {}, onDrain() {} };
-    }
-    let responded = false;
-    let failed = false;
-    const fail = (kind: 'connect' | 'refused' | 'reset', message: string): void => {
-      if (failed) return;
-      failed = true;
-      release();
-      sink.onFailure(kind, message);
-    };
-    stream.on('response', (h: IncomingHttpHeaders, flags: number) => {
-      const status = Number(h[':status']);
-      if (status >= 100 && status < 200) return;
-      responded = true;
-      sink.onResponse(status, fromNode(h), (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0);
-    });
-    stream.on('data', (chunk: Buffer) => { if (!sink.onData(chunk)) stream.pause(); });
-    stream.on('trailers', (h: IncomingHttpHeaders) => sink.onTrailers(fromNode(h)));
-    stream.on('end', () => { if (!failed && responded) { failed = true; release(); sink.onEnd(); } });
-    stream.on('error', () => {});
-    stream.on('close', () => {
-      if (failed) return;
-      const code = stream.rstCode ?? 0;
-      if (!s.connected) return fail('connect', 'upstream HTTP/2 connection failed');
-      if (!responded && (code === constants.NGHTTP2_REFUSED_STREAM || s.retired && code === constants.NGHTTP2_NO_ERROR)) {
-        protocolStats(this.ctx).h2UpstreamRefusedStreams++;
-        return fail('refused', `upstream refused the stream (RST_STREAM ${code})`);
-      }
-      if (!responded || code !== constants.NGHTTP2_NO_ERROR || !stream.readableEnded) return fail('reset', `upstream reset the stream (code ${code})`);
-      if (!failed) { failed = true; release(); sink.onEnd(); }
-    });
-    return {
-      write: (b) => stream.write(b),
-      end: () => { if (!stream.writableEnded) stream.end(); },
-      abort: () => { failed = true; release(); if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL); },
-      pause: () => stream.pause(),
-      resume: () => stream.resume(),
-      onDrain: (fn) => stream.once('drain', fn),
-    };
+    return s.open({ ...headers, ':scheme': this.tls !== undefined ? 'https' : 'http' }, endStream, sink, release);
   }
 
   /** Starts an HTTP/1.1 call through a keep-alive agent. */
@@ -186,32 +138,17 @@ class ClusterCalls {
 
   /** Calls `cb` once a session to `ep` is connected, or with the reason it could not connect. */
   ready(ep: UpstreamEndpoint, cb: (err?: Error) => void): void {
-    const s = this.session(ep);
-    if (s.connected) { cb(); return; }
-    let last: Error | undefined;
-    const onError = (err: Error): void => { last = err; };
-    const done = (err?: Error): void => {
-      s.session.off('connect', onConnect);
-      s.session.off('close', onClose);
-      s.session.off('error', onError);
-      cb(err);
-    };
-    const onConnect = (): void => done();
-    const onClose = (): void => done(last ?? new Error('upstream HTTP/2 connection closed before it was ready'));
-    s.session.once('connect', onConnect);
-    s.session.once('close', onClose);
-    s.session.on('error', onError);
+    this.session(ep).whenReady(cb);
   }
 
-  private session(ep: UpstreamEndpoint): Session {
+  private session(ep: UpstreamEndpoint): WireSession {
     let list = this.sessions.get(ep.key);
     if (list === undefined) this.sessions.set(ep.key, (list = []));
     const cap = this.config.connectionPool?.maxConcurrentStreams ?? DEFAULT_STREAMS_PER_SESSION;
-    let best: Session | undefined;
+    let best: WireSession | undefined;
     for (const s of list) {
-      if (s.retired || s.session.destroyed || s.session.closed) continue;
-      const peer = s.session.remoteSettings?.maxConcurrentStreams ?? cap;
-      if (s.active < Math.min(cap, peer) && (best === undefined || s.active < best.active)) best = s;
+      if (!s.usable) continue;
+      if (s.active < Math.min(cap, s.peerMaxStreams) && (best === undefined || s.active < best.active)) best = s;
     }
     if (best !== undefined) return best;
     // All sessions full: open another unless at maxConnections (then share the least busy one).
@@ -219,47 +156,48 @@ class ClusterCalls {
     let total = 0;
     for (const l of this.sessions.values()) total += l.filter((s) => !s.retired).length;
     if (total >= max) {
-      const live = list.filter((s) => !s.retired);
+      const live = list.filter((s) => s.usable);
       if (live.length > 0) return live.reduce((a, b) => (a.active <= b.active ? a : b));
     }
     return this.open(ep, list);
   }
 
-  private open(ep: UpstreamEndpoint, list: Session[]): Session {
+  private open(ep: UpstreamEndpoint, list: WireSession[]): WireSession {
     const tls = this.tls;
     protocolStats(this.ctx).h2UpstreamSessionsTotal++;
-    const authority = (tls !== undefined ? 'https://' : 'http://') + ep.key;
-    const session = h2connect(authority, {
-      createConnection: () => {
-        const socket = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : netConnect({ host: ep.address, port: ep.port, noDelay: true });
-        applyKeepalive(socket, this.config.connectionPool);
-        return socket;
-      },
-      settings: { enablePush: false },
-      maxSessionMemory: 64,
-    });
-    const s: Session = { session, active: 0, connected: false, retired: false };
+    const socket = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : netConnect({ host: ep.address, port: ep.port, noDelay: true });
+    applyKeepalive(socket, this.config.connectionPool);
+    const name = this.config.name;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const s: WireSession = new WireSession(socket, tls !== undefined,
+      (msg) => this.ctx.log('h2up:' + name, `${msg} (${ep.key}, cluster ${name})`),
+      () => { protocolStats(this.ctx).h2UpstreamRefusedStreams++; },
+      () => {
+        clearTimeout(timer);
+        if (idleTimer) clearInterval(idleTimer);
+        const i = list.indexOf(s);
+        if (i >= 0) list.splice(i, 1);
+      });
     list.push(s);
     const timeoutMs = this.config.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const timer = setTimeout(() => { if (!s.connected) session.destroy(new Error(`connect timeout after ${timeoutMs} ms`)); }, timeoutMs);
-    session.once('connect', () => { s.connected = true; clearTimeout(timer); });
-    session.on('error', (err) => this.ctx.log('h2up:' + this.config.name, `upstream HTTP/2 session to ${ep.key} (cluster ${this.config.name}): ${err.message}`));
-    session.on('goaway', () => { s.retired = true; });
-    session.once('close', () => {
-      clearTimeout(timer);
-      s.retired = true;
-      const i = list.indexOf(s);
-      if (i >= 0) list.splice(i, 1);
-    });
+    const timer = setTimeout(() => { if (!s.connected) socket.destroy(new Error(`connect timeout after ${timeoutMs} ms`)); }, timeoutMs);
+    timer.unref();
     const idle = this.config.connectionPool?.idleTimeoutMs;
-    if (idle !== undefined && idle > 0) session.setTimeout(idle, () => { if (s.active === 0) session.close(); });
-    session.unref();
+    if (idle !== undefined && idle > 0) {
+      let lastBusy = Date.now();
+      idleTimer = setInterval(() => {
+        if (s.active > 0) { lastBusy = Date.now(); return; }
+        if (Date.now() - lastBusy >= idle) { s.retired = true; s.conn.goaway(); }
+      }, Math.max(50, Math.min(idle, 1000)));
+      idleTimer.unref();
+    }
+    socket.unref();
     return s;
   }
 
   /** Closes every session and agent (cluster gone or proxy closing). */
   close(): void {
-    for (const l of this.sessions.values()) for (const s of l) s.session.destroy();
+    for (const l of this.sessions.values()) for (const s of l) s.destroy();
     this.sessions.clear();
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
