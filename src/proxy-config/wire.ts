@@ -9,7 +9,7 @@ import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
 /** Protocol revision spoken by this build (docs/push-protocol.md lists what each one added). */
-export const PUSH_PROTOCOL_VERSION = 7;
+export const PUSH_PROTOCOL_VERSION = 8;
 /**
  * The oldest proxy protocol this control plane serves. A revision that only adds a resource type
  * keeps it (older proxies are not sent that type); one that adds a field to an existing type, which
@@ -157,8 +157,25 @@ export interface ErrorMessage {
   message: string;
 }
 
+/**
+ * proxy -> control plane: the health of the proxy's workload, from its WorkloadGroup probe
+ * (`bowline proxy --probe-file`), sent when it changes and again on each new stream (protocol 8).
+ * An auto-registered WorkloadEntry gets it as its `Healthy` condition; unhealthy endpoints get no traffic.
+ */
+export interface HealthMessage {
+  type: 'health';
+  healthy: boolean;
+  /** Why (the probe's last failure), for people reading the WorkloadEntry. */
+  message?: string;
+}
+
+/** proxy -> control plane: the proxy is stopping for good (SIGTERM, `bowline leave`): its auto-registered WorkloadEntry goes now, not after the grace period (protocol 8). */
+export interface LeaveMessage {
+  type: 'leave';
+}
+
 /** Any message a proxy sends. */
-export type ClientMessage = HelloMessage | AckMessage | NackMessage | CsrMessage | PingMessage | StatsMessage;
+export type ClientMessage = HelloMessage | AckMessage | NackMessage | CsrMessage | PingMessage | StatsMessage | HealthMessage | LeaveMessage;
 /** Any message the control plane sends. */
 export type ServerMessage = PushMessage | CertificateMessage | PingMessage | ErrorMessage;
 

@@ -18,7 +18,8 @@ import { listenLocalHttp, type LocalHttpServer } from './local-http.js';
 /** One moved probe, as the injector wrote it. */
 export interface AppProber {
   httpGet?: { path?: string; port: number; scheme?: string; host?: string; httpHeaders?: Array<{ name: string; value: string }> };
-  tcpSocket?: { port: number };
+  /** `host` (a WorkloadGroup probe's; default 127.0.0.1). */
+  tcpSocket?: { port: number; host?: string };
   timeoutSeconds?: number;
 }
 
@@ -39,10 +40,11 @@ export function runProber(p: AppProber): Promise<string | undefined> {
   const timeoutMs = Math.max(1, p.timeoutSeconds ?? 1) * 1000;
   return new Promise((resolve) => {
     if (p.tcpSocket) {
-      const s = connect({ host: '127.0.0.1', port: p.tcpSocket.port, timeout: timeoutMs });
+      const host = p.tcpSocket.host || '127.0.0.1';
+      const s = connect({ host, port: p.tcpSocket.port, timeout: timeoutMs });
       s.once('connect', () => { s.destroy(); resolve(undefined); });
-      s.once('timeout', () => { s.destroy(); resolve(`tcp 127.0.0.1:${p.tcpSocket!.port}: no connection within ${timeoutMs} ms`); });
-      s.once('error', (err) => resolve(`tcp 127.0.0.1:${p.tcpSocket!.port}: ${err.message}`));
+      s.once('timeout', () => { s.destroy(); resolve(`tcp ${host}:${p.tcpSocket!.port}: no connection within ${timeoutMs} ms`); });
+      s.once('error', (err) => resolve(`tcp ${host}:${p.tcpSocket!.port}: ${err.message}`));
       return;
     }
     const g = p.httpGet!;
@@ -50,7 +52,7 @@ export function runProber(p: AppProber): Promise<string | undefined> {
     const headers: Record<string, string> = { 'user-agent': 'kube-probe/bowline' };
     for (const h of g.httpHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
     const req = (https ? httpsRequest : httpRequest)({
-      host: '127.0.0.1', port: g.port, path: g.path ?? '/', method: 'GET', headers, timeout: timeoutMs,
+      host: g.host || '127.0.0.1', port: g.port, path: g.path ?? '/', method: 'GET', headers, timeout: timeoutMs,
       ...(https ? { rejectUnauthorized: false } : {}), // the kubelet does not verify probe certificates either
     }, (res) => {
       res.resume();

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../store/clock.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
-import { AutoRegistrar, AutoRegistrationError, GROUP_ANNOTATION } from './autoregister.js';
+import { AutoRegistrar, AutoRegistrationError, GROUP_ANNOTATION, HEALTH_CHECKS_ANNOTATION } from './autoregister.js';
+import { serviceEntryView } from '../registry/serviceentry/serviceentry.js';
+import type { Resource } from '../api/types/meta.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -76,5 +78,51 @@ describe('WorkloadGroup auto-registration', () => {
     await expect(reg.register('p', { ...announcement, workloadGroup: 'nope' })).rejects.toThrow(AutoRegistrationError);
     await expect(reg.register('p', { ...announcement, serviceAccount: 'other' })).rejects.toThrow(/service account "vmsa"/);
     expect((await store.list('WorkloadEntry')).items).toEqual([]);
+  });
+
+  it('with a probe: the entry is unhealthy (no traffic) until its proxy reports healthy; a failure is a Healthy=False condition with the reason', async () => {
+    const { store, clock } = await setup();
+    const g = await store.get('WorkloadGroup', 'default', 'vmapp');
+    await store.update({ ...g, spec: { ...(g as unknown as { spec: object }).spec, probe: { periodSeconds: 1, exec: { command: ['true'] } } } } as typeof g);
+    const reg = new AutoRegistrar(store, { ttlMs: 1000, now: () => clock.now(), ...noTimers });
+    await reg.start();
+    const r = await reg.register('p1', announcement);
+    const se = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'vmapp', namespace: 'default' }, spec: { hosts: ['vmapp.default.svc.cluster.local'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 8080, name: 'http', protocol: 'HTTP' }], workloadSelector: { labels: { app: 'vmapp' } } } } as unknown as Resource;
+    const health = async () => serviceEntryView([se], [await store.get('WorkloadEntry', 'default', 'vmapp-10.78.0.2') as unknown as Resource]).endpoints.map((e) => e.health ?? 'healthy');
+    expect((await store.get('WorkloadEntry', 'default', 'vmapp-10.78.0.2')).metadata.annotations?.[HEALTH_CHECKS_ANNOTATION]).toBe('true');
+    expect(await health()).toEqual(['unhealthy']);
+    await r.health!(true);
+    expect(await health()).toEqual(['healthy']);
+    clock.advance(500);
+    await r.health!(false, 'exec false: exit 1');
+    const we = await store.get('WorkloadEntry', 'default', 'vmapp-10.78.0.2') as unknown as { status: { conditions: Array<Record<string, string>> } };
+    expect(we.status.conditions).toEqual([expect.objectContaining({ type: 'Healthy', status: 'False', reason: 'HealthCheckFailed', message: 'exec false: exit 1' })]);
+    expect(await health()).toEqual(['unhealthy']);
+    // A reconnect keeps the reported health until the proxy reports again.
+    r.close();
+    await reg.register('p1', announcement);
+    expect(await health()).toEqual(['unhealthy']);
+    reg.stop();
+  });
+
+  it('without a probe the entry is healthy and health reports change nothing it routes by', async () => {
+    const { store } = await setup();
+    const reg = new AutoRegistrar(store, { ttlMs: 1000, ...noTimers });
+    await reg.start();
+    await reg.register('p1', announcement);
+    const we = await store.get('WorkloadEntry', 'default', 'vmapp-10.78.0.2');
+    expect(we.metadata.annotations?.[HEALTH_CHECKS_ANNOTATION]).toBeUndefined();
+    reg.stop();
+  });
+
+  it('leave: remove() deletes the entry at once, long before the grace period', async () => {
+    const { store } = await setup();
+    const reg = new AutoRegistrar(store, { ttlMs: 3_600_000, ...noTimers });
+    await reg.start();
+    const r = await reg.register('p1', announcement);
+    await r.remove!();
+    await expect(store.get('WorkloadEntry', 'default', 'vmapp-10.78.0.2')).rejects.toThrow();
+    expect(await store.listRaw('registry/autoregistered/')).toMatchObject({ entries: [] });
+    reg.stop();
   });
 });

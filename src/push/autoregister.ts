@@ -14,6 +14,12 @@
  * at start, entries whose lease is gone (expired while no control plane ran) are deleted too.
  * A group that does not exist, or whose template names another service account than the one the
  * stream proved, refuses the registration (the proxy is told why and retries).
+ *
+ * Health (Istio's): a group with a `probe` marks its entries `proxy.istio.io/health-checks-enabled`;
+ * the proxy runs the probe and reports it (`health`, protocol 8), recorded as the entry's
+ * `status.conditions[type=Healthy]`. Such an entry is unhealthy -- its endpoints get no traffic --
+ * until its proxy reports it healthy (serviceentry registry: entryHealthy). A proxy that stops for
+ * good says `leave` and its entry is deleted at once, not after the grace period.
  */
 import type { WorkloadEntrySpec } from '../api/types/networking.js';
 import type { Announcement, Registration } from '../registry/universal/universal.js';
@@ -26,6 +32,10 @@ export const GROUP_ANNOTATION = 'istio.io/autoRegistrationGroup';
 const CONTROLLER_ANNOTATION = 'istio.io/workloadController';
 const CONNECTED_ANNOTATION = 'istio.io/connectedAt';
 const PROXY_ANNOTATION = 'bowline.io/proxy-id';
+/** Istio's annotation: the entry's health comes from its proxy's probe (status condition Healthy). */
+export const HEALTH_CHECKS_ANNOTATION = 'proxy.istio.io/health-checks-enabled';
+/** Istio's condition type for a WorkloadEntry's probe result. */
+export const HEALTHY_CONDITION = 'Healthy';
 
 /** Why a registration was refused (the push server closes the stream with this code). */
 export class AutoRegistrationError extends Error {
@@ -36,7 +46,11 @@ export class AutoRegistrationError extends Error {
 interface GroupSpec {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
   template?: WorkloadEntrySpec;
+  probe?: Record<string, unknown>;
 }
+
+/** One status condition, Kubernetes-shaped (Istio's WorkloadEntry `Healthy`). */
+interface Condition { type: string; status: 'True' | 'False'; lastProbeTime: string; lastTransitionTime: string; reason?: string; message?: string }
 
 /** The WorkloadEntry name for a group member at `address` (Istio: GROUP-IP). */
 export function autoEntryName(group: string, address: string): string {
@@ -111,7 +125,10 @@ export class AutoRegistrar {
       metadata: {
         name, namespace: a.namespace,
         labels: entrySpec.labels!,
-        annotations: { ...(spec.metadata?.annotations ?? {}), [GROUP_ANNOTATION]: a.workloadGroup, [CONTROLLER_ANNOTATION]: 'bowline', [CONNECTED_ANNOTATION]: now, [PROXY_ANNOTATION]: proxyId },
+        annotations: {
+          ...(spec.metadata?.annotations ?? {}), [GROUP_ANNOTATION]: a.workloadGroup, [CONTROLLER_ANNOTATION]: 'bowline', [CONNECTED_ANNOTATION]: now, [PROXY_ANNOTATION]: proxyId,
+          ...(spec.probe ? { [HEALTH_CHECKS_ANNOTATION]: 'true' } : {}),
+        },
         ownerReferences: [{ apiVersion: group.apiVersion, kind: 'WorkloadGroup', name: a.workloadGroup, uid: group.metadata.uid, controller: true }],
       },
       spec: entrySpec,
@@ -120,7 +137,10 @@ export class AutoRegistrar {
       await this.store.create(entry);
     } catch (err) {
       if (!isStoreError(err, 'AlreadyExists')) throw err;
-      await this.store.update(entry);
+      // A reconnect: the health its proxy reported stays until the proxy reports again.
+      const old = await this.store.get('WorkloadEntry', a.namespace, name).catch(() => undefined);
+      const status = (old as { status?: unknown } | undefined)?.status;
+      await this.store.update(spec.probe && status ? { ...entry, status } as StoredObject : entry);
     }
     this.opts.log?.(`autoregistration: WorkloadEntry ${a.namespace}/${name} for proxy ${proxyId} (WorkloadGroup ${a.workloadGroup})`);
     const si = this.opts.setInterval ?? ((fn: () => void, ms: number) => setInterval(fn, ms).unref());
@@ -132,7 +152,43 @@ export class AutoRegistrar {
       // Labels or services changed on a reconnect: the entry follows its template, nothing to rewrite per hello.
       update: async () => {},
       close: () => ci(timer),
+      health: (healthy, message) => this.recordHealth(a.namespace, name, proxyId, healthy, message),
+      remove: async () => {
+        ci(timer);
+        await this.store.deleteRaw(key);
+        await this.remove(a.namespace, name, `its proxy ${proxyId} left`);
+      },
     };
+  }
+
+  /** Writes the probe result as the entry's Healthy condition (only for the proxy that owns the entry; retried on a conflicting write). */
+  private async recordHealth(ns: string, name: string, proxyId: string, healthy: boolean, message?: string): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let we: StoredObject;
+      try {
+        we = await this.store.get('WorkloadEntry', ns, name);
+      } catch (err) {
+        if (isStoreError(err, 'NotFound')) return;
+        throw err;
+      }
+      if (we.metadata.annotations?.[PROXY_ANNOTATION] !== proxyId) return;
+      const now = new Date((this.opts.now ?? Date.now)()).toISOString();
+      const status = ((we as { status?: { conditions?: Condition[] } }).status ?? {});
+      const old = (status.conditions ?? []).find((c) => c.type === HEALTHY_CONDITION);
+      const value = healthy ? 'True' : 'False';
+      const cond: Condition = {
+        type: HEALTHY_CONDITION, status: value, lastProbeTime: now, lastTransitionTime: old?.status === value ? old.lastTransitionTime : now,
+        ...(healthy ? {} : { reason: 'HealthCheckFailed', message: message ?? 'the probe failed' }),
+      };
+      const next = { ...we, status: { ...status, conditions: [...(status.conditions ?? []).filter((c) => c.type !== HEALTHY_CONDITION), cond] } } as StoredObject;
+      try {
+        await this.store.update(next);
+        if (old?.status !== value) this.opts.log?.(`autoregistration: WorkloadEntry ${ns}/${name} ${healthy ? 'healthy' : `unhealthy: ${cond.message}`}`);
+        return;
+      } catch (err) {
+        if (!isStoreError(err, 'Conflict')) throw err;
+      }
+    }
   }
 
   private async remove(ns: string, name: string, why: string): Promise<void> {

@@ -6,8 +6,10 @@
 // runs in the foreground; the unit `join` would install is checked with `systemd-analyze verify`).
 // Apps on the VM use no proxy settings: names resolve through the proxy's DNS, traffic is
 // captured. STRICT mTLS everywhere. The VM appears as a WorkloadEntry of its WorkloadGroup; its
-// certificate renews several times while a request loop runs; `bowline leave` leaves no rule,
-// file or user behind.
+// certificate renews several times while a request loop runs; the WorkloadGroup's probe (exec,
+// run by the VM's proxy) decides the entry's health, and an unhealthy VM gets no traffic;
+// `bowline leave` stops the proxy, which deregisters at once (the grace period here is 60 s), and
+// leaves no rule, file or user behind.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,7 @@ const VETH_CL = `vmc${n}`;
 const VETH_VM = `vmh${n}`;
 const USER = 'bowline-proxy';
 const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-vm-'));
+const healthyFile = join(home, 'healthy'); // the probe: exec test -e FILE
 const root = join(home, 'root'); // join --root: the host's /etc/bowline lands here
 const bundle = join(home, 'bundle');
 const bowline = join(repoRoot, 'bin/bowline');
@@ -101,7 +104,7 @@ describe.skipIf(!canRun)('a VM joins the mesh (bundle, join, DNS, capture, renew
     writeFileSync(`/etc/netns/${VM}/resolv.conf`, 'nameserver 10.78.0.1\n');
 
     const cp = start('ip', ['netns', 'exec', CL, process.execPath, bowline, 'up', '--home', join(home, 'cp'), '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0',
-      '--listen-push-tls', '10.78.0.1:0', '--ports-file', join(home, 'cp.ports.json')], { env: { BOWLINE_CA_WORKLOAD_TTL_MS: '12000', BOWLINE_REGISTRATION_TTL_MS: '3000' } });
+      '--listen-push-tls', '10.78.0.1:0', '--ports-file', join(home, 'cp.ports.json')], { env: { BOWLINE_CA_WORKLOAD_TTL_MS: '12000', BOWLINE_REGISTRATION_TTL_MS: '60000' } });
     children.push(cp);
     await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up:\n${cp.output()}` });
     const ports = JSON.parse(readFileSync(join(home, 'cp.ports.json'), 'utf8')) as { api: number; pushTls: number };
@@ -148,9 +151,17 @@ spec:
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('bundle: applies the WorkloadGroup and writes bowline.env, root-cert.pem, a token (0600) and mesh.yaml', () => {
-    const r = cli(CL, ['vm', 'bundle', '-o', bundle, '--name', 'vmapp', '--service-account', 'vmsa', '--labels', 'app=vmapp,version=v1',
-      '--ports', 'http:8080/HTTP,mysql:3306/TCP', '--discovery-address', `10.78.0.1:${pushTls}`, '--token-ttl', '10m', '--server', api]);
+  it('bundle: applies the WorkloadGroup and writes bowline.env, root-cert.pem, a token (0600), mesh.yaml and the probe', () => {
+    writeFileSync(healthyFile, '');
+    writeFileSync(join(home, 'wg.yaml'), `apiVersion: networking.istio.io/v1
+kind: WorkloadGroup
+metadata: {name: vmapp, namespace: default}
+spec:
+  metadata: {labels: {app: vmapp, version: v1}}
+  template: {serviceAccount: vmsa, ports: {http: 8080, mysql: 3306}}
+  probe: {periodSeconds: 1, failureThreshold: 1, exec: {command: [test, -e, ${healthyFile}]}}
+`);
+    const r = cli(CL, ['vm', 'bundle', '-o', bundle, '-f', join(home, 'wg.yaml'), '--discovery-address', `10.78.0.1:${pushTls}`, '--token-ttl', '10m', '--server', api]);
     expect(r.status, r.out).toBe(0);
     const env = readFileSync(join(bundle, 'bowline.env'), 'utf8');
     expect(env).toContain('ISTIO_INBOUND_PORTS=8080,3306');
@@ -159,6 +170,7 @@ spec:
     expect(readFileSync(join(bundle, 'root-cert.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
     expect(statSync(join(bundle, 'token')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(bundle, 'mesh.yaml'), 'utf8')).toContain('discoveryAddress');
+    expect(JSON.parse(readFileSync(join(bundle, 'probe.json'), 'utf8'))).toEqual({ periodSeconds: 1, failureThreshold: 1, exec: { command: ['test', '-e', healthyFile] } });
     expect(cli(CL, ['get', 'workloadgroup', 'vmapp', '--server', api]).out).toContain('vmapp');
   });
 
@@ -172,6 +184,7 @@ spec:
     expect(unit).toContain(`ExecStart=${process.execPath} ${bowline} proxy`);
     expect(unit).toContain('ExecStartPre=+');
     expect(unit).toContain('Restart=always');
+    expect(unit).toContain('--probe-file /etc/bowline/probe.json');
     const file = join(home, 'bowline-proxy.service');
     writeFileSync(file, unit + '\n');
     const v = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
@@ -231,15 +244,37 @@ spec:
     expect(Number(counts![1])).toBeGreaterThan(20);
   }, 90_000);
 
-  it('leave: no rule, file or user is left behind, and the WorkloadEntry goes after the grace period', async () => {
-    await joined!.stop();
+  it('probe: the VM\'s WorkloadEntry is Healthy while the probe passes; failing, it turns unhealthy and gets no traffic; passing again, traffic returns', async () => {
+    const healthy = () => {
+      const g = cli(CL, ['get', 'workloadentry', 'vmapp-10.78.0.2', '-o', 'json', '--server', api]);
+      const c = (JSON.parse(g.out).status?.conditions ?? []).find((x: { type: string }) => x.type === 'Healthy');
+      return c as { status: string; message?: string } | undefined;
+    };
+    expect(cli(CL, ['get', 'workloadentry', 'vmapp-10.78.0.2', '-o', 'json', '--server', api]).out).toContain('"proxy.istio.io/health-checks-enabled": "true"');
+    await waitFor(() => healthy()?.status === 'True', { timeoutMs: 15_000, what: 'Healthy=True' });
+    const toVm = () => curl(CL, ['-o', '/dev/null', '-w', '%{http_code}', '-x', 'http://127.0.0.1:15001', 'http://vmapp.default.svc.cluster.local:8080/probe-test']).out;
+    rmSync(healthyFile);
+    const down = await waitFor(() => { const c = healthy(); return c?.status === 'False' ? c : undefined; }, { timeoutMs: 15_000, what: `Healthy=False\n${joined!.output().slice(-1500)}` });
+    expect(down!.message).toContain(`exec test -e ${healthyFile}: exit 1`);
+    await waitFor(() => joined!.output().includes('workload probe: unhealthy'), { timeoutMs: 5_000, what: 'the proxy\'s probe log line' });
+    await waitFor(() => toVm() === '503', { timeoutMs: 15_000, what: 'no healthy VM endpoint (503) from productpage' });
+    writeFileSync(healthyFile, '');
+    await waitFor(() => healthy()?.status === 'True', { timeoutMs: 15_000, what: 'Healthy=True again' });
+    await waitFor(() => toVm() === '200', { timeoutMs: 15_000, what: 'the VM serves productpage again' });
+  });
+
+  it('leave: the proxy stops and deregisters at once (not after the 60 s grace period); no rule, file or user is left behind', async () => {
+    const exited = new Promise((r) => joined!.proc.once('exit', r));
     const r = cli(VM, ['leave', '--root', root]);
     expect(r.status, r.out).toBe(0);
+    expect(r.out).toContain('stopping the proxy');
+    await exited;
+    // Deleted by the control plane when the proxy said `leave`: well inside the grace period.
+    await waitFor(() => cli(CL, ['get', 'workloadentry', 'vmapp-10.78.0.2', '--server', api]).status !== 0, { timeoutMs: 5_000, what: 'the WorkloadEntry removed' });
     expect(ns(VM, ['iptables-save']).out).not.toContain('BOWLINE');
     expect(ns(VM, ['ip6tables-save']).out).not.toContain('BOWLINE');
     expect(existsSync(join(root, 'etc/bowline'))).toBe(false);
     expect(existsSync(join(root, 'etc/systemd/system/bowline-proxy.service'))).toBe(false);
     expect(spawnSync('id', ['-u', USER]).status).not.toBe(0);
-    await waitFor(() => cli(CL, ['get', 'workloadentry', 'vmapp-10.78.0.2', '--server', api]).status !== 0, { timeoutMs: 15_000, what: 'the WorkloadEntry removed' });
   });
 });

@@ -7,6 +7,7 @@ import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
 import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, reserveEphemeralPorts, type Bootstrap } from '../../proxy/bootstrap.js';
 import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
 import { parseAppProbers, startHealthServer } from '../../proxy/health.js';
+import { parseWorkloadProbe, WorkloadProber, type WorkloadProbe } from '../../proxy/workload-probe.js';
 import { holdYoungGeneration } from '../../proxy/young-generation.js';
 import { createProxyTelemetry, startMetricsServer, type ProxyTelemetry } from '../../telemetry/index.js';
 import { StatsReporter } from '../../telemetry/stats-report.js';
@@ -76,6 +77,9 @@ With a control plane instead of --config (docs/push-protocol.md):
   --health-port N       Istio's 15021 for the kubelet: /healthz/ready (200 once a config from the control plane runs)
                         and /app-health/C/readyz|livez|startupz (the app's probes, moved there by the injector)
   --health-address A    health bind address (default 0.0.0.0: the kubelet probes the pod's address)
+  --probe-file F        the WorkloadGroup's probe (JSON: httpGet, tcpSocket or exec, periodSeconds, ...; bowline join
+                        writes it from the bundle): run against the app, its result sent to the control plane,
+                        which keeps the WorkloadEntry unhealthy (no traffic) until the probe passes
   --app-probers JSON    the moved probes: {"/app-health/C/readyz": {"httpGet": {"path": "/", "port": 8080}}, ...}
   --sockets-from-parent listening sockets come from the parent process over IPC (asks with {type:'send-sockets'};
                         gets {type:'listen'} + socket, ..., {type:'listen-end'}); the listener configured on a
@@ -108,6 +112,7 @@ export const proxyFlags = {
   'health-port': { type: 'string' },
   'health-address': { type: 'string' },
   'app-probers': { type: 'string' },
+  'probe-file': { type: 'string' },
   ...bootstrapFlagDefs,
 } as const;
 
@@ -177,6 +182,11 @@ export const command: Command = {
     const drainMs = intFlag(values['drain-ms'], 'drain-ms', 5000);
     const telemetryOn = values.telemetry === undefined || values.telemetry === 'on';
     if (!telemetryOn && values.telemetry !== 'off') throw new UsageError(`--telemetry must be on or off, got ${JSON.stringify(values.telemetry)}`);
+    let probe: WorkloadProbe | undefined;
+    if (values['probe-file']) {
+      if (!boot) throw new UsageError('--probe-file reports to a control plane: it needs --server');
+      try { probe = parseWorkloadProbe(readFileSync(values['probe-file'], 'utf8'), values['probe-file']); } catch (err) { throw new UsageError((err as Error).message); }
+    }
     let proxy: RunningProxy;
     let metrics: Array<{ port: number; close(): Promise<void> }> = [];
     const metricsPorts: { metrics?: number; mergedMetrics?: number; dns?: number; health?: number } = {};
@@ -294,6 +304,11 @@ export const command: Command = {
     const onApplied = (): void => { configured = true; writePorts(); };
     const client = boot ? connectControlPlane(boot, proxy, onApplied, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected(), onTrustBundle: (pem) => joined!.identity.updateTrustBundle(pem) } : {}) : undefined;
     clientRef.c = client;
+    const prober = probe && client ? new WorkloadProber(probe, (healthy, message) => {
+      process.stderr.write(`bowline proxy: workload probe: ${healthy ? 'healthy' : `unhealthy (${message})`}\n`);
+      client.reportHealth(healthy, message);
+    }) : undefined;
+    prober?.start();
     const statsMs = intFlag(values['stats-interval-ms'] ?? process.env.BOWLINE_STATS_INTERVAL_MS, 'stats-interval-ms', 5000);
     const istio = telemetryOn ? proxyTelemetry?.istioMetrics : undefined;
     if (client && istio && statsMs > 0) {
@@ -309,7 +324,12 @@ export const command: Command = {
       watchConfigFile(file, () => reload('file changed'));
       process.on('SIGHUP', () => reload('SIGHUP'));
     }
-    const stop = (): void => { draining = true; client?.stop(); proxy.drain(drainMs).then(() => process.exit(0), () => process.exit(0)); };
+    // Stopping for good: the control plane is told first (`leave`: an auto-registered WorkloadEntry goes now), then the drain.
+    const stop = (): void => {
+      draining = true;
+      prober?.stop();
+      void (client ? client.leave() : Promise.resolve()).then(() => proxy.drain(drainMs)).then(() => process.exit(0), () => process.exit(0));
+    };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     return new Promise<number>(() => {}); // runs until drained

@@ -10,6 +10,7 @@ import { DEFAULT_USER, ETC_DIR, joinPlan, leavePlan, UNIT_PATH, type ReadBundle 
 import { executePlan, renderPlan } from '../../platform/vm/plan.js';
 import { readBootstrapToken } from '../../proxy/identity/token.js';
 import { parseLabels } from '../../proxy/bootstrap.js';
+import { parseWorkloadProbe } from '../../proxy/workload-probe.js';
 import { formatSpiffeId } from '../../proxy-config/spiffe.js';
 import { tryParseHostPort } from '../../proxy-config/host-port.js';
 import { ApiClient, processIO, resolveTarget, UnreachableError, type CliIO } from '../client.js';
@@ -50,7 +51,7 @@ const bundleFlags = {
   'token-ttl': { type: 'string', default: '24h' },
 } as const;
 
-interface Group { name: string; namespace: string; serviceAccount: string; labels: Record<string, string>; ports: BundlePort[]; network?: string; object: Record<string, unknown> }
+interface Group { name: string; namespace: string; serviceAccount: string; labels: Record<string, string>; ports: BundlePort[]; network?: string; probe?: Record<string, unknown>; object: Record<string, unknown> }
 
 /** The WorkloadGroup from -f or from flags. */
 function groupFrom(values: Record<string, unknown>): Group {
@@ -65,11 +66,14 @@ function groupFrom(values: Record<string, unknown>): Group {
     }
     if (doc?.kind !== 'WorkloadGroup') throw new UsageError(`-f ${file}: expected one WorkloadGroup, got ${JSON.stringify(doc?.kind)}`);
     const meta = (doc.metadata ?? {}) as { name?: string; namespace?: string };
-    const spec = (doc.spec ?? {}) as { metadata?: { labels?: Record<string, string> }; template?: { serviceAccount?: string; ports?: Record<string, number>; network?: string } };
+    const spec = (doc.spec ?? {}) as { metadata?: { labels?: Record<string, string> }; template?: { serviceAccount?: string; ports?: Record<string, number>; network?: string }; probe?: Record<string, unknown> };
     if (!meta.name) throw new UsageError(`-f ${file}: metadata.name is required`);
     const namespace = str('namespace') ?? meta.namespace ?? 'default';
     const ports = Object.entries(spec.template?.ports ?? {}).map(([n, p]) => parseBundlePort(`${n}:${p}`));
-    return { name: meta.name, namespace, serviceAccount: spec.template?.serviceAccount ?? 'default', labels: spec.metadata?.labels ?? {}, ports, ...(spec.template?.network ? { network: spec.template.network } : {}), object: { ...doc, metadata: { ...meta, namespace } } };
+    if (spec.probe) {
+      try { parseWorkloadProbe(JSON.stringify(spec.probe), `-f ${file}: spec.probe`); } catch (err) { throw new UsageError((err as Error).message); }
+    }
+    return { name: meta.name, namespace, serviceAccount: spec.template?.serviceAccount ?? 'default', labels: spec.metadata?.labels ?? {}, ports, ...(spec.template?.network ? { network: spec.template.network } : {}), ...(spec.probe ? { probe: spec.probe } : {}), object: { ...doc, metadata: { ...meta, namespace } } };
   }
   const name = str('name');
   if (!name) throw new UsageError('-f workloadgroup.yaml or --name NAME is required');
@@ -123,7 +127,7 @@ export async function runBundle(args: string[], io: CliIO, env: NodeJS.ProcessEn
     const files = bundleFiles({
       group: g.name, namespace: g.namespace, serviceAccount: g.serviceAccount, labels: g.labels, ports: g.ports, ...(g.network ? { network: g.network } : {}),
       discoveryAddress: discovery, trustDomain: tb.trustDomain, rootCertPem: tb.trustBundle, token: t.token, tokenExpiresAt: t.expiresAt,
-      version: bowlineVersion(), workloadGroupYaml: stringify(g.object),
+      version: bowlineVersion(), workloadGroupYaml: stringify(g.object), ...(g.probe ? { probe: g.probe } : {}),
     });
     const dir = resolve(values.output);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -155,7 +159,8 @@ function readBundle(dir: string): ReadBundle {
     throw new UsageError(`${dir}/token: ${(err as Error).message}`);
   }
   if (exp < Date.now()) throw new UsageError(`BOWLINE_E_VM_BUNDLE_EXPIRED: the bundle's token expired at ${new Date(exp).toISOString()}: make a new bundle with \`bowline vm bundle\` on the control plane and join with it`);
-  return { env: parseEnv(envText), envText, rootCertPem: read('root-cert.pem'), token, meshYaml: read('mesh.yaml') };
+  const probeJson = existsSync(join(dir, 'probe.json')) ? read('probe.json') : undefined;
+  return { env: parseEnv(envText), envText, rootCertPem: read('root-cert.pem'), token, meshYaml: read('mesh.yaml'), ...(probeJson ? { probeJson } : {}) };
 }
 
 /** The address this host reaches `hostPort` from (the source address its route picks). */
@@ -221,8 +226,37 @@ export async function runJoin(args: string[], io: CliIO): Promise<number> {
   const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
   io.stderr(`bowline join: joined; running the proxy in the foreground as ${user} (--no-systemd)\n`);
   const child = spawn(node, [bowline, 'proxy', ...plan.proxyArgsHere], { uid, gid, stdio: 'inherit' });
+  // `bowline leave` stops this proxy by its pid (it deregisters on the way out).
+  if (child.pid) writeFileSync(pidFile(values.root!), `${child.pid}\n`, { mode: 0o644 });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
   return new Promise<number>((done) => child.on('exit', (code, signal) => done(code ?? (signal ? 0 : 1))));
+}
+
+/** Where `join --no-systemd` notes its foreground proxy's pid. */
+const pidFile = (root: string): string => join(root || '/', ETC_DIR, 'proxy.pid');
+
+/** The foreground proxy `join --no-systemd` started, when it still runs (its pid, checked to be a bowline proxy). */
+function foregroundProxy(root: string): number | undefined {
+  let pid: number;
+  try { pid = Number(readFileSync(pidFile(root), 'utf8').trim()); } catch { return undefined; }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmd.includes('proxy') && cmd.some((a) => a.endsWith('bowline') || a.endsWith('main.js')) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGTERM to the proxy, then waits (at most `ms`) for it to exit: it tells the control plane it leaves, which removes its WorkloadEntry at once. */
+async function stopProxy(pid: number, ms = 15_000): Promise<boolean> {
+  try { process.kill(pid, 'SIGTERM'); } catch { return true; }
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try { process.kill(pid, 0); } catch { return true; }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 /** `bowline leave`. */
@@ -239,14 +273,21 @@ export async function runLeave(args: string[], io: CliIO): Promise<number> {
   if (!dry && process.getuid?.() !== 0) { io.stderr('bowline leave: needs root\n'); return EXIT_INVALID; }
   const root = values.root!;
   const steps = leavePlan({ root, ...installed(), user: values.user!, userExists: userExists(values.user!), unitExists: existsSync(join(root || '/', UNIT_PATH)) });
-  if (dry) { io.stdout(renderPlan(steps)); return EXIT_OK; }
+  const fg = foregroundProxy(root);
+  if (dry) { io.stdout(`${fg ? `# run: kill -TERM ${fg}   (the proxy bowline join --no-systemd runs; wait for it to exit)\n` : ''}${renderPlan(steps)}`); return EXIT_OK; }
+  // The proxy stops first (systemctl disable --now in the plan, or SIGTERM to the foreground one):
+  // on its way out it tells the control plane, which deletes its WorkloadEntry at once.
+  if (fg) {
+    io.stderr(`bowline leave: stopping the proxy (pid ${fg}, bowline join --no-systemd)\n`);
+    if (!(await stopProxy(fg))) io.stderr(`bowline leave: the proxy (pid ${fg}) has not exited after 15 s; going on (its WorkloadEntry goes after the control plane's grace period)\n`);
+  }
   try {
     executePlan(steps, (l) => io.stderr(`bowline leave: ${l}\n`));
   } catch (err) {
     io.stderr(`bowline leave: ${(err as Error).message}\n`);
     return EXIT_INVALID;
   }
-  io.stderr(`bowline leave: left the mesh (unit, capture rules, ${join(root || '/', ETC_DIR)} and user ${values.user} removed; the WorkloadEntry goes when the control plane's grace period ends)\n`);
+  io.stderr(`bowline leave: left the mesh (proxy stopped and deregistered, unit, capture rules, ${join(root || '/', ETC_DIR)} and user ${values.user} removed; a proxy that was already down is deregistered when the control plane's grace period ends)\n`);
   return EXIT_OK;
 }
 

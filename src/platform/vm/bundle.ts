@@ -2,8 +2,8 @@
  * What a VM or bare-metal host needs to join the mesh (`bowline vm bundle -o DIR`, like Istio's
  * `istioctl x workload entry configure`): `bowline.env` (every setting; Istio's cluster.env keys
  * where one exists), `root-cert.pem`, a single-use bootstrap `token` with an expiry, `mesh.yaml`
- * (the proxy's mesh defaults, with the control plane's address) and the `workloadgroup.yaml` it
- * was made from. Pure: the CLI fetches the root and the token, this lays out the files.
+ * (the proxy's mesh defaults, with the control plane's address), the `workloadgroup.yaml` it
+ * was made from, and `probe.json` when the group has a health probe. Pure: the CLI fetches the root and the token, this lays out the files.
  */
 import { stringify } from 'yaml';
 
@@ -32,6 +32,8 @@ export interface BundleInput {
   version: string;
   /** The WorkloadGroup as applied (YAML). */
   workloadGroupYaml: string;
+  /** The group's `spec.probe`, when it has one: written as probe.json, which the proxy runs (`--probe-file`). */
+  probe?: Record<string, unknown>;
 }
 
 /** A file of the bundle. */
@@ -67,7 +69,7 @@ export function parseEnv(text: string): Record<string, string> {
 }
 
 /** The bundle's settings: Istio's cluster.env keys, then Bowline's. */
-export function bundleEnv(b: Omit<BundleInput, 'rootCertPem' | 'token' | 'workloadGroupYaml'>): Record<string, string> {
+export function bundleEnv(b: Omit<BundleInput, 'rootCertPem' | 'token' | 'workloadGroupYaml' | 'probe'>): Record<string, string> {
   const env: Record<string, string> = {
     ISTIO_NAMESPACE: b.namespace,
     POD_NAMESPACE: b.namespace,
@@ -101,5 +103,6 @@ export function bundleFiles(b: BundleInput): BundleFile[] {
     { name: 'token', mode: 0o600, content: `${b.token}\n` },
     { name: 'mesh.yaml', mode: 0o644, content: stringify(mesh) },
     { name: 'workloadgroup.yaml', mode: 0o644, content: b.workloadGroupYaml },
+    ...(b.probe ? [{ name: 'probe.json', mode: 0o644, content: `${JSON.stringify(b.probe, null, 2)}\n` }] : []),
   ];
 }

@@ -23,6 +23,8 @@ export interface ReadBundle {
   rootCertPem: string;
   token: string;
   meshYaml: string;
+  /** probe.json: the WorkloadGroup's probe, run by the proxy. */
+  probeJson?: string;
 }
 
 /** How to join. */
@@ -63,6 +65,7 @@ function proxyArgs(b: ReadBundle, o: JoinOptions, etc: string): string[] {
   if (b.env.BOWLINE_LABELS) args.push('--labels', b.env.BOWLINE_LABELS);
   for (const p of ports) args.push('--service', `${group}:${p.port}/${p.protocol}`);
   args.push('--token-file', join(etc, 'token'), '--ca-cert-file', join(etc, 'root-cert.pem'), '--identity-dir', join(etc, 'identity'), '--trust-domain', b.env.TRUST_DOMAIN ?? 'cluster.local');
+  if (b.probeJson) args.push('--probe-file', join(etc, 'probe.json'));
   return args;
 }
 
@@ -82,6 +85,7 @@ export function joinPlan(b: ReadBundle, o: JoinOptions): JoinPlan {
     { kind: 'file', path: at(join(ETC_DIR, 'bowline.env')), mode: 0o644, content: `${b.envText.replace(/\n*$/, '\n')}BOWLINE_WORKLOAD_ADDRESS=${o.address}\n` },
     { kind: 'file', path: at(join(ETC_DIR, 'root-cert.pem')), mode: 0o644, content: b.rootCertPem },
     { kind: 'file', path: at(join(ETC_DIR, 'mesh.yaml')), mode: 0o644, content: b.meshYaml },
+    ...(b.probeJson ? [{ kind: 'file' as const, path: at(join(ETC_DIR, 'probe.json')), mode: 0o644, content: b.probeJson }] : []),
     { kind: 'file', path: at(join(ETC_DIR, 'token')), mode: 0o600, content: `${b.token}\n`, owner: o.user },
     { kind: 'dir', path: at(join(ETC_DIR, 'identity')), mode: 0o700, owner: o.user },
   );

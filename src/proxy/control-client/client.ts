@@ -9,7 +9,7 @@ import type { NodeInfo, ProxyConfig, ResourceType } from '../../proxy-config/typ
 import type { StatsMessage } from '../../proxy-config/stats.js';
 import { bowlineVersion } from '../../proxy-config/version.js';
 import { tryParseHostPort } from '../../proxy-config/host-port.js';
-import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type HealthMessage, type LeaveMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
 
 /** Options of the control client. */
 export interface ControlClientOptions {
@@ -59,6 +59,9 @@ export class ControlClient {
   private readonly addr: { host: string; port: number };
   private readonly csrWaiters = new Map<string, { resolve: (m: CertificateMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private csrSeq = 0;
+  /** The stream the control plane serves (its first push arrived): only then may health and leave be sent. */
+  private served?: Socket;
+  private health?: HealthMessage;
   /** True while a stream is open and the hello was sent. */
   connected = false;
   /** When the last push was applied (ms since epoch). */
@@ -73,6 +76,33 @@ export class ControlClient {
   start(): void {
     this.stopped = false;
     this.open();
+  }
+
+  /**
+   * Stops for good (SIGTERM, `bowline leave`): tells the control plane with `leave` on a stream it
+   * serves, so an auto-registered WorkloadEntry goes at once, then closes; resolves when closed (at most `timeoutMs`).
+   */
+  leave(timeoutMs = 2000): Promise<void> {
+    const sock = this.socket;
+    if (!sock || sock.destroyed || this.served !== sock) {
+      this.stop();
+      return Promise.resolve();
+    }
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { sock.destroy(); resolve(); }, timeoutMs);
+      t.unref?.();
+      sock.once('close', () => { clearTimeout(t); resolve(); });
+      sock.end(JSON.stringify({ type: 'leave' } satisfies LeaveMessage) + '\n');
+    });
+  }
+
+  /** The workload's health from its probe: sent now when the stream is served, and again on every new stream (protocol 8). */
+  reportHealth(healthy: boolean, message?: string): void {
+    this.health = { type: 'health', healthy, ...(message ? { message: message.slice(0, 1000) } : {}) };
+    const sock = this.socket;
+    if (sock && !sock.destroyed && this.served === sock) sock.write(JSON.stringify(this.health) + '\n');
   }
 
   /** Closes the stream and stops reconnecting; the proxy keeps running its config. */
@@ -176,6 +206,10 @@ export class ControlClient {
     const msg = d.msg;
     if (msg.type === 'push') {
       const push = msg as unknown as PushMessage;
+      if (this.served !== sock) {
+        this.served = sock;
+        if (this.health) sock.write(JSON.stringify(this.health) + '\n');
+      }
       this.queue = this.queue.then(() => this.onPush(sock, push));
     } else if (msg.type === 'error') {
       setReason(`control plane closed the stream: ${String(msg.code)} ${String(msg.message)}`);

@@ -96,6 +96,10 @@ export class Connection {
   /** The next push may resend NACKed, unchanged versions (the backoff elapsed). */
   retryNacked = false;
   registration?: Registration;
+  /** The last `health` the proxy sent (applied to the registration once it exists). */
+  health?: { healthy: boolean; message?: string };
+  /** The proxy said `leave`: its registration is removed, not left to the grace period. */
+  leaving = false;
   connectedAt: number;
   lastAckAt?: number;
   lastConvergenceMs?: number;

@@ -170,6 +170,16 @@ export class PushServer {
         return;
       case 'csr':
         return this.onCsr(conn, msg);
+      case 'health':
+        // The workload's probe (protocol 7): a malformed one is ignored, never fatal to the stream.
+        if (typeof msg.healthy !== 'boolean') return;
+        conn.health = { healthy: msg.healthy, ...(typeof msg.message === 'string' ? { message: msg.message.slice(0, 1000) } : {}) };
+        return this.applyHealth(conn);
+      case 'leave':
+        conn.leaving = true;
+        this.log('info', 'proxy leaving', { proxy: conn.id });
+        if (conn.registration) void this.removeRegistration(conn, conn.registration);
+        return;
       default:
         return this.drop(conn, PUSH_ERRORS.unexpected, `unknown message type "${msg.type}"`);
     }
@@ -238,8 +248,10 @@ export class PushServer {
     const registering: Promise<Registration> | undefined = w && group && this.opts.autoRegister ? this.opts.autoRegister.register(conn.id, { ...w, workloadGroup: group })
       : w && this.opts.universal ? this.opts.universal.register(conn.id, w) : undefined;
     registering?.then((r) => {
-      if (conn.closed) r.close();
-      else conn.registration = r;
+      if (conn.leaving) return void this.removeRegistration(conn, r);
+      if (conn.closed) return r.close();
+      conn.registration = r;
+      this.applyHealth(conn);
     }, (err) => {
       if (err instanceof AutoRegistrationError) this.drop(conn, PUSH_ERRORS.workloadGroup, err.message);
       else this.log('warn', 'workload registration failed', { proxy: conn.id, error: String(err) });
@@ -252,6 +264,22 @@ export class PushServer {
       if (set.version === v) conn.acked.set(t, set);
     }
     this.push(conn);
+  }
+
+  private applyHealth(conn: Connection): void {
+    const r = conn.registration;
+    const h = conn.health;
+    if (!r?.health || !h) return;
+    r.health(h.healthy, h.message).catch((err) => this.log('warn', 'workload health not recorded', { proxy: conn.id, error: String(err) }));
+  }
+
+  private async removeRegistration(conn: Connection, r: Registration): Promise<void> {
+    r.close();
+    try {
+      await r.remove?.();
+    } catch (err) {
+      this.log('warn', 'registration not removed on leave (it goes after the grace period)', { proxy: conn.id, error: String(err) });
+    }
   }
 
   private onResponse(conn: Connection, kind: 'ack' | 'nack', nonce: string, error: string): void {

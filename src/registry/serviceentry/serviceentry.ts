@@ -10,6 +10,18 @@ import type { Store, Watch } from '../../store/store.js';
 import { ChangeNotifier, type Registry, type RegistryView } from '../registry.js';
 
 const ISTIO_TLS_LABEL = 'security.istio.io/tlsMode';
+const HEALTH_CHECKS_ANNOTATION = 'proxy.istio.io/health-checks-enabled';
+
+/**
+ * Istio's rule: a WorkloadEntry whose health comes from a probe (annotation
+ * `proxy.istio.io/health-checks-enabled: "true"`) is healthy only while its `Healthy` condition is
+ * True -- before the first report it is not; any other entry is healthy.
+ */
+export function entryHealthy(r: Resource): boolean {
+  if (r.metadata.annotations?.[HEALTH_CHECKS_ANNOTATION] !== 'true') return true;
+  const conditions = (r as { status?: { conditions?: Array<{ type?: string; status?: string }> } }).status?.conditions ?? [];
+  return conditions.some((c) => c.type === 'Healthy' && c.status === 'True');
+}
 
 function protocolOf(p: { protocol?: string; name: string }) {
   return parseProtocol(p.protocol ?? p.name.split('-')[0]);
@@ -30,12 +42,12 @@ export function serviceEntryView(serviceEntries: Resource[], workloadEntries: Re
     const ns = r.metadata.namespace ?? 'default';
     const resolution = se.resolution === 'DNS' || se.resolution === 'DNS_ROUND_ROBIN' ? 'DNS' : se.resolution === 'NONE' ? 'NONE' : 'STATIC';
     const ports = (se.ports ?? []).map((p) => ({ name: p.name, port: p.number, protocol: protocolOf(p) }));
-    const sources: Array<{ spec: WorkloadEntrySpec; name: string }> = (se.endpoints ?? []).map((e, i) => ({ spec: e, name: `${r.metadata.name}-${i}` }));
+    const sources: Array<{ spec: WorkloadEntrySpec; name: string; healthy?: boolean }> = (se.endpoints ?? []).map((e, i) => ({ spec: e, name: `${r.metadata.name}-${i}` }));
     if (se.workloadSelector?.labels) {
       const sel = se.workloadSelector.labels;
       for (const we of workloadEntries) {
         const spec = we.spec as WorkloadEntrySpec;
-        if ((we.metadata.namespace ?? 'default') === ns && Object.entries(sel).every(([k, v]) => spec.labels?.[k] === v)) sources.push({ spec, name: we.metadata.name });
+        if ((we.metadata.namespace ?? 'default') === ns && Object.entries(sel).every(([k, v]) => spec.labels?.[k] === v)) sources.push({ spec, name: we.metadata.name, healthy: entryHealthy(we) });
       }
     }
     for (const host of se.hosts ?? []) {
@@ -44,7 +56,7 @@ export function serviceEntryView(serviceEntries: Resource[], workloadEntries: Re
       if (se.exportTo) svc.exportTo = se.exportTo;
       if (se.addresses) svc.addresses = se.addresses;
       services.push(svc);
-      for (const { spec, name } of sources) {
+      for (const { spec, name, healthy } of sources) {
         if (!spec.address) continue;
         for (const p of se.ports ?? []) {
           const ep: Endpoint = {
@@ -61,6 +73,7 @@ export function serviceEntryView(serviceEntries: Resource[], workloadEntries: Re
           if (spec.weight !== undefined) ep.weight = spec.weight;
           if (spec.locality) ep.locality = spec.locality;
           if (spec.network) ep.network = spec.network;
+          if (healthy === false) ep.health = 'unhealthy';
           endpoints.push(ep);
         }
       }

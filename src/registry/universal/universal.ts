@@ -49,6 +49,10 @@ export interface Registration {
   update(a: Announcement): Promise<void>;
   /** Stops renewing; the key expires after the TTL (the grace period). */
   close(): void;
+  /** The workload's probe result (protocol 8 `health`); absent: the registration keeps no health. */
+  health?(healthy: boolean, message?: string): Promise<void>;
+  /** Removes the registration now (protocol 8 `leave`); absent: it goes when the grace period ends. */
+  remove?(): Promise<void>;
 }
 
 /** The store key of one proxy's announcement. */
