@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { errorLine, UsageError } from './command.js';
 import { writeStderr, writeStdout } from './pipes.js';
 
@@ -27,6 +27,8 @@ export interface Target {
   token?: string;
   /** Where the server URL came from (flag, env, context file, default). */
   source: string;
+  /** PEM bundle the HTTPS API's certificate chains to (HOME/api-ca.pem, written by `bowline up --api-tls`; or $BOWLINE_CA_FILE). */
+  ca?: string;
 }
 
 function readText(path: string): string | undefined {
@@ -55,7 +57,8 @@ export function resolveTarget(flags: { server?: string; home?: string }, env: No
   if (!server) [server, source] = ['http://127.0.0.1:15014', 'default'];
   if (!/^https?:\/\//.test(server)) server = `http://${server}`;
   const token = env.BOWLINE_TOKEN || readText(join(home, 'admin-token'))?.trim();
-  return { server: server.replace(/\/+$/, ''), source, ...(token ? { token } : {}) };
+  const ca = server.startsWith('https://') ? readText(env.BOWLINE_CA_FILE || join(home, 'api-ca.pem')) : undefined;
+  return { server: server.replace(/\/+$/, ''), source, ...(token ? { token } : {}), ...(ca ? { ca } : {}) };
 }
 
 /** The control plane could not be reached (code BOWLINE_E_CLI_UNREACHABLE). */
@@ -73,7 +76,11 @@ export interface ApiResponse {
 
 /** A small client of the config API, as the CLI uses it. */
 export class ApiClient {
-  constructor(readonly target: Target, private readonly timeoutMs = 15_000) {}
+  private readonly dispatcher?: Agent;
+  constructor(readonly target: Target, private readonly timeoutMs = 15_000) {
+    // An HTTPS API with Bowline's CA: trust that bundle (else the system's roots, which do not know it).
+    if (target.ca) this.dispatcher = new Agent({ connect: { ca: target.ca } });
+  }
 
   /** Sends one request; throws UnreachableError when nothing answers. */
   async call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiResponse> {
@@ -88,7 +95,7 @@ export class ApiClient {
     try {
       res = await request(this.target.server + path, {
         method: method as 'GET', headers, ...(payload !== undefined ? { body: payload } : {}),
-        headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs,
+        headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
       });
     } catch (err) {
       const why = (err as { code?: string }).code ?? (err as Error).message;

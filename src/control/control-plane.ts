@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { MeshConfig } from '../api/index.js';
 import { caMetrics, loadKek, openSecretData, startCa, type CertificateAuthority, type Kek, type StoredSecretShape } from '../ca/index.js';
+import { apiCertificateNames, createApiTlsServer, serveApiTls } from './api-tls.js';
 import { MeshController } from '../mesh/controller.js';
 import { VipAllocator } from '../mesh/vips.js';
 import type { KubeWebhookOptions } from '../platform/kubernetes/webhooks.js';
@@ -39,6 +40,8 @@ export interface ControlPlaneOptions {
   listenPush?: string;
   /** HOST:PORT of the TLS push stream served when the CA runs (default 127.0.0.1:15012; port 0 picks one). */
   listenPushTls?: string;
+  /** Serve the config API over HTTPS with a certificate from the CA (`bowline up --api-tls`; src/control/api-tls.ts; needs `ca`). Default false. */
+  apiTls?: boolean;
   /** Require a token for every API call, also on loopback (`bowline up --require-token`; a shared host's other users reach loopback too). Default false. */
   requireToken?: boolean;
   /** Where the audit log of mutating API calls goes: a file (default HOME/audit.log), `-` for the control plane's log, or a function. */
@@ -101,7 +104,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId' | 'remoteEndpointGraceMs'>> & { remoteEndpointGraceMs?: number } & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId' | 'remoteEndpointGraceMs' | 'apiTls'>> & { remoteEndpointGraceMs?: number } & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name: `api`, `push`, `pushTls`, `webhook` (written to `--ports-file`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -278,7 +281,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
   const dashboard = opts.dashboard ? { ...(typeof opts.dashboard === 'object' ? { uiDir: opts.dashboard.uiDir } : {}), ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), authenticate } : undefined;
   const mounts = partMounts({ store, ...(ca ? { ca } : {}), ...(push ? { push } : {}), ...(dashboard ? { dashboard } : {}), log });
-  const server: Server = createServer(apiRequestListener({ home: opts.home, needAuth, requireToken: opts.requireToken === true, listenHost: listen.host, store, metrics, api, audit, authApi, authenticate, mounts, log }));
+  const onRequest = apiRequestListener({ home: opts.home, needAuth, requireToken: opts.requireToken === true, listenHost: listen.host, store, metrics, api, audit, authApi, authenticate, mounts, log });
+  // --api-tls: HTTPS only, with a serving certificate from the CA (renewed; its bundle in HOME/api-ca.pem).
+  let tlsServer: ReturnType<typeof createApiTlsServer> | undefined;
+  if (opts.apiTls) {
+    if (!ca) {
+      await stopAll();
+      throw Object.assign(new Error('--api-tls needs the CA (its certificate for the API), which is not running'), { code: 'BOWLINE_E_CONTROL_API_TLS' });
+    }
+    tlsServer = createApiTlsServer(onRequest);
+    stops.push(serveApiTls(tlsServer, ca, { home: opts.home, names: apiCertificateNames(listen.host), log }));
+  }
+  const server = (tlsServer ?? createServer(onRequest)) as Server;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
@@ -293,7 +307,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
   const port = (server.address() as AddressInfo).port;
   const urlHost = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '[::1]' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  const apiUrl = `http://${urlHost}:${port}`;
+  const apiUrl = `${opts.apiTls ? 'https' : 'http'}://${urlHost}:${port}`;
   log(`control plane: config API on ${apiUrl} (store ${store.backend}${needAuth ? `; not loopback, so requests need the admin token in ${opts.home}/admin-token` : ''})`);
 
   let closed = false;

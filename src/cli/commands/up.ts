@@ -59,6 +59,9 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --kube-domain DOMAIN       the clusters' DNS domain: hosts name.ns.svc.DOMAIN (default --cluster-domain)
   --kube-namespace NS        read only these namespaces (repeatable; default all)
   --prometheus URL           the dashboard (/ui/) reads traffic from this Prometheus instead of the proxies' reports
+  --api-tls                  serve the config API over HTTPS with a certificate from Bowline's CA (SANs: the listen
+                             address, 127.0.0.1, ::1, localhost, the host name); its CA bundle is HOME/api-ca.pem, and
+                             \`bowline kubeconfig\` writes server, CA data and token for kubectl (docs/config-api.md)
   --require-token            every API call needs a token, also on loopback (other users of this host reach loopback)
   --audit-log FILE|-         audit log of every mutating API call (default HOME/audit.log; - = this log)
 
@@ -117,6 +120,7 @@ export const command: Command = {
       'kube-namespace': { type: 'string', multiple: true },
       prometheus: { type: 'string' },
       'require-token': { type: 'boolean', default: false },
+      'api-tls': { type: 'boolean', default: false },
       'audit-log': { type: 'string' },
       'listen-webhook': { type: 'string' },
       webhooks: { type: 'string', default: 'validate,inject' },
@@ -184,6 +188,7 @@ export const command: Command = {
         ...(remoteEndpointGraceMs !== undefined ? { remoteEndpointGraceMs } : {}),
         ...(values.prometheus ? { prometheus: values.prometheus } : {}),
         requireToken: values['require-token']!,
+        apiTls: values['api-tls']!,
         ...(values['audit-log'] ? { auditLog: values['audit-log'] } : {}),
         ca: true,
         push: true,
