@@ -22,6 +22,9 @@ function unavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root';
   if (spawnSync('iptables', ['--version']).status !== 0) return 'iptables missing';
   if (!existsSync(join(root, 'native/original-dst/build/Release/original_dst.node'))) return 'SO_ORIGINAL_DST addon not built';
+  // The proxy runs as uid 65534 (capture exempts its uid): it must be able to read the checkout.
+  const probe = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(join(root, 'bin/bowline'))}, require('fs').constants.R_OK)`]);
+  if (probe.status !== 0) return `uid 65534 (the captured proxy's) cannot read ${root}: a parent directory is not world-executable`;
   return undefined;
 }
 
