@@ -39,8 +39,6 @@ export interface HTTPRoute {
   fault?: HTTPFaultInjection;
   mirror?: Destination;
   mirrors?: HTTPMirrorPolicy[];
-  /** Deprecated (integer percent); normalize() turns it into mirrorPercentage. */
-  mirrorPercent?: number;
   mirrorPercentage?: Percent;
   corsPolicy?: CorsPolicy;
   headers?: Headers;
@@ -96,8 +94,6 @@ export interface HTTPRetry {
 }
 /** CORS policy. */
 export interface CorsPolicy {
-  /** Deprecated list of exact origins; prefer allowOrigins. */
-  allowOrigin?: string[];
   allowOrigins?: StringMatch[];
   allowMethods?: string[];
   allowHeaders?: string[];
@@ -113,8 +109,6 @@ export interface FaultDelay {
   fixedDelay?: string;
   exponentialDelay?: string;
   percentage?: Percent;
-  /** Deprecated integer percent; normalize() turns it into percentage.value. */
-  percent?: number;
 }
 /** An abort (HTTP status, gRPC status or HTTP/2 error) for a percentage of requests. */
 export interface FaultAbort {
@@ -122,8 +116,6 @@ export interface FaultAbort {
   grpcStatus?: string;
   http2Error?: string;
   percentage?: Percent;
-  /** Deprecated integer percent; normalize() turns it into percentage.value. */
-  percent?: number;
 }
 /** A mirror destination with its percentage. */
 export interface HTTPMirrorPolicy { destination: Destination; percentage?: Percent }
@@ -196,8 +188,6 @@ export interface ConsistentHashLB {
   httpQueryParameterName?: string;
   ringHash?: { minimumRingSize?: number };
   maglev?: { tableSize?: number };
-  /** Deprecated; use ringHash.minimumRingSize. */
-  minimumRingSize?: number;
 }
 /** Locality-weighted load balancing and failover. */
 export interface LocalityLoadBalancerSetting {
@@ -228,8 +218,6 @@ export interface ConnectionPoolSettings {
 }
 /** Passive health checking (ejecting failing hosts). */
 export interface OutlierDetection {
-  /** Deprecated; use consecutive5xxErrors / consecutiveGatewayErrors. */
-  consecutiveErrors?: number;
   splitExternalLocalOriginErrors?: boolean;
   consecutiveLocalOriginFailures?: number;
   consecutiveGatewayErrors?: number;

@@ -95,8 +95,8 @@ function ms(d: string | undefined): number | undefined {
   return d === undefined ? undefined : parseDuration(d);
 }
 
-function percentOf(p: { percentage?: { value: number }; percent?: number }): number {
-  return p.percentage?.value ?? p.percent ?? 100;
+function percentOf(p: { percentage?: { value: number } }): number {
+  return p.percentage?.value ?? 100;
 }
 
 /** Converts Istio's HTTPRetry (absent: Istio's default policy). */
@@ -133,7 +133,7 @@ export function http2ErrorName(e: string): string {
 
 /** Converts Istio's CorsPolicy. */
 export function corsPolicy(c: api.CorsPolicy): CorsPolicy {
-  const origins: StringMatch[] = [...(c.allowOrigins ?? []).map(stringMatch).filter((x): x is StringMatch => !!x), ...(c.allowOrigin ?? []).map((o) => ({ exact: o }))];
+  const origins: StringMatch[] = [...(c.allowOrigins ?? []).map(stringMatch).filter((x): x is StringMatch => !!x)];
   const out: CorsPolicy = { allowOrigins: origins };
   if (c.allowMethods) out.allowMethods = c.allowMethods;
   if (c.allowHeaders) out.allowHeaders = c.allowHeaders;
@@ -190,7 +190,7 @@ export function httpRoute(ctx: RouteContext, r: api.HTTPRoute, index: number, vs
       action.rewrite = rw;
     }
     const mirrors: NonNullable<RouteAction['mirrors']> = [];
-    if (r.mirror) mirrors.push({ cluster: destinationCluster(ctx, r.mirror), percentage: r.mirrorPercentage?.value ?? r.mirrorPercent ?? 100 });
+    if (r.mirror) mirrors.push({ cluster: destinationCluster(ctx, r.mirror), percentage: r.mirrorPercentage?.value ?? 100 });
     for (const m of r.mirrors ?? []) mirrors.push({ cluster: destinationCluster(ctx, m.destination), percentage: m.percentage?.value ?? 100 });
     if (mirrors.length) action.mirrors = mirrors;
     route.route = action;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultMeshConfig } from '../../api/index.js';
+import { defaultMeshConfig, normalize } from '../../api/index.js';
 import type { Resource } from '../../api/types/meta.js';
 import { buildSnapshot } from '../../model/snapshot.js';
 import { announcementsView } from '../../registry/universal/universal.js';
@@ -130,5 +130,32 @@ describe('Istio fields translated for the proxy', () => {
     expect(routes[1]!.redirect).toEqual({ scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT', redirectCode: 301 });
     expect(routes[2]!.route!.retries!.backoffBaseMs).toBe(250);
     expect(routes[2]!.fault).toEqual({ delay: { exponentialDelayMs: 2000, percentage: 10 }, abort: { http2Error: 'REFUSED_STREAM', percentage: 1 } });
+  });
+});
+
+describe('legacy spellings', () => {
+  it('reach the proxy through normalize() alone: the generators read only the current fields', () => {
+    const legacy = [
+      r('VirtualService', 'reviews', 'default', {
+        hosts: ['reviews'],
+        http: [{
+          fault: { delay: { fixedDelay: '1s', percent: 30 }, abort: { httpStatus: 503, percent: 20 } },
+          mirror: { host: 'ratings' }, mirror_percent: 40,
+          corsPolicy: { allowOrigin: ['https://shop.example'] },
+          route: [{ destination: { host: 'reviews' } }],
+        }],
+      }),
+      r('DestinationRule', 'reviews', 'default', { host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x-user', minimumRingSize: 2048 } }, outlierDetection: { consecutiveErrors: 4 } } }),
+    ].map((x) => normalize(x));
+    const cfg = generateProxyConfig(snap(legacy), productpageProxy);
+    const route = cfg.routes.flatMap((t) => t.virtualHosts).find((v) => v.name === 'reviews.default.svc.cluster.local:9080')!.routes[0]!;
+    expect(route.fault).toMatchObject({ delay: { percentage: 30 }, abort: { httpStatus: 503, percentage: 20 } });
+    expect(route.route?.mirrors).toEqual([expect.objectContaining({ percentage: 40 })]);
+    expect(route.cors?.allowOrigins).toEqual([{ exact: 'https://shop.example' }]);
+    const c = cfg.clusters.find((x) => x.name === 'outbound|9080||reviews.default.svc.cluster.local')!;
+    expect(c.loadBalancer?.consistentHash?.minimumRingSize).toBe(2048);
+    // Istio: consecutiveErrors counted 502, 503 and 504, i.e. gateway errors.
+    expect(c.outlierDetection).toMatchObject({ consecutiveGatewayErrors: 4 });
+    expect(c.outlierDetection?.consecutive5xxErrors).toBeUndefined();
   });
 });

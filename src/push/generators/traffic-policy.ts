@@ -70,7 +70,7 @@ export function applyPolicy(c: Cluster, p: Fields, credential?: (name: string) =
       }
       if (h.useSourceIp) ch.useSourceIp = true;
       if (h.httpQueryParameterName) ch.httpQueryParameterName = h.httpQueryParameterName;
-      const ring = h.ringHash?.minimumRingSize ?? h.minimumRingSize;
+      const ring = h.ringHash?.minimumRingSize;
       if (ring) ch.minimumRingSize = ring;
       c.loadBalancer.consistentHash = ch;
     }
@@ -120,8 +120,7 @@ export function applyPolicy(c: Cluster, p: Fields, credential?: (name: string) =
       baseEjectionTimeMs: ms(od.baseEjectionTime) ?? 30_000,
       maxEjectionPercent: od.maxEjectionPercent ?? 10,
     };
-    const c5 = od.consecutive5xxErrors ?? od.consecutiveErrors;
-    if (c5 !== undefined) o.consecutive5xxErrors = c5;
+    if (od.consecutive5xxErrors !== undefined) o.consecutive5xxErrors = od.consecutive5xxErrors;
     if (od.consecutiveGatewayErrors !== undefined) o.consecutiveGatewayErrors = od.consecutiveGatewayErrors;
     if (od.consecutiveLocalOriginFailures !== undefined) o.consecutiveLocalOriginFailures = od.consecutiveLocalOriginFailures;
     if (od.minHealthPercent !== undefined) o.minHealthPercent = od.minHealthPercent;
