@@ -44,11 +44,30 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-/** Starts `size` etcd members (Debian's /usr/bin/etcd) on loopback ports and waits until healthy. */
-export async function startEtcd(size = 1, bin = process.env.BOWLINE_ETCD_BIN ?? '/usr/bin/etcd'): Promise<EtcdCluster> {
+/**
+ * Starts `size` etcd members (Debian's /usr/bin/etcd) on loopback ports and waits until healthy.
+ * etcd cannot take its sockets from us and its members must know each other's peer URL before they
+ * start, so the ports are asked of the kernel (port 0) and released just before etcd binds them; when
+ * another process takes one in that moment (etcd says "address already in use"), the whole start is
+ * retried with new ports rather than failing the caller.
+ */
+export async function startEtcd(size = 1, bin = process.env.BOWLINE_ETCD_BIN ?? '/usr/bin/etcd', pickPort: () => Promise<number> = freePort): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(size, bin, pickPort);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 5) throw err;
+    }
+  }
+}
+
+/** etcd could not bind a port released for it: another process took it. */
+class PortTaken extends Error {}
+
+async function startOnce(size: number, bin: string, pickPort: () => Promise<number>): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'bowline-etcd-'));
   const ports = [] as Array<{ client: number; peer: number }>;
-  for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
+  for (let i = 0; i < size; i++) ports.push({ client: await pickPort(), peer: await pickPort() });
   const initial = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(',');
   let out = '';
   const members: EtcdMember[] = [];
@@ -79,12 +98,20 @@ export async function startEtcd(size = 1, bin = process.env.BOWLINE_ETCD_BIN ?? 
     const deadline = Date.now() + 20_000;
     for (const u of urls) {
       while (!(await healthy(u))) {
+        if (/address already in use/.test(out) && members.some((m) => m.proc.exitCode !== null)) throw new Error(`etcd could not bind its port:\n${out.slice(-2000)}`);
         if (Date.now() > deadline) throw new Error(`etcd did not become healthy:\n${out.slice(-4000)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
   };
-  await waitHealthy(members.map((m) => m.clientUrl));
+  try {
+    await waitHealthy(members.map((m) => m.clientUrl));
+  } catch (err) {
+    await Promise.all(members.map((m) => m.kill()));
+    rmSync(dir, { recursive: true, force: true });
+    if (/address already in use/.test(out)) throw new PortTaken(out.slice(-2000));
+    throw err;
+  }
   return {
     url: `etcd://${ports.map((p) => `127.0.0.1:${p.client}`).join(',')}`,
     members,
