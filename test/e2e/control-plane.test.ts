@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.js';
 import { startBowline, type Child } from '../support/process.js';
+import { httpGet } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
 
 const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-cp-'));
@@ -20,19 +21,7 @@ let pushPort = 0;
 let gatewayPort = 0;
 let cp: Child | undefined;
 
-function get(port: number, path: string, headers: Record<string, string> = {}, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path, headers, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = httpGet;
 
 /** An app listening on an ephemeral port. */
 async function app(handler: http.RequestListener): Promise<number> {

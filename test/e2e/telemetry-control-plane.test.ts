@@ -13,23 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../src/telemetry/index.js';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
+import { httpGet } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
 
 const FORWARDED = ['x-request-id', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'traceparent', 'tracestate'];
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = httpGet;
 
 const istioConfigMap = (collectorPort: number, encoding: 'TEXT' | 'JSON') => `apiVersion: v1
 kind: ConfigMap
