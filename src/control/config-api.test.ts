@@ -82,6 +82,11 @@ describe('config API (Kubernetes REST conventions)', () => {
     expect(gone.body).toMatchObject({ kind: 'Status', reason: 'NotFound', code: 404, details: { name: 'reviews', kind: 'virtualservices' } });
   });
 
+  it('keeps idle connections longer than kubectl does (Go idles 90 s), so a reused connection is never closed under it', async () => {
+    const r = await call('GET', '/version');
+    expect(r.headers.get('keep-alive')).toBe('timeout=95');
+  });
+
   it('answers AlreadyExists with 409', async () => {
     expect((await call('POST', VS_PATH, vs('dup'))).status).toBe(201);
     const again = await call('POST', VS_PATH, vs('dup'));

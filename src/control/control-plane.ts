@@ -30,6 +30,9 @@ export { parseListen } from '../proxy-config/host-port.js';
 export type { Handler } from './routes.js';
 import type { Handler } from './routes.js';
 
+/** How long the config API keeps an idle keep-alive connection: longer than Go's (kubectl's) 90 s client idle timeout. */
+export const API_KEEP_ALIVE_MS = 95_000;
+
 /** How to start the control plane; every field has the default `bowline up` uses. */
 export interface ControlPlaneOptions {
   /** Bowline home: the embedded store, the admin token, the CLI context (default $BOWLINE_HOME or ~/.bowline). */
@@ -293,6 +296,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     stops.push(serveApiTls(tlsServer, ca, { home: opts.home, names: apiCertificateNames(listen.host), log }));
   }
   const server = (tlsServer ?? createServer(onRequest)) as Server;
+  // Idle keep-alive connections outlive the clients' own idle timeouts (Go's, kubectl's, 90 s; undici's
+  // 4 s), so a client never reuses a connection the API is closing at that moment (an ECONNRESET on the
+  // next request). Node's default, 5 s, raced with clients that keep connections idle for 4-5 s.
+  server.keepAliveTimeout = API_KEEP_ALIVE_MS;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
