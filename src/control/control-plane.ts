@@ -1,17 +1,22 @@
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { MeshConfig } from '../api/index.js';
 import { caMetrics, loadKek, openSecretData, startCa, type CertificateAuthority, type Kek, type StoredSecretShape } from '../ca/index.js';
 import { apiCertificateNames, createApiTlsServer, serveApiTls } from './api-tls.js';
 import { MeshController } from '../mesh/controller.js';
 import { VipAllocator } from '../mesh/vips.js';
+import { installCrds } from '../platform/kubernetes/install.js';
 import type { KubeWebhookOptions } from '../platform/kubernetes/webhooks.js';
 import { parseListen } from '../proxy-config/host-port.js';
 import { ConfigStatusTracker } from '../push/config-status.js';
 import type { PushServer } from '../push/server/server.js';
 import { startPushServer } from '../push/start.js';
 import type { RegistryStatus } from '../registry/registry.js';
+import { openKubernetesStore } from '../store/kubernetes/kubernetes.js';
+import { startLeaderElection } from '../store/kubernetes/leader.js';
 import { openStore, type Clock, type Store, type StoredObject } from '../store/index.js';
 import type { Caller } from './access.js';
 import { ApiTokens, looksLikeApiToken } from './api-tokens.js';
@@ -20,6 +25,7 @@ import { adminTokenPath, bearerMatches, ensureAdminToken, isLoopback, rotateAdmi
 import { ConfigApi } from './config-api.js';
 import { instrumentStore } from './instrumented-store.js';
 import { startKubeParts } from './kube-parts.js';
+import { kubeStatusWriter } from './kube-status.js';
 import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
 import { registryApiHandler } from '../push/registry-api.js';
@@ -57,8 +63,10 @@ export interface ControlPlaneOptions {
   caKekFile?: string;
   /** Istio-style cacerts directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) for a shared root. */
   caCertsDir?: string;
-  /** `embedded`, `etcd://HOST:PORT[,...]`, or an already opened Store (default embedded). */
+  /** `embedded`, `etcd://HOST:PORT[,...]`, `kubernetes` (the apiserver of the first `kubernetes` source, else the pod's; docs/platforms/kubernetes.md), or an already opened Store (default embedded). */
   store?: string | Store;
+  /** This replica's name in the leader election of `store: 'kubernetes'` (default HOSTNAME-PID). */
+  replicaId?: string;
   meshConfigFile?: string;
   /** Cluster domain for host names `name.ns.svc.DOMAIN` (default cluster.local). */
   clusterDomain?: string;
@@ -91,7 +99,7 @@ export interface ControlPlaneOptions {
   /** Serve the dashboard at /ui/ (`bowline up`: true; default false); `uiDir` replaces the built bundle's folder. */
   dashboard?: boolean | { uiDir: string };
   /** Kubernetes admission webhooks (`bowline up --listen-webhook`; needs the CA); default none. */
-  webhooks?: Omit<KubeWebhookOptions, 'log' | 'namespace' | 'kubeconfig'>;
+  webhooks?: Omit<KubeWebhookOptions, 'log' | 'namespace' | 'kubeconfig' | 'isLeader'>;
   clock?: Clock;
   /** Where log lines go (default stderr). */
   log?: (line: string) => void;
@@ -107,7 +115,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId' | 'remoteEndpointGraceMs' | 'apiTls'>> & { remoteEndpointGraceMs?: number } & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'replicaId' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId' | 'remoteEndpointGraceMs' | 'apiTls'>> & { remoteEndpointGraceMs?: number } & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name: `api`, `push`, `pushTls`, `webhook` (written to `--ports-file`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -153,10 +161,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     return kek;
   };
 
-  // 1. The store (or config source) and the mesh config kept in it; the audit log of writes to it.
-  const rawStore = typeof opts.store === 'object' ? opts.store : await openStore(opts.store ?? 'embedded', { home: opts.home, ...(opts.clock ? { clock: opts.clock } : {}) });
-  stops.push(() => rawStore.close());
-  const store = instrumentStore(rawStore, metrics);
+  // 1. The store (or config source: the cluster's apiserver) and the mesh config kept in it; the audit log of writes to it.
   const mesh = new MeshConfigSource({
     ...(opts.meshConfigFile ? { file: opts.meshConfigFile } : {}),
     ...(opts.rootNamespace ? { rootNamespace: opts.rootNamespace } : {}),
@@ -164,6 +169,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.meshId ? { meshId: opts.meshId } : {}),
     log,
   });
+  const fromCluster = opts.store === 'kubernetes';
+  // The home holds the admin token and the audit log also when no embedded store creates it.
+  if (fromCluster) mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+  const clusterKubeconfig = opts.kubernetes?.[0]?.kubeconfig;
+  const rawStore = typeof opts.store === 'object' ? opts.store
+    : fromCluster ? await openKubernetesStore({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), rootNamespace: mesh.rootNamespace, crds: installCrds() as Array<Record<string, unknown>>, ...(opts.clock ? { clock: opts.clock } : {}), log })
+    : await openStore(opts.store ?? 'embedded', { home: opts.home, ...(opts.clock ? { clock: opts.clock } : {}) });
+  stops.push(() => rawStore.close());
+  const store = instrumentStore(rawStore, metrics);
   let audit: AuditLog;
   try {
     const target = opts.auditLog ?? join(opts.home, 'audit.log');
@@ -177,9 +191,24 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let ca: CertificateAuthority | undefined;
   let push: { server: PushServer; controller: MeshController; registries(): RegistryStatus[]; multiCluster?: Handler } | undefined;
   const ports: Record<string, number> = {};
+  let isLeader: (() => boolean) | undefined;
+  const onLeader: Array<() => void> = [];
   try {
     await mesh.start(store);
     stops.push(() => mesh.stop());
+    const replicaId = opts.replicaId ?? `${hostname()}-${process.pid}`;
+    if (fromCluster) {
+      // Replicas on one apiserver: the holder of the Lease writes status and patches caBundles.
+      const election = await startLeaderElection({
+        ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), namespace: mesh.rootNamespace,
+        identity: replicaId,
+        ...(Number(process.env.BOWLINE_LEADER_LEASE_MS) > 0 ? { leaseMs: Number(process.env.BOWLINE_LEADER_LEASE_MS) } : {}),
+        onChange: (leading) => { if (leading) for (const fn of onLeader) fn(); },
+        log,
+      });
+      stops.push(() => election.stop());
+      isLeader = () => election.isLeader();
+    }
     const domains = { clusterDomain: opts.clusterDomain ?? 'cluster.local', extraDomains: opts.domains ?? [] };
     const registrationTtlMs = registrationTtl();
     let controller: MeshController | undefined;
@@ -241,14 +270,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       api.core.statusOf = (o) => status.statusOf(o);
       metrics.addRegistry(server.metrics.registry);
       push = { server, controller: c, registries: () => aggregate.statuses(), multiCluster: registryApiHandler({ local: registries.served, topology: registries.topology, roots: () => ca?.trustBundlePem() ?? '', clusters: registries.clusters }) };
+      if (isLeader) {
+        // The mesh's status of VirtualServices and AuthorizationPolicies, written to the apiserver by the leader.
+        const writer = kubeStatusWriter({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), store, statusOf: (o) => status.statusOf(o), isLeader, replicaId, log });
+        stops.push(c.onSnapshot(() => void writer.sync()));
+        onLeader.push(() => void writer.sync());
+        void writer.sync();
+      }
     }
 
     // The Kubernetes parts that need the CA: admission webhooks, the gateway's join-token Secret.
     if (ca) {
       // `--inject-server HOST:0`: the port the TLS push stream bound (a control plane on port 0 tells pods where it is).
       const webhooks = opts.webhooks?.inject?.server ? { ...opts.webhooks, inject: { ...opts.webhooks.inject, server: opts.webhooks.inject.server.replace(/:0$/, `:${ports.pushTls ?? 0}`) } } : opts.webhooks;
-      const kube = await startKubeParts({ ca, rootNamespace: mesh.rootNamespace, ...(webhooks ? { webhooks } : {}), ...(opts.kubernetes?.[0] ? { cluster: opts.kubernetes[0] } : {}), log });
+      const kube = await startKubeParts({ ca, rootNamespace: mesh.rootNamespace, ...(webhooks ? { webhooks } : {}), ...(isLeader ? { isLeader } : {}), ...(opts.kubernetes?.[0] ? { cluster: opts.kubernetes[0] } : {}), log });
       stops.push(() => kube.close());
+      onLeader.push(() => kube.leading());
       if (kube.webhookPort !== undefined) ports.webhook = kube.webhookPort;
     } else if (opts.webhooks) {
       throw new Error('webhooks: the webhooks need the CA (its serving certificate and per-pod tokens), which did not start');

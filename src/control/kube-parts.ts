@@ -12,23 +12,27 @@ export interface KubePartsSettings {
   ca: CertificateAuthority;
   rootNamespace: string;
   /** Webhook settings; absent: no webhooks. */
-  webhooks?: Omit<KubeWebhookOptions, 'log' | 'namespace' | 'kubeconfig'>;
+  webhooks?: Omit<KubeWebhookOptions, 'log' | 'namespace' | 'kubeconfig' | 'isLeader'>;
+  /** With several replicas (`--config-source kubernetes`): whether this one leads. */
+  isLeader?: () => boolean;
   /** The first cluster of `--kubeconfig` / `--kube-in-cluster`: its apiserver gets the caBundle patches and the join Secret. */
   cluster?: KubernetesSource;
   log(line: string): void;
 }
 
-/** Starts the webhooks and the join Secret keeper as configured; `webhookPort` is the bound webhook port. */
-export async function startKubeParts(s: KubePartsSettings): Promise<{ webhookPort?: number; close(): Promise<void> }> {
+/** Starts the webhooks and the join Secret keeper as configured; `webhookPort` is the bound webhook port, `leading()` tells them this replica now leads. */
+export async function startKubeParts(s: KubePartsSettings): Promise<{ webhookPort?: number; leading(): void; close(): Promise<void> }> {
   const stops: Array<() => void | Promise<void>> = [];
   const close = async () => { for (const stop of stops.splice(0).reverse()) await stop(); };
   let webhookPort: number | undefined;
+  let leading = () => {};
   try {
     if (s.webhooks) {
       const { startKubeWebhooks } = await import('../platform/kubernetes/webhooks.js');
-      const wh = await startKubeWebhooks(s.ca, { ...s.webhooks, namespace: s.rootNamespace, log: s.log, ...(s.cluster?.kubeconfig ? { kubeconfig: s.cluster.kubeconfig } : {}) })
+      const wh = await startKubeWebhooks(s.ca, { ...s.webhooks, namespace: s.rootNamespace, log: s.log, ...(s.isLeader ? { isLeader: s.isLeader } : {}), ...(s.cluster?.kubeconfig ? { kubeconfig: s.cluster.kubeconfig } : {}) })
         .catch((err: Error) => { throw Object.assign(new Error(`webhooks: ${err.message}`), { cause: err, ...('code' in err ? { code: err.code } : {}) }); });
       webhookPort = wh.server.port;
+      leading = () => { void wh.patcher?.sync(); };
       stops.push(() => wh.close());
     }
     if (s.cluster) {
@@ -46,5 +50,5 @@ export async function startKubeParts(s: KubePartsSettings): Promise<{ webhookPor
     await close();
     throw err;
   }
-  return { ...(webhookPort !== undefined ? { webhookPort } : {}), close };
+  return { ...(webhookPort !== undefined ? { webhookPort } : {}), leading: () => leading(), close };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { parseMeshConfig, type MeshConfig, type Violation } from '../api/index.js';
+import { startInformer } from '../store/informer.js';
 import type { Store, StoredObject, Watch } from '../store/index.js';
 import { mergePatch } from './merge-patch.js';
 
@@ -80,11 +81,13 @@ export class MeshConfigSource {
       this.opts.log?.(`mesh config: updated from ${cm ? `ConfigMap ${ns}/istio` : 'defaults and --mesh-config'}`);
       for (const fn of this.listeners) fn(next);
     };
-    const { items, revision } = await store.list('ConfigMap', ns);
-    load(items.find((o) => o.metadata.name === 'istio'));
-    this.watch = store.watch({ kind: 'ConfigMap', namespace: ns }, (ev) => {
-      if (ev.object.metadata.name === 'istio') load(ev.type === 'DELETED' ? undefined : ev.object);
-    }, { fromRevision: revision });
+    // Listed again whenever the watch expires (startInformer).
+    this.watch = await startInformer(store, {
+      kinds: ['ConfigMap'], namespace: ns,
+      onList: (items) => load(items.find((o) => o.metadata.name === 'istio')),
+      onEvent: (ev) => { if (ev.object.metadata.name === 'istio') load(ev.type === 'DELETED' ? undefined : ev.object); },
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
   }
 
   stop(): void {

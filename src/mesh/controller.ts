@@ -12,6 +12,7 @@ import type { Resource } from '../api/types/meta.js';
 import { buildSnapshot, type MeshSnapshot } from '../model/snapshot.js';
 import { DEFAULT_DOMAINS, type DomainSettings } from '../model/service.js';
 import type { Registry } from '../registry/registry.js';
+import { startInformer } from '../store/informer.js';
 import type { Store, StoredObject, Watch } from '../store/store.js';
 import type { VipAllocator } from './vips.js';
 
@@ -62,16 +63,22 @@ export class MeshController {
   async start(): Promise<MeshSnapshot> {
     await this.opts.registry.start();
     await this.opts.vips?.start();
-    const rev = await this.opts.store.revision();
-    for (const kind of [...kindNames, 'ConfigMap', 'Secret']) {
-      const { items } = await this.opts.store.list(kind);
-      for (const o of items) this.objects.set(key(o), o);
-    }
-    this.watch = this.opts.store.watch({}, (ev) => {
-      if (ev.type === 'DELETED') this.objects.delete(key(ev.object));
-      else this.objects.set(key(ev.object), ev.object);
-      this.schedule();
-    }, { fromRevision: rev });
+    // Listed again (and a snapshot built) whenever the watch expires.
+    let listed = false;
+    this.watch = await startInformer(this.opts.store, {
+      kinds: [...kindNames, 'ConfigMap', 'Secret'], watch: {},
+      onList: (items) => {
+        this.objects = new Map(items.map((o) => [key(o), o]));
+        if (listed) this.schedule();
+        listed = true;
+      },
+      onEvent: (ev) => {
+        if (ev.type === 'DELETED') this.objects.delete(key(ev.object));
+        else this.objects.set(key(ev.object), ev.object);
+        this.schedule();
+      },
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
     this.unsub = this.opts.registry.onChange(() => this.schedule());
     this.rebuild();
     return this.snap!;

@@ -1,5 +1,9 @@
-/** Polls `check` until it returns a truthy value (or resolves to one), or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+/**
+ * Polls `check` until it returns a truthy value (or resolves to one), or fails after `timeoutMs`.
+ * `what` names the condition in the failure; as a function it is read at the failure (a child's
+ * output then, not when the wait began).
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string | (() => string) } = {}): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   let lastErr: unknown;
   for (;;) {
@@ -10,7 +14,8 @@ export async function waitFor<T>(check: () => T | Promise<T>, opts: { timeoutMs?
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${lastErr ? `: ${String(lastErr)}` : ''}`);
+      const what = typeof opts.what === 'function' ? opts.what() : opts.what;
+      throw new Error(`timed out waiting for ${what ?? 'condition'}${lastErr ? `: ${String(lastErr)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
   }

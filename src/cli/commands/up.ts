@@ -23,6 +23,10 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --ca-certs-dir DIR         Istio-style cacerts (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem): a shared root
   --home DIR                 state: embedded store, admin token, CLI context (default $BOWLINE_HOME or ~/.bowline)
   --store embedded|etcd://HOST:PORT[,HOST:PORT...]   where config lives (default embedded)
+  --config-source kubernetes  config and Bowline's state in the cluster's apiserver (Istio CRDs, installed when
+                             missing; Secrets, ConfigMaps, Leases of the root namespace): the cluster of the first
+                             --kubeconfig, or --kube-in-cluster; replicas elect a leader (docs/platforms/kubernetes.md)
+  --replica-id NAME          this replica's name in that leader election (default HOSTNAME-PID)
   --mesh-config FILE         Istio MeshConfig YAML (the istio ConfigMap in the root namespace overrides it)
   --cluster-domain DOMAIN    service host suffix name.ns.svc.DOMAIN (default cluster.local)
   --domain DOMAIN            an extra domain services are known by (repeatable)
@@ -99,6 +103,8 @@ export const command: Command = {
       'ca-certs-dir': { type: 'string' },
       home: { type: 'string' },
       store: { type: 'string', default: 'embedded' },
+      'config-source': { type: 'string' },
+      'replica-id': { type: 'string' },
       'mesh-config': { type: 'string' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       domain: { type: 'string', multiple: true },
@@ -158,6 +164,11 @@ export const command: Command = {
     const kubeShared = { ...(kubeDomain ? { clusterDomain: kubeDomain } : {}), ...(values['kube-namespace'] ? { namespaces: values['kube-namespace'] } : {}) };
     const kubernetes = [...(values.kubeconfig ?? []).map((kubeconfig) => ({ kubeconfig, ...kubeShared })), ...(values['kube-in-cluster'] ? [kubeShared] : [])];
     if (kubernetes.length === 0 && (kubeDomain || values['kube-namespace'])) throw new UsageError('--kube-domain and --kube-namespace need --kubeconfig FILE or --kube-in-cluster');
+    const configSource = values['config-source'];
+    if (configSource !== undefined && configSource !== 'kubernetes') throw new UsageError(`--config-source takes kubernetes, got "${configSource}"`);
+    if (configSource && store !== 'embedded') throw new UsageError(`--config-source kubernetes keeps config in the cluster: it cannot be combined with --store ${store}`);
+    if (configSource && kubernetes.length === 0) throw new UsageError('--config-source kubernetes needs the cluster: --kubeconfig FILE or --kube-in-cluster');
+    if (values['replica-id'] !== undefined && !configSource) throw new UsageError('--replica-id names a replica of --config-source kubernetes');
     const grace = values['remote-endpoint-grace'];
     const remoteEndpointGraceMs = grace === undefined ? undefined : parseDuration(grace);
     if (grace !== undefined && remoteEndpointGraceMs === undefined) throw new UsageError(`--remote-endpoint-grace must be a duration such as 5m or 30s, got "${grace}"`);
@@ -173,7 +184,8 @@ export const command: Command = {
         caNewRoot: values['new-root']!,
         ...(values['ca-kek-file'] ? { caKekFile: values['ca-kek-file'] } : {}),
         ...(values['ca-certs-dir'] ? { caCertsDir: values['ca-certs-dir'] } : {}),
-        store: await openWithRetry(store, home, log),
+        store: configSource ? 'kubernetes' : await openWithRetry(store, home, log),
+        ...(values['replica-id'] ? { replicaId: values['replica-id'] } : {}),
         ...(values['mesh-config'] ? { meshConfigFile: values['mesh-config'] } : {}),
         clusterDomain: values['cluster-domain']!,
         domains: values.domain ?? [],

@@ -27,7 +27,7 @@ function status(err: unknown): number | undefined {
 }
 
 /** Starts patching `validating` and `mutating` (configuration names) every `intervalMs` and on CA changes. */
-export function startCaBundlePatcher(kc: KubeConfig, ca: BundleSource, names: { validating?: string; mutating?: string }, opts: { intervalMs?: number; log?: (line: string) => void } = {}): CaBundlePatcher {
+export function startCaBundlePatcher(kc: KubeConfig, ca: BundleSource, names: { validating?: string; mutating?: string }, opts: { intervalMs?: number; log?: (line: string) => void; isLeader?: () => boolean } = {}): CaBundlePatcher {
   const api = kc.makeApiClient(AdmissionregistrationV1Api);
   const log = opts.log ?? (() => {});
   const missingLogged = new Set<string>();
@@ -83,7 +83,7 @@ export function startCaBundlePatcher(kc: KubeConfig, ca: BundleSource, names: { 
     return changed;
   };
   let stopped = false;
-  const kick = () => { if (!stopped) void sync(); };
+  const kick = () => { if (!stopped && (opts.isLeader?.() ?? true)) void sync(); }; // replicas: only the leader patches
   const timer = setInterval(kick, opts.intervalMs ?? 5_000);
   timer.unref();
   const unsubscribe = ca.onChange(kick);

@@ -27,6 +27,8 @@ export interface KubeWebhookOptions {
   dnsNames?: string[];
   /** A kubeconfig file for caBundle patching; default: in-cluster credentials when running in a pod, else none. */
   kubeconfig?: string;
+  /** With several replicas: whether this one leads (only the leader patches caBundles); default: always. */
+  isLeader?: () => boolean;
   /** Root namespace the webhook configurations name (default istio-system). */
   namespace?: string;
   log(line: string): void;
@@ -65,8 +67,8 @@ export async function startKubeWebhooks(ca: WebhooksCa, o: KubeWebhookOptions): 
     const kc = new KubeConfig();
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
     else kc.loadFromCluster();
-    patcher = startCaBundlePatcher(kc, ca, { ...(o.validate ? { validating: VALIDATING_WEBHOOK } : {}), ...(o.inject ? { mutating: MUTATING_WEBHOOK } : {}) }, { log: o.log });
-    await patcher.sync();
+    patcher = startCaBundlePatcher(kc, ca, { ...(o.validate ? { validating: VALIDATING_WEBHOOK } : {}), ...(o.inject ? { mutating: MUTATING_WEBHOOK } : {}) }, { log: o.log, ...(o.isLeader ? { isLeader: o.isLeader } : {}) });
+    if (o.isLeader?.() ?? true) await patcher.sync();
   } else {
     o.log('webhooks: no kubeconfig and not in a cluster: the webhook configurations\' caBundle is not patched (give --kubeconfig FILE)');
   }

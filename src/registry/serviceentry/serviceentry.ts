@@ -6,6 +6,7 @@
 import type { Resource } from '../../api/types/meta.js';
 import type { ServiceEntrySpec, WorkloadEntrySpec } from '../../api/types/networking.js';
 import { parseProtocol, type Endpoint, type Service, type Workload } from '../../model/service.js';
+import { startInformer } from '../../store/informer.js';
 import type { Store, Watch } from '../../store/store.js';
 import { ChangeNotifier, type Registry, type RegistryView } from '../registry.js';
 
@@ -94,14 +95,23 @@ export class ServiceEntryRegistry implements Registry {
   /** Lists both kinds and watches them. */
   async start(): Promise<void> {
     for (const [kind, map] of [['ServiceEntry', this.se], ['WorkloadEntry', this.we]] as const) {
-      const { items, revision } = await this.store.list(kind);
-      for (const o of items) map.set(`${o.metadata.namespace}/${o.metadata.name}`, o as unknown as Resource);
-      this.watches.push(this.store.watch({ kind }, (ev) => {
-        const k = `${ev.object.metadata.namespace}/${ev.object.metadata.name}`;
-        if (ev.type === 'DELETED') map.delete(k);
-        else map.set(k, ev.object as unknown as Resource);
-        this.notifier.emit();
-      }, { fromRevision: revision }));
+      // Listed again whenever the watch expires (startInformer).
+      let listed = false;
+      this.watches.push(await startInformer(this.store, {
+        kinds: [kind],
+        onList: (items) => {
+          map.clear();
+          for (const o of items) map.set(`${o.metadata.namespace}/${o.metadata.name}`, o as unknown as Resource);
+          if (listed) this.notifier.emit();
+          listed = true;
+        },
+        onEvent: (ev) => {
+          const k = `${ev.object.metadata.namespace}/${ev.object.metadata.name}`;
+          if (ev.type === 'DELETED') map.delete(k);
+          else map.set(k, ev.object as unknown as Resource);
+          this.notifier.emit();
+        },
+      }));
     }
   }
 

@@ -443,10 +443,13 @@ class KubernetesStore implements Store {
     }
   }
 
+  /**
+   * Bowline's own keys only: a cluster always holds objects of its own (kube-root-ca.crt
+   * ConfigMaps, service-account Secrets) and may hold Istio resources applied before Bowline's
+   * first start; neither says that Bowline ran here and lost its CA state.
+   */
   async countKeys(): Promise<number> {
-    let n = (await this.listRaw('')).entries.length;
-    for (const k of watchedKinds()) if (k.kind !== 'Namespace') n += (await this.list(k.kind)).items.length;
-    return n;
+    return (await this.listRaw('')).entries.length;
   }
 
   async close(): Promise<void> {
