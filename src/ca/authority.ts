@@ -53,11 +53,24 @@ export interface IssuedCertificate {
 /** Where a root rotation stands: `steady` (one root), `trusting-new` (both trusted, old signs), `issuing-from-new` (both trusted, new signs). */
 export type RotationPhase = 'steady' | 'trusting-new' | 'issuing-from-new';
 
+/** A root rotation's state as `GET /v1/ca/rotation` and `bowline ca rotation status` show it. */
+export interface RotationStatus {
+  phase: RotationPhase;
+  /** Where the signing CA comes from (only a generated root is rotated by these steps). */
+  source: 'generated' | 'cacerts-dir' | 'cacerts-secret';
+  /** Every root in the trust bundle. */
+  roots: Array<{ subject: string; fingerprint256: string; notAfter: string; signing: boolean }>;
+  /** In phase issuing-from-new: when finish stops being refused (old-root certificates have expired). */
+  finishAfter?: string;
+}
+
 interface StoredState {
   version: 1;
   roots: Array<{ certPem: string; key: SealedBox }>;
   /** Index into roots of the one that signs. */
   signing: number;
+  /** During a rotation: when the new root started signing (ms since epoch), so finish knows when old-root certificates are gone. */
+  issuingSince?: number;
 }
 
 const STATE_KEY = 'ca/state';
@@ -429,18 +442,48 @@ export class CertificateAuthority {
   async startRootRotation(opts: { issueFromNew?: boolean } = {}): Promise<void> {
     const state = this.requirePhase('steady', 'startRootRotation');
     const root = await createRootCa({ trustDomain: this.trustDomain, now: this.now(), lifetimeMs: this.opts.rootLifetimeMs ?? ROOT_LIFETIME_MS });
-    await this.writeState({ version: 1, roots: [state.roots[0]!, this.sealRoot(root)], signing: opts.issueFromNew === false ? 0 : 1 });
+    const issueFromNew = opts.issueFromNew !== false;
+    await this.writeState({ version: 1, roots: [state.roots[0]!, this.sealRoot(root)], signing: issueFromNew ? 1 : 0, ...(issueFromNew ? { issuingSince: this.now() } : {}) });
+  }
+
+  /** Where a root rotation stands, for operators: the phase, each trusted root (signing or not) and when finish is safe. */
+  rotationStatus(): RotationStatus {
+    const signing = new X509Certificate(this.signingRootPem()).fingerprint256;
+    const roots = this.trustedRoots().map((pem) => {
+      const c = new X509Certificate(pem);
+      return { subject: c.subject.replace(/\n/g, ', '), fingerprint256: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), signing: c.fingerprint256 === signing };
+    });
+    const gone = this.oldRootCertificatesGoneAt();
+    return { phase: this.rotationPhase(), source: this.source, roots, ...(gone !== undefined ? { finishAfter: new Date(gone).toISOString() } : {}) };
   }
 
   /** Switches signing to the new root (after startRootRotation({issueFromNew:false})). */
   async issueFromNewRoot(): Promise<void> {
     const state = this.requirePhase('trusting-new', 'issueFromNewRoot');
-    await this.writeState({ ...state, signing: 1 });
+    await this.writeState({ ...state, signing: 1, issuingSince: this.now() });
   }
 
-  /** Ends a rotation: the old root leaves the trust bundle; certificates it signed stop being accepted. */
-  async finishRootRotation(): Promise<void> {
+  /**
+   * When every workload certificate the old root signed has expired: the new root's first signature
+   * plus the longest workload lifetime and the clock-skew backdate. Undefined outside 'issuing-from-new'
+   * (or for a state written before this was recorded).
+   */
+  oldRootCertificatesGoneAt(): number | undefined {
+    if (this.rotationPhase() !== 'issuing-from-new' || this.state?.issuingSince === undefined) return undefined;
+    return this.state.issuingSince + this.lifetime(Number.MAX_SAFE_INTEGER) + (this.opts.skewMs ?? 5 * 60_000);
+  }
+
+  /**
+   * Ends a rotation: the old root leaves the trust bundle; certificates it signed stop being accepted.
+   * Refused while certificates the old root signed may still be in use (see oldRootCertificatesGoneAt),
+   * unless `force`: a workload still holding one would then fail every mTLS handshake.
+   */
+  async finishRootRotation(opts: { force?: boolean } = {}): Promise<void> {
     const state = this.requirePhase('issuing-from-new', 'finishRootRotation');
+    const gone = this.oldRootCertificatesGoneAt();
+    if (!opts.force && gone !== undefined && this.now() < gone) {
+      throw new CaError(CA_ERRORS.ROTATION_STATE, `finishRootRotation: workload certificates signed by the old root may be valid until ${new Date(gone).toISOString()} (the longest workload lifetime after the new root started signing); finish then, or force it (workloads still holding an old-root certificate then fail mTLS until they renew)`);
+    }
     await this.writeState({ version: 1, roots: [state.roots[1]!], signing: 0 });
   }
 

@@ -11,6 +11,8 @@ import { rootCertificateHash } from './token.js';
  *   POST /v1/tokens              admin: mint a bootstrap token       {namespace, serviceAccount, workload?, ttl? | ttlMs?, maxUses?}
  *   GET  /v1/ca/trust-bundle     anyone: the roots to pin and trust   -> {trustDomain, trustBundle, rootHash}
  *   POST /v1/ca/certificates     a proxy: sign its CSR                {csr, token?} -> {certificateChain, trustBundle, ...}
+ *   GET  /v1/ca/rotation         where a root rotation stands        -> RotationStatus
+ *   POST /v1/ca/rotation         admin: one rotation step            {step: start|issue-from-new|finish, trustFirst?, force?} -> RotationStatus
  * Certificate requests are authenticated by the client certificate of a TLS connection (renewal) or,
  * on first contact, by a bootstrap token in the body; the CA signs only the identity that proves.
  */
@@ -32,7 +34,7 @@ export interface CaRoute {
 
 const STATUS: Partial<Record<CaErrorCode, number>> = {
   [CA_ERRORS.BAD_REQUEST]: 400, [CA_ERRORS.CSR_INVALID]: 400, [CA_ERRORS.CSR_KEY]: 400,
-  [CA_ERRORS.CSR_IDENTITY]: 403, [CA_ERRORS.FORBIDDEN]: 403,
+  [CA_ERRORS.CSR_IDENTITY]: 403, [CA_ERRORS.FORBIDDEN]: 403, [CA_ERRORS.ROTATION_STATE]: 409,
   [CA_ERRORS.TOKEN_INVALID]: 401, [CA_ERRORS.TOKEN_EXPIRED]: 401, [CA_ERRORS.TOKEN_REPLAYED]: 401, [CA_ERRORS.TOKEN_EXHAUSTED]: 401, [CA_ERRORS.UNAUTHENTICATED]: 401,
 };
 
@@ -117,6 +119,23 @@ export function caHttpHandlers(ca: CertificateAuthority, opts: CaHttpOptions = {
         else if (typeof body.token === 'string') out = await ca.signWithToken(csr, body.token, life); // the token is spent only when the CSR is signed
         else throw new CaError(CA_ERRORS.UNAUTHENTICATED, 'a certificate request needs a bootstrap token (first contact) or a current workload certificate (renewal over TLS)');
         send(res, 200, { certificateChain: out.chainPem, trustBundle: out.trustBundlePem, spiffeId: out.spiffeId, notBefore: out.notBefore, notAfter: out.notAfter, serial: out.serial });
+      }),
+    },
+    {
+      method: 'GET', path: '/v1/ca/rotation',
+      handle: guard(async (_req, res) => { send(res, 200, ca.rotationStatus()); }),
+    },
+    {
+      method: 'POST', path: '/v1/ca/rotation',
+      handle: guard(async (req, res) => {
+        if (!isAdmin(req)) throw new CaError(CA_ERRORS.FORBIDDEN, 'a root rotation step is an admin operation (loopback or the admin token)');
+        const body = await readJson(req, max);
+        const step = str(body, 'step');
+        if (step === 'start') await ca.startRootRotation({ issueFromNew: body.trustFirst !== true });
+        else if (step === 'issue-from-new') await ca.issueFromNewRoot();
+        else if (step === 'finish') await ca.finishRootRotation({ force: body.force === true });
+        else throw new CaError(CA_ERRORS.BAD_REQUEST, `"step" must be start, issue-from-new or finish (got ${JSON.stringify(step)})`);
+        send(res, 200, ca.rotationStatus());
       }),
     },
   ];

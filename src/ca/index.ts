@@ -1,5 +1,5 @@
 /** Bowline's certificate authority: what the control plane imports (see docs/security.md). */
-export { CertificateAuthority, type CaOptions, type IssuedCertificate, type RotationPhase } from './authority.js';
+export { CertificateAuthority, type CaOptions, type IssuedCertificate, type RotationPhase, type RotationStatus } from './authority.js';
 export { CA_ERRORS, CaError, isCaError, type CaErrorCode } from './errors.js';
 export { caHttpHandlers, isLoopback, type CaHttpOptions, type CaRoute } from './http.js';
 export { defaultKekPath, loadKek, parseKek, type Kek } from './kek.js';

@@ -14,7 +14,7 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'get', summary: 'List resources as a table, or show them as YAML/JSON (like kubectl get)', load: async () => (await import('./commands/get.js')).command },
   { name: 'delete', summary: 'Delete resources by KIND NAME or from files (like kubectl delete)', load: async () => (await import('./commands/delete.js')).command },
   { name: 'describe', summary: 'Show one resource in detail (like kubectl describe)', load: async () => (await import('./commands/describe.js')).command },
-  { name: 'ca', summary: 'Create an offline root and per-cluster intermediate CAs (Istio cacerts files) for shared trust', load: async () => (await import('./commands/ca.js')).command },
+  { name: 'ca', summary: 'Offline root and per-cluster intermediate CAs (Istio cacerts files); rotate a running mesh\'s root', load: async () => (await import('./commands/ca.js')).command },
   { name: 'cluster', summary: 'Add, list and remove remote clusters (a Bowline control plane or a Kubernetes API) whose services join this mesh', load: async () => (await import('./commands/cluster.js')).command },
   { name: 'api-token', summary: 'Create, list and revoke scoped API tokens (read-only, registry-read, viewer, admin); rotate the admin token', load: async () => (await import('./commands/api-token.js')).command },
   { name: 'token', summary: 'Create a bootstrap token that lets one workload identity get its first certificate', load: async () => (await import('./commands/token.js')).command },

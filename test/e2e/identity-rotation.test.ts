@@ -135,7 +135,9 @@ describe('root rotation', () => {
     expect(restarted.rotationPhase()).toBe('issuing-from-new');
     expect(restarted.trustBundlePem()).toBe(ca.trustBundlePem());
 
-    await ca.finishRootRotation();
+    // a's certificate (old root) is still valid: finish is refused unless forced.
+    await expect(ca.finishRootRotation()).rejects.toMatchObject({ code: CA_ERRORS.ROTATION_STATE });
+    await ca.finishRootRotation({ force: true });
     expect(ca.rotationPhase()).toBe('steady');
     const c = await workload(ca, 'default', 'c'); // trusts only the new root
     const sc = await mtlsServer(c, TD);

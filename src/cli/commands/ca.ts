@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import { parseDuration } from '../../api/duration.js';
 import { createRootCa, isCaError } from '../../ca/index.js';
 import { createIntermediateCa } from '../../ca/intermediate.js';
+import { runCaRotation } from './ca-rotation.js';
+import { processIO, type CliIO } from '../client.js';
 import { errorLine, EXIT_INVALID, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `Usage: bowline ca root -o DIR [--trust-domain TD] [--ttl 87600h]
        bowline ca intermediate --root DIR --cluster NAME -o DIR [--trust-domain TD] [--ttl 8760h]
+       bowline ca rotation status|start|issue-from-new|finish   (a running mesh's root; bowline ca rotation -h)
 
 Shared trust for a mesh of several clusters (Istio's "plug in CA certificates"), offline:
   root           creates a self-signed root CA: DIR/root-cert.pem and DIR/root-key.pem (mode 0600).
@@ -32,8 +35,9 @@ function ttl(value: string | undefined, fallback: number): number {
   return ms;
 }
 
-/** Runs `bowline ca root|intermediate`; resolves to the exit code. */
-export async function runCa(args: string[], io: { stdout(s: string): void; stderr(s: string): void }): Promise<number> {
+/** Runs `bowline ca root|intermediate|rotation`; resolves to the exit code. */
+export async function runCa(args: string[], io: Pick<CliIO, 'stdout' | 'stderr'>, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (args[0] === 'rotation') return runCaRotation(args.slice(1), io, env);
   const { values, positionals } = parseFlags(args, {
     output: { type: 'string', short: 'o' },
     root: { type: 'string' },
@@ -44,7 +48,7 @@ export async function runCa(args: string[], io: { stdout(s: string): void; stder
   });
   if (values.help) { io.stdout(usage); return EXIT_OK; }
   const sub = positionals[0];
-  if (sub !== 'root' && sub !== 'intermediate') throw new UsageError(sub ? `unknown subcommand "${sub}": use \`bowline ca root\` or \`bowline ca intermediate\`` : 'missing subcommand: bowline ca root|intermediate');
+  if (sub !== 'root' && sub !== 'intermediate') throw new UsageError(sub ? `unknown subcommand "${sub}": use \`bowline ca root\`, \`bowline ca intermediate\` or \`bowline ca rotation\`` : 'missing subcommand: bowline ca root|intermediate|rotation');
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   if (!values.output) throw new UsageError('-o DIR is required');
   const trustDomain = values['trust-domain'] ?? 'cluster.local';
@@ -78,6 +82,6 @@ export async function runCa(args: string[], io: { stdout(s: string): void; stder
 /** `bowline ca`. */
 export const command: Command = {
   name: 'ca',
-  summary: 'Create an offline root and per-cluster intermediate CAs (Istio cacerts files) for shared trust',
-  run: (args) => runCa(args, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) }),
+  summary: 'Offline root and per-cluster intermediate CAs (Istio cacerts files); rotate a running mesh\'s root',
+  run: (args) => runCa(args, processIO),
 };
