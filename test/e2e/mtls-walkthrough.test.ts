@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
-import { freePort } from '../support/ports.js';
 import { repoRoot, start, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 
@@ -73,10 +72,12 @@ async function sidecar(name: string, sa: string, args: string[], tlsPort: number
   return c;
 }
 
-function sample(script: string, port: number): Child {
-  const c = start(process.execPath, [`${repoRoot}dist/samples/${script}`, '--port', String(port)]);
+/** Starts a sample app on a port from the kernel; resolves with the port it announced. */
+async function sample(script: string): Promise<number> {
+  const c = start(process.execPath, [`${repoRoot}dist/samples/${script}`, '--port', '0', '--host', '127.0.0.1']);
   children.push(c);
-  return c;
+  const m = await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(c.output()), { timeoutMs: 15_000, what: `${script} listening` });
+  return Number(m![1]);
 }
 
 beforeAll(async () => {
@@ -88,10 +89,7 @@ beforeAll(async () => {
   await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
   const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
   api = `http://127.0.0.1:${ports.api}`;
-  const [httpbinApp, helloApp, sleepApp] = await Promise.all([freePort(), freePort(), freePort()]);
-  sample('httpbin/httpbin.js', httpbinApp);
-  sample('httpbin/httpbin.js', helloApp);
-  sample('sleep/sleep.js', sleepApp);
+  const [httpbinApp, helloApp, sleepApp] = await Promise.all([sample('httpbin/httpbin.js'), sample('httpbin/httpbin.js'), sample('sleep/sleep.js')]);
   await Promise.all([
     sidecar('httpbin', 'httpbin', ['--service', `httpbin:8000@${httpbinApp}`, '--bind-port', '8000=0', '--outbound-port', '0'], ports.pushTls),
     sidecar('hello', 'hello', ['--service', `hello:5000@${helloApp}`, '--bind-port', '5000=0', '--outbound-port', '0'], ports.pushTls),
