@@ -18,7 +18,8 @@ import type { ClusterPool, ConnOwner, UpstreamConn, Waiter } from '../upstream/p
 import { upstreamTlsOf } from '../detect/chains.js';
 import { REASONS } from '../http/serialize.js';
 import { toNode } from './headers.js';
-import { clusterCalls, type CallSink, type ClusterCalls, type UpstreamCall } from './upstream.js';
+import { clusterCalls, type ClusterCalls } from './upstream.js';
+import type { CallSink, FailureKind, UpstreamCall } from '../upstream/call.js';
 
 /** The pool to use for `x`: an HTTP/2 bridge when its cluster wants HTTP/2 upstream, else undefined (the HTTP/1.1 pool). */
 export function h2UpstreamFor(x: Exchange): ClusterPool | undefined {
@@ -160,7 +161,7 @@ class BridgeConn implements CallSink {
     if (this.chunked) this.owner?.onUpstreamData(LAST);
   }
 
-  onFailure(_kind: 'connect' | 'refused' | 'reset', message: string): void {
+  onFailure(_kind: FailureKind, message: string): void {
     this.fail('reset', message);
   }
 

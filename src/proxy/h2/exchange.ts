@@ -15,13 +15,16 @@ import { upstreamTlsOf } from '../detect/chains.js';
 import { applyHeaderMutation, isRetriable, retryBackoffMs, shouldRetry, type AttemptOutcome, type HeaderPair } from '../filters/index.js';
 import { Exchange, MAX_REPLAY_BYTES, type DownstreamSide } from '../http/exchange.js';
 import type { Headers } from '../http/head.js';
-import type { RequestHead } from '../http/request-head.js';
+import { BODY_LENGTH, BODY_NONE, type RequestHead } from '../http/request-head.js';
 import { Flag } from '../record.js';
 import { reportInternalError } from '../internal-error.js';
 import { grpcCode, grpcFromHttp, grpcMessage, grpcTimeoutMs, isGrpc } from './grpc.js';
 import { toNode } from './headers.js';
 import { protocolStats } from '../tcp/record.js';
-import { clusterCalls, type CallSink, type UpstreamCall } from './upstream.js';
+import { clusterCalls } from './upstream.js';
+import type { CallSink, FailureKind, UpstreamCall, UpstreamRequest } from '../upstream/call.js';
+import { h1Dispatch } from '../upstream/h1-call.js';
+import { guardSink } from './guarded-sink.js';
 import { resetOurStream } from './abuse.js';
 
 /** The downstream HTTP/2 stream as the base Exchange sees it (only addresses and flow control are used). */
@@ -61,6 +64,7 @@ export class H2Exchange extends Exchange implements CallSink {
   private deadlineTimer: NodeJS.Timeout | null = null;
   private waitingDrain = false;
   private readonly begin = performance.now();
+  private h1StaleRetried = false;
 
   constructor(
     head: RequestHead, lst: HttpListenerRuntime, ctx: ProxyContext,
@@ -148,7 +152,17 @@ export class H2Exchange extends Exchange implements CallSink {
     const endNow = this.bodyDone && body.length === 0;
     let call: UpstreamCall | undefined;
     if (state.config.protocol === 'http1' || state.config.protocol === 'tcp') {
-      call = calls.h1(ep, this.method, d.path, toNode(h, { host: d.authority }), this);
+      const hk = this.head.bodyKind;
+      const req: UpstreamRequest = {
+        method: this.method, path: d.path, authority: d.authority, headers: h, connectionTokens: null,
+        bodyLength: hk === BODY_NONE ? 0 : hk === BODY_LENGTH ? this.head.contentLength : -1, upgrade: undefined,
+      };
+      const c = h1Dispatch(this.ctx.pool(this.cluster), ep, req, guardSink(this, this.ctx, 'h1 upstream response'));
+      if (c === 'overflow') {
+        this.reportOutcome({});
+        return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', Flag.UO);
+      }
+      call = c;
     } else {
       call = calls.h2(ep, toNode(h, { ':method': this.method, ':path': d.path, ':authority': d.authority }), endNow, this);
       if (call === undefined) {
@@ -305,10 +319,25 @@ export class H2Exchange extends Exchange implements CallSink {
   }
 
   /** The upstream call failed. */
-  onFailure(kind: 'connect' | 'refused' | 'reset', message: string): void {
+  onFailure(failure: FailureKind, message: string): void {
     if (this.done) return;
     this.call = null;
     this.clearAttemptTimer();
+    if (failure === 'stale' && !this.h1StaleRetried && this.canReplay()) {
+      // A reused keep-alive connection the upstream had closed while idle: sent once more, not an attempt of its own.
+      this.h1StaleRetried = true;
+      this.reportOutcome({});
+      this.attempts--;
+      this.tryOnce();
+      return;
+    }
+    if (failure === 'protocol') {
+      this.ctx.log('upe:' + this.cluster, `${message} from ${this.upstreamHost} (cluster ${this.cluster})`);
+      this.reportOutcome({ reset: true });
+      if (this.started) { this.flags |= Flag.UPE; this.resetDownstream(); return; }
+      return this.localReply(502, 'upstream protocol error', Flag.UPE);
+    }
+    const kind = failure === 'connect-timeout' ? 'connect' : failure === 'stale' ? 'reset' : failure;
     if (this.started) {
       this.flags |= Flag.UC;
       this.ctx.stats.upstreamResets++;

@@ -6,7 +6,7 @@
  */
 import type { ProxyContext } from '../context.js';
 import { reportInternalError } from '../internal-error.js';
-import type { CallSink } from './upstream.js';
+import type { CallSink, FailureKind } from '../upstream/call.js';
 
 /** A CallSink that never throws into the caller. */
 class GuardedSink implements CallSink {
@@ -14,9 +14,9 @@ class GuardedSink implements CallSink {
 
   constructor(private readonly sink: CallSink, private readonly ctx: ProxyContext, private readonly where: string) {}
 
-  onResponse(status: number, headers: Parameters<CallSink['onResponse']>[1], endStream: boolean): void {
+  onResponse(status: number, headers: Parameters<CallSink['onResponse']>[1], endStream: boolean, reason?: string): void {
     if (this.broken) return;
-    try { this.sink.onResponse(status, headers, endStream); } catch (err) { this.threw(err); }
+    try { this.sink.onResponse(status, headers, endStream, reason); } catch (err) { this.threw(err); }
   }
 
   onData(chunk: Buffer): boolean {
@@ -34,7 +34,7 @@ class GuardedSink implements CallSink {
     try { this.sink.onEnd(); } catch (err) { this.threw(err); }
   }
 
-  onFailure(kind: 'connect' | 'refused' | 'reset', message: string): void {
+  onFailure(kind: FailureKind, message: string): void {
     if (this.broken) return;
     try { this.sink.onFailure(kind, message); } catch (err) { this.threw(err); }
   }

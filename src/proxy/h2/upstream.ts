@@ -1,49 +1,22 @@
 /**
- * Upstream calls for requests that arrived over HTTP/2: multiplexed HTTP/2 sessions per
- * endpoint (h2c or h2 over TLS with ALPN) on our own codec (wire-session.ts, h2/wire/),
- * bounded per cluster by `http2MaxRequests`
- * (concurrent streams; overflow is 503 UO) and per session by `maxConcurrentStreams` (and the
- * peer's SETTINGS); or HTTP/1.1 through a keep-alive agent when the cluster speaks HTTP/1.1.
+ * The HTTP/2 upstream client: multiplexed HTTP/2 sessions per endpoint (h2c or h2 over TLS
+ * with ALPN) on our own codec (wire-session.ts, h2/wire/), bounded per cluster by
+ * `http2MaxRequests` (concurrent streams; overflow is 503 UO) and per session by
+ * `maxConcurrentStreams` (and the peer's SETTINGS). HTTP/1.1 clusters use upstream/h1-call.ts.
  * GOAWAY retires a session (new streams go elsewhere); REFUSED_STREAM and streams cut by a
  * GOAWAY are reported as `refused` (safe to retry: the upstream never processed them).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
-import type { Headers } from '../http/head.js';
 import { protocolStats } from '../tcp/record.js';
-import { connectUpstreamTls, upstreamTlsOptions, type CompiledUpstreamTls } from '../tls/upstream.js';
-import { fromNode } from './headers.js';
+import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
 import { guardSink } from './guarded-sink.js';
 import { WireSession } from './wire-session.js';
-
-/** What an upstream call reports back. */
-export interface CallSink {
-  /** `endStream`: the head ended the response (a gRPC trailers-only response, or no body). */
-  onResponse(status: number, headers: Headers, endStream: boolean): void;
-  /** Body bytes; return false to ask for a pause (call `resume()` later). */
-  onData(chunk: Buffer): boolean;
-  onTrailers(trailers: Headers): void;
-  onEnd(): void;
-  /** `connect`: never connected; `refused`: the upstream refused the stream unprocessed; `reset`: cut mid-way. */
-  onFailure(kind: 'connect' | 'refused' | 'reset', message: string): void;
-}
-
-/** One upstream request in flight. */
-export interface UpstreamCall {
-  write(chunk: Buffer): boolean;
-  end(): void;
-  abort(): void;
-  pause(): void;
-  resume(): void;
-  /** Calls `fn` once the call can take more body bytes. */
-  onDrain(fn: () => void): void;
-}
+import type { CallSink, UpstreamCall } from '../upstream/call.js';
 
 /** Default per-session stream cap when neither config nor peer says (Envoy's default is effectively unlimited). */
 const DEFAULT_STREAMS_PER_SESSION = 100;
@@ -52,10 +25,9 @@ const DEFAULT_MAX_REQUESTS = 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 
-/** HTTP/2 sessions and HTTP/1.1 agents of one cluster. */
+/** HTTP/2 sessions of one cluster. */
 class ClusterCalls {
   private sessions = new Map<string, WireSession[]>();
-  private agents = new Map<string, HttpAgent>();
   /** Streams in flight across the cluster. */
   active = 0;
   config: Cluster;
@@ -87,53 +59,6 @@ class ClusterCalls {
       this.active--;
     };
     return s.open({ ...headers, ':scheme': this.tls !== undefined ? 'https' : 'http' }, endStream, sink, release);
-  }
-
-  /** Starts an HTTP/1.1 call through a keep-alive agent. */
-  h1(ep: UpstreamEndpoint, method: string, path: string, headers: OutgoingHttpHeaders, sink: CallSink): UpstreamCall {
-    sink = guardSink(sink, this.ctx, 'h1 upstream response');
-    let agent = this.agents.get(ep.key);
-    const pool = this.config.connectionPool;
-    if (agent === undefined) {
-      const opts = { keepAlive: true, maxSockets: pool?.maxConnections ?? Infinity, ...(pool?.idleTimeoutMs ? { timeout: pool.idleTimeoutMs } : {}) };
-      agent = this.tls !== undefined ? new HttpsAgent(opts) : new HttpAgent(opts);
-      this.agents.set(ep.key, agent);
-    }
-    const tlsOpts = this.tls !== undefined ? upstreamTlsOptions(this.tls, ep.address, ep.port, ep.config.identity) : {};
-    const req = (this.tls !== undefined ? httpsRequest : httpRequest)({ ...tlsOpts, host: ep.address, port: ep.port, method, path, headers, agent, setHost: false });
-    let res: IncomingMessage | undefined;
-    let done = false;
-    let connected = false;
-    req.on('socket', (sock) => { if (!sock.connecting) connected = true; else sock.once('connect', () => { connected = true; }); });
-    const timer = setTimeout(() => { if (!connected) req.destroy(new Error('connect timeout')); }, pool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-    req.on('response', (r) => {
-      clearTimeout(timer);
-      res = r;
-      const h = fromNode(r.headers);
-      sink.onResponse(r.statusCode ?? 502, h, false);
-      r.on('data', (chunk: Buffer) => { if (!sink.onData(chunk)) r.pause(); });
-      r.on('end', () => {
-        if (done) return;
-        done = true;
-        if (r.rawTrailers.length > 0) sink.onTrailers(fromNode(r.trailers));
-        sink.onEnd();
-      });
-      r.on('aborted', () => { if (!done) { done = true; sink.onFailure('reset', 'upstream closed mid-response'); } });
-    });
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      if (done) return;
-      done = true;
-      sink.onFailure(connected ? 'reset' : 'connect', err.message);
-    });
-    return {
-      write: (b) => req.write(b),
-      end: () => req.end(),
-      abort: () => { done = true; req.destroy(); },
-      pause: () => res?.pause(),
-      resume: () => res?.resume(),
-      onDrain: (fn) => req.once('drain', fn),
-    };
   }
 
   /** Calls `cb` once a session to `ep` is connected, or with the reason it could not connect. */
@@ -195,12 +120,10 @@ class ClusterCalls {
     return s;
   }
 
-  /** Closes every session and agent (cluster gone or proxy closing). */
+  /** Closes every session (cluster gone or proxy closing). */
   close(): void {
     for (const l of this.sessions.values()) for (const s of l) s.destroy();
     this.sessions.clear();
-    for (const a of this.agents.values()) a.destroy();
-    this.agents.clear();
   }
 }
 
@@ -221,7 +144,7 @@ export function clusterCalls(ctx: ProxyContext, name: string, tls: CompiledUpstr
   return c;
 }
 
-/** Closes all upstream HTTP/2 sessions and agents of a proxy (on close). */
+/** Closes all upstream HTTP/2 sessions of a proxy (on close). */
 export function closeClusterCalls(ctx: ProxyContext): void {
   const m = byCtx.get(ctx);
   if (m === undefined) return;
