@@ -38,28 +38,28 @@ export function meshMissing(): string | undefined {
 export const built = existsSync(`${repoRoot}dist/cli/main.js`) && existsSync(`${repoRoot}dist/samples/bookinfo/productpage.js`);
 
 /**
- * Starts `bowline demo ARGS --port FREE` and resolves once the product page is up. The port is
+ * Starts `bowline demo ARGS --port FREE` and resolves once it prints `upLine` (the product page is up). The port is
  * free when picked but released until the demo holds it (~0.3 s): taken meanwhile by another
  * process on the machine, the demo refuses it (BOWLINE_E_DEMO_PORT_TAKEN) and another is tried.
  */
-export async function startDemo(args: string[] = [], timeoutMs = 60_000): Promise<Demo> {
+export async function startDemo(args: string[] = [], timeoutMs = 60_000, upLine = 'Bookinfo is up in'): Promise<Demo> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDemoOnce(args, timeoutMs);
+      return await startDemoOnce(args, timeoutMs, upLine);
     } catch (err) {
       if (attempt >= 3 || !(err as Error).message.includes('BOWLINE_E_DEMO_PORT_TAKEN')) throw err;
     }
   }
 }
 
-async function startDemoOnce(args: string[], timeoutMs: number): Promise<Demo> {
+async function startDemoOnce(args: string[], timeoutMs: number, upLine: string): Promise<Demo> {
   const port = await freePort();
   const child = startBowline(['demo', '--port', String(port), ...args]);
   const exited = new Promise<number | null>((r) => child.proc.once('exit', (code) => r(code)));
   try {
     await waitFor(() => {
       if (child.proc.exitCode !== null) throw new Error(`demo exited ${child.proc.exitCode}:\n${child.output()}`);
-      return child.output().includes('Bookinfo is up in');
+      return child.output().includes(upLine);
     }, { timeoutMs, intervalMs: 100, what: `bowline demo up; output so far:\n${child.output()}` });
   } catch (err) {
     await child.stop();

@@ -1,4 +1,5 @@
-// `bowline demo [--port 8080] [--home DIR] [--scenario NAME] [--no-mesh]`: Bookinfo on this machine in one command.
+// `bowline demo [--port 8080] [--home DIR] [--scenario NAME] [--no-mesh] [--multicluster]`: Bookinfo (or the
+// multi-cluster postcard) on this machine in one command.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,8 +13,10 @@ import { DEMO_WORKLOADS, packageRoot, sampleScript } from '../demo/workloads.js'
 import { captureGaps, createDemoNetwork, defaultPrefix, removeDemoNetwork, validPrefix, verifyDemoNetwork, type DemoNetwork } from '../demo/netns.js';
 import { loadOriginalDst } from '../../proxy/capture/original-dst.js';
 import { scenarioFiles, SCENARIOS } from '../demo/scenarios.js';
+import { startMulticlusterDemo, type MulticlusterRunning } from '../demo/multicluster.js';
 
 const USAGE = `Usage: bowline demo [--port 8080] [--home DIR] [--scenario NAME] [--no-mesh] [--capture [--netns-prefix P]]
+       bowline demo --multicluster [--port 8080] [--home DIR]
 
 Starts the control plane, Bookinfo (productpage, details, reviews v1/v2/v3, ratings), httpbin
 and sleep, each with its sidecar, and an ingress gateway serving http://localhost:PORT/productpage.
@@ -29,6 +32,11 @@ Ctrl-C stops everything (a second Ctrl-C forces) and removes the temporary home.
                    and rules are removed on exit (docs/demo.md)
   --netns-prefix P prefix of the namespaces (P-WORKLOAD), bridge (Pbr) and veths (PhN); default bl + the
                    pid in base 36, so parallel demos do not collide
+  --multicluster   instead of Bookinfo, the postcard sample over two clusters on this machine: cluster-1
+                   (network-1: greeter, ingress gateway) and cluster-2 (network-2: messenger), each with
+                   its control plane (one shared root), its east-west gateway, and the other cluster
+                   added with bowline cluster add; prints the postcard URL (http://localhost:PORT/greeter)
+                   whose message comes from messenger in cluster-2 (docs/multicluster.md)
 `;
 
 /** The `demo` command. */
@@ -37,7 +45,7 @@ export const command: Command = {
   summary: 'Run Bookinfo, httpbin and sleep with sidecars and a gateway on localhost:8080',
   async run(args) {
     const t0 = performance.now();
-    const { values } = parseFlags(args, { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, capture: { type: 'boolean' }, 'netns-prefix': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, { allowPositionals: false });
+    const { values } = parseFlags(args, { port: { type: 'string' }, home: { type: 'string' }, scenario: { type: 'string' }, 'no-mesh': { type: 'boolean' }, capture: { type: 'boolean' }, 'netns-prefix': { type: 'string' }, multicluster: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return EXIT_OK; }
     const port = Number(values.port ?? 8080);
     if (!/^\d+$/.test(values.port ?? '8080') || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got "${values.port}"`);
@@ -53,6 +61,8 @@ export const command: Command = {
     const prefix = values['netns-prefix'] ?? defaultPrefix();
     if (capture && !mesh) throw new UsageError('--capture needs the mesh (drop --no-mesh)');
     if (values['netns-prefix'] !== undefined && !capture) throw new UsageError('--netns-prefix goes with --capture');
+    const multicluster = values.multicluster === true;
+    if (multicluster && (!mesh || capture || values.scenario !== undefined)) throw new UsageError('--multicluster runs the postcard sample with the mesh: drop --no-mesh, --capture and --scenario');
     if (!validPrefix(prefix)) throw new UsageError(`--netns-prefix must be 1-8 lowercase letters or digits starting with a letter (interface names are at most 15 bytes), got "${prefix}"`);
     if (capture) {
       const addon = loadOriginalDst();
@@ -70,8 +80,9 @@ export const command: Command = {
       err(`  choose another port with --port, e.g.: bowline demo --port ${port === 8080 ? 8081 : port + 1}`);
       return EXIT_INVALID;
     }
-    if (!existsSync(sampleScript('bookinfo/productpage.js'))) {
-      err(`bowline demo: the sample apps are not built (${sampleScript('bookinfo/productpage.js')} is missing); run \`npm run build\` in ${packageRoot} [BOWLINE_E_DEMO_NOT_BUILT]`);
+    const firstSample = sampleScript(multicluster ? 'postcard/greeter.js' : 'bookinfo/productpage.js');
+    if (!existsSync(firstSample)) {
+      err(`bowline demo: the sample apps are not built (${firstSample} is missing); run \`npm run build\` in ${packageRoot} [BOWLINE_E_DEMO_NOT_BUILT]`);
       return EXIT_INVALID;
     }
     const gaps = mesh ? meshGaps() : [];
@@ -84,7 +95,7 @@ export const command: Command = {
     const temporary = values.home === undefined;
     const home = temporary ? mkdtempSync(path.join(os.tmpdir(), 'bowline-demo-')) : path.resolve(values.home!);
     const progress = new Progress();
-    progress.line(`Starting the Bookinfo demo${mesh ? '' : ' without the mesh'} (home ${home}${temporary ? ', removed on exit' : ''})`);
+    progress.line(`Starting the ${multicluster ? 'multi-cluster postcard' : 'Bookinfo'} demo${mesh ? '' : ' without the mesh'} (home ${home}${temporary ? ', removed on exit' : ''})`);
 
     mkdirSync(demoLogDir(home), { recursive: true });
     const supervisor = new Supervisor(demoLogDir(home), (m, code, signal) => err(
@@ -117,7 +128,8 @@ export const command: Command = {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
 
-    let running: DemoRunning;
+    let running: DemoRunning | undefined;
+    let postcard: MulticlusterRunning | undefined;
     try {
       if (capture) {
         await progress.step(`network namespaces ${prefix}-* on bridge ${prefix}br, every address checked to route over it`, async () => {
@@ -125,7 +137,8 @@ export const command: Command = {
           verifyDemoNetwork(network);
         });
       }
-      running = await startDemo({ port, home, mesh, scenarioFiles: files, progress, supervisor, ...(network ? { network } : {}) });
+      if (multicluster) postcard = await startMulticlusterDemo({ port, home, progress, supervisor });
+      else running = await startDemo({ port, home, mesh, scenarioFiles: files, progress, supervisor, ...(network ? { network } : {}) });
     } catch (e) {
       if (interrupts > 0) return done;
       err(`\nbowline demo: could not start: ${(e as Error).message} [BOWLINE_E_DEMO_START_FAILED]`);
@@ -137,6 +150,11 @@ export const command: Command = {
       return EXIT_INVALID;
     }
     if (interrupts > 0) return done;
+    if (postcard) {
+      printPostcard(progress, postcard, t0);
+      return done;
+    }
+    if (!running) return done;
 
     progress.line('');
     progress.line(`Bookinfo is up in ${seconds(performance.now() - t0)}: open ${running.productPageUrl}`);
@@ -166,3 +184,20 @@ export const command: Command = {
     return done;
   },
 };
+
+/** What the multi-cluster demo prints once the postcard shows cluster-2's message. */
+function printPostcard(progress: Progress, r: MulticlusterRunning, t0: number): void {
+  const cli = path.resolve(process.cwd()) === path.resolve(packageRoot) ? 'npx bowline' : path.join(packageRoot, 'bin', 'bowline');
+  const [one, two] = r.clusters;
+  progress.line('');
+  progress.line(`The postcard is up in ${seconds(performance.now() - t0)}: open ${r.postcardUrl}`);
+  progress.line(`  greeter runs in ${one!.name} (${one!.network}); the message comes from messenger in ${two!.name} (${two!.network}), through ${two!.name}'s east-west gateway, mTLS end to end`);
+  progress.line(`Logs: ${r.logDir}`);
+  for (const c of r.clusters) progress.line(`Control plane of ${c.name}: ${c.apiUrl}   (dashboard ${c.apiUrl}/ui/)`);
+  progress.line('');
+  progress.line('Try next (in another terminal):');
+  progress.line(`  ${cli} cluster list --server ${one!.apiUrl}        # ${two!.name}: synced, its services and endpoints`);
+  progress.line(`  ${cli} proxy-config greeter.default endpoints --server ${one!.apiUrl}   # messenger = ${two!.name}'s east-west gateway`);
+  progress.line(`  ${cli} get serviceentries -A --server ${one!.apiUrl}   # none: messenger was discovered, not written by hand`);
+  progress.line('Ctrl-C stops everything.');
+}

@@ -43,7 +43,8 @@ export interface DemoRunning {
   network?: DemoNetwork;
 }
 
-const bowlineBin = path.join(packageRoot, 'bin', 'bowline');
+/** The `bowline` executable the demo starts its processes with. */
+export const bowlineBin = path.join(packageRoot, 'bin', 'bowline');
 
 /**
  * The `bowline proxy` flags of one sidecar. Its inbound (`--bind-port 9080=0`) and outbound
@@ -77,7 +78,7 @@ async function startApp(sup: Supervisor, w: DemoWorkload, env: Record<string, st
 }
 
 /** Starts one sample app on `held`, the socket the demo bound for it (handed over by IPC), and resolves once it listens. */
-async function startAppOn(sup: Supervisor, w: DemoWorkload, held: { server: Server; port: number }, env: Record<string, string>): Promise<Managed> {
+export async function startAppOn(sup: Supervisor, w: DemoWorkload, held: { server: Server; port: number }, env: Record<string, string>): Promise<Managed> {
   const m = sup.start({ name: w.name, command: process.execPath, args: [sampleScript(w.script), '--socket-from-parent', '--host', '127.0.0.1', ...(w.args ?? [])], env: { ...w.env, ...env }, ipc: true });
   try {
     await handOver(m.proc, held.server);
@@ -89,7 +90,7 @@ async function startAppOn(sup: Supervisor, w: DemoWorkload, held: { server: Serv
 }
 
 /** Runs `bowline ARGS` to completion (apply, ...); rejects with its output when it fails. */
-async function bowline(sup: Supervisor, name: string, args: string[], env: Record<string, string>): Promise<void> {
+export async function bowline(sup: Supervisor, name: string, args: string[], env: Record<string, string>): Promise<void> {
   const m = sup.start({ name, command: process.execPath, args: [bowlineBin, ...args], env, oneShot: true });
   const { code } = await m.exited;
   if (code !== 0) throw new StartError(m, `bowline ${args[0]} failed (exit ${code})`);
@@ -222,7 +223,7 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
 }
 
 /** Holds --port until its server starts (ports.ts holdPort); taken meanwhile: the demo's port-taken error. */
-async function holdUserPort(port: number): Promise<HeldPort> {
+export async function holdUserPort(port: number): Promise<HeldPort> {
   try {
     return await holdPort(port);
   } catch (err) {
@@ -232,7 +233,7 @@ async function holdUserPort(port: number): Promise<HeldPort> {
 }
 
 /** Removes a ports file left by an earlier run in the same --home, so only this run's ports are read. */
-function freshFile(file: string): string {
+export function freshFile(file: string): string {
   rmSync(file, { force: true });
   return file;
 }
@@ -242,7 +243,7 @@ function freshFile(file: string): string {
  * control plane is applied: a refused config, e.g. a port it cannot bind, never gets there) and its
  * admin `/ready` answers; resolves to the listeners' ports.
  */
-async function proxyListeners(m: Managed, portsFile: string, names: string[]): Promise<Record<string, number>> {
+export async function proxyListeners(m: Managed, portsFile: string, names: string[]): Promise<Record<string, number>> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const ports = readPortsFile(portsFile, ['admin']) as { admin: number; listeners?: Record<string, number> } | undefined;
@@ -257,7 +258,7 @@ async function proxyListeners(m: Managed, portsFile: string, names: string[]): P
 }
 
 /** Waits until `portsFile` (JSON written by `--ports-file`) names every port in `keys`. */
-async function portsFromFile(m: Managed, portsFile: string, keys: string[]): Promise<Record<string, number>> {
+export async function portsFromFile(m: Managed, portsFile: string, keys: string[]): Promise<Record<string, number>> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const ports = readPortsFile(portsFile, keys);
