@@ -25,6 +25,7 @@ import { adminTokenPath, bearerMatches, ensureAdminToken, isLoopback, rotateAdmi
 import { ConfigApi } from './config-api.js';
 import { instrumentStore } from './instrumented-store.js';
 import { startKubeParts } from './kube-parts.js';
+import { clusterKek } from './kube-kek.js';
 import { kubeStatusWriter } from './kube-status.js';
 import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
@@ -208,6 +209,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       });
       stops.push(() => election.stop());
       isLeader = () => election.isLeader();
+      // No key-encryption key given: the one in the root namespace's Secret, shared by every replica and restart.
+      if (!opts.caKekFile && !process.env.BOWLINE_CA_KEK_FILE && !process.env.BOWLINE_CA_KEK) kek = await clusterKek({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), namespace: mesh.rootNamespace });
     }
     const domains = { clusterDomain: opts.clusterDomain ?? 'cluster.local', extraDomains: opts.domains ?? [] };
     const registrationTtlMs = registrationTtl();

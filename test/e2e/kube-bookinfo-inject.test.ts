@@ -6,7 +6,8 @@
 // kubectl apply -f -` (with --native-sidecar when the cluster has native sidecars, 1.29+: the proxy
 // is an init container with restartPolicy Always); the test's node runs each Pod as the apiserver stored it (capture, DNS proxy,
 // the proxy with the Secret's join token); then destination-rule-all + virtual-service-all-v1 and
-// the jason rule: the product page behaves as in the demo's scenario tests. The control plane runs
+// the jason rule, `kubectl apply`ed to the real apiserver (the control plane runs with
+// --config-source kubernetes): the product page behaves as in the demo's scenario tests. The control plane runs
 // as a host process pointed at the apiserver by kubeconfig (no kubelet here runs its image).
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

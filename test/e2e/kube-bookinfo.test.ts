@@ -4,9 +4,10 @@
 // webhook for every Pod the ReplicaSets create, the test's node runs each Pod as stored (istio-init's
 // `bowline capture install` in the Pod's network namespace, the proxy as uid 1337 with its minted
 // token, the app as uid 1000 reaching `http://reviews:9080` through the DNS proxy and capture);
-// then destination-rule-all + virtual-service-all-v1 and the jason rule: the product page behaves as
-// in the demo's scenario tests (v1 only without stars; jason sees v2's black stars; mTLS on each hop with
-// the identities of the pods' service accounts).
+// then destination-rule-all + virtual-service-all-v1 and the jason rule, `kubectl apply`ed to the real
+// apiserver (Istio's CRDs; the control plane runs with --config-source kubernetes and writes their
+// status): the product page behaves as in the demo's scenario tests (v1 only without stars; jason sees
+// v2's black stars; mTLS on each hop with the identities of the pods' service accounts).
 // The control plane runs as a host process pointed at the apiserver by kubeconfig (no kubelet here
 // runs its image).
 import { writeFileSync } from 'node:fs';
@@ -36,6 +37,11 @@ const net = (f: string) => join(repoRoot, 'samples/networking', `${f}.yaml`);
 describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline installed by helm', () => {
   it('helm install, label the namespace, kubectl apply bookinfo.yaml: every pod is injected and turns Ready', async () => {
     const urls = ['--set', `base.validationURL=https://127.0.0.1:${mesh.ports['webhook']}/validate`, '--set', `istiodRemote.injectionURL=https://127.0.0.1:${mesh.ports['webhook']}/inject`];
+    // The control plane runs here before the chart (a host process), so istio-system exists already (it keeps its state
+    // there): helm adopts it, as it adopts any object carrying its release's marks. In a cluster the chart comes first.
+    for (const [verb, mark] of [['label', 'app.kubernetes.io/managed-by=Helm'], ['annotate', 'meta.helm.sh/release-name=bowline'], ['annotate', 'meta.helm.sh/release-namespace=default']] as const) {
+      expect((await mesh.kubectl([verb, 'namespace', 'istio-system', mark])).code).toBe(0);
+    }
     const installed = await mesh.helm(['install', 'bowline', 'charts/bowline', '--namespace', 'default', ...urls]);
     expect(installed.code, installed.err + installed.out).toBe(0);
     expect((await mesh.kubectl(['label', 'namespace', 'default', 'istio-injection=enabled'])).code).toBe(0);
@@ -59,6 +65,8 @@ describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline install
     await untilReviews(base, 'v1');
     expect(await reviewsVersions(base, 20)).toEqual(Array(20).fill('v1'));
     expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
+    // The objects are the apiserver's; the control plane wrote its status into them.
+    await waitFor(async () => (await mesh.kubectl(['get', 'virtualservice', 'reviews', '-o', 'jsonpath={.status.conditions[0].type}={.status.conditions[0].status}'])).out === 'Reconciled=True', { timeoutMs: 20_000, what: 'the status of VirtualService reviews' });
   }, 60_000);
 
   it('the jason rule: jason (signed in through the form) sees v2\'s black stars, everyone else v1', async () => {
@@ -88,11 +96,11 @@ describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline install
 
   it('invalid Istio YAML through kubectl apply is refused by the validating webhook with Bowline\'s text', async () => {
     const bad = join(mesh.tmp, 'bad-dr.yaml');
-    writeFileSync(bad, 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: default}\nspec:\n  host: ratings\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 5 minutes}}}\n');
+    writeFileSync(bad, 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings-timeout, namespace: default}\nspec:\n  host: ratings\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 5 minutes}}}\n');
     const r = await mesh.kubectl(['apply', '-f', bad]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/admission webhook "validation\.istio\.io" denied the request: DestinationRule default\/ratings is invalid: BOWLINE_E_API_DURATION spec\.trafficPolicy\.connectionPool\.tcp\.connectTimeout: /);
-    expect((await mesh.kubectl(['get', 'destinationrules', '-o', 'name'])).out).not.toContain('ratings');
+    expect(r.err).toMatch(/admission webhook "validation\.istio\.io" denied the request: DestinationRule default\/ratings-timeout is invalid: BOWLINE_E_API_DURATION spec\.trafficPolicy\.connectionPool\.tcp\.connectTimeout: /);
+    expect((await mesh.kubectl(['get', 'destinationrules', '-o', 'name'])).out).not.toContain('ratings-timeout');
   });
 
   it('details scaled from 1 to 3 ready pods: every proxy\'s endpoints follow within 1 s of the last pod turning Ready', async () => {

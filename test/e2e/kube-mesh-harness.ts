@@ -3,8 +3,9 @@
  * is played by the test (kubelet.ts + pod-runtime.ts: every Pod's containers, as the apiserver
  * stored them after admission, run as processes in the Pod's network namespace).
  *
- * The control plane itself runs as a host process (`bowline up --kubeconfig`): its Deployment's
- * image cannot run here, and Pods reach it at the node's bridge address, as the injected
+ * The control plane itself runs as a host process (`bowline up --config-source kubernetes
+ * --kubeconfig`: Istio resources are the apiserver's CRDs, Bowline's state its Secrets, ConfigMaps
+ * and Leases): its Deployment's image cannot run here, and Pods reach it at the node's bridge address, as the injected
  * `--inject-server` says. Pods in istio-system (the control plane's own Deployment, the ingress
  * gateway) are given addresses but not run. The apiserver reaches the webhooks by URL
  * (base.validationURL / istiodRemote.injectionURL).
@@ -37,11 +38,7 @@ export interface KubeMesh {
   bowline(args: string[], stdin?: string): Promise<Run>;
   /** helm from the kube cache, its caches under `tmp`. */
   helm(args: string[]): Promise<Run>;
-  /**
-   * `kubectl apply -f FILE` of Istio resources where the control plane reads them: Bowline's config
-   * API (a kubeconfig from `bowline kubeconfig`), until the control plane reads Istio's CRDs from the
-   * cluster's apiserver (issue 15 item 2, `--config-source kubernetes`).
-   */
+  /** `kubectl apply -f FILE` of Istio resources to the cluster's apiserver, where the control plane reads them. */
   applyIstio(...files: string[]): Promise<void>;
   /** The Pods of NS matching SELECTOR. */
   pods(ns: string, selector: string): Promise<KubeObject[]>;
@@ -85,8 +82,10 @@ function openPathToCheckout(): () => void {
 }
 
 /**
- * Starts the cluster with its node (network namespaces named `kubeapp-...`), then `bowline up`
- * discovering it through the admin kubeconfig, its TLS push port on the node's bridge address.
+ * Starts the cluster with its node (network namespaces named `kubeapp-...`), then `bowline up
+ * --config-source kubernetes` discovering it through the admin kubeconfig, its TLS push port on the
+ * node's bridge address. The control plane runs before any install, so it creates istio-system and
+ * Istio's CRDs (in a cluster, the install creates them and then starts it).
  */
 export async function startKubeMesh(opts: { webhooks: boolean; upArgs?: string[] }): Promise<KubeMesh> {
   const restore = openPathToCheckout();
@@ -106,15 +105,12 @@ export async function startKubeMesh(opts: { webhooks: boolean; upArgs?: string[]
     });
     const node = kube.kubelet!.hostIP;
     const portsFile = join(tmp, 'ports.json');
-    cp = startBowline(['up', '--home', join(tmp, 'home'), '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', `${node}:0`,
+    cp = startBowline(['up', '--config-source', 'kubernetes', '--home', join(tmp, 'home'), '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', `${node}:0`,
       '--kubeconfig', kube.kubeconfig, '--inject-server', `${node}:0`, '--inject-image', 'bowline/bowline:e2e', '--ports-file', portsFile,
       ...(opts.webhooks ? ['--listen-webhook', '127.0.0.1:0'] : []), ...(opts.upArgs ?? [])]);
     const c = cp;
-    const ports = (await waitFor(() => readPortsFile(portsFile, ['api', 'pushTls', ...(opts.webhooks ? ['webhook'] : [])]), { timeoutMs: 30_000, what: `control plane ports (${c.output()})` }))!;
+    const ports = (await waitFor(() => readPortsFile(portsFile, ['api', 'pushTls', ...(opts.webhooks ? ['webhook'] : [])]), { timeoutMs: 60_000, what: () => `control plane ports (${c.output()})` }))!;
     const k = kube;
-    const bowlineKubeconfig = join(tmp, 'bowline.kubeconfig');
-    const kc = await run(process.execPath, [join(repoRoot, 'bin/bowline'), 'kubeconfig', '--file', bowlineKubeconfig, '--home', join(tmp, 'home'), '--server', `http://127.0.0.1:${ports['api']}`]);
-    if (kc.code !== 0) throw new Error(`bowline kubeconfig: ${kc.err}`);
     const kubectlBin = join(kubeBinDir(), 'kubectl');
     const mesh: KubeMesh = {
       kube: k, cp: c, procs, tmp, ports, readyAt,
@@ -123,7 +119,7 @@ export async function startKubeMesh(opts: { webhooks: boolean; upArgs?: string[]
       helm: (args) => run(join(kubeBinDir(), 'helm'), [...args, '--kubeconfig', k.kubeconfig], undefined, { HELM_CACHE_HOME: join(tmp, 'helm/cache'), HELM_CONFIG_HOME: join(tmp, 'helm/config'), HELM_DATA_HOME: join(tmp, 'helm/data') }),
       async applyIstio(...files) {
         for (const f of files) {
-          const r = await run(kubectlBin, ['--kubeconfig', bowlineKubeconfig, '--cache-dir', join(tmp, 'kubectl-cache-bowline'), 'apply', '-f', f]);
+          const r = await run(kubectlBin, ['--kubeconfig', k.kubeconfig, '--cache-dir', join(tmp, 'kubectl-cache'), 'apply', '-f', f]);
           if (r.code !== 0) throw new Error(`kubectl apply -f ${f}: ${r.err}${r.out}`);
         }
       },

@@ -249,7 +249,10 @@ export async function startKubelet(api: KubeApi, opts: KubeletOptions = {}): Pro
       log(`pod ${sandbox.namespace}/${sandbox.name}: run failed: ${(err as Error).stack ?? String(err)}`);
       return;
     }
-    const containers = (pod.spec?.containers ?? []) as Array<{ readinessProbe?: unknown; ports?: Array<{ name?: string; containerPort: number }> }>;
+    type Probed = { readinessProbe?: unknown; restartPolicy?: string; ports?: Array<{ name?: string; containerPort: number }> };
+    // Native sidecars (init containers with restartPolicy Always) count toward the Pod's readiness, as with a kubelet.
+    const sidecars = ((pod.spec?.initContainers ?? []) as Probed[]).filter((c) => c.restartPolicy === 'Always');
+    const containers = [...sidecars, ...((pod.spec?.containers ?? []) as Probed[])];
     for (const c of containers) {
       if (!c.readinessProbe) continue;
       const deadline = Date.now() + 60_000;

@@ -43,10 +43,12 @@ function rbac(): Json[] {
   const clusterRole = {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: CP, labels: { app: CP, ...partOf } },
     rules: [
-      { apiGroups: [''], resources: ['pods', 'services', 'endpoints', 'namespaces', 'nodes', 'serviceaccounts'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods', 'services', 'endpoints', 'namespaces', 'nodes', 'serviceaccounts', 'configmaps', 'secrets'], verbs: ['get', 'list', 'watch'] },
+      // --config-source kubernetes: the root namespace and Istio's CRDs are created when missing.
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['create'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: istioGroups(), resources: ['*'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
-      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch', 'create'] },
       { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     ],
@@ -76,7 +78,7 @@ function controlPlane(v: Values): Json[] {
   const inject = v.sidecarInjectorWebhook.enabled;
   const hooks = [...(v.global.configValidation ? ['validate'] : []), ...(inject ? ['inject'] : [])];
   const args = ['up', '--home', '/var/lib/bowline', '--listen-api', '0.0.0.0:15014', '--listen-push-tls', '0.0.0.0:15012',
-    '--trust-domain', v.meshConfig.trustDomain, '--kube-in-cluster',
+    '--trust-domain', v.meshConfig.trustDomain, '--kube-in-cluster', '--config-source', 'kubernetes', '--replica-id', '$(POD_NAME)',
     ...(hooks.length ? ['--listen-webhook', `0.0.0.0:${WEBHOOK_PORT}`, '--webhooks', hooks.join(',')] : []),
     ...(inject ? ['--inject-image', image(v), '--inject-failure-policy', v.sidecarInjectorWebhook.failurePolicy] : []),
     ...(inject && v.sidecarInjectorWebhook.nativeSidecar ? ['--inject-native-sidecar'] : [])];
@@ -94,6 +96,7 @@ function controlPlane(v: Values): Json[] {
           containers: [{
             name: 'discovery', image: image(v), imagePullPolicy: v.global.imagePullPolicy,
             command: ['bowline'], args,
+            env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
             ports: [
               { name: 'tls-push', containerPort: 15012, protocol: 'TCP' },
               { name: 'http-monitoring', containerPort: 15014, protocol: 'TCP' },
