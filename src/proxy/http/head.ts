@@ -6,6 +6,7 @@
  * obs-text bytes round-trip unchanged). No object per header, no Map: a head has ~10 headers
  * and a linear scan beats hashing at that size.
  */
+import { nameString, valueString } from './string-cache.js';
 
 /** RFC 9110 token characters (method, header name). */
 export const TOKEN = new Uint8Array(256);
@@ -142,23 +143,19 @@ export function scanHeaders(buf: Buffer, pos: number, end: number, out: Headers)
     if (buf[i + 1] !== LF) return new HeadError('BOWLINE_E_HTTP_BARE_CR', 'CR not followed by LF in the header block');
     let vEnd = i;
     while (vEnd > vStart && (buf[vEnd - 1] === 0x20 || buf[vEnd - 1] === 0x09)) vEnd--;
-    out.names.push(lowerName(buf, pos, nameEnd));
-    out.values.push(latin1(buf, vStart, vEnd));
+    out.names.push(nameString(buf, pos, nameEnd));
+    out.values.push(valueString(buf, vStart, vEnd));
     pos = i + 2;
   }
 }
 
-/** The header name as a lowercase string; no second string when it is lowercase already. */
-function lowerName(buf: Buffer, start: number, end: number): string {
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    if (c >= 0x41 && c <= 0x5a) return latin1(buf, start, end).toLowerCase();
-  }
-  return latin1(buf, start, end);
-}
-
 /** Splits a comma-separated header value into lowercase trimmed tokens (Connection, Transfer-Encoding). */
 export function tokens(value: string): string[] {
+  // One token (`keep-alive`, `close`, `chunked`: nearly every head): no split, no array of parts.
+  if (value.indexOf(',') < 0) {
+    const t = value.trim().toLowerCase();
+    return t ? [t] : [];
+  }
   const out: string[] = [];
   for (const part of value.split(',')) {
     const t = part.trim().toLowerCase();

@@ -5,6 +5,7 @@
  * never both. Differential-tested against llhttp and fuzzed (request-head.test.ts).
  */
 import { Headers, HeadError, TARGET, TOKEN, latin1, scanHeaders, tokens } from './head.js';
+import { valueString } from './string-cache.js';
 
 /** How the request body is delimited. */
 export const BODY_NONE = 0;
@@ -82,7 +83,7 @@ function parseWithin(buf: Buffer, pos: number, end: number): RequestHead | HeadE
   while (i < end && TOKEN[buf[i]!] === 1) i++;
   if (i >= end) return null;
   if (buf[i] !== SP || i === pos) return bad('BOWLINE_E_HTTP_REQUEST_LINE', 'malformed request line (method)');
-  const method = latin1(buf, pos, i);
+  const method = valueString(buf, pos, i);
   if (!METHODS.has(method)) return bad('BOWLINE_E_HTTP_METHOD', `unknown method ${JSON.stringify(method.slice(0, 20))}`);
   // target
   const tStart = ++i;
@@ -169,7 +170,7 @@ function interpret(buf: Buffer, method: string, tStart: number, tEnd: number, ve
   let scheme: string | undefined;
   const first = buf[tStart];
   if (first === 0x2f /* / */) {
-    path = latin1(buf, tStart, tEnd);
+    path = valueString(buf, tStart, tEnd);
   } else if (first === 0x2a /* * */ && tEnd - tStart === 1 && method === 'OPTIONS') {
     path = '*';
   } else if (method === 'CONNECT') {

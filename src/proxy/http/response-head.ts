@@ -3,7 +3,8 @@
  * but framing is still strict: a response whose length is ambiguous (conflicting Content-Length,
  * Transfer-Encoding not ending in chunked with a length) is a protocol error, never guessed.
  */
-import { Headers, HeadError, latin1, scanHeaders, tokens } from './head.js';
+import { Headers, HeadError, scanHeaders, tokens } from './head.js';
+import { valueString } from './string-cache.js';
 
 /** No body (HEAD, 1xx, 204, 304, or Content-Length: 0). */
 export const RBODY_NONE = 0;
@@ -57,7 +58,7 @@ function parseWithin(buf: Buffer, pos: number, end: number, requestMethod: strin
     const rs = ++i;
     while (i < end && buf[i] !== 0x0d && buf[i] !== 0x0a) i++;
     if (i >= end) return null;
-    reason = latin1(buf, rs, i);
+    reason = valueString(buf, rs, i);
   }
   if (buf[i] !== 0x0d) return upe('malformed status line');
   if (i + 1 >= end) return null;
