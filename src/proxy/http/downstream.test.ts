@@ -214,3 +214,59 @@ describe('request headers timeout', () => {
   });
 });
 
+
+describe('response writes', () => {
+  let server: ReturnType<typeof createNetServer>;
+  let port = 0;
+  const accepted: Socket[] = [];
+  beforeAll(async () => {
+    server = createNetServer((s) => accepted.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((r) => { for (const s of accepted) s.destroy(); server.close(() => r()); }));
+
+  /** A Downstream on a real accepted socket; `writes` counts the socket writes it makes, `received` what the client got. */
+  async function pair(): Promise<{ d: Downstream; writes: () => number; received: (n: number) => Promise<string>; client: Socket }> {
+    const client = connect(port, '127.0.0.1');
+    let got = '';
+    client.on('data', (b) => { got += b.toString('latin1'); });
+    while (accepted.length === 0) await new Promise((r) => setImmediate(r));
+    const sock = accepted.shift()!;
+    const lst = { name: 'l', direction: 'outbound', idleTimeoutMs: 0, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0 } as unknown as HttpListenerRuntime;
+    const ctx = { stats: new ProxyStats(), hooks: {}, log: () => {}, draining: false } as unknown as ProxyContext;
+    const d = new Downstream(sock, { current: lst }, ctx, () => {});
+    let n = 0;
+    const write = sock.write.bind(sock) as (...a: unknown[]) => boolean;
+    (sock as unknown as { write: (...a: unknown[]) => boolean }).write = (...a) => { n++; return write(...a); };
+    return { d, client, writes: () => n, received: async (len) => { await waitFor(() => got.length >= len); return got; } };
+  }
+
+  it('sends a head and its body written between cork and uncork as one write, bytes in order', async () => {
+    const { d, writes, received, client } = await pair();
+    const head = 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n';
+    d.cork();
+    expect(d.write(head)).toBe(true);
+    expect(d.write(Buffer.from('hel'))).toBe(true);
+    expect(d.write(Buffer.from('lo'))).toBe(true);
+    expect(writes()).toBe(0);
+    d.uncork();
+    expect(writes()).toBe(1);
+    expect(await received(head.length + 5)).toBe(head + 'hello');
+    client.destroy();
+  });
+
+  it('writes through once a corked batch would pass 16 KiB, so backpressure is never hidden', async () => {
+    const { d, writes, received, client } = await pair();
+    const big = Buffer.alloc(20_000, 0x61);
+    d.cork();
+    d.write('HTTP/1.1 200 OK\r\ncontent-length: 20002\r\n\r\n');
+    d.write(big);
+    d.write('bb');
+    d.uncork();
+    expect(writes()).toBe(3);
+    const all = await received(20_002 + 41);
+    expect(all.endsWith('a'.repeat(100) + 'bb')).toBe(true);
+    client.destroy();
+  });
+});

@@ -16,6 +16,13 @@ import { realTimers, type ProxyTimers } from '../timers.js';
 
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
 const MAX_BUFFERED = 64 * 1024;
+/**
+ * Writes between cork() and uncork() up to this many bytes are joined into one buffer and
+ * written once: a response head and its body (or several pipelined responses) cost one write
+ * system call and none of node's cork/writev bookkeeping. Beyond it (or at the socket's own
+ * high-water mark) writes go to the socket as they come, so backpressure is never hidden.
+ */
+const BATCH_BYTES = 16 * 1024;
 
 /** Serves HTTP/1.1 on one accepted socket. */
 export class Downstream implements DownstreamSide {
@@ -41,6 +48,10 @@ export class Downstream implements DownstreamSide {
   private paused = false;
   private parsing = false;
   private drainWaiters: Array<() => void> | null = null;
+  /** cork() depth, and the writes held until uncork() (strings are latin1: one byte per character). */
+  private corked = 0;
+  private batch: Array<string | Buffer> | null = null;
+  private batchBytes = 0;
 
   constructor(readonly socket: Socket, private readonly slot: ListenerSlot, private readonly ctx: ProxyContext, private readonly onGone: (d: Downstream) => void) {
     this.timers = ctx.timers ?? realTimers;
@@ -151,6 +162,7 @@ export class Downstream implements DownstreamSide {
   }
 
   private answerAndClose(status: number, reason: string, body: string): void {
+    this.flushBatch();
     this.headComplete();
     this.socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     this.closed = true;
@@ -161,12 +173,46 @@ export class Downstream implements DownstreamSide {
 
   write(data: string | Buffer): boolean {
     if (this.closed && this.socket.destroyed) return true;
+    if (this.corked > 0) {
+      const n = data.length;
+      if (this.batchBytes + n <= BATCH_BYTES && this.socket.writableLength + this.batchBytes + n < this.socket.writableHighWaterMark) {
+        (this.batch ??= []).push(data);
+        this.batchBytes += n;
+        return true;
+      }
+      this.flushBatch();
+    }
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
-  cork(): void { this.socket.cork(); }
+  cork(): void { this.corked++; }
 
-  uncork(): void { this.socket.uncork(); }
+  uncork(): void {
+    if (this.corked > 0 && --this.corked === 0) this.flushBatch();
+  }
+
+  /** Writes what cork() held, as one buffer. */
+  private flushBatch(): void {
+    const b = this.batch;
+    if (b === null) return;
+    this.batch = null;
+    const total = this.batchBytes;
+    this.batchBytes = 0;
+    if (this.socket.destroyed) return;
+    if (b.length === 1) {
+      const d = b[0]!;
+      if (typeof d === 'string') this.socket.write(d, 'latin1');
+      else this.socket.write(d);
+      return;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const d of b) {
+      if (typeof d === 'string') at += out.write(d, at, 'latin1');
+      else { out.set(d, at); at += d.length; }
+    }
+    this.socket.write(out);
+  }
 
   onDrain(fn: () => void): void {
     (this.drainWaiters ??= []).push(fn);
@@ -182,6 +228,7 @@ export class Downstream implements DownstreamSide {
   finished(x: Exchange, keepAlive: boolean): void {
     if (this.x !== x) return;
     this.x = null;
+    this.flushBatch();
     if (!keepAlive || this.closed) {
       this.closed = true;
       this.buf = null;
@@ -194,6 +241,9 @@ export class Downstream implements DownstreamSide {
   }
 
   abort(): void {
+    this.batch = null;
+    this.batchBytes = 0;
+    this.corked = 0;
     this.closed = true;
     this.socket.destroy();
   }
@@ -215,6 +265,7 @@ export class Downstream implements DownstreamSide {
     const to = this.tunnelTo;
     if (to === undefined) { x.localReply(405, 'CONNECT needs a listener with filter chains (docs/proxy-config.md)\n', 0); return; }
     if (this.more !== null) this.join();
+    this.flushBatch();
     const initial = this.buf ?? Buffer.alloc(0);
     this.buf = null;
     x.handedOff();
@@ -232,7 +283,7 @@ export class Downstream implements DownstreamSide {
 
   /** Graceful drain: close now when idle, else after the response in flight. */
   drain(): void {
-    if (this.x === null) { this.closed = true; this.socket.end(); }
+    if (this.x === null) { this.flushBatch(); this.closed = true; this.socket.end(); }
   }
 
   private onClose(): void {
