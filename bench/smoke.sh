@@ -10,7 +10,7 @@ HAVE_HAPROXY=$(have haproxy) HAVE_NGINX=$(have nginx) HAVE_H2LOAD=$(have h2load)
 const r = JSON.parse(process.argv[1]);
 const env = process.env;
 // Every field the proxy issues name (3: HTTP/1.1, 4: protocols, 6: mTLS hop, 7: telemetry cost).
-const bowline = ["bowline_cpu_us_per_req", "bowline_cpu_us_per_req_telemetry_off", "telemetry_cpu_overhead_pct", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "hop_added_p99_ms", "mtls_hop_p99_ms", "bowline_rss_mb", "tcp_hop_gbps", "idle_conns"];
+const bowline = ["bowline_cpu_us_per_req", "bowline_cpu_us_per_req_telemetry_off", "telemetry_cpu_overhead_pct", "direct_p99_ms", "proxy_p99_ms", "hop_p99_ms", "hop_added_p99_ms", "mtls_hop_p99_ms", "bowline_rss_mb", "tcp_hop_gbps", "idle_conns", "mtls_vs_hop_cpu_ratio", "load_average_start", "load_average_end"];
 const needs = { haproxy_cpu_us_per_req: ["haproxy"], haproxy_hop_p99_ms: ["haproxy"], haproxy_hop_added_p99_ms: ["haproxy"], haproxy_idle_conn_kb: ["haproxy"],
   bowline_sat_cpu_us_per_req: ["wrk"], haproxy_sat_cpu_us_per_req: ["wrk", "haproxy"], bowline_vs_haproxy_sat_cpu_ratio: ["wrk", "haproxy"], bowline_idle_conn_kb: [], nginx_cpu_us_per_req: ["nginx"], haproxy_tcp_gbps: ["haproxy"], bowline_vs_haproxy_cpu_ratio: ["haproxy"],
   h2_cpu_us_per_req: ["h2load", "nginx"], h2_cpu_us_per_req_telemetry_off: ["h2load", "nginx"], node_h2_floor_cpu_us_per_req: ["h2load", "nginx"],
