@@ -84,9 +84,9 @@ export class Cloud {
   }
 
   /** A sidecar for `service` (port `port`, app on 127.0.0.1:`appPort`), inbound on the cloud's address; resolves when it has its certificate. */
-  async sidecar(name: string, service: string, port: number, appPort: number, opts: { outbound?: number; locality?: string } = {}): Promise<Child> {
+  async sidecar(name: string, service: string, port: number, appPort: number, opts: { outbound?: number; locality?: string; extra?: string[] } = {}): Promise<Child> {
     const c = this.start([process.execPath, bowline, 'proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', this.token('default', name), '--name', name, '--labels', `app=${name}`,
-      '--service', `${service}:${port}@${appPort}`, '--address', this.address, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--outbound-port', String(opts.outbound ?? 0), ...(opts.locality ? ['--locality', opts.locality] : [])]);
+      '--service', `${service}:${port}@${appPort}`, '--address', this.address, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--outbound-port', String(opts.outbound ?? 0), ...(opts.locality ? ['--locality', opts.locality] : []), ...(opts.extra ?? [])]);
     await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/default/sa/${name}`), { timeoutMs: 30_000, what: `${name} in ${this.name}:\n${c.output()}` });
     return c;
   }
@@ -199,4 +199,28 @@ for(let i=0;i<${opts.count};i++){const at=start+i*1000/${opts.rps};setTimeout(()
   const counts: Record<string, number> = {};
   for (const s of r.sequence) counts[s] = (counts[s] ?? 0) + 1;
   return { ...r, tally: counts };
+}
+
+/**
+ * Two paths measured in the same run, inside `cloud`: `blocks` blocks of `perBlock` GETs at `rps`
+ * through `proxyPort` (absolute form), alternating A B B A A B ... so both paths see the same
+ * machine (a loaded machine's slow spell lands on both); one process, keep-alive connections, a
+ * warm-up of `warmup` requests per path first. Resolves to each path's percentiles (ms), failures,
+ * and the p99 of each block; blocks 2k and 2k+1 (one of each path, adjacent) form a pair.
+ */
+export async function compareIn(cloud: Cloud, urls: { a: string; b: string }, opts: { rps: number; perBlock: number; blocks: number; warmup: number; proxyPort: number; check: { a: string; b: string } }): Promise<Record<'a' | 'b', { p50: number; p99: number; count: number; failures: number; blockP99: number[] }>> {
+  const script = `const http=require('http');const agent=new http.Agent({keepAlive:true,maxSockets:64});
+const urls=${JSON.stringify(urls)};const check=${JSON.stringify(opts.check)};const res={a:{lat:[],fail:0,blocks:[]},b:{lat:[],fail:0,blocks:[]}};
+function one(path,rec){return new Promise((done)=>{const u=new URL(urls[path]);const t0=performance.now();const r=http.request({agent,host:'127.0.0.1',port:${opts.proxyPort},path:u.href,headers:{host:u.host},timeout:10000},(rs)=>{let b='';rs.on('data',d=>b+=d);rs.on('end',()=>{const ms=performance.now()-t0;const ok=rs.statusCode===200&&b.includes(check[path]);if(rec){rec.push(ms);if(!ok)res[path].fail++}done()})});
+r.on('timeout',()=>r.destroy(new Error('timeout')));r.on('error',()=>{if(rec){rec.push(performance.now()-t0);res[path].fail++}done()});r.end()})}
+function block(path,n,rec){const start=performance.now();const all=[];for(let i=0;i<n;i++){all.push(new Promise((go)=>setTimeout(go,Math.max(0,start+i*1000/${opts.rps}-performance.now()))).then(()=>one(path,rec)))}return Promise.all(all)}
+const q=(l,p)=>{const s=[...l].sort((x,y)=>x-y);return s[Math.min(s.length-1,Math.floor(p*s.length))]||0};
+(async()=>{await block('a',${opts.warmup},null);await block('b',${opts.warmup},null);
+for(let k=0;k<${opts.blocks};k++){const path=(k%4===0||k%4===3)?'a':'b';const rec=[];await block(path,${opts.perBlock},rec);res[path].lat.push(...rec);res[path].blocks.push(q(rec,0.99))}
+const out={};for(const p of ['a','b'])out[p]={p50:q(res[p].lat,0.5),p99:q(res[p].lat,0.99),count:res[p].lat.length,failures:res[p].fail,blockP99:res[p].blocks};
+console.log(JSON.stringify(out));process.exit(0)})()`;
+  const c = cloud.start([process.execPath, '-e', script]);
+  const total = 2 * opts.warmup + opts.blocks * opts.perBlock;
+  const line = await waitFor(() => c.output().split('\n').find((l) => l.startsWith('{')), { timeoutMs: (total / opts.rps) * 1000 + 60_000, what: `comparison in ${cloud.name}: ${c.output()}` });
+  return JSON.parse(line!) as Record<'a' | 'b', { p50: number; p99: number; count: number; failures: number; blockP99: number[] }>;
 }
