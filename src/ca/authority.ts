@@ -6,7 +6,7 @@ import { verifyCsr } from './csr.js';
 import { createRootCa, loadCacerts, ROOT_LIFETIME_MS, splitPemCertificates, type CaKeyPair, type Cacerts } from './root.js';
 import { checkTrustDomain, DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeId, type WorkloadIdentity } from './spiffe.js';
 import { isConflict, type CaStorage } from './storage.js';
-import { createBootstrapToken, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
+import { createBootstrapToken, isBootstrapToken, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
 
 /** Options of the CA; everything but storage and kek has a default. */
 export interface CaOptions {
@@ -32,6 +32,12 @@ export interface CaOptions {
   allowNewRoot?: boolean;
   /** Whether the store holds anything at all (a store with data but no CA state lost it: refuse rather than mint a new root). */
   storeHasData?: () => Promise<boolean>;
+  /**
+   * Verifies a credential that is not a Bowline bootstrap token (a Kubernetes service-account
+   * token of audience istio-ca, by a TokenReview: src/control/kube-token-review.ts); resolves to the
+   * identity it proves, or rejects (CaError UNAUTHENTICATED with the reason). Absent: only Bowline's tokens.
+   */
+  reviewToken?: (token: string) => Promise<WorkloadIdentity>;
 }
 
 /** A signed workload or server certificate and what a TLS endpoint needs with it. */
@@ -391,6 +397,7 @@ export class CertificateAuthority {
    * proxy can retry with a correct CSR. Throws CaError TOKEN_*, CSR_* or UNAUTHENTICATED.
    */
   async signWithToken(csr: string | Uint8Array, token: string, opts: { expect?: string; lifetimeMs?: number } = {}): Promise<IssuedCertificate> {
+    if (this.opts.reviewToken && !isBootstrapToken(token)) return this.signWithReviewedToken(csr, token, opts);
     let claims: BootstrapClaims;
     try {
       claims = verifyBootstrapToken(token, this.tokenKey, this.now());
@@ -407,6 +414,19 @@ export class CertificateAuthority {
     const out = this.signCsr(csr, id, opts.lifetimeMs !== undefined ? { lifetimeMs: opts.lifetimeMs } : {});
     await this.redeemToken(token);
     return out;
+  }
+
+  /** First contact with a platform's token (reviewToken): nothing is spent, the platform bounds its validity (a bound token dies with its pod). */
+  private async signWithReviewedToken(csr: string | Uint8Array, token: string, opts: { expect?: string; lifetimeMs?: number }): Promise<IssuedCertificate> {
+    let who: WorkloadIdentity;
+    try {
+      who = await this.opts.reviewToken!(token);
+    } catch (err) {
+      this.refuse(err instanceof CaError ? err : new CaError(CA_ERRORS.UNAUTHENTICATED, `the token could not be reviewed: ${(err as Error).message}`));
+    }
+    const id = spiffeId(this.trustDomain, who);
+    if (opts.expect !== undefined && opts.expect !== id) this.refuse(new CaError(CA_ERRORS.UNAUTHENTICATED, `the service-account token is for ${id}, but the stream speaks for ${opts.expect}`));
+    return this.signCsr(csr, id, opts.lifetimeMs !== undefined ? { lifetimeMs: opts.lifetimeMs } : {});
   }
 
   /** Counts one use of a reusable token (compare-and-swap on its use counter); throws TOKEN_EXHAUSTED past its limit. */

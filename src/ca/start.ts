@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CertificateAuthority } from './authority.js';
 import { caHttpHandlers } from './http.js';
 import type { Kek } from './kek.js';
+import type { WorkloadIdentity } from './spiffe.js';
 import type { CaStorage } from './storage.js';
 import { Registry } from '../telemetry/metrics/registry.js';
 import type { Store } from '../store/index.js';
@@ -28,6 +29,8 @@ export interface CaSettings {
   newRoot?: boolean;
   /** Where the `cacerts` Secret is followed (default istio-system). */
   rootNamespace?: string;
+  /** Verifies platform tokens (CaOptions.reviewToken): Kubernetes service-account tokens by TokenReview. */
+  reviewToken?: (token: string) => Promise<WorkloadIdentity>;
   env?: NodeJS.ProcessEnv;
   log(line: string): void;
 }
@@ -50,6 +53,7 @@ export async function startCa(s: CaSettings): Promise<RunningCa> {
     ...(cacertsDir ? { cacertsDir } : {}),
     ...(ttl > 0 ? { workloadLifetimeMs: ttl } : {}),
     allowNewRoot: s.newRoot === true,
+    ...(s.reviewToken ? { reviewToken: s.reviewToken } : {}),
     ...(s.store.countKeys ? { storeHasData: async () => (await s.store.countKeys!()) > 0 } : {}),
   });
   const namespace = s.rootNamespace ?? 'istio-system';

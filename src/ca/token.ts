@@ -87,6 +87,11 @@ export function createBootstrapToken(req: TokenRequest, signingKey: Buffer, root
  * TOKEN_INVALID (malformed, altered, other key) or TOKEN_EXPIRED. Replay is the caller's
  * concern (CertificateAuthority.redeemToken remembers used ids).
  */
+/** Whether `token` has the shape of a Bowline bootstrap token (its header); says nothing about its validity. */
+export function isBootstrapToken(token: string): boolean {
+  return typeof token === 'string' && token.trim().split('.')[0] === HEADER;
+}
+
 export function verifyBootstrapToken(token: string, signingKey: Buffer, now = Date.now()): BootstrapClaims {
   const parts = typeof token === 'string' ? token.trim().split('.') : [];
   if (parts.length !== 3 || parts[0] !== HEADER) throw new CaError(CA_ERRORS.TOKEN_INVALID, 'not a Bowline bootstrap token (expected HEADER.PAYLOAD.SIGNATURE with alg HS256)');

@@ -8,15 +8,12 @@ import { caMetrics, loadKek, openSecretData, startCa, type CertificateAuthority,
 import { apiCertificateNames, createApiTlsServer, serveApiTls } from './api-tls.js';
 import { MeshController } from '../mesh/controller.js';
 import { VipAllocator } from '../mesh/vips.js';
-import { installCrds } from '../platform/kubernetes/install.js';
 import type { KubeWebhookOptions } from '../platform/kubernetes/webhooks.js';
 import { parseListen } from '../proxy-config/host-port.js';
 import { ConfigStatusTracker } from '../push/config-status.js';
 import type { PushServer } from '../push/server/server.js';
 import { startPushServer } from '../push/start.js';
 import type { RegistryStatus } from '../registry/registry.js';
-import { openKubernetesStore } from '../store/kubernetes/kubernetes.js';
-import { startLeaderElection } from '../store/kubernetes/leader.js';
 import { openStore, type Clock, type Store, type StoredObject } from '../store/index.js';
 import type { Caller } from './access.js';
 import { ApiTokens, looksLikeApiToken } from './api-tokens.js';
@@ -25,8 +22,6 @@ import { adminTokenPath, bearerMatches, ensureAdminToken, isLoopback, rotateAdmi
 import { ConfigApi } from './config-api.js';
 import { instrumentStore } from './instrumented-store.js';
 import { startKubeParts } from './kube-parts.js';
-import { clusterKek } from './kube-kek.js';
-import { kubeStatusWriter } from './kube-status.js';
 import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
 import { registryApiHandler } from '../push/registry-api.js';
@@ -175,7 +170,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   if (fromCluster) mkdirSync(opts.home, { recursive: true, mode: 0o700 });
   const clusterKubeconfig = opts.kubernetes?.[0]?.kubeconfig;
   const rawStore = typeof opts.store === 'object' ? opts.store
-    : fromCluster ? await openKubernetesStore({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), rootNamespace: mesh.rootNamespace, crds: installCrds() as Array<Record<string, unknown>>, ...(opts.clock ? { clock: opts.clock } : {}), log })
+    : fromCluster ? await (await import('../store/kubernetes/kubernetes.js')).openKubernetesStore({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), rootNamespace: mesh.rootNamespace, crds: (await import('../platform/kubernetes/install.js')).installCrds() as Array<Record<string, unknown>>, ...(opts.clock ? { clock: opts.clock } : {}), log })
     : await openStore(opts.store ?? 'embedded', { home: opts.home, ...(opts.clock ? { clock: opts.clock } : {}) });
   stops.push(() => rawStore.close());
   const store = instrumentStore(rawStore, metrics);
@@ -200,6 +195,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const replicaId = opts.replicaId ?? `${hostname()}-${process.pid}`;
     if (fromCluster) {
       // Replicas on one apiserver: the holder of the Lease writes status and patches caBundles.
+      // Loaded only with a cluster (as kube-parts): a control plane without one never loads the Kubernetes client.
+      const { startLeaderElection } = await import('../store/kubernetes/leader.js');
       const election = await startLeaderElection({
         ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), namespace: mesh.rootNamespace,
         identity: replicaId,
@@ -210,7 +207,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stops.push(() => election.stop());
       isLeader = () => election.isLeader();
       // No key-encryption key given: the one in the root namespace's Secret, shared by every replica and restart.
-      if (!opts.caKekFile && !process.env.BOWLINE_CA_KEK_FILE && !process.env.BOWLINE_CA_KEK) kek = await clusterKek({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), namespace: mesh.rootNamespace });
+      if (!opts.caKekFile && !process.env.BOWLINE_CA_KEK_FILE && !process.env.BOWLINE_CA_KEK) kek = await (await import('./kube-kek.js')).clusterKek({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), namespace: mesh.rootNamespace });
     }
     const domains = { clusterDomain: opts.clusterDomain ?? 'cluster.local', extraDomains: opts.domains ?? [] };
     const registrationTtlMs = registrationTtl();
@@ -245,6 +242,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         trustDomain: opts.trustDomain ?? mesh.get().trustDomain ?? 'cluster.local',
         ...(opts.caCertsDir ? { cacertsDir: opts.caCertsDir } : {}),
         newRoot: opts.caNewRoot === true, rootNamespace: mesh.rootNamespace, log,
+        // With a cluster: pods' projected service-account tokens (audience istio-ca) bootstrap their certificates.
+        ...(opts.kubernetes?.[0] ? { reviewToken: (await import('./kube-token-review.js')).kubeTokenReviewer({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}) }) } : {}),
       });
       ca = running.ca;
       stops.push(() => running.stop());
@@ -275,7 +274,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       push = { server, controller: c, registries: () => aggregate.statuses(), multiCluster: registryApiHandler({ local: registries.served, topology: registries.topology, roots: () => ca?.trustBundlePem() ?? '', clusters: registries.clusters }) };
       if (isLeader) {
         // The mesh's status of VirtualServices and AuthorizationPolicies, written to the apiserver by the leader.
-        const writer = kubeStatusWriter({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), store, statusOf: (o) => status.statusOf(o), isLeader, replicaId, log });
+        const writer = (await import('./kube-status.js')).kubeStatusWriter({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), store, statusOf: (o) => status.statusOf(o), isLeader, replicaId, log });
         stops.push(c.onSnapshot(() => void writer.sync()));
         onLeader.push(() => void writer.sync());
         void writer.sync();

@@ -54,7 +54,7 @@ describe('identity over the TLS stream', () => {
     const token = ca.createToken({ ns: 'shop', sa: 'cart', ttlMs: 600_000 }).token;
     const info = readBootstrapToken(token);
 
-    const root = await fetchPinnedRoot('127.0.0.1', port, info.rootHash);
+    const root = await fetchPinnedRoot('127.0.0.1', port, info.rootHash!);
     expect(root).toBe(ca.signingRootPem());
 
     const id = `spiffe://cluster.local/ns/${info.namespace}/sa/${info.serviceAccount}`;
@@ -78,6 +78,6 @@ describe('identity over the TLS stream', () => {
     const impostor = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek });
     const port = await streamServer(impostor);
     const token = ca.createToken({ ns: 'shop', sa: 'cart', ttlMs: 600_000 }).token;
-    await expect(fetchPinnedRoot('127.0.0.1', port, readBootstrapToken(token).rootHash)).rejects.toMatchObject({ code: IDENTITY_ERRORS.ROOT_PIN_MISMATCH });
+    await expect(fetchPinnedRoot('127.0.0.1', port, readBootstrapToken(token).rootHash!)).rejects.toMatchObject({ code: IDENTITY_ERRORS.ROOT_PIN_MISMATCH });
   });
 });

@@ -2,8 +2,9 @@
 // `helm install` of charts/bowline, `kubectl label namespace default istio-injection=enabled`,
 // `kubectl apply -f samples/kubernetes/bookinfo.yaml`; the real apiserver calls Bowline's injection
 // webhook for every Pod the ReplicaSets create, the test's node runs each Pod as stored (istio-init's
-// `bowline capture install` in the Pod's network namespace, the proxy as uid 1337 with its minted
-// token, the app as uid 1000 reaching `http://reviews:9080` through the DNS proxy and capture);
+// `bowline capture install` in the Pod's network namespace, the proxy as uid 1337 with its projected
+// service-account token (audience istio-ca, from the TokenRequest API as a kubelet gets it), exchanged
+// for its workload certificate after a TokenReview by the control plane; the app as uid 1000 reaching `http://reviews:9080` through the DNS proxy and capture);
 // then destination-rule-all + virtual-service-all-v1 and the jason rule, `kubectl apply`ed to the real
 // apiserver (Istio's CRDs; the control plane runs with --config-source kubernetes and writes their
 // status): the product page behaves as in the demo's scenario tests (v1 only without stars; jason sees
@@ -53,6 +54,9 @@ describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline install
     for (const p of pods) {
       expect(p.spec.containers[0].name, p.metadata.name).toBe('istio-proxy');
       expect(p.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['istio-init']);
+      // Identity from the pod's projected service-account token, as Istio's: no token minted at admission.
+      expect(p.spec.volumes.find((v: { name: string }) => v.name === 'istio-token')?.projected.sources[0].serviceAccountToken).toMatchObject({ audience: 'istio-ca', path: 'istio-token' });
+      expect(p.metadata.annotations?.['bowline.io/bootstrap-token']).toBeUndefined();
     }
     base = `http://${pods.find((p) => p.metadata.labels?.['app'] === 'productpage')!.status.podIP}:9080`;
     const page = await request(`${base}/productpage`);

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCsr } from '../../src/ca/testing/csr.js';
 import { VALIDATING_WEBHOOK } from '../../src/platform/kubernetes/names.js';
 import { kubeBinariesBuilt, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startBowline, type Child } from '../support/process.js';
@@ -81,6 +82,22 @@ describe('config source kubernetes', () => {
     const viaBowline = await fetch(`${replicas[1]!.api}${vsPath()}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'ratings', namespace: 'default' }, spec: { hosts: ['ratings'], http: [{ route: [{ destination: { host: 'ratings' } }] }] } }) });
     expect(viaBowline.status).toBe(201);
     expect((await kube.api.get<{ spec: { hosts: string[] } }>(vsPath('ratings')))?.spec.hosts).toEqual(['ratings']);
+  });
+
+  it('a projected service-account token of audience istio-ca is exchanged for the workload certificate (TokenReview); another audience is refused', async () => {
+    await kube.api.create('/api/v1/namespaces/default/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bookinfo-ratings', namespace: 'default' } }).catch(() => {});
+    const tokenFor = async (audiences?: string[]) => (await kube.api.call<{ status: { token: string } }>('POST', '/api/v1/namespaces/default/serviceaccounts/bookinfo-ratings/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600, ...(audiences ? { audiences } : {}) } })).status.token;
+    const id = 'spiffe://cluster.local/ns/default/sa/bookinfo-ratings';
+    const { csrPem } = await makeCsr({ uris: [id] });
+    const ask = async (token: string) => fetch(`${replicas[0]!.api}/v1/ca/certificates`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ csr: csrPem, token }) });
+    const ok = await ask(await tokenFor(['istio-ca']));
+    const body = await ok.json() as { spiffeId?: string; certificateChain?: string };
+    expect(ok.status, JSON.stringify(body)).toBe(200);
+    expect(body.spiffeId).toBe(id);
+    expect(body.certificateChain).toContain('-----BEGIN CERTIFICATE-----');
+    const wrong = await ask(await tokenFor()); // the apiserver's own audience
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('BOWLINE_E_CA_UNAUTHENTICATED');
   });
 
   it('one replica leads: it alone patches the caBundle and writes status, once per change', async () => {

@@ -44,7 +44,8 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'bk-webhooks-'));
   const portsFile = join(tmp, 'ports.json');
   cp = startBowline(['up', '--home', join(tmp, 'home'), '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0',
-    '--listen-webhook', '127.0.0.1:0', '--kubeconfig', kube.kubeconfig, '--inject-image', 'bowline/bowline:e2e', '--ports-file', portsFile]);
+    '--listen-webhook', '127.0.0.1:0', '--kubeconfig', kube.kubeconfig, '--inject-image', 'bowline/bowline:e2e', '--ports-file', portsFile,
+    '--inject-identity', 'minted']); // the DC/OS seed's way (no service-account tokens); kube-bookinfo covers the projected token
   const ports = (await waitFor(() => readPortsFile(portsFile, ['api', 'webhook']), { timeoutMs: 30_000, what: `control plane ports (${cp.output()})` }))!;
   webhookPort = ports['webhook']!;
   installArgs = ['install', 'kubernetes', '--set', `base.validationURL=https://127.0.0.1:${webhookPort}/validate`, '--set', `istiodRemote.injectionURL=https://127.0.0.1:${webhookPort}/inject`];

@@ -55,6 +55,9 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
                              port 0 = the port --listen-push-tls bound)
   --inject-native-sidecar    inject the proxy as a native sidecar (init container, restartPolicy Always; Kubernetes 1.29+)
   --inject-failure-policy Fail|Ignore  what a failed injection does to the pod: refused (default) or admitted without a sidecar
+  --inject-identity projected|minted  the proxy's first-contact credential: the pod's projected service-account token
+                             (audience istio-ca, checked with a TokenReview; default with --kubeconfig/--kube-in-cluster)
+                             or a bootstrap token minted per pod at admission (clusters without service-account tokens)
   --kubeconfig FILE          discover Services, EndpointSlices, Pods and Nodes of the cluster this kubeconfig
                              reaches (repeatable: one registry per cluster); the first one's apiserver also gets
                              the webhook configurations' caBundle patched (default inside a cluster: the pod's
@@ -134,6 +137,7 @@ export const command: Command = {
       'inject-server': { type: 'string' },
       'inject-native-sidecar': { type: 'boolean', default: false },
       'inject-failure-policy': { type: 'string', default: 'Fail' },
+      'inject-identity': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     }, { allowPositionals: false });
     if (values.help) { process.stdout.write(usage); return EXIT_OK; }
@@ -169,6 +173,9 @@ export const command: Command = {
     if (configSource && store !== 'embedded') throw new UsageError(`--config-source kubernetes keeps config in the cluster: it cannot be combined with --store ${store}`);
     if (configSource && kubernetes.length === 0) throw new UsageError('--config-source kubernetes needs the cluster: --kubeconfig FILE or --kube-in-cluster');
     if (values['replica-id'] !== undefined && !configSource) throw new UsageError('--replica-id names a replica of --config-source kubernetes');
+    const injectIdentity = values['inject-identity'] ?? (kubernetes.length ? 'projected' : 'minted');
+    if (injectIdentity !== 'projected' && injectIdentity !== 'minted') throw new UsageError(`--inject-identity must be projected or minted, got "${injectIdentity}"`);
+    if (injectIdentity === 'projected' && kubernetes.length === 0) throw new UsageError('--inject-identity projected needs the cluster to review the tokens: --kubeconfig FILE or --kube-in-cluster');
     const grace = values['remote-endpoint-grace'];
     const remoteEndpointGraceMs = grace === undefined ? undefined : parseDuration(grace);
     if (grace !== undefined && remoteEndpointGraceMs === undefined) throw new UsageError(`--remote-endpoint-grace must be a duration such as 5m or 30s, got "${grace}"`);
@@ -209,7 +216,7 @@ export const command: Command = {
           listen: values['listen-webhook'], validate: hooks.includes('validate'),
           ...(hooks.includes('inject') ? { inject: {
             image: values['inject-image'] ?? `bowline/bowline:${bowlineVersion()}`, failurePolicy,
-            nativeSidecar: values['inject-native-sidecar']!, ...(values['inject-server'] ? { server: values['inject-server'] } : {}),
+            nativeSidecar: values['inject-native-sidecar']!, identity: injectIdentity, ...(values['inject-server'] ? { server: values['inject-server'] } : {}),
           } } : {}),
         } } : {}),
         log,

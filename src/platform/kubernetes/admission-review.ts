@@ -80,8 +80,8 @@ export interface InjectReviewOptions extends Omit<InjectOptions, 'identity'> {
   mintToken(ns: string, sa: string, workload: string): string;
   /** The webhook configuration's failurePolicy (default Fail). */
   failurePolicy?: 'Fail' | 'Ignore';
-  /** Identity from a Secret instead of a minted token (a join token per service account). */
-  identity?: Extract<IdentitySource, { kind: 'secret' }>;
+  /** Identity from a Secret (a join token per service account) or the pod's projected service-account token, instead of a minted token. */
+  identity?: Extract<IdentitySource, { kind: 'secret' }> | { kind: 'projected'; rootHash(): string };
 }
 
 /** Injects a Pod being created; a pod that must not be injected is admitted unchanged. */
@@ -97,7 +97,8 @@ export function injectReview(req: AdmissionRequest, opts: InjectReviewOptions): 
     const sa = typeof spec['serviceAccountName'] === 'string' && spec['serviceAccountName'] ? spec['serviceAccountName'] : 'default';
     const probe = injectPod(meta, spec, { ...opts, identity: { kind: 'secret' } }); // decides to skip before a token is minted
     if ('skipped' in probe) return { uid, allowed: true };
-    const identity: IdentitySource = opts.identity ?? { kind: 'minted', token: opts.mintToken(namespace, sa, podName.replace(/-+$/, '')) };
+    const identity: IdentitySource = opts.identity?.kind === 'projected' ? { kind: 'projected', rootHash: opts.identity.rootHash() } // the root signing now
+      : opts.identity ?? { kind: 'minted', token: opts.mintToken(namespace, sa, podName.replace(/-+$/, '')) };
     const r = injectPod(meta, spec, { ...opts, identity });
     if ('skipped' in r) return { uid, allowed: true };
     const patch = podPatch({ meta, spec }, r);

@@ -10,9 +10,12 @@
  *   Kubernetes "native sidecar": started before the app, stopped after it);
  * - its identity: a bootstrap token the proxy exchanges for its workload certificate on first
  *   contact, from a Secret (`identity.kind: secret`, a reusable join token: kube-inject, offline)
- *   or minted for this pod at admission (`identity.kind: minted`, single use: the webhook); the
- *   token reaches the proxy as a file (a downwardAPI volume of the pod's own annotation, or the
- *   Secret's volume), never on a command line;
+ *   or minted for this pod at admission (`identity.kind: minted`, single use: the webhook where pods
+ *   have no service-account tokens), or the pod's projected service-account token of audience
+ *   `istio-ca` (`identity.kind: projected`, Istio's way: the control plane reviews it with the
+ *   apiserver; the root's hash the proxy pins comes in env BOWLINE_CA_ROOT_HASH); the token
+ *   reaches the proxy as a file (a downwardAPI volume of the pod's own annotation, the Secret's
+ *   volume, or the projected volume `istio-token`), never on a command line;
  * - readiness, liveness and startup probes of HTTP and TCP kinds rewritten to the proxy's health
  *   port (15021, `/app-health/CONTAINER/readyz|livez|startupz`), which runs the original probe
  *   from inside the pod: a kubelet probe would otherwise be captured and meet mTLS (or, for TCP,
@@ -43,12 +46,17 @@ const TOKEN_DIR = '/var/run/bowline/bootstrap';
 const JOIN_DIR = '/var/run/bowline/join';
 const TOKEN_VOLUME = 'bowline-bootstrap';
 const JOIN_VOLUME = 'bowline-join';
+/** Istio's names for the projected token: volume istio-token, file /var/run/secrets/tokens/istio-token, audience istio-ca. */
+const PROJECTED_VOLUME = 'istio-token';
+const PROJECTED_DIR = '/var/run/secrets/tokens';
 
 /** Where the proxy's first-contact token comes from. */
 export type IdentitySource =
   /** A Secret in the pod's namespace (default `bowline-join-SERVICEACCOUNT`), key `token` by default. */
   | { kind: 'secret'; secretName?: string; key?: string }
-  | { kind: 'minted'; token: string };
+  | { kind: 'minted'; token: string }
+  /** The pod's service-account token for audience istio-ca (projected volume `istio-token`); `rootHash` pins the control plane's root. */
+  | { kind: 'projected'; rootHash: string };
 
 /** What injection needs to know. */
 export interface InjectOptions {
@@ -191,8 +199,9 @@ export function injectPod(meta: Json, spec: Json, opts: InjectOptions): { meta: 
   const { containers: rewritten, probers } = rewriteProbes(appContainers);
   const image = opts.image;
   const pull = opts.imagePullPolicy ?? 'IfNotPresent';
-  const tokenFile = opts.identity.kind === 'minted' ? `${TOKEN_DIR}/token` : `${JOIN_DIR}/${opts.identity.key ?? 'token'}`;
-  const volumeName = opts.identity.kind === 'minted' ? TOKEN_VOLUME : JOIN_VOLUME;
+  const id = opts.identity;
+  const tokenFile = id.kind === 'minted' ? `${TOKEN_DIR}/token` : id.kind === 'projected' ? `${PROJECTED_DIR}/${PROJECTED_VOLUME}` : `${JOIN_DIR}/${id.key ?? 'token'}`;
+  const volumeName = id.kind === 'minted' ? TOKEN_VOLUME : id.kind === 'projected' ? PROJECTED_VOLUME : JOIN_VOLUME;
 
   const proxyArgs = ['proxy', '--server', opts.server, '--token-file', tokenFile,
     '--name', '$(POD_NAME)', '--namespace', '$(POD_NAMESPACE)', '--service-account', serviceAccount,
@@ -211,6 +220,7 @@ export function injectPod(meta: Json, spec: Json, opts: InjectOptions): { meta: 
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      ...(id.kind === 'projected' ? [{ name: 'BOWLINE_CA_ROOT_HASH', value: id.rootHash }] : []),
     ],
     ports: [
       { name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' },
@@ -222,7 +232,7 @@ export function injectPod(meta: Json, spec: Json, opts: InjectOptions): { meta: 
       runAsUser: PROXY_UID, runAsGroup: PROXY_UID, runAsNonRoot: true, allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: [{ name: volumeName, mountPath: opts.identity.kind === 'minted' ? TOKEN_DIR : JOIN_DIR, readOnly: true }],
+    volumeMounts: [{ name: volumeName, mountPath: id.kind === 'minted' ? TOKEN_DIR : id.kind === 'projected' ? PROJECTED_DIR : JOIN_DIR, readOnly: true }],
     ...(opts.nativeSidecar ? { restartPolicy: 'Always' } : {}),
   };
   const init: Json = {
@@ -237,9 +247,11 @@ export function injectPod(meta: Json, spec: Json, opts: InjectOptions): { meta: 
       readOnlyRootFilesystem: false, privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
     },
   };
-  const volume: Json = opts.identity.kind === 'minted'
+  const volume: Json = id.kind === 'minted'
     ? { name: TOKEN_VOLUME, downwardAPI: { items: [{ path: 'token', fieldRef: { fieldPath: `metadata.annotations['${TOKEN_ANNOTATION}']` } }] } }
-    : { name: JOIN_VOLUME, secret: { secretName: opts.identity.secretName ?? `bowline-join-${serviceAccount}`, optional: false } };
+    : id.kind === 'projected'
+      ? { name: PROJECTED_VOLUME, projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: PROJECTED_VOLUME } }] } }
+      : { name: JOIN_VOLUME, secret: { secretName: id.secretName ?? `bowline-join-${serviceAccount}`, optional: false } };
 
   const initContainers = [init, ...(opts.nativeSidecar ? [proxy] : []), ...arr(spec['initContainers'])];
   const containers = opts.nativeSidecar ? rewritten : [proxy, ...rewritten];
@@ -253,7 +265,7 @@ export function injectPod(meta: Json, spec: Json, opts: InjectOptions): { meta: 
   const newAnnotations: Record<string, string> = {
     ...annotations,
     [STATUS_ANNOTATION]: JSON.stringify(status),
-    ...(opts.identity.kind === 'minted' ? { [TOKEN_ANNOTATION]: opts.identity.token } : {}),
+    ...(id.kind === 'minted' ? { [TOKEN_ANNOTATION]: id.token } : {}),
   };
   const newLabels = { ...labels, 'security.istio.io/tlsMode': 'istio', 'service.istio.io/canonical-name': labels['service.istio.io/canonical-name'] ?? service, 'service.istio.io/canonical-revision': labels['service.istio.io/canonical-revision'] ?? labels['version'] ?? 'latest' };
   return {

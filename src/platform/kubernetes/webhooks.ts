@@ -3,6 +3,7 @@
  * validation and injection, plus the caBundle patcher (ca-bundle.ts) when an apiserver is
  * reachable (a kubeconfig, or the pod's service account inside a cluster).
  */
+import { rootCertificateHash } from '../../ca/index.js';
 import { parseListen } from '../../proxy-config/host-port.js';
 import { CONTROL_PLANE_NAME, CONTROL_PLANE_PUSH_ADDRESS, MUTATING_WEBHOOK, SYSTEM_NAMESPACE, VALIDATING_WEBHOOK } from './names.js';
 import { startWebhookServer, type WebhookCa, type WebhookServer } from './webhook.js';
@@ -14,6 +15,8 @@ export const MINTED_TOKEN_TTL_MS = 24 * 3600_000;
 /** The CA as the webhooks use it: serving certificates, the bundle, and minting per-pod tokens. */
 export interface WebhooksCa extends WebhookCa {
   createToken(req: { ns: string; sa: string; workload?: string; ttlMs: number }): { token: string };
+  /** The root that anchors the signing certificate (a projected-token proxy pins its hash). */
+  signingRootPem(): string;
 }
 
 /** `bowline up`'s webhook settings. */
@@ -22,7 +25,7 @@ export interface KubeWebhookOptions {
   listen: string;
   validate: boolean;
   /** Injection settings, or undefined to turn injection off. */
-  inject?: { image: string; server?: string; nativeSidecar?: boolean; failurePolicy?: 'Fail' | 'Ignore' };
+  inject?: { image: string; server?: string; nativeSidecar?: boolean; failurePolicy?: 'Fail' | 'Ignore'; identity?: 'minted' | 'projected' };
   /** Extra DNS names for the serving certificate (the Service's names are always there). */
   dnsNames?: string[];
   /** A kubeconfig file for caBundle patching; default: in-cluster credentials when running in a pod, else none. */
@@ -56,6 +59,8 @@ export async function startKubeWebhooks(ca: WebhooksCa, o: KubeWebhookOptions): 
         ...(o.inject.nativeSidecar ? { nativeSidecar: true } : {}),
         failurePolicy: o.inject.failurePolicy ?? 'Fail',
         mintToken: (tokenNs, sa, workload) => ca.createToken({ ns: tokenNs, sa, workload, ttlMs: MINTED_TOKEN_TTL_MS }).token,
+        // Projected: the pod's own service-account token (audience istio-ca), reviewed by the control plane; the proxy pins today's root.
+        ...(o.inject.identity === 'projected' ? { identity: { kind: 'projected' as const, rootHash: () => rootCertificateHash(ca.signingRootPem()) } } : {}),
       },
     } : {}),
   });

@@ -103,7 +103,7 @@ export interface PreparedIdentity {
  * Reads the bootstrap token, pins the control plane's root (the token's hash, or `caCertFile`),
  * and returns the identity and stream connector; `request` is bound later to the control client.
  */
-export async function prepareIdentity(o: { server: { host: string; port: number }; token: string; caCertPem?: string; trustDomain?: string; request: WorkloadIdentityOptions['request']; log?: (line: string) => void; identityDir?: string }): Promise<PreparedIdentity> {
+export async function prepareIdentity(o: { server: { host: string; port: number }; token: string; caCertPem?: string; env?: NodeJS.ProcessEnv; trustDomain?: string; request: WorkloadIdentityOptions['request']; log?: (line: string) => void; identityDir?: string }): Promise<PreparedIdentity> {
   const info = readBootstrapToken(o.token);
   const spiffeId = formatSpiffeId({ trustDomain: o.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: info.namespace, serviceAccount: info.serviceAccount });
   const log = o.log ?? ((l: string) => process.stderr.write(`bowline proxy: ${l}\n`));
@@ -116,7 +116,10 @@ export async function prepareIdentity(o: { server: { host: string; port: number 
     const how = o.identityDir ? 'make a new bundle with `bowline vm bundle` and run `bowline join` again' : 'create a new one with `bowline token create`';
     throw new IdentityError(IDENTITY_ERRORS.TOKEN_MALFORMED, `the bootstrap token expired at ${new Date(info.expiresAt).toISOString()}; ${how}`);
   }
-  const root = o.caCertPem ?? (await fetchPinnedRoot(o.server.host, o.server.port, info.rootHash));
+  // A Kubernetes service-account token pins no root: the injector gives its hash in BOWLINE_CA_ROOT_HASH.
+  const pin = info.rootHash ?? (o.env ?? process.env).BOWLINE_CA_ROOT_HASH;
+  if (!o.caCertPem && !pin) throw new IdentityError(IDENTITY_ERRORS.TOKEN_MALFORMED, 'the token pins no control-plane root (a Kubernetes service-account token): give --ca-cert-file or env BOWLINE_CA_ROOT_HASH (the injector sets it)');
+  const root = o.caCertPem ?? (await fetchPinnedRoot(o.server.host, o.server.port, pin!));
   const live = new LiveCredentials(saved.credentials);
   const dir = o.identityDir;
   const identity = new WorkloadIdentity({

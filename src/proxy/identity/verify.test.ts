@@ -40,4 +40,8 @@ describe('bootstrap token on the proxy side', () => {
     expect(readBootstrapToken(`h.${payload}.s\n`)).toEqual({ namespace: 'shop', serviceAccount: 'cart', workload: 'vm1', rootHash: 'sha256:ab', expiresAt: 2000 });
     expect(() => readBootstrapToken('nonsense')).toThrow(expect.objectContaining({ code: IDENTITY_ERRORS.TOKEN_MALFORMED }));
   });
+  it('reads namespace and service account of a Kubernetes projected service-account token (it pins no root)', () => {
+    const payload = Buffer.from(JSON.stringify({ aud: ['istio-ca'], exp: 3, iss: 'https://kubernetes.default.svc', sub: 'system:serviceaccount:default:bookinfo-ratings', 'kubernetes.io': { namespace: 'default', pod: { name: 'ratings-1', uid: 'u' }, serviceaccount: { name: 'bookinfo-ratings', uid: 'v' } } })).toString('base64url');
+    expect(readBootstrapToken(`eyJhbGciOiJSUzI1NiJ9.${payload}.sig`)).toEqual({ namespace: 'default', serviceAccount: 'bookinfo-ratings', expiresAt: 3000 });
+  });
 });
