@@ -1,7 +1,7 @@
 // HTTP/2 through two proxies with real clients: node:http2 and `curl --http2-prior-knowledge`,
 // h2 over TLS with ALPN, routing/faults/retries on the shared pipeline, trailers, flow control
 // with a large body, HTTP/1.1 upstreams behind an HTTP/2 client, and bad input (malformed
-// frames, RST_STREAM and SETTINGS floods, a header list over the limit).
+// frames, RST_STREAM and SETTINGS floods, a header list over the limit, malformed requests).
 import { execFile } from 'node:child_process';
 import { connect as h2connect, createServer as h2server, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { createServer as httpServer, request } from 'node:http';
@@ -13,6 +13,8 @@ import type { RunningProxy } from '../../src/proxy/proxy.js';
 import { cluster, config, listener, makePki, onStop, proxy, secretsFor, stopAll, type Pki } from './protocols-harness.js';
 import { waitFor } from '../support/wait.js';
 import { H2_PROBE_MS } from '../../src/proxy/h2/downstream.js';
+import { HpackEncoder } from '../../src/proxy/h2/wire/hpack.js';
+import { attack, END_HEADERS, END_STREAM, ERR, frame as rawFrame, opening, T } from '../support/h2-frames.js';
 
 let h2Port = 0;
 let h1Port = 0;
@@ -248,6 +250,22 @@ describe('HTTP/2 bad input', () => {
     onStop({ close: () => again.close() });
     expect((await get(again, '/after')).status).toBe(200);
     void a;
+  });
+
+  it('resets malformed requests (RFC 9113 8.3) with PROTOCOL_ERROR, never forwards them, and serves the same connection on', async () => {
+    const { url, a } = await twoProxies([{ route: to('b') }]);
+    const port = Number(new URL(url).port);
+    const enc = new HpackEncoder();
+    const req = (id: number, extra: string[], path = '/malformed'): Buffer => rawFrame(T.HEADERS, END_STREAM | END_HEADERS, id,
+      enc.encode([':method', 'GET', ':scheme', 'http', ':path', path, ':authority', 'svc', ...extra]));
+    const before = seen.length;
+    const bad: string[][] = [['X-Upper', '1'], ['connection', 'close'], ['te', 'gzip'], ['x-a', ' padded'], ['transfer-encoding', 'chunked']];
+    const o = await attack(port, Buffer.concat([opening(), ...bad.map((h, i) => req(2 * i + 1, h)), req(2 * bad.length + 1, [], '/fine')]), 1500);
+    for (let i = 0; i < bad.length; i++) expect(o.resets.get(2 * i + 1), bad[i]!.join(': ')).toBe(ERR.PROTOCOL_ERROR);
+    expect(o.goaway).toBeUndefined();
+    expect(o.responses).toBeGreaterThanOrEqual(1); // the well-formed request on the same connection was answered
+    expect(seen.slice(before).map((x) => x.path)).toEqual(['/fine']);
+    expect((a.stats as unknown as Record<string, number>).h2ProtocolErrors).toBeGreaterThanOrEqual(bad.length);
   });
 
   it('closes sessions that send malformed frames or flood RST_STREAM / SETTINGS, without crashing', async () => {

@@ -8,7 +8,7 @@
 import { isIP, type Socket } from 'node:net';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
 import { Downstream } from '../http/downstream.js';
-import { serveHttp2, serveHttp2Tls } from '../h2/downstream.js';
+import { h2Downstream, serveHttp2, serveHttp2Tls } from '../h2/downstream.js';
 import { countRefusal, securityStats } from '../authz/stats.js';
 import { protocolStats } from '../tcp/record.js';
 import { TcpSession, type TcpConnectionFacts } from '../tcp/session.js';
@@ -151,8 +151,8 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
       socket.destroy();
       return;
     }
-    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2')) {
-      // HTTP/2 over TLS: node:http2's secure server runs this handshake itself.
+    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2') && h2Downstream() === 'node') {
+      // HTTP/2 over TLS on node:http2: its secure server runs this handshake itself (ours takes the terminated socket below).
       if (first.length > 0) socket.unshift(first);
       const h = serveHttp2Tls(socket, chainSlot(slot, chain.name), chain, ctx, (gone) => conns.delete(gone));
       conns.add(h);
@@ -167,7 +167,7 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
         return;
       }
       const inner: ChainInput = { ...input, transport: 'raw', protocol: t.alpn === 'h2' ? 'http2' : t.alpn === 'http/1.1' ? 'http1' : undefined };
-      handOff(t.socket, EMPTY, inner, chain, slot, lc, ctx, conns, t.peerIdentity);
+      handOff(t.socket, EMPTY, inner, chain, slot, lc, ctx, conns, t.peerIdentity, true);
     });
     return;
   }
@@ -176,7 +176,7 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
 
 function handOff(
   socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains,
-  ctx: ProxyContext, conns: ConnectionTracker, peerIdentity: string,
+  ctx: ProxyContext, conns: ConnectionTracker, peerIdentity: string, secure = false,
 ): void {
   if (chain.tcp !== undefined) {
     const facts: TcpConnectionFacts = {
@@ -194,7 +194,7 @@ function handOff(
   const proto: Sniffed | undefined = input.protocol;
   if (first.length > 0) socket.unshift(first);
   if (chain.codec === 'http2' || proto === 'http2') {
-    const h = serveHttp2(socket, cs, chain, ctx, (gone) => conns.delete(gone));
+    const h = serveHttp2(socket, cs, chain, ctx, (gone) => conns.delete(gone), secure, peerIdentity);
     conns.add(h);
     return;
   }

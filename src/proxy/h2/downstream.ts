@@ -22,6 +22,8 @@ import { checkPeer } from '../tls/downstream.js';
 import { H2Exchange } from './exchange.js';
 import { fromNode, headerListSize } from './headers.js';
 import { ResetGuard, resetByUs, resetOurStream, withRightGoawayCodes } from './abuse.js';
+import { NodeResponder } from './node-responder.js';
+import { serveWire } from './server.js';
 
 /** Defaults for a chain's HTTP/2 limits. */
 export const H2_DEFAULTS = {
@@ -122,8 +124,32 @@ export class H2Connection {
   get active(): number { return this.streams; }
 }
 
-/** Serves h2c (prior knowledge) on an accepted plaintext socket whose first bytes were put back. */
-export function serveHttp2(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Connection) => void): H2Connection {
+/** Which HTTP/2 server carries downstream connections: ours (`wire`, the default) or node:http2 (`node`). */
+export type H2Downstream = 'wire' | 'node';
+
+/** BOWLINE_H2_DOWNSTREAM, read at each connection: `node` selects node:http2; unset or `wire`: our codec (h2/server.ts). */
+export function h2Downstream(): H2Downstream {
+  const v = process.env.BOWLINE_H2_DOWNSTREAM;
+  return v === 'node' ? 'node' : 'wire';
+}
+
+/** A downstream HTTP/2 connection as its listener tracks it (either implementation). */
+export interface H2Served {
+  readonly socket: Socket;
+  drain(): void;
+}
+
+/**
+ * Serves HTTP/2 on an accepted socket whose first bytes were put back: h2c with prior knowledge,
+ * or (`secure`) a TLS socket that negotiated h2, already terminated and checked (`peerIdentity`).
+ */
+export function serveHttp2(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Served) => void, secure = false, peerIdentity = ''): H2Served {
+  if (h2Downstream() === 'wire') return serveWire(socket, slot, chain, ctx, onGone, secure, peerIdentity);
+  return serveNodeH2c(socket, slot, chain, ctx, onGone);
+}
+
+/** node:http2 h2c (prior knowledge). */
+function serveNodeH2c(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Connection) => void): H2Connection {
   const conn = new H2Connection(socket, onGone);
   const srv = serversFor(chain, ctx).plain;
   captured = undefined;
@@ -249,7 +275,7 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
     ctx.stats.requestsTotal++;
     ctx.stats.requestsActive++;
     conn.opened();
-    const x = new H2Exchange(head, lst, ctx, stream, remoteAddress, remote, () => conn.closed());
+    const x = new H2Exchange(head, lst, ctx, new NodeResponder(stream, () => { stats.h2StreamsReset++; }), remoteAddress, remote, () => conn.closed());
     if (peerIdentity !== '') x.peerIdentity = peerIdentity;
     x.bodyDone = endStream;
     setImmediate(start, x);
@@ -292,5 +318,5 @@ function closeSoon(socket: Socket): void {
 /** Starts a request's pipeline, unless the client already reset the stream (then the exchange has ended). */
 function start(x: H2Exchange): void {
   if (x.done) return;
-  try { run(x); } catch (err) { reportInternalError(x.ctx, 'h2 downstream request', err); resetOurStream(x.stream, constants.NGHTTP2_INTERNAL_ERROR); }
+  try { run(x); } catch (err) { reportInternalError(x.ctx, 'h2 downstream request', err); x.port.reset(constants.NGHTTP2_INTERNAL_ERROR); }
 }

@@ -8,40 +8,39 @@
  * the same `shouldRetry` policy, and gRPC requests get gRPC statuses for local replies
  * (trailers-only responses) and honour `grpc-timeout`.
  */
-import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { HttpListenerRuntime, ProxyContext } from '../context.js';
 import { upstreamTlsOf } from '../detect/chains.js';
 import { applyHeaderMutation, isRetriable, retryBackoffMs, shouldRetry, type AttemptOutcome, type HeaderPair } from '../filters/index.js';
 import { Exchange, MAX_REPLAY_BYTES, type DownstreamSide } from '../http/exchange.js';
-import type { Headers } from '../http/head.js';
+import { Headers } from '../http/head.js';
 import { BODY_LENGTH, BODY_NONE, type RequestHead } from '../http/request-head.js';
 import { Flag } from '../record.js';
 import { reportInternalError } from '../internal-error.js';
 import { grpcCode, grpcFromHttp, grpcMessage, grpcTimeoutMs, isGrpc } from './grpc.js';
 import { toNode } from './headers.js';
-import { protocolStats } from '../tcp/record.js';
 import { clusterCalls } from './upstream.js';
 import type { CallSink, FailureKind, UpstreamCall, UpstreamRequest } from '../upstream/call.js';
 import { h1Dispatch } from '../upstream/h1-call.js';
 import { guardSink } from './guarded-sink.js';
-import { resetOurStream } from './abuse.js';
+import type { H2RequestSink, H2Responder } from './responder.js';
+import { ErrorCode } from './wire/errors.js';
 
 /** The downstream HTTP/2 stream as the base Exchange sees it (only addresses and flow control are used). */
 export class H2StreamSide implements DownstreamSide {
-  constructor(readonly remoteAddress: string, readonly remote: string, private readonly stream: ServerHttp2Stream) {}
+  constructor(readonly remoteAddress: string, readonly remote: string, private readonly port: H2Responder) {}
   write(): boolean { return true; }
   cork(): void {}
   uncork(): void {}
-  onDrain(fn: () => void): void { this.stream.once('drain', fn); }
+  onDrain(fn: () => void): void { this.port.onDrain(fn); }
   finished(): void {}
-  abort(): void { resetOurStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR); }
-  pause(): void { this.stream.pause(); }
-  resume(): void { this.stream.resume(); }
+  abort(): void { this.port.reset(ErrorCode.INTERNAL_ERROR); }
+  pause(): void { this.port.pause(); }
+  resume(): void { this.port.resume(); }
 }
 
 /** An HTTP/2 request in flight (see the header comment). */
-export class H2Exchange extends Exchange implements CallSink {
+export class H2Exchange extends Exchange implements CallSink, H2RequestSink {
   /** Telemetry's protocol label. */
   readonly protocol = 'HTTP/2';
   /** The request is gRPC (content-type application/grpc*). */
@@ -68,27 +67,37 @@ export class H2Exchange extends Exchange implements CallSink {
 
   constructor(
     head: RequestHead, lst: HttpListenerRuntime, ctx: ProxyContext,
-    readonly stream: ServerHttp2Stream, remoteAddress: string, remote: string, private readonly onDone: () => void,
+    readonly port: H2Responder, remoteAddress: string, remote: string, private readonly onDone: () => void,
   ) {
-    super(new H2StreamSide(remoteAddress, remote, stream), head, lst, ctx);
+    super(new H2StreamSide(remoteAddress, remote, port), head, lst, ctx);
     this.grpc = isGrpc(head.headers.get('content-type'));
     this.wantsTrailers = this.grpc || head.headers.get('te')?.toLowerCase() === 'trailers';
-    // No throw crosses these stream callbacks (internal-error.ts): the stream is reset instead.
-    stream.on('data', (chunk: Buffer) => { try { this.requestData(chunk); } catch (err) { this.streamFailed(err); } });
-    stream.on('end', () => { try { this.requestEnd(); } catch (err) { this.streamFailed(err); } });
-    stream.on('error', noop);
-    stream.on('close', () => {
-      if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) protocolStats(this.ctx).h2StreamsReset++;
-      if (this.done) return;
-      this.flags |= Flag.DC;
-      try { this.abortCall(); this.end(); } catch (err) { reportInternalError(this.ctx, 'h2 downstream stream close', err); }
-    });
+    port.bind(this);
+  }
+
+  // ------------------------------------------------------------------ H2RequestSink: no throw crosses these (internal-error.ts)
+
+  /** Request body bytes from the client. */
+  onRequestData(chunk: Buffer): void {
+    try { this.requestData(chunk); } catch (err) { this.streamFailed(err); }
+  }
+
+  /** The client ended the request. */
+  onRequestEnd(): void {
+    try { this.requestEnd(); } catch (err) { this.streamFailed(err); }
+  }
+
+  /** The stream closed before this exchange finished (client reset, connection gone). */
+  onStreamClosed(): void {
+    if (this.done) return;
+    this.flags |= Flag.DC;
+    try { this.abortCall(); this.end(); } catch (err) { reportInternalError(this.ctx, 'h2 downstream stream close', err); }
   }
 
   /** A throw while handling the client's stream: reported, the upstream call aborted, the stream reset. */
   private streamFailed(err: unknown): void {
     reportInternalError(this.ctx, 'h2 downstream stream', err);
-    try { this.abortCall(); this.resetDownstream(); } catch { resetOurStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR); }
+    try { this.abortCall(); this.resetDownstream(); } catch { this.port.reset(ErrorCode.INTERNAL_ERROR); }
   }
 
   // ------------------------------------------------------------------ request body
@@ -102,12 +111,12 @@ export class H2Exchange extends Exchange implements CallSink {
     const call = this.call;
     if (call !== null) {
       this.streamedAny = true;
-      if (!call.write(b)) { this.stream.pause(); call.onDrain(() => this.stream.resume()); }
+      if (!call.write(b)) { this.port.pause(); call.onDrain(() => this.port.resume()); }
       return;
     }
     this.queued.push(b);
     this.queuedBytes += b.length;
-    if (this.queuedBytes > MAX_REPLAY_BYTES) this.stream.pause();
+    if (this.queuedBytes > MAX_REPLAY_BYTES) this.port.pause();
   }
 
   private requestEnd(): void {
@@ -177,7 +186,7 @@ export class H2Exchange extends Exchange implements CallSink {
     this.queuedBytes = 0;
     if (this.bodyDone && !endNow) call.end();
     else if (this.bodyDone && state.config.protocol === 'http1') call.end();
-    this.stream.resume();
+    this.port.resume();
     const per = this.route!.retries?.perTryTimeoutMs ?? 0;
     if (per > 0) this.attemptTimer = setTimeout(() => this.perTryTimeout(), per);
   }
@@ -262,22 +271,12 @@ export class H2Exchange extends Exchange implements CallSink {
     if (hook !== undefined) {
       try { hook(this, h); } catch (err) { this.ctx.log('hook', `onResponseHeaders hook threw: ${String(err)}`); }
     }
-    if (this.stream.destroyed) return;
+    if (this.port.closed) return;
     try {
-      if (endStream) {
-        // Trailers-only (gRPC errors) or an empty response: one HEADERS frame that ends the stream.
-        this.stream.respond(toNode(h, { ':status': status }, true), { endStream: true });
-        this.call = null;
-        this.end();
-        return;
-      }
+      // Trailers-only (gRPC errors) or an empty response: one HEADERS frame that ends the stream.
       // Trailers are relayed to clients that can take them (gRPC, or `te: trailers`); waiting for
       // them costs an extra HEADERS frame per response, so other responses end with their last DATA.
-      if (!this.wantsTrailers) {
-        this.stream.respond(toNode(h, { ':status': status }, true));
-        return;
-      }
-      this.stream.respond(toNode(h, { ':status': status }, true), { waitForTrailers: true });
+      this.port.respond(status, h, endStream, this.wantsTrailers);
     } catch (err) {
       this.ctx.log('h2respond', `cannot send response head: ${String(err)}`);
       this.abortCall();
@@ -285,20 +284,20 @@ export class H2Exchange extends Exchange implements CallSink {
       this.resetDownstream();
       return;
     }
-    this.stream.once('wantTrailers', () => {
-      const t = this.trailers;
-      try { this.stream.sendTrailers(t !== null ? toNode(t, undefined, true) : {}); } catch { this.stream.close(); }
-    });
+    if (endStream) {
+      this.call = null;
+      this.end();
+    }
   }
 
   /** Upstream body bytes; false asks the upstream to pause until the client reads. */
   onData(chunk: Buffer): boolean {
     if (this.done || !this.started) return true;
     this.bytesOut += chunk.length;
-    const ok = this.stream.write(chunk);
+    const ok = this.port.write(chunk);
     if (!ok && !this.waitingDrain) {
       this.waitingDrain = true;
-      this.stream.once('drain', () => { this.waitingDrain = false; this.call?.resume(); });
+      this.port.onDrain(() => { this.waitingDrain = false; this.call?.resume(); });
     }
     return ok;
   }
@@ -314,7 +313,7 @@ export class H2Exchange extends Exchange implements CallSink {
   onEnd(): void {
     if (this.done || !this.started) return;
     this.call = null;
-    if (!this.stream.destroyed) this.stream.end();
+    if (!this.port.closed) this.port.end(this.wantsTrailers && this.trailers !== null ? this.trailers : undefined);
     this.end();
   }
 
@@ -362,24 +361,26 @@ export class H2Exchange extends Exchange implements CallSink {
     this.abortCall();
     if (this.started) { this.resetDownstream(); return; }
     this.started = true;
-    const s = this.stream;
-    if (s.destroyed) { this.end(); return; }
+    const s = this.port;
+    if (s.closed) { this.end(); return; }
     try {
+      const h = new Headers();
       if (this.grpc) {
         const code = this.grpcCodeFor(status, flag);
         this.grpcStatus = String(code);
         this.status = 200;
-        const h: OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': grpcMessage(body || `${status}`) };
-        s.respond(h, { endStream: true });
+        h.add('content-type', 'application/grpc');
+        h.add('grpc-status', String(code));
+        h.add('grpc-message', grpcMessage(body || `${status}`));
+        s.respond(200, h, true, false);
       } else {
         this.status = status;
-        const h: OutgoingHttpHeaders = { ':status': status };
-        if (extra !== undefined) for (const [n, v] of extra) h[n] = v;
+        if (extra !== undefined) for (const [n, v] of extra) h.set(n, v);
         const len = Buffer.byteLength(body);
-        if (len > 0) h['content-type'] = contentType;
-        h['content-length'] = len;
-        if (this.method === 'HEAD' || len === 0) s.respond(h, { endStream: true });
-        else { s.respond(h); s.end(body); this.bytesOut += len; }
+        if (len > 0) h.set('content-type', contentType);
+        h.set('content-length', String(len));
+        if (this.method === 'HEAD' || len === 0) s.respond(status, h, true, false);
+        else { s.respond(status, h, false, false); s.write(Buffer.from(body)); s.end(); this.bytesOut += len; }
       }
     } catch (err) {
       this.ctx.log('h2local', `cannot send a local reply: ${String(err)}`);
@@ -403,7 +404,7 @@ export class H2Exchange extends Exchange implements CallSink {
     if (this.done) return;
     this.flags |= Flag.FI;
     this.abortCall();
-    resetOurStream(this.stream, code);
+    this.port.reset(code);
     this.end();
   }
 
@@ -416,7 +417,7 @@ export class H2Exchange extends Exchange implements CallSink {
   }
 
   private resetDownstream(): void {
-    resetOurStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR);
+    this.port.reset(ErrorCode.INTERNAL_ERROR);
     this.end();
   }
 
@@ -438,5 +439,3 @@ export class H2Exchange extends Exchange implements CallSink {
     this.onDone();
   }
 }
-
-function noop(): void {}

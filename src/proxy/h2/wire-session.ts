@@ -63,6 +63,9 @@ interface StreamState {
   earlyEnd: boolean;
   sink: WireSink;
   responded: boolean;
+  /** The response's content-length (-1: none) and the body octets received. */
+  length: number;
+  received: number;
   paused: boolean;
   /** Octets delivered while paused, credited on resume. */
   owed: number;
@@ -158,7 +161,7 @@ export class WireSession {
 
   /** Starts a stream, or queues it until the peer allows another; the controls follow upstream.ts's UpstreamCall. */
   open(headers: OutgoingHttpHeaders, endStream: boolean, sink: WireSink, release: () => void): WireCall {
-    const st: StreamState = { id: 0, headers, endStream, early: [], earlyEnd: false, sink, responded: false, paused: false, owed: 0, drain: [], done: false, release };
+    const st: StreamState = { id: 0, headers, endStream, early: [], earlyEnd: false, sink, responded: false, length: -1, received: 0, paused: false, owed: 0, drain: [], done: false, release };
     if (this.conn.canRequest) this.start(st);
     else this.queued.push(st);
     return {
@@ -226,7 +229,10 @@ export class WireSession {
       if (!(status >= 100 && status <= 599)) { this.failStream(s, 'reset', 'upstream response without a valid :status'); this.conn.reset(id, ErrorCode.PROTOCOL_ERROR); return; }
       if (status < 200) return; // informational
       s.responded = true;
-      s.sink.onResponse(status, toHeaders(list), end);
+      const h = toHeaders(list);
+      const cl = h.get('content-length');
+      if (cl !== undefined && /^\d{1,15}$/.test(cl)) s.length = Number(cl);
+      s.sink.onResponse(status, h, end);
       if (end && !s.done) { this.finish(s); s.sink.onEnd(); }
       return;
     }
@@ -238,6 +244,7 @@ export class WireSession {
     const s = this.streams.get(id);
     if (s === undefined) { this.conn.consumed(id, d.length); return; }
     if (d.length > 0) {
+      s.received += d.length;
       const more = s.sink.onData(d);
       if (!more) s.paused = true;
       if (s.paused) s.owed += d.length;
@@ -253,6 +260,13 @@ export class WireSession {
     if (!s.responded && byPeer && code === ErrorCode.REFUSED_STREAM) {
       this.onRefused();
       return this.failStream(s, 'refused', `upstream refused the stream (RST_STREAM ${code})`);
+    }
+    // RST_STREAM NO_ERROR after the whole body (RFC 9113 8.1: "stop sending the request"): node:http2 servers send it
+    // in place of the END_STREAM when the response finished while our window was closed. The response is complete.
+    if (s.responded && byPeer && code === ErrorCode.NO_ERROR && (s.length < 0 || s.received === s.length)) {
+      this.finish(s);
+      s.sink.onEnd();
+      return;
     }
     this.failStream(s, 'reset', `upstream reset the stream (code ${code})`);
   }

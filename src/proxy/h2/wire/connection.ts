@@ -17,7 +17,7 @@ import {
   encodeDataHeader, encodeGoaway, encodeHeaders, encodePing, encodeRstStream, encodeSettings, encodeWindowUpdate, parseFrame, type Frame,
 } from './frame.js';
 import { HpackDecoder, HpackEncoder } from './hpack.js';
-import { FloodGuard, H2_LIMITS, type H2Limits } from './limits.js';
+import { FloodGuard, H2_LIMITS, RAPID_RESET, type H2Limits } from './limits.js';
 
 /** What the connection tells its owner. */
 export interface H2Handler {
@@ -37,6 +37,8 @@ export interface H2Handler {
   onClose(error?: H2Error): void;
   /** The peer's SETTINGS arrived (the first one completes the handshake). */
   onSettings?(): void;
+  /** We sent RST_STREAM `code` for the peer's error on `streamId` (REFUSED_STREAM: over our concurrency limit). */
+  onStreamError?(streamId: number, code: number): void;
 }
 
 /** Options (every field has a default). */
@@ -119,7 +121,7 @@ export class H2Connection {
     this.limits = { ...H2_LIMITS, ...opts.limits };
     this.guard = new FloodGuard(this.limits, opts.now ?? Date.now);
     this.decoder = new HpackDecoder(opts.headerTableSize ?? 4096, opts.maxHeaderListSize ?? 65_536);
-    this.reader = new FrameReader((t, f, s, p) => this.onFrame(t, f, s, p));
+    this.reader = new FrameReader((t, f, s, p) => this.onFrameOrStreamError(t, f, s, p));
     this.role = opts.role;
     this.settings = [
       [Setting.ENABLE_PUSH, 0],
@@ -333,9 +335,20 @@ export class H2Connection {
 
   private streamError(id: number, code: number): void {
     this.out.push(encodeRstStream(id, code));
+    this.handler.onStreamError?.(id, code);
     const s = this.streams.get(id);
     if (s !== undefined) { this.close(s, true); this.handler.onReset(id, code, false); }
     else this.resetByUs.add(id);
+  }
+
+  /** A stream error resets that stream and reading goes on with the next frame; a connection error propagates. */
+  private onFrameOrStreamError(type: number, flags: number, streamId: number, payload: Buffer): void {
+    try {
+      this.onFrame(type, flags, streamId, payload);
+    } catch (err) {
+      if (err instanceof H2Error && err.streamId !== 0 && !this.closed) this.streamError(err.streamId, err.code);
+      else throw err;
+    }
   }
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
@@ -437,7 +450,9 @@ export class H2Connection {
       if (s === undefined && this.resetByUs.has(id)) return;
       const idle = s === undefined && (this.role === 'server' ? id % 2 === 1 && id > this.maxPeerId : id % 2 === 1 && id >= this.nextId);
       if (idle) throw new H2Error(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
-      throw new H2Error(ErrorCode.STREAM_CLOSED, `DATA on closed stream ${id}`, id);
+      // A connection error (RFC 9113 5.4: an endpoint may treat a stream error as one): a peer that sends
+      // DATA after its END_STREAM is broken or probing, and nghttp2 does the same. GOAWAY, then close.
+      throw new H2Error(ErrorCode.STREAM_CLOSED, `DATA on closed stream ${id}`);
     }
     if (!s.headersIn) { this.creditDiscarded(flowLength); throw new H2Error(ErrorCode.PROTOCOL_ERROR, `DATA before HEADERS on stream ${id}`, id); }
     this.connRecvWindow -= flowLength;
@@ -462,7 +477,7 @@ export class H2Connection {
     this.streams.delete(id);
     if (this.goawaySent && this.streams.size === 0) queueMicrotask(() => this.finish());
     this.handler.onReset(id, code, true);
-    if (this.role === 'server' && !s.localEnded && this.guard.reset()) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, 'too many streams reset by the client (rapid reset)');
+    if (this.role === 'server' && !s.localEnded && this.guard.reset()) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, RAPID_RESET);
   }
 
   private onSettings(ack: boolean, settings: Array<[number, number]>): void {

@@ -170,14 +170,28 @@ describe('connection refusals (server role)', () => {
     s.conn.receive(s.req(3));
     expect(s.events.at(-1)).toMatch(/^headers 3 /);
   });
-  it('frames on closed streams: DATA after END_STREAM is STREAM_CLOSED, HEADERS on an idle even stream is PROTOCOL_ERROR', () => {
+  it('frames on closed streams: DATA after END_STREAM is GOAWAY STREAM_CLOSED and the connection ends; HEADERS on an idle even stream is PROTOCOL_ERROR', () => {
     const s = server();
     s.open();
     s.conn.receive(s.req(1, true));
     s.conn.receive(encodeFrame(FrameType.DATA, 0, 1, Buffer.from('x')));
-    expect(s.rst(1)).toBe(ErrorCode.STREAM_CLOSED);
-    s.conn.receive(s.req(2));
-    expect(s.goaway()).toBe(ErrorCode.PROTOCOL_ERROR);
+    expect(s.goaway()).toBe(ErrorCode.STREAM_CLOSED);
+    expect(s.isClosed()).toBe(true);
+    const t = server();
+    t.open();
+    t.conn.receive(t.req(2));
+    expect(t.goaway()).toBe(ErrorCode.PROTOCOL_ERROR);
+  });
+  it('a stream error in the middle of a read resets that stream only; the frames after it in the same read are processed', () => {
+    const s = server();
+    s.open();
+    const inc = Buffer.alloc(4);
+    inc.writeUInt32BE(0x7fffffff);
+    // One read: stream 1 opens, its window overflows (stream error), then stream 3 opens.
+    s.conn.receive(Buffer.concat([s.req(1, false), encodeWindowUpdate(1, 0x7fffffff), encodeFrame(FrameType.WINDOW_UPDATE, 0, 1, inc), s.req(3)]));
+    expect(s.rst(1)).toBe(ErrorCode.FLOW_CONTROL_ERROR);
+    expect(s.goaway()).toBeUndefined();
+    expect(s.events.at(-1)).toMatch(/^headers 3 /);
   });
   it('streams over SETTINGS_MAX_CONCURRENT_STREAMS are refused (REFUSED_STREAM)', () => {
     const s = server({ maxConcurrentStreams: 2 });

@@ -1,0 +1,475 @@
+/**
+ * HTTP/2 toward clients on our own codec (h2/wire/connection.ts in the server role): h2c with
+ * prior knowledge, and h2 over TLS (the socket arrives terminated and checked, tls/downstream.ts).
+ * Each client stream is a WireStream, the responder port (responder.ts) an H2Exchange drives on
+ * the shared pipeline. Requests are checked per RFC 9113 8.3 (request.ts; malformed: RST_STREAM
+ * PROTOCOL_ERROR), header lists over the listener's limit get 431, and a request starts on the
+ * next turn of the event loop (one setImmediate per connection), so a stream the client resets
+ * in the same read never reaches the pipeline or an upstream.
+ *
+ * Abuse ends the connection: the codec answers rapid reset, SETTINGS/PING floods, CONTINUATION
+ * floods and oversized header blocks with GOAWAY ENHANCE_YOUR_CALM, and every other connection
+ * error with the code RFC 9113 names; here refused and invalid streams are counted too
+ * (`maxRejectedStreams`, `maxInvalidFrames`). After a connection-level GOAWAY the socket is
+ * ended at once (the GOAWAY flushed first) and destroyed after a grace if the peer never closes.
+ * Memory is bounded by the windows we grant: `initialWindowSize` per stream and
+ * `maxSessionMemoryMb` for the connection; response bytes wait for the client's window, and
+ * streams report backpressure while the socket's buffer is over its high-water mark.
+ */
+import type { Socket } from 'node:net';
+import type { ListenerSlot, ProxyContext } from '../context.js';
+import type { CompiledChain } from '../detect/chains.js';
+import type { Headers } from '../http/head.js';
+import type { RequestHead } from '../http/request-head.js';
+import { run } from '../http/pipeline.js';
+import { reportInternalError } from '../internal-error.js';
+import { Flag } from '../record.js';
+import { protocolStats } from '../tcp/record.js';
+import { H2Exchange } from './exchange.js';
+import { listSize, MalformedRequest, requestHead } from './request.js';
+import type { H2RequestSink, H2Responder } from './responder.js';
+import { H2Connection, type H2Handler } from './wire/connection.js';
+import { ErrorCode, type H2Error } from './wire/errors.js';
+import { RAPID_RESET } from './wire/limits.js';
+
+/** Defaults for a chain's HTTP/2 limits (the same as node:http2's path in downstream.ts). */
+const DEFAULTS = { maxConcurrentStreams: 100, initialWindowSize: 1024 * 1024, maxSessionMemoryMb: 16, maxInvalidFrames: 100, maxRejectedStreams: 100 };
+/** Socket bytes buffered before streams report backpressure. */
+const SOCKET_HIGH_WATER = 1024 * 1024;
+
+/** Fields never sent on an HTTP/2 response (RFC 9113 8.2.2), plus `te`. */
+const NOT_FORWARDED: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'te']);
+
+/** [':status', status, name, value, ...] of a response head or ([] status) a trailer block. */
+function flatResponse(status: number, h: Headers): string[] {
+  const out: string[] = status > 0 ? [':status', String(status)] : [];
+  const names = h.names;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    if (NOT_FORWARDED.has(n)) continue;
+    out.push(n, h.values[i]!);
+  }
+  return out;
+}
+
+/** A downstream HTTP/2 connection on our codec. */
+export class WireServer implements H2Handler {
+  readonly conn: H2Connection;
+  private readonly streams = new Map<number, WireStream>();
+  private starting: WireStream[] = [];
+  private invalid = 0;
+  private rejected = 0;
+  private corked = false;
+  private ended = false;
+  private draining = false;
+  /** Bytes were read since the last idle probe. */
+  private heard = true;
+  private idleFor = 0;
+  private blocked: WireStream[] = [];
+  private readonly remoteAddress: string;
+  private readonly remote: string;
+
+  constructor(
+    readonly socket: Socket, private readonly slot: ListenerSlot, chain: CompiledChain, private readonly ctx: ProxyContext,
+    private readonly secure: boolean, private readonly peerIdentity: string, private readonly onGone: (c: WireServer) => void,
+  ) {
+    const h2 = chain.h2;
+    this.limits = {
+      invalid: h2?.maxInvalidFrames ?? DEFAULTS.maxInvalidFrames,
+      rejected: h2?.maxRejectedStreams ?? DEFAULTS.maxRejectedStreams,
+    };
+    const initial = h2?.initialWindowSize ?? DEFAULTS.initialWindowSize;
+    this.conn = new H2Connection(this, {
+      role: 'server',
+      maxConcurrentStreams: h2?.maxConcurrentStreams ?? DEFAULTS.maxConcurrentStreams,
+      initialWindowSize: initial,
+      connectionWindow: Math.max(initial, (h2?.maxSessionMemoryMb ?? DEFAULTS.maxSessionMemoryMb) * 1024 * 1024),
+      maxHeaderListSize: chain.http?.maxRequestHeadersBytes ?? 60 * 1024,
+    });
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remote = this.remoteAddress + ':' + (socket.remotePort ?? 0);
+    const stats = protocolStats(ctx);
+    stats.h2SessionsTotal++;
+    stats.h2SessionsActive++;
+    ctx.stats.downstreamConnectionsTotal++;
+    ctx.stats.downstreamConnectionsActive++;
+    socket.on('data', (d: Buffer) => { this.heard = true; this.conn.receive(d); });
+    socket.on('error', () => { /* the close follows */ });
+    socket.on('drain', () => this.socketDrained());
+    socket.once('close', () => {
+      stats.h2SessionsActive--;
+      ctx.stats.downstreamConnectionsActive--;
+      this.conn.destroy();
+      this.onGone(this);
+    });
+    this.watchIdle(slot.current.idleTimeoutMs);
+    this.conn.start();
+    socket.resume();
+    if (ctx.draining) this.drain();
+  }
+
+  private readonly limits: { invalid: number; rejected: number };
+
+  /** Streams in flight. */
+  get active(): number { return this.streams.size; }
+
+  /** Sends GOAWAY; streams in flight finish, then the connection closes. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.conn.goaway(ErrorCode.NO_ERROR);
+  }
+
+  // ---------------------------------------------------------------- H2Handler
+
+  /** Frames out: corked for the rest of this tick, so a response's HEADERS and DATA leave in one write. */
+  write(data: Buffer): void {
+    const s = this.socket;
+    if (s.destroyed || this.ended) return;
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(uncork, this);
+    }
+    s.write(data);
+  }
+
+  /** Uncorks now (before an end, so the GOAWAY leaves ahead of the FIN). */
+  flushNow(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  onHeaders(id: number, list: string[], endStream: boolean, oversized: boolean): void {
+    const known = this.streams.get(id);
+    if (known !== undefined) {
+      // Request trailers: they end the body (not forwarded).
+      if (endStream) known.deliverEnd();
+      return;
+    }
+    const stats = protocolStats(this.ctx);
+    stats.h2StreamsTotal++;
+    const lst = this.slot.current;
+    if (oversized || listSize(list) > lst.maxRequestHeadersBytes) {
+      stats.h2ProtocolErrors++;
+      this.ctx.stats.downstreamProtocolErrors++;
+      this.ctx.stats.complete(431, Flag.DPE);
+      this.conn.respond(id, [':status', '431'], true);
+      if (!endStream) this.conn.reset(id, ErrorCode.NO_ERROR);
+      return;
+    }
+    const head = requestHead(list, endStream, this.secure);
+    if (head instanceof MalformedRequest) {
+      stats.h2ProtocolErrors++;
+      this.ctx.stats.downstreamProtocolErrors++;
+      this.ctx.log('h2bad:' + lst.name, `HTTP/2 request from ${this.remote} malformed: ${head.reason}; stream reset PROTOCOL_ERROR (BOWLINE_E_H2_MALFORMED)`);
+      this.conn.reset(id, ErrorCode.PROTOCOL_ERROR);
+      this.countInvalid();
+      return;
+    }
+    const s = new WireStream(this, id, endStream, head.bodyKind === 1 ? head.contentLength : -1);
+    s.head = head;
+    this.streams.set(id, s);
+    if (this.starting.length === 0) setImmediate(startAll, this);
+    this.starting.push(s);
+  }
+
+  onData(id: number, data: Buffer, endStream: boolean): void {
+    const s = this.streams.get(id);
+    if (s === undefined) { this.conn.consumed(id, data.length); return; }
+    s.deliver(data, endStream);
+  }
+
+  onReset(id: number, code: number, byPeer: boolean): void {
+    const s = this.streams.get(id);
+    if (s === undefined) return;
+    this.streams.delete(id);
+    protocolStats(this.ctx).h2StreamsReset++;
+    s.gone(code, byPeer);
+  }
+
+  onDrain(id: number): void {
+    if (id === 0) return;
+    this.streams.get(id)?.drained();
+  }
+
+  onStreamError(_id: number, code: number): void {
+    if (code === ErrorCode.REFUSED_STREAM) {
+      if (++this.rejected > this.limits.rejected) queueMicrotask(() => this.calm(`refused more than ${this.limits.rejected} streams`));
+    } else {
+      protocolStats(this.ctx).h2ProtocolErrors++;
+      this.countInvalid();
+    }
+  }
+
+  onClose(err?: H2Error): void {
+    if (err !== undefined) {
+      const stats = protocolStats(this.ctx);
+      stats.h2ProtocolErrors++;
+      const name = this.slot.current.name;
+      if (err.message.endsWith(RAPID_RESET)) {
+        stats.h2ResetFloods++;
+        this.ctx.log('h2flood:' + name, `HTTP/2 connection from ${this.remote} reset too many streams early: GOAWAY ENHANCE_YOUR_CALM and close (BOWLINE_E_H2_RESET_FLOOD)`);
+      } else {
+        this.ctx.log('h2err:' + name, `HTTP/2 connection from ${this.remote} ended: ${err.message}`);
+      }
+    }
+    this.end();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Ends the TCP connection after what was written (GOAWAY included); destroyed after the grace whatever the peer does. */
+  private end(): void {
+    if (this.ended) return;
+    this.flushNow();
+    this.ended = true;
+    const s = this.socket;
+    s.end();
+    setTimeout(() => { if (!s.destroyed) s.destroy(); }, WIRE_CLOSE_GRACE_MS.value).unref();
+  }
+
+  private countInvalid(): void {
+    if (++this.invalid > this.limits.invalid) queueMicrotask(() => this.calm(`sent more than ${this.limits.invalid} invalid frames or requests`));
+  }
+
+  private calm(why: string): void {
+    if (this.conn.isClosed) return;
+    protocolStats(this.ctx).h2ProtocolErrors++;
+    this.ctx.log('h2err:' + this.slot.current.name, `HTTP/2 connection from ${this.remote} ${why}: GOAWAY ENHANCE_YOUR_CALM and close`);
+    this.conn.goaway(ErrorCode.ENHANCE_YOUR_CALM, why);
+  }
+
+  /** Starts the requests whose HEADERS arrived in the last turn (those still open). */
+  startQueued(): void {
+    const list = this.starting;
+    this.starting = [];
+    for (const s of list) {
+      if (s.isClosed) continue;
+      this.startOne(s);
+    }
+  }
+
+  private startOne(s: WireStream): void {
+    const ctx = this.ctx;
+    ctx.stats.requestsTotal++;
+    ctx.stats.requestsActive++;
+    let x: H2Exchange;
+    try {
+      x = new H2Exchange(s.head!, this.slot.current, ctx, s, this.remoteAddress, this.remote, noop);
+      if (this.peerIdentity !== '') x.peerIdentity = this.peerIdentity;
+      s.head = undefined;
+      run(x);
+    } catch (err) {
+      reportInternalError(ctx, 'h2 downstream request', err);
+      s.reset(ErrorCode.INTERNAL_ERROR);
+    }
+  }
+
+  /** A request body did not match its content-length (the stream is reset PROTOCOL_ERROR). */
+  malformedBody(): void {
+    protocolStats(this.ctx).h2ProtocolErrors++;
+    this.ctx.stats.downstreamProtocolErrors++;
+    this.ctx.log('h2bad:' + this.slot.current.name, `HTTP/2 request from ${this.remote} malformed: body length differs from content-length; stream reset PROTOCOL_ERROR (BOWLINE_E_H2_MALFORMED)`);
+    this.countInvalid();
+  }
+
+  /** The stream finished normally (both sides ended). */
+  finished(id: number): void { this.streams.delete(id); }
+
+  /** A stream wants to know when the socket drains. */
+  waitSocket(s: WireStream): void { if (!this.blocked.includes(s)) this.blocked.push(s); }
+
+  /** Whether the socket's buffer is over its high-water mark. */
+  get socketFull(): boolean { return this.socket.writableLength > SOCKET_HIGH_WATER; }
+
+  private socketDrained(): void {
+    const b = this.blocked;
+    this.blocked = [];
+    for (const s of b) s.drained();
+  }
+
+  /**
+   * Idle handling: no streams for the idle timeout -> GOAWAY and close. Every probe interval
+   * without traffic the client is PINGed; one that did not answer by the next probe is gone
+   * (no FIN ever came) and the connection is destroyed.
+   */
+  private watchIdle(idleMs: number): void {
+    const every = idleMs > 0 ? Math.min(idleMs, WIRE_PROBE_MS.value) : WIRE_PROBE_MS.value;
+    const socket = this.socket;
+    socket.setTimeout(every, () => {
+      if (this.streams.size > 0) { this.idleFor = 0; this.heard = true; return; }
+      if (!this.heard) { socket.destroy(); return; }
+      this.idleFor += every;
+      if (idleMs > 0 && this.idleFor >= idleMs) { this.conn.goaway(ErrorCode.NO_ERROR); return; }
+      this.heard = false;
+      this.conn.ping();
+    });
+  }
+}
+
+/** How long a connection may stay open after our GOAWAY ended it (the GOAWAY flushes first). */
+export const WIRE_CLOSE_GRACE_MS = { value: 1000 };
+/** How often an idle connection (no streams) is probed with a PING. */
+export const WIRE_PROBE_MS = { value: 30_000 };
+
+function uncork(srv: WireServer): void { srv.flushNow(); }
+function startAll(srv: WireServer): void { srv.startQueued(); }
+function noop(): void {}
+
+/** One client stream: the responder port over the codec. */
+export class WireStream implements H2Responder {
+  /** The request head until the exchange starts. */
+  head: RequestHead | undefined;
+  private sink: H2RequestSink | undefined;
+  private early: Buffer[] = [];
+  private earlyEnd = false;
+  private paused = false;
+  private owed = 0;
+  private drainFns: Array<() => void> = [];
+  private waitingWindow = false;
+  private pendingEnd: Headers | null | undefined;
+  private responded = false;
+  private ended = false;
+  private remoteEnded: boolean;
+  private closedBy = -1;
+
+  constructor(private readonly srv: WireServer, readonly id: number, endStream: boolean, private bodyLeft: number) {
+    this.remoteEnded = endStream;
+    this.head = undefined;
+  }
+
+  /** Reset or finished. */
+  get isClosed(): boolean { return this.closedBy >= 0 || (this.ended && this.remoteEnded); }
+
+  get closed(): boolean { return this.closedBy >= 0 || this.ended || this.srv.conn.isClosed; }
+
+  bind(sink: H2RequestSink): void {
+    this.sink = sink;
+    const early = this.early;
+    this.early = [];
+    let n = 0;
+    for (const b of early) { n += b.length; sink.onRequestData(b); }
+    if (n > 0 && !this.paused) this.srv.conn.consumed(this.id, n);
+    else this.owed += n;
+    if (this.earlyEnd) sink.onRequestEnd();
+  }
+
+  /** Body bytes from the client (checked against content-length: a mismatch is malformed, RFC 9113 8.1.1). */
+  deliver(data: Buffer, endStream: boolean): void {
+    if (this.bodyLeft >= 0) {
+      this.bodyLeft -= data.length;
+      if (this.bodyLeft < 0 || (endStream && this.bodyLeft !== 0)) {
+        this.srv.malformedBody();
+        this.srv.conn.consumed(this.id, data.length);
+        this.reset(ErrorCode.PROTOCOL_ERROR);
+        this.sink?.onStreamClosed(ErrorCode.PROTOCOL_ERROR, false);
+        return;
+      }
+    }
+    if (endStream) this.remoteEnded = true;
+    const sink = this.sink;
+    if (sink === undefined) {
+      if (data.length > 0) this.early.push(data);
+      if (endStream) this.earlyEnd = true;
+      return;
+    }
+    if (data.length > 0) {
+      sink.onRequestData(data);
+      if (this.paused) this.owed += data.length;
+      else this.srv.conn.consumed(this.id, data.length);
+    }
+    if (endStream) sink.onRequestEnd();
+    if (this.ended && this.remoteEnded) this.srv.finished(this.id);
+  }
+
+  /** Request trailers ended the body. */
+  deliverEnd(): void { this.deliver(EMPTY, true); }
+
+  /** The codec reset the stream (client RST_STREAM, our error, connection gone). */
+  gone(code: number, byPeer: boolean): void {
+    if (this.closedBy >= 0) return;
+    this.closedBy = code;
+    this.drainFns = [];
+    this.sink?.onStreamClosed(code, byPeer);
+  }
+
+  respond(status: number, headers: Headers, endStream: boolean): void {
+    if (this.closed || this.responded) return;
+    this.responded = true;
+    this.srv.conn.respond(this.id, flatResponse(status, headers), endStream);
+    if (endStream) this.localEnd();
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed) return true;
+    const ok = this.srv.conn.sendData(this.id, chunk, false);
+    if (!ok) { this.waitingWindow = true; return false; }
+    if (this.srv.socketFull) { this.srv.waitSocket(this); return false; }
+    return true;
+  }
+
+  end(trailers?: Headers): void {
+    if (this.closed) return;
+    const t = trailers !== undefined && trailers.names.length > 0 ? trailers : null;
+    // Trailers wait for the body queued behind the client's window; a plain end is queued behind it by the codec.
+    if (t !== null && this.waitingWindow) { this.pendingEnd = t; return; }
+    this.finish(t);
+  }
+
+  private finish(t: Headers | null): void {
+    if (t !== null) this.srv.conn.respond(this.id, flatResponse(0, t), true);
+    else this.srv.conn.sendData(this.id, EMPTY, true);
+    this.localEnd();
+  }
+
+  private localEnd(): void {
+    this.ended = true;
+    if (this.remoteEnded) this.srv.finished(this.id);
+  }
+
+  onDrain(fn: () => void): void {
+    if (this.closed || (!this.waitingWindow && !this.srv.socketFull)) { queueMicrotask(fn); return; }
+    this.drainFns.push(fn);
+  }
+
+  /** The codec sent what waited for window, or the socket drained. */
+  drained(): void {
+    this.waitingWindow = false;
+    if (this.pendingEnd !== undefined) {
+      const t = this.pendingEnd;
+      this.pendingEnd = undefined;
+      this.finish(t);
+    }
+    if (this.srv.socketFull) { this.srv.waitSocket(this); return; }
+    const fns = this.drainFns;
+    this.drainFns = [];
+    for (const f of fns) f();
+  }
+
+  reset(code: number): void {
+    if (this.closedBy >= 0) return;
+    this.closedBy = code;
+    this.drainFns = [];
+    this.srv.finished(this.id);
+    this.srv.conn.reset(this.id, code);
+  }
+
+  pause(): void { this.paused = true; }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const n = this.owed;
+    this.owed = 0;
+    if (n > 0 && this.closedBy < 0) this.srv.conn.consumed(this.id, n);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Serves HTTP/2 on our codec (see the module comment). */
+export function serveWire(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: WireServer) => void, secure: boolean, peerIdentity: string): WireServer {
+  return new WireServer(socket, slot, chain, ctx, secure, peerIdentity, onGone);
+}
