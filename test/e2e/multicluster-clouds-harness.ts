@@ -208,19 +208,31 @@ for(let i=0;i<${opts.count};i++){const at=start+i*1000/${opts.rps};setTimeout(()
  * warm-up of `warmup` requests per path first. Resolves to each path's percentiles (ms), failures,
  * and the p99 of each block; blocks 2k and 2k+1 (one of each path, adjacent) form a pair.
  */
-export async function compareIn(cloud: Cloud, urls: { a: string; b: string }, opts: { rps: number; perBlock: number; blocks: number; warmup: number; proxyPort: number; check: { a: string; b: string } }): Promise<Record<'a' | 'b', { p50: number; p99: number; count: number; failures: number; blockP99: number[] }>> {
+export async function compareIn(cloud: Cloud, urls: { a: string; b: string }, opts: { rps: number; perBlock: number; blocks: number; warmup: number; proxyPort: number; check: { a: string; b: string } }): Promise<Record<'a' | 'b', Comparison>> {
   const script = `const http=require('http');const agent=new http.Agent({keepAlive:true,maxSockets:64});
-const urls=${JSON.stringify(urls)};const check=${JSON.stringify(opts.check)};const res={a:{lat:[],fail:0,blocks:[]},b:{lat:[],fail:0,blocks:[]}};
-function one(path,rec){return new Promise((done)=>{const u=new URL(urls[path]);const t0=performance.now();const r=http.request({agent,host:'127.0.0.1',port:${opts.proxyPort},path:u.href,headers:{host:u.host},timeout:10000},(rs)=>{let b='';rs.on('data',d=>b+=d);rs.on('end',()=>{const ms=performance.now()-t0;const ok=rs.statusCode===200&&b.includes(check[path]);if(rec){rec.push(ms);if(!ok)res[path].fail++}done()})});
-r.on('timeout',()=>r.destroy(new Error('timeout')));r.on('error',()=>{if(rec){rec.push(performance.now()-t0);res[path].fail++}done()});r.end()})}
+const urls=${JSON.stringify(urls)};const check=${JSON.stringify(opts.check)};const res={a:{lat:[],fail:0,wrong:0,why:[],blocks:[]},b:{lat:[],fail:0,wrong:0,why:[],blocks:[]}};
+function one(path,rec){return new Promise((done)=>{const u=new URL(urls[path]);const t0=performance.now();const r=http.request({agent,host:'127.0.0.1',port:${opts.proxyPort},path:u.href,headers:{host:u.host},timeout:10000},(rs)=>{let b='';rs.on('data',d=>b+=d);rs.on('end',()=>{const ms=performance.now()-t0;if(rec){rec.push(ms);if(rs.statusCode!==200){res[path].fail++;res[path].why.push('HTTP '+rs.statusCode+' after '+Math.round(ms)+' ms: '+b.slice(0,100))}else if(!b.includes(check[path]))res[path].wrong++}done()})});
+r.on('timeout',()=>r.destroy(new Error('timeout')));r.on('error',(e)=>{if(rec){const ms=performance.now()-t0;rec.push(ms);res[path].fail++;res[path].why.push(e.message+' after '+Math.round(ms)+' ms')}done()});r.end()})}
 function block(path,n,rec){const start=performance.now();const all=[];for(let i=0;i<n;i++){all.push(new Promise((go)=>setTimeout(go,Math.max(0,start+i*1000/${opts.rps}-performance.now()))).then(()=>one(path,rec)))}return Promise.all(all)}
 const q=(l,p)=>{const s=[...l].sort((x,y)=>x-y);return s[Math.min(s.length-1,Math.floor(p*s.length))]||0};
 (async()=>{await block('a',${opts.warmup},null);await block('b',${opts.warmup},null);
 for(let k=0;k<${opts.blocks};k++){const path=(k%4===0||k%4===3)?'a':'b';const rec=[];await block(path,${opts.perBlock},rec);res[path].lat.push(...rec);res[path].blocks.push(q(rec,0.99))}
-const out={};for(const p of ['a','b'])out[p]={p50:q(res[p].lat,0.5),p99:q(res[p].lat,0.99),count:res[p].lat.length,failures:res[p].fail,blockP99:res[p].blocks};
+const out={};for(const p of ['a','b'])out[p]={p50:q(res[p].lat,0.5),p99:q(res[p].lat,0.99),count:res[p].lat.length,failures:res[p].fail,wrong:res[p].wrong,why:res[p].why.slice(0,5),blockP99:res[p].blocks};
 console.log(JSON.stringify(out));process.exit(0)})()`;
   const c = cloud.start([process.execPath, '-e', script]);
   const total = 2 * opts.warmup + opts.blocks * opts.perBlock;
   const line = await waitFor(() => c.output().split('\n').find((l) => l.startsWith('{')), { timeoutMs: (total / opts.rps) * 1000 + 60_000, what: `comparison in ${cloud.name}: ${c.output()}` });
-  return JSON.parse(line!) as Record<'a' | 'b', { p50: number; p99: number; count: number; failures: number; blockP99: number[] }>;
+  return JSON.parse(line!) as Record<'a' | 'b', Comparison>;
+}
+
+/** One path of compareIn: latency percentiles (ms), non-200 or failed requests (and the first reasons), 200s from the wrong place. */
+export interface Comparison {
+  p50: number;
+  p99: number;
+  count: number;
+  failures: number;
+  /** Answered 200 but without the expected text (the wrong cluster). */
+  wrong: number;
+  why: string[];
+  blockP99: number[];
 }
