@@ -266,6 +266,8 @@ export async function benchProxy(o: Opts): Promise<void> {
     bowline_cpu_us_per_req: num(get('bowline')?.cpuUsPerReq),
     bowline_cpu_us_per_req_telemetry_off: num(get('bowline-telemetry-off')?.cpuUsPerReq),
     telemetry_cpu_overhead_pct: num(overheadPct(get('bowline')?.cpuUsPerReq, get('bowline-telemetry-off')?.cpuUsPerReq)),
+    /** The same at saturation (wrk): each side is one 4 s run, but of tens of thousands of requests, with no idle wake-ups in the number. */
+    telemetry_sat_cpu_overhead_pct: num(overheadPct(get('bowline')?.satCpuUsPerReq, get('bowline-telemetry-off')?.satCpuUsPerReq)),
     haproxy_cpu_us_per_req: num(get('haproxy')?.cpuUsPerReq),
     nginx_cpu_us_per_req: num(get('nginx')?.cpuUsPerReq),
     hop_cpu_us_per_req: num(get('hop')?.cpuUsPerReq),
@@ -307,7 +309,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     ...rows.map((r) => `${r.name.padEnd(21)} ${f(r.rps, 0).padStart(7)}  ${f(r.satCpuUsPerReq, 1).padStart(10)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
   ];
   lines.push(`hop adds ${result.hop_added_p99_ms ?? '-'} ms at p99 over direct (two haproxies ${result.haproxy_hop_added_p99_ms ?? '-'}); bowline/haproxy CPU per request ${result.bowline_vs_haproxy_cpu_ratio ?? '-'}x at ${RATE} rps, ${result.bowline_vs_haproxy_sat_cpu_ratio ?? '-'}x at saturation`);
-  lines.push(`telemetry ${result.telemetry_cpu_overhead_pct ?? '-'} % of CPU per request; RSS ${result.bowline_rss_mb ?? '-'} MB; mTLS hop / plaintext hop CPU per request ${result.mtls_vs_hop_cpu_ratio ?? '-'}x; load average ${result.load_average_start} at the start, ${result.load_average_end} at the end`);
+  lines.push(`telemetry ${result.telemetry_cpu_overhead_pct ?? '-'} % of CPU per request at ${RATE} rps, ${result.telemetry_sat_cpu_overhead_pct ?? '-'} % at saturation; RSS ${result.bowline_rss_mb ?? '-'} MB; mTLS hop / plaintext hop CPU per request ${result.mtls_vs_hop_cpu_ratio ?? '-'}x; load average ${result.load_average_start} at the start, ${result.load_average_end} at the end`);
   lines.push(`idle keep-alive connections (${idleConns}): bowline ${result.bowline_idle_conn_kb ?? '-'} KiB each, haproxy ${result.haproxy_idle_conn_kb ?? '-'}`);
   lines.push(`h2 (h2load, ${H2LOAD.connections} conns x ${H2LOAD.streams} streams), CPU us/req: bowline ${pr.h2_cpu_us_per_req ?? '-'} (telemetry off ${pr.h2_cpu_us_per_req_telemetry_off ?? '-'}), bare node:http2 relay ${pr.node_h2_floor_cpu_us_per_req ?? '-'}, haproxy ${pr.haproxy_h2_cpu_us_per_req ?? '-'}`);
   lines.push(`tcp through one proxy: bowline ${pr.tcp_hop_gbps ?? '-'} Gbit/s, haproxy ${pr.haproxy_tcp_gbps ?? '-'}`);
