@@ -8,12 +8,16 @@
  * Contract agreed with the downstream HTTP/2 server (h2d): the server session, per stream,
  *   1. builds a RequestHead (http/request-head.ts; `bodyKind` BODY_NONE when the HEADERS frame
  *      ended the stream, BODY_LENGTH with content-length, else BODY_CHUNKED = "unknown length"),
- *   2. creates `new Exchange(responder, head, listener, ctx)` and calls `run(x)` (http/pipeline.ts),
+ *   2. creates `new Exchange(responder, head, listener, ctx)` and calls `run(x)` (http/pipeline.ts)
+ *      on a later turn (setImmediate: a stream reset in the same read never starts a request),
  *   3. feeds the exchange: `x.requestData(chunk)` per DATA frame payload (it may call
  *      `responder.pause()` to stop crediting the window until `resume()`), `x.requestEnd()` on
- *      END_STREAM, `x.clientGone()` when the client reset the stream or the connection closed,
+ *      END_STREAM, `x.clientGone()` when the client reset the stream or the connection closed;
+ *      a throw in its own handling of the stream goes to `x.downstreamFault(where, err)`,
  *   4. implements the methods below on the stream. Every method must be safe to call after the
  *      stream closed (then it does nothing). Nothing here may throw into the exchange.
+ * HTTP/2 streams reach the exchange through h2/stream-side.ts, which adapts the HTTP/2 responder
+ * port (h2/responder.ts) of our codec (h2/server.ts) or of node:http2 (h2/node-responder.ts).
  */
 import type { Headers } from '../http/head.js';
 
@@ -62,8 +66,8 @@ export interface Responder {
   readonly wantsTrailers: boolean;
   /** Sends `100 Continue` when the client expects it (HTTP/1.1); absent elsewhere. */
   continue?(): void;
-  /** CONNECT on an outbound listener: turns the connection into a TCP tunnel to host:port (HTTP/1.1 only). */
-  tunnel?(host: string, port: number): boolean;
+  /** CONNECT on an outbound listener: turns the connection into a TCP tunnel to host:port (HTTP/1.1 only; it answers 405 itself when it cannot). */
+  tunnel?(host: string, port: number): void;
   /** The verified SPIFFE id of an mTLS client ('' when none). */
   readonly peerIdentity: string;
   /** A captured connection's original destination (capture), for passthrough clusters. */

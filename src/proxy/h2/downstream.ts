@@ -1,7 +1,7 @@
 /**
  * HTTP/2 toward clients: h2c with prior knowledge (the preface was sniffed) and h2 over TLS
- * (ALPN). node:http2 does the framing, HPACK and flow control; each stream becomes an
- * H2Exchange on the shared pipeline. Limits are explicit, with safe defaults: concurrent
+ * (ALPN) on node:http2 (BOWLINE_H2_DOWNSTREAM=node; server.ts is the default): node does the framing, HPACK and flow control; each stream becomes an
+ * Exchange on the shared pipeline (stream-side.ts). Limits are explicit, with safe defaults: concurrent
  * streams, header list size, session memory (bounds pending bytes), invalid frames and
  * rejected streams (floods of RST_STREAM or bad frames end the session), outstanding
  * SETTINGS and PINGs; rapid reset and error codes in abuse.ts. A drain sends GOAWAY and lets
@@ -19,7 +19,8 @@ import { Flag } from '../record.js';
 import { reportInternalError } from '../internal-error.js';
 import { protocolStats } from '../tcp/record.js';
 import { checkPeer } from '../tls/downstream.js';
-import { H2Exchange } from './exchange.js';
+import { Exchange } from '../exchange/exchange.js';
+import { H2StreamSide } from './stream-side.js';
 import { fromNode, headerListSize } from './headers.js';
 import { ResetGuard, resetByUs, resetOurStream, withRightGoawayCodes } from './abuse.js';
 import { NodeResponder } from './node-responder.js';
@@ -189,7 +190,7 @@ export function serveHttp2Tls(socket: Socket, slot: ListenerSlot, chain: Compile
   return conn;
 }
 
-/** Wires a new session: counters, errors, idle handling, and one H2Exchange per stream. */
+/** Wires a new session: counters, errors, idle handling, and one Exchange per stream. */
 function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerSlot, ctx: ProxyContext, secure: boolean, peerIdentity: string): void {
   const stats = protocolStats(ctx);
   const socket = conn.socket;
@@ -275,9 +276,9 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
     ctx.stats.requestsTotal++;
     ctx.stats.requestsActive++;
     conn.opened();
-    const x = new H2Exchange(head, lst, ctx, new NodeResponder(stream, () => { stats.h2StreamsReset++; }), remoteAddress, remote, () => conn.closed());
-    if (peerIdentity !== '') x.peerIdentity = peerIdentity;
-    x.bodyDone = endStream;
+    const side = new H2StreamSide(new NodeResponder(stream, () => { stats.h2StreamsReset++; }), head, remoteAddress, remote, peerIdentity, () => conn.closed());
+    const x = new Exchange(side, head, lst, ctx);
+    side.attach(x);
     setImmediate(start, x);
   };
   if (ctx.draining) conn.drain();
@@ -316,7 +317,7 @@ function closeSoon(socket: Socket): void {
 }
 
 /** Starts a request's pipeline, unless the client already reset the stream (then the exchange has ended). */
-function start(x: H2Exchange): void {
+function start(x: Exchange): void {
   if (x.done) return;
-  try { run(x); } catch (err) { reportInternalError(x.ctx, 'h2 downstream request', err); x.port.reset(constants.NGHTTP2_INTERNAL_ERROR); }
+  try { run(x); } catch (err) { x.downstreamFault('h2 downstream request', err); }
 }

@@ -1,7 +1,7 @@
 /**
  * HTTP/2 toward clients on our own codec (h2/wire/connection.ts in the server role): h2c with
  * prior knowledge, and h2 over TLS (the socket arrives terminated and checked, tls/downstream.ts).
- * Each client stream is a WireStream, the responder port (responder.ts) an H2Exchange drives on
+ * Each client stream is a WireStream, the responder port (responder.ts) an Exchange drives (through stream-side.ts) on
  * the shared pipeline. Requests are checked per RFC 9113 8.3 (request.ts; malformed: RST_STREAM
  * PROTOCOL_ERROR), header lists over the listener's limit get 431, and a request starts on the
  * next turn of the event loop (one setImmediate per connection), so a stream the client resets
@@ -25,7 +25,8 @@ import { run } from '../http/pipeline.js';
 import { reportInternalError } from '../internal-error.js';
 import { Flag } from '../record.js';
 import { protocolStats } from '../tcp/record.js';
-import { H2Exchange } from './exchange.js';
+import { Exchange } from '../exchange/exchange.js';
+import { H2StreamSide } from './stream-side.js';
 import { listSize, MalformedRequest, requestHead } from './request.js';
 import type { H2RequestSink, H2Responder } from './responder.js';
 import { H2Connection, type H2Handler } from './wire/connection.js';
@@ -255,10 +256,11 @@ export class WireServer implements H2Handler {
     const ctx = this.ctx;
     ctx.stats.requestsTotal++;
     ctx.stats.requestsActive++;
-    let x: H2Exchange;
     try {
-      x = new H2Exchange(s.head!, this.slot.current, ctx, s, this.remoteAddress, this.remote, noop);
-      if (this.peerIdentity !== '') x.peerIdentity = this.peerIdentity;
+      const head = s.head!;
+      const side = new H2StreamSide(s, head, this.remoteAddress, this.remote, this.peerIdentity, noop);
+      const x = new Exchange(side, head, this.slot.current, ctx);
+      side.attach(x);
       s.head = undefined;
       run(x);
     } catch (err) {

@@ -1,17 +1,23 @@
 /**
- * One client connection of an HTTP listener: reads bytes, parses request heads, hands body
- * bytes to the request in flight, and keeps pipelined requests in order (the next head is
- * parsed only after the current response completed). Malformed heads get 400 and a close.
+ * One client connection of an HTTP listener: reads bytes, parses request heads, decodes the
+ * request body's framing (content-length, chunked) for the request in flight, and keeps
+ * pipelined requests in order (the next head is parsed only after the current response
+ * completed). Malformed heads get 400 and a close. It is the HTTP/1.1 responder of the request
+ * in flight (exchange/responder.ts): response framing (content-length, chunked, close-delimited
+ * for HTTP/1.0), keep-alive, 100-continue, the raw pipe after a 101, CONNECT tunnels.
  */
 import type { Socket } from 'node:net';
 import type { ListenerSlot, ProxyContext } from '../context.js';
 import { Flag } from '../record.js';
-import { Exchange, type DownstreamSide } from './exchange.js';
-import { HeadError } from './head.js';
+import { Exchange } from '../exchange/exchange.js';
+import type { Responder } from '../exchange/responder.js';
+import { ChunkedDecoder } from './chunked.js';
+import { HeadError, type Headers } from './head.js';
 import { run } from './pipeline.js';
 import { EOH_FOUND, headEndState, scanHeadEnd } from './head-end.js';
 import { reportInternalError } from '../internal-error.js';
-import { parseRequestHead } from './request-head.js';
+import { BODY_CHUNKED, BODY_LENGTH, parseRequestHead, type RequestHead } from './request-head.js';
+import { endToEndFields, REASONS, responseHead, type Framing } from './serialize.js';
 import { realTimers, type ProxyTimers } from '../timers.js';
 
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
@@ -24,8 +30,18 @@ const MAX_BUFFERED = 64 * 1024;
  */
 const BATCH_BYTES = 16 * 1024;
 
-/** Serves HTTP/1.1 on one accepted socket. */
-export class Downstream implements DownstreamSide {
+const FRAME_NONE: Framing = { kind: 'none' };
+const FRAME_CHUNKED: Framing = { kind: 'chunked' };
+const FRAME_CLOSE: Framing = { kind: 'close' };
+const LAST_CHUNK = '0\r\n\r\n';
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const DIGITS = /^\d{1,15}$/;
+
+/** Serves HTTP/1.1 on one accepted socket; the responder of its request in flight. */
+export class Downstream implements Responder {
+  readonly protocol = 'HTTP/1.1';
+  /** HTTP/1.1 drops trailers. */
+  readonly wantsTrailers = false;
   readonly remoteAddress: string;
   readonly remote: string;
   /** The client's verified SPIFFE id when the connection came over mTLS (set by detect/dispatch.ts), else ''. */
@@ -48,6 +64,19 @@ export class Downstream implements DownstreamSide {
   private paused = false;
   private parsing = false;
   private drainWaiters: Array<() => void> | null = null;
+  // --- the request in flight: its body framing, and its response's
+  private head: RequestHead | null = null;
+  /** Request body bytes are still expected (after a 101: until the tunnel closes). */
+  private reading = false;
+  private bodyRemaining = 0;
+  private decoder: ChunkedDecoder | null = null;
+  /** The connection carries raw bytes both ways (after a 101). */
+  private raw = false;
+  private chunkedOut = false;
+  /** The response head allowed keep-alive. */
+  private keepAfter = false;
+  /** The response head is held (cork) until its first body bytes or the end of the turn. */
+  private headHeld = false;
   /** cork() depth, and the writes held until uncork() (strings are latin1: one byte per character). */
   private corked = 0;
   private batch: Array<string | Buffer> | null = null;
@@ -76,8 +105,8 @@ export class Downstream implements DownstreamSide {
 
   private onData(chunk: Buffer): void {
     const x = this.x;
-    if (x !== null && !x.bodyDone) {
-      const at = x.onBody(chunk, 0, chunk.length);
+    if (x !== null && this.reading) {
+      const at = this.body(x, chunk, 0, chunk.length);
       if (at < 0 || at === chunk.length) return;
       chunk = chunk.subarray(at);
     }
@@ -108,15 +137,14 @@ export class Downstream implements DownstreamSide {
         this.buf = r.headEnd < buf.length ? buf.subarray(r.headEnd) : null;
         this.ctx.stats.requestsTotal++;
         this.ctx.stats.requestsActive++;
+        this.startRequest(r);
         const x = new Exchange(this, r, lst, this.ctx);
-        x.peerIdentity = this.peerIdentity;
-        x.capturedDst = this.capturedDst;
         this.x = x;
         // Body bytes that came with the head go first, so the upstream gets head and body in one write.
         const rest = this.buf as Buffer | null;
-        if (rest !== null && !x.bodyDone) {
+        if (rest !== null && this.reading) {
           this.buf = null;
-          const at = x.onBody(rest, 0, rest.length);
+          const at = this.body(x, rest, 0, rest.length);
           if (at >= 0 && at < rest.length) this.buf = rest.subarray(at);
         }
         if (!x.done) run(x);
@@ -124,6 +152,41 @@ export class Downstream implements DownstreamSide {
     } finally {
       this.parsing = false;
     }
+  }
+
+  /** Per-request state for a new head. */
+  private startRequest(r: RequestHead): void {
+    this.head = r;
+    this.reading = r.bodyKind === BODY_LENGTH || r.bodyKind === BODY_CHUNKED;
+    this.bodyRemaining = r.contentLength;
+    this.decoder = r.bodyKind === BODY_CHUNKED ? new ChunkedDecoder() : null;
+    this.raw = false;
+    this.chunkedOut = false;
+    this.keepAfter = false;
+  }
+
+  /** Request body bytes in [start, end): unframed to the exchange; returns the offset after this body's bytes, -1 on error. */
+  private body(x: Exchange, buf: Buffer, start: number, end: number): number {
+    if (this.raw) {
+      x.requestData(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      return end;
+    }
+    const d = this.decoder;
+    if (d === null) {
+      const n = Math.min(this.bodyRemaining, end - start);
+      if (n > 0) x.requestData(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n));
+      this.bodyRemaining -= n;
+      if (this.bodyRemaining === 0 && this.reading && !this.raw) { this.reading = false; x.requestEnd(); }
+      return start + n;
+    }
+    const at = d.push(buf, start, end, (b, s, e) => x.requestData(b.subarray(s, e)));
+    if (at < 0) {
+      this.reading = false;
+      x.requestInvalid(`invalid chunked encoding: ${d.error}\n`);
+      return -1;
+    }
+    if (d.done && this.reading) { this.reading = false; this.decoder = null; x.requestEnd(); }
+    return at;
   }
 
   private join(): void {
@@ -171,7 +234,67 @@ export class Downstream implements DownstreamSide {
     this.moreBytes = 0;
   }
 
+  // ------------------------------------------------------------------ Responder (the request in flight)
+
+  respond(status: number, headers: Headers, end: boolean, reason?: string): void {
+    const r = this.head!;
+    const x = this.x!;
+    if (status === 101) {
+      this.raw = true;
+      this.reading = true;
+      this.send('HTTP/1.1 101 ' + (reason || 'Switching Protocols') + '\r\n' + endToEndFields(headers, null) + 'connection: upgrade\r\nupgrade: ' + (headers.get('upgrade') ?? r.upgrade) + '\r\n\r\n');
+      return;
+    }
+    const http10 = r.version === 10;
+    let keep = x.keepDownstream && r.keepAlive && !this.ctx.draining && (x.flags & Flag.DPE) === 0 && (!x.local || !this.reading);
+    let framing: Framing;
+    if (end) framing = status === 204 || status === 304 || r.method === 'HEAD' ? FRAME_NONE : { kind: 'length', length: 0 };
+    else {
+      const cl = headers.get('content-length');
+      if (cl !== undefined && DIGITS.test(cl)) framing = { kind: 'length', length: Number(cl) };
+      else if (http10) { framing = FRAME_CLOSE; keep = false; }
+      else { framing = FRAME_CHUNKED; this.chunkedOut = true; }
+    }
+    this.keepAfter = keep;
+    // HEAD and 304 keep the upstream's Content-Length (it describes the representation).
+    const text = responseHead(status, reason || REASONS[status] || 'Unknown', endToEndFields(headers, null, framing === FRAME_NONE ? 'content-length' : undefined), framing, keep, http10);
+    // The head waits for the body bytes of the same turn (one write), never longer.
+    if (!end && !this.headHeld) { this.headHeld = true; this.cork(); process.nextTick(releaseHead, this); }
+    this.send(text);
+  }
+
+  /** Response body bytes in the response's framing (chunked when the length is unknown); a string is written as is. */
   write(data: string | Buffer): boolean {
+    if (!this.chunkedOut || typeof data === 'string') return this.send(data);
+    this.cork();
+    this.send(data.length.toString(16) + '\r\n');
+    this.send(data);
+    const ok = this.send('\r\n');
+    this.uncork();
+    return ok;
+  }
+
+  end(_trailers?: Headers): void {
+    if (this.chunkedOut) { this.chunkedOut = false; this.send(LAST_CHUNK); }
+    this.releaseHead();
+  }
+
+  /** Writes a head still held at the end of the turn it was written in. */
+  releaseHead(): void {
+    if (this.headHeld) { this.headHeld = false; this.uncork(); }
+  }
+
+  continue(): void {
+    const r = this.head;
+    if (r !== null && r.expectContinue && r.version === 11 && this.reading) this.send(CONTINUE);
+  }
+
+  reset(_code?: number): void {
+    this.abort();
+  }
+
+  /** Bytes to the client, batched between cork() and uncork(). */
+  private send(data: string | Buffer): boolean {
     if (this.closed && this.socket.destroyed) return true;
     if (this.corked > 0) {
       const n = data.length;
@@ -225,9 +348,14 @@ export class Downstream implements DownstreamSide {
     for (const fn of w) fn();
   }
 
-  finished(x: Exchange, keepAlive: boolean): void {
-    if (this.x !== x) return;
+  finished(): void {
+    const x = this.x;
+    if (x === null) return;
     this.x = null;
+    this.releaseHead();
+    const keepAlive = this.keepAfter && !this.reading && !this.raw && x.keepDownstream && !this.ctx.draining;
+    this.head = null;
+    this.decoder = null;
     this.flushBatch();
     if (!keepAlive || this.closed) {
       this.closed = true;
@@ -241,6 +369,7 @@ export class Downstream implements DownstreamSide {
   }
 
   abort(): void {
+    this.headHeld = false;
     this.batch = null;
     this.batchBytes = 0;
     this.corked = 0;
@@ -261,7 +390,8 @@ export class Downstream implements DownstreamSide {
    * that followed the head, to the listener's chains as a connection to host:port. Without
    * chains to route it (a plain HTTP listener from a config file), 405.
    */
-  tunnel(x: Exchange, host: string, port: number): void {
+  tunnel(host: string, port: number): void {
+    const x = this.x!;
     const to = this.tunnelTo;
     if (to === undefined) { x.localReply(405, 'CONNECT needs a listener with filter chains (docs/proxy-config.md)\n', 0); return; }
     if (this.more !== null) this.join();
@@ -293,7 +423,7 @@ export class Downstream implements DownstreamSide {
     const x = this.x;
     this.x = null;
     if (x !== null) {
-      try { x.onDownstreamClose(); } catch (err) { reportInternalError(this.ctx, 'http1 downstream close', err); }
+      try { x.clientGone(); } catch (err) { reportInternalError(this.ctx, 'http1 downstream close', err); }
     }
     this.onGone(this);
   }
@@ -303,4 +433,8 @@ export class Downstream implements DownstreamSide {
     reportInternalError(this.ctx, 'http1 downstream', err);
     this.abort();
   }
+}
+
+function releaseHead(d: Downstream): void {
+  d.releaseHead();
 }

@@ -18,7 +18,8 @@
  *                 resolves its destination: the captured original destination, else the authority
  *                 (passthrough/guard.ts; a refused destination gets 502)
  *   mirror     -> upstream/mirror: fire-and-forget copies
- *   forward    -> exchange.ts: pool, attempts, retries, timeouts, response (+ response header ops)
+ *   forward    -> exchange/exchange.ts: attempts through one upstream client, retries, timeouts,
+ *                 response (+ response header ops)
  */
 import { randomUUID } from 'node:crypto';
 import { Flag } from '../record.js';
@@ -29,9 +30,7 @@ import { checkExternal, EXT_AUTHZ_ERROR_CODE } from '../authz/ext-authz.js';
 import { authorizationOf, deniedLine, jwtOf, ownIdentityOf, principalOfPeer } from '../authz/slot.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import { securityStats } from '../authz/stats.js';
-import type { Exchange } from './exchange.js';
-import { endToEndFields, requestHead, type Framing } from './serialize.js';
-import { BODY_CHUNKED, BODY_LENGTH } from './request-head.js';
+import type { Exchange } from '../exchange/exchange.js';
 import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
 import { normalizePath, PathError } from './path-normalize.js';
 
@@ -71,7 +70,7 @@ function head(x: Exchange): number {
     if (x.lst.acceptAbsoluteForm && x.lst.direction === 'outbound' && x.ds.tunnel !== undefined) {
       const t = splitHostPort(h.authority, 443);
       if (t === undefined) { x.localReply(400, `CONNECT target ${JSON.stringify(h.authority)} is not host:port\n`, Flag.DPE); return STOP; }
-      x.ds.tunnel(x, t.host, t.port);
+      x.ds.tunnel(t.host, t.port);
       return STOP;
     }
     x.localReply(405, 'CONNECT is accepted only on a sidecar\'s outbound listener\n', 0);
@@ -88,7 +87,7 @@ function head(x: Exchange): number {
   const xff = hs.get('x-forwarded-for');
   hs.set('x-forwarded-for', xff === undefined ? x.ds.remoteAddress : xff + ', ' + x.ds.remoteAddress);
   if (hs.get('x-forwarded-proto') === undefined) hs.add('x-forwarded-proto', h.scheme ?? x.lst.scheme);
-  if (h.expectContinue && h.version === 11 && !x.bodyDone) x.ds.write('HTTP/1.1 100 Continue\r\n\r\n');
+  if (h.expectContinue && !x.bodyDone) x.ds.continue?.();
   return CONTINUE;
 }
 
@@ -293,21 +292,13 @@ function mirror(x: Exchange): number {
   return CONTINUE;
 }
 
-/** Builds the upstream request head and starts the upstream exchange (exchange.ts). */
+/** Lets the telemetry hook rewrite the request's headers, then starts the upstream exchange (exchange/exchange.ts). */
 function forward(x: Exchange): number {
   const h = x.head;
-  const d = x.forward!;
-  let framing: Framing = NO_BODY;
-  if (h.bodyKind === BODY_LENGTH) framing = { kind: 'length', length: h.contentLength };
-  else if (h.bodyKind === BODY_CHUNKED) framing = CHUNKED;
-  const upgrade = h.upgrade !== undefined && x.route!.allowUpgrade ? h.upgrade : undefined;
   const onHeaders = x.ctx.hooks.onRequestHeaders;
   if (onHeaders !== undefined) {
     try { onHeaders(x, h.headers); } catch (err) { x.ctx.log('hook', `onRequestHeaders hook threw: ${String(err)}`); }
   }
-  x.startForward(requestHead(h.method, d.path, d.authority, endToEndFields(h.headers, h.connectionTokens), framing, upgrade));
+  x.startForward(h.upgrade !== undefined && x.route!.allowUpgrade ? h.upgrade : undefined);
   return STOP;
 }
-
-const NO_BODY: Framing = { kind: 'none' };
-const CHUNKED: Framing = { kind: 'chunked' };

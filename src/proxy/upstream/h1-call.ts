@@ -67,6 +67,7 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
 
   constructor(private readonly pool: ClusterPool, private readonly req: UpstreamRequest, private readonly sink: CallSink, private readonly tunnelIdleMs: number) {
     this.chunked = req.bodyLength < 0;
+    this.reqEnded = req.bodyLength === 0;
   }
 
   // ------------------------------------------------------------------ Waiter (pool callbacks)

@@ -1,17 +1,30 @@
 /**
  * Traffic mirroring (Istio `mirror` / `mirrorPercentage`): a copy of the request goes to
- * another cluster, fire and forget. The copy uses its own short-lived connection (never the
- * main request's pool, so it cannot take a slot the main request needs), its Host carries
- * Envoy's `-shadow` suffix, its response is read and discarded, and nothing it does (connect
- * failure, slowness, reset) reaches the main request. Requests with bodies are not mirrored.
+ * another cluster, fire and forget, through the same upstream clients as any request
+ * (dispatch.ts: the mirror cluster's own pool or HTTP/2 sessions, its TLS, its limits). Its Host
+ * carries Envoy's `-shadow` suffix, its response is read and discarded, and nothing it does
+ * (connect failure, overflow, slowness, reset) reaches the main request. Requests with bodies
+ * are not mirrored.
  */
-import { connect } from 'node:net';
-import type { Exchange } from '../http/exchange.js';
-import { endToEndFields, requestHead } from '../http/serialize.js';
+import type { Exchange } from '../exchange/exchange.js';
+import { Headers } from '../http/head.js';
 import { BODY_NONE } from '../http/request-head.js';
+import type { CallSink, UpstreamCall } from './call.js';
+import { dispatch } from './dispatch.js';
 
 /** Give up on a mirror copy after this long. */
 const MIRROR_TIMEOUT_MS = 10_000;
+
+/** Reads a mirror's response and forgets it; gives up after MIRROR_TIMEOUT_MS. */
+class Discard implements CallSink {
+  call: UpstreamCall | undefined;
+  private readonly timer = setTimeout(() => this.call?.abort(), MIRROR_TIMEOUT_MS).unref();
+  onResponse(): void {}
+  onData(): boolean { return true; }
+  onTrailers(): void {}
+  onEnd(): void { clearTimeout(this.timer); }
+  onFailure(): void { clearTimeout(this.timer); }
+}
 
 /** Sends a copy of `x` (headers as they will be forwarded) to one endpoint of `cluster`. */
 export function mirrorRequest(x: Exchange, cluster: string): void {
@@ -24,11 +37,12 @@ export function mirrorRequest(x: Exchange, cluster: string): void {
   const authority = x.forward!.authority;
   const colon = authority.lastIndexOf(':');
   const shadow = colon > 0 && !authority.endsWith(']') ? authority.slice(0, colon) + '-shadow' + authority.slice(colon) : authority + '-shadow';
-  const text = requestHead(x.method, x.forward!.path, shadow, endToEndFields(x.head.headers, x.head.connectionTokens) + 'connection: close\r\n', { kind: 'none' }, undefined);
-  const s = connect({ host: ep.address, port: ep.port });
-  s.setTimeout(MIRROR_TIMEOUT_MS, () => s.destroy());
-  s.on('error', () => {});
-  s.on('data', () => {});
-  s.on('end', () => s.destroy());
-  s.write(text, 'latin1');
+  // The copy's own header list: the main request's may still change (attempt count, HTTP/2 field rules).
+  const h = new Headers();
+  h.names = x.head.headers.names.slice();
+  h.values = x.head.headers.values.slice();
+  const sink = new Discard();
+  const call = dispatch(x.ctx, cluster, ep, { method: x.method, path: x.forward!.path, authority: shadow, headers: h, connectionTokens: x.head.connectionTokens, bodyLength: 0, upgrade: undefined }, sink, x.protocol === 'HTTP/2');
+  if (call === undefined || call === 'overflow') { sink.onEnd(); return; }
+  sink.call = call;
 }
