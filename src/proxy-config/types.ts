@@ -108,6 +108,35 @@ export interface MeshSettings {
   drainDurationMs?: number;
   /** Istio's pathNormalization.normalization, applied before authorization and routing (absent: BASE). */
   pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+  /** Telemetry `metrics` for the Prometheus provider (protocol 9): absent, every istio_* metric with Istio's labels. */
+  metrics?: MetricsSettings;
+}
+
+/** The istio_* metrics an override may name (Istio's MetricSelector.IstioMetric, without the gRPC message counts). */
+export const ISTIO_METRICS = [
+  'REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE',
+  'TCP_OPENED_CONNECTIONS', 'TCP_CLOSED_CONNECTIONS', 'TCP_SENT_BYTES', 'TCP_RECEIVED_BYTES',
+] as const;
+
+/** Which istio_* series the proxy exposes on /stats/prometheus and with which labels (Istio's Telemetry `metrics`). */
+export interface MetricsSettings {
+  /** false: no istio_* metric at all (the Telemetry's providers name no Prometheus provider). Default true. */
+  enabled?: boolean;
+  /** Applied in order, a later one winning per metric, reporter side and tag. */
+  overrides: MetricOverride[];
+}
+
+/** One Telemetry metrics override. */
+export interface MetricOverride {
+  /** The metric, or ALL_METRICS. */
+  metric: (typeof ISTIO_METRICS)[number] | 'ALL_METRICS';
+  /** CLIENT: series this proxy reports as the caller (reporter=source); SERVER: as the callee; or both. */
+  mode: 'CLIENT_AND_SERVER' | 'CLIENT' | 'SERVER';
+  /** true: the metric is not exposed; false: exposed again (undoes a broader override). */
+  disabled?: boolean;
+  /** Labels removed, or set (an existing label replaced, a new one appended) from a CEL expression over
+   *  Envoy's request attributes (docs/telemetry.md "Expressions"); the value is `unknown` when it cannot be evaluated. */
+  tags?: Array<{ name: string; operation: 'UPSERT' | 'REMOVE'; value?: string }>;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { ACCESS_LOG_OPERATORS, type ProxyConfig } from './types.js';
 import { Checker, type ValidationError } from './validate-kit.js';
 import { routeConfig } from './validate-routes.js';
 import { authorizationPolicies, customAuthorization } from './validate-authz.js';
+import { metricsSettings } from './validate-metrics.js';
 
 export type { ValidationError } from './validate-kit.js';
 
@@ -115,6 +116,7 @@ function mesh(c: Checker, v: unknown): void {
     }
     c.num(t.maxQueue, 'mesh.tracing.maxQueue', { min: 0, int: true });
   }
+  metricsSettings(c, m.metrics);
 }
 
 interface Refs {

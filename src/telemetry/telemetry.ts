@@ -15,6 +15,7 @@ import { compileJsonFormat, compileTextFormat, type CompiledFormat } from './acc
 import { ConfigView } from './config-view.js';
 import { LabelResolver } from './labels.js';
 import { IstioMetrics } from './metrics/istio.js';
+import { MetricOverrides } from './metrics/overrides.js';
 import { Registry } from './metrics/registry.js';
 import { encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, PeerCache, type PeerMetadata } from './peer.js';
 import type { Direction, RequestRecord, TcpRecord } from './record.js';
@@ -62,6 +63,8 @@ export class ProxyTelemetry {
   private tracer: Tracer | undefined;
   private accessLog: { sink: LogSink; json: boolean; format: CompiledFormat | undefined } | undefined;
   private readonly istio: IstioMetrics | undefined;
+  /** Telemetry metrics overrides in force (mesh.metrics), undefined when none. */
+  private metricOverrides: MetricOverrides | undefined;
   /** The istio_* families (undefined with metrics off): the push stream's stats report reads them. */
   get istioMetrics(): IstioMetrics | undefined {
     return this.istio;
@@ -95,6 +98,7 @@ export class ProxyTelemetry {
   private setup(config: ProxyTelemetryOptions['config'], newExporters = true, newLog = true): void {
     const mesh = config.mesh;
     this.labels = this.istio ? new LabelResolver(this.istio, this.view) : undefined;
+    this.setupMetricOverrides(mesh);
     if (newExporters && this.o.tracing !== false) {
       const t = mesh.tracing;
       this.collectorsRefused = 0;
@@ -188,7 +192,11 @@ export class ProxyTelemetry {
   /** Records a finished request: metrics, span (if sampled), access log line. Never throws. */
   finishRequest(r: RequestRecord): void {
     try {
-      if (this.labels) this.labels.httpSeries(r).record(r.status, r.responseFlags || '-', r.grpcStatus ?? '', r.durationMs, r.bytesReceived, r.bytesSent);
+      if (this.labels) {
+        const series = this.labels.httpSeries(r);
+        series.record(r.status, r.responseFlags || '-', r.grpcStatus ?? '', r.durationMs, r.bytesReceived, r.bytesSent);
+        this.metricOverrides?.http(r, series);
+      }
       if (r.trace && this.tracer) this.tracer.finish(r.trace, r);
       if (this.accessLog) {
         const al = this.accessLog;
@@ -202,12 +210,16 @@ export class ProxyTelemetry {
 
   /** Counts a TCP connection opening. */
   tcpOpened(r: TcpRecord): void {
-    this.labels?.tcpSeries(r).opened();
+    const s = this.labels?.tcpSeries(r);
+    s?.opened();
+    if (s) this.metricOverrides?.tcp(r, s, { opened: true });
   }
 
   /** Adds TCP bytes (call periodically and at close). */
   tcpBytes(r: TcpRecord): void {
-    this.labels?.tcpSeries(r).bytes(r.sentBytes, r.receivedBytes, r.responseFlags);
+    const s = this.labels?.tcpSeries(r);
+    s?.bytes(r.sentBytes, r.receivedBytes, r.responseFlags);
+    if (s) this.metricOverrides?.tcp(r, s, {});
   }
 
   /** Counts a TCP connection closing (and its last bytes). */
@@ -216,6 +228,19 @@ export class ProxyTelemetry {
     if (!s) return;
     if (r.sentBytes || r.receivedBytes) s.bytes(r.sentBytes, r.receivedBytes, r.responseFlags);
     s.closed(r.responseFlags);
+    this.metricOverrides?.tcp(r, s, { closed: true });
+  }
+
+  /** (Re)builds the metric overrides when mesh.metrics changed; unchanged settings keep their series. */
+  private setupMetricOverrides(mesh: MeshSettings): void {
+    if (!this.istio) return;
+    const want = mesh.metrics;
+    if (JSON.stringify(want) === JSON.stringify(this.metricOverrides?.settings)) return;
+    this.metricOverrides?.dispose();
+    this.metricOverrides = undefined;
+    if (!want) return;
+    const o = new MetricOverrides(this.istio, this.registry, want);
+    if (o.active) this.metricOverrides = o;
   }
 
   /** Errors swallowed on the request path (should stay 0). */

@@ -184,4 +184,86 @@ spec:
     expect(linesAfter(pp, mark).filter((l) => l.includes('/productpage'))).toEqual([]);
     expect(collector.spans.slice(spansBefore).map((sp) => sp.service).filter((n) => n.startsWith('productpage'))).toEqual([]);
   });
+
+  it('Telemetry metrics: a disabled metric is absent, a removed tag is absent, an upserted tag carries its value, per reporter side and provider', async () => {
+    const out = await apply('telemetry-metrics', `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews-metrics, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: REQUEST_COUNT, mode: SERVER}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+        tenant: {value: "'x-tenant' in request.headers ? request.headers['x-tenant'] : 'none'"}
+        destination_service_name: {value: "'renamed-' + request.method"}
+        answer: {value: "string(response.code) + (response.code >= 400 ? '-bad' : '-ok')"}
+    - match: {metric: REQUEST_DURATION}
+      disabled: true
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: productpage-metrics, namespace: default}
+spec:
+  selector: {matchLabels: {app: productpage}}
+  metrics:
+  - providers: [{name: elsewhere}]
+    overrides:
+    - match: {metric: RESPONSE_SIZE}
+      disabled: true
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: REQUEST_SIZE, mode: CLIENT}
+      disabled: true
+`);
+    expect(out).not.toContain('BOWLINE_W_API_NOT_ENFORCED');
+    // reviews (the callee): requests_total as the overrides shape it, no duration at all.
+    let last = '';
+    const page = await waitFor(async () => {
+      await request('acme');
+      last = await metricsOf('reviews');
+      return last.includes('tenant="acme"') ? last : undefined;
+    }, { timeoutMs: 20_000, what: 'reviews metrics overridden' }).catch((e: Error) => { throw new Error(`${e.message}: ${last.split('\n').filter((l) => l.startsWith('istio_requests_total')).join('\n')}\n${reviews.output().split('\n').filter((l) => !l.startsWith('[')).join('\n').slice(-3000)}`); }) as string;
+    const lines = page.split('\n');
+    const count = lines.find((l) => l.startsWith('istio_requests_total{') && l.includes('tenant="acme"'))!;
+    expect(count).toContain('reporter="destination"');
+    expect(count).toContain('destination_service_name="renamed-GET"');
+    expect(count).toMatch(/,tenant="acme",answer="200-ok"\} \d+$/);
+    expect(count).not.toContain('request_protocol=');
+    expect(lines.filter((l) => l.startsWith('# TYPE istio_requests_total'))).toHaveLength(1);
+    expect(page).not.toContain('istio_request_duration_milliseconds');
+    // Metrics the overrides do not name keep Istio's labels.
+    expect(lines.some((l) => l.startsWith('istio_request_bytes_count{') && l.includes('request_protocol="http"') && !l.includes('tenant='))).toBe(true);
+    // A request without the header takes the expression's other branch.
+    await get(ports.reviews!.inbound, '/reviews/2');
+    expect((await metricsOf('reviews')).split('\n').some((l) => l.startsWith('istio_requests_total{') && l.includes('tenant="none"'))).toBe(true);
+
+    // productpage: CLIENT-side request size off (its SERVER side stays); the override under a non-Prometheus provider does nothing.
+    const sizesOf = (page: string) => page.split('\n').filter((l) => l.startsWith('istio_request_bytes_count{'));
+    const pp = await waitFor(async () => {
+      await request('pp');
+      const p = await metricsOf('productpage');
+      return sizesOf(p).length > 0 && sizesOf(p).every((l) => l.includes('reporter="destination"')) ? p : undefined;
+    }, { timeoutMs: 20_000, what: 'productpage request size on the SERVER side only' }) as string;
+    expect(pp.split('\n').some((l) => l.startsWith('istio_response_bytes_count{') && l.includes('reporter="source"'))).toBe(true);
+    expect(pp).toContain('istio_request_duration_milliseconds_bucket{reporter="source"');
+
+    // Metrics providers naming no Prometheus provider: productpage's istio_* are gone; removing the Telemetry brings them back.
+    await apply('telemetry-metrics-off', `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: productpage-metrics, namespace: default}
+spec:
+  selector: {matchLabels: {app: productpage}}
+  metrics:
+  - providers: [{name: elsewhere}]
+`);
+    await waitFor(async () => { await request('off'); return !(await metricsOf('productpage')).includes('istio_requests_total'); }, { timeoutMs: 20_000, what: 'productpage istio_* off' });
+    expect(await metricsOf('reviews')).toContain('istio_requests_total{');
+    const del = startBowline(['delete', 'telemetry', 'productpage-metrics', '-n', 'default', '--server', `http://127.0.0.1:${api}`]);
+    await new Promise((r) => del.proc.once('exit', r));
+    expect(del.proc.exitCode, del.output()).toBe(0);
+    await waitFor(async () => { await request('on'); return (await metricsOf('productpage')).includes('istio_requests_total{reporter="source"'); }, { timeoutMs: 20_000, what: 'productpage istio_* back' });
+  });
 });

@@ -1,5 +1,6 @@
 import { arr, bool, dur, en, map, num, obj, req, str, type Check } from './dsl.js';
 import { matchLabelsSelector, targetRef } from './common.js';
+import { celField } from '../cel.js';
 
 const mode = obj('WorkloadMode', { mode: en('CLIENT_AND_SERVER', 'CLIENT', 'SERVER') });
 const providers = arr(obj('ProviderRef', { name: req(str()) }));
@@ -9,6 +10,11 @@ const tagOverrideCheck: Check = (o, path, ctx) => {
   const op = o.operation ?? 'UPSERT';
   if (op === 'UPSERT' && (o.value === undefined || o.value === '')) ctx.add({ code: 'BOWLINE_E_API_REQUIRED', path, message: 'a tag override with operation UPSERT needs a value' });
   if (op === 'REMOVE' && o.value !== undefined) ctx.add({ code: 'BOWLINE_E_API_ONEOF', path: [...path, 'value'], atKey: true, message: 'a tag override with operation REMOVE must not set a value' });
+  const tag = path[path.length - 1];
+  if (typeof tag === 'string' && (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(tag) || tag.startsWith('__') || tag === 'le')) {
+    ctx.add({ code: 'BOWLINE_E_API_METRIC_TAG', path, atKey: true, message: `"${tag}" is not a Prometheus label name (letters, digits and _, not starting with a digit or __, not le)` });
+  }
+  if (op === 'UPSERT') celField('value')(o, path, ctx);
 };
 
 /** spec of a Telemetry: tracing, metrics and access-log overrides for a namespace or the selected workloads. */
@@ -44,7 +50,7 @@ export const telemetrySpec = obj('TelemetrySpec', {
     match: mode,
     providers,
     disabled: bool(),
-    filter: obj('Filter', { expression: str() }),
+    filter: obj('Filter', { expression: str() }, { check: celField('expression') }),
   })),
 }, { oneOf: [['selector', 'targetRef', 'targetRefs']] });
 

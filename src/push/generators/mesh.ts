@@ -2,7 +2,7 @@
 import type { MeshConfig } from '../../api/types/mesh.js';
 import type { MeshSettings } from '../../proxy-config/types.js';
 import type { Generator } from './generator.js';
-import { applyTelemetry, telemetryOverrides } from './telemetry-kind.js';
+import { applyTelemetry, meshMetrics, telemetryOverrides } from './telemetry-kind.js';
 import { accessLogSettings, tracingSampling, tracingSettings } from './mesh-telemetry.js';
 
 /** Converts MeshConfig to the proxy's MeshSettings. */
@@ -17,6 +17,8 @@ export function meshSettings(m: MeshConfig): MeshSettings {
   if (pn !== undefined && pn !== 'DEFAULT') out.pathNormalization = pn as NonNullable<MeshSettings['pathNormalization']>;
   const tracing = tracingSettings(m);
   if (tracing) out.tracing = tracing;
+  const metrics = meshMetrics(m);
+  if (metrics) out.metrics = metrics;
   return out;
 }
 

@@ -159,6 +159,11 @@ export class HttpSeries {
     c.responseBytes.observe(responseBytes);
   }
 
+  /** Every HTTP label value of a response of this series, in HTTP_LABELS order (cold path: allocates). */
+  values(code: number, flags: string, grpcStatus: string): string[] {
+    return [...this.base, String(code), grpcStatus, flags, this.policy];
+  }
+
   private resolve(code: number, flags: string, grpc: string): ResponseChildren {
     const v = [...this.base, String(code), grpc, flags, this.policy];
     return new ResponseChildren(this.m.requests.labels(...v), this.m.duration.labels(...v), this.m.requestBytes.labels(...v), this.m.responseBytes.labels(...v));
@@ -183,6 +188,11 @@ export class TcpSeries {
       if (this.byFlags.size < 64) this.byFlags.set(flags, c);
     }
     return c;
+  }
+
+  /** Every TCP label value of this series with `flags`, in TCP_LABELS order (cold path: allocates). */
+  values(flags: string): string[] {
+    return [...this.base, flags, this.policy];
   }
 
   /** Counts an opened connection. */

@@ -130,10 +130,10 @@ export class Family<C extends Child> {
     return this.children.size;
   }
 
-  /** Appends this family's HELP, TYPE and samples to `out`. */
-  render(out: string[]): void {
+  /** Appends this family's HELP, TYPE (unless `header` is false) and samples to `out`. */
+  render(out: string[], header = true): void {
     if (this.children.size === 0 && !this.overflow) return;
-    out.push(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.kind}\n`);
+    if (header) out.push(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.kind}\n`);
     const all = [...this.children.values()];
     if (this.overflow) all.push(this.overflow);
     for (const c of all) {
@@ -201,8 +201,20 @@ export class Registry {
       }
     }
     const out: string[] = [];
-    for (const f of this.families.values()) f.render(out);
+    for (const f of this.families.values()) {
+      const r = this.renderers.get(f.name);
+      if (r) r(out);
+      else f.render(out);
+    }
     return out.join('');
+  }
+
+  private readonly renderers = new Map<string, (out: string[]) => void>();
+
+  /** Renders family `name` with `fn` instead of its own samples (Telemetry metric overrides); undefined restores it. */
+  setRenderer(name: string, fn: ((out: string[]) => void) | undefined): void {
+    if (fn) this.renderers.set(name, fn);
+    else this.renderers.delete(name);
   }
 
   private readonly signatures = new Map<string, string>();
