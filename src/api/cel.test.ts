@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAndValidate } from './index.js';
 
 const tel = (body: string) => `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t, namespace: default}\nspec:\n${body}`;
-const findings = (yaml: string) => parseAndValidate(yaml, 't.yaml').violations.filter((v) => v.code !== 'BOWLINE_W_API_NOT_ENFORCED').map((v) => `${v.severity} ${v.code} ${v.path}`);
+const findings = (yaml: string) => parseAndValidate(yaml, { file: 't.yaml' }).violations.filter((v) => v.code !== 'BOWLINE_W_API_NOT_ENFORCED').map((v) => `${v.severity} ${v.code} ${v.path}`);
 
 describe('Telemetry expressions', () => {
   it('accepts CEL over the attributes the proxies bind', () => {
