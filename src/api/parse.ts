@@ -1,5 +1,6 @@
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { checkDocument } from './document.js';
+import { readFlowColonsAsKubernetes } from './flow-colon.js';
 import { locator, toViolation, type Locator } from './locate.js';
 import { isObj } from './schema/walk.js';
 import type { Path } from './schema/dsl.js';
@@ -100,6 +101,7 @@ function parseDocuments(text: string, file: string | undefined, ignoreUnknownKin
     }
     if (doc.errors.length > 0) return;
     if (doc.contents === null) return; // an empty document (e.g. a trailing ---) is fine
+    readFlowColonsAsKubernetes(doc, text);
     let js: unknown;
     try {
       js = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });

@@ -34,5 +34,6 @@ export const commands: Array<{ name: string; aliases?: string[]; summary: string
   { name: 'dashboard', summary: 'Print the URL of the web dashboard (service graph, traffic, config, security, proxies) and open it', load: async () => (await import('./commands/dashboard.js')).command },
   { name: 'explain', summary: 'Explain a request from a workload: listener, route (VirtualService rule and file:line), fault, timeout, cluster, endpoints, mTLS, authorization', load: async () => (await import('./commands/explain.js')).command },
   { name: 'analyze', summary: 'Find configuration problems (Istio IST codes and Bowline\'s own) in files, the live mesh or both; exit 79 on errors', load: async () => (await import('./commands/analyze.js')).command },
+  { name: 'coverage', summary: 'List every accepted Istio field: proven end to end by a named test, or warned (BOWLINE_W_API_NOT_ENFORCED), with counts', load: async () => (await import('./commands/coverage.js')).command },
   { name: 'completion', summary: 'Print a bash, zsh or fish completion script (commands, flags, kinds, names from the live server)', load: async () => (await import('./commands/completion.js')).command },
 ];
