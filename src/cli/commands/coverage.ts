@@ -67,6 +67,6 @@ export async function runCoverage(args: string[], write: (s: string) => void): P
 /** `bowline coverage`: every accepted Istio field, proven by a named test or warned. */
 export const command: Command = {
   name: 'coverage',
-  summary: 'List every accepted Istio field: proven end to end (by a named test) or warned (BOWLINE_W_API_NOT_ENFORCED), with counts',
+  summary: 'List every accepted Istio field: proven end to end by a named test, or warned (BOWLINE_W_API_NOT_ENFORCED), with counts',
   run: (args) => runCoverage(args, (s) => { process.stdout.write(s); }),
 };
