@@ -8,6 +8,7 @@ import type { Resource } from '../../src/api/types/meta.js';
 import { buildSnapshot, type MeshSnapshot } from '../../src/model/snapshot.js';
 import { generateProxyConfig, type ProxyInfo } from '../../src/push/generators/index.js';
 import { announcementsView, type Announcement } from '../../src/registry/universal/universal.js';
+import { serviceEntryView } from '../../src/registry/serviceentry/serviceentry.js';
 import type { ProxyConfig } from '../../src/proxy-config/types.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import type { RequestRecord } from '../../src/proxy/record.js';
@@ -92,10 +93,11 @@ export function sleepAt(locality: string): ProxyInfo {
   return { node: { ...SLEEP.node, locality }, workload: { ...SLEEP.workload!, locality } };
 }
 
-/** The mesh as the generators see it. */
+/** The mesh as the generators see it: the announced instances plus the ServiceEntries (and the WorkloadEntries they select) in `configs`. */
 export function snapshot(instances: Instance[], configs: Resource[], mesh: MeshConfig = defaultMeshConfig()): MeshSnapshot {
   const view = announcementsView(instances.map((i, n) => ({ proxyId: `${i.w.name}-${n}`, announcement: announce(i) })));
-  return buildSnapshot({ configs, ...view, mesh });
+  const se = serviceEntryView(configs.filter((r) => r.kind === 'ServiceEntry'), configs.filter((r) => r.kind === 'WorkloadEntry'));
+  return buildSnapshot({ configs, services: [...view.services, ...se.services], endpoints: [...view.endpoints, ...se.endpoints], workloads: [...view.workloads, ...se.workloads], mesh });
 }
 
 /** The generated config with listener ports moved to 0 (kernel-chosen). */

@@ -42,7 +42,9 @@ export function serviceVirtualHost(snap: MeshSnapshot, svc: Service, port: Servi
   const httpPorts = svc.ports.filter((p) => isHttpProtocol(p.protocol)).map((p) => p.port);
   const bare = port.port === 80 || (!httpPorts.includes(80) && port.port === Math.min(...httpPorts));
   const domains: string[] = [];
-  for (const n of [...names, ...(svc.addresses ?? []).filter((a) => !a.includes('/'))]) {
+  // A ServiceEntry address is a name too when it is one address (an IP, or a /32 or /128 CIDR): clients call it by IP.
+  const addresses = (svc.addresses ?? []).map((a) => a.replace(/\/(32|128)$/, '')).filter((a) => !a.includes('/'));
+  for (const n of [...names, ...addresses]) {
     if (bare) domains.push(n);
     domains.push(`${n}:${port.port}`);
   }
