@@ -52,6 +52,16 @@ describe('RequestAuthentication (JWT)', () => {
     expect(a.authenticate((n) => (n === 'x-jwt' ? t : undefined), '/')).toMatchObject({ ok: true, auth: { principal: `${ISS}/alice` } });
     expect(a.authenticate(() => undefined, `/p?access_token=${t}`)).toMatchObject({ ok: true, auth: { principal: `${ISS}/alice` } });
   });
+  it("an issuer's token found only where another issuer reads tokens is refused (each issuer reads its own locations)", () => {
+    const a = compileJwt([
+      { policy: 'p', issuer: ISS, jwks: JWKS, fromHeaders: [{ name: 'x-jwt' }] },
+      { policy: 'p', issuer: 'https://other.example.com', jwks: JWKS },
+    ], () => {}, () => now * 1000);
+    const t = token(claims);
+    expect(a.authenticate((n) => (n === 'x-jwt' ? t : undefined), '/')).toMatchObject({ ok: true, auth: { principal: `${ISS}/alice` } });
+    expect(a.authenticate(bearer(t), '/')).toMatchObject({ ok: false, reason: expect.stringMatching(/issuer/) });
+    expect(a.authenticate(bearer(token({ ...claims, iss: 'https://other.example.com' })), '/')).toMatchObject({ ok: true, auth: { principal: 'https://other.example.com/alice' } });
+  });
   it('fetches the JWKS from jwksUri', async () => {
     const server = createServer((_q, s) => s.end(JWKS));
     server.listen(0, '127.0.0.1');

@@ -90,29 +90,43 @@ export function compileJwt(rules: readonly JwtRule[] | undefined, log: (msg: str
     authenticate(header, path) {
       const found = findToken(compiled, header, path);
       if (!found) return { ok: true };
-      return check(found.token, compiled, now());
+      // Only the rules that read the token where it was found may verify it (as Envoy's providers:
+      // an issuer's token at another issuer's location is not that issuer's token).
+      return check(found.token, found.readers, now());
     },
   };
 }
 
-function findToken(rules: CompiledRule[], header: (n: string) => string | undefined, path: string): { token: string } | undefined {
-  for (const { rule } of rules) {
-    const from = rule.fromHeaders?.length || rule.fromParams?.length ? rule.fromHeaders ?? [] : [{ name: 'authorization', prefix: 'Bearer ' }];
-    for (const h of from) {
-      const v = header(h.name.toLowerCase());
-      if (v === undefined) continue;
-      const p = h.prefix ?? '';
-      if (v.toLowerCase().startsWith(p.toLowerCase())) return { token: v.slice(p.length).trim() };
-    }
-    if (rule.fromParams?.length) {
-      const q = path.indexOf('?');
-      if (q >= 0) {
-        const params = new URLSearchParams(path.slice(q + 1));
-        for (const name of rule.fromParams) { const v = params.get(name); if (v) return { token: v }; }
-      }
+/** The token a rule reads from its locations (its fromHeaders and fromParams, or `Authorization: Bearer`). */
+function tokenFor(rule: JwtRule, header: (n: string) => string | undefined, path: string): string | undefined {
+  const from = rule.fromHeaders?.length || rule.fromParams?.length ? rule.fromHeaders ?? [] : [{ name: 'authorization', prefix: 'Bearer ' }];
+  for (const h of from) {
+    const v = header(h.name.toLowerCase());
+    if (v === undefined) continue;
+    const p = h.prefix ?? '';
+    if (v.toLowerCase().startsWith(p.toLowerCase())) return v.slice(p.length).trim();
+  }
+  if (rule.fromParams?.length) {
+    const q = path.indexOf('?');
+    if (q >= 0) {
+      const params = new URLSearchParams(path.slice(q + 1));
+      for (const name of rule.fromParams) { const v = params.get(name); if (v) return v; }
     }
   }
   return undefined;
+}
+
+/** The first token any rule finds, and every rule that reads that same token from its own locations. */
+function findToken(rules: CompiledRule[], header: (n: string) => string | undefined, path: string): { token: string; readers: CompiledRule[] } | undefined {
+  let token: string | undefined;
+  const readers: CompiledRule[] = [];
+  for (const c of rules) {
+    const t = tokenFor(c.rule, header, path);
+    if (t === undefined || (token !== undefined && t !== token)) continue;
+    token = t;
+    readers.push(c);
+  }
+  return token === undefined ? undefined : { token, readers };
 }
 
 function check(token: string, rules: CompiledRule[], nowMs: number): JwtOutcome {
