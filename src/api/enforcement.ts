@@ -635,9 +635,9 @@ export const enforcement: Record<string, Enforcement> = {
   'Telemetry spec.accessLogging[].disabled': proven('test/e2e/telemetry-istio-fields.test.ts', 'Telemetry: a workload selector overrides the mesh-wide accessLogging, and randomSamplingPercentage sets sampling'),
   'Telemetry spec.accessLogging[].filter.expression': warned('the proxies apply Telemetry selector, accessLogging.disabled and tracing.randomSamplingPercentage; not this field'),
   // PeerAuthentication
-  'PeerAuthentication spec.selector.matchLabels': warned(),
-  'PeerAuthentication spec.mtls.mode': warned(),
-  'PeerAuthentication spec.portLevelMtls.*.mode': warned(),
+  'PeerAuthentication spec.selector.matchLabels': proven('test/e2e/istio-fields-peer-authentication.test.ts', 'mtls.mode: STRICT refuses a plaintext caller, PERMISSIVE and DISABLE serve it; portLevelMtls and the selector override the namespace'),
+  'PeerAuthentication spec.mtls.mode': proven('test/e2e/istio-fields-peer-authentication.test.ts', 'mtls.mode: STRICT refuses a plaintext caller, PERMISSIVE and DISABLE serve it; portLevelMtls and the selector override the namespace'),
+  'PeerAuthentication spec.portLevelMtls.*.mode': proven('test/e2e/istio-fields-peer-authentication.test.ts', 'mtls.mode: STRICT refuses a plaintext caller, PERMISSIVE and DISABLE serve it; portLevelMtls and the selector override the namespace'),
   // AuthorizationPolicy
   'AuthorizationPolicy spec.selector.matchLabels': proven('test/e2e/authz-policy.test.ts', 'ALLOW with only serviceAccounts admits that service account and denies every other caller'),
   'AuthorizationPolicy spec.targetRef.group': warned(),
