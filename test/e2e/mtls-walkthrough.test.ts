@@ -91,7 +91,7 @@ beforeAll(async () => {
   api = `http://127.0.0.1:${ports.api}`;
   const [httpbinApp, helloApp, sleepApp] = await Promise.all([sample('httpbin/httpbin.js'), sample('httpbin/httpbin.js'), sample('sleep/sleep.js')]);
   await Promise.all([
-    sidecar('httpbin', 'httpbin', ['--service', `httpbin:8000@${httpbinApp}`, '--bind-port', '8000=0', '--outbound-port', '0'], ports.pushTls),
+    sidecar('httpbin', 'httpbin', ['--service', `httpbin:8000@${httpbinApp}`, '--bind-port', '8000=0', '--outbound-port', '0', '--ports-file', join(home, 'httpbin.ports.json')], ports.pushTls),
     sidecar('hello', 'hello', ['--service', `hello:5000@${helloApp}`, '--bind-port', '5000=0', '--outbound-port', '0'], ports.pushTls),
     sidecar('sleep', 'sleep', ['--service', `sleep:80@${sleepApp}`, '--bind-port', '80=0', '--outbound-port', 'auto', '--ports-file', join(home, 'sleep.ports.json')], ports.pushTls),
   ]);
@@ -213,5 +213,31 @@ spec:
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain('send plaintext (DestinationRule foo/httpbin)');
     expect(r.out).toContain('STRICT, set by MeshPolicy default');
+  });
+
+  it('a client without a sidecar has no workload certificate: the STRICT server refuses it and authn check says CONFLICT, not OK', async () => {
+    await del('destinationrule', 'httpbin', 'foo');
+    await settle(HTTPBIN, 200);
+    // A workload on a machine without a Bowline proxy, registered as istioctl register does.
+    const reg = await cli(['register', 'legacy-client', '127.0.0.1', '80', '-n', 'legacy', '--labels', 'app=legacy-client', '--server', api]);
+    expect(reg.code, reg.out).toBe(0);
+    // Every client namespace (no --namespace): the sidecars of foo are OK, the legacy client is the conflict.
+    const check = () => cli(['authn', 'check', 'httpbin.foo', '--server', api]);
+    const r = await waitFor(async () => { const x = await check(); return x.out.includes('legacy') ? x : undefined; }, { timeoutMs: 20_000, what: 'a row for the clients in namespace legacy' });
+    expect(r!.code, r!.out).toBe(1);
+    expect(r!.out).toMatch(/CONFLICT httpbin\.foo\.svc\.cluster\.local:8000[^\n]*/);
+    expect(r!.out).toContain('without a sidecar have no workload certificate');
+    expect(r!.out).toMatch(/httpbin\.foo\.svc\.cluster\.local:8000\s+foo\s+STRICT[^\n]*OK/);
+    expect((await cli(['authn', 'check', 'httpbin.foo', '--namespace', 'legacy', '--server', api])).code).toBe(1);
+    // What that client meets: its plaintext request to httpbin's port is refused by the sidecar.
+    const inbound = (readPortsFile(join(home, 'httpbin.ports.json'), ['admin']) as unknown as { listeners: Record<string, number> }).listeners;
+    const port = Object.entries(inbound).find(([name]) => name.startsWith('inbound'))![1];
+    const got = await new Promise<string>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/headers', headers: { host: 'httpbin.foo:8000' }, agent: false, timeout: 5000 }, (res) => { res.resume(); resolve(String(res.statusCode)); });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+      req.end();
+    });
+    expect(got).toMatch(/^error /);
   });
 });
