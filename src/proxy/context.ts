@@ -7,7 +7,8 @@ import type { ListenerChains } from './detect/chains.js';
 import type { ProxyHooks } from './record.js';
 import type { ProxyStats } from './stats.js';
 import type { ClusterManager } from './cluster/index.js';
-import type { ClusterPool } from './upstream/pool.js';
+import type { Upstreams } from './upstream/registry.js';
+import type { AuthzSlot } from './authz/slot.js';
 import type { Socket } from 'node:net';
 import type { OwnFacts } from './passthrough/guard.js';
 import type { PathNormalization } from './http/path-normalize.js';
@@ -49,8 +50,10 @@ export interface ProxyContext {
   stats: ProxyStats;
   hooks: ProxyHooks;
   clusters: ClusterManager;
-  /** The connection pool of a cluster (created on first use). */
-  pool(cluster: string): ClusterPool;
+  /** Per-cluster upstream state: HTTP/1.1 pools, HTTP/2 sessions, open TCP sessions (upstream/registry.ts). */
+  upstreams: Upstreams;
+  /** The current authorization engine, RequestAuthentication and own SPIFFE id (authz/slot.ts), swapped with each config. */
+  authz: AuthzSlot;
   /** Randomness for retries' back-off (injectable in tests). */
   random: () => number;
   /** Logs a data-plane event at most once per `key` per 10 s (never throws). */

@@ -10,7 +10,7 @@ import type { ProxyContext } from './context.js';
 export const PROXY_INTERNAL = 'BOWLINE_E_PROXY_INTERNAL';
 
 /** Counts (`/stats` internalErrors) and logs an unexpected throw caught at an event boundary named `where`. */
-export function reportInternalError(ctx: ProxyContext, where: string, err: unknown): void {
+export function reportInternalError(ctx: Pick<ProxyContext, 'stats' | 'log'>, where: string, err: unknown): void {
   ctx.stats.internalErrors++;
   const detail = err instanceof Error ? (err.stack ?? err.message).split('\n').slice(0, 4).join(' | ') : String(err);
   ctx.log('internal:' + where, `internal error in ${where}: ${detail}; the connection was answered 500 or reset (${PROXY_INTERNAL})`);

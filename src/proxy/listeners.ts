@@ -13,7 +13,6 @@ import { Downstream } from './http/downstream.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router/index.js';
 import { compileListenerChains, compileProtocols, needsDispatch } from './detect/chains.js';
 import { dispatchConnection, type TrackedConnection } from './detect/dispatch.js';
-import { closeClusterCalls } from './h2/upstream.js';
 
 /** Default request head limit (60 KiB) and downstream idle timeout (1 h). */
 const DEFAULT_MAX_HEAD = 60 * 1024;
@@ -158,7 +157,6 @@ export class ListenerSet {
 
   /** Destroys every remaining connection (end of a drain). */
   destroyAll(): void {
-    closeClusterCalls(this.ctx);
     for (const b of this.bound.values()) {
       b.server.close();
       for (const d of b.conns) d.socket.destroy();

@@ -17,10 +17,9 @@ import type { ProxyHooks } from './record.js';
 import { ProxyStats } from './stats.js';
 import type { ProxyTelemetry } from '../telemetry/index.js';
 import { withTelemetry } from './telemetry.js';
-import { installAuthorization } from './authz/slot.js';
+import { emptyAuthz, installAuthorization } from './authz/slot.js';
 import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
-import { ClusterPool } from './upstream/pool.js';
-import { upstreamTlsOf } from './detect/chains.js';
+import { Upstreams } from './upstream/registry.js';
 import { rateLimitedLog } from './log-limit.js';
 
 /** Options of `startProxy`. Every port may be 0 (ephemeral); the chosen ones are in `ports`. */
@@ -93,18 +92,14 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const write = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const limited = rateLimitedLog(write);
   const clusters = new ClusterManager({ random, ...(opts.now ? { now: opts.now } : {}) });
-  const pools = new Map<string, ClusterPool>();
   const ctx: ProxyContext = {
     stats,
     hooks: opts.telemetry ? withTelemetry(opts.hooks ?? {}, opts.telemetry) : opts.hooks ?? {},
     clusters,
     random,
     draining: false,
-    pool(name) {
-      let p = pools.get(name);
-      if (p === undefined) pools.set(name, (p = new ClusterPool(name, clusters.get(name)?.config.connectionPool, stats, () => upstreamTlsOf(clusters.get(name)?.config))));
-      return p;
-    },
+    upstreams: new Upstreams(clusters, { stats, log: limited.log }),
+    authz: emptyAuthz(),
     log: limited.log,
     own: { role: opts.config.node.role, ports: new Set() },
     ...(opts.originalDst ? { originalDst: opts.originalDst } : {}),
@@ -143,10 +138,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     clusters.update(run.clusters, run.endpoints, run.node);
     // Keys name the kind of line (a code, a position), never the text: see log-limit.ts.
     installAuthorization(ctx, run, (m) => ctx.log(`jwt:${/BOWLINE_E_[A-Z_]+/.exec(m)?.[0] ?? ''}`, m)).forEach((w, i) => ctx.log(`authz-warning:${i}`, `authorization: ${w}`));
-    const names = new Set(run.clusters.map((c) => c.name));
-    for (const [name, p] of pools) {
-      if (!names.has(name)) { p.close(); pools.delete(name); } else p.setLimits(clusters.get(name)?.config.connectionPool);
-    }
+    ctx.upstreams.apply();
     current = { config: cfg, version: cfg.version ?? '', appliedAt: Date.now() };
     ctx.own.role = cfg.node.role;
     refreshOwnPorts();
@@ -184,7 +176,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       stopIdentity?.();
       ctx.draining = true;
       listeners.destroyAll();
-      for (const p of pools.values()) p.close();
+      ctx.upstreams.close();
       await admin?.close();
     },
   };
@@ -193,7 +185,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       port: opts.adminPort ?? 15000,
       address: opts.adminAddress ?? '127.0.0.1',
       proxy: handle,
-      pools: () => pools,
+      pools: () => ctx.upstreams.pools,
       ...(opts.identity ? { certs: () => describeCredentials(opts.identity!.current()) } : {}),
       onQuit: async () => {
         await handle.drain();

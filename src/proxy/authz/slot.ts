@@ -1,7 +1,6 @@
 /**
- * The authorization engine of a running proxy, swapped with each applied config. Kept beside
- * the proxy context (by identity) so the pipeline and the TCP path read the current engine
- * without widening the context's type.
+ * The authorization engine of a running proxy, swapped with each applied config: the proxy
+ * context's `authz` slot, which the pipeline and the TCP path read.
  */
 import type { ProxyConfig } from '../../proxy-config/types.js';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../../proxy-config/spiffe.js';
@@ -9,32 +8,45 @@ import type { AuthzDecision, AuthzRequest } from './request.js';
 import { AUTHZ_DENIED_CODE, compileAuthorization, NO_AUTHORIZATION, type AuthzEngine } from './engine.js';
 import { compileJwt, NO_JWT, type JwtAuthenticator } from './jwt.js';
 
-const engines = new WeakMap<object, AuthzEngine>();
-const jwts = new WeakMap<object, JwtAuthenticator>();
-const selves = new WeakMap<object, string>();
-
-/** The proxy's own SPIFFE id (from its node), for x-forwarded-client-cert's `By=`. */
-export function ownIdentityOf(ctx: object): string {
-  return selves.get(ctx) ?? '';
+/** What a proxy's authorization holds for the config in force. */
+export interface AuthzSlot {
+  /** AuthorizationPolicy (NO_AUTHORIZATION before any config). */
+  engine: AuthzEngine;
+  /** RequestAuthentication (NO_JWT before any config). */
+  jwt: JwtAuthenticator;
+  /** The proxy's own SPIFFE id (from its node), for x-forwarded-client-cert's `By=`; '' before any config. */
+  self: string;
 }
 
-/** Compiles and installs the engine (and RequestAuthentication) of `cfg` for the proxy whose context is `ctx`; returns warnings. */
-export function installAuthorization(ctx: object, cfg: ProxyConfig, log?: (msg: string) => void): readonly string[] {
+/** The slot of a proxy before its first config. */
+export function emptyAuthz(): AuthzSlot {
+  return { engine: NO_AUTHORIZATION, jwt: NO_JWT, self: '' };
+}
+
+/** The proxy's own SPIFFE id (from its node), for x-forwarded-client-cert's `By=`. */
+export function ownIdentityOf(ctx: { authz: AuthzSlot }): string {
+  return ctx.authz.self;
+}
+
+/** Compiles and installs the engine (and RequestAuthentication) of `cfg` in the proxy context's slot; returns warnings. */
+export function installAuthorization(ctx: { authz: AuthzSlot }, cfg: ProxyConfig, log?: (msg: string) => void): readonly string[] {
   const e = compileAuthorization(cfg.authorization);
-  engines.set(ctx, e);
-  jwts.set(ctx, compileJwt(cfg.authorization?.jwtRules, log));
-  selves.set(ctx, formatSpiffeId({ trustDomain: cfg.node.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: cfg.node.namespace, serviceAccount: cfg.node.serviceAccount }));
+  ctx.authz = {
+    engine: e,
+    jwt: compileJwt(cfg.authorization?.jwtRules, log),
+    self: formatSpiffeId({ trustDomain: cfg.node.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: cfg.node.namespace, serviceAccount: cfg.node.serviceAccount }),
+  };
   return e.warnings;
 }
 
-/** The proxy's current RequestAuthentication (NO_JWT before any config). */
-export function jwtOf(ctx: object): JwtAuthenticator {
-  return jwts.get(ctx) ?? NO_JWT;
+/** The proxy's current RequestAuthentication. */
+export function jwtOf(ctx: { authz: AuthzSlot }): JwtAuthenticator {
+  return ctx.authz.jwt;
 }
 
-/** The proxy's current engine (NO_AUTHORIZATION before any config). */
-export function authorizationOf(ctx: object): AuthzEngine {
-  return engines.get(ctx) ?? NO_AUTHORIZATION;
+/** The proxy's current engine. */
+export function authorizationOf(ctx: { authz: AuthzSlot }): AuthzEngine {
+  return ctx.authz.engine;
 }
 
 /** The principal authorization sees for a SPIFFE id: `TD/ns/NS/sa/SA` without `spiffe://`; undefined for ''. */

@@ -12,7 +12,7 @@ import type { CallSink, FailureKind } from '../upstream/call.js';
 class GuardedSink implements CallSink {
   private broken = false;
 
-  constructor(private readonly sink: CallSink, private readonly ctx: ProxyContext, private readonly where: string) {}
+  constructor(private readonly sink: CallSink, private readonly ctx: Pick<ProxyContext, 'stats' | 'log'>, private readonly where: string) {}
 
   onResponse(status: number, headers: Parameters<CallSink['onResponse']>[1], endStream: boolean, reason?: string): void {
     if (this.broken) return;
@@ -47,6 +47,6 @@ class GuardedSink implements CallSink {
 }
 
 /** Wraps `sink` so that nothing it throws escapes (one small object per upstream call). */
-export function guardSink(sink: CallSink, ctx: ProxyContext, where: string): CallSink {
+export function guardSink(sink: CallSink, ctx: Pick<ProxyContext, 'stats' | 'log'>, where: string): CallSink {
   return new GuardedSink(sink, ctx, where);
 }

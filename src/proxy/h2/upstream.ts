@@ -25,7 +25,7 @@ const DEFAULT_MAX_REQUESTS = 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 
-/** HTTP/2 sessions of one cluster. */
+/** HTTP/2 sessions of one cluster (upstream/registry.ts keeps one per cluster). */
 class ClusterCalls {
   private sessions = new Map<string, WireSession[]>();
   /** Streams in flight across the cluster. */
@@ -33,7 +33,7 @@ class ClusterCalls {
   config: Cluster;
   tls: CompiledUpstreamTls | undefined;
 
-  constructor(config: Cluster, tls: CompiledUpstreamTls | undefined, private readonly ctx: ProxyContext) {
+  constructor(config: Cluster, tls: CompiledUpstreamTls | undefined, private readonly ctx: Pick<ProxyContext, 'stats' | 'log'>) {
     this.config = config;
     this.tls = tls;
   }
@@ -127,29 +127,4 @@ class ClusterCalls {
   }
 }
 
-const byCtx = new WeakMap<ProxyContext, Map<string, ClusterCalls>>();
-
-/** The calls pool of a cluster, following the cluster's current config and TLS. */
-export function clusterCalls(ctx: ProxyContext, name: string, tls: CompiledUpstreamTls | undefined): ClusterCalls | undefined {
-  const state = ctx.clusters.get(name);
-  if (state === undefined) return undefined;
-  let m = byCtx.get(ctx);
-  if (m === undefined) byCtx.set(ctx, (m = new Map()));
-  let c = m.get(name);
-  if (c !== undefined && (c.config !== state.config || c.tls !== tls)) {
-    // Config changed: new connections follow it; sessions in use finish on their own.
-    if (c.tls !== tls) { c.close(); c = undefined; } else c.config = state.config;
-  }
-  if (c === undefined) m.set(name, (c = new ClusterCalls(state.config, tls, ctx)));
-  return c;
-}
-
-/** Closes all upstream HTTP/2 sessions of a proxy (on close). */
-export function closeClusterCalls(ctx: ProxyContext): void {
-  const m = byCtx.get(ctx);
-  if (m === undefined) return;
-  for (const c of m.values()) c.close();
-  m.clear();
-}
-
-export type { ClusterCalls };
+export { ClusterCalls };

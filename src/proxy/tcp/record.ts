@@ -75,7 +75,7 @@ const seen = new WeakSet<object>();
  * The protocol counters, kept as extra numeric fields of the proxy's ProxyStats object so
  * /stats serves them with the rest (ProxyStats.toJSON lists every numeric field).
  */
-export function protocolStats(ctx: ProxyContext): ProtocolCounters {
+export function protocolStats(ctx: Pick<ProxyContext, 'stats'>): ProtocolCounters {
   const s = ctx.stats as unknown as ProtocolCounters;
   if (!seen.has(s)) {
     seen.add(s);

@@ -46,8 +46,6 @@ export interface TcpConnectionFacts {
 /** Looks up a cluster's compiled upstream TLS (undefined: plaintext). */
 export type UpstreamTlsLookup = (cluster: string) => CompiledUpstreamTls | undefined;
 
-const openByCluster = new WeakMap<ProxyContext, Map<string, number>>();
-
 /** A running TCP proxy connection, as the listener tracks it for drain and shutdown. */
 export class TcpSession {
   private up: Socket | null = null;
@@ -170,9 +168,7 @@ export class TcpSession {
   drain(): void {}
 
   private openCounts(): Map<string, number> {
-    let m = openByCluster.get(this.ctx);
-    if (m === undefined) openByCluster.set(this.ctx, (m = new Map()));
-    return m;
+    return this.ctx.upstreams.tcpOpen;
   }
 
   private splice(up: Socket, idleMs: number): void {

@@ -9,10 +9,8 @@
 import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
-import { upstreamTlsOf } from '../detect/chains.js';
 import { guardSink } from '../h2/guarded-sink.js';
 import { toNode } from '../h2/headers.js';
-import { clusterCalls } from '../h2/upstream.js';
 import type { CallSink, UpstreamCall, UpstreamRequest } from './call.js';
 import { h1Dispatch } from './h1-call.js';
 
@@ -33,12 +31,12 @@ export function dispatch(ctx: ProxyContext, cluster: string, ep: UpstreamEndpoin
   if (state === undefined) return undefined;
   const c = state.config;
   if (speaksH2(c, req, fromH2)) {
-    const calls = clusterCalls(ctx, cluster, upstreamTlsOf(c));
+    const calls = ctx.upstreams.sessions(cluster);
     if (calls === undefined) return undefined;
     const h = req.headers;
     if (req.connectionTokens !== null) for (const t of req.connectionTokens) h.remove(t);
     const call = calls.h2(ep, toNode(h, { ':method': req.method, ':path': req.path, ':authority': req.authority }), req.bodyLength === 0, sink);
     return call ?? 'overflow';
   }
-  return h1Dispatch(ctx.pool(cluster), ep, req, guardSink(sink, ctx, 'h1 upstream response'), tunnelIdleMs);
+  return h1Dispatch(ctx.upstreams.pool(cluster), ep, req, guardSink(sink, ctx, 'h1 upstream response'), tunnelIdleMs);
 }
