@@ -124,6 +124,9 @@ function merge(defaults: MeshConfig, user: Record<string, unknown>): MeshConfig 
 /** The `envoyExtAuthzHttp` fields the proxies enforce (AuthorizationPolicy CUSTOM, src/push/generators/ext-authz.ts). */
 export const EXT_AUTHZ_HTTP_FIELDS: readonly string[] = ['service', 'port', 'timeout', 'pathPrefix', 'failOpen', 'statusOnError', 'includeRequestHeadersInCheck', 'includeHeadersInCheck', 'includeAdditionalHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny'];
 
+/** The `envoyExtAuthzGrpc` fields the proxies enforce (Envoy's ext_authz gRPC service, src/proxy/authz/ext-authz-grpc.ts). */
+export const EXT_AUTHZ_GRPC_FIELDS: readonly string[] = ['service', 'port', 'timeout', 'failOpen', 'statusOnError'];
+
 const notEnforced = (path: Array<string | number>, what: string): Finding => ({
   severity: 'warning', code: 'BOWLINE_W_API_NOT_ENFORCED', path, atKey: true,
   message: `${what} is accepted but not enforced by Bowline's proxies`, hint: 'see docs/istio-coverage.md for what is enforced',
@@ -136,7 +139,11 @@ function providerFindings(value: Record<string, unknown>): Finding[] {
   list.forEach((p, i) => {
     if (!isObj(p)) return;
     const at = ['extensionProviders', i];
-    if (isObj(p.envoyExtAuthzGrpc)) out.push(notEnforced([...at, 'envoyExtAuthzGrpc'], `extensionProviders[${i}].envoyExtAuthzGrpc (${String(p.name)}): a CUSTOM AuthorizationPolicy naming it denies every request it selects; use envoyExtAuthzHttp`));
+    if (isObj(p.envoyExtAuthzGrpc)) {
+      for (const k of Object.keys(p.envoyExtAuthzGrpc)) {
+        if (!EXT_AUTHZ_GRPC_FIELDS.includes(k)) out.push(notEnforced([...at, 'envoyExtAuthzGrpc', k], `extensionProviders[${i}].envoyExtAuthzGrpc.${k}`));
+      }
+    }
     if (isObj(p.envoyExtAuthzHttp)) {
       for (const k of Object.keys(p.envoyExtAuthzHttp)) {
         if (!EXT_AUTHZ_HTTP_FIELDS.includes(k)) out.push(notEnforced([...at, 'envoyExtAuthzHttp', k], `extensionProviders[${i}].envoyExtAuthzHttp.${k}`));

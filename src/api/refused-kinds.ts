@@ -6,7 +6,7 @@ export const refusedKinds: Record<string, { message: string; hint: string }> = {
   EnvoyFilter: {
     message: 'EnvoyFilter patches the configuration of Envoy, and Bowline runs no Envoy (its proxies are its own): there is nothing it could patch, so it is refused rather than ignored',
     hint: 'use the built-in feature for the job: add/remove/set headers (what Lua or header filters are used for) -> VirtualService http[].headers; '
-      + 'external authorization (ext_authz) -> AuthorizationPolicy action CUSTOM with a mesh extensionProviders envoyExtAuthzHttp; '
+      + 'external authorization (ext_authz) -> AuthorizationPolicy action CUSTOM with a mesh extensionProviders envoyExtAuthzHttp or envoyExtAuthzGrpc; '
       + 'rate limiting / load shedding -> DestinationRule trafficPolicy.connectionPool (maxConnections, http1MaxPendingRequests, http2MaxRequests) and outlierDetection; '
       + 'timeouts, retries, fault injection, CORS, redirects -> VirtualService http[] timeout, retries, fault, corsPolicy, redirect; '
       + 'access log format, tracing and metrics tags -> Telemetry or the mesh config (accessLogFormat); TCP keepalive -> DestinationRule connectionPool.tcp.tcpKeepalive',

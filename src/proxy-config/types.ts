@@ -604,10 +604,14 @@ export interface CustomAuthorization {
   provider: ExtAuthzHttp;
 }
 
-/** MeshConfig extensionProviders `envoyExtAuthzHttp`, resolved by the control plane to a cluster of this proxy. */
+/** MeshConfig extensionProviders `envoyExtAuthzHttp` (or, with `protocol: 'grpc'`, `envoyExtAuthzGrpc`), resolved by
+ *  the control plane to a cluster of this proxy. */
 export interface ExtAuthzHttp {
   /** The provider's name in the mesh config, for logs. */
   name: string;
+  /** `grpc`: Envoy's ext_authz gRPC service (`envoy.service.auth.v3.Authorization/Check` over HTTP/2, protocol 10);
+   *  then only name, cluster, authority, timeoutMs, failOpen and statusOnError apply. Absent: the HTTP service. */
+  protocol?: 'grpc';
   /** The cluster (`outbound|PORT||HOST`) the check requests go to, with its endpoints and TLS. */
   cluster: string;
   /** Host header of a check request (`HOST:PORT`). */

@@ -91,7 +91,10 @@ export function customAuthorization(c: Checker, v: unknown, path: string): void 
     const pp = `${p}.provider`;
     const pr = c.obj(pol.provider, pp);
     if (!pr) return;
-    only(c, pr, pp, ['name', 'cluster', 'authority', 'timeoutMs', 'pathPrefix', 'includeRequestHeaders', 'includeAdditionalHeaders', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'failOpen', 'statusOnError']);
+    if (pr.protocol !== undefined) c.oneOf(pr.protocol, `${pp}.protocol`, ['grpc']);
+    only(c, pr, pp, pr.protocol === 'grpc'
+      ? ['name', 'protocol', 'cluster', 'authority', 'timeoutMs', 'failOpen', 'statusOnError']
+      : ['name', 'protocol', 'cluster', 'authority', 'timeoutMs', 'pathPrefix', 'includeRequestHeaders', 'includeAdditionalHeaders', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'failOpen', 'statusOnError']);
     c.str(pr.name, `${pp}.name`);
     c.str(pr.cluster, `${pp}.cluster`);
     c.str(pr.authority, `${pp}.authority`);

@@ -1,7 +1,7 @@
 // AuthorizationPolicy action CUSTOM end to end: MeshConfig extensionProviders envoyExtAuthzHttp,
 // a real external authorizer (an HTTP server started here, registered by a ServiceEntry), real
 // sidecars. Checks Istio's order (CUSTOM, then DENY, then ALLOW), the headers each way, and that
-// a provider that cannot be asked (unreachable, timing out, 5xx, unknown name, gRPC) fails closed.
+// a provider that cannot be asked (unreachable, timing out, 5xx, unknown name, not an authorizer) fails closed.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,10 +81,10 @@ data:
         service: ext-reset.foo.svc.cluster.local
         port: 8000
         failOpen: true
-    - name: grpc
-      envoyExtAuthzGrpc:
-        service: ext-authz.foo.svc.cluster.local
-        port: 8000
+    - name: zipkin-not-authz
+      zipkin:
+        service: zipkin.istio-system.svc.cluster.local
+        port: 9411
 ${extra}`;
 
 const custom = (provider: string, paths = '["/custom/*"]') => `apiVersion: security.istio.io/v1
@@ -219,14 +219,14 @@ spec:
     await waitFor(async () => (await get('/custom/a')).status === 200, { timeoutMs: 20_000, what: 'failOpen lets requests through' });
   });
 
-  it('an unknown provider or an envoyExtAuthzGrpc one: the policy reports why and what it selects is denied', async () => {
-    for (const name of ['no-such-provider', 'grpc']) {
+  it('an unknown provider or one that is no authorizer: the policy reports why and what it selects is denied', async () => {
+    for (const name of ['no-such-provider', 'zipkin-not-authz']) {
       expect((await mesh.apply('custom', custom(name))).code).toBe(0);
       await waitFor(async () => (await get('/custom/a', { 'x-ext-authz': 'allow' })).status === 403, { timeoutMs: 20_000, what: `${name}: fail closed` });
       expect(await get('/custom/a', { 'x-ext-authz': 'allow' })).toMatchObject({ status: 403, body: 'RBAC: access denied' });
       expect((await get('/get')).status).toBe(200); // what the policy does not select still flows
       const st = await waitFor(async () => { const o = (await mesh.cli(['get', 'authorizationpolicy', 'ext-authz', '-n', 'foo', '-o', 'yaml'])).out; return o.includes('BOWLINE_E_CONFIG_AUTHZ_PROVIDER') ? o : undefined; }, { timeoutMs: 10_000, what: 'status names the provider problem' });
-      expect(st).toContain(name === 'grpc' ? 'envoyExtAuthzGrpc' : 'no-such-provider');
+      expect(st).toContain(name);
       expect(st).toMatch(/type: Reconciled\n\s+status: "?False"?/);
     }
   });

@@ -11,6 +11,7 @@
  *  - a 5xx, a connect failure, a reset or the timeout is an error: the request is refused with
  *    `statusOnError` (default 403) unless the provider says `failOpen` (fail closed otherwise).
  * The check goes to an endpoint of the provider's cluster, with that cluster's upstream TLS.
+ * A `protocol: 'grpc'` provider is asked over gRPC instead (ext-authz-grpc.ts).
  */
 import http from 'node:http';
 import { connect } from 'node:net';
@@ -18,6 +19,7 @@ import type { ExtAuthzHttp } from '../../proxy-config/types.js';
 import type { ClusterManager } from '../cluster/index.js';
 import { upstreamTlsOf } from '../detect/chains.js';
 import { connectUpstreamTls } from '../tls/upstream.js';
+import { checkGrpc, GrpcSessions } from './ext-authz-grpc.js';
 
 /** The stable code logged when a check cannot be made (docs/errors.md). */
 export const EXT_AUTHZ_ERROR_CODE = 'BOWLINE_E_EXT_AUTHZ_UNAVAILABLE';
@@ -28,7 +30,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'co
 
 /** What one check decided. */
 export type ExtAuthzOutcome =
-  | { kind: 'allow'; upstreamHeaders: Array<[string, string]>; reason: string }
+  | { kind: 'allow'; upstreamHeaders: Array<[string, string]>; appendHeaders?: Array<[string, string]>; removeHeaders?: string[]; reason: string }
   | { kind: 'deny'; status: number; body: string; headers: Array<[string, string]>; reason: string }
   | { kind: 'error'; reason: string };
 
@@ -39,6 +41,13 @@ export interface CheckInput {
   /** A request header's values by lowercase name, in order; `names` lists every header name present. */
   names: readonly string[];
   values: readonly string[];
+  /** For the gRPC service's attribute context: the Host, scheme, protocol, the client's `ip:port`, the listener's port and the client's verified SPIFFE id ('' when none). */
+  host?: string;
+  scheme?: string;
+  protocol?: string;
+  source?: string;
+  destinationPort?: number;
+  peerIdentity?: string;
 }
 
 /** A header-name pattern list compiled to a test: exact lowercase names, `prefix*`, `*suffix`. */
@@ -62,6 +71,8 @@ export interface CompiledExtAuthz {
   readonly includeRequest: (name: string) => boolean;
   readonly toUpstream: ((name: string) => boolean) | undefined;
   readonly toDownstreamOnDeny: ((name: string) => boolean) | undefined;
+  /** The gRPC service's HTTP/2 sessions (protocol grpc only). */
+  readonly grpc?: GrpcSessions;
 }
 
 /** Compiles a provider's header patterns. */
@@ -71,6 +82,7 @@ export function compileExtAuthz(config: ExtAuthzHttp): CompiledExtAuthz {
     includeRequest: headerPatterns(config.includeRequestHeaders) ?? (() => false),
     toUpstream: headerPatterns(config.headersToUpstreamOnAllow),
     toDownstreamOnDeny: headerPatterns(config.headersToDownstreamOnDeny),
+    ...(config.protocol === 'grpc' ? { grpc: new GrpcSessions() } : {}),
   };
 }
 
@@ -98,6 +110,7 @@ function pairs(raw: string[], keep: (name: string) => boolean): Array<[string, s
 
 /** Sends one check to an endpoint of the provider's cluster; never rejects. */
 export function checkExternal(clusters: ClusterManager, p: CompiledExtAuthz, input: CheckInput): Promise<ExtAuthzOutcome> {
+  if (p.grpc) return checkGrpc(clusters, p, p.grpc, input);
   const c = p.config;
   const picked = clusters.pick(c.cluster);
   if (picked === undefined) return Promise.resolve({ kind: 'error', reason: `no healthy endpoint in ${c.cluster} for provider ${c.name}` });

@@ -159,10 +159,15 @@ function askExternal(x: Exchange, checks: ReturnType<AuthzEngine['customFor']>, 
   if (i >= checks.length) return next();
   const { policy, provider } = checks[i]!;
   const h = x.head;
-  checkExternal(x.ctx.clusters, provider, { method: h.method, path: h.path, names: h.headers.names, values: h.headers.values }).then((o) => {
+  checkExternal(x.ctx.clusters, provider, {
+    method: h.method, path: h.path, names: h.headers.names, values: h.headers.values,
+    host: h.authority, scheme: h.scheme ?? x.lst.scheme, protocol: x.ds.protocol, source: x.ds.remote, destinationPort: x.lst.logicalPort, peerIdentity: x.peerIdentity,
+  }).then((o) => {
     if (x.done) return;
     if (o.kind === 'allow') {
+      for (const n of o.removeHeaders ?? []) h.headers.remove(n);
       for (const [k, v] of o.upstreamHeaders) h.headers.set(k, v);
+      for (const [k, v] of o.appendHeaders ?? []) h.headers.add(k, v);
       return askExternal(x, checks, r, i + 1, next);
     }
     const what = `${h.method} ${h.path}`;

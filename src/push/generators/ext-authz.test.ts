@@ -19,7 +19,7 @@ const MESH = `extensionProviders:
     headersToUpstreamOnAllow: ["*-result", "bad header"]
     includeRequestBodyInCheck: {maxRequestBytes: 10}
 - name: grpc
-  envoyExtAuthzGrpc: {service: ext-authz.foo.svc.cluster.local, port: 9000}
+  envoyExtAuthzGrpc: {service: foo/ext-authz.foo.svc.cluster.local, port: 8000, timeout: 1s, failOpen: true, includeRequestBodyInCheck: {maxRequestBytes: 10}}
 `;
 const SE = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'ext-authz', namespace: 'foo' }, spec: { hosts: ['ext-authz.foo.svc.cluster.local'], ports: [{ number: 8000, name: 'http', protocol: 'HTTP' }], resolution: 'STATIC', endpoints: [{ address: '127.0.0.1' }] } };
 const policy = (provider: string) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ext', namespace: 'foo' }, spec: { selector: { matchLabels: { app: 'httpbin' } }, action: 'CUSTOM', provider: { name: provider }, rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] } });
@@ -42,8 +42,14 @@ describe('AuthorizationPolicy CUSTOM translation', () => {
     expect(validateProxyConfig(proxyConfig(a)).errors).toEqual([]);
   });
 
-  it('an unknown or gRPC provider becomes a DENY of what the policy selects, reported in its status', () => {
-    for (const name of ['nope', 'grpc']) {
+  it('an envoyExtAuthzGrpc provider resolves to the gRPC check of its service', () => {
+    const a = authorizationFor(snapshot('grpc'), { node: NODE })!;
+    expect(a.custom?.[0]?.provider).toEqual({ name: 'grpc', protocol: 'grpc', cluster: 'outbound|8000||ext-authz.foo.svc.cluster.local', authority: 'ext-authz.foo.svc.cluster.local:8000', timeoutMs: 1000, failOpen: true });
+    expect(validateProxyConfig(proxyConfig(a)).errors).toEqual([]);
+  });
+
+  it('an unknown provider becomes a DENY of what the policy selects, reported in its status', () => {
+    for (const name of ['nope']) {
       const snap = snapshot(name);
       const a = authorizationFor(snap, { node: NODE })!;
       expect(a.custom).toBeUndefined();
@@ -62,6 +68,6 @@ describe('AuthorizationPolicy CUSTOM translation', () => {
 
   it('mesh config: provider fields the proxies do not act on are warned by name', () => {
     const w = parseMeshConfig(MESH).violations.filter((v) => v.code === 'BOWLINE_W_API_NOT_ENFORCED').map((v) => v.path);
-    expect(w).toEqual(['extensionProviders[0].envoyExtAuthzHttp.includeRequestBodyInCheck', 'extensionProviders[1].envoyExtAuthzGrpc']);
+    expect(w).toEqual(['extensionProviders[0].envoyExtAuthzHttp.includeRequestBodyInCheck', 'extensionProviders[1].envoyExtAuthzGrpc.includeRequestBodyInCheck']);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * AuthorizationPolicy action CUSTOM: `provider.name` -> the MeshConfig `extensionProviders` entry
- * of type `envoyExtAuthzHttp`, resolved to a cluster of the mesh (its `service` must be a service
+ * of type `envoyExtAuthzHttp` (or `envoyExtAuthzGrpc`: service, port, timeout, failOpen, statusOnError), resolved to a cluster of the mesh (its `service` must be a service
  * of the registry, `[NAMESPACE/]HOST`, with its `port`). A provider that is missing, of another
- * type (`envoyExtAuthzGrpc` is not built) or that names an unknown service cannot be asked: the
+ * type or that names an unknown service cannot be asked: the
  * policy then becomes a DENY of every request it selects (Istio denies all requests when the
  * provider is not found), and config-status.ts reports why on the policy.
  */
@@ -29,9 +29,9 @@ export function resolveExtAuthz(snap: MeshSnapshot, name: string): ResolvedProvi
   const list = Array.isArray(snap.mesh.extensionProviders) ? (snap.mesh.extensionProviders as unknown[]).filter(isObj) : [];
   const entry = list.find((p) => p.name === name);
   if (!entry) return { problem: `provider "${name}" is not one of the mesh config's extensionProviders (${list.map((p) => String(p.name)).join(', ') || 'none'}); every request the policy selects is denied` };
-  if (isObj(entry.envoyExtAuthzGrpc)) return { problem: `provider "${name}" is envoyExtAuthzGrpc, which Bowline does not implement (use envoyExtAuthzHttp); every request the policy selects is denied` };
-  const h = entry.envoyExtAuthzHttp;
-  if (!isObj(h)) return { problem: `provider "${name}" is not an envoyExtAuthzHttp provider; every request the policy selects is denied` };
+  const grpc = isObj(entry.envoyExtAuthzGrpc);
+  const h = grpc ? entry.envoyExtAuthzGrpc : entry.envoyExtAuthzHttp;
+  if (!isObj(h)) return { problem: `provider "${name}" is not an envoyExtAuthzHttp or envoyExtAuthzGrpc provider; every request the policy selects is denied` };
   const service = typeof h.service === 'string' ? h.service : '';
   const port = typeof h.port === 'number' ? h.port : Number(h.port);
   if (!service || !Number.isInteger(port) || port <= 0 || port > 65535) return { problem: `provider "${name}" needs service and port; every request the policy selects is denied` };
@@ -46,8 +46,13 @@ export function resolveExtAuthz(snap: MeshSnapshot, name: string): ResolvedProvi
     if (t === undefined || t <= 0) return { problem: `provider "${name}": timeout ${JSON.stringify(h.timeout)} is not a duration; every request the policy selects is denied` };
     timeoutMs = Math.max(1, Math.round(t));
   }
-  if (typeof h.pathPrefix === 'string' && h.pathPrefix !== '' && !h.pathPrefix.startsWith('/')) return { problem: `provider "${name}": pathPrefix must start with /; every request the policy selects is denied` };
   const status = typeof h.statusOnError === 'string' ? Number(h.statusOnError) : h.statusOnError;
+  const common = {
+    ...(h.failOpen === true ? { failOpen: true } : {}),
+    ...(typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599 ? { statusOnError: status } : {}),
+  };
+  if (grpc) return { provider: { name, protocol: 'grpc', cluster: outboundCluster(port, undefined, svc.hostname), authority: `${svc.hostname}:${port}`, timeoutMs, ...common } };
+  if (typeof h.pathPrefix === 'string' && h.pathPrefix !== '' && !h.pathPrefix.startsWith('/')) return { problem: `provider "${name}": pathPrefix must start with /; every request the policy selects is denied` };
   const include = strings(h.includeRequestHeadersInCheck) ?? strings(h.includeHeadersInCheck);
   const additional = isObj(h.includeAdditionalHeadersInCheck) ? Object.fromEntries(Object.entries(h.includeAdditionalHeadersInCheck).filter(([, v]) => typeof v === 'string').map(([k, v]) => [k.toLowerCase(), v as string]).filter(([k]) => HEADER_PATTERN.test(k!) && !k!.includes('*'))) : undefined;
   const up = strings(h.headersToUpstreamOnAllow);
@@ -62,8 +67,7 @@ export function resolveExtAuthz(snap: MeshSnapshot, name: string): ResolvedProvi
     ...(additional && Object.keys(additional).length ? { includeAdditionalHeaders: additional } : {}),
     ...(up ? { headersToUpstreamOnAllow: up } : {}),
     ...(down ? { headersToDownstreamOnDeny: down } : {}),
-    ...(h.failOpen === true ? { failOpen: true } : {}),
-    ...(typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599 ? { statusOnError: status } : {}),
+    ...common,
   };
   return { provider };
 }
