@@ -38,6 +38,10 @@ export function kubeStatusWriter(o: KubeStatusWriterOptions): { sync(): Promise<
   let running: Promise<void> | undefined;
   let again = false;
   const lastError = new Set<string>();
+  // What this replica last wrote per object, with the object's resourceVersion it read then: until the
+  // store's watch delivers the write (a newer resourceVersion), the store still shows the old status, and
+  // comparing with it alone wrote the same status again on a busy apiserver.
+  const written = new Map<string, { status: string; readAt: string | undefined }>();
   const once = async () => {
     if (!o.isLeader()) return;
     for (const kind of KINDS) {
@@ -46,13 +50,18 @@ export function kubeStatusWriter(o: KubeStatusWriterOptions): { sync(): Promise<
         const want = o.statusOf(obj);
         if (!want) continue;
         const have = (obj.status ?? {}) as Record<string, unknown>;
-        if (canonical(want) === canonical(have)) continue;
+        const wanted = canonical(want);
+        if (wanted === canonical(have)) continue;
+        const key = `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+        const last = written.get(key);
+        if (last && last.status === wanted && last.readAt === obj.metadata.resourceVersion) continue; // written; not yet seen back
         // A merge patch: keys the new status no longer has are removed with null.
         const patch: Record<string, unknown> = { ...want };
         for (const key of Object.keys(have)) if (!(key in want)) patch[key] = null;
         const what = `${kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
         try {
           await rest.call('PATCH', `${objectPath(k, obj.metadata.namespace, obj.metadata.name)}/status?fieldManager=${manager}`, { status: patch }, 'application/merge-patch+json');
+          written.set(key, { status: wanted, readAt: obj.metadata.resourceVersion });
           o.log(`status: wrote the status of ${what} (generation ${String(want.observedGeneration ?? '?')})`);
           lastError.delete(what);
         } catch (err) {
