@@ -6,6 +6,7 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyInfo } from '../../src/push/generators/index.js';
+import { waitFor } from '../support/wait.js';
 import { send, Sidecar, stopWorkloads, workload, type Instance, type Workload } from './fields-harness.js';
 
 let reviews: Workload;
@@ -121,7 +122,9 @@ spec:
     expect(seen['x-jwt']).toBe(`Token ${alice}`);
     expect(JSON.parse(Buffer.from(String(seen['x-jwt-payload']), 'base64url').toString())).toMatchObject({ iss: 'https://id.test', sub: 'alice' });
     expect((await get(`/r?access_token=${token('https://id.test', 'bob')}`)).status).toBe(200);
-    expect((await get('/r', { authorization: `Bearer ${token('https://keys.test', 'dan', { key: key2, kid: 'k2' })}` })).status).toBe(200);
+    // keys.test's keys come from its jwksUri, fetched by the proxy in the background once the config arrives
+    // (as Envoy's remote JWKS): its tokens pass once the fetch has landed (a busy machine took longer than the requests above).
+    await waitFor(async () => (await get('/r', { authorization: `Bearer ${token('https://keys.test', 'dan', { key: key2, kid: 'k2' })}` })).status === 200, { timeoutMs: 15_000, what: 'a keys.test token accepted once its jwksUri keys are fetched' });
     // Each issuer reads its own locations: id.test's token in the Authorization header (where only keys.test reads) is refused.
     expect((await get('/r', { authorization: `Bearer ${alice}` })).status).toBe(401);
     expect((await get('/r')).status).toBe(403);
