@@ -109,7 +109,8 @@ describe('config source kubernetes', () => {
 
     const bundle = Buffer.from(((await (await fetch(`${leader.api}/v1/ca/trust-bundle`)).json()) as { trustBundle: string }).trustBundle).toString('base64');
     await waitFor(async () => (await caBundle()) !== '', { timeoutMs: 20_000, what: () => `the caBundle patched:\n${leader.child.output().slice(-2000)}` });
-    expect(leader.child.output()).toContain(`webhooks: caBundle of ${VALIDATING_WEBHOOK} set to the CA's trust bundle`);
+    // The log line follows the apiserver's answer to the PATCH: wait for it rather than racing it.
+    await waitFor(() => leader.child.output().includes(`webhooks: caBundle of ${VALIDATING_WEBHOOK} set to the CA's trust bundle`), { what: `${leader.name} logs the caBundle patch` });
     expect(other.child.output()).not.toContain(`caBundle of ${VALIDATING_WEBHOOK} set`);
     expect(Buffer.from(bundle, 'base64').toString()).toContain('-----BEGIN CERTIFICATE-----');
     expect(await caBundle()).toBe(bundle);
@@ -134,7 +135,7 @@ describe('config source kubernetes', () => {
     // Someone re-applies the webhook configuration without a caBundle: the new leader writes it again.
     await kube.api.call('PATCH', webhookPath, [{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: '' }], 'application/json-patch+json');
     await waitFor(async () => (await caBundle()) !== '', { timeoutMs: 20_000, what: () => `the caBundle patched by ${other.name}:\n${other.child.output().slice(-2000)}` });
-    expect(other.child.output()).toContain(`webhooks: caBundle of ${VALIDATING_WEBHOOK} set to the CA's trust bundle`);
+    await waitFor(() => other.child.output().includes(`webhooks: caBundle of ${VALIDATING_WEBHOOK} set to the CA's trust bundle`), { what: `${other.name} logs the caBundle patch` });
 
     await kube.api.create(vsPath(), brokenVs('after'));
     await waitFor(async () => ((await statusOf('after'))?.validationMessages ?? []).length > 0, { timeoutMs: 20_000, what: () => `the status of VirtualService after, written by the new leader:\n${other.child.output().slice(-2000)}` });
