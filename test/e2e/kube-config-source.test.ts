@@ -104,7 +104,8 @@ describe('config source kubernetes', () => {
     const first = await waitFor(async () => holder(), { what: 'a Lease holder' });
     const leader = replicas.find((r) => r.name === first)!;
     const other = replicas.find((r) => r.name !== first)!;
-    expect(leader.child.output()).toContain(`leader election: ${first} is now the leader`);
+    // The replica logs after the apiserver answered its Lease write: wait for the line rather than racing it.
+    await waitFor(() => leader.child.output().includes(`leader election: ${first} is now the leader`), { what: `${first} says it leads` });
     expect(other.child.output()).not.toContain('is now the leader');
 
     const bundle = Buffer.from(((await (await fetch(`${leader.api}/v1/ca/trust-bundle`)).json()) as { trustBundle: string }).trustBundle).toString('base64');
