@@ -42,6 +42,9 @@ export interface ResourceProblems {
 
 const keyOf = (kind: string, ns: string, name: string) => `${kind}/${ns}/${name}`;
 
+/** The kinds whose status the mesh writes. */
+const STATUS_KINDS = ['VirtualService', 'AuthorizationPolicy'] as const;
+
 function add(out: Map<string, ResourceProblems>, r: Resource, m: ValidationMessage): void {
   const ns = r.metadata.namespace ?? 'default';
   const k = keyOf(r.kind, ns, r.metadata.name);
@@ -148,9 +151,17 @@ export class ConfigStatusTracker {
 
   private readonly seenKinds = new Set<string>();
 
+  /** The generation of each VirtualService and AuthorizationPolicy the last snapshot holds. */
+  private translated = new Map<string, number>();
+
   /** Recomputes the problems of a new snapshot. */
   update(snap: MeshSnapshot): void {
     this.problems = configProblems(snap);
+    const translated = new Map<string, number>();
+    for (const kind of STATUS_KINDS) {
+      for (const r of snap.configs(kind)) translated.set(keyOf(kind, r.metadata.namespace ?? 'default', r.metadata.name), (r.metadata as { generation?: number }).generation ?? 1);
+    }
+    this.translated = translated;
     for (const p of this.problems.values()) {
       this.seenKinds.add(p.kind);
       for (const m of p.messages) {
@@ -165,8 +176,12 @@ export class ConfigStatusTracker {
   /** The status of one stored object of a kind the mesh translates; undefined for other kinds. */
   statusOf(obj: { kind?: unknown; metadata: { name: string; namespace?: string; generation?: number } }): Record<string, unknown> | undefined {
     if (obj.kind !== 'VirtualService' && obj.kind !== 'AuthorizationPolicy') return undefined;
-    const p = this.problems.get(keyOf(obj.kind, obj.metadata.namespace ?? 'default', obj.metadata.name));
+    const key = keyOf(obj.kind, obj.metadata.namespace ?? 'default', obj.metadata.name);
     const generation = obj.metadata.generation ?? 1;
+    // An object (or a generation of it) no snapshot has translated yet has no status: saying Reconciled
+    // before the generators saw it would be a guess, and a status writer would write it, then the real one.
+    if (this.translated.get(key) !== generation) return undefined;
+    const p = this.problems.get(key);
     return istioStatus(generation, p && p.generation === generation ? p : undefined);
   }
 }
