@@ -60,7 +60,8 @@ describe('sample app processes', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', `${repoRoot}samples/bookinfo/details.ts`, '--socket-from-parent'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let out = '';
     child.stdout!.on('data', (d) => { out += d; });
-    children.push({ proc: child, output: () => out, stop: async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } } });
+    children.push({ proc: child, output: () => out, stop: async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } },
+      exited: async () => { if (child.exitCode === null) await new Promise((r) => child.once('exit', r)); return child.exitCode; } });
     await new Promise<void>((resolve) => child.once('message', () => resolve())); // {type: 'send-sockets'}
     await new Promise<void>((resolve, reject) => child.send({ type: 'listen' }, held, (err) => (err ? reject(err) : resolve())));
     child.send({ type: 'listen-end' });

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { startBowline } from '../support/process.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 import { startDemo, alive, request, built, type Demo } from './bookinfo-harness.js';
 
 let demo: Demo | undefined;
@@ -17,8 +17,7 @@ describe.skipIf(!built)('bowline demo', () => {
     const port = (blocker.address() as net.AddressInfo).port;
     try {
       const child = startBowline(['demo', '--port', String(port)]);
-      const code = await new Promise<number | null>((r) => child.proc.once('exit', (c) => r(c)));
-      expect(code).toBe(1);
+      expect(await child.exited()).toBe(1);
       expect(child.output()).toContain(`port ${port} is not available`);
       expect(child.output()).toContain('BOWLINE_E_DEMO_PORT_TAKEN');
       expect(child.output()).toMatch(/--port \d+/);
@@ -39,7 +38,8 @@ describe.skipIf(!built)('bowline demo', () => {
     const reviews = demo.state.processes.find((p) => p.name === 'reviews-v2')!;
     process.kill(reviews.pid, 'SIGKILL');
     await waitFor(() => demo!.child.output().includes('reviews-v2 exited'), { what: 'the death report' });
-    expect(demo.child.output()).toContain(`its log: ${reviews.log}`);
+    // The report's line may reach us in two reads of the pipe: wait for its end too.
+    await waitForOutput(demo.child, `its log: ${reviews.log}`, { what: 'the death report names the log' });
     const after = await request(`${demo.base}/productpage`);
     expect(after.status).toBe(200);
     expect(after.text).toContain('Sorry, product reviews are currently unavailable for this book.');
@@ -62,7 +62,7 @@ describe.skipIf(!built)('bowline demo', () => {
     const slow = http.get(`${url}/delay/10`, { agent: false });
     slow.on('error', () => {});
     await new Promise((r) => slow.once('finish', r));
-    const exited = new Promise<number | null>((r) => child.proc.once('exit', (c) => r(c)));
+    const exited = child.exited();
     child.proc.kill('SIGINT');
     await waitFor(() => child.output().includes('Ctrl-C again to force'), { what: 'the first stop message' });
     child.proc.kill('SIGINT');

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { repoRoot, runBowline } from '../support/process.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 import { startDemo, request, signIn, built, meshMissing, alive, type Demo } from './bookinfo-harness.js';
 import { useWalkthroughs, type WalkthroughState } from './bookinfo-walkthroughs.js';
 
@@ -86,7 +86,8 @@ describe.skipIf(skip)(`Bookinfo walkthroughs through bowline demo${skip ? ` (ski
     const sidecar = demo.state.processes.find((p) => p.name === 'httpbin-v1-sidecar')!;
     process.kill(sidecar.pid, 'SIGKILL');
     await waitFor(() => demo.child.output().includes('httpbin-v1-sidecar exited'), { what: 'the death report' });
-    expect(demo.child.output()).toContain(`[BOWLINE_E_DEMO_WORKLOAD_DIED]; its log: ${sidecar.log}`);
+    // The report's line may reach us in two reads of the pipe: wait for its end too.
+    await waitForOutput(demo.child, `[BOWLINE_E_DEMO_WORKLOAD_DIED]; its log: ${sidecar.log}`, { what: 'the death report names the log' });
     expect((await request(`${demo.base}/productpage`)).text).toContain('The Comedy of Errors');
     const pids = demo.state.processes.map((p) => p.pid);
     expect(pids.length).toBeGreaterThanOrEqual(18); // control plane, gateway, 8 apps, 8 sidecars

@@ -13,7 +13,7 @@ import { makeCsr } from '../../src/ca/testing/csr.js';
 import { VALIDATING_WEBHOOK } from '../../src/platform/kubernetes/names.js';
 import { kubeBinariesBuilt, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startBowline, type Child } from '../support/process.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 
 let kube: KubeCluster;
 const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-kcs-'));
@@ -105,7 +105,7 @@ describe('config source kubernetes', () => {
     const leader = replicas.find((r) => r.name === first)!;
     const other = replicas.find((r) => r.name !== first)!;
     // The replica logs after the apiserver answered its Lease write: wait for the line rather than racing it.
-    await waitFor(() => leader.child.output().includes(`leader election: ${first} is now the leader`), { what: `${first} says it leads` });
+    await waitForOutput(leader.child, `leader election: ${first} is now the leader`, { what: `${first} says it leads` });
     expect(other.child.output()).not.toContain('is now the leader');
 
     const bundle = Buffer.from(((await (await fetch(`${leader.api}/v1/ca/trust-bundle`)).json()) as { trustBundle: string }).trustBundle).toString('base64');

@@ -23,7 +23,7 @@ import type { KubeObject } from '../support/kube-api.js';
 import { kubeBinariesBuilt, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { canRunKubelet } from '../support/kubelet.js';
 import { runBowline, startBowline, type Child } from '../support/process.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 import { built } from './bookinfo-harness.js';
 
 const canRun = canRunKubelet() && built;
@@ -114,7 +114,8 @@ describe.skipIf(!canRun)('the Kubernetes registry against a real kube-apiserver 
     const z = await waitFor(async () => { const r = await registryz(); return r.registries[0]?.failures?.length ? r : undefined; }, { what: 'a failure in /debug/registryz' });
     expect(z!.registries).toEqual([expect.objectContaining({ registry: 'kubernetes', healthy: false, failures: [expect.objectContaining({ resource: 'pods', namespace: '*', reason: 'Forbidden' })] })]);
     expect(z!.registries[0]!.failures![0]!.message).toMatch(/cannot list pods in all namespaces: .*system:serviceaccount:default:bowline/);
-    expect(cp.output()).toMatch(/registry kubernetes: cannot list pods in all namespaces at https:\/\/127\.0\.0\.1:\d+: Forbidden/);
+    // Log lines reach us through a pipe, possibly after /debug/registryz shows the state: wait for them.
+    await waitForOutput(cp, /registry kubernetes: cannot list pods in all namespaces at https:\/\/127\.0\.0\.1:\d+: Forbidden/);
     const m = await metrics();
     expect(m).toMatch(/^bowline_registry_up\{registry="kubernetes"\} 0$/m);
     expect(Number(/^bowline_registry_errors_total\{registry="kubernetes"\} (\d+)$/m.exec(m)?.[1])).toBeGreaterThan(0);
@@ -128,7 +129,7 @@ describe.skipIf(!canRun)('the Kubernetes registry against a real kube-apiserver 
     await kube.api.mergePatch('/apis/rbac.authorization.k8s.io/v1/clusterroles/bowline-registry', { rules: [...READ_RULES, { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] });
     await waitFor(async () => (await registryz()).registries[0]?.healthy, { timeoutMs: 20_000, what: 'the registry healthy once pods are allowed' });
     expect(await metrics()).toMatch(/^bowline_registry_up\{registry="kubernetes"\} 1$/m);
-    expect(cp.output()).toContain('registry kubernetes: pods in all namespaces read again');
+    await waitForOutput(cp, 'registry kubernetes: pods in all namespaces read again');
     await waitFor(async () => (await registryz()).endpoints[HOST]?.[0]?.serviceAccount === 'default', { what: 'the endpoint with its Pod\'s service account' });
   });
 
@@ -164,7 +165,7 @@ describe.skipIf(!canRun)('the Kubernetes registry against a real kube-apiserver 
     const z = await waitFor(async () => { const r = await registryz(); return r.registries[0]?.failures?.some((f) => f.reason === 'ECONNREFUSED') ? r : undefined; }, { timeoutMs: 20_000, what: 'unhealthy registry, connection refused' });
     expect(z!.registries[0]!.healthy).toBe(false);
     expect(z!.endpoints[HOST]).toHaveLength(3);
-    expect(cp.output()).toMatch(/registry kubernetes: cannot (list|watch) \S+ .* ECONNREFUSED.*keeping the last known endpoints \(3\)/);
+    await waitForOutput(cp, /registry kubernetes: cannot (list|watch) \S+ .* ECONNREFUSED.*keeping the last known endpoints \(3\)/);
     for (const admin of proxies) expect(await endpointsOf(admin)).toHaveLength(3);
     expect(await metrics()).toMatch(/^bowline_registry_up\{registry="kubernetes"\} 0$/m);
 
@@ -225,7 +226,7 @@ data:
     const pods = (await kube.api.call<{ items: KubeObject[] }>('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).items;
     expect(z!.endpoints[HOST]!.map((e) => e.address).sort()).toEqual(pods.map((p) => p.status.podIP as string).sort());
     expect(z!.endpoints[HOST]!.every((e) => e.health === 'healthy' && e.serviceAccount === 'default')).toBe(true);
-    expect(old.output()).toMatch(/registry kubernetes: cannot list endpointslices\.discovery\.k8s\.io in all namespaces at \S+: Forbidden \(HTTP 403\); reading endpoints in all namespaces instead/);
+    await waitForOutput(old, /registry kubernetes: cannot list endpointslices\.discovery\.k8s\.io in all namespaces at \S+: Forbidden \(HTTP 403\); reading endpoints in all namespaces instead/);
     // Scaling is followed through the Endpoints too.
     await kube.api.mergePatch('/apis/apps/v1/namespaces/default/deployments/hello/scale', { spec: { replicas: 1 } });
     await waitFor(async () => (await registryz(api2)).endpoints[HOST]?.filter((e) => e.health === 'healthy').length === 1, { timeoutMs: 30_000, what: 'scaled to 1 through core/v1 Endpoints' });

@@ -10,6 +10,13 @@ export interface Child {
   output(): string;
   /** Stops the process (SIGTERM, then SIGKILL after `graceMs`) and resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
+  /**
+   * Resolves with the exit code (null when killed by a signal) once the process has exited AND its
+   * stdout and stderr have been read to the end, so `output()` then holds everything it printed.
+   * (The 'exit' event can come before the last output is read; a grandchild holding the pipes
+   * open delays 'close' for at most 2 s.)
+   */
+  exited(): Promise<number | null>;
 }
 
 /** Starts `cmd args` and keeps its stdout and stderr. Only PIDs we started are ever signalled. */
@@ -19,9 +26,17 @@ export function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessE
   proc.stdout!.on('data', (d) => { out += d; if (out.length > 1 << 20) out = out.slice(-(1 << 19)); });
   proc.stderr!.on('data', (d) => { out += d; if (out.length > 1 << 20) out = out.slice(-(1 << 19)); });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   return {
     proc,
     output: () => out,
+    async exited() {
+      await exited;
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => { t = setTimeout(r, 2000); })]);
+      clearTimeout(t);
+      return proc.exitCode;
+    },
     async stop(graceMs = 3000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
