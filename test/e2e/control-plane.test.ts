@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/ports.js';
 import { startBowline, type Child } from '../support/process.js';
 import { httpGet } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
@@ -31,11 +30,27 @@ async function app(handler: http.RequestListener): Promise<number> {
   return (s.address() as AddressInfo).port;
 }
 
+/**
+ * Starts `bowline up`. The first start binds kernel-chosen ports (read from its ports file); a restart
+ * binds the same ones again (the proxies know the push address). Between the two the ports are free,
+ * so another process on the machine may hold one for a moment: a restart refused with EADDRINUSE is
+ * tried again (bounded), any other failure is not.
+ */
 async function startCp(): Promise<Child> {
-  const c = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', `127.0.0.1:${apiPort}`, '--listen-push', `127.0.0.1:${pushPort}`], { env: { BOWLINE_REGISTRATION_TTL_MS: '60000' } });
-  children.push(c);
-  await waitFor(() => c.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up ready:\n${c.output()}` });
-  return c;
+  const portsFile = join(home, 'cp.ports.json');
+  for (let attempt = 1; ; attempt++) {
+    rmSync(portsFile, { force: true });
+    const c = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', `127.0.0.1:${apiPort}`, '--listen-push', `127.0.0.1:${pushPort}`, '--ports-file', portsFile], { env: { BOWLINE_REGISTRATION_TTL_MS: '60000' } });
+    children.push(c);
+    const state = await waitFor(() => (c.proc.exitCode !== null ? 'exited' : c.output().includes('control plane ready') && 'ready'), { timeoutMs: 20_000, what: () => `bowline up ready:\n${c.output()}` });
+    if (state === 'ready') {
+      ({ api: apiPort, push: pushPort } = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number });
+      return c;
+    }
+    await c.exited();
+    if (!(apiPort && attempt < 20 && /EADDRINUSE|address already in use/.test(c.output()))) throw new Error(`bowline up exited ${c.proc.exitCode}:\n${c.output()}`);
+    await new Promise((r) => setTimeout(r, 250)); // the port's other holder is usually a connection that ends soon
+  }
 }
 
 function proxy(args: string[]): Child {
@@ -62,8 +77,7 @@ async function apply(name: string, yaml: string): Promise<void> {
   const file = join(home, `${name}.yaml`);
   writeFileSync(file, yaml);
   const c = startBowline(['apply', '-f', file, '--server', `http://127.0.0.1:${apiPort}`]);
-  await new Promise((r) => c.proc.once('exit', r));
-  expect(c.proc.exitCode, c.output()).toBe(0);
+  expect(await c.exited(), c.output()).toBe(0);
 }
 
 async function syncz(): Promise<Array<{ id: string; types: Record<string, { state: string }> }>> {
@@ -127,9 +141,8 @@ spec:
 
 describe('control plane end to end', () => {
   beforeAll(async () => {
-    // The control plane is restarted on the same ports below, so those two are picked here; every
+    // The control plane binds kernel-chosen ports (and is restarted on the same ones below); every
     // proxy port is bound by the proxy itself at start (`=0`, `auto`) and read from its ports file.
-    [apiPort, pushPort] = await Promise.all([freePort(), freePort()]);
     let ppOut = 0;
     const reviews = (v: string) => app((req, res) => res.end(`reviews-${v}`));
     const [r1App, r2App] = await Promise.all([reviews('v1'), reviews('v2')]);
@@ -190,7 +203,7 @@ describe('control plane end to end', () => {
     await apply('all-v1-again', ALL_V1);
     await waitFor(async () => (await page('jason')).body === 'productpage -> reviews-v1', { timeoutMs: 5000, what: 'change after restart' });
     const pc = startBowline(['proxy-status', '--server', `http://127.0.0.1:${apiPort}`]);
-    await new Promise((r) => pc.proc.once('exit', r));
+    await pc.exited();
     expect(pc.output()).toMatch(/reviews-v2\.default\s+sidecar\s+SYNCED\s+SYNCED\s+SYNCED\s+SYNCED/);
   });
 });

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy-config/index.js';
-import { freePort } from '../support/ports.js';
 import { start, type Child } from '../support/process.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 import { dashboards } from '../../dashboards/generate.js';
 import { get, inboundConfig, mesh, node, outboundCluster, startApp, startMeshProxy, type MeshProxy } from './telemetry-mesh.js';
 
@@ -47,8 +46,10 @@ describe.skipIf(!existsSync(PROMETHEUS))('telemetry with a real Prometheus', () 
     dir = mkdtempSync(join(tmpdir(), 'bowline-prom-'));
     const targets = [source, v1, v2].map((p) => `'127.0.0.1:${p.metrics.port}'`).join(', ');
     writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: bowline-proxies\n    metrics_path: /stats/prometheus\n    static_configs:\n      - targets: [${targets}]\n`);
-    promPort = await freePort();
-    prom = start(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn']);
+    // Port 0: Prometheus binds a kernel-chosen port and logs the address it listens on (level info).
+    prom = start(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, '--web.listen-address=127.0.0.1:0', '--log.level=info']);
+    const listening = await waitForOutput(prom, /msg="Listening on" address=127\.0\.0\.1:(\d+)/, { timeoutMs: 30_000, what: 'prometheus listening' });
+    promPort = Number(/:(\d+)$/.exec(listening)![1]);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${promPort}/-/ready`)).ok, { timeoutMs: 30_000, what: 'prometheus ready' });
   });
 
