@@ -3,6 +3,7 @@
 // and a real Bowline proxy runs that config on real sockets in front of small node:http
 // workloads (port 0). YAML -> generator -> proxy decision, with nothing stubbed in between.
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { defaultMeshConfig, normalize, parseAndValidate, type MeshConfig } from '../../src/api/index.js';
 import type { Resource } from '../../src/api/types/meta.js';
 import { buildSnapshot, type MeshSnapshot } from '../../src/model/snapshot.js';
@@ -163,3 +164,57 @@ export function send(port: number, url: string, opts: { method?: string; headers
     req.end();
   });
 }
+
+/** The reviews service most field tests route to: workloads reviews-v1 and reviews-v2 (labels version v1, v2). */
+export interface Reviews {
+  v1: Workload;
+  v2: Workload;
+  /** Both instances of reviews, as `Sidecar.start` takes them. */
+  mesh: Instance[];
+}
+
+/** Starts a sidecar on the reviews mesh for the running test (closed after it). */
+export type ReviewsSidecar = (yaml: string, opts?: Parameters<Sidecar['start']>[2]) => Promise<Sidecar>;
+
+/**
+ * The reviews service for one test file: its workloads start before the file's tests (handed to
+ * `use`) and stop after them. After each test, the sidecars started with the returned function (and
+ * still in `sidecars`: a test may close some itself, taking them out) are closed and the workloads
+ * reset: status 200, nothing held, nothing seen.
+ */
+export function reviewsForFile(use: (r: Reviews) => void): { sidecar: ReviewsSidecar; sidecars: Sidecar[] } {
+  let r: Reviews | undefined;
+  const sidecars: Sidecar[] = [];
+  beforeAll(async () => {
+    const v1 = await workload('reviews-v1');
+    const v2 = await workload('reviews-v2');
+    r = { v1, v2, mesh: [{ w: v1, service: 'reviews', labels: { version: 'v1' } }, { w: v2, service: 'reviews', labels: { version: 'v2' } }] };
+    use(r);
+  });
+  afterEach(async () => {
+    for (const s of sidecars.splice(0)) await s.close();
+    for (const w of r ? [r.v1, r.v2] : []) { w.status = 200; w.hold = false; w.release(); w.seen.length = 0; }
+  });
+  afterAll(async () => {
+    if (r) await stopWorkloads([r.v1, r.v2]);
+  });
+  const sidecar: ReviewsSidecar = async (yaml, opts = {}) => {
+    const s = new Sidecar();
+    sidecars.push(s);
+    await s.start(r!.mesh, yaml, opts);
+    return s;
+  };
+  return { sidecar, sidecars };
+}
+
+/** A DestinationRule for reviews with subsets v1 and v2 (by the version label), as YAML. */
+export const REVIEWS_SUBSETS = `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`;

@@ -4,21 +4,18 @@
 // that subset's portLevelSettings): load balancer (simple, consistentHash), outlier detection and
 // connection pool. src/api/enforcement.ts points here.
 import type { Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { send, Sidecar, stopWorkloads, workload, type Instance, type Workload } from './fields-harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { reviewsForFile, send, type Sidecar, type Workload } from './fields-harness.js';
 import { waitFor } from '../support/wait.js';
 
 let v1: Workload;
 let v2: Workload;
-let mesh: Instance[];
-const sidecars: Sidecar[] = [];
+const { sidecar, sidecars } = reviewsForFile((r) => ({ v1, v2 } = r));
 /** Open server-side sockets per workload (for connection-pool assertions). */
 const sockets = new Map<Workload, Set<Socket>>();
 const accepted = new Map<Workload, number>();
 
-beforeAll(async () => {
-  v1 = await workload('reviews-v1');
-  v2 = await workload('reviews-v2');
+beforeAll(() => {
   for (const w of [v1, v2]) {
     sockets.set(w, new Set());
     accepted.set(w, 0);
@@ -28,16 +25,6 @@ beforeAll(async () => {
       s.on('close', () => sockets.get(w)!.delete(s));
     });
   }
-  mesh = [{ w: v1, service: 'reviews', labels: { version: 'v1' } }, { w: v2, service: 'reviews', labels: { version: 'v2' } }];
-});
-
-afterEach(async () => {
-  for (const s of sidecars.splice(0)) await s.close();
-  for (const w of [v1, v2]) { w.status = 200; w.hold = false; w.release(); w.seen.length = 0; }
-});
-
-afterAll(async () => {
-  await stopWorkloads([v1, v2]);
 });
 
 type Level = 'trafficPolicy' | 'portLevelSettings' | 'subset' | 'subset portLevelSettings';
@@ -76,13 +63,6 @@ spec:
 `;
 }
 
-async function sidecar(yaml: string, opts: Parameters<Sidecar['start']>[2] = {}): Promise<Sidecar> {
-  const s = new Sidecar();
-  sidecars.push(s);
-  await s.start(mesh, yaml, opts);
-  return s;
-}
-
 async function answers(s: Sidecar, n: number, opts: { path?: string; headers?: Record<string, string> } = {}): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -93,7 +73,7 @@ async function answers(s: Sidecar, n: number, opts: { path?: string; headers?: R
 }
 
 describe('DestinationRule loadBalancer', () => {
-  it('simple: ROUND_ROBIN alternates, RANDOM follows the random draw', async () => {
+  it('simple: ROUND_ROBIN alternates, RANDOM follows the random draw, LEAST_REQUEST avoids a busy endpoint', async () => {
     for (const level of LEVELS) {
       const rr = await sidecar(placed('loadBalancer: {simple: ROUND_ROBIN}', level));
       const got = await answers(rr, 6);
@@ -102,6 +82,28 @@ describe('DestinationRule loadBalancer', () => {
 
       const random = await sidecar(placed('loadBalancer: {simple: RANDOM}', level), { random: () => 0.99 });
       expect(new Set(await answers(random, 6)).size, level).toBe(1);
+
+      // LEAST_REQUEST compares two candidates drawn at random. The draws alternate between the first and the
+      // last endpoint, so the two candidates of a pick are always both endpoints (whatever else draws in between).
+      let draw = 0;
+      const lr = await sidecar(placed('loadBalancer: {simple: LEAST_REQUEST}', level), { random: () => (draw++ % 2 === 0 ? 0 : 0.99) });
+      // One request held at whichever endpoint gets it (both hold), awaited there before any other is sent:
+      // that endpoint has one active request, the other none.
+      v1.hold = true;
+      v2.hold = true;
+      let busyReply: Awaited<ReturnType<typeof send>> | Error | undefined;
+      void send(lr.port, 'http://reviews:9080/busy').then((r) => { busyReply = r; }, (err: Error) => { busyReply = err; });
+      try {
+        const busy = (await waitFor(() => (v1.held.length + v2.held.length === 1 ? (v1.held.length ? v1 : v2) : undefined), { timeoutMs: 10_000, what: `${level}: the held request at a workload` }))!;
+        const free = busy === v1 ? v2 : v1;
+        free.hold = false;
+        expect(await answers(lr, 6), `${level}: busy ${busy.name}`).toEqual(Array(6).fill(free.name));
+      } finally {
+        // Always let the held request go, so neither the sidecar's close nor the next case waits on it.
+        for (const w of [v1, v2]) { w.hold = false; w.release(); }
+      }
+      const reply = await waitFor(() => busyReply, { timeoutMs: 10_000, what: `${level}: the held request answered once released` });
+      expect(reply instanceof Error ? reply.message : reply!.status, level).toBe(200);
 
       for (const s of sidecars.splice(0)) await s.close();
       for (const w of [v1, v2]) w.seen.length = 0;

@@ -2,50 +2,16 @@
 // real Bowline sidecar on real sockets -> what the client and the workloads see. Every match
 // condition, redirect, direct response, rewrite, header operations, timeout, retries, mirrors and
 // CORS. Each test names the fields it proves (src/api/enforcement.ts points here).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { send, Sidecar, stopWorkloads, workload, type Instance, type Workload } from './fields-harness.js';
+import { describe, expect, it } from 'vitest';
+import { REVIEWS_SUBSETS, reviewsForFile, send, type Sidecar, type Workload } from './fields-harness.js';
 import { waitFor } from '../support/wait.js';
 
 let v1: Workload;
 let v2: Workload;
-let mesh: Instance[];
-const sidecars: Sidecar[] = [];
-
-beforeAll(async () => {
-  v1 = await workload('reviews-v1');
-  v2 = await workload('reviews-v2');
-  mesh = [{ w: v1, service: 'reviews', labels: { version: 'v1' } }, { w: v2, service: 'reviews', labels: { version: 'v2' } }];
-});
-
-afterEach(async () => {
-  for (const s of sidecars.splice(0)) await s.close();
-  for (const w of [v1, v2]) { w.status = 200; w.hold = false; w.release(); w.seen.length = 0; }
-});
-
-afterAll(async () => {
-  await stopWorkloads([v1, v2]);
-});
-
-async function sidecar(yaml: string): Promise<Sidecar> {
-  const s = new Sidecar();
-  sidecars.push(s);
-  await s.start(mesh, yaml);
-  return s;
-}
-
-const SUBSETS = `
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
+const { sidecar } = reviewsForFile((r) => ({ v1, v2 } = r));
 
 /** A VirtualService for `reviews` with these HTTP rules (YAML list items, indented 2). */
-const vs = (http: string) => `${SUBSETS}---
+const vs = (http: string) => `${REVIEWS_SUBSETS}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews, namespace: default}

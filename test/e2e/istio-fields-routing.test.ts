@@ -6,51 +6,17 @@
 import { execFileSync } from 'node:child_process';
 import { connect as h2connect, constants } from 'node:http2';
 import { request } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { send, Sidecar, stopWorkloads, workload, type Instance, type Workload } from './fields-harness.js';
+import { describe, expect, it } from 'vitest';
+import { REVIEWS_SUBSETS, reviewsForFile, send, type Workload } from './fields-harness.js';
 import { waitFor } from '../support/wait.js';
 
 let v1: Workload;
 let v2: Workload;
-let mesh: Instance[];
-const sidecars: Sidecar[] = [];
-
-beforeAll(async () => {
-  v1 = await workload('reviews-v1');
-  v2 = await workload('reviews-v2');
-  mesh = [{ w: v1, service: 'reviews', labels: { version: 'v1' } }, { w: v2, service: 'reviews', labels: { version: 'v2' } }];
-});
-
-afterEach(async () => {
-  for (const s of sidecars.splice(0)) await s.close();
-  for (const w of [v1, v2]) { w.status = 200; w.hold = false; w.release(); w.seen.length = 0; }
-});
-
-afterAll(async () => {
-  await stopWorkloads([v1, v2]);
-});
-
-async function sidecar(yaml: string, opts: Parameters<Sidecar['start']>[2] = {}): Promise<Sidecar> {
-  const s = new Sidecar();
-  sidecars.push(s);
-  await s.start(mesh, yaml, opts);
-  return s;
-}
-
-const SUBSETS = `
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
+const { sidecar } = reviewsForFile((r) => ({ v1, v2 } = r));
 
 describe('VirtualService match.port in a sidecar', () => {
   it('a rule matching the service port applies; one for another port does not', async () => {
-    const s = await sidecar(`${SUBSETS}---
+    const s = await sidecar(`${REVIEWS_SUBSETS}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews, namespace: default}
@@ -261,7 +227,7 @@ spec:
   });
 
   it('without tcpKeepalive, upstream sockets have none', async () => {
-    const s = await sidecar(SUBSETS + `---
+    const s = await sidecar(REVIEWS_SUBSETS + `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews, namespace: default}
