@@ -7,8 +7,9 @@ import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customPolicy, httpbinAndSleep, sleepToHttpbin } from './ext-authz-harness.js';
 import { settle, TestMesh, type Sidecar } from './mesh-harness.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 
 // The subset of envoy.service.auth.v3 (and the messages it uses) this test reads and writes.
 const root = protobuf.parse(`syntax = "proto3";
@@ -59,30 +60,8 @@ function check(call: grpc.ServerUnaryCall<Attrs, unknown>, cb: grpc.sendUnaryDat
   cb(null, { status: { code: grpc.status.PERMISSION_DENIED, message: 'no' }, denied_response: { status: { code: 401 }, headers: [{ header: { key: 'x-ext-authz-check-result', value: 'denied' } }], body: 'denied by ext_authz grpc' } });
 }
 
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: sleep.outbound, path: `http://httpbin.foo:8000${path}`, headers: { host: 'httpbin.foo:8000', ...headers }, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '', headers: {} }));
-    req.end();
-  });
-}
+const get = (path: string, headers: Record<string, string> = {}) => sleepToHttpbin(sleep, path, headers);
 
-const custom = (provider: string) => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ext-authz, namespace: foo}
-spec:
-  selector: {matchLabels: {app: httpbin}}
-  action: CUSTOM
-  provider: {name: ${provider}}
-  rules:
-  - to:
-    - operation: {paths: ["/custom/*"]}
-`;
 
 beforeAll(async () => {
   server = new grpc.Server();
@@ -99,10 +78,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => reset.listen(0, '127.0.0.1', r));
   resetPort = (reset.address() as { port: number }).port;
   await mesh.up();
-  [httpbin, sleep] = await Promise.all([
-    mesh.sidecar('httpbin', 'foo', 'httpbin', 8000, 'app=httpbin', 'httpbin', [], (req, res) => { seen.set(req.url ?? '', req.headers); res.end(`httpbin ${req.method} ${req.url}`); }),
-    mesh.sidecar('sleep', 'foo', 'sleep', 80),
-  ]);
+  ({ httpbin, sleep } = await httpbinAndSleep(mesh, seen));
   const entry = (name: string, port: number) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ${name}, namespace: foo}
@@ -148,7 +124,7 @@ afterAll(async () => {
 
 describe('AuthorizationPolicy CUSTOM with an envoyExtAuthzGrpc provider, enforced by real proxies', () => {
   it('calls Authorization/Check per request: OK allows with its headers, a denial reaches the client with its status, headers and body', async () => {
-    const r = await mesh.apply('custom', custom('grpc'));
+    const r = await mesh.apply('custom', customPolicy('grpc'));
     expect(r.code, r.out).toBe(0);
     expect(r.out).not.toContain('BOWLINE_W_API_NOT_ENFORCED');
     await waitFor(async () => (await get('/custom/a')).status === 401, { timeoutMs: 20_000, what: `CUSTOM gRPC policy in effect (${httpbin.child.output().slice(-1500)})` });
@@ -191,11 +167,11 @@ describe('AuthorizationPolicy CUSTOM with an envoyExtAuthzGrpc provider, enforce
     expect((await get('/custom/hang', { 'x-ext-authz': 'allow' })).status).toBe(403);
     expect(seen.has('/custom/hang')).toBe(false);
 
-    expect((await mesh.apply('custom', custom('grpc-unreachable'))).code).toBe(0);
+    expect((await mesh.apply('custom', customPolicy('grpc-unreachable'))).code).toBe(0);
     await waitFor(async () => (await get('/custom/a', { 'x-ext-authz': 'allow' })).status === 503, { timeoutMs: 20_000, what: 'statusOnError 503 when the provider resets' });
-    expect(httpbin.child.output()).toContain('BOWLINE_E_EXT_AUTHZ_UNAVAILABLE');
+    await waitForOutput(httpbin.child, 'BOWLINE_E_EXT_AUTHZ_UNAVAILABLE', { what: 'the sidecar logs the unreachable provider' });
 
-    expect((await mesh.apply('custom', custom('grpc-open'))).code).toBe(0);
+    expect((await mesh.apply('custom', customPolicy('grpc-open'))).code).toBe(0);
     await waitFor(async () => (await get('/custom/a')).status === 200, { timeoutMs: 20_000, what: 'failOpen lets requests through' });
   });
 });

@@ -5,8 +5,9 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customPolicy, httpbinAndSleep, sleepToHttpbin } from './ext-authz-harness.js';
 import { settle, TestMesh, type Sidecar } from './mesh-harness.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 
 const mesh = new TestMesh();
 let httpbin: Sidecar;
@@ -42,18 +43,7 @@ function authorizer(req: http.IncomingMessage, res: http.ServerResponse): void {
 }
 
 /** One request through sleep's outbound listener, with response headers. */
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: sleep.outbound, path: `http://httpbin.foo:8000${path}`, headers: { host: 'httpbin.foo:8000', ...headers }, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '', headers: {} }));
-    req.end();
-  });
-}
+const get = (path: string, headers: Record<string, string> = {}) => sleepToHttpbin(sleep, path, headers);
 
 const meshConfig = (extra = '') => `apiVersion: v1
 kind: ConfigMap
@@ -87,17 +77,6 @@ data:
         port: 9411
 ${extra}`;
 
-const custom = (provider: string, paths = '["/custom/*"]') => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ext-authz, namespace: foo}
-spec:
-  selector: {matchLabels: {app: httpbin}}
-  action: CUSTOM
-  provider: {name: ${provider}}
-  rules:
-  - to:
-    - operation: {paths: ${paths}}
-`;
 
 beforeAll(async () => {
   await mesh.up();
@@ -105,10 +84,7 @@ beforeAll(async () => {
   const reset = http.createServer();
   reset.on('connection', (c) => c.destroy());
   resetPort = await listen(reset);
-  [httpbin, sleep] = await Promise.all([
-    mesh.sidecar('httpbin', 'foo', 'httpbin', 8000, 'app=httpbin', 'httpbin', [], (req, res) => { seen.set(req.url ?? '', req.headers); res.end(`httpbin ${req.method} ${req.url}`); }),
-    mesh.sidecar('sleep', 'foo', 'sleep', 80),
-  ]);
+  ({ httpbin, sleep } = await httpbinAndSleep(mesh, seen));
   const r = await mesh.apply('providers', `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ext-authz, namespace: foo}
@@ -140,7 +116,7 @@ afterAll(async () => {
 
 describe('AuthorizationPolicy CUSTOM with an envoyExtAuthzHttp provider, enforced by real proxies', () => {
   it('asks the external authorizer per request: its 200 allows with headersToUpstreamOnAllow, its denial reaches the client', async () => {
-    const r = await mesh.apply('custom', custom('ext-authz-http'));
+    const r = await mesh.apply('custom', customPolicy('ext-authz-http'));
     expect(r.code, r.out).toBe(0);
     expect(r.out).not.toContain('BOWLINE_W_API_NOT_ENFORCED');
     await waitFor(async () => (await get('/custom/a')).status === 403, { timeoutMs: 20_000, what: 'CUSTOM policy in effect' });
@@ -179,7 +155,7 @@ describe('AuthorizationPolicy CUSTOM with an envoyExtAuthzHttp provider, enforce
   });
 
   it('runs CUSTOM before DENY and ALLOW, as Istio orders them', async () => {
-    const r = await mesh.apply('custom-deny', `${custom('ext-authz-http')}---
+    const r = await mesh.apply('custom-deny', `${customPolicy('ext-authz-http')}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny-some, namespace: foo}
@@ -211,17 +187,17 @@ spec:
     // timeout 0.5s: a check that never answers refuses the request.
     expect((await get('/custom/hang', { 'x-ext-authz': 'allow' })).status).toBe(403);
 
-    expect((await mesh.apply('custom', custom('unreachable'))).code).toBe(0);
+    expect((await mesh.apply('custom', customPolicy('unreachable'))).code).toBe(0);
     await waitFor(async () => (await get('/custom/a', { 'x-ext-authz': 'allow' })).status === 503, { timeoutMs: 20_000, what: 'statusOnError 503 when the provider resets' });
-    expect(httpbin.child.output()).toContain('BOWLINE_E_EXT_AUTHZ_UNAVAILABLE');
+    await waitForOutput(httpbin.child, 'BOWLINE_E_EXT_AUTHZ_UNAVAILABLE', { what: 'the sidecar logs the unreachable provider' });
 
-    expect((await mesh.apply('custom', custom('unreachable-open'))).code).toBe(0);
+    expect((await mesh.apply('custom', customPolicy('unreachable-open'))).code).toBe(0);
     await waitFor(async () => (await get('/custom/a')).status === 200, { timeoutMs: 20_000, what: 'failOpen lets requests through' });
   });
 
   it('an unknown provider or one that is no authorizer: the policy reports why and what it selects is denied', async () => {
     for (const name of ['no-such-provider', 'zipkin-not-authz']) {
-      expect((await mesh.apply('custom', custom(name))).code).toBe(0);
+      expect((await mesh.apply('custom', customPolicy(name))).code).toBe(0);
       await waitFor(async () => (await get('/custom/a', { 'x-ext-authz': 'allow' })).status === 403, { timeoutMs: 20_000, what: `${name}: fail closed` });
       expect(await get('/custom/a', { 'x-ext-authz': 'allow' })).toMatchObject({ status: 403, body: 'RBAC: access denied' });
       expect((await get('/get')).status).toBe(200); // what the policy does not select still flows
