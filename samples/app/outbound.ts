@@ -20,7 +20,21 @@ export interface CallOptions {
   attempts?: number;
   /** The environment to read HTTP_PROXY / NO_PROXY from (tests inject their own). */
   env?: NodeJS.ProcessEnv;
+  /** The timers of the per-attempt timeout (tests inject their own, to move time by hand). */
+  timers?: Timers;
 }
+
+/** Where a timeout's timer comes from. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The process's own timers. */
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 // Idle pooled sockets close after 4 s, before a server's usual 5 s keep-alive timeout can race a reuse.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 4000 });
@@ -40,6 +54,7 @@ export function request(target: URL, opts: CallOptions): Promise<Reply> {
   const proxy = proxyFor(target, opts.env);
   const headers: Record<string, string> = { ...opts.headers, host: target.host };
   if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body));
+  const timers = opts.timers ?? realTimers;
   return new Promise((resolve, reject) => {
     const req = http.request({
       agent,
@@ -51,11 +66,11 @@ export function request(target: URL, opts: CallOptions): Promise<Reply> {
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }); });
-      res.on('error', (err) => { clearTimeout(timer); reject(err); });
+      res.on('end', () => { timers.clearTimeout(timer); resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }); });
+      res.on('error', (err) => { timers.clearTimeout(timer); reject(err); });
     });
-    const timer = setTimeout(() => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    const timer = timers.setTimeout(() => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    req.on('error', (err) => { timers.clearTimeout(timer); reject(err); });
     req.end(opts.body);
   });
 }

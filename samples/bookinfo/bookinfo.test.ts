@@ -5,6 +5,8 @@ import { detailsHandler } from './details.js';
 import { ratingsHandler } from './ratings.js';
 import { reviewsHandler, RATINGS_UNAVAILABLE } from './reviews.js';
 import { productPageHandler, type ProductPageOptions } from './productpage.js';
+import type { Timers } from '../app/outbound.js';
+import { waitFor } from '../../test/support/wait.js';
 import { DETAILS_UNAVAILABLE, REVIEWS_UNAVAILABLE } from './productpage/page.js';
 
 const running: Running[] = [];
@@ -31,6 +33,40 @@ afterEach(async () => {
 });
 
 const noProxy: NodeJS.ProcessEnv = {};
+
+/** Timeout timers moved by hand: nothing fires until `fire()`; `fired` lists the delays that ran out. */
+class HandTimers implements Timers {
+  readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  readonly fired: number[] = [];
+  private seq = 0;
+  setTimeout(fn: () => void, ms: number): unknown {
+    this.pending.set(++this.seq, { fn, ms });
+    return this.seq;
+  }
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  /** Lets the one pending timeout run out. */
+  fire(): void {
+    const [[id, t]] = [...this.pending];
+    this.pending.delete(id!);
+    this.fired.push(t!.ms);
+    t!.fn();
+  }
+}
+
+/**
+ * Resolves `request`, whose calls to the hanging upstream time out: each time the upstream holds the next
+ * attempt (up to `until` in all) and that attempt's timeout is the only one pending (details has answered),
+ * its time runs out.
+ */
+async function timedOut<T>(request: Promise<T>, hang: { seen: unknown[] }, timers: HandTimers, until: number): Promise<T> {
+  for (let k = hang.seen.length + 1; k <= until; k++) {
+    await waitFor(() => hang.seen.length === k && timers.pending.size === 1, { what: `attempt ${k} at the hanging upstream, its timeout the only one pending` });
+    timers.fire();
+  }
+  return request;
+}
 async function bookinfo(version: 'v1' | 'v2' | 'v3', opts: Partial<ProductPageOptions> = {}) {
   const ratings = await app('ratings', ratingsHandler());
   const details = await app('details', detailsHandler());
@@ -159,30 +195,26 @@ describe('productpage', () => {
   it('gives up on a hanging reviews after timeout and one retry, showing the unavailable message', async () => {
     const hang = await stub('hang');
     const details = await app('details', detailsHandler());
-    const page = await app('productpage', productPageHandler({ detailsUrl: details.url, reviewsUrl: hang.url, ratingsUrl: details.url, timeoutMs: 300, attempts: 2, env: noProxy }));
-    const t0 = performance.now();
-    const r = await get(`${page.url}/productpage`);
-    const ms = performance.now() - t0;
-    expect(ms).toBeGreaterThanOrEqual(580);
-    expect(ms).toBeLessThan(2000);
+    const timers = new HandTimers();
+    const page = await app('productpage', productPageHandler({ detailsUrl: details.url, reviewsUrl: hang.url, ratingsUrl: details.url, timeoutMs: 300, attempts: 2, env: noProxy, timers }));
+    const r = await timedOut(get(`${page.url}/productpage`), hang, timers, 2);
+    expect(timers.fired).toEqual([300, 300]); // each attempt gave up after its 300 ms, and nothing else waited
     expect(hang.seen).toHaveLength(2);
     expect(r.text).toContain(REVIEWS_UNAVAILABLE);
     expect(r.text).toContain('William Shakespeare');
-    const api = await get(`${page.url}/api/v1/products/0/reviews`);
+    const api = await timedOut(get(`${page.url}/api/v1/products/0/reviews`), hang, timers, 4);
     expect([api.status, JSON.parse(api.text)]).toEqual([500, { error: REVIEWS_UNAVAILABLE }]);
   });
 
   it('with the real defaults (3 s, 2 attempts) a hanging reviews costs about 6 s', async () => {
     const hang = await stub('hang');
     const details = await app('details', detailsHandler());
-    const page = await app('productpage', productPageHandler({ detailsUrl: details.url, reviewsUrl: hang.url, ratingsUrl: details.url, timeoutMs: 3000, attempts: 2, env: noProxy }));
-    const t0 = performance.now();
-    const r = await get(`${page.url}/productpage`);
-    const ms = performance.now() - t0;
-    expect(ms).toBeGreaterThanOrEqual(5900);
-    expect(ms).toBeLessThan(8000);
+    const timers = new HandTimers();
+    const page = await app('productpage', productPageHandler({ detailsUrl: details.url, reviewsUrl: hang.url, ratingsUrl: details.url, timeoutMs: 3000, attempts: 2, env: noProxy, timers }));
+    const r = await timedOut(get(`${page.url}/productpage`), hang, timers, 2);
+    expect(timers.fired).toEqual([3000, 3000]);
     expect(r.text).toContain(REVIEWS_UNAVAILABLE);
-  }, 15_000);
+  });
 
   it('passes an upstream error status through the API and shows the details message', async () => {
     const abort = await stub((_req, res) => { res.writeHead(555); res.end('fault filter abort'); });

@@ -3,7 +3,7 @@
 // the behaviour Istio's fault-injection walkthrough exposes.
 import type http from 'node:http';
 import { runApp, isMain, sendJson, requestUrl, readBody, HttpError, type Handler } from '../app/serve.js';
-import { call, forwardedHeaders, serviceUrl } from '../app/outbound.js';
+import { call, forwardedHeaders, serviceUrl, type Timers } from '../app/outbound.js';
 import { productId } from './details.js';
 import { Sessions, validUser } from './productpage/session.js';
 import { PRODUCT, DETAILS_UNAVAILABLE, REVIEWS_UNAVAILABLE, STYLESHEET, renderProductPage, renderIndex } from './productpage/page.js';
@@ -19,6 +19,8 @@ export interface ProductPageOptions {
   attempts: number;
   sessionSecret?: string;
   env?: NodeJS.ProcessEnv;
+  /** The timers of the per-attempt timeout (default the process's; tests move time by hand). */
+  timers?: Timers;
 }
 
 /** The text of the ratings API's failure reply. */
@@ -31,7 +33,7 @@ export function productPageHandler(opts: ProductPageOptions): Handler {
   const sessions = new Sessions(opts.sessionSecret);
 
   const fetchJson = async (base: string, path: string, headers: Record<string, string>, attempts: number): Promise<Fetched> => {
-    const result = await call(new URL(path, base), { headers, timeoutMs: opts.timeoutMs, attempts, env: opts.env });
+    const result = await call(new URL(path, base), { headers, timeoutMs: opts.timeoutMs, attempts, env: opts.env, ...(opts.timers ? { timers: opts.timers } : {}) });
     if (!result.ok) return { status: result.reply?.status || 500 };
     try {
       const json = JSON.parse(result.reply.body.toString('utf8')) as unknown;
