@@ -4,7 +4,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cluster, config, listener, proxy, stopAll, tcpChain, tcpServer } from './protocols-harness.js';
+import { cluster, config, listener, onStop, proxy, stopAll, tcpChain, tcpServer } from './protocols-harness.js';
+import { refusedPort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 afterAll(stopAll);
@@ -141,9 +142,10 @@ describe('TCP proxy', () => {
   });
 
   it('fails fast on a refused upstream connect (UF) and closes the client', async () => {
-    const { server, port: gone } = await tcpServer(() => {});
-    await new Promise((r) => server.close(r));
-    const p = await proxy(config([listener('out', [tcpChain('gone')])], [cluster('gone', [gone])]));
+    // Refused for as long as the test holds it (a closed server's port could be taken by another process meanwhile).
+    const gone = await refusedPort();
+    onStop(gone);
+    const p = await proxy(config([listener('out', [tcpChain('gone')])], [cluster('gone', [gone.port])]));
     const s = connect({ host: '127.0.0.1', port: p.ports.listeners.out! });
     s.on('error', () => {});
     await new Promise((r) => s.once('close', r));

@@ -10,6 +10,7 @@ import type { Cluster, ProxyConfig, Route } from '../../src/proxy-config/types.j
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import { flagsText, type RequestRecord } from '../../src/proxy/record.js';
 import { waitFor } from '../support/wait.js';
+import { refusedPort } from '../support/ports.js';
 
 /** A fake workload: answers JSON with its name, or a forced status; remembers what it saw. */
 interface Upstream {
@@ -234,10 +235,9 @@ describe('DestinationRule behaviour', () => {
   });
 
   it('connect failures are retried on another endpoint (UF hidden); all unhealthy is 503 UH', async () => {
-    const dead = createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-    const deadPort = (dead.address() as { port: number }).port;
-    await new Promise((r) => dead.close(r));
+    // Refused for as long as the test holds it (a closed server's port could be taken by another process meanwhile).
+    const dead = await refusedPort();
+    const deadPort = dead.port;
     const cfg = config([{ route: { ...to('reviews-v1')!, retries: { attempts: 2, retryOn: ['connect-failure'] } } }]);
     cfg.endpoints.find((e) => e.cluster === 'reviews-v1')!.endpoints.unshift({ address: '127.0.0.1', port: deadPort });
     await proxy.applyConfig(cfg);
@@ -250,6 +250,7 @@ describe('DestinationRule behaviour', () => {
     await proxy.applyConfig(unhealthy);
     expect((await send('reviews', '/reviews/0')).status).toBe(503);
     expect(flagsText(lastRecord().flags)).toBe('UH');
+    await dead.close();
   });
 
   it('outlier detection ejects an endpoint that answers 503s, and /clusters shows it', async () => {
