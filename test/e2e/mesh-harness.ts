@@ -43,7 +43,7 @@ export class TestMesh {
   /** Runs a one-shot CLI command against this mesh; resolves with its exit code and output. */
   async cli(args: string[]): Promise<{ code: number; out: string }> {
     const c = startBowline([...args, '--server', this.api], { env: { BOWLINE_HOME: this.home } });
-    const code = await new Promise<number>((r) => c.proc.once('exit', (n) => r(n ?? -1)));
+    const code = (await c.exited()) ?? -1; // (its output read to the end, not only its exit seen)
     return { code, out: c.output() };
   }
 

@@ -22,7 +22,7 @@ let sleepOutbound = 0;
 /** Runs a one-shot CLI command; resolves with its exit code and output. */
 async function cli(args: string[]): Promise<{ code: number; out: string }> {
   const c = startBowline(args, { env: { BOWLINE_HOME: home } });
-  const code = await new Promise<number>((r) => c.proc.once('exit', (n) => r(n ?? -1)));
+  const code = (await c.exited()) ?? -1; // (its output read to the end, not only its exit seen)
   return { code, out: c.output() };
 }
 
@@ -52,7 +52,7 @@ function viaSleep(url: string): Promise<number> {
 /** `sleep fetch URL`: the sleep sample app's curl, through its sidecar (HTTP_PROXY); resolves with its output. */
 async function sleepFetch(url: string): Promise<string> {
   const c = start(process.execPath, [`${repoRoot}dist/samples/sleep/sleep.js`, 'fetch', url], { env: { HTTP_PROXY: `http://127.0.0.1:${sleepOutbound}` } });
-  await new Promise((r) => c.proc.once('exit', r));
+  await c.exited();
   return c.output();
 }
 const HTTPBIN = 'http://httpbin.foo:8000/headers';

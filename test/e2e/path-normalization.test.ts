@@ -26,7 +26,7 @@ const upgSeen: string[] = [];
 
 async function cli(args: string[]): Promise<{ code: number; out: string }> {
   const c = startBowline(args, { env: { BOWLINE_HOME: home } });
-  const code = await new Promise<number>((r) => c.proc.once('exit', (n) => r(n ?? -1)));
+  const code = (await c.exited()) ?? -1; // (its output read to the end, not only its exit seen)
   return { code, out: c.output() };
 }
 
