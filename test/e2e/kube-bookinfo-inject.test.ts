@@ -9,29 +9,16 @@
 // the jason rule, `kubectl apply`ed to the real apiserver (the control plane runs with
 // --config-source kubernetes): the product page behaves as in the demo's scenario tests. The control plane runs
 // as a host process pointed at the apiserver by kubeconfig (no kubelet here runs its image).
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kubeBinariesBuilt } from '../support/kube-cluster.js';
-import { canRunKubelet } from '../support/kubelet.js';
-import { repoRoot } from '../support/process.js';
-import { request, reviewsVersions, signIn, untilReviews } from './bookinfo-harness.js';
-import { startKubeMesh, type KubeMesh } from './kube-mesh-harness.js';
+import { describe, expect, it } from 'vitest';
+import { canRunKubeMesh, expectAllV1, expectJasonRule, kubeMeshForFile, productpageOf } from './kube-bookinfo-harness.js';
+import type { KubeMesh } from './kube-mesh-harness.js';
 
-const canRun = canRunKubelet() && kubeBinariesBuilt();
 let mesh: KubeMesh;
 let base = '';
 let native = false;
+kubeMeshForFile({ webhooks: false }, (m) => { mesh = m; });
 
-beforeAll(async () => {
-  if (!canRun) return;
-  mesh = await startKubeMesh({ webhooks: false });
-}, 120_000);
-afterAll(async () => { await mesh?.stop(); });
-afterEach((ctx) => { if (ctx.task.result?.state === 'fail') process.stderr.write(`${mesh.diagnostics()}\n`); });
-
-const net = (f: string) => join(repoRoot, 'samples/networking', `${f}.yaml`);
-
-describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with webhooks off and bowline kube-inject', () => {
+describe.skipIf(!canRunKubeMesh)('Bookinfo on a real kube-apiserver with webhooks off and bowline kube-inject', () => {
   it('bowline install kubernetes (webhooks off) | kubectl apply, join Secrets, bowline kube-inject (native sidecar) | kubectl apply: every pod runs its sidecar and turns Ready', async () => {
     const manifests = await mesh.bowline(['install', 'kubernetes', '--set', 'global.configValidation=false', '--set', 'sidecarInjectorWebhook.enabled=false']);
     expect(manifests.code, manifests.err).toBe(0);
@@ -68,26 +55,14 @@ describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with webhooks off an
       expect(mesh.procs.output('default', p.metadata.name, 'istio-init')).toContain('bowline capture: installed');
       expect(p.metadata.annotations?.['bowline.io/bootstrap-token']).toBeUndefined(); // no webhook touched it
     }
-    base = `http://${pods.find((p) => p.metadata.labels?.['app'] === 'productpage')!.status.podIP}:9080`;
-    const page = await request(`${base}/productpage`);
-    expect(page.status).toBe(200);
-    expect(page.text).toContain('The Comedy of Errors');
+    base = await productpageOf(pods);
   }, 120_000);
 
   it('destination-rule-all and virtual-service-all-v1: reviews v1 only, no stars', async () => {
-    await mesh.applyIstio(net('destination-rule-all'), net('virtual-service-all-v1'));
-    await untilReviews(base, 'v1');
-    expect(await reviewsVersions(base, 20)).toEqual(Array(20).fill('v1'));
-    expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
+    await expectAllV1(mesh, base);
   }, 60_000);
 
   it('the jason rule: jason sees v2\'s black stars, everyone else v1', async () => {
-    await mesh.applyIstio(net('virtual-service-reviews-test-v2'));
-    const jason = await signIn(base, 'jason');
-    await untilReviews(base, 'v2', jason);
-    const page = await request(`${base}/productpage`, { headers: { cookie: jason } });
-    expect(page.text).toContain('<strong id="signed-in-user">jason</strong>');
-    expect(page.text).toContain('stars-black');
-    expect(await reviewsVersions(base, 10)).toEqual(Array(10).fill('v1'));
+    await expectJasonRule(mesh, base);
   }, 60_000);
 });

@@ -14,28 +14,18 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kubeBinariesBuilt } from '../support/kube-cluster.js';
-import { canRunKubelet } from '../support/kubelet.js';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { request, reviewsVersions, signIn, untilReviews } from './bookinfo-harness.js';
-import { startKubeMesh, type KubeMesh } from './kube-mesh-harness.js';
+import { request } from './bookinfo-harness.js';
+import { canRunKubeMesh, expectAllV1, expectJasonRule, kubeMeshForFile, productpageOf } from './kube-bookinfo-harness.js';
+import type { KubeMesh } from './kube-mesh-harness.js';
 
-const canRun = canRunKubelet() && kubeBinariesBuilt();
 let mesh: KubeMesh;
 let base = '';
+kubeMeshForFile({ webhooks: true }, (m) => { mesh = m; });
 
-beforeAll(async () => {
-  if (!canRun) return;
-  mesh = await startKubeMesh({ webhooks: true });
-}, 120_000);
-afterAll(async () => { await mesh?.stop(); });
-afterEach((ctx) => { if (ctx.task.result?.state === 'fail') process.stderr.write(`${mesh.diagnostics()}\n`); });
-
-const net = (f: string) => join(repoRoot, 'samples/networking', `${f}.yaml`);
-
-describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline installed by helm', () => {
+describe.skipIf(!canRunKubeMesh)('Bookinfo on a real kube-apiserver with Bowline installed by helm', () => {
   it('helm install, label the namespace, kubectl apply bookinfo.yaml: every pod is injected and turns Ready', async () => {
     const urls = ['--set', `base.validationURL=https://127.0.0.1:${mesh.ports['webhook']}/validate`, '--set', `istiodRemote.injectionURL=https://127.0.0.1:${mesh.ports['webhook']}/inject`];
     // The control plane runs here before the chart (a host process), so istio-system exists already (it keeps its state
@@ -58,29 +48,17 @@ describe.skipIf(!canRun)('Bookinfo on a real kube-apiserver with Bowline install
       expect(p.spec.volumes.find((v: { name: string }) => v.name === 'istio-token')?.projected.sources[0].serviceAccountToken).toMatchObject({ audience: 'istio-ca', path: 'istio-token' });
       expect(p.metadata.annotations?.['bowline.io/bootstrap-token']).toBeUndefined();
     }
-    base = `http://${pods.find((p) => p.metadata.labels?.['app'] === 'productpage')!.status.podIP}:9080`;
-    const page = await request(`${base}/productpage`);
-    expect(page.status).toBe(200);
-    expect(page.text).toContain('The Comedy of Errors');
+    base = await productpageOf(pods);
   }, 120_000);
 
   it('destination-rule-all and virtual-service-all-v1 applied with kubectl: reviews v1 only, no stars', async () => {
-    await mesh.applyIstio(net('destination-rule-all'), net('virtual-service-all-v1'));
-    await untilReviews(base, 'v1');
-    expect(await reviewsVersions(base, 20)).toEqual(Array(20).fill('v1'));
-    expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
+    await expectAllV1(mesh, base);
     // The objects are the apiserver's; the control plane wrote its status into them.
     await waitFor(async () => (await mesh.kubectl(['get', 'virtualservice', 'reviews', '-o', 'jsonpath={.status.conditions[0].type}={.status.conditions[0].status}'])).out === 'Reconciled=True', { timeoutMs: 20_000, what: 'the status of VirtualService reviews' });
   }, 60_000);
 
   it('the jason rule: jason (signed in through the form) sees v2\'s black stars, everyone else v1', async () => {
-    await mesh.applyIstio(net('virtual-service-reviews-test-v2'));
-    const jason = await signIn(base, 'jason');
-    await untilReviews(base, 'v2', jason);
-    const page = await request(`${base}/productpage`, { headers: { cookie: jason } });
-    expect(page.text).toContain('<strong id="signed-in-user">jason</strong>');
-    expect(page.text).toContain('stars-black');
-    expect(await reviewsVersions(base, 10)).toEqual(Array(10).fill('v1'));
+    await expectJasonRule(mesh, base);
     expect((await request(`${base}/productpage`)).text).not.toContain('class="stars');
   }, 60_000);
 
