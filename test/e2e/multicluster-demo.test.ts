@@ -62,8 +62,7 @@ describe.skipIf(!canRun)('bowline demo --multicluster', () => {
 
   it('refuses --multicluster with --no-mesh, naming the flags to drop', async () => {
     const child = startBowline(['demo', '--multicluster', '--no-mesh']);
-    const code = await new Promise<number | null>((r) => child.proc.once('exit', (c) => r(c)));
-    expect(code).not.toBe(0);
+    expect(await child.exited()).not.toBe(0);
     expect(child.output()).toContain('--multicluster runs the postcard sample with the mesh: drop --no-mesh');
   });
 });

@@ -83,8 +83,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
     const file = join(home, `${name}.yaml`);
     writeFileSync(file, yaml);
     const c = startBowline(['apply', '-f', file, '--server', `http://127.0.0.1:${api}`]);
-    await new Promise((r) => c.proc.once('exit', r));
-    expect(c.proc.exitCode, c.output()).toBe(0);
+    expect(await c.exited(), c.output()).toBe(0);
   }
 
   const syncz = async () => (JSON.parse((await get(api, '/debug/syncz')).body) as { proxies: Array<{ id: string; types: Record<string, { state: string }> }> }).proxies;

@@ -57,9 +57,8 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('Istio telemetr
     const file = join(home, `${name}.yaml`);
     writeFileSync(file, yaml);
     const c = startBowline(['apply', '-f', file, '--server', `http://127.0.0.1:${api}`]);
-    await new Promise((r) => c.proc.once('exit', r));
-    expect(c.proc.exitCode, c.output()).toBe(0);
-    return c.output();
+    expect(await c.exited(), c.output()).toBe(0);
+    return c.output(); // read to the end: callers assert on warnings in it
   }
 
   async function proxyPorts(name: string): Promise<{ inbound: number; outbound: number; metrics: number }> {
@@ -265,8 +264,7 @@ spec:
     await waitFor(async () => { await request('off'); return !(await metricsOf('productpage')).includes('istio_requests_total'); }, { timeoutMs: 20_000, what: 'productpage istio_* off' });
     expect(await metricsOf('reviews')).toContain('istio_requests_total{');
     const del = startBowline(['delete', 'telemetry', 'productpage-metrics', '-n', 'default', '--server', `http://127.0.0.1:${api}`]);
-    await new Promise((r) => del.proc.once('exit', r));
-    expect(del.proc.exitCode, del.output()).toBe(0);
+    expect(await del.exited(), del.output()).toBe(0);
     await waitFor(async () => { await request('on'); return (await metricsOf('productpage')).includes('istio_requests_total{reporter="source"'); }, { timeoutMs: 20_000, what: 'productpage istio_* back' });
   });
 });
