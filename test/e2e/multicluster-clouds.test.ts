@@ -11,7 +11,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { sharedRoot } from './multicluster-harness.js';
+import { MESH_STRICT, seedGlobalServiceEntry, sharedRoot } from './multicluster-harness.js';
 import { canBuildClouds, Clouds, compareIn, fetchIn, inNs, loadIn, routeTo, tcpOpens, type Cloud } from './multicluster-clouds-harness.js';
 import type { Child } from '../support/process.js';
 
@@ -23,11 +23,6 @@ const GREETER = 'http://127.0.0.1:19080/greeter';
 const GREETER_ID = 'spiffe://cluster.local/ns/default/sa/greeter';
 
 const controlPlaneExposure = (address: string) => readFileSync(join(repoRoot, 'samples/multicluster/expose-control-plane.yaml'), 'utf8').replace('10.0.0.2', address);
-const strict = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: istio-system}
-spec: {mtls: {mode: STRICT}}
-`;
 
 /** Waits until the postcard in cloud A shows `text`. */
 async function postcardShows(text: string): Promise<string> {
@@ -41,8 +36,8 @@ describe.skipIf(!canBuildClouds)('two clouds, only east-west gateways reachable 
     [a, b] = clouds.build([{ name: 'a', cluster: 'cluster-1', network: 'network-1' }, { name: 'b', cluster: 'cluster-2', network: 'network-2' }]);
     const cacerts = await sharedRoot(join(a.home, 'pki'), ['cluster-1', 'cluster-2']);
     await Promise.all([a.up(cacerts['cluster-1']!), b.up(cacerts['cluster-2']!)]);
-    a.apply('strict', strict);
-    b.apply('strict', strict);
+    a.apply('strict', MESH_STRICT);
+    b.apply('strict', MESH_STRICT);
     for (const f of ['expose-services', 'expose-global']) b.apply(f, readFileSync(join(repoRoot, 'samples/multicluster', `${f}.yaml`), 'utf8'));
     b.apply('expose-control-plane', controlPlaneExposure(b.address));
     await b.app('messenger', 18080, { MESSENGER_CLUSTER: 'cluster-2' });
@@ -68,27 +63,7 @@ describe.skipIf(!canBuildClouds)('two clouds, only east-west gateways reachable 
   });
 
   it("the seed's .global ServiceEntry: the postcard shows messenger's message from cluster-2, mTLS end to end", async () => {
-    a.apply('global', `apiVersion: networking.istio.io/v1alpha3
-kind: ServiceEntry
-metadata:
-  name: messenger-default
-spec:
-  hosts:
-  # must be of form name.namespace.global
-  - messenger.default.global
-  location: MESH_INTERNAL
-  ports:
-  - name: http1
-    number: 8080
-    protocol: http
-  resolution: DNS
-  addresses:
-  - 127.127.42.69
-  endpoints:
-  - address: ${b.address}
-    ports:
-      http1: 15443 # Do not change this port value
-`);
+    a.apply('global', seedGlobalServiceEntry(b.address, 15443));
     const page = await postcardShows('Greetings from cluster-2!');
     expect(page).toContain(`messenger saw the sender as ${GREETER_ID}`);
     // The sidecar's DNS proxy answers the .global name with the ServiceEntry's address (no stub domain, no istiocoredns).

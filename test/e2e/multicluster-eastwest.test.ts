@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/process.js';
 import { call, settle, type Sidecar } from './mesh-harness.js';
-import { ClusterMesh, sharedRoot } from './multicluster-harness.js';
+import { ClusterMesh, MESH_STRICT, seedGlobalServiceEntry, sharedRoot } from './multicluster-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-mc-ew-'));
 const one = new ClusterMesh();
@@ -18,11 +18,6 @@ const two = new ClusterMesh();
 let gatewayPort = 0;
 let greeter: Sidecar;
 
-const strict = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: istio-system}
-spec: {mtls: {mode: STRICT}}
-`;
 
 beforeAll(async () => {
   const cacerts = await sharedRoot(dir, ['cluster-1', 'cluster-2']);
@@ -30,7 +25,7 @@ beforeAll(async () => {
     one.up(['--ca-certs-dir', cacerts['cluster-1']!, '--cluster', 'cluster-1', '--network', 'network-1', '--mesh-id', 'mesh1']),
     two.up(['--ca-certs-dir', cacerts['cluster-2']!, '--cluster', 'cluster-2', '--network', 'network-2', '--mesh-id', 'mesh1']),
   ]);
-  expect((await two.apply('strict', strict)).code).toBe(0);
+  expect((await two.apply('strict', MESH_STRICT)).code).toBe(0);
   for (const f of ['expose-services', 'expose-global']) {
     const r = await two.cli(['apply', '-f', join(repoRoot, 'samples/multicluster', `${f}.yaml`)]);
     expect(r.code, r.out).toBe(0);
@@ -54,28 +49,8 @@ describe('topology', () => {
 
 describe('east-west gateway, AUTO_PASSTHROUGH', () => {
   it("the seed's .global ServiceEntry works as written: mTLS end to end through the remote gateway", async () => {
-    const se = `apiVersion: networking.istio.io/v1alpha3
-kind: ServiceEntry
-metadata:
-  name: messenger-default
-spec:
-  hosts:
-  # must be of form name.namespace.global
-  - messenger.default.global
-  location: MESH_INTERNAL
-  ports:
-  - name: http1
-    number: 8080
-    protocol: http
-  resolution: DNS
-  addresses:
-  - 127.127.42.69
-  endpoints:
-  - address: 127.0.0.1
-    ports:
-      http1: ${gatewayPort} # the remote gateway's 15443 (a kernel port here)
-`;
-    const r = await one.apply('global', se);
+    // The remote gateway's 15443 is a kernel-chosen port here.
+    const r = await one.apply('global', seedGlobalServiceEntry('127.0.0.1', gatewayPort));
     expect(r.code, r.out).toBe(0);
     await settle(greeter.outbound, 'http://messenger.default.global:8080/postcard', 200);
     expect((await call(greeter.outbound, 'http://messenger.default.global:8080/postcard')).body).toBe('messenger saw spiffe://cluster.local/ns/default/sa/greeter');

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
-import { sharedRoot } from './multicluster-harness.js';
+import { MESH_STRICT, sharedRoot } from './multicluster-harness.js';
 import { canBuildClouds, Clouds, fetchIn, loadIn, type Cloud } from './multicluster-clouds-harness.js';
 
 const clouds = new Clouds();
@@ -20,11 +20,6 @@ let messengerB: Child;
 const GREETER = 'http://127.0.0.1:19080/greeter';
 const from = (body: string) => /Greetings from (cluster-\d)/.exec(body)?.[1] ?? 'no message';
 
-const strict = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: istio-system}
-spec: {mtls: {mode: STRICT}}
-`;
 const failover = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: messenger, namespace: default}
@@ -41,7 +36,7 @@ spec:
 
 /** A cloud with messenger (naming its cluster) behind a sidecar in `locality`, its east-west gateway exposing its control plane. */
 async function messengerCloud(cloud: Cloud, locality: string): Promise<Child> {
-  cloud.apply('strict', strict);
+  cloud.apply('strict', MESH_STRICT);
   cloud.apply('expose-services', readFileSync(join(repoRoot, 'samples/multicluster/expose-services.yaml'), 'utf8'));
   cloud.apply('expose-control-plane', readFileSync(join(repoRoot, 'samples/multicluster/expose-control-plane.yaml'), 'utf8').replace('10.0.0.2', cloud.address));
   const app = await cloud.app('messenger', 18080, { MESSENGER_CLUSTER: cloud.cluster });
@@ -65,7 +60,7 @@ describe.skipIf(!canBuildClouds)('three clouds: locality failover across cluster
     const cacerts = await sharedRoot(join(a.home, 'pki'), ['cluster-1', 'cluster-2', 'cluster-3']);
     await Promise.all([a.up(cacerts['cluster-1']!), b.up(cacerts['cluster-2']!), c.up(cacerts['cluster-3']!)]);
     [messengerB] = await Promise.all([messengerCloud(b, 'us-east/zone-b'), messengerCloud(c, 'eu-west/zone-c')]);
-    a.apply('strict', strict);
+    a.apply('strict', MESH_STRICT);
     a.apply('failover', failover);
     await a.sidecar('greeter', 'greeter', 9080, 19080, { outbound: 15001, locality: 'us-east/zone-a' });
     await a.app('greeter', 19080, { HTTP_PROXY: 'http://127.0.0.1:15001', MESSENGER_URL: 'http://messenger.default.svc.cluster.local:8080' });

@@ -66,3 +66,37 @@ export async function sharedRoot(dir: string, clusters: string[]): Promise<Recor
   }
   return out;
 }
+
+/** PeerAuthentication istio-system/default: STRICT mutual TLS mesh-wide, as YAML. */
+export const MESH_STRICT = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+`;
+
+/**
+ * The seed's hand-written \`.global\` ServiceEntry for messenger, as Istio's multicluster guide wrote it
+ * (MESH_INTERNAL, resolution DNS, address 127.127.42.69), its one endpoint the remote cluster's east-west
+ * gateway at `address`:`port` (15443 in a cluster).
+ */
+export const seedGlobalServiceEntry = (address: string, port: number) => `apiVersion: networking.istio.io/v1alpha3
+kind: ServiceEntry
+metadata:
+  name: messenger-default
+spec:
+  hosts:
+  # must be of form name.namespace.global
+  - messenger.default.global
+  location: MESH_INTERNAL
+  ports:
+  - name: http1
+    number: 8080
+    protocol: http
+  resolution: DNS
+  addresses:
+  - 127.127.42.69
+  endpoints:
+  - address: ${address}
+    ports:
+      http1: ${port}
+`;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, settle } from './mesh-harness.js';
-import { ClusterMesh, sharedRoot } from './multicluster-harness.js';
+import { ClusterMesh, MESH_STRICT, sharedRoot } from './multicluster-harness.js';
 import { waitFor } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-mc-trust-'));
@@ -17,11 +17,6 @@ const west = new ClusterMesh();
 const other = new ClusterMesh();
 let messengerInbound = 0;
 
-const strict = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: istio-system}
-spec: {mtls: {mode: STRICT}}
-`;
 const remote = (port: number) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: messenger-west, namespace: default}
@@ -43,7 +38,7 @@ spec:
 beforeAll(async () => {
   const cacerts = await sharedRoot(dir, ['east', 'west']);
   await Promise.all([east.up(['--ca-certs-dir', cacerts.east!]), west.up(['--ca-certs-dir', cacerts.west!]), other.up()]);
-  expect((await west.apply('strict', strict)).code).toBe(0);
+  expect((await west.apply('strict', MESH_STRICT)).code).toBe(0);
   messengerInbound = (await west.sidecar('messenger', 'default', 'messenger', 8080)).inbound;
 }, 90_000);
 
