@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCsr } from '../../src/ca/testing/csr.js';
 import { kubeBinariesBuilt, kubeBinDir, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startBowline, type Child } from '../support/process.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForOutput } from '../support/wait.js';
 import { run } from './kube-mesh-harness.js';
 
 let kube: KubeCluster;
@@ -45,9 +45,9 @@ afterAll(async () => {
 
 describe('the install\'s RBAC, used by bowline up --config-source kubernetes with the ServiceAccount\'s token', () => {
   it('starts: CA state and KEK in Secrets of istio-system, the leader Lease taken, no permission refused', async () => {
-    const out = cp!.output();
-    expect(out).not.toMatch(/forbidden/i);
-    expect(out).toContain('leader election: only is now the leader');
+    // The election's line may reach us after the ready line (another write, another read of the pipe): wait for it.
+    await waitForOutput(cp!, 'leader election: only is now the leader');
+    expect(cp!.output()).not.toMatch(/forbidden/i);
     expect(await kube.api.get('/api/v1/namespaces/istio-system/secrets/bowline-ca-kek')).toBeDefined();
     const secrets = await kube.api.call<{ items: Array<{ metadata: { annotations: Record<string, string> } }> }>('GET', '/api/v1/namespaces/istio-system/secrets?labelSelector=bowline.io%2Fraw');
     expect(secrets.items.map((s) => s.metadata.annotations['bowline.io/key'])).toEqual(expect.arrayContaining(['ca/state', 'ca/token-key']));
