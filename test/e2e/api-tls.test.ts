@@ -54,7 +54,7 @@ describe.skipIf(!canRun)('bowline up --api-tls and bowline kubeconfig: kubectl o
     expect(sh(['-n', CP, 'route', 'show', 'default'])).toBe('');
     up = start('ip', ['netns', 'exec', CP, process.execPath, bowline, 'up', '--home', cpHome, '--api-tls', '--listen-api', `${ADDR}:0`,
       '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--ports-file', join(home, 'ports.json')]);
-    await waitFor(() => up!.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up:\n${up!.output()}` });
+    await waitFor(() => up!.output().includes('control plane ready'), { timeoutMs: 30_000, what: () => `bowline up:\n${up!.output()}` });
     api = `https://${ADDR}:${JSON.parse(readFileSync(join(home, 'ports.json'), 'utf8')).api}`;
   }, 60_000);
 

@@ -127,7 +127,7 @@ describe('AuthorizationPolicy CUSTOM with an envoyExtAuthzGrpc provider, enforce
     const r = await mesh.apply('custom', customPolicy('grpc'));
     expect(r.code, r.out).toBe(0);
     expect(r.out).not.toContain('BOWLINE_W_API_NOT_ENFORCED');
-    await waitFor(async () => (await get('/custom/a')).status === 401, { timeoutMs: 20_000, what: `CUSTOM gRPC policy in effect (${httpbin.child.output().slice(-1500)})` });
+    await waitFor(async () => (await get('/custom/a')).status === 401, { timeoutMs: 20_000, what: () => `CUSTOM gRPC policy in effect (${httpbin.child.output().slice(-1500)})` });
 
     const before = checks.length;
     const ok = await get('/custom/a?x=1', { 'x-ext-authz': 'allow', 'x-remove-me': 'gone', 'x-tag': 'one', 'x-request-id': 'rid-1' });

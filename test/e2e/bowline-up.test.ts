@@ -22,7 +22,7 @@ async function up(): Promise<{ child: Child; api: number }> {
   rmSync(portsFile, { force: true });
   const child = startBowline(['up', '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--home', home, '--ports-file', portsFile]);
   children.push(child);
-  const ports = (await waitFor(() => readPortsFile(portsFile, ['api']), { timeoutMs: 20_000, what: `ports file (${child.output()})` }))!;
+  const ports = (await waitFor(() => readPortsFile(portsFile, ['api']), { timeoutMs: 20_000, what: () => `ports file (${child.output()})` }))!;
   return { child, api: ports.api! };
 }
 

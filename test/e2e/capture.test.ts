@@ -57,7 +57,7 @@ const curl = (args: string[], name = VM) => ns(name, ['curl', '-sS', '--max-time
 async function serve(script: string): Promise<number> {
   const c = start('ip', ['netns', 'exec', VM, process.execPath, '-e', script]);
   children.push(c);
-  return Number(await waitFor(() => /^port (\d+)$/m.exec(c.output())?.[1], { timeoutMs: 10_000, what: `server: ${c.output()}` }));
+  return Number(await waitFor(() => /^port (\d+)$/m.exec(c.output())?.[1], { timeoutMs: 10_000, what: () => `server: ${c.output()}` }));
 }
 
 function startProxy(): Child {
@@ -108,14 +108,14 @@ describe.skipIf(!canRun)('transparent capture in network namespaces', () => {
     writeFileSync(`/etc/netns/${VM}/resolv.conf`, 'nameserver 10.77.0.2\n');
     const resolver = start('ip', ['netns', 'exec', PEER, process.execPath, '-e', RESOLVER]);
     children.push(resolver);
-    await waitFor(() => resolver.output().includes('resolver ready'), { timeoutMs: 10_000, what: `resolver: ${resolver.output()}` });
+    await waitFor(() => resolver.output().includes('resolver ready'), { timeoutMs: 10_000, what: () => `resolver: ${resolver.output()}` });
     chmodSync(home, 0o711); // the proxy's user writes its ports file in run/
     const run = join(home, 'run');
     execFileSync('mkdir', ['-p', run]);
     chmodSync(run, 0o777);
     const cp = start('ip', ['netns', 'exec', VM, process.execPath, bowline, 'up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', join(home, 'cp.ports.json')]);
     children.push(cp);
-    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up:\n${cp.output()}` });
+    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: () => `bowline up:\n${cp.output()}` });
     push = (JSON.parse(readFileSync(join(home, 'cp.ports.json'), 'utf8')) as { push: number }).push;
     const headers = "res.end(JSON.stringify({host: req.headers.host, rid: req.headers['x-request-id'] ?? null}))";
     backend = await serve(`require('http').createServer((req, res) => ${headers}).listen(0, '10.77.0.1', function () { console.log('port ' + this.address().port); })`);

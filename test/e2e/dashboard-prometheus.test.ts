@@ -36,7 +36,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'targets.json'), '[]');
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: mesh\n  metrics_path: /stats/prometheus\n  file_sd_configs:\n  - files: ['${join(dir, 'targets.json')}']\n    refresh_interval: 1s\n`);
   prom = start(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, '--web.listen-address=127.0.0.1:0']);
-  const port = await waitFor(() => listeningPort(prom!.proc.pid!), { timeoutMs: 20_000, what: `prometheus listening:\n${prom.output()}` });
+  const port = await waitFor(() => listeningPort(prom!.proc.pid!), { timeoutMs: 20_000, what: () => `prometheus listening:\n${prom!.output()}` });
   promUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 20_000, what: 'prometheus ready' });
   await mesh.up(['--prometheus', promUrl]);

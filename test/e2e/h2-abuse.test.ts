@@ -75,7 +75,7 @@ beforeAll(async () => {
   proxyChild = startBowline(['proxy', '--config', file, '--admin-port', '0', '--ports-file', portsFile]);
   port = await waitFor(() => {
     try { return (JSON.parse(readFileSync(portsFile, 'utf8')) as { listeners: Record<string, number> }).listeners.h2 ?? 0; } catch { return 0; }
-  }, { timeoutMs: 15_000, what: `proxy ports file:\n${proxyChild.output()}` });
+  }, { timeoutMs: 15_000, what: () => `proxy ports file:\n${proxyChild.output()}` });
   client = h2connect(`http://127.0.0.1:${port}`);
   client.on('error', () => {});
   for (let i = 0; i < 200; i++) await timedGet(); // warm up (JIT, pools)

@@ -44,7 +44,7 @@ describe.skipIf(!canRun)('the Kubernetes harness: real control plane, the test a
       spec: { replicas: 1, selector: { matchLabels: { app: 'hello' } }, template: { metadata: { labels: { app: 'hello' } }, spec: { containers: [{ name: 'app', image: 'hello', ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/', port: 'http' } } }] } } },
     });
     const pod = (await waitFor(async () => (await kube.api.call<{ items: KubeObject[] }>('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).items.find((p) => p.status?.podIP && p.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')),
-      { timeoutMs: 30_000, what: `a Ready hello pod:\n${kube.kubelet!.output()}` }))!;
+      { timeoutMs: 30_000, what: () => `a Ready hello pod:\n${kube.kubelet!.output()}` }))!;
     expect(pod.spec.nodeName).toBe(kube.kubelet!.nodeName);
     expect(pod.status.podIP).toMatch(new RegExp(`^${kube.kubelet!.podCidr.replace(/\.0\/24$/, '').replace(/\./g, '\\.')}\\.\\d+$`));
     // The route to the Pod goes over the harness's bridge, and the Pod's server answers there.
@@ -64,7 +64,7 @@ describe.skipIf(!canRun)('the Kubernetes harness: real control plane, the test a
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).toContain(netns);
     await kube.api.delete(`/api/v1/namespaces/default/pods/${pod.metadata.name}`);
     await waitFor(() => !spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(netns), { timeoutMs: 15_000, what: 'netns removed' });
-    await waitFor(async () => { const a = await readyAddresses(); return a.length === 1 && !a[0]!.startsWith(`${pod.status.podIP}@`) ? a : undefined; }, { timeoutMs: 30_000, what: `the replacement pod ready:\n${kube.kubelet!.output()}` });
+    await waitFor(async () => { const a = await readyAddresses(); return a.length === 1 && !a[0]!.startsWith(`${pod.status.podIP}@`) ? a : undefined; }, { timeoutMs: 30_000, what: () => `the replacement pod ready:\n${kube.kubelet!.output()}` });
   });
 
   it('authenticates service-account tokens and enforces RBAC', async () => {

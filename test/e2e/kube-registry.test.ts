@@ -71,7 +71,7 @@ async function startProxy(name: string, push: number): Promise<number> {
   const portsFile = join(home, `${name}.ports.json`);
   const p = startBowline(['proxy', '--server', `127.0.0.1:${push}`, '--name', name, '--labels', `app=${name}`, '--outbound-port', '0', '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--ports-file', portsFile]);
   children.push(p);
-  return (await waitFor(() => readPortsFile(portsFile, ['admin'])?.admin, { timeoutMs: 20_000, what: `proxy ${name}:\n${p.output()}` }))!;
+  return (await waitFor(() => readPortsFile(portsFile, ['admin'])?.admin, { timeoutMs: 20_000, what: () => `proxy ${name}:\n${p.output()}` }))!;
 }
 
 beforeAll(async () => {
@@ -95,12 +95,12 @@ beforeAll(async () => {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'hello' },
     spec: { replicas: 1, selector: { matchLabels: { app: 'hello' } }, template: { metadata: { labels: { app: 'hello' } }, spec: { serviceAccountName: 'default', containers: [{ name: 'app', image: 'hello', ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 } } }] } } },
   });
-  await waitFor(() => readyAt.size === 1, { timeoutMs: 30_000, what: `the first hello pod ready:\n${kube.kubelet!.output()}` });
+  await waitFor(() => readyAt.size === 1, { timeoutMs: 30_000, what: () => `the first hello pod ready:\n${kube.kubelet!.output()}` });
 
   const portsFile = join(home, 'cp.ports.json');
   cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--push-plaintext', '--ports-file', portsFile, '--kubeconfig', kubeconfig], { env: { BOWLINE_HOME: home } });
   children.push(cp);
-  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up:\n${cp.output()}` });
+  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: () => `bowline up:\n${cp.output()}` });
   api = `http://127.0.0.1:${(JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number }).api}`;
 }, 120_000);
 
@@ -220,9 +220,9 @@ data:
     const portsFile = join(home2, 'cp.ports.json');
     const old = startBowline(['up', '--home', home2, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--push-plaintext', '--ports-file', portsFile, '--kubeconfig', kubeconfig], { env: { BOWLINE_HOME: home2 } });
     children.push(old);
-    await waitFor(() => old.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up (old role):\n${old.output()}` });
+    await waitFor(() => old.output().includes('control plane ready'), { timeoutMs: 30_000, what: () => `bowline up (old role):\n${old.output()}` });
     const api2 = `http://127.0.0.1:${(JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number }).api}`;
-    const z = await waitFor(async () => { const r = await registryz(api2); return r.endpoints[HOST]?.length === 2 && r.registries[0]?.healthy ? r : undefined; }, { timeoutMs: 30_000, what: `hello's endpoints from core/v1 Endpoints:\n${old.output()}` });
+    const z = await waitFor(async () => { const r = await registryz(api2); return r.endpoints[HOST]?.length === 2 && r.registries[0]?.healthy ? r : undefined; }, { timeoutMs: 30_000, what: () => `hello's endpoints from core/v1 Endpoints:\n${old.output()}` });
     const pods = (await kube.api.call<{ items: KubeObject[] }>('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).items;
     expect(z!.endpoints[HOST]!.map((e) => e.address).sort()).toEqual(pods.map((p) => p.status.podIP as string).sort());
     expect(z!.endpoints[HOST]!.every((e) => e.health === 'healthy' && e.serviceAccount === 'default')).toBe(true);

@@ -46,7 +46,7 @@ beforeAll(async () => {
   cp = startBowline(['up', '--home', join(tmp, 'home'), '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0',
     '--listen-webhook', '127.0.0.1:0', '--kubeconfig', kube.kubeconfig, '--inject-image', 'bowline/bowline:e2e', '--ports-file', portsFile,
     '--inject-identity', 'minted']); // the DC/OS seed's way (no service-account tokens); kube-bookinfo covers the projected token
-  const ports = (await waitFor(() => readPortsFile(portsFile, ['api', 'webhook']), { timeoutMs: 30_000, what: `control plane ports (${cp.output()})` }))!;
+  const ports = (await waitFor(() => readPortsFile(portsFile, ['api', 'webhook']), { timeoutMs: 30_000, what: () => `control plane ports (${cp.output()})` }))!;
   webhookPort = ports['webhook']!;
   installArgs = ['install', 'kubernetes', '--set', `base.validationURL=https://127.0.0.1:${webhookPort}/validate`, '--set', `istiodRemote.injectionURL=https://127.0.0.1:${webhookPort}/inject`];
 }, 120_000);
@@ -78,12 +78,12 @@ describe('webhooks called by a real kube-apiserver', () => {
       const m = await get<{ webhooks: Array<{ clientConfig: { caBundle?: string } }> }>('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/bowline-sidecar-injector');
       const all = [...v.webhooks, ...m.webhooks].map((w) => w.clientConfig.caBundle ?? '');
       return all.every((b) => b !== '') ? all : undefined;
-    }, { timeoutMs: 20_000, what: `caBundle patched (${cp.output().slice(-2000)})` });
+    }, { timeoutMs: 20_000, what: () => `caBundle patched (${cp.output().slice(-2000)})` });
     expect(new Set(bundles).size).toBe(1);
     expect(Buffer.from(bundles![0]!, 'base64').toString()).toContain('-----BEGIN CERTIFICATE-----');
     // The ingress gateway's join token: written by the control plane into the Secret its Deployment mounts.
     const secret = await waitFor(async () => (await kube.api.raw('GET', '/api/v1/namespaces/istio-system/secrets/bowline-join-istio-ingressgateway')).status === 200
-      ? await get<{ data: { token: string } }>('/api/v1/namespaces/istio-system/secrets/bowline-join-istio-ingressgateway') : undefined, { timeoutMs: 25_000, what: `gateway join Secret (${cp.output().slice(-1500)})` });
+      ? await get<{ data: { token: string } }>('/api/v1/namespaces/istio-system/secrets/bowline-join-istio-ingressgateway') : undefined, { timeoutMs: 25_000, what: () => `gateway join Secret (${cp.output().slice(-1500)})` });
     const token = Buffer.from(secret!.data.token, 'base64').toString();
     expect(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())).toMatchObject({ ns: 'istio-system', sa: 'istio-ingressgateway', max: 10_000 });
     // The CRDs were established by the apiserver (Bowline's schemas are structural).

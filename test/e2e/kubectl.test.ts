@@ -58,7 +58,7 @@ beforeAll(async () => {
   const portsFile = join(home, 'ports.json');
   const up = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--push-plaintext', '--ports-file', portsFile]);
   children.push(up);
-  const ports = (await waitFor(() => readPortsFile(portsFile, ['api', 'push']), { timeoutMs: 30_000, what: `bowline up (${up.output()})` }))!;
+  const ports = (await waitFor(() => readPortsFile(portsFile, ['api', 'push']), { timeoutMs: 30_000, what: () => `bowline up (${up.output()})` }))!;
   push = ports.push!;
   kubeconfig = join(home, 'kubeconfig');
   const r = await runBowline(['kubeconfig', '--file', kubeconfig], { env: { BOWLINE_HOME: home, BOWLINE_SERVER: '' } });
@@ -191,7 +191,7 @@ spec:
     const portsFile = join(home, 'proxy-ports.json');
     const proxy = startBowline(['proxy', '--server', `127.0.0.1:${push}`, '--name', 'sleep', '--namespace', 'default', '--service', 'sleep:9080', '--admin-port', '0', '--metrics-port', '0', '--outbound-port', '0', '--telemetry', 'off', '--ports-file', portsFile]);
     children.push(proxy);
-    const ports = (await waitFor(() => readPortsFile(portsFile, ['admin']), { timeoutMs: 30_000, what: `proxy ports (${proxy.output()})` }))!;
+    const ports = (await waitFor(() => readPortsFile(portsFile, ['admin']), { timeoutMs: 30_000, what: () => `proxy ports (${proxy.output()})` }))!;
     await ok(v, ['apply', '-f', '-'], { stdin: `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:

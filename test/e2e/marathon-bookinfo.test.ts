@@ -63,7 +63,7 @@ async function launch(appId: string, service: string, version: string, script: s
   const ports = (await waitFor(() => {
     const p = readPortsFile(portsFile, ['admin']) as unknown as { admin: number; listeners?: Record<string, number> } | undefined;
     return p?.listeners?.['outbound'] && p.listeners['inbound|9080'] ? { admin: p.admin, outbound: p.listeners['outbound'], inbound: p.listeners['inbound|9080'] } : undefined;
-  }, { timeoutMs: 20_000, what: `${name} sidecar listeners:\n${sidecar.output()}` }))!;
+  }, { timeoutMs: 20_000, what: () => `${name} sidecar listeners:\n${sidecar.output()}` }))!;
   const proxy = `http://127.0.0.1:${ports.outbound}`;
   const env = { ...process.env, HTTP_PROXY: proxy, http_proxy: proxy, NO_PROXY: '', no_proxy: '', POD_NAME: `${appId.slice(1)}-${n}`,
     DETAILS_URL: `http://details.${MESOS}:9080`, REVIEWS_URL: `http://reviews.${MESOS}:9080`, RATINGS_URL: `http://ratings.${MESOS}:9080` };
@@ -122,7 +122,7 @@ beforeAll(async () => {
   const portsFile = join(home, 'cp.ports.json');
   const cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--mesh-config', meshFile, '--ports-file', portsFile, '--marathon', marathon.url], { env: { BOWLINE_HOME: home } });
   children.push(cp);
-  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
+  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: () => `bowline up:\n${cp.output()}` });
   const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
   api = `http://127.0.0.1:${ports.api}`;
   pushTls = ports.pushTls;
@@ -150,9 +150,9 @@ beforeAll(async () => {
   const gwPort = await waitFor(() => {
     const l = (readPortsFile(gwPorts, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners ?? {};
     return Object.entries(l).find(([k]) => k !== 'outbound')?.[1];
-  }, { timeoutMs: 20_000, what: `gateway listener:\n${gw.output()}` });
+  }, { timeoutMs: 20_000, what: () => `gateway listener:\n${gw.output()}` });
   base = `http://127.0.0.1:${gwPort}`;
-  await waitFor(async () => (await request(`${base}/productpage`)).text.includes('The Comedy of Errors'), { timeoutMs: 30_000, intervalMs: 200, what: `the product page through the gateway:\n${cp.output().slice(-3000)}` });
+  await waitFor(async () => (await request(`${base}/productpage`)).text.includes('The Comedy of Errors'), { timeoutMs: 30_000, intervalMs: 200, what: () => `the product page through the gateway:\n${cp.output().slice(-3000)}` });
   jason = await signIn(base, 'jason');
 }, 150_000);
 

@@ -34,7 +34,7 @@ export class TestMesh {
     const cp = startBowline(['up', '--home', this.home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--ports-file', portsFile, ...extra], { env: { BOWLINE_HOME: this.home } });
     this.children.push(cp);
     this.cp = cp;
-    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
+    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: () => `bowline up:\n${cp.output()}` });
     const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
     this.api = `http://127.0.0.1:${ports.api}`;
     this.pushTls = ports.pushTls;
@@ -75,7 +75,7 @@ export class TestMesh {
     const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', tokenFile, '--name', name, '--labels', labels, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off',
       '--service', `${service}:${svcPort}@${appPort}`, '--bind-port', `${svcPort}=0`, '--outbound-port', 'auto', '--ports-file', portsFile, ...extra]);
     this.children.push(c);
-    await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/${ns}/sa/${sa}`), { timeoutMs: 15_000, what: `${name} certificate:\n${c.output()}` });
+    await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/${ns}/sa/${sa}`), { timeoutMs: 15_000, what: () => `${name} certificate:\n${c.output()}` });
     const ports = await waitFor(() => {
       const p = readPortsFile(portsFile, ['admin']) as unknown as { admin?: number; listeners?: Record<string, number> } | undefined;
       const l = p?.listeners ?? {};

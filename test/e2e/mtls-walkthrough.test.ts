@@ -68,7 +68,7 @@ async function sidecar(name: string, sa: string, args: string[], tlsPort: number
   writeFileSync(tokenFile, t.out.split('\n').find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()))!.trim() + '\n');
   const c = startBowline(['proxy', '--server', `127.0.0.1:${tlsPort}`, '--token-file', tokenFile, '--name', name, '--labels', `app=${name}`, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', ...args]);
   children.push(c);
-  await waitFor(() => c.output().includes('workload certificate for spiffe://cluster.local/ns/foo/sa/'), { timeoutMs: 15_000, what: `${name} certificate:\n${c.output()}` });
+  await waitFor(() => c.output().includes('workload certificate for spiffe://cluster.local/ns/foo/sa/'), { timeoutMs: 15_000, what: () => `${name} certificate:\n${c.output()}` });
   return c;
 }
 
@@ -86,7 +86,7 @@ beforeAll(async () => {
   const portsFile = join(home, 'ports.json');
   const cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--mesh-config', meshFile, '--ports-file', portsFile], { env: { BOWLINE_HOME: home } });
   children.push(cp);
-  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
+  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: () => `bowline up:\n${cp.output()}` });
   const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
   api = `http://127.0.0.1:${ports.api}`;
   const [httpbinApp, helloApp, sleepApp] = await Promise.all([sample('httpbin/httpbin.js'), sample('httpbin/httpbin.js'), sample('sleep/sleep.js')]);

@@ -69,7 +69,7 @@ export class Cloud {
     this.cp = this.start([process.execPath, bowline, 'up', '--home', this.home, '--listen-api', `${this.address}:15014`, '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0',
       '--ports-file', portsFile, '--ca-certs-dir', cacerts, '--cluster', this.cluster, '--network', this.network, ...extra], { BOWLINE_HOME: this.home });
     const cp = this.cp;
-    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up in ${this.name}:\n${cp.output()}` });
+    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: () => `bowline up in ${this.name}:\n${cp.output()}` });
     this.pushTls = (JSON.parse(readFileSync(portsFile, 'utf8')) as { pushTls: number }).pushTls;
   }
 
@@ -87,7 +87,7 @@ export class Cloud {
   async sidecar(name: string, service: string, port: number, appPort: number, opts: { outbound?: number; locality?: string; extra?: string[] } = {}): Promise<Child> {
     const c = this.start([process.execPath, bowline, 'proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', this.token('default', name), '--name', name, '--labels', `app=${name}`,
       '--service', `${service}:${port}@${appPort}`, '--address', this.address, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--outbound-port', String(opts.outbound ?? 0), ...(opts.locality ? ['--locality', opts.locality] : []), ...(opts.extra ?? [])]);
-    await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/default/sa/${name}`), { timeoutMs: 30_000, what: `${name} in ${this.name}:\n${c.output()}` });
+    await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/default/sa/${name}`), { timeoutMs: 30_000, what: () => `${name} in ${this.name}:\n${c.output()}` });
     return c;
   }
 
@@ -101,14 +101,17 @@ export class Cloud {
       if (!existsSync(portsFile)) return false;
       const l = (JSON.parse(readFileSync(portsFile, 'utf8')) as { listeners?: Record<string, number> }).listeners ?? {};
       return l['gateway|15443'] === 15443 && Object.keys(l).some((k) => k.endsWith('|15012'));
-    }, { timeoutMs: 30_000, what: `east-west gateway in ${this.name}:\n${c.output()}` });
+    }, { timeoutMs: 30_000, what: () => `east-west gateway in ${this.name}:\n${c.output()}` });
     return c;
   }
 
   /** A postcard app (`greeter` or `messenger`) on 127.0.0.1:`port` with `env`. */
   async app(script: 'greeter' | 'messenger', port: number, env: NodeJS.ProcessEnv): Promise<Child> {
     const c = this.start([process.execPath, join(repoRoot, 'dist/samples/postcard', `${script}.js`), '--port', String(port)], env);
-    await waitFor(() => c.output().includes('listening on'), { timeoutMs: 15_000, what: `${script} in ${this.name}:\n${c.output()}` });
+    // 30 s like the other processes here: three clouds start at once on a loaded machine. The failure shows the
+    // output at that time (a string would show it as it was when the wait began: empty).
+    const up = await waitFor(() => (c.proc.exitCode !== null ? 'exited' : c.output().includes('listening on') && 'up'), { timeoutMs: 30_000, what: () => `${script} in ${this.name}:\n${c.output()}` });
+    if (up === 'exited') throw new Error(`${script} in ${this.name} exited ${c.proc.exitCode}:\n${c.output()}`);
     return c;
   }
 
@@ -194,7 +197,7 @@ r.on('timeout',()=>r.destroy(new Error('timeout')));r.on('error',e=>{seq[i]='err
 function fin(){if(++done===${opts.count}){lat.sort((a,b)=>a-b);const q=p=>lat[Math.min(lat.length-1,Math.floor(p*lat.length))]||0;console.log(JSON.stringify({p50:q(0.5),p99:q(0.99),failures:fail,sequence:seq}));process.exit(0)}}
 for(let i=0;i<${opts.count};i++){const at=start+i*1000/${opts.rps};setTimeout(()=>one(i),Math.max(0,at-performance.now()))}`;
   const c = cloud.start([process.execPath, '-e', script]);
-  const line = await waitFor(() => c.output().split('\n').find((l) => l.startsWith('{')), { timeoutMs: (opts.count / opts.rps) * 1000 + 30_000, what: `load in ${cloud.name}: ${c.output()}` });
+  const line = await waitFor(() => c.output().split('\n').find((l) => l.startsWith('{')), { timeoutMs: (opts.count / opts.rps) * 1000 + 30_000, what: () => `load in ${cloud.name}: ${c.output()}` });
   const r = JSON.parse(line!) as { p50: number; p99: number; failures: number; sequence: string[] };
   const counts: Record<string, number> = {};
   for (const s of r.sequence) counts[s] = (counts[s] ?? 0) + 1;
@@ -221,7 +224,7 @@ const out={};for(const p of ['a','b'])out[p]={p50:q(res[p].lat,0.5),p99:q(res[p]
 console.log(JSON.stringify(out));process.exit(0)})()`;
   const c = cloud.start([process.execPath, '-e', script]);
   const total = 2 * opts.warmup + opts.blocks * opts.perBlock;
-  const line = await waitFor(() => c.output().split('\n').find((l) => l.startsWith('{')), { timeoutMs: (total / opts.rps) * 1000 + 60_000, what: `comparison in ${cloud.name}: ${c.output()}` });
+  const line = await waitFor(() => c.output().split('\n').find((l) => l.startsWith('{')), { timeoutMs: (total / opts.rps) * 1000 + 60_000, what: () => `comparison in ${cloud.name}: ${c.output()}` });
   return JSON.parse(line!) as Record<'a' | 'b', Comparison>;
 }
 

@@ -42,7 +42,7 @@ export class ClusterMesh extends TestMesh {
     const c = startBowline(['proxy', '--gateway', '--server', `127.0.0.1:${pushTls}`, '--token-file', tokenFile, '--name', 'istio-eastwestgateway', '--namespace', 'istio-system',
       '--labels', `istio=eastwestgateway,topology.istio.io/network=${network}`, '--bind-port', '15443=0', '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--ports-file', portsFile, ...extra]);
     this.gateways.push(c);
-    const port = await waitFor(() => (readPortsFile(portsFile, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners?.['gateway|15443'], { timeoutMs: 20_000, what: `east-west gateway listener:\n${c.output()}` });
+    const port = await waitFor(() => (readPortsFile(portsFile, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners?.['gateway|15443'], { timeoutMs: 20_000, what: () => `east-west gateway listener:\n${c.output()}` });
     return { port: port!, child: c };
   }
 

@@ -82,7 +82,7 @@ beforeAll(async () => {
   const cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--push-plaintext', '--ports-file', portsFile,
     '--cluster', 'cluster-1', '--network', 'network-1', '--api-tls'], { env: { BOWLINE_HOME: home } });
   children.push(cp);
-  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up:\n${cp.output()}` });
+  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: () => `bowline up:\n${cp.output()}` });
   const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number };
   api = `https://127.0.0.1:${ports.api}`;
   const kc = await runBowline(['kubeconfig', '--server', api, '--file', join(home, 'bowline.kubeconfig')], { env: { BOWLINE_HOME: home } });
@@ -90,7 +90,7 @@ beforeAll(async () => {
   const clientPorts = join(home, 'client.ports.json');
   const client = startBowline(['proxy', '--server', `127.0.0.1:${ports.push}`, '--name', 'client', '--labels', 'app=client', '--outbound-port', 'auto', '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--ports-file', clientPorts]);
   children.push(client);
-  outbound = (await waitFor(() => (readPortsFile(clientPorts, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners?.outbound, { timeoutMs: 20_000, what: `client proxy:\n${client.output()}` }))!;
+  outbound = (await waitFor(() => (readPortsFile(clientPorts, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners?.outbound, { timeoutMs: 20_000, what: () => `client proxy:\n${client.output()}` }))!;
 }, 150_000);
 
 afterAll(async () => {

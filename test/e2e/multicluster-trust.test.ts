@@ -66,7 +66,7 @@ describe('one root, an intermediate per cluster', () => {
       body: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cacerts', namespace: 'istio-system' }, type: 'Opaque', data }),
     });
     expect(res.status, await res.text()).toBe(201);
-    await waitFor(() => other.cp!.output().includes('ca: signing with Secret istio-system/cacerts'), { timeoutMs: 10_000, what: `cacerts plugged in:\n${other.cp!.output()}` });
+    await waitFor(() => other.cp!.output().includes('ca: signing with Secret istio-system/cacerts'), { timeoutMs: 10_000, what: () => `cacerts plugged in:\n${other.cp!.output()}` });
     // A workload started now holds a certificate under the shared root: west accepts it, and it trusts west.
     const joined = await other.sidecar('joined', 'default', 'joined', 9081);
     await settle(joined.outbound, 'http://messenger.west.example:8080/hello', 200);

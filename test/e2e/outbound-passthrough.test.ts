@@ -63,7 +63,7 @@ beforeAll(async () => {
   const portsFile = join(home, 'ports.json');
   const cp = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile], { env: { BOWLINE_HOME: home } });
   children.push(cp);
-  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
+  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: () => `bowline up:\n${cp.output()}` });
   const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number };
   api = `http://127.0.0.1:${ports.api}`;
   const proxyPorts = join(home, 'sleep.ports.json');
@@ -80,7 +80,7 @@ beforeAll(async () => {
       metricsPort = j.metrics ?? 0;
       return outbound > 0 && metricsPort > 0;
     } catch { return false; }
-  }, { timeoutMs: 20_000, what: `sidecar ports:\n${p.output()}` });
+  }, { timeoutMs: 20_000, what: () => `sidecar ports:\n${p.output()}` });
 }, 60_000);
 
 afterAll(async () => {

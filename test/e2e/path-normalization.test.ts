@@ -55,7 +55,7 @@ async function proxy(name: string, ns: string, sa: string, args: string[], waitL
   const c = startBowline(['proxy', '--server', `127.0.0.1:${pushTls}`, '--token-file', tokenFile, '--name', name, '--namespace', ns, '--service-account', sa,
     '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--ports-file', portsFile, ...args]);
   children.push(c);
-  await waitFor(() => c.output().includes('workload certificate for spiffe://'), { timeoutMs: 20_000, what: `${name} certificate:\n${c.output()}` });
+  await waitFor(() => c.output().includes('workload certificate for spiffe://'), { timeoutMs: 20_000, what: () => `${name} certificate:\n${c.output()}` });
   if (waitListeners) await waitFor(() => {
     const l = (readPortsFile(portsFile, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners;
     if (l !== undefined && Object.keys(l).length > 0) ports[name] = l;
@@ -129,7 +129,7 @@ beforeAll(async () => {
   const portsFile = join(home, 'ports.json');
   const cp = startBowline(['up', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--ports-file', portsFile], { env: { BOWLINE_HOME: home } });
   children.push(cp);
-  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: `bowline up:\n${cp.output()}` });
+  await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: () => `bowline up:\n${cp.output()}` });
   const p = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
   api = `http://127.0.0.1:${p.api}`;
   pushTls = p.pushTls;

@@ -49,7 +49,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('bowline proxy 
     const portsFile = join(dir, `${tag}.ports.json`);
     const child = startBowline(['proxy', '--config', writeConfig(`${tag}.json`, log), '--admin-port', '0', '--ports-file', portsFile, ...extra]);
     children.push(child);
-    const ports = await waitFor(() => existsSync(portsFile) && JSON.parse(readFileSync(portsFile, 'utf8')), { timeoutMs: 20_000, what: `ports file (${child.output()})` });
+    const ports = await waitFor(() => existsSync(portsFile) && JSON.parse(readFileSync(portsFile, 'utf8')), { timeoutMs: 20_000, what: () => `ports file (${child.output()})` });
     return { ports, log, child };
   }
 

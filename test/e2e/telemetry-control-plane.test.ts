@@ -93,7 +93,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
     const portsFile = join(home, 'ports.json');
     const cp = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile]);
     children.push(cp);
-    await waitFor(() => existsSync(portsFile) && readFileSync(portsFile, 'utf8').endsWith('\n'), { timeoutMs: 20_000, what: `bowline up ports (${cp.output()})` });
+    await waitFor(() => existsSync(portsFile) && readFileSync(portsFile, 'utf8').endsWith('\n'), { timeoutMs: 20_000, what: () => `bowline up ports (${cp.output()})` });
     ({ api, push } = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number });
     await apply('mesh-text', istioConfigMap(Number(new URL(collector.url).port), 'TEXT'));
 
@@ -184,7 +184,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
     const busyPort = (busy.address() as AddressInfo).port;
     try {
       const gw = proxy(['--gateway', '--name', 'ingressgateway', '--namespace', 'istio-system', '--labels', 'istio=ingressgateway', '--bind-port', `80=${busyPort}`, '--telemetry', 'off']);
-      await waitFor(async () => (await syncz()).length === 3, { timeoutMs: 20_000, what: `gateway connected (${gw.output()})` });
+      await waitFor(async () => (await syncz()).length === 3, { timeoutMs: 20_000, what: () => `gateway connected (${gw.output()})` });
       await apply('gateway', `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: istio-system}
@@ -197,7 +197,7 @@ spec:
       const page = await waitFor(async () => {
         const text = (await get(api, '/metrics')).body;
         return (sample(text, 'bowline_push_nacks_total') ?? 0) >= 1 ? text : undefined;
-      }, { timeoutMs: 15_000, what: `a NACK counted (${gw.output().slice(-2000)})` }) as string;
+      }, { timeoutMs: 15_000, what: () => `a NACK counted (${gw.output().slice(-2000)})` }) as string;
 
       expect(sample(page, 'bowline_push_proxies')).toBe(3);
       expect(sample(page, 'bowline_push_nacks_total')).toBeGreaterThanOrEqual(1);

@@ -85,7 +85,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('Istio telemetr
     const portsFile = join(home, 'ports.json');
     const cp = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile]);
     children.push(cp);
-    await waitFor(() => existsSync(portsFile) && readFileSync(portsFile, 'utf8').endsWith('\n'), { timeoutMs: 20_000, what: `bowline up ports (${cp.output()})` });
+    await waitFor(() => existsSync(portsFile) && readFileSync(portsFile, 'utf8').endsWith('\n'), { timeoutMs: 20_000, what: () => `bowline up ports (${cp.output()})` });
     ({ api, push } = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number });
     await apply('mesh', meshConfig(`accessLogFile: /dev/stdout\ndefaultConfig:\n  tracing:\n    sampling: 100\n    zipkin: {address: "127.0.0.1:${new URL(collector.url).port}"}`));
     let ppOut = 0;
@@ -111,7 +111,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('Istio telemetr
     ports.productpage = await proxyPorts('productpage');
     ports.reviews = await proxyPorts('reviews');
     ppOut = ports.productpage.outbound;
-    await waitFor(async () => (await request('warm')).body === 'productpage -> reviews', { timeoutMs: 30_000, what: `productpage -> reviews (${pp.output().slice(-2000)})` });
+    await waitFor(async () => (await request('warm')).body === 'productpage -> reviews', { timeoutMs: 30_000, what: () => `productpage -> reviews (${pp.output().slice(-2000)})` });
   }, 90_000);
 
   afterAll(async () => {

@@ -65,7 +65,7 @@ function openPath(path: string): void {
 async function serve(name: string, script: string): Promise<number> {
   const c = start('ip', ['netns', 'exec', name, process.execPath, '-e', script]);
   children.push(c);
-  return Number(await waitFor(() => /^port (\d+)$/m.exec(c.output())?.[1], { timeoutMs: 10_000, what: `server: ${c.output()}` }));
+  return Number(await waitFor(() => /^port (\d+)$/m.exec(c.output())?.[1], { timeoutMs: 10_000, what: () => `server: ${c.output()}` }));
 }
 
 function apply(name: string, yaml: string): void {
@@ -106,7 +106,7 @@ describe.skipIf(!canRun)('a VM joins the mesh (bundle, join, DNS, capture, renew
     const cp = start('ip', ['netns', 'exec', CL, process.execPath, bowline, 'up', '--home', join(home, 'cp'), '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0',
       '--listen-push-tls', '10.78.0.1:0', '--ports-file', join(home, 'cp.ports.json')], { env: { BOWLINE_CA_WORKLOAD_TTL_MS: '12000', BOWLINE_REGISTRATION_TTL_MS: '60000' } });
     children.push(cp);
-    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: `bowline up:\n${cp.output()}` });
+    await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 30_000, what: () => `bowline up:\n${cp.output()}` });
     const ports = JSON.parse(readFileSync(join(home, 'cp.ports.json'), 'utf8')) as { api: number; pushTls: number };
     api = `http://127.0.0.1:${ports.api}`;
     pushTls = ports.pushTls;
@@ -135,7 +135,7 @@ spec:
       '--name', 'productpage', '--labels', 'app=productpage,version=v1', '--service', `productpage:9080@${app}`, '--service', `tcpecho:9000/TCP@${echo}`,
       '--address', '10.78.0.1', '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off']);
     children.push(pp);
-    await waitFor(() => pp.output().includes('installed, valid until'), { timeoutMs: 30_000, what: `productpage proxy:\n${pp.output()}` });
+    await waitFor(() => pp.output().includes('installed, valid until'), { timeoutMs: 30_000, what: () => `productpage proxy:\n${pp.output()}` });
     // The VM's apps: HTTP on 8080 and a TCP echo on 3306 (Istio's seed: ISTIO_INBOUND_PORTS=27017,3306,8080).
     await serve(VM, `${echoXfcc('vm')}.listen(8080, '0.0.0.0', function () { console.log('port ' + this.address().port); })`);
     await serve(VM, "require('net').createServer((s) => s.pipe(s)).listen(3306, '0.0.0.0', function () { console.log('port ' + this.address().port); })");
@@ -193,7 +193,7 @@ spec:
 
   it('join --no-systemd: the VM gets its certificate with the token and appears as a WorkloadEntry of its group', async () => {
     joined = start('ip', ['netns', 'exec', VM, process.execPath, bowline, 'join', bundle, '--no-systemd', '--root', root]);
-    await waitFor(() => joined!.output().includes('/sa/vmsa installed'), { timeoutMs: 30_000, what: `join:\n${joined!.output()}` });
+    await waitFor(() => joined!.output().includes('/sa/vmsa installed'), { timeoutMs: 30_000, what: () => `join:\n${joined!.output()}` });
     expect(statSync(join(root, 'etc/bowline/identity/key.pem')).mode & 0o777).toBe(0o600);
     const we = await waitFor(() => { const g = cli(CL, ['get', 'workloadentry', 'vmapp-10.78.0.2', '-o', 'json', '--server', api]); return g.status === 0 ? JSON.parse(g.out) : undefined; }, { timeoutMs: 15_000, what: 'the WorkloadEntry' });
     expect(we.spec).toMatchObject({ address: '10.78.0.2', serviceAccount: 'vmsa', labels: { app: 'vmapp', 'security.istio.io/tlsMode': 'istio' } });
@@ -201,7 +201,7 @@ spec:
   });
 
   it('an app on the VM with no proxy settings gets productpage by its name over mTLS (the server sees the VM\'s SPIFFE id)', async () => {
-    const r = await waitFor(() => { const x = curl(VM, ['http://productpage.default.svc.cluster.local:9080/productpage']); return x.status === 0 && x.out.startsWith('{') ? x : undefined; }, { timeoutMs: 30_000, what: `productpage from the VM\n${joined!.output().slice(-3000)}` });
+    const r = await waitFor(() => { const x = curl(VM, ['http://productpage.default.svc.cluster.local:9080/productpage']); return x.status === 0 && x.out.startsWith('{') ? x : undefined; }, { timeoutMs: 30_000, what: () => `productpage from the VM\n${joined!.output().slice(-3000)}` });
     const body = JSON.parse(r!.out);
     expect(body.who).toBe('productpage');
     expect(body.xfcc).toContain('URI=spiffe://cluster.local/ns/default/sa/vmsa');
@@ -237,9 +237,9 @@ spec:
         req.on('timeout', () => req.destroy(new Error('timeout'))); req.on('error', (e) => { fail++; console.error(e.message); setTimeout(next, 20); });
       })();`]);
     children.push(loop);
-    await waitFor(() => installed() >= before + 3, { timeoutMs: 50_000, what: `3 renewals\n${joined!.output().slice(-2000)}` });
+    await waitFor(() => installed() >= before + 3, { timeoutMs: 50_000, what: () => `3 renewals\n${joined!.output().slice(-2000)}` });
     writeFileSync(stopFile, '');
-    const counts = await waitFor(() => /ok=(\d+) fail=(\d+)/.exec(loop.output()), { timeoutMs: 15_000, what: `the loop's counts: ${loop.output()}` });
+    const counts = await waitFor(() => /ok=(\d+) fail=(\d+)/.exec(loop.output()), { timeoutMs: 15_000, what: () => `the loop's counts: ${loop.output()}` });
     expect(Number(counts![2]), loop.output()).toBe(0);
     expect(Number(counts![1])).toBeGreaterThan(20);
   }, 90_000);
@@ -254,7 +254,7 @@ spec:
     await waitFor(() => healthy()?.status === 'True', { timeoutMs: 15_000, what: 'Healthy=True' });
     const toVm = () => curl(CL, ['-o', '/dev/null', '-w', '%{http_code}', '-x', 'http://127.0.0.1:15001', 'http://vmapp.default.svc.cluster.local:8080/probe-test']).out;
     rmSync(healthyFile);
-    const down = await waitFor(() => { const c = healthy(); return c?.status === 'False' ? c : undefined; }, { timeoutMs: 15_000, what: `Healthy=False\n${joined!.output().slice(-1500)}` });
+    const down = await waitFor(() => { const c = healthy(); return c?.status === 'False' ? c : undefined; }, { timeoutMs: 15_000, what: () => `Healthy=False\n${joined!.output().slice(-1500)}` });
     expect(down!.message).toContain(`exec test -e ${healthyFile}: exit 1`);
     await waitFor(() => joined!.output().includes('workload probe: unhealthy'), { timeoutMs: 5_000, what: 'the proxy\'s probe log line' });
     await waitFor(() => toVm() === '503', { timeoutMs: 15_000, what: 'no healthy VM endpoint (503) from productpage' });

@@ -154,7 +154,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
       '--listen-peer-urls', 'unix://etcd-peer:2380', '--initial-advertise-peer-urls', 'unix://etcd-peer:2380',
       '--initial-cluster', 'bk=unix://etcd-peer:2380', '--initial-cluster-state', 'new', '--log-level', 'warn'], { cwd: dir });
     children.push({ name: 'etcd', child: etcd });
-    await waitFor(() => etcdHealthy(join(dir, 'etcd-client:2379')), { timeoutMs: 20_000, what: `etcd health:\n${etcd.output()}` });
+    await waitFor(() => etcdHealthy(join(dir, 'etcd-client:2379')), { timeoutMs: 20_000, what: () => `etcd health:\n${etcd.output()}` });
 
     // kube-apiserver on 127.0.0.1: it has no port-0 mode, so a kernel-chosen port is offered and a lost bind race retried.
     const pki = join(dir, 'pki');
