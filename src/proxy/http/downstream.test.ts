@@ -13,6 +13,7 @@ import { waitFor } from '../../../test/support/wait.js';
 import { ProxyStats } from '../stats.js';
 import type { ProxyTimers } from '../timers.js';
 import { Downstream } from './downstream.js';
+import { deliverRead } from './socket-read.js';
 import { EOH_FOUND, EOH_NONE, scanHeadEnd } from './head-end.js';
 
 const parses = vi.hoisted(() => ({ n: 0 }));
@@ -73,7 +74,7 @@ describe('a head trickled one byte at a time', () => {
     const d = new Downstream(sock, slot, ctx, () => {});
     parses.n = 0;
     const t0 = process.cpuUsage();
-    for (let i = 0; i < head.length; i++) sock.emit('data', head.subarray(i, i + 1));
+    for (let i = 0; i < head.length; i++) feed(sock, head.subarray(i, i + 1));
     const cpu = process.cpuUsage(t0);
     const n = parses.n;
     await closed;
@@ -127,7 +128,12 @@ class ManualTimers implements ProxyTimers {
   }
 }
 
-/** A Downstream (no route table) on a real accepted loopback socket, its timers `timers`; the test feeds it by emitting 'data'. */
+/** One read of `bytes` on a Downstream's socket, as the kernel would deliver it (socket-read.ts; a socket reading `data` events gets one). */
+function feed(sock: Socket, bytes: Buffer): void {
+  if (!deliverRead(sock, bytes)) sock.emit('data', bytes);
+}
+
+/** A Downstream (no route table) on a real accepted loopback socket, its timers `timers`; the test feeds it reads (`feed`). */
 async function downstreamOn(requestHeadersTimeoutMs: number, timers: ProxyTimers): Promise<{ sock: Socket; stats: ProxyStats; reply: () => string; closed: Promise<void> }> {
   const server = createNetServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -172,10 +178,10 @@ describe('request headers timeout', () => {
     // A Downstream on a real accepted socket, fed synchronously, with timers only the test moves: no wall clock involved.
     const timers = new ManualTimers();
     const { sock, stats, reply, closed } = await downstreamOn(300, timers);
-    sock.emit('data', Buffer.from('GET /slow HTTP/1.1\r\nhost: a\r\n', 'latin1'));
+    feed(sock, Buffer.from('GET /slow HTTP/1.1\r\nhost: a\r\n', 'latin1'));
     expect(timers.pending).toBe(1);
     // One header byte every 20 ms for 280 ms: the connection is never idle, and the deadline does not move.
-    for (let i = 0; i < 14; i++) { timers.advance(20); sock.emit('data', Buffer.from('x')); }
+    for (let i = 0; i < 14; i++) { timers.advance(20); feed(sock, Buffer.from('x')); }
     timers.advance(19);
     expect(stats.downstreamHeadersTimeouts).toBe(0);
     expect(sock.destroyed || sock.writableEnded).toBe(false);

@@ -19,6 +19,11 @@ import { reportInternalError } from '../internal-error.js';
 import { BODY_CHUNKED, BODY_LENGTH, parseRequestHead, type RequestHead } from './request-head.js';
 import { endToEndFields, REASONS, responseHead, type Framing } from './serialize.js';
 import { realTimers, type ProxyTimers } from '../timers.js';
+import { emitDataEvents, isShared, own, readIntoShared, sharedReadBuffer } from './socket-read.js';
+
+/** The read buffer of every downstream connection read below node's streams (socket-read.ts). */
+const READ = sharedReadBuffer();
+const EMPTY = Buffer.alloc(0);
 
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
 const MAX_BUFFERED = 64 * 1024;
@@ -81,6 +86,8 @@ export class Downstream implements Responder {
   private corked = 0;
   private batch: Array<string | Buffer> | null = null;
   private batchBytes = 0;
+  /** The socket reads into the shared buffer READ: bytes kept past a read are copied. */
+  private readonly shared: boolean;
 
   constructor(readonly socket: Socket, private readonly slot: ListenerSlot, private readonly ctx: ProxyContext, private readonly onGone: (d: Downstream) => void) {
     this.timers = ctx.timers ?? realTimers;
@@ -90,7 +97,9 @@ export class Downstream implements Responder {
     ctx.stats.downstreamConnectionsTotal++;
     ctx.stats.downstreamConnectionsActive++;
     // No throw crosses these callbacks (a try costs nothing until something throws): internal-error.ts.
-    socket.on('data', (chunk: Buffer) => { try { this.onData(chunk); } catch (err) { this.internalError(err); } });
+    // Plain TCP reads into the shared buffer (no stream machinery, no buffer per read); TLS and the rest read `data` events.
+    this.shared = readIntoShared(socket, READ, (n, b) => { this.onRead(n, b); });
+    if (!this.shared) socket.on('data', (chunk: Buffer) => { try { this.onData(chunk); } catch (err) { this.internalError(err); } });
     socket.on('error', () => {});
     socket.on('close', () => this.onClose());
     socket.on('drain', () => { try { this.onSocketDrain(); } catch (err) { this.internalError(err); } });
@@ -103,6 +112,17 @@ export class Downstream implements Responder {
     return this.x !== null;
   }
 
+  /** One read into the shared buffer: handled like a `data` chunk, then what is kept of it is copied. */
+  private onRead(n: number, b: Buffer): void {
+    try {
+      this.onData(b.subarray(0, n));
+    } catch (err) {
+      this.internalError(err);
+    }
+    const buf = this.buf;
+    if (buf !== null && isShared(buf, READ)) this.buf = Buffer.from(buf);
+  }
+
   private onData(chunk: Buffer): void {
     const x = this.x;
     if (x !== null && this.reading) {
@@ -112,7 +132,7 @@ export class Downstream implements Responder {
     }
     if (this.closed) return;
     if (this.buf === null) this.buf = chunk;
-    else { (this.more ??= []).push(chunk); this.moreBytes += chunk.length; }
+    else { (this.more ??= []).push(this.shared ? own(chunk, READ) : chunk); this.moreBytes += chunk.length; }
     if (this.x === null) {
       // An incomplete head is parsed again only when its end (or its size limit) may have arrived.
       if (this.eoh >= 0 && (this.eoh = scanHeadEnd(chunk, this.eoh)) !== EOH_FOUND
@@ -165,21 +185,21 @@ export class Downstream implements Responder {
     this.keepAfter = false;
   }
 
-  /** Request body bytes in [start, end): unframed to the exchange; returns the offset after this body's bytes, -1 on error. */
+  /** Request body bytes in [start, end): unframed to the exchange (copied out of the shared read buffer); returns the offset after this body's bytes, -1 on error. */
   private body(x: Exchange, buf: Buffer, start: number, end: number): number {
     if (this.raw) {
-      x.requestData(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      x.requestData(own(start === 0 && end === buf.length ? buf : buf.subarray(start, end), READ));
       return end;
     }
     const d = this.decoder;
     if (d === null) {
       const n = Math.min(this.bodyRemaining, end - start);
-      if (n > 0) x.requestData(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n));
+      if (n > 0) x.requestData(own(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n), READ));
       this.bodyRemaining -= n;
       if (this.bodyRemaining === 0 && this.reading && !this.raw) { this.reading = false; x.requestEnd(); }
       return start + n;
     }
-    const at = d.push(buf, start, end, (b, s, e) => x.requestData(b.subarray(s, e)));
+    const at = d.push(buf, start, end, (b, s, e) => x.requestData(own(b.subarray(s, e), READ)));
     if (at < 0) {
       this.reading = false;
       x.requestInvalid(`invalid chunked encoding: ${d.error}\n`);
@@ -396,7 +416,7 @@ export class Downstream implements Responder {
     if (to === undefined) { x.localReply(405, 'CONNECT needs a listener with filter chains (docs/proxy-config.md)\n', 0); return; }
     if (this.more !== null) this.join();
     this.flushBatch();
-    const initial = this.buf ?? Buffer.alloc(0);
+    const initial = this.buf === null ? EMPTY : own(this.buf, READ);
     this.buf = null;
     x.handedOff();
     this.x = null;
@@ -404,6 +424,7 @@ export class Downstream implements Responder {
     this.headComplete();
     const s = this.socket;
     for (const ev of ['data', 'close', 'drain', 'timeout']) s.removeAllListeners(ev);
+    if (this.shared) emitDataEvents(s);
     s.setTimeout(0);
     this.ctx.stats.downstreamConnectionsActive--;
     this.onGone(this);

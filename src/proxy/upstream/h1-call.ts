@@ -12,12 +12,15 @@ import { HeadError } from '../http/head.js';
 import { parseResponseHead, RBODY_CHUNKED, RBODY_CLOSE, RBODY_LENGTH, RBODY_NONE, type ResponseHead } from '../http/response-head.js';
 import { endToEndFields, requestHead, type Framing } from '../http/serialize.js';
 import type { CallSink, UpstreamCall, UpstreamRequest } from './call.js';
-import type { ClusterPool, ConnOwner, UpstreamConn, Waiter } from './pool.js';
+import { own } from '../http/socket-read.js';
+import { UPSTREAM_READ, type ClusterPool, type ConnOwner, type UpstreamConn, type Waiter } from './pool.js';
 
 /** Largest response head accepted from an upstream. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Body bytes held for a connection that is not there yet before the caller is asked to wait. */
 const MAX_EARLY_BYTES = 64 * 1024;
+/** A head and the body bytes that came with it, up to this size, are joined and written in one call. */
+const JOIN_BYTES = 16 * 1024;
 const LAST_CHUNK = '0\r\n\r\n';
 const NO_BODY: Framing = { kind: 'none' };
 const CHUNKED: Framing = { kind: 'chunked' };
@@ -72,20 +75,26 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
 
   // ------------------------------------------------------------------ Waiter (pool callbacks)
 
-  /** A connection for this call: head and any early body go out in one corked write. */
+  /** A connection for this call: the head and any early body go out in one write. */
   onConnection(conn: UpstreamConn): void {
     this.waiting = false;
     if (this.done) { conn.pool.release(conn, true); return; }
     conn.owner = this;
     this.conn = conn;
     const s = conn.socket;
-    s.cork();
-    s.write(headOf(this.req), 'latin1');
-    for (const b of this.early) this.frame(conn, b);
+    const head = headOf(this.req);
+    const last = this.reqEnded && this.chunked;
+    if (this.early.length === 0 && !last) s.write(head, 'latin1');
+    else if (!this.chunked && this.earlyBytes + head.length <= JOIN_BYTES) s.write(joined(head, this.early, this.earlyBytes));
+    else {
+      s.cork();
+      s.write(head, 'latin1');
+      for (const b of this.early) this.frame(conn, b);
+      if (last) s.write(LAST_CHUNK);
+      s.uncork();
+    }
     this.early = [];
     this.earlyBytes = 0;
-    if (this.reqEnded && this.chunked) s.write(LAST_CHUNK);
-    s.uncork();
     this.drained();
   }
 
@@ -164,10 +173,11 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
 
   // ------------------------------------------------------------------ ConnOwner (response bytes)
 
+  /** Response bytes; a view of the pool's shared read buffer on plaintext connections: what is kept or passed on is copied (own). */
   onUpstreamData(chunk: Buffer): void {
     if (this.done) return;
     this.gotBytes = true;
-    if (this.tunnel) { if (!this.sink.onData(chunk)) this.pause(); return; }
+    if (this.tunnel) { if (!this.sink.onData(own(chunk, UPSTREAM_READ))) this.pause(); return; }
     if (this.res === null) this.responseHead(chunk);
     else this.responseBody(chunk, 0);
   }
@@ -175,7 +185,7 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
   private responseHead(chunk: Buffer): void {
     const buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
     const r = parseResponseHead(buf, 0, buf.length, this.req.method, MAX_RESPONSE_HEAD);
-    if (r === null) { this.resBuf = buf; return; }
+    if (r === null) { this.resBuf = own(buf, UPSTREAM_READ); return; }
     this.resBuf = null;
     if (r instanceof HeadError) return this.failed('protocol', r.message);
     if (r.status < 200 && !(r.status === 101 && this.req.upgrade !== undefined)) {
@@ -207,18 +217,18 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
     if (r.bodyKind === RBODY_LENGTH) {
       const n = Math.min(this.resRemaining, buf.length - start);
       this.resRemaining -= n;
-      if (n > 0 && !this.sink.onData(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n))) this.pause();
+      if (n > 0 && !this.sink.onData(own(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n), UPSTREAM_READ))) this.pause();
       if (this.resRemaining === 0 && !this.done) this.responseDone(start + n < buf.length);
     } else if (r.bodyKind === RBODY_CHUNKED) {
       const d = this.resDecoder!;
       let more = true;
-      const at = d.push(buf, start, buf.length, (b, s, e) => { if (!this.done) more = this.sink.onData(b.subarray(s, e)) && more; });
+      const at = d.push(buf, start, buf.length, (b, s, e) => { if (!this.done) more = this.sink.onData(own(b.subarray(s, e), UPSTREAM_READ)) && more; });
       if (this.done) return;
       if (at < 0) return this.failed('protocol', `invalid chunked response: ${d.error}`);
       if (!more) this.pause();
       if (d.done) this.responseDone(at < buf.length);
     } else if (r.bodyKind === RBODY_CLOSE) {
-      if (!this.sink.onData(start === 0 ? buf : buf.subarray(start))) this.pause();
+      if (!this.sink.onData(own(start === 0 ? buf : buf.subarray(start), UPSTREAM_READ))) this.pause();
     }
   }
 
@@ -256,4 +266,12 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
     if (c !== null) { c.owner = null; c.destroy(); }
     this.sink.onFailure(kind, message);
   }
+}
+
+/** `head` (latin1) followed by `parts`, in one buffer of `head.length + bytes`. */
+function joined(head: string, parts: Buffer[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(head.length + bytes);
+  let at = out.write(head, 0, 'latin1');
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
 }

@@ -10,6 +10,14 @@ import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js
 import type { ConnectionPool } from '../../proxy-config/types.js';
 import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
+import { sharedReadBuffer } from '../http/socket-read.js';
+
+/**
+ * The read buffer of every plaintext upstream connection (net.connect's `onread`): a response's
+ * bytes are handed to the connection's owner as a view of it, valid only until the owner returns
+ * (h1-call.ts copies what it keeps or passes on).
+ */
+export const UPSTREAM_READ = sharedReadBuffer();
 
 /** Where a pool connects: an endpoint's address, port and `address:port` key. */
 export interface Dialable {
@@ -22,6 +30,7 @@ export interface Dialable {
 
 /** Who uses an upstream connection: gets its bytes and hears when it dies. */
 export interface ConnOwner {
+  /** Response bytes; on a plaintext connection a view of UPSTREAM_READ, valid only during the call. */
   onUpstreamData(chunk: Buffer): void;
   /** The connection closed or failed while owned; `err` when it was an error. */
   onUpstreamClose(err: Error | undefined): void;
@@ -45,14 +54,22 @@ export class UpstreamConn {
   /** Bytes received while no one owned the connection (protocol violation). */
   private idleTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool) {
-    socket.on('data', (chunk: Buffer) => {
-      const o = this.owner;
-      if (o !== null) o.onUpstreamData(chunk);
-      else this.destroy(); // unsolicited bytes on an idle connection: never reuse it
-    });
+  /** `shared`: the socket reads into UPSTREAM_READ and calls `onRead` (plaintext); else it emits `data` (TLS). */
+  constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool, shared: boolean) {
+    if (!shared) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {});
     socket.on('close', (hadError) => this.closed(hadError ? new Error('upstream connection error') : undefined));
+  }
+
+  /** One read into UPSTREAM_READ (net.connect's `onread` callback). */
+  onRead(n: number, b: Buffer): void {
+    this.onData(b.subarray(0, n));
+  }
+
+  private onData(chunk: Buffer): void {
+    const o = this.owner;
+    if (o !== null) o.onUpstreamData(chunk);
+    else this.destroy(); // unsolicited bytes on an idle connection: never reuse it
   }
 
   /** True when this connection was used before (a stale keep-alive socket may fail on reuse). */
@@ -206,10 +223,13 @@ export class ClusterPool {
     this.stats.upstreamConnectionsTotal++;
     this.stats.upstreamConnectionsActive++;
     const tls = this.tlsOf();
-    const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity) : connect({ host: endpoint.address, port: endpoint.port, noDelay: true });
+    // Plaintext reads go to the connection without node's Readable (the callback runs only once `conn` exists: after connect).
+    const onread = { buffer: UPSTREAM_READ, callback: (n: number, b: Uint8Array): boolean => { conn.onRead(n, b as Buffer); return true; } };
+    const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity)
+      : connect({ host: endpoint.address, port: endpoint.port, noDelay: true, onread });
     if (tls !== undefined) socket.setNoDelay(true);
     applyKeepalive(socket, this.limits);
-    const conn = new UpstreamConn(socket, endpoint, this);
+    const conn = new UpstreamConn(socket, endpoint, this, tls === undefined);
     const timeoutMs = this.limits?.connectTimeoutMs ?? 10_000;
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; socket.destroy(); }, timeoutMs);

@@ -1,0 +1,144 @@
+/**
+ * `node --import tsx bench/h1-ab.ts [--rounds N] [--secs S] [--variant NAME=DIR ...]`: the
+ * HTTP/1.1 CPU-per-request comparison of issue 18, small enough to repeat while changing code.
+ * One nginx upstream, haproxy (one thread) and one `bowline proxy` per variant (a directory
+ * holding bin/ and dist/, e.g. a copy of an older build; default: this checkout), the same
+ * 10-rule route table as bench/proxy.ts. Each round runs every target in turn (the order
+ * rotates by round): wrk (1 thread, 50 connections, S s) for CPU per request at saturation,
+ * then the open-loop generator at 1000 rps for S s for CPU per request at a fixed rate. Prints
+ * every round and the medians, each Bowline variant as a ratio of haproxy's number of the same
+ * round (the machine is shared: ratios within a round are what compare).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openLoop, quantile } from './loadgen.js';
+import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
+
+const { values } = parseArgs({ options: {
+  rounds: { type: 'string', default: '5' }, secs: { type: 'string', default: '4' }, variant: { type: 'string', multiple: true },
+  'telemetry-off': { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, hold: { type: 'string', default: '0' }, mode: { type: 'string', default: 'both' },
+} });
+const rounds = Number(values.rounds);
+const secs = Number(values.secs);
+const variants = (values.variant ?? [`this=${root}`]).map((v) => { const i = v.indexOf('='); return { name: v.slice(0, i), dir: v.slice(i + 1) }; });
+
+function cpuUs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+const children: ChildProcess[] = [];
+function keep(c: ChildProcess, what: string): ChildProcess {
+  let err = '';
+  c.stderr?.on('data', (d) => { err = (err + String(d)).slice(-2000); });
+  c.on('exit', (code) => { if (!stopping && code) process.stderr.write(`${what} exited ${code}: ${err}\n`); });
+  children.push(c);
+  return c;
+}
+let stopping = false;
+
+function bowlineConfig(upstreamPort: number): unknown {
+  const miss = (i: number): unknown => ({ name: `r${i}`, match: [{ uri: { prefix: `/api/v${i}/` }, headers: { 'end-user': { exact: `user${i}` } } }], route: { destinations: [{ cluster: 'reviews-v2', weight: 100 }] } });
+  const routes = [...Array.from({ length: 9 }, (_, i) => miss(i)), { name: 'hot', match: [{ uri: { prefix: '/' }, headers: { 'x-bench': { exact: 'hot' } } }], route: { destinations: [{ cluster: 'reviews-v1', weight: 100 }] } }];
+  const ep = [{ address: '127.0.0.1', port: upstreamPort }];
+  return {
+    version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
+    mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
+    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
+    routes: [{ name: 'reviews', virtualHosts: [{ name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes }] }],
+    clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }, { name: 'reviews-v2', discovery: 'eds', protocol: 'http1' }],
+    endpoints: [{ cluster: 'reviews-v1', endpoints: ep }, { cluster: 'reviews-v2', endpoints: ep }],
+    secrets: [],
+  };
+}
+
+/** Context switches of a process so far (voluntary + involuntary: each wake-up and each preemption). */
+function switches(pid: number): number {
+  const m = /voluntary_ctxt_switches:\s+(\d+)\s+nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) + Number(m[2]) : NaN;
+}
+
+function wrk(port: number, pid: number): { rps: number; cpu: number; cs: number } {
+  const c0 = cpuUs(pid);
+  const s0 = switches(pid);
+  const r = spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
+  const c1 = cpuUs(pid);
+  const s1 = switches(pid);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
+  const n = /(\d+) requests in/.exec(r.stdout ?? '');
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout ?? '');
+  if (non2xx) process.stderr.write(`wrk: ${non2xx[1]} non-2xx responses on ${port}\n`);
+  return { rps: rps ? Number(rps[1]) : NaN, cpu: n && Number(n[1]) > 0 ? (c1 - c0) / Number(n[1]) : NaN, cs: n ? (s1 - s0) / Number(n[1]) : NaN };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'h1-ab-'));
+  try {
+    const up = await holdSocket();
+    writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${up.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
+    keep(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], up, { ...process.env, NGINX: '3;' }), 'nginx');
+    const hp = await holdSocket();
+    writeFileSync(join(dir, 'haproxy.cfg'), `global\n  nbthread 1\n  maxconn 10500\n  ulimit-n 20000\n  no strict-limits\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${up.port}\n`);
+    const ha = keep(spawnWithSocket('/usr/sbin/haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], hp), 'haproxy');
+    const targets: Array<{ name: string; port: number; pid: number }> = [{ name: 'haproxy', port: hp.port, pid: ha.pid! }];
+    writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(up.port)));
+    const nodeArgs = values['node-args'] ? values['node-args'].split(' ') : [];
+    for (const v of variants) {
+      const pf = join(dir, `${v.name}.ports.json`);
+      const c = keep(spawn(process.execPath, [...nodeArgs, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
+      targets.push({ name: v.name, port: await listenerPort(pf, 'outbound', c), pid: c.pid! });
+    }
+    process.stderr.write(`targets: ${targets.map((t) => `${t.name}:${t.port} pid ${t.pid}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)}\n`);
+    for (const t of targets) await openLoop(t.port, 1000, 500, HOT); // warm-up
+    if (Number(values.hold) > 0) { process.stderr.write(`holding ${values.hold} s\n`); await new Promise((r) => setTimeout(r, Number(values.hold) * 1000)); }
+    const sat = new Map<string, number[]>();
+    const fixed = new Map<string, number[]>();
+    const loads: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+      const line: string[] = [];
+      for (const t of order) {
+        const w = values.mode === 'fixed' ? { rps: NaN, cpu: NaN, cs: NaN } : wrk(t.port, t.pid);
+        (sat.get(t.name) ?? sat.set(t.name, []).get(t.name)!).push(w.cpu);
+        const c0 = cpuUs(t.pid);
+        const s0 = switches(t.pid);
+        const o = values.mode === 'sat' ? { latencies: [], errors: 0 } : await openLoop(t.port, 1000, secs * 1000, HOT);
+        const cpu = (cpuUs(t.pid) - c0) / Math.max(1, o.latencies.length);
+        const cs = (switches(t.pid) - s0) / Math.max(1, o.latencies.length);
+        (fixed.get(t.name) ?? fixed.set(t.name, []).get(t.name)!).push(cpu);
+        line.push(`${t.name} sat ${w.cpu.toFixed(1)} (${w.rps.toFixed(0)} rps, ${w.cs.toFixed(2)} cs) 1k ${cpu.toFixed(1)} (${cs.toFixed(2)} cs)${o.errors ? ` err ${o.errors}` : ''}`);
+      }
+      loads.push(loadavg()[0]!);
+      const h = (m: Map<string, number[]>): number => m.get('haproxy')![r]!;
+      const ratios = variants.map((v) => `${v.name} ${(sat.get(v.name)![r]! / h(sat)).toFixed(2)}x/${(fixed.get(v.name)![r]! / h(fixed)).toFixed(2)}x`).join(', ');
+      process.stdout.write(`round ${r + 1} (load ${loads[r]!.toFixed(1)}): ${line.join(' | ')}  => ${ratios}\n`);
+    }
+    if (rounds === 0) return;
+    const med = (xs: number[]): number => quantile(xs, 0.5);
+    process.stdout.write(`medians over ${rounds} rounds (load ${med(loads).toFixed(1)}):\n`);
+    for (const t of targets) {
+      const rs = sat.get(t.name)!.map((x, i) => x / sat.get('haproxy')![i]!);
+      const rf = fixed.get(t.name)!.map((x, i) => x / fixed.get('haproxy')![i]!);
+      process.stdout.write(`  ${t.name.padEnd(10)} sat ${med(sat.get(t.name)!).toFixed(1)} us/req (ratio ${med(rs).toFixed(2)})  1000 rps ${med(fixed.get(t.name)!).toFixed(1)} us/req (ratio ${med(rf).toFixed(2)})\n`);
+    }
+  } finally {
+    stopping = true;
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => { process.stderr.write(String(err instanceof Error ? err.stack : err) + '\n'); process.exit(1); });
