@@ -20,6 +20,7 @@ import { BODY_CHUNKED, BODY_LENGTH, parseRequestHead, type RequestHead } from '.
 import { endToEndFields, REASONS, responseHead, type Framing } from './serialize.js';
 import { realTimers, type ProxyTimers } from '../timers.js';
 import { emitDataEvents, isShared, own, readIntoShared, sharedReadBuffer } from './socket-read.js';
+import { flushAtTurnEnd, joinParts, type HeldWrites } from './turn-writes.js';
 
 /** The read buffer of every downstream connection read below node's streams (socket-read.ts). */
 const READ = sharedReadBuffer();
@@ -28,9 +29,9 @@ const EMPTY = Buffer.alloc(0);
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
 const MAX_BUFFERED = 64 * 1024;
 /**
- * Writes between cork() and uncork() up to this many bytes are joined into one buffer and
- * written once: a response head and its body (or several pipelined responses) cost one write
- * system call and none of node's cork/writev bookkeeping. Beyond it (or at the socket's own
+ * Writes of one event-loop turn up to this many bytes are held and written once at the turn's
+ * end (turn-writes.ts): a response head and its body (or several pipelined responses) cost one
+ * write system call and none of node's cork/writev bookkeeping. Beyond it (or at the socket's own
  * high-water mark) writes go to the socket as they come, so backpressure is never hidden.
  */
 const BATCH_BYTES = 16 * 1024;
@@ -43,7 +44,7 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const DIGITS = /^\d{1,15}$/;
 
 /** Serves HTTP/1.1 on one accepted socket; the responder of its request in flight. */
-export class Downstream implements Responder {
+export class Downstream implements Responder, HeldWrites {
   readonly protocol = 'HTTP/1.1';
   /** HTTP/1.1 drops trailers. */
   readonly wantsTrailers = false;
@@ -80,10 +81,7 @@ export class Downstream implements Responder {
   private chunkedOut = false;
   /** The response head allowed keep-alive. */
   private keepAfter = false;
-  /** The response head is held (cork) until its first body bytes or the end of the turn. */
-  private headHeld = false;
-  /** cork() depth, and the writes held until uncork() (strings are latin1: one byte per character). */
-  private corked = 0;
+  /** Writes held until the end of the turn (strings are latin1: one byte per character). */
   private batch: Array<string | Buffer> | null = null;
   private batchBytes = 0;
   /** The socket reads into the shared buffer READ: bytes kept past a read are copied. */
@@ -278,30 +276,20 @@ export class Downstream implements Responder {
     this.keepAfter = keep;
     // HEAD and 304 keep the upstream's Content-Length (it describes the representation).
     const text = responseHead(status, reason || REASONS[status] || 'Unknown', endToEndFields(headers, null, framing === FRAME_NONE ? 'content-length' : undefined), framing, keep, http10);
-    // The head waits for the body bytes of the same turn (one write), never longer.
-    if (!end && !this.headHeld) { this.headHeld = true; this.cork(); process.nextTick(releaseHead, this); }
+    // The head waits for the body bytes of the same turn (one write at the turn's end), never longer.
     this.send(text);
   }
 
   /** Response body bytes in the response's framing (chunked when the length is unknown); a string is written as is. */
   write(data: string | Buffer): boolean {
     if (!this.chunkedOut || typeof data === 'string') return this.send(data);
-    this.cork();
     this.send(data.length.toString(16) + '\r\n');
     this.send(data);
-    const ok = this.send('\r\n');
-    this.uncork();
-    return ok;
+    return this.send('\r\n');
   }
 
   end(_trailers?: Headers): void {
     if (this.chunkedOut) { this.chunkedOut = false; this.send(LAST_CHUNK); }
-    this.releaseHead();
-  }
-
-  /** Writes a head still held at the end of the turn it was written in. */
-  releaseHead(): void {
-    if (this.headHeld) { this.headHeld = false; this.uncork(); }
   }
 
   continue(): void {
@@ -313,28 +301,30 @@ export class Downstream implements Responder {
     this.abort();
   }
 
-  /** Bytes to the client, batched between cork() and uncork(). */
+  /** Bytes to the client: held until the end of the turn (turn-writes.ts), or written through past the batch limit. */
   private send(data: string | Buffer): boolean {
     if (this.closed && this.socket.destroyed) return true;
-    if (this.corked > 0) {
-      const n = data.length;
-      if (this.batchBytes + n <= BATCH_BYTES && this.socket.writableLength + this.batchBytes + n < this.socket.writableHighWaterMark) {
-        (this.batch ??= []).push(data);
-        this.batchBytes += n;
-        return true;
-      }
-      this.flushBatch();
+    const n = data.length;
+    if (this.batchBytes + n <= BATCH_BYTES && this.socket.writableLength + this.batchBytes + n < this.socket.writableHighWaterMark) {
+      const b = this.batch;
+      if (b === null) { this.batch = [data]; flushAtTurnEnd(this); } else b.push(data);
+      this.batchBytes += n;
+      return true;
     }
+    this.flushBatch();
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
-  cork(): void { this.corked++; }
-
-  uncork(): void {
-    if (this.corked > 0 && --this.corked === 0) this.flushBatch();
+  /** The end of the turn: writes what was held. */
+  flushHeld(): void {
+    try {
+      this.flushBatch();
+    } catch (err) {
+      this.internalError(err);
+    }
   }
 
-  /** Writes what cork() held, as one buffer. */
+  /** Writes what is held, as one buffer. */
   private flushBatch(): void {
     const b = this.batch;
     if (b === null) return;
@@ -348,13 +338,7 @@ export class Downstream implements Responder {
       else this.socket.write(d);
       return;
     }
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const d of b) {
-      if (typeof d === 'string') at += out.write(d, at, 'latin1');
-      else { out.set(d, at); at += d.length; }
-    }
-    this.socket.write(out);
+    this.socket.write(joinParts(b, total));
   }
 
   onDrain(fn: () => void): void {
@@ -372,12 +356,11 @@ export class Downstream implements Responder {
     const x = this.x;
     if (x === null) return;
     this.x = null;
-    this.releaseHead();
     const keepAlive = this.keepAfter && !this.reading && !this.raw && x.keepDownstream && !this.ctx.draining;
     this.head = null;
     this.decoder = null;
-    this.flushBatch();
     if (!keepAlive || this.closed) {
+      this.flushBatch();
       this.closed = true;
       this.buf = null;
       this.more = null;
@@ -389,10 +372,8 @@ export class Downstream implements Responder {
   }
 
   abort(): void {
-    this.headHeld = false;
     this.batch = null;
     this.batchBytes = 0;
-    this.corked = 0;
     this.closed = true;
     this.socket.destroy();
   }
@@ -456,6 +437,3 @@ export class Downstream implements Responder {
   }
 }
 
-function releaseHead(d: Downstream): void {
-  d.releaseHead();
-}

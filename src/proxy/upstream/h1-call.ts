@@ -19,8 +19,6 @@ import { UPSTREAM_READ, type ClusterPool, type ConnOwner, type UpstreamConn, typ
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Body bytes held for a connection that is not there yet before the caller is asked to wait. */
 const MAX_EARLY_BYTES = 64 * 1024;
-/** A head and the body bytes that came with it, up to this size, are joined and written in one call. */
-const JOIN_BYTES = 16 * 1024;
 const LAST_CHUNK = '0\r\n\r\n';
 const NO_BODY: Framing = { kind: 'none' };
 const CHUNKED: Framing = { kind: 'chunked' };
@@ -75,24 +73,15 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
 
   // ------------------------------------------------------------------ Waiter (pool callbacks)
 
-  /** A connection for this call: the head and any early body go out in one write. */
+  /** A connection for this call: the head and any early body (with the rest of the turn's body bytes) go out in one write at the end of the turn. */
   onConnection(conn: UpstreamConn): void {
     this.waiting = false;
     if (this.done) { conn.pool.release(conn, true); return; }
     conn.owner = this;
     this.conn = conn;
-    const s = conn.socket;
-    const head = headOf(this.req);
-    const last = this.reqEnded && this.chunked;
-    if (this.early.length === 0 && !last) s.write(head, 'latin1');
-    else if (!this.chunked && this.earlyBytes + head.length <= JOIN_BYTES) s.write(joined(head, this.early, this.earlyBytes));
-    else {
-      s.cork();
-      s.write(head, 'latin1');
-      for (const b of this.early) this.frame(conn, b);
-      if (last) s.write(LAST_CHUNK);
-      s.uncork();
-    }
+    conn.send(headOf(this.req));
+    for (const b of this.early) this.frame(conn, b);
+    if (this.reqEnded && this.chunked) conn.send(LAST_CHUNK);
     this.early = [];
     this.earlyBytes = 0;
     this.drained();
@@ -115,13 +104,13 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
       this.earlyBytes += chunk.length;
       return this.earlyBytes <= MAX_EARLY_BYTES;
     }
-    return this.tunnel ? c.socket.write(chunk) : this.frame(c, chunk);
+    return this.tunnel ? c.send(chunk) : this.frame(c, chunk);
   }
 
   end(): void {
     if (this.done || this.reqEnded) return;
     this.reqEnded = true;
-    if (this.conn !== null && this.chunked && !this.tunnel) this.conn.socket.write(LAST_CHUNK);
+    if (this.conn !== null && this.chunked && !this.tunnel) this.conn.send(LAST_CHUNK);
   }
 
   abort(): void {
@@ -164,11 +153,10 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
 
   /** Writes one body piece in the request's framing. */
   private frame(c: UpstreamConn, b: Buffer): boolean {
-    const s = c.socket;
-    if (!this.chunked) return s.write(b);
-    s.write(b.length.toString(16) + '\r\n', 'latin1');
-    s.write(b);
-    return s.write('\r\n', 'latin1');
+    if (!this.chunked) return c.send(b);
+    c.send(b.length.toString(16) + '\r\n');
+    c.send(b);
+    return c.send('\r\n');
   }
 
   // ------------------------------------------------------------------ ConnOwner (response bytes)
@@ -268,10 +256,3 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
   }
 }
 
-/** `head` (latin1) followed by `parts`, in one buffer of `head.length + bytes`. */
-function joined(head: string, parts: Buffer[], bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(head.length + bytes);
-  let at = out.write(head, 0, 'latin1');
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}

@@ -11,6 +11,10 @@ import type { ConnectionPool } from '../../proxy-config/types.js';
 import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
 import { sharedReadBuffer } from '../http/socket-read.js';
+import { flushAtTurnEnd, joinParts, type HeldWrites } from '../http/turn-writes.js';
+
+/** Writes of one turn up to this many bytes are held and written once at its end (http/turn-writes.ts). */
+const BATCH_BYTES = 16 * 1024;
 
 /**
  * The read buffer of every plaintext upstream connection (net.connect's `onread`): a response's
@@ -45,7 +49,7 @@ export interface Waiter {
 }
 
 /** One upstream keep-alive socket. */
-export class UpstreamConn {
+export class UpstreamConn implements HeldWrites {
   owner: ConnOwner | null = null;
   /** Requests sent on this connection so far. */
   requests = 0;
@@ -53,12 +57,51 @@ export class UpstreamConn {
   dead = false;
   /** Bytes received while no one owned the connection (protocol violation). */
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Writes held until the end of the turn (strings latin1). */
+  private batch: Array<string | Buffer> | null = null;
+  private batchBytes = 0;
 
   /** `shared`: the socket reads into UPSTREAM_READ and calls `onRead` (plaintext); else it emits `data` (TLS). */
   constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool, shared: boolean) {
     if (!shared) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {});
     socket.on('close', (hadError) => this.closed(hadError ? new Error('upstream connection error') : undefined));
+  }
+
+  /**
+   * Request bytes: held until the end of the turn and written once with the rest of the turn's
+   * (a head and its body); past the batch limit or the socket's high-water mark written through,
+   * after what was held. Returns false when the caller should wait for 'drain'.
+   */
+  send(data: string | Buffer): boolean {
+    const s = this.socket;
+    const n = data.length;
+    if (this.batchBytes + n <= BATCH_BYTES && s.writableLength + this.batchBytes + n < s.writableHighWaterMark) {
+      const b = this.batch;
+      if (b === null) { this.batch = [data]; flushAtTurnEnd(this); } else b.push(data);
+      this.batchBytes += n;
+      return true;
+    }
+    this.flushHeld();
+    return typeof data === 'string' ? s.write(data, 'latin1') : s.write(data);
+  }
+
+  /** Writes what is held, as one buffer. */
+  flushHeld(): void {
+    const b = this.batch;
+    if (b === null) return;
+    this.batch = null;
+    const total = this.batchBytes;
+    this.batchBytes = 0;
+    const s = this.socket;
+    if (s.destroyed) return;
+    try {
+      if (b.length > 1) s.write(joinParts(b, total));
+      else if (typeof b[0] === 'string') s.write(b[0], 'latin1');
+      else s.write(b[0]!);
+    } catch {
+      s.destroy(); // never thrown by a socket write in practice; the owner hears the close
+    }
   }
 
   /** One read into UPSTREAM_READ (net.connect's `onread` callback). */
@@ -77,8 +120,10 @@ export class UpstreamConn {
     return this.requests > 1;
   }
 
-  /** Closes the connection; the pool forgets it. */
+  /** Closes the connection (what is held is dropped); the pool forgets it. */
   destroy(): void {
+    this.batch = null;
+    this.batchBytes = 0;
     if (!this.dead) this.socket.destroy();
   }
 
