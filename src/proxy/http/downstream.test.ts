@@ -276,3 +276,31 @@ describe('response writes', () => {
     client.destroy();
   });
 });
+
+describe('reading below node streams', () => {
+  it('serves the bytes protocol detection read and gave back, then the next request read through the shared buffer', async () => {
+    const server = createNetServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    let got = '';
+    client.on('data', (b) => { got += b.toString('latin1'); });
+    const sock = await accepted;
+    // What detect/dispatch.ts does: read the first bytes as 'data', pause, give them back.
+    client.write('GET /first HTTP/1.1\r\nhost: a\r\n\r\n');
+    const first = await new Promise<Buffer>((r) => sock.once('data', r));
+    sock.pause();
+    sock.unshift(first);
+    const lst = { name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, idleTimeoutMs: 0, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0, pathNormalization: 'BASE', scheme: 'http' } as unknown as HttpListenerRuntime;
+    const stats = new ProxyStats();
+    const ctx = { stats, hooks: {}, log: () => {}, draining: false } as unknown as ProxyContext;
+    new Downstream(sock, { current: lst }, ctx, () => {});
+    sock.resume();
+    await waitFor(() => stats.requestsTotal === 1 && /\r\n\r\n/.test(got));
+    expect(got).toMatch(/^HTTP\/1\.1 404 /);
+    client.write('GET /second HTTP/1.1\r\nhost: a\r\n\r\n');
+    await waitFor(() => stats.requestsTotal === 2 && got.split('HTTP/1.1 404').length === 3);
+    client.destroy();
+    server.close();
+  });
+});

@@ -98,6 +98,11 @@ export class Downstream implements Responder, HeldWrites {
     // Plain TCP reads into the shared buffer (no stream machinery, no buffer per read); TLS and the rest read `data` events.
     this.shared = readIntoShared(socket, READ, (n, b) => { this.onRead(n, b); });
     if (!this.shared) socket.on('data', (chunk: Buffer) => { try { this.onData(chunk); } catch (err) { this.internalError(err); } });
+    else if (socket.readableLength > 0) {
+      // Bytes protocol detection read and gave back: handled when 'data' would have delivered them (after the caller's set-up).
+      const first = socket.read() as Buffer | null;
+      if (first !== null) process.nextTick(() => { if (!this.closed) { try { this.onData(first); } catch (err) { this.internalError(err); } } });
+    }
     socket.on('error', () => {});
     socket.on('close', () => this.onClose());
     socket.on('drain', () => { try { this.onSocketDrain(); } catch (err) { this.internalError(err); } });

@@ -11,8 +11,7 @@
  * `readIntoShared` gives an accepted socket the same state `onread` would have given it (the
  * socket's own `kBuffer`/`kBufferCb`/`kBufferGen` fields, found by name on a socket made with
  * `onread`, and the handle's `useUserBuffer`, which is what `onread` calls). Where that state is
- * not there (another node, a TLS socket, bytes already buffered by the stream), it says so and
- * the caller reads `data` events as before.
+ * not there (another node, a TLS socket), it says so and the caller reads `data` events as before.
  */
 import { Socket } from 'node:net';
 
@@ -56,15 +55,15 @@ function onreadFields(): OnreadFields | null {
 /**
  * Switches an accepted plain TCP socket to reading into `buffer` with `cb`, as `net.connect`'s
  * `onread` option does. Returns false (nothing changed) when it cannot: the caller reads `data`
- * events. Call it before the socket's first read completes (in the connection callback, or
- * while nothing is buffered in the stream).
+ * events. Bytes the stream already buffered (read before, or unshifted by protocol detection)
+ * stay there: the caller takes them with `socket.read()`.
  */
 export function readIntoShared(socket: Socket, buffer: Buffer, cb: ReadCallback): boolean {
   const f = onreadFields();
   if (f === null) return false;
   const s = socket as unknown as Record<symbol, unknown> & { _handle?: { useUserBuffer?: (b: Buffer) => void } | null };
   const h = s._handle;
-  if (h == null || typeof h.useUserBuffer !== 'function' || socket.readableLength > 0 || !(f.buffer in s) || s[f.buffer]) return false;
+  if (h == null || typeof h.useUserBuffer !== 'function' || !(f.buffer in s) || s[f.buffer]) return false;
   s[f.buffer] = buffer;
   s[f.generator] = null;
   s[f.callback] = cb;
