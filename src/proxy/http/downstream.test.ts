@@ -304,3 +304,26 @@ describe('reading below node streams', () => {
     server.close();
   });
 });
+
+describe('idle keep-alive connections', () => {
+  it('are closed by the idle sweep once idle for idleTimeoutMs after their last request, never earlier', async () => {
+    const server = createNetServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    let got = '';
+    let answered = 0;
+    client.on('data', (b) => { got += b.toString('latin1'); answered = performance.now(); });
+    const closed = new Promise<number>((r) => client.on('close', () => r(performance.now())));
+    const sock = await accepted;
+    const lst = { name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, idleTimeoutMs: 60, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0, pathNormalization: 'BASE', scheme: 'http' } as unknown as HttpListenerRuntime;
+    const stats = new ProxyStats();
+    const ctx = { stats, hooks: {}, log: () => {}, draining: false } as unknown as ProxyContext;
+    new Downstream(sock, { current: lst }, ctx, () => {});
+    client.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
+    await waitFor(() => /^HTTP\/1\.1 404 [\s\S]*\r\n\r\n/.test(got));
+    expect(await closed - answered).toBeGreaterThanOrEqual(60 - 1);
+    expect(stats.requestsTotal).toBe(1);
+    server.close();
+  });
+});

@@ -84,6 +84,12 @@ export class Downstream implements Responder, HeldWrites {
   /** Writes held until the end of the turn (strings are latin1: one byte per character). */
   private batch: Array<string | Buffer> | null = null;
   private batchBytes = 0;
+  /** idleTimeoutMs of the listener (0: none), checked by the idle sweep. */
+  private idleMs = 0;
+  /** Bytes arrived or a request ended since the last sweep. */
+  private active = true;
+  /** The time of the first sweep that found the connection inactive (the idle period started before it). */
+  private idleSince = 0;
   /** The socket reads into the shared buffer READ: bytes kept past a read are copied. */
   private readonly shared: boolean;
 
@@ -107,7 +113,7 @@ export class Downstream implements Responder, HeldWrites {
     socket.on('close', () => this.onClose());
     socket.on('drain', () => { try { this.onSocketDrain(); } catch (err) { this.internalError(err); } });
     const idle = slot.current.idleTimeoutMs;
-    if (idle > 0) socket.setTimeout(idle, () => { if (this.x === null) socket.destroy(); });
+    if (idle > 0) { this.idleMs = idle; watchIdle(this, idle); }
   }
 
   /** True while a request is in flight on this connection. */
@@ -127,6 +133,7 @@ export class Downstream implements Responder, HeldWrites {
   }
 
   private onData(chunk: Buffer): void {
+    this.active = true;
     const x = this.x;
     if (x !== null && this.reading) {
       const at = this.body(x, chunk, 0, chunk.length);
@@ -361,6 +368,7 @@ export class Downstream implements Responder, HeldWrites {
     const x = this.x;
     if (x === null) return;
     this.x = null;
+    this.active = true;
     const keepAlive = this.keepAfter && !this.reading && !this.raw && x.keepDownstream && !this.ctx.draining;
     this.head = null;
     this.decoder = null;
@@ -411,7 +419,7 @@ export class Downstream implements Responder, HeldWrites {
     const s = this.socket;
     for (const ev of ['data', 'close', 'drain', 'timeout']) s.removeAllListeners(ev);
     if (this.shared) emitDataEvents(s);
-    s.setTimeout(0);
+    idleConns.delete(this);
     this.ctx.stats.downstreamConnectionsActive--;
     this.onGone(this);
     s.write('HTTP/1.1 200 Connection established\r\n\r\n');
@@ -423,7 +431,14 @@ export class Downstream implements Responder, HeldWrites {
     if (this.x === null) { this.flushBatch(); this.closed = true; this.socket.end(); }
   }
 
+  /** The idle sweep at `now`: a keep-alive connection with no request in flight and no bytes for idleTimeoutMs is closed. */
+  sweepIdle(now: number): void {
+    if (this.active || this.x !== null) { this.active = false; this.idleSince = now; return; }
+    if (now - this.idleSince >= this.idleMs) this.socket.destroy();
+  }
+
   private onClose(): void {
+    idleConns.delete(this);
     this.closed = true;
     this.headComplete();
     this.ctx.stats.downstreamConnectionsActive--;
@@ -442,3 +457,30 @@ export class Downstream implements Responder, HeldWrites {
   }
 }
 
+/**
+ * Idle keep-alive connections are closed by one coarse sweep instead of a socket timer that
+ * every read and write would refresh (node re-inserts a socket's timer on each event): reads
+ * and request ends only set a flag; every min(1 s, idleTimeoutMs / 4) the sweep reads the clock
+ * once, starts the idle period of connections that were active since the last sweep at this
+ * sweep (after their last activity), and closes those idle for their timeout since. So a
+ * connection closes at most two sweep periods after its idle timeout, never before it.
+ */
+const idleConns = new Set<Downstream>();
+let sweeper: NodeJS.Timeout | null = null;
+let sweepEvery = 0;
+
+/** Adds `d` to the sweep, which then runs at least every min(1 s, idleMs / 4). */
+function watchIdle(d: Downstream, idleMs: number): void {
+  idleConns.add(d);
+  const every = Math.max(10, Math.min(1000, Math.floor(idleMs / 4)));
+  if (sweeper !== null && every >= sweepEvery) return;
+  if (sweeper !== null) clearInterval(sweeper);
+  sweepEvery = every;
+  sweeper = setInterval(sweepIdle, every).unref();
+}
+
+function sweepIdle(): void {
+  const now = Date.now();
+  for (const d of idleConns) d.sweepIdle(now);
+  if (idleConns.size === 0 && sweeper !== null) { clearInterval(sweeper); sweeper = null; sweepEvery = 0; }
+}
