@@ -96,7 +96,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
     const nodeArgs = values['node-args'] ? values['node-args'].split(' ') : [];
     for (const v of variants) {
       const pf = join(dir, `${v.name}.ports.json`);
-      const c = keep(spawn(process.execPath, [...nodeArgs, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
+      const c = keep(spawn(process.execPath, [...nodeArgs, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { cwd: dir, stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
       targets.push({ name: v.name, port: await listenerPort(pf, 'outbound', c), pid: c.pid! });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name}:${t.port} pid ${t.pid}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)}\n`);
