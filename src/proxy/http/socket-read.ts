@@ -60,7 +60,8 @@ function onreadFields(): OnreadFields | null {
  */
 export function readIntoShared(socket: Socket, buffer: Buffer, cb: ReadCallback): boolean {
   const f = onreadFields();
-  if (f === null) return false;
+  // TLS sockets (`encrypted`) stay on 'data' events: their handle has useUserBuffer too, but is not plain TCP.
+  if (f === null || (socket as { encrypted?: boolean }).encrypted === true) return false;
   const s = socket as unknown as Record<symbol, unknown> & { _handle?: { useUserBuffer?: (b: Buffer) => void } | null };
   const h = s._handle;
   if (h == null || typeof h.useUserBuffer !== 'function' || !(f.buffer in s) || s[f.buffer]) return false;
