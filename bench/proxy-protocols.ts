@@ -10,6 +10,7 @@
  * Every port comes from the kernel (bench/ports.ts). prepareProtocols() starts the processes
  * (so their start-up overlaps the HTTP/1.1 part); run() measures and stops them.
  * Fields: h2_cpu_us_per_req, h2_cpu_us_per_req_telemetry_off, haproxy_h2_cpu_us_per_req,
+ * h2_vs_haproxy_cpu_ratio,
  * node_h2_floor_cpu_us_per_req, h2_rps, haproxy_h2_rps, tcp_hop_gbps, haproxy_tcp_gbps (null when
  * a tool is missing; the reason goes to stderr).
  */
@@ -29,6 +30,8 @@ export interface ProtocolBenchResult {
   h2_cpu_us_per_req: number | null;
   h2_cpu_us_per_req_telemetry_off: number | null;
   haproxy_h2_cpu_us_per_req: number | null;
+  /** h2_cpu_us_per_req / haproxy_h2_cpu_us_per_req (issue 18 target: <= 2.5). */
+  h2_vs_haproxy_cpu_ratio: number | null;
   /** A bare node:http2 relay (bench/h2-floor.ts): what any proxy on node:http2 costs at least. */
   node_h2_floor_cpu_us_per_req: number | null;
   h2_rps: number | null;
@@ -37,18 +40,18 @@ export interface ProtocolBenchResult {
   haproxy_tcp_gbps: number | null;
 }
 
-function which(bin: string): string | undefined {
+export function which(bin: string): string | undefined {
   for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) if (existsSync(join(d, bin))) return join(d, bin);
   return undefined;
 }
 
-function cpuUs(pid: number): number {
+export function cpuUs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-async function waitPort(port: number): Promise<void> {
+export async function waitPort(port: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const ok = await new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1'); s.once('connect', () => { s.destroy(); r(true); }); s.once('error', () => r(false)); });
@@ -58,7 +61,7 @@ async function waitPort(port: number): Promise<void> {
   }
 }
 
-function proxyConfig(listenPort: number, upstreamPort: number, kind: 'h2' | 'tcp'): unknown {
+export function proxyConfig(listenPort: number, upstreamPort: number, kind: 'h2' | 'tcp'): unknown {
   const chain = kind === 'h2'
     ? { name: 'http', http: { routeConfig: 'rt' } }
     : { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: 'up', weight: 1 }] }] } };
@@ -73,11 +76,27 @@ function proxyConfig(listenPort: number, upstreamPort: number, kind: 'h2' | 'tcp
   };
 }
 
+/** haproxy doing the bench's job: h2 in and out (`http-reuse always`), or TCP mode; listens on fd 3. */
+export function haproxyConfig(kind: 'h2' | 'tcp', up: number): string {
+  const mode = kind === 'h2'
+    ? `defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind fd@3 proto h2\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${up} proto h2\n`
+    : `defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${up}\n`;
+  return `global\n  nbthread 1\n  maxconn 4096\n${mode}`;
+}
+
+/** The h2c upstream: one nginx worker answering `return 200 "ok"` on the inherited socket (NGINX=3;). */
+export function nginxH2Config(dir: string, up: number): string {
+  return `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx-h2.pid; error_log ${dir}/nginx-h2.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${up} http2; http2_max_requests 10000000; keepalive_requests 10000000; location / { return 200 "ok"; } } }\n`;
+}
+
 /** h2load's shape for every target: connections x concurrent streams per connection, one thread. */
 export const H2LOAD = { connections: 4, streams: 10 } as const;
 
 /** h2load's requests and its req/s, or NaN. */
-function h2load(port: number, n: number): { done: number; rps: number } {
+export function h2load(port: number, n: number): { done: number; rps: number } {
   const r = spawnSync('h2load', ['-n', String(n), '-c', String(H2LOAD.connections), '-m', String(H2LOAD.streams), '-t', '1', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 120_000 });
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded/.exec(r.stdout ?? '');
   const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(r.stdout ?? '');
@@ -108,7 +127,7 @@ type H2Target = 'bowline' | 'bowline-telemetry-off' | 'haproxy' | 'node-floor';
 
 /** Starts the h2 upstream, the h2 targets and the TCP sink and targets; measurement waits for run(). */
 export async function prepareProtocols(o: { quick: boolean }, log: (s: string) => void): Promise<PreparedProtocols> {
-  const out: ProtocolBenchResult = { h2_cpu_us_per_req: null, h2_cpu_us_per_req_telemetry_off: null, haproxy_h2_cpu_us_per_req: null, node_h2_floor_cpu_us_per_req: null, h2_rps: null, haproxy_h2_rps: null, tcp_hop_gbps: null, haproxy_tcp_gbps: null };
+  const out: ProtocolBenchResult = { h2_cpu_us_per_req: null, h2_cpu_us_per_req_telemetry_off: null, haproxy_h2_cpu_us_per_req: null, h2_vs_haproxy_cpu_ratio: null, node_h2_floor_cpu_us_per_req: null, h2_rps: null, haproxy_h2_rps: null, tcp_hop_gbps: null, haproxy_tcp_gbps: null };
   const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-proto-'));
   const kids: ChildProcess[] = [];
   const killAll = (): void => { for (const c of kids) if (c.exitCode === null) c.kill('SIGKILL'); };
@@ -127,10 +146,7 @@ export async function prepareProtocols(o: { quick: boolean }, log: (s: string) =
   const haproxy = async (kind: 'h2' | 'tcp', up: number): Promise<{ port: number; pid: number }> => {
     const held = await holdSocket();
     const f = join(dir, `haproxy-${kind}.cfg`);
-    const mode = kind === 'h2'
-      ? `defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind fd@3 proto h2\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${up} proto h2\n`
-      : `defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  server s1 127.0.0.1:${up}\n`;
-    writeFileSync(f, `global\n  nbthread 1\n  maxconn 4096\n${mode}`);
+    writeFileSync(f, haproxyConfig(kind, up));
     const c = spawnWithSocket(which('haproxy')!, ['-f', f, '-db'], held);
     kids.push(c);
     await waitPort(held.port);
@@ -150,10 +166,7 @@ export async function prepareProtocols(o: { quick: boolean }, log: (s: string) =
       const held = await holdSocket();
       const up = held.port;
       const conf = join(dir, 'nginx-h2.conf');
-      writeFileSync(conf, `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx-h2.pid; error_log ${dir}/nginx-h2.err;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${up} http2; http2_max_requests 10000000; keepalive_requests 10000000; location / { return 200 "ok"; } } }\n`);
+      writeFileSync(conf, nginxH2Config(dir, up));
       kids.push(spawnWithSocket(which('nginx')!, ['-p', dir, '-c', conf], held, { ...process.env, NGINX: '3;' }));
       await waitPort(up);
       const floorHeld = await holdSocket();
@@ -184,6 +197,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
         else if (name === 'haproxy') { out.haproxy_h2_cpu_us_per_req = cpu; out.haproxy_h2_rps = round(r.rps); }
         else out.node_h2_floor_cpu_us_per_req = cpu;
       }
+      if (out.h2_cpu_us_per_req !== null && out.haproxy_h2_cpu_us_per_req) out.h2_vs_haproxy_cpu_ratio = round(out.h2_cpu_us_per_req / out.haproxy_h2_cpu_us_per_req);
       const mb = o.quick ? 128 : 1024;
       if (tcpTargets.bowline) {
         log('bench: tcp through bowline');

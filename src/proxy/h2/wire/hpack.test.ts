@@ -132,3 +132,28 @@ describe('HPACK decoder refusals (connection error COMPRESSION_ERROR)', () => {
     expect(d.table.length).toBe(0);
   });
 });
+
+describe('HPACK tables and caches under churn', () => {
+  it('the ring table keeps RFC order through growth and eviction; the encoder finds only live entries', () => {
+    const e = new HpackEncoder(300);
+    const d = new HpackDecoder(300);
+    for (let i = 0; i < 200; i++) {
+      // Each list indexes two new fields (evicting old ones) and repeats a recent and an evicted one.
+      const list = ['x-n', `v${i}`, 'x-m', `w${i}`, 'x-n', `v${Math.max(0, i - 1)}`, 'x-n', `v${Math.max(0, i - 50)}`];
+      expect(d.decode(e.encode(list)).headers).toEqual(list);
+      expect(d.table.size).toBe(e.table.size);
+      expect(d.table.length).toBe(e.table.length);
+      for (let k = 0; k < d.table.length; k++) expect(d.table.get(k)).toEqual(e.table.get(k));
+    }
+    expect(e.table.findFull('x-n', 'v0')).toBe(-1);
+    expect(e.table.findFull('x-n', 'v199')).toBeGreaterThanOrEqual(0);
+  });
+  it('a literal decoded from the cache equals the octets sent, also for colliding slots', () => {
+    const d = new HpackDecoder(0);
+    const enc = (v: string): Buffer => Buffer.concat([Buffer.from([0x00, 0x01, 0x61, v.length]), Buffer.from(v, 'latin1')]);
+    for (let i = 0; i < 3000; i++) {
+      const v = `val-${i % 700}-${'z'.repeat(i % 40)}`;
+      expect(d.decode(enc(v)).headers).toEqual(['a', v]);
+    }
+  });
+});

@@ -9,7 +9,7 @@
  */
 import { HpackError } from './errors.js';
 import { huffmanDecode, huffmanEncode, huffmanLength } from './huffman.js';
-import { STATIC_FULL, STATIC_NAME, STATIC_TABLE } from './hpack-static.js';
+import { STATIC_NAME, STATIC_TABLE } from './hpack-static.js';
 
 const STATIC_LEN = STATIC_TABLE.length;
 
@@ -23,29 +23,59 @@ export function encodeInteger(out: number[], value: number, n: number, first: nu
   out.push(value);
 }
 
-/** A dynamic table: newest entry first in index order (index 62 = newest). */
+/**
+ * A dynamic table: a ring of entries by insertion number (the newest has index 62). Adding
+ * and evicting move no other entry. The encoder's table also keeps lookups by name and by
+ * name + value (`lookups`), so finding a match costs two map reads, not a scan.
+ */
 export class DynamicTable {
-  private names: string[] = [];
-  private values: string[] = [];
+  private names: string[] = new Array<string>(16);
+  private values: string[] = new Array<string>(16);
+  private mask = 15;
+  /** Entries ever added: the newest has insertion number `added - 1`, the oldest `added - length`. */
+  private added = 0;
+  private count = 0;
+  /** name -> value -> insertion number of the newest such entry (encoder only). */
+  private readonly full: Map<string, Map<string, number>> | undefined;
+  /** name -> insertion number of the newest entry with that name (encoder only). */
+  private readonly named: Map<string, number> | undefined;
   /** Current size in RFC 7541 octets. */
   size = 0;
 
-  constructor(public maxSize: number) {}
+  constructor(public maxSize: number, lookups = false) {
+    if (lookups) { this.full = new Map(); this.named = new Map(); }
+  }
 
   /** Number of entries. */
-  get length(): number { return this.names.length; }
+  get length(): number { return this.count; }
+
+  /** The name of the entry at dynamic position `i` (0 = newest; i < length). */
+  nameAt(i: number): string { return this.names[(this.added - 1 - i) & this.mask]!; }
+
+  /** The value of the entry at dynamic position `i`. */
+  valueAt(i: number): string { return this.values[(this.added - 1 - i) & this.mask]!; }
 
   /** The entry at dynamic position `i` (0 = newest). */
-  get(i: number): [string, string] {
-    const at = this.names.length - 1 - i;
-    return [this.names[at]!, this.values[at]!];
-  }
+  get(i: number): [string, string] { return [this.nameAt(i), this.valueAt(i)]; }
 
   /** Adds an entry, evicting the oldest as needed; an entry larger than the table empties it (RFC 7541 4.4). */
   add(name: string, value: string): void {
     const sz = 32 + name.length + value.length;
     this.evictTo(this.maxSize - sz);
-    if (sz <= this.maxSize) { this.names.push(name); this.values.push(value); this.size += sz; }
+    if (sz > this.maxSize) return;
+    if (this.count > this.mask) this.grow();
+    const seq = this.added++;
+    const at = seq & this.mask;
+    this.names[at] = name;
+    this.values[at] = value;
+    this.count++;
+    this.size += sz;
+    if (this.full !== undefined) {
+      let byValue = this.full.get(name);
+      if (byValue === undefined) this.full.set(name, (byValue = new Map()));
+      byValue.set(value, seq);
+      this.named!.set(name, seq);
+    }
   }
 
   /** Sets the maximum size, evicting as needed. */
@@ -54,24 +84,49 @@ export class DynamicTable {
     this.evictTo(max);
   }
 
-  /** Dynamic position (0 = newest) of a full match, or of a name match (`nameOnly`), or -1. */
-  find(name: string, value: string): { at: number; full: boolean } {
-    let nameAt = -1;
-    for (let i = this.names.length - 1; i >= 0; i--) {
-      if (this.names[i] !== name) continue;
-      if (this.values[i] === value) return { at: this.names.length - 1 - i, full: true };
-      if (nameAt < 0) nameAt = this.names.length - 1 - i;
+  /** Dynamic position (0 = newest) of the newest entry `name: value`, or -1 (tables with lookups). */
+  findFull(name: string, value: string): number {
+    const seq = this.full?.get(name)?.get(value);
+    return seq === undefined ? -1 : this.added - 1 - seq;
+  }
+
+  /** Dynamic position of the newest entry named `name`, or -1 (tables with lookups). */
+  findName(name: string): number {
+    const seq = this.named?.get(name);
+    return seq === undefined ? -1 : this.added - 1 - seq;
+  }
+
+  private grow(): void {
+    const cap = (this.mask + 1) * 2;
+    const names = new Array<string>(cap);
+    const values = new Array<string>(cap);
+    for (let seq = this.added - this.count; seq < this.added; seq++) {
+      names[seq & (cap - 1)] = this.names[seq & this.mask]!;
+      values[seq & (cap - 1)] = this.values[seq & this.mask]!;
     }
-    return { at: nameAt, full: false };
+    this.names = names;
+    this.values = values;
+    this.mask = cap - 1;
   }
 
   private evictTo(limit: number): void {
-    let drop = 0;
-    while (this.size > Math.max(0, limit) && drop < this.names.length) {
-      this.size -= 32 + this.names[drop]!.length + this.values[drop]!.length;
-      drop++;
+    const floor = Math.max(0, limit);
+    while (this.size > floor && this.count > 0) {
+      const seq = this.added - this.count;
+      const at = seq & this.mask;
+      const name = this.names[at]!;
+      const value = this.values[at]!;
+      this.size -= 32 + name.length + value.length;
+      this.count--;
+      this.names[at] = '';
+      this.values[at] = '';
+      if (this.full !== undefined) {
+        // Eviction goes oldest first: if the lookup names this entry, no other entry matches any more.
+        const byValue = this.full.get(name)!;
+        if (byValue.get(value) === seq) { byValue.delete(value); if (byValue.size === 0) this.full.delete(name); }
+        if (this.named!.get(name) === seq) this.named!.delete(name);
+      }
     }
-    if (drop > 0) { this.names.splice(0, drop); this.values.splice(0, drop); }
   }
 }
 
@@ -83,11 +138,48 @@ export interface DecodedBlock {
   oversized: boolean;
 }
 
+/**
+ * Strings of literals a peer sends again and again (a server's `date`, a client's authority
+ * before it is indexed, Huffman-coded or not): direct-mapped memos of the coded octets ->
+ * decoded string, as http/string-cache.ts does for HTTP/1.1 heads. A hit compares every octet,
+ * so a peer can only cause a miss, never change another string.
+ */
+const LIT_SLOTS = 512;
+const LIT_MAX = 64;
+const litRaw: string[] = new Array<string>(LIT_SLOTS * 2).fill('');
+const litOut: string[] = new Array<string>(LIT_SLOTS * 2).fill('');
+
+function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+}
+
+/** The literal in `buf[start, end)` (Huffman-coded when `huff`) as a string. */
+function literal(buf: Buffer, start: number, end: number, huff: boolean): string {
+  const n = end - start;
+  if (n === 0) return '';
+  if (n > LIT_MAX) return huff ? huffmanDecode(buf, start, end) : latin1(buf, start, end);
+  const i = (((n * 31 + buf[start]! * 7 + buf[end - 1]! * 3 + buf[start + (n >> 1)]!) & (LIT_SLOTS - 1)) << 1) | (huff ? 1 : 0);
+  const raw = litRaw[i]!;
+  if (raw.length === n) {
+    let k = 0;
+    while (k < n && buf[start + k] === raw.charCodeAt(k)) k++;
+    if (k === n) return litOut[i]!;
+  }
+  const s = huff ? huffmanDecode(buf, start, end) : latin1(buf, start, end);
+  litRaw[i] = huff ? latin1(buf, start, end) : s;
+  litOut[i] = s;
+  return s;
+}
+
 /** Decodes header blocks of one connection direction. */
 export class HpackDecoder {
   readonly table: DynamicTable;
   /** The SETTINGS_HEADER_TABLE_SIZE we advertised: the ceiling for the peer's size updates. */
   private limit: number;
+  /** Decoding state of the block at hand. */
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private end = 0;
 
   constructor(maxTableSize = 4096, public maxHeaderListSize = 65_536) {
     this.table = new DynamicTable(maxTableSize);
@@ -105,73 +197,95 @@ export class HpackDecoder {
     const headers: string[] = [];
     let listSize = 0;
     let oversized = false;
-    let pos = 0;
     let fieldsSeen = false;
-    const end = buf.length;
-    const int = (n: number): number => {
-      if (pos >= end) throw new HpackError('truncated integer');
-      const max = (1 << n) - 1;
-      let v = buf[pos++]! & max;
-      if (v < max) return v;
-      let m = 1;
-      for (let k = 0; ; k++) {
-        if (pos >= end) throw new HpackError('truncated integer');
-        if (k >= 4) throw new HpackError('integer too large');
-        const b = buf[pos++]!;
-        v += (b & 0x7f) * m;
-        m *= 128;
-        if ((b & 0x80) === 0) break;
+    this.buf = buf;
+    this.pos = 0;
+    const end = this.end = buf.length;
+    const table = this.table;
+    try {
+      while (this.pos < end) {
+        const b = buf[this.pos]!;
+        let name: string;
+        let value: string;
+        if (b & 0x80) { // indexed field
+          const index = this.int(7);
+          if (index === 0) throw new HpackError('index 0');
+          if (index <= STATIC_LEN) { const e = STATIC_TABLE[index - 1]!; name = e[0]; value = e[1]; } else {
+            const d = this.dynamic(index);
+            name = table.nameAt(d);
+            value = table.valueAt(d);
+          }
+        } else if (b & 0x40) { // literal with incremental indexing
+          const idx = this.int(6);
+          name = idx === 0 ? this.str() : this.nameOf(idx);
+          value = this.str();
+          table.add(name, value);
+        } else if (b & 0x20) { // dynamic table size update
+          if (fieldsSeen) throw new HpackError('dynamic table size update after a header field');
+          const size = this.int(5);
+          if (size > this.limit) throw new HpackError(`dynamic table size update to ${size} over the advertised ${this.limit}`);
+          table.resize(size);
+          continue;
+        } else { // literal without indexing (0000) or never indexed (0001)
+          const idx = this.int(4);
+          name = idx === 0 ? this.str() : this.nameOf(idx);
+          value = this.str();
+        }
+        fieldsSeen = true;
+        listSize += 32 + name.length + value.length;
+        if (listSize > this.maxHeaderListSize) { oversized = true; headers.length = 0; }
+        if (!oversized) headers.push(name, value);
       }
-      if (v > 0x7fffffff) throw new HpackError('integer too large');
-      return v;
-    };
-    const str = (): string => {
-      if (pos >= end) throw new HpackError('truncated string');
-      const huff = (buf[pos]! & 0x80) !== 0;
-      const len = int(7);
-      if (len > end - pos) throw new HpackError('string longer than the block');
-      const s = huff ? huffmanDecode(buf, pos, pos + len) : buf.toString('latin1', pos, pos + len);
-      pos += len;
-      return s;
-    };
-    const entry = (index: number): [string, string] => {
-      if (index === 0) throw new HpackError('index 0');
-      if (index <= STATIC_LEN) return STATIC_TABLE[index - 1] as [string, string];
-      const d = index - STATIC_LEN - 1;
-      if (d >= this.table.length) throw new HpackError(`index ${index} beyond the dynamic table (${this.table.length} entries)`);
-      return this.table.get(d);
-    };
-    const emit = (name: string, value: string): void => {
-      fieldsSeen = true;
-      listSize += 32 + name.length + value.length;
-      if (listSize > this.maxHeaderListSize) { oversized = true; headers.length = 0; }
-      if (!oversized) headers.push(name, value);
-    };
-    while (pos < end) {
-      const b = buf[pos]!;
-      if (b & 0x80) { // indexed field
-        const [n, v] = entry(int(7));
-        emit(n, v);
-      } else if (b & 0x40) { // literal with incremental indexing
-        const idx = int(6);
-        const name = idx === 0 ? str() : entry(idx)[0];
-        const value = str();
-        this.table.add(name, value);
-        emit(name, value);
-      } else if (b & 0x20) { // dynamic table size update
-        if (fieldsSeen) throw new HpackError('dynamic table size update after a header field');
-        const size = int(5);
-        if (size > this.limit) throw new HpackError(`dynamic table size update to ${size} over the advertised ${this.limit}`);
-        this.table.resize(size);
-      } else { // literal without indexing (0000) or never indexed (0001)
-        const idx = int(4);
-        const name = idx === 0 ? str() : entry(idx)[0];
-        emit(name, str());
-      }
+    } finally {
+      this.buf = EMPTY;
     }
     return { headers, oversized };
   }
+
+  private int(n: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    if (this.pos >= end) throw new HpackError('truncated integer');
+    const max = (1 << n) - 1;
+    let v = buf[this.pos++]! & max;
+    if (v < max) return v;
+    let m = 1;
+    for (let k = 0; ; k++) {
+      if (this.pos >= end) throw new HpackError('truncated integer');
+      if (k >= 4) throw new HpackError('integer too large');
+      const b = buf[this.pos++]!;
+      v += (b & 0x7f) * m;
+      m *= 128;
+      if ((b & 0x80) === 0) break;
+    }
+    if (v > 0x7fffffff) throw new HpackError('integer too large');
+    return v;
+  }
+
+  private str(): string {
+    if (this.pos >= this.end) throw new HpackError('truncated string');
+    const huff = (this.buf[this.pos]! & 0x80) !== 0;
+    const len = this.int(7);
+    const start = this.pos;
+    if (len > this.end - start) throw new HpackError('string longer than the block');
+    this.pos = start + len;
+    return literal(this.buf, start, start + len, huff);
+  }
+
+  /** Dynamic position of table index `index` (> 61). */
+  private dynamic(index: number): number {
+    const d = index - STATIC_LEN - 1;
+    if (d >= this.table.length) throw new HpackError(`index ${index} beyond the dynamic table (${this.table.length} entries)`);
+    return d;
+  }
+
+  private nameOf(index: number): string {
+    if (index <= STATIC_LEN) return STATIC_TABLE[index - 1]![0];
+    return this.table.nameAt(this.dynamic(index));
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Names whose values are never indexed (RFC 7541 7.1.3: credentials that must not leak through table probing). */
 const NEVER_INDEX = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
@@ -180,14 +294,36 @@ const MAX_INDEXED_ENTRY = 512;
 /** Names whose values change per request: indexing them only churns the table. */
 const DONT_INDEX = new Set([':path', 'content-length', 'date', 'etag', 'if-modified-since', 'if-none-match', 'last-modified', 'location', 'x-request-id', 'traceparent', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'grpc-timeout']);
 
-/** Encodes header blocks of one connection direction. */
+/** What the encoder does with a name that has no full match: 0 index it, 1 literal without indexing, 2 never indexed. */
+const MODE_INDEX = 0;
+const MODE_PLAIN = 1;
+const MODE_NEVER = 2;
+
+/** Static (name -> value -> index) for full matches without building a key string. */
+const STATIC_BY_NAME = new Map<string, Map<string, number>>();
+for (let i = 0; i < STATIC_TABLE.length; i++) {
+  const [n, v] = STATIC_TABLE[i]!;
+  let m = STATIC_BY_NAME.get(n);
+  if (m === undefined) STATIC_BY_NAME.set(n, (m = new Map()));
+  if (!m.has(v)) m.set(v, i + 1);
+}
+
+/**
+ * Encodes header blocks of one connection direction into one reused buffer. Fields matching
+ * the static or dynamic table are one index; others are literals with an indexed name where
+ * there is one. Repeated fields are indexed (so they are sent once); per-request values
+ * (DONT_INDEX) are literals without indexing, credentials never indexed. Huffman coding, when
+ * shorter, is used for what goes into the table (sent once); per-request literals are sent as
+ * they are (what haproxy does too: coding them costs more CPU than it saves on the wire).
+ */
 export class HpackEncoder {
   readonly table: DynamicTable;
   private pendingUpdate: number | undefined;
-  private bytes: number[] = [];
+  private out = Buffer.allocUnsafe(4096);
+  private pos = 0;
 
   constructor(maxTableSize = 4096, private readonly huffman = true) {
-    this.table = new DynamicTable(maxTableSize);
+    this.table = new DynamicTable(maxTableSize, true);
   }
 
   /** The peer's SETTINGS_HEADER_TABLE_SIZE changed: use at most `max`, announced at the start of the next block. */
@@ -196,47 +332,80 @@ export class HpackEncoder {
     if (size !== this.table.maxSize) { this.table.resize(size); this.pendingUpdate = size; }
   }
 
-  /** Encodes [name, value, ...] (names lower-case) into one header block. */
+  /** Encodes [name, value, ...] (names lower-case) into one header block (a new Buffer). */
   encode(headers: readonly string[]): Buffer {
-    const out = this.bytes;
-    out.length = 0;
-    if (this.pendingUpdate !== undefined) { encodeInteger(out, this.pendingUpdate, 5, 0x20); this.pendingUpdate = undefined; }
+    const n = this.encodeInto(headers);
+    const b = Buffer.allocUnsafe(n);
+    this.out.copy(b, 0, 0, n);
+    return b;
+  }
+
+  /** Encodes into the encoder's own buffer; the block is `block()[0, returned length)`, valid until the next call. */
+  encodeInto(headers: readonly string[]): number {
+    this.pos = 0;
+    if (this.pendingUpdate !== undefined) { this.int(this.pendingUpdate, 5, 0x20); this.pendingUpdate = undefined; }
+    const table = this.table;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      const full = STATIC_FULL.get(name + '\0' + value);
-      if (full !== undefined) { encodeInteger(out, full, 7, 0x80); continue; }
-      const dyn = this.table.length > 0 ? this.table.find(name, value) : { at: -1, full: false };
-      if (dyn.full) { encodeInteger(out, STATIC_LEN + 1 + dyn.at, 7, 0x80); continue; }
-      const nameIdx = STATIC_NAME.get(name) ?? (dyn.at >= 0 ? STATIC_LEN + 1 + dyn.at : 0);
-      if (NEVER_INDEX.has(name)) {
-        encodeInteger(out, nameIdx, 4, 0x10);
-      } else if (!DONT_INDEX.has(name) && 32 + name.length + value.length <= Math.min(MAX_INDEXED_ENTRY, this.table.maxSize)) {
-        encodeInteger(out, nameIdx, 6, 0x40);
-        if (nameIdx === 0) this.str(name);
-        this.str(value);
-        this.table.add(name, value);
-        continue;
-      } else {
-        encodeInteger(out, nameIdx, 4, 0x00);
+      const st = STATIC_BY_NAME.get(name);
+      if (st !== undefined) {
+        const full = st.get(value);
+        if (full !== undefined) { this.int(full, 7, 0x80); continue; }
       }
-      if (nameIdx === 0) this.str(name);
-      this.str(value);
+      let nameIdx = 0;
+      if (table.length > 0) {
+        const at = table.findFull(name, value);
+        if (at >= 0) { this.int(STATIC_LEN + 1 + at, 7, 0x80); continue; }
+        if (st === undefined) { const nat = table.findName(name); if (nat >= 0) nameIdx = STATIC_LEN + 1 + nat; }
+      }
+      if (st !== undefined) nameIdx = STATIC_NAME.get(name)!;
+      const mode = NEVER_INDEX.has(name) ? MODE_NEVER : DONT_INDEX.has(name) || 32 + name.length + value.length > Math.min(MAX_INDEXED_ENTRY, table.maxSize) ? MODE_PLAIN : MODE_INDEX;
+      if (mode === MODE_INDEX) {
+        this.int(nameIdx, 6, 0x40);
+        if (nameIdx === 0) this.str(name, this.huffman);
+        this.str(value, this.huffman);
+        table.add(name, value);
+        continue;
+      }
+      this.int(nameIdx, 4, mode === MODE_NEVER ? 0x10 : 0x00);
+      if (nameIdx === 0) this.str(name, false);
+      this.str(value, false);
     }
-    return Buffer.from(out);
+    return this.pos;
   }
 
-  private str(s: string): void {
-    const out = this.bytes;
-    const hl = this.huffman ? huffmanLength(s) : Infinity;
+  /** The buffer encodeInto() wrote. */
+  block(): Buffer { return this.out; }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + n));
+    this.out.copy(bigger, 0, 0, this.pos);
+    this.out = bigger;
+  }
+
+  private int(value: number, n: number, first: number): void {
+    this.room(6);
+    const out = this.out;
+    const max = (1 << n) - 1;
+    if (value < max) { out[this.pos++] = first | value; return; }
+    out[this.pos++] = first | max;
+    value -= max;
+    while (value >= 128) { out[this.pos++] = (value % 128) + 128; value = Math.floor(value / 128); }
+    out[this.pos++] = value;
+  }
+
+  private str(s: string, huffman: boolean): void {
+    const hl = huffman ? huffmanLength(s) : Infinity;
     if (hl < s.length) {
-      encodeInteger(out, hl, 7, 0x80);
-      const tmp = Buffer.allocUnsafe(hl);
-      huffmanEncode(s, tmp, 0);
-      for (let i = 0; i < hl; i++) out.push(tmp[i]!);
+      this.int(hl, 7, 0x80);
+      this.room(hl);
+      this.pos = huffmanEncode(s, this.out, this.pos);
     } else {
-      encodeInteger(out, s.length, 7, 0);
-      for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i) & 0xff);
+      this.int(s.length, 7, 0);
+      this.room(s.length);
+      this.pos += (this.out as unknown as { latin1Write(s: string, at: number, n: number): number }).latin1Write(s, this.pos, s.length);
     }
   }
 }
