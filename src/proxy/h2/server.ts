@@ -60,7 +60,6 @@ export class WireServer implements H2Handler {
   private starting: WireStream[] = [];
   private invalid = 0;
   private rejected = 0;
-  private corked = false;
   private ended = false;
   private draining = false;
   /** Bytes were read since the last idle probe. */
@@ -86,6 +85,7 @@ export class WireServer implements H2Handler {
       initialWindowSize: initial,
       connectionWindow: Math.max(initial, (h2?.maxSessionMemoryMb ?? DEFAULTS.maxSessionMemoryMb) * 1024 * 1024),
       maxHeaderListSize: chain.http?.maxRequestHeadersBytes ?? 60 * 1024,
+      batch: true,
     });
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remote = this.remoteAddress + ':' + (socket.remotePort ?? 0);
@@ -123,23 +123,11 @@ export class WireServer implements H2Handler {
 
   // ---------------------------------------------------------------- H2Handler
 
-  /** Frames out: corked for the rest of this tick, so a response's HEADERS and DATA leave in one write. */
+  /** Frames out: the codec batches a turn's frames (responses of every stream) into one write. */
   write(data: Buffer): void {
     const s = this.socket;
     if (s.destroyed || this.ended) return;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(uncork, this);
-    }
     s.write(data);
-  }
-
-  /** Uncorks now (before an end, so the GOAWAY leaves ahead of the FIN). */
-  flushNow(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
   }
 
   onHeaders(id: number, list: string[], endStream: boolean, oversized: boolean): void {
@@ -224,7 +212,7 @@ export class WireServer implements H2Handler {
   /** Ends the TCP connection after what was written (GOAWAY included); destroyed after the grace whatever the peer does. */
   private end(): void {
     if (this.ended) return;
-    this.flushNow();
+    this.conn.flushOutput(); // the GOAWAY leaves ahead of the FIN
     this.ended = true;
     const s = this.socket;
     s.end();
@@ -316,7 +304,6 @@ export const WIRE_CLOSE_GRACE_MS = { value: 1000 };
 /** How often an idle connection (no streams) is probed with a PING. */
 export const WIRE_PROBE_MS = { value: 30_000 };
 
-function uncork(srv: WireServer): void { srv.flushNow(); }
 function startAll(srv: WireServer): void { srv.startQueued(); }
 function noop(): void {}
 

@@ -6,7 +6,7 @@
  * GOAWAY retires a session (new streams go elsewhere); REFUSED_STREAM and streams cut by a
  * GOAWAY are reported as `refused` (safe to retry: the upstream never processed them).
  */
-import type { OutgoingHttpHeaders } from 'node:http2';
+import type { Headers } from '../http/head.js';
 import { connect as netConnect } from 'node:net';
 import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
@@ -15,7 +15,7 @@ import { protocolStats } from '../tcp/record.js';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
 import { guardSink } from './guarded-sink.js';
-import { WireSession } from './wire-session.js';
+import { requestList, WireSession } from './wire-session.js';
 import type { CallSink, UpstreamCall } from '../upstream/call.js';
 
 /** Default per-session stream cap when neither config nor peer says (Envoy's default is effectively unlimited). */
@@ -43,23 +43,25 @@ class ClusterCalls {
     return this.active < (this.config.connectionPool?.http2MaxRequests ?? DEFAULT_MAX_REQUESTS);
   }
 
-  /** Starts an HTTP/2 call; undefined when the cluster is at http2MaxRequests (503 UO). */
-  h2(ep: UpstreamEndpoint, headers: OutgoingHttpHeaders, endStream: boolean, sink: CallSink): UpstreamCall | undefined {
+  /**
+   * Starts an HTTP/2 call for `method` `path` on `authority` with the request's fields `headers`
+   * (connection-specific ones dropped here); undefined when the cluster is at http2MaxRequests (503 UO).
+   */
+  h2(ep: UpstreamEndpoint, method: string, authority: string, path: string, headers: Headers, endStream: boolean, sink: CallSink): UpstreamCall | undefined {
     const pool = this.config.connectionPool;
     if (this.active >= (pool?.http2MaxRequests ?? DEFAULT_MAX_REQUESTS)) return undefined;
     sink = guardSink(sink, this.ctx, 'h2 upstream response');
     const s = this.session(ep);
     s.active++;
     this.active++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      s.active--;
-      this.active--;
-    };
-    return s.open({ ...headers, ':scheme': this.tls !== undefined ? 'https' : 'http' }, endStream, sink, release);
+    return s.open(requestList(method, this.tls !== undefined ? 'https' : 'http', authority, path, headers), endStream, sink);
   }
+
+  /** A stream of session `s` is done (the session counts it once). */
+  private readonly streamDone = (s: WireSession): void => {
+    s.active--;
+    this.active--;
+  };
 
   /** Calls `cb` once a session to `ep` is connected, or with the reason it could not connect. */
   ready(ep: UpstreamEndpoint, cb: (err?: Error) => void): void {
@@ -102,7 +104,8 @@ class ClusterCalls {
         if (idleTimer) clearInterval(idleTimer);
         const i = list.indexOf(s);
         if (i >= 0) list.splice(i, 1);
-      });
+      },
+      this.streamDone);
     list.push(s);
     const timeoutMs = this.config.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const timer = setTimeout(() => { if (!s.connected) socket.destroy(new Error(`connect timeout after ${timeoutMs} ms`)); }, timeoutMs);

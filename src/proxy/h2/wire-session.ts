@@ -39,6 +39,26 @@ export function flatHeaders(h: OutgoingHttpHeaders): string[] {
   return out;
 }
 
+/**
+ * A request's header list for our encoder: pseudo-headers, then the regular fields in order,
+ * without connection-specific ones and with `te` only as `trailers` (RFC 9113 8.2.2).
+ */
+export function requestList(method: string, scheme: string, authority: string, path: string, h: Headers): string[] {
+  const out = [':method', method, ':scheme', scheme, ':authority', authority, ':path', path];
+  const names = h.names;
+  const values = h.values;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    // Connection-specific names all start with c, k, p, t, u, h: test the set only for those.
+    const c = n.charCodeAt(0);
+    if ((c === 0x63 || c === 0x6b || c === 0x70 || c === 0x74 || c === 0x75 || c === 0x68) && CONNECTION_SPECIFIC.has(n)) continue;
+    const v = values[i]!;
+    if (n === 'te' && v.toLowerCase() !== 'trailers') continue;
+    out.push(n, v);
+  }
+  return out;
+}
+
 /** The regular fields of a decoded list (pseudo-headers and connection-specific fields dropped, `te` only as trailers). */
 function toHeaders(list: string[]): Headers {
   const h = new Headers();
@@ -53,27 +73,6 @@ function toHeaders(list: string[]): Headers {
   return h;
 }
 
-interface StreamState {
-  /** 0 while queued for a stream slot (the peer's SETTINGS_MAX_CONCURRENT_STREAMS). */
-  id: number;
-  headers: OutgoingHttpHeaders;
-  endStream: boolean;
-  /** Body and end written while queued. */
-  early: Buffer[];
-  earlyEnd: boolean;
-  sink: WireSink;
-  responded: boolean;
-  /** The response's content-length (-1: none) and the body octets received. */
-  length: number;
-  received: number;
-  paused: boolean;
-  /** Octets delivered while paused, credited on resume. */
-  owed: number;
-  drain: Array<() => void>;
-  done: boolean;
-  release: () => void;
-}
-
 /** The controls of one upstream stream. */
 export interface WireCall {
   write(chunk: Buffer): boolean;
@@ -84,12 +83,75 @@ export interface WireCall {
   onDrain(fn: () => void): void;
 }
 
+/** One upstream stream: its state and its controls (one object per stream, no closures). */
+class UpstreamStream implements WireCall {
+  /** 0 while queued for a stream slot (the peer's SETTINGS_MAX_CONCURRENT_STREAMS). */
+  id = 0;
+  /** Body and end written while queued. */
+  early: Buffer[] | undefined;
+  earlyEnd = false;
+  responded = false;
+  /** The response's content-length (-1: none) and the body octets received. */
+  length = -1;
+  received = 0;
+  paused = false;
+  /** Octets delivered while paused, credited on resume. */
+  owed = 0;
+  drain: Array<() => void> | undefined;
+  done = false;
+
+  constructor(readonly session: WireSession, readonly headers: string[], readonly endStream: boolean, readonly sink: WireSink, readonly release: (() => void) | undefined) {}
+
+  write(b: Buffer): boolean {
+    if (this.done) return true;
+    if (this.id === 0) { (this.early ??= []).push(b); return false; }
+    return this.session.conn.sendData(this.id, b, false);
+  }
+
+  end(): void {
+    if (this.done) return;
+    if (this.id === 0) this.earlyEnd = true;
+    else this.session.conn.sendData(this.id, EMPTY, true);
+  }
+
+  abort(): void {
+    if (this.done) return;
+    const id = this.id;
+    this.session.finish(this);
+    if (id !== 0) this.session.conn.reset(id, ErrorCode.CANCEL);
+  }
+
+  pause(): void { this.paused = true; }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const n = this.owed;
+    this.owed = 0;
+    if (n > 0 && this.id !== 0) this.session.conn.consumed(this.id, n);
+  }
+
+  onDrain(fn: () => void): void {
+    if (this.done) fn();
+    else (this.drain ??= []).push(fn);
+  }
+
+  drained(): void {
+    const fns = this.drain;
+    if (fns === undefined || fns.length === 0) return;
+    this.drain = undefined;
+    for (const f of fns) f();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
 /** One upstream connection. */
 export class WireSession {
   readonly conn: H2Connection;
-  private readonly streams = new Map<number, StreamState>();
+  private readonly streams = new Map<number, UpstreamStream>();
   /** Streams waiting for the peer to allow another (node:http2 queued them the same way). */
-  private readonly queued: StreamState[] = [];
+  private readonly queued: UpstreamStream[] = [];
   connected = false;
   retired = false;
   closed = false;
@@ -97,17 +159,18 @@ export class WireSession {
   private waiters: Array<(err?: Error) => void> = [];
   private lastError: Error | undefined;
 
-  constructor(readonly socket: Socket, secure: boolean, private readonly onLog: (msg: string) => void, private readonly onRefused: () => void, private readonly onGone: () => void) {
+  constructor(readonly socket: Socket, secure: boolean, private readonly onLog: (msg: string) => void, private readonly onRefused: () => void, private readonly onGone: () => void,
+    private readonly onStreamDone: (s: WireSession) => void = noop) {
     this.conn = new H2Connection({
-      write: (d) => this.queueWrite(d),
+      write: (d) => { if (!socket.destroyed) socket.write(d); },
       onHeaders: (id, list, end) => this.onHeaders(id, list, end),
       onData: (id, d, end) => this.onData(id, d, end),
       onReset: (id, code, byPeer) => this.onReset(id, code, byPeer),
-      onDrain: (id) => { const s = this.streams.get(id); if (s) { const fns = s.drain; s.drain = []; for (const f of fns) f(); } },
+      onDrain: (id) => { this.streams.get(id)?.drained(); },
       onGoaway: () => { this.retired = true; this.startQueued(); },
       onClose: (err) => { if (err) this.onLog(`upstream HTTP/2 connection: ${err.message}`); this.retired = true; socket.end(); this.startQueued(); },
       onSettings: () => this.startQueued(),
-    }, { role: 'client', connectionWindow: 16 << 20, initialWindowSize: 1 << 20 });
+    }, { role: 'client', connectionWindow: 16 << 20, initialWindowSize: 1 << 20, batch: true });
     const ready = secure ? 'secureConnect' : 'connect';
     socket.once(ready, () => { this.connected = true; this.settle(); });
     socket.on('data', (d: Buffer) => this.conn.receive(d));
@@ -121,23 +184,6 @@ export class WireSession {
       this.onGone();
     });
     this.conn.start();
-  }
-
-  /** Frames written during this tick: one socket write per tick (many streams start in one downstream read). */
-  private pendingOut: Buffer[] = [];
-  private flushScheduled = false;
-
-  private queueWrite(d: Buffer): void {
-    this.pendingOut.push(d);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    process.nextTick(() => {
-      this.flushScheduled = false;
-      const out = this.pendingOut;
-      this.pendingOut = [];
-      if (this.socket.destroyed) return;
-      this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
-    });
   }
 
   /** True while a new stream may go on this session (possibly queued for a slot). */
@@ -159,43 +205,27 @@ export class WireSession {
     for (const f of w) f(this.connected ? undefined : err);
   }
 
-  /** Starts a stream, or queues it until the peer allows another; the controls follow upstream.ts's UpstreamCall. */
-  open(headers: OutgoingHttpHeaders, endStream: boolean, sink: WireSink, release: () => void): WireCall {
-    const st: StreamState = { id: 0, headers, endStream, early: [], earlyEnd: false, sink, responded: false, length: -1, received: 0, paused: false, owed: 0, drain: [], done: false, release };
+  /**
+   * Starts a stream, or queues it until the peer allows another; the controls follow upstream.ts's
+   * UpstreamCall. `headers`: a request list (requestList()) or a node header object.
+   * `release` is called once when the stream is done, whichever way (after the session's `onStreamDone`).
+   */
+  open(headers: OutgoingHttpHeaders | string[], endStream: boolean, sink: WireSink, release?: () => void): WireCall {
+    const st = new UpstreamStream(this, Array.isArray(headers) ? headers : flatHeaders(headers), endStream, sink, release);
     if (this.conn.canRequest) this.start(st);
     else this.queued.push(st);
-    return {
-      write: (b) => { if (st.done) return true; if (st.id === 0) { st.early.push(b); return false; } return this.conn.sendData(st.id, b, false); },
-      end: () => { if (st.done) return; if (st.id === 0) st.earlyEnd = true; else this.conn.sendData(st.id, Buffer.alloc(0), true); },
-      abort: () => {
-        if (st.done) return;
-        const id = st.id;
-        this.finish(st);
-        if (id !== 0) this.conn.reset(id, ErrorCode.CANCEL);
-      },
-      pause: () => { st.paused = true; },
-      resume: () => {
-        if (!st.paused) return;
-        st.paused = false;
-        const n = st.owed;
-        st.owed = 0;
-        if (n > 0 && st.id !== 0) this.conn.consumed(st.id, n);
-      },
-      onDrain: (fn) => { if (st.done) fn(); else st.drain.push(fn); },
-    };
+    return st;
   }
 
-  private start(st: StreamState): void {
-    st.id = this.conn.request(flatHeaders(st.headers), st.endStream);
+  private start(st: UpstreamStream): void {
+    st.id = this.conn.request(st.headers, st.endStream);
     this.streams.set(st.id, st);
-    if (st.early.length > 0 || st.earlyEnd) {
-      const body = st.early;
-      st.early = [];
+    if (st.early !== undefined || st.earlyEnd) {
+      const body = st.early ?? [];
+      st.early = undefined;
       for (let i = 0; i < body.length; i++) this.conn.sendData(st.id, body[i]!, st.earlyEnd && i === body.length - 1);
-      if (st.earlyEnd && body.length === 0) this.conn.sendData(st.id, Buffer.alloc(0), true);
-      const fns = st.drain;
-      st.drain = [];
-      for (const f of fns) f();
+      if (st.earlyEnd && body.length === 0) this.conn.sendData(st.id, EMPTY, true);
+      st.drained();
     }
   }
 
@@ -213,12 +243,14 @@ export class WireSession {
   /** Closes the connection (cluster gone, proxy closing). */
   destroy(): void { this.retired = true; this.socket.destroy(); }
 
-  private finish(s: StreamState): void {
+  /** The stream is done (ended, failed or aborted): its slot is free. */
+  finish(s: UpstreamStream): void {
     if (s.done) return;
     s.done = true;
     if (s.id !== 0) this.streams.delete(s.id);
-    s.release();
-    queueMicrotask(() => this.startQueued());
+    this.onStreamDone(this);
+    s.release?.();
+    if (this.queued.length > 0) queueMicrotask(() => this.startQueued());
   }
 
   private onHeaders(id: number, list: string[], end: boolean): void {
@@ -271,9 +303,11 @@ export class WireSession {
     this.failStream(s, 'reset', `upstream reset the stream (code ${code})`);
   }
 
-  private failStream(s: StreamState, kind: 'connect' | 'refused' | 'reset', message: string): void {
+  private failStream(s: UpstreamStream, kind: 'connect' | 'refused' | 'reset', message: string): void {
     if (s.done) return;
     this.finish(s);
     s.sink.onFailure(kind, message);
   }
 }
+
+function noop(): void {}

@@ -10,7 +10,6 @@ import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
 import { guardSink } from '../h2/guarded-sink.js';
-import { toNode } from '../h2/headers.js';
 import type { CallSink, UpstreamCall, UpstreamRequest } from './call.js';
 import { h1Dispatch } from './h1-call.js';
 
@@ -35,7 +34,7 @@ export function dispatch(ctx: ProxyContext, cluster: string, ep: UpstreamEndpoin
     if (calls === undefined) return undefined;
     const h = req.headers;
     if (req.connectionTokens !== null) for (const t of req.connectionTokens) h.remove(t);
-    const call = calls.h2(ep, toNode(h, { ':method': req.method, ':path': req.path, ':authority': req.authority }), req.bodyLength === 0, sink);
+    const call = calls.h2(ep, req.method, req.authority, req.path, h, req.bodyLength === 0, sink);
     return call ?? 'overflow';
   }
   return h1Dispatch(ctx.upstreams.pool(cluster), ep, req, guardSink(sink, ctx, 'h1 upstream response'), tunnelIdleMs);

@@ -13,8 +13,8 @@
  */
 import { ErrorCode, H2Error, errorName } from './errors.js';
 import {
-  DEFAULT_MAX_FRAME_SIZE, FrameReader, FrameType, MAX_WINDOW, PREFACE, Setting,
-  encodeDataHeader, encodeGoaway, encodeHeaders, encodePing, encodeRstStream, encodeSettings, encodeWindowUpdate, parseFrame, type Frame,
+  DEFAULT_MAX_FRAME_SIZE, Flag, FrameReader, FrameType, FrameWriter, MAX_WINDOW, PREFACE, Setting,
+  encodeGoaway, encodePing, encodeSettings, parseFrame, type Frame,
 } from './frame.js';
 import { HpackDecoder, HpackEncoder } from './hpack.js';
 import { FloodGuard, H2_LIMITS, RAPID_RESET, type H2Limits } from './limits.js';
@@ -57,6 +57,11 @@ export interface H2Options {
   limits?: Partial<H2Limits>;
   /** Clock for the flood windows (tests inject one). */
   now?: () => number;
+  /**
+   * Hand the handler what was written once per event-loop turn (process.nextTick) instead of
+   * after every call: one socket write for all the frames of a turn. `flushOutput()` writes now.
+   */
+  batch?: boolean;
 }
 
 interface Stream {
@@ -89,7 +94,9 @@ export class H2Connection {
   private readonly streams = new Map<number, Stream>();
   /** Streams we reset recently: their in-flight frames are dropped silently. */
   private readonly resetByUs = new Set<number>();
-  private out: Buffer[] = [];
+  private readonly w = new FrameWriter();
+  private readonly batch: boolean;
+  private flushQueued = false;
   private prefaceLeft: number;
   private gotSettings = false;
   private nextId: number;
@@ -123,6 +130,7 @@ export class H2Connection {
     this.decoder = new HpackDecoder(opts.headerTableSize ?? 4096, opts.maxHeaderListSize ?? 65_536);
     this.reader = new FrameReader((t, f, s, p) => this.onFrameOrStreamError(t, f, s, p));
     this.role = opts.role;
+    this.batch = opts.batch === true;
     this.settings = [
       [Setting.ENABLE_PUSH, 0],
       [Setting.MAX_CONCURRENT_STREAMS, this.ourMaxStreams],
@@ -137,9 +145,9 @@ export class H2Connection {
 
   /** Sends our preface (client: the magic + SETTINGS; server: SETTINGS) and the connection window. */
   start(): void {
-    if (this.role === 'client') this.out.push(PREFACE);
-    this.out.push(encodeSettings(this.settings));
-    if (this.connWindowTarget > DEFAULT_WINDOW) this.out.push(encodeWindowUpdate(0, this.connWindowTarget - DEFAULT_WINDOW));
+    if (this.role === 'client') this.w.raw(PREFACE);
+    this.w.raw(encodeSettings(this.settings));
+    if (this.connWindowTarget > DEFAULT_WINDOW) this.w.frame32(FrameType.WINDOW_UPDATE, 0, 0, this.connWindowTarget - DEFAULT_WINDOW);
     this.flush();
   }
 
@@ -210,7 +218,7 @@ export class H2Connection {
     if (this.closed || n <= 0) return;
     this.connUnacked += n;
     if (this.connUnacked >= this.connWindowTarget / 2) {
-      this.out.push(encodeWindowUpdate(0, this.connUnacked));
+      this.w.frame32(FrameType.WINDOW_UPDATE, 0, 0, this.connUnacked);
       this.connRecvWindow += this.connUnacked;
       this.connUnacked = 0;
     }
@@ -218,7 +226,7 @@ export class H2Connection {
     if (s !== undefined && !s.remoteEnded) {
       s.unacked += n;
       if (s.unacked >= this.ourInitialWindow / 2) {
-        this.out.push(encodeWindowUpdate(streamId, s.unacked));
+        this.w.frame32(FrameType.WINDOW_UPDATE, 0, streamId, s.unacked);
         s.recvWindow += s.unacked;
         s.unacked = 0;
       }
@@ -230,7 +238,7 @@ export class H2Connection {
   reset(streamId: number, code: number = ErrorCode.CANCEL): void {
     const s = this.streams.get(streamId);
     if (s === undefined) return;
-    this.out.push(encodeRstStream(streamId, code));
+    this.w.frame32(FrameType.RST_STREAM, 0, streamId, code);
     this.close(s, true);
     this.flush();
   }
@@ -238,7 +246,7 @@ export class H2Connection {
   /** Sends a PING (the peer's ACK is not reported; it keeps the connection alive). */
   ping(data: Buffer = Buffer.alloc(8)): void {
     if (this.closed) return;
-    this.out.push(encodePing(data));
+    this.w.raw(encodePing(data));
     this.flush();
   }
 
@@ -246,7 +254,7 @@ export class H2Connection {
   goaway(code: number = ErrorCode.NO_ERROR, debug = ''): void {
     if (this.closed || this.goawaySent) return;
     this.goawaySent = true;
-    this.out.push(encodeGoaway(this.maxPeerId, code, debug));
+    this.w.raw(encodeGoaway(this.maxPeerId, code, debug));
     this.flush();
     if (code !== ErrorCode.NO_ERROR || this.streams.size === 0) this.finish();
   }
@@ -268,8 +276,8 @@ export class H2Connection {
   }
 
   private sendHeaders(s: Stream, headers: string[], endStream: boolean): void {
-    const block = this.encoder.encode(headers);
-    this.out.push(encodeHeaders(s.id, block, endStream, this.peerMaxFrame));
+    const n = this.encoder.encodeInto(headers);
+    this.w.headers(s.id, this.encoder.block(), n, endStream, this.peerMaxFrame);
     if (endStream) { s.localEnded = true; if (s.remoteEnded) this.close(s, false); }
   }
 
@@ -278,17 +286,18 @@ export class H2Connection {
     while (s.queued > 0) {
       const room = Math.min(s.sendWindow, this.connSendWindow, this.peerMaxFrame);
       if (room <= 0) { if (!this.draining.includes(s.id)) this.draining.push(s.id); return; }
-      let head = s.queue[0]!;
-      if (head.length > room) { s.queue[0] = head.subarray(room); head = head.subarray(0, room); } else s.queue.shift();
-      s.queued -= head.length;
-      s.sendWindow -= head.length;
-      this.connSendWindow -= head.length;
+      const head = s.queue[0]!;
+      let n = head.length;
+      if (n > room) { s.queue[0] = head.subarray(room); n = room; } else s.queue.shift();
+      s.queued -= n;
+      s.sendWindow -= n;
+      this.connSendWindow -= n;
       const end = s.queued === 0 && s.endQueued;
-      this.out.push(encodeDataHeader(s.id, head.length, end), head);
+      this.w.frame(FrameType.DATA, end ? Flag.END_STREAM : 0, s.id, head, 0, n);
       if (end) this.endLocal(s);
     }
     if (s.endQueued && !s.localEnded) {
-      this.out.push(encodeDataHeader(s.id, 0, true));
+      this.w.frame(FrameType.DATA, Flag.END_STREAM, s.id);
       this.endLocal(s);
     }
   }
@@ -308,10 +317,18 @@ export class H2Connection {
   }
 
   private flush(): void {
-    if (this.out.length === 0) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
-    this.handler.write(data);
+    if (this.w.pending === 0) return;
+    if (!this.batch) { this.flushOutput(); return; }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    process.nextTick(flushLater, this);
+  }
+
+  /** Hands the handler everything written so far (batching connections do it once per turn by themselves). */
+  flushOutput(): void {
+    this.flushQueued = false;
+    const data = this.w.take();
+    if (data !== undefined) this.handler.write(data);
   }
 
   private fail(err: unknown): void {
@@ -319,8 +336,8 @@ export class H2Connection {
     const e = err as H2Error;
     if (e.streamId !== 0) { this.streamError(e.streamId, e.code); return; }
     if (this.closed) return;
-    this.out.push(encodeGoaway(this.maxPeerId, e.code, e.message.slice(0, 200)));
-    this.flush();
+    this.w.raw(encodeGoaway(this.maxPeerId, e.code, e.message.slice(0, 200)));
+    this.flushOutput();
     this.closed = true;
     for (const s of [...this.streams.values()]) { this.streams.delete(s.id); this.handler.onReset(s.id, e.code, false); }
     this.handler.onClose(e);
@@ -328,13 +345,14 @@ export class H2Connection {
 
   private finish(): void {
     if (this.closed) return;
+    this.flushOutput();
     this.closed = true;
     for (const s of [...this.streams.values()]) { this.streams.delete(s.id); this.handler.onReset(s.id, ErrorCode.CANCEL, false); }
     this.handler.onClose();
   }
 
   private streamError(id: number, code: number): void {
-    this.out.push(encodeRstStream(id, code));
+    this.w.frame32(FrameType.RST_STREAM, 0, id, code);
     this.handler.onStreamError?.(id, code);
     const s = this.streams.get(id);
     if (s !== undefined) { this.close(s, true); this.handler.onReset(id, code, false); }
@@ -368,7 +386,7 @@ export class H2Connection {
       case FrameType.PING:
         if (f.ack) return;
         if (this.guard.controlFrame()) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, 'PING flood');
-        this.out.push(encodePing(f.data, true));
+        this.w.frame(FrameType.PING, Flag.ACK, 0, f.data);
         return;
       case FrameType.GOAWAY: return this.onGoaway(f.lastStreamId, f.code, f.debug.toString('utf8'));
       case FrameType.WINDOW_UPDATE: return this.onWindowUpdate(f.streamId, f.increment);
@@ -437,7 +455,7 @@ export class H2Connection {
     this.connUnacked += n;
     if (this.connRecvWindow < 0) throw new H2Error(ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the connection window');
     if (this.connUnacked >= this.connWindowTarget / 2) {
-      this.out.push(encodeWindowUpdate(0, this.connUnacked));
+      this.w.frame32(FrameType.WINDOW_UPDATE, 0, 0, this.connUnacked);
       this.connRecvWindow += this.connUnacked;
       this.connUnacked = 0;
     }
@@ -503,7 +521,7 @@ export class H2Connection {
         default: break; // unknown settings are ignored (RFC 9113 6.5.2)
       }
     }
-    this.out.push(encodeSettings([], true));
+    this.w.frame(FrameType.SETTINGS, Flag.ACK, 0);
     const first = !this.gotSettings;
     this.gotSettings = true;
     this.pumpAll();
@@ -517,7 +535,7 @@ export class H2Connection {
     for (const id of refused) { this.streams.delete(id); this.handler.onReset(id, ErrorCode.REFUSED_STREAM, true); }
     this.handler.onGoaway?.(lastStreamId, code, debug);
     if (code !== ErrorCode.NO_ERROR || this.streams.size === 0) {
-      if (!this.closed) { this.closed = true; for (const s of [...this.streams.values()]) { this.streams.delete(s.id); this.handler.onReset(s.id, code, true); } this.handler.onClose(code === ErrorCode.NO_ERROR ? undefined : new H2Error(code, `peer GOAWAY ${errorName(code)}: ${debug}`)); }
+      if (!this.closed) { this.flushOutput(); this.closed = true; for (const s of [...this.streams.values()]) { this.streams.delete(s.id); this.handler.onReset(s.id, code, true); } this.handler.onClose(code === ErrorCode.NO_ERROR ? undefined : new H2Error(code, `peer GOAWAY ${errorName(code)}: ${debug}`)); }
     } else {
       this.goawaySent = true; // no new streams; close once the rest finish
     }
@@ -550,3 +568,5 @@ export class H2Connection {
     }
   }
 }
+
+function flushLater(c: H2Connection): void { c.flushOutput(); }

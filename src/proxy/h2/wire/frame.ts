@@ -231,3 +231,80 @@ export function encodeHeaders(streamId: number, block: Buffer, endStream: boolea
   }
   return out;
 }
+
+/**
+ * Frames written straight into a slab: what goes out until the next `take()` is one contiguous
+ * view, so a connection's frames of one event-loop turn leave in one socket write with no
+ * Buffer per frame. Views handed out stay valid (a full slab is replaced, never reused).
+ */
+export class FrameWriter {
+  private slab: Buffer;
+  private start = 0;
+  private pos = 0;
+
+  constructor(private readonly slabSize = 64 * 1024) {
+    this.slab = Buffer.allocUnsafe(slabSize);
+  }
+
+  /** Octets written and not yet taken. */
+  get pending(): number { return this.pos - this.start; }
+
+  /** Makes room for `n` more octets (a new slab, the pending octets moved to it). */
+  private room(n: number): void {
+    if (this.pos + n <= this.slab.length) return;
+    const pending = this.pos - this.start;
+    const next = Buffer.allocUnsafe(Math.max(this.slabSize, pending + n));
+    this.slab.copy(next, 0, this.start, this.pos);
+    this.slab = next;
+    this.start = 0;
+    this.pos = pending;
+  }
+
+  /** A frame header and `payload[from, to)`. */
+  frame(type: number, flags: number, streamId: number, payload?: Buffer, from = 0, to = payload?.length ?? 0): void {
+    const len = to - from;
+    this.room(9 + len);
+    writeFrameHeader(this.slab, this.pos, len, type, flags, streamId);
+    if (len > 0) payload!.copy(this.slab, this.pos + 9, from, to);
+    this.pos += 9 + len;
+  }
+
+  /** A frame whose payload is one 32-bit value (RST_STREAM, WINDOW_UPDATE). */
+  frame32(type: number, flags: number, streamId: number, value: number): void {
+    this.room(13);
+    writeFrameHeader(this.slab, this.pos, 4, type, flags, streamId);
+    this.slab.writeUInt32BE(value >>> 0, this.pos + 9);
+    this.pos += 13;
+  }
+
+  /** HEADERS (and CONTINUATION frames beyond `maxFrameSize`) carrying `block[0, len)`. */
+  headers(streamId: number, block: Buffer, len: number, endStream: boolean, maxFrameSize: number): void {
+    const frames = Math.max(1, Math.ceil(len / maxFrameSize));
+    this.room(len + 9 * frames);
+    for (let i = 0, off = 0; i < frames; i++, off += maxFrameSize) {
+      const n = Math.min(maxFrameSize, len - off);
+      const last = i === frames - 1;
+      const type = i === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
+      const flags = (last ? Flag.END_HEADERS : 0) | (i === 0 && endStream ? Flag.END_STREAM : 0);
+      writeFrameHeader(this.slab, this.pos, n, type, flags, streamId);
+      if (n > 0) block.copy(this.slab, this.pos + 9, off, off + n);
+      this.pos += 9 + n;
+    }
+  }
+
+  /** Raw octets (the client preface, frames encoded elsewhere). */
+  raw(b: Buffer): void {
+    this.room(b.length);
+    b.copy(this.slab, this.pos);
+    this.pos += b.length;
+  }
+
+  /** The pending octets as one view (undefined when none); they count as sent. */
+  take(): Buffer | undefined {
+    if (this.pos === this.start) return undefined;
+    const out = this.slab.subarray(this.start, this.pos);
+    this.start = this.pos;
+    if (this.slab.length - this.pos < 1024) { this.slab = Buffer.allocUnsafe(this.slabSize); this.start = this.pos = 0; }
+    return out;
+  }
+}

@@ -210,3 +210,32 @@ describe('connection refusals (server role)', () => {
     return Promise.resolve().then(() => expect(s.isClosed()).toBe(true));
   });
 });
+
+describe('batched output (one write per event-loop turn)', () => {
+  it('the frames of a turn reach the transport in one write, in order; a connection error flushes at once', async () => {
+    const writes: Buffer[] = [];
+    const handler: H2Handler = { write: (d) => writes.push(Buffer.from(d)), onHeaders: () => {}, onData: () => {}, onReset: () => {}, onClose: () => {} };
+    const conn = new H2Connection(handler, { role: 'server', batch: true });
+    conn.start();
+    const enc = new HpackEncoder();
+    const reqs = [1, 3, 5].map((id) => encodeHeaders(id, enc.encode([':method', 'GET', ':scheme', 'http', ':path', '/', ':authority', 'a']), true));
+    conn.receive(Buffer.concat([PREFACE, encodeSettings([]), ...reqs]));
+    for (const id of [1, 3, 5]) { conn.respond(id, [':status', '200'], false); conn.sendData(id, Buffer.from(`body ${id}`), true); }
+    expect(writes).toEqual([]); // nothing until the turn ends
+    await new Promise((r) => process.nextTick(r));
+    expect(writes.length).toBe(1);
+    const frames: Array<[number, number, number]> = [];
+    new FrameReader((t, f, id) => frames.push([t, id, f])).push(writes[0]!);
+    const mine = frames.filter(([t]) => t === FrameType.HEADERS || t === FrameType.DATA);
+    expect(mine).toEqual([
+      [FrameType.HEADERS, 1, Flag.END_HEADERS], [FrameType.DATA, 1, Flag.END_STREAM],
+      [FrameType.HEADERS, 3, Flag.END_HEADERS], [FrameType.DATA, 3, Flag.END_STREAM],
+      [FrameType.HEADERS, 5, Flag.END_HEADERS], [FrameType.DATA, 5, Flag.END_STREAM],
+    ]);
+    conn.receive(encodeFrame(FrameType.PING, 0, 1, Buffer.alloc(8))); // PING on a stream: connection error
+    expect(writes.length).toBe(2); // the GOAWAY left before onClose, not a turn later
+    const last: number[] = [];
+    new FrameReader((t) => last.push(t)).push(writes[1]!);
+    expect(last).toEqual([FrameType.GOAWAY]);
+  });
+});
