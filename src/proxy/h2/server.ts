@@ -312,11 +312,11 @@ export class WireStream implements H2Responder {
   /** The request head until the exchange starts. */
   head: RequestHead | undefined;
   private sink: H2RequestSink | undefined;
-  private early: Buffer[] = [];
+  private early: Buffer[] | undefined;
   private earlyEnd = false;
   private paused = false;
   private owed = 0;
-  private drainFns: Array<() => void> = [];
+  private drainFns: Array<() => void> | undefined;
   private waitingWindow = false;
   private pendingEnd: Headers | null | undefined;
   private responded = false;
@@ -337,9 +337,9 @@ export class WireStream implements H2Responder {
   bind(sink: H2RequestSink): void {
     this.sink = sink;
     const early = this.early;
-    this.early = [];
+    this.early = undefined;
     let n = 0;
-    for (const b of early) { n += b.length; sink.onRequestData(b); }
+    if (early !== undefined) for (const b of early) { n += b.length; sink.onRequestData(b); }
     if (n > 0 && !this.paused) this.srv.conn.consumed(this.id, n);
     else this.owed += n;
     if (this.earlyEnd) sink.onRequestEnd();
@@ -360,7 +360,7 @@ export class WireStream implements H2Responder {
     if (endStream) this.remoteEnded = true;
     const sink = this.sink;
     if (sink === undefined) {
-      if (data.length > 0) this.early.push(data);
+      if (data.length > 0) (this.early ??= []).push(data);
       if (endStream) this.earlyEnd = true;
       return;
     }
@@ -380,7 +380,7 @@ export class WireStream implements H2Responder {
   gone(code: number, byPeer: boolean): void {
     if (this.closedBy >= 0) return;
     this.closedBy = code;
-    this.drainFns = [];
+    this.drainFns = undefined;
     this.sink?.onStreamClosed(code, byPeer);
   }
 
@@ -420,7 +420,7 @@ export class WireStream implements H2Responder {
 
   onDrain(fn: () => void): void {
     if (this.closed || (!this.waitingWindow && !this.srv.socketFull)) { queueMicrotask(fn); return; }
-    this.drainFns.push(fn);
+    (this.drainFns ??= []).push(fn);
   }
 
   /** The codec sent what waited for window, or the socket drained. */
@@ -433,14 +433,14 @@ export class WireStream implements H2Responder {
     }
     if (this.srv.socketFull) { this.srv.waitSocket(this); return; }
     const fns = this.drainFns;
-    this.drainFns = [];
-    for (const f of fns) f();
+    this.drainFns = undefined;
+    if (fns !== undefined) for (const f of fns) f();
   }
 
   reset(code: number): void {
     if (this.closedBy >= 0) return;
     this.closedBy = code;
-    this.drainFns = [];
+    this.drainFns = undefined;
     this.srv.finished(this.id);
     this.srv.conn.reset(this.id, code);
   }

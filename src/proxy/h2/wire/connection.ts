@@ -16,7 +16,7 @@ import {
   DEFAULT_MAX_FRAME_SIZE, Flag, FrameReader, FrameType, FrameWriter, MAX_WINDOW, PREFACE, Setting,
   encodeGoaway, encodePing, encodeSettings, parseFrame, type Frame,
 } from './frame.js';
-import { HpackDecoder, HpackEncoder } from './hpack.js';
+import { HpackDecoder, HpackEncoder, maxBlockLength } from './hpack.js';
 import { FloodGuard, H2_LIMITS, RAPID_RESET, type H2Limits } from './limits.js';
 
 /** What the connection tells its owner. */
@@ -83,6 +83,8 @@ interface Stream {
 }
 
 const DEFAULT_WINDOW = 65_535;
+/** The queue of a stream that never queued DATA (most streams send one frame; the array is made on first use). */
+const NO_QUEUE: Buffer[] = [];
 
 /** An HTTP/2 connection (see the module comment). */
 export class H2Connection {
@@ -141,6 +143,9 @@ export class H2Connection {
   }
 
   private readonly role: 'client' | 'server';
+  /** The list sendHeaders() is encoding (read by encodeHeaders, one function per connection). */
+  private pendingHeaders: readonly string[] = [];
+  private readonly encodeHeaders = (target: Buffer, at: number): number => this.encoder.encodeAt(this.pendingHeaders, target, at);
   private readonly settings: Array<[number, number]>;
 
   /** Sends our preface (client: the magic + SETTINGS; server: SETTINGS) and the connection window. */
@@ -206,7 +211,11 @@ export class H2Connection {
   sendData(streamId: number, data: Buffer, endStream: boolean): boolean {
     const s = this.streams.get(streamId);
     if (s === undefined || s.localEnded || s.endQueued) return true;
-    if (data.length > 0) { s.queue.push(data); s.queued += data.length; }
+    if (data.length > 0) {
+      if (s.queue === NO_QUEUE) s.queue = [];
+      s.queue.push(data);
+      s.queued += data.length;
+    }
     if (endStream) s.endQueued = true;
     this.pump(s);
     this.flush();
@@ -270,14 +279,14 @@ export class H2Connection {
   // ---- internals
 
   private newStream(id: number): Stream {
-    const s: Stream = { id, localEnded: false, remoteEnded: false, headersIn: false, sendWindow: this.peerInitialWindow, recvWindow: this.ourInitialWindow, unacked: 0, queue: [], queued: 0, endQueued: false };
+    const s: Stream = { id, localEnded: false, remoteEnded: false, headersIn: false, sendWindow: this.peerInitialWindow, recvWindow: this.ourInitialWindow, unacked: 0, queue: NO_QUEUE, queued: 0, endQueued: false };
     this.streams.set(id, s);
     return s;
   }
 
   private sendHeaders(s: Stream, headers: string[], endStream: boolean): void {
-    const n = this.encoder.encodeInto(headers);
-    this.w.headers(s.id, this.encoder.block(), n, endStream, this.peerMaxFrame);
+    this.pendingHeaders = headers;
+    this.w.encodedHeaders(s.id, endStream, this.peerMaxFrame, maxBlockLength(headers), this.encodeHeaders);
     if (endStream) { s.localEnded = true; if (s.remoteEnded) this.close(s, false); }
   }
 
@@ -372,6 +381,11 @@ export class H2Connection {
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     if (this.block !== undefined && type !== FrameType.CONTINUATION) throw new H2Error(ErrorCode.PROTOCOL_ERROR, `${type} frame inside a header block`);
     if (!this.gotSettings && type !== FrameType.SETTINGS) throw new H2Error(ErrorCode.PROTOCOL_ERROR, 'the first frame was not SETTINGS');
+    // The common frames without padding or priority need no parsed object (what parseFrame would check for them).
+    if (streamId !== 0 && (flags & (Flag.PADDED | Flag.PRIORITY)) === 0) {
+      if (type === FrameType.DATA) return this.onData(streamId, payload, payload.length, (flags & Flag.END_STREAM) !== 0);
+      if (type === FrameType.HEADERS) return this.onHeadersFrame(streamId, payload, (flags & Flag.END_STREAM) !== 0, (flags & Flag.END_HEADERS) !== 0);
+    }
     let f: Frame | undefined;
     try {
       f = parseFrame(type, flags, streamId, payload);
@@ -393,21 +407,24 @@ export class H2Connection {
       case FrameType.RST_STREAM: return this.onRst(f.streamId, f.code);
       case FrameType.PRIORITY: return;
       case FrameType.PUSH_PROMISE: throw new H2Error(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE although SETTINGS_ENABLE_PUSH is 0');
-      case FrameType.HEADERS:
-        this.block = { streamId: f.streamId, endStream: f.endStream, parts: [f.block], size: f.block.length, frames: 1, push: false };
-        if (f.endHeaders) this.endBlock(); else this.checkBlock();
-        return;
+      case FrameType.HEADERS: return this.onHeadersFrame(f.streamId, f.block, f.endStream, f.endHeaders);
       case FrameType.CONTINUATION: {
         const b = this.block;
         if (b === undefined || b.streamId !== f.streamId) throw new H2Error(ErrorCode.PROTOCOL_ERROR, `CONTINUATION on stream ${f.streamId} without a header block in progress`);
         b.parts.push(f.block);
         b.size += f.block.length;
         b.frames++;
-        if (f.endHeaders) this.endBlock(); else this.checkBlock();
+        if (f.endHeaders) { this.block = undefined; this.endBlock(b.streamId, b.endStream, b.parts.length === 1 ? b.parts[0]! : Buffer.concat(b.parts)); } else this.checkBlock();
         return;
       }
       case FrameType.DATA: return this.onData(f.streamId, f.data, f.flowLength, f.endStream);
     }
+  }
+
+  private onHeadersFrame(streamId: number, block: Buffer, endStream: boolean, endHeaders: boolean): void {
+    if (endHeaders) { this.endBlock(streamId, endStream, block); return; }
+    this.block = { streamId, endStream, parts: [block], size: block.length, frames: 1, push: false };
+    this.checkBlock();
   }
 
   private checkBlock(): void {
@@ -416,13 +433,10 @@ export class H2Connection {
     if (b.frames > this.limits.maxBlockFrames) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, `header block in over ${this.limits.maxBlockFrames} frames (CONTINUATION flood)`);
   }
 
-  private endBlock(): void {
-    const b = this.block!;
-    this.block = undefined;
-    if (b.size > this.limits.maxHeaderBlock) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${this.limits.maxHeaderBlock} octets`);
+  private endBlock(id: number, endStream: boolean, block: Buffer): void {
+    if (block.length > this.limits.maxHeaderBlock) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${this.limits.maxHeaderBlock} octets`);
     // Decode first, whatever happens to the stream: the HPACK table must follow every block.
-    const { headers, oversized } = this.decoder.decode(b.parts.length === 1 ? b.parts[0]! : Buffer.concat(b.parts));
-    const id = b.streamId;
+    const { headers, oversized } = this.decoder.decode(block);
     let s = this.streams.get(id);
     if (s === undefined) {
       if (this.role === 'client' || id % 2 === 0) {
@@ -442,11 +456,11 @@ export class H2Connection {
       throw new H2Error(ErrorCode.STREAM_CLOSED, `HEADERS after END_STREAM on stream ${id}`, id);
     }
     const informational = this.role === 'client' && !s.headersIn && headers[0] === ':status' && headers[1]!.length === 3 && headers[1]![0] === '1';
-    if (s.headersIn && !b.endStream) throw new H2Error(ErrorCode.PROTOCOL_ERROR, `trailers without END_STREAM on stream ${id}`, id);
+    if (s.headersIn && !endStream) throw new H2Error(ErrorCode.PROTOCOL_ERROR, `trailers without END_STREAM on stream ${id}`, id);
     if (!informational) s.headersIn = true;
-    if (b.endStream) s.remoteEnded = true;
-    this.handler.onHeaders(id, headers, b.endStream, oversized);
-    if (b.endStream && s.localEnded) this.close(s, false);
+    if (endStream) s.remoteEnded = true;
+    this.handler.onHeaders(id, headers, endStream, oversized);
+    if (endStream && s.localEnded) this.close(s, false);
   }
 
   private creditDiscarded(n: number): void {

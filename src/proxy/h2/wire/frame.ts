@@ -277,6 +277,24 @@ export class FrameWriter {
     this.pos += 13;
   }
 
+  /**
+   * HEADERS carrying the block `encode(slab, at)` writes (at most `maxLength` octets; it returns
+   * the block's end), split into CONTINUATION frames beyond `maxFrameSize`. Encoded in place.
+   */
+  encodedHeaders(streamId: number, endStream: boolean, maxFrameSize: number, maxLength: number, encode: (target: Buffer, at: number) => number): void {
+    this.room(9 + maxLength);
+    const at = this.pos;
+    const end = encode(this.slab, at + 9);
+    const len = end - at - 9;
+    if (len <= maxFrameSize) {
+      writeFrameHeader(this.slab, at, len, FrameType.HEADERS, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0), streamId);
+      this.pos = end;
+      return;
+    }
+    const block = Buffer.from(this.slab.subarray(at + 9, end));
+    this.headers(streamId, block, len, endStream, maxFrameSize);
+  }
+
   /** HEADERS (and CONTINUATION frames beyond `maxFrameSize`) carrying `block[0, len)`. */
   headers(streamId: number, block: Buffer, len: number, endStream: boolean, maxFrameSize: number): void {
     const frames = Math.max(1, Math.ceil(len / maxFrameSize));

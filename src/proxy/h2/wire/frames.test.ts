@@ -239,3 +239,29 @@ describe('batched output (one write per event-loop turn)', () => {
     expect(last).toEqual([FrameType.GOAWAY]);
   });
 });
+
+describe('header blocks encoded in place', () => {
+  it('a block over the peer\'s max frame size leaves as HEADERS + CONTINUATION and decodes whole', () => {
+    const got: string[][] = [];
+    const frames: number[] = [];
+    const peer: { srv?: H2Connection } = {};
+    const reader = new FrameReader((t) => frames.push(t));
+    let first = true;
+    const cli = new H2Connection({
+      write: (d) => { reader.push(first ? d.subarray(PREFACE.length) : d); first = false; peer.srv!.receive(d); },
+      onHeaders: () => {}, onData: () => {}, onReset: () => {}, onClose: () => {},
+    }, { role: 'client' });
+    const srv = peer.srv = new H2Connection({
+      write: (d) => cli.receive(d),
+      onHeaders: (_id, h) => got.push(h), onData: () => {}, onReset: () => {}, onClose: () => {},
+    }, { role: 'server', maxHeaderListSize: 1 << 20, limits: { maxHeaderBlock: 1 << 20 } });
+    cli.start();
+    srv.start();
+    const big = 'x'.repeat(40_000);
+    const list = [':method', 'GET', ':scheme', 'http', ':authority', 'a', ':path', '/', 'x-big', big, 'x-small', 'y'];
+    cli.request(list, true);
+    cli.request(list, true); // the second time from the dynamic table where it fits (x-small) or as literals
+    expect(got).toEqual([list, list]);
+    expect(frames.filter((t) => t === FrameType.CONTINUATION).length).toBeGreaterThanOrEqual(4);
+  });
+});

@@ -299,6 +299,20 @@ const MODE_INDEX = 0;
 const MODE_PLAIN = 1;
 const MODE_NEVER = 2;
 
+/** What the encoder knows of a name: static full matches by value, the static name index (0: none), the indexing mode. */
+interface NameInfo { values: Map<string, number> | undefined; index: number; mode: number }
+/** Names seen (bounded: names come from traffic; beyond the bound they are worked out each time). */
+const NAME_INFO = new Map<string, NameInfo>();
+const NAME_INFO_MAX = 1024;
+
+function nameInfo(name: string): NameInfo {
+  let info = NAME_INFO.get(name);
+  if (info !== undefined) return info;
+  info = { values: STATIC_BY_NAME.get(name), index: STATIC_NAME.get(name) ?? 0, mode: NEVER_INDEX.has(name) ? MODE_NEVER : DONT_INDEX.has(name) ? MODE_PLAIN : MODE_INDEX };
+  if (NAME_INFO.size < NAME_INFO_MAX) NAME_INFO.set(name, info);
+  return info;
+}
+
 /** Static (name -> value -> index) for full matches without building a key string. */
 const STATIC_BY_NAME = new Map<string, Map<string, number>>();
 for (let i = 0; i < STATIC_TABLE.length; i++) {
@@ -319,7 +333,7 @@ for (let i = 0; i < STATIC_TABLE.length; i++) {
 export class HpackEncoder {
   readonly table: DynamicTable;
   private pendingUpdate: number | undefined;
-  private out = Buffer.allocUnsafe(4096);
+  private out: Buffer = Buffer.allocUnsafe(4096);
   private pos = 0;
 
   constructor(maxTableSize = 4096, private readonly huffman = true) {
@@ -334,33 +348,49 @@ export class HpackEncoder {
 
   /** Encodes [name, value, ...] (names lower-case) into one header block (a new Buffer). */
   encode(headers: readonly string[]): Buffer {
-    const n = this.encodeInto(headers);
+    this.room(maxBlockLength(headers));
+    const n = this.encodeAt(headers, this.out, 0);
     const b = Buffer.allocUnsafe(n);
     this.out.copy(b, 0, 0, n);
     return b;
   }
 
-  /** Encodes into the encoder's own buffer; the block is `block()[0, returned length)`, valid until the next call. */
-  encodeInto(headers: readonly string[]): number {
-    this.pos = 0;
+  /**
+   * Encodes into `target` from `at`, which must have maxBlockLength(headers) octets of room;
+   * returns the end of the block.
+   */
+  encodeAt(headers: readonly string[], target: Buffer, at: number): number {
+    const own = this.out;
+    this.out = target;
+    this.pos = at;
+    try {
+      this.fields(headers);
+      return this.pos;
+    } finally {
+      this.out = own;
+    }
+  }
+
+  private fields(headers: readonly string[]): void {
     if (this.pendingUpdate !== undefined) { this.int(this.pendingUpdate, 5, 0x20); this.pendingUpdate = undefined; }
     const table = this.table;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      const st = STATIC_BY_NAME.get(name);
+      const info = nameInfo(name);
+      const st = info.values;
       if (st !== undefined) {
         const full = st.get(value);
         if (full !== undefined) { this.int(full, 7, 0x80); continue; }
       }
-      let nameIdx = 0;
-      if (table.length > 0) {
+      let nameIdx = info.index;
+      // Names we never index are never in the dynamic table: no lookup (their values are mostly new strings, costly to hash).
+      if (info.mode === MODE_INDEX && table.length > 0) {
         const at = table.findFull(name, value);
         if (at >= 0) { this.int(STATIC_LEN + 1 + at, 7, 0x80); continue; }
-        if (st === undefined) { const nat = table.findName(name); if (nat >= 0) nameIdx = STATIC_LEN + 1 + nat; }
       }
-      if (st !== undefined) nameIdx = STATIC_NAME.get(name)!;
-      const mode = NEVER_INDEX.has(name) ? MODE_NEVER : DONT_INDEX.has(name) || 32 + name.length + value.length > Math.min(MAX_INDEXED_ENTRY, table.maxSize) ? MODE_PLAIN : MODE_INDEX;
+      if (nameIdx === 0 && table.length > 0) { const nat = table.findName(name); if (nat >= 0) nameIdx = STATIC_LEN + 1 + nat; }
+      const mode = info.mode === MODE_INDEX && 32 + name.length + value.length > Math.min(MAX_INDEXED_ENTRY, table.maxSize) ? MODE_PLAIN : info.mode;
       if (mode === MODE_INDEX) {
         this.int(nameIdx, 6, 0x40);
         if (nameIdx === 0) this.str(name, this.huffman);
@@ -372,21 +402,14 @@ export class HpackEncoder {
       if (nameIdx === 0) this.str(name, false);
       this.str(value, false);
     }
-    return this.pos;
   }
 
-  /** The buffer encodeInto() wrote. */
-  block(): Buffer { return this.out; }
-
+  /** Makes the own buffer at least `n` octets. */
   private room(n: number): void {
-    if (this.pos + n <= this.out.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + n));
-    this.out.copy(bigger, 0, 0, this.pos);
-    this.out = bigger;
+    if (n > this.out.length) this.out = Buffer.allocUnsafe(Math.max(this.out.length * 2, n));
   }
 
   private int(value: number, n: number, first: number): void {
-    this.room(6);
     const out = this.out;
     const max = (1 << n) - 1;
     if (value < max) { out[this.pos++] = first | value; return; }
@@ -400,12 +423,27 @@ export class HpackEncoder {
     const hl = huffman ? huffmanLength(s) : Infinity;
     if (hl < s.length) {
       this.int(hl, 7, 0x80);
-      this.room(hl);
       this.pos = huffmanEncode(s, this.out, this.pos);
     } else {
-      this.int(s.length, 7, 0);
-      this.room(s.length);
-      this.pos += (this.out as unknown as { latin1Write(s: string, at: number, n: number): number }).latin1Write(s, this.pos, s.length);
+      const len = s.length;
+      this.int(len, 7, 0);
+      const out = this.out;
+      if (len > 48) { this.pos += (out as unknown as { latin1Write(s: string, at: number, n: number): number }).latin1Write(s, this.pos, len); return; }
+      // Short strings: a loop here is cheaper than the call into C++.
+      let p = this.pos;
+      for (let i = 0; i < len; i++) out[p++] = s.charCodeAt(i) & 0xff;
+      this.pos = p;
     }
   }
+}
+
+/**
+ * The most octets a block of `headers` can take: per field an index or two string lengths
+ * (at most 6 octets each for the sizes here) and the strings themselves (Huffman only when
+ * shorter), plus a table size update.
+ */
+export function maxBlockLength(headers: readonly string[]): number {
+  let n = 6;
+  for (let i = 0; i < headers.length; i++) n += headers[i]!.length + 6;
+  return n + 6 * (headers.length >> 1);
 }
