@@ -8,12 +8,15 @@
  *
  * --base DIR   also runs another build of Bowline (DIR/bin/bowline with its DIR/dist, e.g. a copy
  *              of dist/ before a change) in the same rounds: before/after in one run.
+ * --node-args="A B"  node options for this build's proxy (e.g. --perf-basic-prof, then `perf record -p PID`:
+ *              the pid is printed first).
  * --prof DIR   runs this build's proxy under `node --cpu-prof --cpu-prof-dir DIR` (written when
  *              the proxy exits at the end; the profile includes every round's load).
- * Prints one line per round and a JSON summary (us/req medians, ratios, load average).
+ * Prints one line per round and a JSON summary (us/req medians, ratios, read+write system calls
+ * per request from /proc/PID/io: how much batching a run got, load average).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +28,7 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const { values: a } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' }, n: { type: 'string', short: 'n', default: '20000' },
-    base: { type: 'string' }, prof: { type: 'string' }, telemetry: { type: 'string', default: 'on' },
+    base: { type: 'string' }, prof: { type: 'string' }, telemetry: { type: 'string', default: 'on' }, 'node-args': { type: 'string', default: '' },
   },
 });
 const rounds = Number(a.rounds);
@@ -33,6 +36,14 @@ const n = Number(a.n);
 const dir = mkdtempSync(join(tmpdir(), 'bowline-h2-profile-'));
 const kids: ChildProcess[] = [];
 process.once('exit', () => { for (const c of kids) if (c.exitCode === null) c.kill('SIGKILL'); });
+
+/** Read and write system calls of `pid` so far (/proc/PID/io), or NaN when not readable. */
+function syscalls(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
+  } catch { return NaN; }
+}
 
 const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
@@ -54,7 +65,9 @@ async function main(): Promise<void> {
   kids.push(spawnWithSocket(which('nginx')!, ['-p', dir, '-c', conf], held, { ...process.env, NGINX: '3;' }));
   await waitPort(up);
   const targets: Array<{ name: string; port: number; pid: number; child?: ChildProcess }> = [];
-  const cur = await bowline('bowline', root, up, a.prof ? ['--cpu-prof', '--cpu-prof-dir', a.prof] : []);
+  const nodeArgs = a['node-args']!.split(' ').filter(Boolean);
+  const cur = await bowline('bowline', root, up, [...nodeArgs, ...(a.prof ? ['--cpu-prof', '--cpu-prof-dir', a.prof] : [])]);
+  process.stdout.write(`bowline pid ${cur.pid}\n`);
   targets.push({ name: 'bowline', ...cur });
   if (a.base) targets.push({ name: 'base', ...(await bowline('base', a.base, up, [])) });
   const hHeld = await holdSocket();
@@ -65,6 +78,7 @@ async function main(): Promise<void> {
   targets.push({ name: 'haproxy', port: hHeld.port, pid: hap.pid! });
   for (const t of targets) h2load(t.port, Math.min(5000, n)); // warm-up
   const results = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const calls = new Map<string, number[]>(targets.map((t) => [t.name, []]));
   const ratios = new Map<string, number[]>();
   const loads: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -73,11 +87,14 @@ async function main(): Promise<void> {
     const line: string[] = [];
     for (const t of order) {
       const c0 = cpuUs(t.pid);
+      const s0 = syscalls(t.pid);
       const res = h2load(t.port, n);
       if (!(res.done > 0)) throw new Error(`h2load against ${t.name} completed nothing`);
       const us = (cpuUs(t.pid) - c0) / res.done;
+      const sc = (syscalls(t.pid) - s0) / res.done;
       results.get(t.name)!.push(us);
-      line.push(`${t.name} ${us.toFixed(1)} us/req (${Math.round(res.rps)} req/s)`);
+      calls.get(t.name)!.push(sc);
+      line.push(`${t.name} ${us.toFixed(1)} us/req ${sc.toFixed(2)} rd+wr/req (${Math.round(res.rps)} req/s)`);
     }
     const hapUs = results.get('haproxy')!.at(-1)!;
     for (const t of targets) if (t.name !== 'haproxy') { const k = `${t.name}/haproxy`; ratios.set(k, [...(ratios.get(k) ?? []), results.get(t.name)!.at(-1)! / hapUs]); }
@@ -86,6 +103,7 @@ async function main(): Promise<void> {
   }
   const summary: Record<string, unknown> = { n, rounds, shape: 'h2load -c 4 -m 10 -t 1', telemetry: a.telemetry, load_avg_median: Number(median(loads).toFixed(1)) };
   for (const [k, v] of results) summary[`${k}_cpu_us_per_req_median`] = Number(median(v).toFixed(1));
+  for (const [k, v] of calls) if (v.every(Number.isFinite)) summary[`${k}_read_write_calls_per_req_median`] = Number(median(v).toFixed(3));
   for (const [k, v] of ratios) summary[`${k}_ratio_median`] = Number(median(v).toFixed(2));
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   // SIGINT lets node write the --cpu-prof profile (bowline proxy exits on it).

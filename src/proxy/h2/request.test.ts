@@ -67,3 +67,16 @@ describe('malformed requests (stream error PROTOCOL_ERROR)', () => {
     expect(why(list as string[])).toMatch(reason as RegExp);
   });
 });
+
+describe('fields validated once per connection position', () => {
+  it('a repeated field is accepted again, and a changed one is checked again', () => {
+    const valid: string[] = [];
+    const base = [':method', 'GET', ':scheme', 'http', ':path', '/', ':authority', 'a', 'x-v', 'ok'];
+    expect(requestHead(base, true, false, valid)).not.toBeInstanceOf(MalformedRequest);
+    expect(requestHead(base, true, false, valid)).not.toBeInstanceOf(MalformedRequest);
+    expect(requestHead([...base.slice(0, 8), 'x-v', 'bad\x01'], true, false, valid)).toBeInstanceOf(MalformedRequest);
+    expect(requestHead([...base.slice(0, 8), 'X-V', 'ok'], true, false, valid)).toBeInstanceOf(MalformedRequest);
+    expect(requestHead([...base.slice(0, 6), ':authority', ' a', 'x-v', 'ok'], true, false, valid)).toBeInstanceOf(MalformedRequest);
+    expect(requestHead(base, true, false, valid)).not.toBeInstanceOf(MalformedRequest);
+  });
+});

@@ -50,8 +50,11 @@ function validValue(v: string): boolean {
 /**
  * The RequestHead of a request header list, or why it is malformed. `endStream`: the HEADERS
  * frame ended the stream (no body). `secure`: the connection is TLS (the scheme when absent).
+ * `valid`: strings found valid at each position of this connection's earlier requests (the
+ * HPACK decoder hands out the same string for a field the client repeats), so a repeated field
+ * is not scanned again; updated here.
  */
-export function requestHead(list: readonly string[], endStream: boolean, secure: boolean): RequestHead | MalformedRequest {
+export function requestHead(list: readonly string[], endStream: boolean, secure: boolean, valid: string[] = []): RequestHead | MalformedRequest {
   let method: string | undefined;
   let scheme: string | undefined;
   let authority: string | undefined;
@@ -73,12 +76,21 @@ export function requestHead(list: readonly string[], endStream: boolean, secure:
         case ':path': if (path !== undefined) return new MalformedRequest('repeated :path'); path = v; break;
         default: return new MalformedRequest(`unknown pseudo-header ${n}`);
       }
-      if (!validValue(v)) return new MalformedRequest(`invalid character in ${n}`);
+      if (valid[i + 1] !== v) {
+        if (!validValue(v)) return new MalformedRequest(`invalid character in ${n}`);
+        valid[i + 1] = v;
+      }
       continue;
     }
     regular = true;
-    if (!validName(n)) return new MalformedRequest('invalid header name (upper-case or not a token)');
-    if (!validValue(v)) return new MalformedRequest(`invalid character or surrounding whitespace in the value of ${n}`);
+    if (valid[i] !== n) {
+      if (!validName(n)) return new MalformedRequest('invalid header name (upper-case or not a token)');
+      valid[i] = n;
+    }
+    if (valid[i + 1] !== v) {
+      if (!validValue(v)) return new MalformedRequest(`invalid character or surrounding whitespace in the value of ${n}`);
+      valid[i + 1] = v;
+    }
     if (CONNECTION_SPECIFIC.has(n)) return new MalformedRequest(`connection-specific field ${n}`);
     if (n === 'te') {
       if (v !== 'trailers') return new MalformedRequest('te other than "trailers"');

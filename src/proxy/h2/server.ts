@@ -66,6 +66,8 @@ export class WireServer implements H2Handler {
   private heard = true;
   private idleFor = 0;
   private blocked: WireStream[] = [];
+  /** Request fields found valid at each position (request.ts: repeated fields are not scanned again). */
+  private readonly validFields: string[] = [];
   private readonly remoteAddress: string;
   private readonly remote: string;
 
@@ -148,7 +150,7 @@ export class WireServer implements H2Handler {
       if (!endStream) this.conn.reset(id, ErrorCode.NO_ERROR);
       return;
     }
-    const head = requestHead(list, endStream, this.secure);
+    const head = requestHead(list, endStream, this.secure, this.validFields);
     if (head instanceof MalformedRequest) {
       stats.h2ProtocolErrors++;
       this.ctx.stats.downstreamProtocolErrors++;

@@ -148,6 +148,23 @@ describe('HPACK tables and caches under churn', () => {
     expect(e.table.findFull('x-n', 'v0')).toBe(-1);
     expect(e.table.findFull('x-n', 'v199')).toBeGreaterThanOrEqual(0);
   });
+  it('a block repeating the previous one at the same positions decodes the same, also after its entries were evicted or the table shrank', () => {
+    const e = new HpackEncoder(200);
+    const d = new HpackDecoder(4096);
+    const same = [':method', 'GET', 'x-a', 'one', 'x-b', 'two', ':path', '/p'];
+    const other = ['x-c', 'c'.repeat(100), 'x-d', 'd'.repeat(30)];
+    const blocks: Buffer[] = [];
+    for (const list of [same, same, other, same, same]) {
+      const b = e.encode(list);
+      blocks.push(b);
+      expect(d.decode(b).headers).toEqual(list);
+    }
+    expect(blocks[1]!.length).toBeLessThan(blocks[0]!.length); // the repeat is indexed references
+    e.setPeerLimit(0);
+    expect(d.decode(e.encode(same)).headers).toEqual(same);
+    expect(d.decode(e.encode(same)).headers).toEqual(same);
+    expect(d.table.length).toBe(0);
+  });
   it('a literal decoded from the cache equals the octets sent, also for colliding slots', () => {
     const d = new HpackDecoder(0);
     const enc = (v: string): Buffer => Buffer.concat([Buffer.from([0x00, 0x01, 0x61, v.length]), Buffer.from(v, 'latin1')]);

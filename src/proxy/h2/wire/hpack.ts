@@ -58,11 +58,11 @@ export class DynamicTable {
   /** The entry at dynamic position `i` (0 = newest). */
   get(i: number): [string, string] { return [this.nameAt(i), this.valueAt(i)]; }
 
-  /** Adds an entry, evicting the oldest as needed; an entry larger than the table empties it (RFC 7541 4.4). */
-  add(name: string, value: string): void {
+  /** Adds an entry, evicting the oldest as needed; an entry larger than the table empties it (RFC 7541 4.4). Its insertion number, or -1. */
+  add(name: string, value: string): number {
     const sz = 32 + name.length + value.length;
     this.evictTo(this.maxSize - sz);
-    if (sz > this.maxSize) return;
+    if (sz > this.maxSize) return -1;
     if (this.count > this.mask) this.grow();
     const seq = this.added++;
     const at = seq & this.mask;
@@ -76,6 +76,7 @@ export class DynamicTable {
       byValue.set(value, seq);
       this.named!.set(name, seq);
     }
+    return seq;
   }
 
   /** Sets the maximum size, evicting as needed. */
@@ -88,6 +89,16 @@ export class DynamicTable {
   findFull(name: string, value: string): number {
     const seq = this.full?.get(name)?.get(value);
     return seq === undefined ? -1 : this.added - 1 - seq;
+  }
+
+  /** Insertion number of the newest entry `name: value`, or -1 (tables with lookups). */
+  findFullSeq(name: string, value: string): number {
+    return this.full?.get(name)?.get(value) ?? -1;
+  }
+
+  /** Dynamic position of the entry with insertion number `seq`, or -1 once it was evicted. */
+  positionOf(seq: number): number {
+    return seq >= this.added - this.count ? this.added - 1 - seq : -1;
   }
 
   /** Dynamic position of the newest entry named `name`, or -1 (tables with lookups). */
@@ -335,6 +346,15 @@ export class HpackEncoder {
   private pendingUpdate: number | undefined;
   private out: Buffer = Buffer.allocUnsafe(4096);
   private pos = 0;
+  /**
+   * The previous block's fields by position, and how each was sent when it was one index: the
+   * static index (> 0), or -(insertion number + 1) of a dynamic entry. Requests and responses
+   * on a connection repeat most fields as the same strings, so a field equal to the one at its
+   * position last time is one comparison of string references, not a map lookup.
+   */
+  private memoNames: string[] = [];
+  private memoValues: string[] = [];
+  private memoRefs: number[] = [];
 
   constructor(maxTableSize = 4096, private readonly huffman = true) {
     this.table = new DynamicTable(maxTableSize, true);
@@ -374,20 +394,35 @@ export class HpackEncoder {
   private fields(headers: readonly string[]): void {
     if (this.pendingUpdate !== undefined) { this.int(this.pendingUpdate, 5, 0x20); this.pendingUpdate = undefined; }
     const table = this.table;
+    const memoNames = this.memoNames;
+    const memoValues = this.memoValues;
+    const memoRefs = this.memoRefs;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
+      const m = i >> 1;
+      if (memoNames[m] === name && memoValues[m] === value) {
+        const ref = memoRefs[m]!;
+        if (ref > 0) { this.int(ref, 7, 0x80); continue; }
+        if (ref < 0) {
+          const at = table.positionOf(-ref - 1);
+          if (at >= 0) { this.int(STATIC_LEN + 1 + at, 7, 0x80); continue; }
+        }
+      }
+      memoNames[m] = name;
+      memoValues[m] = value;
+      memoRefs[m] = 0;
       const info = nameInfo(name);
       const st = info.values;
       if (st !== undefined) {
         const full = st.get(value);
-        if (full !== undefined) { this.int(full, 7, 0x80); continue; }
+        if (full !== undefined) { memoRefs[m] = full; this.int(full, 7, 0x80); continue; }
       }
       let nameIdx = info.index;
       // Names we never index are never in the dynamic table: no lookup (their values are mostly new strings, costly to hash).
       if (info.mode === MODE_INDEX && table.length > 0) {
-        const at = table.findFull(name, value);
-        if (at >= 0) { this.int(STATIC_LEN + 1 + at, 7, 0x80); continue; }
+        const seq = table.findFullSeq(name, value);
+        if (seq >= 0) { memoRefs[m] = -(seq + 1); this.int(STATIC_LEN + 1 + table.positionOf(seq), 7, 0x80); continue; }
       }
       if (nameIdx === 0 && table.length > 0) { const nat = table.findName(name); if (nat >= 0) nameIdx = STATIC_LEN + 1 + nat; }
       const mode = info.mode === MODE_INDEX && 32 + name.length + value.length > Math.min(MAX_INDEXED_ENTRY, table.maxSize) ? MODE_PLAIN : info.mode;
@@ -395,7 +430,8 @@ export class HpackEncoder {
         this.int(nameIdx, 6, 0x40);
         if (nameIdx === 0) this.str(name, this.huffman);
         this.str(value, this.huffman);
-        table.add(name, value);
+        const seq = table.add(name, value);
+        if (seq >= 0) memoRefs[m] = -(seq + 1);
         continue;
       }
       this.int(nameIdx, 4, mode === MODE_NEVER ? 0x10 : 0x00);
