@@ -13,7 +13,9 @@
  * --prof DIR   runs this build's proxy under `node --cpu-prof --cpu-prof-dir DIR` (written when
  *              the proxy exits at the end; the profile includes every round's load).
  * Prints one line per round and a JSON summary (us/req medians, ratios, read+write system calls
- * per request from /proc/PID/io: how much batching a run got, load average).
+ * per request from /proc/PID/io (node's read/write; haproxy's recv/send are not counted there),
+ * requests per wake-up of the main thread (voluntary context switches: how much work each
+ * event-loop turn found, comparable between the two), load average).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +44,13 @@ function syscalls(pid: number): number {
   try {
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
     return Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
+  } catch { return NaN; }
+}
+
+/** Times the main thread of `pid` slept (voluntary context switches: an event loop waiting for I/O), or NaN. */
+function sleeps(pid: number): number {
+  try {
+    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
   } catch { return NaN; }
 }
 
@@ -79,6 +88,7 @@ async function main(): Promise<void> {
   for (const t of targets) h2load(t.port, Math.min(5000, n)); // warm-up
   const results = new Map<string, number[]>(targets.map((t) => [t.name, []]));
   const calls = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const waits = new Map<string, number[]>(targets.map((t) => [t.name, []]));
   const ratios = new Map<string, number[]>();
   const loads: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -88,13 +98,16 @@ async function main(): Promise<void> {
     for (const t of order) {
       const c0 = cpuUs(t.pid);
       const s0 = syscalls(t.pid);
+      const w0 = sleeps(t.pid);
       const res = h2load(t.port, n);
       if (!(res.done > 0)) throw new Error(`h2load against ${t.name} completed nothing`);
       const us = (cpuUs(t.pid) - c0) / res.done;
       const sc = (syscalls(t.pid) - s0) / res.done;
+      const rps = res.done / (sleeps(t.pid) - w0);
+      waits.get(t.name)!.push(rps);
       results.get(t.name)!.push(us);
       calls.get(t.name)!.push(sc);
-      line.push(`${t.name} ${us.toFixed(1)} us/req ${sc.toFixed(2)} rd+wr/req (${Math.round(res.rps)} req/s)`);
+      line.push(`${t.name} ${us.toFixed(1)} us/req ${sc.toFixed(2)} rd+wr/req ${rps.toFixed(1)} req/wake (${Math.round(res.rps)} req/s)`);
     }
     const hapUs = results.get('haproxy')!.at(-1)!;
     for (const t of targets) if (t.name !== 'haproxy') { const k = `${t.name}/haproxy`; ratios.set(k, [...(ratios.get(k) ?? []), results.get(t.name)!.at(-1)! / hapUs]); }
@@ -104,6 +117,7 @@ async function main(): Promise<void> {
   const summary: Record<string, unknown> = { n, rounds, shape: 'h2load -c 4 -m 10 -t 1', telemetry: a.telemetry, load_avg_median: Number(median(loads).toFixed(1)) };
   for (const [k, v] of results) summary[`${k}_cpu_us_per_req_median`] = Number(median(v).toFixed(1));
   for (const [k, v] of calls) if (v.every(Number.isFinite)) summary[`${k}_read_write_calls_per_req_median`] = Number(median(v).toFixed(3));
+  for (const [k, v] of waits) if (v.every(Number.isFinite)) summary[`${k}_requests_per_wakeup_median`] = Number(median(v).toFixed(1));
   for (const [k, v] of ratios) summary[`${k}_ratio_median`] = Number(median(v).toFixed(2));
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   // SIGINT lets node write the --cpu-prof profile (bowline proxy exits on it).
