@@ -355,6 +355,7 @@ export class HpackEncoder {
   private memoNames: string[] = [];
   private memoValues: string[] = [];
   private memoRefs: number[] = [];
+  private memoInfo: NameInfo[] = [];
 
   constructor(maxTableSize = 4096, private readonly huffman = true) {
     this.table = new DynamicTable(maxTableSize, true);
@@ -397,22 +398,30 @@ export class HpackEncoder {
     const memoNames = this.memoNames;
     const memoValues = this.memoValues;
     const memoRefs = this.memoRefs;
+    const memoInfo = this.memoInfo;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
       const m = i >> 1;
-      if (memoNames[m] === name && memoValues[m] === value) {
-        const ref = memoRefs[m]!;
-        if (ref > 0) { this.int(ref, 7, 0x80); continue; }
-        if (ref < 0) {
-          const at = table.positionOf(-ref - 1);
-          if (at >= 0) { this.int(STATIC_LEN + 1 + at, 7, 0x80); continue; }
+      let info: NameInfo;
+      if (memoNames[m] === name) {
+        info = memoInfo[m]!;
+        // A per-request field (never indexed, no static values): its value is new each time, not worth comparing.
+        if ((info.mode === MODE_INDEX || info.values !== undefined) && memoValues[m] === value) {
+          const ref = memoRefs[m]!;
+          if (ref > 0) { this.int(ref, 7, 0x80); continue; }
+          if (ref < 0) {
+            const at = table.positionOf(-ref - 1);
+            if (at >= 0) { this.int(STATIC_LEN + 1 + at, 7, 0x80); continue; }
+          }
         }
+      } else {
+        info = nameInfo(name);
+        memoNames[m] = name;
+        memoInfo[m] = info;
       }
-      memoNames[m] = name;
       memoValues[m] = value;
       memoRefs[m] = 0;
-      const info = nameInfo(name);
       const st = info.values;
       if (st !== undefined) {
         const full = st.get(value);
