@@ -126,10 +126,11 @@ export class WireServer implements H2Handler {
   // ---------------------------------------------------------------- H2Handler
 
   /** Frames out: the codec batches a turn's frames (responses of every stream) into one write. */
-  write(data: Buffer): void {
+  write(data: Buffer): boolean {
     const s = this.socket;
-    if (s.destroyed || this.ended) return;
+    if (s.destroyed || this.ended) return true;
     s.write(data);
+    return s.writableLength === 0;
   }
 
   onHeaders(id: number, list: string[], endStream: boolean, oversized: boolean): void {

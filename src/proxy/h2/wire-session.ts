@@ -162,7 +162,11 @@ export class WireSession {
   constructor(readonly socket: Socket, secure: boolean, private readonly onLog: (msg: string) => void, private readonly onRefused: () => void, private readonly onGone: () => void,
     private readonly onStreamDone: (s: WireSession) => void = noop) {
     this.conn = new H2Connection({
-      write: (d) => { if (!socket.destroyed) socket.write(d); },
+      write: (d) => {
+        if (socket.destroyed) return true;
+        socket.write(d);
+        return socket.writableLength === 0; // written through: the codec may reuse its buffer
+      },
       onHeaders: (id, list, end) => this.onHeaders(id, list, end),
       onData: (id, d, end) => this.onData(id, d, end),
       onReset: (id, code, byPeer) => this.onReset(id, code, byPeer),

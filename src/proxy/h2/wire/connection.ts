@@ -21,8 +21,11 @@ import { FloodGuard, H2_LIMITS, RAPID_RESET, type H2Limits } from './limits.js';
 
 /** What the connection tells its owner. */
 export interface H2Handler {
-  /** Bytes to send, in order. */
-  write(data: Buffer): void;
+  /**
+   * Bytes to send, in order. Return true when the transport took them all and keeps no
+   * reference (a synchronous socket write with nothing left queued): the buffer is reused.
+   */
+  write(data: Buffer): boolean | void;
   /** A header block: request (server), response or informational response (client), or trailers (`endStream`). */
   onHeaders(streamId: number, headers: string[], endStream: boolean, oversized: boolean): void;
   /** Body bytes; call `consumed(streamId, data.length)` once they are processed (flow control). */
@@ -337,7 +340,7 @@ export class H2Connection {
   flushOutput(): void {
     this.flushQueued = false;
     const data = this.w.take();
-    if (data !== undefined) this.handler.write(data);
+    if (data !== undefined && this.handler.write(data) === true) this.w.release();
   }
 
   private fail(err: unknown): void {

@@ -214,7 +214,7 @@ describe('connection refusals (server role)', () => {
 describe('batched output (one write per event-loop turn)', () => {
   it('the frames of a turn reach the transport in one write, in order; a connection error flushes at once', async () => {
     const writes: Buffer[] = [];
-    const handler: H2Handler = { write: (d) => writes.push(Buffer.from(d)), onHeaders: () => {}, onData: () => {}, onReset: () => {}, onClose: () => {} };
+    const handler: H2Handler = { write: (d) => { writes.push(Buffer.from(d)); }, onHeaders: () => {}, onData: () => {}, onReset: () => {}, onClose: () => {} };
     const conn = new H2Connection(handler, { role: 'server', batch: true });
     conn.start();
     const enc = new HpackEncoder();
@@ -263,5 +263,31 @@ describe('header blocks encoded in place', () => {
     cli.request(list, true); // the second time from the dynamic table where it fits (x-small) or as literals
     expect(got).toEqual([list, list]);
     expect(frames.filter((t) => t === FrameType.CONTINUATION).length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('output buffer reuse', () => {
+  const run = async (consumed: boolean): Promise<Buffer[]> => {
+    const views: Buffer[] = [];
+    const conn = new H2Connection({ write: (d) => { views.push(d); return consumed; }, onHeaders: () => {}, onData: () => {}, onReset: () => {}, onClose: () => {} }, { role: 'server', batch: true });
+    conn.start();
+    await new Promise((r) => process.nextTick(r));
+    conn.receive(Buffer.concat([PREFACE, encodeSettings([])]));
+    await new Promise((r) => process.nextTick(r));
+    conn.ping(Buffer.from('12345678'));
+    await new Promise((r) => process.nextTick(r));
+    return views;
+  };
+  it('a view the transport may still hold is never overwritten', async () => {
+    const views = await run(false);
+    const first = Buffer.from(views[0]!);
+    expect(views.length).toBe(3);
+    expect(views[0]!.equals(first)).toBe(true);
+    expect(views[1]!.byteOffset).toBeGreaterThan(views[0]!.byteOffset);
+  });
+  it('once the transport took the bytes, the next turn writes from the start of the same buffer', async () => {
+    const views = await run(true);
+    expect(views[2]!.buffer).toBe(views[1]!.buffer);
+    expect(views[2]!.byteOffset).toBe(views[1]!.byteOffset);
   });
 });
