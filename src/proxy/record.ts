@@ -5,6 +5,7 @@
  */
 import type { Headers } from './http/head.js';
 import type { ProxyRecordView } from '../telemetry/proxy-hooks.js';
+import type { ProtocolHooks } from './tcp/record.js';
 
 /** Response flags (Envoy's short names), as bits. */
 export const Flag = {
@@ -64,7 +65,7 @@ export interface RequestRecord extends ProxyRecordView {
 }
 
 /** Observers of the data plane. Every hook is optional and must not throw (errors are swallowed). */
-export interface ProxyHooks {
+export interface ProxyHooks extends ProtocolHooks {
   /** Called once per request after the response completed (or failed). */
   onRequestComplete?(record: RequestRecord): void;
   /** Called once a routed request's head is about to go upstream; may rewrite its headers (trace context, peer metadata). */

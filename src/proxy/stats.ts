@@ -1,11 +1,15 @@
 /**
  * The proxy's own counters, served by the admin listener's /stats. Plain numeric fields
- * incremented on the hot path (no maps, no labels); per-flag counts by bit index.
+ * incremented on the hot path (no maps, no labels); per-flag counts by bit index. Every
+ * counter of the proxy is declared here, in three groups: the core (HTTP requests and
+ * upstreams), the protocol layer (TCP, TLS inspection, detection, HTTP/2) and security
+ * (refusals by reason). /stats serves them flat, by field name.
  */
 import { Flag, type FlagName } from './record.js';
 
 /** Process-wide counters of one proxy instance. */
 export class ProxyStats {
+  // ---- core: downstream HTTP, upstreams, config
   downstreamConnectionsTotal = 0;
   downstreamConnectionsActive = 0;
   requestsTotal = 0;
@@ -32,6 +36,45 @@ export class ProxyStats {
   mirrorRequests = 0;
   configReloads = 0;
   configRejected = 0;
+
+  // ---- protocol layer: TCP proxying, TLS inspection, protocol detection, HTTP/2
+  tcpConnectionsTotal = 0;
+  tcpConnectionsActive = 0;
+  tcpBytesReceived = 0;
+  tcpBytesSent = 0;
+  /** TCP connections no route matched. */
+  tcpNoRoute = 0;
+  tcpConnectFailures = 0;
+  /** TCP connections refused by the cluster's maxConnections. */
+  tcpOverflow = 0;
+  tcpIdleTimeouts = 0;
+  /** Connections whose first bytes looked like TLS but were not a valid ClientHello. */
+  tlsInspectorInvalid = 0;
+  tlsInspectorNoSni = 0;
+  tlsHandshakeFailures = 0;
+  /** Connections closed because their first bytes did not arrive within the listener's detection timeout. */
+  detectTimeouts = 0;
+  noFilterChainMatch = 0;
+  h2SessionsTotal = 0;
+  h2SessionsActive = 0;
+  h2StreamsTotal = 0;
+  h2StreamsReset = 0;
+  h2ProtocolErrors = 0;
+  /** HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for resetting too many streams early (h2/abuse.ts). */
+  h2ResetFloods = 0;
+  h2UpstreamSessionsTotal = 0;
+  h2UpstreamRefusedStreams = 0;
+
+  // ---- security: refusals by reason (mTLS peer checks, plaintext toward STRICT, JWT, authorization)
+  authzDenied = 0;
+  jwtRejected = 0;
+  mtlsPlaintextRefused = 0;
+  mtlsPeerUntrusted = 0;
+  mtlsPeerTrustDomain = 0;
+  mtlsPeerExpired = 0;
+  mtlsPeerNotYetValid = 0;
+  mtlsPeerNoCertificate = 0;
+
   /** Count of requests carrying each flag, indexed by bit position. */
   readonly flagCounts = new Array<number>(16).fill(0);
 
@@ -46,6 +89,13 @@ export class ProxyStats {
     if (flags !== 0) for (let b = 0; b < 16; b++) if ((flags & (1 << b)) !== 0) this.flagCounts[b]!++;
   }
 
+  /** Counts a refused TLS peer or plaintext connection whose message carries a BOWLINE_E_TLS_ code (other messages: no-op). */
+  countRefusal(message: string): void {
+    const code = /BOWLINE_E_[A-Z_]+/.exec(message)?.[0];
+    const key = code === undefined ? undefined : REFUSAL_BY_CODE[code];
+    if (key !== undefined) this[key]++;
+  }
+
   /** A JSON-ready snapshot for /stats. */
   toJSON(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -54,3 +104,13 @@ export class ProxyStats {
     return out;
   }
 }
+
+/** The security counter each refusal code counts in. */
+const REFUSAL_BY_CODE: Record<string, 'mtlsPeerUntrusted' | 'mtlsPeerTrustDomain' | 'mtlsPeerExpired' | 'mtlsPeerNotYetValid' | 'mtlsPeerNoCertificate' | 'mtlsPlaintextRefused'> = {
+  BOWLINE_E_TLS_PEER_UNTRUSTED: 'mtlsPeerUntrusted',
+  BOWLINE_E_TLS_PEER_TRUST_DOMAIN: 'mtlsPeerTrustDomain',
+  BOWLINE_E_TLS_PEER_EXPIRED: 'mtlsPeerExpired',
+  BOWLINE_E_TLS_PEER_NOT_YET_VALID: 'mtlsPeerNotYetValid',
+  BOWLINE_E_TLS_PEER_NO_CERTIFICATE: 'mtlsPeerNoCertificate',
+  BOWLINE_E_TLS_PLAINTEXT_REFUSED: 'mtlsPlaintextRefused',
+};

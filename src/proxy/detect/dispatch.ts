@@ -9,8 +9,6 @@ import { isIP, type Socket } from 'node:net';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
 import { Downstream } from '../http/downstream.js';
 import { h2Downstream, serveHttp2, serveHttp2Tls } from '../h2/downstream.js';
-import { countRefusal, securityStats } from '../authz/stats.js';
-import { protocolStats } from '../tcp/record.js';
 import { TcpSession, type TcpConnectionFacts } from '../tcp/session.js';
 import { parseClientHello, MAX_CLIENT_HELLO_BYTES } from '../tls/client-hello.js';
 import { predictAlpn, terminate } from '../tls/downstream.js';
@@ -50,10 +48,10 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     conns.delete(pending);
     const chain = lc.chains.find((c) => c.matches(input));
     if (chain === undefined) {
-      protocolStats(ctx).noFilterChainMatch++;
-      if (input.transport === 'tls' && input.serverName === undefined) protocolStats(ctx).tlsInspectorNoSni++;
+      ctx.stats.noFilterChainMatch++;
+      if (input.transport === 'tls' && input.serverName === undefined) ctx.stats.tlsInspectorNoSni++;
       const mtlsOnly = input.transport === 'raw' && lc.chains.length > 0 && lc.chains.every((c) => c.securityPolicy === 'mutual_tls');
-      if (mtlsOnly) securityStats(ctx).mtlsPlaintextRefused++;
+      if (mtlsOnly) ctx.stats.mtlsPlaintextRefused++;
       if (mtlsOnly) ctx.log('plaintext:' + lc.listener.name, `listener ${lc.listener.name}: plaintext connection from ${input.source} refused: this port requires mTLS (STRICT); the client needs a sidecar with ISTIO_MUTUAL toward it (BOWLINE_E_TLS_PLAINTEXT_REFUSED)`);
       else ctx.log('nochain:' + lc.listener.name, `listener ${lc.listener.name}: no filter chain matches a ${input.transport} connection${input.serverName ? ` for ${input.serverName}` : ''} from ${input.source}; closed`);
       socket.destroy();
@@ -107,7 +105,7 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
   };
   const invalidHello = (reason: string): void => {
     conns.delete(pending);
-    protocolStats(ctx).tlsInspectorInvalid++;
+    ctx.stats.tlsInspectorInvalid++;
     ctx.log('badhello:' + lc.listener.name, `listener ${lc.listener.name}: malformed TLS ClientHello from ${socket.remoteAddress}: ${reason}; closed (BOWLINE_E_TLS_CLIENT_HELLO)`);
     socket.destroy();
   };
@@ -116,7 +114,7 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
   const timer = setTimeout(() => setImmediate(() => {
     if (decided || socket.destroyed) return;
     finish();
-    protocolStats(ctx).detectTimeouts++;
+    ctx.stats.detectTimeouts++;
     const input = base();
     input.protocol = buf.length === 0 ? 'tcp' : (sniff(buf) ?? 'tcp');
     if (input.protocol === 'tls') input.protocol = 'tcp';
@@ -147,7 +145,7 @@ function originalDestination(socket: Socket, lc: ListenerChains, ctx: ProxyConte
 function start(socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains, ctx: ProxyContext, conns: ConnectionTracker): void {
   if (chain.tls !== undefined) {
     if (input.transport !== 'tls') {
-      protocolStats(ctx).tlsHandshakeFailures++;
+      ctx.stats.tlsHandshakeFailures++;
       socket.destroy();
       return;
     }
@@ -160,8 +158,8 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
     }
     terminate(socket, first, chain.tls, (err, t) => {
       if (err !== null || t === undefined) {
-        protocolStats(ctx).tlsHandshakeFailures++;
-        countRefusal(ctx, err?.message ?? '');
+        ctx.stats.tlsHandshakeFailures++;
+        ctx.stats.countRefusal(err?.message ?? '');
         // One line per reason per 10 s: an untrusted peer does not hide a wrong trust domain.
         ctx.log('tls:' + lc.listener.name + ':' + (/BOWLINE_E_[A-Z_]+/.exec(err?.message ?? '')?.[0] ?? ''), `listener ${lc.listener.name}: TLS handshake failed from ${socket.remoteAddress}: ${err?.message} (BOWLINE_E_TLS_HANDSHAKE)`);
         return;

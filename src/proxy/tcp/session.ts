@@ -13,10 +13,9 @@ import type { ProxyContext } from '../context.js';
 import { Flag } from '../record.js';
 import type { AuthzRequest } from '../authz/index.js';
 import { authorizationOf, deniedLine, principalOfPeer } from '../authz/slot.js';
-import { securityStats } from '../authz/stats.js';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
-import { callHook, protocolStats, type TcpConnectionRecord } from './record.js';
+import { callHook, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
 import { reportInternalError } from '../internal-error.js';
 
@@ -63,7 +62,7 @@ export class TcpSession {
     tlsFor: UpstreamTlsLookup,
     private readonly onGone: (s: TcpSession) => void,
   ) {
-    const stats = protocolStats(ctx);
+    const stats = ctx.stats;
     stats.tcpConnectionsTotal++;
     stats.tcpConnectionsActive++;
     this.record = {
@@ -127,7 +126,7 @@ export class TcpSession {
     target: { address: string; port: number; key: string; identity: string | undefined },
   ): void {
     const ctx = this.ctx;
-    const stats = protocolStats(ctx);
+    const stats = ctx.stats;
     const pool = ctx.clusters.get(cluster)?.config.connectionPool;
     this.record.upstreamHost = target.key;
     // AUTO_PASSTHROUGH forwards the client's own mTLS untouched: no TLS is originated toward the endpoint.
@@ -181,7 +180,7 @@ export class TcpSession {
     ds.once('close', (hadError) => { if (hadError) up.destroy(); else if (!up.writableEnded) up.end(); });
     if (idleMs > 0) {
       const idle = (): void => {
-        protocolStats(this.ctx).tcpIdleTimeouts++;
+        this.ctx.stats.tcpIdleTimeouts++;
         ds.destroy();
         up.destroy();
       };
@@ -198,7 +197,7 @@ export class TcpSession {
     const r: AuthzRequest = { sourceIp: this.socket.remoteAddress ?? '', port: facts.port, destinationIp: facts.destination, ...(principal !== undefined ? { principal } : {}), ...(facts.serverName !== undefined ? { sni: facts.serverName } : {}) };
     const d = engine.evaluate(r);
     if (d.allowed) return true;
-    securityStats(this.ctx).authzDenied++;
+    this.ctx.stats.authzDenied++;
     this.refuse(Flag.RBAC, deniedLine('a TCP connection', r, d));
     return false;
   }
@@ -222,7 +221,7 @@ export class TcpSession {
       const open = this.openCounts();
       open.set(this.counted, (open.get(this.counted) ?? 1) - 1);
     }
-    const stats = protocolStats(this.ctx);
+    const stats = this.ctx.stats;
     stats.tcpConnectionsActive--;
     const r = this.record;
     r.receivedBytes = this.socket.bytesRead;
