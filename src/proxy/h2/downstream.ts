@@ -17,7 +17,6 @@ import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type RequestHead } from '../http/
 import { run } from '../http/pipeline.js';
 import { Flag } from '../record.js';
 import { reportInternalError } from '../internal-error.js';
-import { protocolStats } from '../tcp/record.js';
 import { checkPeer } from '../tls/downstream.js';
 import { Exchange } from '../exchange/exchange.js';
 import { H2StreamSide } from './stream-side.js';
@@ -78,7 +77,7 @@ function serversFor(chain: CompiledChain, ctx: ProxyContext): Servers {
       ...opts, ...t.material, ALPNProtocols: ['h2'], requestCert: t.requestCert, rejectUnauthorized: false,
     });
     secure.setTimeout(0);
-    secure.on('tlsClientError', (err) => { protocolStats(ctx).tlsHandshakeFailures++; ctx.log('tls-h2', `HTTP/2 TLS handshake failed: ${err.message} (BOWLINE_E_TLS_HANDSHAKE)`); });
+    secure.on('tlsClientError', (err) => { ctx.stats.tlsHandshakeFailures++; ctx.log('tls-h2', `HTTP/2 TLS handshake failed: ${err.message} (BOWLINE_E_TLS_HANDSHAKE)`); });
     secure.on('session', (session: ServerHttp2Session) => {
       const sock = session.socket;
       const key = (sock.remoteAddress ?? '') + ':' + (sock.remotePort ?? 0);
@@ -177,7 +176,7 @@ export function serveHttp2Tls(socket: Socket, slot: ListenerSlot, chain: Compile
     const why = s.authorizationError;
     const peer = checkPeer(s, tls, s.authorized ? null : Object.assign(new Error(String(why ?? 'no certificate')), { code: typeof why === 'string' ? why : String(why ?? '') }));
     if (peer instanceof Error) {
-      protocolStats(ctx).tlsHandshakeFailures++;
+      ctx.stats.tlsHandshakeFailures++;
       ctx.log('tls:' + slot.current.name, `listener ${slot.current.name}: ${peer.message} (BOWLINE_E_TLS_HANDSHAKE)`);
       session.destroy();
       conn.gone();
@@ -192,7 +191,7 @@ export function serveHttp2Tls(socket: Socket, slot: ListenerSlot, chain: Compile
 
 /** Wires a new session: counters, errors, idle handling, and one Exchange per stream. */
 function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerSlot, ctx: ProxyContext, secure: boolean, peerIdentity: string): void {
-  const stats = protocolStats(ctx);
+  const stats = ctx.stats;
   const socket = conn.socket;
   conn.session = session;
   stats.h2SessionsTotal++;

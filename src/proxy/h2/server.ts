@@ -24,7 +24,6 @@ import type { RequestHead } from '../http/request-head.js';
 import { run } from '../http/pipeline.js';
 import { reportInternalError } from '../internal-error.js';
 import { Flag } from '../record.js';
-import { protocolStats } from '../tcp/record.js';
 import { Exchange } from '../exchange/exchange.js';
 import { H2StreamSide } from './stream-side.js';
 import { listSize, MalformedRequest, requestHead } from './request.js';
@@ -91,7 +90,7 @@ export class WireServer implements H2Handler {
     });
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remote = this.remoteAddress + ':' + (socket.remotePort ?? 0);
-    const stats = protocolStats(ctx);
+    const stats = ctx.stats;
     stats.h2SessionsTotal++;
     stats.h2SessionsActive++;
     ctx.stats.downstreamConnectionsTotal++;
@@ -140,7 +139,7 @@ export class WireServer implements H2Handler {
       if (endStream) known.deliverEnd();
       return;
     }
-    const stats = protocolStats(this.ctx);
+    const stats = this.ctx.stats;
     stats.h2StreamsTotal++;
     const lst = this.slot.current;
     if (oversized || listSize(list) > lst.maxRequestHeadersBytes) {
@@ -177,7 +176,7 @@ export class WireServer implements H2Handler {
     const s = this.streams.get(id);
     if (s === undefined) return;
     this.streams.delete(id);
-    protocolStats(this.ctx).h2StreamsReset++;
+    this.ctx.stats.h2StreamsReset++;
     s.gone(code, byPeer);
   }
 
@@ -190,14 +189,14 @@ export class WireServer implements H2Handler {
     if (code === ErrorCode.REFUSED_STREAM) {
       if (++this.rejected > this.limits.rejected) queueMicrotask(() => this.calm(`refused more than ${this.limits.rejected} streams`));
     } else {
-      protocolStats(this.ctx).h2ProtocolErrors++;
+      this.ctx.stats.h2ProtocolErrors++;
       this.countInvalid();
     }
   }
 
   onClose(err?: H2Error): void {
     if (err !== undefined) {
-      const stats = protocolStats(this.ctx);
+      const stats = this.ctx.stats;
       stats.h2ProtocolErrors++;
       const name = this.slot.current.name;
       if (err.message.endsWith(RAPID_RESET)) {
@@ -228,7 +227,7 @@ export class WireServer implements H2Handler {
 
   private calm(why: string): void {
     if (this.conn.isClosed) return;
-    protocolStats(this.ctx).h2ProtocolErrors++;
+    this.ctx.stats.h2ProtocolErrors++;
     this.ctx.log('h2err:' + this.slot.current.name, `HTTP/2 connection from ${this.remote} ${why}: GOAWAY ENHANCE_YOUR_CALM and close`);
     this.conn.goaway(ErrorCode.ENHANCE_YOUR_CALM, why);
   }
@@ -262,7 +261,7 @@ export class WireServer implements H2Handler {
 
   /** A request body did not match its content-length (the stream is reset PROTOCOL_ERROR). */
   malformedBody(): void {
-    protocolStats(this.ctx).h2ProtocolErrors++;
+    this.ctx.stats.h2ProtocolErrors++;
     this.ctx.stats.downstreamProtocolErrors++;
     this.ctx.log('h2bad:' + this.slot.current.name, `HTTP/2 request from ${this.remote} malformed: body length differs from content-length; stream reset PROTOCOL_ERROR (BOWLINE_E_H2_MALFORMED)`);
     this.countInvalid();

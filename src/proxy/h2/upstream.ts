@@ -11,7 +11,6 @@ import { connect as netConnect } from 'node:net';
 import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
-import { protocolStats } from '../tcp/record.js';
 import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
 import { guardSink } from './guarded-sink.js';
@@ -91,14 +90,14 @@ class ClusterCalls {
 
   private open(ep: UpstreamEndpoint, list: WireSession[]): WireSession {
     const tls = this.tls;
-    protocolStats(this.ctx).h2UpstreamSessionsTotal++;
+    this.ctx.stats.h2UpstreamSessionsTotal++;
     const socket = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : netConnect({ host: ep.address, port: ep.port, noDelay: true });
     applyKeepalive(socket, this.config.connectionPool);
     const name = this.config.name;
     let idleTimer: NodeJS.Timeout | undefined;
     const s: WireSession = new WireSession(socket, tls !== undefined,
       (msg) => this.ctx.log('h2up:' + name, `${msg} (${ep.key}, cluster ${name})`),
-      () => { protocolStats(this.ctx).h2UpstreamRefusedStreams++; },
+      () => { this.ctx.stats.h2UpstreamRefusedStreams++; },
       () => {
         clearTimeout(timer);
         if (idleTimer) clearInterval(idleTimer);

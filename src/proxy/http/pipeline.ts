@@ -29,7 +29,6 @@ import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzEngine, type AuthzReq
 import { checkExternal, EXT_AUTHZ_ERROR_CODE } from '../authz/ext-authz.js';
 import { authorizationOf, deniedLine, jwtOf, ownIdentityOf, principalOfPeer } from '../authz/slot.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
-import { securityStats } from '../authz/stats.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
 import { normalizePath, PathError } from './path-normalize.js';
@@ -120,7 +119,7 @@ function authorize(x: Exchange): number {
     const a = jwt.authenticate((n) => h.headers.get(n), h.path);
     if (!a.ok) {
       x.ctx.log(`jwt:${x.lst.name}`, `request ${h.method} ${h.path} refused: JWT verification failed: ${a.reason} (BOWLINE_E_JWT_INVALID)`);
-      securityStats(x.ctx).jwtRejected++;
+      x.ctx.stats.jwtRejected++;
       x.localReply(JWT_FAILED_STATUS, JWT_FAILED_BODY, Flag.RBAC);
       return STOP;
     }
@@ -149,7 +148,7 @@ function decide(x: Exchange, engine: AuthzEngine, r: AuthzRequest): boolean {
   const d = engine.evaluate(r);
   if (d.allowed) return true;
   x.ctx.log(`authz:${x.lst.name}:${d.policy ?? ''}`, deniedLine(`${x.head.method} ${x.head.path}`, r, d));
-  securityStats(x.ctx).authzDenied++;
+  x.ctx.stats.authzDenied++;
   x.localReply(AUTHZ_DENIED_STATUS, AUTHZ_DENIED_BODY, Flag.RBAC);
   return false;
 }
@@ -174,12 +173,12 @@ function askExternal(x: Exchange, checks: ReturnType<AuthzEngine['customFor']>, 
     if (o.kind === 'error') {
       x.ctx.log(`ext-authz:${policy}`, `external authorization of ${what} failed: ${o.reason}; ${provider.config.failOpen ? 'allowed (failOpen)' : 'refused (fail closed)'} [${policy}] (${EXT_AUTHZ_ERROR_CODE})`);
       if (provider.config.failOpen) return askExternal(x, checks, r, i + 1, next);
-      securityStats(x.ctx).authzDenied++;
+      x.ctx.stats.authzDenied++;
       x.localReply(provider.config.statusOnError ?? AUTHZ_DENIED_STATUS, '', Flag.UAEX);
       return;
     }
     x.ctx.log(`authz:${x.lst.name}:${policy}`, deniedLine(what, r, { allowed: false, policy, reason: o.reason }));
-    securityStats(x.ctx).authzDenied++;
+    x.ctx.stats.authzDenied++;
     const ct = o.headers.find(([k]) => k === 'content-type')?.[1];
     x.localReply(o.status, o.body, Flag.UAEX, o.headers.filter(([k]) => k !== 'content-type'), ct);
   }, (err) => { if (!x.done) x.localReply(500, `internal error: ${String(err)}\n`, 0); });

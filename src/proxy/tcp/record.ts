@@ -4,7 +4,6 @@
  * each is optional and must not throw. The protocol layer's counters are ProxyStats fields.
  */
 import type { ProxyContext } from '../context.js';
-import type { ProxyStats } from '../stats.js';
 
 /** One proxied TCP (or TLS passthrough) connection. Bytes are totals so far. */
 export interface TcpConnectionRecord {
@@ -42,9 +41,4 @@ export function callHook<K extends keyof ProtocolHooks>(ctx: ProxyContext, name:
   const fn = ctx.hooks[name];
   if (fn === undefined) return;
   try { fn.call(ctx.hooks, r); } catch (err) { ctx.log('hook:' + name, `${name} hook threw: ${String(err)}`); }
-}
-
-/** The protocol layer's counters (ProxyStats declares them; kept until its callers read `ctx.stats`). */
-export function protocolStats(ctx: Pick<ProxyContext, 'stats'>): ProxyStats {
-  return ctx.stats;
 }
