@@ -11,7 +11,7 @@ import type { Listener, ProxyConfig } from '../proxy-config/types.js';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from './context.js';
 import { Downstream } from './http/downstream.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router/index.js';
-import { compileListenerChains, compileProtocols, needsDispatch } from './detect/chains.js';
+import { compileListenerChains, compileProtocols, needsDispatch, type CompiledProtocols } from './detect/chains.js';
 import { dispatchConnection, type TrackedConnection } from './detect/dispatch.js';
 
 /** Default request head limit (60 KiB) and downstream idle timeout (1 h). */
@@ -51,8 +51,12 @@ export function reservePort(address: string): Promise<{ server: Server; port: nu
 /** Compiled route tables of the running config by content (JSON of node and table), reused by the next compile. */
 export type RouteTableCache = Map<string, CompiledRouteConfig>;
 
-/** Compiles the HTTP listeners of a config (reusing unchanged tables from `tableCache`); throws when a route table cannot be compiled. */
-export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (line: string) => void = (line) => process.stderr.write(line + '\n'), tableCache?: RouteTableCache): Map<string, { listener: Listener; runtime: HttpListenerRuntime }> {
+/** Compiles the HTTP listeners of a config (reusing unchanged tables from `tableCache`); throws when a route table cannot be compiled.
+ *  `protocols`: the config's secrets and upstream TLS, when the caller compiled them already (the proxy hands the upstream TLS to its clusters). */
+export function compileListeners(
+  cfg: ProxyConfig, random?: () => number, log: (line: string) => void = (line) => process.stderr.write(line + '\n'), tableCache?: RouteTableCache,
+  protocols: CompiledProtocols = compileProtocols(cfg, log),
+): Map<string, { listener: Listener; runtime: HttpListenerRuntime }> {
   const tables = new Map<string, CompiledRouteConfig>();
   const kept: RouteTableCache = new Map();
   const node = tableCache ? JSON.stringify(cfg.node) : '';
@@ -68,7 +72,6 @@ export function compileListeners(cfg: ProxyConfig, random?: () => number, log: (
     for (const [k, t] of kept) tableCache.set(k, t);
   }
   const out = new Map<string, { listener: Listener; runtime: HttpListenerRuntime }>();
-  const protocols = compileProtocols(cfg, log);
   for (const l of cfg.listeners) {
     const chain = l.filterChains.find((c) => c.http !== undefined);
     const hcm = chain?.http ?? { routeConfig: '' };

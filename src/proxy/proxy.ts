@@ -13,6 +13,7 @@ import { startAdmin, type AdminServer } from './admin.js';
 import { ClusterManager } from './cluster/index.js';
 import type { ProxyContext } from './context.js';
 import { ListenerSet, compileListeners, type RouteTableCache } from './listeners.js';
+import { compileProtocols } from './detect/chains.js';
 import type { ProxyHooks } from './record.js';
 import { ProxyStats } from './stats.js';
 import type { ProxyTelemetry } from '../telemetry/index.js';
@@ -90,6 +91,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const stats = new ProxyStats();
   const random = opts.random ?? Math.random;
   const write = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const logLine = (line: string): void => { write(line); };
   const limited = rateLimitedLog(write);
   const clusters = new ClusterManager({ random, ...(opts.now ? { now: opts.now } : {}) });
   const ctx: ProxyContext = {
@@ -127,15 +129,16 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const cfg = v.config;
     // The running form: workload secrets filled from the live credentials (the pushed form keeps placeholders).
     const run = resolveWorkloadSecrets(cfg, opts.identity?.current(), ctx.log.bind(ctx));
-    let compiled;
+    let compiled, protocols;
     try {
-      compiled = compileListeners(run, opts.random, undefined, routeTables);
+      protocols = compileProtocols(run, logLine);
+      compiled = compileListeners(run, opts.random, logLine, routeTables, protocols);
     } catch (err) {
       stats.configRejected++;
       throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}): ${(err as Error).message}`);
     }
     await listeners.apply(compiled);
-    clusters.update(run.clusters, run.endpoints, run.node);
+    clusters.update(run.clusters, run.endpoints, run.node, protocols.shared.upstreamTls);
     // Keys name the kind of line (a code, a position), never the text: see log-limit.ts.
     installAuthorization(ctx, run, (m) => ctx.log(`jwt:${/BOWLINE_E_[A-Z_]+/.exec(m)?.[0] ?? ''}`, m)).forEach((w, i) => ctx.log(`authz-warning:${i}`, `authorization: ${w}`));
     ctx.upstreams.apply();

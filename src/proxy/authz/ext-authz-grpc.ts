@@ -17,7 +17,6 @@
  */
 import { connect } from 'node:net';
 import type { ClusterManager } from '../cluster/index.js';
-import { upstreamTlsOf } from '../detect/chains.js';
 import { WireSession } from '../h2/wire-session.js';
 import type { Headers } from '../http/head.js';
 import { connectUpstreamTls } from '../tls/upstream.js';
@@ -114,7 +113,7 @@ export function checkGrpc(clusters: ClusterManager, p: CompiledExtAuthz, session
   const picked = clusters.pick(c.cluster);
   if (picked === undefined) return Promise.resolve({ kind: 'error', reason: `no healthy endpoint in ${c.cluster} for provider ${c.name}` });
   const ep = picked.endpoint;
-  const tls = upstreamTlsOf(clusters.get(c.cluster)?.config);
+  const tls = clusters.get(c.cluster)?.tls;
   const session = sessions.get(ep.key, () => new WireSession(
     tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : connect({ host: ep.address, port: ep.port }),
     tls !== undefined, () => undefined, () => undefined, () => undefined,

@@ -17,7 +17,6 @@ import http from 'node:http';
 import { connect } from 'node:net';
 import type { ExtAuthzHttp } from '../../proxy-config/types.js';
 import type { ClusterManager } from '../cluster/index.js';
-import { upstreamTlsOf } from '../detect/chains.js';
 import { connectUpstreamTls } from '../tls/upstream.js';
 import { checkGrpc, GrpcSessions } from './ext-authz-grpc.js';
 
@@ -115,7 +114,7 @@ export function checkExternal(clusters: ClusterManager, p: CompiledExtAuthz, inp
   const picked = clusters.pick(c.cluster);
   if (picked === undefined) return Promise.resolve({ kind: 'error', reason: `no healthy endpoint in ${c.cluster} for provider ${c.name}` });
   const ep = picked.endpoint;
-  const tls = upstreamTlsOf(clusters.get(c.cluster)?.config);
+  const tls = clusters.get(c.cluster)?.tls;
   const path = (c.pathPrefix ?? '') + input.path;
   return new Promise((resolve) => {
     let settled = false;

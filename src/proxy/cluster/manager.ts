@@ -10,6 +10,7 @@ import { distributeBalancer, distributeWeights, priorityBalancer, priorityOf, ty
 import { UpstreamEndpoint, endpointKey } from './endpoint.js';
 import { OutlierDetector } from './outlier.js';
 import { ringHash } from './ring-hash.js';
+import type { CompiledUpstreamTls } from '../tls/upstream.js';
 import type { ClusterSnapshot, PickContext, PickResult, UpstreamOutcome } from './types.js';
 
 /** Clock and randomness, injectable for tests. */
@@ -24,6 +25,8 @@ export interface ClusterState {
   readonly endpoints: readonly UpstreamEndpoint[];
   readonly balancer: Balancer;
   readonly outlier?: OutlierDetector;
+  /** The cluster's compiled upstream TLS (tls/upstream.ts) of the config in force; undefined: plaintext. */
+  readonly tls?: CompiledUpstreamTls;
   noHealthyUpstream: number;
   panicPicks: number;
   /** Requests retrying to this cluster right now (each holds one slot from its first retry until it ends). */
@@ -105,8 +108,9 @@ export class ClusterManager {
   }
 
   /** Replaces all clusters and endpoints at once; state of endpoints that persist (same cluster and address) is kept.
-   *  `node` (this proxy: its locality and labels) is what locality load balancing compares endpoints with. */
-  update(clusters: readonly Cluster[], assignments: readonly ClusterLoadAssignment[], node?: NodeInfo): void {
+   *  `node` (this proxy: its locality and labels) is what locality load balancing compares endpoints with;
+   *  `upstreamTls` the clusters' compiled upstream TLS by name (detect/chains.ts compileProtocols). */
+  update(clusters: readonly Cluster[], assignments: readonly ClusterLoadAssignment[], node?: NodeInfo, upstreamTls?: ReadonlyMap<string, CompiledUpstreamTls>): void {
     const claByName = new Map(assignments.map((a) => [a.cluster, a]));
     const next = new Map<string, ClusterState>();
     for (const c of clusters) {
@@ -138,8 +142,9 @@ export class ClusterManager {
         panicPicks: old?.panicPicks ?? 0,
         retriesActive: old?.retriesActive ?? 0,
         retryOverflow: old?.retryOverflow ?? 0,
+        ...(outlier ? { outlier } : {}),
+        ...(upstreamTls?.has(c.name) ? { tls: upstreamTls.get(c.name)! } : {}),
       };
-      if (outlier) (state as { outlier?: OutlierDetector }).outlier = outlier;
       next.set(c.name, state);
     }
     this.clusters = next;

@@ -4,7 +4,7 @@
  * protocol, or the ClientHello), and the first chain whose match fits. Per-chain HTTP
  * settings are the listener's, overridden by the chain's own HttpConnectionManager.
  */
-import type { Cluster, FilterChain, FilterChainMatch, HttpConnectionManager, Listener, ProxyConfig } from '../../proxy-config/types.js';
+import type { FilterChain, FilterChainMatch, HttpConnectionManager, Listener, ProxyConfig } from '../../proxy-config/types.js';
 import { ipBlocks } from '../authz/values.js';
 import type { HttpListenerRuntime } from '../context.js';
 import type { CompiledRouteConfig } from '../router/index.js';
@@ -63,24 +63,22 @@ export interface ListenerChains {
   readonly shared: ProtocolShared;
 }
 
+/** The per-config parts every listener shares: the secrets and each cluster's compiled upstream TLS. */
+export interface CompiledProtocols {
+  secrets: SecretResolver;
+  shared: ProtocolShared;
+}
+
 /** Compiles the per-config parts every listener shares (upstream TLS contexts); throws on missing secrets. */
-export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void): { secrets: SecretResolver; shared: ProtocolShared } {
+export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void): CompiledProtocols {
   const secrets = new SecretResolver(cfg.secrets);
   const upstreamTls = new Map<string, CompiledUpstreamTls>();
   for (const c of cfg.clusters) {
     if (c.tls === undefined) continue;
     const t = compileUpstreamTls(c.name, c.tls, secrets, log);
     upstreamTls.set(c.name, t);
-    clusterTls.set(c, t);
   }
   return { secrets, shared: { upstreamTls } };
-}
-
-const clusterTls = new WeakMap<Cluster, CompiledUpstreamTls>();
-
-/** The compiled upstream TLS of a cluster config object (for connection pools), undefined: plaintext. */
-export function upstreamTlsOf(c: Cluster | undefined): CompiledUpstreamTls | undefined {
-  return c === undefined ? undefined : clusterTls.get(c);
 }
 
 /** True when a listener needs this dispatcher (anything but a single plaintext HTTP/1.1 chain). */

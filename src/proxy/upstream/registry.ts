@@ -6,7 +6,6 @@
  */
 import type { ClusterManager } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
-import { upstreamTlsOf } from '../detect/chains.js';
 import { ClusterCalls } from '../h2/upstream.js';
 import { ClusterPool } from './pool.js';
 
@@ -25,7 +24,7 @@ export class Upstreams {
     let p = this.pools.get(cluster);
     if (p === undefined) {
       const clusters = this.clusters;
-      this.pools.set(cluster, (p = new ClusterPool(cluster, clusters.get(cluster)?.config.connectionPool, this.owner.stats, () => upstreamTlsOf(clusters.get(cluster)?.config))));
+      this.pools.set(cluster, (p = new ClusterPool(cluster, clusters.get(cluster)?.config.connectionPool, this.owner.stats, () => clusters.get(cluster)?.tls)));
     }
     return p;
   }
@@ -34,7 +33,7 @@ export class Upstreams {
   sessions(cluster: string): ClusterCalls | undefined {
     const state = this.clusters.get(cluster);
     if (state === undefined) return undefined;
-    const tls = upstreamTlsOf(state.config);
+    const tls = state.tls;
     let c = this.h2.get(cluster);
     if (c !== undefined && (c.config !== state.config || c.tls !== tls)) {
       // Config changed: new connections follow it; sessions in use finish on their own.
