@@ -3,19 +3,9 @@ import { Server, type AddressInfo } from 'node:net';
 import { writePortsFile } from '../ports-file.js';
 import { exitOnUncaught } from '../fatal.js';
 import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.js';
-import { readConfigFile, watchConfigFile } from '../../proxy/config-file.js';
-import { bootstrapFlagDefs, connectControlPlane, initialConfig, parseBootstrap, reserveEphemeralPorts, type Bootstrap } from '../../proxy/bootstrap.js';
-import { startProxy, type RunningProxy } from '../../proxy/proxy.js';
-import { parseAppProbers, startHealthServer } from '../../proxy/health.js';
-import { parseWorkloadProbe, WorkloadProber, type WorkloadProbe } from '../../proxy/workload-probe.js';
-import { holdYoungGeneration } from '../../proxy/young-generation.js';
-import { createProxyTelemetry, startMetricsServer, type ProxyTelemetry } from '../../telemetry/index.js';
-import { StatsReporter } from '../../telemetry/stats-report.js';
-import type { PreparedIdentity } from '../../proxy/identity/join.js'; // loaded with --token-file only (x509 costs ~15 MB RSS)
-import { parseServerAddress, type ControlClient } from '../../proxy/control-client/client.js';
-import type { OriginalDstLookup } from '../../proxy/capture/original-dst.js';
-import { compileNameTable, DEFAULT_DNS_PORT, startDnsProxy, type DnsProxy, type NameTable } from '../../proxy/dns/index.js';
-import type { ProxyConfig } from '../../proxy-config/types.js';
+import { bootstrapFlagDefs, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
+import type { WorkloadProbe } from '../../proxy/workload-probe.js';
+import { runSidecar, type SidecarOptions } from '../../proxy/sidecar.js';
 
 const USAGE = `Usage: bowline proxy --config FILE [--admin-port N] [--admin-address A] [--ports-file F] [--drain-ms N]
                      [--metrics-port N] [--metrics-address A] [--telemetry on|off] [--app-metrics-url URL] [--merged-metrics-port N]
@@ -140,24 +130,6 @@ function socketsFromParent(timeoutMs = 10_000): Promise<Map<string, Server>> {
   });
 }
 
-/** Starts the DNS proxy on the running config's name table (compiled again only when a new config is applied). */
-async function startProxyDns(config: () => ProxyConfig, port: number): Promise<DnsProxy> {
-  let compiledFor: ProxyConfig | undefined;
-  let table: NameTable = compileNameTable(undefined);
-  const dns = await startDnsProxy({
-    port,
-    table() {
-      const c = config();
-      if (c !== compiledFor) { compiledFor = c; table = compileNameTable(c.names); }
-      return table;
-    },
-    log: (line) => process.stderr.write(`bowline proxy: ${line}\n`),
-  });
-  const ups = dns.upstreams.map((u) => u.host).join(', ') || 'none (/etc/resolv.conf has no nameserver: other names get SERVFAIL)';
-  process.stderr.write(`bowline proxy: DNS proxy on ${dns.address}:${dns.port} (udp, tcp); other names go to ${ups}\n`);
-  return dns;
-}
-
 function intFlag(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -178,160 +150,66 @@ export const command: Command = {
     if (!values.config) {
       try { boot = parseBootstrap(values); } catch (err) { throw new UsageError((err as Error).message); }
     }
-    const file = values.config ?? '';
-    const drainMs = intFlag(values['drain-ms'], 'drain-ms', 5000);
     const telemetryOn = values.telemetry === undefined || values.telemetry === 'on';
     if (!telemetryOn && values.telemetry !== 'off') throw new UsageError(`--telemetry must be on or off, got ${JSON.stringify(values.telemetry)}`);
     let probe: WorkloadProbe | undefined;
     if (values['probe-file']) {
       if (!boot) throw new UsageError('--probe-file reports to a control plane: it needs --server');
+      const { parseWorkloadProbe } = await import('../../proxy/workload-probe.js');
       try { probe = parseWorkloadProbe(readFileSync(values['probe-file'], 'utf8'), values['probe-file']); } catch (err) { throw new UsageError((err as Error).message); }
     }
-    let proxy: RunningProxy;
-    let metrics: Array<{ port: number; close(): Promise<void> }> = [];
-    const metricsPorts: { metrics?: number; mergedMetrics?: number; dns?: number; health?: number } = {};
-    let dns: DnsProxy | undefined;
-    let joined: PreparedIdentity | undefined;
-    const clientRef: { c?: ControlClient } = {};
-    let proxyTelemetry: ProxyTelemetry | undefined;
-    try {
-      if (boot && values['token-file']) {
-        const { prepareIdentity } = await import('../../proxy/identity/join.js');
-        joined = await prepareIdentity({
-          server: parseServerAddress(boot.server),
-          token: readFileSync(values['token-file'], 'utf8').trim(),
-          ...(values['ca-cert-file'] ? { caCertPem: readFileSync(values['ca-cert-file'], 'utf8') } : {}),
-          ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
-          ...(values['identity-dir'] ? { identityDir: values['identity-dir'] } : {}),
-          request: (csr, o) => (clientRef.c ? clientRef.c.requestCertificate(csr, o) : Promise.reject(new Error('not connected'))),
-        });
-        boot.node.namespace = boot.workload.namespace = joined.namespace;
-        boot.node.serviceAccount = boot.workload.serviceAccount = joined.serviceAccount;
-        if (!values.id) boot.node.id = `${boot.node.workload}.${joined.namespace}`;
-        if (values['trust-domain']) boot.node.trustDomain = values['trust-domain'];
-      }
-      // Peers' auto-mTLS sends mTLS only to proxies that will hold a workload certificate.
-      if (boot && boot.node.role === 'sidecar') boot.workload.tlsMode = joined ? 'istio' : 'disabled';
-      // Ports to pick (--bind-port P=0, --outbound-port auto) are bound now, so the hello announces the real ones.
-      let originalDst: OriginalDstLookup | undefined;
-      if (boot?.workload.captureMode === 'iptables') {
-        const { loadOriginalDst } = await import('../../proxy/capture/original-dst.js');
-        const a = loadOriginalDst();
-        if ('missing' in a) throw new Error(`--capture iptables cannot work: ${a.missing} (BOWLINE_E_CAPTURE_PREREQ); explicit HTTP_PROXY mode (no --capture) needs none of this`);
-        originalDst = a.lookup;
-      }
-      const reserved = boot ? await reserveEphemeralPorts(boot) : new Map<string, Server>();
-      if (values['sockets-from-parent']) for (const [k, srv] of await socketsFromParent()) reserved.set(k, srv);
-      const config = boot ? initialConfig(boot) : readConfigFile(file) as Parameters<typeof startProxy>[0]['config'];
-      const telemetry = telemetryOn ? createProxyTelemetry({ config }) : undefined;
-      proxyTelemetry = telemetry;
-      proxy = await startProxy({
-        config,
-        telemetry,
-        adminPort: intFlag(values['admin-port'], 'admin-port', 15000),
-        adminAddress: values['admin-address'] ?? '127.0.0.1',
-        drainMs,
-        onQuit: () => process.exit(0),
-        ...(joined ? { identity: joined.identity.live } : {}),
-        reservedListeners: reserved,
-        ...(originalDst ? { originalDst } : {}),
-      });
-      if (telemetry) {
-        // A busy metrics port (another proxy on this host) costs the metrics endpoint, not the proxy.
-        const host = values['metrics-address'] ?? '127.0.0.1';
-        const serve = async (port: number, appMetricsUrl?: string): Promise<number | undefined> => {
-          try {
-            const m = await startMetricsServer({ registry: telemetry.registry, host, port, appMetricsUrl });
-            metrics.push(m);
-            return m.port;
-          } catch (err) {
-            process.stderr.write(`bowline proxy: metrics not served: ${(err as Error).message}; pass --metrics-port 0 for an ephemeral port\n`);
-            return undefined;
-          }
-        };
-        metricsPorts.metrics = await serve(intFlag(values['metrics-port'], 'metrics-port', 15090));
-        if (values['app-metrics-url']) metricsPorts.mergedMetrics = await serve(intFlag(values['merged-metrics-port'], 'merged-metrics-port', 15020), values['app-metrics-url']);
-      }
-      if (values['no-dns'] !== true && (values.dns === true || values['dns-port'] !== undefined || boot?.workload.captureMode === 'iptables')) {
-        dns = await startProxyDns(() => proxy.current.config, intFlag(values['dns-port'], 'dns-port', DEFAULT_DNS_PORT));
-        metricsPorts.dns = dns.port;
-      }
-    } catch (err) {
-      await dns?.close();
-      for (const m of metrics) await m.close();
-      metrics = [];
-      process.stderr.write(`bowline proxy: ${(err as Error).message}\n`);
-      return EXIT_INVALID;
+    const log = (line: string): void => { process.stderr.write(`bowline proxy: ${line}\n`); };
+    const opts: SidecarOptions = {
+      source: boot ? { kind: 'control-plane', boot } : { kind: 'file', file: values.config ?? '' },
+      admin: { port: intFlag(values['admin-port'], 'admin-port', 15000), address: values['admin-address'] ?? '127.0.0.1' },
+      drainMs: intFlag(values['drain-ms'], 'drain-ms', 5000),
+      statsIntervalMs: intFlag(values['stats-interval-ms'] ?? process.env.BOWLINE_STATS_INTERVAL_MS, 'stats-interval-ms', 5000),
+      exit: (code) => process.exit(code),
+      log,
+    };
+    if (telemetryOn) {
+      opts.telemetry = { port: intFlag(values['metrics-port'], 'metrics-port', 15090), address: values['metrics-address'] ?? '127.0.0.1' };
+      if (values['app-metrics-url']) opts.telemetry.merged = { port: intFlag(values['merged-metrics-port'], 'merged-metrics-port', 15020), appMetricsUrl: values['app-metrics-url'] };
     }
-    // Called after every applied config (listeners may have moved); rewritten only when changed.
-    let portsWritten = '';
-    const writePorts = (): void => {
-      // Passthrough never reaches the proxy's own metrics endpoints or its push client (proxy/passthrough/guard.ts).
-      proxy.protectPorts([metricsPorts.metrics, metricsPorts.mergedMetrics, metricsPorts.dns, metricsPorts.health, clientRef.c?.localPort].filter((p): p is number => p !== undefined));
-      const ports = { ...proxy.ports, ...metricsPorts };
-      if (values['ports-file'] && JSON.stringify(ports) + '\n' !== portsWritten) portsWritten = writePortsFile(values['ports-file'], ports);
-    };
-    writePorts();
-    holdYoungGeneration(); // RSS stays near start-up's instead of wandering up by ~14 MB after load (young-generation.ts)
-    process.stderr.write(`bowline proxy: running config ${proxy.current.version || '(unversioned)'}; admin 127.0.0.1:${proxy.ports.admin}; listeners ${JSON.stringify(proxy.ports.listeners)}\n`);
-    const reload = (why: string): void => {
-      let cfg: unknown;
-      try { cfg = readConfigFile(file); } catch (err) {
-        process.stderr.write(`bowline proxy: config not reloaded (${why}): ${(err as Error).message}\n`);
-        return;
-      }
-      proxy.applyConfig(cfg).then(() => {
-        writePorts();
-        process.stderr.write(`bowline proxy: config ${proxy.current.version || '(unversioned)'} applied (${why})\n`);
-      }, (err: Error) => process.stderr.write(`bowline proxy: config not applied (${why}), running config kept: ${err.message}\n`));
-    };
-    let configured = !boot; // a file config runs from the start; a control plane's once the first one is applied
-    let draining = false;
+    if (values['no-dns'] !== true && (values.dns === true || values['dns-port'] !== undefined || boot?.workload.captureMode === 'iptables')) {
+      opts.dns = values['dns-port'] !== undefined ? { port: intFlag(values['dns-port'], 'dns-port', 0) } : {};
+    }
     if (values['health-port'] !== undefined) {
+      const port = intFlag(values['health-port'], 'health-port', 15021);
       try {
-        const probers = values['app-probers'] ? parseAppProbers(values['app-probers']) : {};
-        const h = await startHealthServer({
-          port: intFlag(values['health-port'], 'health-port', 15021), address: values['health-address'] ?? '0.0.0.0', probers,
-          ready: () => (draining ? 'draining' : configured ? undefined : 'no configuration from the control plane yet'),
-        });
-        metricsPorts.health = h.port;
-        writePorts();
+        const probers = values['app-probers'] ? (await import('../../proxy/health.js')).parseAppProbers(values['app-probers']) : {};
+        opts.health = { port, address: values['health-address'] ?? '0.0.0.0', probers };
       } catch (err) {
-        process.stderr.write(`bowline proxy: health port not served: ${(err as Error).message}\n`);
+        log(`health port not served: ${(err as Error).message}`);
         return EXIT_INVALID;
       }
     }
-    const onApplied = (): void => { configured = true; writePorts(); };
-    const client = boot ? connectControlPlane(boot, proxy, onApplied, undefined, joined ? { connect: joined.connect, onConnected: () => joined!.identity.onConnected(), onTrustBundle: (pem) => joined!.identity.updateTrustBundle(pem) } : {}) : undefined;
-    clientRef.c = client;
-    const prober = probe && client ? new WorkloadProber(probe, (healthy, message) => {
-      process.stderr.write(`bowline proxy: workload probe: ${healthy ? 'healthy' : `unhealthy (${message})`}\n`);
-      client.reportHealth(healthy, message);
-    }) : undefined;
-    prober?.start();
-    const statsMs = intFlag(values['stats-interval-ms'] ?? process.env.BOWLINE_STATS_INTERVAL_MS, 'stats-interval-ms', 5000);
-    const istio = telemetryOn ? proxyTelemetry?.istioMetrics : undefined;
-    if (client && istio && statsMs > 0) {
-      // Counts come from the istio_* series the request path already records; while disconnected
-      // nothing is collected, so the next report carries the whole gap.
-      const reporter = new StatsReporter(istio);
-      const timer = setInterval(() => {
-        if (client.connected) for (const m of reporter.collect()) client.sendStats(m);
-      }, statsMs);
-      timer.unref();
+    if (probe) opts.probe = probe;
+    if (values['sockets-from-parent']) opts.inheritedSockets = socketsFromParent;
+    // Rewritten only when a port changed (listeners may move with a new config).
+    const portsFile = values['ports-file'];
+    if (portsFile) {
+      let written = '';
+      opts.onPorts = (ports) => { if (JSON.stringify(ports) + '\n' !== written) written = writePortsFile(portsFile, ports); };
     }
-    if (!boot) {
-      watchConfigFile(file, () => reload('file changed'));
-      process.on('SIGHUP', () => reload('SIGHUP'));
+    try {
+      if (boot && values['token-file']) {
+        opts.source = {
+          kind: 'control-plane', boot,
+          token: {
+            token: readFileSync(values['token-file'], 'utf8').trim(),
+            ...(values['ca-cert-file'] ? { caCertPem: readFileSync(values['ca-cert-file'], 'utf8') } : {}),
+            ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+            ...(values['identity-dir'] ? { identityDir: values['identity-dir'] } : {}),
+            idGiven: values.id !== undefined,
+          },
+        };
+      }
+      await runSidecar(opts);
+    } catch (err) {
+      log((err as Error).message);
+      return EXIT_INVALID;
     }
-    // Stopping for good: the control plane is told first (`leave`: an auto-registered WorkloadEntry goes now), then the drain.
-    const stop = (): void => {
-      draining = true;
-      prober?.stop();
-      void (client ? client.leave() : Promise.resolve()).then(() => proxy.drain(drainMs)).then(() => process.exit(0), () => process.exit(0));
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
     return new Promise<number>(() => {}); // runs until drained
   },
 };
