@@ -197,7 +197,7 @@ function handOff(
     return;
   }
   const d = new Downstream(socket, cs, ctx, (gone) => conns.delete(gone));
-  if (peerIdentity !== '') (d as unknown as { peerIdentity: string }).peerIdentity = peerIdentity;
+  if (peerIdentity !== '') d.peerIdentity = peerIdentity;
   if (input.originalDst !== undefined && isIP(input.originalDst.host) !== 0) d.capturedDst = { address: input.originalDst.host, port: input.originalDst.port };
   if (lc.listener.direction === 'outbound') d.tunnelTo = (s, initial, host, port) => dispatchConnection(s, slot, ctx, conns, { host, port, initial });
   conns.add(d);
