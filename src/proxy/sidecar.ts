@@ -19,7 +19,6 @@ import type { AppProber } from './health.js';
 import type { PreparedIdentity } from './identity/join.js';
 import { ConfigRejectedError, startProxy, type ProxyPorts, type RunningProxy } from './proxy.js';
 import type { WorkloadProbe } from './workload-probe.js';
-import { holdYoungGeneration } from './young-generation.js';
 
 /** Where the proxy's config comes from. */
 export type ConfigSource =
@@ -121,7 +120,6 @@ export async function runSidecar(o: SidecarOptions): Promise<Sidecar> {
       o.onPorts?.({ ...proxy.ports, ...ports });
     };
     publish();
-    holdYoungGeneration(); // RSS stays near start-up's instead of wandering up by ~14 MB after load (young-generation.ts)
     o.log(`running config ${proxy.current.version || '(unversioned)'}; admin 127.0.0.1:${proxy.ports.admin}; listeners ${JSON.stringify(proxy.ports.listeners)}`);
     const state = { configured: boot === undefined, draining: false }; // a file config runs from the start; a control plane's once applied
     if (o.health) { ports.health = await serveHealth(o.health, state, cleanup); publish(); }

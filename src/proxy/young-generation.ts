@@ -1,12 +1,13 @@
 /**
- * The proxy process's V8 young generation, held at the size start-up left it. Under load V8
- * doubles the new space (up to 2 x 16 MB) whenever enough bytes survived scavenges, and shrinks
- * it again only after a full GC in a quiet moment, so a proxy's RSS after a load test landed
- * anywhere between ~58 and ~72 MB from run to run with a live heap of ~10 MB. Held, RSS stays
- * near 58 MB. The price, measured (h2load --h1, 50k requests, 32 connections, three runs each):
- * scavenges cost 1.4-2.4 us per request instead of 0.6-1.3 (CPU 36-42 vs 32-41 us/req) at
- * saturation; at 1000 rps nothing measurable. `semi-space-growth-factor` is read each time V8
- * grows the new space, so it works when set at run time (`max-semi-space-size` would not).
+ * The proxy process's V8 young generation, held at the size it has when the hold is set. Under
+ * load V8 doubles the new space (up to 2 x 16 MB) whenever enough bytes survived scavenges, and
+ * shrinks it again only after a full GC in a quiet moment. Loading the proxy's modules is such a
+ * moment of high survival: held only after start-up (as until session 6), the new space was
+ * already 16 MB and RSS after the bench's load 76-86 MB; `bowline proxy` therefore holds it
+ * before it imports the proxy (src/cli/commands/proxy.ts), where it is ~1-2 MB. The price is
+ * more scavenges at saturation (docs/performance.md, Memory). `semi-space-growth-factor` is read
+ * each time V8 grows the new space, so it works when set at run time (`max-semi-space-size`
+ * would not). Pass `--max-semi-space-size=N` to node to choose the size yourself.
  */
 import { setFlagsFromString } from 'node:v8';
 

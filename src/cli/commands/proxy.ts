@@ -3,9 +3,10 @@ import { Server, type AddressInfo } from 'node:net';
 import { writePortsFile } from '../ports-file.js';
 import { exitOnUncaught } from '../fatal.js';
 import { EXIT_INVALID, parseFlags, UsageError, type Command } from '../command.js';
-import { bootstrapFlagDefs, parseBootstrap, type Bootstrap } from '../../proxy/bootstrap.js';
+import type { Bootstrap } from '../../proxy/bootstrap.js';
 import type { WorkloadProbe } from '../../proxy/workload-probe.js';
-import { runSidecar, type SidecarOptions } from '../../proxy/sidecar.js';
+import type { SidecarOptions } from '../../proxy/sidecar.js';
+import { holdYoungGeneration } from '../../proxy/young-generation.js';
 
 const USAGE = `Usage: bowline proxy --config FILE [--admin-port N] [--admin-address A] [--ports-file F] [--drain-ms N]
                      [--metrics-port N] [--metrics-address A] [--telemetry on|off] [--app-metrics-url URL] [--merged-metrics-port N]
@@ -77,8 +78,8 @@ With a control plane instead of --config (docs/push-protocol.md):
                         (bowline demo hands the gateway its --port this way, so the port is never free meanwhile)
 `;
 
-/** Flag definitions, kept apart so bootstrap flags (--server, --name, --service) can be added beside them. */
-export const proxyFlags = {
+/** The proxy's own flags; the bootstrap flags (--server, --name, --service: proxy/bootstrap.ts) are added beside them. */
+const ownFlags = {
   config: { type: 'string' },
   'admin-port': { type: 'string' },
   'admin-address': { type: 'string' },
@@ -103,7 +104,6 @@ export const proxyFlags = {
   'health-address': { type: 'string' },
   'app-probers': { type: 'string' },
   'probe-file': { type: 'string' },
-  ...bootstrapFlagDefs,
 } as const;
 
 /** Asks the parent for its listening sockets over IPC and receives them until `{type: 'listen-end'}`; keyed `address:port`. */
@@ -142,7 +142,10 @@ export const command: Command = {
   name: 'proxy',
   summary: 'Run the Bowline proxy (data plane), a sidecar or gateway, from a config file or the control plane',
   async run(args) {
-    const { values } = parseFlags(args, proxyFlags, { allowPositionals: false });
+    // Before the proxy's modules load: start-up would otherwise grow the young generation to 16 MB and keep it (young-generation.ts).
+    holdYoungGeneration();
+    const { bootstrapFlagDefs, parseBootstrap } = await import('../../proxy/bootstrap.js');
+    const { values } = parseFlags(args, { ...ownFlags, ...bootstrapFlagDefs }, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return 0; }
     exitOnUncaught('proxy', 'BOWLINE_E_PROXY_UNCAUGHT');
     if (!values.config && !values.server && !values.bootstrap) throw new UsageError('--config FILE or --server HOST:PORT is required\n' + USAGE);
@@ -205,6 +208,7 @@ export const command: Command = {
           },
         };
       }
+      const { runSidecar } = await import('../../proxy/sidecar.js');
       await runSidecar(opts);
     } catch (err) {
       log((err as Error).message);
