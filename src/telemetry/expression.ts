@@ -4,13 +4,25 @@
  * facts the proxy has (docs/telemetry.md "Expressions"). Only the attribute roots an expression
  * names are built, and request headers are read lazily. Evaluation never throws.
  */
-import { celEnv, isCelError, isCelUint, parse, plan } from '@bufbuild/cel';
+import { createRequire } from 'node:module';
 import type { RequestRecord, TcpRecord } from './record.js';
+
+type Cel = typeof import('@bufbuild/cel');
 
 /** A compiled expression: its value for a request or connection, or undefined when it cannot be evaluated. */
 export type Expression = (r: RequestRecord | TcpRecord) => unknown;
 
-const env = celEnv();
+let loaded: { cel: Cel; env: ReturnType<Cel['celEnv']> } | undefined;
+
+/** @bufbuild/cel and its environment, loaded with the first expression: ~1 MB of module source and
+ *  its heap that a proxy whose config has no Telemetry expressions never needs (docs/performance.md, Memory). */
+function cel(): { cel: Cel; env: ReturnType<Cel['celEnv']> } {
+  if (loaded === undefined) {
+    const c = createRequire(import.meta.url)('@bufbuild/cel') as Cel;
+    loaded = { cel: c, env: c.celEnv() };
+  }
+  return loaded;
+}
 
 /** Request headers as a CEL map, read on demand (a Map subclass: the evaluator accepts only maps). */
 class HeaderMap extends Map<string, string> {
@@ -93,6 +105,7 @@ function identifiers(node: unknown, out: Set<string>): Set<string> {
 
 /** Compiles `src` (already checked by proxy-config validation; a parse error here compiles to "never evaluates"). */
 export function compileExpression(src: string): Expression {
+  const { cel: { parse, plan, isCelError }, env } = cel();
   let parsed;
   try {
     parsed = parse(src);
@@ -121,6 +134,6 @@ export function labelValue(v: unknown): string {
   if (v === undefined || v === null) return 'unknown';
   if (typeof v === 'string') return v;
   if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (isCelUint(v)) return String(v.value);
+  if (loaded !== undefined && loaded.cel.isCelUint(v)) return String(v.value); // a CEL value comes only from a compiled expression
   return 'unknown';
 }
