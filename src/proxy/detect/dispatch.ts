@@ -8,7 +8,6 @@
 import { isIP, type Socket } from 'node:net';
 import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context.js';
 import { Downstream } from '../http/downstream.js';
-import { h2Downstream, serveHttp2, serveHttp2Tls } from '../h2/downstream.js';
 import { TcpSession, type TcpConnectionFacts } from '../tcp/session.js';
 import { parseClientHello, MAX_CLIENT_HELLO_BYTES } from '../tls/client-hello.js';
 import { predictAlpn, terminate } from '../tls/downstream.js';
@@ -142,6 +141,18 @@ function originalDestination(socket: Socket, lc: ListenerChains, ctx: ProxyConte
   return undefined;
 }
 
+/** HTTP/2's server side (h2/downstream.ts, and with it node:http2), loaded with the first HTTP/2 connection:
+ *  ~2-3 MB of RSS that a proxy seeing only HTTP/1.1 never pays (docs/performance.md, Memory). */
+let h2: typeof import('../h2/downstream.js') | undefined;
+let h2Loading: Promise<void> | undefined;
+
+/** Runs `then` once the HTTP/2 server side is loaded; the socket waits paused meanwhile (its bytes stay buffered). */
+function withH2(socket: Socket, ctx: ProxyContext, then: () => void): void {
+  socket.pause();
+  h2Loading ??= import('../h2/downstream.js').then((m) => { h2 = m; });
+  h2Loading.then(() => { if (!socket.destroyed) then(); }, (err: unknown) => { reportInternalError(ctx, 'loading HTTP/2', err); socket.destroy(); });
+}
+
 function start(socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains, ctx: ProxyContext, conns: ConnectionTracker): void {
   if (chain.tls !== undefined) {
     if (input.transport !== 'tls') {
@@ -149,10 +160,14 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
       socket.destroy();
       return;
     }
-    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2') && h2Downstream() === 'node') {
+    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2') && h2 === undefined) {
+      withH2(socket, ctx, () => start(socket, first, input, chain, slot, lc, ctx, conns));
+      return;
+    }
+    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2') && h2!.h2Downstream() === 'node') {
       // HTTP/2 over TLS on node:http2: its secure server runs this handshake itself (ours takes the terminated socket below).
       if (first.length > 0) socket.unshift(first);
-      const h = serveHttp2Tls(socket, chainSlot(slot, chain.name), chain, ctx, (gone) => conns.delete(gone));
+      const h = h2!.serveHttp2Tls(socket, chainSlot(slot, chain.name), chain, ctx, (gone) => conns.delete(gone));
       conns.add(h);
       return;
     }
@@ -188,11 +203,15 @@ function handOff(
     if (socket.destroyed) conns.delete(s);
     return;
   }
-  const cs = chainSlot(slot, chain.name);
   const proto: Sniffed | undefined = input.protocol;
+  if ((chain.codec === 'http2' || proto === 'http2') && h2 === undefined) {
+    withH2(socket, ctx, () => handOff(socket, first, input, chain, slot, lc, ctx, conns, peerIdentity, secure));
+    return;
+  }
+  const cs = chainSlot(slot, chain.name);
   if (first.length > 0) socket.unshift(first);
   if (chain.codec === 'http2' || proto === 'http2') {
-    const h = serveHttp2(socket, cs, chain, ctx, (gone) => conns.delete(gone), secure, peerIdentity);
+    const h = h2!.serveHttp2(socket, cs, chain, ctx, (gone) => conns.delete(gone), secure, peerIdentity);
     conns.add(h);
     return;
   }
