@@ -54,8 +54,9 @@ export class LoadClient {
     });
   }
 
-  /** Sends `rps` GETs per second for `ms` (open loop: a slow answer does not slow the sender); `during(elapsed)` runs every few ms. */
-  async load(rps: number, ms: number, during?: (elapsed: number) => void, onResponse?: (r: { status: number; body: string; headers: http.IncomingHttpHeaders }) => void): Promise<LoadResult> {
+  /** Sends `rps` GETs per second for `ms` (open loop: a slow answer does not slow the sender); `during(elapsed)` runs every few ms;
+   *  `stop(sent)`, checked as often, ends the load early (then `ms` is only the cap). */
+  async load(rps: number, ms: number, during?: (elapsed: number) => void, onResponse?: (r: { status: number; body: string; headers: http.IncomingHttpHeaders }) => void, stop?: (sent: number) => boolean): Promise<LoadResult> {
     const out = { sent: 0, failed: 0, statuses: {} as Record<string, number>, failedAt: [] as number[] };
     const lat: number[] = [];
     const inflight: Promise<void>[] = [];
@@ -74,6 +75,7 @@ export class LoadClient {
         }));
       }
       during?.(Date.now() - t0);
+      if (stop?.(out.sent)) break;
       await new Promise((r) => setTimeout(r, 5));
     }
     await Promise.all(inflight);
