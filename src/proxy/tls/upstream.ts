@@ -7,6 +7,7 @@
  * `insecureSkipVerify` turns verification off and logs a warning once per cluster.
  */
 import { checkServerIdentity, connect, createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import type { OnReadOpts } from 'node:net';
 import type { UpstreamTls } from '../../proxy-config/types.js';
 import { sanAllowed } from './san.js';
 import type { SecretResolver } from './secrets.js';
@@ -57,8 +58,15 @@ export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: Sec
   };
 }
 
-/** The options for `tls.connect` toward one endpoint; `identity` is the endpoint's SPIFFE id, if known. */
-export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[]): ConnectionOptions {
+/** `net.connect`'s `onread`: cleartext is read into `buffer` and handed to `callback` instead of `data` events. */
+export type OnRead = OnReadOpts;
+
+/**
+ * The options for `tls.connect` toward one endpoint; `identity` is the endpoint's SPIFFE id, if
+ * known. With `onread`, decrypted bytes go to its callback in its buffer (no buffer allocated
+ * per TLS record, no Readable stream in between).
+ */
+export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[], onread?: OnRead): ConnectionOptions {
   const sans = t.subjectAltNames.length > 0 ? t.subjectAltNames : t.mode === 'ISTIO_MUTUAL' && identity ? [identity] : [];
   const protocols = alpn ?? t.alpn;
   return {
@@ -68,6 +76,8 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
     ...(t.sni !== undefined ? { servername: t.sni } : {}),
     ...(protocols !== undefined && protocols.length > 0 ? { ALPNProtocols: protocols } : {}),
     rejectUnauthorized: !t.insecure,
+    // tls.connect passes `onread` to the socket it creates (documented for net.connect; ConnectionOptions' type omits it).
+    ...(onread !== undefined ? { onread } as ConnectionOptions : {}),
     checkServerIdentity: (_name: string, cert: PeerCertificate): Error | undefined => {
       if (t.refused !== undefined) return new Error(`${t.refused} (BOWLINE_E_TLS_SECRET)`);
       if (t.insecure) return undefined;
@@ -82,6 +92,6 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
 }
 
 /** Opens a TLS connection to an endpoint; `secureConnect` fires when verified. */
-export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[]): TLSSocket {
-  return connect(upstreamTlsOptions(t, host, port, identity, alpn));
+export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[], onread?: OnRead): TLSSocket {
+  return connect(upstreamTlsOptions(t, host, port, identity, alpn, onread));
 }
