@@ -161,7 +161,7 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
 
   // ------------------------------------------------------------------ ConnOwner (response bytes)
 
-  /** Response bytes; a view of the pool's shared read buffer on plaintext connections: what is kept or passed on is copied (own). */
+  /** Response bytes; a view of the pool's shared read buffer: what is kept or passed on is copied (own). */
   onUpstreamData(chunk: Buffer): void {
     if (this.done) return;
     this.gotBytes = true;

@@ -17,7 +17,8 @@ import { flushAtTurnEnd, joinParts, type HeldWrites } from '../http/turn-writes.
 const BATCH_BYTES = 16 * 1024;
 
 /**
- * The read buffer of every plaintext upstream connection (net.connect's `onread`): a response's
+ * The read buffer of every upstream connection, plaintext or TLS (net.connect's and tls.connect's
+ * `onread`; for TLS the decrypted bytes): a response's
  * bytes are handed to the connection's owner as a view of it, valid only until the owner returns
  * (h1-call.ts copies what it keeps or passes on).
  */
@@ -34,7 +35,7 @@ export interface Dialable {
 
 /** Who uses an upstream connection: gets its bytes and hears when it dies. */
 export interface ConnOwner {
-  /** Response bytes; on a plaintext connection a view of UPSTREAM_READ, valid only during the call. */
+  /** Response bytes: a view of UPSTREAM_READ, valid only during the call. */
   onUpstreamData(chunk: Buffer): void;
   /** The connection closed or failed while owned; `err` when it was an error. */
   onUpstreamClose(err: Error | undefined): void;
@@ -61,9 +62,8 @@ export class UpstreamConn implements HeldWrites {
   private batch: Array<string | Buffer> | null = null;
   private batchBytes = 0;
 
-  /** `shared`: the socket reads into UPSTREAM_READ and calls `onRead` (plaintext); else it emits `data` (TLS). */
-  constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool, shared: boolean) {
-    if (!shared) socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  /** The socket reads into UPSTREAM_READ (`onread`, set by the pool when it dials) and calls `onRead`. */
+  constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool) {
     socket.on('error', () => {});
     socket.on('close', (hadError) => this.closed(hadError ? new Error('upstream connection error') : undefined));
   }
@@ -268,13 +268,13 @@ export class ClusterPool {
     this.stats.upstreamConnectionsTotal++;
     this.stats.upstreamConnectionsActive++;
     const tls = this.tlsOf();
-    // Plaintext reads go to the connection without node's Readable (the callback runs only once `conn` exists: after connect).
+    // Reads (TLS: decrypted) go to the connection without node's Readable (the callback runs only once `conn` exists: after connect).
     const onread = { buffer: UPSTREAM_READ, callback: (n: number, b: Uint8Array): boolean => { conn.onRead(n, b as Buffer); return true; } };
-    const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity)
+    const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity, undefined, onread)
       : connect({ host: endpoint.address, port: endpoint.port, noDelay: true, onread });
     if (tls !== undefined) socket.setNoDelay(true);
     applyKeepalive(socket, this.limits);
-    const conn = new UpstreamConn(socket, endpoint, this, tls === undefined);
+    const conn = new UpstreamConn(socket, endpoint, this);
     const timeoutMs = this.limits?.connectTimeoutMs ?? 10_000;
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; socket.destroy(); }, timeoutMs);
