@@ -1,22 +1,29 @@
 /**
- * The two-proxy hop with mTLS between the proxies, for `npm run bench -- proxy` (mtls_hop_p99_ms):
- * configs for an outer proxy (HTTP listener, cluster ISTIO_MUTUAL) and an inner proxy (inbound
- * STRICT chain from src/push/security, as the control plane generates it), with workload
- * certificates from Bowline's CA written inline as the `default` / `ROOTCA` secrets.
+ * The sidecar pair of `npm run bench -- proxy` (`hop` and `mtls-hop`) and the paired measurement
+ * of their CPU per request (issue 18's `mtls_vs_hop_cpu_ratio`):
+ * - `hopConfigs(upstreamPort, mtls)`: an outbound proxy with the bench's 10-rule route table
+ *   (`benchRoutes`) toward an inbound sidecar proxy (the inbound chain of src/push/security, as
+ *   the control plane generates it: DISABLE, or STRICT with mTLS), which forwards to the upstream.
+ *   With `mtls` the outbound clusters are ISTIO_MUTUAL and both proxies hold workload certificates
+ *   from Bowline's CA (inline `default` / `ROOTCA` secrets); nothing else differs.
+ * - `pairedCpu(hops, ...)`: both hops loaded at `rate` at the same time in every round (a burst of
+ *   other work on the machine weighs on both alike), which load starts first alternated, CPU per
+ *   request from the proxies' threads' run time (/proc/PID/task/TID/schedstat), and the ratio as
+ *   the geometric mean of the median per-round ratios of the two orders.
+ * - `warmPool(port, conns, request)`: `conns` requests at once, answered, on connections closed
+ *   only then, so a proxy's upstream pool holds that many connections (TLS handshakes done) before
+ *   saturation is measured.
  *
  * Run on its own (`node --import tsx bench/mtls-hop.ts [--rounds 16] [--seconds 3] [--rate 1000]`),
- * it compares that hop with the same two proxies in plaintext (same routes, the inbound chain
- * without TLS): in each round both hops get `rate` requests/s at the same time, so other work on
- * the machine weighs on both alike, and it prints each hop's CPU per request (each proxy's
- * threads' run time from /proc/PID/task/TID/schedstat over the requests answered) and latency,
- * the medians, and the ratio (issue 18's `mtls_vs_hop_cpu_ratio`) with the median of the rounds'
- * own ratios, the steadier number on a busy machine. `AB=NAME` compares two mTLS hops instead,
- * started with NAME=0 (shown as `hop`) and NAME=1 (an environment switch put in the code under
- * test while trying a change). BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof
- * --cpu-prof-dir DIR`, `--perf-basic-prof`); the pids are printed for `perf record -p`.
+ * it starts nginx and both pairs and prints each round, the medians and the ratio. `AB=NAME`
+ * compares two mTLS hops instead, started with NAME=0 (shown as `hop`) and NAME=1 (an environment
+ * switch put in the code under test while trying a change). BOWLINE_NODE_ARGS adds node flags to
+ * the proxies (`--cpu-prof --cpu-prof-dir DIR`, `--perf-basic-prof`); the pids are printed for
+ * `perf record -p`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,6 +37,17 @@ import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
 const node = (name: string) => ({ id: name, role: 'sidecar', workload: name, namespace: 'default', serviceAccount: name, labels: { app: name } });
 const mesh = { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: true, outboundTrafficPolicy: 'ALLOW_ANY' };
 
+/** The bench's 10-rule route table: nine rules that do not match the benchmark traffic, the hot one (to `hot`) last with a header match. */
+export function benchRoutes(hot: string, miss: string): unknown[] {
+  const rule = (i: number): unknown => ({ name: `r${i}`, match: [{ uri: { prefix: `/api/v${i}/` }, headers: { 'end-user': { exact: `user${i}` } } }], route: { destinations: [{ cluster: miss, weight: 100 }] } });
+  return [...Array.from({ length: 9 }, (_, i) => rule(i)), { name: 'hot', match: [{ uri: { prefix: '/' }, headers: { 'x-bench': { exact: 'hot' } } }], route: { destinations: [{ cluster: hot, weight: 100 }] } }];
+}
+
+/** The virtual host of the bench's outbound listeners: the request's Host is reviews.default.svc.cluster.local. */
+export function benchVirtualHost(hot: string, miss: string): unknown {
+  return { name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes: benchRoutes(hot, miss) };
+}
+
 async function secrets(ca: CertificateAuthority, sa: string): Promise<unknown[]> {
   const { keyPem, csrPem } = await createKeyAndCsr(`spiffe://cluster.local/ns/default/sa/${sa}`);
   const out = ca.signCsr(csrPem, { namespace: 'default', serviceAccount: sa });
@@ -40,41 +58,40 @@ async function secrets(ca: CertificateAuthority, sa: string): Promise<unknown[]>
 }
 
 /**
- * Proxy configs (JSON-ready) for client -> outer (plaintext) -> mTLS -> inner -> upstream. Both
- * listeners bind port 0; `outer` needs the port the inner proxy got (from its --ports-file).
- * With `mtls` false: the same proxies and routes, plaintext between them.
+ * Proxy configs (JSON-ready) for client -> outer (outbound listener, the bench's route table) ->
+ * inner (inbound sidecar listener) -> upstream, plaintext between the proxies or, with `mtls`,
+ * ISTIO_MUTUAL to an inbound STRICT chain. Both listeners bind port 0; `outer` needs the port
+ * the inner proxy got (from its --ports-file, listener `inbound|9080`; the outer's is `outbound`).
  */
-export async function mtlsHopConfigs(upstreamPort: number, mtls = true): Promise<{ outer: (innerPort: number) => unknown; inner: unknown }> {
-  const ca = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek: parseKek(Buffer.alloc(32, 5), 'bench') });
-  const cluster = 'outbound|9080||reviews.default.svc.cluster.local';
-  const outerSecrets = mtls ? await secrets(ca, 'productpage') : [];
+export async function hopConfigs(upstreamPort: number, mtls: boolean): Promise<{ outer: (innerPort: number) => unknown; inner: unknown }> {
+  const ca = mtls ? await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek: parseKek(Buffer.alloc(32, 5), 'bench') }) : undefined;
+  const [v1, v2] = ['outbound|9080|v1|reviews.default.svc.cluster.local', 'outbound|9080|v2|reviews.default.svc.cluster.local'];
   const tls = { mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: ['spiffe://cluster.local/ns/default/sa/reviews'] };
-  const outer = (innerPort: number): unknown => ({
-    version: 'bench-mtls', node: node('productpage'), mesh,
-    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'out' } }] }],
-    routes: [{ name: 'out', virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ match: [{ uri: { prefix: '/' } }], route: { destinations: [{ cluster, weight: 100 }] } }] }] }],
-    clusters: [{ name: cluster, discovery: 'eds', protocol: 'http1', ...(mtls ? { tls } : {}) }],
-    endpoints: [{ cluster, endpoints: [{ address: '127.0.0.1', port: innerPort, ...(mtls ? { identity: 'spiffe://cluster.local/ns/default/sa/reviews', tlsMode: 'istio' } : {}) }] }],
-    secrets: outerSecrets,
-  });
+  const outerSecrets = ca ? await secrets(ca, 'productpage') : [];
+  const outer = (innerPort: number): unknown => {
+    const ep = [{ address: '127.0.0.1', port: innerPort, ...(mtls ? { identity: 'spiffe://cluster.local/ns/default/sa/reviews', tlsMode: 'istio' } : {}) }];
+    return {
+      version: 'bench-hop', node: node('productpage'), mesh,
+      listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
+      routes: [{ name: 'reviews', virtualHosts: [benchVirtualHost(v1, v2)] }],
+      clusters: [v1, v2].map((name) => ({ name, discovery: 'eds', protocol: 'http1', ...(mtls ? { tls } : {}) })),
+      endpoints: [{ cluster: v1, endpoints: ep }, { cluster: v2, endpoints: ep }],
+      secrets: outerSecrets,
+    };
+  };
   const inner = {
-    version: 'bench-mtls', node: node('reviews'), mesh,
+    version: 'bench-hop', node: node('reviews'), mesh,
     listeners: [{ name: 'inbound|9080', address: '127.0.0.1', port: 0, logicalPort: 9080, direction: 'inbound', filterChains: inboundChains(mtls ? 'STRICT' : 'DISABLE', { name: 'http', http: { routeConfig: 'in' } }) }],
     routes: [{ name: 'in', virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: [{ uri: { prefix: '/' } }], route: { destinations: [{ cluster: 'inbound|9080||', weight: 100 }] } }] }] }],
     clusters: [{ name: 'inbound|9080||', discovery: 'eds', protocol: 'http1' }],
     endpoints: [{ cluster: 'inbound|9080||', endpoints: [{ address: '127.0.0.1', port: upstreamPort }] }],
-    secrets: mtls ? await secrets(ca, 'reviews') : [],
+    secrets: ca ? await secrets(ca, 'reviews') : [],
   };
   return { outer, inner };
 }
 
-// ---------------------------------------------------------------------- the side-by-side driver
-
-const root = fileURLToPath(new URL('../', import.meta.url));
-const REQUEST = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
-
 /** CPU time of a process in microseconds: the sum of its threads' run time (/proc/PID/task/TID/schedstat, in ns). */
-function cpuUs(pid: number): number {
+export function threadCpuUs(pid: number): number {
   let ns = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
@@ -82,8 +99,82 @@ function cpuUs(pid: number): number {
   return ns / 1000;
 }
 
-interface Hop { name: string; port: number; pids: number[] }
-interface Round { cpu: number; outer: number; inner: number; p50: number; p99: number; errors: number }
+/**
+ * Sends `conns` requests at once, each on its own new connection, waits for every answer (at
+ * most 10 s), then closes the connections: a proxy's upstream pool is left holding a connection
+ * per concurrent request (a later wrk of `conns` connections measures no connects or handshakes).
+ */
+export async function warmPool(port: number, conns: number, request: string): Promise<void> {
+  await Promise.all(Array.from({ length: conns }, () => new Promise<void>((resolve) => {
+    const s = connect({ port, host: '127.0.0.1', noDelay: true }, () => s.write(request));
+    let head = '';
+    const done = (): void => { clearTimeout(timer); s.destroy(); resolve(); };
+    const timer = setTimeout(done, 10_000);
+    s.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+      const he = head.indexOf('\r\n\r\n');
+      if (he < 0) return;
+      const m = /content-length:\s*(\d+)/i.exec(head.slice(0, he));
+      if (head.length >= he + 4 + (m ? Number(m[1]) : 0)) done();
+    });
+    s.on('error', done);
+  })));
+}
+
+/** A hop measured by `pairedCpu`: its client-facing port and its two proxies' pids (outer, inner). */
+export interface PairedHop { name: string; port: number; pids: number[] }
+
+/** One hop's numbers in one round: CPU us per request (both proxies, then each), latency quantiles in ms. */
+export interface PairedRound { cpu: number; outer: number; inner: number; p50: number; p99: number; errors: number }
+
+/** What `pairedCpu` measured: every round of each hop (in `hops` order), and the second hop's CPU per request over the first's. */
+export interface PairedResult {
+  rounds: [PairedRound[], PairedRound[]];
+  /** The geometric mean of the median per-round ratio (second / first) of the rounds each hop's load started first. */
+  ratio(k: 'cpu' | 'outer' | 'inner'): number;
+  /** The median of a field over one hop's rounds. */
+  median(hop: 0 | 1, k: keyof PairedRound): number;
+}
+
+/**
+ * Loads both hops at `rate` requests/s for `secs` at the same time in each of `rounds` rounds,
+ * alternating which load starts first (an A/A run, the same build as both hops, showed the hop
+ * whose load started second ~7 % cheaper per request every round; alternated, A/A gives 0.99-1.03).
+ */
+export async function pairedCpu(hops: [PairedHop, PairedHop], o: { rounds: number; secs: number; rate: number; request: string }, log: (s: string) => void): Promise<PairedResult> {
+  const runs: [PairedRound[], PairedRound[]] = [[], []];
+  const measure = async (h: PairedHop): Promise<PairedRound> => {
+    const c0 = h.pids.map(threadCpuUs);
+    const res = await openLoop(h.port, o.rate, o.secs * 1000, o.request);
+    const c1 = h.pids.map(threadCpuUs);
+    const n = Math.max(1, res.latencies.length);
+    const outer = (c1[0]! - c0[0]!) / n, inner = (c1[1]! - c0[1]!) / n;
+    return { cpu: outer + inner, outer, inner, p50: quantile(res.latencies, 0.5), p99: quantile(res.latencies, 0.99), errors: res.errors };
+  };
+  for (let r = 0; r < o.rounds; r++) {
+    const order = r % 2 === 0 ? [0, 1] : [1, 0];
+    const started = order.map((i) => measure(hops[i]!));
+    const got = await Promise.all([started[order.indexOf(0)]!, started[order.indexOf(1)]!]);
+    got.forEach((x, i) => {
+      runs[i]!.push(x);
+      log(`round ${r + 1}/${o.rounds} ${hops[i]!.name.padEnd(8)} CPU ${x.cpu.toFixed(1).padStart(6)} us/req (outer ${x.outer.toFixed(1)}, inner ${x.inner.toFixed(1)})  p50 ${x.p50.toFixed(3)} ms  p99 ${x.p99.toFixed(3)} ms  errors ${x.errors}  (load ${loadavg()[0]!.toFixed(1)})`);
+    });
+  }
+  return {
+    rounds: runs,
+    ratio: (k) => {
+      const per = runs[1].map((x, i) => x[k] / runs[0][i]![k]);
+      const even = per.filter((_, i) => i % 2 === 0), odd = per.filter((_, i) => i % 2 === 1);
+      return odd.length === 0 ? quantile(even, 0.5) : Math.sqrt(quantile(even, 0.5) * quantile(odd, 0.5));
+    },
+    median: (hop, k) => quantile(runs[hop].map((x) => x[k]), 0.5),
+  };
+}
+
+// ---------------------------------------------------------------------- the side-by-side driver
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const REQUEST = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
 
 async function driver(): Promise<void> {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '16' }, seconds: { type: 'string', default: '3' }, rate: { type: 'string', default: '1000' } } });
@@ -107,11 +198,11 @@ events { worker_connections 1024; }
 http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   server { listen 127.0.0.1:${held.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
     children.push(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], held, { ...process.env, NGINX: '3;' }));
-    const hops: Hop[] = [];
+    const hops: PairedHop[] = [];
     const AB = process.env.AB; // "VAR" : compare mtls hops with VAR=0 (as 'hop') and VAR=1
     for (const mtls of [false, true]) {
       const name = mtls ? 'mtls-hop' : 'hop';
-      const { outer, inner } = await mtlsHopConfigs(held.port, AB ? true : mtls);
+      const { outer, inner } = await hopConfigs(held.port, AB ? true : mtls);
       const env = AB ? { ...process.env, [AB]: mtls ? '1' : '0' } : process.env;
       const i = await proxy(`${name}-inner`, inner, 'inbound|9080', env);
       const o = await proxy(`${name}-outer`, outer(i.port), 'outbound', env);
@@ -119,37 +210,10 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
       log(`${name}: outer pid ${o.pid}, inner pid ${i.pid}, port ${o.port}`);
     }
     await Promise.all(hops.map((h) => openLoop(h.port, rate, 3000, REQUEST))); // warm-up: JIT, connections
-    const runs = new Map<Hop, Round[]>(hops.map((h) => [h, []]));
-    // Both hops are loaded at the same time, so whatever else runs on the machine meanwhile weighs on both alike.
-    const measure = async (h: Hop): Promise<Round> => {
-      const c0 = h.pids.map(cpuUs);
-      const res = await openLoop(h.port, rate, secs * 1000, REQUEST);
-      const c1 = h.pids.map(cpuUs);
-      const n = Math.max(1, res.latencies.length);
-      const outer = (c1[0]! - c0[0]!) / n, inner = (c1[1]! - c0[1]!) / n;
-      return { cpu: outer + inner, outer, inner, p50: quantile(res.latencies, 0.5), p99: quantile(res.latencies, 0.99), errors: res.errors };
-    };
-    for (let r = 0; r < rounds; r++) {
-      // Whichever load starts first runs a few % cheaper per request (an A/A run, the same build twice: 0.93): alternate.
-      const order = r % 2 === 0 ? hops : [...hops].reverse();
-      const started = order.map(measure);
-      const got = await Promise.all(hops.map((h) => started[order.indexOf(h)]!));
-      hops.forEach((h, i) => {
-        const x = got[i]!;
-        runs.get(h)!.push(x);
-        log(`round ${r + 1}/${rounds} ${h.name.padEnd(8)} CPU ${x.cpu.toFixed(1).padStart(6)} us/req (outer ${x.outer.toFixed(1)}, inner ${x.inner.toFixed(1)})  p50 ${x.p50.toFixed(3)} ms  p99 ${x.p99.toFixed(3)} ms  errors ${x.errors}  (load ${loadavg()[0]!.toFixed(1)})`);
-      });
-    }
-    const med = (h: Hop, k: keyof Round): number => quantile(runs.get(h)!.map((x) => x[k]), 0.5);
-    const [plain, mtls] = hops as [Hop, Hop];
-    /** The second hop's over the first's: the geometric mean of the median per-round ratio of the rounds each started first. */
-    const ratio = (k: 'cpu' | 'outer' | 'inner'): number => {
-      const per = runs.get(mtls)!.map((x, i) => x[k] / runs.get(plain)![i]![k]);
-      const even = per.filter((_, i) => i % 2 === 0), odd = per.filter((_, i) => i % 2 === 1);
-      return odd.length === 0 ? quantile(even, 0.5) : Math.sqrt(quantile(even, 0.5) * quantile(odd, 0.5));
-    };
-    for (const h of hops) process.stdout.write(`${h.name.padEnd(8)} CPU ${med(h, 'cpu').toFixed(1)} us/req (outer ${med(h, 'outer').toFixed(1)}, inner ${med(h, 'inner').toFixed(1)})  p50 ${med(h, 'p50').toFixed(3)} ms  p99 ${med(h, 'p99').toFixed(3)} ms\n`);
-    process.stdout.write(`mtls_vs_hop_cpu_ratio ${ratio('cpu').toFixed(3)} (outer proxy ${ratio('outer').toFixed(3)}, inner ${ratio('inner').toFixed(3)}; ratio of the medians ${(med(mtls, 'cpu') / med(plain, 'cpu')).toFixed(3)}; ${rounds} rounds of ${secs} s at ${rate} rps; load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)})\n`);
+    const [plain, mtls] = hops as [PairedHop, PairedHop];
+    const res = await pairedCpu([plain, mtls], { rounds, secs, rate, request: REQUEST }, log);
+    for (const h of [0, 1] as const) process.stdout.write(`${hops[h]!.name.padEnd(8)} CPU ${res.median(h, 'cpu').toFixed(1)} us/req (outer ${res.median(h, 'outer').toFixed(1)}, inner ${res.median(h, 'inner').toFixed(1)})  p50 ${res.median(h, 'p50').toFixed(3)} ms  p99 ${res.median(h, 'p99').toFixed(3)} ms\n`);
+    process.stdout.write(`mtls_vs_hop_cpu_ratio ${res.ratio('cpu').toFixed(3)} (outer proxy ${res.ratio('outer').toFixed(3)}, inner ${res.ratio('inner').toFixed(3)}; ratio of the medians ${(res.median(1, 'cpu') / res.median(0, 'cpu')).toFixed(3)}; ${rounds} rounds of ${secs} s at ${rate} rps; load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)})\n`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));

@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- proxy [--quick] [--json]`: the data plane measured against the references.
  * An upstream (nginx `return 200`, else a small raw Node server) and, for each path -- direct,
- * one Bowline proxy with a 10-rule route table (the hot rule matches a header), two Bowline
- * proxies chained, nginx and haproxy as proxies, two haproxies chained -- CPU per request while
+ * one Bowline proxy with a 10-rule route table (the hot rule matches a header), a Bowline sidecar
+ * pair (outbound proxy with that table -> inbound sidecar proxy; plaintext, and with mTLS:
+ * bench/mtls-hop.ts), nginx and haproxy as proxies, two haproxies chained -- CPU per request while
  * wrk saturates a pool of 50 connections (and the throughput it reached), then latency at a
  * fixed 1000 rps with the open-loop generator (loadgen.ts), CPU us per request from
  * /proc/PID/stat and RSS from /proc/PID/status, then memory per idle keep-alive connection
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { idleConnKb } from './idle-conns.js';
 import { openLoop, quantile } from './loadgen.js';
-import { mtlsHopConfigs } from './mtls-hop.js';
+import { benchVirtualHost, hopConfigs, pairedCpu, warmPool, type PairedResult } from './mtls-hop.js';
 import { childPid, holdSocket, listenerPort, spawnWithSocket, type HeldSocket } from './ports.js';
 import { H2LOAD } from './proxy-protocols.js';
 
@@ -86,16 +87,14 @@ function haproxy(dir: string, held: HeldSocket, upstream: number): ChildProcess 
   return run(which('haproxy')!, ['-f', f, '-db'], held);
 }
 
-/** A 10-rule route table: nine rules that do not match the benchmark traffic, the hot one last with a header match. */
+/** One proxy with the bench's 10-rule route table (bench/mtls-hop.ts benchRoutes): nine rules that do not match the benchmark traffic, the hot one last with a header match. */
 function bowlineConfig(listenPort: number, upstreamPort: number): unknown {
-  const miss = (i: number): unknown => ({ name: `r${i}`, match: [{ uri: { prefix: `/api/v${i}/` }, headers: { 'end-user': { exact: `user${i}` } } }], route: { destinations: [{ cluster: 'reviews-v2', weight: 100 }] } });
-  const routes = [...Array.from({ length: 9 }, (_, i) => miss(i)), { name: 'hot', match: [{ uri: { prefix: '/' }, headers: { 'x-bench': { exact: 'hot' } } }], route: { destinations: [{ cluster: 'reviews-v1', weight: 100 }] } }];
   const ep = [{ address: '127.0.0.1', port: upstreamPort }];
   return {
     version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
     mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
     listeners: [{ name: 'outbound', address: '127.0.0.1', port: listenPort, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
-    routes: [{ name: 'reviews', virtualHosts: [{ name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes }] }],
+    routes: [{ name: 'reviews', virtualHosts: [benchVirtualHost('reviews-v1', 'reviews-v2')] }],
     clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }, { name: 'reviews-v2', discovery: 'eds', protocol: 'http1' }],
     endpoints: [{ cluster: 'reviews-v1', endpoints: ep }, { cluster: 'reviews-v2', endpoints: ep }],
     secrets: [],
@@ -114,16 +113,21 @@ function bowlineProc(dir: string, name: string, cfg: string, extra: string[] = [
   return run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`), ...extra]);
 }
 
-/** Two proxies with mTLS between them (bench/mtls-hop.ts): the client talks plaintext to the outer one. */
-async function startMtlsHop(dir: string, upstreamPort: number): Promise<Target> {
-  const { outer, inner } = await mtlsHopConfigs(upstreamPort);
-  writeFileSync(join(dir, 'mtls-inner.json'), JSON.stringify(inner));
-  const ci = bowlineProc(dir, 'mtls-inner', join(dir, 'mtls-inner.json'));
-  const innerPort = await listenerPort(join(dir, 'mtls-inner.ports.json'), 'inbound|9080', ci);
-  writeFileSync(join(dir, 'mtls-outer.json'), JSON.stringify(outer(innerPort)));
-  const co = bowlineProc(dir, 'mtls-outer', join(dir, 'mtls-outer.json'));
-  const outerPort = await listenerPort(join(dir, 'mtls-outer.ports.json'), 'outbound', co);
-  return { name: 'mtls-hop', port: outerPort, pids: [co.pid!, ci.pid!] };
+/**
+ * A sidecar pair (bench/mtls-hop.ts): an outbound proxy with the bench's route table toward an
+ * inbound sidecar proxy, plaintext (`hop`) or mTLS between them (`mtls-hop`); the client talks
+ * plaintext to the outer one. Pids: outer, inner.
+ */
+async function startHop(dir: string, upstreamPort: number, mtls: boolean): Promise<Target> {
+  const name = mtls ? 'mtls-hop' : 'hop';
+  const { outer, inner } = await hopConfigs(upstreamPort, mtls);
+  writeFileSync(join(dir, `${name}-inner.json`), JSON.stringify(inner));
+  const ci = bowlineProc(dir, `${name}-inner`, join(dir, `${name}-inner.json`));
+  const innerPort = await listenerPort(join(dir, `${name}-inner.ports.json`), 'inbound|9080', ci);
+  writeFileSync(join(dir, `${name}-outer.json`), JSON.stringify(outer(innerPort)));
+  const co = bowlineProc(dir, `${name}-outer`, join(dir, `${name}-outer.json`));
+  const outerPort = await listenerPort(join(dir, `${name}-outer.ports.json`), 'outbound', co);
+  return { name, port: outerPort, pids: [co.pid!, ci.pid!] };
 }
 
 /** wrk's shape at saturation: one thread, a pool of 50 keep-alive connections. */
@@ -153,6 +157,9 @@ async function measureAll(targets: Target[], o: Opts, reps: number, log: (s: str
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   for (const t of targets) {
     log(`bench: ${t.name}: saturation (wrk ${WRK_CONNS} connections, ${wrkSecs} s)`);
+    // A proxy opens upstream connections on demand: with one per wrk connection already open, saturation measures no
+    // connects (50 mTLS handshakes took most of a quick run's second on a busy machine: 4-60 rps through mtls-hop).
+    if (t.pids.length > 0 && which('wrk')) await warmPool(t.port, WRK_CONNS, HOT);
     sat.set(t, which('wrk') ? wrk(t.port, wrkSecs, t.pids) : { rps: NaN, cpu: NaN });
     if (!o.quick) await openLoop(t.port, RATE, 300, HOT); // warm-up (wrk already warmed the quick run)
   }
@@ -196,6 +203,7 @@ export async function benchProxy(o: Opts): Promise<void> {
   const rows: Row[] = [];
   const idleConns = o.quick ? 1000 : 10_000;
   const idle: { bowline?: number; haproxy?: number } = {};
+  let pair: PairedResult | undefined;
   // HTTP/2 and TCP (bench/proxy-protocols.ts) start their processes now, so start-up overlaps this part.
   const protocolsReady = (await import('./proxy-protocols.js')).prepareProtocols(o, log);
   try {
@@ -214,14 +222,13 @@ export async function benchProxy(o: Opts): Promise<void> {
     await waitPort(upPort, 'upstream');
     log('bench: starting the proxies');
     // Independent processes start together; the hops' outer halves need their inner halves' ports.
-    const [one, off, hopInner, mtls] = await Promise.all([
+    const [one, off, hop, mtls] = await Promise.all([
       startBowline(dir, upPort, 'bowline'),
       startBowline(dir, upPort, 'bowline-telemetry-off', ['--telemetry', 'off']),
-      startBowline(dir, upPort, 'hop-inner'),
-      startMtlsHop(dir, upPort),
+      startHop(dir, upPort, false),
+      startHop(dir, upPort, true),
     ]);
-    const hopOuter = await startBowline(dir, hopInner.port, 'hop-outer');
-    const targets: Target[] = [{ name: 'direct', port: upPort, pids: [] }, one, off, { name: 'hop', port: hopOuter.port, pids: [hopOuter.pids[0]!, hopInner.pids[0]!] }, mtls];
+    const targets: Target[] = [{ name: 'direct', port: upPort, pids: [] }, one, off, hop, mtls];
     if (which('nginx')) {
       const held = await holdSocket();
       const c = nginx(dir, held, `upstream u { server 127.0.0.1:${upPort}; keepalive 64; } server { listen 127.0.0.1:PORT; keepalive_requests 1000000; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }`);
@@ -237,6 +244,11 @@ export async function benchProxy(o: Opts): Promise<void> {
       targets.push({ name: 'haproxy', port: h1.port, pids: [c.pid!] }, { name: 'haproxy-hop', port: h3.port, pids: [outer.pid!, inner.pid!] });
     }
     rows.push(...await measureAll(targets, o, reps, log));
+    // mtls_vs_hop_cpu_ratio: the two sidecar pairs loaded together in every round (bench/mtls-hop.ts).
+    const pairRounds = o.quick ? 2 : 10, pairSecs = o.quick ? 1 : 2;
+    log(`bench: hop and mtls-hop loaded together: ${pairRounds} rounds of ${pairSecs} s at ${RATE} rps each`);
+    await Promise.all([hop, mtls].map((h) => openLoop(h.port, RATE, 300, HOT))); // warm-up: connections closed at the end of the last round
+    pair = await pairedCpu([hop, mtls], { rounds: pairRounds, secs: pairSecs, rate: RATE, request: HOT }, (s) => log(`bench: ${s}`));
     for (const [key, name] of [['bowline', 'bowline'], ['haproxy', 'haproxy']] as const) {
       const t = targets.find((x) => x.name === name);
       if (!t) continue;
@@ -257,7 +269,6 @@ export async function benchProxy(o: Opts): Promise<void> {
   const get = (n: string): Row | undefined => rows.find((r) => r.name === n);
   const num = (v: number | undefined | null): number | null => (v === undefined || v === null || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
   const ratio = (a: number | undefined | null, b: number | undefined | null): number | null => (a == null || b == null || !(b > 0) ? null : num(a / b));
-  const pairedRatio = (a: Row | undefined, b: Row | undefined): number | null => (a === undefined || b === undefined ? null : num(quantile(a.cpuRuns.map((x, i) => x / b.cpuRuns[i]!), 0.5)));
   const pr = protocols as Partial<Record<string, number | null>>;
   const result = {
     rate_rps: RATE,
@@ -293,10 +304,13 @@ export async function benchProxy(o: Opts): Promise<void> {
     mtls_hop_p99_ms: num(get('mtls-hop')?.p99),
     mtls_hop_cpu_us_per_req: num(get('mtls-hop')?.cpuUsPerReq),
     /**
-     * The mTLS hop's CPU per request over the plaintext hop's, both two proxies at 1000 rps (target <= 1.3):
-     * the median of each round's ratio (the two run one after the other in a round, so a burst of other work spans fewer of them).
+     * The mTLS sidecar pair's CPU per request over the plaintext pair's (target <= 1.3): the same two proxies and routes,
+     * both hops loaded at 1000 rps at the same time in every round, which starts first alternated, the geometric mean of
+     * the two orders' median per-round ratios (bench/mtls-hop.ts pairedCpu).
      */
-    mtls_vs_hop_cpu_ratio: pairedRatio(get('mtls-hop'), get('hop')),
+    mtls_vs_hop_cpu_ratio: pair ? num(pair.ratio('cpu')) : null,
+    /** The paired rounds behind mtls_vs_hop_cpu_ratio: each proxy's ratio, each hop's median CPU us per request (threads' run time), the rounds. */
+    mtls_pair: pair ? { outer_ratio: num(pair.ratio('outer')), inner_ratio: num(pair.ratio('inner')), hop_cpu_us_per_req: num(pair.median(0, 'cpu')), mtls_hop_cpu_us_per_req: num(pair.median(1, 'cpu')), rounds: pair.rounds[0].length } : null,
     nginx_p99_ms: num(get('nginx')?.p99),
     haproxy_p99_ms: num(get('haproxy')?.p99),
     bowline_rss_mb: num(get('bowline')?.rssMb),
