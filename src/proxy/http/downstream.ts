@@ -101,7 +101,7 @@ export class Downstream implements Responder, HeldWrites {
     ctx.stats.downstreamConnectionsTotal++;
     ctx.stats.downstreamConnectionsActive++;
     // No throw crosses these callbacks (a try costs nothing until something throws): internal-error.ts.
-    // Plain TCP reads into the shared buffer (no stream machinery, no buffer per read); TLS and the rest read `data` events.
+    // Accepted sockets, plain or terminated TLS, read into the shared buffer (no stream machinery, no buffer per read); others read `data` events.
     this.shared = readIntoShared(socket, READ, (n, b) => { this.onRead(n, b); });
     if (!this.shared) socket.on('data', (chunk: Buffer) => { try { this.onData(chunk); } catch (err) { this.internalError(err); } });
     else if (socket.readableLength > 0) {

@@ -10,8 +10,10 @@
  * `net.connect`. Node offers no such option to the sockets a `net.Server` accepts, so
  * `readIntoShared` gives an accepted socket the same state `onread` would have given it (the
  * socket's own `kBuffer`/`kBufferCb`/`kBufferGen` fields, found by name on a socket made with
- * `onread`, and the handle's `useUserBuffer`, which is what `onread` calls). Where that state is
- * not there (another node, a TLS socket), it says so and the caller reads `data` events as before.
+ * `onread`, and the handle's `useUserBuffer`, which is what `onread` calls). A terminated TLS
+ * socket is switched the same way: its handle (TLSWrap) hands each SSL_read's decrypted bytes to
+ * the callback in the buffer, as `tls.connect`'s `onread` does for the upstream side. Where that
+ * state is not there (another node), it says so and the caller reads `data` events as before.
  */
 import { Socket } from 'node:net';
 
@@ -53,15 +55,14 @@ function onreadFields(): OnreadFields | null {
 }
 
 /**
- * Switches an accepted plain TCP socket to reading into `buffer` with `cb`, as `net.connect`'s
- * `onread` option does. Returns false (nothing changed) when it cannot: the caller reads `data`
- * events. Bytes the stream already buffered (read before, or unshifted by protocol detection)
- * stay there: the caller takes them with `socket.read()`.
+ * Switches an accepted socket (plain TCP, or a TLSSocket after its handshake) to reading into
+ * `buffer` with `cb`, as `net.connect`'s `onread` option does. Returns false (nothing changed)
+ * when it cannot: the caller reads `data` events. Bytes the stream already buffered (read before,
+ * or unshifted by protocol detection) stay there: the caller takes them with `socket.read()`.
  */
 export function readIntoShared(socket: Socket, buffer: Buffer, cb: ReadCallback): boolean {
   const f = onreadFields();
-  // TLS sockets (`encrypted`) stay on 'data' events: their handle has useUserBuffer too, but is not plain TCP.
-  if (f === null || (socket as { encrypted?: boolean }).encrypted === true) return false;
+  if (f === null) return false;
   const s = socket as unknown as Record<symbol, unknown> & { _handle?: { useUserBuffer?: (b: Buffer) => void } | null };
   const h = s._handle;
   if (h == null || typeof h.useUserBuffer !== 'function' || !(f.buffer in s) || s[f.buffer]) return false;
