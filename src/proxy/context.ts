@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import type { OwnFacts } from './passthrough/guard.js';
 import type { PathNormalization } from './http/path-normalize.js';
 import type { ProxyTimers } from './timers.js';
+import type { H2Loader } from './detect/h2-loader.js';
 
 /** One HTTP listener's settings, compiled from a config version. Immutable once built. */
 export interface HttpListenerRuntime {
@@ -52,6 +53,8 @@ export interface ProxyContext {
   clusters: ClusterManager;
   /** Per-cluster upstream state: HTTP/1.1 pools, HTTP/2 sessions, open TCP sessions (upstream/registry.ts). */
   upstreams: Upstreams;
+  /** HTTP/2 toward clients (h2/downstream.ts), loaded with the proxy's first HTTP/2 connection (detect/h2-loader.ts). */
+  h2: H2Loader;
   /** The current authorization engine, RequestAuthentication and own SPIFFE id (authz/slot.ts), swapped with each config. */
   authz: AuthzSlot;
   /** Randomness for retries' back-off (injectable in tests). */

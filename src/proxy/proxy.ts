@@ -14,6 +14,7 @@ import { ClusterManager } from './cluster/index.js';
 import type { ProxyContext } from './context.js';
 import { ListenerSet, compileListeners, type RouteTableCache } from './listeners.js';
 import { compileProtocols } from './detect/chains.js';
+import { H2Loader } from './detect/h2-loader.js';
 import type { ProxyHooks } from './record.js';
 import { ProxyStats } from './stats.js';
 import type { ProxyTelemetry } from '../telemetry/index.js';
@@ -101,6 +102,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     random,
     draining: false,
     upstreams: new Upstreams(clusters, { stats, log: limited.log }),
+    h2: new H2Loader(),
     authz: emptyAuthz(),
     log: limited.log,
     own: { role: opts.config.node.role, ports: new Set() },

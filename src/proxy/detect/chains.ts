@@ -41,6 +41,11 @@ export interface CompiledChain {
   readonly tls: CompiledDownstreamTls | undefined;
   /** HTTP settings (the listener's runtime with this chain's overrides). */
   readonly http: HttpListenerRuntime | undefined;
+  /**
+   * `http` on a listener whose logical port is `logicalPort` (a port-0 listener learns it when bound):
+   * the same object while that port stays, or `http` itself when the chain stands for its own port.
+   */
+  httpOn(logicalPort: number): HttpListenerRuntime | undefined;
   readonly codec: 'http1' | 'http2' | 'auto';
   /** HTTP/2 limits of this chain. */
   readonly h2: HttpConnectionManager['http2'] | undefined;
@@ -120,11 +125,18 @@ function compileChain(fc: FilterChain, i: number, cfg: ProxyConfig, tables: Map<
   // A captured listener's chain for one destination port stands for that port (routing, authorization `ports`).
   const port = fc.match?.destinationPort;
   if (http !== undefined && originalDst && port !== undefined) http = { ...http, logicalPort: port, ownPort: true };
+  const own = http;
+  let onPort: HttpListenerRuntime | undefined;
   return {
     name: fc.name || `chain-${i}`,
     matches: compileChainMatch(fc.match),
     tls: fc.tls !== undefined ? compileDownstreamTls(fc.tls, secrets) : undefined,
     http,
+    httpOn(logicalPort) {
+      if (own === undefined || own.ownPort === true || own.logicalPort === logicalPort) return own;
+      if (onPort === undefined || onPort.logicalPort !== logicalPort) onPort = { ...own, logicalPort };
+      return onPort;
+    },
     codec: fc.http?.codec ?? 'auto',
     h2: fc.http?.http2,
     tcp: fc.tcp !== undefined ? compileTcpProxy(fc.tcp, cfg.node) : undefined,

@@ -141,18 +141,6 @@ function originalDestination(socket: Socket, lc: ListenerChains, ctx: ProxyConte
   return undefined;
 }
 
-/** HTTP/2's server side (h2/downstream.ts, and with it node:http2), loaded with the first HTTP/2 connection:
- *  ~2-3 MB of RSS that a proxy seeing only HTTP/1.1 never pays (docs/performance.md, Memory). */
-let h2: typeof import('../h2/downstream.js') | undefined;
-let h2Loading: Promise<void> | undefined;
-
-/** Runs `then` once the HTTP/2 server side is loaded; the socket waits paused meanwhile (its bytes stay buffered). */
-function withH2(socket: Socket, ctx: ProxyContext, then: () => void): void {
-  socket.pause();
-  h2Loading ??= import('../h2/downstream.js').then((m) => { h2 = m; });
-  h2Loading.then(() => { if (!socket.destroyed) then(); }, (err: unknown) => { reportInternalError(ctx, 'loading HTTP/2', err); socket.destroy(); });
-}
-
 function start(socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains, ctx: ProxyContext, conns: ConnectionTracker): void {
   if (chain.tls !== undefined) {
     if (input.transport !== 'tls') {
@@ -160,16 +148,19 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
       socket.destroy();
       return;
     }
-    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2') && h2 === undefined) {
-      withH2(socket, ctx, () => start(socket, first, input, chain, slot, lc, ctx, conns));
-      return;
-    }
-    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2') && h2!.h2Downstream() === 'node') {
-      // HTTP/2 over TLS on node:http2: its secure server runs this handshake itself (ours takes the terminated socket below).
-      if (first.length > 0) socket.unshift(first);
-      const h = h2!.serveHttp2Tls(socket, chainSlot(slot, chain.name), chain, ctx, (gone) => conns.delete(gone));
-      conns.add(h);
-      return;
+    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2')) {
+      const h2 = ctx.h2.loaded;
+      if (h2 === undefined) {
+        ctx.h2.whenLoaded(socket, ctx, () => start(socket, first, input, chain, slot, lc, ctx, conns));
+        return;
+      }
+      if (h2.implementation() === 'node') {
+        // HTTP/2 over TLS on node:http2: its secure server runs this handshake itself (ours takes the terminated socket below).
+        if (first.length > 0) socket.unshift(first);
+        const h = h2.serveTls(socket, chainSlot(slot, chain.name), chain, (gone) => conns.delete(gone));
+        conns.add(h);
+        return;
+      }
     }
     terminate(socket, first, chain.tls, (err, t) => {
       if (err !== null || t === undefined) {
@@ -204,17 +195,19 @@ function handOff(
     return;
   }
   const proto: Sniffed | undefined = input.protocol;
-  if ((chain.codec === 'http2' || proto === 'http2') && h2 === undefined) {
-    withH2(socket, ctx, () => handOff(socket, first, input, chain, slot, lc, ctx, conns, peerIdentity, secure));
+  if (chain.codec === 'http2' || proto === 'http2') {
+    const h2 = ctx.h2.loaded;
+    if (h2 === undefined) {
+      ctx.h2.whenLoaded(socket, ctx, () => handOff(socket, first, input, chain, slot, lc, ctx, conns, peerIdentity, secure));
+      return;
+    }
+    if (first.length > 0) socket.unshift(first);
+    const h = h2.serve(socket, chainSlot(slot, chain.name), chain, (gone) => conns.delete(gone), secure, peerIdentity);
+    conns.add(h);
     return;
   }
   const cs = chainSlot(slot, chain.name);
   if (first.length > 0) socket.unshift(first);
-  if (chain.codec === 'http2' || proto === 'http2') {
-    const h = h2!.serveHttp2(socket, cs, chain, ctx, (gone) => conns.delete(gone), secure, peerIdentity);
-    conns.add(h);
-    return;
-  }
   const d = new Downstream(socket, cs, ctx, (gone) => conns.delete(gone));
   if (peerIdentity !== '') d.peerIdentity = peerIdentity;
   if (input.originalDst !== undefined && isIP(input.originalDst.host) !== 0) d.capturedDst = { address: input.originalDst.host, port: input.originalDst.port };
@@ -223,8 +216,6 @@ function handOff(
   if (ctx.draining) d.drain();
   socket.resume();
 }
-
-const fixed = new WeakMap<HttpListenerRuntime, HttpListenerRuntime>();
 
 /**
  * A slot that follows config updates: each request reads the chain's current settings (by
@@ -235,12 +226,9 @@ function chainSlot(slot: ListenerSlot, name: string): ListenerSlot {
   return {
     get current(): HttpListenerRuntime {
       const lst = slot.current;
-      const c = lst.chains?.chains.find((x) => x.name === name)?.http;
+      const c = lst.chains?.chains.find((x) => x.name === name)?.httpOn(lst.logicalPort);
       if (c === undefined) return last;
-      if (c.ownPort === true || c.logicalPort === lst.logicalPort) return (last = c);
-      let f = fixed.get(c);
-      if (f === undefined || f.logicalPort !== lst.logicalPort) fixed.set(c, (f = { ...c, logicalPort: lst.logicalPort }));
-      return (last = f);
+      return (last = c);
     },
   };
 }

@@ -38,58 +38,77 @@ export const H2_DEFAULTS = {
   maxHeaderListPairs: 256,
 } as const;
 
-interface Servers { plain: Http2Server; secure: Http2SecureServer | undefined }
-const servers = new WeakMap<CompiledChain, Servers>();
-let captured: ServerHttp2Session | undefined;
-/** TLS connections handed to a chain's secure server, by `address:port`, until their session appears. */
-const pendingTls = new Map<string, (session: ServerHttp2Session) => void>();
+/** node:http2's servers of one filter chain: h2c, and h2 over TLS for a TLS chain. They never listen: connections are handed to them. */
+class NodeServers {
+  readonly plain: Http2Server;
+  readonly secure: Http2SecureServer | undefined;
+  /** The session the plain server made for the connection being handed to it ('session' is emitted synchronously). */
+  private captured: ServerHttp2Session | undefined;
+  /** TLS connections handed to the secure server, by `address:port`, until their session appears. */
+  private readonly pendingTls = new Map<string, (session: ServerHttp2Session) => void>();
 
-function serversFor(chain: CompiledChain, ctx: ProxyContext): Servers {
-  let s = servers.get(chain);
-  if (s !== undefined) return s;
-  const maxHeader = chain.http?.maxRequestHeadersBytes ?? 60 * 1024;
-  const h2 = chain.h2;
-  const settings = {
-    maxConcurrentStreams: h2?.maxConcurrentStreams ?? H2_DEFAULTS.maxConcurrentStreams,
-    initialWindowSize: h2?.initialWindowSize ?? H2_DEFAULTS.initialWindowSize,
-    maxHeaderListSize: maxHeader,
-    enablePush: false,
-  };
-  const opts = {
-    settings,
-    maxSessionMemory: h2?.maxSessionMemoryMb ?? H2_DEFAULTS.maxSessionMemoryMb,
-    maxSessionInvalidFrames: h2?.maxInvalidFrames ?? H2_DEFAULTS.maxSessionInvalidFrames,
-    maxSessionRejectedStreams: h2?.maxRejectedStreams ?? H2_DEFAULTS.maxSessionRejectedStreams,
-    maxOutstandingSettings: H2_DEFAULTS.maxOutstandingSettings,
-    maxOutstandingPings: H2_DEFAULTS.maxOutstandingPings,
-    maxHeaderListPairs: H2_DEFAULTS.maxHeaderListPairs,
-    maxSettings: 32,
-  };
-  const plain = createServer(opts);
-  plain.on('session', (session: ServerHttp2Session) => { captured = session; });
-  plain.setTimeout(0);
-  let secure: Http2SecureServer | undefined;
-  const t = chain.tls;
-  if (t !== undefined) {
+  constructor(chain: CompiledChain, ctx: ProxyContext) {
+    const maxHeader = chain.http?.maxRequestHeadersBytes ?? 60 * 1024;
+    const h2 = chain.h2;
+    const settings = {
+      maxConcurrentStreams: h2?.maxConcurrentStreams ?? H2_DEFAULTS.maxConcurrentStreams,
+      initialWindowSize: h2?.initialWindowSize ?? H2_DEFAULTS.initialWindowSize,
+      maxHeaderListSize: maxHeader,
+      enablePush: false,
+    };
+    const opts = {
+      settings,
+      maxSessionMemory: h2?.maxSessionMemoryMb ?? H2_DEFAULTS.maxSessionMemoryMb,
+      maxSessionInvalidFrames: h2?.maxInvalidFrames ?? H2_DEFAULTS.maxSessionInvalidFrames,
+      maxSessionRejectedStreams: h2?.maxRejectedStreams ?? H2_DEFAULTS.maxSessionRejectedStreams,
+      maxOutstandingSettings: H2_DEFAULTS.maxOutstandingSettings,
+      maxOutstandingPings: H2_DEFAULTS.maxOutstandingPings,
+      maxHeaderListPairs: H2_DEFAULTS.maxHeaderListPairs,
+      maxSettings: 32,
+    };
+    this.plain = createServer(opts);
+    this.plain.on('session', (session: ServerHttp2Session) => { this.captured = session; });
+    this.plain.setTimeout(0);
+    const t = chain.tls;
+    if (t === undefined) return;
     // HTTP/2 over TLS: this server runs the handshake itself (node:http2 cannot take over a TLS socket made elsewhere).
-    secure = createSecureServer({
+    const secure = createSecureServer({
       // Client certificates are judged by checkPeer after the handshake, so a refusal names its reason (as tls/downstream.ts does).
       ...opts, ...t.material, ALPNProtocols: ['h2'], requestCert: t.requestCert, rejectUnauthorized: false,
     });
     secure.setTimeout(0);
     secure.on('tlsClientError', (err) => { ctx.stats.tlsHandshakeFailures++; ctx.log('tls-h2', `HTTP/2 TLS handshake failed: ${err.message} (BOWLINE_E_TLS_HANDSHAKE)`); });
     secure.on('session', (session: ServerHttp2Session) => {
-      const sock = session.socket;
-      const key = (sock.remoteAddress ?? '') + ':' + (sock.remotePort ?? 0);
-      const cb = pendingTls.get(key);
-      pendingTls.delete(key);
+      const key = remoteKey(session.socket);
+      const cb = this.pendingTls.get(key);
+      this.pendingTls.delete(key);
       if (cb === undefined) session.destroy();
       else cb(session);
     });
+    this.secure = secure;
   }
-  s = { plain, secure };
-  servers.set(chain, s);
-  return s;
+
+  /** Hands an h2c connection to the plain server: its session, or undefined when node made none. */
+  h2c(socket: Socket): ServerHttp2Session | undefined {
+    this.captured = undefined;
+    this.plain.emit('connection', socket);
+    const session = this.captured as ServerHttp2Session | undefined;
+    this.captured = undefined;
+    return session;
+  }
+
+  /** Hands a TLS connection to the secure server; `onSession` gets its session after the handshake, `onLost` runs if the socket closes first. */
+  tls(socket: Socket, onSession: (session: ServerHttp2Session) => void, onLost: () => void): void {
+    const key = remoteKey(socket);
+    this.pendingTls.set(key, onSession);
+    socket.once('close', () => { if (this.pendingTls.delete(key)) onLost(); });
+    this.secure!.emit('connection', socket);
+  }
+}
+
+/** A connection's `address:port` (the TLS socket node:http2 made has the same as the TCP socket it wraps). */
+function remoteKey(socket: Socket): string {
+  return (socket.remoteAddress ?? '') + ':' + (socket.remotePort ?? 0);
 }
 
 /** One client HTTP/2 connection, tracked by its listener. */
@@ -140,53 +159,66 @@ export interface H2Served {
 }
 
 /**
- * Serves HTTP/2 on an accepted socket whose first bytes were put back: h2c with prior knowledge,
- * or (`secure`) a TLS socket that negotiated h2, already terminated and checked (`peerIdentity`).
+ * HTTP/2 toward clients for one proxy (ProxyContext.h2 once loaded, detect/h2-loader.ts): each
+ * connection goes to our codec (server.ts) or, with BOWLINE_H2_DOWNSTREAM=node, to node:http2's
+ * servers of its filter chain, made with the chain's first such connection.
  */
-export function serveHttp2(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Served) => void, secure = false, peerIdentity = ''): H2Served {
-  if (h2Downstream() === 'wire') return serveWire(socket, slot, chain, ctx, onGone, secure, peerIdentity);
-  return serveNodeH2c(socket, slot, chain, ctx, onGone);
-}
+export class H2ServerSide {
+  private readonly nodeServers = new WeakMap<CompiledChain, NodeServers>();
 
-/** node:http2 h2c (prior knowledge). */
-function serveNodeH2c(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Connection) => void): H2Connection {
-  const conn = new H2Connection(socket, onGone);
-  const srv = serversFor(chain, ctx).plain;
-  captured = undefined;
-  srv.emit('connection', socket);
-  const session = captured as ServerHttp2Session | undefined;
-  captured = undefined;
-  if (session === undefined) {
-    socket.destroy();
-    queueMicrotask(() => conn.gone());
+  constructor(private readonly ctx: ProxyContext) {}
+
+  /** Which server takes a new connection (BOWLINE_H2_DOWNSTREAM, read each time). */
+  implementation(): H2Downstream { return h2Downstream(); }
+
+  /**
+   * Serves HTTP/2 on an accepted socket whose first bytes were put back: h2c with prior knowledge,
+   * or (`secure`) a TLS socket that negotiated h2, already terminated and checked (`peerIdentity`).
+   */
+  serve(socket: Socket, slot: ListenerSlot, chain: CompiledChain, onGone: (c: H2Served) => void, secure = false, peerIdentity = ''): H2Served {
+    if (h2Downstream() === 'wire') return serveWire(socket, slot, chain, this.ctx, onGone, secure, peerIdentity);
+    return this.serveNodeH2c(socket, slot, chain, onGone);
+  }
+
+  /** Serves h2 over TLS on node:http2: the chain's secure server runs the handshake on `socket` (ClientHello bytes put back). */
+  serveTls(socket: Socket, slot: ListenerSlot, chain: CompiledChain, onGone: (c: H2Connection) => void): H2Connection {
+    const ctx = this.ctx;
+    const conn = new H2Connection(socket, onGone);
+    const tls = chain.tls!;
+    this.serversOf(chain).tls(socket, (session) => {
+      const s = session.socket as TLSSocket;
+      const why = s.authorizationError;
+      const peer = checkPeer(s, tls, s.authorized ? null : Object.assign(new Error(String(why ?? 'no certificate')), { code: typeof why === 'string' ? why : String(why ?? '') }));
+      if (peer instanceof Error) {
+        ctx.stats.tlsHandshakeFailures++;
+        ctx.log('tls:' + slot.current.name, `listener ${slot.current.name}: ${peer.message} (BOWLINE_E_TLS_HANDSHAKE)`);
+        session.destroy();
+        conn.gone();
+        return;
+      }
+      attach(conn, session, slot, ctx, true, peer);
+    }, () => conn.gone());
     return conn;
   }
-  attach(conn, session, slot, ctx, false, '');
-  return conn;
-}
 
-/** Serves h2 over TLS: the chain's secure server runs the handshake on `socket` (ClientHello bytes put back). */
-export function serveHttp2Tls(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: H2Connection) => void): H2Connection {
-  const conn = new H2Connection(socket, onGone);
-  const srv = serversFor(chain, ctx).secure!;
-  const key = (socket.remoteAddress ?? '') + ':' + (socket.remotePort ?? 0);
-  const tls = chain.tls!;
-  pendingTls.set(key, (session) => {
-    const s = session.socket as TLSSocket;
-    const why = s.authorizationError;
-    const peer = checkPeer(s, tls, s.authorized ? null : Object.assign(new Error(String(why ?? 'no certificate')), { code: typeof why === 'string' ? why : String(why ?? '') }));
-    if (peer instanceof Error) {
-      ctx.stats.tlsHandshakeFailures++;
-      ctx.log('tls:' + slot.current.name, `listener ${slot.current.name}: ${peer.message} (BOWLINE_E_TLS_HANDSHAKE)`);
-      session.destroy();
-      conn.gone();
-      return;
+  /** node:http2 h2c (prior knowledge). */
+  private serveNodeH2c(socket: Socket, slot: ListenerSlot, chain: CompiledChain, onGone: (c: H2Connection) => void): H2Connection {
+    const conn = new H2Connection(socket, onGone);
+    const session = this.serversOf(chain).h2c(socket);
+    if (session === undefined) {
+      socket.destroy();
+      queueMicrotask(() => conn.gone());
+      return conn;
     }
-    attach(conn, session, slot, ctx, true, peer);
-  });
-  socket.once('close', () => { if (pendingTls.delete(key)) conn.gone(); });
-  srv.emit('connection', socket);
-  return conn;
+    attach(conn, session, slot, this.ctx, false, '');
+    return conn;
+  }
+
+  private serversOf(chain: CompiledChain): NodeServers {
+    let s = this.nodeServers.get(chain);
+    if (s === undefined) this.nodeServers.set(chain, (s = new NodeServers(chain, this.ctx)));
+    return s;
+  }
 }
 
 /** Wires a new session: counters, errors, idle handling, and one Exchange per stream. */
