@@ -31,6 +31,7 @@ import type { H2RequestSink, H2Responder } from './responder.js';
 import { H2Connection, type H2Handler } from './wire/connection.js';
 import { ErrorCode, type H2Error } from './wire/errors.js';
 import { RAPID_RESET } from './wire/limits.js';
+import { ReceiveCredit } from './wire/receive-credit.js';
 
 /** Defaults for a chain's HTTP/2 limits (the same as node:http2's path in downstream.ts). */
 const DEFAULTS = { maxConcurrentStreams: 100, initialWindowSize: 1024 * 1024, maxSessionMemoryMb: 16, maxInvalidFrames: 100, maxRejectedStreams: 100 };
@@ -309,15 +310,13 @@ export const WIRE_PROBE_MS = { value: 30_000 };
 function startAll(srv: WireServer): void { srv.startQueued(); }
 function noop(): void {}
 
-/** One client stream: the responder port over the codec. */
-export class WireStream implements H2Responder {
+/** One client stream: the responder port over the codec; request body octets are credited back as ReceiveCredit says. */
+export class WireStream extends ReceiveCredit implements H2Responder {
   /** The request head until the exchange starts. */
   head: RequestHead | undefined;
   private sink: H2RequestSink | undefined;
   private early: Buffer[] | undefined;
   private earlyEnd = false;
-  private paused = false;
-  private owed = 0;
   private drainFns: Array<() => void> | undefined;
   private waitingWindow = false;
   private pendingEnd: Headers | null | undefined;
@@ -327,6 +326,7 @@ export class WireStream implements H2Responder {
   private closedBy = -1;
 
   constructor(private readonly srv: WireServer, readonly id: number, endStream: boolean, private bodyLeft: number) {
+    super();
     this.remoteEnded = endStream;
     this.head = undefined;
   }
@@ -342,8 +342,7 @@ export class WireStream implements H2Responder {
     this.early = undefined;
     let n = 0;
     if (early !== undefined) for (const b of early) { n += b.length; sink.onRequestData(b); }
-    if (n > 0 && !this.paused) this.srv.conn.consumed(this.id, n);
-    else this.owed += n;
+    if (n > 0) this.received(n);
     if (this.earlyEnd) sink.onRequestEnd();
   }
 
@@ -368,8 +367,7 @@ export class WireStream implements H2Responder {
     }
     if (data.length > 0) {
       sink.onRequestData(data);
-      if (this.paused) this.owed += data.length;
-      else this.srv.conn.consumed(this.id, data.length);
+      this.received(data.length);
     }
     if (endStream) sink.onRequestEnd();
     if (this.ended && this.remoteEnded) this.srv.finished(this.id);
@@ -447,14 +445,9 @@ export class WireStream implements H2Responder {
     this.srv.conn.reset(this.id, code);
   }
 
-  pause(): void { this.paused = true; }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    const n = this.owed;
-    this.owed = 0;
-    if (n > 0 && this.closedBy < 0) this.srv.conn.consumed(this.id, n);
+  /** Request body octets go back to the client's window (none once the stream was reset). */
+  protected credit(n: number): void {
+    if (this.closedBy < 0) this.srv.conn.consumed(this.id, n);
   }
 }
 

@@ -12,6 +12,7 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 import { Headers } from '../http/head.js';
 import { H2Connection } from './wire/connection.js';
 import { ErrorCode } from './wire/errors.js';
+import { ReceiveCredit } from './wire/receive-credit.js';
 
 /** What a stream reports (the same contract as node:http2-based calls in upstream.ts). */
 export interface WireSink {
@@ -83,8 +84,8 @@ export interface WireCall {
   onDrain(fn: () => void): void;
 }
 
-/** One upstream stream: its state and its controls (one object per stream, no closures). */
-class UpstreamStream implements WireCall {
+/** One upstream stream: its state and its controls (one object per stream, no closures); response octets are credited back as ReceiveCredit says. */
+class UpstreamStream extends ReceiveCredit implements WireCall {
   /** 0 while queued for a stream slot (the peer's SETTINGS_MAX_CONCURRENT_STREAMS). */
   id = 0;
   /** Body and end written while queued. */
@@ -93,14 +94,13 @@ class UpstreamStream implements WireCall {
   responded = false;
   /** The response's content-length (-1: none) and the body octets received. */
   length = -1;
-  received = 0;
-  paused = false;
-  /** Octets delivered while paused, credited on resume. */
-  owed = 0;
+  bodyOctets = 0;
   drain: Array<() => void> | undefined;
   done = false;
 
-  constructor(readonly session: WireSession, readonly headers: string[], readonly endStream: boolean, readonly sink: WireSink, readonly release: (() => void) | undefined) {}
+  constructor(readonly session: WireSession, readonly headers: string[], readonly endStream: boolean, readonly sink: WireSink, readonly release: (() => void) | undefined) {
+    super();
+  }
 
   write(b: Buffer): boolean {
     if (this.done) return true;
@@ -121,14 +121,9 @@ class UpstreamStream implements WireCall {
     if (id !== 0) this.session.conn.reset(id, ErrorCode.CANCEL);
   }
 
-  pause(): void { this.paused = true; }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    const n = this.owed;
-    this.owed = 0;
-    if (n > 0 && this.id !== 0) this.session.conn.consumed(this.id, n);
+  /** Response octets go back to the upstream's window (a stream still queued has received none). */
+  protected credit(n: number): void {
+    if (this.id !== 0) this.session.conn.consumed(this.id, n);
   }
 
   onDrain(fn: () => void): void {
@@ -280,11 +275,9 @@ export class WireSession {
     const s = this.streams.get(id);
     if (s === undefined) { this.conn.consumed(id, d.length); return; }
     if (d.length > 0) {
-      s.received += d.length;
-      const more = s.sink.onData(d);
-      if (!more) s.paused = true;
-      if (s.paused) s.owed += d.length;
-      else this.conn.consumed(id, d.length);
+      s.bodyOctets += d.length;
+      if (!s.sink.onData(d)) s.pause();
+      s.received(d.length);
     }
     if (end && !s.done) { this.finish(s); s.sink.onEnd(); }
   }
@@ -299,7 +292,7 @@ export class WireSession {
     }
     // RST_STREAM NO_ERROR after the whole body (RFC 9113 8.1: "stop sending the request"): node:http2 servers send it
     // in place of the END_STREAM when the response finished while our window was closed. The response is complete.
-    if (s.responded && byPeer && code === ErrorCode.NO_ERROR && (s.length < 0 || s.received === s.length)) {
+    if (s.responded && byPeer && code === ErrorCode.NO_ERROR && (s.length < 0 || s.bodyOctets === s.length)) {
       this.finish(s);
       s.sink.onEnd();
       return;
