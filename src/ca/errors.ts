@@ -2,6 +2,7 @@
  * The CA's error catalogue: every failure a caller can act on has a stable code
  * (docs/errors.md, "Identity and the CA"). Tests and users match on `code`, never on text.
  */
+import { CodedError, type CodeOf } from '../proxy-config/coded-error.js';
 
 /** Stable codes of CA failures, with what each means. */
 export const CA_ERRORS = {
@@ -42,14 +43,11 @@ export const CA_ERRORS = {
 } as const;
 
 /** One of the CA's stable error codes. */
-export type CaErrorCode = (typeof CA_ERRORS)[keyof typeof CA_ERRORS];
+export type CaErrorCode = CodeOf<typeof CA_ERRORS>;
 
 /** A CA failure with a stable code and a sentence saying what to do. */
-export class CaError extends Error {
+export class CaError extends CodedError<CaErrorCode> {
   override name = 'CaError';
-  constructor(readonly code: CaErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-  }
 }
 
 /** True when `err` is a CaError, optionally with the given code. */

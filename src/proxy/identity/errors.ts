@@ -2,6 +2,9 @@
  * Why the proxy refused a peer or could not renew its identity: stable codes for logs,
  * the access log flag and metrics (docs/errors.md, "Identity and the CA").
  */
+import { CodedError, type CodeOf } from '../../proxy-config/coded-error.js';
+
+/** Stable codes of identity failures, with what each means. */
 export const IDENTITY_ERRORS = {
   /** The peer's certificate does not chain to a trusted root (another CA, self-signed). */
   PEER_UNTRUSTED: 'BOWLINE_E_TLS_PEER_UNTRUSTED',
@@ -30,12 +33,9 @@ export const IDENTITY_ERRORS = {
 } as const;
 
 /** One of the identity error codes. */
-export type IdentityErrorCode = (typeof IDENTITY_ERRORS)[keyof typeof IDENTITY_ERRORS];
+export type IdentityErrorCode = CodeOf<typeof IDENTITY_ERRORS>;
 
 /** An identity failure with a stable code. */
-export class IdentityError extends Error {
+export class IdentityError extends CodedError<IdentityErrorCode> {
   override name = 'IdentityError';
-  constructor(readonly code: IdentityErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-  }
 }
