@@ -5,6 +5,7 @@
  * cluster's endpoints change; it never allocates per pick.
  */
 import type { UpstreamEndpoint } from './endpoint.js';
+import { SmoothRotation } from './smooth-rotation.js';
 import type { PickContext, PickResult } from './types.js';
 
 /** Whether an endpoint may take this pick (health, ejection, exclusions already folded in). */
@@ -48,22 +49,15 @@ export function roundRobin(eps: readonly UpstreamEndpoint[], weightOf?: WeightOf
       },
     };
   }
-  const current = eps.map(() => 0);
+  const rotation = new SmoothRotation(eps);
   return {
     pick(_ctx, usable) {
-      let best = -1;
-      let total = 0;
       for (let i = 0; i < eps.length; i++) {
         const ep = eps[i]!;
-        if (!usable(ep)) continue;
-        const w = weightOf === undefined ? ep.weight : weightOf(ep);
-        current[i]! += w;
-        total += w;
-        if (best < 0 || current[i]! > current[best]!) best = i;
+        if (usable(ep)) rotation.offer(i, weightOf === undefined ? ep.weight : weightOf(ep));
       }
-      if (best < 0) return undefined;
-      current[best]! -= total;
-      return { endpoint: eps[best]! };
+      const best = rotation.take();
+      return best < 0 ? undefined : { endpoint: eps[best]! };
     },
   };
 }

@@ -8,6 +8,7 @@
 import type { LocalityLb, NodeInfo } from '../../proxy-config/types.js';
 import type { Balancer, Usable } from './balancer.js';
 import type { UpstreamEndpoint } from './endpoint.js';
+import { SmoothRotation } from './smooth-rotation.js';
 import type { PickContext, PickResult } from './types.js';
 
 /** Envoy's overprovisioning factor (1.4): a group with 72 % of its endpoints usable still takes all its traffic. */
@@ -109,21 +110,15 @@ export function priorityBalancer(groups: readonly LocalityGroup[], random: () =>
 
 /** Distribute: smooth weighted rotation over localities by configured share x overprovisioned usable share. */
 export function distributeBalancer(groups: readonly LocalityGroup[]): Balancer {
-  const current = groups.map(() => 0);
+  const rotation = new SmoothRotation(groups);
   return {
     pick(ctx: PickContext, usable: Usable): PickResult | undefined {
-      let best = -1;
-      let total = 0;
       for (let i = 0; i < groups.length; i++) {
         const w = groups[i]!.weight * usableShare(groups[i]!, usable);
-        if (!(w > 0)) continue;
-        current[i]! += w;
-        total += w;
-        if (best < 0 || current[i]! > current[best]!) best = i;
+        if (w > 0) rotation.offer(i, w);
       }
-      if (best < 0) return undefined;
-      current[best]! -= total;
-      return groups[best]!.balancer.pick(ctx, usable);
+      const best = rotation.take();
+      return best < 0 ? undefined : groups[best]!.balancer.pick(ctx, usable);
     },
   };
 }

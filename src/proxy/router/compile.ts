@@ -5,7 +5,7 @@
  * runs closures and allocates nothing but its decision (and a rewritten path when asked).
  */
 import type { NodeInfo, Route, RouteConfig, VirtualHost } from '../../proxy-config/types.js';
-import { SmoothWeighted } from '../cluster/smooth-weighted.js';
+import { SmoothWeighted } from './smooth-weighted.js';
 import { compileCors } from '../filters/cors.js';
 import { compileFault } from '../filters/fault.js';
 import { compileHeaderOps, type CompiledHeaderOps } from '../filters/headers.js';

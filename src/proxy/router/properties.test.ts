@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { NodeInfo, Route } from '../../proxy-config/types.js';
-import { SmoothWeighted } from '../cluster/smooth-weighted.js';
+import { SmoothWeighted } from './smooth-weighted.js';
 import { compileRouteConfig } from './compile.js';
 import { stripPort } from './virtual-hosts.js';
 

@@ -7,7 +7,7 @@
  */
 import type { NodeInfo, TcpProxy, TcpRoute } from '../../proxy-config/types.js';
 import { ipBlocks } from '../authz/values.js';
-import { SmoothWeighted } from '../cluster/index.js';
+import { SmoothWeighted } from '../router/smooth-weighted.js';
 import { serverNameMatches } from './names.js';
 
 /** Facts about a connection that TCP routes match on. */

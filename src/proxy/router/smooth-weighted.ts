@@ -1,23 +1,23 @@
 /**
- * Smooth weighted round robin (the nginx algorithm): deterministic, and over any window of
- * `sum(weights)` picks each item is chosen exactly `weight` times, spread out rather than in
- * bursts. Used for route destination splits and weighted endpoint round robin.
+ * A route's split between its weighted destinations: HTTP routes (compile.ts) and TCP/TLS routes
+ * (tcp/route.ts). Smooth weighted round robin (cluster/smooth-rotation.ts): deterministic, and
+ * over any window of `sum(weights)` picks each item is chosen exactly `weight` times, spread out
+ * rather than in bursts.
  */
+import { SmoothRotation } from '../cluster/smooth-rotation.js';
 
 /** A deterministic weighted picker over fixed items. */
 export class SmoothWeighted<T> {
   private readonly items: T[];
   private readonly weights: number[];
-  private readonly current: number[];
-  private readonly total: number;
+  private readonly rotation: SmoothRotation;
 
   /** Items with weight <= 0 are never picked; at least one positive weight is expected. */
   constructor(entries: Array<{ item: T; weight: number }>) {
     const live = entries.filter((e) => e.weight > 0);
     this.items = live.map((e) => e.item);
     this.weights = live.map((e) => e.weight);
-    this.current = live.map(() => 0);
-    this.total = this.weights.reduce((a, b) => a + b, 0);
+    this.rotation = new SmoothRotation(live);
   }
 
   /** Number of pickable items. */
@@ -29,12 +29,8 @@ export class SmoothWeighted<T> {
   next(): T | undefined {
     const n = this.items.length;
     if (n <= 1) return this.items[0];
-    let best = 0;
-    for (let i = 0; i < n; i++) {
-      this.current[i]! += this.weights[i]!;
-      if (this.current[i]! > this.current[best]!) best = i;
-    }
-    this.current[best]! -= this.total;
-    return this.items[best];
+    const weights = this.weights;
+    for (let i = 0; i < n; i++) this.rotation.offer(i, weights[i]!);
+    return this.items[this.rotation.take()];
   }
 }
