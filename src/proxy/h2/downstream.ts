@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerSlot, ProxyContext } from '../context.js';
 import type { CompiledChain } from '../detect/chains.js';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type RequestHead } from '../http/request-head.js';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE } from '../http/request-head.js';
 import { run } from '../http/pipeline.js';
 import { Flag } from '../record.js';
 import { reportInternalError } from '../internal-error.js';
@@ -21,22 +21,13 @@ import { checkPeer } from '../tls/downstream.js';
 import { Exchange } from '../exchange/exchange.js';
 import { H2StreamSide } from './stream-side.js';
 import { fromNode, headerListSize } from './headers.js';
+import { h2Head } from './request.js';
 import { ResetGuard, resetByUs, resetOurStream, withRightGoawayCodes } from './abuse.js';
 import { NodeResponder } from './node-responder.js';
-import { serveWire } from './server.js';
+import { H2_DEFAULTS, serveWire } from './server.js';
 
-/** Defaults for a chain's HTTP/2 limits. */
-export const H2_DEFAULTS = {
-  maxConcurrentStreams: 100,
-  initialWindowSize: 1024 * 1024,
-  /** MB of memory a session may hold in nghttp2 buffers before new streams are refused. */
-  maxSessionMemoryMb: 16,
-  maxSessionInvalidFrames: 100,
-  maxSessionRejectedStreams: 100,
-  maxOutstandingSettings: 10,
-  maxOutstandingPings: 10,
-  maxHeaderListPairs: 256,
-} as const;
+/** node:http2's own limits beyond the chain's (H2_DEFAULTS, server.ts). */
+const NODE_LIMITS = { maxOutstandingSettings: 10, maxOutstandingPings: 10, maxHeaderListPairs: 256 } as const;
 
 /** node:http2's servers of one filter chain: h2c, and h2 over TLS for a TLS chain. They never listen: connections are handed to them. */
 class NodeServers {
@@ -58,12 +49,11 @@ class NodeServers {
     };
     const opts = {
       settings,
+      // MB nghttp2 may hold for the session before new streams are refused.
       maxSessionMemory: h2?.maxSessionMemoryMb ?? H2_DEFAULTS.maxSessionMemoryMb,
-      maxSessionInvalidFrames: h2?.maxInvalidFrames ?? H2_DEFAULTS.maxSessionInvalidFrames,
-      maxSessionRejectedStreams: h2?.maxRejectedStreams ?? H2_DEFAULTS.maxSessionRejectedStreams,
-      maxOutstandingSettings: H2_DEFAULTS.maxOutstandingSettings,
-      maxOutstandingPings: H2_DEFAULTS.maxOutstandingPings,
-      maxHeaderListPairs: H2_DEFAULTS.maxHeaderListPairs,
+      maxSessionInvalidFrames: h2?.maxInvalidFrames ?? H2_DEFAULTS.maxInvalidFrames,
+      maxSessionRejectedStreams: h2?.maxRejectedStreams ?? H2_DEFAULTS.maxRejectedStreams,
+      ...NODE_LIMITS,
       maxSettings: 32,
     };
     this.plain = createServer(opts);
@@ -288,22 +278,9 @@ function attach(conn: H2Connection, session: ServerHttp2Session, slot: ListenerS
     const hs = fromNode(headers);
     const cl = headers['content-length'];
     const scheme = headers[':scheme'];
-    const head: RequestHead = {
-      method: String(headers[':method'] ?? 'GET'),
-      path: String(headers[':path'] ?? '/'),
-      authority: String(headers[':authority'] ?? headers.host ?? ''),
-      absolute: false,
-      scheme: typeof scheme === 'string' ? scheme : secure ? 'https' : 'http',
-      version: 11,
-      headers: hs,
-      bodyKind: endStream ? BODY_NONE : cl !== undefined ? BODY_LENGTH : BODY_CHUNKED,
-      contentLength: cl !== undefined ? Number(cl) || 0 : 0,
-      keepAlive: true,
-      connectionTokens: null,
-      expectContinue: false,
-      upgrade: undefined,
-      headEnd: 0,
-    };
+    const head = h2Head(String(headers[':method'] ?? 'GET'), String(headers[':path'] ?? '/'), String(headers[':authority'] ?? headers.host ?? ''),
+      typeof scheme === 'string' ? scheme : secure ? 'https' : 'http', hs,
+      endStream ? BODY_NONE : cl !== undefined ? BODY_LENGTH : BODY_CHUNKED, cl !== undefined ? Number(cl) || 0 : 0);
     ctx.stats.requestsTotal++;
     ctx.stats.requestsActive++;
     conn.opened();

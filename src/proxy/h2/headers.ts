@@ -6,16 +6,24 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { Headers } from '../http/head.js';
 
-/** Fields that must not cross into (or out of) an HTTP/2 message. */
-const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings',
-]);
+/** Connection-specific fields: an HTTP/2 message carrying one is malformed (RFC 9113 8.2.2). */
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** Fields never carried into or out of an HTTP/2 message: the connection-specific ones, `host` (`:authority` says it) and `http2-settings`. */
+const NOT_CARRIED: ReadonlySet<string> = new Set([...CONNECTION_SPECIFIC, 'host', 'http2-settings']);
+
+/** Whether a field named `n` is never carried across HTTP/2 (see NOT_CARRIED); `te` is the caller's to judge. */
+export function notCarried(n: string): boolean {
+  // Those names all start with c, k, p, t, u or h: the set is looked up only for these.
+  const c = n.charCodeAt(0);
+  return (c === 0x63 || c === 0x6b || c === 0x70 || c === 0x74 || c === 0x75 || c === 0x68) && NOT_CARRIED.has(n);
+}
 
 /** The regular (non-pseudo) fields of a node header object as a Headers list; `te` kept only as `trailers`. */
 export function fromNode(h: IncomingHttpHeaders): Headers {
   const out = new Headers();
   for (const name of Object.keys(h)) {
-    if (name.charCodeAt(0) === 0x3a /* : */ || CONNECTION_SPECIFIC.has(name)) continue;
+    if (name.charCodeAt(0) === 0x3a /* : */ || notCarried(name)) continue;
     const v = h[name];
     if (v === undefined) continue;
     if (name === 'te' && String(v).toLowerCase() !== 'trailers') continue;
@@ -32,9 +40,7 @@ export function toNode(h: Headers, extra?: OutgoingHttpHeaders, skipTe = false):
   const names = h.names;
   for (let i = 0; i < names.length; i++) {
     const n = names[i]!;
-    // Connection-specific names all start with c, k, p, t, u, h or are `te`: test the set only for those.
-    const c = n.charCodeAt(0);
-    if ((c === 0x63 || c === 0x6b || c === 0x70 || c === 0x74 || c === 0x75 || c === 0x68) && CONNECTION_SPECIFIC.has(n)) continue;
+    if (notCarried(n)) continue;
     if (n === 'te' && (skipTe || h.values[i]!.toLowerCase() !== 'trailers')) continue;
     const prev = out[n];
     if (prev === undefined) out[n] = h.values[i]!;

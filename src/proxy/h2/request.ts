@@ -9,9 +9,8 @@
  */
 import { FIELD_VCHAR, Headers, TOKEN } from '../http/head.js';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type RequestHead } from '../http/request-head.js';
+import { CONNECTION_SPECIFIC } from './headers.js';
 
-/** Fields that make an HTTP/2 message malformed (RFC 9113 8.2.2). */
-const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /** Why a request was malformed (for the log line). */
 export class MalformedRequest {
@@ -124,16 +123,22 @@ export function requestHead(list: readonly string[], endStream: boolean, secure:
   }
   if (cookie !== undefined) { h.names.push('cookie'); h.values.push(cookie); }
   if (endStream && contentLength > 0) return new MalformedRequest('content-length on a request without a body');
+  return h2Head(method, path ?? '/', authority ?? host ?? '', scheme ?? (secure ? 'https' : 'http'), h,
+    endStream ? BODY_NONE : contentLength >= 0 ? BODY_LENGTH : BODY_CHUNKED, contentLength >= 0 ? contentLength : 0);
+}
+
+/** The RequestHead of an HTTP/2 request, from either server (ours above, node:http2's in downstream.ts): one object shape. */
+export function h2Head(method: string, path: string, authority: string, scheme: string, headers: Headers, bodyKind: number, contentLength: number): RequestHead {
   return {
     method,
-    path: path ?? '/',
-    authority: authority ?? host ?? '',
+    path,
+    authority,
     absolute: false,
-    scheme: scheme ?? (secure ? 'https' : 'http'),
+    scheme,
     version: 11,
-    headers: h,
-    bodyKind: endStream ? BODY_NONE : contentLength >= 0 ? BODY_LENGTH : BODY_CHUNKED,
-    contentLength: contentLength >= 0 ? contentLength : 0,
+    headers,
+    bodyKind,
+    contentLength,
     keepAlive: true,
     connectionTokens: null,
     expectContinue: false,

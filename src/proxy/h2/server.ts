@@ -26,6 +26,7 @@ import { reportInternalError } from '../internal-error.js';
 import { Flag } from '../record.js';
 import { Exchange } from '../exchange/exchange.js';
 import { H2StreamSide } from './stream-side.js';
+import { notCarried } from './headers.js';
 import { listSize, MalformedRequest, requestHead } from './request.js';
 import type { H2RequestSink, H2Responder } from './responder.js';
 import { H2Connection, type H2Handler } from './wire/connection.js';
@@ -33,13 +34,10 @@ import { ErrorCode, type H2Error } from './wire/errors.js';
 import { RAPID_RESET } from './wire/limits.js';
 import { ReceiveCredit } from './wire/receive-credit.js';
 
-/** Defaults for a chain's HTTP/2 limits (the same as node:http2's path in downstream.ts). */
-const DEFAULTS = { maxConcurrentStreams: 100, initialWindowSize: 1024 * 1024, maxSessionMemoryMb: 16, maxInvalidFrames: 100, maxRejectedStreams: 100 };
+/** Defaults of a chain's HTTP/2 limits (HttpConnectionManager.http2), for both servers (node:http2's in downstream.ts too). */
+export const H2_DEFAULTS = { maxConcurrentStreams: 100, initialWindowSize: 1024 * 1024, maxSessionMemoryMb: 16, maxInvalidFrames: 100, maxRejectedStreams: 100 } as const;
 /** Socket bytes buffered before streams report backpressure. */
 const SOCKET_HIGH_WATER = 1024 * 1024;
-
-/** Fields never sent on an HTTP/2 response (RFC 9113 8.2.2), plus `te`. */
-const NOT_FORWARDED: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'te']);
 
 /** [':status', status, name, value, ...] of a response head or ([] status) a trailer block. */
 function flatResponse(status: number, h: Headers): string[] {
@@ -47,7 +45,7 @@ function flatResponse(status: number, h: Headers): string[] {
   const names = h.names;
   for (let i = 0; i < names.length; i++) {
     const n = names[i]!;
-    if (NOT_FORWARDED.has(n)) continue;
+    if (notCarried(n) || n === 'te') continue; // RFC 9113 8.2.2; `te` never on a response
     out.push(n, h.values[i]!);
   }
   return out;
@@ -77,15 +75,15 @@ export class WireServer implements H2Handler {
   ) {
     const h2 = chain.h2;
     this.limits = {
-      invalid: h2?.maxInvalidFrames ?? DEFAULTS.maxInvalidFrames,
-      rejected: h2?.maxRejectedStreams ?? DEFAULTS.maxRejectedStreams,
+      invalid: h2?.maxInvalidFrames ?? H2_DEFAULTS.maxInvalidFrames,
+      rejected: h2?.maxRejectedStreams ?? H2_DEFAULTS.maxRejectedStreams,
     };
-    const initial = h2?.initialWindowSize ?? DEFAULTS.initialWindowSize;
+    const initial = h2?.initialWindowSize ?? H2_DEFAULTS.initialWindowSize;
     this.conn = new H2Connection(this, {
       role: 'server',
-      maxConcurrentStreams: h2?.maxConcurrentStreams ?? DEFAULTS.maxConcurrentStreams,
+      maxConcurrentStreams: h2?.maxConcurrentStreams ?? H2_DEFAULTS.maxConcurrentStreams,
       initialWindowSize: initial,
-      connectionWindow: Math.max(initial, (h2?.maxSessionMemoryMb ?? DEFAULTS.maxSessionMemoryMb) * 1024 * 1024),
+      connectionWindow: Math.max(initial, (h2?.maxSessionMemoryMb ?? H2_DEFAULTS.maxSessionMemoryMb) * 1024 * 1024),
       maxHeaderListSize: chain.http?.maxRequestHeadersBytes ?? 60 * 1024,
       batch: true,
     });

@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { Headers } from '../http/head.js';
+import { notCarried } from './headers.js';
 import { H2Connection } from './wire/connection.js';
 import { ErrorCode } from './wire/errors.js';
 import { ReceiveCredit } from './wire/receive-credit.js';
@@ -22,9 +23,6 @@ export interface WireSink {
   onEnd(): void;
   onFailure(kind: 'connect' | 'refused' | 'reset', message: string): void;
 }
-
-/** Fields never sent or accepted on an HTTP/2 message (RFC 9113 8.2.2). */
-const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
 
 /** A flat [name, value, ...] list from a node header object, pseudo-headers first. */
 export function flatHeaders(h: OutgoingHttpHeaders): string[] {
@@ -50,9 +48,7 @@ export function requestList(method: string, scheme: string, authority: string, p
   const values = h.values;
   for (let i = 0; i < names.length; i++) {
     const n = names[i]!;
-    // Connection-specific names all start with c, k, p, t, u, h: test the set only for those.
-    const c = n.charCodeAt(0);
-    if ((c === 0x63 || c === 0x6b || c === 0x70 || c === 0x74 || c === 0x75 || c === 0x68) && CONNECTION_SPECIFIC.has(n)) continue;
+    if (notCarried(n)) continue;
     const v = values[i]!;
     if (n === 'te' && v.toLowerCase() !== 'trailers') continue;
     out.push(n, v);
@@ -65,7 +61,7 @@ function toHeaders(list: string[]): Headers {
   const h = new Headers();
   for (let i = 0; i < list.length; i += 2) {
     const n = list[i]!;
-    if (n.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(n)) continue;
+    if (n.charCodeAt(0) === 0x3a || notCarried(n)) continue;
     const v = list[i + 1]!;
     if (n === 'te' && v.toLowerCase() !== 'trailers') continue;
     h.names.push(n);
