@@ -228,12 +228,7 @@ export class H2Connection {
   /** The handler processed `n` octets of DATA on `streamId`: credit the windows back. */
   consumed(streamId: number, n: number): void {
     if (this.closed || n <= 0) return;
-    this.connUnacked += n;
-    if (this.connUnacked >= this.connWindowTarget / 2) {
-      this.w.frame32(FrameType.WINDOW_UPDATE, 0, 0, this.connUnacked);
-      this.connRecvWindow += this.connUnacked;
-      this.connUnacked = 0;
-    }
+    this.creditConnection(n);
     const s = this.streams.get(streamId);
     if (s !== undefined && !s.remoteEnded) {
       s.unacked += n;
@@ -469,8 +464,13 @@ export class H2Connection {
   private creditDiscarded(n: number): void {
     if (n === 0) return;
     this.connRecvWindow -= n;
-    this.connUnacked += n;
     if (this.connRecvWindow < 0) throw new H2Error(ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the connection window');
+    this.creditConnection(n);
+  }
+
+  /** `n` received octets are done with: the connection's WINDOW_UPDATE goes out once half its window is owed. */
+  private creditConnection(n: number): void {
+    this.connUnacked += n;
     if (this.connUnacked >= this.connWindowTarget / 2) {
       this.w.frame32(FrameType.WINDOW_UPDATE, 0, 0, this.connUnacked);
       this.connRecvWindow += this.connUnacked;
