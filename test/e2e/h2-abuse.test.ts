@@ -27,6 +27,14 @@ let client: ClientHttp2Session;
 let baseline: number[] = [];
 /** The normal client's p99 during an attack may not exceed this: a stall of the proxy shows, a loaded machine passes. */
 const P99_BOUND_MS = 1000;
+/**
+ * A connection the proxy ended must be closed within this after its GOAWAY. The bug it catches left connections open
+ * for ~35 s or for good; 71 ms is typical at a load average of 17, and runs at higher load took over 1 s (the close
+ * waits for a core), so the bound is generous and the watch windows below are longer than it.
+ */
+const CLOSE_BOUND_MS = 5000;
+/** How long a connection expected to be closed is watched (a connection closed earlier ends its watch at once). */
+const CLOSE_WATCH_MS = CLOSE_BOUND_MS + 3000;
 
 /** The proxy's resident set size in MB, from /proc. */
 function rssMb(): number {
@@ -101,7 +109,7 @@ describe('rapid reset at scale', () => {
     const attacker = (async () => {
       // Waves of 10 connections, for about 3 s (bounded: at most 20 waves).
       for (let w = 0; w < 20 && performance.now() - t0 < 3000; w++) {
-        waves.push(await Promise.all(Array.from({ length: 10 }, () => attack(port, bytes, 10_000))));
+        waves.push(await Promise.all(Array.from({ length: 10 }, () => attack(port, bytes, Math.max(10_000, CLOSE_WATCH_MS)))));
       }
       attacking = false;
     })();
@@ -126,7 +134,7 @@ describe('rapid reset at scale', () => {
     // Our codec counts resets while decoding: the 101st early reset ends the connection, whatever else the read held.
     expect(report.goawayCodes).toEqual([ERR.ENHANCE_YOUR_CALM]);
     // Closed right after the GOAWAY, not left open (the issue measured ~35 s; 71 ms measured at a load average of 17).
-    expect(report.maxCloseAfterGoawayMs).toBeLessThan(1000);
+    expect(report.maxCloseAfterGoawayMs).toBeLessThan(CLOSE_BOUND_MS);
     // Nothing of the rest of a burst is built once the connection ended: +13 MB measured (node:http2, which built
     // every stream of a large read before its first 'stream' event, peaked at +42 to +154 MB).
     expect(report.rssPeakMb).toBeLessThan(rssBefore + 60);
@@ -168,7 +176,7 @@ describe('malformed and abusive frames: each ends in GOAWAY or RST_STREAM with t
   const goawayWith = (...codes: number[]) => (o: Observed): void => {
     expect(codes).toContain(o.goaway);
     expect(o.closedMs, 'closed by the proxy').toBeDefined();
-    expect(o.closeAfterGoawayMs!).toBeLessThan(1000);
+    expect(o.closeAfterGoawayMs!).toBeLessThan(CLOSE_BOUND_MS);
   };
   const inc = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
   /** [name, bytes of one attacking connection, check of what it saw, how long a connection is watched (a stream error leaves it open), connections per wave (default 10)]. */
@@ -177,11 +185,11 @@ describe('malformed and abusive frames: each ends in GOAWAY or RST_STREAM with t
       const pieces = [opening(), frame(T.HEADERS, END_STREAM, 1, requestBlock('svc'))];
       for (let i = 0; i < 2000; i++) pieces.push(frame(T.CONTINUATION, 0, 1, Buffer.from([0x10, 1, 0x61, 1, 0x62])));
       return Buffer.concat(pieces);
-    }, goawayWith(ERR.ENHANCE_YOUR_CALM, ERR.COMPRESSION_ERROR), 2000],
+    }, goawayWith(ERR.ENHANCE_YOUR_CALM, ERR.COMPRESSION_ERROR), CLOSE_WATCH_MS],
     ['a SETTINGS flood (20,000 SETTINGS frames, each needing an ACK)', () => {
       const one = frame(T.SETTINGS, 0, 0, Buffer.from([0, 4, 0, 0, 0xff, 0xff])); // INITIAL_WINDOW_SIZE 65535
       return Buffer.concat([opening(), ...Array.from({ length: 20_000 }, () => one)]);
-    }, goawayWith(ERR.ENHANCE_YOUR_CALM), 2000],
+    }, goawayWith(ERR.ENHANCE_YOUR_CALM), CLOSE_WATCH_MS],
     ['a 1 MB header block (HEADERS + CONTINUATIONs)', () => {
       const block = bigBlock('svc', 1024 * 1024);
       const pieces = [opening()];
@@ -196,16 +204,16 @@ describe('malformed and abusive frames: each ends in GOAWAY or RST_STREAM with t
       else goawayWith(ERR.ENHANCE_YOUR_CALM, ERR.COMPRESSION_ERROR)(o);
     }, 2000, 4], // 4 MB per wave: ten at once measured the machine's copying more than the proxy
     ['a WINDOW_UPDATE that overflows the connection window', () => Buffer.concat([opening(), frame(T.WINDOW_UPDATE, 0, 0, inc(0x7fffffff)), frame(T.WINDOW_UPDATE, 0, 0, inc(0x7fffffff))]),
-      goawayWith(ERR.FLOW_CONTROL_ERROR), 2000],
+      goawayWith(ERR.FLOW_CONTROL_ERROR), CLOSE_WATCH_MS],
     ['a WINDOW_UPDATE that overflows a stream window', () => Buffer.concat([opening(), frame(T.HEADERS, END_HEADERS, 1, requestBlock('svc')), frame(T.WINDOW_UPDATE, 0, 1, inc(0x7fffffff)), frame(T.WINDOW_UPDATE, 0, 1, inc(0x7fffffff))]),
       (o) => { expect(o.resets.get(1) ?? o.goaway).toBe(ERR.FLOW_CONTROL_ERROR); }, 500],
     // RFC 9113 3.4: the GOAWAY may be omitted for a bad preface (the peer is not speaking HTTP/2); the close is what counts.
     ['an invalid preface', () => Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n' + 'x'.repeat(100), 'latin1'),
-      (o) => { expect(o.closedMs, 'closed by the proxy').toBeDefined(); expect(o.responses).toBe(0); }, 2000],
+      (o) => { expect(o.closedMs, 'closed by the proxy').toBeDefined(); expect(o.responses).toBe(0); }, CLOSE_WATCH_MS],
     // A connection error (RFC 9113 5.4.1): GOAWAY STREAM_CLOSED, then the TCP connection is closed (node:http2 sent the
     // GOAWAY but left the connection open).
     ['DATA on a stream the client already closed (END_STREAM)', () => Buffer.concat([opening(), frame(T.HEADERS, END_STREAM | END_HEADERS, 1, requestBlock('svc')), frame(T.DATA, END_STREAM, 1, Buffer.from('late'))]),
-      goawayWith(ERR.STREAM_CLOSED), 2000],
+      goawayWith(ERR.STREAM_CLOSED), CLOSE_WATCH_MS],
   ];
 
   it.each(cases)('%s', async (name, bytes, check, watchMs, conns = 10) => {
