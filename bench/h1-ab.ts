@@ -2,15 +2,19 @@
  * `node --import tsx bench/h1-ab.ts [--rounds N] [--secs S] [--variant NAME=DIR ...]`: the
  * HTTP/1.1 CPU-per-request comparison of issue 18, small enough to repeat while changing code.
  * One nginx upstream, haproxy (one thread) and one `bowline proxy` per variant (a directory
- * holding bin/ and dist/, e.g. a copy of an older build; default: this checkout), the same
+ * holding bin/ and dist/, e.g. a copy of an older build; default: this checkout; `NAME=DIR?K=V`
+ * also sets environment variables for that proxy, `NAME=?K=V` for this checkout), the same
  * 10-rule route table as bench/proxy.ts. Each round runs every target in turn (the order
  * rotates by round): wrk (1 thread, 50 connections, S s) for CPU per request at saturation,
  * then the open-loop generator at 1000 rps for S s for CPU per request at a fixed rate. Prints
  * every round and the medians, each Bowline variant as a ratio of haproxy's number of the same
- * round (the machine is shared: ratios within a round are what compare).
+ * round (the machine is shared: ratios within a round are what compare), and each variant's
+ * median per-round ratio to the first variant. `--together` loads every target at 1000 rps at
+ * the same time (a burst of other work lands on all of them); CPU is the processes' threads' run
+ * time (/proc/PID/task/TID/schedstat).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,15 +28,24 @@ const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-benc
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '5' }, secs: { type: 'string', default: '4' }, variant: { type: 'string', multiple: true },
   'telemetry-off': { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, hold: { type: 'string', default: '0' }, mode: { type: 'string', default: 'both' },
+  together: { type: 'boolean' },
 } });
 const rounds = Number(values.rounds);
 const secs = Number(values.secs);
-const variants = (values.variant ?? [`this=${root}`]).map((v) => { const i = v.indexOf('='); return { name: v.slice(0, i), dir: v.slice(i + 1) }; });
+/** `NAME=DIR` or `NAME=DIR?K=V&K2=V2` (environment variables for that proxy: a switch inside one build). */
+const variants = (values.variant ?? [`this=${root}`]).map((v) => {
+  const i = v.indexOf('=');
+  const [dir, query] = v.slice(i + 1).split('?') as [string, string | undefined];
+  return { name: v.slice(0, i), dir: dir || root, env: Object.fromEntries(new URLSearchParams(query ?? '')) };
+});
 
+/** CPU time of a process in microseconds: its threads' run time (/proc/PID/task/TID/schedstat, ns; /proc/PID/stat counts 10 ms ticks). */
 function cpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+  }
+  return ns / 1000;
 }
 
 const children: ChildProcess[] = [];
@@ -96,7 +109,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
     const nodeArgs = values['node-args'] ? values['node-args'].split(' ') : [];
     for (const v of variants) {
       const pf = join(dir, `${v.name}.ports.json`);
-      const c = keep(spawn(process.execPath, [...nodeArgs, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { cwd: dir, stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
+      const c = keep(spawn(process.execPath, [...nodeArgs, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
       targets.push({ name: v.name, port: await listenerPort(pf, 'outbound', c), pid: c.pid! });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name}:${t.port} pid ${t.pid}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)}\n`);
@@ -105,19 +118,34 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
     const sat = new Map<string, number[]>();
     const fixed = new Map<string, number[]>();
     const loads: number[] = [];
+    const p99s = new Map<string, number[]>();
+    const p50s = new Map<string, number[]>();
     for (let r = 0; r < rounds; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       const line: string[] = [];
-      for (const t of order) {
-        const w = values.mode === 'fixed' ? { rps: NaN, cpu: NaN, cs: NaN } : wrk(t.port, t.pid);
-        (sat.get(t.name) ?? sat.set(t.name, []).get(t.name)!).push(w.cpu);
+      const fixedRun = async (t: (typeof targets)[number]): Promise<{ cpu: number; cs: number; p50: number; p99: number; errors: number }> => {
         const c0 = cpuUs(t.pid);
         const s0 = switches(t.pid);
         const o = values.mode === 'sat' ? { latencies: [], errors: 0 } : await openLoop(t.port, 1000, secs * 1000, HOT);
-        const cpu = (cpuUs(t.pid) - c0) / Math.max(1, o.latencies.length);
-        const cs = (switches(t.pid) - s0) / Math.max(1, o.latencies.length);
-        (fixed.get(t.name) ?? fixed.set(t.name, []).get(t.name)!).push(cpu);
-        line.push(`${t.name} sat ${w.cpu.toFixed(1)} (${w.rps.toFixed(0)} rps, ${w.cs.toFixed(2)} cs) 1k ${cpu.toFixed(1)} (${cs.toFixed(2)} cs)${o.errors ? ` err ${o.errors}` : ''}`);
+        const n = Math.max(1, o.latencies.length);
+        return { cpu: (cpuUs(t.pid) - c0) / n, cs: (switches(t.pid) - s0) / n, p50: quantile(o.latencies, 0.5), p99: quantile(o.latencies, 0.99), errors: o.errors };
+      };
+      const sats = new Map<string, { rps: number; cpu: number; cs: number }>();
+      const fixeds = new Map<string, Awaited<ReturnType<typeof fixedRun>>>();
+      for (const t of order) {
+        sats.set(t.name, values.mode === 'fixed' ? { rps: NaN, cpu: NaN, cs: NaN } : wrk(t.port, t.pid));
+        if (!values.together) fixeds.set(t.name, await fixedRun(t));
+      }
+      // --together: every target at 1000 rps at the same time (the starts in the round's order), so other work on the machine weighs on all alike.
+      if (values.together) (await Promise.all(order.map(fixedRun))).forEach((f, i) => fixeds.set(order[i]!.name, f));
+      for (const t of order) {
+        const w = sats.get(t.name)!;
+        const f = fixeds.get(t.name)!;
+        (sat.get(t.name) ?? sat.set(t.name, []).get(t.name)!).push(w.cpu);
+        (fixed.get(t.name) ?? fixed.set(t.name, []).get(t.name)!).push(f.cpu);
+        (p99s.get(t.name) ?? p99s.set(t.name, []).get(t.name)!).push(f.p99);
+        (p50s.get(t.name) ?? p50s.set(t.name, []).get(t.name)!).push(f.p50);
+        line.push(`${t.name} sat ${w.cpu.toFixed(1)} (${w.rps.toFixed(0)} rps, ${w.cs.toFixed(2)} cs) 1k ${f.cpu.toFixed(1)} (${f.cs.toFixed(2)} cs, p50 ${f.p50.toFixed(3)} p99 ${f.p99.toFixed(3)})${f.errors ? ` err ${f.errors}` : ''}`);
       }
       loads.push(loadavg()[0]!);
       const h = (m: Map<string, number[]>): number => m.get('haproxy')![r]!;
@@ -130,7 +158,13 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
     for (const t of targets) {
       const rs = sat.get(t.name)!.map((x, i) => x / sat.get('haproxy')![i]!);
       const rf = fixed.get(t.name)!.map((x, i) => x / fixed.get('haproxy')![i]!);
-      process.stdout.write(`  ${t.name.padEnd(10)} sat ${med(sat.get(t.name)!).toFixed(1)} us/req (ratio ${med(rs).toFixed(2)})  1000 rps ${med(fixed.get(t.name)!).toFixed(1)} us/req (ratio ${med(rf).toFixed(2)})\n`);
+      process.stdout.write(`  ${t.name.padEnd(10)} sat ${med(sat.get(t.name)!).toFixed(1)} us/req (ratio ${med(rs).toFixed(2)})  1000 rps ${med(fixed.get(t.name)!).toFixed(1)} us/req (ratio ${med(rf).toFixed(2)})  p50 ${med(p50s.get(t.name)!).toFixed(3)} p99 ${med(p99s.get(t.name)!).toFixed(3)} ms\n`);
+    }
+    // Each variant against the first, paired within rounds (the steadier comparison on a shared machine).
+    const first = variants[0]!.name;
+    for (const v of variants.slice(1)) {
+      const per = (m: Map<string, number[]>): number => med(m.get(v.name)!.map((x, i) => x / m.get(first)![i]!));
+      process.stdout.write(`  ${v.name} / ${first}: median of the rounds' ratios: sat ${per(sat).toFixed(3)}, 1000 rps ${per(fixed).toFixed(3)}\n`);
     }
   } finally {
     stopping = true;
