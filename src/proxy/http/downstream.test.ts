@@ -242,9 +242,13 @@ describe('response writes', () => {
     const lst = { name: 'l', direction: 'outbound', idleTimeoutMs: 0, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0 } as unknown as HttpListenerRuntime;
     const ctx = { stats: new ProxyStats(), hooks: {}, log: () => {}, draining: false } as unknown as ProxyContext;
     const d = new Downstream(sock, { current: lst }, ctx, () => {});
+    // Writes counted where they reach the socket's handle (one write system call each), whether through node's Writable or straight.
     let n = 0;
-    const write = sock.write.bind(sock) as (...a: unknown[]) => boolean;
-    (sock as unknown as { write: (...a: unknown[]) => boolean }).write = (...a) => { n++; return write(...a); };
+    const handle = (sock as unknown as { _handle: Record<string, (...a: unknown[]) => number> })._handle;
+    for (const m of ['writeBuffer', 'writev', 'writeLatin1String', 'writeUtf8String', 'writeAsciiString', 'writeUcs2String']) {
+      const f = handle[m]!.bind(handle);
+      handle[m] = (...a) => { n++; return f(...a); };
+    }
     return { d, client, writes: () => n, received: async (len) => { await waitFor(() => got.length >= len); return got; } };
   }
 

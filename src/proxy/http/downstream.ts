@@ -20,7 +20,7 @@ import { BODY_CHUNKED, BODY_LENGTH, parseRequestHead, type RequestHead } from '.
 import { endToEndFields, REASONS, responseHead, type Framing } from './serialize.js';
 import { realTimers, type ProxyTimers } from '../timers.js';
 import { emitDataEvents, isShared, own, readIntoShared, sharedReadBuffer } from './socket-read.js';
-import { flushAtTurnEnd, joinParts, type HeldWrites } from './turn-writes.js';
+import { flushAtTurnEnd, joinParts, readEnd, readStart, writeOut, type HeldWrites } from './turn-writes.js';
 
 /** The read buffer of every downstream connection read below node's streams (socket-read.ts). */
 const READ = sharedReadBuffer();
@@ -123,10 +123,13 @@ export class Downstream implements Responder, HeldWrites {
 
   /** One read into the shared buffer: handled like a `data` chunk, then what is kept of it is copied. */
   private onRead(n: number, b: Buffer): void {
+    readStart();
     try {
       this.onData(b.subarray(0, n));
     } catch (err) {
       this.internalError(err);
+    } finally {
+      readEnd();
     }
     const buf = this.buf;
     if (buf !== null && isShared(buf, READ)) this.buf = Buffer.from(buf);
@@ -344,13 +347,7 @@ export class Downstream implements Responder, HeldWrites {
     const total = this.batchBytes;
     this.batchBytes = 0;
     if (this.socket.destroyed) return;
-    if (b.length === 1) {
-      const d = b[0]!;
-      if (typeof d === 'string') this.socket.write(d, 'latin1');
-      else this.socket.write(d);
-      return;
-    }
-    this.socket.write(joinParts(b, total));
+    writeOut(this.socket, b.length === 1 ? b[0]! : joinParts(b, total));
   }
 
   onDrain(fn: () => void): void {

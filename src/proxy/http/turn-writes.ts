@@ -8,7 +8,18 @@
  * (setImmediate: the `check` phase of the same loop iteration), every socket gets one write of
  * everything it was sent (a response head and its body, pipelined responses, a request head
  * and its body). While the loop is mostly idle a turn handles one event, so the writes leave
- * at the end of the callback that made them (process.nextTick), with no check-phase callback.
+ * at the end of the callback that made them: at the end of the read callback when a read made
+ * them (`readStart`/`readEnd` around the holders' read callbacks), else at the end of the tick
+ * (process.nextTick).
+ *
+ * At 1000 requests/s every request wakes the proxy twice from an idle epoll_wait, and each wake-up
+ * paid for more than the read: node runs its tick queue after a callback from C++ only when a
+ * tick is queued, and both the flush (process.nextTick) and node's Writable (it completes every
+ * synchronous write in a tick, `afterWriteTick`) queued one, so every wake-up entered JavaScript
+ * twice. `writeOut` writes a held batch straight to the socket's handle when node's Writable holds
+ * nothing for it (the kernel takes the bytes at once nearly always; when it cannot, libuv queues
+ * them in order, ahead of anything written later through the Writable, and `end()` waits for them),
+ * and the read callback's own end flushes: a wake-up is one call into JavaScript.
  *
  * A holder (http/downstream.ts, upstream/pool.ts) keeps its own pending bytes and asks for a
  * flush with `flushAtTurnEnd` when it holds the first of a turn; bytes beyond its batch limit
@@ -22,6 +33,7 @@ export interface HeldWrites {
   flushHeld(): void;
 }
 
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 /** Event loop utilisation above which writes are held to the end of the I/O phase. */
@@ -29,8 +41,12 @@ const BUSY = 0.5;
 const SAMPLE_MS = 100;
 
 const pending: HeldWrites[] = [];
-let scheduled = false;
+/** How the pending flush runs: NONE (nothing pending), AT_READ_END, TICK, IMMEDIATE. */
+let scheduled = 0;
+const NONE = 0, AT_READ_END = 1, TICK = 2, IMMEDIATE = 3;
 let busy = false;
+/** Read callbacks in progress (readStart/readEnd). */
+let reading = 0;
 let sampler: NodeJS.Timeout | undefined;
 let lastElu = performance.eventLoopUtilization();
 
@@ -43,18 +59,81 @@ function sample(): void {
 /** Calls `w.flushHeld()` at the end of this turn (once per call: call it when the first bytes are held). */
 export function flushAtTurnEnd(w: HeldWrites): void {
   pending.push(w);
-  if (scheduled) return;
-  scheduled = true;
+  if (scheduled !== NONE) return;
   sampler ??= setInterval(sample, SAMPLE_MS).unref();
-  if (busy) setImmediate(flushAll);
-  else process.nextTick(flushAll);
+  if (busy) { scheduled = IMMEDIATE; setImmediate(flushAll); } else if (reading > 0) scheduled = AT_READ_END;
+  else { scheduled = TICK; process.nextTick(flushAll); }
+}
+
+/** A read callback starts (see readEnd). */
+export function readStart(): void {
+  reading++;
+}
+
+/**
+ * A read callback ends: while the loop is mostly idle, what the callback held is written now,
+ * before it returns to node (no tick queued, so node does not call into JavaScript again).
+ */
+export function readEnd(): void {
+  if (--reading === 0 && scheduled === AT_READ_END) flushAll();
 }
 
 function flushAll(): void {
-  scheduled = false;
+  scheduled = NONE;
   // A flush never calls back into a holder synchronously; anything held meanwhile is flushed here too.
   for (let i = 0; i < pending.length; i++) pending[i]!.flushHeld();
   pending.length = 0;
+}
+
+interface WriteReq { handle: unknown; oncomplete: (status: number) => void; async: boolean; bytes: number; buffer: unknown; socket: Socket | null }
+interface StreamWrap { WriteWrap: new () => WriteReq; streamBaseState: Int32Array; kLastWriteWasAsync: number }
+interface WritableHandle { writeBuffer(req: WriteReq, b: Uint8Array): number; writeLatin1String(req: WriteReq, s: string): number; readonly writeQueueSize: number }
+
+/** node's `stream_wrap` binding (process.binding: deprecated, still served for it), or null (then socket.write). */
+function streamWrap(): StreamWrap | null {
+  try {
+    const b = (process as unknown as { binding(name: string): Partial<StreamWrap> }).binding('stream_wrap');
+    if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array && typeof b.kLastWriteWasAsync === 'number') return b as StreamWrap;
+  } catch { /* not there: write through node's Writable */ }
+  return null;
+}
+const SW = streamWrap();
+
+function onDirectComplete(this: WriteReq, status: number): void {
+  const s = this.socket;
+  this.buffer = null;
+  this.socket = null;
+  if (status < 0 && s !== null && !s.destroyed) s.destroy(new Error(`write failed (${status})`));
+}
+
+/**
+ * Writes `data` (a string is latin1) to `socket`: straight to its handle (node's own `writeBuffer`
+ * / `writeLatin1String` with a WriteWrap from the `stream_wrap` binding, what socket.write ends in)
+ * when node's Writable holds nothing for the socket, else through socket.write. A write the kernel
+ * took at once completes here (no WriteWrap completion, no tick); one it could not is queued by
+ * libuv (before anything written later, through either path) and its buffer kept until it
+ * completes, and while it waits the next writes go through socket.write, so node's Writable
+ * counts them and backpressure (`write` returning false, 'drain') works as before; a failed write destroys the socket as node would. Plain TCP sockets without a socket
+ * timeout only (a timeout is refreshed by node's writes; TLS sockets write through TLSWrap).
+ */
+export function writeOut(socket: Socket, data: string | Buffer): void {
+  const s = socket as Socket & { _handle?: WritableHandle | null; timeout?: number; encrypted?: boolean };
+  const h = s._handle;
+  // Bytes libuv still queues (a straight write the kernel could not take) send the next ones through the Writable, whose length counts them for backpressure.
+  if (SW === null || h == null || s.writableLength !== 0 || s.destroyed || s.writableEnded || s.connecting || s.timeout !== undefined || s.encrypted === true || h.writeQueueSize !== 0) {
+    if (typeof data === 'string') socket.write(data, 'latin1'); else socket.write(data);
+    return;
+  }
+  const req = new SW.WriteWrap();
+  req.handle = h;
+  req.oncomplete = onDirectComplete;
+  req.async = false;
+  req.bytes = 0;
+  req.buffer = null;
+  req.socket = null;
+  const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
+  if (err !== 0) { socket.destroy(new Error(`write failed (${err})`)); return; }
+  if (SW.streamBaseState[SW.kLastWriteWasAsync] !== 0) { req.buffer = data; req.socket = socket; }
 }
 
 /** `parts` (strings are latin1: one byte per character) joined into one buffer of `bytes`. */

@@ -11,7 +11,7 @@ import type { ConnectionPool } from '../../proxy-config/types.js';
 import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
 import { sharedReadBuffer } from '../http/socket-read.js';
-import { flushAtTurnEnd, joinParts, type HeldWrites } from '../http/turn-writes.js';
+import { flushAtTurnEnd, joinParts, readEnd, readStart, writeOut, type HeldWrites } from '../http/turn-writes.js';
 
 /** Writes of one turn up to this many bytes are held and written once at its end (http/turn-writes.ts). */
 const BATCH_BYTES = 16 * 1024;
@@ -96,9 +96,7 @@ export class UpstreamConn implements HeldWrites {
     const s = this.socket;
     if (s.destroyed) return;
     try {
-      if (b.length > 1) s.write(joinParts(b, total));
-      else if (typeof b[0] === 'string') s.write(b[0], 'latin1');
-      else s.write(b[0]!);
+      writeOut(s, b.length > 1 ? joinParts(b, total) : b[0]!);
     } catch {
       s.destroy(); // never thrown by a socket write in practice; the owner hears the close
     }
@@ -106,7 +104,12 @@ export class UpstreamConn implements HeldWrites {
 
   /** One read into UPSTREAM_READ (net.connect's `onread` callback). */
   onRead(n: number, b: Buffer): void {
-    this.onData(b.subarray(0, n));
+    readStart();
+    try {
+      this.onData(b.subarray(0, n));
+    } finally {
+      readEnd();
+    }
   }
 
   private onData(chunk: Buffer): void {

@@ -1,0 +1,86 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { flushAtTurnEnd, readEnd, readStart, writeOut } from './turn-writes.js';
+
+let server: Server | undefined;
+afterEach(() => { server?.close(); server = undefined; });
+
+/** A connected pair on loopback: `sock` is the accepted end, `client` the peer. */
+async function pair(): Promise<{ sock: Socket; client: Socket }> {
+  const srv = server = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<Socket>((r) => srv.once('connection', r));
+  const client = connect((srv.address() as { port: number }).port, '127.0.0.1');
+  await new Promise<void>((r) => client.once('connect', () => r()));
+  return { sock: await accepted, client };
+}
+
+function readAll(client: Socket): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  client.on('data', (b: Buffer) => parts.push(b));
+  return new Promise((r) => client.on('end', () => r(Buffer.concat(parts))));
+}
+
+describe('writing straight to the socket', () => {
+  it('keeps the order of a write the kernel could not take at once, later writes and end()', async () => {
+    const { sock, client } = await pair();
+    client.pause(); // the peer does not read: the big write cannot complete at once
+    const big = Buffer.alloc(32 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    writeOut(sock, big);
+    expect((sock as unknown as { _handle: { writeQueueSize: number } })._handle.writeQueueSize).toBeGreaterThan(0);
+    writeOut(sock, 'tail-1 ');
+    // While those bytes wait, what follows goes through node's Writable, which counts it (backpressure as before).
+    expect(sock.writableLength).toBe(7);
+    sock.write(Buffer.from('tail-2'));
+    sock.end();
+    const all = readAll(client);
+    client.resume();
+    const got = await all;
+    expect(got.length).toBe(big.length + 13);
+    expect(got.subarray(0, big.length).equals(big)).toBe(true);
+    expect(got.subarray(big.length).toString('latin1')).toBe('tail-1 tail-2');
+    client.destroy();
+  });
+
+  it('closes the socket when a write fails (peer gone)', async () => {
+    const { sock, client } = await pair();
+    sock.pause(); // nothing reads the reset: the write is what finds it
+    client.resetAndDestroy();
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    sock.on('error', () => {});
+    for (let i = 0; i < 1000 && !sock.destroyed; i++) {
+      writeOut(sock, 'x');
+      await new Promise((r) => setImmediate(r));
+    }
+    await closed;
+    expect(sock.destroyed).toBe(true);
+  });
+});
+
+describe('flushing held writes', () => {
+  it('writes what a read callback held when the callback ends (no tick queued)', async () => {
+    const { sock, client } = await pair();
+    const order: string[] = [];
+    const holder = { flushHeld: () => { order.push('flush'); writeOut(sock, 'held'); } };
+    readStart();
+    flushAtTurnEnd(holder);
+    order.push('callback end');
+    readEnd();
+    order.push('after the callback');
+    expect(order).toEqual(['callback end', 'flush', 'after the callback']);
+    sock.end();
+    expect((await readAll(client)).toString('latin1')).toBe('held');
+  });
+
+  it('writes what was held outside a read callback at the end of the tick', async () => {
+    const { sock, client } = await pair();
+    const order: string[] = [];
+    flushAtTurnEnd({ flushHeld: () => { order.push('flush'); writeOut(sock, 'held'); } });
+    order.push('caller end');
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['caller end', 'flush']);
+    sock.end();
+    expect((await readAll(client)).toString('latin1')).toBe('held');
+  });
+});
