@@ -3,7 +3,8 @@
  * HTTP/1.1 CPU-per-request comparison of issue 18, small enough to repeat while changing code.
  * One nginx upstream, haproxy (one thread) and one `bowline proxy` per variant (a directory
  * holding bin/ and dist/, e.g. a copy of an older build; default: this checkout; `NAME=DIR?K=V`
- * also sets environment variables for that proxy, `NAME=?K=V` for this checkout), the same
+ * also sets environment variables for that proxy, `NAME=?K=V` for this checkout; NODE_ARGS=... node
+ * flags for it alone), the same
  * 10-rule route table as bench/proxy.ts. Each round runs every target in turn (the order
  * rotates by round): wrk (1 thread, 50 connections, S s) for CPU per request at saturation,
  * then the open-loop generator at 1000 rps for S s for CPU per request at a fixed rate. Prints
@@ -109,7 +110,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
     const nodeArgs = values['node-args'] ? values['node-args'].split(' ') : [];
     for (const v of variants) {
       const pf = join(dir, `${v.name}.ports.json`);
-      const c = keep(spawn(process.execPath, [...nodeArgs, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
+      const c = keep(spawn(process.execPath, [...nodeArgs, ...(v.env.NODE_ARGS ?? '').split(' ').filter(Boolean), join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
       targets.push({ name: v.name, port: await listenerPort(pf, 'outbound', c), pid: c.pid! });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name}:${t.port} pid ${t.pid}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)}\n`);
