@@ -53,7 +53,7 @@ export interface ProxyContext {
   clusters: ClusterManager;
   /** Per-cluster upstream state: HTTP/1.1 pools, HTTP/2 sessions, open TCP sessions (upstream/registry.ts). */
   upstreams: Upstreams;
-  /** HTTP/2 toward clients (h2/downstream.ts), loaded with the proxy's first HTTP/2 connection (detect/h2-loader.ts). */
+  /** HTTP/2 toward clients (h2/server.ts), loaded with the proxy's first HTTP/2 connection (detect/h2-loader.ts). */
   h2: H2Loader;
   /** The current authorization engine, RequestAuthentication and own SPIFFE id (authz/slot.ts), swapped with each config. */
   authz: AuthzSlot;

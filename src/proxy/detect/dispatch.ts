@@ -2,7 +2,7 @@
  * The accept path of listeners that need more than plaintext HTTP/1.1: read the first bytes
  * (protocol sniffing, the TLS ClientHello's SNI and ALPN) when a chain's match or codec needs
  * them, pick the first matching filter chain, optionally terminate TLS, and hand the socket
- * to the HTTP/1.1 codec (http/downstream.ts), the HTTP/2 codec (h2/downstream.ts) or the
+ * to the HTTP/1.1 codec (http/downstream.ts), the HTTP/2 codec (h2/server.ts) or the
  * TCP proxy (tcp/session.ts). Called from listeners.ts for every accepted connection.
  */
 import { isIP, type Socket } from 'node:net';
@@ -10,7 +10,7 @@ import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from '../context
 import { Downstream } from '../http/downstream.js';
 import { TcpSession, type TcpConnectionFacts } from '../tcp/session.js';
 import { parseClientHello, MAX_CLIENT_HELLO_BYTES } from '../tls/client-hello.js';
-import { predictAlpn, terminate } from '../tls/downstream.js';
+import { terminate } from '../tls/downstream.js';
 import type { ChainInput, CompiledChain, ListenerChains } from './chains.js';
 import { sniff, type Sniffed } from './sniff.js';
 import { reportInternalError } from '../internal-error.js';
@@ -147,20 +147,6 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
       ctx.stats.tlsHandshakeFailures++;
       socket.destroy();
       return;
-    }
-    if (chain.http !== undefined && (predictAlpn(chain.tls, input.alpn) === 'h2' || chain.codec === 'http2')) {
-      const h2 = ctx.h2.loaded;
-      if (h2 === undefined) {
-        ctx.h2.whenLoaded(socket, ctx, () => start(socket, first, input, chain, slot, lc, ctx, conns));
-        return;
-      }
-      if (h2.implementation() === 'node') {
-        // HTTP/2 over TLS on node:http2: its secure server runs this handshake itself (ours takes the terminated socket below).
-        if (first.length > 0) socket.unshift(first);
-        const h = h2.serveTls(socket, chainSlot(slot, chain.name), chain, (gone) => conns.delete(gone));
-        conns.add(h);
-        return;
-      }
     }
     terminate(socket, first, chain.tls, (err, t) => {
       if (err !== null || t === undefined) {

@@ -1,11 +1,11 @@
 /**
- * HTTP/2's server side of one proxy (ProxyContext.h2): h2/downstream.ts, and with it node:http2,
- * loaded with the proxy's first HTTP/2 connection: ~2-3 MB of RSS that a proxy seeing only
- * HTTP/1.1 never pays (docs/performance.md, Memory). Only a type is imported from h2/ here.
+ * HTTP/2's server side of one proxy (ProxyContext.h2): h2/server.ts, loaded with the proxy's
+ * first HTTP/2 connection, so a proxy seeing only HTTP/1.1 never loads it (docs/performance.md,
+ * Memory). Only a type is imported from h2/ here.
  */
 import type { Socket } from 'node:net';
 import type { ProxyContext } from '../context.js';
-import type { H2ServerSide } from '../h2/downstream.js';
+import type { H2ServerSide } from '../h2/server.js';
 import { reportInternalError } from '../internal-error.js';
 
 /** Loads a proxy's HTTP/2 server side once, on first use. */
@@ -17,7 +17,7 @@ export class H2Loader {
   /** Runs `then` once the server side is loaded; the socket waits paused meanwhile (its bytes stay buffered). */
   whenLoaded(socket: Socket, ctx: ProxyContext, then: () => void): void {
     socket.pause();
-    this.loading ??= import('../h2/downstream.js').then((m) => { this.loaded = new m.H2ServerSide(ctx); });
+    this.loading ??= import('../h2/server.js').then((m) => { this.loaded = new m.H2ServerSide(ctx); });
     this.loading.then(() => { if (!socket.destroyed) then(); }, (err: unknown) => { reportInternalError(ctx, 'loading HTTP/2', err); socket.destroy(); });
   }
 }

@@ -17,7 +17,7 @@
  *   4. implements the methods below on the stream. Every method must be safe to call after the
  *      stream closed (then it does nothing). Nothing here may throw into the exchange.
  * HTTP/2 streams reach the exchange through h2/stream-side.ts, which adapts the HTTP/2 responder
- * port (h2/responder.ts) of our codec (h2/server.ts) or of node:http2 (h2/node-responder.ts).
+ * port (h2/responder.ts) of our codec (h2/server.ts).
  */
 import type { Headers } from '../http/head.js';
 

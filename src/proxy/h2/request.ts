@@ -127,7 +127,7 @@ export function requestHead(list: readonly string[], endStream: boolean, secure:
     endStream ? BODY_NONE : contentLength >= 0 ? BODY_LENGTH : BODY_CHUNKED, contentLength >= 0 ? contentLength : 0);
 }
 
-/** The RequestHead of an HTTP/2 request, from either server (ours above, node:http2's in downstream.ts): one object shape. */
+/** The RequestHead of an HTTP/2 request: one object shape. */
 export function h2Head(method: string, path: string, authority: string, scheme: string, headers: Headers, bodyKind: number, contentLength: number): RequestHead {
   return {
     method,

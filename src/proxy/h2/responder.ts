@@ -1,8 +1,6 @@
 /**
  * The responder port of an HTTP/2 downstream: what a request exchange drives on the client's
- * stream, whichever HTTP/2 implementation carries it (our codec: h2/server.ts, the default;
- * node:http2: h2/node-responder.ts, selectable with BOWLINE_H2_DOWNSTREAM=node). The exchange
- * owns the request's state (attempts, retries, timeouts, records); the port only frames.
+ * stream (our codec's WireStream, h2/server.ts). The exchange owns the request's state (attempts, retries, timeouts, records); the port only frames.
  *
  * Contract agreed with the protocol-neutral exchange (issue 18 item 1): one port per downstream
  * protocol; the exchange calls `respond` once (or `reset`), then `write`* and `end`, and
@@ -19,10 +17,9 @@ export interface H2Responder {
   bind(sink: H2RequestSink): void;
   /**
    * Sends the response head (`headers` are the regular fields; connection-specific ones and `te`
-   * are dropped). `endStream`: nothing follows (empty or trailers-only response). `trailers`: the
-   * response will end with `end(trailers)` (the client takes trailers: gRPC or `te: trailers`).
+   * are dropped). `endStream`: nothing follows (empty or trailers-only response).
    */
-  respond(status: number, headers: Headers, endStream: boolean, trailers: boolean): void;
+  respond(status: number, headers: Headers, endStream: boolean): void;
   /** Response body; false when it waits for the client's window: more only after onDrain. */
   write(chunk: Buffer): boolean;
   /** Ends the response, with a trailing header block when `trailers` has fields. */

@@ -34,7 +34,7 @@ import { ErrorCode, type H2Error } from './wire/errors.js';
 import { RAPID_RESET } from './wire/limits.js';
 import { ReceiveCredit } from './wire/receive-credit.js';
 
-/** Defaults of a chain's HTTP/2 limits (HttpConnectionManager.http2), for both servers (node:http2's in downstream.ts too). */
+/** Defaults of a chain's HTTP/2 limits (HttpConnectionManager.http2). */
 export const H2_DEFAULTS = { maxConcurrentStreams: 100, initialWindowSize: 1024 * 1024, maxSessionMemoryMb: 16, maxInvalidFrames: 100, maxRejectedStreams: 100 } as const;
 /** Socket bytes buffered before streams report backpressure. */
 const SOCKET_HIGH_WATER = 1024 * 1024;
@@ -247,7 +247,7 @@ export class WireServer implements H2Handler {
     ctx.stats.requestsActive++;
     try {
       const head = s.head!;
-      const side = new H2StreamSide(s, head, this.remoteAddress, this.remote, this.peerIdentity, noop);
+      const side = new H2StreamSide(s, head, this.remoteAddress, this.remote, this.peerIdentity);
       const x = new Exchange(side, head, this.slot.current, ctx);
       side.attach(x);
       s.head = undefined;
@@ -306,7 +306,6 @@ export const WIRE_CLOSE_GRACE_MS = { value: 1000 };
 export const WIRE_PROBE_MS = { value: 30_000 };
 
 function startAll(srv: WireServer): void { srv.startQueued(); }
-function noop(): void {}
 
 /** One client stream: the responder port over the codec; request body octets are credited back as ReceiveCredit says. */
 export class WireStream extends ReceiveCredit implements H2Responder {
@@ -451,7 +450,18 @@ export class WireStream extends ReceiveCredit implements H2Responder {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Serves HTTP/2 on our codec (see the module comment). */
-export function serveWire(socket: Socket, slot: ListenerSlot, chain: CompiledChain, ctx: ProxyContext, onGone: (c: WireServer) => void, secure: boolean, peerIdentity: string): WireServer {
-  return new WireServer(socket, slot, chain, ctx, secure, peerIdentity, onGone);
+/**
+ * HTTP/2 toward clients for one proxy (ProxyContext.h2 once loaded: detect/h2-loader.ts loads
+ * this module with the proxy's first HTTP/2 connection).
+ */
+export class H2ServerSide {
+  constructor(private readonly ctx: ProxyContext) {}
+
+  /**
+   * Serves HTTP/2 on an accepted socket whose first bytes were put back: h2c with prior knowledge,
+   * or (`secure`) a TLS socket that negotiated h2, already terminated and checked (`peerIdentity`).
+   */
+  serve(socket: Socket, slot: ListenerSlot, chain: CompiledChain, onGone: (c: WireServer) => void, secure = false, peerIdentity = ''): WireServer {
+    return new WireServer(socket, slot, chain, this.ctx, secure, peerIdentity, onGone);
+  }
 }

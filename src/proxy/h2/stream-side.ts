@@ -1,7 +1,7 @@
 /**
  * An HTTP/2 client stream as the protocol-neutral exchange's responder (exchange/responder.ts):
- * adapts the HTTP/2 responder port (responder.ts: our codec's WireStream, or node:http2's
- * NodeResponder) and feeds the exchange the stream's request body, end and closure. Trailers go
+ * adapts the HTTP/2 responder port (responder.ts: our codec's WireStream, server.ts) and feeds
+ * the exchange the stream's request body, end and closure. Trailers go
  * to clients that take them (gRPC, or `te: trailers`: the response then ends with a HEADERS
  * frame); others end with their last DATA. Nothing thrown while handling the stream's events
  * escapes: it is reported and the stream reset (internal-error.ts).
@@ -25,7 +25,7 @@ export class H2StreamSide implements Responder, H2RequestSink {
 
   constructor(
     readonly port: H2Responder, head: RequestHead, readonly remoteAddress: string, readonly remote: string,
-    readonly peerIdentity: string, private readonly onDone: () => void,
+    readonly peerIdentity: string,
   ) {
     const te = head.headers.get('te');
     this.wantsTrailers = isGrpc(head.headers.get('content-type')) || (te !== undefined && te.toLowerCase() === 'trailers');
@@ -60,7 +60,7 @@ export class H2StreamSide implements Responder, H2RequestSink {
     const p = this.port;
     if (p.closed) return;
     try {
-      p.respond(status, headers, end, !end && this.wantsTrailers);
+      p.respond(status, headers, end);
     } catch (err) {
       this.x?.ctx.log('h2respond', `cannot send response head: ${String(err)}`);
       p.reset(ErrorCode.INTERNAL_ERROR);
@@ -87,6 +87,5 @@ export class H2StreamSide implements Responder, H2RequestSink {
 
   finished(): void {
     this.x = null;
-    this.onDone();
   }
 }

@@ -18,8 +18,6 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A chain's TLS settings, ready for connections. */
 export interface CompiledDownstreamTls {
   readonly context: SecureContext;
-  /** The PEM material and version floor, for servers that build their own context (HTTP/2 over TLS). */
-  readonly material: { cert?: string; key?: string; ca?: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   readonly alpn: string[];
   readonly requestCert: boolean;
   readonly requireClientCertificate: boolean;
@@ -40,7 +38,6 @@ export function compileDownstreamTls(t: DownstreamTls, secrets: SecretResolver):
   });
   return {
     context,
-    material: { ...(own.cert !== undefined ? { cert: own.cert } : {}), ...(own.key !== undefined ? { key: own.key } : {}), ...(ca !== undefined ? { ca } : {}), minVersion: t.minVersion ?? 'TLSv1.2' },
     alpn: t.alpn ?? [],
     requestCert: t.validationSecret !== undefined,
     requireClientCertificate: t.requireClientCertificate === true,
@@ -66,12 +63,6 @@ export function checkPeer(s: TLSSocket, tls: CompiledDownstreamTls, verifyError:
     if (!tls.trustDomains.includes(td)) return new Error(`client certificate ${id ? `SPIFFE id ${id} is in trust domain "${td}"` : 'has no SPIFFE id'}, not in ${tls.trustDomains.join(', ')} (BOWLINE_E_TLS_PEER_TRUST_DOMAIN)`);
   }
   return id;
-}
-
-/** The ALPN protocol the handshake will pick for a client offering `offered` (server preference order), '' for none. */
-export function predictAlpn(tls: CompiledDownstreamTls, offered: readonly string[]): string {
-  for (const p of tls.alpn) if (offered.includes(p)) return p;
-  return '';
 }
 
 /** The result of a completed server handshake. */

@@ -19,7 +19,7 @@ export interface H2Limits {
   maxBlockFrames: number;
 }
 
-/** Defaults: the same reset policy as the node:http2 path (abuse.ts), generous for real peers. */
+/** Defaults, generous for real peers. */
 export const H2_LIMITS: H2Limits = { maxResets: 100, maxControl: 200, windowMs: 10_000, maxHeaderBlock: 256 * 1024, maxBlockFrames: 64 };
 
 /** The end of the message of the connection error a rapid reset ends in (the server logs it as BOWLINE_E_H2_RESET_FLOOD). */
