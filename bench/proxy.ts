@@ -87,8 +87,8 @@ function haproxy(dir: string, held: HeldSocket, upstream: number): ChildProcess 
   return run(which('haproxy')!, ['-f', f, '-db'], held);
 }
 
-/** One proxy with the bench's 10-rule route table (bench/mtls-hop.ts benchRoutes): nine rules that do not match the benchmark traffic, the hot one last with a header match. */
-function bowlineConfig(listenPort: number, upstreamPort: number): unknown {
+/** One proxy with the bench's 10-rule route table (bench/mtls-hop.ts benchRoutes): nine rules that do not match the benchmark traffic, the hot one last with a header match (bench/telemetry-ab.ts uses it too). */
+export function bowlineConfig(listenPort: number, upstreamPort: number): unknown {
   const ep = [{ address: '127.0.0.1', port: upstreamPort }];
   return {
     version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },

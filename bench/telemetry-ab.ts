@@ -1,0 +1,118 @@
+/**
+ * `node --import tsx bench/telemetry-ab.ts [--rounds 9] [--secs 4] [--rate 1000] [--mode both|fixed|sat] [--target NAME=DIR[+off][+env=VAR=VALUE]] ...`:
+ * telemetry's share of the proxy's CPU per request (issue 18's `telemetry_cpu_overhead_pct`
+ * and `telemetry_sat_cpu_overhead_pct`) measured side by side, small enough to repeat while
+ * changing code. One nginx upstream and one `bowline proxy` per target, all with the bench's
+ * 10-rule config (bench/proxy.ts `bowlineConfig`). Default targets: `on` (this checkout) and
+ * `off` (this checkout, `--telemetry off`). A target may be another build (DIR holding bin/
+ * and dist/, e.g. a copy of an older dist/) or take an environment switch (`+env=VAR=1`).
+ *
+ * Each round: every target under wrk (1 thread, 50 connections, S s) one after the other, the
+ * order rotating by round (CPU per request at saturation); then every target at `rate` req/s
+ * at the same time for S s (bench/mtls-hop.ts's shape: a burst of other work lands on all of
+ * them), which load starts first alternating. CPU is each proxy's threads' run time
+ * (schedstat) over the requests answered. Prints every round, the medians and each target's
+ * overhead over the first `off` target (else the last target): the median of the per-round
+ * ratios. BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof --cpu-prof-dir DIR`,
+ * `--perf-basic-prof`); the pids are printed for `perf record -p`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openLoop, quantile } from './loadgen.js';
+import { threadCpuUs as cpuUs } from './mtls-hop.js';
+import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
+import { bowlineConfig } from './proxy.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
+
+const { values } = parseArgs({ options: {
+  rounds: { type: 'string', default: '9' }, secs: { type: 'string', default: '4' }, rate: { type: 'string', default: '1000' },
+  mode: { type: 'string', default: 'both' }, target: { type: 'string', multiple: true },
+} });
+const rounds = Number(values.rounds), secs = Number(values.secs), rate = Number(values.rate);
+const doSat = values.mode !== 'fixed', doFixed = values.mode !== 'sat';
+
+interface Spec { name: string; dir: string; off: boolean; env: Record<string, string> }
+function parseTarget(s: string): Spec {
+  const eq = s.indexOf('=');
+  const [dir, ...opts] = s.slice(eq + 1).split('+');
+  const env: Record<string, string> = {};
+  for (const o of opts) if (o.startsWith('env=')) { const kv = o.slice(4); const i = kv.indexOf('='); env[kv.slice(0, i)] = kv.slice(i + 1); }
+  return { name: s.slice(0, eq), dir: resolve(dir || root), off: opts.includes('off'), env };
+}
+const specs = (values.target ?? ['on=.', 'off=.+off']).map(parseTarget);
+
+interface Target extends Spec { port: number; pid: number; sat: number[]; fixed: number[]; p99: number[] }
+
+function wrk(port: number, pid: number): { rps: number; cpu: number } {
+  const c0 = cpuUs(pid);
+  const r = spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
+  const c1 = cpuUs(pid);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
+  const n = /(\d+) requests in/.exec(r.stdout ?? '');
+  return { rps: rps ? Number(rps[1]) : NaN, cpu: n && Number(n[1]) > 0 ? (c1 - c0) / Number(n[1]) : NaN };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'telemetry-ab-'));
+  const children: ChildProcess[] = [];
+  const extra = (process.env.BOWLINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const loadStart = loadavg()[0]!;
+  try {
+    const up = await holdSocket();
+    writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${up.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
+    children.push(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], up, { ...process.env, NGINX: '3;' }));
+    writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(0, up.port)));
+    const targets: Target[] = [];
+    for (const s of specs) {
+      const pf = join(dir, `${s.name}.ports.json`);
+      const c = spawn(process.execPath, [...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
+        { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(c);
+      targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [] });
+    }
+    process.stderr.write(`targets: ${targets.map((t) => `${t.name} pid ${t.pid} port ${t.port}`).join(', ')}; load ${loadStart.toFixed(1)}\n`);
+    await Promise.all(targets.map((t) => openLoop(t.port, rate, 2000, HOT))); // warm-up: JIT, upstream connections
+    for (let r = 0; r < rounds; r++) {
+      const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+      const line: string[] = [];
+      if (doSat) for (const t of order) t.sat.push(wrk(t.port, t.pid).cpu);
+      if (doFixed) {
+        const measure = async (t: Target): Promise<void> => {
+          const c0 = cpuUs(t.pid);
+          const o = await openLoop(t.port, rate, secs * 1000, HOT);
+          t.fixed.push((cpuUs(t.pid) - c0) / Math.max(1, o.latencies.length));
+          t.p99.push(quantile(o.latencies, 0.99));
+        };
+        await Promise.all(order.map(measure));
+      }
+      for (const t of targets) line.push(`${t.name} sat ${t.sat[r]?.toFixed(1) ?? '-'} ${rate} rps ${t.fixed[r]?.toFixed(1) ?? '-'} us/req`);
+      process.stdout.write(`round ${r + 1}/${rounds} (load ${loadavg()[0]!.toFixed(1)}): ${line.join(' | ')}\n`);
+    }
+    const ref = targets.find((t) => t.off) ?? targets[targets.length - 1]!;
+    const med = (xs: number[]): number => quantile(xs, 0.5);
+    const overhead = (t: Target, k: 'sat' | 'fixed'): string => {
+      const per = t[k].map((x, i) => (x / ref[k][i]! - 1) * 100).filter((x) => Number.isFinite(x));
+      return per.length ? `${med(per).toFixed(1)} %` : '-';
+    };
+    process.stdout.write(`medians over ${rounds} rounds of ${secs} s (load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}); overhead = median of per-round (x / ${ref.name} - 1):\n`);
+    for (const t of targets) {
+      process.stdout.write(`  ${t.name.padEnd(10)} sat ${doSat ? med(t.sat).toFixed(1) : '-'} us/req (${t === ref ? 'ref' : overhead(t, 'sat')})  ${rate} rps ${doFixed ? med(t.fixed).toFixed(1) : '-'} us/req (${t === ref ? 'ref' : overhead(t, 'fixed')})  p99 ${doFixed ? med(t.p99).toFixed(3) : '-'} ms\n`);
+    }
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => { process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`); process.exit(1); });
