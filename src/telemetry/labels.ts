@@ -35,15 +35,37 @@ export class LabelResolver {
     private readonly view: ConfigView,
   ) {}
 
+  /**
+   * The last HTTP series resolved and the facts that selected it: consecutive requests of a
+   * route mostly share cluster, endpoint (or peer) and principal, so they take it without the
+   * five Map lookups below (compared by identity: config strings and interned peers).
+   */
+  private lastHttp: HttpSeries | undefined = undefined;
+  private lastCluster: string | undefined = undefined;
+  private lastPeer: PeerMetadata | undefined = undefined;
+  private lastHost: string | undefined = undefined;
+  private lastPrincipal: string | undefined = undefined;
+  private lastVariant = -1;
+
   /** The HTTP series for these facts. */
   httpSeries(f: SeriesFacts): HttpSeries {
     const variant = (f.grpc ? 1 : 0) + (f.mtls ? 2 : 0) + (f.direction === 'inbound' ? 4 : 0);
+    // The endpoint only selects the series when there is no peer (outbound: its workload from the config).
+    const host = f.peer === undefined && variant < 4 ? f.upstreamHost : undefined;
+    const last = this.lastHttp;
+    if (last !== undefined && variant === this.lastVariant && f.cluster === this.lastCluster && f.peer === this.lastPeer && host === this.lastHost && f.peerPrincipal === this.lastPrincipal) return last;
     const slot = this.slot(this.http, f);
     let s = slot[variant];
     if (s === undefined) {
       s = this.metrics.httpSeries(this.key(f, f.grpc ? 'grpc' : 'http'));
       slot[variant] = s;
     }
+    this.lastHttp = s;
+    this.lastVariant = variant;
+    this.lastCluster = f.cluster;
+    this.lastPeer = f.peer;
+    this.lastHost = host;
+    this.lastPrincipal = f.peerPrincipal;
     return s;
   }
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeInfo, ProxyConfig } from '../proxy-config/index.js';
-import { PEER_METADATA_HEADER } from './peer.js';
+import { encodePeerMetadata, nodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from './peer.js';
 import { telemetryHooks, type ProxyRecordView } from './proxy-hooks.js';
-import { TestHeaders } from './test-headers.js';
+import { ListHeaders, TestHeaders } from './test-headers.js';
+import type { IdSource } from './tracing/ids.js';
 import { createProxyTelemetry } from './telemetry.js';
 import type { SpanData } from './tracing/span.js';
 
@@ -111,5 +112,63 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(spans).toHaveLength(2);
     expect(spans[1]!.parentId).toBeUndefined();
     expect(spans[1]!.tags['http.status_code']).toBe('301');
+  });
+
+  it('writes the same head upstream as the per-name path: appended fields for a new trace, rewritten ones for an incoming context', () => {
+    class SeqIds implements IdSource {
+      n = 0;
+      spanId = (): string => (++this.n).toString(16).padStart(16, 'a');
+      traceId = (): string => `4bf92f3577b34da6a3ce929d0e0e47${(++this.n % 256).toString(16).padStart(2, '0')}`;
+      requestId = (): string => `req-${++this.n}`;
+    }
+    const other = encodePeerMetadata(nodePeerMetadata(n('ratings')));
+    const heads: Array<Array<[string, string]>> = [
+      [['host', 'ratings:9080']],
+      [['host', 'ratings:9080'], ['user-agent', 'curl'], ['x-request-id', 'r1'], ['content-type', 'application/grpc'], ['x-forwarded-for', '10.0.0.1']],
+      [['traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'], ['tracestate', 'a=b'], ['x-request-id', 'r2']],
+      [['b3', '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90']],
+      [['x-b3-traceid', '80f198ee56343ba864fe8b2a57d3eff7'], ['x-b3-spanid', 'e457b5a2e4d86bd1'], ['x-b3-parentspanid', '05e3ac9a4f6e3b90'], ['x-b3-flags', '1']],
+      [['b3', '0']],
+      [['traceparent', 'garbage'], ['x-b3-sampled', '1']],
+      [['traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00'], ['traceparent', '00-11111111111111111111111111111111-2222222222222222-01']],
+      [[PEER_METADATA_HEADER, other], [PEER_METADATA_ID_HEADER, 'ratings-1'], ['accept', '*/*']],
+      [[PEER_METADATA_ID_HEADER, 'lone'], ['accept', '*/*']],
+    ];
+    for (const direction of ['outbound', 'inbound'] as const) {
+      for (const head of heads) {
+        const cfg = { ...config(n('reviews'), direction), mesh: { ...config(n('reviews'), direction).mesh, tracingSampling: 50 } };
+        // The hooks on a proxy-shaped list...
+        const t = createProxyTelemetry({ config: cfg, ids: new SeqIds() });
+        const hooks = telemetryHooks(t, { flagsText });
+        const fast = new ListHeaders(head);
+        const x = record({ cluster: direction === 'inbound' ? 'inbound|9080||' : cluster });
+        hooks.onRequestHeaders(x, fast);
+        // ...and the per-name calls they replace, on a copy.
+        const ref = createProxyTelemetry({ config: cfg, ids: new SeqIds() });
+        const slow = new ListHeaders(head);
+        ref.takePeer(slow);
+        if (direction === 'outbound') ref.addPeerHeaders(slow);
+        const trace = ref.startRequest(slow, direction, false)!;
+        expect(fast.lines(), `${direction} ${JSON.stringify(head)}`).toEqual(slow.lines());
+        const st = x.telemetry as Record<string, unknown>;
+        for (const k of ['requestId', 'traceId', 'spanId', 'parentId', 'sampled', 'debug', 'tracestate'] as const) expect(st[k], k).toEqual(trace[k]);
+      }
+    }
+  });
+
+  it('counts each request in its own series when consecutive requests alternate endpoints and peers', () => {
+    const cfg = config(n('reviews'), 'outbound');
+    cfg.endpoints = [{ cluster, endpoints: [{ address: '10.0.0.1', port: 9080, workload: 'ratings-v1', labels: { app: 'ratings', version: 'v1' } }, { address: '10.0.0.2', port: 9080, workload: 'ratings-v2', labels: { app: 'ratings', version: 'v2' } }] }];
+    const t = createProxyTelemetry({ config: cfg });
+    const h = telemetryHooks(t, { flagsText });
+    const hosts = ['10.0.0.1:9080', '10.0.0.2:9080', '10.0.0.2:9080', '10.0.0.1:9080', '10.0.0.2:9080'];
+    for (const upstreamHost of hosts) {
+      const x = record({ upstreamHost });
+      h.onRequestHeaders(x, new ListHeaders([['host', 'ratings:9080']]));
+      h.onRequestComplete(x);
+    }
+    const page = t.registry.expose();
+    expect(page).toMatch(/istio_requests_total\{[^}]*destination_workload="ratings-v1",[^}]*\} 2/);
+    expect(page).toMatch(/istio_requests_total\{[^}]*destination_workload="ratings-v2",[^}]*\} 3/);
   });
 });

@@ -10,7 +10,8 @@
  * Per-request state lives in the record's `telemetry` slot; one reused RequestRecord is
  * filled per completion, so a request allocates nothing here beyond its trace handle.
  */
-import { PEER_METADATA_HEADER, type PeerMetadata } from './peer.js';
+import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, type PeerMetadata } from './peer.js';
+import { RequestScan } from './request-scan.js';
 import type { Direction, RequestRecord, TcpRecord } from './record.js';
 import type { ProxyTelemetry } from './telemetry.js';
 import type { HeaderAccess } from './tracing/context.js';
@@ -54,18 +55,29 @@ export interface ProxyRecordView {
   grpcStatus?: string;
 }
 
-/** Per-request state kept in the record's `telemetry` slot. */
-class RequestState {
+/**
+ * Per-request state kept in the record's `telemetry` slot; it is also the request's trace
+ * (one object per request, not two), handed to finishRequest when tracing is on.
+ */
+class RequestState implements RequestTrace {
+  requestId: string | undefined = undefined;
+  traceId = '';
+  spanId = '';
+  parentId: string | undefined = undefined;
+  sampled = false;
+  debug = false;
+  tracestate: string | undefined = undefined;
+  /** Tracing is on: the fields above are this hop's trace. */
+  traced = false;
+  /** grpc-status of a trailers-only (or header-carried) gRPC response. */
+  grpcStatus: string | undefined = undefined;
   constructor(
     readonly direction: Direction,
-    readonly trace: RequestTrace | undefined,
     public peer: PeerMetadata | undefined,
     readonly userAgent: string | undefined,
     readonly xff: string | undefined,
     readonly grpc: boolean,
   ) {}
-  /** grpc-status of a trailers-only (or header-carried) gRPC response. */
-  grpcStatus: string | undefined = undefined;
 }
 
 /** What telemetry reads from the proxy's TCP connection record (src/proxy/tcp/record.ts). */
@@ -107,6 +119,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
     requestId: undefined, downstreamRemoteAddress: undefined, userAgent: undefined, xForwardedFor: undefined, peer: undefined,
     peerPrincipal: undefined, mtls: undefined, trace: undefined, grpc: false, grpcStatus: undefined,
   };
+  const scan = new RequestScan();
   const tcp: TcpRecord = { direction: 'outbound', cluster: undefined, upstreamHost: undefined, peer: undefined, peerPrincipal: undefined, mtls: undefined, sentBytes: 0, receivedBytes: 0, responseFlags: '-' };
   const fillTcp = (r: ProxyTcpView, final: boolean): TcpRecord => {
     tcp.direction = r.direction;
@@ -128,14 +141,20 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
     },
     onRequestHeaders(x, h) {
       const direction = t.view.direction(x.listener);
-      const incoming = t.takePeer(h);
-      const xff = h.get('x-forwarded-for');
-      const ua = h.get('user-agent');
-      const ct = h.get('content-type');
-      if (direction !== 'inbound' && t.view.cluster(x.cluster).mesh) t.addPeerHeaders(h);
+      const sc = scan.read(h);
+      // Incoming peer metadata never reaches the application; inbound keeps it for its labels.
+      const incoming = sc.peerMetadata !== undefined ? t.peerFromHeader(sc.peerMetadata) : undefined;
+      if (sc.peerMetadata !== undefined) { h.remove(PEER_METADATA_HEADER); h.remove(PEER_METADATA_ID_HEADER); }
+      if (direction !== 'inbound' && t.view.cluster(x.cluster).mesh) {
+        // Gone or never sent: appended. A lone -id field (no metadata) is replaced, as takePeer leaves it.
+        if (sc.peerHeaders && sc.peerMetadata === undefined) t.addPeerHeaders(h);
+        else t.appendPeerHeaders(h);
+      }
+      const ct = sc.contentType;
+      const s = new RequestState(direction, direction === 'inbound' ? incoming : undefined, sc.userAgent, sc.xForwardedFor, ct !== undefined && ct.startsWith('application/grpc'));
       // x-request-id is the proxy's (its head step honours generateRequestId); only trace headers change here.
-      const trace = t.startRequest(h, direction, false);
-      x.telemetry = new RequestState(direction, trace, direction === 'inbound' ? incoming : undefined, ua, xff, ct !== undefined && ct.startsWith('application/grpc'));
+      s.traced = t.startScanned(sc, h, s);
+      x.telemetry = s;
     },
     onResponseHeaders(x, h) {
       const s = x.telemetry as RequestState | undefined;
@@ -172,7 +191,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       rec.mtls = direction === 'inbound' ? x.peerIdentity !== '' : undefined;
       rec.requestHeaders = x;
       if (s !== undefined) {
-        rec.trace = s.trace;
+        rec.trace = s.traced ? s : undefined;
         rec.peer = s.peer;
         rec.userAgent = s.userAgent;
         rec.xForwardedFor = s.xff;

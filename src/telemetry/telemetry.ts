@@ -19,6 +19,7 @@ import { MetricOverrides } from './metrics/overrides.js';
 import { Registry } from './metrics/registry.js';
 import { encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, PeerCache, type PeerMetadata } from './peer.js';
 import type { Direction, RequestRecord, TcpRecord } from './record.js';
+import type { RequestScan } from './request-scan.js';
 import type { HeaderAccess } from './tracing/context.js';
 import { BatchExporter } from './tracing/exporter.js';
 import type { IdSource } from './tracing/ids.js';
@@ -173,6 +174,23 @@ export class ProxyTelemetry {
   addPeerHeaders(h: HeaderAccess): void {
     h.set(PEER_METADATA_HEADER, this.peerHeaderValue);
     h.set(PEER_METADATA_ID_HEADER, this.peerIdHeaderValue);
+  }
+
+  /** Adds this proxy's metadata headers to a head known to carry none (removed or never sent): appended without lookups. */
+  appendPeerHeaders(h: HeaderAccess): void {
+    if (h.add === undefined) return this.addPeerHeaders(h);
+    h.add(PEER_METADATA_HEADER, this.peerHeaderValue);
+    h.add(PEER_METADATA_ID_HEADER, this.peerIdHeaderValue);
+  }
+
+  /**
+   * The proxy hooks' `startRequest`: trace headers from a RequestScan of the head, this hop's
+   * trace written into `t` (no allocation). False when tracing is off (`t` untouched).
+   */
+  startScanned(s: RequestScan, h: HeaderAccess, t: RequestTrace): boolean {
+    if (!this.tracer) return false;
+    this.tracer.startScanned(s, h, t);
+    return true;
   }
 
   /** Fixes x-request-id and trace headers before the request goes upstream; keep the result for finishRequest. */

@@ -9,6 +9,11 @@ export interface HeaderAccess {
   get(name: string): string | undefined;
   set(name: string, value: string): void;
   remove(name: string): void;
+  /** Appends a field without looking for one of the same name (the caller knows there is none). */
+  add?(name: string, value: string): void;
+  /** The proxy's list keeps lowercase names and values in parallel arrays: read in one pass (request-scan.ts). */
+  readonly names?: readonly string[];
+  readonly values?: readonly string[];
 }
 
 /** What the incoming headers said (before this hop adds its span). */
@@ -64,7 +69,7 @@ export function parseB3Single(v: string): IncomingContext | undefined {
 }
 
 /** Parses B3 multi headers; undefined when there is neither a valid id pair nor a decision. */
-export function parseB3Multi(h: HeaderAccess): IncomingContext | undefined {
+export function parseB3Multi(h: Pick<HeaderAccess, 'get'>): IncomingContext | undefined {
   const traceId = h.get('x-b3-traceid')?.trim().toLowerCase();
   const spanId = h.get('x-b3-spanid')?.trim().toLowerCase();
   const sampledRaw = h.get('x-b3-sampled')?.trim().toLowerCase();
@@ -86,7 +91,7 @@ function validTraceId(t: string): boolean {
  * The incoming context: a valid `traceparent` first, then `b3`, then `x-b3-*`. A sampling
  * decision without ids (e.g. `b3: 0`) is kept even though a new trace starts here.
  */
-export function extractContext(h: HeaderAccess): IncomingContext | undefined {
+export function extractContext(h: Pick<HeaderAccess, 'get'>): IncomingContext | undefined {
   const tp = h.get('traceparent');
   let ctx = tp !== undefined ? parseTraceparent(tp) : undefined;
   if (ctx) {
@@ -131,6 +136,18 @@ export function injectContext(h: HeaderAccess, c: OutgoingContext, b3Single: boo
     const flag = c.debug ? 'd' : c.sampled ? '1' : '0';
     h.set('b3', c.parentId !== undefined ? `${c.traceId}-${c.spanId}-${flag}-${c.parentId}` : `${c.traceId}-${c.spanId}-${flag}`);
   }
+}
+
+/**
+ * `injectContext` for a head that carried no propagation field at all (this hop starts the
+ * trace): the same fields in the same order, appended without a lookup per name.
+ */
+export function appendNewContext(h: HeaderAccess & { add(name: string, value: string): void }, c: OutgoingContext): void {
+  h.add('traceparent', `00-${traceId128(c.traceId)}-${c.spanId}-${c.sampled ? '01' : '00'}`);
+  h.add('x-b3-traceid', c.traceId);
+  h.add('x-b3-spanid', c.spanId);
+  if (c.debug) h.add('x-b3-flags', '1');
+  h.add('x-b3-sampled', c.sampled ? '1' : '0');
 }
 
 /**

@@ -23,26 +23,32 @@ export class RandomIds implements IdSource {
   private hexPool = '';
   private pos = POOL * 2;
 
+  /** `bytes` random bytes as hex; all-zero draws (invalid ids) are skipped by looking at the bytes, not the string. */
   private hex(bytes: number): string {
     const n = bytes * 2;
-    if (this.pos + n > this.hexPool.length) {
-      randomFillSync(this.pool);
-      this.hexPool = this.pool.toString('hex');
-      this.pos = 0;
+    for (;;) {
+      if (this.pos + n > this.hexPool.length) {
+        randomFillSync(this.pool);
+        this.hexPool = this.pool.toString('hex');
+        this.pos = 0;
+      }
+      const at = this.pos;
+      this.pos += n;
+      // Comparing the substring with a string of zeros would call into the runtime (it is a sliced string).
+      const p = this.pool;
+      const b = at >> 1;
+      let any = 0;
+      for (let i = 0; i < bytes && any === 0; i++) any = p[b + i]!;
+      if (any !== 0) return this.hexPool.substring(at, at + n);
     }
-    const s = this.hexPool.substring(this.pos, this.pos + n);
-    this.pos += n;
-    return s;
   }
 
   spanId(): string {
-    const s = this.hex(8);
-    return s === '0000000000000000' ? this.spanId() : s;
+    return this.hex(8);
   }
 
   traceId(): string {
-    const s = this.hex(16);
-    return s === '00000000000000000000000000000000' ? this.traceId() : s;
+    return this.hex(16);
   }
 
   requestId(): string {

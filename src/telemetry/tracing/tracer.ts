@@ -6,7 +6,8 @@
  */
 import type { ClusterInfo, ConfigView } from '../config-view.js';
 import type { RequestRecord } from '../record.js';
-import { extractContext, type HeaderAccess, injectContext, sampleByTraceId } from './context.js';
+import type { RequestScan } from '../request-scan.js';
+import { appendNewContext, extractContext, type HeaderAccess, injectContext, sampleByTraceId } from './context.js';
 import { type IdSource, RandomIds } from './ids.js';
 import type { SpanData } from './span.js';
 
@@ -85,6 +86,31 @@ export class Tracer {
     };
     injectContext(h, t, inc?.format === 'b3-single');
     return t;
+  }
+
+  /**
+   * `start` for a head already read by a RequestScan (the proxy hooks), filling `t` instead of
+   * allocating: the same headers go upstream. x-request-id is the proxy's (never generated
+   * here). A head with no propagation field gets this hop's four appended (the common first
+   * hop); one with a context has its fields rewritten in place as `start` does.
+   */
+  startScanned(s: RequestScan, h: HeaderAccess, t: RequestTrace): void {
+    const inc = s.traceFields === 0 ? undefined : extractContext(s);
+    const traceId = inc?.traceId ?? this.ids.traceId();
+    let sampled = inc?.sampled;
+    if (sampled === undefined) {
+      const p = this.o.samplingPercent;
+      sampled = this.o.random ? this.o.random() * 100 < p : sampleByTraceId(traceId, p);
+    }
+    t.requestId = s.requestId;
+    t.traceId = traceId;
+    t.spanId = this.ids.spanId();
+    t.parentId = inc?.spanId;
+    t.sampled = sampled;
+    t.debug = inc?.debug === true;
+    t.tracestate = inc?.tracestate;
+    if (s.traceFields === 0 && h.add !== undefined) appendNewContext(h as HeaderAccess & { add(name: string, value: string): void }, t);
+    else injectContext(h, t, inc?.format === 'b3-single');
   }
 
   /**
