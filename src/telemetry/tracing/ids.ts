@@ -55,3 +55,62 @@ export class RandomIds implements IdSource {
     return randomUUID();
   }
 }
+
+/** Bytes of one pooled context: `00-` TRACE(32 hex) `-` SPAN(16 hex) `-0` FLAG. */
+const RECORD = 55;
+/** Records made per refill (one random draw, one string). */
+const RECORDS = 128;
+const HEX = '0123456789abcdef';
+
+/**
+ * New trace contexts for heads that carry none, already written out: each record is a whole
+ * W3C `traceparent` (`00-TRACEID-SPANID-0F`, F = the sampling decision `sampleByTraceId` makes
+ * for that trace id at `samplingPercent`), and the trace and span ids are slices of it. So a
+ * new trace costs three substrings of one flat string -- no string concatenated per request and
+ * flattened again when the head is written, no decision loop -- and the random bytes are drawn
+ * once per RECORDS traces. Ids are never all zeros (a zero draw gets its last byte set to 1).
+ */
+export class ContextPool {
+  /** The records; a record starts at an offset `next()` returned. */
+  text = '';
+  private at = RECORDS * RECORD;
+  private readonly random = Buffer.allocUnsafe(RECORDS * 24);
+  private readonly out = Buffer.allocUnsafe(RECORDS * RECORD);
+
+  constructor(private readonly samplingPercent: number) {}
+
+  /** The offset in `text` of an unused record (refilling when all are used). */
+  next(): number {
+    if (this.at >= RECORDS * RECORD) this.refill();
+    const at = this.at;
+    this.at += RECORD;
+    return at;
+  }
+
+  private refill(): void {
+    const r = randomFillSync(this.random);
+    const o = this.out;
+    const p = this.samplingPercent;
+    let w = 0;
+    for (let i = 0; i < RECORDS; i++) {
+      const b = i * 24;
+      if (isZero(r, b, 16)) r[b + 15] = 1;
+      if (isZero(r, b + 16, 8)) r[b + 23] = 1;
+      o[w++] = 48; o[w++] = 48; o[w++] = 45; // 00-
+      for (let k = 0; k < 16; k++) { const v = r[b + k]!; o[w++] = HEX.charCodeAt(v >> 4); o[w++] = HEX.charCodeAt(v & 15); }
+      o[w++] = 45;
+      for (let k = 16; k < 24; k++) { const v = r[b + k]!; o[w++] = HEX.charCodeAt(v >> 4); o[w++] = HEX.charCodeAt(v & 15); }
+      o[w++] = 45; o[w++] = 48;
+      // sampleByTraceId: the trace id's last 8 hex digits (its last 4 bytes) as a fraction of 2^32.
+      const x = r.readUInt32BE(b + 12);
+      o[w++] = p >= 100 || (p > 0 && (x / 4294967296) * 100 < p) ? 49 : 48;
+    }
+    this.text = o.toString('latin1');
+    this.at = 0;
+  }
+}
+
+function isZero(r: Buffer, from: number, n: number): boolean {
+  for (let i = from; i < from + n; i++) if (r[i] !== 0) return false;
+  return true;
+}

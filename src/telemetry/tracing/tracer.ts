@@ -8,7 +8,7 @@ import type { ClusterInfo, ConfigView } from '../config-view.js';
 import type { RequestRecord } from '../record.js';
 import type { RequestScan } from '../request-scan.js';
 import { appendNewContext, extractContext, type HeaderAccess, injectContext, sampleByTraceId } from './context.js';
-import { type IdSource, RandomIds } from './ids.js';
+import { ContextPool, type IdSource, RandomIds } from './ids.js';
 import type { SpanData } from './span.js';
 
 /** Where finished spans go (a BatchExporter, or a test's array). */
@@ -43,11 +43,15 @@ export interface TracerOptions {
 /** Creates spans and rewrites propagation headers. */
 export class Tracer {
   private readonly ids: IdSource;
+  /** New trace contexts written out in advance (default ids and sampling only). */
+  private readonly pool: ContextPool | undefined;
   private readonly staticTags: Record<string, string>;
   private readonly localService: string;
 
   constructor(private readonly o: TracerOptions) {
     this.ids = o.ids ?? new RandomIds();
+    // Injected ids or sampling randomness (tests) take the general path.
+    this.pool = o.ids === undefined && o.random === undefined ? new ContextPool(o.samplingPercent) : undefined;
     const self = o.view.self;
     this.localService = `${self.app}.${self.namespace}`;
     this.staticTags = {
@@ -95,6 +99,24 @@ export class Tracer {
    * hop); one with a context has its fields rewritten in place as `start` does.
    */
   startScanned(s: RequestScan, h: HeaderAccess, t: RequestTrace): void {
+    const pool = this.pool;
+    if (s.traceFields === 0 && pool !== undefined && h.add !== undefined) {
+      // A new trace from the pool: `00-TRACE-SPAN-0F`, the ids and the decision are slices of one record.
+      const at = pool.next();
+      const text = pool.text;
+      t.requestId = s.requestId;
+      t.traceId = text.substring(at + 3, at + 35);
+      t.spanId = text.substring(at + 36, at + 52);
+      t.parentId = undefined;
+      t.sampled = text.charCodeAt(at + 54) === 49;
+      t.debug = false;
+      t.tracestate = undefined;
+      h.add('traceparent', text.substring(at, at + 55));
+      h.add('x-b3-traceid', t.traceId);
+      h.add('x-b3-spanid', t.spanId);
+      h.add('x-b3-sampled', t.sampled ? '1' : '0');
+      return;
+    }
     const inc = s.traceFields === 0 ? undefined : extractContext(s);
     const traceId = inc?.traceId ?? this.ids.traceId();
     let sampled = inc?.sampled;
