@@ -171,4 +171,39 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(page).toMatch(/istio_requests_total\{[^}]*destination_workload="ratings-v1",[^}]*\} 2/);
     expect(page).toMatch(/istio_requests_total\{[^}]*destination_workload="ratings-v2",[^}]*\} 3/);
   });
+
+  it('counts the same istio_* series whether a request takes the metrics-only path or the full one (access log on)', () => {
+    const pages: string[] = [];
+    const other = encodePeerMetadata(nodePeerMetadata(n('ratings')));
+    for (const log of [false, true]) {
+      const cfg = config(n('reviews'), 'outbound');
+      cfg.mesh = { ...cfg.mesh, accessLog: { enabled: log, encoding: 'TEXT' } };
+      const lines: string[] = [];
+      const sink = { write: (l: string) => { lines.push(l); }, stats: { written: 0, dropped: 0, errors: 0 }, drain: async () => {}, close: async () => {} };
+      const t = createProxyTelemetry({ config: cfg, accessLogSink: sink });
+      expect(t.countsOnly).toBe(!log);
+      const h = telemetryHooks(t, { flagsText });
+      const cases: Array<{ over: Partial<ProxyRecordView>; ct?: string; peer?: boolean; grpcStatus?: string }> = [
+        { over: {} },
+        { over: { status: 503, flags: 4, upstreamHost: '' } },
+        { over: { durationMs: 30, bytesIn: 5000, bytesOut: 7 }, peer: true },
+        { over: { protocol: 'HTTP/2', grpc: true, grpcStatus: '' }, ct: 'application/grpc', grpcStatus: '7' },
+        { over: { cluster: '', status: 404 } },
+      ];
+      for (const c of cases) {
+        const x = record(c.over);
+        h.onRequestHeaders(x, new ListHeaders([['host', 'ratings:9080'], ...(c.ct ? [['content-type', c.ct] as [string, string]] : [])]));
+        const res = new ListHeaders(c.peer ? [[PEER_METADATA_HEADER, other]] : []);
+        if (c.grpcStatus) res.add('grpc-status', c.grpcStatus);
+        h.onResponseHeaders(x, res);
+        h.onRequestComplete(x);
+      }
+      if (log) expect(lines).toHaveLength(5);
+      pages.push(t.registry.expose().split('\n').filter((l) => l.startsWith('istio_')).join('\n'));
+    }
+    expect(pages[0]).toContain('response_code="503"');
+    expect(pages[0]).toContain('grpc_response_status="7"');
+    expect(pages[0]).toContain('destination_workload="ratings-v1"');
+    expect(pages[0]).toBe(pages[1]);
+  });
 });

@@ -226,6 +226,23 @@ export class ProxyTelemetry {
     }
   }
 
+  /** Only metrics record a finished request (no access log, no metric overrides): `countRequest` does all of finishRequest's work for an unsampled request. */
+  get countsOnly(): boolean {
+    return this.accessLog === undefined && this.metricOverrides === undefined;
+  }
+
+  /** finishRequest for an unsampled request when `countsOnly`: the istio_* series and its numbers, from the facts alone. Never throws. */
+  countRequest(
+    direction: Direction, cluster: string | undefined, upstreamHost: string | undefined, peer: PeerMetadata | undefined, peerPrincipal: string | undefined,
+    mtls: boolean | undefined, grpc: boolean, status: number, flags: string, grpcStatus: string, durationMs: number, bytesIn: number, bytesOut: number,
+  ): void {
+    try {
+      this.labels?.httpSeriesOf(direction, cluster, upstreamHost, peer, peerPrincipal, mtls, grpc).record(status, flags, grpcStatus, durationMs, bytesIn, bytesOut);
+    } catch {
+      this.internalErrors++;
+    }
+  }
+
   /** Counts a TCP connection opening. */
   tcpOpened(r: TcpRecord): void {
     const s = this.labels?.tcpSeries(r);

@@ -58,8 +58,10 @@ export class RandomIds implements IdSource {
 
 /** Bytes of one pooled context: `00-` TRACE(32 hex) `-` SPAN(16 hex) `-0` FLAG. */
 const RECORD = 55;
-/** Records made per refill (one random draw, one string). */
+/** Records written per random draw. */
 const RECORDS = 128;
+/** Records per string: a string outliving a scavenge gets copied, and after two promoted (this many requests). */
+const SEGMENT = 16;
 const HEX = '0123456789abcdef';
 
 /**
@@ -67,21 +69,30 @@ const HEX = '0123456789abcdef';
  * W3C `traceparent` (`00-TRACEID-SPANID-0F`, F = the sampling decision `sampleByTraceId` makes
  * for that trace id at `samplingPercent`), and the trace and span ids are slices of it. So a
  * new trace costs three substrings of one flat string -- no string concatenated per request and
- * flattened again when the head is written, no decision loop -- and the random bytes are drawn
- * once per RECORDS traces. Ids are never all zeros (a zero draw gets its last byte set to 1).
+ * flattened again when the head is written, no decision loop. Random bytes are drawn and
+ * written out once per RECORDS traces; the strings are made SEGMENT records at a time, small
+ * enough to die young (one string for all RECORDS lived through scavenges and was promoted:
+ * ~30 bytes of old space per request). Ids are never all zeros (a zero draw gets its last byte set to 1).
  */
 export class ContextPool {
-  /** The records; a record starts at an offset `next()` returned. */
+  /** The current segment's records; a record starts at an offset `next()` returned. */
   text = '';
-  private at = RECORDS * RECORD;
+  private at = SEGMENT * RECORD;
+  /** Next segment to slice from `out` (RECORDS / SEGMENT: draw again). */
+  private segment = RECORDS / SEGMENT;
   private readonly random = Buffer.allocUnsafe(RECORDS * 24);
   private readonly out = Buffer.allocUnsafe(RECORDS * RECORD);
 
   constructor(private readonly samplingPercent: number) {}
 
-  /** The offset in `text` of an unused record (refilling when all are used). */
+  /** The offset in `text` of an unused record (moving to the next segment when all are used). */
   next(): number {
-    if (this.at >= RECORDS * RECORD) this.refill();
+    if (this.at >= SEGMENT * RECORD) {
+      if (this.segment >= RECORDS / SEGMENT) this.refill();
+      const from = this.segment++ * SEGMENT * RECORD;
+      this.text = this.out.toString('latin1', from, from + SEGMENT * RECORD);
+      this.at = 0;
+    }
     const at = this.at;
     this.at += RECORD;
     return at;
@@ -105,8 +116,7 @@ export class ContextPool {
       const x = r.readUInt32BE(b + 12);
       o[w++] = p >= 100 || (p > 0 && (x / 4294967296) * 100 < p) ? 49 : 48;
     }
-    this.text = o.toString('latin1');
-    this.at = 0;
+    this.segment = 0;
   }
 }
 
