@@ -206,4 +206,25 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(pages[0]).toContain('destination_workload="ratings-v1"');
     expect(pages[0]).toBe(pages[1]);
   });
+
+  it('follows a new config: peer metadata only toward mesh clusters, none from an inbound listener', () => {
+    const cfg = config(n('reviews'), 'outbound');
+    const t = createProxyTelemetry({ config: cfg });
+    const h = telemetryHooks(t, { flagsText });
+    const send = (): ListHeaders => {
+      const head = new ListHeaders([['host', 'ratings:9080']]);
+      const x = record({});
+      h.onRequestHeaders(x, head);
+      h.onRequestComplete(x);
+      return head;
+    };
+    expect(send().get(PEER_METADATA_HEADER)).toBe(t.peerHeaderValue);
+    t.reconfigure({ ...cfg, clusters: [{ name: cluster, discovery: 'dns', protocol: 'http1' }] });
+    expect(send().get(PEER_METADATA_HEADER)).toBeUndefined();
+    t.reconfigure(cfg);
+    expect(send().get(PEER_METADATA_HEADER)).toBe(t.peerHeaderValue);
+    t.reconfigure(config(n('reviews'), 'inbound'));
+    expect(send().get(PEER_METADATA_HEADER)).toBeUndefined();
+    expect(t.registry.expose()).toMatch(/istio_requests_total\{reporter="destination",[^}]*\} 1/);
+  });
 });

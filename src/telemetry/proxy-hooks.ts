@@ -12,6 +12,7 @@
  */
 import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, type PeerMetadata } from './peer.js';
 import { RequestScan } from './request-scan.js';
+import type { ConfigView } from './config-view.js';
 import type { Direction, RequestRecord, TcpRecord } from './record.js';
 import type { ProxyTelemetry } from './telemetry.js';
 import type { HeaderAccess } from './tracing/context.js';
@@ -120,6 +121,26 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
     peerPrincipal: undefined, mtls: undefined, trace: undefined, grpc: false, grpcStatus: undefined,
   };
   const scan = new RequestScan();
+  // The last listener's direction and cluster's mesh flag (consecutive requests mostly share both), per config view.
+  let memoView = t.view;
+  let lastListener: string | undefined;
+  let lastDirection: Direction = 'outbound';
+  let lastCluster: string | undefined;
+  let lastMesh = false;
+  const sync = (): ConfigView => {
+    if (memoView !== t.view) { memoView = t.view; lastListener = undefined; lastCluster = undefined; }
+    return memoView;
+  };
+  const directionOf = (listener: string): Direction => {
+    const view = sync();
+    if (listener !== lastListener) { lastListener = listener; lastDirection = view.direction(listener); }
+    return lastDirection;
+  };
+  const meshCluster = (cluster: string): boolean => {
+    const view = sync();
+    if (cluster !== lastCluster) { lastCluster = cluster; lastMesh = view.cluster(cluster).mesh; }
+    return lastMesh;
+  };
   const tcp: TcpRecord = { direction: 'outbound', cluster: undefined, upstreamHost: undefined, peer: undefined, peerPrincipal: undefined, mtls: undefined, sentBytes: 0, receivedBytes: 0, responseFlags: '-' };
   const fillTcp = (r: ProxyTcpView, final: boolean): TcpRecord => {
     tcp.direction = r.direction;
@@ -140,12 +161,12 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       t.tcpClosed(fillTcp(r, true));
     },
     onRequestHeaders(x, h) {
-      const direction = t.view.direction(x.listener);
+      const direction = directionOf(x.listener);
       const sc = scan.read(h);
       // Incoming peer metadata never reaches the application; inbound keeps it for its labels.
       const incoming = sc.peerMetadata !== undefined ? t.peerFromHeader(sc.peerMetadata) : undefined;
       if (sc.peerMetadata !== undefined) { h.remove(PEER_METADATA_HEADER); h.remove(PEER_METADATA_ID_HEADER); }
-      if (direction !== 'inbound' && t.view.cluster(x.cluster).mesh) {
+      if (direction !== 'inbound' && meshCluster(x.cluster)) {
         // Gone or never sent: appended. A lone -id field (no metadata) is replaced, as takePeer leaves it.
         if (sc.peerHeaders && sc.peerMetadata === undefined) t.addPeerHeaders(h);
         else t.appendPeerHeaders(h);
