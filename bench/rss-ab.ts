@@ -1,0 +1,166 @@
+/**
+ * `node --import tsx bench/rss-ab.ts [--rounds N] [--variant NAME=DIR ...] [--env NAME:K=V ...]
+ * [--node-args NAME:ARGS ...] [--smaps] [--hold SECS]`: RSS of `bowline proxy` after bench/proxy.ts's load
+ * (`bowline_rss_mb`: the bench's 10-rule route table, telemetry on, 1 % tracing; wrk 50
+ * connections, then 1000 rps), for two or more builds or launch settings in one run. Every round
+ * starts a fresh proxy per variant (RSS after load depends on the process's history), loads them
+ * one after the other in an order that rotates by round (wrk 4 s, then 1000 rps for 3 x 6 s, as
+ * the full bench does; `--quick`: 1 s and 1 x 1 s), then reads `/proc/PID/status` of each when
+ * it has been idle as long as the bench's Bowline is when the bench reads it (the other targets'
+ * turns: 36 s, `--quick` 6 s; `--idle S`). `--variant NAME=passthrough` is the floor: a bare Node
+ * pass-through (`net` sockets piped both ways) under the same load.
+ * A variant is a directory holding bin/ and dist/ (default: this checkout); `--env` and
+ * `--node-args` set how that variant's process is launched. `--smaps` prints where each proxy's
+ * resident pages are (per mapped file; anonymous memory as malloc arenas, stacks, other); `--hold`
+ * keeps the last round's proxies running that long for a closer look (pids and ports printed);
+ * `--stdout PREFIX` keeps each proxy's stdout in PREFIX.NAME.ROUND (e.g. with `--node-args NAME:--trace-gc`).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openLoop, quantile } from './loadgen.js';
+import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
+
+const { values } = parseArgs({ options: {
+  rounds: { type: 'string', default: '3' }, variant: { type: 'string', multiple: true }, env: { type: 'string', multiple: true },
+  'node-args': { type: 'string', multiple: true }, smaps: { type: 'boolean' }, quick: { type: 'boolean' }, hold: { type: 'string', default: '0' }, idle: { type: 'string' }, stdout: { type: 'string' },
+} });
+const rounds = Number(values.rounds);
+const variants = (values.variant ?? [`this=${root}`]).map((v) => { const i = v.indexOf('='); return { name: v.slice(0, i), dir: v.slice(i + 1), env: {} as Record<string, string>, args: [] as string[] }; });
+const byName = (s: string): { v: (typeof variants)[number]; rest: string } => {
+  const i = s.indexOf(':');
+  const v = variants.find((x) => x.name === s.slice(0, i));
+  if (!v) throw new Error(`no variant ${s.slice(0, i)}`);
+  return { v, rest: s.slice(i + 1) };
+};
+for (const e of values.env ?? []) { const { v, rest } = byName(e); const j = rest.indexOf('='); v.env[rest.slice(0, j)] = rest.slice(j + 1); }
+for (const a of values['node-args'] ?? []) { const { v, rest } = byName(a); v.args.push(...rest.split(' ').filter(Boolean)); }
+
+function bowlineConfig(upstreamPort: number): unknown {
+  const miss = (i: number): unknown => ({ name: `r${i}`, match: [{ uri: { prefix: `/api/v${i}/` }, headers: { 'end-user': { exact: `user${i}` } } }], route: { destinations: [{ cluster: 'reviews-v2', weight: 100 }] } });
+  const routes = [...Array.from({ length: 9 }, (_, i) => miss(i)), { name: 'hot', match: [{ uri: { prefix: '/' }, headers: { 'x-bench': { exact: 'hot' } } }], route: { destinations: [{ cluster: 'reviews-v1', weight: 100 }] } }];
+  const ep = [{ address: '127.0.0.1', port: upstreamPort }];
+  return {
+    version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
+    mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
+    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
+    routes: [{ name: 'reviews', virtualHosts: [{ name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes }] }],
+    clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }, { name: 'reviews-v2', discovery: 'eds', protocol: 'http1' }],
+    endpoints: [{ cluster: 'reviews-v1', endpoints: ep }, { cluster: 'reviews-v2', endpoints: ep }],
+    secrets: [],
+  };
+}
+
+/** The floor: a bare Node pass-through (each connection piped to the upstream), run for `--variant NAME=passthrough`. */
+const PASSTHROUGH = `const net = require('node:net'); const fs = require('node:fs'); const [up, pf] = process.argv.slice(1);
+const s = net.createServer((c) => { const u = net.connect(Number(up), '127.0.0.1'); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); });
+s.listen(0, '127.0.0.1', () => fs.writeFileSync(pf, JSON.stringify({ listeners: { outbound: s.address().port } })));`;
+
+function status(pid: number): { rss: number; anon: number; file: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
+}
+
+/** Resident MB per mapping kind: each file by name, anonymous memory by what it most likely is. */
+function smaps(pid: number): Array<[string, number]> {
+  const out = new Map<string, number>();
+  let name = '';
+  let size = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      size = (parseInt(m[2]!, 16) - parseInt(m[1]!, 16)) / 1024;
+      const path = m[3]!;
+      name = path ? path.replace(/^.*\//, '') : 'anon';
+      // glibc arenas of other threads are 64 MB-aligned heaps of up to 64 MB; thread stacks 8 MB (+ guard)
+      if (!path) name = size === 8192 ? 'anon: thread stack (8 MB)' : (parseInt(m[1]!, 16) % (64 * 1024 * 1024) === 0 && size <= 65536) ? 'anon: malloc arena (64 MB-aligned)' : size >= 256 * 1024 ? 'anon: >= 256 MB reservation (V8 cage / code range)' : 'anon: other';
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r) out.set(name, (out.get(name) ?? 0) + Number(r[1]) / 1024);
+  }
+  return [...out].filter(([, mb]) => mb >= 0.1).sort((a, b) => b[1] - a[1]);
+}
+
+function wrk(port: number, secs: number): void {
+  spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
+}
+
+const children: ChildProcess[] = [];
+let stopping = false;
+function keep(c: ChildProcess, what: string): ChildProcess {
+  let err = '';
+  c.stderr?.on('data', (d) => { err = (err + String(d)).slice(-2000); });
+  c.on('exit', (code) => { if (!stopping && code) process.stderr.write(`${what} exited ${code}: ${err}\n`); });
+  children.push(c);
+  return c;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'rss-ab-'));
+  try {
+    const up = await holdSocket();
+    writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${up.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
+    keep(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], up, { ...process.env, NGINX: '3;' }), 'nginx');
+    writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(up.port)));
+    const wrkSecs = values.quick ? 1 : 4;
+    const fixedMs = values.quick ? 1000 : 6000;
+    const fixedReps = values.quick ? 1 : 3;
+    const idleSecs = values.idle !== undefined ? Number(values.idle) : values.quick ? 6 : 36;
+    const res = new Map<string, Array<{ rss: number; anon: number; file: number; start: number; afterLoad: number }>>(variants.map((v) => [v.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      const procs: Array<{ name: string; port: number; pid: number; c: ChildProcess; start: number; loaded: number; afterLoad: number }> = [];
+      for (const v of variants) {
+        const pf = join(dir, `${v.name}-${r}.ports.json`);
+        const args = v.dir === 'passthrough' ? ['-e', PASSTHROUGH, String(up.port), pf] : [join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf];
+        const c = keep(spawn(process.execPath, [...v.args, ...args], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${v.name}.${r}`, 'w') : 'ignore', 'pipe'] }), v.name);
+        const port = await listenerPort(pf, 'outbound', c);
+        procs.push({ name: v.name, port, pid: c.pid!, c, start: status(c.pid!).rss, loaded: 0, afterLoad: 0 });
+      }
+      const order = procs.map((_, i) => procs[(i + r) % procs.length]!);
+      for (const p of order) {
+        wrk(p.port, wrkSecs);
+        for (let i = 0; i < fixedReps; i++) await openLoop(p.port, 1000, fixedMs, HOT);
+        p.loaded = Date.now();
+        p.afterLoad = status(p.pid).rss;
+      }
+      // The bench reads RSS once the other targets have had their turn: each proxy is read `idle` s after its load.
+      for (const p of [...procs].sort((a, b) => a.loaded - b.loaded)) await new Promise((ok) => setTimeout(ok, Math.max(0, p.loaded + idleSecs * 1000 - Date.now())));
+      const line: string[] = [];
+      for (const p of procs) {
+        const s = status(p.pid);
+        res.get(p.name)!.push({ ...s, start: p.start, afterLoad: p.afterLoad });
+        line.push(`${p.name} ${s.rss.toFixed(1)} MB (anon ${s.anon.toFixed(1)}, file ${s.file.toFixed(1)}; start ${p.start.toFixed(1)}, right after load ${p.afterLoad.toFixed(1)})`);
+        if (values.smaps) process.stdout.write(`  smaps of ${p.name}: ${smaps(p.pid).map(([n, mb]) => `${n} ${mb.toFixed(1)}`).join(', ')}\n`);
+      }
+      process.stdout.write(`round ${r + 1} (load ${loadavg()[0]!.toFixed(1)}): ${line.join(' | ')}\n`);
+      if (Number(values.hold) > 0 && r === rounds - 1) {
+        process.stdout.write(`holding ${values.hold} s: ${procs.map((p) => `${p.name} pid ${p.pid} port ${p.port}`).join(', ')} (cwd ${dir})\n`);
+        await new Promise((ok) => setTimeout(ok, Number(values.hold) * 1000));
+      }
+      for (const p of procs) p.c.kill('SIGTERM');
+      await Promise.all(procs.map((p) => p.c.exitCode !== null ? undefined : new Promise((ok) => p.c.once('exit', ok))));
+    }
+    const med = (xs: number[]): string => quantile(xs, 0.5).toFixed(1);
+    process.stdout.write(`medians over ${rounds} rounds:\n`);
+    for (const [name, xs] of res) process.stdout.write(`  ${name.padEnd(12)} RSS ${med(xs.map((x) => x.rss))} MB  anon ${med(xs.map((x) => x.anon))}  file ${med(xs.map((x) => x.file))}  at start ${med(xs.map((x) => x.start))}  right after load ${med(xs.map((x) => x.afterLoad))}\n`);
+  } finally {
+    stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => { process.stderr.write(String(err instanceof Error ? err.stack : err) + '\n'); process.exit(1); });
