@@ -11,7 +11,8 @@
  * Nothing else is served: the admin endpoints stay on 127.0.0.1.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { listenLocalHttp, type LocalHttpServer } from './local-http.js';
 
@@ -51,7 +52,8 @@ export function runProber(p: AppProber): Promise<string | undefined> {
     const https = (g.scheme ?? 'HTTP').toUpperCase() === 'HTTPS';
     const headers: Record<string, string> = { 'user-agent': 'kube-probe/bowline' };
     for (const h of g.httpHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
-    const req = (https ? httpsRequest : httpRequest)({
+    // node:https (and node's TLS with it) is required by the first HTTPS probe only.
+    const req = (https ? (createRequire(import.meta.url)('node:https') as typeof Https).request : httpRequest)({
       host: g.host || '127.0.0.1', port: g.port, path: g.path ?? '/', method: 'GET', headers, timeout: timeoutMs,
       ...(https ? { rejectUnauthorized: false } : {}), // the kubelet does not verify probe certificates either
     }, (res) => {

@@ -6,7 +6,6 @@
  * listeners, its push client), which would let an app reach the proxy's controls through it
  * or loop a connection back into the proxy; gateways never pass through.
  */
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
@@ -66,6 +65,8 @@ export async function passthroughTarget(own: OwnFacts, host: string, port: numbe
     if (c !== undefined && c.until > Date.now()) address = c.address;
     else {
       try {
+        // node:dns (c-ares and its modules) loads with the first name to resolve: a proxy that never passes a name through does not hold it.
+        const { lookup } = await import('node:dns/promises');
         address = (await lookup(host)).address;
       } catch (err) {
         return { refused: `cannot resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };

@@ -5,12 +5,13 @@
  * ClientHello) and reports the negotiated ALPN and the verified peer identity.
  */
 import type { Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { DownstreamTls } from '../../proxy-config/types.js';
 import { classifyTlsError } from '../identity/verify.js';
 import { sanAllowed, spiffeId } from './san.js';
 import type { SecretResolver } from './secrets.js';
 import { parseSpiffeId } from '../../proxy-config/spiffe.js';
+import { nodeTls } from './node-tls.js';
 
 /** Handshake must complete within this long. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -30,7 +31,7 @@ export interface CompiledDownstreamTls {
 export function compileDownstreamTls(t: DownstreamTls, secrets: SecretResolver): CompiledDownstreamTls {
   const own = secrets.get(t.certificateSecret);
   const ca = t.validationSecret !== undefined ? secrets.get(t.validationSecret).ca : undefined;
-  const context = createSecureContext({
+  const context = nodeTls().createSecureContext({
     ...(own.cert !== undefined ? { cert: own.cert } : {}),
     ...(own.key !== undefined ? { key: own.key } : {}),
     ...(ca !== undefined ? { ca } : {}),
@@ -81,7 +82,7 @@ export interface Terminated {
 export function terminate(raw: Socket, first: Buffer, tls: CompiledDownstreamTls, done: (err: Error | null, t?: Terminated) => void): void {
   // Bytes already read are put back; the TLS layer reads them before the socket's own.
   if (first.length > 0) raw.unshift(first);
-  const s = new TLSSocket(raw, {
+  const s = new (nodeTls().TLSSocket)(raw, {
     isServer: true,
     secureContext: tls.context,
     ALPNProtocols: tls.alpn.length > 0 ? tls.alpn : undefined,

@@ -6,11 +6,12 @@
  * else the endpoint's SPIFFE identity for ISTIO_MUTUAL, else the host name in `sni`.
  * `insecureSkipVerify` turns verification off and logs a warning once per cluster.
  */
-import { checkServerIdentity, connect, createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import type { ConnectionOptions, PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import type { OnReadOpts } from 'node:net';
 import type { UpstreamTls } from '../../proxy-config/types.js';
 import { sanAllowed } from './san.js';
 import type { SecretResolver } from './secrets.js';
+import { nodeTls } from './node-tls.js';
 
 /** A cluster's upstream TLS, compiled once per config. */
 export interface CompiledUpstreamTls {
@@ -32,14 +33,14 @@ export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: Sec
   if (t.unavailable !== undefined) {
     log(`cluster ${cluster}: ${t.unavailable}; its connections are refused until the control plane sends a usable credential (BOWLINE_E_TLS_SECRET)`);
     // No trusted roots and an identity check that always fails: nothing is ever sent on such a connection.
-    return { mode: t.mode, context: createSecureContext({ ca: [] }), sni: t.sni, subjectAltNames: [], insecure: false, alpn: t.alpn, refused: t.unavailable };
+    return { mode: t.mode, context: nodeTls().createSecureContext({ ca: [] }), sni: t.sni, subjectAltNames: [], insecure: false, alpn: t.alpn, refused: t.unavailable };
   }
   const own = t.certificateSecret !== undefined ? secrets.get(t.certificateSecret) : {};
   const ca = t.validationSecret !== undefined ? secrets.get(t.validationSecret).ca : undefined;
   if ((t.mode === 'MUTUAL' || t.mode === 'ISTIO_MUTUAL') && (own.cert === undefined || own.key === undefined)) {
     throw new Error(`cluster ${cluster}: tls mode ${t.mode} needs a certificateSecret with a certificate chain and key (BOWLINE_E_TLS_SECRET)`);
   }
-  const context = createSecureContext({
+  const context = nodeTls().createSecureContext({
     ...(own.cert !== undefined ? { cert: own.cert } : {}),
     ...(own.key !== undefined ? { key: own.key } : {}),
     ...(ca !== undefined ? { ca } : {}),
@@ -85,7 +86,7 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
         return sanAllowed(cert, sans) ? undefined : new Error(`upstream certificate SANs (${cert.subjectaltname ?? 'none'}) match none of ${sans.join(', ')} (BOWLINE_E_TLS_SAN_MISMATCH)`);
       }
       // ISTIO_MUTUAL's SNI (`outbound_.PORT_.SUBSET_.HOST`) is for routing, not a name in the certificate: the mesh root decides.
-      if (t.sni !== undefined && t.mode !== 'ISTIO_MUTUAL') return checkServerIdentity(t.sni, cert);
+      if (t.sni !== undefined && t.mode !== 'ISTIO_MUTUAL') return nodeTls().checkServerIdentity(t.sni, cert);
       return undefined;
     },
   };
@@ -93,5 +94,5 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
 
 /** Opens a TLS connection to an endpoint; `secureConnect` fires when verified. */
 export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[], onread?: OnRead): TLSSocket {
-  return connect(upstreamTlsOptions(t, host, port, identity, alpn, onread));
+  return nodeTls().connect(upstreamTlsOptions(t, host, port, identity, alpn, onread));
 }

@@ -6,7 +6,8 @@
  * by requests, and a dead collector costs them nothing but the drop counter.
  */
 import http from 'node:http';
-import https from 'node:https';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { TelemetryCodes, TelemetryError } from '../errors.js';
 import type { SpanData } from './span.js';
 import { encodeZipkin } from './zipkin.js';
@@ -55,6 +56,8 @@ export class BatchExporter {
   private readonly maxBatch: number;
   private readonly timeoutMs: number;
   private readonly agent: http.Agent;
+  /** node:http, or node:https (required only for an https collector: a proxy exporting over http never loads node's TLS). */
+  private readonly mod: Pick<typeof http, 'request'>;
   private closed = false;
 
   constructor(readonly options: ExporterOptions) {
@@ -71,7 +74,9 @@ export class BatchExporter {
     this.maxQueue = options.maxQueue ?? 4096;
     this.maxBatch = options.maxBatch ?? 512;
     this.timeoutMs = options.timeoutMs ?? 2000;
-    this.agent = u.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const mod = u.protocol === 'https:' ? createRequire(import.meta.url)('node:https') as typeof Https : http;
+    this.mod = mod;
+    this.agent = new mod.Agent({ keepAlive: true, maxSockets: 1 });
     this.timer = setInterval(() => void this.flush(), options.intervalMs ?? 1000);
     this.timer.unref();
   }
@@ -112,7 +117,7 @@ export class BatchExporter {
 
   private send(batch: SpanData[]): Promise<boolean> {
     const body = this.options.format === 'zipkin' ? encodeZipkin(batch) : encodeOtlp(batch);
-    const mod = this.url.protocol === 'https:' ? https : http;
+    const mod = this.mod;
     return new Promise<boolean>((resolve) => {
       let settled = false;
       // The deadline settles every POST, whatever the socket does (hang, half-close, reset).
