@@ -21,7 +21,7 @@ import type { ProxyTelemetry } from '../telemetry/index.js';
 import { withTelemetry } from './telemetry.js';
 import { emptyAuthz, installAuthorization } from './authz/slot.js';
 import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
-import { Upstreams } from './upstream/registry.js';
+import { clusterSpeaksH2, loadH2Upstream, Upstreams } from './upstream/registry.js';
 import { rateLimitedLog } from './log-limit.js';
 
 /** Options of `startProxy`. Every port may be 0 (ephemeral); the chosen ones are in `ports`. */
@@ -139,6 +139,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       stats.configRejected++;
       throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}): ${(err as Error).message}`);
     }
+    // The HTTP/2 upstream client loads with the first config that has an HTTP/2 cluster (upstream/registry.ts).
+    if (run.clusters.some(clusterSpeaksH2)) await loadH2Upstream();
     await listeners.apply(compiled);
     clusters.update(run.clusters, run.endpoints, run.node, protocols.shared.upstreamTls);
     // Keys name the kind of line (a code, a position), never the text: see log-limit.ts.

@@ -18,7 +18,11 @@ import { connect } from 'node:net';
 import type { ExtAuthzHttp } from '../../proxy-config/types.js';
 import type { ClusterManager } from '../cluster/index.js';
 import { connectUpstreamTls } from '../tls/upstream.js';
-import { checkGrpc, GrpcSessions } from './ext-authz-grpc.js';
+import type * as ExtAuthzGrpc from './ext-authz-grpc.js';
+import type { GrpcSessions } from './ext-authz-grpc.js';
+
+/** The gRPC client (ext-authz-grpc.ts: our HTTP/2 codec and protobufjs), loaded with the first gRPC check: a proxy without a gRPC provider never holds it. */
+let grpcLoading: Promise<typeof ExtAuthzGrpc> | undefined;
 
 /** The stable code logged when a check cannot be made (docs/errors.md). */
 export const EXT_AUTHZ_ERROR_CODE = 'BOWLINE_E_EXT_AUTHZ_UNAVAILABLE';
@@ -70,8 +74,8 @@ export interface CompiledExtAuthz {
   readonly includeRequest: (name: string) => boolean;
   readonly toUpstream: ((name: string) => boolean) | undefined;
   readonly toDownstreamOnDeny: ((name: string) => boolean) | undefined;
-  /** The gRPC service's HTTP/2 sessions (protocol grpc only). */
-  readonly grpc?: GrpcSessions;
+  /** The gRPC service's HTTP/2 sessions (protocol grpc only; made with the first check). */
+  readonly grpc?: { sessions?: GrpcSessions };
 }
 
 /** Compiles a provider's header patterns. */
@@ -81,7 +85,7 @@ export function compileExtAuthz(config: ExtAuthzHttp): CompiledExtAuthz {
     includeRequest: headerPatterns(config.includeRequestHeaders) ?? (() => false),
     toUpstream: headerPatterns(config.headersToUpstreamOnAllow),
     toDownstreamOnDeny: headerPatterns(config.headersToDownstreamOnDeny),
-    ...(config.protocol === 'grpc' ? { grpc: new GrpcSessions() } : {}),
+    ...(config.protocol === 'grpc' ? { grpc: {} } : {}),
   };
 }
 
@@ -109,7 +113,8 @@ function pairs(raw: string[], keep: (name: string) => boolean): Array<[string, s
 
 /** Sends one check to an endpoint of the provider's cluster; never rejects. */
 export function checkExternal(clusters: ClusterManager, p: CompiledExtAuthz, input: CheckInput): Promise<ExtAuthzOutcome> {
-  if (p.grpc) return checkGrpc(clusters, p, p.grpc, input);
+  const grpc = p.grpc;
+  if (grpc) return (grpcLoading ??= import('./ext-authz-grpc.js')).then((m) => m.checkGrpc(clusters, p, (grpc.sessions ??= new m.GrpcSessions()), input), (err: unknown): ExtAuthzOutcome => ({ kind: 'error', reason: `gRPC client not loaded: ${String(err)}` }));
   const c = p.config;
   const picked = clusters.pick(c.cluster);
   if (picked === undefined) return Promise.resolve({ kind: 'error', reason: `no healthy endpoint in ${c.cluster} for provider ${c.name}` });

@@ -12,11 +12,12 @@ import type { ProxyContext } from '../context.js';
 import { guardSink } from '../h2/guarded-sink.js';
 import type { CallSink, UpstreamCall, UpstreamRequest } from './call.js';
 import { h1Dispatch } from './h1-call.js';
+import { clusterSpeaksH2 } from './registry.js';
 
 /** True when `req` to `cluster` goes over HTTP/2. */
 export function speaksH2(cluster: Cluster, req: UpstreamRequest, fromH2: boolean): boolean {
   if (req.upgrade !== undefined) return false;
-  if (cluster.protocol === 'http2' || cluster.h2Upgrade === true) return true;
+  if (clusterSpeaksH2(cluster)) return true;
   return fromH2 && cluster.protocol !== 'http1' && cluster.protocol !== 'tcp';
 }
 

@@ -3,11 +3,31 @@
  * pool (pool.ts), the HTTP/2 sessions (h2/upstream.ts) and the number of open TCP proxy
  * sessions (tcp/session.ts, for the cluster's maxConnections). Made on first use, kept in step
  * with each applied config (`apply`), closed with the proxy.
+ *
+ * The HTTP/2 client (h2/upstream.ts and our HTTP/2 codec) is loaded only by a proxy that can
+ * need it (`loadH2Upstream`): the first config with an HTTP/2 cluster (proxy.ts awaits it before
+ * applying) or the first HTTP/2 downstream connection (detect/dispatch.ts loads it with the
+ * HTTP/2 server). A proxy that speaks only HTTP/1.1 does not hold it (docs/performance.md, Memory).
  */
+import type { Cluster } from '../../proxy-config/types.js';
 import type { ClusterManager } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
-import { ClusterCalls } from '../h2/upstream.js';
+import type * as H2Upstream from '../h2/upstream.js';
+import type { ClusterCalls } from '../h2/upstream.js';
 import { ClusterPool } from './pool.js';
+
+let h2: typeof H2Upstream | undefined;
+let h2Loading: Promise<void> | undefined;
+
+/** Loads the HTTP/2 upstream client (once); `Upstreams.sessions` needs it loaded. */
+export function loadH2Upstream(): Promise<void> {
+  return (h2Loading ??= import('../h2/upstream.js').then((m) => { h2 = m; }));
+}
+
+/** Whether requests to `c` can go over HTTP/2 whatever the downstream protocol (upstream/dispatch.ts `speaksH2`). */
+export function clusterSpeaksH2(c: Cluster): boolean {
+  return c.protocol === 'http2' || c.h2Upgrade === true;
+}
 
 /** Per-cluster upstream state of a proxy. */
 export class Upstreams {
@@ -29,17 +49,25 @@ export class Upstreams {
     return p;
   }
 
-  /** The HTTP/2 sessions of `cluster`, following its current config and TLS; undefined when the cluster is gone. */
+  /**
+   * The HTTP/2 sessions of `cluster`, following its current config and TLS; undefined when the
+   * cluster is gone, or (a bug: see `loadH2Upstream`'s callers) when the HTTP/2 client is not loaded yet.
+   */
   sessions(cluster: string): ClusterCalls | undefined {
     const state = this.clusters.get(cluster);
     if (state === undefined) return undefined;
+    if (h2 === undefined) {
+      void loadH2Upstream();
+      this.owner.log('h2-upstream-not-loaded', `cluster ${cluster}: HTTP/2 request before the HTTP/2 upstream client was loaded; answered as if the cluster were unavailable (BOWLINE_E_PROXY_INTERNAL)`);
+      return undefined;
+    }
     const tls = state.tls;
     let c = this.h2.get(cluster);
     if (c !== undefined && (c.config !== state.config || c.tls !== tls)) {
       // Config changed: new connections follow it; sessions in use finish on their own.
       if (c.tls !== tls) { c.close(); c = undefined; } else c.config = state.config;
     }
-    if (c === undefined) this.h2.set(cluster, (c = new ClusterCalls(state.config, tls, this.owner)));
+    if (c === undefined) this.h2.set(cluster, (c = new h2.ClusterCalls(state.config, tls, this.owner)));
     return c;
   }
 
