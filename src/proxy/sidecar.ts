@@ -1,7 +1,7 @@
 /**
  * A Bowline proxy process assembled, one named step a line: where its config comes from,
- * its workload identity, the listeners and admin (proxy.ts), metrics, DNS and health, the
- * control-plane client, and shutdown. `bowline proxy` (src/cli/commands/proxy.ts) parses its
+ * its workload identity, the listeners and admin (proxy.ts), a full GC when traffic stops
+ * (idle-gc.ts), metrics, DNS and health, the control-plane client, and shutdown. `bowline proxy` (src/cli/commands/proxy.ts) parses its
  * flags into `SidecarOptions` and calls `runSidecar`; nothing here reads argv.
  *
  * Parts a default sidecar does not use are imported when a step needs them (the control-plane
@@ -16,6 +16,7 @@ import type { Bootstrap } from './bootstrap.js';
 import type { OriginalDstLookup } from './capture/original-dst.js';
 import type { ControlClient } from './control-client/client.js';
 import type { AppProber } from './health.js';
+import { collectWhenIdle } from './idle-gc.js';
 import type { PreparedIdentity } from './identity/join.js';
 import { ConfigRejectedError, startProxy, type ProxyPorts, type RunningProxy } from './proxy.js';
 import type { WorkloadProbe } from './workload-probe.js';
@@ -112,6 +113,8 @@ export async function runSidecar(o: SidecarOptions): Promise<Sidecar> {
       ...(originalDst ? { originalDst } : {}),
     });
     cleanup.push(() => proxy.close());
+    const st = proxy.stats;
+    cleanup.push(collectWhenIdle(() => st.requestsTotal + st.downstreamConnectionsTotal + st.tcpConnectionsTotal + st.tcpBytesReceived + st.tcpBytesSent));
     if (telemetry && o.telemetry) Object.assign(ports, await serveMetrics(telemetry, o.telemetry, cleanup, o.log));
     if (o.dns) ports.dns = await serveDns(() => proxy.current.config, o.dns.port, cleanup, o.log);
     const publish = (): void => {

@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { compactingGc, IdleCollector } from './idle-gc.js';
+
+describe('IdleCollector', () => {
+  it('collects once when a quiet interval follows a busy one, never while traffic flows', () => {
+    let requests = 0;
+    let collected = 0;
+    const c = new IdleCollector(() => requests, () => collected++);
+    const ticks: boolean[] = [];
+    c.tick(); // start-up
+    ticks.push(c.tick()); // quiet after start-up: collect
+    ticks.push(c.tick()); // still quiet: nothing more
+    for (let i = 0; i < 3; i++) { requests += 100; ticks.push(c.tick()); } // serving
+    ticks.push(c.tick()); // stopped: collect
+    ticks.push(c.tick(), c.tick());
+    expect(ticks).toEqual([true, false, false, false, false, true, false, false]);
+    expect(collected).toBe(2);
+  });
+});
+
+describe('compactingGc(fullGc())', () => {
+  // In a child process: the gc flags are process-wide and must not leak into the test workers.
+  it('gives back the pages a plain full GC leaves committed, without a gc global in the main context', () => {
+    const script = `
+      const { compactingGc, fullGc } = await import(${JSON.stringify(new URL('./idle-gc.ts', import.meta.url).pathname)});
+      const v8 = await import('node:v8');
+      const old = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space').space_size;
+      let keep = [];
+      for (let i = 0; i < 4e5; i++) keep.push({ i, s: 'x' + i });
+      keep = keep.filter((_, i) => i % 50 === 0); // a few survivors on every page
+      const gc = fullGc();
+      gc();
+      const plain = old();
+      compactingGc(gc)();
+      console.log(JSON.stringify({ plain, compacted: old(), kept: keep.length, global: typeof globalThis.gc }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { plain: number; compacted: number; kept: number; global: string };
+    expect(out.global).toBe('undefined');
+    expect(out.kept).toBe(8000);
+    expect(out.compacted).toBeLessThan(out.plain / 2);
+  });
+
+  it('leaves compaction to node flags when the user chose them', () => {
+    const gc = (): void => {};
+    expect(compactingGc(gc, ['--compact-on-every-full-gc'], '')).toBe(gc);
+    expect(compactingGc(gc, [], '--compact_on_every_full_gc')).toBe(gc);
+    expect(compactingGc(gc, [], '')).not.toBe(gc);
+  });
+});

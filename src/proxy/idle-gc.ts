@@ -1,0 +1,84 @@
+/**
+ * Gives the heap's garbage back when the proxy goes quiet. Under load, objects of requests in
+ * flight survive the (small, held: young-generation.ts) young generation and are promoted; V8
+ * collects the old generation only when it has grown ~8 MB past what was live after the last full
+ * GC, and its memory reducer -- the full GC V8 runs when an isolate goes idle -- arms itself only
+ * after the old generation grew by 10 MB since it last ran, which a 10-15 MB proxy heap never
+ * does after start-up. A proxy that stops serving therefore kept 5-8 MB of dead requests resident
+ * until its next burst (docs/performance.md, Memory). One full GC when a busy period ends does
+ * what the memory reducer would: it runs only after requests stopped for a whole interval, once
+ * per busy period, never while traffic flows.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** How often activity is sampled (a GC follows 1-2 intervals after the last request). */
+export const IDLE_GC_INTERVAL_MS = 5_000;
+
+/** Decides when a busy period has ended: `tick` is called every interval with the count of requests and connections so far. */
+export class IdleCollector {
+  private last = -1;
+  private busy = false;
+
+  constructor(private readonly activity: () => number, private readonly collect: () => void) {}
+
+  /** Samples activity; collects once when an interval without any follows one with some. True when it collected. */
+  tick(): boolean {
+    const n = this.activity();
+    if (n !== this.last) {
+      // The first sample (start-up, the config's compilation) counts as busy too.
+      this.last = n;
+      this.busy = true;
+      return false;
+    }
+    if (!this.busy) return false;
+    this.busy = false;
+    this.collect();
+    return true;
+  }
+}
+
+/**
+ * A full, synchronous GC: node's `gc` when node runs with `--expose-gc`, else V8's gc extension
+ * taken from a new context with the flag on only while that context is made (the main context and
+ * user code never see a `gc` global).
+ */
+export function fullGc(): () => void {
+  const own = (globalThis as { gc?: () => void }).gc;
+  if (typeof own === 'function') return own;
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc') as () => void;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/**
+ * Collects and compacts: V8 moves the survivors out of fragmented pages only when it aims to reduce
+ * memory (its memory reducer) or with `--compact-on-every-full-gc`, so the flag is on for this one
+ * GC (unless node was started with it). Without compaction the GC frees the dead objects but most
+ * of their pages stay committed (measured: 59-61 MB after the bench's load and idle time instead of
+ * 56.3-56.6).
+ */
+export function compactingGc(gc: () => void, execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): () => void {
+  const chosen = (s: string): boolean => /compact[-_]on[-_]every[-_]full[-_]gc/.test(s);
+  if (execArgv.some(chosen) || chosen(nodeOptions)) return gc;
+  return () => {
+    setFlagsFromString('--compact-on-every-full-gc');
+    try {
+      gc();
+    } finally {
+      setFlagsFromString('--no-compact-on-every-full-gc');
+    }
+  };
+}
+
+/** Starts sampling `activity` every `intervalMs` (the timer never keeps the process alive); returns the stop function. */
+export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INTERVAL_MS): () => void {
+  let gc: (() => void) | undefined;
+  const c = new IdleCollector(activity, () => (gc ??= compactingGc(fullGc()))());
+  const timer = setInterval(() => c.tick(), intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
