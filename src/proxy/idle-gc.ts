@@ -9,8 +9,9 @@
  * what the memory reducer would: it runs only after requests stopped for a whole interval, once
  * per busy period, never while traffic flows.
  */
+import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import type * as Vm from 'node:vm';
 
 /** How often activity is sampled (a GC follows 1-2 intervals after the last request). */
 export const IDLE_GC_INTERVAL_MS = 5_000;
@@ -48,7 +49,8 @@ export function fullGc(): () => void {
   if (typeof own === 'function') return own;
   setFlagsFromString('--expose-gc');
   try {
-    return runInNewContext('gc') as () => void;
+    // node:vm is required here, with the first idle GC: a proxy that never goes idle does not load it.
+    return (createRequire(import.meta.url)('node:vm') as typeof Vm).runInNewContext('gc') as () => void;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
