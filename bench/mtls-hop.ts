@@ -21,6 +21,7 @@
  * the proxies (`--cpu-prof --cpu-prof-dir DIR`, `--perf-basic-prof`); the pids are printed for
  * `perf record -p`.
  */
+import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -186,7 +187,7 @@ async function driver(): Promise<void> {
   const log = (s: string): void => { process.stderr.write(`[${(performance.now() / 1000).toFixed(1).padStart(5)} s] ${s}\n`); };
   const proxy = async (name: string, cfg: unknown, listener: string, env: NodeJS.ProcessEnv = process.env): Promise<{ port: number; pid: number }> => {
     writeFileSync(join(dir, `${name}.json`), JSON.stringify(cfg));
-    const c = spawn(process.execPath, [...extra, join(root, 'bin/bowline'), 'proxy', '--config', join(dir, `${name}.json`), '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`)], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(root, 'bin/bowline'), 'proxy', '--config', join(dir, `${name}.json`), '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`)], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(c);
     return { port: await listenerPort(join(dir, `${name}.ports.json`), listener, c), pid: c.pid! };
   };

@@ -14,6 +14,7 @@
  * node_h2_floor_cpu_us_per_req, h2_rps, haproxy_h2_rps, tcp_hop_gbps, haproxy_tcp_gbps (null when
  * a tool is missing; the reason goes to stderr).
  */
+import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
@@ -140,7 +141,7 @@ export async function prepareProtocols(o: { quick: boolean }, log: (s: string) =
     const f = join(dir, `bowline-${kind}-${telemetry}.json`);
     const pf = join(dir, `bowline-${kind}-${telemetry}.ports.json`);
     writeFileSync(f, JSON.stringify(proxyConfig(0, up, kind)));
-    const c = start(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, '--telemetry', telemetry]);
+    const c = start(process.execPath, [...PROXY_NODE_FLAGS, join(root, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, '--telemetry', telemetry]);
     return { port: await listenerPort(pf, 'l', c), pid: c.pid! };
   };
   const haproxy = async (kind: 'h2' | 'tcp', up: number): Promise<{ port: number; pid: number }> => {

@@ -10,6 +10,7 @@
  * (idle-conns.ts). Bowline runs as its own process from dist/. Every port comes from the
  * kernel (bench/ports.ts).
  */
+import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -110,7 +111,7 @@ async function startBowline(dir: string, upstreamPort: number, name: string, ext
 }
 
 function bowlineProc(dir: string, name: string, cfg: string, extra: string[] = []): ChildProcess {
-  return run(process.execPath, [join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`), ...extra]);
+  return run(process.execPath, [...PROXY_NODE_FLAGS, join(root, 'bin/bowline'), 'proxy', '--config', cfg, '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`), ...extra]);
 }
 
 /**

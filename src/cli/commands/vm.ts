@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { proxyArgv } from '../../proxy/node-flags.js';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -207,7 +208,7 @@ export async function runJoin(args: string[], io: CliIO): Promise<number> {
   const plan = joinPlan(bundle, { root: values.root!, address, ...installed(), user, userExists: !dry && userExists(user), systemd });
   const { node, bowline } = installed();
   if (dry) {
-    io.stdout(renderPlan([...plan.steps, ...(systemd ? [] : [{ kind: 'run' as const, argv: ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--clear-groups', node, bowline, 'proxy', ...plan.proxyArgsHere] }])]));
+    io.stdout(renderPlan([...plan.steps, ...(systemd ? [] : [{ kind: 'run' as const, argv: ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--clear-groups', node, ...proxyArgv(bowline, ['proxy', ...plan.proxyArgsHere])] }])]));
     if (!systemd) io.stdout(`# file: ${UNIT_PATH} (0644) (not written with --no-systemd; what systemd would run)\n${plan.unit}`);
     return EXIT_OK;
   }
@@ -225,7 +226,7 @@ export async function runJoin(args: string[], io: CliIO): Promise<number> {
   const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
   const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
   io.stderr(`bowline join: joined; running the proxy in the foreground as ${user} (--no-systemd)\n`);
-  const child = spawn(node, [bowline, 'proxy', ...plan.proxyArgsHere], { uid, gid, stdio: 'inherit' });
+  const child = spawn(node, proxyArgv(bowline, ['proxy', ...plan.proxyArgsHere]), { uid, gid, stdio: 'inherit' });
   // `bowline leave` stops this proxy by its pid (it deregisters on the way out).
   if (child.pid) writeFileSync(pidFile(values.root!), `${child.pid}\n`, { mode: 0o644 });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));

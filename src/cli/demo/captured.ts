@@ -3,6 +3,7 @@
 // `--capture iptables` under the proxy's group (exempt from capture), then the app on its service
 // port with no proxy settings: it calls `http://reviews:9080`, the name resolves through the
 // sidecar's DNS proxy, the connection is captured.
+import { proxyArgv } from '../../proxy/node-flags.js';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { readPortsFile } from '../ports-file.js';
@@ -42,7 +43,7 @@ export async function startCapturedWorkload(sup: Supervisor, w: DemoWorkload, ns
   if (code !== 0) throw new StartError(install, `bowline capture install in ${ns.name} failed (exit ${code})`);
   const portsFile = path.join(p.home, `${w.name}.ports.json`);
   rmSync(portsFile, { force: true }); // an earlier run's in the same --home
-  const side = sup.start({ name: `${w.name}-sidecar`, ...inNs(ns, [process.execPath, bowlineBin, ...capturedSidecarArgs(w, { push: p.push, address: ns.address, portsFile, tokenFile: p.tokenFile })]), env: p.env, gid: PROXY_GID });
+  const side = sup.start({ name: `${w.name}-sidecar`, ...inNs(ns, [process.execPath, ...proxyArgv(bowlineBin, capturedSidecarArgs(w, { push: p.push, address: ns.address, portsFile, tokenFile: p.tokenFile }))]), env: p.env, gid: PROXY_GID });
   await listenersUp(side, portsFile, ['virtualOutbound', 'virtualInbound']);
   const app = sup.start({ name: w.name, ...inNs(ns, [process.execPath, sampleScript(w.script), '--port', String(w.servicePort), '--host', '127.0.0.1', ...(w.args ?? [])]), env: { ...w.env, ...NO_PROXY_ENV } });
   await logLine(app, new RegExp(`listening on http://127\\.0\\.0\\.1:${w.servicePort}\\b`), 'listening line');

@@ -4,6 +4,7 @@
 // plane (an intermediate of one shared root, `bowline ca`), its own east-west gateway (15443,
 // AUTO_PASSTHROUGH), and reads the other with `bowline cluster add` (a registry-read token): greeter's
 // sidecar knows messenger only as cluster-2's east-west gateway, and the call is mTLS end to end.
+import { proxyArgv } from '../../proxy/node-flags.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCa } from '../commands/ca.js';
@@ -138,9 +139,9 @@ async function bringUp(opts: MulticlusterOptions, held: HeldPort): Promise<Multi
     Promise.all(planes.map(async (p) => {
       const portsFile = freshFile(path.join(p.home, 'istio-eastwestgateway.ports.json'));
       const tokenFile = await mintTokenFile(p.home, p.api, { namespace: 'istio-system', serviceAccount: 'istio-eastwestgateway', workload: 'istio-eastwestgateway' });
-      const gw = sup.start({ name: `${p.name}-istio-eastwestgateway`, command: process.execPath, env: p.env, args: [bowlineBin, 'proxy', '--gateway', '--server', p.push, '--token-file', tokenFile,
+      const gw = sup.start({ name: `${p.name}-istio-eastwestgateway`, command: process.execPath, env: p.env, args: proxyArgv(bowlineBin, ['proxy', '--gateway', '--server', p.push, '--token-file', tokenFile,
         '--name', 'istio-eastwestgateway', '--namespace', 'istio-system', '--labels', `istio=eastwestgateway,app=istio-eastwestgateway,topology.istio.io/network=${p.network}`,
-        '--bind-port', '15443=0', '--admin-port', '0', '--metrics-port', '0', '--ports-file', portsFile] });
+        '--bind-port', '15443=0', '--admin-port', '0', '--metrics-port', '0', '--ports-file', portsFile]) });
       await proxyListeners(gw, portsFile, ['gateway|15443']);
     })));
 
@@ -162,7 +163,7 @@ async function bringUp(opts: MulticlusterOptions, held: HeldPort): Promise<Multi
   await progress.step(`cluster-1's ingress gateway listening on :${opts.port}`, async () => {
     const portsFile = freshFile(path.join(one.home, 'istio-ingressgateway.ports.json'));
     const tokenFile = await mintTokenFile(one.home, one.api, { namespace: 'istio-system', serviceAccount: 'istio-ingressgateway', workload: 'istio-ingressgateway' });
-    gw = sup.start({ name: `${one.name}-istio-ingressgateway`, command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push: one.push, port: opts.port, portsFile, tokenFile }), '--sockets-from-parent'], env: one.env, ipc: true });
+    gw = sup.start({ name: `${one.name}-istio-ingressgateway`, command: process.execPath, args: proxyArgv(bowlineBin, [...gatewayArgs({ push: one.push, port: opts.port, portsFile, tokenFile }), '--sockets-from-parent']), env: one.env, ipc: true });
     await held.handTo(gw.proc);
     await httpReady(gw, `http://127.0.0.1:${opts.port}/greeter`, `an answer on :${opts.port}`, () => true);
   });
@@ -185,7 +186,7 @@ async function workload(sup: Supervisor, cluster: { name: string; home: string; 
   const appSocket = await bindForChild();
   try {
     const portsFile = freshFile(path.join(cluster.home, `${w.name}.ports.json`));
-    const side = sup.start({ name: `${cluster.name}-${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push: cluster.push, appPort: appSocket.port, portsFile, tokenFile })], env: cluster.env });
+    const side = sup.start({ name: `${cluster.name}-${w.name}-sidecar`, command: process.execPath, args: proxyArgv(bowlineBin, sidecarArgs(w, { push: cluster.push, appPort: appSocket.port, portsFile, tokenFile })), env: cluster.env });
     const listeners = await proxyListeners(side, portsFile, ['outbound', `inbound|${w.servicePort}`]);
     const proxyUrl = `http://127.0.0.1:${listeners.outbound}`;
     await startAppOn(sup, { ...w, name: `${cluster.name}-${w.name}` }, appSocket, { ...appEnv, HTTP_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: '', no_proxy: '' });

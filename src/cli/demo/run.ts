@@ -1,5 +1,6 @@
 // `bowline demo`: brings up the control plane, every Bookinfo workload with its sidecar
 // (or, with --no-mesh, the apps wired directly), and the ingress gateway on --port.
+import { proxyArgv } from '../../proxy/node-flags.js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readPortsFile } from '../ports-file.js';
 import path from 'node:path';
@@ -185,7 +186,7 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
     const portsFile = freshFile(path.join(opts.home, 'istio-ingressgateway.ports.json'));
     const tokenFile = await mintTokenFile(opts.home, api, { namespace: 'istio-system', serviceAccount: 'istio-ingressgateway', workload: 'istio-ingressgateway' });
     // --port goes to the gateway still bound (over IPC): it is never free for another process to take.
-    gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: [bowlineBin, ...gatewayArgs({ push, port: opts.port, portsFile, tokenFile }), '--sockets-from-parent'], env, ipc: true });
+    gw = sup.start({ name: 'istio-ingressgateway', command: process.execPath, args: proxyArgv(bowlineBin, [...gatewayArgs({ push, port: opts.port, portsFile, tokenFile }), '--sockets-from-parent']), env, ipc: true });
     await held.handTo(gw.proc);
     await httpReady(gw, `http://127.0.0.1:${opts.port}/productpage`, `an answer on :${opts.port}`, () => true);
   });
@@ -203,7 +204,7 @@ async function bringUp(opts: DemoOptions, held: HeldPort): Promise<DemoRunning> 
       const appSocket = await bindForChild();
       try {
         const portsFile = freshFile(path.join(opts.home, `${w.name}.ports.json`));
-        const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: [bowlineBin, ...sidecarArgs(w, { push, appPort: appSocket.port, portsFile, tokenFile })], env });
+        const side = sup.start({ name: `${w.name}-sidecar`, command: process.execPath, args: proxyArgv(bowlineBin, sidecarArgs(w, { push, appPort: appSocket.port, portsFile, tokenFile })), env });
         const listeners = await proxyListeners(side, portsFile, ['outbound', `inbound|${w.servicePort}`]);
         const proxyUrl = `http://127.0.0.1:${listeners.outbound}`;
         running.outbound[w.name] = proxyUrl;

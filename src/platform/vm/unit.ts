@@ -4,6 +4,7 @@
  * proxy restarts), the proxy itself as the unprivileged `bowline-proxy` user, restarted always,
  * logging to the journal. Exec lines name the installed node and bowline by absolute path.
  */
+import { proxyArgv } from '../../proxy/node-flags.js';
 
 /** What the unit runs. */
 export interface UnitInput {
@@ -41,7 +42,7 @@ Type=simple
 EnvironmentFile=${u.envFile}
 # Capture before every start, as root (+); never removed on stop: while the proxy is down, captured traffic is refused.
 ExecStartPre=+${line(['capture', 'install', ...u.captureArgs])}
-ExecStart=${line(['proxy', ...u.proxyArgs])}
+ExecStart=${[u.node, ...proxyArgv(u.bowline, ['proxy', ...u.proxyArgs])].map(arg).join(' ')}
 User=${u.user}
 Group=${u.user}
 Restart=always
