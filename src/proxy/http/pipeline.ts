@@ -21,7 +21,6 @@
  *   forward    -> exchange/exchange.ts: attempts through one upstream client, retries, timeouts,
  *                 response (+ response header ops)
  */
-import { randomUUID } from 'node:crypto';
 import { Flag } from '../record.js';
 import { applyHeaderMutation, isPreflight } from '../filters/index.js';
 import { mirrorRequest } from '../upstream/mirror.js';
@@ -32,6 +31,7 @@ import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
 import { normalizePath, PathError } from './path-normalize.js';
+import { newRequestId } from '../../telemetry/tracing/ids.js';
 
 /** What a step tells the pipeline. */
 export const CONTINUE = 0;
@@ -81,7 +81,7 @@ function head(x: Exchange): number {
   }
   const hs = h.headers;
   let id = hs.get('x-request-id');
-  if (id === undefined && x.lst.generateRequestId) { id = randomUUID(); hs.add('x-request-id', id); }
+  if (id === undefined && x.lst.generateRequestId) { id = newRequestId(); hs.add('x-request-id', id); }
   x.requestId = id ?? '';
   const xff = hs.get('x-forwarded-for');
   hs.set('x-forwarded-for', xff === undefined ? x.ds.remoteAddress : xff + ', ' + x.ds.remoteAddress);

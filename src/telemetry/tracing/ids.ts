@@ -3,7 +3,7 @@
  * turned into one hex string per block, so an id costs a substring rather than a system call
  * or a native conversion.
  */
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const POOL = 4096;
 
@@ -52,7 +52,7 @@ export class RandomIds implements IdSource {
   }
 
   requestId(): string {
-    return randomUUID();
+    return newRequestId();
   }
 }
 
@@ -123,4 +123,59 @@ export class ContextPool {
 function isZero(r: Buffer, from: number, n: number): boolean {
   for (let i = from; i < from + n; i++) if (r[i] !== 0) return false;
   return true;
+}
+
+/** Characters of one pooled UUID (8-4-4-4-12 hex digits). */
+const UUID = 36;
+
+/**
+ * Random UUIDs (v4, RFC 9562 4.4) for `x-request-id`, written out 128 at a time from one random
+ * draw and made into strings 16 at a time (SEGMENT, small enough to die young), so an id is one
+ * substring. node's `randomUUID` builds each id from ~20 concatenated two-digit strings: ~0.5 KB
+ * of young generation per request (sampling heap profiler of a proxy at 1000 rps), where this
+ * costs a slice and a sixteenth of a segment string.
+ */
+export class UuidPool {
+  private text = '';
+  private at = SEGMENT * UUID;
+  private segment = RECORDS / SEGMENT;
+  private readonly random = Buffer.allocUnsafe(RECORDS * 16);
+  private readonly out = Buffer.allocUnsafe(RECORDS * UUID);
+
+  next(): string {
+    if (this.at >= SEGMENT * UUID) {
+      if (this.segment >= RECORDS / SEGMENT) this.refill();
+      const from = this.segment++ * SEGMENT * UUID;
+      this.text = this.out.toString('latin1', from, from + SEGMENT * UUID);
+      this.at = 0;
+    }
+    const at = this.at;
+    this.at += UUID;
+    return this.text.substring(at, at + UUID);
+  }
+
+  private refill(): void {
+    const r = randomFillSync(this.random);
+    const o = this.out;
+    let w = 0;
+    for (let i = 0; i < RECORDS; i++) {
+      const b = i * 16;
+      r[b + 6] = (r[b + 6]! & 0x0f) | 0x40; // version 4
+      r[b + 8] = (r[b + 8]! & 0x3f) | 0x80; // variant 10
+      for (let k = 0; k < 16; k++) {
+        if (k === 4 || k === 6 || k === 8 || k === 10) o[w++] = 45; // -
+        const v = r[b + k]!;
+        o[w++] = HEX.charCodeAt(v >> 4);
+        o[w++] = HEX.charCodeAt(v & 15);
+      }
+    }
+    this.segment = 0;
+  }
+}
+
+const requestIds = new UuidPool();
+
+/** A fresh random `x-request-id` (UUID v4, lowercase). */
+export function newRequestId(): string {
+  return requestIds.next();
 }
