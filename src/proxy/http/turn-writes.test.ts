@@ -43,6 +43,31 @@ describe('writing straight to the socket', () => {
     client.destroy();
   });
 
+  it('keeps a queued write whole while other sockets go on writing (one WriteWrap serves only writes that completed at once)', async () => {
+    const a = await pair();
+    const serverA = server;
+    const b = await pair();
+    const gotA = readAll(a.client);
+    for (let i = 0; i < 50; i++) writeOut(a.sock, `a${i};`);
+    b.client.pause();
+    const big = Buffer.alloc(16 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i + 7, i);
+    writeOut(b.sock, big);
+    expect((b.sock as unknown as { _handle: { writeQueueSize: number } })._handle.writeQueueSize).toBeGreaterThan(0);
+    for (let i = 50; i < 100; i++) writeOut(a.sock, Buffer.from(`a${i};`));
+    a.sock.end();
+    b.sock.end();
+    const gotB = readAll(b.client);
+    b.client.resume();
+    expect((await gotA).toString('latin1')).toBe(Array.from({ length: 100 }, (_, i) => `a${i};`).join(''));
+    const all = await gotB;
+    expect(all.length).toBe(big.length);
+    expect(all.equals(big)).toBe(true);
+    a.client.destroy();
+    b.client.destroy();
+    serverA?.close();
+  });
+
   it('closes the socket when a write fails (peer gone)', async () => {
     const { sock, client } = await pair();
     sock.pause(); // nothing reads the reset: the write is what finds it

@@ -99,6 +99,9 @@ function streamWrap(): StreamWrap | null {
 }
 const SW = streamWrap();
 
+/** A WriteWrap no write holds (see writeOut). */
+let spare: WriteReq | null = null;
+
 function onDirectComplete(this: WriteReq, status: number): void {
   const s = this.socket;
   this.buffer = null;
@@ -124,7 +127,11 @@ export function writeOut(socket: Socket, data: string | Buffer): void {
     if (typeof data === 'string') socket.write(data, 'latin1'); else socket.write(data);
     return;
   }
-  const req = new SW.WriteWrap();
+  // A write the kernel takes at once never attaches its WriteWrap (node's StreamBase finishes
+  // it before making the C++ request), so one object serves every such write; a write libuv
+  // queues keeps its own until it completes.
+  const req = spare ?? new SW.WriteWrap();
+  spare = null;
   req.handle = h;
   req.oncomplete = onDirectComplete;
   req.async = false;
@@ -133,7 +140,7 @@ export function writeOut(socket: Socket, data: string | Buffer): void {
   req.socket = null;
   const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
   if (err !== 0) { socket.destroy(new Error(`write failed (${err})`)); return; }
-  if (SW.streamBaseState[SW.kLastWriteWasAsync] !== 0) { req.buffer = data; req.socket = socket; }
+  if (SW.streamBaseState[SW.kLastWriteWasAsync] !== 0) { req.buffer = data; req.socket = socket; } else { req.handle = null; spare = req; }
 }
 
 /** `parts` (strings are latin1: one byte per character) joined into one buffer of `bytes`. */
