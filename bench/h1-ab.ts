@@ -14,6 +14,7 @@
  * the same time (a burst of other work lands on all of them); CPU is the processes' threads' run
  * time (/proc/PID/task/TID/schedstat).
  */
+import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -21,7 +22,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLoop, quantile } from './loadgen.js';
-import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
+import { bowlineConfig } from './proxy.js';
+import { holdSocket, listenerPort, nginxUpstream, spawnWithSocket } from './ports.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
@@ -59,20 +61,6 @@ function keep(c: ChildProcess, what: string): ChildProcess {
 }
 let stopping = false;
 
-function bowlineConfig(upstreamPort: number): unknown {
-  const miss = (i: number): unknown => ({ name: `r${i}`, match: [{ uri: { prefix: `/api/v${i}/` }, headers: { 'end-user': { exact: `user${i}` } } }], route: { destinations: [{ cluster: 'reviews-v2', weight: 100 }] } });
-  const routes = [...Array.from({ length: 9 }, (_, i) => miss(i)), { name: 'hot', match: [{ uri: { prefix: '/' }, headers: { 'x-bench': { exact: 'hot' } } }], route: { destinations: [{ cluster: 'reviews-v1', weight: 100 }] } }];
-  const ep = [{ address: '127.0.0.1', port: upstreamPort }];
-  return {
-    version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
-    mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
-    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
-    routes: [{ name: 'reviews', virtualHosts: [{ name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes }] }],
-    clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }, { name: 'reviews-v2', discovery: 'eds', protocol: 'http1' }],
-    endpoints: [{ cluster: 'reviews-v1', endpoints: ep }, { cluster: 'reviews-v2', endpoints: ep }],
-    secrets: [],
-  };
-}
 
 /** Context switches of a process so far (voluntary + involuntary: each wake-up and each preemption). */
 function switches(pid: number): number {
@@ -97,20 +85,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'h1-ab-'));
   try {
     const up = await holdSocket();
-    writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${up.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
-    keep(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], up, { ...process.env, NGINX: '3;' }), 'nginx');
+    keep(nginxUpstream(dir, up), 'nginx');
     const hp = await holdSocket();
     writeFileSync(join(dir, 'haproxy.cfg'), `global\n  nbthread 1\n  maxconn 10500\n  ulimit-n 20000\n  no strict-limits\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${up.port}\n`);
     const ha = keep(spawnWithSocket('/usr/sbin/haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], hp), 'haproxy');
     const targets: Array<{ name: string; port: number; pid: number }> = [{ name: 'haproxy', port: hp.port, pid: ha.pid! }];
-    writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(up.port)));
+    writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(0, up.port)));
     const nodeArgs = values['node-args'] ? values['node-args'].split(' ') : [];
     for (const v of variants) {
       const pf = join(dir, `${v.name}.ports.json`);
-      const c = keep(spawn(process.execPath, [...nodeArgs, ...(v.env.NODE_ARGS ?? '').split(' ').filter(Boolean), join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
+      const c = keep(spawn(process.execPath, [...PROXY_NODE_FLAGS, ...nodeArgs, ...(v.env.NODE_ARGS ?? '').split(' ').filter(Boolean), join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(values['telemetry-off'] ? ['--telemetry', 'off'] : [])], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', process.env.H1AB_STDOUT ? openSync(`${process.env.H1AB_STDOUT}.${v.name}`, 'w') : 'ignore', 'pipe'] }), v.name);
       targets.push({ name: v.name, port: await listenerPort(pf, 'outbound', c), pid: c.pid! });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name}:${t.port} pid ${t.pid}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)}\n`);

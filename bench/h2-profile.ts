@@ -17,6 +17,7 @@
  * requests per wake-up of the main thread (voluntary context switches: how much work each
  * event-loop turn found, comparable between the two), load average).
  */
+import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -60,7 +61,7 @@ async function bowline(name: string, home: string, up: number, nodeArgs: string[
   const f = join(dir, `${name}.json`);
   const pf = join(dir, `${name}.ports.json`);
   writeFileSync(f, JSON.stringify(proxyConfig(0, up, 'h2')));
-  const c = spawn(process.execPath, [...nodeArgs, join(home, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, '--telemetry', a.telemetry!], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...nodeArgs, join(home, 'bin/bowline'), 'proxy', '--config', f, '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, '--telemetry', a.telemetry!], { stdio: ['ignore', 'ignore', 'inherit'] });
   kids.push(c);
   return { port: await listenerPort(pf, 'l', c), pid: c.pid!, child: c };
 }

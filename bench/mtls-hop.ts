@@ -33,7 +33,7 @@ import { CertificateAuthority, MemoryCaStorage, parseKek } from '../src/ca/index
 import { createKeyAndCsr } from '../src/proxy/identity/csr.js';
 import { inboundChains } from '../src/push/security/mtls.js';
 import { openLoop, quantile } from './loadgen.js';
-import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
+import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 
 const node = (name: string) => ({ id: name, role: 'sidecar', workload: name, namespace: 'default', serviceAccount: name, labels: { app: name } });
 const mesh = { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: true, outboundTrafficPolicy: 'ALLOW_ANY' };
@@ -194,11 +194,7 @@ async function driver(): Promise<void> {
   try {
     const loadStart = loadavg()[0]!;
     const held = await holdSocket();
-    writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${held.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
-    children.push(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], held, { ...process.env, NGINX: '3;' }));
+    children.push(nginxUpstream(dir, held));
     const hops: PairedHop[] = [];
     const AB = process.env.AB; // "VAR" : compare mtls hops with VAR=0 (as 'hop') and VAR=1
     for (const mtls of [false, true]) {

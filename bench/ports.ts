@@ -7,7 +7,8 @@
  * - `bowline proxy` binds port 0 itself and says which port in its `--ports-file`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 /** A listening socket on 127.0.0.1 with a kernel-chosen port, to hand to a child as fd 3. */
@@ -33,6 +34,18 @@ export function spawnWithSocket(cmd: string, args: string[], held: HeldSocket, e
   const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', held.fd], env: env ?? process.env });
   held.release();
   return c;
+}
+
+/**
+ * The side-by-side drivers' upstream: nginx (one worker) answering every request `200 ok` on
+ * `held` (its fd 3, `NGINX=3;`), its files in `dir`.
+ */
+export function nginxUpstream(dir: string, held: HeldSocket): ChildProcess {
+  writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${held.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
+  return spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], held, { ...process.env, NGINX: '3;' });
 }
 
 /** Waits (bounded) until `file`, a `bowline proxy --ports-file`, names listener `name`; its port. */

@@ -15,6 +15,7 @@
  * keeps the last round's proxies running that long for a closer look (pids and ports printed);
  * `--stdout PREFIX` keeps each proxy's stdout in PREFIX.NAME.ROUND (e.g. with `--node-args NAME:--trace-gc`).
  */
+import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,7 +23,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLoop, quantile } from './loadgen.js';
-import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
+import { bowlineConfig } from './proxy.js';
+import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
@@ -42,20 +44,6 @@ const byName = (s: string): { v: (typeof variants)[number]; rest: string } => {
 for (const e of values.env ?? []) { const { v, rest } = byName(e); const j = rest.indexOf('='); v.env[rest.slice(0, j)] = rest.slice(j + 1); }
 for (const a of values['node-args'] ?? []) { const { v, rest } = byName(a); v.args.push(...rest.split(' ').filter(Boolean)); }
 
-function bowlineConfig(upstreamPort: number): unknown {
-  const miss = (i: number): unknown => ({ name: `r${i}`, match: [{ uri: { prefix: `/api/v${i}/` }, headers: { 'end-user': { exact: `user${i}` } } }], route: { destinations: [{ cluster: 'reviews-v2', weight: 100 }] } });
-  const routes = [...Array.from({ length: 9 }, (_, i) => miss(i)), { name: 'hot', match: [{ uri: { prefix: '/' }, headers: { 'x-bench': { exact: 'hot' } } }], route: { destinations: [{ cluster: 'reviews-v1', weight: 100 }] } }];
-  const ep = [{ address: '127.0.0.1', port: upstreamPort }];
-  return {
-    version: 'bench', node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
-    mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
-    listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
-    routes: [{ name: 'reviews', virtualHosts: [{ name: 'reviews', domains: ['reviews', 'reviews.default.svc.cluster.local'], routes }] }],
-    clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }, { name: 'reviews-v2', discovery: 'eds', protocol: 'http1' }],
-    endpoints: [{ cluster: 'reviews-v1', endpoints: ep }, { cluster: 'reviews-v2', endpoints: ep }],
-    secrets: [],
-  };
-}
 
 /** The floor: a bare Node pass-through (each connection piped to the upstream), run for `--variant NAME=passthrough`. */
 const PASSTHROUGH = `const net = require('node:net'); const fs = require('node:fs'); const [up, pf] = process.argv.slice(1);
@@ -107,12 +95,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rss-ab-'));
   try {
     const up = await holdSocket();
-    writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${up.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
-    keep(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], up, { ...process.env, NGINX: '3;' }), 'nginx');
-    writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(up.port)));
+    keep(nginxUpstream(dir, up), 'nginx');
+    writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(0, up.port)));
     const wrkSecs = values.quick ? 1 : 4;
     const fixedMs = values.quick ? 1000 : 6000;
     const fixedReps = values.quick ? 1 : 3;
@@ -122,7 +106,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
       const procs: Array<{ name: string; port: number; pid: number; c: ChildProcess; start: number; loaded: number; afterLoad: number }> = [];
       for (const v of variants) {
         const pf = join(dir, `${v.name}-${r}.ports.json`);
-        const args = v.dir === 'passthrough' ? ['-e', PASSTHROUGH, String(up.port), pf] : [join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf];
+        const args = v.dir === 'passthrough' ? ['-e', PASSTHROUGH, String(up.port), pf] : [...PROXY_NODE_FLAGS, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf];
         const c = keep(spawn(process.execPath, [...v.args, ...args], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${v.name}.${r}`, 'w') : 'ignore', 'pipe'] }), v.name);
         const port = await listenerPort(pf, 'outbound', c);
         procs.push({ name: v.name, port, pid: c.pid!, c, start: status(c.pid!).rss, loaded: 0, afterLoad: 0 });

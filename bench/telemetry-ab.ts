@@ -16,6 +16,7 @@
  * ratios. BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof --cpu-prof-dir DIR`,
  * `--perf-basic-prof`); the pids are printed for `perf record -p`.
  */
+import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLoop, quantile } from './loadgen.js';
 import { threadCpuUs as cpuUs } from './mtls-hop.js';
-import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
+import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 import { bowlineConfig } from './proxy.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -65,16 +66,12 @@ async function main(): Promise<void> {
   const loadStart = loadavg()[0]!;
   try {
     const up = await holdSocket();
-    writeFileSync(join(dir, 'nginx.conf'), `master_process on; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${up.port}; keepalive_requests 1000000; location / { return 200 "ok"; } } }\n`);
-    children.push(spawnWithSocket('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], up, { ...process.env, NGINX: '3;' }));
+    children.push(nginxUpstream(dir, up));
     writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(0, up.port)));
     const targets: Target[] = [];
     for (const s of specs) {
       const pf = join(dir, `${s.name}.ports.json`);
-      const c = spawn(process.execPath, [...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
+      const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
         { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(c);
       targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [] });
