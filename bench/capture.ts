@@ -9,10 +9,11 @@
  * address (10.78.0.10:9080, redirected to 15001). CPU us per request is read from /proc.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuUs } from './cpu.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -28,11 +29,6 @@ function unavailable(): string | undefined {
   return undefined;
 }
 
-function cpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
 
 function config(explicitPort: number, upstreamPort: number): unknown {
   const http = { routeConfig: 'r' };

@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
-import { cpuUs, h2load, haproxyConfig, nginxH2Config, proxyConfig, waitPort, which } from './proxy-protocols.js';
+import { cpuUs } from './cpu.js';
+import { h2load, haproxyConfig, nginxH2Config, proxyConfig, waitPort, which } from './proxy-protocols.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const { values: a } = parseArgs({

@@ -16,11 +16,12 @@
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuUs } from './cpu.js';
 import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -46,11 +47,6 @@ export function which(bin: string): string | undefined {
   return undefined;
 }
 
-export function cpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
 
 export async function waitPort(port: number): Promise<void> {
   const deadline = Date.now() + 15_000;

@@ -5,8 +5,8 @@
  * pair (outbound proxy with that table -> inbound sidecar proxy; plaintext, and with mTLS:
  * bench/mtls-hop.ts), nginx and haproxy as proxies, two haproxies chained -- CPU per request while
  * wrk saturates a pool of 50 connections (and the throughput it reached), then latency at a
- * fixed 1000 rps with the open-loop generator (loadgen.ts), CPU us per request from
- * /proc/PID/stat and RSS from /proc/PID/status, then memory per idle keep-alive connection
+ * fixed 1000 rps with the open-loop generator (loadgen.ts), CPU us per request from the
+ * processes' threads' run time (bench/cpu.ts) and RSS from /proc/PID/status, then memory per idle keep-alive connection
  * (idle-conns.ts). Bowline runs as its own process from dist/. Every port comes from the
  * kernel (bench/ports.ts).
  */
@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { idleConnKb } from './idle-conns.js';
 import { openLoop, quantile } from './loadgen.js';
 import { benchVirtualHost, hopConfigs, pairedCpu, warmPool, type PairedResult } from './mtls-hop.js';
+import { cpuUs } from './cpu.js';
 import { childPid, holdSocket, listenerPort, spawnWithSocket, type HeldSocket } from './ports.js';
 import { H2LOAD } from './proxy-protocols.js';
 
@@ -35,12 +36,6 @@ function which(bin: string): string | undefined {
   return undefined;
 }
 
-/** utime+stime of a process in microseconds (from /proc/PID/stat, clock ticks of 10 ms). */
-function cpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
