@@ -4,7 +4,8 @@ import { issueCertificate, makeSigner, type Signer } from './issue.js';
 import { open, seal, type Kek, type SealedBox } from './kek.js';
 import { verifyCsr } from './csr.js';
 import { createRootCa, loadCacerts, ROOT_LIFETIME_MS, splitPemCertificates, type CaKeyPair, type Cacerts } from './root.js';
-import { checkTrustDomain, DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeId, type WorkloadIdentity } from './spiffe.js';
+import { checkTrustDomain, spiffeId, type WorkloadIdentity } from './spiffe.js';
+import { DEFAULT_TRUST_DOMAIN, parseSpiffeId } from '../proxy-config/spiffe.js';
 import { isConflict, type CaStorage } from './storage.js';
 import { createBootstrapToken, isBootstrapToken, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
 

@@ -4,7 +4,7 @@ export { CA_ERRORS, CaError, isCaError, type CaErrorCode } from './errors.js';
 export { caHttpHandlers, isLoopback, type CaHttpOptions, type CaRoute } from './http.js';
 export { defaultKekPath, loadKek, parseKek, type Kek } from './kek.js';
 export { loadCacerts, createRootCa } from './root.js';
-export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeId, type WorkloadIdentity } from './spiffe.js';
+export { spiffeId, type WorkloadIdentity } from './spiffe.js';
 export { MemoryCaStorage, type CaStorage } from './storage.js';
 export { createBootstrapToken, rootCertificateHash, verifyBootstrapToken, type BootstrapClaims, type TokenRequest } from './token.js';
 export { answerCsr, createTlsStreamServer, peerChainPem, type CertificateReply } from './stream.js';

@@ -1,14 +1,15 @@
+/**
+ * The CA's checks on the identities it signs, with its error codes; parsing and formatting are
+ * src/proxy-config/spiffe.ts's (one home for both planes).
+ */
 import { CA_ERRORS, CaError } from './errors.js';
-import { formatSpiffeId, isIdentitySegment, isTrustDomain, parseSpiffeId as parseId } from '../proxy-config/spiffe.js';
+import { formatSpiffeId, isIdentitySegment, isTrustDomain } from '../proxy-config/spiffe.js';
 
 /** A workload identity inside one trust domain: its namespace and service account. */
 export interface WorkloadIdentity {
   namespace: string;
   serviceAccount: string;
 }
-
-// One parser for both planes: src/proxy-config/spiffe.ts.
-export { DEFAULT_TRUST_DOMAIN, isIdentitySegment } from '../proxy-config/spiffe.js';
 
 /** Validates a trust domain (lowercase letters, digits, `.`, `-`, `_`), throwing a clear error. */
 export function checkTrustDomain(td: string): string {
@@ -22,9 +23,4 @@ export function spiffeId(trustDomain: string, id: WorkloadIdentity): string {
     throw new CaError(CA_ERRORS.CSR_IDENTITY, `invalid identity namespace="${id.namespace}" serviceAccount="${id.serviceAccount}"`);
   }
   return formatSpiffeId({ trustDomain, namespace: id.namespace, serviceAccount: id.serviceAccount });
-}
-
-/** Parses `spiffe://TD/ns/NS/sa/SA`; undefined for anything else. */
-export function parseSpiffeId(uri: string): (WorkloadIdentity & { trustDomain: string }) | undefined {
-  return parseId(uri);
 }

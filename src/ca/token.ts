@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { CA_ERRORS, CaError } from './errors.js';
-import { isIdentitySegment } from './spiffe.js';
+import { isIdentitySegment } from '../proxy-config/spiffe.js';
 
 /**
  * Bootstrap tokens: how a proxy outside Kubernetes proves who it is on first contact.

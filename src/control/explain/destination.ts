@@ -10,7 +10,7 @@ import { compileChainMatch, type ChainInput } from '../../proxy/detect/chains.js
 import { authnReport } from '../../push/security/authn-check.js';
 import { clientTls } from '../../push/security/client-tls.js';
 import { serverMtls } from '../../push/security/peer-authentication.js';
-import { formatSpiffeId } from '../../proxy-config/spiffe.js';
+import { DEFAULT_TRUST_DOMAIN, formatPrincipal } from '../../proxy-config/spiffe.js';
 import type { ExplainTraffic } from './explain.js';
 import { withSource } from './origin.js';
 import type { ExplainDestination, ExplainStep } from './types.js';
@@ -150,7 +150,7 @@ function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationI
   }
   steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} accepts the ${tls ? 'mTLS' : 'plaintext'} connection`, ...(origin ? { origin } : {}), ok: true });
   const engine = compileAuthorization(dest.config.authorization);
-  const principal = chain.tls && tls ? formatSpiffeId({ trustDomain: snap.mesh.trustDomain ?? 'cluster.local', namespace: from.namespace, serviceAccount: from.serviceAccount }).slice('spiffe://'.length) : undefined;
+  const principal = chain.tls && tls ? formatPrincipal({ trustDomain: snap.mesh.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: from.namespace, serviceAccount: from.serviceAccount }) : undefined;
   const decision = engine.evaluate({
     sourceIp: from.address, port: input.destinationPort, host: d.authority, method: d.method, path: d.path,
     header: (n) => d.headers[n], ...(principal ? { principal } : {}),

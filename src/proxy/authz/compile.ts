@@ -1,5 +1,5 @@
 import type { AuthorizationPolicy, AuthzCondition, AuthzRule } from '../../proxy-config/types.js';
-import { parseSpiffeId } from '../../proxy-config/spiffe.js';
+import { parsePrincipal } from '../../proxy-config/spiffe.js';
 import type { AuthzRequest } from './request.js';
 import { anyPattern, ipBlocks, type ValueTest } from './values.js';
 
@@ -35,9 +35,9 @@ function pathOnly(path: string | undefined): string | undefined {
   return q < 0 ? path : path.slice(0, q);
 }
 
-/** The peer's SPIFFE id, parsed by the one parser both planes share; undefined on plaintext or a non-workload id. */
+/** The peer's workload identity, parsed by the one parser both planes share; undefined on plaintext or a non-workload principal. */
 function peer(r: AuthzRequest) {
-  return r.principal === undefined ? undefined : parseSpiffeId(`spiffe://${r.principal}`);
+  return r.principal === undefined ? undefined : parsePrincipal(r.principal);
 }
 
 /** A JWT claim by path (`[groups]`, nested `[a][b]`), as strings. */

@@ -3,7 +3,7 @@
  * context's `authz` slot, which the pipeline and the TCP path read.
  */
 import type { ProxyConfig } from '../../proxy-config/types.js';
-import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../../proxy-config/spiffe.js';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, principalOf, spiffeIdOf } from '../../proxy-config/spiffe.js';
 import type { AuthzDecision, AuthzRequest } from './request.js';
 import { AUTHZ_DENIED_CODE, compileAuthorization, NO_AUTHORIZATION, type AuthzEngine } from './engine.js';
 import { compileJwt, NO_JWT, type JwtAuthenticator } from './jwt.js';
@@ -49,13 +49,16 @@ export function authorizationOf(ctx: { authz: AuthzSlot }): AuthzEngine {
   return ctx.authz.engine;
 }
 
-/** The principal authorization sees for a SPIFFE id: `TD/ns/NS/sa/SA` without `spiffe://`; undefined for ''. */
+/**
+ * The principal authorization sees for a peer's SPIFFE id (`TD/ns/NS/sa/SA`, the id without
+ * `spiffe://`); undefined for a plaintext peer ('') and for an id that is not a SPIFFE id, so a
+ * rule naming principals, namespaces or service accounts never matches it (fails closed).
+ */
 export function principalOfPeer(peerIdentity: string): string | undefined {
-  if (peerIdentity === '') return undefined;
-  return peerIdentity.startsWith('spiffe://') ? peerIdentity.slice(9) : peerIdentity;
+  return peerIdentity === '' ? undefined : principalOf(peerIdentity);
 }
 
 /** One log line for a refusal, with the stable code. */
 export function deniedLine(what: string, r: AuthzRequest, d: AuthzDecision): string {
-  return `authorization denied ${what} from ${r.principal ? `spiffe://${r.principal}` : 'a plaintext peer'} (${r.sourceIp}) to port ${r.port}: ${d.reason}${d.policy ? ` [${d.policy}]` : ''} (${AUTHZ_DENIED_CODE})`;
+  return `authorization denied ${what} from ${r.principal ? spiffeIdOf(r.principal) ?? `principal ${r.principal}` : 'a plaintext peer'} (${r.sourceIp}) to port ${r.port}: ${d.reason}${d.policy ? ` [${d.policy}]` : ''} (${AUTHZ_DENIED_CODE})`;
 }

@@ -4,6 +4,6 @@ export { createKeyAndCsr, type KeyAndCsr } from './csr.js';
 export { IDENTITY_ERRORS, IdentityError, type IdentityErrorCode } from './errors.js';
 export { fetchPinnedRoot, tlsStreamConnector } from './first-contact.js';
 export { CertificateRotator, renewalDelay, systemClock, type RotationClock, type RotatorOptions } from './rotation.js';
-export { formatSpiffeId, parseSpiffeId, peerSpiffeId, principalOf, uriSans, type SpiffeId } from './spiffe.js';
+export { peerSpiffeId, uriSans } from './spiffe.js';
 export { readBootstrapToken, type BootstrapTokenInfo } from './token.js';
 export { certificateHash, checkPeerIdentity, classifyTlsError, describeTlsError, spiffeServerIdentityCheck, verifyPeerSocket, verifyRootPin, type PeerExpectation, type PeerVerdict } from './verify.js';

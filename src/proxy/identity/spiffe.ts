@@ -1,7 +1,4 @@
-/** SPIFFE ids on the proxy side: `spiffe://TRUST_DOMAIN/ns/NS/sa/SA`. */
-
-// Parsing and formatting: the one implementation both planes share.
-export { formatSpiffeId, parseSpiffeId, type SpiffeId } from '../../proxy-config/spiffe.js';
+/** SPIFFE ids in peer certificates (`spiffe://TRUST_DOMAIN/ns/NS/sa/SA`); parsing and conversion are src/proxy-config/spiffe.ts's. */
 
 /** The URI SANs of a certificate's `subjectaltname` text (as node's getPeerCertificate gives it). */
 export function uriSans(subjectaltname: string | undefined): string[] {
@@ -13,9 +10,4 @@ export function uriSans(subjectaltname: string | undefined): string[] {
 export function peerSpiffeId(cert: { subjectaltname?: string } | undefined | null): string | undefined {
   const ids = uriSans(cert?.subjectaltname).filter((u) => u.startsWith('spiffe://'));
   return ids.length === 1 ? ids[0] : undefined;
-}
-
-/** Istio's principal form of a SPIFFE id (`cluster.local/ns/NS/sa/SA`), used by authorization. */
-export function principalOf(spiffeId: string): string {
-  return spiffeId.startsWith('spiffe://') ? spiffeId.slice('spiffe://'.length) : spiffeId;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IDENTITY_ERRORS } from './errors.js';
-import { parseSpiffeId, peerSpiffeId, principalOf } from './spiffe.js';
+import { peerSpiffeId } from './spiffe.js';
+import { parseSpiffeId, principalOf } from '../../proxy-config/spiffe.js';
 import { readBootstrapToken } from './token.js';
 import { checkPeerIdentity, classifyTlsError, spiffeServerIdentityCheck } from './verify.js';
 import type { PeerCertificate } from 'node:tls';

@@ -1,7 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { IDENTITY_ERRORS, IdentityError, type IdentityErrorCode } from './errors.js';
-import { parseSpiffeId, peerSpiffeId, principalOf } from './spiffe.js';
+import { peerSpiffeId } from './spiffe.js';
+import { formatPrincipal, parseSpiffeId } from '../../proxy-config/spiffe.js';
 
 /**
  * Checking who is on the other end of an mTLS connection: the chain (done by OpenSSL against the
@@ -56,7 +57,7 @@ export function checkPeerIdentity(cert: Pick<PeerCertificate, 'subjectaltname'> 
   if (expect.allowedIds?.length && !expect.allowedIds.includes(id)) {
     return { ok: false, code: IDENTITY_ERRORS.PEER_IDENTITY, reason: `peer is ${id}, expected ${expect.allowedIds.join(' or ')}` };
   }
-  return { ok: true, spiffeId: id, principal: principalOf(id) };
+  return { ok: true, spiffeId: id, principal: formatPrincipal(parsed) };
 }
 
 /**

@@ -1,0 +1,39 @@
+// The principal authorization sees for a peer, and the refusal line: the conversions are proxy-config/spiffe.ts's.
+import { describe, expect, it } from 'vitest';
+import type { AuthzCondition } from '../../proxy-config/types.js';
+import { compileAuthorization } from './engine.js';
+import { deniedLine, principalOfPeer } from './slot.js';
+
+const from = (attribute: AuthzCondition['attribute'], values?: string[], notValues?: string[]): AuthzCondition =>
+  ({ attribute, ...(values ? { values } : {}), ...(notValues ? { notValues } : {}) });
+
+describe('principalOfPeer', () => {
+  it('is the SPIFFE id without its scheme; none for a plaintext peer', () => {
+    expect(principalOfPeer('spiffe://cluster.local/ns/default/sa/frontend')).toBe('cluster.local/ns/default/sa/frontend');
+    expect(principalOfPeer('spiffe://example.org/gateways/edge')).toBe('example.org/gateways/edge');
+    expect(principalOfPeer('')).toBeUndefined();
+  });
+
+  it('gives a malformed id no principal, so rules naming peers refuse it (fail closed)', () => {
+    const allowAny = compileAuthorization({ policies: [{ name: 'a/mtls-only', action: 'ALLOW', rules: [{ from: [[from('source.principal', ['*'])]] }] }] });
+    const allowNs = compileAuthorization({ policies: [{ name: 'a/ns', action: 'ALLOW', rules: [{ from: [[from('source.namespace', ['default'])]] }] }] });
+    const req = (peer: string) => { const principal = principalOfPeer(peer); return { sourceIp: '10.0.0.1', port: 8080, ...(principal !== undefined ? { principal } : {}) }; };
+    expect(allowAny.evaluate(req('spiffe://cluster.local/ns/default/sa/frontend')).allowed).toBe(true);
+    expect(allowNs.evaluate(req('spiffe://cluster.local/ns/default/sa/frontend')).allowed).toBe(true);
+    for (const bad of ['cluster.local/ns/default/sa/frontend', 'spiffe://Cluster.Local/ns/default/sa/frontend', 'spiffe://cluster.local/ns/default/sa/frontend/', 'spiffe://cluster.local/ns/../sa/x', 'https://cluster.local/ns/default/sa/frontend']) {
+      expect(principalOfPeer(bad), bad).toBeUndefined();
+      expect(allowAny.evaluate(req(bad)).allowed, bad).toBe(false);
+      expect(allowNs.evaluate(req(bad)).allowed, bad).toBe(false);
+    }
+  });
+});
+
+describe('deniedLine', () => {
+  it('names the peer by its SPIFFE id, or as plaintext, with the stable code', () => {
+    const d = { allowed: false, reason: 'no ALLOW policy matched', policy: 'ns/p' };
+    expect(deniedLine('GET /', { principal: 'cluster.local/ns/default/sa/frontend', sourceIp: '10.0.0.1', port: 8080 }, d))
+      .toBe('authorization denied GET / from spiffe://cluster.local/ns/default/sa/frontend (10.0.0.1) to port 8080: no ALLOW policy matched [ns/p] (BOWLINE_E_AUTHZ_DENIED)');
+    expect(deniedLine('a TCP connection', { sourceIp: '10.0.0.2', port: 9000 }, { allowed: false, reason: 'denied' }))
+      .toBe('authorization denied a TCP connection from a plaintext peer (10.0.0.2) to port 9000: denied (BOWLINE_E_AUTHZ_DENIED)');
+  });
+});
