@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBowline, type Child } from '../support/process.js';
 import { httpGet } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
+import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/reviews-yaml.js';
 
 const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-cp-'));
 const children: Child[] = [];
@@ -111,33 +112,13 @@ spec:
   - match: [{uri: {exact: /productpage}}]
     route: [{destination: {host: productpage, port: {number: 9080}}}]
 ---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
-const ALL_V1 = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route: [{destination: {host: reviews, subset: v1}}]
-`;
-const JASON_V2 = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - match: [{headers: {end-user: {exact: jason}}}]
+${REVIEWS_SUBSETS}`;
+const ALL_V1 = reviewsRoutes(`  - route: [{destination: {host: reviews, subset: v1}}]
+`);
+const JASON_V2 = reviewsRoutes(`  - match: [{headers: {end-user: {exact: jason}}}]
     route: [{destination: {host: reviews, subset: v2}}]
   - route: [{destination: {host: reviews, subset: v1}}]
-`;
+`);
 
 describe('control plane end to end', () => {
   beforeAll(async () => {

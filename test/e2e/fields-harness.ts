@@ -206,15 +206,3 @@ export function reviewsForFile(use: (r: Reviews) => void): { sidecar: ReviewsSid
   };
   return { sidecar, sidecars };
 }
-
-/** A DestinationRule for reviews with subsets v1 and v2 (by the version label), as YAML. */
-export const REVIEWS_SUBSETS = `
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;

@@ -3,7 +3,8 @@
 // condition, redirect, direct response, rewrite, header operations, timeout, retries, mirrors and
 // CORS. Each test names the fields it proves (src/api/enforcement.ts points here).
 import { describe, expect, it } from 'vitest';
-import { REVIEWS_SUBSETS, reviewsForFile, send, type Sidecar, type Workload } from './fields-harness.js';
+import { reviewsForFile, send, type Sidecar, type Workload } from './fields-harness.js';
+import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/reviews-yaml.js';
 import { waitFor } from '../support/wait.js';
 
 let v1: Workload;
@@ -11,14 +12,7 @@ let v2: Workload;
 const { sidecar } = reviewsForFile((r) => ({ v1, v2 } = r));
 
 /** A VirtualService for `reviews` with these HTTP rules (YAML list items, indented 2). */
-const vs = (http: string) => `${REVIEWS_SUBSETS}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-${http}`;
+const vs = (http: string) => `${REVIEWS_SUBSETS}---\n${reviewsRoutes(http)}`;
 
 /** A rule answering locally with `body` for the given match list (flow YAML). */
 const says = (body: string, match: string) => `  - match: ${match}\n    directResponse: {status: 200, body: {string: ${body}}}\n`;

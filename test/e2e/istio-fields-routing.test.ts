@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { connect as h2connect, constants } from 'node:http2';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { REVIEWS_SUBSETS, reviewsForFile, send, type Workload } from './fields-harness.js';
+import { reviewsForFile, send, type Workload } from './fields-harness.js';
+import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/reviews-yaml.js';
 import { waitFor } from '../support/wait.js';
 
 let v1: Workload;
@@ -16,18 +17,11 @@ const { sidecar } = reviewsForFile((r) => ({ v1, v2 } = r));
 
 describe('VirtualService match.port in a sidecar', () => {
   it('a rule matching the service port applies; one for another port does not', async () => {
-    const s = await sidecar(`${REVIEWS_SUBSETS}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - match: [{port: 9999}]
+    const s = await sidecar(`${REVIEWS_SUBSETS}---\n${reviewsRoutes(`  - match: [{port: 9999}]
     route: [{destination: {host: reviews, subset: v1}}]
   - match: [{port: 9080, uri: {prefix: /reviews}}]
     route: [{destination: {host: reviews, subset: v2}}]
-`);
+`)}`);
     for (let i = 0; i < 4; i++) {
       const r = await send(s.port, 'http://reviews:9080/reviews/0');
       expect(r.status).toBe(200);
@@ -227,14 +221,7 @@ spec:
   });
 
   it('without tcpKeepalive, upstream sockets have none', async () => {
-    const s = await sidecar(REVIEWS_SUBSETS + `---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http: [{route: [{destination: {host: reviews, subset: v1}}]}]
-`);
+    const s = await sidecar(`${REVIEWS_SUBSETS}---\n${reviewsRoutes('  - route: [{destination: {host: reviews, subset: v1}}]\n')}`);
     expect((await send(s.port, 'http://reviews:9080/')).status).toBe(200);
     const lines = await waitFor(() => keepaliveTimers(v1.port).trim(), { what: 'the pooled connection' });
     expect(lines).not.toContain('keepalive');
