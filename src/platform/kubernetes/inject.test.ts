@@ -1,21 +1,20 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { runKubeInject } from '../../cli/commands/kube-inject.js';
 import { injectPod, InjectError, PROXY_CONTAINER, STATUS_ANNOTATION, TOKEN_ANNOTATION, podPatch, type InjectOptions, type Json } from './inject.js';
 import { injectStream } from './workloads.js';
+import { expectGolden } from '../../../test/support/golden.js';
 
 const testdata = (f: string) => new URL(`./testdata/${f}`, import.meta.url);
 const bookinfo = new URL('../../../samples/kubernetes/bookinfo.yaml', import.meta.url);
 const minted: InjectOptions = { image: 'bowline/bowline:test', server: 'bowline.istio-system.svc:15012', identity: { kind: 'minted', token: 'TOKEN-FOR-THIS-POD' } };
 const offline: InjectOptions = { image: 'bowline/bowline:test', server: 'bowline.istio-system.svc:15012', identity: { kind: 'secret' } };
 
-/** Compares with testdata/NAME; a missing file fails (BOWLINE_UPDATE_GOLDEN=1 writes it, to be reviewed in the diff). */
+/** Compares with testdata/NAME; a missing file fails, BOWLINE_UPDATE_GOLDEN=1 writes it (test/support/golden.ts). */
 function golden(name: string, actual: string): void {
-  const file = testdata(name);
-  if (process.env.BOWLINE_UPDATE_GOLDEN === '1') writeFileSync(file, actual);
-  if (!existsSync(file)) throw new Error(`golden file ${file.pathname} is missing: run with BOWLINE_UPDATE_GOLDEN=1 and review it`);
-  expect(actual).toBe(readFileSync(file, 'utf8'));
+  expectGolden(fileURLToPath(testdata(name)), actual);
 }
 
 function pod(): Json {
