@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/support/wait.js';
 import { openEmbeddedStore } from './embedded/embedded.js';
 import { startInformer } from './informer.js';
 import { StoreError, type Store, type StoredObject, type WatchOptions } from './store.js';
@@ -55,24 +56,20 @@ describe('startInformer', () => {
     });
     expect(lists).toEqual([['a']]);
     await store.create(vs('b'));
-    await waitUntil(() => state.has('b'));
+    await waitFor(() => state.has('b'), { what: 'b listed' });
 
     const dead = kill(); // what happens now reaches the informer only through the relist
     await store.delete('VirtualService', 'default', 'a');
     await store.create(vs('c'));
     dead.expire();
-    await waitUntil(() => lists.length === 2);
+    await waitFor(() => lists.length === 2, { what: 'the relist' });
     expect([...state.keys()].sort()).toEqual(['b', 'c']);
     expect(logs[0]).toMatch(/^watch of VirtualService ended \(too old resource version\): listing again$/);
     expect(watches()).toBe(2);
 
     await store.create(vs('d')); // and the new watch follows
-    await waitUntil(() => state.has('d'));
+    await waitFor(() => state.has('d'), { what: 'd from the new watch' });
     inf.close();
     await store.close();
   });
 });
-
-async function waitUntil(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-}
