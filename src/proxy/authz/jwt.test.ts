@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { compileAuthorization } from './engine.js';
-import { compileJwt } from './jwt.js';
+import { compileJwt, JwksCache, JWKS_TTL_MS } from './jwt.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -71,6 +71,34 @@ describe('RequestAuthentication (JWT)', () => {
     await waitFor(() => a.authenticate(bearer(t), '/').ok, { what: 'the JWKS fetched from jwksUri' });
     expect(a.authenticate(bearer(t), '/')).toMatchObject({ ok: true });
     server.close();
+  });
+  it('keeps fetched JWKS in the proxy\'s cache: one fetch per issuer across configs until the TTL, a failed fetch not kept', async () => {
+    let clock = 0;
+    const loads: string[] = [];
+    let fail = false;
+    const cache = new JwksCache(() => clock, async (uri) => { loads.push(uri); if (fail) throw new Error('HTTP 503'); return JWKS; });
+    const uri = 'https://issuer.example.com/jwks';
+    const rules = [{ policy: 'p', issuer: ISS, jwksUri: uri }];
+    const t = token(claims);
+    const first = compileJwt(rules, () => {}, () => now * 1000, cache);
+    await waitFor(() => first.authenticate(bearer(t), '/').ok, { what: 'keys of the first config' });
+    const second = compileJwt(rules, () => {}, () => now * 1000, cache); // the next config, same issuer
+    await waitFor(() => second.authenticate(bearer(t), '/').ok, { what: 'keys of the second config' });
+    expect(loads).toEqual([uri]);
+    clock = JWKS_TTL_MS; // stale: fetched again
+    fail = true;
+    const logs: string[] = [];
+    const third = compileJwt(rules, (m) => logs.push(m), () => now * 1000, cache);
+    await waitFor(() => logs.length === 1, { what: 'the failed fetch logged' });
+    expect(logs[0]).toMatch(/JWKS https:\/\/issuer\.example\.com\/jwks not loaded: HTTP 503 \(BOWLINE_E_JWT_JWKS\)/);
+    expect(third.authenticate(bearer(t), '/').ok).toBe(false);
+    fail = false;
+    await cache.get(uri); // the failure was not kept
+    expect(loads).toEqual([uri, uri, uri]);
+    // Another proxy's cache is its own.
+    const other = new JwksCache(() => clock, async (u) => { loads.push(`other:${u}`); return JWKS; });
+    await other.get(uri);
+    expect(loads.at(-1)).toBe(`other:${uri}`);
   });
   it('feeds requestPrincipals and request.auth.claims[...] in AuthorizationPolicy', () => {
     const engine = compileAuthorization({ policies: [{ name: 'foo/need-admin', action: 'ALLOW', rules: [{ from: [[{ attribute: 'request.auth.principal', values: [`${ISS}/*`] }]], when: [{ attribute: 'request.auth.claims', key: ['groups'], values: ['admins'] }] }] }] });

@@ -3,7 +3,8 @@
  * default), checks it against the issuer's JWKS (RS256/384/512, PS256/384/512, ES256/384/512,
  * EdDSA), its exp/nbf (60 s leeway) and audiences, and yields request.auth.* for authorization.
  * As Istio: no token passes (authorization decides); a token that fails gets 401
- * `Jwt verification fails`. Keys from `jwksUri` are fetched once per compile and cached 20 minutes.
+ * `Jwt verification fails`. Keys from `jwksUri` are kept 20 minutes in the proxy's JwksCache
+ * (its authorization slot's), so a new config with the same issuer does not fetch them again.
  */
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -51,16 +52,31 @@ export function parseJwks(text: string): Key[] {
   return out;
 }
 
-const remote = new Map<string, { at: number; keys: Promise<Key[]> }>();
-const JWKS_TTL_MS = 20 * 60_000;
+/** How long fetched JWKS are kept. */
+export const JWKS_TTL_MS = 20 * 60_000;
 
-function fetchJwks(uri: string): Promise<Key[]> {
-  const hit = remote.get(uri);
-  if (hit && Date.now() - hit.at < JWKS_TTL_MS) return hit.keys;
-  const keys = (uri.startsWith('file:') ? readFile(uri.slice(5), 'utf8') : fetch(uri, { signal: AbortSignal.timeout(5000) }).then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.text(); })).then(parseJwks);
-  remote.set(uri, { at: Date.now(), keys });
-  keys.catch(() => remote.delete(uri));
-  return keys;
+/** Reads a JWKS document from an http(s) URL (5 s timeout) or a `file:` path. */
+function loadJwks(uri: string): Promise<string> {
+  if (uri.startsWith('file:')) return readFile(uri.slice(5), 'utf8');
+  return fetch(uri, { signal: AbortSignal.timeout(5000) }).then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.text(); });
+}
+
+/** The issuers' keys a proxy fetched from `jwksUri`s, each kept JWKS_TTL_MS; a failed fetch is not kept. One per proxy. */
+export class JwksCache {
+  private readonly entries = new Map<string, { at: number; keys: Promise<Key[]> }>();
+  constructor(private readonly now: () => number = Date.now, private readonly load: (uri: string) => Promise<string> = loadJwks) {}
+
+  /** The keys at `uri`: the kept ones while fresh, else fetched (once for all callers meanwhile). */
+  get(uri: string): Promise<Key[]> {
+    const at = this.now();
+    const hit = this.entries.get(uri);
+    if (hit && at - hit.at < JWKS_TTL_MS) return hit.keys;
+    const keys = this.load(uri).then(parseJwks);
+    const entry = { at, keys };
+    this.entries.set(uri, entry);
+    keys.catch(() => { if (this.entries.get(uri) === entry) this.entries.delete(uri); });
+    return keys;
+  }
 }
 
 function b64json(part: string): Record<string, unknown> {
@@ -69,15 +85,15 @@ function b64json(part: string): Record<string, unknown> {
 
 interface CompiledRule { rule: JwtRule; keys: Key[] | undefined; error?: string }
 
-/** Compiles RequestAuthentication rules; `log` hears about JWKS that cannot be loaded. */
-export function compileJwt(rules: readonly JwtRule[] | undefined, log: (msg: string) => void = () => {}, now: () => number = Date.now): JwtAuthenticator {
+/** Compiles RequestAuthentication rules; `log` hears about JWKS that cannot be loaded; `jwks` keeps fetched keys (the proxy's, across configs). */
+export function compileJwt(rules: readonly JwtRule[] | undefined, log: (msg: string) => void = () => {}, now: () => number = Date.now, jwks: JwksCache = new JwksCache(now)): JwtAuthenticator {
   if (!rules?.length) return NO_JWT;
   const compiled: CompiledRule[] = rules.map((rule) => {
     const c: CompiledRule = { rule, keys: undefined };
     try {
       if (rule.jwks) c.keys = parseJwks(rule.jwks);
       else if (rule.jwksUri) {
-        fetchJwks(rule.jwksUri).then((k) => { c.keys = k; }, (err: Error) => { c.error = `JWKS ${rule.jwksUri} not loaded: ${err.message}`; log(`RequestAuthentication ${rule.policy}: ${c.error} (BOWLINE_E_JWT_JWKS)`); });
+        jwks.get(rule.jwksUri).then((k) => { c.keys = k; }, (err: Error) => { c.error = `JWKS ${rule.jwksUri} not loaded: ${err.message}`; log(`RequestAuthentication ${rule.policy}: ${c.error} (BOWLINE_E_JWT_JWKS)`); });
       } else c.error = 'no jwks or jwksUri';
     } catch (err) {
       c.error = `JWKS of ${rule.issuer} is not valid JSON: ${(err as Error).message}`;

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthzCondition } from '../../proxy-config/types.js';
 import { compileAuthorization } from './engine.js';
-import { deniedLine, principalOfPeer } from './slot.js';
+import type { ProxyConfig } from '../../proxy-config/types.js';
+import { deniedLine, emptyAuthz, installAuthorization, principalOfPeer } from './slot.js';
 
 const from = (attribute: AuthzCondition['attribute'], values?: string[], notValues?: string[]): AuthzCondition =>
   ({ attribute, ...(values ? { values } : {}), ...(notValues ? { notValues } : {}) });
@@ -35,5 +36,19 @@ describe('deniedLine', () => {
       .toBe('authorization denied GET / from spiffe://cluster.local/ns/default/sa/frontend (10.0.0.1) to port 8080: no ALLOW policy matched [ns/p] (BOWLINE_E_AUTHZ_DENIED)');
     expect(deniedLine('a TCP connection', { sourceIp: '10.0.0.2', port: 9000 }, { allowed: false, reason: 'denied' }))
       .toBe('authorization denied a TCP connection from a plaintext peer (10.0.0.2) to port 9000: denied (BOWLINE_E_AUTHZ_DENIED)');
+  });
+});
+
+describe('installAuthorization', () => {
+  it('keeps the proxy\'s JWKS cache across configs, and each proxy has its own', () => {
+    const cfg = { node: { namespace: 'default', serviceAccount: 'web' }, authorization: { policies: [] } } as unknown as ProxyConfig;
+    const a = { authz: emptyAuthz() };
+    const b = { authz: emptyAuthz() };
+    const cache = a.authz.jwks;
+    installAuthorization(a, cfg);
+    installAuthorization(a, cfg);
+    expect(a.authz.jwks).toBe(cache);
+    expect(a.authz.self).toBe('spiffe://cluster.local/ns/default/sa/web');
+    expect(b.authz.jwks).not.toBe(cache);
   });
 });

@@ -6,7 +6,7 @@ import type { ProxyConfig } from '../../proxy-config/types.js';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, principalOf, spiffeIdOf } from '../../proxy-config/spiffe.js';
 import type { AuthzDecision, AuthzRequest } from './request.js';
 import { AUTHZ_DENIED_CODE, compileAuthorization, NO_AUTHORIZATION, type AuthzEngine } from './engine.js';
-import { compileJwt, NO_JWT, type JwtAuthenticator } from './jwt.js';
+import { compileJwt, JwksCache, NO_JWT, type JwtAuthenticator } from './jwt.js';
 
 /** What a proxy's authorization holds for the config in force. */
 export interface AuthzSlot {
@@ -16,11 +16,13 @@ export interface AuthzSlot {
   jwt: JwtAuthenticator;
   /** The proxy's own SPIFFE id (from its node), for x-forwarded-client-cert's `By=`; '' before any config. */
   self: string;
+  /** JWKS fetched from jwksUri, kept across configs. */
+  jwks: JwksCache;
 }
 
 /** The slot of a proxy before its first config. */
 export function emptyAuthz(): AuthzSlot {
-  return { engine: NO_AUTHORIZATION, jwt: NO_JWT, self: '' };
+  return { engine: NO_AUTHORIZATION, jwt: NO_JWT, self: '', jwks: new JwksCache() };
 }
 
 /** The proxy's own SPIFFE id (from its node), for x-forwarded-client-cert's `By=`. */
@@ -31,10 +33,12 @@ export function ownIdentityOf(ctx: { authz: AuthzSlot }): string {
 /** Compiles and installs the engine (and RequestAuthentication) of `cfg` in the proxy context's slot; returns warnings. */
 export function installAuthorization(ctx: { authz: AuthzSlot }, cfg: ProxyConfig, log?: (msg: string) => void): readonly string[] {
   const e = compileAuthorization(cfg.authorization);
+  const jwks = ctx.authz.jwks;
   ctx.authz = {
     engine: e,
-    jwt: compileJwt(cfg.authorization?.jwtRules, log),
+    jwt: compileJwt(cfg.authorization?.jwtRules, log, Date.now, jwks),
     self: formatSpiffeId({ trustDomain: cfg.node.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: cfg.node.namespace, serviceAccount: cfg.node.serviceAccount }),
+    jwks,
   };
   return e.warnings;
 }
