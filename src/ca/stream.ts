@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { CertificateMessage } from '../proxy-config/wire.js';
 import type { CertificateAuthority } from './authority.js';
 import { derToPem } from './der.js';
 import { CaError } from './errors.js';
@@ -9,16 +10,8 @@ import { CaError } from './errors.js';
  * the TLS listener on 15012 whose sockets the push server adopts (`PushServer.attach`).
  */
 
-/** The `certificate` reply to a `csr` message (src/proxy-config/wire.ts CertificateMessage, plus `code`). */
-export interface CertificateReply {
-  type: 'certificate';
-  requestId: string;
-  certificateChain?: string;
-  rootCerts?: string;
-  error?: string;
-  /** The BOWLINE_E_* code when refused. */
-  code?: string;
-}
+/** The `certificate` reply to a `csr` message: the stream's CertificateMessage (src/proxy-config/wire.ts). */
+export type CertificateReply = CertificateMessage;
 
 /** The PEM chain a TLS peer presented (leaf first), or undefined for plaintext / no certificate. */
 export function peerChainPem(socket: Socket | undefined): string | undefined {

@@ -65,7 +65,7 @@ export function checkNamespace(obj: Record<string, unknown>): Violation[] {
 
 /** The core kinds' behaviour, over the store and the secrets key. */
 export class CoreKinds {
-  /** The mesh's status of an object (set by the push plugin): shown by get, describe and watch. */
+  /** The mesh's status of an object (set by the push server's config status): shown by get, describe and watch. */
   statusOf?: (obj: StoredObject) => Record<string, unknown> | undefined;
 
   constructor(private readonly store: Store, private readonly kek: () => Kek, private readonly rootNamespace: string) {}

@@ -1,12 +1,12 @@
 /**
  * The control plane's /metrics page. Every metric is a family on a telemetry Registry (the one
- * Prometheus text renderer of the project, src/telemetry/metrics); plugins that keep their own
- * registry (push, CA) attach it with `addRegistry`, and a scrape renders them one after another.
+ * Prometheus text renderer of the project, src/telemetry/metrics); the parts that keep their own
+ * registry (push, CA) are attached with `addRegistry` by control-plane.ts, and a scrape renders them one after another.
  */
 import { FAST_SECONDS_BUCKETS } from '../telemetry/control.js';
 import { type CounterChild, type Family, type HistogramChild, Registry } from '../telemetry/metrics/registry.js';
 
-/** The control plane's metrics: its own registry plus the registries plugins attach. */
+/** The control plane's metrics: its own registry plus the registries of its parts (push, CA). */
 export class Metrics {
   /** The control plane's own families (API requests, config writes, store calls). */
   readonly registry = new Registry();
@@ -28,7 +28,7 @@ export class Metrics {
     f.labels(...f.labelNames.map((l) => labels[l] ?? '')).observe(value);
   }
 
-  /** Appends another registry's families to every scrape (a plugin's metrics). */
+  /** Appends another registry's families to every scrape (a part's metrics). */
   addRegistry(r: Registry): void {
     if (r !== this.registry && !this.attached.includes(r)) this.attached.push(r);
   }
