@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
+import { apiCall } from '../../test/support/http.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 
 const VS_PATH = '/apis/networking.istio.io/v1/namespaces/default/virtualservices';
@@ -15,17 +16,7 @@ const vs = (name: string, hosts = ['reviews']) => ({
 
 let cp: ControlPlane;
 let home: string;
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(cp.apiUrl + path, {
-    method,
-    headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: any;
-  try { json = JSON.parse(text); } catch { json = text; }
-  return { status: res.status, body: json, headers: res.headers };
-}
+const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => apiCall(cp.apiUrl, method, path, body, headers);
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'bowline-cp-'));

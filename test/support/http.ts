@@ -17,3 +17,19 @@ export function httpGet(port: number, path: string, headers: Record<string, stri
     req.end();
   });
 }
+
+/**
+ * One call to a JSON HTTP API (the control plane's config API): a non-string body is sent as JSON;
+ * the answer's body is parsed as JSON when it is JSON, else kept as text.
+ */
+export async function apiCall(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let json: any;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: res.status, body: json, headers: res.headers };
+}
