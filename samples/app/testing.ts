@@ -1,6 +1,7 @@
 // Starting sample apps and stub servers in-process on port 0, for the samples' own tests.
 import http from 'node:http';
 import { createAppServer, listen, shutdown, type Handler } from './serve.js';
+import type { Timers } from './outbound.js';
 
 /** A started app: its base URL, the log lines it wrote, and how to stop it. */
 export interface Running {
@@ -30,4 +31,25 @@ export async function get(url: string, init: { method?: string; headers?: Record
     req.on('error', reject);
     req.end(init.body);
   });
+}
+
+/** Timers moved by hand: nothing fires until `fire()`; `fired` lists the delays that ran out. */
+export class HandTimers implements Timers {
+  readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  readonly fired: number[] = [];
+  private seq = 0;
+  setTimeout(fn: () => void, ms: number): unknown {
+    this.pending.set(++this.seq, { fn, ms });
+    return this.seq;
+  }
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  /** Lets the one pending timer run out. */
+  fire(): void {
+    const [[id, t]] = [...this.pending];
+    this.pending.delete(id!);
+    this.fired.push(t!.ms);
+    t!.fn();
+  }
 }

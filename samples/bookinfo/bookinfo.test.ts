@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { startApp, get, type Running } from '../app/testing.js';
+import { startApp, get, HandTimers, type Running } from '../app/testing.js';
 import { detailsHandler } from './details.js';
 import { ratingsHandler } from './ratings.js';
 import { reviewsHandler, RATINGS_UNAVAILABLE } from './reviews.js';
 import { productPageHandler, type ProductPageOptions } from './productpage.js';
-import type { Timers } from '../app/outbound.js';
 import { waitFor } from '../../test/support/wait.js';
 import { DETAILS_UNAVAILABLE, REVIEWS_UNAVAILABLE } from './productpage/page.js';
 
@@ -33,27 +32,6 @@ afterEach(async () => {
 });
 
 const noProxy: NodeJS.ProcessEnv = {};
-
-/** Timeout timers moved by hand: nothing fires until `fire()`; `fired` lists the delays that ran out. */
-class HandTimers implements Timers {
-  readonly pending = new Map<number, { fn: () => void; ms: number }>();
-  readonly fired: number[] = [];
-  private seq = 0;
-  setTimeout(fn: () => void, ms: number): unknown {
-    this.pending.set(++this.seq, { fn, ms });
-    return this.seq;
-  }
-  clearTimeout(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  /** Lets the one pending timeout run out. */
-  fire(): void {
-    const [[id, t]] = [...this.pending];
-    this.pending.delete(id!);
-    this.fired.push(t!.ms);
-    t!.fn();
-  }
-}
 
 /**
  * Resolves `request`, whose calls to the hanging upstream time out: each time the upstream holds the next
@@ -127,10 +105,10 @@ describe('reviews versions', () => {
 
   it('v3 gives up on a slow ratings after its timeout', async () => {
     const hang = await stub('hang');
-    const rv = await app('reviews', reviewsHandler({ version: 'v3', ratingsUrl: hang.url, podName: 'p', clusterName: 'c', ratingsTimeoutMs: 200, env: noProxy }));
-    const t0 = performance.now();
-    const body = JSON.parse((await get(`${rv.url}/reviews/0`)).text);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    const timers = new HandTimers();
+    const rv = await app('reviews', reviewsHandler({ version: 'v3', ratingsUrl: hang.url, podName: 'p', clusterName: 'c', ratingsTimeoutMs: 200, env: noProxy, timers }));
+    const body = JSON.parse((await timedOut(get(`${rv.url}/reviews/0`), hang, timers, 1)).text);
+    expect(timers.fired).toEqual([200]); // it answered when its 200 ms ran out, and nothing else waited
     expect(body.reviews[1].rating).toEqual({ error: RATINGS_UNAVAILABLE });
   });
 });

@@ -2,7 +2,7 @@
 // v2 asks ratings (10 s timeout) and shows black stars, v3 asks ratings (2.5 s) and shows red stars.
 import os from 'node:os';
 import { runApp, isMain, sendJson, requestUrl, HttpError, type Handler } from '../app/serve.js';
-import { call, forwardedHeaders, serviceUrl } from '../app/outbound.js';
+import { call, forwardedHeaders, serviceUrl, type Timers } from '../app/outbound.js';
 import { productId } from './details.js';
 
 /** The reviews versions and what each does about ratings. */
@@ -27,6 +27,8 @@ export interface ReviewsOptions {
   /** Overrides the version's ratings timeout (tests). */
   ratingsTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** The timers of the ratings timeout (default the process's; tests move time by hand). */
+  timers?: Timers;
 }
 
 /** The two reviews every product has. */
@@ -51,6 +53,7 @@ export function reviewsHandler(opts: ReviewsOptions): Handler {
         headers: forwardedHeaders(req, ['end-user']),
         timeoutMs: opts.ratingsTimeoutMs ?? spec.timeoutMs,
         env: opts.env,
+        ...(opts.timers ? { timers: opts.timers } : {}),
       });
       if (result.ok) {
         try {

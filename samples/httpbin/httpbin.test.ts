@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApp, get, type Running } from '../app/testing.js';
+import { startApp, get, HandTimers, type Running } from '../app/testing.js';
+import { waitFor } from '../../test/support/wait.js';
 import { httpbinHandler, titleCase } from './httpbin.js';
 
 let bin: Running | undefined;
 afterEach(async () => { await bin?.close(); bin = undefined; });
-const start = async () => (bin = await startApp('httpbin', httpbinHandler()));
+const start = async (timers?: HandTimers) => (bin = await startApp('httpbin', httpbinHandler(timers ? { timers } : {})));
 
 describe('httpbin', () => {
   it('/headers echoes the request headers title-cased, as httpbin does', async () => {
@@ -33,10 +34,19 @@ describe('httpbin', () => {
   });
 
   it('/delay/:s waits that long (fractions allowed) and refuses nonsense with 400', async () => {
-    const b = await start();
-    const t0 = performance.now();
-    expect((await get(`${b.url}/delay/0.3`)).status).toBe(200);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    const timers = new HandTimers();
+    const b = await start(timers);
+    let answered = false;
+    const r = get(`${b.url}/delay/0.3`).then((x) => { answered = true; return x; });
+    await waitFor(() => timers.pending.size === 1, { what: 'the 0.3 s delay pending' });
+    expect(answered).toBe(false);
+    timers.fire();
+    expect((await r).status).toBe(200);
+    const capped = get(`${b.url}/delay/60`);
+    await waitFor(() => timers.pending.size === 1, { what: 'the 60 s delay pending' });
+    timers.fire();
+    expect((await capped).status).toBe(200);
+    expect(timers.fired).toEqual([300, 10_000]); // 60 s is capped at 10 s
     expect((await get(`${b.url}/delay/-1`)).status).toBe(400);
     expect((await get(`${b.url}/delay/soon`)).status).toBe(400);
   });

@@ -2,6 +2,7 @@
 // `/headers`, `/ip`, `/get`, `/anything[/...]`, `/status/:code`, `/delay/:s` (at most 10 s).
 import type http from 'node:http';
 import { runApp, isMain, sendJson, requestUrl, readBody, HttpError, type Handler } from '../app/serve.js';
+import { realTimers, type Timers } from '../app/outbound.js';
 
 /** The longest `/delay/:s` waits, in seconds. */
 export const MAX_DELAY_S = 10;
@@ -41,8 +42,9 @@ function fullUrl(req: http.IncomingMessage, url: URL): string {
   return `http://${req.headers.host ?? 'localhost'}${url.pathname}${url.search}`;
 }
 
-/** The httpbin service's request handler. */
-export function httpbinHandler(): Handler {
+/** The httpbin service's request handler; `timers` time `/delay/:s` (default the process's; tests move time by hand). */
+export function httpbinHandler(opts: { timers?: Timers } = {}): Handler {
+  const timers = opts.timers ?? realTimers;
   return async (req, res) => {
     const url = requestUrl(req);
     const path = url.pathname;
@@ -80,8 +82,8 @@ export function httpbinHandler(): Handler {
       if (!/^\d+(\.\d+)?$/.test(m[1]!) || !Number.isFinite(s)) throw new HttpError(400, 'delay must be a number of seconds');
       const ms = Math.min(s, MAX_DELAY_S) * 1000;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        res.once('close', () => { clearTimeout(t); resolve(); });
+        const t = timers.setTimeout(resolve, ms);
+        res.once('close', () => { timers.clearTimeout(t); resolve(); });
       });
       if (res.destroyed || res.writableEnded) return;
       return sendJson(res, 200, { args: args(url), headers: echoHeaders(req), origin: origin(req), url: fullUrl(req, url) });
