@@ -101,7 +101,7 @@ export function h2load(port: number, n: number): { done: number; rps: number } {
 }
 
 /** Moves `mb` MiB through `port` to the sink; Gbit/s. */
-async function pushBytes(port: number, mb: number, sink: { received: number }): Promise<number> {
+export async function pushBytes(port: number, mb: number, sink: { received: number }): Promise<number> {
   const before = sink.received;
   const total = mb * 1024 * 1024;
   const block = Buffer.alloc(256 * 1024, 0x78);

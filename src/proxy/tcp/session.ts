@@ -1,12 +1,13 @@
 /**
  * One proxied TCP connection (TCP routes, TLS passthrough, MESH_EXTERNAL TCP egress): pick
  * the cluster and an endpoint, connect (with the cluster's connect timeout, connection limit
- * and upstream TLS), then splice bytes both ways. Half-close is kept: a FIN from one side
- * ends the write side toward the other while the reverse direction keeps flowing. Each
- * direction is a `pipe`, so a peer that never reads stops the other side's reading (memory
- * stays at the socket buffers). An idle timeout closes both sides.
+ * and upstream TLS), then splice bytes both ways (splice.ts: each socket reads into its own
+ * reused buffer and each read is written to the other side at once). Half-close is kept: a FIN
+ * from one side ends the write side toward the other while the reverse direction keeps flowing.
+ * A peer that does not read stops the other side's reading (memory stays at the socket buffers
+ * and one read buffer per socket). An idle timeout closes both sides.
  */
-import { connect, type Socket } from 'node:net';
+import { type Socket } from 'node:net';
 import { endpointKey, type UpstreamEndpoint } from '../cluster/index.js';
 import { passthroughTarget } from '../passthrough/guard.js';
 import type { ProxyContext } from '../context.js';
@@ -18,6 +19,7 @@ import { applyKeepalive } from '../upstream/keepalive.js';
 import { callHook, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
 import { reportInternalError } from '../internal-error.js';
+import { connectTunnel, spliceTunnel, upstreamOnread, type UpstreamReads } from './splice.js';
 
 /** A fatal TLS alert record `unrecognized_name` (112): how a gateway refuses a ClientHello it has no route for. */
 const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
@@ -131,7 +133,11 @@ export class TcpSession {
     this.record.upstreamHost = target.key;
     // AUTO_PASSTHROUGH forwards the client's own mTLS untouched: no TLS is originated toward the endpoint.
     const tls = tcp.autoPassthrough ? undefined : tlsFor(cluster);
-    const up = tls !== undefined ? connectUpstreamTls(tls, target.address, target.port, target.identity) : connect({ host: target.address, port: target.port, noDelay: true });
+    // The upstream reads into its own buffer from the start; its reads go to the downstream once connected.
+    const bind: UpstreamReads = { onRead: () => true };
+    const up = tls !== undefined
+      ? connectUpstreamTls(tls, target.address, target.port, target.identity, undefined, upstreamOnread(bind))
+      : connectTunnel(target.address, target.port, bind);
     this.up = up;
     up.allowHalfOpen = true;
     applyKeepalive(up, pool);
@@ -154,7 +160,7 @@ export class TcpSession {
         if (this.closed) { up.destroy(); return; }
         callHook(ctx, 'onTcpOpened', this.record);
         if (first.length > 0) up.write(first);
-        this.splice(up, tcp.idleTimeoutMs);
+        this.splice(up, bind, tcp.idleTimeoutMs);
       } catch (err) { // no throw crosses a socket callback (internal-error.ts)
         reportInternalError(ctx, 'tcp proxy connect', err);
         up.destroy();
@@ -170,14 +176,9 @@ export class TcpSession {
     return this.ctx.upstreams.tcpOpen;
   }
 
-  private splice(up: Socket, idleMs: number): void {
+  private splice(up: Socket, bind: UpstreamReads, idleMs: number): void {
     const ds = this.socket;
-    ds.pipe(up);
-    up.pipe(ds);
-    ds.resume();
-    // A side that closed cleanly ends the other's write half (pipe did); an error resets both.
-    up.once('close', (hadError) => { if (hadError) ds.destroy(); else if (!ds.writableEnded) ds.end(); });
-    ds.once('close', (hadError) => { if (hadError) up.destroy(); else if (!up.writableEnded) up.end(); });
+    spliceTunnel(ds, up, bind);
     if (idleMs > 0) {
       const idle = (): void => {
         this.ctx.stats.tcpIdleTimeouts++;
