@@ -11,12 +11,13 @@
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuUs } from './cpu.js';
 import { haproxyConfig, proxyConfig, pushBytes, waitPort, which } from './proxy-protocols.js';
 import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
 
@@ -30,15 +31,6 @@ const variants = (values.variant ?? [`this=${root}`]).map((v) => {
   const i = v.indexOf('=');
   return { name: v.slice(0, i), dir: v.slice(i + 1) || root };
 });
-
-/** CPU time of a process in microseconds: its threads' run time (/proc/PID/task/TID/schedstat, ns). */
-function cpuUs(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
-  }
-  return ns / 1000;
-}
 
 const median = (a: number[]): number => { const s = [...a].sort((x, y) => x - y); return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN; };
 
