@@ -1,8 +1,24 @@
-import { createHash, randomBytes } from 'node:crypto';
+import 'reflect-metadata';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectTunnel, spliceOptions, spliceTunnel, TUNNEL_READ_BYTES, type UpstreamReads } from './splice.js';
+import { connect as tlsConnect, createSecureContext, createServer as tlsServer, TLSSocket, type ConnectionOptions } from 'node:tls';
+import * as x509 from '@peculiar/x509';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectTunnel, spliceOptions, spliceTunnel, TUNNEL_READ_BYTES, upstreamOnread, type UpstreamReads } from './splice.js';
+
+x509.cryptoProvider.set(webcrypto as any); // node's webcrypto is the Crypto the library expects
+
+/** A self-signed ECDSA P-256 certificate and its key, PEM. */
+async function selfSigned(): Promise<{ cert: string; key: string }> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const c = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=localhost', keys, signingAlgorithm: alg, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3600_000) });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64').replace(/.{1,64}/g, '$&\n');
+  return { cert: c.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8}-----END PRIVATE KEY-----\n` };
+}
+let pem: { cert: string; key: string };
+beforeAll(async () => { pem = await selfSigned(); });
 
 const servers: Server[] = [];
 afterEach(() => { for (const s of servers.splice(0)) s.close(); spliceOptions.straightWrites = true; });
@@ -14,22 +30,37 @@ async function listen(s: Server): Promise<number> {
   return (s.address() as AddressInfo).port;
 }
 
-/** client -> tunnel (spliceTunnel, as a TcpSession runs it) -> upstream served by `onUp`; the tunnel's two sockets, once spliced. */
-async function tunnel(onUp: (s: Socket) => void): Promise<{ client: Socket; ds: Promise<Socket>; up: Promise<Socket> }> {
-  const upPort = await listen(createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); onUp(s); }));
+/**
+ * client -> tunnel (spliceTunnel, as a TcpSession runs it) -> upstream served by `onUp`; the
+ * tunnel's two sockets, once spliced. With `tls`, the tunnel terminates the client's TLS (a
+ * TLSSocket over the accepted socket, as tls/downstream.ts does) and originates TLS upstream
+ * (tls.connect with `upstreamOnread`, as the session does for an upstream TLS cluster).
+ */
+async function tunnel(onUp: (s: Socket) => void, tls = false): Promise<{ client: Socket; ds: Promise<Socket>; up: Promise<Socket> }> {
+  const serve = (s: Socket): void => { s.on('error', () => {}); onUp(s); };
+  const upPort = await listen(tls ? tlsServer({ cert: pem.cert, key: pem.key, allowHalfOpen: true }, serve) : createServer({ allowHalfOpen: true }, serve));
   let spliced!: (p: { ds: Socket; up: Socket }) => void;
   const sockets = new Promise<{ ds: Socket; up: Socket }>((r) => { spliced = r; });
-  const port = await listen(createServer({ allowHalfOpen: true, pauseOnConnect: true }, (ds) => {
-    ds.on('error', () => {});
-    const bind: UpstreamReads = { onRead: () => true };
-    const up = connectTunnel('127.0.0.1', upPort, bind);
-    up.allowHalfOpen = true;
-    up.on('error', () => {});
-    up.once('connect', () => { spliceTunnel(ds, up, bind); spliced({ ds, up }); });
+  const context = createSecureContext({ cert: pem.cert, key: pem.key });
+  const port = await listen(createServer({ allowHalfOpen: true, pauseOnConnect: true }, (raw) => {
+    raw.on('error', () => {});
+    const start = (ds: Socket): void => {
+      ds.allowHalfOpen = true;
+      ds.on('error', () => {});
+      ds.pause();
+      const bind: UpstreamReads = { onRead: () => true };
+      const up = tls ? tlsConnect({ host: '127.0.0.1', port: upPort, rejectUnauthorized: false, onread: upstreamOnread(bind) } as ConnectionOptions) : connectTunnel('127.0.0.1', upPort, bind);
+      up.allowHalfOpen = true;
+      up.on('error', () => {});
+      up.once(tls ? 'secureConnect' : 'connect', () => { spliceTunnel(ds, up, bind); spliced({ ds, up }); });
+    };
+    if (!tls) { start(raw); return; }
+    const ds = new TLSSocket(raw, { isServer: true, secureContext: context } as ConstructorParameters<typeof TLSSocket>[1]);
+    ds.once('secure', () => { raw.resume(); start(ds); });
   }));
-  const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  const client = tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, allowHalfOpen: true } as ConnectionOptions) : connect({ host: '127.0.0.1', port, allowHalfOpen: true });
   client.on('error', () => {});
-  await once(client, 'connect');
+  await once(client, tls ? 'secureConnect' : 'connect');
   return { client, ds: sockets.then((s) => s.ds), up: sockets.then((s) => s.up) };
 }
 
@@ -153,5 +184,28 @@ describe.each([['straight to the handle', true], ['through the Writable', false]
     expect(up.destroyed).toBe(true);
     expect((await b.ds).destroyed).toBe(true);
     a.client.destroy();
+  }, 60_000);
+});
+
+describe('TCP tunnel splice over TLS both sides (terminated downstream, originated upstream)', () => {
+  it('moves 8 MB each way to slow readers in order with bounded memory', async () => {
+    let got!: Promise<{ sha: string; bytes: number }>;
+    let upSent!: Promise<string>;
+    const proxied: { up?: Socket } = {};
+    let maxHeld = 0;
+    const tun = await tunnel((s) => {
+      got = slowRead(s, () => { if (proxied.up) maxHeld = Math.max(maxHeld, held(proxied.up)); });
+      upSent = send(s, 8 * MB);
+    }, true);
+    proxied.up = await tun.up;
+    const ds = await tun.ds;
+    const [sent, back] = await Promise.all([send(tun.client, 8 * MB), slowRead(tun.client, () => { maxHeld = Math.max(maxHeld, held(ds)); })]);
+    const r = await got;
+    expect(r.bytes).toBe(8 * MB);
+    expect(r.sha).toBe(sent);
+    expect(back.bytes).toBe(8 * MB);
+    expect(back.sha).toBe(await upSent);
+    expect(maxHeld).toBeLessThanOrEqual(BOUND);
+    tun.client.destroy();
   }, 60_000);
 });
