@@ -4,6 +4,7 @@
  * Transfer-Encoding, Upgrade) and framing (Content-Length / Transfer-Encoding / Host /
  * Connection) is written by the proxy itself, never copied.
  */
+import { contentLengthLine, fieldLine, requestStart, statusLine } from './field-lines.js';
 import type { Headers } from './head.js';
 
 /** Fields never forwarded as received; the proxy writes its own framing instead. */
@@ -15,7 +16,7 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** Body framing the proxy writes: none, a length, chunked, or close-delimited. */
 export type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
 
-/** `name: value\r\n` for every end-to-end field (skipping hop-by-hop and Connection-listed ones). */
+/** `name: value\r\n` for every end-to-end field (skipping hop-by-hop and Connection-listed ones); repeated lines come written out (field-lines.ts). */
 export function endToEndFields(h: Headers, connectionTokens: string[] | null, keep?: string): string {
   let s = '';
   const names = h.names;
@@ -24,15 +25,15 @@ export function endToEndFields(h: Headers, connectionTokens: string[] | null, ke
     const n = names[i]!;
     if (HOP_BY_HOP.has(n) && n !== keep) continue;
     if (connectionTokens !== null && connectionTokens.includes(n)) continue;
-    s += n + ': ' + values[i] + '\r\n';
+    s += fieldLine(n, values[i]!);
   }
   return s;
 }
 
 /** The request head sent upstream (origin-form, HTTP/1.1, keep-alive). */
 export function requestHead(method: string, path: string, authority: string, fields: string, framing: Framing, upgrade: string | undefined): string {
-  let s = method + ' ' + path + ' HTTP/1.1\r\nhost: ' + authority + '\r\n' + fields;
-  if (framing.kind === 'length') s += 'content-length: ' + framing.length + '\r\n';
+  let s = requestStart(method, path, authority) + fields;
+  if (framing.kind === 'length') s += contentLengthLine(framing.length);
   else if (framing.kind === 'chunked') s += 'transfer-encoding: chunked\r\n';
   if (upgrade !== undefined) s += 'connection: upgrade\r\nupgrade: ' + upgrade + '\r\n';
   return s + '\r\n';
@@ -40,8 +41,8 @@ export function requestHead(method: string, path: string, authority: string, fie
 
 /** The response head sent downstream. `keepAlive` false adds `connection: close`. */
 export function responseHead(status: number, reason: string, fields: string, framing: Framing, keepAlive: boolean, http10: boolean): string {
-  let s = 'HTTP/1.1 ' + status + ' ' + reason + '\r\n' + fields;
-  if (framing.kind === 'length') s += 'content-length: ' + framing.length + '\r\n';
+  let s = statusLine(status, reason) + fields;
+  if (framing.kind === 'length') s += contentLengthLine(framing.length);
   else if (framing.kind === 'chunked') s += 'transfer-encoding: chunked\r\n';
   if (!keepAlive) s += 'connection: close\r\n';
   else if (http10) s += 'connection: keep-alive\r\n';

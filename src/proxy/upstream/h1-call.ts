@@ -52,8 +52,8 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
   private conn: UpstreamConn | null = null;
   private done = false;
   private readonly chunked: boolean;
-  /** Body written before a connection was there. */
-  private early: Buffer[] = [];
+  /** Body written before a connection was there (null until some is: no array per call). */
+  private early: Buffer[] | null = null;
   private earlyBytes = 0;
   private reqEnded = false;
   private drainFns: Array<() => void> | null = null;
@@ -80,9 +80,10 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
     conn.owner = this;
     this.conn = conn;
     conn.send(headOf(this.req));
-    for (const b of this.early) this.frame(conn, b);
+    const early = this.early;
+    if (early !== null) for (const b of early) this.frame(conn, b);
     if (this.reqEnded && this.chunked) conn.send(LAST_CHUNK);
-    this.early = [];
+    this.early = null;
     this.earlyBytes = 0;
     this.drained();
   }
@@ -100,7 +101,7 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
     if (this.done || chunk.length === 0) return true;
     const c = this.conn;
     if (c === null) {
-      this.early.push(chunk);
+      (this.early ??= []).push(chunk);
       this.earlyBytes += chunk.length;
       return this.earlyBytes <= MAX_EARLY_BYTES;
     }
