@@ -20,7 +20,7 @@ import { BODY_CHUNKED, BODY_LENGTH, parseRequestHead, type RequestHead } from '.
 import { endToEndFields, REASONS, responseHead, type Framing } from './serialize.js';
 import { realTimers, type ProxyTimers } from '../timers.js';
 import { emitDataEvents, isShared, own, readIntoShared, sharedReadBuffer } from './socket-read.js';
-import { flushAtTurnEnd, joinParts, readEnd, readStart, writeOut, type HeldWrites } from './turn-writes.js';
+import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeOut, type HeldWrites } from './turn-writes.js';
 
 /** The read buffer of every downstream connection read below node's streams (socket-read.ts). */
 const READ = sharedReadBuffer();
@@ -82,8 +82,7 @@ export class Downstream implements Responder, HeldWrites {
   /** The response head allowed keep-alive. */
   private keepAfter = false;
   /** Writes held until the end of the turn (strings are latin1: one byte per character). */
-  private batch: Array<string | Buffer> | null = null;
-  private batchBytes = 0;
+  private readonly batch = new HeldBatch();
   /** idleTimeoutMs of the listener (0: none), checked by the idle sweep. */
   private idleMs = 0;
   /** Bytes arrived or a request ended since the last sweep. */
@@ -320,10 +319,9 @@ export class Downstream implements Responder, HeldWrites {
   private send(data: string | Buffer): boolean {
     if (this.closed && this.socket.destroyed) return true;
     const n = data.length;
-    if (this.batchBytes + n <= BATCH_BYTES && this.socket.writableLength + this.batchBytes + n < this.socket.writableHighWaterMark) {
-      const b = this.batch;
-      if (b === null) { this.batch = [data]; flushAtTurnEnd(this); } else b.push(data);
-      this.batchBytes += n;
+    const held = this.batch.bytes;
+    if (held + n <= BATCH_BYTES && this.socket.writableLength + held + n < this.socket.writableHighWaterMark) {
+      if (this.batch.hold(data)) flushAtTurnEnd(this);
       return true;
     }
     this.flushBatch();
@@ -341,13 +339,9 @@ export class Downstream implements Responder, HeldWrites {
 
   /** Writes what is held, as one buffer. */
   private flushBatch(): void {
-    const b = this.batch;
-    if (b === null) return;
-    this.batch = null;
-    const total = this.batchBytes;
-    this.batchBytes = 0;
-    if (this.socket.destroyed) return;
-    writeOut(this.socket, b.length === 1 ? b[0]! : joinParts(b, total));
+    const data = this.batch.take();
+    if (data === null || this.socket.destroyed) return;
+    writeOut(this.socket, data);
   }
 
   onDrain(fn: () => void): void {
@@ -382,8 +376,7 @@ export class Downstream implements Responder, HeldWrites {
   }
 
   abort(): void {
-    this.batch = null;
-    this.batchBytes = 0;
+    this.batch.drop();
     this.closed = true;
     this.socket.destroy();
   }

@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { flushAtTurnEnd, readEnd, readStart, writeOut } from './turn-writes.js';
+import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeOut } from './turn-writes.js';
 
 let server: Server | undefined;
 afterEach(() => { server?.close(); server = undefined; });
@@ -107,5 +107,49 @@ describe('flushing held writes', () => {
     expect(order).toEqual(['caller end', 'flush']);
     sock.end();
     expect((await readAll(client)).toString('latin1')).toBe('held');
+  });
+});
+
+describe('the batch a connection holds during a turn', () => {
+  it('joins what it holds in order, hands a single part back as it is, and is empty again after each turn', () => {
+    const b = new HeldBatch();
+    expect(b.take()).toBeNull();
+    expect(b.hold('HTTP/1.1 200 OK\r\n\r\n')).toBe(true);
+    expect(b.hold(Buffer.from('ab'))).toBe(false);
+    expect(b.hold('\xff\r\n')).toBe(false);
+    expect(b.bytes).toBe(24);
+    expect((b.take() as Buffer).toString('latin1')).toBe('HTTP/1.1 200 OK\r\n\r\nab\xff\r\n');
+    expect([b.count, b.bytes]).toEqual([0, 0]);
+    // The next turn: fewer parts than the last one; nothing of the last turn comes back.
+    expect(b.hold('x')).toBe(true);
+    expect(b.take()).toBe('x');
+    const one = Buffer.from('y');
+    b.hold(one);
+    expect(b.take()).toBe(one);
+    // More parts than the first slots, then a dropped turn.
+    for (let i = 0; i < 10; i++) b.hold(String(i));
+    expect((b.take() as Buffer).toString('latin1')).toBe('0123456789');
+    b.hold('dropped');
+    b.drop();
+    expect(b.take()).toBeNull();
+    expect(b.hold('z')).toBe(true);
+    expect(b.take()).toBe('z');
+  });
+});
+
+describe('holders flushed at the end of a turn', () => {
+  it('flushes each holder of a turn once, more holders than the first slots, then the fewer of the next turn, and a holder added during a flush', async () => {
+    const counts = new Array<number>(40).fill(0);
+    const late = { n: 0, flushHeld(): void { this.n++; } };
+    const holders = counts.map((_, i) => ({ flushHeld(): void { counts[i]!++; if (i === 39 && late.n === 0) flushAtTurnEnd(late); } }));
+    for (const h of holders) flushAtTurnEnd(h);
+    await new Promise<void>((r) => setImmediate(r));
+    expect(counts.every((c) => c === 1)).toBe(true);
+    expect(late.n).toBe(1);
+    for (const h of holders.slice(0, 3)) flushAtTurnEnd(h);
+    await new Promise<void>((r) => setImmediate(r));
+    expect(counts.slice(0, 3)).toEqual([2, 2, 2]);
+    expect(counts.slice(3).every((c) => c === 1)).toBe(true);
+    expect(late.n).toBe(1);
   });
 });

@@ -40,7 +40,9 @@ import { performance } from 'node:perf_hooks';
 const BUSY = 0.5;
 const SAMPLE_MS = 100;
 
-const pending: HeldWrites[] = [];
+/** Holders to flush (the first `pendingCount`; emptied slot by slot, never `length = 0`, which would drop the backing store and make the next turn allocate one). */
+const pending: Array<HeldWrites | undefined> = new Array<HeldWrites | undefined>(16).fill(undefined);
+let pendingCount = 0;
 /** How the pending flush runs: NONE (nothing pending), AT_READ_END, TICK, IMMEDIATE. */
 let scheduled = 0;
 const NONE = 0, AT_READ_END = 1, TICK = 2, IMMEDIATE = 3;
@@ -58,7 +60,7 @@ function sample(): void {
 
 /** Calls `w.flushHeld()` at the end of this turn (once per call: call it when the first bytes are held). */
 export function flushAtTurnEnd(w: HeldWrites): void {
-  pending.push(w);
+  pending[pendingCount++] = w;
   if (scheduled !== NONE) return;
   sampler ??= setInterval(sample, SAMPLE_MS).unref();
   if (busy) { scheduled = IMMEDIATE; setImmediate(flushAll); } else if (reading > 0) scheduled = AT_READ_END;
@@ -81,8 +83,12 @@ export function readEnd(): void {
 function flushAll(): void {
   scheduled = NONE;
   // A flush never calls back into a holder synchronously; anything held meanwhile is flushed here too.
-  for (let i = 0; i < pending.length; i++) pending[i]!.flushHeld();
-  pending.length = 0;
+  for (let i = 0; i < pendingCount; i++) {
+    const w = pending[i]!;
+    pending[i] = undefined;
+    w.flushHeld();
+  }
+  pendingCount = 0;
 }
 
 interface WriteReq { handle: unknown; oncomplete: (status: number) => void; async: boolean; bytes: number; buffer: unknown; socket: Socket | null }
@@ -143,14 +149,53 @@ export function writeOut(socket: Socket, data: string | Buffer): void {
   if (SW.streamBaseState[SW.kLastWriteWasAsync] !== 0) { req.buffer = data; req.socket = socket; } else { req.handle = null; spare = req; }
 }
 
-/** `parts` (strings are latin1: one byte per character) joined into one buffer of `bytes`. */
-export function joinParts(parts: Array<string | Buffer>, bytes: number): Buffer {
+/** The first `count` of `parts` (strings are latin1: one byte per character) joined into one buffer of `bytes`. */
+export function joinParts(parts: ReadonlyArray<string | Buffer | undefined>, bytes: number, count = parts.length): Buffer {
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (let i = 0; i < parts.length; i++) {
+  for (let i = 0; i < count; i++) {
     const d = parts[i]!;
     if (typeof d === 'string') at += out.write(d, at, 'latin1');
     else { out.set(d, at); at += d.length; }
   }
   return out;
+}
+
+/**
+ * The writes one connection holds during a turn, in one array kept for the connection's life
+ * (emptied, not replaced, at each flush: no array per response, no backing store grown from one
+ * element at each second write).
+ */
+export class HeldBatch {
+  /** Four slots to start (a head and its body, chunked framing around it); grows past them as arrays do. */
+  private readonly parts: Array<string | Buffer | undefined> = [undefined, undefined, undefined, undefined];
+  /** Parts held. */
+  count = 0;
+  /** Bytes held (strings count one byte per character). */
+  bytes = 0;
+
+  /** Holds `data`; true when it is the first part of the turn (the holder asks for a flush then). */
+  hold(data: string | Buffer): boolean {
+    this.parts[this.count++] = data;
+    this.bytes += data.length;
+    return this.count === 1;
+  }
+
+  /** What is held, as one string or buffer (null when nothing), and empties the batch. */
+  take(): string | Buffer | null {
+    const n = this.count;
+    if (n === 0) return null;
+    const p = this.parts;
+    const out = n === 1 ? p[0]! : joinParts(p, this.bytes, n);
+    this.drop();
+    return out;
+  }
+
+  /** Forgets what is held. */
+  drop(): void {
+    const p = this.parts;
+    for (let i = 0; i < this.count; i++) p[i] = undefined;
+    this.count = 0;
+    this.bytes = 0;
+  }
 }

@@ -11,7 +11,7 @@ import type { ConnectionPool } from '../../proxy-config/types.js';
 import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
 import { sharedReadBuffer } from '../http/socket-read.js';
-import { flushAtTurnEnd, joinParts, readEnd, readStart, writeOut, type HeldWrites } from '../http/turn-writes.js';
+import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeOut, type HeldWrites } from '../http/turn-writes.js';
 
 /** Writes of one turn up to this many bytes are held and written once at its end (http/turn-writes.ts). */
 const BATCH_BYTES = 16 * 1024;
@@ -59,8 +59,7 @@ export class UpstreamConn implements HeldWrites {
   /** Bytes received while no one owned the connection (protocol violation). */
   private idleTimer: NodeJS.Timeout | null = null;
   /** Writes held until the end of the turn (strings latin1). */
-  private batch: Array<string | Buffer> | null = null;
-  private batchBytes = 0;
+  private readonly batch = new HeldBatch();
 
   /** The socket reads into UPSTREAM_READ (`onread`, set by the pool when it dials) and calls `onRead`. */
   constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool) {
@@ -76,10 +75,9 @@ export class UpstreamConn implements HeldWrites {
   send(data: string | Buffer): boolean {
     const s = this.socket;
     const n = data.length;
-    if (this.batchBytes + n <= BATCH_BYTES && s.writableLength + this.batchBytes + n < s.writableHighWaterMark) {
-      const b = this.batch;
-      if (b === null) { this.batch = [data]; flushAtTurnEnd(this); } else b.push(data);
-      this.batchBytes += n;
+    const held = this.batch.bytes;
+    if (held + n <= BATCH_BYTES && s.writableLength + held + n < s.writableHighWaterMark) {
+      if (this.batch.hold(data)) flushAtTurnEnd(this);
       return true;
     }
     this.flushHeld();
@@ -88,15 +86,11 @@ export class UpstreamConn implements HeldWrites {
 
   /** Writes what is held, as one buffer. */
   flushHeld(): void {
-    const b = this.batch;
-    if (b === null) return;
-    this.batch = null;
-    const total = this.batchBytes;
-    this.batchBytes = 0;
+    const data = this.batch.take();
     const s = this.socket;
-    if (s.destroyed) return;
+    if (data === null || s.destroyed) return;
     try {
-      writeOut(s, b.length > 1 ? joinParts(b, total) : b[0]!);
+      writeOut(s, data);
     } catch {
       s.destroy(); // never thrown by a socket write in practice; the owner hears the close
     }
@@ -125,8 +119,7 @@ export class UpstreamConn implements HeldWrites {
 
   /** Closes the connection (what is held is dropped); the pool forgets it. */
   destroy(): void {
-    this.batch = null;
-    this.batchBytes = 0;
+    this.batch.drop();
     if (!this.dead) this.socket.destroy();
   }
 
