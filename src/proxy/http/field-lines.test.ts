@@ -46,6 +46,16 @@ describe('written-out header lines', () => {
     expect(cachedLineCount()).toBeLessThanOrEqual(2);
   });
 
+  it('never keeps credentials (authorization, proxy-authorization, cookie, set-cookie), however often they repeat', () => {
+    for (const name of ['authorization', 'proxy-authorization', 'cookie', 'set-cookie']) {
+      for (let i = 0; i < 5; i++) expect(fieldLine(name, 'Bearer abc.def.ghi')).toBe(`${name}: Bearer abc.def.ghi\r\n`);
+    }
+    expect(cachedLineCount()).toBe(0);
+    fieldLine('user-agent', 'curl/8.5.0');
+    fieldLine('user-agent', 'curl/8.5.0');
+    expect(cachedLineCount()).toBe(1);
+  });
+
   it('answers every (name, value) with its own line whatever was kept before (values alike in the hashed characters)', () => {
     // Values of one length and mostly one character: many share a hash slot's sampled characters.
     const value = fc.array(fc.constantFrom('a', 'b', ' ', '\x80', '\xff'), { minLength: 1, maxLength: 40 }).map((a) => a.join(''));

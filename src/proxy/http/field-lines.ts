@@ -17,6 +17,12 @@ const MASK = SLOTS - 1;
 /** Values longer than this are written per request (peer metadata, ~300 bytes, fits). */
 export const MAX_CACHED_VALUE = 512;
 
+/**
+ * Fields that carry credentials are never kept: the table would hold a client's token or session
+ * past its request, in a process-wide table where a heap dump finds it. Checked on admission only.
+ */
+const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+
 /** Slot i is entries[3i..3i+2]: name, value, line side by side (one cache line to look at per field: at 1000 rps every request starts with cold caches). */
 const entries: Array<string | undefined> = new Array<string | undefined>(SLOTS * 3).fill(undefined);
 /** The hash of the last miss at each slot (admission: a line is kept when it misses twice in a row). */
@@ -46,7 +52,7 @@ export function fieldLine(name: string, value: string): string {
   const e = i * 3;
   if (entries[e + 1] === value && entries[e] === name) return entries[e + 2]!;
   const line = name + ': ' + value + '\r\n';
-  if (lastMiss[i] === h) {
+  if (lastMiss[i] === h && !CREDENTIALS.has(name)) {
     entries[e] = name;
     entries[e + 1] = value;
     entries[e + 2] = line;
