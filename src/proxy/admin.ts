@@ -1,12 +1,11 @@
 /**
  * The admin listener (Envoy's admin interface, default 127.0.0.1:15000): /ready,
- * /config_dump, /clusters, /stats, /certs, POST /quitquitquit. Not on the data path, so it uses
- * node:http for clarity; everything it serves is JSON.
+ * /config_dump, /clusters, /stats, /certs, POST /quitquitquit. Served by local-http.ts (the proxy's
+ * own small HTTP/1.1 server, not node:http); everything but /ready and /quitquitquit is JSON.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { RunningProxy } from './proxy.js';
 import type { ClusterPool } from './upstream/pool.js';
-import { listenLocalHttp, type LocalHttpServer } from './local-http.js';
+import { listenLocalHttp, type LocalHttpServer, type LocalRequest, type LocalResponse } from './local-http.js';
 
 /** The running admin server. */
 export type AdminServer = LocalHttpServer;
@@ -23,48 +22,39 @@ export interface AdminOptions {
   certs?: () => unknown;
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+function json(status: number, body: unknown): LocalResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body, null, 2) + '\n' };
 }
 
 /** Starts the admin listener. */
 export function startAdmin(o: AdminOptions): Promise<AdminServer> {
   let quitting = false;
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '/').split('?')[0];
+  const handle = (req: LocalRequest): LocalResponse => {
+    const path = req.url.split('?')[0];
     const p = o.proxy;
     switch (path) {
       case '/ready':
-        if (quitting) { res.writeHead(503).end('DRAINING\n'); return; }
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('LIVE\n');
-        return;
+        if (quitting) return { status: 503, body: 'DRAINING\n' };
+        return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'LIVE\n' };
       case '/config_dump':
-        json(res, 200, { version: p.current.version, appliedAt: new Date(p.current.appliedAt).toISOString(), ports: p.ports, config: p.current.config });
-        return;
+        return json(200, { version: p.current.version, appliedAt: new Date(p.current.appliedAt).toISOString(), ports: p.ports, config: p.current.config });
       case '/clusters': {
         const pools = o.pools();
-        json(res, 200, p.clusters.snapshot().map((c) => ({ ...c, upstreamConnections: pools.get(c.name)?.open ?? 0 })));
-        return;
+        return json(200, p.clusters.snapshot().map((c) => ({ ...c, upstreamConnections: pools.get(c.name)?.open ?? 0 })));
       }
       case '/stats':
-        json(res, 200, p.stats.toJSON());
-        return;
+        return json(200, p.stats.toJSON());
       case '/certs':
-        json(res, 200, o.certs?.() ?? { certificate: null, reason: 'no workload certificate: the proxy was started without --token-file' });
-        return;
+        return json(200, o.certs?.() ?? { certificate: null, reason: 'no workload certificate: the proxy was started without --token-file' });
       case '/quitquitquit':
-        if (req.method !== 'POST') { res.writeHead(405, { allow: 'POST' }).end('use POST\n'); return; }
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
+        if (req.method !== 'POST') return { status: 405, headers: { allow: 'POST' }, body: 'use POST\n' };
         if (!quitting) { quitting = true; setImmediate(() => o.onQuit()); }
-        return;
+        return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'OK\n' };
       default:
-        json(res, 404, { error: 'not found', endpoints: ['/ready', '/config_dump', '/clusters', '/stats', '/certs', 'POST /quitquitquit'] });
+        return json(404, { error: 'not found', endpoints: ['/ready', '/config_dump', '/clusters', '/stats', '/certs', 'POST /quitquitquit'] });
     }
   };
-  const server = createServer((req, res) => {
-    try { handle(req, res); } catch (err) { json(res, 500, { error: String(err) }); }
-  });
-  return listenLocalHttp(server, o.port, o.address);
+  return listenLocalHttp((req) => {
+    try { return handle(req); } catch (err) { return json(500, { error: String(err) }); }
+  }, o.port, o.address);
 }

@@ -8,13 +8,15 @@
  *   runs it against 127.0.0.1 from inside the pod, where capture does not touch its traffic, and
  *   answers 200 when it passed, 503 with the reason when not. A kubelet probe sent to the app's
  *   port directly would be captured (and meet mTLS, or, for TCP, always connect to the proxy).
- * Nothing else is served: the admin endpoints stay on 127.0.0.1.
+ * Nothing else is served: the admin endpoints stay on 127.0.0.1. Served by local-http.ts (the
+ * proxy's own small HTTP/1.1 server); node:http (or node:https) is loaded by the first HTTP (HTTPS)
+ * probe only.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type * as Http from 'node:http';
 import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
-import { listenLocalHttp, type LocalHttpServer } from './local-http.js';
+import { listenLocalHttp, type LocalHttpServer, type LocalRequest, type LocalResponse } from './local-http.js';
 
 /** One moved probe, as the injector wrote it. */
 export interface AppProber {
@@ -52,8 +54,9 @@ export function runProber(p: AppProber): Promise<string | undefined> {
     const https = (g.scheme ?? 'HTTP').toUpperCase() === 'HTTPS';
     const headers: Record<string, string> = { 'user-agent': 'kube-probe/bowline' };
     for (const h of g.httpHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
-    // node:https (and node's TLS with it) is required by the first HTTPS probe only.
-    const req = (https ? (createRequire(import.meta.url)('node:https') as typeof Https).request : httpRequest)({
+    // node:http / node:https (and node's TLS with it) are required by the first probe of their kind only.
+    const require = createRequire(import.meta.url);
+    const req = (https ? (require('node:https') as typeof Https).request : (require('node:http') as typeof Http).request)({
       host: g.host || '127.0.0.1', port: g.port, path: g.path ?? '/', method: 'GET', headers, timeout: timeoutMs,
       ...(https ? { rejectUnauthorized: false } : {}), // the kubelet does not verify probe certificates either
     }, (res) => {
@@ -72,19 +75,18 @@ export type HealthServer = LocalHttpServer;
 
 /** Starts the health listener on `address:port` (port 0: the kernel picks). */
 export function startHealthServer(o: { port: number; address: string; ready: () => string | undefined; probers: Record<string, AppProber> }): Promise<HealthServer> {
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET' }).end(); return; }
+  const text = (status: number, body: string): LocalResponse => ({ status, headers: { 'content-type': 'text/plain' }, body });
+  const handle = async (req: LocalRequest): Promise<LocalResponse> => {
+    const path = req.url.split('?')[0]!;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, headers: { allow: 'GET' } };
     if (path === '/healthz/ready') {
       const notReady = o.ready();
-      res.writeHead(notReady ? 503 : 200, { 'content-type': 'text/plain' }).end(notReady ? `${notReady}\n` : 'ready\n');
-      return;
+      return text(notReady ? 503 : 200, notReady ? `${notReady}\n` : 'ready\n');
     }
     const prober = Object.hasOwn(o.probers, path) ? o.probers[path] : undefined;
-    if (!prober) { res.writeHead(404, { 'content-type': 'text/plain' }).end(`no probe at ${path}\n`); return; }
+    if (!prober) return text(404, `no probe at ${path}\n`);
     const failed = await runProber(prober);
-    res.writeHead(failed ? 503 : 200, { 'content-type': 'text/plain' }).end(failed ? `${failed}\n` : 'ok\n');
+    return text(failed ? 503 : 200, failed ? `${failed}\n` : 'ok\n');
   };
-  const server = createServer((req, res) => { void handle(req, res).catch((err) => { if (!res.headersSent) res.writeHead(500).end(String(err)); }); });
-  return listenLocalHttp(server, o.port, o.address);
+  return listenLocalHttp(handle, o.port, o.address);
 }

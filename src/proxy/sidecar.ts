@@ -11,12 +11,15 @@
 import type { Server } from 'node:net';
 import type { ProxyConfig } from '../proxy-config/types.js';
 import { formatValidationErrors, PROXY_CONFIG_INVALID, validateProxyConfig } from '../proxy-config/validate.js';
-import { createProxyTelemetry, startMetricsServer, type ProxyTelemetry } from '../telemetry/index.js';
+// Not the telemetry barrel (index.ts): it would load the trace collector and node:http with it.
+import { createProxyTelemetry, type ProxyTelemetry } from '../telemetry/telemetry.js';
+import { startMetricsServer } from '../telemetry/metrics/server.js';
 import type { Bootstrap } from './bootstrap.js';
 import type { OriginalDstLookup } from './capture/original-dst.js';
 import type { ControlClient } from './control-client/client.js';
 import type { AppProber } from './health.js';
 import { collectWhenIdle } from './idle-gc.js';
+import { listenLocalHttp } from './local-http.js';
 import type { PreparedIdentity } from './identity/join.js';
 import { ConfigRejectedError, startProxy, type ProxyPorts, type RunningProxy } from './proxy.js';
 import type { WorkloadProbe } from './workload-probe.js';
@@ -197,7 +200,7 @@ async function initialConfig(source: ConfigSource): Promise<ProxyConfig> {
 async function serveMetrics(telemetry: ProxyTelemetry, t: NonNullable<SidecarOptions['telemetry']>, cleanup: Cleanup, log: SidecarOptions['log']): Promise<{ metrics?: number; mergedMetrics?: number }> {
   const serve = async (port: number, appMetricsUrl?: string): Promise<number | undefined> => {
     try {
-      const m = await startMetricsServer({ registry: telemetry.registry, host: t.address, port, appMetricsUrl });
+      const m = await startMetricsServer({ registry: telemetry.registry, host: t.address, port, appMetricsUrl, listen: listenLocalHttp });
       cleanup.push(() => m.close());
       return m.port;
     } catch (err) {

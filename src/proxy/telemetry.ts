@@ -2,7 +2,8 @@
  * Wires src/telemetry into the proxy: the telemetry hooks (trace headers, peer metadata,
  * istio_* metrics, spans, access logs) composed with any hooks the embedder passed.
  */
-import { telemetryHooks, type ProxyTelemetry, type TelemetryHooks } from '../telemetry/index.js';
+import type { ProxyTelemetry } from '../telemetry/telemetry.js';
+import { telemetryHooks, type TelemetryHooks } from '../telemetry/proxy-hooks.js';
 import { flagsText, type ProxyHooks } from './record.js';
 
 /** TCP hooks (src/proxy/tcp/record.ts ProtocolHooks), seen structurally. */

@@ -13,13 +13,16 @@
  * The check goes to an endpoint of the provider's cluster, with that cluster's upstream TLS.
  * A `protocol: 'grpc'` provider is asked over gRPC instead (ext-authz-grpc.ts).
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import type { ExtAuthzHttp } from '../../proxy-config/types.js';
 import type { ClusterManager } from '../cluster/index.js';
 import { connectUpstreamTls } from '../tls/upstream.js';
 import type * as ExtAuthzGrpc from './ext-authz-grpc.js';
 import type { GrpcSessions } from './ext-authz-grpc.js';
+
+let httpModule: typeof Http | undefined;
 
 /** The gRPC client (ext-authz-grpc.ts: our HTTP/2 codec and protobufjs), loaded with the first gRPC check: a proxy without a gRPC provider never holds it. */
 let grpcLoading: Promise<typeof ExtAuthzGrpc> | undefined;
@@ -130,7 +133,8 @@ export function checkExternal(clusters: ClusterManager, p: CompiledExtAuthz, inp
       clusters.report(ep, o.kind === 'error' ? (status !== undefined ? { status } : { connectFailure: true }) : { status: o.kind === 'allow' ? 200 : (status ?? 403) });
       resolve(o);
     };
-    const req = http.request({
+    // node:http is required by the first HTTP check only (a proxy without ext_authz never loads it).
+    const req = (httpModule ??= createRequire(import.meta.url)('node:http') as typeof Http).request({
       method: input.method,
       path: path.startsWith('/') ? path : `/${path}`,
       headers: checkHeaders(p, input).flat(),

@@ -5,7 +5,7 @@
  * hangs or answers garbage is counted (`failed`) and its batch discarded. Nothing is awaited
  * by requests, and a dead collector costs them nothing but the drop counter.
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
 import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import { TelemetryCodes, TelemetryError } from '../errors.js';
@@ -55,9 +55,9 @@ export class BatchExporter {
   private readonly maxQueue: number;
   private readonly maxBatch: number;
   private readonly timeoutMs: number;
-  private readonly agent: http.Agent;
-  /** node:http, or node:https (required only for an https collector: a proxy exporting over http never loads node's TLS). */
-  private readonly mod: Pick<typeof http, 'request'>;
+  private readonly agent: Http.Agent;
+  /** node:http, or node:https (required only for an https collector: a proxy exporting over http never loads node's TLS); required by the first exporter, so a proxy that exports no spans never loads them. */
+  private readonly mod: Pick<typeof Http, 'request'>;
   private closed = false;
 
   constructor(readonly options: ExporterOptions) {
@@ -74,7 +74,7 @@ export class BatchExporter {
     this.maxQueue = options.maxQueue ?? 4096;
     this.maxBatch = options.maxBatch ?? 512;
     this.timeoutMs = options.timeoutMs ?? 2000;
-    const mod = u.protocol === 'https:' ? createRequire(import.meta.url)('node:https') as typeof Https : http;
+    const mod = u.protocol === 'https:' ? createRequire(import.meta.url)('node:https') as typeof Https : createRequire(import.meta.url)('node:http') as typeof Http;
     this.mod = mod;
     this.agent = new mod.Agent({ keepAlive: true, maxSockets: 1 });
     this.timer = setInterval(() => void this.flush(), options.intervalMs ?? 1000);
