@@ -6,10 +6,18 @@
  * `Jwt verification fails`. Keys from `jwksUri` are kept 20 minutes in the proxy's JwksCache
  * (its authorization slot's), so a new config with the same issuer does not fetch them again.
  */
-import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import type * as Crypto from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { JwtRule } from '../../proxy-config/types.js';
 import type { AuthzRequest } from './request.js';
+
+let cryptoModule: typeof Crypto | undefined;
+/** node:crypto, required by the first JWKS key or signature: a proxy without RequestAuthentication never loads it (~0.8 MB RSS). */
+function nodeCrypto(): typeof Crypto {
+  return (cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof Crypto);
+}
 
 /** Status and body of a request whose JWT failed (Envoy's jwt_authn answer). */
 export const JWT_FAILED_STATUS = 401;
@@ -46,7 +54,7 @@ export function parseJwks(text: string): Key[] {
   const out: Key[] = [];
   for (const jwk of doc.keys ?? []) {
     try {
-      out.push({ ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}), key: createPublicKey({ key: jwk as never, format: 'jwk' }) });
+      out.push({ ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}), key: nodeCrypto().createPublicKey({ key: jwk as never, format: 'jwk' }) });
     } catch { /* unsupported key type: ignored */ }
   }
   return out;
@@ -57,7 +65,7 @@ export const JWKS_TTL_MS = 20 * 60_000;
 
 /** Reads a JWKS document from an http(s) URL (5 s timeout) or a `file:` path. */
 function loadJwks(uri: string): Promise<string> {
-  if (uri.startsWith('file:')) return readFile(uri.slice(5), 'utf8');
+  if (uri.startsWith('file:')) return new Promise<string>((ok, fail) => readFile(uri.slice(5), 'utf8', (err, text) => (err ? fail(err) : ok(text))));
   return fetch(uri, { signal: AbortSignal.timeout(5000) }).then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.text(); });
 }
 
@@ -166,8 +174,8 @@ function check(token: string, rules: CompiledRule[], nowMs: number): JwtOutcome 
   const keys = c.keys.filter((k) => head.kid === undefined || k.kid === undefined || k.kid === head.kid);
   const good = keys.some(({ key }) => {
     try {
-      const opts = alg.pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 + (alg.hash === 'sha384' ? 16 : alg.hash === 'sha512' ? 32 : 0) } : alg.ec ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
-      return verify(alg.hash, data, opts as never, sig);
+      const opts = alg.pss ? { key, padding: nodeCrypto().constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 + (alg.hash === 'sha384' ? 16 : alg.hash === 'sha512' ? 32 : 0) } : alg.ec ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
+      return nodeCrypto().verify(alg.hash, data, opts as never, sig);
     } catch {
       return false;
     }

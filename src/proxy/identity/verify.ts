@@ -1,4 +1,5 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { IDENTITY_ERRORS, IdentityError, type IdentityErrorCode } from './errors.js';
 import { peerSpiffeId } from './spiffe.js';
@@ -90,6 +91,8 @@ export function verifyPeerSocket(socket: TLSSocket, expect: PeerExpectation): Pe
 
 /** `sha256:HEX` over the DER of a certificate (the form bootstrap tokens carry). */
 export function certificateHash(pem: string): string {
+  // node:crypto on first use: a proxy without mTLS never loads it (docs/performance.md, Memory).
+  const { createHash, X509Certificate } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
   return 'sha256:' + createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 }
 

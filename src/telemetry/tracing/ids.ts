@@ -1,9 +1,9 @@
 /**
- * Random span and trace ids, cheaply: random bytes are drawn from the OS in 4 KiB blocks and
+ * Random span and trace ids, cheaply: random bytes are drawn from the OS (random.ts: /dev/urandom) in 4 KiB blocks and
  * turned into one hex string per block, so an id costs a substring rather than a system call
  * or a native conversion.
  */
-import { randomFillSync } from 'node:crypto';
+import { fillRandom } from './random.js';
 
 const POOL = 4096;
 
@@ -28,7 +28,7 @@ export class RandomIds implements IdSource {
     const n = bytes * 2;
     for (;;) {
       if (this.pos + n > this.hexPool.length) {
-        randomFillSync(this.pool);
+        fillRandom(this.pool);
         this.hexPool = this.pool.toString('hex');
         this.pos = 0;
       }
@@ -99,7 +99,7 @@ export class ContextPool {
   }
 
   private refill(): void {
-    const r = randomFillSync(this.random);
+    const r = fillRandom(this.random);
     const o = this.out;
     const p = this.samplingPercent;
     let w = 0;
@@ -155,7 +155,7 @@ export class UuidPool {
   }
 
   private refill(): void {
-    const r = randomFillSync(this.random);
+    const r = fillRandom(this.random);
     const o = this.out;
     let w = 0;
     for (let i = 0; i < RECORDS; i++) {
