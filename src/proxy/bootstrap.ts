@@ -14,6 +14,9 @@ import { ControlClient, parseServerAddress, type ControlClientOptions } from './
 import type { RunningProxy } from './proxy.js';
 import { reservePort } from './listeners.js';
 import type { Server } from 'node:net';
+import type { BootstrapFlags } from './bootstrap-flags.js';
+
+export { bootstrapFlagDefs, type BootstrapFlags } from './bootstrap-flags.js';
 
 // yaml loads only for a YAML bootstrap file (it costs a proxy ~5 MB of RSS otherwise).
 const load = createRequire(import.meta.url);
@@ -29,59 +32,11 @@ export interface Bootstrap {
   ephemeralOutbound?: boolean;
 }
 
-/** The bootstrap flags as parsed by util.parseArgs (all optional strings). */
-export interface BootstrapFlags {
-  server?: string;
-  bootstrap?: string;
-  id?: string;
-  name?: string;
-  namespace?: string;
-  'service-account'?: string;
-  labels?: string;
-  service?: string[];
-  'app-port'?: string;
-  gateway?: boolean;
-  'bind-port'?: string[];
-  'outbound-port'?: string;
-  address?: string;
-  'bind-address'?: string;
-  'endpoints-from'?: string;
-  locality?: string;
-  cluster?: string;
-  network?: string;
-  capture?: string;
-  'workload-group'?: string;
-}
-
 /** A bootstrap that cannot be used; the message says which value and why. */
 export class BootstrapError extends Error {
   readonly code = 'BOWLINE_E_PROXY_BOOTSTRAP';
   override name = 'BootstrapError';
 }
-
-/** The flags `bowline proxy` accepts for bootstrap (parseArgs option definitions). */
-export const bootstrapFlagDefs = {
-  server: { type: 'string' },
-  bootstrap: { type: 'string' },
-  id: { type: 'string' },
-  name: { type: 'string' },
-  namespace: { type: 'string' },
-  'service-account': { type: 'string' },
-  labels: { type: 'string' },
-  service: { type: 'string', multiple: true },
-  'app-port': { type: 'string' },
-  gateway: { type: 'boolean' },
-  'bind-port': { type: 'string', multiple: true },
-  'outbound-port': { type: 'string' },
-  address: { type: 'string' },
-  'bind-address': { type: 'string' },
-  'endpoints-from': { type: 'string' },
-  locality: { type: 'string' },
-  cluster: { type: 'string' },
-  network: { type: 'string' },
-  capture: { type: 'string' },
-  'workload-group': { type: 'string' },
-} as const;
 
 function port(v: unknown, what: string, allowZero = false): number {
   const n = typeof v === 'number' ? v : Number(v);

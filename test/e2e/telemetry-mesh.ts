@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cluster, ClusterLoadAssignment, MeshSettings, NodeInfo, ProxyConfig } from '../../src/proxy-config/index.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
+import { listenLocalHttp } from '../../src/proxy/local-http.js';
 import { createProxyTelemetry, startMetricsServer, type MetricsServer, type ProxyTelemetry } from '../../src/telemetry/index.js';
 
 /** A node for workload `app-version` in namespace default. */
@@ -55,7 +56,8 @@ export interface MeshProxy {
 export async function startMeshProxy(config: ProxyConfig): Promise<MeshProxy> {
   const telemetry = createProxyTelemetry({ config });
   const proxy = await startProxy({ config, admin: false, telemetry, log: () => {} });
-  const metrics = await startMetricsServer({ registry: telemetry.registry, port: 0 });
+  // served like `bowline proxy` serves it (its own HTTP/1.1 server, sidecar.ts), so Prometheus scrapes that
+  const metrics = await startMetricsServer({ registry: telemetry.registry, port: 0, listen: listenLocalHttp });
   return {
     proxy,
     telemetry,

@@ -144,13 +144,14 @@ export const command: Command = {
   async run(args) {
     // Before the proxy's modules load: start-up would otherwise grow the young generation to 16 MB and keep it (young-generation.ts).
     holdYoungGeneration();
-    const { bootstrapFlagDefs, parseBootstrap } = await import('../../proxy/bootstrap.js');
+    const { bootstrapFlagDefs } = await import('../../proxy/bootstrap-flags.js');
     const { values } = parseFlags(args, { ...ownFlags, ...bootstrapFlagDefs }, { allowPositionals: false });
     if (values.help) { process.stdout.write(USAGE); return 0; }
     exitOnUncaught('proxy', 'BOWLINE_E_PROXY_UNCAUGHT');
     if (!values.config && !values.server && !values.bootstrap) throw new UsageError('--config FILE or --server HOST:PORT is required\n' + USAGE);
     let boot: Bootstrap | undefined;
     if (!values.config) {
+      const { parseBootstrap } = await import('../../proxy/bootstrap.js'); // with its control-plane client: not for --config
       try { boot = parseBootstrap(values); } catch (err) { throw new UsageError((err as Error).message); }
     }
     const telemetryOn = values.telemetry === undefined || values.telemetry === 'on';
