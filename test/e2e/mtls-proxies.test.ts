@@ -34,12 +34,14 @@ let evilCa: CertificateAuthority;
 let app: Server;
 let appPort = 0;
 const proxies: RunningProxy[] = [];
+/** The x-forwarded-client-cert each request reached the app with, by path ('' when none). */
+const xfccAt = new Map<string, string>();
 
 beforeAll(async () => {
   ca = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek });
   otherCa = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek });
   evilCa = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek, trustDomain: 'evil.local' });
-  app = createServer((req, res) => res.end(`app ${req.method} ${req.url}${req.headers.authorization ? ' (authorization header reached the app)' : ''}`));
+  app = createServer((req, res) => xfccAt.set(req.url ?? '', String(req.headers['x-forwarded-client-cert'] ?? '')) && res.end(`app ${req.method} ${req.url}${req.headers.authorization ? ' (authorization header reached the app)' : ''}`));
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   appPort = (app.address() as AddressInfo).port;
@@ -125,6 +127,25 @@ describe('mTLS modes between real proxies', () => {
     for (let i = 0; i < 3; i++) expect(await call(client.port, `/h/${i}`)).toEqual({ status: 200, body: `app GET /h/${i}` });
     const plain = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port, false, true);
     expect(statusOf(await call(plain.port))).toBe(503);
+  });
+
+  it('x-forwarded-client-cert names each connection\'s peer: the same on every request of one connection, another for a connection with another certificate, none for plaintext; a forged one never passes', async () => {
+    const server = await serverProxy(await creds(ca, 'foo', 'httpbin'), 'PERMISSIVE');
+    const sleep = await clientProxy('sleep', 'foo', await creds(ca, 'foo', 'sleep'), server.port, true, true);
+    const ratings = await clientProxy('ratings', 'bar', await creds(ca, 'bar', 'ratings'), server.port, true, true);
+    const forged = { 'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/foo/sa/httpbin;URI=spiffe://cluster.local/ns/istio-system/sa/admin' };
+    for (let i = 0; i < 20; i++) {
+      expect(statusOf(await call(sleep.port, `/xfcc/sleep/${i}`, i % 2 ? { headers: forged } : {}))).toBe(200);
+      expect(statusOf(await call(ratings.port, `/xfcc/ratings/${i}`, i % 3 ? {} : { headers: forged }))).toBe(200);
+    }
+    expect(statusOf(await call(server.port, '/xfcc/plain', { headers: forged }))).toBe(200);
+    for (let i = 0; i < 20; i++) {
+      expect(xfccAt.get(`/xfcc/sleep/${i}`)).toBe(`By=${HTTPBIN};URI=spiffe://cluster.local/ns/foo/sa/sleep`);
+      expect(xfccAt.get(`/xfcc/ratings/${i}`)).toBe(`By=${HTTPBIN};URI=spiffe://cluster.local/ns/bar/sa/ratings`);
+    }
+    expect(xfccAt.get('/xfcc/plain')).toBe('');
+    // Each client proxy kept one mTLS connection for its 20 requests (the facts were not per request by chance of new connections).
+    expect(counters(server.proxy).downstreamConnectionsTotal).toBe(3);
   });
 
   it('PERMISSIVE accepts plaintext and mTLS on the same port; telemetry tells them apart (source_principal, connection_security_policy)', async () => {

@@ -26,7 +26,8 @@ import { applyHeaderMutation, isPreflight } from '../filters/index.js';
 import { mirrorRequest } from '../upstream/mirror.js';
 import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzEngine, type AuthzRequest } from '../authz/index.js';
 import { checkExternal, EXT_AUTHZ_ERROR_CODE } from '../authz/ext-authz.js';
-import { authorizationOf, deniedLine, jwtOf, ownIdentityOf, principalOfPeer } from '../authz/slot.js';
+import { authorizationOf, deniedLine, jwtOf, ownIdentityOf } from '../authz/slot.js';
+import { peerFacts } from '../identity/peer-facts.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
@@ -110,7 +111,9 @@ function authorize(x: Exchange): number {
   const h = x.head;
   // x-forwarded-client-cert, sanitize-and-set (Envoy): never trust the client's; say who called over mTLS.
   if (h.headers.get('x-forwarded-client-cert') !== undefined) h.headers.remove('x-forwarded-client-cert');
-  if (x.peerIdentity !== '') h.headers.set('x-forwarded-client-cert', `By=${ownIdentityOf(x.ctx)};URI=${x.peerIdentity}`);
+  // Made once per peer identity (identity/peer-facts.ts), not per request.
+  const peer = peerFacts(ownIdentityOf(x.ctx), x.peerIdentity);
+  if (peer.xfcc !== '') h.headers.set('x-forwarded-client-cert', peer.xfcc);
   const engine = authorizationOf(x.ctx);
   const jwt = jwtOf(x.ctx);
   if (!engine.enabled && !jwt.enabled) return CONTINUE;
@@ -128,7 +131,7 @@ function authorize(x: Exchange): number {
     if (a.rule?.outputPayloadToHeader && a.auth) h.headers.set(a.rule.outputPayloadToHeader.toLowerCase(), Buffer.from(JSON.stringify(a.auth.claims)).toString('base64url'));
   }
   if (!engine.enabled) return CONTINUE;
-  const principal = principalOfPeer(x.peerIdentity);
+  const principal = peer.principal;
   const r: AuthzRequest = {
     sourceIp: x.ds.remoteAddress, port: x.lst.logicalPort, host: h.authority, method: h.method, path: h.path,
     header: (n) => h.headers.get(n),
