@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretResolver } from './secrets.js';
-import { compileUpstreamTls, connectUpstreamTls, type CompiledUpstreamTls } from './upstream.js';
+import { DEFAULT_CIPHERS } from 'node:tls';
+import { compileUpstreamTls, connectUpstreamTls, meshCiphers, MESH_TLS13_FIRST, type CompiledUpstreamTls } from './upstream.js';
 
 x509.cryptoProvider.set(webcrypto as any); // node's webcrypto is the Crypto the library expects
 
@@ -44,6 +45,8 @@ async function meshPki(): Promise<{ rootPem: string; issue(id: string): Promise<
 let server: Server;
 let port = 0;
 let client: CompiledUpstreamTls;
+/** The same credentials as a MUTUAL cluster (user-set TLS): node's cipher order. */
+let mutual: CompiledUpstreamTls;
 /** What the server saw: the client's verified SPIFFE SAN per connection. */
 const peers: string[] = [];
 
@@ -51,7 +54,8 @@ beforeAll(async () => {
   const pki = await meshPki();
   const own = await pki.issue(REVIEWS);
   // The server answers every read with "pong:" and the bytes, over mTLS.
-  server = createServer({ cert: own.cert, key: own.key, ca: pki.rootPem, requestCert: true, rejectUnauthorized: true }, (s) => {
+  // honorCipherOrder false: the client's order decides, as on the proxy's inbound (tls/downstream.ts terminate); tls.createServer's default is the server's order.
+  server = createServer({ cert: own.cert, key: own.key, ca: pki.rootPem, requestCert: true, rejectUnauthorized: true, honorCipherOrder: false }, (s) => {
     peers.push(s.getPeerCertificate().subjectaltname ?? '');
     s.on('data', (d: Buffer) => s.write(Buffer.concat([Buffer.from('pong:'), d])));
     s.on('error', () => {});
@@ -65,6 +69,7 @@ beforeAll(async () => {
     { name: 'ROOTCA', kind: 'validation', trustedCa: pki.rootPem },
   ] as ConstructorParameters<typeof SecretResolver>[0]);
   client = compileUpstreamTls('outbound|9080||reviews', { mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA' }, secrets, () => {});
+  mutual = compileUpstreamTls('outbound|9080||reviews-mutual', { mode: 'MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [REVIEWS] }, secrets, () => {});
 });
 
 afterAll(() => {
@@ -101,5 +106,27 @@ describe('connectUpstreamTls', () => {
     const [err] = (await once(s, 'error')) as [Error];
     expect(err.message).toMatch(/BOWLINE_E_TLS_SAN_MISMATCH/);
     expect(called).toBe(0);
+  });
+});
+
+describe('mesh cipher order (ISTIO_MUTUAL)', () => {
+  it('is node\'s cipher list with TLS_AES_128_GCM_SHA256 first among the TLS 1.3 suites, nothing added or removed', () => {
+    const mine = meshCiphers().split(':');
+    expect(mine[0]).toBe(MESH_TLS13_FIRST);
+    expect([...mine].sort()).toEqual(DEFAULT_CIPHERS.split(':').sort());
+    // The TLS 1.2 part keeps node's order exactly.
+    expect(mine.filter((c) => !c.startsWith('TLS_'))).toEqual(DEFAULT_CIPHERS.split(':').filter((c) => !c.startsWith('TLS_')));
+  });
+
+  it('negotiates TLS_AES_128_GCM_SHA256 (Envoy\'s choice) with a server that follows the client\'s order (as the proxy\'s inbound does); a MUTUAL cluster keeps node\'s own order', async () => {
+    const cipherOf = async (t: CompiledUpstreamTls): Promise<{ name: string; version: string }> => {
+      const s = connectUpstreamTls(t, '127.0.0.1', port, REVIEWS);
+      await once(s, 'secureConnect');
+      const c = s.getCipher();
+      s.destroy();
+      return { name: c.name, version: c.version };
+    };
+    expect(await cipherOf(client)).toEqual({ name: 'TLS_AES_128_GCM_SHA256', version: 'TLSv1.3' });
+    expect(await cipherOf(mutual)).toEqual({ name: DEFAULT_CIPHERS.split(':')[0], version: 'TLSv1.3' });
   });
 });

@@ -28,6 +28,26 @@ export interface CompiledUpstreamTls {
 /** Clusters already warned about for insecureSkipVerify (the warning is loud, once). */
 const warned = new Set<string>();
 
+/** The TLS 1.3 suite mesh-internal mTLS prefers, as Envoy (BoringSSL) does. */
+export const MESH_TLS13_FIRST = 'TLS_AES_128_GCM_SHA256';
+
+let mesh: string | undefined;
+
+/**
+ * The cipher list of ISTIO_MUTUAL connections: node's default list (`tls.DEFAULT_CIPHERS`, which
+ * `--tls-cipher-list` sets) with TLS_AES_128_GCM_SHA256 moved to the front of the TLS 1.3 suites,
+ * the order Envoy offers (node's own puts TLS_AES_256_GCM_SHA384 first). The server follows the
+ * client's order, so a Bowline client and an Envoy client negotiate the same suite; nothing is
+ * added or removed, and the TLS 1.2 part (already AES-128-GCM first) is node's as it is.
+ */
+export function meshCiphers(): string {
+  if (mesh !== undefined) return mesh;
+  const all = nodeTls().DEFAULT_CIPHERS.split(':');
+  const v13 = all.filter((c) => c.startsWith('TLS_'));
+  if (!v13.includes(MESH_TLS13_FIRST)) return (mesh = all.join(':'));
+  return (mesh = [MESH_TLS13_FIRST, ...v13.filter((c) => c !== MESH_TLS13_FIRST), ...all.filter((c) => !c.startsWith('TLS_'))].join(':'));
+}
+
 /** Compiles a cluster's UpstreamTls; throws TlsSecretError on missing material. */
 export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: SecretResolver, log: (line: string) => void): CompiledUpstreamTls {
   if (t.unavailable !== undefined) {
@@ -44,6 +64,7 @@ export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: Sec
     ...(own.cert !== undefined ? { cert: own.cert } : {}),
     ...(own.key !== undefined ? { key: own.key } : {}),
     ...(ca !== undefined ? { ca } : {}),
+    ...(t.mode === 'ISTIO_MUTUAL' ? { ciphers: meshCiphers() } : {}),
   });
   if (t.insecureSkipVerify === true && !warned.has(cluster)) {
     warned.add(cluster);
