@@ -61,6 +61,17 @@ export function principalOf(spiffeId: string): string | undefined {
   return ANY_ID.exec(spiffeId)?.[1];
 }
 
+/**
+ * The principal a peer with a verified certificate is matched by: `principalOf` its SPIFFE URI,
+ * and for a URI that is not a well-formed SPIFFE id its text without `spiffe://`. Such a peer is
+ * still authenticated: a DENY rule naming principals `*` must match it (a DENY fails closed), as
+ * an ALLOW `*` does in Istio; `parsePrincipal` refuses it, so rules naming namespaces or service
+ * accounts never match it.
+ */
+export function peerPrincipal(uri: string): string {
+  return principalOf(uri) ?? (uri.startsWith(SCHEME) ? uri.slice(SCHEME.length) : uri);
+}
+
 /** The SPIFFE id of a principal (`TD/ns/NS/sa/SA` -> `spiffe://TD/ns/NS/sa/SA`); undefined when the result would not be a SPIFFE id. */
 export function spiffeIdOf(principal: string): string | undefined {
   const id = SCHEME + principal;

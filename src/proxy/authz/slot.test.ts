@@ -15,16 +15,20 @@ describe('principalOfPeer', () => {
     expect(principalOfPeer('')).toBeUndefined();
   });
 
-  it('gives a malformed id no principal, so rules naming peers refuse it (fail closed)', () => {
-    const allowAny = compileAuthorization({ policies: [{ name: 'a/mtls-only', action: 'ALLOW', rules: [{ from: [[from('source.principal', ['*'])]] }] }] });
+  it('a malformed id: namespace and service-account rules never match it, a DENY principals ["*"] does (fails closed)', () => {
     const allowNs = compileAuthorization({ policies: [{ name: 'a/ns', action: 'ALLOW', rules: [{ from: [[from('source.namespace', ['default'])]] }] }] });
+    const allowSa = compileAuthorization({ policies: [{ name: 'a/p', action: 'ALLOW', rules: [{ from: [[from('source.principal', ['cluster.local/ns/default/sa/frontend'])]] }] }] });
+    const denyAny = compileAuthorization({ policies: [{ name: 'a/deny-mtls', action: 'DENY', rules: [{ from: [[from('source.principal', ['*'])]] }] }] });
     const req = (peer: string) => { const principal = principalOfPeer(peer); return { sourceIp: '10.0.0.1', port: 8080, ...(principal !== undefined ? { principal } : {}) }; };
-    expect(allowAny.evaluate(req('spiffe://cluster.local/ns/default/sa/frontend')).allowed).toBe(true);
-    expect(allowNs.evaluate(req('spiffe://cluster.local/ns/default/sa/frontend')).allowed).toBe(true);
-    for (const bad of ['cluster.local/ns/default/sa/frontend', 'spiffe://Cluster.Local/ns/default/sa/frontend', 'spiffe://cluster.local/ns/default/sa/frontend/', 'spiffe://cluster.local/ns/../sa/x', 'https://cluster.local/ns/default/sa/frontend']) {
-      expect(principalOfPeer(bad), bad).toBeUndefined();
-      expect(allowAny.evaluate(req(bad)).allowed, bad).toBe(false);
+    const good = 'spiffe://cluster.local/ns/default/sa/frontend';
+    expect(allowNs.evaluate(req(good)).allowed).toBe(true);
+    expect(allowSa.evaluate(req(good)).allowed).toBe(true);
+    expect(denyAny.evaluate(req(good)).allowed).toBe(false);
+    for (const bad of ['spiffe://Cluster.Local/ns/default/sa/frontend', 'spiffe://cluster.local/ns/default/sa/frontend/', 'spiffe://cluster.local/ns/../sa/x', 'spiffe://cluster.local//ns/default/sa/frontend']) {
+      expect(principalOfPeer(bad), bad).toBeDefined();
       expect(allowNs.evaluate(req(bad)).allowed, bad).toBe(false);
+      expect(allowSa.evaluate(req(bad)).allowed, bad).toBe(false);
+      expect(denyAny.evaluate(req(bad)).allowed, bad).toBe(false);
     }
   });
 });

@@ -3,7 +3,7 @@
  * context's `authz` slot, which the pipeline and the TCP path read.
  */
 import type { ProxyConfig } from '../../proxy-config/types.js';
-import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, principalOf, spiffeIdOf } from '../../proxy-config/spiffe.js';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, peerPrincipal, spiffeIdOf } from '../../proxy-config/spiffe.js';
 import type { AuthzDecision, AuthzRequest } from './request.js';
 import { AUTHZ_DENIED_CODE, compileAuthorization, NO_AUTHORIZATION, type AuthzEngine } from './engine.js';
 import { compileJwt, JwksCache, NO_JWT, type JwtAuthenticator } from './jwt.js';
@@ -55,11 +55,12 @@ export function authorizationOf(ctx: { authz: AuthzSlot }): AuthzEngine {
 
 /**
  * The principal authorization sees for a peer's SPIFFE id (`TD/ns/NS/sa/SA`, the id without
- * `spiffe://`); undefined for a plaintext peer ('') and for an id that is not a SPIFFE id, so a
- * rule naming principals, namespaces or service accounts never matches it (fails closed).
+ * `spiffe://`); undefined for a plaintext peer (''). A malformed id keeps its text as the principal
+ * (proxy-config/spiffe.ts peerPrincipal): DENY `principals: ["*"]` still matches it, while rules
+ * naming namespaces or service accounts never do.
  */
 export function principalOfPeer(peerIdentity: string): string | undefined {
-  return peerIdentity === '' ? undefined : principalOf(peerIdentity);
+  return peerIdentity === '' ? undefined : peerPrincipal(peerIdentity);
 }
 
 /** One log line for a refusal, with the stable code. */
