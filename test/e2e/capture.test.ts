@@ -10,12 +10,13 @@
 // control plane allocated for hosts without addresses) and forwards the rest to the namespace's
 // resolv.conf nameserver (a resolver in the peer namespace).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, start, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { openTraversal } from '../support/traverse.js';
 
 const canRun = process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('iptables', ['--version']).status === 0
   && existsSync(join(repoRoot, 'native/original-dst/build/Release/original_dst.node'));
@@ -28,22 +29,8 @@ let push = 0;
 let backend = 0;
 let echo = 0;
 let proxy: Child | undefined;
-/** Directories above the checkout that the proxy's unprivileged user could not traverse, and their modes (restored after). */
-const opened: Array<{ dir: string; mode: number }> = [];
-
-/** The proxy runs as an unprivileged user and must read the package: a checkout under a 0700 directory (a CI's
- *  mktemp -d) gets the traverse bit (o+x, nothing readable) on those ancestors for the test's duration. */
-function openPathToCheckout(): void {
-  let dir = repoRoot.replace(/\/+$/, '');
-  while (dir && dir !== '/') {
-    const mode = statSync(dir).mode & 0o7777;
-    if ((mode & 0o001) === 0) {
-      chmodSync(dir, mode | 0o001);
-      opened.push({ dir, mode });
-    }
-    dir = dirname(dir);
-  }
-}
+/** Restores the modes of the checkout's ancestors opened for the proxy's unprivileged user (test/support/traverse.ts). */
+let closeTraversal = (): void => {};
 
 function ns(name: string, cmd: string[], input?: string): { status: number; out: string } {
   const r = spawnSync('ip', ['netns', 'exec', name, ...cmd], { encoding: 'utf8', input, timeout: 20_000 });
@@ -87,7 +74,7 @@ const ruleCount = (name = VM): number => cli(['capture', 'list'], name).out.spli
 
 describe.skipIf(!canRun)('transparent capture in network namespaces', () => {
   beforeAll(async () => {
-    openPathToCheckout();
+    closeTraversal = openTraversal(repoRoot);
     sh(['netns', 'add', VM]);
     sh(['netns', 'add', PEER]);
     sh(['link', 'add', `cap-v${process.pid % 10000}`, 'netns', VM, 'type', 'veth', 'peer', 'name', `cap-p${process.pid % 10000}`, 'netns', PEER]);
@@ -171,7 +158,7 @@ spec:
     spawnSync('ip', ['netns', 'del', VM]);
     spawnSync('ip', ['netns', 'del', PEER]);
     rmSync(`/etc/netns/${VM}`, { recursive: true, force: true });
-    for (const { dir, mode } of opened.splice(0).reverse()) chmodSync(dir, mode);
+    closeTraversal();
   });
 
   it('an app without proxy settings reaches an HTTP service by Host through the sidecar', async () => {

@@ -11,15 +11,16 @@
  * (base.validationURL / istiodRemote.injectionURL).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import type { KubeObject } from '../support/kube-api.js';
 import { kubeBinDir, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { PodProcesses, runPod } from '../support/pod-runtime.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { openTraversal } from '../support/traverse.js';
 
 /** What a finished command printed. */
 export interface Run { code: number; out: string; err: string }
@@ -66,21 +67,6 @@ export function run(cmd: string, args: string[], stdin?: string, env?: NodeJS.Pr
 
 const isReady = (p: KubeObject) => p.status?.podIP && (p.status.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
 
-/** Directories above the checkout that uid 1337/1000 could not traverse, opened (o+x) for the test; restored by the returned function. */
-function openPathToCheckout(): () => void {
-  const opened: Array<{ dir: string; mode: number }> = [];
-  let dir = repoRoot.replace(/\/+$/, '');
-  while (dir && dir !== '/') {
-    const mode = statSync(dir).mode & 0o7777;
-    if ((mode & 0o001) === 0) {
-      chmodSync(dir, mode | 0o001);
-      opened.push({ dir, mode });
-    }
-    dir = dirname(dir);
-  }
-  return () => { for (const { dir, mode } of opened.reverse()) chmodSync(dir, mode); };
-}
-
 /**
  * Starts the cluster with its node (network namespaces named `kubeapp-...`), then `bowline up
  * --config-source kubernetes` discovering it through the admin kubeconfig, its TLS push port on the
@@ -88,7 +74,8 @@ function openPathToCheckout(): () => void {
  * Istio's CRDs (in a cluster, the install creates them and then starts it).
  */
 export async function startKubeMesh(opts: { webhooks: boolean; upArgs?: string[] }): Promise<KubeMesh> {
-  const restore = openPathToCheckout();
+  // uid 1337/1000 must read the package: the checkout's ancestors get o+x for the test.
+  const restore = openTraversal(repoRoot);
   const tmp = mkdtempSync(join(tmpdir(), 'bk-kubemesh-'));
   chmodSync(tmp, 0o755);
   const procs = new PodProcesses();

@@ -13,10 +13,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, start, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { openTraversal } from '../support/traverse.js';
 
 const canRun = process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('iptables', ['--version']).status === 0
   && spawnSync('systemd-analyze', ['--version']).status === 0 && spawnSync('useradd', ['--help']).status === 0
@@ -34,7 +35,8 @@ const root = join(home, 'root'); // join --root: the host's /etc/bowline lands h
 const bundle = join(home, 'bundle');
 const bowline = join(repoRoot, 'bin/bowline');
 const children: Child[] = [];
-const opened: Array<{ dir: string; mode: number }> = [];
+/** Restores the modes of the checkout's ancestors opened for the proxy's user (test/support/traverse.ts). */
+let closeTraversal = (): void => {};
 let api = '';
 let pushTls = 0;
 let joined: Child | undefined;
@@ -47,19 +49,6 @@ function ns(name: string, cmd: string[], opts: { timeout?: number } = {}): { sta
 const sh = (args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 const cli = (name: string, args: string[]) => ns(name, [process.execPath, bowline, ...args]);
 const curl = (name: string, args: string[]) => ns(name, ['curl', '-sS', '--max-time', '5', ...args]);
-
-/** The proxy's user must read the package: ancestors of the checkout get o+x (traverse) for the test. */
-function openPath(path: string): void {
-  let dir = path.replace(/\/+$/, '');
-  while (dir && dir !== '/') {
-    const mode = statSync(dir).mode & 0o7777;
-    if ((mode & 0o001) === 0) {
-      chmodSync(dir, mode | 0o001);
-      opened.push({ dir, mode });
-    }
-    dir = dirname(dir);
-  }
-}
 
 /** A server in a namespace (the script prints `port N`). */
 async function serve(name: string, script: string): Promise<number> {
@@ -80,7 +69,7 @@ const echoXfcc = (who: string) => `require('http').createServer((req, res) => re
 describe.skipIf(!canRun)('a VM joins the mesh (bundle, join, DNS, capture, renewal, leave) in network namespaces', () => {
   beforeAll(async () => {
     userBefore = spawnSync('id', ['-u', USER]).status === 0;
-    openPath(repoRoot);
+    closeTraversal = openTraversal(repoRoot);
     chmodSync(home, 0o755);
     // Namespaces: the cluster owns a bridge (10.78.0.1/24); the VM's veth peer is enslaved to it.
     sh(['netns', 'add', CL]);
@@ -147,7 +136,7 @@ spec:
     spawnSync('ip', ['netns', 'del', VM]);
     spawnSync('ip', ['netns', 'del', CL]);
     rmSync(`/etc/netns/${VM}`, { recursive: true, force: true });
-    for (const { dir, mode } of opened.splice(0).reverse()) chmodSync(dir, mode);
+    closeTraversal();
     rmSync(home, { recursive: true, force: true });
   });
 
