@@ -16,11 +16,13 @@
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Children } from './children.js';
+import { cpuUs } from './cpu.js';
 import { openLoop, quantile } from './loadgen.js';
 import { bowlineConfig } from './proxy.js';
 import { holdSocket, listenerPort, nginxUpstream, spawnWithSocket } from './ports.js';
@@ -42,24 +44,8 @@ const variants = (values.variant ?? [`this=${root}`]).map((v) => {
   return { name: v.slice(0, i), dir: dir || root, env: Object.fromEntries(new URLSearchParams(query ?? '')) };
 });
 
-/** CPU time of a process in microseconds: its threads' run time (/proc/PID/task/TID/schedstat, ns; /proc/PID/stat counts 10 ms ticks). */
-function cpuUs(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
-  }
-  return ns / 1000;
-}
-
-const children: ChildProcess[] = [];
-function keep(c: ChildProcess, what: string): ChildProcess {
-  let err = '';
-  c.stderr?.on('data', (d) => { err = (err + String(d)).slice(-2000); });
-  c.on('exit', (code) => { if (!stopping && code) process.stderr.write(`${what} exited ${code}: ${err}\n`); });
-  children.push(c);
-  return c;
-}
-let stopping = false;
+const children = new Children();
+const keep = (c: ChildProcess, what: string): ChildProcess => children.keep(c, what);
 
 
 /** Context switches of a process so far (voluntary + involuntary: each wake-up and each preemption). */
@@ -152,10 +138,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${v.name} / ${first}: median of the rounds' ratios: sat ${per(sat).toFixed(3)}, 1000 rps ${per(fixed).toFixed(3)}\n`);
     }
   } finally {
-    stopping = true;
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await children.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

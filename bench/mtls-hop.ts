@@ -22,8 +22,8 @@
  * `perf record -p`.
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,8 @@ import { parseArgs } from 'node:util';
 import { CertificateAuthority, MemoryCaStorage, parseKek } from '../src/ca/index.js';
 import { createKeyAndCsr } from '../src/proxy/identity/csr.js';
 import { inboundChains } from '../src/push/security/mtls.js';
+import { Children } from './children.js';
+import { cpuUs } from './cpu.js';
 import { openLoop, quantile } from './loadgen.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 
@@ -91,15 +93,6 @@ export async function hopConfigs(upstreamPort: number, mtls: boolean): Promise<{
   return { outer, inner };
 }
 
-/** CPU time of a process in microseconds: the sum of its threads' run time (/proc/PID/task/TID/schedstat, in ns). */
-export function threadCpuUs(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
-  }
-  return ns / 1000;
-}
-
 /**
  * Sends `conns` requests at once, each on its own new connection, waits for every answer (at
  * most 10 s), then closes the connections: a proxy's upstream pool is left holding a connection
@@ -145,9 +138,9 @@ export interface PairedResult {
 export async function pairedCpu(hops: [PairedHop, PairedHop], o: { rounds: number; secs: number; rate: number; request: string }, log: (s: string) => void): Promise<PairedResult> {
   const runs: [PairedRound[], PairedRound[]] = [[], []];
   const measure = async (h: PairedHop): Promise<PairedRound> => {
-    const c0 = h.pids.map(threadCpuUs);
+    const c0 = h.pids.map(cpuUs);
     const res = await openLoop(h.port, o.rate, o.secs * 1000, o.request);
-    const c1 = h.pids.map(threadCpuUs);
+    const c1 = h.pids.map(cpuUs);
     const n = Math.max(1, res.latencies.length);
     const outer = (c1[0]! - c0[0]!) / n, inner = (c1[1]! - c0[1]!) / n;
     return { cpu: outer + inner, outer, inner, p50: quantile(res.latencies, 0.5), p99: quantile(res.latencies, 0.99), errors: res.errors };
@@ -183,18 +176,18 @@ async function driver(): Promise<void> {
   if (!existsSync(join(root, 'dist/cli/main.js'))) throw new Error('dist/ is not built: npm run build');
   const extra = (process.env.BOWLINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const dir = mkdtempSync(join(tmpdir(), 'bowline-mtls-hop-'));
-  const children: ChildProcess[] = [];
+  const children = new Children();
   const log = (s: string): void => { process.stderr.write(`[${(performance.now() / 1000).toFixed(1).padStart(5)} s] ${s}\n`); };
   const proxy = async (name: string, cfg: unknown, listener: string, env: NodeJS.ProcessEnv = process.env): Promise<{ port: number; pid: number }> => {
     writeFileSync(join(dir, `${name}.json`), JSON.stringify(cfg));
     const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(root, 'bin/bowline'), 'proxy', '--config', join(dir, `${name}.json`), '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`)], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(c);
+    children.keep(c, name);
     return { port: await listenerPort(join(dir, `${name}.ports.json`), listener, c), pid: c.pid! };
   };
   try {
     const loadStart = loadavg()[0]!;
     const held = await holdSocket();
-    children.push(nginxUpstream(dir, held));
+    children.keep(nginxUpstream(dir, held), 'nginx');
     const hops: PairedHop[] = [];
     const AB = process.env.AB; // "VAR" : compare mtls hops with VAR=0 (as 'hop') and VAR=1
     for (const mtls of [false, true]) {
@@ -212,9 +205,7 @@ async function driver(): Promise<void> {
     for (const h of [0, 1] as const) process.stdout.write(`${hops[h]!.name.padEnd(8)} CPU ${res.median(h, 'cpu').toFixed(1)} us/req (outer ${res.median(h, 'outer').toFixed(1)}, inner ${res.median(h, 'inner').toFixed(1)})  p50 ${res.median(h, 'p50').toFixed(3)} ms  p99 ${res.median(h, 'p99').toFixed(3)} ms\n`);
     process.stdout.write(`mtls_vs_hop_cpu_ratio ${res.ratio('cpu').toFixed(3)} (outer proxy ${res.ratio('outer').toFixed(3)}, inner ${res.ratio('inner').toFixed(3)}; ratio of the medians ${(res.median(1, 'cpu') / res.median(0, 'cpu')).toFixed(3)}; ${rounds} rounds of ${secs} s at ${rate} rps; load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)})\n`);
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await children.stop(500);
     rmSync(dir, { recursive: true, force: true });
   }
 }

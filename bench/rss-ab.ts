@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Children } from './children.js';
 import { openLoop, quantile } from './loadgen.js';
 import { bowlineConfig } from './proxy.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
@@ -81,15 +82,8 @@ function wrk(port: number, secs: number): void {
   spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
 }
 
-const children: ChildProcess[] = [];
-let stopping = false;
-function keep(c: ChildProcess, what: string): ChildProcess {
-  let err = '';
-  c.stderr?.on('data', (d) => { err = (err + String(d)).slice(-2000); });
-  c.on('exit', (code) => { if (!stopping && code) process.stderr.write(`${what} exited ${code}: ${err}\n`); });
-  children.push(c);
-  return c;
-}
+const children = new Children();
+const keep = (c: ChildProcess, what: string): ChildProcess => children.keep(c, what);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rss-ab-'));
@@ -139,10 +133,7 @@ async function main(): Promise<void> {
     process.stdout.write(`medians over ${rounds} rounds:\n`);
     for (const [name, xs] of res) process.stdout.write(`  ${name.padEnd(12)} RSS ${med(xs.map((x) => x.rss))} MB  anon ${med(xs.map((x) => x.anon))}  file ${med(xs.map((x) => x.file))}  at start ${med(xs.map((x) => x.start))}  right after load ${med(xs.map((x) => x.afterLoad))}\n`);
   } finally {
-    stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await children.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

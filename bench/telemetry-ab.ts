@@ -17,14 +17,15 @@
  * `--perf-basic-prof`); the pids are printed for `perf record -p`.
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLoop, quantile } from './loadgen.js';
-import { threadCpuUs as cpuUs } from './mtls-hop.js';
+import { Children } from './children.js';
+import { cpuUs } from './cpu.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 import { bowlineConfig } from './proxy.js';
 
@@ -61,19 +62,19 @@ function wrk(port: number, pid: number): { rps: number; cpu: number } {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'telemetry-ab-'));
-  const children: ChildProcess[] = [];
+  const children = new Children();
   const extra = (process.env.BOWLINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const loadStart = loadavg()[0]!;
   try {
     const up = await holdSocket();
-    children.push(nginxUpstream(dir, up));
+    children.keep(nginxUpstream(dir, up), 'nginx');
     writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(0, up.port)));
     const targets: Target[] = [];
     for (const s of specs) {
       const pf = join(dir, `${s.name}.ports.json`);
       const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
         { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', 'ignore', 'inherit'] });
-      children.push(c);
+      children.keep(c, s.name);
       targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [] });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name} pid ${t.pid} port ${t.port}`).join(', ')}; load ${loadStart.toFixed(1)}\n`);
@@ -105,9 +106,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${t.name.padEnd(10)} sat ${doSat ? med(t.sat).toFixed(1) : '-'} us/req (${t === ref ? 'ref' : overhead(t, 'sat')})  ${rate} rps ${doFixed ? med(t.fixed).toFixed(1) : '-'} us/req (${t === ref ? 'ref' : overhead(t, 'fixed')})  p99 ${doFixed ? med(t.p99).toFixed(3) : '-'} ms\n`);
     }
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await children.stop(500);
     rmSync(dir, { recursive: true, force: true });
   }
 }
