@@ -36,6 +36,15 @@ export class Headers {
   names: string[] = [];
   /** Field values (OWS trimmed), latin1. */
   values: string[] = [];
+  /**
+   * Fields already written out as lines (`markPrepared`): `preparedText` holds them from
+   * offset `prepared >>> PREPARED_FROM_SHIFT`, for the `prepared & PREPARED_COUNT_MASK` fields
+   * from index `(prepared >>> PREPARED_AT_SHIFT) & PREPARED_AT_MASK`; -1 when none. A hint only:
+   * the writer (serialize.ts `endToEndFields`) uses the text only where it still equals the
+   * fields, compared in full, so a later set/remove/splice cannot put anything else on the wire.
+   */
+  prepared = -1;
+  preparedText = '';
 
   /** The first value of `name` (lowercase), or undefined. */
   get(name: string): string | undefined {
@@ -85,7 +94,26 @@ export class Headers {
     this.names.push(name);
     this.values.push(value);
   }
+
+  /**
+   * Says that the last `count` fields were added as written out in `text` from `from`: each
+   * `name: value\r\n` in order (telemetry's trace fields, one record of a pool). Does nothing
+   * when the numbers do not fit (the head is then written field by field).
+   */
+  markPrepared(count: number, text: string, from: number): void {
+    const at = this.names.length - count;
+    if (count < 1 || count > PREPARED_COUNT_MASK || at < 0 || at > PREPARED_AT_MASK || from < 0 || from > PREPARED_FROM_MAX) return;
+    this.prepared = count | (at << PREPARED_AT_SHIFT) | (from << PREPARED_FROM_SHIFT);
+    this.preparedText = text;
+  }
 }
+
+/** `Headers.prepared`, packed into one small integer (no object per request): count in bits 0-3, first index in 4-13, text offset in 14-29. */
+export const PREPARED_COUNT_MASK = 0xf;
+export const PREPARED_AT_SHIFT = 4;
+export const PREPARED_AT_MASK = 0x3ff;
+export const PREPARED_FROM_SHIFT = 14;
+const PREPARED_FROM_MAX = 0xffff;
 
 /** Why a head was rejected (stable codes, see docs/errors.md, BOWLINE_E_HTTP_*). */
 export class HeadError {

@@ -5,7 +5,7 @@
  * Connection) is written by the proxy itself, never copied.
  */
 import { contentLengthLine, fieldLine, requestStart, statusLine } from './field-lines.js';
-import type { Headers } from './head.js';
+import { type Headers, PREPARED_AT_MASK, PREPARED_AT_SHIFT, PREPARED_COUNT_MASK, PREPARED_FROM_SHIFT } from './head.js';
 
 /** Fields never forwarded as received; the proxy writes its own framing instead. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -21,13 +21,50 @@ export function endToEndFields(h: Headers, connectionTokens: string[] | null, ke
   let s = '';
   const names = h.names;
   const values = h.values;
+  const p = h.prepared;
+  const pAt = p < 0 ? -1 : (p >>> PREPARED_AT_SHIFT) & PREPARED_AT_MASK;
   for (let i = 0; i < names.length; i++) {
+    if (i === pAt) {
+      // Fields added already written out (telemetry's trace fields): one slice of their text
+      // instead of a line per field, where the text still says exactly what the fields say.
+      const to = preparedEnd(h, i, p & PREPARED_COUNT_MASK, p >>> PREPARED_FROM_SHIFT, connectionTokens, keep);
+      if (to >= 0) {
+        s += h.preparedText.substring(p >>> PREPARED_FROM_SHIFT, to);
+        i += (p & PREPARED_COUNT_MASK) - 1;
+        continue;
+      }
+    }
     const n = names[i]!;
     if (HOP_BY_HOP.has(n) && n !== keep) continue;
     if (connectionTokens !== null && connectionTokens.includes(n)) continue;
     s += fieldLine(n, values[i]!);
   }
   return s;
+}
+
+/**
+ * Where the prepared text of fields [at, at + count) ends, when it is exactly their lines
+ * (`name: value\r\n` each, compared in full) and none of them would be skipped (hop-by-hop,
+ * Connection-listed); -1 otherwise (the fields are then written one by one).
+ */
+function preparedEnd(h: Headers, at: number, count: number, from: number, connectionTokens: string[] | null, keep: string | undefined): number {
+  const names = h.names;
+  const values = h.values;
+  const text = h.preparedText;
+  if (at + count > names.length) return -1;
+  let q = from;
+  for (let k = at; k < at + count; k++) {
+    const n = names[k]!;
+    const v = values[k]!;
+    if ((HOP_BY_HOP.has(n) && n !== keep) || (connectionTokens !== null && connectionTokens.includes(n))) return -1;
+    if (!text.startsWith(n, q)) return -1;
+    q += n.length;
+    if (text.charCodeAt(q) !== 58 || text.charCodeAt(q + 1) !== 32 || !text.startsWith(v, q + 2)) return -1;
+    q += 2 + v.length;
+    if (text.charCodeAt(q) !== 13 || text.charCodeAt(q + 1) !== 10) return -1;
+    q += 2;
+  }
+  return q;
 }
 
 /** The request head sent upstream (origin-form, HTTP/1.1, keep-alive). */

@@ -11,6 +11,8 @@ export interface HeaderAccess {
   remove(name: string): void;
   /** Appends a field without looking for one of the same name (the caller knows there is none). */
   add?(name: string, value: string): void;
+  /** The last `count` fields were added exactly as `text` writes them from `from` (`name: value\r\n` each): a head writer may copy them as one piece. */
+  markPrepared?(count: number, text: string, from: number): void;
   /** The proxy's list keeps lowercase names and values in parallel arrays: read in one pass (request-scan.ts). */
   readonly names?: readonly string[];
   readonly values?: readonly string[];

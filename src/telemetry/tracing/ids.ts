@@ -56,20 +56,39 @@ export class RandomIds implements IdSource {
   }
 }
 
-/** Bytes of one pooled context: `00-` TRACE(32 hex) `-` SPAN(16 hex) `-0` FLAG. */
-const RECORD = 55;
+/**
+ * One pooled context, written out as the four lines a new trace adds to a head:
+ * `traceparent: 00-TRACE-SPAN-0F\r\nx-b3-traceid: TRACE\r\nx-b3-spanid: SPAN\r\nx-b3-sampled: F\r\n`
+ * (F = 0 or 1). The offsets below are from a record's start.
+ */
+export const CONTEXT_LINES = 166;
+/** The `traceparent` value (55 characters). */
+export const TRACEPARENT_AT = 13;
+/** The trace id (32 hex), the `x-b3-traceid` value. */
+export const TRACE_ID_AT = 84;
+/** The span id (16 hex), the `x-b3-spanid` value. */
+export const SPAN_ID_AT = 131;
+/** The sampling decision, `0` or `1` (the `x-b3-sampled` value). */
+export const SAMPLED_AT = 163;
+const RECORD = CONTEXT_LINES;
 /** Records written per random draw. */
 const RECORDS = 128;
 /** Records per string: a string outliving a scavenge gets copied, and after two promoted (this many requests). */
 const SEGMENT = 16;
 const HEX = '0123456789abcdef';
 
+function put(o: Buffer, w: number, s: string): number {
+  for (let i = 0; i < s.length; i++) o[w++] = s.charCodeAt(i);
+  return w;
+}
+
 /**
- * New trace contexts for heads that carry none, already written out: each record is a whole
- * W3C `traceparent` (`00-TRACEID-SPANID-0F`, F = the sampling decision `sampleByTraceId` makes
- * for that trace id at `samplingPercent`), and the trace and span ids are slices of it. So a
- * new trace costs three substrings of one flat string -- no string concatenated per request and
- * flattened again when the head is written, no decision loop. Random bytes are drawn and
+ * New trace contexts for heads that carry none, already written out: each record is the four
+ * header lines of a new trace (CONTEXT_LINES: `traceparent` = `00-TRACEID-SPANID-0F`, F the
+ * sampling decision `sampleByTraceId` makes for that trace id at `samplingPercent`, and the
+ * same ids and decision as B3 fields), so a new trace costs substrings of one flat string -- no
+ * line concatenated per request and flattened again when the head is written (the head takes the
+ * record as one slice, Headers.markPrepared), no decision loop. Random bytes are drawn and
  * written out once per RECORDS traces; the strings are made SEGMENT records at a time, small
  * enough to die young (one string for all RECORDS lived through scavenges and was promoted:
  * ~30 bytes of old space per request). Ids are never all zeros (a zero draw gets its last byte set to 1).
@@ -102,19 +121,28 @@ export class ContextPool {
     const r = fillRandom(this.random);
     const o = this.out;
     const p = this.samplingPercent;
-    let w = 0;
     for (let i = 0; i < RECORDS; i++) {
       const b = i * 24;
       if (isZero(r, b, 16)) r[b + 15] = 1;
       if (isZero(r, b + 16, 8)) r[b + 23] = 1;
-      o[w++] = 48; o[w++] = 48; o[w++] = 45; // 00-
-      for (let k = 0; k < 16; k++) { const v = r[b + k]!; o[w++] = HEX.charCodeAt(v >> 4); o[w++] = HEX.charCodeAt(v & 15); }
-      o[w++] = 45;
-      for (let k = 16; k < 24; k++) { const v = r[b + k]!; o[w++] = HEX.charCodeAt(v >> 4); o[w++] = HEX.charCodeAt(v & 15); }
-      o[w++] = 45; o[w++] = 48;
       // sampleByTraceId: the trace id's last 8 hex digits (its last 4 bytes) as a fraction of 2^32.
       const x = r.readUInt32BE(b + 12);
-      o[w++] = p >= 100 || (p > 0 && (x / 4294967296) * 100 < p) ? 49 : 48;
+      const flag = p >= 100 || (p > 0 && (x / 4294967296) * 100 < p) ? 49 : 48;
+      const start = i * RECORD;
+      let w = put(o, start, 'traceparent: 00-');
+      const trace = w;
+      for (let k = 0; k < 16; k++) { const v = r[b + k]!; o[w++] = HEX.charCodeAt(v >> 4); o[w++] = HEX.charCodeAt(v & 15); }
+      o[w++] = 45;
+      const span = w;
+      for (let k = 16; k < 24; k++) { const v = r[b + k]!; o[w++] = HEX.charCodeAt(v >> 4); o[w++] = HEX.charCodeAt(v & 15); }
+      o[w++] = 45; o[w++] = 48; o[w++] = flag;
+      w = put(o, w, '\r\nx-b3-traceid: ');
+      for (let k = 0; k < 32; k++) o[w++] = o[trace + k]!;
+      w = put(o, w, '\r\nx-b3-spanid: ');
+      for (let k = 0; k < 16; k++) o[w++] = o[span + k]!;
+      w = put(o, w, '\r\nx-b3-sampled: ');
+      o[w++] = flag;
+      o[w++] = 13; o[w++] = 10;
     }
     this.segment = 0;
   }

@@ -8,7 +8,7 @@ import type { ClusterInfo, ConfigView } from '../config-view.js';
 import type { RequestRecord } from '../record.js';
 import type { RequestScan } from '../request-scan.js';
 import { appendNewContext, extractContext, type HeaderAccess, injectContext, sampleByTraceId } from './context.js';
-import { ContextPool, type IdSource, RandomIds } from './ids.js';
+import { ContextPool, type IdSource, RandomIds, SAMPLED_AT, SPAN_ID_AT, TRACE_ID_AT, TRACEPARENT_AT } from './ids.js';
 import type { SpanData } from './span.js';
 
 /** Where finished spans go (a BatchExporter, or a test's array). */
@@ -101,20 +101,22 @@ export class Tracer {
   startScanned(s: RequestScan, h: HeaderAccess, t: RequestTrace): void {
     const pool = this.pool;
     if (s.traceFields === 0 && pool !== undefined && h.add !== undefined) {
-      // A new trace from the pool: `00-TRACE-SPAN-0F`, the ids and the decision are slices of one record.
+      // A new trace from the pool: the four lines written out, the ids and the decision are slices of one record.
       const at = pool.next();
       const text = pool.text;
       t.requestId = s.requestId;
-      t.traceId = text.substring(at + 3, at + 35);
-      t.spanId = text.substring(at + 36, at + 52);
+      t.traceId = text.substring(at + TRACE_ID_AT, at + TRACE_ID_AT + 32);
+      t.spanId = text.substring(at + SPAN_ID_AT, at + SPAN_ID_AT + 16);
       t.parentId = undefined;
-      t.sampled = text.charCodeAt(at + 54) === 49;
+      t.sampled = text.charCodeAt(at + SAMPLED_AT) === 49;
       t.debug = false;
       t.tracestate = undefined;
-      h.add('traceparent', text.substring(at, at + 55));
+      h.add('traceparent', text.substring(at + TRACEPARENT_AT, at + TRACEPARENT_AT + 55));
       h.add('x-b3-traceid', t.traceId);
       h.add('x-b3-spanid', t.spanId);
       h.add('x-b3-sampled', t.sampled ? '1' : '0');
+      // The head writer may take the record as it is (it checks that the fields still say the same).
+      h.markPrepared?.(4, text, at);
       return;
     }
     const inc = s.traceFields === 0 ? undefined : extractContext(s);
