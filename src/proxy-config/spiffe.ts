@@ -63,13 +63,14 @@ export function principalOf(spiffeId: string): string | undefined {
 
 /**
  * The principal a peer with a verified certificate is matched by: `principalOf` its SPIFFE URI,
- * and for a URI that is not a well-formed SPIFFE id its text without `spiffe://`. Such a peer is
+ * and for a `spiffe://` URI that is not a well-formed SPIFFE id its text without the scheme
+ * (undefined for another scheme: not a SPIFFE peer). Such a peer is
  * still authenticated: a DENY rule naming principals `*` must match it (a DENY fails closed), as
  * an ALLOW `*` does in Istio; `parsePrincipal` refuses it, so rules naming namespaces or service
  * accounts never match it.
  */
-export function peerPrincipal(uri: string): string {
-  return principalOf(uri) ?? (uri.startsWith(SCHEME) ? uri.slice(SCHEME.length) : uri);
+export function peerPrincipal(uri: string): string | undefined {
+  return principalOf(uri) ?? (uri.startsWith(SCHEME) ? uri.slice(SCHEME.length) : undefined);
 }
 
 /** The SPIFFE id of a principal (`TD/ns/NS/sa/SA` -> `spiffe://TD/ns/NS/sa/SA`); undefined when the result would not be a SPIFFE id. */
