@@ -65,6 +65,8 @@ export interface ProxyContext {
   draining: boolean;
   /** This proxy's role and the local ports it owns: passthrough never reaches them (passthrough/guard.ts). */
   own: OwnFacts;
+  /** Clusters this proxy already warned about for tls.insecureSkipVerify: the warning is logged once per cluster and proxy (tls/upstream.ts). */
+  upstreamTlsWarned: Set<string>;
   /** The original destination of a connection redirected by capture (SO_ORIGINAL_DST; capture/original-dst.ts),
    *  undefined when the connection was not redirected or the lookup is not available. */
   originalDst?: (socket: Socket) => { address: string; port: number } | undefined;

@@ -14,6 +14,7 @@ import { ClusterManager } from './cluster/index.js';
 import type { ProxyContext } from './context.js';
 import { ListenerSet, compileListeners, type RouteTableCache } from './listeners.js';
 import { compileProtocols } from './detect/chains.js';
+import { PassthroughCache } from './passthrough/guard.js';
 import { H2Loader } from './detect/h2-loader.js';
 import type { ProxyHooks } from './record.js';
 import { ProxyStats } from './stats.js';
@@ -40,7 +41,7 @@ export interface ProxyOptions {
   drainMs?: number;
   /** Randomness (retry back-off, fault percentages, load balancing), injectable in tests. */
   random?: () => number;
-  /** Clock for outlier detection, injectable in tests. */
+  /** Clock for outlier detection and passthrough's DNS and own-address caches, injectable in tests. */
   now?: () => number;
   /** Timers for connection deadlines (request-headers timeout), injectable in tests. */
   timers?: ProxyContext['timers'];
@@ -105,7 +106,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     h2: new H2Loader(),
     authz: emptyAuthz(),
     log: limited.log,
-    own: { role: opts.config.node.role, ports: new Set() },
+    own: { role: opts.config.node.role, ports: new Set(), cache: new PassthroughCache(opts.now) },
+    upstreamTlsWarned: new Set(),
     ...(opts.originalDst ? { originalDst: opts.originalDst } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
   };
@@ -133,7 +135,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const run = resolveWorkloadSecrets(cfg, opts.identity?.current(), ctx.log.bind(ctx));
     let compiled, protocols;
     try {
-      protocols = compileProtocols(run, logLine);
+      protocols = compileProtocols(run, logLine, ctx.upstreamTlsWarned);
       compiled = compileListeners(run, opts.random, logLine, routeTables, protocols);
     } catch (err) {
       stats.configRejected++;

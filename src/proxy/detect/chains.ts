@@ -74,13 +74,14 @@ export interface CompiledProtocols {
   shared: ProtocolShared;
 }
 
-/** Compiles the per-config parts every listener shares (upstream TLS contexts); throws on missing secrets. */
-export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void): CompiledProtocols {
+/** Compiles the per-config parts every listener shares (upstream TLS contexts); throws on missing secrets.
+ *  `warned`: the proxy's upstream-TLS warnings already logged (ProxyContext.upstreamTlsWarned); a fresh set for a compile of its own. */
+export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void, warned: Set<string> = new Set()): CompiledProtocols {
   const secrets = new SecretResolver(cfg.secrets);
   const upstreamTls = new Map<string, CompiledUpstreamTls>();
   for (const c of cfg.clusters) {
     if (c.tls === undefined) continue;
-    const t = compileUpstreamTls(c.name, c.tls, secrets, log);
+    const t = compileUpstreamTls(c.name, c.tls, secrets, log, warned);
     upstreamTls.set(c.name, t);
   }
   return { secrets, shared: { upstreamTls } };

@@ -14,6 +14,39 @@ export interface OwnFacts {
   role: 'sidecar' | 'gateway';
   /** Local ports this proxy listens on or owns (admin, metrics, listeners, push client). */
   ports: Set<number>;
+  /** This proxy's resolved names and own-address list (one per proxy: two proxies in a process share nothing). */
+  readonly cache: PassthroughCache;
+}
+
+/** Resolves a host name to one address (node:dns/promises `lookup` by default). */
+export type ResolveName = (host: string) => Promise<string>;
+
+/** node:dns (c-ares and its modules) loads with the first name to resolve: a proxy that never passes a name through does not hold it. */
+const dnsLookup: ResolveName = async (host) => {
+  const { lookup } = await import('node:dns/promises');
+  return (await lookup(host)).address;
+};
+
+/**
+ * One proxy's passthrough caches: names resolved (5 s each, at most 1000 names, then all dropped)
+ * and this host's own addresses (re-read at most every 5 s), both on the proxy's clock.
+ */
+export class PassthroughCache {
+  /** Host name -> address and when the answer expires (clock ms). */
+  readonly names = new Map<string, { address: string; until: number }>();
+  private local: { at: number; set: Set<string> } | undefined;
+
+  constructor(readonly now: () => number = Date.now, readonly resolve: ResolveName = dnsLookup) {}
+
+  /** This host's own addresses (refreshed at most every 5 s). */
+  localAddresses(): Set<string> {
+    const now = this.now();
+    if (this.local !== undefined && now - this.local.at < 5000) return this.local.set;
+    const set = new Set<string>(['0.0.0.0', '::']);
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) set.add(a.address);
+    this.local = { at: now, set };
+    return set;
+  }
 }
 
 /** A destination a passthrough may use, or why it may not. */
@@ -24,22 +57,11 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 /** The cluster REGISTRY_ONLY sends unknown destinations to (nothing answers). */
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
-let localCache: { at: number; set: Set<string> } | undefined;
-
-/** This host's own addresses (refreshed at most every 5 s). */
-function localAddresses(now = Date.now()): Set<string> {
-  if (localCache !== undefined && now - localCache.at < 5000) return localCache.set;
-  const set = new Set<string>(['0.0.0.0', '::']);
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) set.add(a.address);
-  localCache = { at: now, set };
-  return set;
-}
-
-/** True for an address of this host (loopback range, unspecified, or an interface's address). */
-export function isLocalAddress(address: string): boolean {
+/** True for an address of this host (loopback range, unspecified, or an interface's address, as `cache` last read them). */
+export function isLocalAddress(address: string, cache: PassthroughCache): boolean {
   const a = address.startsWith('::ffff:') ? address.slice(7) : address;
   if (a.startsWith('127.') || a === '::1') return true;
-  return localAddresses().has(a);
+  return cache.localAddresses().has(a);
 }
 
 /** Splits `host[:port]` (IPv6 in brackets) with a default port. */
@@ -54,27 +76,24 @@ export function splitHostPort(authority: string, defaultPort: number): { host: s
   return { host, port };
 }
 
-const cache = new Map<string, { address: string; until: number }>();
-
-/** Resolves `host` (cached 5 s, at most 1000 names) and checks the result against `own`. */
+/** Resolves `host` (cached 5 s in `own.cache`, at most 1000 names) and checks the result against `own`. */
 export async function passthroughTarget(own: OwnFacts, host: string, port: number): Promise<PassthroughTarget> {
   if (own.role === 'gateway') return { refused: 'gateways never pass traffic through to destinations outside the mesh' };
   let address = isIP(host) !== 0 ? host : undefined;
   if (address === undefined) {
-    const c = cache.get(host);
-    if (c !== undefined && c.until > Date.now()) address = c.address;
+    const cache = own.cache;
+    const c = cache.names.get(host);
+    if (c !== undefined && c.until > cache.now()) address = c.address;
     else {
       try {
-        // node:dns (c-ares and its modules) loads with the first name to resolve: a proxy that never passes a name through does not hold it.
-        const { lookup } = await import('node:dns/promises');
-        address = (await lookup(host)).address;
+        address = await cache.resolve(host);
       } catch (err) {
         return { refused: `cannot resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
       }
-      if (cache.size >= 1000) cache.clear();
-      cache.set(host, { address, until: Date.now() + 5000 });
+      if (cache.names.size >= 1000) cache.names.clear();
+      cache.names.set(host, { address, until: cache.now() + 5000 });
     }
   }
-  if (own.ports.has(port) && isLocalAddress(address)) return { refused: `${host}:${port} is this proxy's own port` };
+  if (own.ports.has(port) && isLocalAddress(address, own.cache)) return { refused: `${host}:${port} is this proxy's own port` };
   return { address, port };
 }

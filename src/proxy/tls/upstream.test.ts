@@ -68,8 +68,8 @@ beforeAll(async () => {
     { name: 'default', kind: 'tls-certificate', certificateChain: mine.cert, privateKey: mine.key },
     { name: 'ROOTCA', kind: 'validation', trustedCa: pki.rootPem },
   ] as ConstructorParameters<typeof SecretResolver>[0]);
-  client = compileUpstreamTls('outbound|9080||reviews', { mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA' }, secrets, () => {});
-  mutual = compileUpstreamTls('outbound|9080||reviews-mutual', { mode: 'MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [REVIEWS] }, secrets, () => {});
+  client = compileUpstreamTls('outbound|9080||reviews', { mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA' }, secrets, () => {}, new Set());
+  mutual = compileUpstreamTls('outbound|9080||reviews-mutual', { mode: 'MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [REVIEWS] }, secrets, () => {}, new Set());
 });
 
 afterAll(() => {

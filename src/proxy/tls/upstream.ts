@@ -4,7 +4,7 @@
  * Server verification: the chain against `caCertificates` (or the system roots for SIMPLE
  * without them), then the server's SANs against `subjectAltNames` (DNS and SPIFFE URI SANs),
  * else the endpoint's SPIFFE identity for ISTIO_MUTUAL, else the host name in `sni`.
- * `insecureSkipVerify` turns verification off and logs a warning once per cluster.
+ * `insecureSkipVerify` turns verification off and logs a warning once per cluster and proxy.
  */
 import type { ConnectionOptions, PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import type { OnReadOpts } from 'node:net';
@@ -24,9 +24,6 @@ export interface CompiledUpstreamTls {
   /** Why every connection is refused (the cluster's credential cannot be had), if so. */
   readonly refused?: string;
 }
-
-/** Clusters already warned about for insecureSkipVerify (the warning is loud, once). */
-const warned = new Set<string>();
 
 /** The TLS 1.3 suite mesh-internal mTLS prefers, as Envoy (BoringSSL) does. */
 export const MESH_TLS13_FIRST = 'TLS_AES_128_GCM_SHA256';
@@ -48,8 +45,9 @@ export function meshCiphers(): string {
   return (mesh = [MESH_TLS13_FIRST, ...v13.filter((c) => c !== MESH_TLS13_FIRST), ...all.filter((c) => !c.startsWith('TLS_'))].join(':'));
 }
 
-/** Compiles a cluster's UpstreamTls; throws TlsSecretError on missing material. */
-export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: SecretResolver, log: (line: string) => void): CompiledUpstreamTls {
+/** Compiles a cluster's UpstreamTls; throws TlsSecretError on missing material.
+ *  `warned`: the clusters this proxy already warned about for insecureSkipVerify (the warning is loud, once per proxy). */
+export function compileUpstreamTls(cluster: string, t: UpstreamTls, secrets: SecretResolver, log: (line: string) => void, warned: Set<string>): CompiledUpstreamTls {
   if (t.unavailable !== undefined) {
     log(`cluster ${cluster}: ${t.unavailable}; its connections are refused until the control plane sends a usable credential (BOWLINE_E_TLS_SECRET)`);
     // No trusted roots and an identity check that always fails: nothing is ever sent on such a connection.
