@@ -11,6 +11,7 @@ import type { Upstreams } from './upstream/registry.js';
 import type { AuthzSlot } from './authz/slot.js';
 import type { Socket } from 'node:net';
 import type { OwnFacts } from './passthrough/guard.js';
+import type { PeerFactsCache } from './identity/peer-facts.js';
 import type { PathNormalization } from './http/path-normalize.js';
 import type { ProxyTimers } from './timers.js';
 import type { H2Loader } from './detect/h2-loader.js';
@@ -67,6 +68,8 @@ export interface ProxyContext {
   own: OwnFacts;
   /** Clusters this proxy already warned about for tls.insecureSkipVerify: the warning is logged once per cluster and proxy (tls/upstream.ts). */
   upstreamTlsWarned: Set<string>;
+  /** x-forwarded-client-cert and principal per peer identity, made once (identity/peer-facts.ts). */
+  peerFacts: PeerFactsCache;
   /** The original destination of a connection redirected by capture (SO_ORIGINAL_DST; capture/original-dst.ts),
    *  undefined when the connection was not redirected or the lookup is not available. */
   originalDst?: (socket: Socket) => { address: string; port: number } | undefined;

@@ -22,6 +22,7 @@ import type { ProxyTelemetry } from '../telemetry/index.js';
 import { withTelemetry } from './telemetry.js';
 import { emptyAuthz, installAuthorization } from './authz/slot.js';
 import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
+import { PeerFactsCache } from './identity/peer-facts.js';
 import { clusterSpeaksH2, loadH2Upstream, Upstreams } from './upstream/registry.js';
 import { rateLimitedLog } from './log-limit.js';
 
@@ -108,6 +109,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     log: limited.log,
     own: { role: opts.config.node.role, ports: new Set(), cache: new PassthroughCache(opts.now) },
     upstreamTlsWarned: new Set(),
+    peerFacts: new PeerFactsCache(),
     ...(opts.originalDst ? { originalDst: opts.originalDst } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
   };

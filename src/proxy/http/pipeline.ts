@@ -27,7 +27,6 @@ import { mirrorRequest } from '../upstream/mirror.js';
 import { AUTHZ_DENIED_BODY, AUTHZ_DENIED_STATUS, type AuthzEngine, type AuthzRequest } from '../authz/index.js';
 import { checkExternal, EXT_AUTHZ_ERROR_CODE } from '../authz/ext-authz.js';
 import { authorizationOf, deniedLine, jwtOf, ownIdentityOf } from '../authz/slot.js';
-import { peerFacts } from '../identity/peer-facts.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
@@ -112,7 +111,7 @@ function authorize(x: Exchange): number {
   // x-forwarded-client-cert, sanitize-and-set (Envoy): never trust the client's; say who called over mTLS.
   if (h.headers.get('x-forwarded-client-cert') !== undefined) h.headers.remove('x-forwarded-client-cert');
   // Made once per peer identity (identity/peer-facts.ts), not per request.
-  const peer = peerFacts(ownIdentityOf(x.ctx), x.peerIdentity);
+  const peer = x.ctx.peerFacts.of(ownIdentityOf(x.ctx), x.peerIdentity);
   if (peer.xfcc !== '') h.headers.set('x-forwarded-client-cert', peer.xfcc);
   const engine = authorizationOf(x.ctx);
   const jwt = jwtOf(x.ctx);

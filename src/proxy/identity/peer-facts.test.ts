@@ -1,11 +1,25 @@
-import { describe, expect, it } from 'vitest';
-import { PEER_FACTS_LIMIT, peerFacts } from './peer-facts.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { PEER_FACTS_LIMIT, PeerFactsCache } from './peer-facts.js';
 
 const SELF = 'spiffe://cluster.local/ns/default/sa/reviews';
 const PAGE = 'spiffe://cluster.local/ns/default/sa/productpage';
 const RATINGS = 'spiffe://cluster.local/ns/bar/sa/ratings';
 
-describe('peerFacts', () => {
+describe('PeerFactsCache', () => {
+  let cache = new PeerFactsCache();
+  const peerFacts = (own: string, peer: string) => cache.of(own, peer);
+  beforeEach(() => { cache = new PeerFactsCache(); });
+
+  it('is one per proxy: two proxies with their own ids keep their own facts for one peer', () => {
+    const a = new PeerFactsCache(), b = new PeerFactsCache();
+    const other = 'spiffe://cluster.local/ns/default/sa/details';
+    const fa = a.of(SELF, PAGE), fb = b.of(other, PAGE);
+    expect(a.of(SELF, PAGE)).toBe(fa);
+    expect(b.of(other, PAGE)).toBe(fb);
+    expect(fa.xfcc).toBe(`By=${SELF};URI=${PAGE}`);
+    expect(fb.xfcc).toBe(`By=${other};URI=${PAGE}`);
+  });
+
   it('gives a plaintext peer no x-forwarded-client-cert and no principal', () => {
     expect(peerFacts(SELF, '')).toEqual({ peer: '', xfcc: '', principal: undefined });
   });

@@ -25,21 +25,25 @@ export const PEER_FACTS_LIMIT = 1024;
 
 const PLAIN: PeerFacts = { peer: '', xfcc: '', principal: undefined };
 
-let self = '';
-let last: PeerFacts = PLAIN;
-const known = new Map<string, PeerFacts>();
+/** One proxy's peer facts (ProxyContext.peerFacts): its own id, the last peer asked for, the peers it has seen. */
+export class PeerFactsCache {
+  private self = '';
+  private last: PeerFacts = PLAIN;
+  private readonly known = new Map<string, PeerFacts>();
 
-/** The facts for requests from `peer` ('' = plaintext) to a proxy whose own SPIFFE id is `own`. */
-export function peerFacts(own: string, peer: string): PeerFacts {
-  if (peer === '') return PLAIN;
-  if (own !== self) { self = own; known.clear(); last = PLAIN; }
-  else if (last.peer === peer) return last;
-  let f = known.get(peer);
-  if (f === undefined) {
-    if (known.size >= PEER_FACTS_LIMIT) known.clear();
-    f = { peer, xfcc: `By=${own};URI=${peer}`, principal: principalOfPeer(peer) };
-    known.set(peer, f);
+  /** The facts for requests from `peer` ('' = plaintext) to this proxy, whose own SPIFFE id is `own`. */
+  of(own: string, peer: string): PeerFacts {
+    if (peer === '') return PLAIN;
+    if (own !== this.self) { this.self = own; this.known.clear(); this.last = PLAIN; }
+    else if (this.last.peer === peer) return this.last;
+    const known = this.known;
+    let f = known.get(peer);
+    if (f === undefined) {
+      if (known.size >= PEER_FACTS_LIMIT) known.clear();
+      f = { peer, xfcc: `By=${own};URI=${peer}`, principal: principalOfPeer(peer) };
+      known.set(peer, f);
+    }
+    this.last = f;
+    return f;
   }
-  last = f;
-  return f;
 }
