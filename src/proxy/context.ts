@@ -12,6 +12,7 @@ import type { AuthzSlot } from './authz/slot.js';
 import type { Socket } from 'node:net';
 import type { OwnFacts } from './passthrough/guard.js';
 import type { PeerFactsCache } from './identity/peer-facts.js';
+import type { IdleSweep } from './http/idle-sweep.js';
 import type { PathNormalization } from './http/path-normalize.js';
 import type { ProxyTimers } from './timers.js';
 import type { H2Loader } from './detect/h2-loader.js';
@@ -70,6 +71,8 @@ export interface ProxyContext {
   upstreamTlsWarned: Set<string>;
   /** x-forwarded-client-cert and principal per peer identity, made once (identity/peer-facts.ts). */
   peerFacts: PeerFactsCache;
+  /** Closes this proxy's idle keep-alive HTTP/1.1 connections (http/idle-sweep.ts). */
+  idleSweep: IdleSweep;
   /** The original destination of a connection redirected by capture (SO_ORIGINAL_DST; capture/original-dst.ts),
    *  undefined when the connection was not redirected or the lookup is not available. */
   originalDst?: (socket: Socket) => { address: string; port: number } | undefined;

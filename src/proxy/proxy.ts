@@ -23,6 +23,7 @@ import { withTelemetry } from './telemetry.js';
 import { emptyAuthz, installAuthorization } from './authz/slot.js';
 import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
 import { PeerFactsCache } from './identity/peer-facts.js';
+import { IdleSweep } from './http/idle-sweep.js';
 import { clusterSpeaksH2, loadH2Upstream, Upstreams } from './upstream/registry.js';
 import { rateLimitedLog } from './log-limit.js';
 
@@ -110,6 +111,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     own: { role: opts.config.node.role, ports: new Set(), cache: new PassthroughCache(opts.now) },
     upstreamTlsWarned: new Set(),
     peerFacts: new PeerFactsCache(),
+    idleSweep: new IdleSweep(),
     ...(opts.originalDst ? { originalDst: opts.originalDst } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
   };

@@ -13,6 +13,7 @@ import { waitFor } from '../../../test/support/wait.js';
 import { ProxyStats } from '../stats.js';
 import type { ProxyTimers } from '../timers.js';
 import { Downstream } from './downstream.js';
+import { IdleSweep } from './idle-sweep.js';
 import { deliverRead } from './socket-read.js';
 import { EOH_FOUND, EOH_NONE, scanHeadEnd } from './head-end.js';
 
@@ -316,18 +317,38 @@ describe('idle keep-alive connections', () => {
     const accepted = new Promise<Socket>((r) => server.once('connection', r));
     const client = connect((server.address() as { port: number }).port, '127.0.0.1');
     let got = '';
-    let answered = 0;
-    client.on('data', (b) => { got += b.toString('latin1'); answered = performance.now(); });
-    const closed = new Promise<number>((r) => client.on('close', () => r(performance.now())));
+    client.on('data', (b) => { got += b.toString('latin1'); });
+    const closed = new Promise<void>((r) => client.on('close', () => r()));
     const sock = await accepted;
+    // The sweep's clock moves by hand: `tick` is its interval, `now` its time.
+    let now = 1000;
+    let tick: (() => void) | undefined;
+    let period = 0;
+    const sweep = new IdleSweep({ now: () => now, every: (fn, ms) => { tick = fn; period = ms; return 1; }, cancel: () => { tick = undefined; } });
     const lst = { name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, idleTimeoutMs: 60, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0, pathNormalization: 'BASE', scheme: 'http' } as unknown as HttpListenerRuntime;
     const stats = new ProxyStats();
-    const ctx = { stats, hooks: {}, log: () => {}, draining: false } as unknown as ProxyContext;
+    const ctx = { stats, hooks: {}, log: () => {}, draining: false, idleSweep: sweep } as unknown as ProxyContext;
     new Downstream(sock, { current: lst }, ctx, () => {});
+    expect(period).toBe(15); // idleTimeoutMs / 4
     client.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
     await waitFor(() => /^HTTP\/1\.1 404 [\s\S]*\r\n\r\n/.test(got));
-    expect(await closed - answered).toBeGreaterThanOrEqual(60 - 1);
-    expect(stats.requestsTotal).toBe(1);
+    // The first sweep after the request starts the idle period; 59 ms of it later the connection is still open.
+    now += 15; tick!();
+    for (const step of [15, 15, 15, 14]) { now += step; tick!(); expect(sock.destroyed).toBe(false); }
+    // A new request restarts the idle period.
+    client.write('GET /again HTTP/1.1\r\nhost: a\r\n\r\n');
+    await waitFor(() => stats.requestsTotal === 2 && got.split('HTTP/1.1 404').length === 3);
+    now += 15; tick!();
+    now += 59; tick!();
+    expect(sock.destroyed).toBe(false);
+    now += 1; tick!();
+    expect(sock.destroyed).toBe(true);
+    await closed;
+    expect(stats.requestsTotal).toBe(2);
+    // Nothing left to watch: the next sweep stops its timer.
+    await waitFor(() => sweep.size === 0);
+    tick!();
+    expect(tick).toBeUndefined();
     server.close();
   });
 });

@@ -19,6 +19,7 @@ import { reportInternalError } from '../internal-error.js';
 import { BODY_CHUNKED, BODY_LENGTH, parseRequestHead, type RequestHead } from './request-head.js';
 import { endToEndFields, REASONS, responseHead, type Framing } from './serialize.js';
 import { realTimers, type ProxyTimers } from '../timers.js';
+import type { IdleSweep, Sweepable } from './idle-sweep.js';
 import { emitDataEvents, isShared, own, readIntoShared, sharedReadBuffer } from './socket-read.js';
 import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeOut, type HeldWrites } from './turn-writes.js';
 
@@ -44,7 +45,7 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const DIGITS = /^\d{1,15}$/;
 
 /** Serves HTTP/1.1 on one accepted socket; the responder of its request in flight. */
-export class Downstream implements Responder, HeldWrites {
+export class Downstream implements Responder, HeldWrites, Sweepable {
   readonly protocol = 'HTTP/1.1';
   /** HTTP/1.1 drops trailers. */
   readonly wantsTrailers = false;
@@ -83,6 +84,8 @@ export class Downstream implements Responder, HeldWrites {
   private keepAfter = false;
   /** Writes held until the end of the turn (strings are latin1: one byte per character). */
   private readonly batch = new HeldBatch();
+  /** The proxy's idle sweep (http/idle-sweep.ts), once this connection has an idle timeout. */
+  private sweep: IdleSweep | null = null;
   /** idleTimeoutMs of the listener (0: none), checked by the idle sweep. */
   private idleMs = 0;
   /** Bytes arrived or a request ended since the last sweep. */
@@ -112,7 +115,7 @@ export class Downstream implements Responder, HeldWrites {
     socket.on('close', () => this.onClose());
     socket.on('drain', () => { try { this.onSocketDrain(); } catch (err) { this.internalError(err); } });
     const idle = slot.current.idleTimeoutMs;
-    if (idle > 0) { this.idleMs = idle; watchIdle(this, idle); }
+    if (idle > 0) { this.idleMs = idle; this.sweep = this.ctx.idleSweep; this.sweep.add(this, idle); }
   }
 
   /** True while a request is in flight on this connection. */
@@ -409,7 +412,7 @@ export class Downstream implements Responder, HeldWrites {
     const s = this.socket;
     for (const ev of ['data', 'close', 'drain', 'timeout']) s.removeAllListeners(ev);
     if (this.shared) emitDataEvents(s);
-    idleConns.delete(this);
+    this.sweep?.delete(this);
     this.ctx.stats.downstreamConnectionsActive--;
     this.onGone(this);
     s.write('HTTP/1.1 200 Connection established\r\n\r\n');
@@ -428,7 +431,7 @@ export class Downstream implements Responder, HeldWrites {
   }
 
   private onClose(): void {
-    idleConns.delete(this);
+    this.sweep?.delete(this);
     this.closed = true;
     this.headComplete();
     this.ctx.stats.downstreamConnectionsActive--;
@@ -445,32 +448,4 @@ export class Downstream implements Responder, HeldWrites {
     reportInternalError(this.ctx, 'http1 downstream', err);
     this.abort();
   }
-}
-
-/**
- * Idle keep-alive connections are closed by one coarse sweep instead of a socket timer that
- * every read and write would refresh (node re-inserts a socket's timer on each event): reads
- * and request ends only set a flag; every min(1 s, idleTimeoutMs / 4) the sweep reads the clock
- * once, starts the idle period of connections that were active since the last sweep at this
- * sweep (after their last activity), and closes those idle for their timeout since. So a
- * connection closes at most two sweep periods after its idle timeout, never before it.
- */
-const idleConns = new Set<Downstream>();
-let sweeper: NodeJS.Timeout | null = null;
-let sweepEvery = 0;
-
-/** Adds `d` to the sweep, which then runs at least every min(1 s, idleMs / 4). */
-function watchIdle(d: Downstream, idleMs: number): void {
-  idleConns.add(d);
-  const every = Math.max(10, Math.min(1000, Math.floor(idleMs / 4)));
-  if (sweeper !== null && every >= sweepEvery) return;
-  if (sweeper !== null) clearInterval(sweeper);
-  sweepEvery = every;
-  sweeper = setInterval(sweepIdle, every).unref();
-}
-
-function sweepIdle(): void {
-  const now = Date.now();
-  for (const d of idleConns) d.sweepIdle(now);
-  if (idleConns.size === 0 && sweeper !== null) { clearInterval(sweeper); sweeper = null; sweepEvery = 0; }
 }
