@@ -157,7 +157,8 @@ export interface Listener {
   logicalPort?: number;
   /** Filter chains tried in order; the first whose match fits the connection handles it. */
   filterChains: FilterChain[];
-  /** How long to wait for the first bytes when a chain needs protocol detection (default 100 ms, then TCP). */
+  /** How long to wait for the first bytes when a chain needs protocol detection (default 100 ms, then TCP). Not for a
+   *  connection made to an HTTP proxy listener itself (docs/protocols.md): an HTTP_PROXY client waits up to the idle timeout. */
   detectTimeoutMs?: number;
   /** Use the original destination of a captured connection (SO_ORIGINAL_DST) to pick a chain or cluster. */
   useOriginalDst?: boolean;

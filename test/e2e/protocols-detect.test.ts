@@ -12,6 +12,8 @@ import { cluster, config, listener, makePki, onStop, proxy, stopAll, tcpServer }
 let p: RunningProxy;
 let port = 0;
 let tcpOnly = 0;
+let proxyPort = 0;
+let webPort = 0;
 let caPem = '';
 
 beforeAll(async () => {
@@ -26,7 +28,7 @@ beforeAll(async () => {
   const web = (await import('node:http')).createServer((req, res) => res.end(`http ${req.httpVersion} ${req.url}`));
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
   onStop({ close: () => new Promise<void>((r) => { web.closeAllConnections(); web.close(() => r()); }) });
-  const webPort = (web.address() as { port: number }).port;
+  webPort = (web.address() as { port: number }).port;
   p = await proxy(config([
     listener('auto', [
       { name: 'tls', match: { transportProtocol: 'tls' }, tcp: { routes: [{ destinations: [{ cluster: 'tls', weight: 1 }] }] } },
@@ -35,13 +37,21 @@ beforeAll(async () => {
       { name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: 'banner', weight: 1 }] }] } },
     ], { detectTimeoutMs: 100 }),
     listener('mysql', [{ name: 'tcp', tcp: { routes: [{ destinations: [{ cluster: 'banner', weight: 1 }] }] } }]),
+    // A sidecar's outbound listener (push/generators/listeners.ts): HTTP_PROXY clients' absolute-form requests, and the
+    // passthrough chain for captured connections to unknown TCP destinations.
+    listener('outbound', [
+      { name: 'http', match: { protocol: 'http1' }, http: { routeConfig: 'rt', acceptAbsoluteForm: true } },
+      { name: 'PassthroughFilterChain', tcp: { routes: [{ destinations: [{ cluster: 'PassthroughCluster', weight: 100 }] }] } },
+    ], { detectTimeoutMs: 100 }),
   ], [
+    { name: 'PassthroughCluster', discovery: 'original_dst', protocol: 'auto', loadBalancer: { policy: 'PASSTHROUGH' } },
     cluster('tls', [(tlsBackend.address() as { port: number }).port]),
     cluster('banner', [banner.port]),
     cluster('web', [webPort], { protocol: 'http1' }),
   ], { routes: [{ name: 'rt', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'web', weight: 1 }] } }] }] }] }));
   port = p.ports.listeners.auto!;
   tcpOnly = p.ports.listeners.mysql!;
+  proxyPort = p.ports.listeners.outbound!;
 }, 30_000);
 afterAll(stopAll);
 
@@ -112,6 +122,33 @@ describe('protocol detection on an unnamed port', () => {
     expect(text).toMatch(/^HTTP\/1\.1 200[\s\S]*http 1\.1 \/lag$/);
     expect(st().detectTimeouts).toBe(before);
   });
+
+  it('an HTTP_PROXY client whose request comes after the detection timeout still gets its response, not a reset', async () => {
+    // A client that connected to the outbound listener itself (explicit proxy use, not captured) but was slow to write
+    // (a freshly started process on a loaded machine: bookinfo-scenarios (g), `sleep fetch`, read ECONNRESET in CI).
+    // Before the fix the timeout sent it to the passthrough chain, which has no original destination for it: the proxy
+    // destroyed the socket with the request unread and the client read a reset.
+    const s = netConnect({ host: '127.0.0.1', port: proxyPort });
+    let text = '';
+    let error = '';
+    let closed = false;
+    const done = new Promise<void>((r) => {
+      s.on('data', (d: Buffer) => { text += d.toString(); if (text.includes('/late')) r(); });
+      s.on('error', (e: Error) => { error = e.message; r(); });
+      s.on('close', () => { closed = true; r(); });
+    });
+    await new Promise((r) => s.once('connect', r));
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // the proxy accepted: its detection timer runs
+    // The proxy runs in this process: its 100 ms timer, and the immediate it schedules, run before this one's.
+    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setImmediate(r));
+    expect(closed, 'the proxy closed the connection before the request came').toBe(false);
+    s.write(`GET http://127.0.0.1:${webPort}/late HTTP/1.1\r\nhost: 127.0.0.1:${webPort}\r\n\r\n`);
+    await done;
+    s.destroy();
+    expect(error).toBe('');
+    expect(text).toMatch(/^HTTP\/1\.1 200[\s\S]*http 1\.1 \/late$/);
+  }, 10_000);
 
   it('never waits on a port declared TCP', async () => {
     const before = st().detectTimeouts!;

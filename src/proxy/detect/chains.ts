@@ -65,6 +65,15 @@ export interface ListenerChains {
   /** What to read before choosing: 'none' (one chain, no match on bytes), 'sniff' (protocol), 'hello' (TLS ClientHello too). */
   readonly inspect: 'none' | 'sniff';
   readonly detectTimeoutMs: number;
+  /**
+   * The detection timeout of a connection made to the listener itself (not captured, not a CONNECT tunnel) on an HTTP
+   * proxy listener (an HTTP chain accepts absolute-form targets: a sidecar's outbound listener): its clients are
+   * HTTP_PROXY clients, which speak first, and its TCP chains route captured connections and CONNECT targets by their
+   * original destination, which such a connection does not have (the passthrough chain would close it, with the
+   * request of a client that was slow to send it unread: the client reads a reset). It waits for its first bytes up to
+   * the idle timeout, as on a listener without TCP chains. Elsewhere `detectTimeoutMs`.
+   */
+  readonly directDetectTimeoutMs: number;
   readonly shared: ProtocolShared;
 }
 
@@ -104,8 +113,10 @@ export function compileListenerChains(
   const inspect = only !== undefined && l.filterChains[0]!.match === undefined && only.tcp !== undefined && !only.tcp.needsServerName && only.tls === undefined ? 'none' : 'sniff';
   // Without a TCP chain nothing is gained by deciding early: wait for the client's first bytes up to the idle timeout
   // (an HTTP/2 client that sends its preface late must not land in the HTTP/1.1 codec).
-  const detectTimeoutMs = chains.some((c) => c.tcp !== undefined) ? l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS : base.idleTimeoutMs || 3_600_000;
-  return { listener: l, chains, inspect, detectTimeoutMs, shared };
+  const waitForBytes = base.idleTimeoutMs || 3_600_000;
+  const detectTimeoutMs = chains.some((c) => c.tcp !== undefined) ? l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS : waitForBytes;
+  const directDetectTimeoutMs = chains.some((c) => c.http?.acceptAbsoluteForm === true) ? Math.max(detectTimeoutMs, waitForBytes) : detectTimeoutMs;
+  return { listener: l, chains, inspect, detectTimeoutMs, directDetectTimeoutMs, shared };
 }
 
 function httpRuntime(h: HttpConnectionManager, base: HttpListenerRuntime, tables: Map<string, CompiledRouteConfig>, tls: boolean): HttpListenerRuntime {

@@ -109,7 +109,8 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     socket.destroy();
   };
   // The timeout decides in the check phase, after this loop turn's poll phase: bytes the client sent in time but
-  // a busy event loop had not read yet (timers run before I/O) are read first and decide instead.
+  // a busy event loop had not read yet (timers run before I/O) are read first and decide instead. A connection made to
+  // an HTTP proxy listener itself (no original destination, no CONNECT target) waits longer (chains.ts directDetectTimeoutMs).
   const timer = setTimeout(() => setImmediate(() => {
     if (decided || socket.destroyed) return;
     finish();
@@ -118,7 +119,7 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     input.protocol = buf.length === 0 ? 'tcp' : (sniff(buf) ?? 'tcp');
     if (input.protocol === 'tls') input.protocol = 'tcp';
     decide(input, buf);
-  }), lc.detectTimeoutMs);
+  }), dst === undefined ? lc.directDetectTimeoutMs : lc.detectTimeoutMs);
   socket.on('data', onData);
   socket.once('close', onClose);
   if (origin !== undefined) {
