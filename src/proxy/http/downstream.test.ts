@@ -352,3 +352,30 @@ describe('idle keep-alive connections', () => {
     server.close();
   });
 });
+
+describe('a filter chain change while a request is in flight', () => {
+  it('lets the request finish, then closes the connection (connection: close) instead of keeping it under the old chain', async () => {
+    let held: ServerResponse | undefined;
+    const up = createServer((req: IncomingMessage, res: ServerResponse) => { req.resume(); held = res; });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const upPort = (up.address() as { port: number }).port;
+    const p = await startProxy({ config: oneRouteConfig(upPort), adminPort: 0, log: () => {} });
+    try {
+      const s = connect(p.ports.listeners.outbound!, '127.0.0.1');
+      let out = '';
+      s.on('data', (d) => { out += d.toString('latin1'); });
+      const closed = new Promise<void>((r) => s.on('close', () => r()));
+      s.write('GET /a HTTP/1.1\r\nhost: a\r\n\r\n');
+      await waitFor(() => held !== undefined);
+      // As PERMISSIVE -> STRICT would: the listener's filter chains change under the open connection.
+      await p.applyConfig(oneRouteConfig(upPort, (c) => { c.version = 'v2'; c.listeners[0]!.filterChains[0]!.name = 'http-v2'; }));
+      held!.end('done');
+      await closed;
+      expect(out).toMatch(/^HTTP\/1\.1 200 [\s\S]*connection: close\r\n[\s\S]*done$/);
+    } finally {
+      await p.close();
+      up.closeAllConnections();
+      await new Promise<void>((r) => up.close(() => r()));
+    }
+  });
+});

@@ -82,6 +82,8 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   private chunkedOut = false;
   /** The response head allowed keep-alive. */
   private keepAfter = false;
+  /** drain() came while a request was in flight: its response closes the connection (the listener's chains changed). */
+  private drainAfter = false;
   /** Writes held until the end of the turn (strings are latin1: one byte per character). */
   private readonly batch = new HeldBatch();
   /** The proxy's idle sweep (http/idle-sweep.ts), once this connection has an idle timeout. */
@@ -281,7 +283,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
       return;
     }
     const http10 = r.version === 10;
-    let keep = x.keepDownstream && r.keepAlive && !this.ctx.draining && (x.flags & Flag.DPE) === 0 && (!x.local || !this.reading);
+    let keep = x.keepDownstream && r.keepAlive && !this.ctx.draining && !this.drainAfter && (x.flags & Flag.DPE) === 0 && (!x.local || !this.reading);
     let framing: Framing;
     if (end) framing = status === 204 || status === 304 || r.method === 'HEAD' ? FRAME_NONE : { kind: 'length', length: 0 };
     else {
@@ -363,7 +365,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
     if (x === null) return;
     this.x = null;
     this.active = true;
-    const keepAlive = this.keepAfter && !this.reading && !this.raw && x.keepDownstream && !this.ctx.draining;
+    const keepAlive = this.keepAfter && !this.reading && !this.raw && x.keepDownstream && !this.ctx.draining && !this.drainAfter;
     this.head = null;
     this.decoder = null;
     if (!keepAlive || this.closed) {
@@ -421,7 +423,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
 
   /** Graceful drain: close now when idle, else after the response in flight. */
   drain(): void {
-    if (this.x === null) { this.flushBatch(); this.closed = true; this.socket.end(); }
+    if (this.x === null) { this.flushBatch(); this.closed = true; this.socket.end(); } else this.drainAfter = true;
   }
 
   /** The idle sweep at `now`: a keep-alive connection with no request in flight and no bytes for idleTimeoutMs is closed. */
