@@ -29,7 +29,12 @@ const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-benc
 
 interface Opts { quick: boolean; json: boolean }
 interface Target { name: string; port: number; pids: number[] }
-interface Row { name: string; rps: number; satCpuUsPerReq: number; p50: number; p90: number; p99: number; p999: number; cpuUsPerReq: number; rssMb: number; errors: number; /** CPU us per request of each 1000 rps round, in round order. */ cpuRuns: number[] }
+interface Row {
+  name: string; rps: number; satCpuUsPerReq: number; p50: number; p90: number; p99: number; p999: number; cpuUsPerReq: number; rssMb: number; errors: number;
+  /** CPU us per request of each 1000 rps round, in round order. */ cpuRuns: number[];
+  /** p99 ms of each 1000 rps round. */ p99Runs: number[];
+  /** CPU us per request of each saturation round. */ satCpuRuns: number[];
+}
 
 function which(bin: string): string | undefined {
   for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) if (existsSync(join(d, bin))) return join(d, bin);
@@ -142,26 +147,31 @@ function wrk(port: number, secs: number, pids: number[]): { rps: number; cpu: nu
 type Run = { p50: number; p90: number; p99: number; p999: number; cpu: number; errors: number };
 
 /**
- * Saturation (wrk) of every target, then `reps` rounds at 1000 rps in which every target gets one
- * run in turn: targets are compared side by side, so a burst of other work on the machine lands
- * on all of them instead of biasing the ratios (telemetry on/off, Bowline/haproxy).
+ * Saturation (wrk) rounds, then `reps` rounds at 1000 rps; in every round each target gets one run in
+ * turn, the first target rotating from round to round: targets are compared side by side, so a burst of
+ * other work on the machine lands on all of them (and on none always first or last) instead of
+ * biasing the ratios (telemetry on/off, Bowline/haproxy). Each row keeps its per-round numbers, so a
+ * ratio can be taken round by round (roundRatio) as well as of the medians.
  */
-async function measureAll(targets: Target[], o: Opts, reps: number, log: (s: string) => void): Promise<Row[]> {
-  const wrkSecs = o.quick ? 1 : 4;
+async function measureAll(targets: Target[], o: Opts, reps: number, satReps: number, log: (s: string) => void): Promise<Row[]> {
+  const wrkSecs = o.quick ? 1 : 3;
   const durMs = o.quick ? 1000 : 6000;
-  const sat = new Map<Target, { rps: number; cpu: number }>();
+  const sats = new Map<Target, { rps: number; cpu: number }[]>(targets.map((t) => [t, []]));
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
-  for (const t of targets) {
-    log(`bench: ${t.name}: saturation (wrk ${WRK_CONNS} connections, ${wrkSecs} s)`);
-    // A proxy opens upstream connections on demand: with one per wrk connection already open, saturation measures no
-    // connects (50 mTLS handshakes took most of a quick run's second on a busy machine: 4-60 rps through mtls-hop).
-    if (t.pids.length > 0 && which('wrk')) await warmPool(t.port, WRK_CONNS, HOT);
-    sat.set(t, which('wrk') ? wrk(t.port, wrkSecs, t.pids) : { rps: NaN, cpu: NaN });
-    if (!o.quick) await openLoop(t.port, RATE, 300, HOT); // warm-up (wrk already warmed the quick run)
+  const rotated = (i: number): Target[] => targets.map((_, k) => targets[(k + i) % targets.length]!);
+  for (let i = 0; i < satReps; i++) {
+    log(`bench: saturation round ${i + 1}/${satReps} (wrk ${WRK_CONNS} connections, ${wrkSecs} s each): ${rotated(i).map((t) => t.name).join(', ')}`);
+    for (const t of rotated(i)) {
+      // A proxy opens upstream connections on demand: with one per wrk connection already open, saturation measures no
+      // connects (50 mTLS handshakes took most of a quick run's second on a busy machine: 4-60 rps through mtls-hop).
+      if (i === 0 && t.pids.length > 0 && which('wrk')) await warmPool(t.port, WRK_CONNS, HOT);
+      sats.get(t)!.push(which('wrk') ? wrk(t.port, wrkSecs, t.pids) : { rps: NaN, cpu: NaN });
+    }
   }
+  if (!o.quick) for (const t of targets) await openLoop(t.port, RATE, 300, HOT); // warm-up for the open loop (wrk already warmed the quick run)
   for (let i = 0; i < reps; i++) {
-    log(`bench: round ${i + 1}/${reps} at ${RATE} rps: ${targets.map((t) => t.name).join(', ')}`);
-    for (const t of targets) {
+    log(`bench: round ${i + 1}/${reps} at ${RATE} rps: ${rotated(i).map((t) => t.name).join(', ')}`);
+    for (const t of rotated(i)) {
       const c0 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
       const r = await openLoop(t.port, RATE, durMs, HOT);
       const c1 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
@@ -171,10 +181,30 @@ async function measureAll(targets: Target[], o: Opts, reps: number, log: (s: str
   }
   return targets.map((t) => {
     const rs = runs.get(t)!;
+    const ss = sats.get(t)!;
     const med = (k: keyof Run): number => quantile(rs.map((x) => x[k]), 0.5);
-    return { name: t.name, rps: sat.get(t)!.rps, satCpuUsPerReq: sat.get(t)!.cpu, p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'), rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: rs.reduce((a, x) => a + x.errors, 0), cpuRuns: rs.map((x) => x.cpu) };
+    return {
+      name: t.name, rps: quantile(ss.map((x) => x.rps), 0.5), satCpuUsPerReq: quantile(ss.map((x) => x.cpu), 0.5),
+      p50: med('p50'), p90: med('p90'), p99: med('p99'), p999: med('p999'), cpuUsPerReq: med('cpu'),
+      rssMb: t.pids.length ? t.pids.reduce((a, p) => a + rssMb(p), 0) : NaN, errors: rs.reduce((a, x) => a + x.errors, 0),
+      cpuRuns: rs.map((x) => x.cpu), p99Runs: rs.map((x) => x.p99), satCpuRuns: ss.map((x) => x.cpu),
+    };
   });
 }
+
+/**
+ * The median over rounds of f(a's run, b's run) in the same round: what resolves a difference between two targets on a
+ * noisy machine (a slow stretch lands on both runs of a round), where a ratio of two medians may pair a quiet round of
+ * one with a busy round of the other.
+ */
+function roundMedian(a: number[] | undefined, b: number[] | undefined, f: (x: number, y: number) => number): number | undefined {
+  if (!a || !b || a.length === 0 || a.length !== b.length) return undefined;
+  const v = a.map((x, i) => f(x, b[i]!)).filter((x) => Number.isFinite(x));
+  return v.length ? quantile(v, 0.5) : undefined;
+}
+const perRound = (x: number, y: number): number => (y > 0 ? x / y : NaN);
+const pctOver = (x: number, y: number): number => (y > 0 ? ((x - y) / y) * 100 : NaN);
+const minus = (x: number, y: number): number => x - y;
 
 /** Telemetry's share of the proxy's CPU per request: (on - off) / off, in percent. */
 function overheadPct(on: number | undefined, off: number | undefined): number | undefined {
@@ -194,8 +224,9 @@ export async function benchProxy(o: Opts): Promise<void> {
   const missing = ['nginx', 'haproxy', 'wrk'].filter((b) => !which(b));
   if (missing.length) log(`bench: ${missing.join(', ')} not installed; install with: apt-get install -y ${missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)).join(' ')} (skipping what needs them)`);
   const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-'));
-  // An odd count: quantile(.., 0.5) of two runs is the worse one, not a median.
-  const reps = o.quick ? 1 : 3;
+  // Odd counts: quantile(.., 0.5) of two runs is the worse one, not a median.
+  const reps = o.quick ? 1 : 5;
+  const satReps = o.quick ? 1 : 3;
   const rows: Row[] = [];
   const idleConns = o.quick ? 1000 : 10_000;
   const idle: { bowline?: number; haproxy?: number } = {};
@@ -239,7 +270,7 @@ export async function benchProxy(o: Opts): Promise<void> {
       for (const h of [h1, h2, h3]) await waitPort(h.port, 'haproxy');
       targets.push({ name: 'haproxy', port: h1.port, pids: [c.pid!] }, { name: 'haproxy-hop', port: h3.port, pids: [outer.pid!, inner.pid!] });
     }
-    rows.push(...await measureAll(targets, o, reps, log));
+    rows.push(...await measureAll(targets, o, reps, satReps, log));
     // mtls_vs_hop_cpu_ratio: the two sidecar pairs loaded together in every round (bench/mtls-hop.ts).
     const pairRounds = o.quick ? 2 : 10, pairSecs = o.quick ? 1 : 2;
     log(`bench: hop and mtls-hop loaded together: ${pairRounds} rounds of ${pairSecs} s at ${RATE} rps each`);
@@ -273,9 +304,10 @@ export async function benchProxy(o: Opts): Promise<void> {
     load_average_end: num(loadavg()[0]),
     bowline_cpu_us_per_req: num(get('bowline')?.cpuUsPerReq),
     bowline_cpu_us_per_req_telemetry_off: num(get('bowline-telemetry-off')?.cpuUsPerReq),
-    telemetry_cpu_overhead_pct: num(overheadPct(get('bowline')?.cpuUsPerReq, get('bowline-telemetry-off')?.cpuUsPerReq)),
-    /** The same at saturation (wrk): each side is one 4 s run, but of tens of thousands of requests, with no idle wake-ups in the number. */
-    telemetry_sat_cpu_overhead_pct: num(overheadPct(get('bowline')?.satCpuUsPerReq, get('bowline-telemetry-off')?.satCpuUsPerReq)),
+    /** Telemetry's share: (on - off) / off in percent, the median over the 1000 rps rounds of each round's pair (roundMedian). */
+    telemetry_cpu_overhead_pct: num(roundMedian(get('bowline')?.cpuRuns, get('bowline-telemetry-off')?.cpuRuns, pctOver)),
+    /** The same at saturation (wrk): the median over the saturation rounds, tens of thousands of requests per run and no idle wake-ups in the number. */
+    telemetry_sat_cpu_overhead_pct: num(roundMedian(get('bowline')?.satCpuRuns, get('bowline-telemetry-off')?.satCpuRuns, pctOver)),
     haproxy_cpu_us_per_req: num(get('haproxy')?.cpuUsPerReq),
     nginx_cpu_us_per_req: num(get('nginx')?.cpuUsPerReq),
     hop_cpu_us_per_req: num(get('hop')?.cpuUsPerReq),
@@ -283,19 +315,28 @@ export async function benchProxy(o: Opts): Promise<void> {
     proxy_p99_ms: num(get('bowline')?.p99),
     hop_p99_ms: num(get('hop')?.p99),
     haproxy_hop_p99_ms: num(get('haproxy-hop')?.p99),
-    /** What the two-proxy hop adds at p99 over direct (target <= max(0.5 ms, 2 x haproxy_hop_added_p99_ms)). */
-    hop_added_p99_ms: num(get('hop') && get('direct') ? get('hop')!.p99 - get('direct')!.p99 : undefined),
-    haproxy_hop_added_p99_ms: num(get('haproxy-hop') && get('direct') ? get('haproxy-hop')!.p99 - get('direct')!.p99 : undefined),
-    /** CPU per request while wrk saturates 50 connections (target: Bowline <= 2 x haproxy). */
+    /** What the two-proxy hop adds at p99 over direct (target <= max(0.5 ms, 2 x haproxy_hop_added_p99_ms)): the median over the rounds of hop p99 - direct p99 in the same round. */
+    hop_added_p99_ms: num(roundMedian(get('hop')?.p99Runs, get('direct')?.p99Runs, minus)),
+    haproxy_hop_added_p99_ms: num(roundMedian(get('haproxy-hop')?.p99Runs, get('direct')?.p99Runs, minus)),
+    /** CPU per request while wrk saturates 50 connections (the median of the saturation rounds; target: Bowline <= 2 x haproxy, the median of the rounds' ratios). */
     bowline_sat_cpu_us_per_req: num(get('bowline')?.satCpuUsPerReq),
     haproxy_sat_cpu_us_per_req: num(get('haproxy')?.satCpuUsPerReq),
-    bowline_vs_haproxy_sat_cpu_ratio: ratio(get('bowline')?.satCpuUsPerReq, get('haproxy')?.satCpuUsPerReq),
+    bowline_vs_haproxy_sat_cpu_ratio: num(roundMedian(get('bowline')?.satCpuRuns, get('haproxy')?.satCpuRuns, perRound)),
     /** RSS KiB per idle keep-alive downstream connection, over `idle_conns` connections (10,000; 1,000 with --quick). */
     bowline_idle_conn_kb: num(idle.bowline),
     haproxy_idle_conn_kb: num(idle.haproxy),
     idle_conns: idleConns,
-    /** Bowline's CPU per request over haproxy's at 1000 rps (target <= 1.5). */
-    bowline_vs_haproxy_cpu_ratio: ratio(get('bowline')?.cpuUsPerReq, get('haproxy')?.cpuUsPerReq),
+    /** Bowline's CPU per request over haproxy's at 1000 rps (target <= 1.5): the median of the rounds' ratios. */
+    bowline_vs_haproxy_cpu_ratio: num(roundMedian(get('bowline')?.cpuRuns, get('haproxy')?.cpuRuns, perRound)),
+    /** The same four target numbers taken from the medians instead of round by round (they should agree within the noise; when they do not, the rounds were uneven). */
+    of_medians: {
+      bowline_vs_haproxy_cpu_ratio: ratio(get('bowline')?.cpuUsPerReq, get('haproxy')?.cpuUsPerReq),
+      bowline_vs_haproxy_sat_cpu_ratio: ratio(get('bowline')?.satCpuUsPerReq, get('haproxy')?.satCpuUsPerReq),
+      telemetry_cpu_overhead_pct: num(overheadPct(get('bowline')?.cpuUsPerReq, get('bowline-telemetry-off')?.cpuUsPerReq)),
+      telemetry_sat_cpu_overhead_pct: num(overheadPct(get('bowline')?.satCpuUsPerReq, get('bowline-telemetry-off')?.satCpuUsPerReq)),
+      hop_added_p99_ms: num(get('hop') && get('direct') ? get('hop')!.p99 - get('direct')!.p99 : undefined),
+      haproxy_hop_added_p99_ms: num(get('haproxy-hop') && get('direct') ? get('haproxy-hop')!.p99 - get('direct')!.p99 : undefined),
+    },
     h2_vs_haproxy_cpu_ratio: ratio(pr.h2_cpu_us_per_req, pr.haproxy_h2_cpu_us_per_req),
     mtls_hop_p99_ms: num(get('mtls-hop')?.p99),
     mtls_hop_cpu_us_per_req: num(get('mtls-hop')?.cpuUsPerReq),
