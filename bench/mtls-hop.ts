@@ -23,7 +23,7 @@
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,8 +118,29 @@ export async function warmPool(port: number, conns: number, request: string): Pr
 /** A hop measured by `pairedCpu`: its client-facing port and its two proxies' pids (outer, inner). */
 export interface PairedHop { name: string; port: number; pids: number[] }
 
-/** One hop's numbers in one round: CPU us per request (both proxies, then each), latency quantiles in ms. */
-export interface PairedRound { cpu: number; outer: number; inner: number; p50: number; p99: number; errors: number }
+/**
+ * One hop's numbers in one round: CPU us per request (both proxies, then each), latency quantiles
+ * in ms, and per request of both proxies together: read+write system calls (`io`, /proc/PID/io) and
+ * main-thread wake-ups (`wakeups`, voluntary context switches: the event loop leaving epoll_wait);
+ * NaN where /proc does not tell. An mTLS pair that wrote a request or a response as two TLS writes,
+ * or woke up again to complete a write, shows here as more than the plaintext pair's.
+ */
+export interface PairedRound { cpu: number; outer: number; inner: number; p50: number; p99: number; errors: number; io: number; wakeups: number }
+
+/** Read and write system calls of `pid` so far (/proc/PID/io: all its threads), or NaN. */
+function ioCalls(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
+  } catch { return NaN; }
+}
+
+/** Times the main thread of `pid` went to sleep waiting (voluntary context switches), or NaN. */
+function wakeups(pid: number): number {
+  try {
+    return Number(/\bvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
+  } catch { return NaN; }
+}
 
 /** What `pairedCpu` measured: every round of each hop (in `hops` order), and the second hop's CPU per request over the first's. */
 export interface PairedResult {
@@ -138,12 +159,13 @@ export interface PairedResult {
 export async function pairedCpu(hops: [PairedHop, PairedHop], o: { rounds: number; secs: number; rate: number; request: string }, log: (s: string) => void): Promise<PairedResult> {
   const runs: [PairedRound[], PairedRound[]] = [[], []];
   const measure = async (h: PairedHop): Promise<PairedRound> => {
-    const c0 = h.pids.map(cpuUs);
+    const c0 = h.pids.map(cpuUs), i0 = h.pids.map(ioCalls), w0 = h.pids.map(wakeups);
     const res = await openLoop(h.port, o.rate, o.secs * 1000, o.request);
-    const c1 = h.pids.map(cpuUs);
+    const c1 = h.pids.map(cpuUs), i1 = h.pids.map(ioCalls), w1 = h.pids.map(wakeups);
     const n = Math.max(1, res.latencies.length);
     const outer = (c1[0]! - c0[0]!) / n, inner = (c1[1]! - c0[1]!) / n;
-    return { cpu: outer + inner, outer, inner, p50: quantile(res.latencies, 0.5), p99: quantile(res.latencies, 0.99), errors: res.errors };
+    const per = (a: number[], b: number[]): number => (b[0]! - a[0]! + b[1]! - a[1]!) / n;
+    return { cpu: outer + inner, outer, inner, p50: quantile(res.latencies, 0.5), p99: quantile(res.latencies, 0.99), errors: res.errors, io: per(i0, i1), wakeups: per(w0, w1) };
   };
   for (let r = 0; r < o.rounds; r++) {
     const order = r % 2 === 0 ? [0, 1] : [1, 0];
@@ -151,7 +173,7 @@ export async function pairedCpu(hops: [PairedHop, PairedHop], o: { rounds: numbe
     const got = await Promise.all([started[order.indexOf(0)]!, started[order.indexOf(1)]!]);
     got.forEach((x, i) => {
       runs[i]!.push(x);
-      log(`round ${r + 1}/${o.rounds} ${hops[i]!.name.padEnd(8)} CPU ${x.cpu.toFixed(1).padStart(6)} us/req (outer ${x.outer.toFixed(1)}, inner ${x.inner.toFixed(1)})  p50 ${x.p50.toFixed(3)} ms  p99 ${x.p99.toFixed(3)} ms  errors ${x.errors}  (load ${loadavg()[0]!.toFixed(1)})`);
+      log(`round ${r + 1}/${o.rounds} ${hops[i]!.name.padEnd(8)} CPU ${x.cpu.toFixed(1).padStart(6)} us/req (outer ${x.outer.toFixed(1)}, inner ${x.inner.toFixed(1)})  p50 ${x.p50.toFixed(3)} ms  p99 ${x.p99.toFixed(3)} ms  errors ${x.errors}  read+write ${x.io.toFixed(2)}, wake-ups ${x.wakeups.toFixed(2)} /req  (load ${loadavg()[0]!.toFixed(1)})`);
     });
   }
   return {
@@ -202,7 +224,7 @@ async function driver(): Promise<void> {
     await Promise.all(hops.map((h) => openLoop(h.port, rate, 3000, REQUEST))); // warm-up: JIT, connections
     const [plain, mtls] = hops as [PairedHop, PairedHop];
     const res = await pairedCpu([plain, mtls], { rounds, secs, rate, request: REQUEST }, log);
-    for (const h of [0, 1] as const) process.stdout.write(`${hops[h]!.name.padEnd(8)} CPU ${res.median(h, 'cpu').toFixed(1)} us/req (outer ${res.median(h, 'outer').toFixed(1)}, inner ${res.median(h, 'inner').toFixed(1)})  p50 ${res.median(h, 'p50').toFixed(3)} ms  p99 ${res.median(h, 'p99').toFixed(3)} ms\n`);
+    for (const h of [0, 1] as const) process.stdout.write(`${hops[h]!.name.padEnd(8)} CPU ${res.median(h, 'cpu').toFixed(1)} us/req (outer ${res.median(h, 'outer').toFixed(1)}, inner ${res.median(h, 'inner').toFixed(1)})  p50 ${res.median(h, 'p50').toFixed(3)} ms  p99 ${res.median(h, 'p99').toFixed(3)} ms  read+write ${res.median(h, 'io').toFixed(2)}, wake-ups ${res.median(h, 'wakeups').toFixed(2)} per request\n`);
     process.stdout.write(`mtls_vs_hop_cpu_ratio ${res.ratio('cpu').toFixed(3)} (outer proxy ${res.ratio('outer').toFixed(3)}, inner ${res.ratio('inner').toFixed(3)}; ratio of the medians ${(res.median(1, 'cpu') / res.median(0, 'cpu')).toFixed(3)}; ${rounds} rounds of ${secs} s at ${rate} rps; load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)})\n`);
   } finally {
     await children.stop(500);
