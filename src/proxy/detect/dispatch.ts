@@ -28,6 +28,44 @@ export interface ConnectionTracker {
   delete(c: TrackedConnection): void;
 }
 
+/**
+ * A connection between accept and its codec (protocol detection, the TLS handshake, loading the HTTP/2 codec), tracked
+ * so that a drain is not lost. As Envoy's filter chain update, which drains the connections owned by the chains that
+ * went: until a chain is chosen the connection is owned by none, so when the listener's filter chains change
+ * (PERMISSIVE -> STRICT) it is matched against the new ones once detected (a plaintext client of a STRICT port is
+ * refused). When the listener itself drains (removed, moved to another address, the proxy draining), or once its chain
+ * is chosen, the connection it becomes is drained as it starts: HTTP/1.1 closes after the request in flight, HTTP/2
+ * sends GOAWAY, TCP runs until the drain deadline.
+ */
+class PendingConnection implements TrackedConnection {
+  /** The connection it becomes is drained as it starts. */
+  drained = false;
+  /** A chain was chosen (its TLS handshake or the HTTP/2 codec's load is under way). */
+  chosen = false;
+
+  /** `chains`: the listener's chains it will be matched against (undefined: the listener is plain HTTP/1.1 now). */
+  constructor(readonly socket: Socket, private readonly slot: ListenerSlot, public chains: ListenerChains | undefined) {}
+
+  /** The listener drains its connections: its chains changed (ListenerSet.apply set the new ones first), or it drains itself. */
+  drain(): void {
+    const now = this.slot.current.chains;
+    if (!this.chosen && now !== this.chains && !sameChains(now, this.chains)) this.chains = now;
+    else this.drained = true;
+  }
+}
+
+/** The same filter chains (as ListenerSet.apply compares them to decide what to drain). */
+function sameChains(a: ListenerChains | undefined, b: ListenerChains | undefined): boolean {
+  return a !== undefined && b !== undefined && JSON.stringify(a.listener.filterChains) === JSON.stringify(b.listener.filterChains);
+}
+
+/** `c` takes over from `pending` in the listener's set, drained at once if the pending connection was or the proxy drains. */
+function track(c: TrackedConnection, pending: PendingConnection, conns: ConnectionTracker, ctx: ProxyContext): void {
+  conns.delete(pending);
+  conns.add(c);
+  if (pending.drained || ctx.draining) c.drain();
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /** Where a connection was going when it is not the listener itself: a CONNECT tunnel's target, with bytes already read. */
@@ -41,12 +79,15 @@ export interface DispatchOrigin {
 export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: ProxyContext, conns: ConnectionTracker, origin?: DispatchOrigin): void {
   const lc = slot.current.chains!;
   socket.on('error', () => {});
-  const pending: TrackedConnection = { socket, drain: () => {} };
+  const pending = new PendingConnection(socket, slot, lc);
   conns.add(pending);
   const decide = (input: ChainInput, first: Buffer): void => {
-    conns.delete(pending);
+    // The chains in force now: those it was accepted under, or the listener's new ones (PendingConnection).
+    const lc = pending.chains;
+    if (lc === undefined) return servePlain(socket, first, slot, ctx, conns, pending);
     const chain = lc.chains.find((c) => c.matches(input));
     if (chain === undefined) {
+      conns.delete(pending);
       ctx.stats.noFilterChainMatch++;
       if (input.transport === 'tls' && input.serverName === undefined) ctx.stats.tlsInspectorNoSni++;
       const mtlsOnly = input.transport === 'raw' && lc.chains.length > 0 && lc.chains.every((c) => c.securityPolicy === 'mutual_tls');
@@ -56,7 +97,8 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
       socket.destroy();
       return;
     }
-    start(socket, first, input, chain, slot, lc, ctx, conns);
+    pending.chosen = true;
+    start(socket, first, input, chain, slot, lc, ctx, conns, pending);
   };
   const dst = origin !== undefined ? { host: origin.host, port: origin.port } : originalDestination(socket, lc, ctx);
   const base = (): ChainInput => ({
@@ -142,15 +184,28 @@ function originalDestination(socket: Socket, lc: ListenerChains, ctx: ProxyConte
   return undefined;
 }
 
-function start(socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains, ctx: ProxyContext, conns: ConnectionTracker): void {
+/** Serves a connection of a listener that became a single plaintext HTTP/1.1 chain while it was detecting (as listeners.ts does). */
+function servePlain(socket: Socket, first: Buffer, slot: ListenerSlot, ctx: ProxyContext, conns: ConnectionTracker, pending: PendingConnection): void {
+  if (first.length > 0) socket.unshift(first);
+  const d = new Downstream(socket, slot, ctx, (gone) => conns.delete(gone));
+  track(d, pending, conns, ctx);
+  socket.resume();
+}
+
+function start(
+  socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains, ctx: ProxyContext,
+  conns: ConnectionTracker, pending: PendingConnection,
+): void {
   if (chain.tls !== undefined) {
     if (input.transport !== 'tls') {
+      conns.delete(pending);
       ctx.stats.tlsHandshakeFailures++;
       socket.destroy();
       return;
     }
     terminate(socket, first, chain.tls, (err, t) => {
       if (err !== null || t === undefined) {
+        conns.delete(pending);
         ctx.stats.tlsHandshakeFailures++;
         ctx.stats.countRefusal(err?.message ?? '');
         // One line per reason per 10 s: an untrusted peer does not hide a wrong trust domain.
@@ -158,16 +213,16 @@ function start(socket: Socket, first: Buffer, input: ChainInput, chain: Compiled
         return;
       }
       const inner: ChainInput = { ...input, transport: 'raw', protocol: t.alpn === 'h2' ? 'http2' : t.alpn === 'http/1.1' ? 'http1' : undefined };
-      handOff(t.socket, EMPTY, inner, chain, slot, lc, ctx, conns, t.peerIdentity, true);
+      handOff(t.socket, EMPTY, inner, chain, slot, lc, ctx, conns, pending, t.peerIdentity, true);
     });
     return;
   }
-  handOff(socket, first, input, chain, slot, lc, ctx, conns, '');
+  handOff(socket, first, input, chain, slot, lc, ctx, conns, pending, '');
 }
 
 function handOff(
   socket: Socket, first: Buffer, input: ChainInput, chain: CompiledChain, slot: ListenerSlot, lc: ListenerChains,
-  ctx: ProxyContext, conns: ConnectionTracker, peerIdentity: string, secure = false,
+  ctx: ProxyContext, conns: ConnectionTracker, pending: PendingConnection, peerIdentity: string, secure = false,
 ): void {
   if (chain.tcp !== undefined) {
     const facts: TcpConnectionFacts = {
@@ -177,7 +232,7 @@ function handOff(
       ...(input.originalDst !== undefined ? { originalDst: input.originalDst } : {}),
     };
     const s = new TcpSession(socket, first, chain.tcp, facts, ctx, (c) => lc.shared.upstreamTls.get(c), (gone) => conns.delete(gone));
-    conns.add(s);
+    track(s, pending, conns, ctx);
     if (socket.destroyed) conns.delete(s);
     return;
   }
@@ -185,12 +240,14 @@ function handOff(
   if (chain.codec === 'http2' || proto === 'http2') {
     const h2 = ctx.h2.loaded;
     if (h2 === undefined) {
-      ctx.h2.whenLoaded(socket, ctx, () => handOff(socket, first, input, chain, slot, lc, ctx, conns, peerIdentity, secure));
+      // A socket closed while the codec loads is not handed off: it leaves the listener's set here.
+      socket.once('close', () => conns.delete(pending));
+      ctx.h2.whenLoaded(socket, ctx, () => handOff(socket, first, input, chain, slot, lc, ctx, conns, pending, peerIdentity, secure));
       return;
     }
     if (first.length > 0) socket.unshift(first);
     const h = h2.serve(socket, chainSlot(slot, chain.name), chain, (gone) => conns.delete(gone), secure, peerIdentity);
-    conns.add(h);
+    track(h, pending, conns, ctx);
     return;
   }
   const cs = chainSlot(slot, chain.name);
@@ -199,8 +256,7 @@ function handOff(
   if (peerIdentity !== '') d.peerIdentity = peerIdentity;
   if (input.originalDst !== undefined && isIP(input.originalDst.host) !== 0) d.capturedDst = { address: input.originalDst.host, port: input.originalDst.port };
   if (lc.listener.direction === 'outbound') d.tunnelTo = (s, initial, host, port) => dispatchConnection(s, slot, ctx, conns, { host, port, initial });
-  conns.add(d);
-  if (ctx.draining) d.drain();
+  track(d, pending, conns, ctx);
   socket.resume();
 }
 
