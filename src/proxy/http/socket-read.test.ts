@@ -1,21 +1,8 @@
-import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
 import { connect, createServer, Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, TLSSocket } from 'node:tls';
-import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
 import { isShared, own, readIntoShared, sharedReadBuffer } from './socket-read.js';
-
-x509.cryptoProvider.set(webcrypto as any); // node's webcrypto is the Crypto the library expects
-
-/** A self-signed ECDSA P-256 server certificate and its key, PEM. */
-async function selfSigned(): Promise<{ cert: string; key: string }> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const c = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=localhost', keys, signingAlgorithm: alg, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3600_000) });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64').replace(/.{1,64}/g, '$&\n');
-  return { cert: c.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8}-----END PRIVATE KEY-----\n` };
-}
+import { selfSigned } from '../../../test/support/self-signed.js';
 
 describe('reading into a shared buffer', () => {
   it('switches an accepted plain TCP socket: its reads arrive in the shared buffer, in order', async () => {

@@ -1,22 +1,11 @@
-import 'reflect-metadata';
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, createServer as tlsServer, TLSSocket, type ConnectionOptions } from 'node:tls';
-import * as x509 from '@peculiar/x509';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectTunnel, spliceOptions, spliceTunnel, TUNNEL_READ_BYTES, upstreamOnread, type UpstreamReads } from './splice.js';
+import { selfSigned } from '../../../test/support/self-signed.js';
 
-x509.cryptoProvider.set(webcrypto as any); // node's webcrypto is the Crypto the library expects
-
-/** A self-signed ECDSA P-256 certificate and its key, PEM. */
-async function selfSigned(): Promise<{ cert: string; key: string }> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const c = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=localhost', keys, signingAlgorithm: alg, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3600_000) });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64').replace(/.{1,64}/g, '$&\n');
-  return { cert: c.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8}-----END PRIVATE KEY-----\n` };
-}
 let pem: { cert: string; key: string };
 beforeAll(async () => { pem = await selfSigned(); });
 
