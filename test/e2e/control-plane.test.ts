@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBowline, type Child } from '../support/process.js';
 import { httpGet } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
-import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/reviews-yaml.js';
+import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/subsets-yaml.js';
 
 const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-cp-'));
 const children: Child[] = [];

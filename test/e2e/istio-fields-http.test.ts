@@ -4,7 +4,7 @@
 // CORS. Each test names the fields it proves (src/api/enforcement.ts points here).
 import { describe, expect, it } from 'vitest';
 import { reviewsForFile, send, type Sidecar, type Workload } from './fields-harness.js';
-import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/reviews-yaml.js';
+import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/subsets-yaml.js';
 import { waitFor } from '../support/wait.js';
 
 let v1: Workload;

@@ -8,7 +8,7 @@ import { connect as h2connect, constants } from 'node:http2';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { reviewsForFile, send, type Workload } from './fields-harness.js';
-import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/reviews-yaml.js';
+import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/subsets-yaml.js';
 import { waitFor } from '../support/wait.js';
 
 let v1: Workload;

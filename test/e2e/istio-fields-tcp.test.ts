@@ -5,6 +5,7 @@
 import { connect, createServer, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar, type Instance, type Workload } from './fields-harness.js';
+import { versionSubsets, virtualService } from '../support/subsets-yaml.js';
 
 /** A TCP workload: writes its name and closes. */
 async function tcpWorkload(name: string): Promise<Workload> {
@@ -54,27 +55,10 @@ async function reached(s: Sidecar, n: number): Promise<string[]> {
   return out;
 }
 
-const DR = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: db, namespace: default}
-spec:
-  host: db
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
-
 async function sidecar(tcp: string): Promise<Sidecar> {
   const s = new Sidecar();
   sidecars.push(s);
-  await s.start(mesh, `${DR}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: db, namespace: default}
-spec:
-  hosts: [db]
-  tcp:
-${tcp}`);
+  await s.start(mesh, `${versionSubsets('db')}---\n${virtualService('db', 'tcp', tcp)}`);
   return s;
 }
 
