@@ -12,10 +12,17 @@
  */
 import { systemClock } from '../clock.js';
 import { isStoreError, StoreError, type Clock, type RawEntry, type Store, type StoredObject, type Watch, type WatchEvent, type WatchOptions } from '../store.js';
-import { Follow } from './follow.js';
+import { Follow, type FollowHandlers } from './follow.js';
 import { CLUSTER_SCOPE, collectionPath, kubeKind, objectPath, watchedKinds, type KubeKind } from './kinds.js';
 import { AREA_LABEL, areaOf, expiresAt, microTime, RAW_KINDS, RAW_LABEL, rawEntryOf, rawKindOf, rawName, rawObject } from './raw-keys.js';
 import { KubeCallError, KubeRest } from './rest.js';
+
+/** One collection a Watch follows: its path, label selector and what each of its events becomes. */
+interface Collection {
+  path: string;
+  selector: string | undefined;
+  onEvent: FollowHandlers['onEvent'];
+}
 
 /** How to open the store. */
 export interface KubernetesStoreOptions {
@@ -218,26 +225,38 @@ class KubernetesStore implements Store {
 
   watch(filter: { kind?: string; namespace?: string }, onEvent: (ev: WatchEvent) => void, opts: WatchOptions = {}): Watch {
     const kinds = filter.kind !== undefined ? [this.kind(filter.kind)] : watchedKinds();
-    const from = opts.fromRevision ?? this.seen;
-    const follows: Follow[] = [];
-    let failed = false;
+    const collections: Collection[] = [];
     for (const k of kinds) {
       if (!k.namespaced && filter.namespace !== undefined && filter.namespace !== CLUSTER_SCOPE) continue;
-      const selector = k.kind === 'ConfigMap' || k.kind === 'Secret' ? NOT_RAW : undefined;
-      follows.push(this.follow(collectionPath(k, filter.namespace), selector, from, {
+      collections.push({
+        path: collectionPath(k, filter.namespace),
+        selector: k.kind === 'ConfigMap' || k.kind === 'Secret' ? NOT_RAW : undefined,
         onEvent: (ev) => onEvent({ type: ev.type, object: this.fromKube({ ...ev.object, kind: k.kind, apiVersion: k.apiVersion }, k), revision: ev.revision }),
+      });
+    }
+    return this.followAll(collections, opts.fromRevision ?? this.seen, opts.onError);
+  }
+
+  /** Follows `collections` from revision `from` as one Watch: the first error closes them all and is reported once. */
+  private followAll(collections: readonly Collection[], from: number, onError: ((err: StoreError) => void) | undefined): Watch {
+    const follows: Follow[] = [];
+    let failed = false;
+    const close = (): void => { for (const f of follows) this.unfollow(f); };
+    for (const c of collections) {
+      follows.push(this.follow(c.path, c.selector, from, {
+        onEvent: c.onEvent,
         onError: (err) => {
           if (failed) return;
           failed = true;
-          for (const f of follows) this.unfollow(f);
-          opts.onError?.(err);
+          close();
+          onError?.(err);
         },
       }));
     }
-    return { close: () => { for (const f of follows) this.unfollow(f); } };
+    return { close };
   }
 
-  private follow(path: string, selector: string | undefined, from: number, h: ConstructorParameters<typeof Follow>[4]): Follow {
+  private follow(path: string, selector: string | undefined, from: number, h: FollowHandlers): Follow {
     const f = new Follow(this.rest, path, selector, from, h);
     this.follows.add(f);
     return f;
@@ -353,31 +372,22 @@ class KubernetesStore implements Store {
   watchRaw(prefix: string, onEvent: (ev: WatchEvent<RawEntry>) => void, opts: WatchOptions = {}): Watch {
     const area = areaOf(prefix);
     const selector = area ? `${RAW_LABEL},${AREA_LABEL}=${area}` : RAW_LABEL;
-    const from = opts.fromRevision ?? this.seen;
     // A renewal rewrites a Lease's renewTime only: not a change of the key.
     const last = new Map<string, string>();
-    const follows: Follow[] = [];
-    let failed = false;
-    for (const k of Object.values(RAW_KINDS)) {
-      follows.push(this.follow(this.rawPath(k), selector, from, {
-        onEvent: (ev) => {
-          const e = rawEntryOf(ev.object);
-          if (!e || !e.key.startsWith(prefix)) return;
-          const sig = `${e.value}\u0000${e.ttlMs ?? ''}`;
-          if (ev.type === 'MODIFIED' && last.get(e.key) === sig) return;
-          if (ev.type === 'DELETED') last.delete(e.key);
-          else last.set(e.key, sig);
-          onEvent({ type: ev.type, object: { ...e, modRevision: ev.revision }, revision: ev.revision });
-        },
-        onError: (err) => {
-          if (failed) return;
-          failed = true;
-          for (const f of follows) this.unfollow(f);
-          opts.onError?.(err);
-        },
-      }));
-    }
-    return { close: () => { for (const f of follows) this.unfollow(f); } };
+    const collections = Object.values(RAW_KINDS).map((k): Collection => ({
+      path: this.rawPath(k),
+      selector,
+      onEvent: (ev) => {
+        const e = rawEntryOf(ev.object);
+        if (!e || !e.key.startsWith(prefix)) return;
+        const sig = `${e.value}\u0000${e.ttlMs ?? ''}`;
+        if (ev.type === 'MODIFIED' && last.get(e.key) === sig) return;
+        if (ev.type === 'DELETED') last.delete(e.key);
+        else last.set(e.key, sig);
+        onEvent({ type: ev.type, object: { ...e, modRevision: ev.revision }, revision: ev.revision });
+      },
+    }));
+    return this.followAll(collections, opts.fromRevision ?? this.seen, opts.onError);
   }
 
   /** Deletes Lease-kept keys once their TTL has passed since the last renewal. */
