@@ -14,6 +14,7 @@
  *   does not start with `resources/`, optionally with a TTL (an etcd lease; a persisted expiry in
  *   the embedded store). The registry keeps workload announcements there, the CA its state.
  */
+import type { ObjectMeta } from '../api/types/meta.js';
 
 /** Stable reasons a store call fails; the API maps them to HTTP codes (404, 409, 409, 503, 410). */
 /** `Corrupt`: the store's files are damaged in a way that would lose acknowledged data; it refuses to start (docs/store.md). */
@@ -45,16 +46,10 @@ export function isStoreError(err: unknown, reason?: StoreErrorReason): err is St
   return err instanceof StoreError && (reason === undefined || err.reason === reason);
 }
 
-/** Kubernetes-style metadata as stored; the store fills uid, creationTimestamp, generation and resourceVersion. */
-export interface StoredMeta {
-  name: string;
+/** The API's object metadata (api/types/meta.ts) as stored: the namespace always set, unknown fields kept; the store
+ *  fills uid, creationTimestamp, generation and resourceVersion. */
+export interface StoredMeta extends ObjectMeta {
   namespace: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  resourceVersion?: string;
-  generation?: number;
-  uid?: string;
-  creationTimestamp?: string;
   [k: string]: unknown;
 }
 
