@@ -14,6 +14,7 @@ import { notCarried } from './headers.js';
 import { H2Connection } from './wire/connection.js';
 import { ErrorCode } from './wire/errors.js';
 import { ReceiveCredit } from './wire/receive-credit.js';
+import type { UpstreamCall } from '../upstream/call.js';
 
 /** What a stream reports (the same contract as node:http2-based calls in upstream.ts). */
 export interface WireSink {
@@ -70,18 +71,8 @@ function toHeaders(list: string[]): Headers {
   return h;
 }
 
-/** The controls of one upstream stream. */
-export interface WireCall {
-  write(chunk: Buffer): boolean;
-  end(): void;
-  abort(): void;
-  pause(): void;
-  resume(): void;
-  onDrain(fn: () => void): void;
-}
-
 /** One upstream stream: its state and its controls (one object per stream, no closures); response octets are credited back as ReceiveCredit says. */
-class UpstreamStream extends ReceiveCredit implements WireCall {
+class UpstreamStream extends ReceiveCredit implements UpstreamCall {
   /** 0 while queued for a stream slot (the peer's SETTINGS_MAX_CONCURRENT_STREAMS). */
   id = 0;
   /** Body and end written while queued. */
@@ -205,7 +196,7 @@ export class WireSession {
    * UpstreamCall. `headers`: a request list (requestList()) or a node header object.
    * `release` is called once when the stream is done, whichever way (after the session's `onStreamDone`).
    */
-  open(headers: OutgoingHttpHeaders | string[], endStream: boolean, sink: WireSink, release?: () => void): WireCall {
+  open(headers: OutgoingHttpHeaders | string[], endStream: boolean, sink: WireSink, release?: () => void): UpstreamCall {
     const st = new UpstreamStream(this, Array.isArray(headers) ? headers : flatHeaders(headers), endStream, sink, release);
     if (this.conn.canRequest) this.start(st);
     else this.queued.push(st);
