@@ -29,6 +29,10 @@ import type { Responder } from './responder.js';
 /** Largest request body kept for replay on retry. */
 export const MAX_REPLAY_BYTES = 64 * 1024;
 const GRPC_CT = 'application/grpc';
+/** The outcome of an attempt that ended without a status, failure or timeout to report (no object per request). */
+const NO_OUTCOME: AttemptOutcome = Object.freeze({});
+/** No body parts (shared, never written to). */
+const NO_PARTS: readonly Buffer[] = Object.freeze([]);
 
 /** A request in flight. Fields are public for the pipeline steps (http/pipeline.ts). */
 export class Exchange implements CallSink, RequestRecord, PickContext {
@@ -80,11 +84,13 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   // --- request body
   /** The request body is complete. */
   bodyDone: boolean;
-  /** Body views kept for replay (null once the body outgrew MAX_REPLAY_BYTES). */
-  private held: Buffer[] | null = [];
+  /** Body views kept for replay (null until the first; made only for requests with a body). */
+  private held: Buffer[] | null = null;
   private heldBytes = 0;
-  /** Body views received but not yet handed to a call. */
-  private unsent: Buffer[] = [];
+  /** The body outgrew MAX_REPLAY_BYTES: nothing is kept for replay. */
+  private heldOver = false;
+  /** Body views received but not yet handed to a call (null until the first). */
+  private unsent: Buffer[] | null = null;
   private unsentBytes = 0;
   /** Body bytes already written in the current attempt. */
   private sentAny = false;
@@ -119,7 +125,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
     this.protocol = ds.protocol;
     this.grpc = ds.protocol === 'HTTP/2' && isGrpc(head.headers.get('content-type'));
     this.bodyDone = head.bodyKind === BODY_NONE;
-    if (head.bodyKind === BODY_LENGTH && head.contentLength > MAX_REPLAY_BYTES) this.held = null;
+    if (head.bodyKind === BODY_LENGTH && head.contentLength > MAX_REPLAY_BYTES) this.heldOver = true;
   }
 
   /** A request header (lowercase name); the record's accessor for hooks and hashing. */
@@ -153,11 +159,12 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
       return;
     }
     this.bytesIn += b.length;
-    if (this.held !== null) {
+    if (!this.heldOver) {
       if (this.heldBytes + b.length <= MAX_REPLAY_BYTES) {
-        this.held.push(b);
+        (this.held ??= []).push(b);
         this.heldBytes += b.length;
       } else {
+        this.heldOver = true;
         this.held = null;
       }
     }
@@ -168,7 +175,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
       if (!call.write(b) && !this.bodyPaused) this.waitUpstreamDrain(call);
       return;
     }
-    this.unsent.push(b);
+    (this.unsent ??= []).push(b);
     this.unsentBytes += b.length;
     if (this.unsentBytes > MAX_REPLAY_BYTES) this.ds.pause();
   }
@@ -204,7 +211,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
 
   /** Whether the body can be sent again from the start. */
   private replayable(): boolean {
-    return !this.sentAny || (this.held !== null && (this.bodyDone || this.head.bodyKind === BODY_LENGTH));
+    return !this.sentAny || (!this.heldOver && (this.bodyDone || this.head.bodyKind === BODY_LENGTH));
   }
 
   // ------------------------------------------------------------------ upstream attempts
@@ -244,14 +251,15 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
     this.upstreamHost = ep.key;
     const call = dispatch(this.ctx, this.cluster, ep, req, this, this.protocol === 'HTTP/2', this.lst.idleTimeoutMs);
     if (call === undefined || call === 'overflow') {
-      this.report({});
+      this.report(NO_OUTCOME);
       return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', Flag.UO);
     }
     this.call = call;
     this.sentAny = false;
-    const parts = this.attempts > 1 || this.unsent.length === 0 ? this.held ?? [] : this.unsent;
+    const unsent = this.unsent;
+    const parts = this.attempts > 1 || unsent === null || unsent.length === 0 ? this.held ?? NO_PARTS : unsent;
     for (let i = 0; i < parts.length; i++) { call.write(parts[i]!); this.sentAny = true; }
-    this.unsent = [];
+    this.unsent = null;
     this.unsentBytes = 0;
     if (this.bodyDone && req.bodyLength !== 0) call.end();
     if (this.call !== call) return; // the call failed while the body was written
@@ -395,7 +403,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
     if (kind === 'stale' && !this.staleRetried && this.replayable()) {
       // A reused keep-alive connection the upstream had closed while idle: sent once more, not an attempt of its own.
       this.staleRetried = true;
-      this.report({});
+      this.report(NO_OUTCOME);
       this.attempts--;
       this.attempt();
       return;
@@ -532,7 +540,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    this.report({});
+    this.report(NO_OUTCOME);
     if (this.retrySlot !== null) { this.ctx.clusters.releaseRetry(this.retrySlot); this.retrySlot = null; }
     this.clearTryTimer();
     this.clearRouteTimer();

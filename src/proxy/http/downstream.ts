@@ -20,11 +20,12 @@ import { BODY_CHUNKED, BODY_LENGTH, parseRequestHead, type RequestHead } from '.
 import { endToEndFields, REASONS, responseHead, type Framing } from './serialize.js';
 import { realTimers, type ProxyTimers } from '../timers.js';
 import type { IdleSweep, Sweepable } from './idle-sweep.js';
-import { emitDataEvents, isShared, own, readIntoShared, sharedReadBuffer } from './socket-read.js';
-import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeOut, type HeldWrites } from './turn-writes.js';
+import { emitDataEvents, isShared, own, ReadViews, readIntoShared, sharedReadBuffer } from './socket-read.js';
+import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeBatch, type HeldWrites } from './turn-writes.js';
 
 /** The read buffer of every downstream connection read below node's streams (socket-read.ts). */
 const READ = sharedReadBuffer();
+const READ_VIEWS = new ReadViews(READ);
 const EMPTY = Buffer.alloc(0);
 
 /** Pause reading when this many bytes of later pipelined requests are waiting. */
@@ -40,6 +41,7 @@ const BATCH_BYTES = 16 * 1024;
 const FRAME_NONE: Framing = { kind: 'none' };
 const FRAME_CHUNKED: Framing = { kind: 'chunked' };
 const FRAME_CLOSE: Framing = { kind: 'close' };
+const FRAME_EMPTY: Framing = Object.freeze({ kind: 'length', length: 0 });
 const LAST_CHUNK = '0\r\n\r\n';
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const DIGITS = /^\d{1,15}$/;
@@ -94,6 +96,8 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   private active = true;
   /** The time of the first sweep that found the connection inactive (the idle period started before it). */
   private idleSince = 0;
+  /** The length framing of this connection's responses, set for each (read by responseHead at once: no object per response). */
+  private readonly lengthFraming = { kind: 'length' as const, length: 0 };
   /** The socket reads into the shared buffer READ: bytes kept past a read are copied. */
   private readonly shared: boolean;
 
@@ -129,7 +133,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   private onRead(n: number, b: Buffer): void {
     readStart();
     try {
-      this.onData(b.subarray(0, n));
+      this.onData(READ_VIEWS.of(b, n));
     } catch (err) {
       this.internalError(err);
     } finally {
@@ -285,10 +289,10 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
     const http10 = r.version === 10;
     let keep = x.keepDownstream && r.keepAlive && !this.ctx.draining && !this.drainAfter && (x.flags & Flag.DPE) === 0 && (!x.local || !this.reading);
     let framing: Framing;
-    if (end) framing = status === 204 || status === 304 || r.method === 'HEAD' ? FRAME_NONE : { kind: 'length', length: 0 };
+    if (end) framing = status === 204 || status === 304 || r.method === 'HEAD' ? FRAME_NONE : FRAME_EMPTY;
     else {
       const cl = headers.get('content-length');
-      if (cl !== undefined && DIGITS.test(cl)) framing = { kind: 'length', length: Number(cl) };
+      if (cl !== undefined && DIGITS.test(cl)) { framing = this.lengthFraming; this.lengthFraming.length = Number(cl); }
       else if (http10) { framing = FRAME_CLOSE; keep = false; }
       else { framing = FRAME_CHUNKED; this.chunkedOut = true; }
     }
@@ -344,9 +348,8 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
 
   /** Writes what is held, as one buffer. */
   private flushBatch(): void {
-    const data = this.batch.take();
-    if (data === null || this.socket.destroyed) return;
-    writeOut(this.socket, data);
+    if (this.socket.destroyed) { this.batch.drop(); return; }
+    writeBatch(this.socket, this.batch);
   }
 
   onDrain(fn: () => void): void {

@@ -29,6 +29,8 @@ import { checkExternal, EXT_AUTHZ_ERROR_CODE } from '../authz/ext-authz.js';
 import { authorizationOf, deniedLine, jwtOf, ownIdentityOf } from '../authz/slot.js';
 import { JWT_FAILED_BODY, JWT_FAILED_STATUS } from '../authz/jwt.js';
 import type { Exchange } from '../exchange/exchange.js';
+import type { Headers } from './head.js';
+import type { RouteDecision, RouteInput } from '../router/index.js';
 import { BLACKHOLE_CLUSTER, passthroughTarget, splitHostPort } from '../passthrough/guard.js';
 import { normalizePath, PathError } from './path-normalize.js';
 import { newRequestId } from '../../telemetry/tracing/ids.js';
@@ -186,14 +188,46 @@ function askExternal(x: Exchange, checks: ReturnType<AuthzEngine['customFor']>, 
   }, (err) => { if (!x.done) x.localReply(500, `internal error: ${String(err)}\n`, 0); });
 }
 
+/**
+ * What the route table selects on: one object for every request, filled before each selection
+ * (a table reads its input only while `select` runs and keeps none of it: no object and no
+ * closure per request).
+ */
+class RouteQuery implements RouteInput {
+  method = '';
+  path = '';
+  authority = '';
+  scheme = '';
+  port = 0;
+  headers: Headers | null = null;
+
+  header(name: string): string | undefined {
+    return this.headers === null ? undefined : this.headers.get(name);
+  }
+}
+const QUERY = new RouteQuery();
+const NO_ROUTE: RouteDecision = { kind: 'none' };
+
 /** Route selection (router/): decides forward, redirect, direct response or 404 NR. */
 function route(x: Exchange): number {
   const table = x.lst.routes;
   const h = x.head;
-  const d = table === undefined ? { kind: 'none' as const } : table.select({
-    method: h.method, path: h.path, authority: h.authority, scheme: h.scheme ?? x.lst.scheme, port: x.lst.logicalPort,
-    header: (n) => h.headers.get(n),
-  });
+  let d: RouteDecision;
+  if (table === undefined) d = NO_ROUTE;
+  else {
+    const q = QUERY;
+    q.method = h.method;
+    q.path = h.path;
+    q.authority = h.authority;
+    q.scheme = h.scheme ?? x.lst.scheme;
+    q.port = x.lst.logicalPort;
+    q.headers = h.headers;
+    try {
+      d = table.select(q);
+    } finally {
+      q.headers = null;
+    }
+  }
   switch (d.kind) {
     case 'none':
       x.localReply(404, '', Flag.NR);

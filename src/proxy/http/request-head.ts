@@ -128,7 +128,7 @@ function interpret(buf: Buffer, method: string, tStart: number, tEnd: number, ve
         if (te !== undefined) return bad('BOWLINE_E_HTTP_TRANSFER_ENCODING', 'more than one Transfer-Encoding field');
         te = headers.values[k];
         break;
-      case 'connection': (conn ??= []).push(...tokens(headers.values[k]!)); break;
+      case 'connection': { const ts = tokens(headers.values[k]!); if (conn === null) conn = ts; else conn.push(...ts); break; } // tokens() is a fresh array
       case 'expect': expect = headers.values[k]; break;
       case 'upgrade': upgradeValue = headers.values[k]; break;
     }

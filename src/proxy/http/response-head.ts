@@ -80,7 +80,9 @@ function parseWithin(buf: Buffer, pos: number, end: number, requestMethod: strin
     } else if (n === 'transfer-encoding') {
       te = te === undefined ? headers.values[k] : `${te}, ${headers.values[k]}`;
     } else if (n === 'connection') {
-      (conn ??= []).push(...tokens(headers.values[k]!));
+      const ts = tokens(headers.values[k]!);
+      if (conn === null) conn = ts; // a fresh array: the head's own list (no second array for the usual one Connection field)
+      else conn.push(...ts);
     }
   }
   let keepAlive = version === 11;

@@ -38,6 +38,26 @@ export function own(b: Buffer, shared: Buffer): Buffer {
   return b.buffer === shared.buffer ? Buffer.from(b) : b;
 }
 
+/**
+ * Views of the first `n` bytes of one shared read buffer for the read callbacks: the last view
+ * is reused while reads have its length (a response or request of the same size as the last:
+ * no object per read). A view is valid only during its callback, as the bytes are.
+ */
+export class ReadViews {
+  private last: Buffer;
+
+  constructor(private readonly shared: Buffer) {
+    this.last = shared.subarray(0, 0);
+  }
+
+  /** `b` [0, n): `b` is the buffer a read callback got. */
+  of(b: Buffer, n: number): Buffer {
+    if (b !== this.shared) return b.subarray(0, n);
+    const v = this.last;
+    return v.length === n ? v : (this.last = b.subarray(0, n));
+  }
+}
+
 interface OnreadFields { buffer: symbol; callback: symbol; generator: symbol }
 
 let fields: OnreadFields | null | undefined;

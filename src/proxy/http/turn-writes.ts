@@ -126,17 +126,29 @@ function onDirectComplete(this: WriteReq, status: number): void {
  * timeout only (a timeout is refreshed by node's writes; TLS sockets write through TLSWrap).
  */
 export function writeOut(socket: Socket, data: string | Buffer): void {
-  const s = socket as Socket & { _handle?: WritableHandle | null; timeout?: number; encrypted?: boolean };
-  const h = s._handle;
-  // Bytes libuv still queues (a straight write the kernel could not take) send the next ones through the Writable, whose length counts them for backpressure.
-  if (SW === null || h == null || s.writableLength !== 0 || s.destroyed || s.writableEnded || s.connecting || s.timeout !== undefined || s.encrypted === true || h.writeQueueSize !== 0) {
+  const h = directHandle(socket);
+  if (h === null) {
     if (typeof data === 'string') socket.write(data, 'latin1'); else socket.write(data);
     return;
   }
+  writeDirect(socket, h, data);
+}
+
+/** The socket's handle when a write may go straight to it (see writeOut), else null. */
+function directHandle(socket: Socket): WritableHandle | null {
+  const s = socket as Socket & { _handle?: WritableHandle | null; timeout?: number; encrypted?: boolean };
+  const h = s._handle;
+  // Bytes libuv still queues (a straight write the kernel could not take) send the next ones through the Writable, whose length counts them for backpressure.
+  if (SW === null || h == null || s.writableLength !== 0 || s.destroyed || s.writableEnded || s.connecting || s.timeout !== undefined || s.encrypted === true || h.writeQueueSize !== 0) return null;
+  return h;
+}
+
+/** Writes `data` straight to `h`, the handle of `socket`; true when libuv queued it (the write keeps `data` until it completes). */
+function writeDirect(socket: Socket, h: WritableHandle, data: string | Buffer): boolean {
   // A write the kernel takes at once never attaches its WriteWrap (node's StreamBase finishes
   // it before making the C++ request), so one object serves every such write; a write libuv
   // queues keeps its own until it completes.
-  const req = spare ?? new SW.WriteWrap();
+  const req = spare ?? new SW!.WriteWrap();
   spare = null;
   req.handle = h;
   req.oncomplete = onDirectComplete;
@@ -145,8 +157,39 @@ export function writeOut(socket: Socket, data: string | Buffer): void {
   req.buffer = null;
   req.socket = null;
   const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
-  if (err !== 0) { socket.destroy(new Error(`write failed (${err})`)); return; }
-  if (SW.streamBaseState[SW.kLastWriteWasAsync] !== 0) { req.buffer = data; req.socket = socket; } else { req.handle = null; spare = req; }
+  if (err !== 0) { socket.destroy(new Error(`write failed (${err})`)); return false; }
+  if (SW!.streamBaseState[SW!.kLastWriteWasAsync] !== 0) { req.buffer = data; req.socket = socket; return true; }
+  req.handle = null;
+  spare = req;
+  return false;
+}
+
+/**
+ * Where held parts are joined for a straight write (writeBatch): one buffer reused by every
+ * write the kernel takes at once (nearly all), replaced when libuv must keep one. `view` is its
+ * first `view.length` bytes, reused while consecutive writes have that length (a response of
+ * the same size as the last: no object per write).
+ */
+let scratch: Buffer | null = null;
+let view: Buffer | null = null;
+const SCRATCH_BYTES = 16 * 1024;
+
+/**
+ * Writes what `batch` holds to `socket` and empties it: one part as it is, several joined into
+ * one buffer (writeOut's paths; a straight write joins into a reused buffer instead of a new one).
+ */
+export function writeBatch(socket: Socket, batch: HeldBatch): void {
+  const n = batch.count;
+  if (n === 0) return;
+  const bytes = batch.bytes;
+  const h = n > 1 && bytes <= SCRATCH_BYTES ? directHandle(socket) : null;
+  if (h === null) { writeOut(socket, batch.take()!); return; }
+  const sb = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  let v = view;
+  if (v === null || v.length !== bytes) view = v = sb.subarray(0, bytes);
+  batch.joinInto(sb);
+  batch.drop();
+  if (writeDirect(socket, h, v)) { scratch = null; view = null; } // libuv holds it until the write completes
 }
 
 /** The first `count` of `parts` (strings are latin1: one byte per character) joined into one buffer of `bytes`. */
@@ -189,6 +232,17 @@ export class HeldBatch {
     const out = n === 1 ? p[0]! : joinParts(p, this.bytes, n);
     this.drop();
     return out;
+  }
+
+  /** Copies what is held into `out` from its start (strings latin1); `out` has room for `bytes`. */
+  joinInto(out: Buffer): void {
+    const p = this.parts;
+    let at = 0;
+    for (let i = 0; i < this.count; i++) {
+      const d = p[i]!;
+      if (typeof d === 'string') at += out.write(d, at, 'latin1');
+      else { out.set(d, at); at += d.length; }
+    }
   }
 
   /** Forgets what is held. */

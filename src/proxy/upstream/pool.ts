@@ -10,8 +10,8 @@ import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js
 import type { ConnectionPool } from '../../proxy-config/types.js';
 import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
-import { sharedReadBuffer } from '../http/socket-read.js';
-import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeOut, type HeldWrites } from '../http/turn-writes.js';
+import { ReadViews, sharedReadBuffer } from '../http/socket-read.js';
+import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeBatch, type HeldWrites } from '../http/turn-writes.js';
 
 /** Writes of one turn up to this many bytes are held and written once at its end (http/turn-writes.ts). */
 const BATCH_BYTES = 16 * 1024;
@@ -23,6 +23,7 @@ const BATCH_BYTES = 16 * 1024;
  * (h1-call.ts copies what it keeps or passes on).
  */
 export const UPSTREAM_READ = sharedReadBuffer();
+const READ_VIEWS = new ReadViews(UPSTREAM_READ);
 
 /** Where a pool connects: an endpoint's address, port and `address:port` key. */
 export interface Dialable {
@@ -86,11 +87,10 @@ export class UpstreamConn implements HeldWrites {
 
   /** Writes what is held, as one buffer. */
   flushHeld(): void {
-    const data = this.batch.take();
     const s = this.socket;
-    if (data === null || s.destroyed) return;
+    if (s.destroyed) { this.batch.drop(); return; }
     try {
-      writeOut(s, data);
+      writeBatch(s, this.batch);
     } catch {
       s.destroy(); // never thrown by a socket write in practice; the owner hears the close
     }
@@ -100,7 +100,7 @@ export class UpstreamConn implements HeldWrites {
   onRead(n: number, b: Buffer): void {
     readStart();
     try {
-      this.onData(b.subarray(0, n));
+      this.onData(READ_VIEWS.of(b, n));
     } finally {
       readEnd();
     }
@@ -221,7 +221,8 @@ export class ClusterPool {
       conn.destroy();
       return;
     }
-    const i = this.pending.findIndex((p) => p.endpoint.key === conn.endpoint.key);
+    // No waiters (nearly always): no search, no closure per release.
+    const i = this.pending.length === 0 ? -1 : this.pending.findIndex((p) => p.endpoint.key === conn.endpoint.key);
     if (i >= 0) {
       const p = this.pending.splice(i, 1)[0]!;
       conn.requests++;
