@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeOut } from './turn-writes.js';
+import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeBatch, writeOut } from './turn-writes.js';
 
 let server: Server | undefined;
 afterEach(() => { server?.close(); server = undefined; });
@@ -63,6 +63,44 @@ describe('writing straight to the socket', () => {
     const all = await gotB;
     expect(all.length).toBe(big.length);
     expect(all.equals(big)).toBe(true);
+    a.client.destroy();
+    b.client.destroy();
+    serverA?.close();
+  });
+
+  it('keeps a joined batch the kernel could not take at once whole while other sockets\' batches are joined and written', async () => {
+    const a = await pair();
+    const serverA = server;
+    const b = await pair();
+    b.client.pause(); // b's peer does not read: one of b's batches ends up queued by libuv
+    const batch = new HeldBatch();
+    const body = (tag: number): Buffer => Buffer.alloc(8000, tag % 251);
+    const expectB: Buffer[] = [];
+    const queued = (): number => (b.sock as unknown as { _handle: { writeQueueSize: number } })._handle.writeQueueSize;
+    for (let i = 0; i < 4000 && queued() === 0; i++) {
+      const head = `HTTP/1.1 200 OK\r\nx-n: b${i}\r\n\r\n`;
+      batch.hold(head);
+      batch.hold(body(i));
+      writeBatch(b.sock, batch);
+      expectB.push(Buffer.from(head, 'latin1'), body(i));
+    }
+    expect(queued()).toBeGreaterThan(0);
+    // Batches of other sockets are joined meanwhile (the same sizes: the same view, if it were shared).
+    const expectA: Buffer[] = [];
+    const gotA = readAll(a.client);
+    for (let i = 0; i < 50; i++) {
+      const head = `HTTP/1.1 200 OK\r\nx-n: a${i}\r\n\r\n`;
+      batch.hold(head);
+      batch.hold(Buffer.alloc(8000, 0xee));
+      writeBatch(a.sock, batch);
+      expectA.push(Buffer.from(head, 'latin1'), Buffer.alloc(8000, 0xee));
+    }
+    a.sock.end();
+    b.sock.end();
+    const gotB = readAll(b.client);
+    b.client.resume();
+    expect((await gotA).equals(Buffer.concat(expectA))).toBe(true);
+    expect((await gotB).equals(Buffer.concat(expectB))).toBe(true);
     a.client.destroy();
     b.client.destroy();
     serverA?.close();
