@@ -12,7 +12,7 @@ import { Flag } from '../record.js';
 import { Exchange } from '../exchange/exchange.js';
 import type { Responder } from '../exchange/responder.js';
 import { ChunkedDecoder } from './chunked.js';
-import { HeadError, type Headers } from './head.js';
+import { HeadError, isDecimal15, type Headers } from './head.js';
 import { run } from './pipeline.js';
 import { EOH_FOUND, headEndState, scanHeadEnd } from './head-end.js';
 import { reportInternalError } from '../internal-error.js';
@@ -44,7 +44,6 @@ const FRAME_CLOSE: Framing = { kind: 'close' };
 const FRAME_EMPTY: Framing = Object.freeze({ kind: 'length', length: 0 });
 const LAST_CHUNK = '0\r\n\r\n';
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-const DIGITS = /^\d{1,15}$/;
 
 /** Serves HTTP/1.1 on one accepted socket; the responder of its request in flight. */
 export class Downstream implements Responder, HeldWrites, Sweepable {
@@ -292,7 +291,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
     if (end) framing = status === 204 || status === 304 || r.method === 'HEAD' ? FRAME_NONE : FRAME_EMPTY;
     else {
       const cl = headers.get('content-length');
-      if (cl !== undefined && DIGITS.test(cl)) { framing = this.lengthFraming; this.lengthFraming.length = Number(cl); }
+      if (cl !== undefined && isDecimal15(cl)) { framing = this.lengthFraming; this.lengthFraming.length = Number(cl); }
       else if (http10) { framing = FRAME_CLOSE; keep = false; }
       else { framing = FRAME_CHUNKED; this.chunkedOut = true; }
     }

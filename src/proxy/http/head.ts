@@ -177,6 +177,17 @@ export function scanHeaders(buf: Buffer, pos: number, end: number, out: Headers)
   }
 }
 
+/** True when `s` is 1-15 ASCII digits (a Content-Length the proxy accepts: /^\d{1,15}$/ without a regular expression). */
+export function isDecimal15(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 15) return false;
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 /** Splits a comma-separated header value into lowercase trimmed tokens (Connection, Transfer-Encoding). */
 export function tokens(value: string): string[] {
   // One token (`keep-alive`, `close`, `chunked`: nearly every head): no split, no array of parts.

@@ -3,7 +3,7 @@
  * but framing is still strict: a response whose length is ambiguous (conflicting Content-Length,
  * Transfer-Encoding not ending in chunked with a length) is a protocol error, never guessed.
  */
-import { Headers, HeadError, scanHeaders, tokens } from './head.js';
+import { Headers, HeadError, isDecimal15, scanHeaders, tokens } from './head.js';
 import { valueString } from './string-cache.js';
 
 /** No body (HEAD, 1xx, 204, 304, or Content-Length: 0). */
@@ -104,7 +104,7 @@ function parseWithin(buf: Buffer, pos: number, end: number, requestMethod: strin
       keepAlive = false;
     }
   } else if (cl !== undefined) {
-    if (!/^\d{1,15}$/.test(cl)) return upe('invalid Content-Length');
+    if (!isDecimal15(cl)) return upe('invalid Content-Length');
     contentLength = Number(cl);
     bodyKind = contentLength === 0 ? RBODY_NONE : RBODY_LENGTH;
   }

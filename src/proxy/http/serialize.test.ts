@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigView } from '../../telemetry/config-view.js';
 import { RequestScan } from '../../telemetry/request-scan.js';
 import { type RequestTrace, Tracer } from '../../telemetry/tracing/tracer.js';
-import { Headers, PREPARED_AT_MASK, PREPARED_AT_SHIFT, PREPARED_COUNT_MASK, PREPARED_FROM_SHIFT } from './head.js';
-import { endToEndFields } from './serialize.js';
+import { Headers, isDecimal15, PREPARED_AT_MASK, PREPARED_AT_SHIFT, PREPARED_COUNT_MASK, PREPARED_FROM_SHIFT } from './head.js';
+import { endToEndFields, isHopByHop } from './serialize.js';
 
 const node = { id: 'a-1', role: 'sidecar' as const, workload: 'a', namespace: 'default', serviceAccount: 'a', labels: {} };
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'host', 'expect', 'http2-settings']);
@@ -99,5 +99,23 @@ describe('endToEndFields with fields written out in advance (telemetry trace lin
     g.add('x-a', '1');
     g.markPrepared(2, 'x-a: 1\r\n', 0);
     expect(g.prepared).toBe(-1);
+  });
+});
+
+describe('which fields are hop-by-hop', () => {
+  it('is exactly the listed names, whatever the name (same lengths, one letter off, prefixes)', () => {
+    for (const n of HOP) expect(isHopByHop(n)).toBe(true);
+    for (const n of ['tf', 'hosts', 'hist', 'expecT', 'trailers', 'upgradE', 'connectioN', 'keep-alivf', 'content-type', 'content-lengtH', 'http2-settingz', 'proxy-connectioN', 'transfer-encodinG', '', 'x-request-id', 'date']) {
+      expect(isHopByHop(n)).toBe(false);
+    }
+    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom(...HOP).chain((h) => fc.nat(h.length).map((i) => h.slice(0, i) + 'x' + h.slice(i + 1)))), (n) => {
+      expect(isHopByHop(n)).toBe(HOP.has(n));
+    }));
+  });
+
+  it('a content-length is 1-15 ASCII digits, as /^\\d{1,15}$/ says', () => {
+    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 18 }), fc.stringMatching(/^[0-9]{0,17}$/)), (s) => {
+      expect(isDecimal15(s)).toBe(/^\d{1,15}$/.test(s));
+    }));
   });
 });

@@ -7,11 +7,25 @@
 import { contentLengthLine, fieldLine, requestStart, statusLine } from './field-lines.js';
 import { type Headers, PREPARED_AT_MASK, PREPARED_AT_SHIFT, PREPARED_COUNT_MASK, PREPARED_FROM_SHIFT } from './head.js';
 
-/** Fields never forwarded as received; the proxy writes its own framing instead. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'content-length', 'host', 'expect', 'http2-settings',
-]);
+/**
+ * Fields never forwarded as received; the proxy writes its own framing instead: connection,
+ * keep-alive, proxy-connection, te, trailer, transfer-encoding, upgrade, content-length, host,
+ * expect, http2-settings. By length, then compared (no hash lookup per field: most names have
+ * another length, e.g. every x- field of a mesh request).
+ */
+export function isHopByHop(n: string): boolean {
+  switch (n.length) {
+    case 2: return n === 'te';
+    case 4: return n === 'host';
+    case 6: return n === 'expect';
+    case 7: return n === 'trailer' || n === 'upgrade';
+    case 10: return n === 'connection' || n === 'keep-alive';
+    case 14: return n === 'content-length' || n === 'http2-settings';
+    case 16: return n === 'proxy-connection';
+    case 17: return n === 'transfer-encoding';
+    default: return false;
+  }
+}
 
 /** Body framing the proxy writes: none, a length, chunked, or close-delimited. */
 export type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
@@ -35,7 +49,7 @@ export function endToEndFields(h: Headers, connectionTokens: string[] | null, ke
       }
     }
     const n = names[i]!;
-    if (HOP_BY_HOP.has(n) && n !== keep) continue;
+    if (isHopByHop(n) && n !== keep) continue;
     if (connectionTokens !== null && connectionTokens.includes(n)) continue;
     s += fieldLine(n, values[i]!);
   }
@@ -56,7 +70,7 @@ function preparedEnd(h: Headers, at: number, count: number, from: number, connec
   for (let k = at; k < at + count; k++) {
     const n = names[k]!;
     const v = values[k]!;
-    if ((HOP_BY_HOP.has(n) && n !== keep) || (connectionTokens !== null && connectionTokens.includes(n))) return -1;
+    if ((isHopByHop(n) && n !== keep) || (connectionTokens !== null && connectionTokens.includes(n))) return -1;
     if (!text.startsWith(n, q)) return -1;
     q += n.length;
     if (text.charCodeAt(q) !== 58 || text.charCodeAt(q + 1) !== 32 || !text.startsWith(v, q + 2)) return -1;
