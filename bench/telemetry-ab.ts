@@ -12,8 +12,9 @@
  * at the same time for S s (bench/mtls-hop.ts's shape: a burst of other work lands on all of
  * them), which load starts first alternating. CPU is each proxy's threads' run time
  * (schedstat) over the requests answered. Prints every round, the medians and each target's
- * overhead over the first `off` target (else the last target): the median of the per-round
- * ratios. BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof --cpu-prof-dir DIR`,
+ * overhead over the `off` target of the same DIR (else the first `off`, else the last target):
+ * the median of the per-round ratios. Two builds compared: `--target a=DIR_A --target
+ * aoff=DIR_A+off --target b=DIR_B --target boff=DIR_B+off`. BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof --cpu-prof-dir DIR`,
  * `--perf-basic-prof`); the pids are printed for `perf record -p`.
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
@@ -95,15 +96,20 @@ async function main(): Promise<void> {
       for (const t of targets) line.push(`${t.name} sat ${t.sat[r]?.toFixed(1) ?? '-'} ${rate} rps ${t.fixed[r]?.toFixed(1) ?? '-'} us/req`);
       process.stdout.write(`round ${r + 1}/${rounds} (load ${loadavg()[0]!.toFixed(1)}): ${line.join(' | ')}\n`);
     }
-    const ref = targets.find((t) => t.off) ?? targets[targets.length - 1]!;
+    // Each target's reference: the `off` target built from the same DIR (so two builds, each
+    // with its own on/off pair, are compared in one run), else the first `off`, else the last.
+    const firstRef = targets.find((t) => t.off) ?? targets[targets.length - 1]!;
+    const refOf = (t: Target): Target => targets.find((o) => o.off && o.dir === t.dir) ?? firstRef;
     const med = (xs: number[]): number => quantile(xs, 0.5);
     const overhead = (t: Target, k: 'sat' | 'fixed'): string => {
+      const ref = refOf(t);
       const per = t[k].map((x, i) => (x / ref[k][i]! - 1) * 100).filter((x) => Number.isFinite(x));
-      return per.length ? `${med(per).toFixed(1)} %` : '-';
+      return per.length ? `${med(per).toFixed(1)} % vs ${ref.name}` : '-';
     };
-    process.stdout.write(`medians over ${rounds} rounds of ${secs} s (load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}); overhead = median of per-round (x / ${ref.name} - 1):\n`);
+    process.stdout.write(`medians over ${rounds} rounds of ${secs} s (load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}); overhead = median of per-round (x / ref - 1), ref = the off target of the same build:\n`);
     for (const t of targets) {
-      process.stdout.write(`  ${t.name.padEnd(10)} sat ${doSat ? med(t.sat).toFixed(1) : '-'} us/req (${t === ref ? 'ref' : overhead(t, 'sat')})  ${rate} rps ${doFixed ? med(t.fixed).toFixed(1) : '-'} us/req (${t === ref ? 'ref' : overhead(t, 'fixed')})  p99 ${doFixed ? med(t.p99).toFixed(3) : '-'} ms\n`);
+      const isRef = t.off && refOf(t) === t;
+      process.stdout.write(`  ${t.name.padEnd(10)} sat ${doSat ? med(t.sat).toFixed(1) : '-'} us/req (${isRef ? 'ref' : overhead(t, 'sat')})  ${rate} rps ${doFixed ? med(t.fixed).toFixed(1) : '-'} us/req (${isRef ? 'ref' : overhead(t, 'fixed')})  p99 ${doFixed ? med(t.p99).toFixed(3) : '-'} ms\n`);
     }
   } finally {
     await children.stop(500);
