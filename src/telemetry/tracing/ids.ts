@@ -198,6 +198,11 @@ export class UuidPool {
   private readonly random = Buffer.allocUnsafe(RECORDS * 16);
   private readonly out = Buffer.allocUnsafe(RECORDS * UUID);
 
+  constructor() {
+    // The dashes are written once; a draw writes only the 32 hex digits of each id.
+    for (let i = 0; i < RECORDS; i++) for (const d of [8, 13, 18, 23]) this.out[i * UUID + d] = 45;
+  }
+
   next(): string {
     if (this.at >= SEGMENT * UUID) {
       if (this.segment >= RECORDS / SEGMENT) this.refill();
@@ -213,16 +218,16 @@ export class UuidPool {
   private refill(): void {
     const r = fillRandom(this.random);
     const o = this.out;
-    let w = 0;
     for (let i = 0; i < RECORDS; i++) {
       const b = i * 16;
       r[b + 6] = (r[b + 6]! & 0x0f) | 0x40; // version 4
       r[b + 8] = (r[b + 8]! & 0x3f) | 0x80; // variant 10
+      let w = i * UUID;
       for (let k = 0; k < 16; k++) {
-        if (k === 4 || k === 6 || k === 8 || k === 10) o[w++] = 45; // -
+        if (k === 4 || k === 6 || k === 8 || k === 10) w++; // the dash already there
         const v = r[b + k]!;
-        o[w++] = HEX.charCodeAt(v >> 4);
-        o[w++] = HEX.charCodeAt(v & 15);
+        o[w++] = HEX_HI[v]!;
+        o[w++] = HEX_LO[v]!;
       }
     }
     this.segment = 0;
