@@ -15,7 +15,8 @@
  * overhead over the `off` target of the same DIR (else the first `off`, else the last target):
  * the median of the per-round ratios. Two builds compared: `--target a=DIR_A --target
  * aoff=DIR_A+off --target b=DIR_B --target boff=DIR_B+off`. BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof --cpu-prof-dir DIR`,
- * `--perf-basic-prof`); the pids are printed for `perf record -p`.
+ * `--perf-basic-prof`); the pids are printed for `perf record -p`, and each target's measured
+ * requests (to put a profile's milliseconds per request; the warm-up adds 2 s at `rate`).
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
@@ -50,15 +51,15 @@ function parseTarget(s: string): Spec {
 }
 const specs = (values.target ?? ['on=.', 'off=.+off']).map(parseTarget);
 
-interface Target extends Spec { port: number; pid: number; sat: number[]; fixed: number[]; p99: number[] }
+interface Target extends Spec { port: number; pid: number; sat: number[]; fixed: number[]; p99: number[]; requests: number }
 
-function wrk(port: number, pid: number): { rps: number; cpu: number } {
+function wrk(port: number, pid: number): { rps: number; cpu: number; n: number } {
   const c0 = cpuUs(pid);
   const r = spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
   const c1 = cpuUs(pid);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
   const n = /(\d+) requests in/.exec(r.stdout ?? '');
-  return { rps: rps ? Number(rps[1]) : NaN, cpu: n && Number(n[1]) > 0 ? (c1 - c0) / Number(n[1]) : NaN };
+  return { rps: rps ? Number(rps[1]) : NaN, cpu: n && Number(n[1]) > 0 ? (c1 - c0) / Number(n[1]) : NaN, n: n ? Number(n[1]) : 0 };
 }
 
 async function main(): Promise<void> {
@@ -76,19 +77,20 @@ async function main(): Promise<void> {
       const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
         { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', 'ignore', 'inherit'] });
       children.keep(c, s.name);
-      targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [] });
+      targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [], requests: 0 });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name} pid ${t.pid} port ${t.port}`).join(', ')}; load ${loadStart.toFixed(1)}\n`);
     await Promise.all(targets.map((t) => openLoop(t.port, rate, 2000, HOT))); // warm-up: JIT, upstream connections
     for (let r = 0; r < rounds; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       const line: string[] = [];
-      if (doSat) for (const t of order) t.sat.push(wrk(t.port, t.pid).cpu);
+      if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; }
       if (doFixed) {
         const measure = async (t: Target): Promise<void> => {
           const c0 = cpuUs(t.pid);
           const o = await openLoop(t.port, rate, secs * 1000, HOT);
           t.fixed.push((cpuUs(t.pid) - c0) / Math.max(1, o.latencies.length));
+          t.requests += o.latencies.length;
           t.p99.push(quantile(o.latencies, 0.99));
         };
         await Promise.all(order.map(measure));
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
     process.stdout.write(`medians over ${rounds} rounds of ${secs} s (load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}); overhead = median of per-round (x / ref - 1), ref = the off target of the same build:\n`);
     for (const t of targets) {
       const isRef = t.off && refOf(t) === t;
-      process.stdout.write(`  ${t.name.padEnd(10)} sat ${doSat ? med(t.sat).toFixed(1) : '-'} us/req (${isRef ? 'ref' : overhead(t, 'sat')})  ${rate} rps ${doFixed ? med(t.fixed).toFixed(1) : '-'} us/req (${isRef ? 'ref' : overhead(t, 'fixed')})  p99 ${doFixed ? med(t.p99).toFixed(3) : '-'} ms\n`);
+      process.stdout.write(`  ${t.name.padEnd(10)} sat ${doSat ? med(t.sat).toFixed(1) : '-'} us/req (${isRef ? 'ref' : overhead(t, 'sat')})  ${rate} rps ${doFixed ? med(t.fixed).toFixed(1) : '-'} us/req (${isRef ? 'ref' : overhead(t, 'fixed')})  p99 ${doFixed ? med(t.p99).toFixed(3) : '-'} ms  requests ${t.requests}\n`);
     }
   } finally {
     await children.stop(500);
