@@ -1,5 +1,6 @@
 /**
- * `node --import tsx bench/hop-ab.ts --variant base=DIR --variant this=DIR [--rounds 12] [--secs 4] [--rate 1000]`:
+ * `node --import tsx bench/hop-ab.ts --variant base=DIR --variant this=DIR [--rounds 12] [--secs 4] [--rate 1000]
+ * [--node-args NAME:ARGS ...] [--env NAME:K=V ...] [--stdout PREFIX]`:
  * the sidecar hop of `npm run bench -- proxy` (two proxies, plaintext: bench/mtls-hop.ts
  * `hopConfigs`) built twice from two builds (a directory holding bin/ and dist/, e.g. a copy of
  * main's build; default for both: this checkout), both hops loaded at `rate` at the same time in
@@ -9,13 +10,18 @@
  * CPU ratio. What it answers: does a change move the hop's p99 at 1000 rps (issue 18's
  * `hop_added_p99_ms`, which GC pauses drive)? On a shared machine p99 is noisy: read the
  * medians over many rounds and the load average it prints, never one round.
+ * Each build's proxies run with that build's PROXY_NODE_FLAGS (its dist/proxy/node-flags.js);
+ * `--node-args NAME:ARGS` and `--env NAME:K=V` add node arguments (before the build's flags: node takes
+ * the last of a repeated flag, so the build's own win) and environment to one variant's two
+ * proxies (e.g. two launch settings of one build: `--variant held=DIR --variant grow=DIR
+ * --node-args 'grow:--max-semi-space-size=8'`); `--stdout PREFIX` keeps each proxy's stdout in
+ * PREFIX.NAME-outer / PREFIX.NAME-inner (with `--node-args NAME:--trace-gc`: its GC pauses).
  */
-import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Children } from './children.js';
 import { openLoop, quantile } from './loadgen.js';
@@ -27,20 +33,36 @@ const REQUEST = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-
 
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '12' }, secs: { type: 'string', default: '4' }, rate: { type: 'string', default: '1000' },
-  variant: { type: 'string', multiple: true },
+  variant: { type: 'string', multiple: true }, 'node-args': { type: 'string', multiple: true }, env: { type: 'string', multiple: true },
+  stdout: { type: 'string' },
 } });
 const rounds = Number(values.rounds), secs = Number(values.secs), rate = Number(values.rate);
-const variants = (values.variant ?? [`a=${root}`, `b=${root}`]).map((v) => ({ name: v.slice(0, v.indexOf('=')), dir: v.slice(v.indexOf('=') + 1) || root }));
+const variants = (values.variant ?? [`a=${root}`, `b=${root}`]).map((v) => ({ name: v.slice(0, v.indexOf('=')), dir: v.slice(v.indexOf('=') + 1) || root, args: [] as string[], env: {} as Record<string, string> }));
 if (variants.length !== 2) throw new Error('two --variant NAME=DIR');
 for (const v of variants) if (!existsSync(join(v.dir, 'dist/cli/main.js'))) throw new Error(`${v.dir}: dist/ is not built`);
+const byName = (s: string): { v: (typeof variants)[number]; rest: string } => {
+  const i = s.indexOf(':');
+  const v = variants.find((x) => x.name === s.slice(0, i));
+  if (!v) throw new Error(`no variant ${s.slice(0, i)}`);
+  return { v, rest: s.slice(i + 1) };
+};
+for (const a of values['node-args'] ?? []) { const { v, rest } = byName(a); v.args.push(...rest.split(' ').filter(Boolean)); }
+for (const e of values.env ?? []) { const { v, rest } = byName(e); const j = rest.indexOf('='); v.env[rest.slice(0, j)] = rest.slice(j + 1); }
+
+/** The node flags a build launches its proxies with (its own PROXY_NODE_FLAGS; none in builds older than node-flags.ts). */
+async function buildFlags(dir: string): Promise<readonly string[]> {
+  const f = join(dir, 'dist/proxy/node-flags.js');
+  return existsSync(f) ? ((await import(pathToFileURL(f).href)) as { PROXY_NODE_FLAGS: readonly string[] }).PROXY_NODE_FLAGS : [];
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bowline-hop-ab-'));
   const children = new Children();
   const log = (s: string): void => { process.stderr.write(`${s}\n`); };
-  const proxy = async (name: string, build: string, cfg: unknown, listener: string): Promise<{ port: number; pid: number }> => {
+  const proxy = async (name: string, v: (typeof variants)[number], cfg: unknown, listener: string): Promise<{ port: number; pid: number }> => {
     writeFileSync(join(dir, `${name}.json`), JSON.stringify(cfg));
-    const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, join(build, 'bin/bowline'), 'proxy', '--config', join(dir, `${name}.json`), '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`)], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = [...v.args, ...await buildFlags(v.dir), join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, `${name}.json`), '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`)];
+    const c = spawn(process.execPath, argv, { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${name}`, 'w') : 'ignore', 'pipe'] });
     children.keep(c, name);
     return { port: await listenerPort(join(dir, `${name}.ports.json`), listener, c), pid: c.pid! };
   };
@@ -51,10 +73,10 @@ async function main(): Promise<void> {
     const hops: PairedHop[] = [];
     for (const v of variants) {
       const { outer, inner } = await hopConfigs(held.port, false);
-      const i = await proxy(`${v.name}-inner`, v.dir, inner, 'inbound|9080');
-      const o = await proxy(`${v.name}-outer`, v.dir, outer(i.port), 'outbound');
+      const i = await proxy(`${v.name}-inner`, v, inner, 'inbound|9080');
+      const o = await proxy(`${v.name}-outer`, v, outer(i.port), 'outbound');
       hops.push({ name: v.name, port: o.port, pids: [o.pid, i.pid] });
-      log(`${v.name} (${v.dir}): outer pid ${o.pid}, inner pid ${i.pid}, port ${o.port}`);
+      log(`${v.name} (${v.dir}${v.args.length ? ` ${v.args.join(' ')}` : ''}${Object.keys(v.env).length ? ` ${JSON.stringify(v.env)}` : ''}): outer pid ${o.pid}, inner pid ${i.pid}, port ${o.port}`);
     }
     await Promise.all(hops.map((h) => openLoop(h.port, rate, 3000, REQUEST))); // warm-up: JIT, connections
     const res = await pairedCpu([hops[0]!, hops[1]!], { rounds, secs, rate, request: REQUEST }, log);

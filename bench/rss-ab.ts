@@ -9,18 +9,19 @@
  * it has been idle as long as the bench's Bowline is when the bench reads it (the other targets'
  * turns: 36 s, `--quick` 6 s; `--idle S`). `--variant NAME=passthrough` is the floor: a bare Node
  * pass-through (`net` sockets piped both ways) under the same load.
- * A variant is a directory holding bin/ and dist/ (default: this checkout); `--env` and
- * `--node-args` set how that variant's process is launched. `--smaps` prints where each proxy's
+ * A variant is a directory holding bin/ and dist/ (default: this checkout), launched with that build's
+ * PROXY_NODE_FLAGS; `--env` and `--node-args` (put before the build's flags) set how that variant's
+ * process is launched. Besides RSS it prints the peak (`VmHWM`: RSS while loaded, what a container's
+ * memory limit has to fit). `--smaps` prints where each proxy's
  * resident pages are (per mapped file; anonymous memory as malloc arenas, stacks, other); `--hold`
  * keeps the last round's proxies running that long for a closer look (pids and ports printed);
  * `--stdout PREFIX` keeps each proxy's stdout in PREFIX.NAME.ROUND (e.g. with `--node-args NAME:--trace-gc`).
  */
-import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Children } from './children.js';
 import { openLoop, quantile } from './loadgen.js';
@@ -46,15 +47,21 @@ for (const e of values.env ?? []) { const { v, rest } = byName(e); const j = res
 for (const a of values['node-args'] ?? []) { const { v, rest } = byName(a); v.args.push(...rest.split(' ').filter(Boolean)); }
 
 
+/** The node flags a build launches its proxies with (its own PROXY_NODE_FLAGS; none in builds older than node-flags.ts). */
+async function buildFlags(dir: string): Promise<readonly string[]> {
+  const f = join(dir, 'dist/proxy/node-flags.js');
+  return existsSync(f) ? ((await import(pathToFileURL(f).href)) as { PROXY_NODE_FLAGS: readonly string[] }).PROXY_NODE_FLAGS : [];
+}
+
 /** The floor: a bare Node pass-through (each connection piped to the upstream), run for `--variant NAME=passthrough`. */
 const PASSTHROUGH = `const net = require('node:net'); const fs = require('node:fs'); const [up, pf] = process.argv.slice(1);
 const s = net.createServer((c) => { const u = net.connect(Number(up), '127.0.0.1'); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); });
 s.listen(0, '127.0.0.1', () => fs.writeFileSync(pf, JSON.stringify({ listeners: { outbound: s.address().port } })));`;
 
-function status(pid: number): { rss: number; anon: number; file: number } {
+function status(pid: number): { rss: number; anon: number; file: number; peak: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN) / 1024;
-  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem'), peak: kb('VmHWM') };
 }
 
 /** Resident MB per mapping kind: each file by name, anonymous memory by what it most likely is. */
@@ -95,12 +102,12 @@ async function main(): Promise<void> {
     const fixedMs = values.quick ? 1000 : 6000;
     const fixedReps = values.quick ? 1 : 3;
     const idleSecs = values.idle !== undefined ? Number(values.idle) : values.quick ? 6 : 36;
-    const res = new Map<string, Array<{ rss: number; anon: number; file: number; start: number; afterLoad: number }>>(variants.map((v) => [v.name, []]));
+    const res = new Map<string, Array<{ rss: number; anon: number; file: number; peak: number; start: number; afterLoad: number }>>(variants.map((v) => [v.name, []]));
     for (let r = 0; r < rounds; r++) {
       const procs: Array<{ name: string; port: number; pid: number; c: ChildProcess; start: number; loaded: number; afterLoad: number }> = [];
       for (const v of variants) {
         const pf = join(dir, `${v.name}-${r}.ports.json`);
-        const args = v.dir === 'passthrough' ? ['-e', PASSTHROUGH, String(up.port), pf] : [...PROXY_NODE_FLAGS, join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf];
+        const args = v.dir === 'passthrough' ? ['-e', PASSTHROUGH, String(up.port), pf] : [...await buildFlags(v.dir), join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf];
         const c = keep(spawn(process.execPath, [...v.args, ...args], { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${v.name}.${r}`, 'w') : 'ignore', 'pipe'] }), v.name);
         const port = await listenerPort(pf, 'outbound', c);
         procs.push({ name: v.name, port, pid: c.pid!, c, start: status(c.pid!).rss, loaded: 0, afterLoad: 0 });
@@ -118,7 +125,7 @@ async function main(): Promise<void> {
       for (const p of procs) {
         const s = status(p.pid);
         res.get(p.name)!.push({ ...s, start: p.start, afterLoad: p.afterLoad });
-        line.push(`${p.name} ${s.rss.toFixed(1)} MB (anon ${s.anon.toFixed(1)}, file ${s.file.toFixed(1)}; start ${p.start.toFixed(1)}, right after load ${p.afterLoad.toFixed(1)})`);
+        line.push(`${p.name} ${s.rss.toFixed(1)} MB (anon ${s.anon.toFixed(1)}, file ${s.file.toFixed(1)}; start ${p.start.toFixed(1)}, right after load ${p.afterLoad.toFixed(1)}, peak ${s.peak.toFixed(1)})`);
         if (values.smaps) process.stdout.write(`  smaps of ${p.name}: ${smaps(p.pid).map(([n, mb]) => `${n} ${mb.toFixed(1)}`).join(', ')}\n`);
       }
       process.stdout.write(`round ${r + 1} (load ${loadavg()[0]!.toFixed(1)}): ${line.join(' | ')}\n`);
@@ -131,7 +138,7 @@ async function main(): Promise<void> {
     }
     const med = (xs: number[]): string => quantile(xs, 0.5).toFixed(1);
     process.stdout.write(`medians over ${rounds} rounds:\n`);
-    for (const [name, xs] of res) process.stdout.write(`  ${name.padEnd(12)} RSS ${med(xs.map((x) => x.rss))} MB  anon ${med(xs.map((x) => x.anon))}  file ${med(xs.map((x) => x.file))}  at start ${med(xs.map((x) => x.start))}  right after load ${med(xs.map((x) => x.afterLoad))}\n`);
+    for (const [name, xs] of res) process.stdout.write(`  ${name.padEnd(12)} RSS ${med(xs.map((x) => x.rss))} MB  anon ${med(xs.map((x) => x.anon))}  file ${med(xs.map((x) => x.file))}  at start ${med(xs.map((x) => x.start))}  right after load ${med(xs.map((x) => x.afterLoad))}  peak ${med(xs.map((x) => x.peak))}\n`);
   } finally {
     await children.stop();
     rmSync(dir, { recursive: true, force: true });
