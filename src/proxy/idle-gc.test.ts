@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { compactingGc, IdleCollector } from './idle-gc.js';
+import { compactingGc, IdleCollector, MAX_IDLE_GCS } from './idle-gc.js';
 
 describe('IdleCollector', () => {
   it('collects once when a quiet interval follows a busy one, never while traffic flows', () => {
     let requests = 0;
     let collected = 0;
-    const c = new IdleCollector(() => requests, () => collected++);
+    const c = new IdleCollector(() => requests, () => { collected++; });
     const ticks: boolean[] = [];
     c.tick(); // start-up
     ticks.push(c.tick()); // quiet after start-up: collect
@@ -16,6 +16,19 @@ describe('IdleCollector', () => {
     ticks.push(c.tick(), c.tick());
     expect(ticks).toEqual([true, false, false, false, false, true, false, false]);
     expect(collected).toBe(2);
+  });
+
+  it('collects again at the next quiet ticks while a collection could not give everything back, at most MAX_IDLE_GCS times', () => {
+    let requests = 0;
+    const results = [false, true, false, false, false, false];
+    let collected = 0;
+    const c = new IdleCollector(() => requests, () => results[collected++]!);
+    c.tick(); // start-up
+    const ticks = [c.tick(), c.tick(), c.tick()]; // quiet: not given back, given back, nothing more
+    requests += 10;
+    ticks.push(c.tick(), c.tick(), c.tick(), c.tick(), c.tick()); // serving; quiet: never given back -> three collections, no fourth
+    expect(ticks).toEqual([true, true, false, false, true, true, true, false]);
+    expect(collected).toBe(2 + MAX_IDLE_GCS);
   });
 });
 

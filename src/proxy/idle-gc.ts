@@ -8,33 +8,49 @@
  * until its next burst (docs/performance.md, Memory). One full GC when a busy period ends does
  * what the memory reducer would: it runs only after requests stopped for a whole interval, once
  * per busy period, never while traffic flows.
+ *
+ * The same GC gives back the young generation grown under load (young-generation.ts): V8 shrinks
+ * the new space to its start size, and uncommits the semi-space not in use, in a full GC that
+ * follows a phase of low allocation throughput (under 1 KB/ms over its recent samples, which are
+ * taken at GCs: the first GC after the load often still sees the load), and the pages the shrunk
+ * space keeps are the load's, all resident, until a later such GC moves into fresh ones. So while
+ * the young generation is not given back, the GC is repeated at the next quiet interval, at most
+ * MAX_IDLE_GCS times per quiet period (measured: 2-3; a function not run for ~5 full GCs loses
+ * its bytecode, so the bound stays below that).
  */
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import type * as Vm from 'node:vm';
+import { youngGenerationGivenBack } from './young-generation.js';
 
 /** How often activity is sampled (a GC follows 1-2 intervals after the last request). */
 export const IDLE_GC_INTERVAL_MS = 5_000;
+
+/** Full GCs per quiet period at most (one per interval, while the young generation is not given back). */
+export const MAX_IDLE_GCS = 3;
 
 /** Decides when a busy period has ended: `tick` is called every interval with the count of requests and connections so far. */
 export class IdleCollector {
   private last = -1;
   private busy = false;
+  private collections = 0;
 
-  constructor(private readonly activity: () => number, private readonly collect: () => void) {}
+  /** `collect` returns false when it could not give everything back (the young generation): it runs again at the next quiet tick, up to MAX_IDLE_GCS times. */
+  constructor(private readonly activity: () => number, private readonly collect: () => boolean | void) {}
 
-  /** Samples activity; collects once when an interval without any follows one with some. True when it collected. */
+  /** Samples activity; collects once when an interval without any follows one with some (again at the next ones while `collect` says so). True when it collected. */
   tick(): boolean {
     const n = this.activity();
     if (n !== this.last) {
       // The first sample (start-up, the config's compilation) counts as busy too.
       this.last = n;
       this.busy = true;
+      this.collections = 0;
       return false;
     }
     if (!this.busy) return false;
-    this.busy = false;
-    this.collect();
+    this.collections++;
+    this.busy = this.collect() === false && this.collections < MAX_IDLE_GCS;
     return true;
   }
 }
@@ -79,7 +95,10 @@ export function compactingGc(gc: () => void, execArgv: readonly string[] = proce
 /** Starts sampling `activity` every `intervalMs` (the timer never keeps the process alive); returns the stop function. */
 export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INTERVAL_MS): () => void {
   let gc: (() => void) | undefined;
-  const c = new IdleCollector(activity, () => (gc ??= compactingGc(fullGc()))());
+  const c = new IdleCollector(activity, () => {
+    (gc ??= compactingGc(fullGc()))();
+    return youngGenerationGivenBack();
+  });
   const timer = setInterval(() => c.tick(), intervalMs);
   timer.unref();
   return () => clearInterval(timer);

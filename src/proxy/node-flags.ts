@@ -2,7 +2,7 @@
  * Node flags every launcher of `bowline proxy` passes to node (the demo, `bowline join`'s unit and
  * foreground proxy, the benchmarks). Run as an executable (`bowline ...`: the image's entrypoint, the
  * Kubernetes and Marathon sidecars, a user's shell), bin/bowline's first line
- * (`#!/usr/bin/env -S node --single-threaded-gc --v8-pool-size=1`) passes the same to every command; keep the two
+ * (`#!/usr/bin/env -S node --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=8`) passes the same to every command; keep the two
  * equal (node-flags.test.ts checks).
  *
  * `--single-threaded-gc`: V8 collects on the proxy's own thread instead of waking its helper
@@ -20,8 +20,19 @@
  * (docs/performance.md, Memory), CPU per request side by side unchanged or lower (bench/h1-ab.ts
  * --together: sat 0.920, 1000 rps 0.944 of the 4-thread pool's). `--single-threaded` (no worker at
  * all: TurboFan on the event loop) saved as much but cost +8 to +13 % CPU per request.
+ *
+ * `--max-semi-space-size=8`: the cap the young generation grows to once the proxy serves
+ * (young-generation.ts: held at ~1 MB through start-up, released after it, given back by the idle
+ * GC). At 1000 rps a proxy held at 1 MB scavenged ~7-9 times a second, each an event-loop stall,
+ * and a sidecar pair put one in front of ~1 % of its requests (the hop's added p99); at 8 MB it
+ * scavenges ~1.2-1.4 times a second (bench/hop-ab.ts with --trace-gc: 33 + 39 scavenges against
+ * 201 + 252 in the same 27 s of load, CPU per request 0.987 of the held pair's). The price is RSS
+ * while loaded: the two 8 MB semi-spaces are resident until the proxy goes quiet -- peak (VmHWM)
+ * under the bench's load ~83 MB against ~65 held; RSS after load, once the idle GC ran, unchanged
+ * (docs/performance.md, Memory). A container's memory limit must fit the peak. 4 MB halves both
+ * the price and the gain (57 + 69 scavenges in the same 27 s).
  */
-export const PROXY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--v8-pool-size=1'];
+export const PROXY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--v8-pool-size=1', '--max-semi-space-size=8'];
 
 /** `[...PROXY_NODE_FLAGS, bowlineBin, ...args]`: the argv after node's path for a `bowline proxy` process. */
 export function proxyArgv(bowlineBin: string, args: readonly string[]): string[] {

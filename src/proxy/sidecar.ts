@@ -18,7 +18,8 @@ import type { Bootstrap } from './bootstrap.js';
 import type { OriginalDstLookup } from './capture/original-dst.js';
 import type { ControlClient } from './control-client/client.js';
 import type { AppProber } from './health.js';
-import { collectWhenIdle } from './idle-gc.js';
+import { collectWhenIdle, IDLE_GC_INTERVAL_MS } from './idle-gc.js';
+import { releaseYoungGeneration } from './young-generation.js';
 import { listenLocalHttp } from './local-http.js';
 import type { PreparedIdentity } from './identity/join.js';
 import { ConfigRejectedError, startProxy, type ProxyPorts, type RunningProxy } from './proxy.js';
@@ -117,6 +118,9 @@ export async function runSidecar(o: SidecarOptions): Promise<Sidecar> {
     });
     cleanup.push(() => proxy.close());
     const st = proxy.stats;
+    // Once start-up has settled the young generation may grow under load; the idle GC gives it back (young-generation.ts).
+    const release = setTimeout(() => releaseYoungGeneration(), IDLE_GC_INTERVAL_MS).unref();
+    cleanup.push(() => clearTimeout(release));
     cleanup.push(collectWhenIdle(() => st.requestsTotal + st.downstreamConnectionsTotal + st.tcpConnectionsTotal + st.tcpBytesReceived + st.tcpBytesSent));
     if (telemetry && o.telemetry) Object.assign(ports, await serveMetrics(telemetry, o.telemetry, cleanup, o.log));
     if (o.dns) ports.dns = await serveDns(() => proxy.current.config, o.dns.port, cleanup, o.log);
