@@ -22,13 +22,15 @@ describe('IdleCollector', () => {
     let requests = 0;
     const results = [false, true, false, false, false, false];
     let collected = 0;
-    const c = new IdleCollector(() => requests, () => results[collected++]!);
+    const nths: number[] = [];
+    const c = new IdleCollector(() => requests, (nth) => { nths.push(nth); return results[collected++]!; });
     c.tick(); // start-up
     const ticks = [c.tick(), c.tick(), c.tick()]; // quiet: not given back, given back, nothing more
     requests += 10;
     ticks.push(c.tick(), c.tick(), c.tick(), c.tick(), c.tick()); // serving; quiet: never given back -> three collections, no fourth
     expect(ticks).toEqual([true, true, false, false, true, true, true, false]);
     expect(collected).toBe(2 + MAX_IDLE_GCS);
+    expect(nths).toEqual([1, 2, 1, 2, 3]);
   });
 });
 

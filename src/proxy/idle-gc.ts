@@ -14,9 +14,9 @@
  * follows a phase of low allocation throughput (under 1 KB/ms over its recent samples, which are
  * taken at GCs: the first GC after the load often still sees the load), and the pages the shrunk
  * space keeps are the load's, all resident, until a later such GC moves into fresh ones. So while
- * the young generation is not given back, the GC is repeated at the next quiet interval, at most
- * MAX_IDLE_GCS times per quiet period (measured: 2-3; a function not run for ~5 full GCs loses
- * its bytecode, so the bound stays below that).
+ * the young generation is not given back, the GC is repeated (after two scavenges) at the next
+ * quiet interval, at most MAX_IDLE_GCS full GCs per quiet period (a function not run for ~5 full
+ * GCs loses its bytecode, so the bound stays below that).
  */
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
@@ -35,8 +35,8 @@ export class IdleCollector {
   private busy = false;
   private collections = 0;
 
-  /** `collect` returns false when it could not give everything back (the young generation): it runs again at the next quiet tick, up to MAX_IDLE_GCS times. */
-  constructor(private readonly activity: () => number, private readonly collect: () => boolean | void) {}
+  /** `collect(nth)` (1 for the first of a quiet period) returns false when it could not give everything back (the young generation): it runs again at the next quiet tick, up to MAX_IDLE_GCS times. */
+  constructor(private readonly activity: () => number, private readonly collect: (nth: number) => boolean | void) {}
 
   /** Samples activity; collects once when an interval without any follows one with some (again at the next ones while `collect` says so). True when it collected. */
   tick(): boolean {
@@ -50,23 +50,26 @@ export class IdleCollector {
     }
     if (!this.busy) return false;
     this.collections++;
-    this.busy = this.collect() === false && this.collections < MAX_IDLE_GCS;
+    this.busy = this.collect(this.collections) === false && this.collections < MAX_IDLE_GCS;
     return true;
   }
 }
+
+/** V8's gc extension: a full GC, or with `true` a scavenge (V8 11.3: any argument asks for one). */
+export type GcExtension = (minor?: boolean) => void;
 
 /**
  * A full, synchronous GC: node's `gc` when node runs with `--expose-gc`, else V8's gc extension
  * taken from a new context with the flag on only while that context is made (the main context and
  * user code never see a `gc` global).
  */
-export function fullGc(): () => void {
-  const own = (globalThis as { gc?: () => void }).gc;
+export function fullGc(): GcExtension {
+  const own = (globalThis as { gc?: GcExtension }).gc;
   if (typeof own === 'function') return own;
   setFlagsFromString('--expose-gc');
   try {
     // node:vm is required here, with the first idle GC: a proxy that never goes idle does not load it.
-    return (createRequire(import.meta.url)('node:vm') as typeof Vm).runInNewContext('gc') as () => void;
+    return (createRequire(import.meta.url)('node:vm') as typeof Vm).runInNewContext('gc') as GcExtension;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
@@ -94,9 +97,17 @@ export function compactingGc(gc: () => void, execArgv: readonly string[] = proce
 
 /** Starts sampling `activity` every `intervalMs` (the timer never keeps the process alive); returns the stop function. */
 export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INTERVAL_MS): () => void {
-  let gc: (() => void) | undefined;
-  const c = new IdleCollector(activity, () => {
-    (gc ??= compactingGc(fullGc()))();
+  let gc: GcExtension | undefined;
+  let major: (() => void) | undefined;
+  const c = new IdleCollector(activity, (nth) => {
+    gc ??= fullGc();
+    major ??= compactingGc(gc);
+    // A repeat starts with two scavenges (V8's gc extension: any argument asks for one; ~0.2 ms, and
+    // unlike a full GC they do not age bytecode): the full GC after them moves the survivors into
+    // fresh pages and uncommits the load's (measured in a standalone node: F, SSF gives back what
+    // F, F, F, F does).
+    if (nth > 1) { gc(true); gc(true); }
+    major();
     return youngGenerationGivenBack();
   });
   const timer = setInterval(() => c.tick(), intervalMs);
