@@ -23,10 +23,12 @@
  *
  * `--max-semi-space-size=8`: the cap the young generation grows to once the proxy serves
  * (young-generation.ts: held at ~1 MB through start-up, released after it, given back by the idle
- * GC). At 1000 rps a proxy held at 1 MB scavenged ~7-9 times a second, each an event-loop stall,
- * and a sidecar pair put one in front of ~1 % of its requests (the hop's added p99); at 8 MB it
- * scavenges ~1.2-1.4 times a second (bench/hop-ab.ts with --trace-gc: 33 + 39 scavenges against
- * 201 + 252 in the same 27 s of load, CPU per request 0.987 of the held pair's). The price is RSS
+ * GC). At 1000 rps a proxy held at 1 MB scavenged ~7-9 times a second, each an event-loop stall
+ * that a sidecar pair puts in front of ~1 % of its requests (suspected to be the hop's added p99);
+ * at 8 MB it scavenges ~1.2-1.4 times a second (bench/hop-ab.ts with --trace-gc: 33 + 39
+ * scavenges against 201 + 252 in the same 27 s of load, CPU per request 0.956-0.987 of the held
+ * pair's). The hop's p99 in that driver did not move (2.09 vs 2.01 ms at load 1.5: other waits
+ * set its tail there); the quiet full bench is the judge. The price is RSS
  * while loaded: the two 8 MB semi-spaces are resident until the proxy goes quiet -- peak (VmHWM)
  * under the bench's load ~83 MB against ~65 held; RSS after load, once the idle GC ran, unchanged
  * (docs/performance.md, Memory). A container's memory limit must fit the peak. 4 MB halves both

@@ -13,7 +13,7 @@
  *
  * Serving: held at ~1 MB a proxy scavenges ~7 times a second at 1000 rps (5.7 KB allocated per
  * request), and each scavenge is an event-loop stall of 0.2-0.8 ms; a sidecar pair then puts a
- * stall in front of ~1 % of requests: its added p99 (docs/performance.md, Memory). 5 s after
+ * stall in front of ~1 % of requests, suspected to be its added p99 (docs/performance.md, Memory). 5 s after
  * start-up began serving (proxy/sidecar.ts; released right away, the rest of start-up -- the
  * first config's compilation, lazy modules -- grew it before the first request) the hold is
  * released toward the cap: the growth factor is set so that V8's next growth (after ~1 MB has
