@@ -9,7 +9,7 @@ describe('PROXY_NODE_FLAGS', () => {
     expect(first).toBe(`#!/usr/bin/env -S node ${PROXY_NODE_FLAGS.join(' ')}`);
     expect(PROXY_NODE_FLAGS).toContain('--single-threaded-gc');
     expect(PROXY_NODE_FLAGS).toContain('--v8-pool-size=1');
-    expect(PROXY_NODE_FLAGS).toContain('--max-semi-space-size=8');
+    expect(PROXY_NODE_FLAGS).toContain('--max-semi-space-size=4');
     expect(proxyArgv('/b', ['proxy', '--config', 'f'])).toEqual([...PROXY_NODE_FLAGS, '/b', 'proxy', '--config', 'f']);
   });
 });

@@ -2,7 +2,7 @@
  * Node flags every launcher of `bowline proxy` passes to node (the demo, `bowline join`'s unit and
  * foreground proxy, the benchmarks). Run as an executable (`bowline ...`: the image's entrypoint, the
  * Kubernetes and Marathon sidecars, a user's shell), bin/bowline's first line
- * (`#!/usr/bin/env -S node --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=8`) passes the same to every command; keep the two
+ * (`#!/usr/bin/env -S node --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=4`) passes the same to every command; keep the two
  * equal (node-flags.test.ts checks).
  *
  * `--single-threaded-gc`: V8 collects on the proxy's own thread instead of waking its helper
@@ -21,20 +21,19 @@
  * --together: sat 0.920, 1000 rps 0.944 of the 4-thread pool's). `--single-threaded` (no worker at
  * all: TurboFan on the event loop) saved as much but cost +8 to +13 % CPU per request.
  *
- * `--max-semi-space-size=8`: the cap the young generation grows to once the proxy serves
+ * `--max-semi-space-size=4`: the cap the young generation grows to once the proxy serves
  * (young-generation.ts: held at ~1 MB through start-up, released after it, given back by the idle
  * GC). At 1000 rps a proxy held at 1 MB scavenged ~7-9 times a second, each an event-loop stall
- * that a sidecar pair puts in front of ~1 % of its requests (suspected to be the hop's added p99);
- * at 8 MB it scavenges ~1.2-1.4 times a second (bench/hop-ab.ts with --trace-gc: 33 + 39
- * scavenges against 201 + 252 in the same 27 s of load, CPU per request 0.956-0.987 of the held
- * pair's). The hop's p99 in that driver did not move (2.09 vs 2.01 ms at load 1.5: other waits
- * set its tail there); the quiet full bench is the judge. The price is RSS
- * while loaded: the two 8 MB semi-spaces are resident until the proxy goes quiet -- peak (VmHWM)
- * under the bench's load ~83 MB against ~65 held; RSS after load, once the idle GC ran, unchanged
- * (docs/performance.md, Memory). A container's memory limit must fit the peak. 4 MB halves both
- * the price and the gain (57 + 69 scavenges in the same 27 s).
+ * that a sidecar pair puts in front of ~1 % of its requests (suspected to be the hop's added p99).
+ * bench/hop-ab.ts with --trace-gc, the same 27 s of load: held 201 + 252 scavenges (outer + inner),
+ * 4 MB 57 + 69, 8 MB 33 + 39; CPU per request 0.987 of the held pair's for both caps (0.956 in a
+ * quieter 8 MB run). The price is RSS while loaded: both semi-spaces are resident until the proxy
+ * goes quiet -- peak (VmHWM) under the bench's load 68.5-69 MB at 4 MB, 76-83 at 8, 63-64 held;
+ * RSS after load, once the idle GC ran, unchanged within the noise (docs/performance.md, Memory).
+ * A container's memory limit must fit the peak: 4 MB takes most of the scavenges away (3.6x fewer)
+ * for a third of 8 MB's peak memory, which is why it is the default.
  */
-export const PROXY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--v8-pool-size=1', '--max-semi-space-size=8'];
+export const PROXY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--v8-pool-size=1', '--max-semi-space-size=4'];
 
 /** `[...PROXY_NODE_FLAGS, bowlineBin, ...args]`: the argv after node's path for a `bowline proxy` process. */
 export function proxyArgv(bowlineBin: string, args: readonly string[]): string[] {

@@ -18,7 +18,7 @@
  * first config's compilation, lazy modules -- grew it before the first request) the hold is
  * released toward the cap: the growth factor is set so that V8's next growth (after ~1 MB has
  * survived scavenges: a second or two of traffic) goes straight to the cap, and a loaded proxy
- * scavenges every ~1 s at 8 MB.
+ * scavenges ~2 times a second at the default 4 MB (~1 at 8 MB).
  *
  * Idle: V8 shrinks the new space back to its start size (and uncommits the from-space) in a full
  * GC that aims to reduce memory or that follows a phase of low allocation throughput -- the idle
