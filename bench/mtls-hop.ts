@@ -118,6 +118,44 @@ export async function warmPool(port: number, conns: number, request: string): Pr
 /** A hop measured by `pairedCpu`: its client-facing port and its two proxies' pids (outer, inner). */
 export interface PairedHop { name: string; port: number; pids: number[] }
 
+/** The request the hop drivers send: Host reviews, `x-bench: hot` (the route table's last rule, to `v1`). */
+export const HOP_REQUEST = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
+
+/** How `startHop` launches a hop's two `bowline proxy` processes. */
+export interface HopLaunch {
+  /** The build: a directory holding bin/ and dist/. */
+  build: string;
+  /** The proxies' working directory, where their config and ports files are written. */
+  dir: string;
+  children: Children;
+  /** Node arguments before bin/bowline (default: this checkout's PROXY_NODE_FLAGS). */
+  nodeArgs?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** The proxies' stderr: piped (default; `children` keeps its tail) or inherited. */
+  stderr?: 'pipe' | 'inherit';
+  /** Where a proxy's stdout goes, by its name (`NAME-outer`, `NAME-inner`): a file descriptor (default ignored). */
+  stdout?: (proc: string) => number;
+}
+
+/**
+ * Starts a hop of `hopConfigs` as `NAME-inner` (listener `inbound|9080`), then `NAME-outer` toward
+ * it (listener `outbound`, the hop's client-facing port), each with `--ports-file` and ephemeral
+ * admin and metrics ports.
+ */
+export async function startHop(name: string, configs: { outer: (innerPort: number) => unknown; inner: unknown }, l: HopLaunch): Promise<PairedHop> {
+  const proxy = async (proc: string, cfg: unknown, listener: string): Promise<{ port: number; pid: number }> => {
+    const file = join(l.dir, proc);
+    writeFileSync(`${file}.json`, JSON.stringify(cfg));
+    const argv = [...(l.nodeArgs ?? PROXY_NODE_FLAGS), join(l.build, 'bin/bowline'), 'proxy', '--config', `${file}.json`, '--admin-port', '0', '--metrics-port', '0', '--ports-file', `${file}.ports.json`];
+    const c = spawn(process.execPath, argv, { cwd: l.dir, env: l.env ?? process.env, stdio: ['ignore', l.stdout?.(proc) ?? 'ignore', l.stderr ?? 'pipe'] });
+    l.children.keep(c, proc);
+    return { port: await listenerPort(`${file}.ports.json`, listener, c), pid: c.pid! };
+  };
+  const inner = await proxy(`${name}-inner`, configs.inner, 'inbound|9080');
+  const outer = await proxy(`${name}-outer`, configs.outer(inner.port), 'outbound');
+  return { name, port: outer.port, pids: [outer.pid, inner.pid] };
+}
+
 /**
  * One hop's numbers in one round: CPU us per request (both proxies, then each), latency quantiles
  * in ms, and per request of both proxies together: read+write system calls (`io`, /proc/PID/io) and
@@ -190,7 +228,6 @@ export async function pairedCpu(hops: [PairedHop, PairedHop], o: { rounds: numbe
 // ---------------------------------------------------------------------- the side-by-side driver
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const REQUEST = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
 
 async function driver(): Promise<void> {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '16' }, seconds: { type: 'string', default: '3' }, rate: { type: 'string', default: '1000' } } });
@@ -200,12 +237,6 @@ async function driver(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bowline-mtls-hop-'));
   const children = new Children();
   const log = (s: string): void => { process.stderr.write(`[${(performance.now() / 1000).toFixed(1).padStart(5)} s] ${s}\n`); };
-  const proxy = async (name: string, cfg: unknown, listener: string, env: NodeJS.ProcessEnv = process.env): Promise<{ port: number; pid: number }> => {
-    writeFileSync(join(dir, `${name}.json`), JSON.stringify(cfg));
-    const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(root, 'bin/bowline'), 'proxy', '--config', join(dir, `${name}.json`), '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`)], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
-    children.keep(c, name);
-    return { port: await listenerPort(join(dir, `${name}.ports.json`), listener, c), pid: c.pid! };
-  };
   try {
     const loadStart = loadavg()[0]!;
     const held = await holdSocket();
@@ -214,16 +245,14 @@ async function driver(): Promise<void> {
     const AB = process.env.AB; // "VAR" : compare mtls hops with VAR=0 (as 'hop') and VAR=1
     for (const mtls of [false, true]) {
       const name = mtls ? 'mtls-hop' : 'hop';
-      const { outer, inner } = await hopConfigs(held.port, AB ? true : mtls);
       const env = AB ? { ...process.env, [AB]: mtls ? '1' : '0' } : process.env;
-      const i = await proxy(`${name}-inner`, inner, 'inbound|9080', env);
-      const o = await proxy(`${name}-outer`, outer(i.port), 'outbound', env);
-      hops.push({ name, port: o.port, pids: [o.pid, i.pid] });
-      log(`${name}: outer pid ${o.pid}, inner pid ${i.pid}, port ${o.port}`);
+      const hop = await startHop(name, await hopConfigs(held.port, AB ? true : mtls), { build: root, dir, children, nodeArgs: [...PROXY_NODE_FLAGS, ...extra], env, stderr: 'inherit' });
+      hops.push(hop);
+      log(`${name}: outer pid ${hop.pids[0]}, inner pid ${hop.pids[1]}, port ${hop.port}`);
     }
-    await Promise.all(hops.map((h) => openLoop(h.port, rate, 3000, REQUEST))); // warm-up: JIT, connections
+    await Promise.all(hops.map((h) => openLoop(h.port, rate, 3000, HOP_REQUEST))); // warm-up: JIT, connections
     const [plain, mtls] = hops as [PairedHop, PairedHop];
-    const res = await pairedCpu([plain, mtls], { rounds, secs, rate, request: REQUEST }, log);
+    const res = await pairedCpu([plain, mtls], { rounds, secs, rate, request: HOP_REQUEST }, log);
     for (const h of [0, 1] as const) process.stdout.write(`${hops[h]!.name.padEnd(8)} CPU ${res.median(h, 'cpu').toFixed(1)} us/req (outer ${res.median(h, 'outer').toFixed(1)}, inner ${res.median(h, 'inner').toFixed(1)})  p50 ${res.median(h, 'p50').toFixed(3)} ms  p99 ${res.median(h, 'p99').toFixed(3)} ms  read+write ${res.median(h, 'io').toFixed(2)}, wake-ups ${res.median(h, 'wakeups').toFixed(2)} per request\n`);
     process.stdout.write(`mtls_vs_hop_cpu_ratio ${res.ratio('cpu').toFixed(3)} (outer proxy ${res.ratio('outer').toFixed(3)}, inner ${res.ratio('inner').toFixed(3)}; ratio of the medians ${(res.median(1, 'cpu') / res.median(0, 'cpu')).toFixed(3)}; ${rounds} rounds of ${secs} s at ${rate} rps; load average ${loadStart.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)})\n`);
   } finally {
