@@ -17,19 +17,17 @@
  * --node-args 'grow:--max-semi-space-size=8'`); `--stdout PREFIX` keeps each proxy's stdout in
  * PREFIX.NAME-outer / PREFIX.NAME-inner (with `--node-args NAME:--trace-gc`: its GC pauses).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Children } from './children.js';
 import { openLoop, quantile } from './loadgen.js';
-import { hopConfigs, pairedCpu, type PairedHop } from './mtls-hop.js';
-import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
+import { HOP_REQUEST, hopConfigs, pairedCpu, startHop, type PairedHop } from './mtls-hop.js';
+import { holdSocket, nginxUpstream } from './ports.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const REQUEST = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
 
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '12' }, secs: { type: 'string', default: '4' }, rate: { type: 'string', default: '1000' },
@@ -59,27 +57,21 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bowline-hop-ab-'));
   const children = new Children();
   const log = (s: string): void => { process.stderr.write(`${s}\n`); };
-  const proxy = async (name: string, v: (typeof variants)[number], cfg: unknown, listener: string): Promise<{ port: number; pid: number }> => {
-    writeFileSync(join(dir, `${name}.json`), JSON.stringify(cfg));
-    const argv = [...v.args, ...await buildFlags(v.dir), join(v.dir, 'bin/bowline'), 'proxy', '--config', join(dir, `${name}.json`), '--admin-port', '0', '--metrics-port', '0', '--ports-file', join(dir, `${name}.ports.json`)];
-    const c = spawn(process.execPath, argv, { cwd: dir, env: { ...process.env, ...v.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${name}`, 'w') : 'ignore', 'pipe'] });
-    children.keep(c, name);
-    return { port: await listenerPort(join(dir, `${name}.ports.json`), listener, c), pid: c.pid! };
-  };
   try {
     const loadStart = loadavg()[0]!;
     const held = await holdSocket();
     children.keep(nginxUpstream(dir, held), 'nginx');
     const hops: PairedHop[] = [];
     for (const v of variants) {
-      const { outer, inner } = await hopConfigs(held.port, false);
-      const i = await proxy(`${v.name}-inner`, v, inner, 'inbound|9080');
-      const o = await proxy(`${v.name}-outer`, v, outer(i.port), 'outbound');
-      hops.push({ name: v.name, port: o.port, pids: [o.pid, i.pid] });
-      log(`${v.name} (${v.dir}${v.args.length ? ` ${v.args.join(' ')}` : ''}${Object.keys(v.env).length ? ` ${JSON.stringify(v.env)}` : ''}): outer pid ${o.pid}, inner pid ${i.pid}, port ${o.port}`);
+      const hop = await startHop(v.name, await hopConfigs(held.port, false), {
+        build: v.dir, dir, children, nodeArgs: [...v.args, ...await buildFlags(v.dir)], env: { ...process.env, ...v.env },
+        ...(values.stdout ? { stdout: (proc: string) => openSync(`${values.stdout}.${proc}`, 'w') } : {}),
+      });
+      hops.push(hop);
+      log(`${v.name} (${v.dir}${v.args.length ? ` ${v.args.join(' ')}` : ''}${Object.keys(v.env).length ? ` ${JSON.stringify(v.env)}` : ''}): outer pid ${hop.pids[0]}, inner pid ${hop.pids[1]}, port ${hop.port}`);
     }
-    await Promise.all(hops.map((h) => openLoop(h.port, rate, 3000, REQUEST))); // warm-up: JIT, connections
-    const res = await pairedCpu([hops[0]!, hops[1]!], { rounds, secs, rate, request: REQUEST }, log);
+    await Promise.all(hops.map((h) => openLoop(h.port, rate, 3000, HOP_REQUEST))); // warm-up: JIT, connections
+    const res = await pairedCpu([hops[0]!, hops[1]!], { rounds, secs, rate, request: HOP_REQUEST }, log);
     for (const h of [0, 1] as const) {
       process.stdout.write(`${hops[h]!.name.padEnd(8)} CPU ${res.median(h, 'cpu').toFixed(1)} us/req  p50 ${res.median(h, 'p50').toFixed(3)} ms  p99 ${res.median(h, 'p99').toFixed(3)} ms  errors ${res.rounds[h].reduce((a, x) => a + x.errors, 0)}\n`);
     }
