@@ -159,14 +159,18 @@ async function measureAll(targets: Target[], o: Opts, reps: number, satReps: num
   const sats = new Map<Target, { rps: number; cpu: number }[]>(targets.map((t) => [t, []]));
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   const rotated = (i: number): Target[] => targets.map((_, k) => targets[(k + i) % targets.length]!);
+  for (const t of targets) {
+    // A proxy opens upstream connections on demand: with one per wrk connection already open, saturation measures no
+    // connects (50 mTLS handshakes took most of a quick run's second on a busy machine: 4-60 rps through mtls-hop).
+    if (t.pids.length > 0 && which('wrk')) await warmPool(t.port, WRK_CONNS, HOT);
+    // And a second of load first, not measured: a Bowline process's first saturated second runs its code before
+    // V8 optimised it (in one of two runs without this, the first of three 3 s rounds measured 1.5-2.2x the next two for
+    // every Bowline target, while haproxy's and nginx's first rounds were no higher than their others).
+    if (!o.quick && t.pids.length > 0 && which('wrk')) wrk(t.port, 1, t.pids);
+  }
   for (let i = 0; i < satReps; i++) {
     log(`bench: saturation round ${i + 1}/${satReps} (wrk ${WRK_CONNS} connections, ${wrkSecs} s each): ${rotated(i).map((t) => t.name).join(', ')}`);
-    for (const t of rotated(i)) {
-      // A proxy opens upstream connections on demand: with one per wrk connection already open, saturation measures no
-      // connects (50 mTLS handshakes took most of a quick run's second on a busy machine: 4-60 rps through mtls-hop).
-      if (i === 0 && t.pids.length > 0 && which('wrk')) await warmPool(t.port, WRK_CONNS, HOT);
-      sats.get(t)!.push(which('wrk') ? wrk(t.port, wrkSecs, t.pids) : { rps: NaN, cpu: NaN });
-    }
+    for (const t of rotated(i)) sats.get(t)!.push(which('wrk') ? wrk(t.port, wrkSecs, t.pids) : { rps: NaN, cpu: NaN });
   }
   if (!o.quick) for (const t of targets) await openLoop(t.port, RATE, 300, HOT); // warm-up for the open loop (wrk already warmed the quick run)
   for (let i = 0; i < reps; i++) {
@@ -226,7 +230,7 @@ export async function benchProxy(o: Opts): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bowline-bench-'));
   // Odd counts: quantile(.., 0.5) of two runs is the worse one, not a median.
   const reps = o.quick ? 1 : 5;
-  const satReps = o.quick ? 1 : 3;
+  const satReps = o.quick ? 1 : 5;
   const rows: Row[] = [];
   const idleConns = o.quick ? 1000 : 10_000;
   const idle: { bowline?: number; haproxy?: number } = {};
