@@ -25,6 +25,8 @@ import { H2LOAD } from './proxy-protocols.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const RATE = 1000;
+/** How long after the last 1000 rps run RSS after load is read (full mode): every proxy then had at least this much quiet. */
+const IDLE_MS = 20_000;
 const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
 
 interface Opts { quick: boolean; json: boolean }
@@ -174,7 +176,7 @@ async function measureAll(targets: Target[], o: Opts, reps: number, satReps: num
   }
   if (!o.quick) for (const t of targets) await openLoop(t.port, RATE, 300, HOT); // warm-up for the open loop (wrk already warmed the quick run)
   for (let i = 0; i < reps; i++) {
-    log(`bench: round ${i + 1}/${reps} at ${RATE} rps: ${rotated(i).map((t) => t.name).join(', ')}`);
+    log(`bench: round ${i + 1}/${reps} at ${RATE} rps: ${rotated(i).map((t) => t.name).join(', ')}${i === reps - 1 && !o.quick ? `; then ${IDLE_MS / 1000} s idle before RSS is read` : ''}`);
     for (const t of rotated(i)) {
       const c0 = t.pids.reduce((a, p) => a + cpuUs(p), 0);
       const r = await openLoop(t.port, RATE, durMs, HOT);
@@ -183,6 +185,10 @@ async function measureAll(targets: Target[], o: Opts, reps: number, satReps: num
       runs.get(t)!.push({ p50: quantile(l, 0.5), p90: quantile(l, 0.9), p99: quantile(l, 0.99), p999: quantile(l, 0.999), cpu: t.pids.length ? (c1 - c0) / Math.max(1, l.length) : NaN, errors: r.errors });
     }
   }
+  // RSS after load is read once every proxy has been quiet for IDLE_MS since its own last run: the rounds' rotating
+  // order ends some proxies' load seconds before the last run ends, and a proxy gives its young generation back
+  // in the idle GCs of the 5-10 s after its load (src/proxy/idle-gc.ts).
+  if (!o.quick) await new Promise((r) => setTimeout(r, IDLE_MS));
   return targets.map((t) => {
     const rs = runs.get(t)!;
     const ss = sats.get(t)!;
