@@ -27,3 +27,18 @@ export function cpuUs(pid: number): number {
   }
   return read > 0 && Number.isFinite(ns) ? ns / 1000 : ticksUs(pid);
 }
+
+/** Read and write system calls of `pid` so far (/proc/PID/io: all its threads), or NaN when not readable. */
+export function ioCalls(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
+  } catch { return NaN; }
+}
+
+/** Times the main thread of `pid` went to sleep waiting (voluntary context switches: an event loop waiting for I/O), or NaN. */
+export function wakeups(pid: number): number {
+  try {
+    return Number(/\bvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
+  } catch { return NaN; }
+}

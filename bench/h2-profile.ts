@@ -19,13 +19,13 @@
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { holdSocket, listenerPort, spawnWithSocket } from './ports.js';
-import { cpuUs } from './cpu.js';
+import { cpuUs, ioCalls, wakeups } from './cpu.js';
 import { h2load, haproxyConfig, nginxH2Config, proxyConfig, waitPort, which } from './proxy-protocols.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -40,21 +40,6 @@ const n = Number(a.n);
 const dir = mkdtempSync(join(tmpdir(), 'bowline-h2-profile-'));
 const kids: ChildProcess[] = [];
 process.once('exit', () => { for (const c of kids) if (c.exitCode === null) c.kill('SIGKILL'); });
-
-/** Read and write system calls of `pid` so far (/proc/PID/io), or NaN when not readable. */
-function syscalls(pid: number): number {
-  try {
-    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-    return Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
-  } catch { return NaN; }
-}
-
-/** Times the main thread of `pid` slept (voluntary context switches: an event loop waiting for I/O), or NaN. */
-function sleeps(pid: number): number {
-  try {
-    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
-  } catch { return NaN; }
-}
 
 const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
@@ -99,13 +84,13 @@ async function main(): Promise<void> {
     const line: string[] = [];
     for (const t of order) {
       const c0 = cpuUs(t.pid);
-      const s0 = syscalls(t.pid);
-      const w0 = sleeps(t.pid);
+      const s0 = ioCalls(t.pid);
+      const w0 = wakeups(t.pid);
       const res = h2load(t.port, n);
       if (!(res.done > 0)) throw new Error(`h2load against ${t.name} completed nothing`);
       const us = (cpuUs(t.pid) - c0) / res.done;
-      const sc = (syscalls(t.pid) - s0) / res.done;
-      const rps = res.done / (sleeps(t.pid) - w0);
+      const sc = (ioCalls(t.pid) - s0) / res.done;
+      const rps = res.done / (wakeups(t.pid) - w0);
       waits.get(t.name)!.push(rps);
       results.get(t.name)!.push(us);
       calls.get(t.name)!.push(sc);

@@ -23,7 +23,7 @@
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ import { CertificateAuthority, MemoryCaStorage, parseKek } from '../src/ca/index
 import { createKeyAndCsr } from '../src/proxy/identity/csr.js';
 import { inboundChains } from '../src/push/security/mtls.js';
 import { Children } from './children.js';
-import { cpuUs } from './cpu.js';
+import { cpuUs, ioCalls, wakeups } from './cpu.js';
 import { openLoop, quantile } from './loadgen.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 
@@ -164,21 +164,6 @@ export async function startHop(name: string, configs: { outer: (innerPort: numbe
  * or woke up again to complete a write, shows here as more than the plaintext pair's.
  */
 export interface PairedRound { cpu: number; outer: number; inner: number; p50: number; p99: number; errors: number; io: number; wakeups: number }
-
-/** Read and write system calls of `pid` so far (/proc/PID/io: all its threads), or NaN. */
-function ioCalls(pid: number): number {
-  try {
-    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-    return Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
-  } catch { return NaN; }
-}
-
-/** Times the main thread of `pid` went to sleep waiting (voluntary context switches), or NaN. */
-function wakeups(pid: number): number {
-  try {
-    return Number(/\bvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
-  } catch { return NaN; }
-}
 
 /** What `pairedCpu` measured: every round of each hop (in `hops` order), and the second hop's CPU per request over the first's. */
 export interface PairedResult {
