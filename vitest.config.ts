@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: unit tests beside the code run in parallel; end-to-end tests that start
 // many processes run one file at a time so they do not starve each other on 2 cores.
+// Every project: tests run with a private TMPDIR that must be empty at the end (temp-check), and what
+// tempDir() made is removed after each file's last afterAll (temp-setup); docs/testing.md.
+const temps = { setupFiles: ['test/support/temp-setup.ts'] };
+
 export default defineConfig({
   test: {
     projects: [
@@ -12,6 +16,7 @@ export default defineConfig({
           testTimeout: 30_000,
           hookTimeout: 30_000,
           pool: 'forks',
+          ...temps,
         },
       },
       {
@@ -23,6 +28,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           pool: 'forks',
+          ...temps,
           fileParallelism: false,
         },
       },
@@ -33,6 +39,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           pool: 'forks',
+          ...temps,
           fileParallelism: false,
         },
       },

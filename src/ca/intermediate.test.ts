@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CertificateAuthority } from './authority.js';
@@ -12,11 +11,12 @@ import { createRootCa, parseCacerts } from './root.js';
 import { sealSecretData } from './secrets.js';
 import { MemoryCaStorage } from './storage.js';
 import { makeCsr } from './testing/csr.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const kek = parseKek(Buffer.alloc(32, 9), 'test');
 
 function dirOf(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bowline-ic-'));
+  const dir = tempDir('bowline-ic-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CA_ERRORS } from './errors.js';
 import { loadKek, open, parseKek, seal } from './kek.js';
+import { tempDir } from '../../test/support/temp.js';
 
 describe('key-encryption key', () => {
   it('is generated into $BOWLINE_HOME/ca-kek with mode 0600 when none is given, and reused', () => {
-    const home = mkdtempSync(join(tmpdir(), 'bowline-kek-'));
+    const home = tempDir('bowline-kek-');
     const a = loadKek({ env: { BOWLINE_HOME: home } });
     expect(a.source).toBe(`generated file ${join(home, 'ca-kek')}`);
     expect(statSync(join(home, 'ca-kek')).mode & 0o777).toBe(0o600);
@@ -16,7 +16,7 @@ describe('key-encryption key', () => {
   });
 
   it('comes from --ca-kek-file before env BOWLINE_CA_KEK, in raw, hex or base64 form', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bowline-kek-'));
+    const dir = tempDir('bowline-kek-');
     writeFileSync(join(dir, 'k'), Buffer.alloc(32, 5));
     const hex = Buffer.alloc(32, 6).toString('hex');
     expect(loadKek({ kekFile: join(dir, 'k'), env: { BOWLINE_CA_KEK: hex } }).key).toEqual(Buffer.alloc(32, 5));

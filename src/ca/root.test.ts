@@ -1,6 +1,5 @@
 import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CertificateAuthority } from './authority.js';
@@ -11,6 +10,7 @@ import { createRootCa, type CaKeyPair } from './root.js';
 import { MemoryCaStorage } from './storage.js';
 import { makeCsr } from './testing/csr.js';
 import { x509 } from './x509-provider.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const kek = parseKek(Buffer.alloc(32, 7), 'test');
 const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -29,7 +29,7 @@ async function intermediate(root: CaKeyPair): Promise<CaKeyPair> {
 }
 
 function cacertsDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bowline-cacerts-'));
+  const dir = tempDir('bowline-cacerts-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

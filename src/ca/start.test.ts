@@ -1,20 +1,19 @@
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CA_ERRORS } from './errors.js';
 import { loadKek } from './kek.js';
 import { caApiHandler, startCa } from './start.js';
 import { MemoryCaStorage } from './storage.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const closers: Array<() => void> = [];
 afterEach(() => closers.splice(0).forEach((c) => c()));
 
 /** Opens the CA as the control plane does (a KEK generated in HOME) and serves its API on a real HTTP listener. */
-async function open(storage = new MemoryCaStorage(), home = mkdtempSync(join(tmpdir(), 'bowline-ca-home-'))) {
+async function open(storage = new MemoryCaStorage(), home = tempDir('bowline-ca-home-')) {
   const logs: string[] = [];
   const kek = loadKek({ home, env: {} });
   const running = await startCa({ store: storage, kek, home, trustDomain: 'cluster.local', env: {}, log: (l) => logs.push(l) });
@@ -39,7 +38,7 @@ describe('the control plane CA', () => {
 
   it('stops start-up when the configured KEK cannot decrypt the stored CA key', async () => {
     const first = await open();
-    const otherHome = mkdtempSync(join(tmpdir(), 'bowline-ca-home-'));
+    const otherHome = tempDir('bowline-ca-home-');
     await expect(open(first.storage, otherHome)).rejects.toMatchObject({ code: CA_ERRORS.KEK_MISMATCH }); // same store, a new generated KEK
   });
 });

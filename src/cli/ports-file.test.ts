@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPortsFile, writePortsFile } from './ports-file.js';
+import { tempDir } from '../../test/support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-ports-'));
+const dir = tempDir('bowline-ports-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('ports file', () => {

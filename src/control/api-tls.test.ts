@@ -1,13 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../ca/authority.js';
 import { parseKek } from '../ca/kek.js';
 import { MemoryCaStorage } from '../ca/storage.js';
 import { apiCaPath, apiCertificateNames, createApiTlsServer, serveApiTls } from './api-tls.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c(); });
@@ -32,7 +31,7 @@ describe('config API over HTTPS (bowline up --api-tls)', () => {
   });
 
   it('serves with a certificate from the CA once it runs, and writes the CA bundle clients trust', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'bowline-api-tls-'));
+    const home = tempDir('bowline-api-tls-');
     cleanup.push(() => rmSync(home, { recursive: true, force: true }));
     const ca = await CertificateAuthority.open({ storage: new MemoryCaStorage(), kek: parseKek(Buffer.alloc(32, 3), 'test') });
     const server = createApiTlsServer((_req, res) => res.end('{}'));

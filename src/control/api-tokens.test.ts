@@ -1,11 +1,11 @@
 // Scoped API tokens, admin token rotation and the audit log, through a real control plane on
 // loopback with --require-token (issue 12 item 7). Expiry and grace use an injected clock.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from './audit.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const VS = '/apis/networking.istio.io/v1/namespaces/default/virtualservices';
 const SE = '/apis/networking.istio.io/v1/namespaces/default/serviceentries';
@@ -39,7 +39,7 @@ function audit(): AuditRecord[] {
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-apitok-'));
+  home = tempDir('bowline-apitok-');
   cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', requireToken: true, clock, log: () => {} });
   base = cp.apiUrl;
   expect((await call('POST', VS, cp.adminToken, vs)).status).toBe(201);
@@ -161,7 +161,7 @@ describe('API tokens and scopes', () => {
 
 describe('API on loopback without --require-token', () => {
   it('a local caller without a token may write (audited as local); a scoped token is held to its scope', async () => {
-    const h = mkdtempSync(join(tmpdir(), 'bowline-apitok-'));
+    const h = tempDir('bowline-apitok-');
     const lines: string[] = [];
     const open = await startControlPlane({ home: h, listenApi: '127.0.0.1:0', auditLog: (l) => lines.push(l), log: () => {} });
     try {
@@ -179,7 +179,7 @@ describe('API on loopback without --require-token', () => {
   });
 
   it('refuses to start when the audit log cannot be written', async () => {
-    const h = mkdtempSync(join(tmpdir(), 'bowline-apitok-'));
+    const h = tempDir('bowline-apitok-');
     await expect(startControlPlane({ home: h, listenApi: '127.0.0.1:0', auditLog: join(h, 'no-such-dir', 'audit.log'), log: () => {} })).rejects.toThrow(/cannot open the audit log/);
     rmSync(h, { recursive: true, force: true });
   });

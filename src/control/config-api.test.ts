@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import fc from 'fast-check';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
 import { apiCall } from '../../test/support/http.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const VS_PATH = '/apis/networking.istio.io/v1/namespaces/default/virtualservices';
 const vs = (name: string, hosts = ['reviews']) => ({
@@ -19,7 +19,7 @@ let home: string;
 const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => apiCall(cp.apiUrl, method, path, body, headers);
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
+  home = tempDir('bowline-cp-');
   cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', log: () => {} });
 });
 afterAll(async () => {
@@ -167,7 +167,7 @@ describe('config API (Kubernetes REST conventions)', () => {
   });
 
   it('ends a watch from a revision the history no longer holds with an ERROR 410', async () => {
-    const h = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
+    const h = tempDir('bowline-cp-');
     const first = await startControlPlane({ home: h, listenApi: '127.0.0.1:0', log: () => {} });
     await fetch(`${first.apiUrl}${VS_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(vs('a')) });
     await fetch(`${first.apiUrl}${VS_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(vs('b')) });
@@ -268,7 +268,7 @@ describe('config API (Kubernetes REST conventions)', () => {
 
 describe('config API auth', () => {
   it('requires the admin token when bound to a non-loopback address', async () => {
-    const h = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
+    const h = tempDir('bowline-cp-');
     const open = await startControlPlane({ home: h, listenApi: '0.0.0.0:0', log: () => {} });
     try {
       const url = `http://127.0.0.1:${open.ports.api}`;
@@ -287,7 +287,7 @@ describe('config API auth', () => {
   });
 
   it('leaves the CA trust bundle and certificate requests open to proxies off loopback; tokens stay admin-only', async () => {
-    const h = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
+    const h = tempDir('bowline-cp-');
     const open = await startControlPlane({ home: h, listenApi: '0.0.0.0:0', log: () => {}, ca: true });
     try {
       const url = `http://127.0.0.1:${open.ports.api}`;

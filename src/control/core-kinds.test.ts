@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCall } from '../../test/support/http.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { tempDir } from '../../test/support/temp.js';
 
 let cp: ControlPlane;
 let home: string;
@@ -11,7 +10,7 @@ const call = (method: string, path: string, body?: unknown, headers: Record<stri
 const admin = () => ({ authorization: `Bearer ${cp.adminToken}` });
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-core-'));
+  home = tempDir('bowline-core-');
   cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', log: () => {} });
 });
 afterAll(async () => {

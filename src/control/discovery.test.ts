@@ -1,18 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { compareVersions } from './discovery.js';
 import { decodeOpenApiV2, OPENAPI_V2_PROTOBUF } from './openapi-v2.js';
 import { humanDuration } from './tables.js';
+import { tempDir } from '../../test/support/temp.js';
 
 let cp: ControlPlane;
 let home: string;
 const get = (path: string, headers: Record<string, string> = {}) => fetch(cp.apiUrl + path, { headers });
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-disc-'));
+  home = tempDir('bowline-disc-');
   cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', log: () => {} });
 });
 afterAll(async () => {

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
@@ -7,12 +6,13 @@ import { openEmbeddedStore, type Store } from '../store/index.js';
 import { resolveKind } from './kinds.js';
 import { MeshConfigError, MeshConfigSource } from './mesh.js';
 import { mergePatch } from './merge-patch.js';
+import { tempDir } from '../../test/support/temp.js';
 
 describe('mesh config sources', () => {
   let dir: string;
   let store: Store;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'bowline-mesh-'));
+    dir = tempDir('bowline-mesh-');
     store = await openEmbeddedStore({ dir: join(dir, 'store') });
   });
   afterEach(async () => {

@@ -1,13 +1,12 @@
 // The API listener opens only once every part is mounted (issue 12 item 6: a 200 from /readyz before the
 // CA's /v1/ca/* endpoints existed let clients hit 404): the first answer the listener gives is a complete control plane.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { startControlPlane } from './control-plane.js';
+import { tempDir } from '../../test/support/temp.js';
 
 it('serves /readyz and the CA and push paths from its very first answer', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'bowline-readyz-'));
+  const home = tempDir('bowline-readyz-');
   let first: Promise<number[]> | undefined;
   const cp = await startControlPlane({
     home, listenApi: '127.0.0.1:0', listenPush: '127.0.0.1:0', listenPushTls: '127.0.0.1:0', ca: true, push: true,

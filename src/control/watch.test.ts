@@ -1,19 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEmbeddedStore } from '../store/index.js';
 import { parseResourcePath } from './config-api.js';
 import { serveWatch } from './watch.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c(); });
 
 describe('watch', () => {
   it('ends the watch of a client that stops reading once its unread bytes pass the limit, instead of buffering every event', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bowline-watch-'));
+    const dir = tempDir('bowline-watch-');
     const store = await openEmbeddedStore({ dir });
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
     const path = parseResourcePath('/apis/networking.istio.io/v1/namespaces/default/virtualservices')!;

@@ -1,7 +1,6 @@
 // The dashboard on a real control plane: a proxy stream reports traffic, /ui/api/ shows it,
 // /ui/ serves the page, and off loopback the token form opens the dashboard (and only the dashboard).
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
@@ -10,6 +9,7 @@ import { startControlPlane, type ControlPlane } from '../control/control-plane.j
 // eslint-disable-next-line no-restricted-imports -- the test runs the real proxy-side client against the control plane
 import { ControlClient } from '../proxy/control-client/client.js';
 import type { StatsRow } from '../proxy-config/stats.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 async function controlPlane(listenApi = '127.0.0.1:0', extra: { requireToken?: boolean } = {}): Promise<{ cp: ControlPlane; ui: string }> {
-  const home = mkdtempSync(join(tmpdir(), 'bowline-dash-'));
+  const home = tempDir('bowline-dash-');
   const ui = join(home, 'ui');
   mkdirSync(ui);
   writeFileSync(join(ui, 'index.html'), '<!doctype html><title>Bowline dashboard</title>');

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
@@ -13,6 +12,7 @@ import { MeshController } from './controller.js';
 import { openSecretData, parseKek, sealSecretData } from '../ca/index.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { tempDir } from '../../test/support/temp.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -44,7 +44,7 @@ describe('mesh controller', () => {
 
 describe('credentials from Secrets', () => {
   it('decodes sealed Secrets into credentials (credentialName): kept while unchanged, gone when deleted, a wrong key reported', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bowline-ctl-cred-'));
+    const dir = tempDir('bowline-ctl-cred-');
     const store: Store = await openEmbeddedStore({ dir: join(dir, 'store') });
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=gw', '-days', '1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });

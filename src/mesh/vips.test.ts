@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Service } from '../model/service.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { parseVipCidr, VIP_PREFIX, VipAllocator } from './vips.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const homes: string[] = [];
 const stores: Store[] = [];
@@ -15,7 +14,7 @@ afterEach(async () => {
 });
 
 async function open(home?: string): Promise<{ store: Store; home: string }> {
-  const h = home ?? mkdtempSync(join(tmpdir(), 'bowline-vips-'));
+  const h = home ?? tempDir('bowline-vips-');
   if (!home) homes.push(h);
   const store = await openStore('embedded', { home: h });
   stores.push(store);

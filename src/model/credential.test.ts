@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeCredential } from './credential.js';
+import { tempDir } from '../../test/support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-cred-'));
+const dir = tempDir('bowline-cred-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A self-signed certificate and its key, made by openssl (PEM). */
 function pair(cn: string): { cert: string; key: string } {

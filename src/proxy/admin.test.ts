@@ -1,14 +1,14 @@
 // Admin listener, atomic config replacement, refused configs, and the CLI's file source
 // (reload on change, ports file, /quitquitquit drain) on real sockets.
 import { createServer, request, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy } from './proxy.js';
 import { oneRouteConfig } from './sample-config.js';
 import { waitFor } from '../../test/support/wait.js';
 import { startBowline, repoRoot } from '../../test/support/process.js';
+import { tempDir } from '../../test/support/temp.js';
 
 let upstream: Server;
 let upPort = 0;
@@ -79,7 +79,7 @@ describe('admin and config replacement', () => {
 describe('bowline proxy CLI', () => {
   it('reloads its file, refuses a bad one, writes the ports file, drains on /quitquitquit', async () => {
     if (!existsSync(join(repoRoot, 'dist/cli/commands/proxy.js'))) return; // needs `npm run build`
-    const dir = mkdtempSync(join(tmpdir(), 'bowline-proxy-cli-'));
+    const dir = tempDir('bowline-proxy-cli-');
     const cfgFile = join(dir, 'proxy.json');
     const portsFile = join(dir, 'ports.json');
     writeFileSync(cfgFile, JSON.stringify(oneRouteConfig(upPort)));

@@ -2,14 +2,14 @@
 // config reloaded when the file changes, and a failed step closing what earlier steps opened.
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneRouteConfig } from './sample-config.js';
 import { runSidecar, type SidecarOptions, type SidecarPorts } from './sidecar.js';
 import { waitFor } from '../../test/support/wait.js';
 import { httpGet } from '../../test/support/http.js';
+import { tempDir } from '../../test/support/temp.js';
 
 let upstream: Server;
 let upPort = 0;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   upstream = createServer((req, res) => res.end(`up ${req.url}`));
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upPort = (upstream.address() as { port: number }).port;
-  dir = mkdtempSync(join(tmpdir(), 'bowline-sidecar-'));
+  dir = tempDir('bowline-sidecar-');
 });
 afterAll(async () => {
   await new Promise((r) => upstream.close(r));

@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../store/clock.js';
 import { openStore } from '../store/index.js';
@@ -8,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { AutoRegistrar, AutoRegistrationError, GROUP_ANNOTATION, HEALTH_CHECKS_ANNOTATION } from './autoregister.js';
 import { serviceEntryView } from '../registry/serviceentry/serviceentry.js';
 import type { Resource } from '../api/types/meta.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -15,7 +14,7 @@ afterEach(async () => {
 });
 
 async function setup(): Promise<{ store: Store; clock: FakeClock; home: string }> {
-  const home = mkdtempSync(join(tmpdir(), 'bowline-autoreg-'));
+  const home = tempDir('bowline-autoreg-');
   const clock = new FakeClock();
   const store = await openStore('embedded', { home, clock });
   cleanup.push(() => rmSync(home, { recursive: true, force: true }), () => store.close());

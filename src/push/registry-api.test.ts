@@ -2,11 +2,9 @@
 // view (registryApiHandler, long-polled), the other reads it through a remote cluster Secret in a
 // real embedded store (RemoteClusters + BowlineRemoteRegistry).
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRootCa } from '../ca/root.js';
 import type { Endpoint, Service, Workload } from '../model/service.js';
@@ -17,6 +15,7 @@ import { openStore } from '../store/index.js';
 import type { Store, StoredObject } from '../store/store.js';
 import { waitFor } from '../../test/support/wait.js';
 import { registryApiHandler } from './registry-api.js';
+import { tempDir } from '../../test/support/temp.js';
 
 /** A registry whose view the test sets (the serving side's "own registries"). */
 class SetRegistry implements Registry {
@@ -69,7 +68,7 @@ async function addSecret(name: string, server: string): Promise<StoredObject> {
 const state = (name: string) => clusters.list().find((c) => c.name === name);
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-remote-'));
+  home = tempDir('bowline-remote-');
   store = await openStore('embedded', { home });
   rootA = (await createRootCa({ trustDomain: 'cluster.local' })).certPem;
   rootB = (await createRootCa({ trustDomain: 'cluster.local' })).certPem;

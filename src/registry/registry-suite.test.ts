@@ -2,9 +2,7 @@
 // universal, ServiceEntry and manual over a real embedded store, Marathon against the stand-in
 // Marathon (test/support/marathon.ts: Marathon itself cannot run here). The Kubernetes registry
 // passes it against a real kube-apiserver in test/e2e/kube-registry-suite.test.ts.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { FakeMarathon } from '../../test/support/marathon.js';
 import { openEmbeddedStore, type Store } from '../store/index.js';
 import { ManualRegistry, registerManual, unregisterManual } from './manual/manual.js';
@@ -13,9 +11,10 @@ import type { MarathonApp } from './marathon/types.js';
 import { registrySuite } from './registry.suite.js';
 import { ServiceEntryRegistry } from './serviceentry/serviceentry.js';
 import { UniversalRegistry, universalKey, type Announcement } from './universal/universal.js';
+import { tempDir } from '../../test/support/temp.js';
 
 async function withStore(): Promise<{ store: Store; close: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bowline-regsuite-'));
+  const dir = tempDir('bowline-regsuite-');
   const store = await openEmbeddedStore({ dir });
   return { store, close: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }

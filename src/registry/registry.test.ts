@@ -1,17 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock, openEmbeddedStore, type Store } from '../store/index.js';
 import { parsePorts, ManualRegistry, registerManual } from './manual/manual.js';
 import { serviceEntryView } from './serviceentry/serviceentry.js';
 import { UniversalRegistry, type Announcement } from './universal/universal.js';
 import type { Resource } from '../api/types/meta.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const dirs: string[] = [];
 const stores: Store[] = [];
 async function store(clock?: FakeClock): Promise<Store> {
-  const dir = mkdtempSync(join(tmpdir(), 'bowline-reg-'));
+  const dir = tempDir('bowline-reg-');
   dirs.push(dir);
   const s = await openEmbeddedStore({ dir, ...(clock ? { clock, sweepMs: 10 } : {}) });
   stores.push(s);

@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
 import { openEmbeddedStore } from './embedded/embedded.js';
 import { startInformer } from './informer.js';
 import { StoreError, type Store, type StoredObject, type WatchOptions } from './store.js';
+import { tempDir } from '../../test/support/temp.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -17,7 +16,7 @@ const vs = (name: string): StoredObject => ({ apiVersion: 'networking.istio.io/v
  * (the embedded store itself only refuses to start a watch at a compacted revision).
  */
 async function expiringStore(): Promise<{ store: Store; kill(): { expire(): void }; watches(): number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bowline-informer-'));
+  const dir = tempDir('bowline-informer-');
   dirs.push(dir);
   const real = await openEmbeddedStore({ dir });
   const live: Array<{ close(): void; onError?: WatchOptions['onError'] }> = [];

@@ -5,12 +5,12 @@
 // without a token from there get 401 with a Kubernetes Status body.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, start, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 const GCLOUD = '/usr/lib/google-cloud-sdk/bin';
 const KUBE_CACHE = join(process.env.HOME ?? '/root', '.cache/bowline/kube/v1.37.2/kubectl');
@@ -22,7 +22,7 @@ const CL = `vm-apicl-${process.pid}`;
 const VA = `vmta${process.pid % 10000}`;
 const VB = `vmtb${process.pid % 10000}`;
 const ADDR = `10.79.${n}.1`;
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-apitls-'));
+const home = tempDir('bowline-e2e-apitls-');
 const cpHome = join(home, 'cp');
 const kubeconfig = join(home, 'kubeconfig');
 const bowline = join(repoRoot, 'bin/bowline');

@@ -1,14 +1,14 @@
 // `bowline up` as users run it: a real child process with the embedded store; the CLI finds it
 // through the context file; kill -9 and restart keep every applied resource.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import { runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(join(tmpdir(), 'bowline-up-'));
+const home = tempDir('bowline-up-');
 const children: Child[] = [];
 afterAll(async () => {
   for (const c of children) await c.stop();

@@ -10,19 +10,19 @@
 // control plane allocated for hosts without addresses) and forwards the rest to the namespace's
 // resolv.conf nameserver (a resolver in the peer namespace).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, start, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { openTraversal } from '../support/traverse.js';
+import { tempDir } from '../support/temp.js';
 
 const canRun = process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('iptables', ['--version']).status === 0
   && existsSync(join(repoRoot, 'native/original-dst/build/Release/original_dst.node'));
 const VM = `cap-vm-${process.pid}`;
 const PEER = `cap-peer-${process.pid}`;
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-capture-'));
+const home = tempDir('bowline-e2e-capture-');
 const children: Child[] = [];
 const bowline = join(repoRoot, 'bin/bowline');
 let push = 0;

@@ -3,12 +3,12 @@
 // really goes away (the pipe's read end is closed after the first line), and the test checks that
 // every document was applied and that the exit code says how the apply went.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { repoRoot } from '../support/process.js';
+import { tempDir } from '../support/temp.js';
 
 const N = 120;
 let cp: ControlPlane;
@@ -42,7 +42,7 @@ function runAndCloseEarly(args: string[], both: boolean): Promise<{ code: number
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-pipes-'));
+  home = tempDir('bowline-pipes-');
   cp = await startControlPlane({ home: join(home, 'cp'), listenApi: '127.0.0.1:0', log: () => {} });
 });
 afterAll(async () => {

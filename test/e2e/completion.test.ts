@@ -1,15 +1,15 @@
 // `bowline completion bash` in a real bash against a running control plane: the script calls
 // `bowline` on PATH and completes commands, kinds and the names of live resources.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/process.js';
 import { TestMesh } from './mesh-harness.js';
+import { tempDir } from '../support/temp.js';
 
 const mesh = new TestMesh();
-const bin = mkdtempSync(join(tmpdir(), 'bowline-completion-'));
+const bin = tempDir('bowline-completion-');
 
 /** COMPREPLY of bash's completion function for the command line `words` (the last word is being typed). */
 function bashComplete(words: string[]): Promise<string[]> {

@@ -2,18 +2,18 @@
 // two reviews versions each with a sidecar (`bowline proxy --server`), an ingress gateway. Applying
 // Bookinfo-style YAML changes routing within 1 s; killing the control plane leaves traffic flowing;
 // restarting it resyncs every proxy.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBowline, type Child } from '../support/process.js';
 import { httpGet } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
 import { REVIEWS_SUBSETS, reviewsRoutes } from '../support/subsets-yaml.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-cp-'));
+const home = tempDir('bowline-e2e-cp-');
 const children: Child[] = [];
 const servers: http.Server[] = [];
 let apiPort = 0;

@@ -2,13 +2,13 @@
 // with a request loop: live edges with mTLS locks, the 50/50 split on the service page, the
 // CONFLICT row after STRICT + DISABLE, and a screenshot of every page (test-artifacts/dashboard-*).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot, runBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { startDemo, built, meshMissing, request, type Demo } from './bookinfo-harness.js';
+import { tempDir } from '../support/temp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -110,7 +110,7 @@ describe.skipIf(!built || !existsSync(CHROMIUM) || !!meshMissing())('dashboard i
 
   it('security page: STRICT PeerAuthentication + DISABLE DestinationRule shows the CONFLICT row with its fix', async () => {
     const api = demo!.state.apiUrl!;
-    const dir = mkdtempSync(join(tmpdir(), 'bowline-dash-e2e-'));
+    const dir = tempDir('bowline-dash-e2e-');
     const dr = join(dir, 'reviews-disable.yaml');
     writeFileSync(dr, 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\n  namespace: default\nspec:\n  host: reviews\n  trafficPolicy:\n    tls:\n      mode: DISABLE\n  subsets:\n  - name: v1\n    labels: {version: v1}\n  - name: v2\n    labels: {version: v2}\n  - name: v3\n    labels: {version: v3}\n');
     const apply = await runBowline(['apply', '--server', api, '-f', join(repoRoot, 'samples/networking/peer-authentication-strict.yaml'), '-f', dr]);

@@ -3,17 +3,17 @@
 // have bound their kernel-chosen metrics ports), and /ui/api/graph and /ui/api/service show the
 // productpage -> reviews traffic with mTLS, per version, from Prometheus.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { call, TestMesh, type Sidecar } from './mesh-harness.js';
+import { tempDir } from '../support/temp.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const mesh = new TestMesh();
-const dir = mkdtempSync(join(tmpdir(), 'bowline-dash-prom-'));
+const dir = tempDir('bowline-dash-prom-');
 let prom: Child | undefined;
 let promUrl = '';
 let productpage: Sidecar;

@@ -1,12 +1,11 @@
 // Two control-plane replicas on one etcd serve the same config: a write through one is read,
 // listed and watched through the other, and optimistic concurrency holds across them.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { startEtcd, type EtcdCluster } from '../../src/store/etcd/etcd-process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 let etcd: EtcdCluster;
 const cps: ControlPlane[] = [];
@@ -14,7 +13,7 @@ const homes: string[] = [];
 beforeAll(async () => {
   etcd = await startEtcd(1);
   for (let i = 0; i < 2; i++) {
-    homes.push(mkdtempSync(join(tmpdir(), 'bowline-cp-')));
+    homes.push(tempDir('bowline-cp-'));
     cps.push(await startControlPlane({ home: homes[i]!, listenApi: '127.0.0.1:0', store: etcd.url, log: () => {} }));
   }
 });

@@ -1,19 +1,18 @@
 // The control plane on etcd: when etcd goes away the API answers 503 with a clear message,
 // fast; when etcd comes back the control plane recovers by itself (API and watches).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { startEtcd, type EtcdCluster } from '../../src/store/etcd/etcd-process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 let etcd: EtcdCluster;
 let cp: ControlPlane;
 let home: string;
 beforeAll(async () => {
   etcd = await startEtcd(1);
-  home = mkdtempSync(join(tmpdir(), 'bowline-cp-'));
+  home = tempDir('bowline-cp-');
   cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', store: etcd.url, log: () => {} });
 });
 afterAll(async () => {

@@ -7,18 +7,18 @@
 // machine, but a stall of the proxy's event loop shows), the proxy's RSS is read from /proc, and
 // every attacking connection must end in GOAWAY or RST_STREAM with the code RFC 9113 names.
 // Each attack prints one `FIGURE h2 ...` line.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBowline, type Child } from '../support/process.js';
 import { waitFor, waitForOutput } from '../support/wait.js';
 import { attack, bigBlock, END_HEADERS, END_STREAM, ERR, frame, opening, rapidReset, requestBlock, T, type Observed } from '../support/h2-frames.js';
 import { cluster, config, listener } from './protocols-harness.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-h2abuse-'));
+const home = tempDir('bowline-e2e-h2abuse-');
 let upstream: Server;
 let proxyChild: Child;
 let port = 0;

@@ -5,9 +5,8 @@
 // of the gateway keeps serving; a cluster whose credential is missing refuses its connections (fail
 // closed, nothing reaches the upstream); a Secret replaced takes effect on the next push.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +19,9 @@ import type { ProxyConfig } from '../../src/proxy-config/types.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import { announcementsView } from '../../src/registry/universal/universal.js';
 import { announce, send, SLEEP, stopWorkloads, workload, yamlResources, type Instance, type Workload } from './fields-harness.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-credentials-'));
+const dir = tempDir('bowline-credentials-');
 const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
 const read = (f: string) => readFileSync(join(dir, f), 'utf8');
 const b64 = (s: string) => Buffer.from(s).toString('base64');

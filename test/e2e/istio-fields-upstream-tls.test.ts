@@ -4,15 +4,15 @@
 // sends the sni; insecureSkipVerify skips the check; MUTUAL presents clientCertificate/privateKey.
 // Each at the four levels Istio merges (trafficPolicy, portLevelSettings, a subset, its port level).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { send, Sidecar, type Instance, type Workload } from './fields-harness.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-upstream-tls-'));
+const dir = tempDir('bowline-upstream-tls-');
 const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
 const file = (f: string) => join(dir, f);
 

@@ -5,8 +5,7 @@
 // per change) and patches the webhook configuration's caBundle; when it is killed, the other takes
 // the Lease over and does both from then on.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCsr } from '../../src/ca/testing/csr.js';
@@ -14,9 +13,10 @@ import { VALIDATING_WEBHOOK } from '../../src/platform/kubernetes/names.js';
 import { kubeBinariesBuilt, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startBowline, type Child } from '../support/process.js';
 import { waitFor, waitForOutput } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 let kube: KubeCluster;
-const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-kcs-'));
+const dir = tempDir('bowline-e2e-kcs-');
 const replicas: Array<{ name: string; child: Child; api: string }> = [];
 /** The key-encryption key every replica mounts (in a cluster: one Secret mounted by every pod). */
 const kekFile = join(dir, 'ca-kek');

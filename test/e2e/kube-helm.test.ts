@@ -4,13 +4,13 @@
 // control plane's Deployment cannot run here (no kubelet for it): the apiserver accepting the
 // objects is what is checked.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { kubeBinariesBuilt, kubeBinDir, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { repoRoot } from '../support/process.js';
+import { tempDir } from '../support/temp.js';
 
 let kube: KubeCluster | undefined;
 let tmp: string;
@@ -35,7 +35,7 @@ const objects = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.to
 
 beforeAll(() => {
   if (!kubeBinariesBuilt()) throw new Error('run `bash test/kube/build.sh` first (scripts/test.sh does)');
-  tmp = mkdtempSync(join(tmpdir(), 'bk-helm-'));
+  tmp = tempDir('bk-helm-');
 });
 afterAll(async () => {
   await kube?.stop();

@@ -5,8 +5,7 @@
 // item 6): it opens its store (root namespace, Istio's CRDs), keeps the CA and the KEK in Secrets,
 // takes the leader Lease, follows Istio YAML applied with kubectl and writes its status, and
 // exchanges a pod's projected service-account token with a TokenReview.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCsr } from '../../src/ca/testing/csr.js';
@@ -14,11 +13,12 @@ import { kubeBinariesBuilt, kubeBinDir, startKubeCluster, type KubeCluster } fro
 import { startBowline, type Child } from '../support/process.js';
 import { waitFor, waitForOutput } from '../support/wait.js';
 import { run } from './kube-mesh-harness.js';
+import { tempDir } from '../support/temp.js';
 
 let kube: KubeCluster;
 let cp: Child | undefined;
 let api = '';
-const dir = mkdtempSync(join(tmpdir(), 'bk-install-rbac-'));
+const dir = tempDir('bk-install-rbac-');
 
 beforeAll(async () => {
   if (!kubeBinariesBuilt()) throw new Error('run `bash test/kube/build.sh` first (scripts/test.sh does)');

@@ -11,8 +11,7 @@
  * (base.validationURL / istiodRemote.injectionURL).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import type { KubeObject } from '../support/kube-api.js';
@@ -21,6 +20,7 @@ import { PodProcesses, runPod } from '../support/pod-runtime.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { openTraversal } from '../support/traverse.js';
+import { tempDir } from '../support/temp.js';
 
 /** What a finished command printed. */
 export interface Run { code: number; out: string; err: string }
@@ -76,7 +76,7 @@ const isReady = (p: KubeObject) => p.status?.podIP && (p.status.conditions ?? []
 export async function startKubeMesh(opts: { webhooks: boolean; upArgs?: string[] }): Promise<KubeMesh> {
   // uid 1337/1000 must read the package: the checkout's ancestors get o+x for the test.
   const restore = openTraversal(repoRoot);
-  const tmp = mkdtempSync(join(tmpdir(), 'bk-kubemesh-'));
+  const tmp = tempDir('bk-kubemesh-');
   chmodSync(tmp, 0o755);
   const procs = new PodProcesses();
   const readyAt = new Map<string, number>();

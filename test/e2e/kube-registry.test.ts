@@ -13,9 +13,8 @@
 // - a control plane whose role cannot read EndpointSlices (written for an older cluster) reads
 //   core/v1 Endpoints instead, says so, and stays healthy;
 // - with the apiserver stopped, the registry says so and the proxies keep the last endpoints.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
@@ -25,9 +24,10 @@ import { canRunKubelet } from '../support/kubelet.js';
 import { runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor, waitForOutput } from '../support/wait.js';
 import { built } from './bookinfo-harness.js';
+import { tempDir } from '../support/temp.js';
 
 const canRun = canRunKubelet() && built;
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-kube-registry-'));
+const home = tempDir('bowline-e2e-kube-registry-');
 const HOST = 'hello.default.svc.cluster.local';
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.POD_NAME)).listen(8080, process.env.POD_IP)`;
 const children: Child[] = [];
@@ -216,7 +216,7 @@ data:
     await kube.api.create('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bowline-old' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bowline-old' }, subjects: [{ kind: 'ServiceAccount', name: 'bowline-old', namespace: 'default' }] });
     const kubeconfig = kube.writeKubeconfig('bowline-old', await kube.serviceAccountToken('default', 'bowline-old'));
-    const home2 = mkdtempSync(join(tmpdir(), 'bowline-e2e-kube-registry-old-'));
+    const home2 = tempDir('bowline-e2e-kube-registry-old-');
     const portsFile = join(home2, 'cp.ports.json');
     const old = startBowline(['up', '--home', home2, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0', '--push-plaintext', '--ports-file', portsFile, '--kubeconfig', kubeconfig], { env: { BOWLINE_HOME: home2 } });
     children.push(old);

@@ -7,8 +7,7 @@
 // with the sidecar (Pods created by kubectl and by the ReplicaSet controller alike), `bowline
 // kube-inject | kubectl apply` works with webhooks off for that namespace, and uninstall removes it all.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
@@ -16,6 +15,7 @@ import type { KubeObject } from '../support/kube-api.js';
 import { kubeBinariesBuilt, kubeBinDir, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 let kube: KubeCluster;
 let cp: Child;
@@ -41,7 +41,7 @@ const bowline = (args: string[], stdin?: string) => run(process.execPath, [join(
 beforeAll(async () => {
   if (!kubeBinariesBuilt()) throw new Error('run `bash test/kube/build.sh` first (scripts/test.sh does)');
   kube = await startKubeCluster();
-  tmp = mkdtempSync(join(tmpdir(), 'bk-webhooks-'));
+  tmp = tempDir('bk-webhooks-');
   const portsFile = join(tmp, 'ports.json');
   cp = startBowline(['up', '--home', join(tmp, 'home'), '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--listen-push-tls', '127.0.0.1:0',
     '--listen-webhook', '127.0.0.1:0', '--kubeconfig', kube.kubeconfig, '--inject-image', 'bowline/bowline:e2e', '--ports-file', portsFile,

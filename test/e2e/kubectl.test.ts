@@ -2,17 +2,17 @@
 // --cache-dir: the verbs users run, the seeds' walkthrough commands as written, and a routing
 // change applied with kubectl reaching a connected proxy. One control plane serves every version.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import { runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 const BIN = '/usr/lib/google-cloud-sdk/bin';
 const VERSIONS = [27, 28, 29, 30, 31, 32, 33].filter((v) => existsSync(`${BIN}/kubectl.1.${v}`));
-const home = mkdtempSync(join(tmpdir(), 'bowline-kubectl-'));
+const home = tempDir('bowline-kubectl-');
 const children: Child[] = [];
 let push = 0;
 let kubeconfig = '';

@@ -5,9 +5,8 @@
 // sidecar (`bowline proxy --endpoints-from platform`: its endpoints come from Marathon's task list),
 // with a SPIFFE certificate from a bootstrap token, plus the ingress gateway.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bindForChild, handOver } from '../../src/cli/demo/ports.js';
@@ -17,8 +16,9 @@ import { FakeMarathon } from '../support/marathon.js';
 import { repoRoot, runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { built, request, reviewsVersions, signIn, untilReviews } from './bookinfo-harness.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-marathon-'));
+const home = tempDir('bowline-e2e-marathon-');
 const sample = (f: string) => `${repoRoot}samples/marathon/${f}.yaml`;
 const REVIEWS_UNAVAILABLE = 'Sorry, product reviews are currently unavailable for this book.';
 const MESOS = 'marathon.slave.mesos';

@@ -1,14 +1,14 @@
 // A small mesh for end-to-end tests of Istio semantics: `bowline up` (CA, TLS push stream),
 // in-test apps on port 0, sidecars started from bootstrap tokens with their ports read from
 // --ports-file, `bowline apply` for YAML, and calls through a client sidecar's outbound listener.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import { startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 /** A sidecar of the test mesh and the ports it bound. */
 export interface Sidecar {
@@ -20,7 +20,7 @@ export interface Sidecar {
 
 /** One running test mesh. */
 export class TestMesh {
-  readonly home = mkdtempSync(join(tmpdir(), 'bowline-e2e-mesh-'));
+  readonly home = tempDir('bowline-e2e-mesh-');
   api = '';
   private pushTls = 0;
   private readonly children: Child[] = [];

@@ -5,16 +5,16 @@
 // conflict; a DestinationRule ISTIO_MUTUAL fixes it; then the same per service with a Policy.
 // Auto-mTLS on (the istio ConfigMap): MeshPolicy alone works; a DestinationRule DISABLE toward
 // the STRICT service is the conflict.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import { repoRoot, start, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-mtls-'));
+const home = tempDir('bowline-e2e-mtls-');
 const children: Child[] = [];
 let api = '';
 let sleepOutbound = 0;

@@ -6,11 +6,11 @@
 // plane, sidecars, gateway and apps (all started with `ip netns exec`); the test process talks to
 // nothing inside a namespace except through `ip netns exec`. Everything is removed in teardown.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, start, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 /** True when this machine can build clouds (root, Linux, ip and iptables). */
 export const canBuildClouds = process.platform === 'linux' && process.getuid?.() === 0
@@ -32,7 +32,7 @@ export function inNs(ns: string, cmd: string[], opts: { env?: NodeJS.ProcessEnv;
 
 /** One cloud: a namespace, its address, a Bowline home, and what runs in it. */
 export class Cloud {
-  readonly home = mkdtempSync(join(tmpdir(), 'bowline-e2e-cloud-'));
+  readonly home = tempDir('bowline-e2e-cloud-');
   readonly children: Child[] = [];
   cp?: Child;
   pushTls = 0;

@@ -6,8 +6,7 @@
 // `cluster list` when its Secret is applied anyway; killing cluster-2's control plane keeps the
 // traffic on the last endpoints. (test/e2e/multicluster-clouds*.test.ts does the same across network
 // namespaces where only the gateways are reachable.)
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +14,9 @@ import { repoRoot, runBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { call, settle, type Sidecar } from './mesh-harness.js';
 import { ClusterMesh, sharedRoot } from './multicluster-harness.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-mc-disc-'));
+const dir = tempDir('bowline-e2e-mc-disc-');
 const one = new ClusterMesh();
 const two = new ClusterMesh();
 const stranger = new ClusterMesh();

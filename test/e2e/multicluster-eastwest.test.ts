@@ -3,16 +3,16 @@
 // the local service its SNI names; the seed's hand-written `.global` ServiceEntry (MESH_INTERNAL,
 // resolution DNS, address 127.127.42.69, endpoint = the remote gateway) works as written; an SNI the
 // gateway does not know is refused at the handshake.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/process.js';
 import { call, settle, type Sidecar } from './mesh-harness.js';
 import { ClusterMesh, MESH_STRICT, seedGlobalServiceEntry, sharedRoot } from './multicluster-harness.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-mc-ew-'));
+const dir = tempDir('bowline-e2e-mc-ew-');
 const one = new ClusterMesh();
 const two = new ClusterMesh();
 let gatewayPort = 0;

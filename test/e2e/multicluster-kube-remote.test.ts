@@ -9,8 +9,7 @@
 // token only over TLS) brings them back: the Secret is the interface, the CLI a shortcut.
 import { execFile } from 'node:child_process';
 import https from 'node:https';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
@@ -20,9 +19,10 @@ import { runBowline, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { built } from './bookinfo-harness.js';
 import { call } from './mesh-harness.js';
+import { tempDir } from '../support/temp.js';
 
 const canRun = canRunKubelet() && built && kubeBinariesBuilt();
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-mc-kube-'));
+const home = tempDir('bowline-e2e-mc-kube-');
 const URL_HELLO = 'http://hello.default.svc.cluster.local/';
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.POD_NAME)).listen(8080, process.env.POD_IP)`;
 const children: Child[] = [];

@@ -4,8 +4,7 @@
 // `cluster list` shows the certificate error while nothing of it is used; with `--ca-file` (the
 // remote's HOME/api-ca.pem) it syncs, and greeter reaches cluster-2's messenger through its
 // east-west gateway, mTLS end to end.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
@@ -13,8 +12,9 @@ import { repoRoot, runBowline } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { call, settle, type Sidecar } from './mesh-harness.js';
 import { ClusterMesh, sharedRoot } from './multicluster-harness.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-mc-https-'));
+const dir = tempDir('bowline-e2e-mc-https-');
 const one = new ClusterMesh();
 const two = new ClusterMesh();
 let greeter: Sidecar;

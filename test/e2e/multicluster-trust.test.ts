@@ -3,15 +3,15 @@
 // calls a STRICT sidecar of the other over mTLS and each side verifies the other. A control plane
 // under another root is refused at the handshake, until the `cacerts` Secret plugs the shared root
 // in without a restart.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, settle } from './mesh-harness.js';
 import { ClusterMesh, MESH_STRICT, sharedRoot } from './multicluster-harness.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-e2e-mc-trust-'));
+const dir = tempDir('bowline-e2e-mc-trust-');
 const east = new ClusterMesh();
 const west = new ClusterMesh();
 const other = new ClusterMesh();

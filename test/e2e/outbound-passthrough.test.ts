@@ -6,16 +6,16 @@
 // passed through; REGISTRY_ONLY answers 502 (BlackHoleCluster) and closes unknown tunnels, while
 // a ServiceEntry with `resolution: NONE` still forwards to the address the client asked for.
 import { execFileSync, execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, startBowline, runBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-passthrough-'));
+const home = tempDir('bowline-e2e-passthrough-');
 const children: Child[] = [];
 let api = '';
 let outbound = 0;

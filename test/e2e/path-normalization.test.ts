@@ -4,18 +4,18 @@
 // app that accepts `Upgrade: h2c`. Paths are normalised once (mesh pathNormalization, BASE by
 // default) before authorization and routing, on HTTP/1.1 and HTTP/2, inbound, outbound and at
 // the gateway; only WebSocket upgrades are forwarded.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPortsFile } from '../../src/cli/ports-file.js';
 import { repoRoot, start, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-paths-'));
+const home = tempDir('bowline-e2e-paths-');
 const children: Child[] = [];
 let api = '';
 let pushTls = 0;

@@ -2,12 +2,12 @@
 // with openssl in a temp dir (a CA, server and client leaves with DNS and SPIFFE SANs), echo
 // servers, and starting proxies on port 0.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, FilterChain, Listener, ProxyConfig, Secret } from '../../src/proxy-config/types.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
+import { tempDir } from '../support/temp.js';
 
 /** A proxy config with the given listeners and clusters (endpoints by cluster name). */
 export function config(listeners: Listener[], clusters: Array<Cluster & { endpoints?: Array<{ address: string; port: number; identity?: string }> }>, extra: Partial<ProxyConfig> = {}): ProxyConfig {
@@ -79,7 +79,7 @@ export interface Pki {
 
 /** Makes a CA and leaves: `leaves` maps a name to its SANs (`DNS:a.test,URI:spiffe://...`). */
 export function makePki(leaves: Record<string, string>): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'bowline-pki-'));
+  const dir = tempDir('bowline-pki-');
   const run = (args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' }); };
   run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=bowline-test-ca', '-days', '2']);
   const out: Record<string, { cert: string; key: string; certPem: string; keyPem: string }> = {};

@@ -2,13 +2,13 @@
 // port (0 = ephemeral, reported in the ports file), writes access logs per mesh config, and
 // `--telemetry off` turns it all off.
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { get, mesh, node, startApp } from './telemetry-mesh.js';
+import { tempDir } from '../support/temp.js';
 
 describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('bowline proxy telemetry (CLI)', () => {
   let dir = '';
@@ -17,7 +17,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('bowline proxy 
   const agent = new http.Agent({ keepAlive: true });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'bowline-tel-cli-'));
+    dir = tempDir('bowline-tel-cli-');
     app = await startApp((_q, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
   });
   afterAll(async () => {

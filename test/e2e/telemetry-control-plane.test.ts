@@ -4,10 +4,9 @@
 // A request through both yields linked spans; switching accessLogEncoding to JSON changes the
 // proxies' access log lines without a restart; the control plane's /metrics counts pushes,
 // convergence, proxies, NACKs (a gateway that cannot bind its port), config writes and store calls.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../src/telemetry/index.js';
@@ -15,6 +14,7 @@ import { readPortsFile } from '../../src/cli/ports-file.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { httpGet } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
+import { tempDir } from '../support/temp.js';
 
 const FORWARDED = ['x-request-id', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'traceparent', 'tracestate'];
 
@@ -56,7 +56,7 @@ function sample(page: string, name: string, labels = ''): number | undefined {
 }
 
 describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from the control plane', () => {
-  const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-tel-cp-'));
+  const home = tempDir('bowline-e2e-tel-cp-');
   const children: Child[] = [];
   const servers: http.Server[] = [];
   let collector: Collector;

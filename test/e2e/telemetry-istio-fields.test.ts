@@ -3,16 +3,16 @@
 // (productpage -> reviews). Asserts what an operator sees: access-log lines in the format they
 // wrote, Istio's canonical-service labels on the proxies' /stats/prometheus, and Telemetry's
 // access-log, metrics and tracing overrides taking effect per workload and namespace.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../src/telemetry/index.js';
 import { repoRoot, startBowline, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { httpGet } from '../support/http.js';
+import { tempDir } from '../support/temp.js';
 
 const get = (port: number, path: string, headers: Record<string, string> = {}) => httpGet(port, path, headers);
 
@@ -25,7 +25,7 @@ ${body.split('\n').map((l) => `    ${l}`).join('\n')}
 `;
 
 describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('Istio telemetry fields applied by real proxies', () => {
-  const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-tel-fields-'));
+  const home = tempDir('bowline-e2e-tel-fields-');
   const children: Child[] = [];
   const servers: http.Server[] = [];
   let collector: Collector;

@@ -2,8 +2,7 @@
 // answers the PromQL users run on Istio's dashboards: an 80/20 VirtualService split between
 // reviews v1 and v2 shows up as 80/20 in istio_requests_total by destination_version.
 import http from 'node:http';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy-config/index.js';
@@ -11,6 +10,7 @@ import { start, type Child } from '../support/process.js';
 import { waitFor, waitForOutput } from '../support/wait.js';
 import { dashboards } from '../../dashboards/generate.js';
 import { get, inboundConfig, mesh, node, outboundCluster, startApp, startMeshProxy, type MeshProxy } from './telemetry-mesh.js';
+import { tempDir } from '../support/temp.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 
@@ -43,7 +43,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('telemetry with a real Prometheus', () 
     source = await startMeshProxy(cfg);
     closers.push(() => source.close(), () => v1.close(), () => v2.close());
 
-    dir = mkdtempSync(join(tmpdir(), 'bowline-prom-'));
+    dir = tempDir('bowline-prom-');
     const targets = [source, v1, v2].map((p) => `'127.0.0.1:${p.metrics.port}'`).join(', ');
     writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: bowline-proxies\n    metrics_path: /stats/prometheus\n    static_configs:\n      - targets: [${targets}]\n`);
     // Port 0: Prometheus binds a kernel-chosen port and logs the address it listens on (level info).

@@ -11,13 +11,13 @@
 // `bowline leave` stops the proxy, which deregisters at once (the grace period here is 60 s), and
 // leaves no rule, file or user behind.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, start, type Child } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 import { openTraversal } from '../support/traverse.js';
+import { tempDir } from '../support/temp.js';
 
 const canRun = process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('iptables', ['--version']).status === 0
   && spawnSync('systemd-analyze', ['--version']).status === 0 && spawnSync('useradd', ['--help']).status === 0
@@ -29,7 +29,7 @@ const BR = `vmbr${n}`;
 const VETH_CL = `vmc${n}`;
 const VETH_VM = `vmh${n}`;
 const USER = 'bowline-proxy';
-const home = mkdtempSync(join(tmpdir(), 'bowline-e2e-vm-'));
+const home = tempDir('bowline-e2e-vm-');
 const healthyFile = join(home, 'healthy'); // the probe: exec test -e FILE
 const root = join(home, 'root'); // join --root: the host's /etc/bowline lands here
 const bundle = join(home, 'bundle');

@@ -1,11 +1,11 @@
 // Fault suite: the embedded store's log and snapshot damaged at random offsets (one flipped bit
 // each, offsets from a fixed, printed seed: BOWLINE_FAULT_SEED). Every trial must end in one of two
 // ways: the store starts with every acknowledged record, or it refuses to start. Never a silent loss.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isStoreError, openEmbeddedStore } from '../../src/store/index.js';
+import { tempDir } from '../support/temp.js';
 
 const SEED = Number(process.env.BOWLINE_FAULT_SEED ?? 12012);
 const TRIALS = 60;
@@ -22,7 +22,7 @@ function rng(seed: number): () => number {
   };
 }
 
-const root = mkdtempSync(join(tmpdir(), 'bowline-fault-store-'));
+const root = tempDir('bowline-fault-store-');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('fault: store damaged at random offsets', () => {

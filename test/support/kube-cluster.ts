@@ -15,15 +15,15 @@
  *   await kube.stop();
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { repoRoot, start, type Child } from './process.js';
 import { KubeApi } from './kube-api.js';
 import { startKubelet, type Kubelet, type KubeletOptions } from './kubelet.js';
 import { waitFor } from './wait.js';
+import { tempDir } from './temp.js';
 
 /** Where test/kube/build.sh caches the binaries for the pinned version (without building). */
 export function kubeBinDir(): string {
@@ -129,7 +129,7 @@ async function readyOrExit(child: Child, check: () => Promise<boolean>, what: st
 export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<KubeCluster> {
   if (!kubeBinariesBuilt()) throw new Error(`Kubernetes binaries missing in ${kubeBinDir()}: run \`bash test/kube/build.sh\` first (scripts/test.sh does)`);
   const bin = kubeBinDir();
-  const dir = mkdtempSync(join(tmpdir(), 'bk-kube-'));
+  const dir = tempDir('bk-kube-');
   const children: Array<{ name: string; child: Child }> = [];
   const output = () => children.map((c) => `--- ${c.name}\n${c.child.output().slice(-6000)}`).join('\n');
   let kubelet: Kubelet | undefined;

@@ -15,12 +15,12 @@
  *
  *   kubelet: { run: (pod, sb) => runPod(api, pod, sb, pods) }   // pods = new PodProcesses()
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeApi, KubeObject } from './kube-api.js';
 import type { PodSandbox } from './kubelet.js';
 import { repoRoot, type Child } from './process.js';
+import { tempDir } from './temp.js';
 
 /** The processes (and their output) of every Pod the runtime started, for assertions and failure messages. */
 export class PodProcesses {
@@ -37,7 +37,7 @@ export class PodProcesses {
 
   /** A directory for one Pod's volumes (removed by `cleanup`). */
   dirFor(pod: KubeObject): string {
-    const dir = mkdtempSync(join(tmpdir(), `bk-pod-${pod.metadata.name}-`));
+    const dir = tempDir(`bk-pod-${pod.metadata.name}-`);
     chmodSync(dir, 0o755); // the containers' users read their volumes
     this.dirs.push(dir);
     return dir;

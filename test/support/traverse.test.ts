@@ -1,10 +1,10 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openTraversal } from './traverse.js';
+import { tempDir } from './temp.js';
 
-const root = mkdtempSync(join(tmpdir(), 'bowline-traverse-'));
+const root = tempDir('bowline-traverse-');
 afterAll(() => { chmodSync(root, 0o700); rmSync(root, { recursive: true, force: true }); });
 const mode = (p: string) => statSync(p).mode & 0o7777;
 

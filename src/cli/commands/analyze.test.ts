@@ -1,7 +1,6 @@
 // `bowline analyze` per code: for each, a file that triggers it and one that does not (offline,
 // files only), the codes that need the registry on a live mesh view, and the exit codes.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultMeshConfig } from '../../api/index.js';
@@ -10,8 +9,9 @@ import { analysisSnapshot, analyzeMesh, type LiveMesh } from '../../push/analysi
 import { announcementsView, type Announcement } from '../../registry/universal/universal.js';
 import { parseAllDocuments } from 'yaml';
 import { runAnalyze } from './analyze.js';
+import { tempDir } from '../../../test/support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bowline-analyze-'));
+const dir = tempDir('bowline-analyze-');
 let n = 0;
 function file(text: string): string {
   const f = join(dir, `case-${n++}.yaml`);

@@ -1,11 +1,11 @@
 // `bowline api-token` against a real control plane that requires a token on loopback.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import type { CliIO } from '../client.js';
 import { runApiToken } from './api-token.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 let cp: ControlPlane;
 let home: string;
@@ -17,7 +17,7 @@ function io(): CliIO & { out: string; err: string } {
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-apitok-cli-'));
+  home = tempDir('bowline-apitok-cli-');
   cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', requireToken: true, log: () => {} });
   env = { BOWLINE_HOME: home, BOWLINE_SERVER: cp.apiUrl };
 });

@@ -1,14 +1,14 @@
 // bowline apply warns about an unknown subset only when neither the input (all -f files) nor the
 // server's DestinationRules define it; it used to warn whenever the DestinationRule was not in the
 // same file, e.g. for every VirtualService change after the DestinationRule was applied once.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import type { CliIO } from '../client.js';
 import { runApply } from './apply.js';
 import { runValidate } from './validate.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const DR = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -49,7 +49,7 @@ function file(name: string, text: string): string {
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-apply-warn-'));
+  home = tempDir('bowline-apply-warn-');
   cp = await startControlPlane({ home: join(home, 'cp'), listenApi: '127.0.0.1:0', log: () => {} });
   env = { BOWLINE_SERVER: cp.apiUrl, BOWLINE_HOME: join(home, 'cli-home') };
 });

@@ -1,11 +1,10 @@
 // `bowline ca rotation` against a real control plane with its CA (requireToken: the steps need the admin token).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import { ApiFailure } from '../client.js';
 import { runCa } from './ca.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 let cp: ControlPlane;
 let home: string;
@@ -18,7 +17,7 @@ function io() {
 const bundleCount = () => cp.ca!.trustBundlePem().split('BEGIN CERTIFICATE').length - 1;
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-ca-rot-cli-'));
+  home = tempDir('bowline-ca-rot-cli-');
   cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', requireToken: true, ca: true, log: () => {} });
   env = { BOWLINE_HOME: home, BOWLINE_SERVER: cp.apiUrl };
 });
@@ -62,7 +61,7 @@ describe('bowline ca rotation', () => {
 
   it('refuses a step out of order, and any step without the admin token', async () => {
     await expect(runCa(['rotation', 'issue-from-new'], io(), env)).rejects.toMatchObject({ code: 'BOWLINE_E_CA_ROTATION_STATE', status: 409 });
-    const noToken = { BOWLINE_HOME: mkdtempSync(join(tmpdir(), 'bowline-ca-rot-none-')), BOWLINE_SERVER: cp.apiUrl };
+    const noToken = { BOWLINE_HOME: tempDir('bowline-ca-rot-none-'), BOWLINE_SERVER: cp.apiUrl };
     try {
       const err = await runCa(['rotation', 'start'], io(), noToken).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ApiFailure);

@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCacerts } from '../../ca/root.js';
 import { runCa } from './ca.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 describe('bowline ca', () => {
   it('root / intermediate write usable files and never overwrite a key', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'bowline-ca-cli-'));
+    const base = tempDir('bowline-ca-cli-');
     const out: string[] = [];
     const io = { stdout: (s: string) => out.push(s), stderr: (s: string) => out.push(s) };
     expect(await runCa(['root', '-o', join(base, 'root')], io)).toBe(0);

@@ -1,7 +1,6 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../control/control-plane.js';
@@ -11,6 +10,7 @@ import { runApply } from './apply.js';
 import { runDelete } from './delete.js';
 import { runDescribe } from './describe.js';
 import { runGet } from './get.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const ALL_V1 = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -63,7 +63,7 @@ function io(stdin = ''): CliIO & { out: string; err: string } {
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-cli-'));
+  home = tempDir('bowline-cli-');
   dir = join(home, 'yaml');
   mkdirSync(dir);
   cp = await startControlPlane({ home: join(home, 'cp'), listenApi: '127.0.0.1:0', log: () => {} });
@@ -176,7 +176,7 @@ describe('bowline apply/get/describe/delete against a real control plane', () =>
   });
 
   it('finds the server in the context file and sends the admin token', async () => {
-    const h = mkdtempSync(join(tmpdir(), 'bowline-cli-'));
+    const h = tempDir('bowline-cli-');
     const open = await startControlPlane({ home: h, listenApi: '0.0.0.0:0', log: () => {} });
     try {
       writeFileSync(join(h, 'config'), JSON.stringify({ server: open.apiUrl }));

@@ -1,8 +1,7 @@
 // `bowline get KIND -o yaml > f; bowline apply -f f` works (a v1 List with server-set fields), and
 // the kinds added for Istio's current API (WorkloadGroup, Telemetry, ProxyConfig) go through the
 // config API and the CLI like the others; EnvoyFilter is refused with what to use instead.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -11,6 +10,7 @@ import type { CliIO } from '../client.js';
 import { runApply } from './apply.js';
 import { runDelete } from './delete.js';
 import { runGet } from './get.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const NEW_KINDS = `apiVersion: networking.istio.io/v1
 kind: WorkloadGroup
@@ -45,7 +45,7 @@ function io(stdin = ''): CliIO & { out: string; err: string } {
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'bowline-round-trip-'));
+  home = tempDir('bowline-round-trip-');
   cp = await startControlPlane({ home: join(home, 'cp'), listenApi: '127.0.0.1:0', log: () => {} });
   env = { BOWLINE_SERVER: cp.apiUrl, BOWLINE_HOME: join(home, 'cli-home') };
 });

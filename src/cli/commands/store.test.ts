@@ -1,11 +1,11 @@
 // `bowline store backup|check|repair|restore` against a real control plane and real store files.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startControlPlane } from '../../control/control-plane.js';
 import { openEmbeddedStore } from '../../store/index.js';
 import { runStore } from './store.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -17,7 +17,7 @@ function io() {
 
 describe('bowline store', () => {
   it('backs up a running control plane, says a damaged store is damaged, and restores the backup exactly', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'bowline-store-cli-'));
+    const home = tempDir('bowline-store-cli-');
     dirs.push(home);
     const cp = await startControlPlane({ home, listenApi: '127.0.0.1:0', log: () => {} });
     for (let i = 0; i < 30; i++) await cp.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'default' }, data: {} });
@@ -52,7 +52,7 @@ describe('bowline store', () => {
   });
 
   it('asks for --to-last-good before repairing, and prints CODE: message for a missing file', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'bowline-store-cli-'));
+    const home = tempDir('bowline-store-cli-');
     dirs.push(home);
     await expect(runStore(['repair', '--home', home], io().io, {})).rejects.toThrow(/--to-last-good/);
     const m = io();

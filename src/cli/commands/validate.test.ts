@@ -1,15 +1,15 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from './validate.js';
 import { UsageError } from '../command.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const tmp = mkdtempSync(join(tmpdir(), 'bowline-validate-'));
+const tmp = tempDir('bowline-validate-');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function run(args: string[], stdin = '') {

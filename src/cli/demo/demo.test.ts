@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { Progress, seconds } from './progress.js';
 import { Supervisor, type Managed } from './supervisor.js';
 import { bindForChild, portProblem } from './ports.js';
@@ -10,6 +8,7 @@ import { logLine, StartError } from './readiness.js';
 import { sidecarArgs, gatewayArgs } from './run.js';
 import { DEMO_WORKLOADS } from './workloads.js';
 import { SCENARIOS, scenarioFiles } from './scenarios.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const dirs: string[] = [];
 const sups: Supervisor[] = [];
@@ -18,7 +17,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 function supervisor(onDeath?: (m: Managed, code: number | null) => void) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bowline-demo-test-'));
+  const dir = tempDir('bowline-demo-test-');
   dirs.push(dir);
   const s = new Supervisor(dir, onDeath);
   sups.push(s);

@@ -1,16 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoCaCerts, DEMO_CLUSTERS } from './multicluster.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
 describe('multi-cluster demo CA', () => {
   it("writes one root and each cluster's four cacerts files chaining to it, and reuses them in a kept home", async () => {
-    const home = mkdtempSync(path.join(os.tmpdir(), 'bowline-mc-demo-'));
+    const home = tempDir('bowline-mc-demo-');
     dirs.push(home);
     const names = DEMO_CLUSTERS.map((c) => c.name);
     const dirsOf = await demoCaCerts(home, names);

@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDemoNetwork, defaultPrefix, removeDemoNetwork, validPrefix, verifyDemoNetwork, type NetRunner } from './netns.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
-const etc = () => { const d = mkdtempSync(path.join(os.tmpdir(), 'bowline-netns-test-')); dirs.push(d); return d; };
+const etc = () => { const d = tempDir('bowline-netns-test-'); dirs.push(d); return d; };
 
 /** A stand-in for `ip`/`iptables` (the real ones need root: the e2e bookinfo-capture test runs them): records calls, answers from `answer`. */
 function fakeRunner(answer: (cmd: string, args: string[]) => { status?: number; stdout?: string } | undefined = () => undefined) {

@@ -3,14 +3,14 @@
 // before the demo starts is refused with BOWLINE_E_DEMO_PORT_TAKEN before any process starts.
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { holdPort, portProblem } from './ports.js';
 import { startDemo } from './run.js';
 import { Supervisor } from './supervisor.js';
 import { Progress } from './progress.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
@@ -72,7 +72,7 @@ describe('startDemo and --port', () => {
   it('refuses a port taken before it starts, without starting any process', async () => {
     const other = await listening();
     cleanups.push(() => other.close());
-    const home = mkdtempSync(path.join(os.tmpdir(), 'bowline-demo-port-'));
+    const home = tempDir('bowline-demo-port-');
     cleanups.push(() => rmSync(home, { recursive: true, force: true }));
     const supervisor = new Supervisor(path.join(home, 'logs'));
     cleanups.push(() => supervisor.stopAll({ graceMs: 500 }));

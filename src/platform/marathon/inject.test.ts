@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runInstall } from '../../cli/commands/install.js';
 import { runMarathon } from '../../cli/commands/marathon.js';
@@ -7,6 +8,7 @@ import { DEFAULT_MESOS_DOMAINS, ViewBuilder } from '../../registry/marathon/tran
 import type { MarathonApp, MarathonPodStatus } from '../../registry/marathon/types.js';
 import { inject, InjectError, type Json } from './inject.js';
 import { marathonInstall } from './install.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const sample = (f: string) => new URL(`../../../samples/marathon/${f}`, import.meta.url);
 const opts = { server: 'cp.example:15012', image: 'bowline/bowline:test' };
@@ -38,7 +40,7 @@ describe('bowline marathon inject', () => {
     for (const [file, extra] of [['bookinfo-pods.json', []], ['reviews-v1-app.json', ['--explicit']]] as const) {
       const once = await cli(['inject', '-f', sample(file).pathname, ...extra, '--server', 'cp:15012']);
       expect(once.code, once.err).toBe(0);
-      const tmp = `/tmp/bowline-inject-${process.pid}-${file}-${extra.length}.json`;
+      const tmp = join(tempDir('bowline-inject-'), `${file}-${extra.length}.json`);
       (await import('node:fs')).writeFileSync(tmp, once.out);
       const twice = await cli(['inject', '-f', tmp, ...extra, '--server', 'cp:15012']);
       expect(twice.code).toBe(0);

@@ -1,7 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Server } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import type { NameEntry } from '../../proxy-config/types.js';
 import { startDnsProxy, type DnsProxy } from './server.js';
 import { compileNameTable } from './table.js';
 import { resolvConfUpstreams } from './upstream.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
@@ -122,7 +122,7 @@ describe('the DNS proxy', () => {
   });
 
   it('reads the resolvers from resolv.conf', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bowline-dns-'));
+    const dir = tempDir('bowline-dns-');
     writeFileSync(join(dir, 'resolv.conf'), '# x\nsearch corp.example\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\nnameserver bogus\noptions ndots:2\n');
     expect(resolvConfUpstreams(join(dir, 'resolv.conf'))).toEqual([{ host: '10.0.0.2', port: 53 }, { host: 'fe80::1', port: 53 }]);
     expect(resolvConfUpstreams(join(dir, 'missing'))).toEqual([]);

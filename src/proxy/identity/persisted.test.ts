@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { certificateValidity } from './credentials.js';
 import { loadPersistedIdentity, persistIdentity } from './persisted.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -19,7 +19,7 @@ function credentials(dir: string) {
 
 describe('the workload identity kept on disk (--identity-dir)', () => {
   it('is written 0600 in a 0700 directory and read back while valid (a restart needs no token)', () => {
-    const work = mkdtempSync(join(tmpdir(), 'bowline-identity-'));
+    const work = tempDir('bowline-identity-');
     dirs.push(work);
     const c = credentials(work);
     const dir = join(work, 'identity');
@@ -30,7 +30,7 @@ describe('the workload identity kept on disk (--identity-dir)', () => {
   });
 
   it('reports a certificate that expired while the proxy was down, and nothing when there is none', () => {
-    const work = mkdtempSync(join(tmpdir(), 'bowline-identity-'));
+    const work = tempDir('bowline-identity-');
     dirs.push(work);
     const c = credentials(work);
     persistIdentity(join(work, 'identity'), c);

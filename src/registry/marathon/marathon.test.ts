@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeMarathon } from '../../../test/support/marathon.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { MarathonRegistry, staleIds } from './marathon.js';
 import type { MarathonApp, MarathonTask } from './types.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const running = (id: string, port: number): MarathonTask => ({ id, appId: '/bookinfo/reviews', host: '127.0.0.1', ports: [port], state: 'TASK_RUNNING' });
 const reviews = (tasks: MarathonTask[]): MarathonApp => ({ id: '/bookinfo/reviews', instances: tasks.length, labels: { istio: 'reviews', version: 'v1' }, portDefinitions: [{ port: 9080, name: 'http' }], tasks });
@@ -88,7 +88,7 @@ describe('MarathonRegistry against a stand-in Marathon', () => {
   });
 
   it('authenticates with a DC/OS token file and re-reads it when it changes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bowline-marathon-'));
+    const dir = tempDir('bowline-marathon-');
     const file = join(dir, 'token');
     writeFileSync(file, 'wrong\n');
     const { m, reg } = await setup({ token: 'secret-1', tokenFile: file });

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,10 +7,11 @@ import { waitFor } from '../../../test/support/wait.js';
 import { FakeClock } from '../clock.js';
 import type { RawEntry, WatchEvent } from '../store.js';
 import { openEmbeddedStore } from './embedded.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 describe('embedded store durability', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'bowline-store-')); });
+  beforeEach(() => { dir = tempDir('bowline-store-'); });
   afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
 
   it('keeps every write across a restart, through snapshots and the log', async () => {

@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { FakeClock } from '../clock.js';
 import { describeStore } from '../store.suite.js';
 import { openEmbeddedStore } from './embedded.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 describeStore('embedded', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bowline-store-'));
+  const dir = tempDir('bowline-store-');
   const clock = new FakeClock();
   const store = await openEmbeddedStore({ dir, clock, sweepMs: 100 });
   return {

@@ -1,17 +1,17 @@
 // Issue 12 item 4: the embedded store tells a torn tail (cut and logged) from damage to
 // acknowledged data (refusal naming the file, the offset and the way back), and never starts
 // empty when its snapshot is gone. Every case here started silently before the fix.
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEmbeddedStore } from './embedded.js';
 import { checkStore, parseBackup, repairStore, restoreStore } from './maintenance.js';
 import { scanLog } from './log.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 describe('embedded store integrity', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'bowline-integrity-')); });
+  beforeEach(() => { dir = tempDir('bowline-integrity-'); });
   afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
   const wal = () => join(dir, 'wal.log');
 
@@ -65,7 +65,7 @@ describe('embedded store integrity', () => {
     await fill(20, { snapshotOnClose: true });
     unlinkSync(join(dir, 'snapshot.json'));
     await expect(openEmbeddedStore({ dir })).rejects.toMatchObject({ code: 'BOWLINE_E_STORE_CORRUPT', message: expect.stringMatching(/snapshot\.json is missing/) });
-    const damaged = mkdtempSync(join(tmpdir(), 'bowline-integrity-'));
+    const damaged = tempDir('bowline-integrity-');
     try {
       dir = damaged;
       await fill(20, { snapshotOnClose: true });

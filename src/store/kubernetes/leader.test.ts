@@ -1,14 +1,14 @@
 // Leader election on a Lease, against a small Lease API on a real socket (GET, POST, conditional PUT
 // answering 409 on a stale resourceVersion, as the apiserver does) and one hand-moved clock per
 // replica: time only passes when a test moves it, so every expiry is exact and nothing sleeps.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock.js';
 import { startLeaderElection, type LeaderElection } from './leader.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const NS = 'bowline-system';
 const LEASES = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`;
@@ -95,7 +95,7 @@ const running: Replica[] = [];
 beforeEach(async () => {
   api = new LeaseApi();
   await api.start();
-  dir = mkdtempSync(join(tmpdir(), 'bowline-leader-'));
+  dir = tempDir('bowline-leader-');
   kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, `apiVersion: v1
 kind: Config
