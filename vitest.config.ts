@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // many processes run one file at a time so they do not starve each other on 2 cores.
 // Every project: tests run with a private TMPDIR that must be empty at the end (temp-check), and what
 // tempDir() made is removed after each file's last afterAll (temp-setup); docs/testing.md.
-const temps = { setupFiles: ['test/support/temp-setup.ts'] };
+const temps = { globalSetup: ['test/support/temp-check.ts'], setupFiles: ['test/support/temp-setup.ts'] };
 
 export default defineConfig({
   test: {
