@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/telemetry-ab.ts [--rounds 9] [--secs 4] [--rate 1000] [--mode both|fixed|sat] [--target NAME=DIR[+off][+env=VAR=VALUE]] ...`:
+ * `node --import tsx bench/telemetry-ab.ts [--rounds 9] [--secs 4] [--rate 1000] [--mode both|fixed|sat] [--target NAME=DIR[+off][+env=VAR=VALUE]] ... [--stdout PREFIX]`:
  * telemetry's share of the proxy's CPU per request (issue 18's `telemetry_cpu_overhead_pct`
  * and `telemetry_sat_cpu_overhead_pct`) measured side by side, small enough to repeat while
  * changing code. One nginx upstream and one `bowline proxy` per target, all with the bench's
@@ -15,19 +15,22 @@
  * overhead over the `off` target of the same DIR (else the first `off`, else the last target):
  * the median of the per-round ratios. Two builds compared: `--target a=DIR_A --target
  * aoff=DIR_A+off --target b=DIR_B --target boff=DIR_B+off`. BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof --cpu-prof-dir DIR`,
- * `--perf-basic-prof`); the pids are printed for `perf record -p`, and each target's measured
- * requests (to put a profile's milliseconds per request; the warm-up adds 2 s at `rate`).
+ * `--perf-basic-prof`, `--trace-gc`); the pids are printed for `perf record -p`, and each target's measured
+ * requests (to put a profile's milliseconds per request; the warm-up adds 2 s at `rate`). `--stdout PREFIX`
+ * keeps each proxy's stdout in PREFIX.NAME (what `--trace-gc` prints). Each saturation round also prints,
+ * per request, the proxy's read+write calls, wake-ups (its main thread leaving epoll_wait) and
+ * preemptions (involuntary context switches): whether a high round did more work or ran slower.
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLoop, quantile } from './loadgen.js';
 import { Children } from './children.js';
-import { cpuUs } from './cpu.js';
+import { cpuUs, ioCalls, wakeups } from './cpu.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 import { bowlineConfig } from './proxy.js';
 
@@ -36,7 +39,7 @@ const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-benc
 
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '9' }, secs: { type: 'string', default: '4' }, rate: { type: 'string', default: '1000' },
-  mode: { type: 'string', default: 'both' }, target: { type: 'string', multiple: true },
+  mode: { type: 'string', default: 'both' }, target: { type: 'string', multiple: true }, stdout: { type: 'string' },
 } });
 const rounds = Number(values.rounds), secs = Number(values.secs), rate = Number(values.rate);
 const doSat = values.mode !== 'fixed', doFixed = values.mode !== 'sat';
@@ -51,15 +54,26 @@ function parseTarget(s: string): Spec {
 }
 const specs = (values.target ?? ['on=.', 'off=.+off']).map(parseTarget);
 
-interface Target extends Spec { port: number; pid: number; sat: number[]; fixed: number[]; p99: number[]; requests: number }
+interface Target extends Spec { port: number; pid: number; sat: number[]; fixed: number[]; p99: number[]; requests: number; satIo: string[] }
 
-function wrk(port: number, pid: number): { rps: number; cpu: number; n: number } {
+/** Involuntary context switches of `pid`'s main thread (preempted while runnable), or NaN. */
+function preemptions(pid: number): number {
+  try {
+    return Number(/\bnonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
+  } catch { return NaN; }
+}
+
+/** wrk on one target: rps, CPU us per request, requests, and per request: read+write calls, wake-ups (epoll sleeps ended), preemptions. */
+function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; io: number; wake: number; pre: number } {
+  const i0 = ioCalls(pid), w0 = wakeups(pid), p0 = preemptions(pid);
   const c0 = cpuUs(pid);
   const r = spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
   const c1 = cpuUs(pid);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
-  const n = /(\d+) requests in/.exec(r.stdout ?? '');
-  return { rps: rps ? Number(rps[1]) : NaN, cpu: n && Number(n[1]) > 0 ? (c1 - c0) / Number(n[1]) : NaN, n: n ? Number(n[1]) : 0 };
+  const m = /(\d+) requests in/.exec(r.stdout ?? '');
+  const n = m ? Number(m[1]) : 0;
+  const per = (x: number): number => (n > 0 ? x / n : NaN);
+  return { rps: rps ? Number(rps[1]) : NaN, cpu: per(c1 - c0), n, io: per(ioCalls(pid) - i0), wake: per(wakeups(pid) - w0), pre: per(preemptions(pid) - p0) };
 }
 
 async function main(): Promise<void> {
@@ -75,16 +89,16 @@ async function main(): Promise<void> {
     for (const s of specs) {
       const pf = join(dir, `${s.name}.ports.json`);
       const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
-        { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', 'ignore', 'inherit'] });
+        { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${s.name}`, 'w') : 'ignore', 'inherit'] });
       children.keep(c, s.name);
-      targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [], requests: 0 });
+      targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [], requests: 0, satIo: [] });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name} pid ${t.pid} port ${t.port}`).join(', ')}; load ${loadStart.toFixed(1)}\n`);
     await Promise.all(targets.map((t) => openLoop(t.port, rate, 2000, HOT))); // warm-up: JIT, upstream connections
     for (let r = 0; r < rounds; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       const line: string[] = [];
-      if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; }
+      if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; t.satIo.push(`(rw ${w.io.toFixed(2)} wake ${w.wake.toFixed(3)} pre ${w.pre.toFixed(3)})`); }
       if (doFixed) {
         const measure = async (t: Target): Promise<void> => {
           const c0 = cpuUs(t.pid);
@@ -95,7 +109,7 @@ async function main(): Promise<void> {
         };
         await Promise.all(order.map(measure));
       }
-      for (const t of targets) line.push(`${t.name} sat ${t.sat[r]?.toFixed(1) ?? '-'} ${rate} rps ${t.fixed[r]?.toFixed(1) ?? '-'} us/req`);
+      for (const t of targets) line.push(`${t.name} sat ${t.sat[r]?.toFixed(1) ?? '-'} ${t.satIo[r] ?? ''} ${rate} rps ${t.fixed[r]?.toFixed(1) ?? '-'} us/req`);
       process.stdout.write(`round ${r + 1}/${rounds} (load ${loadavg()[0]!.toFixed(1)}): ${line.join(' | ')}\n`);
     }
     // Each target's reference: the `off` target built from the same DIR (so two builds, each
