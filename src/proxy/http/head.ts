@@ -6,6 +6,7 @@
  * obs-text bytes round-trip unchanged). No object per header, no Map: a head has ~10 headers
  * and a linear scan beats hashing at that size.
  */
+import type { LineRecords } from '../../telemetry/tracing/line-records.js';
 import { nameString, valueString } from './string-cache.js';
 
 /** RFC 9110 token characters (method, header name). */
@@ -45,6 +46,13 @@ export class Headers {
    */
   prepared = -1;
   preparedText = '';
+  /**
+   * Set when the prepared fields came from `addLines`: the records they were sliced from and the
+   * values as added. The writer then proves the lines unchanged by comparing the fields with
+   * these (the same strings: a pointer compare) instead of with the text.
+   */
+  preparedLines: LineRecords | undefined = undefined;
+  preparedValues: string[] | undefined = undefined;
 
   /** The first value of `name` (lowercase), or undefined. */
   get(name: string): string | undefined {
@@ -105,6 +113,37 @@ export class Headers {
     if (count < 1 || count > PREPARED_COUNT_MASK || at < 0 || at > PREPARED_AT_MASK || from < 0 || from > PREPARED_FROM_MAX) return;
     this.prepared = count | (at << PREPARED_AT_SHIFT) | (from << PREPARED_FROM_SHIFT);
     this.preparedText = text;
+    this.preparedLines = undefined;
+    this.preparedValues = undefined;
+  }
+
+  /**
+   * Appends the lines of the record at `from` in `text` (made by `lines.text`) as fields: each
+   * line's name, and its value as a slice of `text`. When `text` is the records' checked string
+   * (`lines.holds`) the fields are marked prepared, so the writer can copy the record as one
+   * piece while the fields are still these strings. Returns the index of the first field added.
+   */
+  addLines(lines: LineRecords, text: string, from: number): number {
+    const first = this.names.length;
+    const names = lines.names;
+    const at = lines.valueAt;
+    const len = lines.valueLengths;
+    const n = names.length;
+    for (let k = 0; k < n; k++) {
+      this.names.push(names[k]!);
+      this.values.push(text.substring(from + at[k]!, from + at[k]! + len[k]!));
+    }
+    if (lines.holds(text, from) && first <= PREPARED_AT_MASK && from <= PREPARED_FROM_MAX) {
+      this.prepared = n | (first << PREPARED_AT_SHIFT) | (from << PREPARED_FROM_SHIFT);
+      this.preparedText = text;
+      this.preparedLines = lines;
+      this.preparedValues = this.values.slice(first, first + n);
+    } else {
+      this.prepared = -1;
+      this.preparedLines = undefined;
+      this.preparedValues = undefined;
+    }
+    return first;
   }
 }
 

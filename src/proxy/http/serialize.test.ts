@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigView } from '../../telemetry/config-view.js';
 import { RequestScan } from '../../telemetry/request-scan.js';
+import { LineRecords } from '../../telemetry/tracing/line-records.js';
 import { type RequestTrace, Tracer } from '../../telemetry/tracing/tracer.js';
 import { Headers, isDecimal15, PREPARED_AT_MASK, PREPARED_AT_SHIFT, PREPARED_COUNT_MASK, PREPARED_FROM_SHIFT } from './head.js';
 import { endToEndFields, isHopByHop } from './serialize.js';
@@ -99,6 +100,59 @@ describe('endToEndFields with fields written out in advance (telemetry trace lin
     g.add('x-a', '1');
     g.markPrepared(2, 'x-a: 1\r\n', 0);
     expect(g.prepared).toBe(-1);
+  });
+});
+
+describe('endToEndFields with fields added from checked records (Headers.addLines)', () => {
+  /** Two-line records, values written as `vR` / `wwwR` per record R. */
+  function records(): LineRecords {
+    const l = new LineRecords(['x-a', 'x-bb'], [2, 4], 4);
+    const put = (view: Uint8Array, s: string): void => { for (let i = 0; i < s.length; i++) view[i] = s.charCodeAt(i); };
+    for (let r = 0; r < 4; r++) { put(l.slot(r, 0), `v${r}`); put(l.slot(r, 1), `www${r}`); }
+    return l;
+  }
+
+  it('adds the record\'s fields, marked prepared when the text is the checked one, and writes what they say', () => {
+    const l = records();
+    const text = l.text(1, 3);
+    const h = new Headers();
+    h.add('host', 'h');
+    expect(h.addLines(l, text, l.size)).toBe(1);
+    expect(h.names).toEqual(['host', 'x-a', 'x-bb']);
+    expect(h.values).toEqual(['h', 'v2', 'www2']);
+    expect([h.prepared & PREPARED_COUNT_MASK, (h.prepared >>> PREPARED_AT_SHIFT) & PREPARED_AT_MASK, h.prepared >>> PREPARED_FROM_SHIFT]).toEqual([2, 1, l.size]);
+    expect(h.preparedLines).toBe(l);
+    h.add('x-c', 'c');
+    expect(endToEndFields(h, null)).toBe('x-a: v2\r\nx-bb: www2\r\nx-c: c\r\n');
+    // Not the checked string (the records moved on): fields added, nothing marked.
+    l.text(0, 1);
+    const g = new Headers();
+    g.addLines(l, text, 0);
+    expect([g.prepared, g.preparedLines, g.values]).toEqual([-1, undefined, ['v1', 'www1']]);
+    expect(endToEndFields(g, null)).toBe('x-a: v1\r\nx-bb: www1\r\n');
+  });
+
+  it('fields changed, removed, moved or Connection-listed after adding go out as they are now (fast-check)', () => {
+    type Change = (h: Headers) => void;
+    const change = fc.oneof(
+      fc.constant<Change>(() => {}),
+      fc.tuple(fc.constantFrom('x-a', 'x-bb', 'host'), fc.string({ unit: fc.constantFrom('v', 'w', '1', '2', ' '), maxLength: 5 })).map(([n, v]): Change => (h) => h.set(n, v)),
+      fc.constantFrom('x-a', 'x-bb', 'host').map((n): Change => (h) => h.remove(n)),
+      fc.nat(4).map((i): Change => (h) => { h.names.splice(Math.min(i, h.names.length), 0, 'x-in'); h.values.splice(Math.min(i, h.values.length), 0, 'i'); }),
+      // The same text in another string object: still exactly the same line.
+      fc.constantFrom(1, 2).map((k): Change => (h) => { if (k < h.values.length) h.values[k] = [...h.values[k]!].join(''); }),
+      // Two fields' names swapped (their values stay).
+      fc.constant<Change>((h) => { if (h.names.length >= 3) [h.names[1], h.names[2]] = [h.names[2]!, h.names[1]!]; }),
+    );
+    fc.assert(fc.property(fc.array(change, { maxLength: 3 }), fc.constantFrom<string[] | null>(null, ['x-a'], ['x-bb'], ['x-c']), fc.nat(2), (changes, conn, rec) => {
+      const l = records();
+      const text = l.text(0, 3);
+      const h = new Headers();
+      h.add('host', 'h');
+      h.addLines(l, text, rec * l.size);
+      for (const c of changes) c(h);
+      expect(endToEndFields(h, conn)).toBe(plain(h, conn));
+    }), { numRuns: 2000 });
   });
 });
 

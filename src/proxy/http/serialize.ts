@@ -41,7 +41,10 @@ export function endToEndFields(h: Headers, connectionTokens: string[] | null, ke
     if (i === pAt) {
       // Fields added already written out (telemetry's trace fields): one slice of their text
       // instead of a line per field, where the text still says exactly what the fields say.
-      const to = preparedEnd(h, i, p & PREPARED_COUNT_MASK, p >>> PREPARED_FROM_SHIFT, connectionTokens, keep);
+      const count = p & PREPARED_COUNT_MASK;
+      const from = p >>> PREPARED_FROM_SHIFT;
+      let to = h.preparedLines !== undefined ? linesEnd(h, i, count, from, connectionTokens) : -1;
+      if (to < 0) to = preparedEnd(h, i, count, from, connectionTokens, keep);
       if (to >= 0) {
         s += h.preparedText.substring(p >>> PREPARED_FROM_SHIFT, to);
         i += (p & PREPARED_COUNT_MASK) - 1;
@@ -54,6 +57,27 @@ export function endToEndFields(h: Headers, connectionTokens: string[] | null, ke
     s += fieldLine(n, values[i]!);
   }
   return s;
+}
+
+/**
+ * preparedEnd for fields added by `Headers.addLines` from checked records: they are still the
+ * fields that were added -- the records' names and the very values sliced from the text, so
+ * their lines are that text -- and none is hop-by-hop. Compares strings that are the same
+ * objects (pointers) instead of the text; -1 sends the head to preparedEnd.
+ */
+function linesEnd(h: Headers, at: number, count: number, from: number, connectionTokens: string[] | null): number {
+  const lines = h.preparedLines!;
+  const kept = h.preparedValues!;
+  const names = h.names;
+  const values = h.values;
+  const ln = lines.names;
+  if (connectionTokens !== null || count !== ln.length || kept.length !== count || at + count > names.length) return -1;
+  if (from + lines.size > h.preparedText.length) return -1;
+  for (let k = 0; k < count; k++) {
+    const n = names[at + k]!;
+    if (n !== ln[k] || values[at + k] !== kept[k] || isHopByHop(n)) return -1;
+  }
+  return from + lines.size;
 }
 
 /**

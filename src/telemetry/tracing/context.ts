@@ -1,3 +1,5 @@
+import type { LineRecords } from './line-records.js';
+
 /**
  * Trace context propagation: W3C `traceparent`/`tracestate`, B3 single (`b3`) and multi
  * (`x-b3-*`) headers. A proxy hop extracts the incoming context, makes a child span id for
@@ -13,6 +15,8 @@ export interface HeaderAccess {
   add?(name: string, value: string): void;
   /** The last `count` fields were added exactly as `text` writes them from `from` (`name: value\r\n` each): a head writer may copy them as one piece. */
   markPrepared?(count: number, text: string, from: number): void;
+  /** Appends the lines of the record at `from` in `text` (made by `lines.text`) as fields; returns the first one's index (Headers.addLines). */
+  addLines?(lines: LineRecords, text: string, from: number): number;
   /** The proxy's list keeps lowercase names and values in parallel arrays: read in one pass (request-scan.ts). */
   readonly names?: readonly string[];
   readonly values?: readonly string[];

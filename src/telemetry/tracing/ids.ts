@@ -3,6 +3,7 @@
  * turned into one hex string per block, so an id costs a substring rather than a system call
  * or a native conversion.
  */
+import { LineRecords } from './line-records.js';
 import { fillRandom } from './random.js';
 
 const POOL = 4096;
@@ -81,22 +82,17 @@ const HEX_HI = new Uint8Array(256);
 const HEX_LO = new Uint8Array(256);
 for (let v = 0; v < 256; v++) { HEX_HI[v] = HEX.charCodeAt(v >> 4); HEX_LO[v] = HEX.charCodeAt(v & 15); }
 
-function put(o: Buffer, w: number, s: string): number {
-  for (let i = 0; i < s.length; i++) o[w++] = s.charCodeAt(i);
-  return w;
-}
-
 /**
  * New trace contexts for heads that carry none, already written out: each record is the four
  * header lines of a new trace (CONTEXT_LINES: `traceparent` = `00-TRACEID-SPANID-0F`, F the
  * sampling decision `sampleByTraceId` makes for that trace id at `samplingPercent`, and the
  * same ids and decision as B3 fields), so a new trace costs substrings of one flat string -- no
  * line concatenated per request and flattened again when the head is written (the head takes the
- * record as one slice, Headers.markPrepared), no decision loop. Random bytes are drawn and
+ * record as one slice, Headers.addLines), no decision loop. Random bytes are drawn and
  * written out once per RECORDS traces; the strings are made SEGMENT records at a time, small
  * enough to die young (one string for all RECORDS lived through scavenges and was promoted:
  * ~30 bytes of old space per request). Ids are never all zeros (a zero draw gets its last byte set to 1).
- * The records' fixed text (names, `: `, `-`, CRLF) is written once, when the pool is made; a
+ * The records' fixed text (names, `: `, CRLF: LineRecords'; `00-`, `-`, `-0` in traceparent) is written once, when the pool is made; a
  * draw writes only the ids' hex digits and the decisions (98 of a record's 166 bytes), through
  * byte-to-digit tables: writing whole records with a loop per literal was ~0.5 us per trace at
  * saturation (1.8 % of the proxy's CPU in a --cpu-prof).
@@ -104,23 +100,20 @@ function put(o: Buffer, w: number, s: string): number {
 export class ContextPool {
   /** The current segment's records; a record starts at an offset `next()` returned. */
   text = '';
+  /** The records: their names, `: ` and CRLF are LineRecords'; the pool writes the values through its slots. */
+  readonly lines = new LineRecords(['traceparent', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled'], [55, 32, 16, 1], RECORDS);
   private at = SEGMENT * RECORD;
   /** Next segment to slice from `out` (RECORDS / SEGMENT: draw again). */
   private segment = RECORDS / SEGMENT;
   private readonly random = Buffer.allocUnsafe(RECORDS * 24);
-  private readonly out = Buffer.allocUnsafe(RECORDS * RECORD);
 
   constructor(private readonly samplingPercent: number) {
-    const o = this.out;
+    // The traceparent value's fixed characters: `00-`, the dash between the ids, `-0` before the flag digit.
     for (let i = 0; i < RECORDS; i++) {
-      const start = i * RECORD;
-      put(o, start, 'traceparent: 00-');
-      o[start + SPAN_AT_TP - 1] = 45;
-      put(o, start + SPAN_AT_TP + 16, '-0');
-      put(o, start + SAMPLED_AT_TP + 1, '\r\nx-b3-traceid: ');
-      put(o, start + TRACE_ID_AT + 32, '\r\nx-b3-spanid: ');
-      put(o, start + SPAN_ID_AT + 16, '\r\nx-b3-sampled: ');
-      put(o, start + SAMPLED_AT + 1, '\r\n');
+      const tp = this.lines.slot(i, 0);
+      tp[0] = 48; tp[1] = 48; tp[2] = 45;
+      tp[TP_SPAN - 1] = 45;
+      tp[TP_SPAN + 16] = 45; tp[TP_SPAN + 17] = 48;
     }
   }
 
@@ -128,8 +121,7 @@ export class ContextPool {
   next(): number {
     if (this.at >= SEGMENT * RECORD) {
       if (this.segment >= RECORDS / SEGMENT) this.refill();
-      const from = this.segment++ * SEGMENT * RECORD;
-      this.text = this.out.toString('latin1', from, from + SEGMENT * RECORD);
+      this.text = this.lines.text(this.segment++ * SEGMENT, SEGMENT);
       this.at = 0;
     }
     const at = this.at;
@@ -139,7 +131,7 @@ export class ContextPool {
 
   private refill(): void {
     const r = fillRandom(this.random);
-    const o = this.out;
+    const lines = this.lines;
     const p = this.samplingPercent;
     for (let i = 0; i < RECORDS; i++) {
       const b = i * 24;
@@ -148,33 +140,33 @@ export class ContextPool {
       // sampleByTraceId: the trace id's last 8 hex digits (its last 4 bytes) as a fraction of 2^32.
       const x = r.readUInt32BE(b + 12);
       const flag = p >= 100 || (p > 0 && (x / 4294967296) * 100 < p) ? 49 : 48;
-      const start = i * RECORD;
+      const tp = lines.slot(i, 0), tid = lines.slot(i, 1), sid = lines.slot(i, 2);
       // Trace id: in traceparent and x-b3-traceid; span id: in traceparent and x-b3-spanid.
-      let w1 = start + TRACE_AT_TP;
-      let w2 = start + TRACE_ID_AT;
+      let w1 = TP_TRACE;
+      let w2 = 0;
       for (let k = 0; k < 16; k++) {
         const v = r[b + k]!;
         const hi = HEX_HI[v]!, lo = HEX_LO[v]!;
-        o[w1++] = hi; o[w1++] = lo; o[w2++] = hi; o[w2++] = lo;
+        tp[w1++] = hi; tp[w1++] = lo; tid[w2++] = hi; tid[w2++] = lo;
       }
-      w1 = start + SPAN_AT_TP;
-      w2 = start + SPAN_ID_AT;
+      w1 = TP_SPAN;
+      w2 = 0;
       for (let k = 16; k < 24; k++) {
         const v = r[b + k]!;
         const hi = HEX_HI[v]!, lo = HEX_LO[v]!;
-        o[w1++] = hi; o[w1++] = lo; o[w2++] = hi; o[w2++] = lo;
+        tp[w1++] = hi; tp[w1++] = lo; sid[w2++] = hi; sid[w2++] = lo;
       }
-      o[start + SAMPLED_AT_TP] = flag;
-      o[start + SAMPLED_AT] = flag;
+      tp[TP_FLAG] = flag;
+      lines.slot(i, 3)[0] = flag;
     }
     this.segment = 0;
   }
 }
 
-/** Offsets in a record of the ids and flag inside the `traceparent` value. */
-const TRACE_AT_TP = TRACEPARENT_AT + 3;
-const SPAN_AT_TP = TRACE_AT_TP + 33;
-const SAMPLED_AT_TP = SPAN_AT_TP + 18;
+/** Offsets inside the `traceparent` value (`00-TRACE-SPAN-0F`) of the trace id, the span id and the flag digit. */
+const TP_TRACE = 3;
+const TP_SPAN = TP_TRACE + 33;
+const TP_FLAG = TP_SPAN + 18;
 
 function isZero(r: Buffer, from: number, n: number): boolean {
   for (let i = from; i < from + n; i++) if (r[i] !== 0) return false;

@@ -105,12 +105,20 @@ export class Tracer {
       const at = pool.next();
       const text = pool.text;
       t.requestId = s.requestId;
-      t.traceId = text.substring(at + TRACE_ID_AT, at + TRACE_ID_AT + 32);
-      t.spanId = text.substring(at + SPAN_ID_AT, at + SPAN_ID_AT + 16);
       t.parentId = undefined;
       t.sampled = text.charCodeAt(at + SAMPLED_AT) === 49;
       t.debug = false;
       t.tracestate = undefined;
+      const values = h.values;
+      if (h.addLines !== undefined && values !== undefined) {
+        // The proxy's head takes the record's lines as its fields (and may write them as one piece).
+        const first = h.addLines(pool.lines, text, at);
+        t.traceId = values[first + 1]!;
+        t.spanId = values[first + 2]!;
+        return;
+      }
+      t.traceId = text.substring(at + TRACE_ID_AT, at + TRACE_ID_AT + 32);
+      t.spanId = text.substring(at + SPAN_ID_AT, at + SPAN_ID_AT + 16);
       h.add('traceparent', text.substring(at + TRACEPARENT_AT, at + TRACEPARENT_AT + 55));
       h.add('x-b3-traceid', t.traceId);
       h.add('x-b3-spanid', t.spanId);
