@@ -207,6 +207,28 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(pages[0]).toBe(pages[1]);
   });
 
+  it('a sampled request makes a span only when something takes spans, and is counted the same either way', () => {
+    const pages: string[] = [];
+    for (const withSink of [false, true]) {
+      const cfg = config(n('reviews'), 'outbound');
+      cfg.mesh = { ...cfg.mesh, tracingSampling: 100 };
+      const spans: SpanData[] = [];
+      const t = createProxyTelemetry({ config: cfg, sinks: withSink ? [{ add: (s) => { spans.push(s); } }] : [] });
+      expect(t.spansWanted).toBe(withSink);
+      const h = telemetryHooks(t, { flagsText });
+      for (const status of [200, 200, 503]) {
+        const x = record({ status });
+        h.onRequestHeaders(x, new ListHeaders([['host', 'ratings:9080']]));
+        h.onResponseHeaders(x, new ListHeaders([]));
+        h.onRequestComplete(x);
+      }
+      expect(spans.map((s) => s.tags['http.status_code'])).toEqual(withSink ? ['200', '200', '503'] : []);
+      pages.push(t.registry.expose().split('\n').filter((l) => l.startsWith('istio_requests_total')).join('\n'));
+    }
+    expect(pages[0]).toContain('response_code="503"');
+    expect(pages[0]).toBe(pages[1]);
+  });
+
   it('follows a new config: peer metadata only toward mesh clusters, none from an inbound listener', () => {
     const cfg = config(n('reviews'), 'outbound');
     const t = createProxyTelemetry({ config: cfg });

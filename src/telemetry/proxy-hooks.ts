@@ -191,8 +191,8 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
     },
     onRequestComplete(x) {
       const s = x.telemetry as RequestState | undefined;
-      if (s !== undefined && !(s.traced && s.sampled) && t.countsOnly) {
-        // Metrics are all that is left to do (no access log, no metric overrides, no span): the
+      if (s !== undefined && !(s.traced && s.sampled && t.spansWanted) && t.countsOnly) {
+        // Metrics are all that is left to do (no access log, no metric overrides, no span wanted): the
         // series and its numbers straight from the record, without filling `rec` (whose stores of
         // this request's young strings into a long-lived object each take the write barrier's slow path).
         const id = x.peerIdentity;

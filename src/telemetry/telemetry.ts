@@ -226,6 +226,15 @@ export class ProxyTelemetry {
     }
   }
 
+  /**
+   * A sampled request's span goes somewhere (mesh.tracing names a collector, or a test's sink).
+   * With none (the bench's config: 1 % sampled, no collector) no span is made, so a sampled
+   * request is counted like any other (`countsOnly`): spans are never buffered without a collector.
+   */
+  get spansWanted(): boolean {
+    return this.tracer?.exportsSpans === true;
+  }
+
   /** Only metrics record a finished request (no access log, no metric overrides): `countRequest` does all of finishRequest's work for an unsampled request. */
   get countsOnly(): boolean {
     return this.accessLog === undefined && this.metricOverrides === undefined;

@@ -164,9 +164,14 @@ export class Tracer {
     return { requestId, traceId, spanId: this.ids.spanId(), parentId: inc?.spanId, sampled, debug: inc?.debug === true, tracestate: inc?.tracestate };
   }
 
-  /** Emits the hop's span if sampled. Only copies facts: tags are built when the batch is encoded. */
+  /** Whether finished spans go anywhere (a collector in mesh.tracing, or a sink given): with none, a sampled request makes no span. */
+  get exportsSpans(): boolean {
+    return this.o.sinks.length > 0;
+  }
+
+  /** Emits the hop's span if sampled and something takes spans. Only copies facts: tags are built when the batch is encoded. */
   finish(t: RequestTrace, r: RequestRecord): void {
-    if (!t.sampled) return;
+    if (!t.sampled || this.o.sinks.length === 0) return;
     const span = new HopSpan(t, r, this.o.view.cluster(r.cluster), this.localService, this.staticTags);
     for (const s of this.o.sinks) s.add(span);
   }
