@@ -19,7 +19,8 @@
  * requests (to put a profile's milliseconds per request; the warm-up adds 2 s at `rate`). `--stdout PREFIX`
  * keeps each proxy's stdout in PREFIX.NAME (what `--trace-gc` prints). Each saturation round also prints,
  * per request, the proxy's read+write calls, wake-ups (its main thread leaving epoll_wait) and
- * preemptions (involuntary context switches): whether a high round did more work or ran slower.
+ * preemptions (involuntary context switches), and the machine's steal time share (/proc/stat): whether
+ * a high round did more work or ran slower.
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
@@ -63,9 +64,17 @@ function preemptions(pid: number): number {
   } catch { return NaN; }
 }
 
-/** wrk on one target: rps, CPU us per request, requests, and per request: read+write calls, wake-ups (epoll sleeps ended), preemptions. */
-function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; io: number; wake: number; pre: number } {
-  const i0 = ioCalls(pid), w0 = wakeups(pid), p0 = preemptions(pid);
+/** The machine's CPU time so far (/proc/stat `cpu` line, clock ticks): all of it, and the part the hypervisor ran something else (steal). */
+function machineTicks(): { all: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { all: f.reduce((a, x) => a + x, 0), steal: f[7] ?? 0 };
+  } catch { return { all: NaN, steal: NaN }; }
+}
+
+/** wrk on one target: rps, CPU us per request, requests, and per request: read+write calls, wake-ups (epoll sleeps ended), preemptions; the machine's steal share meanwhile. */
+function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; io: number; wake: number; pre: number; steal: number } {
+  const i0 = ioCalls(pid), w0 = wakeups(pid), p0 = preemptions(pid), m0 = machineTicks();
   const c0 = cpuUs(pid);
   const r = spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
   const c1 = cpuUs(pid);
@@ -73,7 +82,8 @@ function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; 
   const m = /(\d+) requests in/.exec(r.stdout ?? '');
   const n = m ? Number(m[1]) : 0;
   const per = (x: number): number => (n > 0 ? x / n : NaN);
-  return { rps: rps ? Number(rps[1]) : NaN, cpu: per(c1 - c0), n, io: per(ioCalls(pid) - i0), wake: per(wakeups(pid) - w0), pre: per(preemptions(pid) - p0) };
+  const m1 = machineTicks();
+  return { rps: rps ? Number(rps[1]) : NaN, cpu: per(c1 - c0), n, io: per(ioCalls(pid) - i0), wake: per(wakeups(pid) - w0), pre: per(preemptions(pid) - p0), steal: (m1.steal - m0.steal) / Math.max(1, m1.all - m0.all) };
 }
 
 async function main(): Promise<void> {
@@ -98,7 +108,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       const line: string[] = [];
-      if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; t.satIo.push(`(rw ${w.io.toFixed(2)} wake ${w.wake.toFixed(3)} pre ${w.pre.toFixed(3)})`); }
+      if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; t.satIo.push(`(rw ${w.io.toFixed(2)} wake ${w.wake.toFixed(3)} pre ${w.pre.toFixed(3)} steal ${(w.steal * 100).toFixed(0)} %)`); }
       if (doFixed) {
         const measure = async (t: Target): Promise<void> => {
           const c0 = cpuUs(t.pid);
