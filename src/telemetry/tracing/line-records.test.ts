@@ -35,6 +35,20 @@ describe('LineRecords (header lines written out in advance)', () => {
     expect(l.text(0, 8)).toBe(`traceparent: ${z(55)}\r\nx-b3-sampled: z\r\n`.repeat(8));
   });
 
+  it('a slot as a DataView writes two digits at a time inside the slot and refuses offsets outside it', () => {
+    const l = new LineRecords(['x-a', 'x-bb'], [4, 3], 2);
+    const a = l.slotData(1, 0);
+    a.setUint16(0, 0x6162);
+    a.setUint16(2, 0x6364);
+    const b = l.slotData(1, 1);
+    b.setUint16(1, 0x7a7a);
+    b.setUint8(0, 0x79);
+    expect(() => a.setUint16(3, 0x4141)).toThrow(RangeError);
+    expect(() => b.setUint8(3, 0x41)).toThrow(RangeError);
+    expect(() => b.setUint16(-1, 0x4141)).toThrow(RangeError);
+    expect(l.text(1, 1)).toBe('x-a: abcd\r\nx-bb: yzz\r\n');
+  });
+
   it('refuses shapes a head cannot take as prepared fields', () => {
     expect(() => new LineRecords([], [], 1)).toThrow(RangeError);
     expect(() => new LineRecords(['a', 'b', 'c', 'd', 'e'], [1, 1, 1, 1, 1], 1)).toThrow(RangeError);

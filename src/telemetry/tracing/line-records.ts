@@ -52,6 +52,12 @@ export class LineRecords {
     }
   }
 
+  /** The same slot as a DataView (two-byte writes; it throws on an offset outside the slot). */
+  slotData(r: number, k: number): DataView {
+    const v = this.slot(r, k);
+    return new DataView(v.buffer, v.byteOffset, v.byteLength);
+  }
+
   /** The value bytes of line `k` of record `r`: a view of exactly that slot (write the value here). */
   slot(r: number, k: number): Uint8Array {
     return this.#slots[r * this.names.length + k]!;
