@@ -2,7 +2,9 @@
  * The proxy's listening sockets: one raw `net` server per configured HTTP listener. On a
  * config change, listeners that keep their address and port keep their socket and get the new
  * compiled settings (atomically: a request reads its listener's settings once, at its start);
- * new ones are bound; removed ones stop accepting and drain their connections. A socket bound
+ * new ones are bound; removed or moved ones stop accepting and drain their connections, and a
+ * listener whose filter chains changed drains those accepted under the old ones, each drain with
+ * the drain time as its deadline (drain.ts). A socket bound
  * before the config arrived (`reservePort`: `--bind-port P=0`, `--outbound-port auto`) is adopted by
  * the listener with its address and port, so that port is never free for another process to take.
  */
@@ -12,7 +14,8 @@ import type { HttpListenerRuntime, ListenerSlot, ProxyContext } from './context.
 import { Downstream } from './http/downstream.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router/index.js';
 import { compileListenerChains, compileProtocols, needsDispatch, type CompiledProtocols } from './detect/chains.js';
-import { dispatchConnection, type TrackedConnection } from './detect/dispatch.js';
+import { dispatchConnection } from './detect/dispatch.js';
+import { ConnectionSet, type DrainOptions } from './drain.js';
 
 /** Default request head limit (60 KiB) and downstream idle timeout (1 h). */
 const DEFAULT_MAX_HEAD = 60 * 1024;
@@ -26,7 +29,7 @@ interface Bound {
   /** `address:port` as configured (port 0 stays 0: an ephemeral listener keeps its port across updates). */
   key: string;
   port: number;
-  conns: Set<TrackedConnection>;
+  conns: ConnectionSet;
   /** The filter chains the socket's connections were accepted under (JSON), to drain them when the chains change. */
   chains: string;
   /** Taken from the reserved sockets (given back, not closed, when the config that adopted it is refused). */
@@ -99,6 +102,8 @@ export function compileListeners(
 /** The set of bound listeners of one proxy. */
 export class ListenerSet {
   private bound = new Map<string, Bound>();
+  /** Listeners that stopped accepting (removed, moved) while their connections drain. */
+  private readonly retired = new Set<Bound>();
 
   /** `reserved`: sockets bound ahead (`reservePort`) by `address:port`, adopted by the listener configured there. */
   constructor(private readonly ctx: ProxyContext, private readonly reserved = new Map<string, Server>()) {}
@@ -110,8 +115,9 @@ export class ListenerSet {
     return out;
   }
 
-  /** Brings the bound listeners in line with `compiled`; rejects if a new socket cannot be bound. */
-  async apply(compiled: Map<string, { listener: Listener; runtime: HttpListenerRuntime }>): Promise<void> {
+  /** Brings the bound listeners in line with `compiled`, draining for `drainMs` the connections of listeners that go,
+   *  move or change filter chains; rejects if a new socket cannot be bound. */
+  async apply(compiled: Map<string, { listener: Listener; runtime: HttpListenerRuntime }>, drainMs: number): Promise<void> {
     const added: Array<[string, Bound]> = [];
     try {
       for (const [name, { listener, runtime }] of compiled) {
@@ -133,38 +139,46 @@ export class ListenerSet {
       const chains = JSON.stringify(compiled.get(name)!.listener.filterChains);
       if (chains !== b.chains) {
         b.chains = chains;
-        for (const d of b.conns) d.drain();
+        b.conns.drain(this.drainOptions(drainMs));
       }
     }
     for (const [name, b] of added) {
       const old = this.bound.get(name);
-      if (old !== undefined) this.retire(old);
+      if (old !== undefined) this.retire(old, drainMs);
       this.bound.set(name, b);
     }
     for (const [name, b] of [...this.bound]) {
-      if (!compiled.has(name)) { this.retire(b); this.bound.delete(name); }
+      if (!compiled.has(name)) { this.retire(b, drainMs); this.bound.delete(name); }
     }
   }
 
-  /** Stops accepting everywhere and asks every connection to close after its current response. */
-  drain(): void {
-    for (const b of this.bound.values()) this.retire(b);
+  /** Stops accepting everywhere and drains every connection for `durationMs`; resolves once all closed (the deadline closes what is left). */
+  drain(durationMs: number): Promise<void> {
+    const opts = this.drainOptions(durationMs);
+    const all = [...this.bound.values(), ...this.retired];
+    return Promise.all(all.map((b) => { b.server.close(); return b.conns.drain(opts).done; })).then(() => {});
   }
 
-  /** Open downstream connections across listeners. */
+  /** Open downstream connections across listeners (those draining included). */
   connections(): number {
     let n = 0;
     for (const b of this.bound.values()) n += b.conns.size;
+    for (const b of this.retired) n += b.conns.size;
     return n;
   }
 
   /** Destroys every remaining connection (end of a drain). */
   destroyAll(): void {
-    for (const b of this.bound.values()) {
+    for (const b of [...this.bound.values(), ...this.retired]) {
       b.server.close();
       for (const d of b.conns) d.socket.destroy();
     }
     this.bound.clear();
+    this.retired.clear();
+  }
+
+  private drainOptions(durationMs: number): DrainOptions {
+    return { durationMs, timers: this.ctx.timers, stats: this.ctx.stats };
   }
 
   /** Undoes a bind of a refused config: closes the socket, or returns an adopted one to the reserved set. */
@@ -175,14 +189,16 @@ export class ListenerSet {
     this.reserved.set(b.key, b.server);
   }
 
-  private retire(b: Bound): void {
+  /** Stops accepting on `b` and drains its connections; it is forgotten once they all closed. */
+  private retire(b: Bound, drainMs: number): void {
     b.server.close();
-    for (const d of b.conns) d.drain();
+    this.retired.add(b);
+    void b.conns.drain(this.drainOptions(drainMs)).done.then(() => { if (b.conns.size === 0) this.retired.delete(b); });
   }
 
   private bind(l: Listener, runtime: HttpListenerRuntime, key: string): Promise<Bound> {
     const slot: ListenerSlot = { current: runtime };
-    const conns = new Set<TrackedConnection>();
+    const conns = new ConnectionSet();
     const onConnection = (socket: Socket): void => {
       if (slot.current.chains !== undefined) return dispatchConnection(socket, slot, this.ctx, conns);
       const d = new Downstream(socket, slot, this.ctx, (gone) => conns.delete(gone));

@@ -39,13 +39,14 @@ export interface ProxyOptions {
   hooks?: ProxyHooks;
   /** Istio metrics, tracing and access logs (src/telemetry); reconfigured with every applied config. */
   telemetry?: ProxyTelemetry;
-  /** How long a drain waits for in-flight requests before closing connections (default mesh.drainDurationMs or 5 s). */
+  /** The drain time (default mesh.drainDurationMs or 5 s): how long a shutdown, or a config change that removes, moves or
+   *  changes a listener's filter chains, lets its connections finish before closing what is left (drain.ts). */
   drainMs?: number;
   /** Randomness (retry back-off, fault percentages, load balancing), injectable in tests. */
   random?: () => number;
   /** Clock for outlier detection and passthrough's DNS and own-address caches, injectable in tests. */
   now?: () => number;
-  /** Timers for connection deadlines (request-headers timeout), injectable in tests. */
+  /** Timers for connection deadlines (request-headers timeout, drain deadlines), injectable in tests. */
   timers?: ProxyContext['timers'];
   /** Where data-plane log lines go (default stderr). */
   log?: (line: string) => void;
@@ -76,7 +77,8 @@ export interface RunningProxy {
   readonly clusters: ClusterManager;
   /** Validates and applies a config atomically; rejects (running config kept) with the reasons. */
   applyConfig(cfg: unknown): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes everything. */
+  /** Stops accepting, lets in-flight requests finish for up to `drainMs` (idle HTTP/1.1 connections close after a
+   *  short grace, TCP sessions get a FIN at the deadline), then closes everything. */
   drain(drainMs?: number): Promise<void>;
   /** Closes at once. */
   close(): Promise<void>;
@@ -127,6 +129,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let admin: AdminServer | undefined;
   let queue: Promise<void> = Promise.resolve();
   const routeTables: RouteTableCache = new Map();
+  /** The drain time of a config: the proxy's option, else the config's mesh.drainDurationMs, else 5 s. */
+  const drainTime = (cfg: ProxyConfig): number => opts.drainMs ?? cfg.mesh.drainDurationMs ?? 5000;
 
   async function apply(obj: unknown): Promise<void> {
     const v = validateProxyConfig(obj);
@@ -147,7 +151,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     }
     // The HTTP/2 upstream client loads with the first config that has an HTTP/2 cluster (upstream/registry.ts).
     if (run.clusters.some(clusterSpeaksH2)) await loadH2Upstream();
-    await listeners.apply(compiled);
+    await listeners.apply(compiled, drainTime(run));
     clusters.update(run.clusters, run.endpoints, run.node, protocols.shared.upstreamTls);
     // Keys name the kind of line (a code, a position), never the text: see log-limit.ts.
     installAuthorization(ctx, run, (m) => ctx.log(`jwt:${/BOWLINE_E_[A-Z_]+/.exec(m)?.[0] ?? ''}`, m)).forEach((w, i) => ctx.log(`authz-warning:${i}`, `authorization: ${w}`));
@@ -174,11 +178,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       return run;
     },
     async drain(drainMs) {
-      const limit = drainMs ?? opts.drainMs ?? current.config.mesh.drainDurationMs ?? 5000;
       ctx.draining = true;
-      listeners.drain();
-      const deadline = Date.now() + limit;
-      while (listeners.connections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await listeners.drain(drainMs ?? drainTime(current.config));
       await handle.close();
     },
     protectPorts(ports) {

@@ -54,6 +54,8 @@ export class ProxyStats {
   tlsHandshakeFailures = 0;
   /** Connections closed because their first bytes did not arrive within the listener's detection timeout. */
   detectTimeouts = 0;
+  /** Connections still open at a drain's deadline (listener removed or moved, filter chains changed, proxy shutdown), closed then (drain.ts). */
+  drainDeadlineClosed = 0;
   noFilterChainMatch = 0;
   h2SessionsTotal = 0;
   h2SessionsActive = 0;

@@ -14,19 +14,7 @@ import { terminate } from '../tls/downstream.js';
 import type { ChainInput, CompiledChain, ListenerChains } from './chains.js';
 import { sniff, type Sniffed } from './sniff.js';
 import { reportInternalError } from '../internal-error.js';
-
-/** A connection the listener tracks for drain and shutdown. */
-export interface TrackedConnection {
-  readonly socket: Socket;
-  /** Asks the connection to finish what is in flight and close. */
-  drain(): void;
-}
-
-/** Where the dispatcher registers connections (the listener's set). */
-export interface ConnectionTracker {
-  add(c: TrackedConnection): void;
-  delete(c: TrackedConnection): void;
-}
+import type { ConnectionTracker, TrackedConnection } from '../drain.js';
 
 /**
  * A connection between accept and its codec (protocol detection, the TLS handshake, loading the HTTP/2 codec), tracked
@@ -34,23 +22,23 @@ export interface ConnectionTracker {
  * went: until a chain is chosen the connection is owned by none, so when the listener's filter chains change
  * (PERMISSIVE -> STRICT) it is matched against the new ones once detected (a plaintext client of a STRICT port is
  * refused). When the listener itself drains (removed, moved to another address, the proxy draining), or once its chain
- * is chosen, the connection it becomes is drained as it starts: HTTP/1.1 closes after the request in flight, HTTP/2
- * sends GOAWAY, TCP runs until the drain deadline.
+ * is chosen, the connection it becomes is drained as it starts (it takes the pending connection's place in the drain,
+ * drain.ts): HTTP/1.1 answers with `connection: close`, HTTP/2 sends GOAWAY, TCP is closed at the drain deadline; one
+ * still pending at the deadline is closed then.
  */
 class PendingConnection implements TrackedConnection {
-  /** The connection it becomes is drained as it starts. */
-  drained = false;
   /** A chain was chosen (its TLS handshake or the HTTP/2 codec's load is under way). */
   chosen = false;
 
   /** `chains`: the listener's chains it will be matched against (undefined: the listener is plain HTTP/1.1 now). */
   constructor(readonly socket: Socket, private readonly slot: ListenerSlot, public chains: ListenerChains | undefined) {}
 
-  /** The listener drains its connections: its chains changed (ListenerSet.apply set the new ones first), or it drains itself. */
-  drain(): void {
+  /** The listener drains its connections: its chains changed (ListenerSet.apply set the new ones first: false, matched
+   *  against them instead), or it drains itself (true: in the drain). */
+  drain(): boolean {
     const now = this.slot.current.chains;
-    if (!this.chosen && now !== this.chains && !sameChains(now, this.chains)) this.chains = now;
-    else this.drained = true;
+    if (!this.chosen && now !== this.chains && !sameChains(now, this.chains)) { this.chains = now; return false; }
+    return true;
   }
 }
 
@@ -59,11 +47,9 @@ function sameChains(a: ListenerChains | undefined, b: ListenerChains | undefined
   return a !== undefined && b !== undefined && JSON.stringify(a.listener.filterChains) === JSON.stringify(b.listener.filterChains);
 }
 
-/** `c` takes over from `pending` in the listener's set, drained at once if the pending connection was or the proxy drains. */
+/** `c` takes over from `pending` in the listener's set (and in its drains), drained at once if the pending connection was or the proxy drains. */
 function track(c: TrackedConnection, pending: PendingConnection, conns: ConnectionTracker, ctx: ProxyContext): void {
-  conns.delete(pending);
-  conns.add(c);
-  if (pending.drained || ctx.draining) c.drain();
+  if (conns.replace(pending, c) || ctx.draining) c.drain();
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -73,6 +59,8 @@ export interface DispatchOrigin {
   host: string;
   port: number;
   initial: Buffer;
+  /** The HTTP/1.1 connection the tunnel leaves (still in the listener's set): the tunnel takes its place, in its drain too. */
+  from?: TrackedConnection;
 }
 
 /** Dispatches one accepted socket of a listener whose runtime carries compiled chains (or a CONNECT tunnel: `origin`). */
@@ -80,7 +68,8 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
   const lc = slot.current.chains!;
   socket.on('error', () => {});
   const pending = new PendingConnection(socket, slot, lc);
-  conns.add(pending);
+  if (origin?.from !== undefined) conns.replace(origin.from, pending);
+  else conns.add(pending);
   const decide = (input: ChainInput, first: Buffer): void => {
     // The chains in force now: those it was accepted under, or the listener's new ones (PendingConnection).
     const lc = pending.chains;
@@ -255,7 +244,7 @@ function handOff(
   const d = new Downstream(socket, cs, ctx, (gone) => conns.delete(gone));
   if (peerIdentity !== '') d.peerIdentity = peerIdentity;
   if (input.originalDst !== undefined && isIP(input.originalDst.host) !== 0) d.capturedDst = { address: input.originalDst.host, port: input.originalDst.port };
-  if (lc.listener.direction === 'outbound') d.tunnelTo = (s, initial, host, port) => dispatchConnection(s, slot, ctx, conns, { host, port, initial });
+  if (lc.listener.direction === 'outbound') d.tunnelTo = (s, initial, host, port) => dispatchConnection(s, slot, ctx, conns, { host, port, initial, from: d });
   track(d, pending, conns, ctx);
   socket.resume();
 }

@@ -83,7 +83,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   private chunkedOut = false;
   /** The response head allowed keep-alive. */
   private keepAfter = false;
-  /** drain() came while a request was in flight: its response closes the connection (the listener's chains changed). */
+  /** drain() came: the response in flight or the next one closes the connection (drain.ts). */
   private drainAfter = false;
   /** Writes held until the end of the turn (strings are latin1: one byte per character). */
   private readonly batch = new HeldBatch();
@@ -418,14 +418,27 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
     if (this.shared) emitDataEvents(s);
     this.sweep?.delete(this);
     this.ctx.stats.downstreamConnectionsActive--;
-    this.onGone(this);
     s.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    // The tunnel takes this connection's place in the listener's set (and in a drain under way) before it leaves.
     to(s, initial, host, port);
+    this.onGone(this);
   }
 
-  /** Graceful drain: close now when idle, else after the response in flight. */
+  /**
+   * Graceful drain (drain.ts): the response in flight, or the next one, carries `connection: close` and the connection
+   * closes after it. An idle connection is not closed here: a request the client sent before it could know is answered;
+   * the drain's idle grace (drainIdle) closes it if none comes.
+   */
   drain(): void {
-    if (this.x === null) { this.flushBatch(); this.closed = true; this.socket.end(); } else this.drainAfter = true;
+    this.drainAfter = true;
+  }
+
+  /** The drain's idle grace ended: close if no request is in flight and no head has begun (a keep-alive connection left idle). */
+  drainIdle(): void {
+    if (this.x !== null || this.closed || this.buf !== null) return;
+    this.flushBatch();
+    this.closed = true;
+    this.socket.end();
   }
 
   /** The idle sweep at `now`: a keep-alive connection with no request in flight and no bytes for idleTimeoutMs is closed. */

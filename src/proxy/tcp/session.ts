@@ -50,6 +50,8 @@ export type UpstreamTlsLookup = (cluster: string) => CompiledUpstreamTls | undef
 /** A running TCP proxy connection, as the listener tracks it for drain and shutdown. */
 export class TcpSession {
   private up: Socket | null = null;
+  /** Bytes flow both ways (the upstream connected). */
+  private spliced = false;
   private closed = false;
   private readonly record: TcpConnectionRecord;
   private readonly t0 = performance.now();
@@ -169,8 +171,27 @@ export class TcpSession {
     });
   }
 
-  /** Graceful drain: TCP has no way to ask a client to leave, so it runs until the drain time ends. */
+  /** Graceful drain: TCP has no way to ask a client to leave, so it runs until the drain's deadline (closeAtDeadline). */
   drain(): void {}
+
+  /**
+   * The drain's deadline (drain.ts): a FIN both ways (bytes already written go first; what either side sends after it
+   * is dropped); the drain destroys the sockets whose peers do not finish within its close grace. One still connecting
+   * or refused is closed at once. False when it was closing already.
+   */
+  closeAtDeadline(): boolean {
+    const ds = this.socket;
+    const up = this.up;
+    if (this.closed || ds.destroyed || (ds.writableEnded && (up === null || up.writableEnded))) return false;
+    if (up === null || !this.spliced || up.destroyed) {
+      up?.destroy();
+      ds.destroy();
+      return true;
+    }
+    if (!ds.writableEnded) ds.end();
+    if (!up.writableEnded) up.end();
+    return true;
+  }
 
   private openCounts(): Map<string, number> {
     return this.ctx.upstreams.tcpOpen;
@@ -178,6 +199,7 @@ export class TcpSession {
 
   private splice(up: Socket, bind: UpstreamReads, idleMs: number): void {
     const ds = this.socket;
+    this.spliced = true;
     spliceTunnel(ds, up, bind);
     if (idleMs > 0) {
       const idle = (): void => {
