@@ -1,14 +1,16 @@
 // Graceful drain under load: requests and streams in flight when the drain starts all finish
 // (zero failures), HTTP/2 clients get GOAWAY, HTTP/1.1 responses carry `connection: close`,
 // new connections are refused; and replacing a listener's config drains the old socket
-// without dropping its established connections.
+// without dropping its established connections. A request sent on an idle keep-alive connection
+// right after a drain started is answered (connection: close), not reset; a retired listener's
+// long-lived TCP connection flows until the drain deadline, then gets a FIN.
 import { Agent, request, createServer as httpServer } from 'node:http';
 import { connect as h2connect, createServer as h2server } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy-config/types.js';
 import { waitFor } from '../support/wait.js';
-import { cluster, config, listener, onStop, proxy, stopAll } from './protocols-harness.js';
+import { cluster, config, listener, onStop, proxy, stopAll, tcpChain, tcpServer } from './protocols-harness.js';
 
 let h1Port = 0;
 let h2Port = 0;
@@ -116,5 +118,52 @@ describe('graceful drain', () => {
     expect(r.status).toBe(200);
     expect(r.body).toBe('ok /during-swap');
     expect((await h1getAt('127.0.0.2', fresh, '/new')).body).toBe('ok /new');
+  });
+
+  it('answers a request sent on an idle keep-alive connection right after the drain started, with connection: close', async () => {
+    const p = await proxy(cfg());
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    onStop({ close: () => agent.destroy() });
+    const port = p.ports.listeners.h1!;
+    const first = await h1get(port, '/first', agent);
+    expect(first.connection).not.toBe('close');
+    // The same keep-alive socket carries the next request, written in the turn the drain starts.
+    const drained = p.drain(5000);
+    const r = await h1get(port, '/right-after', agent);
+    expect(r).toEqual({ status: 200, body: 'ok /right-after', connection: 'close' });
+    await drained;
+    expect(p.stats.drainDeadlineClosed).toBe(0);
+  });
+
+  it('closes a retired listener\'s long-lived TCP connection at the drain deadline (mesh.drainDurationMs), not before', async () => {
+    const DRAIN_MS = 800;
+    const { port: echoPort } = await tcpServer((s) => { s.on('error', () => {}); s.pipe(s); });
+    const tcpCfg = (name: string): ProxyConfig => {
+      const c = config([listener(name, [tcpChain('echo')])], [cluster('echo', [echoPort])]);
+      c.mesh.drainDurationMs = DRAIN_MS;
+      return c;
+    };
+    const p = await proxy(tcpCfg('tcp'));
+    const s = netConnect(p.ports.listeners.tcp!, '127.0.0.1');
+    let text = '';
+    let ended = false;
+    s.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+    s.on('error', () => {});
+    const gotEnd = new Promise<void>((r) => s.once('end', () => { ended = true; r(); }));
+    const gotClose = new Promise<void>((r) => s.once('close', () => r()));
+    s.write('a');
+    await waitFor(() => text === 'a', { what: 'the echo' });
+    const t0 = Date.now();
+    // The listener is renamed: the old one stops accepting and drains.
+    await p.applyConfig(tcpCfg('tcp-v2'));
+    s.write('b');
+    await waitFor(() => text === 'ab' || ended, { what: 'the echo during the drain' });
+    expect(text).toBe('ab');
+    await gotEnd;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(DRAIN_MS - 5);
+    expect(p.stats.drainDeadlineClosed).toBe(1);
+    s.end();
+    await gotClose;
+    await waitFor(() => p.stats.tcpConnectionsActive === 0, { what: 'the session gone' });
   });
 });
