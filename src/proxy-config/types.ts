@@ -104,7 +104,7 @@ export interface MeshSettings {
   autoMtls: boolean;
   /** Istio's outboundTrafficPolicy.mode: unknown hosts pass through (ALLOW_ANY) or get 502 NR (REGISTRY_ONLY). */
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
-  /** Seconds a draining proxy waits for in-flight requests (Istio's drainDuration). */
+  /** The drain time in ms (Istio's drainDuration): how long a shutdown or a listener / filter chain change lets connections finish before the rest are closed (docs/protocols.md, Drain). */
   drainDurationMs?: number;
   /** Istio's pathNormalization.normalization, applied before authorization and routing (absent: BASE). */
   pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
