@@ -221,4 +221,29 @@ describe('an HTTP/1.1 connection in a drain', () => {
     expect(p.stats.drainDeadlineClosed).toBe(1);
     expect(c.text()).toBe('');
   });
+
+  it('closes a connection of a retired listener still in protocol detection at the deadline', async () => {
+    const timers = new ManualTimers();
+    // A chain matched on the transport: the listener reads the first bytes before it picks a codec (no TCP chain: it waits).
+    const sniffing = (name: string) => oneRouteConfig(webPort, (cfg) => {
+      cfg.version = name;
+      cfg.listeners[0]!.name = name;
+      cfg.listeners[0]!.filterChains[0]!.match = { transportProtocol: 'raw' };
+    });
+    const p = await proxy(sniffing('outbound'), timers);
+    const c = await client(p.ports.listeners.outbound!);
+    // It is accepted (a second connection's answer shows the listener accepted in order), then the listener goes.
+    const probe = await client(p.ports.listeners.outbound!);
+    await get(probe, '/probe');
+    probe.s.end();
+    await probe.gotClose;
+    await p.applyConfig(sniffing('other'));
+    timers.advance(DRAIN_MS - 1);
+    await settle();
+    expect(c.closed()).toBe(false);
+    timers.advance(1);
+    await c.gotClose;
+    expect(c.text()).toBe('');
+    expect(p.stats.drainDeadlineClosed).toBe(1);
+  });
 });

@@ -159,14 +159,6 @@ export class ListenerSet {
     return Promise.all(all.map((b) => { b.server.close(); return b.conns.drain(opts).done; })).then(() => {});
   }
 
-  /** Open downstream connections across listeners (those draining included). */
-  connections(): number {
-    let n = 0;
-    for (const b of this.bound.values()) n += b.conns.size;
-    for (const b of this.retired) n += b.conns.size;
-    return n;
-  }
-
   /** Destroys every remaining connection (end of a drain). */
   destroyAll(): void {
     for (const b of [...this.bound.values(), ...this.retired]) {
