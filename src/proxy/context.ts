@@ -76,6 +76,6 @@ export interface ProxyContext {
   /** The original destination of a connection redirected by capture (SO_ORIGINAL_DST; capture/original-dst.ts),
    *  undefined when the connection was not redirected or the lookup is not available. */
   originalDst?: (socket: Socket) => { address: string; port: number } | undefined;
-  /** Timers for connection deadlines (the request-headers timeout); Node's when absent (timers.ts). */
+  /** Timers for connection deadlines (the request-headers timeout, drain deadlines); Node's when absent (timers.ts). */
   timers?: ProxyTimers;
 }

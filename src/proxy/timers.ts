@@ -1,5 +1,5 @@
 /**
- * The timers a proxy's connections use for their own deadlines (the request-headers timeout),
+ * The timers a proxy's connections use for their own deadlines (the request-headers timeout, drain deadlines),
  * injectable so unit tests move time by hand instead of waiting for it.
  */
 
