@@ -57,7 +57,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   /** A captured connection's original destination (set by detect/dispatch.ts), for passthrough. */
   capturedDst: { address: string; port: number } | undefined;
   /** Continues a CONNECT tunnel as a new connection to host:port (set on outbound listeners by detect/dispatch.ts). */
-  tunnelTo: ((socket: Socket, initial: Buffer, host: string, port: number) => void) | undefined;
+  tunnelTo: ((socket: Socket, initial: Buffer, host: string, port: number, from: Downstream) => void) | undefined;
   private buf: Buffer | null = null;
   /** Chunks that arrived after `buf`, joined only when they can complete a head (or a request is in flight). */
   private more: Buffer[] | null = null;
@@ -420,7 +420,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
     this.ctx.stats.downstreamConnectionsActive--;
     s.write('HTTP/1.1 200 Connection established\r\n\r\n');
     // The tunnel takes this connection's place in the listener's set (and in a drain under way) before it leaves.
-    to(s, initial, host, port);
+    to(s, initial, host, port, this);
     this.onGone(this);
   }
 
