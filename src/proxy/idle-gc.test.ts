@@ -32,6 +32,60 @@ describe('IdleCollector', () => {
     expect(collected).toBe(2 + MAX_IDLE_GCS);
     expect(nths).toEqual([1, 2, 1, 2, 3]);
   });
+
+  it('tells the collection whether the quiet period is the one after start-up, before any traffic', () => {
+    let requests = 0;
+    const seen: Array<[number, boolean]> = [];
+    const c = new IdleCollector(() => requests, (nth, startup) => { seen.push([nth, startup]); });
+    c.tick(); // start-up
+    c.tick(); // quiet: start-up's
+    requests++;
+    c.tick(); // serving
+    c.tick(); // quiet again: not start-up's
+    expect(seen).toEqual([[1, true], [1, false]]);
+  });
+
+  it('a proxy that serves before its first quiet interval never gets a start-up collection', () => {
+    let requests = 0;
+    const seen: boolean[] = [];
+    const c = new IdleCollector(() => requests, (_nth, startup) => { seen.push(startup); });
+    c.tick();
+    requests++;
+    c.tick();
+    c.tick();
+    expect(seen).toEqual([false]);
+  });
+});
+
+describe('flushStartupCode', () => {
+  // In a child process: the flags are process-wide. Bytecode of a function run once (start-up) is flushed, that of a
+  // function run after the flush survives the GCs after it (the flushing age is back at V8's).
+  it('flushes the bytecode start-up ran, and later GCs flush at V8\'s own age again', () => {
+    const script = `
+      const { compactingGc, flushStartupCode, fullGc } = await import(${JSON.stringify(new URL('./idle-gc.ts', import.meta.url).pathname)});
+      const v8 = await import('node:v8');
+      const bytecode = () => v8.getHeapCodeStatistics().bytecode_and_metadata_size;
+      const big = (name) => new Function('x', Array.from({ length: 3000 }, (_, i) => 'x.v' + i + ' = x.v' + i + ' + ' + i + ';').join('\\n') + ' return x;');
+      const startup = big();
+      startup({});
+      const major = compactingGc(fullGc());
+      major();
+      const before = bytecode();
+      const flushed = flushStartupCode(major);
+      const afterFlush = bytecode();
+      const serving = big();
+      serving({});
+      const withServing = bytecode();
+      major(); major();
+      console.log(JSON.stringify({ flushed, before, afterFlush, withServing, later: bytecode(), chosen: flushStartupCode(major, ['--bytecode-old-age=3'], '') }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { flushed: boolean; before: number; afterFlush: number; withServing: number; later: number; chosen: boolean };
+    expect(out.flushed).toBe(true);
+    expect(out.before - out.afterFlush).toBeGreaterThan(30_000); // the start-up function's bytecode (~60 KB) went
+    expect(out.withServing - out.afterFlush).toBeGreaterThan(30_000);
+    expect(out.later).toBeGreaterThan(out.withServing - 10_000); // still there two GCs later
+    expect(out.chosen).toBe(false);
+  });
 });
 
 describe('compactingGc(fullGc())', () => {

@@ -32,15 +32,22 @@ export class IdleCollector {
   private last = -1;
   private busy = false;
   private collections = 0;
+  /** No activity since the first sample: the quiet period is the one after start-up, before any traffic. */
+  private startup = true;
 
-  /** `collect(nth)` (1 for the first of a quiet period) returns false when it could not give everything back (the young generation): it runs again at the next quiet tick, up to MAX_IDLE_GCS times. */
-  constructor(private readonly activity: () => number, private readonly collect: (nth: number) => boolean | void) {}
+  /**
+   * `collect(nth, startup)` (nth 1 for the first of a quiet period; startup: no traffic since start-up yet) returns false
+   * when it could not give everything back (the young generation): it runs again at the next quiet tick, up to
+   * MAX_IDLE_GCS times.
+   */
+  constructor(private readonly activity: () => number, private readonly collect: (nth: number, startup: boolean) => boolean | void) {}
 
   /** Samples activity; collects once when an interval without any follows one with some (again at the next ones while `collect` says so). True when it collected. */
   tick(): boolean {
     const n = this.activity();
     if (n !== this.last) {
       // The first sample (start-up, the config's compilation) counts as busy too.
+      if (this.last !== -1) this.startup = false;
       this.last = n;
       this.busy = true;
       this.collections = 0;
@@ -48,7 +55,7 @@ export class IdleCollector {
     }
     if (!this.busy) return false;
     this.collections++;
-    this.busy = this.collect(this.collections) === false && this.collections < MAX_IDLE_GCS;
+    this.busy = this.collect(this.collections, this.startup) === false && this.collections < MAX_IDLE_GCS;
     return true;
   }
 }
@@ -100,13 +107,38 @@ export function compactingGc(gc: () => void, execArgv: readonly string[] = proce
   };
 }
 
+/** V8's --bytecode-old-age (Node 20, V8 11.3): full GCs a function's bytecode survives unrun before it is flushed. */
+const BYTECODE_OLD_AGE = 5;
+
+/**
+ * Flushes the bytecode of the functions start-up ran (module bodies, the CLI, the config's parsing, validation and
+ * compilation), run in the quiet period after start-up, before any traffic: V8 flushes bytecode that full GCs
+ * found unrun BYTECODE_OLD_AGE times in a row, which a proxy that only GCs when idle reaches late or never; for
+ * these two GCs the age is 1. The request path has not run yet, so nothing it needs is lost: code start-up and
+ * requests share is compiled again on its first use. Not when node was given `--bytecode-old-age` or
+ * `--no-flush-bytecode` (theirs win).
+ */
+export function flushStartupCode(major: () => void, execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
+  const chosen = (s: string): boolean => /(^|\s)--(bytecode[-_]old[-_]age|(no[-_])?flush[-_]bytecode)\b/.test(s);
+  if (execArgv.some(chosen) || chosen(nodeOptions)) return false;
+  setFlagsFromString('--bytecode-old-age=1');
+  try {
+    major();
+    major();
+  } finally {
+    setFlagsFromString(`--bytecode-old-age=${BYTECODE_OLD_AGE}`);
+  }
+  return true;
+}
+
 /** Starts sampling `activity` every `intervalMs` (the timer never keeps the process alive); returns the stop function. */
 export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INTERVAL_MS): () => void {
   let gc: GcExtension | undefined;
   let major: (() => void) | undefined;
-  const c = new IdleCollector(activity, (nth) => {
+  const c = new IdleCollector(activity, (nth, startup) => {
     gc ??= fullGc();
     major ??= compactingGc(gc);
+    if (startup && nth === 1) flushStartupCode(major);
     // A repeat starts with two scavenges (`gc(true)`; ~0.2 ms, and
     // unlike a full GC they do not age bytecode): the full GC after them moves the survivors into
     // fresh pages and uncommits the load's (measured in a standalone node: F, SSF gives back what
