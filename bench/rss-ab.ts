@@ -16,6 +16,8 @@
  * resident pages are (per mapped file; anonymous memory as malloc arenas, stacks, other); `--hold`
  * keeps the last round's proxies running that long for a closer look (pids and ports printed);
  * `--stdout PREFIX` keeps each proxy's stdout in PREFIX.NAME.ROUND (e.g. with `--node-args NAME:--trace-gc`).
+ * `--idle-conns N`: after the RSS read, KiB of RSS per idle keep-alive connection as the bench measures it
+ * (bowline_idle_conn_kb: N served connections left open, bench/idle-conns.ts), each proxy in turn.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Children } from './children.js';
+import { idleConnKb } from './idle-conns.js';
 import { openLoop, quantile } from './loadgen.js';
 import { bowlineConfig } from './proxy.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
@@ -33,7 +36,7 @@ const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-benc
 
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '3' }, variant: { type: 'string', multiple: true }, env: { type: 'string', multiple: true },
-  'node-args': { type: 'string', multiple: true }, smaps: { type: 'boolean' }, quick: { type: 'boolean' }, hold: { type: 'string', default: '0' }, idle: { type: 'string' }, stdout: { type: 'string' },
+  'node-args': { type: 'string', multiple: true }, smaps: { type: 'boolean' }, quick: { type: 'boolean' }, hold: { type: 'string', default: '0' }, idle: { type: 'string' }, stdout: { type: 'string' }, 'idle-conns': { type: 'string', default: '0' },
 } });
 const rounds = Number(values.rounds);
 const variants = (values.variant ?? [`this=${root}`]).map((v) => { const i = v.indexOf('='); return { name: v.slice(0, i), dir: v.slice(i + 1), env: {} as Record<string, string>, args: [] as string[] }; });
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
     const fixedMs = values.quick ? 1000 : 6000;
     const fixedReps = values.quick ? 1 : 3;
     const idleSecs = values.idle !== undefined ? Number(values.idle) : values.quick ? 6 : 36;
-    const res = new Map<string, Array<{ rss: number; anon: number; file: number; peak: number; start: number; afterLoad: number }>>(variants.map((v) => [v.name, []]));
+    const res = new Map<string, Array<{ rss: number; anon: number; file: number; peak: number; start: number; afterLoad: number; connKb: number }>>(variants.map((v) => [v.name, []]));
     for (let r = 0; r < rounds; r++) {
       const procs: Array<{ name: string; port: number; pid: number; c: ChildProcess; start: number; loaded: number; afterLoad: number }> = [];
       for (const v of variants) {
@@ -124,9 +127,17 @@ async function main(): Promise<void> {
       const line: string[] = [];
       for (const p of procs) {
         const s = status(p.pid);
-        res.get(p.name)!.push({ ...s, start: p.start, afterLoad: p.afterLoad });
+        res.get(p.name)!.push({ ...s, start: p.start, afterLoad: p.afterLoad, connKb: NaN });
         line.push(`${p.name} ${s.rss.toFixed(1)} MB (anon ${s.anon.toFixed(1)}, file ${s.file.toFixed(1)}; start ${p.start.toFixed(1)}, right after load ${p.afterLoad.toFixed(1)}, peak ${s.peak.toFixed(1)})`);
         if (values.smaps) process.stdout.write(`  smaps of ${p.name}: ${smaps(p.pid).map(([n, mb]) => `${n} ${mb.toFixed(1)}`).join(', ')}\n`);
+      }
+      const conns = Number(values['idle-conns']);
+      if (conns > 0) {
+        for (const p of order) {
+          const kb = await idleConnKb(p.port, [p.pid], conns, HOT);
+          res.get(p.name)!.at(-1)!.connKb = kb;
+          line.push(`${p.name} ${kb.toFixed(2)} KiB per idle connection`);
+        }
       }
       process.stdout.write(`round ${r + 1} (load ${loadavg()[0]!.toFixed(1)}): ${line.join(' | ')}\n`);
       if (Number(values.hold) > 0 && r === rounds - 1) {
@@ -138,7 +149,7 @@ async function main(): Promise<void> {
     }
     const med = (xs: number[]): string => quantile(xs, 0.5).toFixed(1);
     process.stdout.write(`medians over ${rounds} rounds:\n`);
-    for (const [name, xs] of res) process.stdout.write(`  ${name.padEnd(12)} RSS ${med(xs.map((x) => x.rss))} MB  anon ${med(xs.map((x) => x.anon))}  file ${med(xs.map((x) => x.file))}  at start ${med(xs.map((x) => x.start))}  right after load ${med(xs.map((x) => x.afterLoad))}  peak ${med(xs.map((x) => x.peak))}\n`);
+    for (const [name, xs] of res) process.stdout.write(`  ${name.padEnd(12)} RSS ${med(xs.map((x) => x.rss))} MB  anon ${med(xs.map((x) => x.anon))}  file ${med(xs.map((x) => x.file))}  at start ${med(xs.map((x) => x.start))}  right after load ${med(xs.map((x) => x.afterLoad))}  peak ${med(xs.map((x) => x.peak))}${Number(values['idle-conns']) > 0 ? `  KiB per idle connection ${quantile(xs.map((x) => x.connKb), 0.5).toFixed(2)}` : ''}\n`);
   } finally {
     await children.stop();
     rmSync(dir, { recursive: true, force: true });
