@@ -260,7 +260,11 @@ export class ClusterPool {
     for (const p of this.pending.splice(0)) p.waiter.onConnectFailure('refused', 'connection pool closed');
   }
 
-  private dial(endpoint: Dialable, waiter: Waiter): void {
+  private dial(endpoint: Dialable, firstWaiter: Waiter): void {
+    // The closures below live as long as the connection (the read callback, the 'error' listener): they see the waiter
+    // only through `waiter`, cleared once it has the connection, so a pooled connection does not keep its first
+    // request (its exchange, the downstream connection, their sockets) alive.
+    let waiter: Waiter | null = firstWaiter;
     this.open++;
     this.stats.upstreamConnectionsTotal++;
     this.stats.upstreamConnectionsActive++;
@@ -278,7 +282,9 @@ export class ClusterPool {
     const failed = (err?: Error): void => {
       clearTimeout(timer);
       this.stats.upstreamConnectFailures++;
-      waiter.onConnectFailure(timedOut ? 'timeout' : 'refused', timedOut ? `connect timeout after ${timeoutMs} ms` : (err?.message ?? 'connection closed'));
+      const w = waiter;
+      waiter = null;
+      w?.onConnectFailure(timedOut ? 'timeout' : 'refused', timedOut ? `connect timeout after ${timeoutMs} ms` : (err?.message ?? 'connection closed'));
     };
     // Until connected, failures are connect failures, not owner resets.
     conn.owner = { onUpstreamData: () => conn.destroy(), onUpstreamClose: failed };
@@ -288,7 +294,9 @@ export class ClusterPool {
       conn.connected = true;
       conn.owner = null;
       conn.requests = 1;
-      waiter.onConnection(conn);
+      const w = waiter!;
+      waiter = null;
+      w.onConnection(conn);
     });
   }
 }
