@@ -48,8 +48,8 @@ export interface JoinToken {
 export interface SidecarOptions {
   source: ConfigSource;
   admin: { port: number; address: string };
-  /** How long a drain waits for in-flight requests. */
-  drainMs: number;
+  /** How long a drain waits for in-flight requests (undefined: the config's mesh.drainDurationMs, else 5 s). */
+  drainMs?: number;
   /** Istio metrics, tracing and access logs; with them the metrics endpoint(s). */
   telemetry?: { port: number; address: string; merged?: { port: number; appMetricsUrl: string } };
   /** The DNS proxy (absent: none); its port defaults to 15053 (dns/server.ts DEFAULT_DNS_PORT). */

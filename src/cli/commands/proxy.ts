@@ -19,7 +19,8 @@ config stays. SIGTERM/SIGINT or POST /quitquitquit on the admin port drain and e
   --admin-port N        admin listener port (default 15000; 0 = ephemeral)
   --admin-address A     admin bind address (default 127.0.0.1)
   --ports-file F        write the chosen ports as JSON {"admin":N,"listeners":{"name":N}}
-  --drain-ms N          how long a drain waits for in-flight requests (default 5000)
+  --drain-ms N          how long a drain waits for in-flight requests (default: the config's
+                        mesh.drainDurationMs, else 5000)
   --metrics-port N      Prometheus endpoint /stats/prometheus (default 15090; 0 = ephemeral)
   --metrics-address A   metrics bind address (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)
   --telemetry on|off    Istio metrics, tracing and access logs (default on; docs/telemetry.md)
@@ -166,7 +167,7 @@ export const command: Command = {
     const opts: SidecarOptions = {
       source: boot ? { kind: 'control-plane', boot } : { kind: 'file', file: values.config ?? '' },
       admin: { port: intFlag(values['admin-port'], 'admin-port', 15000), address: values['admin-address'] ?? '127.0.0.1' },
-      drainMs: intFlag(values['drain-ms'], 'drain-ms', 5000),
+      drainMs: values['drain-ms'] === undefined ? undefined : intFlag(values['drain-ms'], 'drain-ms', 5000),
       statsIntervalMs: intFlag(values['stats-interval-ms'] ?? process.env.BOWLINE_STATS_INTERVAL_MS, 'stats-interval-ms', 5000),
       exit: (code) => process.exit(code),
       log,
