@@ -149,8 +149,35 @@ function wrk(port: number, secs: number, pids: number[]): { rps: number; cpu: nu
 type Run = { p50: number; p90: number; p99: number; p999: number; cpu: number; errors: number };
 
 /**
+ * Targets whose numbers are taken as a ratio or difference of each other (the target fields), kept next to
+ * each other in every round: Bowline against haproxy and telemetry on against off (CPU), the two hops against
+ * direct (added p99). Measured back to back, a pair shares the machine's state of those seconds; before
+ * session 10 the plain rotation put up to six other targets' runs (~20 s) between the two halves of a pair in
+ * some rounds, and a slow phase of the host then landed on one half only.
+ */
+const PAIRED: readonly (readonly string[])[] = [['haproxy', 'bowline', 'bowline-telemetry-off'], ['direct', 'hop', 'haproxy-hop']];
+
+/**
+ * The order of round `i`: groups (PAIRED, every other target alone) in the targets' order, rotated by `i`, and
+ * the members of each group rotated by `i` too, so no target is always first or last, in the round or in its group.
+ */
+export function roundOrder<T extends { name: string }>(targets: readonly T[], i: number): T[] {
+  const groups: T[][] = [];
+  const placed = new Set<T>();
+  for (const t of targets) {
+    if (placed.has(t)) continue;
+    const names = PAIRED.find((g) => g.includes(t.name));
+    const group = names === undefined ? [t] : targets.filter((x) => names.includes(x.name));
+    for (const x of group) placed.add(x);
+    groups.push(group);
+  }
+  const rot = <X>(xs: readonly X[]): X[] => xs.map((_, k) => xs[(k + i) % xs.length]!);
+  return rot(groups).flatMap(rot);
+}
+
+/**
  * Saturation (wrk) rounds, then `reps` rounds at 1000 rps; in every round each target gets one run in
- * turn, the first target rotating from round to round: targets are compared side by side, so a burst of
+ * turn, in roundOrder (pairs back to back, the first rotating from round to round): targets are compared side by side, so a burst of
  * other work on the machine lands on all of them (and on none always first or last) instead of
  * biasing the ratios (telemetry on/off, Bowline/haproxy). Each row keeps its per-round numbers, so a
  * ratio can be taken round by round (roundRatio) as well as of the medians.
@@ -160,7 +187,7 @@ async function measureAll(targets: Target[], o: Opts, reps: number, satReps: num
   const durMs = o.quick ? 1000 : 6000;
   const sats = new Map<Target, { rps: number; cpu: number }[]>(targets.map((t) => [t, []]));
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
-  const rotated = (i: number): Target[] => targets.map((_, k) => targets[(k + i) % targets.length]!);
+  const rotated = (i: number): Target[] => roundOrder(targets, i);
   for (const t of targets) {
     // A proxy opens upstream connections on demand: with one per wrk connection already open, saturation measures no
     // connects (50 mTLS handshakes took most of a quick run's second on a busy machine: 4-60 rps through mtls-hop).
