@@ -129,4 +129,39 @@ describe('validateObject, kinds and mesh config', () => {
     const r = parseMeshConfig('outboundTrafficPolicy:\n  mode: DENY_ALL\nfooBar: 1\n', { file: 'mesh.yaml' });
     expect(r.violations.map((v) => `${v.line} ${v.code}`)).toEqual(['2 BOWLINE_E_API_ENUM', '3 BOWLINE_W_API_MESH_UNKNOWN_FIELD']);
   });
+  it('mesh config fields Bowline does not act on are warned by path at their key', () => {
+    const text = 'trustDomain: example.org\ningressClass: istio\ndefaultConfig:\n  drainDuration: 30s\n  statusPort: 15020\n  terminationDrainDuration: 10s\n  tracing:\n    sampling: 10\n    maxPathTagLength: 99\npolicyCheckFailOpen: true\n';
+    const r = parseMeshConfig(text, { file: 'mesh.yaml' });
+    expect(r.violations.map((v) => `${v.file}:${v.line}:${v.column} ${v.code} ${v.path}`)).toEqual([
+      'mesh.yaml:2:1 BOWLINE_W_API_NOT_ENFORCED ingressClass',
+      'mesh.yaml:5:3 BOWLINE_W_API_NOT_ENFORCED defaultConfig.statusPort',
+      'mesh.yaml:6:3 BOWLINE_W_API_NOT_ENFORCED defaultConfig.terminationDrainDuration',
+      'mesh.yaml:9:5 BOWLINE_W_API_NOT_ENFORCED defaultConfig.tracing.maxPathTagLength',
+      'mesh.yaml:10:1 BOWLINE_W_API_NOT_ENFORCED policyCheckFailOpen',
+    ]);
+    expect(r.violations[0]!.message).toBe('MeshConfig ingressClass is accepted but Bowline does not act on it');
+    expect(r.violations[2]!.message).toContain('one drain time, set by defaultConfig.drainDuration');
+    expect(r.violations[4]!.message).toContain('removed from Istio');
+    // The merged mesh config is unchanged by the warnings.
+    expect(r.mesh).toMatchObject({ trustDomain: 'example.org', ingressClass: 'istio', policyCheckFailOpen: true, defaultConfig: { statusPort: 15020, drainDuration: '30s', tracing: { sampling: 10, maxPathTagLength: 99 } } });
+  });
+  it('mesh config fields Bowline acts on, and unknown fields, get no not-enforced warning', () => {
+    const text = [
+      'trustDomain: example.org', 'trustDomainAliases: [old.org]', 'rootNamespace: istio-system', 'enableAutoMtls: false',
+      'outboundTrafficPolicy: {mode: REGISTRY_ONLY}', 'accessLogFile: /dev/stdout', 'accessLogEncoding: JSON', 'accessLogFormat: \'{"c": "%RESPONSE_CODE%"}\'',
+      'enableTracing: true', 'pathNormalization: {normalization: MERGE_SLASHES}', 'discoverySelectors: [{matchLabels: {mesh: "yes"}}]',
+      'extensionProviders: [{name: z, zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}}]', 'defaultProviders: {tracing: [z]}',
+      'defaultConfig: {drainDuration: 30s, tracing: {sampling: 5, zipkin: {address: "zipkin:9411"}}}', 'fooBar: 1', '',
+    ].join('\n');
+    const r = parseMeshConfig(text);
+    expect(r.violations.map((v) => `${v.code} ${v.path}`)).toEqual(['BOWLINE_W_API_MESH_UNKNOWN_FIELD fooBar']);
+  });
+  it('the istio ConfigMap names not-enforced mesh fields at their line in the file', () => {
+    const text = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    trustDomain: example.org\n    ingressClass: istio\n    defaultConfig:\n      statusPort: 15020\n';
+    const r = parseAndValidate(text, { file: 'istio.yaml' });
+    expect(r.violations.map((v) => `${v.file}:${v.line}:${v.column} ${v.code} ${v.path}`)).toEqual([
+      'istio.yaml:7:5 BOWLINE_W_API_NOT_ENFORCED data.mesh: ingressClass',
+      'istio.yaml:9:7 BOWLINE_W_API_NOT_ENFORCED data.mesh: defaultConfig.statusPort',
+    ]);
+  });
 });

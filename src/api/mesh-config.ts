@@ -132,6 +132,65 @@ const notEnforced = (path: Array<string | number>, what: string): Finding => ({
   message: `${what} is accepted but not enforced by Bowline's proxies`, hint: 'see docs/istio-coverage.md for what is enforced',
 });
 
+/**
+ * The MeshConfig fields Bowline acts on, by path (the whole value of each; `defaultConfig` and
+ * `defaultConfig.tracing` are looked into), each with where. Every other field a mesh config sets
+ * is accepted and answered with BOWLINE_W_API_NOT_ENFORCED naming it (meshNotEnforced below);
+ * unknown top-level or tracing fields get BOWLINE_W_API_MESH_UNKNOWN_FIELD instead.
+ */
+export const MESH_FIELDS_ACTED_ON: Readonly<Record<string, string>> = {
+  trustDomain: 'workload identities and peer checks (src/push/security/mtls.ts, src/ca/), authorization principals (src/push/generators/authorization-translate.ts)',
+  trustDomainAliases: 'peer trust domains (src/push/security/mtls.ts, src/push/generators/authorization-translate.ts)',
+  rootNamespace: 'mesh-wide resources (src/push/generators/scope.ts, src/push/security/peer-authentication.ts, src/control/registries.ts)',
+  enableAutoMtls: 'client TLS to mTLS endpoints (src/push/security/client-tls.ts)',
+  outboundTrafficPolicy: 'mesh.outboundTrafficPolicy (src/push/generators/mesh.ts, src/push/generators/scope.ts)',
+  accessLogFile: 'mesh.accessLog (src/push/generators/mesh-telemetry.ts)',
+  accessLogEncoding: 'mesh.accessLog.encoding (src/push/generators/mesh-telemetry.ts)',
+  accessLogFormat: 'mesh.accessLog.format (src/push/generators/mesh-telemetry.ts)',
+  enableTracing: 'mesh.tracing / tracingSampling (src/push/generators/mesh-telemetry.ts)',
+  extensionProviders: 'tracing / access log / metrics providers (src/push/generators/mesh-telemetry.ts), ext_authz (src/push/generators/ext-authz.ts; unenforced provider fields are warned by name)',
+  defaultProviders: 'the default telemetry providers (src/push/generators/mesh-telemetry.ts, src/push/generators/telemetry-kind.ts)',
+  discoverySelectors: 'the namespaces the Kubernetes registries watch (src/control/registries.ts, src/registry/kubernetes/)',
+  pathNormalization: 'mesh.pathNormalization (src/push/generators/mesh.ts)',
+  'defaultConfig.drainDuration': 'mesh.drainDurationMs (src/push/generators/mesh.ts)',
+  'defaultConfig.tracing.sampling': 'mesh.tracingSampling (src/push/generators/mesh-telemetry.ts)',
+  'defaultConfig.tracing.zipkin': 'the legacy zipkin collector (src/push/generators/mesh-telemetry.ts)',
+};
+
+/** Why some fields are not acted on, added to their warning. */
+const NOT_ACTED_ON_NOTE: Readonly<Record<string, string>> = {
+  'defaultConfig.terminationDrainDuration': 'the proxies have one drain time, set by defaultConfig.drainDuration',
+  mixerCheckServer: 'removed from Istio', mixerReportServer: 'removed from Istio', disablePolicyChecks: 'removed from Istio',
+  policyCheckFailOpen: 'removed from Istio', sdsUdsPath: 'removed from Istio', sdsRefreshDelay: 'removed from Istio',
+};
+
+/** The containers meshNotEnforced looks into, with the fields their schema knows (undefined: open, every key counts). */
+const MESH_CONTAINERS: Readonly<Record<string, readonly string[] | undefined>> = {
+  '': Object.keys(meshSchema.fields),
+  defaultConfig: undefined,
+  'defaultConfig.tracing': Object.keys(tracing.fields),
+};
+
+/** One BOWLINE_W_API_NOT_ENFORCED warning, at the key, per field the mesh config sets that Bowline does not act on. */
+function meshNotEnforced(value: Record<string, unknown>, at: string[] = []): Finding[] {
+  const out: Finding[] = [];
+  const known = MESH_CONTAINERS[at.join('.')];
+  for (const [k, v] of Object.entries(value)) {
+    const path = [...at, k];
+    const dotted = path.join('.');
+    if (dotted in MESH_FIELDS_ACTED_ON) continue;
+    if (dotted in MESH_CONTAINERS && isObj(v)) { out.push(...meshNotEnforced(v, path)); continue; }
+    if (known && !known.includes(k)) continue; // unknown: BOWLINE_W_API_MESH_UNKNOWN_FIELD already names it
+    const note = NOT_ACTED_ON_NOTE[dotted];
+    out.push({
+      severity: 'warning', code: 'BOWLINE_W_API_NOT_ENFORCED', path, atKey: true,
+      message: `MeshConfig ${dotted} is accepted but Bowline does not act on it${note ? ` (${note})` : ''}`,
+      hint: 'see docs/config-api.md (Mesh config) for the MeshConfig fields Bowline acts on',
+    });
+  }
+  return out;
+}
+
 /** Warnings for extension providers (or their fields) the proxies do not act on, by name. */
 function providerFindings(value: Record<string, unknown>): Finding[] {
   const out: Finding[] = [];
@@ -159,7 +218,7 @@ function check(value: unknown): Finding[] {
     kind: 'MeshConfig',
     add: (f) => findings.push(f.code === 'BOWLINE_E_API_UNKNOWN_FIELD' ? { ...f, severity: 'warning', code: 'BOWLINE_W_API_MESH_UNKNOWN_FIELD', message: f.message.replace(/: expected one of .*$/, ': Bowline ignores it') } : f),
   });
-  if (isObj(value)) findings.push(...providerFindings(value));
+  if (isObj(value)) findings.push(...meshNotEnforced(value), ...providerFindings(value));
   if (isObj(value) && typeof value.accessLogFormat === 'string' && value.accessLogFormat !== '') {
     const parsed = parseAccessLogFormat(value.accessLogFormat, value.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT');
     if ('problems' in parsed) for (const p of parsed.problems) findings.push({ severity: 'warning', code: 'BOWLINE_W_API_ACCESS_LOG_FORMAT', path: ['accessLogFormat'], message: `${p}; the proxies keep their default access log format`, hint: 'see docs/telemetry.md for the operators Bowline fills' });
@@ -202,13 +261,15 @@ export function meshConfigFromConfigMap(cm: Record<string, unknown>, loc: Locato
     return { mesh: defaultMeshConfig(), violations: [] };
   }
   const base = loc(['data', 'mesh']);
+  // The block's lines are indented two past the `mesh:` key, as Kubernetes and Istio write it.
+  const indent = loc(['data', 'mesh'], true).column + 1;
   const res = parseMeshConfig(text);
   const violations = res.violations.map((v) => ({
     ...v,
     path: v.path ? `data.mesh: ${v.path}` : 'data.mesh',
     ...(file ? { file } : {}),
     line: base.line + (v.line ?? 1),
-    column: (v.column ?? 1) + 2,
+    column: (v.column ?? 1) + indent,
   }));
   return { mesh: res.mesh, violations };
 }

@@ -50,5 +50,7 @@ describe('every networking sample validates', () => {
   it('the istio ConfigMap yields the mesh config', () => {
     const d = parsed.get('istio-mesh-config.yaml')!.documents[0]!;
     expect(d.meshConfig).toMatchObject({ trustDomain: 'cluster.local', rootNamespace: 'istio-system', accessLogFile: '/dev/stdout', defaultConfig: { tracing: { sampling: 100, zipkin: { address: 'zipkin.istio-system:9411' } } } });
+    // Its one field Bowline does not act on (proxies are given the control plane's address by `bowline proxy` / injection) is named.
+    expect(parsed.get('istio-mesh-config.yaml')!.violations.map((v) => `${v.line}:${v.column} ${v.code} ${v.path}`)).toEqual(['17:7 BOWLINE_W_API_NOT_ENFORCED data.mesh: defaultConfig.discoveryAddress']);
   });
 });

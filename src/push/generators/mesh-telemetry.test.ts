@@ -113,4 +113,14 @@ defaultProviders: {accessLogging: [json-log]}
     const bad = parseMeshConfig('pathNormalization: {normalization: SOMETIMES}').violations.filter((v) => v.severity === 'error');
     expect(bad.map((v) => v.path)).toEqual(['pathNormalization.normalization']);
   });
+
+  it('defaultConfig.drainDuration reaches the proxy as mesh.drainDurationMs, only when set, without a warning', () => {
+    const { mesh, violations } = parseMeshConfig('defaultConfig:\n  drainDuration: 30s\n');
+    expect(violations).toEqual([]);
+    expect(meshSettings(mesh).drainDurationMs).toBe(30000);
+    expect(settings('defaultConfig: {drainDuration: 1m30s}').drainDurationMs).toBe(90000);
+    expect(settings('').drainDurationMs).toBeUndefined();
+    expect(settings('defaultConfig: {terminationDrainDuration: 10s}').drainDurationMs).toBeUndefined();
+    expect(parseMeshConfig('defaultConfig: {drainDuration: soon}').violations.filter((v) => v.severity === 'error').map((v) => v.path)).toEqual(['defaultConfig.drainDuration']);
+  });
 });

@@ -2,6 +2,7 @@
 import type { MeshConfig } from '../../api/types/mesh.js';
 import type { MeshSettings } from '../../proxy-config/types.js';
 import type { Generator } from './generator.js';
+import { parseDuration } from '../../api/duration.js';
 import { applyTelemetry, meshMetrics, telemetryOverrides } from './telemetry-kind.js';
 import { accessLogSettings, tracingSampling, tracingSettings } from './mesh-telemetry.js';
 
@@ -15,6 +16,9 @@ export function meshSettings(m: MeshConfig): MeshSettings {
   };
   const pn = (m.pathNormalization as { normalization?: string } | undefined)?.normalization;
   if (pn !== undefined && pn !== 'DEFAULT') out.pathNormalization = pn as NonNullable<MeshSettings['pathNormalization']>;
+  // ProxyConfig drainDuration (Istio default 45s): only when the mesh config sets it, else the proxy keeps its own (5 s).
+  const drain = typeof m.defaultConfig?.drainDuration === 'string' ? parseDuration(m.defaultConfig.drainDuration) : undefined;
+  if (drain !== undefined) out.drainDurationMs = Math.round(drain);
   const tracing = tracingSettings(m);
   if (tracing) out.tracing = tracing;
   const metrics = meshMetrics(m);
