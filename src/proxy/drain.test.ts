@@ -8,33 +8,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FilterChain, ProxyConfig } from '../proxy-config/types.js';
 import { waitFor } from '../../test/support/wait.js';
+import { ManualTimers } from '../../test/support/manual-timers.js';
 import { DRAIN_GRACE_MS } from './drain.js';
 import { startProxy, type RunningProxy } from './proxy.js';
 import { oneRouteConfig } from './sample-config.js';
-import type { ProxyTimers } from './timers.js';
-
-/** Timers that run only when the test moves time (advance). */
-class ManualTimers implements ProxyTimers {
-  private t = 0;
-  private seq = 0;
-  private readonly due = new Map<number, { at: number; fn: () => void }>();
-  /** Timers set and not yet fired or cleared. */
-  get pending(): number { return this.due.size; }
-  setTimeout(fn: () => void, ms: number): unknown { this.due.set(++this.seq, { at: this.t + ms, fn }); return this.seq; }
-  clearTimeout(h: unknown): void { this.due.delete(h as number); }
-  /** Moves time forward by `ms`, running every timer that falls due. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = [...this.due].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next) break;
-      this.due.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
 
 const DRAIN_MS = 3000;
 let echo: Server;

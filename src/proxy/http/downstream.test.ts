@@ -10,6 +10,7 @@ import { oneRouteConfig } from '../sample-config.js';
 import { startProxy, type RunningProxy } from '../proxy.js';
 import { compileListeners } from '../listeners.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { ManualTimers } from '../../../test/support/manual-timers.js';
 import { ProxyStats } from '../stats.js';
 import type { ProxyTimers } from '../timers.js';
 import { Downstream } from './downstream.js';
@@ -105,29 +106,6 @@ describe('a head trickled one byte at a time', () => {
     expect(r.parses).toBeLessThanOrEqual(3);
   });
 });
-
-/** Timers that fire only when the test calls `advance` (in due order). */
-class ManualTimers implements ProxyTimers {
-  private t = 0;
-  private seq = 0;
-  private readonly due = new Map<number, { at: number; fn: () => void }>();
-  /** Timers set and not yet fired or cleared. */
-  get pending(): number { return this.due.size; }
-  setTimeout(fn: () => void, ms: number): unknown { this.due.set(++this.seq, { at: this.t + ms, fn }); return this.seq; }
-  clearTimeout(h: unknown): void { this.due.delete(h as number); }
-  /** Moves time forward by `ms`, running every timer that falls due. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = [...this.due].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next) break;
-      this.due.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
 
 /** One read of `bytes` on a Downstream's socket, as the kernel would deliver it (socket-read.ts; a socket reading `data` events gets one). */
 function feed(sock: Socket, bytes: Buffer): void {
