@@ -16,6 +16,7 @@ import type { IdleSweep } from './http/idle-sweep.js';
 import type { PathNormalization } from './http/path-normalize.js';
 import type { ProxyTimers } from './timers.js';
 import type { H2Loader } from './detect/h2-loader.js';
+import type { KeptRequest } from './exchange/kept-request.js';
 
 /** One HTTP listener's settings, compiled from a config version. Immutable once built. */
 export interface HttpListenerRuntime {
@@ -73,6 +74,8 @@ export interface ProxyContext {
   peerFacts: PeerFactsCache;
   /** Closes this proxy's idle keep-alive HTTP/1.1 connections (http/idle-sweep.ts). */
   idleSweep: IdleSweep;
+  /** The last finished request's objects, so a GC in a quiet period keeps the request path's optimised code (exchange/kept-request.ts). */
+  kept: KeptRequest;
   /** The original destination of a connection redirected by capture (SO_ORIGINAL_DST; capture/original-dst.ts),
    *  undefined when the connection was not redirected or the lookup is not available. */
   originalDst?: (socket: Socket) => { address: string; port: number } | undefined;

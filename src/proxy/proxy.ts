@@ -24,6 +24,7 @@ import { emptyAuthz, installAuthorization } from './authz/slot.js';
 import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
 import { PeerFactsCache } from './identity/peer-facts.js';
 import { IdleSweep } from './http/idle-sweep.js';
+import { KeptRequest } from './exchange/kept-request.js';
 import { clusterSpeaksH2, loadH2Upstream, Upstreams } from './upstream/registry.js';
 import { rateLimitedLog } from './log-limit.js';
 
@@ -114,6 +115,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     upstreamTlsWarned: new Set(),
     peerFacts: new PeerFactsCache(),
     idleSweep: new IdleSweep(),
+    kept: new KeptRequest(),
     ...(opts.originalDst ? { originalDst: opts.originalDst } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
   };

@@ -99,6 +99,8 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   // --- upstream
   private req: UpstreamRequest | null = null;
   private call: UpstreamCall | null = null;
+  /** The last call made (not cleared when it ends): what `ctx.kept` holds once the request finishes (kept-request.ts). */
+  private lastCall: UpstreamCall | null = null;
   /** The endpoint of the current attempt until its outcome is reported (exactly once per pick). */
   private picked: UpstreamEndpoint | null = null;
   /** A Set-Cookie the load balancer asked to add (consistent hash on an absent cookie). */
@@ -255,6 +257,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
       return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', Flag.UO);
     }
     this.call = call;
+    this.lastCall = call;
     this.sentAny = false;
     const unsent = this.unsent;
     const parts = this.attempts > 1 || unsent === null || unsent.length === 0 ? this.held ?? NO_PARTS : unsent;
@@ -540,6 +543,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    this.ctx.kept.keep(this, this.lastCall);
     this.report(NO_OUTCOME);
     if (this.retrySlot !== null) { this.ctx.clusters.releaseRetry(this.retrySlot); this.retrySlot = null; }
     this.clearTryTimer();

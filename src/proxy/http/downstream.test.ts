@@ -17,6 +17,7 @@ import { Downstream } from './downstream.js';
 import { IdleSweep } from './idle-sweep.js';
 import { deliverRead } from './socket-read.js';
 import { EOH_FOUND, EOH_NONE, scanHeadEnd } from './head-end.js';
+import { KeptRequest } from '../exchange/kept-request.js';
 
 const parses = vi.hoisted(() => ({ n: 0 }));
 vi.mock('./request-head.js', async (importOriginal) => {
@@ -71,7 +72,7 @@ describe('a head trickled one byte at a time', () => {
       acceptAbsoluteForm: false, generateRequestId: false, idleTimeoutMs: 0, requestHeadersTimeoutMs: 60_000, pathNormalization: 'BASE', scheme: 'http', version: 'v',
     };
     const slot: ListenerSlot = { current: lst };
-    const ctx = { stats, hooks: {}, random: Math.random, log: () => {}, draining: false } as unknown as ProxyContext;
+    const ctx = { stats, hooks: {}, kept: new KeptRequest(), random: Math.random, log: () => {}, draining: false } as unknown as ProxyContext;
     sock.removeAllListeners('data');
     const d = new Downstream(sock, slot, ctx, () => {});
     parses.n = 0;
@@ -128,7 +129,7 @@ async function downstreamOn(requestHeadersTimeoutMs: number, timers: ProxyTimers
     name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, maxRequestHeadersBytes: 64 * 1024,
     acceptAbsoluteForm: false, generateRequestId: false, idleTimeoutMs: 0, requestHeadersTimeoutMs, pathNormalization: 'BASE', scheme: 'http', version: 'v',
   };
-  const ctx = { stats, hooks: {}, random: Math.random, log: () => {}, draining: false, timers } as unknown as ProxyContext;
+  const ctx = { stats, hooks: {}, kept: new KeptRequest(), random: Math.random, log: () => {}, draining: false, timers } as unknown as ProxyContext;
   sock.removeAllListeners('data');
   new Downstream(sock, { current: lst }, ctx, () => {});
   return { sock, stats, reply: () => reply, closed };
@@ -219,7 +220,7 @@ describe('response writes', () => {
     while (accepted.length === 0) await new Promise((r) => setImmediate(r));
     const sock = accepted.shift()!;
     const lst = { name: 'l', direction: 'outbound', idleTimeoutMs: 0, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0 } as unknown as HttpListenerRuntime;
-    const ctx = { stats: new ProxyStats(), hooks: {}, log: () => {}, draining: false } as unknown as ProxyContext;
+    const ctx = { stats: new ProxyStats(), hooks: {}, kept: new KeptRequest(), log: () => {}, draining: false } as unknown as ProxyContext;
     const d = new Downstream(sock, { current: lst }, ctx, () => {});
     // Writes counted where they reach the socket's handle (one write system call each), whether through node's Writable or straight.
     let n = 0;
@@ -276,7 +277,7 @@ describe('reading below node streams', () => {
     sock.unshift(first);
     const lst = { name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, idleTimeoutMs: 0, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0, pathNormalization: 'BASE', scheme: 'http' } as unknown as HttpListenerRuntime;
     const stats = new ProxyStats();
-    const ctx = { stats, hooks: {}, log: () => {}, draining: false } as unknown as ProxyContext;
+    const ctx = { stats, hooks: {}, kept: new KeptRequest(), log: () => {}, draining: false } as unknown as ProxyContext;
     new Downstream(sock, { current: lst }, ctx, () => {});
     sock.resume();
     await waitFor(() => stats.requestsTotal === 1 && /\r\n\r\n/.test(got));
@@ -305,7 +306,7 @@ describe('idle keep-alive connections', () => {
     const sweep = new IdleSweep({ now: () => now, every: (fn, ms) => { tick = fn; period = ms; return 1; }, cancel: () => { tick = undefined; } });
     const lst = { name: 'l', direction: 'outbound', logicalPort: 80, routes: undefined, idleTimeoutMs: 60, maxRequestHeadersBytes: 65536, requestHeadersTimeoutMs: 0, pathNormalization: 'BASE', scheme: 'http' } as unknown as HttpListenerRuntime;
     const stats = new ProxyStats();
-    const ctx = { stats, hooks: {}, log: () => {}, draining: false, idleSweep: sweep } as unknown as ProxyContext;
+    const ctx = { stats, hooks: {}, kept: new KeptRequest(), log: () => {}, draining: false, idleSweep: sweep } as unknown as ProxyContext;
     new Downstream(sock, { current: lst }, ctx, () => {});
     expect(period).toBe(15); // idleTimeoutMs / 4
     client.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
