@@ -163,6 +163,7 @@ describe('an HTTP/1.1 connection in a drain', () => {
     await c.gotClose;
     await waitFor(() => timers.pending === 0, { what: 'the drain finished' });
     expect(p.stats.drainDeadlineClosed).toBe(0);
+    expect(p.stats.toJSON().drainClosed).toBe(1);
   });
 
   it('closes an idle keep-alive connection at the idle grace, and a shutdown then finishes before the drain time', async () => {
@@ -175,12 +176,14 @@ describe('an HTTP/1.1 connection in a drain', () => {
     timers.advance(DRAIN_GRACE_MS - 1);
     await settle();
     expect(c.ended()).toBe(false);
+    expect(p.stats.drainClosed).toBe(0);
     timers.advance(1);
     await c.gotEnd;
     await shutdown;
     expect(drained).toBe(true);
     expect(c.text()).not.toMatch(/after/);
     expect(p.stats.drainDeadlineClosed).toBe(0);
+    expect(p.stats.drainClosed).toBe(1);
   });
 
   it('closes a connection whose request is still in flight at the deadline', async () => {
@@ -196,6 +199,7 @@ describe('an HTTP/1.1 connection in a drain', () => {
     timers.advance(1);
     await c.gotClose;
     expect(p.stats.drainDeadlineClosed).toBe(1);
+    expect(p.stats.drainClosed).toBe(0);
     expect(c.text()).toBe('');
   });
 

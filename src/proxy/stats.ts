@@ -56,6 +56,12 @@ export class ProxyStats {
   detectTimeouts = 0;
   /** Connections still open at a drain's deadline (listener removed or moved, filter chains changed, proxy shutdown), closed then (drain.ts). */
   drainDeadlineClosed = 0;
+  /**
+   * HTTP connections a drain closed before its deadline (Envoy's downstream_cx_drain_close): HTTP/1.1 after a response
+   * that carried `connection: close` because of the drain, or idle at the drain's idle grace. With drainDeadlineClosed,
+   * every drained HTTP/1.1 connection the proxy closed counts once.
+   */
+  drainClosed = 0;
   noFilterChainMatch = 0;
   h2SessionsTotal = 0;
   h2SessionsActive = 0;

@@ -135,6 +135,28 @@ describe('graceful drain', () => {
     expect(p.stats.drainDeadlineClosed).toBe(0);
   });
 
+  it('counts an idle keep-alive connection a drain closed in /stats drainClosed', async () => {
+    const p = await proxy(cfg(), { admin: true });
+    const stats = async (): Promise<Record<string, number>> => JSON.parse((await h1getAt('127.0.0.1', p.ports.admin, '/stats')).body) as Record<string, number>;
+    const s = netConnect(p.ports.listeners.h1!, '127.0.0.1');
+    let text = '';
+    s.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+    s.on('error', () => {});
+    const gotClose = new Promise<void>((r) => s.once('close', () => r()));
+    s.write('GET /keep HTTP/1.1\r\nhost: a\r\n\r\n');
+    await waitFor(() => text.endsWith('ok /keep'), { what: 'the first response' });
+    expect(text).not.toMatch(/connection: close/i);
+    expect((await stats()).drainClosed).toBe(0);
+    // The listener is renamed: the old one drains, and its idle keep-alive connection is closed at the idle grace.
+    const renamed = cfg();
+    renamed.listeners[0]!.name = 'h1-v2';
+    await p.applyConfig(renamed);
+    await gotClose;
+    const after = await stats();
+    expect(after.drainClosed).toBe(1);
+    expect(after.drainDeadlineClosed).toBe(0);
+  });
+
   it('closes a retired listener\'s long-lived TCP connection at the drain deadline (mesh.drainDurationMs), not before', async () => {
     const DRAIN_MS = 800;
     const { port: echoPort } = await tcpServer((s) => { s.on('error', () => {}); s.pipe(s); });

@@ -85,6 +85,8 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   private keepAfter = false;
   /** drain() came: the response in flight or the next one closes the connection (drain.ts). */
   private drainAfter = false;
+  /** The response in flight carries `connection: close` only because of a drain (counted in drainClosed at its end). */
+  private drainClose = false;
   /** Writes held until the end of the turn (strings are latin1: one byte per character). */
   private readonly batch = new HeldBatch();
   /** The proxy's idle sweep (http/idle-sweep.ts), once this connection has an idle timeout. */
@@ -286,7 +288,9 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
       return;
     }
     const http10 = r.version === 10;
-    let keep = x.keepDownstream && r.keepAlive && !this.ctx.draining && !this.drainAfter && (x.flags & Flag.DPE) === 0 && (!x.local || !this.reading);
+    const reusable = x.keepDownstream && r.keepAlive && (x.flags & Flag.DPE) === 0 && (!x.local || !this.reading);
+    const draining = this.ctx.draining || this.drainAfter;
+    let keep = reusable && !draining;
     let framing: Framing;
     if (end) framing = status === 204 || status === 304 || r.method === 'HEAD' ? FRAME_NONE : FRAME_EMPTY;
     else {
@@ -296,6 +300,8 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
       else { framing = FRAME_CHUNKED; this.chunkedOut = true; }
     }
     this.keepAfter = keep;
+    // The connection closes after this response because of the drain alone (drainClosed, counted when it closes).
+    this.drainClose = reusable && draining && framing !== FRAME_CLOSE;
     // HEAD and 304 keep the upstream's Content-Length (it describes the representation).
     const text = responseHead(status, reason || REASONS[status] || 'Unknown', endToEndFields(headers, null, framing === FRAME_NONE ? 'content-length' : undefined), framing, keep, http10);
     // The head waits for the body bytes of the same turn (one write at the turn's end), never longer.
@@ -371,6 +377,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
     this.head = null;
     this.decoder = null;
     if (!keepAlive || this.closed) {
+      if (this.drainClose && !this.closed) this.ctx.stats.drainClosed++;
       this.flushBatch();
       this.closed = true;
       this.buf = null;
@@ -436,6 +443,7 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   /** The drain's idle grace ended: close if no request is in flight and no head has begun (a keep-alive connection left idle). */
   drainIdle(): void {
     if (this.x !== null || this.closed || this.buf !== null) return;
+    this.ctx.stats.drainClosed++;
     this.flushBatch();
     this.closed = true;
     this.socket.end();
