@@ -2,13 +2,16 @@
 // a config change that turns a port STRICT leaves a plaintext TCP connection flowing for the drain time, then closes it
 // (FIN, then destroyed if the peer does not finish); an HTTP/1.1 keep-alive connection drained while idle answers a
 // request sent after the drain started (connection: close) and, left idle, is closed at the idle grace; a request still
-// in flight at the deadline is closed then. Every drain's timers are gone once its connections are.
+// in flight at the deadline is closed then; an HTTP/2 connection gets GOAWAY when the drain starts and, with a stream
+// still in flight at the deadline, that stream's RST_STREAM and a final GOAWAY naming the same last stream before the
+// FIN. Every drain's timers are gone once its connections are.
 import { createServer as httpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FilterChain, ProxyConfig } from '../proxy-config/types.js';
 import { waitFor } from '../../test/support/wait.js';
 import { ManualTimers } from '../../test/support/manual-timers.js';
+import { END_HEADERS, END_STREAM, ERR, frame, opening, requestBlock, T } from '../../test/support/h2-frames.js';
 import { DRAIN_GRACE_MS } from './drain.js';
 import { startProxy, type RunningProxy } from './proxy.js';
 import { oneRouteConfig } from './sample-config.js';
@@ -226,5 +229,76 @@ describe('an HTTP/1.1 connection in a drain', () => {
     await c.gotClose;
     expect(c.text()).toBe('');
     expect(p.stats.drainDeadlineClosed).toBe(1);
+  });
+});
+
+/** A raw HTTP/2 client: what frames came back (type, stream, error code, GOAWAY's last stream id), in order, and the FIN. */
+interface H2Client { s: Socket; frames: Array<{ type: number; stream: number; code: number; last: number }>; ended(): boolean; gotClose: Promise<void> }
+
+async function h2client(port: number): Promise<H2Client> {
+  const s = connect({ port, host: '127.0.0.1' });
+  const frames: H2Client['frames'] = [];
+  let buf = Buffer.alloc(0);
+  let ended = false;
+  s.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 9 && buf.length >= 9 + buf.readUIntBE(0, 3)) {
+      const len = buf.readUIntBE(0, 3);
+      const type = buf[3]!;
+      const p = buf.subarray(9, 9 + len);
+      const f = { type, stream: buf.readUInt32BE(5) & 0x7fffffff, code: -1, last: -1 };
+      if (type === T.GOAWAY) { f.last = p.readUInt32BE(0) & 0x7fffffff; f.code = p.readUInt32BE(4); }
+      if (type === T.RST_STREAM) f.code = p.readUInt32BE(0);
+      if (type === T.GOAWAY || type === T.RST_STREAM) frames.push(f);
+      buf = buf.subarray(9 + len);
+    }
+  });
+  s.on('error', () => {});
+  s.once('end', () => { ended = true; s.end(); });
+  const gotClose = new Promise<void>((r) => s.once('close', () => r()));
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.write(opening());
+  return { s, frames, ended: () => ended, gotClose };
+}
+
+describe('an HTTP/2 connection in a drain', () => {
+  it('gets GOAWAY when the drain starts; at the deadline its stream in flight is reset and a final GOAWAY names the same last stream before the FIN', async () => {
+    const timers = new ManualTimers();
+    const p = await proxy(oneRouteConfig(webPort), timers);
+    const c = await h2client(p.ports.listeners.outbound!);
+    c.s.write(frame(T.HEADERS, END_STREAM | END_HEADERS, 1, requestBlock('a', '/hang')));
+    await waitFor(() => p.stats.upstreamRequestsTotal === 1, { what: 'stream 1 at the upstream' });
+    await p.applyConfig(oneRouteConfig(webPort, (cfg) => { cfg.version = 'v2'; cfg.listeners[0]!.name = 'other'; }));
+    await waitFor(() => c.frames.length === 1, { what: 'the GOAWAY of the drain start' });
+    expect(c.frames[0]).toEqual({ type: T.GOAWAY, stream: 0, code: ERR.NO_ERROR, last: 1 });
+    // A stream the client opens after the GOAWAY is not processed, and does not raise the last stream id.
+    c.s.write(frame(T.HEADERS, END_STREAM | END_HEADERS, 3, requestBlock('a', '/late')));
+    timers.advance(DRAIN_MS - 1);
+    await settle();
+    expect(c.frames).toHaveLength(1);
+    expect(c.ended()).toBe(false);
+    expect(p.stats.upstreamRequestsTotal).toBe(1);
+    timers.advance(1);
+    await c.gotClose;
+    expect(c.frames.slice(1)).toEqual([
+      { type: T.RST_STREAM, stream: 1, code: ERR.CANCEL, last: -1 },
+      { type: T.GOAWAY, stream: 0, code: ERR.NO_ERROR, last: 1 },
+    ]);
+    expect(c.ended()).toBe(true); // a FIN after the frames, not a reset
+    expect(p.stats.drainDeadlineClosed).toBe(1);
+    expect(p.stats.drainClosed).toBe(0);
+    await waitFor(() => p.stats.h2SessionsActive === 0 && p.stats.requestsActive === 0, { what: 'the session and its exchange gone' });
+    expect(timers.pending).toBe(0);
+  });
+
+  it('with no stream in flight, closes at the GOAWAY of the drain start, counted in drainClosed', async () => {
+    const timers = new ManualTimers();
+    const p = await proxy(oneRouteConfig(webPort), timers);
+    const c = await h2client(p.ports.listeners.outbound!);
+    await p.applyConfig(oneRouteConfig(webPort, (cfg) => { cfg.version = 'v2'; cfg.listeners[0]!.name = 'other'; }));
+    await c.gotClose;
+    expect(c.frames).toEqual([{ type: T.GOAWAY, stream: 0, code: ERR.NO_ERROR, last: 0 }]);
+    await waitFor(() => p.stats.drainClosed === 1, { what: 'drainClosed' });
+    expect(p.stats.drainDeadlineClosed).toBe(0);
   });
 });

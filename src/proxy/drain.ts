@@ -9,8 +9,9 @@
  *   `connection: close`), instead of meeting a closed connection; a keep-alive connection idle in a client's pool does
  *   not hold a shutdown for the whole drain time.
  * - the deadline (the drain time): what is still open is closed (`drainDeadlineClosed`): a TCP proxy session with a
- *   FIN both ways, every other connection (a request or stream in flight, a WebSocket, one still in protocol
- *   detection or its TLS handshake) at once.
+ *   FIN both ways, an HTTP/2 connection with its open streams reset and a final GOAWAY before its FIN (h2/server.ts),
+ *   every other connection (a request in flight, a WebSocket, one still in protocol detection or its TLS handshake)
+ *   at once. HTTP connections the drain closed before the deadline count in `drainClosed`.
  * - the close grace (min(1 s, drain time) after the deadline): a socket whose peer did not finish after the FIN is
  *   destroyed.
  */
@@ -28,7 +29,7 @@ export interface TrackedConnection {
   drain(): boolean | void;
   /** The drain's idle grace ended: close if nothing is in flight (HTTP/1.1). */
   drainIdle?(): void;
-  /** The drain's deadline: start closing (a TCP session ends both sides); false when it was closing already. Absent: the socket is destroyed. */
+  /** The drain's deadline: start closing (a TCP session ends both sides, HTTP/2 resets its streams and sends a final GOAWAY); false when it was closing already. Absent: the socket is destroyed. */
   closeAtDeadline?(): boolean;
 }
 

@@ -58,8 +58,8 @@ export class ProxyStats {
   drainDeadlineClosed = 0;
   /**
    * HTTP connections a drain closed before its deadline (Envoy's downstream_cx_drain_close): HTTP/1.1 after a response
-   * that carried `connection: close` because of the drain, or idle at the drain's idle grace. With drainDeadlineClosed,
-   * every drained HTTP/1.1 connection the proxy closed counts once.
+   * that carried `connection: close` because of the drain, or idle at the drain's idle grace; HTTP/2 when it closes after
+   * the drain's GOAWAY. With drainDeadlineClosed, every drained HTTP connection counts once.
    */
   drainClosed = 0;
   noFilterChainMatch = 0;

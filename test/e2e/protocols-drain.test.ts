@@ -23,7 +23,8 @@ beforeAll(async () => {
   h1Port = (h1.address() as { port: number }).port;
   onStop({ close: () => new Promise<void>((r) => { h1.closeAllConnections(); h1.close(() => r()); }) });
   const h2 = h2server();
-  h2.on('stream', (s, h) => { seen.h2++; s.on('error', () => {}); setTimeout(() => { s.respond({ ':status': 200 }); s.end('ok ' + h[':path']); }, 300); });
+  // /hang... is never answered (a stream still in flight at a drain's deadline).
+  h2.on('stream', (s, h) => { seen.h2++; s.on('error', () => {}); if (!String(h[':path']).startsWith('/hang')) setTimeout(() => { s.respond({ ':status': 200 }); s.end('ok ' + h[':path']); }, 300); });
   await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
   h2Port = (h2.address() as { port: number }).port;
   onStop({ close: () => new Promise<void>((r) => h2.close(() => r())) });
@@ -94,12 +95,49 @@ describe('graceful drain', () => {
     expect(goaway).toBe(true);
     await drained;
     expect(Date.now() - t0).toBeLessThan(3000); // finished with the last response, not at the drain deadline
+    // 20 HTTP/1.1 connections closed after their connection: close response, and the HTTP/2 one after its GOAWAY.
+    expect(p.stats.drainClosed).toBe(21);
+    expect(p.stats.drainDeadlineClosed).toBe(0);
     const refused = await new Promise<boolean>((resolve) => {
       const s = netConnect({ host: '127.0.0.1', port: h1Port_ });
       s.on('connect', () => { s.destroy(); resolve(false); });
       s.on('error', () => resolve(true));
     });
     expect(refused).toBe(true);
+  });
+
+  it('an HTTP/2 client gets GOAWAY at the drain start and, for streams still in flight at the deadline, their resets and a final GOAWAY with the same last stream id before the close', async () => {
+    const p = await proxy(cfg());
+    const session = h2connect(`http://127.0.0.1:${p.ports.listeners.h2!}`);
+    onStop({ close: () => { session.destroy(); } });
+    session.on('error', () => {});
+    const goaways: Array<{ code: number; last: number }> = [];
+    session.on('goaway', (code, last) => { goaways.push({ code, last }); });
+    const closed = new Promise<void>((r) => session.once('close', () => r()));
+    const open = (path: string): Promise<number> => new Promise((resolve) => {
+      const r = session.request({ ':path': path });
+      r.on('error', () => {});
+      r.on('response', () => resolve(-1));
+      r.on('close', () => resolve(r.rstCode ?? -1));
+      r.end();
+    });
+    const before = seen.h2;
+    const streams = [open('/hang1'), open('/hang2')]; // streams 1 and 3
+    await waitFor(() => seen.h2 - before === 2, { what: 'both streams at the upstream' });
+    const DRAIN_MS = 1000;
+    const t0 = Date.now();
+    const drained = p.drain(DRAIN_MS);
+    await waitFor(() => goaways.length === 1, { what: 'the GOAWAY of the drain start' });
+    expect(goaways[0]).toEqual({ code: 0, last: 3 });
+    expect(Date.now() - t0).toBeLessThan(DRAIN_MS);
+    // The streams stay open until the deadline, then each is reset (CANCEL) and the final GOAWAY comes before the close.
+    expect(await Promise.all(streams)).toEqual([8, 8]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(DRAIN_MS - 5);
+    await closed;
+    expect(goaways).toEqual([{ code: 0, last: 3 }, { code: 0, last: 3 }]);
+    await drained;
+    expect(p.stats.drainDeadlineClosed).toBe(1);
+    expect(p.stats.h2StreamsReset).toBe(2);
   });
 
   it('replacing a listener drains the old socket without dropping its connections', async () => {

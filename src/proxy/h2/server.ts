@@ -60,6 +60,8 @@ export class WireServer implements H2Handler {
   private rejected = 0;
   private ended = false;
   private draining = false;
+  /** A drain's deadline closed the connection (closeAtDeadline). */
+  private cut = false;
   /** Bytes were read since the last idle probe. */
   private heard = true;
   private idleFor = 0;
@@ -98,6 +100,7 @@ export class WireServer implements H2Handler {
     socket.on('error', () => { /* the close follows */ });
     socket.on('drain', () => this.socketDrained());
     socket.once('close', () => {
+      if (this.draining && !this.cut) stats.drainClosed++;
       stats.h2SessionsActive--;
       ctx.stats.downstreamConnectionsActive--;
       this.conn.destroy();
@@ -114,11 +117,23 @@ export class WireServer implements H2Handler {
   /** Streams in flight. */
   get active(): number { return this.streams.size; }
 
-  /** Sends GOAWAY; streams in flight finish, then the connection closes. */
+  /** A drain (drain.ts) starts: GOAWAY NO_ERROR naming the last stream accepted; streams in flight finish, no new ones; the connection closes after the last. */
   drain(): void {
     if (this.draining) return;
     this.draining = true;
     this.conn.goaway(ErrorCode.NO_ERROR);
+  }
+
+  /**
+   * The drain's deadline: the streams still in flight are reset (RST_STREAM CANCEL, their exchanges end), a final GOAWAY
+   * NO_ERROR names the last stream processed (as the first one did), then the socket is ended (destroyed by the drain's
+   * close grace if the client does not close). False when the connection was closing already.
+   */
+  closeAtDeadline(): boolean {
+    if (this.ended || this.conn.isClosed || this.socket.destroyed) return false;
+    this.cut = true;
+    this.conn.terminate();
+    return true;
   }
 
   // ---------------------------------------------------------------- H2Handler

@@ -119,6 +119,8 @@ export class H2Connection {
   /** Header block being assembled (HEADERS without END_HEADERS, then CONTINUATION). */
   private block: { streamId: number; endStream: boolean; parts: Buffer[]; size: number; frames: number; push: boolean } | undefined;
   private goawaySent = false;
+  /** The last stream id our GOAWAY named (streams the peer opened after it were ignored; a later GOAWAY names it again). */
+  private goawayLastId = 0;
   private goawayReceived = false;
   private closed = false;
   private draining: number[] = [];
@@ -261,9 +263,27 @@ export class H2Connection {
   goaway(code: number = ErrorCode.NO_ERROR, debug = ''): void {
     if (this.closed || this.goawaySent) return;
     this.goawaySent = true;
-    this.w.raw(encodeGoaway(this.maxPeerId, code, debug));
+    this.goawayLastId = this.maxPeerId;
+    this.w.raw(encodeGoaway(this.goawayLastId, code, debug));
     this.flush();
     if (code !== ErrorCode.NO_ERROR || this.streams.size === 0) this.finish();
+  }
+
+  /**
+   * Ends the connection now, in order (a drain's deadline): every stream still open is reset (RST_STREAM CANCEL), then a
+   * final GOAWAY NO_ERROR names the last stream we processed (after an earlier GOAWAY, the same id: RFC 9113 6.8 does not
+   * let it grow), all flushed before the handler's onClose closes the transport.
+   */
+  terminate(): void {
+    if (this.closed) return;
+    const open = [...this.streams.values()];
+    for (const s of open) this.w.frame32(FrameType.RST_STREAM, 0, s.id, ErrorCode.CANCEL);
+    if (!this.goawaySent) { this.goawaySent = true; this.goawayLastId = this.maxPeerId; }
+    this.w.raw(encodeGoaway(this.goawayLastId, ErrorCode.NO_ERROR, ''));
+    this.flushOutput();
+    this.closed = true;
+    for (const s of open) { this.streams.delete(s.id); this.handler.onReset(s.id, ErrorCode.CANCEL, false); }
+    this.handler.onClose();
   }
 
   /** Ends the connection now (transport gone): every open stream is reset (CANCEL, not by the peer). */
