@@ -135,13 +135,11 @@ describe('validateObject, kinds and mesh config', () => {
     expect(r.violations.map((v) => `${v.file}:${v.line}:${v.column} ${v.code} ${v.path}`)).toEqual([
       'mesh.yaml:2:1 BOWLINE_W_API_NOT_ENFORCED ingressClass',
       'mesh.yaml:5:3 BOWLINE_W_API_NOT_ENFORCED defaultConfig.statusPort',
-      'mesh.yaml:6:3 BOWLINE_W_API_NOT_ENFORCED defaultConfig.terminationDrainDuration',
       'mesh.yaml:9:5 BOWLINE_W_API_NOT_ENFORCED defaultConfig.tracing.maxPathTagLength',
       'mesh.yaml:10:1 BOWLINE_W_API_NOT_ENFORCED policyCheckFailOpen',
     ]);
     expect(r.violations[0]!.message).toBe('MeshConfig ingressClass is accepted but Bowline does not act on it');
-    expect(r.violations[2]!.message).toContain('one drain time, set by defaultConfig.drainDuration');
-    expect(r.violations[4]!.message).toContain('removed from Istio');
+    expect(r.violations[3]!.message).toContain('removed from Istio');
     // The merged mesh config is unchanged by the warnings.
     expect(r.mesh).toMatchObject({ trustDomain: 'example.org', ingressClass: 'istio', policyCheckFailOpen: true, defaultConfig: { statusPort: 15020, drainDuration: '30s', tracing: { sampling: 10, maxPathTagLength: 99 } } });
   });

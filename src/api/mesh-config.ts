@@ -153,13 +153,13 @@ export const MESH_FIELDS_ACTED_ON: Readonly<Record<string, string>> = {
   discoverySelectors: 'the namespaces the Kubernetes registries watch (src/control/registries.ts, src/registry/kubernetes/)',
   pathNormalization: 'mesh.pathNormalization (src/push/generators/mesh.ts)',
   'defaultConfig.drainDuration': 'mesh.drainDurationMs (src/push/generators/mesh.ts)',
+  'defaultConfig.terminationDrainDuration': 'mesh.terminationDrainDurationMs (src/push/generators/mesh.ts)',
   'defaultConfig.tracing.sampling': 'mesh.tracingSampling (src/push/generators/mesh-telemetry.ts)',
   'defaultConfig.tracing.zipkin': 'the legacy zipkin collector (src/push/generators/mesh-telemetry.ts)',
 };
 
 /** Why some fields are not acted on, added to their warning. */
 const NOT_ACTED_ON_NOTE: Readonly<Record<string, string>> = {
-  'defaultConfig.terminationDrainDuration': 'the proxies have one drain time, set by defaultConfig.drainDuration',
   mixerCheckServer: 'removed from Istio', mixerReportServer: 'removed from Istio', disablePolicyChecks: 'removed from Istio',
   policyCheckFailOpen: 'removed from Istio', sdsUdsPath: 'removed from Istio', sdsRefreshDelay: 'removed from Istio',
 };

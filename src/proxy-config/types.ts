@@ -104,8 +104,10 @@ export interface MeshSettings {
   autoMtls: boolean;
   /** Istio's outboundTrafficPolicy.mode: unknown hosts pass through (ALLOW_ANY) or get 502 NR (REGISTRY_ONLY). */
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
-  /** The drain time in ms (Istio's drainDuration): how long a shutdown or a listener / filter chain change lets connections finish before the rest are closed (docs/protocols.md, Drain). */
+  /** The drain time in ms (Istio's drainDuration): how long a listener / filter chain change lets connections finish before the rest are closed (docs/protocols.md, Drain). */
   drainDurationMs?: number;
+  /** The shutdown drain time in ms (Istio's terminationDrainDuration, protocol 11): how long a proxy told to stop (SIGTERM, POST /quitquitquit) drains; absent: 5 s. */
+  terminationDrainDurationMs?: number;
   /** Istio's pathNormalization.normalization, applied before authorization and routing (absent: BASE). */
   pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
   /** Telemetry `metrics` for the Prometheus provider (protocol 9): absent, every istio_* metric with Istio's labels. */

@@ -107,6 +107,7 @@ function mesh(c: Checker, v: unknown): void {
   c.bool(m.autoMtls, 'mesh.autoMtls', true);
   c.oneOf(m.outboundTrafficPolicy, 'mesh.outboundTrafficPolicy', ['ALLOW_ANY', 'REGISTRY_ONLY']);
   c.num(m.drainDurationMs, 'mesh.drainDurationMs', { min: 0 });
+  c.num(m.terminationDrainDurationMs, 'mesh.terminationDrainDurationMs', { min: 0 });
   c.oneOf(m.pathNormalization, 'mesh.pathNormalization', ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'], false);
   const t = c.obj(m.tracing, 'mesh.tracing', false);
   if (t) {

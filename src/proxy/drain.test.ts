@@ -153,6 +153,54 @@ async function get(c: Client, path: string): Promise<string> {
   return c.text().slice(from);
 }
 
+describe('the drain time of a shutdown and of a config change', () => {
+  /** A proxy without a drainMs option: the config's mesh settings decide. */
+  async function meshTimed(timers: ManualTimers): Promise<RunningProxy> {
+    const cfg = tcpConfig('PERMISSIVE');
+    cfg.mesh.drainDurationMs = 30_000;
+    cfg.mesh.terminationDrainDurationMs = 2000;
+    const p = await startProxy({ config: cfg, admin: false, adminPort: 0, log: () => {}, timers });
+    proxies.push(p);
+    return p;
+  }
+
+  it('a shutdown drains for mesh.terminationDrainDurationMs: an open TCP connection gets its FIN then', async () => {
+    const timers = new ManualTimers();
+    const p = await meshTimed(timers);
+    const c = await client(p.ports.listeners.inbound!);
+    c.s.write('x');
+    await waitFor(() => c.text() === 'x', { what: 'the echo' });
+    const shutdown = p.drain();
+    timers.advance(2000 - 1);
+    await settle();
+    expect(c.ended()).toBe(false);
+    timers.advance(1);
+    await c.gotEnd;
+    expect(p.stats.drainDeadlineClosed).toBe(1);
+    c.s.end();
+    await shutdown;
+  });
+
+  it('a config change drains for mesh.drainDurationMs, not the shutdown time', async () => {
+    const timers = new ManualTimers();
+    const p = await meshTimed(timers);
+    const c = await client(p.ports.listeners.inbound!);
+    c.s.write('x');
+    await waitFor(() => c.text() === 'x', { what: 'the echo' });
+    const strict = tcpConfig('STRICT');
+    strict.mesh.drainDurationMs = 30_000;
+    strict.mesh.terminationDrainDurationMs = 2000;
+    await p.applyConfig(strict);
+    timers.advance(30_000 - 1);
+    await settle();
+    expect(c.ended()).toBe(false);
+    timers.advance(1);
+    await c.gotEnd;
+    expect(p.stats.drainDeadlineClosed).toBe(1);
+    c.s.end();
+  });
+});
+
 describe('an HTTP/1.1 connection in a drain', () => {
   it('answers a request sent after the drain started with connection: close, then closes', async () => {
     const timers = new ManualTimers();

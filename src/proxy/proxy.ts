@@ -40,8 +40,9 @@ export interface ProxyOptions {
   hooks?: ProxyHooks;
   /** Istio metrics, tracing and access logs (src/telemetry); reconfigured with every applied config. */
   telemetry?: ProxyTelemetry;
-  /** The drain time (default mesh.drainDurationMs or 5 s): how long a shutdown, or a config change that removes, moves or
-   *  changes a listener's filter chains, lets its connections finish before closing what is left (drain.ts). */
+  /** The drain time of every drain: how long a shutdown, or a config change that removes, moves or changes a listener's
+   *  filter chains, lets its connections finish before closing what is left (drain.ts). Default: a shutdown drains for
+   *  mesh.terminationDrainDurationMs, a config change for mesh.drainDurationMs, each else 5 s. */
   drainMs?: number;
   /** Randomness (retry back-off, fault percentages, load balancing), injectable in tests. */
   random?: () => number;
@@ -78,8 +79,8 @@ export interface RunningProxy {
   readonly clusters: ClusterManager;
   /** Validates and applies a config atomically; rejects (running config kept) with the reasons. */
   applyConfig(cfg: unknown): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish for up to `drainMs` (idle HTTP/1.1 connections close after a
-   *  short grace, TCP sessions get a FIN at the deadline), then closes everything. */
+  /** Stops accepting, lets in-flight requests finish for up to `drainMs` (default: the shutdown drain time, mesh.terminationDrainDurationMs)
+   *  (idle HTTP/1.1 connections close after a short grace, TCP sessions get a FIN at the deadline), then closes everything. */
   drain(drainMs?: number): Promise<void>;
   /** Closes at once. */
   close(): Promise<void>;
@@ -131,8 +132,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let admin: AdminServer | undefined;
   let queue: Promise<void> = Promise.resolve();
   const routeTables: RouteTableCache = new Map();
-  /** The drain time of a config: the proxy's option, else the config's mesh.drainDurationMs, else 5 s. */
+  /** The drain time of a config change: the proxy's option, else the config's mesh.drainDurationMs, else 5 s. */
   const drainTime = (cfg: ProxyConfig): number => opts.drainMs ?? cfg.mesh.drainDurationMs ?? 5000;
+  /** The drain time of a shutdown (Istio's terminationDrainDuration): the proxy's option, else the config's mesh.terminationDrainDurationMs, else 5 s. */
+  const shutdownDrainTime = (cfg: ProxyConfig): number => opts.drainMs ?? cfg.mesh.terminationDrainDurationMs ?? 5000;
 
   async function apply(obj: unknown): Promise<void> {
     const v = validateProxyConfig(obj);
@@ -181,7 +184,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     },
     async drain(drainMs) {
       ctx.draining = true;
-      await listeners.drain(drainMs ?? drainTime(current.config));
+      await listeners.drain(drainMs ?? shutdownDrainTime(current.config));
       await handle.close();
     },
     protectPorts(ports) {

@@ -48,7 +48,7 @@ export interface JoinToken {
 export interface SidecarOptions {
   source: ConfigSource;
   admin: { port: number; address: string };
-  /** How long a drain waits for in-flight requests (undefined: the config's mesh.drainDurationMs, else 5 s). */
+  /** How long a drain waits for in-flight requests (undefined: a shutdown the config's mesh.terminationDrainDurationMs, a config change its mesh.drainDurationMs, each else 5 s). */
   drainMs?: number;
   /** Istio metrics, tracing and access logs; with them the metrics endpoint(s). */
   telemetry?: { port: number; address: string; merged?: { port: number; appMetricsUrl: string } };

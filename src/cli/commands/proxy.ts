@@ -19,8 +19,9 @@ config stays. SIGTERM/SIGINT or POST /quitquitquit on the admin port drain and e
   --admin-port N        admin listener port (default 15000; 0 = ephemeral)
   --admin-address A     admin bind address (default 127.0.0.1)
   --ports-file F        write the chosen ports as JSON {"admin":N,"listeners":{"name":N}}
-  --drain-ms N          how long a drain waits for in-flight requests (default: the config's
-                        mesh.drainDurationMs, else 5000)
+  --drain-ms N          how long a drain waits for in-flight requests (default: on shutdown the
+                        config's mesh.terminationDrainDurationMs, on a config change its
+                        mesh.drainDurationMs, each else 5000)
   --metrics-port N      Prometheus endpoint /stats/prometheus (default 15090; 0 = ephemeral)
   --metrics-address A   metrics bind address (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)
   --telemetry on|off    Istio metrics, tracing and access logs (default on; docs/telemetry.md)

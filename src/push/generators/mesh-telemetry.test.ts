@@ -123,4 +123,14 @@ defaultProviders: {accessLogging: [json-log]}
     expect(settings('defaultConfig: {terminationDrainDuration: 10s}').drainDurationMs).toBeUndefined();
     expect(parseMeshConfig('defaultConfig: {drainDuration: soon}').violations.filter((v) => v.severity === 'error').map((v) => v.path)).toEqual(['defaultConfig.drainDuration']);
   });
+
+  it('defaultConfig.terminationDrainDuration reaches the proxy as mesh.terminationDrainDurationMs, only when set, without a warning', () => {
+    const { mesh, violations } = parseMeshConfig('defaultConfig:\n  drainDuration: 30s\n  terminationDrainDuration: 10s\n');
+    expect(violations).toEqual([]);
+    expect(meshSettings(mesh)).toMatchObject({ drainDurationMs: 30000, terminationDrainDurationMs: 10000 });
+    expect(settings('defaultConfig: {terminationDrainDuration: 1.5s}').terminationDrainDurationMs).toBe(1500);
+    expect(settings('defaultConfig: {drainDuration: 30s}').terminationDrainDurationMs).toBeUndefined();
+    expect(settings('').terminationDrainDurationMs).toBeUndefined();
+    expect(parseMeshConfig('defaultConfig: {terminationDrainDuration: later}').violations.filter((v) => v.severity === 'error').map((v) => v.path)).toEqual(['defaultConfig.terminationDrainDuration']);
+  });
 });

@@ -19,6 +19,9 @@ export function meshSettings(m: MeshConfig): MeshSettings {
   // ProxyConfig drainDuration (Istio default 45s): only when the mesh config sets it, else the proxy keeps its own (5 s).
   const drain = typeof m.defaultConfig?.drainDuration === 'string' ? parseDuration(m.defaultConfig.drainDuration) : undefined;
   if (drain !== undefined) out.drainDurationMs = Math.round(drain);
+  // ProxyConfig terminationDrainDuration (Istio default 5 s): the shutdown drain, only when set (the proxy's default is 5 s too).
+  const termination = typeof m.defaultConfig?.terminationDrainDuration === 'string' ? parseDuration(m.defaultConfig.terminationDrainDuration) : undefined;
+  if (termination !== undefined) out.terminationDrainDurationMs = Math.round(termination);
   const tracing = tracingSettings(m);
   if (tracing) out.tracing = tracing;
   const metrics = meshMetrics(m);
