@@ -82,6 +82,9 @@ export class ProxyStats {
   mtlsPeerExpired = 0;
   mtlsPeerNotYetValid = 0;
   mtlsPeerNoCertificate = 0;
+  /** Connections refused because the chain they matched needs the workload certificate this proxy does not have (started
+   *  without --token-file; BOWLINE_E_IDENTITY_NO_CERTIFICATE; Envoy's downstream_context_secrets_not_ready). */
+  mtlsNoWorkloadCertificate = 0;
 
   /** Count of requests carrying each flag, indexed by bit position. */
   readonly flagCounts = new Array<number>(16).fill(0);

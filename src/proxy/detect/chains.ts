@@ -11,6 +11,7 @@ import type { CompiledRouteConfig } from '../router/index.js';
 import { compileTcpProxy, type CompiledTcpProxy } from '../tcp/route.js';
 import { serverNameMatches } from '../tcp/names.js';
 import { compileDownstreamTls, type CompiledDownstreamTls } from '../tls/downstream.js';
+import { chainsWithoutIdentity } from '../identity/secrets.js';
 import { SecretResolver } from '../tls/secrets.js';
 import { compileUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import type { Sniffed } from './sniff.js';
@@ -75,6 +76,12 @@ export interface ListenerChains {
    */
   readonly directDetectTimeoutMs: number;
   readonly shared: ProtocolShared;
+  /**
+   * The mTLS chains the proxy dropped for lack of a workload certificate (identity/secrets.ts), matched after the
+   * listener's own: a connection one of them takes is refused as Envoy resets a connection whose chain's certificate
+   * is not ready (downstream_context_secrets_not_ready), counted in mtlsNoWorkloadCertificate. Usually empty.
+   */
+  readonly withoutIdentity: ReadonlyArray<{ readonly name: string; matches(i: ChainInput): boolean; readonly securityPolicy: 'mutual_tls' | 'none' }>;
 }
 
 /** The per-config parts every listener shares: the secrets and each cluster's compiled upstream TLS. */
@@ -98,7 +105,7 @@ export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void, 
 
 /** True when a listener needs this dispatcher (anything but a single plaintext HTTP/1.1 chain). */
 export function needsDispatch(l: Listener): boolean {
-  if (l.filterChains.length !== 1) return true;
+  if (l.filterChains.length !== 1 || chainsWithoutIdentity(l).length > 0) return true;
   const c = l.filterChains[0]!;
   return c.tcp !== undefined || c.tls !== undefined || (c.http?.codec ?? 'auto') !== 'http1' || c.match !== undefined;
 }
@@ -116,7 +123,12 @@ export function compileListenerChains(
   const waitForBytes = base.idleTimeoutMs || 3_600_000;
   const detectTimeoutMs = chains.some((c) => c.tcp !== undefined) ? l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS : waitForBytes;
   const directDetectTimeoutMs = chains.some((c) => c.http?.acceptAbsoluteForm === true) ? Math.max(detectTimeoutMs, waitForBytes) : detectTimeoutMs;
-  return { listener: l, chains, inspect, detectTimeoutMs, directDetectTimeoutMs, shared };
+  const withoutIdentity = chainsWithoutIdentity(l).map((fc, i) => ({
+    name: fc.name || `chain-${i}`,
+    matches: compileChainMatch(fc.match),
+    securityPolicy: fc.tls?.securityPolicy ?? (fc.tls?.requireClientCertificate ? 'mutual_tls' as const : 'none' as const),
+  }));
+  return { listener: l, chains, inspect, detectTimeoutMs, directDetectTimeoutMs, shared, withoutIdentity };
 }
 
 function httpRuntime(h: HttpConnectionManager, base: HttpListenerRuntime, tables: Map<string, CompiledRouteConfig>, tls: boolean): HttpListenerRuntime {

@@ -107,9 +107,19 @@ export function dispatchConnection(socket: Socket, slot: ListenerSlot, ctx: Prox
     const chain = lc.chains.find((c) => c.matches(input));
     if (chain === undefined) {
       conns.delete(pending);
+      const lost = lc.withoutIdentity.length === 0 ? undefined : lc.withoutIdentity.find((c) => c.matches(input));
+      if (lost !== undefined) {
+        // Its chain needs the workload certificate this proxy does not have: refused (fail closed), for that reason.
+        ctx.stats.mtlsNoWorkloadCertificate++;
+        ctx.log('noidentity:' + lc.listener.name, `listener ${lc.listener.name}: ${input.transport === 'tls' ? 'TLS' : input.transport} connection from ${input.source} refused: its filter chain ${lost.name} requires mTLS but this proxy has no workload certificate (start it with --token-file) (BOWLINE_E_IDENTITY_NO_CERTIFICATE)`);
+        socket.destroy();
+        return;
+      }
       ctx.stats.noFilterChainMatch++;
       if (input.transport === 'tls' && input.serverName === undefined) ctx.stats.tlsInspectorNoSni++;
-      const mtlsOnly = input.transport === 'raw' && lc.chains.length > 0 && lc.chains.every((c) => c.securityPolicy === 'mutual_tls');
+      // A port whose chains all require mTLS (STRICT), counting those dropped for lack of a workload certificate.
+      const all = lc.withoutIdentity.length === 0 ? lc.chains : [...lc.chains, ...lc.withoutIdentity];
+      const mtlsOnly = input.transport === 'raw' && all.length > 0 && all.every((c) => c.securityPolicy === 'mutual_tls');
       if (mtlsOnly) ctx.stats.mtlsPlaintextRefused++;
       if (mtlsOnly) ctx.log('plaintext:' + lc.listener.name, `listener ${lc.listener.name}: plaintext connection from ${input.source} refused: this port requires mTLS (STRICT); the client needs a sidecar with ISTIO_MUTUAL toward it (BOWLINE_E_TLS_PLAINTEXT_REFUSED)`);
       else ctx.log('nochain:' + lc.listener.name, `listener ${lc.listener.name}: no filter chain matches a ${input.transport} connection${input.serverName ? ` for ${input.serverName}` : ''} from ${input.source}; closed`);

@@ -4,13 +4,23 @@
  * the config is compiled. Without credentials (a proxy started without a token) mTLS cannot
  * work, and the config is narrowed so it still applies and fails closed:
  *  - inbound TLS chains that need the workload certificate are dropped (a PERMISSIVE port serves
- *    plaintext only; a STRICT port refuses every connection, logged);
+ *    plaintext only; a STRICT port refuses every connection, logged); the dropped chains are kept aside
+ *    (chainsWithoutIdentity) so that a connection one of them would have taken is refused for that reason
+ *    (`mtlsNoWorkloadCertificate`, as Envoy's downstream_context_secrets_not_ready), not as matching no chain;
  *  - auto-mTLS clusters (`tls.auto`) connect in plaintext, as auto-mTLS would toward a peer without a proxy;
  *  - clusters a DestinationRule set to ISTIO_MUTUAL lose their endpoints (503 UH), never a silent downgrade.
  */
-import type { ProxyConfig, Secret } from '../../proxy-config/types.js';
+import type { FilterChain, Listener, ProxyConfig, Secret } from '../../proxy-config/types.js';
 import { isWorkloadSecret, ROOT_CA_SECRET, WORKLOAD_CERT_SECRET } from '../../proxy-config/workload-secrets.js';
 import type { WorkloadCredentials } from './credentials.js';
+
+/** The filter chains resolveWorkloadSecrets dropped from a listener of the config it returned (no workload certificate). */
+const dropped = new WeakMap<Listener, readonly FilterChain[]>();
+
+/** The chains of `l` (a listener of a config resolveWorkloadSecrets returned) it dropped for lack of a workload certificate; empty: none. */
+export function chainsWithoutIdentity(l: Listener): readonly FilterChain[] {
+  return dropped.get(l) ?? [];
+}
 
 /** Where a proxy's workload credentials come from (LiveCredentials satisfies it). */
 export interface WorkloadIdentitySource {
@@ -34,7 +44,9 @@ export function resolveWorkloadSecrets(cfg: ProxyConfig, creds: WorkloadCredenti
     const chains = l.filterChains.filter((fc) => !(fc.tls && (uses(fc.tls.certificateSecret) || uses(fc.tls.validationSecret))));
     if (chains.length === l.filterChains.length) return l;
     if (chains.length === 0) log?.(`no-identity:${l.name}`, `listener ${l.name} requires mTLS (STRICT) but this proxy has no workload certificate (start it with --token-file): every connection is refused (BOWLINE_E_IDENTITY_NO_CERTIFICATE)`);
-    return { ...l, filterChains: chains };
+    const narrowed = { ...l, filterChains: chains };
+    dropped.set(narrowed, l.filterChains.filter((fc) => !chains.includes(fc)));
+    return narrowed;
   });
   const emptied = new Set<string>();
   const clusters = cfg.clusters.map((c) => {
