@@ -19,6 +19,14 @@ const tracing = obj('Tracing', {
   openCensusAgent: any(),
 }, { open: false });
 
+/**
+ * Why `v` cannot be a mesh id, or undefined: it travels in the peer metadata header and span attributes, so
+ * it is 1-253 printable ASCII characters without spaces, quotes or backslashes (`bowline up --mesh-id` too).
+ */
+export function meshIdProblem(v: string): string | undefined {
+  return /^[\x21\x23-\x5b\x5d-\x7e]{1,253}$/.test(v) ? undefined : `mesh id ${JSON.stringify(v)} must be 1-253 printable ASCII characters without spaces, quotes or backslashes (e.g. mesh1)`;
+}
+
 const proxyConfig = obj('ProxyConfig', {
   tracing,
   discoveryAddress: str(),
@@ -31,7 +39,7 @@ const proxyConfig = obj('ProxyConfig', {
   proxyStatsMatcher: any(),
   extraStatTags: arr(str()),
   gatewayTopology: any(),
-  meshId: str(),
+  meshId: str((v) => { const p = meshIdProblem(v); return p ? { code: 'BOWLINE_E_API_MESH_ID', message: p } : undefined; }),
   image: any(),
   envoyAccessLogService: any(),
   envoyMetricsService: any(),
@@ -154,6 +162,7 @@ export const MESH_FIELDS_ACTED_ON: Readonly<Record<string, string>> = {
   pathNormalization: 'mesh.pathNormalization (src/push/generators/mesh.ts)',
   'defaultConfig.drainDuration': 'mesh.drainDurationMs (src/push/generators/mesh.ts)',
   'defaultConfig.terminationDrainDuration': 'mesh.terminationDrainDurationMs (src/push/generators/mesh.ts)',
+  'defaultConfig.meshId': 'the mesh id unless bowline up --mesh-id (src/control/mesh.ts): mesh.meshId (src/push/generators/mesh.ts), the registry view peers check (src/registry/remote/view.ts)',
   'defaultConfig.tracing.sampling': 'mesh.tracingSampling (src/push/generators/mesh-telemetry.ts)',
   'defaultConfig.tracing.zipkin': 'the legacy zipkin collector (src/push/generators/mesh-telemetry.ts)',
 };

@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
 import { openEmbeddedStore, type Store } from '../store/index.js';
 import { resolveKind } from './kinds.js';
-import { MeshConfigError, MeshConfigSource } from './mesh.js';
+import { parseMeshConfig } from '../api/index.js';
+import { MeshConfigError, MeshConfigSource, meshIdOf } from './mesh.js';
 import { mergePatch } from './merge-patch.js';
 import { tempDir } from '../../test/support/temp.js';
 
@@ -18,6 +19,25 @@ describe('mesh config sources', () => {
   afterEach(async () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('mesh id: --mesh-id, else defaultConfig.meshId (file or ConfigMap), else the trust domain; a top-level meshId is not read', async () => {
+    const file = join(dir, 'mesh.yaml');
+    writeFileSync(file, 'trustDomain: corp.example\nmeshId: top-level\n');
+    const src = new MeshConfigSource({ file });
+    await src.start(store);
+    expect(src.get().meshId).toBe('corp.example');
+    const seen: string[] = [];
+    src.subscribe((m) => seen.push(m.meshId!));
+    await store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: 'defaultConfig:\n  meshId: from-configmap\n' } });
+    await waitFor(() => seen.length === 1, { what: 'mesh config change' });
+    expect(seen).toEqual(['from-configmap']);
+    src.stop();
+    const flagged = new MeshConfigSource({ file, meshId: 'from-flag' });
+    await flagged.start(store);
+    expect(flagged.get().meshId).toBe('from-flag');
+    flagged.stop();
+    expect(meshIdOf(parseMeshConfig('').mesh, undefined)).toBe('cluster.local');
   });
 
   it('layers defaults < file < istio ConfigMap < flags, and follows ConfigMap changes', async () => {

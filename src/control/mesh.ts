@@ -19,9 +19,20 @@ export interface MeshSourceOptions {
   file?: string;
   rootNamespace?: string;
   trustDomain?: string;
-  /** `bowline up --mesh-id`: Istio's meshId (install value `global.meshID`); default the mesh config's, else the trust domain. */
+  /** `bowline up --mesh-id`: Istio's meshId (install value `global.meshID`); default the mesh config's `defaultConfig.meshId`, else the trust domain. */
   meshId?: string;
   log?: (line: string) => void;
+}
+
+/**
+ * The mesh id, as Istio derives it: `bowline up --mesh-id` (install value `global.meshID`), else the mesh
+ * config's `defaultConfig.meshId` (ProxyConfig meshId), else the trust domain. A top-level `meshId` is
+ * not Istio's MeshConfig: it is answered with BOWLINE_W_API_MESH_UNKNOWN_FIELD and not read.
+ */
+export function meshIdOf(mesh: MeshConfig, flag: string | undefined): string {
+  if (flag) return flag;
+  const dc = mesh.defaultConfig?.meshId;
+  return typeof dc === 'string' && dc !== '' ? dc : mesh.trustDomain;
 }
 
 function plain(text: string): Record<string, unknown> {
@@ -101,8 +112,7 @@ export class MeshConfigSource {
     const mesh = parseMeshConfig(Object.keys(merged).length ? stringify(merged) : '').mesh;
     if (this.opts.trustDomain) mesh.trustDomain = this.opts.trustDomain;
     if (this.opts.rootNamespace) mesh.rootNamespace = this.opts.rootNamespace;
-    if (this.opts.meshId) mesh.meshId = this.opts.meshId;
-    else if (typeof mesh.meshId !== 'string' || mesh.meshId === '') mesh.meshId = mesh.trustDomain; // Istio's default
+    mesh.meshId = meshIdOf(mesh, this.opts.meshId);
     return mesh;
   }
 }

@@ -112,6 +112,9 @@ export interface MeshSettings {
   pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
   /** Telemetry `metrics` for the Prometheus provider (protocol 9): absent, every istio_* metric with Istio's labels. */
   metrics?: MetricsSettings;
+  /** Istio's meshId (MeshConfig `meshId`, `bowline up --mesh-id`; protocol 12): spans' `istio.mesh_id` and the peer metadata's
+   *  mesh id. Absent (a proxy started from a file): the node's trust domain, as Istio defaults it. */
+  meshId?: string;
 }
 
 /** The istio_* metrics an override may name (Istio's MetricSelector.IstioMetric, without the gRPC message counts). */

@@ -118,6 +118,8 @@ function mesh(c: Checker, v: unknown): void {
     c.num(t.maxQueue, 'mesh.tracing.maxQueue', { min: 0, int: true });
   }
   metricsSettings(c, m.metrics);
+  // Sent in the peer metadata header and span attributes: printable ASCII without spaces, quotes or backslashes.
+  if (m.meshId !== undefined && c.str(m.meshId, 'mesh.meshId') && !/^[\x21\x23-\x5b\x5d-\x7e]{1,253}$/.test(m.meshId)) c.error('mesh.meshId', 'must be 1-253 printable ASCII characters without spaces, quotes or backslashes');
 }
 
 interface Refs {

@@ -9,16 +9,17 @@ import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
 /** Protocol revision spoken by this build (docs/push-protocol.md lists what each one added). */
-export const PUSH_PROTOCOL_VERSION = 11;
+export const PUSH_PROTOCOL_VERSION = 12;
 /**
  * The oldest proxy protocol this control plane serves. A revision that only adds a resource type
  * keeps it (older proxies are not sent that type); one that adds a field to an existing type, which
  * an older proxy would refuse or, worse, ignore, raises it to itself. 6 added UpstreamTls.unavailable,
  * 7 authorization.custom (AuthorizationPolicy CUSTOM) and the telemetry fields of docs/push-protocol.md,
  * 9 mesh.metrics (Telemetry metrics overrides), 10 authorization.custom[].provider.protocol (ext_authz gRPC),
- * 11 mesh.terminationDrainDurationMs (MeshConfig defaultConfig.terminationDrainDuration).
+ * 11 mesh.terminationDrainDurationMs (MeshConfig defaultConfig.terminationDrainDuration),
+ * 12 mesh.meshId (an older proxy would ignore it and report the wrong mesh id).
  */
-export const MIN_PUSH_PROTOCOL_VERSION = 11;
+export const MIN_PUSH_PROTOCOL_VERSION = 12;
 /** Longest line (one message) either side accepts; longer is garbage and closes the stream. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Every resource type the stream carries, in the order a proxy should apply them (xDS: CDS, EDS, LDS, RDS). */

@@ -3,7 +3,7 @@
  * identity, and per cluster its service and its endpoints' workload facts.
  */
 import type { Cluster, NodeInfo, ProxyConfig } from '../proxy-config/index.js';
-import { canonicalOf, nodePeerMetadata, type PeerMetadata } from './peer.js';
+import { canonicalOf, meshIdOf, nodePeerMetadata, type PeerMetadata } from './peer.js';
 
 /** What a cluster contributes to labels and span names. */
 export interface ClusterInfo {
@@ -23,7 +23,7 @@ export interface ClusterInfo {
 
 /** The indexed view; rebuilt when the proxy applies a new config. */
 export class ConfigView {
-  /** This proxy's own workload metadata. */
+  /** This proxy's own workload metadata, with its mesh id (`mesh.meshId`, else its trust domain). */
   readonly self: PeerMetadata;
   /** The service this proxy's workload serves (first of node.services), for inbound destination_service. */
   readonly selfService: { host: string; name: string; namespace: string };
@@ -31,9 +31,9 @@ export class ConfigView {
   /** Listener name -> direction. */
   private readonly directions = new Map<string, 'inbound' | 'outbound' | 'gateway'>();
 
-  constructor(readonly node: NodeInfo, config?: Pick<ProxyConfig, 'clusters' | 'endpoints'> & { listeners?: ProxyConfig['listeners'] }) {
+  constructor(readonly node: NodeInfo, config?: Pick<ProxyConfig, 'clusters' | 'endpoints'> & { listeners?: ProxyConfig['listeners']; mesh?: Pick<ProxyConfig['mesh'], 'meshId'> }) {
     for (const l of config?.listeners ?? []) this.directions.set(l.name, l.direction);
-    this.self = nodePeerMetadata(node);
+    this.self = nodePeerMetadata(node, meshIdOf(node, config?.mesh));
     const svc = node.services?.[0];
     const host = svc ? svc.replace(/:\d+$/, '') : `${this.self.app}.${node.namespace}.svc.cluster.local`;
     this.selfService = { host, name: host.split('.')[0]!, namespace: host.split('.')[1] ?? node.namespace };

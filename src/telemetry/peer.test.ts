@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { decodePeerMetadata, encodePeerMetadata, nodePeerMetadata, PeerCache } from './peer.js';
+import { decodePeerMetadata, encodePeerMetadata, meshIdOf, nodePeerMetadata, PeerCache } from './peer.js';
 
 const node = { id: 'reviews-v2-1.default', role: 'sidecar' as const, workload: 'reviews-v2', namespace: 'default', serviceAccount: 'bookinfo-reviews', labels: { app: 'reviews', version: 'v2' } };
 
 describe('peer metadata', () => {
   it('round-trips the node metadata through the header value', () => {
     const m = nodePeerMetadata(node);
-    expect(m).toEqual({ workload: 'reviews-v2', namespace: 'default', app: 'reviews', version: 'v2', canonicalService: 'reviews', canonicalRevision: 'v2', cluster: 'Kubernetes', serviceAccount: 'bookinfo-reviews', principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews' });
+    expect(m).toEqual({ workload: 'reviews-v2', namespace: 'default', app: 'reviews', version: 'v2', canonicalService: 'reviews', canonicalRevision: 'v2', cluster: 'Kubernetes', serviceAccount: 'bookinfo-reviews', principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews', meshId: 'cluster.local' });
     expect(decodePeerMetadata(encodePeerMetadata(m))).toEqual(m);
+  });
+
+  it("carries the mesh id (Istio's MESH_ID): the pushed mesh.meshId, else the node's trust domain; an older sender's header has none", () => {
+    expect(meshIdOf(node, { meshId: 'mesh1' })).toBe('mesh1');
+    expect(meshIdOf({ ...node, trustDomain: 'corp.example' })).toBe('corp.example');
+    expect(meshIdOf({ ...node, trustDomain: 'corp.example' }, {})).toBe('corp.example');
+    const m = nodePeerMetadata(node, 'mesh1');
+    expect(decodePeerMetadata(encodePeerMetadata(m))?.meshId).toBe('mesh1');
+    const { meshId: _m, ...old } = m;
+    expect(decodePeerMetadata(encodePeerMetadata(old as typeof m))).toEqual(old);
+    expect(decodePeerMetadata(encodePeerMetadata({ ...m, meshId: 'mesh "1"' }))).toBeUndefined();
   });
 
   it('canonical service and revision: Istio labels first, then app.kubernetes.io/*, app/version, the workload and latest', () => {

@@ -8,7 +8,7 @@
  * it reaches an application. Invalid or oversized values are ignored (treated as no peer), and
  * the cache is bounded so a client inventing identities cannot grow memory or label sets.
  */
-import type { NodeInfo } from '../proxy-config/index.js';
+import type { MeshSettings, NodeInfo } from '../proxy-config/index.js';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../proxy-config/spiffe.js';
 
 /** Header carrying the sender's workload metadata (base64 of JSON PeerMetadata). */
@@ -29,6 +29,8 @@ export interface PeerMetadata {
   serviceAccount: string;
   /** SPIFFE id, when the sender has one. */
   principal?: string;
+  /** The sender's mesh id (Istio's MESH_ID); absent from an older sender's header. */
+  meshId?: string;
 }
 
 /**
@@ -50,8 +52,13 @@ const MAX_FIELD = 253;
 /** Printable ASCII without quotes and backslashes keeps labels and logs clean. */
 const FIELD = /^[\x21\x23-\x5b\x5d-\x7e]*$/;
 
-/** The metadata a proxy announces about its own workload, from its NodeInfo. */
-export function nodePeerMetadata(node: NodeInfo): PeerMetadata {
+/** A proxy's mesh id: the pushed `mesh.meshId`, else (a proxy started from a file) its trust domain, Istio's default. */
+export function meshIdOf(node: NodeInfo, mesh?: Pick<MeshSettings, 'meshId'>): string {
+  return mesh?.meshId || node.trustDomain || DEFAULT_TRUST_DOMAIN;
+}
+
+/** The metadata a proxy announces about its own workload, from its NodeInfo and mesh id (default: meshIdOf without mesh settings). */
+export function nodePeerMetadata(node: NodeInfo, meshId = meshIdOf(node)): PeerMetadata {
   const labels = node.labels ?? {};
   return {
     workload: node.workload,
@@ -62,6 +69,7 @@ export function nodePeerMetadata(node: NodeInfo): PeerMetadata {
     cluster: node.cluster ?? 'Kubernetes',
     serviceAccount: node.serviceAccount,
     principal: spiffeId(node),
+    meshId,
   };
 }
 
@@ -98,9 +106,10 @@ export function decodePeerMetadata(value: string): PeerMetadata | undefined {
     if (!validField(v)) return undefined;
     out[k] = v;
   }
-  if (o['principal'] !== undefined) {
-    if (!validField(o['principal'])) return undefined;
-    out['principal'] = o['principal'];
+  for (const k of ['principal', 'meshId'] as const) {
+    if (o[k] === undefined) continue;
+    if (!validField(o[k])) return undefined;
+    out[k] = o[k];
   }
   return out as unknown as PeerMetadata;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeInfo, ProxyConfig } from '../proxy-config/index.js';
 import { BufferedSink } from './accesslog/sink.js';
-import { encodePeerMetadata, nodePeerMetadata, PEER_METADATA_HEADER } from './peer.js';
+import { decodePeerMetadata, encodePeerMetadata, nodePeerMetadata, PEER_METADATA_HEADER } from './peer.js';
 import type { RequestRecord } from './record.js';
 import { TestHeaders } from './test-headers.js';
 import { createProxyTelemetry } from './telemetry.js';
@@ -122,6 +122,23 @@ describe('ProxyTelemetry tracing', () => {
     expect(spans).toHaveLength(1);
     expect(spans[0]).toMatchObject({ traceId: '463ac35c9f6413ad48485a3953bb6124', id: tr.spanId, parentId: 'a2fb4a1d1a96d312', kind: 'CLIENT', name: 'reviews.default.svc.cluster.local:9080/*', localService: 'productpage.default', remoteAddress: '10.0.0.7:9080', durationUs: 12400 });
     expect(spans[0]!.tags).toMatchObject({ 'http.url': 'http://reviews:9080/reviews/0?x=1', 'http.method': 'GET', 'http.status_code': '200', 'http.protocol': 'HTTP/1.1', upstream_cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', 'upstream_cluster.name': 'outbound|9080|v1|reviews.default.svc.cluster.local', node_id: 'productpage-v1-1.default', response_flags: '-', 'guid:x-request-id': 'req-1', user_agent: 'curl', downstream_cluster: '-', 'peer.address': '127.0.0.1:5555', 'istio.canonical_service': 'productpage', 'istio.mesh_id': 'cluster.local', 'istio.namespace': 'default', component: 'proxy' });
+  });
+
+  it("tags spans and the peer metadata it sends with the pushed mesh.meshId, and follows a new one; without it, the trust domain", () => {
+    const spans: SpanData[] = [];
+    const cfg = config();
+    const t = createProxyTelemetry({ config: { ...cfg, mesh: { ...cfg.mesh, meshId: 'mesh1' } }, sinks: [{ add: (s) => spans.push(s) }], ids: new SeqIds() });
+    const hop = () => {
+      const h = new TestHeaders({ 'x-b3-sampled': '1' });
+      t.finishRequest(rec({ trace: t.startRequest(h, 'outbound')!, cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local' }));
+      return spans.at(-1)!.tags['istio.mesh_id'];
+    };
+    const sent = () => decodePeerMetadata(t.peerHeaderValue)?.meshId;
+    expect([hop(), sent()]).toEqual(['mesh1', 'mesh1']);
+    t.reconfigure({ ...cfg, mesh: { ...cfg.mesh, meshId: 'mesh2' } });
+    expect([hop(), sent()]).toEqual(['mesh2', 'mesh2']);
+    t.reconfigure({ ...cfg, node: { ...cfg.node, trustDomain: 'corp.example' } });
+    expect([hop(), sent()]).toEqual(['corp.example', 'corp.example']);
   });
 
   it('keeps an upstream "not sampled" decision and samples new traces by the configured percentage', () => {

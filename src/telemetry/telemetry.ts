@@ -43,7 +43,6 @@ export interface ProxyTelemetryOptions {
   accessLogSink?: LogSink;
   ids?: IdSource;
   random?: () => number;
-  meshId?: string;
 }
 
 /** The per-proxy telemetry facade the proxy pipeline calls. */
@@ -113,7 +112,6 @@ export class ProxyTelemetry {
             view: this.view,
             samplingPercent: mesh.tracingSampling ?? 1,
             sinks: [...this.exporters, ...(this.o.sinks ?? [])],
-            meshId: this.o.meshId,
             ids: this.o.ids,
             random: this.o.random,
           });

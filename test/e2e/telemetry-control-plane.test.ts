@@ -1,7 +1,8 @@
-// Telemetry driven by the control plane, with real processes on loopback: `bowline up`, the
+// Telemetry driven by the control plane, with real processes on loopback: `bowline up --mesh-id`, the
 // `istio` ConfigMap (Istio's MeshConfig) setting 100 % sampling, a zipkin address pointing at
 // the test's collector and access logs on stdout; two sidecars (`bowline proxy --server`).
-// A request through both yields linked spans; switching accessLogEncoding to JSON changes the
+// A request through both yields linked spans tagged with the mesh id, which the proxies' config dump
+// shows too; switching accessLogEncoding to JSON changes the
 // proxies' access log lines without a restart; the control plane's /metrics counts pushes,
 // convergence, proxies, NACKs (a gateway that cannot bind its port), config writes and store calls.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
   let api = 0;
   let push = 0;
   let ppIn = 0;
+  let ppAdmin = 0;
   let pp: Child;
   let reviews: Child;
 
@@ -91,7 +93,7 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
   beforeAll(async () => {
     collector = await startCollector();
     const portsFile = join(home, 'ports.json');
-    const cp = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile]);
+    const cp = startBowline(['up', '--push-plaintext', '--home', home, '--listen-api', '127.0.0.1:0', '--listen-push', '127.0.0.1:0', '--ports-file', portsFile, '--mesh-id', 'e2e-mesh']);
     children.push(cp);
     await waitFor(() => existsSync(portsFile) && readFileSync(portsFile, 'utf8').endsWith('\n'), { timeoutMs: 20_000, what: () => `bowline up ports (${cp.output()})` });
     ({ api, push } = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number });
@@ -119,10 +121,12 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
       return p.length === 2 && p.every((x) => Object.values(x.types).every((t) => t.state === 'SYNCED'));
     }, { timeoutMs: 30_000, what: 'two proxies SYNCED' });
     await waitFor(() => {
-      const l = (readPortsFile(join(home, 'productpage.ports.json'), ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners;
+      const ports = readPortsFile(join(home, 'productpage.ports.json'), ['admin']) as unknown as { admin?: number; listeners?: Record<string, number> } | undefined;
+      const l = ports?.listeners;
       ppOut = l?.outbound ?? 0;
       ppIn = l?.['inbound|9080'] ?? 0;
-      return ppOut > 0 && ppIn > 0;
+      ppAdmin = ports?.admin ?? 0;
+      return ppOut > 0 && ppIn > 0 && ppAdmin > 0;
     }, { timeoutMs: 15_000, what: 'productpage listeners in its ports file' });
   }, 90_000);
 
@@ -154,6 +158,13 @@ describe.skipIf(!existsSync(join(repoRoot, 'dist/cli/main.js')))('telemetry from
     expect(reviewsServer.parentId).toBe(ppClient.id);
     expect(ppClient.tags['upstream_cluster']).toContain('reviews');
     expect(reviewsServer.tags['http.status_code']).toBe('200');
+    // `bowline up --mesh-id e2e-mesh` reaches every proxy: Istio's istio.mesh_id span tag (the default would be cluster.local).
+    expect(spans.map((s) => s.tags['istio.mesh_id'])).toEqual(['e2e-mesh', 'e2e-mesh', 'e2e-mesh']);
+  });
+
+  it("the proxy's config dump shows the mesh id it runs with", async () => {
+    const dump = JSON.parse((await get(ppAdmin, '/config_dump')).body) as { config: { mesh: { meshId?: string } } };
+    expect(dump.config.mesh.meshId).toBe('e2e-mesh');
   });
 
   it('accessLogEncoding JSON in the ConfigMap switches both proxies from TEXT to JSON lines without a restart', async () => {

@@ -3,7 +3,7 @@ export interface MeshConfig {
   trustDomain: string;
   /** Other trust domains whose workloads are this mesh's own (peers, authorization principals). */
   trustDomainAliases?: string[];
-  /** Istio's meshId (MeshConfig `meshId`, install value `global.meshID`). */
+  /** The mesh id in force (src/control/mesh.ts meshIdOf): `--mesh-id` (Istio's `global.meshID`), else `defaultConfig.meshId`, else the trust domain. */
   meshId?: string;
   rootNamespace: string;
   enableAutoMtls: boolean;

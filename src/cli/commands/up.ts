@@ -1,4 +1,5 @@
 import { parseDuration } from '../../api/duration.js';
+import { meshIdProblem } from '../../api/mesh-config.js';
 import { isLoopback } from '../../control/auth.js';
 import { parseListen, startControlPlane, type ControlPlane } from '../../control/control-plane.js';
 import { bowlineVersion } from '../../control/version.js';
@@ -37,7 +38,7 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --cluster NAME             this cluster's id in a multi-cluster mesh (Istio's multiCluster.clusterName; default Kubernetes)
   --network NET              the network this cluster's workloads are on unless their topology.istio.io/network label
                              says otherwise (Istio's global.network; default none: every endpoint directly reachable)
-  --mesh-id ID               the mesh id (Istio's global.meshID / MeshConfig meshId; default the trust domain)
+  --mesh-id ID               the mesh id (Istio's global.meshID; default the mesh config's defaultConfig.meshId, else the trust domain)
   --remote-endpoint-grace D  how long a remote cluster (bowline cluster add) that stopped answering keeps its last
                              endpoints (default 5m; docs/multicluster.md)
   --ports-file FILE          write the bound ports as JSON {"api":N,"push":N,...}
@@ -146,6 +147,8 @@ export const command: Command = {
     if (values['push-plaintext'] && !isLoopback(parseListen(values['listen-push']!, '--listen-push').host)) {
       throw new UsageError(`--push-plaintext is refused with --listen-push ${values['listen-push']}: unauthenticated proxy streams are allowed on a loopback address only`);
     }
+    const meshIdBad = values['mesh-id'] !== undefined ? meshIdProblem(values['mesh-id']) : undefined;
+    if (meshIdBad) throw new UsageError(`--mesh-id: ${meshIdBad}`);
     if (values.prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(values.prometheus)) throw new UsageError(`--prometheus must be an http(s) URL such as http://127.0.0.1:9090, got "${values.prometheus}"`);
     const home = bowlineHome(values.home);
     const hooks = values.webhooks!.split(',').map((w) => w.trim()).filter(Boolean);

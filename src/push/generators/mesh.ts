@@ -14,6 +14,8 @@ export function meshSettings(m: MeshConfig): MeshSettings {
     autoMtls: m.enableAutoMtls ?? true,
     outboundTrafficPolicy: m.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
   };
+  // The mesh id in force (src/control/mesh.ts: --mesh-id, else defaultConfig.meshId, else the trust domain).
+  if (typeof m.meshId === 'string' && m.meshId !== '') out.meshId = m.meshId;
   const pn = (m.pathNormalization as { normalization?: string } | undefined)?.normalization;
   if (pn !== undefined && pn !== 'DEFAULT') out.pathNormalization = pn as NonNullable<MeshSettings['pathNormalization']>;
   // ProxyConfig drainDuration (Istio default 45s): only when the mesh config sets it, else the proxy keeps its own (5 s).

@@ -5,6 +5,7 @@
  * request completes and, only for sampled requests, hands a span to the exporters.
  */
 import type { ClusterInfo, ConfigView } from '../config-view.js';
+import { meshIdOf } from '../peer.js';
 import type { RequestRecord } from '../record.js';
 import type { RequestScan } from '../request-scan.js';
 import { appendNewContext, extractContext, type HeaderAccess, injectContext, sampleByTraceId } from './context.js';
@@ -33,8 +34,6 @@ export interface TracerOptions {
   /** Percentage of new traces sampled (0..100); mesh `tracingSampling`. */
   samplingPercent: number;
   sinks: SpanSink[];
-  /** Istio's mesh id tag (default `cluster.local`). */
-  meshId?: string;
   ids?: IdSource;
   /** Injected randomness for sampling new traces (0 <= x < 1); default: derived from the trace id. */
   random?: () => number;
@@ -58,7 +57,7 @@ export class Tracer {
       node_id: o.view.node.id,
       'istio.canonical_service': self.canonicalService,
       'istio.canonical_revision': self.canonicalRevision,
-      'istio.mesh_id': o.meshId ?? 'cluster.local',
+      'istio.mesh_id': self.meshId ?? meshIdOf(o.view.node), // mesh.meshId, else the trust domain (ConfigView)
       'istio.namespace': self.namespace,
       component: 'proxy',
       downstream_cluster: '-',
