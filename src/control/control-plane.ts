@@ -84,7 +84,7 @@ export interface ControlPlaneOptions {
   network?: string;
   /** How long a remote cluster that stopped answering keeps its endpoints (`--remote-endpoint-grace`; default 5 minutes). */
   remoteEndpointGraceMs?: number;
-  /** The mesh id (`--mesh-id`, Istio's `global.meshID`; default the mesh config's meshId, else the trust domain). */
+  /** The mesh id (`--mesh-id`, Istio's `global.meshID`; default the mesh config's `defaultConfig.meshId`, else the trust domain). */
   meshId?: string;
   /** Prometheus base URL the dashboard reads traffic from instead of the proxies' push streams (`bowline up --prometheus`). */
   prometheus?: string;
@@ -223,6 +223,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         ...(opts.kubernetes ? { kubernetes: opts.kubernetes } : {}),
         openSecret: (o: StoredObject) => openSecretData(secretsKek(), o as unknown as StoredSecretShape),
         localRoots: () => ca?.trustBundlePem() ?? '',
+        localMeshId: () => mesh.get().meshId ?? mesh.get().trustDomain,
         ...(opts.remoteEndpointGraceMs !== undefined ? { remoteEndpointGraceMs: opts.remoteEndpointGraceMs } : {}),
       });
       // 3. The mesh controller: store + registries -> one MeshSnapshot, with virtual IPs for services without addresses.
@@ -271,7 +272,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stops.push(c.onSnapshot((s) => status.update(s)));
       api.core.statusOf = (o) => status.statusOf(o);
       metrics.addRegistry(server.metrics.registry);
-      push = { server, controller: c, registries: () => aggregate.statuses(), multiCluster: registryApiHandler({ local: registries.served, topology: registries.topology, roots: () => ca?.trustBundlePem() ?? '', clusters: registries.clusters }) };
+      push = { server, controller: c, registries: () => aggregate.statuses(), multiCluster: registryApiHandler({ local: registries.served, topology: registries.topology, roots: () => ca?.trustBundlePem() ?? '', meshId: () => mesh.get().meshId ?? mesh.get().trustDomain, clusters: registries.clusters }) };
       if (isLeader) {
         // The mesh's status of VirtualServices and AuthorizationPolicies, written to the apiserver by the leader.
         const writer = (await import('./kube-status.js')).kubeStatusWriter({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), store, statusOf: (o) => status.statusOf(o), isLeader, replicaId, log });

@@ -53,6 +53,8 @@ export interface RegistrySettings {
   openSecret(obj: StoredObject): Record<string, string>;
   /** The roots this mesh trusts (PEM; empty without a CA): a remote cluster under another root is refused. */
   localRoots(): string;
+  /** This control plane's mesh id (the mesh config's, src/control/mesh.ts): a remote Bowline of another mesh is refused. */
+  localMeshId(): string;
   /** How long a remote cluster that stopped answering keeps its endpoints (default 5 minutes). */
   remoteEndpointGraceMs?: number;
   log(line: string): void;
@@ -109,7 +111,7 @@ export function buildRegistries(s: RegistrySettings): Registries {
   const own = [universal, new ManualRegistry(s.store, domains), ...marathons, ...kubernetes];
   const local = new AggregateRegistry([...own, new ServiceEntryRegistry(s.store)], topology);
   const served = { view: () => withTopology(mergeViews(own.map((r) => r.view())), topology), onChange: (fn: () => void) => local.onChange(fn) };
-  const clusters = new RemoteClusters({ store: s.store, namespace: s.mesh.rootNamespace, ownCluster: topology.cluster, openSecret: s.openSecret, localRoots: s.localRoots, domains,
+  const clusters = new RemoteClusters({ store: s.store, namespace: s.mesh.rootNamespace, ownCluster: topology.cluster, openSecret: s.openSecret, localRoots: s.localRoots, localMeshId: s.localMeshId, domains,
     ...(s.remoteEndpointGraceMs !== undefined ? { graceMs: s.remoteEndpointGraceMs } : {}), log: s.log });
   const registry = new AggregateRegistry([local, clusters]);
   return { registry, universal, served, clusters, topology, meshChanged: (m) => { for (const k of kubernetes) k.setDiscoverySelectors(discoverySelectorsOf(m)); } };

@@ -33,15 +33,15 @@ const svc: Service = { hostname: 'messenger.default.svc.cluster.local', name: 'm
 const ep = (address: string): Endpoint => ({ service: svc.hostname, servicePort: 8080, address, port: 8080, labels: { app: 'messenger' }, workload: 'messenger', namespace: 'default', serviceAccount: 'messenger', tlsMode: 'istio', cluster: 'cluster-2', network: 'network-2', locality: 'region-2' });
 const gw: Workload = { id: 'universal/istio-system/istio-eastwestgateway/gw', name: 'istio-eastwestgateway', namespace: 'istio-system', labels: { istio: 'eastwestgateway', 'topology.istio.io/network': 'network-2' }, address: '10.2.0.10', hasProxy: true, source: 'universal', ports: { '15443': 31443 } };
 
-interface Served { url: string; registry: SetRegistry; down: boolean; server: http.Server }
+interface Served { url: string; registry: SetRegistry; down: boolean; server: http.Server; meshId: string }
 const servers: Served[] = [];
 
 /** A remote control plane's /v1/registry on a kernel port; `down` makes it drop every connection. */
-async function serve(cluster: string, network: string, roots: string, view: RegistryView): Promise<Served> {
+async function serve(cluster: string, network: string, roots: string, view: RegistryView, meshId = 'mesh1'): Promise<Served> {
   const registry = new SetRegistry(view);
-  const clusters = new RemoteClusters({ store: undefined as unknown as Store, namespace: 'x', ownCluster: cluster, openSecret: () => ({}), localRoots: () => '', domains: { clusterDomain: 'cluster.local', extraDomains: [] } });
-  const handle = registryApiHandler({ local: registry, topology: { cluster, network }, roots: () => roots, clusters });
-  const s: Served = { url: '', registry, down: false, server: http.createServer((req, res) => {
+  const clusters = new RemoteClusters({ store: undefined as unknown as Store, namespace: 'x', ownCluster: cluster, openSecret: () => ({}), localRoots: () => '', localMeshId: () => meshId, domains: { clusterDomain: 'cluster.local', extraDomains: [] } });
+  const handle = registryApiHandler({ local: registry, topology: { cluster, network }, roots: () => roots, meshId: () => s.meshId, clusters });
+  const s: Served = { url: '', registry, down: false, meshId, server: http.createServer((req, res) => {
     if (s.down) return void req.socket.destroy();
     if (req.headers.authorization !== 'Bearer reader-token') return void res.writeHead(401).end('{"message":"no token"}');
     void handle(req, res, new URL(req.url!, 'http://x'));
@@ -73,7 +73,7 @@ beforeAll(async () => {
   rootA = (await createRootCa({ trustDomain: 'cluster.local' })).certPem;
   rootB = (await createRootCa({ trustDomain: 'cluster.local' })).certPem;
   clusters = new RemoteClusters({
-    store, namespace: 'istio-system', ownCluster: 'cluster-1', openSecret: (o) => o.data as Record<string, string>, localRoots: () => rootA,
+    store, namespace: 'istio-system', ownCluster: 'cluster-1', openSecret: (o) => o.data as Record<string, string>, localRoots: () => rootA, localMeshId: () => 'mesh1',
     domains: { clusterDomain: 'cluster.local', extraDomains: [] }, graceMs: 60_000, tickMs: 10, now: () => clock, backoffMs: { min: 10, max: 50 },
   });
   await clusters.start();
@@ -130,6 +130,19 @@ describe('remote discovery through the registry view', () => {
     expect(err).toContain(fp(rootA));
     expect(err).toContain(fp(rootB));
     expect(clusters.view().endpoints.map((e) => e.address).sort()).toEqual(['10.2.0.5', '10.2.0.6']);
+  });
+
+  it('a remote of another mesh id is refused, naming both ids, and nothing of it is merged; once its id matches it is read', async () => {
+    const four = await serve('cluster-4', 'network-4', rootA, { services: [svc], endpoints: [{ ...ep('10.4.0.5'), cluster: 'cluster-4', network: 'network-4' }], workloads: [] }, 'mesh2');
+    await addSecret('cluster-4', four.url);
+    await waitFor(() => state('cluster-4')?.state === 'refused', { what: JSON.stringify(clusters.list()) });
+    expect(state('cluster-4')!.error).toBe('BOWLINE_E_CLUSTER_MESH_ID_MISMATCH: cluster cluster-4 is in mesh "mesh2", but this control plane\'s mesh id is "mesh1": clusters of one mesh must share a mesh id (bowline up --mesh-id mesh1 there, or --mesh-id mesh2 here)');
+    expect(clusters.view().endpoints.map((e) => e.address).sort()).toEqual(['10.2.0.5', '10.2.0.6']);
+    four.meshId = 'mesh1';
+    await waitFor(() => state('cluster-4')?.state === 'synced', { what: JSON.stringify(clusters.list()) });
+    expect(clusters.view().endpoints.map((e) => e.address).sort()).toEqual(['10.2.0.5', '10.2.0.6', '10.4.0.5']);
+    await store.delete('Secret', 'istio-system', 'istio-remote-secret-cluster-4');
+    await waitFor(() => state('cluster-4') === undefined, { what: 'cluster-4 gone' });
   });
 
   it('a bad token is shown as the error; deleting the Secret drops the cluster and its endpoints', async () => {

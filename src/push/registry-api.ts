@@ -20,6 +20,8 @@ export interface RegistryApiDeps {
   topology: { cluster: string; network: string };
   /** The roots this mesh's workloads trust (PEM; empty without a CA). */
   roots: () => string;
+  /** This control plane's mesh id (peers refuse another one). */
+  meshId: () => string;
   clusters: RemoteClusters;
 }
 
@@ -33,7 +35,7 @@ function failure(res: ServerResponse, status: number, reason: string, message: s
 
 /** The handler of /v1/registry and /v1/clusters. */
 export function registryApiHandler(deps: RegistryApiDeps): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
-  const current = (): ServedRegistryView => serveView(deps.local.view(), deps.topology, deps.roots());
+  const current = (): ServedRegistryView => serveView(deps.local.view(), deps.topology, deps.roots(), deps.meshId());
   return async (req, res, url) => {
     const path = url.pathname.replace(/\/+$/, '');
     if (path !== REGISTRY_VIEW_PATH && path !== CLUSTERS_PATH) return failure(res, 404, 'NotFound', `no such path ${url.pathname}`);

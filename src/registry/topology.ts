@@ -19,7 +19,10 @@ export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 /** See REGION_LABEL. */
 export const SUBZONE_LABEL = 'topology.istio.io/subzone';
 
-/** This control plane's place in a multi-cluster mesh (`bowline up --cluster --network --mesh-id`). */
+/**
+ * This control plane's place in a multi-cluster mesh (`bowline up --cluster --network`). The mesh id
+ * (`--mesh-id`) is not a place: it follows the mesh config, and peers must share it (remote/view.ts meshIdMismatch).
+ */
 export interface Topology {
   /** Cluster id (Istio's `multiCluster.clusterName`; default `Kubernetes`, as Istio). */
   cluster: string;

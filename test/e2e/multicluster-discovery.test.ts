@@ -3,7 +3,8 @@
 // hand-written ServiceEntry; greeter's calls to messenger.default.svc.cluster.local go to cluster-2's
 // east-west gateway (the only address cluster-1 gets for network-2), mTLS end to end. A control
 // plane under another root is refused by `cluster add`, naming both roots, and shown refused by
-// `cluster list` when its Secret is applied anyway; killing cluster-2's control plane keeps the
+// `cluster list` when its Secret is applied anyway; so is a control plane under the same root but of
+// another mesh id (`bowline up --mesh-id`), naming both ids, and nothing of it is merged; killing cluster-2's control plane keeps the
 // traffic on the last endpoints. (test/e2e/multicluster-clouds*.test.ts does the same across network
 // namespaces where only the gateways are reachable.)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ const dir = tempDir('bowline-e2e-mc-disc-');
 const one = new ClusterMesh();
 const two = new ClusterMesh();
 const stranger = new ClusterMesh();
+const otherMesh = new ClusterMesh();
 let greeter: Sidecar;
 let gatewayPort = 0;
 let messengerInbound = 0;
@@ -40,11 +42,12 @@ function cluster(mesh: ClusterMesh, args: string[]) {
 }
 
 beforeAll(async () => {
-  const cacerts = await sharedRoot(dir, ['cluster-1', 'cluster-2']);
+  const cacerts = await sharedRoot(dir, ['cluster-1', 'cluster-2', 'cluster-3']);
   await Promise.all([
     one.up(['--ca-certs-dir', cacerts['cluster-1']!, '--cluster', 'cluster-1', '--network', 'network-1']),
     two.up(['--ca-certs-dir', cacerts['cluster-2']!, '--cluster', 'cluster-2', '--network', 'network-2']),
     stranger.up(['--cluster', 'cluster-9', '--network', 'network-9']),
+    otherMesh.up(['--ca-certs-dir', cacerts['cluster-3']!, '--cluster', 'cluster-3', '--network', 'network-3', '--mesh-id', 'other-mesh']),
   ]);
   const r = await two.cli(['apply', '-f', join(repoRoot, 'samples/multicluster/expose-services.yaml')]);
   expect(r.code, r.out).toBe(0);
@@ -54,7 +57,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all([one.down(), two.down(), stranger.down()]);
+  await Promise.all([one.down(), two.down(), stranger.down(), otherMesh.down()]);
 });
 
 describe('bowline cluster add: remote discovery', () => {
@@ -109,6 +112,30 @@ current-context: c
     const rm = await cluster(one, ['remove', 'cluster-9']);
     expect(rm.code, rm.err).toBe(0);
     expect((await cluster(one, ['remove', 'cluster-9'])).err).toContain('BOWLINE_E_CLUSTER_NOT_FOUND');
+  }, 60_000);
+
+  it('a control plane of another mesh id is refused, naming both ids; applied anyway, the control plane refuses it too and merges nothing', async () => {
+    const other = await otherMesh.sidecar('messenger', 'default', 'messenger', 8080);
+    const token = await readerToken(otherMesh, 'other-reader');
+    const add = await cluster(one, ['add', 'cluster-3', '--server', otherMesh.api, '--token', token]);
+    expect(add.code).toBe(1);
+    expect(add.err).toContain('BOWLINE_E_CLUSTER_MESH_ID_MISMATCH: cluster cluster-3 is in mesh "other-mesh", but this control plane\'s mesh id is "cluster.local"');
+    const kubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${otherMesh.api}"}}]
+users: [{name: c, user: {token: "${readFileSync(token, 'utf8').trim()}"}}]
+contexts: [{name: c, context: {cluster: c, user: c}}]
+current-context: c
+`;
+    const secret = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: 'istio-remote-secret-cluster-3', namespace: 'istio-system', labels: { 'istio/multiCluster': 'true' }, annotations: { 'bowline.io/remote-kind': 'bowline' } }, stringData: { 'cluster-3': kubeconfig } };
+    const created = await fetch(`${one.api}/api/v1/namespaces/istio-system/secrets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(secret) });
+    expect(created.status, await created.text()).toBe(201);
+    await waitFor(async () => /cluster-3\s+bowline\s+\S+\s+refused/.test((await cluster(one, ['list'])).out), { timeoutMs: 20_000, what: 'cluster-3 refused' });
+    const listed = JSON.parse((await cluster(one, ['list', '-o', 'json'])).out) as Array<{ name: string; error?: string; endpoints: number }>;
+    // The other mesh serves a messenger endpoint (its sidecar is up); none of it is merged.
+    expect(other.inbound).toBeGreaterThan(0);
+    expect(listed.find((c) => c.name === 'cluster-3')).toMatchObject({ endpoints: 0, error: expect.stringContaining('"other-mesh"') });
+    expect((await cluster(one, ['remove', 'cluster-3'])).code).toBe(0);
   }, 60_000);
 
   it("a remote control plane killed: traffic keeps flowing on its last endpoints, and list shows it unreachable", async () => {

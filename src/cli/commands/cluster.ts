@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readRemoteView } from '../../registry/remote/bowline.js';
 import { bowlineKubeconfig, remoteSecret, remoteSecretName } from '../../registry/remote/secret.js';
-import { rootMismatch } from '../../registry/remote/view.js';
+import { meshIdMismatch, rootMismatch } from '../../registry/remote/view.js';
 import { ApiClient, apiFailure, processIO, resolveTarget, type CliIO } from '../client.js';
 import { clientFlags, EXIT_OK, parseFlags, UsageError, type Command } from '../command.js';
 import { alignColumns } from '../printers.js';
@@ -19,8 +19,9 @@ directly, endpoints on other networks through that network's east-west gateway (
   add NAME --server URL --token FILE   a remote Bowline control plane: its API URL (through its east-west
                       gateway, docs/multicluster.md), a registry-read token (bowline api-token create
                       --scope registry-read) and, for an https API, --ca-file with its CA. The remote is
-                      read once first: a remote under another root is refused, naming both roots; an
-                      unreachable one is added with a warning (bowline cluster list shows its error).
+                      read once first: a remote under another root, or of another mesh id, is refused,
+                      naming both roots or both ids (the control plane refuses it too); an unreachable
+                      one is added with a warning (bowline cluster list shows its error).
   add NAME --kubeconfig FILE           a remote Kubernetes API (Istio's remote secret), read with the
                       Kubernetes registry; --network names the network of its endpoints without a label.
   list                every remote cluster with its state: synced, unreachable (last endpoints kept for
@@ -81,6 +82,12 @@ export async function runCluster(args: string[], io: CliIO, env: NodeJS.ProcessE
           const localRoots = bundle.status === 200 ? String((bundle.body as { trustBundle?: unknown }).trustBundle ?? '') : '';
           const refused = rootMismatch(localRoots, view.roots, name);
           if (refused) throw Object.assign(new Error(refused), { code: 'BOWLINE_E_CA_ROOT_MISMATCH', refused: true });
+          // This control plane's own registry view says its mesh id.
+          const own = await client.call('GET', '/v1/registry?timeoutSeconds=0');
+          const localMeshId = own.status === 200 ? (own.body as { meshId?: unknown }).meshId : undefined;
+          const ids = typeof localMeshId === 'string' ? meshIdMismatch(localMeshId, view.meshId, name) : {};
+          if (ids.refused) throw Object.assign(new Error(ids.refused), { code: 'BOWLINE_E_CLUSTER_MESH_ID_MISMATCH', refused: true });
+          if (ids.unchecked) io.stderr(`bowline cluster: ${ids.unchecked}\n`);
           io.stderr(`cluster ${name}: ${remoteServer} answers as cluster ${view.cluster}${view.network ? ` on network ${view.network}` : ''} (${view.services.length} services, ${view.endpoints.length} endpoints, ${view.gateways.length} east-west gateways)\n`);
         } catch (err) {
           if ((err as { refused?: boolean }).refused) throw err;

@@ -2,16 +2,17 @@
  * A remote Bowline control plane as a registry: its registry view (`GET /v1/registry`, a
  * registry-read token), long-polled (`?after=VERSION` answers when the view changes, or after
  * `timeoutSeconds` with the same one). Endpoints keep the cluster and network the remote stamped.
- * A view under a root this mesh does not share is refused (status error naming both roots) and
- * drops what the remote gave before. When the remote does not answer, the last view is kept (the
- * grace of remote endpoints is the caller's: RemoteClusters) and the call is retried with backoff.
+ * A view under a root this mesh does not share, or from another mesh id, is refused (status error
+ * naming both roots or both ids) and drops what the remote gave before. When the remote does not
+ * answer, the last view is kept (the grace of remote endpoints is the caller's: RemoteClusters) and
+ * the call is retried with backoff.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Endpoint, Workload } from '../../model/service.js';
 import { ChangeNotifier, type Registry, type RegistryStatus, type RegistryView } from '../registry.js';
-import { parseServedView, REGISTRY_VIEW_PATH, rootMismatch, type ServedRegistryView } from './view.js';
+import { meshIdMismatch, parseServedView, REGISTRY_VIEW_PATH, rootMismatch, type ServedRegistryView } from './view.js';
 
 /** How to reach one remote Bowline control plane. */
 export interface BowlineRemoteOptions {
@@ -21,6 +22,8 @@ export interface BowlineRemoteOptions {
   kubeconfig: string;
   /** The roots this mesh trusts (PEM; empty: no CA, no root check). */
   localRoots: () => string;
+  /** This control plane's mesh id: a remote in another mesh is refused (view.ts meshIdMismatch). */
+  localMeshId: () => string;
   /** Backoff between failed calls (default 500 ms doubling to 10 s). */
   backoffMs?: { min: number; max: number };
   /** How long the remote may hold a long poll (default 20 s). */
@@ -125,6 +128,8 @@ export class BowlineRemoteRegistry implements Registry {
 
   /** The remote's network as it last said (empty before its first answer). */
   remoteNetwork = '';
+  /** The last mesh-id warning logged (once per remote, not per poll). */
+  private warned: string | undefined;
 
   /** Stops polling. */
   async stop(): Promise<void> {
@@ -143,8 +148,11 @@ export class BowlineRemoteRegistry implements Registry {
         const wait = this.version && this.state.healthy;
         const url = `${this.target.server}${REGISTRY_VIEW_PATH}?timeoutSeconds=${wait ? poll : 0}${wait ? `&after=${encodeURIComponent(this.version)}` : ''}`;
         const body = parseServedView(await getJson(url, this.target, (poll + 15) * 1000, this.abort.signal));
-        const refused = rootMismatch(this.opts.localRoots(), body.roots, this.opts.cluster);
+        const ids = meshIdMismatch(this.opts.localMeshId(), body.meshId, this.opts.cluster);
+        const refused = rootMismatch(this.opts.localRoots(), body.roots, this.opts.cluster) ?? ids.refused;
         if (refused) throw Object.assign(new Error(refused), { refused: true });
+        if (ids.unchecked && ids.unchecked !== this.warned) this.opts.log?.(`cluster ${this.opts.cluster}: ${ids.unchecked}`);
+        this.warned = ids.unchecked;
         this.accept(body);
         delay = backoff.min;
       } catch (err) {

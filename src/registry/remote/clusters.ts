@@ -28,6 +28,8 @@ export interface RemoteClustersOptions {
   openSecret: (obj: StoredObject) => Record<string, string>;
   /** The roots this mesh trusts (PEM), to refuse a remote under another root. */
   localRoots: () => string;
+  /** This control plane's mesh id, to refuse a Bowline remote of another mesh. */
+  localMeshId: () => string;
   domains: DomainSettings;
   /** How long a silent remote's endpoints are kept (default 5 minutes). */
   graceMs?: number;
@@ -47,7 +49,7 @@ export interface RemoteClusterInfo {
   secret: string;
   server: string;
   /** `synced`: its view is current; `unreachable`: its last view is kept (grace); `expired`: grace over, its endpoints dropped;
-   *  `refused`: another root; `invalid`: the Secret cannot be used; `pending`: not answered yet. */
+   *  `refused`: another root or mesh id; `invalid`: the Secret cannot be used; `pending`: not answered yet. */
   state: 'synced' | 'unreachable' | 'expired' | 'refused' | 'invalid' | 'pending';
   error?: string;
   lastSync?: string;
@@ -131,7 +133,7 @@ export class RemoteClusters implements Registry {
       const error = e.error ?? (st && !st.healthy ? st.error : undefined);
       const state: RemoteClusterInfo['state'] = e.error ? 'invalid'
         : st?.healthy ? 'synced'
-        : error?.includes('BOWLINE_E_CA_ROOT_MISMATCH') ? 'refused'
+        : error?.includes('BOWLINE_E_CA_ROOT_MISMATCH') || error?.includes('BOWLINE_E_CLUSTER_MESH_ID_MISMATCH') ? 'refused'
         : e.expired ? 'expired'
         : e.synced ? 'unreachable' : 'pending';
       return { name: e.spec.name, kind: e.spec.kind, secret: e.spec.secret, server, state, ...(error ? { error } : {}), ...(st?.lastSync ? { lastSync: st.lastSync } : {}), services: v?.services.length ?? 0, endpoints: v?.endpoints.length ?? 0 };
@@ -190,7 +192,7 @@ export class RemoteClusters implements Registry {
     const log = (line: string) => this.opts.log?.(line);
     try {
       e.registry = spec.kind === 'bowline'
-        ? new BowlineRemoteRegistry({ cluster: spec.name, kubeconfig: spec.kubeconfig, localRoots: this.opts.localRoots, log, ...(this.opts.backoffMs ? { backoffMs: this.opts.backoffMs } : {}) })
+        ? new BowlineRemoteRegistry({ cluster: spec.name, kubeconfig: spec.kubeconfig, localRoots: this.opts.localRoots, localMeshId: this.opts.localMeshId, log, ...(this.opts.backoffMs ? { backoffMs: this.opts.backoffMs } : {}) })
         : new KubernetesRegistry({ name: `cluster:${spec.name}`, kubeconfigText: spec.kubeconfig, domains: this.opts.domains, log: (level, line) => { if (level !== 'debug') log(line); } });
     } catch (err) {
       e.error = `BOWLINE_E_CLUSTER_INVALID: Secret ${spec.secret}, cluster ${spec.name}: ${(err as Error).message}`;

@@ -1,8 +1,8 @@
 /**
  * The registry view one Bowline control plane serves to the others (`GET /v1/registry`, readable
  * with a registry-read API token): its own services, endpoints (with cluster, network, locality and
- * health) and east-west gateways, plus the roots its workloads trust. Only what this control
- * plane's own registries report: remote clusters' endpoints are never passed on.
+ * health) and east-west gateways, plus the roots its workloads trust and its mesh id. Only what this
+ * control plane's own registries report: remote clusters' endpoints are never passed on.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Endpoint, Service, Workload } from '../../model/service.js';
@@ -21,6 +21,8 @@ export interface ServedRegistryView {
   network: string;
   /** Roots its workload certificates chain to (PEM); empty without a CA. */
   roots: string;
+  /** Its mesh id (`bowline up --mesh-id`, else its defaultConfig.meshId, else its trust domain); absent from an older Bowline. */
+  meshId?: string;
   /** Changes whenever the content does (`?after=VERSION` waits for a different one). */
   version: string;
   services: Service[];
@@ -30,11 +32,12 @@ export interface ServedRegistryView {
 }
 
 /** The served view of a local registry view. */
-export function serveView(view: RegistryView, topology: { cluster: string; network: string }, roots: string): ServedRegistryView {
+export function serveView(view: RegistryView, topology: { cluster: string; network: string }, roots: string, meshId: string): ServedRegistryView {
   const body = {
     cluster: topology.cluster,
     network: topology.network,
     roots,
+    meshId,
     services: view.services,
     endpoints: view.endpoints,
     gateways: view.workloads.filter(isNetworkGateway),
@@ -51,6 +54,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 export function parseServedView(body: unknown): ServedRegistryView {
   if (!isObj(body) || body.kind !== 'RegistryView') throw new Error('the answer is not a Bowline registry view (kind RegistryView): is the server a Bowline control plane?');
   for (const f of ['cluster', 'network', 'roots', 'version'] as const) if (typeof body[f] !== 'string') throw new Error(`registry view field ${f} is not a string`);
+  if (body.meshId !== undefined && typeof body.meshId !== 'string') throw new Error('registry view field meshId is not a string');
   for (const f of ['services', 'endpoints', 'gateways'] as const) if (!Array.isArray(body[f])) throw new Error(`registry view field ${f} is not a list`);
   const services = (body.services as unknown[]).filter((s): s is Service => isObj(s) && typeof s.hostname === 'string' && Array.isArray(s.ports));
   const endpoints = (body.endpoints as unknown[]).filter((e): e is Endpoint => isObj(e) && typeof e.service === 'string' && typeof e.address === 'string' && typeof e.port === 'number' && typeof e.servicePort === 'number' && isObj(e.labels));
@@ -85,4 +89,15 @@ export function rootMismatch(local: string, remote: string, remoteName: string):
   const show = (l: RootName[]) => (l.length ? l.map((r) => `"${r.subject}" (sha256 ${r.sha256})`).join(' + ') : 'none (it runs no CA)');
   if (theirs.some((t) => mine.some((m) => m.sha256 === t.sha256))) return undefined;
   return `BOWLINE_E_CA_ROOT_MISMATCH: cluster ${remoteName} trusts root ${show(theirs)}, but this mesh's root is ${show(mine)}: clusters of one mesh must share a root (bowline ca root, then bowline ca intermediate per cluster)`;
+}
+
+/**
+ * Undefined when a remote's mesh id is this control plane's; else why it is refused, naming both ids. Istio's
+ * multi-primary clusters share one meshID: two meshes are not merged. A remote that sends no mesh id (a
+ * Bowline from before the check) is not refused: `unchecked` says so, for a warning.
+ */
+export function meshIdMismatch(local: string, remote: string | undefined, remoteName: string): { refused?: string; unchecked?: string } {
+  if (remote === undefined) return { unchecked: `BOWLINE_W_CLUSTER_MESH_ID_UNKNOWN: cluster ${remoteName} does not say its mesh id (an older Bowline): this mesh's id "${local}" is not checked against it; upgrade it` };
+  if (remote === local) return {};
+  return { refused: `BOWLINE_E_CLUSTER_MESH_ID_MISMATCH: cluster ${remoteName} is in mesh "${remote}", but this control plane's mesh id is "${local}": clusters of one mesh must share a mesh id (bowline up --mesh-id ${local} there, or --mesh-id ${remote} here)` };
 }
