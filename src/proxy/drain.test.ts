@@ -164,12 +164,18 @@ describe('the drain time of a shutdown and of a config change', () => {
     return p;
   }
 
-  it('a shutdown drains for mesh.terminationDrainDurationMs: an open TCP connection gets its FIN then', async () => {
-    const timers = new ManualTimers();
-    const p = await meshTimed(timers);
+  /** A TCP client of the proxy's inbound listener whose first byte came back through it. */
+  async function echoing(p: RunningProxy): Promise<Awaited<ReturnType<typeof client>>> {
     const c = await client(p.ports.listeners.inbound!);
     c.s.write('x');
     await waitFor(() => c.text() === 'x', { what: 'the echo' });
+    return c;
+  }
+
+  it('a shutdown drains for mesh.terminationDrainDurationMs: an open TCP connection gets its FIN then', async () => {
+    const timers = new ManualTimers();
+    const p = await meshTimed(timers);
+    const c = await echoing(p);
     const shutdown = p.drain();
     timers.advance(2000 - 1);
     await settle();
@@ -184,9 +190,7 @@ describe('the drain time of a shutdown and of a config change', () => {
   it('a config change drains for mesh.drainDurationMs, not the shutdown time', async () => {
     const timers = new ManualTimers();
     const p = await meshTimed(timers);
-    const c = await client(p.ports.listeners.inbound!);
-    c.s.write('x');
-    await waitFor(() => c.text() === 'x', { what: 'the echo' });
+    const c = await echoing(p);
     const strict = tcpConfig('STRICT');
     strict.mesh.drainDurationMs = 30_000;
     strict.mesh.terminationDrainDurationMs = 2000;
