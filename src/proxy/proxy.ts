@@ -22,6 +22,7 @@ import type { ProxyTelemetry } from '../telemetry/index.js';
 import { withTelemetry } from './telemetry.js';
 import { emptyAuthz, installAuthorization } from './authz/slot.js';
 import { describeCredentials, resolveWorkloadSecrets, type WorkloadIdentitySource } from './identity/secrets.js';
+import { isWorkloadSecret } from '../proxy-config/workload-secrets.js';
 import { PeerFactsCache } from './identity/peer-facts.js';
 import { IdleSweep } from './http/idle-sweep.js';
 import { KeptRequest } from './exchange/kept-request.js';
@@ -55,7 +56,9 @@ export interface ProxyOptions {
   /** Called when POST /quitquitquit finished draining (the CLI exits the process). */
   onQuit?: () => void;
   /** The workload certificate and mesh roots (LiveCredentials) that fill the `default` / `ROOTCA` secrets;
-   *  every update re-applies the running config so new handshakes use the new certificate. */
+   *  every update re-applies the running config so new handshakes use the new certificate. A proxy given one
+   *  will hold a certificate: a config that needs it waits for the first (Envoy's listeners and clusters warm
+   *  until their SDS secrets arrive), so auto-mTLS never starts out in plaintext and no mTLS chain is missing. */
   identity?: WorkloadIdentitySource;
   /** Sockets bound before the first config (`reservePort`), by `address:port`: the listener configured there adopts its socket. */
   reservedListeners?: Map<string, Server>;
@@ -144,6 +147,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       throw new ConfigRejectedError(`proxy config refused (${PROXY_CONFIG_INVALID}):\n${formatValidationErrors(v.errors)}`);
     }
     const cfg = v.config;
+    if (opts.identity !== undefined && opts.identity.current() === undefined && cfg.secrets.some(isWorkloadSecret)) await firstCertificate(cfg);
     // The running form: workload secrets filled from the live credentials (the pushed form keeps placeholders).
     const run = resolveWorkloadSecrets(cfg, opts.identity?.current(), ctx.log.bind(ctx));
     let compiled, protocols;
@@ -168,9 +172,23 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     stats.configReloads++;
   }
 
+  /** Resolves when the identity holds its first certificate; rejects when the proxy closes first. */
+  const waiting = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  let closed = false;
+  const closedFirst = (): Error => new Error('proxy closed before its workload certificate arrived');
+  function firstCertificate(cfg: ProxyConfig): Promise<void> {
+    if (closed) return Promise.reject(closedFirst());
+    ctx.log('identity-wait', `config ${cfg.version ?? '(unversioned)'} needs the workload certificate: applied when it arrives (the running config serves meanwhile)`);
+    return new Promise((resolve, reject) => { waiting.add({ resolve, reject }); });
+  }
   await apply(opts.config);
   const stopIdentity = opts.identity?.onUpdate(() => {
-    handle.applyConfig(current.config).catch((err: Error) => ctx.log('identity-apply', `new workload certificate not applied: ${err.message}`));
+    for (const w of waiting) w.resolve();
+    waiting.clear();
+    // Queued behind a config waiting for this certificate, and reading the running config only when its turn comes.
+    const run = queue.then(() => apply(current.config));
+    queue = run.catch(() => {});
+    run.catch((err: Error) => ctx.log('identity-apply', `new workload certificate not applied: ${err.message}`));
   });
   const handle: RunningProxy = {
     get ports() { return { admin: admin?.port ?? 0, listeners: listeners.ports() }; },
@@ -193,6 +211,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     },
     async close() {
       stopIdentity?.();
+      closed = true;
+      for (const w of waiting) w.reject(closedFirst());
+      waiting.clear();
       ctx.draining = true;
       listeners.destroyAll();
       ctx.upstreams.close();

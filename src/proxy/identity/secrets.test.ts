@@ -1,5 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import { connect as netConnect } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { connect as netConnect, createServer as netServer } from 'node:net';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FilterChain, ProxyConfig } from '../../proxy-config/types.js';
@@ -8,6 +11,8 @@ import { workloadSecretPlaceholders } from '../../proxy-config/workload-secrets.
 import { startProxy, type RunningProxy } from '../proxy.js';
 import { oneRouteConfig } from '../sample-config.js';
 import { chainsWithoutIdentity, resolveWorkloadSecrets } from './secrets.js';
+import { certificateValidity, LiveCredentials, type WorkloadCredentials } from './credentials.js';
+import { tempDir } from '../../../test/support/temp.js';
 
 const mtls = { certificateSecret: 'default', validationSecret: 'ROOTCA', requireClientCertificate: true };
 const cfg: ProxyConfig = {
@@ -125,5 +130,69 @@ describe('a proxy without a workload certificate refuses what needs one, for tha
       expect(await plaintext(port)).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\nok$/);
       expect(p.stats.noFilterChainMatch).toBe(0);
     } finally { await p.close(); }
+  });
+});
+
+// A sidecar that joined with a token gets its config and its first certificate on the same stream, in either order.
+// Until the certificate is there, a config that needs it is not applied (Envoy's listeners and clusters warm until
+// their SDS secrets arrive): an auto-mTLS cluster never starts out in plaintext. The CI run that saw a productpage ->
+// reviews edge without mTLS in the dashboard was this: requests sent in the gap went plaintext.
+describe('a proxy that will hold a workload certificate', () => {
+  /** A real one-day certificate and key from openssl. */
+  function credentials(): WorkloadCredentials {
+    const dir = tempDir('bowline-secrets-');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=a', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const chainPem = readFileSync(join(dir, 'c'), 'utf8');
+    return { keyPem: readFileSync(join(dir, 'k'), 'utf8'), chainPem, trustBundlePem: chainPem, spiffeId: 'spiffe://cluster.local/ns/default/sa/test', ...certificateValidity(chainPem) };
+  }
+
+  it('applies a config that needs it only once it arrives: nothing goes out in plaintext meanwhile', async () => {
+    // The upstream records the first byte of every connection: 0x16 is a TLS handshake, 'G' a plaintext GET.
+    const first: string[] = [];
+    const up = netServer((s) => { s.once('data', (d: Buffer) => { first.push(d[0] === 0x16 ? 'tls' : 'plaintext'); s.destroy(); }); s.on('error', () => {}); });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const upPort = (up.address() as { port: number }).port;
+    const live = new LiveCredentials();
+    const logs: string[] = [];
+    const boot = oneRouteConfig(upPort, (c) => { c.version = 'boot'; });
+    const p = await startProxy({ config: boot, admin: false, adminPort: 0, identity: live, log: (l) => logs.push(l) });
+    const get = (): Promise<number> => new Promise((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port: p.ports.listeners.outbound!, path: '/', headers: { host: 'up' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+    try {
+      const meshed = oneRouteConfig(upPort, (c) => {
+        c.version = 'meshed';
+        c.clusters = [{ name: 'up', discovery: 'eds', protocol: 'http1', tls: { mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', auto: true } }];
+        c.routes[0]!.virtualHosts[0]!.routes[0]!.route!.destinations[0]!.cluster = 'up';
+        c.secrets = workloadSecretPlaceholders();
+      });
+      let applied = false;
+      const applying = p.applyConfig(meshed).then(() => { applied = true; });
+      await get(); // served by the running config, whose cluster has no TLS: that is the bootstrap's own choice
+      await new Promise((r) => setImmediate(r));
+      expect(applied).toBe(false);
+      expect(p.current.version).toBe('boot');
+      expect(logs.join('\n')).toMatch(/config meshed needs the workload certificate: applied when it arrives/);
+      first.length = 0;
+      live.update(credentials());
+      await applying;
+      expect(p.current.version).toBe('meshed');
+      await get();
+      expect(first).toEqual(['tls']);
+    } finally {
+      await p.close();
+      await new Promise<void>((r) => up.close(() => r()));
+    }
+  });
+
+  it('a wait cut short by close() rejects: the proxy never hangs on a certificate that will not come', async () => {
+    const live = new LiveCredentials();
+    const p = await startProxy({ config: oneRouteConfig(1), admin: false, adminPort: 0, identity: live, log: () => {} });
+    const applying = p.applyConfig(oneRouteConfig(1, (c) => { c.version = 'meshed'; c.secrets = workloadSecretPlaceholders(); }));
+    await p.close();
+    await expect(applying).rejects.toThrow(/closed before its workload certificate arrived/);
   });
 });
