@@ -93,7 +93,7 @@ export function compileListeners(
       version: cfg.version ?? '',
     };
     // TLS, HTTP/2, TCP and detecting listeners go through detect/dispatch.ts.
-    if (needsDispatch(l)) runtime.chains = compileListenerChains(l, cfg, tables, runtime, protocols.secrets, protocols.shared);
+    if (needsDispatch(l, protocols.withoutIdentity.get(l.name) ?? [])) runtime.chains = compileListenerChains(l, cfg, tables, runtime, protocols);
     out.set(l.name, { listener: l, runtime });
   }
   return out;

@@ -149,10 +149,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const cfg = v.config;
     if (opts.identity !== undefined && opts.identity.current() === undefined && cfg.secrets.some(isWorkloadSecret)) await firstCertificate(cfg);
     // The running form: workload secrets filled from the live credentials (the pushed form keeps placeholders).
-    const run = resolveWorkloadSecrets(cfg, opts.identity?.current(), ctx.log.bind(ctx));
+    const { config: run, withoutIdentity } = resolveWorkloadSecrets(cfg, opts.identity?.current(), ctx.log.bind(ctx));
     let compiled, protocols;
     try {
-      protocols = compileProtocols(run, logLine, ctx.upstreamTlsWarned);
+      protocols = compileProtocols(run, logLine, ctx.upstreamTlsWarned, withoutIdentity);
       compiled = compileListeners(run, opts.random, logLine, routeTables, protocols);
     } catch (err) {
       stats.configRejected++;

@@ -11,7 +11,6 @@ import type { CompiledRouteConfig } from '../router/index.js';
 import { compileTcpProxy, type CompiledTcpProxy } from '../tcp/route.js';
 import { serverNameMatches } from '../tcp/names.js';
 import { compileDownstreamTls, type CompiledDownstreamTls } from '../tls/downstream.js';
-import { chainsWithoutIdentity } from '../identity/secrets.js';
 import { SecretResolver } from '../tls/secrets.js';
 import { compileUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
 import type { Sniffed } from './sniff.js';
@@ -84,15 +83,17 @@ export interface ListenerChains {
   readonly withoutIdentity: ReadonlyArray<{ readonly name: string; matches(i: ChainInput): boolean; readonly securityPolicy: 'mutual_tls' | 'none' }>;
 }
 
-/** The per-config parts every listener shares: the secrets and each cluster's compiled upstream TLS. */
+/** The per-config parts every listener shares: the secrets, each cluster's compiled upstream TLS, and the mTLS chains
+ *  dropped for lack of a workload certificate (identity/secrets.ts), by listener name. */
 export interface CompiledProtocols {
   secrets: SecretResolver;
   shared: ProtocolShared;
+  withoutIdentity: ReadonlyMap<string, readonly FilterChain[]>;
 }
 
 /** Compiles the per-config parts every listener shares (upstream TLS contexts); throws on missing secrets.
  *  `warned`: the proxy's upstream-TLS warnings already logged (ProxyContext.upstreamTlsWarned); a fresh set for a compile of its own. */
-export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void, warned: Set<string> = new Set()): CompiledProtocols {
+export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void, warned: Set<string> = new Set(), withoutIdentity: ReadonlyMap<string, readonly FilterChain[]> = new Map()): CompiledProtocols {
   const secrets = new SecretResolver(cfg.secrets);
   const upstreamTls = new Map<string, CompiledUpstreamTls>();
   for (const c of cfg.clusters) {
@@ -100,20 +101,21 @@ export function compileProtocols(cfg: ProxyConfig, log: (line: string) => void, 
     const t = compileUpstreamTls(c.name, c.tls, secrets, log, warned);
     upstreamTls.set(c.name, t);
   }
-  return { secrets, shared: { upstreamTls } };
+  return { secrets, shared: { upstreamTls }, withoutIdentity };
 }
 
 /** True when a listener needs this dispatcher (anything but a single plaintext HTTP/1.1 chain). */
-export function needsDispatch(l: Listener): boolean {
-  if (l.filterChains.length !== 1 || chainsWithoutIdentity(l).length > 0) return true;
+export function needsDispatch(l: Listener, withoutIdentity: readonly FilterChain[]): boolean {
+  if (l.filterChains.length !== 1 || withoutIdentity.length > 0) return true;
   const c = l.filterChains[0]!;
   return c.tcp !== undefined || c.tls !== undefined || (c.http?.codec ?? 'auto') !== 'http1' || c.match !== undefined;
 }
 
 /** Compiles a listener's chains. `base` is the listener's HTTP runtime (first HTTP chain's settings). */
 export function compileListenerChains(
-  l: Listener, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, secrets: SecretResolver, shared: ProtocolShared,
+  l: Listener, cfg: ProxyConfig, tables: Map<string, CompiledRouteConfig>, base: HttpListenerRuntime, protocols: CompiledProtocols,
 ): ListenerChains {
+  const { secrets, shared } = protocols;
   const chains = l.filterChains.map((fc, i) => compileChain(fc, i, cfg, tables, base, secrets, l.useOriginalDst === true));
   // A lone plain TCP chain that does not route by SNI reads nothing first: server-first protocols never wait.
   const only = chains.length === 1 ? chains[0]! : undefined;
@@ -123,7 +125,7 @@ export function compileListenerChains(
   const waitForBytes = base.idleTimeoutMs || 3_600_000;
   const detectTimeoutMs = chains.some((c) => c.tcp !== undefined) ? l.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS : waitForBytes;
   const directDetectTimeoutMs = chains.some((c) => c.http?.acceptAbsoluteForm === true) ? Math.max(detectTimeoutMs, waitForBytes) : detectTimeoutMs;
-  const withoutIdentity = chainsWithoutIdentity(l).map((fc, i) => ({
+  const withoutIdentity = (protocols.withoutIdentity.get(l.name) ?? []).map((fc, i) => ({
     name: fc.name || `chain-${i}`,
     matches: compileChainMatch(fc.match),
     securityPolicy: fc.tls?.securityPolicy ?? (fc.tls?.requireClientCertificate ? 'mutual_tls' as const : 'none' as const),

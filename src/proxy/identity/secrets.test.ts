@@ -10,7 +10,7 @@ import { DEFAULT_MESH_SETTINGS } from '../../proxy-config/wire.js';
 import { workloadSecretPlaceholders } from '../../proxy-config/workload-secrets.js';
 import { startProxy, type RunningProxy } from '../proxy.js';
 import { oneRouteConfig } from '../sample-config.js';
-import { chainsWithoutIdentity, resolveWorkloadSecrets } from './secrets.js';
+import { resolveWorkloadSecrets } from './secrets.js';
 import { certificateValidity, LiveCredentials, type WorkloadCredentials } from './credentials.js';
 import { tempDir } from '../../../test/support/temp.js';
 
@@ -34,7 +34,7 @@ const cfg: ProxyConfig = {
 
 describe('workload secrets in the proxy', () => {
   it('fills default and ROOTCA from the credentials and leaves everything else alone', () => {
-    const out = resolveWorkloadSecrets(cfg, { keyPem: 'KEY', chainPem: 'CHAIN', trustBundlePem: 'ROOTS', spiffeId: 'spiffe://cluster.local/ns/foo/sa/a', notBefore: 0, notAfter: 1 });
+    const { config: out, withoutIdentity } = resolveWorkloadSecrets(cfg, { keyPem: 'KEY', chainPem: 'CHAIN', trustBundlePem: 'ROOTS', spiffeId: 'spiffe://cluster.local/ns/foo/sa/a', notBefore: 0, notAfter: 1 });
     expect(out.secrets).toEqual([
       { name: 'default', kind: 'tls-certificate', certificateChain: 'CHAIN', privateKey: 'KEY' },
       { name: 'ROOTCA', kind: 'validation', trustedCa: 'ROOTS' },
@@ -42,19 +42,19 @@ describe('workload secrets in the proxy', () => {
     ]);
     expect(out.listeners).toBe(cfg.listeners);
     expect(out.clusters).toBe(cfg.clusters);
+    expect(withoutIdentity.size).toBe(0);
   });
 
   it('without credentials fails closed: mTLS chains dropped, auto-mTLS plaintext, explicit ISTIO_MUTUAL without endpoints', () => {
     const logs: string[] = [];
-    const out = resolveWorkloadSecrets(cfg, undefined, (_k, m) => logs.push(m));
+    const { config: out, withoutIdentity } = resolveWorkloadSecrets(cfg, undefined, (_k, m) => logs.push(m));
     expect(out.listeners.map((l) => l.filterChains.map((c) => c.name))).toEqual([['http'], []]);
     expect(out.clusters.map((c) => [c.name, c.tls?.mode ?? 'none'])).toEqual([['auto', 'none'], ['explicit', 'none'], ['plain', 'none']]);
     expect(out.endpoints.map((e) => e.endpoints.length)).toEqual([1, 0, 1]);
     expect(out.secrets.map((s) => s.name)).toEqual(['file-root:/x']);
     expect(logs.join('\n')).toMatch(/inbound\|9000 requires mTLS \(STRICT\).*BOWLINE_E_IDENTITY_NO_CERTIFICATE/);
     expect(logs.join('\n')).toMatch(/cluster explicit requires ISTIO_MUTUAL.*503 UH/);
-    expect(out.listeners.map((l) => chainsWithoutIdentity(l).map((c) => c.name))).toEqual([['http-mtls'], ['tcp-mtls']]);
-    expect(chainsWithoutIdentity(cfg.listeners[0]!)).toEqual([]);
+    expect(Object.fromEntries([...withoutIdentity].map(([l, chains]) => [l, chains.map((c) => c.name)]))).toEqual({ 'inbound|8000': ['http-mtls'], 'inbound|9000': ['tcp-mtls'] });
   });
 });
 
