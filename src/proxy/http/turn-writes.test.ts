@@ -1,6 +1,8 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as tlsCreateServer, type TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { flushAtTurnEnd, HeldBatch, readEnd, readStart, writeBatch, writeOut } from './turn-writes.js';
+import { selfSigned } from '../../../test/support/self-signed.js';
 
 let server: Server | undefined;
 afterEach(() => { server?.close(); server = undefined; });
@@ -118,6 +120,70 @@ describe('writing straight to the socket', () => {
     }
     await closed;
     expect(sock.destroyed).toBe(true);
+  });
+});
+
+describe('batches written to a TLS socket', () => {
+  /** A TLS connection on loopback: `sock` is the client end (as the upstream pool's), `peer` the server's. */
+  async function tlsPair(): Promise<{ sock: TLSSocket; peer: TLSSocket; close(): void }> {
+    const { cert, key } = await selfSigned();
+    const srv = tlsCreateServer({ cert, key });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<TLSSocket>((r) => srv.once('secureConnection', r));
+    const sock = tlsConnect({ port: (srv.address() as { port: number }).port, host: '127.0.0.1', rejectUnauthorized: false });
+    await new Promise<void>((r) => sock.once('secureConnect', () => r()));
+    return { sock, peer: await accepted, close: () => srv.close() };
+  }
+
+  it('arrive whole and in order when the reused join buffer is overwritten by the next batches (same turn, other sockets, plain and TLS)', async () => {
+    const t1 = await tlsPair();
+    const t2 = await tlsPair();
+    const plain = await pair();
+    const got1 = readAll(t1.peer), got2 = readAll(t2.peer), gotPlain = readAll(plain.client);
+    const batch = new HeldBatch();
+    const want1: string[] = [], want2: string[] = [], wantPlain: string[] = [];
+    const put = (s: Socket, want: string[], parts: string[]): void => {
+      for (const p of parts) batch.hold(p.startsWith('body:') ? Buffer.from(p, 'latin1') : p);
+      writeBatch(s, batch);
+      want.push(parts.join(''));
+    };
+    for (let turn = 0; turn < 20; turn++) {
+      // Several batches per socket in one turn (the second finds the first TLS write still completing), the same sizes across sockets.
+      for (let i = 0; i < 3; i++) {
+        put(t1.sock, want1, [`HTTP/1.1 200 OK\r\nx-n: ${turn}-${i}-a\r\n\r\n`, `body:${'a'.repeat(100 + i)}`]);
+        put(t2.sock, want2, [`GET /${turn}/${i} HTTP/1.1\r\nhost: b\r\n\r\n`]);
+        put(plain.sock, wantPlain, [`HTTP/1.1 200 OK\r\nx-n: ${turn}-${i}-c\r\n\r\n`, `body:${'c'.repeat(100 + i)}`]);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    t1.sock.end();
+    t2.sock.end();
+    plain.sock.end();
+    expect((await got1).toString('latin1')).toBe(want1.join(''));
+    expect((await got2).toString('latin1')).toBe(want2.join(''));
+    expect((await gotPlain).toString('latin1')).toBe(wantPlain.join(''));
+    t1.close();
+    t2.close();
+  });
+
+  it('keep their order behind bytes node\'s Writable still holds, and a batch larger than the join buffer goes through as it is', async () => {
+    const t = await tlsPair();
+    const got = readAll(t.peer);
+    const big = Buffer.alloc(64 * 1024, 0x61);
+    t.sock.write(big); // node's Writable holds this until TLSWrap completes it: the next batch must queue behind it
+    const batch = new HeldBatch();
+    batch.hold('one ');
+    batch.hold(Buffer.from('two '));
+    writeBatch(t.sock, batch);
+    batch.hold(Buffer.alloc(20 * 1024, 0x62));
+    writeBatch(t.sock, batch);
+    await new Promise((r) => setImmediate(r));
+    batch.hold('three');
+    writeBatch(t.sock, batch);
+    t.sock.end();
+    const all = await got;
+    expect(all.equals(Buffer.concat([big, Buffer.from('one two '), Buffer.alloc(20 * 1024, 0x62), Buffer.from('three')]))).toBe(true);
+    t.close();
   });
 });
 

@@ -177,19 +177,48 @@ const SCRATCH_BYTES = 16 * 1024;
 /**
  * Writes what `batch` holds to `socket` and empties it: one part as it is, several joined into
  * one buffer (writeOut's paths; a straight write joins into a reused buffer instead of a new one).
+ * A TLS socket whose write reaches TLSWrap at once (`encryptsAtOnce`) gets the batch, one part or
+ * several, joined into that reused buffer too and written through node's Writable (TLSWrap takes one
+ * write at a time, so never straight to its handle).
  */
 export function writeBatch(socket: Socket, batch: HeldBatch): void {
   const n = batch.count;
   if (n === 0) return;
   const bytes = batch.bytes;
   const h = n > 1 && bytes <= SCRATCH_BYTES ? directHandle(socket) : null;
-  if (h === null) { writeOut(socket, batch.take()!); return; }
+  if (h === null) {
+    if (bytes <= SCRATCH_BYTES && encryptsAtOnce(socket)) {
+      // TLS: joined into the reused buffer and written as one Buffer (no buffer per response, no string
+      // copied into a new backing store by node); TLSWrap encrypts it, or copies it, within the call.
+      socket.write(joined(batch, bytes));
+      return;
+    }
+    writeOut(socket, batch.take()!);
+    return;
+  }
+  if (writeDirect(socket, h, joined(batch, bytes))) { scratch = null; view = null; } // libuv holds it until the write completes
+}
+
+/** What `batch` holds (`bytes`, at most SCRATCH_BYTES), joined into the reused buffer; empties the batch. Valid until the next join. */
+function joined(batch: HeldBatch, bytes: number): Buffer {
   const sb = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   let v = view;
   if (v === null || v.length !== bytes) view = v = sb.subarray(0, bytes);
   batch.joinInto(sb);
   batch.drop();
-  if (writeDirect(socket, h, v)) { scratch = null; view = null; } // libuv holds it until the write completes
+  return v;
+}
+
+/**
+ * True when `socket` is a TLS socket whose `write` reaches its TLSWrap within the call: node's
+ * Writable holds nothing (no write waiting for its completion, not corked), the socket is
+ * connected and open. TLSWrap's DoWrite then runs SSL_write on the bytes at once (or, while
+ * OpenSSL cannot take them, copies them for later), so the caller's buffer is free when `write`
+ * returns.
+ */
+function encryptsAtOnce(socket: Socket): boolean {
+  const s = socket as Socket & { _handle?: unknown; encrypted?: boolean };
+  return s.encrypted === true && s._handle != null && s.writableLength === 0 && s.writableCorked === 0 && !s.connecting && !s.destroyed && !s.writableEnded;
 }
 
 /** The first `count` of `parts` (strings are latin1: one byte per character) joined into one buffer of `bytes`. */
