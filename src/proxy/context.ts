@@ -4,6 +4,7 @@
  */
 import type { CompiledRouteConfig } from './router/index.js';
 import type { ListenerChains } from './detect/chains.js';
+import type { ListenerDispatchState } from './detect/dispatch.js';
 import type { ProxyHooks } from './record.js';
 import type { ProxyStats } from './stats.js';
 import type { ClusterManager } from './cluster/index.js';
@@ -47,6 +48,8 @@ export interface HttpListenerRuntime {
 /** A listener's current runtime; requests read `current` once at their start. */
 export interface ListenerSlot {
   current: HttpListenerRuntime;
+  /** What the dispatcher makes once for this listener and shares among its connections (detect/dispatch.ts); absent on chain slots. */
+  dispatch?: ListenerDispatchState;
 }
 
 /** Shared state of one proxy instance. */

@@ -189,7 +189,7 @@ export class ListenerSet {
   }
 
   private bind(l: Listener, runtime: HttpListenerRuntime, key: string): Promise<Bound> {
-    const slot: ListenerSlot = { current: runtime };
+    const slot: ListenerSlot = { current: runtime, dispatch: {} };
     const conns = new ConnectionSet();
     const onConnection = (socket: Socket): void => {
       if (slot.current.chains !== undefined) return dispatchConnection(socket, slot, this.ctx, conns);

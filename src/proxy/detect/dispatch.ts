@@ -66,20 +66,31 @@ const ignoreError = (): void => {};
 interface ListenerCallbacks {
   slot: ListenerSlot;
   ctx: ProxyContext;
+  conns: ConnectionTracker;
   untrack: (gone: TrackedConnection) => void;
   tunnel: (s: Socket, initial: Buffer, host: string, port: number, from: TrackedConnection) => void;
 }
-const callbacks = new WeakMap<ConnectionTracker, ListenerCallbacks>();
+
+/** What the dispatcher makes once per listener and shares among its connections (ListenerSlot.dispatch). */
+export interface ListenerDispatchState {
+  callbacks?: ListenerCallbacks;
+  /** The chain slots, by chain name (one per connection was ~170 bytes each). */
+  chainSlots?: Map<string, ListenerSlot>;
+}
+
+/** The listener's own state: a slot made without one (tests) gets it here, once. */
+const stateOf = (slot: ListenerSlot): ListenerDispatchState => (slot.dispatch ??= {});
 
 function listenerCallbacks(slot: ListenerSlot, ctx: ProxyContext, conns: ConnectionTracker): ListenerCallbacks {
-  let c = callbacks.get(conns);
-  if (c === undefined || c.slot !== slot || c.ctx !== ctx) {
+  const state = stateOf(slot);
+  let c = state.callbacks;
+  if (c === undefined || c.conns !== conns || c.ctx !== ctx) {
     c = {
-      slot, ctx,
+      slot, ctx, conns,
       untrack: (gone) => { conns.delete(gone); },
       tunnel: (s, initial, host, port, from) => dispatchConnection(s, slot, ctx, conns, { host, port, initial, from }),
     };
-    callbacks.set(conns, c);
+    state.callbacks = c;
   }
   return c;
 }
@@ -290,17 +301,14 @@ function handOff(
   socket.resume();
 }
 
-/** The chain slots of a listener's slot, by chain name: shared by its connections (one per connection was ~170 bytes each). */
-const chainSlots = new WeakMap<ListenerSlot, Map<string, ListenerSlot>>();
-
 /**
  * A slot that follows config updates: each request reads the chain's current settings (by
  * chain name) from the listener's slot, with the listener's resolved logical port. One per
  * listener and chain name (the names of chains a config removed are forgotten past 64).
  */
 function chainSlot(slot: ListenerSlot, name: string): ListenerSlot {
-  let byName = chainSlots.get(slot);
-  if (byName === undefined) chainSlots.set(slot, (byName = new Map()));
+  const state = stateOf(slot);
+  const byName = (state.chainSlots ??= new Map());
   let cs = byName.get(name);
   if (cs === undefined) {
     if (byName.size >= 64) byName.clear();
