@@ -22,6 +22,7 @@ import { benchVirtualHost, hopConfigs, pairedCpu, warmPool, type PairedResult } 
 import { cpuUs } from './cpu.js';
 import { childPid, holdSocket, listenerPort, spawnWithSocket, type HeldSocket } from './ports.js';
 import { H2LOAD } from './proxy-protocols.js';
+import { iqr, median, telemetryRounds, TELEMETRY_FULL, TELEMETRY_QUICK, type TelemetryRounds } from './telemetry-rounds.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const RATE = 1000;
@@ -268,6 +269,7 @@ export async function benchProxy(o: Opts): Promise<void> {
   const idleConns = o.quick ? 1000 : 10_000;
   const idle: { bowline?: number; haproxy?: number } = {};
   let pair: PairedResult | undefined;
+  let tele: TelemetryRounds | undefined;
   // HTTP/2 and TCP (bench/proxy-protocols.ts) start their processes now, so start-up overlaps this part.
   const protocolsReady = (await import('./proxy-protocols.js')).prepareProtocols(o, log);
   try {
@@ -308,6 +310,10 @@ export async function benchProxy(o: Opts): Promise<void> {
       targets.push({ name: 'haproxy', port: h1.port, pids: [c.pid!] }, { name: 'haproxy-hop', port: h3.port, pids: [outer.pid!, inner.pid!] });
     }
     rows.push(...await measureAll(targets, o, reps, satReps, log));
+    // telemetry_cpu_overhead_pct and telemetry_sat_cpu_overhead_pct: paired on/off rounds of their own (bench/telemetry-rounds.ts).
+    const tr = o.quick ? TELEMETRY_QUICK : TELEMETRY_FULL;
+    log(`bench: telemetry on and off, both loaded in each round, the first alternating: ${tr.satPairs} saturation rounds of ${tr.satSecs} s, ${tr.fixedRounds} rounds of ${tr.fixedSecs} s at ${RATE} rps`);
+    tele = await telemetryRounds(one, off, { ...tr, rate: RATE, request: HOT }, (s) => log(`bench: ${s}`));
     // mtls_vs_hop_cpu_ratio: the two sidecar pairs loaded together in every round (bench/mtls-hop.ts).
     const pairRounds = o.quick ? 2 : 10, pairSecs = o.quick ? 1 : 2;
     log(`bench: hop and mtls-hop loaded together: ${pairRounds} rounds of ${pairSecs} s at ${RATE} rps each`);
@@ -341,10 +347,25 @@ export async function benchProxy(o: Opts): Promise<void> {
     load_average_end: num(loadavg()[0]),
     bowline_cpu_us_per_req: num(get('bowline')?.cpuUsPerReq),
     bowline_cpu_us_per_req_telemetry_off: num(get('bowline-telemetry-off')?.cpuUsPerReq),
-    /** Telemetry's share: (on - off) / off in percent, the median over the 1000 rps rounds of each round's pair (roundMedian). */
-    telemetry_cpu_overhead_pct: num(roundMedian(get('bowline')?.cpuRuns, get('bowline-telemetry-off')?.cpuRuns, pctOver)),
-    /** The same at saturation (wrk): the median over the saturation rounds, tens of thousands of requests per run and no idle wake-ups in the number. */
-    telemetry_sat_cpu_overhead_pct: num(roundMedian(get('bowline')?.satCpuRuns, get('bowline-telemetry-off')?.satCpuRuns, pctOver)),
+    /**
+     * Telemetry's share: (on - off) / off in percent at 1000 rps, the median over the telemetry rounds (bench/telemetry-rounds.ts:
+     * both proxies loaded together, 8 rounds of 3 s) of each round's pair; `_iqr` is the interquartile range of the rounds' values.
+     */
+    telemetry_cpu_overhead_pct: num(median(tele?.fixed.pct ?? [])),
+    telemetry_cpu_overhead_pct_iqr: num(iqr(tele?.fixed.pct ?? [])),
+    /** The same at saturation: 8 rounds of 3 s, a wrk (1 thread, 50 connections) on each proxy at the same time. */
+    telemetry_sat_cpu_overhead_pct: num(median(tele?.sat.pct ?? [])),
+    telemetry_sat_cpu_overhead_pct_iqr: num(iqr(tele?.sat.pct ?? [])),
+    /** The telemetry rounds, in order: each pair's share in percent and each proxy's CPU us per request. */
+    telemetry_rounds: tele ? {
+      sat_pct: tele.sat.pct.map(num), sat_on_us: tele.sat.on.map(num), sat_off_us: tele.sat.off.map(num),
+      pct: tele.fixed.pct.map(num), on_us: tele.fixed.on.map(num), off_us: tele.fixed.off.map(num),
+    } : null,
+    /** The share as the bench took it until session 12: from the rotation's rounds (5 of 3 s at saturation, 5 of 6 s at 1000 rps), round by round. */
+    telemetry_rotation: {
+      telemetry_cpu_overhead_pct: num(roundMedian(get('bowline')?.cpuRuns, get('bowline-telemetry-off')?.cpuRuns, pctOver)),
+      telemetry_sat_cpu_overhead_pct: num(roundMedian(get('bowline')?.satCpuRuns, get('bowline-telemetry-off')?.satCpuRuns, pctOver)),
+    },
     haproxy_cpu_us_per_req: num(get('haproxy')?.cpuUsPerReq),
     nginx_cpu_us_per_req: num(get('nginx')?.cpuUsPerReq),
     hop_cpu_us_per_req: num(get('hop')?.cpuUsPerReq),
@@ -401,7 +422,7 @@ export async function benchProxy(o: Opts): Promise<void> {
     ...rows.map((r) => `${r.name.padEnd(21)} ${f(r.rps, 0).padStart(7)}  ${f(r.satCpuUsPerReq, 1).padStart(10)}  ${f(r.p50).padStart(6)}  ${f(r.p90).padStart(6)}  ${f(r.p99).padStart(6)}  ${f(r.p999).padStart(8)}  ${f(r.cpuUsPerReq, 1).padStart(10)}  ${f(r.rssMb, 1).padStart(6)}  ${String(r.errors).padStart(6)}`),
   ];
   lines.push(`hop adds ${result.hop_added_p99_ms ?? '-'} ms at p99 over direct (two haproxies ${result.haproxy_hop_added_p99_ms ?? '-'}); bowline/haproxy CPU per request ${result.bowline_vs_haproxy_cpu_ratio ?? '-'}x at ${RATE} rps, ${result.bowline_vs_haproxy_sat_cpu_ratio ?? '-'}x at saturation`);
-  lines.push(`telemetry ${result.telemetry_cpu_overhead_pct ?? '-'} % of CPU per request at ${RATE} rps, ${result.telemetry_sat_cpu_overhead_pct ?? '-'} % at saturation; RSS ${result.bowline_rss_mb ?? '-'} MB; mTLS hop / plaintext hop CPU per request ${result.mtls_vs_hop_cpu_ratio ?? '-'}x; load average ${result.load_average_start} at the start, ${result.load_average_end} at the end`);
+  lines.push(`telemetry ${result.telemetry_cpu_overhead_pct ?? '-'} % (iqr ${result.telemetry_cpu_overhead_pct_iqr ?? '-'}) of CPU per request at ${RATE} rps, ${result.telemetry_sat_cpu_overhead_pct ?? '-'} % (iqr ${result.telemetry_sat_cpu_overhead_pct_iqr ?? '-'}) at saturation; RSS ${result.bowline_rss_mb ?? '-'} MB; mTLS hop / plaintext hop CPU per request ${result.mtls_vs_hop_cpu_ratio ?? '-'}x; load average ${result.load_average_start} at the start, ${result.load_average_end} at the end`);
   lines.push(`idle keep-alive connections (${idleConns}): bowline ${result.bowline_idle_conn_kb ?? '-'} KiB each, haproxy ${result.haproxy_idle_conn_kb ?? '-'}`);
   lines.push(`h2 (h2load, ${H2LOAD.connections} conns x ${H2LOAD.streams} streams), CPU us/req: bowline ${pr.h2_cpu_us_per_req ?? '-'} (telemetry off ${pr.h2_cpu_us_per_req_telemetry_off ?? '-'}), bare node:http2 relay ${pr.node_h2_floor_cpu_us_per_req ?? '-'}, haproxy ${pr.haproxy_h2_cpu_us_per_req ?? '-'}`);
   lines.push(`tcp through one proxy: bowline ${pr.tcp_hop_gbps ?? '-'} Gbit/s, haproxy ${pr.haproxy_tcp_gbps ?? '-'}`);

@@ -21,6 +21,15 @@
  * per request, the proxy's read+write calls, wake-ups (its main thread leaving epoll_wait) and
  * preemptions (involuntary context switches), and the machine's steal time share (/proc/stat): whether
  * a high round did more work or ran slower.
+ *
+ * `--estimator K` (the first two targets: default `on` and `off`; two `+off` targets for an A/A check) instead repeats the full bench's estimate of
+ * telemetry's share K times on the same two proxies, alternating the shapes `--shapes` names (default
+ * `rotation,together`): `rotation`, the bench's shape until session 12 (5 saturation rounds of 3 s, on
+ * and off back to back in rotating order, then 5 rounds of 6 s at `rate` one after the other; the
+ * bench also put haproxy's run between them in some rounds), `together`, bench/telemetry-rounds.ts
+ * as the full bench runs it now (8 + 8 rounds of 3 s, both proxies loaded at the same time), and
+ * `abba` / `abba1`, one proxy at a time in ABBA order (2 s / 1 s wrk runs). Prints each estimate,
+ * then each shape's estimates, range and standard deviation.
  */
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
@@ -34,6 +43,7 @@ import { Children } from './children.js';
 import { cpuUs, ioCalls, wakeups } from './cpu.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 import { bowlineConfig } from './proxy.js';
+import { iqr, median, telemetryRounds, TELEMETRY_FULL, type TelemetryRoundsOptions } from './telemetry-rounds.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
@@ -41,6 +51,7 @@ const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-benc
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '9' }, secs: { type: 'string', default: '4' }, rate: { type: 'string', default: '1000' },
   mode: { type: 'string', default: 'both' }, target: { type: 'string', multiple: true }, stdout: { type: 'string' },
+  estimator: { type: 'string' }, shapes: { type: 'string', default: 'rotation,together' },
 } });
 const rounds = Number(values.rounds), secs = Number(values.secs), rate = Number(values.rate);
 const doSat = values.mode !== 'fixed', doFixed = values.mode !== 'sat';
@@ -89,6 +100,8 @@ function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'telemetry-ab-'));
   const children = new Children();
+  // Stopped from outside (a bounded run cut short): the proxies and nginx go too.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void children.stop(300).finally(() => { rmSync(dir, { recursive: true, force: true }); process.exit(1); }); });
   const extra = (process.env.BOWLINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const loadStart = loadavg()[0]!;
   try {
@@ -105,6 +118,7 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name} pid ${t.pid} port ${t.port}`).join(', ')}; load ${loadStart.toFixed(1)}\n`);
     await Promise.all(targets.map((t) => openLoop(t.port, rate, 2000, HOT))); // warm-up: JIT, upstream connections
+    if (values.estimator !== undefined) { await estimators(targets, Number(values.estimator)); return; }
     for (let r = 0; r < rounds; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       const line: string[] = [];
@@ -140,6 +154,71 @@ async function main(): Promise<void> {
   } finally {
     await children.stop(500);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `--estimator K`: the rotation and paired shapes of the full bench's telemetry estimate, alternated K times (see the file's comment). */
+async function estimators(targets: Target[], k: number): Promise<void> {
+  // The first two targets, as `on` and `off` (an A/A check: two `+off` targets).
+  const [on, off] = targets;
+  if (!on || !off) throw new Error('--estimator needs two targets');
+  const T = (t: Target): { port: number; pids: number[] } => ({ port: t.port, pids: [t.pid] });
+  const log = (s: string): void => { process.stderr.write(`  ${s}\n`); };
+  const shapes = String(values.shapes).split(',');
+  const got = new Map<string, { sat: number[]; fixed: number[]; secs: number[] }>(shapes.map((n) => [n, { sat: [], fixed: [], secs: [] }]));
+  const rotation = async (): Promise<{ sat: number; fixed: number }> => {
+    // bench/proxy.ts measureAll until session 12, for these two targets: the round's order rotates by round.
+    const sat: number[] = [], fixed: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const order = i % 2 === 0 ? [on, off] : [off, on];
+      const r = new Map<Target, number>();
+      for (const t of order) { const c0 = cpuUs(t.pid); const w = spawnSync('wrk', ['-t1', '-c50', '-d3s', '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${t.port}/`], { encoding: 'utf8' }); r.set(t, (cpuUs(t.pid) - c0) / Number(/(\d+) requests in/.exec(w.stdout)?.[1])); }
+      sat.push((r.get(on)! / r.get(off)! - 1) * 100);
+    }
+    for (let i = 0; i < 5; i++) {
+      const order = i % 2 === 0 ? [on, off] : [off, on];
+      const r = new Map<Target, number>();
+      for (const t of order) { const c0 = cpuUs(t.pid); const o = await openLoop(t.port, rate, 6000, HOT); r.set(t, (cpuUs(t.pid) - c0) / Math.max(1, o.latencies.length)); }
+      fixed.push((r.get(on)! / r.get(off)! - 1) * 100);
+    }
+    log(`rotation rounds: sat ${sat.map((x) => x.toFixed(1)).join(' ')} | ${rate} rps ${fixed.map((x) => x.toFixed(1)).join(' ')}`);
+    return { sat: median(sat), fixed: median(fixed) };
+  };
+  const paired = (shape: Partial<TelemetryRoundsOptions>) => async (): Promise<{ sat: number; fixed: number }> => {
+    const r = await telemetryRounds(T(on), T(off), { ...TELEMETRY_FULL, ...shape, rate, request: HOT }, () => {});
+    log(`${JSON.stringify(shape)} rounds: sat ${r.sat.pct.map((x) => x.toFixed(1)).join(' ')} (iqr ${iqr(r.sat.pct).toFixed(1)}) | ${rate} rps ${r.fixed.pct.map((x) => x.toFixed(1)).join(' ')} (iqr ${iqr(r.fixed.pct).toFixed(1)})`);
+    return { sat: median(r.sat.pct), fixed: median(r.fixed.pct) };
+  };
+  const SHAPES: Record<string, () => Promise<{ sat: number; fixed: number }>> = {
+    rotation,
+    // The full bench's shape now (TELEMETRY_FULL: both loaded together, 8 + 8 rounds of 3 s).
+    together: paired({}),
+    // One proxy at a time in ABBA order: 6 saturation pairs of 2 s, 4 pairs of 3 s at `rate`.
+    abba: paired({ satMode: 'abba', satPairs: 6, satSecs: 2, fixedMode: 'abba', fixedRounds: 4, fixedSecs: 3 }),
+    // The same with 1 s wrk runs, 12 pairs (measured first: the scatter of 1 s runs is +-30 points).
+    abba1: paired({ satMode: 'abba', satPairs: 12, satSecs: 1, fixedRounds: 10, fixedSecs: 2 }),
+  };
+  for (let i = 0; i < k; i++) {
+    const order = i % 2 === 0 ? shapes : [...shapes].reverse();
+    for (const name of order) {
+      const f = SHAPES[name];
+      if (!f) throw new Error(`unknown shape ${name}: ${Object.keys(SHAPES).join(', ')}`);
+      const t0 = performance.now();
+      const e = await f();
+      const secsTaken = (performance.now() - t0) / 1000;
+      const g = got.get(name)!;
+      g.sat.push(e.sat); g.fixed.push(e.fixed); g.secs.push(secsTaken);
+      process.stdout.write(`estimate ${i + 1}/${k} ${name.padEnd(8)}: sat ${e.sat.toFixed(1)} %, ${rate} rps ${e.fixed.toFixed(1)} % (${secsTaken.toFixed(0)} s, load ${loadavg()[0]!.toFixed(2)})\n`);
+    }
+  }
+  const sd = (xs: number[]): number => { const m = xs.reduce((a, x) => a + x, 0) / xs.length; return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
+  for (const name of shapes) {
+    const g = got.get(name)!;
+    for (const mode of ['sat', 'fixed'] as const) {
+      const xs = g[mode];
+      process.stdout.write(`${name.padEnd(8)} ${mode === 'sat' ? 'saturation' : `${rate} rps`.padEnd(10)}: ${xs.map((x) => x.toFixed(1)).join(', ')}  (range ${(Math.max(...xs) - Math.min(...xs)).toFixed(1)}, sd ${sd(xs).toFixed(1)} points, median ${median(xs).toFixed(1)})\n`);
+    }
+    process.stdout.write(`${name.padEnd(8)} seconds per estimate: ${g.secs.map((x) => x.toFixed(0)).join(', ')}\n`);
   }
 }
 
