@@ -32,6 +32,33 @@ describe('peer metadata', () => {
     expect(decodePeerMetadata(Buffer.from(JSON.stringify(old)).toString('base64'))).toMatchObject({ canonicalService: 'reviews', canonicalRevision: 'v2' });
   });
 
+  it('leaves out of the header value what decoding fills in, and decodes to the same metadata as the full value', () => {
+    const full = (m: ReturnType<typeof nodePeerMetadata>) => Buffer.from(JSON.stringify(m)).toString('base64');
+    const fields = (v: string) => Object.keys(JSON.parse(Buffer.from(v, 'base64').toString()) as object);
+    // app/version labels equal to the canonical ones (the common case): both canonical fields left out.
+    const common = nodePeerMetadata(node);
+    expect(fields(encodePeerMetadata(common))).toEqual(['workload', 'namespace', 'app', 'version', 'cluster', 'serviceAccount', 'principal', 'meshId']);
+    expect(encodePeerMetadata(common).length).toBeLessThan(full(common).length);
+    // No version label: version is `unknown` (left out), the canonical revision `latest` (kept).
+    const bare = nodePeerMetadata({ ...node, labels: { app: 'bench' } });
+    expect(fields(encodePeerMetadata(bare))).toEqual(['workload', 'namespace', 'app', 'canonicalRevision', 'cluster', 'serviceAccount', 'principal', 'meshId']);
+    const labelSets: Record<string, string>[] = [
+      {}, { app: 'ratings' }, { version: 'v1' }, { app: 'ratings', version: 'v1' }, { app: 'unknown', version: 'unknown' },
+      { 'service.istio.io/canonical-name': 'ratings-svc', 'service.istio.io/canonical-revision': 'r7', app: 'ratings', version: 'v1' },
+      { 'service.istio.io/canonical-name': 'unknown', 'service.istio.io/canonical-revision': 'unknown', app: 'ratings', version: 'v1' },
+      { 'app.kubernetes.io/name': 'k8s-name', 'app.kubernetes.io/version': '1.2' },
+    ];
+    for (const labels of labelSets) {
+      for (const n of [{ ...node, labels }, { ...node, labels, workload: 'unknown', namespace: 'unknown', serviceAccount: 'unknown', cluster: 'unknown' }]) {
+        const m = nodePeerMetadata(n);
+        expect(decodePeerMetadata(encodePeerMetadata(m))).toEqual(decodePeerMetadata(full(m)));
+        expect(decodePeerMetadata(encodePeerMetadata(m))).toEqual(m);
+      }
+    }
+    const { principal: _p, meshId: _m, ...noIds } = common;
+    expect(decodePeerMetadata(encodePeerMetadata(noIds as typeof common))).toEqual(noIds);
+  });
+
   it('ignores garbage, wrong shapes, oversize values and values with quotes or controls', () => {
     for (const bad of ['', '%%%', Buffer.from('[1]').toString('base64'), Buffer.from('{"workload":5}').toString('base64'), 'A'.repeat(5000), encodePeerMetadata({ ...nodePeerMetadata(node), app: 'a"b' }), encodePeerMetadata({ ...nodePeerMetadata(node), version: 'v\n1' })]) {
       expect(decodePeerMetadata(bad)).toBeUndefined();

@@ -78,9 +78,23 @@ export function spiffeId(node: NodeInfo): string {
   return formatSpiffeId({ trustDomain: node.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: node.namespace, serviceAccount: node.serviceAccount });
 }
 
-/** Encodes metadata as the header value (do it once per proxy and keep the string). */
+/**
+ * Encodes metadata as the header value (do it once per proxy and keep the string). A field whose
+ * value is what `decodePeerMetadata` fills in for an absent one is left out -- `unknown` for the
+ * six workload fields, the app and the version for the canonical service and revision -- so the
+ * value every request carries is shorter (the bench's: 352 -> 288 bytes) and decodes to the same
+ * metadata. Every Bowline decoder reads it alike: the `unknown` defaults date from the first
+ * version of this header, and a decoder older than the canonical fields does not read them.
+ */
 export function encodePeerMetadata(m: PeerMetadata): string {
-  return Buffer.from(JSON.stringify(m), 'utf8').toString('base64');
+  const o: Record<string, string> = {};
+  for (const k of ['workload', 'namespace', 'app', 'version'] as const) if (m[k] !== 'unknown') o[k] = m[k];
+  if (m.canonicalService !== m.app) o['canonicalService'] = m.canonicalService;
+  if (m.canonicalRevision !== m.version) o['canonicalRevision'] = m.canonicalRevision;
+  for (const k of ['cluster', 'serviceAccount'] as const) if (m[k] !== 'unknown') o[k] = m[k];
+  if (m.principal !== undefined) o['principal'] = m.principal;
+  if (m.meshId !== undefined) o['meshId'] = m.meshId;
+  return Buffer.from(JSON.stringify(o), 'utf8').toString('base64');
 }
 
 /** Decodes a header value; undefined when it is not valid base64 JSON of the expected shape. */
