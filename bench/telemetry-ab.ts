@@ -20,7 +20,8 @@
  * keeps each proxy's stdout in PREFIX.NAME (what `--trace-gc` prints). Each saturation round also prints,
  * per request, the proxy's read+write calls, wake-ups (its main thread leaving epoll_wait) and
  * preemptions (involuntary context switches), and the machine's steal time share (/proc/stat): whether
- * a high round did more work or ran slower.
+ * a high round did more work or ran slower. `--together`: every target under its own wrk at the same
+ * time instead (the full bench's telemetry rounds' shape, bench/telemetry-rounds.ts).
  *
  * `--estimator K` (the first two targets: default `on` and `off`; two `+off` targets for an A/A check) instead repeats the full bench's estimate of
  * telemetry's share K times on the same two proxies, alternating the shapes `--shapes` names (default
@@ -43,7 +44,7 @@ import { Children } from './children.js';
 import { cpuUs, ioCalls, wakeups } from './cpu.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 import { bowlineConfig } from './proxy.js';
-import { iqr, median, telemetryRounds, TELEMETRY_FULL, type TelemetryRoundsOptions } from './telemetry-rounds.js';
+import { iqr, median, telemetryRounds, TELEMETRY_FULL, wrkCpuAsync, type TelemetryRoundsOptions } from './telemetry-rounds.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-bench: hot\r\n\r\n';
@@ -51,7 +52,7 @@ const HOT = 'GET / HTTP/1.1\r\nHost: reviews.default.svc.cluster.local\r\nx-benc
 const { values } = parseArgs({ options: {
   rounds: { type: 'string', default: '9' }, secs: { type: 'string', default: '4' }, rate: { type: 'string', default: '1000' },
   mode: { type: 'string', default: 'both' }, target: { type: 'string', multiple: true }, stdout: { type: 'string' },
-  estimator: { type: 'string' }, shapes: { type: 'string', default: 'rotation,together' },
+  estimator: { type: 'string' }, together: { type: 'boolean', default: false }, shapes: { type: 'string', default: 'rotation,together' },
 } });
 const rounds = Number(values.rounds), secs = Number(values.secs), rate = Number(values.rate);
 const doSat = values.mode !== 'fixed', doFixed = values.mode !== 'sat';
@@ -122,7 +123,11 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       const line: string[] = [];
-      if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; t.satIo.push(`(rw ${w.io.toFixed(2)} wake ${w.wake.toFixed(3)} pre ${w.pre.toFixed(3)} steal ${(w.steal * 100).toFixed(0)} %)`); }
+      if (doSat && values.together) {
+        // Every target under its own wrk at the same time (bench/telemetry-rounds.ts's shape), the start order rotating.
+        const got = await Promise.all(order.map((t) => wrkCpuAsync({ port: t.port, pids: [t.pid] }, { ...TELEMETRY_FULL, satSecs: secs })));
+        order.forEach((t, i) => { t.sat.push(got[i]!); t.satIo.push('(together)'); });
+      } else if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; t.satIo.push(`(rw ${w.io.toFixed(2)} wake ${w.wake.toFixed(3)} pre ${w.pre.toFixed(3)} steal ${(w.steal * 100).toFixed(0)} %)`); }
       if (doFixed) {
         const measure = async (t: Target): Promise<void> => {
           const c0 = cpuUs(t.pid);

@@ -66,7 +66,7 @@ function wrkCpu(t: TelemetryTarget, o: TelemetryRoundsOptions): number {
 }
 
 /** wrk on `t` for `secs`, not waiting: CPU us per request of its processes (NaN when wrk failed). */
-async function wrkCpuAsync(t: TelemetryTarget, o: TelemetryRoundsOptions): Promise<number> {
+export async function wrkCpuAsync(t: TelemetryTarget, o: Pick<TelemetryRoundsOptions, 'wrkConns' | 'satSecs' | 'wrkHeaders'>): Promise<number> {
   const c0 = cpuOf(t);
   const c = spawn('wrk', ['-t1', `-c${o.wrkConns}`, `-d${o.satSecs}s`, ...o.wrkHeaders.flatMap((h) => ['-H', h]), `http://127.0.0.1:${t.port}/`], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
