@@ -44,6 +44,12 @@ export interface TelemetryRoundsOptions {
   satMode?: 'abba' | 'together';
   /** 1000 rps: `together` (default: both loaded at once, the start order alternated) or `abba` (one at a time, ABBA). */
   fixedMode?: 'abba' | 'together';
+  /**
+   * Seconds of wrk on both, not measured, before the first round (0: none): the full bench reaches these rounds after 20 s
+   * idle, in which the proxies' idle GCs gave their young generation back (src/proxy/idle-gc.ts); loaded again, a proxy
+   * scavenges more often until it has grown it back.
+   */
+  warmSecs?: number;
 }
 
 /** One mode's rounds: each proxy's CPU us per request, and the pair's (on - off) / off in percent, in round order. */
@@ -96,6 +102,7 @@ export function iqr(xs: readonly number[]): number {
 export async function telemetryRounds(on: TelemetryTarget, off: TelemetryTarget, o: TelemetryRoundsOptions, log: (s: string) => void): Promise<TelemetryRounds> {
   const sat: TelemetryModeRounds = { on: [], off: [], pct: [] };
   const fixed: TelemetryModeRounds = { on: [], off: [], pct: [] };
+  if (o.warmSecs) await Promise.all([wrkCpuAsync(on, { ...o, satSecs: o.warmSecs }), wrkCpuAsync(off, { ...o, satSecs: o.warmSecs })]);
   for (let i = 0; i < o.satPairs; i++) {
     // ABBA: on first in even pairs, off first in odd ones.
     let a: number, b: number;
@@ -121,7 +128,7 @@ export async function telemetryRounds(on: TelemetryTarget, off: TelemetryTarget,
   return { sat, fixed };
 }
 
-/** The full bench's rounds (~50 s): 8 saturation rounds of 3 s and 8 rounds of 3 s at 1000 rps, both proxies loaded together in each. */
-export const TELEMETRY_FULL = { satPairs: 8, satSecs: 3, fixedRounds: 8, fixedSecs: 3, wrkConns: 50, wrkHeaders: ['Host: reviews.default.svc.cluster.local', 'x-bench: hot'] } as const;
-/** `--quick` (~5 s): 2 rounds of 1 s of each. */
-export const TELEMETRY_QUICK = { ...TELEMETRY_FULL, satPairs: 2, satSecs: 1, fixedRounds: 2, fixedSecs: 1 } as const;
+/** The full bench's rounds (~50 s): 1 s of warm-up, 8 saturation rounds of 3 s and 8 rounds of 3 s at 1000 rps, both proxies loaded together in each. */
+export const TELEMETRY_FULL = { warmSecs: 1, satPairs: 8, satSecs: 3, fixedRounds: 8, fixedSecs: 3, wrkConns: 50, wrkHeaders: ['Host: reviews.default.svc.cluster.local', 'x-bench: hot'] } as const;
+/** `--quick` (~5 s): 2 rounds of 1 s of each, no warm-up (the quick bench does not idle before them). */
+export const TELEMETRY_QUICK = { ...TELEMETRY_FULL, warmSecs: 0, satPairs: 2, satSecs: 1, fixedRounds: 2, fixedSecs: 1 } as const;
