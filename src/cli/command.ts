@@ -1,4 +1,13 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createRequire } from 'node:module';
+import type { ParseArgsConfig } from 'node:util';
+
+/**
+ * node:util's parseArgs, required (CommonJS) rather than imported: an ESM import of node:util makes node
+ * build the module's namespace, which reads every export, and util's lazy ones load internal/mime and
+ * internal/encoding with it (+0.11 MB RSS for `bowline proxy`, docs/performance.md Memory). Required,
+ * only parseArgs's own module loads, on the first parse.
+ */
+let util: typeof import('node:util') | undefined;
 
 /** One CLI command: its name, a one-line summary for `bowline --help`, and what it does. */
 export interface Command {
@@ -30,7 +39,8 @@ export class UsageError extends Error {
  */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, opts: { allowPositionals?: boolean } = {}) {
   try {
-    return parseArgs({ args, options, allowPositionals: opts.allowPositionals ?? true, strict: true });
+    util ??= createRequire(import.meta.url)('node:util') as typeof import('node:util');
+    return util.parseArgs({ args, options, allowPositionals: opts.allowPositionals ?? true, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
