@@ -10,6 +10,7 @@ describe('PROXY_NODE_FLAGS', () => {
     expect(PROXY_NODE_FLAGS).toContain('--single-threaded-gc');
     expect(PROXY_NODE_FLAGS).toContain('--v8-pool-size=1');
     expect(PROXY_NODE_FLAGS).toContain('--max-semi-space-size=4');
+    expect(PROXY_NODE_FLAGS).toContain('--no-sparkplug');
     expect(proxyArgv('/b', ['proxy', '--config', 'f'])).toEqual([...PROXY_NODE_FLAGS, '/b', 'proxy', '--config', 'f']);
   });
 });

@@ -2,7 +2,7 @@
  * Node flags every launcher of `bowline proxy` passes to node (the demo, `bowline join`'s unit and
  * foreground proxy, the benchmarks). Run as an executable (`bowline ...`: the image's entrypoint, the
  * Kubernetes and Marathon sidecars, a user's shell), bin/bowline's first line
- * (`#!/usr/bin/env -S node --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=4`) passes the same to every command; keep the two
+ * (`#!/usr/bin/env -S node --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=4 --no-sparkplug`) passes the same to every command; keep the two
  * equal (node-flags.test.ts checks).
  *
  * `--single-threaded-gc`: V8 collects on the proxy's own thread instead of waking its helper
@@ -32,8 +32,13 @@
  * RSS after load, once the idle GC ran, unchanged within the noise (docs/performance.md, Memory).
  * A container's memory limit must fit the peak: 4 MB takes most of the scavenges away (3.6x fewer)
  * for a third of 8 MB's peak memory, which is why it is the default.
+ *
+ * `--no-sparkplug`: start-up without V8's baseline compiler, whose code V8 would keep for the life of the
+ * process with the bytecode of everything start-up ran (node's module loader, the config's compilation);
+ * the proxy turns it on again 5 s after start-up (with the young generation's release), every other command at once
+ * (baseline-compiler.ts). RSS at start -1.0 MB, after the bench's load ~-0.5 (docs/performance.md, Memory).
  */
-export const PROXY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--v8-pool-size=1', '--max-semi-space-size=4'];
+export const PROXY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--v8-pool-size=1', '--max-semi-space-size=4', '--no-sparkplug'];
 
 /** `[...PROXY_NODE_FLAGS, bowlineBin, ...args]`: the argv after node's path for a `bowline proxy` process. */
 export function proxyArgv(bowlineBin: string, args: readonly string[]): string[] {

@@ -170,7 +170,7 @@ spec:
     expect(r.out).toContain('# run: systemctl enable --now bowline-proxy.service');
     expect(existsSync(join(root, 'etc/bowline'))).toBe(false);
     const unit = /# file: \S+bowline-proxy\.service \(0644\)\n([\s\S]*?)\n# run:/.exec(r.out)?.[1];
-    expect(unit).toContain(`ExecStart=${process.execPath} --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=4 ${bowline} proxy`);
+    expect(unit).toContain(`ExecStart=${process.execPath} --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=4 --no-sparkplug ${bowline} proxy`);
     expect(unit).toContain('ExecStartPre=+');
     expect(unit).toContain('Restart=always');
     expect(unit).toContain('--probe-file /etc/bowline/probe.json');

@@ -28,7 +28,7 @@ describe('vm bundle and join plans', () => {
     expect(text).toContain('BOWLINE_WORKLOAD_ADDRESS=10.0.0.9');
     expect(text).toContain('# run: systemctl enable --now bowline-proxy.service');
     expect(plan.unit).toContain('ExecStartPre=+/usr/bin/node /usr/lib/node_modules/bowline/bin/bowline capture install --proxy-uid bowline-proxy --proxy-gid bowline-proxy --include-inbound-ports 3306,8080 --dns');
-    expect(plan.unit).toMatch(/^ExecStart=\/usr\/bin\/node --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=4 \S+ proxy --server 10.0.0.5:15012 --name mysql --namespace onprem --service-account mysql --workload-group mysql --id mysql-10.0.0.9.onprem --address 10.0.0.9 --capture iptables/m);
+    expect(plan.unit).toMatch(/^ExecStart=\/usr\/bin\/node --single-threaded-gc --v8-pool-size=1 --max-semi-space-size=4 --no-sparkplug \S+ proxy --server 10.0.0.5:15012 --name mysql --namespace onprem --service-account mysql --workload-group mysql --id mysql-10.0.0.9.onprem --address 10.0.0.9 --capture iptables/m);
     expect(plan.unit).toContain('--service mysql:3306/TCP --service mysql:8080/HTTP --token-file /etc/bowline/token --ca-cert-file /etc/bowline/root-cert.pem --identity-dir /etc/bowline/identity');
     expect(plan.unit).toContain('User=bowline-proxy');
   });
