@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bowline: ${USAGE_CODE}: unknown command "${name}"\n\n${help()}`);
     return EXIT_USAGE;
   }
-  // Node starts without V8's baseline compiler (bin/bowline's shebang) for the proxy's start-up; every other command has it back at once.
+  // Node starts without V8's baseline compiler (bin/bowline's shebang), for the proxy; every other command has it back at once.
   if (entry.name !== 'proxy') (await import('../proxy/baseline-compiler.js')).releaseBaselineCompiler();
   try {
     const command = await entry.load();

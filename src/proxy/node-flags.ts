@@ -33,10 +33,11 @@
  * A container's memory limit must fit the peak: 4 MB takes most of the scavenges away (3.6x fewer)
  * for a third of 8 MB's peak memory, which is why it is the default.
  *
- * `--no-sparkplug`: start-up without V8's baseline compiler, whose code V8 would keep for the life of the
- * process with the bytecode of everything start-up ran (node's module loader, the config's compilation);
- * the proxy turns it on again 5 s after start-up (with the young generation's release), every other command at once
- * (baseline-compiler.ts). RSS at start -1.0 MB, after the bench's load ~-0.5 (docs/performance.md, Memory).
+ * `--no-sparkplug`: no V8 baseline compiler in the proxy, whose code V8 keeps for the life of the process
+ * with the bytecode of everything start-up ran (node's module loader, the config's compilation) and beside
+ * the request path's optimised code; every other command turns it on again at once (baseline-compiler.ts).
+ * RSS after the bench's load -1.5 MB, at start -1.0; CPU per request unchanged within the noise
+ * (docs/performance.md, Memory).
  */
 export const PROXY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--v8-pool-size=1', '--max-semi-space-size=4', '--no-sparkplug'];
 

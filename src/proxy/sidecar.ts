@@ -20,7 +20,6 @@ import type { ControlClient } from './control-client/client.js';
 import type { AppProber } from './health.js';
 import { collectWhenIdle, IDLE_GC_INTERVAL_MS } from './idle-gc.js';
 import { releaseYoungGeneration } from './young-generation.js';
-import { releaseBaselineCompiler } from './baseline-compiler.js';
 import { listenLocalHttp } from './local-http.js';
 import type { PreparedIdentity } from './identity/join.js';
 import { ConfigRejectedError, startProxy, type ProxyPorts, type RunningProxy } from './proxy.js';
@@ -120,8 +119,7 @@ export async function runSidecar(o: SidecarOptions): Promise<Sidecar> {
     cleanup.push(() => proxy.close());
     const st = proxy.stats;
     // Once start-up has settled the young generation may grow under load; the idle GC gives it back (young-generation.ts).
-    // Baseline code again from then on, for the request path (start-up ran without: baseline-compiler.ts).
-    const release = setTimeout(() => { releaseYoungGeneration(); releaseBaselineCompiler(); }, IDLE_GC_INTERVAL_MS).unref();
+    const release = setTimeout(() => releaseYoungGeneration(), IDLE_GC_INTERVAL_MS).unref();
     cleanup.push(() => clearTimeout(release));
     cleanup.push(collectWhenIdle(() => st.requestsTotal + st.downstreamConnectionsTotal + st.tcpConnectionsTotal + st.tcpBytesReceived + st.tcpBytesSent));
     if (telemetry && o.telemetry) Object.assign(ports, await serveMetrics(telemetry, o.telemetry, cleanup, o.log));
