@@ -23,6 +23,45 @@ interface Conn { s: Socket; busy: boolean; start: number; buf: string }
 
 /** Sends `rate` requests per second for `durationMs` to 127.0.0.1:`port` over `conns` connections. */
 export async function openLoop(port: number, rate: number, durationMs: number, request: string, conns = 8): Promise<OpenLoopResult> {
+  return (await openLoops([port], rate, durationMs, request, conns))[0]!;
+}
+
+/**
+ * `openLoop` on several targets at once from one timer: each due slot sends one request to every
+ * target, in an order that alternates slot by slot (A then B, then B then A), so no target is
+ * always woken first. Two open loops started one after the other instead put the first one's
+ * requests ahead of the second's in every tick (node runs due timers in the order they were
+ * set): paired rounds read +15..30 % for whichever proxy was loaded first (docs/performance.md,
+ * Telemetry). One result per port, in the order given.
+ */
+export async function openLoops(ports: readonly number[], rate: number, durationMs: number, request: string, conns = 8): Promise<OpenLoopResult[]> {
+  const targets = await Promise.all(ports.map((port) => target(port, request, conns)));
+  const total = Math.floor((rate * durationMs) / 1000);
+  let scheduled = 0;
+  const t0 = performance.now() + 5;
+  const interval = 1000 / rate;
+  const n = targets.length;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      while (scheduled < total && t0 + scheduled * interval <= now) {
+        const due = t0 + scheduled * interval;
+        const reverse = (scheduled & 1) === 1;
+        scheduled++;
+        for (let k = 0; k < n; k++) targets[reverse ? n - 1 - k : k]!.due(now, now - due);
+      }
+      if (scheduled < total) setTimeout(tick, Math.max(0, t0 + scheduled * interval - performance.now()));
+      else resolve();
+    };
+    tick();
+  });
+  const deadline = performance.now() + 2000;
+  while (targets.some((t) => t.outstanding()) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return targets.map((t) => t.finish());
+}
+
+/** One target of openLoops: its connections, queue and results. */
+async function target(port: number, request: string, conns: number): Promise<{ due(now: number, lag: number): void; outstanding(): boolean; finish(): OpenLoopResult }> {
   const pool: Conn[] = [];
   for (let i = 0; i < conns; i++) {
     const s = connect({ port, host: '127.0.0.1', noDelay: true });
@@ -34,10 +73,6 @@ export async function openLoop(port: number, rate: number, durationMs: number, r
   let errors = 0;
   let sent = 0;
   const queue: number[] = []; // due times of requests waiting for a free connection
-  const total = Math.floor((rate * durationMs) / 1000);
-  let scheduled = 0;
-  const t0 = performance.now() + 5;
-  const interval = 1000 / rate;
   const send = (c: Conn, due: number): void => {
     c.busy = true;
     c.start = due;
@@ -63,25 +98,18 @@ export async function openLoop(port: number, rate: number, durationMs: number, r
     });
     c.s.on('error', () => { errors++; });
   }
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      while (scheduled < total && t0 + scheduled * interval <= now) {
-        const due = t0 + scheduled * interval;
-        scheduled++;
-        lagMs.push(now - due);
-        const free = pool.find((c) => !c.busy);
-        if (free) send(free, now); else queue.push(now);
-      }
-      if (scheduled < total) setTimeout(tick, Math.max(0, t0 + scheduled * interval - performance.now()));
-      else resolve();
-    };
-    tick();
-  });
-  const deadline = performance.now() + 2000;
-  while ((queue.length > 0 || pool.some((c) => c.busy)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  for (const c of pool) c.s.destroy();
-  return { latencies, errors: errors + queue.length + pool.filter((c) => c.busy).length, sent, lagMs };
+  return {
+    due(now, lag) {
+      lagMs.push(lag);
+      const free = pool.find((c) => !c.busy);
+      if (free) send(free, now); else queue.push(now);
+    },
+    outstanding: () => queue.length > 0 || pool.some((c) => c.busy),
+    finish() {
+      for (const c of pool) c.s.destroy();
+      return { latencies, errors: errors + queue.length + pool.filter((c) => c.busy).length, sent, lagMs };
+    },
+  };
 }
 
 /** The q-quantile (0..1) of `xs` in ms. */

@@ -7,9 +7,10 @@
  *   With `mtls` the outbound clusters are ISTIO_MUTUAL and both proxies hold workload certificates
  *   from Bowline's CA (inline `default` / `ROOTCA` secrets); nothing else differs.
  * - `pairedCpu(hops, ...)`: both hops loaded at `rate` at the same time in every round (a burst of
- *   other work on the machine weighs on both alike), which load starts first alternated, CPU per
- *   request from the proxies' threads' run time (/proc/PID/task/TID/schedstat), and the ratio as
- *   the geometric mean of the median per-round ratios of the two orders.
+ *   other work on the machine weighs on both alike) from one timer whose request slots reach the
+ *   two hops in alternating order, CPU per request from the proxies' threads' run time
+ *   (/proc/PID/task/TID/schedstat), and the ratio as the geometric mean of the median per-round
+ *   ratios of the even and the odd rounds.
  * - `warmPool(port, conns, request)`: `conns` requests at once, answered, on connections closed
  *   only then, so a proxy's upstream pool holds that many connections (TLS handshakes done) before
  *   saturation is measured.
@@ -34,7 +35,7 @@ import { createKeyAndCsr } from '../src/proxy/identity/csr.js';
 import { inboundChains } from '../src/push/security/mtls.js';
 import { Children } from './children.js';
 import { cpuUs, ioCalls, wakeups } from './cpu.js';
-import { openLoop, quantile } from './loadgen.js';
+import { openLoop, openLoops, quantile } from './loadgen.js';
 import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
 
 const node = (name: string) => ({ id: name, role: 'sidecar', workload: name, namespace: 'default', serviceAccount: name, labels: { app: name } });
@@ -168,32 +169,38 @@ export interface PairedRound { cpu: number; outer: number; inner: number; p50: n
 /** What `pairedCpu` measured: every round of each hop (in `hops` order), and the second hop's CPU per request over the first's. */
 export interface PairedResult {
   rounds: [PairedRound[], PairedRound[]];
-  /** The geometric mean of the median per-round ratio (second / first) of the rounds each hop's load started first. */
+  /** The geometric mean of the median per-round ratio (second / first) of the even and of the odd rounds. */
   ratio(k: 'cpu' | 'outer' | 'inner'): number;
   /** The median of a field over one hop's rounds. */
   median(hop: 0 | 1, k: keyof PairedRound): number;
 }
 
 /**
- * Loads both hops at `rate` requests/s for `secs` at the same time in each of `rounds` rounds,
- * alternating which load starts first (an A/A run, the same build as both hops, showed the hop
- * whose load started second ~7 % cheaper per request every round; alternated, A/A gives 0.99-1.03).
+ * Loads both hops at `rate` requests/s for `secs` at the same time in each of `rounds` rounds, from
+ * one timer that sends each request slot to both hops, the order alternating slot by slot
+ * (loadgen.ts openLoops). Two loops started one after the other instead favoured one hop in every
+ * round (an A/A run, the same build as both hops, showed the hop whose load started second ~7 %
+ * cheaper per request); that is why the ratio is still the geometric mean of the even and the odd
+ * rounds' medians, which now read alike.
  */
 export async function pairedCpu(hops: [PairedHop, PairedHop], o: { rounds: number; secs: number; rate: number; request: string }, log: (s: string) => void): Promise<PairedResult> {
   const runs: [PairedRound[], PairedRound[]] = [[], []];
-  const measure = async (h: PairedHop): Promise<PairedRound> => {
-    const c0 = h.pids.map(cpuUs), i0 = h.pids.map(ioCalls), w0 = h.pids.map(wakeups);
-    const res = await openLoop(h.port, o.rate, o.secs * 1000, o.request);
-    const c1 = h.pids.map(cpuUs), i1 = h.pids.map(ioCalls), w1 = h.pids.map(wakeups);
-    const n = Math.max(1, res.latencies.length);
-    const outer = (c1[0]! - c0[0]!) / n, inner = (c1[1]! - c0[1]!) / n;
-    const per = (a: number[], b: number[]): number => (b[0]! - a[0]! + b[1]! - a[1]!) / n;
-    return { cpu: outer + inner, outer, inner, p50: quantile(res.latencies, 0.5), p99: quantile(res.latencies, 0.99), errors: res.errors, io: per(i0, i1), wakeups: per(w0, w1) };
+  // Both hops loaded from one timer that alternates which hop each request slot reaches first (loadgen.ts openLoops).
+  const measureBoth = async (): Promise<PairedRound[]> => {
+    const before = hops.map((h) => ({ c: h.pids.map(cpuUs), i: h.pids.map(ioCalls), w: h.pids.map(wakeups) }));
+    const results = await openLoops(hops.map((h) => h.port), o.rate, o.secs * 1000, o.request);
+    return hops.map((h, k) => {
+      const c0 = before[k]!.c, i0 = before[k]!.i, w0 = before[k]!.w;
+      const res = results[k]!;
+      const c1 = h.pids.map(cpuUs), i1 = h.pids.map(ioCalls), w1 = h.pids.map(wakeups);
+      const n = Math.max(1, res.latencies.length);
+      const outer = (c1[0]! - c0[0]!) / n, inner = (c1[1]! - c0[1]!) / n;
+      const per = (a: number[], b: number[]): number => (b[0]! - a[0]! + b[1]! - a[1]!) / n;
+      return { cpu: outer + inner, outer, inner, p50: quantile(res.latencies, 0.5), p99: quantile(res.latencies, 0.99), errors: res.errors, io: per(i0, i1), wakeups: per(w0, w1) };
+    });
   };
   for (let r = 0; r < o.rounds; r++) {
-    const order = r % 2 === 0 ? [0, 1] : [1, 0];
-    const started = order.map((i) => measure(hops[i]!));
-    const got = await Promise.all([started[order.indexOf(0)]!, started[order.indexOf(1)]!]);
+    const got = await measureBoth();
     got.forEach((x, i) => {
       runs[i]!.push(x);
       log(`round ${r + 1}/${o.rounds} ${hops[i]!.name.padEnd(8)} CPU ${x.cpu.toFixed(1).padStart(6)} us/req (outer ${x.outer.toFixed(1)}, inner ${x.inner.toFixed(1)})  p50 ${x.p50.toFixed(3)} ms  p99 ${x.p99.toFixed(3)} ms  errors ${x.errors}  read+write ${x.io.toFixed(2)}, wake-ups ${x.wakeups.toFixed(2)} /req  (load ${loadavg()[0]!.toFixed(1)})`);

@@ -9,8 +9,10 @@
  * seconds to minutes that land on whichever run they fall on; five such pairs per run put the
  * saturation share anywhere in -8..22 % for one build. Here, in every round both proxies are
  * loaded at the same time -- one wrk each (saturation), or `rate` req/s each (1000 rps) -- so a
- * burst of other work lands on both halves of the pair; which load starts first alternates
- * (ABBA) so neither is always first. CPU per request is each proxy's threads' run time
+ * burst of other work lands on both halves of the pair. At saturation which wrk starts first
+ * alternates (ABBA); at 1000 rps one timer sends each request slot to both proxies, the order
+ * alternating slot by slot (loadgen.ts openLoops: two loops side by side put the first one's
+ * requests first in every tick, +15..30 % for it in session 12's runs). CPU per request is each proxy's threads' run time
  * (schedstat, bench/cpu.ts) over the requests it answered in that run; each round gives
  * (on - off) / off in percent, the field is the median of the rounds' values, and `*_iqr` their
  * interquartile range. Measured against the rotation and against one-at-a-time ABBA pairs (bench/telemetry-ab.ts
@@ -20,7 +22,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { cpuUs } from './cpu.js';
-import { openLoop, quantile } from './loadgen.js';
+import { openLoop, openLoops, quantile } from './loadgen.js';
 
 export interface TelemetryTarget { port: number; pids: number[] }
 
@@ -116,14 +118,18 @@ export async function telemetryRounds(on: TelemetryTarget, off: TelemetryTarget,
     const r = await openLoop(t.port, o.rate, o.fixedSecs * 1000, o.request);
     return (cpuOf(t) - c0) / Math.max(1, r.latencies.length);
   };
+  // Both loaded at once from one timer that alternates which proxy each request slot reaches first (loadgen.ts openLoops).
+  const measureBoth = async (): Promise<[number, number]> => {
+    const a0 = cpuOf(on), b0 = cpuOf(off);
+    const [ra, rb] = await openLoops([on.port, off.port], o.rate, o.fixedSecs * 1000, o.request);
+    return [(cpuOf(on) - a0) / Math.max(1, ra!.latencies.length), (cpuOf(off) - b0) / Math.max(1, rb!.latencies.length)];
+  };
   for (let i = 0; i < o.fixedRounds; i++) {
     const [a, b] = o.fixedMode === 'abba'
       ? (i % 2 === 0 ? [await measure(on), await measure(off)] : await (async () => { const y = await measure(off); return [await measure(on), y] as const; })())
-      : i % 2 === 0
-      ? await (async () => { const x = measure(on); const y = measure(off); return [await x, await y] as const; })()
-      : await (async () => { const y = measure(off); const x = measure(on); return [await x, await y] as const; })();
+      : await measureBoth();
     fixed.on.push(a); fixed.off.push(b); fixed.pct.push(pctOver(a, b));
-    log(`telemetry ${o.rate} rps round ${i + 1}/${o.fixedRounds} (${o.fixedMode === 'abba' ? 'one at a time' : 'both loaded'}, ${i % 2 === 0 ? 'on' : 'off'} first; ${o.fixedSecs} s): on ${a.toFixed(1)} off ${b.toFixed(1)} us/req, ${pctOver(a, b).toFixed(1)} % (load ${loadavg()[0]!.toFixed(2)})`);
+    log(`telemetry ${o.rate} rps round ${i + 1}/${o.fixedRounds} (${o.fixedMode === 'abba' ? (i % 2 === 0 ? 'one at a time, on first' : 'one at a time, off first') : 'both loaded, alternating per request'}; ${o.fixedSecs} s): on ${a.toFixed(1)} off ${b.toFixed(1)} us/req, ${pctOver(a, b).toFixed(1)} % (load ${loadavg()[0]!.toFixed(2)})`);
   }
   return { sat, fixed };
 }
