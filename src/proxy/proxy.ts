@@ -181,14 +181,18 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     ctx.log('identity-wait', `config ${cfg.version ?? '(unversioned)'} needs the workload certificate: applied when it arrives (the running config serves meanwhile)`);
     return new Promise((resolve, reject) => { waiting.add({ resolve, reject }); });
   }
+  /** Runs `job` after every change queued before it (config pushes and certificate re-applies, one at a time, in order). */
+  const enqueue = (job: () => Promise<void>): Promise<void> => {
+    const run = queue.then(job);
+    queue = run.catch(() => {});
+    return run;
+  };
   await apply(opts.config);
   const stopIdentity = opts.identity?.onUpdate(() => {
     for (const w of waiting) w.resolve();
     waiting.clear();
     // Queued behind a config waiting for this certificate, and reading the running config only when its turn comes.
-    const run = queue.then(() => apply(current.config));
-    queue = run.catch(() => {});
-    run.catch((err: Error) => ctx.log('identity-apply', `new workload certificate not applied: ${err.message}`));
+    enqueue(() => apply(current.config)).catch((err: Error) => ctx.log('identity-apply', `new workload certificate not applied: ${err.message}`));
   });
   const handle: RunningProxy = {
     get ports() { return { admin: admin?.port ?? 0, listeners: listeners.ports() }; },
@@ -196,9 +200,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     stats,
     clusters,
     applyConfig(cfg) {
-      const run = queue.then(() => apply(cfg));
-      queue = run.catch(() => {});
-      return run;
+      return enqueue(() => apply(cfg));
     },
     async drain(drainMs) {
       ctx.draining = true;
