@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeInfo, ProxyConfig } from '../proxy-config/index.js';
-import { encodePeerMetadata, nodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from './peer.js';
+import { decodePeerMetadata, encodePeerMetadata, nodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from './peer.js';
 import { telemetryHooks, type ProxyRecordView } from './proxy-hooks.js';
 import { ListHeaders, TestHeaders } from './test-headers.js';
 import type { IdSource } from './tracing/ids.js';
@@ -36,7 +36,12 @@ describe('telemetryHooks (proxy bridge)', () => {
     const out = record({});
     const reqHeaders = new TestHeaders({ 'content-type': 'application/grpc', 'x-request-id': 'id' });
     ch.onRequestHeaders(out, reqHeaders);
-    expect(reqHeaders.get(PEER_METADATA_HEADER)).toBe(client.peerHeaderValue);
+    // A request carries the caller's metadata without its principal (the receiver trusts only the verified certificate's).
+    expect(reqHeaders.get(PEER_METADATA_HEADER)).toBe(client.peerRequestHeaderValue);
+    const sent = decodePeerMetadata(client.peerRequestHeaderValue)!;
+    expect(sent.principal).toBeUndefined();
+    expect(sent).toEqual({ ...decodePeerMetadata(client.peerHeaderValue)!, principal: undefined });
+    expect(decodePeerMetadata(client.peerHeaderValue)!.principal).toBe('spiffe://cluster.local/ns/default/sa/reviews');
 
     // the request arrives at the server's inbound listener
     const inb = record({ cluster: 'inbound|9080||' });
@@ -44,6 +49,7 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(reqHeaders.get(PEER_METADATA_HEADER)).toBeUndefined(); // the app never sees it
     const resHeaders = new TestHeaders({ 'grpc-status': '14' });
     sh.onResponseHeaders(inb, resHeaders);
+    // A response keeps the principal: the caller's destination_principal under mTLS.
     expect(resHeaders.get(PEER_METADATA_HEADER)).toBe(server.peerHeaderValue);
     sh.onRequestComplete(inb);
 
@@ -172,6 +178,28 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(page).toMatch(/istio_requests_total\{[^}]*destination_workload="ratings-v2",[^}]*\} 3/);
   });
 
+  it('logs the caller principal an inbound proxy verified, never one a request header claims', () => {
+    const cfg = config(n('ratings'), 'inbound');
+    cfg.mesh = { ...cfg.mesh, accessLog: { enabled: true, encoding: 'JSON' } };
+    const lines: string[] = [];
+    const sink = { write: (l: string) => { lines.push(l); }, stats: { written: 0, dropped: 0, errors: 0 }, drain: async () => {}, close: async () => {} };
+    const t = createProxyTelemetry({ config: cfg, accessLogSink: sink });
+    const h = telemetryHooks(t, { flagsText });
+    // An older proxy's request metadata still carries a principal: over plaintext it is a claim nobody checked.
+    const claimed = encodePeerMetadata(nodePeerMetadata(n('reviews')));
+    expect(decodePeerMetadata(claimed)!.principal).toBe('spiffe://cluster.local/ns/default/sa/reviews');
+    for (const peerIdentity of ['', 'spiffe://cluster.local/ns/default/sa/verified']) {
+      const x = record({ cluster: 'inbound|9080||', peerIdentity });
+      h.onRequestHeaders(x, new ListHeaders([['host', 'ratings:9080'], [PEER_METADATA_HEADER, claimed]]));
+      h.onResponseHeaders(x, new ListHeaders([]));
+      h.onRequestComplete(x);
+    }
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.map((l) => l['source_principal'])).toEqual(['-', 'spiffe://cluster.local/ns/default/sa/verified']);
+    expect(logged.map((l) => l['source_workload'])).toEqual(['reviews-v1', 'reviews-v1']);
+    expect(t.registry.expose()).toMatch(/istio_requests_total\{reporter="destination",source_workload="reviews-v1",[^}]*source_principal="unknown",[^}]*connection_security_policy="none"\} 1/);
+  });
+
   it('counts the same istio_* series whether a request takes the metrics-only path or the full one (access log on)', () => {
     const pages: string[] = [];
     const other = encodePeerMetadata(nodePeerMetadata(n('ratings')));
@@ -240,11 +268,11 @@ describe('telemetryHooks (proxy bridge)', () => {
       h.onRequestComplete(x);
       return head;
     };
-    expect(send().get(PEER_METADATA_HEADER)).toBe(t.peerHeaderValue);
+    expect(send().get(PEER_METADATA_HEADER)).toBe(t.peerRequestHeaderValue);
     t.reconfigure({ ...cfg, clusters: [{ name: cluster, discovery: 'dns', protocol: 'http1' }] });
     expect(send().get(PEER_METADATA_HEADER)).toBeUndefined();
     t.reconfigure(cfg);
-    expect(send().get(PEER_METADATA_HEADER)).toBe(t.peerHeaderValue);
+    expect(send().get(PEER_METADATA_HEADER)).toBe(t.peerRequestHeaderValue);
     t.reconfigure(config(n('reviews'), 'inbound'));
     expect(send().get(PEER_METADATA_HEADER)).toBeUndefined();
     expect(t.registry.expose()).toMatch(/istio_requests_total\{reporter="destination",[^}]*\} 1/);

@@ -183,7 +183,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       if (s?.grpc) s.grpcStatus = h.get('grpc-status');
       if (direction === 'inbound') {
         h.remove(PEER_METADATA_HEADER);
-        t.addPeerHeaders(h);
+        t.addPeerHeaders(h, true);
       } else {
         const callee = t.takePeer(h);
         if (s !== undefined) s.peer = callee;

@@ -49,8 +49,15 @@ export interface ProxyTelemetryOptions {
 export class ProxyTelemetry {
   /** The registry (serve it with startMetricsServer). */
   readonly registry: Registry;
-  /** Value of PEER_METADATA_HEADER this proxy sends (computed once). */
+  /** Value of PEER_METADATA_HEADER this proxy sends on responses (computed once). */
   peerHeaderValue: string;
+  /**
+   * Value of PEER_METADATA_HEADER this proxy sends on requests: the same metadata without its
+   * principal. A receiver takes the caller's principal from the verified client certificate only
+   * (Istio's `source_principal` is the peer certificate's identity): a principal in a request header
+   * is a claim nobody checked, and ~75 bytes on every request.
+   */
+  peerRequestHeaderValue: string;
   /** Value of PEER_METADATA_ID_HEADER this proxy sends. */
   peerIdHeaderValue: string;
   /** Decoded peers, bounded. */
@@ -75,6 +82,7 @@ export class ProxyTelemetry {
     this.istio = o.metrics === false ? undefined : new IstioMetrics(this.registry);
     this.view = new ConfigView(o.config.node, o.config);
     this.peerHeaderValue = encodePeerMetadata(this.view.self);
+    this.peerRequestHeaderValue = encodePeerMetadata(withoutPrincipal(this.view.self));
     this.peerIdHeaderValue = o.config.node.id;
     this.setup(o.config);
     this.registerSelfMetrics();
@@ -84,6 +92,7 @@ export class ProxyTelemetry {
   reconfigure(config: TelemetryConfig): void {
     this.view = new ConfigView(config.node, config);
     this.peerHeaderValue = encodePeerMetadata(this.view.self);
+    this.peerRequestHeaderValue = encodePeerMetadata(withoutPrincipal(this.view.self));
     this.peerIdHeaderValue = config.node.id;
     const oldTracing = JSON.stringify(this.o.config.mesh.tracing ?? {});
     const oldLog = JSON.stringify(this.o.config.mesh.accessLog ?? {});
@@ -168,16 +177,16 @@ export class ProxyTelemetry {
     return this.peers.get(v);
   }
 
-  /** Adds this proxy's metadata headers to a head going to another proxy. */
-  addPeerHeaders(h: HeaderAccess): void {
-    h.set(PEER_METADATA_HEADER, this.peerHeaderValue);
+  /** Adds this proxy's metadata headers to a request (`response` false) or a response going to another proxy. */
+  addPeerHeaders(h: HeaderAccess, response = false): void {
+    h.set(PEER_METADATA_HEADER, response ? this.peerHeaderValue : this.peerRequestHeaderValue);
     h.set(PEER_METADATA_ID_HEADER, this.peerIdHeaderValue);
   }
 
-  /** Adds this proxy's metadata headers to a head known to carry none (removed or never sent): appended without lookups. */
+  /** Adds this proxy's metadata headers to a request known to carry none (removed or never sent): appended without lookups. */
   appendPeerHeaders(h: HeaderAccess): void {
     if (h.add === undefined) return this.addPeerHeaders(h);
-    h.add(PEER_METADATA_HEADER, this.peerHeaderValue);
+    h.add(PEER_METADATA_HEADER, this.peerRequestHeaderValue);
     h.add(PEER_METADATA_ID_HEADER, this.peerIdHeaderValue);
   }
 
@@ -291,12 +300,12 @@ export class ProxyTelemetry {
   private identities(r: RequestRecord): LogIdentities {
     const self = this.view.self;
     const peer = r.peer ?? (r.upstreamHost !== undefined && r.direction !== 'inbound' ? this.view.cluster(r.cluster).endpoints.get(r.upstreamHost) : undefined);
-    const peerPrincipal = r.peerPrincipal ?? peer?.principal ?? '-';
     const selfPrincipal = r.mtls ? self.principal ?? '-' : '-';
     if (r.direction === 'inbound') {
-      return { sourcePrincipal: peerPrincipal, destinationPrincipal: selfPrincipal, sourceWorkload: peer?.workload ?? '-', sourceNamespace: peer?.namespace ?? '-', destinationWorkload: self.workload, destinationNamespace: self.namespace };
+      // The caller's principal is the verified client certificate's, or none: never what a header claims.
+      return { sourcePrincipal: r.peerPrincipal ?? '-', destinationPrincipal: selfPrincipal, sourceWorkload: peer?.workload ?? '-', sourceNamespace: peer?.namespace ?? '-', destinationWorkload: self.workload, destinationNamespace: self.namespace };
     }
-    return { sourcePrincipal: selfPrincipal, destinationPrincipal: peerPrincipal, sourceWorkload: self.workload, sourceNamespace: self.namespace, destinationWorkload: peer?.workload ?? '-', destinationNamespace: peer?.namespace ?? '-' };
+    return { sourcePrincipal: selfPrincipal, destinationPrincipal: r.peerPrincipal ?? peer?.principal ?? '-', sourceWorkload: self.workload, sourceNamespace: self.namespace, destinationWorkload: peer?.workload ?? '-', destinationNamespace: peer?.namespace ?? '-' };
   }
 
   private registerSelfMetrics(): void {
@@ -343,4 +352,10 @@ export function createProxyTelemetry(o: ProxyTelemetryOptions): ProxyTelemetry {
 function customFormat(al: MeshSettings['accessLog']): CompiledFormat | undefined {
   if (al.encoding === 'JSON') return al.jsonFormat ? compileJsonFormat(al.jsonFormat) : undefined;
   return al.format ? compileTextFormat(al.format) : undefined;
+}
+
+/** `m` without its principal (the metadata a request carries, see peerRequestHeaderValue). */
+function withoutPrincipal(m: PeerMetadata): PeerMetadata {
+  const { principal: _principal, ...rest } = m;
+  return rest;
 }
