@@ -50,6 +50,14 @@ let busy = false;
 /** Read callbacks in progress (readStart/readEnd). */
 let reading = 0;
 let sampler: NodeJS.Timeout | undefined;
+/**
+ * The last flush's Immediate, kept after it ran. The optimised code of the busy path (this module,
+ * node's setImmediate and Immediate constructor) holds the maps of the Immediate it creates weakly;
+ * with none alive, the quiet period's full GC (idle-gc.ts) cleared them and deoptimised that code
+ * ("weak objects"), and the next busy burst ran it in the interpreter (kept-request.ts, the same for
+ * the request's own objects; test/e2e/proxy-quiet-gc.test.ts).
+ */
+const kept: { immediate: NodeJS.Immediate | undefined } = { immediate: undefined };
 let lastElu = performance.eventLoopUtilization();
 
 function sample(): void {
@@ -63,7 +71,7 @@ export function flushAtTurnEnd(w: HeldWrites): void {
   pending[pendingCount++] = w;
   if (scheduled !== NONE) return;
   sampler ??= setInterval(sample, SAMPLE_MS).unref();
-  if (busy) { scheduled = IMMEDIATE; setImmediate(flushAll); } else if (reading > 0) scheduled = AT_READ_END;
+  if (busy) { scheduled = IMMEDIATE; kept.immediate = setImmediate(flushAll); } else if (reading > 0) scheduled = AT_READ_END;
   else { scheduled = TICK; process.nextTick(flushAll); }
 }
 
