@@ -2,7 +2,9 @@
 // throw away the optimised code of the request path. TurboFan's code holds the maps of the request's objects
 // weakly; with no request alive, that GC cleared them and deoptimised 30-60 functions ("weak objects"), so
 // the next burst ran in the interpreter for seconds (at 1000 rps ~2x the CPU per request and a p99 of 2-4 ms
-// through one proxy). The proxy now keeps its last finished request (src/proxy/exchange/kept-request.ts).
+// through one proxy). The proxy now keeps its last finished request (src/proxy/exchange/kept-request.ts),
+// and the end-of-turn flush its last Immediate (src/proxy/http/turn-writes.ts: a busy loop flushes through
+// setImmediate; CI's loaded host took that path).
 // A real `bowline proxy` with V8's --trace-deopt/--trace-opt/--trace-gc: load until the head scanner is
 // optimised, stop and close every connection, wait for the quiet period's GC, and read what V8 did.
 import { readFileSync, writeFileSync } from 'node:fs';
