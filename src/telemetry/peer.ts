@@ -13,7 +13,7 @@ import { DEFAULT_TRUST_DOMAIN, formatSpiffeId } from '../proxy-config/spiffe.js'
 
 /** Header carrying the sender's workload metadata (base64 of JSON PeerMetadata). */
 export const PEER_METADATA_HEADER = 'x-bowline-peer-metadata';
-/** Header carrying the sender's proxy id (informational, like `x-envoy-peer-metadata-id`). */
+/** Header an older Bowline proxy sent with its proxy id (informational, like `x-envoy-peer-metadata-id`); taken off, no longer sent. */
 export const PEER_METADATA_ID_HEADER = 'x-bowline-peer-metadata-id';
 
 /** The workload facts one proxy tells its peer. Every field is a short printable string. */

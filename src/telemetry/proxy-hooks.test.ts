@@ -200,6 +200,27 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(t.registry.expose()).toMatch(/istio_requests_total\{reporter="destination",source_workload="reviews-v1",[^}]*source_principal="unknown",[^}]*connection_security_policy="none"\} 1/);
   });
 
+  it('sends the metadata header alone: no proxy-id header on requests or responses, and an older proxy\'s is taken off', () => {
+    const out = telemetryHooks(createProxyTelemetry({ config: config(n('reviews'), 'outbound') }), { flagsText });
+    const inb = telemetryHooks(createProxyTelemetry({ config: config(n('ratings'), 'inbound') }), { flagsText });
+    const names = (h: ListHeaders): string[] => h.lines().map((l) => l.split(':')[0]!);
+    // Outbound: a fresh head, and one where a client sent a lone id header.
+    for (const head of [[['host', 'ratings:9080']], [['host', 'ratings:9080'], [PEER_METADATA_ID_HEADER, 'lone']]] as Array<Array<[string, string]>>) {
+      const h = new ListHeaders(head);
+      out.onRequestHeaders(record({}), h);
+      expect(names(h)).toContain(PEER_METADATA_HEADER);
+      expect(names(h)).not.toContain(PEER_METADATA_ID_HEADER);
+    }
+    // Inbound: an older proxy's request (metadata and id) reaches the app with neither; the response carries the metadata alone.
+    const x = record({ cluster: 'inbound|9080||' });
+    const req = new ListHeaders([['host', 'ratings:9080'], [PEER_METADATA_HEADER, encodePeerMetadata(nodePeerMetadata(n('reviews')))], [PEER_METADATA_ID_HEADER, 'reviews-1']]);
+    inb.onRequestHeaders(x, req);
+    expect(names(req).filter((name) => name.startsWith('x-bowline-'))).toEqual([]);
+    const res = new ListHeaders([['content-type', 'text/plain']]);
+    inb.onResponseHeaders(x, res);
+    expect(names(res)).toEqual(['content-type', PEER_METADATA_HEADER]);
+  });
+
   it('counts the same istio_* series whether a request takes the metrics-only path or the full one (access log on)', () => {
     const pages: string[] = [];
     const other = encodePeerMetadata(nodePeerMetadata(n('ratings')));
