@@ -165,12 +165,10 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       const sc = scan.read(h);
       // Incoming peer metadata never reaches the application; inbound keeps it for its labels.
       const incoming = sc.peerMetadata !== undefined ? t.peerFromHeader(sc.peerMetadata) : undefined;
-      if (sc.peerMetadata !== undefined) { h.remove(PEER_METADATA_HEADER); h.remove(PEER_METADATA_ID_HEADER); }
-      if (direction !== 'inbound' && meshCluster(x.cluster)) {
-        // Gone or never sent: appended. A lone -id field (no metadata) is replaced, as takePeer leaves it.
-        if (sc.peerHeaders && sc.peerMetadata === undefined) t.addPeerHeaders(h);
-        else t.appendPeerHeaders(h);
-      }
+      if (sc.peerMetadata !== undefined) h.remove(PEER_METADATA_HEADER);
+      if (sc.peerId) h.remove(PEER_METADATA_ID_HEADER); // an older proxy's, read by nobody
+      // Gone or never sent: appended.
+      if (direction !== 'inbound' && meshCluster(x.cluster)) t.appendPeerHeaders(h);
       const ct = sc.contentType;
       const s = newState(direction, direction === 'inbound' ? incoming : undefined, sc.userAgent, sc.xForwardedFor, ct !== undefined && ct.startsWith('application/grpc'));
       // x-request-id is the proxy's (its head step honours generateRequestId); only trace headers change here.

@@ -15,8 +15,8 @@ import type { HeaderAccess } from './tracing/context.js';
 /** One request head's telemetry facts. */
 export class RequestScan {
   peerMetadata: string | undefined = undefined;
-  /** Either peer metadata header (x-bowline-peer-metadata or its -id) was present. */
-  peerHeaders = false;
+  /** An older proxy's x-bowline-peer-metadata-id was present (taken off, never passed on). */
+  peerId = false;
   xForwardedFor: string | undefined = undefined;
   userAgent: string | undefined = undefined;
   contentType: string | undefined = undefined;
@@ -36,7 +36,7 @@ export class RequestScan {
   read(h: HeaderAccess): this {
     this.peerMetadata = this.xForwardedFor = this.userAgent = this.contentType = this.requestId = undefined;
     this.traceparent = this.tracestate = this.b3 = this.b3TraceId = this.b3SpanId = this.b3ParentSpanId = this.b3Sampled = this.b3Flags = undefined;
-    this.peerHeaders = false;
+    this.peerId = false;
     this.traceFields = 0;
     const names = h.names;
     const values = h.values;
@@ -70,10 +70,10 @@ export class RequestScan {
           if (n === 'x-b3-parentspanid') { this.traceFields++; this.b3ParentSpanId ??= values[i]; }
           break;
         case PEER_METADATA_HEADER.length:
-          if (n === PEER_METADATA_HEADER) { this.peerHeaders = true; this.peerMetadata ??= values[i]; }
+          if (n === PEER_METADATA_HEADER) this.peerMetadata ??= values[i];
           break;
         case PEER_METADATA_ID_HEADER.length:
-          if (n === PEER_METADATA_ID_HEADER) this.peerHeaders = true;
+          if (n === PEER_METADATA_ID_HEADER) this.peerId = true;
           break;
       }
     }
@@ -83,7 +83,7 @@ export class RequestScan {
   /** The same facts from a header access without arrays (tests' map-backed headers). */
   private readEach(h: HeaderAccess): this {
     this.peerMetadata = h.get(PEER_METADATA_HEADER);
-    this.peerHeaders = this.peerMetadata !== undefined || h.get(PEER_METADATA_ID_HEADER) !== undefined;
+    this.peerId = h.get(PEER_METADATA_ID_HEADER) !== undefined;
     this.xForwardedFor = h.get('x-forwarded-for');
     this.userAgent = h.get('user-agent');
     this.contentType = h.get('content-type');
