@@ -124,7 +124,7 @@ export async function handleApi(deps: DashboardDeps, view: string, q: URLSearchP
       send(res, 200, { resources: await configView(deps.store) });
       return true;
     case 'security': {
-      const proxies = (push?.server.status() ?? []).map((p) => ({ id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...push!.server.identityOf(p.id) }));
+      const proxies = (push?.server.status() ?? []).map((p) => ({ id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...(push!.server.identityOf(p.id) ?? { rotations: 0 }) }));
       const policies = (snap?.configs('AuthorizationPolicy') ?? []).map((r) => {
         const spec = (r.spec ?? {}) as { action?: string; selector?: { matchLabels?: Record<string, string> }; rules?: unknown[] };
         const sel = spec.selector?.matchLabels;

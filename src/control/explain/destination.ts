@@ -79,7 +79,22 @@ export function explainDestination(src: ExplainSources, from: ResolvedWorkload, 
   steps.push({ step: 'endpoints', decision: `${healthy.length} healthy`, reason: `chosen from: ${listed}${eps.length > healthy.length ? ` (${eps.length - healthy.length} unhealthy or draining left out)` : ''}`, ok: true });
   const ct = svc ? clientTls(snap, from.namespace, svc, cluster.service!.port, cluster.subset) : undefined;
   const tlsMode = cluster.tls?.mode ?? 'DISABLE';
-  steps.push({ step: 'client TLS', decision: cluster.tls ? `${tlsMode}${cluster.tls.auto ? ' (auto)' : ''}` : 'plaintext', reason: ct ? `set by ${ct.source}` : 'the cluster\'s TLS settings', ...(ct && NAMES_RESOURCE.test(ct.source) ? { origin: withSource(snap, ct.source) } : {}), ok: true });
+  const setBy = ct ? `set by ${ct.source}` : 'the cluster\'s TLS settings';
+  const tlsOrigin = ct && NAMES_RESOURCE.test(ct.source) ? { origin: withSource(snap, ct.source) } : {};
+  // A --from proxy without a workload certificate runs this cluster narrowed (src/proxy/identity/secrets.ts).
+  const running = from.withoutCertificate?.config.clusters.find((c) => c.name === d.cluster);
+  const noCert = cluster.tls !== undefined && running !== undefined && running.tls === undefined;
+  if (noCert && !cluster.tls!.auto) {
+    steps.push({ step: 'client TLS', decision: `${tlsMode}: no workload certificate`, reason: `${setBy}; ${tlsMode} needs the client's own workload certificate and ${noCertificate(from)}, so it sends nothing to ${d.cluster} and answers 503 UH (BOWLINE_E_IDENTITY_NO_CERTIFICATE). ${NO_CERT_FIX}`, ...tlsOrigin, ok: false });
+    return done(false, `503 UH: ${tlsMode} toward ${svc?.name ?? d.cluster} needs a workload certificate and ${from.name}.${from.namespace}'s proxy has none (BOWLINE_E_IDENTITY_NO_CERTIFICATE; start it with --token-file)`, 503);
+  }
+  if (noCert) {
+    steps.push({ step: 'client TLS', decision: 'plaintext (auto-mTLS, no workload certificate)', reason: `${setBy}: auto-mTLS would send ISTIO_MUTUAL, but ${noCertificate(from)}, so it connects in plaintext (BOWLINE_E_IDENTITY_NO_CERTIFICATE)`, ...tlsOrigin, ok: true });
+  } else {
+    steps.push({ step: 'client TLS', decision: cluster.tls ? `${tlsMode}${cluster.tls.auto ? ' (auto)' : ''}` : 'plaintext', reason: setBy, ...tlsOrigin, ok: true });
+  }
+  // What the connection carries: the cluster as the client's proxy runs it.
+  const sending = noCert ? running : cluster;
   const models = svc ? (snap.endpointsByService.get(svc.hostname) ?? []) : [];
   const groups = new Map<string, { ep: ModelEndpoint | undefined; name: string; namespace: string }>();
   for (const e of healthy) {
@@ -89,7 +104,7 @@ export function explainDestination(src: ExplainSources, from: ResolvedWorkload, 
   }
   let failure: { status?: number; summary: string } | undefined;
   for (const g of [...groups.values()].slice(0, MAX_WORKLOADS)) {
-    const r = serverSide(src, from, d, cluster, g, svc?.hostname);
+    const r = serverSide(src, from, d, sending, g, svc?.hostname);
     steps.push(...r.steps);
     if (r.failure && !failure) failure = r.failure;
   }
@@ -108,6 +123,14 @@ export function explainDestination(src: ExplainSources, from: ResolvedWorkload, 
   return done(true, `forwarded to ${svc?.name ?? d.cluster}${cluster.subset ? ` ${cluster.subset}` : ''}: the app answers`);
 }
 
+/** How to give a proxy its workload certificate, for the output. */
+const NO_CERT_FIX = 'Fix: start the proxy with --token-file (a bootstrap token from `bowline token create`; docs/security.md "How a proxy proves who it is")';
+
+/** `proxy ID of NAME.NS has no workload certificate ...`, for a workload whose connected proxy has none. */
+function noCertificate(w: ResolvedWorkload): string {
+  return `proxy ${w.proxy?.id ?? `of ${w.name}.${w.namespace}`} has no workload certificate (none issued on its stream or presented on it: started without --token-file, or its CSR was not answered)`;
+}
+
 function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
@@ -119,7 +142,11 @@ function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationI
   const who = `${g.name}.${g.namespace}`;
   const tls = cluster.tls !== undefined;
   const servicePort = g.ep?.servicePort ?? cluster.service?.port ?? d.port;
-  if (g.ep && g.ep.tlsMode !== 'istio') {
+  // A sidecar without a workload certificate announces itself as `tlsMode: disabled` (no mTLS for
+  // auto-mTLS to send it), but it still runs its inbound listeners: evaluate them.
+  const connected = src.proxies.some((p) => p.workload === g.name && p.namespace === g.namespace);
+  const dest = g.ep && g.ep.tlsMode !== 'istio' && !connected ? undefined : workloadConfig(src, g.name, g.namespace);
+  if (g.ep && g.ep.tlsMode !== 'istio' && !dest?.withoutCertificate) {
     if (tls && cluster.tls!.mode === 'ISTIO_MUTUAL') {
       steps.push({ step: 'server mTLS', decision: `${who}: no sidecar`, reason: 'the client sends mTLS but the workload has no Bowline sidecar to terminate it: the TLS handshake fails', ok: false });
       return { steps, failure: { status: 503, summary: `503: ${who} has no sidecar to terminate mTLS (set the DestinationRule's tls.mode to DISABLE, or run the workload with a sidecar)` } };
@@ -127,7 +154,6 @@ function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationI
     steps.push({ step: 'server mTLS', decision: `${who}: no sidecar`, reason: 'the app receives the request directly: no mTLS, no authorization policy applies', ok: true });
     return { steps };
   }
-  const dest = workloadConfig(src, g.name, g.namespace);
   if (!dest) {
     steps.push({ step: 'server mTLS', decision: `${who}: unknown`, reason: 'the mesh knows this endpoint but not its workload: its inbound side cannot be evaluated', ok: true });
     return { steps };
@@ -142,6 +168,21 @@ function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationI
   const chain = listener.filterChains.find((c) => compileChainMatch(c.match)(input));
   const modeText = `${mode.mode}, set by ${mode.source}`;
   const origin = NAMES_RESOURCE.test(mode.source) ? withSource(snap, mode.source) : undefined;
+  const dropped = dest.withoutCertificate?.withoutIdentity.get(listener.name);
+  if (dropped?.length) {
+    // The proxy's dispatch (src/proxy/detect/dispatch.ts): a chain dropped for lack of a certificate refuses the connection
+    // it would have taken; a port left with no chain refuses every connection.
+    const lost = chain !== undefined && dropped.some((c) => c.name === chain.name);
+    // The chains this port has for a connection either way (plaintext or mTLS), all dropped: nothing is accepted.
+    const either: ChainInput[] = [{ ...input, transport: 'raw', protocol: 'http1', serverName: undefined, alpn: [] }, { ...input, transport: 'tls', protocol: undefined, serverName: cluster.tls?.sni, alpn: ['istio-http/1.1', 'istio', 'http/1.1'] }];
+    const forPort = listener.filterChains.filter((c) => { const m = compileChainMatch(c.match); return either.some((i) => m(i)); });
+    const none = forPort.length > 0 && forPort.every((c) => dropped.some((x) => x.name === c.name));
+    if (lost || none) {
+      const why = lost ? `chain ${chain!.name} of ${listener.name} would accept the ${tls ? 'mTLS' : 'plaintext'} connection, but it needs the server's workload certificate` : `every filter chain of ${listener.name} requires mTLS (${mode.mode}) and needs the server's workload certificate`;
+      steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, no workload certificate`, reason: `${modeText}; ${why}, and ${noCertificate(dest)}: the proxy refuses the connection (BOWLINE_E_IDENTITY_NO_CERTIFICATE). ${NO_CERT_FIX}`, ...(origin ? { origin } : {}), ok: false });
+      return { steps, failure: { status: 503, summary: `503 (upstream connection reset, flag UC/URX): ${who}'s proxy has no workload certificate, so it refuses ${lost ? 'the mTLS connection' : `every connection to port ${servicePort} (${mode.mode})`} (BOWLINE_E_IDENTITY_NO_CERTIFICATE; start it with --token-file)` } };
+    }
+  }
   if (!chain || (tls && !chain.tls)) {
     const row = host ? authnReport(snap, host, from.namespace).find((x) => x.port === servicePort && x.status === 'CONFLICT') : undefined;
     const sent = tls ? `TLS (${cluster.tls!.mode})` : 'plaintext';

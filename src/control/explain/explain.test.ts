@@ -9,7 +9,8 @@ import { buildSnapshot } from '../../model/snapshot.js';
 import { announcementsView, type Announcement } from '../../registry/universal/universal.js';
 import { explain } from './explain.js';
 import { SOURCE_ANNOTATION } from './origin.js';
-import { UnknownWorkloadError, type ExplainSources } from './workloads.js';
+import type { CertificateFacts, ProxyStatus } from '../../push/server/connection.js';
+import { UnknownWorkloadError, workloadConfig, type ExplainSources } from './workloads.js';
 
 let nextPort = 20000;
 const wl = (app: string, version: string): Announcement => ({ name: `${app}-${version}`, namespace: 'default', serviceAccount: `bookinfo-${app}`, labels: { app, version }, address: '127.0.0.1', services: [{ service: app, port: 9080, protocol: 'HTTP', targetPort: nextPort++ }] });
@@ -24,9 +25,24 @@ function sample(name: string): Resource[] {
   }));
 }
 
-function mesh(configs: Resource[]): ExplainSources {
-  const view = announcementsView(BOOKINFO.map((a) => ({ proxyId: `${a.name}.${a.namespace}`, announcement: a })));
-  return { snapshot: buildSnapshot({ configs, ...view, mesh: defaultMeshConfig() }), proxies: [], configOf: () => undefined };
+function mesh(configs: Resource[], announcements: Announcement[] = BOOKINFO): ExplainSources {
+  const view = announcementsView(announcements.map((a) => ({ proxyId: `${a.name}.${a.namespace}`, announcement: a })));
+  return { snapshot: buildSnapshot({ configs, ...view, mesh: defaultMeshConfig() }), proxies: [], configOf: () => undefined, certificateOf: () => undefined };
+}
+
+const ISSUED: CertificateFacts = { spiffeId: 'spiffe://cluster.local/ns/default/sa/bookinfo', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-01-02T00:00:00.000Z', issuedAt: 0, rotations: 1 };
+const NONE: CertificateFacts = { rotations: 0 };
+
+/**
+ * The Bookinfo mesh with every workload's proxy connected, as the push server reports them: its config
+ * (the one a sidecar of it gets) and its certificate facts (`ISSUED` unless `certs` says otherwise).
+ * `disabled` workloads announce `tlsMode: disabled`, as a sidecar started without --token-file does.
+ */
+function connected(configs: Resource[], certs: Record<string, CertificateFacts>, disabled: string[] = []): ExplainSources {
+  const base = mesh(configs, BOOKINFO.map((a) => (disabled.includes(a.name) ? { ...a, tlsMode: 'disabled' as const } : a)));
+  const proxies: ProxyStatus[] = BOOKINFO.map((a) => ({ id: `${a.name}-0.${a.namespace}`, role: 'sidecar', workload: a.name, namespace: a.namespace, address: a.address, connectedAt: 0, types: {}, pushes: 1, acks: 1, nacks: 0 }));
+  const byId = new Map(proxies.map((p) => [p.id, workloadConfig(base, p.workload, p.namespace)!.config]));
+  return { ...base, proxies, configOf: (id) => byId.get(id), certificateOf: (id) => (byId.has(id) ? certs[id.replace(/-0\.default$/, '')] ?? ISSUED : undefined) };
 }
 
 const dr = (name: string, spec: unknown): Resource => ({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: 'default', creationTimestamp: '2026-01-01T00:00:00Z' }, spec } as Resource);
@@ -107,5 +123,80 @@ describe('bowline explain: the seeds puzzles', () => {
     }
     const out = explain(m, { from: 'productpage', url: 'http://example.com/' });
     expect(out.destinations[0]!.cluster).toBe('PassthroughCluster');
+  });
+});
+
+describe('bowline explain: a proxy without a workload certificate', () => {
+  const URL_ = 'http://reviews:9080/reviews/0';
+  const reviewsWithout = { 'reviews-v1': NONE, 'reviews-v2': NONE, 'reviews-v3': NONE };
+
+  it('client without a certificate and a DestinationRule ISTIO_MUTUAL: 503 UH at the client TLS step, BOWLINE_E_IDENTITY_NO_CERTIFICATE', () => {
+    const m = connected([dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], { 'productpage-v1': NONE });
+    const e = explain(m, { from: 'productpage', url: URL_ });
+    expect(e.from.proxy).toBe('productpage-v1-0.default');
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.outcome.summary).toContain('503 UH');
+    expect(e.outcome.summary).toContain('BOWLINE_E_IDENTITY_NO_CERTIFICATE');
+    const tls = e.destinations[0]!.steps.find((s) => s.step === 'client TLS')!;
+    expect(tls).toMatchObject({ ok: false, decision: 'ISTIO_MUTUAL: no workload certificate' });
+    expect(tls.reason).toContain('BOWLINE_E_IDENTITY_NO_CERTIFICATE');
+    expect(tls.reason).toContain('proxy productpage-v1-0.default has no workload certificate');
+    expect(tls.reason).toContain('--token-file');
+    expect(tls.reason).toContain('set by DestinationRule default/reviews');
+    // Nothing is sent: the server side is not evaluated.
+    expect(e.destinations[0]!.steps.some((s) => s.step === 'server mTLS')).toBe(false);
+  });
+
+  it('client without a certificate under auto-mTLS: it connects in plaintext, which a STRICT server refuses', () => {
+    const permissive = explain(connected([], { 'productpage-v1': NONE }), { from: 'productpage', url: URL_ });
+    expect(permissive.outcome.ok).toBe(true);
+    expect(permissive.destinations[0]!.steps.find((s) => s.step === 'client TLS')!.decision).toBe('plaintext (auto-mTLS, no workload certificate)');
+    const strict = explain(connected(sample('peer-authentication-strict.yaml'), { 'productpage-v1': NONE }), { from: 'productpage', url: URL_ });
+    expect(strict.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(strict.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!.reason).toContain('accepts a plaintext connection');
+  });
+
+  it('server without a certificate on a STRICT port refuses every connection (it announced tlsMode disabled, so auto-mTLS sends plaintext)', () => {
+    const m = connected(sample('peer-authentication-strict.yaml'), reviewsWithout, ['reviews-v1', 'reviews-v2', 'reviews-v3']);
+    const e = explain(m, { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.outcome.summary).toContain("reviews-v1.default's proxy has no workload certificate");
+    const server = e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.decision).toBe('reviews-v1.default: STRICT, no workload certificate');
+    expect(server.reason).toContain('BOWLINE_E_IDENTITY_NO_CERTIFICATE');
+    expect(server.reason).toContain('proxy reviews-v1-0.default has no workload certificate');
+    expect(server.origin).toContain('peer-authentication-strict.yaml:1');
+  });
+
+  it('server without a certificate (announced istio) on a STRICT port: the mTLS connection is refused', () => {
+    const e = explain(connected(sample('peer-authentication-strict.yaml'), reviewsWithout), { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!.reason).toContain('BOWLINE_E_IDENTITY_NO_CERTIFICATE');
+  });
+
+  it('server without a certificate on a PERMISSIVE port: refused when the client sends mTLS, served in plaintext otherwise', () => {
+    const mtls = explain(connected([dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], reviewsWithout, ['reviews-v1', 'reviews-v2', 'reviews-v3']), { from: 'productpage', url: URL_ });
+    expect(mtls.outcome).toMatchObject({ ok: false, status: 503 });
+    const server = mtls.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.decision).toBe('reviews-v1.default: PERMISSIVE, no workload certificate');
+    expect(server.reason).toContain('BOWLINE_E_IDENTITY_NO_CERTIFICATE');
+    const plain = explain(connected([], reviewsWithout, ['reviews-v1', 'reviews-v2', 'reviews-v3']), { from: 'productpage', url: URL_ });
+    expect(plain.outcome.ok).toBe(true);
+  });
+
+  it('both proxies with certificates: no false failure (STRICT, ISTIO_MUTUAL, and auto-mTLS)', () => {
+    const strict = sample('peer-authentication-strict.yaml');
+    expect(explain(connected(strict, {}), { from: 'productpage', url: URL_ }).outcome.ok).toBe(true);
+    const e = explain(connected([...strict, dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], {}), { from: 'productpage', url: URL_ });
+    expect(e.outcome.ok).toBe(true);
+    expect(e.destinations[0]!.steps.every((s) => s.ok)).toBe(true);
+  });
+
+  it('no connected proxy (the generated config): no certificate facts, the outcome is unchanged', () => {
+    const strict = sample('peer-authentication-strict.yaml');
+    const e = explain(mesh([...strict, dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })]), { from: 'productpage', url: URL_ });
+    expect(e.from.proxy).toBeUndefined();
+    expect(e.outcome.ok).toBe(true);
+    expect(JSON.stringify(e)).not.toContain('BOWLINE_E_IDENTITY_NO_CERTIFICATE');
   });
 });

@@ -6,8 +6,9 @@
 import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { ProxyConfig } from '../../proxy-config/types.js';
 import type { WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import { resolveWorkloadSecrets, type RunningForm } from '../../proxy/identity/secrets.js';
 import { generateProxyConfig } from '../../push/generators/index.js';
-import type { ProxyStatus } from '../../push/server/connection.js';
+import type { CertificateFacts, ProxyStatus } from '../../push/server/connection.js';
 
 /** The running mesh as explain reads it. */
 export interface ExplainSources {
@@ -16,6 +17,9 @@ export interface ExplainSources {
   proxies: readonly ProxyStatus[];
   /** The configuration the control plane gives a connected proxy now. */
   configOf(proxyId: string): ProxyConfig | undefined;
+  /** What the control plane knows of a connected proxy's workload certificate (issued over its stream or
+   *  presented on its TLS stream); undefined when no proxy with that id is connected. */
+  certificateOf(proxyId: string): CertificateFacts | undefined;
 }
 
 /** A workload explain can start from or arrive at. */
@@ -30,6 +34,14 @@ export interface ResolvedWorkload {
   config: ProxyConfig;
   /** Where `config` came from, for the output. */
   configSource: string;
+  /** Set when the connected proxy holds no workload certificate: `config` as that proxy runs it, its mTLS
+   *  parts narrowed by the proxy's own code (src/proxy/identity/secrets.ts). Absent without a connected proxy. */
+  withoutCertificate?: RunningForm;
+}
+
+/** True when the facts show a certificate (either way the control plane learns one sets its validity). */
+function holdsCertificate(c: CertificateFacts): boolean {
+  return c.notAfter !== undefined || c.spiffeId !== undefined;
 }
 
 /** `--from` names no workload (or several): the message lists the known ones. */
@@ -86,7 +98,12 @@ export function workloadConfig(src: ExplainSources, name: string, namespace: str
   const proxy = src.proxies.find((p) => p.workload === name && p.namespace === namespace);
   const dumped = proxy ? src.configOf(proxy.id) : undefined;
   if (proxy && dumped) {
-    return { name, namespace, labels: dumped.node.labels, serviceAccount: dumped.node.serviceAccount, address: proxy.address || w?.address || '127.0.0.1', proxy, config: dumped, configSource: `the configuration of connected proxy ${proxy.id}` };
+    const cert = src.certificateOf(proxy.id);
+    const withoutCertificate = cert && !holdsCertificate(cert) ? resolveWorkloadSecrets(dumped, undefined) : undefined;
+    return {
+      name, namespace, labels: dumped.node.labels, serviceAccount: dumped.node.serviceAccount, address: proxy.address || w?.address || '127.0.0.1', proxy, config: dumped,
+      configSource: `the configuration of connected proxy ${proxy.id}`, ...(withoutCertificate ? { withoutCertificate } : {}),
+    };
   }
   if (!w) return undefined;
   const node = { id: `${w.name}.${w.namespace}`, role: 'sidecar' as const, workload: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount ?? 'default', labels: { ...w.labels } };

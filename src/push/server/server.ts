@@ -460,10 +460,9 @@ export class PushServer {
     return [...this.conns.values()].map((c) => c.status(RESOURCE_TYPES)).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  /** What is known of a connected proxy's workload certificate (the dashboard's Security page). */
-  identityOf(id: string): CertificateFacts {
-    const c = this.conns.get(id);
-    return c ? c.certificateFacts() : { rotations: 0 };
+  /** What is known of a connected proxy's workload certificate (the dashboard's Security page, `bowline explain`); undefined when no proxy `id` is connected. */
+  identityOf(id: string): CertificateFacts | undefined {
+    return this.conns.get(id)?.certificateFacts();
   }
 
   /** The full config the control plane would give a connected proxy now (config_dump). */
