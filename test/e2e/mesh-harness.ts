@@ -23,6 +23,8 @@ export class TestMesh {
   readonly home = tempDir('bowline-e2e-mesh-');
   api = '';
   private pushTls = 0;
+  /** The plaintext push port (proxies without a token connect to it when `up` got `--push-plaintext`). */
+  private pushPlain = 0;
   private readonly children: Child[] = [];
   private readonly servers: http.Server[] = [];
   /** The control plane process (its output holds the control plane's log). */
@@ -35,9 +37,10 @@ export class TestMesh {
     this.children.push(cp);
     this.cp = cp;
     await waitFor(() => cp.output().includes('control plane ready'), { timeoutMs: 20_000, what: () => `bowline up:\n${cp.output()}` });
-    const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; pushTls: number };
+    const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { api: number; push: number; pushTls: number };
     this.api = `http://127.0.0.1:${ports.api}`;
     this.pushTls = ports.pushTls;
+    this.pushPlain = ports.push;
   }
 
   /** Runs a one-shot CLI command against this mesh; resolves with its exit code and output. */
@@ -71,11 +74,29 @@ export class TestMesh {
     if (t.code !== 0) throw new Error(t.out);
     const tokenFile = join(this.home, `${name}.token`);
     writeFileSync(tokenFile, t.out.split('\n').find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()))!.trim() + '\n');
-    const portsFile = join(this.home, `${name}.ports.json`);
-    const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', tokenFile, '--name', name, '--labels', labels, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off',
-      '--service', `${service}:${svcPort}@${appPort}`, '--bind-port', `${svcPort}=0`, '--outbound-port', 'auto', '--ports-file', portsFile, ...extra]);
+    const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', tokenFile, ...this.proxyArgs(name, svcPort, labels, service, appPort), ...extra]);
     this.children.push(c);
     await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/${ns}/sa/${sa}`), { timeoutMs: 15_000, what: () => `${name} certificate:\n${c.output()}` });
+    return this.bound(name, c);
+  }
+
+  /** A sidecar as `sidecar` starts it but without a bootstrap token: no workload certificate, on the plaintext push
+   *  port (`up(['--push-plaintext'])`). */
+  async sidecarWithoutCertificate(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name): Promise<Sidecar> {
+    const appPort = await this.app(name);
+    const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushPlain}`, '--namespace', ns, '--service-account', sa, ...this.proxyArgs(name, svcPort, labels, service, appPort)]);
+    this.children.push(c);
+    return this.bound(name, c);
+  }
+
+  private proxyArgs(name: string, svcPort: number, labels: string, service: string, appPort: number): string[] {
+    return ['--name', name, '--labels', labels, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off',
+      '--service', `${service}:${svcPort}@${appPort}`, '--bind-port', `${svcPort}=0`, '--outbound-port', 'auto', '--ports-file', join(this.home, `${name}.ports.json`)];
+  }
+
+  /** The ports a started sidecar bound, once its ports file lists them. */
+  private async bound(name: string, c: Child): Promise<Sidecar> {
+    const portsFile = join(this.home, `${name}.ports.json`);
     const ports = await waitFor(() => {
       const p = readPortsFile(portsFile, ['admin']) as unknown as { admin?: number; listeners?: Record<string, number> } | undefined;
       const l = p?.listeners ?? {};
