@@ -119,6 +119,8 @@ export function explainDestination(src: ExplainSources, from: ResolvedWorkload, 
       steps.push({ step: 'traffic', decision: `${n} requests, ${round((100 * errors) / n)}% errors`, reason: `seen in the last ${Math.round(traffic.periodMs / 1000)} s from ${from.name} to ${svc.name}: ${Object.entries(classes).map(([k, v]) => `${k} ${v}`).join(', ')}${p99 ? `, p99 ${round(p99)} ms` : ''}`, ok: errors === 0 });
     }
   }
+  // The server side refused or denied a plaintext peer that would have sent mTLS with a certificate.
+  if (failure && noCert) failure.summary += ` (${from.name}.${from.namespace} sent plaintext: its proxy has no workload certificate, BOWLINE_E_IDENTITY_NO_CERTIFICATE; start it with --token-file)`;
   if (failure) return done(false, failure.summary, failure.status);
   return done(true, `forwarded to ${svc?.name ?? d.cluster}${cluster.subset ? ` ${cluster.subset}` : ''}: the app answers`);
 }

@@ -154,6 +154,7 @@ describe('bowline explain: a proxy without a workload certificate', () => {
     const strict = explain(connected(sample('peer-authentication-strict.yaml'), { 'productpage-v1': NONE }), { from: 'productpage', url: URL_ });
     expect(strict.outcome).toMatchObject({ ok: false, status: 503 });
     expect(strict.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!.reason).toContain('accepts a plaintext connection');
+    expect(strict.outcome.summary).toContain('productpage-v1.default sent plaintext: its proxy has no workload certificate');
   });
 
   it('server without a certificate on a STRICT port refuses every connection (it announced tlsMode disabled, so auto-mTLS sends plaintext)', () => {
