@@ -11,10 +11,11 @@ import { authnReport } from '../../push/security/authn-check.js';
 import { clientTls } from '../../push/security/client-tls.js';
 import { serverMtls } from '../../push/security/peer-authentication.js';
 import { DEFAULT_TRUST_DOMAIN, formatPrincipal } from '../../proxy-config/spiffe.js';
+import { WORKLOAD_CERT_SECRET } from '../../proxy-config/workload-secrets.js';
 import type { ExplainTraffic } from './explain.js';
 import { withSource } from './origin.js';
 import type { ExplainDestination, ExplainStep } from './types.js';
-import { workloadConfig, type ExplainSources, type ResolvedWorkload } from './workloads.js';
+import { workloadConfig, type ExplainSources, type InvalidCertificate, type ResolvedWorkload } from './workloads.js';
 
 /** The destination to follow and the request as it leaves the route. */
 export interface DestinationInput {
@@ -91,7 +92,10 @@ export function explainDestination(src: ExplainSources, from: ResolvedWorkload, 
   if (noCert) {
     steps.push({ step: 'client TLS', decision: 'plaintext (auto-mTLS, no workload certificate)', reason: `${setBy}: auto-mTLS would send ISTIO_MUTUAL, but ${noCertificate(from)}, so it connects in plaintext (BOWLINE_E_IDENTITY_NO_CERTIFICATE)`, ...tlsOrigin, ok: true });
   } else {
-    steps.push({ step: 'client TLS', decision: cluster.tls ? `${tlsMode}${cluster.tls.auto ? ' (auto)' : ''}` : 'plaintext', reason: setBy, ...tlsOrigin, ok: true });
+    // An expired (or not yet valid) certificate is still presented (the proxy never drops it); the server refuses it (serverSide).
+    const bad = cluster.tls?.certificateSecret === WORKLOAD_CERT_SECRET ? from.invalidCertificate : undefined;
+    const decision = cluster.tls ? `${tlsMode}${cluster.tls.auto ? ' (auto)' : ''}${bad ? `, client certificate ${bad.state}` : ''}` : 'plaintext';
+    steps.push({ step: 'client TLS', decision, reason: `${setBy}${bad ? `; it presents proxy ${from.proxy?.id}'s workload certificate, ${validity(bad)}` : ''}`, ...tlsOrigin, ok: true });
   }
   // What the connection carries: the cluster as the client's proxy runs it.
   const sending = noCert ? running : cluster;
@@ -127,6 +131,22 @@ export function explainDestination(src: ExplainSources, from: ResolvedWorkload, 
 
 /** How to give a proxy its workload certificate, for the output. */
 const NO_CERT_FIX = 'Fix: start the proxy with --token-file (a bootstrap token from `bowline token create`; docs/security.md "How a proxy proves who it is")';
+
+/** `which expired at T` / `which is not valid until T`, judged at the caller's now. */
+function validity(bad: InvalidCertificate): string {
+  return `which ${bad.state === 'expired' ? `expired at ${bad.at}` : `is not valid until ${bad.at}`} (by the control plane's clock)`;
+}
+
+/** The proxy counter (its /stats) a refusal for `bad` lands in (src/proxy/stats.ts). */
+function refusalCounter(bad: InvalidCertificate): string {
+  return bad.state === 'expired' ? 'mtlsPeerExpired' : 'mtlsPeerNotYetValid';
+}
+
+/** What to do about a proxy presenting an invalid certificate, for the output. */
+function invalidFix(bad: InvalidCertificate, w: ResolvedWorkload): string {
+  if (bad.state === 'not valid yet') return `Fix: the clocks of ${w.name}.${w.namespace}'s host and its peers disagree: synchronise them (NTP)`;
+  return `Fix: the proxy's renewals are failing (BOWLINE_E_IDENTITY_RENEWAL_FAILED in its log): check it is connected (\`bowline proxy-status\`; the dashboard's Security page shows each proxy's certificate expiry) and that the control plane's CA answers. The CA takes only a valid certificate as proof on renewal, so an expired one cannot renew itself: restart the proxy with a fresh --token-file (\`bowline token create\`; docs/security.md "How a proxy proves who it is" and "Rotation of workload certificates")`;
+}
 
 /** `proxy ID of NAME.NS has no workload certificate ...`, for a workload whose connected proxy has none. */
 function noCertificate(w: ResolvedWorkload): string {
@@ -191,9 +211,23 @@ function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationI
     steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}`, reason: `${modeText}: no filter chain of ${listener.name} accepts a ${sent} connection, so the proxy closes it${row ? `. Fix: ${row.message}` : ''}`, ...(origin ? { origin } : {}), ok: false });
     return { steps, failure: { status: 503, summary: `503 (upstream connection reset, flag UC/URX): ${who} requires ${mode.mode === 'DISABLE' ? 'plaintext' : 'mTLS'} (${mode.source}) but the client sends ${sent}` } };
   }
-  steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} accepts the ${tls ? 'mTLS' : 'plaintext'} connection`, ...(origin ? { origin } : {}), ok: true });
+  const originOf = origin ? { origin } : {};
+  // The client's proxy verifies the server's chain in the handshake (src/proxy/tls/upstream.ts, rejectUnauthorized unless
+  // insecureSkipVerify): a certificate outside its validity fails tls.connect before the request is sent, a connect failure.
+  const serverBad = tls && chain.tls?.certificateSecret === WORKLOAD_CERT_SECRET && cluster.tls!.insecureSkipVerify !== true ? dest.invalidCertificate : undefined;
+  if (serverBad) {
+    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, server certificate ${serverBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} would accept the mTLS connection, but proxy ${dest.proxy?.id} presents its workload certificate, ${validity(serverBad)}: the client's proxy refuses it while verifying the server (${serverBad.reason}, ${serverBad.code}) and sends nothing; its log says "upstream connect failure" and the access log flag is UF. ${invalidFix(serverBad, dest)}`, ...originOf, ok: false });
+    return { steps, failure: { status: 503, summary: `503 (upstream connect failure, flag UF/URX): ${who}'s proxy presents a workload certificate ${serverBad.state === 'expired' ? `that expired at ${serverBad.at}` : `not valid until ${serverBad.at}`} (${serverBad.code}), which the client refuses` } };
+  }
+  // The server asks for the client's certificate and names why it refuses one (src/proxy/tls/downstream.ts checkPeer).
+  const clientBad = tls && chain.tls?.validationSecret !== undefined && cluster.tls!.certificateSecret === WORKLOAD_CERT_SECRET ? from.invalidCertificate : undefined;
+  if (clientBad && chain.tls!.requireClientCertificate === true) {
+    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, client certificate ${clientBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} requires a client certificate, and proxy ${from.proxy?.id} presents its workload certificate, ${validity(clientBad)}: ${who}'s proxy completes the handshake, then closes the connection, logging "client certificate refused: ${clientBad.reason} (${clientBad.code})" and counting it in ${refusalCounter(clientBad)}. ${invalidFix(clientBad, from)}`, ...originOf, ok: false });
+    return { steps, failure: { status: 503, summary: `503 (upstream connection reset, flag UC/URX): ${who}'s proxy refuses ${from.name}.${from.namespace}'s client certificate, ${clientBad.state === 'expired' ? `expired at ${clientBad.at}` : `not valid until ${clientBad.at}`} (${clientBad.code}; ${clientBad.state === 'expired' ? 'its proxy is not renewing it' : 'clock skew'})` } };
+  }
+  steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} accepts the ${tls ? 'mTLS' : 'plaintext'} connection${clientBad ? `, without a verified peer (the client's certificate is ${clientBad.state}; this chain does not require one)` : ''}`, ...originOf, ok: true });
   const engine = compileAuthorization(dest.config.authorization);
-  const principal = chain.tls && tls ? formatPrincipal({ trustDomain: snap.mesh.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: from.namespace, serviceAccount: from.serviceAccount }) : undefined;
+  const principal = chain.tls && tls && !clientBad ? formatPrincipal({ trustDomain: snap.mesh.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace: from.namespace, serviceAccount: from.serviceAccount }) : undefined;
   const decision = engine.evaluate({
     sourceIp: from.address, port: input.destinationPort, host: d.authority, method: d.method, path: d.path,
     header: (n) => d.headers[n], ...(principal ? { principal } : {}),

@@ -27,8 +27,11 @@ function sample(name: string): Resource[] {
 
 function mesh(configs: Resource[], announcements: Announcement[] = BOOKINFO): ExplainSources {
   const view = announcementsView(announcements.map((a) => ({ proxyId: `${a.name}.${a.namespace}`, announcement: a })));
-  return { snapshot: buildSnapshot({ configs, ...view, mesh: defaultMeshConfig() }), proxies: [], configOf: () => undefined, certificateOf: () => undefined };
+  return { snapshot: buildSnapshot({ configs, ...view, mesh: defaultMeshConfig() }), proxies: [], configOf: () => undefined, certificateOf: () => undefined, now: NOW };
 }
+
+/** The time explain judges certificates at (the handler passes Date.now()): within ISSUED's validity. */
+const NOW = Date.parse('2026-01-01T12:00:00.000Z');
 
 const ISSUED: CertificateFacts = { spiffeId: 'spiffe://cluster.local/ns/default/sa/bookinfo', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-01-02T00:00:00.000Z', issuedAt: 0, rotations: 1 };
 const NONE: CertificateFacts = { rotations: 0 };
@@ -199,5 +202,73 @@ describe('bowline explain: a proxy without a workload certificate', () => {
     expect(e.from.proxy).toBeUndefined();
     expect(e.outcome.ok).toBe(true);
     expect(JSON.stringify(e)).not.toContain('BOWLINE_E_IDENTITY_NO_CERTIFICATE');
+  });
+});
+
+describe('bowline explain: a proxy whose workload certificate expired', () => {
+  const URL_ = 'http://reviews:9080/reviews/0';
+  const EXPIRED: CertificateFacts = { ...ISSUED, notBefore: '2025-12-31T00:00:00.000Z', notAfter: '2026-01-01T00:00:00.000Z' };
+  const reviewsExpired = { 'reviews-v1': EXPIRED, 'reviews-v2': EXPIRED, 'reviews-v3': EXPIRED };
+  const mutual = dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } });
+
+  it('client certificate expired, ISTIO_MUTUAL: the server refuses it after the handshake, 503 UC/URX, BOWLINE_E_TLS_PEER_EXPIRED with the expiry time', () => {
+    const e = explain(connected([mutual], { 'productpage-v1': EXPIRED }), { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.outcome.summary).toContain('flag UC/URX');
+    expect(e.outcome.summary).toContain('expired at 2026-01-01T00:00:00.000Z');
+    expect(e.outcome.summary).toContain('BOWLINE_E_TLS_PEER_EXPIRED');
+    const d = e.destinations[0]!;
+    expect(d.steps.find((s) => s.step === 'client TLS')!.decision).toBe('ISTIO_MUTUAL, client certificate expired');
+    const server = d.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.decision).toBe('reviews-v1.default: PERMISSIVE, client certificate expired');
+    expect(server.reason).toContain('proxy productpage-v1-0.default presents its workload certificate, which expired at 2026-01-01T00:00:00.000Z');
+    expect(server.reason).toContain('client certificate refused: peer certificate has expired (BOWLINE_E_TLS_PEER_EXPIRED)');
+    expect(server.reason).toContain('mtlsPeerExpired');
+    expect(server.reason).toContain('BOWLINE_E_IDENTITY_RENEWAL_FAILED');
+    expect(server.reason).toContain('--token-file');
+    // Nothing reaches authorization.
+    expect(d.steps.some((s) => s.step === 'authorization')).toBe(false);
+  });
+
+  it('client certificate expired under auto-mTLS (STRICT): refused the same way', () => {
+    const e = explain(connected(sample('peer-authentication-strict.yaml'), { 'productpage-v1': EXPIRED }), { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.destinations[0]!.steps.find((s) => s.step === 'client TLS')!.decision).toBe('ISTIO_MUTUAL (auto), client certificate expired');
+    expect(e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!.decision).toBe('reviews-v1.default: STRICT, client certificate expired');
+  });
+
+  it('server certificate expired: the client refuses it while verifying, 503 UF/URX', () => {
+    const e = explain(connected([mutual], reviewsExpired), { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.outcome.summary).toContain('flag UF/URX');
+    expect(e.outcome.summary).toContain('that expired at 2026-01-01T00:00:00.000Z (BOWLINE_E_TLS_PEER_EXPIRED)');
+    const server = e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.decision).toBe('reviews-v1.default: PERMISSIVE, server certificate expired');
+    expect(server.reason).toContain('proxy reviews-v1-0.default presents its workload certificate, which expired at 2026-01-01T00:00:00.000Z');
+  });
+
+  it('a certificate not valid yet (clock skew) is refused as BOWLINE_E_TLS_PEER_NOT_YET_VALID', () => {
+    const early: CertificateFacts = { ...ISSUED, notBefore: '2026-01-01T13:00:00.000Z', notAfter: '2026-01-02T13:00:00.000Z' };
+    const e = explain(connected([mutual], { 'productpage-v1': early }), { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    const server = e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.reason).toContain('is not valid until 2026-01-01T13:00:00.000Z');
+    expect(server.reason).toContain('BOWLINE_E_TLS_PEER_NOT_YET_VALID');
+  });
+
+  it('the same certificates judged before they expire, or a plaintext cluster: no false failure', () => {
+    const before = { ...connected([mutual], { 'productpage-v1': EXPIRED, ...reviewsExpired }), now: Date.parse('2025-12-31T12:00:00.000Z') };
+    const e = explain(before, { from: 'productpage', url: URL_ });
+    expect(e.outcome.ok).toBe(true);
+    expect(JSON.stringify(e)).not.toContain('BOWLINE_E_TLS_PEER_EXPIRED');
+    const plain = dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'DISABLE' } } });
+    expect(explain(connected([plain], { 'productpage-v1': EXPIRED, ...reviewsExpired }), { from: 'productpage', url: URL_ }).outcome.ok).toBe(true);
+  });
+
+  it('no connected proxy: no certificate facts, the outcome is unchanged at any time', () => {
+    const e = explain({ ...mesh([mutual]), now: Date.parse('2099-01-01T00:00:00.000Z') }, { from: 'productpage', url: URL_ });
+    expect(e.from.proxy).toBeUndefined();
+    expect(e.outcome.ok).toBe(true);
+    expect(JSON.stringify(e)).not.toContain('BOWLINE_E_TLS_PEER');
   });
 });

@@ -42,7 +42,7 @@ export function explainHandler(push: { server: PushServer; controller: MeshContr
     if (!from || !target) return failure(res, 400, 'BOWLINE_E_EXPLAIN_URL', 'from and url are required');
     try {
       const server = push.server;
-      const src = { snapshot: push.controller.current(), proxies: server.status(), configOf: (id: string) => server.configDump(id), certificateOf: (id: string) => server.identityOf(id) };
+      const src = { snapshot: push.controller.current(), proxies: server.status(), configOf: (id: string) => server.configDump(id), certificateOf: (id: string) => server.identityOf(id), now: Date.now() };
       const out = explain(src, { from, url: target, method: q.get('method') ?? 'GET', headers: parseHeaders(q.getAll('header')) }, { edges: server.stats.graphEdges(TRAFFIC_PERIOD_MS), periodMs: TRAFFIC_PERIOD_MS });
       send(res, 200, out);
     } catch (err) {

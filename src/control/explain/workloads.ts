@@ -7,6 +7,7 @@ import type { MeshSnapshot } from '../../model/snapshot.js';
 import type { ProxyConfig } from '../../proxy-config/types.js';
 import type { WorkloadAnnouncement } from '../../proxy-config/wire.js';
 import { resolveWorkloadSecrets, type RunningForm } from '../../proxy/identity/secrets.js';
+import { classifyTlsError } from '../../proxy/identity/verify.js';
 import { generateProxyConfig } from '../../push/generators/index.js';
 import type { CertificateFacts, ProxyStatus } from '../../push/server/connection.js';
 
@@ -20,6 +21,20 @@ export interface ExplainSources {
   /** What the control plane knows of a connected proxy's workload certificate (issued over its stream or
    *  presented on its TLS stream); undefined when no proxy with that id is connected. */
   certificateOf(proxyId: string): CertificateFacts | undefined;
+  /** The time (epoch ms) certificate validity is judged at: the caller's clock (the handler's Date.now(), a test's fixed time). */
+  now: number;
+}
+
+/** A connected proxy's certificate that a verifying peer refuses: expired, or not valid yet (clock skew). */
+export interface InvalidCertificate {
+  /** `expired` (notAfter before now) or `not valid yet` (notBefore after now). */
+  state: 'expired' | 'not valid yet';
+  /** notAfter (expired) or notBefore (not valid yet), ISO 8601. */
+  at: string;
+  /** What the proxy's peer check logs and counts for it (src/proxy/identity/verify.ts classifyTlsError). */
+  code: string;
+  /** The proxy's own sentence for it. */
+  reason: string;
 }
 
 /** A workload explain can start from or arrive at. */
@@ -37,11 +52,27 @@ export interface ResolvedWorkload {
   /** Set when the connected proxy holds no workload certificate: `config` as that proxy runs it, its mTLS
    *  parts narrowed by the proxy's own code (src/proxy/identity/secrets.ts). Absent without a connected proxy. */
   withoutCertificate?: RunningForm;
+  /** Set when the connected proxy's certificate is outside its validity at `ExplainSources.now`: the proxy keeps
+   *  presenting it (src/proxy/identity/rotation.ts retries renewal, never drops it) and its peers refuse it. */
+  invalidCertificate?: InvalidCertificate;
 }
 
 /** True when the facts show a certificate (either way the control plane learns one sets its validity). */
 function holdsCertificate(c: CertificateFacts): boolean {
   return c.notAfter !== undefined || c.spiffeId !== undefined;
+}
+
+/**
+ * The facts' certificate as a verifying peer sees it at `now`: undefined while valid (or unknown), else
+ * expired / not valid yet with the code OpenSSL's CERT_HAS_EXPIRED / CERT_NOT_YET_VALID map to in the proxy.
+ */
+export function certificateValidityAt(c: CertificateFacts, now: number): InvalidCertificate | undefined {
+  const notAfter = c.notAfter !== undefined ? Date.parse(c.notAfter) : NaN;
+  const notBefore = c.notBefore !== undefined ? Date.parse(c.notBefore) : NaN;
+  // OpenSSL (X509_cmp_time): expired when notAfter < now, not valid yet when notBefore > now.
+  if (notAfter < now) return { state: 'expired', at: new Date(notAfter).toISOString(), ...classifyTlsError('CERT_HAS_EXPIRED') };
+  if (notBefore > now) return { state: 'not valid yet', at: new Date(notBefore).toISOString(), ...classifyTlsError('CERT_NOT_YET_VALID') };
+  return undefined;
 }
 
 /** `--from` names no workload (or several): the message lists the known ones. */
@@ -100,9 +131,11 @@ export function workloadConfig(src: ExplainSources, name: string, namespace: str
   if (proxy && dumped) {
     const cert = src.certificateOf(proxy.id);
     const withoutCertificate = cert && !holdsCertificate(cert) ? resolveWorkloadSecrets(dumped, undefined) : undefined;
+    const invalidCertificate = cert && holdsCertificate(cert) ? certificateValidityAt(cert, src.now) : undefined;
     return {
       name, namespace, labels: dumped.node.labels, serviceAccount: dumped.node.serviceAccount, address: proxy.address || w?.address || '127.0.0.1', proxy, config: dumped,
       configSource: `the configuration of connected proxy ${proxy.id}`, ...(withoutCertificate ? { withoutCertificate } : {}),
+      ...(invalidCertificate ? { invalidCertificate } : {}),
     };
   }
   if (!w) return undefined;
