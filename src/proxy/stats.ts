@@ -85,6 +85,18 @@ export class ProxyStats {
   /** Connections refused because the chain they matched needs the workload certificate this proxy does not have (started
    *  without --token-file; BOWLINE_E_IDENTITY_NO_CERTIFICATE; Envoy's downstream_context_secrets_not_ready). */
   mtlsNoWorkloadCertificate = 0;
+  /** Upstream TLS connections this proxy (the client) gave up on because of the server's certificate or the handshake, by
+   *  reason (tls/upstream.ts upstreamTlsFailure; Envoy's cluster ssl.fail_verify_* and ssl.connection_error). Each is
+   *  also an upstream connect failure (503 UF). */
+  upstreamTlsPeerExpired = 0;
+  upstreamTlsPeerNotYetValid = 0;
+  upstreamTlsPeerUntrusted = 0;
+  /** The server's certificate names none of the SANs expected (BOWLINE_E_TLS_SAN_MISMATCH, or its SPIFFE id is refused). */
+  upstreamTlsSanMismatch = 0;
+  /** Connections refused because the cluster's own credential cannot be had (BOWLINE_E_TLS_SECRET). */
+  upstreamTlsNoCredential = 0;
+  /** Any other TLS failure toward an upstream (BOWLINE_E_TLS_HANDSHAKE: plaintext server, protocol or cipher mismatch, an alert). */
+  upstreamTlsHandshakeFailed = 0;
 
   /** Count of requests carrying each flag, indexed by bit position. */
   readonly flagCounts = new Array<number>(16).fill(0);
@@ -107,6 +119,11 @@ export class ProxyStats {
     if (key !== undefined) this[key]++;
   }
 
+  /** Counts an upstream TLS connection that failed with `code` (a BOWLINE_E_ code from tls/upstream.ts upstreamTlsFailure). */
+  countUpstreamTlsFailure(code: string): void {
+    this[UPSTREAM_TLS_BY_CODE[code] ?? 'upstreamTlsHandshakeFailed']++;
+  }
+
   /** A JSON-ready snapshot for /stats. */
   toJSON(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -124,4 +141,16 @@ const REFUSAL_BY_CODE: Record<string, 'mtlsPeerUntrusted' | 'mtlsPeerTrustDomain
   BOWLINE_E_TLS_PEER_NOT_YET_VALID: 'mtlsPeerNotYetValid',
   BOWLINE_E_TLS_PEER_NO_CERTIFICATE: 'mtlsPeerNoCertificate',
   BOWLINE_E_TLS_PLAINTEXT_REFUSED: 'mtlsPlaintextRefused',
+};
+
+/** The counter each upstream TLS failure code counts in; any other code: upstreamTlsHandshakeFailed. */
+const UPSTREAM_TLS_BY_CODE: Record<string, 'upstreamTlsPeerExpired' | 'upstreamTlsPeerNotYetValid' | 'upstreamTlsPeerUntrusted' | 'upstreamTlsSanMismatch' | 'upstreamTlsNoCredential'> = {
+  BOWLINE_E_TLS_PEER_EXPIRED: 'upstreamTlsPeerExpired',
+  BOWLINE_E_TLS_PEER_NOT_YET_VALID: 'upstreamTlsPeerNotYetValid',
+  BOWLINE_E_TLS_PEER_UNTRUSTED: 'upstreamTlsPeerUntrusted',
+  BOWLINE_E_TLS_SAN_MISMATCH: 'upstreamTlsSanMismatch',
+  BOWLINE_E_TLS_PEER_NO_SPIFFE_ID: 'upstreamTlsSanMismatch',
+  BOWLINE_E_TLS_PEER_TRUST_DOMAIN: 'upstreamTlsSanMismatch',
+  BOWLINE_E_TLS_PEER_IDENTITY: 'upstreamTlsSanMismatch',
+  BOWLINE_E_TLS_SECRET: 'upstreamTlsNoCredential',
 };

@@ -91,7 +91,7 @@ class ClusterCalls {
   private open(ep: UpstreamEndpoint, list: WireSession[]): WireSession {
     const tls = this.tls;
     this.ctx.stats.h2UpstreamSessionsTotal++;
-    const socket = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : netConnect({ host: ep.address, port: ep.port, noDelay: true });
+    const socket = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2'], undefined, this.ctx.stats) : netConnect({ host: ep.address, port: ep.port, noDelay: true });
     applyKeepalive(socket, this.config.connectionPool);
     const name = this.config.name;
     let idleTimer: NodeJS.Timeout | undefined;

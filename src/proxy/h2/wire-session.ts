@@ -222,7 +222,7 @@ export class WireSession {
       if (!st.done) this.start(st);
     }
     if (this.queued.length > 0 && (this.retired || this.conn.isClosed)) {
-      for (const st of this.queued.splice(0)) this.failStream(st, this.connected ? 'refused' : 'connect', 'upstream HTTP/2 connection went away before the stream could start');
+      for (const st of this.queued.splice(0)) this.failStream(st, this.connected ? 'refused' : 'connect', this.connected ? 'upstream HTTP/2 connection went away before the stream could start' : this.connectError());
     }
   }
 
@@ -272,7 +272,7 @@ export class WireSession {
   private onReset(id: number, code: number, byPeer: boolean): void {
     const s = this.streams.get(id);
     if (s === undefined) return;
-    if (!this.connected) return this.failStream(s, 'connect', 'upstream HTTP/2 connection failed');
+    if (!this.connected) return this.failStream(s, 'connect', this.connectError());
     if (!s.responded && byPeer && code === ErrorCode.REFUSED_STREAM) {
       this.onRefused();
       return this.failStream(s, 'refused', `upstream refused the stream (RST_STREAM ${code})`);
@@ -285,6 +285,11 @@ export class WireSession {
       return;
     }
     this.failStream(s, 'reset', `upstream reset the stream (code ${code})`);
+  }
+
+  /** Why the connection never came up, for its streams' connect failures (a TLS failure's message carries its BOWLINE_E_ code: tls/upstream.ts). */
+  private connectError(): string {
+    return this.lastError !== undefined ? this.lastError.message : 'upstream HTTP/2 connection failed';
   }
 
   private failStream(s: UpstreamStream, kind: 'connect' | 'refused' | 'reset', message: string): void {

@@ -20,6 +20,8 @@ export const IDENTITY_ERRORS = {
   PEER_TRUST_DOMAIN: 'BOWLINE_E_TLS_PEER_TRUST_DOMAIN',
   /** The peer's SPIFFE id is not one the destination is expected to run as. */
   PEER_IDENTITY: 'BOWLINE_E_TLS_PEER_IDENTITY',
+  /** The server's certificate carries none of the names the client expects (a cluster's subjectAltNames, the endpoint's SPIFFE id, its `sni`). */
+  SAN_MISMATCH: 'BOWLINE_E_TLS_SAN_MISMATCH',
   /** The TLS handshake failed for another reason (garbage bytes, protocol or cipher mismatch). */
   HANDSHAKE: 'BOWLINE_E_TLS_HANDSHAKE',
   /** The control plane's root does not match the hash in the bootstrap token (or --ca-cert-file). */

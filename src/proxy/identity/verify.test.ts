@@ -26,6 +26,14 @@ describe('peer identity checks', () => {
     expect(classifyTlsError('UNABLE_TO_VERIFY_LEAF_SIGNATURE').code).toBe(IDENTITY_ERRORS.PEER_UNTRUSTED);
     expect(classifyTlsError('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number').code).toBe(IDENTITY_ERRORS.HANDSHAKE);
   });
+  it('keeps the code our own refusals carry, in `code` or at the end of a message without one', () => {
+    expect(classifyTlsError(undefined, 'upstream certificate SANs (none) match none of spiffe://td/ns/a/sa/b (BOWLINE_E_TLS_SAN_MISMATCH)'))
+      .toEqual({ code: IDENTITY_ERRORS.SAN_MISMATCH, reason: 'upstream certificate SANs (none) match none of spiffe://td/ns/a/sa/b' });
+    expect(classifyTlsError(IDENTITY_ERRORS.PEER_IDENTITY, `${IDENTITY_ERRORS.PEER_IDENTITY}: peer is x, expected y`)).toEqual({ code: IDENTITY_ERRORS.PEER_IDENTITY, reason: 'peer is x, expected y' });
+    expect(classifyTlsError('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames").code).toBe(IDENTITY_ERRORS.SAN_MISMATCH);
+    // Another code with a BOWLINE_E_ text is not taken over by the text.
+    expect(classifyTlsError('CERT_HAS_EXPIRED', 'x (BOWLINE_E_TLS_SAN_MISMATCH)').code).toBe(IDENTITY_ERRORS.PEER_EXPIRED);
+  });
   it('parses SPIFFE ids strictly', () => {
     expect(parseSpiffeId('spiffe://cluster.local/ns/a/sa/b')).toEqual({ trustDomain: 'cluster.local', namespace: 'a', serviceAccount: 'b' });
     expect(parseSpiffeId('spiffe://cluster.local/ns/a/sa/b/extra')).toBeUndefined();

@@ -33,11 +33,20 @@ export function classifyTlsError(code: string | undefined, message = ''): { code
   if (code === 'CERT_HAS_EXPIRED') return { code: IDENTITY_ERRORS.PEER_EXPIRED, reason: 'peer certificate has expired' };
   if (code === 'CERT_NOT_YET_VALID') return { code: IDENTITY_ERRORS.PEER_NOT_YET_VALID, reason: 'peer certificate is not valid yet (check both clocks)' };
   if (code && UNTRUSTED.has(code)) return { code: IDENTITY_ERRORS.PEER_UNTRUSTED, reason: `peer certificate is not signed by a trusted root (${code}): another CA or another mesh` };
-  if (code && /^BOWLINE_E_/.test(code)) return { code: code as IdentityErrorCode, reason: message };
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return { code: IDENTITY_ERRORS.SAN_MISMATCH, reason: message || 'server certificate does not name the host' };
+  // Our own refusals (checkServerIdentity, a refused credential) carry their code in `code` or at the end of the message.
+  const carried = code !== undefined && /^BOWLINE_E_/.test(code) ? code : code === undefined ? /\bBOWLINE_E_[A-Z_]+/.exec(message)?.[0] : undefined;
+  if (carried !== undefined) return { code: carried as IdentityErrorCode, reason: withoutCode(message, carried) };
   if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE' || /peer did not return a certificate/i.test(message)) {
     return { code: IDENTITY_ERRORS.PEER_NO_CERTIFICATE, reason: 'peer sent no client certificate (plaintext or non-mesh client toward a STRICT port?)' };
   }
   return { code: IDENTITY_ERRORS.HANDSHAKE, reason: `TLS handshake failed${code ? ` (${code})` : ''}${message ? `: ${message}` : ''}` };
+}
+
+/** A message without its code: `CODE: text` (CodedError) and `text (CODE)` both read `text`. */
+function withoutCode(message: string, code: string): string {
+  const m = message.startsWith(code + ': ') ? message.slice(code.length + 2) : message;
+  return m.endsWith(` (${code})`) ? m.slice(0, -code.length - 3) : m;
 }
 
 /** Classifies an error from a failed TLS connection (client side, or a server's `tlsClientError`). */

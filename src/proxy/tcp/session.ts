@@ -138,7 +138,7 @@ export class TcpSession {
     // The upstream reads into its own buffer from the start; its reads go to the downstream once connected.
     const bind: UpstreamReads = { onRead: () => true };
     const up = tls !== undefined
-      ? connectUpstreamTls(tls, target.address, target.port, target.identity, undefined, upstreamOnread(bind))
+      ? connectUpstreamTls(tls, target.address, target.port, target.identity, undefined, upstreamOnread(bind), stats)
       : connectTunnel(target.address, target.port, bind);
     this.up = up;
     up.allowHalfOpen = true;

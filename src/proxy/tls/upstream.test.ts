@@ -7,7 +7,8 @@ import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretResolver } from './secrets.js';
 import { DEFAULT_CIPHERS } from 'node:tls';
-import { compileUpstreamTls, connectUpstreamTls, meshCiphers, MESH_TLS13_FIRST, type CompiledUpstreamTls } from './upstream.js';
+import { compileUpstreamTls, connectUpstreamTls, meshCiphers, MESH_TLS13_FIRST, upstreamTlsFailure, type CompiledUpstreamTls } from './upstream.js';
+import { ProxyStats } from '../stats.js';
 
 x509.cryptoProvider.set(webcrypto as any); // node's webcrypto is the Crypto the library expects
 
@@ -19,7 +20,7 @@ const pemKey = async (k: webcrypto.CryptoKey): Promise<string> =>
   `-----BEGIN PRIVATE KEY-----\n${Buffer.from(await webcrypto.subtle.exportKey('pkcs8', k)).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END PRIVATE KEY-----\n`;
 
 /** A mesh root and workload certificates it signs, each with one SPIFFE URI SAN (as the CA issues them). */
-async function meshPki(): Promise<{ rootPem: string; issue(id: string): Promise<{ cert: string; key: string }> }> {
+async function meshPki(): Promise<{ rootPem: string; issue(id: string, validity?: { notBefore: number; notAfter: number }): Promise<{ cert: string; key: string }> }> {
   const rootKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const root = await x509.X509CertificateGenerator.createSelfSigned({
@@ -30,11 +31,11 @@ async function meshPki(): Promise<{ rootPem: string; issue(id: string): Promise<
   let serial = 1;
   return {
     rootPem: root.toString('pem'),
-    async issue(id: string) {
+    async issue(id: string, validity = { notBefore: now - 60_000, notAfter: now + 3600_000 }) {
       const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
       const cert = await x509.X509CertificateGenerator.create({
         serialNumber: (++serial).toString(16).padStart(2, '0'), subject: '', issuer: root.subject, publicKey: keys.publicKey, signingKey: rootKeys.privateKey, signingAlgorithm: ALG,
-        notBefore: new Date(now - 60_000), notAfter: new Date(now + 3600_000),
+        notBefore: new Date(validity.notBefore), notAfter: new Date(validity.notAfter),
         extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: id }], true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
       });
       return { cert: cert.toString('pem'), key: await pemKey(keys.privateKey) };
@@ -44,6 +45,7 @@ async function meshPki(): Promise<{ rootPem: string; issue(id: string): Promise<
 
 let server: Server;
 let port = 0;
+let pki: Awaited<ReturnType<typeof meshPki>>;
 let client: CompiledUpstreamTls;
 /** The same credentials as a MUTUAL cluster (user-set TLS): node's cipher order. */
 let mutual: CompiledUpstreamTls;
@@ -51,7 +53,7 @@ let mutual: CompiledUpstreamTls;
 const peers: string[] = [];
 
 beforeAll(async () => {
-  const pki = await meshPki();
+  pki = await meshPki();
   const own = await pki.issue(REVIEWS);
   // The server answers every read with "pong:" and the bytes, over mTLS.
   // honorCipherOrder false: the client's order decides, as on the proxy's inbound (tls/downstream.ts terminate); tls.createServer's default is the server's order.
@@ -72,9 +74,21 @@ beforeAll(async () => {
   mutual = compileUpstreamTls('outbound|9080||reviews-mutual', { mode: 'MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [REVIEWS] }, secrets, () => {}, new Set());
 });
 
+const others: Server[] = [];
 afterAll(() => {
   server.close();
+  for (const o of others) o.close();
 });
+
+/** A TLS server presenting `cert` (no client certificate asked): what the client's checks see. */
+async function serverWith(cert: { cert: string; key: string }): Promise<number> {
+  const s = createServer({ cert: cert.cert, key: cert.key }, (c) => { c.on('error', () => {}); c.end(); });
+  s.on('tlsClientError', () => {});
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  others.push(s);
+  return (s.address() as AddressInfo).port;
+}
 
 describe('connectUpstreamTls', () => {
   it('hands decrypted bytes to `onread` in its one buffer, with no data events, after verifying the server (mTLS, SPIFFE SAN)', async () => {
@@ -106,6 +120,47 @@ describe('connectUpstreamTls', () => {
     const [err] = (await once(s, 'error')) as [Error];
     expect(err.message).toMatch(/BOWLINE_E_TLS_SAN_MISMATCH/);
     expect(called).toBe(0);
+  });
+});
+
+describe('upstream TLS failures', () => {
+  const tlsError = (code: string, message: string): Error => Object.assign(new Error(message), { code });
+
+  it('names the server certificate\'s problem with a code; TCP failures are not TLS\'s', () => {
+    expect(upstreamTlsFailure(tlsError('CERT_HAS_EXPIRED', 'certificate has expired'))).toEqual({ code: 'BOWLINE_E_TLS_PEER_EXPIRED', reason: 'peer certificate has expired' });
+    expect(upstreamTlsFailure(tlsError('CERT_NOT_YET_VALID', 'certificate is not yet valid'))?.code).toBe('BOWLINE_E_TLS_PEER_NOT_YET_VALID');
+    expect(upstreamTlsFailure(tlsError('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'))?.code).toBe('BOWLINE_E_TLS_PEER_UNTRUSTED');
+    // Our checkServerIdentity's Error has no `code`: the one in its message is kept, and not repeated in the reason.
+    const san = upstreamTlsFailure(new Error(`upstream certificate SANs (URI:${PAGE}) match none of ${REVIEWS} (BOWLINE_E_TLS_SAN_MISMATCH)`));
+    expect(san).toEqual({ code: 'BOWLINE_E_TLS_SAN_MISMATCH', reason: `upstream certificate SANs (URI:${PAGE}) match none of ${REVIEWS}` });
+    expect(upstreamTlsFailure(new Error('workload certificate not issued yet (BOWLINE_E_TLS_SECRET)'))?.code).toBe('BOWLINE_E_TLS_SECRET');
+    expect(upstreamTlsFailure(tlsError('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"))?.code).toBe('BOWLINE_E_TLS_SAN_MISMATCH');
+    expect(upstreamTlsFailure(tlsError('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number'))).toEqual({ code: 'BOWLINE_E_TLS_HANDSHAKE', reason: 'handshake failed (ERR_SSL_WRONG_VERSION_NUMBER): wrong version number' });
+    expect(upstreamTlsFailure(tlsError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'))).toBeUndefined();
+    expect(upstreamTlsFailure(tlsError('ECONNRESET', 'Client network socket disconnected before secure TLS connection was established'))).toBeUndefined();
+    expect(upstreamTlsFailure(new Error('connect timeout after 10 ms'))).toBeUndefined();
+  });
+
+  it('on real sockets: an expired, a not yet valid, another root\'s and a wrong-SAN server certificate fail with their code, each counted once; ECONNREFUSED keeps node\'s message', async () => {
+    const stats = new ProxyStats();
+    const failure = async (p: number, identity = REVIEWS): Promise<string> => {
+      const s = connectUpstreamTls(client, '127.0.0.1', p, identity, undefined, undefined, stats);
+      const [err] = (await once(s, 'error')) as [Error];
+      return err.message;
+    };
+    const now = Date.now();
+    const expired = await serverWith(await pki.issue(REVIEWS, { notBefore: now - 7200_000, notAfter: now - 3600_000 }));
+    expect(await failure(expired)).toBe('TLS: peer certificate has expired (BOWLINE_E_TLS_PEER_EXPIRED)');
+    const early = await serverWith(await pki.issue(REVIEWS, { notBefore: now + 3600_000, notAfter: now + 7200_000 }));
+    expect(await failure(early)).toMatch(/^TLS: peer certificate is not valid yet .*\(BOWLINE_E_TLS_PEER_NOT_YET_VALID\)$/);
+    const stranger = await serverWith(await (await meshPki()).issue(REVIEWS));
+    expect(await failure(stranger)).toMatch(/^TLS: peer certificate is not signed by a trusted root .*\(BOWLINE_E_TLS_PEER_UNTRUSTED\)$/);
+    expect(await failure(port, 'spiffe://cluster.local/ns/default/sa/ratings')).toBe(`TLS: upstream certificate SANs (URI:${REVIEWS}) match none of spiffe://cluster.local/ns/default/sa/ratings (BOWLINE_E_TLS_SAN_MISMATCH)`);
+    const closed = await serverWith(await pki.issue(REVIEWS));
+    others.at(-1)!.close();
+    await once(others.at(-1)!, 'close');
+    expect(await failure(closed)).toMatch(/^connect ECONNREFUSED/);
+    expect(stats).toMatchObject({ upstreamTlsPeerExpired: 1, upstreamTlsPeerNotYetValid: 1, upstreamTlsPeerUntrusted: 1, upstreamTlsSanMismatch: 1, upstreamTlsHandshakeFailed: 0, upstreamTlsNoCredential: 0 });
   });
 });
 

@@ -5,6 +5,8 @@
  * without them), then the server's SANs against `subjectAltNames` (DNS and SPIFFE URI SANs),
  * else the endpoint's SPIFFE identity for ISTIO_MUTUAL, else the host name in `sni`.
  * `insecureSkipVerify` turns verification off and logs a warning once per cluster and proxy.
+ * A connection that fails because of TLS (the server's certificate, a refused credential, the
+ * handshake) has its error named with a BOWLINE_E_ code and counted (upstreamTlsFailure).
  */
 import type { ConnectionOptions, PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import type { OnReadOpts } from 'node:net';
@@ -12,6 +14,8 @@ import type { UpstreamTls } from '../../proxy-config/types.js';
 import { sanAllowed } from './san.js';
 import type { SecretResolver } from './secrets.js';
 import { nodeTls } from './node-tls.js';
+import { describeTlsError } from '../identity/verify.js';
+import type { ProxyStats } from '../stats.js';
 
 /** A cluster's upstream TLS, compiled once per config. */
 export interface CompiledUpstreamTls {
@@ -111,7 +115,41 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
   };
 }
 
-/** Opens a TLS connection to an endpoint; `secureConnect` fires when verified. */
-export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[], onread?: OnRead): TLSSocket {
-  return nodeTls().connect(upstreamTlsOptions(t, host, port, identity, alpn, onread));
+/**
+ * Opens a TLS connection to an endpoint; `secureConnect` fires when verified. Until then, an error
+ * TLS caused (upstreamTlsFailure) gets the message `TLS: REASON (BOWLINE_E_...)` before the caller's
+ * own 'error' listeners see it (they log `err.message`: the pool's, HTTP/2's and TCP's connect
+ * failures), and is counted in `stats` (countUpstreamTlsFailure). TCP failures keep node's message.
+ */
+export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[], onread?: OnRead, stats?: ProxyStats): TLSSocket {
+  const socket = nodeTls().connect(upstreamTlsOptions(t, host, port, identity, alpn, onread));
+  const named = (err: Error): void => {
+    const why = upstreamTlsFailure(err);
+    if (why === undefined) return;
+    err.message = `TLS: ${why.reason} (${why.code})`;
+    stats?.countUpstreamTlsFailure(why.code);
+  };
+  socket.once('error', named);
+  socket.once('secureConnect', () => socket.off('error', named));
+  return socket;
+}
+
+/** OpenSSL's certificate verification codes and node's TLS errors (ERR_SSL_*, ERR_TLS_*): a failure TLS caused, not TCP. */
+const TLS_CODE = /^(?:ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|INVALID_|PATH_LENGTH_|HOSTNAME_MISMATCH|ERROR_IN_|SUBJECT_ISSUER_MISMATCH|KEYUSAGE_)/;
+
+/**
+ * Why an upstream TLS connection failed before it was up, when TLS is the cause: the server's
+ * certificate (expired, not yet valid, another root, SANs; node's code or our checkServerIdentity's
+ * BOWLINE_E_ code), a refused credential (BOWLINE_E_TLS_SECRET) or the handshake. Undefined for
+ * TCP failures (ECONNREFUSED, resets, timeouts): those say what they are already.
+ */
+export function upstreamTlsFailure(err: unknown): { code: string; reason: string } | undefined {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  const ours = /\bBOWLINE_E_[A-Z_]+/.test(message) || (code !== undefined && code.startsWith('BOWLINE_E_'));
+  if (!ours && (code === undefined || !TLS_CODE.test(code))) return undefined;
+  const why = describeTlsError(err);
+  // describeTlsError names handshake failures "TLS handshake failed ..." already.
+  return { code: why.code, reason: why.reason.replace(/^TLS handshake failed/, 'handshake failed') };
 }

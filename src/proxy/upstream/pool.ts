@@ -271,7 +271,7 @@ export class ClusterPool {
     const tls = this.tlsOf();
     // Reads (TLS: decrypted) go to the connection without node's Readable (the callback runs only once `conn` exists: after connect).
     const onread = { buffer: UPSTREAM_READ, callback: (n: number, b: Uint8Array): boolean => { conn.onRead(n, b as Buffer); return true; } };
-    const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity, undefined, onread)
+    const socket = tls !== undefined ? connectUpstreamTls(tls, endpoint.address, endpoint.port, endpoint.config?.identity, undefined, onread, this.stats)
       : connect({ host: endpoint.address, port: endpoint.port, noDelay: true, onread });
     if (tls !== undefined) socket.setNoDelay(true);
     applyKeepalive(socket, this.limits);
