@@ -142,6 +142,11 @@ function refusalCounter(bad: InvalidCertificate): string {
   return bad.state === 'expired' ? 'mtlsPeerExpired' : 'mtlsPeerNotYetValid';
 }
 
+/** The client proxy's counter (its /stats) for refusing a server's `bad` certificate (src/proxy/stats.ts). */
+function upstreamCounter(bad: InvalidCertificate): string {
+  return bad.state === 'expired' ? 'upstreamTlsPeerExpired' : 'upstreamTlsPeerNotYetValid';
+}
+
 /** What to do about a proxy presenting an invalid certificate, for the output. */
 function invalidFix(bad: InvalidCertificate, w: ResolvedWorkload): string {
   if (bad.state === 'not valid yet') return `Fix: the clocks of ${w.name}.${w.namespace}'s host and its peers disagree: synchronise them (NTP)`;
@@ -216,7 +221,7 @@ function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationI
   // insecureSkipVerify): a certificate outside its validity fails tls.connect before the request is sent, a connect failure.
   const serverBad = tls && chain.tls?.certificateSecret === WORKLOAD_CERT_SECRET && cluster.tls!.insecureSkipVerify !== true ? dest.invalidCertificate : undefined;
   if (serverBad) {
-    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, server certificate ${serverBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} would accept the mTLS connection, but proxy ${dest.proxy?.id} presents its workload certificate, ${validity(serverBad)}: the client's proxy refuses it while verifying the server (OpenSSL ${serverBad.state === 'expired' ? 'CERT_HAS_EXPIRED' : 'CERT_NOT_YET_VALID'}, ${serverBad.code} in docs/errors.md) and sends nothing: its log says "upstream connect failure to ...: ${serverBad.state === 'expired' ? 'certificate has expired' : 'certificate is not yet valid'}", flag UF. ${invalidFix(serverBad, dest)}`, ...originOf, ok: false });
+    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, server certificate ${serverBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} would accept the mTLS connection, but proxy ${dest.proxy?.id} presents its workload certificate, ${validity(serverBad)}: the client's proxy refuses it while verifying the server (OpenSSL ${serverBad.state === 'expired' ? 'CERT_HAS_EXPIRED' : 'CERT_NOT_YET_VALID'}, ${serverBad.code} in docs/errors.md) and sends nothing: its log says "upstream connect failure to ...: TLS: ${serverBad.reason} (${serverBad.code})", counted in its ${upstreamCounter(serverBad)}, flag UF. ${invalidFix(serverBad, dest)}`, ...originOf, ok: false });
     return { steps, failure: { status: 503, summary: `503 (upstream connect failure, flag UF/URX): ${who}'s proxy presents a workload certificate ${serverBad.state === 'expired' ? `that expired at ${serverBad.at}` : `not valid until ${serverBad.at}`} (${serverBad.code}), which the client refuses` } };
   }
   // The server asks for the client's certificate and names why it refuses one (src/proxy/tls/downstream.ts checkPeer).

@@ -245,6 +245,8 @@ describe('bowline explain: a proxy whose workload certificate expired', () => {
     const server = e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
     expect(server.decision).toBe('reviews-v1.default: PERMISSIVE, server certificate expired');
     expect(server.reason).toContain('proxy reviews-v1-0.default presents its workload certificate, which expired at 2026-01-01T00:00:00.000Z');
+    // The client's proxy names the refusal with its code and counts it (tls/upstream.ts upstreamTlsFailure).
+    expect(server.reason).toContain('its log says "upstream connect failure to ...: TLS: peer certificate has expired (BOWLINE_E_TLS_PEER_EXPIRED)", counted in its upstreamTlsPeerExpired, flag UF');
   });
 
   it('a certificate not valid yet (clock skew) is refused as BOWLINE_E_TLS_PEER_NOT_YET_VALID', () => {
