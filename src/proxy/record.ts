@@ -55,7 +55,8 @@ export function flagsText(mask: number): string {
 }
 
 /**
- * One completed request, as hooks see it. Times in ms; `startTime` is epoch ms. The fields
+ * One completed request, as hooks see it. Times in ms; `startTime` is epoch ms (on the proxy's
+ * record an accessor that reads the clock when first asked: a copy by spread must name it). The fields
  * telemetry reads are declared once, by telemetry (`ProxyRecordView`), since the proxy may import
  * telemetry but not the other way round; the proxy adds what only it uses.
  */

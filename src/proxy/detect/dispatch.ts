@@ -319,12 +319,29 @@ function chainSlot(slot: ListenerSlot, name: string): ListenerSlot {
 
 function newChainSlot(slot: ListenerSlot, name: string): ListenerSlot {
   let last: HttpListenerRuntime = slot.current;
+  // What `last` was found from: every request reads `current`, and the search runs again only when
+  // the listener's runtime, its chains or its logical port changed (a config update).
+  let seen: HttpListenerRuntime | undefined;
+  let seenChains: HttpListenerRuntime['chains'];
+  let seenPort = -1;
   return {
     get current(): HttpListenerRuntime {
       const lst = slot.current;
-      const c = lst.chains?.chains.find((x) => x.name === name)?.httpOn(lst.logicalPort);
-      if (c === undefined) return last;
-      return (last = c);
+      const chains = lst.chains;
+      if (lst === seen && chains === seenChains && lst.logicalPort === seenPort) return last;
+      seen = lst;
+      seenChains = chains;
+      seenPort = lst.logicalPort;
+      const cs = chains?.chains;
+      if (cs !== undefined) {
+        for (let i = 0; i < cs.length; i++) {
+          if (cs[i]!.name !== name) continue;
+          const c = cs[i]!.httpOn(lst.logicalPort);
+          if (c !== undefined) last = c;
+          break;
+        }
+      }
+      return last;
     },
   };
 }

@@ -84,7 +84,7 @@ async function proxyTo(upstream: 'http1' | 'http2'): Promise<number> {
       { name: 'default', route: dest },
     ] as never;
   };
-  const p = await startProxy({ config: oneRouteConfig(0, patch), adminPort: 0, admin: false, hooks: { onRequestComplete: (r) => records.push({ ...r, key: r.header('x-key'), protocol: (r as { protocol?: string }).protocol }) }, log: () => {} });
+  const p = await startProxy({ config: oneRouteConfig(0, patch), adminPort: 0, admin: false, hooks: { onRequestComplete: (r) => records.push({ ...r, startTime: r.startTime, key: r.header('x-key'), protocol: (r as { protocol?: string }).protocol }) }, log: () => {} });
   proxies.push(p);
   return p.ports.listeners.outbound!;
 }
@@ -134,9 +134,15 @@ describe.each(combos)('the exchange, $client client to an $upstream upstream', (
   beforeAll(async () => { port = await proxyTo(upstream); });
 
   it('forwards a GET and a 200 KiB PUT body, and records the request with its protocol', async () => {
+    const before = Date.now();
     const g = await send('/hello?x=1', key('get'));
+    const after = Date.now();
     expect(g.status).toBe(200);
     expect(JSON.parse(g.body)).toMatchObject({ method: 'GET', path: '/hello?x=1', len: 0, xff: '127.0.0.1' });
+    // The record's start is wall-clock time at the request's start (an accessor: the clock is read only when asked).
+    const gr = recordOf(key('get'))!;
+    expect(gr.startTime).toBeGreaterThanOrEqual(before - 1);
+    expect(gr.startTime + gr.durationMs).toBeLessThanOrEqual(after + 1);
     const big = Buffer.alloc(200 * 1024, 'b');
     big.write('first', 0);
     const p = await send('/upload', key('post'), big);

@@ -37,7 +37,6 @@ const NO_PARTS: readonly Buffer[] = Object.freeze([]);
 /** A request in flight. Fields are public for the pipeline steps (http/pipeline.ts). */
 export class Exchange implements CallSink, RequestRecord, PickContext {
   // --- record fields (RequestRecord)
-  startTime = Date.now();
   durationMs = 0;
   method: string;
   authority: string;
@@ -115,6 +114,8 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   private upPaused = false;
   private trailers: Headers | undefined;
   private readonly t0 = performance.now();
+  /** `startTime` once read (-1 before). */
+  private wallStart = -1;
 
   constructor(readonly ds: Responder, readonly head: RequestHead, readonly lst: HttpListenerRuntime, readonly ctx: ProxyContext) {
     this.method = head.method;
@@ -128,6 +129,17 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
     this.grpc = ds.protocol === 'HTTP/2' && isGrpc(head.headers.get('content-type'));
     this.bodyDone = head.bodyKind === BODY_NONE;
     if (head.bodyKind === BODY_LENGTH && head.contentLength > MAX_REPLAY_BYTES) this.heldOver = true;
+  }
+
+  /**
+   * When the request started, epoch ms (fractional): the wall clock read when first asked, less the
+   * monotonic time since the start. Most requests are never asked (metrics need only the duration;
+   * access logs and sampled spans ask), and `Date.now()` is a call into V8's runtime that was ~1.5 %
+   * of the proxy's CPU at 1000 rps when every request read it.
+   */
+  get startTime(): number {
+    if (this.wallStart < 0) this.wallStart = Date.now() - (performance.now() - this.t0);
+    return this.wallStart;
   }
 
   /** A request header (lowercase name); the record's accessor for hooks and hashing. */
