@@ -25,6 +25,7 @@ import { parseQuery, type CompiledRoute, type ForwardDecision } from '../router/
 import type { CallSink, FailureKind, UpstreamCall, UpstreamRequest } from '../upstream/call.js';
 import { dispatch } from '../upstream/dispatch.js';
 import type { Responder } from './responder.js';
+import { performance } from 'node:perf_hooks';
 
 /** Largest request body kept for replay on retry. */
 export const MAX_REPLAY_BYTES = 64 * 1024;

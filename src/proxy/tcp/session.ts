@@ -20,6 +20,7 @@ import { callHook, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
 import { reportInternalError } from '../internal-error.js';
 import { connectTunnel, spliceTunnel, upstreamOnread, type UpstreamReads } from './splice.js';
+import { performance } from 'node:perf_hooks';
 
 /** A fatal TLS alert record `unrecognized_name` (112): how a gateway refuses a ClientHello it has no route for. */
 const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
