@@ -44,16 +44,25 @@ beforeAll(async () => {
     { name: 'ROOTCA', kind: 'validation', trustedCa: client.trustBundlePem },
   ];
   const tls: Cluster['tls'] = { mode: 'MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA' };
-  const routes = ['expired', 'stranger', 'expired-h2'].map((name) => ({ name, virtualHosts: [{ name, domains: ['*'], routes: [{ route: { destinations: [{ cluster: name, weight: 1 }] } }] }] }));
+  const routes = ['expired', 'stranger', 'expired-h2', 'authz'].map((name) => ({ name, virtualHosts: [{ name, domains: ['*'], routes: [{ route: { destinations: [{ cluster: name, weight: 1 }] } }] }] }));
   p = await proxy(config([
     listener('expired', [{ name: 'h', http: { routeConfig: 'expired', codec: 'http1' } }]),
     listener('stranger', [{ name: 'h', http: { routeConfig: 'stranger', codec: 'http1' } }]),
     listener('expired-h2', [{ name: 'h', http: { routeConfig: 'expired-h2', codec: 'http1' } }]),
+    // An inbound listener whose requests an external authorizer checks first (AuthorizationPolicy CUSTOM):
+    // /http through an HTTP provider, /grpc through a gRPC one, both reached over MUTUAL TLS to the expired upstream.
+    listener('authz', [{ name: 'h', http: { routeConfig: 'authz', codec: 'http1' } }], { direction: 'inbound' }),
   ], [
     cluster('expired', [upstreams.expired], { protocol: 'http1', tls }),
     cluster('stranger', [upstreams.stranger], { protocol: 'http1', tls }),
     cluster('expired-h2', [upstreams.expired], { protocol: 'http2', tls }),
-  ], { routes, secrets }), { admin: true, log: (l) => lines.push(l) });
+    cluster('authz', [upstreams.expired], { protocol: 'http1' }),
+    cluster('ext-http', [upstreams.expired], { protocol: 'http1', tls }),
+    cluster('ext-grpc', [upstreams.expired], { protocol: 'http2', tls }),
+  ], { routes, secrets, authorization: { policies: [], custom: [
+    { name: 'default/ext-http', rules: [{ to: [[{ attribute: 'request.path', values: ['/http'] }]] }], provider: { name: 'ext-http', cluster: 'ext-http', authority: 'ext-http:9000', timeoutMs: 5000 } },
+    { name: 'default/ext-grpc', rules: [{ to: [[{ attribute: 'request.path', values: ['/grpc'] }]] }], provider: { name: 'ext-grpc', protocol: 'grpc', cluster: 'ext-grpc', authority: 'ext-grpc:9000', timeoutMs: 5000 } },
+  ] } }), { admin: true, log: (l) => lines.push(l) });
 }, 30_000);
 afterAll(stopAll);
 
@@ -85,5 +94,18 @@ describe('a server certificate the client refuses', () => {
     await waitFor(() => lines.some((l) => l.includes('upstream connect failure') && l.includes('(cluster expired-h2)')), { what: () => 'the connect failure log line in ' + JSON.stringify(lines), timeoutMs: 5000 });
     expect(lines.find((l) => l.includes('upstream connect failure') && l.includes('(cluster expired-h2)'))).toMatch(/\(cluster expired-h2\): TLS: peer certificate has expired \(BOWLINE_E_TLS_PEER_EXPIRED\)$/);
     expect(await stats()).toMatchObject({ upstreamTlsPeerExpired: 2, flag_UF: 3 });
+  });
+
+  it('an external authorizer\'s expired certificate: the request is refused (fail closed), the reason named and counted', async () => {
+    const before = await stats();
+    for (const path of ['/http', '/grpc']) {
+      const res = await httpGet(p.ports.listeners.authz!, path);
+      expect(res.status).toBe(403);
+      const provider = path === '/http' ? 'ext-http' : 'ext-grpc';
+      await waitFor(() => lines.some((l) => l.includes(`external authorization of GET ${path} failed`)), { what: () => 'the ext-authz log line in ' + JSON.stringify(lines), timeoutMs: 5000 });
+      expect(lines.find((l) => l.includes(`external authorization of GET ${path} failed`))).toMatch(new RegExp(`provider ${provider} at 127\\.0\\.0\\.1:\\d+.*TLS: peer certificate has expired \\(BOWLINE_E_TLS_PEER_EXPIRED\\); refused \\(fail closed\\)`));
+    }
+    const after = await stats();
+    expect(after.upstreamTlsPeerExpired! - before.upstreamTlsPeerExpired!).toBe(2);
   });
 });

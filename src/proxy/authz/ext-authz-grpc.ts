@@ -20,6 +20,7 @@ import type { ClusterManager } from '../cluster/index.js';
 import { WireSession } from '../h2/wire-session.js';
 import type { Headers } from '../http/head.js';
 import { connectUpstreamTls } from '../tls/upstream.js';
+import type { ProxyStats } from '../stats.js';
 import { type CheckAttributes, decodeCheckResponse, encodeCheckRequest } from './ext-authz-grpc-wire.js';
 import type { CheckInput, CompiledExtAuthz, ExtAuthzOutcome } from './ext-authz.js';
 
@@ -108,14 +109,14 @@ function frame(msg: Uint8Array): Buffer {
 }
 
 /** Sends one Check to an endpoint of the provider's cluster; never rejects. */
-export function checkGrpc(clusters: ClusterManager, p: CompiledExtAuthz, sessions: GrpcSessions, input: CheckInput, now = Date.now()): Promise<ExtAuthzOutcome> {
+export function checkGrpc(clusters: ClusterManager, p: CompiledExtAuthz, sessions: GrpcSessions, input: CheckInput, now = Date.now(), stats?: ProxyStats): Promise<ExtAuthzOutcome> {
   const c = p.config;
   const picked = clusters.pick(c.cluster);
   if (picked === undefined) return Promise.resolve({ kind: 'error', reason: `no healthy endpoint in ${c.cluster} for provider ${c.name}` });
   const ep = picked.endpoint;
   const tls = clusters.get(c.cluster)?.tls;
   const session = sessions.get(ep.key, () => new WireSession(
-    tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2']) : connect({ host: ep.address, port: ep.port }),
+    tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2'], undefined, stats) : connect({ host: ep.address, port: ep.port }),
     tls !== undefined, () => undefined, () => undefined, () => undefined,
   ));
   return new Promise((resolve) => {

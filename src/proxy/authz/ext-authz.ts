@@ -19,6 +19,7 @@ import { connect } from 'node:net';
 import type { ExtAuthzHttp } from '../../proxy-config/types.js';
 import type { ClusterManager } from '../cluster/index.js';
 import { connectUpstreamTls } from '../tls/upstream.js';
+import type { ProxyStats } from '../stats.js';
 import type * as ExtAuthzGrpc from './ext-authz-grpc.js';
 import type { GrpcSessions } from './ext-authz-grpc.js';
 
@@ -114,10 +115,10 @@ function pairs(raw: string[], keep: (name: string) => boolean): Array<[string, s
   return out;
 }
 
-/** Sends one check to an endpoint of the provider's cluster; never rejects. */
-export function checkExternal(clusters: ClusterManager, p: CompiledExtAuthz, input: CheckInput): Promise<ExtAuthzOutcome> {
+/** Sends one check to an endpoint of the provider's cluster; never rejects. A TLS failure caused by the provider's certificate is named in the reason and counted in `stats` (upstreamTls*), as for any upstream. */
+export function checkExternal(clusters: ClusterManager, p: CompiledExtAuthz, input: CheckInput, stats?: ProxyStats): Promise<ExtAuthzOutcome> {
   const grpc = p.grpc;
-  if (grpc) return (grpcLoading ??= import('./ext-authz-grpc.js')).then((m) => m.checkGrpc(clusters, p, (grpc.sessions ??= new m.GrpcSessions()), input), (err: unknown): ExtAuthzOutcome => ({ kind: 'error', reason: `gRPC client not loaded: ${String(err)}` }));
+  if (grpc) return (grpcLoading ??= import('./ext-authz-grpc.js')).then((m) => m.checkGrpc(clusters, p, (grpc.sessions ??= new m.GrpcSessions()), input, undefined, stats), (err: unknown): ExtAuthzOutcome => ({ kind: 'error', reason: `gRPC client not loaded: ${String(err)}` }));
   const c = p.config;
   const picked = clusters.pick(c.cluster);
   if (picked === undefined) return Promise.resolve({ kind: 'error', reason: `no healthy endpoint in ${c.cluster} for provider ${c.name}` });
@@ -139,7 +140,7 @@ export function checkExternal(clusters: ClusterManager, p: CompiledExtAuthz, inp
       path: path.startsWith('/') ? path : `/${path}`,
       headers: checkHeaders(p, input).flat(),
       setHost: false,
-      createConnection: () => (tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity) : connect({ host: ep.address, port: ep.port })),
+      createConnection: () => (tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, undefined, undefined, stats) : connect({ host: ep.address, port: ep.port })),
     }, (res) => {
       const status = res.statusCode ?? 0;
       const chunks: Buffer[] = [];

@@ -165,7 +165,7 @@ function askExternal(x: Exchange, checks: ReturnType<AuthzEngine['customFor']>, 
   checkExternal(x.ctx.clusters, provider, {
     method: h.method, path: h.path, names: h.headers.names, values: h.headers.values,
     host: h.authority, scheme: h.scheme ?? x.lst.scheme, protocol: x.ds.protocol, source: x.ds.remote, destinationPort: x.lst.logicalPort, peerIdentity: x.peerIdentity,
-  }).then((o) => {
+  }, x.ctx.stats).then((o) => {
     if (x.done) return;
     if (o.kind === 'allow') {
       for (const n of o.removeHeaders ?? []) h.headers.remove(n);
