@@ -95,6 +95,10 @@ export class ProxyStats {
   upstreamTlsSanMismatch = 0;
   /** Connections refused because the cluster's own credential cannot be had (BOWLINE_E_TLS_SECRET). */
   upstreamTlsNoCredential = 0;
+  /** Upstream TLS connections the server closed during or right after the handshake, before answering, once this proxy had
+   *  offered its client certificate (BOWLINE_E_TLS_CLIENT_REFUSED: most likely refused by the server; TLS 1.2 shows it as a
+   *  connect failure, 503 UF; TLS 1.3 after the handshake, 503 UC). */
+  upstreamTlsClientRefused = 0;
   /** Any other TLS failure toward an upstream (BOWLINE_E_TLS_HANDSHAKE: plaintext server, protocol or cipher mismatch, an alert). */
   upstreamTlsHandshakeFailed = 0;
 
@@ -144,7 +148,8 @@ const REFUSAL_BY_CODE: Record<string, 'mtlsPeerUntrusted' | 'mtlsPeerTrustDomain
 };
 
 /** The counter each upstream TLS failure code counts in; any other code: upstreamTlsHandshakeFailed. */
-const UPSTREAM_TLS_BY_CODE: Record<string, 'upstreamTlsPeerExpired' | 'upstreamTlsPeerNotYetValid' | 'upstreamTlsPeerUntrusted' | 'upstreamTlsSanMismatch' | 'upstreamTlsNoCredential'> = {
+const UPSTREAM_TLS_BY_CODE: Record<string, 'upstreamTlsPeerExpired' | 'upstreamTlsPeerNotYetValid' | 'upstreamTlsPeerUntrusted' | 'upstreamTlsSanMismatch' | 'upstreamTlsNoCredential' | 'upstreamTlsClientRefused'> = {
+  BOWLINE_E_TLS_CLIENT_REFUSED: 'upstreamTlsClientRefused',
   BOWLINE_E_TLS_PEER_EXPIRED: 'upstreamTlsPeerExpired',
   BOWLINE_E_TLS_PEER_NOT_YET_VALID: 'upstreamTlsPeerNotYetValid',
   BOWLINE_E_TLS_PEER_UNTRUSTED: 'upstreamTlsPeerUntrusted',

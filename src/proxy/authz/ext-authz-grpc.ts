@@ -19,7 +19,7 @@ import { connect } from 'node:net';
 import type { ClusterManager } from '../cluster/index.js';
 import { WireSession } from '../h2/wire-session.js';
 import type { Headers } from '../http/head.js';
-import { connectUpstreamTls } from '../tls/upstream.js';
+import { clientRefusedAfterHandshake, connectUpstreamTls, offersClientCertificate } from '../tls/upstream.js';
 import type { ProxyStats } from '../stats.js';
 import { type CheckAttributes, decodeCheckResponse, encodeCheckRequest } from './ext-authz-grpc-wire.js';
 import type { CheckInput, CompiledExtAuthz, ExtAuthzOutcome } from './ext-authz.js';
@@ -117,7 +117,8 @@ export function checkGrpc(clusters: ClusterManager, p: CompiledExtAuthz, session
   const tls = clusters.get(c.cluster)?.tls;
   const session = sessions.get(ep.key, () => new WireSession(
     tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2'], undefined, stats) : connect({ host: ep.address, port: ep.port }),
-    tls !== undefined, () => undefined, () => undefined, () => undefined,
+    tls !== undefined, () => undefined, () => undefined, () => undefined, undefined,
+    () => (offersClientCertificate(tls) ? clientRefusedAfterHandshake(stats) : undefined),
   ));
   return new Promise((resolve) => {
     let settled = false;

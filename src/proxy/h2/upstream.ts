@@ -11,7 +11,7 @@ import { connect as netConnect } from 'node:net';
 import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
-import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
+import { clientRefusedAfterHandshake, connectUpstreamTls, offersClientCertificate, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
 import { guardSink } from './guarded-sink.js';
 import { requestList, WireSession } from './wire-session.js';
@@ -104,7 +104,8 @@ class ClusterCalls {
         const i = list.indexOf(s);
         if (i >= 0) list.splice(i, 1);
       },
-      this.streamDone);
+      this.streamDone,
+      () => (offersClientCertificate(tls) ? clientRefusedAfterHandshake(this.ctx.stats) : undefined));
     list.push(s);
     const timeoutMs = this.config.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const timer = setTimeout(() => { if (!s.connected) socket.destroy(new Error(`connect timeout after ${timeoutMs} ms`)); }, timeoutMs);

@@ -140,9 +140,19 @@ export class WireSession {
   active = 0;
   private waiters: Array<(err?: Error) => void> = [];
   private lastError: Error | undefined;
+  /** The peer sent something after the connection came up. */
+  private heard = false;
+  /** Why the connection closed unanswered (see `closedUnanswered`), for its streams' failures. */
+  private unanswered: string | undefined;
 
+  /**
+   * `closedUnanswered`: asked when the connection closes after it came up but before the peer sent a
+   * byte; returns why, if that tells something (a mutual-TLS connection: the server most likely
+   * refused this proxy's certificate, tls/upstream.ts clientRefusedAfterHandshake), for the streams'
+   * failures.
+   */
   constructor(readonly socket: Socket, secure: boolean, private readonly onLog: (msg: string) => void, private readonly onRefused: () => void, private readonly onGone: () => void,
-    private readonly onStreamDone: (s: WireSession) => void = noop) {
+    private readonly onStreamDone: (s: WireSession) => void = noop, private readonly closedUnanswered?: () => string | undefined) {
     this.conn = new H2Connection({
       write: (d) => {
         if (socket.destroyed) return true;
@@ -159,9 +169,10 @@ export class WireSession {
     }, { role: 'client', connectionWindow: 16 << 20, initialWindowSize: 1 << 20, batch: true });
     const ready = secure ? 'secureConnect' : 'connect';
     socket.once(ready, () => { this.connected = true; this.settle(); });
-    socket.on('data', (d: Buffer) => this.conn.receive(d));
+    socket.on('data', (d: Buffer) => { this.heard = true; this.conn.receive(d); });
     socket.on('error', (err) => { this.lastError = err; this.onLog(`upstream HTTP/2 connection: ${err.message}`); });
     socket.once('close', () => {
+      if (this.connected && !this.heard) this.unanswered = this.closedUnanswered?.();
       this.retired = true;
       this.closed = true;
       this.settle(this.lastError ?? new Error('upstream HTTP/2 connection closed before it was ready'));
@@ -284,6 +295,7 @@ export class WireSession {
       s.sink.onEnd();
       return;
     }
+    if (!byPeer && this.unanswered !== undefined) return this.failStream(s, 'reset', this.unanswered);
     this.failStream(s, 'reset', `upstream reset the stream (code ${code})`);
   }
 

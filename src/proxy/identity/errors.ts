@@ -22,6 +22,12 @@ export const IDENTITY_ERRORS = {
   PEER_IDENTITY: 'BOWLINE_E_TLS_PEER_IDENTITY',
   /** The server's certificate carries none of the names the client expects (a cluster's subjectAltNames, the endpoint's SPIFFE id, its `sni`). */
   SAN_MISMATCH: 'BOWLINE_E_TLS_SAN_MISMATCH',
+  /**
+   * The server closed the connection during the TLS handshake, or right after it before answering, once this proxy
+   * had offered its client certificate: most likely the server refused that certificate (node's TLS servers,
+   * Bowline's among them, close without an alert, so the client learns nothing more).
+   */
+  CLIENT_REFUSED: 'BOWLINE_E_TLS_CLIENT_REFUSED',
   /** The TLS handshake failed for another reason (garbage bytes, protocol or cipher mismatch). */
   HANDSHAKE: 'BOWLINE_E_TLS_HANDSHAKE',
   /** The control plane's root does not match the hash in the bootstrap token (or --ca-cert-file). */

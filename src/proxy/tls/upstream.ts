@@ -15,6 +15,7 @@ import { sanAllowed } from './san.js';
 import type { SecretResolver } from './secrets.js';
 import { nodeTls } from './node-tls.js';
 import { describeTlsError } from '../identity/verify.js';
+import { IDENTITY_ERRORS } from '../identity/errors.js';
 import type { ProxyStats } from '../stats.js';
 
 /** A cluster's upstream TLS, compiled once per config. */
@@ -123,8 +124,16 @@ export function upstreamTlsOptions(t: CompiledUpstreamTls, host: string, port: n
  */
 export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: number, identity: string | undefined, alpn?: string[], onread?: OnRead, stats?: ProxyStats): TLSSocket {
   const socket = nodeTls().connect(upstreamTlsOptions(t, host, port, identity, alpn, onread));
+  // A server that closes mid-handshake once it has our certificate refused it, most likely (TLS 1.2: the client's
+  // certificate goes before the handshake ends; node's servers close without an alert: ECONNRESET here). The first
+  // key-log line says the server's hello came and the client answered with its certificate: a server that closed
+  // before that (a plain TCP server dropping the hello) is not this case.
+  let answeredHello = false;
+  if (offersClientCertificate(t)) socket.once('keylog', () => { answeredHello = true; });
   const named = (err: Error): void => {
-    const why = upstreamTlsFailure(err);
+    const why = upstreamTlsFailure(err) ?? ((err as { code?: unknown }).code === 'ECONNRESET' && answeredHello
+      ? { code: IDENTITY_ERRORS.CLIENT_REFUSED, reason: CLIENT_REFUSED_DURING }
+      : undefined);
     if (why === undefined) return;
     err.message = `TLS: ${why.reason} (${why.code})`;
     stats?.countUpstreamTlsFailure(why.code);
@@ -132,6 +141,25 @@ export function connectUpstreamTls(t: CompiledUpstreamTls, host: string, port: n
   socket.once('error', named);
   socket.once('secureConnect', () => socket.off('error', named));
   return socket;
+}
+
+const CLIENT_REFUSED_DURING = 'the server closed the connection during the handshake, after this proxy sent its client certificate: it most likely refused the certificate (the server\'s log says why)';
+const CLIENT_REFUSED_AFTER = 'the server closed the connection right after the handshake, before answering: it most likely refused this proxy\'s client certificate (the server\'s log says why)';
+
+/** The cluster's TLS sends a client certificate (MUTUAL, ISTIO_MUTUAL). */
+export function offersClientCertificate(t: CompiledUpstreamTls | undefined): boolean {
+  return t !== undefined && (t.mode === 'MUTUAL' || t.mode === 'ISTIO_MUTUAL');
+}
+
+/**
+ * A new mutual-TLS connection that the server closed right after the handshake, before any
+ * response byte (TLS 1.3: the client's handshake ends before the server has checked the client's
+ * certificate, and a refusing node or Bowline server just closes): counted in
+ * `upstreamTlsClientRefused`; returns the failure's message, `TLS: REASON (BOWLINE_E_TLS_CLIENT_REFUSED)`.
+ */
+export function clientRefusedAfterHandshake(stats: ProxyStats | undefined): string {
+  stats?.countUpstreamTlsFailure(IDENTITY_ERRORS.CLIENT_REFUSED);
+  return `TLS: ${CLIENT_REFUSED_AFTER} (${IDENTITY_ERRORS.CLIENT_REFUSED})`;
 }
 
 /** OpenSSL's certificate verification codes and node's TLS errors (ERR_SSL_*, ERR_TLS_*): a failure TLS caused, not TCP. */

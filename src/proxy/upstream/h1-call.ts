@@ -244,6 +244,8 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
       return;
     }
     if (r === null && !this.gotBytes && c !== null && c.reused) return this.failed('stale', 'reused upstream connection closed before the response');
+    const why = r === null && !this.gotBytes && c !== null ? c.closedUnanswered() : undefined;
+    if (why !== undefined) return this.failed('reset', why);
     this.failed('reset', r === null ? 'upstream closed the connection before the response head' : 'upstream closed mid-response');
   }
 

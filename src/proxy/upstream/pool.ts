@@ -6,7 +6,7 @@
  * the caller answers 503 with flag UO.
  */
 import { connect, type Socket } from 'node:net';
-import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
+import { clientRefusedAfterHandshake, connectUpstreamTls, offersClientCertificate, type CompiledUpstreamTls } from '../tls/upstream.js';
 import type { ConnectionPool } from '../../proxy-config/types.js';
 import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
@@ -62,8 +62,11 @@ export class UpstreamConn implements HeldWrites {
   /** Writes held until the end of the turn (strings latin1). */
   private readonly batch = new HeldBatch();
 
-  /** The socket reads into UPSTREAM_READ (`onread`, set by the pool when it dials) and calls `onRead`. */
-  constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool) {
+  /**
+   * The socket reads into UPSTREAM_READ (`onread`, set by the pool when it dials) and calls `onRead`.
+   * `mutual`: a TLS connection on which this proxy offered its client certificate (MUTUAL, ISTIO_MUTUAL).
+   */
+  constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool, readonly mutual = false) {
     socket.on('error', () => {});
     socket.on('close', (hadError) => this.closed(hadError ? new Error('upstream connection error') : undefined));
   }
@@ -110,6 +113,15 @@ export class UpstreamConn implements HeldWrites {
     const o = this.owner;
     if (o !== null) o.onUpstreamData(chunk);
     else this.destroy(); // unsolicited bytes on an idle connection: never reuse it
+  }
+
+  /**
+   * Why the server closed this connection before any response byte of its first request, when that tells
+   * something: a mutual-TLS connection closed right after the handshake was most likely refused for this
+   * proxy's certificate (tls/upstream.ts clientRefusedAfterHandshake; counted). Undefined otherwise.
+   */
+  closedUnanswered(): string | undefined {
+    return this.mutual && this.requests === 1 ? clientRefusedAfterHandshake(this.pool.stats) : undefined;
   }
 
   /** True when this connection was used before (a stale keep-alive socket may fail on reuse). */
@@ -162,7 +174,7 @@ export class ClusterPool {
   private tlsSeen: CompiledUpstreamTls | undefined = undefined;
 
   /** `tlsOf` gives the cluster's current upstream TLS (tls/upstream.ts), undefined for plaintext. */
-  constructor(readonly name: string, private limits: ConnectionPool | undefined, private readonly stats: ProxyStats, private readonly tlsOf: () => CompiledUpstreamTls | undefined = () => undefined) {}
+  constructor(readonly name: string, private limits: ConnectionPool | undefined, readonly stats: ProxyStats, private readonly tlsOf: () => CompiledUpstreamTls | undefined = () => undefined) {}
 
   /** Applies new limits (config update); existing connections stay. */
   setLimits(limits: ConnectionPool | undefined): void {
@@ -275,7 +287,7 @@ export class ClusterPool {
       : connect({ host: endpoint.address, port: endpoint.port, noDelay: true, onread });
     if (tls !== undefined) socket.setNoDelay(true);
     applyKeepalive(socket, this.limits);
-    const conn = new UpstreamConn(socket, endpoint, this);
+    const conn = new UpstreamConn(socket, endpoint, this, offersClientCertificate(tls));
     const timeoutMs = this.limits?.connectTimeoutMs ?? 10_000;
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; socket.destroy(); }, timeoutMs);
