@@ -1,9 +1,11 @@
 /**
  * Label resolution: maps a finished request's config facts (direction, cluster, peer object,
- * verified principal, gRPC, mTLS) to a cached HttpSeries. Keys are objects and interned config
- * strings, so the per-request path is a few Map lookups with no string building. Caches are
- * bounded; the registry keeps counter values across config changes (children are keyed by
- * label values), so a new ConfigView simply starts with empty caches.
+ * verified principal, gRPC, mTLS) to a cached HttpSeries. The principal is always one a TLS
+ * handshake verified, never one peer metadata claims: inbound, the client certificate's
+ * (source_principal); outbound, the upstream server certificate's (destination_principal).
+ * Keys are objects and interned config strings, so the per-request path is a few Map lookups
+ * with no string building. Caches are bounded; the registry keeps counter values across config
+ * changes (children are keyed by label values), so a new ConfigView simply starts with empty caches.
  */
 import type { ConfigView } from './config-view.js';
 import { type HttpSeries, type IstioMetrics, type SeriesKey, sideOf, type TcpSeries, type WorkloadSide } from './metrics/istio.js';
@@ -19,12 +21,20 @@ export interface SeriesFacts {
   cluster?: string;
   upstreamHost?: string;
   peer?: PeerMetadata;
+  /** Verified SPIFFE id of the downstream client (inbound mTLS): source_principal. */
   peerPrincipal?: string;
+  /** Verified SPIFFE id of the upstream server (outbound mutual TLS): destination_principal. */
+  upstreamPrincipal?: string;
   mtls?: boolean;
   grpc?: boolean;
 }
 
-/** Resolves and caches series per (direction, cluster, peer, principal, variant). */
+/** The verified principal that selects a series: the peer's the series describes (inbound: the client; else: the upstream server). */
+function verifiedPrincipal(f: SeriesFacts): string | undefined {
+  return f.direction === 'inbound' ? f.peerPrincipal : f.upstreamPrincipal;
+}
+
+/** Resolves and caches series per (direction, cluster, peer, verified principal, variant). */
 export class LabelResolver {
   private readonly http = new Map<string, Map<object, Map<string, Array<HttpSeries | undefined>>>>();
   private readonly tcp = new Map<string, Map<object, Map<string, Array<TcpSeries | undefined>>>>();
@@ -47,14 +57,18 @@ export class LabelResolver {
   private lastPrincipal: string | undefined = undefined;
   private lastVariant = -1;
 
-  /** `httpSeries` from the facts as arguments: the memo's hit allocates nothing. */
-  httpSeriesOf(direction: Direction, cluster: string | undefined, upstreamHost: string | undefined, peer: PeerMetadata | undefined, peerPrincipal: string | undefined, mtls: boolean | undefined, grpc: boolean): HttpSeries {
+  /**
+   * `httpSeries` from the facts as arguments: the memo's hit allocates nothing. `principal` is the
+   * verified one of the peer the series describes: inbound the client's, outbound the upstream server's.
+   */
+  httpSeriesOf(direction: Direction, cluster: string | undefined, upstreamHost: string | undefined, peer: PeerMetadata | undefined, principal: string | undefined, mtls: boolean | undefined, grpc: boolean): HttpSeries {
     const last = this.lastHttp;
-    if (last !== undefined && cluster === this.lastCluster && peer === this.lastPeer && peerPrincipal === this.lastPrincipal) {
+    if (last !== undefined && cluster === this.lastCluster && peer === this.lastPeer && principal === this.lastPrincipal) {
       const variant = (grpc ? 1 : 0) + (mtls ? 2 : 0) + (direction === 'inbound' ? 4 : 0);
       if (variant === this.lastVariant && (peer === undefined && variant < 4 ? upstreamHost : undefined) === this.lastHost) return last;
     }
-    return this.httpSeries({ direction, cluster, upstreamHost, peer, peerPrincipal, mtls, grpc });
+    const inbound = direction === 'inbound';
+    return this.httpSeries({ direction, cluster, upstreamHost, peer, peerPrincipal: inbound ? principal : undefined, upstreamPrincipal: inbound ? undefined : principal, mtls, grpc });
   }
 
   /** The HTTP series for these facts. */
@@ -62,8 +76,9 @@ export class LabelResolver {
     const variant = (f.grpc ? 1 : 0) + (f.mtls ? 2 : 0) + (f.direction === 'inbound' ? 4 : 0);
     // The endpoint only selects the series when there is no peer (outbound: its workload from the config).
     const host = f.peer === undefined && variant < 4 ? f.upstreamHost : undefined;
+    const principal = verifiedPrincipal(f);
     const last = this.lastHttp;
-    if (last !== undefined && variant === this.lastVariant && f.cluster === this.lastCluster && f.peer === this.lastPeer && host === this.lastHost && f.peerPrincipal === this.lastPrincipal) return last;
+    if (last !== undefined && variant === this.lastVariant && f.cluster === this.lastCluster && f.peer === this.lastPeer && host === this.lastHost && principal === this.lastPrincipal) return last;
     const slot = this.slot(this.http, f);
     let s = slot[variant];
     if (s === undefined) {
@@ -75,7 +90,7 @@ export class LabelResolver {
     this.lastCluster = f.cluster;
     this.lastPeer = f.peer;
     this.lastHost = host;
-    this.lastPrincipal = f.peerPrincipal;
+    this.lastPrincipal = principal;
     return s;
   }
 
@@ -104,7 +119,7 @@ export class LabelResolver {
       byPrincipal = new Map();
       if (this.entries++ < MAX_ENTRIES) byPeer.set(peerKey, byPrincipal);
     }
-    const principal = f.peerPrincipal ?? '';
+    const principal = verifiedPrincipal(f) ?? '';
     let slot = byPrincipal.get(principal);
     if (!slot) {
       slot = [];
@@ -126,7 +141,7 @@ export class LabelResolver {
       const destination: WorkloadSide = { ...sideOf(self), principal: f.mtls ? self.principal ?? 'unknown' : 'unknown' };
       return {
         reporter: 'destination',
-        source: sideOf(f.peer, f.mtls ? f.peerPrincipal ?? f.peer?.principal ?? 'unknown' : 'unknown'),
+        source: sideOf(f.peer, f.mtls ? f.peerPrincipal ?? 'unknown' : 'unknown'),
         destination,
         service,
         protocol,
@@ -139,7 +154,10 @@ export class LabelResolver {
     return {
       reporter: 'source',
       source: { ...sideOf(self), principal: mtls ? self.principal ?? 'unknown' : 'unknown' },
-      destination: sideOf(peer, mtls ? peer?.principal ?? 'unknown' : 'unknown'),
+      // The server's workload facts come from its peer metadata (or the endpoint's config), as in Istio; its principal
+      // only from the certificate the upstream connection verified (Envoy's upstream peer URI SAN), never from what
+      // the response header or the endpoint's config claims: `unknown` when the connection was not mutual TLS.
+      destination: sideOf(peer, f.upstreamPrincipal ?? 'unknown'),
       service: { host: ci.serviceHost, name: ci.serviceName, namespace: ci.serviceNamespace },
       protocol,
       securityPolicy: 'unknown',

@@ -27,7 +27,11 @@ export interface PeerMetadata {
   canonicalRevision: string;
   cluster: string;
   serviceAccount: string;
-  /** SPIFFE id, when the sender has one. */
+  /**
+   * The sender's SPIFFE id, when it has one: sent on responses only, and read by no receiver of this
+   * version (a principal label comes only from a certificate a TLS handshake verified: a header is a
+   * claim). Still sent because an older Bowline proxy labels destination_principal from it.
+   */
   principal?: string;
   /** The sender's mesh id (Istio's MESH_ID); absent from an older sender's header. */
   meshId?: string;

@@ -22,7 +22,7 @@ function config(node: NodeInfo, direction: 'inbound' | 'outbound'): Pick<ProxyCo
 }
 
 function record(over: Partial<ProxyRecordView>): ProxyRecordView {
-  const base = { startTime: 0, durationMs: 2, method: 'POST', authority: 'ratings:9080', path: '/x', status: 200, flags: 0, bytesIn: 1, bytesOut: 2, upstreamHost: '127.0.0.1:1', cluster, routeName: 'r', requestId: 'id', downstreamRemote: '127.0.0.1:2', peerIdentity: '', listener: 'l', telemetry: undefined as unknown, header: () => undefined };
+  const base = { startTime: 0, durationMs: 2, method: 'POST', authority: 'ratings:9080', path: '/x', status: 200, flags: 0, bytesIn: 1, bytesOut: 2, upstreamHost: '127.0.0.1:1', cluster, routeName: 'r', requestId: 'id', downstreamRemote: '127.0.0.1:2', peerIdentity: '', upstreamPeerIdentity: '', listener: 'l', telemetry: undefined as unknown, header: () => undefined };
   return { ...base, ...over };
 }
 
@@ -77,7 +77,7 @@ describe('telemetryHooks (proxy bridge)', () => {
   it('counts TCP connections with final byte totals', () => {
     const t = createProxyTelemetry({ config: config(n('reviews'), 'outbound') });
     const h = telemetryHooks(t, { flagsText });
-    const r = { listener: 'l', direction: 'outbound' as const, cluster, upstreamHost: '127.0.0.1:1', peerIdentity: '', mtls: false, sentBytes: 0, receivedBytes: 0, flags: 0 };
+    const r = { listener: 'l', direction: 'outbound' as const, cluster, upstreamHost: '127.0.0.1:1', peerIdentity: '', upstreamPeerIdentity: '', mtls: false, sentBytes: 0, receivedBytes: 0, flags: 0 };
     h.onTcpOpened(r);
     h.onTcpClosed({ ...r, sentBytes: 300, receivedBytes: 20 });
     const page = t.registry.expose();
@@ -255,6 +255,32 @@ describe('telemetryHooks (proxy bridge)', () => {
     expect(pages[0]).toContain('grpc_response_status="7"');
     expect(pages[0]).toContain('destination_workload="ratings-v1"');
     expect(pages[0]).toBe(pages[1]);
+  });
+
+  it('labels outbound destination_principal with the upstream connection\'s verified identity, never the response header\'s claim (metrics-only and full paths)', () => {
+    const verified = 'spiffe://cluster.local/ns/default/sa/ratings';
+    // The callee's response claims another principal (its header is the server's word, nothing checked it).
+    const forged = encodePeerMetadata({ ...nodePeerMetadata(n('ratings')), principal: 'spiffe://cluster.local/ns/default/sa/forged' });
+    for (const log of [false, true]) {
+      const cfg = config(n('reviews'), 'outbound');
+      cfg.mesh = { ...cfg.mesh, accessLog: { enabled: log, encoding: 'JSON' } };
+      const lines: string[] = [];
+      const sink = { write: (l: string) => { lines.push(l); }, stats: { written: 0, dropped: 0, errors: 0 }, drain: async () => {}, close: async () => {} };
+      const t = createProxyTelemetry({ config: cfg, accessLogSink: sink });
+      expect(t.countsOnly).toBe(!log);
+      const h = telemetryHooks(t, { flagsText });
+      for (const upstreamPeerIdentity of [verified, '', verified]) {
+        const x = record({ upstreamPeerIdentity });
+        h.onRequestHeaders(x, new ListHeaders([['host', 'ratings:9080']]));
+        h.onResponseHeaders(x, new ListHeaders([[PEER_METADATA_HEADER, forged]]));
+        h.onRequestComplete(x);
+      }
+      const page = t.registry.expose();
+      expect(page).not.toContain('sa/forged');
+      expect(page).toMatch(new RegExp(`istio_requests_total\\{reporter="source",[^}]*destination_workload="ratings-v1",[^}]*destination_principal="${verified}",[^}]*\\} 2`));
+      expect(page).toMatch(/istio_requests_total\{reporter="source",[^}]*destination_workload="ratings-v1",[^}]*destination_principal="unknown",[^}]*\} 1/);
+      if (log) expect(lines.map((l) => (JSON.parse(l) as Record<string, unknown>)['destination_principal'])).toEqual([verified, '-', verified]);
+    }
   });
 
   it('a sampled request makes a span only when something takes spans, and is counted the same either way', () => {

@@ -5,7 +5,8 @@
  *       strips incoming peer metadata (keeping it for inbound labels), adds this proxy's toward
  *       mesh clusters on outbound, fixes x-request-id and rewrites trace headers;
  *   - onResponseHeaders(x, headers) on the upstream response head before it goes downstream:
- *       outbound takes the callee's metadata; inbound adds this proxy's;
+ *       outbound takes the callee's metadata (its workload facts: its `principal` is a claim, and
+ *       destination_principal is the record's `upstreamPeerIdentity`); inbound adds this proxy's;
  *   - onRequestComplete(x)          when the request is done (metrics, span, access log).
  * Per-request state lives in the record's `telemetry` slot; one reused RequestRecord is
  * filled per completion, so a request allocates nothing here beyond its trace handle.
@@ -42,6 +43,12 @@ export interface ProxyRecordView {
   downstreamRemote: string;
   /** Verified SPIFFE id of the downstream client ('' when not mTLS). */
   peerIdentity: string;
+  /**
+   * Verified SPIFFE id of the upstream server whose response this is, read once per upstream
+   * connection ('' when that connection was not mutual TLS, or no upstream answered): outbound
+   * destination_principal. The response's peer metadata `principal` is a claim and is not used.
+   */
+  upstreamPeerIdentity: string;
   /** Name of the listener that accepted the request. */
   listener: string;
   /** A request header by lowercase name (user-agent, trace context...). */
@@ -88,6 +95,8 @@ export interface ProxyTcpView {
   cluster: string;
   upstreamHost: string;
   peerIdentity: string;
+  /** Verified SPIFFE id of the upstream server (outbound mutual TLS), else ''. */
+  upstreamPeerIdentity: string;
   mtls: boolean;
   /** Totals so far. */
   sentBytes: number;
@@ -118,7 +127,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
     direction: 'outbound', startTime: 0, durationMs: 0, method: '', authority: '', path: '', protocol: defaultProtocol,
     status: 0, responseFlags: '-', bytesReceived: 0, bytesSent: 0, cluster: undefined, route: undefined, upstreamHost: undefined,
     requestId: undefined, downstreamRemoteAddress: undefined, userAgent: undefined, xForwardedFor: undefined, peer: undefined,
-    peerPrincipal: undefined, mtls: undefined, trace: undefined, grpc: false, grpcStatus: undefined,
+    peerPrincipal: undefined, upstreamPrincipal: undefined, mtls: undefined, trace: undefined, grpc: false, grpcStatus: undefined,
   };
   const scan = new RequestScan();
   // The last listener's direction and cluster's mesh flag (consecutive requests mostly share both), per config view.
@@ -141,12 +150,13 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
     if (cluster !== lastCluster) { lastCluster = cluster; lastMesh = view.cluster(cluster).mesh; }
     return lastMesh;
   };
-  const tcp: TcpRecord = { direction: 'outbound', cluster: undefined, upstreamHost: undefined, peer: undefined, peerPrincipal: undefined, mtls: undefined, sentBytes: 0, receivedBytes: 0, responseFlags: '-' };
+  const tcp: TcpRecord = { direction: 'outbound', cluster: undefined, upstreamHost: undefined, peer: undefined, peerPrincipal: undefined, upstreamPrincipal: undefined, mtls: undefined, sentBytes: 0, receivedBytes: 0, responseFlags: '-' };
   const fillTcp = (r: ProxyTcpView, final: boolean): TcpRecord => {
     tcp.direction = r.direction;
     tcp.cluster = r.cluster === '' ? undefined : r.cluster;
     tcp.upstreamHost = r.upstreamHost === '' ? undefined : r.upstreamHost;
     tcp.peerPrincipal = r.peerIdentity === '' ? undefined : r.peerIdentity;
+    tcp.upstreamPrincipal = r.upstreamPeerIdentity === '' ? undefined : r.upstreamPeerIdentity;
     tcp.mtls = r.direction === 'inbound' ? r.mtls : undefined;
     tcp.sentBytes = final ? r.sentBytes : 0;
     tcp.receivedBytes = final ? r.receivedBytes : 0;
@@ -193,10 +203,12 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
         // Metrics are all that is left to do (no access log, no metric overrides, no span wanted): the
         // series and its numbers straight from the record, without filling `rec` (whose stores of
         // this request's young strings into a long-lived object each take the write barrier's slow path).
-        const id = x.peerIdentity;
+        // The verified identity of the peer the series is about: inbound the client's, outbound the upstream server's.
+        const inbound = s.direction === 'inbound';
+        const id = inbound ? x.peerIdentity : x.upstreamPeerIdentity;
         t.countRequest(
           s.direction, x.cluster === '' ? undefined : x.cluster, x.upstreamHost === '' ? undefined : x.upstreamHost, s.peer,
-          id === '' ? undefined : id, s.direction === 'inbound' ? id !== '' : undefined, x.grpc ?? s.grpc,
+          id === '' ? undefined : id, inbound ? id !== '' : undefined, x.grpc ?? s.grpc,
           x.status, x.flags === 0 ? '-' : opts.flagsText(x.flags) || '-', x.grpcStatus || s.grpcStatus || '', x.durationMs, x.bytesIn, x.bytesOut,
         );
         return;
@@ -219,6 +231,7 @@ export function telemetryHooks(t: ProxyTelemetry, opts: { flagsText(mask: number
       rec.requestId = x.requestId === '' ? undefined : x.requestId;
       rec.downstreamRemoteAddress = x.downstreamRemote;
       rec.peerPrincipal = x.peerIdentity === '' ? undefined : x.peerIdentity;
+      rec.upstreamPrincipal = x.upstreamPeerIdentity === '' ? undefined : x.upstreamPeerIdentity;
       rec.mtls = direction === 'inbound' ? x.peerIdentity !== '' : undefined;
       rec.requestHeaders = x;
       if (s !== undefined) {

@@ -50,6 +50,12 @@ export interface RequestRecord {
   peer?: PeerMetadata;
   /** Verified SPIFFE id of the downstream client certificate (inbound mTLS). */
   peerPrincipal?: string;
+  /**
+   * Verified SPIFFE id of the upstream server's certificate on the connection that answered
+   * (outbound and gateway over mutual TLS): the source reporter's destination_principal. Never
+   * taken from the response's peer metadata, whose `principal` is only the server's claim.
+   */
+  upstreamPrincipal?: string;
   /** The connection was mutual TLS (inbound: the filter chain; outbound: upstream ISTIO_MUTUAL/MUTUAL). */
   mtls?: boolean;
   /** Request was gRPC (content-type application/grpc). */
@@ -71,6 +77,8 @@ export interface TcpRecord {
   upstreamHost?: string;
   peer?: PeerMetadata;
   peerPrincipal?: string;
+  /** As RequestRecord's: the upstream server's verified SPIFFE id (outbound mutual TLS). */
+  upstreamPrincipal?: string;
   mtls?: boolean;
   /** Bytes sent to downstream since the last report. */
   sentBytes: number;

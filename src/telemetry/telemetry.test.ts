@@ -49,12 +49,17 @@ function sample(page: string, metric: string, labels: Record<string, string>): n
 }
 
 describe('ProxyTelemetry metrics', () => {
-  it('labels outbound requests from config and the callee metadata (reporter=source)', () => {
+  it('labels outbound requests from config and the callee metadata (reporter=source), destination_principal from the verified upstream certificate', () => {
     const t = createProxyTelemetry({ config: config() });
-    const callee = t.peerFromHeader(encodePeerMetadata(nodePeerMetadata(reviewsV2)));
-    for (let i = 0; i < 3; i++) t.finishRequest(rec({ cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', peer: callee, upstreamHost: '10.0.0.8:9080' }));
+    // The callee's header claims a principal of its own choosing: only the upstream connection's verified one labels.
+    const callee = t.peerFromHeader(encodePeerMetadata({ ...nodePeerMetadata(reviewsV2), principal: 'spiffe://cluster.local/ns/default/sa/claimed' }));
+    const verified = 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews';
+    for (let i = 0; i < 3; i++) t.finishRequest(rec({ cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', peer: callee, upstreamHost: '10.0.0.8:9080', upstreamPrincipal: verified }));
     t.finishRequest(rec({ cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', upstreamHost: '10.0.0.7:9080', status: 503, responseFlags: 'UF' }));
     const page = t.registry.expose();
+    expect(page).not.toContain('sa/claimed');
+    // No upstream connection verified anyone (UF): unknown, not the endpoint config's identity.
+    expect(sample(page, 'istio_requests_total', { destination_workload: 'reviews-v1', response_code: '503', destination_principal: 'unknown' })).toBe(1);
     expect(sample(page, 'istio_requests_total', { reporter: 'source', source_workload: 'productpage-v1', source_app: 'productpage', destination_workload: 'reviews-v2', destination_version: 'v2', destination_service: 'reviews.default.svc.cluster.local', destination_service_name: 'reviews', response_code: '200', response_flags: '-', source_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage', destination_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews', connection_security_policy: 'unknown', request_protocol: 'http' })).toBe(3);
     // no peer header: the endpoint's config metadata fills destination_*
     expect(sample(page, 'istio_requests_total', { destination_workload: 'reviews-v1', destination_version: 'v1', response_code: '503', response_flags: 'UF' })).toBe(1);
@@ -189,7 +194,7 @@ describe('access logs', () => {
   it('writes Envoy default text format lines with identities and trace id', async () => {
     const { t, lines } = logged('TEXT');
     const tr = t.startRequest(new TestHeaders({ 'x-request-id': 'abc' }), 'outbound');
-    t.finishRequest(rec({ trace: tr, requestId: 'abc', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', upstreamHost: '10.0.0.7:9080', userAgent: 'Mozilla "x"', mtls: true, route: 'reviews', downstreamRemoteAddress: '127.0.0.1:40000', downstreamLocalAddress: '127.0.0.1:15001', upstreamServiceTimeMs: 11 }));
+    t.finishRequest(rec({ trace: tr, requestId: 'abc', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', upstreamHost: '10.0.0.7:9080', upstreamPrincipal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews', userAgent: 'Mozilla "x"', mtls: true, route: 'reviews', downstreamRemoteAddress: '127.0.0.1:40000', downstreamLocalAddress: '127.0.0.1:15001', upstreamServiceTimeMs: 11 }));
     await t.close();
     expect(lines).toEqual([
       '[2024-01-02T03:04:05.678Z] "GET /reviews/0?x=1 HTTP/1.1" 200 - 0 295 12 11 "-" "Mozilla \\"x\\"" "abc" "reviews:9080" "10.0.0.7:9080" ' +

@@ -49,7 +49,12 @@ export interface ProxyTelemetryOptions {
 export class ProxyTelemetry {
   /** The registry (serve it with startMetricsServer). */
   readonly registry: Registry;
-  /** Value of PEER_METADATA_HEADER this proxy sends on responses (computed once). */
+  /**
+   * Value of PEER_METADATA_HEADER this proxy sends on responses (computed once). It still carries the
+   * principal: an older Bowline proxy in a mixed-version mesh labels destination_principal from it. A
+   * receiver of this version ignores it (the caller takes the principal from the certificate its upstream
+   * connection verified); drop it once no such proxy is left (~75 bytes per response).
+   */
   peerHeaderValue: string;
   /**
    * Value of PEER_METADATA_HEADER this proxy sends on requests: the same metadata without its
@@ -247,13 +252,16 @@ export class ProxyTelemetry {
     return this.accessLog === undefined && this.metricOverrides === undefined;
   }
 
-  /** finishRequest for an unsampled request when `countsOnly`: the istio_* series and its numbers, from the facts alone. Never throws. */
+  /**
+   * finishRequest for an unsampled request when `countsOnly`: the istio_* series and its numbers, from the facts alone. Never throws.
+   * `principal`: the verified SPIFFE id of the peer the series describes (inbound the client's, outbound the upstream server's).
+   */
   countRequest(
-    direction: Direction, cluster: string | undefined, upstreamHost: string | undefined, peer: PeerMetadata | undefined, peerPrincipal: string | undefined,
+    direction: Direction, cluster: string | undefined, upstreamHost: string | undefined, peer: PeerMetadata | undefined, principal: string | undefined,
     mtls: boolean | undefined, grpc: boolean, status: number, flags: string, grpcStatus: string, durationMs: number, bytesIn: number, bytesOut: number,
   ): void {
     try {
-      this.labels?.httpSeriesOf(direction, cluster, upstreamHost, peer, peerPrincipal, mtls, grpc).record(status, flags, grpcStatus, durationMs, bytesIn, bytesOut);
+      this.labels?.httpSeriesOf(direction, cluster, upstreamHost, peer, principal, mtls, grpc).record(status, flags, grpcStatus, durationMs, bytesIn, bytesOut);
     } catch {
       this.internalErrors++;
     }
@@ -305,7 +313,9 @@ export class ProxyTelemetry {
       // The caller's principal is the verified client certificate's, or none: never what a header claims.
       return { sourcePrincipal: r.peerPrincipal ?? '-', destinationPrincipal: selfPrincipal, sourceWorkload: peer?.workload ?? '-', sourceNamespace: peer?.namespace ?? '-', destinationWorkload: self.workload, destinationNamespace: self.namespace };
     }
-    return { sourcePrincipal: selfPrincipal, destinationPrincipal: r.peerPrincipal ?? peer?.principal ?? '-', sourceWorkload: self.workload, sourceNamespace: self.namespace, destinationWorkload: peer?.workload ?? '-', destinationNamespace: peer?.namespace ?? '-' };
+    // The callee's principal is the one its certificate proved on the upstream connection, or none: never what its
+    // response header (or the endpoint's config) claims, and not the downstream client's (a gateway's mTLS caller).
+    return { sourcePrincipal: selfPrincipal, destinationPrincipal: r.upstreamPrincipal ?? '-', sourceWorkload: self.workload, sourceNamespace: self.namespace, destinationWorkload: peer?.workload ?? '-', destinationNamespace: peer?.namespace ?? '-' };
   }
 
   private registerSelfMetrics(): void {

@@ -52,6 +52,8 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   requestId = '';
   downstreamRemote: string;
   peerIdentity: string;
+  /** The verified SPIFFE id of the server whose response this is (the answering attempt's connection); '' when not mutual TLS or none answered. */
+  upstreamPeerIdentity = '';
   listener: string;
   attempts = 0;
   telemetry: unknown = undefined;
@@ -264,6 +266,7 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
       req.h1Head = undefined;
     }
     this.upstreamHost = ep.key;
+    this.upstreamPeerIdentity = '';
     const call = dispatch(this.ctx, this.cluster, ep, req, this, this.protocol === 'HTTP/2', this.lst.idleTimeoutMs);
     if (call === undefined || call === 'overflow') {
       this.report(NO_OUTCOME);
@@ -359,6 +362,9 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
     if (gs !== undefined && this.grpc && /^\d+$/.test(gs)) outcome.grpcStatus = Number(gs);
     this.report(outcome);
     if (this.route?.retries !== undefined && this.retry(outcome)) return;
+    // This attempt's response goes downstream: whom it came from is its connection's verified identity (a field read).
+    const call = this.call;
+    if (call !== null) this.upstreamPeerIdentity = call.peerIdentity;
     if (gs !== undefined) this.grpcStatus = gs;
     this.status = status;
     if (status === 101) return this.startTunnel(h, reason);

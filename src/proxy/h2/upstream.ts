@@ -11,7 +11,7 @@ import { connect as netConnect } from 'node:net';
 import type { Cluster } from '../../proxy-config/types.js';
 import type { UpstreamEndpoint } from '../cluster/index.js';
 import type { ProxyContext } from '../context.js';
-import { clientRefusedAfterHandshake, connectUpstreamTls, offersClientCertificate, type CompiledUpstreamTls } from '../tls/upstream.js';
+import { clientRefusedAfterHandshake, connectUpstreamTls, offersClientCertificate, upstreamPeerIdentity, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
 import { guardSink } from './guarded-sink.js';
 import { requestList, WireSession } from './wire-session.js';
@@ -91,7 +91,8 @@ class ClusterCalls {
   private open(ep: UpstreamEndpoint, list: WireSession[]): WireSession {
     const tls = this.tls;
     this.ctx.stats.h2UpstreamSessionsTotal++;
-    const socket = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2'], undefined, this.ctx.stats) : netConnect({ host: ep.address, port: ep.port, noDelay: true });
+    const secure = tls !== undefined ? connectUpstreamTls(tls, ep.address, ep.port, ep.config.identity, ['h2'], undefined, this.ctx.stats) : undefined;
+    const socket = secure ?? netConnect({ host: ep.address, port: ep.port, noDelay: true });
     applyKeepalive(socket, this.config.connectionPool);
     const name = this.config.name;
     let idleTimer: NodeJS.Timeout | undefined;
@@ -106,6 +107,8 @@ class ClusterCalls {
       },
       this.streamDone,
       () => (offersClientCertificate(tls) ? clientRefusedAfterHandshake(this.ctx.stats) : undefined));
+    // The server's verified identity, once per session (the session's own secureConnect listener ran first; no byte is read in between).
+    if (tls !== undefined && secure !== undefined) secure.once('secureConnect', () => { s.peerIdentity = upstreamPeerIdentity(tls, secure); });
     list.push(s);
     const timeoutMs = this.config.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const timer = setTimeout(() => { if (!s.connected) socket.destroy(new Error(`connect timeout after ${timeoutMs} ms`)); }, timeoutMs);

@@ -89,6 +89,11 @@ class UpstreamStream extends ReceiveCredit implements UpstreamCall {
     super();
   }
 
+  /** The verified SPIFFE id of the server on this stream's session ('' when none). */
+  get peerIdentity(): string {
+    return this.session.peerIdentity;
+  }
+
   write(b: Buffer): boolean {
     if (this.done) return true;
     if (this.id === 0) { (this.early ??= []).push(b); return false; }
@@ -138,6 +143,8 @@ export class WireSession {
   retired = false;
   closed = false;
   active = 0;
+  /** The server's verified SPIFFE id, set once by the session's owner when a mutual TLS connection is up (h2/upstream.ts); '' otherwise. */
+  peerIdentity = '';
   private waiters: Array<(err?: Error) => void> = [];
   private lastError: Error | undefined;
   /** The peer sent something after the connection came up. */

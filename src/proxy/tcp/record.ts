@@ -19,6 +19,8 @@ export interface TcpConnectionRecord {
   serverName: string;
   /** Verified SPIFFE id of the downstream peer when the chain terminated mTLS, else ''. */
   peerIdentity: string;
+  /** Verified SPIFFE id of the upstream server when the proxy originated mutual TLS toward it (read once at the handshake), else ''. */
+  upstreamPeerIdentity: string;
   mtls: boolean;
   /** Bytes sent to the downstream client. */
   sentBytes: number;

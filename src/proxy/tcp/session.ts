@@ -8,13 +8,14 @@
  * and one read buffer per socket). An idle timeout closes both sides.
  */
 import { type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { endpointKey, type UpstreamEndpoint } from '../cluster/index.js';
 import { passthroughTarget } from '../passthrough/guard.js';
 import type { ProxyContext } from '../context.js';
 import { Flag } from '../record.js';
 import type { AuthzRequest } from '../authz/index.js';
 import { authorizationOf, deniedLine, principalOfPeer } from '../authz/slot.js';
-import { connectUpstreamTls, type CompiledUpstreamTls } from '../tls/upstream.js';
+import { connectUpstreamTls, upstreamPeerIdentity, type CompiledUpstreamTls } from '../tls/upstream.js';
 import { applyKeepalive } from '../upstream/keepalive.js';
 import { callHook, type TcpConnectionRecord } from './record.js';
 import type { CompiledTcpProxy } from './route.js';
@@ -73,7 +74,7 @@ export class TcpSession {
     this.record = {
       listener: facts.listener, direction: facts.direction, startTime: Date.now(), durationMs: 0, cluster: '', upstreamHost: '',
       downstreamRemote: (socket.remoteAddress ?? '') + ':' + (socket.remotePort ?? 0), serverName: facts.serverName ?? '',
-      peerIdentity: facts.peerIdentity, mtls: facts.mtls, sentBytes: 0, receivedBytes: 0, flags: 0,
+      peerIdentity: facts.peerIdentity, upstreamPeerIdentity: '', mtls: facts.mtls, sentBytes: 0, receivedBytes: 0, flags: 0,
     };
     socket.allowHalfOpen = true;
     socket.on('error', () => {});
@@ -161,6 +162,7 @@ export class TcpSession {
       try {
         if (ep !== undefined) ctx.clusters.report(ep, {});
         if (this.closed) { up.destroy(); return; }
+        if (tls !== undefined) this.record.upstreamPeerIdentity = upstreamPeerIdentity(tls, up as TLSSocket);
         callHook(ctx, 'onTcpOpened', this.record);
         if (first.length > 0) up.write(first);
         this.splice(up, bind, tcp.idleTimeoutMs);

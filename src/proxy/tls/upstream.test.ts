@@ -7,7 +7,7 @@ import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretResolver } from './secrets.js';
 import { DEFAULT_CIPHERS } from 'node:tls';
-import { compileUpstreamTls, connectUpstreamTls, meshCiphers, MESH_TLS13_FIRST, upstreamTlsFailure, type CompiledUpstreamTls } from './upstream.js';
+import { compileUpstreamTls, connectUpstreamTls, meshCiphers, MESH_TLS13_FIRST, upstreamPeerIdentity, upstreamTlsFailure, type CompiledUpstreamTls } from './upstream.js';
 import { ProxyStats } from '../stats.js';
 
 x509.cryptoProvider.set(webcrypto as any); // node's webcrypto is the Crypto the library expects
@@ -49,6 +49,9 @@ let pki: Awaited<ReturnType<typeof meshPki>>;
 let client: CompiledUpstreamTls;
 /** The same credentials as a MUTUAL cluster (user-set TLS): node's cipher order. */
 let mutual: CompiledUpstreamTls;
+/** SIMPLE TLS (no client certificate) and insecureSkipVerify toward the same roots. */
+let simple: CompiledUpstreamTls;
+let insecure: CompiledUpstreamTls;
 /** What the server saw: the client's verified SPIFFE SAN per connection. */
 const peers: string[] = [];
 
@@ -72,6 +75,8 @@ beforeAll(async () => {
   ] as ConstructorParameters<typeof SecretResolver>[0]);
   client = compileUpstreamTls('outbound|9080||reviews', { mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA' }, secrets, () => {}, new Set());
   mutual = compileUpstreamTls('outbound|9080||reviews-mutual', { mode: 'MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', subjectAltNames: [REVIEWS] }, secrets, () => {}, new Set());
+  simple = compileUpstreamTls('outbound|9080||reviews-simple', { mode: 'SIMPLE', validationSecret: 'ROOTCA' }, secrets, () => {}, new Set());
+  insecure = compileUpstreamTls('outbound|9080||reviews-insecure', { mode: 'ISTIO_MUTUAL', certificateSecret: 'default', validationSecret: 'ROOTCA', insecureSkipVerify: true }, secrets, () => {}, new Set());
 });
 
 const others: Server[] = [];
@@ -120,6 +125,26 @@ describe('connectUpstreamTls', () => {
     const [err] = (await once(s, 'error')) as [Error];
     expect(err.message).toMatch(/BOWLINE_E_TLS_SAN_MISMATCH/);
     expect(called).toBe(0);
+  });
+});
+
+describe('upstreamPeerIdentity', () => {
+  const identityOf = async (t: CompiledUpstreamTls, p: number): Promise<string> => {
+    const s = connectUpstreamTls(t, '127.0.0.1', p, REVIEWS);
+    await once(s, 'secureConnect');
+    const id = upstreamPeerIdentity(t, s);
+    s.destroy();
+    return id;
+  };
+
+  it('is the verified server certificate\'s SPIFFE id on mutual TLS; \'\' on SIMPLE TLS and on a chain nobody verified', async () => {
+    expect(await identityOf(client, port)).toBe(REVIEWS);
+    expect(await identityOf(mutual, port)).toBe(REVIEWS);
+    const noClientCert = await serverWith(await pki.issue(REVIEWS));
+    expect(await identityOf(simple, noClientCert)).toBe('');
+    // insecureSkipVerify toward another root's certificate: it connects, but the identity it shows proves nothing.
+    const stranger = await serverWith(await (await meshPki()).issue(REVIEWS));
+    expect(await identityOf(insecure, stranger)).toBe('');
   });
 });
 

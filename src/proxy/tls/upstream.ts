@@ -7,11 +7,13 @@
  * `insecureSkipVerify` turns verification off and logs a warning once per cluster and proxy.
  * A connection that fails because of TLS (the server's certificate, a refused credential, the
  * handshake) has its error named with a BOWLINE_E_ code and counted (upstreamTlsFailure).
+ * Once a mutual TLS connection is up, its server's verified SPIFFE id is read once
+ * (upstreamPeerIdentity) and kept on the connection: telemetry's destination_principal.
  */
 import type { ConnectionOptions, PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import type { OnReadOpts } from 'node:net';
 import type { UpstreamTls } from '../../proxy-config/types.js';
-import { sanAllowed } from './san.js';
+import { sanAllowed, spiffeId } from './san.js';
 import type { SecretResolver } from './secrets.js';
 import { nodeTls } from './node-tls.js';
 import { describeTlsError } from '../identity/verify.js';
@@ -160,6 +162,19 @@ export function offersClientCertificate(t: CompiledUpstreamTls | undefined): boo
 export function clientRefusedAfterHandshake(stats: ProxyStats | undefined): string {
   stats?.countUpstreamTlsFailure(IDENTITY_ERRORS.CLIENT_REFUSED);
   return `TLS: ${CLIENT_REFUSED_AFTER} (${IDENTITY_ERRORS.CLIENT_REFUSED})`;
+}
+
+/**
+ * The verified identity of the server on an upstream connection, read once per connection at
+ * `secureConnect` (never per request): its certificate's SPIFFE URI SAN (tls/san.ts `spiffeId`, as the
+ * downstream side reads a client's) when the connection is mutual TLS (MUTUAL or ISTIO_MUTUAL) and
+ * its chain was verified against the cluster's roots; '' otherwise (SIMPLE TLS, insecureSkipVerify
+ * with an unverified chain, a certificate without a SPIFFE id). This, not what the server says in
+ * its peer metadata header, is the source reporter's destination_principal (docs/telemetry.md).
+ */
+export function upstreamPeerIdentity(t: CompiledUpstreamTls, socket: TLSSocket): string {
+  if (t.mode === 'SIMPLE' || !socket.authorized) return '';
+  return spiffeId(socket.getPeerCertificate());
 }
 
 /** OpenSSL's certificate verification codes and node's TLS errors (ERR_SSL_*, ERR_TLS_*): a failure TLS caused, not TCP. */

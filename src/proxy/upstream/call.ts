@@ -35,6 +35,12 @@ export interface CallSink {
 
 /** One upstream request in flight. */
 export interface UpstreamCall {
+  /**
+   * The verified SPIFFE id of the server on the connection this call went over (read once per
+   * connection, tls/upstream.ts upstreamPeerIdentity); '' for plaintext, TLS that is not mutual, or
+   * before the call has a connection. The exchange reads it when the response head arrives.
+   */
+  readonly peerIdentity: string;
   /** Request body bytes (after a 101: raw tunnel bytes); false when the caller should wait for `onDrain`. */
   write(chunk: Buffer): boolean;
   /** The request body is complete. */

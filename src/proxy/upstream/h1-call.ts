@@ -97,6 +97,12 @@ class H1Call implements UpstreamCall, ConnOwner, Waiter {
 
   // ------------------------------------------------------------------ UpstreamCall
 
+  /** The verified SPIFFE id of the server on this call's connection ('' plaintext, or before it has one). */
+  get peerIdentity(): string {
+    const c = this.conn;
+    return c === null ? '' : c.peerIdentity;
+  }
+
   write(chunk: Buffer): boolean {
     if (this.done || chunk.length === 0) return true;
     const c = this.conn;

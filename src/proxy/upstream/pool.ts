@@ -6,7 +6,8 @@
  * the caller answers 503 with flag UO.
  */
 import { connect, type Socket } from 'node:net';
-import { clientRefusedAfterHandshake, connectUpstreamTls, offersClientCertificate, type CompiledUpstreamTls } from '../tls/upstream.js';
+import type { TLSSocket } from 'node:tls';
+import { clientRefusedAfterHandshake, connectUpstreamTls, offersClientCertificate, upstreamPeerIdentity, type CompiledUpstreamTls } from '../tls/upstream.js';
 import type { ConnectionPool } from '../../proxy-config/types.js';
 import { applyKeepalive } from './keepalive.js';
 import type { ProxyStats } from '../stats.js';
@@ -57,6 +58,8 @@ export class UpstreamConn implements HeldWrites {
   requests = 0;
   connected = false;
   dead = false;
+  /** The server's verified SPIFFE id (mutual TLS; tls/upstream.ts upstreamPeerIdentity), read once when connected; '' otherwise. */
+  peerIdentity = '';
   /** Bytes received while no one owned the connection (protocol violation). */
   private idleTimer: NodeJS.Timeout | null = null;
   /** Writes held until the end of the turn (strings latin1). */
@@ -304,6 +307,7 @@ export class ClusterPool {
     socket.once(tls !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       conn.connected = true;
+      if (tls !== undefined) conn.peerIdentity = upstreamPeerIdentity(tls, socket as TLSSocket);
       conn.owner = null;
       conn.requests = 1;
       const w = waiter!;

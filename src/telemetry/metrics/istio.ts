@@ -67,10 +67,13 @@ export interface SeriesKey {
 /** The `unknown` workload side (peer without a proxy). */
 export const UNKNOWN_SIDE: WorkloadSide = { workload: 'unknown', namespace: 'unknown', principal: 'unknown', app: 'unknown', version: 'unknown', canonicalService: 'unknown', canonicalRevision: 'unknown', cluster: 'unknown' };
 
-/** A workload side from peer metadata; `principal` overrides the metadata's own (a verified cert wins). */
+/**
+ * A workload side from peer metadata and a principal a TLS handshake verified (`unknown` when none):
+ * the metadata's own `principal` is what the peer claims, and never becomes a label.
+ */
 export function sideOf(m: PeerMetadata | undefined, principal?: string): WorkloadSide {
   if (!m) return principal ? { ...UNKNOWN_SIDE, principal } : UNKNOWN_SIDE;
-  return { workload: m.workload, namespace: m.namespace, principal: principal ?? m.principal ?? 'unknown', app: m.app, version: m.version, canonicalService: m.canonicalService, canonicalRevision: m.canonicalRevision, cluster: m.cluster };
+  return { workload: m.workload, namespace: m.namespace, principal: principal ?? 'unknown', app: m.app, version: m.version, canonicalService: m.canonicalService, canonicalRevision: m.canonicalRevision, cluster: m.cluster };
 }
 
 function peerValues(k: SeriesKey): string[] {
