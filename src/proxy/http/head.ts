@@ -229,6 +229,8 @@ export function isDecimal15(s: string): boolean {
 
 /** Splits a comma-separated header value into lowercase trimmed tokens (Connection, Transfer-Encoding). */
 export function tokens(value: string): string[] {
+  // The usual values as they come (already lowercase, no blanks; the header string cache hands out the same strings): as they are.
+  if (value === 'keep-alive' || value === 'close' || value === 'chunked') return [value];
   // One token (`keep-alive`, `close`, `chunked`: nearly every head): no split, no array of parts.
   if (value.indexOf(',') < 0) {
     const t = value.trim().toLowerCase();

@@ -35,7 +35,11 @@ export function isShared(b: Buffer, shared: Buffer): boolean {
 
 /** `b`, copied when it is a view of `shared`. */
 export function own(b: Buffer, shared: Buffer): Buffer {
-  return b.buffer === shared.buffer ? Buffer.from(b) : b;
+  if (b.buffer !== shared.buffer) return b;
+  // allocUnsafe + set: what Buffer.from(b) ends in, without its argument checks (a C++ isAnyArrayBuffer call per body chunk).
+  const copy = Buffer.allocUnsafe(b.length);
+  copy.set(b);
+  return copy;
 }
 
 /**
