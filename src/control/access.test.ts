@@ -27,6 +27,13 @@ describe('scopeAllows', () => {
     ['viewer', 'HEAD', '/ui/api/graph', true],
     ['viewer', 'GET', '/metrics', false],
     ['viewer', 'GET', VS, false],
+    ['replica', 'GET', '/debug/syncz', true],
+    ['replica', 'GET', '/debug/config_dump', true],
+    ['replica', 'POST', '/debug/syncz', false],
+    ['replica', 'GET', '/debug/explain', false],
+    ['replica', 'GET', '/debug/registryz', false],
+    ['replica', 'GET', VS, false],
+    ['replica', 'GET', '/v1/store/backup', false],
     ['none', 'GET', '/ui/api/graph', false],
   ] as const)('%s %s %s -> %s', (scope, method, path, allowed) => {
     expect(scopeAllows(scope, method, path)).toBe(allowed);

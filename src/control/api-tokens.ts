@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/index.js';
-import { isApiScope, type ApiScope } from './access.js';
+import { isApiScope, USER_SCOPES, type ApiScope } from './access.js';
 import { ApiError } from './status.js';
 
 /** The raw-key prefix of API token records. */
@@ -49,7 +49,7 @@ export class ApiTokens {
   /** Mints a token; the secret is returned once and never stored. Throws ApiError 400 for a bad name, scope or TTL. */
   async create(req: { name: string; scope: unknown; ttlMs?: number; createdBy: string }): Promise<{ token: string; record: ApiTokenRecord }> {
     if (typeof req.name !== 'string' || !NAME_RE.test(req.name)) throw new ApiError(400, 'BadRequest', `BOWLINE_E_API_TOKEN_REQUEST: name must be a DNS label of lowercase letters, digits, "-" or "." (got ${JSON.stringify(req.name)})`);
-    if (!isApiScope(req.scope)) throw new ApiError(400, 'BadRequest', `BOWLINE_E_API_TOKEN_REQUEST: scope must be admin, read-only, registry-read or viewer (got ${JSON.stringify(req.scope)})`);
+    if (!isApiScope(req.scope) || !USER_SCOPES.includes(req.scope)) throw new ApiError(400, 'BadRequest', `BOWLINE_E_API_TOKEN_REQUEST: scope must be admin, read-only, registry-read or viewer (got ${JSON.stringify(req.scope)})`);
     if (req.ttlMs !== undefined && (!Number.isInteger(req.ttlMs) || req.ttlMs < 1000 || req.ttlMs > MAX_API_TOKEN_TTL_MS)) throw new ApiError(400, 'BadRequest', `BOWLINE_E_API_TOKEN_REQUEST: ttlMs must be an integer from 1000 (1 s) to ${MAX_API_TOKEN_TTL_MS} (one year), or absent for a token that lasts until revoked (got ${JSON.stringify(req.ttlMs)})`);
     const existing = await this.list();
     if (existing.some((r) => r.name === req.name)) throw new ApiError(409, 'AlreadyExists', `BOWLINE_E_API_TOKEN_REQUEST: an API token named "${req.name}" exists (${existing.find((r) => r.name === req.name)!.id}); revoke it first or pick another name`);
@@ -63,6 +63,29 @@ export class ApiTokens {
     };
     await this.store.putRaw(API_TOKEN_PREFIX + id, JSON.stringify(record), req.ttlMs !== undefined ? { ttlMs: req.ttlMs } : {});
     return { token: `bat_${id}_${secret}`, record };
+  }
+
+  /**
+   * Mints the peer credential of control-plane replica `replicaId` (scope `replica`, named
+   * `replica.ID`): a store key with a TTL that the replica renews (`renewReplicaToken`) while it
+   * runs, so it ends with the replica. Not through `create`: users cannot mint this scope.
+   */
+  async mintReplicaToken(replicaId: string, ttlMs: number): Promise<{ token: string; id: string }> {
+    const id = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const record: ApiTokenRecord = { id, name: `replica.${replicaId}`, scope: 'replica', createdAt: new Date(this.now()).toISOString(), createdBy: `replica ${replicaId}`, sha256: digest(secret).toString('hex') };
+    await this.store.putRaw(API_TOKEN_PREFIX + id, JSON.stringify(record), { ttlMs });
+    return { token: `bat_${id}_${secret}`, id };
+  }
+
+  /** Renews a replica token's lease for its TTL; throws the store's NotFound once it expired or was revoked. */
+  async renewReplicaToken(id: string): Promise<void> {
+    await this.store.keepAlive(API_TOKEN_PREFIX + id);
+  }
+
+  /** Deletes a replica token (its replica closes). */
+  async revokeReplicaToken(id: string): Promise<void> {
+    await this.store.deleteRaw(API_TOKEN_PREFIX + id);
   }
 
   /** Every live token's record (expired ones left out), oldest first. */

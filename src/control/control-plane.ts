@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { MeshConfig } from '../api/index.js';
 import { caMetrics, loadKek, openSecretData, startCa, type CertificateAuthority, type Kek, type StoredSecretShape } from '../ca/index.js';
@@ -26,6 +26,8 @@ import { MeshConfigSource } from './mesh.js';
 import { Metrics } from './metrics.js';
 import { registryApiHandler } from '../push/registry-api.js';
 import { buildRegistries, registrationTtl, registryHealthMetrics, type KubernetesSource, type MarathonSource } from './registries.js';
+import { peerClient, type ReplicaParts } from './replicas/peers.js';
+import { advertisedApiUrl, publishPresence, type ReplicaPresence } from './replicas/presence.js';
 import { apiRequestListener, partMounts } from './routes.js';
 
 export { parseListen } from '../proxy-config/host-port.js';
@@ -61,8 +63,14 @@ export interface ControlPlaneOptions {
   caCertsDir?: string;
   /** `embedded`, `etcd://HOST:PORT[,...]`, `kubernetes` (the apiserver of the first `kubernetes` source, else the pod's; docs/platforms/kubernetes.md), or an already opened Store (default embedded). */
   store?: string | Store;
-  /** This replica's name in the leader election of `store: 'kubernetes'` (default HOSTNAME-PID). */
+  /** This replica's name: in the leader election of `store: 'kubernetes'`, and in the presence record and the `replica`
+   *  column of proxy-status on a shared store (etcd, kubernetes; default HOSTNAME-PID). */
   replicaId?: string;
+  /** The API URL the other replicas on a shared store reach this one at (`--advertise-api`; default the bound URL,
+   *  for a wildcard listener the host's first non-loopback IPv4 address). */
+  advertiseApi?: string;
+  /** How long this replica's presence record outlives its last renewal (default 15 s; docs/store.md). */
+  replicaPresenceTtlMs?: number;
   meshConfigFile?: string;
   /** Cluster domain for host names `name.ns.svc.DOMAIN` (default cluster.local). */
   clusterDomain?: string;
@@ -111,7 +119,7 @@ export interface ControlPlane {
   /** Base URL of the config API, e.g. http://127.0.0.1:15014. */
   readonly apiUrl: string;
   /** Resolved options (defaults applied). */
-  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'replicaId' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId' | 'remoteEndpointGraceMs' | 'apiTls'>> & { remoteEndpointGraceMs?: number } & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
+  readonly options: Required<Omit<ControlPlaneOptions, 'store' | 'replicaId' | 'ca' | 'push' | 'dashboard' | 'webhooks' | 'meshConfigFile' | 'trustDomain' | 'clock' | 'log' | 'caKekFile' | 'caCertsDir' | 'marathon' | 'kubernetes' | 'prometheus' | 'vipCidr' | 'auditLog' | 'requireToken' | 'meshId' | 'remoteEndpointGraceMs' | 'apiTls' | 'advertiseApi' | 'replicaPresenceTtlMs'>> & { remoteEndpointGraceMs?: number } & { marathon?: ControlPlaneOptions['marathon']; kubernetes?: ControlPlaneOptions['kubernetes'] } & { vipCidr?: string; meshConfigFile?: string; trustDomain?: string; caKekFile?: string; caCertsDir?: string; prometheus?: string };
   /** Bound ports by listener name: `api`, `push`, `pushTls`, `webhook` (written to `--ports-file`). */
   readonly ports: Record<string, number>;
   readonly metrics: Metrics;
@@ -137,7 +145,8 @@ export interface ControlPlane {
  * Starts the control plane, top to bottom: the store and the mesh config in it -> the registries
  * -> the mesh controller -> the CA -> the push server (and the Kubernetes parts that need the CA)
  * -> the HTTP routes on the API listener, opened last so that it serves only a complete control
- * plane. A step that fails stops the ones before it, in reverse order.
+ * plane -> on a store shared with other replicas, this replica's presence (src/control/replicas/).
+ * A step that fails stops the ones before it, in reverse order.
  */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
@@ -185,14 +194,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   stops.push(() => audit.close());
   const api = new ConfigApi(store, metrics, log, { kek: secretsKek, rootNamespace: mesh.rootNamespace });
   let ca: CertificateAuthority | undefined;
-  let push: { server: PushServer; controller: MeshController; registries(): RegistryStatus[]; multiCluster?: Handler } | undefined;
+  let push: { server: PushServer; controller: MeshController; registries(): RegistryStatus[]; multiCluster?: Handler; replicas?: ReplicaParts } | undefined;
   const ports: Record<string, number> = {};
   let isLeader: (() => boolean) | undefined;
   const onLeader: Array<() => void> = [];
+  const replicaId = opts.replicaId ?? `${hostname()}-${process.pid}`;
+  // Replicas that share the store each hold their own proxies' streams: they publish their presence (after the
+  // listener is bound) and answer /debug/syncz, config_dump and explain for each other's proxies (src/control/replicas/).
+  const sharedStore = rawStore.backend === 'etcd' || rawStore.backend === 'kubernetes';
+  let presence: ReplicaPresence | undefined;
   try {
     await mesh.start(store);
     stops.push(() => mesh.stop());
-    const replicaId = opts.replicaId ?? `${hostname()}-${process.pid}`;
     if (fromCluster) {
       // Replicas on one apiserver: the holder of the Lease writes status and patches caBundles.
       // Loaded only with a cluster (as kube-parts): a control plane without one never loads the Kubernetes client.
@@ -272,7 +285,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stops.push(c.onSnapshot((s) => status.update(s)));
       api.core.statusOf = (o) => status.statusOf(o);
       metrics.addRegistry(server.metrics.registry);
-      push = { server, controller: c, registries: () => aggregate.statuses(), multiCluster: registryApiHandler({ local: registries.served, topology: registries.topology, roots: () => ca?.trustBundlePem() ?? '', meshId: () => mesh.get().meshId ?? mesh.get().trustDomain, clusters: registries.clusters }) };
+      const replicas = sharedStore ? { self: { id: replicaId, apiUrl: '' }, peers: peerClient({ store, self: replicaId, token: () => presence?.token(), ...(opts.apiTls ? { ca: () => ca?.trustBundlePem() ?? '' } : {}) }) } : undefined;
+      push = { server, controller: c, registries: () => aggregate.statuses(), ...(replicas ? { replicas } : {}), multiCluster: registryApiHandler({ local: registries.served, topology: registries.topology, roots: () => ca?.trustBundlePem() ?? '', meshId: () => mesh.get().meshId ?? mesh.get().trustDomain, clusters: registries.clusters }) };
       if (isLeader) {
         // The mesh's status of VirtualServices and AuthorizationPolicies, written to the apiserver by the leader.
         const writer = (await import('./kube-status.js')).kubeStatusWriter({ ...(clusterKubeconfig ? { kubeconfig: clusterKubeconfig } : {}), store, statusOf: (o) => status.statusOf(o), isLeader, replicaId, log });
@@ -322,6 +336,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return { token: adminToken, file: adminTokenPath(opts.home) };
     },
   };
+  const hostAddress = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
   const dashboard = opts.dashboard ? { ...(typeof opts.dashboard === 'object' ? { uiDir: opts.dashboard.uiDir } : {}), ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), authenticate } : undefined;
   const mounts = partMounts({ store, ...(ca ? { ca } : {}), ...(push ? { push } : {}), ...(dashboard ? { dashboard } : {}), log });
   const onRequest = apiRequestListener({ home: opts.home, needAuth, requireToken: opts.requireToken === true, listenHost: listen.host, store, metrics, api, audit, authApi, authenticate, mounts, log });
@@ -333,7 +348,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       throw Object.assign(new Error('--api-tls needs the CA (its certificate for the API), which is not running'), { code: 'BOWLINE_E_CONTROL_API_TLS' });
     }
     tlsServer = createApiTlsServer(onRequest);
-    stops.push(serveApiTls(tlsServer, ca, { home: opts.home, names: apiCertificateNames(listen.host), log }));
+    // A wildcard listener is advertised to the other replicas at the host's address: the certificate names it too.
+    const names = apiCertificateNames(listen.host);
+    if (push?.replicas && !opts.advertiseApi && hostAddress && (listen.host === '0.0.0.0' || listen.host === '::')) names.ips.push(hostAddress);
+    stops.push(serveApiTls(tlsServer, ca, { home: opts.home, names, log }));
   }
   const server = (tlsServer ?? createServer(onRequest)) as Server;
   // Idle keep-alive connections outlive the clients' own idle timeouts (Go's, kubectl's, 90 s; undici's
@@ -356,6 +374,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const urlHost = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '[::1]' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const apiUrl = `${opts.apiTls ? 'https' : 'http'}://${urlHost}:${port}`;
   log(`control plane: config API on ${apiUrl} (store ${store.backend}${needAuth ? `; not loopback, so requests need the admin token in ${opts.home}/admin-token` : ''})`);
+  if (push?.replicas) {
+    // 7. On a shared store: this replica's presence (its id, where peers reach its API) and its peer token.
+    const self = push.replicas.self;
+    self.apiUrl = advertisedApiUrl({ scheme: opts.apiTls ? 'https' : 'http', listenHost: listen.host, port, ...(opts.advertiseApi ? { advertise: opts.advertiseApi } : {}), ...(hostAddress ? { hostAddress } : {}) });
+    try {
+      presence = await publishPresence({ store, tokens: apiTokens, record: { id: replicaId, apiUrl: self.apiUrl, startedAt: new Date(now()).toISOString() }, ...(opts.replicaPresenceTtlMs !== undefined ? { ttlMs: opts.replicaPresenceTtlMs } : {}), log });
+    } catch (err) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await stopAll();
+      throw Object.assign(new Error(`replica ${replicaId}: cannot publish its presence in the ${store.backend} store: ${(err as Error).message}`), { code: 'BOWLINE_E_REPLICA_PRESENCE' });
+    }
+    log(`control plane: replica ${replicaId} reachable by its peers at ${self.apiUrl}`);
+  }
 
   let closed = false;
   return {
@@ -397,6 +429,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     async close() {
       if (closed) return;
       closed = true;
+      // Peers stop asking this replica first (its record gone), then its listener and parts stop.
+      await presence?.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await stopAll();

@@ -19,6 +19,8 @@ import type { AuditLog } from './audit.js';
 import { uiTokenCookie } from './auth.js';
 import { handleAuthApi, type AuthApiDeps } from './auth-api.js';
 import { parseResourcePath, type ConfigApi } from './config-api.js';
+import { replicaDebugHandler } from './replicas/debug.js';
+import type { ReplicaParts } from './replicas/peers.js';
 import { serveDiscovery } from './discovery.js';
 import { explainHandler } from './explain/handler.js';
 import type { Metrics } from './metrics.js';
@@ -44,7 +46,7 @@ const OPEN_PATHS = new Set(['/healthz', '/readyz', '/livez', '/v1/ca/trust-bundl
 export interface MountedParts {
   store: Store;
   ca?: CertificateAuthority;
-  push?: { server: PushServer; controller: MeshController; registries(): RegistryStatus[]; multiCluster?: Handler };
+  push?: { server: PushServer; controller: MeshController; registries(): RegistryStatus[]; multiCluster?: Handler; replicas?: ReplicaParts };
   dashboard?: { uiDir?: string; prometheus?: string; authenticate(token: string): Promise<{ scope: string } | undefined> };
   log(line: string): void;
 }
@@ -57,14 +59,16 @@ export function partMounts(p: MountedParts): Mount[] {
     mounts.push({ prefix: '/v1/tokens', handler: ca }, { prefix: '/v1/ca/', handler: ca });
   }
   if (p.push) {
-    const { server, controller, registries } = p.push;
-    const debug = pushDebugHandlers({ server, controller, store: p.store, registries });
+    const { server, controller, registries, replicas } = p.push;
+    const local = pushDebugHandlers({ server, controller, store: p.store, registries, ...(replicas ? { replica: replicas.self.id } : {}) });
+    // Replicas on a shared store: syncz and config_dump answer for every replica's proxies (src/control/replicas/debug.ts).
+    const debug = replicas ? replicaDebugHandler({ self: replicas.self, server, local, peers: replicas.peers, snapshotVersion: () => controller.current().version }) : local;
     const handler: Handler = async (req, res, url) => {
       if (!(await debug(req, res, url))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: `no such path ${url.pathname}` }) + '\n');
     };
     for (const prefix of ['/debug/syncz', '/debug/config_dump', '/debug/registryz', '/debug/configz', '/registry/v1/manual']) mounts.push({ prefix, handler });
     mounts.push({ prefix: '/debug/authenticationz', handler: authnHandler(controller) });
-    mounts.push({ prefix: '/debug/explain', handler: explainHandler({ server, controller }) });
+    mounts.push({ prefix: '/debug/explain', handler: explainHandler({ server, controller, ...(replicas ? { replicas } : {}) }) });
     if (p.push.multiCluster) for (const prefix of ['/v1/registry', '/v1/clusters']) mounts.push({ prefix, handler: p.push.multiCluster });
   }
   if (p.dashboard) {

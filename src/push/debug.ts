@@ -1,6 +1,7 @@
 /**
  * Debug endpoints of the push side, mounted on the control plane's API listener:
- * /debug/syncz (every proxy's sync state), /debug/config_dump?proxy=ID (the config it gets),
+ * /debug/syncz (every proxy's sync state), /debug/config_dump?proxy=ID (the config it gets and
+ * the facts known of its workload certificate),
  * /debug/registryz (services, endpoints, workloads), /debug/configz (config by kind, mesh config),
  * and /registry/v1/manual (POST / DELETE: what `bowline register` calls).
  */
@@ -19,6 +20,8 @@ export interface DebugDeps {
   store?: Store;
   /** Health of registries that read remote systems (Marathon ...), shown by /debug/registryz. */
   registries?: () => RegistryStatus[];
+  /** This control-plane replica's id: set, syncz and config_dump name it on each proxy (`replica`). */
+  replica?: string;
   now?: () => number;
 }
 
@@ -59,9 +62,11 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
     const path = url.pathname.replace(/\/+$/, '');
     const snap = deps.controller.current();
     switch (path) {
-      case '/debug/syncz':
-        json(res, 200, { now: now(), snapshotVersion: snap.version, proxies: deps.server.status() });
+      case '/debug/syncz': {
+        const replica = deps.replica !== undefined ? { replica: deps.replica } : {};
+        json(res, 200, { now: now(), snapshotVersion: snap.version, ...replica, proxies: deps.server.status().map((s) => ({ ...s, ...replica })) });
         return true;
+      }
       case '/debug/config_dump': {
         const q = url.searchParams.get('proxy') ?? '';
         const id = findProxy(deps.server.status().map((s) => s.id), q);
@@ -69,7 +74,8 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
           fail(res, 404, 'BOWLINE_E_PUSH_UNKNOWN_PROXY', `no connected proxy "${q}" (or the prefix is ambiguous): see /debug/syncz`);
           return true;
         }
-        json(res, 200, { proxy: id, status: deps.server.status().find((s) => s.id === id), config: deps.server.configDump(id) });
+        // `certificate`: what the control plane knows of the proxy's workload certificate (no key), what explain reads of it.
+        json(res, 200, { proxy: id, ...(deps.replica !== undefined ? { replica: deps.replica } : {}), status: deps.server.status().find((s) => s.id === id), certificate: deps.server.identityOf(id), config: deps.server.configDump(id) });
         return true;
       }
       case '/debug/registryz':

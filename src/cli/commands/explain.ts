@@ -9,7 +9,8 @@ one a sidecar of that workload would get), with the proxy's own routing, filter 
 authorization code, and prints each decision with its reason and origin: listener and filter chain,
 virtual host, route (rule index, VirtualService, file:line it was applied from), fault, timeout and
 retries, cluster, subset, load balancing, endpoints, client TLS, the server's mTLS mode and the
-authorization decision with the deciding policy.
+authorization decision with the deciding policy. With several control-plane replicas on one store,
+a proxy connected to any of them counts as connected (the replica asked reads it from the other).
 
 Exit code 0 when the request would reach the app, 1 when the mesh would refuse or fail it (or the
 workload is unknown: the known ones are listed), 2 for a wrong command line.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProxyStatus } from './proxy-status.js';
+import { formatProxyStatus, replicaWarnings } from './proxy-status.js';
 import { formatSection } from './proxy-config.js';
 
 describe('proxy-status / proxy-config output', () => {
@@ -10,6 +10,28 @@ describe('proxy-status / proxy-config output', () => {
     expect(out).toMatch(/^NAME\s+ROLE\s+LDS\s+RDS\s+CDS\s+EDS\s+SDS\s+LAST ACK\s+CONVERGENCE/);
     expect(out).toMatch(/reviews-v1\.default\s+sidecar\s+SYNCED\s+NACKED\s+SYNCED\s+STALE\s+SYNCED\s+3s ago\s+42ms/);
     expect(out).toContain('reviews-v1.default routes: NACK: routes[0] bad');
+  });
+
+  it('with several replicas: a REPLICA column naming the one each proxy is connected to, and the replicas that did not answer', () => {
+    const synced = { listeners: { state: 'SYNCED' }, routes: { state: 'SYNCED' }, clusters: { state: 'SYNCED' }, endpoints: { state: 'SYNCED' }, secrets: { state: 'SYNCED' } };
+    const body = {
+      now: 10_000,
+      proxies: [
+        { id: 'productpage-v1.default', role: 'sidecar', replica: 'bowline-0', types: synced, lastAckAt: 9_000, lastConvergenceMs: 5 },
+        { id: 'reviews-v1.default', role: 'sidecar', replica: 'bowline-1', types: synced, lastAckAt: 8_000, lastConvergenceMs: 7 },
+      ],
+      replicas: [{ id: 'bowline-0', proxies: 1 }, { id: 'bowline-1', apiUrl: 'http://10.0.0.6:15014', proxies: 1 }],
+      unreachableReplicas: [{ id: 'bowline-2', apiUrl: 'http://10.0.0.7:15014', error: 'http://10.0.0.7:15014: no answer within 2000 ms' }],
+    };
+    const [head, row1, row2] = formatProxyStatus(body).split('\n');
+    expect(head).toMatch(/^NAME\s+ROLE\s+LDS\s+RDS\s+CDS\s+EDS\s+SDS\s+REPLICA\s+LAST ACK\s+CONVERGENCE$/);
+    expect(row1).toMatch(/^productpage-v1\.default\s+sidecar(\s+SYNCED){5}\s+bowline-0\s+1s ago\s+5ms$/);
+    expect(row2!.indexOf('bowline-1')).toBe(head!.indexOf('REPLICA'));
+    expect(replicaWarnings(body)).toBe('Warning: replica bowline-2 (http://10.0.0.7:15014) did not answer: http://10.0.0.7:15014: no answer within 2000 ms; the proxies connected to it are not listed\n');
+    // One replica (the embedded store, or the only one running): no column, no warning.
+    const single = formatProxyStatus({ ...body, replicas: [{ id: 'bowline-0', proxies: 2 }], unreachableReplicas: [] });
+    expect(single).not.toContain('REPLICA');
+    expect(replicaWarnings({ now: 0, proxies: [] })).toBe('');
   });
 
   it('tabulates routes with weighted destinations', () => {

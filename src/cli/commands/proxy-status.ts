@@ -7,6 +7,10 @@ const usage = `Usage: bowline proxy-status [PROXY] [-o table|json] [--server URL
 Shows every proxy connected to the control plane: per resource type SYNCED (runs the latest),
 STALE (a push is in flight), NACKED (refused the latest; runs its last good config), the age of
 its last ACK and its last convergence time (config change -> ACK).
+
+With several control-plane replicas on one store (etcd, or a cluster's apiserver), the replica asked
+lists every replica's proxies and the REPLICA column names the one each proxy's stream is connected
+to; a replica that does not answer is named on stderr (its proxies are missing from the table).
 `;
 
 const TYPES = ['listeners', 'routes', 'clusters', 'endpoints', 'secrets'] as const;
@@ -15,6 +19,8 @@ const SHORT: Record<string, string> = { listeners: 'LDS', routes: 'RDS', cluster
 interface Status {
   id: string;
   role: string;
+  /** The control-plane replica holding the proxy's stream (replicas on a shared store). */
+  replica?: string;
   types: Record<string, { state: string; error?: string }>;
   lastAckAt?: number;
   lastConvergenceMs?: number;
@@ -27,14 +33,37 @@ function age(ms: number | undefined): string {
   return `${Math.round(ms / 60_000)}m`;
 }
 
-/** Formats /debug/syncz as a table like `istioctl proxy-status`. */
-export function formatProxyStatus(body: { now: number; proxies: Status[] }): string {
-  const rows = [['NAME', 'ROLE', ...TYPES.map((t) => SHORT[t]!), 'LAST ACK', 'CONVERGENCE']];
+/** /debug/syncz's answer: every proxy, and with replicas on a shared store, which replicas answered and which did not. */
+export interface SynczBody {
+  now: number;
+  proxies: Status[];
+  replicas?: Array<{ id: string; apiUrl?: string; proxies: number }>;
+  unreachableReplicas?: Array<{ id: string; apiUrl: string; error: string }>;
+  peersUnknown?: string;
+}
+
+/** True when the answer comes from replicas sharing a store (more than one, or one that did not answer): the REPLICA column shows. */
+function replicated(body: SynczBody): boolean {
+  return (body.replicas?.length ?? 0) > 1 || (body.unreachableReplicas?.length ?? 0) > 0;
+}
+
+/** Formats /debug/syncz as a table like `istioctl proxy-status` (its ISTIOD column is REPLICA here, shown with several replicas). */
+export function formatProxyStatus(body: SynczBody): string {
+  const withReplica = replicated(body);
+  const rows = [['NAME', 'ROLE', ...TYPES.map((t) => SHORT[t]!), ...(withReplica ? ['REPLICA'] : []), 'LAST ACK', 'CONVERGENCE']];
   for (const p of body.proxies) {
-    rows.push([p.id, p.role, ...TYPES.map((t) => p.types[t]?.state ?? '-'), p.lastAckAt ? `${age(body.now - p.lastAckAt)} ago` : 'never', p.lastConvergenceMs !== undefined ? `${p.lastConvergenceMs}ms` : '-']);
+    rows.push([p.id, p.role, ...TYPES.map((t) => p.types[t]?.state ?? '-'), ...(withReplica ? [p.replica ?? '-'] : []), p.lastAckAt ? `${age(body.now - p.lastAckAt)} ago` : 'never', p.lastConvergenceMs !== undefined ? `${p.lastConvergenceMs}ms` : '-']);
   }
   let out = alignColumns(rows);
   for (const p of body.proxies) for (const t of TYPES) if (p.types[t]?.state === 'NACKED') out += `${p.id} ${t}: NACK: ${p.types[t]!.error ?? ''}\n`;
+  return out;
+}
+
+/** One line per replica whose proxies are missing from the answer (it did not answer, or the peers are unknown). */
+export function replicaWarnings(body: SynczBody): string {
+  let out = '';
+  for (const r of body.unreachableReplicas ?? []) out += `Warning: replica ${r.id} (${r.apiUrl}) did not answer: ${r.error}; the proxies connected to it are not listed\n`;
+  if (body.peersUnknown) out += `Warning: ${body.peersUnknown}; only the proxies of the replica asked are listed\n`;
   return out;
 }
 
@@ -49,9 +78,10 @@ export const command: Command = {
     const api = new ApiClient(resolveTarget(values));
     const res = await api.call('GET', '/debug/syncz');
     if (res.status !== 200) { process.stderr.write(failureLine('proxy-status', res)); return EXIT_INVALID; }
-    const body = res.body as { now: number; proxies: Status[] };
+    const body = res.body as SynczBody;
     if (positionals[0]) body.proxies = body.proxies.filter((p) => p.id.startsWith(positionals[0]!));
     process.stdout.write(values.output === 'json' ? JSON.stringify(body, null, 2) + '\n' : formatProxyStatus(body));
+    process.stderr.write(replicaWarnings(body));
     return EXIT_OK;
   },
 };

@@ -27,7 +27,11 @@ Runs the control plane: config API, /debug and /metrics, the push stream, the st
   --config-source kubernetes  config and Bowline's state in the cluster's apiserver (Istio CRDs, installed when
                              missing; Secrets, ConfigMaps, Leases of the root namespace): the cluster of the first
                              --kubeconfig, or --kube-in-cluster; replicas elect a leader (docs/platforms/kubernetes.md)
-  --replica-id NAME          this replica's name in that leader election (default HOSTNAME-PID)
+  --replica-id NAME          this replica's name in that leader election, and with --store etcd:// or --config-source
+                             kubernetes in its presence record and proxy-status's REPLICA column (default HOSTNAME-PID)
+  --advertise-api URL        where the other replicas on the shared store reach this one's API (proxy-status, proxy-config
+                             and explain of the proxies connected to it; default the --listen-api URL, for 0.0.0.0 the
+                             host's first non-loopback IPv4 address; docs/debugging.md)
   --mesh-config FILE         Istio MeshConfig YAML (the istio ConfigMap in the root namespace overrides it)
   --cluster-domain DOMAIN    service host suffix name.ns.svc.DOMAIN (default cluster.local)
   --domain DOMAIN            an extra domain services are known by (repeatable)
@@ -109,6 +113,7 @@ export const command: Command = {
       store: { type: 'string', default: 'embedded' },
       'config-source': { type: 'string' },
       'replica-id': { type: 'string' },
+      'advertise-api': { type: 'string' },
       'mesh-config': { type: 'string' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       domain: { type: 'string', multiple: true },
@@ -175,7 +180,9 @@ export const command: Command = {
     if (configSource !== undefined && configSource !== 'kubernetes') throw new UsageError(`--config-source takes kubernetes, got "${configSource}"`);
     if (configSource && store !== 'embedded') throw new UsageError(`--config-source kubernetes keeps config in the cluster: it cannot be combined with --store ${store}`);
     if (configSource && kubernetes.length === 0) throw new UsageError('--config-source kubernetes needs the cluster: --kubeconfig FILE or --kube-in-cluster');
-    if (values['replica-id'] !== undefined && !configSource) throw new UsageError('--replica-id names a replica of --config-source kubernetes');
+    if (values['replica-id'] !== undefined && !configSource && !store.startsWith('etcd://')) throw new UsageError('--replica-id names a replica on a shared store: --store etcd://... or --config-source kubernetes');
+    if (values['advertise-api'] !== undefined && !configSource && !store.startsWith('etcd://')) throw new UsageError('--advertise-api tells the other replicas on a shared store where this one is: --store etcd://... or --config-source kubernetes');
+    if (values['advertise-api'] !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(values['advertise-api'])) throw new UsageError(`--advertise-api must be a base URL such as http://10.0.0.5:15014, got "${values['advertise-api']}"`);
     const injectIdentity = values['inject-identity'] ?? (kubernetes.length ? 'projected' : 'minted');
     if (injectIdentity !== 'projected' && injectIdentity !== 'minted') throw new UsageError(`--inject-identity must be projected or minted, got "${injectIdentity}"`);
     if (injectIdentity === 'projected' && kubernetes.length === 0) throw new UsageError('--inject-identity projected needs the cluster to review the tokens: --kubeconfig FILE or --kube-in-cluster');
@@ -196,6 +203,7 @@ export const command: Command = {
         ...(values['ca-certs-dir'] ? { caCertsDir: values['ca-certs-dir'] } : {}),
         store: configSource ? 'kubernetes' : await openWithRetry(store, home, log),
         ...(values['replica-id'] ? { replicaId: values['replica-id'] } : {}),
+        ...(values['advertise-api'] ? { advertiseApi: values['advertise-api'] } : {}),
         ...(values['mesh-config'] ? { meshConfigFile: values['mesh-config'] } : {}),
         clusterDomain: values['cluster-domain']!,
         domains: values.domain ?? [],

@@ -6,7 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MeshController } from '../../mesh/controller.js';
 import type { PushServer } from '../../push/server/server.js';
+import type { ReplicaParts } from '../replicas/peers.js';
 import { BadRequestUrlError, explain } from './explain.js';
+import { explainAcrossReplicas } from './replica-sources.js';
 import { UnknownWorkloadError } from './workloads.js';
 
 /** Window of recent traffic explain quotes. */
@@ -31,9 +33,12 @@ export function parseHeaders(list: string[]): Record<string, string> {
   return out;
 }
 
-/** The handler of /debug/explain; without a push server (an API-only control plane) it answers 503. */
-export function explainHandler(push: { server: PushServer; controller: MeshController } | undefined): (req: IncomingMessage, res: ServerResponse, url: URL) => void {
-  return (req, res, url) => {
+/**
+ * The handler of /debug/explain; without a push server (an API-only control plane) it answers 503.
+ * With `replicas` (a store shared by several), proxies connected to a peer are read from that peer.
+ */
+export function explainHandler(push: { server: PushServer; controller: MeshController; replicas?: ReplicaParts } | undefined): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
+  return async (req, res, url) => {
     if (req.method !== 'GET') return failure(res, 405, 'MethodNotAllowed', 'use GET');
     if (!push) return failure(res, 503, 'BOWLINE_E_EXPLAIN_NO_PUSH', 'this control plane runs no push server: nothing to explain');
     const q = url.searchParams;
@@ -42,8 +47,9 @@ export function explainHandler(push: { server: PushServer; controller: MeshContr
     if (!from || !target) return failure(res, 400, 'BOWLINE_E_EXPLAIN_URL', 'from and url are required');
     try {
       const server = push.server;
-      const src = { snapshot: push.controller.current(), proxies: server.status(), configOf: (id: string) => server.configDump(id), certificateOf: (id: string) => server.identityOf(id), now: Date.now() };
-      const out = explain(src, { from, url: target, method: q.get('method') ?? 'GET', headers: parseHeaders(q.getAll('header')) }, { edges: server.stats.graphEdges(TRAFFIC_PERIOD_MS), periodMs: TRAFFIC_PERIOD_MS });
+      const request = { from, url: target, method: q.get('method') ?? 'GET', headers: parseHeaders(q.getAll('header')) };
+      const traffic = { edges: server.stats.graphEdges(TRAFFIC_PERIOD_MS), periodMs: TRAFFIC_PERIOD_MS };
+      const out = await explainAcrossReplicas((src) => explain(src, request, traffic), { snapshot: push.controller.current(), now: Date.now(), server, ...(push.replicas ? { replicas: push.replicas } : {}) });
       send(res, 200, out);
     } catch (err) {
       if (err instanceof UnknownWorkloadError) return failure(res, 404, err.code, err.message, { known: err.known });
