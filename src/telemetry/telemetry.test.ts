@@ -203,6 +203,17 @@ describe('access logs', () => {
     ]);
   });
 
+  it('names this proxy as the source principal of an outbound request over a mutual-TLS cluster, as the metrics do', async () => {
+    const { t, lines } = logged('JSON');
+    // The proxy's outbound records carry no mtls: the cluster's TLS decides (ISTIO_MUTUAL here; a plaintext cluster: none).
+    t.finishRequest(rec({ requestId: 'm', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', upstreamHost: '10.0.0.7:9080', upstreamPrincipal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews' }));
+    t.finishRequest(rec({ requestId: 'p', cluster: 'PassthroughCluster', upstreamHost: '10.9.9.9:80' }));
+    await t.close();
+    const byId = new Map(lines.map((l) => { const j = JSON.parse(l) as Record<string, unknown>; return [j.x_request_id, j] as const; }));
+    expect(byId.get('m')).toMatchObject({ source_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage', destination_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews' });
+    expect(byId.get('p')).toMatchObject({ source_principal: '-', destination_principal: '-' });
+  });
+
   it('writes JSON lines with the same fields', async () => {
     const { t, lines } = logged('JSON');
     t.finishRequest(rec({ requestId: 'abc', status: 0, responseFlags: 'DC' }));

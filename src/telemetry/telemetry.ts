@@ -308,7 +308,10 @@ export class ProxyTelemetry {
   private identities(r: RequestRecord): LogIdentities {
     const self = this.view.self;
     const peer = r.peer ?? (r.upstreamHost !== undefined && r.direction !== 'inbound' ? this.view.cluster(r.cluster).endpoints.get(r.upstreamHost) : undefined);
-    const selfPrincipal = r.mtls ? self.principal ?? '-' : '-';
+    // Whether this hop was mutual TLS: inbound, the record says (the client's certificate was verified); outbound the
+    // proxies never set it, and the cluster's TLS decides, as for the metrics' source_principal (labels.ts `key`).
+    const mtls = r.mtls ?? (r.direction !== 'inbound' && r.cluster !== undefined ? this.view.cluster(r.cluster).mtls : false);
+    const selfPrincipal = mtls ? self.principal ?? '-' : '-';
     if (r.direction === 'inbound') {
       // The caller's principal is the verified client certificate's, or none: never what a header claims.
       return { sourcePrincipal: r.peerPrincipal ?? '-', destinationPrincipal: selfPrincipal, sourceWorkload: peer?.workload ?? '-', sourceNamespace: peer?.namespace ?? '-', destinationWorkload: self.workload, destinationNamespace: self.namespace };
