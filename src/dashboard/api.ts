@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { analyzeResources, validateObject, type Resource } from '../api/index.js';
 import type { MeshController } from '../mesh/controller.js';
 import { authnReport } from '../push/security/authn-check.js';
+import type { CertificateFacts, ProxyStatus } from '../push/server/connection.js';
 import type { PushServer } from '../push/server/server.js';
 import type { EdgeFilter, EdgeStats, SeriesPoint } from '../push/server/stats-window.js';
 import type { Store, StoredObject } from '../store/index.js';
@@ -19,12 +20,35 @@ export interface TrafficSource {
   series(filter: EdgeFilter, periodMs: number): Promise<SeriesPoint[]>;
 }
 
+/** A proxy as the dashboard lists it: its sync state, the replica holding its stream, what that replica knows of its certificate. */
+export type ListedProxy = ProxyStatus & { replica?: string; certificate?: CertificateFacts };
+
+/**
+ * Every proxy the control plane serves. One replica: its push server's. Replicas on a shared store
+ * (src/control/replicas): every live replica's, gathered as /debug/syncz does, with the replicas asked
+ * and the ones that did not answer.
+ */
+export interface ProxiesView {
+  proxies: ListedProxy[];
+  replicas?: Array<{ id: string; apiUrl?: string; proxies: number }>;
+  unreachableReplicas?: Array<{ id: string; apiUrl: string; error: string }>;
+  peersUnknown?: string;
+}
+
 /** What the API reads. */
 export interface DashboardDeps {
   store: Store;
   push: () => { server: PushServer; controller: MeshController } | undefined;
   traffic: () => TrafficSource | undefined;
+  /** Every replica's proxies (set when this control plane is one of several replicas); default: this push server's. */
+  proxies?: () => Promise<ProxiesView>;
   now?: () => number;
+}
+
+/** The proxies to show: every replica's when the control plane has replicas, else the push server's own. */
+async function proxiesView(deps: DashboardDeps, server: PushServer | undefined): Promise<ProxiesView> {
+  if (deps.proxies) return deps.proxies();
+  return { proxies: (server?.status() ?? []).map((p) => ({ ...p, certificate: server!.identityOf(p.id) ?? { rotations: 0 } })) };
 }
 
 /** Kinds the Config page lists, in the order shown. */
@@ -68,6 +92,15 @@ async function configView(store: Store): Promise<unknown[]> {
   return out;
 }
 
+/** The replicas asked and the ones that did not answer, when the control plane has replicas. */
+function replicaFacts(v: ProxiesView): Partial<ProxiesView> {
+  return {
+    ...(v.replicas ? { replicas: v.replicas } : {}),
+    ...(v.unreachableReplicas ? { unreachableReplicas: v.unreachableReplicas } : {}),
+    ...(v.peersUnknown ? { peersUnknown: v.peersUnknown } : {}),
+  };
+}
+
 function hostMatches(host: string, svcHost: string, name: string, ns: string): boolean {
   return host === svcHost || host === name || host === `${name}.${ns}` || host === `${name}.${ns}.svc` || host === '*' || (host.startsWith('*.') && svcHost.endsWith(host.slice(1)));
 }
@@ -82,8 +115,9 @@ export async function handleApi(deps: DashboardDeps, view: string, q: URLSearchP
   switch (view) {
     case 'graph': {
       const edges = traffic ? await traffic.graphEdges(periodMs) : [];
-      const g = buildGraph(snap, push?.server.status() ?? [], edges);
-      send(res, 200, { ...g, source: traffic?.name ?? 'none', periodMs, generatedAt: now(), proxies: push?.server.connected ?? 0 });
+      const listed = (await proxiesView(deps, push?.server)).proxies;
+      const g = buildGraph(snap, listed, edges);
+      send(res, 200, { ...g, source: traffic?.name ?? 'none', periodMs, generatedAt: now(), proxies: new Set(listed.map((p) => p.id)).size });
       return true;
     }
     case 'services': {
@@ -124,19 +158,22 @@ export async function handleApi(deps: DashboardDeps, view: string, q: URLSearchP
       send(res, 200, { resources: await configView(deps.store) });
       return true;
     case 'security': {
-      const proxies = (push?.server.status() ?? []).map((p) => ({ id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...(push!.server.identityOf(p.id) ?? { rotations: 0 }) }));
+      const view = await proxiesView(deps, push?.server);
+      const proxies = view.proxies.map((p) => ({ id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...(p.replica !== undefined ? { replica: p.replica } : {}), ...(p.certificate ?? { rotations: 0 }) }));
       const policies = (snap?.configs('AuthorizationPolicy') ?? []).map((r) => {
         const spec = (r.spec ?? {}) as { action?: string; selector?: { matchLabels?: Record<string, string> }; rules?: unknown[] };
         const sel = spec.selector?.matchLabels;
         const workloads = (snap?.workloads ?? []).filter((w) => (r.metadata.namespace === snap?.mesh.rootNamespace || w.namespace === r.metadata.namespace) && (!sel || Object.entries(sel).every(([k, v]) => w.labels[k] === v))).map((w) => `${w.name}.${w.namespace}`);
         return { name: r.metadata.name, namespace: r.metadata.namespace, action: spec.action ?? 'ALLOW', selector: sel ?? null, rules: spec.rules?.length ?? 0, workloads };
       });
-      send(res, 200, { authn: snap ? authnReport(snap) : [], proxies, policies });
+      send(res, 200, { authn: snap ? authnReport(snap) : [], proxies, policies, ...replicaFacts(view) });
       return true;
     }
-    case 'proxies':
-      send(res, 200, { proxies: push?.server.status() ?? [], now: now() });
+    case 'proxies': {
+      const view = await proxiesView(deps, push?.server);
+      send(res, 200, { proxies: view.proxies, now: now(), ...replicaFacts(view) });
       return true;
+    }
     default:
       return false;
   }

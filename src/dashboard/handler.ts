@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { MeshController } from '../mesh/controller.js';
 import type { PushServer } from '../push/server/server.js';
 import type { Store } from '../store/index.js';
-import { handleApi, type TrafficSource } from './api.js';
+import { handleApi, type ProxiesView, type TrafficSource } from './api.js';
 import { prometheusTraffic } from './prometheus.js';
 
 /** The bundle's folder: dist/ui at the package root (this file is src/dashboard/ or dist/dashboard/, two levels down). */
@@ -26,6 +26,8 @@ export interface DashboardDeps {
   readonly store: Store;
   /** The push server and mesh controller, when the control plane runs them. */
   readonly push?: { server: PushServer; controller: MeshController };
+  /** Every replica's proxies, when this control plane is one of several replicas on a shared store (src/control/replicas). */
+  readonly proxies?: () => Promise<ProxiesView>;
   /** Prometheus base URL to read traffic from instead of the push streams (`bowline up --prometheus`). */
   readonly prometheus?: string;
   /** Who a token is: the admin token or a live API token with its scope (src/control/access.ts), or undefined. */
@@ -75,7 +77,7 @@ export function dashboardHandler(cp: DashboardDeps, dir = UI_DIR): (req: Incomin
     const w = cp.push.server.stats;
     return { name: 'push', graphEdges: async (ms) => w.graphEdges(ms), series: async (f, ms) => w.series(f, ms) };
   };
-  const deps = { store: cp.store, push: () => cp.push, traffic };
+  const deps = { store: cp.store, push: () => cp.push, traffic, ...(cp.proxies ? { proxies: cp.proxies } : {}) };
   cp.log(`dashboard: /ui/ on the API listener (traffic from ${prom ? `Prometheus ${cp.prometheus}` : 'the proxies\' push streams'})`);
   return async (req, res, url) => {
     if (url.pathname === '/ui') return void res.writeHead(301, { location: '/ui/' }).end();

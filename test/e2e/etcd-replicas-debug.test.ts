@@ -33,7 +33,7 @@ async function replica(id: string, kekFile: string, extra: Partial<Parameters<ty
   const home = tempDir(`bowline-${id}-`);
   homes.push(home);
   return startControlPlane({
-    home, store: etcd.url, replicaId: id, replicaPresenceTtlMs: 2000, requireToken: true, push: true, pushPlaintext: true, caKekFile: kekFile,
+    home, store: etcd.url, replicaId: id, replicaPresenceTtlMs: 2000, requireToken: true, push: true, pushPlaintext: true, caKekFile: kekFile, dashboard: true,
     listenApi: '127.0.0.1:0', listenPush: '127.0.0.1:0', listenPushTls: '127.0.0.1:0', log: () => {}, ...extra,
   });
 }
@@ -114,6 +114,23 @@ describe('replicas on one etcd answer for each other\'s proxies', () => {
     expect(cfg.out).toMatch(/inbound/);
   }, 60_000);
 
+  it('the dashboard at either replica lists every replica\'s proxies, with the replica holding each', async () => {
+    for (const cp of [a, b]) {
+      const view = (await waitFor(async () => {
+        const r = await get(cp, '/ui/api/proxies');
+        return r.status === 200 && r.body.proxies?.length === 2 ? r.body : undefined;
+      }, { timeoutMs: 20_000, what: `both proxies on ${cp === a ? 'replica-a' : 'replica-b'}'s dashboard` }))!;
+      expect(view.proxies.map((p: any) => `${p.id}@${p.replica}`)).toEqual(['productpage-v1.default@replica-a', 'ratings-v1.default@replica-b']);
+      expect(view.proxies.map((p: any) => p.certificate)).toEqual([{ rotations: 0 }, { rotations: 0 }]);
+      expect(view.replicas.map((r: any) => r.id)).toEqual(cp === a ? ['replica-a', 'replica-b'] : ['replica-b', 'replica-a']);
+      expect(view.unreachableReplicas).toEqual([]);
+      // The Security page's certificates and the graph's proxy count cover both replicas too.
+      const sec = await get(cp, '/ui/api/security');
+      expect(sec.body.proxies.map((p: any) => `${p.id}@${p.replica}`)).toEqual(['productpage-v1.default@replica-a', 'ratings-v1.default@replica-b']);
+      expect((await get(cp, '/ui/api/graph')).body.proxies).toBe(2);
+    }
+  }, 60_000);
+
   it('explain sees the other replica\'s proxy as connected: the same answer asked at either replica, and the real one', async () => {
     await settle(productpage.outbound, 'http://ratings:9080/ratings/0', 200);
     const strict = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'istio-system' }, spec: { mtls: { mode: 'STRICT' } } };
@@ -169,6 +186,16 @@ describe('replicas on one etcd answer for each other\'s proxies', () => {
     expect(after.body.replicas.map((x: any) => x.id)).toEqual(['replica-a']);
     expect(after.body.unreachableReplicas).toEqual([]);
     expect(after.body.proxies.map((p: any) => `${p.id}@${p.replica}`)).toEqual(['productpage-v1.default@replica-a']);
+
+    // The dashboard names a replica that does not answer, as syncz does, and still lists what it has.
+    await a.store.putRaw(replicaKey('replica-d'), JSON.stringify({ id: 'replica-d', apiUrl: url, startedAt: new Date().toISOString() }), { ttlMs: 4000 });
+    const ui = (await waitFor(async () => {
+      const x = await get(a, '/ui/api/proxies');
+      return x.body.unreachableReplicas?.length === 1 ? x : undefined;
+    }, { timeoutMs: 10_000, what: 'replica-d unreachable on replica-a\'s dashboard' }))!;
+    expect(ui.body.unreachableReplicas).toEqual([{ id: 'replica-d', apiUrl: url, error: `${url}: no answer within 2000 ms` }]);
+    expect(ui.body.proxies.map((p: any) => `${p.id}@${p.replica}`)).toEqual(['productpage-v1.default@replica-a']);
+    hung.closeAllConnections();
   }, 60_000);
 });
 

@@ -6,7 +6,7 @@ import { usePolled } from './data.js';
 
 interface SecurityAnswer {
   authn: Parameters<typeof AuthnTable>[0]['rows'];
-  proxies: Array<{ id: string; role: string; workload: string; namespace: string; spiffeId?: string; notAfter?: string; issuedAt?: number; rotations: number }>;
+  proxies: Array<{ id: string; role: string; workload: string; namespace: string; replica?: string; spiffeId?: string; notAfter?: string; issuedAt?: number; rotations: number }>;
   policies: Array<{ name: string; namespace: string; action: string; selector: Record<string, string> | null; rules: number; workloads: string[] }>;
 }
 
@@ -26,7 +26,7 @@ export function SecurityPage() {
     <${AuthnTable} rows=${data.authn} />
     <h2>Proxy certificates</h2>
     ${data.proxies.length ? html`<table><thead><tr><th>Proxy</th><th>SPIFFE id</th><th>Expires</th><th>Issued over the stream</th></tr></thead><tbody>
-      ${data.proxies.map((p) => html`<tr><td>${p.id} <span class="muted">${p.role}</span></td><td>${p.spiffeId ?? html`<span class="muted">none (plaintext stream, no --token-file)</span>`}</td><td>${expiry(p.notAfter)}</td>
+      ${data.proxies.map((p) => html`<tr><td>${p.id} <span class="muted">${p.role}${p.replica !== undefined ? ` on ${p.replica}` : ''}</span></td><td>${p.spiffeId ?? html`<span class="muted">none (plaintext stream, no --token-file)</span>`}</td><td>${expiry(p.notAfter)}</td>
         <td>${p.rotations ? `${p.rotations} (last ${new Date(p.issuedAt!).toLocaleTimeString()})` : '-'}</td></tr>`)}</tbody></table>`
       : html`<p class="empty">No proxies connected.</p>`}
     <h2>AuthorizationPolicies</h2>
