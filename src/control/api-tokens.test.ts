@@ -110,6 +110,17 @@ describe('API tokens and scopes', () => {
     expect((await call('DELETE', '/v1/auth/tokens/short-lived-job', cp.adminToken)).status).toBe(404);
   });
 
+  it('refuses to revoke a replica\'s peer token, which its replica would mint again at once', async () => {
+    const peer = await cp.apiTokens.mintReplicaToken('replica-x', 60_000);
+    const r = await call('DELETE', '/v1/auth/tokens/replica.replica-x', cp.adminToken);
+    expect(r.status).toBe(409);
+    expect(r.body.message).toMatch(/^BOWLINE_E_API_TOKEN_REPLICA: replica\.replica-x \([0-9a-f]{16}\) is the peer credential of a running control-plane replica \(replica replica-x\)/);
+    // Still there: nothing was half-done.
+    const list = await call('GET', '/v1/auth/tokens', cp.adminToken);
+    expect(list.body.items.map((i: { name: string }) => i.name)).toContain('replica.replica-x');
+    await cp.apiTokens.revokeReplicaToken(peer.id);
+  });
+
   it('an expiring token stops working at its expiry (injected clock)', async () => {
     const t = await mint('read-only', 'expiring', 60_000);
     expect((await call('GET', VS, t)).status).toBe(200);

@@ -99,10 +99,17 @@ export class ApiTokens {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
-  /** Revokes a token by id or name; resolves to its record, or undefined when none matched. */
+  /**
+   * Revokes a token by id or name; resolves to its record, or undefined when none matched. A `replica`
+   * token is refused (409): its replica would mint another at its next renewal (every few seconds), so
+   * the revocation would be undone without a word; it ends when its replica stops.
+   */
   async revoke(idOrName: string): Promise<ApiTokenRecord | undefined> {
     const r = (await this.list()).find((t) => t.id === idOrName || t.name === idOrName);
     if (!r) return undefined;
+    if (r.scope === 'replica') {
+      throw new ApiError(409, 'Conflict', `BOWLINE_E_API_TOKEN_REPLICA: ${r.name} (${r.id}) is the peer credential of a running control-plane replica (${r.createdBy}), which mints a new one whenever it is gone; it ends with its presence record when that replica stops (docs/debugging.md, "Several control-plane replicas"). Stop the replica to cut it off`);
+    }
     await this.store.deleteRaw(API_TOKEN_PREFIX + r.id);
     return r;
   }
