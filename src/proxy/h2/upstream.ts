@@ -108,7 +108,7 @@ class ClusterCalls {
       this.streamDone,
       () => (offersClientCertificate(tls) ? clientRefusedAfterHandshake(this.ctx.stats) : undefined));
     // The server's verified identity, once per session (the session's own secureConnect listener ran first; no byte is read in between).
-    if (tls !== undefined && secure !== undefined) secure.once('secureConnect', () => { s.peerIdentity = upstreamPeerIdentity(tls, secure); });
+    if (tls !== undefined && secure !== undefined) secure.once('secureConnect', () => { s.peerIdentity = upstreamPeerIdentity(secure); });
     list.push(s);
     const timeoutMs = this.config.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const timer = setTimeout(() => { if (!s.connected) socket.destroy(new Error(`connect timeout after ${timeoutMs} ms`)); }, timeoutMs);

@@ -162,7 +162,7 @@ export class TcpSession {
       try {
         if (ep !== undefined) ctx.clusters.report(ep, {});
         if (this.closed) { up.destroy(); return; }
-        if (tls !== undefined) this.record.upstreamPeerIdentity = upstreamPeerIdentity(tls, up as TLSSocket);
+        if (tls !== undefined) this.record.upstreamPeerIdentity = upstreamPeerIdentity(up as TLSSocket);
         callHook(ctx, 'onTcpOpened', this.record);
         if (first.length > 0) up.write(first);
         this.splice(up, bind, tcp.idleTimeoutMs);

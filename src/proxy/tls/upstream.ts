@@ -167,13 +167,14 @@ export function clientRefusedAfterHandshake(stats: ProxyStats | undefined): stri
 /**
  * The verified identity of the server on an upstream connection, read once per connection at
  * `secureConnect` (never per request): its certificate's SPIFFE URI SAN (tls/san.ts `spiffeId`, as the
- * downstream side reads a client's) when the connection is mutual TLS (MUTUAL or ISTIO_MUTUAL) and
- * its chain was verified against the cluster's roots; '' otherwise (SIMPLE TLS, insecureSkipVerify
- * with an unverified chain, a certificate without a SPIFFE id). This, not what the server says in
- * its peer metadata header, is the source reporter's destination_principal (docs/telemetry.md).
+ * downstream side reads a client's) when its chain was verified against the cluster's roots, over
+ * any TLS mode (SIMPLE too, as Envoy reports the upstream peer's URI SAN for every verified TLS
+ * connection); '' otherwise (insecureSkipVerify with an unverified chain, a certificate without a
+ * SPIFFE id, such as a public server's). This, not what the server says in its peer metadata header,
+ * is the source reporter's destination_principal (docs/telemetry.md).
  */
-export function upstreamPeerIdentity(t: CompiledUpstreamTls, socket: TLSSocket): string {
-  if (t.mode === 'SIMPLE' || !socket.authorized) return '';
+export function upstreamPeerIdentity(socket: TLSSocket): string {
+  if (!socket.authorized) return '';
   return spiffeId(socket.getPeerCertificate());
 }
 

@@ -37,7 +37,7 @@ export interface CallSink {
 export interface UpstreamCall {
   /**
    * The verified SPIFFE id of the server on the connection this call went over (read once per
-   * connection, tls/upstream.ts upstreamPeerIdentity); '' for plaintext, TLS that is not mutual, or
+   * connection, tls/upstream.ts upstreamPeerIdentity); '' for plaintext, an unverified chain, no SPIFFE id, or
    * before the call has a connection. The exchange reads it when the response head arrives.
    */
   readonly peerIdentity: string;

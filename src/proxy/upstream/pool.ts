@@ -58,7 +58,7 @@ export class UpstreamConn implements HeldWrites {
   requests = 0;
   connected = false;
   dead = false;
-  /** The server's verified SPIFFE id (mutual TLS; tls/upstream.ts upstreamPeerIdentity), read once when connected; '' otherwise. */
+  /** The server's verified SPIFFE id (any verified TLS; tls/upstream.ts upstreamPeerIdentity), read once when connected; '' otherwise. */
   peerIdentity = '';
   /** Bytes received while no one owned the connection (protocol violation). */
   private idleTimer: NodeJS.Timeout | null = null;
@@ -307,7 +307,7 @@ export class ClusterPool {
     socket.once(tls !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       conn.connected = true;
-      if (tls !== undefined) conn.peerIdentity = upstreamPeerIdentity(tls, socket as TLSSocket);
+      if (tls !== undefined) conn.peerIdentity = upstreamPeerIdentity(socket as TLSSocket);
       conn.owner = null;
       conn.requests = 1;
       const w = waiter!;
