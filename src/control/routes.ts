@@ -21,7 +21,7 @@ import { handleAuthApi, type AuthApiDeps } from './auth-api.js';
 import { parseResourcePath, type ConfigApi } from './config-api.js';
 import { replicaDebugHandler } from './replicas/debug.js';
 import type { ReplicaParts } from './replicas/peers.js';
-import { gatherProxies, withCertificates } from './replicas/proxies.js';
+import { gatherProxies } from './replicas/proxies.js';
 import { serveDiscovery } from './discovery.js';
 import { explainHandler } from './explain/handler.js';
 import type { Metrics } from './metrics.js';
@@ -78,7 +78,7 @@ export function partMounts(p: MountedParts): Mount[] {
     const server = p.push?.server;
     // Replicas on a shared store: the dashboard lists every replica's proxies, as /debug/syncz does.
     const proxies = replicas && server ? async () => {
-      const all = await gatherProxies(replicas.self, withCertificates(server), replicas.peers);
+      const all = await gatherProxies(replicas.self, server.statusWithCertificates(), replicas.peers);
       return { proxies: all.proxies, replicas: all.replicas, unreachableReplicas: all.unreachable, ...(all.peersUnknown ? { peersUnknown: all.peersUnknown } : {}) };
     } : undefined;
     const deps = { store: p.store, ...(p.push ? { push: { server: p.push.server, controller: p.push.controller } } : {}), ...(proxies ? { proxies } : {}), ...(d.prometheus ? { prometheus: d.prometheus } : {}), authenticate: d.authenticate, log: p.log };

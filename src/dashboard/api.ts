@@ -48,7 +48,7 @@ export interface DashboardDeps {
 /** The proxies to show: every replica's when the control plane has replicas, else the push server's own. */
 async function proxiesView(deps: DashboardDeps, server: PushServer | undefined): Promise<ProxiesView> {
   if (deps.proxies) return deps.proxies();
-  return { proxies: (server?.status() ?? []).map((p) => ({ ...p, certificate: server!.identityOf(p.id) ?? { rotations: 0 } })) };
+  return { proxies: server?.statusWithCertificates() ?? [] };
 }
 
 /** Kinds the Config page lists, in the order shown. */
@@ -90,15 +90,6 @@ async function configView(store: Store): Promise<unknown[]> {
     });
   });
   return out;
-}
-
-/** The replicas asked and the ones that did not answer, when the control plane has replicas. */
-function replicaFacts(v: ProxiesView): Partial<ProxiesView> {
-  return {
-    ...(v.replicas ? { replicas: v.replicas } : {}),
-    ...(v.unreachableReplicas ? { unreachableReplicas: v.unreachableReplicas } : {}),
-    ...(v.peersUnknown ? { peersUnknown: v.peersUnknown } : {}),
-  };
 }
 
 function hostMatches(host: string, svcHost: string, name: string, ns: string): boolean {
@@ -158,20 +149,20 @@ export async function handleApi(deps: DashboardDeps, view: string, q: URLSearchP
       send(res, 200, { resources: await configView(deps.store) });
       return true;
     case 'security': {
-      const view = await proxiesView(deps, push?.server);
-      const proxies = view.proxies.map((p) => ({ id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...(p.replica !== undefined ? { replica: p.replica } : {}), ...(p.certificate ?? { rotations: 0 }) }));
+      // With replicas, also the replicas asked and those that did not answer (`replicas`, `unreachableReplicas`, `peersUnknown`).
+      const { proxies: listed, ...replicaFacts } = await proxiesView(deps, push?.server);
+      const proxies = listed.map((p) => ({ id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...(p.replica !== undefined ? { replica: p.replica } : {}), ...(p.certificate ?? { rotations: 0 }) }));
       const policies = (snap?.configs('AuthorizationPolicy') ?? []).map((r) => {
         const spec = (r.spec ?? {}) as { action?: string; selector?: { matchLabels?: Record<string, string> }; rules?: unknown[] };
         const sel = spec.selector?.matchLabels;
         const workloads = (snap?.workloads ?? []).filter((w) => (r.metadata.namespace === snap?.mesh.rootNamespace || w.namespace === r.metadata.namespace) && (!sel || Object.entries(sel).every(([k, v]) => w.labels[k] === v))).map((w) => `${w.name}.${w.namespace}`);
         return { name: r.metadata.name, namespace: r.metadata.namespace, action: spec.action ?? 'ALLOW', selector: sel ?? null, rules: spec.rules?.length ?? 0, workloads };
       });
-      send(res, 200, { authn: snap ? authnReport(snap) : [], proxies, policies, ...replicaFacts(view) });
+      send(res, 200, { authn: snap ? authnReport(snap) : [], proxies, policies, ...replicaFacts });
       return true;
     }
     case 'proxies': {
-      const view = await proxiesView(deps, push?.server);
-      send(res, 200, { proxies: view.proxies, now: now(), ...replicaFacts(view) });
+      send(res, 200, { ...(await proxiesView(deps, push?.server)), now: now() });
       return true;
     }
     default:

@@ -66,7 +66,7 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
         const replica = deps.replica !== undefined ? { replica: deps.replica } : {};
         // `certificate`: what this replica knows of each proxy's workload certificate (a replica asked for every
         // replica's proxies, e.g. the dashboard's Security page, has no other way to learn it).
-        json(res, 200, { now: now(), snapshotVersion: snap.version, ...replica, proxies: deps.server.status().map((s) => ({ ...s, ...replica, certificate: deps.server.identityOf(s.id) ?? { rotations: 0 } })) });
+        json(res, 200, { now: now(), snapshotVersion: snap.version, ...replica, proxies: deps.server.statusWithCertificates().map((s) => ({ ...s, ...replica })) });
         return true;
       }
       case '/debug/config_dump': {

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PushServer } from '../../push/server/server.js';
 import type { Peers } from './peers.js';
-import { findReplicaProxy, gatherProxies, withCertificates } from './proxies.js';
+import { findReplicaProxy, gatherProxies } from './proxies.js';
 
 /** The push side's own debug handler (src/push/debug.ts): answers from this replica's push server. */
 type LocalDebug = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -72,7 +72,7 @@ export function replicaDebugHandler(d: ReplicaDebugDeps): LocalDebug {
       json(res, 502, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 502, reason: 'BOWLINE_E_REPLICA_UNREACHABLE', message: `proxy ${hit.id} is connected to replica ${hit.replica} (${peer.apiUrl}), which ${why}`, unreachableReplicas: [{ id: peer.id, apiUrl: peer.apiUrl, error: why }] });
       return true;
     }
-    const all = await gatherProxies(d.self, withCertificates(d.server), d.peers);
+    const all = await gatherProxies(d.self, d.server.statusWithCertificates(), d.peers);
     // The local answer's shape (now, snapshotVersion: this replica's) with every replica's proxies, and who answered.
     json(res, 200, {
       now: now(), snapshotVersion: d.snapshotVersion(), replica: d.self.id,

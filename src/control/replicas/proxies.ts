@@ -3,8 +3,7 @@
  * (`GET /debug/syncz?local=1`, asked in parallel with a deadline), each entry naming the replica
  * that holds its stream. A peer that does not answer is listed as unreachable; it never fails the whole.
  */
-import type { CertificateFacts, ProxyStatus } from '../../push/server/connection.js';
-import type { PushServer } from '../../push/server/server.js';
+import type { ProxyStatus } from '../../push/server/connection.js';
 import type { Peers, UnreachableReplica } from './peers.js';
 import type { ReplicaRecord } from './presence.js';
 
@@ -25,11 +24,6 @@ export interface GatheredProxies {
   peers: Map<string, ReplicaRecord>;
   /** Set when the presence records could not be read (the store does not answer): the peers are unknown. */
   peersUnknown?: string;
-}
-
-/** This replica's proxies, each with what it knows of the proxy's workload certificate (syncz's `certificate`). */
-export function withCertificates(server: Pick<PushServer, 'status' | 'identityOf'>): Array<ProxyStatus & { certificate: CertificateFacts }> {
-  return server.status().map((s) => ({ ...s, certificate: server.identityOf(s.id) ?? { rotations: 0 } }));
 }
 
 /** The proxy list in a peer's syncz body, or a sentence saying why it is not one. */

@@ -460,6 +460,14 @@ export class PushServer {
     return [...this.conns.values()].map((c) => c.status(RESOURCE_TYPES)).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
+  /**
+   * `status()` with what is known of each proxy's workload certificate (`{rotations: 0}` when nothing):
+   * /debug/syncz's entries, what the replicas and the dashboard list.
+   */
+  statusWithCertificates(): Array<ProxyStatus & { certificate: CertificateFacts }> {
+    return [...this.conns.values()].map((c) => ({ ...c.status(RESOURCE_TYPES), certificate: c.certificateFacts() })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
   /** What is known of a connected proxy's workload certificate (the dashboard's Security page, `bowline explain`); undefined when no proxy `id` is connected. */
   identityOf(id: string): CertificateFacts | undefined {
     return this.conns.get(id)?.certificateFacts();
