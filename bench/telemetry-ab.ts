@@ -16,11 +16,12 @@
  * the median of the per-round ratios. Two builds compared: `--target a=DIR_A --target
  * aoff=DIR_A+off --target b=DIR_B --target boff=DIR_B+off`. BOWLINE_NODE_ARGS adds node flags to the proxies (`--cpu-prof --cpu-prof-dir DIR`,
  * `--perf-basic-prof`, `--trace-gc`); the pids are printed for `perf record -p`, and each target's measured
- * requests (to put a profile's milliseconds per request; the warm-up adds 2 s at `rate`). `--stdout PREFIX`
+ * requests (to put a profile's milliseconds per request; the warm-up adds 2-6 s at `rate`, until every proxy's young generation may grow, and 1 s of wrk each). `--stdout PREFIX`
  * keeps each proxy's stdout in PREFIX.NAME (what `--trace-gc` prints). Each saturation round also prints,
  * per request, the proxy's read+write calls, wake-ups (its main thread leaving epoll_wait) and
- * preemptions (involuntary context switches), and the machine's steal time share (/proc/stat): whether
- * a high round did more work or ran slower. `--together`: every target under its own wrk at the same
+ * preemptions (involuntary context switches), nginx's sleeps (a wake-up of the upstream each), the TCP segments
+ * sent (4 when every request and response is one segment with its ACK piggybacked), and the machine's steal and idle
+ * time shares (/proc/stat): whether a high round did more work, woke its peers more or ran slower. `--together`: every target under its own wrk at the same
  * time instead (the full bench's telemetry rounds' shape, bench/telemetry-rounds.ts).
  *
  * `--estimator K` (the first two targets: default `on` and `off`; two `+off` targets for an A/A check) instead repeats the full bench's estimate of
@@ -32,6 +33,7 @@
  * `abba` / `abba1`, one proxy at a time in ABBA order (2 s / 1 s wrk runs). Prints each estimate,
  * then each shape's estimates, range and standard deviation.
  */
+import { IDLE_GC_INTERVAL_MS } from '../src/proxy/idle-gc.js';
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +44,7 @@ import { parseArgs } from 'node:util';
 import { openLoop, quantile } from './loadgen.js';
 import { Children } from './children.js';
 import { cpuUs, ioCalls, wakeups } from './cpu.js';
-import { holdSocket, listenerPort, nginxUpstream } from './ports.js';
+import { childPid, holdSocket, listenerPort, nginxUpstream } from './ports.js';
 import { bowlineConfig } from './proxy.js';
 import { iqr, median, telemetryRounds, TELEMETRY_FULL, wrkCpuAsync, type TelemetryRoundsOptions } from './telemetry-rounds.js';
 
@@ -77,16 +79,38 @@ function preemptions(pid: number): number {
 }
 
 /** The machine's CPU time so far (/proc/stat `cpu` line, clock ticks): all of it, and the part the hypervisor ran something else (steal). */
-function machineTicks(): { all: number; steal: number } {
+function machineTicks(): { all: number; steal: number; idle: number } {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    return { all: f.reduce((a, x) => a + x, 0), steal: f[7] ?? 0 };
-  } catch { return { all: NaN, steal: NaN }; }
+    return { all: f.reduce((a, x) => a + x, 0), steal: f[7] ?? 0, idle: (f[3] ?? 0) + (f[4] ?? 0) };
+  } catch { return { all: NaN, steal: NaN, idle: NaN }; }
 }
 
-/** wrk on one target: rps, CPU us per request, requests, and per request: read+write calls, wake-ups (epoll sleeps ended), preemptions; the machine's steal share meanwhile. */
-function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; io: number; wake: number; pre: number; steal: number } {
-  const i0 = ioCalls(pid), w0 = wakeups(pid), p0 = preemptions(pid), m0 = machineTicks();
+/** Voluntary context switches of process `pid` (nginx's worker: each is a sleep in epoll_wait), or NaN. */
+function sleeps(pid: number): number {
+  try {
+    return Number(/\bvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch { return NaN; }
+}
+
+/** TCP segments sent in this network namespace so far (/proc/net/snmp `Tcp: OutSegs`), or NaN. */
+function tcpOutSegs(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
+    const names = lines[0]!.split(/\s+/), values = lines[1]!.split(/\s+/);
+    return Number(values[names.indexOf('OutSegs')]);
+  } catch { return NaN; }
+}
+
+/** nginx's worker (its sleeps are counted per saturation run). */
+let nginxWorker = 0;
+
+/**
+ * wrk on one target: rps, CPU us per request, requests, and per request: read+write calls, wake-ups (epoll sleeps ended),
+ * preemptions, nginx's sleeps and the TCP segments sent (all four connections' directions); the machine's steal and idle shares meanwhile.
+ */
+function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; io: number; wake: number; pre: number; steal: number; idle: number; ngx: number; segs: number } {
+  const i0 = ioCalls(pid), w0 = wakeups(pid), p0 = preemptions(pid), m0 = machineTicks(), g0 = sleeps(nginxWorker), s0 = tcpOutSegs();
   const c0 = cpuUs(pid);
   const r = spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
   const c1 = cpuUs(pid);
@@ -95,7 +119,8 @@ function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; 
   const n = m ? Number(m[1]) : 0;
   const per = (x: number): number => (n > 0 ? x / n : NaN);
   const m1 = machineTicks();
-  return { rps: rps ? Number(rps[1]) : NaN, cpu: per(c1 - c0), n, io: per(ioCalls(pid) - i0), wake: per(wakeups(pid) - w0), pre: per(preemptions(pid) - p0), steal: (m1.steal - m0.steal) / Math.max(1, m1.all - m0.all) };
+  return { rps: rps ? Number(rps[1]) : NaN, cpu: per(c1 - c0), n, io: per(ioCalls(pid) - i0), wake: per(wakeups(pid) - w0), pre: per(preemptions(pid) - p0), steal: (m1.steal - m0.steal) / Math.max(1, m1.all - m0.all),
+    idle: (m1.idle - m0.idle) / Math.max(1, m1.all - m0.all), ngx: per(sleeps(nginxWorker) - g0), segs: per(tcpOutSegs() - s0) };
 }
 
 async function main(): Promise<void> {
@@ -107,10 +132,12 @@ async function main(): Promise<void> {
   const loadStart = loadavg()[0]!;
   try {
     const up = await holdSocket();
-    children.keep(nginxUpstream(dir, up), 'nginx');
+    nginxWorker = await childPid(children.keep(nginxUpstream(dir, up), 'nginx').pid!);
     writeFileSync(join(dir, 'cfg.json'), JSON.stringify(bowlineConfig(0, up.port)));
     const targets: Target[] = [];
+    let startedAt = Date.now();
     for (const s of specs) {
+      startedAt = Date.now();
       const pf = join(dir, `${s.name}.ports.json`);
       const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
         { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${s.name}`, 'w') : 'ignore', 'inherit'] });
@@ -118,7 +145,12 @@ async function main(): Promise<void> {
       targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [], requests: 0, satIo: [] });
     }
     process.stderr.write(`targets: ${targets.map((t) => `${t.name} pid ${t.pid} port ${t.port}`).join(', ')}; load ${loadStart.toFixed(1)}\n`);
-    await Promise.all(targets.map((t) => openLoop(t.port, rate, 2000, HOT))); // warm-up: JIT, upstream connections
+    // Warm-up (JIT, upstream connections), at least until every proxy let its young generation grow (src/proxy/young-generation.ts:
+    // held at ~1 MB until IDLE_GC_INTERVAL_MS after start; before that a saturated proxy scavenged ~300 times a second, and the
+    // first target of the first round paid for it), then a second of wrk each, not measured (the full bench's warm-up).
+    const warmMs = Math.max(2000, startedAt + IDLE_GC_INTERVAL_MS + 1000 - Date.now());
+    await Promise.all(targets.map((t) => openLoop(t.port, rate, warmMs, HOT)));
+    if (doSat) for (const t of targets) spawnSync('wrk', ['-t1', '-c50', '-d1s', '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${t.port}/`], { timeout: 30_000 });
     if (values.estimator !== undefined) { await estimators(targets, Number(values.estimator)); return; }
     for (let r = 0; r < rounds; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
@@ -127,7 +159,7 @@ async function main(): Promise<void> {
         // Every target under its own wrk at the same time (bench/telemetry-rounds.ts's shape), the start order rotating.
         const got = await Promise.all(order.map((t) => wrkCpuAsync({ port: t.port, pids: [t.pid] }, { ...TELEMETRY_FULL, satSecs: secs })));
         order.forEach((t, i) => { t.sat.push(got[i]!); t.satIo.push('(together)'); });
-      } else if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; t.satIo.push(`(rw ${w.io.toFixed(2)} wake ${w.wake.toFixed(3)} pre ${w.pre.toFixed(3)} steal ${(w.steal * 100).toFixed(0)} %)`); }
+      } else if (doSat) for (const t of order) { const w = wrk(t.port, t.pid); t.sat.push(w.cpu); t.requests += w.n; t.satIo.push(`(rw ${w.io.toFixed(2)} wake ${w.wake.toFixed(3)} pre ${w.pre.toFixed(3)} steal ${(w.steal * 100).toFixed(0)} % idle ${(w.idle * 100).toFixed(0)} % nginx sleeps ${w.ngx.toFixed(3)} segs ${w.segs.toFixed(2)})`); }
       if (doFixed) {
         const measure = async (t: Target): Promise<void> => {
           const c0 = cpuUs(t.pid);
