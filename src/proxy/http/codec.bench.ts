@@ -4,10 +4,21 @@
  * head (no sockets, no pipeline). Two shapes: wrk's bare request against nginx's response (the
  * proxy benchmark's), and a browser-like request (12 fields, mixed-case names) against an
  * application's response. Run by hand: node --import tsx src/proxy/http/codec.bench.ts [--json]
+ *
+ * `--telemetry on|notrace|nometrics`: the telemetry hooks run around the codec as the proxy runs
+ * them (src/telemetry/proxy-hooks.ts with bench/proxy.ts's config, 1 % sampling: trace fields and
+ * the peer-metadata field added to the upstream head, the response's peer metadata taken, the
+ * request counted): telemetry's JavaScript per request without sockets, to set beside the
+ * proxy's CPU per request in bench/telemetry-ab.ts. One mode per process (a process that ran
+ * both would optimise for both); run it with node's proxy flags (src/proxy/node-flags.ts).
  */
 import { endToEndFields, requestHead, responseHead } from './serialize.js';
 import { parseRequestHead, type RequestHead } from './request-head.js';
 import { parseResponseHead, type ResponseHead } from './response-head.js';
+import { flagsText } from '../record.js';
+import { createProxyTelemetry, type TelemetryConfig } from '../../telemetry/telemetry.js';
+import { telemetryHooks, type ProxyRecordView, type TelemetryHooks } from '../../telemetry/proxy-hooks.js';
+import { bowlineConfig } from '../../../bench/proxy.js';
 
 const SHAPES = {
   wrk: {
@@ -23,13 +34,40 @@ const SHAPES = {
   },
 };
 
+const mode = process.argv.includes('--telemetry') ? process.argv[process.argv.indexOf('--telemetry') + 1] ?? 'on' : 'off';
+if (!['on', 'notrace', 'nometrics', 'off'].includes(mode)) throw new Error(`--telemetry on|notrace|nometrics|off, not ${mode}`);
+const hooks: TelemetryHooks | undefined = mode === 'off' ? undefined : telemetryHooks(
+  createProxyTelemetry({ config: bowlineConfig(0, 80) as TelemetryConfig, tracing: mode !== 'notrace', metrics: mode !== 'nometrics' }), { flagsText });
+/** The exchange's record as telemetry reads it: one object refilled per request (the proxy's is its exchange, made anyway). */
+let current: RequestHead | undefined;
+const rec: ProxyRecordView = {
+  startTime: 0, durationMs: 0.4, method: '', authority: '', path: '', status: 200, flags: 0, bytesIn: 0, bytesOut: 2,
+  upstreamHost: '127.0.0.1:80', cluster: 'reviews-v1', routeName: 'hot', requestId: '', downstreamRemote: '127.0.0.1:40000',
+  peerIdentity: '', upstreamPeerIdentity: '', listener: 'outbound', header: (n) => current!.headers.get(n), telemetry: undefined,
+};
+function record(h: RequestHead): ProxyRecordView {
+  current = h;
+  rec.method = h.method;
+  rec.authority = h.authority;
+  rec.path = h.path;
+  rec.telemetry = undefined;
+  return rec;
+}
+
+const out = Buffer.allocUnsafe(16 * 1024);
+
 function once(req: Buffer, res: Buffer): number {
   const h = parseRequestHead(req, 0, req.length, 65536) as RequestHead;
+  const x = hooks !== undefined ? record(h) : undefined;
+  if (x !== undefined) hooks!.onRequestHeaders(x, h.headers);
   const up = requestHead(h.method, h.path, h.authority, endToEndFields(h.headers, h.connectionTokens), { kind: 'none' }, undefined);
   const r = parseResponseHead(res, 0, res.length, h.method, 65536) as ResponseHead;
+  if (x !== undefined) hooks!.onResponseHeaders(x, r.headers);
   const down = responseHead(r.status, r.reason, endToEndFields(r.headers, r.connectionTokens), { kind: 'length', length: r.contentLength }, true, false);
-  // Flatten both heads as a socket write would (cons strings are flattened when written).
-  return Buffer.byteLength(up, 'latin1') + Buffer.byteLength(down, 'latin1');
+  // Both heads written out as a socket write does (node's writeLatin1String: the cons string flattened, then copied).
+  const n = out.write(up, 0, 'latin1') + out.write(down, 0, 'latin1');
+  if (x !== undefined) hooks!.onRequestComplete(x);
+  return n;
 }
 
 function measure(name: string, req: Buffer, res: Buffer, n: number): number {
@@ -52,6 +90,6 @@ for (let pass = 0; pass < 3; pass++) {
     best[name] = Math.min(best[name] ?? Infinity, measure(name, Buffer.from(s.req, 'latin1'), Buffer.from(s.res, 'latin1'), N));
   }
 }
-const result = Object.fromEntries(Object.entries(best).map(([k, v]) => [`codec_ns_per_req_${k}`, Math.round(v)]));
+const result = Object.fromEntries(Object.entries(best).map(([k, v]) => [`codec_ns_per_req_${k}${mode === 'off' ? '' : `_telemetry_${mode}`}`, Math.round(v)]));
 if (process.argv.includes('--json')) console.log(JSON.stringify(result));
 else console.log(result);

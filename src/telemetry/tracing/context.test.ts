@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TestHeaders } from '../test-headers.js';
 import { extractContext, injectContext, parseB3Single, parseTraceparent, sampleByTraceId } from './context.js';
@@ -13,6 +14,29 @@ describe('trace context parsing', () => {
     for (const bad of [`ff-${T}-${S}-01`, `00-${'0'.repeat(32)}-${S}-01`, `00-${T}-${'0'.repeat(16)}-01`, `00-${T}-${S}-01-extra`, `00-${T.toUpperCase()}-${S}-01`, `00-${T}-${S}`]) {
       expect(parseTraceparent(bad)).toBeUndefined();
     }
+  });
+
+  it('reads a traceparent exactly as the W3C grammar says (differential against a regular expression of it)', () => {
+    // The reference: the grammar as one expression (what the parser did before it read character codes).
+    const GRAMMAR = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+    const reference = (v: string): { traceId: string; spanId: string; sampled: boolean } | undefined => {
+      const m = GRAMMAR.exec(v.trim());
+      if (!m) return undefined;
+      const [, version, traceId, spanId, flags, rest] = m;
+      if (version === 'ff' || (version === '00' && rest !== undefined) || /^0+$/.test(traceId!) || /^0+$/.test(spanId!)) return undefined;
+      return { traceId: traceId!, spanId: spanId!, sampled: (parseInt(flags!, 16) & 1) === 1 };
+    };
+    const hex = (n: number): fc.Arbitrary<string> => fc.array(fc.constantFrom(...'0123456789abcdef0'), { minLength: n, maxLength: n }).map((a) => a.join(''));
+    const valid = fc.tuple(fc.constantFrom('00', '01', 'fe', 'ff', 'a0'), hex(32), hex(16), hex(2), fc.option(fc.string({ maxLength: 6 }), { nil: undefined }))
+      .map(([ver, t, sp, fl, rest]) => `${ver}-${t}-${sp}-${fl}${rest === undefined ? '' : `-${rest}`}`);
+    // Valid-looking values with one character changed, cut, padded with whitespace, or upper-cased.
+    const mutated = fc.tuple(valid, fc.nat(70), fc.constantFrom('-', 'F', 'A', 'a', 'g', ' ', '\t', '\n', '\r', '0', '\u00a0', 'Z'), fc.constantFrom('set', 'cut', 'pad', 'upper'))
+      .map(([v, i, c, how]) => how === 'set' ? v.slice(0, i) + c + v.slice(i + 1) : how === 'cut' ? v.slice(0, i) : how === 'pad' ? `${c}${v}${c}` : v.toUpperCase());
+    fc.assert(fc.property(fc.oneof(valid, mutated, fc.string({ maxLength: 70 })), (v) => {
+      const got = parseTraceparent(v);
+      const want = reference(v);
+      expect(got === undefined ? undefined : { traceId: got.traceId, spanId: got.spanId, sampled: got.sampled }).toEqual(want);
+    }), { numRuns: 20_000 });
   });
 
   it('parses b3 single with 64 and 128 bit ids, decisions and debug', () => {
