@@ -29,6 +29,7 @@ describe('scopeAllows', () => {
     ['viewer', 'GET', VS, false],
     ['replica', 'GET', '/debug/syncz', true],
     ['replica', 'GET', '/debug/config_dump', true],
+    ['replica', 'GET', '/debug/statsz', true],
     ['replica', 'POST', '/debug/syncz', false],
     ['replica', 'GET', '/debug/explain', false],
     ['replica', 'GET', '/debug/registryz', false],

@@ -15,7 +15,7 @@ export const API_SCOPES: Record<ApiScope, string> = {
   'read-only': 'GET/watch of the config API, /debug views and /metrics; no Secret values, no config_dump (may hold keys), no backup',
   'registry-read': "the registry view a remote cluster's control plane reads: /v1/registry, /debug/registryz and ServiceEntry, WorkloadEntry, WorkloadGroup, Namespace reads",
   viewer: "the web dashboard's data (/ui/api/), for people who look but do not change",
-  replica: 'what a control-plane replica reads from its peers: GET /debug/syncz and /debug/config_dump of the proxies connected to them (minted by each replica for itself, never by a user)',
+  replica: 'what a control-plane replica reads from its peers: GET /debug/syncz and /debug/config_dump of the proxies connected to them and /debug/statsz, the traffic they reported (minted by each replica for itself, never by a user)',
 };
 
 /** The scopes a user may give a token (`replica` tokens are minted by the replicas themselves: src/control/replicas/presence.ts). */
@@ -60,8 +60,8 @@ export function scopeAllows(scope: ApiScope | 'none', method: string, path: stri
   if (scope === 'admin') return true;
   if (scope === 'none' || !READ.has(method)) return false;
   if (path === '/v1/auth/whoami') return true;
-  // Exactly the two paths a peer asks (with ?local=1; src/control/replicas/debug.ts), config_dump included.
-  if (scope === 'replica') return path === '/debug/syncz' || path === '/debug/config_dump';
+  // Exactly the paths a peer asks (with ?local=1; src/control/replicas/debug.ts), config_dump included.
+  if (scope === 'replica') return path === '/debug/syncz' || path === '/debug/config_dump' || path === '/debug/statsz';
   if (ADMIN_ONLY_PREFIXES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) return false;
   switch (scope) {
     case 'read-only':

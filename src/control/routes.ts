@@ -22,6 +22,7 @@ import { parseResourcePath, type ConfigApi } from './config-api.js';
 import { replicaDebugHandler } from './replicas/debug.js';
 import type { ReplicaParts } from './replicas/peers.js';
 import { gatherProxies } from './replicas/proxies.js';
+import { replicaTrafficSource } from './replicas/traffic.js';
 import { serveDiscovery } from './discovery.js';
 import { explainHandler } from './explain/handler.js';
 import type { Metrics } from './metrics.js';
@@ -62,12 +63,12 @@ export function partMounts(p: MountedParts): Mount[] {
   if (p.push) {
     const { server, controller, registries, replicas } = p.push;
     const local = pushDebugHandlers({ server, controller, store: p.store, registries, ...(replicas ? { replica: replicas.self.id } : {}) });
-    // Replicas on a shared store: syncz and config_dump answer for every replica's proxies (src/control/replicas/debug.ts).
+    // Replicas on a shared store: syncz and config_dump answer for every replica's proxies, statsz with every replica's traffic (src/control/replicas/debug.ts).
     const debug = replicas ? replicaDebugHandler({ self: replicas.self, server, local, peers: replicas.peers, snapshotVersion: () => controller.current().version }) : local;
     const handler: Handler = async (req, res, url) => {
       if (!(await debug(req, res, url))) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: `no such path ${url.pathname}` }) + '\n');
     };
-    for (const prefix of ['/debug/syncz', '/debug/config_dump', '/debug/registryz', '/debug/configz', '/registry/v1/manual']) mounts.push({ prefix, handler });
+    for (const prefix of ['/debug/syncz', '/debug/config_dump', '/debug/statsz', '/debug/registryz', '/debug/configz', '/registry/v1/manual']) mounts.push({ prefix, handler });
     mounts.push({ prefix: '/debug/authenticationz', handler: authnHandler(controller) });
     mounts.push({ prefix: '/debug/explain', handler: explainHandler({ server, controller, ...(replicas ? { replicas } : {}) }) });
     if (p.push.multiCluster) for (const prefix of ['/v1/registry', '/v1/clusters']) mounts.push({ prefix, handler: p.push.multiCluster });
@@ -81,7 +82,9 @@ export function partMounts(p: MountedParts): Mount[] {
       const all = await gatherProxies(replicas.self, server.statusWithCertificates(), replicas.peers);
       return { proxies: all.proxies, replicas: all.replicas, unreachableReplicas: all.unreachable, ...(all.peersUnknown ? { peersUnknown: all.peersUnknown } : {}) };
     } : undefined;
-    const deps = { store: p.store, ...(p.push ? { push: { server: p.push.server, controller: p.push.controller } } : {}), ...(proxies ? { proxies } : {}), ...(d.prometheus ? { prometheus: d.prometheus } : {}), authenticate: d.authenticate, log: p.log };
+    // And the traffic every replica's proxies reported, for the graph and service pages (each proxy reports to the replica holding its stream).
+    const traffic = replicas && server ? replicaTrafficSource(replicas.self, server.stats, replicas.peers) : undefined;
+    const deps = { store: p.store, ...(p.push ? { push: { server: p.push.server, controller: p.push.controller } } : {}), ...(proxies ? { proxies } : {}), ...(traffic ? { traffic } : {}), ...(d.prometheus ? { prometheus: d.prometheus } : {}), authenticate: d.authenticate, log: p.log };
     mounts.push({ prefix: '/ui', handler: d.uiDir ? dashboardHandler(deps, d.uiDir) : dashboardHandler(deps) });
   }
   return mounts;

@@ -18,6 +18,8 @@ export interface TrafficSource {
   readonly name: 'push' | 'prometheus';
   graphEdges(periodMs: number): Promise<EdgeStats[]>;
   series(filter: EdgeFilter, periodMs: number): Promise<SeriesPoint[]>;
+  /** Whose traffic the last answer is missing, in sentences (replicas on a shared store that did not answer). */
+  missing?(): string[];
 }
 
 /** A proxy as the dashboard lists it: its sync state, the replica holding its stream, what that replica knows of its certificate. */
@@ -108,7 +110,8 @@ export async function handleApi(deps: DashboardDeps, view: string, q: URLSearchP
       const edges = traffic ? await traffic.graphEdges(periodMs) : [];
       const listed = (await proxiesView(deps, push?.server)).proxies;
       const g = buildGraph(snap, listed, edges);
-      send(res, 200, { ...g, source: traffic?.name ?? 'none', periodMs, generatedAt: now(), proxies: new Set(listed.map((p) => p.id)).size });
+      const missing = traffic?.missing?.() ?? [];
+      send(res, 200, { ...g, source: traffic?.name ?? 'none', periodMs, generatedAt: now(), proxies: new Set(listed.map((p) => p.id)).size, ...(missing.length ? { trafficMissing: missing } : {}) });
       return true;
     }
     case 'services': {

@@ -28,6 +28,8 @@ export interface DashboardDeps {
   readonly push?: { server: PushServer; controller: MeshController };
   /** Every replica's proxies, when this control plane is one of several replicas on a shared store (src/control/replicas). */
   readonly proxies?: () => Promise<ProxiesView>;
+  /** Every replica's traffic, when this control plane is one of several replicas on a shared store (src/control/replicas/traffic.ts). */
+  readonly traffic?: TrafficSource;
   /** Prometheus base URL to read traffic from instead of the push streams (`bowline up --prometheus`). */
   readonly prometheus?: string;
   /** Who a token is: the admin token or a live API token with its scope (src/control/access.ts), or undefined. */
@@ -74,11 +76,12 @@ export function dashboardHandler(cp: DashboardDeps, dir = UI_DIR): (req: Incomin
   const traffic = (): TrafficSource | undefined => {
     if (prom) return prom;
     if (!cp.push) return undefined;
+    if (cp.traffic) return cp.traffic;
     const w = cp.push.server.stats;
     return { name: 'push', graphEdges: async (ms) => w.graphEdges(ms), series: async (f, ms) => w.series(f, ms) };
   };
   const deps = { store: cp.store, push: () => cp.push, traffic, ...(cp.proxies ? { proxies: cp.proxies } : {}) };
-  cp.log(`dashboard: /ui/ on the API listener (traffic from ${prom ? `Prometheus ${cp.prometheus}` : 'the proxies\' push streams'})`);
+  cp.log(`dashboard: /ui/ on the API listener (traffic from ${prom ? `Prometheus ${cp.prometheus}` : cp.traffic ? 'the proxies\' push streams, every replica\'s' : 'the proxies\' push streams'})`);
   return async (req, res, url) => {
     if (url.pathname === '/ui') return void res.writeHead(301, { location: '/ui/' }).end();
     const rel = url.pathname.slice('/ui/'.length);

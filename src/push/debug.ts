@@ -3,6 +3,8 @@
  * /debug/syncz (every proxy's sync state), /debug/config_dump?proxy=ID (the config it gets and
  * the facts known of its workload certificate),
  * /debug/registryz (services, endpoints, workloads), /debug/configz (config by kind, mesh config),
+ * /debug/statsz?periodMs=N[&service=S][&workload=W][&namespace=NS] (the traffic the proxies connected here
+ * reported: raw counts and latency buckets per slot, what a peer replica adds to its own),
  * and /registry/v1/manual (POST / DELETE: what `bowline register` calls).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,6 +14,7 @@ import { parsePorts, registerManual, unregisterManual, type ManualRegistration }
 import { isStoreError, type Store } from '../store/store.js';
 import type { MeshController } from '../mesh/controller.js';
 import type { PushServer } from './server/server.js';
+import type { EdgeFilter } from './server/stats-window.js';
 
 /** What the debug handlers read. */
 export interface DebugDeps {
@@ -55,6 +58,25 @@ export function findProxy(ids: string[], q: string): string | undefined {
   return hits.length === 1 ? hits[0] : undefined;
 }
 
+/** statsz's `periodMs` (default 5 minutes, at most the window), or why it is not one. */
+export function statszPeriod(url: URL, windowMs: number): number | string {
+  const v = url.searchParams.get('periodMs');
+  if (v === null) return Math.min(5 * 60_000, windowMs);
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1000 || n > windowMs) return `periodMs must be a whole number of milliseconds from 1000 to ${windowMs} (the traffic window), not ${JSON.stringify(v)}`;
+  return n;
+}
+
+/** statsz's edge filter (service, workload, namespace) from the query. */
+export function statszFilter(url: URL): EdgeFilter {
+  const f: EdgeFilter = {};
+  for (const k of ['service', 'workload', 'namespace'] as const) {
+    const v = url.searchParams.get(k);
+    if (v !== null && v !== '') f[k] = v;
+  }
+  return f;
+}
+
 /** Returns a handler answering the debug paths; it returns false for paths it does not own. */
 export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> {
   const now = deps.now ?? Date.now;
@@ -78,6 +100,16 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
         }
         // `certificate`: what the control plane knows of the proxy's workload certificate (no key), what explain reads of it.
         json(res, 200, { proxy: id, ...(deps.replica !== undefined ? { replica: deps.replica } : {}), status: deps.server.status().find((s) => s.id === id), certificate: deps.server.identityOf(id), config: deps.server.configDump(id) });
+        return true;
+      }
+      case '/debug/statsz': {
+        const period = statszPeriod(url, deps.server.stats.windowMs);
+        if (typeof period === 'string') {
+          fail(res, 400, 'BOWLINE_E_DEBUG_QUERY', period);
+          return true;
+        }
+        const filter = statszFilter(url);
+        json(res, 200, { now: now(), ...(deps.replica !== undefined ? { replica: deps.replica } : {}), periodMs: period, window: deps.server.stats.export(period, filter) });
         return true;
       }
       case '/debug/registryz':

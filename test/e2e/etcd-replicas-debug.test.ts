@@ -1,7 +1,8 @@
 // Two control-plane replicas on one etcd, each holding the push stream of one real sidecar: the
 // replica asked answers for both (proxy-status with its REPLICA column, config_dump of the other's
-// proxy, explain with the other's proxy as connected: the same answer from either replica), over
-// the peers' authenticated debug API; a replica that does not answer is named without delaying
+// proxy, explain with the other's proxy as connected: the same answer from either replica; the
+// traffic each replica's proxies reported, added up for explain, the dashboard and /debug/statsz),
+// over the peers' authenticated debug API; a replica that does not answer is named without delaying
 // the answer, and a replica whose presence ended is simply gone.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ async function sidecar(cp: ControlPlane, name: string, service: string, sa: stri
   const appPort = await app(name);
   const portsFile = join(homes[0]!, `${name}.ports.json`);
   const c = startBowline(['proxy', '--server', `127.0.0.1:${cp.ports.push}`, '--namespace', 'default', '--service-account', sa, '--name', name,
-    '--labels', `app=${service},version=v1`, '--admin-port', '0', '--metrics-port', '0', '--telemetry', 'off', '--service', `${service}:9080@${appPort}`,
+    '--labels', `app=${service},version=v1`, '--admin-port', '0', '--metrics-port', '0', '--stats-interval-ms', '300', '--service', `${service}:9080@${appPort}`,
     '--bind-port', '9080=0', '--outbound-port', 'auto', '--ports-file', portsFile]);
   children.push(c);
   const outbound = await waitFor(() => (readPortsFile(portsFile, ['admin']) as unknown as { listeners?: Record<string, number> } | undefined)?.listeners?.outbound, { timeoutMs: 15_000, what: () => `${name} ports file:\n${c.output()}` });
@@ -131,6 +132,47 @@ describe('replicas on one etcd answer for each other\'s proxies', () => {
     }
   }, 60_000);
 
+  it('the traffic each replica\'s proxies reported adds up: /debug/statsz, the dashboard graph and explain at either replica', async () => {
+    // productpage (its stream on replica-a) calls ratings (on replica-b): the caller's report goes to a, the callee's to b.
+    await settle(productpage.outbound, 'http://ratings:9080/ratings/0', 200);
+    const before = (await get(a, '/debug/statsz')).body;
+    const sent = (before.window.slots as any[]).flatMap((sl) => sl.edges).filter((e: any) => e.reporter === 'source' && e.destination.service.startsWith('ratings.')).reduce((n: number, e: any) => n + e.n, 0);
+    for (let i = 0; i < 20; i++) expect((await call(productpage.outbound, `http://ratings:9080/ratings/${i}`)).status).toBe(200);
+    const total = sent + 20;
+    const count = (body: any, reporter: string): number => (body.window.slots as any[]).flatMap((sl) => sl.edges)
+      .filter((e: any) => e.reporter === reporter && e.source.workload === 'productpage-v1' && e.destination.service.startsWith('ratings.')).reduce((n: number, e: any) => n + e.n, 0);
+    // Each replica's own window holds one side; the answer without ?local=1 holds both, from every replica.
+    const merged = (await waitFor(async () => {
+      const r = (await get(a, '/debug/statsz')).body;
+      return count(r, 'source') >= total && count(r, 'destination') >= total ? r : undefined;
+    }, { timeoutMs: 15_000, what: 'both sides of productpage -> ratings in replica-a\'s statsz' }))!;
+    expect(merged.replicas.map((r: any) => r.id)).toEqual(['replica-a', 'replica-b']);
+    expect(merged.unreachableReplicas).toEqual([]);
+    const localA = (await get(a, '/debug/statsz?local=1')).body;
+    const localB = (await get(b, '/debug/statsz?local=1')).body;
+    expect([count(localA, 'source'), count(localA, 'destination')]).toEqual([count(merged, 'source'), 0]);
+    expect([count(localB, 'source'), count(localB, 'destination')]).toEqual([0, count(merged, 'destination')]);
+    // A malformed period is the caller's mistake, said so.
+    expect((await get(a, '/debug/statsz?periodMs=soon')).status).toBe(400);
+
+    // The graph at replica-a shows the edge as ratings' proxy reported it (to replica-b): the callee's report.
+    const edge = (await waitFor(async () => {
+      const g = (await get(a, '/ui/api/graph')).body;
+      return g.edges?.find((e: any) => e.service.startsWith('ratings.') && e.reporter === 'destination' && e.requests >= total);
+    }, { timeoutMs: 15_000, what: 'the productpage -> ratings edge from ratings\' report on replica-a\'s graph' }))!;
+    expect(edge.errors).toBe(0);
+    // explain at either replica quotes the same traffic.
+    const q = `/debug/explain?${new URLSearchParams({ from: 'productpage', url: 'http://ratings:9080/ratings/0' })}`;
+    const step = (body: any): any => body.destinations?.[0]?.steps.find((x: any) => x.step === 'traffic');
+    const [atA, atB] = (await waitFor(async () => {
+      const pair = [step((await get(a, q)).body), step((await get(b, q)).body)];
+      return pair[0] && JSON.stringify(pair[0]) === JSON.stringify(pair[1]) ? pair : undefined;
+    }, { timeoutMs: 10_000, what: 'the same traffic step at both replicas' }))!;
+    expect(atA.decision).toMatch(/^\d+ requests, 0% errors$/);
+    expect(Number(atA.decision.split(' ')[0])).toBeGreaterThanOrEqual(total);
+    expect(atB).toEqual(atA);
+  }, 60_000);
+
   it('explain sees the other replica\'s proxy as connected: the same answer asked at either replica, and the real one', async () => {
     await settle(productpage.outbound, 'http://ratings:9080/ratings/0', 200);
     const strict = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'istio-system' }, spec: { mtls: { mode: 'STRICT' } } };
@@ -166,12 +208,18 @@ describe('replicas on one etcd answer for each other\'s proxies', () => {
     servers.push(hung);
     await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
-    await a.store.putRaw(replicaKey('replica-c'), JSON.stringify({ id: 'replica-c', apiUrl: url, startedAt: new Date().toISOString() }), { ttlMs: 2000 });
-    const r = await get(a, '/debug/syncz');
+    await a.store.putRaw(replicaKey('replica-c'), JSON.stringify({ id: 'replica-c', apiUrl: url, startedAt: new Date().toISOString() }), { ttlMs: 6000 });
+    // The proxies, the traffic windows and explain, asked together (each waits for the silent replica's deadline).
+    const [r, st, ex] = await Promise.all([get(a, '/debug/syncz'), get(a, '/debug/statsz'), get(a, `/debug/explain?${new URLSearchParams({ from: 'productpage', url: 'http://ratings:9080/ratings/0' })}`)]);
     expect(r.status).toBe(200);
     expect(r.ms).toBeLessThan(6000); // the peers' 2 s deadline, not a hang
     expect(r.body.unreachableReplicas).toEqual([{ id: 'replica-c', apiUrl: url, error: `${url}: no answer within 2000 ms` }]);
     expect(r.body.proxies.map((p: any) => p.id)).toEqual(['productpage-v1.default', 'ratings-v1.default']);
+    // The traffic windows too: statsz and explain name the replica whose traffic is missing.
+    expect(st.ms).toBeLessThan(6000);
+    expect(st.body.unreachableReplicas).toEqual([{ id: 'replica-c', apiUrl: url, error: `${url}: no answer within 2000 ms` }]);
+    expect(ex.ms).toBeLessThan(6000); // its proxies' fan-out and its traffic's at the same time
+    expect(ex.body.warnings).toContain(`traffic reported to replica replica-c (${url}) is not included: ${url}: no answer within 2000 ms`);
     hung.closeAllConnections();
     // Its lease ends (nobody renews it): it is no longer a replica.
     await waitFor(async () => (await get(a, '/debug/syncz')).body.unreachableReplicas.length === 0, { timeoutMs: 15_000, what: 'replica-c\'s presence to end' });

@@ -8,6 +8,7 @@ import type { MeshController } from '../../mesh/controller.js';
 import type { PushServer } from '../../push/server/server.js';
 import type { ReplicaParts } from '../replicas/peers.js';
 import { BadRequestUrlError, explain } from './explain.js';
+import { gatherTraffic, missingTraffic } from '../replicas/traffic.js';
 import { explainAcrossReplicas } from './replica-sources.js';
 import { UnknownWorkloadError } from './workloads.js';
 
@@ -48,8 +49,17 @@ export function explainHandler(push: { server: PushServer; controller: MeshContr
     try {
       const server = push.server;
       const request = { from, url: target, method: q.get('method') ?? 'GET', headers: parseHeaders(q.getAll('header')) };
-      const traffic = { edges: server.stats.graphEdges(TRAFFIC_PERIOD_MS), periodMs: TRAFFIC_PERIOD_MS };
-      const out = await explainAcrossReplicas((src) => explain(src, request, traffic), { snapshot: push.controller.current(), now: Date.now(), server, ...(push.replicas ? { replicas: push.replicas } : {}) });
+      // Replicas on a shared store: the traffic every replica's proxies reported (each reports to the replica holding its
+      // stream), gathered while explainAcrossReplicas gathers their proxies.
+      let traffic = { edges: server.stats.graphEdges(TRAFFIC_PERIOD_MS), periodMs: TRAFFIC_PERIOD_MS };
+      let missing: string[] = [];
+      const replicas = push.replicas;
+      const ready = replicas ? gatherTraffic(replicas.self, server.stats, replicas.peers, TRAFFIC_PERIOD_MS).then((g) => {
+        traffic = { edges: g.window.graphEdges(TRAFFIC_PERIOD_MS), periodMs: TRAFFIC_PERIOD_MS };
+        missing = missingTraffic(g);
+      }) : undefined;
+      const out = await explainAcrossReplicas((src) => explain(src, request, traffic), { snapshot: push.controller.current(), now: Date.now(), server, ...(replicas ? { replicas } : {}), ...(ready ? { ready } : {}) });
+      out.warnings.push(...missing);
       send(res, 200, out);
     } catch (err) {
       if (err instanceof UnknownWorkloadError) return failure(res, 404, err.code, err.message, { known: err.known });

@@ -40,11 +40,15 @@ export function peerFacts(status: number, body: unknown): PeerFacts | string {
  * connected there. Peers that do not answer are named in the explanation's warnings; their proxies
  * are evaluated as not connected.
  */
-export async function explainAcrossReplicas(run: (src: ExplainSources) => Explanation, o: { snapshot: MeshSnapshot; now: number; server: PushServer; replicas?: ReplicaParts }): Promise<Explanation> {
+export async function explainAcrossReplicas(run: (src: ExplainSources) => Explanation, o: { snapshot: MeshSnapshot; now: number; server: PushServer; replicas?: ReplicaParts; ready?: Promise<void> }): Promise<Explanation> {
   const { server, replicas } = o;
   const local = server.status();
-  if (!replicas) return run({ snapshot: o.snapshot, now: o.now, proxies: local, configOf: (id) => server.configDump(id), certificateOf: (id) => server.identityOf(id) });
-  const all = await gatherProxies(replicas.self, local, replicas.peers);
+  if (!replicas) {
+    await o.ready;
+    return run({ snapshot: o.snapshot, now: o.now, proxies: local, configOf: (id) => server.configDump(id), certificateOf: (id) => server.identityOf(id) });
+  }
+  // `ready`: what `run` reads besides the proxies (the handler's traffic), gathered meanwhile.
+  const [all] = await Promise.all([gatherProxies(replicas.self, local, replicas.peers), o.ready]);
   const warnings = all.unreachable.map((u) => `replica ${u.id} (${u.apiUrl}) did not answer (${u.error}): proxies connected to it are evaluated as not connected`);
   if (all.peersUnknown) warnings.push(`${all.peersUnknown}: only the proxies connected to replica ${replicas.self.id} are known`);
   let proxies: ProxyStatus[] = newestById(all.proxies);

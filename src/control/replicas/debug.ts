@@ -2,14 +2,16 @@
  * /debug/syncz and /debug/config_dump across replicas (what `istioctl` does by asking every istiod,
  * done here by the replica asked): syncz lists every live replica's proxies, each with the replica
  * holding its stream, and names the replicas that did not answer; config_dump of a proxy held by a
- * peer is fetched from that peer. `?local=1` answers from this replica alone: what peers ask each
+ * peer is fetched from that peer; statsz adds every replica's traffic window (traffic.ts). `?local=1` answers from this replica alone: what peers ask each
  * other (no recursion). The caller was authenticated and authorized by the API listener before
  * (routes.ts); peers are asked with this replica's own `replica`-scope token (presence.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PushServer } from '../../push/server/server.js';
 import type { Peers } from './peers.js';
+import { statszFilter, statszPeriod } from '../../push/debug.js';
 import { findReplicaProxy, gatherProxies } from './proxies.js';
+import { gatherTraffic } from './traffic.js';
 
 /** The push side's own debug handler (src/push/debug.ts): answers from this replica's push server. */
 type LocalDebug = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -35,13 +37,27 @@ export interface ReplicaDebugDeps {
   now?: () => number;
 }
 
-/** Handles /debug/syncz and /debug/config_dump across replicas; returns false for other paths. */
+/** Handles /debug/syncz, /debug/config_dump and /debug/statsz across replicas; other paths go to `local`. */
 export function replicaDebugHandler(d: ReplicaDebugDeps): LocalDebug {
   const now = d.now ?? Date.now;
   return async (req, res, url) => {
     const path = url.pathname.replace(/\/+$/, '');
-    if (path !== '/debug/syncz' && path !== '/debug/config_dump') return d.local(req, res, url);
+    if (path !== '/debug/syncz' && path !== '/debug/config_dump' && path !== '/debug/statsz') return d.local(req, res, url);
     if (wantsLocal(url)) return d.local(req, res, url);
+    if (path === '/debug/statsz') {
+      const period = statszPeriod(url, d.server.stats.windowMs);
+      if (typeof period === 'string') {
+        json(res, 400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 400, reason: 'BOWLINE_E_DEBUG_QUERY', message: period });
+        return true;
+      }
+      const filter = statszFilter(url);
+      const t = await gatherTraffic(d.self, d.server.stats, d.peers, period, filter);
+      json(res, 200, {
+        now: now(), replica: d.self.id, periodMs: period, window: t.window.export(period, filter), replicas: t.replicas, unreachableReplicas: t.unreachable,
+        ...(t.peersUnknown ? { peersUnknown: t.peersUnknown } : {}),
+      });
+      return true;
+    }
     if (path === '/debug/config_dump') {
       const q = url.searchParams.get('proxy') ?? '';
       // Held here under that exact id: no need to ask anyone.

@@ -53,4 +53,13 @@ describe('peerClient', () => {
     await expect(peers.get(rec(hung), '/debug/syncz?local=1')).rejects.toThrow(`${hung}: no answer within 150 ms`);
     await expect(peers.get(rec(html), '/debug/syncz?local=1')).rejects.toThrow(`${html} answered 502 with a body that is not JSON`);
   });
+
+  it('refuses an answer larger than its limit instead of reading it all', async () => {
+    const st = await store();
+    const big = await serve((_req, res) => res.end(JSON.stringify({ window: { slots: 'x'.repeat(64 * 1024) } })));
+    const small = await serve((_req, res) => res.end('{"proxies":[]}'));
+    const peers = peerClient({ store: st, self: 'a', token: () => 't', maxBytes: 16 * 1024 });
+    await expect(peers.get({ id: 'b', apiUrl: big, startedAt: '' }, '/debug/statsz?local=1')).rejects.toThrow(`${big}: answered more than 16384 bytes`);
+    expect(await peers.get({ id: 'c', apiUrl: small, startedAt: '' }, '/debug/syncz?local=1')).toEqual({ status: 200, body: { proxies: [] } });
+  });
 });

@@ -12,6 +12,9 @@ import { listReplicas, type ReplicaRecord } from './presence.js';
 /** How long one request to a peer may take by default. */
 export const PEER_TIMEOUT_MS = 2000;
 
+/** The largest answer read from a peer by default (a traffic window of a very large mesh stops here rather than filling memory). */
+export const PEER_MAX_BYTES = 32 * 1024 * 1024;
+
 /** A peer that did not answer (or not with a 2xx/4xx JSON body). */
 export interface UnreachableReplica {
   id: string;
@@ -46,11 +49,14 @@ export interface PeerClientOptions {
   /** PEM roots that verify the peers' API certificates (the mesh CA's trust bundle), for https peers. */
   ca?: () => string;
   timeoutMs?: number;
+  /** Largest answer body read (default PEER_MAX_BYTES); a longer one is refused. */
+  maxBytes?: number;
 }
 
 /** The peers of replica `self`, asked over HTTP(S). */
 export function peerClient(o: PeerClientOptions): Peers {
   const timeoutMs = o.timeoutMs ?? PEER_TIMEOUT_MS;
+  const maxBytes = o.maxBytes ?? PEER_MAX_BYTES;
   return {
     self: o.self,
     async others() {
@@ -67,7 +73,12 @@ export function peerClient(o: PeerClientOptions): Peers {
           ...(tls && o.ca ? { ca: o.ca() } : {}),
         }, (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let bytes = 0;
+          res.on('data', (c: Buffer) => {
+            bytes += c.length;
+            if (bytes > maxBytes) req.destroy(new Error(`answered more than ${maxBytes} bytes`));
+            else chunks.push(c);
+          });
           res.on('end', () => {
             clearTimeout(deadline);
             const text = Buffer.concat(chunks).toString('utf8');

@@ -6,7 +6,7 @@ import type { GraphEdge, GraphNode, MeshGraph } from '../graph.js';
 import { fmt, ms, usePolled } from './data.js';
 import { layout, NODE_H } from './layout.js';
 
-type GraphAnswer = MeshGraph & { source: string; periodMs: number; proxies: number };
+type GraphAnswer = MeshGraph & { source: string; periodMs: number; proxies: number; trafficMissing?: string[] };
 
 function edgeLabel(e: GraphEdge): string {
   return `${fmt(e.rps)} rps · ${fmt(100 * e.errorRatio)}% err · p99 ${ms(e.p99)}`;
@@ -69,6 +69,7 @@ export function GraphPage() {
   const key = (e: KeyboardEvent, id: string): void => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); setSel(id); } };
   return html`
     ${g.empty ? html`<p class="empty" role="status">${g.empty}</p>` : null}
+    ${g.trafficMissing?.length ? html`<p class="bad" role="alert">Not every replica's traffic is shown: ${g.trafficMissing.join('; ')}</p>` : null}
     <div class="graph-wrap">
       <div class="graph">
         <svg width=${Math.max(width, 300)} height=${Math.max(height + 20, 120)} role="img" aria-label="Service graph">

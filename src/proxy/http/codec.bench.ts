@@ -6,7 +6,7 @@
  * application's response. Run by hand: node --import tsx src/proxy/http/codec.bench.ts [--json]
  *
  * `--telemetry on|notrace|nometrics`: the telemetry hooks run around the codec as the proxy runs
- * them (src/telemetry/proxy-hooks.ts with bench/proxy.ts's config, 1 % sampling: trace fields and
+ * them (src/telemetry/proxy-hooks.ts with the proxy benchmark's config, 1 % sampling: trace fields and
  * the peer-metadata field added to the upstream head, the response's peer metadata taken, the
  * request counted): telemetry's JavaScript per request without sockets, to set beside the
  * proxy's CPU per request in bench/telemetry-ab.ts. One mode per process (a process that ran
@@ -18,7 +18,6 @@ import { parseResponseHead, type ResponseHead } from './response-head.js';
 import { flagsText } from '../record.js';
 import { createProxyTelemetry, type TelemetryConfig } from '../../telemetry/telemetry.js';
 import { telemetryHooks, type ProxyRecordView, type TelemetryHooks } from '../../telemetry/proxy-hooks.js';
-import { bowlineConfig } from '../../../bench/proxy.js';
 
 const SHAPES = {
   wrk: {
@@ -36,8 +35,16 @@ const SHAPES = {
 
 const mode = process.argv.includes('--telemetry') ? process.argv[process.argv.indexOf('--telemetry') + 1] ?? 'on' : 'off';
 if (!['on', 'notrace', 'nometrics', 'off'].includes(mode)) throw new Error(`--telemetry on|notrace|nometrics|off, not ${mode}`);
+/** bench/proxy.ts's proxy as telemetry sees it: an outbound listener, a mesh cluster with one endpoint, Istio's 1 % sampling. */
+const CONFIG = {
+  node: { id: 'bench', role: 'sidecar', workload: 'bench', namespace: 'default', serviceAccount: 'bench', labels: { app: 'bench' } },
+  mesh: { tracingSampling: 1, accessLog: { enabled: false, encoding: 'TEXT' }, autoMtls: false, outboundTrafficPolicy: 'ALLOW_ANY' },
+  listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', filterChains: [{ name: 'http', http: { routeConfig: 'reviews' } }] }],
+  clusters: [{ name: 'reviews-v1', discovery: 'eds', protocol: 'http1' }],
+  endpoints: [{ cluster: 'reviews-v1', endpoints: [{ address: '127.0.0.1', port: 80 }] }],
+} as unknown as TelemetryConfig;
 const hooks: TelemetryHooks | undefined = mode === 'off' ? undefined : telemetryHooks(
-  createProxyTelemetry({ config: bowlineConfig(0, 80) as TelemetryConfig, tracing: mode !== 'notrace', metrics: mode !== 'nometrics' }), { flagsText });
+  createProxyTelemetry({ config: CONFIG, tracing: mode !== 'notrace', metrics: mode !== 'nometrics' }), { flagsText });
 /** The exchange's record as telemetry reads it: one object refilled per request (the proxy's is its exchange, made anyway). */
 let current: RequestHead | undefined;
 const rec: ProxyRecordView = {

@@ -47,6 +47,21 @@ export interface SeriesPoint {
   byVersion: Record<string, number>;
 }
 
+/** One edge of a slot as exported (`StatsWindow.export`): the key, the counts and the latency buckets (on WINDOW_BOUNDS_MS). */
+export type ExportedEdge = EdgeKey & { n: number; e: number; s: number; b: number[]; classes: Record<string, number> };
+
+/**
+ * A window's slots as another control-plane replica reads them (GET /debug/statsz?local=1): the raw
+ * counts and buckets, not quantiles, so that the windows of several replicas -- each holding the
+ * reports of the proxies connected to it -- add up to the mesh's (`StatsWindow.absorb`).
+ */
+export interface StatsExport {
+  slotMs: number;
+  boundsMs: number[];
+  /** Slot starts (epoch ms) in order, every slot of the period (an empty one has no edges). */
+  slots: Array<{ start: number; edges: ExportedEdge[] }>;
+}
+
 interface Agg {
   key: EdgeKey;
   n: number;
@@ -105,7 +120,8 @@ export class StatsWindow {
   readonly slotMs: number;
   readonly windowMs: number;
   private readonly maxKeys: number;
-  private readonly now: () => number;
+  /** The clock the window counts slots by (a merged copy keeps it: src/control/replicas/traffic.ts). */
+  readonly now: () => number;
   private readonly slots: Slot[] = [];
   /** Rows refused as malformed, and rows dropped because a slot was full. */
   refused = 0;
@@ -135,7 +151,7 @@ export class StatsWindow {
       // A request that failed before its cluster was known names the cluster (`outbound|9080||HOST`): count it for HOST.
       const cluster = /^(?:outbound|inbound)\|\d*\|[^|]*\|(.+)$/.exec(r.ds);
       if (cluster) r.ds = cluster[1]!;
-      const k = [r.r, r.sw, r.sn, r.sv, r.dw, r.dn, r.dv, r.ds, r.p, r.m].join('\u0000');
+      const k = rowKey(r.r, r.sw, r.sn, r.sv, r.dw, r.dn, r.dv, r.ds, r.p, r.m);
       let a = slot.aggs.get(k);
       if (!a) {
         if (slot.aggs.size >= this.maxKeys) { this.dropped++; continue; }
@@ -155,6 +171,64 @@ export class StatsWindow {
     this.reports++;
     this.lastReportAt = this.now();
     return bad;
+  }
+
+  /** The slots overlapping the last `periodMs` (default the whole window), their edges matching `filter`, with raw counts: for a peer replica to absorb. */
+  export(periodMs = this.windowMs, filter: EdgeFilter = {}): StatsExport {
+    const since = this.now() - periodMs;
+    const slots: StatsExport['slots'] = [];
+    for (const slot of this.slots) {
+      if (slot.start + this.slotMs <= since) continue;
+      const edges: ExportedEdge[] = [];
+      for (const a of slot.aggs.values()) if (matches(a.key, filter)) edges.push({ ...a.key, n: a.n, e: a.e, s: a.s, b: [...a.b], classes: { ...a.classes } });
+      // Empty slots too: rates divide by the time since the period's first slot, and series keep an even time axis.
+      slots.push({ start: slot.start, edges });
+    }
+    return { slotMs: this.slotMs, boundsMs: [...WINDOW_BOUNDS_MS], slots };
+  }
+
+  /**
+   * Adds another window's export (a peer replica's) slot by slot, by slot start: both windows count
+   * time in the same slots (start = t - t % slotMs), so a slot of each holds the same seconds. Slots
+   * older than this window are skipped; an edge that is not well formed is skipped and counted.
+   * Throws when the export's slot length or buckets differ from this window's (nothing is added).
+   * Returns the edges refused.
+   */
+  absorb(x: StatsExport): number {
+    if (x.slotMs !== this.slotMs) throw new Error(`slots of ${x.slotMs} ms, this window's are ${this.slotMs} ms`);
+    if (!Array.isArray(x.boundsMs) || x.boundsMs.length !== WINDOW_BOUNDS_MS.length || x.boundsMs.some((b, i) => b !== WINDOW_BOUNDS_MS[i])) throw new Error('latency buckets other than this window\'s');
+    const cutoff = this.now() - this.windowMs;
+    let bad = 0;
+    for (const xs of x.slots) {
+      if (!Number.isInteger(xs.start) || xs.start % this.slotMs !== 0 || !Array.isArray(xs.edges)) { bad += Array.isArray(xs.edges) ? xs.edges.length : 1; continue; }
+      if (xs.start + this.slotMs <= cutoff) continue;
+      const slot = this.slotStarting(xs.start);
+      for (const edge of xs.edges) {
+        const problem = exportedEdgeProblem(edge);
+        if (problem !== undefined) { bad++; continue; }
+        const k = rowKey(edge.reporter === 'destination' ? 'd' : 's', edge.source.workload, edge.source.namespace, edge.source.version, edge.destination.workload, edge.destination.namespace, edge.destination.version, edge.destination.service, edge.protocol, edge.mtls ? 1 : 0);
+        let a = slot.aggs.get(k);
+        if (!a) {
+          if (slot.aggs.size >= this.maxKeys) { this.dropped++; continue; }
+          const { source, destination } = edge;
+          a = { key: { reporter: edge.reporter, source: { ...source }, destination: { ...destination }, protocol: edge.protocol, mtls: edge.mtls }, n: 0, e: 0, s: 0, b: new Float64Array(WINDOW_BOUNDS_MS.length + 1), classes: {} };
+          slot.aggs.set(k, a);
+        }
+        addInto(a, { key: a.key, n: edge.n, e: edge.e, s: edge.s, b: Float64Array.from(edge.b), classes: edge.classes });
+      }
+    }
+    this.refused += bad;
+    return bad;
+  }
+
+  /** The slot starting at `start` (a multiple of slotMs), made where it belongs in the ordered list when there is none. */
+  private slotStarting(start: number): Slot {
+    let i = this.slots.length;
+    while (i > 0 && this.slots[i - 1]!.start > start) i--;
+    if (i > 0 && this.slots[i - 1]!.start === start) return this.slots[i - 1]!;
+    const slot: Slot = { start, aggs: new Map() };
+    this.slots.splice(i, 0, slot);
+    return slot;
   }
 
   /**
@@ -229,6 +303,31 @@ export class StatsWindow {
     }
     return last!;
   }
+}
+
+/** The key of an edge in a slot (reporter, workloads, versions, service, protocol, mTLS). */
+function rowKey(r: string, sw: string, sn: string, sv: string, dw: string, dn: string, dv: string, ds: string, p: string, m: number): string {
+  return [r, sw, sn, sv, dw, dn, dv, ds, p, m].join('\u0000');
+}
+
+const isShortString = (v: unknown): v is string => typeof v === 'string' && v.length <= 253;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** Why an exported edge (from a peer) cannot be added, or undefined. */
+export function exportedEdgeProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null) return 'edge is not an object';
+  const e = v as Partial<ExportedEdge>;
+  if (e.reporter !== 'source' && e.reporter !== 'destination') return 'reporter must be source or destination';
+  const src = e.source as Partial<EdgeKey['source']> | undefined, dst = e.destination as Partial<EdgeKey['destination']> | undefined;
+  if (typeof src !== 'object' || src === null || ![src.workload, src.namespace, src.app, src.version].every(isShortString)) return 'source must name workload, namespace, app and version';
+  if (typeof dst !== 'object' || dst === null || ![dst.workload, dst.namespace, dst.app, dst.version, dst.service].every(isShortString)) return 'destination must name workload, namespace, app, version and service';
+  if (e.protocol !== 'http' && e.protocol !== 'grpc' && e.protocol !== 'tcp') return 'protocol must be http, grpc or tcp';
+  if (typeof e.mtls !== 'boolean') return 'mtls must be a boolean';
+  if (!isCount(e.n) || !isCount(e.e) || !isCount(e.s) || e.e > e.n) return 'n, e and s must be non-negative numbers, e at most n';
+  if (!Array.isArray(e.b) || e.b.length !== WINDOW_BOUNDS_MS.length + 1 || !e.b.every(isCount)) return `b must be ${WINDOW_BOUNDS_MS.length + 1} bucket counts`;
+  const c = e.classes;
+  if (typeof c !== 'object' || c === null || Array.isArray(c) || Object.keys(c).length > 16 || !Object.entries(c).every(([k, n]) => k.length <= 16 && isCount(n))) return 'classes must map response classes to counts';
+  return undefined;
 }
 
 function matches(k: EdgeKey, f: EdgeFilter): boolean {
