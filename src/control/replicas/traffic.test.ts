@@ -67,6 +67,9 @@ describe('replicaTrafficSource', () => {
     t += 2000;
     await src.graphEdges(60_000);
     expect(asked).toHaveLength(3);
+    // A period a peer would refuse is brought into its range (a dashboard's `window=-5`).
+    await src.series({ service: 'reviews' }, -5000);
+    expect(asked[3]).toBe('/debug/statsz?local=1&periodMs=1000&service=reviews');
     expect(src.missing()).toEqual([]);
   });
 });

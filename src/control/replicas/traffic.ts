@@ -124,10 +124,12 @@ export function replicaTrafficSource(self: { id: string; apiUrl?: string }, loca
     }
     return hit.gathered;
   };
+  // What a peer's statsz takes: whole seconds from one to the window.
+  const period = (ms: number): number => Math.min(local.windowMs, Math.max(1000, Math.round(ms) || local.windowMs));
   return {
     name: 'push',
-    graphEdges: async (periodMs) => (await gather(periodMs, {})).window.graphEdges(periodMs),
-    series: async (filter, periodMs) => (await gather(Math.min(periodMs, local.windowMs), filter)).window.series(filter, periodMs),
+    graphEdges: async (periodMs) => (await gather(period(periodMs), {})).window.graphEdges(periodMs),
+    series: async (filter, periodMs) => (await gather(period(periodMs), filter)).window.series(filter, periodMs),
     missing: () => (last ? missingTraffic(last) : []),
   };
 }
