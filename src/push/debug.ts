@@ -109,7 +109,11 @@ export function pushDebugHandlers(deps: DebugDeps): (req: IncomingMessage, res: 
           return true;
         }
         const filter = statszFilter(url);
-        json(res, 200, { now: now(), ...(deps.replica !== undefined ? { replica: deps.replica } : {}), periodMs: period, window: deps.server.stats.export(period, filter) });
+        const body = { now: now(), ...(deps.replica !== undefined ? { replica: deps.replica } : {}), periodMs: period, window: deps.server.stats.export(period, filter) };
+        // ?local=1 is what a peer replica reads (every slot's every edge): without the indentation, a third of the bytes.
+        const local = url.searchParams.get('local');
+        if (local === '1' || local === 'true') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
+        else json(res, 200, body);
         return true;
       }
       case '/debug/registryz':
