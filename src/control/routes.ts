@@ -22,6 +22,7 @@ import { parseResourcePath, type ConfigApi } from './config-api.js';
 import { replicaDebugHandler } from './replicas/debug.js';
 import type { ReplicaParts } from './replicas/peers.js';
 import { gatherProxies } from './replicas/proxies.js';
+import { sharedFor } from './replicas/shared.js';
 import { replicaTrafficSource } from './replicas/traffic.js';
 import { serveDiscovery } from './discovery.js';
 import { explainHandler } from './explain/handler.js';
@@ -77,11 +78,12 @@ export function partMounts(p: MountedParts): Mount[] {
     const d = p.dashboard;
     const replicas = p.push?.replicas;
     const server = p.push?.server;
-    // Replicas on a shared store: the dashboard lists every replica's proxies, as /debug/syncz does.
-    const proxies = replicas && server ? async () => {
+    // Replicas on a shared store: the dashboard lists every replica's proxies, as /debug/syncz does; one gathering
+    // serves every page and viewer for 2 s (the pages poll every 3 s).
+    const proxies = replicas && server ? sharedFor(2000, async () => {
       const all = await gatherProxies(replicas.self, server.statusWithCertificates(), replicas.peers);
       return { proxies: all.proxies, replicas: all.replicas, unreachableReplicas: all.unreachable, ...(all.peersUnknown ? { peersUnknown: all.peersUnknown } : {}) };
-    } : undefined;
+    }) : undefined;
     // And the traffic every replica's proxies reported, for the graph and service pages (each proxy reports to the replica holding its stream).
     const traffic = replicas && server ? replicaTrafficSource(replicas.self, server.stats, replicas.peers) : undefined;
     const deps = { store: p.store, ...(p.push ? { push: { server: p.push.server, controller: p.push.controller } } : {}), ...(proxies ? { proxies } : {}), ...(traffic ? { traffic } : {}), ...(d.prometheus ? { prometheus: d.prometheus } : {}), authenticate: d.authenticate, log: p.log };
