@@ -1,11 +1,11 @@
 /**
- * `node --import tsx bench/telemetry-ab.ts [--rounds 9] [--secs 4] [--rate 1000] [--mode both|fixed|sat] [--target NAME=DIR[+off][+env=VAR=VALUE]] ... [--stdout PREFIX]`:
+ * `node --import tsx bench/telemetry-ab.ts [--rounds 9] [--secs 4] [--rate 1000] [--mode both|fixed|sat] [--target NAME=DIR[+off][+env=VAR=VALUE][+node=FLAG]] ... [--stdout PREFIX]`:
  * telemetry's share of the proxy's CPU per request (issue 18's `telemetry_cpu_overhead_pct`
  * and `telemetry_sat_cpu_overhead_pct`) measured side by side, small enough to repeat while
  * changing code. One nginx upstream and one `bowline proxy` per target, all with the bench's
  * 10-rule config (bench/proxy.ts `bowlineConfig`). Default targets: `on` (this checkout) and
  * `off` (this checkout, `--telemetry off`). A target may be another build (DIR holding bin/
- * and dist/, e.g. a copy of an older dist/) or take an environment switch (`+env=VAR=1`).
+ * and dist/, e.g. a copy of an older dist/) or take an environment switch (`+env=VAR=1`) or node flags after the proxy's (`+node=--max-semi-space-size=1`).
  *
  * Each round: every target under wrk (1 thread, 50 connections, S s) one after the other, the
  * order rotating by round (CPU per request at saturation); then every target at `rate` req/s
@@ -22,7 +22,8 @@
  * preemptions (involuntary context switches), nginx's sleeps (a wake-up of the upstream each), the TCP segments
  * sent (4 when every request and response is one segment with its ACK piggybacked), and the machine's steal and idle
  * time shares (/proc/stat): whether a high round did more work, woke its peers more or ran slower. `--together`: every target under its own wrk at the same
- * time instead (the full bench's telemetry rounds' shape, bench/telemetry-rounds.ts).
+ * time instead (the full bench's telemetry rounds' shape, bench/telemetry-rounds.ts). `TAB_PERF=1` (perf installed) adds per
+ * saturation run the proxy's epoll_pwait calls per request (loop turns) and wrk's context switches and CPU per request (`perf stat`).
  *
  * `--estimator K` (the first two targets: default `on` and `off`; two `+off` targets for an A/A check) instead repeats the full bench's estimate of
  * telemetry's share K times on the same two proxies, alternating the shapes `--shapes` names (default
@@ -59,13 +60,14 @@ const { values } = parseArgs({ options: {
 const rounds = Number(values.rounds), secs = Number(values.secs), rate = Number(values.rate);
 const doSat = values.mode !== 'fixed', doFixed = values.mode !== 'sat';
 
-interface Spec { name: string; dir: string; off: boolean; env: Record<string, string> }
+interface Spec { name: string; dir: string; off: boolean; env: Record<string, string>; node: string[] }
 function parseTarget(s: string): Spec {
   const eq = s.indexOf('=');
   const [dir, ...opts] = s.slice(eq + 1).split('+');
   const env: Record<string, string> = {};
-  for (const o of opts) if (o.startsWith('env=')) { const kv = o.slice(4); const i = kv.indexOf('='); env[kv.slice(0, i)] = kv.slice(i + 1); }
-  return { name: s.slice(0, eq), dir: resolve(dir || root), off: opts.includes('off'), env };
+  const node: string[] = [];
+  for (const o of opts) if (o.startsWith('env=')) { const kv = o.slice(4); const i = kv.indexOf('='); env[kv.slice(0, i)] = kv.slice(i + 1); } else if (o.startsWith('node=')) node.push(o.slice(5));
+  return { name: s.slice(0, eq), dir: resolve(dir || root), off: opts.includes('off'), env, node };
 }
 const specs = (values.target ?? ['on=.', 'off=.+off']).map(parseTarget);
 
@@ -111,14 +113,22 @@ let nginxWorker = 0;
  */
 function wrk(port: number, pid: number): { rps: number; cpu: number; n: number; io: number; wake: number; pre: number; steal: number; idle: number; ngx: number; segs: number } {
   const i0 = ioCalls(pid), w0 = wakeups(pid), p0 = preemptions(pid), m0 = machineTicks(), g0 = sleeps(nginxWorker), s0 = tcpOutSegs();
+  const perfFile = join(tmpdir(), `tab-perf-${pid}.csv`);
+  if (process.env.TAB_PERF) spawn('perf', ['stat', '-x,', '-o', perfFile, '-e', 'syscalls:sys_enter_epoll_pwait', '-p', String(pid), '--', 'sleep', String(secs)], { stdio: 'ignore' });
   const c0 = cpuUs(pid);
-  const r = spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
+  const wrkPerf = join(tmpdir(), `tab-wrk-${pid}.csv`);
+  const r = spawnSync(process.env.TAB_PERF ? 'perf' : 'wrk', [...(process.env.TAB_PERF ? ['stat', '-x,', '-o', wrkPerf, '-e', 'context-switches,task-clock', '--', 'wrk'] : []), '-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
   const c1 = cpuUs(pid);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
   const m = /(\d+) requests in/.exec(r.stdout ?? '');
   const n = m ? Number(m[1]) : 0;
   const per = (x: number): number => (n > 0 ? x / n : NaN);
   const m1 = machineTicks();
+  if (process.env.TAB_PERF) {
+    spawnSync('sleep', ['0.3']);
+    try { const polls = Number(/^(\d+),/m.exec(readFileSync(perfFile, 'utf8'))?.[1]); console.log(`  pid ${pid} epoll_pwait/req ${(polls / n).toFixed(3)} (${polls} over ${n})`); } catch { /* none */ }
+    try { const t = readFileSync(wrkPerf, 'utf8'); const cs = Number(/^(\d+),,context-switches/m.exec(t)?.[1]); const clk = Number(/^([\d.]+),msec,task-clock/m.exec(t)?.[1]); console.log(`  wrk cs/req ${(cs / n).toFixed(3)} cpu us/req ${(clk * 1000 / n).toFixed(2)}`); } catch { /* none */ }
+  }
   return { rps: rps ? Number(rps[1]) : NaN, cpu: per(c1 - c0), n, io: per(ioCalls(pid) - i0), wake: per(wakeups(pid) - w0), pre: per(preemptions(pid) - p0), steal: (m1.steal - m0.steal) / Math.max(1, m1.all - m0.all),
     idle: (m1.idle - m0.idle) / Math.max(1, m1.all - m0.all), ngx: per(sleeps(nginxWorker) - g0), segs: per(tcpOutSegs() - s0) };
 }
@@ -139,7 +149,7 @@ async function main(): Promise<void> {
     for (const s of specs) {
       startedAt = Date.now();
       const pf = join(dir, `${s.name}.ports.json`);
-      const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
+      const c = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...extra, ...s.node, join(s.dir, 'bin/bowline'), 'proxy', '--config', join(dir, 'cfg.json'), '--admin-port', '0', '--metrics-port', '0', '--ports-file', pf, ...(s.off ? ['--telemetry', 'off'] : [])],
         { cwd: dir, env: { ...process.env, ...s.env }, stdio: ['ignore', values.stdout ? openSync(`${values.stdout}.${s.name}`, 'w') : 'ignore', 'inherit'] });
       children.keep(c, s.name);
       targets.push({ ...s, port: await listenerPort(pf, 'outbound', c), pid: c.pid!, sat: [], fixed: [], p99: [], requests: 0, satIo: [] });

@@ -1,10 +1,11 @@
 /**
- * Random span and trace ids, cheaply: random bytes are drawn from the OS (random.ts: /dev/urandom) in 4 KiB blocks and
- * turned into one hex string per block, so an id costs a substring rather than a system call
- * or a native conversion.
+ * Random span and trace ids, cheaply: random bytes are drawn in 3-4 KiB blocks (random.ts: trace and
+ * span ids from `fillIdBytes`, a generator seeded from /dev/urandom per block; request ids, UUIDs, from
+ * /dev/urandom itself) and turned into one hex string per block, so an id costs a substring rather
+ * than a system call or a native conversion.
  */
 import { LineRecords } from './line-records.js';
-import { fillRandom } from './random.js';
+import { fillIdBytes, fillRandom } from './random.js';
 
 const POOL = 4096;
 
@@ -20,7 +21,7 @@ export interface IdSource {
 
 /** The default id source (crypto random). */
 export class RandomIds implements IdSource {
-  private readonly pool = Buffer.allocUnsafe(POOL);
+  private readonly pool = Buffer.allocUnsafeSlow(POOL);
   private hexPool = '';
   private pos = POOL * 2;
 
@@ -29,7 +30,7 @@ export class RandomIds implements IdSource {
     const n = bytes * 2;
     for (;;) {
       if (this.pos + n > this.hexPool.length) {
-        fillRandom(this.pool);
+        fillIdBytes(this.pool);
         this.hexPool = this.pool.toString('hex');
         this.pos = 0;
       }
@@ -110,7 +111,8 @@ export class ContextPool {
   private at = SEGMENT * RECORD;
   /** Next segment to slice from `out` (RECORDS / SEGMENT: draw again). */
   private segment = RECORDS / SEGMENT;
-  private readonly random = Buffer.allocUnsafe(RECORDS * 24);
+  /** Not from Buffer's shared pool: aligned for fillIdBytes, and the draw's memory is the pool's alone. */
+  private readonly random = Buffer.allocUnsafeSlow(RECORDS * 24);
   /** Each record's traceparent, x-b3-traceid and x-b3-spanid slots as DataViews (RECORDS * 3). */
   private readonly data: DataView[] = [];
 
@@ -138,7 +140,7 @@ export class ContextPool {
   }
 
   private refill(): void {
-    const r = fillRandom(this.random);
+    const r = fillIdBytes(this.random);
     const lines = this.lines;
     const p = this.samplingPercent;
     for (let i = 0; i < RECORDS; i++) {
