@@ -33,6 +33,7 @@ describeStore('kubernetes (a real kube-apiserver)', async () => {
     store,
     passTime: () => {},
     expiryWaitMs: 10_000,
+    othersWrite: true,
     async cleanup() {
       await empty(store);
       await store.close();
