@@ -131,12 +131,8 @@ export function flushStartupCode(major: () => void, execArgv: readonly string[] 
   return true;
 }
 
-/**
- * Starts sampling `activity` every `intervalMs` (the timer never keeps the process alive); returns the stop function.
- * `onCollected` runs after each collection (young-generation.ts growWhenLoaded re-arms there: the collection may have
- * shrunk the young generation even when it could not give all of it back).
- */
-export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INTERVAL_MS, onCollected?: () => void): () => void {
+/** Starts sampling `activity` every `intervalMs` (the timer never keeps the process alive); returns the stop function. */
+export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INTERVAL_MS): () => void {
   let gc: GcExtension | undefined;
   let major: (() => void) | undefined;
   const c = new IdleCollector(activity, (nth, startup) => {
@@ -149,7 +145,6 @@ export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INT
     // F, F, F, F does).
     if (nth > 1) { gc(true); gc(true); }
     major();
-    onCollected?.();
     return youngGenerationGivenBack();
   });
   const timer = setInterval(() => c.tick(), intervalMs);

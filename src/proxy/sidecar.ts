@@ -18,8 +18,8 @@ import type { Bootstrap } from './bootstrap.js';
 import type { OriginalDstLookup } from './capture/original-dst.js';
 import type { ControlClient } from './control-client/client.js';
 import type { AppProber } from './health.js';
-import { collectWhenIdle, fullGc, IDLE_GC_INTERVAL_MS, type GcExtension } from './idle-gc.js';
-import { growWhenLoaded, releaseYoungGeneration } from './young-generation.js';
+import { collectWhenIdle, IDLE_GC_INTERVAL_MS } from './idle-gc.js';
+import { releaseYoungGeneration } from './young-generation.js';
 import { listenLocalHttp } from './local-http.js';
 import type { PreparedIdentity } from './identity/join.js';
 import { ConfigRejectedError, startProxy, type ProxyPorts, type RunningProxy } from './proxy.js';
@@ -118,15 +118,10 @@ export async function runSidecar(o: SidecarOptions): Promise<Sidecar> {
     });
     cleanup.push(() => proxy.close());
     const st = proxy.stats;
-    // Once start-up has settled the young generation grows when load comes; the idle GC gives it back and the next load
-    // grows it again (young-generation.ts).
-    let gc: GcExtension | undefined;
-    const scavenge = (): void => (gc ??= fullGc())(true);
-    let stopGrowth = (): void => {};
-    const release = setTimeout(() => { if (releaseYoungGeneration()) stopGrowth = growWhenLoaded(scavenge); }, IDLE_GC_INTERVAL_MS).unref();
-    cleanup.push(() => { clearTimeout(release); stopGrowth(); });
-    const activity = (): number => st.requestsTotal + st.downstreamConnectionsTotal + st.tcpConnectionsTotal + st.tcpBytesReceived + st.tcpBytesSent;
-    cleanup.push(collectWhenIdle(activity, IDLE_GC_INTERVAL_MS, () => { stopGrowth = growWhenLoaded(scavenge); }));
+    // Once start-up has settled the young generation may grow under load; the idle GC gives it back (young-generation.ts).
+    const release = setTimeout(() => releaseYoungGeneration(), IDLE_GC_INTERVAL_MS).unref();
+    cleanup.push(() => clearTimeout(release));
+    cleanup.push(collectWhenIdle(() => st.requestsTotal + st.downstreamConnectionsTotal + st.tcpConnectionsTotal + st.tcpBytesReceived + st.tcpBytesSent));
     if (telemetry && o.telemetry) Object.assign(ports, await serveMetrics(telemetry, o.telemetry, cleanup, o.log));
     if (o.dns) ports.dns = await serveDns(() => proxy.current.config, o.dns.port, cleanup, o.log);
     const publish = (): void => {
