@@ -74,3 +74,12 @@ export async function childPid(pid: number, timeoutMs = 15_000): Promise<number>
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * haproxy's configuration for the drivers' haproxy targets: one thread, HTTP mode, listening on its fd 3
+ * (`bind fd@3`: a socket the driver bound, bench/ports.ts holdSocket), forwarding to 127.0.0.1:`upstream`
+ * over reused keep-alive connections.
+ */
+export function haproxyConfig(upstream: number): string {
+  return `global\n  nbthread 1\n  maxconn 10500\n  ulimit-n 20000\n  no strict-limits\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${upstream}\n`;
+}

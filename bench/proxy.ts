@@ -20,7 +20,7 @@ import { idleConnKb } from './idle-conns.js';
 import { openLoop, quantile } from './loadgen.js';
 import { benchVirtualHost, hopConfigs, pairedCpu, warmPool, type PairedResult } from './mtls-hop.js';
 import { cpuUs } from './cpu.js';
-import { childPid, holdSocket, listenerPort, spawnWithSocket, type HeldSocket } from './ports.js';
+import { childPid, haproxyConfig, holdSocket, listenerPort, spawnWithSocket, type HeldSocket } from './ports.js';
 import { H2LOAD } from './proxy-protocols.js';
 import { iqr, median, telemetryRounds, TELEMETRY_FULL, TELEMETRY_QUICK, type TelemetryRounds } from './telemetry-rounds.js';
 
@@ -87,7 +87,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
 /** haproxy (one thread) in HTTP mode listening on `held` (fd 3), forwarding to 127.0.0.1:`upstream`. */
 function haproxy(dir: string, held: HeldSocket, upstream: number): ChildProcess {
   const f = join(dir, `haproxy-${held.port}.cfg`);
-  writeFileSync(f, `global\n  nbthread 1\n  maxconn 10500\n  ulimit-n 20000\n  no strict-limits\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind fd@3\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${upstream}\n`);
+  writeFileSync(f, haproxyConfig(upstream));
   return run(which('haproxy')!, ['-f', f, '-db'], held);
 }
 
