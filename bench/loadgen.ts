@@ -13,13 +13,17 @@ import { connect, type Socket } from 'node:net';
 /** Latencies in ms of every completed request, and how many failed or were still outstanding. */
 export interface OpenLoopResult {
   latencies: number[];
+  /** For each latency: how many requests its timer tick found due (1: sent alone; more: the timer fired late). */
+  ticks: number[];
+  /** For each latency: when its request was due, ms after the run's first slot. */
+  dueAtMs: number[];
   errors: number;
   sent: number;
   /** How late the generator's timer found each request due (not counted in `latencies`), ms. */
   lagMs: number[];
 }
 
-interface Conn { s: Socket; busy: boolean; start: number; buf: string }
+interface Conn { s: Socket; busy: boolean; start: number; buf: string; tick: number; dueAt: number }
 
 /** Sends `rate` requests per second for `durationMs` to 127.0.0.1:`port` over `conns` connections. */
 export async function openLoop(port: number, rate: number, durationMs: number, request: string, conns = 8): Promise<OpenLoopResult> {
@@ -44,11 +48,13 @@ export async function openLoops(ports: readonly number[], rate: number, duration
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
-      while (scheduled < total && t0 + scheduled * interval <= now) {
+      let count = 0;
+      while (scheduled + count < total && t0 + (scheduled + count) * interval <= now) count++;
+      for (let j = 0; j < count; j++) {
         const due = t0 + scheduled * interval;
         const reverse = (scheduled & 1) === 1;
         scheduled++;
-        for (let k = 0; k < n; k++) targets[reverse ? n - 1 - k : k]!.due(now, now - due);
+        for (let k = 0; k < n; k++) targets[reverse ? n - 1 - k : k]!.due(now, now - due, count, due - t0);
       }
       if (scheduled < total) setTimeout(tick, Math.max(0, t0 + scheduled * interval - performance.now()));
       else resolve();
@@ -61,21 +67,25 @@ export async function openLoops(ports: readonly number[], rate: number, duration
 }
 
 /** One target of openLoops: its connections, queue and results. */
-async function target(port: number, request: string, conns: number): Promise<{ due(now: number, lag: number): void; outstanding(): boolean; finish(): OpenLoopResult }> {
+async function target(port: number, request: string, conns: number): Promise<{ due(now: number, lag: number, tick: number, dueAt: number): void; outstanding(): boolean; finish(): OpenLoopResult }> {
   const pool: Conn[] = [];
   for (let i = 0; i < conns; i++) {
     const s = connect({ port, host: '127.0.0.1', noDelay: true });
     await new Promise<void>((res, rej) => { s.once('connect', () => res()); s.once('error', rej); });
-    pool.push({ s, busy: false, start: 0, buf: '' });
+    pool.push({ s, busy: false, start: 0, buf: '', tick: 0, dueAt: 0 });
   }
   const latencies: number[] = [];
+  const ticks: number[] = [];
+  const dueAtMs: number[] = [];
   const lagMs: number[] = [];
   let errors = 0;
   let sent = 0;
-  const queue: number[] = []; // due times of requests waiting for a free connection
-  const send = (c: Conn, due: number): void => {
+  const queue: Array<{ at: number; tick: number; dueAt: number }> = []; // requests waiting for a free connection: when the timer found them due
+  const send = (c: Conn, at: number, tick: number, dueAt: number): void => {
     c.busy = true;
-    c.start = due;
+    c.start = at;
+    c.tick = tick;
+    c.dueAt = dueAt;
     sent++;
     c.s.write(request);
   };
@@ -91,23 +101,25 @@ async function target(port: number, request: string, conns: number): Promise<{ d
         if (!c.buf.startsWith('HTTP/1.1 200')) errors++;
         c.buf = c.buf.slice(end);
         latencies.push(performance.now() - c.start);
+        ticks.push(c.tick);
+        dueAtMs.push(c.dueAt);
         c.busy = false;
         const next = queue.shift();
-        if (next !== undefined) send(c, next);
+        if (next !== undefined) send(c, next.at, next.tick, next.dueAt);
       }
     });
     c.s.on('error', () => { errors++; });
   }
   return {
-    due(now, lag) {
+    due(now, lag, tick, dueAt) {
       lagMs.push(lag);
       const free = pool.find((c) => !c.busy);
-      if (free) send(free, now); else queue.push(now);
+      if (free) send(free, now, tick, dueAt); else queue.push({ at: now, tick, dueAt });
     },
     outstanding: () => queue.length > 0 || pool.some((c) => c.busy),
     finish() {
       for (const c of pool) c.s.destroy();
-      return { latencies, errors: errors + queue.length + pool.filter((c) => c.busy).length, sent, lagMs };
+      return { latencies, ticks, dueAtMs, errors: errors + queue.length + pool.filter((c) => c.busy).length, sent, lagMs };
     },
   };
 }
