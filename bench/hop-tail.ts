@@ -7,11 +7,12 @@
  * second run right after it, each bench/loadgen.ts `openLoop` (timed from when its timer found a request
  * due, queueing included). Each run prints its quantiles, the same for requests sent alone in their timer
  * tick and for those sent in a tick with others (node's timers fire late and the generator then sends what
- * is due at once), and where in the run its slowest 1 % fell (in the first second, and in clusters of 5 ms). `--gc-log PREFIX`
+ * is due at once), where in the run its slowest 1 % fell (in the first second, and in clusters of 5 ms), and
+ * the proxies' minor page faults per request. `--gc-log PREFIX`
  * writes each Bowline proxy's `--trace-gc` to PREFIX.outer / PREFIX.inner. Bounded: every run stops
  * after `secs`, the whole in ~(quiet + 2 x secs + 2) x reps seconds.
  */
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,15 +34,28 @@ const RATE = 1000;
 
 interface Sent { latency: number; tick: number; at: number }
 
-/** `secs` of RATE requests a second (bench/loadgen.ts openLoop, its 8 connections opened for the run): every completed request. */
-async function run(port: number): Promise<{ sent: Sent[]; errors: number }> {
+/** Minor page faults of `pids` so far (/proc/PID/stat field 10; 0 where /proc does not tell). */
+function minorFaults(pids: readonly number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    try { n += Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[7]); } catch { /* gone */ }
+  }
+  return n;
+}
+
+interface Run { sent: Sent[]; errors: number; faultsPerReq: number }
+
+/** `secs` of RATE requests a second (bench/loadgen.ts openLoop, its 8 connections opened for the run): every completed request, and the proxies' minor page faults per request. */
+async function run(port: number, pids: readonly number[]): Promise<Run> {
+  const f0 = minorFaults(pids);
   const r = await openLoop(port, RATE, secs * 1000, HOP_REQUEST);
-  return { sent: r.latencies.map((latency, i) => ({ latency, tick: r.ticks[i]!, at: r.dueAtMs[i]! })), errors: r.errors };
+  const faultsPerReq = (minorFaults(pids) - f0) / Math.max(1, r.latencies.length);
+  return { sent: r.latencies.map((latency, i) => ({ latency, tick: r.ticks[i]!, at: r.dueAtMs[i]! })), errors: r.errors, faultsPerReq };
 }
 
 const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : '-');
 
-function report(label: string, { sent: rs, errors }: { sent: Sent[]; errors: number }): void {
+function report(label: string, { sent: rs, errors, faultsPerReq }: Run): void {
   const lat = rs.map((r) => r.latency);
   const p99 = quantile(lat, 0.99);
   const alone = rs.filter((r) => r.tick === 1).map((r) => r.latency);
@@ -49,7 +63,7 @@ function report(label: string, { sent: rs, errors }: { sent: Sent[]; errors: num
   const slow = rs.filter((r) => r.latency >= p99).sort((a, b) => a.at - b.at);
   let clusters = 0;
   for (let i = 0; i < slow.length; i++) if (i === 0 || slow[i]!.at - slow[i - 1]!.at > 5) clusters++;
-  process.stdout.write(`${label.padEnd(16)} n ${lat.length} (errors ${errors})  p50 ${ms(quantile(lat, 0.5))}  p90 ${ms(quantile(lat, 0.9))}  p98 ${ms(quantile(lat, 0.98))}  p99 ${ms(p99)}  p99.9 ${ms(quantile(lat, 0.999))}\n`);
+  process.stdout.write(`${label.padEnd(16)} n ${lat.length} (errors ${errors}, minor faults ${faultsPerReq.toFixed(2)}/req)  p50 ${ms(quantile(lat, 0.5))}  p90 ${ms(quantile(lat, 0.9))}  p98 ${ms(quantile(lat, 0.98))}  p99 ${ms(p99)}  p99.9 ${ms(quantile(lat, 0.999))}\n`);
   process.stdout.write(`${''.padEnd(16)} sent alone ${alone.length}: p99 ${ms(quantile(alone, 0.99))}; in a tick with others ${shared.length}: p99 ${ms(quantile(shared, 0.99))}; slowest 1 %: ${slow.length}, ${slow.filter((r) => r.at < 1000).length} in the first second, ${clusters} clusters of 5 ms\n`);
 }
 
@@ -60,12 +74,13 @@ async function main(): Promise<void> {
     const held = await holdSocket();
     children.keep(nginxUpstream(dir, held), 'nginx');
     let port: number;
+    let pids: number[] = [];
     if (target === 'haproxy-hop') {
       const inner = await holdSocket(), outer = await holdSocket();
       for (const [h, up] of [[inner, held.port], [outer, inner.port]] as const) {
         const f = join(dir, `haproxy-${h.port}.cfg`);
         writeFileSync(f, haproxyConfig(up));
-        children.keep(spawnWithSocket('haproxy', ['-f', f, '-db'], h), f);
+        pids.push(children.keep(spawnWithSocket('haproxy', ['-f', f, '-db'], h), f).pid!);
       }
       port = outer.port;
     } else {
@@ -76,13 +91,14 @@ async function main(): Promise<void> {
         ...(gcLog ? { stdout: (proc: string) => openSync(`${gcLog}.${proc.replace('tail-', '')}`, 'w') } : {}),
       });
       port = hop.port;
+      pids = hop.pids;
     }
     process.stdout.write(`${target}: ${reps} x (${quiet} s quiet, ${secs} s, ${secs} s) at ${RATE} rps; load average ${loadavg()[0]!.toFixed(1)}\n`);
-    report('warm-up', await run(port));
+    report('warm-up', await run(port, pids));
     for (let i = 0; i < reps; i++) {
       await new Promise((r) => setTimeout(r, quiet * 1000));
-      report(`after ${quiet} s quiet`, await run(port));
-      report('continuing', await run(port));
+      report(`after ${quiet} s quiet`, await run(port, pids));
+      report('continuing', await run(port, pids));
     }
   } finally {
     await children.stop(500);
