@@ -1,17 +1,25 @@
 /**
  * `node --import tsx bench/hop-tail.ts [--target hop|haproxy-hop] [--secs 6] [--quiet 40] [--reps 3]
- * [--build DIR] [--node-args ARGS] [--gc-log PREFIX]`: where a hop's p99 at 1000 rps comes from. One
- * hop (Bowline's sidecar pair of bench/mtls-hop.ts `hopConfigs`, or two haproxies chained) against one
- * nginx; after a warm-up run, `reps` times: `quiet` seconds with no traffic, a run of `secs` (the full
- * bench's round length; each of its rounds follows ~40 s in which the other targets ran), then a
- * second run right after it, each bench/loadgen.ts `openLoop` (timed from when its timer found a request
- * due, queueing included). Each run prints its quantiles, the same for requests sent alone in their timer
- * tick and for those sent in a tick with others (node's timers fire late and the generator then sends what
- * is due at once), where in the run its slowest 1 % fell (in the first second, and in clusters of 5 ms), and
- * the proxies' minor page faults per request. `--gc-log PREFIX`
- * writes each Bowline proxy's `--trace-gc` to PREFIX.outer / PREFIX.inner. Bounded: every run stops
- * after `secs`, the whole in ~(quiet + 2 x secs + 2) x reps seconds.
+ * [--build DIR] [--node-args=ARGS] [--gc-log PREFIX] [--sat N] [--sampling PCT] [--smaps PREFIX] [--dump PREFIX]`:
+ * where a hop's p99 at 1000 rps comes from. One hop (Bowline's sidecar pair of bench/mtls-hop.ts `hopConfigs`, or two
+ * haproxies chained) against one nginx; after a warm-up run, `reps` times: `quiet` seconds with no traffic, a run of
+ * `secs` (the full bench's round length; each of its rounds follows ~40 s in which the other targets ran), then a
+ * second run right after it, each bench/loadgen.ts `openLoop` (timed from when its timer found a request due,
+ * queueing included). Each run prints its quantiles, the same for requests sent alone in their timer tick and for
+ * those sent in a tick with others (node's timers fire late and the generator then sends what is due at once), where
+ * in the run its slowest 1 % fell (in the first second, and in clusters of 5 ms), and the proxies' minor page faults
+ * per request.
+ *
+ * Options for finding out why: `--node-args=ARGS` are added after the proxies' PROXY_NODE_FLAGS (so a V8 flag given
+ * here wins); `--gc-log PREFIX` writes each Bowline proxy's stdout, with `--trace-gc`, to PREFIX.outer / PREFIX.inner;
+ * `--sat N` replaces the warm-up run with the full bench's start (a pool of 50 warmed, a second of wrk, N saturation
+ * rounds of 3 s 20 s apart, a 300 ms open-loop warm-up); `--sampling PCT` sets both proxies' trace sampling (the
+ * bench's is 1); `--smaps PREFIX` writes the proxies' /proc/PID/smaps before each quiet period, at its end and after
+ * the run that follows (PREFIX.REP.loaded|quiet|after.PID); `--dump PREFIX` writes each run's requests as lines of
+ * "wall-clock due time (ms since the epoch) latency (ms)", to set beside `perf sched` or GC events of the same seconds.
+ * Bounded: every run stops after `secs`, the whole in ~(quiet + 2 x secs + 2) x reps seconds (+ ~90 s with --sat 3).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +28,13 @@ import { parseArgs } from 'node:util';
 import { PROXY_NODE_FLAGS } from '../src/proxy/node-flags.js';
 import { Children } from './children.js';
 import { openLoop, quantile } from './loadgen.js';
-import { HOP_REQUEST, hopConfigs, startHop } from './mtls-hop.js';
+import { HOP_REQUEST, hopConfigs, startHop, warmPool } from './mtls-hop.js';
 import { haproxyConfig, holdSocket, nginxUpstream, spawnWithSocket } from './ports.js';
 
 const { values } = parseArgs({ options: {
   target: { type: 'string', default: 'hop' }, secs: { type: 'string', default: '6' }, quiet: { type: 'string', default: '40' },
   reps: { type: 'string', default: '3' }, build: { type: 'string' }, 'node-args': { type: 'string', default: '' }, 'gc-log': { type: 'string' },
+  smaps: { type: 'string' }, sat: { type: 'string', default: '0' }, dump: { type: 'string' }, sampling: { type: 'string' },
 } });
 const target = values.target!;
 if (target !== 'hop' && target !== 'haproxy-hop') throw new Error('--target hop|haproxy-hop');
@@ -43,13 +52,17 @@ function minorFaults(pids: readonly number[]): number {
   return n;
 }
 
+let dumps = 0;
+
 interface Run { sent: Sent[]; errors: number; faultsPerReq: number }
 
 /** `secs` of RATE requests a second (bench/loadgen.ts openLoop, its 8 connections opened for the run): every completed request, and the proxies' minor page faults per request. */
 async function run(port: number, pids: readonly number[]): Promise<Run> {
   const f0 = minorFaults(pids);
+  const startedAt = performance.timeOrigin + performance.now();
   const r = await openLoop(port, RATE, secs * 1000, HOP_REQUEST);
   const faultsPerReq = (minorFaults(pids) - f0) / Math.max(1, r.latencies.length);
+  if (values.dump !== undefined) writeFileSync(`${values.dump}.${dumps++}`, r.latencies.map((l, i) => `${(startedAt + 5 + r.dueAtMs[i]!).toFixed(3)} ${l.toFixed(3)}`).join('\n'));
   return { sent: r.latencies.map((latency, i) => ({ latency, tick: r.ticks[i]!, at: r.dueAtMs[i]! })), errors: r.errors, faultsPerReq };
 }
 
@@ -86,18 +99,41 @@ async function main(): Promise<void> {
     } else {
       const build = values.build ?? fileURLToPath(new URL('../', import.meta.url));
       const gcLog = values['gc-log'];
-      const hop = await startHop('tail', await hopConfigs(held.port, false), {
-        build, dir, children, nodeArgs: [...values['node-args']!.split(' ').filter(Boolean), ...(gcLog ? ['--trace-gc'] : []), ...PROXY_NODE_FLAGS],
+      const configs = await hopConfigs(held.port, false);
+      const sampling = values.sampling === undefined ? undefined : Number(values.sampling);
+      // --sampling PCT: the mesh's trace sampling in both proxies' configs (the bench's is Istio's default, 1 %).
+      const sampled = (cfg: unknown): unknown => (sampling === undefined ? cfg : { ...(cfg as object), mesh: { ...(cfg as { mesh: object }).mesh, tracingSampling: sampling } });
+      const hop = await startHop('tail', { outer: (port) => sampled(configs.outer(port)), inner: sampled(configs.inner) }, {
+        build, dir, children, nodeArgs: [...PROXY_NODE_FLAGS, ...values['node-args']!.split(' ').filter(Boolean), ...(gcLog ? ['--trace-gc'] : [])],
         ...(gcLog ? { stdout: (proc: string) => openSync(`${gcLog}.${proc.replace('tail-', '')}`, 'w') } : {}),
       });
       port = hop.port;
       pids = hop.pids;
     }
     process.stdout.write(`${target}: ${reps} x (${quiet} s quiet, ${secs} s, ${secs} s) at ${RATE} rps; load average ${loadavg()[0]!.toFixed(1)}\n`);
-    report('warm-up', await run(port, pids));
+    const satRounds = Number(values.sat);
+    if (satRounds > 0) {
+      // The full bench's order: a pool of 50 warmed, a second of wrk, then its saturation rounds (3 s each, ~20 s of other targets between them) and a 300 ms open-loop warm-up.
+      await warmPool(port, 50, HOP_REQUEST);
+      const wrk = (secs: number): void => { spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { timeout: (secs + 30) * 1000 }); };
+      wrk(1);
+      for (let i = 0; i < satRounds; i++) { await new Promise((r) => setTimeout(r, 20_000)); wrk(3); }
+      await new Promise((r) => setTimeout(r, 20_000));
+      await openLoop(port, RATE, 300, HOP_REQUEST);
+      process.stdout.write(`after ${satRounds} saturation rounds (wrk -c50, 3 s each, 20 s apart)\n`);
+    } else report('warm-up', await run(port, pids));
+    const smaps = (at: string): void => {
+      if (values.smaps === undefined) return;
+      for (const pid of pids) {
+        try { writeFileSync(`${values.smaps}.${at}.${pid}`, readFileSync(`/proc/${pid}/smaps`)); } catch { /* gone */ }
+      }
+    };
     for (let i = 0; i < reps; i++) {
+      smaps(`${i}.loaded`);
       await new Promise((r) => setTimeout(r, quiet * 1000));
+      smaps(`${i}.quiet`);
       report(`after ${quiet} s quiet`, await run(port, pids));
+      smaps(`${i}.after`);
       report('continuing', await run(port, pids));
     }
   } finally {

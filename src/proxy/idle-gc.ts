@@ -17,8 +17,18 @@
  * the young generation is not given back, the GC is repeated (after two scavenges) at the next
  * quiet interval, at most MAX_IDLE_GCS full GCs per quiet period (a function not run for ~5 full
  * GCs loses its bytecode, so the bound stays below that).
+ *
+ * The GC is a plain (non-compacting) one, ~6 ms of the main thread for a proxy's ~7 MB heap; it
+ * compacts (~15-28 ms) only when the old generation holds more than COMPACT_SLACK_BYTES of committed
+ * pages that no live object uses (`needsCompaction`). Until session 20 every idle GC compacted, and in
+ * a host where several proxies go quiet together (the bench's, a node running many sidecars) those
+ * 15-28 ms bursts, two or three per proxy after a busy period, took a core from whatever was still
+ * serving: with them, the bench's hop read 1.8-2.1 ms p99 in its first two 1000 rps rounds (those
+ * right after the saturation phase, when six proxies go quiet together) and 0.56-1.04 in the rest;
+ * without any idle GC 0.58-0.82 in all five, and RSS 58.2 MB instead of 52.3 (docs/performance.md,
+ * "The hop's slowest 1 %, taken apart").
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString, type HeapSpaceInfo } from 'node:v8';
 import { youngGenerationGivenBack } from './young-generation.js';
 
 /** How often activity is sampled (a GC follows 1-2 intervals after the last request). */
@@ -91,8 +101,9 @@ export function fullGc(): GcExtension {
  * Collects and compacts: V8 moves the survivors out of fragmented pages only when it aims to reduce
  * memory (its memory reducer) or with `--compact-on-every-full-gc`, so the flag is on for this one
  * GC (unless node was started with it). Without compaction the GC frees the dead objects but most
- * of their pages stay committed (measured: 59-61 MB after the bench's load and idle time instead of
- * 56.3-56.6).
+ * of their pages stay committed (measured in session 9's build: 59-61 MB after the bench's load and
+ * idle time instead of 56.3-56.6; in session 20's, where the young generation is held and given back
+ * on its own, 53.4 against 52.3, so the idle GC compacts only when `needsCompaction` says it pays).
  */
 export function compactingGc(gc: () => void, execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): () => void {
   const chosen = (s: string): boolean => /compact[-_]on[-_]every[-_]full[-_]gc/.test(s);
@@ -105,6 +116,23 @@ export function compactingGc(gc: () => void, execArgv: readonly string[] = proce
       setFlagsFromString('--no-compact-on-every-full-gc');
     }
   };
+}
+
+/** Committed old-generation bytes without live objects, after a GC, above which the idle GC compacts (measured slack: ~0.25 MB after the bench's loads). */
+export const COMPACT_SLACK_BYTES = 1 << 20;
+
+/** The spaces whose pages a compacting GC can empty and give back (the young generation is given back without one). */
+const COMPACTABLE = new Set(['old_space', 'code_space', 'map_space']);
+
+/**
+ * Whether the heap, right after a full GC, has enough committed old-generation pages holding no live objects
+ * (fragmentation: free space spread over pages in use) that a compacting GC would give back more than
+ * COMPACT_SLACK_BYTES.
+ */
+export function needsCompaction(spaces: readonly Pick<HeapSpaceInfo, 'space_name' | 'physical_space_size' | 'space_used_size'>[] = getHeapSpaceStatistics()): boolean {
+  let slack = 0;
+  for (const s of spaces) if (COMPACTABLE.has(s.space_name)) slack += Math.max(0, s.physical_space_size - s.space_used_size);
+  return slack > COMPACT_SLACK_BYTES;
 }
 
 /** V8's --bytecode-old-age (Node 20, V8 11.3): full GCs a function's bytecode survives unrun before it is flushed. */
@@ -134,17 +162,18 @@ export function flushStartupCode(major: () => void, execArgv: readonly string[] 
 /** Starts sampling `activity` every `intervalMs` (the timer never keeps the process alive); returns the stop function. */
 export function collectWhenIdle(activity: () => number, intervalMs = IDLE_GC_INTERVAL_MS): () => void {
   let gc: GcExtension | undefined;
-  let major: (() => void) | undefined;
+  let compacting: (() => void) | undefined;
   const c = new IdleCollector(activity, (nth, startup) => {
     gc ??= fullGc();
-    major ??= compactingGc(gc);
-    if (startup && nth === 1) flushStartupCode(major);
+    compacting ??= compactingGc(gc);
+    if (startup && nth === 1) flushStartupCode(compacting);
     // A repeat starts with two scavenges (`gc(true)`; ~0.2 ms, and
     // unlike a full GC they do not age bytecode): the full GC after them moves the survivors into
     // fresh pages and uncommits the load's (measured in a standalone node: F, SSF gives back what
     // F, F, F, F does).
     if (nth > 1) { gc(true); gc(true); }
-    major();
+    gc();
+    if (needsCompaction()) compacting();
     return youngGenerationGivenBack();
   });
   const timer = setInterval(() => c.tick(), intervalMs);
