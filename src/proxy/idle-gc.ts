@@ -20,13 +20,11 @@
  *
  * The GC is a plain (non-compacting) one, ~6 ms of the main thread for a proxy's ~7 MB heap; it
  * compacts (~15-28 ms) only when the old generation holds more than COMPACT_SLACK_BYTES of committed
- * pages that no live object uses (`needsCompaction`). Until session 20 every idle GC compacted, and in
- * a host where several proxies go quiet together (the bench's, a node running many sidecars) those
- * 15-28 ms bursts, two or three per proxy after a busy period, took a core from whatever was still
- * serving: with them, the bench's hop read 1.8-2.1 ms p99 in its first two 1000 rps rounds (those
- * right after the saturation phase, when six proxies go quiet together) and 0.56-1.04 in the rest;
- * without any idle GC 0.58-0.82 in all five, and RSS 58.2 MB instead of 52.3 (docs/performance.md,
- * "The hop's slowest 1 %, taken apart").
+ * pages that no live object uses (`needsCompaction`). Until session 20 every idle GC compacted: two
+ * or three such bursts per proxy after a busy period, taken from whatever else the host was serving
+ * (the bench's other targets, a node's other sidecars), for ~1.1 MB of RSS over a plain GC's -- the
+ * rest of what goes back is the young generation, which any full GC at low allocation throughput
+ * gives back (docs/performance.md, "The hop's slowest 1 %, taken apart").
  */
 import { getHeapSpaceStatistics, setFlagsFromString, type HeapSpaceInfo } from 'node:v8';
 import { youngGenerationGivenBack } from './young-generation.js';
