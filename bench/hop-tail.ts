@@ -19,7 +19,6 @@
  * "wall-clock due time (ms since the epoch) latency (ms)", to set beside `perf sched` or GC events of the same seconds.
  * Bounded: every run stops after `secs`, the whole in ~(quiet + 2 x secs + 2) x reps seconds (+ ~90 s with --sat 3).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import { Children } from './children.js';
 import { openLoop, quantile } from './loadgen.js';
 import { HOP_REQUEST, hopConfigs, startHop, warmPool } from './mtls-hop.js';
 import { haproxyConfig, holdSocket, nginxUpstream, spawnWithSocket } from './ports.js';
+import { wrk } from './proxy.js';
 
 const { values } = parseArgs({ options: {
   target: { type: 'string', default: 'hop' }, secs: { type: 'string', default: '6' }, quiet: { type: 'string', default: '40' },
@@ -38,6 +38,9 @@ const { values } = parseArgs({ options: {
 } });
 const target = values.target!;
 if (target !== 'hop' && target !== 'haproxy-hop') throw new Error('--target hop|haproxy-hop');
+for (const k of ['secs', 'quiet', 'reps', 'sat', 'sampling'] as const) {
+  if (values[k] !== undefined && !(Number(values[k]) >= 0)) throw new Error(`--${k} takes a number >= 0, not ${values[k]}`);
+}
 const secs = Number(values.secs), quiet = Number(values.quiet), reps = Number(values.reps);
 const RATE = 1000;
 
@@ -115,9 +118,8 @@ async function main(): Promise<void> {
     if (satRounds > 0) {
       // The full bench's order: a pool of 50 warmed, a second of wrk, then its saturation rounds (3 s each, ~20 s of other targets between them) and a 300 ms open-loop warm-up.
       await warmPool(port, 50, HOP_REQUEST);
-      const wrk = (secs: number): void => { spawnSync('wrk', ['-t1', '-c50', `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { timeout: (secs + 30) * 1000 }); };
-      wrk(1);
-      for (let i = 0; i < satRounds; i++) { await new Promise((r) => setTimeout(r, 20_000)); wrk(3); }
+      wrk(port, 1, []);
+      for (let i = 0; i < satRounds; i++) { await new Promise((r) => setTimeout(r, 20_000)); wrk(port, 3, []); }
       await new Promise((r) => setTimeout(r, 20_000));
       await openLoop(port, RATE, 300, HOP_REQUEST);
       process.stdout.write(`after ${satRounds} saturation rounds (wrk -c50, 3 s each, 20 s apart)\n`);

@@ -138,7 +138,7 @@ async function startHop(dir: string, upstreamPort: number, mtls: boolean): Promi
 const WRK_CONNS = 50;
 
 /** wrk over `secs`: its requests/s, and the targets' CPU us per request meanwhile (NaN without pids). */
-function wrk(port: number, secs: number, pids: number[]): { rps: number; cpu: number } {
+export function wrk(port: number, secs: number, pids: number[]): { rps: number; cpu: number } {
   const c0 = pids.reduce((a, p) => a + cpuUs(p), 0);
   const r = spawnSync('wrk', ['-t1', `-c${WRK_CONNS}`, `-d${secs}s`, '-H', 'Host: reviews.default.svc.cluster.local', '-H', 'x-bench: hot', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: (secs + 30) * 1000 });
   const c1 = pids.reduce((a, p) => a + cpuUs(p), 0);
