@@ -43,13 +43,25 @@ async function load(n: number, conns: number): Promise<void> {
   }
 }
 
+/** The request-path functions V8 marked for deoptimisation because a field their code took for a constant changed, in `text`. */
+function closeDeopts(text: string): string[] {
+  return [...text.matchAll(/marking dependent code .*?<SharedFunctionInfo (respond|send|next|onRead|responseDone|acquire|release|finished)>.*reason: code dependencies/g)].map((m) => m[1]!);
+}
+
 /** The functions V8 marked for deoptimisation because an object their code held died, in `text`. */
 function weakDeopts(text: string): string[] {
   return [...text.matchAll(/marking dependent code .*?<SharedFunctionInfo ([^>]*)>.*reason: weak objects/g)].map((m) => m[1]!);
 }
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => { req.resume(); res.end('ok'); });
+  // One response in 500 closes its connection: the proxy's upstream connections close now and then, as they do behind
+  // an nginx (keepalive_requests) or an upstream's idle timeout.
+  let served = 0;
+  upstream = createServer((req, res) => {
+    req.resume();
+    if (++served % 500 === 0) res.setHeader('connection', 'close');
+    res.end('ok');
+  });
   upstream.keepAliveTimeout = 120_000;
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const up = (upstream.address() as { port: number }).port;
@@ -89,4 +101,14 @@ describe('the GC of a quiet period', () => {
     expect(after).not.toMatch(/bailout .*<JSFunction (scanHeaders|parseWithin|responseHead) /);
     expect(after).not.toMatch(/completed optimizing .*<JSFunction (scanHeaders|parseWithin|responseHead) /);
   }, 120_000);
+
+  it('closing connections deoptimises nothing on the request path', async () => {
+    // Every burst above ended with its client connections closed, and the upstream closed one connection in 500:
+    // a field the request path's code took for a constant (a connection's `closed` and `eoh`, `dead`) changed at the first of
+    // each, and V8 threw that code away (respond, send, next, onRead, responseDone; acquire, release).
+    await load(1000, 4);
+    const out = proxy.output();
+    expect(out).toMatch(/completed optimizing .*<JSFunction respond /);
+    expect(closeDeopts(out)).toEqual([]);
+  }, 60_000);
 });

@@ -103,6 +103,16 @@ export class Downstream implements Responder, HeldWrites, Sweepable {
   private readonly shared: boolean;
 
   constructor(readonly socket: Socket, private readonly slot: ListenerSlot, private readonly ctx: ProxyContext, private readonly onGone: (d: Downstream) => void) {
+    // V8 tracks a field as a constant until it is first given another value, and TurboFan folds such constants into
+    // the code it optimises; the first store of another value throws that code away ("code dependencies" in
+    // --trace-deopt). `closed` is false for a connection's whole life but its last moment, and `eoh` stays -1 while
+    // heads arrive whole, so the first connection to close deoptimised the request path (respond, send, next, onRead,
+    // the exchange's responseDone) and the next requests ran in the interpreter until V8 optimised it again. Given two
+    // values here, they are ordinary fields from the first connection on (docs/performance.md, "The first close").
+    this.closed = true;
+    this.closed = false;
+    this.eoh = 0;
+    this.eoh = -1;
     this.timers = ctx.timers ?? realTimers;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remote = this.remoteAddress + ':' + (socket.remotePort ?? 0);

@@ -70,6 +70,10 @@ export class UpstreamConn implements HeldWrites {
    * `mutual`: a TLS connection on which this proxy offered its client certificate (MUTUAL, ISTIO_MUTUAL).
    */
   constructor(readonly socket: Socket, readonly endpoint: Dialable, readonly pool: ClusterPool, readonly mutual = false) {
+    // Both values at once: a field V8 has seen only one value in is a constant its optimised code may fold in, and the
+    // first connection to close would deoptimise acquire and release (http/downstream.ts does the same for `closed`).
+    this.dead = true;
+    this.dead = false;
     socket.on('error', () => {});
     socket.on('close', (hadError) => this.closed(hadError ? new Error('upstream connection error') : undefined));
   }
@@ -177,7 +181,11 @@ export class ClusterPool {
   private tlsSeen: CompiledUpstreamTls | undefined = undefined;
 
   /** `tlsOf` gives the cluster's current upstream TLS (tls/upstream.ts), undefined for plaintext. */
-  constructor(readonly name: string, private limits: ConnectionPool | undefined, readonly stats: ProxyStats, private readonly tlsOf: () => CompiledUpstreamTls | undefined = () => undefined) {}
+  constructor(readonly name: string, private limits: ConnectionPool | undefined, readonly stats: ProxyStats, private readonly tlsOf: () => CompiledUpstreamTls | undefined = () => undefined) {
+    // An ordinary field from the start (UpstreamConn's constructor says why): a cluster's removal does not deoptimise release.
+    this.closing = true;
+    this.closing = false;
+  }
 
   /** Applies new limits (config update); existing connections stay. */
   setLimits(limits: ConnectionPool | undefined): void {
