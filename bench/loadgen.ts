@@ -25,9 +25,12 @@ export interface OpenLoopResult {
 
 interface Conn { s: Socket; busy: boolean; start: number; buf: string; tick: number; dueAt: number }
 
-/** Sends `rate` requests per second for `durationMs` to 127.0.0.1:`port` over `conns` connections. */
-export async function openLoop(port: number, rate: number, durationMs: number, request: string, conns = 8): Promise<OpenLoopResult> {
-  return (await openLoops([port], rate, durationMs, request, conns))[0]!;
+/** A call made once while a loop runs: when its first request due `atMs` or later after the run's first slot is about to be sent. */
+export interface LoopMark { atMs: number; run(): void }
+
+/** Sends `rate` requests per second for `durationMs` to 127.0.0.1:`port` over `conns` connections (`mark`: see LoopMark). */
+export async function openLoop(port: number, rate: number, durationMs: number, request: string, conns = 8, mark?: LoopMark): Promise<OpenLoopResult> {
+  return (await openLoops([port], rate, durationMs, request, conns, mark))[0]!;
 }
 
 /**
@@ -38,13 +41,14 @@ export async function openLoop(port: number, rate: number, durationMs: number, r
  * set): paired rounds read +15..30 % for whichever proxy was loaded first (docs/performance.md,
  * Telemetry). One result per port, in the order given.
  */
-export async function openLoops(ports: readonly number[], rate: number, durationMs: number, request: string, conns = 8): Promise<OpenLoopResult[]> {
+export async function openLoops(ports: readonly number[], rate: number, durationMs: number, request: string, conns = 8, mark?: LoopMark): Promise<OpenLoopResult[]> {
   const targets = await Promise.all(ports.map((port) => target(port, request, conns)));
   const total = Math.floor((rate * durationMs) / 1000);
   let scheduled = 0;
   const t0 = performance.now() + 5;
   const interval = 1000 / rate;
   const n = targets.length;
+  let marked = false;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
@@ -52,6 +56,7 @@ export async function openLoops(ports: readonly number[], rate: number, duration
       while (scheduled + count < total && t0 + (scheduled + count) * interval <= now) count++;
       for (let j = 0; j < count; j++) {
         const due = t0 + scheduled * interval;
+        if (mark !== undefined && !marked && due - t0 >= mark.atMs) { marked = true; mark.run(); }
         const reverse = (scheduled & 1) === 1;
         scheduled++;
         for (let k = 0; k < n; k++) targets[reverse ? n - 1 - k : k]!.due(now, now - due, count, due - t0);
