@@ -1,11 +1,11 @@
 /**
- * `node --import tsx bench/hop-tail.ts [--target hop|haproxy-hop] [--secs 6] [--quiet 40] [--reps 3]
+ * `node --import tsx bench/hop-tail.ts [--target hop|haproxy-hop|floor-hop] [--secs 6] [--quiet 40] [--reps 3]
  * [--build DIR] [--node-args=ARGS] [--gc-log PREFIX] [--sat N] [--sampling PCT] [--smaps PREFIX] [--dump PREFIX]`:
- * where a hop's p99 at 1000 rps comes from. One hop (Bowline's sidecar pair of bench/mtls-hop.ts `hopConfigs`, or two
- * haproxies chained) against one nginx; after a warm-up run, `reps` times: `quiet` seconds with no traffic, a run of
+ * where a hop's p99 at 1000 rps comes from. One hop (Bowline's sidecar pair of bench/mtls-hop.ts `hopConfigs`, two
+ * haproxies chained, or two bare node relays chained: bench/floor-relay.ts) against one nginx; after a warm-up run, `reps` times: `quiet` seconds with no traffic, a run of
  * `secs` (the full bench's round length; each of its rounds follows ~40 s in which the other targets ran), then a
  * second run right after it, each bench/loadgen.ts `openLoop` (timed from when its timer found a request due,
- * queueing included). Each run prints its quantiles, the same for requests sent alone in their timer tick and for
+ * queueing included). Each run prints its quantiles, its p99 second by second, the same for requests sent alone in their timer tick and for
  * those sent in a tick with others (node's timers fire late and the generator then sends what is due at once), where
  * in the run its slowest 1 % fell (in the first second, and in clusters of 5 ms), and the proxies' minor page faults
  * per request.
@@ -37,7 +37,7 @@ const { values } = parseArgs({ options: {
   smaps: { type: 'string' }, sat: { type: 'string', default: '0' }, dump: { type: 'string' }, sampling: { type: 'string' },
 } });
 const target = values.target!;
-if (target !== 'hop' && target !== 'haproxy-hop') throw new Error('--target hop|haproxy-hop');
+if (target !== 'hop' && target !== 'haproxy-hop' && target !== 'floor-hop') throw new Error('--target hop|haproxy-hop|floor-hop');
 for (const k of ['secs', 'quiet', 'reps', 'sat', 'sampling'] as const) {
   if (values[k] !== undefined && !(Number(values[k]) >= 0)) throw new Error(`--${k} takes a number >= 0, not ${values[k]}`);
 }
@@ -80,6 +80,10 @@ function report(label: string, { sent: rs, errors, faultsPerReq }: Run): void {
   let clusters = 0;
   for (let i = 0; i < slow.length; i++) if (i === 0 || slow[i]!.at - slow[i - 1]!.at > 5) clusters++;
   process.stdout.write(`${label.padEnd(16)} n ${lat.length} (errors ${errors}, minor faults ${faultsPerReq.toFixed(2)}/req)  p50 ${ms(quantile(lat, 0.5))}  p90 ${ms(quantile(lat, 0.9))}  p98 ${ms(quantile(lat, 0.98))}  p99 ${ms(p99)}  p99.9 ${ms(quantile(lat, 0.999))}\n`);
+  // p99 of each second of the run (the first seconds after a quiet period are where a node process differs from haproxy).
+  const bySecond: number[][] = [];
+  for (const r of rs) (bySecond[Math.floor(r.at / 1000)] ??= []).push(r.latency);
+  process.stdout.write(`${''.padEnd(16)} p99 by second: ${Array.from(bySecond, (b) => ms(quantile(b ?? [], 0.99))).join(' / ')}\n`);
   process.stdout.write(`${''.padEnd(16)} sent alone ${alone.length}: p99 ${ms(quantile(alone, 0.99))}; in a tick with others ${shared.length}: p99 ${ms(quantile(shared, 0.99))}; slowest 1 %: ${slow.length}, ${slow.filter((r) => r.at < 1000).length} in the first second, ${clusters} clusters of 5 ms\n`);
 }
 
@@ -91,7 +95,15 @@ async function main(): Promise<void> {
     children.keep(nginxUpstream(dir, held), 'nginx');
     let port: number;
     let pids: number[] = [];
-    if (target === 'haproxy-hop') {
+    if (target === 'floor-hop') {
+      // Two bare node relays chained (bench/floor-relay.ts, with the proxies' node flags): node's own share of a hop.
+      const inner = await holdSocket(), outer = await holdSocket();
+      const relay = fileURLToPath(new URL('./floor-relay.ts', import.meta.url));
+      for (const [h, up] of [[inner, held.port], [outer, inner.port]] as const) {
+        pids.push(children.keep(spawnWithSocket(process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', relay, String(up)], h), `floor relay ${h.port}`).pid!);
+      }
+      port = outer.port;
+    } else if (target === 'haproxy-hop') {
       const inner = await holdSocket(), outer = await holdSocket();
       for (const [h, up] of [[inner, held.port], [outer, inner.port]] as const) {
         const f = join(dir, `haproxy-${h.port}.cfg`);
