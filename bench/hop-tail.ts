@@ -2,13 +2,13 @@
  * `node --import tsx bench/hop-tail.ts [--target hop|haproxy-hop|floor-hop] [--secs 6] [--quiet 40] [--reps 3]
  * [--build DIR] [--node-args=ARGS] [--gc-log PREFIX] [--sat N] [--sampling PCT] [--smaps PREFIX] [--dump PREFIX]`:
  * where a hop's p99 at 1000 rps comes from. One hop (Bowline's sidecar pair of bench/mtls-hop.ts `hopConfigs`, two
- * haproxies chained, or two bare node relays chained: bench/floor-relay.ts) against one nginx; after a warm-up run, `reps` times: `quiet` seconds with no traffic, a run of
- * `secs` (the full bench's round length; each of its rounds follows ~40 s in which the other targets ran), then a
- * second run right after it, each bench/loadgen.ts `openLoop` (timed from when its timer found a request due,
- * queueing included). Each run prints its quantiles, its p99 second by second, the same for requests sent alone in their timer tick and for
- * those sent in a tick with others (node's timers fire late and the generator then sends what is due at once), where
- * in the run its slowest 1 % fell (in the first second, and in clusters of 5 ms), and the proxies' minor page faults
- * per request.
+ * haproxies chained, or two bare node relays chained: bench/floor-relay.ts) against one nginx; after a warm-up run,
+ * `reps` times: `quiet` seconds with no traffic, a run of `secs` (the full bench's round length; each of its rounds
+ * follows ~40 s in which the other targets ran), then a second run right after it, each bench/loadgen.ts `openLoop`
+ * (timed from when its timer found a request due, queueing included). Each run prints its quantiles, its p99 second
+ * by second, the same for requests sent alone in their timer tick and for those sent in a tick with others (node's
+ * timers fire late and the generator then sends what is due at once), where in the run its slowest 1 % fell (in the
+ * first second, and in clusters of 5 ms), and the proxies' minor page faults per request.
  *
  * Options for finding out why: `--node-args=ARGS` are added after the proxies' PROXY_NODE_FLAGS (so a V8 flag given
  * here wins); `--gc-log PREFIX` writes each Bowline proxy's stdout, with `--trace-gc`, to PREFIX.outer / PREFIX.inner;
