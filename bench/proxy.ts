@@ -31,9 +31,9 @@ const IDLE_MS = 20_000;
 /**
  * Each 1000 rps run's first seconds, not in its measured numbers (full mode): in the rotation every target's run
  * follows ~40 s in which the other targets ran, and a node process's first seconds of load after such a quiet
- * period are slower than the rest (V8 uncommits the young generation's spare semi-space at each of its first ten
- * scavenges and faults it in again, the idle GC's maps are rebuilt, code it dropped is optimised again;
- * docs/performance.md "The hop after quiet: its first seconds"): per-second p99 of a Bowline hop 1.11 / 0.93 /
+ * period are slower than the rest (among what they pay: V8 gives the young generation's spare semi-space back at
+ * each of its first ten scavenges, code the idle GC dropped is optimised again; not all of it is explained, and
+ * sparing the faults alone did not help: docs/performance.md "The hop after quiet: its first seconds"): per-second p99 of a Bowline hop 1.11 / 0.93 /
  * 0.65 / 0.57 / 0.48 / 0.45 ms over a run's six seconds after 40 s of quiet, haproxy's flat from its first. The
  * targets are at 1000 rps, so the measured seconds start once a run has settled; the settling seconds' p99 stays
  * a field of its own (`hop_added_p99_after_quiet_ms`, `p99AfterQuietRuns`).
