@@ -1,9 +1,13 @@
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IKeyValue, type ITxnResponse, type Namespace, type Watcher } from 'etcd3';
+import { castGrpcError, Etcd3, isRecoverableError, type IKeyValue, type ITxnResponse, type Namespace, type Watcher } from 'etcd3';
 import type { Kv, KvEvent, KvWriteResult } from '../kv.js';
 import { Mirror } from '../mirror.js';
 import { KvStore, type ResourceLayerOptions } from '../resources.js';
 import { StoreError, type RawEntry, type Store, type Watch } from '../store.js';
+
+class KeepAliveTimeout extends Error {
+  constructor() { super('lease keepalive timed out'); }
+}
 
 /** Options of the etcd store. */
 export interface EtcdOptions extends ResourceLayerOptions {
@@ -202,27 +206,45 @@ class EtcdKv implements Kv {
     return { ok: true, revision, prev };
   }
 
+  /**
+   * Renews the lease of `key`. The renewal is a stream, which etcd3's retry policy does not cover
+   * (and opening a stream counts as a success in the member's breaker, so a dead member keeps being
+   * picked at random), so the store goes around a dead or hung member itself: a failed attempt is
+   * tried again on the pool's next pick until twice the call deadline has passed. A refused
+   * connection fails in milliseconds, so with any member alive the renewal gets through.
+   */
   async keepAlive(key: string): Promise<void> {
     if (this.closed) throw new StoreError('Unavailable', 'the store is closed');
     const id = this.leases.get(key);
     if (!id) throw new StoreError('NotFound', `lease of key ${key} not found (expired or never set with a TTL)`);
-    let ttl: string;
-    try {
-      const stream = await this.client.leaseClient.leaseKeepAlive();
+    const timeout = this.opts.callTimeoutMs ?? 2000;
+    const giveUpAt = Date.now() + 2 * timeout;
+    let ttl: string | undefined;
+    for (let attempt = 1; ttl === undefined; attempt++) {
       try {
-        ttl = await new Promise<string>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error('lease keepalive timed out')), this.opts.callTimeoutMs ?? 2000);
-          stream.on('data', (r: { TTL: string }) => { clearTimeout(timer); resolve(r.TTL); });
-          stream.on('error', (e: Error) => { clearTimeout(timer); reject(e); });
-          stream.write({ ID: id });
-        });
-      } finally {
-        stream.end();
+        ttl = await this.keepAliveOnce(id, Math.max(1, Math.min(timeout, giveUpAt - Date.now())));
+      } catch (err) {
+        const retriable = err instanceof KeepAliveTimeout || isRecoverableError(castGrpcError(err as Error));
+        const pause = Math.min(10 * attempt, 100);
+        if (!retriable || this.closed || Date.now() + pause >= giveUpAt) throw this.unavailable(err);
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
-    } catch (err) {
-      throw this.unavailable(err);
     }
     if (Number(ttl) <= 0) throw new StoreError('NotFound', `lease of key ${key} has expired`);
+  }
+
+  private async keepAliveOnce(id: string, timeout: number): Promise<string> {
+    const stream = await this.client.leaseClient.leaseKeepAlive();
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new KeepAliveTimeout()), timeout);
+        stream.on('data', (r: { TTL: string }) => { clearTimeout(timer); resolve(r.TTL); });
+        stream.on('error', (e: Error) => { clearTimeout(timer); reject(e); });
+        stream.write({ ID: id });
+      });
+    } finally {
+      stream.end();
+    }
   }
 
   watch(prefix: string, fromRevision: number | undefined, onEvents: (events: KvEvent[]) => void, onError: (err: Error) => void): Watch {
