@@ -75,6 +75,12 @@ export class WireServer implements H2Handler {
     readonly socket: Socket, private readonly slot: ListenerSlot, chain: CompiledChain, private readonly ctx: ProxyContext,
     private readonly secure: boolean, private readonly peerIdentity: string, private readonly onGone: (c: WireServer) => void,
   ) {
+    // Written only when a connection ends or drains: given both values here, so V8 never tracks them as constants and
+    // the first connection to close deoptimises nothing that reads them (write, among others) (http/downstream.ts, docs/performance.md "The first close").
+    this.ended = true;
+    this.ended = false;
+    this.draining = true;
+    this.draining = false;
     const h2 = chain.h2;
     this.limits = {
       invalid: h2?.maxInvalidFrames ?? H2_DEFAULTS.maxInvalidFrames,
@@ -339,6 +345,9 @@ export class WireStream extends ReceiveCredit implements H2Responder {
 
   constructor(private readonly srv: WireServer, readonly id: number, endStream: boolean, private bodyLeft: number) {
     super();
+    // -1 unless the stream is reset (rare): both values here, so the first reset deoptimises none of the getters reading it.
+    this.closedBy = 0;
+    this.closedBy = -1;
     this.remoteEnded = endStream;
     this.head = undefined;
   }

@@ -160,6 +160,12 @@ export class WireSession {
    */
   constructor(readonly socket: Socket, secure: boolean, private readonly onLog: (msg: string) => void, private readonly onRefused: () => void, private readonly onGone: () => void,
     private readonly onStreamDone: (s: WireSession) => void = noop, private readonly closedUnanswered?: () => string | undefined) {
+    // Written only when a session is retired or closes: given both values here, so V8 never tracks them as constants and
+    // the first upstream session to go deoptimises nothing that reads them (http/downstream.ts, docs/performance.md "The first close").
+    this.closed = true;
+    this.closed = false;
+    this.retired = true;
+    this.retired = false;
     this.conn = new H2Connection({
       write: (d) => {
         if (socket.destroyed) return true;

@@ -68,6 +68,10 @@ export class TcpSession {
     tlsFor: UpstreamTlsLookup,
     private readonly onGone: (s: TcpSession) => void,
   ) {
+    // Written only when the session ends: both values here, so V8 never tracks it as a constant and the first session to
+    // close deoptimises nothing that reads it (http/downstream.ts, docs/performance.md "The first close").
+    this.closed = true;
+    this.closed = false;
     const stats = ctx.stats;
     stats.tcpConnectionsTotal++;
     stats.tcpConnectionsActive++;

@@ -126,6 +126,14 @@ export class H2Connection {
   private draining: number[] = [];
 
   constructor(private readonly handler: H2Handler, opts: H2Options) {
+    // Written only when a connection ends: given both values here, so V8 never tracks them as constants and the first
+    // connection to close deoptimises nothing that reads them (http/downstream.ts, docs/performance.md "The first close").
+    this.closed = true;
+    this.closed = false;
+    this.goawaySent = true;
+    this.goawaySent = false;
+    this.goawayReceived = true;
+    this.goawayReceived = false;
     this.nextId = opts.role === 'client' ? 1 : 2;
     this.prefaceLeft = opts.role === 'server' ? PREFACE.length : 0;
     this.ourInitialWindow = opts.initialWindowSize ?? DEFAULT_WINDOW;
