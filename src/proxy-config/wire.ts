@@ -9,7 +9,7 @@ import type { StatsMessage } from './stats.js';
 import type { MeshSettings, NodeInfo, ProxyConfig, ResourceType, RouteConfig, VirtualHost } from './types.js';
 
 /** Protocol revision spoken by this build (docs/push-protocol.md lists what each one added). */
-export const PUSH_PROTOCOL_VERSION = 12;
+export const PUSH_PROTOCOL_VERSION = 13;
 /**
  * The oldest proxy protocol this control plane serves. A revision that only adds a resource type
  * keeps it (older proxies are not sent that type); one that adds a field to an existing type, which
@@ -17,7 +17,8 @@ export const PUSH_PROTOCOL_VERSION = 12;
  * 7 authorization.custom (AuthorizationPolicy CUSTOM) and the telemetry fields of docs/push-protocol.md,
  * 9 mesh.metrics (Telemetry metrics overrides), 10 authorization.custom[].provider.protocol (ext_authz gRPC),
  * 11 mesh.terminationDrainDurationMs (MeshConfig defaultConfig.terminationDrainDuration),
- * 12 mesh.meshId (an older proxy would ignore it and report the wrong mesh id).
+ * 12 mesh.meshId (an older proxy would ignore it and report the wrong mesh id). 13 only added `clockMs`
+ * to the proxy's hello and pings (proxy -> control plane, optional): the minimum stays.
  */
 export const MIN_PUSH_PROTOCOL_VERSION = 12;
 /** Longest line (one message) either side accepts; longer is garbage and closes the stream. */
@@ -103,6 +104,8 @@ export interface HelloMessage {
   proxyVersion?: string;
   /** The resource types the proxy understands (protocol 6); the control plane sends no other. */
   types?: ResourceType[];
+  /** The proxy's wall clock (epoch ms) when it sent the hello (protocol 13): the control plane's view of its clock skew. */
+  clockMs?: number;
 }
 
 /** control plane -> proxy: a set of type updates to apply atomically. */
@@ -151,7 +154,12 @@ export interface CertificateMessage {
 /** Keepalive either way; answered with `pong`. */
 export interface PingMessage {
   type: 'ping' | 'pong';
+  /** On a proxy's ping (protocol 13): its wall clock (epoch ms) when it sent it, as on its hello. */
+  clockMs?: number;
 }
+
+/** How often a proxy pings its control plane with its clock (protocol 13), ms. */
+export const CLOCK_PING_INTERVAL_MS = 30_000;
 
 /** control plane -> proxy: why the stream is being closed (BOWLINE_E_PUSH_* code). */
 export interface ErrorMessage {

@@ -15,7 +15,7 @@ import { WORKLOAD_CERT_SECRET } from '../../proxy-config/workload-secrets.js';
 import type { ExplainTraffic } from './explain.js';
 import { withSource } from './origin.js';
 import type { ExplainDestination, ExplainStep } from './types.js';
-import { workloadConfig, type ExplainSources, type InvalidCertificate, type ResolvedWorkload } from './workloads.js';
+import { certificateAsVerifiedBy, describeSkew, workloadConfig, type ExplainSources, type InvalidCertificate, type ResolvedWorkload } from './workloads.js';
 
 /** The destination to follow and the request as it leaves the route. */
 export interface DestinationInput {
@@ -134,7 +134,7 @@ const NO_CERT_FIX = 'Fix: start the proxy with --token-file (a bootstrap token f
 
 /** `which expired at T` / `which is not valid until T`, judged at the caller's now. */
 function validity(bad: InvalidCertificate): string {
-  return `which ${bad.state === 'expired' ? `expired at ${bad.at}` : `is not valid until ${bad.at}`} (by the control plane's clock)`;
+  return `which ${bad.state === 'expired' ? `expired at ${bad.at}` : `is not valid until ${bad.at}`} (${bad.judgedBy}${bad.byClockSkew ? "; by the control plane's clock it is valid" : ''})`;
 }
 
 /** The proxy counter (its /stats) a refusal for `bad` lands in (src/proxy/stats.ts). */
@@ -148,7 +148,8 @@ function upstreamCounter(bad: InvalidCertificate): string {
 }
 
 /** What to do about a proxy presenting an invalid certificate, for the output. */
-function invalidFix(bad: InvalidCertificate, w: ResolvedWorkload): string {
+function invalidFix(bad: InvalidCertificate, w: ResolvedWorkload, verifier: ResolvedWorkload): string {
+  if (bad.byClockSkew) return `Fix: the clock of ${verifier.name}.${verifier.namespace}'s host is ${describeSkew(verifier.proxy!.clockSkewMs!)} (the CA's): synchronise it (NTP); the certificate itself is fine`;
   if (bad.state === 'not valid yet') return `Fix: the clocks of ${w.name}.${w.namespace}'s host and its peers disagree: synchronise them (NTP)`;
   return `Fix: the proxy's renewals are failing (BOWLINE_E_IDENTITY_RENEWAL_FAILED in its log): check it is connected (\`bowline proxy-status\`; the dashboard's Security page shows each proxy's certificate expiry) and that the control plane's CA answers. The CA takes only a valid certificate as proof on renewal, so an expired one cannot renew itself: restart the proxy with a fresh --token-file (\`bowline token create\`; docs/security.md "How a proxy proves who it is" and "Rotation of workload certificates")`;
 }
@@ -219,16 +220,16 @@ function serverSide(src: ExplainSources, from: ResolvedWorkload, d: DestinationI
   const originOf = origin ? { origin } : {};
   // The client's proxy verifies the server's chain in the handshake (src/proxy/tls/upstream.ts, rejectUnauthorized unless
   // insecureSkipVerify): a certificate outside its validity fails tls.connect before the request is sent, a connect failure.
-  const serverBad = tls && chain.tls?.certificateSecret === WORKLOAD_CERT_SECRET && cluster.tls!.insecureSkipVerify !== true ? dest.invalidCertificate : undefined;
+  const serverBad = tls && chain.tls?.certificateSecret === WORKLOAD_CERT_SECRET && cluster.tls!.insecureSkipVerify !== true ? certificateAsVerifiedBy(dest, from, src.now) : undefined;
   if (serverBad) {
-    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, server certificate ${serverBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} would accept the mTLS connection, but proxy ${dest.proxy?.id} presents its workload certificate, ${validity(serverBad)}: the client's proxy refuses it while verifying the server (OpenSSL ${serverBad.state === 'expired' ? 'CERT_HAS_EXPIRED' : 'CERT_NOT_YET_VALID'}, ${serverBad.code} in docs/errors.md) and sends nothing: its log says "upstream connect failure to ...: TLS: ${serverBad.reason} (${serverBad.code})", counted in its ${upstreamCounter(serverBad)}, flag UF. ${invalidFix(serverBad, dest)}`, ...originOf, ok: false });
-    return { steps, failure: { status: 503, summary: `503 (upstream connect failure, flag UF/URX): ${who}'s proxy presents a workload certificate ${serverBad.state === 'expired' ? `that expired at ${serverBad.at}` : `not valid until ${serverBad.at}`} (${serverBad.code}), which the client refuses` } };
+    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, server certificate ${serverBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} would accept the mTLS connection, but proxy ${dest.proxy?.id} presents its workload certificate, ${validity(serverBad)}: the client's proxy refuses it while verifying the server (OpenSSL ${serverBad.state === 'expired' ? 'CERT_HAS_EXPIRED' : 'CERT_NOT_YET_VALID'}, ${serverBad.code} in docs/errors.md) and sends nothing: its log says "upstream connect failure to ...: TLS: ${serverBad.reason} (${serverBad.code})", counted in its ${upstreamCounter(serverBad)}, flag UF. ${invalidFix(serverBad, dest, from)}`, ...originOf, ok: false });
+    return { steps, failure: { status: 503, summary: `503 (upstream connect failure, flag UF/URX): ${who}'s proxy presents a workload certificate ${serverBad.state === 'expired' ? `that expired at ${serverBad.at}` : `not valid until ${serverBad.at}`} (${serverBad.code}), which the client refuses${serverBad.byClockSkew ? ` by its clock, ${describeSkew(from.proxy!.clockSkewMs!)}` : ''}` } };
   }
   // The server asks for the client's certificate and names why it refuses one (src/proxy/tls/downstream.ts checkPeer).
-  const clientBad = tls && chain.tls?.validationSecret !== undefined && cluster.tls!.certificateSecret === WORKLOAD_CERT_SECRET ? from.invalidCertificate : undefined;
+  const clientBad = tls && chain.tls?.validationSecret !== undefined && cluster.tls!.certificateSecret === WORKLOAD_CERT_SECRET ? certificateAsVerifiedBy(from, dest, src.now) : undefined;
   if (clientBad && chain.tls!.requireClientCertificate === true) {
-    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, client certificate ${clientBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} requires a client certificate, and proxy ${from.proxy?.id} presents its workload certificate, ${validity(clientBad)}: ${who}'s proxy completes the handshake, then closes the connection, logging "client certificate refused: ${clientBad.reason} (${clientBad.code})" and counting it in ${refusalCounter(clientBad)}; the client's proxy logs the reset as "TLS: the server closed the connection right after the handshake, before answering: it most likely refused this proxy's client certificate ... (BOWLINE_E_TLS_CLIENT_REFUSED)", counted in its upstreamTlsClientRefused. ${invalidFix(clientBad, from)}`, ...originOf, ok: false });
-    return { steps, failure: { status: 503, summary: `503 (upstream connection reset, flag UC/URX): ${who}'s proxy refuses ${from.name}.${from.namespace}'s client certificate, ${clientBad.state === 'expired' ? `expired at ${clientBad.at}` : `not valid until ${clientBad.at}`} (${clientBad.code}; ${clientBad.state === 'expired' ? 'its proxy is not renewing it' : 'clock skew'})` } };
+    steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}, client certificate ${clientBad.state}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} requires a client certificate, and proxy ${from.proxy?.id} presents its workload certificate, ${validity(clientBad)}: ${who}'s proxy completes the handshake, then closes the connection, logging "client certificate refused: ${clientBad.reason} (${clientBad.code})" and counting it in ${refusalCounter(clientBad)}; the client's proxy logs the reset as "TLS: the server closed the connection right after the handshake, before answering: it most likely refused this proxy's client certificate ... (BOWLINE_E_TLS_CLIENT_REFUSED)", counted in its upstreamTlsClientRefused. ${invalidFix(clientBad, from, dest)}`, ...originOf, ok: false });
+    return { steps, failure: { status: 503, summary: `503 (upstream connection reset, flag UC/URX): ${who}'s proxy refuses ${from.name}.${from.namespace}'s client certificate, ${clientBad.state === 'expired' ? `expired at ${clientBad.at}` : `not valid until ${clientBad.at}`} (${clientBad.code}; ${clientBad.byClockSkew ? `by ${who}'s clock, ${describeSkew(dest.proxy!.clockSkewMs!)}` : clientBad.state === 'expired' ? 'its proxy is not renewing it' : 'clock skew'})` } };
   }
   steps.push({ step: 'server mTLS', decision: `${who}: ${mode.mode}`, reason: `${modeText}; chain ${chain.name} of ${listener.name} accepts the ${tls ? 'mTLS' : 'plaintext'} connection${clientBad ? `, without a verified peer (the client's certificate is ${clientBad.state}; this chain does not require one)` : ''}`, ...originOf, ok: true });
   const engine = compileAuthorization(dest.config.authorization);

@@ -41,9 +41,12 @@ const NONE: CertificateFacts = { rotations: 0 };
  * (the one a sidecar of it gets) and its certificate facts (`ISSUED` unless `certs` says otherwise).
  * `disabled` workloads announce `tlsMode: disabled`, as a sidecar started without --token-file does.
  */
-function connected(configs: Resource[], certs: Record<string, CertificateFacts>, disabled: string[] = []): ExplainSources {
+function connected(configs: Resource[], certs: Record<string, CertificateFacts>, disabled: string[] = [], skews: Record<string, number> = {}): ExplainSources {
   const base = mesh(configs, BOOKINFO.map((a) => (disabled.includes(a.name) ? { ...a, tlsMode: 'disabled' as const } : a)));
-  const proxies: ProxyStatus[] = BOOKINFO.map((a) => ({ id: `${a.name}-0.${a.namespace}`, role: 'sidecar', workload: a.name, namespace: a.namespace, address: a.address, connectedAt: 0, types: {}, pushes: 1, acks: 1, nacks: 0 }));
+  const proxies: ProxyStatus[] = BOOKINFO.map((a) => ({
+    id: `${a.name}-0.${a.namespace}`, role: 'sidecar', workload: a.name, namespace: a.namespace, address: a.address, connectedAt: 0, types: {}, pushes: 1, acks: 1, nacks: 0,
+    ...(skews[a.name] !== undefined ? { clockSkewMs: skews[a.name] } : {}),
+  }));
   const byId = new Map(proxies.map((p) => [p.id, workloadConfig(base, p.workload, p.namespace)!.config]));
   return { ...base, proxies, configOf: (id) => byId.get(id), certificateOf: (id) => (byId.has(id) ? certs[id.replace(/-0\.default$/, '')] ?? ISSUED : undefined) };
 }
@@ -272,5 +275,60 @@ describe('bowline explain: a proxy whose workload certificate expired', () => {
     expect(e.from.proxy).toBeUndefined();
     expect(e.outcome.ok).toBe(true);
     expect(JSON.stringify(e)).not.toContain('BOWLINE_E_TLS_PEER');
+  });
+});
+
+describe('bowline explain: a proxy whose host clock is off', () => {
+  // A certificate is judged in the handshake by the verifying proxy's clock: the control plane's plus the skew the
+  // proxy reports on its stream (hello and pings carry its clock, docs/push-protocol.md).
+  const URL_ = 'http://reviews:9080/reviews/0';
+  const mutual = dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } });
+  const HOURS = 3600_000;
+  const reviewsSkew = (ms: number) => ({ 'reviews-v1': ms, 'reviews-v2': ms, 'reviews-v3': ms });
+
+  it("the server's clock 13 hours behind: the client's fresh certificate is not valid yet there, and explain names that clock, not the certificate", () => {
+    const e = explain(connected([mutual], {}, [], reviewsSkew(-13 * HOURS)), { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.outcome.summary).toContain('not valid until 2026-01-01T00:00:00.000Z (BOWLINE_E_TLS_PEER_NOT_YET_VALID; by reviews-v1.default\'s clock, 46800 s behind the control plane\'s)');
+    const d = e.destinations[0]!;
+    expect(d.steps.find((s) => s.step === 'client TLS')!.decision).toBe('ISTIO_MUTUAL'); // valid by the control plane's clock
+    const server = d.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.decision).toBe('reviews-v1.default: PERMISSIVE, client certificate not valid yet');
+    expect(server.reason).toContain("is not valid until 2026-01-01T00:00:00.000Z (by proxy reviews-v1-0.default's clock, 46800 s behind the control plane's; by the control plane's clock it is valid)");
+    expect(server.reason).toContain("Fix: the clock of reviews-v1.default's host is 46800 s behind the control plane's (the CA's): synchronise it (NTP); the certificate itself is fine");
+    expect(server.reason).not.toContain('--token-file');
+  });
+
+  it("the client's clock two days ahead: the server's certificate has expired there, 503 UF/URX, and the fix is the client's clock", () => {
+    const e = explain(connected([mutual], {}, [], { 'productpage-v1': 48 * HOURS }), { from: 'productpage', url: URL_ });
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.outcome.summary).toContain('flag UF/URX');
+    expect(e.outcome.summary).toContain("which the client refuses by its clock, 172800 s ahead of the control plane's");
+    const server = e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.decision).toBe('reviews-v1.default: PERMISSIVE, server certificate expired');
+    expect(server.reason).toContain("expired at 2026-01-02T00:00:00.000Z (by proxy productpage-v1-0.default's clock, 172800 s ahead of the control plane's; by the control plane's clock it is valid)");
+    expect(server.reason).toContain("Fix: the clock of productpage-v1.default's host is 172800 s ahead of the control plane's");
+  });
+
+  it('clocks within a second, or an expired certificate whatever the clocks: judged as before, the skew not named', () => {
+    const close = explain(connected([mutual], {}, [], { 'productpage-v1': 400, ...reviewsSkew(-700) }), { from: 'productpage', url: URL_ });
+    expect(close.outcome.ok).toBe(true);
+    expect(JSON.stringify(close)).not.toContain('clock');
+    const EXPIRED: CertificateFacts = { ...ISSUED, notBefore: '2025-12-31T00:00:00.000Z', notAfter: '2026-01-01T00:00:00.000Z' };
+    const e = explain(connected([mutual], { 'productpage-v1': EXPIRED }, [], reviewsSkew(300)), { from: 'productpage', url: URL_ });
+    expect(e.outcome.summary).toContain('its proxy is not renewing it');
+    const server = e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.reason).toContain("which expired at 2026-01-01T00:00:00.000Z (by proxy reviews-v1-0.default's clock)");
+    expect(server.reason).toContain('BOWLINE_E_IDENTITY_RENEWAL_FAILED');
+  });
+
+  it("a skewed client whose server's clock is right: the server judges the client's certificate by its own clock, which is fine", () => {
+    // productpage's host is 13 hours behind; its certificate (issued by the CA's clock) is valid where reviews checks it.
+    const e = explain(connected([mutual], {}, [], { 'productpage-v1': -13 * HOURS, ...reviewsSkew(0) }), { from: 'productpage', url: URL_ });
+    // ...but productpage's own proxy checks reviews' certificate by its clock: not valid yet there.
+    expect(e.outcome).toMatchObject({ ok: false, status: 503 });
+    expect(e.outcome.summary).toContain("which the client refuses by its clock, 46800 s behind the control plane's");
+    const server = e.destinations[0]!.steps.find((s) => s.step === 'server mTLS' && !s.ok)!;
+    expect(server.decision).toBe('reviews-v1.default: PERMISSIVE, server certificate not valid yet');
   });
 });

@@ -35,7 +35,14 @@ export interface InvalidCertificate {
   code: string;
   /** The proxy's own sentence for it. */
   reason: string;
+  /** Whose clock said so, for the output: `by the control plane's clock`, or `by proxy ID's clock[, N s behind the control plane's]`. */
+  judgedBy: string;
+  /** The verifier's clock disagrees with the control plane's about it: the certificate is fine by the control plane's clock. */
+  byClockSkew: boolean;
 }
+
+/** A clock skew explain names (ms): below it a proxy's clock counts as the control plane's (a stream's transit time is in the measure). */
+export const NOTABLE_CLOCK_SKEW_MS = 1000;
 
 /** A workload explain can start from or arrive at. */
 export interface ResolvedWorkload {
@@ -55,6 +62,8 @@ export interface ResolvedWorkload {
   /** Set when the connected proxy's certificate is outside its validity at `ExplainSources.now`: the proxy keeps
    *  presenting it (src/proxy/identity/rotation.ts retries renewal, never drops it) and its peers refuse it. */
   invalidCertificate?: InvalidCertificate;
+  /** The connected proxy's workload certificate, when it holds one. */
+  certificate?: CertificateFacts;
 }
 
 /** True when the facts show a certificate (either way the control plane learns one sets its validity). */
@@ -66,13 +75,34 @@ function holdsCertificate(c: CertificateFacts): boolean {
  * The facts' certificate as a verifying peer sees it at `now`: undefined while valid (or unknown), else
  * expired / not valid yet with the code OpenSSL's CERT_HAS_EXPIRED / CERT_NOT_YET_VALID map to in the proxy.
  */
-export function certificateValidityAt(c: CertificateFacts, now: number): InvalidCertificate | undefined {
+export function certificateValidityAt(c: CertificateFacts, now: number, judgedBy = "by the control plane's clock"): InvalidCertificate | undefined {
   const notAfter = c.notAfter !== undefined ? Date.parse(c.notAfter) : NaN;
   const notBefore = c.notBefore !== undefined ? Date.parse(c.notBefore) : NaN;
   // OpenSSL (X509_cmp_time): expired when notAfter < now, not valid yet when notBefore > now.
-  if (notAfter < now) return { state: 'expired', at: new Date(notAfter).toISOString(), ...classifyTlsError('CERT_HAS_EXPIRED') };
-  if (notBefore > now) return { state: 'not valid yet', at: new Date(notBefore).toISOString(), ...classifyTlsError('CERT_NOT_YET_VALID') };
+  if (notAfter < now) return { state: 'expired', at: new Date(notAfter).toISOString(), ...classifyTlsError('CERT_HAS_EXPIRED'), judgedBy, byClockSkew: false };
+  if (notBefore > now) return { state: 'not valid yet', at: new Date(notBefore).toISOString(), ...classifyTlsError('CERT_NOT_YET_VALID'), judgedBy, byClockSkew: false };
   return undefined;
+}
+
+/** `N s ahead of` / `N s behind` the control plane's clock, for a skew in ms. */
+export function describeSkew(skewMs: number): string {
+  const s = Math.round(Math.abs(skewMs) / 1000);
+  return `${s} s ${skewMs > 0 ? 'ahead of' : 'behind'} the control plane's`;
+}
+
+/**
+ * `presenter`'s certificate as `verifier`'s proxy judges it in a handshake: by the verifier's clock (the control
+ * plane's plus the skew its proxy reported, docs/push-protocol.md `clockMs`), or by the control plane's when the
+ * verifier has no connected proxy or one that does not report its clock. Undefined while valid (or unknown).
+ */
+export function certificateAsVerifiedBy(presenter: ResolvedWorkload, verifier: ResolvedWorkload, now: number): InvalidCertificate | undefined {
+  const c = presenter.certificate;
+  if (!c) return undefined;
+  const skew = verifier.proxy?.clockSkewMs;
+  if (skew === undefined) return certificateValidityAt(c, now);
+  const notable = Math.abs(skew) >= NOTABLE_CLOCK_SKEW_MS;
+  const bad = certificateValidityAt(c, now + skew, `by proxy ${verifier.proxy!.id}'s clock${notable ? `, ${describeSkew(skew)}` : ''}`);
+  return bad && { ...bad, byClockSkew: certificateValidityAt(c, now) === undefined };
 }
 
 /** `--from` names no workload (or several): the message lists the known ones. */
@@ -135,7 +165,7 @@ export function workloadConfig(src: ExplainSources, name: string, namespace: str
     return {
       name, namespace, labels: dumped.node.labels, serviceAccount: dumped.node.serviceAccount, address: proxy.address || w?.address || '127.0.0.1', proxy, config: dumped,
       configSource: `the configuration of connected proxy ${proxy.id}`, ...(withoutCertificate ? { withoutCertificate } : {}),
-      ...(invalidCertificate ? { invalidCertificate } : {}),
+      ...(invalidCertificate ? { invalidCertificate } : {}), ...(cert && holdsCertificate(cert) ? { certificate: cert } : {}),
     };
   }
   if (!w) return undefined;

@@ -9,7 +9,7 @@ import type { NodeInfo, ProxyConfig, ResourceType } from '../../proxy-config/typ
 import type { StatsMessage } from '../../proxy-config/stats.js';
 import { bowlineVersion } from '../../proxy-config/version.js';
 import { tryParseHostPort } from '../../proxy-config/host-port.js';
-import { assembleConfig, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type HealthMessage, type LeaveMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
+import { assembleConfig, CLOCK_PING_INTERVAL_MS, decodeMessage, LineFramer, PUSH_PROTOCOL_VERSION, RESOURCE_TYPES, type CertificateMessage, type HealthMessage, type LeaveMessage, type PushMessage, type WorkloadAnnouncement } from '../../proxy-config/wire.js';
 
 /** Options of the control client. */
 export interface ControlClientOptions {
@@ -30,6 +30,10 @@ export interface ControlClientOptions {
   onTrustBundle?: (rootsPem: string) => void;
   /** Observes stream events (tests, the proxy's admin page). */
   onEvent?: (ev: ControlClientEvent) => void;
+  /** The wall clock sent on the hello and every CLOCK_PING_INTERVAL_MS in a ping (default Date.now). */
+  clock?: () => number;
+  /** Interval of those pings (default CLOCK_PING_INTERVAL_MS). */
+  clockPingIntervalMs?: number;
 }
 
 /** What happened on the stream. */
@@ -166,8 +170,16 @@ export class ControlClient {
     });
     sock.on('connect', () => {
       this.connected = true;
-      const hello = { type: 'hello', protocol: PUSH_PROTOCOL_VERSION, proxyVersion: bowlineVersion(), types: RESOURCE_TYPES, node: this.opts.node, workload: this.opts.workload, versions: this.versions };
+      const clock = this.opts.clock ?? Date.now;
+      const hello = { type: 'hello', protocol: PUSH_PROTOCOL_VERSION, proxyVersion: bowlineVersion(), types: RESOURCE_TYPES, node: this.opts.node, workload: this.opts.workload, versions: this.versions, clockMs: clock() };
       sock.write(JSON.stringify(hello) + '\n');
+      // The proxy's clock, again now and then: the control plane judges certificates by it (`bowline explain`), and a
+      // host's clock can be stepped while the stream stays up. Also a keepalive; the control plane answers pong.
+      const pings = setInterval(() => {
+        if (!sock.destroyed) sock.write(`{"type":"ping","clockMs":${clock()}}\n`);
+      }, this.opts.clockPingIntervalMs ?? CLOCK_PING_INTERVAL_MS);
+      pings.unref();
+      sock.once('close', () => clearInterval(pings));
       this.opts.onEvent?.({ type: 'connected' });
       this.log(`connected to control plane ${this.opts.server}`);
     });

@@ -25,6 +25,12 @@ export interface ProxyStatus {
   lastAckAt?: number;
   /** Milliseconds from the last change the proxy received to its ACK. */
   lastConvergenceMs?: number;
+  /**
+   * The proxy's wall clock minus the control plane's (ms; positive: the proxy's is ahead), from the clock its
+   * hello or last ping carried (protocol 13; absent from an older proxy). A one-way transit time of the
+   * stream is in it, so only seconds mean anything.
+   */
+  clockSkewMs?: number;
   pushes: number;
   acks: number;
   nacks: number;
@@ -103,6 +109,7 @@ export class Connection {
   connectedAt: number;
   lastAckAt?: number;
   lastConvergenceMs?: number;
+  clockSkewMs?: number;
   pushes = 0;
   acks = 0;
   nacks = 0;
@@ -110,6 +117,11 @@ export class Connection {
 
   constructor(readonly socket: Socket, now: number, readonly remote: string) {
     this.connectedAt = now;
+  }
+
+  /** Notes the proxy's wall clock a hello or ping carried (`clockMs`), received at the control plane's `now`; anything but a time is ignored. */
+  noteClock(clockMs: unknown, now: number): void {
+    if (typeof clockMs === 'number' && Number.isFinite(clockMs) && clockMs > 0) this.clockSkewMs = Math.round(clockMs - now);
   }
 
   /** Cancels a pending retry of NACKed versions. */
@@ -134,6 +146,7 @@ export class Connection {
     };
     if (this.lastAckAt !== undefined) out.lastAckAt = this.lastAckAt;
     if (this.lastConvergenceMs !== undefined) out.lastConvergenceMs = this.lastConvergenceMs;
+    if (this.clockSkewMs !== undefined) out.clockSkewMs = this.clockSkewMs;
     for (const t of types) {
       const acked = this.acked.get(t)?.version;
       const sent = this.pending?.sets.get(t)?.version;

@@ -85,6 +85,31 @@ describe('push stream', () => {
     await waitFor(() => server.status()[0]!.lastConvergenceMs !== undefined);
   });
 
+  it("records the proxy's clock skew from its hello, follows it through its pings, and ignores a clock that is not a time", async () => {
+    const T = Date.parse('2026-06-01T00:00:00.000Z');
+    const { server, addr } = await setup(['virtual-service-all-v1'], { now: () => T });
+    let proxyClock = T + 2 * 3600_000; // the proxy's host two hours ahead
+    const c = new ControlClient({
+      server: `127.0.0.1:${addr.port}`, node: productpageProxy.node, apply: async () => {}, log: () => {},
+      clock: () => proxyClock, clockPingIntervalMs: 20,
+    });
+    c.start();
+    cleanup.push(() => c.stop());
+    await waitFor(() => server.status()[0]?.clockSkewMs === 2 * 3600_000, { what: () => `skew from the hello: ${JSON.stringify(server.status()[0])}` });
+    proxyClock = T - 5000; // NTP stepped the proxy's clock while the stream stayed up: the next ping says so
+    await waitFor(() => server.status()[0]?.clockSkewMs === -5000, { what: () => `skew from a ping: ${JSON.stringify(server.status()[0])}` });
+    // A raw stream's ping with a clock that is not a time leaves the last skew as it was, and is still answered.
+    const raw = connect(addr.port, '127.0.0.1');
+    cleanup.push(() => raw.destroy());
+    let got = '';
+    raw.on('data', (d) => (got += d.toString()));
+    raw.write(JSON.stringify({ type: 'hello', protocol: PUSH_PROTOCOL_VERSION, node: { ...ingressProxy.node }, clockMs: T + 1500 }) + '\n');
+    await waitFor(() => server.status().find((p) => p.id === ingressProxy.node.id)?.clockSkewMs === 1500, { what: 'skew of the raw stream' });
+    raw.write('{"type":"ping","clockMs":"soon"}\n{"type":"ping","clockMs":-1}\n{"type":"ping"}\n');
+    await waitFor(() => got.split('"pong"').length - 1 >= 3, { what: () => `three pongs: ${got.slice(-300)}` });
+    expect(server.status().find((p) => p.id === ingressProxy.node.id)?.clockSkewMs).toBe(1500);
+  });
+
   it('a NACK is recorded (NACKED with the error) and the proxy keeps its last good config', async () => {
     const { server, addr, source } = await setup(['virtual-service-all-v1']);
     let refuse = false;

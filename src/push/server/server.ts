@@ -145,7 +145,10 @@ export class PushServer {
     if (!conn.id && conn.awaitingToken) {
       // Said hello without a certificate: only a CSR with a bootstrap token (or a keepalive) may follow.
       if (msg.type === 'csr') return this.onCsr(conn, msg);
-      if (msg.type === 'ping') return void conn.socket.write('{"type":"pong"}\n');
+      if (msg.type === 'ping') {
+        conn.noteClock(msg.clockMs, this.now());
+        return void conn.socket.write('{"type":"pong"}\n');
+      }
       if (msg.type === 'pong') return;
       return this.drop(conn, PUSH_ERRORS.unauthenticated, `"${msg.type}" before the stream proved its identity (a CSR with the bootstrap token comes first)`);
     }
@@ -159,6 +162,7 @@ export class PushServer {
       case 'nack':
         return this.onResponse(conn, msg.type, String(msg.nonce), typeof msg.error === 'string' ? msg.error : '');
       case 'ping':
+        conn.noteClock(msg.clockMs, this.now());
         conn.socket.write('{"type":"pong"}\n');
         return;
       case 'pong':
@@ -205,6 +209,7 @@ export class PushServer {
   private onHello(conn: Connection, hello: HelloMessage): void {
     const skew = protocolSkew(hello);
     if (skew) return this.drop(conn, PUSH_ERRORS.protocol, skew);
+    conn.noteClock(hello.clockMs, this.now());
     conn.types = new Set(Array.isArray(hello.types) ? hello.types.filter((t) => RESOURCE_TYPES.includes(t)) : RESOURCE_TYPES);
     const problem = checkNode(hello.node) ?? (hello.workload ? checkWorkload(hello.workload) : undefined);
     if (problem) return this.drop(conn, PUSH_ERRORS.badHello, problem);
