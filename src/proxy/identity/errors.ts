@@ -38,6 +38,8 @@ export const IDENTITY_ERRORS = {
   RENEWAL_FAILED: 'BOWLINE_E_IDENTITY_RENEWAL_FAILED',
   /** The saved workload certificate (`--identity-dir`) expired while the proxy was down; a new bootstrap token is needed. */
   EXPIRED: 'BOWLINE_E_IDENTITY_EXPIRED',
+  /** A certificate the CA just issued is not current by this host's clock: the clock is off (peers' certificates are refused too). */
+  CLOCK_SKEW: 'BOWLINE_E_IDENTITY_CLOCK_SKEW',
 } as const;
 
 /** One of the identity error codes. */

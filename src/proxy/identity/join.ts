@@ -52,6 +52,7 @@ export class WorkloadIdentity {
         this.failures++;
         log(`${err.message} (attempt ${attempt}; ${err.code})`);
       },
+      onClockSkew: (err) => log(`${err.message} (${err.code})`),
       onRotated: (c) => {
         this.issued++;
         opts.onRotated?.(c);

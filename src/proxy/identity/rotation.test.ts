@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkloadCredentials } from './credentials.js';
 import { IDENTITY_ERRORS, type IdentityError } from './errors.js';
-import { CertificateRotator, renewalDelay, type RotationClock } from './rotation.js';
+import { CertificateRotator, clockSkewFromFresh, freshRenewalDelay, renewalDelay, type RotationClock } from './rotation.js';
 
 /** A clock whose timers fire only when the test advances it. */
 class FakeClock implements RotationClock {
@@ -48,7 +48,64 @@ describe('renewalDelay', () => {
   });
 });
 
+describe('a certificate just issued, and this host\'s clock', () => {
+  const HOUR = 3600_000;
+  const DAY = 24 * HOUR;
+  // As the CA issues a 24 h certificate at CA time T: notBefore backdated 5 min.
+  const T = Date.parse('2026-06-01T12:00:00.000Z');
+  const issued = { notBefore: T - 5 * 60_000, notAfter: T + DAY };
+
+  it('with a right clock: renewal at half-life as renewalDelay says, no skew', () => {
+    expect(freshRenewalDelay(issued, T, 0.5)).toBe(renewalDelay(issued, T, 0.5));
+    expect(freshRenewalDelay(issued, T + 30_000, 0)).toBe(renewalDelay(issued, T + 30_000, 0));
+    expect(freshRenewalDelay(issued, T, 0.9999)).toBe(renewalDelay(issued, T, 0.9999));
+    expect(clockSkewFromFresh(issued, T)).toBe(0);
+    expect(clockSkewFromFresh(issued, T + 50_000)).toBe(0);
+    expect(clockSkewFromFresh(issued, T - 5 * 60_000 - 50_000)).toBe(0);
+  });
+
+  it('a clock two days ahead: not due at once (that renewed in a loop) but after a quarter of the lifetime; the skew is told', () => {
+    expect(renewalDelay(issued, T + 2 * DAY, 0.5)).toBe(0);
+    expect(freshRenewalDelay(issued, T + 2 * DAY, 0.5)).toBe(Math.round((DAY + 5 * 60_000) * 0.25));
+    expect(clockSkewFromFresh(issued, T + 2 * DAY)).toBe(2 * DAY);
+  });
+
+  it('a clock 13 hours behind: renewed within 65 % of the lifetime, before the certificate really expires; the skew is told', () => {
+    expect(renewalDelay(issued, T - 13 * HOUR, 0.5)).toBeGreaterThan(DAY);
+    expect(freshRenewalDelay(issued, T - 13 * HOUR, 0.5)).toBe(Math.round((DAY + 5 * 60_000) * 0.65));
+    expect(clockSkewFromFresh(issued, T - 13 * HOUR)).toBe(-(13 * HOUR - 5 * 60_000));
+  });
+});
+
 describe('CertificateRotator', () => {
+  it('on a host whose clock is two lifetimes ahead: one renewal per quarter of the lifetime, not a loop, and a clock-skew error', async () => {
+    const clock = new FakeClock();
+    const live = fakeLive();
+    const skews: IdentityError[] = [];
+    let n = 0;
+    let rot: CertificateRotator | undefined = undefined;
+    // The CA's clock is the test's; this host's reads 20 s ahead, two lifetimes of its 10 s certificates.
+    rot = new CertificateRotator({
+      live, clock: { ...clock, now: () => clock.now() + 20_000, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout }, random: () => 0.5,
+      onClockSkew: (e) => skews.push(e),
+      renew: async () => {
+        if (++n >= 50) rot!.stop(); // the loop this replaced: stop it rather than spin
+        return creds(clock.now() - 1000, 10_000, n);
+      },
+    });
+    rot.start();
+    await clock.advance(0);
+    expect(live.history).toHaveLength(1);
+    expect(skews.map((e) => e.code)).toEqual([IDENTITY_ERRORS.CLOCK_SKEW]);
+    expect(skews[0]!.message).toMatch(/this host's clock is at least 20 s ahead of the CA's: the workload certificate it just issued \(valid .* to .*\) has already expired by it/);
+    await clock.advance(2499); // a quarter of the 10 s lifetime, less a millisecond
+    expect(live.history).toHaveLength(1);
+    await clock.advance(1);
+    expect(live.history).toHaveLength(2);
+    rot.stop();
+  });
+
+
   it('gets a first certificate at once, then renews at about half-life, again and again', async () => {
     const clock = new FakeClock();
     const live = fakeLive();

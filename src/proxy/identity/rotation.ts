@@ -42,6 +42,38 @@ export interface RotatorOptions {
   onError?: (err: IdentityError, attempt: number) => void;
   /** Told of every successful rotation. */
   onRotated?: (c: WorkloadCredentials) => void;
+  /** Told when a certificate the CA just issued is not current by this host's clock (BOWLINE_E_IDENTITY_CLOCK_SKEW). */
+  onClockSkew?: (err: IdentityError) => void;
+}
+
+/** How far a just-issued certificate may sit from this host's clock before it counts as clock skew (ms). */
+const SKEW_TOLERANCE_MS = 60_000;
+/** The CA backdates notBefore by at most this, and by at most a tenth of the lifetime (src/ca/authority.ts validity). */
+const CA_MAX_BACKDATE_MS = 5 * 60_000;
+
+/**
+ * When to renew a certificate the CA has just issued: `renewalDelay` by this host's clock, held within 25-65 % of
+ * the lifetime. With a right clock the delay is 30-60 % of it (half-life ±10 %, less the CA's backdate) and the
+ * bounds never bind; with a clock ahead by more than half the lifetime the certificate looks due at once and the
+ * proxy would renew in a loop, and with one far behind it would wait past the certificate's real expiry.
+ */
+export function freshRenewalDelay(c: { notBefore: number; notAfter: number }, now: number, random: number, jitter = 0.1): number {
+  const life = c.notAfter - c.notBefore;
+  return Math.min(Math.max(renewalDelay(c, now, random, jitter), Math.round(life * 0.25)), Math.round(life * 0.65));
+}
+
+/**
+ * How far this host's clock is from the CA's, judged from a certificate the CA issued just now (its notBefore is
+ * the CA's clock less a backdate of at most min(5 min, a tenth of the lifetime)): a positive number of ms ahead, a
+ * negative one behind, 0 within SKEW_TOLERANCE_MS (or a tenth of the lifetime, if less) of that window.
+ */
+export function clockSkewFromFresh(c: { notBefore: number; notAfter: number }, now: number): number {
+  const life = c.notAfter - c.notBefore;
+  const latest = c.notBefore + Math.min(CA_MAX_BACKDATE_MS, life / 10);
+  const tolerance = Math.min(SKEW_TOLERANCE_MS, life / 10);
+  if (now > latest + tolerance) return now - latest;
+  if (now < c.notBefore - tolerance) return now - c.notBefore;
+  return 0;
 }
 
 /**
@@ -90,7 +122,14 @@ export class CertificateRotator {
     this.opts.live.update(c);
     this.failures = 0;
     this.opts.onRotated?.(c);
-    if (!this.stopped) this.schedule(renewalDelay(c, this.clock.now(), this.random(), this.opts.jitter ?? 0.1));
+    const now = this.clock.now();
+    const skew = clockSkewFromFresh(c, now);
+    if (skew !== 0) {
+      const by = `${Math.round(Math.abs(skew) / 1000)} s`;
+      const here = now > c.notAfter ? 'has already expired by it' : now < c.notBefore ? 'is not valid yet by it' : 'is still valid by it';
+      this.opts.onClockSkew?.(new IdentityError(IDENTITY_ERRORS.CLOCK_SKEW, `this host's clock is at least ${by} ${skew > 0 ? 'ahead of' : 'behind'} the CA's: the workload certificate it just issued (valid ${new Date(c.notBefore).toISOString()} to ${new Date(c.notAfter).toISOString()}) ${here}, and this proxy judges its peers' certificates by the same clock (expect BOWLINE_E_TLS_PEER_EXPIRED or BOWLINE_E_TLS_PEER_NOT_YET_VALID refusals); synchronise the clock (NTP). Renewals follow the certificate's lifetime meanwhile`));
+    }
+    if (!this.stopped) this.schedule(freshRenewalDelay(c, now, this.random(), this.opts.jitter ?? 0.1));
     return c;
   }
 
