@@ -2,14 +2,15 @@
 # The one test command (README): installs what the tests need, then runs every test.
 # Debian packages: real servers the tests start on loopback (etcd, Prometheus, Chromium,
 # haproxy, nginx, wrk, h2load, curl, openssl), iptables and iproute2 (transparent capture in network
-# namespaces), systemd-analyze (VM unit check). Installed only when missing; needs root or sudo.
+# namespaces), systemd-analyze (VM unit check), faketime (libfaketime: a proxy whose host clock is off).
+# Installed only when missing; needs root or sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for pair in etcd:etcd-server etcdctl:etcd-client prometheus:prometheus chromium:chromium \
             nginx:nginx-light haproxy:haproxy wrk:wrk h2load:nghttp2-client curl:curl dig:dnsutils openssl:openssl \
-            iptables:iptables ip:iproute2 systemd-analyze:systemd; do
+            iptables:iptables ip:iproute2 systemd-analyze:systemd faketime:faketime; do
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need+=("$pkg")
 done

@@ -67,14 +67,14 @@ export class TestMesh {
 
   /** A sidecar `name` for service `service` (default `name`, port `svcPort`) of namespace `ns`, service account `sa`, in front of
    *  a new in-test app (answering as `app` says when it is a handler), or of the app already listening on port `app`;
-   *  `extra` proxy flags win over the defaults. */
-  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name, extra: string[] = [], app?: http.RequestListener | number): Promise<Sidecar> {
+   *  `extra` proxy flags win over the defaults; `env` is added to the proxy's environment. */
+  async sidecar(name: string, ns: string, sa: string, svcPort: number, labels = `app=${name}`, service = name, extra: string[] = [], app?: http.RequestListener | number, env?: NodeJS.ProcessEnv): Promise<Sidecar> {
     const appPort = typeof app === 'number' ? app : await this.app(name, app);
     const t = await this.cli(['token', 'create', '--namespace', ns, '--service-account', sa, '--ttl', '10m']);
     if (t.code !== 0) throw new Error(t.out);
     const tokenFile = join(this.home, `${name}.token`);
     writeFileSync(tokenFile, t.out.split('\n').find((l) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(l.trim()))!.trim() + '\n');
-    const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', tokenFile, ...this.proxyArgs(name, svcPort, labels, service, appPort), ...extra]);
+    const c = startBowline(['proxy', '--server', `127.0.0.1:${this.pushTls}`, '--token-file', tokenFile, ...this.proxyArgs(name, svcPort, labels, service, appPort), ...extra], env ? { env } : {});
     this.children.push(c);
     await waitFor(() => c.output().includes(`workload certificate for spiffe://cluster.local/ns/${ns}/sa/${sa}`), { timeoutMs: 15_000, what: () => `${name} certificate:\n${c.output()}` });
     return this.bound(name, c);

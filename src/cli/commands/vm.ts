@@ -159,7 +159,7 @@ function readBundle(dir: string): ReadBundle {
   } catch (err) {
     throw new UsageError(`${dir}/token: ${(err as Error).message}`);
   }
-  if (exp < Date.now()) throw new UsageError(`BOWLINE_E_VM_BUNDLE_EXPIRED: the bundle's token expired at ${new Date(exp).toISOString()}: make a new bundle with \`bowline vm bundle\` on the control plane and join with it`);
+  if (exp < Date.now()) throw new UsageError(`BOWLINE_E_VM_BUNDLE_EXPIRED: the bundle's token expired at ${new Date(exp).toISOString()} by this host's clock (${new Date().toISOString()}): make a new bundle with \`bowline vm bundle\` on the control plane and join with it; if this host's clock is wrong, synchronise it (NTP) first, or its proxy will refuse its peers' certificates as well`);
   const probeJson = existsSync(join(dir, 'probe.json')) ? read('probe.json') : undefined;
   return { env: parseEnv(envText), envText, rootCertPem: read('root-cert.pem'), token, meshYaml: read('mesh.yaml'), ...(probeJson ? { probeJson } : {}) };
 }
