@@ -154,7 +154,11 @@ export async function handleApi(deps: DashboardDeps, view: string, q: URLSearchP
     case 'security': {
       // With replicas, also the replicas asked and those that did not answer (`replicas`, `unreachableReplicas`, `peersUnknown`).
       const { proxies: listed, ...replicaFacts } = await proxiesView(deps, push?.server);
-      const proxies = listed.map((p) => ({ id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...(p.replica !== undefined ? { replica: p.replica } : {}), ...(p.certificate ?? { rotations: 0 }) }));
+      const proxies = listed.map((p) => ({
+        id: p.id, role: p.role, workload: p.workload, namespace: p.namespace, ...(p.replica !== undefined ? { replica: p.replica } : {}), ...(p.certificate ?? { rotations: 0 }),
+        // Its host's clock against the control plane's: a proxy judges its peers' certificates by it.
+        ...(p.clockSkewMs !== undefined ? { clockSkewMs: p.clockSkewMs } : {}),
+      }));
       const policies = (snap?.configs('AuthorizationPolicy') ?? []).map((r) => {
         const spec = (r.spec ?? {}) as { action?: string; selector?: { matchLabels?: Record<string, string> }; rules?: unknown[] };
         const sel = spec.selector?.matchLabels;

@@ -2,6 +2,8 @@
 // when its first certificate arrives and does not renew in a loop; it refuses its clients' certificates (expired by
 // its clock) so they get 503s; the control plane learns its clock over the stream and `bowline explain` predicts the
 // 503 and names that clock, not the certificate.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skewedClockEnv } from '../support/faketime.js';
 import { waitFor } from '../support/wait.js';
@@ -36,6 +38,12 @@ describe('a sidecar whose host clock is two days ahead', () => {
     const skewOf = (w: string) => status!.find((p) => p.workload === w)!.clockSkewMs!;
     expect(Math.abs(skewOf('reviews-v1') / 1000 - TWO_DAYS_S)).toBeLessThan(5);
     expect(Math.abs(skewOf('productpage-v1'))).toBeLessThan(1000);
+    // The dashboard's Security view carries it beside each proxy's certificate.
+    const admin = readFileSync(join(mesh.home, 'admin-token'), 'utf8').trim();
+    const sec = await (await fetch(`${mesh.api}/ui/api/security`, { headers: { authorization: `Bearer ${admin}` } })).json() as { proxies: Array<{ workload: string; clockSkewMs?: number; notAfter?: string }> };
+    const secReviews = sec.proxies.find((p) => p.workload === 'reviews-v1')!;
+    expect(Math.abs(secReviews.clockSkewMs! / 1000 - TWO_DAYS_S)).toBeLessThan(5);
+    expect(secReviews.notAfter).toBeDefined();
 
     // Auto-mTLS: productpage presents its certificate (24 h, issued by the CA's clock), which reviews' proxy finds expired.
     const r = await call(productpage.outbound, 'http://reviews:9080/reviews/0');

@@ -7,15 +7,14 @@
 // machine, but a stall of the proxy's event loop shows), the proxy's RSS is read from /proc, and
 // every attacking connection must end in GOAWAY or RST_STREAM with the code RFC 9113 names.
 // Each attack prints one `FIGURE h2 ...` line.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBowline, type Child } from '../support/process.js';
-import { waitFor, waitForOutput } from '../support/wait.js';
+import type { Child } from '../support/process.js';
+import { waitForOutput } from '../support/wait.js';
 import { attack, bigBlock, END_HEADERS, END_STREAM, ERR, frame, opening, rapidReset, requestBlock, T, type Observed } from '../support/h2-frames.js';
-import { cluster, config, listener } from './protocols-harness.js';
+import { cluster, config, listener, startProxyProcess } from './protocols-harness.js';
 import { tempDir } from '../support/temp.js';
 
 const home = tempDir('bowline-e2e-h2abuse-');
@@ -77,13 +76,7 @@ beforeAll(async () => {
   const cfg = config([listener('h2', [{ name: 'http', http: { routeConfig: 'r' } }])], [cluster('up', [up], { protocol: 'http1' })], {
     routes: [{ name: 'r', virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'up', weight: 100 }] } }] }] }],
   });
-  const file = join(home, 'proxy.json');
-  writeFileSync(file, JSON.stringify(cfg));
-  const portsFile = join(home, 'ports.json');
-  proxyChild = startBowline(['proxy', '--config', file, '--admin-port', '0', '--ports-file', portsFile]);
-  port = await waitFor(() => {
-    try { return (JSON.parse(readFileSync(portsFile, 'utf8')) as { listeners: Record<string, number> }).listeners.h2 ?? 0; } catch { return 0; }
-  }, { timeoutMs: 15_000, what: () => `proxy ports file:\n${proxyChild.output()}` });
+  ({ proxy: proxyChild, port } = await startProxyProcess(home, cfg, 'h2'));
   client = h2connect(`http://127.0.0.1:${port}`);
   client.on('error', () => {});
   for (let i = 0; i < 200; i++) await timedGet(); // warm up (JIT, pools)

@@ -2,12 +2,14 @@
 // with openssl in a temp dir (a CA, server and client leaves with DNS and SPIFFE SANs), echo
 // servers, and starting proxies on port 0.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Cluster, FilterChain, Listener, ProxyConfig, Secret } from '../../src/proxy-config/types.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
+import { start, repoRoot, type Child } from '../support/process.js';
 import { tempDir } from '../support/temp.js';
+import { waitFor } from '../support/wait.js';
 
 /** A proxy config with the given listeners and clusters (endpoints by cluster name). */
 export function config(listeners: Listener[], clusters: Array<Cluster & { endpoints?: Array<{ address: string; port: number; identity?: string }> }>, extra: Partial<ProxyConfig> = {}): ProxyConfig {
@@ -105,4 +107,19 @@ export function secretsFor(pki: Pki, leaf: string): Secret[] {
     { name: leaf, kind: 'tls-certificate', certificateChain: 'file:' + l.cert, privateKey: 'file:' + l.key },
     { name: 'ca', kind: 'validation', trustedCa: 'file:' + pki.ca },
   ];
+}
+
+/**
+ * A real `bowline proxy` process running `cfg` (written to HOME/proxy.json), with `nodeArgs` before bin/bowline (node
+ * and V8 flags: PROXY_NODE_FLAGS, traces); resolves once its ports file names listener `listenerName`'s port.
+ */
+export async function startProxyProcess(home: string, cfg: ProxyConfig, listenerName: string, nodeArgs: readonly string[] = []): Promise<{ proxy: Child; port: number }> {
+  const file = join(home, 'proxy.json');
+  writeFileSync(file, JSON.stringify(cfg));
+  const portsFile = join(home, 'ports.json');
+  const proxy = start(process.execPath, [...nodeArgs, join(repoRoot, 'bin/bowline'), 'proxy', '--config', file, '--admin-port', '0', '--ports-file', portsFile]);
+  const port = await waitFor(() => {
+    try { return (JSON.parse(readFileSync(portsFile, 'utf8')) as { listeners: Record<string, number> }).listeners[listenerName] ?? 0; } catch { return 0; }
+  }, { timeoutMs: 15_000, what: () => `proxy ports file:\n${proxy.output()}` });
+  return { proxy, port };
 }

@@ -5,15 +5,12 @@
 // interpreter until V8 optimised it again (the HTTP/1.1 path's case: proxy-quiet-gc.test.ts).
 // A real `bowline proxy` with V8's --trace-opt/--trace-deopt: node:http2 clients over h2c that close their
 // connections after each burst, an HTTP/2 upstream that closes its session (GOAWAY) after one stream in 500.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Http2Server } from 'node:http2';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROXY_NODE_FLAGS } from '../../src/proxy/node-flags.js';
-import { repoRoot, start, type Child } from '../support/process.js';
+import type { Child } from '../support/process.js';
 import { tempDir } from '../support/temp.js';
-import { waitFor } from '../support/wait.js';
-import { cluster, config, listener } from './protocols-harness.js';
+import { cluster, config, listener, startProxyProcess } from './protocols-harness.js';
 
 const home = tempDir('bowline-e2e-h2close-');
 let upstream: Http2Server;
@@ -65,14 +62,7 @@ beforeAll(async () => {
   const cfg = config([listener('http', [{ name: 'http', http: { routeConfig: 'r' } }])], [cluster('up', [up], { protocol: 'http2' })], {
     routes: [{ name: 'r', virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'up', weight: 100 }] } }] }] }],
   });
-  const file = join(home, 'proxy.json');
-  writeFileSync(file, JSON.stringify(cfg));
-  const portsFile = join(home, 'ports.json');
-  proxy = start(process.execPath, [...PROXY_NODE_FLAGS, '--trace-opt', '--trace-deopt', join(repoRoot, 'bin/bowline'),
-    'proxy', '--config', file, '--admin-port', '0', '--ports-file', portsFile]);
-  port = await waitFor(() => {
-    try { return (JSON.parse(readFileSync(portsFile, 'utf8')) as { listeners: Record<string, number> }).listeners.http ?? 0; } catch { return 0; }
-  }, { timeoutMs: 15_000, what: () => `proxy ports file:\n${proxy.output()}` });
+  ({ proxy, port } = await startProxyProcess(home, cfg, 'http', [...PROXY_NODE_FLAGS, '--trace-opt', '--trace-deopt']));
 }, 30_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { usePolled } from './data.js';
 
 interface SecurityAnswer {
   authn: Parameters<typeof AuthnTable>[0]['rows'];
-  proxies: Array<{ id: string; role: string; workload: string; namespace: string; replica?: string; spiffeId?: string; notAfter?: string; issuedAt?: number; rotations: number }>;
+  proxies: Array<{ id: string; role: string; workload: string; namespace: string; replica?: string; spiffeId?: string; notAfter?: string; issuedAt?: number; rotations: number; clockSkewMs?: number }>;
   policies: Array<{ name: string; namespace: string; action: string; selector: Record<string, string> | null; rules: number; workloads: string[] }>;
 }
 
@@ -14,6 +14,12 @@ function expiry(iso: string | undefined): string {
   if (!iso) return '-';
   const left = Date.parse(iso) - Date.now();
   return `${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${left > 0 ? `in ${Math.round(left / 3_600_000 * 10) / 10} h` : 'expired'})`;
+}
+
+/** A proxy whose host clock is a second or more off the control plane's (it refuses peers' certificates that are fine), else nothing. */
+function clockNote(skewMs: number | undefined) {
+  if (skewMs === undefined || Math.abs(skewMs) < 1000) return null;
+  return html`<br/><span class="bad" data-clock-skew=${skewMs}>host clock ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs > 0 ? 'ahead of' : 'behind'} the control plane's: it judges peers' certificates by it (synchronise it: NTP)</span>`;
 }
 
 /** The Security page. */
@@ -26,7 +32,7 @@ export function SecurityPage() {
     <${AuthnTable} rows=${data.authn} />
     <h2>Proxy certificates</h2>
     ${data.proxies.length ? html`<table><thead><tr><th>Proxy</th><th>SPIFFE id</th><th>Expires</th><th>Issued over the stream</th></tr></thead><tbody>
-      ${data.proxies.map((p) => html`<tr><td>${p.id} <span class="muted">${p.role}${p.replica !== undefined ? ` on ${p.replica}` : ''}</span></td><td>${p.spiffeId ?? html`<span class="muted">none (plaintext stream, no --token-file)</span>`}</td><td>${expiry(p.notAfter)}</td>
+      ${data.proxies.map((p) => html`<tr><td>${p.id} <span class="muted">${p.role}${p.replica !== undefined ? ` on ${p.replica}` : ''}</span>${clockNote(p.clockSkewMs)}</td><td>${p.spiffeId ?? html`<span class="muted">none (plaintext stream, no --token-file)</span>`}</td><td>${expiry(p.notAfter)}</td>
         <td>${p.rotations ? `${p.rotations} (last ${new Date(p.issuedAt!).toLocaleTimeString()})` : '-'}</td></tr>`)}</tbody></table>`
       : html`<p class="empty">No proxies connected.</p>`}
     <h2>AuthorizationPolicies</h2>
