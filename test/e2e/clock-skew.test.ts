@@ -38,6 +38,9 @@ describe('a sidecar whose host clock is two days ahead', () => {
     const skewOf = (w: string) => status!.find((p) => p.workload === w)!.clockSkewMs!;
     expect(Math.abs(skewOf('reviews-v1') / 1000 - TWO_DAYS_S)).toBeLessThan(5);
     expect(Math.abs(skewOf('productpage-v1'))).toBeLessThan(1000);
+    const table = await mesh.cli(['proxy-status']);
+    expect(table.out).toMatch(/reviews-v1\S*: host clock 17\d{4} s ahead of the control plane's/);
+    expect(table.out).not.toMatch(/productpage-v1\S*: host clock/);
     // The dashboard's Security view carries it beside each proxy's certificate.
     const admin = readFileSync(join(mesh.home, 'admin-token'), 'utf8').trim();
     const sec = await (await fetch(`${mesh.api}/ui/api/security`, { headers: { authorization: `Bearer ${admin}` } })).json() as { proxies: Array<{ workload: string; clockSkewMs?: number; notAfter?: string }> };

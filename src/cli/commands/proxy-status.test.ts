@@ -34,6 +34,21 @@ describe('proxy-status / proxy-config output', () => {
     expect(replicaWarnings({ now: 0, proxies: [] })).toBe('');
   });
 
+  it("names a proxy whose host clock is a second or more off the control plane's, under the table", () => {
+    const synced = { listeners: { state: 'SYNCED' }, routes: { state: 'SYNCED' }, clusters: { state: 'SYNCED' }, endpoints: { state: 'SYNCED' }, secrets: { state: 'SYNCED' } };
+    const out = formatProxyStatus({ now: 10_000, proxies: [
+      { id: 'productpage-v1.default', role: 'sidecar', types: synced, clockSkewMs: 400 },
+      { id: 'reviews-v1.default', role: 'sidecar', types: synced, clockSkewMs: 172_800_000 },
+      { id: 'ratings-v1.default', role: 'sidecar', types: synced, clockSkewMs: -46_800_400 },
+      { id: 'old-v1.default', role: 'sidecar', types: synced },
+    ] });
+    const notes = out.split('\n').filter((l) => l.includes('host clock'));
+    expect(notes).toEqual([
+      "reviews-v1.default: host clock 172800 s ahead of the control plane's: it judges peers' certificates by it (synchronise it: NTP)",
+      "ratings-v1.default: host clock 46800 s behind the control plane's: it judges peers' certificates by it (synchronise it: NTP)",
+    ]);
+  });
+
   it('tabulates routes with weighted destinations', () => {
     const out = formatSection('routes', { routes: [{ name: 'outbound', virtualHosts: [{ name: 'reviews:9080', domains: ['reviews'], routes: [{ route: { destinations: [{ cluster: 'a', weight: 50 }, { cluster: 'b', weight: 50 }] } }] }] }] });
     expect(out).toMatch(/outbound\s+reviews:9080\s+reviews\s+a@50\+b@50/);

@@ -24,6 +24,8 @@ interface Status {
   types: Record<string, { state: string; error?: string }>;
   lastAckAt?: number;
   lastConvergenceMs?: number;
+  /** Its host's clock minus the control plane's, ms (push protocol 13). */
+  clockSkewMs?: number;
 }
 
 function age(ms: number | undefined): string {
@@ -56,6 +58,11 @@ export function formatProxyStatus(body: SynczBody): string {
   }
   let out = alignColumns(rows);
   for (const p of body.proxies) for (const t of TYPES) if (p.types[t]?.state === 'NACKED') out += `${p.id} ${t}: NACK: ${p.types[t]!.error ?? ''}\n`;
+  // A host clock a second or more off: that proxy judges its peers' certificates by it (`bowline explain` says what it refuses).
+  for (const p of body.proxies) {
+    const skew = p.clockSkewMs;
+    if (skew !== undefined && Math.abs(skew) >= 1000) out += `${p.id}: host clock ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the control plane's: it judges peers' certificates by it (synchronise it: NTP)\n`;
+  }
   return out;
 }
 
