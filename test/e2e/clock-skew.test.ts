@@ -71,4 +71,13 @@ describe('a sidecar whose host clock is two days ahead', () => {
     // Still one certificate: no renewal loop on the skewed host.
     expect(reviews.child.output().match(/workload certificate for spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-reviews installed/g)).toHaveLength(1);
   }, 60_000);
+
+  it('a sidecar 13 hours behind cannot verify the control plane\'s certificate, and says its clock is why', async () => {
+    // The control plane's serving certificate was issued minutes ago by its clock: not valid yet by this host's.
+    const err = await mesh.sidecar('ratings-v1', 'default', 'bookinfo-ratings', 9080, 'app=ratings,version=v1', 'ratings', [], undefined, skewedClockEnv('-13h'))
+      .then(() => undefined, (e: unknown) => String(e));
+    expect(err).toBeDefined(); // no certificate: it never gets a stream
+    expect(err).toMatch(/control plane stream lost \(the control plane's certificate is not valid yet by this host's clock \(\S+\): the clock is probably behind the control plane's; synchronise it \(NTP\) \(BOWLINE_E_IDENTITY_CLOCK_SKEW\)\)/);
+  }, 60_000);
 });
+

@@ -58,6 +58,24 @@ export function tlsStreamConnector(opts: { root?: string; live?: LiveCredentials
       : { host, port, ...(opts.root ? { ca: opts.root } : {}), minVersion: 'TLSv1.2' };
     const name = opts.servername ?? host;
     if (!/^[\d.:]+$/.test(name)) o.servername = name;
-    return connect(o);
+    const socket = connect(o);
+    // Attached first, so the stream's owner reads the message as said here.
+    socket.on('error', (err: Error & { code?: string }) => { err.message = streamTlsMessage(err, Date.now()); });
+    return socket;
   };
+}
+
+/**
+ * The push stream's TLS failure, said for a person: OpenSSL's "certificate is not yet valid" / "certificate has
+ * expired" about the control plane's certificate is judged by this host's clock, which is the usual culprit on a VM.
+ */
+export function streamTlsMessage(err: Error & { code?: string }, now: number): string {
+  const at = new Date(now).toISOString();
+  if (err.code === 'CERT_NOT_YET_VALID') {
+    return `the control plane's certificate is not valid yet by this host's clock (${at}): the clock is probably behind the control plane's; synchronise it (NTP) (${IDENTITY_ERRORS.CLOCK_SKEW})`;
+  }
+  if (err.code === 'CERT_HAS_EXPIRED') {
+    return `the control plane's certificate has expired by this host's clock (${at}): either the clock is ahead of the control plane's (synchronise it: NTP; ${IDENTITY_ERRORS.CLOCK_SKEW}) or the control plane's serving certificate ran out`;
+  }
+  return err.message;
 }
