@@ -51,6 +51,12 @@ function weakDeopts(text: string): string[] {
   return [...text.matchAll(/marking dependent code .*?<SharedFunctionInfo ([^>]*)>.*reason: weak objects/g)].map((m) => m[1]!);
 }
 
+/** Each "weak objects" deoptimisation in `text` with the six lines before it (the GC that caused it, what was optimised). */
+function aroundWeakDeopts(text: string): string {
+  const lines = text.split('\n');
+  return lines.flatMap((l, i) => (/reason: weak objects/.test(l) ? [...lines.slice(Math.max(0, i - 6), i + 1), '--'] : [])).join('\n').slice(0, 8000);
+}
+
 beforeAll(async () => {
   // One response in 500 closes its connection: the proxy's upstream connections close now and then, as they do behind
   // an nginx (keepalive_requests) or an upstream's idle timeout.
@@ -84,7 +90,7 @@ describe('the GC of a quiet period', () => {
     // Traffic stopped and every connection is closed: the idle collector's full GC follows within two intervals (5-10 s).
     await waitFor(() => /Mark-Compact.*runtime/.test(proxy.output().slice(loaded)), { timeoutMs: 30_000, what: () => `no quiet-period GC:\n${proxy.output().slice(loaded).slice(-3000)}` });
     const quiet = proxy.output().slice(loaded);
-    expect(weakDeopts(quiet)).toEqual([]);
+    expect(weakDeopts(quiet), `what V8 printed around each (for the next look):\n${aroundWeakDeopts(quiet)}`).toEqual([]);
     // The next requests run the code optimised before the quiet period: nothing on the request path is compiled again.
     const gcEnd = proxy.output().length;
     await load(300, 2);
