@@ -128,10 +128,6 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   private wallStart = -1;
 
   constructor(readonly ds: Responder, readonly head: RequestHead, readonly lst: HttpListenerRuntime, readonly ctx: ProxyContext) {
-    // Given two kinds of value here, so V8 tracks `lastOutcome` as an ordinary field from the first exchange on: its first
-    // store of an outcome must not deoptimise the constructor and its readers (http/downstream.ts's closed, the same way).
-    this.lastOutcome = NO_OUTCOME;
-    this.lastOutcome = null;
     this.method = head.method;
     this.authority = head.authority;
     this.path = head.path;
