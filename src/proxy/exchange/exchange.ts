@@ -105,13 +105,6 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
   private lastCall: UpstreamCall | null = null;
   /** The endpoint of the current attempt until its outcome is reported (exactly once per pick). */
   private picked: UpstreamEndpoint | null = null;
-  /**
-   * The last attempt outcome reported. Kept with the exchange (kept-request.ts holds the last finished one) so the
-   * outcome literal's hidden class has a live instance through a quiet period's GC: the code of `report` (here
-   * and in the cluster manager) holds it weakly and was thrown away with it once ("weak objects",
-   * test/e2e/proxy-quiet-gc.test.ts on CI).
-   */
-  private lastOutcome: AttemptOutcome | null = null;
   /** A Set-Cookie the load balancer asked to add (consistent hash on an absent cookie). */
   private setCookie: string | undefined;
   private queryMap: Map<string, string> | undefined;
@@ -319,7 +312,6 @@ export class Exchange implements CallSink, RequestRecord, PickContext {
     const ep = this.picked;
     if (ep === null) return;
     this.picked = null;
-    this.lastOutcome = o;
     this.ctx.clusters.report(ep, o);
   }
 
