@@ -7,13 +7,15 @@
 // setImmediate; CI's loaded host took that path).
 // A real `bowline proxy` with V8's --trace-deopt/--trace-opt/--trace-gc: load until the head scanner is
 // optimised, stop and close every connection, wait for the quiet period's GC, and read what V8 did.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROXY_NODE_FLAGS } from '../../src/proxy/node-flags.js';
-import type { Child } from '../support/process.js';
+import { repoRoot, start, type Child } from '../support/process.js';
 import { tempDir } from '../support/temp.js';
 import { waitFor } from '../support/wait.js';
-import { cluster, config, listener, startProxyProcess } from './protocols-harness.js';
+import { cluster, config, listener } from './protocols-harness.js';
 
 const home = tempDir('bowline-e2e-quietgc-');
 let upstream: Server;
@@ -72,8 +74,15 @@ beforeAll(async () => {
   const cfg = config([listener('http', [{ name: 'http', http: { routeConfig: 'r' } }])], [cluster('up', [up], { protocol: 'http1' })], {
     routes: [{ name: 'r', virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ route: { destinations: [{ cluster: 'up', weight: 100 }] } }] }] }],
   });
+  const file = join(home, 'proxy.json');
+  writeFileSync(file, JSON.stringify(cfg));
+  const portsFile = join(home, 'ports.json');
   // The proxy's own node flags (as every launcher passes them), plus V8's traces of what it optimises, deoptimises and collects.
-  ({ proxy, port } = await startProxyProcess(home, cfg, 'http', [...PROXY_NODE_FLAGS, '--trace-opt', '--trace-deopt', '--trace-gc']));
+  proxy = start(process.execPath, [...PROXY_NODE_FLAGS, '--trace-opt', '--trace-deopt', '--trace-gc', join(repoRoot, 'bin/bowline'),
+    'proxy', '--config', file, '--admin-port', '0', '--ports-file', portsFile]);
+  port = await waitFor(() => {
+    try { return (JSON.parse(readFileSync(portsFile, 'utf8')) as { listeners: Record<string, number> }).listeners.http ?? 0; } catch { return 0; }
+  }, { timeoutMs: 15_000, what: () => `proxy ports file:\n${proxy.output()}` });
 }, 30_000);
 
 afterAll(async () => {
